@@ -1,0 +1,103 @@
+#include "core/duration.h"
+
+#include <array>
+#include <cstdio>
+#include <limits>
+
+namespace obsmon {
+
+namespace {
+struct Unit {
+  std::string_view name;
+  int64_t ms;
+};
+// Order matters: "ms" must be tried before "m", and units must appear largest first.
+constexpr std::array<Unit, 7> kUnits = {{{"y", 365LL * 86400000},
+                                         {"w", 7LL * 86400000},
+                                         {"d", 86400000},
+                                         {"h", 3600000},
+                                         {"m", 60000},
+                                         {"s", 1000},
+                                         {"ms", 1}}};
+
+int UnitIndex(std::string_view text, size_t pos, size_t* len) {
+  if (text.substr(pos, 2) == "ms") {
+    *len = 2;
+    return 6;
+  }
+  for (int i = 0; i < 6; ++i) {
+    if (text.substr(pos, 1) == kUnits[i].name) {
+      *len = 1;
+      return i;
+    }
+  }
+  return -1;
+}
+}  // namespace
+
+std::optional<int64_t> ParseDurationMs(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text == "0") return 0;
+  int64_t total = 0;
+  int last_unit = -1;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    int64_t number = 0;
+    size_t digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (number > std::numeric_limits<int64_t>::max() / 10) return std::nullopt;
+      number = number * 10 + (text[pos] - '0');
+      ++pos;
+      ++digits;
+    }
+    if (digits == 0) return std::nullopt;
+    size_t len = 0;
+    int unit = UnitIndex(text, pos, &len);
+    if (unit < 0 || unit <= last_unit) return std::nullopt;
+    if (number > std::numeric_limits<int64_t>::max() / kUnits[unit].ms) return std::nullopt;
+    total += number * kUnits[unit].ms;
+    if (total < 0) return std::nullopt;
+    last_unit = unit;
+    pos += len;
+  }
+  return total;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms == 0) return "0s";
+  std::string out;
+  if (ms < 0) {
+    out = "-";
+    ms = -ms;
+  }
+  for (const auto& unit : kUnits) {
+    if (ms >= unit.ms) {
+      out += std::to_string(ms / unit.ms);
+      out += unit.name;
+      ms %= unit.ms;
+    }
+  }
+  return out;
+}
+
+std::string HumanDurationMs(int64_t ms) {
+  char buf[64];
+  if (ms < 0) ms = 0;
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%.1fs", ms / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof buf, "%lldm %02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms % 60'000 / 1000));
+  } else if (ms < 86'400'000) {
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms % 3'600'000 / 60'000));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldd %02lldh", static_cast<long long>(ms / 86'400'000),
+                  static_cast<long long>(ms % 86'400'000 / 3'600'000));
+  }
+  return buf;
+}
+
+}  // namespace obsmon

@@ -1,0 +1,64 @@
+// obsmon's configuration, as loaded from YAML and fully validated (monitor/config_loader).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/labels.h"
+#include "probes/probe.h"
+
+namespace obsmon {
+
+// What a component must show over its observation window.
+struct Objective {
+  double uptime_percent = 99.5;
+  int64_t window_ms = 7LL * 86'400'000;
+  // Below this share of the window known (up or down), a verdict is INSUFFICIENT DATA.
+  double min_coverage_percent = 99.0;
+  // Optional latency SLA on successful health probes, p95 in milliseconds.
+  std::optional<double> latency_p95_ms;
+};
+
+struct ProbeConfig {
+  ProbeSpec spec;
+  // Built and validated at load. Shared so that a reload may keep an unchanged probe's instance.
+  std::shared_ptr<Probe> probe;
+  // Canonical text of the probe's YAML mapping: equal fingerprints mean unchanged settings.
+  std::string fingerprint;
+};
+
+struct ComponentConfig {
+  std::string name;
+  Labels labels;  // always has `job` (default: the component name)
+  Objective objective;
+  std::vector<ProbeConfig> probes;
+};
+
+struct StorageConfig {
+  std::string path = "obsmon.db";
+  int64_t retention_ms = 35LL * 86'400'000;
+  int64_t rollup_retention_ms = 400LL * 86'400'000;
+};
+
+struct Config {
+  std::string file;                        // the file it was loaded from
+  std::string listen = "127.0.0.1:9950";  // host:port of the HTTP server
+  StorageConfig storage;
+  // A health sample counts for interval x coverage_tolerance; beyond that time is unknown.
+  double coverage_tolerance = 1.5;
+  int workers = 8;  // probe worker threads
+  std::vector<std::string> rule_files;
+  std::vector<ComponentConfig> components;
+
+  const ComponentConfig* FindComponent(const std::string& name) const {
+    for (const auto& c : components) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace obsmon

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "core/labels.h"
 #include "probes/probe.h"
 
@@ -51,6 +53,8 @@ struct Config {
   double coverage_tolerance = 1.5;
   int workers = 8;  // probe worker threads
   std::vector<std::string> rule_files;
+  // The `alerting:` section as written; validated by alerts/ (ParseAlertingConfig).
+  YAML::Node alerting;
   std::vector<ComponentConfig> components;
 
   const ComponentConfig* FindComponent(const std::string& name) const {

@@ -2,6 +2,14 @@
 
 #include <array>
 
+#include "probes/codecarbon_probe.h"
+#include "probes/exec_probe.h"
+#include "probes/http_probe.h"
+#include "probes/log_probe.h"
+#include "probes/process_probe.h"
+#include "probes/scrape_probe.h"
+#include "probes/tcp_probe.h"
+
 // Each kind adds its header and one row to kKinds below.
 
 namespace obsmon {
@@ -10,7 +18,13 @@ namespace {
 
 const std::vector<ProbeKind>& Kinds() {
   static const std::vector<ProbeKind> kinds = {
-      // {"http", ProbeRole::kHealth, MakeHttpProbe},
+      {"http", ProbeRole::kHealth, probes::MakeHttpProbe},
+      {"tcp", ProbeRole::kHealth, probes::MakeTcpProbe},
+      {"exec", ProbeRole::kHealth, probes::MakeExecProbe},
+      {"log", ProbeRole::kNone, MakeLogProbe},
+      {"scrape", ProbeRole::kNone, MakeScrapeProbe},
+      {"codecarbon", ProbeRole::kNone, MakeCodecarbonProbe},
+      {"process", ProbeRole::kNone, MakeProcessProbe},
   };
   return kinds;
 }

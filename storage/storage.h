@@ -26,7 +26,22 @@ struct StorageOptions {
   int64_t commit_interval_ms = 200;
   // Batches waiting for the writer; beyond it Enqueue() drops and counts.
   size_t queue_capacity = 65'536;
+  // Wall and steady time for retention cutoffs and its period; tests pass a FakeClock.
   const Clock* clock = &SystemClock::Instance();
+  // log_events kept per (component, UTC day); the rest are counted in the counter
+  // obsmon_log_events_dropped_total{component="..."} instead of stored.
+  int64_t max_log_events_per_day = 1000;
+  // Retention runs this often (steady clock) and deletes at most this many rows per statement.
+  int64_t retention_interval_ms = 5 * 60'000;
+  int64_t retention_batch_rows = 5000;
+  // One transaction takes at most this many batches / rows (bounds a transaction's duration).
+  size_t max_batches_per_commit = 4096;
+  size_t max_rows_per_commit = 100'000;
+  // After a failed transaction (disk full ...) the writer waits this long before retrying.
+  int64_t retry_backoff_ms = 1000;
+  // Optional cap on the database size (PRAGMA max_page_count); 0 = none. Beyond it writes fail
+  // like a full disk (kept and retried).
+  uint64_t max_database_bytes = 0;
 };
 
 struct WriterStats {
@@ -39,6 +54,10 @@ struct WriterStats {
   double commit_seconds_sum = 0;     // sum of all transaction durations
   uint64_t commits = 0;              // number of transactions
   std::string last_error;            // empty when the last transaction succeeded
+  uint64_t rejected_batches = 0;     // batches whose data SQLite refused (not retried), total
+  uint64_t lost_batches = 0;         // accepted batches dropped while failing to write, total
+  uint64_t dropped_log_events = 0;   // log events over the per-day cap (counted, not stored)
+  uint64_t retention_deleted_rows = 0;  // rows deleted by retention, total
 };
 
 // Owns the single writing connection and its thread. Thread-safe.
@@ -60,6 +79,27 @@ class Writer {
   virtual WriterStats Stats() const = 0;
   // Runs retention once now (also run by the writer thread every few minutes).
   virtual Status RunRetention() = 0;
+  // Changes the database size cap (0 = none) at run time; see StorageOptions.
+  // (Not pure so that fakes of Writer need not implement it.)
+  virtual Status SetMaxDatabaseBytes(uint64_t bytes) {
+    return Status::Unavailable("SetMaxDatabaseBytes is not supported by this writer");
+  }
+};
+
+// One probe's hour in `rollup_hourly` (kept for rollup_retention_ms, longer than raw runs).
+struct HourlyRollup {
+  ProbeKey key;
+  ProbeRole role = ProbeRole::kHealth;  // the probe's latest configured role
+  TimestampMs hour_ms = 0;              // start of the UTC hour
+  int64_t runs = 0;
+  int64_t up = 0;
+  int64_t down = 0;
+  double duration_sum = 0;     // seconds, all runs
+  double duration_min = 0;
+  double duration_max = 0;
+  double up_duration_sum = 0;  // seconds, successful runs
+  // Successful runs' durations in LatencyHistogram::Encode() form (storage/latency_histogram.h).
+  std::string latency_hist;
 };
 
 // A read connection. Not thread-safe: one Reader per thread. Safe to use while a Writer (in this
@@ -88,10 +128,24 @@ class Reader : public ProbeStateSource {
   virtual Result<std::vector<ProbeRun>> LatestRuns() = 0;
   // All persisted counters.
   virtual Result<std::vector<CounterValue>> AllCounters() = 0;
+  // Hourly rollups of every probe of `component` with from_ms <= hour_ms < to_ms, ordered by
+  // probe then hour. (Not pure so that fakes of Reader need not implement it.)
+  virtual Result<std::vector<HourlyRollup>> Rollups(const std::string& component,
+                                                    TimestampMs from_ms, TimestampMs to_ms) {
+    return Status::Unavailable("Rollups is not supported by this reader");
+  }
+  // The persisted counter named `name` with exactly `labels`, or NotFound.
+  virtual Result<double> CounterTotal(const std::string& name, const Labels& labels) {
+    return Status::Unavailable("CounterTotal is not supported by this reader");
+  }
 
-  // ProbeStateSource
+  // ProbeStateSource. These cannot return a Status: when a read fails they return an empty list
+  // and remember the failure in state_error(). The caller must check state_error() after a
+  // probe's Restore() and not run the probe on a failed restore (it would count lines twice).
   std::vector<LogCursor> LogCursors(const ProbeKey& key) override = 0;
   std::vector<CounterValue> Counters(const ProbeKey& key) override = 0;
+  // The first failure of LogCursors()/Counters() since the last call (which clears it).
+  virtual Status TakeStateError() { return Status::Ok(); }
 };
 
 }  // namespace obsmon::storage

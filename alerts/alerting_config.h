@@ -1,0 +1,63 @@
+// The `alerting:` section of obsmon's configuration:
+//
+//   alerting:
+//     evaluation_interval: 1m        # groups without their own `interval`
+//     resend_delay: 1m               # resend firing alerts this often
+//     external_url: http://obsmon.example:9950   # generatorURL base and $externalURL
+//     external_labels: {site: lab}   # added to every sent alert; $externalLabels
+//     alertmanagers:
+//       - url: http://127.0.0.1:9093           # POST {url}/api/v2/alerts
+//         timeout: 10s
+//         bearer_token_file: /etc/obsmon/am.token   # or bearer_token_env: AM_TOKEN
+//     webhooks:
+//       - name: ops                             # the payload's `receiver`
+//         url: https://hooks.example/alerts     # POSTed as is
+//         basic_auth: {username: obsmon, password_file: /etc/obsmon/hook.pw}  # or password_env
+//     outbox:
+//       max_age: 24h                 # undelivered rows older than this are dropped (counted)
+//       backoff_initial: 1s
+//       backoff_max: 5m
+//
+// Secrets are read from their file or environment variable at each delivery (so rotation works)
+// and are never logged or stored in the outbox.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "core/labels.h"
+#include "core/status.h"
+
+namespace obsmon::alerts {
+
+struct ReceiverConfig {
+  enum class Kind { kAlertmanager, kWebhook };
+  Kind kind = Kind::kAlertmanager;
+  std::string name;
+  std::string url;
+  int64_t timeout_ms = 10'000;
+  std::string bearer_token_file;
+  std::string bearer_token_env;
+  std::string basic_username;
+  std::string basic_password_file;
+  std::string basic_password_env;
+};
+
+struct AlertingConfig {
+  int64_t evaluation_interval_ms = 60'000;
+  int64_t resend_delay_ms = 60'000;
+  std::string external_url = "http://localhost:9950";
+  Labels external_labels;
+  std::vector<ReceiverConfig> receivers;  // alertmanagers first, then webhooks
+  int64_t outbox_max_age_ms = 24 * 3'600'000LL;
+  int64_t backoff_initial_ms = 1'000;
+  int64_t backoff_max_ms = 300'000;
+};
+
+// Reads the `alerting:` mapping. Every problem goes to node.errors() with its position; returns
+// InvalidArgument when there was any. Unknown keys are refused.
+Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node);
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,249 @@
+#include "alerts/alerting_rule.h"
+
+#include <algorithm>
+#include <set>
+
+namespace obsmon::alerts {
+
+const char* AlertStateName(AlertState s) {
+  switch (s) {
+    case AlertState::kInactive: return "inactive";
+    case AlertState::kPending: return "pending";
+    case AlertState::kFiring: return "firing";
+  }
+  return "inactive";
+}
+
+namespace {
+
+// Evaluates a rule expression; a scalar becomes a one-element vector without labels.
+Result<promql::Vector> Query(const promql::Expr& expr, int64_t ts, const RuleEvalContext& ctx) {
+  auto r = promql::Evaluate(expr, ts, *ctx.querier, ctx.eval);
+  if (!r.ok()) return r.status();
+  if (r->type == promql::ValueType::kScalar) {
+    return promql::Vector{{Labels(), r->scalar}};
+  }
+  if (r->type != promql::ValueType::kVector) {
+    return Status::InvalidArgument("rule result is not a vector or scalar");
+  }
+  return std::move(r->vector);
+}
+
+std::string QueryEscape(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+AlertingRule::AlertingRule(RuleSpec spec, std::string group_key)
+    : spec_(std::move(spec)), group_key_(std::move(group_key)) {}
+
+std::string AlertingRule::GeneratorUrl(const std::string& external_url) const {
+  return external_url + "/graph?g0.expr=" + QueryEscape(spec_.expr_text) + "&g0.tab=1";
+}
+
+void AlertingRule::Record(const Alert& a, const char* event, int64_t ts_ms) {
+  AlertHistoryEvent h;
+  h.group_key = group_key_;
+  h.rule = spec_.name;
+  h.labels = a.labels;
+  h.annotations = a.annotations;
+  h.event = event;
+  h.ts_ms = ts_ms;
+  h.active_at_ms = a.active_at_ms;
+  h.fired_at_ms = a.fired_at_ms;
+  h.value = a.value;
+  history_.push_back(std::move(h));
+}
+
+Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector* series_out) {
+  auto res = Query(*spec_.expr, ts, ctx);
+  if (!res.ok()) {
+    last_error_ = res.status().message();
+    return res.status();
+  }
+  std::map<Labels, Alert> fresh;
+  for (const auto& s : *res) {
+    TemplateData data;
+    Labels tmpl_labels = s.labels;
+    data.labels = &tmpl_labels;
+    data.value = s.v;
+    data.external_labels = ctx.external_labels;
+    data.external_url = ctx.external_url;
+    Labels lbs = s.labels;
+    lbs.Remove("__name__");
+    for (const auto& item : spec_.labels) lbs.Set(item.name, item.tmpl.Expand(data));
+    lbs.Set("alertname", spec_.name);
+    Alert a;
+    a.group_key = group_key_;
+    a.rule = spec_.name;
+    for (const auto& item : spec_.annotations) a.annotations.Set(item.name, item.tmpl.Expand(data));
+    a.labels = lbs;
+    a.state = AlertState::kPending;
+    a.value = s.v;
+    a.active_at_ms = ts;
+    if (!fresh.emplace(lbs, std::move(a)).second) {
+      last_error_ = "vector contains metrics with the same labelset after applying alert labels";
+      return Status::InvalidArgument(last_error_);
+    }
+  }
+  for (auto& [lbs, a] : fresh) {
+    auto it = active_.find(lbs);
+    if (it != active_.end() && it->second.state != AlertState::kInactive) {
+      it->second.value = a.value;
+      it->second.annotations = a.annotations;
+      continue;
+    }
+    active_[lbs] = std::move(a);
+    dirty_ = true;
+  }
+  size_t num_active = 0;
+  for (auto it = active_.begin(); it != active_.end();) {
+    Alert& a = it->second;
+    if (!fresh.count(it->first)) {
+      bool keep_firing = false;
+      if (a.state == AlertState::kFiring && spec_.keep_firing_for_ms > 0) {
+        if (a.keep_firing_since_ms == 0) {
+          a.keep_firing_since_ms = ts;
+          dirty_ = true;
+        }
+        if (ts - a.keep_firing_since_ms < spec_.keep_firing_for_ms) keep_firing = true;
+      }
+      // Pending alerts vanish at once; resolved ones after the retention.
+      if (a.state == AlertState::kPending ||
+          (a.resolved_at_ms != 0 && ts - a.resolved_at_ms > kResolvedRetentionMs)) {
+        it = active_.erase(it);
+        dirty_ = true;
+        continue;
+      }
+      if (a.state != AlertState::kInactive && !keep_firing) {
+        a.state = AlertState::kInactive;
+        a.resolved_at_ms = ts;
+        Record(a, "resolved", ts);
+        dirty_ = true;
+      }
+      if (!keep_firing) {
+        ++it;
+        continue;
+      }
+    } else if (a.keep_firing_since_ms != 0) {
+      a.keep_firing_since_ms = 0;
+      dirty_ = true;
+    }
+    ++num_active;
+    if (a.state == AlertState::kPending && ts - a.active_at_ms >= spec_.for_ms) {
+      a.state = AlertState::kFiring;
+      a.fired_at_ms = ts;
+      Record(a, "firing", ts);
+      dirty_ = true;
+    }
+    ++it;
+  }
+  if (ctx.limit > 0 && num_active > static_cast<size_t>(ctx.limit)) {
+    active_.clear();
+    dirty_ = true;
+    last_error_ = "exceeded limit of " + std::to_string(ctx.limit) + " with " +
+                  std::to_string(num_active) + " alerts";
+    return Status::InvalidArgument(last_error_);
+  }
+  for (const auto& [lbs, a] : active_) {
+    if (a.state == AlertState::kInactive) continue;
+    Labels l = a.labels;
+    l.Set("__name__", "ALERTS");
+    l.Set("alertstate", AlertStateName(a.state));
+    series_out->push_back({std::move(l), 1});
+    Labels f = a.labels;
+    f.Set("__name__", "ALERTS_FOR_STATE");
+    series_out->push_back({std::move(f), static_cast<double>(a.active_at_ms / 1000)});
+  }
+  last_error_.clear();
+  return Status::Ok();
+}
+
+void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t interval_ms,
+                                 const std::string& external_url,
+                                 std::vector<OutgoingAlert>* out) {
+  for (auto& [lbs, a] : active_) {
+    if (a.state == AlertState::kPending) continue;
+    bool needs = a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;
+    if (!needs) continue;
+    a.last_sent_at_ms = ts;
+    a.valid_until_ms = ts + 4 * std::max(resend_delay_ms, interval_ms);
+    dirty_ = true;
+    OutgoingAlert o;
+    o.labels = a.labels;
+    o.annotations = a.annotations;
+    o.starts_at_ms = a.fired_at_ms;
+    o.resolved = a.resolved_at_ms != 0;
+    o.ends_at_ms = o.resolved ? a.resolved_at_ms : a.valid_until_ms;
+    o.generator_url = GeneratorUrl(external_url);
+    out->push_back(std::move(o));
+  }
+}
+
+std::vector<Alert> AlertingRule::Alerts() const {
+  std::vector<Alert> out;
+  out.reserve(active_.size());
+  for (const auto& [l, a] : active_) out.push_back(a);
+  return out;
+}
+
+void AlertingRule::Restore(const std::vector<Alert>& alerts) {
+  for (const auto& a : alerts) active_[a.labels] = a;
+}
+
+bool AlertingRule::TakeDirty() {
+  bool d = dirty_;
+  dirty_ = false;
+  return d;
+}
+
+std::vector<AlertHistoryEvent> AlertingRule::TakeHistory() {
+  std::vector<AlertHistoryEvent> out;
+  out.swap(history_);
+  return out;
+}
+
+Status RecordingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector* series_out) {
+  auto res = Query(*spec_.expr, ts, ctx);
+  if (!res.ok()) {
+    last_error_ = res.status().message();
+    return res.status();
+  }
+  std::set<Labels> seen;
+  promql::Vector out;
+  for (auto& s : *res) {
+    Labels l = s.labels;
+    l.Set("__name__", spec_.name);
+    // Recording rule labels are literal in Prometheus (no templating).
+    for (const auto& item : spec_.labels) l.Set(item.name, item.text);
+    if (!seen.insert(l).second) {
+      last_error_ = "vector contains metrics with the same labelset after applying rule labels";
+      return Status::InvalidArgument(last_error_);
+    }
+    out.push_back({std::move(l), s.v});
+  }
+  if (ctx.limit > 0 && out.size() > static_cast<size_t>(ctx.limit)) {
+    last_error_ = "exceeded limit of " + std::to_string(ctx.limit) + " with " +
+                  std::to_string(out.size()) + " series";
+    return Status::InvalidArgument(last_error_);
+  }
+  for (auto& s : out) series_out->push_back(std::move(s));
+  last_error_.clear();
+  return Status::Ok();
+}
+
+}  // namespace obsmon::alerts

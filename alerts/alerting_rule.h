@@ -1,0 +1,82 @@
+// One alerting rule and its alerts, with Prometheus's state machine (rules/alerting.go):
+// inactive -> pending (expression returns the label set) -> firing (after `for`, counted from
+// ActiveAt with evaluation timestamps) -> inactive/resolved (kept 15m so that the resolution is
+// re-sent); `keep_firing_for` keeps a firing alert firing after its expression stops returning.
+// Not thread-safe: the RuleManager serialises access.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "alerts/alert.h"
+#include "alerts/promql_engine.h"
+#include "alerts/rule_file.h"
+
+namespace obsmon::alerts {
+
+struct RuleEvalContext {
+  const promql::Querier* querier = nullptr;
+  promql::EvalOptions eval;
+  const Labels* external_labels = nullptr;
+  std::string external_url;
+  int64_t limit = 0;  // the group's limit (0: none)
+};
+
+class AlertingRule {
+ public:
+  // Resolved alerts stay this long so that their resolution keeps being sent (Prometheus: 15m).
+  static constexpr int64_t kResolvedRetentionMs = 15 * 60'000;
+
+  AlertingRule(RuleSpec spec, std::string group_key);
+
+  // Evaluates at ts_ms and advances every alert's state. Appends the ALERTS and
+  // ALERTS_FOR_STATE samples Prometheus would write to `series_out` (labels include __name__).
+  Status Eval(int64_t ts_ms, const RuleEvalContext& ctx, promql::Vector* series_out);
+
+  // Alerts to notify at ts_ms (Prometheus's needsSending: firing ones every resend_delay,
+  // resolved ones once and then every resend_delay during retention). Updates LastSentAt.
+  void CollectToSend(int64_t ts_ms, int64_t resend_delay_ms, int64_t interval_ms,
+                     const std::string& external_url, std::vector<OutgoingAlert>* out);
+
+  // Every alert kept (pending, firing and resolved-but-retained).
+  std::vector<Alert> Alerts() const;
+  // Puts persisted alerts back (after a restart); replaces alerts with the same labels.
+  void Restore(const std::vector<Alert>& alerts);
+
+  // True when the persisted form changed since the last call (and clears the flag).
+  bool TakeDirty();
+  std::vector<AlertHistoryEvent> TakeHistory();
+
+  const RuleSpec& spec() const { return spec_; }
+  const std::string& group_key() const { return group_key_; }
+  const std::string& last_error() const { return last_error_; }
+  std::string GeneratorUrl(const std::string& external_url) const;
+
+ private:
+  void Record(const Alert& a, const char* event, int64_t ts_ms);
+
+  RuleSpec spec_;
+  std::string group_key_;
+  std::map<Labels, Alert> active_;  // keyed by the alert's final labels
+  bool dirty_ = false;
+  std::vector<AlertHistoryEvent> history_;
+  std::string last_error_;
+};
+
+// A recording rule: evaluates its expression, renames the result to the record name and applies
+// its labels. Not thread-safe.
+class RecordingRule {
+ public:
+  explicit RecordingRule(RuleSpec spec) : spec_(std::move(spec)) {}
+  Status Eval(int64_t ts_ms, const RuleEvalContext& ctx, promql::Vector* series_out);
+  const RuleSpec& spec() const { return spec_; }
+  const std::string& last_error() const { return last_error_; }
+
+ private:
+  RuleSpec spec_;
+  std::string last_error_;
+};
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,38 @@
+// Persistence of the delivery outbox: one row per (receiver, payload) still to be delivered.
+// Implemented with SQLite in storage/alert_store and in memory in alerts/memory_alert_store.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace obsmon::alerts {
+
+struct OutboxEntry {
+  int64_t id = 0;            // assigned by the store
+  std::string receiver;      // Notifier::name()
+  std::string payload;       // the HTTP body, rendered when the alert was sent
+  int64_t created_ms = 0;
+  int64_t next_attempt_ms = 0;
+  int attempts = 0;          // failed deliveries so far
+  std::string last_error;    // of the last failed delivery (never contains credentials)
+};
+
+// Called from the outbox's threads (Enqueue from the rule evaluator, the rest from the
+// dispatcher); implementations must be thread-safe.
+class OutboxStore {
+ public:
+  virtual ~OutboxStore() = default;
+  // Stores the entries atomically and sets their ids.
+  virtual Status Enqueue(std::vector<OutboxEntry>* entries) = 0;
+  // Entries with next_attempt_ms <= now_ms, oldest first, at most `limit`.
+  virtual Result<std::vector<OutboxEntry>> Due(int64_t now_ms, size_t limit) = 0;
+  virtual Status Remove(int64_t id) = 0;
+  virtual Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
+                            const std::string& error) = 0;
+  virtual Result<int64_t> Pending() = 0;  // rows waiting
+};
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,133 @@
+#include "alerts/promql_ast.h"
+
+#include <re2/re2.h>
+
+#include <cmath>
+#include <sstream>
+
+namespace obsmon::alerts::promql {
+
+const char* ValueTypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kScalar: return "scalar";
+    case ValueType::kVector: return "instant vector";
+    case ValueType::kMatrix: return "range vector";
+    case ValueType::kString: return "string";
+    case ValueType::kNone: break;
+  }
+  return "none";
+}
+
+bool Matcher::Matches(const std::string& v) const {
+  switch (op) {
+    case Op::kEq: return v == value;
+    case Op::kNe: return v != value;
+    case Op::kRe: return RE2::FullMatch(v, *re);
+    case Op::kNre: return !RE2::FullMatch(v, *re);
+  }
+  return false;
+}
+
+bool IsComparison(BinOp op) {
+  return op == BinOp::kEq || op == BinOp::kNe || op == BinOp::kGt || op == BinOp::kLt ||
+         op == BinOp::kGe || op == BinOp::kLe;
+}
+
+bool IsSetOp(BinOp op) { return op == BinOp::kAnd || op == BinOp::kOr || op == BinOp::kUnless; }
+
+const char* BinOpName(BinOp op) {
+  switch (op) {
+    case BinOp::kAdd: return "+";
+    case BinOp::kSub: return "-";
+    case BinOp::kMul: return "*";
+    case BinOp::kDiv: return "/";
+    case BinOp::kMod: return "%";
+    case BinOp::kPow: return "^";
+    case BinOp::kEq: return "==";
+    case BinOp::kNe: return "!=";
+    case BinOp::kGt: return ">";
+    case BinOp::kLt: return "<";
+    case BinOp::kGe: return ">=";
+    case BinOp::kLe: return "<=";
+    case BinOp::kAnd: return "and";
+    case BinOp::kOr: return "or";
+    case BinOp::kUnless: return "unless";
+  }
+  return "?";
+}
+
+namespace {
+
+const char* MatchOpText(Matcher::Op op) {
+  switch (op) {
+    case Matcher::Op::kEq: return "=";
+    case Matcher::Op::kNe: return "!=";
+    case Matcher::Op::kRe: return "=~";
+    case Matcher::Op::kNre: return "!~";
+  }
+  return "=";
+}
+
+void Print(const Expr& e, std::ostringstream& out) {
+  switch (e.kind) {
+    case NodeKind::kNumber: out << e.number; break;
+    case NodeKind::kString: out << '"' << e.str << '"'; break;
+    case NodeKind::kVectorSelector:
+    case NodeKind::kMatrixSelector: {
+      out << e.metric;
+      bool first = true;
+      for (const auto& m : e.matchers) {
+        if (m.name == "__name__" && !e.metric.empty()) continue;
+        out << (first ? "{" : ",") << m.name << MatchOpText(m.op) << '"' << m.value << '"';
+        first = false;
+      }
+      if (!first) out << '}';
+      if (e.kind == NodeKind::kMatrixSelector) out << '[' << e.range_ms / 1000 << "s]";
+      if (e.offset_ms) out << " offset " << e.offset_ms / 1000 << 's';
+      break;
+    }
+    case NodeKind::kUnaryMinus: out << "-("; Print(*e.args[0], out); out << ')'; break;
+    case NodeKind::kBinary:
+      out << '(';
+      Print(*e.args[0], out);
+      out << ' ' << BinOpName(e.op) << (e.return_bool ? " bool" : "");
+      if (e.has_matching) {
+        out << (e.on ? " on(" : " ignoring(");
+        for (size_t i = 0; i < e.matching_labels.size(); ++i) out << (i ? "," : "") << e.matching_labels[i];
+        out << ')';
+      }
+      out << ' ';
+      Print(*e.args[1], out);
+      out << ')';
+      break;
+    case NodeKind::kAggregate:
+      out << e.str;
+      if (!e.grouping.empty() || e.without) {
+        out << (e.without ? " without(" : " by(");
+        for (size_t i = 0; i < e.grouping.size(); ++i) out << (i ? "," : "") << e.grouping[i];
+        out << ')';
+      }
+      out << '(';
+      Print(*e.args[0], out);
+      out << ')';
+      break;
+    case NodeKind::kCall:
+      out << e.str << '(';
+      for (size_t i = 0; i < e.args.size(); ++i) {
+        if (i) out << ", ";
+        Print(*e.args[i], out);
+      }
+      out << ')';
+      break;
+  }
+}
+
+}  // namespace
+
+std::string ToString(const Expr& e) {
+  std::ostringstream out;
+  Print(e, out);
+  return out.str();
+}
+
+}  // namespace obsmon::alerts::promql

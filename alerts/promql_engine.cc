@@ -1,0 +1,523 @@
+#include "alerts/promql_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace obsmon::alerts::promql {
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Key of a label set restricted to (on) or stripped of (ignoring, always also __name__) names.
+std::string Signature(const Labels& l, bool on, const std::vector<std::string>& names) {
+  std::string key;
+  for (const auto& [n, v] : l.pairs()) {
+    bool listed = std::find(names.begin(), names.end(), n) != names.end();
+    if (on ? !listed : (listed || n == "__name__")) continue;
+    key += n;
+    key += '\xff';
+    key += v;
+    key += '\xfe';
+  }
+  return key;
+}
+
+Labels DropName(Labels l) {
+  l.Remove("__name__");
+  return l;
+}
+
+// Go's math.Max/Min propagate NaN (std::fmax does not).
+double GoMax(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return kNaN;
+  return std::max(a, b);
+}
+double GoMin(double a, double b) {
+  if (std::isnan(a) || std::isnan(b)) return kNaN;
+  return std::min(a, b);
+}
+
+// Arithmetic or comparison of two numbers; `keep` is false when a comparison is false.
+double ElemBinop(BinOp op, double l, double r, bool* keep) {
+  *keep = true;
+  switch (op) {
+    case BinOp::kAdd: return l + r;
+    case BinOp::kSub: return l - r;
+    case BinOp::kMul: return l * r;
+    case BinOp::kDiv: return l / r;
+    case BinOp::kMod: return std::fmod(l, r);
+    case BinOp::kPow: return std::pow(l, r);
+    case BinOp::kEq: *keep = l == r; return l;
+    case BinOp::kNe: *keep = l != r; return l;
+    case BinOp::kGt: *keep = l > r; return l;
+    case BinOp::kLt: *keep = l < r; return l;
+    case BinOp::kGe: *keep = l >= r; return l;
+    case BinOp::kLe: *keep = l <= r; return l;
+    default: break;
+  }
+  *keep = false;
+  return 0;
+}
+
+bool DropsName(BinOp op) {
+  return op == BinOp::kAdd || op == BinOp::kSub || op == BinOp::kMul || op == BinOp::kDiv ||
+         op == BinOp::kMod || op == BinOp::kPow;
+}
+
+Status CheckUniqueLabelsets(const Vector& v) {
+  if (v.size() < 2) return Status::Ok();
+  std::unordered_set<std::string> seen;
+  seen.reserve(v.size());
+  for (const auto& s : v) {
+    if (!seen.insert(Signature(s.labels, false, {"\x01"}) + s.labels.Get("__name__")).second) {
+      return Status::InvalidArgument("vector cannot contain metrics with the same labelset");
+    }
+  }
+  return Status::Ok();
+}
+
+Labels AbsentLabels(const Expr& arg) {
+  Labels out;
+  if (arg.kind != NodeKind::kVectorSelector && arg.kind != NodeKind::kMatrixSelector) return out;
+  std::vector<std::string> empty;
+  for (const auto& m : arg.matchers) {
+    if (m.name == "__name__") continue;
+    if (m.op == Matcher::Op::kEq && !out.Has(m.name)) {
+      out.Set(m.name, m.value);
+    } else {
+      empty.push_back(m.name);
+    }
+  }
+  for (const auto& n : empty) out.Remove(n);
+  return out;
+}
+
+class Evaluator {
+ public:
+  Evaluator(int64_t ts, const Querier& q, const EvalOptions& o) : ts_(ts), q_(q), o_(o) {}
+
+  Result<Value> Eval(const Expr& e) {
+    switch (e.kind) {
+      case NodeKind::kNumber: return Scalar(e.number);
+      case NodeKind::kString: {
+        Value v;
+        v.type = ValueType::kString;
+        v.str = e.str;
+        return v;
+      }
+      case NodeKind::kVectorSelector: return SelectVector(e);
+      case NodeKind::kMatrixSelector: return SelectMatrix(e);
+      case NodeKind::kUnaryMinus: {
+        auto r = Eval(*e.args[0]);
+        if (!r.ok()) return r;
+        Value v = std::move(r).value();
+        if (v.type == ValueType::kScalar) {
+          v.scalar = -v.scalar;
+          return v;
+        }
+        for (auto& s : v.vector) {
+          s.v = -s.v;
+          s.labels.Remove("__name__");
+        }
+        Status st = CheckUniqueLabelsets(v.vector);
+        if (!st.ok()) return st;
+        return v;
+      }
+      case NodeKind::kBinary: return Binary(e);
+      case NodeKind::kAggregate: return Aggregate(e);
+      case NodeKind::kCall: return Call(e);
+    }
+    return Status::Internal("unknown node");
+  }
+
+ private:
+  static Value Scalar(double d) {
+    Value v;
+    v.type = ValueType::kScalar;
+    v.scalar = d;
+    return v;
+  }
+  static Value VectorValue(Vector vec) {
+    Value v;
+    v.type = ValueType::kVector;
+    v.vector = std::move(vec);
+    return v;
+  }
+
+  Result<Value> SelectVector(const Expr& e) {
+    const int64_t ref = ts_ - e.offset_ms;
+    Matrix m;
+    q_.Select(e.matchers, ref - o_.lookback_ms, ref, &m);
+    Vector out;
+    out.reserve(m.size());
+    for (auto& s : m) {
+      if (s.points.empty()) continue;
+      const Point& p = s.points.back();
+      if (IsStaleNaN(p.v)) continue;
+      out.push_back({std::move(s.labels), p.v});
+    }
+    return VectorValue(std::move(out));
+  }
+
+  Result<Value> SelectMatrix(const Expr& e) {
+    const int64_t maxt = ts_ - e.offset_ms;
+    Matrix m;
+    q_.Select(e.matchers, maxt - e.range_ms, maxt, &m);
+    Value v;
+    v.type = ValueType::kMatrix;
+    for (auto& s : m) {
+      std::erase_if(s.points, [](const Point& p) { return IsStaleNaN(p.v); });
+      if (!s.points.empty()) v.matrix.push_back(std::move(s));
+    }
+    return v;
+  }
+
+  Result<Value> Binary(const Expr& e) {
+    auto lr = Eval(*e.args[0]);
+    if (!lr.ok()) return lr;
+    auto rr = Eval(*e.args[1]);
+    if (!rr.ok()) return rr;
+    Value& l = lr.value();
+    Value& r = rr.value();
+    if (l.type == ValueType::kScalar && r.type == ValueType::kScalar) {
+      bool keep;
+      double v = ElemBinop(e.op, l.scalar, r.scalar, &keep);
+      if (IsComparison(e.op)) v = keep ? 1 : 0;  // scalar comparisons always have `bool`
+      return Scalar(v);
+    }
+    if (l.type == ValueType::kVector && r.type == ValueType::kVector) {
+      if (IsSetOp(e.op)) return SetOp(e, l.vector, r.vector);
+      return VectorVector(e, l.vector, r.vector);
+    }
+    // vector / scalar in either order
+    const bool swap = l.type == ValueType::kScalar;
+    Vector& vec = swap ? r.vector : l.vector;
+    const double scalar = swap ? l.scalar : r.scalar;
+    Vector out;
+    out.reserve(vec.size());
+    for (auto& s : vec) {
+      double lv = s.v, rv = scalar;
+      if (swap) std::swap(lv, rv);
+      bool keep;
+      double v = ElemBinop(e.op, lv, rv, &keep);
+      // The vector element's value is the result of a filtering comparison, on either side.
+      if (IsComparison(e.op) && swap) v = rv;
+      if (e.return_bool) {
+        v = keep ? 1 : 0;
+        keep = true;
+      }
+      if (!keep) continue;
+      if (DropsName(e.op) || e.return_bool) s.labels.Remove("__name__");
+      out.push_back({std::move(s.labels), v});
+    }
+    Status st = CheckUniqueLabelsets(out);
+    if (!st.ok()) return st;
+    return VectorValue(std::move(out));
+  }
+
+  std::string SigOf(const Expr& e, const Labels& l) {
+    if (e.has_matching && e.on) return Signature(l, true, e.matching_labels);
+    return Signature(l, false, e.has_matching ? e.matching_labels : std::vector<std::string>{});
+  }
+
+  Result<Value> SetOp(const Expr& e, Vector& lhs, Vector& rhs) {
+    Vector out;
+    if (e.op == BinOp::kAnd || e.op == BinOp::kUnless) {
+      std::unordered_set<std::string> rs;
+      for (const auto& s : rhs) rs.insert(SigOf(e, s.labels));
+      for (auto& s : lhs) {
+        bool in = rs.count(SigOf(e, s.labels)) > 0;
+        if (in == (e.op == BinOp::kAnd)) out.push_back(std::move(s));
+      }
+    } else {  // or
+      std::unordered_set<std::string> ls;
+      for (auto& s : lhs) {
+        ls.insert(SigOf(e, s.labels));
+        out.push_back(std::move(s));
+      }
+      for (auto& s : rhs) {
+        if (!ls.count(SigOf(e, s.labels))) out.push_back(std::move(s));
+      }
+    }
+    return VectorValue(std::move(out));
+  }
+
+  Result<Value> VectorVector(const Expr& e, Vector& lhs, Vector& rhs) {
+    std::unordered_map<std::string, const VSample*> right;
+    right.reserve(rhs.size());
+    for (const auto& s : rhs) {
+      auto [it, inserted] = right.emplace(SigOf(e, s.labels), &s);
+      if (!inserted) {
+        Labels group = e.has_matching && e.on ? Labels() : DropName(s.labels);
+        if (e.has_matching) {
+          Labels g;
+          for (const auto& [n, v] : s.labels.pairs()) {
+            bool listed = std::find(e.matching_labels.begin(), e.matching_labels.end(), n) !=
+                          e.matching_labels.end();
+            if (e.on ? listed : (!listed && n != "__name__")) g.Set(n, v);
+          }
+          group = g;
+        }
+        return Status::InvalidArgument(
+            "found duplicate series for the match group " + group.ToString() +
+            " on the right hand-side of the operation: [" + it->second->labels.ToString() +
+            ", " + s.labels.ToString() +
+            "];many-to-many matching not allowed: matching labels must be unique on one side");
+      }
+    }
+    std::unordered_set<std::string> matched;
+    Vector out;
+    for (auto& ls : lhs) {
+      std::string sig = SigOf(e, ls.labels);
+      auto it = right.find(sig);
+      if (it == right.end()) continue;
+      bool keep;
+      double v = ElemBinop(e.op, ls.v, it->second->v, &keep);
+      if (e.return_bool) {
+        v = keep ? 1 : 0;
+      } else if (!keep) {
+        continue;
+      }
+      if (!matched.insert(sig).second) {
+        return Status::InvalidArgument(
+            "multiple matches for labels: many-to-one matching must be explicit "
+            "(group_left/group_right)");
+      }
+      Labels metric = std::move(ls.labels);
+      if (DropsName(e.op) || e.return_bool) metric.Remove("__name__");
+      if (e.has_matching) {
+        if (e.on) {
+          Labels kept;
+          for (const auto& [n, val] : metric.pairs()) {
+            if (std::find(e.matching_labels.begin(), e.matching_labels.end(), n) !=
+                e.matching_labels.end()) {
+              kept.Set(n, val);
+            }
+          }
+          metric = std::move(kept);
+        } else {
+          for (const auto& n : e.matching_labels) metric.Remove(n);
+        }
+      }
+      out.push_back({std::move(metric), v});
+    }
+    Status st = CheckUniqueLabelsets(out);
+    if (!st.ok()) return st;
+    return VectorValue(std::move(out));
+  }
+
+  Result<Value> Aggregate(const Expr& e) {
+    auto ar = Eval(*e.args[0]);
+    if (!ar.ok()) return ar;
+    struct Group {
+      Labels labels;
+      double value = 0;
+      double mean = 0;
+      double count = 0;
+    };
+    std::vector<Group> groups;  // in order of first appearance, like Prometheus
+    std::unordered_map<std::string, size_t> index;
+    for (const auto& s : ar->vector) {
+      Labels gl;
+      if (e.without) {
+        gl = s.labels;
+        gl.Remove("__name__");
+        for (const auto& n : e.grouping) gl.Remove(n);
+      } else {
+        for (const auto& n : e.grouping) {
+          const std::string& v = s.labels.Get(n);
+          if (!v.empty()) gl.Set(n, v);
+        }
+      }
+      std::string key = Signature(gl, false, {"\x01"}) + gl.Get("__name__");
+      auto [it, inserted] = index.emplace(key, groups.size());
+      if (inserted) {
+        Group g;
+        g.labels = std::move(gl);
+        g.value = s.v;
+        g.mean = s.v;
+        g.count = 1;
+        groups.push_back(std::move(g));
+        continue;
+      }
+      Group& g = groups[it->second];
+      switch (e.agg) {
+        case AggOp::kSum: g.value += s.v; break;
+        case AggOp::kAvg: {
+          g.count++;
+          if (std::isinf(g.mean)) {
+            if (std::isinf(s.v) && (g.mean > 0) == (s.v > 0)) break;
+            if (!std::isinf(s.v) && !std::isnan(s.v)) break;
+          }
+          g.mean += s.v / g.count - g.mean / g.count;
+          break;
+        }
+        case AggOp::kMin:
+          if (g.value > s.v || std::isnan(g.value)) g.value = s.v;
+          break;
+        case AggOp::kMax:
+          if (g.value < s.v || std::isnan(g.value)) g.value = s.v;
+          break;
+        case AggOp::kCount: g.count++; break;
+      }
+    }
+    Vector out;
+    out.reserve(groups.size());
+    for (auto& g : groups) {
+      double v = g.value;
+      if (e.agg == AggOp::kAvg) v = g.mean;
+      if (e.agg == AggOp::kCount) v = g.count;
+      out.push_back({std::move(g.labels), v});
+    }
+    return VectorValue(std::move(out));
+  }
+
+  // rate / increase / delta as Prometheus 2.x's extrapolatedRate.
+  std::optional<double> ExtrapolatedRate(const Series& s, const Expr& sel, bool counter, bool rate) {
+    const auto& pts = s.points;
+    if (pts.size() < 2) return std::nullopt;
+    const int64_t range_start = ts_ - (sel.range_ms + sel.offset_ms);
+    const int64_t range_end = ts_ - sel.offset_ms;
+    double result = pts.back().v - pts.front().v;
+    if (counter) {
+      double last = 0;
+      for (const auto& p : pts) {
+        if (p.v < last) result += last;
+        last = p.v;
+      }
+    }
+    double to_start = static_cast<double>(pts.front().t - range_start) / 1000;
+    double to_end = static_cast<double>(range_end - pts.back().t) / 1000;
+    double sampled = static_cast<double>(pts.back().t - pts.front().t) / 1000;
+    double avg_step = sampled / static_cast<double>(pts.size() - 1);
+    if (counter && result > 0 && pts.front().v >= 0) {
+      double to_zero = sampled * (pts.front().v / result);
+      if (to_zero < to_start) to_start = to_zero;
+    }
+    double threshold = avg_step * 1.1;
+    double interval = sampled;
+    interval += to_start < threshold ? to_start : avg_step / 2;
+    interval += to_end < threshold ? to_end : avg_step / 2;
+    // The order of operations matters for bit-exact agreement with promtool 2.42.
+    double factor = interval / sampled;
+    if (rate) factor /= static_cast<double>(sel.range_ms) / 1000;
+    return result * factor;
+  }
+
+  Result<Value> Call(const Expr& e) {
+    const std::string& f = e.str;
+    if (f == "time") return Scalar(static_cast<double>(ts_) / 1000);
+    std::vector<Value> args;
+    for (const auto& a : e.args) {
+      auto r = Eval(*a);
+      if (!r.ok()) return r;
+      args.push_back(std::move(r).value());
+    }
+    Vector out;
+    if (f == "vector") {
+      out.push_back({Labels(), args[0].scalar});
+      return VectorValue(std::move(out));
+    }
+    if (f == "scalar") {
+      return Scalar(args[0].vector.size() == 1 ? args[0].vector[0].v : kNaN);
+    }
+    if (f == "absent") {
+      if (args[0].vector.empty()) out.push_back({AbsentLabels(*e.args[0]), 1});
+      return VectorValue(std::move(out));
+    }
+    if (f == "absent_over_time") {
+      if (args[0].matrix.empty()) out.push_back({AbsentLabels(*e.args[0]), 1});
+      return VectorValue(std::move(out));
+    }
+    if (f == "abs" || f == "clamp_min" || f == "clamp_max") {
+      for (auto& s : args[0].vector) {
+        double v = s.v;
+        if (f == "abs") v = std::fabs(v);
+        if (f == "clamp_min") v = GoMax(args[1].scalar, v);
+        if (f == "clamp_max") v = GoMin(args[1].scalar, v);
+        out.push_back({DropName(std::move(s.labels)), v});
+      }
+    } else {
+      // Functions over a range vector; all drop the metric name.
+      const Expr& sel = *e.args[0];
+      for (auto& s : args[0].matrix) {
+        std::optional<double> v = RangeFunction(f, s, sel);
+        if (v) out.push_back({DropName(std::move(s.labels)), *v});
+      }
+    }
+    Status st = CheckUniqueLabelsets(out);
+    if (!st.ok()) return st;
+    return VectorValue(std::move(out));
+  }
+
+  std::optional<double> RangeFunction(const std::string& f, const Series& s, const Expr& sel) {
+    const auto& pts = s.points;
+    if (f == "rate") return ExtrapolatedRate(s, sel, true, true);
+    if (f == "increase") return ExtrapolatedRate(s, sel, true, false);
+    if (f == "delta") return ExtrapolatedRate(s, sel, false, false);
+    if (f == "irate") {
+      if (pts.size() < 2) return std::nullopt;
+      const Point& last = pts[pts.size() - 1];
+      const Point& prev = pts[pts.size() - 2];
+      double result = last.v < prev.v ? last.v : last.v - prev.v;
+      int64_t dt = last.t - prev.t;
+      if (dt == 0) return std::nullopt;
+      return result / (static_cast<double>(dt) / 1000);
+    }
+    if (f == "count_over_time") return static_cast<double>(pts.size());
+    if (f == "sum_over_time") {
+      double sum = 0;
+      for (const auto& p : pts) sum += p.v;
+      return sum;
+    }
+    if (f == "avg_over_time") {
+      double mean = 0, count = 0;
+      for (const auto& p : pts) {
+        count++;
+        if (std::isinf(mean)) {
+          if (std::isinf(p.v) && (mean > 0) == (p.v > 0)) continue;
+          if (!std::isinf(p.v) && !std::isnan(p.v)) continue;
+        }
+        mean += p.v / count - mean / count;
+      }
+      return mean;
+    }
+    if (f == "min_over_time" || f == "max_over_time") {
+      double m = pts[0].v;
+      for (const auto& p : pts) {
+        bool better = f == "min_over_time" ? p.v < m : p.v > m;
+        if (better || std::isnan(m)) m = p.v;
+      }
+      return m;
+    }
+    return std::nullopt;
+  }
+
+  int64_t ts_;
+  const Querier& q_;
+  const EvalOptions& o_;
+};
+
+}  // namespace
+
+Result<Value> Evaluate(const Expr& expr, int64_t ts_ms, const Querier& querier,
+                       const EvalOptions& options) {
+  Evaluator ev(ts_ms, querier, options);
+  return ev.Eval(expr);
+}
+
+int64_t MaxLookbehindMs(const Expr& expr, const EvalOptions& options) {
+  int64_t own = 0;
+  if (expr.kind == NodeKind::kVectorSelector) own = expr.offset_ms + options.lookback_ms;
+  if (expr.kind == NodeKind::kMatrixSelector) own = expr.offset_ms + expr.range_ms;
+  for (const auto& a : expr.args) own = std::max(own, MaxLookbehindMs(*a, options));
+  return own;
+}
+
+}  // namespace obsmon::alerts::promql

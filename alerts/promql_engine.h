@@ -1,0 +1,27 @@
+// Evaluates a parsed PromQL expression at one instant, with the semantics of the Prometheus
+// release that `promtool` on this system has (2.42): instant selectors look back 5m (both ends
+// inclusive), range selectors are closed [t-range, t], rate/increase/delta extrapolate as
+// Prometheus's extrapolatedRate, stale markers end a series. Stateless and thread-safe.
+#pragma once
+
+#include <cstdint>
+
+#include "alerts/promql_ast.h"
+#include "alerts/promql_value.h"
+#include "core/status.h"
+
+namespace obsmon::alerts::promql {
+
+struct EvalOptions {
+  int64_t lookback_ms = 5 * 60'000;
+};
+
+// Evaluates `expr` at `ts_ms`. Runtime errors (many-to-many matching, duplicate label sets)
+// are InvalidArgument statuses with Prometheus's wording.
+Result<Value> Evaluate(const Expr& expr, int64_t ts_ms, const Querier& querier,
+                       const EvalOptions& options = {});
+
+// The largest range + offset + lookback that `expr` reads back from ts (to size the store).
+int64_t MaxLookbehindMs(const Expr& expr, const EvalOptions& options = {});
+
+}  // namespace obsmon::alerts::promql

@@ -1,0 +1,59 @@
+// Values that PromQL expressions evaluate to, and the read interface the engine queries.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "alerts/promql_ast.h"
+#include "core/labels.h"
+
+namespace obsmon::alerts::promql {
+
+// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series (see
+// https://prometheus.io/docs/prometheus/latest/querying/basics/#staleness).
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+inline double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
+inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+
+struct Point {
+  int64_t t = 0;  // ms since epoch
+  double v = 0;
+};
+
+// One element of an instant vector. `labels` includes __name__ while the metric name is kept.
+struct VSample {
+  Labels labels;
+  double v = 0;
+};
+using Vector = std::vector<VSample>;
+
+struct Series {
+  Labels labels;
+  std::vector<Point> points;  // oldest first
+};
+using Matrix = std::vector<Series>;
+
+struct Value {
+  ValueType type = ValueType::kNone;
+  double scalar = 0;
+  std::string str;
+  Vector vector;
+  Matrix matrix;
+};
+
+// What the engine reads. Implementations must be safe to call from the evaluating thread while
+// others append (SeriesStore is).
+class Querier {
+ public:
+  virtual ~Querier() = default;
+  // Appends to `out` every series whose labels satisfy all `matchers` (an absent label reads as
+  // ""), with its points in [mint_ms, maxt_ms] (both inclusive, Prometheus 2.x semantics),
+  // stale markers included. Series come ordered by labels. Series without points in the range
+  // may be left out.
+  virtual void Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                      Matrix* out) const = 0;
+};
+
+}  // namespace obsmon::alerts::promql

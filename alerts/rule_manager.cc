@@ -1,0 +1,267 @@
+#include "alerts/rule_manager.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <chrono>
+#include <set>
+
+namespace obsmon::alerts {
+
+struct RuleManager::Group {
+  RuleGroupSpec spec;
+  int64_t interval_ms = 0;
+  int64_t last_eval_ms = INT64_MIN;
+  // Rules in file order: alerting or recording.
+  std::vector<std::unique_ptr<AlertingRule>> alerting;
+  std::vector<std::unique_ptr<RecordingRule>> recording;
+  std::vector<std::pair<bool, size_t>> order;  // (is_alerting, index)
+  std::set<Labels> last_series;  // what the previous evaluation wrote (for stale markers)
+};
+
+namespace {
+
+class AlertsCollectable final : public prometheus::Collectable {
+ public:
+  explicit AlertsCollectable(const RuleManager* mgr) : mgr_(mgr) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    prometheus::MetricFamily alerts{"ALERTS", "Pending and firing alerts (value 1).",
+                                    prometheus::MetricType::Gauge, {}};
+    prometheus::MetricFamily for_state{
+        "ALERTS_FOR_STATE", "When each pending or firing alert became active, in unix seconds.",
+        prometheus::MetricType::Gauge, {}};
+    for (const auto& a : mgr_->ActiveAlerts()) {
+      prometheus::ClientMetric m;
+      for (const auto& [n, v] : a.labels.pairs()) m.label.push_back({n, v});
+      prometheus::ClientMetric f = m;
+      m.label.push_back({"alertstate", AlertStateName(a.state)});
+      std::sort(m.label.begin(), m.label.end(),
+                [](const auto& x, const auto& y) { return x.name < y.name; });
+      m.gauge.value = 1;
+      f.gauge.value = static_cast<double>(a.active_at_ms / 1000);
+      alerts.metric.push_back(std::move(m));
+      for_state.metric.push_back(std::move(f));
+    }
+    prometheus::MetricFamily evals{"obsmon_rule_evaluations_total",
+                                   "Rule group evaluations.", prometheus::MetricType::Counter, {}};
+    prometheus::ClientMetric e;
+    e.counter.value = static_cast<double>(mgr_->evaluations());
+    evals.metric.push_back(e);
+    prometheus::MetricFamily fails{"obsmon_rule_evaluation_failures_total",
+                                   "Rule evaluations that failed.", prometheus::MetricType::Counter, {}};
+    prometheus::ClientMetric f;
+    f.counter.value = static_cast<double>(mgr_->evaluation_failures());
+    fails.metric.push_back(f);
+    prometheus::MetricFamily dur{"obsmon_rule_last_cycle_seconds",
+                                 "Duration of the last rule evaluation cycle.",
+                                 prometheus::MetricType::Gauge, {}};
+    prometheus::ClientMetric d;
+    d.gauge.value = mgr_->last_cycle_seconds();
+    dur.metric.push_back(d);
+    std::vector<prometheus::MetricFamily> out;
+    if (!alerts.metric.empty()) {
+      out.push_back(std::move(alerts));
+      out.push_back(std::move(for_state));
+    }
+    out.push_back(std::move(evals));
+    out.push_back(std::move(fails));
+    out.push_back(std::move(dur));
+    return out;
+  }
+
+ private:
+  const RuleManager* mgr_;  // owns this collectable; outlives it
+};
+
+}  // namespace
+
+RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> groups)
+    : options_(std::move(options)) {
+  int64_t lookbehind = 0;
+  for (auto& spec : groups) {
+    auto g = std::make_unique<Group>();
+    g->interval_ms = spec.interval_ms > 0 ? spec.interval_ms : options_.evaluation_interval_ms;
+    for (auto& r : spec.rules) {
+      if (r.expr) lookbehind = std::max(lookbehind, promql::MaxLookbehindMs(*r.expr, options_.eval));
+      if (r.kind == RuleSpec::Kind::kAlert) {
+        g->order.emplace_back(true, g->alerting.size());
+        g->alerting.push_back(std::make_unique<AlertingRule>(r, spec.Key()));
+      } else {
+        g->order.emplace_back(false, g->recording.size());
+        g->recording.push_back(std::make_unique<RecordingRule>(r));
+      }
+    }
+    g->spec = std::move(spec);
+    groups_.push_back(std::move(g));
+  }
+  if (options_.store) options_.store->RequireRetention(lookbehind + 2 * options_.eval.lookback_ms);
+  collectable_ = std::make_shared<AlertsCollectable>(this);
+}
+
+RuleManager::~RuleManager() { Stop(); }
+
+Status RuleManager::RestoreState() {
+  if (!options_.state_store) return Status::Ok();
+  auto loaded = options_.state_store->LoadAlerts();
+  if (!loaded.ok()) return loaded.status();
+  std::lock_guard lock(mu_);
+  for (auto& g : groups_) {
+    for (auto& r : g->alerting) {
+      std::vector<Alert> mine;
+      for (const auto& a : *loaded) {
+        if (a.group_key == r->group_key() && a.rule == r->spec().name) mine.push_back(a);
+      }
+      r->Restore(mine);
+    }
+  }
+  return Status::Ok();
+}
+
+void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
+  RuleEvalContext ctx;
+  ctx.querier = options_.store;
+  ctx.eval = options_.eval;
+  ctx.external_labels = &options_.external_labels;
+  ctx.external_url = options_.external_url;
+  ctx.limit = g.spec.limit;
+  std::set<Labels> written;
+  std::vector<OutgoingAlert> to_send;
+  std::vector<AlertHistoryEvent> history;
+  for (const auto& [is_alert, idx] : g.order) {
+    promql::Vector out;
+    Status st = is_alert ? g.alerting[idx]->Eval(ts, ctx, &out) : g.recording[idx]->Eval(ts, ctx, &out);
+    ++evaluations_;
+    if (!st.ok()) ++failures_;
+    // Each rule's output is visible to the rules after it in the same group, as in Prometheus.
+    for (const auto& s : out) {
+      options_.store->AppendLabeled(s.labels, ts, s.v);
+      written.insert(s.labels);
+    }
+    if (is_alert) {
+      AlertingRule& r = *g.alerting[idx];
+      r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url, &to_send);
+      auto h = r.TakeHistory();
+      history.insert(history.end(), h.begin(), h.end());
+      if (r.TakeDirty() && options_.state_store) {
+        // Errors are retried implicitly: the next change saves the full set again.
+        (void)options_.state_store->SaveAlerts(r.group_key(), r.spec().name, r.Alerts());
+      }
+    }
+  }
+  // Series written last time but not now end with a stale marker, as Prometheus does.
+  for (const auto& l : g.last_series) {
+    if (!written.count(l)) options_.store->MarkStale(l, ts);
+  }
+  g.last_series = std::move(written);
+  g.last_eval_ms = ts;
+  if (options_.state_store && !history.empty()) (void)options_.state_store->AppendHistory(history);
+  if (options_.sender && !to_send.empty()) {
+    for (auto& a : to_send) {
+      for (const auto& [n, v] : options_.external_labels.pairs()) {
+        if (!a.labels.Has(n)) a.labels.Set(n, v);
+      }
+    }
+    options_.sender->Send(to_send);
+  }
+}
+
+void RuleManager::EvaluateAt(int64_t ts_ms) {
+  auto start = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  for (auto& g : groups_) EvaluateGroupLocked(*g, ts_ms);
+  last_cycle_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void RuleManager::Tick() {
+  const int64_t now = options_.clock->NowMs();
+  auto start = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  bool any = false;
+  for (auto& g : groups_) {
+    const int64_t ts = now - (now % g->interval_ms);
+    if (ts > g->last_eval_ms) {
+      EvaluateGroupLocked(*g, ts);
+      any = true;
+    }
+  }
+  if (any) {
+    last_cycle_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    options_.store->GarbageCollect(now);
+  }
+}
+
+void RuleManager::Start() {
+  std::lock_guard lock(run_mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void RuleManager::Stop() {
+  {
+    std::lock_guard lock(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RuleManager::Loop() {
+  std::unique_lock lock(run_mu_);
+  while (!stop_) {
+    lock.unlock();
+    Tick();
+    lock.lock();
+    // Wake at least once a second: group intervals are multiples of seconds and the wall clock
+    // may step, so polling is simpler and more robust than computing the next deadline.
+    run_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; });
+  }
+}
+
+std::vector<Alert> RuleManager::ActiveAlerts(bool include_resolved) const {
+  std::lock_guard lock(mu_);
+  std::vector<Alert> out;
+  for (const auto& g : groups_) {
+    for (const auto& r : g->alerting) {
+      for (auto& a : r->Alerts()) {
+        if (include_resolved || a.state != AlertState::kInactive) out.push_back(std::move(a));
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<RuleStatus> RuleManager::Rules() const {
+  std::lock_guard lock(mu_);
+  std::vector<RuleStatus> out;
+  for (const auto& g : groups_) {
+    for (const auto& [is_alert, idx] : g->order) {
+      RuleStatus s;
+      s.group_key = g->spec.Key();
+      s.alerting = is_alert;
+      s.name = is_alert ? g->alerting[idx]->spec().name : g->recording[idx]->spec().name;
+      s.last_error = is_alert ? g->alerting[idx]->last_error() : g->recording[idx]->last_error();
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+uint64_t RuleManager::evaluations() const {
+  std::lock_guard lock(mu_);
+  return evaluations_;
+}
+uint64_t RuleManager::evaluation_failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+double RuleManager::last_cycle_seconds() const {
+  std::lock_guard lock(mu_);
+  return last_cycle_seconds_;
+}
+
+std::shared_ptr<prometheus::Collectable> RuleManager::Collectable() { return collectable_; }
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,104 @@
+// Evaluates rule groups at their intervals and feeds what they produce back into the series
+// store (recording rules, ALERTS, ALERTS_FOR_STATE), the state store (persisted alert state and
+// history) and the sender (the outbox). The one object the daemon creates for rules:
+//
+//   RuleManager rules(options, std::move(groups));
+//   rules.RestoreState();   // pending `for` timers and firing alerts survive restarts
+//   rules.Start();          // background thread; or call Tick()/EvaluateAt() from tests
+//   registry.Register(rules.Collectable());   // ALERTS, ALERTS_FOR_STATE, rule metrics
+//
+// Thread-safe: every public method may be called from any thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alerts/alert.h"
+#include "alerts/alerting_rule.h"
+#include "alerts/rule_file.h"
+#include "alerts/series_store.h"
+#include "core/clock.h"
+
+namespace prometheus {
+class Collectable;
+}
+
+namespace obsmon::alerts {
+
+struct RuleManagerOptions {
+  const Clock* clock = &SystemClock::Instance();  // not owned
+  SeriesStore* store = nullptr;                   // required; not owned; outlives the manager
+  AlertStateStore* state_store = nullptr;         // optional; not owned
+  AlertSender* sender = nullptr;                  // optional; not owned
+  int64_t evaluation_interval_ms = 60'000;        // for groups without `interval`
+  int64_t resend_delay_ms = 60'000;               // Prometheus's --rules.alert.resend-delay
+  Labels external_labels;                         // added to sent alerts; $externalLabels
+  std::string external_url = "http://localhost:9950";
+  promql::EvalOptions eval;
+};
+
+struct RuleStatus {
+  std::string group_key;
+  std::string name;
+  bool alerting = false;
+  std::string last_error;  // empty when the last evaluation succeeded
+};
+
+class RuleManager {
+ public:
+  RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> groups);
+  ~RuleManager();
+  RuleManager(const RuleManager&) = delete;
+  RuleManager& operator=(const RuleManager&) = delete;
+
+  // Loads persisted alerts from the state store into their rules (alerts of rules that no
+  // longer exist are ignored). Call before the first evaluation.
+  Status RestoreState();
+
+  // Evaluates every group at ts_ms, in file order, then persists and sends. Used by tests and
+  // the promtool-format runner, which drive time themselves.
+  void EvaluateAt(int64_t ts_ms);
+  // Evaluates each group whose next aligned evaluation time (a multiple of its interval) is
+  // <= clock->NowMs(); missed iterations are skipped, as Prometheus does.
+  void Tick();
+
+  // Runs Tick() on a background thread until Stop() (also called by the destructor).
+  void Start();
+  void Stop();
+
+  // Pending and firing alerts (and, with include_resolved, resolved ones still retained).
+  std::vector<Alert> ActiveAlerts(bool include_resolved = false) const;
+  std::vector<RuleStatus> Rules() const;
+  uint64_t evaluations() const;
+  uint64_t evaluation_failures() const;
+  double last_cycle_seconds() const;
+
+  // ALERTS{alertname,alertstate,...} 1 and ALERTS_FOR_STATE{...} <active since, unix seconds>,
+  // plus obsmon_rule_evaluations_total / _failures_total. Register on the /metrics registry.
+  std::shared_ptr<prometheus::Collectable> Collectable();
+
+ private:
+  struct Group;
+  void EvaluateGroupLocked(Group& g, int64_t ts_ms);
+  void Loop();
+
+  RuleManagerOptions options_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<Group>> groups_;  // GUARDED_BY(mu_)
+  uint64_t evaluations_ = 0;                    // GUARDED_BY(mu_)
+  uint64_t failures_ = 0;                       // GUARDED_BY(mu_)
+  double last_cycle_seconds_ = 0;               // GUARDED_BY(mu_)
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stop_ = false;  // GUARDED_BY(run_mu_)
+  std::thread thread_;
+  std::shared_ptr<prometheus::Collectable> collectable_;
+};
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,449 @@
+#include "alerts/rule_test_runner.h"
+
+#include <glob.h>
+#include <strings.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "alerts/promql_engine.h"
+#include "alerts/promql_parser.h"
+#include "alerts/rule_file.h"
+#include "alerts/rule_manager.h"
+#include "alerts/series_store.h"
+#include "alerts/template.h"
+#include "core/config_node.h"
+#include "core/duration.h"
+
+namespace obsmon::alerts {
+
+namespace {
+
+// Go's labels.Labels.String(): {a="1", b="2"}.
+std::string GoLabels(const Labels& l) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [n, v] : l.pairs()) {
+    if (!first) out += ", ";
+    first = false;
+    out += n + "=\"" + EscapeLabelValue(v) + "\"";
+  }
+  return out + "}";
+}
+
+// A number as the promtool series notation writes it: decimal digits with optional fraction
+// and exponent, or Inf/NaN, with an optional sign. Advances *pos.
+bool ReadNumber(const std::string& s, size_t* pos, double* out) {
+  size_t p = *pos;
+  size_t start = p;
+  if (p < s.size() && (s[p] == '+' || s[p] == '-')) ++p;
+  auto word = [&](const char* w) {
+    size_t n = std::char_traits<char>::length(w);
+    if (s.size() - p >= n && strncasecmp(s.c_str() + p, w, n) == 0) {
+      p += n;
+      return true;
+    }
+    return false;
+  };
+  if (word("Inf")) {
+    *out = (s[start] == '-') ? -std::numeric_limits<double>::infinity()
+                             : std::numeric_limits<double>::infinity();
+    *pos = p;
+    return true;
+  }
+  if (word("NaN")) {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    *pos = p;
+    return true;
+  }
+  size_t digits = 0;
+  while (p < s.size() && (std::isdigit(static_cast<unsigned char>(s[p])) || s[p] == '.')) ++p, ++digits;
+  if (digits == 0) return false;
+  if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
+    size_t q = p + 1;
+    if (q < s.size() && (s[q] == '+' || s[q] == '-')) ++q;
+    if (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q]))) {
+      while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q]))) ++q;
+      p = q;
+    }
+  }
+  std::string num = s.substr(start, p - start);
+  char* end = nullptr;
+  *out = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size()) return false;
+  *pos = p;
+  return true;
+}
+
+bool ReadTimes(const std::string& s, size_t* pos, uint64_t* n) {
+  size_t p = *pos;
+  if (p >= s.size() || s[p] != 'x') return false;
+  ++p;
+  size_t start = p;
+  while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) ++p;
+  if (p == start || p - start > 9) return false;
+  *n = std::stoull(s.substr(start, p - start));
+  *pos = p;
+  return true;
+}
+
+struct InputSeries {
+  Labels labels;  // with __name__
+  std::vector<std::optional<double>> values;
+};
+
+struct Failure {
+  std::string text;
+};
+
+// Compares exact float values as reflect.DeepEqual does (NaN never equals).
+bool SameValue(double a, double b) { return a == b; }
+
+class FileRunner {
+ public:
+  FileRunner(std::string file, std::ostream& out) : file_(std::move(file)), out_(out) {}
+
+  bool Run() {
+    out_ << "Unit Testing:  " << file_ << "\n";
+    std::vector<std::string> errs = RunFile();
+    if (errs.empty()) {
+      out_ << "  SUCCESS\n\n";
+      return true;
+    }
+    out_ << "  FAILED:\n";
+    for (const auto& e : errs) out_ << e << "\n\n";
+    out_ << "\n";
+    return false;
+  }
+
+ private:
+  std::vector<std::string> RunFile() {
+    ConfigErrors cerrs;
+    auto root = LoadYamlFile(file_, &cerrs);
+    if (!root) return {cerrs.ToString()};
+    ConfigNode top(*root, file_, &cerrs);
+    auto rule_files = top.StringList("rule_files");
+    auto eval_interval = top.DurationMs("evaluation_interval");
+    auto order = top.StringList("group_eval_order");
+    auto tests = top.MapList("tests");
+    top.CheckUnknownKeys();
+    if (!cerrs.empty()) return {cerrs.ToString()};
+    const int64_t interval = eval_interval.value_or(60'000);
+    if (interval <= 0) return {"evaluation_interval must be positive"};
+
+    // Rule files are relative to the test file.
+    std::filesystem::path base = std::filesystem::path(file_).parent_path();
+    std::vector<std::string> paths;
+    for (const auto& rf : rule_files.value_or(std::vector<std::string>{})) {
+      std::filesystem::path p(rf);
+      if (p.is_relative()) p = base / p;
+      paths.push_back(p.string());
+    }
+    ConfigErrors rerrs;
+    auto groups = LoadRuleFiles(paths, &rerrs);
+    if (!groups.ok()) return {rerrs.ToString()};
+    if (order) {
+      std::vector<RuleGroupSpec> sorted;
+      for (const auto& name : *order) {
+        auto it = std::find_if(groups->begin(), groups->end(), [&](const auto& g) { return g.name == name; });
+        if (it == groups->end()) return {"group name '" + name + "' in group_eval_order not found"};
+        sorted.push_back(*it);
+      }
+      for (const auto& g : *groups) {
+        if (std::find(order->begin(), order->end(), g.name) == order->end()) sorted.push_back(g);
+      }
+      *groups = std::move(sorted);
+    }
+    std::vector<std::string> errs;
+    for (auto& t : tests.value_or(std::vector<ConfigNode>{})) {
+      auto e = RunTestGroup(t, *groups, interval);
+      errs.insert(errs.end(), e.begin(), e.end());
+    }
+    return errs;
+  }
+
+  std::vector<std::string> RunTestGroup(ConfigNode& t, const std::vector<RuleGroupSpec>& groups,
+                                        int64_t eval_interval) {
+    ConfigErrors cerrs;
+    ConfigNode tg(t.raw(), file_, &cerrs);
+    auto name = tg.String("name");
+    const int64_t interval = tg.DurationMs("interval").value_or(60'000);
+    auto ext_labels = tg.StringMap("external_labels");
+    auto ext_url = tg.String("external_url");
+    auto inputs = tg.MapList("input_series");
+    auto alert_tests = tg.MapList("alert_rule_test");
+    auto expr_tests = tg.MapList("promql_expr_test");
+    tg.CheckUnknownKeys();
+    if (!cerrs.empty()) return {cerrs.ToString()};
+    const std::string test_name = name ? "    name: " + *name + ",\n" : "";
+
+    SeriesStoreOptions so;
+    so.retention_ms = std::numeric_limits<int64_t>::max() / 4;  // a test keeps everything
+    SeriesStore store(so);
+    for (auto& in : inputs.value_or(std::vector<ConfigNode>{})) {
+      auto series = in.String("series", true);
+      auto values = in.String("values");
+      in.CheckUnknownKeys();
+      if (!series) continue;
+      std::string metric;
+      std::vector<std::pair<std::string, std::string>> lbs;
+      promql::ParseError perr;
+      if (!promql::ParseSeriesDescription(*series, &metric, &lbs, &perr)) {
+        return {"    series " + *series + ": " + perr.message};
+      }
+      Labels l(lbs);
+      l.Set("__name__", metric);
+      std::vector<std::optional<double>> vals;
+      std::string verr;
+      if (!ExpandSeriesValues(values.value_or(""), &vals, &verr)) {
+        return {"    series " + *series + ": " + verr};
+      }
+      for (size_t i = 0; i < vals.size(); ++i) {
+        if (vals[i]) store.AppendLabeled(l, static_cast<int64_t>(i) * interval, *vals[i]);
+      }
+    }
+    if (!cerrs.empty()) return {cerrs.ToString()};
+
+    struct AlertTest {
+      int64_t eval_time;
+      std::string alertname;
+      std::vector<std::pair<Labels, Labels>> exp;
+    };
+    std::vector<AlertTest> ats;
+    int64_t max_eval = 0;
+    for (auto& a : alert_tests.value_or(std::vector<ConfigNode>{})) {
+      AlertTest at;
+      at.eval_time = a.DurationMs("eval_time").value_or(0);
+      at.alertname = a.String("alertname").value_or("");
+      auto exps = a.MapList("exp_alerts");
+      a.CheckUnknownKeys();
+      if (at.alertname.empty()) {
+        return {"an item under alert_rule_test misses required attribute alertname at eval_time " +
+                FormatDurationMs(at.eval_time)};
+      }
+      for (auto& e : exps.value_or(std::vector<ConfigNode>{})) {
+        auto el = e.StringMap("exp_labels").value_or(std::map<std::string, std::string>{});
+        auto ea = e.StringMap("exp_annotations").value_or(std::map<std::string, std::string>{});
+        e.CheckUnknownKeys();
+        Labels l, an;
+        for (const auto& [k, v] : el) l.Set(k, v);
+        for (const auto& [k, v] : ea) an.Set(k, v);
+        l.Set("alertname", at.alertname);
+        at.exp.emplace_back(std::move(l), std::move(an));
+      }
+      max_eval = std::max(max_eval, at.eval_time);
+      ats.push_back(std::move(at));
+    }
+    struct ExprTest {
+      std::string expr;
+      int64_t eval_time;
+      std::vector<std::pair<std::string, double>> exp;
+    };
+    std::vector<ExprTest> ets;
+    for (auto& e : expr_tests.value_or(std::vector<ConfigNode>{})) {
+      ExprTest et;
+      et.expr = e.String("expr", true).value_or("");
+      et.eval_time = e.DurationMs("eval_time").value_or(0);
+      for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
+        et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));
+        s.CheckUnknownKeys();
+      }
+      e.CheckUnknownKeys();
+      max_eval = std::max(max_eval, et.eval_time);
+      ets.push_back(std::move(et));
+    }
+    if (!cerrs.empty()) return {cerrs.ToString()};
+
+    RuleManagerOptions ro;
+    ro.store = &store;
+    ro.evaluation_interval_ms = eval_interval;
+    if (ext_labels) {
+      for (const auto& [k, v] : *ext_labels) ro.external_labels.Set(k, v);
+    }
+    if (ext_url) ro.external_url = *ext_url;
+    std::vector<RuleGroupSpec> gs = groups;
+    for (auto& g : gs) g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
+    RuleManager mgr(ro, gs);
+
+    std::vector<std::string> errs;
+    std::vector<int64_t> times;
+    for (const auto& a : ats) times.push_back(a.eval_time);
+    std::sort(times.begin(), times.end());
+    times.erase(std::unique(times.begin(), times.end()), times.end());
+    size_t curr = 0;
+    for (int64_t ts = 0; ts <= max_eval; ts += eval_interval) {
+      mgr.EvaluateAt(ts);
+      bool eval_err = false;
+      for (const auto& r : mgr.Rules()) {
+        if (!r.last_error.empty()) {
+          errs.push_back("    rule: " + r.name + ", time: " + FormatDurationMs(ts) + ", err: " + r.last_error);
+          eval_err = true;
+        }
+      }
+      if (eval_err) return errs;
+      while (curr < times.size() && ts <= times[curr] && times[curr] < ts + eval_interval) {
+        const int64_t t = times[curr];
+        auto active = mgr.ActiveAlerts();
+        for (const auto& at : ats) {
+          if (at.eval_time != t) continue;
+          std::vector<std::pair<Labels, Labels>> got;
+          for (const auto& a : active) {
+            if (a.rule == at.alertname && a.state == AlertState::kFiring) got.emplace_back(a.labels, a.annotations);
+          }
+          auto exp = at.exp;
+          std::sort(got.begin(), got.end());
+          std::sort(exp.begin(), exp.end());
+          if (got != exp) {
+            errs.push_back(test_name + "    alertname: " + at.alertname + ", time: " +
+                           FormatDurationMs(t) + ", \n        exp:" + AlertsString(exp) +
+                           ", \n        got:" + AlertsString(got));
+          }
+        }
+        ++curr;
+      }
+    }
+    for (const auto& et : ets) {
+      promql::ParseError perr;
+      auto expr = promql::Parse(et.expr, &perr);
+      if (!expr) {
+        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+                       ", err: " + std::to_string(perr.pos) + ": parse error: " + perr.message);
+        continue;
+      }
+      auto res = promql::Evaluate(*expr, et.eval_time, store);
+      if (!res.ok()) {
+        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+                       ", err: " + res.status().message());
+        continue;
+      }
+      std::vector<std::pair<Labels, double>> got;
+      if (res->type == promql::ValueType::kScalar) {
+        got.emplace_back(Labels(), res->scalar);
+      } else if (res->type == promql::ValueType::kVector) {
+        for (const auto& s : res->vector) got.emplace_back(s.labels, s.v);
+      } else {
+        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+                       ", err: rule result is not a vector or scalar");
+        continue;
+      }
+      std::vector<std::pair<Labels, double>> exp;
+      bool bad = false;
+      for (const auto& [text, v] : et.exp) {
+        std::string metric;
+        std::vector<std::pair<std::string, std::string>> lbs;
+        if (!promql::ParseSeriesDescription(text, &metric, &lbs, &perr) && !(text.empty() || text[0] == '{')) {
+          errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+                         ", err: labels \"" + text + "\": " + perr.message);
+          bad = true;
+          break;
+        }
+        Labels l(lbs);
+        if (!metric.empty()) l.Set("__name__", metric);
+        exp.emplace_back(std::move(l), v);
+      }
+      if (bad) continue;
+      auto by_labels = [](const auto& a, const auto& b) { return a.first < b.first; };
+      std::sort(got.begin(), got.end(), by_labels);
+      std::sort(exp.begin(), exp.end(), by_labels);
+      bool equal = got.size() == exp.size();
+      for (size_t i = 0; equal && i < got.size(); ++i) {
+        equal = got[i].first == exp[i].first && SameValue(got[i].second, exp[i].second);
+      }
+      if (!equal) {
+        errs.push_back(test_name + "    expr: \"" + et.expr + "\", time: " +
+                       FormatDurationMs(et.eval_time) + ",\n        exp: " + SamplesString(exp) +
+                       "\n        got: " + SamplesString(got));
+      }
+    }
+    return errs;
+  }
+
+  static std::string AlertsString(const std::vector<std::pair<Labels, Labels>>& v) {
+    if (v.empty()) return "[]";
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) {
+      s += (i ? ",\n" : "\n") + std::to_string(i) + ":\n  Labels:" + GoLabels(v[i].first) +
+           "\n  Annotations:" + GoLabels(v[i].second);
+    }
+    return s + "\n]";
+  }
+
+  static std::string SamplesString(const std::vector<std::pair<Labels, double>>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ", ";
+      s += GoLabels(v[i].first) + " " + FormatGoFloat(v[i].second);
+    }
+    return s;
+  }
+
+  std::string file_;
+  std::ostream& out_;
+};
+
+}  // namespace
+
+bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<double>>* out,
+                        std::string* error) {
+  std::istringstream in(text);
+  std::string tok;
+  while (in >> tok) {
+    size_t p = 0;
+    auto fail = [&](const std::string& why) {
+      *error = "bad value '" + tok + "': " + why;
+      return false;
+    };
+    if (tok[0] == '_') {
+      p = 1;
+      uint64_t n = 1;
+      if (p < tok.size() && !ReadTimes(tok, &p, &n)) return fail("expected _ or _xN");
+      if (p != tok.size()) return fail("unexpected characters");
+      for (uint64_t i = 0; i < n; ++i) out->push_back(std::nullopt);
+      continue;
+    }
+    if (tok == "stale") {
+      out->push_back(promql::StaleNaN());
+      continue;
+    }
+    double a = 0;
+    if (!ReadNumber(tok, &p, &a)) return fail("expected a number");
+    if (p == tok.size()) {
+      out->push_back(a);
+      continue;
+    }
+    uint64_t n = 0;
+    if (tok[p] == 'x') {
+      if (!ReadTimes(tok, &p, &n) || p != tok.size()) return fail("expected axN");
+      for (uint64_t i = 0; i <= n; ++i) out->push_back(a);
+      continue;
+    }
+    if (tok[p] != '+' && tok[p] != '-') return fail("expected +, - or x after the number");
+    double b = 0;
+    if (!ReadNumber(tok, &p, &b)) return fail("expected the increment");
+    if (!ReadTimes(tok, &p, &n) || p != tok.size()) return fail("expected a+bxN");
+    if (n > 10'000'000) return fail("too many values");
+    // Repeated addition (not a + i*b): promtool accumulates, and floats must match exactly.
+    out->push_back(a);
+    for (uint64_t i = 1; i <= n; ++i) {
+      a += b;
+      out->push_back(a);
+    }
+  }
+  return true;
+}
+
+int RunRuleTests(const std::vector<std::string>& files, std::ostream& out) {
+  bool failed = false;
+  for (const auto& f : files) {
+    FileRunner r(f, out);
+    if (!r.Run()) failed = true;
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,28 @@
+// `obsmon test rules FILE...`: runs rule unit tests written in promtool's format
+// (https://prometheus.io/docs/prometheus/latest/configuration/unit_testing_rules/), so one test
+// file checks both `promtool test rules` and obsmon:
+//   rule_files (relative to the test file; globs allowed), evaluation_interval, group_eval_order,
+//   tests: [{name, interval, external_labels, external_url,
+//            input_series: [{series, values}]  values in the `a+bxn a-bxn axn _ _xn stale` notation,
+//            alert_rule_test: [{eval_time, alertname, exp_alerts: [{exp_labels, exp_annotations}]}],
+//            promql_expr_test: [{expr, eval_time, exp_samples: [{labels, value}]}]}]
+// Reports like promtool ("Unit Testing:  FILE", "  SUCCESS" or "  FAILED:" with details).
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace obsmon::alerts {
+
+// Runs every file; returns promtool's exit code: 0 when all passed, 1 otherwise.
+int RunRuleTests(const std::vector<std::string>& files, std::ostream& out);
+
+// Expands one `values` string of the promtool notation into samples at 0, interval, 2*interval...
+// `nullopt` entries are omitted samples (`_`); stale markers are StaleNaN. Returns false on a
+// syntax error.
+bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<double>>* out,
+                        std::string* error);
+
+}  // namespace obsmon::alerts

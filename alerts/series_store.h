@@ -1,0 +1,82 @@
+// The in-memory head that rules read: a bounded recent window per series, fed by the daemon
+// with every probe result (including `up{job,instance}` of health probes) and by the rule
+// manager (recording rules, ALERTS, ALERTS_FOR_STATE).
+//
+// Thread-safe: Append() from any thread, Select() concurrently (a shared lock is held while
+// points are copied out). Memory is bounded by `retention_ms` (points older than the newest
+// append minus retention are dropped), `max_points_per_series` and `max_series`.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "alerts/promql_value.h"
+#include "core/records.h"
+
+namespace obsmon::alerts {
+
+struct SeriesStoreOptions {
+  // How much history each series keeps. Should be >= the largest range in any rule plus the 5m
+  // lookback; the rule manager raises it with RequireRetention().
+  int64_t retention_ms = 3'600'000;
+  size_t max_points_per_series = 20'000;
+  size_t max_series = 1'000'000;  // beyond it new series are refused and counted
+};
+
+struct SeriesStoreStats {
+  uint64_t series = 0;
+  uint64_t points = 0;
+  uint64_t out_of_order = 0;     // appends older than the series' newest point, dropped
+  uint64_t refused_series = 0;   // new series refused because max_series was reached
+};
+
+class SeriesStore final : public promql::Querier {
+ public:
+  explicit SeriesStore(SeriesStoreOptions options = {});
+
+  // Appends samples; the metric name becomes the __name__ label. A sample at the same timestamp
+  // as the series' newest replaces it; an older one is dropped (counted in out_of_order).
+  void Append(const std::vector<Sample>& samples);
+  void Append(const Sample& sample);
+  // Appends with labels that already include __name__ (used by the rule manager).
+  void AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, double value);
+  // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
+  // that instant queries stop seeing it at once instead of after the 5m lookback.
+  void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
+
+  // Keeps at least `ms` of history from now on (never lowers it).
+  void RequireRetention(int64_t ms);
+  // Drops series whose newest point is older than now_ms - retention. Call once per cycle.
+  void GarbageCollect(int64_t now_ms);
+
+  void Select(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+              promql::Matrix* out) const override;
+
+  SeriesStoreStats Stats() const;
+
+ private:
+  struct Entry {
+    Labels labels;
+    std::vector<promql::Point> points;  // oldest first; trimmed from the front in chunks
+    size_t begin = 0;                   // index of the oldest live point
+  };
+  void AppendLocked(const Labels& labels, int64_t ts_ms, double value);
+  void TrimLocked(Entry& e);
+
+  SeriesStoreOptions options_;
+  mutable std::shared_mutex mu_;
+  // All series ordered by labels; `by_name_` indexes them by metric name (same ordering).
+  std::map<Labels, std::unique_ptr<Entry>> series_;                   // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::map<Labels, Entry*>> by_name_;  // GUARDED_BY(mu_)
+  std::atomic<int64_t> retention_ms_;
+  std::atomic<uint64_t> out_of_order_{0};
+  std::atomic<uint64_t> refused_series_{0};
+};
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,336 @@
+#include "alerts/template.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
+namespace obsmon::alerts {
+
+namespace {
+
+// %.4g as Go prints it (C's %.4g matches Go's for finite values).
+std::string G4(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+}  // namespace
+
+std::string FormatGoFloat(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  char sci[64];
+  auto r = std::to_chars(sci, sci + sizeof sci, v, std::chars_format::scientific);
+  std::string s(sci, r.ptr);
+  int exp = std::atoi(s.c_str() + s.find('e') + 1);
+  // Go's %v is strconv 'g' with the shortest precision, which switches to the exponent form
+  // when exp < -4 || exp >= 6 (so 1e+06 but 100000).
+  if (exp < -4 || exp >= 6) return s;
+  char fix[400];
+  auto f = std::to_chars(fix, fix + sizeof fix, v, std::chars_format::fixed);
+  return std::string(fix, f.ptr);
+}
+
+std::string Humanize(double v) {
+  if (v == 0 || std::isnan(v) || std::isinf(v)) return G4(v);
+  if (std::fabs(v) >= 1) {
+    static const char* kUp[] = {"", "k", "M", "G", "T", "P", "E", "Z", "Y"};
+    int i = 0;
+    while (std::fabs(v) >= 1000 && i < 8) {
+      v /= 1000;
+      ++i;
+    }
+    return G4(v) + kUp[i];
+  }
+  static const char* kDown[] = {"", "m", "u", "n", "p", "f", "a", "z", "y"};
+  int i = 0;
+  while (std::fabs(v) < 1 && i < 8) {
+    v *= 1000;
+    ++i;
+  }
+  return G4(v) + kDown[i];
+}
+
+std::string Humanize1024(double v) {
+  if (std::fabs(v) <= 1 || std::isnan(v) || std::isinf(v)) return G4(v);
+  static const char* kUp[] = {"", "ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"};
+  int i = 0;
+  while (std::fabs(v) >= 1024 && i < 8) {
+    v /= 1024;
+    ++i;
+  }
+  return G4(v) + kUp[i];
+}
+
+std::string HumanizePercentage(double v) { return G4(v * 100) + "%"; }
+
+std::string HumanizeDuration(double v) {
+  if (std::isnan(v) || std::isinf(v)) return G4(v);
+  if (v == 0) return G4(v) + "s";
+  if (std::fabs(v) >= 1) {
+    std::string sign;
+    if (v < 0) {
+      sign = "-";
+      v = -v;
+    }
+    auto d = static_cast<int64_t>(v);
+    int64_t seconds = d % 60, minutes = (d / 60) % 60, hours = (d / 3600) % 24, days = d / 86400;
+    char buf[128];
+    if (days != 0) {
+      std::snprintf(buf, sizeof buf, "%s%lldd %lldh %lldm %llds", sign.c_str(), (long long)days,
+                    (long long)hours, (long long)minutes, (long long)seconds);
+    } else if (hours != 0) {
+      std::snprintf(buf, sizeof buf, "%s%lldh %lldm %llds", sign.c_str(), (long long)hours,
+                    (long long)minutes, (long long)seconds);
+    } else if (minutes != 0) {
+      std::snprintf(buf, sizeof buf, "%s%lldm %llds", sign.c_str(), (long long)minutes,
+                    (long long)seconds);
+    } else {
+      return sign + G4(v) + "s";
+    }
+    return buf;
+  }
+  static const char* kDown[] = {"m", "u", "n", "p", "f", "a", "z", "y"};
+  std::string prefix;
+  for (const char* p : kDown) {
+    if (std::fabs(v) >= 1) break;
+    prefix = p;
+    v *= 1000;
+  }
+  return G4(v) + prefix + "s";
+}
+
+// One piece of a template: literal text, or an action (a source term and functions applied).
+struct Template::Piece {
+  enum class Source { kText, kLabel, kValue, kExternalLabel, kExternalUrl, kString };
+  Source source = Source::kText;
+  std::string text;                 // literal text, label name or string literal
+  std::vector<std::string> funcs;   // applied left to right
+};
+
+namespace {
+
+bool IsFunc(std::string_view f) {
+  return f == "humanize" || f == "humanize1024" || f == "humanizePercentage" ||
+         f == "humanizeDuration" || f == "toUpper" || f == "toLower" || f == "title";
+}
+
+std::vector<std::string> Words(std::string_view s) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+    if (i >= s.size()) break;
+    size_t j = i;
+    if (s[i] == '"') {
+      ++j;
+      while (j < s.size() && s[j] != '"') j += (s[j] == '\\') ? 2 : 1;
+      j = std::min(j + 1, s.size());
+    } else if (s[i] == '|') {
+      j = i + 1;
+    } else {
+      while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '|') ++j;
+    }
+    out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+Status ParseTerm(const std::string& w, Template::Piece* p) {
+  auto field = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (w.size() > prefix.size() && w.compare(0, prefix.size(), prefix) == 0) {
+      return w.substr(prefix.size());
+    }
+    return std::nullopt;
+  };
+  using S = Template::Piece::Source;
+  if (w == "$value" || w == ".Value") {
+    p->source = S::kValue;
+  } else if (w == "$externalURL" || w == ".ExternalURL") {
+    p->source = S::kExternalUrl;
+  } else if (auto l = field("$labels."); l) {
+    p->source = S::kLabel, p->text = *l;
+  } else if (auto l2 = field(".Labels."); l2) {
+    p->source = S::kLabel, p->text = *l2;
+  } else if (auto e = field("$externalLabels."); e) {
+    p->source = S::kExternalLabel, p->text = *e;
+  } else if (auto e2 = field(".ExternalLabels."); e2) {
+    p->source = S::kExternalLabel, p->text = *e2;
+  } else if (w.size() >= 2 && w.front() == '"' && w.back() == '"') {
+    p->source = S::kString;
+    for (size_t i = 1; i + 1 < w.size(); ++i) {
+      if (w[i] == '\\' && i + 2 < w.size()) ++i;
+      p->text += w[i];
+    }
+  } else {
+    return Status::InvalidArgument("template term '" + w + "' is not supported by obsmon");
+  }
+  return Status::Ok();
+}
+
+Status ParseAction(std::string_view body, Template::Piece* p) {
+  std::vector<std::string> w = Words(body);
+  if (w.empty()) return Status::InvalidArgument("empty template action");
+  // Split into pipeline stages on '|'.
+  std::vector<std::vector<std::string>> stages(1);
+  for (auto& x : w) {
+    if (x == "|") {
+      stages.emplace_back();
+    } else {
+      stages.back().push_back(x);
+    }
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    auto& st = stages[i];
+    if (st.empty()) return Status::InvalidArgument("missing command in template pipeline");
+    if (i == 0) {
+      if (st.size() == 1) {
+        if (IsFunc(st[0])) return Status::InvalidArgument("function '" + st[0] + "' needs an argument");
+        Status s = ParseTerm(st[0], p);
+        if (!s.ok()) return s;
+      } else if (st.size() == 2 && IsFunc(st[0])) {
+        Status s = ParseTerm(st[1], p);
+        if (!s.ok()) return s;
+        p->funcs.push_back(st[0]);
+      } else {
+        return Status::InvalidArgument("template action '" + std::string(st[0]) +
+                                       "' is not supported by obsmon");
+      }
+    } else {
+      if (st.size() != 1 || !IsFunc(st[0])) {
+        return Status::InvalidArgument("template function '" + st[0] + "' is not supported by obsmon");
+      }
+      p->funcs.push_back(st[0]);
+    }
+  }
+  return Status::Ok();
+}
+
+std::string Apply(const std::string& f, const std::string& in, bool numeric, double num) {
+  double v = num;
+  if (!numeric) {
+    char* end = nullptr;
+    v = std::strtod(in.c_str(), &end);
+  }
+  if (f == "humanize") return Humanize(v);
+  if (f == "humanize1024") return Humanize1024(v);
+  if (f == "humanizePercentage") return HumanizePercentage(v);
+  if (f == "humanizeDuration") return HumanizeDuration(v);
+  std::string out = in;
+  if (f == "toUpper") for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (f == "toLower") for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (f == "title") {
+    bool start = true;
+    for (auto& c : out) {
+      if (start && std::isalpha(static_cast<unsigned char>(c))) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      start = !std::isalnum(static_cast<unsigned char>(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Template> Template::Parse(std::string_view text) {
+  auto pieces = std::make_shared<std::vector<Piece>>();
+  size_t i = 0;
+  std::string lit;
+  while (i < text.size()) {
+    size_t open = text.find("{{", i);
+    if (open == std::string_view::npos) {
+      lit += text.substr(i);
+      break;
+    }
+    lit += text.substr(i, open - i);
+    size_t close = text.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      return Status::InvalidArgument("unclosed action at offset " + std::to_string(open));
+    }
+    std::string_view body = text.substr(open + 2, close - open - 2);
+    bool trim_left = body.size() >= 2 && body[0] == '-' && (body[1] == ' ' || body[1] == '\t' || body[1] == '\n');
+    bool trim_right = body.size() >= 2 && body.back() == '-' &&
+                      (body[body.size() - 2] == ' ' || body[body.size() - 2] == '\t' || body[body.size() - 2] == '\n');
+    if (trim_left) body.remove_prefix(1);
+    if (trim_right) body.remove_suffix(1);
+    if (trim_left) {
+      while (!lit.empty() && std::isspace(static_cast<unsigned char>(lit.back()))) lit.pop_back();
+    }
+    if (!lit.empty()) {
+      Piece t;
+      t.text = std::move(lit);
+      pieces->push_back(std::move(t));
+      lit.clear();
+    }
+    // Strip the `$labels := .Labels`-style definitions Prometheus itself prepends: accepted as no-ops.
+    std::string b(body);
+    if (b.find(":=") != std::string::npos) {
+      return Status::InvalidArgument("template variable definitions are not supported by obsmon (offset " +
+                                     std::to_string(open) + ")");
+    }
+    if (b.find_first_not_of(" \t\n") != std::string::npos && b.substr(b.find_first_not_of(" \t\n"), 2) == "/*") {
+      // a comment
+    } else {
+      Piece a;
+      Status s = ParseAction(b, &a);
+      if (!s.ok()) {
+        return Status::InvalidArgument(s.message() + " (at offset " + std::to_string(open) + ")");
+      }
+      pieces->push_back(std::move(a));
+    }
+    i = close + 2;
+    if (trim_right) {
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+    }
+  }
+  if (!lit.empty()) {
+    Piece t;
+    t.text = std::move(lit);
+    pieces->push_back(std::move(t));
+  }
+  Template out;
+  out.pieces_ = std::move(pieces);
+  return out;
+}
+
+bool Template::IsConstant() const {
+  for (const auto& p : *pieces_) {
+    if (p.source != Piece::Source::kText) return false;
+  }
+  return true;
+}
+
+std::string Template::Expand(const TemplateData& d) const {
+  std::string out;
+  for (const auto& p : *pieces_) {
+    std::string s;
+    bool numeric = false;
+    switch (p.source) {
+      case Piece::Source::kText: out += p.text; continue;
+      case Piece::Source::kLabel: s = d.labels ? d.labels->Get(p.text) : ""; break;
+      case Piece::Source::kExternalLabel:
+        s = d.external_labels ? d.external_labels->Get(p.text) : "";
+        break;
+      case Piece::Source::kExternalUrl: s = d.external_url; break;
+      case Piece::Source::kString: s = p.text; break;
+      case Piece::Source::kValue:
+        s = FormatGoFloat(d.value);
+        numeric = true;
+        break;
+    }
+    for (const auto& f : p.funcs) {
+      s = Apply(f, s, numeric, d.value);
+      numeric = false;
+    }
+    out += s;
+  }
+  return out;
+}
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,183 @@
+// report_bench: time to compute the observation report of one component over 7 days of 1-second
+// health runs (604,800 runs, plus hourly integration checks), target <= 50 ms.
+//
+//   report_bench [--runs-only] [--db PATH]
+//
+// Measures (1) the pure computation (ComputeReport over runs in memory) and the renderers, and
+// (2) when built with storage/, the full path BuildReport through a real SQLite Reader on a
+// database written by the real Writer (PATH, default a fresh file under /tmp, removed after).
+// Prints one line per figure; the minimum and median of several repetitions.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/records.h"
+#include "monitor/report.h"
+#include "monitor/report_format.h"
+#ifdef OBSMON_BENCH_WITH_STORAGE
+#include "storage/storage.h"
+#endif
+
+namespace {
+
+using obsmon::ProbeRun;
+using obsmon::TimestampMs;
+
+constexpr int64_t kDay = 86'400'000;
+constexpr TimestampMs kFrom = 1'760'400'000'000;  // 2025-10-14T00:00:00Z
+constexpr TimestampMs kTo = kFrom + 7 * kDay;
+
+std::vector<ProbeRun> MakeRuns() {
+  std::vector<ProbeRun> runs;
+  runs.reserve(604'800 + 200);
+  uint64_t x = 88172645463325252ull;  // xorshift: deterministic "latency"
+  for (TimestampMs ts = kFrom; ts < kTo; ts += 1000) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ProbeRun r;
+    r.key = {"carbon", "health"};
+    r.role = obsmon::ProbeRole::kHealth;
+    r.ts_ms = ts;
+    const int64_t in_day = (ts - kFrom) % kDay;
+    r.success = !(in_day >= 36'000'000 && in_day < 36'000'000 + 120'000);  // 2 min a day down
+    r.reason = r.success ? "" : "status 503";
+    r.duration_seconds = 0.005 + static_cast<double>(x % 20'000) / 1e6;
+    r.valid_for_ms = 1500;
+    runs.push_back(std::move(r));
+  }
+  for (TimestampMs ts = kFrom; ts < kTo; ts += 3'600'000) {
+    ProbeRun r;
+    r.key = {"carbon", "integration"};
+    r.role = obsmon::ProbeRole::kIntegration;
+    r.ts_ms = ts;
+    r.success = true;
+    r.duration_seconds = 30;
+    r.valid_for_ms = 5'400'000;
+    runs.push_back(std::move(r));
+  }
+  // As the reader returns them: by probe, then time.
+  std::stable_sort(runs.begin(), runs.end(), [](const ProbeRun& a, const ProbeRun& b) {
+    return a.key.probe < b.key.probe;
+  });
+  return runs;
+}
+
+// Runs `fn` `reps` times; prints min and median milliseconds.
+void Time(const char* what, int reps, const std::function<void()>& fn) {
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    fn();
+    auto t1 = std::chrono::steady_clock::now();
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("%-44s min %8.2f ms   median %8.2f ms   (%d runs)\n", what, ms.front(),
+              ms[ms.size() / 2], reps);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool runs_only = false;
+  std::string db_path;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--runs-only") == 0) runs_only = true;
+    if (std::strcmp(argv[i], "--db") == 0 && i + 1 < argc) db_path = argv[++i];
+  }
+  const std::vector<ProbeRun> runs = MakeRuns();
+  std::printf("report over 7 days: %zu probe runs (1 s health + hourly integration)\n",
+              runs.size());
+  obsmon::Objective objective;
+  obsmon::Report report;
+  Time("ComputeReport (pure, in memory)", 15, [&] {
+    report = obsmon::ComputeReport(runs, "carbon", objective, kFrom, kTo, kTo);
+  });
+  std::printf("  -> %s, uptime %s, %zu incidents, latency n=%llu\n",
+              obsmon::VerdictName(report.verdict),
+              obsmon::FormatPercent(report.totals.uptime()).c_str(), report.incidents.size(),
+              static_cast<unsigned long long>(report.latency.count));
+  Time("RenderReportText", 15, [&] { (void)obsmon::RenderReportText(report); });
+  Time("RenderReportMarkdown", 15, [&] { (void)obsmon::RenderReportMarkdown(report); });
+  Time("RenderReportJson", 15, [&] { (void)obsmon::RenderReportJson(report); });
+  if (runs_only) return 0;
+
+#ifdef OBSMON_BENCH_WITH_STORAGE
+  const bool temporary = db_path.empty();
+  if (temporary) {
+    db_path = (std::filesystem::temp_directory_path() /
+               ("obsmon_report_bench_" + std::to_string(::getpid()) + ".db"))
+                  .string();
+  }
+  // Retention must not see these 2025 runs as old: the writer's clock sits just after the window.
+  obsmon::FakeClock clock(kTo + 3'600'000);
+  {
+    obsmon::storage::StorageOptions opt;
+    opt.path = db_path;
+    opt.clock = &clock;
+    auto writer = obsmon::storage::Writer::Start(opt);
+    if (!writer.ok()) {
+      std::fprintf(stderr, "cannot open %s: %s\n", db_path.c_str(),
+                   writer.status().ToString().c_str());
+      return 1;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < runs.size(); i += 1000) {
+      obsmon::WriteBatch batch;
+      batch.runs.assign(runs.begin() + i, runs.begin() + std::min(runs.size(), i + 1000));
+      while (!(*writer)->Enqueue(batch)) (*writer)->Flush();
+    }
+    auto st = (*writer)->Flush();
+    (*writer)->Stop();
+    auto t1 = std::chrono::steady_clock::now();
+    std::printf("wrote %zu runs to %s in %.0f ms (%s)\n", runs.size(), db_path.c_str(),
+                std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                st.ToString().c_str());
+  }
+  auto reader = obsmon::storage::Reader::Open(db_path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "cannot read %s: %s\n", db_path.c_str(),
+                 reader.status().ToString().c_str());
+    return 1;
+  }
+  size_t read = 0;
+  Time("Reader::ProbeRuns (SQLite read only)", 5, [&] {
+    auto r = (*reader)->ProbeRuns("carbon", kFrom, kTo);
+    read = r.ok() ? r->size() : 0;
+  });
+  std::printf("  -> %zu runs read back\n", read);
+  obsmon::Result<obsmon::Report> full = obsmon::Status::Internal("not run");
+  Time("BuildReport (SQLite Reader + compute)", 5, [&] {
+    full = obsmon::BuildReport(**reader, "carbon", objective, kFrom, kTo, kTo);
+  });
+  if (full.ok()) {
+    std::printf("  -> %s, uptime %s (same as in memory: %s)\n", obsmon::VerdictName(full->verdict),
+                obsmon::FormatPercent(full->totals.uptime()).c_str(),
+                full->totals.up_ms == report.totals.up_ms &&
+                        full->totals.down_ms == report.totals.down_ms
+                    ? "yes"
+                    : "NO");
+  } else {
+    std::printf("  -> %s\n", full.status().ToString().c_str());
+  }
+  reader->reset();
+  if (temporary) {
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", ".lock"}) {
+      std::filesystem::remove(db_path + suffix, ec);
+    }
+  }
+#else
+  std::printf("(built without storage/: the SQLite path is not measured)\n");
+#endif
+  return 0;
+}

@@ -1,0 +1,198 @@
+#include "exporters/metrics_collector.h"
+
+#include <limits>
+#include <prometheus/text_serializer.h>
+
+namespace obsmon {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+std::vector<ClientMetric::Label> ToLabels(const Labels& labels) {
+  std::vector<ClientMetric::Label> out;
+  for (const auto& [k, v] : labels.pairs()) out.push_back({k, v});
+  return out;
+}
+
+void AddGauge(MetricFamily* f, const Labels& labels, double value) {
+  ClientMetric m;
+  m.label = ToLabels(labels);
+  m.gauge.value = value;
+  f->metric.push_back(std::move(m));
+}
+
+void AddCounter(MetricFamily* f, const Labels& labels, double value) {
+  ClientMetric m;
+  m.label = ToLabels(labels);
+  m.counter.value = value;
+  f->metric.push_back(std::move(m));
+}
+
+}  // namespace
+
+MetricsCollector::MetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
+                                   std::function<SelfStats()> self_stats, std::string version,
+                                   TimestampMs start_ms)
+    : state_(state),
+      uptime_(uptime),
+      self_stats_(std::move(self_stats)),
+      version_(std::move(version)),
+      start_ms_(start_ms) {}
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  std::vector<MetricFamily> out;
+  auto success = Family("probe_success", "Whether the last run of the probe succeeded (1) or not (0).",
+                        MetricType::Gauge);
+  auto duration = Family("probe_duration_seconds", "How long the last run of the probe took.",
+                         MetricType::Gauge);
+  auto last_run = Family("obsmon_probe_last_run_timestamp_seconds",
+                         "Unix time the last run of the probe started.", MetricType::Gauge);
+  auto runs = Family("obsmon_probe_runs_total",
+                     "Probe runs since obsmon started, by result (success or failure).",
+                     MetricType::Counter);
+  auto comp_up = Family("obsmon_component_up",
+                        "1 when every health probe of the component is up, 0 when one is down; "
+                        "absent while the state is unknown.",
+                        MetricType::Gauge);
+  auto comp_state = Family("obsmon_component_state",
+                           "The component's current state: 1 for the state it is in (up, down "
+                           "or unknown), 0 for the others.",
+                           MetricType::Gauge);
+  for (const auto& c : state_.Snapshot()) {
+    Labels cl{{"component", c.name}, {"job", c.labels.Get("job")}};
+    if (c.health != ComponentHealth::kUnknown) {
+      AddGauge(&comp_up, cl, c.health == ComponentHealth::kUp ? 1 : 0);
+    }
+    for (auto h : {ComponentHealth::kUp, ComponentHealth::kDown, ComponentHealth::kUnknown}) {
+      Labels sl = cl;
+      sl.Set("state", ToString(h));
+      AddGauge(&comp_state, sl, c.health == h ? 1 : 0);
+    }
+    for (const auto& p : c.probes) {
+      Labels pl = p.spec.labels;
+      pl.Set("component", p.spec.key.component);
+      pl.Set("probe", p.spec.key.probe);
+      pl.Set("instance", p.instance);
+      if (p.last_run) {
+        AddGauge(&success, pl, p.last_run->success ? 1 : 0);
+        AddGauge(&duration, pl, p.last_run->duration_seconds);
+        AddGauge(&last_run, pl, p.last_run->ts_ms / 1000.0);
+      }
+      Labels rl{{"component", p.spec.key.component}, {"probe", p.spec.key.probe}};
+      rl.Set("result", "success");
+      AddCounter(&runs, rl, static_cast<double>(p.runs_success));
+      rl.Set("result", "failure");
+      AddCounter(&runs, rl, static_cast<double>(p.runs_failure));
+    }
+  }
+
+  auto uptime = Family("obsmon_component_uptime_ratio",
+                       "up / (up + down) over the objective window; unknown time excluded.",
+                       MetricType::Gauge);
+  auto coverage = Family("obsmon_component_coverage_ratio",
+                         "Share of the objective window with a known state (up or down).",
+                         MetricType::Gauge);
+  auto objective = Family("obsmon_component_objective_ratio", "The component's uptime objective.",
+                          MetricType::Gauge);
+  auto budget = Family("obsmon_component_error_budget_remaining_seconds",
+                       "Downtime still allowed in the objective window (negative when overspent).",
+                       MetricType::Gauge);
+  auto window = Family("obsmon_component_objective_window_seconds",
+                       "Length of the component's objective window.", MetricType::Gauge);
+  for (const auto& [name, f] : uptime_.All()) {
+    Labels l{{"component", name}, {"job", f.job}};
+    if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);
+    AddGauge(&coverage, l, f.coverage_ratio);
+    AddGauge(&objective, l, f.objective_ratio);
+    AddGauge(&budget, l, f.budget_remaining_seconds);
+    AddGauge(&window, l, f.window_ms / 1000.0);
+  }
+
+  const SelfStats s = self_stats_ ? self_stats_() : SelfStats{};
+  auto lag = Family("obsmon_scheduler_lag_seconds",
+                    "How late probe runs started after their due time.", MetricType::Summary);
+  {
+    ClientMetric m;
+    m.summary.sample_count = s.scheduler.lag_count;
+    m.summary.sample_sum = s.scheduler.lag_seconds_sum;
+    lag.metric.push_back(std::move(m));
+  }
+  auto last_lag = Family("obsmon_scheduler_last_lag_seconds",
+                         "How late the most recent probe run started.", MetricType::Gauge);
+  AddGauge(&last_lag, {}, s.scheduler.last_lag_seconds);
+  auto skipped = Family("obsmon_scheduler_skipped_runs_total",
+                        "Runs not started because the previous run of the probe was still busy "
+                        "or obsmon fell behind.",
+                        MetricType::Counter);
+  AddCounter(&skipped, {}, static_cast<double>(s.scheduler.skipped));
+  auto sched_queue = Family("obsmon_scheduler_queue_depth", "Probe runs waiting for a worker.",
+                            MetricType::Gauge);
+  AddGauge(&sched_queue, {}, static_cast<double>(s.scheduler.queue_depth));
+  auto busy = Family("obsmon_scheduler_busy_workers", "Workers running a probe now.",
+                     MetricType::Gauge);
+  AddGauge(&busy, {}, static_cast<double>(s.scheduler.busy_workers));
+
+  auto wq = Family("obsmon_storage_queue_depth", "Write batches waiting for the storage writer.",
+                   MetricType::Gauge);
+  AddGauge(&wq, {}, static_cast<double>(s.writer.queue_depth));
+  auto dropped = Family("obsmon_storage_dropped_batches_total",
+                        "Write batches dropped because the writer queue was full.",
+                        MetricType::Counter);
+  AddCounter(&dropped, {}, static_cast<double>(s.writer.dropped_batches));
+  auto werr = Family("obsmon_storage_write_errors_total",
+                     "Failed storage transactions (their batches are retried).",
+                     MetricType::Counter);
+  AddCounter(&werr, {}, static_cast<double>(s.writer.write_errors));
+  auto committed = Family("obsmon_storage_committed_rows_total",
+                          "Rows (runs, samples, events) committed to the database.",
+                          MetricType::Counter);
+  AddCounter(&committed, {}, static_cast<double>(s.writer.committed_rows));
+  auto wlat = Family("obsmon_storage_commit_duration_seconds",
+                     "Duration of storage transactions.", MetricType::Summary);
+  {
+    ClientMetric m;
+    m.summary.sample_count = s.writer.commits;
+    m.summary.sample_sum = s.writer.commit_seconds_sum;
+    wlat.metric.push_back(std::move(m));
+  }
+  auto healthy = Family("obsmon_storage_last_write_successful",
+                        "1 when the last storage transaction succeeded.", MetricType::Gauge);
+  AddGauge(&healthy, {}, s.writer.last_error.empty() ? 1 : 0);
+
+  auto build = Family("obsmon_build_info", "obsmon's version; the value is always 1.",
+                      MetricType::Gauge);
+  AddGauge(&build, Labels{{"version", version_}}, 1);
+  auto start = Family("obsmon_start_time_seconds", "Unix time obsmon started.", MetricType::Gauge);
+  AddGauge(&start, {}, start_ms_ / 1000.0);
+
+  for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
+                  &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
+                  &sched_queue, &busy, &wq, &dropped, &werr, &committed, &wlat, &healthy,
+                  &build, &start}) {
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+std::string SerializeMetrics(const std::vector<const prometheus::Collectable*>& collectables) {
+  std::vector<MetricFamily> families;
+  for (const auto* c : collectables) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace obsmon

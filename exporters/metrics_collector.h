@@ -1,0 +1,48 @@
+// obsmon's own /metrics families, built at scrape time from the current state (so a reload never
+// leaves a stale series behind). Names follow Prometheus conventions: base units, `_total` for
+// counters, `_seconds` for durations, `_ratio` for 0..1 ratios; the output passes
+// `promtool check metrics`.
+//
+// Note: `up` is deliberately NOT exported: Prometheus owns `up` for its scrape of obsmon. Rules
+// inside obsmon still see a health probe's verdict as `up{job,instance}`.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+
+#include "monitor/monitor_state.h"
+#include "monitor/scheduler.h"
+#include "monitor/uptime_board.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+struct SelfStats {
+  SchedulerStats scheduler;
+  storage::WriterStats writer;
+};
+
+class MetricsCollector final : public prometheus::Collectable {
+ public:
+  // All references must outlive the collector. `self_stats` is called at each scrape.
+  MetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
+                   std::function<SelfStats()> self_stats, std::string version,
+                   TimestampMs start_ms);
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const MonitorState& state_;
+  const UptimeBoard& uptime_;
+  std::function<SelfStats()> self_stats_;
+  std::string version_;
+  TimestampMs start_ms_;
+};
+
+// Serializes families from several collectables in the Prometheus text format 0.0.4.
+std::string SerializeMetrics(const std::vector<const prometheus::Collectable*>& collectables);
+
+}  // namespace obsmon

@@ -1,0 +1,132 @@
+#include "monitor/api_backend.h"
+
+#include "core/time_format.h"
+#include "monitor/report.h"
+#include "monitor/report_format.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+namespace {
+
+const char* RoleName(ProbeRole role) {
+  switch (role) {
+    case ProbeRole::kHealth: return "health";
+    case ProbeRole::kIntegration: return "integration";
+    case ProbeRole::kNone: return "none";
+  }
+  return "none";
+}
+
+nlohmann::json LabelsJson(const Labels& labels) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : labels.pairs()) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime,
+                               std::string db_path, const Clock& clock,
+                               std::function<std::string()> metrics_text)
+    : state_(state),
+      uptime_(uptime),
+      db_path_(std::move(db_path)),
+      clock_(clock),
+      metrics_text_(std::move(metrics_text)) {}
+
+void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components) {
+  std::lock_guard<std::mutex> lock(mu_);
+  objectives_.clear();
+  for (const auto& c : components) objectives_[c.name] = c.objective;
+}
+
+std::optional<Objective> ApiBackendImpl::FindObjective(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = objectives_.find(name);
+  if (it == objectives_.end()) return std::nullopt;
+  return it->second;
+}
+
+nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
+  nlohmann::json j;
+  j["name"] = c.name;
+  j["labels"] = LabelsJson(c.labels);
+  j["state"] = ToString(c.health);
+  j["reason"] = c.reason;
+  j["objective"] = {{"uptime_ratio", c.objective.uptime_percent / 100.0},
+                    {"window_seconds", c.objective.window_ms / 1000.0},
+                    {"min_coverage_ratio", c.objective.min_coverage_percent / 100.0}};
+  if (auto f = uptime_.Get(c.name)) {
+    j["window"] = {
+        {"uptime_ratio", f->uptime_ratio ? nlohmann::json(*f->uptime_ratio) : nlohmann::json()},
+        {"coverage_ratio", f->coverage_ratio},
+        {"down_seconds", f->down_seconds},
+        {"error_budget_remaining_seconds", f->budget_remaining_seconds},
+        {"computed_at", FormatRfc3339(f->computed_at_ms)}};
+  } else {
+    j["window"] = nullptr;
+  }
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : c.probes) {
+    nlohmann::json pj = {{"name", p.spec.key.probe},
+                         {"kind", p.spec.kind},
+                         {"role", RoleName(p.spec.role)},
+                         {"instance", p.instance},
+                         {"interval_seconds", p.spec.interval_ms / 1000.0},
+                         {"runs_success", p.runs_success},
+                         {"runs_failure", p.runs_failure}};
+    if (p.last_run) {
+      pj["last_run"] = {{"time", FormatRfc3339(p.last_run->ts_ms)},
+                        {"success", p.last_run->success},
+                        {"duration_seconds", p.last_run->duration_seconds},
+                        {"reason", p.last_run->reason}};
+    } else {
+      pj["last_run"] = nullptr;
+    }
+    probes.push_back(std::move(pj));
+  }
+  j["probes"] = std::move(probes);
+  return j;
+}
+
+nlohmann::json ApiBackendImpl::Components() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : state_.Snapshot()) out.push_back(ToJson(c));
+  return out;
+}
+
+std::optional<nlohmann::json> ApiBackendImpl::ComponentJson(const std::string& name) {
+  auto c = state_.Component(name);
+  if (!c) return std::nullopt;
+  return ToJson(*c);
+}
+
+std::optional<int64_t> ApiBackendImpl::ObjectiveWindowMs(const std::string& name) {
+  auto o = FindObjective(name);
+  if (!o) return std::nullopt;
+  return o->window_ms;
+}
+
+Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
+  auto objective = FindObjective(q.component);
+  if (!objective) return Status::NotFound("no component '" + q.component + "'");
+  return RenderReport(db_path_, q.component, *objective, q.from_ms, q.to_ms, clock_.NowMs(),
+                      q.format);
+}
+
+Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const std::string& format) {
+  auto reader = storage::Reader::Open(db_path);
+  if (!reader.ok()) return reader.status();
+  auto report = BuildReport(**reader, component, objective, from_ms, to_ms, now_ms);
+  if (!report.ok()) return report.status();
+  if (format == "markdown") {
+    return HttpBody{"text/markdown; charset=utf-8", RenderReportMarkdown(*report)};
+  }
+  if (format == "text") return HttpBody{"text/plain; charset=utf-8", RenderReportText(*report)};
+  return HttpBody{"application/json", RenderReportJson(*report)};
+}
+
+}  // namespace obsmon

@@ -1,0 +1,50 @@
+// The daemon's answers to the HTTP API: current state from MonitorState and UptimeBoard, reports
+// computed from storage with a Reader opened per request (SQLite connections are cheap, and a
+// Reader is not thread-safe). Thread-safe.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "exporters/http_server.h"
+#include "monitor/config.h"
+#include "monitor/monitor_state.h"
+#include "monitor/uptime_board.h"
+
+namespace obsmon {
+
+class ApiBackendImpl final : public ApiBackend {
+ public:
+  // References outlive this object. `metrics_text` serializes /metrics.
+  ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime, std::string db_path,
+                 const Clock& clock, std::function<std::string()> metrics_text);
+
+  // Objectives per component, replaced on reload.
+  void SetComponents(const std::vector<ComponentConfig>& components);
+
+  std::string MetricsText() override { return metrics_text_(); }
+  nlohmann::json Components() override;
+  std::optional<nlohmann::json> ComponentJson(const std::string& name) override;
+  std::optional<int64_t> ObjectiveWindowMs(const std::string& name) override;
+  Result<HttpBody> Report(const ReportQuery& query) override;
+
+ private:
+  nlohmann::json ToJson(const ComponentState& c) const;
+  std::optional<Objective> FindObjective(const std::string& name) const;
+
+  const MonitorState& state_;
+  const UptimeBoard& uptime_;
+  const std::string db_path_;
+  const Clock& clock_;
+  std::function<std::string()> metrics_text_;
+  mutable std::mutex mu_;
+  std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
+};
+
+// Renders a report in `format` (json | markdown | text) with its content type.
+Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const std::string& format);
+
+}  // namespace obsmon

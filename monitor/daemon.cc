@@ -1,0 +1,230 @@
+#include "monitor/daemon.h"
+
+#include <condition_variable>
+
+#include <spdlog/spdlog.h>
+
+#include "core/config_node.h"
+#include "exporters/http_server.h"
+#include "exporters/metrics_collector.h"
+#include "monitor/api_backend.h"
+#include "monitor/config_loader.h"
+#include "monitor/monitor_state.h"
+#include "monitor/probe_runner.h"
+#include "monitor/report.h"
+#include "monitor/scheduler.h"
+#include "monitor/storage_sink.h"
+#include "monitor/uptime_board.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+namespace {
+
+std::vector<ScheduledProbe> ToScheduled(const Config& config) {
+  std::vector<ScheduledProbe> out;
+  for (const auto& c : config.components) {
+    for (const auto& p : c.probes) out.push_back({p.spec, p.probe, p.fingerprint});
+  }
+  return out;
+}
+
+}  // namespace
+
+class Daemon::Impl {
+ public:
+  Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer)
+      : options_(std::move(options)),
+        clock_(*options_.clock),
+        log_(options_.logger ? options_.logger : spdlog::default_logger()),
+        config_(std::move(config)),
+        writer_(std::move(writer)),
+        state_(clock_),
+        storage_sink_(*writer_),
+        runner_(clock_, config_.coverage_tolerance, {&storage_sink_, &state_}),
+        scheduler_(clock_, config_.workers,
+                   [this](const ScheduledProbe& p, TimestampMs due) { runner_.Run(p, due); }),
+        collector_(state_, uptime_, [this] { return SelfStats{scheduler_.Stats(), writer_->Stats()}; },
+                   options_.version, clock_.NowMs()),
+        backend_(state_, uptime_, config_.storage.path, clock_,
+                 [this] { return SerializeMetrics({&collector_}); }) {}
+
+  Status Start() {
+    RestoreProbes(config_);
+    state_.SetConfig(config_);
+    backend_.SetComponents(config_.components);
+    if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
+      if (auto latest = (*reader)->LatestRuns(); latest.ok()) state_.Seed(*latest);
+    }
+    HttpServerOptions http;
+    http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
+    server_ = std::make_unique<HttpServer>(http, backend_, clock_);
+    if (Status s = server_->Start(); !s.ok()) return s;
+    log_->info("listening on {} (port {})", http.listen, server_->port());
+    scheduler_.SetProbes(ToScheduled(config_));
+    scheduler_.Start();
+    refresher_ = std::thread([this] { RefreshLoop(); });
+    size_t probes = 0;
+    for (const auto& c : config_.components) probes += c.probes.size();
+    log_->info("watching {} components with {} probes; database {}", config_.components.size(),
+               probes, config_.storage.path);
+    return Status::Ok();
+  }
+
+  Status Reload() {
+    ConfigErrors errors;
+    auto next = LoadConfig(options_.config_path, clock_, &errors);
+    if (!next) {
+      log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
+      return Status::InvalidArgument(errors.ToString());
+    }
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    // Keep the instance (and so the in-memory state) of every probe whose settings did not change.
+    for (auto& c : next->components) {
+      for (auto& p : c.probes) {
+        for (const auto& old_c : config_.components) {
+          for (const auto& old_p : old_c.probes) {
+            if (old_p.spec.key == p.spec.key && old_p.fingerprint == p.fingerprint) {
+              p.probe = old_p.probe;
+            }
+          }
+        }
+      }
+    }
+    RestoreProbes(*next, /*only_new=*/&config_);
+    config_.components = next->components;
+    config_.rule_files = next->rule_files;
+    state_.SetConfig(config_);
+    backend_.SetComponents(config_.components);
+    scheduler_.SetProbes(ToScheduled(config_));
+    log_->info("config reloaded from {}", options_.config_path);
+    return Status::Ok();
+  }
+
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    stop_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
+    scheduler_.Stop();  // waits for running probes; their results reach the writer queue
+    if (server_) server_->Stop();
+    const auto stats = writer_->Stats();
+    writer_->Stop();  // drains the queue and commits
+    log_->info("stopped; {} batches committed, {} dropped", stats.committed_batches,
+               stats.dropped_batches);
+  }
+
+  int port() const { return server_ ? server_->port() : 0; }
+
+ private:
+  // Hands each probe what storage remembers of it (log cursors, counters). With `old`, only
+  // probes that are new instances.
+  void RestoreProbes(const Config& config, const Config* old = nullptr) {
+    auto reader = storage::Reader::Open(config.storage.path);
+    if (!reader.ok()) {
+      log_->warn("cannot read stored probe state: {}", reader.status().message());
+      return;
+    }
+    for (const auto& c : config.components) {
+      for (const auto& p : c.probes) {
+        bool existing = false;
+        if (old) {
+          for (const auto& oc : old->components) {
+            for (const auto& op : oc.probes) existing |= (op.probe == p.probe);
+          }
+        }
+        if (!existing) p.probe->Restore(**reader);
+      }
+    }
+  }
+
+  void RefreshLoop() {
+    for (;;) {
+      RefreshUptime();
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.uptime_refresh_ms),
+                            [this] { return stopped_; })) {
+        return;
+      }
+    }
+  }
+
+  void RefreshUptime() {
+    auto reader = storage::Reader::Open(config_.storage.path);
+    if (!reader.ok()) return;
+    std::vector<ComponentConfig> components;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      components = config_.components;
+    }
+    const TimestampMs now = clock_.NowMs();
+    for (const auto& c : components) {
+      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now);
+      UptimeFigures f;
+      f.component = c.name;
+      f.job = c.labels.Get("job");
+      f.window_ms = c.objective.window_ms;
+      f.objective_ratio = c.objective.uptime_percent / 100.0;
+      f.computed_at_ms = now;
+      if (report.ok()) {
+        f.uptime_ratio = report->totals.uptime();
+        f.coverage_ratio = report->totals.coverage().value_or(0);
+        f.down_seconds = report->totals.down_ms / 1000.0;
+        f.budget_remaining_seconds = (report->budget.allowed_ms - report->budget.used_ms) / 1000.0;
+      } else if (!report.status().IsNotFound()) {
+        log_->warn("uptime of {}: {}", c.name, report.status().message());
+        continue;
+      }
+      uptime_.Set(f);
+    }
+  }
+
+  DaemonOptions options_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex reload_mu_;
+  Config config_;  // GUARDED_BY(reload_mu_) for components
+  std::unique_ptr<storage::Writer> writer_;
+  MonitorState state_;
+  UptimeBoard uptime_;
+  StorageSink storage_sink_;
+  ProbeRunner runner_;
+  Scheduler scheduler_;
+  MetricsCollector collector_;
+  ApiBackendImpl backend_;
+  std::unique_ptr<HttpServer> server_;
+  std::thread refresher_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+};
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  ConfigErrors errors;
+  auto config = LoadConfig(options.config_path, *options.clock, &errors);
+  if (!config) throw ConfigException(std::move(errors));
+  storage::StorageOptions so;
+  so.path = config->storage.path;
+  so.retention_ms = config->storage.retention_ms;
+  so.rollup_retention_ms = config->storage.rollup_retention_ms;
+  so.clock = options.clock;
+  auto writer = storage::Writer::Start(so);
+  if (!writer.ok()) return writer.status();
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer));
+  if (Status s = impl->Start(); !s.ok()) {
+    impl->Shutdown();
+    return s;
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() { Shutdown(); }
+Status Daemon::Reload() { return impl_->Reload(); }
+void Daemon::Shutdown() { impl_->Shutdown(); }
+int Daemon::http_port() const { return impl_->port(); }
+
+}  // namespace obsmon

@@ -1,0 +1,30 @@
+// Exact latency percentiles by the nearest-rank method: the p-th percentile of n values is the
+// value of rank ceil(p/100 x n) (1-based) in ascending order, so it is always a measured value.
+// Pure functions: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace obsmon {
+
+// Summary of a set of durations, in seconds. All fields but count are meaningless when
+// count == 0 (renderers show "n/a", JSON null).
+struct LatencySummary {
+  uint64_t count = 0;
+  double min_seconds = 0;
+  double max_seconds = 0;
+  double mean_seconds = 0;
+  double p50_seconds = 0;
+  double p95_seconds = 0;
+  double p99_seconds = 0;
+};
+
+// 1-based nearest rank of the `permille`-th per-mille percentile among n values (n >= 1):
+// ceil(permille x n / 1000), at least 1. Integer arithmetic, so p95 of 20 values is rank 19.
+uint64_t NearestRank(uint64_t n, uint32_t permille);
+
+// Summarizes `values` (reordered in place; O(n) with nth_element, no full sort).
+LatencySummary SummarizeLatency(std::vector<double>& values);
+
+}  // namespace obsmon

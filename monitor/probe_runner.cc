@@ -1,0 +1,71 @@
+#include "monitor/probe_runner.h"
+
+#include <cmath>
+#include <exception>
+
+namespace obsmon {
+
+Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance) {
+  Labels labels = spec.labels;
+  labels.Set("component", spec.key.component);
+  labels.Set("probe", spec.key.probe);
+  labels.Set("instance", instance);
+  return labels;
+}
+
+RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result) {
+  const ProbeSpec& spec = probe.spec;
+  RunOutcome out;
+  out.spec = &spec;
+  out.instance = probe.probe->Instance();
+
+  const TimestampMs started_ms = clock_.NowMs();
+  const SteadyTime start = clock_.SteadyNow();
+  const Deadline deadline{start + std::chrono::milliseconds(spec.timeout_ms)};
+  try {
+    *result = probe.probe->Run(deadline);
+  } catch (const std::exception& e) {
+    // Probes must not throw; if one does, the run is a failure with the reason, not a crash.
+    *result = ProbeResult::Down(std::string("internal error: ") + e.what());
+  } catch (...) {
+    *result = ProbeResult::Down("internal error");
+  }
+  const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
+
+  out.result = result;
+  out.run.key = spec.key;
+  out.run.role = spec.role;
+  out.run.ts_ms = started_ms;
+  out.run.success = result->success;
+  out.run.duration_seconds = seconds;
+  out.run.valid_for_ms = static_cast<int64_t>(std::llround(spec.interval_ms * tolerance_));
+  out.run.reason = result->success ? "" : result->reason;
+  if (!result->success && out.run.reason.empty()) out.run.reason = "failed (no reason given)";
+
+  const Labels labels = ProbeLabels(spec, out.instance);
+  out.samples.reserve(result->samples.size() + 3);
+  out.samples.push_back({"probe_success", labels, started_ms, result->success ? 1.0 : 0.0});
+  out.samples.push_back({"probe_duration_seconds", labels, started_ms, seconds});
+  if (spec.role == ProbeRole::kHealth) {
+    // Rules see a health probe's verdict as Prometheus's `up{job,instance}`, so the seeds'
+    // `up{job="tta-staging-carbon"} == 0` works as written.
+    // `probe` is kept so that two health probes of one target (http and tcp, say) stay two
+    // series instead of one that flaps between their verdicts.
+    Labels up_labels{
+        {"job", spec.labels.Get("job")}, {"instance", out.instance}, {"probe", spec.key.probe}};
+    out.samples.push_back({"up", up_labels, started_ms, result->success ? 1.0 : 0.0});
+  }
+  for (const Sample& s : result->samples) {
+    out.samples.push_back(s);
+    if (out.samples.back().ts_ms == 0) out.samples.back().ts_ms = started_ms;
+  }
+  return out;
+}
+
+void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/) {
+  ProbeResult result;
+  RunOutcome outcome = Execute(probe, &result);
+  for (ResultSink* sink : sinks_) sink->OnRun(outcome);
+}
+
+}  // namespace obsmon

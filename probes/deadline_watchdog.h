@@ -1,0 +1,80 @@
+// A backstop for calls that cannot watch a Deadline themselves: httplib applies its read timeout
+// per read, so a server that trickles header lines forever would hold a probe indefinitely. A
+// watchdog runs one thread that, once a watched deadline has passed, calls that entry's cancel
+// function (for http: httplib::Client::stop(), which shuts the socket down).
+//
+// Thread-safe. The thread starts with the first Watch() and sleeps while nothing is watched;
+// while something is, it checks every `period` against the injected clock, so with a FakeClock
+// nothing fires until the test advances time.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+
+namespace obsmon::probes {
+
+class DeadlineWatchdog {
+ public:
+  // `clock` must outlive the watchdog.
+  explicit DeadlineWatchdog(const Clock& clock,
+                            std::chrono::milliseconds period = std::chrono::milliseconds(20));
+  ~DeadlineWatchdog();
+  DeadlineWatchdog(const DeadlineWatchdog&) = delete;
+  DeadlineWatchdog& operator=(const DeadlineWatchdog&) = delete;
+
+  // Unwatches on destruction; once the destructor returns, `cancel` is not running and will not
+  // run, so it may capture objects that die right after the Watch.
+  class Watch {
+   public:
+    Watch(DeadlineWatchdog* owner, uint64_t id) : owner_(owner), id_(id) {}
+    ~Watch();
+    Watch(const Watch&) = delete;
+    Watch& operator=(const Watch&) = delete;
+    // True when the deadline passed and `cancel` was called.
+    bool fired() const;
+
+   private:
+    DeadlineWatchdog* owner_;
+    uint64_t id_;
+  };
+
+  // Calls `cancel` (on the watchdog's thread) once `deadline` has passed, unless the returned
+  // Watch is destroyed first. `cancel` must be quick and must not call back into the watchdog.
+  std::unique_ptr<Watch> Arm(const Deadline& deadline, std::function<void()> cancel);
+
+  // The watchdog shared by everything that uses `clock` in this process; created on first use,
+  // destroyed with its last user.
+  static std::shared_ptr<DeadlineWatchdog> ForClock(const Clock& clock);
+
+ private:
+  struct Entry {
+    Deadline deadline;
+    std::function<void()> cancel;
+    bool fired = false;
+  };
+
+  void Loop();
+  void Disarm(uint64_t id);
+  bool Fired(uint64_t id) const;
+
+  const Clock& clock_;
+  const std::chrono::milliseconds period_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable cancel_done_;
+  uint64_t firing_id_ = 0;             // the entry whose cancel runs now; guarded by mutex_
+  std::map<uint64_t, Entry> entries_;  // guarded by mutex_
+  uint64_t next_id_ = 1;               // guarded by mutex_
+  bool stopping_ = false;              // guarded by mutex_
+  std::thread thread_;                 // started by the first Arm(), under mutex_
+};
+
+}  // namespace obsmon::probes

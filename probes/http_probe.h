@@ -1,0 +1,77 @@
+// kind: http — one HTTP(S) request per run, judged by status code and body patterns.
+//
+// Config keys (besides the common ones): url (required), method (GET), headers (map), body,
+// expect_status (codes or ranges, "200", "200-299", "2xx"; default 2xx), body_match and
+// body_not_match (RE2), max_body_bytes (1 MiB), follow_redirects (false), tls_skip_verify (false).
+//
+// Every run opens a fresh connection (no keep-alive), so a run measures what a new client sees.
+// Not thread-safe: Run() is never called concurrently for one probe (probe.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "probes/deadline_watchdog.h"
+#include "probes/probe.h"
+#include "probes/url.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace obsmon::probes {
+
+// An inclusive range of accepted status codes; a single code has lo == hi.
+struct StatusRange {
+  int lo = 200;
+  int hi = 299;
+  friend bool operator==(const StatusRange&, const StatusRange&) = default;
+};
+
+// Parses "200", "200-299" or "2xx". Returns nullopt for anything else or codes outside 100-599.
+std::optional<StatusRange> ParseStatusRange(const std::string& text);
+
+struct HttpProbeOptions {
+  HttpUrl url;
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> body;
+  std::vector<StatusRange> expect_status = {StatusRange{200, 299}};
+  std::shared_ptr<const re2::RE2> body_match;      // null when not configured
+  std::shared_ptr<const re2::RE2> body_not_match;  // null when not configured
+  size_t max_body_bytes = 1 << 20;
+  bool follow_redirects = false;
+  bool tls_skip_verify = false;
+};
+
+class HttpProbe final : public Probe {
+ public:
+  // `clock` must outlive the probe.
+  HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& clock);
+  ~HttpProbe() override;
+
+  ProbeResult Run(const Deadline& deadline) override;
+  std::string Instance() const override { return options_.url.target.ToString(); }
+
+  const HttpProbeOptions& options() const { return options_; }
+
+ private:
+  ProbeSpec spec_;
+  HttpProbeOptions options_;
+  const Clock& clock_;
+  // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
+  std::shared_ptr<DeadlineWatchdog> watchdog_;
+};
+
+// The registry's factory for kind "http": reads the keys above from `settings`, reporting each bad
+// value at its file:line:column, and returns nullptr when any was bad.
+std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                     const Clock& clock);
+
+}  // namespace obsmon::probes

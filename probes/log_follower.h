@@ -1,0 +1,84 @@
+// Follows one log path across rotations: the state machine behind the log probe's exactly-once
+// promise (docs/log-probe.md). Each Poll() reads what was appended since the cursor, finishing a
+// rotated file (`.1`, `.2.gz`, copytruncate copies) from the saved offset before reading newer
+// files from their start, and returns counts, matched lines and the new cursor. The caller
+// commits them in one transaction; the follower's in-memory cursor advances at once, so a
+// result that is not committed must be followed by a restart (Restore from storage).
+//
+// Not thread-safe: one Poll() at a time. `scanner` is not owned and must outlive the follower.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/records.h"
+#include "probes/log_file.h"
+#include "probes/log_scanner.h"
+
+namespace obsmon::logs {
+
+struct FollowOptions {
+  size_t read_chunk_bytes = 1 << 20;  // one read; also the longest line matched in full
+  size_t max_line_bytes = 1024;       // a kept event's line is cut to this
+  size_t max_events_per_poll = 1000;  // beyond it matches are counted but not kept
+};
+
+struct MatchedLine {
+  std::string file;  // the file it was read from (a rotated name when finishing one)
+  int severity = 0;  // index into the scanner's severities
+  std::string line;  // cleaned: cut, valid UTF-8
+};
+
+struct FollowOutput {
+  uint64_t lines = 0;                 // complete lines read
+  uint64_t bytes = 0;                 // bytes consumed (the cursors' advance)
+  std::vector<uint64_t> matches;      // per severity
+  std::vector<MatchedLine> events;    // at most max_events_per_poll
+  uint64_t events_dropped = 0;        // matches beyond max_events_per_poll
+  // Set when the cursor moved or changed file: what to store.
+  std::optional<LogCursor> cursor;
+  // Why the followed path cannot be read now ("no such file", "permission denied",
+  // "is a directory"); empty when it was read.
+  std::string trouble;
+  // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
+  std::vector<std::string> notes;
+  int64_t lag_bytes = 0;  // bytes of the live file not yet consumed after this poll
+};
+
+class LogFollower {
+ public:
+  LogFollower(std::string path, const LogScanner* scanner, FollowOptions options);
+
+  // Adopts a stored cursor (before the first Poll()).
+  void Restore(const LogCursor& cursor);
+  // `expired` is checked between reads: when it returns true, Poll() stops at a line boundary
+  // and the cursor records how far it got.
+  FollowOutput Poll(const std::function<bool()>& expired);
+
+  const std::string& path() const { return path_; }
+  const LogCursor& cursor() const { return cursor_; }
+
+ private:
+  // Reads `file` from `offset` to its end (a rotated file's unterminated last line counts as a
+  // line). Returns false when it stopped early (deadline or read error). *end_offset is the
+  // consumed position.
+  bool ReadFile(LogFile& file, int64_t offset, bool finished_file,
+                const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset);
+  void CountLine(std::string_view line, int severity, const std::string& file, FollowOutput* out);
+  void SetCursor(const LogFile& file, std::string fingerprint, int64_t offset, FollowOutput* out);
+  // Rotated siblings, most recent first, of the path and of its symlink target.
+  std::vector<RotatedName> Rotated() const;
+
+  std::string path_;
+  const LogScanner* scanner_;
+  FollowOptions options_;
+  LogCursor cursor_;  // key unset; inode == 0 until a file was read
+  std::vector<char> buffer_;
+  bool noted_binary_ = false;
+  bool noted_invalid_utf8_ = false;
+};
+
+}  // namespace obsmon::logs

@@ -1,0 +1,234 @@
+#include "probes/log_probe.h"
+
+#include <glob.h>
+
+#include <algorithm>
+#include <set>
+
+namespace obsmon {
+
+namespace {
+
+constexpr char kLinesRead[] = "obsmon_log_lines_read_total";
+constexpr char kBytesRead[] = "obsmon_log_bytes_read_total";
+constexpr char kMatches[] = "obsmon_log_matches_total";
+constexpr char kEventsDropped[] = "obsmon_log_events_dropped_total";
+constexpr char kScanLag[] = "obsmon_log_scan_lag_bytes";
+constexpr size_t kMaxDetailBytes = 4096;
+
+bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
+
+std::vector<std::string> ExpandGlob(const std::string& pattern) {
+  std::vector<std::string> out;
+  glob_t g{};
+  if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
+    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  ::globfree(&g);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string TotalKey(const std::string& name, const Labels& labels) {
+  return name + labels.ToString();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LogProbe>> LogProbe::Create(const ProbeSpec& spec, LogProbeOptions options,
+                                                   const Clock& clock) {
+  if (options.paths.empty()) return Status::InvalidArgument("no paths configured");
+  auto scanner = logs::LogScanner::Create(options.severities, options.case_insensitive);
+  if (!scanner.ok()) return scanner.status();
+  return std::unique_ptr<LogProbe>(
+      new LogProbe(spec, std::move(options), clock, std::move(scanner).value()));
+}
+
+LogProbe::LogProbe(const ProbeSpec& spec, LogProbeOptions options, const Clock& clock,
+                   std::unique_ptr<logs::LogScanner> scanner)
+    : spec_(spec), options_(std::move(options)), clock_(clock), scanner_(std::move(scanner)) {}
+
+std::string LogProbe::Instance() const {
+  if (options_.paths.size() == 1) return options_.paths.front();
+  return options_.paths.front() + " (+" + std::to_string(options_.paths.size() - 1) + ")";
+}
+
+Labels LogProbe::SourceLabels(const std::string& path) const {
+  Labels labels = spec_.labels;
+  labels.Set("component", spec_.key.component);
+  labels.Set("probe", spec_.key.probe);
+  labels.Set("source", path);
+  return labels;
+}
+
+void LogProbe::Restore(ProbeStateSource& state) {
+  for (auto& cursor : state.LogCursors(spec_.key)) {
+    auto it = followers_.find(cursor.path);
+    if (it != followers_.end()) {
+      it->second->Restore(cursor);
+    } else {
+      restored_[cursor.path] = cursor;
+    }
+  }
+  for (auto& counter : state.Counters(spec_.key)) {
+    const std::string& n = counter.name;
+    if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsDropped) continue;
+    totals_[TotalKey(n, counter.labels)] = counter;
+  }
+}
+
+logs::LogFollower& LogProbe::FollowerFor(const std::string& path) {
+  auto it = followers_.find(path);
+  if (it != followers_.end()) return *it->second;
+  auto follower = std::make_unique<logs::LogFollower>(path, scanner_.get(), options_.follow);
+  if (auto r = restored_.find(path); r != restored_.end()) {
+    follower->Restore(r->second);
+    restored_.erase(r);
+  }
+  auto& ref = *follower;
+  followers_.emplace(path, std::move(follower));
+  return ref;
+}
+
+void LogProbe::AddCounter(const std::string& name, const Labels& labels, double delta,
+                          ProbeResult* out) {
+  auto& total = totals_[TotalKey(name, labels)];
+  if (total.name.empty()) {
+    total.name = name;
+    total.labels = labels;
+  }
+  total.value += delta;
+  if (delta != 0) out->counters.push_back({name, labels, delta});
+}
+
+ProbeResult LogProbe::Run(const Deadline& deadline) {
+  ProbeResult result = ProbeResult::Up();
+  std::vector<std::string> troubles;
+  std::vector<std::string> notes;
+
+  // Explicit paths are followed (and reported when unreadable); glob matches are added as they
+  // appear and kept so that a rotated-away match is still finished.
+  std::vector<std::string> explicit_paths;
+  for (const auto& p : options_.paths) {
+    if (!IsGlob(p)) {
+      explicit_paths.push_back(p);
+      FollowerFor(p);
+      continue;
+    }
+    auto matches = ExpandGlob(p);
+    if (matches.empty()) troubles.push_back(p + ": no file matches");
+    for (const auto& m : matches) FollowerFor(m);
+  }
+
+  const auto expired = [&] { return deadline.Expired(clock_); };
+  const TimestampMs now = clock_.NowMs();
+  const auto& severities = scanner_->severities();
+  for (auto& [path, follower] : followers_) {
+    logs::FollowOutput out = follower->Poll(expired);
+    const bool is_explicit =
+        std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
+    if (!out.trouble.empty() && is_explicit) troubles.push_back(path + ": " + out.trouble);
+    for (auto& n : out.notes) notes.push_back(std::move(n));
+
+    const Labels labels = SourceLabels(path);
+    AddCounter(kLinesRead, labels, static_cast<double>(out.lines), &result);
+    AddCounter(kBytesRead, labels, static_cast<double>(out.bytes), &result);
+    for (size_t i = 0; i < severities.size(); ++i) {
+      Labels with = labels;
+      with.Set("severity", severities[i].name);
+      AddCounter(kMatches, with, static_cast<double>(out.matches[i]), &result);
+    }
+    if (out.events_dropped > 0) {
+      AddCounter(kEventsDropped, labels, static_cast<double>(out.events_dropped), &result);
+      notes.push_back(path + ": " + std::to_string(out.events_dropped) +
+                      " matched lines counted but not kept (max_events_per_run)");
+    }
+    for (auto& e : out.events) {
+      result.log_events.push_back({spec_.key, now, std::move(e.file),
+                                   severities[static_cast<size_t>(e.severity)].name,
+                                   std::move(e.line)});
+    }
+    if (out.cursor) {
+      LogCursor c = std::move(*out.cursor);
+      c.key = spec_.key;
+      c.path = path;
+      c.updated_ms = now;
+      result.log_cursors.push_back(std::move(c));
+    }
+    if (out.trouble.empty()) {
+      result.samples.push_back({kScanLag, labels, 0, static_cast<double>(out.lag_bytes)});
+    }
+  }
+  for (const auto& [key, total] : totals_) {
+    result.samples.push_back({total.name, total.labels, 0, total.value});
+  }
+
+  if (!troubles.empty()) {
+    result.success = false;
+    result.reason = troubles.front();
+  }
+  std::string detail;
+  for (const auto* list : {&troubles, &notes}) {
+    for (const auto& line : *list) {
+      if (detail.size() + line.size() + 1 > kMaxDetailBytes) break;
+      if (!detail.empty()) detail += '\n';
+      detail += line;
+    }
+  }
+  result.detail = std::move(detail);
+  return result;
+}
+
+std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                    const Clock& clock) {
+  LogProbeOptions options;
+  const size_t errors_before = settings.errors()->errors().size();
+  if (auto paths = settings.StringList("paths", /*required=*/true)) options.paths = *paths;
+  if (options.paths.empty() && settings.Has("paths")) settings.ErrorAt("paths", "no paths given");
+  if (auto sev = settings.Map("severities")) {
+    options.severities.clear();
+    // Iterated in document order: a line counts under the first severity that matches it.
+    for (const auto& kv : sev->raw()) {
+      if (!kv.second.IsScalar()) {
+        settings.ErrorAt("severities", "each severity must map a name to a pattern");
+        continue;
+      }
+      options.severities.push_back({kv.first.as<std::string>(), kv.second.Scalar()});
+    }
+    if (options.severities.empty()) settings.ErrorAt("severities", "no severities given");
+  } else if (settings.Has("severities")) {
+    settings.ErrorAt("severities", "must be a mapping of name to RE2 pattern");
+  }
+  if (auto ci = settings.Bool("case_insensitive")) options.case_insensitive = *ci;
+  if (auto n = settings.Int("max_line_bytes")) {
+    if (*n < 16 || *n > 1'048'576) {
+      settings.ErrorAt("max_line_bytes", "'max_line_bytes' must be between 16 and 1048576");
+    } else {
+      options.follow.max_line_bytes = static_cast<size_t>(*n);
+    }
+  }
+  if (auto n = settings.Int("read_chunk_bytes")) {
+    if (*n < 4096 || *n > 64 * 1'048'576) {
+      settings.ErrorAt("read_chunk_bytes", "'read_chunk_bytes' must be between 4096 and 67108864");
+    } else {
+      options.follow.read_chunk_bytes = static_cast<size_t>(*n);
+    }
+  }
+  if (auto n = settings.Int("max_events_per_run")) {
+    if (*n < 0) {
+      settings.ErrorAt("max_events_per_run", "'max_events_per_run' must not be negative");
+    } else {
+      options.follow.max_events_per_poll = static_cast<size_t>(*n);
+    }
+  }
+  if (settings.errors()->errors().size() != errors_before) return nullptr;
+  auto probe = LogProbe::Create(spec, std::move(options), clock);
+  if (!probe.ok()) {
+    settings.ErrorAt(settings.Has("severities") ? "severities" : "paths",
+                     probe.status().message());
+    return nullptr;
+  }
+  return std::move(probe).value();
+}
+
+}  // namespace obsmon

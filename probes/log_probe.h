@@ -1,0 +1,69 @@
+// The `log` probe kind: counts every line of the configured files that matches a severity
+// (error, critical, ...) exactly once, across logrotate and restarts, and keeps the matched lines
+// as evidence. See docs/log-probe.md for the configuration and the guarantees.
+//
+// Each Run() returns, in one ProbeResult, the counter increments (obsmon_log_lines_read_total,
+// obsmon_log_bytes_read_total, obsmon_log_matches_total{severity}), the matched lines and the new
+// cursors; the storage writer commits them in one transaction. Samples carry the running totals
+// (restored from storage by Restore()) and obsmon_log_scan_lag_bytes.
+//
+// Run() is not reentrant (the scheduler never runs one probe twice at once); the clock outlives
+// the probe.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "core/status.h"
+#include "probes/log_follower.h"
+#include "probes/log_scanner.h"
+#include "probes/probe.h"
+
+namespace obsmon {
+
+struct LogProbeOptions {
+  std::vector<std::string> paths;  // files or glob patterns; symlinks are followed
+  std::vector<logs::SeverityPattern> severities = logs::DefaultSeverities();
+  bool case_insensitive = false;
+  logs::FollowOptions follow;
+};
+
+class LogProbe final : public Probe {
+ public:
+  // Fails with InvalidArgument for a bad pattern or no paths.
+  static Result<std::unique_ptr<LogProbe>> Create(const ProbeSpec& spec, LogProbeOptions options,
+                                                  const Clock& clock);
+
+  ProbeResult Run(const Deadline& deadline) override;
+  std::string Instance() const override;
+  void Restore(ProbeStateSource& state) override;
+
+  const logs::LogScanner& scanner() const { return *scanner_; }
+
+ private:
+  LogProbe(const ProbeSpec& spec, LogProbeOptions options, const Clock& clock,
+           std::unique_ptr<logs::LogScanner> scanner);
+  logs::LogFollower& FollowerFor(const std::string& path);
+  Labels SourceLabels(const std::string& path) const;
+  // Adds `delta` to the running total and to the result's counter increments.
+  void AddCounter(const std::string& name, const Labels& labels, double delta, ProbeResult* out);
+
+  ProbeSpec spec_;
+  LogProbeOptions options_;
+  const Clock& clock_;
+  std::unique_ptr<logs::LogScanner> scanner_;
+  std::map<std::string, std::unique_ptr<logs::LogFollower>> followers_;  // by path
+  std::map<std::string, LogCursor> restored_;                            // by path, not yet used
+  // Running totals of the persistent counters, keyed by name + labels text.
+  std::map<std::string, CounterValue> totals_;
+};
+
+// The registry's factory: reads `paths`, `severities` (a mapping name -> RE2 pattern, in order of
+// precedence), `case_insensitive`, `max_line_bytes`, `read_chunk_bytes`, `max_events_per_run`.
+std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                    const Clock& clock);
+
+}  // namespace obsmon

@@ -1,0 +1,143 @@
+#include "probes/log_scanner.h"
+
+#include <cstring>
+
+#include <re2/filtered_re2.h>
+#include <re2/re2.h>
+
+namespace obsmon::logs {
+
+namespace {
+
+// Atoms shorter than this are not worth a prefilter (too many candidates).
+constexpr int kMinAtomLength = 3;
+
+RE2::Options PatternOptions(bool case_insensitive) {
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_case_sensitive(!case_insensitive);
+  return options;
+}
+
+// The literals of which every match of every pattern contains at least one, or an empty list
+// when some pattern has no such literal. FilteredRE2's atoms form an AND/OR formula per pattern;
+// the union of all atoms is a valid (if looser) OR-prefilter for all of them.
+std::vector<std::string> RequiredLiterals(const std::vector<SeverityPattern>& severities,
+                                          const RE2::Options& options) {
+  re2::FilteredRE2 filter(kMinAtomLength);
+  for (const auto& s : severities) {
+    int id = 0;
+    if (filter.Add(s.pattern, options, &id) != RE2::NoError) return {};
+  }
+  std::vector<std::string> atoms;
+  filter.Compile(&atoms);
+  // Patterns that pass with no atom at all have no required literal.
+  std::vector<int> unfiltered;
+  filter.AllPotentials({}, &unfiltered);
+  if (!unfiltered.empty() || atoms.empty()) return {};
+  for (const auto& atom : atoms) {
+    for (unsigned char c : atom) {
+      if (c >= 0x80) return {};  // the prefilter folds ASCII case only
+    }
+  }
+  return atoms;
+}
+
+}  // namespace
+
+LogScanner::~LogScanner() = default;
+
+std::vector<SeverityPattern> DefaultSeverities() {
+  return {{"critical", R"(\bCRITICAL\b|\bFATAL\b)"}, {"error", R"(\bERROR\b)"}};
+}
+
+Result<std::unique_ptr<LogScanner>> LogScanner::Create(std::vector<SeverityPattern> severities,
+                                                       bool case_insensitive) {
+  if (severities.empty()) return Status::InvalidArgument("no severities configured");
+  std::unique_ptr<LogScanner> scanner(new LogScanner());
+  const RE2::Options options = PatternOptions(case_insensitive);
+  std::string combined = "(?m)";
+  for (size_t i = 0; i < severities.size(); ++i) {
+    auto re = std::make_unique<RE2>(severities[i].pattern, options);
+    if (!re->ok()) {
+      return Status::InvalidArgument("severity '" + severities[i].name +
+                                     "': bad pattern: " + re->error());
+    }
+    scanner->patterns_.push_back(std::move(re));
+    if (i > 0) combined += '|';
+    combined += "(?:" + severities[i].pattern + ")";
+  }
+  scanner->combined_ = std::make_unique<RE2>(combined, options);
+  if (!scanner->combined_->ok()) {
+    return Status::InvalidArgument("severities do not combine: " + scanner->combined_->error());
+  }
+  scanner->literals_.Assign(RequiredLiterals(severities, options));
+  scanner->severities_ = std::move(severities);
+  return scanner;
+}
+
+int LogScanner::Classify(std::string_view line) const {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
+  const re2::StringPiece piece(line.data(), line.size());
+  for (size_t i = 0; i < patterns_.size(); ++i) {
+    if (RE2::PartialMatch(piece, *patterns_[i])) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches) const {
+  if (literals_.empty()) {
+    ScanWithRegex(text, matches);
+  } else {
+    ScanWithLiterals(text, matches);
+  }
+  return CountNewlines(text);
+}
+
+namespace {
+
+// The line around position `pos` of `text`: [start, end) where end is at the '\n' or text end.
+inline void LineAround(std::string_view text, size_t pos, size_t* start, size_t* end) {
+  const char* base = text.data();
+  const void* nl_before = memrchr(base, '\n', pos);
+  *start = nl_before == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl_before) - base) + 1;
+  const void* nl_after = std::memchr(base + pos, '\n', text.size() - pos);
+  *end = nl_after == nullptr ? text.size() : static_cast<size_t>(static_cast<const char*>(nl_after) - base);
+}
+
+}  // namespace
+
+void LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches) const {
+  size_t from = 0;
+  while (from < text.size()) {
+    const size_t hit = literals_.Find(text.substr(from));
+    if (hit == std::string_view::npos) return;
+    size_t start = 0, end = 0;
+    LineAround(text, from + hit, &start, &end);
+    const int severity = Classify(text.substr(start, end - start));
+    if (severity >= 0) matches->push_back({start, end - start, severity});
+    from = end + 1;  // the rest of this line cannot add another match
+  }
+}
+
+void LogScanner::ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const {
+  size_t from = 0;
+  while (from < text.size()) {
+    re2::StringPiece found;
+    // UNANCHORED search over the rest of the buffer; begin-of-text sees the previous '\n'.
+    if (!combined_->Match(re2::StringPiece(text.data(), text.size()), from, text.size(),
+                          RE2::UNANCHORED, &found, 1)) {
+      return;
+    }
+    const size_t at = static_cast<size_t>(found.data() - text.data());
+    if (at >= text.size()) return;  // an empty match after the last newline is no line
+    size_t start = 0, end = 0;
+    LineAround(text, at, &start, &end);
+    // A match may span a newline (\s matches it); the line alone decides.
+    const int severity = Classify(text.substr(start, end - start));
+    if (severity >= 0) matches->push_back({start, end - start, severity});
+    from = end + 1;
+  }
+}
+
+}  // namespace obsmon::logs

@@ -1,0 +1,71 @@
+// Finds the lines of a buffer that match a log probe's severities, at grep speed.
+//
+// The buffer is scanned whole, never line by line: a literal prefilter (the literals every match
+// must contain, taken from RE2's FilteredRE2 analysis) finds candidate positions; only the line
+// around a candidate is cut out (memrchr/memchr) and checked with the severity patterns. When no
+// prefilter can be derived (a pattern without a required literal of 3+ bytes), one combined RE2
+// is run over the buffer instead. Lines are counted by a vectorized newline count.
+//
+// A line that matches several severities counts once, under the first one listed.
+// Immutable after Create(); Scan() and Classify() are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "probes/log_text.h"
+
+namespace re2 {
+class RE2;
+}  // namespace re2
+
+namespace obsmon::logs {
+
+struct SeverityPattern {
+  std::string name;     // "error", "critical": the `severity` label value
+  std::string pattern;  // RE2 syntax, matched against one line without its newline
+};
+
+// The default severities, most severe first: critical (\bCRITICAL\b|\bFATAL\b), error (\bERROR\b).
+std::vector<SeverityPattern> DefaultSeverities();
+
+struct LineMatch {
+  size_t offset = 0;  // of the line's first byte in the scanned buffer
+  size_t length = 0;  // without the '\n'
+  int severity = -1;  // index into the scanner's severities
+};
+
+class LogScanner {
+ public:
+  // Fails with InvalidArgument naming the severity when a pattern does not compile.
+  static Result<std::unique_ptr<LogScanner>> Create(std::vector<SeverityPattern> severities,
+                                                    bool case_insensitive);
+  ~LogScanner();
+
+  // Scans `text`, which holds complete lines only (empty, or ending in '\n'). Appends the
+  // matching lines to *matches in order and returns the number of lines.
+  uint64_t Scan(std::string_view text, std::vector<LineMatch>* matches) const;
+
+  // The first severity whose pattern matches `line` (no newline), or -1.
+  int Classify(std::string_view line) const;
+
+  const std::vector<SeverityPattern>& severities() const { return severities_; }
+  // The prefilter's literals (lowercase); empty when the combined-RE2 path is used.
+  const std::vector<std::string>& prefilter_literals() const { return literals_.literals(); }
+
+ private:
+  LogScanner() = default;
+  void ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches) const;
+  void ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const;
+
+  std::vector<SeverityPattern> severities_;
+  std::vector<std::unique_ptr<re2::RE2>> patterns_;  // one per severity
+  std::unique_ptr<re2::RE2> combined_;              // (?m)(?:p1)|(?:p2)|...
+  LiteralSet literals_;
+};
+
+}  // namespace obsmon::logs

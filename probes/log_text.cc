@@ -1,0 +1,232 @@
+#include "probes/log_text.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define OBSMON_HAVE_AVX2_PATH 1
+#endif
+
+namespace obsmon::logs {
+
+namespace {
+
+inline unsigned char Lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+
+#if OBSMON_HAVE_AVX2_PATH
+bool CpuHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+__attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t n) {
+  const __m256i nl = _mm256_set1_epi8('\n');
+  uint64_t count = 0;
+  size_t i = 0;
+  // Per-byte counters in 8-bit lanes, flushed every 255 blocks before they overflow.
+  while (i + 32 <= n) {
+    __m256i acc = _mm256_setzero_si256();
+    size_t blocks = 0;
+    for (; blocks < 255 && i + 32 <= n; ++blocks, i += 32) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
+    }
+    __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
+    count += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) +
+             static_cast<uint64_t>(_mm256_extract_epi64(sums, 1)) +
+             static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) +
+             static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
+  }
+  for (; i < n; ++i) count += (p[i] == '\n');
+  return count;
+}
+
+// Candidate positions by first and last byte of each literal (compared with the 0x20 bit set, so
+// ASCII case is ignored), verified one by one. Returns the offset of the first full match or
+// `n` when there is none in the range that leaves room for a whole vector.
+template <typename Verify>
+__attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
+                                                const std::vector<std::string>& lits,
+                                                size_t max_len, Verify verify, size_t* scanned) {
+  const size_t k = lits.size();
+  __m256i first[LiteralSet::kMaxLiterals];
+  __m256i last[LiteralSet::kMaxLiterals];
+  size_t last_off[LiteralSet::kMaxLiterals];
+  for (size_t j = 0; j < k; ++j) {
+    first[j] = _mm256_set1_epi8(static_cast<char>(lits[j].front() | 0x20));
+    last[j] = _mm256_set1_epi8(static_cast<char>(lits[j].back() | 0x20));
+    last_off[j] = lits[j].size() - 1;
+  }
+  const __m256i bit = _mm256_set1_epi8(0x20);
+  size_t i = 0;
+  while (i + max_len - 1 + 32 <= n) {
+    const __m256i block =
+        _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)), bit);
+    __m256i any = _mm256_setzero_si256();
+    for (size_t j = 0; j < k; ++j) {
+      const __m256i tail = _mm256_or_si256(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + last_off[j])), bit);
+      any = _mm256_or_si256(any, _mm256_and_si256(_mm256_cmpeq_epi8(block, first[j]),
+                                                  _mm256_cmpeq_epi8(tail, last[j])));
+    }
+    uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(any));
+    while (mask != 0) {
+      const size_t pos = i + static_cast<size_t>(__builtin_ctz(mask));
+      if (verify(pos)) return pos;
+      mask &= mask - 1;
+    }
+    i += 32;
+  }
+  *scanned = i;
+  return n;
+}
+#endif
+
+}  // namespace
+
+uint64_t CountNewlinesScalar(std::string_view text) {
+  uint64_t count = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  while (p < end) {
+    const void* hit = std::memchr(p, '\n', static_cast<size_t>(end - p));
+    if (hit == nullptr) break;
+    ++count;
+    p = static_cast<const char*>(hit) + 1;
+  }
+  return count;
+}
+
+uint64_t CountNewlines(std::string_view text) {
+#if OBSMON_HAVE_AVX2_PATH
+  if (CpuHasAvx2()) return CountNewlinesAvx2(text.data(), text.size());
+#endif
+  return CountNewlinesScalar(text);
+}
+
+bool LiteralSet::Assign(const std::vector<std::string>& literals) {
+  literals_.clear();
+  if (literals.empty() || literals.size() > kMaxLiterals) return false;
+  std::vector<std::string> lowered;
+  for (const auto& lit : literals) {
+    if (lit.empty() || lit.size() > 255) return false;
+    std::string l;
+    for (unsigned char c : lit) l.push_back(static_cast<char>(Lower(c)));
+    lowered.push_back(std::move(l));
+  }
+  literals_ = std::move(lowered);
+  return true;
+}
+
+bool LiteralSet::MatchesAt(const char* p, const char* end) const {
+  for (const auto& lit : literals_) {
+    if (static_cast<size_t>(end - p) < lit.size()) continue;
+    size_t j = 0;
+    while (j < lit.size() && Lower(static_cast<unsigned char>(p[j])) ==
+                                 static_cast<unsigned char>(lit[j])) {
+      ++j;
+    }
+    if (j == lit.size()) return true;
+  }
+  return false;
+}
+
+size_t LiteralSet::FindScalar(std::string_view text) const {
+  if (literals_.empty()) return std::string_view::npos;
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  for (const char* p = begin; p < end; ++p) {
+    if (MatchesAt(p, end)) return static_cast<size_t>(p - begin);
+  }
+  return std::string_view::npos;
+}
+
+size_t LiteralSet::Find(std::string_view text) const {
+  if (literals_.empty()) return std::string_view::npos;
+  const char* begin = text.data();
+  const char* end = begin + text.size();
+  size_t start = 0;
+#if OBSMON_HAVE_AVX2_PATH
+  if (CpuHasAvx2()) {
+    size_t max_len = 0;
+    for (const auto& lit : literals_) max_len = std::max(max_len, lit.size());
+    size_t scanned = 0;
+    const size_t pos = FindAvx2(
+        begin, text.size(), literals_, max_len,
+        [&](size_t at) { return MatchesAt(begin + at, end); }, &scanned);
+    if (pos != text.size()) return pos;
+    start = scanned;
+  }
+#endif
+  for (const char* p = begin + start; p < end; ++p) {
+    if (MatchesAt(p, end)) return static_cast<size_t>(p - begin);
+  }
+  return std::string_view::npos;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence at p (1..4), or 0 when the byte at p starts none.
+size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < len) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  }
+  return len;
+}
+
+}  // namespace
+
+std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  static constexpr std::string_view kEllipsis = "...";
+  std::string out;
+  out.reserve(std::min(line.size(), max_bytes));
+  size_t fits_with_ellipsis = 0;  // out.size() at the last piece boundary leaving room for "..."
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const auto* end = p + line.size();
+  bool invalid = false;
+  while (p < end) {
+    size_t len = Utf8SequenceLength(p, end);
+    std::string_view piece;
+    if (len == 0) {
+      invalid = true;
+      piece = kReplacement;
+      len = 1;
+    } else {
+      piece = std::string_view(reinterpret_cast<const char*>(p), len);
+    }
+    if (out.size() + piece.size() > max_bytes) {
+      out.resize(fits_with_ellipsis);
+      if (max_bytes >= kEllipsis.size()) out += kEllipsis;
+      break;
+    }
+    out += piece;
+    if (out.size() + kEllipsis.size() <= max_bytes) fits_with_ellipsis = out.size();
+    p += len;
+  }
+  if (had_invalid != nullptr) *had_invalid = invalid;
+  return out;
+}
+
+}  // namespace obsmon::logs

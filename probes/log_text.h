@@ -1,0 +1,46 @@
+// Byte-level helpers for the log probe: newline counting, the literal prefilter and cleaning a
+// matched line for storage. Pure functions over caller-owned buffers; thread-safe.
+//
+// The hot loops use AVX2 when the CPU has it (checked once at run time) and plain C++ otherwise;
+// both give identical results (tests/probes/log_text_test.cc compares them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace obsmon::logs {
+
+// Number of '\n' bytes in `text`.
+uint64_t CountNewlines(std::string_view text);
+uint64_t CountNewlinesScalar(std::string_view text);
+
+// A set of literals searched for ASCII-case-insensitively (the prefilter: every line a severity
+// pattern can match contains one of them). Literals are stored lowercased; at most kMaxLiterals,
+// each 1..255 bytes.
+class LiteralSet {
+ public:
+  static constexpr size_t kMaxLiterals = 8;
+  // Returns false (and leaves the set empty) when there are too many or an empty literal.
+  bool Assign(const std::vector<std::string>& literals);
+  bool empty() const { return literals_.empty(); }
+  const std::vector<std::string>& literals() const { return literals_; }
+
+  // Offset in `text` of the first position where some literal occurs (ignoring ASCII case), or
+  // std::string_view::npos.
+  size_t Find(std::string_view text) const;
+  size_t FindScalar(std::string_view text) const;
+
+ private:
+  bool MatchesAt(const char* p, const char* end) const;
+  std::vector<std::string> literals_;
+};
+
+// Makes `line` fit for storage: drops one trailing '\r', cuts it to at most `max_bytes` bytes
+// (never inside a UTF-8 sequence; "..." marks a cut, included in the budget) and replaces each
+// invalid UTF-8 byte with U+FFFD. Sets *had_invalid when something was replaced.
+std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid = nullptr);
+
+}  // namespace obsmon::logs

@@ -1,0 +1,34 @@
+#include "probes/probe_helpers.h"
+
+#include <cstdio>
+
+#include "core/duration.h"
+
+namespace obsmon::probes {
+
+Labels ExtraSampleLabels(const ProbeSpec& spec, std::string_view instance) {
+  Labels labels = spec.labels;
+  labels.Set("component", spec.key.component);
+  labels.Set("probe", spec.key.probe);
+  labels.Set("instance", instance);
+  return labels;
+}
+
+std::string TimeoutReason(int64_t timeout_ms) {
+  if (timeout_ms < 1000 || timeout_ms % 1000 == 0) {
+    return "timeout after " + FormatDurationMs(timeout_ms);
+  }
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "timeout after %.1fs", static_cast<double>(timeout_ms) / 1000.0);
+  return buf;
+}
+
+std::string CutText(std::string_view text, size_t max_chars) {
+  if (text.size() <= max_chars) return std::string(text);
+  size_t end = max_chars;
+  // Step back over UTF-8 continuation bytes (10xxxxxx) so a character is never split.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end)) + "...";
+}
+
+}  // namespace obsmon::probes

@@ -1,0 +1,215 @@
+#include "probes/process_probe.h"
+
+#include <re2/re2.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace obsmon {
+
+namespace {
+
+constexpr const char* kRestarts = "process_restarts_total";
+
+std::optional<std::string> ReadSmallFile(const std::string& path, size_t max = 1 << 16) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string out(max, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(max));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+std::optional<ProcessStat> ReadProcessStat(const std::string& proc_root, int pid) {
+  auto text = ReadSmallFile(proc_root + "/" + std::to_string(pid) + "/stat");
+  if (!text || text->empty()) return std::nullopt;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ')'.
+  size_t close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text->substr(close + 1));
+  std::vector<std::string> f;  // f[0] is field 3 (state)
+  std::string word;
+  while (fields >> word && f.size() < 30) f.push_back(word);
+  if (f.size() < 22) return std::nullopt;
+  if (f[0] == "Z" || f[0] == "X") return std::nullopt;  // zombie or dead: not running
+  ProcessStat st;
+  st.pid = pid;
+  st.cpu_ticks = std::strtoull(f[11].c_str(), nullptr, 10) +  // field 14 utime
+                 std::strtoull(f[12].c_str(), nullptr, 10);   // field 15 stime
+  st.start_ticks = std::strtoull(f[19].c_str(), nullptr, 10);  // field 22 starttime
+  st.rss_bytes = std::strtoull(f[21].c_str(), nullptr, 10) *   // field 24 rss (pages)
+                 static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  return st;
+}
+
+std::string ReadCommandLine(const std::string& proc_root, int pid) {
+  auto text = ReadSmallFile(proc_root + "/" + std::to_string(pid) + "/cmdline");
+  if (!text) return "";
+  while (!text->empty() && text->back() == '\0') text->pop_back();
+  for (char& c : *text) {
+    if (c == '\0') c = ' ';
+  }
+  return *text;
+}
+
+ProcessProbe::ProcessProbe(const ProbeSpec& spec, ProcessOptions options, const Clock& clock)
+    : spec_(spec), options_(std::move(options)), clock_(clock) {}
+ProcessProbe::~ProcessProbe() = default;
+
+std::unique_ptr<ProcessProbe> ProcessProbe::Create(const ProbeSpec& spec, ProcessOptions options,
+                                                   const Clock& clock, std::string* error) {
+  if (options.pid_file.empty() && options.match.empty()) {
+    *error = "process probe needs pid_file or match";
+    return nullptr;
+  }
+  std::unique_ptr<ProcessProbe> probe(new ProcessProbe(spec, std::move(options), clock));
+  if (!probe->options_.match.empty()) {
+    re2::RE2::Options re_options;
+    re_options.set_log_errors(false);
+    probe->match_ = std::make_unique<re2::RE2>(probe->options_.match, re_options);
+    if (!probe->match_->ok()) {
+      *error = "bad regex '" + probe->options_.match + "': " + probe->match_->error();
+      return nullptr;
+    }
+  }
+  return probe;
+}
+
+std::string ProcessProbe::Instance() const {
+  return options_.pid_file.empty() ? options_.match : options_.pid_file;
+}
+
+void ProcessProbe::Restore(ProbeStateSource& state) {
+  for (const auto& counter : state.Counters(spec_.key)) {
+    if (counter.name == kRestarts) restarts_ = counter.value;
+  }
+}
+
+bool ProcessProbe::Matches(int pid) const {
+  return re2::RE2::PartialMatch(ReadCommandLine(options_.proc_root, pid), *match_);
+}
+
+std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
+  if (!options_.pid_file.empty()) {
+    auto text = ReadSmallFile(options_.pid_file, 64);
+    if (!text) {
+      *reason = "cannot read pid file " + options_.pid_file;
+      return std::nullopt;
+    }
+    std::string trimmed;
+    for (char c : *text) {
+      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') trimmed += c;
+    }
+    if (!AllDigits(trimmed) || trimmed.size() > 9 || std::stoi(trimmed) <= 0) {
+      *reason = "pid file " + options_.pid_file + " holds no pid";
+      return std::nullopt;
+    }
+    int pid = std::stoi(trimmed);
+    if (!ReadProcessStat(options_.proc_root, pid)) {
+      *reason = "pid " + trimmed + " from " + options_.pid_file + " is not running (stale pid file)";
+      return std::nullopt;
+    }
+    if (match_ && !Matches(pid)) {
+      std::string cmd = ReadCommandLine(options_.proc_root, pid).substr(0, 80);
+      *reason = "pid " + trimmed + " from " + options_.pid_file + " is '" + cmd +
+                "', not a process matching '" + options_.match + "'";
+      return std::nullopt;
+    }
+    return pid;
+  }
+  const int self = static_cast<int>(getpid());
+  std::optional<ProcessStat> oldest;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.proc_root, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!AllDigits(name) || name.size() > 9) continue;
+    int pid = std::stoi(name);
+    if (pid == self || !Matches(pid)) continue;
+    auto st = ReadProcessStat(options_.proc_root, pid);
+    if (st && (!oldest || st->start_ticks < oldest->start_ticks)) oldest = st;
+  }
+  if (!oldest) {
+    *reason = "no process matches '" + options_.match + "'";
+    return std::nullopt;
+  }
+  return oldest->pid;
+}
+
+ProbeResult ProcessProbe::Run(const Deadline& deadline) {
+  std::string reason;
+  auto pid = FindPid(&reason);
+  std::optional<ProcessStat> st;
+  if (pid) {
+    st = ReadProcessStat(options_.proc_root, *pid);
+    if (!st) reason = "pid " + std::to_string(*pid) + " exited while being read";
+  }
+  const SteadyTime now = clock_.SteadyNow();
+  Labels labels = spec_.labels;
+  labels.Set("component", spec_.key.component);
+  labels.Set("probe", spec_.key.probe);
+  labels.Set("instance", Instance());
+  ProbeResult result = st ? ProbeResult::Up() : ProbeResult::Down(reason);
+  if (st) {
+    const bool same = last_ && last_->pid == st->pid && last_->start_ticks == st->start_ticks;
+    if (last_ && !same) {
+      restarts_ += 1;
+      result.counters.push_back({kRestarts, Labels{{"component", spec_.key.component},
+                                                   {"probe", spec_.key.probe}},
+                                 1});
+    }
+    if (same && now > last_time_ && st->cpu_ticks >= last_->cpu_ticks) {
+      const double cpu_seconds = static_cast<double>(st->cpu_ticks - last_->cpu_ticks) /
+                                 static_cast<double>(sysconf(_SC_CLK_TCK));
+      const double wall_seconds = std::chrono::duration<double>(now - last_time_).count();
+      result.samples.push_back(
+          {"process_cpu_percent", labels, 0, 100.0 * cpu_seconds / wall_seconds});
+    }
+    result.samples.push_back(
+        {"process_resident_memory_bytes", labels, 0, static_cast<double>(st->rss_bytes)});
+    std::error_code ec;
+    std::filesystem::directory_iterator fds(
+        options_.proc_root + "/" + std::to_string(st->pid) + "/fd", ec);
+    if (!ec) {
+      double count = 0;
+      for (auto it = fds; it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        if (ec) break;
+        ++count;
+      }
+      if (!ec) result.samples.push_back({"process_open_fds", labels, 0, count});
+    }
+    last_ = st;
+    last_time_ = now;
+  }
+  result.samples.push_back({kRestarts, labels, 0, restarts_});
+  return result;
+}
+
+std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                        const Clock& clock) {
+  ProcessOptions options;
+  if (auto v = settings.String("pid_file")) options.pid_file = *v;
+  if (auto v = settings.String("match")) options.match = *v;
+  std::string error;
+  auto probe = ProcessProbe::Create(spec, std::move(options), clock, &error);
+  if (!probe) {
+    if (settings.Has("match")) {
+      settings.ErrorAt("match", error);
+    } else {
+      settings.Error(error);
+    }
+    return nullptr;
+  }
+  return probe;
+}
+
+}  // namespace obsmon

@@ -1,0 +1,62 @@
+// kind: scrape — fetches a component's own /metrics (Prometheus text 0.0.4 or OpenMetrics) and
+// ingests its series as Prometheus would, with the target labels (the spec's labels, among them
+// `job`, plus `instance` = host:port) and the synthetic series up, scrape_duration_seconds,
+// scrape_samples_scraped and scrape_samples_post_metric_relabeling.
+//
+// Config keys: url (required, http:// or https://, with the path), headers, honor_labels
+// (default false), metric_relabel, sample_limit (default 50000, applied after relabeling as in
+// Prometheus), body_size_limit (bytes, default 10 MiB).
+//
+// Trouble ends the scrape with a reason and up=0: a body over the limit stops reading at the
+// limit; a target that never finishes is cut at the deadline; garbage is a parse error. Memory
+// stays bounded by body_size_limit. Run() is not reentrant (the scheduler never calls it twice
+// at once for one probe); the probe keeps no state between runs.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/config_node.h"
+#include "probes/metric_relabel.h"
+#include "probes/probe.h"
+
+namespace obsmon {
+
+struct ScrapeOptions {
+  std::string url;  // scheme://host[:port]/path[?query]
+  std::map<std::string, std::string> headers;
+  bool honor_labels = false;
+  size_t sample_limit = 50'000;           // 0: no limit beyond the parser's hard cap
+  size_t body_size_limit = 10u << 20;     // bytes
+};
+
+class ScrapeProbe final : public Probe {
+ public:
+  // `clock` outlives the probe. Fails (nullptr + error) for a URL it cannot use.
+  static std::unique_ptr<ScrapeProbe> Create(const ProbeSpec& spec, ScrapeOptions options,
+                                             relabel::RelabelRules rules, const Clock& clock,
+                                             std::string* error);
+
+  ProbeResult Run(const Deadline& deadline) override;
+  std::string Instance() const override { return instance_; }
+
+ private:
+  ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, relabel::RelabelRules rules,
+              const Clock& clock);
+
+  ProbeSpec spec_;
+  ScrapeOptions options_;
+  relabel::RelabelRules rules_;
+  const Clock& clock_;
+  std::string scheme_host_port_;  // "http://host:port" for the client
+  std::string path_;              // "/metrics?x=y"
+  std::string instance_;          // "host:port"
+};
+
+// The registry's factory for kind "scrape".
+std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                       const Clock& clock);
+
+}  // namespace obsmon

@@ -1,0 +1,135 @@
+#include "probes/tcp_connect.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace obsmon::probes {
+
+namespace {
+
+using AddrInfoPtr = std::unique_ptr<addrinfo, decltype(&freeaddrinfo)>;
+
+AddrInfoPtr Resolve(const std::string& host, int port, std::string* reason) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_ADDRCONFIG;
+  addrinfo* result = nullptr;
+  std::string service = port > 0 ? std::to_string(port) : std::string();
+  int rc = getaddrinfo(host.c_str(), service.empty() ? nullptr : service.c_str(), &hints, &result);
+  if (rc != 0 || result == nullptr) {
+    *reason = "dns lookup failed for " + host + ": " + gai_strerror(rc);
+    return AddrInfoPtr(nullptr, &freeaddrinfo);
+  }
+  return AddrInfoPtr(result, &freeaddrinfo);
+}
+
+ConnectOutcome FromErrno(int err) {
+  ConnectOutcome out;
+  switch (err) {
+    case ECONNREFUSED:
+      out.kind = ConnectOutcome::Kind::kRefused;
+      out.reason = "connection refused";
+      break;
+    case ETIMEDOUT:
+      out.kind = ConnectOutcome::Kind::kTimeout;
+      out.reason = "timeout";
+      break;
+    case EHOSTUNREACH:
+      out.kind = ConnectOutcome::Kind::kUnreachable;
+      out.reason = "no route to host";
+      break;
+    case ENETUNREACH:
+      out.kind = ConnectOutcome::Kind::kUnreachable;
+      out.reason = "network unreachable";
+      break;
+    default:
+      out.kind = ConnectOutcome::Kind::kOther;
+      out.reason = std::string("connect failed: ") + strerror(err);
+  }
+  return out;
+}
+
+// One non-blocking connect attempt bounded by `deadline`.
+ConnectOutcome ConnectOne(const addrinfo& ai, const Deadline& deadline, const Clock& clock) {
+  int fd = socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
+  if (fd < 0) return FromErrno(errno);
+  int rc = connect(fd, ai.ai_addr, ai.ai_addrlen);
+  if (rc != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    close(fd);
+    return FromErrno(err);
+  }
+  while (rc != 0) {
+    auto left = deadline.Remaining(clock);
+    if (left.count() <= 0) {
+      close(fd);
+      return FromErrno(ETIMEDOUT);
+    }
+    pollfd p{fd, POLLOUT, 0};
+    int n = poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) continue;  // loop re-checks the deadline
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) {
+      close(fd);
+      return FromErrno(err);
+    }
+    rc = 0;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  ConnectOutcome out;
+  out.kind = ConnectOutcome::Kind::kConnected;
+  out.fd = fd;
+  return out;
+}
+
+}  // namespace
+
+ConnectOutcome TcpConnect(const HostPort& target, const Deadline& deadline, const Clock& clock) {
+  std::string reason;
+  AddrInfoPtr addrs = Resolve(target.host, target.port, &reason);
+  if (!addrs) {
+    ConnectOutcome out;
+    out.kind = ConnectOutcome::Kind::kDnsFailed;
+    out.reason = reason;
+    return out;
+  }
+  ConnectOutcome last = FromErrno(ETIMEDOUT);
+  for (const addrinfo* ai = addrs.get(); ai != nullptr; ai = ai->ai_next) {
+    if (deadline.Expired(clock)) return FromErrno(ETIMEDOUT);
+    last = ConnectOne(*ai, deadline, clock);
+    if (last.ok() || last.kind == ConnectOutcome::Kind::kTimeout) return last;
+  }
+  return last;
+}
+
+std::string ResolveHost(const std::string& host, std::string* reason) {
+  AddrInfoPtr addrs = Resolve(host, 0, reason);
+  if (!addrs) return {};
+  char buf[INET6_ADDRSTRLEN] = {};
+  const addrinfo* ai = addrs.get();
+  const void* src = ai->ai_family == AF_INET6
+                        ? static_cast<const void*>(
+                              &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr)
+                        : static_cast<const void*>(
+                              &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr);
+  if (inet_ntop(ai->ai_family, src, buf, sizeof buf) == nullptr) {
+    *reason = "dns lookup failed for " + host + ": " + strerror(errno);
+    return {};
+  }
+  return buf;
+}
+
+}  // namespace obsmon::probes

@@ -1,0 +1,310 @@
+#include "storage/batch_applier.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "storage/database.h"
+#include "storage/latency_histogram.h"
+#include "storage/probe_role.h"
+
+namespace obsmon::storage {
+
+namespace {
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 86'400'000;
+constexpr const char* kDroppedEventsCounter = "obsmon_log_events_dropped_total";
+
+int64_t FloorTo(int64_t ts, int64_t unit) {
+  int64_t q = ts / unit;
+  if (ts % unit != 0 && ts < 0) --q;
+  return q * unit;
+}
+}  // namespace
+
+struct BatchApplier::RollupAgg {
+  int64_t runs = 0, up = 0, down = 0;
+  double duration_sum = 0, up_duration_sum = 0;
+  double duration_min = std::numeric_limits<double>::infinity();
+  double duration_max = -std::numeric_limits<double>::infinity();
+  LatencyHistogram hist;
+};
+
+BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day)
+    : db_(db),
+      max_events_per_day_(max_log_events_per_day),
+      select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
+      insert_series_(db, "INSERT INTO series (name, labels) VALUES (?, ?)"),
+      insert_sample_(db, "INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)"),
+      select_probe_(db, "SELECT id, role FROM probes WHERE component = ? AND probe = ?"),
+      insert_probe_(db, "INSERT INTO probes (component, probe, role) VALUES (?, ?, ?)"),
+      update_probe_role_(db, "UPDATE probes SET role = ? WHERE id = ?"),
+      insert_run_(db,
+                  "INSERT INTO probe_runs (probe_id, ts_ms, success, duration_seconds, "
+                  "valid_for_ms, reason) VALUES (?, ?, ?, ?, ?, ?) "
+                  "ON CONFLICT (probe_id, ts_ms) DO NOTHING"),
+      select_rollup_hist_(db,
+                          "SELECT latency_hist FROM rollup_hourly WHERE probe_id = ? AND "
+                          "hour_ms = ?"),
+      upsert_rollup_(db,
+                     "INSERT INTO rollup_hourly (probe_id, hour_ms, runs, up, down, duration_sum, "
+                     "duration_min, duration_max, up_duration_sum, latency_hist) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (probe_id, hour_ms) DO UPDATE SET "
+                     "runs = runs + excluded.runs, up = up + excluded.up, "
+                     "down = down + excluded.down, "
+                     "duration_sum = duration_sum + excluded.duration_sum, "
+                     "duration_min = min(duration_min, excluded.duration_min), "
+                     "duration_max = max(duration_max, excluded.duration_max), "
+                     "up_duration_sum = up_duration_sum + excluded.up_duration_sum, "
+                     "latency_hist = excluded.latency_hist"),
+      upsert_cursor_(db,
+                     "INSERT INTO log_cursors (component, probe, path, dev, inode, fingerprint, "
+                     "offset, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (component, probe, path) DO UPDATE SET dev = excluded.dev, "
+                     "inode = excluded.inode, fingerprint = excluded.fingerprint, "
+                     "offset = excluded.offset, updated_ms = excluded.updated_ms"),
+      count_events_(db,
+                    "SELECT count(*) FROM log_events WHERE component = ? AND ts_ms >= ? AND "
+                    "ts_ms < ?"),
+      insert_event_(db,
+                    "INSERT INTO log_events (component, probe, ts_ms, file, severity, line) "
+                    "VALUES (?, ?, ?, ?, ?, ?)"),
+      upsert_counter_(db,
+                      "INSERT INTO counters (series_id, value) VALUES (?, ?) "
+                      "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value") {}
+
+BatchApplier::~BatchApplier() = default;
+
+void BatchApplier::ForgetCaches() {
+  series_ids_.clear();
+  probe_ids_.clear();
+  events_per_day_.clear();
+}
+
+int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
+  std::string text = labels.ToString();
+  std::string key;
+  key.reserve(name.size() + 1 + text.size());
+  key.append(name).push_back('\0');
+  key.append(text);
+  if (auto it = series_ids_.find(key); it != series_ids_.end()) return it->second;
+  int64_t id;
+  select_series_.reset();
+  select_series_.bind(1, name);
+  select_series_.bind(2, text);
+  if (select_series_.executeStep()) {
+    id = select_series_.getColumn(0).getInt64();
+  } else {
+    insert_series_.reset();
+    insert_series_.bind(1, name);
+    insert_series_.bind(2, text);
+    insert_series_.exec();
+    id = db_.getLastInsertRowid();
+  }
+  select_series_.reset();
+  series_ids_.emplace(std::move(key), id);
+  return id;
+}
+
+std::pair<int64_t, ProbeRole> BatchApplier::ProbeId(const ProbeKey& key, ProbeRole role) {
+  std::string cache_key = key.component + '\0' + key.probe;
+  auto it = probe_ids_.find(cache_key);
+  if (it == probe_ids_.end()) {
+    select_probe_.reset();
+    select_probe_.bind(1, key.component);
+    select_probe_.bind(2, key.probe);
+    std::pair<int64_t, ProbeRole> entry;
+    if (select_probe_.executeStep()) {
+      entry.first = select_probe_.getColumn(0).getInt64();
+      entry.second =
+          ParseProbeRole(select_probe_.getColumn(1).getString()).value_or(ProbeRole::kNone);
+      select_probe_.reset();
+    } else {
+      select_probe_.reset();
+      insert_probe_.reset();
+      insert_probe_.bind(1, key.component);
+      insert_probe_.bind(2, key.probe);
+      insert_probe_.bind(3, std::string(ProbeRoleName(role)));
+      insert_probe_.exec();
+      entry = {db_.getLastInsertRowid(), role};
+    }
+    it = probe_ids_.emplace(std::move(cache_key), entry).first;
+  }
+  if (it->second.second != role) {
+    // The probes table keeps the latest configured role.
+    update_probe_role_.reset();
+    update_probe_role_.bind(1, std::string(ProbeRoleName(role)));
+    update_probe_role_.bind(2, it->second.first);
+    update_probe_role_.exec();
+    it->second.second = role;
+  }
+  return it->second;
+}
+
+void BatchApplier::AddCounter(int64_t series_id, double delta) {
+  upsert_counter_.reset();
+  upsert_counter_.bind(1, series_id);
+  upsert_counter_.bind(2, delta);
+  upsert_counter_.exec();
+}
+
+void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
+                            std::map<std::pair<int64_t, int64_t>, RollupAgg>* rollups) {
+  for (const ProbeRun& run : batch.runs) {
+    int64_t probe_id = ProbeId(run.key, run.role).first;
+    insert_run_.reset();
+    insert_run_.bind(1, probe_id);
+    insert_run_.bind(2, static_cast<int64_t>(run.ts_ms));
+    insert_run_.bind(3, run.success ? 1 : 0);
+    insert_run_.bind(4, run.duration_seconds);
+    insert_run_.bind(5, static_cast<int64_t>(run.valid_for_ms));
+    insert_run_.bindNoCopy(6, run.reason);
+    if (insert_run_.exec() == 0) continue;  // same probe and ms already stored: keep the first
+    ++result->rows;
+    RollupAgg& agg = (*rollups)[{probe_id, FloorTo(run.ts_ms, kHourMs)}];
+    ++agg.runs;
+    agg.duration_sum += run.duration_seconds;
+    agg.duration_min = std::min(agg.duration_min, run.duration_seconds);
+    agg.duration_max = std::max(agg.duration_max, run.duration_seconds);
+    if (run.success) {
+      ++agg.up;
+      agg.up_duration_sum += run.duration_seconds;
+      agg.hist.Add(run.duration_seconds);
+    } else {
+      ++agg.down;
+    }
+  }
+
+  for (const Sample& s : batch.samples) {
+    int64_t id = SeriesId(s.name, s.labels);
+    insert_sample_.reset();
+    insert_sample_.bind(1, id);
+    insert_sample_.bind(2, static_cast<int64_t>(s.ts_ms));
+    if (std::isnan(s.value)) {
+      insert_sample_.bind(3);  // NULL stands for NaN (SQLite has no NaN)
+    } else {
+      insert_sample_.bind(3, s.value);
+    }
+    insert_sample_.exec();
+    ++result->rows;
+  }
+
+  for (const LogCursor& c : batch.log_cursors) {
+    upsert_cursor_.reset();
+    upsert_cursor_.bindNoCopy(1, c.key.component);
+    upsert_cursor_.bindNoCopy(2, c.key.probe);
+    upsert_cursor_.bindNoCopy(3, c.path);
+    // dev and inode are unsigned 64-bit: stored as the same bits in a signed INTEGER.
+    upsert_cursor_.bind(4, static_cast<int64_t>(c.dev));
+    upsert_cursor_.bind(5, static_cast<int64_t>(c.inode));
+    upsert_cursor_.bindNoCopy(6, c.fingerprint);
+    upsert_cursor_.bind(7, static_cast<int64_t>(c.offset));
+    upsert_cursor_.bind(8, static_cast<int64_t>(c.updated_ms));
+    upsert_cursor_.exec();
+  }
+
+  std::map<std::string, double> dropped;  // component -> events over the cap in this batch
+  for (const LogEvent& e : batch.log_events) {
+    int64_t day = FloorTo(e.ts_ms, kDayMs);
+    auto key = std::make_pair(e.key.component, day);
+    auto it = events_per_day_.find(key);
+    if (it == events_per_day_.end()) {
+      count_events_.reset();
+      count_events_.bind(1, e.key.component);
+      count_events_.bind(2, static_cast<int64_t>(day));
+      count_events_.bind(3, static_cast<int64_t>(day + kDayMs));
+      count_events_.executeStep();
+      int64_t n = count_events_.getColumn(0).getInt64();
+      count_events_.reset();
+      it = events_per_day_.emplace(key, n).first;
+    }
+    if (it->second >= max_events_per_day_) {
+      dropped[e.key.component] += 1;
+      ++result->dropped_events;
+      continue;
+    }
+    insert_event_.reset();
+    insert_event_.bindNoCopy(1, e.key.component);
+    insert_event_.bindNoCopy(2, e.key.probe);
+    insert_event_.bind(3, static_cast<int64_t>(e.ts_ms));
+    insert_event_.bindNoCopy(4, e.file);
+    insert_event_.bindNoCopy(5, e.severity);
+    insert_event_.bindNoCopy(6, e.line);
+    insert_event_.exec();
+    ++it->second;
+    ++result->rows;
+  }
+  for (const auto& [component, n] : dropped) {
+    AddCounter(SeriesId(kDroppedEventsCounter, Labels{{"component", component}}), n);
+  }
+
+  for (const CounterDelta& d : batch.counters) {
+    AddCounter(SeriesId(d.name, d.labels), d.delta);
+  }
+}
+
+void BatchApplier::FlushRollups(const std::map<std::pair<int64_t, int64_t>, RollupAgg>& rollups) {
+  for (const auto& [key, agg] : rollups) {
+    LatencyHistogram hist = agg.hist;
+    select_rollup_hist_.reset();
+    select_rollup_hist_.bind(1, key.first);
+    select_rollup_hist_.bind(2, key.second);
+    if (select_rollup_hist_.executeStep()) {
+      auto stored = LatencyHistogram::Decode(select_rollup_hist_.getColumn(0).getString());
+      if (stored) hist.Merge(*stored);
+    }
+    select_rollup_hist_.reset();
+    upsert_rollup_.reset();
+    upsert_rollup_.bind(1, key.first);
+    upsert_rollup_.bind(2, key.second);
+    upsert_rollup_.bind(3, agg.runs);
+    upsert_rollup_.bind(4, agg.up);
+    upsert_rollup_.bind(5, agg.down);
+    upsert_rollup_.bind(6, agg.duration_sum);
+    upsert_rollup_.bind(7, agg.duration_min);
+    upsert_rollup_.bind(8, agg.duration_max);
+    upsert_rollup_.bind(9, agg.up_duration_sum);
+    upsert_rollup_.bind(10, hist.Encode());
+    upsert_rollup_.exec();
+  }
+}
+
+ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
+  ApplyResult result;
+  bool in_tx = false;
+  try {
+    db_.exec("BEGIN IMMEDIATE");
+    in_tx = true;
+    std::map<std::pair<int64_t, int64_t>, RollupAgg> rollups;
+    for (const WriteBatch* b : batches) WriteOne(*b, &result, &rollups);
+    FlushRollups(rollups);
+    db_.exec("COMMIT");
+    in_tx = false;
+    return result;
+  } catch (const SQLite::Exception& e) {
+    result.status = StatusFromException(e, "writing batches");
+    result.sqlite_code = e.getErrorCode();
+  } catch (const std::exception& e) {
+    result.status = Status::Internal(fmt::format("writing batches: {}", e.what()));
+    result.sqlite_code = SQLITE_INTERNAL;
+  }
+  // Failure: undo everything of this transaction and forget ids it may have created.
+  if (in_tx || !db_.getHandle() || sqlite3_get_autocommit(db_.getHandle()) == 0) {
+    try {
+      db_.exec("ROLLBACK");
+    } catch (const SQLite::Exception&) {
+      // SQLite may have rolled back by itself (e.g. SQLITE_FULL); nothing left to undo.
+    }
+  }
+  ForgetCaches();
+  result.rows = 0;
+  result.dropped_events = 0;
+  return result;
+}
+
+}  // namespace obsmon::storage

@@ -1,0 +1,78 @@
+// Private to storage/: writes WriteBatches into the schema inside ONE transaction, with prepared
+// statements and in-memory id caches (series, probes, per-day event counts). Used only by the
+// writer thread, which owns the connection; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "core/records.h"
+#include "core/status.h"
+
+namespace obsmon::storage {
+
+struct ApplyResult {
+  Status status;
+  int sqlite_code = 0;     // the SQLite error code when !status.ok()
+  uint64_t rows = 0;       // runs + samples + events written
+  uint64_t dropped_events = 0;  // log events over the per-day cap (counted, not stored)
+};
+
+class BatchApplier {
+ public:
+  // `db` must outlive the applier. `max_log_events_per_day` caps log_events per (component, UTC
+  // day); the excess is counted in obsmon_log_events_dropped_total{component=...}.
+  BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day);
+  ~BatchApplier();
+
+  // Writes all batches in one transaction: all of them or none. On failure rolls back, forgets
+  // cached ids (they may name rolled-back rows) and reports the SQLite code.
+  ApplyResult Apply(const std::vector<const WriteBatch*>& batches);
+
+  // Drops every cache (after a rollback or when retention deleted rows).
+  void ForgetCaches();
+
+ private:
+  struct RollupAgg;
+  int64_t SeriesId(const std::string& name, const Labels& labels);
+  std::pair<int64_t, ProbeRole> ProbeId(const ProbeKey& key, ProbeRole role);
+  void WriteOne(const WriteBatch& batch, ApplyResult* result,
+                std::map<std::pair<int64_t, int64_t>, RollupAgg>* rollups);
+  void AddCounter(int64_t series_id, double delta);
+  void FlushRollups(const std::map<std::pair<int64_t, int64_t>, RollupAgg>& rollups);
+
+  SQLite::Database& db_;
+  const int64_t max_events_per_day_;
+
+  SQLite::Statement select_series_;
+  SQLite::Statement insert_series_;
+  SQLite::Statement insert_sample_;
+  SQLite::Statement select_probe_;
+  SQLite::Statement insert_probe_;
+  SQLite::Statement update_probe_role_;
+  SQLite::Statement insert_run_;
+  SQLite::Statement select_rollup_hist_;
+  SQLite::Statement upsert_rollup_;
+  SQLite::Statement upsert_cursor_;
+  SQLite::Statement count_events_;
+  SQLite::Statement insert_event_;
+  SQLite::Statement upsert_counter_;
+
+  // name + '\0' + labels text -> series.id
+  std::unordered_map<std::string, int64_t> series_ids_;
+  // component + '\0' + probe -> (probes.id, stored role)
+  std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
+  // (component, UTC day start) -> log_events stored that day
+  std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
+};
+
+}  // namespace obsmon::storage

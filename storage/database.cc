@@ -1,0 +1,161 @@
+#include "storage/database.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "storage/migrations.h"
+
+namespace obsmon::storage {
+
+namespace {
+
+constexpr char kSqliteHeader[16] = "SQLite format 3";  // 15 chars + NUL, as on disk
+constexpr int kBusyTimeoutMs = 5000;
+
+int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+
+Status RefuseNewer(const std::string& path, int version) {
+  return Status::InvalidArgument(
+      fmt::format("database {} has schema version {}, newer than the {} this obsmon knows: it "
+                  "was written by a newer obsmon; refusing to open it (upgrade obsmon)",
+                  path, version, LatestSchemaVersion()));
+}
+
+}  // namespace
+
+Status CheckDatabaseFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // missing: will be created
+  if (S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(fmt::format("database path {} is a directory", path));
+  }
+  if (st.st_size == 0) return Status::Ok();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError(fmt::format("cannot read database {}: {}", path, strerror(errno)));
+  char header[16] = {};
+  in.read(header, sizeof header);
+  if (in.gcount() != static_cast<std::streamsize>(sizeof header) ||
+      std::memcmp(header, kSqliteHeader, sizeof header) != 0) {
+    return Status::InvalidArgument(fmt::format(
+        "{} is not an SQLite database (refusing to use or overwrite it; point storage.path at "
+        "a new file)",
+        path));
+  }
+  return Status::Ok();
+}
+
+bool IsTransientError(int sqlite_code) {
+  switch (sqlite_code & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_NOMEM:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_READONLY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Status StatusFromException(const SQLite::Exception& e, const std::string& what) {
+  std::string msg = fmt::format("{}: {}", what, e.what());
+  switch (e.getErrorCode() & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+      return Status::IoError(std::move(msg));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Unavailable(std::move(msg));
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT:
+      return Status::InvalidArgument(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
+  }
+}
+
+Status Migrate(SQLite::Database& db, const std::string& path) {
+  try {
+    int version = UserVersion(db);
+    const auto& steps = Migrations();
+    if (version > static_cast<int>(steps.size())) return RefuseNewer(path, version);
+    for (int i = version; i < static_cast<int>(steps.size()); ++i) {
+      // IMMEDIATE: take the write lock first so two processes never migrate at once.
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        // Re-read inside the transaction: another process may have migrated meanwhile.
+        int now = UserVersion(db);
+        if (now > i) {
+          db.exec("COMMIT");
+          if (now > static_cast<int>(steps.size())) return RefuseNewer(path, now);
+          i = now - 1;
+          continue;
+        }
+        db.exec(std::string(steps[i].sql));
+        db.exec(fmt::format("PRAGMA user_version = {}", i + 1));
+        db.exec("COMMIT");
+      } catch (...) {
+        db.exec("ROLLBACK");
+        throw;
+      }
+    }
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, fmt::format("migrating database {}", path));
+  }
+}
+
+Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path) {
+  if (Status s = CheckDatabaseFile(path); !s.ok()) return s;
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    db->setBusyTimeout(kBusyTimeoutMs);
+    // The first statement reads the header: a damaged file fails here, before anything writes.
+    std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
+    if (mode != "wal") {
+      return Status::IoError(
+          fmt::format("database {}: cannot enable WAL journal mode (got '{}')", path, mode));
+    }
+    // A process crash loses nothing committed; a power loss may lose the last transactions.
+    db->exec("PRAGMA synchronous = NORMAL");
+    db->exec("PRAGMA foreign_keys = OFF");
+    if (Status s = Migrate(*db, path); !s.ok()) return s;
+    return db;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, fmt::format("opening database {}", path));
+  }
+}
+
+Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::NotFound(fmt::format("database {} does not exist", path));
+  }
+  if (Status s = CheckDatabaseFile(path); !s.ok()) return s;
+  try {
+    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    db->setBusyTimeout(kBusyTimeoutMs);
+    int version = UserVersion(*db);
+    if (version == 0) {
+      return Status::NotFound(
+          fmt::format("database {} has no obsmon schema yet (has obsmon run on it?)", path));
+    }
+    if (version > LatestSchemaVersion()) return RefuseNewer(path, version);
+    return db;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, fmt::format("opening database {} for reading", path));
+  }
+}
+
+}  // namespace obsmon::storage

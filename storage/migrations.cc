@@ -1,0 +1,86 @@
+#include "storage/migrations.h"
+
+namespace obsmon::storage {
+
+// APPEND ONLY (see migrations.h). Every table and column is documented in docs/storage.md; keep
+// that file in step when appending.
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {"base schema: series, samples, probes, probe runs, hourly rollups, log cursors and events, "
+       "counters",
+       R"sql(
+CREATE TABLE series (
+  id     INTEGER PRIMARY KEY,
+  name   TEXT NOT NULL,
+  labels TEXT NOT NULL,             -- canonical Prometheus text form, '' for no labels
+  UNIQUE (name, labels)
+);
+CREATE TABLE samples (
+  series_id INTEGER NOT NULL,       -- series.id
+  ts_ms     INTEGER NOT NULL,       -- Unix epoch milliseconds (UTC)
+  value     REAL,                   -- NULL stands for NaN
+  PRIMARY KEY (series_id, ts_ms)
+) WITHOUT ROWID;
+CREATE TABLE probes (
+  id        INTEGER PRIMARY KEY,
+  component TEXT NOT NULL,
+  probe     TEXT NOT NULL,
+  role      TEXT NOT NULL,          -- 'health' | 'integration' | 'none' (latest configured)
+  UNIQUE (component, probe)
+);
+CREATE TABLE probe_runs (
+  probe_id         INTEGER NOT NULL,  -- probes.id
+  ts_ms            INTEGER NOT NULL,  -- start of the run
+  success          INTEGER NOT NULL,  -- 1 up, 0 down
+  duration_seconds REAL NOT NULL,
+  valid_for_ms     INTEGER NOT NULL,  -- the verdict stands until ts_ms + valid_for_ms at most
+  reason           TEXT NOT NULL,     -- '' on success
+  PRIMARY KEY (probe_id, ts_ms)
+) WITHOUT ROWID;
+CREATE TABLE rollup_hourly (
+  probe_id     INTEGER NOT NULL,
+  hour_ms      INTEGER NOT NULL,      -- start of the UTC hour
+  runs         INTEGER NOT NULL,
+  up           INTEGER NOT NULL,
+  down         INTEGER NOT NULL,
+  duration_sum REAL NOT NULL,         -- seconds, over all runs
+  duration_min REAL NOT NULL,
+  duration_max REAL NOT NULL,
+  up_duration_sum REAL NOT NULL,      -- seconds, over successful runs only
+  latency_hist TEXT NOT NULL,         -- successful runs' durations, see docs/storage.md
+  PRIMARY KEY (probe_id, hour_ms)
+) WITHOUT ROWID;
+CREATE TABLE log_cursors (
+  component   TEXT NOT NULL,
+  probe       TEXT NOT NULL,
+  path        TEXT NOT NULL,
+  dev         INTEGER NOT NULL,
+  inode       INTEGER NOT NULL,
+  fingerprint TEXT NOT NULL,
+  offset      INTEGER NOT NULL,
+  updated_ms  INTEGER NOT NULL,
+  PRIMARY KEY (component, probe, path)
+);
+CREATE TABLE log_events (
+  id        INTEGER PRIMARY KEY,
+  component TEXT NOT NULL,
+  probe     TEXT NOT NULL,
+  ts_ms     INTEGER NOT NULL,
+  file      TEXT NOT NULL,
+  severity  TEXT NOT NULL,
+  line      TEXT NOT NULL
+);
+CREATE INDEX log_events_component_ts ON log_events (component, ts_ms);
+CREATE TABLE counters (
+  series_id INTEGER PRIMARY KEY,      -- series.id (name and labels of the counter)
+  value     REAL NOT NULL             -- running total
+);
+)sql"},
+      // Append new steps here.
+  };
+  return kMigrations;
+}
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+}  // namespace obsmon::storage

@@ -1,0 +1,96 @@
+#include "storage/retention.h"
+
+namespace obsmon::storage {
+
+Retention::Retention(SQLite::Database& db, int64_t batch_rows)
+    : db_(db), batch_rows_(batch_rows > 0 ? batch_rows : 5000) {}
+
+void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
+  raw_cutoff_ = raw_cutoff_ms;
+  rollup_cutoff_ = rollup_cutoff_ms;
+  tasks_.clear();
+  next_ = 0;
+  deleted_ = 0;
+  // Only keys that have something old: cheap lookups on the primary keys' leading columns.
+  {
+    SQLite::Statement q(db_,
+                        "SELECT id FROM series s WHERE EXISTS (SELECT 1 FROM samples WHERE "
+                        "series_id = s.id AND ts_ms < ?)");
+    q.bind(1, static_cast<int64_t>(raw_cutoff_));
+    while (q.executeStep()) tasks_.push_back({Kind::kSamples, q.getColumn(0).getInt64(), {}});
+  }
+  {
+    SQLite::Statement q(db_,
+                        "SELECT id FROM probes p WHERE EXISTS (SELECT 1 FROM probe_runs WHERE "
+                        "probe_id = p.id AND ts_ms < ?)");
+    q.bind(1, static_cast<int64_t>(raw_cutoff_));
+    while (q.executeStep()) tasks_.push_back({Kind::kRuns, q.getColumn(0).getInt64(), {}});
+  }
+  {
+    SQLite::Statement q(db_,
+                        "SELECT id FROM probes p WHERE EXISTS (SELECT 1 FROM rollup_hourly WHERE "
+                        "probe_id = p.id AND hour_ms < ?)");
+    q.bind(1, static_cast<int64_t>(rollup_cutoff_));
+    while (q.executeStep()) tasks_.push_back({Kind::kRollups, q.getColumn(0).getInt64(), {}});
+  }
+  {
+    SQLite::Statement q(db_, "SELECT DISTINCT component FROM probes");
+    while (q.executeStep()) tasks_.push_back({Kind::kEvents, 0, q.getColumn(0).getString()});
+  }
+}
+
+int64_t Retention::Step() {
+  if (!active()) return 0;
+  const Task& t = tasks_[next_];
+  int changes = 0;
+  switch (t.kind) {
+    case Kind::kSamples: {
+      SQLite::Statement d(db_,
+                          "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms "
+                          "FROM samples WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms "
+                          "LIMIT ?3)");
+      d.bind(1, t.id);
+      d.bind(2, static_cast<int64_t>(raw_cutoff_));
+      d.bind(3, batch_rows_);
+      changes = d.exec();
+      break;
+    }
+    case Kind::kRuns: {
+      SQLite::Statement d(db_,
+                          "DELETE FROM probe_runs WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms "
+                          "FROM probe_runs WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms "
+                          "LIMIT ?3)");
+      d.bind(1, t.id);
+      d.bind(2, static_cast<int64_t>(raw_cutoff_));
+      d.bind(3, batch_rows_);
+      changes = d.exec();
+      break;
+    }
+    case Kind::kRollups: {
+      SQLite::Statement d(db_,
+                          "DELETE FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT "
+                          "hour_ms FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms < ?2 "
+                          "ORDER BY hour_ms LIMIT ?3)");
+      d.bind(1, t.id);
+      d.bind(2, static_cast<int64_t>(rollup_cutoff_));
+      d.bind(3, batch_rows_);
+      changes = d.exec();
+      break;
+    }
+    case Kind::kEvents: {
+      SQLite::Statement d(db_,
+                          "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE "
+                          "component = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)");
+      d.bind(1, t.component);
+      d.bind(2, static_cast<int64_t>(raw_cutoff_));
+      d.bind(3, batch_rows_);
+      changes = d.exec();
+      break;
+    }
+  }
+  if (changes < batch_rows_) ++next_;  // this key is done
+  deleted_ += changes;
+  return changes;
+}
+
+}  // namespace obsmon::storage

@@ -1,0 +1,52 @@
+// Private to storage/: deletes old rows in small statements (at most `batch_rows` rows each, each
+// its own transaction) so the writer thread can interleave queued writes and never blocks long.
+// Used only by the writer thread; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include "core/clock.h"
+
+namespace obsmon::storage {
+
+class Retention {
+ public:
+  Retention(SQLite::Database& db, int64_t batch_rows);
+
+  // Plans a pass: raw rows (samples, probe_runs, log_events) with ts_ms < raw_cutoff_ms and
+  // rollups with hour_ms < rollup_cutoff_ms. Replaces any pass in progress. Throws
+  // SQLite::Exception (the caller, storage's writer, turns it into a Status).
+  void Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms);
+  bool active() const { return next_ < tasks_.size(); }
+  // Ends the pass in progress (after an error, or at shutdown); the next pass starts over.
+  void Abort() {
+    tasks_.clear();
+    next_ = 0;
+  }
+  // Runs one DELETE of at most batch_rows rows; returns rows deleted. Throws SQLite::Exception.
+  int64_t Step();
+  int64_t deleted_in_pass() const { return deleted_; }
+
+ private:
+  enum class Kind { kSamples, kRuns, kRollups, kEvents };
+  struct Task {
+    Kind kind;
+    int64_t id = 0;         // series or probe id
+    std::string component;  // for log events
+  };
+
+  SQLite::Database& db_;
+  const int64_t batch_rows_;
+  TimestampMs raw_cutoff_ = 0;
+  TimestampMs rollup_cutoff_ = 0;
+  std::vector<Task> tasks_;
+  size_t next_ = 0;
+  int64_t deleted_ = 0;
+};
+
+}  // namespace obsmon::storage

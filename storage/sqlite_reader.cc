@@ -1,0 +1,395 @@
+// The SQLite Reader: its own read-only connection with prepared statements. WAL lets it read the
+// last committed state while a Writer (in this or another process) writes. Not thread-safe.
+#include <cmath>
+#include <limits>
+#include <optional>
+
+#include <SQLiteCpp/Statement.h>
+#include <fmt/format.h>
+
+#include "storage/database.h"
+#include "storage/labels_text.h"
+#include "storage/probe_role.h"
+#include "storage/storage.h"
+
+namespace obsmon::storage {
+
+namespace {
+
+constexpr const char* kRunColumns = "ts_ms, success, duration_seconds, valid_for_ms, reason";
+
+// Reads a run row whose first five columns are kRunColumns, starting at column `at`.
+void FillRun(SQLite::Statement& q, int at, ProbeRun* run) {
+  run->ts_ms = q.getColumn(at).getInt64();
+  run->success = q.getColumn(at + 1).getInt() != 0;
+  run->duration_seconds = q.getColumn(at + 2).getDouble();
+  run->valid_for_ms = q.getColumn(at + 3).getInt64();
+  run->reason = q.getColumn(at + 4).getString();
+}
+
+// A read transaction, so that a multi-statement read sees one snapshot.
+class ReadTx {
+ public:
+  explicit ReadTx(SQLite::Database& db) : db_(db) { db_.exec("BEGIN"); }
+  ~ReadTx() {
+    try {
+      db_.exec("COMMIT");
+    } catch (const SQLite::Exception&) {
+      // A read transaction has nothing to lose.
+    }
+  }
+
+ private:
+  SQLite::Database& db_;
+};
+
+class SqliteReader final : public Reader {
+ public:
+  SqliteReader(std::unique_ptr<SQLite::Database> db, std::string path)
+      : db_(std::move(db)),
+        path_(std::move(path)),
+        probes_of_component_(*db_,
+                             "SELECT id, probe, role FROM probes WHERE component = ? "
+                             "ORDER BY probe"),
+        run_before_(*db_, fmt::format("SELECT {} FROM probe_runs WHERE probe_id = ? AND ts_ms < ? "
+                                      "ORDER BY ts_ms DESC LIMIT 1",
+                                      kRunColumns)),
+        runs_between_(*db_, fmt::format("SELECT {} FROM probe_runs WHERE probe_id = ? AND "
+                                        "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+                                        kRunColumns)),
+        events_(*db_,
+                "SELECT probe, ts_ms, file, severity, line FROM log_events WHERE component = ? "
+                "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id LIMIT ?"),
+        series_by_name_(*db_, "SELECT id, labels FROM series WHERE name = ? ORDER BY labels"),
+        samples_between_(*db_,
+                         "SELECT ts_ms, value FROM samples WHERE series_id = ? AND ts_ms >= ? "
+                         "AND ts_ms < ? ORDER BY ts_ms"),
+        cursors_(*db_,
+                 "SELECT path, dev, inode, fingerprint, offset, updated_ms FROM log_cursors "
+                 "WHERE component = ? AND probe = ? ORDER BY path"),
+        all_counters_(*db_,
+                      "SELECT s.name, s.labels, c.value FROM counters c JOIN series s ON "
+                      "s.id = c.series_id ORDER BY s.name, s.labels"),
+        counter_total_(*db_,
+                       "SELECT c.value FROM counters c JOIN series s ON s.id = c.series_id "
+                       "WHERE s.name = ? AND s.labels = ?"),
+        rollups_(*db_,
+                 "SELECT hour_ms, runs, up, down, duration_sum, duration_min, duration_max, "
+                 "up_duration_sum, latency_hist FROM rollup_hourly WHERE probe_id = ? AND "
+                 "hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms") {}
+
+  Result<std::vector<ProbeRun>> ProbeRuns(const std::string& component, TimestampMs from_ms,
+                                          TimestampMs to_ms) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<ProbeRun> out;
+      for (const auto& p : ProbesOf(component)) {
+        ProbeRun base;
+        base.key = {component, p.name};
+        base.role = p.role;
+        run_before_.reset();
+        run_before_.bind(1, p.id);
+        run_before_.bind(2, static_cast<int64_t>(from_ms));
+        if (run_before_.executeStep()) {
+          ProbeRun r = base;
+          FillRun(run_before_, 0, &r);
+          out.push_back(std::move(r));
+        }
+        run_before_.reset();
+        runs_between_.reset();
+        runs_between_.bind(1, p.id);
+        runs_between_.bind(2, static_cast<int64_t>(from_ms));
+        runs_between_.bind(3, static_cast<int64_t>(to_ms));
+        while (runs_between_.executeStep()) {
+          ProbeRun r = base;
+          FillRun(runs_between_, 0, &r);
+          out.push_back(std::move(r));
+        }
+        runs_between_.reset();
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading probe runs from " + path_);
+    }
+  }
+
+  Result<std::vector<LogEvent>> LogEvents(const std::string& component, TimestampMs from_ms,
+                                          TimestampMs to_ms, size_t limit) override {
+    try {
+      std::vector<LogEvent> out;
+      events_.reset();
+      events_.bind(1, component);
+      events_.bind(2, static_cast<int64_t>(from_ms));
+      events_.bind(3, static_cast<int64_t>(to_ms));
+      events_.bind(4, static_cast<int64_t>(
+                          std::min<size_t>(limit, std::numeric_limits<int64_t>::max())));
+      while (events_.executeStep()) {
+        LogEvent e;
+        e.key = {component, events_.getColumn(0).getString()};
+        e.ts_ms = events_.getColumn(1).getInt64();
+        e.file = events_.getColumn(2).getString();
+        e.severity = events_.getColumn(3).getString();
+        e.line = events_.getColumn(4).getString();
+        out.push_back(std::move(e));
+      }
+      events_.reset();
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading log events from " + path_);
+    }
+  }
+
+  Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
+                                      TimestampMs from_ms, TimestampMs to_ms) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<std::pair<int64_t, Labels>> series;
+      series_by_name_.reset();
+      series_by_name_.bind(1, name);
+      while (series_by_name_.executeStep()) {
+        auto labels = ParseLabelsText(series_by_name_.getColumn(1).getString());
+        if (!labels || !LabelsInclude(*labels, match)) continue;
+        series.emplace_back(series_by_name_.getColumn(0).getInt64(), std::move(*labels));
+      }
+      series_by_name_.reset();
+      std::vector<Sample> out;
+      for (const auto& [id, labels] : series) {
+        samples_between_.reset();
+        samples_between_.bind(1, id);
+        samples_between_.bind(2, static_cast<int64_t>(from_ms));
+        samples_between_.bind(3, static_cast<int64_t>(to_ms));
+        while (samples_between_.executeStep()) {
+          Sample s;
+          s.name = name;
+          s.labels = labels;
+          s.ts_ms = samples_between_.getColumn(0).getInt64();
+          auto v = samples_between_.getColumn(1);
+          s.value = v.isNull() ? std::numeric_limits<double>::quiet_NaN() : v.getDouble();
+          out.push_back(std::move(s));
+        }
+        samples_between_.reset();
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading samples from " + path_);
+    }
+  }
+
+  Result<std::vector<std::string>> Components() override {
+    try {
+      SQLite::Statement q(*db_,
+                          "SELECT DISTINCT component FROM probes p WHERE EXISTS (SELECT 1 FROM "
+                          "probe_runs WHERE probe_id = p.id) ORDER BY component");
+      std::vector<std::string> out;
+      while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "reading components from " + path_);
+    }
+  }
+
+  Result<std::vector<ProbeRun>> LatestRuns() override {
+    try {
+      SQLite::Statement q(
+          *db_, fmt::format("SELECT p.component, p.probe, p.role, {} FROM probes p JOIN probe_runs "
+                            "r ON r.probe_id = p.id AND r.ts_ms = (SELECT max(ts_ms) FROM "
+                            "probe_runs WHERE probe_id = p.id) ORDER BY p.component, p.probe",
+                            "r.ts_ms, r.success, r.duration_seconds, r.valid_for_ms, r.reason"));
+      std::vector<ProbeRun> out;
+      while (q.executeStep()) {
+        ProbeRun r;
+        r.key = {q.getColumn(0).getString(), q.getColumn(1).getString()};
+        r.role = ParseProbeRole(q.getColumn(2).getString()).value_or(ProbeRole::kNone);
+        FillRun(q, 3, &r);
+        out.push_back(std::move(r));
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "reading latest runs from " + path_);
+    }
+  }
+
+  Result<std::vector<CounterValue>> AllCounters() override {
+    try {
+      std::vector<CounterValue> out;
+      all_counters_.reset();
+      while (all_counters_.executeStep()) {
+        auto labels = ParseLabelsText(all_counters_.getColumn(1).getString());
+        if (!labels) continue;  // not written by obsmon
+        out.push_back({all_counters_.getColumn(0).getString(), std::move(*labels),
+                       all_counters_.getColumn(2).getDouble()});
+      }
+      all_counters_.reset();
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading counters from " + path_);
+    }
+  }
+
+  Result<std::vector<HourlyRollup>> Rollups(const std::string& component, TimestampMs from_ms,
+                                            TimestampMs to_ms) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<HourlyRollup> out;
+      for (const auto& p : ProbesOf(component)) {
+        rollups_.reset();
+        rollups_.bind(1, p.id);
+        rollups_.bind(2, static_cast<int64_t>(from_ms));
+        rollups_.bind(3, static_cast<int64_t>(to_ms));
+        while (rollups_.executeStep()) {
+          HourlyRollup r;
+          r.key = {component, p.name};
+          r.role = p.role;
+          r.hour_ms = rollups_.getColumn(0).getInt64();
+          r.runs = rollups_.getColumn(1).getInt64();
+          r.up = rollups_.getColumn(2).getInt64();
+          r.down = rollups_.getColumn(3).getInt64();
+          r.duration_sum = rollups_.getColumn(4).getDouble();
+          r.duration_min = rollups_.getColumn(5).getDouble();
+          r.duration_max = rollups_.getColumn(6).getDouble();
+          r.up_duration_sum = rollups_.getColumn(7).getDouble();
+          r.latency_hist = rollups_.getColumn(8).getString();
+          out.push_back(std::move(r));
+        }
+        rollups_.reset();
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading rollups from " + path_);
+    }
+  }
+
+  Result<double> CounterTotal(const std::string& name, const Labels& labels) override {
+    try {
+      counter_total_.reset();
+      counter_total_.bind(1, name);
+      counter_total_.bind(2, labels.ToString());
+      std::optional<double> v;
+      if (counter_total_.executeStep()) v = counter_total_.getColumn(0).getDouble();
+      counter_total_.reset();
+      if (!v) return Status::NotFound(fmt::format("no counter {}{}", name, labels.ToString()));
+      return *v;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading a counter from " + path_);
+    }
+  }
+
+  std::vector<LogCursor> LogCursors(const ProbeKey& key) override {
+    std::vector<LogCursor> out;
+    try {
+      cursors_.reset();
+      cursors_.bind(1, key.component);
+      cursors_.bind(2, key.probe);
+      while (cursors_.executeStep()) {
+        LogCursor c;
+        c.key = key;
+        c.path = cursors_.getColumn(0).getString();
+        c.dev = static_cast<uint64_t>(cursors_.getColumn(1).getInt64());
+        c.inode = static_cast<uint64_t>(cursors_.getColumn(2).getInt64());
+        c.fingerprint = cursors_.getColumn(3).getString();
+        c.offset = cursors_.getColumn(4).getInt64();
+        c.updated_ms = cursors_.getColumn(5).getInt64();
+        out.push_back(std::move(c));
+      }
+      cursors_.reset();
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      NoteStateError(StatusFromException(e, "reading log cursors from " + path_));
+      out.clear();
+    }
+    return out;
+  }
+
+  std::vector<CounterValue> Counters(const ProbeKey& key) override {
+    auto all = AllCounters();
+    if (!all.ok()) {
+      NoteStateError(all.status());
+      return {};
+    }
+    std::vector<CounterValue> out;
+    for (auto& c : *all) {
+      if (c.labels.Get("component") == key.component && c.labels.Get("probe") == key.probe) {
+        out.push_back(std::move(c));
+      }
+    }
+    return out;
+  }
+
+  Status TakeStateError() override {
+    Status s = state_error_;
+    state_error_ = Status::Ok();
+    return s;
+  }
+
+ private:
+  struct ProbeRow {
+    int64_t id;
+    std::string name;
+    ProbeRole role;
+  };
+
+  std::vector<ProbeRow> ProbesOf(const std::string& component) {
+    std::vector<ProbeRow> out;
+    probes_of_component_.reset();
+    probes_of_component_.bind(1, component);
+    while (probes_of_component_.executeStep()) {
+      out.push_back({probes_of_component_.getColumn(0).getInt64(),
+                     probes_of_component_.getColumn(1).getString(),
+                     ParseProbeRole(probes_of_component_.getColumn(2).getString())
+                         .value_or(ProbeRole::kNone)});
+    }
+    probes_of_component_.reset();
+    return out;
+  }
+
+  void NoteStateError(Status s) {
+    if (state_error_.ok()) state_error_ = std::move(s);
+  }
+
+  // After an exception a statement may be mid-step; reset them all so the connection's read
+  // snapshot is released.
+  void ResetAll() {
+    for (SQLite::Statement* s :
+         {&probes_of_component_, &run_before_, &runs_between_, &events_, &series_by_name_,
+          &samples_between_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
+      try {
+        s->reset();
+      } catch (const SQLite::Exception&) {
+      }
+    }
+  }
+
+  std::unique_ptr<SQLite::Database> db_;
+  std::string path_;
+  SQLite::Statement probes_of_component_;
+  SQLite::Statement run_before_;
+  SQLite::Statement runs_between_;
+  SQLite::Statement events_;
+  SQLite::Statement series_by_name_;
+  SQLite::Statement samples_between_;
+  SQLite::Statement cursors_;
+  SQLite::Statement all_counters_;
+  SQLite::Statement counter_total_;
+  SQLite::Statement rollups_;
+  Status state_error_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& path) {
+  auto db = OpenForRead(path);
+  if (!db.ok()) return db.status();
+  try {
+    return std::unique_ptr<Reader>(new SqliteReader(std::move(db).value(), path));
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "preparing reads on " + path);
+  }
+}
+
+}  // namespace obsmon::storage

@@ -1,0 +1,386 @@
+// The SQLite Writer: one thread owns the connection; producers only touch the bounded queue.
+//
+// Group commit: the thread takes everything queued (up to max_batches_per_commit /
+// max_rows_per_commit) into ONE transaction and commits as soon as it is idle, so batches arriving
+// during a commit share the next one. With synchronous=NORMAL in WAL mode a commit does not fsync;
+// a process crash loses only what was not yet committed.
+//
+// Failures: a transient error (disk full, I/O, busy) rolls back and puts the batches back at the
+// head of the queue to be retried after retry_backoff_ms; if the queue then exceeds its capacity
+// the oldest batches are dropped and counted in lost_batches. An error caused by the data itself
+// is isolated by retrying the group one batch per transaction; the refused batch is counted in
+// rejected_batches. Every failed transaction counts in write_errors with last_error.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "storage/batch_applier.h"
+#include "storage/database.h"
+#include "storage/lock_file.h"
+#include "storage/retention.h"
+#include "storage/storage.h"
+
+namespace obsmon::storage {
+
+namespace {
+
+size_t RowsOf(const WriteBatch& b) {
+  return b.runs.size() + b.samples.size() + b.log_events.size() + b.log_cursors.size() +
+         b.counters.size();
+}
+
+class SqliteWriter final : public Writer {
+ public:
+  SqliteWriter(const StorageOptions& options, std::unique_ptr<LockFile> lock,
+               std::unique_ptr<SQLite::Database> db)
+      : options_(options),
+        lock_(std::move(lock)),
+        db_(std::move(db)),
+        applier_(*db_, options.max_log_events_per_day),
+        retention_(*db_, options.retention_batch_rows) {
+    next_retention_ = options_.clock->SteadyNow() +
+                      std::chrono::milliseconds(options_.retention_interval_ms);
+    thread_ = std::thread([this] { Loop(); });
+  }
+
+  ~SqliteWriter() override { Stop(); }
+
+  bool Enqueue(WriteBatch batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || queue_.size() >= options_.queue_capacity) {
+      ++stats_.dropped_batches;
+      return false;
+    }
+    queue_.push_back({++last_seq_, std::move(batch)});
+    work_cv_.notify_one();
+    return true;
+  }
+
+  Status Flush() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    const uint64_t target = last_seq_;
+    const uint64_t lost_before = stats_.lost_batches + stats_.rejected_batches;
+    const uint64_t failures_before = transient_failures_;
+    // A failed attempt that included our batches ends the wait with its error (the batches stay
+    // queued and are retried); failures from before this call do not count.
+    auto failed_for_us = [&] {
+      return transient_failures_ != failures_before && failed_seq_ >= target;
+    };
+    done_cv_.wait(lock, [&] { return resolved_seq_ >= target || failed_for_us() || thread_done_; });
+    if (resolved_seq_ < target) {
+      return failed_for_us() ? last_status_
+                             : Status::Unavailable("storage writer stopped before flushing");
+    }
+    if (stats_.lost_batches + stats_.rejected_batches != lost_before) {
+      return Status::IoError(fmt::format("some batches could not be written: {}",
+                                         stats_.last_error));
+    }
+    return Status::Ok();
+  }
+
+  void Stop() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      work_cv_.notify_all();
+    }
+    std::call_once(join_once_, [this] {
+      if (thread_.joinable()) thread_.join();
+    });
+  }
+
+  WriterStats Stats() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    WriterStats s = stats_;
+    s.queue_depth = queue_.size();
+    return s;
+  }
+
+  Status RunRetention() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
+    const uint64_t ticket = ++retention_requested_;
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return retention_completed_ >= ticket || thread_done_; });
+    if (retention_completed_ < ticket) return Status::Unavailable("storage writer stopped");
+    return retention_status_;
+  }
+
+  Status SetMaxDatabaseBytes(uint64_t bytes) override {
+    return RunOnWriterThread([this, bytes]() -> Status {
+      return ApplyMaxBytes(bytes);
+    });
+  }
+
+  // Called once by Start(), before the thread exists, with the options' cap.
+  Status ApplyMaxBytes(uint64_t bytes) {
+    try {
+      int64_t page_size = db_->execAndGet("PRAGMA page_size").getInt64();
+      // max_page_count cannot go below the current size; 0 restores SQLite's default cap.
+      int64_t pages = bytes == 0 ? 4294967294LL
+                                 : std::max<int64_t>(1, static_cast<int64_t>(bytes) / page_size);
+      db_->execAndGet(fmt::format("PRAGMA max_page_count = {}", pages));
+      return Status::Ok();
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "setting the database size cap");
+    }
+  }
+
+ private:
+  struct Queued {
+    uint64_t seq;
+    WriteBatch batch;
+  };
+
+  Status RunOnWriterThread(std::function<Status()> fn) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
+    auto done = std::make_shared<std::optional<Status>>();
+    tasks_.push_back([fn = std::move(fn), done]() { *done = fn(); });
+    work_cv_.notify_one();
+    done_cv_.wait(lock, [&] { return done->has_value() || thread_done_; });
+    if (!done->has_value()) return Status::Unavailable("storage writer stopped");
+    return **done;
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    bool backing_off = false;
+    auto backoff_until = std::chrono::steady_clock::now();
+    while (true) {
+      // Control tasks first (they are quick).
+      while (!tasks_.empty()) {
+        auto task = std::move(tasks_.front());
+        tasks_.pop_front();
+        lock.unlock();
+        task();
+        lock.lock();
+        done_cv_.notify_all();
+        backing_off = false;  // settings changed (e.g. a larger size cap): retry at once
+      }
+      if (backing_off && std::chrono::steady_clock::now() >= backoff_until) backing_off = false;
+      const bool retention_wanted = retention_requested_ > retention_started_ ||
+                                    options_.clock->SteadyNow() >= next_retention_;
+      const bool can_write = !queue_.empty() && (!backing_off || stopping_);
+      if (!can_write && !retention_wanted && !retention_.active() && tasks_.empty()) {
+        if (stopping_ && (queue_.empty() || give_up_)) break;
+        auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
+        work_cv_.wait_for(lock, wait);
+        continue;
+      }
+      if (can_write) {
+        std::vector<Queued> work;
+        size_t rows = 0;
+        while (!queue_.empty() && work.size() < options_.max_batches_per_commit &&
+               (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
+          rows += RowsOf(queue_.front().batch);
+          work.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        lock.unlock();
+        bool transient_failure = WriteGroup(&work);
+        lock.lock();
+        if (transient_failure) {
+          if (stopping_) {
+            // Stopping and still failing: give up rather than hang shutdown; count the loss.
+            stats_.lost_batches += work.size() + queue_.size();
+            resolved_seq_ = last_seq_;
+            queue_.clear();
+            give_up_ = true;
+          } else {
+            // Keep them for a retry, in order, ahead of anything newer.
+            failed_seq_ = std::max(failed_seq_, work.back().seq);
+            ++transient_failures_;
+            for (auto it = work.rbegin(); it != work.rend(); ++it) {
+              queue_.push_front(std::move(*it));
+            }
+            while (queue_.size() > options_.queue_capacity) {
+              resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
+              queue_.pop_front();
+              ++stats_.lost_batches;
+            }
+            backing_off = true;
+            backoff_until = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(options_.retry_backoff_ms);
+          }
+        }
+        done_cv_.notify_all();
+      }
+      // Retention: one small statement per turn, so queued writes interleave.
+      if (retention_requested_ > retention_started_ ||
+          (!retention_.active() && options_.clock->SteadyNow() >= next_retention_)) {
+        retention_started_ = retention_requested_;
+        next_retention_ = options_.clock->SteadyNow() +
+                          std::chrono::milliseconds(options_.retention_interval_ms);
+        const TimestampMs now = options_.clock->NowMs();
+        lock.unlock();
+        Status s = BeginRetention(now);
+        lock.lock();
+        retention_status_ = s;
+        if (!s.ok() || !retention_.active()) {
+          retention_completed_ = retention_started_;
+          done_cv_.notify_all();
+        }
+      }
+      if (retention_.active() && stopping_) {
+        // Shutdown must be quick: the next start's pass finishes the work.
+        retention_.Abort();
+        retention_status_ = Status::Unavailable("retention interrupted by shutdown");
+        retention_completed_ = retention_started_;
+        done_cv_.notify_all();
+      }
+      if (retention_.active()) {
+        lock.unlock();
+        Status s = RetentionStep();
+        lock.lock();
+        if (!s.ok()) retention_status_ = s;
+        if (!retention_.active()) {
+          retention_completed_ = retention_started_;
+          done_cv_.notify_all();
+        }
+      }
+      if (stopping_ && queue_.empty() && !retention_.active() && tasks_.empty()) break;
+    }
+    thread_done_ = true;
+    done_cv_.notify_all();
+  }
+
+  Status BeginRetention(TimestampMs now) {
+    try {
+      retention_.Begin(now - options_.retention_ms, now - options_.rollup_retention_ms);
+      return Status::Ok();
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "planning retention");
+    }
+  }
+
+  Status RetentionStep() {
+    try {
+      int64_t n = retention_.Step();
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.retention_deleted_rows += static_cast<uint64_t>(n);
+      if (!retention_.active()) applier_.ForgetCaches();  // per-day event counts may be stale
+      return Status::Ok();
+    } catch (const SQLite::Exception& e) {
+      // Skip the rest of this pass; the next pass starts over.
+      retention_.Abort();
+      return StatusFromException(e, "retention");
+    }
+  }
+
+  // Writes `work` (called without mu_). Returns true when it failed transiently: `work` then holds
+  // exactly the batches still to write, to be kept; false when everything was resolved (written,
+  // or refused as bad data).
+  bool WriteGroup(std::vector<Queued>* work) {
+    std::vector<const WriteBatch*> ptrs;
+    ptrs.reserve(work->size());
+    for (const auto& q : *work) ptrs.push_back(&q.batch);
+    auto t0 = std::chrono::steady_clock::now();
+    ApplyResult r = applier_.Apply(ptrs);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r.status.ok()) {
+      RecordCommit(work->size(), r, secs, work->back().seq);
+      return false;
+    }
+    RecordError(r.status);
+    if (IsTransientError(r.sqlite_code)) return true;
+    // The data of some batch is refused: write them one by one to find and drop it.
+    for (size_t i = 0; i < work->size(); ++i) {
+      const Queued& q = (*work)[i];
+      auto t1 = std::chrono::steady_clock::now();
+      ApplyResult one = applier_.Apply({&q.batch});
+      double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      if (one.status.ok()) {
+        RecordCommit(1, one, s1, q.seq);
+        continue;
+      }
+      RecordError(one.status);
+      if (IsTransientError(one.sqlite_code)) {
+        // Keep only the batches not yet resolved: the written ones must not be written twice.
+        work->erase(work->begin(), work->begin() + static_cast<std::ptrdiff_t>(i));
+        return true;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.rejected_batches;
+      resolved_seq_ = std::max(resolved_seq_, q.seq);
+    }
+    return false;
+  }
+
+  void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.committed_batches += batches;
+    stats_.committed_rows += r.rows;
+    stats_.dropped_log_events += r.dropped_events;
+    stats_.last_commit_seconds = secs;
+    stats_.commit_seconds_sum += secs;
+    ++stats_.commits;
+    stats_.last_error.clear();
+    resolved_seq_ = std::max(resolved_seq_, seq);
+  }
+
+  void RecordError(const Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.write_errors;
+    ++stats_.commits;
+    stats_.last_error = s.message();
+    last_status_ = s;
+  }
+
+  const StorageOptions options_;
+  std::unique_ptr<LockFile> lock_;
+  std::unique_ptr<SQLite::Database> db_;  // used only by the writer thread (and before it starts)
+  BatchApplier applier_;                  // writer thread only
+  Retention retention_;                   // writer thread only
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // wakes the writer thread
+  std::condition_variable done_cv_;  // wakes Flush / RunRetention / task callers
+  std::deque<Queued> queue_;                       // GUARDED_BY(mu_)
+  std::deque<std::function<void()>> tasks_;        // GUARDED_BY(mu_)
+  uint64_t last_seq_ = 0;      // seq of the newest accepted batch; GUARDED_BY(mu_)
+  uint64_t resolved_seq_ = 0;  // every batch up to here is committed or counted lost
+  uint64_t failed_seq_ = 0;    // newest batch included in a failed (retried) transaction
+  uint64_t transient_failures_ = 0;  // failed (retried) transactions, total
+  Status last_status_;         // the last failure
+  uint64_t retention_requested_ = 0, retention_started_ = 0, retention_completed_ = 0;
+  Status retention_status_;
+  SteadyTime next_retention_;
+  WriterStats stats_;
+  bool stopping_ = false;
+  bool give_up_ = false;
+  bool thread_done_ = false;
+
+  std::once_flag join_once_;
+  std::thread thread_;  // last: started after every member above exists
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Writer>> Writer::Start(const StorageOptions& options) {
+  auto lock = LockFile::Acquire(options.path);
+  if (!lock.ok()) return lock.status();
+  auto db = OpenForWrite(options.path);
+  if (!db.ok()) return db.status();
+  std::unique_ptr<SqliteWriter> writer;
+  try {
+    writer = std::make_unique<SqliteWriter>(options, std::move(lock).value(),
+                                            std::move(db).value());
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "preparing the writer's statements on " + options.path);
+  }
+  if (options.max_database_bytes != 0) {
+    if (Status s = writer->SetMaxDatabaseBytes(options.max_database_bytes); !s.ok()) return s;
+  }
+  return std::unique_ptr<Writer>(std::move(writer));
+}
+
+}  // namespace obsmon::storage

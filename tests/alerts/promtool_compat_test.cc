@@ -1,0 +1,72 @@
+// The project's rule test files (tests/alerts/testdata/*_test.yml) must pass under BOTH the real
+// `promtool test rules` (the oracle for Prometheus semantics) and obsmon's RunRuleTests.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "alerts/rule_test_runner.h"
+
+namespace obsmon::alerts {
+namespace {
+
+const char* kPromtool = "/usr/bin/promtool";
+
+std::string TestData(const std::string& name) {
+  return std::string(OBSMON_SOURCE_DIR) + "/tests/alerts/testdata/" + name;
+}
+
+// Runs promtool on `file`; returns its exit code and output.
+int RunPromtool(const std::string& file, std::string* output) {
+  std::string cmd = std::string(kPromtool) + " test rules '" + file + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
+  int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class RuleFileTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RuleFileTest, PassesUnderPromtool) {
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string out;
+  EXPECT_EQ(RunPromtool(TestData(GetParam()), &out), 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+}
+
+TEST_P(RuleFileTest, PassesUnderObsmon) {
+  std::ostringstream out;
+  EXPECT_EQ(RunRuleTests({TestData(GetParam())}, out), 0) << out.str();
+  EXPECT_NE(out.str().find("SUCCESS"), std::string::npos) << out.str();
+}
+
+INSTANTIATE_TEST_SUITE_P(TestData, RuleFileTest,
+                         ::testing::Values("seed_rules_test.yml", "promql_test.yml",
+                                           "operators_test.yml", "state_test.yml"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           n = n.substr(0, n.find('.'));
+                           return n;
+                         });
+
+TEST(RuleFileTest, WrongExpectationsFailUnderBoth) {
+  const std::string file = TestData("expected_failure_test.yml");
+  std::ostringstream out;
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("FAILED"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("alertname: CarbonComponentDown"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("expr: \"up\""), std::string::npos) << out.str();
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string pout;
+  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

@@ -1,0 +1,35 @@
+#include "core/time_format.h"
+
+#include <gtest/gtest.h>
+
+namespace obsmon {
+namespace {
+
+// 2025-10-14T00:00:00Z, computed independently: 20375 days after the epoch.
+constexpr TimestampMs kOct14 = 20375LL * 86'400'000;
+
+TEST(TimeFormatTest, FormatsRfc3339Utc) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(kOct14), "2025-10-14T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(kOct14 + 12 * 3'600'000 + 250), "2025-10-14T12:00:00.250Z");
+}
+
+TEST(TimeFormatTest, ParsesWhatPrometheusAccepts) {
+  EXPECT_EQ(ParseTimestamp("2025-10-14T00:00:00Z"), kOct14);
+  EXPECT_EQ(ParseTimestamp("2025-10-14"), kOct14);
+  EXPECT_EQ(ParseTimestamp("2025-10-14T02:00:00+02:00"), kOct14);
+  EXPECT_EQ(ParseTimestamp("2025-10-13T22:30:00-01:30"), kOct14);
+  EXPECT_EQ(ParseTimestamp("2025-10-14T00:00:00.5Z"), kOct14 + 500);
+  EXPECT_EQ(ParseTimestamp("1760400000"), 1'760'400'000'000);
+  EXPECT_EQ(ParseTimestamp("1760400000.25"), 1'760'400'000'250);
+}
+
+TEST(TimeFormatTest, RefusesGarbage) {
+  for (const char* bad : {"", "yesterday", "2025-13-01", "2025-10-14T25:00:00Z", "2025-10-14T",
+                          "2025-10-14T00:00:00", "-5", "1e400", "2025-10-14T00:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,382 @@
+#include "probes/log_follower.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "tests/probes/log_test_util.h"
+
+namespace obsmon::logs {
+namespace {
+
+using testing::AppendFile;
+using testing::GzipFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+const auto kNever = [] { return false; };
+
+// Running totals over several polls.
+struct Totals {
+  uint64_t lines = 0, bytes = 0, errors = 0, criticals = 0;
+  std::vector<std::string> events;
+  void Add(const FollowOutput& out) {
+    lines += out.lines;
+    bytes += out.bytes;
+    criticals += out.matches[0];  // DefaultSeverities(): critical first
+    errors += out.matches[1];
+    for (const auto& e : out.events) events.push_back(e.line);
+  }
+};
+
+class LogFollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scanner_ = std::move(LogScanner::Create(DefaultSeverities(), false)).value();
+  }
+  FollowOutput Poll(LogFollower& f) {
+    FollowOutput out = f.Poll(kNever);
+    totals_.Add(out);
+    return out;
+  }
+  // n numbered lines: every 3rd an ERROR, every 7th a CRITICAL (when not an ERROR).
+  static std::string Lines(int from, int n, int* errors, int* criticals) {
+    std::string s;
+    for (int i = from; i < from + n; ++i) {
+      if (i % 3 == 0) {
+        s += "2025-10-14 ERROR request " + std::to_string(i) + " failed\n";
+        ++*errors;
+      } else if (i % 7 == 0) {
+        s += "2025-10-14 CRITICAL disk " + std::to_string(i) + "\n";
+        ++*criticals;
+      } else {
+        s += "2025-10-14 INFO line " + std::to_string(i) + "\n";
+      }
+    }
+    return s;
+  }
+  TempDir dir_;
+  std::unique_ptr<LogScanner> scanner_;
+  Totals totals_;
+  int errors_ = 0, criticals_ = 0;
+};
+
+TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "INFO a\nERROR half");
+  LogFollower f(path, scanner_.get(), {});
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 1u);
+  EXPECT_EQ(out.bytes, 7u);
+  EXPECT_EQ(totals_.errors, 0u);
+  ASSERT_TRUE(out.cursor.has_value());
+  EXPECT_EQ(out.cursor->offset, 7);
+  AppendFile(path, " done\n");
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 2u);
+  EXPECT_EQ(totals_.errors, 1u);
+  EXPECT_EQ(totals_.events, (std::vector<std::string>{"ERROR half done"}));
+}
+
+TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 5000u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  EXPECT_EQ(totals_.bytes, std::filesystem::file_size(path));
+  // Nothing new: nothing counted again.
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 5000u);
+}
+
+TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
+  // Lines of exactly 16 bytes: with 4096-byte reads an ERROR sits at each buffer boundary.
+  const std::string path = dir_ / "app.log";
+  std::string text;
+  for (int i = 0; i < 2048; ++i) text += (i % 256 == 255 || i % 256 == 0) ? "ERROR 123456789\n"
+                                                                         : "INFO  123456789\n";
+  WriteFile(path, text);
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 2048u);
+  EXPECT_EQ(totals_.errors, 16u);
+}
+
+TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "INFO a\n");
+  LogFollower f(path, scanner_.get(), {});
+  FollowOutput out = Poll(f);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  ASSERT_TRUE(out.cursor.has_value());
+  EXPECT_EQ(out.cursor->inode, st.st_ino);
+  EXPECT_EQ(out.cursor->dev, st.st_dev);
+  EXPECT_EQ(out.cursor->fingerprint, FormatFingerprint("INFO a\n"));
+  EXPECT_EQ(FingerprintLength(out.cursor->fingerprint), 7u);
+  // A growing file grows its fingerprint up to kFingerprintBytes.
+  const std::string more(2000, 'x');
+  AppendFile(path, more + "\n");
+  out = Poll(f);
+  EXPECT_EQ(FingerprintLength(out.cursor->fingerprint), kFingerprintBytes);
+  EXPECT_EQ(out.cursor->fingerprint, FormatFingerprint(("INFO a\n" + more).substr(0, 1024)));
+}
+
+TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendFile(path, Lines(101, 50, &errors_, &criticals_));  // unread when rotated
+  std::filesystem::rename(path, path + ".1");
+  WriteFile(path, Lines(151, 30, &errors_, &criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 180u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 180u);
+}
+
+TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendFile(path, Lines(101, 40, &errors_, &criticals_));
+  std::filesystem::rename(path, path + ".1");
+  GzipFile(path + ".1", path + ".1.gz");
+  WriteFile(path, Lines(141, 10, &errors_, &criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 150u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  // Three rotations (compress + delaycompress naming) without a poll.
+  int next = 101;
+  for (int r = 0; r < 3; ++r) {
+    AppendFile(path, Lines(next, 20, &errors_, &criticals_));
+    next += 20;
+    for (int k = 4; k >= 1; --k) {  // shift .k(.gz) -> .k+1.gz
+      const std::string plain = path + "." + std::to_string(k);
+      const std::string gz = plain + ".gz";
+      const std::string to = path + "." + std::to_string(k + 1) + ".gz";
+      if (std::filesystem::exists(gz)) std::filesystem::rename(gz, to);
+      if (std::filesystem::exists(plain)) GzipFile(plain, to);
+    }
+    std::filesystem::rename(path, path + ".1");
+    WriteFile(path, "");
+  }
+  AppendFile(path, Lines(next, 20, &errors_, &criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, static_cast<uint64_t>(next + 19));
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendFile(path, Lines(101, 60, &errors_, &criticals_));
+  std::filesystem::copy_file(path, path + ".1");
+  ::truncate(path.c_str(), 0);
+  AppendFile(path, Lines(161, 5, &errors_, &criticals_));
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(totals_.lines, 165u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "ERROR one\nERROR two\n");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  WriteFile(path, "ERROR three\n");  // same inode, shorter
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(totals_.errors, 3u);
+  EXPECT_EQ(out.cursor->offset, 12);
+  ASSERT_FALSE(out.notes.empty());
+  EXPECT_NE(out.notes[0].find("truncated"), std::string::npos);
+}
+
+TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {
+  const std::string path = dir_ / "late.log";
+  LogFollower f(path, scanner_.get(), {});
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.trouble, "no such file");
+  EXPECT_FALSE(out.cursor.has_value());
+  WriteFile(path, "ERROR early\nINFO x\n");
+  out = Poll(f);
+  EXPECT_TRUE(out.trouble.empty());
+  EXPECT_EQ(totals_.errors, 1u);
+  EXPECT_EQ(totals_.lines, 2u);
+}
+
+TEST_F(LogFollowerTest, FileReplacedByDirectoryIsTroubleNotACrash) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "ERROR a\n");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  std::filesystem::remove(path);
+  std::filesystem::create_directory(path);
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.trouble, "is a directory");
+  EXPECT_EQ(totals_.errors, 1u);
+}
+
+TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
+  // Root reads anything: check from a child that drops to nobody.
+  const std::string path = dir_ / "secret.log";
+  WriteFile(path, "ERROR a\n");
+  ::chmod(path.c_str(), 0600);
+  ::chmod(dir_.path().c_str(), 0755);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::getuid() == 0 && ::setuid(65534) != 0) ::_exit(3);
+    LogFollower f(path, scanner_.get(), {});
+    FollowOutput out = f.Poll(kNever);
+    ::_exit(out.trouble == "permission denied" && out.lines == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {
+  const std::string path = dir_ / "app.log";
+  static constexpr char kText[] = "INFO \0\0\x01 blob\nERROR after\n";
+  WriteFile(path, std::string(kText, sizeof kText - 1));
+  LogFollower f(path, scanner_.get(), {});
+  FollowOutput out = Poll(f);
+  EXPECT_TRUE(out.trouble.empty());
+  EXPECT_EQ(out.lines, 2u);
+  EXPECT_EQ(totals_.errors, 1u);
+  ASSERT_EQ(out.notes.size(), 1u);
+  EXPECT_NE(out.notes[0].find("binary content"), std::string::npos);
+}
+
+TEST_F(LogFollowerTest, TenMegabyteLineCountsOnceAndIsKeptCut) {
+  const std::string path = dir_ / "app.log";
+  std::string big = "ERROR huge " + std::string(10 * 1024 * 1024, 'z');
+  WriteFile(path, "INFO before\n" + big + "\nCRITICAL after\n");
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 1 << 20, .max_line_bytes = 100});
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 3u);
+  EXPECT_EQ(out.bytes, std::filesystem::file_size(path));
+  EXPECT_EQ(totals_.errors, 1u);
+  EXPECT_EQ(totals_.criticals, 1u);
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(out.events[0].line.size(), 100u);
+  EXPECT_EQ(out.events[0].line.substr(0, 11), "ERROR huge ");
+  EXPECT_EQ(out.events[1].line, "CRITICAL after");
+  bool noted = false;
+  for (const auto& n : out.notes) noted = noted || n.find("line longer than") != std::string::npos;
+  EXPECT_TRUE(noted);
+}
+
+TEST_F(LogFollowerTest, UnfinishedLongLineWaitsWithoutCounting) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "INFO a\nERROR " + std::string(20'000, 'y'));
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 1u);
+  EXPECT_EQ(out.cursor->offset, 7);
+  AppendFile(path, "\n");
+  out = Poll(f);
+  EXPECT_EQ(totals_.lines, 2u);
+  EXPECT_EQ(totals_.errors, 1u);
+}
+
+TEST_F(LogFollowerTest, InvalidUtf8IsReplacedInEvents) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "ERROR bad \xFF\xFE bytes\n");
+  LogFollower f(path, scanner_.get(), {});
+  FollowOutput out = Poll(f);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].line, "ERROR bad \xEF\xBF\xBD\xEF\xBF\xBD bytes");
+  ASSERT_EQ(out.notes.size(), 1u);
+  EXPECT_NE(out.notes[0].find("invalid UTF-8"), std::string::npos);
+}
+
+TEST_F(LogFollowerTest, SymlinkedPathIsFollowedAcrossRotationOfItsTarget) {
+  const std::string real = dir_ / "real.log";
+  const std::string link = dir_ / "current.log";
+  WriteFile(real, Lines(1, 30, &errors_, &criticals_));
+  std::filesystem::create_symlink(real, link);
+  LogFollower f(link, scanner_.get(), {});
+  Poll(f);
+  AppendFile(real, Lines(31, 30, &errors_, &criticals_));
+  std::filesystem::rename(real, real + ".1");
+  WriteFile(real, Lines(61, 30, &errors_, &criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 90u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+}
+
+TEST_F(LogFollowerTest, DeadlineStopsAtALineBoundaryAndTheNextPollResumes) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 3000, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  int calls = 0;
+  FollowOutput out = f.Poll([&] { return ++calls > 3; });  // three reads, then the deadline
+  totals_.Add(out);
+  EXPECT_GT(out.lines, 0u);
+  EXPECT_LT(out.lines, 3000u);
+  EXPECT_EQ(static_cast<uint64_t>(out.cursor->offset), out.bytes);
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 3000u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+}
+
+TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 50, &errors_, &criticals_));
+  LogCursor saved;
+  {
+    LogFollower f(path, scanner_.get(), {});
+    saved = *Poll(f).cursor;
+  }
+  AppendFile(path, Lines(51, 50, &errors_, &criticals_));
+  LogFollower again(path, scanner_.get(), {});
+  again.Restore(saved);
+  Poll(again);
+  EXPECT_EQ(totals_.lines, 100u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+}
+
+TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
+  TempDir dir;
+  for (const char* n : {"a.log", "a.log.2.gz", "a.log.1", "a.log.10.gz", "a.log-20250102",
+                        "a.log-20250101.gz", "b.log.1", "a.logx"}) {
+    WriteFile(dir / n, "x\n");
+  }
+  std::vector<std::string> names;
+  for (const auto& r : ListRotated(dir / "a.log")) {
+    names.push_back(r.path.substr(dir.path().size() + 1));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log.10.gz",
+                                             "a.log-20250102", "a.log-20250101.gz"}));
+}
+
+}  // namespace
+}  // namespace obsmon::logs

@@ -1,0 +1,206 @@
+#include "probes/log_probe.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "core/config_node.h"
+#include "probes/probe_registry.h"
+#include "tests/probes/log_test_util.h"
+
+namespace obsmon {
+namespace {
+
+using logs::testing::AppendFile;
+using logs::testing::TempDir;
+using logs::testing::WriteFile;
+
+// What storage would remember: the cursors and counter totals of committed results.
+class FakeState final : public ProbeStateSource {
+ public:
+  void Commit(const ProbeResult& r) {
+    for (const auto& c : r.log_cursors) cursors[c.path] = c;
+    for (const auto& d : r.counters) {
+      auto& v = counters[d.name + d.labels.ToString()];
+      v.name = d.name;
+      v.labels = d.labels;
+      v.value += d.delta;
+    }
+  }
+  std::vector<LogCursor> LogCursors(const ProbeKey&) override {
+    std::vector<LogCursor> out;
+    for (const auto& [p, c] : cursors) out.push_back(c);
+    return out;
+  }
+  std::vector<CounterValue> Counters(const ProbeKey&) override {
+    std::vector<CounterValue> out;
+    for (const auto& [k, v] : counters) out.push_back(v);
+    return out;
+  }
+  double Total(const std::string& name, const std::string& severity = "") const {
+    double sum = 0;
+    for (const auto& [k, v] : counters) {
+      if (v.name == name && (severity.empty() || v.labels.Get("severity") == severity)) {
+        sum += v.value;
+      }
+    }
+    return sum;
+  }
+  std::map<std::string, LogCursor> cursors;
+  std::map<std::string, CounterValue> counters;
+};
+
+class LogProbeTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Probe> Build(const std::string& yaml) {
+    ProbeSpec spec;
+    spec.key = {"carbon", "errors"};
+    spec.kind = "log";
+    spec.role = ProbeRole::kNone;
+    spec.labels = Labels{{"job", "carbon"}};
+    ConfigNode node(YAML::Load(yaml), "test.yml", &errors_);
+    const ProbeKind* kind = FindProbeKind("log");
+    EXPECT_NE(kind, nullptr);
+    if (kind == nullptr) return nullptr;
+    EXPECT_EQ(kind->default_role, ProbeRole::kNone);
+    return kind->factory(spec, node, clock_);
+  }
+  Deadline Later() const { return {clock_.SteadyNow() + std::chrono::seconds(5)}; }
+  static const Sample* Find(const ProbeResult& r, const std::string& name,
+                            const std::string& severity = "") {
+    for (const auto& s : r.samples) {
+      if (s.name == name && s.labels.Get("severity") == severity) return &s;
+    }
+    return nullptr;
+  }
+
+  FakeClock clock_;
+  ConfigErrors errors_;
+  TempDir dir_;
+};
+
+TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
+  const std::string path = dir_ / "carbon.log";
+  WriteFile(path, "INFO a\nERROR b\nFATAL c\nERROR d\n");
+  auto probe = Build("paths: [" + path + "]\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  ProbeResult r = probe->Run(Later());
+  EXPECT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(r.log_events.size(), 3u);
+  EXPECT_EQ(r.log_events[0].severity, "error");
+  EXPECT_EQ(r.log_events[0].line, "ERROR b");
+  EXPECT_EQ(r.log_events[0].file, path);
+  EXPECT_EQ(r.log_events[0].ts_ms, clock_.NowMs());
+  EXPECT_EQ(r.log_events[1].severity, "critical");
+  ASSERT_EQ(r.log_cursors.size(), 1u);
+  EXPECT_EQ(r.log_cursors[0].path, path);
+  EXPECT_EQ(r.log_cursors[0].offset, 31);
+  EXPECT_EQ(r.log_cursors[0].key, (ProbeKey{"carbon", "errors"}));
+  FakeState state;
+  state.Commit(r);
+  EXPECT_EQ(state.Total("obsmon_log_lines_read_total"), 4);
+  EXPECT_EQ(state.Total("obsmon_log_bytes_read_total"), 31);
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 2);
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "critical"), 1);
+  const Sample* errors = Find(r, "obsmon_log_matches_total", "error");
+  ASSERT_NE(errors, nullptr);
+  EXPECT_EQ(errors->value, 2);
+  EXPECT_EQ(errors->labels.Get("component"), "carbon");
+  EXPECT_EQ(errors->labels.Get("job"), "carbon");
+  EXPECT_EQ(errors->labels.Get("source"), path);
+  const Sample* lag = Find(r, "obsmon_log_scan_lag_bytes");
+  ASSERT_NE(lag, nullptr);
+  EXPECT_EQ(lag->value, 0);
+}
+
+TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
+  const std::string path = dir_ / "carbon.log";
+  WriteFile(path, "ERROR 1\nERROR 2\n");
+  FakeState state;
+  {
+    auto probe = Build("paths: [" + path + "]\n");
+    probe->Restore(state);
+    state.Commit(probe->Run(Later()));
+  }
+  AppendFile(path, "ERROR 3\nINFO\n");
+  auto probe = Build("paths: [" + path + "]\n");
+  probe->Restore(state);
+  ProbeResult r = probe->Run(Later());
+  state.Commit(r);
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 3);
+  EXPECT_EQ(state.Total("obsmon_log_lines_read_total"), 4);
+  ASSERT_EQ(r.log_events.size(), 1u);
+  EXPECT_EQ(r.log_events[0].line, "ERROR 3");
+  // The samples carry the restored total, not only this run's increment.
+  EXPECT_EQ(Find(r, "obsmon_log_matches_total", "error")->value, 3);
+}
+
+TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
+  // A crash between Run() and the commit: storage still has the old cursor and totals.
+  const std::string path = dir_ / "carbon.log";
+  WriteFile(path, "ERROR 1\n");
+  FakeState state;
+  {
+    auto probe = Build("paths: [" + path + "]\n");
+    state.Commit(probe->Run(Later()));
+    AppendFile(path, "ERROR 2\n");
+    probe->Run(Later());  // lost
+  }
+  auto probe = Build("paths: [" + path + "]\n");
+  probe->Restore(state);
+  state.Commit(probe->Run(Later()));
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 2);
+}
+
+TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "warn: disk\nan Error here\n");
+  auto probe = Build("paths: " + path +
+                     "\nseverities:\n  warning: '\\bwarn\\b'\n  error: 'error'\n"
+                     "case_insensitive: true\nmax_line_bytes: 64\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  ProbeResult r = probe->Run(Later());
+  ASSERT_EQ(r.log_events.size(), 2u);
+  EXPECT_EQ(r.log_events[0].severity, "warning");
+  EXPECT_EQ(r.log_events[1].severity, "error");
+  EXPECT_NE(Find(r, "obsmon_log_matches_total", "warning"), nullptr);
+  EXPECT_EQ(Find(r, "obsmon_log_matches_total", "critical"), nullptr);
+}
+
+TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
+  WriteFile(dir_ / "a.log", "ERROR a\n");
+  WriteFile(dir_ / "b.log", "ERROR b\nERROR b2\n");
+  WriteFile(dir_ / "b.log.1", "ERROR old\n");  // rotated: not a followed path
+  auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
+  ProbeResult r = probe->Run(Later());
+  EXPECT_TRUE(r.success);
+  EXPECT_EQ(r.log_events.size(), 3u);
+  EXPECT_EQ(r.log_cursors.size(), 2u);
+}
+
+TEST_F(LogProbeTest, MissingFileIsAFailedRunWithAReasonAndTheProbeGoesOn) {
+  const std::string path = dir_ / "none.log";
+  auto probe = Build("paths: [" + path + "]\n");
+  ProbeResult r = probe->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, path + ": no such file");
+  WriteFile(path, "CRITICAL now\n");
+  r = probe->Run(Later());
+  EXPECT_TRUE(r.success);
+  EXPECT_EQ(r.log_events.size(), 1u);
+}
+
+TEST_F(LogProbeTest, BadConfigurationIsReportedWithPosition) {
+  EXPECT_EQ(Build("severities:\n  error: 'ERROR('\npaths: [/tmp/x.log]\n"), nullptr);
+  ASSERT_FALSE(errors_.empty());
+  EXPECT_NE(errors_.ToString().find("test.yml:2:"), std::string::npos) << errors_.ToString();
+  EXPECT_NE(errors_.ToString().find("bad pattern"), std::string::npos);
+  ConfigErrors none;
+  errors_ = none;
+  EXPECT_EQ(Build("max_line_bytes: 3\n"), nullptr);
+  EXPECT_NE(errors_.ToString().find("missing required key 'paths'"), std::string::npos);
+  EXPECT_NE(errors_.ToString().find("max_line_bytes"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace obsmon

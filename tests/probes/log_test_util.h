@@ -1,0 +1,57 @@
+// Helpers shared by the log probe tests: a temporary directory and small file writers.
+// Header-only.
+#pragma once
+
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace obsmon::logs::testing {
+
+// A fresh directory under /tmp, removed with its content on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = "/tmp/obsmon-logtest-XXXXXX";
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline void AppendFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::app | std::ios::binary);
+  out << text;
+}
+
+inline void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc | std::ios::binary);
+  out << text;
+}
+
+inline std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// gzip `from` into `to` (as logrotate's compress does) and remove `from`.
+inline void GzipFile(const std::string& from, const std::string& to) {
+  const std::string data = ReadWhole(from);
+  gzFile gz = gzopen(to.c_str(), "wb");
+  gzwrite(gz, data.data(), static_cast<unsigned>(data.size()));
+  gzclose(gz);
+  std::filesystem::remove(from);
+}
+
+}  // namespace obsmon::logs::testing

@@ -1,0 +1,79 @@
+#include "probes/log_text.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+
+namespace obsmon::logs {
+namespace {
+
+std::string RandomText(std::mt19937& rng, size_t n, std::string_view alphabet) {
+  std::string s(n, ' ');
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  for (auto& c : s) c = alphabet[pick(rng)];
+  return s;
+}
+
+TEST(LogTextTest, CountNewlinesAgreesWithScalarOnEverySizeAndAlignment) {
+  std::mt19937 rng(7);
+  for (size_t n = 0; n < 300; ++n) {
+    const std::string text = RandomText(rng, n + 40, "ab\n");
+    for (size_t skip : {0, 1, 3, 31}) {
+      std::string_view v(text.data() + skip, n);
+      size_t expected = 0;
+      for (char c : v) expected += c == '\n';
+      ASSERT_EQ(CountNewlines(v), expected) << n << " " << skip;
+      ASSERT_EQ(CountNewlinesScalar(v), expected);
+    }
+  }
+  // Long enough to overflow 8-bit lane counters if they were not flushed.
+  const std::string all(100'000, '\n');
+  EXPECT_EQ(CountNewlines(all), 100'000u);
+}
+
+TEST(LogTextTest, LiteralFindIgnoresAsciiCaseAndAgreesWithScalar) {
+  LiteralSet set;
+  ASSERT_TRUE(set.Assign({"ERROR", "critical", "fatal"}));
+  EXPECT_EQ(set.literals(), (std::vector<std::string>{"error", "critical", "fatal"}));
+  EXPECT_EQ(set.Find("all good"), std::string_view::npos);
+  EXPECT_EQ(set.Find("x ErRoR y"), 2u);
+  EXPECT_EQ(set.Find("FATA"), std::string_view::npos);  // a literal cut by the end
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text = RandomText(rng, 1 + rng() % 200, "eErRoOcCfFaAtTlLiI \n");
+    if (round % 3 == 0) text.insert(rng() % text.size(), "FaTaL");
+    ASSERT_EQ(set.Find(text), set.FindScalar(text)) << text;
+  }
+}
+
+TEST(LogTextTest, LiteralSetRefusesEmptyOrTooMany) {
+  LiteralSet set;
+  EXPECT_FALSE(set.Assign({}));
+  EXPECT_FALSE(set.Assign({"a", ""}));
+  EXPECT_FALSE(set.Assign(std::vector<std::string>(LiteralSet::kMaxLiterals + 1, "x")));
+  EXPECT_TRUE(set.empty());
+}
+
+TEST(LogTextTest, CleanLineDropsCarriageReturnAndCutsOnUtf8Boundary) {
+  EXPECT_EQ(CleanLine("ERROR x\r", 100), "ERROR x");
+  EXPECT_EQ(CleanLine("abcdefghij", 10), "abcdefghij");
+  EXPECT_EQ(CleanLine("abcdefghijk", 10), "abcdefg...");
+  // "é" is two bytes; a cut never leaves half of it.
+  const std::string cut = CleanLine("aaaaaa\xC3\xA9zzzz", 10);
+  EXPECT_EQ(cut, "aaaaaa...");
+}
+
+TEST(LogTextTest, CleanLineReplacesInvalidUtf8) {
+  bool invalid = false;
+  EXPECT_EQ(CleanLine("ok \xC3\xA9", 100, &invalid), "ok \xC3\xA9");
+  EXPECT_FALSE(invalid);
+  EXPECT_EQ(CleanLine("bad \xFF\xC3 end", 100, &invalid), "bad \xEF\xBF\xBD\xEF\xBF\xBD end");
+  EXPECT_TRUE(invalid);
+  // Overlong encoding and a surrogate are invalid too.
+  EXPECT_EQ(CleanLine("\xC0\xAF", 100), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(CleanLine("\xED\xA0\x80", 100), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+}  // namespace
+}  // namespace obsmon::logs

@@ -1,0 +1,234 @@
+#include "probes/process_probe.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "tests/probes/child_process.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+
+ProbeSpec Spec() {
+  ProbeSpec spec;
+  spec.key = {"carbon", "process"};
+  spec.kind = "process";
+  spec.labels = Labels{{"job", "tta-staging-carbon"}};
+  return spec;
+}
+
+std::unique_ptr<ProcessProbe> Make(ProcessOptions options) {
+  std::string error;
+  auto probe = ProcessProbe::Create(Spec(), std::move(options), SystemClock::Instance(), &error);
+  EXPECT_NE(probe, nullptr) << error;
+  return probe;
+}
+
+std::optional<double> Value(const ProbeResult& r, const std::string& name) {
+  for (const auto& s : r.samples) {
+    if (s.name == name) return s.value;
+  }
+  return std::nullopt;
+}
+
+// posix_spawn returns before the child has exec'd; wait (bounded) until its command line is
+// the new program's.
+void WaitForExec(int pid, const std::string& prefix) {
+  for (int i = 0; i < 500 && ReadCommandLine("/proc", pid).rfind(prefix, 0) != 0; ++i) {
+    std::this_thread::sleep_for(2ms);
+  }
+}
+
+ProbeResult RunNow(Probe& probe) {
+  return probe.Run(Deadline{SystemClock::Instance().SteadyNow() + 2s});
+}
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// A forked child that, when told, touches `bytes` of memory and then burns half of one core
+// (10 ms busy, 10 ms asleep), publishing its own CPU time (from the kernel's per-process clock,
+// not /proc) in shared memory so the test knows the truth.
+class Burner {
+ public:
+  explicit Burner(size_t bytes) {
+    shared_ = static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
+                                        MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    new (shared_) Shared();
+    pid_ = fork();
+    if (pid_ == 0) {
+      while (!shared_->go.load()) usleep(1000);
+      char* block = static_cast<char*>(malloc(bytes));
+      for (size_t i = 0; i < bytes; i += 4096) block[i] = static_cast<char>(i);
+      shared_->allocated.store(true);
+      volatile uint64_t sink = 0;
+      while (true) {
+        auto busy_until = std::chrono::steady_clock::now() + 10ms;
+        while (std::chrono::steady_clock::now() < busy_until) sink = sink + block[sink % bytes];
+        shared_->cpu_seconds.store(ProcessCpuSeconds());
+        usleep(10'000);
+      }
+    }
+  }
+  ~Burner() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    munmap(shared_, sizeof(Shared));
+  }
+  pid_t pid() const { return pid_; }
+  void AllocateAndBurn() {
+    shared_->go.store(true);
+    while (!shared_->allocated.load()) usleep(1000);
+  }
+  double CpuSeconds() const { return shared_->cpu_seconds.load(); }
+
+ private:
+  struct Shared {
+    std::atomic<bool> go{false};
+    std::atomic<bool> allocated{false};
+    std::atomic<double> cpu_seconds{0};
+  };
+  Shared* shared_ = nullptr;
+  pid_t pid_ = -1;
+};
+
+// The one test that needs real time: CPU % is CPU time over wall time.
+TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
+  constexpr size_t kBytes = 64u << 20;
+  Burner burner(kBytes);
+  ASSERT_GT(burner.pid(), 0);
+  testing::TempDir dir;
+  std::ofstream(dir.File("carbon.pid")) << burner.pid() << "\n";
+  auto probe = Make({dir.File("carbon.pid"), "", "/proc"});
+
+  auto before = RunNow(*probe);
+  ASSERT_TRUE(before.success) << before.reason;
+  EXPECT_FALSE(Value(before, "process_cpu_percent").has_value());  // first run: no CPU figure
+  const double rss_before = *Value(before, "process_resident_memory_bytes");
+
+  burner.AllocateAndBurn();
+  auto first = RunNow(*probe);
+  const double cpu0 = burner.CpuSeconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(first.success);
+  const double rss_after = *Value(first, "process_resident_memory_bytes");
+  EXPECT_NEAR(rss_after - rss_before, static_cast<double>(kBytes), 0.1 * kBytes);
+
+  std::this_thread::sleep_for(1200ms);
+  auto second = RunNow(*probe);
+  const double cpu1 = burner.CpuSeconds();
+  const auto t1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(second.success);
+  const double truth =
+      100.0 * (cpu1 - cpu0) / std::chrono::duration<double>(t1 - t0).count();
+  ASSERT_GT(truth, 15.0) << "the burner did not get enough CPU to measure";
+  auto cpu = Value(second, "process_cpu_percent");
+  ASSERT_TRUE(cpu.has_value());
+  EXPECT_NEAR(*cpu, truth, 0.1 * truth) << "truth " << truth;
+  // Nominally half a core; a busy shared machine may give it less, never much more.
+  EXPECT_LT(*cpu, 60.0);
+  EXPECT_GE(*Value(second, "process_open_fds"), 3);
+  EXPECT_EQ(*Value(second, "process_restarts_total"), 0);
+}
+
+TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
+  testing::TempDir dir;
+  const std::string pid_file = dir.File("app.pid");
+  auto first = std::make_unique<testing::ChildProcess>(
+      std::vector<std::string>{"/bin/sleep", "600"});
+  WaitForExec(first->pid(), "/bin/sleep");
+  std::ofstream(pid_file) << first->pid() << "\n";
+  auto probe = Make({pid_file, "^/bin/sleep ", "/proc"});
+  auto r = RunNow(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_TRUE(r.counters.empty());
+
+  const int old_pid = first->pid();
+  first->Kill();
+  r = RunNow(*probe);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "pid " + std::to_string(old_pid) + " from " + pid_file +
+                          " is not running (stale pid file)");
+
+  testing::ChildProcess second({"/bin/sleep", "600"});
+  WaitForExec(second.pid(), "/bin/sleep");
+  std::ofstream(pid_file) << second.pid() << "\n";
+  r = RunNow(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(r.counters.size(), 1u);
+  EXPECT_EQ(r.counters[0].name, "process_restarts_total");
+  EXPECT_EQ(r.counters[0].delta, 1);
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 1);
+  r = RunNow(*probe);  // same process: no further restart
+  EXPECT_TRUE(r.counters.empty());
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 1);
+}
+
+TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
+  testing::TempDir dir;
+  const std::string pid_file = dir.File("app.pid");
+  std::ofstream(pid_file) << getpid() << "\n";  // this test binary, not the component
+  auto probe = Make({pid_file, "carbon_component", "/proc"});
+  auto r = RunNow(*probe);
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("not a process matching 'carbon_component'"), std::string::npos)
+      << r.reason;
+  std::ofstream(pid_file) << "garbage\n";
+  EXPECT_EQ(RunNow(*probe).reason, "pid file " + pid_file + " holds no pid");
+  std::filesystem::remove(pid_file);
+  EXPECT_EQ(RunNow(*probe).reason, "cannot read pid file " + pid_file);
+}
+
+TEST(ProcessProbeTest, FindsTheProcessByCommandLine) {
+  testing::ChildProcess child({"/bin/sleep", "1234.5678"});
+  WaitForExec(child.pid(), "/bin/sleep");
+  auto probe = Make({"", "sleep 1234\\.5678", "/proc"});
+  auto r = RunNow(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_GT(*Value(r, "process_resident_memory_bytes"), 0);
+  child.Kill();
+  r = RunNow(*probe);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "no process matches 'sleep 1234\\.5678'");
+}
+
+TEST(ProcessProbeTest, ReadsStatWithSpacesAndParenthesesInTheName) {
+  testing::TempDir root;
+  std::filesystem::create_directories(root.File("42"));
+  // Fields 14/15 utime/stime = 300/200, 22 starttime = 777, 24 rss = 10 pages.
+  std::ofstream(root.File("42/stat"))
+      << "42 (my (odd) app) S 1 42 42 0 -1 4194560 100 0 0 0 300 200 0 0 20 0 1 0 777 "
+         "1000000 10 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+  auto st = ReadProcessStat(root.path(), 42);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->cpu_ticks, 500u);
+  EXPECT_EQ(st->start_ticks, 777u);
+  EXPECT_EQ(st->rss_bytes, 10u * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)));
+  EXPECT_FALSE(ReadProcessStat(root.path(), 43).has_value());
+}
+
+TEST(ProcessProbeTest, FactoryNeedsPidFileOrMatchAndAValidRegex) {
+  ConfigErrors errors;
+  ConfigNode empty(YAML::Load("{}"), "obsmon.yml", &errors);
+  EXPECT_EQ(MakeProcessProbe(Spec(), empty, SystemClock::Instance()), nullptr);
+  EXPECT_NE(errors.ToString().find("needs pid_file or match"), std::string::npos);
+  ConfigErrors errors2;
+  ConfigNode bad(YAML::Load("match: '(x'"), "obsmon.yml", &errors2);
+  EXPECT_EQ(MakeProcessProbe(Spec(), bad, SystemClock::Instance()), nullptr);
+  EXPECT_NE(errors2.ToString().find("bad regex"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace obsmon

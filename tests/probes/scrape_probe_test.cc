@@ -1,0 +1,290 @@
+#include "probes/scrape_probe.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <random>
+
+#include "tests/probes/child_process.h"
+#include "tests/probes/test_http_server.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+
+const Clock& RealClock() { return SystemClock::Instance(); }
+
+Deadline In(std::chrono::milliseconds ms) { return Deadline{RealClock().SteadyNow() + ms}; }
+
+ProbeSpec Spec() {
+  ProbeSpec spec;
+  spec.key = {"carbon", "metrics"};
+  spec.kind = "scrape";
+  spec.labels = Labels{{"job", "tta-staging-carbon"}};
+  return spec;
+}
+
+std::unique_ptr<ScrapeProbe> MakeProbe(const std::string& url, ScrapeOptions options = {},
+                                       relabel::RelabelRules rules = {}) {
+  options.url = url;
+  std::string error;
+  auto probe = ScrapeProbe::Create(Spec(), options, std::move(rules), RealClock(), &error);
+  EXPECT_NE(probe, nullptr) << error;
+  return probe;
+}
+
+const Sample* Find(const ProbeResult& r, const std::string& name) {
+  for (const auto& s : r.samples) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+double Value(const ProbeResult& r, const std::string& name) {
+  auto* s = Find(r, name);
+  return s ? s->value : -1;
+}
+
+const char* kBody =
+    "# HELP carbon_emissions_kg Emissions so far.\n"
+    "# TYPE carbon_emissions_kg gauge\n"
+    "carbon_emissions_kg{project=\"TTA-Staging\"} 1.5\n"
+    "# TYPE go_goroutines gauge\n"
+    "go_goroutines 12\n"
+    "exported_thing{job=\"other\",instance=\"x:1\"} 7 1700000000000\n";
+
+TEST(ScrapeProbeTest, IngestsSamplesWithTargetLabelsAndRecordsUpAsPrometheus) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request& req, httplib::Response& res) {
+    EXPECT_NE(req.get_header_value("Accept").find("text/plain;version=0.0.4"), std::string::npos);
+    res.set_content(kBody, "text/plain; version=0.0.4");
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto probe = MakeProbe(server.Url("/metrics"));
+  const std::string instance = "127.0.0.1:" + std::to_string(server.port());
+  EXPECT_EQ(probe->Instance(), instance);
+
+  auto r = probe->Run(In(2s));
+  ASSERT_TRUE(r.success) << r.reason;
+  const Labels target{{"job", "tta-staging-carbon"}, {"instance", instance}};
+  auto* carbon = Find(r, "carbon_emissions_kg");
+  ASSERT_NE(carbon, nullptr);
+  EXPECT_EQ(carbon->labels, (Labels{{"job", "tta-staging-carbon"},
+                                    {"instance", instance},
+                                    {"project", "TTA-Staging"}}));
+  EXPECT_EQ(carbon->value, 1.5);
+  EXPECT_EQ(carbon->ts_ms, 0);  // no timestamp exposed: the run's time
+  // Conflicting target labels move to exported_*, the exposed timestamp is honoured.
+  auto* exported = Find(r, "exported_thing");
+  ASSERT_NE(exported, nullptr);
+  EXPECT_EQ(exported->labels.Get("job"), "tta-staging-carbon");
+  EXPECT_EQ(exported->labels.Get("exported_job"), "other");
+  EXPECT_EQ(exported->labels.Get("exported_instance"), "x:1");
+  EXPECT_EQ(exported->ts_ms, 1700000000000);
+
+  EXPECT_EQ(Find(r, "up")->labels, target);
+  EXPECT_EQ(Value(r, "up"), 1);
+  EXPECT_EQ(Value(r, "scrape_samples_scraped"), 3);
+  EXPECT_EQ(Value(r, "scrape_samples_post_metric_relabeling"), 3);
+  EXPECT_GT(Value(r, "scrape_duration_seconds"), 0);
+  EXPECT_LT(Value(r, "scrape_duration_seconds"), 2);
+  EXPECT_EQ(r.samples.size(), 3u + 4u);
+}
+
+TEST(ScrapeProbeTest, HonorLabelsKeepsTheExposedValues) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kBody, "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  ScrapeOptions options;
+  options.honor_labels = true;
+  auto r = MakeProbe(server.Url("/metrics"), options)->Run(In(2s));
+  ASSERT_TRUE(r.success) << r.reason;
+  auto* exported = Find(r, "exported_thing");
+  EXPECT_EQ(exported->labels.Get("job"), "other");
+  EXPECT_EQ(exported->labels.Get("instance"), "x:1");
+  EXPECT_FALSE(exported->labels.Has("exported_job"));
+}
+
+TEST(ScrapeProbeTest, MetricRelabelKeepsDropsAndRewrites) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kBody, "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  relabel::RelabelRules rules;
+  std::string error;
+  relabel::RuleSpec drop;
+  drop.source_labels = {"__name__"};
+  drop.regex = "go_.*";
+  drop.action = relabel::Action::kDrop;
+  rules.Add(relabel::Rule::Compile(drop, &error));
+  relabel::RuleSpec replace;
+  replace.source_labels = {"project"};
+  replace.regex = "TTA-(.*)";
+  replace.target_label = "stage";
+  replace.replacement = "${1}_env";
+  rules.Add(relabel::Rule::Compile(replace, &error));
+  relabel::RuleSpec labeldrop;
+  labeldrop.regex = "exported_.*";
+  labeldrop.action = relabel::Action::kLabelDrop;
+  rules.Add(relabel::Rule::Compile(labeldrop, &error));
+  auto r = MakeProbe(server.Url("/metrics"), {}, std::move(rules))->Run(In(2s));
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_EQ(Find(r, "go_goroutines"), nullptr);
+  EXPECT_EQ(Find(r, "carbon_emissions_kg")->labels.Get("stage"), "Staging_env");
+  EXPECT_FALSE(Find(r, "exported_thing")->labels.Has("exported_job"));
+  EXPECT_EQ(Value(r, "scrape_samples_scraped"), 3);
+  EXPECT_EQ(Value(r, "scrape_samples_post_metric_relabeling"), 2);
+}
+
+TEST(ScrapeProbeTest, ParsesOpenMetricsWhenTheTargetAnnouncesIt) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("# TYPE a gauge\na 2 1700000000.5\n# EOF\n",
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8");
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto r = MakeProbe(server.Url("/metrics"))->Run(In(2s));
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_EQ(Find(r, "a")->ts_ms, 1700000000500);
+}
+
+// A target that streams 1 GB: reading stops at the body limit, well before the deadline, and the
+// process never holds more than the limit.
+TEST(ScrapeProbeTest, OneGigabyteBodyStopsAtTheSizeLimit) {
+  testing::TestHttpServer server;
+  std::atomic<size_t> sent{0};
+  server.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/plain", [&](size_t, httplib::DataSink& sink) {
+      static const std::string chunk = [] {
+        std::string c;
+        for (int i = 0; c.size() < (64 << 10); ++i) c += "m{i=\"" + std::to_string(i) + "\"} 1\n";
+        return c;
+      }();
+      if (sent >= (1ull << 30)) {
+        sink.done();
+        return true;
+      }
+      sent += chunk.size();
+      return sink.write(chunk.data(), chunk.size());
+    });
+  });
+  ASSERT_GT(server.Start(), 0);
+  ScrapeOptions options;
+  options.body_size_limit = 4 << 20;
+  auto probe = MakeProbe(server.Url("/metrics"), options);
+  auto start = std::chrono::steady_clock::now();
+  auto r = probe->Run(In(10s));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason.rfind("body size limit exceeded", 0), 0u) << r.reason;
+  EXPECT_EQ(Value(r, "up"), 0);
+  EXPECT_LT(took, 5s);
+  EXPECT_LT(sent.load(), 1ull << 30);  // the server was cut off long before 1 GB
+}
+
+TEST(ScrapeProbeTest, GarbageIsAParseErrorWithALineNumber) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    std::mt19937 rng(3);
+    std::string garbage = "ok_metric 1\n";
+    for (int i = 0; i < 5000; ++i) garbage += static_cast<char>(rng() % 256);
+    res.set_content(garbage, "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto r = MakeProbe(server.Url("/metrics"))->Run(In(2s));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason.rfind("parse error: line 2", 0), 0u) << r.reason;
+  EXPECT_EQ(Value(r, "up"), 0);
+  EXPECT_EQ(Find(r, "ok_metric"), nullptr);  // a failed scrape ingests nothing, as Prometheus
+}
+
+TEST(ScrapeProbeTest, NeverFinishingTargetEndsAtTheDeadline) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_chunked_content_provider("text/plain", [&](size_t offset, httplib::DataSink& sink) {
+      if (offset == 0) {
+        sink.write("a 1\n", 4);
+        return true;
+      }
+      server.WaitStopped(3s);  // never sends the rest
+      return false;
+    });
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto start = std::chrono::steady_clock::now();
+  auto r = MakeProbe(server.Url("/metrics"))->Run(In(500ms));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason.rfind("timeout after", 0), 0u) << r.reason;
+  EXPECT_LT(took, 1500ms);
+  EXPECT_GE(took, 450ms);
+}
+
+TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    std::string body;
+    for (int i = 0; i < 100; ++i) body += "m{i=\"" + std::to_string(i) + "\"} 1\n";
+    res.set_content(body, "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  ScrapeOptions options;
+  options.sample_limit = 50;
+  auto r = MakeProbe(server.Url("/metrics"), options)->Run(In(2s));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason.rfind("sample limit exceeded", 0), 0u) << r.reason;
+  EXPECT_EQ(Value(r, "up"), 0);
+  EXPECT_EQ(Find(r, "m"), nullptr);
+  options.sample_limit = 100;
+  EXPECT_TRUE(MakeProbe(server.Url("/metrics"), options)->Run(In(2s)).success);
+}
+
+TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content("down", "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto r = MakeProbe(server.Url("/metrics"))->Run(In(2s));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "server returned HTTP status 503");
+
+  int port = testing::FreeLoopbackPort();
+  auto refused =
+      MakeProbe("http://127.0.0.1:" + std::to_string(port) + "/metrics")->Run(In(2s));
+  EXPECT_FALSE(refused.success);
+  EXPECT_FALSE(refused.reason.empty());
+  EXPECT_EQ(Value(refused, "up"), 0);
+  EXPECT_EQ(Value(refused, "scrape_samples_scraped"), 0);
+}
+
+TEST(ScrapeProbeTest, FactoryReportsBadSettingsWithPositions) {
+  ConfigErrors errors;
+  auto yaml = YAML::Load(
+      "url: ftp://x/metrics\n"
+      "metric_relabel:\n"
+      "  - source_labels: [__name__]\n"
+      "    regex: '(unclosed'\n"
+      "    action: drop\n");
+  ConfigNode node(yaml, "obsmon.yml", &errors);
+  EXPECT_EQ(MakeScrapeProbe(Spec(), node, RealClock()), nullptr);
+  ASSERT_FALSE(errors.empty());
+  EXPECT_NE(errors.ToString().find("bad regex"), std::string::npos) << errors.ToString();
+
+  ConfigErrors ok_errors;
+  auto good = YAML::Load(
+      "url: http://127.0.0.1:9/metrics\nhonor_labels: true\nsample_limit: 10\n"
+      "headers: {Authorization: Bearer x}\n");
+  ConfigNode good_node(good, "obsmon.yml", &ok_errors);
+  auto probe = MakeScrapeProbe(Spec(), good_node, RealClock());
+  EXPECT_NE(probe, nullptr) << ok_errors.ToString();
+  EXPECT_EQ(probe->Instance(), "127.0.0.1:9");
+}
+
+}  // namespace
+}  // namespace obsmon

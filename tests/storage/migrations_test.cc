@@ -1,0 +1,123 @@
+// Opening databases: migrations from an empty file, refusing newer schemas and non-databases.
+#include "storage/migrations.h"
+
+#include <gtest/gtest.h>
+
+#include <SQLiteCpp/Database.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "storage/storage.h"
+#include "tests/storage/temp_dir.h"
+
+namespace obsmon::storage {
+namespace {
+
+using testing::TempDir;
+
+int UserVersion(const std::string& path) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet("PRAGMA user_version").getInt();
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
+  TempDir dir;
+  StorageOptions o;
+  o.path = dir.File("new.db");
+  {
+    auto w = Writer::Start(o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+  }
+  EXPECT_EQ(UserVersion(o.path), static_cast<int>(Migrations().size()));
+  EXPECT_EQ(LatestSchemaVersion(), static_cast<int>(Migrations().size()));
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
+  for (const char* table : {"series", "samples", "probes", "probe_runs", "rollup_hourly",
+                            "log_cursors", "log_events", "counters"}) {
+    EXPECT_TRUE(db.tableExists(table)) << table;
+  }
+}
+
+TEST(MigrationsTest, EmptyFileIsMigrated) {
+  TempDir dir;
+  StorageOptions o;
+  o.path = dir.File("empty.db");
+  { std::ofstream(o.path).flush(); }
+  auto w = Writer::Start(o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  (*w)->Stop();
+  EXPECT_EQ(UserVersion(o.path), LatestSchemaVersion());
+}
+
+TEST(MigrationsTest, ReopeningKeepsDataAndVersion) {
+  TempDir dir;
+  StorageOptions o;
+  o.path = dir.File("re.db");
+  for (int round = 0; round < 2; ++round) {
+    auto w = Writer::Start(o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    WriteBatch b;
+    b.counters.push_back({"opens_total", Labels{{"component", "c"}}, 1});
+    ASSERT_TRUE((*w)->Enqueue(b));
+    ASSERT_TRUE((*w)->Flush().ok());
+  }
+  EXPECT_EQ(UserVersion(o.path), LatestSchemaVersion());
+  auto r = Reader::Open(o.path);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ((*r)->CounterTotal("opens_total", Labels{{"component", "c"}}).value(), 2.0);
+}
+
+TEST(MigrationsTest, NewerSchemaIsRefusedByWriterAndReader) {
+  TempDir dir;
+  StorageOptions o;
+  o.path = dir.File("newer.db");
+  {
+    auto w = Writer::Start(o);
+    ASSERT_TRUE(w.ok());
+  }
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() + 1));
+  }
+  auto w = Writer::Start(o);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("newer"), std::string::npos) << w.status().message();
+  EXPECT_NE(w.status().message().find(o.path), std::string::npos);
+  auto r = Reader::Open(o.path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("newer"), std::string::npos);
+  EXPECT_EQ(UserVersion(o.path), LatestSchemaVersion() + 1);  // untouched
+}
+
+TEST(MigrationsTest, NonDatabaseFileIsRefusedAndNeverOverwritten) {
+  TempDir dir;
+  StorageOptions o;
+  o.path = dir.File("notes.txt");
+  const std::string content = "these are a user's notes, not a database\n";
+  { std::ofstream(o.path) << content; }
+  auto w = Writer::Start(o);
+  ASSERT_FALSE(w.ok());
+  EXPECT_TRUE(w.status().IsInvalidArgument());
+  EXPECT_NE(w.status().message().find("is not an SQLite database"), std::string::npos)
+      << w.status().message();
+  auto r = Reader::Open(o.path);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(ReadAll(o.path), content);
+}
+
+TEST(MigrationsTest, ReaderRefusesMissingFile) {
+  TempDir dir;
+  auto r = Reader::Open(dir.File("missing.db"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsNotFound());
+}
+
+}  // namespace
+}  // namespace obsmon::storage

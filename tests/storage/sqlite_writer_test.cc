@@ -1,0 +1,525 @@
+// The Writer and Reader together on real SQLite files: round trips, atomicity, group commit,
+// retention, the per-day event cap, the single-writer lock, draining and the bounded queue.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <SQLiteCpp/Database.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <thread>
+
+#include "storage/latency_histogram.h"
+#include "storage/storage.h"
+#include "tests/storage/temp_dir.h"
+
+namespace obsmon::storage {
+namespace {
+
+using testing::TempDir;
+
+constexpr TimestampMs kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z, an hour boundary
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kDay = 86'400'000;
+
+StorageOptions Options(const TempDir& dir, const Clock* clock = nullptr) {
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  if (clock) o.clock = clock;
+  return o;
+}
+
+std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
+  auto w = Writer::Start(o);
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  return w.ok() ? std::move(w).value() : nullptr;
+}
+
+std::unique_ptr<Reader> OpenOrDie(const std::string& path) {
+  auto r = Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+ProbeRun MakeRun(const std::string& probe, TimestampMs ts, bool ok, double secs,
+             ProbeRole role = ProbeRole::kHealth, const std::string& component = "carbon") {
+  ProbeRun r;
+  r.key = {component, probe};
+  r.role = role;
+  r.ts_ms = ts;
+  r.success = ok;
+  r.duration_seconds = secs;
+  r.valid_for_ms = 22'500;
+  r.reason = ok ? "" : "status 503";
+  return r;
+}
+
+LogEvent Event(TimestampMs ts, const std::string& line, const std::string& component = "carbon") {
+  return LogEvent{{component, "logs"}, ts, "/var/log/carbon.log", "error", line};
+}
+
+int64_t Count(const std::string& path, const std::string& sql) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet(sql).getInt64();
+}
+
+TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  WriteBatch b;
+  b.runs.push_back(MakeRun("health", kT0 + 1000, true, 0.012));
+  b.runs.push_back(MakeRun("health", kT0 + 16000, false, 2.0));
+  b.runs.push_back(MakeRun("smoke", kT0 + 5000, true, 0.5, ProbeRole::kIntegration));
+  Labels sl{{"component", "carbon"}, {"job", "tta-staging-carbon"}, {"quote", "a\"b\\c\nd"}};
+  b.samples.push_back({"probe_success", sl, kT0 + 1000, 1});
+  b.samples.push_back({"probe_success", sl, kT0 + 16000, 0});
+  b.samples.push_back({"odd", Labels(), kT0, std::numeric_limits<double>::quiet_NaN()});
+  b.samples.push_back({"odd", Labels(), kT0 + 1, std::numeric_limits<double>::infinity()});
+  b.log_events.push_back(Event(kT0 + 2000, "ERROR disk on fire \xE2\x9C\x93"));
+  LogCursor c{{"carbon", "logs"}, "/var/log/carbon.log", 2049, 0xFFFFFFFFFFFFFF00ull,
+              "abcdef0123", 4096, kT0 + 2000};
+  b.log_cursors.push_back(c);
+  Labels cl{{"component", "carbon"}, {"probe", "logs"}, {"severity", "error"}};
+  b.counters.push_back({"obsmon_log_matches_total", cl, 3});
+  b.counters.push_back({"obsmon_log_matches_total", cl, 2});
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Flush().ok());
+
+  auto r = OpenOrDie(o.path);
+  ASSERT_TRUE(r);
+  auto runs = r->ProbeRuns("carbon", kT0, kT0 + kHour);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 3u);
+  // Ordered by probe then time.
+  EXPECT_EQ((*runs)[0].key.probe, "health");
+  EXPECT_EQ((*runs)[0].ts_ms, kT0 + 1000);
+  EXPECT_TRUE((*runs)[0].success);
+  EXPECT_DOUBLE_EQ((*runs)[0].duration_seconds, 0.012);
+  EXPECT_EQ((*runs)[0].valid_for_ms, 22'500);
+  EXPECT_EQ((*runs)[1].ts_ms, kT0 + 16000);
+  EXPECT_FALSE((*runs)[1].success);
+  EXPECT_EQ((*runs)[1].reason, "status 503");
+  EXPECT_EQ((*runs)[2].key.probe, "smoke");
+  EXPECT_EQ((*runs)[2].role, ProbeRole::kIntegration);
+
+  auto samples = r->Samples("probe_success", Labels{{"job", "tta-staging-carbon"}}, kT0, kT0 + kHour);
+  ASSERT_TRUE(samples.ok());
+  ASSERT_EQ(samples->size(), 2u);
+  EXPECT_EQ((*samples)[0].labels, sl);
+  EXPECT_EQ((*samples)[1].value, 0);
+  auto odd = r->Samples("odd", Labels(), kT0, kT0 + 10);
+  ASSERT_TRUE(odd.ok());
+  ASSERT_EQ(odd->size(), 2u);
+  EXPECT_TRUE(std::isnan((*odd)[0].value));
+  EXPECT_TRUE(std::isinf((*odd)[1].value));
+  EXPECT_TRUE(r->Samples("probe_success", Labels{{"job", "other"}}, kT0, kT0 + kHour)->empty());
+
+  auto events = r->LogEvents("carbon", kT0, kT0 + kHour, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].line, "ERROR disk on fire \xE2\x9C\x93");
+  EXPECT_EQ((*events)[0].key.probe, "logs");
+  EXPECT_EQ((*events)[0].file, "/var/log/carbon.log");
+
+  auto cursors = r->LogCursors({"carbon", "logs"});
+  ASSERT_EQ(cursors.size(), 1u);
+  EXPECT_EQ(cursors[0].dev, 2049u);
+  EXPECT_EQ(cursors[0].inode, 0xFFFFFFFFFFFFFF00ull);
+  EXPECT_EQ(cursors[0].fingerprint, "abcdef0123");
+  EXPECT_EQ(cursors[0].offset, 4096);
+  EXPECT_EQ(cursors[0].updated_ms, kT0 + 2000);
+
+  auto counters = r->Counters({"carbon", "logs"});
+  ASSERT_EQ(counters.size(), 1u);
+  EXPECT_EQ(counters[0].value, 5);
+  EXPECT_EQ(counters[0].labels, cl);
+  EXPECT_TRUE(r->Counters({"carbon", "other"}).empty());
+  EXPECT_TRUE(r->TakeStateError().ok());
+
+  auto comps = r->Components();
+  ASSERT_TRUE(comps.ok());
+  EXPECT_EQ(*comps, std::vector<std::string>{"carbon"});
+  auto latest = r->LatestRuns();
+  ASSERT_TRUE(latest.ok());
+  ASSERT_EQ(latest->size(), 2u);
+  EXPECT_EQ((*latest)[0].ts_ms, kT0 + 16000);
+  EXPECT_EQ((*latest)[1].key.probe, "smoke");
+
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.committed_batches, 1u);
+  EXPECT_EQ(s.committed_rows, 3u + 4u + 1u);
+  EXPECT_EQ(s.write_errors, 0u);
+}
+
+TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  WriteBatch b;
+  for (int i = 0; i < 10; ++i) b.runs.push_back(MakeRun("a", kT0 + i * 60'000, i % 3 != 0, 0.1));
+  b.runs.push_back(MakeRun("b", kT0 - kDay, true, 0.1));  // long before, still "the last before"
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = OpenOrDie(o.path);
+  auto runs = r->ProbeRuns("carbon", kT0 + 5 * 60'000 + 1, kT0 + 8 * 60'000);
+  ASSERT_TRUE(runs.ok());
+  std::vector<std::pair<std::string, TimestampMs>> got;
+  for (const auto& run : *runs) got.emplace_back(run.key.probe, run.ts_ms);
+  std::vector<std::pair<std::string, TimestampMs>> want = {
+      {"a", kT0 + 5 * 60'000}, {"a", kT0 + 6 * 60'000}, {"a", kT0 + 7 * 60'000}, {"b", kT0 - kDay}};
+  EXPECT_EQ(got, want);
+}
+
+TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  // Two batches (two transactions) into the same hour: the upsert must add them up.
+  std::vector<double> up_durations;
+  for (int part = 0; part < 2; ++part) {
+    WriteBatch b;
+    for (int i = 0; i < 30; ++i) {
+      int n = part * 30 + i;
+      bool ok = n % 10 != 0;
+      double secs = 0.010 + 0.001 * n;
+      b.runs.push_back(MakeRun("health", kT0 + n * 60'000, ok, secs));
+      if (ok) up_durations.push_back(secs);
+    }
+    ASSERT_TRUE(w->Enqueue(b));
+    ASSERT_TRUE(w->Flush().ok());
+  }
+  WriteBatch next_hour;
+  next_hour.runs.push_back(MakeRun("health", kT0 + kHour + 5, true, 0.5));
+  ASSERT_TRUE(w->Enqueue(next_hour));
+  ASSERT_TRUE(w->Flush().ok());
+
+  auto r = OpenOrDie(o.path);
+  auto rollups = r->Rollups("carbon", kT0, kT0 + 2 * kHour);
+  ASSERT_TRUE(rollups.ok());
+  ASSERT_EQ(rollups->size(), 2u);
+  const HourlyRollup& h = (*rollups)[0];
+  EXPECT_EQ(h.hour_ms, kT0);
+  EXPECT_EQ(h.runs, 60);
+  EXPECT_EQ(h.down, 6);
+  EXPECT_EQ(h.up, 54);
+  double sum_all = 0, sum_up = 0;
+  for (int n = 0; n < 60; ++n) sum_all += 0.010 + 0.001 * n;
+  for (double d : up_durations) sum_up += d;
+  EXPECT_NEAR(h.duration_sum, sum_all, 1e-9);
+  EXPECT_NEAR(h.up_duration_sum, sum_up, 1e-9);
+  EXPECT_DOUBLE_EQ(h.duration_min, 0.010);
+  EXPECT_DOUBLE_EQ(h.duration_max, 0.010 + 0.001 * 59);
+  auto hist = LatencyHistogram::Decode(h.latency_hist);
+  ASSERT_TRUE(hist.has_value());
+  EXPECT_EQ(hist->count(), 54u);
+  std::sort(up_durations.begin(), up_durations.end());
+  double exact_p95 = up_durations[static_cast<size_t>(std::ceil(0.95 * 54)) - 1];
+  EXPECT_NEAR(*hist->Quantile(0.95), exact_p95, exact_p95 * 0.045);
+  EXPECT_EQ((*rollups)[1].hour_ms, kT0 + kHour);
+  EXPECT_EQ((*rollups)[1].runs, 1);
+}
+
+TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  WriteBatch b;
+  b.runs.push_back(MakeRun("health", kT0, true, 0.1));
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = OpenOrDie(o.path);
+  EXPECT_EQ(r->ProbeRuns("carbon", kT0, kT0 + 1)->size(), 1u);
+  EXPECT_EQ(r->Rollups("carbon", kT0, kT0 + kHour)->at(0).runs, 1);
+}
+
+TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  WriteBatch first;
+  first.runs.push_back(MakeRun("health", kT0, true, 0.1));
+  ASSERT_TRUE(w->Enqueue(first));
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = OpenOrDie(o.path);  // opened while the writer is running
+  EXPECT_EQ(r->ProbeRuns("carbon", kT0, kT0 + kDay)->size(), 1u);
+  for (int i = 1; i <= 20; ++i) {
+    WriteBatch b;
+    b.runs.push_back(MakeRun("health", kT0 + i * 1000, true, 0.1));
+    ASSERT_TRUE(w->Enqueue(b));
+  }
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(r->ProbeRuns("carbon", kT0, kT0 + kDay)->size(), 21u);
+}
+
+TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  constexpr int kThreads = 8, kBatches = 400, kSamples = 10;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBatches; ++i) {
+        WriteBatch b;
+        for (int k = 0; k < kSamples; ++k) {
+          b.samples.push_back({"load", Labels{{"thread", std::to_string(t)}, {"k", std::to_string(k)}},
+                               kT0 + i, static_cast<double>(i)});
+        }
+        b.counters.push_back({"batches_total", Labels{{"thread", std::to_string(t)}}, 1});
+        EXPECT_TRUE(w->Enqueue(std::move(b)));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(w->Flush().ok());
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.committed_batches, static_cast<uint64_t>(kThreads * kBatches));
+  EXPECT_EQ(s.committed_rows, static_cast<uint64_t>(kThreads * kBatches * kSamples));
+  EXPECT_LT(s.commits, s.committed_batches) << "batches should share transactions";
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), kThreads * kBatches * kSamples);
+  auto r = OpenOrDie(o.path);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(r->CounterTotal("batches_total", Labels{{"thread", std::to_string(t)}}).value(),
+              kBatches);
+  }
+}
+
+TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
+  TempDir dir;
+  auto o = Options(dir);
+  o.retry_backoff_ms = 20;
+  auto w = StartOrDie(o);
+  // Cap the database at about its current size: the big batch cannot fit (SQLITE_FULL).
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now + 8192).ok());
+  WriteBatch b;
+  b.log_cursors.push_back({{"carbon", "logs"}, "/l", 1, 2, "ff", 123456, kT0});
+  for (int i = 0; i < 2000; ++i) b.log_events.push_back(Event(kT0 + i, std::string(200, 'x')));
+  b.counters.push_back({"obsmon_log_matches_total", Labels{{"component", "carbon"}, {"probe", "logs"}}, 2000});
+  ASSERT_TRUE(w->Enqueue(b));
+  Status flushed = w->Flush();
+  ASSERT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find("full"), std::string::npos) << flushed.message();
+  WriterStats s = w->Stats();
+  EXPECT_GE(s.write_errors, 1u);
+  EXPECT_FALSE(s.last_error.empty());
+  {
+    auto r = OpenOrDie(o.path);
+    EXPECT_TRUE(r->LogCursors({"carbon", "logs"}).empty());
+    EXPECT_TRUE(r->LogEvents("carbon", 0, kT0 + kDay, 10)->empty());
+    EXPECT_TRUE(r->Counters({"carbon", "logs"}).empty());
+  }
+  // Room again: the kept batch is written, all of it.
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = OpenOrDie(o.path);
+  ASSERT_EQ(r->LogCursors({"carbon", "logs"}).size(), 1u);
+  EXPECT_EQ(r->LogCursors({"carbon", "logs"})[0].offset, 123456);
+  EXPECT_EQ(r->LogEvents("carbon", 0, kT0 + kDay, 5000)->size(), 1000u);  // the daily cap
+  EXPECT_EQ(r->Counters({"carbon", "logs"}).at(0).value, 2000);
+  EXPECT_EQ(w->Stats().lost_batches, 0u);
+  EXPECT_TRUE(w->Stats().last_error.empty());
+}
+
+TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
+  TempDir dir;
+  auto o = Options(dir);
+  o.queue_capacity = 4;
+  o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
+  auto w = StartOrDie(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  auto big = [](int i) {
+    WriteBatch b;
+    for (int k = 0; k < 300; ++k) {
+      b.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0 + i, 1.0 * i});
+    }
+    return b;
+  };
+  ASSERT_TRUE(w->Enqueue(big(0)));
+  ASSERT_FALSE(w->Flush().ok());  // the attempt failed: batch 0 is back in the queue
+  EXPECT_TRUE(w->Enqueue(big(1)));
+  EXPECT_TRUE(w->Enqueue(big(2)));
+  EXPECT_TRUE(w->Enqueue(big(3)));
+  EXPECT_FALSE(w->Enqueue(big(4)));  // full
+  EXPECT_FALSE(w->Enqueue(big(5)));
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.dropped_batches, 2u);
+  EXPECT_EQ(s.queue_depth, 4u);
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  Status flushed = w->Flush();
+  ASSERT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_EQ(Count(o.path, "SELECT count(DISTINCT ts_ms) FROM samples"), 4);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 4 * 300);
+}
+
+TEST(SqliteWriterTest, StopDrainsTheQueue) {
+  TempDir dir;
+  auto o = Options(dir);
+  {
+    auto w = StartOrDie(o);
+    for (int i = 0; i < 2000; ++i) {
+      WriteBatch b;
+      b.runs.push_back(MakeRun("health", kT0 + i * 1000, true, 0.01));
+      b.samples.push_back({"probe_success", Labels{{"probe", "health"}}, kT0 + i * 1000, 1});
+      ASSERT_TRUE(w->Enqueue(std::move(b)));
+    }
+    w->Stop();
+    w->Stop();  // idempotent
+    EXPECT_FALSE(w->Enqueue(WriteBatch{}));  // refused once stopped
+    EXPECT_EQ(w->Stats().committed_batches, 2000u);
+  }
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 2000);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 2000);
+}
+
+TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
+  TempDir dir;
+  auto o = Options(dir);
+  {
+    auto w = StartOrDie(o);
+    for (int i = 0; i < 500; ++i) {
+      WriteBatch b;
+      b.counters.push_back({"n_total", Labels(), 1});
+      ASSERT_TRUE(w->Enqueue(std::move(b)));
+    }
+  }
+  auto r = OpenOrDie(o.path);
+  EXPECT_EQ(r->CounterTotal("n_total", Labels()).value(), 500);
+}
+
+TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto first = StartOrDie(o);
+  ASSERT_TRUE(first);
+  auto second = Writer::Start(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().message(),
+            "database " + o.path + " is in use by another obsmon (pid " + std::to_string(getpid()) +
+                ")");
+  first.reset();  // releases the lock
+  auto third = Writer::Start(o);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
+  TempDir dir;
+  auto o = Options(dir);
+  o.max_log_events_per_day = 5;
+  const TimestampMs day1 = kT0 + 3 * kHour, day2 = kT0 + kDay + 1;
+  {
+    auto w = StartOrDie(o);
+    for (int batch = 0; batch < 2; ++batch) {  // 4 + 4 events on day 1, in two transactions
+      WriteBatch b;
+      for (int i = 0; i < 4; ++i) b.log_events.push_back(Event(day1 + batch * 10 + i, "e"));
+      ASSERT_TRUE(w->Enqueue(b));
+      ASSERT_TRUE(w->Flush().ok());
+    }
+    WriteBatch b;
+    for (int i = 0; i < 3; ++i) b.log_events.push_back(Event(day2 + i, "d2"));
+    for (int i = 0; i < 6; ++i) b.log_events.push_back(Event(day1 + 100 + i, "other", "api"));
+    ASSERT_TRUE(w->Enqueue(b));
+    ASSERT_TRUE(w->Flush().ok());
+    EXPECT_EQ(w->Stats().dropped_log_events, 3u + 1u);
+  }
+  {
+    // A new writer (fresh caches) still knows day 1 is full.
+    auto w = StartOrDie(o);
+    WriteBatch b;
+    b.log_events.push_back(Event(day1 + 500, "late"));
+    b.log_events.push_back(Event(day1 + 501, "late"));
+    ASSERT_TRUE(w->Enqueue(b));
+    ASSERT_TRUE(w->Flush().ok());
+  }
+  auto r = OpenOrDie(o.path);
+  EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + kDay, 100)->size(), 5u);
+  EXPECT_EQ(r->LogEvents("carbon", kT0 + kDay, kT0 + 2 * kDay, 100)->size(), 3u);
+  EXPECT_EQ(r->LogEvents("api", kT0, kT0 + kDay, 100)->size(), 5u);
+  EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + 2 * kDay, 2)->size(), 2u);  // limit
+  EXPECT_EQ(r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "carbon"}}).value(),
+            3 + 2);
+  EXPECT_EQ(r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "api"}}).value(), 1);
+}
+
+TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
+  TempDir dir;
+  FakeClock clock(kT0 + 100 * kDay);
+  auto o = Options(dir, &clock);
+  o.retention_ms = 35 * kDay;
+  o.rollup_retention_ms = 90 * kDay;
+  o.retention_batch_rows = 7;  // many small statements
+  auto w = StartOrDie(o);
+  const TimestampMs now = clock.NowMs();
+  const TimestampMs old_ts = now - 40 * kDay, ancient = now - 95 * kDay, recent = now - kDay;
+  WriteBatch b;
+  for (int i = 0; i < 50; ++i) {
+    b.runs.push_back(MakeRun("health", old_ts + i * 1000, true, 0.1));
+    b.runs.push_back(MakeRun("health", recent + i * 1000, true, 0.1));
+    b.samples.push_back({"probe_success", Labels{{"p", "a"}}, old_ts + i, 1});
+    b.samples.push_back({"probe_success", Labels{{"p", "b"}}, old_ts + i, 1});
+    b.samples.push_back({"probe_success", Labels{{"p", "a"}}, recent + i, 1});
+    b.log_events.push_back(Event(old_ts + i, "old"));
+    b.log_events.push_back(Event(recent + i, "new"));
+  }
+  b.runs.push_back(MakeRun("health", ancient, true, 0.1));  // an ancient run and its rollup
+  b.runs.push_back(MakeRun("health", now - 35 * kDay, true, 0.1));  // exactly at the cutoff: kept
+  b.counters.push_back({"kept_total", Labels(), 1});
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Flush().ok());
+  ASSERT_TRUE(w->RunRetention().ok());
+
+  // Deleted: 50 old runs + 1 ancient run, 100 old samples, 50 old events, 1 ancient rollup hour.
+  EXPECT_EQ(w->Stats().retention_deleted_rows, 50u + 1u + 100u + 50u + 1u);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 51);
+  EXPECT_EQ(Count(o.path, "SELECT min(ts_ms) FROM probe_runs"), now - 35 * kDay);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 50);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM log_events"), 50);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM log_events WHERE line = 'old'"), 0);
+  // Rollups outlive raw runs: the 40-day-old hour stays, the 95-day-old one goes.
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM rollup_hourly WHERE hour_ms < " +
+                              std::to_string(now - 90 * kDay)),
+            0);
+  EXPECT_GE(Count(o.path, "SELECT count(*) FROM rollup_hourly WHERE hour_ms < " +
+                              std::to_string(now - 35 * kDay)),
+            1);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM counters"), 1);
+
+  // Time passes: the next pass removes what aged out meanwhile, and writes still work.
+  clock.Advance(2 * kDay);
+  ASSERT_TRUE(w->RunRetention().ok());
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 50);
+  WriteBatch more;
+  more.runs.push_back(MakeRun("health", clock.NowMs(), true, 0.1));
+  ASSERT_TRUE(w->Enqueue(more));
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 51);
+}
+
+TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
+  TempDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  WriteBatch a;
+  a.runs.push_back(MakeRun("check", kT0, true, 0.1, ProbeRole::kNone));
+  ASSERT_TRUE(w->Enqueue(a));
+  ASSERT_TRUE(w->Flush().ok());
+  WriteBatch b;
+  b.runs.push_back(MakeRun("check", kT0 + 1000, true, 0.1, ProbeRole::kIntegration));
+  ASSERT_TRUE(w->Enqueue(b));
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = OpenOrDie(o.path);
+  auto runs = r->ProbeRuns("carbon", kT0, kT0 + kDay);
+  ASSERT_EQ(runs->size(), 2u);
+  EXPECT_EQ((*runs)[0].role, ProbeRole::kIntegration);
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT role FROM probes WHERE probe = 'check'").getString(),
+            "integration");
+}
+
+}  // namespace
+}  // namespace obsmon::storage

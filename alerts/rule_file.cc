@@ -41,9 +41,11 @@ void PositionInScalar(const YAML::Node& node, const std::vector<std::string>& li
     return;
   }
   *line = m.line + 1 + static_cast<int>(nl_before) + (block ? 1 : 0);
+  // A block scalar's lines share the indentation of its first content line, which YAML strips.
   int indent = 0;
-  if (*line - 1 < static_cast<int>(lines.size())) {
-    const std::string& l = lines[*line - 1];
+  const size_t first_content = static_cast<size_t>(m.line) + (block ? 1 : 0);
+  if (first_content < lines.size()) {
+    const std::string& l = lines[first_content];
     while (indent < static_cast<int>(l.size()) && l[indent] == ' ') ++indent;
   }
   *column = indent + 1 + static_cast<int>(offset - line_start);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -71,18 +72,28 @@ std::vector<ProbeRun> MakeRuns() {
   return runs;
 }
 
-// Runs `fn` `reps` times; prints min and median milliseconds.
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// Runs `fn` `reps` times; prints min and median wall and CPU milliseconds. On a shared machine
+// the CPU time is the steadier figure (wall time includes waiting for a core).
 void Time(const char* what, int reps, const std::function<void()>& fn) {
-  std::vector<double> ms;
+  std::vector<double> wall, cpu;
   for (int i = 0; i < reps; ++i) {
     auto t0 = std::chrono::steady_clock::now();
+    double c0 = ThreadCpuMs();
     fn();
+    cpu.push_back(ThreadCpuMs() - c0);
     auto t1 = std::chrono::steady_clock::now();
-    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    wall.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
-  std::printf("%-44s min %8.2f ms   median %8.2f ms   (%d runs)\n", what, ms.front(),
-              ms[ms.size() / 2], reps);
+  std::sort(wall.begin(), wall.end());
+  std::sort(cpu.begin(), cpu.end());
+  std::printf("%-40s wall min %8.2f med %8.2f ms | cpu min %8.2f med %8.2f ms (%d reps)\n", what,
+              wall.front(), wall[wall.size() / 2], cpu.front(), cpu[cpu.size() / 2], reps);
 }
 
 }  // namespace

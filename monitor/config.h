@@ -52,6 +52,8 @@ struct Config {
   // A health sample counts for interval x coverage_tolerance; beyond that time is unknown.
   double coverage_tolerance = 1.5;
   int workers = 8;  // probe worker threads
+  // How often the objective-window uptime behind /metrics and the API is recomputed.
+  int64_t uptime_refresh_ms = 15'000;
   std::vector<std::string> rule_files;
   // The `alerting:` section as written; validated by alerts/ (ParseAlertingConfig).
   YAML::Node alerting;

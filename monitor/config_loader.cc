@@ -257,6 +257,13 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
       config.workers = static_cast<int>(*v);
     }
   }
+  if (auto v = node.DurationMs("uptime_refresh")) {
+    if (*v < 100) {
+      node.ErrorAt("uptime_refresh", "uptime_refresh must be at least 100ms");
+    } else {
+      config.uptime_refresh_ms = *v;
+    }
+  }
   if (auto v = node.StringList("rule_files")) {
     for (const auto& f : *v) config.rule_files.push_back(ResolvePath(file, f));
   }

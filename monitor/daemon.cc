@@ -145,7 +145,7 @@ class Daemon::Impl {
     for (;;) {
       RefreshUptime();
       std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.uptime_refresh_ms),
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.uptime_refresh_ms),
                             [this] { return stopped_; })) {
         return;
       }

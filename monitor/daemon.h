@@ -23,8 +23,6 @@ struct DaemonOptions {
   std::string version;
   const Clock* clock = &SystemClock::Instance();
   std::shared_ptr<spdlog::logger> logger;
-  // How often the objective-window uptime behind /metrics and /api is recomputed.
-  int64_t uptime_refresh_ms = 15'000;
 };
 
 class Daemon {

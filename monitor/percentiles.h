@@ -4,7 +4,7 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <span>
 
 namespace obsmon {
 
@@ -25,6 +25,6 @@ struct LatencySummary {
 uint64_t NearestRank(uint64_t n, uint32_t permille);
 
 // Summarizes `values` (reordered in place; O(n) with nth_element, no full sort).
-LatencySummary SummarizeLatency(std::vector<double>& values);
+LatencySummary SummarizeLatency(std::span<double> values);
 
 }  // namespace obsmon

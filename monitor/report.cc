@@ -21,6 +21,11 @@ TimestampMs DayStart(TimestampMs ms) {
   return q * kDayMs;
 }
 
+// Index of ts's UTC day among the days of a window starting at `from` (ts >= from).
+size_t DayIndex(TimestampMs from, TimestampMs ts) {
+  return static_cast<size_t>((DayStart(ts) - DayStart(from)) / kDayMs);
+}
+
 bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
   return allow.empty() || std::find(allow.begin(), allow.end(), probe) != allow.end();
 }
@@ -45,16 +50,14 @@ void AddOverlap(UptimeTotals& totals, const StateSpan& span, TimestampMs from, T
   }
 }
 
-std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>& timeline,
-                                  std::span<const ProbeRun> runs,
-                                  const std::vector<TimeInterval>& excluded,
-                                  const ReportOptions& options) {
+// The UTC days of [from, evaluated_to) with their share of the timeline and of the incidents.
+// Checks and latency are filled in by ComputeReport's pass over the runs.
+std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>& timeline) {
   std::vector<DaySummary> days;
   const TimestampMs from = r.from_ms;
   const TimestampMs end = r.evaluated_to_ms;
   if (end <= from) return days;
-  const TimestampMs first_day = DayStart(from);
-  for (TimestampMs d = first_day; d < end; d += kDayMs) {
+  for (TimestampMs d = DayStart(from); d < end; d += kDayMs) {
     DaySummary day;
     day.date = FormatUtcDate(d);
     day.start_ms = std::max(d, from);
@@ -62,29 +65,14 @@ std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>&
     day.totals.window_ms = day.end_ms - day.start_ms;
     days.push_back(std::move(day));
   }
-  auto index_of = [&](TimestampMs ts) { return static_cast<size_t>((DayStart(ts) - first_day) / kDayMs); };
-
   // Spans are ordered; a span may cross several days.
   for (const StateSpan& span : timeline) {
-    for (size_t i = index_of(span.start_ms); i < days.size() && days[i].start_ms < span.end_ms;
+    for (size_t i = DayIndex(from, span.start_ms); i < days.size() && days[i].start_ms < span.end_ms;
          ++i) {
       AddOverlap(days[i].totals, span, days[i].start_ms, days[i].end_ms);
     }
   }
-  for (const Incident& inc : r.incidents) ++days[index_of(inc.start_ms)].incidents;
-
-  std::vector<std::vector<double>> latencies(days.size());
-  for (const ProbeRun& run : runs) {
-    if (run.ts_ms < from || run.ts_ms >= end || ContainsInstant(excluded, run.ts_ms)) continue;
-    size_t i = index_of(run.ts_ms);
-    if (run.role == ProbeRole::kIntegration) {
-      ++(run.success ? days[i].checks_passed : days[i].checks_failed);
-    } else if (run.role == ProbeRole::kHealth && run.success &&
-               Wanted(options.health_probes, run.key.probe)) {
-      latencies[i].push_back(run.duration_seconds);
-    }
-  }
-  for (size_t i = 0; i < days.size(); ++i) days[i].latency = SummarizeLatency(latencies[i]);
+  for (const Incident& inc : r.incidents) ++days[DayIndex(from, inc.start_ms)].incidents;
   return days;
 }
 
@@ -219,20 +207,38 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   const std::vector<TimeInterval> excluded_eval =
       NormalizeIntervals(options.excluded, from_ms, r.evaluated_to_ms);
 
-  // Latency and integration checks: runs started in the evaluated window, outside exclusions.
-  std::vector<double> latencies;
+  r.days = BuildDays(r, up.timeline);
+
+  // One pass over the runs started in the evaluated window, outside exclusions: integration
+  // checks, and successful health runs' durations grouped by day (a counting sort, so that each
+  // day's percentiles and then the whole window's are selected in place in one array).
   std::map<std::string, CheckSummary> checks;
+  std::vector<double> durations;
+  std::vector<uint32_t> day_of;
+  durations.reserve(runs.size());
+  day_of.reserve(runs.size());
+  std::vector<size_t> per_day(r.days.size() + 1, 0);
+  const std::string* last_probe = nullptr;
+  bool last_wanted = false;
   for (const ProbeRun& run : runs) {
     if (run.ts_ms < from_ms || run.ts_ms >= r.evaluated_to_ms) continue;
-    if (ContainsInstant(excluded_eval, run.ts_ms)) continue;
+    if (!excluded_eval.empty() && ContainsInstant(excluded_eval, run.ts_ms)) continue;
+    const size_t day = DayIndex(from_ms, run.ts_ms);
     if (run.role == ProbeRole::kHealth) {
-      if (run.success && Wanted(options.health_probes, run.key.probe)) {
-        latencies.push_back(run.duration_seconds);
+      if (last_probe == nullptr || *last_probe != run.key.probe) {
+        last_probe = &run.key.probe;
+        last_wanted = Wanted(options.health_probes, run.key.probe);
+      }
+      if (run.success && last_wanted) {
+        durations.push_back(run.duration_seconds);
+        day_of.push_back(static_cast<uint32_t>(day));
+        ++per_day[day + 1];
       }
     } else if (run.role == ProbeRole::kIntegration) {
       CheckSummary& c = checks[run.key.probe];
       c.probe = run.key.probe;
       ++c.runs;
+      ++(run.success ? r.days[day].checks_passed : r.days[day].checks_failed);
       if (run.success) {
         ++c.passed;
       } else {
@@ -244,8 +250,18 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
       }
     }
   }
-  r.latency = SummarizeLatency(latencies);
   for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
+  for (size_t d = 1; d < per_day.size(); ++d) per_day[d] += per_day[d - 1];
+  std::vector<double> grouped(durations.size());
+  {
+    std::vector<size_t> fill(per_day.begin(), per_day.end() - 1);
+    for (size_t i = 0; i < durations.size(); ++i) grouped[fill[day_of[i]]++] = durations[i];
+  }
+  for (size_t d = 0; d < r.days.size(); ++d) {
+    r.days[d].latency = SummarizeLatency(
+        std::span<double>(grouped.data() + per_day[d], per_day[d + 1] - per_day[d]));
+  }
+  r.latency = SummarizeLatency(grouped);
 
   const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);
   r.budget.allowed_ms = std::llround((1.0 - objective.uptime_percent / 100.0) *
@@ -253,7 +269,6 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   r.budget.used_ms = r.totals.down_ms;
   r.budget.left_ms = r.budget.allowed_ms - r.budget.used_ms;
 
-  r.days = BuildDays(r, up.timeline, runs, excluded_eval, options);
   Decide(r);
   return r;
 }

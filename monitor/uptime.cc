@@ -7,53 +7,103 @@
 namespace obsmon {
 namespace {
 
-// One run's verdict after clipping: it stands over [start_ms, end_ms).
+// A streak of one probe's consecutive runs with the same verdict whose coverage leaves no gap:
+// together they stand over [start_ms, end_ms). Merging streaks keeps the sweep short (7 days of
+// 1-second runs that all succeed are one segment); the run covering a given instant is found
+// again by binary search when an incident needs its reason.
 struct Segment {
   TimestampMs start_ms;
   TimestampMs end_ms;
-  const ProbeRun* run;
+  bool success;
+  uint32_t first_run;  // index into ProbeCoverage::runs of the streak's first run
+  uint32_t last_run;   // ... and of its last
 };
 
 // What one health probe says over the evaluated window.
 struct ProbeCoverage {
   std::string name;
-  TimestampMs first_ts_ms;        // takes part from here on
-  std::vector<Segment> segments;  // sorted, disjoint, non-empty
-  size_t cursor = 0;              // sweep position
+  TimestampMs first_ts_ms = 0;         // takes part from here on
+  std::vector<const ProbeRun*> runs;   // sorted by ts_ms
+  std::vector<Segment> segments;       // sorted, disjoint, non-empty
+  size_t cursor = 0;                   // sweep position
+
+  // The run whose verdict stands at `t` inside `seg`: the last of the streak with ts_ms <= t.
+  const ProbeRun* CoveringRun(const Segment& seg, TimestampMs t) const {
+    auto begin = runs.begin() + seg.first_run;
+    auto end = runs.begin() + seg.last_run + 1;
+    auto it = std::upper_bound(begin, end, t,
+                               [](TimestampMs v, const ProbeRun* r) { return v < r->ts_ms; });
+    return it == begin ? *begin : *(it - 1);
+  }
 };
 
 bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
   return allow.empty() || std::find(allow.begin(), allow.end(), probe) != allow.end();
 }
 
+// Adds run `idx` of `cov`, whose verdict stands until `until`, clipped to [from, eval_end).
+void AddSegment(ProbeCoverage& cov, uint32_t idx, TimestampMs until, TimestampMs from,
+                TimestampMs eval_end) {
+  const ProbeRun& run = *cov.runs[idx];
+  const TimestampMs s = std::max(run.ts_ms, from);
+  const TimestampMs e = std::min(until, eval_end);
+  if (s >= e) return;
+  if (!cov.segments.empty() && cov.segments.back().end_ms == s &&
+      cov.segments.back().success == run.success) {
+    cov.segments.back().end_ms = e;
+    cov.segments.back().last_run = idx;
+  } else {
+    cov.segments.push_back({s, e, run.success, idx, idx});
+  }
+}
+
+TimestampMs ValidUntil(const ProbeRun& run) {
+  return run.ts_ms + std::max<int64_t>(0, run.valid_for_ms);
+}
+
 std::vector<ProbeCoverage> BuildCoverage(std::span<const ProbeRun> runs,
                                          const UptimeOptions& options, TimestampMs eval_end) {
-  std::map<std::string, std::vector<const ProbeRun*>> by_probe;
+  const TimestampMs from = options.from_ms;
+  // One pass: group by probe and build each probe's segments as its runs arrive (a run's
+  // segment is known once the probe's next run is seen). Runs come grouped by probe, so the
+  // probe is looked up only when it changes.
+  std::map<std::string, ProbeCoverage> by_probe;
+  std::map<std::string, bool> unsorted;
+  const std::string* last_name = nullptr;
+  ProbeCoverage* cov = nullptr;
   for (const ProbeRun& run : runs) {
-    if (run.role != ProbeRole::kHealth || !Wanted(options.health_probes, run.key.probe)) continue;
-    by_probe[run.key.probe].push_back(&run);
+    if (run.role != ProbeRole::kHealth) continue;
+    if (last_name == nullptr || *last_name != run.key.probe) {
+      last_name = &run.key.probe;
+      cov = Wanted(options.health_probes, run.key.probe) ? &by_probe[run.key.probe] : nullptr;
+    }
+    if (cov == nullptr) continue;
+    if (!cov->runs.empty()) {
+      const ProbeRun& prev = *cov->runs.back();
+      if (run.ts_ms < prev.ts_ms) unsorted[run.key.probe] = true;
+      AddSegment(*cov, static_cast<uint32_t>(cov->runs.size() - 1),
+                 std::min(ValidUntil(prev), run.ts_ms), from, eval_end);
+    }
+    cov->runs.push_back(&run);
   }
   std::vector<ProbeCoverage> out;
   out.reserve(by_probe.size());
-  for (auto& [name, list] : by_probe) {
-    // The reader returns each probe's runs sorted; sort only if someone did not.
-    auto by_ts = [](const ProbeRun* a, const ProbeRun* b) { return a->ts_ms < b->ts_ms; };
-    if (!std::is_sorted(list.begin(), list.end(), by_ts)) {
-      std::stable_sort(list.begin(), list.end(), by_ts);
+  for (auto& [name, c] : by_probe) {
+    c.name = name;
+    if (unsorted.count(name)) {
+      // The reader returns each probe's runs sorted; someone did not: sort and start over.
+      std::stable_sort(c.runs.begin(), c.runs.end(),
+                       [](const ProbeRun* a, const ProbeRun* b) { return a->ts_ms < b->ts_ms; });
+      c.segments.clear();
+      for (size_t i = 0; i + 1 < c.runs.size(); ++i) {
+        AddSegment(c, static_cast<uint32_t>(i),
+                   std::min(ValidUntil(*c.runs[i]), c.runs[i + 1]->ts_ms), from, eval_end);
+      }
     }
-    ProbeCoverage cov;
-    cov.name = name;
-    cov.first_ts_ms = list.front()->ts_ms;
-    cov.segments.reserve(list.size());
-    for (size_t i = 0; i < list.size(); ++i) {
-      const ProbeRun& run = *list[i];
-      TimestampMs end = run.ts_ms + std::max<int64_t>(0, run.valid_for_ms);
-      if (i + 1 < list.size()) end = std::min(end, list[i + 1]->ts_ms);
-      TimestampMs s = std::max(run.ts_ms, options.from_ms);
-      TimestampMs e = std::min(end, eval_end);
-      if (s < e) cov.segments.push_back({s, e, &run});
-    }
-    out.push_back(std::move(cov));
+    AddSegment(c, static_cast<uint32_t>(c.runs.size() - 1), ValidUntil(*c.runs.back()), from,
+               eval_end);
+    c.first_ts_ms = c.runs.front()->ts_ms;
+    out.push_back(std::move(c));
   }
   return out;
 }
@@ -180,8 +230,6 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
     bool any_down = false;
     bool any_unknown = false;
     size_t taking_part = 0;
-    // The failing run that would open an incident here: earliest ts, then probe name.
-    const ProbeRun* first_failure = nullptr;
     for (auto& p : probes) {
       if (p.first_ts_ms > t) {
         next = std::min(next, p.first_ts_ms);
@@ -192,12 +240,7 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
       if (p.cursor < p.segments.size() && p.segments[p.cursor].start_ms <= t) {
         const Segment& seg = p.segments[p.cursor];
         next = std::min(next, seg.end_ms);
-        if (!seg.run->success) {
-          any_down = true;
-          if (first_failure == nullptr || seg.run->ts_ms < first_failure->ts_ms) {
-            first_failure = seg.run;
-          }
-        }
+        if (!seg.success) any_down = true;
       } else {
         any_unknown = true;
         if (p.cursor < p.segments.size()) next = std::min(next, p.segments[p.cursor].start_ms);
@@ -225,6 +268,20 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
     Append(result.timeline, t, next, state);
 
     if (state == HealthState::kDown) {
+      // Which probes fail here, and (when the incident opens) which failing run came first:
+      // earliest ts, then probe name (probes are in name order).
+      const ProbeRun* first_failure = nullptr;
+      for (size_t p = 0; p < probes.size(); ++p) {
+        const auto& pc = probes[p];
+        if (pc.first_ts_ms > t || pc.cursor >= pc.segments.size()) continue;
+        const Segment& seg = pc.segments[pc.cursor];
+        if (seg.start_ms > t || seg.success) continue;
+        open_probes[p] = true;
+        if (!open) {
+          const ProbeRun* run = pc.CoveringRun(seg, t);
+          if (first_failure == nullptr || run->ts_ms < first_failure->ts_ms) first_failure = run;
+        }
+      }
       if (!open) {
         open.emplace();
         open->start_ms = t;
@@ -234,13 +291,6 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
         open->began_before_window = t == from && first_failure->ts_ms < from;
       }
       open->end_ms = next;
-      for (size_t p = 0; p < probes.size(); ++p) {
-        const auto& pc = probes[p];
-        if (pc.first_ts_ms <= t && pc.cursor < pc.segments.size() &&
-            pc.segments[pc.cursor].start_ms <= t && !pc.segments[pc.cursor].run->success) {
-          open_probes[p] = true;
-        }
-      }
     } else {
       close_incident();
     }

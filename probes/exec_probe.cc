@@ -179,8 +179,8 @@ ProbeResult ExecProbe::Run(const Deadline& deadline) {
   posix_spawnattr_setpgroup(&attr, 0);  // a new group led by the child
   posix_spawnattr_setsigmask(&attr, &empty_mask);
   posix_spawnattr_setsigdefault(&attr, &default_signals);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                      POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
   std::vector<std::string> argv_strings = options_.command;
   std::vector<char*> argv = CStrings(argv_strings);
@@ -189,10 +189,9 @@ ProbeResult ExecProbe::Run(const Deadline& deadline) {
 
   pid_t pid = -1;
   bool search_path = program.find('/') == std::string::npos;
-  int rc = search_path ? posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(),
-                                      envp.data())
-                       : posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(),
-                                     envp.data());
+  int rc = search_path
+               ? posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data())
+               : posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   write_end.Reset();  // only the child (and its children) keep the write end
@@ -261,8 +260,8 @@ ProbeResult ExecProbe::Run(const Deadline& deadline) {
   }
   if (WIFEXITED(status)) {
     int code = WEXITSTATUS(status);
-    result.samples.push_back(Sample{"probe_exec_exit_code", ExtraSampleLabels(spec_, Instance()),
-                                    0, static_cast<double>(code)});
+    result.samples.push_back(Sample{"probe_exec_exit_code", ExtraSampleLabels(spec_, Instance()), 0,
+                                    static_cast<double>(code)});
     if (code == 0) {
       result.success = true;
       return result;
@@ -286,8 +285,9 @@ std::unique_ptr<Probe> MakeExecProbe(const ProbeSpec& spec, ConfigNode& settings
   if (auto command = settings.StringList("command", /*required=*/true)) {
     bool scalar = settings.raw()["command"].IsScalar();
     if (scalar && command->front().find_first_of(" \t") != std::string::npos) {
-      settings.ErrorAt("command", "command must be a list of arguments such as [\"/bin/check\", "
-                                  "\"--fast\"]; it is not split or run through a shell");
+      settings.ErrorAt("command",
+                       "command must be a list of arguments such as [\"/bin/check\", "
+                       "\"--fast\"]; it is not split or run through a shell");
       ok = false;
     } else if (command->empty() || command->front().empty()) {
       settings.ErrorAt("command", "command must name a program (an argv list, not run by a shell)");

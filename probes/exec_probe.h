@@ -23,10 +23,10 @@
 namespace obsmon::probes {
 
 struct ExecProbeOptions {
-  std::vector<std::string> command;          // argv; argv[0] without '/' is looked up in PATH
-  std::map<std::string, std::string> env;    // added to (or overriding) obsmon's environment
-  std::optional<std::string> workdir;        // the child's working directory
-  size_t max_output_bytes = 4096;            // tail of the output kept in `detail`
+  std::vector<std::string> command;           // argv; argv[0] without '/' is looked up in PATH
+  std::map<std::string, std::string> env;     // added to (or overriding) obsmon's environment
+  std::optional<std::string> workdir;         // the child's working directory
+  size_t max_output_bytes = 4096;             // tail of the output kept in `detail`
   std::chrono::milliseconds kill_grace{200};  // SIGTERM -> SIGKILL at the deadline
 };
 

@@ -208,7 +208,8 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
 
   ProbeResult result;
   Labels labels = ExtraSampleLabels(spec_, Instance());
-  result.samples.push_back(Sample{"probe_http_status_code", labels, 0, static_cast<double>(status)});
+  result.samples.push_back(
+      Sample{"probe_http_status_code", labels, 0, static_cast<double>(status)});
   double length = static_cast<double>(received);
   if (!content_length_header.empty()) {
     uint64_t v = 0;
@@ -220,8 +221,9 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
   }
   result.samples.push_back(Sample{"probe_http_content_length_bytes", labels, 0, length});
 
-  bool status_ok = std::any_of(options_.expect_status.begin(), options_.expect_status.end(),
-                               [&](const StatusRange& r) { return status >= r.lo && status <= r.hi; });
+  bool status_ok =
+      std::any_of(options_.expect_status.begin(), options_.expect_status.end(),
+                  [&](const StatusRange& r) { return status >= r.lo && status <= r.hi; });
   if (!status_ok) {
     result.reason = "status " + std::to_string(status);
     return result;
@@ -285,8 +287,8 @@ std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings
     for (const auto& text : *codes) {
       auto range = ParseStatusRange(text);
       if (!range) {
-        settings.ErrorAt("expect_status", "bad status '" + text +
-                                              "' in expect_status (use 200, 200-299 or 2xx)");
+        settings.ErrorAt("expect_status",
+                         "bad status '" + text + "' in expect_status (use 200, 200-299 or 2xx)");
         ok = false;
         continue;
       }

@@ -183,6 +183,8 @@ bool LogFile::MatchesFingerprint(const std::string& fp) {
   return mine.ok() && *mine == fp;
 }
 
+bool LogFile::Stat(struct stat* st) const { return fd_ >= 0 && ::fstat(fd_, st) == 0; }
+
 Status LogFile::Seek(int64_t offset) {
   if (gz_ == nullptr) {
     if (::lseek(fd_, offset, SEEK_SET) < 0) return Status::IoError(ErrnoReason(errno));

@@ -6,6 +6,7 @@
 // Status values whose message is the short reason shown to users ("permission denied").
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -58,6 +59,9 @@ class LogFile {
   // True when the file's first FingerprintLength(fp) bytes have fingerprint `fp` (false when the
   // file is shorter, or fp is empty).
   bool MatchesFingerprint(const std::string& fp);
+
+  // fstat of the open file (its size now, not at Open()); false on error.
+  bool Stat(struct stat* st) const;
 
   // Positions the next Read() at `offset` (decompressed bytes for gzip). Seeking past the end is
   // allowed; Read() then returns 0.

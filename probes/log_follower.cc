@@ -1,6 +1,8 @@
 #include "probes/log_follower.h"
 
 #include <algorithm>
+#include <sys/stat.h>
+
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -177,6 +179,14 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
 
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
+  // The live file's fingerprint, taken once before anything else: rotated files with the same
+  // start are copies of it (copytruncate) and are skipped, and the read of the live file is
+  // rolled back if it no longer starts with these bytes afterwards.
+  std::string live_fp;
+  if (live.ok()) {
+    auto fp = live->Fingerprint();
+    if (fp.ok()) live_fp = *fp;
+  }
   const bool has_cursor = cursor_.inode != 0;
   const FileId cursor_id{cursor_.dev, cursor_.inode};
 
@@ -203,21 +213,31 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     // the rotated siblings. Same inode first, then the newest copy with the same first bytes.
     // Candidates, without duplicates (one inode under two names mid-rename) and without the
     // live file itself (rotated after we opened it: it is read once, as the live file).
-    std::string live_fp;
-    if (live.ok()) {
-      auto fp = live->Fingerprint();
-      if (fp.ok()) live_fp = *fp;
-    }
     std::vector<LogFile> candidates;
-    for (const auto& r : Rotated()) {
-      auto f = LogFile::Open(r.path);
-      if (!f.ok()) continue;
-      bool skip = live.ok() && f->id() == live->id();
-      for (const auto& c : candidates) skip = skip || c.id() == f->id();
-      if (!skip && !live_fp.empty() && f->compressed() && f->MatchesFingerprint(live_fp)) {
-        skip = true;  // the live file, rotated and compressed after we opened it
+    // Open what was listed; a concurrent logrotate may rename between listing and opening, so
+    // every opened inode must be the listed one, else list again.
+    std::vector<LogFile> opened;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      opened.clear();
+      bool consistent = true;
+      for (const auto& r : Rotated()) {
+        auto f = LogFile::Open(r.path);
+        if (!f.ok()) {
+          consistent = consistent && !f.status().IsNotFound();
+          continue;
+        }
+        consistent = consistent && f->id().inode == r.inode;
+        opened.push_back(std::move(*f));
       }
-      if (!skip) candidates.push_back(std::move(*f));
+      if (consistent) break;
+    }
+    for (auto& f : opened) {
+      bool skip = live.ok() && f.id() == live->id();
+      for (const auto& c : candidates) skip = skip || c.id() == f.id();
+      if (!skip && !live_fp.empty() && f.MatchesFingerprint(live_fp)) {
+        skip = true;  // a copy of the live file (rotated after we opened it): read it as live
+      }
+      if (!skip) candidates.push_back(std::move(f));
     }
     int found = -1;
     for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
@@ -259,12 +279,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     live_in_plan = live.ok();
   }
 
-  // Fingerprint the live file before reading it, so a truncation during the read is noticed.
-  std::string live_fp_before;
-  if (live_in_plan) {
-    auto fp = live->Fingerprint();
-    if (fp.ok()) live_fp_before = *fp;
-  }
+  const std::string& live_fp_before = live_fp;
 
   for (auto& step : plan) {
     std::string fp = cursor_.fingerprint;
@@ -279,8 +294,24 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   }
 
   if (live_in_plan) {
+    // A copytruncate during the read would let read() return the next generation's bytes at
+    // offsets of the old one. Check afterwards that the file still starts with the same bytes
+    // and is still as long; if not, forget this read: the next poll sees the truncation and
+    // finishes the old generation from its copy.
+    const std::string continued_fp = live_offset > 0 ? cursor_.fingerprint : std::string();
+    const FollowOutput before = out;
     int64_t end = 0;
     ReadFile(*live, live_offset, false, expired, &out, &end);
+    struct stat st {};
+    const bool unchanged =
+        live->Stat(&st) && st.st_size >= end &&
+        (live_fp_before.empty() || live->MatchesFingerprint(live_fp_before)) &&
+        (continued_fp.empty() || live->MatchesFingerprint(continued_fp));
+    if (!unchanged) {
+      out = before;
+      AddNote(&out.notes, path_ + ": truncated while reading; will resume from its copy");
+      return out;
+    }
     // The cursor keeps the fingerprint taken before the read unless the file still starts with
     // those bytes (then the longer, current one).
     std::string fp = live_fp_before;

@@ -21,7 +21,8 @@ AddrInfoPtr Resolve(const std::string& host, int port, std::string* reason) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_ADDRCONFIG;
+  // No AI_ADDRCONFIG: it ignores loopback, so "localhost" would not resolve on a host whose
+  // only interface is lo (containers, CI sandboxes).
   addrinfo* result = nullptr;
   std::string service = port > 0 ? std::to_string(port) : std::string();
   int rc = getaddrinfo(host.c_str(), service.empty() ? nullptr : service.c_str(), &hints, &result);
@@ -119,12 +120,18 @@ std::string ResolveHost(const std::string& host, std::string* reason) {
   AddrInfoPtr addrs = Resolve(host, 0, reason);
   if (!addrs) return {};
   char buf[INET6_ADDRSTRLEN] = {};
+  // Prefer IPv4: "localhost" often lists ::1 first while services listen on 127.0.0.1 only.
   const addrinfo* ai = addrs.get();
-  const void* src = ai->ai_family == AF_INET6
-                        ? static_cast<const void*>(
-                              &reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr)
-                        : static_cast<const void*>(
-                              &reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr);
+  for (const addrinfo* p = addrs.get(); p != nullptr; p = p->ai_next) {
+    if (p->ai_family == AF_INET) {
+      ai = p;
+      break;
+    }
+  }
+  const void* src =
+      ai->ai_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr);
   if (inet_ntop(ai->ai_family, src, buf, sizeof buf) == nullptr) {
     *reason = "dns lookup failed for " + host + ": " + strerror(errno);
     return {};

@@ -73,8 +73,8 @@ ProbeResult TcpProbe::Run(const Deadline& deadline) {
     size_t sent = 0;
     while (sent < data.size()) {
       if (!WaitFor(conn.fd, POLLOUT, deadline, clock_)) return ProbeResult::Down(timeout_reason);
-      ssize_t n = ::send(conn.fd, data.data() + sent, data.size() - sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n =
+          ::send(conn.fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) continue;
         return ProbeResult::Down(std::string("send failed: ") + strerror(errno));

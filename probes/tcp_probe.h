@@ -19,9 +19,9 @@ namespace obsmon::probes {
 
 struct TcpProbeOptions {
   HostPort address;
-  std::optional<std::string> send;           // written once connected, as given
-  std::shared_ptr<const re2::RE2> expect;    // null: connecting is enough
-  size_t max_read_bytes = 64 * 1024;         // how much is read while waiting for `expect`
+  std::optional<std::string> send;         // written once connected, as given
+  std::shared_ptr<const re2::RE2> expect;  // null: connecting is enough
+  size_t max_read_bytes = 64 * 1024;       // how much is read while waiting for `expect`
 };
 
 class TcpProbe final : public Probe {

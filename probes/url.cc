@@ -105,8 +105,7 @@ Result<HttpUrl> ParseHttpUrl(std::string_view text) {
   std::string scheme(text.substr(0, sep));
   for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (scheme != "http" && scheme != "https") {
-    return Status::InvalidArgument("unsupported url scheme '" + scheme +
-                                   "' (use http or https)");
+    return Status::InvalidArgument("unsupported url scheme '" + scheme + "' (use http or https)");
   }
   url.scheme = scheme;
   std::string_view rest = text.substr(sep + 3);

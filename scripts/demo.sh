@@ -7,11 +7,11 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh --target obsmon obsmon-demo-component
 BUILD_DIR=${OBSMON_BUILD_DIR:-build}
-mkdir -p var
+mkdir -p var var/codecarbon
 # The demo fails for 20s every 3 minutes (and now and then at random), and logs ERROR and
 # CRITICAL lines, so there is something to see within a minute.
 "$BUILD_DIR/examples/demo_component/obsmon-demo-component" serve --port 18080 \
-  --log var/carbon.log --fail-every 3m --fail-for 20s &
+  --log var/carbon.log --fail-every 3m --fail-for 20s --carbon-dir var/codecarbon &
 demo_pid=$!
 trap 'kill "$demo_pid" 2>/dev/null || true' EXIT
 cat <<MSG

@@ -76,6 +76,47 @@ CREATE TABLE counters (
   value     REAL NOT NULL             -- running total
 );
 )sql"},
+      {"alerts: persisted alert state, alert history, notification outbox",
+       R"sql(
+CREATE TABLE alerts (
+  group_key            TEXT NOT NULL,     -- rule file path ';' group name
+  rule                 TEXT NOT NULL,     -- alert name
+  labels               TEXT NOT NULL,     -- the alert's labels, canonical text form
+  annotations          TEXT NOT NULL,
+  state                TEXT NOT NULL,     -- 'pending' | 'firing' | 'inactive' (resolved, kept 15m)
+  value                REAL,              -- last expression value; NULL stands for NaN
+  active_at_ms         INTEGER NOT NULL,  -- when it became pending (the `for` timer start)
+  fired_at_ms          INTEGER NOT NULL,  -- 0 until firing
+  resolved_at_ms       INTEGER NOT NULL,  -- 0 until resolved
+  last_sent_at_ms      INTEGER NOT NULL,  -- last notification (resend every resend_delay)
+  valid_until_ms       INTEGER NOT NULL,
+  keep_firing_since_ms INTEGER NOT NULL,
+  PRIMARY KEY (group_key, rule, labels)
+);
+CREATE TABLE alert_history (
+  id           INTEGER PRIMARY KEY,
+  ts_ms        INTEGER NOT NULL,          -- when the event happened (evaluation time)
+  event        TEXT NOT NULL,             -- 'firing' | 'resolved'
+  group_key    TEXT NOT NULL,
+  rule         TEXT NOT NULL,
+  labels       TEXT NOT NULL,
+  annotations  TEXT NOT NULL,
+  active_at_ms INTEGER NOT NULL,
+  fired_at_ms  INTEGER NOT NULL,
+  value        REAL
+);
+CREATE INDEX alert_history_ts ON alert_history (ts_ms);
+CREATE TABLE alert_outbox (
+  id              INTEGER PRIMARY KEY,
+  receiver        TEXT NOT NULL,          -- notifier name from the alerting config
+  payload         TEXT NOT NULL,          -- JSON body to POST (no credentials)
+  created_ms      INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  attempts        INTEGER NOT NULL,       -- failed attempts so far
+  last_error      TEXT NOT NULL
+);
+CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_ms);
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

@@ -8,7 +8,8 @@
 namespace obsmon::demo {
 
 int RunCheck(const std::string& url, int64_t timeout_ms) {
-  // The same HTTP probe obsmon runs, so the reasons read the same ("status 503", "timeout after 2s").
+  // The same HTTP probe obsmon runs, so the reasons read the same ("status 503", "timeout after
+  // 2s").
   Result<probes::HttpUrl> parsed = probes::ParseHttpUrl(url);
   if (!parsed.ok()) {
     std::printf("FAIL: %s\n", parsed.status().message().c_str());
@@ -22,7 +23,8 @@ int RunCheck(const std::string& url, int64_t timeout_ms) {
   options.url = std::move(parsed.value());
   const Clock& clock = SystemClock::Instance();
   probes::HttpProbe probe(spec, std::move(options), clock);
-  ProbeResult result = probe.Run(Deadline{clock.SteadyNow() + std::chrono::milliseconds(timeout_ms)});
+  ProbeResult result =
+      probe.Run(Deadline{clock.SteadyNow() + std::chrono::milliseconds(timeout_ms)});
   if (result.success) {
     std::printf("OK: Carbon component healthy (%s)\n", url.c_str());
     return 0;

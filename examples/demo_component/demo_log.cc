@@ -27,8 +27,8 @@ bool DemoLog::Tick() {
   std::uniform_real_distribution<double> unit(0, 1);
   char text[160];
   double kg = 0.00005 + unit(rng_) * 0.0002;
-  std::snprintf(text, sizeof text, "measured %.6f kg CO2eq (energy %.6f kWh) over 1s", kg,
-                kg / 0.4);
+  std::snprintf(text, sizeof text, "measured %.6f kg CO2eq (energy %.6f kWh) over %s", kg, kg / 0.4,
+                options_.interval_text.c_str());
   bool ok = Write("INFO", text);
 
   bool in_window = schedule_.InWindow(clock_.NowMs());

@@ -19,6 +19,7 @@ struct LogOptions {
   double error_ratio = 0.05;      // share of ticks that also log an ERROR line
   double critical_ratio = 0.005;  // share of ticks that also log a CRITICAL line
   uint64_t seed = 1;
+  std::string interval_text = "1s";  // how long each "measured" line claims to cover
 };
 
 class DemoLog {

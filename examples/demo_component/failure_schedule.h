@@ -12,8 +12,8 @@
 namespace obsmon::demo {
 
 struct FailureOptions {
-  int64_t fail_every_ms = 180'000;  // period of the scheduled windows; 0 disables them
-  int64_t fail_for_ms = 20'000;     // length of each window, at the end of the period
+  int64_t fail_every_ms = 180'000;     // period of the scheduled windows; 0 disables them
+  int64_t fail_for_ms = 20'000;        // length of each window, at the end of the period
   double random_failure_ratio = 0.02;  // share of requests outside windows answered 503
   uint64_t seed = 1;
 };

@@ -19,7 +19,9 @@
 #include "examples/demo_component/check_command.h"
 #include "core/clock.h"
 #include "core/duration.h"
+#include "examples/demo_component/demo_emissions.h"
 #include "examples/demo_component/demo_log.h"
+#include "examples/demo_component/demo_metrics.h"
 #include "examples/demo_component/failure_schedule.h"
 #include "examples/demo_component/health_routes.h"
 
@@ -42,6 +44,9 @@ struct ServeFlags {
   std::string log_every = "1s";
   double random_failures = 0.02;
   uint64_t seed = 1;
+  std::string carbon_dir;  // codecarbon-style emissions.csv goes here; empty: none
+  double emissions_rate = 0.0002;  // kg CO2eq per second
+  std::string emissions_every = "15s";
 };
 
 int Serve(const ServeFlags& flags) {
@@ -61,10 +66,19 @@ int Serve(const ServeFlags& flags) {
   const Clock& clock = SystemClock::Instance();
   demo::FailureSchedule schedule(
       demo::FailureOptions{*every, *fail_for, flags.random_failures, flags.seed}, clock.NowMs());
-  demo::DemoLog log(demo::LogOptions{flags.log_path, 0.05, 0.005, flags.seed}, clock, schedule);
+  demo::DemoLog log(
+      demo::LogOptions{flags.log_path, 0.05, 0.005, flags.seed, FormatDurationMs(*log_every)},
+      clock, schedule);
 
   httplib::Server server;
   demo::RegisterHealthRoutes(server, clock, schedule);
+  auto emissions_every = Duration(flags.emissions_every, "--emissions-every");
+  if (!emissions_every) return 2;
+  demo::DemoEmissions emissions(
+      demo::EmissionsOptions{flags.carbon_dir, "TTA-Staging", flags.emissions_rate, 2.5,
+                             *emissions_every},
+      clock);
+  demo::RegisterMetricsRoutes(server, emissions);
 
   int port = flags.port == 0 ? server.bind_to_any_port(flags.host)
                              : (server.bind_to_port(flags.host, flags.port) ? flags.port : -1);
@@ -88,6 +102,7 @@ int Serve(const ServeFlags& flags) {
     while (!wake.wait_for(lock, std::chrono::milliseconds(*log_every), [&] { return stopping; })) {
       lock.unlock();
       log.Tick();
+      emissions.Tick();
       lock.lock();
     }
   });
@@ -131,6 +146,14 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--log-every", serve.log_every, "interval between log lines")
       ->capture_default_str();
   serve_cmd->add_option("--seed", serve.seed, "seed for random failures and log lines")
+      ->capture_default_str();
+
+  serve_cmd->add_option("--carbon-dir", serve.carbon_dir,
+                        "directory for a codecarbon-style emissions.csv (CARBON_OUTPUT_DIR)");
+  serve_cmd->add_option("--emissions-rate", serve.emissions_rate, "kg CO2eq per second")
+      ->capture_default_str();
+  serve_cmd->add_option("--emissions-every", serve.emissions_every,
+                        "interval between emissions.csv rows")
       ->capture_default_str();
 
   std::string url;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 
 namespace obsmon::testing {
@@ -23,6 +24,7 @@ class LogWriter {
     for (int i = 0; i < n; ++i) {
       const int64_t id = next_++;
       const uint32_t dice = rng_() % 100;
+      if (dice < 9) matches_.insert(id);
       if (dice < 7) {
         text += "2025-10-14T10:00:00Z ERROR request " + std::to_string(id) + " failed\n";
         ++errors_;
@@ -47,12 +49,14 @@ class LogWriter {
   double criticals() const { return static_cast<double>(criticals_); }
   double lines() const { return static_cast<double>(lines_); }
   int64_t next_number() const { return next_; }
+  bool IsMatch(int64_t id) const { return matches_.count(id) > 0; }
 
  private:
   std::string path_;
   std::mt19937 rng_;
   int64_t next_;
   int64_t errors_ = 0, criticals_ = 0, lines_ = 0;
+  std::set<int64_t> matches_;  // ids of ERROR and CRITICAL lines
 };
 
 }  // namespace obsmon::testing

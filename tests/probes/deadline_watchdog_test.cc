@@ -41,7 +41,8 @@ TEST(DeadlineWatchdogTest, DisarmedWatchNeverFires) {
   DeadlineWatchdog dog(clock, milliseconds(1));
   std::atomic<int> disarmed_calls{0};
   std::atomic<int> armed_calls{0};
-  auto disarmed = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, [&] { ++disarmed_calls; });
+  auto disarmed =
+      dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, [&] { ++disarmed_calls; });
   auto armed = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, [&] { ++armed_calls; });
   disarmed.reset();
   clock.Advance(10);

@@ -78,8 +78,7 @@ TEST(ExecProbeTest, NonZeroExitQuotesLastNonEmptyLine) {
 
 TEST(ExecProbeTest, ReasonLineIsCutTo200Chars) {
   ConfigErrors errors;
-  auto probe =
-      Make("command: [sh, -c, 'printf \"%0300d\\n\" 0; exit 1']\n", &errors);
+  auto probe = Make("command: [sh, -c, 'printf \"%0300d\\n\" 0; exit 1']\n", &errors);
   ASSERT_NE(probe, nullptr) << errors.ToString();
   ProbeResult r = RunProbe(*probe, 5000);
   EXPECT_EQ(r.reason, "exit 1: " + std::string(200, '0') + "...");
@@ -89,9 +88,9 @@ TEST(ExecProbeTest, TimeoutKillsWholeProcessGroupIncludingGrandchild) {
   testing::TempDir dir;
   const std::string pidfile = dir.File("grandchild.pid");
   ConfigErrors errors;
-  auto probe = Make("command: [sh, -c, 'sleep 100 & echo $! > " + pidfile +
-                        "; echo waiting; sleep 100']\n",
-                    &errors, 500);
+  auto probe =
+      Make("command: [sh, -c, 'sleep 100 & echo $! > " + pidfile + "; echo waiting; sleep 100']\n",
+           &errors, 500);
   ASSERT_NE(probe, nullptr) << errors.ToString();
   milliseconds elapsed;
   ProbeResult r = RunProbe(*probe, 500, &elapsed);
@@ -109,6 +108,18 @@ TEST(ExecProbeTest, TimeoutKillsWholeProcessGroupIncludingGrandchild) {
     std::this_thread::sleep_for(milliseconds(10));
   }
   EXPECT_FALSE(Alive(grandchild));
+}
+
+TEST(ExecProbeTest, ChildIgnoringSigtermIsKilledAfterGrace) {
+  ConfigErrors errors;
+  // An ignored SIGTERM is inherited by sleep too, so only SIGKILL ends the group.
+  auto probe = Make("command: [sh, -c, 'trap \"\" TERM; sleep 100']\n", &errors, 300);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  milliseconds elapsed;
+  ProbeResult r = RunProbe(*probe, 300, &elapsed);
+  EXPECT_EQ(r.reason, "timeout after 300ms");
+  EXPECT_GE(elapsed.count(), 300 + 150);  // waited (most of) the 200 ms grace
+  EXPECT_LT(elapsed.count(), 1300);
 }
 
 TEST(ExecProbeTest, GrandchildHoldingPipeDoesNotHangProbe) {
@@ -167,9 +178,11 @@ TEST(ExecProbeTest, KilledBySignalIsReported) {
 TEST(ExecProbeTest, EnvAndWorkdirAreApplied) {
   testing::TempDir dir;
   ConfigErrors errors;
-  auto probe = Make("command: [sh, -c, 'echo \"$CARBON_ENV\"; pwd; exit 1']\nenv: {CARBON_ENV: "
-                    "staging}\nworkdir: " + dir.path() + "\n",
-                    &errors);
+  auto probe = Make(
+      "command: [sh, -c, 'echo \"$CARBON_ENV\"; pwd; exit 1']\nenv: {CARBON_ENV: "
+      "staging}\nworkdir: " +
+          dir.path() + "\n",
+      &errors);
   ASSERT_NE(probe, nullptr) << errors.ToString();
   ProbeResult r = RunProbe(*probe, 2000);
   std::string real_dir = std::filesystem::canonical(dir.path()).string();
@@ -194,8 +207,7 @@ TEST(ExecProbeTest, BadConfigReportsFileLineColumn) {
   };
   const Case cases[] = {
       {"env: {A: b}\n", "probes.yml:1:1: missing required key 'command'"},
-      {"command: python3 check.py\n",
-       "probes.yml:1:10: command must be a list of arguments"},
+      {"command: python3 check.py\n", "probes.yml:1:10: command must be a list of arguments"},
       {"command: []\n", "probes.yml:1:10: command must name a program"},
       {"command: [x]\nenv: [a]\n", "probes.yml:2:6: 'env' must be a mapping"},
       {"command: [x]\nworkdir: ''\n", "probes.yml:2:10: workdir must not be empty"},

@@ -46,8 +46,7 @@ Timed RunFor(Probe& probe, int64_t timeout_ms) {
   const Clock& clock = SystemClock::Instance();
   auto start = std::chrono::steady_clock::now();
   ProbeResult r = probe.Run(Deadline{clock.SteadyNow() + milliseconds(timeout_ms)});
-  auto elapsed =
-      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+  auto elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
   return {std::move(r), elapsed};
 }
 
@@ -82,6 +81,20 @@ TEST(HttpProbeTest, UpOn200WithStatusSampleAndLabels) {
   const Sample* length = FindSample(r, "probe_http_content_length_bytes");
   ASSERT_NE(length, nullptr);
   EXPECT_EQ(length->value, 15);  // strlen("{\"status\":\"OK\"}")
+}
+
+TEST(HttpProbeTest, LocalhostResolvesToLoopbackListener) {
+  TestHttpServer srv;  // listens on 127.0.0.1 only
+  srv.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("OK", "text/plain");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make("url: http://localhost:" + std::to_string(srv.port()) + "/health\n", &errors);
+  ASSERT_NE(probe, nullptr);
+  EXPECT_EQ(probe->Instance(), "localhost:" + std::to_string(srv.port()));
+  ProbeResult r = RunFor(*probe, 2000).result;
+  EXPECT_TRUE(r.success) << r.reason;
 }
 
 TEST(HttpProbeTest, DownOn503WithStatusReason) {
@@ -224,8 +237,8 @@ TEST(HttpProbeTest, ServerTricklingHeadersCannotHoldProbePastDeadline) {
     close(c);
   });
   ConfigErrors errors;
-  auto probe = Make("url: http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/\n",
-                    &errors, 600);
+  auto probe =
+      Make("url: http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/\n", &errors, 600);
   ASSERT_NE(probe, nullptr);
   Timed t = RunFor(*probe, 600);
   stop = true;
@@ -246,6 +259,23 @@ TEST(HttpProbeTest, ClosedPortIsConnectionRefused) {
   EXPECT_FALSE(t.result.success);
   EXPECT_EQ(t.result.reason, "connection refused");
   EXPECT_LT(t.elapsed.count(), 1000);
+}
+
+TEST(HttpProbeTest, HttpsAgainstPlainServerIsTlsHandshakeFailure) {
+  TestHttpServer srv;
+  srv.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("OK", "text/plain");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make(
+      "url: https://127.0.0.1:" + std::to_string(srv.port()) + "/health\ntls_skip_verify: true\n",
+      &errors);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  Timed t = RunFor(*probe, 2000);
+  EXPECT_FALSE(t.result.success);
+  EXPECT_EQ(t.result.reason, "tls handshake failed");
+  EXPECT_LT(t.elapsed.count(), 1500);
 }
 
 TEST(HttpProbeTest, UnresolvableHostIsDnsFailure) {
@@ -299,17 +329,16 @@ TEST(HttpProbeTest, SendsMethodHeadersAndBody) {
 
 TEST(HttpProbeTest, RedirectsFollowedOnlyWhenAsked) {
   TestHttpServer srv;
-  srv.server().Get("/old", [](const httplib::Request&, httplib::Response& res) {
-    res.set_redirect("/new");
-  });
+  srv.server().Get(
+      "/old", [](const httplib::Request&, httplib::Response& res) { res.set_redirect("/new"); });
   srv.server().Get("/new", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("moved here", "text/plain");
   });
   ASSERT_GT(srv.Start(), 0);
   ConfigErrors errors;
   auto stay = Make("url: " + srv.Url("/old") + "\n", &errors);
-  auto follow = Make("url: " + srv.Url("/old") + "\nfollow_redirects: true\nbody_match: moved\n",
-                     &errors);
+  auto follow =
+      Make("url: " + srv.Url("/old") + "\nfollow_redirects: true\nbody_match: moved\n", &errors);
   ASSERT_TRUE(errors.empty()) << errors.ToString();
   EXPECT_EQ(RunFor(*stay, 2000).result.reason, "status 302");
   ProbeResult r = RunFor(*follow, 2000).result;

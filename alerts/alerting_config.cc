@@ -1,0 +1,97 @@
+#include "alerts/alerting_config.h"
+
+namespace obsmon::alerts {
+
+namespace {
+
+bool ValidUrl(const std::string& url) {
+  return (url.rfind("http://", 0) == 0 && url.size() > 7) ||
+         (url.rfind("https://", 0) == 0 && url.size() > 8);
+}
+
+void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, ReceiverConfig* r) {
+  r->kind = kind;
+  const bool am = kind == ReceiverConfig::Kind::kAlertmanager;
+  r->name = n.String("name").value_or(am ? "alertmanager[" + std::to_string(index) + "]"
+                                         : "webhook[" + std::to_string(index) + "]");
+  if (auto url = n.String("url", true)) {
+    r->url = *url;
+    if (!ValidUrl(*url)) n.ErrorAt("url", "url must start with http:// or https://");
+  }
+  if (auto t = n.DurationMs("timeout")) {
+    r->timeout_ms = *t;
+    if (*t <= 0) n.ErrorAt("timeout", "timeout must be positive");
+  }
+  r->bearer_token_file = n.String("bearer_token_file").value_or("");
+  r->bearer_token_env = n.String("bearer_token_env").value_or("");
+  if (auto ba = n.Map("basic_auth")) {
+    r->basic_username = ba->String("username", true).value_or("");
+    r->basic_password_file = ba->String("password_file").value_or("");
+    r->basic_password_env = ba->String("password_env").value_or("");
+    if (r->basic_password_file.empty() == r->basic_password_env.empty()) {
+      ba->Error("basic_auth needs exactly one of password_file or password_env");
+    }
+    ba->CheckUnknownKeys();
+  }
+  if (!r->bearer_token_file.empty() && !r->bearer_token_env.empty()) {
+    n.Error("at most one of bearer_token_file and bearer_token_env");
+  }
+  if ((!r->bearer_token_file.empty() || !r->bearer_token_env.empty()) && !r->basic_username.empty()) {
+    n.Error("at most one of bearer token and basic_auth");
+  }
+  n.CheckUnknownKeys();
+}
+
+}  // namespace
+
+Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node) {
+  const size_t before = node.errors()->errors().size();
+  AlertingConfig c;
+  if (auto v = node.DurationMs("evaluation_interval")) {
+    c.evaluation_interval_ms = *v;
+    if (*v < 1000) node.ErrorAt("evaluation_interval", "evaluation_interval must be at least 1s");
+  }
+  if (auto v = node.DurationMs("resend_delay")) c.resend_delay_ms = *v;
+  if (auto v = node.String("external_url")) c.external_url = *v;
+  if (auto m = node.StringMap("external_labels")) {
+    for (const auto& [k, v] : *m) c.external_labels.Set(k, v);
+  }
+  std::vector<std::string> names;
+  if (auto list = node.MapList("alertmanagers")) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      ReceiverConfig r;
+      ParseReceiver((*list)[i], ReceiverConfig::Kind::kAlertmanager, i, &r);
+      c.receivers.push_back(std::move(r));
+    }
+  }
+  if (auto list = node.MapList("webhooks")) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      ReceiverConfig r;
+      ParseReceiver((*list)[i], ReceiverConfig::Kind::kWebhook, i, &r);
+      c.receivers.push_back(std::move(r));
+    }
+  }
+  for (size_t i = 0; i < c.receivers.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (c.receivers[i].name == c.receivers[j].name) {
+        node.Error("receiver name '" + c.receivers[i].name + "' is used twice");
+      }
+    }
+  }
+  if (auto o = node.Map("outbox")) {
+    c.outbox_max_age_ms = o->DurationMs("max_age").value_or(c.outbox_max_age_ms);
+    c.backoff_initial_ms = o->DurationMs("backoff_initial").value_or(c.backoff_initial_ms);
+    c.backoff_max_ms = o->DurationMs("backoff_max").value_or(c.backoff_max_ms);
+    if (c.backoff_initial_ms <= 0 || c.backoff_max_ms < c.backoff_initial_ms) {
+      o->Error("need 0 < backoff_initial <= backoff_max");
+    }
+    o->CheckUnknownKeys();
+  }
+  node.CheckUnknownKeys();
+  if (node.errors()->errors().size() != before) {
+    return Status::InvalidArgument("invalid alerting section");
+  }
+  return c;
+}
+
+}  // namespace obsmon::alerts

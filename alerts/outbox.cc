@@ -1,0 +1,173 @@
+#include "alerts/outbox.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <algorithm>
+#include <functional>
+
+namespace obsmon::alerts {
+
+namespace {
+
+class OutboxCollectable final : public prometheus::Collectable {
+ public:
+  using Snapshot = std::function<std::vector<std::pair<std::string, OutboxStats>>()>;
+  explicit OutboxCollectable(Snapshot s) : snapshot_(std::move(s)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    auto snap = snapshot_();
+    std::vector<prometheus::MetricFamily> out;
+    auto family = [&](const char* name, const char* help, uint64_t OutboxStats::*field) {
+      prometheus::MetricFamily f{name, help, prometheus::MetricType::Counter, {}};
+      for (const auto& [receiver, st] : snap) {
+        prometheus::ClientMetric m;
+        m.label.push_back({"receiver", receiver});
+        m.counter.value = static_cast<double>(st.*field);
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+    };
+    family("obsmon_notifications_enqueued_total", "Notification bodies stored in the outbox.",
+           &OutboxStats::enqueued);
+    family("obsmon_notifications_sent_total", "Notification bodies delivered.", &OutboxStats::sent);
+    family("obsmon_notifications_failed_total", "Failed delivery attempts.", &OutboxStats::failed);
+    family("obsmon_notifications_retried_total", "Delivery attempts of bodies that failed before.",
+           &OutboxStats::retried);
+    family("obsmon_notifications_dropped_total", "Bodies dropped after the outbox max_age.",
+           &OutboxStats::dropped);
+    return out;
+  }
+
+ private:
+  Snapshot snapshot_;
+};
+
+}  // namespace
+
+Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
+  for (Notifier* n : options_.notifiers) {
+    by_name_[n->name()] = n;
+    counters_[n->name()] = std::make_unique<Counters>();
+  }
+  collectable_ = std::make_shared<OutboxCollectable>([this] {
+    std::vector<std::pair<std::string, OutboxStats>> v;
+    for (const auto& [name, c] : counters_) {
+      OutboxStats s;
+      s.enqueued = c->enqueued, s.sent = c->sent, s.failed = c->failed;
+      s.retried = c->retried, s.dropped = c->dropped;
+      v.emplace_back(name, s);
+    }
+    return v;
+  });
+}
+
+Outbox::~Outbox() { Stop(); }
+
+Outbox::Counters& Outbox::CountersFor(const std::string& receiver) {
+  auto it = counters_.find(receiver);
+  if (it != counters_.end()) return *it->second;
+  // Rows of a receiver that is no longer configured: counted under a shared bucket.
+  static Counters orphan;
+  return orphan;
+}
+
+void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
+  if (alerts.empty()) return;
+  const int64_t now = options_.clock->NowMs();
+  std::vector<OutboxEntry> rows;
+  for (Notifier* n : options_.notifiers) {
+    for (auto& body : n->Render(alerts)) {
+      OutboxEntry e;
+      e.receiver = n->name();
+      e.payload = std::move(body);
+      e.created_ms = now;
+      e.next_attempt_ms = now;
+      rows.push_back(std::move(e));
+    }
+  }
+  if (rows.empty()) return;
+  Status s = options_.store->Enqueue(&rows);
+  if (!s.ok()) {
+    ++store_errors_;
+    return;
+  }
+  for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
+  run_cv_.notify_all();  // wake the dispatcher for a prompt first attempt
+}
+
+int Outbox::DeliverDue() {
+  std::lock_guard lock(deliver_mu_);
+  const int64_t now = options_.clock->NowMs();
+  auto due = options_.store->Due(now, options_.batch);
+  if (!due.ok()) {
+    ++store_errors_;
+    return 0;
+  }
+  int delivered = 0;
+  for (const auto& row : *due) {
+    Counters& c = CountersFor(row.receiver);
+    auto it = by_name_.find(row.receiver);
+    if (it == by_name_.end() || now - row.created_ms > options_.max_age_ms) {
+      if (!options_.store->Remove(row.id).ok()) ++store_errors_;
+      ++c.dropped;
+      continue;
+    }
+    if (row.attempts > 0) ++c.retried;
+    Status st = it->second->Deliver(row.payload);
+    if (st.ok()) {
+      if (!options_.store->Remove(row.id).ok()) ++store_errors_;
+      ++c.sent;
+      ++delivered;
+      continue;
+    }
+    ++c.failed;
+    const int attempts = row.attempts + 1;
+    int64_t backoff = options_.backoff_initial_ms;
+    for (int i = 1; i < attempts && backoff < options_.backoff_max_ms; ++i) backoff *= 2;
+    backoff = std::min(backoff, options_.backoff_max_ms);
+    if (!options_.store->Reschedule(row.id, attempts, now + backoff, st.message()).ok()) {
+      ++store_errors_;
+    }
+  }
+  return delivered;
+}
+
+void Outbox::Start() {
+  std::lock_guard lock(run_mu_);
+  if (thread_.joinable()) return;
+  stop_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Outbox::Stop() {
+  {
+    std::lock_guard lock(run_mu_);
+    stop_ = true;
+  }
+  run_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Outbox::Loop() {
+  std::unique_lock lock(run_mu_);
+  while (!stop_) {
+    lock.unlock();
+    DeliverDue();
+    lock.lock();
+    run_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [this] { return stop_; });
+  }
+}
+
+OutboxStats Outbox::Stats() const {
+  OutboxStats s;
+  for (const auto& [name, c] : counters_) {
+    s.enqueued += c->enqueued, s.sent += c->sent, s.failed += c->failed;
+    s.retried += c->retried, s.dropped += c->dropped;
+  }
+  s.store_errors = store_errors_;
+  return s;
+}
+
+std::shared_ptr<prometheus::Collectable> Outbox::Collectable() { return collectable_; }
+
+}  // namespace obsmon::alerts

@@ -1,0 +1,91 @@
+// The durable outbox between the rule manager and the notifiers. Send() renders the alerts for
+// every notifier and stores the bodies (OutboxStore: SQLite in production) before returning, so
+// an alert decided on is never lost to a crash or an unreachable receiver. DeliverDue() (called
+// by the dispatcher thread, or by tests) attempts every due row once: delivered rows are removed,
+// failed ones retried with exponential backoff (backoff_initial * 2^(attempts-1), capped at
+// backoff_max); rows older than max_age are dropped and counted.
+//
+// Thread-safe. Notifiers and the store are not owned and must outlive the outbox.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "alerts/alert.h"
+#include "alerts/notifier.h"
+#include "alerts/outbox_store.h"
+#include "core/clock.h"
+
+namespace prometheus {
+class Collectable;
+}
+
+namespace obsmon::alerts {
+
+struct OutboxOptions {
+  const Clock* clock = &SystemClock::Instance();
+  OutboxStore* store = nullptr;           // required
+  std::vector<Notifier*> notifiers;       // not owned
+  int64_t backoff_initial_ms = 1'000;
+  int64_t backoff_max_ms = 300'000;
+  int64_t max_age_ms = 24 * 3'600'000LL;
+  size_t batch = 256;                     // rows per DeliverDue pass
+  int64_t poll_ms = 1'000;                // dispatcher thread period (real time)
+};
+
+struct OutboxStats {
+  uint64_t enqueued = 0;   // rows stored
+  uint64_t sent = 0;       // rows delivered
+  uint64_t failed = 0;     // failed delivery attempts
+  uint64_t retried = 0;    // attempts of rows that had failed before
+  uint64_t dropped = 0;    // rows dropped after max_age
+  uint64_t store_errors = 0;
+};
+
+class Outbox final : public AlertSender {
+ public:
+  explicit Outbox(OutboxOptions options);
+  ~Outbox() override;
+
+  // AlertSender: persists one row per (notifier, rendered body). Never blocks on the network.
+  void Send(const std::vector<OutgoingAlert>& alerts) override;
+
+  // One delivery pass over due rows; returns how many were delivered.
+  int DeliverDue();
+
+  void Start();  // dispatcher thread calling DeliverDue() every poll_ms
+  void Stop();
+
+  OutboxStats Stats() const;
+  // obsmon_notifications_{enqueued,sent,failed,retried,dropped}_total{receiver=...} and
+  // obsmon_notifications_queue_length.
+  std::shared_ptr<prometheus::Collectable> Collectable();
+
+ private:
+  struct Counters {
+    std::atomic<uint64_t> enqueued{0}, sent{0}, failed{0}, retried{0}, dropped{0};
+  };
+  Counters& CountersFor(const std::string& receiver);
+  void Loop();
+
+  OutboxOptions options_;
+  std::map<std::string, Notifier*> by_name_;
+  std::map<std::string, std::unique_ptr<Counters>> counters_;  // fixed after construction
+  std::atomic<uint64_t> store_errors_{0};
+  std::mutex deliver_mu_;  // one DeliverDue pass at a time
+
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
+  bool stop_ = false;  // GUARDED_BY(run_mu_)
+  std::thread thread_;
+  std::shared_ptr<prometheus::Collectable> collectable_;
+};
+
+}  // namespace obsmon::alerts

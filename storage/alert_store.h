@@ -1,0 +1,49 @@
+// SQLite persistence for alerts/: pending and firing alert state, alert history and the
+// notification outbox (tables `alerts`, `alert_history`, `alert_outbox`, documented in
+// docs/alerts.md). Opens its own connection to the obsmon database (WAL, so it coexists with the
+// storage writer); SQLiteCpp exceptions are turned into Status values here.
+// Thread-safe: one mutex serialises use of the connection.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "alerts/alert.h"
+#include "alerts/outbox_store.h"
+#include "core/status.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace obsmon::storage {
+
+class AlertStore final : public alerts::AlertStateStore, public alerts::OutboxStore {
+ public:
+  // Opens (creating and migrating as needed) the database at `path`.
+  static Result<std::unique_ptr<AlertStore>> Open(const std::string& path);
+  ~AlertStore() override;
+
+  // alerts::AlertStateStore
+  Result<std::vector<alerts::Alert>> LoadAlerts() override;
+  Status SaveAlerts(const std::string& group_key, const std::string& rule,
+                    const std::vector<alerts::Alert>& alerts) override;
+  Status AppendHistory(const std::vector<alerts::AlertHistoryEvent>& events) override;
+  Result<std::vector<alerts::AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override;
+
+  // alerts::OutboxStore
+  Status Enqueue(std::vector<alerts::OutboxEntry>* entries) override;
+  Result<std::vector<alerts::OutboxEntry>> Due(int64_t now_ms, size_t limit) override;
+  Status Remove(int64_t id) override;
+  Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
+                    const std::string& error) override;
+  Result<int64_t> Pending() override;
+
+ private:
+  explicit AlertStore(std::unique_ptr<SQLite::Database> db);
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon::storage

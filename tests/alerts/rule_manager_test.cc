@@ -1,0 +1,218 @@
+// The alert state machine driven with a FakeClock, including restarts through the state store.
+#include "alerts/rule_manager.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include "alerts/memory_alert_store.h"
+
+namespace obsmon::alerts {
+namespace {
+
+constexpr int64_t kMin = 60'000;
+constexpr int64_t kStart = 1'760'400'000'000;  // a multiple of 1m
+
+const char* kRules = R"(
+groups:
+  - name: carbon
+    interval: 1m
+    rules:
+      - alert: CarbonComponentDown
+        expr: up{job="tta-staging-carbon"} == 0
+        for: 2m
+        labels:
+          severity: critical
+        annotations:
+          summary: "{{ $labels.instance }} down"
+      - record: job:up:sum
+        expr: sum by (job) (up)
+)";
+
+class RecordingSender final : public AlertSender {
+ public:
+  void Send(const std::vector<OutgoingAlert>& alerts) override {
+    batches.push_back(alerts);
+  }
+  std::vector<std::vector<OutgoingAlert>> batches;
+};
+
+class RuleManagerTest : public ::testing::Test {
+ protected:
+  RuleManagerTest() : clock_(kStart) {
+    ConfigErrors errors;
+    groups_ = ParseRuleFileText(kRules, "rules.yml", &errors);
+    EXPECT_TRUE(errors.empty()) << errors.ToString();
+  }
+
+  std::unique_ptr<RuleManager> NewManager(AlertStateStore* state) {
+    RuleManagerOptions o;
+    o.clock = &clock_;
+    o.store = &series_;
+    o.state_store = state;
+    o.sender = &sender_;
+    o.external_url = "http://obsmon:9950";
+    auto m = std::make_unique<RuleManager>(o, groups_);
+    EXPECT_TRUE(m->RestoreState().ok());
+    return m;
+  }
+
+  // Appends up=value at the current time, advances one minute, then evaluates (Tick).
+  void Step(RuleManager& m, double up) {
+    series_.Append(Sample{"up", Labels{{"job", "tta-staging-carbon"}, {"instance", "carbon:8080"}},
+                          clock_.NowMs(), up});
+    m.Tick();
+    clock_.Advance(kMin);
+  }
+
+  AlertState StateOf(RuleManager& m) {
+    auto a = m.ActiveAlerts(true);
+    return a.empty() ? AlertState::kInactive : a[0].state;
+  }
+
+  FakeClock clock_;
+  SeriesStore series_;
+  RecordingSender sender_;
+  std::vector<RuleGroupSpec> groups_;
+};
+
+TEST_F(RuleManagerTest, PendingThenFiringAfterForThenResolved) {
+  auto m = NewManager(nullptr);
+  Step(*m, 1);  // t0: up
+  EXPECT_TRUE(m->ActiveAlerts().empty());
+  Step(*m, 0);  // t1: pending, ActiveAt t1
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].state, AlertState::kPending);
+  EXPECT_EQ(m->ActiveAlerts()[0].active_at_ms, kStart + kMin);
+  EXPECT_EQ(m->ActiveAlerts()[0].annotations.Get("summary"), "carbon:8080 down");
+  Step(*m, 0);  // t2: 1m pending
+  EXPECT_EQ(StateOf(*m), AlertState::kPending);
+  EXPECT_TRUE(sender_.batches.empty());  // pending alerts are never sent
+  Step(*m, 0);  // t3: 2m >= for: firing
+  EXPECT_EQ(StateOf(*m), AlertState::kFiring);
+  ASSERT_EQ(sender_.batches.size(), 1u);
+  const OutgoingAlert& sent = sender_.batches[0][0];
+  EXPECT_EQ(sent.labels.Get("alertname"), "CarbonComponentDown");
+  EXPECT_EQ(sent.starts_at_ms, kStart + 3 * kMin);
+  EXPECT_EQ(sent.ends_at_ms, kStart + 3 * kMin + 4 * kMin);  // valid for 4 x resend delay
+  EXPECT_FALSE(sent.resolved);
+  EXPECT_EQ(sent.generator_url.rfind("http://obsmon:9950/graph?g0.expr=up%7Bjob", 0), 0u)
+      << sent.generator_url;
+  Step(*m, 1);  // t4: resolved
+  EXPECT_EQ(StateOf(*m), AlertState::kInactive);
+  ASSERT_EQ(sender_.batches.size(), 2u);
+  EXPECT_TRUE(sender_.batches[1][0].resolved);
+  EXPECT_EQ(sender_.batches[1][0].ends_at_ms, kStart + 4 * kMin);
+  EXPECT_TRUE(m->ActiveAlerts().empty());  // resolved ones only with include_resolved
+}
+
+TEST_F(RuleManagerTest, ResendsFiringAlertsAfterResendDelay) {
+  auto m = NewManager(nullptr);
+  for (int i = 0; i < 3; ++i) Step(*m, 0);  // firing at t2
+  ASSERT_EQ(sender_.batches.size(), 1u);
+  Step(*m, 0);  // t3: sent 1m ago: not strictly more than 1m: no resend (Prometheus: Before)
+  EXPECT_EQ(sender_.batches.size(), 1u);
+  Step(*m, 0);  // t4: 2m since: resend
+  EXPECT_EQ(sender_.batches.size(), 2u);
+  EXPECT_EQ(sender_.batches[1][0].starts_at_ms, kStart + 2 * kMin);  // same alert
+}
+
+TEST_F(RuleManagerTest, RecordingRulesAndAlertsSeriesGoToTheStore) {
+  auto m = NewManager(nullptr);
+  Step(*m, 0);
+  promql::Matrix out;
+  promql::Matcher name;
+  name.name = "__name__";
+  name.value = "job:up:sum";
+  series_.Select({name}, 0, clock_.NowMs(), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].labels.Get("job"), "tta-staging-carbon");
+  name.value = "ALERTS";
+  out.clear();
+  series_.Select({name}, 0, clock_.NowMs(), &out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].labels.Get("alertstate"), "pending");
+  // The collectable exposes the same on /metrics.
+  auto families = m->Collectable()->Collect();
+  ASSERT_FALSE(families.empty());
+  EXPECT_EQ(families[0].name, "ALERTS");
+  ASSERT_EQ(families[0].metric.size(), 1u);
+  EXPECT_EQ(families[1].name, "ALERTS_FOR_STATE");
+  EXPECT_EQ(families[1].metric[0].gauge.value, static_cast<double>(kStart / 1000));
+}
+
+TEST_F(RuleManagerTest, RestartKeepsPendingActiveAt) {
+  MemoryAlertStore store;
+  {
+    auto m = NewManager(&store);
+    Step(*m, 0);  // pending since kStart
+    Step(*m, 0);
+    EXPECT_EQ(StateOf(*m), AlertState::kPending);
+  }  // "crash": the manager is gone, the store stays
+  auto m = NewManager(&store);
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].active_at_ms, kStart);  // not reset
+  Step(*m, 0);  // t2 - t0 = 2m >= for: fires now, not 2m after the restart
+  EXPECT_EQ(StateOf(*m), AlertState::kFiring);
+  ASSERT_EQ(sender_.batches.size(), 1u);
+  // Without persistence the same sequence restarts the `for` timer.
+  sender_.batches.clear();
+  auto fresh = NewManager(nullptr);
+  Step(*fresh, 0);
+  EXPECT_EQ(StateOf(*fresh), AlertState::kPending);
+}
+
+TEST_F(RuleManagerTest, RestartKeepsFiringWithoutSecondPage) {
+  MemoryAlertStore store;
+  {
+    auto m = NewManager(&store);
+    for (int i = 0; i < 3; ++i) Step(*m, 0);  // firing at t2, sent once
+    ASSERT_EQ(sender_.batches.size(), 1u);
+  }
+  auto m = NewManager(&store);
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].state, AlertState::kFiring);
+  EXPECT_EQ(m->ActiveAlerts()[0].fired_at_ms, kStart + 2 * kMin);
+  Step(*m, 0);  // t3: still firing, last sent 1m ago: no duplicate page
+  EXPECT_EQ(sender_.batches.size(), 1u);
+  EXPECT_EQ(StateOf(*m), AlertState::kFiring);
+  // History has exactly one firing event.
+  auto h = store.History(0, INT64_MAX);
+  ASSERT_TRUE(h.ok());
+  ASSERT_EQ(h->size(), 1u);
+  EXPECT_EQ((*h)[0].event, "firing");
+  EXPECT_EQ((*h)[0].ts_ms, kStart + 2 * kMin);
+  Step(*m, 1);  // resolves
+  h = store.History(0, INT64_MAX);
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[1].event, "resolved");
+}
+
+TEST_F(RuleManagerTest, TickSkipsMissedIterationsAndAligns) {
+  auto m = NewManager(nullptr);
+  clock_.Advance(30'000);  // mid-interval
+  m->Tick();
+  EXPECT_EQ(m->evaluations(), 2u);  // two rules, evaluated at the aligned kStart
+  m->Tick();
+  EXPECT_EQ(m->evaluations(), 2u);  // same interval: nothing due
+  clock_.Advance(10 * kMin);
+  m->Tick();
+  EXPECT_EQ(m->evaluations(), 4u);  // one evaluation, not ten
+}
+
+TEST_F(RuleManagerTest, LastSampleCountsForFiveMinutesOfLookback) {
+  auto m = NewManager(nullptr);
+  Step(*m, 0);  // the only sample, at kStart; pending
+  // No more samples: the lookback keeps seeing up == 0 through kStart + 5m (inclusive).
+  for (int i = 1; i <= 5; ++i) {
+    m->Tick();
+    EXPECT_EQ(StateOf(*m), i < 2 ? AlertState::kPending : AlertState::kFiring) << "minute " << i;
+    clock_.Advance(kMin);
+  }
+  m->Tick();  // kStart + 6m: the sample is older than 5m; the series is gone, alert resolved
+  EXPECT_EQ(StateOf(*m), AlertState::kInactive);
+  EXPECT_EQ(m->ActiveAlerts(true)[0].resolved_at_ms, kStart + 6 * kMin);
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

@@ -1,0 +1,284 @@
+// The real obsmon binary on loopback: an outage of a real HTTP target becomes an incident of its
+// length; SIGKILL and restart keep the history; SIGTERM drains and exits 0; a bad config stops
+// obsmon with file:line:column; Prometheus's own promtool accepts the live /metrics.
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "core/clock.h"
+#include "storage/storage.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ReadWholeFile;
+using testing::RunCommand;
+using testing::ScratchDir;
+using testing::Subprocess;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+
+TimestampMs NowMs() { return SystemClock::Instance().NowMs(); }
+
+// A health endpoint that can be taken down and brought back on the same port.
+class Target {
+ public:
+  Target() {
+    Start();
+    port_ = bound_port_;
+  }
+  ~Target() { Stop(); }
+  void Start() {
+    server_ = std::make_unique<httplib::Server>();
+    server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{\"status\":\"OK\"}", "application/json");
+    });
+    if (port_ == 0) {
+      bound_port_ = server_->bind_to_any_port("127.0.0.1");
+    } else {
+      // The port was ours a moment ago; retry briefly in case the kernel holds it.
+      WaitUntil([&] { return server_->bind_to_port("127.0.0.1", port_); }, 5s);
+    }
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    WaitUntil([&] { return server_->is_running(); }, 5s);
+  }
+  void Stop() {
+    if (!server_) return;
+    server_->stop();
+    if (thread_.joinable()) thread_.join();
+    server_.reset();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  int bound_port_ = 0;
+};
+
+class ObsmonDaemonTest : public ::testing::Test {
+ protected:
+  std::string WriteConfig(int target_port, const std::string& extra_probe = "") {
+    const std::string path = dir_.File("obsmon.yml");
+    WriteWholeFile(path, "listen: 127.0.0.1:0\n"
+                         "uptime_refresh: 500ms\n"
+                         "storage:\n  path: " + dir_.File("obsmon.db") + "\n"
+                         "components:\n"
+                         "  - name: web\n"
+                         "    labels: {job: web-staging}\n"
+                         "    probes:\n"
+                         "      - name: health\n"
+                         "        kind: http\n"
+                         "        url: http://127.0.0.1:" + std::to_string(target_port) + "/health\n"
+                         "        interval: 200ms\n"
+                         "        timeout: 150ms\n" + extra_probe);
+    return path;
+  }
+
+  // Starts obsmon and waits until its HTTP server listens; returns its port.
+  int StartObsmon(const std::string& config, int run = 0) {
+    log_ = dir_.File("obsmon-" + std::to_string(run) + ".log");
+    obsmon_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{kObsmon, "run", "--config", config, "--log-level", "debug"}, log_);
+    EXPECT_TRUE(obsmon_->started());
+    int port = 0;
+    EXPECT_TRUE(WaitUntil([&] {
+      const std::string out = obsmon_->Output();
+      auto at = out.find("(port ");
+      if (at == std::string::npos) return false;
+      port = std::stoi(out.substr(at + 6));
+      return true;
+    })) << obsmon_->Output();
+    return port;
+  }
+
+  std::vector<ProbeRun> StoredRuns() {
+    auto reader = storage::Reader::Open(dir_.File("obsmon.db"));
+    EXPECT_TRUE(reader.ok()) << reader.status().message();
+    if (!reader.ok()) return {};
+    auto runs = (*reader)->ProbeRuns("web", 0, NowMs() + 60'000);
+    EXPECT_TRUE(runs.ok());
+    return runs.ok() ? *runs : std::vector<ProbeRun>{};
+  }
+
+  nlohmann::json ReportJson(TimestampMs from, TimestampMs to) {
+    auto [code, out] = RunCommand({kObsmon, "report", "web", "--db", dir_.File("obsmon.db"),
+                                   "--from", std::to_string(from / 1000.0), "--to",
+                                   std::to_string(to / 1000.0), "--format", "json"},
+                                  dir_.File("report.out"));
+    EXPECT_EQ(code, 0) << out;
+    return nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  }
+
+  ScratchDir dir_;
+  std::string log_;
+  std::unique_ptr<Subprocess> obsmon_;
+};
+
+TEST_F(ObsmonDaemonTest, StoppedTargetShowsAsIncidentOfTheOutageLength) {
+  Target target;
+  const TimestampMs t0 = NowMs();
+  StartObsmon(WriteConfig(target.port()));
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 8; }));
+
+  const TimestampMs outage_start = NowMs();
+  target.Stop();
+  std::this_thread::sleep_for(3s);  // the outage: real time, against a real process
+  target.Start();
+  const TimestampMs outage_end = NowMs();
+  // Let a few successful runs land after the outage.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto runs = StoredRuns();
+    return !runs.empty() && runs.back().success && runs.back().ts_ms > outage_end + 600;
+  }));
+
+  obsmon_->Signal(SIGTERM);
+  EXPECT_EQ(obsmon_->Wait(), 0) << obsmon_->Output();
+
+  const nlohmann::json report = ReportJson(t0, NowMs());
+  ASSERT_FALSE(report.is_discarded());
+  ASSERT_EQ(report["incidents"].size(), 1u) << report.dump(2);
+  const auto& incident = report["incidents"][0];
+  const double measured = incident["duration_ms"].get<double>();
+  const double outage = static_cast<double>(outage_end - outage_start);
+  // Probes run every 200 ms: the incident may start up to one interval after the outage began
+  // and end up to one interval after it ended, plus scheduling slack.
+  EXPECT_NEAR(measured, outage, 500) << incident.dump(2);
+  EXPECT_EQ(incident["first_probe"], "health");
+  EXPECT_EQ(incident["first_reason"], "connection refused") << incident.dump(2);
+  EXPECT_FALSE(incident["ongoing"].get<bool>());
+  EXPECT_NEAR(report["uptime"]["down_ms"].get<double>(), measured, 1.0);
+}
+
+TEST_F(ObsmonDaemonTest, SigkillAndRestartKeepTheHistory) {
+  Target target;
+  const std::string config = WriteConfig(target.port());
+  StartObsmon(config, 0);
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 15; }));
+  // What was committed a moment before the kill must survive it.
+  const std::vector<ProbeRun> before = StoredRuns();
+  obsmon_->Kill();  // SIGKILL: no draining, no clean close
+
+  auto [code, integrity] = RunCommand({"sqlite3", dir_.File("obsmon.db"), "PRAGMA integrity_check;"},
+                                      dir_.File("integrity.out"));
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(integrity, "ok\n");
+
+  StartObsmon(config, 1);
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= before.size() + 5; }));
+  obsmon_->Signal(SIGTERM);
+  EXPECT_EQ(obsmon_->Wait(), 0);
+
+  const std::vector<ProbeRun> after = StoredRuns();
+  for (const ProbeRun& run : before) {
+    bool found = false;
+    for (const ProbeRun& a : after) found |= (a.ts_ms == run.ts_ms && a.key == run.key);
+    EXPECT_TRUE(found) << "run at " << run.ts_ms << " lost after SIGKILL";
+  }
+  EXPECT_GT(after.size(), before.size());
+}
+
+TEST_F(ObsmonDaemonTest, SigtermDrainsQueueAndExitsZero) {
+  Target target;
+  StartObsmon(WriteConfig(target.port()));
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 3; }));
+  obsmon_->Signal(SIGTERM);
+  EXPECT_EQ(obsmon_->Wait(10s), 0);
+  const std::string out = obsmon_->Output();
+  EXPECT_NE(out.find("draining"), std::string::npos) << out;
+  EXPECT_NE(out.find("0 dropped"), std::string::npos) << out;
+}
+
+TEST_F(ObsmonDaemonTest, BadConfigExitsNonZeroNamingFileLineColumn) {
+  const std::string path = dir_.File("bad.yml");
+  WriteWholeFile(path,
+                 "components:\n"
+                 "  - name: web\n"
+                 "    probes:\n"
+                 "      - name: health\n"
+                 "        kind: http\n"
+                 "        url: http://127.0.0.1:1/health\n"
+                 "        interval: 10 seconds\n");
+  for (const char* cmd : {"run", "check"}) {
+    auto [code, out] = RunCommand({kObsmon, cmd, "--config", path}, dir_.File("bad.out"));
+    EXPECT_EQ(code, 1) << cmd << ": " << out;
+    EXPECT_NE(out.find(path + ":7:19: bad duration for 'interval'"), std::string::npos)
+        << cmd << ": " << out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("obsmon.db")));
+}
+
+TEST_F(ObsmonDaemonTest, PromtoolAcceptsLiveMetrics) {
+  if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool not installed";
+  Target target;
+  const int port = StartObsmon(WriteConfig(
+      target.port(),
+      "      - name: down-port\n"
+      "        kind: tcp\n"
+      "        address: 127.0.0.1:1\n"
+      "        interval: 200ms\n"
+      "        timeout: 100ms\n"));
+  httplib::Client client("127.0.0.1", port);
+  std::string body;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200) return false;
+    body = res->body;
+    return body.find("probe=\"down-port\"") != std::string::npos &&
+           body.find("obsmon_component_uptime_ratio") != std::string::npos;
+  }, 30s)) << body;
+  EXPECT_EQ(client.Get("/metrics")->get_header_value("Content-Type"),
+            "text/plain; version=0.0.4; charset=utf-8");
+  WriteWholeFile(dir_.File("metrics.txt"), body);
+  auto [code, out] = RunCommand({"sh", "-c", "promtool check metrics < " + dir_.File("metrics.txt")},
+                                dir_.File("promtool.out"));
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "") << "promtool complained:\n" << out;
+  for (const char* family : {"probe_success", "probe_duration_seconds", "obsmon_component_up",
+                             "obsmon_probe_runs_total", "obsmon_scheduler_lag_seconds_count",
+                             "obsmon_storage_queue_depth", "obsmon_storage_commit_duration_seconds_sum",
+                             "obsmon_storage_dropped_batches_total"}) {
+    EXPECT_NE(body.find(family), std::string::npos) << family;
+  }
+}
+
+TEST_F(ObsmonDaemonTest, ApiAnswersStateAndRefusesBadParameters) {
+  Target target;
+  const int port = StartObsmon(WriteConfig(target.port()));
+  httplib::Client client("127.0.0.1", port);
+  ASSERT_TRUE(WaitUntil([&] {
+    auto res = client.Get("/api/v1/components/web");
+    if (!res || res->status != 200) return false;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    return !j.is_discarded() && j["data"]["state"] == "up";
+  }));
+  EXPECT_EQ(client.Get("/healthz")->status, 200);
+  EXPECT_EQ(client.Get("/api/v1/components/nope")->status, 404);
+  EXPECT_EQ(client.Get("/api/v1/components/nope/report")->status, 404);
+  for (const char* bad : {"?last=soon", "?from=yesterday", "?format=pdf", "?bogus=1",
+                          "?from=2025-10-14&last=1d", "?from=2030-01-01&to=2029-01-01"}) {
+    auto res = client.Get((std::string("/api/v1/components/web/report") + bad).c_str());
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << bad;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    EXPECT_EQ(j["status"], "error") << bad;
+  }
+  auto res = client.Get("/api/v1/components/web/report?last=1h&format=markdown");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_NE(res->body.find("web"), std::string::npos);
+  EXPECT_EQ(client.Post("/api/v1/components", "x", "text/plain")->status, 405);
+}
+
+}  // namespace
+}  // namespace obsmon

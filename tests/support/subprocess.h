@@ -1,0 +1,143 @@
+// Test support: run real programs (obsmon itself, promtool, sqlite3) as children and wait for
+// what they do. Header-only. Integration tests only: unit tests use FakeClock and never wait.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace obsmon::testing {
+
+inline std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+inline void WriteWholeFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// Polls `done` every 20 ms until it holds or `timeout` passes. For waiting on OTHER processes
+// (a port to open, a file to appear), never for simulated time.
+inline bool WaitUntil(const std::function<bool()>& done,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// A directory removed with everything in it when the object dies.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "obsmon-it-XXXXXX").string();
+    path_ = mkdtemp(templ.data());
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A child process with stdout and stderr captured to a file. Killed (SIGKILL) and reaped when the
+// object dies, unless it already exited.
+class Subprocess {
+ public:
+  Subprocess(const std::vector<std::string>& argv, std::string output_path)
+      : output_path_(std::move(output_path)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, output_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~Subprocess() { Kill(); }
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  std::string Output() const { return ReadWholeFile(output_path_); }
+
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+
+  // The exit code (or 128 + signal) once the process ends within `timeout`; nullopt otherwise.
+  std::optional<int> Wait(std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+    if (pid_ <= 0) return exit_code_;
+    std::optional<int> code;
+    WaitUntil(
+        [&] {
+          int status = 0;
+          pid_t r = waitpid(pid_, &status, WNOHANG);
+          if (r == pid_) {
+            code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return true;
+          }
+          return false;
+        },
+        timeout);
+    if (code) {
+      pid_ = -1;
+      exit_code_ = code;
+    }
+    return code;
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  std::string output_path_;
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+};
+
+// Runs a command to completion; returns its exit code and output.
+inline std::pair<int, std::string> RunCommand(const std::vector<std::string>& argv,
+                                              const std::string& output_path) {
+  Subprocess p(argv, output_path);
+  if (!p.started()) return {127, "cannot start " + argv[0]};
+  auto code = p.Wait(std::chrono::seconds(120));
+  return {code.value_or(-1), p.Output()};
+}
+
+}  // namespace obsmon::testing

@@ -36,7 +36,8 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
   if (!r->bearer_token_file.empty() && !r->bearer_token_env.empty()) {
     n.Error("at most one of bearer_token_file and bearer_token_env");
   }
-  if ((!r->bearer_token_file.empty() || !r->bearer_token_env.empty()) && !r->basic_username.empty()) {
+  if ((!r->bearer_token_file.empty() || !r->bearer_token_env.empty()) &&
+      !r->basic_username.empty()) {
     n.Error("at most one of bearer token and basic_auth");
   }
   n.CheckUnknownKeys();

@@ -7,9 +7,12 @@ namespace obsmon::alerts {
 
 const char* AlertStateName(AlertState s) {
   switch (s) {
-    case AlertState::kInactive: return "inactive";
-    case AlertState::kPending: return "pending";
-    case AlertState::kFiring: return "firing";
+    case AlertState::kInactive:
+      return "inactive";
+    case AlertState::kPending:
+      return "pending";
+    case AlertState::kFiring:
+      return "firing";
   }
   return "inactive";
 }
@@ -174,8 +177,7 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
 }
 
 void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t interval_ms,
-                                 const std::string& external_url,
-                                 std::vector<OutgoingAlert>* out) {
+                                 const std::string& external_url, std::vector<OutgoingAlert>* out) {
   for (auto& [lbs, a] : active_) {
     if (a.state == AlertState::kPending) continue;
     bool needs = a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;

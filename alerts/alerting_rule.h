@@ -47,6 +47,7 @@ class AlertingRule {
 
   // True when the persisted form changed since the last call (and clears the flag).
   bool TakeDirty();
+  void MarkDirty() { dirty_ = true; }
   std::vector<AlertHistoryEvent> TakeHistory();
 
   const RuleSpec& spec() const { return spec_; }

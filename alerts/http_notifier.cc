@@ -113,7 +113,8 @@ std::string Rfc3339(int64_t ms) {
 
 AlertmanagerNotifier::AlertmanagerNotifier(ReceiverConfig config) : config_(std::move(config)) {}
 
-std::vector<std::string> AlertmanagerNotifier::Render(const std::vector<OutgoingAlert>& alerts) const {
+std::vector<std::string> AlertmanagerNotifier::Render(
+    const std::vector<OutgoingAlert>& alerts) const {
   if (alerts.empty()) return {};
   json arr = json::array();
   for (const auto& a : alerts) {
@@ -179,7 +180,9 @@ std::vector<std::string> WebhookNotifier::Render(const std::vector<OutgoingAlert
   return out;
 }
 
-Status WebhookNotifier::Deliver(const std::string& body) { return Post(config_, config_.url, body); }
+Status WebhookNotifier::Deliver(const std::string& body) {
+  return Post(config_, config_.url, body);
+}
 
 std::vector<std::unique_ptr<Notifier>> MakeNotifiers(const AlertingConfig& config) {
   std::vector<std::unique_ptr<Notifier>> out;

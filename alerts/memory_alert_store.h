@@ -32,11 +32,11 @@ class MemoryAlertStore final : public AlertStateStore, public OutboxStore {
 
  private:
   mutable std::mutex mu_;
-  bool failing_ = false;                                                  // GUARDED_BY(mu_)
+  bool failing_ = false;                                                      // GUARDED_BY(mu_)
   std::map<std::pair<std::string, std::string>, std::vector<Alert>> alerts_;  // GUARDED_BY(mu_)
-  std::vector<AlertHistoryEvent> history_;                                // GUARDED_BY(mu_)
-  std::map<int64_t, OutboxEntry> outbox_;                                 // GUARDED_BY(mu_)
-  int64_t next_id_ = 1;                                                   // GUARDED_BY(mu_)
+  std::vector<AlertHistoryEvent> history_;                                    // GUARDED_BY(mu_)
+  std::map<int64_t, OutboxEntry> outbox_;                                     // GUARDED_BY(mu_)
+  int64_t next_id_ = 1;                                                       // GUARDED_BY(mu_)
 };
 
 }  // namespace obsmon::alerts

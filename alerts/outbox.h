@@ -31,21 +31,21 @@ namespace obsmon::alerts {
 
 struct OutboxOptions {
   const Clock* clock = &SystemClock::Instance();
-  OutboxStore* store = nullptr;           // required
-  std::vector<Notifier*> notifiers;       // not owned
+  OutboxStore* store = nullptr;      // required
+  std::vector<Notifier*> notifiers;  // not owned
   int64_t backoff_initial_ms = 1'000;
   int64_t backoff_max_ms = 300'000;
   int64_t max_age_ms = 24 * 3'600'000LL;
-  size_t batch = 256;                     // rows per DeliverDue pass
-  int64_t poll_ms = 1'000;                // dispatcher thread period (real time)
+  size_t batch = 256;       // rows per DeliverDue pass
+  int64_t poll_ms = 1'000;  // dispatcher thread period (real time)
 };
 
 struct OutboxStats {
-  uint64_t enqueued = 0;   // rows stored
-  uint64_t sent = 0;       // rows delivered
-  uint64_t failed = 0;     // failed delivery attempts
-  uint64_t retried = 0;    // attempts of rows that had failed before
-  uint64_t dropped = 0;    // rows dropped after max_age
+  uint64_t enqueued = 0;  // rows stored
+  uint64_t sent = 0;      // rows delivered
+  uint64_t failed = 0;    // failed delivery attempts
+  uint64_t retried = 0;   // attempts of rows that had failed before
+  uint64_t dropped = 0;   // rows dropped after max_age
   uint64_t store_errors = 0;
 };
 

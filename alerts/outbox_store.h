@@ -11,13 +11,13 @@
 namespace obsmon::alerts {
 
 struct OutboxEntry {
-  int64_t id = 0;            // assigned by the store
-  std::string receiver;      // Notifier::name()
-  std::string payload;       // the HTTP body, rendered when the alert was sent
+  int64_t id = 0;        // assigned by the store
+  std::string receiver;  // Notifier::name()
+  std::string payload;   // the HTTP body, rendered when the alert was sent
   int64_t created_ms = 0;
   int64_t next_attempt_ms = 0;
-  int attempts = 0;          // failed deliveries so far
-  std::string last_error;    // of the last failed delivery (never contains credentials)
+  int attempts = 0;        // failed deliveries so far
+  std::string last_error;  // of the last failed delivery (never contains credentials)
 };
 
 // Called from the outbox's threads (Enqueue from the rule evaluator, the rest from the

@@ -9,21 +9,30 @@ namespace obsmon::alerts::promql {
 
 const char* ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kVector: return "instant vector";
-    case ValueType::kMatrix: return "range vector";
-    case ValueType::kString: return "string";
-    case ValueType::kNone: break;
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kVector:
+      return "instant vector";
+    case ValueType::kMatrix:
+      return "range vector";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kNone:
+      break;
   }
   return "none";
 }
 
 bool Matcher::Matches(const std::string& v) const {
   switch (op) {
-    case Op::kEq: return v == value;
-    case Op::kNe: return v != value;
-    case Op::kRe: return RE2::FullMatch(v, *re);
-    case Op::kNre: return !RE2::FullMatch(v, *re);
+    case Op::kEq:
+      return v == value;
+    case Op::kNe:
+      return v != value;
+    case Op::kRe:
+      return RE2::FullMatch(v, *re);
+    case Op::kNre:
+      return !RE2::FullMatch(v, *re);
   }
   return false;
 }
@@ -37,21 +46,36 @@ bool IsSetOp(BinOp op) { return op == BinOp::kAnd || op == BinOp::kOr || op == B
 
 const char* BinOpName(BinOp op) {
   switch (op) {
-    case BinOp::kAdd: return "+";
-    case BinOp::kSub: return "-";
-    case BinOp::kMul: return "*";
-    case BinOp::kDiv: return "/";
-    case BinOp::kMod: return "%";
-    case BinOp::kPow: return "^";
-    case BinOp::kEq: return "==";
-    case BinOp::kNe: return "!=";
-    case BinOp::kGt: return ">";
-    case BinOp::kLt: return "<";
-    case BinOp::kGe: return ">=";
-    case BinOp::kLe: return "<=";
-    case BinOp::kAnd: return "and";
-    case BinOp::kOr: return "or";
-    case BinOp::kUnless: return "unless";
+    case BinOp::kAdd:
+      return "+";
+    case BinOp::kSub:
+      return "-";
+    case BinOp::kMul:
+      return "*";
+    case BinOp::kDiv:
+      return "/";
+    case BinOp::kMod:
+      return "%";
+    case BinOp::kPow:
+      return "^";
+    case BinOp::kEq:
+      return "==";
+    case BinOp::kNe:
+      return "!=";
+    case BinOp::kGt:
+      return ">";
+    case BinOp::kLt:
+      return "<";
+    case BinOp::kGe:
+      return ">=";
+    case BinOp::kLe:
+      return "<=";
+    case BinOp::kAnd:
+      return "and";
+    case BinOp::kOr:
+      return "or";
+    case BinOp::kUnless:
+      return "unless";
   }
   return "?";
 }
@@ -60,18 +84,26 @@ namespace {
 
 const char* MatchOpText(Matcher::Op op) {
   switch (op) {
-    case Matcher::Op::kEq: return "=";
-    case Matcher::Op::kNe: return "!=";
-    case Matcher::Op::kRe: return "=~";
-    case Matcher::Op::kNre: return "!~";
+    case Matcher::Op::kEq:
+      return "=";
+    case Matcher::Op::kNe:
+      return "!=";
+    case Matcher::Op::kRe:
+      return "=~";
+    case Matcher::Op::kNre:
+      return "!~";
   }
   return "=";
 }
 
 void Print(const Expr& e, std::ostringstream& out) {
   switch (e.kind) {
-    case NodeKind::kNumber: out << e.number; break;
-    case NodeKind::kString: out << '"' << e.str << '"'; break;
+    case NodeKind::kNumber:
+      out << e.number;
+      break;
+    case NodeKind::kString:
+      out << '"' << e.str << '"';
+      break;
     case NodeKind::kVectorSelector:
     case NodeKind::kMatrixSelector: {
       out << e.metric;
@@ -86,14 +118,19 @@ void Print(const Expr& e, std::ostringstream& out) {
       if (e.offset_ms) out << " offset " << e.offset_ms / 1000 << 's';
       break;
     }
-    case NodeKind::kUnaryMinus: out << "-("; Print(*e.args[0], out); out << ')'; break;
+    case NodeKind::kUnaryMinus:
+      out << "-(";
+      Print(*e.args[0], out);
+      out << ')';
+      break;
     case NodeKind::kBinary:
       out << '(';
       Print(*e.args[0], out);
       out << ' ' << BinOpName(e.op) << (e.return_bool ? " bool" : "");
       if (e.has_matching) {
         out << (e.on ? " on(" : " ignoring(");
-        for (size_t i = 0; i < e.matching_labels.size(); ++i) out << (i ? "," : "") << e.matching_labels[i];
+        for (size_t i = 0; i < e.matching_labels.size(); ++i)
+          out << (i ? "," : "") << e.matching_labels[i];
         out << ')';
       }
       out << ' ';

@@ -22,18 +22,43 @@ struct Matcher {
   Op op = Op::kEq;
   std::string name;
   std::string value;
-  std::shared_ptr<const re2::RE2> re;  // set for kRe / kNre
+  std::shared_ptr<const re2::RE2> re;        // set for kRe / kNre
   bool Matches(const std::string& v) const;  // "" stands for an absent label
 };
 
-enum class BinOp { kAdd, kSub, kMul, kDiv, kMod, kPow, kEq, kNe, kGt, kLt, kGe, kLe, kAnd, kOr, kUnless };
+enum class BinOp {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kPow,
+  kEq,
+  kNe,
+  kGt,
+  kLt,
+  kGe,
+  kLe,
+  kAnd,
+  kOr,
+  kUnless
+};
 bool IsComparison(BinOp op);
 bool IsSetOp(BinOp op);
 const char* BinOpName(BinOp op);
 
 enum class AggOp { kSum, kAvg, kMin, kMax, kCount };
 
-enum class NodeKind { kNumber, kString, kVectorSelector, kMatrixSelector, kUnaryMinus, kBinary, kAggregate, kCall };
+enum class NodeKind {
+  kNumber,
+  kString,
+  kVectorSelector,
+  kMatrixSelector,
+  kUnaryMinus,
+  kBinary,
+  kAggregate,
+  kCall
+};
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
@@ -45,20 +70,20 @@ struct Expr {
   ValueType type = ValueType::kNone;
   size_t pos = 0;  // byte offset of the node in the expression text
 
-  double number = 0;    // kNumber
-  std::string str;      // kString; kCall: function name
+  double number = 0;  // kNumber
+  std::string str;    // kString; kCall: function name
 
   // kVectorSelector / kMatrixSelector
   std::string metric;             // may be empty when matched through __name__
   std::vector<Matcher> matchers;  // includes __name__="metric" when metric is set
   int64_t offset_ms = 0;
-  int64_t range_ms = 0;           // kMatrixSelector only
+  int64_t range_ms = 0;  // kMatrixSelector only
 
   // kBinary
   BinOp op = BinOp::kAdd;
   bool return_bool = false;
-  bool has_matching = false;      // on(...) or ignoring(...) was written
-  bool on = false;                // on(...) (else ignoring(...))
+  bool has_matching = false;  // on(...) or ignoring(...) was written
+  bool on = false;            // on(...) (else ignoring(...))
   std::vector<std::string> matching_labels;
 
   // kAggregate

@@ -5,6 +5,7 @@
 #include <limits>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -47,19 +48,38 @@ double GoMin(double a, double b) {
 double ElemBinop(BinOp op, double l, double r, bool* keep) {
   *keep = true;
   switch (op) {
-    case BinOp::kAdd: return l + r;
-    case BinOp::kSub: return l - r;
-    case BinOp::kMul: return l * r;
-    case BinOp::kDiv: return l / r;
-    case BinOp::kMod: return std::fmod(l, r);
-    case BinOp::kPow: return std::pow(l, r);
-    case BinOp::kEq: *keep = l == r; return l;
-    case BinOp::kNe: *keep = l != r; return l;
-    case BinOp::kGt: *keep = l > r; return l;
-    case BinOp::kLt: *keep = l < r; return l;
-    case BinOp::kGe: *keep = l >= r; return l;
-    case BinOp::kLe: *keep = l <= r; return l;
-    default: break;
+    case BinOp::kAdd:
+      return l + r;
+    case BinOp::kSub:
+      return l - r;
+    case BinOp::kMul:
+      return l * r;
+    case BinOp::kDiv:
+      return l / r;
+    case BinOp::kMod:
+      return std::fmod(l, r);
+    case BinOp::kPow:
+      return std::pow(l, r);
+    case BinOp::kEq:
+      *keep = l == r;
+      return l;
+    case BinOp::kNe:
+      *keep = l != r;
+      return l;
+    case BinOp::kGt:
+      *keep = l > r;
+      return l;
+    case BinOp::kLt:
+      *keep = l < r;
+      return l;
+    case BinOp::kGe:
+      *keep = l >= r;
+      return l;
+    case BinOp::kLe:
+      *keep = l <= r;
+      return l;
+    default:
+      break;
   }
   *keep = false;
   return 0;
@@ -72,14 +92,25 @@ bool DropsName(BinOp op) {
 
 Status CheckUniqueLabelsets(const Vector& v) {
   if (v.size() < 2) return Status::Ok();
-  std::unordered_set<std::string> seen;
-  seen.reserve(v.size());
-  for (const auto& s : v) {
-    if (!seen.insert(Signature(s.labels, false, {"\x01"}) + s.labels.Get("__name__")).second) {
-      return Status::InvalidArgument("vector cannot contain metrics with the same labelset");
+  // Sort indices by label hash; only equal hashes need a full comparison.
+  std::vector<std::pair<size_t, size_t>> h;
+  h.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h.emplace_back(v[i].labels.Hash(), i);
+  std::sort(h.begin(), h.end());
+  for (size_t i = 1; i < h.size(); ++i) {
+    for (size_t j = i; j-- > 0 && h[j].first == h[i].first;) {
+      if (v[h[j].second].labels == v[h[i].second].labels) {
+        return Status::InvalidArgument("vector cannot contain metrics with the same labelset");
+      }
     }
   }
   return Status::Ok();
+}
+
+bool HasNameEquality(const Expr& sel) {
+  return std::any_of(sel.matchers.begin(), sel.matchers.end(), [](const Matcher& m) {
+    return m.name == "__name__" && m.op == Matcher::Op::kEq;
+  });
 }
 
 Labels AbsentLabels(const Expr& arg) {
@@ -104,15 +135,18 @@ class Evaluator {
 
   Result<Value> Eval(const Expr& e) {
     switch (e.kind) {
-      case NodeKind::kNumber: return Scalar(e.number);
+      case NodeKind::kNumber:
+        return Scalar(e.number);
       case NodeKind::kString: {
         Value v;
         v.type = ValueType::kString;
         v.str = e.str;
         return v;
       }
-      case NodeKind::kVectorSelector: return SelectVector(e);
-      case NodeKind::kMatrixSelector: return SelectMatrix(e);
+      case NodeKind::kVectorSelector:
+        return SelectVector(e);
+      case NodeKind::kMatrixSelector:
+        return SelectMatrix(e);
       case NodeKind::kUnaryMinus: {
         auto r = Eval(*e.args[0]);
         if (!r.ok()) return r;
@@ -129,9 +163,12 @@ class Evaluator {
         if (!st.ok()) return st;
         return v;
       }
-      case NodeKind::kBinary: return Binary(e);
-      case NodeKind::kAggregate: return Aggregate(e);
-      case NodeKind::kCall: return Call(e);
+      case NodeKind::kBinary:
+        return Binary(e);
+      case NodeKind::kAggregate:
+        return Aggregate(e);
+      case NodeKind::kCall:
+        return Call(e);
     }
     return Status::Internal("unknown node");
   }
@@ -153,7 +190,7 @@ class Evaluator {
   Result<Value> SelectVector(const Expr& e) {
     const int64_t ref = ts_ - e.offset_ms;
     Matrix m;
-    q_.Select(e.matchers, ref - o_.lookback_ms, ref, &m);
+    q_.SelectLatest(e.matchers, ref - o_.lookback_ms, ref, &m);
     Vector out;
     out.reserve(m.size());
     for (auto& s : m) {
@@ -266,8 +303,8 @@ class Evaluator {
         }
         return Status::InvalidArgument(
             "found duplicate series for the match group " + group.ToString() +
-            " on the right hand-side of the operation: [" + it->second->labels.ToString() +
-            ", " + s.labels.ToString() +
+            " on the right hand-side of the operation: [" + it->second->labels.ToString() + ", " +
+            s.labels.ToString() +
             "];many-to-many matching not allowed: matching labels must be unique on one side");
       }
     }
@@ -323,21 +360,40 @@ class Evaluator {
     };
     std::vector<Group> groups;  // in order of first appearance, like Prometheus
     std::unordered_map<std::string, size_t> index;
+    std::string key;  // reused: building the key allocates only when it grows
+    auto listed = [&](const std::string& n) {
+      return std::find(e.grouping.begin(), e.grouping.end(), n) != e.grouping.end();
+    };
     for (const auto& s : ar->vector) {
-      Labels gl;
+      key.clear();
       if (e.without) {
-        gl = s.labels;
-        gl.Remove("__name__");
-        for (const auto& n : e.grouping) gl.Remove(n);
+        for (const auto& [n, v] : s.labels.pairs()) {
+          if (n == "__name__" || listed(n)) continue;
+          key.append(n).push_back('\xff');
+          key.append(v).push_back('\xfe');
+        }
       } else {
         for (const auto& n : e.grouping) {
           const std::string& v = s.labels.Get(n);
-          if (!v.empty()) gl.Set(n, v);
+          if (v.empty()) continue;
+          key.append(n).push_back('\xff');
+          key.append(v).push_back('\xfe');
         }
       }
-      std::string key = Signature(gl, false, {"\x01"}) + gl.Get("__name__");
-      auto [it, inserted] = index.emplace(key, groups.size());
-      if (inserted) {
+      auto found = index.find(key);
+      if (found == index.end()) {
+        Labels gl;
+        if (e.without) {
+          gl = s.labels;
+          gl.Remove("__name__");
+          for (const auto& n : e.grouping) gl.Remove(n);
+        } else {
+          for (const auto& n : e.grouping) {
+            const std::string& v = s.labels.Get(n);
+            if (!v.empty()) gl.Set(n, v);
+          }
+        }
+        index.emplace(key, groups.size());
         Group g;
         g.labels = std::move(gl);
         g.value = s.v;
@@ -346,9 +402,12 @@ class Evaluator {
         groups.push_back(std::move(g));
         continue;
       }
+      auto it = found;
       Group& g = groups[it->second];
       switch (e.agg) {
-        case AggOp::kSum: g.value += s.v; break;
+        case AggOp::kSum:
+          g.value += s.v;
+          break;
         case AggOp::kAvg: {
           g.count++;
           if (std::isinf(g.mean)) {
@@ -364,7 +423,9 @@ class Evaluator {
         case AggOp::kMax:
           if (g.value < s.v || std::isnan(g.value)) g.value = s.v;
           break;
-        case AggOp::kCount: g.count++; break;
+        case AggOp::kCount:
+          g.count++;
+          break;
       }
     }
     Vector out;
@@ -379,8 +440,8 @@ class Evaluator {
   }
 
   // rate / increase / delta as Prometheus 2.x's extrapolatedRate.
-  std::optional<double> ExtrapolatedRate(const Series& s, const Expr& sel, bool counter, bool rate) {
-    const auto& pts = s.points;
+  std::optional<double> ExtrapolatedRate(std::span<const Point> pts, const Expr& sel, bool counter,
+                                         bool rate) {
     if (pts.size() < 2) return std::nullopt;
     const int64_t range_start = ts_ - (sel.range_ms + sel.offset_ms);
     const int64_t range_end = ts_ - sel.offset_ms;
@@ -414,11 +475,14 @@ class Evaluator {
     const std::string& f = e.str;
     if (f == "time") return Scalar(static_cast<double>(ts_) / 1000);
     std::vector<Value> args;
-    for (const auto& a : e.args) {
-      auto r = Eval(*a);
+    const bool range_fn =
+        !e.args.empty() && e.args[0]->type == ValueType::kMatrix && f != "absent_over_time";
+    for (size_t i = range_fn ? 1 : 0; i < e.args.size(); ++i) {
+      auto r = Eval(*e.args[i]);
       if (!r.ok()) return r;
       args.push_back(std::move(r).value());
     }
+    if (range_fn) args.insert(args.begin(), Value{});  // read through ForEachSeries below
     Vector out;
     if (f == "vector") {
       out.push_back({Labels(), args[0].scalar});
@@ -444,23 +508,40 @@ class Evaluator {
         out.push_back({DropName(std::move(s.labels)), v});
       }
     } else {
-      // Functions over a range vector; all drop the metric name.
+      // Functions over a range vector (all drop the metric name): computed on the store's
+      // points in place, without materialising the matrix.
       const Expr& sel = *e.args[0];
-      for (auto& s : args[0].matrix) {
-        std::optional<double> v = RangeFunction(f, s, sel);
-        if (v) out.push_back({DropName(std::move(s.labels)), *v});
-      }
+      const int64_t maxt = ts_ - sel.offset_ms;
+      std::vector<Point> scratch;
+      q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
+                       [&](const Labels& labels, const Point* b, const Point* end) {
+                         if (std::any_of(b, end, [](const Point& p) { return IsStaleNaN(p.v); })) {
+                           scratch.clear();
+                           for (const Point* p = b; p != end; ++p) {
+                             if (!IsStaleNaN(p->v)) scratch.push_back(*p);
+                           }
+                           if (scratch.empty()) return;
+                           b = scratch.data();
+                           end = b + scratch.size();
+                         }
+                         std::optional<double> v = RangeFunction(f, b, end, sel);
+                         if (v) out.push_back({DropName(labels), *v});
+                       });
+      // Series of one metric name stay distinct after dropping the name: no check needed.
+      if (HasNameEquality(sel)) return VectorValue(std::move(out));
     }
     Status st = CheckUniqueLabelsets(out);
     if (!st.ok()) return st;
     return VectorValue(std::move(out));
   }
 
-  std::optional<double> RangeFunction(const std::string& f, const Series& s, const Expr& sel) {
-    const auto& pts = s.points;
-    if (f == "rate") return ExtrapolatedRate(s, sel, true, true);
-    if (f == "increase") return ExtrapolatedRate(s, sel, true, false);
-    if (f == "delta") return ExtrapolatedRate(s, sel, false, false);
+  // `pts` holds at least one point and no stale markers.
+  std::optional<double> RangeFunction(const std::string& f, const Point* b, const Point* e,
+                                      const Expr& sel) {
+    const std::span<const Point> pts(b, e);
+    if (f == "rate") return ExtrapolatedRate(pts, sel, true, true);
+    if (f == "increase") return ExtrapolatedRate(pts, sel, true, false);
+    if (f == "delta") return ExtrapolatedRate(pts, sel, false, false);
     if (f == "irate") {
       if (pts.size() < 2) return std::nullopt;
       const Point& last = pts[pts.size() - 1];

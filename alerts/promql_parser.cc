@@ -17,14 +17,59 @@ namespace {
 
 // Prometheus functions and aggregations that obsmon refuses by name (rather than calling them
 // "unknown"), so a user sees that the rule is valid PromQL but outside obsmon's subset.
-const std::set<std::string, std::less<>> kUnsupportedFunctions = {
-    "acos", "acosh", "asin", "asinh", "atan", "atanh", "ceil", "changes", "clamp", "cos", "cosh",
-    "days_in_month", "day_of_month", "day_of_week", "day_of_year", "deg", "deriv", "exp",
-    "floor", "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_sum",
-    "holt_winters", "hour", "idelta", "label_join", "label_replace", "last_over_time", "ln",
-    "log10", "log2", "minute", "month", "pi", "predict_linear", "present_over_time",
-    "quantile_over_time", "rad", "resets", "round", "sgn", "sin", "sinh", "sort", "sort_desc",
-    "sqrt", "stddev_over_time", "stdvar_over_time", "tan", "tanh", "timestamp", "year"};
+const std::set<std::string, std::less<>> kUnsupportedFunctions = {"acos",
+                                                                  "acosh",
+                                                                  "asin",
+                                                                  "asinh",
+                                                                  "atan",
+                                                                  "atanh",
+                                                                  "ceil",
+                                                                  "changes",
+                                                                  "clamp",
+                                                                  "cos",
+                                                                  "cosh",
+                                                                  "days_in_month",
+                                                                  "day_of_month",
+                                                                  "day_of_week",
+                                                                  "day_of_year",
+                                                                  "deg",
+                                                                  "deriv",
+                                                                  "exp",
+                                                                  "floor",
+                                                                  "histogram_count",
+                                                                  "histogram_fraction",
+                                                                  "histogram_quantile",
+                                                                  "histogram_sum",
+                                                                  "holt_winters",
+                                                                  "hour",
+                                                                  "idelta",
+                                                                  "label_join",
+                                                                  "label_replace",
+                                                                  "last_over_time",
+                                                                  "ln",
+                                                                  "log10",
+                                                                  "log2",
+                                                                  "minute",
+                                                                  "month",
+                                                                  "pi",
+                                                                  "predict_linear",
+                                                                  "present_over_time",
+                                                                  "quantile_over_time",
+                                                                  "rad",
+                                                                  "resets",
+                                                                  "round",
+                                                                  "sgn",
+                                                                  "sin",
+                                                                  "sinh",
+                                                                  "sort",
+                                                                  "sort_desc",
+                                                                  "sqrt",
+                                                                  "stddev_over_time",
+                                                                  "stdvar_over_time",
+                                                                  "tan",
+                                                                  "tanh",
+                                                                  "timestamp",
+                                                                  "year"};
 const std::set<std::string, std::less<>> kUnsupportedAggregations = {
     "group", "stddev", "stdvar", "topk", "bottomk", "count_values", "quantile"};
 
@@ -62,10 +107,10 @@ const FunctionSig* LookupFunction(std::string_view name) {
 
 bool IsAggregation(std::string_view name, AggOp* op) {
   static const std::pair<const char*, AggOp> kAggs[] = {{"sum", AggOp::kSum},
-                                                         {"avg", AggOp::kAvg},
-                                                         {"min", AggOp::kMin},
-                                                         {"max", AggOp::kMax},
-                                                         {"count", AggOp::kCount}};
+                                                        {"avg", AggOp::kAvg},
+                                                        {"min", AggOp::kMin},
+                                                        {"max", AggOp::kMax},
+                                                        {"count", AggOp::kCount}};
   for (const auto& [n, o] : kAggs) {
     if (name == n) {
       *op = o;
@@ -75,13 +120,16 @@ bool IsAggregation(std::string_view name, AggOp* op) {
   return false;
 }
 
-bool IsIdentStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':'; }
+bool IsIdentStart(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+}
 bool IsIdentChar(char c) { return IsIdentStart(c) || std::isdigit(static_cast<unsigned char>(c)); }
 
 bool EqualsFold(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   }
   return true;
@@ -216,16 +264,36 @@ class Parser {
         if (p_ >= s_.size()) break;
         char e = s_[p_++];
         switch (e) {
-          case 'n': *out += '\n'; break;
-          case 't': *out += '\t'; break;
-          case 'r': *out += '\r'; break;
-          case 'a': *out += '\a'; break;
-          case 'b': *out += '\b'; break;
-          case 'f': *out += '\f'; break;
-          case 'v': *out += '\v'; break;
-          case '\\': *out += '\\'; break;
-          case '"': *out += '"'; break;
-          case '\'': *out += '\''; break;
+          case 'n':
+            *out += '\n';
+            break;
+          case 't':
+            *out += '\t';
+            break;
+          case 'r':
+            *out += '\r';
+            break;
+          case 'a':
+            *out += '\a';
+            break;
+          case 'b':
+            *out += '\b';
+            break;
+          case 'f':
+            *out += '\f';
+            break;
+          case 'v':
+            *out += '\v';
+            break;
+          case '\\':
+            *out += '\\';
+            break;
+          case '"':
+            *out += '"';
+            break;
+          case '\'':
+            *out += '\'';
+            break;
           default:
             Fail(p_ - 2, std::string("unknown escape sequence '\\") + e + "' in string");
             return false;
@@ -268,11 +336,14 @@ class Parser {
       bool word;
     };
     static const Tok kToks[] = {
-        {"==", BinOp::kEq, 3, false}, {"!=", BinOp::kNe, 3, false}, {">=", BinOp::kGe, 3, false},
-        {"<=", BinOp::kLe, 3, false}, {">", BinOp::kGt, 3, false},  {"<", BinOp::kLt, 3, false},
-        {"+", BinOp::kAdd, 4, false}, {"-", BinOp::kSub, 4, false}, {"*", BinOp::kMul, 5, false},
-        {"/", BinOp::kDiv, 5, false}, {"%", BinOp::kMod, 5, false}, {"^", BinOp::kPow, 6, false},
-        {"or", BinOp::kOr, 1, true},  {"and", BinOp::kAnd, 2, true}, {"unless", BinOp::kUnless, 2, true},
+        {"==", BinOp::kEq, 3, false},        {"!=", BinOp::kNe, 3, false},
+        {">=", BinOp::kGe, 3, false},        {"<=", BinOp::kLe, 3, false},
+        {">", BinOp::kGt, 3, false},         {"<", BinOp::kLt, 3, false},
+        {"+", BinOp::kAdd, 4, false},        {"-", BinOp::kSub, 4, false},
+        {"*", BinOp::kMul, 5, false},        {"/", BinOp::kDiv, 5, false},
+        {"%", BinOp::kMod, 5, false},        {"^", BinOp::kPow, 6, false},
+        {"or", BinOp::kOr, 1, true},         {"and", BinOp::kAnd, 2, true},
+        {"unless", BinOp::kUnless, 2, true},
     };
     for (const auto& t : kToks) {
       size_t n = std::char_traits<char>::length(t.text);
@@ -342,7 +413,8 @@ class Parser {
       node->pos = op_pos;
       SkipSpace();
       if (ConsumeKeyword("bool")) {
-        if (!IsComparison(op)) return Fail(op_pos, "bool modifier can only be used on comparison operators");
+        if (!IsComparison(op))
+          return Fail(op_pos, "bool modifier can only be used on comparison operators");
         node->return_bool = true;
         SkipSpace();
       }
@@ -389,7 +461,7 @@ class Parser {
       return false;
     }
     n->type = (lt == ValueType::kVector || rt == ValueType::kVector) ? ValueType::kVector
-                                                                      : ValueType::kScalar;
+                                                                     : ValueType::kScalar;
     return true;
   }
 
@@ -403,7 +475,8 @@ class Parser {
       ExprPtr operand = ParseBinary(6);
       if (!operand) return nullptr;
       if (operand->type != ValueType::kScalar && operand->type != ValueType::kVector) {
-        return Fail(at, "unary expression only allowed on expressions of type scalar or instant vector");
+        return Fail(
+            at, "unary expression only allowed on expressions of type scalar or instant vector");
       }
       if (!neg) return operand;
       if (operand->kind == NodeKind::kNumber) {
@@ -432,7 +505,8 @@ class Parser {
         int64_t range = ReadDuration();
         if (range < 0) return nullptr;
         SkipSpace();
-        if (p_ < s_.size() && s_[p_] == ':') return Fail(at, "subqueries are not supported by obsmon");
+        if (p_ < s_.size() && s_[p_] == ':')
+          return Fail(at, "subqueries are not supported by obsmon");
         if (!Consume("]")) return Fail(p_, "expected ']' after range, got " + Describe());
         if (e->kind != NodeKind::kVectorSelector || e->offset_ms != 0) {
           return Fail(at, "ranges only allowed for vector selectors");
@@ -449,11 +523,14 @@ class Parser {
       if (ConsumeKeyword("offset")) {
         size_t at = p_;
         if (e->kind != NodeKind::kVectorSelector && e->kind != NodeKind::kMatrixSelector) {
-          return Fail(at, "offset modifier must be preceded by an instant vector selector or range vector selector");
+          return Fail(at,
+                      "offset modifier must be preceded by an instant vector selector or range "
+                      "vector selector");
         }
         if (e->offset_ms != 0) return Fail(at, "offset may not be set multiple times");
         SkipSpace();
-        if (p_ < s_.size() && s_[p_] == '-') return Fail(p_, "negative offsets are not supported by obsmon");
+        if (p_ < s_.size() && s_[p_] == '-')
+          return Fail(p_, "negative offsets are not supported by obsmon");
         int64_t off = ReadDuration();
         if (off < 0) return nullptr;
         e->offset_ms = off;
@@ -474,7 +551,8 @@ class Parser {
     } else {
       // strtod would accept "inf"/"nan"/hex floats; Prometheus numbers are digits, '.', exponent.
       size_t q = 0;
-      while (q < buf.size() && (std::isdigit(static_cast<unsigned char>(buf[q])) || buf[q] == '.')) ++q;
+      while (q < buf.size() && (std::isdigit(static_cast<unsigned char>(buf[q])) || buf[q] == '.'))
+        ++q;
       if (q < buf.size() && (buf[q] == 'e' || buf[q] == 'E')) {
         size_t r = q + 1;
         if (r < buf.size() && (buf[r] == '+' || buf[r] == '-')) ++r;
@@ -511,8 +589,8 @@ class Parser {
     if (p_ >= s_.size()) return Fail(p_, "unexpected end of input");
     char c = s_[p_];
     size_t start = p_;
-    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && p_ + 1 < s_.size() &&
-                                                        std::isdigit(static_cast<unsigned char>(s_[p_ + 1])))) {
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        (c == '.' && p_ + 1 < s_.size() && std::isdigit(static_cast<unsigned char>(s_[p_ + 1])))) {
       return ParseNumber();
     }
     if (c == '"' || c == '\'' || c == '`') {
@@ -530,7 +608,8 @@ class Parser {
       --depth_;
       if (!inner) return nullptr;
       SkipSpace();
-      if (!Consume(")")) return Fail(p_, "unclosed left parenthesis: expected ')', got " + Describe());
+      if (!Consume(")"))
+        return Fail(p_, "unclosed left parenthesis: expected ')', got " + Describe());
       // A parenthesised selector is no longer a selector for [range] / offset purposes.
       if (inner->kind == NodeKind::kVectorSelector || inner->kind == NodeKind::kMatrixSelector) {
         SkipSpace();
@@ -538,7 +617,9 @@ class Parser {
           return Fail(p_, "ranges only allowed for vector selectors");
         }
         if (EqualsFold(PeekIdent(), "offset")) {
-          return Fail(p_, "offset modifier must be preceded by an instant vector selector or range vector selector");
+          return Fail(p_,
+                      "offset modifier must be preceded by an instant vector selector or range "
+                      "vector selector");
         }
       }
       return inner;
@@ -561,17 +642,22 @@ class Parser {
       size_t after = p_;
       SkipSpace();
       AggOp agg;
-      bool is_agg = IsAggregation(name, &agg);
+      // Aggregation operators are keywords, matched case-insensitively as in Prometheus
+      // (functions are not).
+      std::string lower = name;
+      for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      bool is_agg = IsAggregation(lower, &agg);
       bool next_paren = p_ < s_.size() && s_[p_] == '(';
       bool next_grouping = EqualsFold(PeekIdent(), "by") || EqualsFold(PeekIdent(), "without");
-      if (is_agg && (next_paren || next_grouping)) return ParseAggregation(agg, name, start);
-      if (kUnsupportedAggregations.count(name) && (next_paren || next_grouping)) {
-        return Fail(start, "aggregation '" + name + "' is not supported by obsmon");
+      if (is_agg && (next_paren || next_grouping)) return ParseAggregation(agg, lower, start);
+      if (kUnsupportedAggregations.count(lower) && (next_paren || next_grouping)) {
+        return Fail(start, "aggregation '" + lower + "' is not supported by obsmon");
       }
       if (next_paren) return ParseCall(name, start);
       p_ = after;
-      static const char* kKeywords[] = {"by", "without", "on", "ignoring", "bool", "offset",
-                                         "group_left", "group_right", "and", "or", "unless"};
+      static const char* kKeywords[] = {"by",   "without", "on",         "ignoring",
+                                        "bool", "offset",  "group_left", "group_right",
+                                        "and",  "or",      "unless"};
       for (const char* kw : kKeywords) {
         if (EqualsFold(name, kw)) return Fail(start, "unexpected keyword '" + name + "'");
       }
@@ -606,16 +692,21 @@ class Parser {
     SkipSpace();
     if (!Consume("(")) return Fail(p_, "expected '(' after aggregation, got " + Describe());
     SkipSpace();
-    if (p_ < s_.size() && s_[p_] == ')') return Fail(p_, "no arguments for aggregate expression provided");
+    if (p_ < s_.size() && s_[p_] == ')')
+      return Fail(p_, "no arguments for aggregate expression provided");
     ExprPtr arg = ParseBinary(0);
     if (!arg) return nullptr;
     SkipSpace();
-    if (p_ < s_.size() && s_[p_] == ',') return Fail(p_, "wrong number of arguments for aggregate expression provided, expected 1, got 2");
-    if (!Consume(")")) return Fail(p_, "expected ')' after aggregation argument, got " + Describe());
+    if (p_ < s_.size() && s_[p_] == ',')
+      return Fail(p_,
+                  "wrong number of arguments for aggregate expression provided, expected 1, got 2");
+    if (!Consume(")"))
+      return Fail(p_, "expected ')' after aggregation argument, got " + Describe());
     if (!read_grouping()) return nullptr;
     if (arg->type != ValueType::kVector) {
-      return Fail(arg->pos, std::string("expected type instant vector in aggregation expression, got ") +
-                                ValueTypeName(arg->type));
+      return Fail(arg->pos,
+                  std::string("expected type instant vector in aggregation expression, got ") +
+                      ValueTypeName(arg->type));
     }
     n->args.push_back(std::move(arg));
     return n;
@@ -650,8 +741,9 @@ class Parser {
       }
     }
     if (n->args.size() != sig->args.size()) {
-      return Fail(start, "expected " + std::to_string(sig->args.size()) + " argument(s) in call to '" +
-                             name + "', got " + std::to_string(n->args.size()));
+      return Fail(start, "expected " + std::to_string(sig->args.size()) +
+                             " argument(s) in call to '" + name + "', got " +
+                             std::to_string(n->args.size()));
     }
     for (size_t i = 0; i < n->args.size(); ++i) {
       if (n->args[i]->type != sig->args[i]) {
@@ -683,7 +775,8 @@ class Parser {
         if (Consume("}")) break;
         size_t at = p_;
         std::string_view ln = ReadIdent();
-        if (ln.empty() || !IsValidLabelName(ln)) return Fail(at, "unexpected " + Describe() + " in label matching, expected label");
+        if (ln.empty() || !IsValidLabelName(ln))
+          return Fail(at, "unexpected " + Describe() + " in label matching, expected label");
         SkipSpace();
         Matcher m;
         m.name = std::string(ln);
@@ -696,7 +789,8 @@ class Parser {
         } else if (Consume("=")) {
           m.op = Matcher::Op::kEq;
         } else {
-          return Fail(p_, "unexpected " + Describe() + " in label matching, expected label matching operator");
+          return Fail(p_, "unexpected " + Describe() +
+                              " in label matching, expected label matching operator");
         }
         SkipSpace();
         size_t vpos = p_;
@@ -705,7 +799,8 @@ class Parser {
           RE2::Options opts;
           opts.set_log_errors(false);
           auto re = std::make_shared<RE2>("^(?:" + m.value + ")$", opts);
-          if (!re->ok()) return Fail(vpos, "invalid regular expression '" + m.value + "': " + re->error());
+          if (!re->ok())
+            return Fail(vpos, "invalid regular expression '" + m.value + "': " + re->error());
           m.re = std::move(re);
         }
         if (m.name == "__name__" && !name.empty()) {
@@ -722,7 +817,8 @@ class Parser {
     for (const auto& m : n->matchers) {
       if (!m.Matches("")) non_empty = true;
     }
-    if (!non_empty) return Fail(start, "vector selector must contain at least one non-empty matcher");
+    if (!non_empty)
+      return Fail(start, "vector selector must contain at least one non-empty matcher");
     return n;
   }
 

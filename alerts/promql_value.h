@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,25 @@ class Querier {
   // may be left out.
   virtual void Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                       Matrix* out) const = 0;
+  // Calls `fn` for every matching series with its points in [mint_ms, maxt_ms] (stale markers
+  // included) without copying them; the span is valid only during the call. Range functions use
+  // this. `fn` must not call back into the querier.
+  using SeriesFn = std::function<void(const Labels&, const Point* begin, const Point* end)>;
+  virtual void ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                             const SeriesFn& fn) const {
+    Matrix m;
+    Select(matchers, mint_ms, maxt_ms, &m);
+    for (const auto& s : m) fn(s.labels, s.points.data(), s.points.data() + s.points.size());
+  }
+  // Like Select, but each series carries only its newest point in the range (what an instant
+  // selector reads). Implementations override it to avoid copying the whole lookback window.
+  virtual void SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                            Matrix* out) const {
+    Select(matchers, mint_ms, maxt_ms, out);
+    for (auto& s : *out) {
+      if (s.points.size() > 1) s.points.erase(s.points.begin(), s.points.end() - 1);
+    }
+  }
 };
 
 }  // namespace obsmon::alerts::promql

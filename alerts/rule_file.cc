@@ -24,7 +24,8 @@ void PositionInScalar(const YAML::Node& node, const std::vector<std::string>& li
   *column = m.column + 1;
   if (m.line < 0) return;
   char first = 0;
-  if (static_cast<size_t>(m.line) < lines.size() && static_cast<size_t>(m.column) < lines[m.line].size()) {
+  if (static_cast<size_t>(m.line) < lines.size() &&
+      static_cast<size_t>(m.column) < lines[m.line].size()) {
     first = lines[m.line][m.column];
   }
   const bool block = first == '|' || first == '>';
@@ -72,8 +73,8 @@ void ParseItems(ConfigNode& rule, const std::string& key, bool label_names,
     auto t = Template::Parse(text);
     if (!t.ok()) {
       rule.errors()->Add(rule.file(), kv.second.Mark(),
-                         "template of " + key.substr(0, key.size() - 1) + " '" + name + "': " +
-                             t.status().message());
+                         "template of " + key.substr(0, key.size() - 1) + " '" + name +
+                             "': " + t.status().message());
       continue;
     }
     out->push_back({name, text, std::move(t).value()});
@@ -103,7 +104,8 @@ std::optional<RuleSpec> ParseRule(ConfigNode& node, const std::vector<std::strin
       node.ErrorAt("record", "invalid recording rule name: '" + *record + "'");
       ok = false;
     }
-    if (node.Has("annotations")) node.ErrorAt("annotations", "invalid field 'annotations' in recording rule");
+    if (node.Has("annotations"))
+      node.ErrorAt("annotations", "invalid field 'annotations' in recording rule");
     if (for_ms) node.ErrorAt("for", "invalid field 'for' in recording rule");
     if (keep) node.ErrorAt("keep_firing_for", "invalid field 'keep_firing_for' in recording rule");
   } else if (alert) {
@@ -127,8 +129,9 @@ std::optional<RuleSpec> ParseRule(ConfigNode& node, const std::vector<std::strin
       node.errors()->Add({node.file(), line, col, "could not parse expression: " + perr.message});
       ok = false;
     } else if (e->type != promql::ValueType::kVector && e->type != promql::ValueType::kScalar) {
-      node.ErrorAt("expr", std::string("expression must evaluate to an instant vector or scalar, got ") +
-                               promql::ValueTypeName(e->type));
+      node.ErrorAt("expr",
+                   std::string("expression must evaluate to an instant vector or scalar, got ") +
+                       promql::ValueTypeName(e->type));
       ok = false;
     } else {
       r.expr = std::shared_ptr<const promql::Expr>(std::move(e));
@@ -181,7 +184,8 @@ std::vector<RuleGroupSpec> ParseRuleFileText(const std::string& text, const std:
     if (name) {
       spec.name = *name;
       if (name->empty()) g.ErrorAt("name", "group name must not be empty");
-      if (!names.insert(*name).second) g.ErrorAt("name", "groupname: \"" + *name + "\" is repeated in the same file");
+      if (!names.insert(*name).second)
+        g.ErrorAt("name", "groupname: \"" + *name + "\" is repeated in the same file");
     }
     spec.interval_ms = g.DurationMs("interval").value_or(0);
     spec.limit = g.Int("limit").value_or(0);

@@ -4,9 +4,15 @@
 #include <prometheus/metric_family.h>
 
 #include <chrono>
-#include <set>
+#include <unordered_set>
 
 namespace obsmon::alerts {
+
+namespace {
+struct LabelsHash {
+  size_t operator()(const Labels& l) const { return l.Hash(); }
+};
+}  // namespace
 
 struct RuleManager::Group {
   RuleGroupSpec spec;
@@ -16,7 +22,8 @@ struct RuleManager::Group {
   std::vector<std::unique_ptr<AlertingRule>> alerting;
   std::vector<std::unique_ptr<RecordingRule>> recording;
   std::vector<std::pair<bool, size_t>> order;  // (is_alerting, index)
-  std::set<Labels> last_series;  // what the previous evaluation wrote (for stale markers)
+  // What the previous evaluation wrote (for stale markers).
+  std::unordered_set<Labels, LabelsHash> last_series;
 };
 
 namespace {
@@ -25,11 +32,13 @@ class AlertsCollectable final : public prometheus::Collectable {
  public:
   explicit AlertsCollectable(const RuleManager* mgr) : mgr_(mgr) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
-    prometheus::MetricFamily alerts{"ALERTS", "Pending and firing alerts (value 1).",
-                                    prometheus::MetricType::Gauge, {}};
+    prometheus::MetricFamily alerts{
+        "ALERTS", "Pending and firing alerts (value 1).", prometheus::MetricType::Gauge, {}};
     prometheus::MetricFamily for_state{
-        "ALERTS_FOR_STATE", "When each pending or firing alert became active, in unix seconds.",
-        prometheus::MetricType::Gauge, {}};
+        "ALERTS_FOR_STATE",
+        "When each pending or firing alert became active, in unix seconds.",
+        prometheus::MetricType::Gauge,
+        {}};
     for (const auto& a : mgr_->ActiveAlerts()) {
       prometheus::ClientMetric m;
       for (const auto& [n, v] : a.labels.pairs()) m.label.push_back({n, v});
@@ -43,18 +52,23 @@ class AlertsCollectable final : public prometheus::Collectable {
       for_state.metric.push_back(std::move(f));
     }
     prometheus::MetricFamily evals{"obsmon_rule_evaluations_total",
-                                   "Rule group evaluations.", prometheus::MetricType::Counter, {}};
+                                   "Rule group evaluations.",
+                                   prometheus::MetricType::Counter,
+                                   {}};
     prometheus::ClientMetric e;
     e.counter.value = static_cast<double>(mgr_->evaluations());
     evals.metric.push_back(e);
     prometheus::MetricFamily fails{"obsmon_rule_evaluation_failures_total",
-                                   "Rule evaluations that failed.", prometheus::MetricType::Counter, {}};
+                                   "Rule evaluations that failed.",
+                                   prometheus::MetricType::Counter,
+                                   {}};
     prometheus::ClientMetric f;
     f.counter.value = static_cast<double>(mgr_->evaluation_failures());
     fails.metric.push_back(f);
     prometheus::MetricFamily dur{"obsmon_rule_last_cycle_seconds",
                                  "Duration of the last rule evaluation cycle.",
-                                 prometheus::MetricType::Gauge, {}};
+                                 prometheus::MetricType::Gauge,
+                                 {}};
     prometheus::ClientMetric d;
     d.gauge.value = mgr_->last_cycle_seconds();
     dur.metric.push_back(d);
@@ -82,7 +96,8 @@ RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> 
     auto g = std::make_unique<Group>();
     g->interval_ms = spec.interval_ms > 0 ? spec.interval_ms : options_.evaluation_interval_ms;
     for (auto& r : spec.rules) {
-      if (r.expr) lookbehind = std::max(lookbehind, promql::MaxLookbehindMs(*r.expr, options_.eval));
+      if (r.expr)
+        lookbehind = std::max(lookbehind, promql::MaxLookbehindMs(*r.expr, options_.eval));
       if (r.kind == RuleSpec::Kind::kAlert) {
         g->order.emplace_back(true, g->alerting.size());
         g->alerting.push_back(std::make_unique<AlertingRule>(r, spec.Key()));
@@ -124,12 +139,15 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.external_labels = &options_.external_labels;
   ctx.external_url = options_.external_url;
   ctx.limit = g.spec.limit;
-  std::set<Labels> written;
+  std::unordered_set<Labels, LabelsHash> written;
+  written.reserve(g.last_series.size());
   std::vector<OutgoingAlert> to_send;
   std::vector<AlertHistoryEvent> history;
+  std::vector<AlertingRule*> dirty;
   for (const auto& [is_alert, idx] : g.order) {
     promql::Vector out;
-    Status st = is_alert ? g.alerting[idx]->Eval(ts, ctx, &out) : g.recording[idx]->Eval(ts, ctx, &out);
+    Status st =
+        is_alert ? g.alerting[idx]->Eval(ts, ctx, &out) : g.recording[idx]->Eval(ts, ctx, &out);
     ++evaluations_;
     if (!st.ok()) ++failures_;
     // Each rule's output is visible to the rules after it in the same group, as in Prometheus.
@@ -142,10 +160,7 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url, &to_send);
       auto h = r.TakeHistory();
       history.insert(history.end(), h.begin(), h.end());
-      if (r.TakeDirty() && options_.state_store) {
-        // Errors are retried implicitly: the next change saves the full set again.
-        (void)options_.state_store->SaveAlerts(r.group_key(), r.spec().name, r.Alerts());
-      }
+      if (r.TakeDirty()) dirty.push_back(&r);
     }
   }
   // Series written last time but not now end with a stale marker, as Prometheus does.
@@ -154,7 +169,8 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
   g.last_series = std::move(written);
   g.last_eval_ms = ts;
-  if (options_.state_store && !history.empty()) (void)options_.state_store->AppendHistory(history);
+  // Hand notifications to the (durable) outbox before persisting LastSentAt: a crash in between
+  // then at worst repeats a notification, never loses one.
   if (options_.sender && !to_send.empty()) {
     for (auto& a : to_send) {
       for (const auto& [n, v] : options_.external_labels.pairs()) {
@@ -162,6 +178,16 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       }
     }
     options_.sender->Send(to_send);
+  }
+  if (options_.state_store) {
+    for (AlertingRule* r : dirty) {
+      // A failed save is retried at the next evaluation (the rule stays dirty).
+      if (!options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts()).ok()) {
+        r->MarkDirty();
+        ++failures_;
+      }
+    }
+    if (!history.empty()) (void)options_.state_store->AppendHistory(history);
   }
 }
 

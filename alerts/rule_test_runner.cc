@@ -62,7 +62,8 @@ bool ReadNumber(const std::string& s, size_t* pos, double* out) {
     return true;
   }
   size_t digits = 0;
-  while (p < s.size() && (std::isdigit(static_cast<unsigned char>(s[p])) || s[p] == '.')) ++p, ++digits;
+  while (p < s.size() && (std::isdigit(static_cast<unsigned char>(s[p])) || s[p] == '.'))
+    ++p, ++digits;
   if (digits == 0) return false;
   if (p < s.size() && (s[p] == 'e' || s[p] == 'E')) {
     size_t q = p + 1;
@@ -150,7 +151,8 @@ class FileRunner {
     if (order) {
       std::vector<RuleGroupSpec> sorted;
       for (const auto& name : *order) {
-        auto it = std::find_if(groups->begin(), groups->end(), [&](const auto& g) { return g.name == name; });
+        auto it = std::find_if(groups->begin(), groups->end(),
+                               [&](const auto& g) { return g.name == name; });
         if (it == groups->end()) return {"group name '" + name + "' in group_eval_order not found"};
         sorted.push_back(*it);
       }
@@ -267,7 +269,8 @@ class FileRunner {
     }
     if (ext_url) ro.external_url = *ext_url;
     std::vector<RuleGroupSpec> gs = groups;
-    for (auto& g : gs) g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
+    for (auto& g : gs)
+      g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
     RuleManager mgr(ro, gs);
 
     std::vector<std::string> errs;
@@ -281,7 +284,8 @@ class FileRunner {
       bool eval_err = false;
       for (const auto& r : mgr.Rules()) {
         if (!r.last_error.empty()) {
-          errs.push_back("    rule: " + r.name + ", time: " + FormatDurationMs(ts) + ", err: " + r.last_error);
+          errs.push_back("    rule: " + r.name + ", time: " + FormatDurationMs(ts) +
+                         ", err: " + r.last_error);
           eval_err = true;
         }
       }
@@ -293,15 +297,16 @@ class FileRunner {
           if (at.eval_time != t) continue;
           std::vector<std::pair<Labels, Labels>> got;
           for (const auto& a : active) {
-            if (a.rule == at.alertname && a.state == AlertState::kFiring) got.emplace_back(a.labels, a.annotations);
+            if (a.rule == at.alertname && a.state == AlertState::kFiring)
+              got.emplace_back(a.labels, a.annotations);
           }
           auto exp = at.exp;
           std::sort(got.begin(), got.end());
           std::sort(exp.begin(), exp.end());
           if (got != exp) {
-            errs.push_back(test_name + "    alertname: " + at.alertname + ", time: " +
-                           FormatDurationMs(t) + ", \n        exp:" + AlertsString(exp) +
-                           ", \n        got:" + AlertsString(got));
+            errs.push_back(
+                test_name + "    alertname: " + at.alertname + ", time: " + FormatDurationMs(t) +
+                ", \n        exp:" + AlertsString(exp) + ", \n        got:" + AlertsString(got));
           }
         }
         ++curr;
@@ -336,7 +341,8 @@ class FileRunner {
       for (const auto& [text, v] : et.exp) {
         std::string metric;
         std::vector<std::pair<std::string, std::string>> lbs;
-        if (!promql::ParseSeriesDescription(text, &metric, &lbs, &perr) && !(text.empty() || text[0] == '{')) {
+        if (!promql::ParseSeriesDescription(text, &metric, &lbs, &perr) &&
+            !(text.empty() || text[0] == '{')) {
           errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
                          ", err: labels \"" + text + "\": " + perr.message);
           bad = true;
@@ -355,9 +361,9 @@ class FileRunner {
         equal = got[i].first == exp[i].first && SameValue(got[i].second, exp[i].second);
       }
       if (!equal) {
-        errs.push_back(test_name + "    expr: \"" + et.expr + "\", time: " +
-                       FormatDurationMs(et.eval_time) + ",\n        exp: " + SamplesString(exp) +
-                       "\n        got: " + SamplesString(got));
+        errs.push_back(
+            test_name + "    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+            ",\n        exp: " + SamplesString(exp) + "\n        got: " + SamplesString(got));
       }
     }
     return errs;

@@ -3,9 +3,10 @@
 // file checks both `promtool test rules` and obsmon:
 //   rule_files (relative to the test file; globs allowed), evaluation_interval, group_eval_order,
 //   tests: [{name, interval, external_labels, external_url,
-//            input_series: [{series, values}]  values in the `a+bxn a-bxn axn _ _xn stale` notation,
-//            alert_rule_test: [{eval_time, alertname, exp_alerts: [{exp_labels, exp_annotations}]}],
-//            promql_expr_test: [{expr, eval_time, exp_samples: [{labels, value}]}]}]
+//            input_series: [{series, values}]  values in the `a+bxn a-bxn axn _ _xn stale`
+//            notation, alert_rule_test: [{eval_time, alertname, exp_alerts: [{exp_labels,
+//            exp_annotations}]}], promql_expr_test: [{expr, eval_time, exp_samples: [{labels,
+//            value}]}]}]
 // Reports like promtool ("Unit Testing:  FILE", "  SUCCESS" or "  FAILED:" with details).
 #pragma once
 

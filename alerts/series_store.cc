@@ -29,23 +29,35 @@ void SeriesStore::AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, d
 
 void SeriesStore::MarkStale(const Labels& labels_with_name, int64_t ts_ms) {
   std::unique_lock lock(mu_);
-  if (series_.count(labels_with_name)) AppendLocked(labels_with_name, ts_ms, promql::StaleNaN());
+  if (lookup_.count(labels_with_name)) AppendLocked(labels_with_name, ts_ms, promql::StaleNaN());
 }
 
+namespace {
+bool EntryLess(const Labels& a, const Labels& b) { return a < b; }
+}  // namespace
+
 void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
-  auto it = series_.find(labels);
-  if (it == series_.end()) {
+  auto found = lookup_.find(labels);
+  Entry* entry = nullptr;
+  if (found == lookup_.end()) {
     if (series_.size() >= options_.max_series) {
       ++refused_series_;
       return;
     }
     auto e = std::make_unique<Entry>();
     e->labels = labels;
-    Entry* raw = e.get();
-    it = series_.emplace(labels, std::move(e)).first;
-    by_name_[labels.Get("__name__")].emplace(labels, raw);
+    entry = e.get();
+    series_.emplace(labels, std::move(e));
+    lookup_.emplace(labels, entry);
+    auto& list = by_name_[labels.Get("__name__")];
+    auto pos = std::lower_bound(
+        list.begin(), list.end(), entry,
+        [](const Entry* x, const Entry* y) { return EntryLess(x->labels, y->labels); });
+    list.insert(pos, entry);
+  } else {
+    entry = found->second;
   }
-  Entry& e = *it->second;
+  Entry& e = *entry;
   if (e.points.size() > e.begin) {
     Point& last = e.points.back();
     if (ts_ms < last.t) {
@@ -87,9 +99,10 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
     if (e.points.size() == e.begin || e.points.back().t < cutoff) {
       auto name_it = by_name_.find(e.labels.Get("__name__"));
       if (name_it != by_name_.end()) {
-        name_it->second.erase(e.labels);
+        std::erase(name_it->second, &e);
         if (name_it->second.empty()) by_name_.erase(name_it);
       }
+      lookup_.erase(e.labels);
       it = series_.erase(it);
     } else {
       ++it;
@@ -109,20 +122,28 @@ bool MatchesAll(const Labels& labels, const std::vector<Matcher>& matchers, cons
 
 }  // namespace
 
-void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-                         promql::Matrix* out) const {
-  std::shared_lock lock(mu_);
-  auto emit = [&](const Entry& e) {
-    auto first = std::lower_bound(e.points.begin() + static_cast<std::ptrdiff_t>(e.begin),
-                                  e.points.end(), mint_ms,
-                                  [](const Point& p, int64_t t) { return p.t < t; });
-    auto last = std::upper_bound(first, e.points.end(), maxt_ms,
-                                 [](int64_t t, const Point& p) { return t < p.t; });
-    if (first == last) return;
-    promql::Series s;
-    s.labels = e.labels;
-    s.points.assign(first, last);
-    out->push_back(std::move(s));
+template <typename Fn>
+void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                        Fn&& fn) const {
+  auto visit = [&](const Entry& e) {
+    const Point* lo = e.points.data() + e.begin;
+    const Point* hi = e.points.data() + e.points.size();
+    // Rules read the recent end of each series: walk back from the newest point (sequential
+    // memory) for a few steps before falling back to binary search (random cache misses).
+    const Point* last = hi;
+    int steps = 0;
+    while (last != lo && (last - 1)->t > maxt_ms && ++steps < 16) --last;
+    if (last != lo && (last - 1)->t > maxt_ms) {
+      last = std::upper_bound(lo, last, maxt_ms, [](int64_t t, const Point& p) { return t < p.t; });
+    }
+    const Point* first = last;
+    steps = 0;
+    while (first != lo && (first - 1)->t >= mint_ms && ++steps < 64) --first;
+    if (first != lo && (first - 1)->t >= mint_ms) {
+      first =
+          std::lower_bound(lo, first, mint_ms, [](const Point& p, int64_t t) { return p.t < t; });
+    }
+    if (first != last) fn(e, first, last);
   };
   // Use the name index when the selector names its metric exactly (the common case).
   const Matcher* name_eq = nullptr;
@@ -132,14 +153,43 @@ void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, 
   if (name_eq) {
     auto it = by_name_.find(name_eq->value);
     if (it == by_name_.end()) return;
-    for (const auto& [labels, entry] : it->second) {
-      if (MatchesAll(labels, matchers, name_eq)) emit(*entry);
+    for (const Entry* entry : it->second) {
+      if (MatchesAll(entry->labels, matchers, name_eq)) visit(*entry);
     }
     return;
   }
   for (const auto& [labels, entry] : series_) {
-    if (MatchesAll(labels, matchers, nullptr)) emit(*entry);
+    if (MatchesAll(labels, matchers, nullptr)) visit(*entry);
   }
+}
+
+void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                         promql::Matrix* out) const {
+  std::shared_lock lock(mu_);
+  Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point* first, const Point* last) {
+    promql::Series s;
+    s.labels = e.labels;
+    s.points.assign(first, last);
+    out->push_back(std::move(s));
+  });
+}
+
+void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
+                               int64_t maxt_ms, promql::Matrix* out) const {
+  std::shared_lock lock(mu_);
+  Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point*, const Point* last) {
+    promql::Series s;
+    s.labels = e.labels;
+    s.points.push_back(*(last - 1));
+    out->push_back(std::move(s));
+  });
+}
+
+void SeriesStore::ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms,
+                                int64_t maxt_ms, const SeriesFn& fn) const {
+  std::shared_lock lock(mu_);
+  Visit(matchers, mint_ms, maxt_ms,
+        [&](const Entry& e, const Point* first, const Point* last) { fn(e.labels, first, last); });
 }
 
 SeriesStoreStats SeriesStore::Stats() const {

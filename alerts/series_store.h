@@ -32,8 +32,8 @@ struct SeriesStoreOptions {
 struct SeriesStoreStats {
   uint64_t series = 0;
   uint64_t points = 0;
-  uint64_t out_of_order = 0;     // appends older than the series' newest point, dropped
-  uint64_t refused_series = 0;   // new series refused because max_series was reached
+  uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
+  uint64_t refused_series = 0;  // new series refused because max_series was reached
 };
 
 class SeriesStore final : public promql::Querier {
@@ -57,6 +57,10 @@ class SeriesStore final : public promql::Querier {
 
   void Select(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
               promql::Matrix* out) const override;
+  void SelectLatest(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                    promql::Matrix* out) const override;
+  void ForEachSeries(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+                     const SeriesFn& fn) const override;
 
   SeriesStoreStats Stats() const;
 
@@ -67,13 +71,22 @@ class SeriesStore final : public promql::Querier {
     size_t begin = 0;                   // index of the oldest live point
   };
   void AppendLocked(const Labels& labels, int64_t ts_ms, double value);
+  // Calls fn(entry, first, last) for every matching series with points in range; mu_ held.
+  template <typename Fn>
+  void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
+             Fn&& fn) const;
   void TrimLocked(Entry& e);
 
   SeriesStoreOptions options_;
   mutable std::shared_mutex mu_;
-  // All series ordered by labels; `by_name_` indexes them by metric name (same ordering).
-  std::map<Labels, std::unique_ptr<Entry>> series_;                   // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::map<Labels, Entry*>> by_name_;  // GUARDED_BY(mu_)
+  struct LabelsHash {
+    size_t operator()(const Labels& l) const { return l.Hash(); }
+  };
+  // All series ordered by labels (owning); `lookup_` finds one by its labels in O(1) for
+  // appends; `by_name_` lists each metric's series sorted by labels (for selection in order).
+  std::map<Labels, std::unique_ptr<Entry>> series_;               // GUARDED_BY(mu_)
+  std::unordered_map<Labels, Entry*, LabelsHash> lookup_;         // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::vector<Entry*>> by_name_;  // GUARDED_BY(mu_)
   std::atomic<int64_t> retention_ms_;
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> refused_series_{0};

@@ -110,8 +110,8 @@ std::string HumanizeDuration(double v) {
 struct Template::Piece {
   enum class Source { kText, kLabel, kValue, kExternalLabel, kExternalUrl, kString };
   Source source = Source::kText;
-  std::string text;                 // literal text, label name or string literal
-  std::vector<std::string> funcs;   // applied left to right
+  std::string text;                // literal text, label name or string literal
+  std::vector<std::string> funcs;  // applied left to right
 };
 
 namespace {
@@ -192,7 +192,8 @@ Status ParseAction(std::string_view body, Template::Piece* p) {
     if (st.empty()) return Status::InvalidArgument("missing command in template pipeline");
     if (i == 0) {
       if (st.size() == 1) {
-        if (IsFunc(st[0])) return Status::InvalidArgument("function '" + st[0] + "' needs an argument");
+        if (IsFunc(st[0]))
+          return Status::InvalidArgument("function '" + st[0] + "' needs an argument");
         Status s = ParseTerm(st[0], p);
         if (!s.ok()) return s;
       } else if (st.size() == 2 && IsFunc(st[0])) {
@@ -205,7 +206,8 @@ Status ParseAction(std::string_view body, Template::Piece* p) {
       }
     } else {
       if (st.size() != 1 || !IsFunc(st[0])) {
-        return Status::InvalidArgument("template function '" + st[0] + "' is not supported by obsmon");
+        return Status::InvalidArgument("template function '" + st[0] +
+                                       "' is not supported by obsmon");
       }
       p->funcs.push_back(st[0]);
     }
@@ -224,12 +226,15 @@ std::string Apply(const std::string& f, const std::string& in, bool numeric, dou
   if (f == "humanizePercentage") return HumanizePercentage(v);
   if (f == "humanizeDuration") return HumanizeDuration(v);
   std::string out = in;
-  if (f == "toUpper") for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (f == "toLower") for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (f == "toUpper")
+    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (f == "toLower")
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (f == "title") {
     bool start = true;
     for (auto& c : out) {
-      if (start && std::isalpha(static_cast<unsigned char>(c))) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (start && std::isalpha(static_cast<unsigned char>(c)))
+        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       start = !std::isalnum(static_cast<unsigned char>(c));
     }
   }
@@ -254,9 +259,11 @@ Result<Template> Template::Parse(std::string_view text) {
       return Status::InvalidArgument("unclosed action at offset " + std::to_string(open));
     }
     std::string_view body = text.substr(open + 2, close - open - 2);
-    bool trim_left = body.size() >= 2 && body[0] == '-' && (body[1] == ' ' || body[1] == '\t' || body[1] == '\n');
+    bool trim_left = body.size() >= 2 && body[0] == '-' &&
+                     (body[1] == ' ' || body[1] == '\t' || body[1] == '\n');
     bool trim_right = body.size() >= 2 && body.back() == '-' &&
-                      (body[body.size() - 2] == ' ' || body[body.size() - 2] == '\t' || body[body.size() - 2] == '\n');
+                      (body[body.size() - 2] == ' ' || body[body.size() - 2] == '\t' ||
+                       body[body.size() - 2] == '\n');
     if (trim_left) body.remove_prefix(1);
     if (trim_right) body.remove_suffix(1);
     if (trim_left) {
@@ -268,13 +275,16 @@ Result<Template> Template::Parse(std::string_view text) {
       pieces->push_back(std::move(t));
       lit.clear();
     }
-    // Strip the `$labels := .Labels`-style definitions Prometheus itself prepends: accepted as no-ops.
+    // Strip the `$labels := .Labels`-style definitions Prometheus itself prepends: accepted as
+    // no-ops.
     std::string b(body);
     if (b.find(":=") != std::string::npos) {
-      return Status::InvalidArgument("template variable definitions are not supported by obsmon (offset " +
-                                     std::to_string(open) + ")");
+      return Status::InvalidArgument(
+          "template variable definitions are not supported by obsmon (offset " +
+          std::to_string(open) + ")");
     }
-    if (b.find_first_not_of(" \t\n") != std::string::npos && b.substr(b.find_first_not_of(" \t\n"), 2) == "/*") {
+    if (b.find_first_not_of(" \t\n") != std::string::npos &&
+        b.substr(b.find_first_not_of(" \t\n"), 2) == "/*") {
       // a comment
     } else {
       Piece a;
@@ -312,13 +322,21 @@ std::string Template::Expand(const TemplateData& d) const {
     std::string s;
     bool numeric = false;
     switch (p.source) {
-      case Piece::Source::kText: out += p.text; continue;
-      case Piece::Source::kLabel: s = d.labels ? d.labels->Get(p.text) : ""; break;
+      case Piece::Source::kText:
+        out += p.text;
+        continue;
+      case Piece::Source::kLabel:
+        s = d.labels ? d.labels->Get(p.text) : "";
+        break;
       case Piece::Source::kExternalLabel:
         s = d.external_labels ? d.external_labels->Get(p.text) : "";
         break;
-      case Piece::Source::kExternalUrl: s = d.external_url; break;
-      case Piece::Source::kString: s = p.text; break;
+      case Piece::Source::kExternalUrl:
+        s = d.external_url;
+        break;
+      case Piece::Source::kString:
+        s = p.text;
+        break;
       case Piece::Source::kValue:
         s = FormatGoFloat(d.value);
         numeric = true;

@@ -20,7 +20,7 @@
 namespace obsmon::alerts {
 
 struct TemplateData {
-  const Labels* labels = nullptr;           // the alert's sample labels (without __name__)
+  const Labels* labels = nullptr;  // the alert's sample labels (without __name__)
   double value = 0;
   const Labels* external_labels = nullptr;  // may be null
   std::string external_url;

@@ -7,7 +7,10 @@
 // own probes and stores every run in SQLite; blackbox_exporter is driven by this program (as
 // Prometheus would drive it) and stores nothing, so the comparison flatters the exporter.
 // Measured per process from /proc: CPU time (utime + stime) per probe run, and peak RSS (VmHWM).
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -53,10 +56,17 @@ ProcStats ReadProc(pid_t pid) {
   return s;
 }
 
+// A loopback port that was free a moment ago (for programs that cannot be told port 0).
 int FreePort() {
-  httplib::Server probe;
-  int port = probe.bind_to_any_port("127.0.0.1");
-  return port;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 double SumRuns(const std::string& metrics) {
@@ -86,6 +96,7 @@ int main(int argc, char** argv) {
   const int target_port = target.bind_to_any_port("127.0.0.1");
   std::thread serve([&] { target.listen_after_bind(); });
 
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("probing %d loopback HTTP targets every %d ms for %d s\n", n, interval_ms, seconds);
   const double expected_runs = static_cast<double>(n) * seconds * 1000.0 / interval_ms;
 
@@ -105,6 +116,8 @@ int main(int argc, char** argv) {
   httplib::Client oc("127.0.0.1", obsmon_port);
   if (!WaitUntil([&] { return static_cast<bool>(oc.Get("/healthz")); }, 20s)) {
     std::fprintf(stderr, "obsmon did not start:\n%s\n", obs.Output().c_str());
+    target.stop();
+    serve.join();
     return 1;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms + 500));  // every probe ran once
@@ -128,6 +141,8 @@ int main(int argc, char** argv) {
   httplib::Client warm("127.0.0.1", bb_port);
   if (!WaitUntil([&] { return static_cast<bool>(warm.Get("/metrics")); }, 20s)) {
     std::fprintf(stderr, "blackbox_exporter did not start:\n%s\n", bb.Output().c_str());
+    target.stop();
+    serve.join();
     return 1;
   }
   std::atomic<bool> stop{false};

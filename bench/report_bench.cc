@@ -7,6 +7,9 @@
 // (2) when built with storage/, the full path BuildReport through a real SQLite Reader on a
 // database written by the real Writer (PATH, default a fresh file under /tmp, removed after).
 // Prints one line per figure; the minimum and median of several repetitions.
+#include <time.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,9 +18,6 @@
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <time.h>
-#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/records.h"
@@ -66,9 +66,8 @@ std::vector<ProbeRun> MakeRuns() {
     runs.push_back(std::move(r));
   }
   // As the reader returns them: by probe, then time.
-  std::stable_sort(runs.begin(), runs.end(), [](const ProbeRun& a, const ProbeRun& b) {
-    return a.key.probe < b.key.probe;
-  });
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const ProbeRun& a, const ProbeRun& b) { return a.key.probe < b.key.probe; });
   return runs;
 }
 
@@ -110,9 +109,8 @@ int main(int argc, char** argv) {
               runs.size());
   obsmon::Objective objective;
   obsmon::Report report;
-  Time("ComputeReport (pure, in memory)", 15, [&] {
-    report = obsmon::ComputeReport(runs, "carbon", objective, kFrom, kTo, kTo);
-  });
+  Time("ComputeReport (pure, in memory)", 15,
+       [&] { report = obsmon::ComputeReport(runs, "carbon", objective, kFrom, kTo, kTo); });
   std::printf("  -> %s, uptime %s, %zu incidents, latency n=%llu\n",
               obsmon::VerdictName(report.verdict),
               obsmon::FormatPercent(report.totals.uptime()).c_str(), report.incidents.size(),
@@ -120,6 +118,33 @@ int main(int argc, char** argv) {
   Time("RenderReportText", 15, [&] { (void)obsmon::RenderReportText(report); });
   Time("RenderReportMarkdown", 15, [&] { (void)obsmon::RenderReportMarkdown(report); });
   Time("RenderReportJson", 15, [&] { (void)obsmon::RenderReportJson(report); });
+  Time("RenderReportHtml (inline SVG)", 15, [&] { (void)obsmon::RenderReportHtml(report); });
+  // A period with everything a report reads besides the runs: the storage cap of matched lines
+  // (1000 a day, half of them critical), a maintenance hour a day and an alert per outage.
+  obsmon::ReportOptions rich;
+  for (int d = 0; d < 7; ++d) {
+    rich.maintenance.push_back({kFrom + d * kDay + 3'600'000, kFrom + d * kDay + 7'200'000,
+                                "nightly maintenance"});
+    rich.alerts.push_back({kFrom + d * kDay + 36'060'000, kFrom + d * kDay + 36'180'000,
+                           "CarbonDown", "{job=\"carbon\"}", "carbon down"});
+    for (int i = 0; i < 1000; ++i) {
+      obsmon::LogEvent e;
+      e.key = {"carbon", "app-log"};
+      e.ts_ms = kFrom + d * kDay + i * 86'000;
+      e.severity = i % 2 ? "critical" : "error";
+      e.line = "ERROR something <odd> happened";
+      rich.log_events.push_back(std::move(e));
+    }
+  }
+  obsmon::Report rich_report;
+  Time("ComputeReport (+7000 lines, maintenance)", 15, [&] {
+    rich_report = obsmon::ComputeReport(runs, "carbon", objective, kFrom, kTo, kTo, rich);
+  });
+  std::printf("  -> %s, %llu critical lines, %zu gaps, %zu latency hours\n",
+              obsmon::VerdictName(rich_report.verdict),
+              static_cast<unsigned long long>(rich_report.logs.critical), rich_report.gaps.size(),
+              rich_report.latency_hourly.size());
+  Time("RenderReportHtml (rich)", 15, [&] { (void)obsmon::RenderReportHtml(rich_report); });
   if (runs_only) return 0;
 
 #ifdef OBSMON_BENCH_WITH_STORAGE
@@ -151,8 +176,7 @@ int main(int argc, char** argv) {
     (*writer)->Stop();
     auto t1 = std::chrono::steady_clock::now();
     std::printf("wrote %zu runs to %s in %.0f ms (%s)\n", runs.size(), db_path.c_str(),
-                std::chrono::duration<double, std::milli>(t1 - t0).count(),
-                st.ToString().c_str());
+                std::chrono::duration<double, std::milli>(t1 - t0).count(), st.ToString().c_str());
   }
   auto reader = obsmon::storage::Reader::Open(db_path);
   if (!reader.ok()) {
@@ -167,16 +191,15 @@ int main(int argc, char** argv) {
   });
   std::printf("  -> %zu runs read back\n", read);
   obsmon::Result<obsmon::Report> full = obsmon::Status::Internal("not run");
-  Time("BuildReport (SQLite Reader + compute)", 5, [&] {
-    full = obsmon::BuildReport(**reader, "carbon", objective, kFrom, kTo, kTo);
-  });
+  Time("BuildReport (SQLite Reader + compute)", 5,
+       [&] { full = obsmon::BuildReport(**reader, "carbon", objective, kFrom, kTo, kTo); });
   if (full.ok()) {
-    std::printf("  -> %s, uptime %s (same as in memory: %s)\n", obsmon::VerdictName(full->verdict),
-                obsmon::FormatPercent(full->totals.uptime()).c_str(),
-                full->totals.up_ms == report.totals.up_ms &&
-                        full->totals.down_ms == report.totals.down_ms
-                    ? "yes"
-                    : "NO");
+    std::printf(
+        "  -> %s, uptime %s (same as in memory: %s)\n", obsmon::VerdictName(full->verdict),
+        obsmon::FormatPercent(full->totals.uptime()).c_str(),
+        full->totals.up_ms == report.totals.up_ms && full->totals.down_ms == report.totals.down_ms
+            ? "yes"
+            : "NO");
   } else {
     std::printf("  -> %s\n", full.status().ToString().c_str());
   }

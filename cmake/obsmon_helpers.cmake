@@ -25,6 +25,8 @@ function(obsmon_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  # Tests include shared support headers as "tests/support/...".
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   obsmon_target_defaults(${name})
   target_compile_definitions(${name} PRIVATE
     OBSMON_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

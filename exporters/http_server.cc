@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <filesystem>
+
 #include "core/duration.h"
 #include "core/time_format.h"
 
@@ -14,12 +16,25 @@ void SendError(httplib::Response& res, int status, const std::string& type,
                const std::string& message) {
   nlohmann::json body = {{"status", "error"}, {"errorType", type}, {"error", message}};
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // `replace`: a message that still carries invalid UTF-8 must not throw from the encoder.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
 }
 
 void SendJson(httplib::Response& res, const nlohmann::json& data) {
   nlohmann::json body = {{"status", "success"}, {"data", data}};
-  res.set_content(body.dump(2) + "\n", "application/json");
+  res.set_content(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+bool HasBody(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  const std::string length = req.get_header_value("Content-Length");
+  return !length.empty() && length != "0";
+}
+
+bool IsHealthPath(const std::string& path) {
+  return path == "/healthz" || path == "/-/healthy" || path == "/-/ready";
 }
 
 }  // namespace
@@ -40,47 +55,136 @@ bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
   return true;
 }
 
+std::string EchoSafe(std::string_view text, size_t max_bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (out.size() >= max_bytes) {
+      out += "...(" + std::to_string(text.size()) + " bytes)";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 HttpServer::HttpServer(HttpServerOptions options, ApiBackend& backend, const Clock& clock)
-    : options_(std::move(options)), backend_(backend), clock_(clock) {}
+    : options_(std::move(options)), backend_(backend), clock_(clock), auth_(options_.auth) {}
+
+void HttpServer::SetAuth(HttpAuthOptions auth) {
+  std::lock_guard<std::mutex> lock(auth_mu_);
+  auth_ = std::move(auth);
+}
+
+bool HttpServer::CheckAuth(const std::string& path, const httplib::Request& req,
+                           httplib::Response& res) {
+  HttpAuthOptions auth;
+  {
+    std::lock_guard<std::mutex> lock(auth_mu_);
+    if (!auth_.enabled()) return true;
+    if (path == "/metrics" && !auth_.protect_metrics) return true;
+    if (IsHealthPath(path) && !auth_.protect_health) return true;
+    auth = auth_;
+  }
+  if (Authorized(auth, req.get_header_value("Authorization"))) return true;
+  for (const auto& challenge : AuthChallenges(auth)) res.set_header("WWW-Authenticate", challenge);
+  SendError(res, 401, "unauthorized", "authentication required");
+  return false;
+}
+
+void HttpServer::HandleReload(httplib::Response& res) {
+  if (!options_.reload) {
+    return SendError(res, 403, "forbidden", "the lifecycle API is not enabled");
+  }
+  const Status s = options_.reload();
+  if (!s.ok()) {
+    // The errors name the config file, line and column; they carry no secret (secrets are read
+    // from their files, whose contents are never quoted).
+    return SendError(res, 500, "reload", "failed to reload config: " + s.message());
+  }
+  res.set_content("config reloaded\n", "text/plain");
+}
 
 HttpServer::~HttpServer() { Stop(); }
 
 // Paths are dispatched here by hand: cpp-httplib's route patterns run std::regex on every
 // request, which the project keeps off request paths.
+//
+// cpp-httplib calls the pre-routing handler BEFORE it reads a request body, so a request that
+// carries one is left to it: it reads the body within max_request_bytes (413 beyond, the body
+// skipped), finds no registered route and answers 404 through the error handler, where the
+// request is dispatched with its body consumed (so a keep-alive connection stays in sync).
 void HttpServer::Routes() {
   server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (HasBody(req)) return httplib::Server::HandlerResponse::Unhandled;
     Handle(req, res);
     return httplib::Server::HandlerResponse::Handled;
   });
+  httplib::Server::HandlerWithResponse on_error = [this](const httplib::Request& req,
+                                                         httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;  // ours already
+    if (res.status == 413) {
+      SendError(
+          res, 413, "bad_data",
+          "request body larger than " + std::to_string(options_.max_request_bytes) + " bytes");
+    } else if (res.status == 404 && HasBody(req) && (req.method == "POST" || req.method == "PUT")) {
+      res.status = 200;
+      Handle(req, res);
+    } else if (res.status == 404 && HasBody(req)) {
+      SendError(res, 400, "bad_data",
+                "a " + EchoSafe(req.method) + " request may not carry a body");
+    } else if (res.status == 414) {
+      SendError(res, 414, "bad_data", "request URI too long");
+    } else {
+      SendError(res, res.status, "bad_data", "malformed request");
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  server_->set_error_handler(std::move(on_error));
 }
 
 void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   const std::string& path = req.path;
+  if (!CheckAuth(path, req, res)) return;
+  if (path == "/-/reload") {
+    if (req.method != "POST" && req.method != "PUT") {
+      res.set_header("Allow", "POST, PUT");
+      return SendError(res, 405, "bad_data", "use POST to reload");
+    }
+    return HandleReload(res);
+  }
   if (req.method != "GET" && req.method != "HEAD") {
     res.set_header("Allow", "GET, HEAD");
-    return SendError(res, 405, "bad_data", "method " + req.method + " not allowed on " + path);
+    return SendError(res, 405, "bad_data",
+                     "method " + EchoSafe(req.method) + " not allowed on " + EchoSafe(path));
   }
   if (path == "/metrics") {
     return res.set_content(backend_.MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (path == "/healthz" || path == "/-/healthy" || path == "/-/ready") {
-    return res.set_content("OK\n", "text/plain");
-  }
+  if (IsHealthPath(path)) return res.set_content("OK\n", "text/plain");
   if (path == "/api/v1/components") return SendJson(res, backend_.Components());
+  if (path == "/api/v1/alerts") return res.set_content(backend_.AlertsJson(), "application/json");
   const std::string prefix = "/api/v1/components/";
   if (path.rfind(prefix, 0) == 0) {
     std::string rest = path.substr(prefix.size());
     auto slash = rest.find('/');
     std::string name = rest.substr(0, slash);
-    if (name.empty()) return SendError(res, 404, "not_found", "no such path " + path);
+    if (name.empty()) return SendError(res, 404, "not_found", "no such path " + EchoSafe(path));
     if (slash == std::string::npos) {
       auto c = backend_.ComponentJson(name);
-      if (!c) return SendError(res, 404, "not_found", "no component '" + name + "'");
+      if (!c) return SendError(res, 404, "not_found", "no component '" + EchoSafe(name) + "'");
       return SendJson(res, *c);
     }
     if (rest.substr(slash) == "/report") return HandleReport(name, req, res);
   }
-  SendError(res, 404, "not_found", "no such path " + path);
+  SendError(res, 404, "not_found", "no such path " + EchoSafe(path));
 }
 
 void HttpServer::HandleReport(const std::string& component, const httplib::Request& req,
@@ -88,11 +192,16 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   ReportQuery q;
   q.component = component;
   auto window = backend_.ObjectiveWindowMs(q.component);
-  if (!window) return SendError(res, 404, "not_found", "no component '" + q.component + "'");
+  if (!window) {
+    return SendError(res, 404, "not_found", "no component '" + EchoSafe(q.component) + "'");
+  }
   for (const auto& [key, value] : req.params) {
     if (key != "from" && key != "to" && key != "last" && key != "format") {
       return SendError(res, 400, "bad_data",
-                       "unknown parameter '" + key + "' (known: from, to, last, format)");
+                       "unknown parameter '" + EchoSafe(key) + "' (known: from, to, last, format)");
+    }
+    if (req.get_param_value_count(key) > 1) {
+      return SendError(res, 400, "bad_data", "parameter '" + key + "' given more than once");
     }
   }
   const TimestampMs now = clock_.NowMs();
@@ -101,7 +210,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     auto t = ParseTimestamp(req.get_param_value("to"));
     if (!t) {
       return SendError(res, 400, "bad_data",
-                       "parameter 'to': cannot parse '" + req.get_param_value("to") +
+                       "parameter 'to': cannot parse '" + EchoSafe(req.get_param_value("to")) +
                            "' as RFC 3339 or Unix time");
     }
     q.to_ms = *t;
@@ -114,7 +223,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     auto f = ParseTimestamp(req.get_param_value("from"));
     if (!f) {
       return SendError(res, 400, "bad_data",
-                       "parameter 'from': cannot parse '" + req.get_param_value("from") +
+                       "parameter 'from': cannot parse '" + EchoSafe(req.get_param_value("from")) +
                            "' as RFC 3339 or Unix time");
     }
     q.from_ms = *f;
@@ -123,7 +232,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     auto d = ParseDurationMs(req.get_param_value("last"));
     if (!d || *d <= 0) {
       return SendError(res, 400, "bad_data",
-                       "parameter 'last': '" + req.get_param_value("last") +
+                       "parameter 'last': '" + EchoSafe(req.get_param_value("last")) +
                            "' is not a positive duration such as 7d or 24h");
     }
     q.from_ms = q.to_ms - *d;
@@ -134,8 +243,9 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   }
   if (req.has_param("format")) q.format = req.get_param_value("format");
   if (q.format != "json" && q.format != "markdown" && q.format != "text") {
-    return SendError(res, 400, "bad_data",
-                     "parameter 'format': '" + q.format + "' is not one of json, markdown, text");
+    return SendError(
+        res, 400, "bad_data",
+        "parameter 'format': '" + EchoSafe(q.format) + "' is not one of json, markdown, text");
   }
   auto body = backend_.Report(q);
   if (!body.ok()) {
@@ -151,22 +261,42 @@ Status HttpServer::Start() {
   if (!SplitHostPort(options_.listen, &host, &port)) {
     return Status::InvalidArgument("listen address '" + options_.listen + "' is not host:port");
   }
-  server_ = std::make_unique<httplib::Server>();
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return Status::InvalidArgument("TLS needs both a certificate and a key file");
+  }
+  if (tls()) {
+    for (const std::string* f : {&options_.tls_cert_file, &options_.tls_key_file}) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(*f, ec)) {
+        return Status::InvalidArgument("TLS file '" + *f + "' does not exist or is not a file");
+      }
+    }
+    auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
+                                                    options_.tls_key_file.c_str());
+    if (!ssl->is_valid()) {
+      return Status::InvalidArgument("cannot use TLS certificate '" + options_.tls_cert_file +
+                                     "' with key '" + options_.tls_key_file +
+                                     "' (unreadable, not PEM, or they do not match)");
+    }
+    server_ = std::move(ssl);
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
   server_->set_payload_max_length(options_.max_request_bytes);
   server_->set_read_timeout(options_.read_timeout_seconds, 0);
   server_->set_write_timeout(options_.write_timeout_seconds, 0);
   server_->set_keep_alive_max_count(100);
-  server_->set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                                    std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    SendError(res, 500, "internal", what);
-  });
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "internal error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        SendError(res, 500, "internal", what);
+      });
   Routes();
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);

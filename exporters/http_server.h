@@ -1,16 +1,20 @@
-// obsmon's HTTP server: /metrics, /healthz, /api/v1/... . Parameters are validated here (a clear
-// 400 naming the parameter); the work is done by an ApiBackend that monitor/main provides.
+// obsmon's HTTP server: /metrics, /healthz, /api/v1/..., POST /-/reload. Parameters are
+// validated here (a clear 400 naming the parameter); the work is done by an ApiBackend that
+// monitor/main provides. Optional TLS (certificate and key files) and bearer/basic auth
+// (exporters/http_auth.h); request size and time limits bound what a hostile client can cost.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "core/clock.h"
 #include "core/status.h"
+#include "exporters/http_auth.h"
 
 namespace httplib {
 class Server;
@@ -43,6 +47,8 @@ class ApiBackend {
   // The objective window of a component (default range of a report); nullopt: unknown component.
   virtual std::optional<int64_t> ObjectiveWindowMs(const std::string& name) = 0;
   virtual Result<HttpBody> Report(const ReportQuery& query) = 0;
+  // GET /api/v1/alerts: pending and firing alerts, in Prometheus's JSON shape (a full body).
+  virtual std::string AlertsJson() { return R"({"status":"success","data":{"alerts":[]}})"; }
 };
 
 struct HttpServerOptions {
@@ -50,6 +56,14 @@ struct HttpServerOptions {
   size_t max_request_bytes = 64 * 1024;  // bodies beyond this get 413
   int read_timeout_seconds = 5;          // slow clients are cut off
   int write_timeout_seconds = 10;
+  // Both set: serve HTTPS only (the files are read once, at Start()).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Credentials; replaceable at run time with SetAuth() (a reload changes them).
+  HttpAuthOptions auth;
+  // Called by POST /-/reload (from an HTTP worker thread; must be thread-safe). Empty: the
+  // endpoint answers 403, as Prometheus does without --web.enable-lifecycle.
+  std::function<Status()> reload;
 };
 
 class HttpServer {
@@ -62,16 +76,24 @@ class HttpServer {
   Status Start();
   void Stop();
   int port() const { return port_; }
+  bool tls() const { return !options_.tls_cert_file.empty(); }
+  // Replaces the credentials; requests already authorized finish. Thread-safe.
+  void SetAuth(HttpAuthOptions auth);
 
  private:
   void Routes();
   void Handle(const httplib::Request& req, httplib::Response& res);
+  // False (and a 401 in `res`) when `path` needs credentials the request does not carry.
+  bool CheckAuth(const std::string& path, const httplib::Request& req, httplib::Response& res);
+  void HandleReload(httplib::Response& res);
   void HandleReport(const std::string& component, const httplib::Request& req,
                     httplib::Response& res);
 
   HttpServerOptions options_;
   ApiBackend& backend_;
   const Clock& clock_;
+  std::mutex auth_mu_;
+  HttpAuthOptions auth_;  // GUARDED_BY(auth_mu_)
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
@@ -79,5 +101,9 @@ class HttpServer {
 
 // Splits "host:port" (IPv6 in brackets); false when malformed.
 bool SplitHostPort(const std::string& listen, std::string* host, int* port);
+
+// Text from a request made safe to echo in an error: at most `max_bytes`, control bytes and
+// non-ASCII bytes as \xNN (so invalid UTF-8 and NUL never reach the JSON encoder or a log).
+std::string EchoSafe(std::string_view text, size_t max_bytes = 80);
 
 }  // namespace obsmon

@@ -170,6 +170,16 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                         "1 when the last storage transaction succeeded.", MetricType::Gauge);
   AddGauge(&healthy, {}, s.writer.last_error.empty() ? 1 : 0);
 
+  auto reload_ok = Family("obsmon_config_last_reload_successful",
+                          "Whether the last configuration reload attempt was successful.",
+                          MetricType::Gauge);
+  auto reload_ts = Family("obsmon_config_last_reload_success_timestamp_seconds",
+                          "Timestamp of the last successful configuration reload.",
+                          MetricType::Gauge);
+  if (s.reload.last_success_timestamp_seconds > 0) {
+    AddGauge(&reload_ok, {}, s.reload.last_successful ? 1 : 0);
+    AddGauge(&reload_ts, {}, s.reload.last_success_timestamp_seconds);
+  }
   auto build = Family("obsmon_build_info", "obsmon's version; the value is always 1.",
                       MetricType::Gauge);
   AddGauge(&build, Labels{{"version", version_}}, 1);
@@ -179,7 +189,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
                   &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
                   &sched_queue, &busy, &wq, &dropped, &werr, &committed, &wlat, &healthy,
-                  &build, &start}) {
+                  &build, &start, &reload_ok, &reload_ts}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
   return out;

@@ -20,9 +20,16 @@
 
 namespace obsmon {
 
+// The outcome of the last config (re)load, as Prometheus reports its own.
+struct ReloadStats {
+  bool last_successful = true;
+  double last_success_timestamp_seconds = 0;  // Unix time; 0: not reported
+};
+
 struct SelfStats {
   SchedulerStats scheduler;
   storage::WriterStats writer;
+  ReloadStats reload;
 };
 
 class MetricsCollector final : public prometheus::Collectable {

@@ -28,17 +28,23 @@ nlohmann::json LabelsJson(const Labels& labels) {
 
 ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime,
                                std::string db_path, const Clock& clock,
-                               std::function<std::string()> metrics_text)
+                               std::function<std::string()> metrics_text,
+                               std::function<std::string()> alerts_json)
     : state_(state),
       uptime_(uptime),
       db_path_(std::move(db_path)),
       clock_(clock),
-      metrics_text_(std::move(metrics_text)) {}
+      metrics_text_(std::move(metrics_text)),
+      alerts_json_(std::move(alerts_json)) {}
 
 void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components) {
   std::lock_guard<std::mutex> lock(mu_);
   objectives_.clear();
-  for (const auto& c : components) objectives_[c.name] = c.objective;
+  report_options_.clear();
+  for (const auto& c : components) {
+    objectives_[c.name] = c.objective;
+    report_options_[c.name] = ReportOptionsFor(c);
+  }
 }
 
 std::optional<Objective> ApiBackendImpl::FindObjective(const std::string& name) const {
@@ -111,16 +117,30 @@ std::optional<int64_t> ApiBackendImpl::ObjectiveWindowMs(const std::string& name
 Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   auto objective = FindObjective(q.component);
   if (!objective) return Status::NotFound("no component '" + q.component + "'");
+  ReportOptions options;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    options = report_options_[q.component];
+  }
   return RenderReport(db_path_, q.component, *objective, q.from_ms, q.to_ms, clock_.NowMs(),
-                      q.format);
+                      q.format, options);
+}
+
+ReportOptions ReportOptionsFor(const ComponentConfig& component) {
+  ReportOptions options;
+  for (const auto& p : component.probes) {
+    if (p.spec.role == ProbeRole::kHealth) options.health_probes.push_back(p.spec.key.probe);
+  }
+  return options;
 }
 
 Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
                               const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
-                              TimestampMs now_ms, const std::string& format) {
+                              TimestampMs now_ms, const std::string& format,
+                              const ReportOptions& options) {
   auto reader = storage::Reader::Open(db_path);
   if (!reader.ok()) return reader.status();
-  auto report = BuildReport(**reader, component, objective, from_ms, to_ms, now_ms);
+  auto report = BuildReport(**reader, component, objective, from_ms, to_ms, now_ms, options);
   if (!report.ok()) return report.status();
   if (format == "markdown") {
     return HttpBody{"text/markdown; charset=utf-8", RenderReportMarkdown(*report)};

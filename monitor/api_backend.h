@@ -10,6 +10,7 @@
 #include "exporters/http_server.h"
 #include "monitor/config.h"
 #include "monitor/monitor_state.h"
+#include "monitor/report.h"
 #include "monitor/uptime_board.h"
 
 namespace obsmon {
@@ -18,7 +19,8 @@ class ApiBackendImpl final : public ApiBackend {
  public:
   // References outlive this object. `metrics_text` serializes /metrics.
   ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime, std::string db_path,
-                 const Clock& clock, std::function<std::string()> metrics_text);
+                 const Clock& clock, std::function<std::string()> metrics_text,
+                 std::function<std::string()> alerts_json);
 
   // Objectives per component, replaced on reload.
   void SetComponents(const std::vector<ComponentConfig>& components);
@@ -28,6 +30,7 @@ class ApiBackendImpl final : public ApiBackend {
   std::optional<nlohmann::json> ComponentJson(const std::string& name) override;
   std::optional<int64_t> ObjectiveWindowMs(const std::string& name) override;
   Result<HttpBody> Report(const ReportQuery& query) override;
+  std::string AlertsJson() override { return alerts_json_(); }
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -38,13 +41,20 @@ class ApiBackendImpl final : public ApiBackend {
   const std::string db_path_;
   const Clock& clock_;
   std::function<std::string()> metrics_text_;
+  std::function<std::string()> alerts_json_;
   mutable std::mutex mu_;
   std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
+  std::map<std::string, ReportOptions> report_options_;  // GUARDED_BY(mu_)
 };
+
+// What a report needs to know of a component's config beyond storage: only the configured health
+// probes decide (a probe removed from the config stops counting).
+ReportOptions ReportOptionsFor(const ComponentConfig& component);
 
 // Renders a report in `format` (json | markdown | text) with its content type.
 Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
                               const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
-                              TimestampMs now_ms, const std::string& format);
+                              TimestampMs now_ms, const std::string& format,
+                              const ReportOptions& options = {});
 
 }  // namespace obsmon

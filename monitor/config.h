@@ -39,6 +39,19 @@ struct ComponentConfig {
   std::vector<ProbeConfig> probes;
 };
 
+// The `web:` section (monitor/web_config.cc): TLS and access to obsmon's HTTP server. The
+// secrets were read from files or environment variables; never log or serialize this struct.
+struct WebConfig {
+  std::string tls_cert_file;  // both set: HTTPS only
+  std::string tls_key_file;
+  std::string bearer_token;    // secret; empty: bearer auth off
+  std::string basic_username;  // empty: basic auth off
+  std::string basic_password;  // secret
+  bool protect_metrics = true;   // when auth is on, /metrics needs it too
+  bool protect_health = false;   // /healthz, /-/healthy, /-/ready stay open for probes by default
+  bool enable_lifecycle = true;  // POST /-/reload
+};
+
 struct StorageConfig {
   std::string path = "obsmon.db";
   int64_t retention_ms = 35LL * 86'400'000;
@@ -49,6 +62,7 @@ struct Config {
   std::string file;                        // the file it was loaded from
   std::string listen = "127.0.0.1:9950";  // host:port of the HTTP server
   StorageConfig storage;
+  WebConfig web;
   // A health sample counts for interval x coverage_tolerance; beyond that time is unknown.
   double coverage_tolerance = 1.5;
   int workers = 8;  // probe worker threads

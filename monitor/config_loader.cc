@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "core/duration.h"
+#include "monitor/web_config.h"
 #include "probes/probe_registry.h"
 
 namespace obsmon {
@@ -147,7 +148,9 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
     ok = false;
   }
   spec.labels = component.labels;
-  for (const auto& [k, v] : ReadLabels(node, "labels").pairs()) spec.labels.Set(k, v);
+  // Named: a range-for over a member of a temporary would dangle.
+  const Labels probe_labels = ReadLabels(node, "labels");
+  for (const auto& [k, v] : probe_labels.pairs()) spec.labels.Set(k, v);
 
   pc.fingerprint = YAML::Dump(node.raw()) + "\n#labels " + component.labels.ToString();
   if (kind && ok) {
@@ -235,6 +238,7 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
       config.listen = *v;
     }
   }
+  if (auto w = node.Map("web")) ReadWebConfig(*w, file, &config.web);
   if (auto s = node.Map("storage")) {
     if (auto v = s->String("path")) config.storage.path = ResolvePath(file, *v);
     if (auto v = s->DurationMs("retention")) config.storage.retention_ms = *v;

@@ -1,12 +1,15 @@
 #include "monitor/daemon.h"
 
 #include <condition_variable>
+#include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "core/config_node.h"
 #include "exporters/http_server.h"
 #include "exporters/metrics_collector.h"
+#include "exporters/probe_samples_collector.h"
+#include "monitor/alerting_runtime.h"
 #include "monitor/api_backend.h"
 #include "monitor/config_loader.h"
 #include "monitor/monitor_state.h"
@@ -33,21 +36,32 @@ std::vector<ScheduledProbe> ToScheduled(const Config& config) {
 
 class Daemon::Impl {
  public:
-  Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer)
+  Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
+       std::unique_ptr<AlertingRuntime> alerting)
       : options_(std::move(options)),
         clock_(*options_.clock),
         log_(options_.logger ? options_.logger : spdlog::default_logger()),
         config_(std::move(config)),
         writer_(std::move(writer)),
+        alerting_(std::move(alerting)),
         state_(clock_),
         storage_sink_(*writer_),
-        runner_(clock_, config_.coverage_tolerance, {&storage_sink_, &state_}),
+        runner_(clock_, config_.coverage_tolerance,
+                {&storage_sink_, &state_, &probe_samples_, alerting_.get()}),
         scheduler_(clock_, config_.workers,
                    [this](const ScheduledProbe& p, TimestampMs due) { runner_.Run(p, due); }),
-        collector_(state_, uptime_, [this] { return SelfStats{scheduler_.Stats(), writer_->Stats()}; },
+        collector_(state_, uptime_, [this] { return SelfStats{scheduler_.Stats(), writer_->Stats(), ReloadSnapshot()}; },
                    options_.version, clock_.NowMs()),
         backend_(state_, uptime_, config_.storage.path, clock_,
-                 [this] { return SerializeMetrics({&collector_}); }) {}
+                 [this] { return MetricsText(); },
+                 [this] { return alerting_->ActiveAlertsJson(); }) {}
+
+  std::string MetricsText() {
+    auto alerting = alerting_->Collectables();  // shared: safe across a concurrent reload
+    std::vector<const prometheus::Collectable*> all = {&collector_, &probe_samples_};
+    for (const auto& c : alerting) all.push_back(c.get());
+    return SerializeMetrics(all);
+  }
 
   Status Start() {
     RestoreProbes(config_);
@@ -58,6 +72,11 @@ class Daemon::Impl {
     }
     HttpServerOptions http;
     http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
+    ApplyWebConfig(config_.web, &http);
+    {
+      std::lock_guard<std::mutex> lock(reload_stats_mu_);
+      reload_stats_ = {true, clock_.NowMs() / 1000.0};  // the initial load counts, as in Prometheus
+    }
     server_ = std::make_unique<HttpServer>(http, backend_, clock_);
     if (Status s = server_->Start(); !s.ok()) return s;
     log_->info("listening on {} (port {})", http.listen, server_->port());
@@ -71,11 +90,25 @@ class Daemon::Impl {
     return Status::Ok();
   }
 
+  // Serialized (SIGHUP and POST /-/reload may race); records the outcome for /metrics.
   Status Reload() {
+    std::lock_guard<std::mutex> serial(reload_serial_mu_);
+    Status s = DoReload();
+    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    reload_stats_.last_successful = s.ok();
+    if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
+    return s;
+  }
+
+  Status DoReload() {
     ConfigErrors errors;
     auto next = LoadConfig(options_.config_path, clock_, &errors);
     if (!next) {
       log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
+      return Status::InvalidArgument(errors.ToString());
+    }
+    if (!ValidateAlerting(*next, &errors)) {
+      log_->error("reload refused, keeping the running config and rules:\n{}", errors.ToString());
       return Status::InvalidArgument(errors.ToString());
     }
     std::lock_guard<std::mutex> lock(reload_mu_);
@@ -94,9 +127,33 @@ class Daemon::Impl {
     RestoreProbes(*next, /*only_new=*/&config_);
     config_.components = next->components;
     config_.rule_files = next->rule_files;
+    config_.alerting = next->alerting;
+    if (Status st = alerting_->Reload(config_); !st.ok()) {
+      log_->error("rules not reloaded: {}", st.message());  // validated above: should not happen
+    }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     scheduler_.SetProbes(ToScheduled(config_));
+    std::set<std::string> kept;
+    for (const auto& c : config_.components) {
+      for (const auto& p : c.probes) kept.insert(p.spec.key.component + "/" + p.spec.key.probe);
+    }
+    probe_samples_.Retain(kept);
+    if (server_) {
+      // Credentials change at once; TLS files and the listen address need a restart.
+      HttpServerOptions web;
+      ApplyWebConfig(next->web, &web);
+      server_->SetAuth(web.auth);
+      if (next->web.tls_cert_file != config_.web.tls_cert_file ||
+          next->web.tls_key_file != config_.web.tls_key_file || next->listen != config_.listen) {
+        log_->warn("listen and web.tls_* changes take effect at the next restart");
+      }
+    }
+    config_.web.bearer_token = next->web.bearer_token;
+    config_.web.basic_username = next->web.basic_username;
+    config_.web.basic_password = next->web.basic_password;
+    config_.web.protect_metrics = next->web.protect_metrics;
+    config_.web.protect_health = next->web.protect_health;
     log_->info("config reloaded from {}", options_.config_path);
     return Status::Ok();
   }
@@ -111,6 +168,7 @@ class Daemon::Impl {
     if (refresher_.joinable()) refresher_.join();
     scheduler_.Stop();  // waits for running probes; their results reach the writer queue
     if (server_) server_->Stop();
+    alerting_.reset();  // stops rule evaluation and the outbox (their state is persisted)
     const auto stats = writer_->Stats();
     writer_->Stop();  // drains the queue and commits
     log_->info("stopped; {} batches committed, {} dropped", stats.committed_batches,
@@ -120,6 +178,24 @@ class Daemon::Impl {
   int port() const { return server_ ? server_->port() : 0; }
 
  private:
+  // The `web:` section as the HTTP server wants it. The reload hook is installed only when the
+  // lifecycle API is enabled.
+  void ApplyWebConfig(const WebConfig& web, HttpServerOptions* http) {
+    http->tls_cert_file = web.tls_cert_file;
+    http->tls_key_file = web.tls_key_file;
+    http->auth.bearer_token = web.bearer_token;
+    http->auth.basic_username = web.basic_username;
+    http->auth.basic_password = web.basic_password;
+    http->auth.protect_metrics = web.protect_metrics;
+    http->auth.protect_health = web.protect_health;
+    if (web.enable_lifecycle) http->reload = [this] { return Reload(); };
+  }
+
+  ReloadStats ReloadSnapshot() {
+    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    return reload_stats_;
+  }
+
   // Hands each probe what storage remembers of it (log cursors, counters). With `old`, only
   // probes that are new instances.
   void RestoreProbes(const Config& config, const Config* old = nullptr) {
@@ -141,8 +217,22 @@ class Daemon::Impl {
     }
   }
 
+  // Logs when storage writes start or stop failing (disk full ...), once per change rather than
+  // per failed transaction. Refresher thread only.
+  void ReportStorageHealth() {
+    const std::string error = writer_->Stats().last_error;
+    if (error == last_storage_error_) return;
+    if (!error.empty()) {
+      log_->error("storage writes failing, results kept in memory and retried: {}", error);
+    } else {
+      log_->info("storage writes succeed again");
+    }
+    last_storage_error_ = error;
+  }
+
   void RefreshLoop() {
     for (;;) {
+      ReportStorageHealth();
       RefreshUptime();
       std::unique_lock<std::mutex> lock(stop_mu_);
       if (stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.uptime_refresh_ms),
@@ -162,7 +252,8 @@ class Daemon::Impl {
     }
     const TimestampMs now = clock_.NowMs();
     for (const auto& c : components) {
-      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now);
+      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
+                                ReportOptionsFor(c));
       UptimeFigures f;
       f.component = c.name;
       f.job = c.labels.Get("job");
@@ -188,14 +279,20 @@ class Daemon::Impl {
   std::mutex reload_mu_;
   Config config_;  // GUARDED_BY(reload_mu_) for components
   std::unique_ptr<storage::Writer> writer_;
+  std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
   MonitorState state_;
   UptimeBoard uptime_;
   StorageSink storage_sink_;
+  ProbeSamplesCollector probe_samples_;  // probes' own series (log matches ...) for /metrics
   ProbeRunner runner_;
   Scheduler scheduler_;
   MetricsCollector collector_;
   ApiBackendImpl backend_;
   std::unique_ptr<HttpServer> server_;
+  std::string last_storage_error_;  // refresher thread only
+  std::mutex reload_serial_mu_;  // one reload at a time
+  std::mutex reload_stats_mu_;
+  ReloadStats reload_stats_;  // GUARDED_BY(reload_stats_mu_)
   std::thread refresher_;
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -213,7 +310,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();
-  auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer));
+  auto alerting = AlertingRuntime::Start(*config, *options.clock,
+                                         options.logger ? options.logger : spdlog::default_logger());
+  if (!alerting.ok()) return alerting.status();
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
+                                     std::move(*alerting));
   if (Status s = impl->Start(); !s.ok()) {
     impl->Shutdown();
     return s;

@@ -10,9 +10,13 @@
 #include "core/config_node.h"
 #include "core/duration.h"
 #include "core/time_format.h"
+#include "alerts/rule_test_runner.h"
+#include "monitor/alerting_runtime.h"
 #include "monitor/api_backend.h"
+#include "monitor/cli_periods.h"
 #include "monitor/config_loader.h"
 #include "monitor/daemon.h"
+#include "monitor/log_format.h"
 
 #ifndef OBSMON_VERSION
 #define OBSMON_VERSION "0.0.0"
@@ -25,14 +29,15 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level) {
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level, const std::string& format) {
   auto logger = spdlog::stderr_color_mt("obsmon");
   logger->set_level(spdlog::level::from_str(level));
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  ApplyLogFormat(*logger, format);  // validated by CLI11
   return logger;
 }
 
-int CmdRun(const std::string& config_path, const std::string& listen, const std::string& level) {
+int CmdRun(const std::string& config_path, const std::string& listen, const std::string& level,
+           const std::string& log_format = "text") {
   // Block the signals we handle in every thread; the main thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
@@ -42,7 +47,7 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket must not kill obsmon
 
-  auto log = MakeLogger(level);
+  auto log = MakeLogger(level, log_format);
   DaemonOptions options;
   options.config_path = config_path;
   options.listen_override = listen;
@@ -57,7 +62,13 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
     }
     daemon = std::move(*started);
   } catch (const ConfigException& e) {
-    std::cerr << e.what() << "\n";
+    // In JSON mode the errors are one event (one line); in text mode they are printed as
+    // `obsmon check` prints them, one per line.
+    if (log_format == "json") {
+      log->error("{}", e.what());
+    } else {
+      std::cerr << e.what() << "\n";
+    }
     log->critical("invalid configuration in {}; not starting", config_path);
     return kExitFailure;
   }
@@ -78,7 +89,9 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
 int CmdCheck(const std::string& config_path) {
   ConfigErrors errors;
   auto config = LoadConfig(config_path, SystemClock::Instance(), &errors);
-  if (!config) {
+  // Rule files and the alerting section are checked too, so one run lists every problem.
+  if (config) ValidateAlerting(*config, &errors);
+  if (!errors.empty()) {
     std::cerr << errors.ToString() << "\n";
     std::cerr << config_path << ": " << errors.errors().size() << " error"
               << (errors.errors().size() == 1 ? "" : "s") << "\n";
@@ -87,7 +100,7 @@ int CmdCheck(const std::string& config_path) {
   size_t probes = 0;
   for (const auto& c : config->components) probes += c.probes.size();
   std::cout << config_path << ": OK (" << config->components.size() << " components, " << probes
-            << " probes)\n";
+            << " probes, " << config->rule_files.size() << " rule file patterns)\n";
   return kExitOk;
 }
 
@@ -101,6 +114,7 @@ struct ReportArgs {
 
 int CmdReport(const ReportArgs& a) {
   Objective objective;
+  ReportOptions options;
   std::string db = a.db_path;
   if (!a.config_path.empty()) {
     ConfigErrors errors;
@@ -117,6 +131,7 @@ int CmdReport(const ReportArgs& a) {
       return kExitFailure;
     }
     objective = c->objective;
+    options = ReportOptionsFor(*c);
   }
   if (db.empty()) {
     std::cerr << "obsmon report: give --config FILE or --db PATH\n";
@@ -155,7 +170,7 @@ int CmdReport(const ReportArgs& a) {
     std::cerr << "obsmon report: --from must be before --to\n";
     return kExitUsage;
   }
-  auto body = RenderReport(db, a.component, objective, from, to, now, a.format);
+  auto body = RenderReport(db, a.component, objective, from, to, now, a.format, options);
   if (!body.ok()) {
     std::cerr << "obsmon report: " << body.status().message() << "\n";
     return kExitFailure;
@@ -176,6 +191,9 @@ int Main(int argc, char** argv) {
   run->add_option("--listen", listen, "Override the config's listen address (host:port)");
   run->add_option("--log-level", level, "trace, debug, info, warn, error, critical")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  std::string log_format = "text";
+  run->add_option("--log-format", log_format, "text or json (one JSON object per line)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   std::string check_config;
   auto* check = app.add_subcommand("check", "Validate a config file without starting");
@@ -193,15 +211,24 @@ int Main(int argc, char** argv) {
   report->add_option("--format", ra.format, "text, markdown or json")
       ->check(CLI::IsMember({"text", "markdown", "json"}));
 
+  AddPeriodCommands(app);  // observe, maintenance, rules slo (monitor/cli_periods.h)
   auto* version = app.add_subcommand("version", "Print obsmon's version");
+
+  // `obsmon test rules FILE...`: promtool's unit-test format, reported like promtool.
+  std::vector<std::string> rule_tests;
+  auto* test = app.add_subcommand("test", "Unit-test rule files (promtool's test format)");
+  test->require_subcommand(1);
+  auto* test_rules = test->add_subcommand("rules", "Run promtool-format rule unit tests");
+  test_rules->add_option("files", rule_tests, "Test files (YAML)")->required();
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
-  if (*run) return CmdRun(config_path, listen, level);
+  if (*run) return CmdRun(config_path, listen, level, log_format);
   if (*check) return CmdCheck(check_config);
+  if (*test_rules) return alerts::RunRuleTests(rule_tests, std::cout);
   if (*report) return CmdReport(ra);
   if (*version) {
     std::cout << "obsmon " << OBSMON_VERSION << "\n";

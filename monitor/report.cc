@@ -1,10 +1,10 @@
 #include "monitor/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "core/duration.h"
 #include "monitor/report_format.h"
@@ -13,6 +13,72 @@ namespace obsmon {
 namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kHourMs = 3'600'000;
+
+TimestampMs HourStart(TimestampMs ms) {
+  TimestampMs q = ms / kHourMs;
+  if (ms % kHourMs < 0) --q;
+  return q * kHourMs;
+}
+
+bool OneOf(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Counts matched lines per severity class over [from, end) and per day; keeps first and last.
+void SummarizeLogs(Report& r, const ReportOptions& o) {
+  r.logs.truncated = o.log_events_truncated;
+  for (const LogEvent& e : o.log_events) {
+    if (e.ts_ms < r.from_ms || e.ts_ms >= r.evaluated_to_ms) continue;
+    if (!e.key.component.empty() && e.key.component != r.component) continue;
+    const bool critical = OneOf(o.critical_severities, e.severity);
+    const bool error = !critical && OneOf(o.error_severities, e.severity);
+    if (!critical && !error) continue;
+    DaySummary* day = nullptr;
+    for (auto& d : r.days) {
+      if (e.ts_ms >= d.start_ms && e.ts_ms < d.end_ms) day = &d;
+    }
+    auto keep = [&e](std::optional<LogEvent>& first, std::optional<LogEvent>& last) {
+      if (!first || e.ts_ms < first->ts_ms) first = e;
+      if (!last || e.ts_ms >= last->ts_ms) last = e;
+    };
+    if (critical) {
+      ++r.logs.critical;
+      if (day) ++day->criticals;
+      keep(r.logs.first_critical, r.logs.last_critical);
+    } else {
+      ++r.logs.error;
+      if (day) ++day->errors;
+      keep(r.logs.first_error, r.logs.last_error);
+    }
+  }
+}
+
+// See BurnProjection.
+void Project(Report& r, const std::vector<TimeInterval>& excluded_all) {
+  const auto& t = r.totals;
+  const int64_t known = t.up_ms + t.down_ms;
+  if (!r.in_progress() || known <= 0) return;
+  BurnProjection p;
+  const double f = static_cast<double>(t.down_ms) / static_cast<double>(known);
+  const double allowed_share = 1.0 - r.objective.uptime_percent / 100.0;
+  if (allowed_share > 0) p.burn_rate = f / allowed_share;
+  p.remaining_ms =
+      (r.to_ms - r.evaluated_to_ms) - OverlapMs(excluded_all, r.evaluated_to_ms, r.to_ms);
+  p.projected_down_ms = t.down_ms + std::llround(f * static_cast<double>(p.remaining_ms));
+  const int64_t base = (r.to_ms - r.from_ms) - OverlapMs(excluded_all, r.from_ms, r.to_ms);
+  if (base > 0) {
+    p.projected_uptime = 1.0 - static_cast<double>(p.projected_down_ms) / static_cast<double>(base);
+  }
+  p.projected_verdict =
+      p.projected_down_ms <= r.budget.allowed_ms ? Verdict::kPass : Verdict::kFail;
+  if (f > 0 && r.budget.left_ms >= 0) {
+    // Future maintenance is ignored here: an upper bound on how soon the budget runs out.
+    const int64_t at = r.evaluated_to_ms + std::llround(static_cast<double>(r.budget.left_ms) / f);
+    if (at < r.to_ms) p.budget_exhausted_at_ms = at;
+  }
+  r.projection = p;
+}
 
 // Floor division for possibly negative timestamps.
 TimestampMs DayStart(TimestampMs ms) {
@@ -67,8 +133,8 @@ std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>&
   }
   // Spans are ordered; a span may cross several days.
   for (const StateSpan& span : timeline) {
-    for (size_t i = DayIndex(from, span.start_ms); i < days.size() && days[i].start_ms < span.end_ms;
-         ++i) {
+    for (size_t i = DayIndex(from, span.start_ms);
+         i < days.size() && days[i].start_ms < span.end_ms; ++i) {
       AddOverlap(days[i].totals, span, days[i].start_ms, days[i].end_ms);
     }
   }
@@ -101,6 +167,36 @@ void Decide(Report& r) {
     }
     r.criteria.push_back(lat);
   }
+  {
+    Criterion crit{"critical_lines", static_cast<double>(r.logs.critical), 0, r.logs.critical == 0,
+                   ""};
+    crit.detail = r.logs.critical == 0
+                      ? std::string("no critical log line")
+                      : fmt::format("{}{} critical log line{}", r.logs.truncated ? "at least " : "",
+                                    r.logs.critical, r.logs.critical == 1 ? "" : "s");
+    r.criteria.push_back(crit);
+  }
+  {
+    // First and last day with successful health runs: the last may not be slower by more than
+    // the tolerance.
+    const DaySummary* first = nullptr;
+    const DaySummary* last = nullptr;
+    for (const auto& d : r.days) {
+      if (d.latency.count == 0) continue;
+      if (!first) first = &d;
+      last = &d;
+    }
+    if (first && last && first != last && first->latency.p95_seconds > 0) {
+      const double change = last->latency.p95_seconds / first->latency.p95_seconds - 1.0;
+      Criterion deg{"no_degradation", change, r.degradation_tolerance,
+                    change <= r.degradation_tolerance, ""};
+      deg.detail = fmt::format("latency p95 {} on {} vs {} on {} ({:+.1f} %, tolerance +{:.1f} %)",
+                               FormatLatency(last->latency.p95_seconds), last->date,
+                               FormatLatency(first->latency.p95_seconds), first->date,
+                               change * 100.0, r.degradation_tolerance * 100.0);
+      r.criteria.push_back(deg);
+    }
+  }
   uint64_t check_runs = 0, check_failed = 0;
   for (const auto& c : r.checks) {
     check_runs += c.runs;
@@ -110,8 +206,8 @@ void Decide(Report& r) {
     Criterion chk{"integration_checks",
                   static_cast<double>(check_runs - check_failed) / static_cast<double>(check_runs),
                   1.0, check_failed == 0, ""};
-    chk.detail = fmt::format("integration checks {}/{} passed", check_runs - check_failed,
-                             check_runs);
+    chk.detail =
+        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs);
     r.criteria.push_back(chk);
   }
 
@@ -138,8 +234,13 @@ void Decide(Report& r) {
                                             HumanDurationMs(r.budget.allowed_ms)));
   }
   if (check_failed > 0) {
-    r.verdict_reasons.push_back(fmt::format("integration checks {}/{} passed",
-                                            check_runs - check_failed, check_runs));
+    r.verdict_reasons.push_back(
+        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs));
+  }
+  if (r.logs.critical > 0) {
+    for (const auto& c : r.criteria) {
+      if (c.name == "critical_lines") r.verdict_reasons.push_back(c.detail);
+    }
   }
   if (!r.verdict_reasons.empty()) {
     r.verdict = Verdict::kFail;
@@ -155,6 +256,24 @@ void Decide(Report& r) {
       "{} of {} elapsed; uptime so far {}; error budget left {}",
       HumanDurationMs(r.evaluated_to_ms - r.from_ms), HumanDurationMs(r.to_ms - r.from_ms),
       FormatPercent(uptime), FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) {
+    const BurnProjection& p = *r.projection;
+    std::string line = fmt::format(
+        "at the current burn rate ({}) the window ends with {} down of {} allowed: projected {}",
+        p.burn_rate ? fmt::format("{:.2f}x", *p.burn_rate) : std::string("n/a"),
+        HumanDurationMs(p.projected_down_ms), HumanDurationMs(r.budget.allowed_ms),
+        VerdictName(p.projected_verdict));
+    if (p.budget_exhausted_at_ms) {
+      line +=
+          fmt::format("; budget exhausted at {} UTC", FormatUtcSeconds(*p.budget_exhausted_at_ms));
+    }
+    r.verdict_reasons.push_back(line);
+  }
+  for (const auto& c : r.criteria) {
+    if (!c.met && (c.name == "latency_p95" || c.name == "no_degradation")) {
+      r.verdict_reasons.push_back(c.detail + " so far");
+    }
+  }
 }
 
 }  // namespace
@@ -192,32 +311,63 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   r.to_ms = to_ms;
   r.now_ms = now_ms;
 
+  r.degradation_tolerance = options.degradation_tolerance;
+  r.period_id = options.period_id;
+  std::vector<TimeInterval> excluded_in = options.excluded;
+  for (const auto& m : options.maintenance) {
+    excluded_in.push_back({m.start_ms, m.end_ms});
+    if (m.start_ms < to_ms && m.end_ms > from_ms && m.start_ms < m.end_ms) {
+      r.maintenance.push_back({std::max(m.start_ms, from_ms), std::min(m.end_ms, to_ms), m.reason});
+    }
+  }
+  std::stable_sort(r.maintenance.begin(), r.maintenance.end(),
+                   [](const MaintenanceWindow& a, const MaintenanceWindow& b) {
+                     return a.start_ms < b.start_ms;
+                   });
+
   UptimeOptions uo;
   uo.from_ms = from_ms;
   uo.to_ms = to_ms;
   uo.now_ms = now_ms;
-  uo.excluded = options.excluded;
+  uo.excluded = excluded_in;
   uo.health_probes = options.health_probes;
   UptimeResult up = ComputeUptime(runs, uo);
   r.evaluated_to_ms = up.evaluated_to_ms;
   r.totals = up.totals;
   r.incidents = std::move(up.incidents);
   r.health_probes = std::move(up.health_probes);
-  r.excluded = NormalizeIntervals(options.excluded, from_ms, to_ms);
+  r.excluded = NormalizeIntervals(excluded_in, from_ms, to_ms);
   const std::vector<TimeInterval> excluded_eval =
-      NormalizeIntervals(options.excluded, from_ms, r.evaluated_to_ms);
+      NormalizeIntervals(excluded_in, from_ms, r.evaluated_to_ms);
 
   r.days = BuildDays(r, up.timeline);
+  for (const StateSpan& span : up.timeline) {
+    if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
+  }
+  r.timeline = std::move(up.timeline);
+  SummarizeLogs(r, options);
+  for (const AlertFired& a : options.alerts) {
+    if (a.fired_ms >= from_ms && a.fired_ms < r.evaluated_to_ms) r.alerts.push_back(a);
+  }
+  std::stable_sort(r.alerts.begin(), r.alerts.end(), [](const AlertFired& a, const AlertFired& b) {
+    return a.fired_ms < b.fired_ms;
+  });
 
   // One pass over the runs started in the evaluated window, outside exclusions: integration
-  // checks, and successful health runs' durations grouped by day (a counting sort, so that each
-  // day's percentiles and then the whole window's are selected in place in one array).
+  // checks, and successful health runs' durations grouped by UTC hour (a counting sort, so that
+  // each hour's, then each day's (a run of whole hours), then the whole window's percentiles are
+  // selected in place in one array).
   std::map<std::string, CheckSummary> checks;
   std::vector<double> durations;
-  std::vector<uint32_t> day_of;
+  std::vector<uint32_t> hour_of;
   durations.reserve(runs.size());
-  day_of.reserve(runs.size());
-  std::vector<size_t> per_day(r.days.size() + 1, 0);
+  hour_of.reserve(runs.size());
+  const TimestampMs first_hour = HourStart(from_ms);
+  const size_t hours =
+      r.evaluated_to_ms > from_ms
+          ? static_cast<size_t>((HourStart(r.evaluated_to_ms - 1) - first_hour) / kHourMs + 1)
+          : 0;
+  std::vector<size_t> per_hour(hours + 1, 0);
   const std::string* last_probe = nullptr;
   bool last_wanted = false;
   for (const ProbeRun& run : runs) {
@@ -230,9 +380,10 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
         last_wanted = Wanted(options.health_probes, run.key.probe);
       }
       if (run.success && last_wanted) {
+        const size_t hour = static_cast<size_t>((HourStart(run.ts_ms) - first_hour) / kHourMs);
         durations.push_back(run.duration_seconds);
-        day_of.push_back(static_cast<uint32_t>(day));
-        ++per_day[day + 1];
+        hour_of.push_back(static_cast<uint32_t>(hour));
+        ++per_hour[hour + 1];
       }
     } else if (run.role == ProbeRole::kIntegration) {
       CheckSummary& c = checks[run.key.probe];
@@ -251,15 +402,28 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
     }
   }
   for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
-  for (size_t d = 1; d < per_day.size(); ++d) per_day[d] += per_day[d - 1];
+  for (size_t h = 1; h < per_hour.size(); ++h) per_hour[h] += per_hour[h - 1];
   std::vector<double> grouped(durations.size());
   {
-    std::vector<size_t> fill(per_day.begin(), per_day.end() - 1);
-    for (size_t i = 0; i < durations.size(); ++i) grouped[fill[day_of[i]]++] = durations[i];
+    std::vector<size_t> fill(per_hour.begin(), per_hour.end() - 1);
+    for (size_t i = 0; i < durations.size(); ++i) grouped[fill[hour_of[i]]++] = durations[i];
   }
-  for (size_t d = 0; d < r.days.size(); ++d) {
-    r.days[d].latency = SummarizeLatency(
-        std::span<double>(grouped.data() + per_day[d], per_day[d + 1] - per_day[d]));
+  for (size_t h = 0; h < hours; ++h) {
+    if (per_hour[h + 1] == per_hour[h]) continue;
+    r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
+                                SummarizeLatency(std::span<double>(
+                                    grouped.data() + per_hour[h], per_hour[h + 1] - per_hour[h]))});
+  }
+  // UTC days are runs of whole UTC hours.
+  auto hour_index = [&](TimestampMs t) {
+    return std::min(hours,
+                    static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
+  };
+  for (auto& d : r.days) {
+    const size_t h0 = hour_index(HourStart(d.start_ms));
+    const size_t h1 = d.end_ms >= r.evaluated_to_ms ? hours : hour_index(d.end_ms);
+    d.latency = SummarizeLatency(
+        std::span<double>(grouped.data() + per_hour[h0], per_hour[h1] - per_hour[h0]));
   }
   r.latency = SummarizeLatency(grouped);
 
@@ -269,6 +433,7 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   r.budget.used_ms = r.totals.down_ms;
   r.budget.left_ms = r.budget.allowed_ms - r.budget.used_ms;
 
+  Project(r, r.excluded);
   Decide(r);
   return r;
 }
@@ -283,8 +448,9 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
                            const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
                            TimestampMs now_ms, const ReportOptions& options) {
   if (from_ms >= to_ms) {
-    return Status::InvalidArgument(fmt::format("report window is empty: from {} is not before to {}",
-                                               FormatRfc3339Ms(from_ms), FormatRfc3339Ms(to_ms)));
+    return Status::InvalidArgument(
+        fmt::format("report window is empty: from {} is not before to {}", FormatRfc3339Ms(from_ms),
+                    FormatRfc3339Ms(to_ms)));
   }
   if (!(objective.uptime_percent > 0 && objective.uptime_percent <= 100)) {
     return Status::InvalidArgument(
@@ -299,7 +465,17 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
       return Status::NotFound(fmt::format("no probe run stored for component '{}'", component));
     }
   }
-  return ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, options);
+  if (options.max_log_events == 0) {
+    return ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, options);
+  }
+  ReportOptions with_logs = options;
+  auto events = reader.LogEvents(component, from_ms, std::min(to_ms, std::max(from_ms, now_ms)),
+                                 options.max_log_events);
+  if (!events.ok()) return events.status();
+  with_logs.log_events_truncated =
+      options.log_events_truncated || events->size() >= options.max_log_events;
+  with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
+  return ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, with_logs);
 }
 
 }  // namespace obsmon

@@ -28,11 +28,11 @@ const char* VerdictName(Verdict verdict);
 // One criterion of the verdict, measured. `value` and `threshold` are ratios for uptime, coverage
 // and pass rate, seconds for latency; `value` is nullopt when there was nothing to measure.
 struct Criterion {
-  std::string name;          // "uptime", "coverage", "latency_p95", "integration_checks"
+  std::string name;  // "uptime", "coverage", "latency_p95", "integration_checks"
   std::optional<double> value;
   double threshold = 0;
   bool met = false;
-  std::string detail;        // human sentence: "uptime 99.120 % < objective 99.500 %"
+  std::string detail;  // human sentence: "uptime 99.120 % < objective 99.500 %"
 };
 
 // Integration checks (role kIntegration) of one probe in the evaluated window.
@@ -63,9 +63,56 @@ struct ErrorBudget {
   }
 };
 
+// A maintenance window: excluded from uptime, coverage and the budget, listed with its reason.
+struct MaintenanceWindow {
+  TimestampMs start_ms = 0;
+  TimestampMs end_ms = 0;
+  std::string reason;
+};
+
+// Matched log lines of the evaluated window (severities "critical"/"fatal" and "error"; see
+// ReportOptions). The lines are kept verbatim here; every renderer escapes them.
+struct LogLineSummary {
+  uint64_t critical = 0;
+  uint64_t error = 0;
+  // Storage keeps a bounded number of lines per day (or the reader was given a limit): the counts
+  // are then lower bounds, and renderers say "at least".
+  bool truncated = false;
+  std::optional<LogEvent> first_critical, last_critical, first_error, last_error;
+};
+
+// An alert that fired in the window (from alert history), with its resolution if seen.
+struct AlertFired {
+  TimestampMs fired_ms = 0;
+  std::optional<TimestampMs> resolved_ms;
+  std::string rule;
+  std::string labels;   // Prometheus text form
+  std::string summary;  // the summary annotation, may be empty
+};
+
+// IN PROGRESS only: where the window ends if the rest of it goes as the elapsed part did.
+// The down share of known time so far, f = down / (up + down), is assumed to hold over the
+// remaining (non-excluded) time.
+struct BurnProjection {
+  // f / (1 - objective): 1 spends exactly the budget over the window; nullopt at objective 100 %.
+  std::optional<double> burn_rate;
+  int64_t remaining_ms = 0;                // window time not yet evaluated, minus maintenance in it
+  int64_t projected_down_ms = 0;           // used + round(f x remaining)
+  std::optional<double> projected_uptime;  // 1 - projected_down / (window - excluded)
+  Verdict projected_verdict = Verdict::kPass;  // kPass or kFail (budget only)
+  // When the budget runs out at rate f, if before the window's end (and not already out).
+  std::optional<TimestampMs> budget_exhausted_at_ms;
+};
+
+// Latency of successful health runs started in one UTC hour of the evaluated window.
+struct LatencyPoint {
+  TimestampMs start_ms = 0;  // start of the UTC hour (may precede from_ms for the first)
+  LatencySummary latency;
+};
+
 // One UTC calendar day of the evaluated window (the first and last may be partial).
 struct DaySummary {
-  std::string date;  // "2025-10-14"
+  std::string date;          // "2025-10-14"
   TimestampMs start_ms = 0;  // clipped to the window
   TimestampMs end_ms = 0;
   UptimeTotals totals;
@@ -73,6 +120,8 @@ struct DaySummary {
   uint64_t checks_passed = 0;
   uint64_t checks_failed = 0;
   LatencySummary latency;  // successful health runs that started in this day
+  uint64_t errors = 0;     // matched error lines seen this day
+  uint64_t criticals = 0;  // matched critical/fatal lines seen this day
 };
 
 struct Report {
@@ -86,12 +135,24 @@ struct Report {
 
   UptimeTotals totals;
   std::vector<Incident> incidents;
-  LatencySummary latency;  // successful health runs started in the evaluated window
+  LatencySummary latency;            // successful health runs started in the evaluated window
   std::vector<CheckSummary> checks;  // sorted by probe
   ErrorBudget budget;
   std::vector<DaySummary> days;
   std::vector<std::string> health_probes;
   std::vector<TimeInterval> excluded;  // normalized, clipped to [from, to)
+
+  std::optional<int64_t> period_id;  // set when the report is of a stored observation period
+  std::vector<MaintenanceWindow> maintenance;  // with reasons, clipped to [from, to), by start
+  LogLineSummary logs;
+  std::vector<AlertFired> alerts;  // fired in [from, evaluated_to), oldest first
+  // obsmon's own gaps: maximal UNKNOWN spans of the evaluated window (nobody was looking).
+  std::vector<TimeInterval> gaps;
+  // The combined state over [from, evaluated_to) (for the HTML availability strip).
+  std::vector<StateSpan> timeline;
+  std::vector<LatencyPoint> latency_hourly;  // hours with at least one successful run
+  double degradation_tolerance = 0.25;       // see ReportOptions
+  std::optional<BurnProjection> projection;  // set while in progress with known time
 
   Verdict verdict = Verdict::kInsufficientData;
   std::vector<Criterion> criteria;
@@ -100,8 +161,23 @@ struct Report {
 };
 
 struct ReportOptions {
-  std::vector<TimeInterval> excluded;       // maintenance windows
-  std::vector<std::string> health_probes;   // see UptimeOptions::health_probes
+  std::vector<TimeInterval> excluded;      // maintenance windows (without reasons)
+  std::vector<std::string> health_probes;  // see UptimeOptions::health_probes
+  // Maintenance windows with reasons; excluded like `excluded` (both may be given).
+  std::vector<MaintenanceWindow> maintenance;
+  // Matched log lines of the component (any window; those in [from, evaluated_to) count).
+  std::vector<LogEvent> log_events;
+  bool log_events_truncated = false;
+  std::vector<std::string> critical_severities = {"critical", "fatal"};
+  std::vector<std::string> error_severities = {"error"};
+  // Alert history of the component, as firing events with optional resolution.
+  std::vector<AlertFired> alerts;
+  // "No degradation": p95 of the last day with latency data may exceed the first day's p95 by
+  // at most this ratio (0.25 = 25 %). Needs two days with data, else the criterion is left out.
+  double degradation_tolerance = 0.25;
+  std::optional<int64_t> period_id;
+  // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
+  size_t max_log_events = 20'000;
 };
 
 // Computes the report from a component's runs (as storage::Reader::ProbeRuns returns them).

@@ -1,11 +1,12 @@
 // Formatting helpers shared by the report renderers.
-#include <cmath>
-#include <cstdint>
+#include "monitor/report_format.h"
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstdint>
+
 #include "core/duration.h"
-#include "monitor/report_format.h"
 
 namespace obsmon {
 namespace {

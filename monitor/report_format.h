@@ -4,6 +4,7 @@
 // - Markdown: shaped to paste into a promotion issue (verdict, criteria table, figures, incidents,
 //   "### Day N (date)" sections and a "### Final Assessment"). Text from probes is escaped.
 // - JSON: the stable format documented in docs/report-json.md ("schema": "obsmon.report/v1").
+// - HTML: a self-contained page with inline SVG charts (docs/report.md).
 //
 // Pure functions: thread-safe.
 #pragma once
@@ -21,6 +22,10 @@ std::string RenderReportText(const Report& report);
 std::string RenderReportMarkdown(const Report& report);
 // Pretty-printed with two-space indentation and a trailing newline.
 std::string RenderReportJson(const Report& report);
+// One self-contained HTML page (no script, no external asset; a Content-Security-Policy forbids
+// both) with inline SVG: availability strip, daily uptime bars, hourly latency percentiles.
+// Every text from outside is escaped with EscapeHtml. Prints on A4/Letter.
+std::string RenderReportHtml(const Report& report);
 
 // "2025-10-14T00:00:00.000Z" (RFC 3339, UTC, milliseconds). Negative times are fine.
 std::string FormatRfc3339Ms(TimestampMs ms);
@@ -38,6 +43,10 @@ std::string FormatSignedDuration(int64_t ms);
 // Makes text safe inside a markdown table cell or list item: escapes | ` * _ < > & [ ] \ and
 // replaces control characters (newlines included) by a space; trailing spaces are dropped.
 std::string EscapeMarkdown(std::string_view text);
+// Makes text safe in HTML element content and quoted attribute values: escapes & < > " ' and
+// shows control characters as their Unicode control pictures (ESC -> U+241B), so hostile text is
+// visible but inert.
+std::string EscapeHtml(std::string_view text);
 // Makes probe text safe for a terminal line: control characters (newlines, ESC sequences) become
 // a space; trailing spaces are dropped.
 std::string OneLine(std::string_view text);

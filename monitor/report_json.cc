@@ -46,12 +46,27 @@ json Latency(const LatencySummary& l) {
   };
 }
 
+json Event(const std::optional<LogEvent>& e) {
+  if (!e) return nullptr;
+  return json{{"ts", Time(e->ts_ms)}, {"ts_ms", e->ts_ms},       {"probe", e->key.probe},
+              {"file", e->file},      {"severity", e->severity}, {"line", e->line}};
+}
+
+json Interval(TimestampMs start, TimestampMs end) {
+  return json{{"start", Time(start)},
+              {"start_ms", start},
+              {"end", Time(end)},
+              {"end_ms", end},
+              {"duration_ms", end - start}};
+}
+
 }  // namespace
 
 std::string RenderReportJson(const Report& r) {
   json out = json::object();
   out["schema"] = "obsmon.report/v1";
   out["component"] = r.component;
+  out["period_id"] = r.period_id ? json(*r.period_id) : json(nullptr);
   out["window"] = {
       {"from", Time(r.from_ms)},
       {"from_ms", r.from_ms},
@@ -68,6 +83,7 @@ std::string RenderReportJson(const Report& r) {
       {"min_coverage_ratio", r.objective.min_coverage_percent / 100.0},
       {"latency_p95_seconds",
        r.objective.latency_p95_ms ? json(*r.objective.latency_p95_ms / 1000.0) : json(nullptr)},
+      {"degradation_tolerance_ratio", r.degradation_tolerance},
   };
   json criteria = json::array();
   for (const auto& c : r.criteria) {
@@ -90,6 +106,22 @@ std::string RenderReportJson(const Report& r) {
       {"left_seconds", r.budget.left_ms / 1000.0},
       {"used_ratio", Optional(r.budget.used_ratio())},
   };
+  if (r.projection) {
+    const auto& p = *r.projection;
+    out["projection"] = {
+        {"burn_rate", Optional(p.burn_rate)},
+        {"remaining_ms", p.remaining_ms},
+        {"projected_down_ms", p.projected_down_ms},
+        {"projected_uptime_ratio", Optional(p.projected_uptime)},
+        {"projected_status", VerdictName(p.projected_verdict)},
+        {"budget_exhausted_at",
+         p.budget_exhausted_at_ms ? Time(*p.budget_exhausted_at_ms) : json(nullptr)},
+        {"budget_exhausted_at_ms",
+         p.budget_exhausted_at_ms ? json(*p.budget_exhausted_at_ms) : json(nullptr)},
+    };
+  } else {
+    out["projection"] = nullptr;
+  }
   out["latency"] = Latency(r.latency);
 
   json incidents = json::array();
@@ -140,7 +172,8 @@ std::string RenderReportJson(const Report& r) {
                     {"incidents", d.incidents},
                     {"checks_passed", d.checks_passed},
                     {"checks_failed", d.checks_failed},
-                    {"latency", Latency(d.latency)}});
+                    {"latency", Latency(d.latency)},
+                    {"log_lines", {{"critical", d.criticals}, {"error", d.errors}}}});
   }
   out["days"] = std::move(days);
   out["health_probes"] = r.health_probes;
@@ -152,6 +185,36 @@ std::string RenderReportJson(const Report& r) {
                         {"end_ms", iv.end_ms}});
   }
   out["excluded"] = std::move(excluded);
+  json maintenance = json::array();
+  for (const auto& m : r.maintenance) {
+    json w = Interval(m.start_ms, m.end_ms);
+    w["reason"] = m.reason;
+    maintenance.push_back(std::move(w));
+  }
+  out["maintenance"] = std::move(maintenance);
+  out["log_lines"] = {
+      {"critical", r.logs.critical},
+      {"error", r.logs.error},
+      {"truncated", r.logs.truncated},
+      {"first_critical", Event(r.logs.first_critical)},
+      {"last_critical", Event(r.logs.last_critical)},
+      {"first_error", Event(r.logs.first_error)},
+      {"last_error", Event(r.logs.last_error)},
+  };
+  json alerts = json::array();
+  for (const auto& a : r.alerts) {
+    alerts.push_back({{"rule", a.rule},
+                      {"labels", a.labels},
+                      {"summary", a.summary},
+                      {"fired", Time(a.fired_ms)},
+                      {"fired_ms", a.fired_ms},
+                      {"resolved", a.resolved_ms ? Time(*a.resolved_ms) : json(nullptr)},
+                      {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)}});
+  }
+  out["alerts_fired"] = std::move(alerts);
+  json gaps = json::array();
+  for (const auto& g : r.gaps) gaps.push_back(Interval(g.start_ms, g.end_ms));
+  out["monitoring_gaps"] = std::move(gaps);
   // Probe reasons may hold invalid UTF-8: replace it rather than throw.
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

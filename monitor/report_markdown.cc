@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "core/duration.h"
 #include "monitor/report_format.h"
 
@@ -38,6 +40,13 @@ std::pair<std::string, std::string> Cells(const Report& r, const Criterion& c) {
   if (c.name == "latency_p95") {
     return {"≤ " + FormatLatency(c.threshold), c.value ? FormatLatency(*c.value) : "n/a"};
   }
+  if (c.name == "critical_lines") {
+    return {"0", fmt::format("{}{}", r.logs.truncated ? "≥ " : "", r.logs.critical)};
+  }
+  if (c.name == "no_degradation") {
+    return {fmt::format("p95 last/first day ≤ +{:.1f} %", c.threshold * 100.0),
+            c.value ? fmt::format("{:+.1f} %", *c.value * 100.0) : "n/a"};
+  }
   uint64_t runs = 0, passed = 0;
   for (const auto& k : r.checks) {
     runs += k.runs;
@@ -51,6 +60,8 @@ const char* CriterionTitle(const std::string& name) {
   if (name == "coverage") return "Coverage (known time)";
   if (name == "latency_p95") return "Latency p95";
   if (name == "integration_checks") return "Integration checks";
+  if (name == "critical_lines") return "Critical log lines";
+  if (name == "no_degradation") return "No degradation";
   return "?";
 }
 
@@ -58,6 +69,12 @@ std::string Latency(const LatencySummary& l) {
   if (l.count == 0) return "n/a";
   return fmt::format("p50: {}, p95: {}, p99: {}", FormatLatency(l.p50_seconds),
                      FormatLatency(l.p95_seconds), FormatLatency(l.p99_seconds));
+}
+
+std::string LogLine(const char* what, const std::optional<LogEvent>& e) {
+  if (!e) return "";
+  return fmt::format("- {}: {} UTC ({}): {}\n", what, FormatUtcSeconds(e->ts_ms),
+                     EscapeMarkdown(e->key.probe), EscapeMarkdown(e->line));
 }
 
 }  // namespace
@@ -69,7 +86,11 @@ std::string RenderReportMarkdown(const Report& r) {
     out += '\n';
   };
   const auto& t = r.totals;
-  line(fmt::format("## Observation report: {}", EscapeMarkdown(r.component)));
+  if (r.period_id) {
+    line(fmt::format("## Observation period #{}: {}", *r.period_id, EscapeMarkdown(r.component)));
+  } else {
+    line(fmt::format("## Observation report: {}", EscapeMarkdown(r.component)));
+  }
   line("");
   line(fmt::format("**Verdict: {} {}** ({} → {} UTC{})", VerdictMark(r.verdict),
                    VerdictName(r.verdict), FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
@@ -88,7 +109,8 @@ std::string RenderReportMarkdown(const Report& r) {
   }
   line("");
   line(fmt::format("**Uptime**: {} over {} (objective {})", FormatPercent(t.uptime()),
-                   HumanDurationMs(t.window_ms), FormatPercent(r.objective.uptime_percent / 100.0)));
+                   HumanDurationMs(t.window_ms),
+                   FormatPercent(r.objective.uptime_percent / 100.0)));
   line(fmt::format("**Response Time**: {}", Latency(r.latency)));
   line("");
   line("| Figure | Value |");
@@ -102,10 +124,24 @@ std::string RenderReportMarkdown(const Report& r) {
   line(fmt::format("| Error budget | allowed {}, used {}, left {} |",
                    HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
                    FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) {
+    const auto& p = *r.projection;
+    line(fmt::format("| Projection (current burn rate{}) | {} down at the end, uptime {}: {}{} |",
+                     p.burn_rate ? fmt::format(" {:.2f}x", *p.burn_rate) : std::string(),
+                     HumanDurationMs(p.projected_down_ms), FormatPercent(p.projected_uptime),
+                     VerdictName(p.projected_verdict),
+                     p.budget_exhausted_at_ms
+                         ? ", budget exhausted at " + FormatUtcSeconds(*p.budget_exhausted_at_ms)
+                         : std::string()));
+  }
+  line(fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
+                   r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
+  line(fmt::format("| Alerts fired | {} |", r.alerts.size()));
+  line(fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
   line(fmt::format("| Health probes | {} |",
-                   r.health_probes.empty() ? std::string("-")
-                                           : EscapeMarkdown(fmt::format(
-                                                 "{}", fmt::join(r.health_probes, ", ")))));
+                   r.health_probes.empty()
+                       ? std::string("-")
+                       : EscapeMarkdown(fmt::format("{}", fmt::join(r.health_probes, ", ")))));
   line("");
 
   line(fmt::format("### Incidents ({})", r.incidents.size()));
@@ -134,8 +170,8 @@ std::string RenderReportMarkdown(const Report& r) {
     line("| Check | Runs | Passed | Failed | Pass rate | First failure |");
     line("|-------|------|--------|--------|-----------|---------------|");
     for (const auto& c : r.checks) {
-      line(fmt::format("| {} | {} | {} | {} | {} | {} |", EscapeMarkdown(c.probe), c.runs,
-                       c.passed, c.failed, FormatPercent(c.pass_rate()),
+      line(fmt::format("| {} | {} | {} | {} | {} | {} |", EscapeMarkdown(c.probe), c.runs, c.passed,
+                       c.failed, FormatPercent(c.pass_rate()),
                        c.first_failure_ms ? FormatUtcSeconds(*c.first_failure_ms) + ": " +
                                                 Reason(c.first_failure_reason)
                                           : std::string("-")));
@@ -143,13 +179,64 @@ std::string RenderReportMarkdown(const Report& r) {
     line("");
   }
 
+  if (r.logs.critical + r.logs.error > 0) {
+    line("### Log lines");
+    line("");
+    out += LogLine("First critical", r.logs.first_critical);
+    out += LogLine("Last critical", r.logs.last_critical);
+    out += LogLine("First error", r.logs.first_error);
+    out += LogLine("Last error", r.logs.last_error);
+    line("");
+  }
+
+  if (!r.alerts.empty()) {
+    line(fmt::format("### Alerts fired ({})", r.alerts.size()));
+    line("");
+    line("| Alert | Fired (UTC) | Resolved (UTC) | Summary |");
+    line("|-------|-------------|----------------|---------|");
+    for (const auto& a : r.alerts) {
+      line(fmt::format("| {} | {} | {} | {} |", EscapeMarkdown(a.rule),
+                       FormatUtcSeconds(a.fired_ms),
+                       a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
+                       a.summary.empty() ? std::string("-") : EscapeMarkdown(a.summary)));
+    }
+    line("");
+  }
+
   if (!r.excluded.empty()) {
     line("### Maintenance (excluded)");
     line("");
-    for (const auto& iv : r.excluded) {
-      line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(iv.start_ms),
-                       FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
+    if (!r.maintenance.empty()) {
+      for (const auto& m : r.maintenance) {
+        line(fmt::format(
+            "- {} → {} UTC ({}): {}", FormatUtcSeconds(m.start_ms), FormatUtcSeconds(m.end_ms),
+            HumanDurationMs(m.end_ms - m.start_ms),
+            m.reason.empty() ? std::string("(no reason given)") : EscapeMarkdown(m.reason)));
+      }
+    } else {
+      for (const auto& iv : r.excluded) {
+        line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(iv.start_ms),
+                         FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
+      }
     }
+    line("");
+  }
+
+  if (!r.gaps.empty()) {
+    // The longest gaps first: the ones worth explaining.
+    constexpr size_t kListed = 10;
+    std::vector<TimeInterval> gaps = r.gaps;
+    std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
+      return a.length_ms() > b.length_ms();
+    });
+    line(fmt::format("### Monitoring gaps ({}, {} unknown)", r.gaps.size(),
+                     HumanDurationMs(t.unknown_ms)));
+    line("");
+    for (size_t i = 0; i < gaps.size() && i < kListed; ++i) {
+      line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
+                       FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
+    }
+    if (gaps.size() > kListed) line(fmt::format("- … and {} shorter", gaps.size() - kListed));
     line("");
   }
 
@@ -165,6 +252,7 @@ std::string RenderReportMarkdown(const Report& r) {
     line(fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
                      d.checks_failed));
     line(fmt::format("- Latency: {}", Latency(d.latency)));
+    line(fmt::format("- Log lines: {} critical, {} error", d.criticals, d.errors));
     line("");
   }
 

@@ -8,9 +8,7 @@
 namespace obsmon {
 namespace {
 
-std::string OrNone(const std::string& s) {
-  return s.empty() ? "(no reason recorded)" : OneLine(s);
-}
+std::string OrNone(const std::string& s) { return s.empty() ? "(no reason recorded)" : OneLine(s); }
 
 std::string LatencyLine(const LatencySummary& l) {
   if (l.count == 0) return "n/a (no successful health run)";
@@ -33,28 +31,51 @@ std::string RenderReportText(const Report& r) {
     out += '\n';
   };
   const auto& t = r.totals;
-  line(fmt::format("Component     {}", OneLine(r.component)));
-  line(fmt::format("Window        {} .. {} UTC{}", FormatUtcSeconds(r.from_ms),
-                   FormatUtcSeconds(r.to_ms),
-                   r.in_progress() ? fmt::format(" (evaluated to {})",
-                                                 FormatUtcSeconds(r.evaluated_to_ms))
-                                   : ""));
+  line(fmt::format("Component     {}{}", OneLine(r.component),
+                   r.period_id ? fmt::format("  (observation period #{})", *r.period_id) : ""));
+  line(fmt::format(
+      "Window        {} .. {} UTC{}", FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
+      r.in_progress() ? fmt::format(" (evaluated to {})", FormatUtcSeconds(r.evaluated_to_ms))
+                      : ""));
   line(fmt::format("Verdict       {}", VerdictName(r.verdict)));
   for (const auto& reason : r.verdict_reasons) line(fmt::format("              - {}", reason));
   line(fmt::format("Uptime        {}  (objective {})", FormatPercent(t.uptime()),
                    FormatPercent(r.objective.uptime_percent / 100.0)));
   line(fmt::format("Coverage      {}  (minimum {})", FormatPercent(t.coverage()),
                    FormatPercent(r.objective.min_coverage_percent / 100.0)));
-  line(fmt::format("Conservative  {}  (up / (window - excluded))", FormatPercent(t.conservative())));
+  line(
+      fmt::format("Conservative  {}  (up / (window - excluded))", FormatPercent(t.conservative())));
   line(fmt::format("Time          up {}, down {}, unknown {}, excluded {} (of {})",
                    HumanDurationMs(t.up_ms), HumanDurationMs(t.down_ms),
                    HumanDurationMs(t.unknown_ms), HumanDurationMs(t.excluded_ms),
                    HumanDurationMs(t.window_ms)));
   line(fmt::format("Error budget  allowed {}, used {}, left {} ({} used)",
                    HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
-                   FormatSignedDuration(r.budget.left_ms),
-                   FormatPercent(r.budget.used_ratio())));
+                   FormatSignedDuration(r.budget.left_ms), FormatPercent(r.budget.used_ratio())));
+  if (r.projection) {
+    const auto& p = *r.projection;
+    line(fmt::format("Projection    {} down at the end ({}), projected {}{}",
+                     HumanDurationMs(p.projected_down_ms),
+                     p.burn_rate ? fmt::format("burn rate {:.2f}x", *p.burn_rate) : "burn rate n/a",
+                     VerdictName(p.projected_verdict),
+                     p.budget_exhausted_at_ms
+                         ? "; budget exhausted at " + FormatUtcSeconds(*p.budget_exhausted_at_ms)
+                         : std::string()));
+  }
   line(fmt::format("Latency       {}", LatencyLine(r.latency)));
+  line(fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
+                   r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
+  auto log_line = [&](const char* what, const std::optional<LogEvent>& e) {
+    if (e) {
+      line(fmt::format("  {} {} [{}] {}", what, FormatUtcSeconds(e->ts_ms), OneLine(e->key.probe),
+                       OneLine(e->line)));
+    }
+  };
+  log_line("first critical", r.logs.first_critical);
+  log_line("last critical ", r.logs.last_critical);
+  log_line("first error   ", r.logs.first_error);
+  log_line("last error    ", r.logs.last_error);
+  line(fmt::format("Gaps          {} ({} unknown)", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
   line(fmt::format("Health probes {}", OneLine(Joined(r.health_probes))));
 
   line("");
@@ -79,8 +100,17 @@ std::string RenderReportText(const Report& r) {
                             OrNone(c.first_failure_reason));
       }
       line(fmt::format("  {}  {} runs, {} passed, {} failed ({}){}", OneLine(c.probe), c.runs,
-                       c.passed,
-                       c.failed, FormatPercent(c.pass_rate()), first));
+                       c.passed, c.failed, FormatPercent(c.pass_rate()), first));
+    }
+  }
+
+  if (!r.alerts.empty()) {
+    line("");
+    line(fmt::format("Alerts fired ({})", r.alerts.size()));
+    for (const auto& a : r.alerts) {
+      line(fmt::format("  {} .. {}  {}  {}", FormatUtcSeconds(a.fired_ms),
+                       a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("(open)"),
+                       OneLine(a.rule), OneLine(a.summary)));
     }
   }
 
@@ -88,24 +118,33 @@ std::string RenderReportText(const Report& r) {
     line("");
     line("Excluded (maintenance)");
     for (const auto& iv : r.excluded) {
-      line(fmt::format("  {} .. {}  {}", FormatUtcSeconds(iv.start_ms),
-                       FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
+      std::string reason;
+      for (const auto& m : r.maintenance) {
+        if (m.start_ms < iv.end_ms && m.end_ms > iv.start_ms && !m.reason.empty()) {
+          reason += (reason.empty() ? "  " : "; ") + OneLine(m.reason);
+        }
+      }
+      line(fmt::format("  {} .. {}  {}{}", FormatUtcSeconds(iv.start_ms),
+                       FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms()), reason));
     }
   }
 
   if (!r.days.empty()) {
     line("");
-    line(fmt::format("{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}", "Day (UTC)",
-                     "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95", "p99"));
+    line(fmt::format(
+        "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
+        "Day (UTC)", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95", "p99",
+        "Errors", "Crit"));
     for (const auto& d : r.days) {
       bool lat = d.latency.count > 0;
-      line(fmt::format("{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}", d.date,
-                       FormatPercent(d.totals.uptime()), HumanDurationMs(d.totals.down_ms),
-                       HumanDurationMs(d.totals.unknown_ms), d.incidents,
-                       fmt::format("{}/{}", d.checks_passed, d.checks_passed + d.checks_failed),
-                       lat ? FormatLatency(d.latency.p50_seconds) : "n/a",
-                       lat ? FormatLatency(d.latency.p95_seconds) : "n/a",
-                       lat ? FormatLatency(d.latency.p99_seconds) : "n/a"));
+      line(fmt::format(
+          "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}", d.date,
+          FormatPercent(d.totals.uptime()), HumanDurationMs(d.totals.down_ms),
+          HumanDurationMs(d.totals.unknown_ms), d.incidents,
+          fmt::format("{}/{}", d.checks_passed, d.checks_passed + d.checks_failed),
+          lat ? FormatLatency(d.latency.p50_seconds) : "n/a",
+          lat ? FormatLatency(d.latency.p95_seconds) : "n/a",
+          lat ? FormatLatency(d.latency.p99_seconds) : "n/a", d.errors, d.criticals));
     }
   }
   return out;

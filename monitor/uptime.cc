@@ -22,10 +22,10 @@ struct Segment {
 // What one health probe says over the evaluated window.
 struct ProbeCoverage {
   std::string name;
-  TimestampMs first_ts_ms = 0;         // takes part from here on
-  std::vector<const ProbeRun*> runs;   // sorted by ts_ms
-  std::vector<Segment> segments;       // sorted, disjoint, non-empty
-  size_t cursor = 0;                   // sweep position
+  TimestampMs first_ts_ms = 0;        // takes part from here on
+  std::vector<const ProbeRun*> runs;  // sorted by ts_ms
+  std::vector<Segment> segments;      // sorted, disjoint, non-empty
+  size_t cursor = 0;                  // sweep position
 
   // The run whose verdict stands at `t` inside `seg`: the last of the streak with ts_ms <= t.
   const ProbeRun* CoveringRun(const Segment& seg, TimestampMs t) const {
@@ -246,10 +246,10 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
         if (p.cursor < p.segments.size()) next = std::min(next, p.segments[p.cursor].start_ms);
       }
     }
-    HealthState state = in_excluded                          ? HealthState::kExcluded
-                        : any_down                           ? HealthState::kDown
+    HealthState state = in_excluded                         ? HealthState::kExcluded
+                        : any_down                          ? HealthState::kDown
                         : (any_unknown || taking_part == 0) ? HealthState::kUnknown
-                                                             : HealthState::kUp;
+                                                            : HealthState::kUp;
     const int64_t len = next - t;
     switch (state) {
       case HealthState::kUp:

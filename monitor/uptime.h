@@ -37,8 +37,7 @@ struct TimeInterval {
 std::vector<TimeInterval> NormalizeIntervals(std::vector<TimeInterval> intervals,
                                              TimestampMs from_ms, TimestampMs to_ms);
 // Milliseconds of [from_ms, to_ms) inside `normalized` (the output of NormalizeIntervals).
-int64_t OverlapMs(std::span<const TimeInterval> normalized, TimestampMs from_ms,
-                  TimestampMs to_ms);
+int64_t OverlapMs(std::span<const TimeInterval> normalized, TimestampMs from_ms, TimestampMs to_ms);
 // Whether `t` lies in one of `normalized`.
 bool ContainsInstant(std::span<const TimeInterval> normalized, TimestampMs t);
 

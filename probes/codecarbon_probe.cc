@@ -6,9 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "probes/csv_records.h"
 
@@ -185,8 +184,7 @@ void CodecarbonProbe::ReadCsv(const std::string& path, std::vector<Row>* rows,
     rows->push_back(std::move(row));
   }
   if (malformed > 0) {
-    reasons->push_back(name + ": " + std::to_string(malformed) +
-                       " malformed row(s) skipped");
+    reasons->push_back(name + ": " + std::to_string(malformed) + " malformed row(s) skipped");
   }
   cursor.key = spec_.key;
   cursor.path = path;
@@ -227,9 +225,9 @@ void CodecarbonProbe::ReadJson(const std::string& path, std::vector<Row>* rows,
   FileState& state = files_[path];
   LogCursor& cursor = state.cursor;
   // A JSON file is rewritten as a whole: re-read it when it changed (run maxima make that safe).
-  const std::string fingerprint =
-      "json:" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-      std::to_string(st.st_mtim.tv_nsec);
+  const std::string fingerprint = "json:" + std::to_string(st.st_size) + ":" +
+                                  std::to_string(st.st_mtim.tv_sec) + "." +
+                                  std::to_string(st.st_mtim.tv_nsec);
   if (cursor.fingerprint == fingerprint) return;
   if (static_cast<size_t>(st.st_size) > options_.max_read_bytes) {
     reasons->push_back(name + ": larger than " + std::to_string(options_.max_read_bytes) +
@@ -309,8 +307,8 @@ void CodecarbonProbe::Apply(const Row& row, ProbeResult* result) {
     totals.emissions_kg = row.emissions_kg;
   }
   if (row.energy_kwh > totals.energy_kwh) {
-    result->counters.push_back({kRunEnergy, CounterLabels(totals.project, row.run),
-                                row.energy_kwh - totals.energy_kwh});
+    result->counters.push_back(
+        {kRunEnergy, CounterLabels(totals.project, row.run), row.energy_kwh - totals.energy_kwh});
     totals.energy_kwh = row.energy_kwh;
   }
   if (row.has_rate) rate_[totals.project] = row.rate_kg_per_s;

@@ -81,9 +81,15 @@ class LineReader {
         if (AtEnd()) break;
         char e = s_[pos_++];
         switch (e) {
-          case '\\': out->push_back('\\'); break;
-          case '"': out->push_back('"'); break;
-          case 'n': out->push_back('\n'); break;
+          case '\\':
+            out->push_back('\\');
+            break;
+          case '"':
+            out->push_back('"');
+            break;
+          case 'n':
+            out->push_back('\n');
+            break;
           default:
             *error = std::string("invalid escape \\") + e + " in label value";
             return false;
@@ -120,7 +126,7 @@ std::string UnescapeHelp(std::string_view text) {
 }
 
 // Suffixes under which a family's samples appear.
-constexpr std::string_view kSuffixes[] = {"_bucket", "_sum",    "_count", "_total",
+constexpr std::string_view kSuffixes[] = {"_bucket",  "_sum",    "_count", "_total",
                                           "_created", "_gcount", "_gsum",  "_info"};
 
 class Parser {
@@ -229,7 +235,7 @@ class Parser {
         Error(line_no, "second TYPE line for " + fam.name);
         return;
       }
-      if (family_has_samples_.count(fam.name)) {
+      if (family_has_samples_[family_index_.at(fam.name)]) {
         Error(line_no, "TYPE line for " + fam.name + " after its samples");
         return;
       }
@@ -245,21 +251,23 @@ class Parser {
     if (it != family_index_.end()) return out_.families[it->second];
     family_index_.emplace(std::string(name), out_.families.size());
     out_.families.push_back({std::string(name), MetricType::kUnknown, "", ""});
+    family_has_samples_.push_back(false);
+    last_sample_name_.clear();  // a new family may claim names looked up before
     return out_.families.back();
   }
 
-  // The family a sample name belongs to: itself, or its name without a known suffix when that
-  // family has been declared.
-  const MetricFamily* FamilyOf(std::string_view name) const {
+  // The index of the family a sample name belongs to: itself, or its name without a known
+  // suffix when that family has been declared; -1 for none.
+  int FamilyOf(std::string_view name) const {
     auto it = family_index_.find(std::string(name));
-    if (it != family_index_.end()) return &out_.families[it->second];
+    if (it != family_index_.end()) return static_cast<int>(it->second);
     for (std::string_view suffix : kSuffixes) {
       if (name.size() > suffix.size() && name.ends_with(suffix)) {
         auto jt = family_index_.find(std::string(name.substr(0, name.size() - suffix.size())));
-        if (jt != family_index_.end()) return &out_.families[jt->second];
+        if (jt != family_index_.end()) return static_cast<int>(jt->second);
       }
     }
-    return nullptr;
+    return -1;
   }
 
   void ParseSample(LineReader& r, int line_no) {
@@ -325,9 +333,15 @@ class Parser {
       }
     }
     s.labels = Labels(std::move(pairs));
-    const MetricFamily* fam = FamilyOf(s.name);
+    // Consecutive samples mostly share a family: remember the last lookup.
+    if (s.name != last_sample_name_) {
+      last_sample_name_ = s.name;
+      last_family_ = FamilyOf(s.name);
+    }
+    const int family = last_family_;
+    const MetricFamily* fam = family >= 0 ? &out_.families[family] : nullptr;
     if (fam) {
-      family_has_samples_.insert(fam->name);
+      if (!family_has_samples_[family]) family_has_samples_[family] = true;
       if ((fam->type == MetricType::kHistogram || fam->type == MetricType::kGaugeHistogram) &&
           s.name == fam->name + "_bucket" && !s.labels.Has("le")) {
         Error(line_no, "histogram bucket without le label");
@@ -338,26 +352,51 @@ class Parser {
         return;
       }
     }
-    std::string key = s.name;
-    key += s.labels.ToString();
-    if (s.timestamp_ms) key += "@" + std::to_string(*s.timestamp_ms);
-    if (!seen_series_.insert(std::move(key)).second) {
-      ++out_.duplicate_count;
-      Error(line_no, "duplicate series " + s.name + s.labels.ToString());
-      return;
+    // Duplicate detection by a 64-bit hash of the series, confirmed by an exact comparison with
+    // the earlier sample (so a hash collision never drops a sample).
+    const uint64_t h = SeriesHash(s);
+    auto range = seen_series_.equal_range(h);
+    for (auto it = range.first; it != range.second; ++it) {
+      const ParsedSample& other = out_.samples[it->second];
+      if (other.name == s.name && other.labels == s.labels &&
+          other.timestamp_ms == s.timestamp_ms) {
+        ++out_.duplicate_count;
+        Error(line_no, "duplicate series " + s.name + s.labels.ToString());
+        return;
+      }
     }
     if (out_.samples.size() >= opt_.max_samples) {
-      out_.fatal = "sample limit exceeded (more than " + std::to_string(opt_.max_samples) +
-                   " samples)";
+      out_.fatal =
+          "sample limit exceeded (more than " + std::to_string(opt_.max_samples) + " samples)";
       return;
     }
+    seen_series_.emplace(h, static_cast<uint32_t>(out_.samples.size()));
     out_.samples.push_back(std::move(s));
+  }
+
+  static uint64_t SeriesHash(const ParsedSample& s) {
+    uint64_t h = 1469598103934665603ULL;  // FNV-1a over name, pairs and timestamp
+    auto mix = [&h](std::string_view text) {
+      for (unsigned char c : text) {
+        h ^= c;
+        h *= 1099511628211ULL;
+      }
+      h ^= 0xff;  // field separator; collisions are settled by the exact comparison
+      h *= 1099511628211ULL;
+    };
+    mix(s.name);
+    for (const auto& [name, value] : s.labels.pairs()) {
+      mix(name);
+      mix(value);
+    }
+    if (s.timestamp_ms) mix(std::to_string(*s.timestamp_ms));
+    return h;
   }
 
   // After '{': label pairs up to and including '}'. Reports and returns false on error.
   bool ParseLabels(LineReader& r, int line_no, std::vector<Labels::Pair>* pairs) {
     const bool om = opt_.format == Format::kOpenMetrics;
-    std::unordered_set<std::string> names;
+    const size_t first = pairs->size();
     while (true) {
       if (!om) r.SkipBlanks();
       if (r.Peek() == '}') {
@@ -386,7 +425,9 @@ class Parser {
         Error(line_no, error);
         return false;
       }
-      if (!names.insert(std::string(lname)).second) {
+      bool repeated = false;
+      for (size_t i = first; i < pairs->size(); ++i) repeated |= (*pairs)[i].first == lname;
+      if (repeated) {
         Error(line_no, "duplicate label name " + std::string(lname));
         return false;
       }
@@ -422,8 +463,11 @@ class Parser {
   ParseOptions opt_;
   ParseOutput out_;
   std::unordered_map<std::string, size_t> family_index_;
-  std::unordered_set<std::string> seen_help_, seen_type_, family_has_samples_;
-  std::unordered_set<std::string> seen_series_;
+  std::unordered_set<std::string> seen_help_, seen_type_;
+  std::vector<bool> family_has_samples_;  // by family index
+  std::string last_sample_name_;
+  int last_family_ = -1;
+  std::unordered_multimap<uint64_t, uint32_t> seen_series_;  // series hash -> sample index
 };
 
 }  // namespace
@@ -436,15 +480,24 @@ Format FormatFromContentType(std::string_view content_type) {
 
 std::string_view MetricTypeName(MetricType type) {
   switch (type) {
-    case MetricType::kCounter: return "counter";
-    case MetricType::kGauge: return "gauge";
-    case MetricType::kHistogram: return "histogram";
-    case MetricType::kGaugeHistogram: return "gaugehistogram";
-    case MetricType::kSummary: return "summary";
-    case MetricType::kInfo: return "info";
-    case MetricType::kStateSet: return "stateset";
-    case MetricType::kUntyped: return "untyped";
-    case MetricType::kUnknown: break;
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kGaugeHistogram:
+      return "gaugehistogram";
+    case MetricType::kSummary:
+      return "summary";
+    case MetricType::kInfo:
+      return "info";
+    case MetricType::kStateSet:
+      return "stateset";
+    case MetricType::kUntyped:
+      return "untyped";
+    case MetricType::kUnknown:
+      break;
   }
   return "unknown";
 }

@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -70,6 +71,11 @@ size_t FingerprintLength(std::string_view fingerprint) {
     n = n * 10 + static_cast<size_t>(c - '0');
   }
   return n;
+}
+
+bool HeadMatches(std::string_view head, std::string_view fp) {
+  const size_t len = FingerprintLength(fp);
+  return len > 0 && head.size() >= len && FormatFingerprint(head.substr(0, len)) == fp;
 }
 
 Result<LogFile> LogFile::Open(const std::string& path) {
@@ -168,12 +174,28 @@ Result<size_t> LogFile::ReadAt(int64_t offset, char* buf, size_t n) {
   return got;
 }
 
-Result<std::string> LogFile::Fingerprint(size_t max_bytes) {
+Result<std::string> LogFile::Head(size_t max_bytes) {
   std::string prefix(max_bytes, '\0');
   auto got = ReadAt(0, prefix.data(), max_bytes);
   if (!got.ok()) return got.status();
   prefix.resize(*got);
-  return FormatFingerprint(prefix);
+  return prefix;
+}
+
+Result<std::string> LogFile::Fingerprint(size_t max_bytes) {
+  auto head = Head(max_bytes);
+  if (!head.ok()) return head.status();
+  return FormatFingerprint(*head);
+}
+
+Result<int64_t> LogFile::ContentSize() {
+  if (gz_ == nullptr) {
+    struct stat st {};
+    if (!Stat(&st)) return Status::IoError(ErrnoReason(errno));
+    return static_cast<int64_t>(st.st_size);
+  }
+  if (Status s = Seek(INT64_MAX); !s.ok()) return s;
+  return gz_pos_;
 }
 
 bool LogFile::MatchesFingerprint(const std::string& fp) {
@@ -229,7 +251,8 @@ namespace {
 std::vector<RotatedName> ListOnce(const std::string& path) {
   std::vector<RotatedName> out;
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return out;
@@ -260,15 +283,18 @@ std::vector<RotatedName> ListOnce(const std::string& path) {
     return a.suffix > b.suffix;
   });
   // A compression in progress: the plain file is complete, the .gz not yet.
+  // Decide for every entry first, then move: moving while deciding would empty the path of a
+  // plain file (".1" sorts before ".1.gz") before its ".gz" looks for it.
+  std::vector<bool> keep(out.size(), true);
+  for (size_t i = 0; i < out.size(); ++i) {
+    const std::string& p = out[i].path;
+    if (p.size() <= 3 || p.compare(p.size() - 3, 3, ".gz") != 0) continue;
+    const std::string plain = p.substr(0, p.size() - 3);
+    for (const auto& o : out) keep[i] = keep[i] && o.path != plain;
+  }
   std::vector<RotatedName> kept;
-  for (auto& r : out) {
-    const bool gz = r.path.size() > 3 && r.path.compare(r.path.size() - 3, 3, ".gz") == 0;
-    bool plain_exists = false;
-    if (gz) {
-      const std::string plain = r.path.substr(0, r.path.size() - 3);
-      for (const auto& o : out) plain_exists = plain_exists || o.path == plain;
-    }
-    if (!plain_exists) kept.push_back(std::move(r));
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (keep[i]) kept.push_back(std::move(out[i]));
   }
   return kept;
 }

@@ -34,6 +34,9 @@ struct FileId {
 std::string FormatFingerprint(std::string_view prefix);
 // The length recorded in a fingerprint, 0 for "" or a malformed one.
 size_t FingerprintLength(std::string_view fingerprint);
+// True when `head` (a file's first bytes) starts with the bytes fingerprinted by `fp` (false
+// for an empty or malformed fp, or a head shorter than the fingerprint).
+bool HeadMatches(std::string_view head, std::string_view fp);
 
 class LogFile {
  public:
@@ -59,6 +62,12 @@ class LogFile {
   // True when the file's first FingerprintLength(fp) bytes have fingerprint `fp` (false when the
   // file is shorter, or fp is empty).
   bool MatchesFingerprint(const std::string& fp);
+  // The first min(max_bytes, available) bytes (decompressed for gzip), read now. Does not move
+  // the read position of Read().
+  Result<std::string> Head(size_t max_bytes = kFingerprintBytes);
+  // The content's length now: the size for a plain file, the decompressed length for gzip
+  // (decompresses the whole file once). Moves the read position of Read() to the end.
+  Result<int64_t> ContentSize();
 
   // fstat of the open file (its size now, not at Open()); false on error.
   bool Stat(struct stat* st) const;

@@ -1,8 +1,8 @@
 #include "probes/log_follower.h"
 
-#include <algorithm>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -75,7 +75,7 @@ void LogFollower::CountLine(std::string_view line, int severity, const std::stri
 
 bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
                            const std::function<bool()>& expired, FollowOutput* out,
-                           int64_t* end_offset) {
+                           int64_t* end_offset, std::string* head) {
   *end_offset = offset;
   if (Status s = file.Seek(offset); !s.ok()) {
     AddNote(&out->notes, file.path() + ": " + s.message());
@@ -84,14 +84,15 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
   const size_t cap = options_.read_chunk_bytes;
   buffer_.resize(cap);
   char* buf = buffer_.data();
-  size_t have = 0;          // bytes in buf not yet consumed (a partial line)
+  size_t have = 0;  // bytes in buf not yet consumed (a partial line)
   int64_t consumed = offset;
-  bool in_long = false;     // inside a line longer than the buffer
+  bool in_long = false;  // inside a line longer than the buffer
   int long_severity = -1;
-  std::string long_head;    // the long line's first bytes, for its event
-  int64_t long_bytes = 0;   // bytes of the long line already discarded
+  std::string long_head;   // the long line's first bytes, for its event
+  int64_t long_bytes = 0;  // bytes of the long line already discarded
   std::vector<LineMatch> matches;
   bool complete = true;
+  int64_t read_pos = offset;  // file position of the next byte read
 
   for (;;) {
     if (expired()) {
@@ -105,6 +106,11 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
       break;
     }
     const size_t n = *got;
+    if (head != nullptr && read_pos < static_cast<int64_t>(kFingerprintBytes)) {
+      const size_t want = std::min(n, kFingerprintBytes - static_cast<size_t>(read_pos));
+      head->append(buf + have, want);
+    }
+    read_pos += static_cast<int64_t>(n);
     if (n == 0) {
       // End of file. A finished (rotated) file will never complete its last line: count it.
       if (finished_file && (have > 0 || in_long)) {
@@ -173,158 +179,219 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
   return complete;
 }
 
+std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live) const {
+  // Open what was listed; a concurrent logrotate may rename between listing and opening, so
+  // every opened inode must be the listed one, else list again.
+  std::vector<LogFile> opened;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    opened.clear();
+    bool consistent = true;
+    for (const auto& r : Rotated()) {
+      auto f = LogFile::Open(r.path);
+      if (!f.ok()) {
+        consistent = consistent && !f.status().IsNotFound();
+        continue;
+      }
+      consistent = consistent && f->id().inode == r.inode;
+      opened.push_back(std::move(*f));
+    }
+    if (consistent) break;
+  }
+  // Each listed file's first bytes, and where the live file itself sits in the list: when it
+  // was rotated after we opened it, it appears under a rotated name (same inode), or as a
+  // compressed copy or a copytruncate copy (same first bytes as its current content).
+  std::vector<std::string> heads(opened.size());
+  int live_at = -1;  // index in `opened` (most recent first) of the live file's own entry
+  for (size_t i = 0; i < opened.size(); ++i) {
+    auto head = opened[i].Head(kFingerprintBytes);
+    if (head.ok()) heads[i] = std::move(*head);
+    if (live != nullptr && opened[i].id() == live->id()) {
+      live_at = static_cast<int>(i);
+      break;
+    }
+  }
+  if (live != nullptr && live_at < 0) {
+    for (size_t i = 0; i < opened.size(); ++i) {
+      if (heads[i].empty()) continue;
+      // Compared with the live file's bytes NOW, so a copy made after the live file was opened
+      // (copytruncate not yet truncated, a copy still being written, a compressed rotation of
+      // it) is recognised too.
+      auto live_head = live->Head(heads[i].size());
+      if (live_head.ok() && *live_head == heads[i]) {
+        live_at = static_cast<int>(i);
+        break;
+      }
+    }
+  }
+  std::vector<Candidate> out;
+  // The live file's entry is read once, as the live file. Files MORE RECENT than it (rotations
+  // after we opened it) are left for the next poll: read now, they would come before the live
+  // file, whose cursor would then send the next poll over them again.
+  for (size_t i = static_cast<size_t>(live_at + 1); i < opened.size(); ++i) {
+    auto& f = opened[i];
+    bool skip = live != nullptr && f.id() == live->id();
+    for (const auto& c : out) skip = skip || c.file.id() == f.id();  // mid-rename: two names
+    if (skip) continue;
+    if (heads[i].empty()) {
+      // Empty (or unreadable): nothing to read, and perhaps a copy just created; the next poll
+      // sees it again.
+      auto head = f.Head(kFingerprintBytes);
+      if (!head.ok() || head->empty()) continue;
+      heads[i] = std::move(*head);
+    }
+    out.push_back({std::move(f), std::move(heads[i])});
+  }
+  return out;
+}
+
+void LogFollower::Anchor(LogFile* live, std::vector<Candidate>& candidates, bool listed,
+                         FollowOutput* out) {
+  if (!listed) candidates = Candidates(live);
+  if (!candidates.empty()) {
+    Candidate& newest = candidates.front();
+    auto size = newest.file.ContentSize();
+    if (size.ok()) {
+      SetCursor(newest.file, FormatFingerprint(newest.head), *size, out);
+      return;
+    }
+  }
+  if (live != nullptr) SetCursor(*live, "", 0, out);
+}
+
 FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   FollowOutput out;
   out.matches.assign(scanner_->severities().size(), 0);
 
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
-  // The live file's fingerprint, taken once before anything else: rotated files with the same
-  // start are copies of it (copytruncate) and are skipped, and the read of the live file is
-  // rolled back if it no longer starts with these bytes afterwards.
-  std::string live_fp;
-  if (live.ok()) {
-    auto fp = live->Fingerprint();
-    if (fp.ok()) live_fp = *fp;
-  }
+  LogFile* live_file = live.ok() ? &*live : nullptr;
   const bool has_cursor = cursor_.inode != 0;
+  // An empty fingerprint: no non-empty file was read yet (see cursor_).
+  const bool cursor_empty = FingerprintLength(cursor_.fingerprint) == 0;
   const FileId cursor_id{cursor_.dev, cursor_.inode};
 
-  // The plan: files to read in order, with their start offsets.
+  // The plan: rotated files to read in order (oldest first), with their start offsets.
   struct Step {
     LogFile file;
     int64_t offset;
-    bool finished;  // a rotated file: its unterminated last line counts
+    std::string fingerprint;
   };
   std::vector<Step> plan;
   bool live_in_plan = false;
   int64_t live_offset = 0;
+  // False when the cursor no longer says what was read (none yet, or its file was lost): if the
+  // live file turns out empty, Anchor() then says "everything that exists now was read".
+  bool cursor_valid = has_cursor;
+  std::vector<Candidate> candidates;
+  bool listed = false;
 
-  const auto same_live = [&]() {
-    return live.ok() && live->id() == cursor_id && live->size_on_disk() >= cursor_.offset &&
-           (cursor_.fingerprint.empty() || live->MatchesFingerprint(cursor_.fingerprint));
-  };
-
-  if (has_cursor && same_live()) {
+  if (!has_cursor) {
+    // First run: the live file is read from 0; existing rotated files are history.
+    live_in_plan = live.ok();
+  } else if (!cursor_empty && live.ok() && live->id() == cursor_id &&
+             live->size_on_disk() >= cursor_.offset &&
+             live->MatchesFingerprint(cursor_.fingerprint)) {
     live_offset = cursor_.offset;
     live_in_plan = true;
-  } else if (has_cursor) {
-    // Rotated (renamed, compressed), truncated, replaced or gone: find the cursor's file among
-    // the rotated siblings. Same inode first, then the newest copy with the same first bytes.
-    // Candidates, without duplicates (one inode under two names mid-rename) and without the
-    // live file itself (rotated after we opened it: it is read once, as the live file).
-    std::vector<LogFile> candidates;
-    // Open what was listed; a concurrent logrotate may rename between listing and opening, so
-    // every opened inode must be the listed one, else list again.
-    std::vector<LogFile> opened;
-    for (int attempt = 0; attempt < 20; ++attempt) {
-      opened.clear();
-      bool consistent = true;
-      for (const auto& r : Rotated()) {
-        auto f = LogFile::Open(r.path);
-        if (!f.ok()) {
-          consistent = consistent && !f.status().IsNotFound();
-          continue;
-        }
-        consistent = consistent && f->id().inode == r.inode;
-        opened.push_back(std::move(*f));
-      }
-      if (consistent) break;
-    }
-    for (auto& f : opened) {
-      bool skip = live.ok() && f.id() == live->id();
-      for (const auto& c : candidates) skip = skip || c.id() == f.id();
-      if (!skip && !live_fp.empty() && f.MatchesFingerprint(live_fp)) {
-        skip = true;  // a copy of the live file (rotated after we opened it): read it as live
-      }
-      if (!skip) candidates.push_back(std::move(f));
-    }
-    int found = -1;
-    for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
-      auto& c = candidates[i];
-      if (c.id() == cursor_id && !c.compressed() &&
-          (cursor_.fingerprint.empty() || c.MatchesFingerprint(cursor_.fingerprint))) {
-        found = static_cast<int>(i);
-      }
-    }
-    for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
-      auto& c = candidates[i];
-      if (!cursor_.fingerprint.empty() && (c.compressed() || c.size_on_disk() >= cursor_.offset) &&
-          c.MatchesFingerprint(cursor_.fingerprint)) {
-        found = static_cast<int>(i);
-      }
-    }
-    if (found >= 0) {
-      plan.push_back({std::move(candidates[found]), cursor_.offset, true});
-      for (int i = found - 1; i >= 0; --i) {
-        plan.push_back({std::move(candidates[i]), 0, true});
-      }
-      live_in_plan = live.ok();
-    } else if (live.ok() && !cursor_.fingerprint.empty() &&
-               live->size_on_disk() >= cursor_.offset &&
-               live->MatchesFingerprint(cursor_.fingerprint)) {
-      // Replaced by a file with the same start (a copy moved into place): continue.
-      live_offset = cursor_.offset;
-      live_in_plan = true;
-    } else if (live.ok()) {
-      if (live->id() == cursor_id) {
-        AddNote(&out.notes, path_ + ": truncated; reading from the start");
-      } else {
-        AddNote(&out.notes, path_ + ": previous file not found among rotated files; reading the "
-                                    "new file from the start");
-      }
-      live_in_plan = true;
-    }
   } else {
-    live_in_plan = live.ok();
+    candidates = Candidates(live_file);
+    listed = true;
+    if (cursor_empty) {
+      // Nothing non-empty was read before: every non-empty rotated file is unread (they were
+      // all written after the cursor was taken), then the live file.
+      for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
+        std::string fp = FormatFingerprint(it->head);
+        plan.push_back({std::move(it->file), 0, std::move(fp)});
+      }
+      candidates.clear();
+      live_in_plan = live.ok();
+    } else {
+      // Rotated (renamed, compressed), truncated, replaced or gone: find the cursor's file
+      // among the rotated siblings. Same inode first, then the newest copy with the same first
+      // bytes.
+      int found = -1;
+      for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
+        const auto& c = candidates[i];
+        if (c.file.id() == cursor_id && !c.file.compressed() &&
+            HeadMatches(c.head, cursor_.fingerprint)) {
+          found = static_cast<int>(i);
+        }
+      }
+      for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
+        const auto& c = candidates[i];
+        if ((c.file.compressed() || c.file.size_on_disk() >= cursor_.offset) &&
+            HeadMatches(c.head, cursor_.fingerprint)) {
+          found = static_cast<int>(i);
+        }
+      }
+      if (found >= 0) {
+        for (int i = found; i >= 0; --i) {
+          auto& c = candidates[static_cast<size_t>(i)];
+          std::string fp = FormatFingerprint(c.head);
+          plan.push_back({std::move(c.file), i == found ? cursor_.offset : 0, std::move(fp)});
+        }
+        candidates.clear();
+        live_in_plan = live.ok();
+      } else if (live.ok() && live->size_on_disk() >= cursor_.offset &&
+                 live->MatchesFingerprint(cursor_.fingerprint)) {
+        // Replaced by a file with the same start (a copy moved into place): continue.
+        live_offset = cursor_.offset;
+        live_in_plan = true;
+      } else if (live.ok()) {
+        if (live->id() == cursor_id) {
+          AddNote(&out.notes, path_ + ": truncated; reading from the start");
+        } else {
+          AddNote(&out.notes, path_ +
+                                  ": previous file not found among rotated files; reading the "
+                                  "new file from the start");
+        }
+        live_in_plan = true;
+        cursor_valid = false;
+      }
+    }
   }
-
-  const std::string& live_fp_before = live_fp;
 
   for (auto& step : plan) {
-    std::string fp = cursor_.fingerprint;
-    if (step.offset == 0 || fp.empty()) {
-      auto f = step.file.Fingerprint();
-      if (f.ok()) fp = *f;
-    }
     int64_t end = 0;
-    const bool done = ReadFile(step.file, step.offset, step.finished, expired, &out, &end);
-    SetCursor(step.file, fp, end, &out);
+    const bool done = ReadFile(step.file, step.offset, true, expired, &out, &end);
+    SetCursor(step.file, step.fingerprint, end, &out);  // candidates are never empty
     if (!done) return out;  // continue with this file next time
   }
+  if (!live_in_plan) return out;
 
-  if (live_in_plan) {
-    // A copytruncate during the read would let read() return the next generation's bytes at
-    // offsets of the old one. Check afterwards that the file still starts with the same bytes
-    // and is still as long; if not, forget this read: the next poll sees the truncation and
-    // finishes the old generation from its copy.
-    const std::string continued_fp = live_offset > 0 ? cursor_.fingerprint : std::string();
-    const FollowOutput before = out;
-    int64_t end = 0;
-    ReadFile(*live, live_offset, false, expired, &out, &end);
-    struct stat st {};
-    const bool unchanged =
-        live->Stat(&st) && st.st_size >= end &&
-        (live_fp_before.empty() || live->MatchesFingerprint(live_fp_before)) &&
-        (continued_fp.empty() || live->MatchesFingerprint(continued_fp));
-    if (!unchanged) {
-      out = before;
-      AddNote(&out.notes, path_ + ": truncated while reading; will resume from its copy");
-      return out;
-    }
-    // The cursor keeps the fingerprint taken before the read unless the file still starts with
-    // those bytes (then the longer, current one).
-    std::string fp = live_fp_before;
-    if (!fp.empty() && live->MatchesFingerprint(fp)) {
-      auto now = live->Fingerprint();
-      if (now.ok() && FingerprintLength(*now) >= FingerprintLength(fp)) fp = *now;
-    }
+  // A copytruncate during the read would let read() return the next generation's bytes at
+  // offsets of the old one. Check afterwards that the file still starts with the bytes read
+  // (or, continuing, with the cursor's) and is still as long; if not, forget this read: the
+  // next poll sees the truncation and finishes the old generation from its copy.
+  const FollowOutput before = out;
+  std::string head;
+  int64_t end = 0;
+  ReadFile(*live, live_offset, false, expired, &out, &end, live_offset == 0 ? &head : nullptr);
+  // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
+  // is the same generation's (longer) fingerprint.
+  auto now = live->Fingerprint();
+  const std::string read_fp =
+      live_offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
+  struct stat st {};
+  const bool unchanged = live->Stat(&st) && st.st_size >= end &&
+                         (read_fp.empty() || live->MatchesFingerprint(read_fp));
+  if (!unchanged) {
+    out = before;
+    AddNote(&out.notes, path_ + ": truncated while reading; will resume from its copy");
+    return out;
+  }
+  if (!read_fp.empty()) {
+    std::string fp = read_fp;
+    if (now.ok() && FingerprintLength(*now) > FingerprintLength(fp)) fp = *now;
     SetCursor(*live, fp, end, &out);
-    out.lag_bytes = 0;
-    auto again = LogFile::Open(path_);
-    if (again.ok() && again->id() == live->id()) {
-      out.lag_bytes = std::max<int64_t>(0, again->size_on_disk() - end);
-    }
+  } else if (!cursor_valid) {
+    // The live file was empty: keep a cursor that still says what was read, else anchor.
+    Anchor(live_file, candidates, listed, &out);
+  }
+  out.lag_bytes = 0;
+  auto again = LogFile::Open(path_);
+  if (again.ok() && again->id() == live->id()) {
+    out.lag_bytes = std::max<int64_t>(0, again->size_on_disk() - end);
   }
   return out;
 }

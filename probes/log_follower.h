@@ -33,11 +33,11 @@ struct MatchedLine {
 };
 
 struct FollowOutput {
-  uint64_t lines = 0;                 // complete lines read
-  uint64_t bytes = 0;                 // bytes consumed (the cursors' advance)
-  std::vector<uint64_t> matches;      // per severity
-  std::vector<MatchedLine> events;    // at most max_events_per_poll
-  uint64_t events_dropped = 0;        // matches beyond max_events_per_poll
+  uint64_t lines = 0;               // complete lines read
+  uint64_t bytes = 0;               // bytes consumed (the cursors' advance)
+  std::vector<uint64_t> matches;    // per severity
+  std::vector<MatchedLine> events;  // at most max_events_per_poll
+  uint64_t events_dropped = 0;      // matches beyond max_events_per_poll
   // Set when the cursor moved or changed file: what to store.
   std::optional<LogCursor> cursor;
   // Why the followed path cannot be read now ("no such file", "permission denied",
@@ -62,20 +62,42 @@ class LogFollower {
   const LogCursor& cursor() const { return cursor_; }
 
  private:
+  // A rotated sibling that may hold unread lines: not empty, not the live file, not a copy of
+  // the live file's current content (a copytruncate copy in progress or not yet truncated, a
+  // compressed rotation of it), and not more recent than those (rotated after the live file
+  // was opened: read by the next poll, after the live file).
+  struct Candidate {
+    LogFile file;
+    std::string head;  // its first kFingerprintBytes bytes (decompressed)
+  };
+
   // Reads `file` from `offset` to its end (a rotated file's unterminated last line counts as a
   // line). Returns false when it stopped early (deadline or read error). *end_offset is the
-  // consumed position.
+  // consumed position. When `head` is given, the bytes read at file positions below
+  // kFingerprintBytes are appended to it (the partial last line included).
   bool ReadFile(LogFile& file, int64_t offset, bool finished_file,
-                const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset);
+                const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
+                std::string* head = nullptr);
   void CountLine(std::string_view line, int severity, const std::string& file, FollowOutput* out);
   void SetCursor(const LogFile& file, std::string fingerprint, int64_t offset, FollowOutput* out);
   // Rotated siblings, most recent first, of the path and of its symlink target.
   std::vector<RotatedName> Rotated() const;
+  // The rotated siblings that may hold unread lines, most recent first (see Candidate).
+  std::vector<Candidate> Candidates(LogFile* live) const;
+  // Points the cursor at "everything that exists now has been read" when the live file is
+  // empty and the cursor says nothing useful (first run, lost file): the end of the most recent
+  // non-empty rotated file, else an empty cursor on the live file.
+  void Anchor(LogFile* live, std::vector<Candidate>& candidates, bool listed, FollowOutput* out);
 
   std::string path_;
   const LogScanner* scanner_;
   FollowOptions options_;
-  LogCursor cursor_;  // key unset; inode == 0 until a file was read
+  // Key unset; inode == 0 until a file was seen. Invariant: the cursor names the most recent
+  // NON-EMPTY file read (its fingerprint is never empty then), at the offset consumed; every
+  // non-empty rotated file newer than it and the live file are unread. An empty fingerprint
+  // (offset 0) means: no non-empty file was read, every non-empty rotated file is unread.
+  // An empty file is never the cursor's file: it cannot be recognised once compressed.
+  LogCursor cursor_;
   std::vector<char> buffer_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;

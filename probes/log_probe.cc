@@ -12,7 +12,8 @@ namespace {
 constexpr char kLinesRead[] = "obsmon_log_lines_read_total";
 constexpr char kBytesRead[] = "obsmon_log_bytes_read_total";
 constexpr char kMatches[] = "obsmon_log_matches_total";
-constexpr char kEventsDropped[] = "obsmon_log_events_dropped_total";
+// Not "_dropped_": storage counts its per-day drops as obsmon_log_events_dropped_total{component}.
+constexpr char kEventsCapped[] = "obsmon_log_events_capped_total";
 constexpr char kScanLag[] = "obsmon_log_scan_lag_bytes";
 constexpr size_t kMaxDetailBytes = 4096;
 
@@ -72,7 +73,7 @@ void LogProbe::Restore(ProbeStateSource& state) {
   }
   for (auto& counter : state.Counters(spec_.key)) {
     const std::string& n = counter.name;
-    if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsDropped) continue;
+    if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped) continue;
     totals_[TotalKey(n, counter.labels)] = counter;
   }
 }
@@ -139,7 +140,7 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
       AddCounter(kMatches, with, static_cast<double>(out.matches[i]), &result);
     }
     if (out.events_dropped > 0) {
-      AddCounter(kEventsDropped, labels, static_cast<double>(out.events_dropped), &result);
+      AddCounter(kEventsCapped, labels, static_cast<double>(out.events_dropped), &result);
       notes.push_back(path + ": " + std::to_string(out.events_dropped) +
                       " matched lines counted but not kept (max_events_per_run)");
     }
@@ -224,8 +225,7 @@ std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
   if (settings.errors()->errors().size() != errors_before) return nullptr;
   auto probe = LogProbe::Create(spec, std::move(options), clock);
   if (!probe.ok()) {
-    settings.ErrorAt(settings.Has("severities") ? "severities" : "paths",
-                     probe.status().message());
+    settings.ErrorAt(settings.Has("severities") ? "severities" : "paths", probe.status().message());
     return nullptr;
   }
   return std::move(probe).value();

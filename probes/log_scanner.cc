@@ -1,9 +1,10 @@
 #include "probes/log_scanner.h"
 
-#include <cstring>
-
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
+
+#include <cctype>
+#include <cstring>
 
 namespace obsmon::logs {
 
@@ -43,6 +44,38 @@ std::vector<std::string> RequiredLiterals(const std::vector<SeverityPattern>& se
   return atoms;
 }
 
+// FilteredRE2's atoms are lowercased. For case-sensitive patterns whose every atom appears in
+// the pattern text in exactly one spelling (as "ERROR" in `\bERROR\b`), searching that spelling
+// exactly is both valid and much more selective (logs say "error_rate=0" all the time). Returns
+// false, leaving *literals alone, when that cannot be shown.
+bool ExactCaseLiterals(const std::vector<SeverityPattern>& severities,
+                       std::vector<std::string>* literals) {
+  std::vector<std::string> exact;
+  for (const auto& atom : *literals) {
+    std::string spelling;
+    for (const auto& s : severities) {
+      const std::string& p = s.pattern;
+      if (p.find("(?") != std::string::npos || p.find("\\Q") != std::string::npos) return false;
+      for (size_t i = 0; i + atom.size() <= p.size(); ++i) {
+        bool same = true;
+        for (size_t j = 0; j < atom.size() && same; ++j) {
+          same = std::tolower(static_cast<unsigned char>(p[i + j])) ==
+                 static_cast<unsigned char>(atom[j]);
+        }
+        if (!same) continue;
+        if (i > 0 && p[i - 1] == '\\') return false;  // an escape, not plain text
+        const std::string found = p.substr(i, atom.size());
+        if (!spelling.empty() && spelling != found) return false;
+        spelling = found;
+      }
+    }
+    if (spelling.empty()) return false;
+    exact.push_back(spelling);
+  }
+  *literals = std::move(exact);
+  return true;
+}
+
 }  // namespace
 
 LogScanner::~LogScanner() = default;
@@ -71,7 +104,9 @@ Result<std::unique_ptr<LogScanner>> LogScanner::Create(std::vector<SeverityPatte
   if (!scanner->combined_->ok()) {
     return Status::InvalidArgument("severities do not combine: " + scanner->combined_->error());
   }
-  scanner->literals_.Assign(RequiredLiterals(severities, options));
+  std::vector<std::string> literals = RequiredLiterals(severities, options);
+  const bool exact = !case_insensitive && ExactCaseLiterals(severities, &literals);
+  scanner->literals_.Assign(literals, exact);
   scanner->severities_ = std::move(severities);
   return scanner;
 }
@@ -100,9 +135,12 @@ namespace {
 inline void LineAround(std::string_view text, size_t pos, size_t* start, size_t* end) {
   const char* base = text.data();
   const void* nl_before = memrchr(base, '\n', pos);
-  *start = nl_before == nullptr ? 0 : static_cast<size_t>(static_cast<const char*>(nl_before) - base) + 1;
+  *start = nl_before == nullptr
+               ? 0
+               : static_cast<size_t>(static_cast<const char*>(nl_before) - base) + 1;
   const void* nl_after = std::memchr(base + pos, '\n', text.size() - pos);
-  *end = nl_after == nullptr ? text.size() : static_cast<size_t>(static_cast<const char*>(nl_after) - base);
+  *end = nl_after == nullptr ? text.size()
+                             : static_cast<size_t>(static_cast<const char*>(nl_after) - base);
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ class LogScanner {
 
   std::vector<SeverityPattern> severities_;
   std::vector<std::unique_ptr<re2::RE2>> patterns_;  // one per severity
-  std::unique_ptr<re2::RE2> combined_;              // (?m)(?:p1)|(?:p2)|...
+  std::unique_ptr<re2::RE2> combined_;               // (?m)(?:p1)|(?:p2)|...
   LiteralSet literals_;
 };
 

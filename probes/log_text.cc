@@ -48,17 +48,19 @@ __attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t
 template <typename Verify>
 __attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
                                                 const std::vector<std::string>& lits,
-                                                size_t max_len, Verify verify, size_t* scanned) {
+                                                size_t max_len, bool case_sensitive, Verify verify,
+                                                size_t* scanned) {
+  const char fold = case_sensitive ? 0 : 0x20;
   const size_t k = lits.size();
   __m256i first[LiteralSet::kMaxLiterals];
   __m256i last[LiteralSet::kMaxLiterals];
   size_t last_off[LiteralSet::kMaxLiterals];
   for (size_t j = 0; j < k; ++j) {
-    first[j] = _mm256_set1_epi8(static_cast<char>(lits[j].front() | 0x20));
-    last[j] = _mm256_set1_epi8(static_cast<char>(lits[j].back() | 0x20));
+    first[j] = _mm256_set1_epi8(static_cast<char>(lits[j].front() | fold));
+    last[j] = _mm256_set1_epi8(static_cast<char>(lits[j].back() | fold));
     last_off[j] = lits[j].size() - 1;
   }
-  const __m256i bit = _mm256_set1_epi8(0x20);
+  const __m256i bit = _mm256_set1_epi8(fold);
   size_t i = 0;
   while (i + max_len - 1 + 32 <= n) {
     const __m256i block =
@@ -105,14 +107,15 @@ uint64_t CountNewlines(std::string_view text) {
   return CountNewlinesScalar(text);
 }
 
-bool LiteralSet::Assign(const std::vector<std::string>& literals) {
+bool LiteralSet::Assign(const std::vector<std::string>& literals, bool case_sensitive) {
   literals_.clear();
+  case_sensitive_ = case_sensitive;
   if (literals.empty() || literals.size() > kMaxLiterals) return false;
   std::vector<std::string> lowered;
   for (const auto& lit : literals) {
     if (lit.empty() || lit.size() > 255) return false;
     std::string l;
-    for (unsigned char c : lit) l.push_back(static_cast<char>(Lower(c)));
+    for (unsigned char c : lit) l.push_back(static_cast<char>(case_sensitive ? c : Lower(c)));
     lowered.push_back(std::move(l));
   }
   literals_ = std::move(lowered);
@@ -123,8 +126,12 @@ bool LiteralSet::MatchesAt(const char* p, const char* end) const {
   for (const auto& lit : literals_) {
     if (static_cast<size_t>(end - p) < lit.size()) continue;
     size_t j = 0;
-    while (j < lit.size() && Lower(static_cast<unsigned char>(p[j])) ==
-                                 static_cast<unsigned char>(lit[j])) {
+    if (case_sensitive_) {
+      if (std::memcmp(p, lit.data(), lit.size()) == 0) return true;
+      continue;
+    }
+    while (j < lit.size() &&
+           Lower(static_cast<unsigned char>(p[j])) == static_cast<unsigned char>(lit[j])) {
       ++j;
     }
     if (j == lit.size()) return true;
@@ -153,7 +160,7 @@ size_t LiteralSet::Find(std::string_view text) const {
     for (const auto& lit : literals_) max_len = std::max(max_len, lit.size());
     size_t scanned = 0;
     const size_t pos = FindAvx2(
-        begin, text.size(), literals_, max_len,
+        begin, text.size(), literals_, max_len, case_sensitive_,
         [&](size_t at) { return MatchesAt(begin + at, end); }, &scanned);
     if (pos != text.size()) return pos;
     start = scanned;

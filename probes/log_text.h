@@ -17,14 +17,16 @@ namespace obsmon::logs {
 uint64_t CountNewlines(std::string_view text);
 uint64_t CountNewlinesScalar(std::string_view text);
 
-// A set of literals searched for ASCII-case-insensitively (the prefilter: every line a severity
-// pattern can match contains one of them). Literals are stored lowercased; at most kMaxLiterals,
-// each 1..255 bytes.
+// A set of literals (the prefilter: every line a severity pattern can match contains one of
+// them), searched exactly or ignoring ASCII case. Case-insensitive literals are stored lowercased;
+// at most kMaxLiterals, each 1..255 bytes.
 class LiteralSet {
  public:
   static constexpr size_t kMaxLiterals = 8;
   // Returns false (and leaves the set empty) when there are too many or an empty literal.
-  bool Assign(const std::vector<std::string>& literals);
+  // Case-insensitive sets fold ASCII case; case-sensitive ones compare bytes exactly.
+  bool Assign(const std::vector<std::string>& literals, bool case_sensitive = false);
+  bool case_sensitive() const { return case_sensitive_; }
   bool empty() const { return literals_.empty(); }
   const std::vector<std::string>& literals() const { return literals_; }
 
@@ -36,6 +38,7 @@ class LiteralSet {
  private:
   bool MatchesAt(const char* p, const char* end) const;
   std::vector<std::string> literals_;
+  bool case_sensitive_ = false;
 };
 
 // Makes `line` fit for storage: drops one trailing '\r', cuts it to at most `max_bytes` bytes

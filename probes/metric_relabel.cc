@@ -65,7 +65,8 @@ std::string Rule::Expand(const std::string& templ, const std::vector<std::string
       ref = templ.substr(j + 1, close - j - 1);
       j = close + 1;
     } else {
-      while (j < templ.size() && (isalnum(static_cast<unsigned char>(templ[j])) || templ[j] == '_')) {
+      while (j < templ.size() &&
+             (isalnum(static_cast<unsigned char>(templ[j])) || templ[j] == '_')) {
         ref += templ[j++];
       }
     }

@@ -44,8 +44,8 @@ std::optional<ProcessStat> ReadProcessStat(const std::string& proc_root, int pid
   if (f[0] == "Z" || f[0] == "X") return std::nullopt;  // zombie or dead: not running
   ProcessStat st;
   st.pid = pid;
-  st.cpu_ticks = std::strtoull(f[11].c_str(), nullptr, 10) +  // field 14 utime
-                 std::strtoull(f[12].c_str(), nullptr, 10);   // field 15 stime
+  st.cpu_ticks = std::strtoull(f[11].c_str(), nullptr, 10) +   // field 14 utime
+                 std::strtoull(f[12].c_str(), nullptr, 10);    // field 15 stime
   st.start_ticks = std::strtoull(f[19].c_str(), nullptr, 10);  // field 22 starttime
   st.rss_bytes = std::strtoull(f[21].c_str(), nullptr, 10) *   // field 24 rss (pages)
                  static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
@@ -116,7 +116,8 @@ std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
     }
     int pid = std::stoi(trimmed);
     if (!ReadProcessStat(options_.proc_root, pid)) {
-      *reason = "pid " + trimmed + " from " + options_.pid_file + " is not running (stale pid file)";
+      *reason =
+          "pid " + trimmed + " from " + options_.pid_file + " is not running (stale pid file)";
       return std::nullopt;
     }
     if (match_ && !Matches(pid)) {
@@ -163,9 +164,8 @@ ProbeResult ProcessProbe::Run(const Deadline& deadline) {
     const bool same = last_ && last_->pid == st->pid && last_->start_ticks == st->start_ticks;
     if (last_ && !same) {
       restarts_ += 1;
-      result.counters.push_back({kRestarts, Labels{{"component", spec_.key.component},
-                                                   {"probe", spec_.key.probe}},
-                                 1});
+      result.counters.push_back(
+          {kRestarts, Labels{{"component", spec_.key.component}, {"probe", spec_.key.probe}}, 1});
     }
     if (same && now > last_time_ && st->cpu_ticks >= last_->cpu_ticks) {
       const double cpu_seconds = static_cast<double>(st->cpu_ticks - last_->cpu_ticks) /

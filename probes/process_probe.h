@@ -30,15 +30,15 @@ namespace obsmon {
 
 struct ProcessOptions {
   std::string pid_file;
-  std::string match;  // RE2; empty: none
+  std::string match;                // RE2; empty: none
   std::string proc_root = "/proc";  // tests may point it elsewhere
 };
 
 // What /proc says about one process at one moment.
 struct ProcessStat {
   int pid = 0;
-  uint64_t cpu_ticks = 0;   // utime + stime, in clock ticks
-  uint64_t start_ticks = 0; // start time after boot, in clock ticks (identifies a pid's owner)
+  uint64_t cpu_ticks = 0;    // utime + stime, in clock ticks
+  uint64_t start_ticks = 0;  // start time after boot, in clock ticks (identifies a pid's owner)
   uint64_t rss_bytes = 0;
 };
 

@@ -72,8 +72,8 @@ std::string FormatSeconds(double s) {
 
 }  // namespace
 
-ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options,
-                         relabel::RelabelRules rules, const Clock& clock)
+ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, relabel::RelabelRules rules,
+                         const Clock& clock)
     : spec_(spec), options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {}
 
 std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOptions options,
@@ -81,8 +81,8 @@ std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOp
                                                  std::string* error) {
   auto url = ParseUrl(options.url, error);
   if (!url) return nullptr;
-  std::unique_ptr<ScrapeProbe> probe(new ScrapeProbe(spec, std::move(options), std::move(rules),
-                                                     clock));
+  std::unique_ptr<ScrapeProbe> probe(
+      new ScrapeProbe(spec, std::move(options), std::move(rules), clock));
   probe->scheme_host_port_ = url->scheme + "://" + url->host + ":" + url->port;
   probe->path_ = url->path;
   probe->instance_ = url->host + ":" + url->port;
@@ -151,7 +151,8 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
         failure = "server returned HTTP status " + std::to_string(status);
       } else if (!res) {
         failure = httplib::to_string(res.error());
-        if (res.error() == httplib::Error::Connection) failure = "connection refused or unreachable";
+        if (res.error() == httplib::Error::Connection)
+          failure = "connection refused or unreachable";
       }
       if (!failure.empty()) {
         body.clear();
@@ -188,8 +189,8 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
       if (malformed > 1) failure += " (" + std::to_string(malformed - 1) + " more)";
     } else {
       if (parsed.duplicate_count > 0) {
-        detail = std::to_string(parsed.duplicate_count) + " duplicate series dropped; first: " +
-                 parsed.errors.front().ToString();
+        detail = std::to_string(parsed.duplicate_count) + " duplicate series dropped";
+        if (!parsed.errors.empty()) detail += "; first: " + parsed.errors.front().ToString();
       }
       kept.reserve(parsed.samples.size());
       for (auto& ps : parsed.samples) {

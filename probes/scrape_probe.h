@@ -28,8 +28,8 @@ struct ScrapeOptions {
   std::string url;  // scheme://host[:port]/path[?query]
   std::map<std::string, std::string> headers;
   bool honor_labels = false;
-  size_t sample_limit = 50'000;           // 0: no limit beyond the parser's hard cap
-  size_t body_size_limit = 10u << 20;     // bytes
+  size_t sample_limit = 50'000;        // 0: no limit beyond the parser's hard cap
+  size_t body_size_limit = 10u << 20;  // bytes
 };
 
 class ScrapeProbe final : public Probe {

@@ -8,8 +8,8 @@ BUILD_PKGS=(build-essential cmake pkg-config ninja-build ccache
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev zlib1g-dev
   libssl-dev)
 # Real parts the tests start: Prometheus's own tools are the oracle for exposition and rules.
-TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps
-  prometheus-blackbox-exporter python3-prometheus-client)
+TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps chromium
+  prometheus-blackbox-exporter python3-prometheus-client systemd openssl)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PKGS[@]}"); fi

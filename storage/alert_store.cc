@@ -19,9 +19,12 @@ using alerts::OutboxEntry;
 // Stored as text so that users can read the table with sqlite3.
 const char* StateText(AlertState s) {
   switch (s) {
-    case AlertState::kPending: return "pending";
-    case AlertState::kFiring: return "firing";
-    case AlertState::kInactive: break;
+    case AlertState::kPending:
+      return "pending";
+    case AlertState::kFiring:
+      return "firing";
+    case AlertState::kInactive:
+      break;
   }
   return "inactive";
 }
@@ -119,9 +122,10 @@ Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
   std::lock_guard lock(mu_);
   try {
     SQLite::Transaction tx(*db_);
-    SQLite::Statement ins(*db_,
-                          "INSERT INTO alert_history (ts_ms, event, group_key, rule, labels, "
-                          "annotations, active_at_ms, fired_at_ms, value) VALUES (?,?,?,?,?,?,?,?,?)");
+    SQLite::Statement ins(
+        *db_,
+        "INSERT INTO alert_history (ts_ms, event, group_key, rule, labels, "
+        "annotations, active_at_ms, fired_at_ms, value) VALUES (?,?,?,?,?,?,?,?,?)");
     for (const auto& e : events) {
       ins.bind(1, static_cast<int64_t>(e.ts_ms));
       ins.bind(2, e.event);

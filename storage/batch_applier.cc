@@ -1,12 +1,11 @@
 #include "storage/batch_applier.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <fmt/format.h>
 
 #include "storage/database.h"
 #include "storage/latency_histogram.h"
@@ -39,7 +38,8 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day)
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
       insert_series_(db, "INSERT INTO series (name, labels) VALUES (?, ?)"),
-      insert_sample_(db, "INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)"),
+      insert_sample_(db,
+                     "INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)"),
       select_probe_(db, "SELECT id, role FROM probes WHERE component = ? AND probe = ?"),
       insert_probe_(db, "INSERT INTO probes (component, probe, role) VALUES (?, ?, ?)"),
       update_probe_role_(db, "UPDATE probes SET role = ? WHERE id = ?"),
@@ -87,12 +87,10 @@ void BatchApplier::ForgetCaches() {
 }
 
 int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
-  std::string text = labels.ToString();
-  std::string key;
-  key.reserve(name.size() + 1 + text.size());
-  key.append(name).push_back('\0');
-  key.append(text);
-  if (auto it = series_ids_.find(key); it != series_ids_.end()) return it->second;
+  if (auto it = series_ids_.find(SeriesRef{&name, &labels}); it != series_ids_.end()) {
+    return it->second;
+  }
+  const std::string text = labels.ToString();
   int64_t id;
   select_series_.reset();
   select_series_.bind(1, name);
@@ -107,7 +105,7 @@ int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
     id = db_.getLastInsertRowid();
   }
   select_series_.reset();
-  series_ids_.emplace(std::move(key), id);
+  series_ids_.emplace(SeriesKey{name, labels}, id);
   return id;
 }
 
@@ -293,8 +291,20 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     result.status = Status::Internal(fmt::format("writing batches: {}", e.what()));
     result.sqlite_code = SQLITE_INTERNAL;
   }
-  // Failure: undo everything of this transaction and forget ids it may have created.
-  if (in_tx || !db_.getHandle() || sqlite3_get_autocommit(db_.getHandle()) == 0) {
+  // Failure: reset every statement first (a statement left mid-step keeps the pager in its error
+  // state, and every later transaction would fail the same way), then undo everything of this
+  // transaction and forget ids it may have created.
+  for (SQLite::Statement* st :
+       {&select_series_, &insert_series_, &insert_sample_, &select_probe_, &insert_probe_,
+        &update_probe_role_, &insert_run_, &select_rollup_hist_, &upsert_rollup_, &upsert_cursor_,
+        &count_events_, &insert_event_, &upsert_counter_}) {
+    try {
+      st->reset();
+    } catch (const SQLite::Exception&) {
+      // reset() reports the statement's last error again; the reset itself is done.
+    }
+  }
+  if (in_tx || sqlite3_get_autocommit(db_.getHandle()) == 0) {
     try {
       db_.exec("ROLLBACK");
     } catch (const SQLite::Exception&) {

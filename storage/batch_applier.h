@@ -3,6 +3,9 @@
 // writer thread, which owns the connection; not thread-safe.
 #pragma once
 
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -12,9 +15,6 @@
 #include <utility>
 #include <vector>
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Statement.h>
-
 #include "core/records.h"
 #include "core/status.h"
 
@@ -22,8 +22,8 @@ namespace obsmon::storage {
 
 struct ApplyResult {
   Status status;
-  int sqlite_code = 0;     // the SQLite error code when !status.ok()
-  uint64_t rows = 0;       // runs + samples + events written
+  int sqlite_code = 0;          // the SQLite error code when !status.ok()
+  uint64_t rows = 0;            // runs + samples + events written
   uint64_t dropped_events = 0;  // log events over the per-day cap (counted, not stored)
 };
 
@@ -67,8 +67,41 @@ class BatchApplier {
   SQLite::Statement insert_event_;
   SQLite::Statement upsert_counter_;
 
-  // name + '\0' + labels text -> series.id
-  std::unordered_map<std::string, int64_t> series_ids_;
+  // (name, labels) -> series.id. Hashed on the Labels themselves, with a borrowed-key lookup, so
+  // a cache hit builds no label text (this is the per-sample hot path).
+  struct SeriesKey {
+    std::string name;
+    Labels labels;
+  };
+  struct SeriesRef {
+    const std::string* name;
+    const Labels* labels;
+  };
+  struct SeriesHash {
+    using is_transparent = void;
+    size_t operator()(const SeriesKey& k) const { return Mix(k.name, k.labels); }
+    size_t operator()(const SeriesRef& k) const { return Mix(*k.name, *k.labels); }
+    static size_t Mix(const std::string& name, const Labels& labels) {
+      return std::hash<std::string>()(name) * 31 + labels.Hash();
+    }
+  };
+  struct SeriesEq {
+    using is_transparent = void;
+    static bool Eq(const std::string& an, const Labels& al, const std::string& bn,
+                   const Labels& bl) {
+      return an == bn && al == bl;
+    }
+    bool operator()(const SeriesKey& a, const SeriesKey& b) const {
+      return Eq(a.name, a.labels, b.name, b.labels);
+    }
+    bool operator()(const SeriesRef& a, const SeriesKey& b) const {
+      return Eq(*a.name, *a.labels, b.name, b.labels);
+    }
+    bool operator()(const SeriesKey& a, const SeriesRef& b) const {
+      return Eq(a.name, a.labels, *b.name, *b.labels);
+    }
+  };
+  std::unordered_map<SeriesKey, int64_t, SeriesHash, SeriesEq> series_ids_;
   // component + '\0' + probe -> (probes.id, stored role)
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
   // (component, UTC day start) -> log_events stored that day

@@ -1,12 +1,11 @@
 #include "storage/database.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 
 #include <cstring>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "storage/migrations.h"
 
@@ -36,7 +35,8 @@ Status CheckDatabaseFile(const std::string& path) {
   }
   if (st.st_size == 0) return Status::Ok();
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError(fmt::format("cannot read database {}: {}", path, strerror(errno)));
+  if (!in)
+    return Status::IoError(fmt::format("cannot read database {}: {}", path, strerror(errno)));
   char header[16] = {};
   in.read(header, sizeof header);
   if (in.gcount() != static_cast<std::streamsize>(sizeof header) ||
@@ -130,6 +130,9 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path) 
     // A process crash loses nothing committed; a power loss may lose the last transactions.
     db->exec("PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = OFF");
+    // The writer's page cache: 64 MiB keeps the B-tree pages that group commits touch in memory
+    // (the 2 MiB default makes large transactions re-read and re-write pages through the kernel).
+    db->exec("PRAGMA cache_size = -65536");
     if (Status s = Migrate(*db, path); !s.ok()) return s;
     return db;
   } catch (const SQLite::Exception& e) {
@@ -144,8 +147,13 @@ Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
   }
   if (Status s = CheckDatabaseFile(path); !s.ok()) return s;
   try {
-    auto db = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+    auto db =
+        std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
     db->setBusyTimeout(kBusyTimeoutMs);
+    // Reports scan hundreds of thousands of rows: map the file instead of copying every page
+    // through read(), and keep more pages cached between statements.
+    db->exec("PRAGMA mmap_size = 268435456");
+    db->exec("PRAGMA cache_size = -16384");
     int version = UserVersion(*db);
     if (version == 0) {
       return Status::NotFound(

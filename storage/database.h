@@ -2,11 +2,11 @@
 // and turning SQLiteCpp exceptions into Status values. Nothing outside storage/ includes this.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
+
+#include <memory>
+#include <string>
 
 #include "core/status.h"
 

@@ -47,7 +47,7 @@ std::optional<Labels> ParseLabelsText(std::string_view text) {
     if (!closed) return std::nullopt;
     pairs.emplace_back(std::move(name), std::move(value));
     if (j == end) break;
-    if (text[j] != ',') return std::nullopt;
+    if (text[j] != ',' || j + 1 == end) return std::nullopt;  // no trailing comma
     i = j + 1;
   }
   return Labels(std::move(pairs));

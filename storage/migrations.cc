@@ -117,6 +117,34 @@ CREATE TABLE alert_outbox (
 );
 CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_ms);
 )sql"},
+      {"observation periods and maintenance windows",
+       R"sql(
+CREATE TABLE periods (
+  id                    INTEGER PRIMARY KEY,
+  component             TEXT NOT NULL,
+  start_ms              INTEGER NOT NULL,  -- Unix epoch milliseconds (UTC)
+  end_ms                INTEGER NOT NULL,  -- planned end
+  stopped_ms            INTEGER NOT NULL,  -- 0 unless stopped early (obsmon observe stop)
+  objective_percent     REAL NOT NULL,     -- uptime objective, e.g. 99.5
+  min_coverage_percent  REAL NOT NULL,     -- below it the verdict is INSUFFICIENT DATA
+  latency_p95_ms        REAL,              -- p95 SLA in ms; NULL when none
+  degradation_tolerance REAL NOT NULL,     -- last-day p95 may exceed first-day p95 by this ratio
+  source                TEXT NOT NULL,     -- 'cli' | 'config'
+  created_ms            INTEGER NOT NULL,
+  note                  TEXT NOT NULL
+);
+CREATE INDEX periods_component_start ON periods (component, start_ms);
+CREATE TABLE maintenance (
+  id         INTEGER PRIMARY KEY,
+  component  TEXT NOT NULL,
+  start_ms   INTEGER NOT NULL,
+  end_ms     INTEGER NOT NULL,
+  reason     TEXT NOT NULL,
+  source     TEXT NOT NULL,                -- 'cli' | 'config'
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX maintenance_component_start ON maintenance (component, start_ms);
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

@@ -1,11 +1,12 @@
 // The SQLite Reader: its own read-only connection with prepared statements. WAL lets it read the
 // last committed state while a Writer (in this or another process) writes. Not thread-safe.
+#include <SQLiteCpp/Statement.h>
+#include <fmt/format.h>
+#include <sqlite3.h>
+
 #include <cmath>
 #include <limits>
 #include <optional>
-
-#include <SQLiteCpp/Statement.h>
-#include <fmt/format.h>
 
 #include "storage/database.h"
 #include "storage/labels_text.h"
@@ -18,7 +19,53 @@ namespace {
 
 constexpr const char* kRunColumns = "ts_ms, success, duration_seconds, valid_for_ms, reason";
 
+// A prepared statement used through SQLite's C API, for the hot path of reports (hundreds of
+// thousands of runs): SQLiteCpp's Column copies a shared_ptr (two atomic operations) per value.
+// Errors throw SQLite::Exception like SQLiteCpp does.
+class RawStatement {
+ public:
+  RawStatement(SQLite::Database& db, const std::string& sql) : db_(db.getHandle()) {
+    int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st_, nullptr);
+    if (rc != SQLITE_OK) throw SQLite::Exception(db_, rc);
+  }
+  ~RawStatement() { sqlite3_finalize(st_); }
+  RawStatement(const RawStatement&) = delete;
+  RawStatement& operator=(const RawStatement&) = delete;
+
+  void Reset() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  void Bind(int index, int64_t value) { Check(sqlite3_bind_int64(st_, index, value)); }
+  // True while there is a row.
+  bool Step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw SQLite::Exception(db_, rc);
+  }
+  sqlite3_stmt* get() const { return st_; }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) throw SQLite::Exception(db_, rc);
+  }
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
 // Reads a run row whose first five columns are kRunColumns, starting at column `at`.
+void FillRun(sqlite3_stmt* st, int at, ProbeRun* run) {
+  run->ts_ms = sqlite3_column_int64(st, at);
+  run->success = sqlite3_column_int(st, at + 1) != 0;
+  run->duration_seconds = sqlite3_column_double(st, at + 2);
+  run->valid_for_ms = sqlite3_column_int64(st, at + 3);
+  const unsigned char* reason = sqlite3_column_text(st, at + 4);
+  if (reason) {
+    run->reason.assign(reinterpret_cast<const char*>(reason),
+                       static_cast<size_t>(sqlite3_column_bytes(st, at + 4)));
+  }
+}
 void FillRun(SQLite::Statement& q, int at, ProbeRun* run) {
   run->ts_ms = q.getColumn(at).getInt64();
   run->success = q.getColumn(at + 1).getInt() != 0;
@@ -87,25 +134,23 @@ class SqliteReader final : public Reader {
         ProbeRun base;
         base.key = {component, p.name};
         base.role = p.role;
-        run_before_.reset();
-        run_before_.bind(1, p.id);
-        run_before_.bind(2, static_cast<int64_t>(from_ms));
-        if (run_before_.executeStep()) {
-          ProbeRun r = base;
-          FillRun(run_before_, 0, &r);
-          out.push_back(std::move(r));
+        run_before_.Reset();
+        run_before_.Bind(1, p.id);
+        run_before_.Bind(2, static_cast<int64_t>(from_ms));
+        if (run_before_.Step()) {
+          ProbeRun& r = out.emplace_back(base);
+          FillRun(run_before_.get(), 0, &r);
         }
-        run_before_.reset();
-        runs_between_.reset();
-        runs_between_.bind(1, p.id);
-        runs_between_.bind(2, static_cast<int64_t>(from_ms));
-        runs_between_.bind(3, static_cast<int64_t>(to_ms));
-        while (runs_between_.executeStep()) {
-          ProbeRun r = base;
-          FillRun(runs_between_, 0, &r);
-          out.push_back(std::move(r));
+        run_before_.Reset();
+        runs_between_.Reset();
+        runs_between_.Bind(1, p.id);
+        runs_between_.Bind(2, static_cast<int64_t>(from_ms));
+        runs_between_.Bind(3, static_cast<int64_t>(to_ms));
+        while (runs_between_.Step()) {
+          ProbeRun& r = out.emplace_back(base);
+          FillRun(runs_between_.get(), 0, &r);
         }
-        runs_between_.reset();
+        runs_between_.Reset();
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -122,8 +167,8 @@ class SqliteReader final : public Reader {
       events_.bind(1, component);
       events_.bind(2, static_cast<int64_t>(from_ms));
       events_.bind(3, static_cast<int64_t>(to_ms));
-      events_.bind(4, static_cast<int64_t>(
-                          std::min<size_t>(limit, std::numeric_limits<int64_t>::max())));
+      events_.bind(
+          4, static_cast<int64_t>(std::min<size_t>(limit, std::numeric_limits<int64_t>::max())));
       while (events_.executeStep()) {
         LogEvent e;
         e.key = {component, events_.getColumn(0).getString()};
@@ -355,9 +400,11 @@ class SqliteReader final : public Reader {
   // After an exception a statement may be mid-step; reset them all so the connection's read
   // snapshot is released.
   void ResetAll() {
+    run_before_.Reset();
+    runs_between_.Reset();
     for (SQLite::Statement* s :
-         {&probes_of_component_, &run_before_, &runs_between_, &events_, &series_by_name_,
-          &samples_between_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
+         {&probes_of_component_, &events_, &series_by_name_, &samples_between_, &cursors_,
+          &all_counters_, &counter_total_, &rollups_}) {
       try {
         s->reset();
       } catch (const SQLite::Exception&) {
@@ -368,8 +415,8 @@ class SqliteReader final : public Reader {
   std::unique_ptr<SQLite::Database> db_;
   std::string path_;
   SQLite::Statement probes_of_component_;
-  SQLite::Statement run_before_;
-  SQLite::Statement runs_between_;
+  RawStatement run_before_;
+  RawStatement runs_between_;
   SQLite::Statement events_;
   SQLite::Statement series_by_name_;
   SQLite::Statement samples_between_;

@@ -10,6 +10,7 @@
 // the oldest batches are dropped and counted in lost_batches. An error caused by the data itself
 // is isolated by retrying the group one batch per transaction; the refused batch is counted in
 // rejected_batches. Every failed transaction counts in write_errors with last_error.
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -19,8 +20,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "storage/batch_applier.h"
 #include "storage/database.h"
@@ -46,8 +45,8 @@ class SqliteWriter final : public Writer {
         db_(std::move(db)),
         applier_(*db_, options.max_log_events_per_day),
         retention_(*db_, options.retention_batch_rows) {
-    next_retention_ = options_.clock->SteadyNow() +
-                      std::chrono::milliseconds(options_.retention_interval_ms);
+    next_retention_ =
+        options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -68,20 +67,18 @@ class SqliteWriter final : public Writer {
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t target = last_seq_;
     const uint64_t lost_before = stats_.lost_batches + stats_.rejected_batches;
-    const uint64_t failures_before = transient_failures_;
-    // A failed attempt that included our batches ends the wait with its error (the batches stay
-    // queued and are retried); failures from before this call do not count.
-    auto failed_for_us = [&] {
-      return transient_failures_ != failures_before && failed_seq_ >= target;
-    };
+    // While the writer is failing (its last attempt at our batches failed, and neither a commit
+    // nor a settings change happened since) Flush returns that error; the batches stay queued
+    // and are retried.
+    auto failed_for_us = [&] { return failed_seq_ >= target; };
     done_cv_.wait(lock, [&] { return resolved_seq_ >= target || failed_for_us() || thread_done_; });
     if (resolved_seq_ < target) {
       return failed_for_us() ? last_status_
                              : Status::Unavailable("storage writer stopped before flushing");
     }
     if (stats_.lost_batches + stats_.rejected_batches != lost_before) {
-      return Status::IoError(fmt::format("some batches could not be written: {}",
-                                         stats_.last_error));
+      return Status::IoError(
+          fmt::format("some batches could not be written: {}", last_loss_reason_));
     }
     return Status::Ok();
   }
@@ -115,9 +112,7 @@ class SqliteWriter final : public Writer {
   }
 
   Status SetMaxDatabaseBytes(uint64_t bytes) override {
-    return RunOnWriterThread([this, bytes]() -> Status {
-      return ApplyMaxBytes(bytes);
-    });
+    return RunOnWriterThread([this, bytes]() -> Status { return ApplyMaxBytes(bytes); });
   }
 
   // Called once by Start(), before the thread exists, with the options' cap.
@@ -125,8 +120,8 @@ class SqliteWriter final : public Writer {
     try {
       int64_t page_size = db_->execAndGet("PRAGMA page_size").getInt64();
       // max_page_count cannot go below the current size; 0 restores SQLite's default cap.
-      int64_t pages = bytes == 0 ? 4294967294LL
-                                 : std::max<int64_t>(1, static_cast<int64_t>(bytes) / page_size);
+      int64_t pages =
+          bytes == 0 ? 4294967294LL : std::max<int64_t>(1, static_cast<int64_t>(bytes) / page_size);
       db_->execAndGet(fmt::format("PRAGMA max_page_count = {}", pages));
       return Status::Ok();
     } catch (const SQLite::Exception& e) {
@@ -139,12 +134,17 @@ class SqliteWriter final : public Writer {
     uint64_t seq;
     WriteBatch batch;
   };
+  // A settings change run on the writer thread (which owns the connection).
+  struct Task {
+    std::function<Status()> fn;
+    std::shared_ptr<std::optional<Status>> result;  // set under mu_ when done
+  };
 
   Status RunOnWriterThread(std::function<Status()> fn) {
     std::unique_lock<std::mutex> lock(mu_);
     if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
     auto done = std::make_shared<std::optional<Status>>();
-    tasks_.push_back([fn = std::move(fn), done]() { *done = fn(); });
+    tasks_.push_back({std::move(fn), done});
     work_cv_.notify_one();
     done_cv_.wait(lock, [&] { return done->has_value() || thread_done_; });
     if (!done->has_value()) return Status::Unavailable("storage writer stopped");
@@ -158,13 +158,15 @@ class SqliteWriter final : public Writer {
     while (true) {
       // Control tasks first (they are quick).
       while (!tasks_.empty()) {
-        auto task = std::move(tasks_.front());
+        Task task = std::move(tasks_.front());
         tasks_.pop_front();
         lock.unlock();
-        task();
+        Status result = task.fn();
         lock.lock();
-        done_cv_.notify_all();
         backing_off = false;  // settings changed (e.g. a larger size cap): retry at once
+        failed_seq_ = 0;      // and the failure may be over: Flush waits for the retry
+        *task.result = std::move(result);  // published under mu_, after the state above
+        done_cv_.notify_all();
       }
       if (backing_off && std::chrono::steady_clock::now() >= backoff_until) backing_off = false;
       const bool retention_wanted = retention_requested_ > retention_started_ ||
@@ -179,8 +181,9 @@ class SqliteWriter final : public Writer {
       if (can_write) {
         std::vector<Queued> work;
         size_t rows = 0;
-        while (!queue_.empty() && work.size() < options_.max_batches_per_commit &&
-               (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
+        while (
+            !queue_.empty() && work.size() < options_.max_batches_per_commit &&
+            (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
           rows += RowsOf(queue_.front().batch);
           work.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -192,13 +195,13 @@ class SqliteWriter final : public Writer {
           if (stopping_) {
             // Stopping and still failing: give up rather than hang shutdown; count the loss.
             stats_.lost_batches += work.size() + queue_.size();
+            last_loss_reason_ = "gave up at shutdown: " + last_status_.message();
             resolved_seq_ = last_seq_;
             queue_.clear();
             give_up_ = true;
           } else {
             // Keep them for a retry, in order, ahead of anything newer.
             failed_seq_ = std::max(failed_seq_, work.back().seq);
-            ++transient_failures_;
             for (auto it = work.rbegin(); it != work.rend(); ++it) {
               queue_.push_front(std::move(*it));
             }
@@ -206,6 +209,7 @@ class SqliteWriter final : public Writer {
               resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
               queue_.pop_front();
               ++stats_.lost_batches;
+              last_loss_reason_ = "queue full while retrying: " + last_status_.message();
             }
             backing_off = true;
             backoff_until = std::chrono::steady_clock::now() +
@@ -218,8 +222,8 @@ class SqliteWriter final : public Writer {
       if (retention_requested_ > retention_started_ ||
           (!retention_.active() && options_.clock->SteadyNow() >= next_retention_)) {
         retention_started_ = retention_requested_;
-        next_retention_ = options_.clock->SteadyNow() +
-                          std::chrono::milliseconds(options_.retention_interval_ms);
+        next_retention_ =
+            options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
         const TimestampMs now = options_.clock->NowMs();
         lock.unlock();
         Status s = BeginRetention(now);
@@ -310,6 +314,7 @@ class SqliteWriter final : public Writer {
       }
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.rejected_batches;
+      last_loss_reason_ = one.status.message();
       resolved_seq_ = std::max(resolved_seq_, q.seq);
     }
     return false;
@@ -325,6 +330,7 @@ class SqliteWriter final : public Writer {
     ++stats_.commits;
     stats_.last_error.clear();
     resolved_seq_ = std::max(resolved_seq_, seq);
+    if (resolved_seq_ >= failed_seq_) failed_seq_ = 0;  // the failure is over
   }
 
   void RecordError(const Status& s) {
@@ -344,13 +350,14 @@ class SqliteWriter final : public Writer {
   mutable std::mutex mu_;
   std::condition_variable work_cv_;  // wakes the writer thread
   std::condition_variable done_cv_;  // wakes Flush / RunRetention / task callers
-  std::deque<Queued> queue_;                       // GUARDED_BY(mu_)
-  std::deque<std::function<void()>> tasks_;        // GUARDED_BY(mu_)
-  uint64_t last_seq_ = 0;      // seq of the newest accepted batch; GUARDED_BY(mu_)
-  uint64_t resolved_seq_ = 0;  // every batch up to here is committed or counted lost
-  uint64_t failed_seq_ = 0;    // newest batch included in a failed (retried) transaction
-  uint64_t transient_failures_ = 0;  // failed (retried) transactions, total
-  Status last_status_;         // the last failure
+  std::deque<Queued> queue_;         // GUARDED_BY(mu_)
+  std::deque<Task> tasks_;           // GUARDED_BY(mu_)
+  uint64_t last_seq_ = 0;            // seq of the newest accepted batch; GUARDED_BY(mu_)
+  uint64_t resolved_seq_ = 0;        // every batch up to here is committed or counted lost
+  // Newest batch of the last failed (retried) transaction; 0 when not failing.
+  uint64_t failed_seq_ = 0;
+  Status last_status_;            // the last failure
+  std::string last_loss_reason_;  // why the last lost or refused batch was not written
   uint64_t retention_requested_ = 0, retention_started_ = 0, retention_completed_ = 0;
   Status retention_status_;
   SteadyTime next_retention_;
@@ -372,8 +379,8 @@ Result<std::unique_ptr<Writer>> Writer::Start(const StorageOptions& options) {
   if (!db.ok()) return db.status();
   std::unique_ptr<SqliteWriter> writer;
   try {
-    writer = std::make_unique<SqliteWriter>(options, std::move(lock).value(),
-                                            std::move(db).value());
+    writer =
+        std::make_unique<SqliteWriter>(options, std::move(lock).value(), std::move(db).value());
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "preparing the writer's statements on " + options.path);
   }

@@ -45,19 +45,20 @@ struct StorageOptions {
 };
 
 struct WriterStats {
-  uint64_t queue_depth = 0;          // batches waiting now
-  uint64_t committed_batches = 0;    // total
-  uint64_t committed_rows = 0;       // runs + samples + events committed, total
-  uint64_t dropped_batches = 0;      // refused because the queue was full, total
-  uint64_t write_errors = 0;         // failed transactions, total (the batches are retried)
-  double last_commit_seconds = 0;    // duration of the last transaction
-  double commit_seconds_sum = 0;     // sum of all transaction durations
-  uint64_t commits = 0;              // number of transactions
-  std::string last_error;            // empty when the last transaction succeeded
-  uint64_t rejected_batches = 0;     // batches whose data SQLite refused (not retried), total
-  uint64_t lost_batches = 0;         // accepted batches dropped while failing to write, total
-  uint64_t dropped_log_events = 0;   // log events over the per-day cap (counted, not stored)
-  uint64_t retention_deleted_rows = 0;  // rows deleted by retention, total
+  uint64_t queue_depth = 0;         // batches waiting now
+  uint64_t committed_batches = 0;   // total
+  uint64_t committed_rows = 0;      // runs + samples + events committed, total
+  uint64_t dropped_batches = 0;     // refused because the queue was full, total
+  uint64_t write_errors = 0;        // failed transactions, total (the batches are retried)
+  double last_commit_seconds = 0;   // duration of the last transaction
+  double commit_seconds_sum = 0;    // sum of all transaction durations
+  uint64_t commits = 0;             // number of transactions
+  std::string last_error;           // empty when the last transaction succeeded
+  uint64_t rejected_batches = 0;    // batches whose data SQLite refused (not retried), total
+  uint64_t lost_batches = 0;        // accepted batches dropped while failing to write, total
+  uint64_t dropped_log_events = 0;  // log events over the per-day cap (counted, not stored)
+  // Rows deleted by retention, total.
+  uint64_t retention_deleted_rows = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.
@@ -72,7 +73,9 @@ class Writer {
   // Queues one batch, committed atomically (all of it or none). Never blocks; returns false and
   // counts a drop when the queue is full.
   virtual bool Enqueue(WriteBatch batch) = 0;
-  // Blocks until everything enqueued before the call is committed (or failed).
+  // Blocks until everything enqueued before the call is committed: Ok. Returns the error
+  // instead when the writer's last attempt at those batches failed (disk full ...; they stay
+  // queued and are retried), when a batch was lost or refused meanwhile, or when stopped.
   virtual Status Flush() = 0;
   // Drains the queue, commits and stops the thread. Idempotent; the destructor calls it.
   virtual void Stop() = 0;
@@ -94,7 +97,7 @@ struct HourlyRollup {
   int64_t runs = 0;
   int64_t up = 0;
   int64_t down = 0;
-  double duration_sum = 0;     // seconds, all runs
+  double duration_sum = 0;  // seconds, all runs
   double duration_min = 0;
   double duration_max = 0;
   double up_duration_sum = 0;  // seconds, successful runs

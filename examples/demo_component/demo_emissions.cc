@@ -21,9 +21,9 @@ std::string NewRunId() {
   std::mt19937_64 rng((static_cast<uint64_t>(rd()) << 32) ^ rd());
   char buf[40];
   uint64_t a = rng(), b = rng();
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-a%03x-%012llx",
-                static_cast<unsigned>(a >> 32), static_cast<unsigned>(a >> 16) & 0xffff,
-                static_cast<unsigned>(a) & 0xfff, static_cast<unsigned>(b >> 52) & 0xfff,
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-a%03x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>(a >> 16) & 0xffff, static_cast<unsigned>(a) & 0xfff,
+                static_cast<unsigned>(b >> 52) & 0xfff,
                 static_cast<unsigned long long>(b & 0xffffffffffffULL));
   return buf;
 }

@@ -9,8 +9,7 @@
 
 namespace obsmon::demo {
 
-std::string RenderMetrics(const EmissionsSnapshot& s, double start_time_seconds,
-                          uint64_t scrapes) {
+std::string RenderMetrics(const EmissionsSnapshot& s, double start_time_seconds, uint64_t scrapes) {
   const std::string project = "{project=\"" + EscapeLabelValue(s.project) + "\"}";
   std::string out;
   char buf[256];
@@ -19,12 +18,11 @@ std::string RenderMetrics(const EmissionsSnapshot& s, double start_time_seconds,
                   name, labels.c_str(), v);
     out += buf;
   };
-  gauge("carbon_emissions_kg", "CO2eq emitted by this run so far, in kg.", project,
-        s.emissions_kg);
+  gauge("carbon_emissions_kg", "CO2eq emitted by this run so far, in kg.", project, s.emissions_kg);
   gauge("carbon_energy_consumed_kwh", "Energy consumed by this run so far, in kWh.", project,
         s.energy_kwh);
-  gauge("carbon_emissions_rate_kg_per_second", "Current emissions rate, in kg per second.",
-        project, s.rate_kg_per_second);
+  gauge("carbon_emissions_rate_kg_per_second", "Current emissions rate, in kg per second.", project,
+        s.rate_kg_per_second);
   gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.", "",
         start_time_seconds);
   std::snprintf(buf, sizeof buf,
@@ -44,11 +42,11 @@ void RegisterMetricsRoutes(httplib::Server& server, const DemoEmissions& emissio
     clock_gettime(CLOCK_REALTIME, &ts);
     return static_cast<double>(ts.tv_sec) - first.duration_seconds;
   }();
-  server.Get("/metrics", [&emissions, scrapes, start](const httplib::Request&,
-                                                       httplib::Response& res) {
-    const uint64_t n = ++*scrapes;
-    res.set_content(RenderMetrics(emissions.Now(), start, n), "text/plain; version=0.0.4");
-  });
+  server.Get(
+      "/metrics", [&emissions, scrapes, start](const httplib::Request&, httplib::Response& res) {
+        const uint64_t n = ++*scrapes;
+        res.set_content(RenderMetrics(emissions.Now(), start, n), "text/plain; version=0.0.4");
+      });
 }
 
 }  // namespace obsmon::demo

@@ -13,7 +13,6 @@ namespace obsmon::demo {
 void RegisterMetricsRoutes(httplib::Server& server, const DemoEmissions& emissions);
 
 // The exposition text for one snapshot (separate for tests).
-std::string RenderMetrics(const EmissionsSnapshot& s, double start_time_seconds,
-                          uint64_t scrapes);
+std::string RenderMetrics(const EmissionsSnapshot& s, double start_time_seconds, uint64_t scrapes);
 
 }  // namespace obsmon::demo

@@ -36,9 +36,9 @@ class PromqlEngineTest : public ::testing::Test {
 
 TEST_F(PromqlEngineTest, InstantSelectorLooksBackFiveMinutesInclusive) {
   Add("up", {{"job", "a"}}, 0, 1);
-  EXPECT_EQ(Vec("up", 5 * kMin).size(), 1u);       // exactly 5m old: still seen
-  EXPECT_EQ(Vec("up", 5 * kMin + 1).size(), 0u);   // older than 5m: gone
-  EXPECT_EQ(Vec("up", -1).size(), 0u);             // the future is not seen
+  EXPECT_EQ(Vec("up", 5 * kMin).size(), 1u);      // exactly 5m old: still seen
+  EXPECT_EQ(Vec("up", 5 * kMin + 1).size(), 0u);  // older than 5m: gone
+  EXPECT_EQ(Vec("up", -1).size(), 0u);            // the future is not seen
 }
 
 TEST_F(PromqlEngineTest, StaleMarkerEndsSeriesAtOnce) {
@@ -140,6 +140,35 @@ TEST(SeriesStoreTest, RetentionAndOrdering) {
   EXPECT_EQ(s.Stats().out_of_order, 1u);
   s.GarbageCollect(41 * kMin);
   EXPECT_EQ(s.Stats().series, 0u);
+}
+
+TEST(SeriesStoreTest, SelectsExactWindowsDeepInLongSeries) {
+  SeriesStoreOptions o;
+  o.retention_ms = 1'000 * kMin;
+  SeriesStore s(o);
+  Labels l{{"__name__", "m"}};
+  for (int i = 0; i < 500; ++i) s.AppendLabeled(l, i * 1000, i);
+  Matcher name;
+  name.name = "__name__";
+  name.value = "m";
+  // Near the end (walk-back path), deep in the middle and at the start (binary-search path).
+  for (auto [lo, hi] : {std::pair{490, 499}, {100, 300}, {0, 0}, {250, 260}, {0, 499}}) {
+    Matrix m;
+    s.Select({name}, lo * 1000, hi * 1000, &m);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(m[0].points.size(), static_cast<size_t>(hi - lo + 1)) << lo << ".." << hi;
+    EXPECT_EQ(m[0].points.front().v, lo);
+    EXPECT_EQ(m[0].points.back().v, hi);
+  }
+  Matrix none;
+  s.Select({name}, 600'000, 700'000, &none);
+  s.Select({name}, -5'000, -1, &none);
+  EXPECT_TRUE(none.empty());
+  Matrix latest;
+  s.SelectLatest({name}, 100'500, 200'500, &latest);
+  ASSERT_EQ(latest.size(), 1u);
+  ASSERT_EQ(latest[0].points.size(), 1u);
+  EXPECT_EQ(latest[0].points[0].v, 200);
 }
 
 TEST(SeriesStoreTest, AppendsSamplesWithNameAsLabel) {

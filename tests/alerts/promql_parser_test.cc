@@ -61,6 +61,14 @@ TEST(PromqlParserTest, ModifiersAndGrouping) {
   EXPECT_TRUE(w->without);
 }
 
+TEST(PromqlParserTest, KeywordsAreCaseInsensitiveFunctionsAreNot) {
+  ParseError err;
+  auto e = Parse("SUM BY (job) (x) > BOOL ON(job) y OR z", &err);
+  ASSERT_NE(e, nullptr) << err.message;
+  EXPECT_EQ(ToString(*e), "((sum by(job)(x) > bool on(job) y) or z)");
+  EXPECT_EQ(MustFail("RATE(x[5m])").message, "unknown function with name 'RATE'");
+}
+
 TEST(PromqlParserTest, RefusesUnsupportedByName) {
   EXPECT_EQ(MustFail("histogram_quantile(0.9, rate(x[5m]))").message,
             "function 'histogram_quantile' is not supported by obsmon");
@@ -93,7 +101,8 @@ TEST(PromqlParserTest, ErrorsCarryTheirOffset) {
 
 TEST(PromqlParserTest, TypeErrors) {
   EXPECT_EQ(MustFail("1 > 2").message, "comparisons between scalars must use BOOL modifier");
-  EXPECT_EQ(MustFail("1 and 2").message, "set operator 'and' not allowed in binary scalar expression");
+  EXPECT_EQ(MustFail("1 and 2").message,
+            "set operator 'and' not allowed in binary scalar expression");
   EXPECT_EQ(MustFail("rate(x)").message,
             "expected type range vector in call to function 'rate', got instant vector");
   EXPECT_EQ(MustFail("x[5m] + 1").message,
@@ -102,11 +111,13 @@ TEST(PromqlParserTest, TypeErrors) {
             "expected type instant vector in aggregation expression, got range vector");
   EXPECT_EQ(MustFail("{a=~\".*\"}").message,
             "vector selector must contain at least one non-empty matcher");
-  EXPECT_EQ(MustFail("x + bool 1").message, "bool modifier can only be used on comparison operators");
+  EXPECT_EQ(MustFail("x + bool 1").message,
+            "bool modifier can only be used on comparison operators");
   EXPECT_EQ(MustFail("(x)[5m]").message, "ranges only allowed for vector selectors");
   EXPECT_NE(MustFail("x{a=~\"(\"}").message.find("invalid regular expression"), std::string::npos);
   EXPECT_EQ(MustFail("").message, "no expression found in input");
-  EXPECT_EQ(MustFail("clamp_min(x)").message, "expected 2 argument(s) in call to 'clamp_min', got 1");
+  EXPECT_EQ(MustFail("clamp_min(x)").message,
+            "expected 2 argument(s) in call to 'clamp_min', got 1");
 }
 
 TEST(PromqlParserTest, Literals) {

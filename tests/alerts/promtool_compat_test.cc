@@ -1,13 +1,13 @@
 // The project's rule test files (tests/alerts/testdata/*_test.yml) must pass under BOTH the real
 // `promtool test rules` (the oracle for Prometheus semantics) and obsmon's RunRuleTests.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "alerts/rule_test_runner.h"
 

@@ -93,7 +93,8 @@ TEST(RuleFileTest, RuleShapeErrors) {
   auto noexpr = Errors("groups:\n- name: g\n  rules:\n  - alert: A\n");
   ASSERT_EQ(noexpr.size(), 1u);
   EXPECT_EQ(noexpr[0].message, "field 'expr' must be set in rule");
-  auto rec = Errors("groups:\n- name: g\n  rules:\n  - record: 'bad name'\n    expr: x\n    for: 1m\n");
+  auto rec =
+      Errors("groups:\n- name: g\n  rules:\n  - record: 'bad name'\n    expr: x\n    for: 1m\n");
   ASSERT_EQ(rec.size(), 2u);
   auto dup = Errors("groups:\n- name: g\n  rules: []\n- name: g\n  rules: []\n");
   ASSERT_EQ(dup.size(), 1u);
@@ -106,7 +107,8 @@ TEST(RuleFileTest, RuleShapeErrors) {
   auto matrix = Errors("groups:\n- name: g\n  rules:\n  - record: r\n    expr: x[5m]\n");
   ASSERT_EQ(matrix.size(), 1u);
   EXPECT_NE(matrix[0].message.find("instant vector or scalar"), std::string::npos);
-  auto bad_for = Errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    for: 5 minutes\n");
+  auto bad_for =
+      Errors("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: x\n    for: 5 minutes\n");
   ASSERT_EQ(bad_for.size(), 1u);
   EXPECT_EQ(bad_for[0].line, 6);
   EXPECT_TRUE(Errors("").empty());  // an empty file has no groups

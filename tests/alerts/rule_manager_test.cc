@@ -5,6 +5,9 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <chrono>
+#include <thread>
+
 #include "alerts/memory_alert_store.h"
 
 namespace obsmon::alerts {
@@ -31,9 +34,7 @@ groups:
 
 class RecordingSender final : public AlertSender {
  public:
-  void Send(const std::vector<OutgoingAlert>& alerts) override {
-    batches.push_back(alerts);
-  }
+  void Send(const std::vector<OutgoingAlert>& alerts) override { batches.push_back(alerts); }
   std::vector<std::vector<OutgoingAlert>> batches;
 };
 
@@ -88,7 +89,7 @@ TEST_F(RuleManagerTest, PendingThenFiringAfterForThenResolved) {
   Step(*m, 0);  // t2: 1m pending
   EXPECT_EQ(StateOf(*m), AlertState::kPending);
   EXPECT_TRUE(sender_.batches.empty());  // pending alerts are never sent
-  Step(*m, 0);  // t3: 2m >= for: firing
+  Step(*m, 0);                           // t3: 2m >= for: firing
   EXPECT_EQ(StateOf(*m), AlertState::kFiring);
   ASSERT_EQ(sender_.batches.size(), 1u);
   const OutgoingAlert& sent = sender_.batches[0][0];
@@ -186,6 +187,33 @@ TEST_F(RuleManagerTest, RestartKeepsFiringWithoutSecondPage) {
   h = store.History(0, INT64_MAX);
   ASSERT_EQ(h->size(), 2u);
   EXPECT_EQ((*h)[1].event, "resolved");
+}
+
+TEST_F(RuleManagerTest, FailedStateSaveIsRetriedAtNextEvaluation) {
+  MemoryAlertStore store;
+  {
+    auto m = NewManager(&store);
+    store.SetFailing(true);
+    Step(*m, 0);  // pending; the save fails
+    EXPECT_EQ(m->evaluation_failures(), 1u);
+    store.SetFailing(false);
+    Step(*m, 0);  // nothing changed in the alert, but the failed save is repeated
+  }
+  auto m = NewManager(&store);
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].active_at_ms, kStart);
+}
+
+TEST_F(RuleManagerTest, BackgroundThreadEvaluatesAndStops) {
+  auto m = NewManager(nullptr);
+  m->Start();
+  // The thread ticks at once; wait (bounded) for that, not for simulated time.
+  for (int i = 0; i < 2000 && m->evaluations() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  m->Stop();
+  EXPECT_EQ(m->evaluations(), 2u);  // one aligned evaluation of the two rules; clock never moved
+  m->Stop();                        // idempotent
 }
 
 TEST_F(RuleManagerTest, TickSkipsMissedIterationsAndAligns) {

@@ -4,10 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "tests/monitor/uptime_oracle.h"
 
@@ -16,12 +17,19 @@ namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
 
-std::string ReadGolden(const std::string& name) {
-  std::ifstream in(std::string(OBSMON_SOURCE_DIR) + "/tests/monitor/testdata/report/" + name);
+// OBSMON_UPDATE_GOLDEN=1 rewrites the golden files from the current output (then review the diff).
+std::string ReadGolden(const std::string& name, const std::string& actual) {
+  const std::string path =
+      std::string(OBSMON_SOURCE_DIR) + "/tests/monitor/testdata/report/" + name;
+  if (std::getenv("OBSMON_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << actual;
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+const char* const kHostileLine =
+    "CRITICAL <script>alert('x')</script> | `rm -rf` \"q\" \x1b[31mred\x07 &amp;";
 
 // Two days of a 10-minute http health probe (valid 15 min) with one failed run at 10:00 on day 1,
 // an integration check every 6 h failing once with hostile text, and one hour of maintenance.
@@ -38,7 +46,22 @@ Report GoldenReport() {
                            42, ProbeRole::kIntegration));
   }
   ReportOptions opt;
-  opt.excluded = {{kT0 + kDay + 2 * kHour, kT0 + kDay + 3 * kHour}};
+  opt.maintenance = {{kT0 + kDay + 2 * kHour, kT0 + kDay + 3 * kHour, "db | <upgrade> `v2`"}};
+  LogEvent crit;
+  crit.key = {"carbon", "app-log"};
+  crit.ts_ms = kT0 + 5 * kHour;
+  crit.file = "/var/log/carbon.log";
+  crit.severity = "critical";
+  crit.line = kHostileLine;
+  LogEvent err = crit;
+  err.ts_ms = kT0 + kDay + kHour;
+  err.severity = "error";
+  err.line = "ERROR retrying \"upload\" | 3/5";
+  LogEvent info = crit;  // neither critical nor error: not counted
+  info.severity = "warning";
+  opt.log_events = {err, crit, info};
+  opt.alerts = {{kT0 + 10 * kHour + kMinute, kT0 + 10 * kHour + 11 * kMinute, "ProbeDown",
+                 "{alertname=\"ProbeDown\",component=\"carbon\"}", "carbon is <down>"}};
   return ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + 2 * kDay, kT0 + 2 * kDay, opt);
 }
 
@@ -63,18 +86,84 @@ TEST(ReportFormatTest, GoldenFiguresByHand) {
   EXPECT_EQ(j["days"].size(), 2u);
   EXPECT_EQ(j["days"][1]["checks_failed"], 1);
   EXPECT_EQ(j["days"][1]["latency"]["count"], 144 - 6);
+  // One critical (day 1) and one error (day 2); the warning is not counted.
+  EXPECT_EQ(j["log_lines"]["critical"], 1);
+  EXPECT_EQ(j["log_lines"]["error"], 1);
+  EXPECT_EQ(j["log_lines"]["first_critical"]["line"], kHostileLine);  // JSON keeps it verbatim
+  EXPECT_EQ(j["days"][0]["log_lines"]["critical"], 1);
+  EXPECT_EQ(j["days"][1]["log_lines"]["error"], 1);
+  EXPECT_EQ(j["alerts_fired"].size(), 1u);
+  EXPECT_EQ(j["maintenance"][0]["reason"], "db | <upgrade> `v2`");
+  EXPECT_EQ(j["maintenance"][0]["duration_ms"], kHour);
+  // Day 2's p95 equals day 1's: no degradation.
+  EXPECT_EQ(j["verdict"]["criteria"][3]["name"], "no_degradation");
+  EXPECT_EQ(j["verdict"]["criteria"][3]["value"], 0.0);
+  EXPECT_EQ(j["verdict"]["reasons"].size(), 2u);  // critical lines and integration checks
+}
+
+TEST(ReportFormatTest, HostileLogLineIsEscapedInMarkdownAndText) {
+  const std::string md = RenderReportMarkdown(GoldenReport());
+  EXPECT_EQ(md.find("<script>"), std::string::npos);
+  EXPECT_NE(md.find("&lt;script&gt;alert('x')&lt;/script&gt; \\| \\`rm -rf\\`"), std::string::npos)
+      << md;
+  EXPECT_EQ(md.find('\x1b'), std::string::npos);
+  EXPECT_EQ(md.find('\x07'), std::string::npos);
+  const std::string text = RenderReportText(GoldenReport());
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_NE(text.find("first critical 2025-10-14 05:00:00 [app-log] CRITICAL <script>"),
+            std::string::npos)
+      << text;
 }
 
 TEST(ReportFormatTest, MarkdownGolden) {
-  EXPECT_EQ(RenderReportMarkdown(GoldenReport()), ReadGolden("golden.md"));
+  const std::string actual = RenderReportMarkdown(GoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden.md", actual));
 }
 
 TEST(ReportFormatTest, JsonGolden) {
-  EXPECT_EQ(RenderReportJson(GoldenReport()), ReadGolden("golden.json"));
+  const std::string actual = RenderReportJson(GoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden.json", actual));
 }
 
 TEST(ReportFormatTest, TextGolden) {
-  EXPECT_EQ(RenderReportText(GoldenReport()), ReadGolden("golden.txt"));
+  const std::string actual = RenderReportText(GoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden.txt", actual));
+}
+
+// Day 2 of 3 of the same http probe (no checks, no log lines): IN PROGRESS with a projection.
+Report InProgressGoldenReport() {
+  std::vector<ProbeRun> runs;
+  int i = 0;
+  for (int64_t ts = kT0 - 10 * kMinute; ts < kT0 + 2 * kDay; ts += 10 * kMinute, ++i) {
+    bool fail = ts == kT0 + 10 * kHour;
+    runs.push_back(MakeRun("http", ts, !fail, 15 * kMinute, "status 503", 0.020 + 0.001 * (i % 7)));
+  }
+  ReportOptions opt;
+  opt.maintenance = {{kT0 + kDay + 2 * kHour, kT0 + kDay + 3 * kHour, "db upgrade"}};
+  opt.period_id = 7;
+  return ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + 3 * kDay, kT0 + 2 * kDay, opt);
+}
+
+TEST(ReportFormatTest, InProgressFiguresByHand) {
+  const Report r = InProgressGoldenReport();
+  ASSERT_EQ(r.verdict, Verdict::kInProgress);
+  // 10 min down of 47 h known; one more day at that share: 600,000 x 1440 / 2820 ms more.
+  ASSERT_TRUE(r.projection.has_value());
+  EXPECT_EQ(r.projection->remaining_ms, kDay);
+  EXPECT_EQ(r.projection->projected_down_ms, 600'000 + std::llround(600'000.0 * 1440 / 2820));
+  // Allowed: 0.5 % of (3 d - 1 h) = 1,278,000 ms.
+  EXPECT_EQ(r.budget.allowed_ms, 1'278'000);
+  EXPECT_EQ(r.projection->projected_verdict, Verdict::kPass);
+}
+
+TEST(ReportFormatTest, InProgressMarkdownGolden) {
+  const std::string actual = RenderReportMarkdown(InProgressGoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden_in_progress.md", actual));
+}
+
+TEST(ReportFormatTest, InProgressJsonGolden) {
+  const std::string actual = RenderReportJson(InProgressGoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden_in_progress.json", actual));
 }
 
 TEST(ReportFormatTest, NoDataIsNullInJsonAndNaInText) {
@@ -115,7 +204,8 @@ TEST(ReportFormatTest, HostileTextIsEscaped) {
 }
 
 TEST(ReportFormatTest, InvalidUtf8InAReasonDoesNotThrow) {
-  std::vector<ProbeRun> runs = {MakeRun("http", kT0, false, kHour, std::string("bad \xff\xfe byte"))};
+  std::vector<ProbeRun> runs = {
+      MakeRun("http", kT0, false, kHour, std::string("bad \xff\xfe byte"))};
   Report r = ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + kHour, kT0 + kHour);
   std::string json;
   ASSERT_NO_THROW(json = RenderReportJson(r));

@@ -88,8 +88,8 @@ std::vector<ProbeRun> MinuteRuns(int64_t from, int64_t until, const Spans& down,
   int i = 0;
   for (int64_t ts = from - kMinute; ts < until; ts += kMinute, ++i) {
     if (In(ts, gaps)) continue;
-    runs.push_back(MakeRun("health", ts, !In(ts, down), 90 * kSecond, "status 503",
-                           0.010 + 0.001 * (i % 50)));
+    runs.push_back(
+        MakeRun("health", ts, !In(ts, down), 90 * kSecond, "status 503", 0.010 + 0.001 * (i % 50)));
   }
   return runs;
 }
@@ -114,8 +114,8 @@ bool HasReason(const Report& r, const std::string& text) {
 TEST(ReportTest, BuildReportReadsTheComponentsRunsAndMatchesOracle) {
   auto runs = MinuteRuns(kT0, kTo + kHour, {{kT0 + kDay, kT0 + kDay + 20 * kMinute}});
   // Another component's outage must not leak in.
-  runs.push_back(MakeRun("health", kT0 + 2 * kDay, false, kDay, "x", 0.1, ProbeRole::kHealth,
-                         "other"));
+  runs.push_back(
+      MakeRun("health", kT0 + 2 * kDay, false, kDay, "x", 0.1, ProbeRole::kHealth, "other"));
   FakeReader reader(runs);
   auto report = BuildReport(reader, "carbon", SevenDays(), kT0, kTo, kTo + kHour);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
@@ -139,7 +139,8 @@ TEST(ReportTest, UnknownComponentIsNotFound) {
 
 TEST(ReportTest, EmptyWindowAndBadObjectiveAreInvalidArguments) {
   FakeReader reader(MinuteRuns(kT0, kTo, {}));
-  EXPECT_TRUE(BuildReport(reader, "carbon", SevenDays(), kTo, kT0, kTo).status().IsInvalidArgument());
+  EXPECT_TRUE(
+      BuildReport(reader, "carbon", SevenDays(), kTo, kT0, kTo).status().IsInvalidArgument());
   Objective bad = SevenDays();
   bad.uptime_percent = 0;
   EXPECT_TRUE(BuildReport(reader, "carbon", bad, kT0, kTo, kTo).status().IsInvalidArgument());
@@ -248,7 +249,7 @@ TEST(ReportTest, IntegrationChecksAreCountedAndAFailureFails) {
 
 TEST(ReportTest, LatencyOfSuccessfulHealthRunsInTheWindowOnly) {
   auto runs = MinuteRuns(kT0, kTo, {{kT0 + kDay, kT0 + kDay + 5 * kMinute}});
-  runs.front().duration_seconds = 99;  // before the window: ignored
+  runs.front().duration_seconds = 99;        // before the window: ignored
   runs[1 + 1440 + 2].duration_seconds = 77;  // a failed run: ignored
   std::vector<double> want;
   for (const auto& run : runs) {
@@ -314,7 +315,8 @@ TEST(ReportTest, DaysMatchOracleOverEachDay) {
     EXPECT_EQ(d.totals.down_ms, want.down);
     EXPECT_EQ(d.totals.unknown_ms, want.unknown);
     uint64_t started = 0;
-    for (const auto& inc : all.incidents) started += inc.start >= d.start_ms && inc.start < d.end_ms;
+    for (const auto& inc : all.incidents)
+      started += inc.start >= d.start_ms && inc.start < d.end_ms;
     EXPECT_EQ(d.incidents, started);
     std::vector<double> lat;
     for (const auto& run : runs) {

@@ -24,8 +24,9 @@ constexpr int64_t kDay = 24 * kHour;
 constexpr int64_t kT0 = 1'760'400'000'000;
 
 inline ProbeRun MakeRun(const std::string& probe, int64_t ts, bool ok, int64_t valid_for,
-                    const std::string& reason = "", double seconds = 0.01,
-                    ProbeRole role = ProbeRole::kHealth, const std::string& component = "carbon") {
+                        const std::string& reason = "", double seconds = 0.01,
+                        ProbeRole role = ProbeRole::kHealth,
+                        const std::string& component = "carbon") {
   ProbeRun r;
   r.key = {component, probe};
   r.role = role;

@@ -78,8 +78,9 @@ void ExpectMatchesOracle(const UptimeResult& got, const Oracle& want) {
 }
 
 // One-minute health runs over 7 days (plus one before the window), valid for 90 s, with:
-// a failing run 20 s before the window that still covers its first minute, an outage, a monitor gap, an hour of runs valid for only 45 s,
-// an outage across midnight, an outage with a gap inside, and an outage reaching the window end.
+// a failing run 20 s before the window that still covers its first minute, an outage, a monitor
+// gap, an hour of runs valid for only 45 s, an outage across midnight, an outage with a gap inside,
+// and an outage reaching the window end.
 std::vector<ProbeRun> SevenDaysOfMinuteRuns() {
   std::vector<ProbeRun> runs;
   auto at = [](int day, int hour, int minute) {
@@ -89,13 +90,13 @@ std::vector<ProbeRun> SevenDaysOfMinuteRuns() {
   // The last run before the window failed 20 s before it; the run due at kT0 was skipped.
   runs.push_back(MakeRun("health", kT0 - 20 * kSecond, false, 90 * kSecond, "timeout after 2s"));
   for (int64_t ts = kT0 + kMinute; ts < kT0 + 7 * kDay; ts += kMinute) {
-    if (in(ts, at(3, 3, 0), at(3, 5, 0))) continue;    // monitor gap
-    if (in(ts, at(6, 8, 5), at(6, 8, 10))) continue;   // gap inside an outage
-    bool fail = in(ts, kT0, kT0 + 2 * kMinute) ||             // began before the window
-                in(ts, at(1, 10, 0), at(1, 10, 7)) ||         // 7 min
-                in(ts, at(5, 23, 50), at(6, 0, 20)) ||        // across midnight, 30 min
-                in(ts, at(6, 8, 0), at(6, 8, 15)) ||          // 5.5 min + 5 min
-                in(ts, at(7, 0, -3), at(7, 0, 0));            // reaches the end, 3 min
+    if (in(ts, at(3, 3, 0), at(3, 5, 0))) continue;     // monitor gap
+    if (in(ts, at(6, 8, 5), at(6, 8, 10))) continue;    // gap inside an outage
+    bool fail = in(ts, kT0, kT0 + 2 * kMinute) ||       // began before the window
+                in(ts, at(1, 10, 0), at(1, 10, 7)) ||   // 7 min
+                in(ts, at(5, 23, 50), at(6, 0, 20)) ||  // across midnight, 30 min
+                in(ts, at(6, 8, 0), at(6, 8, 15)) ||    // 5.5 min + 5 min
+                in(ts, at(7, 0, -3), at(7, 0, 0));      // reaches the end, 3 min
     int64_t valid = in(ts, at(4, 12, 0), at(4, 13, 0)) ? 45 * kSecond : 90 * kSecond;
     runs.push_back(MakeRun("health", ts, !fail, valid, "status 503"));
   }
@@ -109,7 +110,8 @@ TEST(UptimeTest, SevenDaysOfMinuteRunsMatchHandFiguresAndOracle) {
 
   // By hand: down 2 + 7 + 30 + 5.5 + 5 + 3 minutes; unknown (2 h - 30 s) + 60 x 15 s + 4.5 min.
   EXPECT_EQ(got.totals.down_ms, 52 * kMinute + 30 * kSecond);
-  EXPECT_EQ(got.totals.unknown_ms, 2 * kHour - 30 * kSecond + 15 * kMinute + 4 * kMinute + 30 * kSecond);
+  EXPECT_EQ(got.totals.unknown_ms,
+            2 * kHour - 30 * kSecond + 15 * kMinute + 4 * kMinute + 30 * kSecond);
   EXPECT_EQ(got.totals.excluded_ms, 0);
   EXPECT_EQ(got.totals.up_ms, 7 * kDay - got.totals.down_ms - got.totals.unknown_ms);
   ASSERT_EQ(got.incidents.size(), 6u);
@@ -171,7 +173,8 @@ TEST(UptimeTest, SevenDaysOfOneSecondRunsMatchOracle) {
 TEST(UptimeTest, RunWhoseValidityExpiresBeforeTheNextRunLeavesUnknown) {
   // Runs every 60 s valid for 20 s: 40 s of every minute is unknown, never up.
   std::vector<ProbeRun> runs;
-  for (int i = 0; i < 10; ++i) runs.push_back(MakeRun("health", kT0 + i * kMinute, true, 20 * kSecond));
+  for (int i = 0; i < 10; ++i)
+    runs.push_back(MakeRun("health", kT0 + i * kMinute, true, 20 * kSecond));
   const UptimeResult got = Compute(runs, kT0, kT0 + 10 * kMinute, kT0 + kDay);
   EXPECT_EQ(got.totals.up_ms, 10 * 20 * kSecond);
   EXPECT_EQ(got.totals.unknown_ms, 10 * 40 * kSecond);
@@ -232,10 +235,10 @@ TEST(UptimeTest, ExcludedIntervalsAreRemovedFromAllThree) {
     runs.push_back(MakeRun("health", ts, !fail, 90 * kSecond));
   }
   Excluded excluded = {
-      {kT0 + 10 * kHour + 30 * kMinute, kT0 + 12 * kHour},  // cuts the outage
+      {kT0 + 10 * kHour + 30 * kMinute, kT0 + 12 * kHour},                 // cuts the outage
       {kT0 + 11 * kHour + 30 * kMinute, kT0 + 12 * kHour + 30 * kMinute},  // overlaps the first
-      {kT0 - kHour, kT0 + 10 * kMinute},                    // crosses the window start
-      {to - kMinute, to + kDay},                            // crosses the window end
+      {kT0 - kHour, kT0 + 10 * kMinute},  // crosses the window start
+      {to - kMinute, to + kDay},          // crosses the window end
   };
   const UptimeResult got = Compute(runs, kT0, to, to, excluded);
   EXPECT_EQ(got.totals.excluded_ms, 2 * kHour + 10 * kMinute + kMinute);

@@ -107,7 +107,8 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
     fake.Advance(30'000);
     std::this_thread::sleep_for(250ms);
   }
-  ASSERT_TRUE(crossed_ms.has_value()) << "emissions never passed 1.0 kg (last " << last_value << ")";
+  ASSERT_TRUE(crossed_ms.has_value())
+      << "emissions never passed 1.0 kg (last " << last_value << ")";
   ASSERT_TRUE(fired_ms.has_value()) << "HighCarbonEmissions never fired";
   EXPECT_EQ(*fired_ms - *crossed_ms, 300'000);  // exactly the rule's `for`
   EXPECT_EQ(alert_labels.Get("job"), "tta-staging-carbon");
@@ -120,7 +121,9 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
   component.Kill();
   ProbeSpec cc_spec;
   cc_spec.key = {"carbon", "emissions"};
-  CodecarbonProbe codecarbon(cc_spec, CodecarbonOptions{dir.path()}, fake);
+  CodecarbonOptions cc_options;
+  cc_options.dir = dir.path();
+  CodecarbonProbe codecarbon(cc_spec, cc_options, fake);
   auto cc = codecarbon.Run(Deadline{fake.SteadyNow() + 5s});
   ASSERT_TRUE(cc.success) << cc.reason;
   double csv_kg = -1;

@@ -20,8 +20,8 @@ const char* kHeader =
     "gpu_count,gpu_model,longitude,latitude,ram_total_size,tracking_mode,on_cloud,pue\n";
 
 // One row in codecarbon 2.x's shape; cpu_model is quoted because it holds a comma.
-std::string Row(const std::string& project, const std::string& run, double emissions,
-                double rate, double energy) {
+std::string Row(const std::string& project, const std::string& run, double emissions, double rate,
+                double energy) {
   char buf[1024];
   std::snprintf(buf, sizeof buf,
                 "2025-10-08T12:00:00,%s,%s,600.5,%.10g,%.10g,42.5,0.0,11.7,0.007,0,0.002,%.10g,"
@@ -41,8 +41,9 @@ class FakeState final : public ProbeStateSource {
  public:
   void Commit(const ProbeResult& r) {
     for (const auto& c : r.log_cursors) cursors_[c.path] = c;
-    for (const auto& d : r.counters) counters_[{d.name, d.labels.ToString()}].first = d.labels,
-                                     counters_[{d.name, d.labels.ToString()}].second += d.delta;
+    for (const auto& d : r.counters)
+      counters_[{d.name, d.labels.ToString()}].first = d.labels,
+                         counters_[{d.name, d.labels.ToString()}].second += d.delta;
   }
   std::vector<LogCursor> LogCursors(const ProbeKey&) override {
     std::vector<LogCursor> out;
@@ -227,7 +228,9 @@ TEST_F(CodecarbonProbeTest, MissingDirectoryOrOutputIsAReason) {
   EXPECT_EQ(r.reason, "no codecarbon output in " + dir_.path());
   ProbeSpec spec;
   spec.key = {"c", "p"};
-  CodecarbonProbe missing(spec, CodecarbonOptions{dir_.File("nope")}, clock_);
+  CodecarbonOptions options;
+  options.dir = dir_.File("nope");
+  CodecarbonProbe missing(spec, options, clock_);
   EXPECT_EQ(missing.Run(Deadline{clock_.SteadyNow()}).reason,
             "no such directory " + dir_.File("nope"));
 }

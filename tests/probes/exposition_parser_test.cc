@@ -136,16 +136,16 @@ TEST(ExpositionParserTest, OpenMetricsWithoutEofIsRefused) {
 TEST(ExpositionParserTest, MalformedLinesAreListedWithLineNumbersAndParsingContinues) {
   const std::string body =
       "good 1\n"
-      "bad{a=\"1\" 2\n"            // 2: missing '}'
-      "3bad 1\n"                   // 3: bad name
+      "bad{a=\"1\" 2\n"  // 2: missing '}'
+      "3bad 1\n"         // 3: bad name
       "good_too 2\n"
-      "v{a=\"x\\q\"} 1\n"          // 5: bad escape
-      "w 1.2.3\n"                  // 6: bad value
-      "x 1 notatimestamp\n"        // 7: bad timestamp
-      "y{a=\"unterminated} 1\n"    // 8
-      "# TYPE z nonsense\n"        // 9
-      "z{a=\"1\",a=\"2\"} 1\n"     // 10: duplicate label
-      "good 5\n";                  // 11: duplicate series
+      "v{a=\"x\\q\"} 1\n"        // 5: bad escape
+      "w 1.2.3\n"                // 6: bad value
+      "x 1 notatimestamp\n"      // 7: bad timestamp
+      "y{a=\"unterminated} 1\n"  // 8
+      "# TYPE z nonsense\n"      // 9
+      "z{a=\"1\",a=\"2\"} 1\n"   // 10: duplicate label
+      "good 5\n";                // 11: duplicate series
   auto out = Parse(body);
   EXPECT_FALSE(out.ok());
   std::vector<int> lines;
@@ -257,10 +257,18 @@ TEST(ExpositionParserTest, FuzzedBodiesNeverCrashOrHang) {
     for (int e = 0; e < edits; ++e) {
       size_t pos = rng() % (body.size() + 1);
       switch (rng() % 4) {
-        case 0: body.insert(pos, 1, static_cast<char>(rng() % 256)); break;
-        case 1: if (pos < body.size()) body.erase(pos, 1 + rng() % 5); break;
-        case 2: if (pos < body.size()) body[pos] = "{}\"\\=, \n#+-.eE"[rng() % 15]; break;
-        case 3: body.insert(pos, body.substr(rng() % body.size(), rng() % 20)); break;
+        case 0:
+          body.insert(pos, 1, static_cast<char>(rng() % 256));
+          break;
+        case 1:
+          if (pos < body.size()) body.erase(pos, 1 + rng() % 5);
+          break;
+        case 2:
+          if (pos < body.size()) body[pos] = "{}\"\\=, \n#+-.eE"[rng() % 15];
+          break;
+        case 3:
+          body.insert(pos, body.substr(rng() % body.size(), rng() % 20));
+          break;
       }
     }
     ParseOptions opt;
@@ -357,8 +365,8 @@ TEST(ExpositionParserTest, ParsesLivePrometheusMetricsInBothFormats) {
 
   // Prometheus 2.42 answers its own /metrics in the text format even when OpenMetrics is
   // preferred; whatever it announces must parse.
-  auto om = WaitForHttp(port, "/metrics",
-                        {{"Accept", "application/openmetrics-text;version=1.0.0"}});
+  auto om =
+      WaitForHttp(port, "/metrics", {{"Accept", "application/openmetrics-text;version=1.0.0"}});
   ASSERT_TRUE(om.has_value());
   CheckRealBody((*om)->body, FormatFromContentType((*om)->get_header_value("Content-Type")),
                 "prometheus_build_info");
@@ -421,18 +429,17 @@ TEST(ExpositionParserTest, ParsesLiveBlackboxExporterMetrics) {
   std::ofstream(dir.File("blackbox.yml"))
       << "modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 1s\n";
   int port = testing::FreeLoopbackPort();
-  testing::ChildProcess exporter(
-      {bin, "--config.file=" + dir.File("blackbox.yml"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(port)},
-      dir.File("blackbox.log"));
+  testing::ChildProcess exporter({bin, "--config.file=" + dir.File("blackbox.yml"),
+                                  "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                                 dir.File("blackbox.log"));
   ASSERT_TRUE(exporter.started());
   auto res = WaitForHttp(port, "/metrics");
   ASSERT_TRUE(res.has_value()) << "blackbox exporter did not start";
   CheckRealBody((*res)->body, FormatFromContentType((*res)->get_header_value("Content-Type")),
                 "blackbox_exporter_build_info");
   // A probe's own output (probe_success, probe_duration_seconds) parses too.
-  auto probe = WaitForHttp(port, "/probe?module=tcp_connect&target=127.0.0.1:" +
-                                     std::to_string(port));
+  auto probe =
+      WaitForHttp(port, "/probe?module=tcp_connect&target=127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(probe.has_value());
   auto out = Parse((*probe)->body);
   ASSERT_TRUE(out.ok());

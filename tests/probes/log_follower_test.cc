@@ -1,13 +1,13 @@
 #include "probes/log_follower.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "tests/probes/log_test_util.h"
@@ -102,8 +102,8 @@ TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
   // Lines of exactly 16 bytes: with 4096-byte reads an ERROR sits at each buffer boundary.
   const std::string path = dir_ / "app.log";
   std::string text;
-  for (int i = 0; i < 2048; ++i) text += (i % 256 == 255 || i % 256 == 0) ? "ERROR 123456789\n"
-                                                                         : "INFO  123456789\n";
+  for (int i = 0; i < 2048; ++i)
+    text += (i % 256 == 255 || i % 256 == 0) ? "ERROR 123456789\n" : "INFO  123456789\n";
   WriteFile(path, text);
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
@@ -202,6 +202,93 @@ TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
   EXPECT_EQ(totals_.lines, 165u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
   EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+// Regression (flaky `compress` logrotate run): the live file was empty at the last poll, then
+// got lines and was rotated AND compressed before the next one. An empty file's cursor cannot find
+// the .gz by inode or fingerprint; the lines must still be read, once, and history must not be.
+TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead) {
+  const std::string path = dir_ / "app.log";
+  int history_errors = 0, history_criticals = 0;
+  WriteFile(path + ".1", Lines(1, 40, &history_errors, &history_criticals));
+  GzipFile(path + ".1", path + ".1.gz");  // history: existed before the first poll
+  WriteFile(path, "");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);  // empty live file
+  EXPECT_EQ(totals_.lines, 0u);
+  AppendFile(path, Lines(41, 30, &errors_, &criticals_));
+  std::filesystem::rename(path + ".1.gz", path + ".2.gz");
+  std::filesystem::rename(path, path + ".1");
+  GzipFile(path + ".1", path + ".1.gz");
+  WriteFile(path, "");
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 30u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  // Again, now that a non-empty file was read and the live file is empty: the cursor stays on
+  // the last non-empty file, so the next compressed generation is found after it.
+  AppendFile(path, Lines(71, 25, &errors_, &criticals_));
+  for (int k = 2; k >= 1; --k) {
+    std::filesystem::rename(path + "." + std::to_string(k) + ".gz",
+                            path + "." + std::to_string(k + 1) + ".gz");
+  }
+  std::filesystem::rename(path, path + ".1");
+  GzipFile(path + ".1", path + ".1.gz");
+  WriteFile(path, "");
+  Poll(f);
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 55u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+// Same, with copytruncate: the live file (same inode) was empty at the last poll, then written,
+// copied and truncated before the next one.
+TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, "");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendFile(path, Lines(1, 30, &errors_, &criticals_));
+  std::filesystem::copy_file(path, path + ".1");
+  ::truncate(path.c_str(), 0);
+  AppendFile(path, Lines(31, 3, &errors_, &criticals_));
+  Poll(f);
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 33u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+// Regression (flaky `copytruncate` logrotate run, an over-count): a poll that lands while
+// logrotate is still writing a copy of the live file (not yet truncated) must not read the
+// partial copy as a finished rotated file AND the live file: its lines would count twice (and
+// its cut last line once more).
+TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
+  const std::string path = dir_ / "app.log";
+  WriteFile(path, Lines(1, 10, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  // Rotation 1, complete, not polled: copy, truncate, new lines.
+  std::filesystem::copy_file(path, path + ".1");
+  ::truncate(path.c_str(), 0);
+  const std::string next = Lines(11, 20, &errors_, &criticals_);
+  AppendFile(path, next);
+  // Rotation 2 in progress: .1 -> .2, the new .1 holds a cut prefix of the live file.
+  std::filesystem::rename(path + ".1", path + ".2");
+  WriteFile(path + ".1", next.substr(0, 300));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 30u);
+  // The copy completes, the live file is truncated and written again.
+  WriteFile(path + ".1", next);
+  ::truncate(path.c_str(), 0);
+  AppendFile(path, Lines(31, 5, &errors_, &criticals_));
+  Poll(f);
+  EXPECT_EQ(totals_.lines, 35u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  EXPECT_EQ(std::set<std::string>(totals_.events.begin(), totals_.events.end()).size(),
+            totals_.events.size());
 }
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
@@ -376,6 +463,22 @@ TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
   }
   EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log.10.gz",
                                              "a.log-20250102", "a.log-20250101.gz"}));
+}
+
+// Regression (over-count in the `compress` logrotate runs): while logrotate compresses X.1 into
+// X.1.gz both exist; the .gz must be left out, else the same lines are read from both. The
+// plain name sorts first, and was emptied by a move before its .gz looked for it.
+TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
+  TempDir dir;
+  for (const char* n : {"a.log", "a.log.1", "a.log.1.gz", "a.log.2.gz", "a.log-20250101",
+                        "a.log-20250101.gz"}) {
+    WriteFile(dir / n, "x\n");
+  }
+  std::vector<std::string> names;
+  for (const auto& r : ListRotated(dir / "a.log")) {
+    names.push_back(r.path.substr(dir.path().size() + 1));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log-20250101"}));
 }
 
 }  // namespace

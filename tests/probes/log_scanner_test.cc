@@ -22,8 +22,9 @@ std::vector<std::string> Names(const LogScanner& s, std::string_view text, uint6
   std::vector<LineMatch> m;
   *lines = s.Scan(text, &m);
   std::vector<std::string> out;
-  for (const auto& x : m) out.push_back(s.severities()[x.severity].name + ":" +
-                                        std::string(text.substr(x.offset, x.length)));
+  for (const auto& x : m)
+    out.push_back(s.severities()[x.severity].name + ":" +
+                  std::string(text.substr(x.offset, x.length)));
   return out;
 }
 
@@ -87,7 +88,14 @@ TEST(LogScannerTest, PrefilterLiteralsComeFromThePatterns) {
   auto s = Make();
   auto lits = s->prefilter_literals();
   std::sort(lits.begin(), lits.end());
-  EXPECT_EQ(lits, (std::vector<std::string>{"critical", "error", "fatal"}));
+  // Case-sensitive patterns keep their spelling: the prefilter compares bytes exactly.
+  EXPECT_EQ(lits, (std::vector<std::string>{"CRITICAL", "ERROR", "FATAL"}));
+  auto folded = Make(DefaultSeverities(), /*ci=*/true)->prefilter_literals();
+  std::sort(folded.begin(), folded.end());
+  EXPECT_EQ(folded, (std::vector<std::string>{"critical", "error", "fatal"}));
+  // An inline flag may change case: fall back to folding.
+  auto inline_flag = Make({{"error", "(?i)ERROR"}})->prefilter_literals();
+  EXPECT_EQ(inline_flag, (std::vector<std::string>{"error"}));
   // No literal of 3+ bytes: the combined-regex path.
   auto r = Make({{"error", R"(\bE\d\b)"}});
   EXPECT_TRUE(r->prefilter_literals().empty());
@@ -109,9 +117,9 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
       {{"slow", R"(took=\d{4,}ms)"}, {"error", R"((?i)\berror\b)"}},
       {{"span", R"(ERROR\s+FATAL)"}},  // \s may cross a newline in the buffer, never in a line
   };
-  const std::vector<std::string> words = {"ERROR", "error", "FATAL", "CRITICAL", "ERRORS", "E1",
-                                          "W",     "x",     "took=12345ms", "took=1ms", "é",
-                                          "\r",    "\t",    "fatal", "_ERROR"};
+  const std::vector<std::string> words = {"ERROR", "error", "FATAL", "CRITICAL",     "ERRORS",
+                                          "E1",    "W",     "x",     "took=12345ms", "took=1ms",
+                                          "é",     "\r",    "\t",    "fatal",        "_ERROR"};
   std::mt19937 rng(3);
   for (const auto& config : configs) {
     auto s = Make(config);

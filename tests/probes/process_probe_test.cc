@@ -50,20 +50,14 @@ ProbeResult RunNow(Probe& probe) {
   return probe.Run(Deadline{SystemClock::Instance().SteadyNow() + 2s});
 }
 
-double ProcessCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 // A forked child that, when told, touches `bytes` of memory and then burns half of one core
-// (10 ms busy, 10 ms asleep), publishing its own CPU time (from the kernel's per-process clock,
-// not /proc) in shared memory so the test knows the truth.
+// (10 ms busy, 10 ms asleep). The truth is read from the kernel's CPU clock of the child
+// (clock_getcpuclockid), independently of the /proc parsing under test.
 class Burner {
  public:
   explicit Burner(size_t bytes) {
-    shared_ = static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                                        MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    shared_ = static_cast<Shared*>(
+        mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
     new (shared_) Shared();
     pid_ = fork();
     if (pid_ == 0) {
@@ -75,7 +69,6 @@ class Burner {
       while (true) {
         auto busy_until = std::chrono::steady_clock::now() + 10ms;
         while (std::chrono::steady_clock::now() < busy_until) sink = sink + block[sink % bytes];
-        shared_->cpu_seconds.store(ProcessCpuSeconds());
         usleep(10'000);
       }
     }
@@ -92,13 +85,18 @@ class Burner {
     shared_->go.store(true);
     while (!shared_->allocated.load()) usleep(1000);
   }
-  double CpuSeconds() const { return shared_->cpu_seconds.load(); }
+  // The child's CPU time now, from the kernel's per-process CPU clock (not /proc).
+  double CpuSeconds() const {
+    clockid_t id;
+    timespec ts{};
+    if (clock_getcpuclockid(pid_, &id) != 0 || clock_gettime(id, &ts) != 0) return -1;
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  }
 
  private:
   struct Shared {
     std::atomic<bool> go{false};
     std::atomic<bool> allocated{false};
-    std::atomic<double> cpu_seconds{0};
   };
   Shared* shared_ = nullptr;
   pid_t pid_ = -1;
@@ -131,8 +129,7 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
   const double cpu1 = burner.CpuSeconds();
   const auto t1 = std::chrono::steady_clock::now();
   ASSERT_TRUE(second.success);
-  const double truth =
-      100.0 * (cpu1 - cpu0) / std::chrono::duration<double>(t1 - t0).count();
+  const double truth = 100.0 * (cpu1 - cpu0) / std::chrono::duration<double>(t1 - t0).count();
   ASSERT_GT(truth, 15.0) << "the burner did not get enough CPU to measure";
   auto cpu = Value(second, "process_cpu_percent");
   ASSERT_TRUE(cpu.has_value());
@@ -146,8 +143,8 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
 TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
   testing::TempDir dir;
   const std::string pid_file = dir.File("app.pid");
-  auto first = std::make_unique<testing::ChildProcess>(
-      std::vector<std::string>{"/bin/sleep", "600"});
+  auto first =
+      std::make_unique<testing::ChildProcess>(std::vector<std::string>{"/bin/sleep", "600"});
   WaitForExec(first->pid(), "/bin/sleep");
   std::ofstream(pid_file) << first->pid() << "\n";
   auto probe = Make({pid_file, "^/bin/sleep ", "/proc"});

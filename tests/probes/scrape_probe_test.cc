@@ -70,9 +70,9 @@ TEST(ScrapeProbeTest, IngestsSamplesWithTargetLabelsAndRecordsUpAsPrometheus) {
   const Labels target{{"job", "tta-staging-carbon"}, {"instance", instance}};
   auto* carbon = Find(r, "carbon_emissions_kg");
   ASSERT_NE(carbon, nullptr);
-  EXPECT_EQ(carbon->labels, (Labels{{"job", "tta-staging-carbon"},
-                                    {"instance", instance},
-                                    {"project", "TTA-Staging"}}));
+  EXPECT_EQ(
+      carbon->labels,
+      (Labels{{"job", "tta-staging-carbon"}, {"instance", instance}, {"project", "TTA-Staging"}}));
   EXPECT_EQ(carbon->value, 1.5);
   EXPECT_EQ(carbon->ts_ms, 0);  // no timestamp exposed: the run's time
   // Conflicting target labels move to exported_*, the exposed timestamp is honoured.
@@ -255,8 +255,7 @@ TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {
   EXPECT_EQ(r.reason, "server returned HTTP status 503");
 
   int port = testing::FreeLoopbackPort();
-  auto refused =
-      MakeProbe("http://127.0.0.1:" + std::to_string(port) + "/metrics")->Run(In(2s));
+  auto refused = MakeProbe("http://127.0.0.1:" + std::to_string(port) + "/metrics")->Run(In(2s));
   EXPECT_FALSE(refused.success);
   EXPECT_FALSE(refused.reason.empty());
   EXPECT_EQ(Value(refused, "up"), 0);

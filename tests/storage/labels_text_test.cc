@@ -20,8 +20,8 @@ TEST(LabelsTextTest, RoundTripsCanonicalForm) {
 }
 
 TEST(LabelsTextTest, RefusesMalformedText) {
-  for (const char* bad : {"{", "{a}", "{a=1}", "{a=\"1\"", "{a=\"1\",}", "{=\"1\"}",
-                          "{a=\"\\x\"}", "a=\"1\"", "{a=\"1\"b=\"2\"}"}) {
+  for (const char* bad : {"{", "{a}", "{a=1}", "{a=\"1\"", "{a=\"1\",}", "{=\"1\"}", "{a=\"\\x\"}",
+                          "a=\"1\"", "{a=\"1\"b=\"2\"}"}) {
     EXPECT_FALSE(ParseLabelsText(bad).has_value()) << bad;
   }
 }

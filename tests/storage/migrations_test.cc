@@ -1,9 +1,8 @@
 // Opening databases: migrations from an empty file, refusing newer schemas and non-databases.
 #include "storage/migrations.h"
 
-#include <gtest/gtest.h>
-
 #include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
 
 #include <fstream>
 #include <iterator>

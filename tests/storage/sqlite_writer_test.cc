@@ -1,9 +1,8 @@
 // The Writer and Reader together on real SQLite files: round trips, atomicity, group commit,
 // retention, the per-day event cap, the single-writer lock, draining and the bounded queue.
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-
-#include <SQLiteCpp/Database.h>
 
 #include <cmath>
 #include <limits>
@@ -43,7 +42,7 @@ std::unique_ptr<Reader> OpenOrDie(const std::string& path) {
 }
 
 ProbeRun MakeRun(const std::string& probe, TimestampMs ts, bool ok, double secs,
-             ProbeRole role = ProbeRole::kHealth, const std::string& component = "carbon") {
+                 ProbeRole role = ProbeRole::kHealth, const std::string& component = "carbon") {
   ProbeRun r;
   r.key = {component, probe};
   r.role = role;
@@ -79,8 +78,9 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   b.samples.push_back({"odd", Labels(), kT0, std::numeric_limits<double>::quiet_NaN()});
   b.samples.push_back({"odd", Labels(), kT0 + 1, std::numeric_limits<double>::infinity()});
   b.log_events.push_back(Event(kT0 + 2000, "ERROR disk on fire \xE2\x9C\x93"));
-  LogCursor c{{"carbon", "logs"}, "/var/log/carbon.log", 2049, 0xFFFFFFFFFFFFFF00ull,
-              "abcdef0123", 4096, kT0 + 2000};
+  LogCursor c{
+      {"carbon", "logs"}, "/var/log/carbon.log", 2049, 0xFFFFFFFFFFFFFF00ull, "abcdef0123", 4096,
+      kT0 + 2000};
   b.log_cursors.push_back(c);
   Labels cl{{"component", "carbon"}, {"probe", "logs"}, {"severity", "error"}};
   b.counters.push_back({"obsmon_log_matches_total", cl, 3});
@@ -105,7 +105,8 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   EXPECT_EQ((*runs)[2].key.probe, "smoke");
   EXPECT_EQ((*runs)[2].role, ProbeRole::kIntegration);
 
-  auto samples = r->Samples("probe_success", Labels{{"job", "tta-staging-carbon"}}, kT0, kT0 + kHour);
+  auto samples =
+      r->Samples("probe_success", Labels{{"job", "tta-staging-carbon"}}, kT0, kT0 + kHour);
   ASSERT_TRUE(samples.ok());
   ASSERT_EQ(samples->size(), 2u);
   EXPECT_EQ((*samples)[0].labels, sl);
@@ -266,7 +267,8 @@ TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
       for (int i = 0; i < kBatches; ++i) {
         WriteBatch b;
         for (int k = 0; k < kSamples; ++k) {
-          b.samples.push_back({"load", Labels{{"thread", std::to_string(t)}, {"k", std::to_string(k)}},
+          b.samples.push_back({"load",
+                               Labels{{"thread", std::to_string(t)}, {"k", std::to_string(k)}},
                                kT0 + i, static_cast<double>(i)});
         }
         b.counters.push_back({"batches_total", Labels{{"thread", std::to_string(t)}}, 1});
@@ -299,7 +301,8 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   WriteBatch b;
   b.log_cursors.push_back({{"carbon", "logs"}, "/l", 1, 2, "ff", 123456, kT0});
   for (int i = 0; i < 2000; ++i) b.log_events.push_back(Event(kT0 + i, std::string(200, 'x')));
-  b.counters.push_back({"obsmon_log_matches_total", Labels{{"component", "carbon"}, {"probe", "logs"}}, 2000});
+  b.counters.push_back(
+      {"obsmon_log_matches_total", Labels{{"component", "carbon"}, {"probe", "logs"}}, 2000});
   ASSERT_TRUE(w->Enqueue(b));
   Status flushed = w->Flush();
   ASSERT_FALSE(flushed.ok());
@@ -315,7 +318,8 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   }
   // Room again: the kept batch is written, all of it.
   ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
-  ASSERT_TRUE(w->Flush().ok());
+  Status retried = w->Flush();
+  ASSERT_TRUE(retried.ok()) << retried.ToString() << " / " << w->Stats().write_errors;
   auto r = OpenOrDie(o.path);
   ASSERT_EQ(r->LogCursors({"carbon", "logs"}).size(), 1u);
   EXPECT_EQ(r->LogCursors({"carbon", "logs"})[0].offset, 123456);
@@ -369,7 +373,7 @@ TEST(SqliteWriterTest, StopDrainsTheQueue) {
       ASSERT_TRUE(w->Enqueue(std::move(b)));
     }
     w->Stop();
-    w->Stop();  // idempotent
+    w->Stop();                               // idempotent
     EXPECT_FALSE(w->Enqueue(WriteBatch{}));  // refused once stopped
     EXPECT_EQ(w->Stats().committed_batches, 2000u);
   }
@@ -399,9 +403,8 @@ TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
   ASSERT_TRUE(first);
   auto second = Writer::Start(o);
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().message(),
-            "database " + o.path + " is in use by another obsmon (pid " + std::to_string(getpid()) +
-                ")");
+  EXPECT_EQ(second.status().message(), "database " + o.path + " is in use by another obsmon (pid " +
+                                           std::to_string(getpid()) + ")");
   first.reset();  // releases the lock
   auto third = Writer::Start(o);
   EXPECT_TRUE(third.ok()) << third.status().ToString();
@@ -441,9 +444,11 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
   EXPECT_EQ(r->LogEvents("carbon", kT0 + kDay, kT0 + 2 * kDay, 100)->size(), 3u);
   EXPECT_EQ(r->LogEvents("api", kT0, kT0 + kDay, 100)->size(), 5u);
   EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + 2 * kDay, 2)->size(), 2u);  // limit
-  EXPECT_EQ(r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "carbon"}}).value(),
-            3 + 2);
-  EXPECT_EQ(r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "api"}}).value(), 1);
+  EXPECT_EQ(
+      r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "carbon"}}).value(),
+      3 + 2);
+  EXPECT_EQ(
+      r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "api"}}).value(), 1);
 }
 
 TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
@@ -466,7 +471,7 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
     b.log_events.push_back(Event(old_ts + i, "old"));
     b.log_events.push_back(Event(recent + i, "new"));
   }
-  b.runs.push_back(MakeRun("health", ancient, true, 0.1));  // an ancient run and its rollup
+  b.runs.push_back(MakeRun("health", ancient, true, 0.1));          // an ancient run and its rollup
   b.runs.push_back(MakeRun("health", now - 35 * kDay, true, 0.1));  // exactly at the cutoff: kept
   b.counters.push_back({"kept_total", Labels(), 1});
   ASSERT_TRUE(w->Enqueue(b));
@@ -519,6 +524,68 @@ TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
   SQLite::Database db(o.path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("SELECT role FROM probes WHERE probe = 'check'").getString(),
             "integration");
+}
+
+TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
+  TempDir dir;
+  auto o = Options(dir);
+  {
+    auto w = StartOrDie(o);  // creates the schema
+  }
+  {
+    // A user's trigger (or any constraint) that refuses one batch's data.
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec(
+        "CREATE TRIGGER refuse BEFORE INSERT ON samples WHEN NEW.value = 666 "
+        "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
+  }
+  auto w = StartOrDie(o);
+  for (double v : {1.0, 666.0, 3.0}) {
+    WriteBatch b;
+    b.samples.push_back({"m", Labels(), kT0 + static_cast<int64_t>(v), v});
+    b.counters.push_back({"batches_total", Labels(), 1});
+    ASSERT_TRUE(w->Enqueue(b));
+  }
+  Status flushed = w->Flush();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_NE(flushed.message().find("refused by test trigger"), std::string::npos)
+      << flushed.message();
+  EXPECT_EQ(w->Stats().rejected_batches, 1u);
+  auto r = OpenOrDie(o.path);
+  auto samples = r->Samples("m", Labels(), kT0, kT0 + 1000);
+  ASSERT_TRUE(samples.ok());
+  std::vector<double> values;
+  for (const auto& x : *samples) values.push_back(x.value);
+  EXPECT_EQ(values, (std::vector<double>{1.0, 3.0}));
+  // The refused batch's counter increment went with it: batches are atomic.
+  EXPECT_EQ(r->CounterTotal("batches_total", Labels()).value(), 2);
+  // Later batches are unaffected.
+  WriteBatch later;
+  later.samples.push_back({"m", Labels(), kT0 + 10, 10});
+  ASSERT_TRUE(w->Enqueue(later));
+  EXPECT_TRUE(w->Flush().ok());
+}
+
+TEST(SqliteWriterTest, StopGivesUpOnAFullDiskInsteadOfHanging) {
+  TempDir dir;
+  auto o = Options(dir);
+  o.retry_backoff_ms = 60'000;
+  auto w = StartOrDie(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  for (int i = 0; i < 3; ++i) {
+    WriteBatch b;
+    for (int k = 0; k < 500; ++k)
+      b.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0 + i, 1});
+    ASSERT_TRUE(w->Enqueue(b));
+  }
+  EXPECT_FALSE(w->Flush().ok());
+  w->Stop();  // must return although nothing can be written
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.lost_batches, 3u);
+  EXPECT_EQ(s.committed_batches, 0u);
+  EXPECT_EQ(s.queue_depth, 0u);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 0);
 }
 
 }  // namespace

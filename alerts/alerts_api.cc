@@ -1,0 +1,47 @@
+#include "alerts/alerts_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include "alerts/http_notifier.h"
+#include "alerts/template.h"
+
+namespace obsmon::alerts {
+
+namespace {
+nlohmann::json LabelsJson(const Labels& l) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [n, v] : l.pairs()) j[n] = v;
+  return j;
+}
+}  // namespace
+
+std::string ActiveAlertsJson(const std::vector<Alert>& alerts) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& a : alerts) {
+    list.push_back({{"labels", LabelsJson(a.labels)},
+                    {"annotations", LabelsJson(a.annotations)},
+                    {"state", AlertStateName(a.state)},
+                    {"activeAt", Rfc3339(a.active_at_ms)},
+                    {"value", FormatGoFloat(a.value)}});
+  }
+  nlohmann::json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
+  return out.dump();
+}
+
+std::string AlertHistoryJson(const std::vector<AlertHistoryEvent>& events) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : events) {
+    list.push_back({{"ts", Rfc3339(e.ts_ms)},
+                    {"event", e.event},
+                    {"rule", e.rule},
+                    {"group", e.group_key},
+                    {"labels", LabelsJson(e.labels)},
+                    {"annotations", LabelsJson(e.annotations)},
+                    {"activeAt", Rfc3339(e.active_at_ms)},
+                    {"firedAt", Rfc3339(e.fired_at_ms)},
+                    {"value", FormatGoFloat(e.value)}});
+  }
+  return nlohmann::json({{"events", list}}).dump();
+}
+
+}  // namespace obsmon::alerts

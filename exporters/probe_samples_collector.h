@@ -1,0 +1,47 @@
+// Re-exports on /metrics the newest value of every series a probe produced beyond the runner's
+// own (log match counters such as obsmon_log_matches_total, scraped component metrics such as
+// carbon_emissions_kg, process figures), so Prometheus and Grafana see what the rules see.
+// probe_success and probe_duration_seconds come from MetricsCollector; `up` is never exported
+// (Prometheus owns `up` for its scrape of obsmon).
+//
+// A ResultSink (fed on worker threads) and a Collectable (read by HTTP threads). Thread-safe.
+// Memory is bounded by `max_series`; series beyond it are counted, not stored.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "monitor/result_sink.h"
+
+namespace obsmon {
+
+class ProbeSamplesCollector final : public ResultSink, public prometheus::Collectable {
+ public:
+  explicit ProbeSamplesCollector(size_t max_series = 100'000) : max_series_(max_series) {}
+
+  void OnRun(const RunOutcome& outcome) override;
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // Forgets the series of probes not in `keep` ("component/probe"), after a reload removed them.
+  void Retain(const std::set<std::string>& keep);
+
+ private:
+  struct Point {
+    std::string probe_key;  // "component/probe" that produced it
+    double value = 0;
+  };
+  const size_t max_series_;
+  mutable std::mutex mu_;
+  // name -> labels text -> (labels, point). GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_;
+  size_t count_ = 0;      // GUARDED_BY(mu_)
+  uint64_t refused_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon

@@ -1,0 +1,135 @@
+#include "monitor/alerting_runtime.h"
+
+#include "alerts/alerts_api.h"
+#include "alerts/rule_file.h"
+
+namespace obsmon {
+
+namespace {
+
+// Reads the `alerting:` section (absent: defaults, no receivers).
+std::optional<alerts::AlertingConfig> ReadAlertingConfig(const Config& config,
+                                                         ConfigErrors* errors) {
+  if (!config.alerting.IsDefined() || config.alerting.IsNull()) {
+    alerts::AlertingConfig defaults;
+    defaults.external_url = "http://" + config.listen;
+    return defaults;
+  }
+  if (!config.alerting.IsMap()) {
+    errors->Add(config.file, config.alerting.Mark(), "'alerting' must be a mapping");
+    return std::nullopt;
+  }
+  ConfigNode node(config.alerting, config.file, errors);
+  auto parsed = alerts::ParseAlertingConfig(node);
+  if (!parsed.ok()) return std::nullopt;
+  if (!config.alerting["external_url"].IsDefined()) parsed->external_url = "http://" + config.listen;
+  return *parsed;
+}
+
+}  // namespace
+
+bool ValidateAlerting(const Config& config, ConfigErrors* errors) {
+  const size_t before = errors->errors().size();
+  (void)ReadAlertingConfig(config, errors);
+  if (!config.rule_files.empty()) (void)alerts::LoadRuleFiles(config.rule_files, errors);
+  return errors->errors().size() == before;
+}
+
+AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
+    : clock_(clock), log_(std::move(log)) {}
+
+Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
+    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log) {
+  ConfigErrors errors;
+  if (!ValidateAlerting(config, &errors)) throw ConfigException(std::move(errors));
+  std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
+  auto store = storage::AlertStore::Open(config.storage.path);
+  if (!store.ok()) return store.status();
+  rt->store_ = std::move(*store);
+  std::lock_guard<std::mutex> lock(rt->mu_);
+  if (Status s = rt->StartRules(config); !s.ok()) return s;
+  return rt;
+}
+
+AlertingRuntime::~AlertingRuntime() {
+  std::lock_guard<std::mutex> lock(mu_);
+  StopRules();
+}
+
+Status AlertingRuntime::StartRules(const Config& config) {
+  ConfigErrors errors;
+  auto delivery = ReadAlertingConfig(config, &errors);
+  std::vector<alerts::RuleGroupSpec> groups;
+  if (!config.rule_files.empty()) {
+    auto loaded = alerts::LoadRuleFiles(config.rule_files, &errors);
+    if (loaded.ok()) groups = std::move(*loaded);
+  }
+  if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
+
+  notifiers_ = alerts::MakeNotifiers(*delivery);
+  alerts::OutboxOptions oo;
+  oo.clock = &clock_;
+  oo.store = store_.get();
+  for (auto& n : notifiers_) oo.notifiers.push_back(n.get());
+  oo.backoff_initial_ms = delivery->backoff_initial_ms;
+  oo.backoff_max_ms = delivery->backoff_max_ms;
+  oo.max_age_ms = delivery->outbox_max_age_ms;
+  outbox_ = std::make_unique<alerts::Outbox>(oo);
+
+  alerts::RuleManagerOptions ro;
+  ro.clock = &clock_;
+  ro.store = &series_;
+  ro.state_store = store_.get();
+  ro.sender = outbox_.get();
+  ro.evaluation_interval_ms = delivery->evaluation_interval_ms;
+  ro.resend_delay_ms = delivery->resend_delay_ms;
+  ro.external_labels = delivery->external_labels;
+  ro.external_url = delivery->external_url;
+  const size_t rule_count = [&] {
+    size_t n = 0;
+    for (const auto& g : groups) n += g.rules.size();
+    return n;
+  }();
+  rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(groups));
+  if (Status s = rules_->RestoreState(); !s.ok()) {
+    log_->warn("cannot restore alert state: {}", s.message());
+  }
+  outbox_->Start();
+  rules_->Start();
+  log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
+             config.rule_files.size(), notifiers_.size());
+  return Status::Ok();
+}
+
+void AlertingRuntime::StopRules() {
+  if (rules_) rules_->Stop();
+  if (outbox_) outbox_->Stop();
+  rules_.reset();
+  outbox_.reset();
+  notifiers_.clear();
+}
+
+void AlertingRuntime::OnRun(const RunOutcome& outcome) { series_.Append(outcome.samples); }
+
+Status AlertingRuntime::Reload(const Config& config) {
+  ConfigErrors errors;
+  if (!ValidateAlerting(config, &errors)) return Status::InvalidArgument(errors.ToString());
+  std::lock_guard<std::mutex> lock(mu_);
+  StopRules();  // state is persisted: the new manager restores pending and firing alerts
+  return StartRules(config);
+}
+
+std::string AlertingRuntime::ActiveAlertsJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<alerts::Alert>{});
+}
+
+std::vector<std::shared_ptr<prometheus::Collectable>> AlertingRuntime::Collectables() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<prometheus::Collectable>> out;
+  if (rules_) out.push_back(rules_->Collectable());
+  if (outbox_) out.push_back(outbox_->Collectable());
+  return out;
+}
+
+}  // namespace obsmon

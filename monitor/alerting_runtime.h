@@ -1,0 +1,63 @@
+// Rules and alert delivery inside the daemon: the in-memory series store every probe result is
+// appended to, the rule manager over it, and the durable outbox to Alertmanagers and webhooks.
+// Owned by the daemon; a ResultSink. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <spdlog/logger.h>
+
+#include "alerts/alerting_config.h"
+#include "alerts/http_notifier.h"
+#include "alerts/outbox.h"
+#include "alerts/rule_manager.h"
+#include "alerts/series_store.h"
+#include "core/config_node.h"
+#include "monitor/config.h"
+#include "monitor/result_sink.h"
+#include "storage/alert_store.h"
+
+namespace obsmon {
+
+// Validates the config's rule files and `alerting:` section, adding every problem to `errors`
+// (file:line:column). Used by `obsmon check` and before (re)starting the rules.
+bool ValidateAlerting(const Config& config, ConfigErrors* errors);
+
+class AlertingRuntime final : public ResultSink {
+ public:
+  // Loads rules and delivery settings, restores persisted alert state and starts evaluating.
+  // ConfigException on bad rule files or alerting settings; a Status when the store fails.
+  static Result<std::unique_ptr<AlertingRuntime>> Start(const Config& config, const Clock& clock,
+                                                        std::shared_ptr<spdlog::logger> log);
+  ~AlertingRuntime() override;
+
+  void OnRun(const RunOutcome& outcome) override;
+
+  // Replaces rules and receivers; persisted state carries the alerts of unchanged rules over.
+  // Returns the errors (and keeps the running rules) when the new ones are bad.
+  Status Reload(const Config& config);
+
+  std::string ActiveAlertsJson() const;
+  // ALERTS, ALERTS_FOR_STATE, rule and outbox counters.
+  std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() const;
+
+ private:
+  AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
+  Status StartRules(const Config& config);  // REQUIRES(mu_)
+  void StopRules();                         // REQUIRES(mu_)
+
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  alerts::SeriesStore series_;
+  std::unique_ptr<storage::AlertStore> store_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)
+  std::unique_ptr<alerts::Outbox> outbox_;                    // GUARDED_BY(mu_)
+  std::unique_ptr<alerts::RuleManager> rules_;                // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon

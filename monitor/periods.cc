@@ -1,0 +1,325 @@
+#include "monitor/periods.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "core/duration.h"
+#include "core/time_format.h"
+#include "monitor/report_format.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+
+// One `observation` mapping.
+std::optional<storage::PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& name,
+                                                    const Objective& objective) {
+  storage::PeriodRecord p;
+  p.component = name;
+  p.source = "config";
+  p.objective_percent = objective.uptime_percent;
+  p.min_coverage_percent = objective.min_coverage_percent;
+  p.latency_p95_ms = objective.latency_p95_ms;
+  bool ok = true;
+  auto start_text = node.String("start", /*required=*/true);
+  if (start_text) {
+    auto start = ParseTimestamp(*start_text);
+    if (!start) {
+      node.ErrorAt("start", "bad timestamp '" + *start_text + "' (RFC 3339, date or Unix time)");
+      ok = false;
+    } else {
+      p.start_ms = *start;
+    }
+  } else {
+    ok = false;
+  }
+  int64_t days = 7;
+  if (auto d = node.Int("days")) {
+    if (*d < 1 || *d > 366) {
+      node.ErrorAt("days", "days must be between 1 and 366");
+      ok = false;
+    }
+    days = *d;
+  }
+  p.end_ms = p.start_ms + days * kDayMs;
+  if (auto v = node.Number("objective")) {
+    if (!(*v > 0 && *v <= 100)) {
+      node.ErrorAt("objective", "objective must be a percentage in (0, 100]");
+      ok = false;
+    }
+    p.objective_percent = *v;
+  }
+  if (auto v = node.Number("min_coverage")) {
+    if (!(*v >= 0 && *v <= 100)) {
+      node.ErrorAt("min_coverage", "min_coverage must be a percentage in [0, 100]");
+      ok = false;
+    }
+    p.min_coverage_percent = *v;
+  }
+  if (auto v = node.DurationMs("latency_p95")) p.latency_p95_ms = static_cast<double>(*v);
+  if (auto v = node.Number("degradation_tolerance")) {
+    if (!(*v >= 0)) {
+      node.ErrorAt("degradation_tolerance", "degradation_tolerance must be >= 0 (0.25 = 25 %)");
+      ok = false;
+    }
+    p.degradation_tolerance = *v;
+  }
+  if (auto v = node.String("note")) p.note = *v;
+  node.CheckUnknownKeys();
+  if (!ok) return std::nullopt;
+  return p;
+}
+
+std::optional<storage::MaintenanceRecord> ParseOneWindow(ConfigNode& node,
+                                                         const std::string& name) {
+  storage::MaintenanceRecord m;
+  m.component = name;
+  m.source = "config";
+  bool ok = true;
+  for (const char* key : {"from", "to"}) {
+    auto text = node.String(key, /*required=*/true);
+    if (!text) {
+      ok = false;
+      continue;
+    }
+    auto t = ParseTimestamp(*text);
+    if (!t) {
+      node.ErrorAt(key, "bad timestamp '" + *text + "' (RFC 3339, date or Unix time)");
+      ok = false;
+      continue;
+    }
+    (std::string(key) == "from" ? m.start_ms : m.end_ms) = *t;
+  }
+  if (auto r = node.String("reason")) m.reason = *r;
+  if (ok && m.end_ms <= m.start_ms) {
+    node.ErrorAt("to", "maintenance `to` must be after `from`");
+    ok = false;
+  }
+  node.CheckUnknownKeys();
+  if (!ok) return std::nullopt;
+  return m;
+}
+
+}  // namespace
+
+const char* PeriodStateName(PeriodState state) {
+  switch (state) {
+    case PeriodState::kScheduled:
+      return "scheduled";
+    case PeriodState::kActive:
+      return "active";
+    case PeriodState::kFinished:
+      return "finished";
+    case PeriodState::kStopped:
+      return "stopped";
+  }
+  return "finished";
+}
+
+TimestampMs PeriodEnd(const storage::PeriodRecord& p) {
+  return p.stopped_ms > 0 ? std::min(p.stopped_ms, p.end_ms) : p.end_ms;
+}
+
+PeriodState StateOf(const storage::PeriodRecord& p, TimestampMs now_ms) {
+  if (p.stopped_ms > 0 && p.stopped_ms < p.end_ms) return PeriodState::kStopped;
+  if (now_ms < p.start_ms) return PeriodState::kScheduled;
+  if (now_ms < p.end_ms) return PeriodState::kActive;
+  return PeriodState::kFinished;
+}
+
+Objective PeriodObjective(const storage::PeriodRecord& p, const Objective& base) {
+  Objective o = base;
+  o.uptime_percent = p.objective_percent;
+  o.min_coverage_percent = p.min_coverage_percent;
+  o.window_ms = p.end_ms - p.start_ms;
+  if (p.latency_p95_ms) o.latency_p95_ms = p.latency_p95_ms;
+  return o;
+}
+
+std::optional<storage::PeriodRecord> CurrentPeriod(
+    const std::vector<storage::PeriodRecord>& periods, TimestampMs now_ms) {
+  const storage::PeriodRecord* active = nullptr;
+  const storage::PeriodRecord* latest_started = nullptr;
+  const storage::PeriodRecord* next = nullptr;
+  for (const auto& p : periods) {
+    const PeriodState s = StateOf(p, now_ms);
+    if (s == PeriodState::kActive && (!active || p.start_ms > active->start_ms)) active = &p;
+    if (p.start_ms <= now_ms && (!latest_started || p.start_ms > latest_started->start_ms)) {
+      latest_started = &p;
+    }
+    if (s == PeriodState::kScheduled && (!next || p.start_ms < next->start_ms)) next = &p;
+  }
+  if (active) return *active;
+  if (latest_started) return *latest_started;
+  if (next) return *next;
+  return std::nullopt;
+}
+
+PeriodDeclarations ParsePeriodDeclarations(ConfigNode& component, const std::string& name,
+                                           const Objective& objective) {
+  PeriodDeclarations out;
+  if (component.Has("observation")) {
+    const YAML::Node& raw = component.raw()["observation"];
+    if (raw.IsSequence()) {
+      if (auto list = component.MapList("observation")) {
+        for (auto& node : *list) {
+          if (auto p = ParseOnePeriod(node, name, objective)) out.periods.push_back(*p);
+        }
+      }
+    } else if (auto node = component.Map("observation", /*required=*/false)) {
+      if (auto p = ParseOnePeriod(*node, name, objective)) out.periods.push_back(*p);
+    } else {
+      component.ErrorAt("observation", "observation must be a mapping or a list of mappings");
+    }
+  }
+  if (auto list = component.MapList("maintenance")) {
+    for (auto& node : *list) {
+      if (auto m = ParseOneWindow(node, name)) out.maintenance.push_back(*m);
+    }
+  }
+  return out;
+}
+
+Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& d,
+                         TimestampMs now_ms) {
+  for (auto p : d.periods) {
+    if (p.created_ms == 0) p.created_ms = now_ms;
+    auto id = store.EnsureDeclaredPeriod(p);
+    if (!id.ok()) return id.status();
+  }
+  for (auto m : d.maintenance) {
+    if (m.created_ms == 0) m.created_ms = now_ms;
+    auto id = store.EnsureDeclaredMaintenance(m);
+    if (!id.ok()) return id.status();
+  }
+  return Status::Ok();
+}
+
+Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::string& db_path,
+                                                                    TimestampMs now_ms) {
+  std::error_code ec;
+  if (!std::filesystem::exists(db_path, ec)) {
+    return Status::NotFound(fmt::format("no obsmon database at '{}'", db_path));
+  }
+  auto store = storage::PeriodStore::Open(db_path);
+  if (!store.ok()) return store.status();
+  auto all = (*store)->Periods();
+  if (!all.ok()) return all.status();
+  std::map<std::string, std::vector<storage::PeriodRecord>> by_component;
+  for (auto& p : *all) by_component[p.component].push_back(std::move(p));
+  std::map<std::string, storage::PeriodRecord> out;
+  for (const auto& [component, periods] : by_component) {
+    if (auto p = CurrentPeriod(periods, now_ms)) out[component] = *p;
+  }
+  return out;
+}
+
+std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistoryRow>& rows) {
+  std::vector<AlertFired> out;
+  std::map<std::pair<std::string, std::string>, size_t> open;  // (rule, labels) -> index in out
+  for (const auto& row : rows) {
+    const auto key = std::make_pair(row.rule, row.labels);
+    if (row.event == "firing") {
+      if (open.count(key)) continue;  // a resend of an alert already firing
+      open[key] = out.size();
+      out.push_back({row.ts_ms, std::nullopt, row.rule, row.labels, row.summary});
+    } else if (row.event == "resolved") {
+      auto it = open.find(key);
+      if (it == open.end()) continue;  // fired before the window: not "fired in" it
+      out[it->second].resolved_ms = row.ts_ms;
+      open.erase(it);
+    }
+  }
+  return out;
+}
+
+Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
+  // Opening the store for writing would create a missing database: refuse it first.
+  std::error_code ec;
+  if (!std::filesystem::exists(req.db_path, ec)) {
+    return Status::NotFound(fmt::format("no obsmon database at '{}'", req.db_path));
+  }
+  auto store = storage::PeriodStore::Open(req.db_path);
+  if (!store.ok()) return store.status();
+  Objective objective = req.objective;
+  ReportOptions options;
+  options.health_probes = req.health_probes;
+  TimestampMs from = 0, to = 0;
+  std::optional<storage::PeriodRecord> period;
+  if (req.period_id) {
+    auto p = (*store)->Period(*req.period_id);
+    if (!p.ok()) return p.status();
+    if (p->component != req.component) {
+      return Status::NotFound(fmt::format("observation period #{} is not one of component '{}'",
+                                          *req.period_id, req.component));
+    }
+    period = *p;
+  } else if (!req.window) {
+    auto all = (*store)->Periods(req.component);
+    if (!all.ok()) return all.status();
+    period = CurrentPeriod(*all, req.now_ms);
+  }
+  if (period) {
+    from = period->start_ms;
+    to = PeriodEnd(*period);
+    objective = PeriodObjective(*period, req.objective);
+    options.degradation_tolerance = period->degradation_tolerance;
+    options.period_id = period->id;
+    if (to <= from) {
+      return Status::InvalidArgument(
+          fmt::format("observation period #{} was stopped before it began", period->id));
+    }
+  } else if (req.window) {
+    from = req.window->start_ms;
+    to = req.window->end_ms;
+  } else {
+    to = req.now_ms;
+    from = to - objective.window_ms;
+  }
+  if (from >= to) {
+    return Status::InvalidArgument(
+        fmt::format("report window is empty: from {} is not before to {}", FormatRfc3339(from),
+                    FormatRfc3339(to)));
+  }
+  auto windows = (*store)->Maintenance(req.component, from, to);
+  if (!windows.ok()) return windows.status();
+  for (const auto& w : *windows) options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
+  auto history = (*store)->AlertHistory(req.component, from, to);
+  if (!history.ok()) return history.status();
+  options.alerts = PairAlertHistory(*history);
+  store->reset();  // done with the write connection before opening the reader
+
+  auto reader = storage::Reader::Open(req.db_path);
+  if (!reader.ok()) return reader.status();
+  return BuildReport(**reader, req.component, objective, from, to, req.now_ms, options);
+}
+
+Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format) {
+  if (format == "json") return RenderedReport{"application/json", RenderReportJson(report)};
+  if (format == "markdown" || format == "md") {
+    return RenderedReport{"text/markdown; charset=utf-8", RenderReportMarkdown(report)};
+  }
+  if (format == "text")
+    return RenderedReport{"text/plain; charset=utf-8", RenderReportText(report)};
+  if (format == "html") return RenderedReport{"text/html; charset=utf-8", RenderReportHtml(report)};
+  return Status::InvalidArgument(
+      fmt::format("unknown report format '{}' (text, markdown, json or html)", format));
+}
+
+Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& req) {
+  if (req.format != "json" && req.format != "markdown" && req.format != "md" &&
+      req.format != "text" && req.format != "html") {
+    return RenderReportAs(Report{}, req.format);  // the InvalidArgument
+  }
+  auto report = BuildPeriodReport(req);
+  if (!report.ok()) return report.status();
+  return RenderReportAs(*report, req.format);
+}
+
+}  // namespace obsmon

@@ -1,0 +1,307 @@
+#include "storage/period_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <fmt/format.h>
+
+#include "storage/database.h"
+#include "storage/labels_text.h"
+
+namespace obsmon::storage {
+namespace {
+
+constexpr const char* kPeriodColumns =
+    "id, component, start_ms, end_ms, stopped_ms, objective_percent, min_coverage_percent, "
+    "latency_p95_ms, degradation_tolerance, source, created_ms, note";
+
+PeriodRecord ReadPeriod(SQLite::Statement& q) {
+  PeriodRecord p;
+  p.id = q.getColumn(0).getInt64();
+  p.component = q.getColumn(1).getString();
+  p.start_ms = q.getColumn(2).getInt64();
+  p.end_ms = q.getColumn(3).getInt64();
+  p.stopped_ms = q.getColumn(4).getInt64();
+  p.objective_percent = q.getColumn(5).getDouble();
+  p.min_coverage_percent = q.getColumn(6).getDouble();
+  if (!q.getColumn(7).isNull()) p.latency_p95_ms = q.getColumn(7).getDouble();
+  p.degradation_tolerance = q.getColumn(8).getDouble();
+  p.source = q.getColumn(9).getString();
+  p.created_ms = q.getColumn(10).getInt64();
+  p.note = q.getColumn(11).getString();
+  return p;
+}
+
+constexpr const char* kMaintenanceColumns =
+    "id, component, start_ms, end_ms, reason, source, created_ms";
+
+MaintenanceRecord ReadMaintenance(SQLite::Statement& q) {
+  MaintenanceRecord m;
+  m.id = q.getColumn(0).getInt64();
+  m.component = q.getColumn(1).getString();
+  m.start_ms = q.getColumn(2).getInt64();
+  m.end_ms = q.getColumn(3).getInt64();
+  m.reason = q.getColumn(4).getString();
+  m.source = q.getColumn(5).getString();
+  m.created_ms = q.getColumn(6).getInt64();
+  return m;
+}
+
+Status Validate(const PeriodRecord& p) {
+  if (p.component.empty()) return Status::InvalidArgument("period: component is empty");
+  if (p.end_ms <= p.start_ms) return Status::InvalidArgument("period: end is not after start");
+  if (!(p.objective_percent > 0 && p.objective_percent <= 100)) {
+    return Status::InvalidArgument(
+        fmt::format("period: objective {} % is not in (0, 100]", p.objective_percent));
+  }
+  if (!(p.min_coverage_percent >= 0 && p.min_coverage_percent <= 100)) {
+    return Status::InvalidArgument(
+        fmt::format("period: min coverage {} % is not in [0, 100]", p.min_coverage_percent));
+  }
+  if (!(p.degradation_tolerance >= 0)) {
+    return Status::InvalidArgument("period: degradation tolerance is negative");
+  }
+  return Status::Ok();
+}
+
+Status Validate(const MaintenanceRecord& m) {
+  if (m.component.empty()) return Status::InvalidArgument("maintenance: component is empty");
+  if (m.end_ms <= m.start_ms) {
+    return Status::InvalidArgument("maintenance: --to is not after --from");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+PeriodStore::~PeriodStore() = default;
+
+Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path) {
+  auto db = OpenForWrite(path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
+}
+
+Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
+  if (Status s = Validate(p); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    // Overlap with a period that still runs (not stopped): [s1,e1) and [s2,e2) overlap when
+    // s1 < e2 and s2 < e1; a stopped period ends at stopped_ms.
+    SQLite::Statement overlap(
+        *db_,
+        "SELECT id, start_ms FROM periods WHERE component = ? AND start_ms < ? AND "
+        "(CASE WHEN stopped_ms > 0 THEN stopped_ms ELSE end_ms END) > ? LIMIT 1");
+    overlap.bind(1, p.component);
+    overlap.bind(2, static_cast<int64_t>(p.end_ms));
+    overlap.bind(3, static_cast<int64_t>(p.start_ms));
+    if (overlap.executeStep()) {
+      return Status::InvalidArgument(
+          fmt::format("component '{}' already has observation period #{} overlapping this one "
+                      "(stop it first with `obsmon observe stop {}`)",
+                      p.component, overlap.getColumn(0).getInt64(), p.component));
+    }
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO periods (component, start_ms, end_ms, stopped_ms, "
+                          "objective_percent, min_coverage_percent, latency_p95_ms, "
+                          "degradation_tolerance, source, created_ms, note) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+    ins.bind(1, p.component);
+    ins.bind(2, static_cast<int64_t>(p.start_ms));
+    ins.bind(3, static_cast<int64_t>(p.end_ms));
+    ins.bind(4, static_cast<int64_t>(p.stopped_ms));
+    ins.bind(5, p.objective_percent);
+    ins.bind(6, p.min_coverage_percent);
+    if (p.latency_p95_ms) {
+      ins.bind(7, *p.latency_p95_ms);
+    } else {
+      ins.bind(7);
+    }
+    ins.bind(8, p.degradation_tolerance);
+    ins.bind(9, p.source);
+    ins.bind(10, static_cast<int64_t>(p.created_ms));
+    ins.bind(11, p.note);
+    ins.exec();
+    const int64_t id = db_->getLastInsertRowid();
+    tx.commit();
+    return id;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "adding an observation period");
+  }
+}
+
+Result<PeriodRecord> PeriodStore::StopPeriod(const std::string& component, TimestampMs now_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Transaction tx(*db_);
+    // The period running now, else the latest one that has not ended yet (scheduled).
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE component = ? AND "
+                                          "stopped_ms = 0 AND end_ms > ? "
+                                          "ORDER BY (start_ms <= ?) DESC, start_ms DESC LIMIT 1",
+                                          kPeriodColumns));
+    q.bind(1, component);
+    q.bind(2, static_cast<int64_t>(now_ms));
+    q.bind(3, static_cast<int64_t>(now_ms));
+    if (!q.executeStep()) {
+      return Status::NotFound(
+          fmt::format("component '{}' has no running or scheduled observation period", component));
+    }
+    PeriodRecord p = ReadPeriod(q);
+    // A period stopped before it began keeps a zero-length life at its start.
+    p.stopped_ms = std::max(now_ms, p.start_ms);
+    if (p.stopped_ms == 0) p.stopped_ms = 1;
+    SQLite::Statement upd(*db_, "UPDATE periods SET stopped_ms = ? WHERE id = ?");
+    upd.bind(1, static_cast<int64_t>(p.stopped_ms));
+    upd.bind(2, static_cast<int64_t>(p.id));
+    upd.exec();
+    tx.commit();
+    return p;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "stopping an observation period");
+  }
+}
+
+Result<std::vector<PeriodRecord>> PeriodStore::Periods(const std::string& component) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE (? = '' OR component = ?) "
+                                          "ORDER BY start_ms DESC, id DESC",
+                                          kPeriodColumns));
+    q.bind(1, component);
+    q.bind(2, component);
+    std::vector<PeriodRecord> out;
+    while (q.executeStep()) out.push_back(ReadPeriod(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "listing observation periods");
+  }
+}
+
+Result<PeriodRecord> PeriodStore::Period(int64_t id) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE id = ?", kPeriodColumns));
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) return Status::NotFound(fmt::format("no observation period #{}", id));
+    return ReadPeriod(q);
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "reading an observation period");
+  }
+}
+
+Result<int64_t> PeriodStore::EnsureDeclaredPeriod(const PeriodRecord& p) {
+  {
+    std::lock_guard lock(mu_);
+    try {
+      SQLite::Statement q(*db_, "SELECT id FROM periods WHERE component = ? AND start_ms = ?");
+      q.bind(1, p.component);
+      q.bind(2, static_cast<int64_t>(p.start_ms));
+      if (q.executeStep()) return q.getColumn(0).getInt64();
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "reading observation periods");
+    }
+  }
+  PeriodRecord declared = p;
+  declared.source = "config";
+  return AddPeriod(declared);
+}
+
+Result<int64_t> PeriodStore::AddMaintenance(const MaintenanceRecord& m) {
+  if (Status s = Validate(m); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO maintenance (component, start_ms, end_ms, reason, source, "
+                          "created_ms) VALUES (?,?,?,?,?,?)");
+    ins.bind(1, m.component);
+    ins.bind(2, static_cast<int64_t>(m.start_ms));
+    ins.bind(3, static_cast<int64_t>(m.end_ms));
+    ins.bind(4, m.reason);
+    ins.bind(5, m.source);
+    ins.bind(6, static_cast<int64_t>(m.created_ms));
+    ins.exec();
+    return static_cast<int64_t>(db_->getLastInsertRowid());
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "adding a maintenance window");
+  }
+}
+
+Result<int64_t> PeriodStore::EnsureDeclaredMaintenance(const MaintenanceRecord& m) {
+  {
+    std::lock_guard lock(mu_);
+    try {
+      SQLite::Statement q(
+          *db_, "SELECT id FROM maintenance WHERE component = ? AND start_ms = ? AND end_ms = ?");
+      q.bind(1, m.component);
+      q.bind(2, static_cast<int64_t>(m.start_ms));
+      q.bind(3, static_cast<int64_t>(m.end_ms));
+      if (q.executeStep()) return q.getColumn(0).getInt64();
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "reading maintenance windows");
+    }
+  }
+  MaintenanceRecord declared = m;
+  declared.source = "config";
+  return AddMaintenance(declared);
+}
+
+Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::string& component,
+                                                                TimestampMs from_ms,
+                                                                TimestampMs to_ms) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM maintenance WHERE (? = '' OR "
+                                          "component = ?) AND start_ms < ? AND end_ms > ? "
+                                          "ORDER BY start_ms, id",
+                                          kMaintenanceColumns));
+    q.bind(1, component);
+    q.bind(2, component);
+    q.bind(3, static_cast<int64_t>(to_ms));
+    q.bind(4, static_cast<int64_t>(from_ms));
+    std::vector<MaintenanceRecord> out;
+    while (q.executeStep()) out.push_back(ReadMaintenance(q));
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "listing maintenance windows");
+  }
+}
+
+Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
+                                                               TimestampMs from_ms,
+                                                               TimestampMs to_ms, size_t limit) {
+  std::lock_guard lock(mu_);
+  try {
+    // The label text is canonical (Labels::ToString), so a LIKE on the exact pair is a correct
+    // prefilter; ParseLabelsText then confirms it (a value could contain the pattern).
+    SQLite::Statement q(*db_,
+                        "SELECT ts_ms, event, rule, labels, annotations FROM alert_history "
+                        "WHERE ts_ms >= ? AND ts_ms < ? AND (instr(labels, ?) > 0 OR "
+                        "instr(labels, ?) > 0) ORDER BY ts_ms, id");
+    q.bind(1, static_cast<int64_t>(from_ms));
+    q.bind(2, static_cast<int64_t>(to_ms));
+    const std::string escaped = EscapeLabelValue(component);
+    q.bind(3, fmt::format("component=\"{}\"", escaped));
+    q.bind(4, fmt::format("job=\"{}\"", escaped));
+    std::vector<AlertHistoryRow> out;
+    while (q.executeStep() && out.size() < limit) {
+      AlertHistoryRow row;
+      row.ts_ms = q.getColumn(0).getInt64();
+      row.event = q.getColumn(1).getString();
+      row.rule = q.getColumn(2).getString();
+      row.labels = q.getColumn(3).getString();
+      auto labels = ParseLabelsText(row.labels);
+      if (labels && labels->Get("component") != component && labels->Get("job") != component) {
+        continue;
+      }
+      if (auto ann = ParseLabelsText(q.getColumn(4).getString())) {
+        row.summary = ann->Get("summary");
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "reading alert history");
+  }
+}
+
+}  // namespace obsmon::storage

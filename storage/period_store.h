@@ -1,0 +1,99 @@
+// SQLite persistence of observation periods and maintenance windows (tables `periods` and
+// `maintenance`, documented in docs/report.md), plus the read of `alert_history` a report needs.
+// Opens its own connection to the obsmon database (WAL, so it coexists with the storage writer
+// and readers); SQLiteCpp exceptions become Status values here.
+// Thread-safe: one mutex serialises use of the connection.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/status.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace obsmon::storage {
+
+// One observation period as stored. Plain data; monitor/periods.h gives it behaviour.
+struct PeriodRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string component;
+  TimestampMs start_ms = 0;
+  TimestampMs end_ms = 0;           // planned end (start + days)
+  TimestampMs stopped_ms = 0;       // 0 unless stopped early (`obsmon observe stop`)
+  double objective_percent = 99.5;  // uptime objective, percent
+  double min_coverage_percent = 99.0;
+  std::optional<double> latency_p95_ms;  // SLA on p95 of successful health runs, if any
+  double degradation_tolerance = 0.25;   // last-day p95 may exceed first-day p95 by this ratio
+  std::string source = "cli";            // "cli" | "config"
+  TimestampMs created_ms = 0;
+  std::string note;
+};
+
+// One maintenance window as stored: excluded from uptime, listed in reports.
+struct MaintenanceRecord {
+  int64_t id = 0;
+  std::string component;
+  TimestampMs start_ms = 0;
+  TimestampMs end_ms = 0;
+  std::string reason;
+  std::string source = "cli";  // "cli" | "config"
+  TimestampMs created_ms = 0;
+};
+
+// One row of alert_history that concerns a component.
+struct AlertHistoryRow {
+  TimestampMs ts_ms = 0;
+  std::string event;    // "firing" | "resolved"
+  std::string rule;     // alert name
+  std::string labels;   // canonical Prometheus text form
+  std::string summary;  // the `summary` annotation's text form, or "" (raw annotations text)
+};
+
+class PeriodStore {
+ public:
+  // Opens (creating and migrating as needed) the database at `path`.
+  static Result<std::unique_ptr<PeriodStore>> Open(const std::string& path);
+  ~PeriodStore();
+
+  // Inserts a period; returns its id. InvalidArgument when end <= start or the objective is not in
+  // (0, 100]; InvalidArgument too when it overlaps another period of the component that is not
+  // stopped (one active period at a time per component).
+  Result<int64_t> AddPeriod(const PeriodRecord& period);
+  // Marks the component's period covering `now_ms` (or the latest not yet finished one) as stopped
+  // at now_ms. NotFound when there is none.
+  Result<PeriodRecord> StopPeriod(const std::string& component, TimestampMs now_ms);
+  // Periods, newest start first; `component` empty means all.
+  Result<std::vector<PeriodRecord>> Periods(const std::string& component = "");
+  Result<PeriodRecord> Period(int64_t id);
+  // Inserts a config-declared period unless one of the same component and start exists already
+  // (whatever its source): idempotent across restarts. Returns the id of the existing or new row.
+  Result<int64_t> EnsureDeclaredPeriod(const PeriodRecord& period);
+
+  Result<int64_t> AddMaintenance(const MaintenanceRecord& window);
+  // Idempotent like EnsureDeclaredPeriod: same component, start and end means the same window.
+  Result<int64_t> EnsureDeclaredMaintenance(const MaintenanceRecord& window);
+  // Windows of `component` (all when empty) overlapping [from_ms, to_ms), oldest first.
+  Result<std::vector<MaintenanceRecord>> Maintenance(const std::string& component,
+                                                     TimestampMs from_ms, TimestampMs to_ms);
+
+  // alert_history rows in [from_ms, to_ms) whose labels carry component="<c>" or job="<c>",
+  // oldest first, at most `limit`.
+  Result<std::vector<AlertHistoryRow>> AlertHistory(const std::string& component,
+                                                    TimestampMs from_ms, TimestampMs to_ms,
+                                                    size_t limit = 1000);
+
+ private:
+  explicit PeriodStore(std::unique_ptr<SQLite::Database> db);
+  std::mutex mu_;
+  std::unique_ptr<SQLite::Database> db_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon::storage

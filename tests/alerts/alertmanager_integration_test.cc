@@ -1,0 +1,262 @@
+// End to end with the REAL Alertmanager (Debian's prometheus-alertmanager) on loopback:
+// up goes to 0, CarbonComponentDown reaches Alertmanager after its 2m `for` (simulated with a
+// FakeClock), then resolves; and with Alertmanager down during the outage the alert still
+// arrives from the outbox once Alertmanager is back. Alertmanager forwards to a webhook served
+// by this test, so the resolved notification is checked too.
+//
+// The FakeClock runs ten minutes in the past of the real clock so that the alert's resolve time
+// is already past for Alertmanager (which uses the real clock); resend_delay is 1h so the firing
+// alert's endsAt (valid-until) lies in the real future.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "alerts/http_notifier.h"
+#include "alerts/outbox.h"
+#include "alerts/rule_file.h"
+#include "alerts/rule_manager.h"
+#include "storage/alert_store.h"
+
+extern char** environ;
+
+namespace obsmon::alerts {
+namespace {
+
+using nlohmann::json;
+const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
+constexpr int64_t kMin = 60'000;
+
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Polls `cond` every 50ms for up to `seconds` of real time (Alertmanager is a real process).
+template <typename F>
+bool WaitFor(F cond, double seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return cond();
+}
+
+// The webhook Alertmanager notifies.
+class Hook {
+ public:
+  Hook() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response&) {
+      std::lock_guard lock(mu_);
+      messages_.push_back(json::parse(req.body, nullptr, false));
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::yield();
+  }
+  ~Hook() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  bool Got(const std::string& status) {
+    std::lock_guard lock(mu_);
+    for (const auto& m : messages_) {
+      if (m.is_object() && m.value("status", "") == status &&
+          m["commonLabels"].value("alertname", "") == "CarbonComponentDown") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<json> messages_;
+};
+
+class AlertmanagerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access(kAlertmanager, X_OK) != 0) GTEST_SKIP() << "prometheus-alertmanager not installed";
+    dir_ = std::filesystem::temp_directory_path() / ("obsmon_am_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "data");
+    port_ = FreePort();
+    std::ofstream(dir_ / "am.yml")
+        << "route:\n  receiver: hook\n  group_by: [alertname]\n"
+           "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+           "receivers:\n  - name: hook\n    webhook_configs:\n"
+           "      - url: http://127.0.0.1:"
+        << hook_.port() << "/hook\n        send_resolved: true\n";
+    ConfigErrors errors;
+    groups_ =
+        LoadRuleFiles({std::string(OBSMON_SOURCE_DIR) + "/tests/alerts/testdata/seed_rules.yml"},
+                      &errors)
+            .value();
+    auto store = storage::AlertStore::Open((dir_ / "obsmon.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store).value();
+    ReceiverConfig rc;
+    rc.name = "am";
+    rc.url = "http://127.0.0.1:" + std::to_string(port_);
+    rc.timeout_ms = 2'000;
+    notifier_ = std::make_unique<AlertmanagerNotifier>(rc);
+    // Ten minutes in the past, on a minute boundary.
+    const int64_t now = SystemClock().NowMs();
+    clock_ = std::make_unique<FakeClock>(now - now % kMin - 10 * kMin);
+    OutboxOptions oo;
+    oo.clock = clock_.get();
+    oo.store = store_.get();
+    oo.notifiers = {notifier_.get()};
+    outbox_ = std::make_unique<Outbox>(oo);
+    RuleManagerOptions ro;
+    ro.clock = clock_.get();
+    ro.store = &series_;
+    ro.state_store = store_.get();
+    ro.sender = outbox_.get();
+    ro.resend_delay_ms = 3'600'000;
+    ro.external_url = "http://obsmon.test:9950";
+    rules_ = std::make_unique<RuleManager>(ro, groups_);
+  }
+
+  void TearDown() override {
+    StopAlertmanager();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  void StartAlertmanager() {
+    std::string cfg = "--config.file=" + (dir_ / "am.yml").string();
+    std::string storage = "--storage.path=" + (dir_ / "data").string();
+    std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
+    const char* argv[] = {kAlertmanager,
+                          cfg.c_str(),
+                          storage.c_str(),
+                          listen.c_str(),
+                          "--cluster.listen-address=",
+                          "--log.level=warn",
+                          nullptr};
+    ASSERT_EQ(
+        ::posix_spawn(&pid_, kAlertmanager, nullptr, nullptr, const_cast<char**>(argv), environ),
+        0);
+    httplib::Client c("127.0.0.1", port_);
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          auto r = c.Get("/-/ready");
+          return r && r->status == 200;
+        },
+        30))
+        << "alertmanager did not become ready";
+  }
+
+  void StopAlertmanager() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    int st;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+  }
+
+  // Active alerts named CarbonComponentDown in Alertmanager.
+  json ActiveInAlertmanager() {
+    httplib::Client c("127.0.0.1", port_);
+    auto r = c.Get("/api/v2/alerts?filter=alertname%3D%22CarbonComponentDown%22");
+    if (!r || r->status != 200) return json::array();
+    return json::parse(r->body, nullptr, false);
+  }
+
+  // One simulated minute: the probe reports up, rules evaluate, the outbox tries to deliver.
+  void Minute(double up) {
+    series_.Append(Sample{"up", Labels{{"job", "tta-staging-carbon"}, {"instance", "carbon:8080"}},
+                          clock_->NowMs(), up});
+    rules_->Tick();
+    outbox_->DeliverDue();
+    clock_->Advance(kMin);
+  }
+
+  Hook hook_;
+  std::filesystem::path dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  std::vector<RuleGroupSpec> groups_;
+  std::unique_ptr<storage::AlertStore> store_;
+  std::unique_ptr<AlertmanagerNotifier> notifier_;
+  std::unique_ptr<FakeClock> clock_;
+  SeriesStore series_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<RuleManager> rules_;
+};
+
+TEST_F(AlertmanagerIntegrationTest, DownAlertArrivesAfterForAndResolves) {
+  StartAlertmanager();
+  const int64_t t0 = clock_->NowMs();
+  Minute(1);  // t0 up
+  Minute(0);  // t1 pending
+  Minute(0);  // t2 pending (1m)
+  EXPECT_EQ(outbox_->Stats().sent, 0u);
+  EXPECT_TRUE(ActiveInAlertmanager().empty());
+  Minute(0);  // t3: 2m since t1: firing, delivered
+  EXPECT_EQ(outbox_->Stats().sent, 1u);
+  json active = ActiveInAlertmanager();
+  ASSERT_EQ(active.size(), 1u) << active.dump();
+  EXPECT_EQ(active[0]["labels"]["severity"], "critical");
+  EXPECT_EQ(active[0]["labels"]["instance"], "carbon:8080");
+  EXPECT_EQ(active[0]["annotations"]["summary"], "Carbon component is down");
+  EXPECT_EQ(active[0]["startsAt"].get<std::string>().substr(0, 19),
+            Rfc3339(t0 + 3 * kMin).substr(0, 19));
+  EXPECT_EQ(active[0]["generatorURL"].get<std::string>().rfind("http://obsmon.test:9950/graph", 0),
+            0u);
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20)) << "no firing webhook";
+  Minute(1);  // t4: resolved, endsAt t4 (in the real past)
+  EXPECT_EQ(outbox_->Stats().sent, 2u);
+  EXPECT_TRUE(ActiveInAlertmanager().empty()) << ActiveInAlertmanager().dump();
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 20)) << "no resolved webhook";
+}
+
+TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDuringOutageStillGetsTheAlert) {
+  Minute(1);
+  Minute(0);
+  Minute(0);
+  Minute(0);  // firing: delivery fails (nothing listens), the row stays in the outbox
+  EXPECT_EQ(outbox_->Stats().sent, 0u);
+  EXPECT_GE(outbox_->Stats().failed, 1u);
+  EXPECT_EQ(*store_->Pending(), 1);
+  Minute(0);  // still down: retried with backoff, still kept
+  EXPECT_EQ(*store_->Pending(), 1);
+  StartAlertmanager();
+  clock_->Advance(10 * kMin - kMin);  // past any backoff (max 5m)
+  outbox_->DeliverDue();
+  EXPECT_EQ(*store_->Pending(), 0);
+  EXPECT_EQ(outbox_->Stats().sent, 1u);
+  EXPECT_GE(outbox_->Stats().retried, 1u);
+  json active = ActiveInAlertmanager();
+  ASSERT_EQ(active.size(), 1u) << active.dump();
+  EXPECT_EQ(active[0]["labels"]["alertname"], "CarbonComponentDown");
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20));
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

@@ -1,0 +1,158 @@
+// Alertmanager v2 and webhook payloads as receivers see them, with auth, against a local server.
+#include "alerts/http_notifier.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace obsmon::alerts {
+namespace {
+
+using nlohmann::json;
+
+// A receiver on 127.0.0.1:<ephemeral> recording requests; responds with `status`.
+class Receiver {
+ public:
+  Receiver() {
+    server_.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      paths.push_back(req.path);
+      bodies.push_back(req.body);
+      auth.push_back(req.get_header_value("Authorization"));
+      res.status = status;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // Readiness, not time: the listener thread has started accepting.
+    while (!server_.is_running()) std::this_thread::yield();
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::mutex mu_;
+  std::vector<std::string> paths, bodies, auth;
+  int status = 200;
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+OutgoingAlert Firing(const std::string& instance) {
+  OutgoingAlert a;
+  a.labels = Labels{
+      {"alertname", "CarbonComponentDown"}, {"severity", "critical"}, {"instance", instance}};
+  a.annotations = Labels{{"summary", "down"}};
+  a.starts_at_ms = 1'760'400'120'000;
+  a.ends_at_ms = 1'760'400'360'000;
+  a.generator_url = "http://obsmon/graph";
+  return a;
+}
+
+TEST(HttpNotifierTest, Rfc3339) {
+  EXPECT_EQ(Rfc3339(0), "0001-01-01T00:00:00Z");
+  EXPECT_EQ(Rfc3339(1'760'400'120'250), "2025-10-14T00:02:00.250Z");
+}
+
+TEST(HttpNotifierTest, AlertmanagerV2PayloadWithBearerTokenFromFile) {
+  Receiver r;
+  auto token =
+      std::filesystem::temp_directory_path() / ("obsmon_token_" + std::to_string(::getpid()));
+  std::ofstream(token) << "s3cret\n";
+  ReceiverConfig c;
+  c.name = "am";
+  c.url = r.Url() + "/";
+  c.bearer_token_file = token.string();
+  AlertmanagerNotifier n(c);
+  auto bodies = n.Render({Firing("a"), Firing("b")});
+  ASSERT_EQ(bodies.size(), 1u);
+  ASSERT_TRUE(n.Deliver(bodies[0]).ok());
+  std::filesystem::remove(token);
+  ASSERT_EQ(r.paths.size(), 1u);
+  EXPECT_EQ(r.paths[0], "/api/v2/alerts");
+  EXPECT_EQ(r.auth[0], "Bearer s3cret");
+  json j = json::parse(r.bodies[0]);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["labels"]["alertname"], "CarbonComponentDown");
+  EXPECT_EQ(j[0]["annotations"]["summary"], "down");
+  EXPECT_EQ(j[0]["startsAt"], "2025-10-14T00:02:00.000Z");
+  EXPECT_EQ(j[0]["endsAt"], "2025-10-14T00:06:00.000Z");
+  EXPECT_EQ(j[0]["generatorURL"], "http://obsmon/graph");
+}
+
+TEST(HttpNotifierTest, WebhookPayloadGroupsByAlertnameWithBasicAuthFromEnv) {
+  Receiver r;
+  ::setenv("OBSMON_TEST_HOOK_PW", "pw", 1);
+  ReceiverConfig c;
+  c.name = "ops";
+  c.url = r.Url() + "/hook";
+  c.basic_username = "obsmon";
+  c.basic_password_env = "OBSMON_TEST_HOOK_PW";
+  WebhookNotifier n(c, "http://obsmon:9950");
+  OutgoingAlert resolved = Firing("b");
+  resolved.resolved = true;
+  OutgoingAlert other = Firing("c");
+  other.labels.Set("alertname", "Other");
+  auto bodies = n.Render({Firing("a"), resolved, other});
+  ASSERT_EQ(bodies.size(), 2u);  // CarbonComponentDown and Other
+  ASSERT_TRUE(n.Deliver(bodies[0]).ok());
+  EXPECT_EQ(r.paths[0], "/hook");
+  EXPECT_EQ(r.auth[0], "Basic b2JzbW9uOnB3");  // base64("obsmon:pw")
+  json j = json::parse(r.bodies[0]);
+  EXPECT_EQ(j["version"], "4");
+  EXPECT_EQ(j["status"], "firing");  // one of the two still fires
+  EXPECT_EQ(j["receiver"], "ops");
+  EXPECT_EQ(j["groupKey"], "{}:{alertname=\"CarbonComponentDown\"}");
+  EXPECT_EQ(j["groupLabels"], json({{"alertname", "CarbonComponentDown"}}));
+  EXPECT_EQ(j["commonLabels"],
+            json({{"alertname", "CarbonComponentDown"}, {"severity", "critical"}}));
+  EXPECT_EQ(j["commonAnnotations"], json({{"summary", "down"}}));
+  EXPECT_EQ(j["externalURL"], "http://obsmon:9950");
+  ASSERT_EQ(j["alerts"].size(), 2u);
+  EXPECT_EQ(j["alerts"][0]["status"], "firing");
+  EXPECT_EQ(j["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(j["alerts"][1]["status"], "resolved");
+  EXPECT_EQ(j["alerts"][1]["endsAt"], "2025-10-14T00:06:00.000Z");
+  EXPECT_EQ(j["alerts"][0]["fingerprint"].get<std::string>().size(), 16u);
+  ::unsetenv("OBSMON_TEST_HOOK_PW");
+}
+
+TEST(HttpNotifierTest, ErrorsAreStatusesWithoutSecrets) {
+  Receiver r;
+  r.status = 503;
+  ::setenv("OBSMON_TEST_TOKEN", "topsecret", 1);
+  ReceiverConfig c;
+  c.name = "am";
+  c.url = r.Url();
+  c.bearer_token_env = "OBSMON_TEST_TOKEN";
+  AlertmanagerNotifier n(c);
+  Status s = n.Deliver("[]");
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(s.message(), "am: status 503");
+  r.status = 400;
+  Status bad = n.Deliver("[]");
+  EXPECT_TRUE(bad.IsInvalidArgument());
+  EXPECT_EQ(bad.message().find("topsecret"), std::string::npos);
+  // Nothing listening: Unavailable.
+  ReceiverConfig gone = c;
+  gone.url = "http://127.0.0.1:1";
+  gone.timeout_ms = 500;
+  AlertmanagerNotifier down(gone);
+  Status d = down.Deliver("[]");
+  EXPECT_EQ(d.code(), Status::Code::kUnavailable);
+  EXPECT_EQ(d.message().find("topsecret"), std::string::npos);
+  ::unsetenv("OBSMON_TEST_TOKEN");
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

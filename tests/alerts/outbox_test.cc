@@ -1,0 +1,145 @@
+// The durable outbox: retries with exponential backoff against a failing receiver, loses nothing.
+#include "alerts/outbox.h"
+
+#include <gtest/gtest.h>
+
+#include "alerts/memory_alert_store.h"
+
+namespace obsmon::alerts {
+namespace {
+
+// A receiver that fails while `down` is set and records what it got.
+class FakeNotifier final : public Notifier {
+ public:
+  explicit FakeNotifier(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  std::vector<std::string> Render(const std::vector<OutgoingAlert>& alerts) const override {
+    std::string body;
+    for (const auto& a : alerts) body += a.labels.Get("alertname") + (a.resolved ? "-" : "+") + ";";
+    return {body};
+  }
+  Status Deliver(const std::string& body) override {
+    ++attempts;
+    if (down) return Status::Unavailable("connection refused");
+    received.push_back(body);
+    return Status::Ok();
+  }
+  bool down = false;
+  int attempts = 0;
+  std::vector<std::string> received;
+
+ private:
+  std::string name_;
+};
+
+OutgoingAlert Alert(const std::string& name, bool resolved = false) {
+  OutgoingAlert a;
+  a.labels.Set("alertname", name);
+  a.resolved = resolved;
+  return a;
+}
+
+TEST(OutboxTest, DeliversToEveryReceiver) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am"), hook("hook");
+  Outbox outbox({&clock, &store, {&am, &hook}});
+  outbox.Send({Alert("A"), Alert("B")});
+  EXPECT_EQ(*store.Pending(), 2);
+  EXPECT_EQ(outbox.DeliverDue(), 2);
+  EXPECT_EQ(am.received, std::vector<std::string>{"A+;B+;"});
+  EXPECT_EQ(hook.received, std::vector<std::string>{"A+;B+;"});
+  EXPECT_EQ(*store.Pending(), 0);
+  EXPECT_EQ(outbox.Stats().sent, 2u);
+}
+
+TEST(OutboxTest, RetriesWithExponentialBackoffUntilDelivered) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  OutboxOptions o{&clock, &store, {&am}};
+  o.backoff_initial_ms = 1'000;
+  o.backoff_max_ms = 4'000;
+  Outbox outbox(o);
+  am.down = true;
+  outbox.Send({Alert("A")});
+  outbox.Send({Alert("A", true)});
+  EXPECT_EQ(outbox.DeliverDue(), 0);  // attempt 1 of both: fail, next in 1s
+  EXPECT_EQ(am.attempts, 2);
+  EXPECT_EQ(outbox.DeliverDue(), 0);  // not due yet: no attempt
+  EXPECT_EQ(am.attempts, 2);
+  clock.Advance(1'000);
+  outbox.DeliverDue();  // attempt 2: fail, next in 2s
+  EXPECT_EQ(am.attempts, 4);
+  clock.Advance(1'999);
+  outbox.DeliverDue();
+  EXPECT_EQ(am.attempts, 4);
+  clock.Advance(1);
+  outbox.DeliverDue();  // attempt 3: fail, next in 4s
+  clock.Advance(4'000);
+  outbox.DeliverDue();  // attempt 4: fail, capped at 4s
+  EXPECT_EQ(am.attempts, 8);
+  auto due = store.Due(INT64_MAX, 10);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].attempts, 4);
+  EXPECT_EQ((*due)[0].next_attempt_ms, clock.NowMs() + 4'000);
+  EXPECT_EQ((*due)[0].last_error, "connection refused");
+  am.down = false;
+  clock.Advance(4'000);
+  EXPECT_EQ(outbox.DeliverDue(), 2);
+  // Nothing lost, order kept (firing before resolved).
+  EXPECT_EQ(am.received, (std::vector<std::string>{"A+;", "A-;"}));
+  OutboxStats s = outbox.Stats();
+  EXPECT_EQ(s.failed, 8u);
+  EXPECT_EQ(s.retried, 8u);  // attempts 2..5 of two rows
+  EXPECT_EQ(s.sent, 2u);
+  EXPECT_EQ(*store.Pending(), 0);
+}
+
+TEST(OutboxTest, SurvivesRestartThroughTheStore) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  am.down = true;
+  {
+    Outbox outbox({&clock, &store, {&am}});
+    outbox.Send({Alert("A")});
+    outbox.DeliverDue();
+  }
+  am.down = false;
+  Outbox again({&clock, &store, {&am}});
+  clock.Advance(60'000);
+  EXPECT_EQ(again.DeliverDue(), 1);
+  EXPECT_EQ(am.received.size(), 1u);
+}
+
+TEST(OutboxTest, DropsRowsOlderThanMaxAgeAndCountsThem) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  OutboxOptions o{&clock, &store, {&am}};
+  o.max_age_ms = 10'000;
+  Outbox outbox(o);
+  am.down = true;
+  outbox.Send({Alert("A")});
+  outbox.DeliverDue();
+  clock.Advance(10'001);
+  am.down = false;
+  EXPECT_EQ(outbox.DeliverDue(), 0);
+  EXPECT_EQ(outbox.Stats().dropped, 1u);
+  EXPECT_TRUE(am.received.empty());
+}
+
+TEST(OutboxTest, StoreFailureIsCountedNotThrown) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  Outbox outbox({&clock, &store, {&am}});
+  store.SetFailing(true);
+  outbox.Send({Alert("A")});
+  EXPECT_EQ(outbox.DeliverDue(), 0);
+  EXPECT_EQ(outbox.Stats().store_errors, 2u);
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

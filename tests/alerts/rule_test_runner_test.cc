@@ -1,0 +1,66 @@
+#include "alerts/rule_test_runner.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "alerts/promql_value.h"
+
+namespace obsmon::alerts {
+namespace {
+
+std::vector<std::optional<double>> Expand(const std::string& s) {
+  std::vector<std::optional<double>> out;
+  std::string err;
+  EXPECT_TRUE(ExpandSeriesValues(s, &out, &err)) << s << ": " << err;
+  return out;
+}
+
+TEST(ExpandSeriesValuesTest, PromtoolNotation) {
+  using V = std::vector<std::optional<double>>;
+  EXPECT_EQ(Expand("1 2 3"), (V{1, 2, 3}));
+  EXPECT_EQ(Expand("0+10x3"), (V{0, 10, 20, 30}));  // n+1 values
+  EXPECT_EQ(Expand("5-2x2"), (V{5, 3, 1}));
+  EXPECT_EQ(Expand("-1+1x2"), (V{-1, 0, 1}));
+  EXPECT_EQ(Expand("7x2"), (V{7, 7, 7}));  // n+1 values
+  EXPECT_EQ(Expand("1 _ 2"), (V{1, std::nullopt, 2}));
+  EXPECT_EQ(Expand("_x3 4"), (V{std::nullopt, std::nullopt, std::nullopt, 4}));  // n blanks
+  EXPECT_EQ(Expand("1e3 2.5"), (V{1000, 2.5}));
+  auto s = Expand("1 stale");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_TRUE(promql::IsStaleNaN(*s[1]));
+  auto inf = Expand("Inf -Inf");
+  EXPECT_TRUE(std::isinf(*inf[0]) && *inf[0] > 0);
+  EXPECT_TRUE(std::isinf(*inf[1]) && *inf[1] < 0);
+  // Accumulated like promtool: 0.1 added three times, not 0.1 * 3.
+  auto acc = Expand("0+0.1x3");
+  EXPECT_EQ(*acc[3], 0.1 + 0.1 + 0.1);
+}
+
+TEST(ExpandSeriesValuesTest, RejectsBadTokens) {
+  std::vector<std::optional<double>> out;
+  std::string err;
+  EXPECT_FALSE(ExpandSeriesValues("1 abc", &out, &err));
+  EXPECT_NE(err.find("abc"), std::string::npos);
+  EXPECT_FALSE(ExpandSeriesValues("1+2", &out, &err));
+  EXPECT_FALSE(ExpandSeriesValues("1x", &out, &err));
+  EXPECT_FALSE(ExpandSeriesValues("_y3", &out, &err));
+}
+
+TEST(RunRuleTestsTest, MissingRuleFileFailsWithExitCode1) {
+  auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "t.yml") << "rule_files: [nope.yml]\ntests: []\n";
+  std::ostringstream out;
+  EXPECT_EQ(RunRuleTests({(dir / "t.yml").string()}, out), 1);
+  EXPECT_NE(out.str().find("FAILED"), std::string::npos);
+  EXPECT_NE(out.str().find("nope.yml"), std::string::npos) << out.str();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

@@ -1,0 +1,149 @@
+// Rules inside the real obsmon binary: a health probe's failure reaches a rule as `up == 0`, the
+// alert fires after its `for`, is delivered to a webhook receiver in Alertmanager's webhook format,
+// shows in /api/v1/alerts and as ALERTS on /metrics, and is resolved when the target returns.
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <thread>
+
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScratchDir;
+using testing::Subprocess;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+
+// A loopback HTTP server in a thread.
+class Server {
+ public:
+  explicit Server(std::function<void(httplib::Server&)> routes) {
+    routes(server_);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~Server() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+TEST(ObsmonAlertingTest, DownTargetFiresAndResolvesThroughWebhook) {
+  ScratchDir dir;
+  std::atomic<bool> healthy{true};
+  Server target([&](httplib::Server& s) {
+    s.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
+      res.status = healthy ? 200 : 503;
+      res.set_content(healthy ? "OK" : "FAILING", "text/plain");
+    });
+  });
+  std::mutex mu;
+  std::vector<nlohmann::json> hooks;
+  Server receiver([&](httplib::Server& s) {
+    s.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu);
+      hooks.push_back(nlohmann::json::parse(req.body, nullptr, false));
+      res.status = 200;
+    });
+  });
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: web
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: up{job="web-staging"} == 0
+        for: 2s
+        labels: {severity: critical}
+        annotations:
+          summary: "{{ $labels.instance }} is down"
+)");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir.File("obsmon.db") + "}\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  webhooks:\n"
+                 "    - name: ops\n"
+                 "      url: http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook\n"
+                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
+                 "components:\n"
+                 "  - name: web\n"
+                 "    labels: {job: web-staging}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
+                     std::to_string(target.port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
+  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
+  int port = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::string out = obsmon.Output();
+    auto at = out.find("(port ");
+    if (at == std::string::npos) return false;
+    port = std::stoi(out.substr(at + 6));
+    return true;
+  })) << obsmon.Output();
+  httplib::Client api("127.0.0.1", port);
+
+  auto statuses = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<std::string> out;
+    for (const auto& h : hooks) {
+      if (!h.is_discarded()) out.push_back(h.value("status", ""));
+    }
+    return out;
+  };
+  std::this_thread::sleep_for(1500ms);  // healthy for a while: nothing may fire
+  EXPECT_TRUE(statuses().empty());
+
+  healthy = false;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto s = statuses();
+    return std::find(s.begin(), s.end(), "firing") != s.end();
+  }, 15s)) << obsmon.Output();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    const auto& h = hooks.front();
+    EXPECT_EQ(h["version"], "4");
+    EXPECT_EQ(h["receiver"], "ops");
+    ASSERT_FALSE(h["alerts"].empty());
+    const auto& a = h["alerts"][0];
+    EXPECT_EQ(a["labels"]["alertname"], "WebDown");
+    EXPECT_EQ(a["labels"]["job"], "web-staging");
+    EXPECT_EQ(a["labels"]["severity"], "critical");
+    EXPECT_EQ(a["annotations"]["summary"],
+              "127.0.0.1:" + std::to_string(target.port()) + " is down");
+  }
+  auto alerts = nlohmann::json::parse(api.Get("/api/v1/alerts")->body, nullptr, false);
+  ASSERT_FALSE(alerts.is_discarded());
+  ASSERT_EQ(alerts["data"]["alerts"].size(), 1u) << alerts.dump();
+  EXPECT_EQ(alerts["data"]["alerts"][0]["state"], "firing");
+  const std::string metrics = api.Get("/metrics")->body;
+  EXPECT_NE(metrics.find("ALERTS{alertname=\"WebDown\",alertstate=\"firing\""), std::string::npos)
+      << metrics.substr(0, 2000);
+
+  healthy = true;
+  ASSERT_TRUE(WaitUntil([&] {
+    auto s = statuses();
+    return std::find(s.begin(), s.end(), "resolved") != s.end();
+  }, 15s)) << obsmon.Output();
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait(), 0);
+}
+
+}  // namespace
+}  // namespace obsmon

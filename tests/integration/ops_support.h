@@ -1,0 +1,83 @@
+// Helpers shared by the ops_* integration tests: a real HTTP target, starting the real obsmon
+// binary and finding its port, reading one value from /metrics text.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/subprocess.h"
+
+namespace obsmon::testing {
+
+inline const std::string kObsmonBinary = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+
+// A /health endpoint answering 200 on 127.0.0.1 (a port of its own).
+class HealthTarget {
+ public:
+  HealthTarget() {
+    server_.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("{\"status\":\"OK\"}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, std::chrono::seconds(5));
+  }
+  ~HealthTarget() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Starts `obsmon run --config <config> <extra...>`; `port` gets its HTTP port once it listens
+// (0 when it never did, e.g. because it refused to start).
+inline std::unique_ptr<Subprocess> StartObsmon(
+    const std::string& config, const std::string& log, int* port,
+    const std::vector<std::string>& extra = {},
+    std::chrono::milliseconds wait = std::chrono::seconds(20)) {
+  std::vector<std::string> argv{kObsmonBinary, "run", "--config", config};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = std::make_unique<Subprocess>(argv, log);
+  *port = 0;
+  WaitUntil(
+      [&] {
+        const std::string out = p->Output();
+        auto at = out.find("(port ");
+        if (at == std::string::npos) return false;
+        *port = std::stoi(out.substr(at + 6));
+        return true;
+      },
+      wait);
+  return p;
+}
+
+// The value of the first sample of `name` whose label text contains `label_part` ("" = any).
+inline std::optional<double> MetricValue(const std::string& text, const std::string& name,
+                                         const std::string& label_part = "") {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
+    const char next = line[name.size()];
+    if (next != ' ' && next != '{') continue;
+    const auto space = line.rfind(' ');
+    const std::string labels = line.substr(name.size(), space - name.size());
+    if (!label_part.empty() && labels.find(label_part) == std::string::npos) continue;
+    return std::stod(line.substr(space + 1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace obsmon::testing

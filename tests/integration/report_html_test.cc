@@ -1,0 +1,127 @@
+// The HTML report in a real browser (Debian's headless Chromium): it renders without a console
+// error or a Content-Security-Policy violation (nothing external, nothing inline that is not
+// allowed), hostile text from probes and logs shows up escaped and never executes, and a
+// screenshot can be taken (OBSMON_SCREENSHOT_OUT=docs/report-screenshot.png writes the one in
+// docs/). Skipped when /usr/bin/chromium is missing.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "monitor/report_format.h"
+#include "tests/monitor/fake_period.h"
+
+namespace obsmon {
+namespace {
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+class ReportHtmlChromiumTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << "chromium is not installed";
+    dir_ = std::filesystem::temp_directory_path() /
+           ("obsmon_report_html_chromium_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+
+  // Runs headless Chromium on `html` with `mode` (--dump-dom or --screenshot=...); returns its
+  // exit status, its stdout in *out and its log (stderr) in *log.
+  int Chromium(const std::string& html, const std::string& mode, std::string* out,
+               std::string* log) {
+    const auto page = dir_ / "report.html";
+    std::ofstream(page, std::ios::binary) << html;
+    const std::string cmd =
+        std::string("timeout 120 ") + kChromium +
+        " --headless --no-sandbox --disable-gpu --disable-background-networking"
+        " --disable-component-update --disable-sync --no-first-run --hide-scrollbars"
+        " --enable-logging=stderr --v=0 --window-size=1100,2600 --user-data-dir=" +
+        (dir_ / "profile").string() + " " + mode + " file://" + page.string() + " >" +
+        (dir_ / "out.txt").string() + " 2>" + (dir_ / "log.txt").string();
+    const int status = std::system(cmd.c_str());
+    *out = ReadFile(dir_ / "out.txt");
+    *log = ReadFile(dir_ / "log.txt");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  std::filesystem::path dir_;
+};
+
+// The harness can see script execution: without the report's policy, an inline script changes
+// the title in the dumped DOM. (So the absence of a change below means something.)
+TEST_F(ReportHtmlChromiumTest, HarnessDetectsExecutedScript) {
+  std::string dom, log;
+  ASSERT_EQ(Chromium("<!DOCTYPE html><html><head><title>before</title></head><body>"
+                     "<script>document.title='ran';console.error('boom')</script></body></html>",
+                     "--dump-dom", &dom, &log),
+            0)
+      << log;
+  EXPECT_NE(dom.find("<title>ran</title>"), std::string::npos) << dom;
+  EXPECT_NE(log.find(":CONSOLE"), std::string::npos) << log;  // console output is visible
+}
+
+TEST_F(ReportHtmlChromiumTest, RendersWithoutErrorsAndHostileTextStaysText) {
+  const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/true);
+  std::string dom, log;
+  ASSERT_EQ(Chromium(RenderReportHtml(r), "--dump-dom", &dom, &log), 0) << log;
+  // No console message at all: no script error, no CSP violation, nothing blocked.
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  // The hostile scripts did not run (the title is ours) and became no elements.
+  EXPECT_NE(dom.find("<title>carbon: observation period #3</title>"), std::string::npos);
+  EXPECT_EQ(dom.find("pwned</title>"), std::string::npos);
+  EXPECT_EQ(Count(dom, "<script"), 0u);
+  EXPECT_EQ(Count(dom, "<img"), 0u);
+  // ... but they are there, as text: in the critical line, the first reason, the maintenance
+  // reason and the alert summary (the DOM serializer re-escapes < > & in text).
+  EXPECT_GE(Count(dom, "&lt;script&gt;document.title='pwned'&lt;/script&gt;"), 4u) << dom;
+  // Control characters show as their pictures (ESC -> U+241B, BEL -> U+2407).
+  EXPECT_NE(dom.find("\xE2\x90\x9B[31mred\xE2\x90\x87"), std::string::npos);
+  // The page rendered its parts: the verdict, three charts, seven day rows.
+  EXPECT_NE(dom.find("id=\"verdict\""), std::string::npos);
+  EXPECT_EQ(Count(dom, "<svg"), 3u);
+  EXPECT_EQ(Count(dom, "<rect class=\"day\""), 7u);
+  EXPECT_NE(dom.find("<td>Day 7 (2025-10-20)</td>"), std::string::npos);
+}
+
+TEST_F(ReportHtmlChromiumTest, Screenshot) {
+  const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/false);
+  const auto png = dir_ / "report.png";
+  std::string out, log;
+  ASSERT_EQ(Chromium(RenderReportHtml(r), "--screenshot=" + png.string(), &out, &log), 0) << log;
+  const std::string bytes = ReadFile(png);
+  ASSERT_GT(bytes.size(), 20'000u) << log;
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  if (const char* dest = std::getenv("OBSMON_SCREENSHOT_OUT")) {
+    std::filesystem::copy_file(png, dest, std::filesystem::copy_options::overwrite_existing);
+  }
+}
+
+}  // namespace
+}  // namespace obsmon

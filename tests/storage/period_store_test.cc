@@ -1,0 +1,192 @@
+// PeriodStore on real SQLite files: periods and maintenance survive reopening (a restart), one
+// running period per component, stop, config declarations are idempotent, alert history is
+// filtered by component.
+#include "storage/period_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "alerts/alert.h"
+#include "storage/alert_store.h"
+
+namespace obsmon::storage {
+namespace {
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kT0 = 1'760'400'000'000;
+
+class PeriodStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("obsmon_period_store_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "obsmon.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::unique_ptr<PeriodStore> Open() {
+    auto s = PeriodStore::Open(path_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  static PeriodRecord Period(const std::string& c, int64_t start, int days = 7) {
+    PeriodRecord p;
+    p.component = c;
+    p.start_ms = start;
+    p.end_ms = start + days * kDay;
+    p.created_ms = start;
+    return p;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+};
+
+TEST_F(PeriodStoreTest, PeriodsSurviveReopenWithEveryField) {
+  int64_t id = 0;
+  {
+    auto store = Open();
+    PeriodRecord p = Period("carbon", kT0);
+    p.objective_percent = 99.9;
+    p.min_coverage_percent = 98;
+    p.latency_p95_ms = 250;
+    p.degradation_tolerance = 0.1;
+    p.note = "promotion #12";
+    auto added = store->AddPeriod(p);
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    id = *added;
+  }
+  auto store = Open();  // a restart
+  auto p = store->Period(id);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->component, "carbon");
+  EXPECT_EQ(p->start_ms, kT0);
+  EXPECT_EQ(p->end_ms, kT0 + 7 * kDay);
+  EXPECT_EQ(p->stopped_ms, 0);
+  EXPECT_DOUBLE_EQ(p->objective_percent, 99.9);
+  EXPECT_DOUBLE_EQ(p->min_coverage_percent, 98);
+  ASSERT_TRUE(p->latency_p95_ms.has_value());
+  EXPECT_DOUBLE_EQ(*p->latency_p95_ms, 250);
+  EXPECT_DOUBLE_EQ(p->degradation_tolerance, 0.1);
+  EXPECT_EQ(p->source, "cli");
+  EXPECT_EQ(p->note, "promotion #12");
+  EXPECT_TRUE(store->Period(id + 100).status().IsNotFound());
+}
+
+TEST_F(PeriodStoreTest, OverlappingPeriodOfTheSameComponentIsRefused) {
+  auto store = Open();
+  ASSERT_TRUE(store->AddPeriod(Period("carbon", kT0)).ok());
+  auto overlap = store->AddPeriod(Period("carbon", kT0 + 3 * kDay));
+  EXPECT_TRUE(overlap.status().IsInvalidArgument());
+  EXPECT_NE(overlap.status().message().find("overlapping"), std::string::npos);
+  // Another component, or the same one right after the end, is fine.
+  EXPECT_TRUE(store->AddPeriod(Period("neo4j", kT0 + 3 * kDay)).ok());
+  EXPECT_TRUE(store->AddPeriod(Period("carbon", kT0 + 7 * kDay)).ok());
+  auto all = store->Periods("carbon");
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].start_ms, kT0 + 7 * kDay);  // newest first
+  EXPECT_EQ(store->Periods()->size(), 3u);
+}
+
+TEST_F(PeriodStoreTest, BadPeriodsAreInvalidArguments) {
+  auto store = Open();
+  PeriodRecord p = Period("carbon", kT0);
+  p.end_ms = p.start_ms;
+  EXPECT_TRUE(store->AddPeriod(p).status().IsInvalidArgument());
+  p = Period("carbon", kT0);
+  p.objective_percent = 0;
+  EXPECT_TRUE(store->AddPeriod(p).status().IsInvalidArgument());
+  p.objective_percent = 100.5;
+  EXPECT_TRUE(store->AddPeriod(p).status().IsInvalidArgument());
+}
+
+TEST_F(PeriodStoreTest, StopEndsTheRunningPeriodAndFreesTheComponent) {
+  auto store = Open();
+  ASSERT_TRUE(store->AddPeriod(Period("carbon", kT0)).ok());
+  auto stopped = store->StopPeriod("carbon", kT0 + 2 * kDay);
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_EQ(stopped->stopped_ms, kT0 + 2 * kDay);
+  EXPECT_EQ(store->Periods("carbon")->at(0).stopped_ms, kT0 + 2 * kDay);
+  // Nothing left to stop; a new period may start after the stop.
+  EXPECT_TRUE(store->StopPeriod("carbon", kT0 + 2 * kDay + 1).status().IsNotFound());
+  EXPECT_TRUE(store->AddPeriod(Period("carbon", kT0 + 2 * kDay)).ok());
+  EXPECT_TRUE(store->StopPeriod("unknown", kT0).status().IsNotFound());
+}
+
+TEST_F(PeriodStoreTest, DeclaredPeriodsAndWindowsAreStoredOnce) {
+  auto store = Open();
+  PeriodRecord p = Period("carbon", kT0);
+  MaintenanceRecord m{0, "carbon", kT0 + kDay, kT0 + kDay + 3'600'000, "DB upgrade", "cli", kT0};
+  for (int i = 0; i < 3; ++i) {  // three restarts
+    auto id = store->EnsureDeclaredPeriod(p);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ASSERT_TRUE(store->EnsureDeclaredMaintenance(m).ok());
+  }
+  auto periods = store->Periods("carbon");
+  ASSERT_EQ(periods->size(), 1u);
+  EXPECT_EQ((*periods)[0].source, "config");
+  auto windows = store->Maintenance("carbon", kT0, kT0 + 7 * kDay);
+  ASSERT_EQ(windows->size(), 1u);
+  EXPECT_EQ((*windows)[0].source, "config");
+  EXPECT_EQ((*windows)[0].reason, "DB upgrade");
+}
+
+TEST_F(PeriodStoreTest, MaintenanceIsSelectedByOverlapAndComponent) {
+  auto store = Open();
+  auto add = [&](const std::string& c, int64_t s, int64_t e) {
+    ASSERT_TRUE(store->AddMaintenance({0, c, s, e, "r", "cli", kT0}).ok());
+  };
+  add("carbon", kT0 - 2 * kDay, kT0 - kDay);        // before
+  add("carbon", kT0 - 3'600'000, kT0 + 3'600'000);  // straddles the start
+  add("carbon", kT0 + kDay, kT0 + kDay + 1);        // inside
+  add("neo4j", kT0 + kDay, kT0 + 2 * kDay);         // other component
+  add("carbon", kT0 + 7 * kDay, kT0 + 8 * kDay);    // touches the end: outside [from, to)
+  auto w = store->Maintenance("carbon", kT0, kT0 + 7 * kDay);
+  ASSERT_TRUE(w.ok());
+  ASSERT_EQ(w->size(), 2u);
+  EXPECT_EQ((*w)[0].start_ms, kT0 - 3'600'000);
+  EXPECT_EQ((*w)[1].start_ms, kT0 + kDay);
+  EXPECT_EQ(store->Maintenance("", INT64_MIN, INT64_MAX)->size(), 5u);
+  EXPECT_TRUE(
+      store->AddMaintenance({0, "carbon", kT0, kT0, "", "cli", 0}).status().IsInvalidArgument());
+}
+
+TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
+  {
+    auto alerts = AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    auto event = [](const std::string& ev, int64_t ts, const std::string& component) {
+      alerts::AlertHistoryEvent e;
+      e.group_key = "rules.yml;carbon";
+      e.rule = "ProbeDown";
+      e.labels = Labels{{"alertname", "ProbeDown"}, {"component", component}};
+      e.annotations = Labels{{"summary", component + " is down"}};
+      e.event = ev;
+      e.ts_ms = ts;
+      return e;
+    };
+    ASSERT_TRUE((*alerts)
+                    ->AppendHistory(
+                        {event("firing", kT0 + 10, "carbon"), event("firing", kT0 + 20, "carbon-2"),
+                         event("resolved", kT0 + 30, "carbon"), event("firing", kT0 - 5, "carbon")})
+                    .ok());
+  }
+  auto store = Open();
+  auto rows = store->AlertHistory("carbon", kT0, kT0 + kDay);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);  // not carbon-2, not before the window
+  EXPECT_EQ((*rows)[0].event, "firing");
+  EXPECT_EQ((*rows)[0].summary, "carbon is down");
+  EXPECT_EQ((*rows)[1].event, "resolved");
+  EXPECT_EQ((*rows)[1].ts_ms, kT0 + 30);
+}
+
+}  // namespace
+}  // namespace obsmon::storage

@@ -35,5 +35,12 @@ function(obsmon_add_test name)
   if(ARG_LABELS)
     set(labels ${ARG_LABELS})
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${labels}" TIMEOUT 300)
+  # Integration tests start real processes and measure real outages: they run one at a time so
+  # that a loaded machine cannot stretch their timings.
+  set(serial FALSE)
+  if("integration" IN_LIST labels)
+    set(serial TRUE)
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${labels}" TIMEOUT 300 RUN_SERIAL ${serial})
 endfunction()

@@ -35,8 +35,19 @@ bool ValidateAlerting(const Config& config, ConfigErrors* errors) {
   return errors->errors().size() == before;
 }
 
+namespace {
+// Rules see at most the 5-minute lookback unless one asks for a longer range, which the rule
+// manager then requires of the store; keeping an hour of every 1-second probe series by default
+// would cost hundreds of MB with 1,000 probes.
+alerts::SeriesStoreOptions SeriesOptions() {
+  alerts::SeriesStoreOptions o;
+  o.retention_ms = 5 * 60'000 + 60'000;
+  return o;
+}
+}  // namespace
+
 AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
-    : clock_(clock), log_(std::move(log)) {}
+    : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {}
 
 Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log) {

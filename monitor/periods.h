@@ -17,6 +17,7 @@
 #include "core/config_node.h"
 #include "core/status.h"
 #include "monitor/config.h"
+#include "monitor/period_config.h"
 #include "monitor/report.h"
 #include "storage/period_store.h"
 
@@ -37,25 +38,6 @@ Objective PeriodObjective(const storage::PeriodRecord& period, const Objective& 
 std::optional<storage::PeriodRecord> CurrentPeriod(
     const std::vector<storage::PeriodRecord>& periods, TimestampMs now_ms);
 
-// Periods and maintenance windows declared in a component's config:
-//
-//   observation:                # a mapping, or a list of them
-//     start: 2025-10-14T00:00:00Z
-//     days: 7                   # default 7
-//     objective: 99.5           # default: the component's objective
-//     min_coverage: 99          # default: the component's
-//     latency_p95: 250ms        # default: the component's SLA, if any
-//     degradation_tolerance: 0.25
-//   maintenance:
-//     - {from: 2025-10-16T02:00:00Z, to: 2025-10-16T03:00:00Z, reason: "DB upgrade"}
-struct PeriodDeclarations {
-  std::vector<storage::PeriodRecord> periods;
-  std::vector<storage::MaintenanceRecord> maintenance;
-};
-// Reads the `observation` and `maintenance` keys of a component mapping (marking them used, so
-// CheckUnknownKeys accepts them); errors go to the node's ConfigErrors with their positions.
-PeriodDeclarations ParsePeriodDeclarations(ConfigNode& component, const std::string& name,
-                                           const Objective& objective);
 // Stores declared periods and windows that are not stored yet (idempotent: run at every start).
 Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& declarations,
                          TimestampMs now_ms);

@@ -355,7 +355,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     int64_t end = 0;
     const bool done = ReadFile(step.file, step.offset, true, expired, &out, &end);
     SetCursor(step.file, step.fingerprint, end, &out);  // candidates are never empty
-    if (!done) return out;  // continue with this file next time
+    if (!done) return out;                              // continue with this file next time
   }
   if (!live_in_plan) return out;
 
@@ -370,8 +370,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
   // is the same generation's (longer) fingerprint.
   auto now = live->Fingerprint();
-  const std::string read_fp =
-      live_offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
+  const std::string read_fp = live_offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
   struct stat st {};
   const bool unchanged = live->Stat(&st) && st.st_size >= end &&
                          (read_fp.empty() || live->MatchesFingerprint(read_fp));

@@ -58,8 +58,10 @@ class SqliteWriter final : public Writer {
       ++stats_.dropped_batches;
       return false;
     }
-    queue_.push_back({++last_seq_, std::move(batch)});
-    work_cv_.notify_one();
+    queue_.push_back({++last_seq_, std::move(batch), std::chrono::steady_clock::now()});
+    // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
+    // it only needs waking when the queue was empty (to start that timer) or has grown large.
+    if (queue_.size() == 1 || queue_.size() >= kEagerCommitBatches) work_cv_.notify_one();
     return true;
   }
 
@@ -67,10 +69,12 @@ class SqliteWriter final : public Writer {
     std::unique_lock<std::mutex> lock(mu_);
     const uint64_t target = last_seq_;
     const uint64_t lost_before = stats_.lost_batches + stats_.rejected_batches;
-    // While the writer is failing (its last attempt at our batches failed, and neither a commit
-    // nor a settings change happened since) Flush returns that error; the batches stay queued
-    // and are retried.
-    auto failed_for_us = [&] { return failed_seq_ >= target; };
+    flush_target_ = std::max(flush_target_, target);  // commit now, without the group delay
+    work_cv_.notify_one();
+    // While the writer is failing (its last attempt failed, and neither a commit nor a settings
+    // change happened since) Flush returns that error at once: batches commit in order, so ours
+    // cannot commit before the failing ones. They all stay queued and are retried.
+    auto failed_for_us = [&] { return failed_seq_ != 0; };
     done_cv_.wait(lock, [&] { return resolved_seq_ >= target || failed_for_us() || thread_done_; });
     if (resolved_seq_ < target) {
       return failed_for_us() ? last_status_
@@ -133,7 +137,11 @@ class SqliteWriter final : public Writer {
   struct Queued {
     uint64_t seq;
     WriteBatch batch;
+    // Real time (not the injected clock): the group-commit delay is about I/O, not semantics.
+    std::chrono::steady_clock::time_point enqueued;
   };
+  // Beyond this many queued batches the writer commits without waiting for the interval.
+  static constexpr size_t kEagerCommitBatches = 512;
   // A settings change run on the writer thread (which owns the connection).
   struct Task {
     std::function<Status()> fn;
@@ -172,6 +180,16 @@ class SqliteWriter final : public Writer {
       const bool retention_wanted = retention_requested_ > retention_started_ ||
                                     options_.clock->SteadyNow() >= next_retention_;
       const bool can_write = !queue_.empty() && (!backing_off || stopping_);
+      if (can_write && !stopping_ && flush_target_ <= resolved_seq_ &&
+          queue_.size() < kEagerCommitBatches && !retention_wanted && tasks_.empty()) {
+        // Group commit: wait (at most commit_interval_ms after the oldest batch arrived) so one
+        // transaction carries many runs; a process crash loses at most that interval.
+        const auto due = queue_.front().enqueued + std::chrono::milliseconds(options_.commit_interval_ms);
+        if (std::chrono::steady_clock::now() < due) {
+          work_cv_.wait_until(lock, due);
+          continue;
+        }
+      }
       if (!can_write && !retention_wanted && !retention_.active() && tasks_.empty()) {
         if (stopping_ && (queue_.empty() || give_up_)) break;
         auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
@@ -354,6 +372,7 @@ class SqliteWriter final : public Writer {
   std::deque<Task> tasks_;           // GUARDED_BY(mu_)
   uint64_t last_seq_ = 0;            // seq of the newest accepted batch; GUARDED_BY(mu_)
   uint64_t resolved_seq_ = 0;        // every batch up to here is committed or counted lost
+  uint64_t flush_target_ = 0;        // a Flush() waits for this seq: commit without delay
   // Newest batch of the last failed (retried) transaction; 0 when not failing.
   uint64_t failed_seq_ = 0;
   Status last_status_;            // the last failure

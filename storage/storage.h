@@ -74,8 +74,8 @@ class Writer {
   // counts a drop when the queue is full.
   virtual bool Enqueue(WriteBatch batch) = 0;
   // Blocks until everything enqueued before the call is committed: Ok. Returns the error
-  // instead when the writer's last attempt at those batches failed (disk full ...; they stay
-  // queued and are retried), when a batch was lost or refused meanwhile, or when stopped.
+  // instead while the writer is failing (its last transaction failed: disk full ...; the batches
+  // stay queued and are retried), when a batch was lost or refused meanwhile, or when stopped.
   virtual Status Flush() = 0;
   // Drains the queue, commits and stops the thread. Idempotent; the destructor calls it.
   virtual void Stop() = 0;

@@ -69,7 +69,8 @@ Stored ReadStored(const std::string& db) {
   if (!counters.ok()) return s;
   for (const auto& c : *counters) {
     if (c.labels.Get("component") != "carbon") continue;
-    if (c.name == "obsmon_log_matches_total" && c.labels.Get("severity") == "error") s.errors += c.value;
+    if (c.name == "obsmon_log_matches_total" && c.labels.Get("severity") == "error")
+      s.errors += c.value;
     if (c.name == "obsmon_log_matches_total" && c.labels.Get("severity") == "critical") {
       s.criticals += c.value;
     }
@@ -77,8 +78,8 @@ Stored ReadStored(const std::string& db) {
     if (c.name == "obsmon_log_events_dropped_total") s.storage_dropped += c.value;
     if (c.name == "obsmon_log_events_capped_total") s.capped += c.value;
   }
-  auto events = (*reader)->LogEvents("carbon", 0, SystemClock::Instance().NowMs() + 86'400'000,
-                                     1'000'000);
+  auto events =
+      (*reader)->LogEvents("carbon", 0, SystemClock::Instance().NowMs() + 86'400'000, 1'000'000);
   if (!events.ok()) return s;
   for (const auto& e : *events) s.events.push_back(e.line);
   s.ok = true;
@@ -127,17 +128,22 @@ TEST_P(LogSigkillTest, CountsAndEventsAreExactAcrossKillsAndRotations) {
   ::chmod(conf.c_str(), 0644);
   WriteWholeFile(log, "");
   config_ = dir_.File("obsmon.yml");
-  WriteWholeFile(config_, "listen: 127.0.0.1:0\n"
-                          "storage:\n  path: " + db + "\n"
-                          "components:\n"
-                          "  - name: carbon\n"
-                          "    labels: {job: carbon}\n"
-                          "    probes:\n"
-                          "      - name: logs\n"
-                          "        kind: log\n"
-                          "        interval: 100ms\n"
-                          "        paths: [" + log + "]\n"
-                          "        read_chunk_bytes: 8192\n");
+  WriteWholeFile(config_,
+                 "listen: 127.0.0.1:0\n"
+                 "storage:\n  path: " +
+                     db +
+                     "\n"
+                     "components:\n"
+                     "  - name: carbon\n"
+                     "    labels: {job: carbon}\n"
+                     "    probes:\n"
+                     "      - name: logs\n"
+                     "        kind: log\n"
+                     "        interval: 100ms\n"
+                     "        paths: [" +
+                     log +
+                     "]\n"
+                     "        read_chunk_bytes: 8192\n");
 
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));

@@ -1,7 +1,7 @@
 // The HTML report in a real browser (Debian's headless Chromium): it renders without a console
 // error or a Content-Security-Policy violation (nothing external, nothing inline that is not
-// allowed), hostile text from probes and logs shows up escaped and never executes, and a
-// screenshot can be taken (OBSMON_SCREENSHOT_OUT=docs/report-screenshot.png writes the one in
+// allowed), hostile text from probes and logs shows up escaped and never executes, it prints to
+// a few A4 landscape pages, and a screenshot can be taken (OBSMON_SCREENSHOT_OUT=docs/report-screenshot.png writes the one in
 // docs/). Skipped when /usr/bin/chromium is missing.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -121,6 +121,24 @@ TEST_F(ReportHtmlChromiumTest, Screenshot) {
   if (const char* dest = std::getenv("OBSMON_SCREENSHOT_OUT")) {
     std::filesystem::copy_file(png, dest, std::filesystem::copy_options::overwrite_existing);
   }
+}
+
+// It prints: A4 landscape (from @media print), a handful of pages for a 7-day period.
+TEST_F(ReportHtmlChromiumTest, PrintsToAFewPdfPages) {
+  const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/false);
+  const auto pdf = dir_ / "report.pdf";
+  std::string out, log;
+  ASSERT_EQ(Chromium(RenderReportHtml(r), "--no-pdf-header-footer --print-to-pdf=" + pdf.string(),
+                     &out, &log),
+            0)
+      << log;
+  const std::string bytes = ReadFile(pdf);
+  ASSERT_EQ(bytes.substr(0, 5), "%PDF-") << log;
+  const size_t pages = Count(bytes, "/Type /Page") - Count(bytes, "/Type /Pages");
+  EXPECT_GE(pages, 2u);
+  EXPECT_LE(pages, 6u);
+  // A4 landscape: 297 x 210 mm = 841.92 x 595.28 points (Chromium writes 841.91998 594.95996).
+  EXPECT_NE(bytes.find("/MediaBox [0 0 841.9"), std::string::npos);
 }
 
 }  // namespace

@@ -470,8 +470,8 @@ TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
 // plain name sorts first, and was emptied by a move before its .gz looked for it.
 TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
   TempDir dir;
-  for (const char* n : {"a.log", "a.log.1", "a.log.1.gz", "a.log.2.gz", "a.log-20250101",
-                        "a.log-20250101.gz"}) {
+  for (const char* n :
+       {"a.log", "a.log.1", "a.log.1.gz", "a.log.2.gz", "a.log-20250101", "a.log-20250101.gz"}) {
     WriteFile(dir / n, "x\n");
   }
   std::vector<std::string> names;

@@ -89,6 +89,28 @@ class AlertsCollectable final : public prometheus::Collectable {
 
 }  // namespace
 
+namespace {
+
+// Tells the store how far back each selector of `expr` reaches: by metric name when the selector
+// names one (so only that metric keeps the history), globally otherwise.
+void RequireRetentionOf(const promql::Expr& expr, SeriesStore& store,
+                        const promql::EvalOptions& eval) {
+  int64_t own = -1;
+  if (expr.kind == promql::NodeKind::kVectorSelector) own = expr.offset_ms + eval.lookback_ms;
+  if (expr.kind == promql::NodeKind::kMatrixSelector) own = expr.offset_ms + expr.range_ms;
+  if (own >= 0) {
+    const int64_t need = own + 2 * eval.lookback_ms;
+    if (expr.metric.empty()) {
+      store.RequireRetention(need);
+    } else {
+      store.RequireRetentionFor(expr.metric, need);
+    }
+  }
+  for (const auto& a : expr.args) RequireRetentionOf(*a, store, eval);
+}
+
+}  // namespace
+
 RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> groups)
     : options_(std::move(options)) {
   int64_t lookbehind = 0;
@@ -96,8 +118,7 @@ RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> 
     auto g = std::make_unique<Group>();
     g->interval_ms = spec.interval_ms > 0 ? spec.interval_ms : options_.evaluation_interval_ms;
     for (auto& r : spec.rules) {
-      if (r.expr)
-        lookbehind = std::max(lookbehind, promql::MaxLookbehindMs(*r.expr, options_.eval));
+      if (r.expr && options_.store) RequireRetentionOf(*r.expr, *options_.store, options_.eval);
       if (r.kind == RuleSpec::Kind::kAlert) {
         g->order.emplace_back(true, g->alerting.size());
         g->alerting.push_back(std::make_unique<AlertingRule>(r, spec.Key()));
@@ -109,7 +130,7 @@ RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> 
     g->spec = std::move(spec);
     groups_.push_back(std::move(g));
   }
-  if (options_.store) options_.store->RequireRetention(lookbehind + 2 * options_.eval.lookback_ms);
+  (void)lookbehind;
   collectable_ = std::make_shared<AlertsCollectable>(this);
 }
 

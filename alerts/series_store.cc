@@ -46,6 +46,9 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
     }
     auto e = std::make_unique<Entry>();
     e->labels = labels;
+    if (auto r = name_retention_.find(labels.Get("__name__")); r != name_retention_.end()) {
+      e->retention_ms = r->second;
+    }
     entry = e.get();
     series_.emplace(labels, std::move(e));
     lookup_.emplace(labels, entry);
@@ -74,7 +77,7 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
 }
 
 void SeriesStore::TrimLocked(Entry& e) {
-  const int64_t keep_from = e.points.back().t - retention_ms_.load();
+  const int64_t keep_from = e.points.back().t - std::max(retention_ms_.load(), e.retention_ms);
   while (e.begin < e.points.size() && e.points[e.begin].t < keep_from) ++e.begin;
   size_t live = e.points.size() - e.begin;
   if (live > options_.max_points_per_series) e.begin += live - options_.max_points_per_series;
@@ -91,11 +94,21 @@ void SeriesStore::RequireRetention(int64_t ms) {
   }
 }
 
+void SeriesStore::RequireRetentionFor(const std::string& metric, int64_t ms) {
+  std::unique_lock lock(mu_);
+  int64_t& need = name_retention_[metric];
+  need = std::max(need, ms);
+  if (auto it = by_name_.find(metric); it != by_name_.end()) {
+    for (Entry* e : it->second) e->retention_ms = std::max(e->retention_ms, need);
+  }
+}
+
 void SeriesStore::GarbageCollect(int64_t now_ms) {
   std::unique_lock lock(mu_);
-  const int64_t cutoff = now_ms - retention_ms_.load();
+  const int64_t base = retention_ms_.load();
   for (auto it = series_.begin(); it != series_.end();) {
     Entry& e = *it->second;
+    const int64_t cutoff = now_ms - std::max(base, e.retention_ms);
     if (e.points.size() == e.begin || e.points.back().t < cutoff) {
       auto name_it = by_name_.find(e.labels.Get("__name__"));
       if (name_it != by_name_.end()) {

@@ -52,6 +52,9 @@ class SeriesStore final : public promql::Querier {
 
   // Keeps at least `ms` of history from now on (never lowers it).
   void RequireRetention(int64_t ms);
+  // Raises the retention of the series named `metric` only: a 7-day SLO window over a recorded
+  // series must not make every raw 1-second probe series keep 7 days in memory.
+  void RequireRetentionFor(const std::string& metric, int64_t ms);
   // Drops series whose newest point is older than now_ms - retention. Call once per cycle.
   void GarbageCollect(int64_t now_ms);
 
@@ -69,6 +72,7 @@ class SeriesStore final : public promql::Querier {
     Labels labels;
     std::vector<promql::Point> points;  // oldest first; trimmed from the front in chunks
     size_t begin = 0;                   // index of the oldest live point
+    int64_t retention_ms = 0;           // this metric's own need (RequireRetentionFor), or 0
   };
   void AppendLocked(const Labels& labels, int64_t ts_ms, double value);
   // Calls fn(entry, first, last) for every matching series with points in range; mu_ held.
@@ -88,6 +92,7 @@ class SeriesStore final : public promql::Querier {
   std::unordered_map<Labels, Entry*, LabelsHash> lookup_;         // GUARDED_BY(mu_)
   std::unordered_map<std::string, std::vector<Entry*>> by_name_;  // GUARDED_BY(mu_)
   std::atomic<int64_t> retention_ms_;
+  std::unordered_map<std::string, int64_t> name_retention_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> refused_series_{0};
 };

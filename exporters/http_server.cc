@@ -169,6 +169,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
     return res.set_content(backend_.MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
   }
   if (IsHealthPath(path)) return res.set_content("OK\n", "text/plain");
+  if (path == "/") return res.set_content(backend_.IndexHtml(), "text/html; charset=utf-8");
   if (path == "/api/v1/components") return SendJson(res, backend_.Components());
   if (path == "/api/v1/alerts") return res.set_content(backend_.AlertsJson(), "application/json");
   const std::string prefix = "/api/v1/components/";
@@ -196,9 +197,10 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     return SendError(res, 404, "not_found", "no component '" + EchoSafe(q.component) + "'");
   }
   for (const auto& [key, value] : req.params) {
-    if (key != "from" && key != "to" && key != "last" && key != "format") {
+    if (key != "from" && key != "to" && key != "last" && key != "format" && key != "period") {
       return SendError(res, 400, "bad_data",
-                       "unknown parameter '" + EchoSafe(key) + "' (known: from, to, last, format)");
+                       "unknown parameter '" + EchoSafe(key) +
+                           "' (known: from, to, last, period, format)");
     }
     if (req.get_param_value_count(key) > 1) {
       return SendError(res, 400, "bad_data", "parameter '" + key + "' given more than once");
@@ -206,6 +208,22 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   }
   const TimestampMs now = clock_.NowMs();
   q.to_ms = now;
+  q.explicit_window = req.has_param("from") || req.has_param("to") || req.has_param("last");
+  if (req.has_param("period")) {
+    if (q.explicit_window) {
+      return SendError(res, 400, "bad_data",
+                       "parameter 'period' excludes 'from', 'to' and 'last'");
+    }
+    const std::string text = req.get_param_value("period");
+    int64_t id = 0;
+    bool digits = !text.empty() && text.size() <= 18;
+    for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
+    if (!digits || (id = std::stoll(text)) <= 0) {
+      return SendError(res, 400, "bad_data",
+                       "parameter 'period': '" + EchoSafe(text) + "' is not a period id");
+    }
+    q.period_id = id;
+  }
   if (req.has_param("to")) {
     auto t = ParseTimestamp(req.get_param_value("to"));
     if (!t) {
@@ -242,10 +260,10 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     return SendError(res, 400, "bad_data", "the report window may not exceed 400d");
   }
   if (req.has_param("format")) q.format = req.get_param_value("format");
-  if (q.format != "json" && q.format != "markdown" && q.format != "text") {
-    return SendError(
-        res, 400, "bad_data",
-        "parameter 'format': '" + EchoSafe(q.format) + "' is not one of json, markdown, text");
+  if (q.format != "json" && q.format != "markdown" && q.format != "text" && q.format != "html") {
+    return SendError(res, 400, "bad_data",
+                     "parameter 'format': '" + EchoSafe(q.format) +
+                         "' is not one of json, markdown, text, html");
   }
   auto body = backend_.Report(q);
   if (!body.ok()) {

@@ -28,7 +28,11 @@ struct ReportQuery {
   std::string component;
   TimestampMs from_ms = 0;
   TimestampMs to_ms = 0;
-  std::string format = "json";  // json | markdown | text
+  std::string format = "json";  // json | markdown | text | html
+  // from/to/last given; otherwise the component's current observation period (or, without one,
+  // the objective window ending now) is reported.
+  bool explicit_window = false;
+  std::optional<int64_t> period_id;  // a stored observation period
 };
 
 struct HttpBody {
@@ -47,6 +51,8 @@ class ApiBackend {
   // The objective window of a component (default range of a report); nullopt: unknown component.
   virtual std::optional<int64_t> ObjectiveWindowMs(const std::string& name) = 0;
   virtual Result<HttpBody> Report(const ReportQuery& query) = 0;
+  // GET /: the HTML overview of every component.
+  virtual std::string IndexHtml() { return "<!doctype html><title>obsmon</title>"; }
   // GET /api/v1/alerts: pending and firing alerts, in Prometheus's JSON shape (a full body).
   virtual std::string AlertsJson() { return R"({"status":"success","data":{"alerts":[]}})"; }
 };

@@ -2,6 +2,7 @@
 
 #include "alerts/alerts_api.h"
 #include "alerts/rule_file.h"
+#include "monitor/slo_rules.h"
 
 namespace obsmon {
 
@@ -74,6 +75,12 @@ Status AlertingRuntime::StartRules(const Config& config) {
   if (!config.rule_files.empty()) {
     auto loaded = alerts::LoadRuleFiles(config.rule_files, &errors);
     if (loaded.ok()) groups = std::move(*loaded);
+  }
+  // Multi-window, multi-burn-rate alerts generated from every objective (`obsmon rules slo`
+  // prints the same rules for teams who run Prometheus themselves).
+  for (auto& g : alerts::ParseRuleFileText(RenderSloRules(SloSpecsOf(config.components)),
+                                           "<slo rules>", &errors)) {
+    groups.push_back(std::move(g));
   }
   if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
 

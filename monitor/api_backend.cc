@@ -1,6 +1,8 @@
 #include "monitor/api_backend.h"
 
 #include "core/time_format.h"
+#include "exporters/index_page.h"
+#include "monitor/periods.h"
 #include "monitor/report.h"
 #include "monitor/report_format.h"
 #include "storage/storage.h"
@@ -122,8 +124,50 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
     std::lock_guard<std::mutex> lock(mu_);
     options = report_options_[q.component];
   }
-  return RenderReport(db_path_, q.component, *objective, q.from_ms, q.to_ms, clock_.NowMs(),
-                      q.format, options);
+  PeriodReportRequest request;
+  request.db_path = db_path_;
+  request.component = q.component;
+  request.period_id = q.period_id;
+  if (q.explicit_window) request.window = TimeInterval{q.from_ms, q.to_ms};
+  request.objective = *objective;
+  request.health_probes = options.health_probes;
+  request.format = q.format;
+  request.now_ms = clock_.NowMs();
+  auto rendered = RenderPeriodReport(request);
+  if (!rendered.ok()) return rendered.status();
+  return HttpBody{rendered->content_type, rendered->body};
+}
+
+std::string ApiBackendImpl::IndexHtml() {
+  const TimestampMs now = clock_.NowMs();
+  IndexPage page;
+  page.version = version_;
+  page.now_ms = now;
+  auto periods = CurrentPeriods(db_path_, now);
+  for (const auto& c : state_.Snapshot()) {
+    IndexComponent ic;
+    ic.name = c.name;
+    ic.state = ToString(c.health);
+    ic.objective_percent = c.objective.uptime_percent;
+    ic.window_ms = c.objective.window_ms;
+    if (auto f = uptime_.Get(c.name)) {
+      ic.uptime_ratio = f->uptime_ratio;
+      ic.coverage_ratio = f->coverage_ratio;
+      ic.budget_left_ms = static_cast<int64_t>(f->budget_remaining_seconds * 1000);
+    }
+    if (periods.ok()) {
+      if (auto it = periods->find(c.name); it != periods->end()) {
+        IndexPeriod ip;
+        ip.id = it->second.id;
+        ip.start_ms = it->second.start_ms;
+        ip.end_ms = PeriodEnd(it->second);
+        ip.state = PeriodStateName(StateOf(it->second, now));
+        ic.period = ip;
+      }
+    }
+    page.components.push_back(std::move(ic));
+  }
+  return RenderIndexPage(page);
 }
 
 ReportOptions ReportOptionsFor(const ComponentConfig& component) {
@@ -138,15 +182,18 @@ Result<HttpBody> RenderReport(const std::string& db_path, const std::string& com
                               const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
                               TimestampMs now_ms, const std::string& format,
                               const ReportOptions& options) {
-  auto reader = storage::Reader::Open(db_path);
-  if (!reader.ok()) return reader.status();
-  auto report = BuildReport(**reader, component, objective, from_ms, to_ms, now_ms, options);
-  if (!report.ok()) return report.status();
-  if (format == "markdown") {
-    return HttpBody{"text/markdown; charset=utf-8", RenderReportMarkdown(*report)};
-  }
-  if (format == "text") return HttpBody{"text/plain; charset=utf-8", RenderReportText(*report)};
-  return HttpBody{"application/json", RenderReportJson(*report)};
+  // Through the period renderer, so maintenance windows, log lines and alert history are in.
+  PeriodReportRequest request;
+  request.db_path = db_path;
+  request.component = component;
+  request.window = TimeInterval{from_ms, to_ms};
+  request.objective = objective;
+  request.health_probes = options.health_probes;
+  request.format = format;
+  request.now_ms = now_ms;
+  auto rendered = RenderPeriodReport(request);
+  if (!rendered.ok()) return rendered.status();
+  return HttpBody{rendered->content_type, rendered->body};
 }
 
 }  // namespace obsmon

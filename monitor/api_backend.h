@@ -31,6 +31,8 @@ class ApiBackendImpl final : public ApiBackend {
   std::optional<int64_t> ObjectiveWindowMs(const std::string& name) override;
   Result<HttpBody> Report(const ReportQuery& query) override;
   std::string AlertsJson() override { return alerts_json_(); }
+  std::string IndexHtml() override;
+  void SetVersion(std::string version) { version_ = std::move(version); }
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -42,6 +44,7 @@ class ApiBackendImpl final : public ApiBackend {
   const Clock& clock_;
   std::function<std::string()> metrics_text_;
   std::function<std::string()> alerts_json_;
+  std::string version_;  // set once before serving
   mutable std::mutex mu_;
   std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
   std::map<std::string, ReportOptions> report_options_;  // GUARDED_BY(mu_)

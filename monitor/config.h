@@ -11,6 +11,7 @@
 
 #include "core/labels.h"
 #include "probes/probe.h"
+#include "storage/period_store.h"
 
 namespace obsmon {
 
@@ -37,6 +38,10 @@ struct ComponentConfig {
   Labels labels;  // always has `job` (default: the component name)
   Objective objective;
   std::vector<ProbeConfig> probes;
+  // Observation periods and maintenance windows declared under `observation:` and
+  // `maintenance:` (monitor/period_config.h); stored at start when not stored yet.
+  std::vector<storage::PeriodRecord> declared_periods;
+  std::vector<storage::MaintenanceRecord> declared_maintenance;
 };
 
 // The `web:` section (monitor/web_config.cc): TLS and access to obsmon's HTTP server. The

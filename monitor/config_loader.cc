@@ -7,6 +7,7 @@
 
 #include "core/duration.h"
 #include "monitor/web_config.h"
+#include "monitor/period_config.h"
 #include "probes/probe_registry.h"
 
 namespace obsmon {
@@ -194,6 +195,11 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
   if (auto d = node.Map("defaults")) {
     ReadDefaults(*d, &defaults);
     d->CheckUnknownKeys();
+  }
+  {
+    PeriodDeclarations declared = ParsePeriodDeclarations(node, c.name, c.objective);
+    c.declared_periods = std::move(declared.periods);
+    c.declared_maintenance = std::move(declared.maintenance);
   }
   std::set<std::string> probe_names;
   if (auto probes = node.MapList("probes", /*required=*/true)) {

@@ -10,6 +10,8 @@
 #include "exporters/metrics_collector.h"
 #include "exporters/probe_samples_collector.h"
 #include "monitor/alerting_runtime.h"
+#include "monitor/period_config.h"
+#include "monitor/periods.h"
 #include "monitor/api_backend.h"
 #include "monitor/config_loader.h"
 #include "monitor/monitor_state.h"
@@ -45,11 +47,11 @@ class Daemon::Impl {
         writer_(std::move(writer)),
         alerting_(std::move(alerting)),
         state_(clock_),
-        storage_sink_(*writer_),
+        storage_sink_(*writer_, [this](const ProbeKey& key) { MarkRefused(key); }),
         runner_(clock_, config_.coverage_tolerance,
                 {&storage_sink_, &state_, &probe_samples_, alerting_.get()}),
         scheduler_(clock_, config_.workers,
-                   [this](const ScheduledProbe& p, TimestampMs due) { runner_.Run(p, due); }),
+                   [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); }),
         collector_(state_, uptime_, [this] { return SelfStats{scheduler_.Stats(), writer_->Stats(), ReloadSnapshot()}; },
                    options_.version, clock_.NowMs()),
         backend_(state_, uptime_, config_.storage.path, clock_,
@@ -63,8 +65,25 @@ class Daemon::Impl {
     return SerializeMetrics(all);
   }
 
+  // Stores the periods and maintenance windows the config declares (idempotent).
+  void ApplyPeriodDeclarations(const Config& config) {
+    auto store = storage::PeriodStore::Open(config.storage.path);
+    if (!store.ok()) {
+      log_->error("cannot store declared periods: {}", store.status().message());
+      return;
+    }
+    for (const auto& c : config.components) {
+      PeriodDeclarations declared{c.declared_periods, c.declared_maintenance};
+      if (Status s = ApplyDeclarations(**store, declared, clock_.NowMs()); !s.ok()) {
+        log_->error("declared periods of {}: {}", c.name, s.message());
+      }
+    }
+  }
+
   Status Start() {
-    RestoreProbes(config_);
+    backend_.SetVersion(options_.version);
+    ApplyPeriodDeclarations(config_);
+    if (Status s = RestoreProbes(config_); !s.ok()) return s;
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
@@ -124,10 +143,14 @@ class Daemon::Impl {
         }
       }
     }
-    RestoreProbes(*next, /*only_new=*/&config_);
+    if (Status s = RestoreProbes(*next, /*only_new=*/&config_); !s.ok()) {
+      log_->error("reload refused: {}", s.message());
+      return s;
+    }
     config_.components = next->components;
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
+    ApplyPeriodDeclarations(config_);
     if (Status st = alerting_->Reload(config_); !st.ok()) {
       log_->error("rules not reloaded: {}", st.message());  // validated above: should not happen
     }
@@ -198,11 +221,12 @@ class Daemon::Impl {
 
   // Hands each probe what storage remembers of it (log cursors, counters). With `old`, only
   // probes that are new instances.
-  void RestoreProbes(const Config& config, const Config* old = nullptr) {
+  // A probe that cannot get its stored state (log cursors, counters) must not run: it would
+  // count from the start of its files again. So a failed read is an error, not a warning.
+  Status RestoreProbes(const Config& config, const Config* old = nullptr) {
     auto reader = storage::Reader::Open(config.storage.path);
     if (!reader.ok()) {
-      log_->warn("cannot read stored probe state: {}", reader.status().message());
-      return;
+      return Status::IoError("cannot read stored probe state: " + reader.status().message());
     }
     for (const auto& c : config.components) {
       for (const auto& p : c.probes) {
@@ -212,9 +236,46 @@ class Daemon::Impl {
             for (const auto& op : oc.probes) existing |= (op.probe == p.probe);
           }
         }
-        if (!existing) p.probe->Restore(**reader);
+        if (existing) continue;
+        p.probe->Restore(**reader);
+        if (Status e = (*reader)->TakeStateError(); !e.ok()) {
+          return Status::IoError("cannot read stored state of probe " + p.spec.key.component +
+                                 "/" + p.spec.key.probe + ": " + e.message());
+        }
       }
     }
+    return Status::Ok();
+  }
+
+  // Runs one probe; first re-reads its stored state when storage refused its last batch (its
+  // in-memory cursor moved past lines that were never committed). Worker threads; a probe never
+  // runs twice at once, so its Restore() cannot race its Run().
+  void RunProbe(const ScheduledProbe& p, TimestampMs due) {
+    bool restore = false;
+    {
+      std::lock_guard<std::mutex> lock(refused_mu_);
+      restore = refused_.erase(p.spec.key) > 0;
+    }
+    if (restore) {
+      auto reader = storage::Reader::Open(config_path_db_);
+      if (!reader.ok()) {
+        MarkRefused(p.spec.key);  // try again at the next run; do not run from a stale cursor
+        return;
+      }
+      p.probe->Restore(**reader);
+      if (!(*reader)->TakeStateError().ok()) {
+        MarkRefused(p.spec.key);
+        return;
+      }
+      log_->warn("probe {}/{} re-read its stored state after storage refused a batch",
+                 p.spec.key.component, p.spec.key.probe);
+    }
+    runner_.Run(p, due);
+  }
+
+  void MarkRefused(const ProbeKey& key) {
+    std::lock_guard<std::mutex> lock(refused_mu_);
+    refused_.insert(key);
   }
 
   // Logs when storage writes start or stop failing (disk full ...), once per change rather than
@@ -279,6 +340,9 @@ class Daemon::Impl {
   std::mutex reload_mu_;
   Config config_;  // GUARDED_BY(reload_mu_) for components
   std::unique_ptr<storage::Writer> writer_;
+  const std::string config_path_db_ = config_.storage.path;
+  std::mutex refused_mu_;
+  std::set<ProbeKey> refused_;  // GUARDED_BY(refused_mu_): probes to Restore() before running
   std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
   MonitorState state_;
   UptimeBoard uptime_;

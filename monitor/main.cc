@@ -224,7 +224,10 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+    const int code = app.exit(e);
+    if (code == 0) return kExitOk;
+    // Subcommands that ran and failed (CLI::RuntimeError) keep their code; bad usage is 2.
+    return dynamic_cast<const CLI::RuntimeError*>(&e) != nullptr ? code : kExitUsage;
   }
   if (*run) return CmdRun(config_path, listen, level, log_format);
   if (*check) return CmdCheck(check_config);

@@ -2,7 +2,7 @@
 // cursor commit together (exactly-once across crashes).
 #pragma once
 
-#include <atomic>
+#include <functional>
 
 #include "monitor/result_sink.h"
 #include "storage/storage.h"
@@ -11,7 +11,10 @@ namespace obsmon {
 
 class StorageSink final : public ResultSink {
  public:
-  explicit StorageSink(storage::Writer& writer) : writer_(writer) {}
+  // `on_refused` is told of a probe whose batch carried log cursors or counters but was refused
+  // (queue full): that probe must re-read its stored state before it runs again.
+  StorageSink(storage::Writer& writer, std::function<void(const ProbeKey&)> on_refused)
+      : writer_(writer), on_refused_(std::move(on_refused)) {}
 
   void OnRun(const RunOutcome& outcome) override {
     WriteBatch batch;
@@ -22,11 +25,14 @@ class StorageSink final : public ResultSink {
       batch.log_cursors = outcome.result->log_cursors;
       batch.counters = outcome.result->counters;
     }
-    writer_.Enqueue(std::move(batch));  // a refused batch is counted by the writer
+    const bool stateful = !batch.log_cursors.empty() || !batch.counters.empty();
+    // A refused batch is counted by the writer; a stateful one also rewinds its probe.
+    if (!writer_.Enqueue(std::move(batch)) && stateful && on_refused_) on_refused_(outcome.run.key);
   }
 
  private:
   storage::Writer& writer_;
+  std::function<void(const ProbeKey&)> on_refused_;
 };
 
 }  // namespace obsmon

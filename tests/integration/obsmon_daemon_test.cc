@@ -273,9 +273,11 @@ TEST_F(ObsmonDaemonTest, ApiAnswersStateAndRefusesBadParameters) {
     auto j = nlohmann::json::parse(res->body, nullptr, false);
     EXPECT_EQ(j["status"], "error") << bad;
   }
+  // Runs reach the report once the writer's group commit (<= 200 ms) has happened.
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 2; }));
   auto res = client.Get("/api/v1/components/web/report?last=1h&format=markdown");
   ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_NE(res->body.find("web"), std::string::npos);
   EXPECT_EQ(client.Post("/api/v1/components", "x", "text/plain")->status, 405);
 }

@@ -1,5 +1,7 @@
 #include "exporters/index_page.h"
 
+#include "core/html_escape.h"
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -8,42 +10,6 @@
 
 namespace obsmon {
 namespace {
-
-// exporters/ does not depend on monitor/'s report renderers, so it escapes for itself: the same
-// rules as monitor's EscapeHtml (control characters become their Unicode control pictures).
-std::string Escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    const unsigned char u = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[16];
-          std::snprintf(buf, sizeof buf, "&#x%X;", u == 0x7f ? 0x2421u : 0x2400u + u);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out;
-}
 
 // RFC 3986 unreserved characters stay, everything else is %XX.
 std::string PercentEncode(std::string_view text) {
@@ -106,7 +72,7 @@ std::string RenderIndexPage(const IndexPage& page) {
   o += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
        "style-src 'unsafe-inline'\">\n<meta name=\"viewport\" content=\"width=device-width\">\n";
-  o += "<title>" + Escape(page.title) +
+  o += "<title>" + EscapeHtml(page.title) +
        "</title>\n<style>"
        "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;"
        "color:#222}table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;"
@@ -114,10 +80,10 @@ std::string RenderIndexPage(const IndexPage& page) {
        ".state{font-weight:700;padding:2px 8px;border-radius:4px;color:#fff}.up{background:#2e9d57}"
        ".down{background:#d93f3f}.unknown{background:#888}.muted{color:#666}"
        ".neg{color:#d93f3f;font-weight:700}</style></head>\n<body>\n";
-  o += "<h1>" + Escape(page.title) + "</h1>\n<p class=\"muted\">" +
+  o += "<h1>" + EscapeHtml(page.title) + "</h1>\n<p class=\"muted\">" +
        std::to_string(page.components.size()) + " component" +
        (page.components.size() == 1 ? "" : "s") + " · " + Utc(page.now_ms) + " UTC" +
-       (page.version.empty() ? "" : " · obsmon " + Escape(page.version)) +
+       (page.version.empty() ? "" : " · obsmon " + EscapeHtml(page.version)) +
        " · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/v1/components\">API</a></p>\n";
   if (page.components.empty()) {
     o += "<p>No component configured.</p>\n";
@@ -129,9 +95,9 @@ std::string RenderIndexPage(const IndexPage& page) {
       std::string period = "<span class=\"muted\">none</span>";
       if (c.period) {
         const auto& p = *c.period;
-        period = "#" + std::to_string(p.id) + " " + Escape(p.state) + ", " + Utc(p.start_ms) +
+        period = "#" + std::to_string(p.id) + " " + EscapeHtml(p.state) + ", " + Utc(p.start_ms) +
                  " → " + Utc(p.end_ms) +
-                 (p.verdict.empty() ? "" : ": <b>" + Escape(p.verdict) + "</b>");
+                 (p.verdict.empty() ? "" : ": <b>" + EscapeHtml(p.verdict) + "</b>");
       }
       std::string budget = "n/a";
       if (c.budget_left_ms) {
@@ -142,11 +108,11 @@ std::string RenderIndexPage(const IndexPage& page) {
       char objective[48];
       std::snprintf(objective, sizeof objective, "%g %% / %lldd", c.objective_percent,
                     static_cast<long long>(c.window_ms / 86'400'000));
-      o += "<tr><td>" + Escape(c.name) + "</td><td><span class=\"state " + StateClass(c.state) +
-           "\">" + Escape(c.state) + "</span></td><td class=\"num\">" + Percent(c.uptime_ratio) +
+      o += "<tr><td>" + EscapeHtml(c.name) + "</td><td><span class=\"state " + StateClass(c.state) +
+           "\">" + EscapeHtml(c.state) + "</span></td><td class=\"num\">" + Percent(c.uptime_ratio) +
            "</td><td class=\"num\">" + Percent(c.coverage_ratio) + "</td><td class=\"num\">" +
            objective + "</td><td class=\"num\">" + budget + "</td><td>" + period +
-           "</td><td><a href=\"" + Escape(ComponentReportUrl(c)) + "\">HTML report</a></td></tr>\n";
+           "</td><td><a href=\"" + EscapeHtml(ComponentReportUrl(c)) + "\">HTML report</a></td></tr>\n";
     }
     o += "</table>\n";
   }

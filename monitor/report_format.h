@@ -9,6 +9,8 @@
 // Pure functions: thread-safe.
 #pragma once
 
+#include "core/html_escape.h"  // EscapeHtml, used by every HTML renderer
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,10 +45,6 @@ std::string FormatSignedDuration(int64_t ms);
 // Makes text safe inside a markdown table cell or list item: escapes | ` * _ < > & [ ] \ and
 // replaces control characters (newlines included) by a space; trailing spaces are dropped.
 std::string EscapeMarkdown(std::string_view text);
-// Makes text safe in HTML element content and quoted attribute values: escapes & < > " ' and
-// shows control characters as their Unicode control pictures (ESC -> U+241B), so hostile text is
-// visible but inert.
-std::string EscapeHtml(std::string_view text);
 // Makes probe text safe for a terminal line: control characters (newlines, ESC sequences) become
 // a space; trailing spaces are dropped.
 std::string OneLine(std::string_view text);

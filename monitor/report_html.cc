@@ -252,38 +252,6 @@ section{break-inside:avoid;page-break-inside:avoid}
 
 }  // namespace
 
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (char ch : text) {
-    const unsigned char u = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          // U+2400 + c (U+2421 for DEL): the control picture, visible and inert.
-          out += fmt::format("&#x{:X};", u == 0x7f ? 0x2421 : 0x2400 + u);
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out;
-}
 
 std::string RenderReportHtml(const Report& r) {
   const auto& t = r.totals;

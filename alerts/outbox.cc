@@ -13,7 +13,9 @@ namespace {
 class OutboxCollectable final : public prometheus::Collectable {
  public:
   using Snapshot = std::function<std::vector<std::pair<std::string, OutboxStats>>()>;
-  explicit OutboxCollectable(Snapshot s) : snapshot_(std::move(s)) {}
+  using PendingFn = std::function<int64_t()>;  // rows waiting; < 0 when unknown
+  OutboxCollectable(Snapshot s, PendingFn pending)
+      : snapshot_(std::move(s)), pending_(std::move(pending)) {}
   std::vector<prometheus::MetricFamily> Collect() const override {
     auto snap = snapshot_();
     std::vector<prometheus::MetricFamily> out;
@@ -35,11 +37,22 @@ class OutboxCollectable final : public prometheus::Collectable {
            &OutboxStats::retried);
     family("obsmon_notifications_dropped_total", "Bodies dropped after the outbox max_age.",
            &OutboxStats::dropped);
+    // The backlog obsmon's own ObsmonOutboxBacklog rule watches (deploy/prometheus).
+    if (const int64_t pending = pending_ ? pending_() : -1; pending >= 0) {
+      prometheus::MetricFamily f{"obsmon_notifications_queue_length",
+                                 "Notification bodies waiting in the outbox for delivery.",
+                                 prometheus::MetricType::Gauge, {}};
+      prometheus::ClientMetric m;
+      m.gauge.value = static_cast<double>(pending);
+      f.metric.push_back(std::move(m));
+      out.push_back(std::move(f));
+    }
     return out;
   }
 
  private:
   Snapshot snapshot_;
+  PendingFn pending_;
 };
 
 }  // namespace
@@ -58,6 +71,10 @@ Outbox::Outbox(OutboxOptions options) : options_(std::move(options)) {
       v.emplace_back(name, s);
     }
     return v;
+  }, [this]() -> int64_t {
+    if (!options_.store) return -1;
+    auto pending = options_.store->Pending();
+    return pending.ok() ? *pending : -1;
   });
 }
 

@@ -134,6 +134,21 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path) 
     // (the 2 MiB default makes large transactions re-read and re-write pages through the kernel).
     db->exec("PRAGMA cache_size = -65536");
     if (Status s = Migrate(*db, path); !s.ok()) return s;
+    // Prove we can write now: a database held by another process (an open `sqlite3` shell in a
+    // write transaction, say) must stop obsmon at start with a clear message, not fail every
+    // commit later. Migrate() alone only writes when the schema is out of date.
+    try {
+      db->exec("BEGIN IMMEDIATE");
+      db->exec("ROLLBACK");
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_BUSY || e.getErrorCode() == SQLITE_LOCKED) {
+        return Status::Unavailable(fmt::format(
+            "database {} is locked by another process (a sqlite3 shell or another tool holding "
+            "a write transaction?); obsmon needs to write to it",
+            path));
+      }
+      throw;
+    }
     return db;
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, fmt::format("opening database {}", path));

@@ -147,6 +147,8 @@ TEST(ObsmonAlertingTest, DownTargetFiresAndResolvesThroughWebhook) {
   const std::string metrics = api.Get("/metrics")->body;
   EXPECT_NE(metrics.find("ALERTS{alertname=\"WebDown\",alertstate=\"firing\""), std::string::npos)
       << metrics.substr(0, 2000);
+  // The outbox's backlog gauge exists (the receiver is up, so nothing may wait long).
+  EXPECT_NE(metrics.find("\nobsmon_notifications_queue_length "), std::string::npos);
 
   healthy = true;
   ASSERT_TRUE(WaitUntil([&] {

@@ -282,5 +282,37 @@ TEST_F(ObsmonDaemonTest, ApiAnswersStateAndRefusesBadParameters) {
   EXPECT_EQ(client.Post("/api/v1/components", "x", "text/plain")->status, 405);
 }
 
+TEST_F(ObsmonDaemonTest, ObservationPeriodReportAndOverviewPage) {
+  Target target;
+  const std::string config = WriteConfig(target.port());
+  const int port = StartObsmon(config);
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 3; }));
+  // Started from the CLI while the daemon runs, as a team would on deployment day.
+  auto [code, out] = RunCommand({kObsmon, "observe", "start", "web", "--days", "7", "--config",
+                                 config},
+                                dir_.File("observe.out"));
+  ASSERT_EQ(code, 0) << out;
+  httplib::Client client("127.0.0.1", port);
+  auto page = client.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->get_header_value("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_NE(page->body.find("/api/v1/components/web/report?format=html&amp;period=1"),
+            std::string::npos)
+      << page->body;
+  auto html = client.Get("/api/v1/components/web/report?period=1&format=html");
+  ASSERT_TRUE(html);
+  EXPECT_EQ(html->status, 200) << html->body;
+  EXPECT_NE(html->body.find("<svg"), std::string::npos);
+  EXPECT_NE(html->body.find("IN PROGRESS"), std::string::npos);  // a 7-day period just began
+  auto json = client.Get("/api/v1/components/web/report?format=json");  // the current period
+  ASSERT_TRUE(json);
+  auto j = nlohmann::json::parse(json->body, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << json->body;
+  EXPECT_EQ(j["verdict"]["status"], "IN PROGRESS") << json->body.substr(0, 800);
+  EXPECT_EQ(client.Get("/api/v1/components/web/report?period=99&format=json")->status, 404);
+  EXPECT_EQ(client.Get("/api/v1/components/web/report?period=abc")->status, 400);
+}
+
 }  // namespace
 }  // namespace obsmon

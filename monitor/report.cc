@@ -465,17 +465,23 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
       return Status::NotFound(fmt::format("no probe run stored for component '{}'", component));
     }
   }
+  Report report;
   if (options.max_log_events == 0) {
-    return ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, options);
+    report = ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, options);
+  } else {
+    ReportOptions with_logs = options;
+    auto events = reader.LogEvents(component, from_ms, std::min(to_ms, std::max(from_ms, now_ms)),
+                                   options.max_log_events);
+    if (!events.ok()) return events.status();
+    with_logs.log_events_truncated =
+        options.log_events_truncated || events->size() >= options.max_log_events;
+    with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
+    report = ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, with_logs);
   }
-  ReportOptions with_logs = options;
-  auto events = reader.LogEvents(component, from_ms, std::min(to_ms, std::max(from_ms, now_ms)),
-                                 options.max_log_events);
-  if (!events.ok()) return events.status();
-  with_logs.log_events_truncated =
-      options.log_events_truncated || events->size() >= options.max_log_events;
-  with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
-  return ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, with_logs);
+  auto usage = ReadComponentUsage(reader, component, from_ms, report.evaluated_to_ms);
+  if (!usage.ok()) return usage.status();
+  report.usage = std::move(*usage);
+  return report;
 }
 
 }  // namespace obsmon

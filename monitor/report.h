@@ -16,6 +16,7 @@
 #include "core/status.h"
 #include "monitor/config.h"
 #include "monitor/percentiles.h"
+#include "monitor/component_usage.h"
 #include "monitor/uptime.h"
 #include "storage/storage.h"
 
@@ -153,6 +154,9 @@ struct Report {
   std::vector<LatencyPoint> latency_hourly;  // hours with at least one successful run
   double degradation_tolerance = 0.25;       // see ReportOptions
   std::optional<BurnProjection> projection;  // set while in progress with known time
+  // What the component reported of itself: codecarbon emissions and process resource usage
+  // (set by BuildReport from stored samples; empty when those probes are not configured).
+  ComponentUsage usage;
 
   Verdict verdict = Verdict::kInsufficientData;
   std::vector<Criterion> criteria;

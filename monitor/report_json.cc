@@ -215,6 +215,27 @@ std::string RenderReportJson(const Report& r) {
   json gaps = json::array();
   for (const auto& g : r.gaps) gaps.push_back(Interval(g.start_ms, g.end_ms));
   out["monitoring_gaps"] = std::move(gaps);
+  if (!r.usage.empty()) {
+    json usage = json::object();
+    json emissions = json::array();
+    for (const auto& e : r.usage.emissions) {
+      emissions.push_back(
+          {{"project", e.project}, {"emissions_kg", e.emissions_kg}, {"energy_kwh", e.energy_kwh}});
+    }
+    usage["emissions"] = std::move(emissions);
+    if (const auto& res = r.usage.resources) {
+      usage["resources"] = {{"cpu_samples", res->cpu_samples},
+                            {"cpu_p50_percent", Optional(res->cpu_p50_percent)},
+                            {"cpu_p95_percent", Optional(res->cpu_p95_percent)},
+                            {"memory_samples", res->memory_samples},
+                            {"memory_p50_mb", Optional(res->memory_p50_mb)},
+                            {"memory_max_mb", Optional(res->memory_max_mb)},
+                            {"restarts", res->restarts}};
+    } else {
+      usage["resources"] = nullptr;
+    }
+    out["component_usage"] = std::move(usage);
+  }
   // Probe reasons may hold invalid UTF-8: replace it rather than throw.
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

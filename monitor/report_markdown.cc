@@ -189,6 +189,31 @@ std::string RenderReportMarkdown(const Report& r) {
     line("");
   }
 
+  if (!r.usage.emissions.empty()) {
+    line("### Carbon emissions");
+    line("");
+    line("| Project | Emissions (kg CO2eq) | Energy (kWh) |");
+    line("|---------|----------------------|--------------|");
+    for (const auto& e : r.usage.emissions) {
+      line(fmt::format("| {} | {:.6f} | {:.6f} |", EscapeMarkdown(e.project), e.emissions_kg,
+                       e.energy_kwh));
+    }
+    line("");
+  }
+  if (const auto& res = r.usage.resources) {
+    auto fig = [](const std::optional<double>& v, const char* unit) {
+      return v ? fmt::format("{:.1f} {}", *v, unit) : std::string("n/a");
+    };
+    line("### Resource usage");
+    line("");
+    line(fmt::format("- CPU: p50 {}, p95 {} ({} samples)", fig(res->cpu_p50_percent, "%"),
+                     fig(res->cpu_p95_percent, "%"), res->cpu_samples));
+    line(fmt::format("- Memory: p50 {}, max {} ({} samples)", fig(res->memory_p50_mb, "MB"),
+                     fig(res->memory_max_mb, "MB"), res->memory_samples));
+    line(fmt::format("- Restarts: {:.0f}", res->restarts));
+    line("");
+  }
+
   if (!r.alerts.empty()) {
     line(fmt::format("### Alerts fired ({})", r.alerts.size()));
     line("");

@@ -75,6 +75,19 @@ std::string RenderReportText(const Report& r) {
   log_line("last critical ", r.logs.last_critical);
   log_line("first error   ", r.logs.first_error);
   log_line("last error    ", r.logs.last_error);
+  for (const auto& e : r.usage.emissions) {
+    line(fmt::format("Emissions     {}: {:.6f} kg CO2eq, {:.6f} kWh", OneLine(e.project),
+                     e.emissions_kg, e.energy_kwh));
+  }
+  if (const auto& res = r.usage.resources) {
+    auto fig = [](const std::optional<double>& v, const char* unit) {
+      return v ? fmt::format("{:.1f} {}", *v, unit) : std::string("n/a");
+    };
+    line(fmt::format("Resources     CPU p50 {} p95 {}; memory p50 {} max {}; restarts {:.0f}",
+                     fig(res->cpu_p50_percent, "%"), fig(res->cpu_p95_percent, "%"),
+                     fig(res->memory_p50_mb, "MB"), fig(res->memory_max_mb, "MB"),
+                     res->restarts));
+  }
   line(fmt::format("Gaps          {} ({} unknown)", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
   line(fmt::format("Health probes {}", OneLine(Joined(r.health_probes))));
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "probes/exposition_parser.h"
 #include "storage/storage.h"
 #include "tests/support/subprocess.h"
 
@@ -244,6 +245,13 @@ TEST_F(ObsmonDaemonTest, PromtoolAcceptsLiveMetrics) {
                                 dir_.File("promtool.out"));
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "") << "promtool complained:\n" << out;
+  // obsmon's own scrape parser reads obsmon's own exposition without a single complaint.
+  const exposition::ParseOutput parsed = exposition::Parse(body);
+  EXPECT_EQ(parsed.error_count, 0u) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
+  EXPECT_TRUE(parsed.fatal.empty()) << parsed.fatal;
+  size_t probe_success = 0;
+  for (const auto& sample : parsed.samples) probe_success += sample.name == "probe_success";
+  EXPECT_EQ(probe_success, 2u);  // health and down-port
   for (const char* family : {"probe_success", "probe_duration_seconds", "obsmon_component_up",
                              "obsmon_probe_runs_total", "obsmon_scheduler_lag_seconds_count",
                              "obsmon_storage_queue_depth", "obsmon_storage_commit_duration_seconds_sum",

@@ -42,52 +42,38 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
 int64_t Retention::Step() {
   if (!active()) return 0;
   const Task& t = tasks_[next_];
-  int changes = 0;
+  // Each kind deletes the oldest batch_rows_ rows of one key older than its cutoff; the
+  // statements differ only in table, key and cutoff.
+  const char* sql = nullptr;
+  int64_t cutoff = raw_cutoff_;
   switch (t.kind) {
-    case Kind::kSamples: {
-      SQLite::Statement d(db_,
-                          "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms "
-                          "FROM samples WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms "
-                          "LIMIT ?3)");
-      d.bind(1, t.id);
-      d.bind(2, static_cast<int64_t>(raw_cutoff_));
-      d.bind(3, batch_rows_);
-      changes = d.exec();
+    case Kind::kSamples:
+      sql = "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms FROM samples "
+            "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
-    }
-    case Kind::kRuns: {
-      SQLite::Statement d(db_,
-                          "DELETE FROM probe_runs WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms "
-                          "FROM probe_runs WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms "
-                          "LIMIT ?3)");
-      d.bind(1, t.id);
-      d.bind(2, static_cast<int64_t>(raw_cutoff_));
-      d.bind(3, batch_rows_);
-      changes = d.exec();
+    case Kind::kRuns:
+      sql = "DELETE FROM probe_runs WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms FROM "
+            "probe_runs WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
-    }
-    case Kind::kRollups: {
-      SQLite::Statement d(db_,
-                          "DELETE FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT "
-                          "hour_ms FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms < ?2 "
-                          "ORDER BY hour_ms LIMIT ?3)");
-      d.bind(1, t.id);
-      d.bind(2, static_cast<int64_t>(rollup_cutoff_));
-      d.bind(3, batch_rows_);
-      changes = d.exec();
+    case Kind::kRollups:
+      sql = "DELETE FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT hour_ms FROM "
+            "rollup_hourly WHERE probe_id = ?1 AND hour_ms < ?2 ORDER BY hour_ms LIMIT ?3)";
+      cutoff = rollup_cutoff_;
       break;
-    }
-    case Kind::kEvents: {
-      SQLite::Statement d(db_,
-                          "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE "
-                          "component = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)");
-      d.bind(1, t.component);
-      d.bind(2, static_cast<int64_t>(raw_cutoff_));
-      d.bind(3, batch_rows_);
-      changes = d.exec();
+    case Kind::kEvents:
+      sql = "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE component = ?1 "
+            "AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
-    }
   }
+  SQLite::Statement d(db_, sql);
+  if (t.kind == Kind::kEvents) {
+    d.bind(1, t.component);
+  } else {
+    d.bind(1, t.id);
+  }
+  d.bind(2, static_cast<int64_t>(cutoff));
+  d.bind(3, batch_rows_);
+  const int changes = d.exec();
   if (changes < batch_rows_) ++next_;  // this key is done
   deleted_ += changes;
   return changes;

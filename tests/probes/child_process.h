@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/subprocess.h"
+
 extern char** environ;
 
 namespace obsmon::testing {
@@ -36,23 +38,8 @@ inline int FreeLoopbackPort() {
   return port;
 }
 
-// A directory removed with everything in it when the object dies.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "obsmon-test-XXXXXX").string();
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// A directory removed with everything in it when the object dies (shared test support).
+using TempDir = ScratchDir;
 
 // A child process, killed (SIGKILL) and reaped when the object dies. stdout/stderr go to
 // `log_path` when given, else to /dev/null.

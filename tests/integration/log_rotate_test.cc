@@ -25,6 +25,7 @@ namespace {
 
 using logs::testing::TempDir;
 using logs::testing::WriteFile;
+using obsmon::testing::RunLogrotate;
 
 // Commits results as storage does: cursors replaced, counter deltas added, events appended.
 class CommittedState final : public ProbeStateSource {
@@ -62,20 +63,6 @@ class CommittedState final : public ProbeStateSource {
   std::map<std::string, LogCursor> cursors_;
   std::map<std::string, CounterValue> counters_;
 };
-
-int RunLogrotate(const std::string& conf, const std::string& state) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::execl("/usr/sbin/logrotate", "logrotate", "-f", "-s", state.c_str(), conf.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 struct Scenario {
   const char* name;

@@ -33,26 +33,13 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::RunLogrotate;
 using testing::ScratchDir;
 using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
 const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
-
-int RunLogrotate(const std::string& conf, const std::string& state) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::execl("/usr/sbin/logrotate", "logrotate", "-f", "-s", state.c_str(), conf.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 // What the database holds for the component "carbon".
 struct Stored {

@@ -10,6 +10,7 @@
 
 #include "core/config_node.h"
 #include "tests/probes/child_process.h"
+#include "tests/probes/run_probe.h"
 
 namespace obsmon::probes {
 namespace {
@@ -25,16 +26,6 @@ std::unique_ptr<Probe> Make(const std::string& yaml, ConfigErrors* errors,
   spec.labels = Labels{{"job", "carbon"}};
   ConfigNode node(YAML::Load(yaml), "probes.yml", errors);
   return MakeExecProbe(spec, node, SystemClock::Instance());
-}
-
-ProbeResult RunProbe(Probe& probe, int64_t timeout_ms, milliseconds* elapsed = nullptr) {
-  const Clock& clock = SystemClock::Instance();
-  auto start = std::chrono::steady_clock::now();
-  ProbeResult r = probe.Run(Deadline{clock.SteadyNow() + milliseconds(timeout_ms)});
-  if (elapsed) {
-    *elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-  }
-  return r;
 }
 
 // True while `pid` exists and is not a zombie (a zombie may linger when PID 1 does not reap).

@@ -12,6 +12,7 @@
 
 #include "core/config_node.h"
 #include "tests/probes/child_process.h"
+#include "tests/probes/run_probe.h"
 
 namespace obsmon::probes {
 namespace {
@@ -73,16 +74,6 @@ std::unique_ptr<Probe> Make(const std::string& yaml, ConfigErrors* errors,
   spec.timeout_ms = timeout_ms;
   ConfigNode node(YAML::Load(yaml), "probes.yml", errors);
   return MakeTcpProbe(spec, node, SystemClock::Instance());
-}
-
-ProbeResult RunProbe(Probe& probe, int64_t timeout_ms, milliseconds* elapsed = nullptr) {
-  const Clock& clock = SystemClock::Instance();
-  auto start = std::chrono::steady_clock::now();
-  ProbeResult r = probe.Run(Deadline{clock.SteadyNow() + milliseconds(timeout_ms)});
-  if (elapsed) {
-    *elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
-  }
-  return r;
 }
 
 TEST(TcpProbeTest, OpenPortIsUp) {

@@ -313,8 +313,11 @@ class Daemon::Impl {
     }
     const TimestampMs now = clock_.NowMs();
     for (const auto& c : components) {
+      // Only the uptime figures are used here: skip reading the window's log lines.
+      ReportOptions options = ReportOptionsFor(c);
+      options.max_log_events = 0;
       auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
-                                ReportOptionsFor(c));
+                                options);
       UptimeFigures f;
       f.component = c.name;
       f.job = c.labels.Get("job");

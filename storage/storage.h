@@ -6,11 +6,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/records.h"
+#include "core/run_span.h"
 #include "core/status.h"
 #include "probes/probe.h"
 
@@ -105,6 +108,17 @@ struct HourlyRollup {
   std::string latency_hist;
 };
 
+// Successful runs' durations of one probe in one UTC hour (see Reader::SuccessDurations).
+struct HourDurations {
+  ProbeKey key;
+  ProbeRole role = ProbeRole::kHealth;  // the probe's latest configured role
+  TimestampMs hour_ms = 0;              // start of the UTC hour
+  std::vector<double> seconds;          // ascending
+};
+
+// Half-open [first, second) spans of wall time, sorted and disjoint (maintenance windows).
+using Exclusions = std::span<const std::pair<TimestampMs, TimestampMs>>;
+
 // A read connection. Not thread-safe: one Reader per thread. Safe to use while a Writer (in this
 // or another process) writes: WAL readers see the last committed state.
 class Reader : public ProbeStateSource {
@@ -136,6 +150,33 @@ class Reader : public ProbeStateSource {
   virtual Result<std::vector<HourlyRollup>> Rollups(const std::string& component,
                                                     TimestampMs from_ms, TimestampMs to_ms) {
     return Status::Unavailable("Rollups is not supported by this reader");
+  }
+  // The state spans (core/run_span.h) of every probe of `component`: those with
+  // from_ms <= start_ms < to_ms, plus for each probe its last span starting before from_ms (its
+  // coverage may reach into the window). Ordered by probe then start. Equal to
+  // CompressRuns(every stored run of the component) restricted the same way, whatever order the
+  // runs were written in. Spans are kept as long as hourly rollups.
+  virtual Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
+                                                TimestampMs to_ms) {
+    return Status::Unavailable("RunSpans is not supported by this reader");
+  }
+  // Runs of the probes of `component` whose (latest configured) role is `role`, with
+  // from_ms <= ts_ms < to_ms (nothing before the window), ordered by probe then time.
+  virtual Result<std::vector<ProbeRun>> RunsOfRole(const std::string& component, ProbeRole role,
+                                                   TimestampMs from_ms, TimestampMs to_ms) {
+    return Status::Unavailable("RunsOfRole is not supported by this reader");
+  }
+  // Durations of the successful runs of the probes of `component` with role `role`, started in
+  // [from_ms, to_ms) and outside `excluded`, grouped by probe and UTC hour (groups without a
+  // run are left out), ordered by probe then hour, each group ascending. Whole hours are read
+  // from the sealed per-hour rows (a few rows a day instead of one per run); partial hours,
+  // hours cut by an exclusion and hours not sealed yet from the runs themselves: the result
+  // is the same either way.
+  virtual Result<std::vector<HourDurations>> SuccessDurations(const std::string& component,
+                                                              ProbeRole role, TimestampMs from_ms,
+                                                              TimestampMs to_ms,
+                                                              Exclusions excluded) {
+    return Status::Unavailable("SuccessDurations is not supported by this reader");
   }
   // The persisted counter named `name` with exactly `labels`, or NotFound.
   virtual Result<double> CounterTotal(const std::string& name, const Labels& labels) {

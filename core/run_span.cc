@@ -1,7 +1,6 @@
 #include "core/run_span.h"
 
 #include <algorithm>
-#include <numeric>
 
 namespace obsmon {
 
@@ -25,28 +24,37 @@ void ExtendSpan(RunSpan& span, const ProbeRun& run) {
   ++span.runs;
 }
 
+std::vector<const ProbeRun*> RunsInStorageOrder(std::span<const ProbeRun> runs) {
+  std::vector<const ProbeRun*> order;
+  order.reserve(runs.size());
+  for (const ProbeRun& run : runs) order.push_back(&run);
+  auto before = [](const ProbeRun* x, const ProbeRun* y) {
+    if (x->key != y->key) return x->key < y->key;
+    return x->ts_ms < y->ts_ms;
+  };
+  // Stable: of two runs of one probe at the same ms the first given stays first.
+  if (!std::is_sorted(order.begin(), order.end(), before)) {
+    std::stable_sort(order.begin(), order.end(), before);
+  }
+  auto same = [](const ProbeRun* x, const ProbeRun* y) {
+    return x->ts_ms == y->ts_ms && x->key == y->key;
+  };
+  order.erase(std::unique(order.begin(), order.end(), same), order.end());
+  return order;
+}
+
 std::vector<RunSpan> CompressRuns(std::span<const ProbeRun> runs) {
-  std::vector<size_t> order(runs.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  // Stable: of two runs of one probe at the same ms the first given is kept.
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const ProbeRun& x = runs[a];
-    const ProbeRun& y = runs[b];
-    if (x.key != y.key) return x.key < y.key;
-    return x.ts_ms < y.ts_ms;
-  });
+  return CompressOrderedRuns(RunsInStorageOrder(runs));
+}
+
+std::vector<RunSpan> CompressOrderedRuns(std::span<const ProbeRun* const> ordered) {
   std::vector<RunSpan> out;
-  for (size_t i : order) {
-    const ProbeRun& run = runs[i];
-    if (!out.empty() && out.back().key == run.key) {
-      RunSpan& last = out.back();
-      if (run.ts_ms == last.last_run_ms) continue;  // a duplicate: storage keeps the first
-      if (ExtendsSpan(last, run)) {
-        ExtendSpan(last, run);
-        continue;
-      }
+  for (const ProbeRun* run : ordered) {
+    if (!out.empty() && out.back().key == run->key && ExtendsSpan(out.back(), *run)) {
+      ExtendSpan(out.back(), *run);
+    } else {
+      out.push_back(SpanOfRun(*run));
     }
-    out.push_back(SpanOfRun(run));
   }
   return out;
 }

@@ -42,9 +42,15 @@ RunSpan SpanOfRun(const ProbeRun& run);
 // Adds `run` to `span` (ExtendsSpan(span, run) must hold).
 void ExtendSpan(RunSpan& span, const ProbeRun& run);
 
-// The spans of `runs` (any order; grouped by probe here), ordered by probe then start. Runs of
-// one probe with the same ts_ms count once (the first, as storage keeps the first).
+// `runs` as storage keeps them: ordered by probe then time, and of two runs of one probe with
+// the same ts_ms only the first given (storage ignores the second). Linear when `runs` are
+// already in that order (as a Reader returns them), a sort otherwise.
+std::vector<const ProbeRun*> RunsInStorageOrder(std::span<const ProbeRun> runs);
+
+// The spans of `runs` (any order; RunsInStorageOrder here), ordered by probe then start.
 std::vector<RunSpan> CompressRuns(std::span<const ProbeRun> runs);
+// The same for runs already in storage order (RunsInStorageOrder's result).
+std::vector<RunSpan> CompressOrderedRuns(std::span<const ProbeRun* const> ordered);
 
 // The span as one run that covers exactly what the span covers: ts_ms = start_ms,
 // valid_for_ms = end_ms - start_ms, the first run's reason. Uptime computed over these equals

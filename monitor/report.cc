@@ -292,18 +292,132 @@ const char* VerdictName(Verdict verdict) {
   return "INSUFFICIENT DATA";
 }
 
-Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& component,
-                     const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
-                     TimestampMs now_ms, const ReportOptions& options) {
-  // Keep only this component's runs (copy only when something must go).
-  std::vector<ProbeRun> own;
-  std::span<const ProbeRun> runs = all_runs;
-  auto mine = [&](const ProbeRun& run) { return run.key.component == component; };
-  if (!std::all_of(all_runs.begin(), all_runs.end(), mine)) {
-    std::copy_if(all_runs.begin(), all_runs.end(), std::back_inserter(own), mine);
-    runs = own;
-  }
+TimestampMs EvaluatedEnd(TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms) {
+  return std::max(from_ms, std::min(to_ms, now_ms));
+}
 
+std::vector<TimeInterval> ExcludedIntervals(const ReportOptions& options, TimestampMs from_ms,
+                                            TimestampMs to_ms) {
+  std::vector<TimeInterval> all = options.excluded;
+  for (const auto& m : options.maintenance) all.push_back({m.start_ms, m.end_ms});
+  return NormalizeIntervals(std::move(all), from_ms, to_ms);
+}
+
+ReportInput InputFromRuns(std::span<const ProbeRun> runs, TimestampMs from_ms,
+                          TimestampMs evaluated_to_ms, std::span<const TimeInterval> excluded) {
+  ReportInput in;
+  const std::vector<const ProbeRun*> ordered = RunsInStorageOrder(runs);
+  in.spans = CompressOrderedRuns(ordered);
+  // Runs of one probe are consecutive and in time order here, so each (probe, hour) group is
+  // one run of consecutive entries.
+  for (const ProbeRun* run : ordered) {
+    if (run->ts_ms < from_ms || run->ts_ms >= evaluated_to_ms) continue;
+    if (run->role == ProbeRole::kIntegration) in.check_runs.push_back(*run);
+    if (run->role != ProbeRole::kHealth || !run->success ||
+        ContainsInstant(excluded, run->ts_ms)) {
+      continue;
+    }
+    const TimestampMs hour = HourStart(run->ts_ms);
+    if (in.health_durations.empty() || in.health_durations.back().hour_ms != hour ||
+        in.health_durations.back().key != run->key) {
+      storage::HourDurations& g = in.health_durations.emplace_back();
+      g.key = run->key;
+      g.role = run->role;
+      g.hour_ms = hour;
+    }
+    in.health_durations.back().seconds.push_back(run->duration_seconds);
+  }
+  for (auto& g : in.health_durations) std::sort(g.seconds.begin(), g.seconds.end());
+  return in;
+}
+
+namespace {
+
+// Integration checks of the evaluated window outside exclusions, overall and per day.
+void SummarizeChecks(Report& r, std::span<const ProbeRun> check_runs,
+                     std::span<const TimeInterval> excluded_eval) {
+  std::map<std::string, CheckSummary> checks;
+  for (const ProbeRun& run : check_runs) {
+    if (run.role != ProbeRole::kIntegration) continue;
+    if (run.ts_ms < r.from_ms || run.ts_ms >= r.evaluated_to_ms) continue;
+    if (ContainsInstant(excluded_eval, run.ts_ms)) continue;
+    DaySummary& day = r.days[DayIndex(r.from_ms, run.ts_ms)];
+    CheckSummary& c = checks[run.key.probe];
+    c.probe = run.key.probe;
+    ++c.runs;
+    ++(run.success ? day.checks_passed : day.checks_failed);
+    if (run.success) {
+      ++c.passed;
+    } else {
+      ++c.failed;
+      if (!c.first_failure_ms || run.ts_ms < *c.first_failure_ms) {
+        c.first_failure_ms = run.ts_ms;
+        c.first_failure_reason = run.reason;
+      }
+    }
+  }
+  for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
+}
+
+// Latency of successful health runs: per UTC hour, per day (a run of whole hours) and over the
+// window, each selected exactly from the hours' sorted sets without merging them.
+void SummarizeLatencies(Report& r, const std::vector<storage::HourDurations>& groups,
+                        const std::vector<std::string>& health_probes) {
+  const TimestampMs first_hour = HourStart(r.from_ms);
+  const size_t hours =
+      r.evaluated_to_ms > r.from_ms
+          ? static_cast<size_t>((HourStart(r.evaluated_to_ms - 1) - first_hour) / kHourMs + 1)
+          : 0;
+  // The sets ordered by hour then probe; per_hour[h] .. per_hour[h + 1] are hour h's.
+  std::vector<const storage::HourDurations*> ordered;
+  for (const auto& g : groups) {
+    if (g.role != ProbeRole::kHealth || g.seconds.empty() || !Wanted(health_probes, g.key.probe)) {
+      continue;
+    }
+    if (g.hour_ms < first_hour || g.hour_ms >= first_hour + static_cast<TimestampMs>(hours) * kHourMs) {
+      continue;
+    }
+    ordered.push_back(&g);
+  }
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    if (a->hour_ms != b->hour_ms) return a->hour_ms < b->hour_ms;
+    return a->key.probe < b->key.probe;
+  });
+  std::vector<std::span<const double>> sets;
+  sets.reserve(ordered.size());
+  std::vector<size_t> per_hour(hours + 1, 0);
+  for (const auto* g : ordered) {
+    sets.emplace_back(g->seconds);
+    ++per_hour[static_cast<size_t>((g->hour_ms - first_hour) / kHourMs) + 1];
+  }
+  for (size_t h = 1; h < per_hour.size(); ++h) per_hour[h] += per_hour[h - 1];
+  auto slice = [&](size_t h0, size_t h1) {
+    return std::span<const std::span<const double>>(sets.data() + per_hour[h0],
+                                                    per_hour[h1] - per_hour[h0]);
+  };
+  for (size_t h = 0; h < hours; ++h) {
+    if (per_hour[h + 1] == per_hour[h]) continue;
+    r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
+                                SummarizeSortedSets(slice(h, h + 1))});
+  }
+  // UTC days are runs of whole UTC hours.
+  auto hour_index = [&](TimestampMs t) {
+    return std::min(hours,
+                    static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
+  };
+  for (auto& d : r.days) {
+    const size_t h0 = hour_index(HourStart(d.start_ms));
+    const size_t h1 = d.end_ms >= r.evaluated_to_ms ? hours : hour_index(d.end_ms);
+    d.latency = SummarizeSortedSets(slice(h0, h1));
+  }
+  r.latency = SummarizeSortedSets(sets);
+}
+
+}  // namespace
+
+Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const ReportOptions& options) {
   Report r;
   r.component = component;
   r.objective = objective;
@@ -313,9 +427,7 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
 
   r.degradation_tolerance = options.degradation_tolerance;
   r.period_id = options.period_id;
-  std::vector<TimeInterval> excluded_in = options.excluded;
   for (const auto& m : options.maintenance) {
-    excluded_in.push_back({m.start_ms, m.end_ms});
     if (m.start_ms < to_ms && m.end_ms > from_ms && m.start_ms < m.end_ms) {
       r.maintenance.push_back({std::max(m.start_ms, from_ms), std::min(m.end_ms, to_ms), m.reason});
     }
@@ -325,20 +437,26 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
                      return a.start_ms < b.start_ms;
                    });
 
+  // Uptime over the spans, each standing for its runs (SpanAsRun covers exactly what they do).
+  std::vector<ProbeRun> span_runs;
+  span_runs.reserve(input.spans.size());
+  for (const RunSpan& span : input.spans) {
+    if (span.key.component == component) span_runs.push_back(SpanAsRun(span));
+  }
   UptimeOptions uo;
   uo.from_ms = from_ms;
   uo.to_ms = to_ms;
   uo.now_ms = now_ms;
-  uo.excluded = excluded_in;
+  uo.excluded = ExcludedIntervals(options, from_ms, to_ms);
   uo.health_probes = options.health_probes;
-  UptimeResult up = ComputeUptime(runs, uo);
+  UptimeResult up = ComputeUptime(span_runs, uo);
   r.evaluated_to_ms = up.evaluated_to_ms;
   r.totals = up.totals;
   r.incidents = std::move(up.incidents);
   r.health_probes = std::move(up.health_probes);
-  r.excluded = NormalizeIntervals(excluded_in, from_ms, to_ms);
+  r.excluded = std::move(uo.excluded);
   const std::vector<TimeInterval> excluded_eval =
-      NormalizeIntervals(excluded_in, from_ms, r.evaluated_to_ms);
+      NormalizeIntervals(r.excluded, from_ms, r.evaluated_to_ms);
 
   r.days = BuildDays(r, up.timeline);
   for (const StateSpan& span : up.timeline) {
@@ -352,80 +470,8 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   std::stable_sort(r.alerts.begin(), r.alerts.end(), [](const AlertFired& a, const AlertFired& b) {
     return a.fired_ms < b.fired_ms;
   });
-
-  // One pass over the runs started in the evaluated window, outside exclusions: integration
-  // checks, and successful health runs' durations grouped by UTC hour (a counting sort, so that
-  // each hour's, then each day's (a run of whole hours), then the whole window's percentiles are
-  // selected in place in one array).
-  std::map<std::string, CheckSummary> checks;
-  std::vector<double> durations;
-  std::vector<uint32_t> hour_of;
-  durations.reserve(runs.size());
-  hour_of.reserve(runs.size());
-  const TimestampMs first_hour = HourStart(from_ms);
-  const size_t hours =
-      r.evaluated_to_ms > from_ms
-          ? static_cast<size_t>((HourStart(r.evaluated_to_ms - 1) - first_hour) / kHourMs + 1)
-          : 0;
-  std::vector<size_t> per_hour(hours + 1, 0);
-  const std::string* last_probe = nullptr;
-  bool last_wanted = false;
-  for (const ProbeRun& run : runs) {
-    if (run.ts_ms < from_ms || run.ts_ms >= r.evaluated_to_ms) continue;
-    if (!excluded_eval.empty() && ContainsInstant(excluded_eval, run.ts_ms)) continue;
-    const size_t day = DayIndex(from_ms, run.ts_ms);
-    if (run.role == ProbeRole::kHealth) {
-      if (last_probe == nullptr || *last_probe != run.key.probe) {
-        last_probe = &run.key.probe;
-        last_wanted = Wanted(options.health_probes, run.key.probe);
-      }
-      if (run.success && last_wanted) {
-        const size_t hour = static_cast<size_t>((HourStart(run.ts_ms) - first_hour) / kHourMs);
-        durations.push_back(run.duration_seconds);
-        hour_of.push_back(static_cast<uint32_t>(hour));
-        ++per_hour[hour + 1];
-      }
-    } else if (run.role == ProbeRole::kIntegration) {
-      CheckSummary& c = checks[run.key.probe];
-      c.probe = run.key.probe;
-      ++c.runs;
-      ++(run.success ? r.days[day].checks_passed : r.days[day].checks_failed);
-      if (run.success) {
-        ++c.passed;
-      } else {
-        ++c.failed;
-        if (!c.first_failure_ms || run.ts_ms < *c.first_failure_ms) {
-          c.first_failure_ms = run.ts_ms;
-          c.first_failure_reason = run.reason;
-        }
-      }
-    }
-  }
-  for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
-  for (size_t h = 1; h < per_hour.size(); ++h) per_hour[h] += per_hour[h - 1];
-  std::vector<double> grouped(durations.size());
-  {
-    std::vector<size_t> fill(per_hour.begin(), per_hour.end() - 1);
-    for (size_t i = 0; i < durations.size(); ++i) grouped[fill[hour_of[i]]++] = durations[i];
-  }
-  for (size_t h = 0; h < hours; ++h) {
-    if (per_hour[h + 1] == per_hour[h]) continue;
-    r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
-                                SummarizeLatency(std::span<double>(
-                                    grouped.data() + per_hour[h], per_hour[h + 1] - per_hour[h]))});
-  }
-  // UTC days are runs of whole UTC hours.
-  auto hour_index = [&](TimestampMs t) {
-    return std::min(hours,
-                    static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
-  };
-  for (auto& d : r.days) {
-    const size_t h0 = hour_index(HourStart(d.start_ms));
-    const size_t h1 = d.end_ms >= r.evaluated_to_ms ? hours : hour_index(d.end_ms);
-    d.latency = SummarizeLatency(
-        std::span<double>(grouped.data() + per_hour[h0], per_hour[h1] - per_hour[h0]));
-  }
-  r.latency = SummarizeLatency(grouped);
+  SummarizeChecks(r, input.check_runs, excluded_eval);
+  SummarizeLatencies(r, input.health_durations, options.health_probes);
 
   const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);
   r.budget.allowed_ms = std::llround((1.0 - objective.uptime_percent / 100.0) *
@@ -436,6 +482,23 @@ Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& comp
   Project(r, r.excluded);
   Decide(r);
   return r;
+}
+
+Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& component,
+                     const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                     TimestampMs now_ms, const ReportOptions& options) {
+  // Keep only this component's runs (copy only when something must go).
+  std::vector<ProbeRun> own;
+  std::span<const ProbeRun> runs = all_runs;
+  auto mine = [&](const ProbeRun& run) { return run.key.component == component; };
+  if (!std::all_of(all_runs.begin(), all_runs.end(), mine)) {
+    std::copy_if(all_runs.begin(), all_runs.end(), std::back_inserter(own), mine);
+    runs = own;
+  }
+  const TimestampMs evaluated_to = EvaluatedEnd(from_ms, to_ms, now_ms);
+  const ReportInput input = InputFromRuns(runs, from_ms, evaluated_to,
+                                          ExcludedIntervals(options, from_ms, evaluated_to));
+  return ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, options);
 }
 
 Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
@@ -456,27 +519,42 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
     return Status::InvalidArgument(
         fmt::format("uptime objective {} % is not in (0, 100]", objective.uptime_percent));
   }
-  auto runs = reader.ProbeRuns(component, from_ms, to_ms);
-  if (!runs.ok()) return runs.status();
-  if (runs->empty()) {
+  const TimestampMs evaluated_to = EvaluatedEnd(from_ms, to_ms, now_ms);
+  ReportInput input;
+  auto spans = reader.RunSpans(component, from_ms, evaluated_to);
+  if (!spans.ok()) return spans.status();
+  input.spans = std::move(*spans);
+  if (input.spans.empty()) {
     auto components = reader.Components();
     if (!components.ok()) return components.status();
     if (std::find(components->begin(), components->end(), component) == components->end()) {
       return Status::NotFound(fmt::format("no probe run stored for component '{}'", component));
     }
   }
+  auto checks = reader.RunsOfRole(component, ProbeRole::kIntegration, from_ms, evaluated_to);
+  if (!checks.ok()) return checks.status();
+  input.check_runs = std::move(*checks);
+  std::vector<std::pair<TimestampMs, TimestampMs>> excluded;
+  for (const TimeInterval& t : ExcludedIntervals(options, from_ms, evaluated_to)) {
+    excluded.emplace_back(t.start_ms, t.end_ms);
+  }
+  auto durations =
+      reader.SuccessDurations(component, ProbeRole::kHealth, from_ms, evaluated_to, excluded);
+  if (!durations.ok()) return durations.status();
+  input.health_durations = std::move(*durations);
+
   Report report;
   if (options.max_log_events == 0) {
-    report = ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, options);
+    report = ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, options);
   } else {
     ReportOptions with_logs = options;
-    auto events = reader.LogEvents(component, from_ms, std::min(to_ms, std::max(from_ms, now_ms)),
-                                   options.max_log_events);
+    auto events = reader.LogEvents(component, from_ms, evaluated_to, options.max_log_events);
     if (!events.ok()) return events.status();
     with_logs.log_events_truncated =
         options.log_events_truncated || events->size() >= options.max_log_events;
     with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
-    report = ComputeReport(*runs, component, objective, from_ms, to_ms, now_ms, with_logs);
+    report =
+        ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, with_logs);
   }
   auto usage = ReadComponentUsage(reader, component, from_ms, report.evaluated_to_ms);
   if (!usage.ok()) return usage.status();

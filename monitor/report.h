@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/records.h"
+#include "core/run_span.h"
 #include "core/status.h"
 #include "monitor/config.h"
 #include "monitor/percentiles.h"
@@ -184,15 +185,49 @@ struct ReportOptions {
   size_t max_log_events = 20'000;
 };
 
-// Computes the report from a component's runs (as storage::Reader::ProbeRuns returns them).
-// Runs of other components are ignored. `from_ms < to_ms` is the caller's business here.
+// What a report is computed from, in the compact form storage keeps, so that a week of
+// 1-second runs is a few hundred rows to read instead of 600,000 (docs/report.md, "How the
+// report reads"). Everything else (maintenance, log lines, alerts) comes with ReportOptions.
+struct ReportInput {
+  // State spans of the component's probes (core/run_span.h), as storage::Reader::RunSpans
+  // returns them: those starting in the window plus each probe's last one before it. Health
+  // probes' spans decide uptime.
+  std::vector<RunSpan> spans;
+  // Runs of integration probes started in [from, evaluated_to).
+  std::vector<ProbeRun> check_runs;
+  // Durations of successful health runs started in [from, evaluated_to) outside maintenance,
+  // per probe and UTC hour, each ascending (storage::Reader::SuccessDurations).
+  std::vector<storage::HourDurations> health_durations;
+};
+
+// max(from, min(to, now)): where evaluation stops.
+TimestampMs EvaluatedEnd(TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms);
+
+// Every excluded interval of `options` (maintenance with or without reasons), normalized and
+// clipped to [from_ms, to_ms).
+std::vector<TimeInterval> ExcludedIntervals(const ReportOptions& options, TimestampMs from_ms,
+                                            TimestampMs to_ms);
+
+// The input storage would give for `runs` (all of one component, any order; for exact spans,
+// the whole history of each probe up to the window): what ComputeReport computes from.
+// `excluded` as ExcludedIntervals returns it.
+ReportInput InputFromRuns(std::span<const ProbeRun> runs, TimestampMs from_ms,
+                          TimestampMs evaluated_to_ms, std::span<const TimeInterval> excluded);
+
+// Computes the report from its input. `from_ms < to_ms` is the caller's business here.
+Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const ReportOptions& options = {});
+
+// Computes the report from a component's runs held in memory: InputFromRuns, then
+// ComputeReportFromInput. Runs of other components are ignored.
 Report ComputeReport(std::span<const ProbeRun> runs, const std::string& component,
                      const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
                      TimestampMs now_ms, const ReportOptions& options = {});
 
-// Reads the component's runs and computes its report. InvalidArgument for an empty window or an
-// objective outside (0, 100]; NotFound when the component has no stored run at all; the reader's
-// Status when reading fails.
+// Reads the component's spans, integration runs and per-hour durations and computes its report.
+// InvalidArgument for an empty window or an objective outside (0, 100]; NotFound when the
+// component has no stored run at all; the reader's Status when reading fails.
 Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
                            const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
                            TimestampMs now_ms);

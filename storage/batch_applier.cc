@@ -17,6 +17,8 @@ namespace {
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int64_t kDayMs = 86'400'000;
 constexpr const char* kDroppedEventsCounter = "obsmon_log_events_dropped_total";
+// Late runs whose spans cannot be rebuilt because retention deleted the raw runs around them.
+constexpr const char* kDroppedRunsCounter = "obsmon_storage_dropped_late_runs_total";
 
 int64_t FloorTo(int64_t ts, int64_t unit) {
   int64_t q = ts / unit;
@@ -33,7 +35,8 @@ struct BatchApplier::RollupAgg {
   LatencyHistogram hist;
 };
 
-BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day)
+BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
+                           const Clock* clock, int64_t raw_retention_ms)
     : db_(db),
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
@@ -76,7 +79,8 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day)
                     "VALUES (?, ?, ?, ?, ?, ?)"),
       upsert_counter_(db,
                       "INSERT INTO counters (series_id, value) VALUES (?, ?) "
-                      "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value") {}
+                      "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
+      summaries_(db, clock, raw_retention_ms) {}
 
 BatchApplier::~BatchApplier() = default;
 
@@ -84,6 +88,7 @@ void BatchApplier::ForgetCaches() {
   series_ids_.clear();
   probe_ids_.clear();
   events_per_day_.clear();
+  summaries_.Forget(/*keep_backlog=*/true);
 }
 
 int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
@@ -153,8 +158,14 @@ void BatchApplier::AddCounter(int64_t series_id, double delta) {
 
 void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
                             std::map<std::pair<int64_t, int64_t>, RollupAgg>* rollups) {
+  std::map<std::string, double> dropped_runs;  // component -> late runs refused in this batch
   for (const ProbeRun& run : batch.runs) {
     int64_t probe_id = ProbeId(run.key, run.role).first;
+    if (!summaries_.Admit(probe_id, run)) {
+      dropped_runs[run.key.component] += 1;
+      ++result->dropped_runs;
+      continue;
+    }
     insert_run_.reset();
     insert_run_.bind(1, probe_id);
     insert_run_.bind(2, static_cast<int64_t>(run.ts_ms));
@@ -163,6 +174,7 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     insert_run_.bind(5, static_cast<int64_t>(run.valid_for_ms));
     insert_run_.bindNoCopy(6, run.reason);
     if (insert_run_.exec() == 0) continue;  // same probe and ms already stored: keep the first
+    summaries_.Added(probe_id, run);
     ++result->rows;
     RollupAgg& agg = (*rollups)[{probe_id, FloorTo(run.ts_ms, kHourMs)}];
     ++agg.runs;
@@ -176,6 +188,9 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     } else {
       ++agg.down;
     }
+  }
+  for (const auto& [component, n] : dropped_runs) {
+    AddCounter(SeriesId(kDroppedRunsCounter, Labels{{"component", component}}), n);
   }
 
   for (const Sample& s : batch.samples) {
@@ -281,6 +296,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     std::map<std::pair<int64_t, int64_t>, RollupAgg> rollups;
     for (const WriteBatch* b : batches) WriteOne(*b, &result, &rollups);
     FlushRollups(rollups);
+    summaries_.Finish();
     db_.exec("COMMIT");
     in_tx = false;
     return result;
@@ -312,8 +328,10 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     }
   }
   ForgetCaches();
+  summaries_.Forget(/*keep_backlog=*/false);  // the hours this transaction sealed are undone
   result.rows = 0;
   result.dropped_events = 0;
+  result.dropped_runs = 0;
   return result;
 }
 

@@ -15,8 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/records.h"
 #include "core/status.h"
+#include "storage/run_summaries.h"
 
 namespace obsmon::storage {
 
@@ -25,20 +27,23 @@ struct ApplyResult {
   int sqlite_code = 0;          // the SQLite error code when !status.ok()
   uint64_t rows = 0;            // runs + samples + events written
   uint64_t dropped_events = 0;  // log events over the per-day cap (counted, not stored)
+  uint64_t dropped_runs = 0;    // late runs refused by RunSummaries::Admit (counted, not stored)
 };
 
 class BatchApplier {
  public:
-  // `db` must outlive the applier. `max_log_events_per_day` caps log_events per (component, UTC
-  // day); the excess is counted in obsmon_log_events_dropped_total{component=...}.
-  BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day);
+  // `db` and `clock` must outlive the applier. `max_log_events_per_day` caps log_events per
+  // (component, UTC day); the excess is counted in obsmon_log_events_dropped_total{component=...}.
+  // `clock` and `raw_retention_ms` tell which hours are too old to seal (storage/run_summaries.h).
+  BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day, const Clock* clock,
+               int64_t raw_retention_ms);
   ~BatchApplier();
 
   // Writes all batches in one transaction: all of them or none. On failure rolls back, forgets
   // cached ids (they may name rolled-back rows) and reports the SQLite code.
   ApplyResult Apply(const std::vector<const WriteBatch*>& batches);
 
-  // Drops every cache (after a rollback or when retention deleted rows).
+  // Drops every cache (when retention deleted rows; a failed Apply drops them itself).
   void ForgetCaches();
 
  private:
@@ -106,6 +111,8 @@ class BatchApplier {
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
   // (component, UTC day start) -> log_events stored that day
   std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
+  // probe_spans and run_durations_hourly, kept in step with probe_runs.
+  RunSummaries summaries_;
 };
 
 }  // namespace obsmon::storage

@@ -145,6 +145,53 @@ CREATE TABLE maintenance (
 );
 CREATE INDEX maintenance_component_start ON maintenance (component, start_ms);
 )sql"},
+      {"probe state spans and sealed per-hour durations of successful runs (report reads)",
+       R"sql(
+CREATE TABLE probe_spans (
+  probe_id    INTEGER NOT NULL,  -- probes.id
+  start_ms    INTEGER NOT NULL,  -- ts_ms of the span's first run
+  last_run_ms INTEGER NOT NULL,  -- ts_ms of its last run
+  end_ms      INTEGER NOT NULL,  -- last_run_ms + the last run's valid_for_ms (>= 0)
+  success     INTEGER NOT NULL,  -- 1 up, 0 down: the verdict of every run of the span
+  runs        INTEGER NOT NULL,  -- number of runs
+  reason      TEXT NOT NULL,     -- the first run's reason ('' on success)
+  PRIMARY KEY (probe_id, start_ms)
+) WITHOUT ROWID;
+CREATE TABLE run_durations_hourly (
+  probe_id  INTEGER NOT NULL,    -- probes.id
+  hour_ms   INTEGER NOT NULL,    -- start of the UTC hour the runs started in
+  count     INTEGER NOT NULL,    -- number of values in durations
+  durations BLOB NOT NULL,       -- successful runs' duration_seconds, ascending, float64 LE
+  PRIMARY KEY (probe_id, hour_ms)
+) WITHOUT ROWID;
+-- Backfill: the spans of the runs already stored (core/run_span.h's CompressRuns in SQL). A run
+-- starts a new span unless the previous run of its probe has the same verdict and its coverage
+-- (ts_ms + valid_for_ms) reaches the run's start; spans are numbered by a running sum of starts.
+INSERT INTO probe_spans (probe_id, start_ms, last_run_ms, end_ms, success, runs, reason)
+WITH marked AS (
+  SELECT probe_id, ts_ms, success,
+         CASE WHEN lag(success) OVER w IS success
+                   AND ts_ms <= lag(ts_ms + max(valid_for_ms, 0)) OVER w
+              THEN 0 ELSE 1 END AS starts
+  FROM probe_runs
+  WINDOW w AS (PARTITION BY probe_id ORDER BY ts_ms)
+), numbered AS (
+  SELECT probe_id, ts_ms, success,
+         sum(starts) OVER (PARTITION BY probe_id ORDER BY ts_ms ROWS UNBOUNDED PRECEDING) AS span_no
+  FROM marked
+), spans AS (
+  SELECT probe_id, min(ts_ms) AS start_ms, max(ts_ms) AS last_run_ms, success, count(*) AS runs
+  FROM numbered GROUP BY probe_id, span_no
+)
+SELECT s.probe_id, s.start_ms, s.last_run_ms,
+       (SELECT r.ts_ms + max(r.valid_for_ms, 0) FROM probe_runs r
+        WHERE r.probe_id = s.probe_id AND r.ts_ms = s.last_run_ms),
+       s.success, s.runs,
+       (SELECT r.reason FROM probe_runs r WHERE r.probe_id = s.probe_id AND r.ts_ms = s.start_ms)
+FROM spans s;
+-- run_durations_hourly is filled by the writer (it seals a bounded number of past hours per
+-- transaction until every stored hour is sealed): SQL cannot build the float64 BLOBs.
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

@@ -1,5 +1,9 @@
 #include "storage/retention.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 namespace obsmon::storage {
 
 Retention::Retention(SQLite::Database& db, int64_t batch_rows)
@@ -8,6 +12,7 @@ Retention::Retention(SQLite::Database& db, int64_t batch_rows)
 void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
   raw_cutoff_ = raw_cutoff_ms;
   rollup_cutoff_ = rollup_cutoff_ms;
+  span_cutoff_ = std::min(raw_cutoff_ms, rollup_cutoff_ms);
   tasks_.clear();
   next_ = 0;
   deleted_ = 0;
@@ -19,20 +24,18 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
     q.bind(1, static_cast<int64_t>(raw_cutoff_));
     while (q.executeStep()) tasks_.push_back({Kind::kSamples, q.getColumn(0).getInt64(), {}});
   }
-  {
-    SQLite::Statement q(db_,
-                        "SELECT id FROM probes p WHERE EXISTS (SELECT 1 FROM probe_runs WHERE "
-                        "probe_id = p.id AND ts_ms < ?)");
-    q.bind(1, static_cast<int64_t>(raw_cutoff_));
-    while (q.executeStep()) tasks_.push_back({Kind::kRuns, q.getColumn(0).getInt64(), {}});
-  }
-  {
-    SQLite::Statement q(db_,
-                        "SELECT id FROM probes p WHERE EXISTS (SELECT 1 FROM rollup_hourly WHERE "
-                        "probe_id = p.id AND hour_ms < ?)");
-    q.bind(1, static_cast<int64_t>(rollup_cutoff_));
-    while (q.executeStep()) tasks_.push_back({Kind::kRollups, q.getColumn(0).getInt64(), {}});
-  }
+  // Per probe, in this order (see Begin's comment): sealed hours, raw runs, rollups, spans.
+  auto probes_with = [&](Kind kind, const char* table, const char* column, TimestampMs cutoff) {
+    SQLite::Statement q(db_, fmt::format("SELECT id FROM probes p WHERE EXISTS (SELECT 1 FROM {} "
+                                         "WHERE probe_id = p.id AND {} < ?)",
+                                         table, column));
+    q.bind(1, static_cast<int64_t>(cutoff));
+    while (q.executeStep()) tasks_.push_back({kind, q.getColumn(0).getInt64(), {}});
+  };
+  probes_with(Kind::kSealed, "run_durations_hourly", "hour_ms", raw_cutoff_);
+  probes_with(Kind::kRuns, "probe_runs", "ts_ms", raw_cutoff_);
+  probes_with(Kind::kRollups, "rollup_hourly", "hour_ms", rollup_cutoff_);
+  probes_with(Kind::kSpans, "probe_spans", "last_run_ms", span_cutoff_);
   {
     SQLite::Statement q(db_, "SELECT DISTINCT component FROM probes");
     while (q.executeStep()) tasks_.push_back({Kind::kEvents, 0, q.getColumn(0).getString()});
@@ -51,6 +54,11 @@ int64_t Retention::Step() {
       sql = "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms FROM samples "
             "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
+    case Kind::kSealed:
+      sql = "DELETE FROM run_durations_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT hour_ms "
+            "FROM run_durations_hourly WHERE probe_id = ?1 AND hour_ms < ?2 ORDER BY hour_ms "
+            "LIMIT ?3)";
+      break;
     case Kind::kRuns:
       sql = "DELETE FROM probe_runs WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms FROM "
             "probe_runs WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
@@ -59,6 +67,11 @@ int64_t Retention::Step() {
       sql = "DELETE FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT hour_ms FROM "
             "rollup_hourly WHERE probe_id = ?1 AND hour_ms < ?2 ORDER BY hour_ms LIMIT ?3)";
       cutoff = rollup_cutoff_;
+      break;
+    case Kind::kSpans:
+      sql = "DELETE FROM probe_spans WHERE probe_id = ?1 AND start_ms IN (SELECT start_ms FROM "
+            "probe_spans WHERE probe_id = ?1 AND last_run_ms < ?2 ORDER BY start_ms LIMIT ?3)";
+      cutoff = span_cutoff_;
       break;
     case Kind::kEvents:
       sql = "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE component = ?1 "

@@ -19,8 +19,12 @@ class Retention {
   Retention(SQLite::Database& db, int64_t batch_rows);
 
   // Plans a pass: raw rows (samples, probe_runs, log_events) with ts_ms < raw_cutoff_ms and
-  // rollups with hour_ms < rollup_cutoff_ms. Replaces any pass in progress. Throws
-  // SQLite::Exception (the caller, storage's writer, turns it into a Status).
+  // sealed durations (run_durations_hourly) with hour_ms < raw_cutoff_ms; rollups with
+  // hour_ms < rollup_cutoff_ms and probe spans with last_run_ms < min(raw_cutoff_ms,
+  // rollup_cutoff_ms) (spans outlive the raw runs they summarize). Sealed rows go before the raw
+  // runs of their hour, so a reader never sees a sealed hour whose raw runs are partly gone.
+  // Replaces any pass in progress. Throws SQLite::Exception (the caller, storage's writer, turns
+  // it into a Status).
   void Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms);
   bool active() const { return next_ < tasks_.size(); }
   // Ends the pass in progress (after an error, or at shutdown); the next pass starts over.
@@ -33,7 +37,7 @@ class Retention {
   int64_t deleted_in_pass() const { return deleted_; }
 
  private:
-  enum class Kind { kSamples, kRuns, kRollups, kEvents };
+  enum class Kind { kSamples, kSealed, kRuns, kRollups, kSpans, kEvents };
   struct Task {
     Kind kind;
     int64_t id = 0;         // series or probe id
@@ -44,6 +48,7 @@ class Retention {
   const int64_t batch_rows_;
   TimestampMs raw_cutoff_ = 0;
   TimestampMs rollup_cutoff_ = 0;
+  TimestampMs span_cutoff_ = 0;
   std::vector<Task> tasks_;
   size_t next_ = 0;
   int64_t deleted_ = 0;

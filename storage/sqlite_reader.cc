@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
 
 #include "storage/database.h"
+#include "storage/duration_blob.h"
 #include "storage/labels_text.h"
 #include "storage/probe_role.h"
 #include "storage/storage.h"
@@ -18,6 +20,22 @@ namespace obsmon::storage {
 namespace {
 
 constexpr const char* kRunColumns = "ts_ms, success, duration_seconds, valid_for_ms, reason";
+constexpr const char* kSpanColumns = "start_ms, last_run_ms, end_ms, success, runs, reason";
+constexpr int64_t kHourMs = 3'600'000;
+
+TimestampMs HourOf(TimestampMs ts) {
+  int64_t q = ts / kHourMs;
+  if (ts % kHourMs != 0 && ts < 0) --q;
+  return q * kHourMs;
+}
+
+// Whether [from, to) meets any of `excluded` (sorted, disjoint, half-open).
+bool OverlapsExclusion(Exclusions excluded, TimestampMs from, TimestampMs to) {
+  auto it = std::upper_bound(excluded.begin(), excluded.end(), from,
+                             [](TimestampMs t, const auto& e) { return t < e.second; });
+  return it != excluded.end() && it->first < to;
+}
+bool IsExcluded(Exclusions excluded, TimestampMs ts) { return OverlapsExclusion(excluded, ts, ts + 1); }
 
 // A prepared statement used through SQLite's C API, for the hot path of reports (hundreds of
 // thousands of runs): SQLiteCpp's Column copies a shared_ptr (two atomic operations) per value.
@@ -74,6 +92,20 @@ void FillRun(SQLite::Statement& q, int at, ProbeRun* run) {
   run->reason = q.getColumn(at + 4).getString();
 }
 
+// Reads a span row whose first six columns are kSpanColumns.
+void FillSpan(sqlite3_stmt* st, RunSpan* span) {
+  span->start_ms = sqlite3_column_int64(st, 0);
+  span->last_run_ms = sqlite3_column_int64(st, 1);
+  span->end_ms = sqlite3_column_int64(st, 2);
+  span->success = sqlite3_column_int(st, 3) != 0;
+  span->runs = static_cast<uint64_t>(sqlite3_column_int64(st, 4));
+  const unsigned char* reason = sqlite3_column_text(st, 5);
+  if (reason) {
+    span->reason.assign(reinterpret_cast<const char*>(reason),
+                        static_cast<size_t>(sqlite3_column_bytes(st, 5)));
+  }
+}
+
 // A read transaction, so that a multi-statement read sees one snapshot.
 class ReadTx {
  public:
@@ -123,7 +155,19 @@ class SqliteReader final : public Reader {
         rollups_(*db_,
                  "SELECT hour_ms, runs, up, down, duration_sum, duration_min, duration_max, "
                  "up_duration_sum, latency_hist FROM rollup_hourly WHERE probe_id = ? AND "
-                 "hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms") {}
+                 "hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms"),
+        span_before_(*db_, fmt::format("SELECT {} FROM probe_spans WHERE probe_id = ? AND "
+                                       "start_ms < ? ORDER BY start_ms DESC LIMIT 1",
+                                       kSpanColumns)),
+        spans_between_(*db_, fmt::format("SELECT {} FROM probe_spans WHERE probe_id = ? AND "
+                                         "start_ms >= ? AND start_ms < ? ORDER BY start_ms",
+                                         kSpanColumns)),
+        sealed_between_(*db_,
+                        "SELECT hour_ms, count, durations FROM run_durations_hourly WHERE "
+                        "probe_id = ? AND hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms"),
+        successes_between_(*db_,
+                           "SELECT ts_ms, duration_seconds FROM probe_runs WHERE probe_id = ? "
+                           "AND ts_ms >= ? AND ts_ms < ? AND success = 1 ORDER BY ts_ms") {}
 
   Result<std::vector<ProbeRun>> ProbeRuns(const std::string& component, TimestampMs from_ms,
                                           TimestampMs to_ms) override {
@@ -309,6 +353,79 @@ class SqliteReader final : public Reader {
     }
   }
 
+  Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
+                                        TimestampMs to_ms) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<RunSpan> out;
+      for (const auto& p : ProbesOf(component)) {
+        RunSpan base;
+        base.key = {component, p.name};
+        base.role = p.role;
+        span_before_.Reset();
+        span_before_.Bind(1, p.id);
+        span_before_.Bind(2, static_cast<int64_t>(from_ms));
+        if (span_before_.Step()) FillSpan(span_before_.get(), &out.emplace_back(base));
+        span_before_.Reset();
+        spans_between_.Reset();
+        spans_between_.Bind(1, p.id);
+        spans_between_.Bind(2, static_cast<int64_t>(from_ms));
+        spans_between_.Bind(3, static_cast<int64_t>(to_ms));
+        while (spans_between_.Step()) FillSpan(spans_between_.get(), &out.emplace_back(base));
+        spans_between_.Reset();
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading probe spans from " + path_);
+    }
+  }
+
+  Result<std::vector<ProbeRun>> RunsOfRole(const std::string& component, ProbeRole role,
+                                           TimestampMs from_ms, TimestampMs to_ms) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<ProbeRun> out;
+      for (const auto& p : ProbesOf(component)) {
+        if (p.role != role) continue;
+        ProbeRun base;
+        base.key = {component, p.name};
+        base.role = p.role;
+        runs_between_.Reset();
+        runs_between_.Bind(1, p.id);
+        runs_between_.Bind(2, static_cast<int64_t>(from_ms));
+        runs_between_.Bind(3, static_cast<int64_t>(to_ms));
+        while (runs_between_.Step()) FillRun(runs_between_.get(), 0, &out.emplace_back(base));
+        runs_between_.Reset();
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading runs of a role from " + path_);
+    }
+  }
+
+  Result<std::vector<HourDurations>> SuccessDurations(const std::string& component,
+                                                      ProbeRole role, TimestampMs from_ms,
+                                                      TimestampMs to_ms,
+                                                      Exclusions excluded) override {
+    try {
+      ReadTx tx(*db_);
+      std::vector<HourDurations> out;
+      for (const auto& p : ProbesOf(component)) {
+        if (p.role != role) continue;
+        HourDurations base;
+        base.key = {component, p.name};
+        base.role = p.role;
+        ProbeSuccessDurations(p.id, base, from_ms, to_ms, excluded, &out);
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading run durations from " + path_);
+    }
+  }
+
   Result<double> CounterTotal(const std::string& name, const Labels& labels) override {
     try {
       counter_total_.reset();
@@ -393,6 +510,70 @@ class SqliteReader final : public Reader {
     return out;
   }
 
+  // One probe's groups for SuccessDurations, appended to `out` in hour order: the sealed rows of
+  // whole hours inside the window that no exclusion touches, and the raw successful runs of the
+  // rest of [from_ms, to_ms) (partial hours, hours cut by an exclusion, unsealed hours).
+  void ProbeSuccessDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
+                             TimestampMs to_ms, Exclusions excluded,
+                             std::vector<HourDurations>* out) {
+    const TimestampMs first_whole =
+        HourOf(from_ms) == from_ms ? from_ms : HourOf(from_ms) + kHourMs;
+    const TimestampMs end_whole = HourOf(to_ms);
+    TimestampMs raw_from = from_ms;  // the window before this is done
+    if (first_whole < end_whole) {
+      sealed_between_.Reset();
+      sealed_between_.Bind(1, probe_id);
+      sealed_between_.Bind(2, static_cast<int64_t>(first_whole));
+      sealed_between_.Bind(3, static_cast<int64_t>(end_whole));
+      while (sealed_between_.Step()) {
+        sqlite3_stmt* st = sealed_between_.get();
+        const TimestampMs hour = sqlite3_column_int64(st, 0);
+        if (OverlapsExclusion(excluded, hour, hour + kHourMs)) continue;  // read from the runs
+        HourDurations group = base;
+        group.hour_ms = hour;
+        if (!DecodeDurations(sqlite3_column_blob(st, 2),
+                             static_cast<size_t>(sqlite3_column_bytes(st, 2)),
+                             sqlite3_column_int64(st, 1), &group.seconds)) {
+          continue;  // a damaged row: the runs say the same
+        }
+        // Two statements are stepped at once here: SQLite allows that on one connection.
+        ReadRawDurations(probe_id, base, raw_from, hour, excluded, out);
+        raw_from = hour + kHourMs;
+        if (!group.seconds.empty()) out->push_back(std::move(group));
+      }
+      sealed_between_.Reset();
+    }
+    ReadRawDurations(probe_id, base, raw_from, to_ms, excluded, out);
+  }
+
+  // Appends the successful runs of [from_ms, to_ms) outside `excluded`, grouped per hour and
+  // sorted. The groups appended never share an hour with those before (the callers' ranges are
+  // disjoint and ascending, and a sealed hour is never read here).
+  void ReadRawDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
+                        TimestampMs to_ms, Exclusions excluded, std::vector<HourDurations>* out) {
+    if (from_ms >= to_ms) return;
+    const size_t first_new = out->size();
+    successes_between_.Reset();
+    successes_between_.Bind(1, probe_id);
+    successes_between_.Bind(2, static_cast<int64_t>(from_ms));
+    successes_between_.Bind(3, static_cast<int64_t>(to_ms));
+    while (successes_between_.Step()) {
+      sqlite3_stmt* st = successes_between_.get();
+      const TimestampMs ts = sqlite3_column_int64(st, 0);
+      if (!excluded.empty() && IsExcluded(excluded, ts)) continue;
+      const TimestampMs hour = HourOf(ts);
+      if (out->size() == first_new || out->back().hour_ms != hour) {
+        out->push_back(base);
+        out->back().hour_ms = hour;
+      }
+      out->back().seconds.push_back(sqlite3_column_double(st, 1));
+    }
+    successes_between_.Reset();
+    for (size_t i = first_new; i < out->size(); ++i) {
+      std::sort((*out)[i].seconds.begin(), (*out)[i].seconds.end());
+    }
+  }
+
   void NoteStateError(Status s) {
     if (state_error_.ok()) state_error_ = std::move(s);
   }
@@ -400,8 +581,10 @@ class SqliteReader final : public Reader {
   // After an exception a statement may be mid-step; reset them all so the connection's read
   // snapshot is released.
   void ResetAll() {
-    run_before_.Reset();
-    runs_between_.Reset();
+    for (RawStatement* s : {&run_before_, &runs_between_, &span_before_, &spans_between_,
+                            &sealed_between_, &successes_between_}) {
+      s->Reset();
+    }
     for (SQLite::Statement* s :
          {&probes_of_component_, &events_, &series_by_name_, &samples_between_, &cursors_,
           &all_counters_, &counter_total_, &rollups_}) {
@@ -424,6 +607,10 @@ class SqliteReader final : public Reader {
   SQLite::Statement all_counters_;
   SQLite::Statement counter_total_;
   SQLite::Statement rollups_;
+  RawStatement span_before_;
+  RawStatement spans_between_;
+  RawStatement sealed_between_;
+  RawStatement successes_between_;
   Status state_error_;
 };
 

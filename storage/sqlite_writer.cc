@@ -43,7 +43,7 @@ class SqliteWriter final : public Writer {
       : options_(options),
         lock_(std::move(lock)),
         db_(std::move(db)),
-        applier_(*db_, options.max_log_events_per_day),
+        applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms),
         retention_(*db_, options.retention_batch_rows) {
     next_retention_ =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
@@ -343,6 +343,7 @@ class SqliteWriter final : public Writer {
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;
     stats_.dropped_log_events += r.dropped_events;
+    stats_.dropped_late_runs += r.dropped_runs;
     stats_.last_commit_seconds = secs;
     stats_.commit_seconds_sum += secs;
     ++stats_.commits;

@@ -62,6 +62,10 @@ struct WriterStats {
   uint64_t dropped_log_events = 0;  // log events over the per-day cap (counted, not stored)
   // Rows deleted by retention, total.
   uint64_t retention_deleted_rows = 0;
+  // Late runs (older than their probe's last stored run) refused because retention had deleted
+  // raw runs needed to place them in probe_spans exactly; also counted in the persisted counter
+  // obsmon_storage_dropped_late_runs_total{component="..."} (docs/storage.md).
+  uint64_t dropped_late_runs = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.
@@ -155,7 +159,10 @@ class Reader : public ProbeStateSource {
   // from_ms <= start_ms < to_ms, plus for each probe its last span starting before from_ms (its
   // coverage may reach into the window). Ordered by probe then start. Equal to
   // CompressRuns(every stored run of the component) restricted the same way, whatever order the
-  // runs were written in. Spans are kept as long as hourly rollups.
+  // runs were written in. Spans are kept as long as hourly rollups (and never shorter than raw
+  // runs), and a span deleted by retention is simply absent. A late run whose span lost raw runs
+  // to retention cannot be placed exactly: the writer refuses it (WriterStats::dropped_late_runs),
+  // so "stored" holds. See docs/storage.md, probe_spans.
   virtual Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
                                                 TimestampMs to_ms) {
     return Status::Unavailable("RunSpans is not supported by this reader");

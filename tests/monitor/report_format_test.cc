@@ -80,6 +80,19 @@ TEST(ReportFormatTest, GoldenFiguresByHand) {
   EXPECT_EQ(j["latency"]["count"], 281);
   EXPECT_DOUBLE_EQ(j["latency"]["min_seconds"].get<double>(), 0.020);
   EXPECT_DOUBLE_EQ(j["latency"]["max_seconds"].get<double>(), 0.026);
+  {
+    // The mean: the durations of the counted runs summed in long double, once, in run order.
+    long double sum = 0;
+    int n = 0, i = 0;
+    for (int64_t ts = kT0 - 10 * kMinute; ts < kT0 + 2 * kDay; ts += 10 * kMinute, ++i) {
+      const bool maintenance = ts >= kT0 + kDay + 2 * kHour && ts < kT0 + kDay + 3 * kHour;
+      if (ts < kT0 || ts == kT0 + 10 * kHour || maintenance) continue;
+      sum += 0.020 + 0.001 * (i % 7);
+      ++n;
+    }
+    ASSERT_EQ(n, 281);
+    EXPECT_DOUBLE_EQ(j["latency"]["mean_seconds"].get<double>(), static_cast<double>(sum / n));
+  }
   EXPECT_EQ(j["checks"][0]["runs"], 8);
   EXPECT_EQ(j["checks"][0]["failed"], 1);
   EXPECT_EQ(j["verdict"]["status"], "FAIL");

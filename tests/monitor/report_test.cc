@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "tests/monitor/uptime_oracle.h"
 
@@ -15,17 +16,79 @@ namespace {
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
 using Spans = std::vector<std::pair<int64_t, int64_t>>;
 
-// storage::Reader over a vector, honouring ProbeRuns' contract (window, plus each probe's last run
-// before it, ordered by probe then time). `fail` switches every read to an IoError.
+// storage::Reader over a vector, honouring the contracts of ProbeRuns, RunSpans, RunsOfRole and
+// SuccessDurations (storage.h) in the plainest way. `fail` switches every read to an IoError.
 class FakeReader final : public storage::Reader {
  public:
   explicit FakeReader(std::vector<ProbeRun> runs) : runs_(std::move(runs)) {}
   bool fail = false;
-  int probe_runs_calls = 0;
+  int reads = 0;
 
+  Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
+                                        TimestampMs to_ms) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::vector<ProbeRun> own;
+    for (const auto& r : runs_) {
+      if (r.key.component == component) own.push_back(r);
+    }
+    std::vector<RunSpan> all = CompressRuns(own), out;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool last_before = all[i].start_ms < from_ms &&
+                               (i + 1 == all.size() || all[i + 1].key != all[i].key ||
+                                all[i + 1].start_ms >= from_ms);
+      if (last_before || (all[i].start_ms >= from_ms && all[i].start_ms < to_ms)) {
+        out.push_back(all[i]);
+      }
+    }
+    return out;
+  }
+  Result<std::vector<ProbeRun>> RunsOfRole(const std::string& component, ProbeRole role,
+                                           TimestampMs from_ms, TimestampMs to_ms) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::vector<ProbeRun> out;
+    for (const auto& r : runs_) {
+      if (r.key.component == component && r.role == role && r.ts_ms >= from_ms &&
+          r.ts_ms < to_ms) {
+        out.push_back(r);
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const ProbeRun& a, const ProbeRun& b) {
+      return std::tie(a.key.probe, a.ts_ms) < std::tie(b.key.probe, b.ts_ms);
+    });
+    return out;
+  }
+  Result<std::vector<storage::HourDurations>> SuccessDurations(
+      const std::string& component, ProbeRole role, TimestampMs from_ms, TimestampMs to_ms,
+      storage::Exclusions excluded) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::map<std::pair<std::string, int64_t>, storage::HourDurations> groups;
+    for (const auto& r : runs_) {
+      if (r.key.component != component || r.role != role || !r.success || r.ts_ms < from_ms ||
+          r.ts_ms >= to_ms) {
+        continue;
+      }
+      bool out_of_it = false;
+      for (const auto& [s, e] : excluded) out_of_it |= s <= r.ts_ms && r.ts_ms < e;
+      if (out_of_it) continue;
+      auto& g = groups[{r.key.probe, r.ts_ms / kHour * kHour}];
+      g.key = r.key;
+      g.role = r.role;
+      g.hour_ms = r.ts_ms / kHour * kHour;
+      g.seconds.push_back(r.duration_seconds);
+    }
+    std::vector<storage::HourDurations> out;
+    for (auto& [k, g] : groups) {
+      std::sort(g.seconds.begin(), g.seconds.end());
+      out.push_back(std::move(g));
+    }
+    return out;
+  }
   Result<std::vector<ProbeRun>> ProbeRuns(const std::string& component, TimestampMs from_ms,
                                           TimestampMs to_ms) override {
-    ++probe_runs_calls;
+    ++reads;
     if (fail) return Status::IoError("disk I/O error");
     std::map<std::string, std::vector<ProbeRun>> by_probe;
     std::map<std::string, ProbeRun> last_before;
@@ -144,7 +207,7 @@ TEST(ReportTest, EmptyWindowAndBadObjectiveAreInvalidArguments) {
   Objective bad = SevenDays();
   bad.uptime_percent = 0;
   EXPECT_TRUE(BuildReport(reader, "carbon", bad, kT0, kTo, kTo).status().IsInvalidArgument());
-  EXPECT_EQ(reader.probe_runs_calls, 0);
+  EXPECT_EQ(reader.reads, 0);
 }
 
 TEST(ReportTest, ReaderFailureIsReturned) {
@@ -333,6 +396,45 @@ TEST(ReportTest, DaysMatchOracleOverEachDay) {
   EXPECT_EQ(r.days[1].totals.down_ms, 25 * kMinute);
   EXPECT_EQ(r.days[0].incidents, 1u);
   EXPECT_EQ(r.days[1].incidents, 0u);
+}
+
+
+// An incident's first failure is the first run of the probe's unbroken failing streak: for an
+// outage already under way when the window opens, and for one that runs on after a
+// maintenance window, the run that began it (with its reason), not the last run before.
+TEST(ReportTest, FirstFailureIsTheStartOfTheFailingStreak) {
+  std::vector<ProbeRun> runs;
+  for (int64_t ts = kT0 - 2 * kHour; ts < kT0 + 3 * kHour; ts += kMinute) {
+    const bool down = ts >= kT0 - 20 * kMinute && ts < kT0 + 10 * kMinute;  // across `from`
+    const bool down2 = ts >= kT0 + kHour && ts < kT0 + 2 * kHour;           // across maintenance
+    std::string reason = ts == kT0 - 20 * kMinute ? "connection refused"
+                         : ts == kT0 + kHour      ? "status 502"
+                                                  : "status 503";
+    runs.push_back(MakeRun("health", ts, !(down || down2), 90 * kSecond, reason));
+  }
+  ReportOptions opt;
+  opt.maintenance = {{kT0 + kHour + 10 * kMinute, kT0 + kHour + 20 * kMinute, "deploy"}};
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kT0 + 3 * kHour, kT0 + 3 * kHour, opt);
+  ASSERT_EQ(r.incidents.size(), 3u);
+  EXPECT_TRUE(r.incidents[0].began_before_window);
+  EXPECT_EQ(r.incidents[0].start_ms, kT0);
+  EXPECT_EQ(r.incidents[0].first_failure_ms, kT0 - 20 * kMinute);
+  EXPECT_EQ(r.incidents[0].first_reason, "connection refused");
+  EXPECT_EQ(r.incidents[1].start_ms, kT0 + kHour);
+  EXPECT_EQ(r.incidents[1].end_ms, kT0 + kHour + 10 * kMinute);
+  EXPECT_EQ(r.incidents[2].start_ms, kT0 + kHour + 20 * kMinute);  // after the maintenance
+  EXPECT_EQ(r.incidents[2].first_failure_ms, kT0 + kHour);
+  EXPECT_EQ(r.incidents[2].first_reason, "status 502");
+
+  // The same through a Reader that returns spans (as storage does): the same incidents.
+  FakeReader reader(runs);
+  opt.max_log_events = 0;
+  auto built = BuildReport(reader, "carbon", SevenDays(), kT0, kT0 + 3 * kHour, kT0 + 3 * kHour,
+                           opt);
+  ASSERT_TRUE(built.ok());
+  ASSERT_EQ(built->incidents.size(), 3u);
+  EXPECT_EQ(built->incidents[0].first_failure_ms, kT0 - 20 * kMinute);
+  EXPECT_EQ(built->incidents[2].first_reason, "status 502");
 }
 
 }  // namespace

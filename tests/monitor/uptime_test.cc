@@ -8,6 +8,7 @@
 #include <functional>
 #include <random>
 
+#include "core/run_span.h"
 #include "tests/monitor/uptime_oracle.h"
 
 namespace obsmon {
@@ -371,6 +372,61 @@ TEST(UptimeTest, NormalizeIntervalsMergesAndClips) {
   EXPECT_FALSE(ContainsInstant(n, 25));
   EXPECT_TRUE(ContainsInstant(n, 99));
   EXPECT_FALSE(ContainsInstant(n, 1));
+}
+
+// Reports compute uptime over state spans (core/run_span.h), not runs. Over random histories
+// (several probes, random verdicts, validities and silences, exclusions, windows and `now`) the
+// timeline and the totals over the spans equal those over the runs, exactly; so do incidents'
+// bounds and probes.
+TEST(UptimeTest, SpansGiveTheSameUptimeAsTheirRuns) {
+  std::mt19937 rng(2024);
+  for (int round = 0; round < 300; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<ProbeRun> runs;
+    for (const char* probe : {"a", "b", "c"}) {
+      if (rng() % 4 == 0) continue;
+      int64_t ts = kT0 - static_cast<int64_t>(rng() % kHour);
+      bool ok = true;
+      while (ts < kT0 + 6 * kHour) {
+        if (rng() % 10 == 0) ok = !ok;
+        const int64_t valid = 1 + static_cast<int64_t>(rng() % (3 * kMinute));
+        runs.push_back(MakeRun(probe, ts, ok, valid, ok ? "" : "r" + std::to_string(rng() % 3)));
+        ts += 1 + static_cast<int64_t>(rng() % (2 * kMinute));
+      }
+    }
+    std::shuffle(runs.begin(), runs.end(), rng);
+    std::vector<ProbeRun> span_runs;
+    for (const RunSpan& span : CompressRuns(runs)) span_runs.push_back(SpanAsRun(span));
+    const int64_t from = kT0 + static_cast<int64_t>(rng() % kHour);
+    const int64_t to = from + 1 + static_cast<int64_t>(rng() % (5 * kHour));
+    const int64_t now = from + static_cast<int64_t>(rng() % (6 * kHour));
+    Excluded excluded;
+    if (rng() % 2) {
+      const int64_t s0 = from + static_cast<int64_t>(rng() % (4 * kHour));
+      excluded.push_back({s0, s0 + static_cast<int64_t>(rng() % kHour)});
+    }
+    UptimeResult want = Compute(runs, from, to, now, excluded);
+    UptimeResult got = Compute(span_runs, from, to, now, excluded);
+    EXPECT_EQ(got.totals.up_ms, want.totals.up_ms);
+    EXPECT_EQ(got.totals.down_ms, want.totals.down_ms);
+    EXPECT_EQ(got.totals.unknown_ms, want.totals.unknown_ms);
+    EXPECT_EQ(got.totals.excluded_ms, want.totals.excluded_ms);
+    ASSERT_EQ(got.timeline.size(), want.timeline.size());
+    for (size_t i = 0; i < got.timeline.size(); ++i) {
+      EXPECT_EQ(got.timeline[i].start_ms, want.timeline[i].start_ms);
+      EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
+      EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
+    }
+    ASSERT_EQ(got.incidents.size(), want.incidents.size());
+    for (size_t i = 0; i < got.incidents.size(); ++i) {
+      EXPECT_EQ(got.incidents[i].start_ms, want.incidents[i].start_ms);
+      EXPECT_EQ(got.incidents[i].end_ms, want.incidents[i].end_ms);
+      EXPECT_EQ(got.incidents[i].probes, want.incidents[i].probes);
+      EXPECT_EQ(got.incidents[i].ongoing, want.incidents[i].ongoing);
+      EXPECT_EQ(got.incidents[i].began_before_window, want.incidents[i].began_before_window);
+    }
+    EXPECT_EQ(got.health_probes, want.health_probes);
+  }
 }
 
 }  // namespace

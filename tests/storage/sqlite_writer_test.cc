@@ -478,8 +478,9 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
   ASSERT_TRUE(w->Flush().ok());
   ASSERT_TRUE(w->RunRetention().ok());
 
-  // Deleted: 50 old runs + 1 ancient run, 100 old samples, 50 old events, 1 ancient rollup hour.
-  EXPECT_EQ(w->Stats().retention_deleted_rows, 50u + 1u + 100u + 50u + 1u);
+  // Deleted: 50 old runs + 1 ancient run, 100 old samples, 50 old events, 1 ancient rollup hour,
+  // and the ancient run's span (spans follow the rollups).
+  EXPECT_EQ(w->Stats().retention_deleted_rows, 50u + 1u + 100u + 50u + 1u + 1u);
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 51);
   EXPECT_EQ(Count(o.path, "SELECT min(ts_ms) FROM probe_runs"), now - 35 * kDay);
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 50);

@@ -87,7 +87,7 @@ Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::s
   if (!std::filesystem::exists(db_path, ec)) {
     return Status::NotFound(fmt::format("no obsmon database at '{}'", db_path));
   }
-  auto store = storage::PeriodStore::Open(db_path);
+  auto store = storage::PeriodStore::OpenReadOnly(db_path);
   if (!store.ok()) return store.status();
   auto all = (*store)->Periods();
   if (!all.ok()) return all.status();
@@ -120,12 +120,12 @@ std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistory
 }
 
 Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
-  // Opening the store for writing would create a missing database: refuse it first.
+  // A report only reads: it works on a file the user may not write, and never creates one.
   std::error_code ec;
   if (!std::filesystem::exists(req.db_path, ec)) {
     return Status::NotFound(fmt::format("no obsmon database at '{}'", req.db_path));
   }
-  auto store = storage::PeriodStore::Open(req.db_path);
+  auto store = storage::PeriodStore::OpenReadOnly(req.db_path);
   if (!store.ok()) return store.status();
   Objective objective = req.objective;
   ReportOptions options;
@@ -173,7 +173,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   auto history = (*store)->AlertHistory(req.component, from, to);
   if (!history.ok()) return history.status();
   options.alerts = PairAlertHistory(*history);
-  store->reset();  // done with the write connection before opening the reader
+  store->reset();  // one connection at a time
 
   auto reader = storage::Reader::Open(req.db_path);
   if (!reader.ok()) return reader.status();

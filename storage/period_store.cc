@@ -81,6 +81,12 @@ Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path) 
   return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
 }
 
+Result<std::unique_ptr<PeriodStore>> PeriodStore::OpenReadOnly(const std::string& path) {
+  auto db = OpenForRead(path);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
+}
+
 Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
   if (Status s = Validate(p); !s.ok()) return s;
   std::lock_guard lock(mu_);

@@ -61,6 +61,10 @@ class PeriodStore {
  public:
   // Opens (creating and migrating as needed) the database at `path`.
   static Result<std::unique_ptr<PeriodStore>> Open(const std::string& path);
+  // Opens an existing database read-only (reports: they must work for a user who may only read
+  // the file, and must never create or migrate one). NotFound for a missing file; the writing
+  // methods then fail with a Status.
+  static Result<std::unique_ptr<PeriodStore>> OpenReadOnly(const std::string& path);
   ~PeriodStore();
 
   // Inserts a period; returns its id. InvalidArgument when end <= start or the objective is not in

@@ -188,5 +188,29 @@ TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
   EXPECT_EQ((*rows)[1].ts_ms, kT0 + 30);
 }
 
+// Reports open the store read-only: they read what a writer stored, cannot write, and never
+// create a database where there is none.
+TEST_F(PeriodStoreTest, ReadOnlyStoreReadsButNeverWritesOrCreates) {
+  EXPECT_TRUE(PeriodStore::OpenReadOnly(path_).status().IsNotFound());
+  EXPECT_FALSE(std::filesystem::exists(path_));
+  int64_t id = 0;
+  {
+    auto store = Open();
+    auto added = store->AddPeriod(Period("carbon", kT0));
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    id = *added;
+  }
+  auto ro = PeriodStore::OpenReadOnly(path_);
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  auto p = (*ro)->Period(id);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->component, "carbon");
+  auto refused = (*ro)->AddPeriod(Period("other", kT0));
+  EXPECT_FALSE(refused.ok());
+  auto all = (*ro)->Periods();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 1u);
+}
+
 }  // namespace
 }  // namespace obsmon::storage

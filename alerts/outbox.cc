@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/thread_name.h"
+
 namespace obsmon::alerts {
 
 namespace {
@@ -153,7 +155,10 @@ void Outbox::Start() {
   std::lock_guard lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("obsmon-outbox");
+    Loop();
+  });
 }
 
 void Outbox::Stop() {

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <unordered_set>
 
+#include "core/thread_name.h"
+
 namespace obsmon::alerts {
 
 namespace {
@@ -243,7 +245,10 @@ void RuleManager::Start() {
   std::lock_guard lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    NameThisThread("obsmon-rules");
+    Loop();
+  });
 }
 
 void RuleManager::Stop() {

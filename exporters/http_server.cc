@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/duration.h"
+#include "core/thread_name.h"
 #include "core/time_format.h"
 
 namespace obsmon {
@@ -326,7 +327,10 @@ Status HttpServer::Start() {
     }
     port_ = port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    NameThisThread("obsmon-http");
+    server_->listen_after_bind();
+  });
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_node.h"
+#include "core/thread_name.h"
 #include "exporters/http_server.h"
 #include "exporters/metrics_collector.h"
 #include "exporters/probe_samples_collector.h"
@@ -101,7 +102,10 @@ class Daemon::Impl {
     log_->info("listening on {} (port {})", http.listen, server_->port());
     scheduler_.SetProbes(ToScheduled(config_));
     scheduler_.Start();
-    refresher_ = std::thread([this] { RefreshLoop(); });
+    refresher_ = std::thread([this] {
+      NameThisThread("obsmon-uptime");
+      RefreshLoop();
+    });
     size_t probes = 0;
     for (const auto& c : config_.components) probes += c.probes.size();
     log_->info("watching {} components with {} probes; database {}", config_.components.size(),

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/thread_name.h"
+
 namespace obsmon {
 
 namespace {
@@ -129,8 +131,12 @@ void Scheduler::Start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (dispatcher_.joinable()) return;
   stopping_ = false;
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] {
+    NameThisThread("obsmon-worker");
+    WorkerLoop();
+  });
   dispatcher_ = std::thread([this] {
+    NameThisThread("obsmon-dispatch");
     for (;;) {
       SteadyTime next = DispatchDue();
       std::unique_lock<std::mutex> lock(mu_);

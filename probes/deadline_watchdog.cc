@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "core/thread_name.h"
+
 namespace obsmon::probes {
 
 DeadlineWatchdog::DeadlineWatchdog(const Clock& clock, std::chrono::milliseconds period)
@@ -23,13 +25,20 @@ bool DeadlineWatchdog::Watch::fired() const { return owner_->Fired(id_); }
 std::unique_ptr<DeadlineWatchdog::Watch> DeadlineWatchdog::Arm(const Deadline& deadline,
                                                                std::function<void()> cancel) {
   uint64_t id;
+  bool was_idle;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     id = next_id_++;
+    // Only a thread asleep on an empty table needs waking: otherwise it checks every period
+    // anyway. (Waking it on every Arm cost a context switch per probe run.)
+    was_idle = idle_;
     entries_.emplace(id, Entry{deadline, std::move(cancel)});
-    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    if (!thread_.joinable()) thread_ = std::thread([this] {
+        NameThisThread("obsmon-watchdog");
+        Loop();
+      });
   }
-  wake_.notify_all();
+  if (was_idle) wake_.notify_all();
   return std::make_unique<Watch>(this, id);
 }
 
@@ -48,9 +57,16 @@ bool DeadlineWatchdog::Fired(uint64_t id) const {
 
 void DeadlineWatchdog::Loop() {
   std::unique_lock<std::mutex> lock(mutex_);
+  int empty_rounds = 0;
   while (!stopping_) {
-    if (entries_.empty()) {
+    // Keep ticking through short quiet spells (a busy daemon's table empties between runs many
+    // times a second); sleep until woken only after a whole quiet second.
+    empty_rounds = entries_.empty() ? empty_rounds + 1 : 0;
+    if (empty_rounds > kQuietRoundsBeforeSleep) {
+      idle_ = true;
       wake_.wait(lock, [this] { return stopping_ || !entries_.empty(); });
+      idle_ = false;
+      empty_rounds = 0;
       continue;
     }
     std::vector<uint64_t> expired;

@@ -3,9 +3,9 @@
 // watchdog runs one thread that, once a watched deadline has passed, calls that entry's cancel
 // function (for http: httplib::Client::stop(), which shuts the socket down).
 //
-// Thread-safe. The thread starts with the first Watch() and sleeps while nothing is watched;
-// while something is, it checks every `period` against the injected clock, so with a FakeClock
-// nothing fires until the test advances time.
+// Thread-safe. The thread starts with the first Watch(); it checks every `period` against the
+// injected clock (so with a FakeClock nothing fires until the test advances time), and sleeps
+// until the next Watch() once nothing has been watched for kQuietRoundsBeforeSleep periods.
 #pragma once
 
 #include <chrono>
@@ -67,6 +67,8 @@ class DeadlineWatchdog {
 
   const Clock& clock_;
   const std::chrono::milliseconds period_;
+  // Empty checks before the thread sleeps until the next Arm (about a second at 20 ms).
+  static constexpr int kQuietRoundsBeforeSleep = 50;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable cancel_done_;
@@ -74,6 +76,7 @@ class DeadlineWatchdog {
   std::map<uint64_t, Entry> entries_;  // guarded by mutex_
   uint64_t next_id_ = 1;               // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
+  bool idle_ = false;                  // asleep until an Arm; guarded by mutex_
   std::thread thread_;                 // started by the first Arm(), under mutex_
 };
 

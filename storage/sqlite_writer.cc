@@ -21,6 +21,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread_name.h"
 #include "storage/batch_applier.h"
 #include "storage/database.h"
 #include "storage/lock_file.h"
@@ -47,7 +48,10 @@ class SqliteWriter final : public Writer {
         retention_(*db_, options.retention_batch_rows) {
     next_retention_ =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
-    thread_ = std::thread([this] { Loop(); });
+    thread_ = std::thread([this] {
+      NameThisThread("obsmon-writer");
+      Loop();
+    });
   }
 
   ~SqliteWriter() override { Stop(); }

@@ -23,7 +23,7 @@
 namespace obsmon {
 namespace {
 
-using logs::testing::TempDir;
+using obsmon::testing::ScratchDir;
 using logs::testing::WriteFile;
 using obsmon::testing::RunLogrotate;
 
@@ -73,9 +73,9 @@ class LogRotateTest : public ::testing::TestWithParam<Scenario> {};
 
 TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
   ASSERT_TRUE(std::filesystem::exists("/usr/sbin/logrotate"));
-  TempDir dir;
-  const std::string log = dir / "carbon.log";
-  const std::string conf = dir / "logrotate.conf";
+  ScratchDir dir;
+  const std::string log = dir.File("carbon.log");
+  const std::string conf = dir.File("logrotate.conf");
   WriteFile(conf, log + " {\n  rotate 1000\n  missingok\n" + GetParam().directives + "}\n");
   ::chmod(conf.c_str(), 0644);
   WriteFile(log, "");
@@ -117,7 +117,7 @@ TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
     if (rng() % 3 == 0) {
       const int n = 1 + static_cast<int>(rng() % 3);  // several rotations between two scans
       for (int i = 0; i < n; ++i) {
-        ASSERT_EQ(RunLogrotate(conf, dir / "state"), 0);
+        ASSERT_EQ(RunLogrotate(conf, dir.File("state")), 0);
         ++rotations;
         writer.Append(static_cast<int>(rng() % 20));
       }

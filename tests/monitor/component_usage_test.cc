@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon {
 namespace {
@@ -32,7 +32,7 @@ TEST(ComponentUsageTest, NearestRankPercentiles) {
 }
 
 TEST(ComponentUsageTest, ReadsEmissionsAndResourcesOfTheWindowFromStorage) {
-  storage::testing::TempDir dir;
+  obsmon::testing::ScratchDir dir;
   storage::StorageOptions options;
   options.path = dir.File("obsmon.db");
   auto writer = storage::Writer::Start(options);

@@ -14,7 +14,8 @@
 #include "alerts/rule_test_runner.h"
 #include "probes/codecarbon_probe.h"
 #include "probes/scrape_probe.h"
-#include "tests/probes/child_process.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
@@ -42,9 +43,9 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
   const std::string demo =
       std::string(OBSMON_BINARY_DIR) + "/examples/demo_component/obsmon-demo-component";
   if (access(demo.c_str(), X_OK) != 0) GTEST_SKIP() << "demo component not built: " << demo;
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   const int port = testing::FreeLoopbackPort();
-  testing::ChildProcess component(
+  testing::Subprocess component(
       {demo, "serve", "--port", std::to_string(port), "--log", dir.File("carbon.log"),
        "--fail-every", "0s", "--random-failures", "0", "--carbon-dir", dir.path(),
        "--emissions-rate", "0.5", "--emissions-every", "200ms", "--log-every", "100ms"},

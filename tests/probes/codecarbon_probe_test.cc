@@ -7,7 +7,7 @@
 #include <map>
 
 #include "probes/csv_records.h"
-#include "tests/probes/child_process.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
@@ -88,7 +88,7 @@ class CodecarbonProbeTest : public ::testing::Test {
   }
   std::string Csv() const { return dir_.File("emissions.csv"); }
 
-  testing::TempDir dir_;
+  testing::ScratchDir dir_;
   FakeClock clock_;
   FakeState state_;
 };

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "core/config_node.h"
-#include "tests/probes/child_process.h"
+#include "tests/support/subprocess.h"
 #include "tests/probes/run_probe.h"
 
 namespace obsmon::probes {
@@ -76,7 +76,7 @@ TEST(ExecProbeTest, ReasonLineIsCutTo200Chars) {
 }
 
 TEST(ExecProbeTest, TimeoutKillsWholeProcessGroupIncludingGrandchild) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   const std::string pidfile = dir.File("grandchild.pid");
   ConfigErrors errors;
   auto probe =
@@ -114,7 +114,7 @@ TEST(ExecProbeTest, ChildIgnoringSigtermIsKilledAfterGrace) {
 }
 
 TEST(ExecProbeTest, GrandchildHoldingPipeDoesNotHangProbe) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   const std::string pidfile = dir.File("bg.pid");
   ConfigErrors errors;
   auto probe =
@@ -167,7 +167,7 @@ TEST(ExecProbeTest, KilledBySignalIsReported) {
 }
 
 TEST(ExecProbeTest, EnvAndWorkdirAreApplied) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   ConfigErrors errors;
   auto probe = Make(
       "command: [sh, -c, 'echo \"$CARBON_ENV\"; pwd; exit 1']\nenv: {CARBON_ENV: "

@@ -12,7 +12,8 @@
 #include <sstream>
 #include <thread>
 
-#include "tests/probes/child_process.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::exposition {
 namespace {
@@ -349,10 +350,10 @@ void CheckRealBody(const std::string& body, Format format, const std::string& mu
 
 TEST(ExpositionParserTest, ParsesLivePrometheusMetricsInBothFormats) {
   if (access("/usr/bin/prometheus", X_OK) != 0) GTEST_SKIP() << "prometheus not installed";
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::ofstream(dir.File("prometheus.yml")) << "global:\n  scrape_interval: 15s\n";
   int port = testing::FreeLoopbackPort();
-  testing::ChildProcess prom({"/usr/bin/prometheus", "--config.file=" + dir.File("prometheus.yml"),
+  testing::Subprocess prom({"/usr/bin/prometheus", "--config.file=" + dir.File("prometheus.yml"),
                               "--storage.tsdb.path=" + dir.File("data"),
                               "--web.listen-address=127.0.0.1:" + std::to_string(port)},
                              dir.File("prometheus.log"));
@@ -380,7 +381,7 @@ TEST(ExpositionParserTest, ParsesOpenMetricsFromThePythonClient) {
       std::system("/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null") != 0) {
     GTEST_SKIP() << "python3-prometheus-client not installed";
   }
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::ofstream(dir.File("gen.py")) << R"PY(
 import sys
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, Info, Enum
@@ -425,11 +426,11 @@ sys.stdout.write(generate_latest(r).decode())
 TEST(ExpositionParserTest, ParsesLiveBlackboxExporterMetrics) {
   const char* bin = "/usr/bin/prometheus-blackbox-exporter";
   if (access(bin, X_OK) != 0) GTEST_SKIP() << "prometheus-blackbox-exporter not installed";
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::ofstream(dir.File("blackbox.yml"))
       << "modules:\n  tcp_connect:\n    prober: tcp\n    timeout: 1s\n";
   int port = testing::FreeLoopbackPort();
-  testing::ChildProcess exporter({bin, "--config.file=" + dir.File("blackbox.yml"),
+  testing::Subprocess exporter({bin, "--config.file=" + dir.File("blackbox.yml"),
                                   "--web.listen-address=127.0.0.1:" + std::to_string(port)},
                                  dir.File("blackbox.log"));
   ASSERT_TRUE(exporter.started());

@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "core/config_node.h"
-#include "tests/probes/child_process.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
 #include "tests/probes/test_http_server.h"
 
 namespace obsmon::probes {

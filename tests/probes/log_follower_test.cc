@@ -17,7 +17,7 @@ namespace {
 
 using testing::AppendFile;
 using testing::GzipFile;
-using testing::TempDir;
+using obsmon::testing::ScratchDir;
 using testing::WriteFile;
 
 const auto kNever = [] { return false; };
@@ -61,14 +61,14 @@ class LogFollowerTest : public ::testing::Test {
     }
     return s;
   }
-  TempDir dir_;
+  ScratchDir dir_;
   std::unique_ptr<LogScanner> scanner_;
   Totals totals_;
   int errors_ = 0, criticals_ = 0;
 };
 
 TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "INFO a\nERROR half");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
@@ -85,7 +85,7 @@ TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
 }
 
 TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
@@ -100,7 +100,7 @@ TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
 
 TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
   // Lines of exactly 16 bytes: with 4096-byte reads an ERROR sits at each buffer boundary.
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   std::string text;
   for (int i = 0; i < 2048; ++i)
     text += (i % 256 == 255 || i % 256 == 0) ? "ERROR 123456789\n" : "INFO  123456789\n";
@@ -112,7 +112,7 @@ TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
 }
 
 TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "INFO a\n");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
@@ -132,7 +132,7 @@ TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
 }
 
 TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -148,7 +148,7 @@ TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
 }
 
 TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -163,7 +163,7 @@ TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
 }
 
 TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -190,7 +190,7 @@ TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
 }
 
 TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -208,7 +208,7 @@ TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
 // got lines and was rotated AND compressed before the next one. An empty file's cursor cannot find
 // the .gz by inode or fingerprint; the lines must still be read, once, and history must not be.
 TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   int history_errors = 0, history_criticals = 0;
   WriteFile(path + ".1", Lines(1, 40, &history_errors, &history_criticals));
   GzipFile(path + ".1", path + ".1.gz");  // history: existed before the first poll
@@ -245,7 +245,7 @@ TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead)
 // Same, with copytruncate: the live file (same inode) was empty at the last poll, then written,
 // copied and truncated before the next one.
 TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -265,7 +265,7 @@ TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
 // partial copy as a finished rotated file AND the live file: its lines would count twice (and
 // its cut last line once more).
 TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 10, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -292,7 +292,7 @@ TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
 }
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "ERROR one\nERROR two\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -305,7 +305,7 @@ TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
 }
 
 TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {
-  const std::string path = dir_ / "late.log";
+  const std::string path = dir_.File("late.log");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
   EXPECT_EQ(out.trouble, "no such file");
@@ -318,7 +318,7 @@ TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {
 }
 
 TEST_F(LogFollowerTest, FileReplacedByDirectoryIsTroubleNotACrash) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "ERROR a\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -331,7 +331,7 @@ TEST_F(LogFollowerTest, FileReplacedByDirectoryIsTroubleNotACrash) {
 
 TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
   // Root reads anything: check from a child that drops to nobody.
-  const std::string path = dir_ / "secret.log";
+  const std::string path = dir_.File("secret.log");
   WriteFile(path, "ERROR a\n");
   ::chmod(path.c_str(), 0600);
   ::chmod(dir_.path().c_str(), 0755);
@@ -350,7 +350,7 @@ TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
 }
 
 TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   static constexpr char kText[] = "INFO \0\0\x01 blob\nERROR after\n";
   WriteFile(path, std::string(kText, sizeof kText - 1));
   LogFollower f(path, scanner_.get(), {});
@@ -363,7 +363,7 @@ TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {
 }
 
 TEST_F(LogFollowerTest, TenMegabyteLineCountsOnceAndIsKeptCut) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   std::string big = "ERROR huge " + std::string(10 * 1024 * 1024, 'z');
   WriteFile(path, "INFO before\n" + big + "\nCRITICAL after\n");
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 1 << 20, .max_line_bytes = 100});
@@ -382,7 +382,7 @@ TEST_F(LogFollowerTest, TenMegabyteLineCountsOnceAndIsKeptCut) {
 }
 
 TEST_F(LogFollowerTest, UnfinishedLongLineWaitsWithoutCounting) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "INFO a\nERROR " + std::string(20'000, 'y'));
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   FollowOutput out = Poll(f);
@@ -395,7 +395,7 @@ TEST_F(LogFollowerTest, UnfinishedLongLineWaitsWithoutCounting) {
 }
 
 TEST_F(LogFollowerTest, InvalidUtf8IsReplacedInEvents) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "ERROR bad \xFF\xFE bytes\n");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
@@ -406,8 +406,8 @@ TEST_F(LogFollowerTest, InvalidUtf8IsReplacedInEvents) {
 }
 
 TEST_F(LogFollowerTest, SymlinkedPathIsFollowedAcrossRotationOfItsTarget) {
-  const std::string real = dir_ / "real.log";
-  const std::string link = dir_ / "current.log";
+  const std::string real = dir_.File("real.log");
+  const std::string link = dir_.File("current.log");
   WriteFile(real, Lines(1, 30, &errors_, &criticals_));
   std::filesystem::create_symlink(real, link);
   LogFollower f(link, scanner_.get(), {});
@@ -421,7 +421,7 @@ TEST_F(LogFollowerTest, SymlinkedPathIsFollowedAcrossRotationOfItsTarget) {
 }
 
 TEST_F(LogFollowerTest, DeadlineStopsAtALineBoundaryAndTheNextPollResumes) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 3000, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   int calls = 0;
@@ -436,7 +436,7 @@ TEST_F(LogFollowerTest, DeadlineStopsAtALineBoundaryAndTheNextPollResumes) {
 }
 
 TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 50, &errors_, &criticals_));
   LogCursor saved;
   {
@@ -452,13 +452,13 @@ TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
 }
 
 TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
-  TempDir dir;
+  ScratchDir dir;
   for (const char* n : {"a.log", "a.log.2.gz", "a.log.1", "a.log.10.gz", "a.log-20250102",
                         "a.log-20250101.gz", "b.log.1", "a.logx"}) {
-    WriteFile(dir / n, "x\n");
+    WriteFile(dir.File(n), "x\n");
   }
   std::vector<std::string> names;
-  for (const auto& r : ListRotated(dir / "a.log")) {
+  for (const auto& r : ListRotated(dir.File("a.log"))) {
     names.push_back(r.path.substr(dir.path().size() + 1));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log.10.gz",
@@ -469,13 +469,13 @@ TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
 // X.1.gz both exist; the .gz must be left out, else the same lines are read from both. The
 // plain name sorts first, and was emptied by a move before its .gz looked for it.
 TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
-  TempDir dir;
+  ScratchDir dir;
   for (const char* n :
        {"a.log", "a.log.1", "a.log.1.gz", "a.log.2.gz", "a.log-20250101", "a.log-20250101.gz"}) {
-    WriteFile(dir / n, "x\n");
+    WriteFile(dir.File(n), "x\n");
   }
   std::vector<std::string> names;
-  for (const auto& r : ListRotated(dir / "a.log")) {
+  for (const auto& r : ListRotated(dir.File("a.log"))) {
     names.push_back(r.path.substr(dir.path().size() + 1));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log-20250101"}));

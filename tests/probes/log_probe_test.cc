@@ -12,7 +12,7 @@ namespace obsmon {
 namespace {
 
 using logs::testing::AppendFile;
-using logs::testing::TempDir;
+using obsmon::testing::ScratchDir;
 using logs::testing::WriteFile;
 
 // What storage would remember: the cursors and counter totals of committed results.
@@ -76,11 +76,11 @@ class LogProbeTest : public ::testing::Test {
 
   FakeClock clock_;
   ConfigErrors errors_;
-  TempDir dir_;
+  ScratchDir dir_;
 };
 
 TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
-  const std::string path = dir_ / "carbon.log";
+  const std::string path = dir_.File("carbon.log");
   WriteFile(path, "INFO a\nERROR b\nFATAL c\nERROR d\n");
   auto probe = Build("paths: [" + path + "]\n");
   ASSERT_NE(probe, nullptr) << errors_.ToString();
@@ -114,7 +114,7 @@ TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
 }
 
 TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
-  const std::string path = dir_ / "carbon.log";
+  const std::string path = dir_.File("carbon.log");
   WriteFile(path, "ERROR 1\nERROR 2\n");
   FakeState state;
   {
@@ -137,7 +137,7 @@ TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
 
 TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
   // A crash between Run() and the commit: storage still has the old cursor and totals.
-  const std::string path = dir_ / "carbon.log";
+  const std::string path = dir_.File("carbon.log");
   WriteFile(path, "ERROR 1\n");
   FakeState state;
   {
@@ -153,7 +153,7 @@ TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
 }
 
 TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
-  const std::string path = dir_ / "app.log";
+  const std::string path = dir_.File("app.log");
   WriteFile(path, "warn: disk\nan Error here\n");
   auto probe = Build("paths: " + path +
                      "\nseverities:\n  warning: '\\bwarn\\b'\n  error: 'error'\n"
@@ -168,9 +168,9 @@ TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
 }
 
 TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
-  WriteFile(dir_ / "a.log", "ERROR a\n");
-  WriteFile(dir_ / "b.log", "ERROR b\nERROR b2\n");
-  WriteFile(dir_ / "b.log.1", "ERROR old\n");  // rotated: not a followed path
+  WriteFile(dir_.File("a.log"), "ERROR a\n");
+  WriteFile(dir_.File("b.log"), "ERROR b\nERROR b2\n");
+  WriteFile(dir_.File("b.log.1"), "ERROR old\n");  // rotated: not a followed path
   auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
   ProbeResult r = probe->Run(Later());
   EXPECT_TRUE(r.success);
@@ -179,7 +179,7 @@ TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
 }
 
 TEST_F(LogProbeTest, MissingFileIsAFailedRunWithAReasonAndTheProbeGoesOn) {
-  const std::string path = dir_ / "none.log";
+  const std::string path = dir_.File("none.log");
   auto probe = Build("paths: [" + path + "]\n");
   ProbeResult r = probe->Run(Later());
   EXPECT_FALSE(r.success);

@@ -1,4 +1,5 @@
-// Helpers shared by the log probe tests: a temporary directory and small file writers.
+// Helpers shared by the log probe tests: small file writers (the temporary directory is
+// tests/support/scratch_dir.h).
 // Header-only.
 #pragma once
 
@@ -10,25 +11,9 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/scratch_dir.h"
+
 namespace obsmon::logs::testing {
-
-// A fresh directory under /tmp, removed with its content on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/obsmon-logtest-XXXXXX";
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 inline void AppendFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::app | std::ios::binary);

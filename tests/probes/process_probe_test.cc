@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "tests/probes/child_process.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
@@ -107,7 +107,7 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
   constexpr size_t kBytes = 64u << 20;
   Burner burner(kBytes);
   ASSERT_GT(burner.pid(), 0);
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   std::ofstream(dir.File("carbon.pid")) << burner.pid() << "\n";
   auto probe = Make({dir.File("carbon.pid"), "", "/proc"});
 
@@ -141,10 +141,10 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
 }
 
 TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   const std::string pid_file = dir.File("app.pid");
   auto first =
-      std::make_unique<testing::ChildProcess>(std::vector<std::string>{"/bin/sleep", "600"});
+      std::make_unique<testing::Subprocess>(std::vector<std::string>{"/bin/sleep", "600"});
   WaitForExec(first->pid(), "/bin/sleep");
   std::ofstream(pid_file) << first->pid() << "\n";
   auto probe = Make({pid_file, "^/bin/sleep ", "/proc"});
@@ -159,7 +159,7 @@ TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
   EXPECT_EQ(r.reason, "pid " + std::to_string(old_pid) + " from " + pid_file +
                           " is not running (stale pid file)");
 
-  testing::ChildProcess second({"/bin/sleep", "600"});
+  testing::Subprocess second({"/bin/sleep", "600"});
   WaitForExec(second.pid(), "/bin/sleep");
   std::ofstream(pid_file) << second.pid() << "\n";
   r = RunNow(*probe);
@@ -174,7 +174,7 @@ TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
 }
 
 TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
-  testing::TempDir dir;
+  testing::ScratchDir dir;
   const std::string pid_file = dir.File("app.pid");
   std::ofstream(pid_file) << getpid() << "\n";  // this test binary, not the component
   auto probe = Make({pid_file, "carbon_component", "/proc"});
@@ -189,7 +189,7 @@ TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
 }
 
 TEST(ProcessProbeTest, FindsTheProcessByCommandLine) {
-  testing::ChildProcess child({"/bin/sleep", "1234.5678"});
+  testing::Subprocess child({"/bin/sleep", "1234.5678"});
   WaitForExec(child.pid(), "/bin/sleep");
   auto probe = Make({"", "sleep 1234\\.5678", "/proc"});
   auto r = RunNow(*probe);
@@ -202,7 +202,7 @@ TEST(ProcessProbeTest, FindsTheProcessByCommandLine) {
 }
 
 TEST(ProcessProbeTest, ReadsStatWithSpacesAndParenthesesInTheName) {
-  testing::TempDir root;
+  testing::ScratchDir root;
   std::filesystem::create_directories(root.File("42"));
   // Fields 14/15 utime/stime = 300/200, 22 starttime = 777, 24 rss = 10 pages.
   std::ofstream(root.File("42/stat"))

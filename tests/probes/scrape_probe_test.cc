@@ -5,7 +5,8 @@
 #include <chrono>
 #include <random>
 
-#include "tests/probes/child_process.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
 #include "tests/probes/test_http_server.h"
 
 namespace obsmon {

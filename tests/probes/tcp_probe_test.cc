@@ -11,7 +11,8 @@
 #include <thread>
 
 #include "core/config_node.h"
-#include "tests/probes/child_process.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
 #include "tests/probes/run_probe.h"
 
 namespace obsmon::probes {

@@ -4,13 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
 
 TEST(DatabaseLockedTest, WriterRefusesToStartWhileAnotherConnectionHoldsAWriteLock) {
-  testing::TempDir dir;
+  obsmon::testing::ScratchDir dir;
   StorageOptions options;
   options.path = dir.File("obsmon.db");
   {

@@ -9,12 +9,12 @@
 #include <string>
 
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
 
-using testing::TempDir;
+using obsmon::testing::ScratchDir;
 
 int UserVersion(const std::string& path) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
@@ -27,7 +27,7 @@ std::string ReadAll(const std::string& path) {
 }
 
 TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
-  TempDir dir;
+  ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("new.db");
   {
@@ -45,7 +45,7 @@ TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
 }
 
 TEST(MigrationsTest, EmptyFileIsMigrated) {
-  TempDir dir;
+  ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("empty.db");
   { std::ofstream(o.path).flush(); }
@@ -56,7 +56,7 @@ TEST(MigrationsTest, EmptyFileIsMigrated) {
 }
 
 TEST(MigrationsTest, ReopeningKeepsDataAndVersion) {
-  TempDir dir;
+  ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("re.db");
   for (int round = 0; round < 2; ++round) {
@@ -74,7 +74,7 @@ TEST(MigrationsTest, ReopeningKeepsDataAndVersion) {
 }
 
 TEST(MigrationsTest, NewerSchemaIsRefusedByWriterAndReader) {
-  TempDir dir;
+  ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("newer.db");
   {
@@ -96,7 +96,7 @@ TEST(MigrationsTest, NewerSchemaIsRefusedByWriterAndReader) {
 }
 
 TEST(MigrationsTest, NonDatabaseFileIsRefusedAndNeverOverwritten) {
-  TempDir dir;
+  ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("notes.txt");
   const std::string content = "these are a user's notes, not a database\n";
@@ -112,7 +112,7 @@ TEST(MigrationsTest, NonDatabaseFileIsRefusedAndNeverOverwritten) {
 }
 
 TEST(MigrationsTest, ReaderRefusesMissingFile) {
-  TempDir dir;
+  ScratchDir dir;
   auto r = Reader::Open(dir.File("missing.db"));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsNotFound());

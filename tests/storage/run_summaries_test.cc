@@ -18,12 +18,12 @@
 #include "storage/duration_blob.h"
 #include "storage/migrations.h"
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
 
-using testing::TempDir;
+using obsmon::testing::ScratchDir;
 using Window = std::pair<TimestampMs, TimestampMs>;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z, an hour boundary
@@ -229,7 +229,7 @@ class RunSummariesPropertyTest : public ::testing::TestWithParam<uint64_t> {};
 
 TEST_P(RunSummariesPropertyTest, ReadsEqualWhatWasWrittenWhateverTheOrder) {
   std::mt19937_64 rng(GetParam());
-  TempDir dir;
+  ScratchDir dir;
   const TimestampMs start = kT0 + 17 * 60'000 + 123;  // not aligned to an hour
   const TimestampMs end = start + 5 * kHour + 20 * 60'000;
   FakeClock clock(end + kHour);
@@ -391,7 +391,7 @@ INSTANTIATE_TEST_SUITE_P(Seeds, RunSummariesPropertyTest,
 // ---- Specific cases. ----
 
 TEST(RunSummariesTest, SevenDaysInOrderSealEveryHourButTheLast) {
-  TempDir dir;
+  ScratchDir dir;
   FakeClock clock(kT0 + 7 * kDay + kHour);
   StorageOptions o;
   o.path = dir.File("obsmon.db");
@@ -470,7 +470,7 @@ void CreateSchema3Database(const std::string& path, const std::vector<ProbeRun>&
 }
 
 TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
-  TempDir dir;
+  ScratchDir dir;
   std::mt19937_64 rng(42);
   std::vector<ProbeRun> written =
       ProbeHistory(rng, "health", ProbeRole::kHealth, kComponent, kT0, kT0 + 2 * kDay, 10'000);
@@ -530,7 +530,7 @@ TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
 }
 
 TEST(RunSummariesTest, RetentionDeletesSealedHoursWithRawRunsAndSpansWithRollups) {
-  TempDir dir;
+  ScratchDir dir;
   FakeClock clock(kT0 + 50 * kDay);
   StorageOptions o;
   o.path = dir.File("obsmon.db");
@@ -588,7 +588,7 @@ TEST(RunSummariesTest, RetentionDeletesSealedHoursWithRawRunsAndSpansWithRollups
 }
 
 TEST(RunSummariesTest, LateRunWhoseSpanLostRawRunsIsDroppedAndCounted) {
-  TempDir dir;
+  ScratchDir dir;
   FakeClock clock(kT0 + 40 * kDay);
   StorageOptions o;
   o.path = dir.File("obsmon.db");

@@ -14,12 +14,12 @@
 #include <set>
 
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
 
-using testing::TempDir;
+using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;
 constexpr int kSamplesPerBatch = 20;
@@ -142,7 +142,7 @@ TEST(SqliteWriterCrashTest, SigkillLosesNothingFlushedAndKeepsBatchesWhole) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
   for (int round = 0; round < 5; ++round) {
-    TempDir dir;
+    ScratchDir dir;
     SCOPED_TRACE("round " + std::to_string(round));
     CrashRound(rng, dir.File("crash.db"));
     if (HasFatalFailure()) return;

@@ -11,18 +11,18 @@
 
 #include "storage/latency_histogram.h"
 #include "storage/storage.h"
-#include "tests/storage/temp_dir.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
 
-using testing::TempDir;
+using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z, an hour boundary
 constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kDay = 86'400'000;
 
-StorageOptions Options(const TempDir& dir, const Clock* clock = nullptr) {
+StorageOptions Options(const ScratchDir& dir, const Clock* clock = nullptr) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   if (clock) o.clock = clock;
@@ -64,7 +64,7 @@ int64_t Count(const std::string& path, const std::string& sql) {
 }
 
 TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   ASSERT_TRUE(w);
@@ -156,7 +156,7 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
 }
 
 TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   WriteBatch b;
@@ -175,7 +175,7 @@ TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
 }
 
 TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   // Two batches (two transactions) into the same hour: the upsert must add them up.
@@ -224,7 +224,7 @@ TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
 }
 
 TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   WriteBatch b;
@@ -238,7 +238,7 @@ TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
 }
 
 TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   WriteBatch first;
@@ -257,7 +257,7 @@ TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
 }
 
 TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   constexpr int kThreads = 8, kBatches = 400, kSamples = 10;
@@ -291,7 +291,7 @@ TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
 }
 
 TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   o.retry_backoff_ms = 20;
   auto w = StartOrDie(o);
@@ -330,7 +330,7 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
 }
 
 TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   o.queue_capacity = 4;
   o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
@@ -362,7 +362,7 @@ TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
 }
 
 TEST(SqliteWriterTest, StopDrainsTheQueue) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   {
     auto w = StartOrDie(o);
@@ -382,7 +382,7 @@ TEST(SqliteWriterTest, StopDrainsTheQueue) {
 }
 
 TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   {
     auto w = StartOrDie(o);
@@ -397,7 +397,7 @@ TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
 }
 
 TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto first = StartOrDie(o);
   ASSERT_TRUE(first);
@@ -411,7 +411,7 @@ TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
 }
 
 TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   o.max_log_events_per_day = 5;
   const TimestampMs day1 = kT0 + 3 * kHour, day2 = kT0 + kDay + 1;
@@ -452,7 +452,7 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
 }
 
 TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
-  TempDir dir;
+  ScratchDir dir;
   FakeClock clock(kT0 + 100 * kDay);
   auto o = Options(dir, &clock);
   o.retention_ms = 35 * kDay;
@@ -507,7 +507,7 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
 }
 
 TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   auto w = StartOrDie(o);
   WriteBatch a;
@@ -528,7 +528,7 @@ TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
 }
 
 TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   {
     auto w = StartOrDie(o);  // creates the schema
@@ -568,7 +568,7 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
 }
 
 TEST(SqliteWriterTest, StopGivesUpOnAFullDiskInsteadOfHanging) {
-  TempDir dir;
+  ScratchDir dir;
   auto o = Options(dir);
   o.retry_backoff_ms = 60'000;
   auto w = StartOrDie(o);

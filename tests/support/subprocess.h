@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/scratch_dir.h"
+
 extern char** environ;
 
 namespace obsmon::testing {
@@ -47,29 +49,12 @@ inline bool WaitUntil(const std::function<bool()>& done,
   return done();
 }
 
-// A directory removed with everything in it when the object dies.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string templ = (std::filesystem::temp_directory_path() / "obsmon-it-XXXXXX").string();
-    path_ = mkdtemp(templ.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// A child process with stdout and stderr captured to a file. Killed (SIGKILL) and reaped when the
+// A child process with stdout and stderr captured to a file (or discarded). Killed (SIGKILL) and reaped when the
 // object dies, unless it already exited.
 class Subprocess {
  public:
-  Subprocess(const std::vector<std::string>& argv, std::string output_path)
+  explicit Subprocess(const std::vector<std::string>& argv,
+                      std::string output_path = "/dev/null")
       : output_path_(std::move(output_path)) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,13 +56,20 @@ struct ProbeResult {
   }
 };
 
-// What a probe may read back from storage when it starts (log cursors, persistent counters).
+// What a probe may read back from storage when it starts (log cursors, persistent counters, the
+// last value it recorded of a series).
 class ProbeStateSource {
  public:
   virtual ~ProbeStateSource() = default;
   virtual std::vector<LogCursor> LogCursors(const ProbeKey& key) = 0;
   // Persisted counters whose labels carry component=key.component and probe=key.probe.
   virtual std::vector<CounterValue> Counters(const ProbeKey& key) = 0;
+  // The newest stored sample of the series named `name` whose labels include every pair of
+  // `match` (the newest across such series); nullopt when there is none. (Not pure so that
+  // sources with nothing to say need not implement it.)
+  virtual std::optional<Sample> LatestSample(const std::string& name, const Labels& match) {
+    return std::nullopt;
+  }
 };
 
 // One configured check. Run() is called from a worker thread, never concurrently with itself

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,10 @@ namespace obsmon {
 namespace {
 
 constexpr const char* kRestarts = "process_restarts_total";
+constexpr const char* kStartTime = "process_start_time_seconds";
+// Two readings of one process's start time may differ by up to a second: btime is rounded to
+// whole seconds and some kernels let it drift by one. Larger differences are another process.
+constexpr double kStartTimeSlackSeconds = 1.5;
 
 std::optional<std::string> ReadSmallFile(const std::string& path, size_t max = 1 << 16) {
   std::ifstream in(path, std::ios::binary);
@@ -50,6 +55,20 @@ std::optional<ProcessStat> ReadProcessStat(const std::string& proc_root, int pid
   st.rss_bytes = std::strtoull(f[21].c_str(), nullptr, 10) *   // field 24 rss (pages)
                  static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   return st;
+}
+
+std::optional<double> ReadBootTimeSeconds(const std::string& proc_root) {
+  auto text = ReadSmallFile(proc_root + "/stat", 1 << 20);
+  if (!text) return std::nullopt;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("btime ", 0) != 0) continue;
+    const std::string value = line.substr(6);
+    if (!AllDigits(value)) return std::nullopt;
+    return static_cast<double>(std::stoull(value));
+  }
+  return std::nullopt;
 }
 
 std::string ReadCommandLine(const std::string& proc_root, int pid) {
@@ -92,6 +111,10 @@ std::string ProcessProbe::Instance() const {
 void ProcessProbe::Restore(ProbeStateSource& state) {
   for (const auto& counter : state.Counters(spec_.key)) {
     if (counter.name == kRestarts) restarts_ = counter.value;
+  }
+  const Labels mine{{"component", spec_.key.component}, {"probe", spec_.key.probe}};
+  if (auto last = state.LatestSample(kStartTime, mine); last && std::isfinite(last->value)) {
+    stored_start_time_ = last->value;
   }
 }
 
@@ -161,8 +184,19 @@ ProbeResult ProcessProbe::Run(const Deadline& deadline) {
   labels.Set("instance", Instance());
   ProbeResult result = st ? ProbeResult::Up() : ProbeResult::Down(reason);
   if (st) {
+    std::optional<double> start_time;
+    if (auto boot = ReadBootTimeSeconds(options_.proc_root)) {
+      start_time = *boot + static_cast<double>(st->start_ticks) /
+                               static_cast<double>(sysconf(_SC_CLK_TCK));
+      result.samples.push_back({kStartTime, labels, 0, *start_time});
+    }
     const bool same = last_ && last_->pid == st->pid && last_->start_ticks == st->start_ticks;
-    if (last_ && !same) {
+    // The first run after obsmon started knows the process only from what was stored.
+    const bool restarted_while_away =
+        !last_ && stored_start_time_ && start_time &&
+        std::abs(*start_time - *stored_start_time_) > kStartTimeSlackSeconds;
+    stored_start_time_.reset();
+    if ((last_ && !same) || restarted_while_away) {
       restarts_ += 1;
       result.counters.push_back(
           {kRestarts, Labels{{"component", spec_.key.component}, {"probe", spec_.key.probe}}, 1});

@@ -5,7 +5,12 @@
 //                                  first run and on the first run after a restart
 //   process_resident_memory_bytes  resident set size
 //   process_open_fds               entries of /proc/PID/fd (absent when not readable)
-//   process_restarts_total         times the process changed (pid or start time), persisted
+//   process_start_time_seconds     when the process started (Unix time; boot time + its start
+//                                  ticks, as Prometheus client libraries export it)
+//   process_restarts_total         times the process changed (pid or start time), persisted;
+//                                  a restart while obsmon itself was down counts too: the first
+//                                  run after obsmon starts compares the process's start time
+//                                  with the last one stored
 // success = the process runs. A pid file that names a dead process, or a process whose command
 // line does not match `match`, is a reason, never a crash.
 //
@@ -42,6 +47,9 @@ struct ProcessStat {
   uint64_t rss_bytes = 0;
 };
 
+// The boot time (Unix seconds) from <proc_root>/stat's btime line; nullopt when unreadable.
+std::optional<double> ReadBootTimeSeconds(const std::string& proc_root);
+
 // Reads /proc/<pid>/stat; nullopt when the process does not exist.
 std::optional<ProcessStat> ReadProcessStat(const std::string& proc_root, int pid);
 // The command line with NULs as spaces, without the trailing one; "" when unreadable.
@@ -72,6 +80,8 @@ class ProcessProbe final : public Probe {
   std::optional<ProcessStat> last_;
   SteadyTime last_time_{};
   double restarts_ = 0;
+  // The process's start time stored before obsmon (re)started, until the first run compares it.
+  std::optional<double> stored_start_time_;
 };
 
 std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& settings,

@@ -143,6 +143,9 @@ class SqliteReader final : public Reader {
         samples_between_(*db_,
                          "SELECT ts_ms, value FROM samples WHERE series_id = ? AND ts_ms >= ? "
                          "AND ts_ms < ? ORDER BY ts_ms"),
+        latest_sample_(*db_,
+                       "SELECT ts_ms, value FROM samples WHERE series_id = ? ORDER BY ts_ms DESC "
+                       "LIMIT 1"),
         cursors_(*db_,
                  "SELECT path, dev, inode, fingerprint, offset, updated_ms FROM log_cursors "
                  "WHERE component = ? AND probe = ? ORDER BY path"),
@@ -483,6 +486,40 @@ class SqliteReader final : public Reader {
     return out;
   }
 
+  std::optional<Sample> LatestSample(const std::string& name, const Labels& match) override {
+    try {
+      ReadTx tx(*db_);
+      std::optional<Sample> newest;
+      std::vector<std::pair<int64_t, Labels>> series;
+      series_by_name_.reset();
+      series_by_name_.bind(1, name);
+      while (series_by_name_.executeStep()) {
+        auto labels = ParseLabelsText(series_by_name_.getColumn(1).getString());
+        if (!labels || !LabelsInclude(*labels, match)) continue;
+        series.emplace_back(series_by_name_.getColumn(0).getInt64(), std::move(*labels));
+      }
+      series_by_name_.reset();
+      for (auto& [id, labels] : series) {
+        latest_sample_.reset();
+        latest_sample_.bind(1, id);
+        if (latest_sample_.executeStep()) {
+          const TimestampMs ts = latest_sample_.getColumn(0).getInt64();
+          if (!newest || ts > newest->ts_ms) {
+            auto v = latest_sample_.getColumn(1);
+            newest = Sample{name, std::move(labels), ts,
+                            v.isNull() ? std::numeric_limits<double>::quiet_NaN() : v.getDouble()};
+          }
+        }
+        latest_sample_.reset();
+      }
+      return newest;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      NoteStateError(StatusFromException(e, "reading the latest " + name + " from " + path_));
+      return std::nullopt;
+    }
+  }
+
   Status TakeStateError() override {
     Status s = state_error_;
     state_error_ = Status::Ok();
@@ -586,8 +623,8 @@ class SqliteReader final : public Reader {
       s->Reset();
     }
     for (SQLite::Statement* s :
-         {&probes_of_component_, &events_, &series_by_name_, &samples_between_, &cursors_,
-          &all_counters_, &counter_total_, &rollups_}) {
+         {&probes_of_component_, &events_, &series_by_name_, &samples_between_,
+          &latest_sample_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
       try {
         s->reset();
       } catch (const SQLite::Exception&) {
@@ -603,6 +640,7 @@ class SqliteReader final : public Reader {
   SQLite::Statement events_;
   SQLite::Statement series_by_name_;
   SQLite::Statement samples_between_;
+  SQLite::Statement latest_sample_;
   SQLite::Statement cursors_;
   SQLite::Statement all_counters_;
   SQLite::Statement counter_total_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -195,6 +196,9 @@ class Reader : public ProbeStateSource {
   // probe's Restore() and not run the probe on a failed restore (it would count lines twice).
   std::vector<LogCursor> LogCursors(const ProbeKey& key) override = 0;
   std::vector<CounterValue> Counters(const ProbeKey& key) override = 0;
+  std::optional<Sample> LatestSample(const std::string& name, const Labels& match) override {
+    return std::nullopt;
+  }
   // The first failure of LogCursors()/Counters() since the last call (which clears it).
   virtual Status TakeStateError() { return Status::Ok(); }
 };

@@ -189,6 +189,58 @@ TEST_F(ObsmonDaemonTest, SigkillAndRestartKeepTheHistory) {
   EXPECT_GT(after.size(), before.size());
 }
 
+// The watched process restarts while obsmon is stopped: the next obsmon counts it, from the
+// process start time the previous one stored. A restart of obsmon alone counts nothing.
+TEST_F(ObsmonDaemonTest, ProcessRestartWhileObsmonIsStoppedIsCounted) {
+  Target target;
+  const std::string pid_file = dir_.File("app.pid");
+  const std::string config = WriteConfig(target.port(),
+                                         "      - name: app\n"
+                                         "        kind: process\n"
+                                         "        pid_file: " + pid_file + "\n"
+                                         "        interval: 200ms\n");
+  auto restarts = [&] {
+    auto reader = storage::Reader::Open(dir_.File("obsmon.db"));
+    if (!reader.ok()) return -1.0;
+    auto v = (*reader)->CounterTotal("process_restarts_total",
+                                     Labels{{"component", "web"}, {"probe", "app"}});
+    return v.ok() ? *v : 0.0;
+  };
+  auto start_times_stored = [&] {
+    auto reader = storage::Reader::Open(dir_.File("obsmon.db"));
+    if (!reader.ok()) return size_t{0};
+    auto s = (*reader)->Samples("process_start_time_seconds", Labels{{"probe", "app"}}, 0,
+                                NowMs() + 60'000);
+    return s.ok() ? s->size() : size_t{0};
+  };
+  auto app = std::make_unique<Subprocess>(std::vector<std::string>{"/bin/sleep", "600"});
+  WriteWholeFile(pid_file, std::to_string(app->pid()) + "\n");
+
+  StartObsmon(config, 0);
+  ASSERT_TRUE(WaitUntil([&] { return start_times_stored() >= 3; })) << obsmon_->Output();
+  obsmon_->Signal(SIGTERM);
+  ASSERT_EQ(obsmon_->Wait(), 0);
+
+  StartObsmon(config, 1);  // obsmon restarts, the process does not
+  const size_t seen = start_times_stored();
+  ASSERT_TRUE(WaitUntil([&] { return start_times_stored() >= seen + 3; }));
+  obsmon_->Signal(SIGTERM);
+  ASSERT_EQ(obsmon_->Wait(), 0);
+  EXPECT_EQ(restarts(), 0.0);
+
+  // While obsmon is stopped the process is replaced (start times 2 s apart at least).
+  app.reset();
+  std::this_thread::sleep_for(2s);
+  app = std::make_unique<Subprocess>(std::vector<std::string>{"/bin/sleep", "600"});
+  WriteWholeFile(pid_file, std::to_string(app->pid()) + "\n");
+  StartObsmon(config, 2);
+  const size_t before = start_times_stored();
+  ASSERT_TRUE(WaitUntil([&] { return start_times_stored() >= before + 3; }));
+  obsmon_->Signal(SIGTERM);
+  ASSERT_EQ(obsmon_->Wait(), 0);
+  EXPECT_EQ(restarts(), 1.0);
+}
+
 TEST_F(ObsmonDaemonTest, SigtermDrainsQueueAndExitsZero) {
   Target target;
   StartObsmon(WriteConfig(target.port()));

@@ -173,6 +173,82 @@ TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {
   EXPECT_EQ(*Value(r, "process_restarts_total"), 1);
 }
 
+// What a probe reads back from storage when obsmon starts, held in memory.
+class StoredState final : public ProbeStateSource {
+ public:
+  std::optional<double> start_time;
+  double restarts = 0;
+  std::vector<LogCursor> LogCursors(const ProbeKey&) override { return {}; }
+  std::vector<CounterValue> Counters(const ProbeKey& key) override {
+    return {{"process_restarts_total",
+             Labels{{"component", key.component}, {"probe", key.probe}}, restarts}};
+  }
+  std::optional<Sample> LatestSample(const std::string& name, const Labels& match) override {
+    if (name != "process_start_time_seconds" || !start_time) return std::nullopt;
+    EXPECT_EQ(match.Get("component"), "carbon");
+    EXPECT_EQ(match.Get("probe"), "process");
+    return Sample{name, match, 1, *start_time};
+  }
+};
+
+// The start time (boot time + the process's start ticks) of a child started a moment ago is
+// about the wall clock's now; a restart of the process while obsmon was down is found by
+// comparing it with the start time stored before.
+TEST(ProcessProbeTest, StartTimeIsExportedAndARestartWhileObsmonWasDownCounts) {
+  testing::ScratchDir dir;
+  const std::string pid_file = dir.File("app.pid");
+  testing::Subprocess app({"/bin/sleep", "600"});
+  WaitForExec(app.pid(), "/bin/sleep");
+  std::ofstream(pid_file) << app.pid() << "\n";
+
+  // First obsmon: records the start time.
+  auto first = Make({pid_file, "", "/proc"});
+  auto r = RunNow(*first);
+  ASSERT_TRUE(r.success) << r.reason;
+  const auto start = Value(r, "process_start_time_seconds");
+  ASSERT_TRUE(start.has_value());
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(*start, now, 5.0);  // the child started a moment ago
+
+  // obsmon restarts, the process did not: no restart counted.
+  StoredState same;
+  same.start_time = *start;
+  same.restarts = 2;
+  auto second = Make({pid_file, "", "/proc"});
+  second->Restore(same);
+  r = RunNow(*second);
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_TRUE(r.counters.empty());
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 2);
+
+  // obsmon restarts and the stored start time is a minute older: the process restarted while
+  // nobody was looking. Counted once, on the first run only.
+  StoredState older;
+  older.start_time = *start - 60;
+  older.restarts = 2;
+  auto third = Make({pid_file, "", "/proc"});
+  third->Restore(older);
+  r = RunNow(*third);
+  ASSERT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(r.counters.size(), 1u);
+  EXPECT_EQ(r.counters[0].name, "process_restarts_total");
+  EXPECT_EQ(r.counters[0].delta, 1);
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 3);
+  r = RunNow(*third);
+  EXPECT_TRUE(r.counters.empty());
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 3);
+}
+
+TEST(ProcessProbeTest, BootTimeComesFromTheBtimeLine) {
+  testing::ScratchDir dir;
+  testing::WriteWholeFile(dir.File("stat"), "cpu  1 2 3\nbtime 1760400000\nprocesses 9\n");
+  EXPECT_EQ(ReadBootTimeSeconds(dir.path()), 1760400000.0);
+  testing::WriteWholeFile(dir.File("stat"), "cpu  1 2 3\nbtime x\n");
+  EXPECT_FALSE(ReadBootTimeSeconds(dir.path()).has_value());
+  EXPECT_FALSE(ReadBootTimeSeconds(dir.File("nowhere")).has_value());
+}
+
 TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
   testing::ScratchDir dir;
   const std::string pid_file = dir.File("app.pid");

@@ -63,6 +63,41 @@ int64_t Count(const std::string& path, const std::string& sql) {
   return db.execAndGet(sql).getInt64();
 }
 
+// What a probe reads back when obsmon starts: the newest sample among the matching series,
+// whatever order samples were written in; nothing for an unknown series or label.
+TEST(SqliteWriterTest, LatestSampleIsTheNewestOfTheMatchingSeries) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  Labels a{{"component", "carbon"}, {"probe", "process"}, {"instance", "a.pid"}};
+  Labels b{{"component", "carbon"}, {"probe", "process"}, {"instance", "b.pid"}};
+  Labels other{{"component", "other"}, {"probe", "process"}};
+  WriteBatch batch;
+  batch.samples.push_back({"process_start_time_seconds", a, kT0 + 3000, 30});
+  batch.samples.push_back({"process_start_time_seconds", a, kT0 + 1000, 10});
+  batch.samples.push_back({"process_start_time_seconds", b, kT0 + 2000, 20});
+  batch.samples.push_back({"process_start_time_seconds", other, kT0 + 9000, 90});
+  ASSERT_TRUE(w->Enqueue(batch));
+  ASSERT_TRUE(w->Flush().ok());
+
+  auto r = OpenOrDie(o.path);
+  ASSERT_TRUE(r);
+  auto latest = r->LatestSample("process_start_time_seconds",
+                                Labels{{"component", "carbon"}, {"probe", "process"}});
+  ASSERT_TRUE(latest.has_value());
+  EXPECT_EQ(latest->ts_ms, kT0 + 3000);
+  EXPECT_EQ(latest->value, 30);
+  EXPECT_EQ(latest->labels, a);
+  auto only_b = r->LatestSample("process_start_time_seconds", Labels{{"instance", "b.pid"}});
+  ASSERT_TRUE(only_b.has_value());
+  EXPECT_EQ(only_b->value, 20);
+  EXPECT_FALSE(r->LatestSample("nope", Labels()).has_value());
+  EXPECT_FALSE(
+      r->LatestSample("process_start_time_seconds", Labels{{"component", "x"}}).has_value());
+  EXPECT_TRUE(r->TakeStateError().ok());
+}
+
 TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   ScratchDir dir;
   auto o = Options(dir);

@@ -150,6 +150,11 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                         "Write batches dropped because the writer queue was full.",
                         MetricType::Counter);
   AddCounter(&dropped, {}, static_cast<double>(s.writer.dropped_batches));
+  auto late = Family("obsmon_storage_dropped_late_runs_total",
+                     "Probe runs refused because they arrived after retention had deleted part of "
+                     "the state span they belong to (their time could not be placed exactly).",
+                     MetricType::Counter);
+  AddCounter(&late, {}, static_cast<double>(s.writer.dropped_late_runs));
   auto werr = Family("obsmon_storage_write_errors_total",
                      "Failed storage transactions (their batches are retried).",
                      MetricType::Counter);
@@ -188,7 +193,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 
   for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
                   &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
-                  &sched_queue, &busy, &wq, &dropped, &werr, &committed, &wlat, &healthy,
+                  &sched_queue, &busy, &wq, &dropped, &late, &werr, &committed, &wlat, &healthy,
                   &build, &start, &reload_ok, &reload_ts}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }

@@ -307,7 +307,8 @@ TEST_F(ObsmonDaemonTest, PromtoolAcceptsLiveMetrics) {
   for (const char* family : {"probe_success", "probe_duration_seconds", "obsmon_component_up",
                              "obsmon_probe_runs_total", "obsmon_scheduler_lag_seconds_count",
                              "obsmon_storage_queue_depth", "obsmon_storage_commit_duration_seconds_sum",
-                             "obsmon_storage_dropped_batches_total"}) {
+                             "obsmon_storage_dropped_batches_total",
+                             "obsmon_storage_dropped_late_runs_total"}) {
     EXPECT_NE(body.find(family), std::string::npos) << family;
   }
 }

@@ -29,13 +29,33 @@ TimestampMs HourOf(TimestampMs ts) {
   return q * kHourMs;
 }
 
-// Whether [from, to) meets any of `excluded` (sorted, disjoint, half-open).
-bool OverlapsExclusion(Exclusions excluded, TimestampMs from, TimestampMs to) {
-  auto it = std::upper_bound(excluded.begin(), excluded.end(), from,
-                             [](TimestampMs t, const auto& e) { return t < e.second; });
-  return it != excluded.end() && it->first < to;
+// Milliseconds of [from, to) inside `excluded`.
+int64_t ExcludedMsIn(Exclusions excluded, TimestampMs from, TimestampMs to) {
+  int64_t ms = 0;
+  for (const auto& [s, e] : excluded) {
+    ms += std::max<int64_t>(0, std::min(e, to) - std::max(s, from));
+  }
+  return ms;
 }
-bool IsExcluded(Exclusions excluded, TimestampMs ts) { return OverlapsExclusion(excluded, ts, ts + 1); }
+
+// Removes from the ascending `values` one occurrence of each of the ascending `subset`; false
+// (and `values` unspecified) when `subset` is not part of `values`.
+bool RemoveSortedSubset(std::vector<double>* values, const std::vector<double>& subset) {
+  std::vector<double> kept;
+  kept.reserve(values->size() - std::min(values->size(), subset.size()));
+  size_t j = 0;
+  for (double v : *values) {
+    if (j < subset.size() && subset[j] == v) {
+      ++j;
+    } else {
+      if (j < subset.size() && subset[j] < v) return false;  // not in `values`
+      kept.push_back(v);
+    }
+  }
+  if (j != subset.size()) return false;
+  *values = std::move(kept);
+  return true;
+}
 
 // A prepared statement used through SQLite's C API, for the hot path of reports (hundreds of
 // thousands of runs): SQLiteCpp's Column copies a shared_ptr (two atomic operations) per value.
@@ -548,8 +568,9 @@ class SqliteReader final : public Reader {
   }
 
   // One probe's groups for SuccessDurations, appended to `out` in hour order: the sealed rows of
-  // whole hours inside the window that no exclusion touches, and the raw successful runs of the
-  // rest of [from_ms, to_ms) (partial hours, hours cut by an exclusion, unsealed hours).
+  // whole hours inside the window (less the excluded runs' durations for an hour an exclusion
+  // cuts by less than half), and the raw successful runs of the rest of [from_ms, to_ms)
+  // (partial hours, hours mostly excluded, unsealed hours).
   void ProbeSuccessDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
                              TimestampMs to_ms, Exclusions excluded,
                              std::vector<HourDurations>* out) {
@@ -565,13 +586,21 @@ class SqliteReader final : public Reader {
       while (sealed_between_.Step()) {
         sqlite3_stmt* st = sealed_between_.get();
         const TimestampMs hour = sqlite3_column_int64(st, 0);
-        if (OverlapsExclusion(excluded, hour, hour + kHourMs)) continue;  // read from the runs
+        const int64_t cut_ms = ExcludedMsIn(excluded, hour, hour + kHourMs);
+        // Cut by maintenance over half the hour or more: the rest is read from the runs.
+        if (2 * cut_ms >= kHourMs) continue;
         HourDurations group = base;
         group.hour_ms = hour;
         if (!DecodeDurations(sqlite3_column_blob(st, 2),
                              static_cast<size_t>(sqlite3_column_bytes(st, 2)),
                              sqlite3_column_int64(st, 1), &group.seconds)) {
           continue;  // a damaged row: the runs say the same
+        }
+        // Cut by less than half: fewer rows to read the excluded runs and take their durations
+        // out of the sealed hour than to read the rest. Exact: the row holds every run's.
+        if (cut_ms > 0 && !RemoveSortedSubset(&group.seconds,
+                                              ExcludedDurations(probe_id, hour, excluded))) {
+          continue;  // the row does not hold them: read the hour from the runs
         }
         // Two statements are stepped at once here: SQLite allows that on one connection.
         ReadRawDurations(probe_id, base, raw_from, hour, excluded, out);
@@ -583,6 +612,26 @@ class SqliteReader final : public Reader {
     ReadRawDurations(probe_id, base, raw_from, to_ms, excluded, out);
   }
 
+  // The durations of the successful runs of the UTC hour starting at `hour` that lie in
+  // `excluded`, ascending.
+  std::vector<double> ExcludedDurations(int64_t probe_id, TimestampMs hour, Exclusions excluded) {
+    std::vector<double> out;
+    for (const auto& [s, e] : excluded) {
+      const TimestampMs from = std::max(s, hour), to = std::min(e, hour + kHourMs);
+      if (from >= to) continue;
+      successes_between_.Reset();
+      successes_between_.Bind(1, probe_id);
+      successes_between_.Bind(2, static_cast<int64_t>(from));
+      successes_between_.Bind(3, static_cast<int64_t>(to));
+      while (successes_between_.Step()) {
+        out.push_back(sqlite3_column_double(successes_between_.get(), 1));
+      }
+      successes_between_.Reset();
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   // Appends the successful runs of [from_ms, to_ms) outside `excluded`, grouped per hour and
   // sorted. The groups appended never share an hour with those before (the callers' ranges are
   // disjoint and ascending, and a sealed hour is never read here).
@@ -590,15 +639,34 @@ class SqliteReader final : public Reader {
                         TimestampMs to_ms, Exclusions excluded, std::vector<HourDurations>* out) {
     if (from_ms >= to_ms) return;
     const size_t first_new = out->size();
+    // Only the parts of [from_ms, to_ms) outside the exclusions (sorted and disjoint) are read:
+    // an hour mostly under maintenance costs the rows of its few remaining minutes.
+    TimestampMs at = from_ms;
+    auto next = std::upper_bound(excluded.begin(), excluded.end(), from_ms,
+                                 [](TimestampMs t, const auto& e) { return t < e.second; });
+    while (at < to_ms) {
+      TimestampMs until = to_ms;
+      if (next != excluded.end() && next->first < to_ms) until = std::max(at, next->first);
+      if (at < until) ReadRawRange(probe_id, base, at, until, first_new, out);
+      if (until >= to_ms || next == excluded.end()) break;
+      at = std::max(until, next->second);
+      ++next;
+    }
+    for (size_t i = first_new; i < out->size(); ++i) {
+      std::sort((*out)[i].seconds.begin(), (*out)[i].seconds.end());
+    }
+  }
+
+  // Appends the successful runs of [from_ms, to_ms) to the per-hour groups from `first_new` on.
+  void ReadRawRange(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
+                    TimestampMs to_ms, size_t first_new, std::vector<HourDurations>* out) {
     successes_between_.Reset();
     successes_between_.Bind(1, probe_id);
     successes_between_.Bind(2, static_cast<int64_t>(from_ms));
     successes_between_.Bind(3, static_cast<int64_t>(to_ms));
     while (successes_between_.Step()) {
       sqlite3_stmt* st = successes_between_.get();
-      const TimestampMs ts = sqlite3_column_int64(st, 0);
-      if (!excluded.empty() && IsExcluded(excluded, ts)) continue;
-      const TimestampMs hour = HourOf(ts);
+      const TimestampMs hour = HourOf(sqlite3_column_int64(st, 0));
       if (out->size() == first_new || out->back().hour_ms != hour) {
         out->push_back(base);
         out->back().hour_ms = hour;
@@ -606,9 +674,6 @@ class SqliteReader final : public Reader {
       out->back().seconds.push_back(sqlite3_column_double(st, 1));
     }
     successes_between_.Reset();
-    for (size_t i = first_new; i < out->size(); ++i) {
-      std::sort((*out)[i].seconds.begin(), (*out)[i].seconds.end());
-    }
   }
 
   void NoteStateError(Status s) {

@@ -28,6 +28,7 @@ using Window = std::pair<TimestampMs, TimestampMs>;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z, an hour boundary
 constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kMinute = 60'000;
 constexpr int64_t kDay = 86'400'000;
 constexpr const char* kComponent = "carbon";
 
@@ -431,6 +432,25 @@ TEST(RunSummariesTest, SevenDaysInOrderSealEveryHourButTheLast) {
   ExpectDurations(*durations,
                   ExpectedDurations(written, ProbeRole::kHealth, {kT0, kT0 + 7 * kDay}, {}),
                   "7 days");
+
+  // Maintenance cutting sealed hours: by a little (the excluded runs are taken out of the sealed
+  // row), by half or more (the rest is read from the runs), across an hour boundary and across
+  // the daily outage; the same durations either way.
+  const TimestampMs d2 = kT0 + 2 * kDay;
+  const std::vector<Window> cuts = {
+      {d2 + 5 * kHour + 10 * kMinute, d2 + 5 * kHour + 20 * kMinute},   // 10 min
+      {d2 + 7 * kHour, d2 + 7 * kHour + 30 * kMinute},                  // exactly half
+      {d2 + 8 * kHour + 5 * kMinute, d2 + 8 * kHour + 55 * kMinute},    // 50 min
+      {d2 + 9 * kHour + 50 * kMinute, d2 + 10 * kHour + 1 * kMinute},   // 10 + 1 min, 2 hours
+      {d2 + 10 * kHour + 59 * kMinute, d2 + 11 * kHour + 7 * kMinute}}; // the outage hour
+  std::vector<std::pair<TimestampMs, TimestampMs>> excl(cuts.begin(), cuts.end());
+  auto cut_read = r->SuccessDurations(kComponent, ProbeRole::kHealth, kT0 + kDay + 1234,
+                                      kT0 + 4 * kDay - 5678, excl);
+  ASSERT_TRUE(cut_read.ok());
+  ExpectDurations(*cut_read,
+                  ExpectedDurations(written, ProbeRole::kHealth,
+                                    {kT0 + kDay + 1234, kT0 + 4 * kDay - 5678}, cuts),
+                  "7 days, maintenance");
 }
 
 // A database written by the obsmon before probe_spans existed (schema version 3) with runs.

@@ -257,15 +257,7 @@ class SqliteReader final : public Reader {
                                       TimestampMs from_ms, TimestampMs to_ms) override {
     try {
       ReadTx tx(*db_);
-      std::vector<std::pair<int64_t, Labels>> series;
-      series_by_name_.reset();
-      series_by_name_.bind(1, name);
-      while (series_by_name_.executeStep()) {
-        auto labels = ParseLabelsText(series_by_name_.getColumn(1).getString());
-        if (!labels || !LabelsInclude(*labels, match)) continue;
-        series.emplace_back(series_by_name_.getColumn(0).getInt64(), std::move(*labels));
-      }
-      series_by_name_.reset();
+      std::vector<std::pair<int64_t, Labels>> series = MatchingSeries(name, match);
       std::vector<Sample> out;
       for (const auto& [id, labels] : series) {
         samples_between_.reset();
@@ -510,15 +502,7 @@ class SqliteReader final : public Reader {
     try {
       ReadTx tx(*db_);
       std::optional<Sample> newest;
-      std::vector<std::pair<int64_t, Labels>> series;
-      series_by_name_.reset();
-      series_by_name_.bind(1, name);
-      while (series_by_name_.executeStep()) {
-        auto labels = ParseLabelsText(series_by_name_.getColumn(1).getString());
-        if (!labels || !LabelsInclude(*labels, match)) continue;
-        series.emplace_back(series_by_name_.getColumn(0).getInt64(), std::move(*labels));
-      }
-      series_by_name_.reset();
+      std::vector<std::pair<int64_t, Labels>> series = MatchingSeries(name, match);
       for (auto& [id, labels] : series) {
         latest_sample_.reset();
         latest_sample_.bind(1, id);
@@ -674,6 +658,22 @@ class SqliteReader final : public Reader {
       out->back().seconds.push_back(sqlite3_column_double(st, 1));
     }
     successes_between_.Reset();
+  }
+
+  // The series named `name` whose labels include every pair of `match`: (series.id, labels).
+  // Throws SQLite::Exception; callers hold a read transaction.
+  std::vector<std::pair<int64_t, Labels>> MatchingSeries(const std::string& name,
+                                                         const Labels& match) {
+    std::vector<std::pair<int64_t, Labels>> series;
+    series_by_name_.reset();
+    series_by_name_.bind(1, name);
+    while (series_by_name_.executeStep()) {
+      auto labels = ParseLabelsText(series_by_name_.getColumn(1).getString());
+      if (!labels || !LabelsInclude(*labels, match)) continue;
+      series.emplace_back(series_by_name_.getColumn(0).getInt64(), std::move(*labels));
+    }
+    series_by_name_.reset();
+    return series;
   }
 
   void NoteStateError(Status s) {

@@ -12,6 +12,14 @@ namespace obsmon {
 using TimestampMs = int64_t;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
+// The start of the `unit_ms`-long period holding `ts` (UTC hours for 3'600'000, UTC days for
+// 86'400'000): floor division, also right for timestamps before 1970.
+constexpr TimestampMs FloorMs(TimestampMs ts, int64_t unit_ms) {
+  TimestampMs q = ts / unit_ms;
+  if (ts % unit_ms < 0) --q;
+  return q * unit_ms;
+}
+
 class Clock {
  public:
   virtual ~Clock() = default;

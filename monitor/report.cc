@@ -15,11 +15,7 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kHourMs = 3'600'000;
 
-TimestampMs HourStart(TimestampMs ms) {
-  TimestampMs q = ms / kHourMs;
-  if (ms % kHourMs < 0) --q;
-  return q * kHourMs;
-}
+TimestampMs HourStart(TimestampMs ms) { return FloorMs(ms, kHourMs); }
 
 bool OneOf(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -80,12 +76,7 @@ void Project(Report& r, const std::vector<TimeInterval>& excluded_all) {
   r.projection = p;
 }
 
-// Floor division for possibly negative timestamps.
-TimestampMs DayStart(TimestampMs ms) {
-  TimestampMs q = ms / kDayMs;
-  if (ms % kDayMs < 0) --q;
-  return q * kDayMs;
-}
+TimestampMs DayStart(TimestampMs ms) { return FloorMs(ms, kDayMs); }
 
 // Index of ts's UTC day among the days of a window starting at `from` (ts >= from).
 size_t DayIndex(TimestampMs from, TimestampMs ts) {

@@ -19,12 +19,6 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr const char* kDroppedEventsCounter = "obsmon_log_events_dropped_total";
 // Late runs whose spans cannot be rebuilt because retention deleted the raw runs around them.
 constexpr const char* kDroppedRunsCounter = "obsmon_storage_dropped_late_runs_total";
-
-int64_t FloorTo(int64_t ts, int64_t unit) {
-  int64_t q = ts / unit;
-  if (ts % unit != 0 && ts < 0) --q;
-  return q * unit;
-}
 }  // namespace
 
 struct BatchApplier::RollupAgg {
@@ -176,7 +170,7 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     if (insert_run_.exec() == 0) continue;  // same probe and ms already stored: keep the first
     summaries_.Added(probe_id, run);
     ++result->rows;
-    RollupAgg& agg = (*rollups)[{probe_id, FloorTo(run.ts_ms, kHourMs)}];
+    RollupAgg& agg = (*rollups)[{probe_id, FloorMs(run.ts_ms, kHourMs)}];
     ++agg.runs;
     agg.duration_sum += run.duration_seconds;
     agg.duration_min = std::min(agg.duration_min, run.duration_seconds);
@@ -223,7 +217,7 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
 
   std::map<std::string, double> dropped;  // component -> events over the cap in this batch
   for (const LogEvent& e : batch.log_events) {
-    int64_t day = FloorTo(e.ts_ms, kDayMs);
+    int64_t day = FloorMs(e.ts_ms, kDayMs);
     auto key = std::make_pair(e.key.component, day);
     auto it = events_per_day_.find(key);
     if (it == events_per_day_.end()) {

@@ -16,11 +16,7 @@ constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxTs = std::numeric_limits<int64_t>::max();
 constexpr const char* kSpanColumns = "start_ms, last_run_ms, end_ms, success, runs, reason";
 
-TimestampMs HourOf(TimestampMs ts) {
-  int64_t q = ts / kHourMs;
-  if (ts % kHourMs != 0 && ts < 0) --q;
-  return q * kHourMs;
-}
+TimestampMs HourOf(TimestampMs ts) { return FloorMs(ts, kHourMs); }
 
 // Reads a row whose columns are kSpanColumns. Storage needs no key or role in a span.
 RunSpan SpanFromRow(SQLite::Statement& q) {

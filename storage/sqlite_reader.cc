@@ -23,11 +23,7 @@ constexpr const char* kRunColumns = "ts_ms, success, duration_seconds, valid_for
 constexpr const char* kSpanColumns = "start_ms, last_run_ms, end_ms, success, runs, reason";
 constexpr int64_t kHourMs = 3'600'000;
 
-TimestampMs HourOf(TimestampMs ts) {
-  int64_t q = ts / kHourMs;
-  if (ts % kHourMs != 0 && ts < 0) --q;
-  return q * kHourMs;
-}
+TimestampMs HourOf(TimestampMs ts) { return FloorMs(ts, kHourMs); }
 
 // Milliseconds of [from, to) inside `excluded`.
 int64_t ExcludedMsIn(Exclusions excluded, TimestampMs from, TimestampMs to) {

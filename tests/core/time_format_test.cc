@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clock.h"
+
 namespace obsmon {
 namespace {
 
@@ -29,6 +31,16 @@ TEST(TimeFormatTest, RefusesGarbage) {
                           "2025-10-14T00:00:00", "-5", "1e400", "2025-10-14T00:00:00Zjunk"}) {
     EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
   }
+}
+
+TEST(TimeFormatTest, FloorMsIsFloorDivisionAlsoBefore1970) {
+  constexpr int64_t kHour = 3'600'000;
+  EXPECT_EQ(FloorMs(1'760'400'000'000 + 59 * 60'000, kHour), 1'760'400'000'000);
+  EXPECT_EQ(FloorMs(7 * kHour, kHour), 7 * kHour);
+  EXPECT_EQ(FloorMs(0, kHour), 0);
+  EXPECT_EQ(FloorMs(-1, kHour), -kHour);
+  EXPECT_EQ(FloorMs(-kHour, kHour), -kHour);
+  EXPECT_EQ(FloorMs(-kHour - 1, 86'400'000), -86'400'000);
 }
 
 }  // namespace

@@ -24,14 +24,14 @@ struct LatencySummary {
 // ceil(permille x n / 1000), at least 1. Integer arithmetic, so p95 of 20 values is rank 19.
 uint64_t NearestRank(uint64_t n, uint32_t permille);
 
-// Summarizes `values` (reordered in place; O(n) with nth_element, no full sort).
+// Summarizes `values`, free of NaN (sorted in place).
 LatencySummary SummarizeLatency(std::span<double> values);
 
 // Summarizes the union of `sets`, each ascending and free of NaN, without merging them: the
-// percentiles are the same values SummarizeLatency gives for their concatenation (an exact
-// selection by binary search over the doubles' order, O(k log n) per step for k sets). This is
-// how a week of hourly sets is summarized without touching its 600,000 values one by one. The
-// mean is a compensated sum over count, as in SummarizeLatency.
+// percentiles are the nearest-rank values of their concatenation (an exact selection by binary
+// search over the doubles' order, O(k log n) per step for k sets). This is how a week of hourly
+// sets is summarized without touching its 600,000 values one by one. The mean is a compensated
+// sum over count (nearly always the correctly rounded mean, whatever the grouping).
 LatencySummary SummarizeSortedSets(std::span<const std::span<const double>> sets);
 
 }  // namespace obsmon

@@ -107,7 +107,7 @@ std::optional<int64_t> ConfigNode::DurationMs(const std::string& key, bool requi
   if (!ms) {
     errors_->Add(file_, v->Mark(),
                  "bad duration for '" + key + "': '" + (v->IsScalar() ? v->Scalar() : "") +
-                     "' (use a Prometheus duration such as 500ms, 15s, 2m, 1h30m, 7d)");
+                     "' (use a Prometheus duration such as 500ms, 15s, 2m, 1h30m, 7d; at most 292y)");
   }
   return ms;
 }

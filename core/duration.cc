@@ -45,8 +45,9 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
     int64_t number = 0;
     size_t digits = 0;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (number > std::numeric_limits<int64_t>::max() / 10) return std::nullopt;
-      number = number * 10 + (text[pos] - '0');
+      const int digit = text[pos] - '0';
+      if (number > (kMaxDurationMs - digit) / 10) return std::nullopt;  // no signed overflow
+      number = number * 10 + digit;
       ++pos;
       ++digits;
     }
@@ -54,9 +55,10 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
     size_t len = 0;
     int unit = UnitIndex(text, pos, &len);
     if (unit < 0 || unit <= last_unit) return std::nullopt;
-    if (number > std::numeric_limits<int64_t>::max() / kUnits[unit].ms) return std::nullopt;
+    // Checked before each step (signed overflow is undefined): the sum stays <= kMaxDurationMs.
+    if (number > kMaxDurationMs / kUnits[unit].ms) return std::nullopt;
+    if (number * kUnits[unit].ms > kMaxDurationMs - total) return std::nullopt;
     total += number * kUnits[unit].ms;
-    if (total < 0) return std::nullopt;
     last_unit = unit;
     pos += len;
   }
@@ -66,15 +68,18 @@ std::optional<int64_t> ParseDurationMs(std::string_view text) {
 std::string FormatDurationMs(int64_t ms) {
   if (ms == 0) return "0s";
   std::string out;
+  // The magnitude as unsigned: -INT64_MIN does not fit in int64_t.
+  uint64_t left = static_cast<uint64_t>(ms);
   if (ms < 0) {
     out = "-";
-    ms = -ms;
+    left = 0 - left;
   }
   for (const auto& unit : kUnits) {
-    if (ms >= unit.ms) {
-      out += std::to_string(ms / unit.ms);
+    const auto unit_ms = static_cast<uint64_t>(unit.ms);
+    if (left >= unit_ms) {
+      out += std::to_string(left / unit_ms);
       out += unit.name;
-      ms %= unit.ms;
+      left %= unit_ms;
     }
   }
   return out;

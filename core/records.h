@@ -87,6 +87,17 @@ struct WriteBatch {
   std::vector<LogEvent> log_events;
   std::vector<LogCursor> log_cursors;
   std::vector<CounterDelta> counters;
+  // Fencing of a probe's state (log_events, log_cursors, counters), for exactly-once counting
+  // when a batch is lost after it was accepted or a probe is rebuilt by a reload: the probe's
+  // in-memory state was last read from storage at `state_epoch`. Once storage has been told
+  // that `state_key` re-read its state at a newer epoch (Writer::Fence), the state part of an
+  // older batch is dropped (its lines are read again by the newer instance); the runs and
+  // samples are still written. 0: not fenced.
+  ProbeKey state_key;
+  uint64_t state_epoch = 0;
+  bool has_state() const {
+    return !log_events.empty() || !log_cursors.empty() || !counters.empty();
+  }
   bool empty() const {
     return runs.empty() && samples.empty() && log_events.empty() && log_cursors.empty() &&
            counters.empty();

@@ -1,6 +1,12 @@
 #include "exporters/http_server.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 
@@ -39,6 +45,33 @@ bool IsHealthPath(const std::string& path) {
 }
 
 }  // namespace
+
+// Why binding host:port fails, as the kernel says it ("Address already in use"): cpp-httplib
+// reports only that it failed. Binds a throwaway socket with the same options.
+std::string BindError(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &found);
+      rc != 0) {
+    return gai_strerror(rc);
+  }
+  std::string error = "address not available";
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) error = std::strerror(errno);
+    ::close(fd);
+    break;
+  }
+  ::freeaddrinfo(found);
+  return error;
+}
 
 bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
   auto colon = listen.rfind(':');
@@ -169,7 +202,7 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   if (path == "/metrics") {
     return res.set_content(backend_.MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (IsHealthPath(path)) return res.set_content("OK\n", "text/plain");
+  if (IsHealthPath(path)) return HandleHealth(path, res);
   if (path == "/") return res.set_content(backend_.IndexHtml(), "text/html; charset=utf-8");
   if (path == "/api/v1/components") return SendJson(res, backend_.Components());
   if (path == "/api/v1/alerts") return res.set_content(backend_.AlertsJson(), "application/json");
@@ -274,6 +307,19 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   res.set_content(body->body, body->content_type);
 }
 
+// /-/healthy is liveness (200 while the process serves, as in Prometheus); /healthz and /-/ready
+// also say whether obsmon can keep its evidence: 503 with the reason while storage fails.
+void HttpServer::HandleHealth(const std::string& path, httplib::Response& res) {
+  if (path != "/-/healthy") {
+    const std::string failure = backend_.HealthFailure();
+    if (!failure.empty()) {
+      res.status = 503;
+      return res.set_content("unhealthy: " + failure + "\n", "text/plain");
+    }
+  }
+  res.set_content("OK\n", "text/plain");
+}
+
 Status HttpServer::Start() {
   std::string host;
   int port = 0;
@@ -316,14 +362,21 @@ Status HttpServer::Start() {
         }
         SendError(res, 500, "internal", what);
       });
+  // SO_REUSEADDR only (a restart may bind through TIME_WAIT). cpp-httplib's default also sets
+  // SO_REUSEPORT, which lets a second obsmon bind the same address: both would serve, and
+  // requests and Prometheus scrapes would alternate between two daemons.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   Routes();
   if (port == 0) {
     port_ = server_->bind_to_any_port(host);
     if (port_ < 0) return Status::Unavailable("cannot bind " + options_.listen);
   } else {
     if (!server_->bind_to_port(host, port)) {
-      return Status::Unavailable("cannot listen on " + options_.listen +
-                                 " (address in use or not available)");
+      return Status::Unavailable("cannot listen on " + options_.listen + ": " +
+                                 BindError(host, port) + " (is another obsmon running there?)");
     }
     port_ = port;
   }
@@ -331,6 +384,11 @@ Status HttpServer::Start() {
     NameThisThread("obsmon-http");
     server_->listen_after_bind();
   });
+  // cpp-httplib's stop() does nothing until the accept loop runs, and Stop() would then wait
+  // forever: a SIGTERM right after start must not hang. Wait (briefly) until it runs.
+  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return Status::Ok();
 }
 

@@ -55,6 +55,9 @@ class ApiBackend {
   virtual std::string IndexHtml() { return "<!doctype html><title>obsmon</title>"; }
   // GET /api/v1/alerts: pending and firing alerts, in Prometheus's JSON shape (a full body).
   virtual std::string AlertsJson() { return R"({"status":"success","data":{"alerts":[]}})"; }
+  // Empty while obsmon is healthy; otherwise why not ("storage: write: disk I/O error"). /healthz
+  // and /-/ready answer 503 with it.
+  virtual std::string HealthFailure() { return ""; }
 };
 
 struct HttpServerOptions {
@@ -88,6 +91,7 @@ class HttpServer {
 
  private:
   void Routes();
+  void HandleHealth(const std::string& path, httplib::Response& res);
   void Handle(const httplib::Request& req, httplib::Response& res);
   // False (and a 401 in `res`) when `path` needs credentials the request does not carry.
   bool CheckAuth(const std::string& path, const httplib::Request& req, httplib::Response& res);

@@ -174,6 +174,52 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   auto healthy = Family("obsmon_storage_last_write_successful",
                         "1 when the last storage transaction succeeded.", MetricType::Gauge);
   AddGauge(&healthy, {}, s.writer.last_error.empty() ? 1 : 0);
+  auto storage_ok = Family("obsmon_storage_healthy",
+                           "1 while every read and write of the database succeeds; 0 while one "
+                           "is failing (GET /healthz says which).",
+                           MetricType::Gauge);
+  AddGauge(&storage_ok, {}, s.storage_healthy ? 1 : 0);
+  auto storage_errors = Family("obsmon_storage_errors_total",
+                               "Failed reads and writes of the database, by operation (write: "
+                               "the writer's transactions; read: reports, uptime, probe state; "
+                               "periods; alerts).",
+                               MetricType::Counter);
+  AddCounter(&storage_errors, Labels{{"operation", "write"}},
+             static_cast<double>(s.writer.write_errors));
+  for (const auto& op : s.storage) {
+    if (op.operation == "write") continue;
+    AddCounter(&storage_errors, Labels{{"operation", op.operation}},
+               static_cast<double>(op.errors_total));
+  }
+  auto lost = Family("obsmon_storage_lost_batches_total",
+                     "Write batches accepted but never written: refused for their data or "
+                     "dropped while retrying a failing disk. Probe state in them is re-read.",
+                     MetricType::Counter);
+  AddCounter(&lost, Labels{{"reason", "refused"}}, static_cast<double>(s.writer.rejected_batches));
+  AddCounter(&lost, Labels{{"reason", "retry_overflow"}}, static_cast<double>(s.writer.lost_batches));
+  auto superseded = Family("obsmon_storage_superseded_state_batches_total",
+                           "Batches whose log lines and counters were dropped because their probe "
+                           "re-read its state meanwhile (the lines are counted by the re-read).",
+                           MetricType::Counter);
+  AddCounter(&superseded, {}, static_cast<double>(s.writer.superseded_batches));
+  auto wal = Family("obsmon_storage_wal_bytes", "Size of the database's write-ahead log now.",
+                    MetricType::Gauge);
+  AddGauge(&wal, {}, static_cast<double>(s.writer.wal_bytes));
+  auto checkpoints = Family("obsmon_storage_wal_checkpoints_total",
+                            "Idle WAL checkpoints (TRUNCATE), by result (ok, or busy: readers "
+                            "held WAL frames; retried when next idle).",
+                            MetricType::Counter);
+  AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(s.writer.checkpoints));
+  AddCounter(&checkpoints, Labels{{"result", "busy"}},
+             static_cast<double>(s.writer.checkpoints_busy));
+  auto internal = Family("obsmon_probe_internal_errors_total",
+                         "Probe runs that failed inside obsmon (an exception: obsmon's bug). "
+                         "Their time counts as unknown, never as down.",
+                         MetricType::Counter);
+  for (const auto& [key, n] : s.internal_errors) {
+    AddCounter(&internal, Labels{{"component", key.component}, {"probe", key.probe}},
+               static_cast<double>(n));
+  }
 
   auto reload_ok = Family("obsmon_config_last_reload_successful",
                           "Whether the last configuration reload attempt was successful.",
@@ -194,6 +240,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
                   &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
                   &sched_queue, &busy, &wq, &dropped, &late, &werr, &committed, &wlat, &healthy,
+                  &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints, &internal,
                   &build, &start, &reload_ok, &reload_ts}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }

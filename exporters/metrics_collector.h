@@ -8,11 +8,13 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <prometheus/collectable.h>
 
+#include "core/storage_health.h"
 #include "monitor/monitor_state.h"
 #include "monitor/scheduler.h"
 #include "monitor/uptime_board.h"
@@ -30,6 +32,11 @@ struct SelfStats {
   SchedulerStats scheduler;
   storage::WriterStats writer;
   ReloadStats reload;
+  // Reads and writes of storage by everything but the writer (whose figures are in `writer`).
+  std::vector<StorageOperationHealth> storage;
+  bool storage_healthy = true;  // what /healthz says of storage
+  // Probe runs that threw (obsmon's bug; the time counts as unknown), by probe.
+  std::map<ProbeKey, uint64_t> internal_errors;
 };
 
 class MetricsCollector final : public prometheus::Collectable {

@@ -51,15 +51,19 @@ AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::log
     : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {}
 
 Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
-    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log) {
+    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
+    std::shared_ptr<StorageHealth> health) {
   ConfigErrors errors;
   if (!ValidateAlerting(config, &errors)) throw ConfigException(std::move(errors));
+  auto prepared = Prepare(config);
+  if (!prepared.ok()) return prepared.status();
   std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
   auto store = storage::AlertStore::Open(config.storage.path);
+  if (health) health->Record("alerts", store.status());
   if (!store.ok()) return store.status();
-  rt->store_ = std::move(*store);
+  rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
   std::lock_guard<std::mutex> lock(rt->mu_);
-  if (Status s = rt->StartRules(config); !s.ok()) return s;
+  rt->StartRules(std::move(*prepared));
   return rt;
 }
 
@@ -68,7 +72,7 @@ AlertingRuntime::~AlertingRuntime() {
   StopRules();
 }
 
-Status AlertingRuntime::StartRules(const Config& config) {
+Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config) {
   ConfigErrors errors;
   auto delivery = ReadAlertingConfig(config, &errors);
   std::vector<alerts::RuleGroupSpec> groups;
@@ -83,15 +87,19 @@ Status AlertingRuntime::StartRules(const Config& config) {
     groups.push_back(std::move(g));
   }
   if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
+  return Prepared{std::move(*delivery), std::move(groups), config.rule_files.size()};
+}
 
-  notifiers_ = alerts::MakeNotifiers(*delivery);
+void AlertingRuntime::StartRules(Prepared prepared) {
+  const alerts::AlertingConfig& delivery = prepared.delivery;
+  notifiers_ = alerts::MakeNotifiers(delivery);
   alerts::OutboxOptions oo;
   oo.clock = &clock_;
   oo.store = store_.get();
   for (auto& n : notifiers_) oo.notifiers.push_back(n.get());
-  oo.backoff_initial_ms = delivery->backoff_initial_ms;
-  oo.backoff_max_ms = delivery->backoff_max_ms;
-  oo.max_age_ms = delivery->outbox_max_age_ms;
+  oo.backoff_initial_ms = delivery.backoff_initial_ms;
+  oo.backoff_max_ms = delivery.backoff_max_ms;
+  oo.max_age_ms = delivery.outbox_max_age_ms;
   outbox_ = std::make_unique<alerts::Outbox>(oo);
 
   alerts::RuleManagerOptions ro;
@@ -99,24 +107,20 @@ Status AlertingRuntime::StartRules(const Config& config) {
   ro.store = &series_;
   ro.state_store = store_.get();
   ro.sender = outbox_.get();
-  ro.evaluation_interval_ms = delivery->evaluation_interval_ms;
-  ro.resend_delay_ms = delivery->resend_delay_ms;
-  ro.external_labels = delivery->external_labels;
-  ro.external_url = delivery->external_url;
-  const size_t rule_count = [&] {
-    size_t n = 0;
-    for (const auto& g : groups) n += g.rules.size();
-    return n;
-  }();
-  rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(groups));
+  ro.evaluation_interval_ms = delivery.evaluation_interval_ms;
+  ro.resend_delay_ms = delivery.resend_delay_ms;
+  ro.external_labels = delivery.external_labels;
+  ro.external_url = delivery.external_url;
+  size_t rule_count = 0;
+  for (const auto& g : prepared.groups) rule_count += g.rules.size();
+  rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(prepared.groups));
   if (Status s = rules_->RestoreState(); !s.ok()) {
     log_->warn("cannot restore alert state: {}", s.message());
   }
   outbox_->Start();
   rules_->Start();
   log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
-             config.rule_files.size(), notifiers_.size());
-  return Status::Ok();
+             prepared.rule_files, notifiers_.size());
 }
 
 void AlertingRuntime::StopRules() {
@@ -132,9 +136,12 @@ void AlertingRuntime::OnRun(const RunOutcome& outcome) { series_.Append(outcome.
 Status AlertingRuntime::Reload(const Config& config) {
   ConfigErrors errors;
   if (!ValidateAlerting(config, &errors)) return Status::InvalidArgument(errors.ToString());
+  auto prepared = Prepare(config);  // may fail: the running rules are still untouched
+  if (!prepared.ok()) return prepared.status();
   std::lock_guard<std::mutex> lock(mu_);
   StopRules();  // state is persisted: the new manager restores pending and firing alerts
-  return StartRules(config);
+  StartRules(std::move(*prepared));
+  return Status::Ok();
 }
 
 std::string AlertingRuntime::ActiveAlertsJson() const {

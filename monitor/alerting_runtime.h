@@ -17,9 +17,10 @@
 #include "alerts/rule_manager.h"
 #include "alerts/series_store.h"
 #include "core/config_node.h"
+#include "core/storage_health.h"
 #include "monitor/config.h"
 #include "monitor/result_sink.h"
-#include "storage/alert_store.h"
+#include "monitor/recording_alert_store.h"
 
 namespace obsmon {
 
@@ -31,14 +32,17 @@ class AlertingRuntime final : public ResultSink {
  public:
   // Loads rules and delivery settings, restores persisted alert state and starts evaluating.
   // ConfigException on bad rule files or alerting settings; a Status when the store fails.
-  static Result<std::unique_ptr<AlertingRuntime>> Start(const Config& config, const Clock& clock,
-                                                        std::shared_ptr<spdlog::logger> log);
+  // `health` (optional) hears of every alert-store read and write.
+  static Result<std::unique_ptr<AlertingRuntime>> Start(
+      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
+      std::shared_ptr<StorageHealth> health = nullptr);
   ~AlertingRuntime() override;
 
   void OnRun(const RunOutcome& outcome) override;
 
   // Replaces rules and receivers; persisted state carries the alerts of unchanged rules over.
-  // Returns the errors (and keeps the running rules) when the new ones are bad.
+  // Everything new is built and checked before the running rules stop: on any error the running
+  // rules and receivers stay, and the error is returned.
   Status Reload(const Config& config);
 
   std::string ActiveAlertsJson() const;
@@ -46,14 +50,21 @@ class AlertingRuntime final : public ResultSink {
   std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() const;
 
  private:
+  // Rules and delivery settings read and checked, not yet running.
+  struct Prepared {
+    alerts::AlertingConfig delivery;
+    std::vector<alerts::RuleGroupSpec> groups;
+    size_t rule_files = 0;
+  };
   AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
-  Status StartRules(const Config& config);  // REQUIRES(mu_)
-  void StopRules();                         // REQUIRES(mu_)
+  static Result<Prepared> Prepare(const Config& config);
+  void StartRules(Prepared prepared);  // REQUIRES(mu_); cannot fail
+  void StopRules();                    // REQUIRES(mu_)
 
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   alerts::SeriesStore series_;
-  std::unique_ptr<storage::AlertStore> store_;
+  std::unique_ptr<RecordingAlertStore> store_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)
   std::unique_ptr<alerts::Outbox> outbox_;                    // GUARDED_BY(mu_)

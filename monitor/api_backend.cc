@@ -134,6 +134,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   request.format = q.format;
   request.now_ms = clock_.NowMs();
   auto rendered = RenderPeriodReport(request);
+  if (health_) health_->Record("read", rendered.status());
   if (!rendered.ok()) return rendered.status();
   return HttpBody{rendered->content_type, rendered->body};
 }
@@ -144,6 +145,7 @@ std::string ApiBackendImpl::IndexHtml() {
   page.version = version_;
   page.now_ms = now;
   auto periods = CurrentPeriods(db_path_, now);
+  if (health_) health_->Record("read", periods.status());
   for (const auto& c : state_.Snapshot()) {
     IndexComponent ic;
     ic.name = c.name;

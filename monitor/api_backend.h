@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/storage_health.h"
 #include "exporters/http_server.h"
 #include "monitor/config.h"
 #include "monitor/monitor_state.h"
@@ -33,6 +34,13 @@ class ApiBackendImpl final : public ApiBackend {
   std::string AlertsJson() override { return alerts_json_(); }
   std::string IndexHtml() override;
   void SetVersion(std::string version) { version_ = std::move(version); }
+  // Where reads of storage report their outcome, and what /healthz says (both set once, before
+  // serving).
+  void SetHealth(StorageHealth* health, std::function<std::string()> failure) {
+    health_ = health;
+    health_failure_ = std::move(failure);
+  }
+  std::string HealthFailure() override { return health_failure_ ? health_failure_() : ""; }
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -45,6 +53,8 @@ class ApiBackendImpl final : public ApiBackend {
   std::function<std::string()> metrics_text_;
   std::function<std::string()> alerts_json_;
   std::string version_;  // set once before serving
+  StorageHealth* health_ = nullptr;                 // set once before serving
+  std::function<std::string()> health_failure_;     // set once before serving
   mutable std::mutex mu_;
   std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
   std::map<std::string, ReportOptions> report_options_;  // GUARDED_BY(mu_)

@@ -15,6 +15,7 @@ namespace obsmon {
 namespace {
 
 constexpr int64_t kDefaultIntervalMs = 15'000;
+constexpr int64_t kMaxIntervalMs = 7LL * 86'400'000;  // one observation period
 constexpr int64_t kDefaultTimeoutMs = 5'000;
 
 bool ValidName(const std::string& name) {
@@ -137,6 +138,12 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
                              node.Has("timeout") ? INT64_MAX : spec.interval_ms);
   if (spec.interval_ms < 100) {
     node.ErrorAt("interval", "interval must be at least 100ms");
+    ok = false;
+  } else if (spec.interval_ms > kMaxIntervalMs) {
+    // Longer than the observation period: such a probe could not give evidence, and the
+    // scheduler's arithmetic on steady time must stay far from overflow.
+    node.ErrorAt("interval", "interval (" + FormatDurationMs(spec.interval_ms) +
+                                 ") must be at most " + FormatDurationMs(kMaxIntervalMs));
     ok = false;
   }
   if (spec.timeout_ms <= 0) {

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_node.h"
+#include "core/storage_health.h"
 #include "core/thread_name.h"
 #include "exporters/http_server.h"
 #include "exporters/metrics_collector.h"
@@ -17,6 +18,7 @@
 #include "monitor/config_loader.h"
 #include "monitor/monitor_state.h"
 #include "monitor/probe_runner.h"
+#include "monitor/probe_state_ledger.h"
 #include "monitor/report.h"
 #include "monitor/scheduler.h"
 #include "monitor/storage_sink.h"
@@ -40,24 +42,32 @@ std::vector<ScheduledProbe> ToScheduled(const Config& config) {
 class Daemon::Impl {
  public:
   Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
-       std::unique_ptr<AlertingRuntime> alerting)
+       std::unique_ptr<AlertingRuntime> alerting, std::shared_ptr<ProbeStateLedger> ledger,
+       std::shared_ptr<StorageHealth> health)
       : options_(std::move(options)),
         clock_(*options_.clock),
         log_(options_.logger ? options_.logger : spdlog::default_logger()),
         config_(std::move(config)),
         writer_(std::move(writer)),
+        ledger_(std::move(ledger)),
+        health_(std::move(health)),
         alerting_(std::move(alerting)),
         state_(clock_),
-        storage_sink_(*writer_, [this](const ProbeKey& key) { MarkRefused(key); }),
+        storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
         runner_(clock_, config_.coverage_tolerance,
-                {&storage_sink_, &state_, &probe_samples_, alerting_.get()}),
+                {&storage_sink_, &state_, &probe_samples_, alerting_.get()},
+                [this](const ProbeKey& key, const std::string& what) {
+                  OnInternalError(key, what);
+                }),
         scheduler_(clock_, config_.workers,
                    [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); }),
-        collector_(state_, uptime_, [this] { return SelfStats{scheduler_.Stats(), writer_->Stats(), ReloadSnapshot()}; },
-                   options_.version, clock_.NowMs()),
+        collector_(state_, uptime_, [this] { return CollectSelfStats(); }, options_.version,
+                   clock_.NowMs()),
         backend_(state_, uptime_, config_.storage.path, clock_,
                  [this] { return MetricsText(); },
-                 [this] { return alerting_->ActiveAlertsJson(); }) {}
+                 [this] { return alerting_->ActiveAlertsJson(); }) {
+    backend_.SetHealth(health_.get(), [this] { return HealthFailure(); });
+  }
 
   std::string MetricsText() {
     auto alerting = alerting_->Collectables();  // shared: safe across a concurrent reload
@@ -69,13 +79,16 @@ class Daemon::Impl {
   // Stores the periods and maintenance windows the config declares (idempotent).
   void ApplyPeriodDeclarations(const Config& config) {
     auto store = storage::PeriodStore::Open(config.storage.path);
+    health_->Record("periods", store.status());
     if (!store.ok()) {
       log_->error("cannot store declared periods: {}", store.status().message());
       return;
     }
     for (const auto& c : config.components) {
       PeriodDeclarations declared{c.declared_periods, c.declared_maintenance};
-      if (Status s = ApplyDeclarations(**store, declared, clock_.NowMs()); !s.ok()) {
+      Status s = ApplyDeclarations(**store, declared, clock_.NowMs());
+      health_->Record("periods", s);
+      if (!s.ok()) {
         log_->error("declared periods of {}: {}", c.name, s.message());
       }
     }
@@ -84,11 +97,19 @@ class Daemon::Impl {
   Status Start() {
     backend_.SetVersion(options_.version);
     ApplyPeriodDeclarations(config_);
-    if (Status s = RestoreProbes(config_); !s.ok()) return s;
+    // Every probe reads its stored state now: one that cannot must not start (it would count
+    // its log files from the start again), so obsmon refuses to start instead.
+    for (const auto& c : config_.components) {
+      for (const auto& p : c.probes) {
+        if (Status s = RestoreState(p.spec.key, *p.probe); !s.ok()) return s;
+      }
+    }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
-      if (auto latest = (*reader)->LatestRuns(); latest.ok()) state_.Seed(*latest);
+      auto latest = (*reader)->LatestRuns();
+      health_->Record("read", latest.status());
+      if (latest.ok()) state_.Seed(*latest);
     }
     HttpServerOptions http;
     http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
@@ -123,6 +144,9 @@ class Daemon::Impl {
     return s;
   }
 
+  // One audited step: build and check everything new first (config, rules, storage readable),
+  // and only then swap. A failure anywhere before the swap leaves the running config, probes and
+  // rules untouched and is reported as a failed reload.
   Status DoReload() {
     ConfigErrors errors;
     auto next = LoadConfig(options_.config_path, clock_, &errors);
@@ -134,8 +158,22 @@ class Daemon::Impl {
       log_->error("reload refused, keeping the running config and rules:\n{}", errors.ToString());
       return Status::InvalidArgument(errors.ToString());
     }
+    if (next->storage.path != config_.storage.path) {
+      log_->warn("storage.path changes take effect at the next restart; still writing {}",
+                 config_.storage.path);
+      next->storage = config_.storage;
+    }
+    // New probe instances read their stored state before their first run (RunProbe); storage
+    // must be readable for that, so an unreadable database refuses the reload now.
+    if (auto reader = storage::Reader::Open(config_.storage.path); !reader.ok()) {
+      health_->Record("read", reader.status());
+      log_->error("reload refused: cannot read stored probe state: {}", reader.status().message());
+      return Status::IoError("cannot read stored probe state: " + reader.status().message());
+    }
     std::lock_guard<std::mutex> lock(reload_mu_);
     // Keep the instance (and so the in-memory state) of every probe whose settings did not change.
+    std::vector<const Probe*> fresh;
+    std::set<const Probe*> live;
     for (auto& c : next->components) {
       for (auto& p : c.probes) {
         for (const auto& old_c : config_.components) {
@@ -145,27 +183,43 @@ class Daemon::Impl {
             }
           }
         }
+        live.insert(p.probe.get());
+        bool kept = false;
+        for (const auto& old_c : config_.components) {
+          for (const auto& old_p : old_c.probes) kept |= (old_p.probe == p.probe);
+        }
+        if (!kept) fresh.push_back(p.probe.get());
       }
     }
-    if (Status s = RestoreProbes(*next, /*only_new=*/&config_); !s.ok()) {
-      log_->error("reload refused: {}", s.message());
-      return s;
+    // Rules last before the swap: AlertingRuntime::Reload keeps the running rules on failure.
+    if (Status st = alerting_->Reload(*next); !st.ok()) {
+      log_->error("reload refused, keeping the running config and rules: {}", st.message());
+      return st;
     }
+    for (const Probe* p : fresh) ledger_->MarkStale(p);
     config_.components = next->components;
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
     ApplyPeriodDeclarations(config_);
-    if (Status st = alerting_->Reload(config_); !st.ok()) {
-      log_->error("rules not reloaded: {}", st.message());  // validated above: should not happen
-    }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     scheduler_.SetProbes(ToScheduled(config_));
+    ledger_->Retain(live);
+    // No stale series: what /metrics shows of removed probes and components goes now.
     std::set<std::string> kept;
+    std::map<std::string, bool> components;
     for (const auto& c : config_.components) {
+      components[c.name] = true;
       for (const auto& p : c.probes) kept.insert(p.spec.key.component + "/" + p.spec.key.probe);
     }
     probe_samples_.Retain(kept);
+    uptime_.Retain(components);
+    {
+      std::lock_guard<std::mutex> errors_lock(internal_errors_mu_);
+      std::erase_if(internal_errors_, [&](const auto& kv) {
+        return !kept.count(kv.first.component + "/" + kv.first.probe);
+      });
+    }
     if (server_) {
       // Credentials change at once; TLS files and the listen address need a restart.
       HttpServerOptions web;
@@ -181,7 +235,7 @@ class Daemon::Impl {
     config_.web.basic_password = next->web.basic_password;
     config_.web.protect_metrics = next->web.protect_metrics;
     config_.web.protect_health = next->web.protect_health;
-    log_->info("config reloaded from {}", options_.config_path);
+    log_->info("config reloaded from {} ({} probes rebuilt)", options_.config_path, fresh.size());
     return Status::Ok();
   }
 
@@ -223,63 +277,92 @@ class Daemon::Impl {
     return reload_stats_;
   }
 
-  // Hands each probe what storage remembers of it (log cursors, counters). With `old`, only
-  // probes that are new instances.
-  // A probe that cannot get its stored state (log cursors, counters) must not run: it would
-  // count from the start of its files again. So a failed read is an error, not a warning.
-  Status RestoreProbes(const Config& config, const Config* old = nullptr) {
-    auto reader = storage::Reader::Open(config.storage.path);
+  // Reads what storage remembers of a probe (log cursors, counters) into `probe`, at a fresh
+  // epoch fenced in the writer first: older batches of the key still queued then either commit
+  // before the read or lose their state part, so no line is counted twice or lost.
+  Status RestoreState(const ProbeKey& key, Probe& probe) {
+    const uint64_t epoch = ledger_->NextEpoch();
+    if (Status s = writer_->Fence(key, epoch); !s.ok()) {
+      return Status::Unavailable("cannot fence the stored state of probe " + key.component + "/" +
+                                 key.probe + ": " + s.message());
+    }
+    auto reader = storage::Reader::Open(config_path_db_);
+    health_->Record("read", reader.status());
     if (!reader.ok()) {
       return Status::IoError("cannot read stored probe state: " + reader.status().message());
     }
-    for (const auto& c : config.components) {
-      for (const auto& p : c.probes) {
-        bool existing = false;
-        if (old) {
-          for (const auto& oc : old->components) {
-            for (const auto& op : oc.probes) existing |= (op.probe == p.probe);
-          }
-        }
-        if (existing) continue;
-        p.probe->Restore(**reader);
-        if (Status e = (*reader)->TakeStateError(); !e.ok()) {
-          return Status::IoError("cannot read stored state of probe " + p.spec.key.component +
-                                 "/" + p.spec.key.probe + ": " + e.message());
-        }
-      }
+    probe.Restore(**reader);
+    Status e = (*reader)->TakeStateError();
+    health_->Record("read", e);
+    if (!e.ok()) {
+      return Status::IoError("cannot read stored state of probe " + key.component + "/" +
+                             key.probe + ": " + e.message());
     }
+    ledger_->SetEpoch(&probe, epoch);
     return Status::Ok();
   }
 
-  // Runs one probe; first re-reads its stored state when storage refused its last batch (its
-  // in-memory cursor moved past lines that were never committed). Worker threads; a probe never
-  // runs twice at once, so its Restore() cannot race its Run().
+  // Runs one probe; first re-reads its stored state when it is stale (new, or storage lost or
+  // refused one of its batches, or it threw). Worker threads; a probe never runs twice at once,
+  // so its Restore() cannot race its Run(). A probe that cannot read its state does not run:
+  // that time stays unknown rather than counted from a wrong cursor.
   void RunProbe(const ScheduledProbe& p, TimestampMs due) {
-    bool restore = false;
-    {
-      std::lock_guard<std::mutex> lock(refused_mu_);
-      restore = refused_.erase(p.spec.key) > 0;
-    }
-    if (restore) {
-      auto reader = storage::Reader::Open(config_path_db_);
-      if (!reader.ok()) {
-        MarkRefused(p.spec.key);  // try again at the next run; do not run from a stale cursor
+    const ProbeKey& key = p.spec.key;
+    if (ledger_->TakeStale(key, p.probe.get())) {
+      if (Status s = RestoreState(key, *p.probe); !s.ok()) {
+        ledger_->MarkStale(p.probe.get());  // try again at the next run
+        if (ShouldLog(key, &restore_log_)) {
+          log_->error("probe {}/{} not run: {}", key.component, key.probe, s.message());
+        }
         return;
       }
-      p.probe->Restore(**reader);
-      if (!(*reader)->TakeStateError().ok()) {
-        MarkRefused(p.spec.key);
-        return;
-      }
-      log_->warn("probe {}/{} re-read its stored state after storage refused a batch",
-                 p.spec.key.component, p.spec.key.probe);
     }
-    runner_.Run(p, due);
+    runner_.Run(p, due, ledger_->Epoch(p.probe.get()));
   }
 
-  void MarkRefused(const ProbeKey& key) {
-    std::lock_guard<std::mutex> lock(refused_mu_);
-    refused_.insert(key);
+  // A probe threw: obsmon's bug. Counted for /metrics, logged at most once a minute per probe,
+  // and the probe re-reads its state before its next run (it may have moved its cursors).
+  void OnInternalError(const ProbeKey& key, const std::string& what) {
+    ledger_->MarkStale(key);
+    uint64_t count = 0;
+    {
+      std::lock_guard<std::mutex> lock(internal_errors_mu_);
+      count = ++internal_errors_[key];
+    }
+    if (ShouldLog(key, &internal_error_log_)) {
+      log_->error("probe {}/{} threw (obsmon bug; the run counts as unknown, {} so far): {}",
+                  key.component, key.probe, count, what);
+    }
+  }
+
+  // At most one line a minute per probe for a repeating error.
+  bool ShouldLog(const ProbeKey& key, std::map<ProbeKey, SteadyTime>* last) {
+    std::lock_guard<std::mutex> lock(log_limit_mu_);
+    const SteadyTime now = clock_.SteadyNow();
+    auto it = last->find(key);
+    if (it != last->end() && now - it->second < std::chrono::minutes(1)) return false;
+    (*last)[key] = now;
+    return true;
+  }
+
+  // Empty while obsmon can keep its evidence; otherwise why not, for /healthz.
+  std::string HealthFailure() {
+    std::string failure = health_->FailureSummary();
+    const std::string write_error = writer_->Stats().last_error;
+    if (!write_error.empty()) failure = "write: " + write_error + (failure.empty() ? "" : "; " + failure);
+    return failure.empty() ? "" : "storage: " + failure;
+  }
+
+  SelfStats CollectSelfStats() {
+    SelfStats s;
+    s.scheduler = scheduler_.Stats();
+    s.writer = writer_->Stats();
+    s.reload = ReloadSnapshot();
+    s.storage = health_->Snapshot();
+    s.storage_healthy = HealthFailure().empty();
+    std::lock_guard<std::mutex> lock(internal_errors_mu_);
+    s.internal_errors = internal_errors_;
+    return s;
   }
 
   // Logs when storage writes start or stop failing (disk full ...), once per change rather than
@@ -309,19 +392,37 @@ class Daemon::Impl {
 
   void RefreshUptime() {
     auto reader = storage::Reader::Open(config_.storage.path);
-    if (!reader.ok()) return;
+    health_->Record("read", reader.status());
+    if (!reader.ok()) {
+      if (!reader.status().IsNotFound()) log_->warn("uptime refresh: {}", reader.status().message());
+      return;
+    }
     std::vector<ComponentConfig> components;
     {
       std::lock_guard<std::mutex> lock(reload_mu_);
       components = config_.components;
     }
     const TimestampMs now = clock_.NowMs();
+    // Maintenance windows are read at every refresh, so one added by `obsmon maintenance add`
+    // (another process) counts in /metrics within one refresh, as it does in reports.
+    auto periods = storage::PeriodStore::OpenReadOnly(config_.storage.path);
+    health_->Record("periods", periods.status());
     for (const auto& c : components) {
       // Only the uptime figures are used here: skip reading the window's log lines.
       ReportOptions options = ReportOptionsFor(c);
       options.max_log_events = 0;
+      if (periods.ok()) {
+        auto windows = (*periods)->Maintenance(c.name, now - c.objective.window_ms, now);
+        health_->Record("periods", windows.status());
+        if (windows.ok()) {
+          for (const auto& w : *windows) {
+            options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
+          }
+        }
+      }
       auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
                                 options);
+      health_->Record("read", report.status());
       UptimeFigures f;
       f.component = c.name;
       f.job = c.labels.Get("job");
@@ -348,8 +449,13 @@ class Daemon::Impl {
   Config config_;  // GUARDED_BY(reload_mu_) for components
   std::unique_ptr<storage::Writer> writer_;
   const std::string config_path_db_ = config_.storage.path;
-  std::mutex refused_mu_;
-  std::set<ProbeKey> refused_;  // GUARDED_BY(refused_mu_): probes to Restore() before running
+  std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
+  std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
+  std::mutex internal_errors_mu_;
+  std::map<ProbeKey, uint64_t> internal_errors_;  // GUARDED_BY(internal_errors_mu_)
+  std::mutex log_limit_mu_;
+  std::map<ProbeKey, SteadyTime> internal_error_log_;  // GUARDED_BY(log_limit_mu_)
+  std::map<ProbeKey, SteadyTime> restore_log_;         // GUARDED_BY(log_limit_mu_)
   std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
   MonitorState state_;
   UptimeBoard uptime_;
@@ -374,7 +480,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   ConfigErrors errors;
   auto config = LoadConfig(options.config_path, *options.clock, &errors);
   if (!config) throw ConfigException(std::move(errors));
+  // Made before the writer: the writer tells the ledger of lost probe state.
+  auto ledger = std::make_shared<ProbeStateLedger>();
+  auto health = std::make_shared<StorageHealth>(*options.clock);
   storage::StorageOptions so;
+  so.on_state_lost = [ledger](const ProbeKey& key) { ledger->MarkStale(key); };
   so.path = config->storage.path;
   so.retention_ms = config->storage.retention_ms;
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
@@ -382,10 +492,11 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();
   auto alerting = AlertingRuntime::Start(*config, *options.clock,
-                                         options.logger ? options.logger : spdlog::default_logger());
+                                         options.logger ? options.logger : spdlog::default_logger(),
+                                         health);
   if (!alerting.ok()) return alerting.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
-                                     std::move(*alerting));
+                                     std::move(*alerting), std::move(ledger), std::move(health));
   if (Status s = impl->Start(); !s.ok()) {
     impl->Shutdown();
     return s;

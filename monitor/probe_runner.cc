@@ -25,10 +25,15 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   try {
     *result = probe.probe->Run(deadline);
   } catch (const std::exception& e) {
-    // Probes must not throw; if one does, the run is a failure with the reason, not a crash.
-    *result = ProbeResult::Down(std::string("internal error: ") + e.what());
+    // Probes must not throw; if one does, it is obsmon's bug: not a crash, and not a down run
+    // charged to the component's uptime either.
+    out.internal_error = e.what();
+    if (out.internal_error.empty()) out.internal_error = "exception without a message";
   } catch (...) {
-    *result = ProbeResult::Down("internal error");
+    out.internal_error = "unknown exception";
+  }
+  if (!out.internal_error.empty()) {
+    *result = ProbeResult::Down("internal error: " + out.internal_error);
   }
   const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
 
@@ -62,9 +67,15 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   return out;
 }
 
-void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/) {
+void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/,
+                      uint64_t state_epoch) {
   ProbeResult result;
   RunOutcome outcome = Execute(probe, &result);
+  if (!outcome.internal_error.empty()) {
+    if (on_internal_error_) on_internal_error_(probe.spec.key, outcome.internal_error);
+    return;
+  }
+  outcome.state_epoch = state_epoch;
   for (ResultSink* sink : sinks_) sink->OnRun(outcome);
 }
 

@@ -17,6 +17,12 @@ struct RunOutcome {
   // probe_success, probe_duration_seconds, up (health probes) and the probe's own samples.
   std::vector<Sample> samples;
   const ProbeResult* result = nullptr;  // the probe's raw result (log events, cursors, detail)
+  // The epoch at which the probe's in-memory state was last read from storage (WriteBatch::
+  // state_epoch); 0 when the caller does not fence.
+  uint64_t state_epoch = 0;
+  // Non-empty when the probe threw: obsmon's own bug, not a verdict on the component. Such a
+  // run reaches no sink (its time stays *unknown*); ProbeRunner::Run reports it instead.
+  std::string internal_error;
 };
 
 class ResultSink {

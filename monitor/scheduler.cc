@@ -43,6 +43,11 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
     }
     auto entry = std::make_shared<Entry>();
     entry->next_due = now + milliseconds(SpreadOffsetMs(p.spec.key, p.spec.interval_ms));
+    if (it != entries_.end()) {
+      // Wait for the old instance, directly or through the instance it itself waits for.
+      const auto& old = it->second;
+      entry->predecessor = old->busy ? old : old->predecessor;
+    }
     entry->probe = std::move(p);
     next[entry->probe.spec.key] = std::move(entry);
   }
@@ -66,7 +71,8 @@ SteadyTime Scheduler::DispatchDue() {
         const auto behind = (now - due) / interval;
         if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
         entry->next_due = due + interval * (behind + 1);
-        if (entry->busy) {
+        if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
+        if (entry->busy || entry->predecessor) {
           ++stats_.skipped;
         } else {
           entry->busy = true;

@@ -58,7 +58,9 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Replaces the set of probes. A probe whose key and fingerprint are unchanged keeps its next
-  // due time; new or changed probes start at their spread offset from now.
+  // due time; new or changed probes start at their spread offset from now. A changed probe's new
+  // instance does not start while the old instance's run is still queued or running (a probe
+  // never runs twice at once, across a reload too).
   void SetProbes(std::vector<ScheduledProbe> probes);
 
   // Dispatches every run due at or before now; returns the steady time of the next due run
@@ -79,6 +81,9 @@ class Scheduler {
     ScheduledProbe probe;
     SteadyTime next_due;
     bool busy = false;  // queued or running
+    // The entry this one replaced (same key, other settings) while it was busy: this one waits
+    // until it is idle. Cleared once it is.
+    std::shared_ptr<Entry> predecessor;
   };
   struct Task {
     std::shared_ptr<Entry> entry;

@@ -25,7 +25,9 @@ class StorageSink final : public ResultSink {
       batch.log_cursors = outcome.result->log_cursors;
       batch.counters = outcome.result->counters;
     }
-    const bool stateful = !batch.log_cursors.empty() || !batch.counters.empty();
+    batch.state_key = outcome.run.key;
+    batch.state_epoch = outcome.state_epoch;
+    const bool stateful = batch.has_state();
     // A refused batch is counted by the writer; a stateful one also rewinds its probe.
     if (!writer_.Enqueue(std::move(batch)) && stateful && on_refused_) on_refused_(outcome.run.key);
   }

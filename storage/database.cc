@@ -4,8 +4,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "storage/migrations.h"
 
@@ -13,10 +13,16 @@ namespace obsmon::storage {
 
 namespace {
 
-constexpr char kSqliteHeader[16] = "SQLite format 3";  // 15 chars + NUL, as on disk
-constexpr int kBusyTimeoutMs = 5000;
 
 int UserVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+
+// SQLite's answer for a file that is not a database, said the way obsmon says it.
+Status NotADatabase(const std::string& path) {
+  return Status::InvalidArgument(fmt::format(
+      "{} is not an SQLite database (refusing to use or overwrite it; point storage.path at "
+      "a new file)",
+      path));
+}
 
 Status RefuseNewer(const std::string& path, int version) {
   return Status::InvalidArgument(
@@ -28,23 +34,44 @@ Status RefuseNewer(const std::string& path, int version) {
 }  // namespace
 
 Status CheckDatabaseFile(const std::string& path) {
+  // stat() only: this process holds SQLite connections to the file, and closing ANY descriptor
+  // of it would drop all of the process's POSIX locks on it (sqlite.org/howtocorrupt.html,
+  // 2.2). The next process to close its connection would then think it is the last one,
+  // checkpoint and unlink the WAL under us. SQLite itself refuses a non-database file
+  // (SQLITE_NOTADB) on its first read, before anything is written: see NotADatabase().
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return Status::Ok();  // missing: will be created
   if (S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument(fmt::format("database path {} is a directory", path));
   }
-  if (st.st_size == 0) return Status::Ok();
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Status::IoError(fmt::format("cannot read database {}: {}", path, strerror(errno)));
-  char header[16] = {};
-  in.read(header, sizeof header);
-  if (in.gcount() != static_cast<std::streamsize>(sizeof header) ||
-      std::memcmp(header, kSqliteHeader, sizeof header) != 0) {
-    return Status::InvalidArgument(fmt::format(
-        "{} is not an SQLite database (refusing to use or overwrite it; point storage.path at "
-        "a new file)",
+  if (!S_ISREG(st.st_mode)) {
+    return Status::InvalidArgument(
+        fmt::format("database path {} is not a regular file (a FIFO, device or socket?)", path));
+  }
+  return Status::Ok();
+}
+
+Result<FileIdentity> IdentifyFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::IoError(fmt::format("database file {} is gone: {}", path, strerror(errno)));
+  }
+  return FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+}
+
+Status CheckSameFile(const std::string& path, const FileIdentity& opened) {
+  auto now = IdentifyFile(path);
+  if (!now.ok()) {
+    return Status::IoError(fmt::format(
+        "database file {} was deleted while obsmon had it open; what obsmon writes now is lost "
+        "at exit: restore the file or restart obsmon",
         path));
+  }
+  if (!(*now == opened)) {
+    return Status::IoError(fmt::format(
+        "database file {} was replaced by another file while obsmon had it open (inode {} -> "
+        "{}); obsmon keeps writing nowhere a reader can see: restart obsmon",
+        path, opened.inode, now->inode));
   }
   return Status::Ok();
 }
@@ -115,12 +142,13 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
   }
 }
 
-Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path) {
+Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
+                                                       int busy_timeout_ms) {
   if (Status s = CheckDatabaseFile(path); !s.ok()) return s;
   try {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
-    db->setBusyTimeout(kBusyTimeoutMs);
+    db->setBusyTimeout(busy_timeout_ms);
     // The first statement reads the header: a damaged file fails here, before anything writes.
     std::string mode = db->execAndGet("PRAGMA journal_mode = WAL").getString();
     if (mode != "wal") {
@@ -151,6 +179,7 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path) 
     }
     return db;
   } catch (const SQLite::Exception& e) {
+    if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB) return NotADatabase(path);
     return StatusFromException(e, fmt::format("opening database {}", path));
   }
 }
@@ -164,7 +193,7 @@ Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
   try {
     auto db =
         std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
-    db->setBusyTimeout(kBusyTimeoutMs);
+    db->setBusyTimeout(kDefaultBusyTimeoutMs);
     // Reports scan hundreds of thousands of rows: map the file instead of copying every page
     // through read(), and keep more pages cached between statements.
     db->exec("PRAGMA mmap_size = 268435456");
@@ -177,6 +206,7 @@ Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
     if (version > LatestSchemaVersion()) return RefuseNewer(path, version);
     return db;
   } catch (const SQLite::Exception& e) {
+    if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB) return NotADatabase(path);
     return StatusFromException(e, fmt::format("opening database {} for reading", path));
   }
 }

@@ -5,6 +5,7 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -12,14 +13,29 @@
 
 namespace obsmon::storage {
 
-// Refuses (InvalidArgument, naming the path) an existing non-empty file that does not start with
-// SQLite's header, so obsmon never "recreates" a file a user pointed it at by mistake. A missing
-// or empty file is fine (it becomes a new database).
+// Refuses (InvalidArgument, naming the path) a directory or a non-regular file. Never opens the
+// file: a process holding SQLite connections must not open and close other descriptors of the
+// database (that drops its POSIX locks). A file that is not a database is refused by SQLite on
+// its first read, before anything is written, and reported as "X is not an SQLite database".
 Status CheckDatabaseFile(const std::string& path);
+
+// Which file a path names (by stat(), never open()). The writer remembers the identity of the
+// file it opened and checks it before each commit: a database deleted or replaced under a running
+// obsmon is a storage failure at once, not data silently written into an unlinked inode.
+struct FileIdentity {
+  uint64_t dev = 0;
+  uint64_t inode = 0;
+  friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+Result<FileIdentity> IdentifyFile(const std::string& path);
+// IoError naming the path when it no longer names `opened` (deleted, or replaced by a rename).
+Status CheckSameFile(const std::string& path, const FileIdentity& opened);
 
 // Opens read-write (creating), sets WAL, synchronous=NORMAL, busy_timeout, then applies missing
 // migrations. Refuses a database whose user_version is newer than this build knows.
-Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path);
+inline constexpr int kDefaultBusyTimeoutMs = 5000;
+Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
+                                                       int busy_timeout_ms = kDefaultBusyTimeoutMs);
 
 // Opens read-only. Refuses a missing file (NotFound), a non-database, a database without
 // obsmon's schema, and a newer schema.

@@ -10,14 +10,25 @@
 // the oldest batches are dropped and counted in lost_batches. An error caused by the data itself
 // is isolated by retrying the group one batch per transaction; the refused batch is counted in
 // rejected_batches. Every failed transaction counts in write_errors with last_error.
+//
+// Probe state: a batch carrying a probe's state (log lines, cursors, counters) that is lost after
+// Enqueue() accepted it fences that probe's epoch and tells the daemon (on_state_lost), which
+// re-reads the probe's state before its next run (Fence). Batches of an older epoch then keep
+// their runs and samples but lose their state part: every log line counts exactly once.
+//
+// The database file: the writer checks before each transaction that its path still names the
+// file it opened (a deleted or replaced database is a failure, not writes into an unlinked
+// inode), and checkpoints the WAL with TRUNCATE when idle.
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -40,14 +51,19 @@ size_t RowsOf(const WriteBatch& b) {
 class SqliteWriter final : public Writer {
  public:
   SqliteWriter(const StorageOptions& options, std::unique_ptr<LockFile> lock,
-               std::unique_ptr<SQLite::Database> db)
+               std::unique_ptr<SQLite::Database> db, FileIdentity identity)
       : options_(options),
         lock_(std::move(lock)),
         db_(std::move(db)),
+        identity_(identity),
         applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms),
         retention_(*db_, options.retention_batch_rows) {
     next_retention_ =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
+    last_activity_ = options_.clock->SteadyNow();
+    // After each checkpoint SQLite truncates the WAL to this size (throws before the thread
+    // exists: Start() reports it).
+    db_->execAndGet(fmt::format("PRAGMA journal_size_limit = {}", options_.journal_size_limit_bytes));
     thread_ = std::thread([this] {
       NameThisThread("obsmon-writer");
       Loop();
@@ -60,6 +76,10 @@ class SqliteWriter final : public Writer {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || queue_.size() >= options_.queue_capacity) {
       ++stats_.dropped_batches;
+      // The caller learns it from the return value (and re-reads the probe's state, fencing a
+      // newer epoch); fencing this one already keeps its queued predecessors from counting
+      // lines the re-read will count again.
+      FenceLost(batch);
       return false;
     }
     queue_.push_back({++last_seq_, std::move(batch), std::chrono::steady_clock::now()});
@@ -103,10 +123,34 @@ class SqliteWriter final : public Writer {
   }
 
   WriterStats Stats() const override {
-    std::lock_guard<std::mutex> lock(mu_);
-    WriterStats s = stats_;
-    s.queue_depth = queue_.size();
+    WriterStats s;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      s = stats_;
+      s.queue_depth = queue_.size();
+    }
+    struct stat st;  // stat() only: never open a descriptor of the database's files
+    s.wal_bytes = ::stat((options_.path + "-wal").c_str(), &st) == 0
+                      ? static_cast<uint64_t>(st.st_size)
+                      : 0;
     return s;
+  }
+
+  Status Fence(const ProbeKey& key, uint64_t epoch) override {
+    // On the writer thread, so that no transaction holding an older batch of `key` is half
+    // done: after this returns, older batches are committed or will be stripped.
+    return RunOnWriterThread(
+        [this, key, epoch]() -> Status {
+          std::lock_guard<std::mutex> lock(mu_);
+          uint64_t& fence = fences_[key];
+          fence = std::max(fence, epoch);
+          return Status::Ok();
+        },
+        /*settings_change=*/false);
+  }
+
+  Status Checkpoint() override {
+    return RunOnWriterThread([this] { return CheckpointNow(); }, /*settings_change=*/false);
   }
 
   Status RunRetention() override {
@@ -120,7 +164,8 @@ class SqliteWriter final : public Writer {
   }
 
   Status SetMaxDatabaseBytes(uint64_t bytes) override {
-    return RunOnWriterThread([this, bytes]() -> Status { return ApplyMaxBytes(bytes); });
+    return RunOnWriterThread([this, bytes]() -> Status { return ApplyMaxBytes(bytes); },
+                             /*settings_change=*/true);
   }
 
   // Called once by Start(), before the thread exists, with the options' cap.
@@ -150,13 +195,15 @@ class SqliteWriter final : public Writer {
   struct Task {
     std::function<Status()> fn;
     std::shared_ptr<std::optional<Status>> result;  // set under mu_ when done
+    // A settings change (a larger size cap ...) may end a failure: retry at once after it.
+    bool settings_change = false;
   };
 
-  Status RunOnWriterThread(std::function<Status()> fn) {
+  Status RunOnWriterThread(std::function<Status()> fn, bool settings_change) {
     std::unique_lock<std::mutex> lock(mu_);
     if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
     auto done = std::make_shared<std::optional<Status>>();
-    tasks_.push_back({std::move(fn), done});
+    tasks_.push_back({std::move(fn), done, settings_change});
     work_cv_.notify_one();
     done_cv_.wait(lock, [&] { return done->has_value() || thread_done_; });
     if (!done->has_value()) return Status::Unavailable("storage writer stopped");
@@ -168,6 +215,7 @@ class SqliteWriter final : public Writer {
     bool backing_off = false;
     auto backoff_until = std::chrono::steady_clock::now();
     while (true) {
+      DeliverLostState(lock);
       // Control tasks first (they are quick).
       while (!tasks_.empty()) {
         Task task = std::move(tasks_.front());
@@ -175,8 +223,10 @@ class SqliteWriter final : public Writer {
         lock.unlock();
         Status result = task.fn();
         lock.lock();
-        backing_off = false;  // settings changed (e.g. a larger size cap): retry at once
-        failed_seq_ = 0;      // and the failure may be over: Flush waits for the retry
+        if (task.settings_change) {
+          backing_off = false;  // settings changed (e.g. a larger size cap): retry at once
+          failed_seq_ = 0;      // and the failure may be over: Flush waits for the retry
+        }
         *task.result = std::move(result);  // published under mu_, after the state above
         done_cv_.notify_all();
       }
@@ -196,6 +246,12 @@ class SqliteWriter final : public Writer {
       }
       if (!can_write && !retention_wanted && !retention_.active() && tasks_.empty()) {
         if (stopping_ && (queue_.empty() || give_up_)) break;
+        if (!stopping_ && queue_.empty() && CheckpointDue()) {
+          lock.unlock();
+          CheckpointNow();
+          lock.lock();
+          continue;
+        }
         auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
         work_cv_.wait_for(lock, wait);
         continue;
@@ -213,6 +269,7 @@ class SqliteWriter final : public Writer {
         lock.unlock();
         bool transient_failure = WriteGroup(&work);
         lock.lock();
+        DeliverLostState(lock);  // before Flush() returns: its caller may look at the probe
         if (transient_failure) {
           if (stopping_) {
             // Stopping and still failing: give up rather than hang shutdown; count the loss.
@@ -229,6 +286,7 @@ class SqliteWriter final : public Writer {
             }
             while (queue_.size() > options_.queue_capacity) {
               resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
+              FenceLost(queue_.front().batch);
               queue_.pop_front();
               ++stats_.lost_batches;
               last_loss_reason_ = "queue full while retrying: " + last_status_.message();
@@ -306,6 +364,13 @@ class SqliteWriter final : public Writer {
   // exactly the batches still to write, to be kept; false when everything was resolved (written,
   // or refused as bad data).
   bool WriteGroup(std::vector<Queued>* work) {
+    // Nothing goes into a database file that is no longer the one at our path: the batches wait
+    // (bounded by the queue) for the file to come back, and health says why.
+    if (Status same = CheckSameFile(options_.path, identity_); !same.ok()) {
+      RecordError(same);
+      return true;
+    }
+    for (Queued& q : *work) StripSupersededState(&q.batch);
     std::vector<const WriteBatch*> ptrs;
     ptrs.reserve(work->size());
     for (const auto& q : *work) ptrs.push_back(&q.batch);
@@ -320,7 +385,8 @@ class SqliteWriter final : public Writer {
     if (IsTransientError(r.sqlite_code)) return true;
     // The data of some batch is refused: write them one by one to find and drop it.
     for (size_t i = 0; i < work->size(); ++i) {
-      const Queued& q = (*work)[i];
+      Queued& q = (*work)[i];
+      StripSupersededState(&q.batch);  // a batch refused just before may have fenced this one
       auto t1 = std::chrono::steady_clock::now();
       ApplyResult one = applier_.Apply({&q.batch});
       double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
@@ -336,14 +402,80 @@ class SqliteWriter final : public Writer {
       }
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.rejected_batches;
+      FenceLost(q.batch);
       last_loss_reason_ = one.status.message();
       resolved_seq_ = std::max(resolved_seq_, q.seq);
     }
     return false;
   }
 
+  // The daemon learns of lost probe state outside our lock (it may take its own locks).
+  void DeliverLostState(std::unique_lock<std::mutex>& lock) {
+    if (lost_state_.empty()) return;
+    std::vector<ProbeKey> keys;
+    keys.swap(lost_state_);
+    lock.unlock();
+    for (const auto& key : keys) options_.on_state_lost(key);
+    lock.lock();
+  }
+
+  // A batch with probe state will never be written: its probe must not count on it. Batches of
+  // the same epoch still queued lose their state part (their cursors are past the lost lines),
+  // and the daemon is told to re-read the probe's state. REQUIRES(mu_).
+  void FenceLost(const WriteBatch& batch) {
+    if (batch.state_epoch == 0 || !batch.has_state()) return;
+    uint64_t& fence = fences_[batch.state_key];
+    fence = std::max(fence, batch.state_epoch + 1);
+    if (options_.on_state_lost) lost_state_.push_back(batch.state_key);
+  }
+
+  // Drops the state part of a batch whose probe has re-read its state since it was made.
+  void StripSupersededState(WriteBatch* b) {
+    if (b->state_epoch == 0 || !b->has_state()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = fences_.find(b->state_key);
+    if (it == fences_.end() || b->state_epoch >= it->second) return;
+    b->log_events.clear();
+    b->log_cursors.clear();
+    b->counters.clear();
+    ++stats_.superseded_batches;
+  }
+
+  bool CheckpointDue() const {  // REQUIRES(mu_)
+    return options_.checkpoint_idle_ms > 0 && wal_dirty_ &&
+           options_.clock->SteadyNow() - last_activity_ >=
+               std::chrono::milliseconds(options_.checkpoint_idle_ms);
+  }
+
+  // wal_checkpoint(TRUNCATE): copies the WAL into the database and truncates it to zero bytes.
+  // Readers that still use WAL frames block it; it then waits at most a moment (not the busy
+  // timeout, which would stall writes) and is retried at the next idle period.
+  Status CheckpointNow() {
+    sqlite3* handle = db_->getHandle();
+    sqlite3_busy_timeout(handle, 100);
+    int log_frames = 0, checkpointed = 0;
+    int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+                                       &checkpointed);
+    sqlite3_busy_timeout(handle, static_cast<int>(options_.busy_timeout_ms));
+    std::lock_guard<std::mutex> lock(mu_);
+    last_activity_ = options_.clock->SteadyNow();
+    if (rc == SQLITE_OK) {
+      ++stats_.checkpoints;
+      wal_dirty_ = false;
+      return Status::Ok();
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+      ++stats_.checkpoints_busy;
+      return Status::Unavailable("WAL checkpoint blocked by readers; retried when idle");
+    }
+    return Status::IoError(fmt::format("WAL checkpoint of {}: {}", options_.path,
+                                       sqlite3_errstr(rc)));
+  }
+
   void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) {
     std::lock_guard<std::mutex> lock(mu_);
+    last_activity_ = options_.clock->SteadyNow();
+    wal_dirty_ = true;
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;
     stats_.dropped_log_events += r.dropped_events;
@@ -367,6 +499,7 @@ class SqliteWriter final : public Writer {
   const StorageOptions options_;
   std::unique_ptr<LockFile> lock_;
   std::unique_ptr<SQLite::Database> db_;  // used only by the writer thread (and before it starts)
+  const FileIdentity identity_;           // the database file opened
   BatchApplier applier_;                  // writer thread only
   Retention retention_;                   // writer thread only
 
@@ -386,6 +519,11 @@ class SqliteWriter final : public Writer {
   Status retention_status_;
   SteadyTime next_retention_;
   WriterStats stats_;
+  // Per probe, the oldest state epoch whose state still counts (see FenceLost, Fence).
+  std::map<ProbeKey, uint64_t> fences_;  // GUARDED_BY(mu_)
+  std::vector<ProbeKey> lost_state_;     // to tell on_state_lost; GUARDED_BY(mu_)
+  SteadyTime last_activity_;             // last commit or checkpoint; GUARDED_BY(mu_)
+  bool wal_dirty_ = true;                // committed since the last checkpoint; GUARDED_BY(mu_)
   bool stopping_ = false;
   bool give_up_ = false;
   bool thread_done_ = false;
@@ -399,12 +537,14 @@ class SqliteWriter final : public Writer {
 Result<std::unique_ptr<Writer>> Writer::Start(const StorageOptions& options) {
   auto lock = LockFile::Acquire(options.path);
   if (!lock.ok()) return lock.status();
-  auto db = OpenForWrite(options.path);
+  auto db = OpenForWrite(options.path, static_cast<int>(options.busy_timeout_ms));
   if (!db.ok()) return db.status();
+  auto identity = IdentifyFile(options.path);
+  if (!identity.ok()) return identity.status();
   std::unique_ptr<SqliteWriter> writer;
   try {
-    writer =
-        std::make_unique<SqliteWriter>(options, std::move(lock).value(), std::move(db).value());
+    writer = std::make_unique<SqliteWriter>(options, std::move(lock).value(),
+                                            std::move(db).value(), *identity);
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "preparing the writer's statements on " + options.path);
   }

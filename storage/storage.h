@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -46,6 +47,23 @@ struct StorageOptions {
   // Optional cap on the database size (PRAGMA max_page_count); 0 = none. Beyond it writes fail
   // like a full disk (kept and retried).
   uint64_t max_database_bytes = 0;
+  // Called when a batch carrying probe state (WriteBatch::has_state, with a state_epoch) was
+  // accepted by Enqueue() but will never be written (refused for its data, or dropped while
+  // retrying a failing disk): that probe's in-memory cursors and counters are ahead of what is
+  // stored, so it must re-read its state (and Fence) before it runs again. The writer has
+  // already fenced the lost epoch, so the probe's later batches of that epoch lose their state
+  // part too. Called on the writer thread, without locks held; must not call back into Writer.
+  std::function<void(const ProbeKey&)> on_state_lost;
+  // WAL policy (docs/storage.md "The WAL"). After a checkpoint SQLite truncates the WAL to at
+  // most this size (PRAGMA journal_size_limit), and when the writer has been idle for
+  // checkpoint_idle_ms (steady clock) with a non-empty WAL it runs wal_checkpoint(TRUNCATE), so
+  // a burst does not leave a large WAL behind. A checkpoint that readers block is retried at
+  // the next idle period.
+  int64_t journal_size_limit_bytes = 64LL << 20;
+  int64_t checkpoint_idle_ms = 30'000;
+  // How long a statement waits for a lock another connection holds (an open sqlite3 shell, a
+  // .backup) before it fails and is retried.
+  int64_t busy_timeout_ms = 5000;
 };
 
 struct WriterStats {
@@ -67,6 +85,14 @@ struct WriterStats {
   // raw runs needed to place them in probe_spans exactly; also counted in the persisted counter
   // obsmon_storage_dropped_late_runs_total{component="..."} (docs/storage.md).
   uint64_t dropped_late_runs = 0;
+  // Batches whose state part (log lines, cursors, counters) was dropped because their probe had
+  // re-read its state since (a reload rebuilt it, or an earlier batch of it was lost): their
+  // lines are counted by the newer instance instead. Their runs and samples were written.
+  uint64_t superseded_batches = 0;
+  // The WAL file's size now, and the idle TRUNCATE checkpoints run / blocked by readers.
+  uint64_t wal_bytes = 0;
+  uint64_t checkpoints = 0;
+  uint64_t checkpoints_busy = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.
@@ -90,6 +116,14 @@ class Writer {
   virtual WriterStats Stats() const = 0;
   // Runs retention once now (also run by the writer thread every few minutes).
   virtual Status RunRetention() = 0;
+  // Tells the writer that `key`'s probe is about to re-read its state from storage at `epoch`:
+  // returns once every batch of `key` with an older state_epoch is either committed or will
+  // have its state part dropped, so that what the probe reads next is exactly what will count.
+  // Runs on the writer thread (between transactions). Writers without a queue (test fakes)
+  // have nothing to fence.
+  virtual Status Fence(const ProbeKey& key, uint64_t epoch) { return Status::Ok(); }
+  // Runs wal_checkpoint(TRUNCATE) now (also run when idle; see StorageOptions).
+  virtual Status Checkpoint() { return Status::Ok(); }
   // Changes the database size cap (0 = none) at run time; see StorageOptions.
   // (Not pure so that fakes of Writer need not implement it.)
   virtual Status SetMaxDatabaseBytes(uint64_t bytes) {

@@ -29,6 +29,24 @@ TEST(DurationTest, FormatRoundTrips) {
   EXPECT_EQ(FormatDurationMs(90'000), "1m30s");
 }
 
+// Prometheus's range (int64 nanoseconds, ~292 years) and no signed overflow on the way: these
+// inputs overflowed before (UBSan) or passed `check` and then overflowed in the scheduler.
+TEST(DurationTest, OutOfRangeDurationsAreRefused) {
+  EXPECT_EQ(ParseDurationMs("292y"), 292LL * 365 * 86'400'000);
+  for (const char* bad : {"293y", "292471208y1000w", "9223372036854775807ms",
+                          "9223372036854775807s", "9223372036854775808ms", "106751d1d",
+                          "292y52w2d"}) {
+    EXPECT_FALSE(ParseDurationMs(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(ParseDurationMs(FormatDurationMs(kMaxDurationMs)), kMaxDurationMs);
+}
+
+TEST(DurationTest, FormatHandlesTheExtremes) {
+  EXPECT_EQ(FormatDurationMs(INT64_MIN), "-292471208y35w2d7h12m55s808ms");
+  EXPECT_EQ(FormatDurationMs(INT64_MAX), "292471208y35w2d7h12m55s807ms");
+  EXPECT_EQ(FormatDurationMs(-1500), "-1s500ms");
+}
+
 TEST(DurationTest, HumanForm) {
   EXPECT_EQ(HumanDurationMs(340), "340ms");
   EXPECT_EQ(HumanDurationMs(50 * 60'000 + 24'000), "50m 24s");

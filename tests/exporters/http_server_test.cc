@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/subprocess.h"
@@ -35,8 +36,14 @@ class FakeBackend final : public ApiBackend {
     last = query;
     return HttpBody{"application/json", "{\"ok\":true}"};
   }
+  std::string HealthFailure() override {
+    std::lock_guard<std::mutex> lock(mu);
+    return failure;
+  }
   std::atomic<int> reports{0};
   ReportQuery last;
+  std::mutex mu;
+  std::string failure;  // what HealthFailure() says
 };
 
 class HttpServerTest : public ::testing::Test {
@@ -307,6 +314,55 @@ TEST_F(HttpServerTest, TlsWithMissingOrMismatchedFilesFailsClearly) {
   o.tls_key_file = "";
   HttpServer half(o, backend_, clock_);
   EXPECT_FALSE(half.Start().ok());
+}
+
+// /healthz and /-/ready tell whether obsmon can keep its evidence (503 with the reason);
+// /-/healthy stays liveness, as in Prometheus.
+TEST_F(HttpServerTest, HealthEndpointsReportStorageFailureWithTheReason) {
+  Start({});
+  auto c = Client();
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.failure = "storage: write: database file x was deleted";
+  }
+  for (const char* path : {"/healthz", "/-/ready"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 503) << path;
+    EXPECT_EQ(res->body, "unhealthy: storage: write: database file x was deleted\n") << path;
+  }
+  EXPECT_EQ(c.Get("/-/healthy")->status, 200);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.failure.clear();
+  }
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+}
+
+// One daemon per listen address: a second server on a taken port fails to start, saying why,
+// instead of sharing it through SO_REUSEPORT (requests would alternate between the two).
+TEST(HttpServerPortTest, ATakenPortIsRefusedWithAddressInUse) {
+  FakeClock clock;
+  FakeBackend backend;
+  HttpServerOptions first_options;
+  first_options.listen = "127.0.0.1:0";
+  HttpServer first(first_options, backend, clock);
+  ASSERT_TRUE(first.Start().ok());
+  HttpServerOptions second_options;
+  second_options.listen = "127.0.0.1:" + std::to_string(first.port());
+  HttpServer second(second_options, backend, clock);
+  Status s = second.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Address already in use"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(second_options.listen), std::string::npos) << s.message();
+  // The first still serves (and is surely listening before Stop(), which cpp-httplib needs).
+  httplib::Client c("127.0.0.1", first.port());
+  c.set_read_timeout(10);
+  auto res = c.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  first.Stop();
 }
 
 TEST(EchoSafeTest, EscapesControlAndNonAsciiAndBoundsLength) {

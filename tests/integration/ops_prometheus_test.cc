@@ -206,15 +206,28 @@ TEST(OpsPrometheusTest, RealPrometheusScrapesObsmonAndEveryDashboardQueryReturns
       EXPECT_NE(r["health"], "err") << r.dump();
       const std::string name = r["name"];
       if (name == "ObsmonDown" || name == "ObsmonStorageWriteErrors" ||
+          name == "ObsmonStorageUnhealthy" ||
           name == "ObsmonConfigReloadFailed" || name == "ObsmonStorageDroppedBatches" ||
           name == "ObsmonStorageDroppedLateRuns") {
         EXPECT_NE(r["state"], "firing") << name;
       }
     }
   }
-  EXPECT_EQ(loaded, 14u);
+  EXPECT_EQ(loaded, 15u);
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// promtool is the oracle for the shipped self-alerts: deploy/prometheus/obsmon-rules.test.yml
+// says when ObsmonStorageUnhealthy fires and stops.
+TEST(OpsPrometheusTest, ShippedRulesPassTheirPromtoolUnitTests) {
+  if (!std::filesystem::exists("/usr/bin/promtool")) GTEST_SKIP() << "promtool not installed";
+  ScratchDir dir;
+  auto [rc, out] = RunCommand(
+      {"promtool", "test", "rules", kSource + "/deploy/prometheus/obsmon-rules.test.yml"},
+      dir.File("test.out"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
 }
 
 TEST(OpsPrometheusTest, SystemdAnalyzeVerifiesTheUnit) {

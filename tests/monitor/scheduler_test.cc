@@ -112,6 +112,42 @@ TEST(SchedulerTest, NeverRunsOneProbeTwiceAtOnceAndCountsSkips) {
   EXPECT_GE(s.Stats().skipped, 10u);
 }
 
+// A reload that changes a probe's settings while its old instance is mid-run: the new instance
+// must not start until the old run ends (two instances reading one log file at once would count
+// its lines twice). The reload happens inside the old run (workers = 0 runs inline).
+TEST(SchedulerTest, AChangedProbeWaitsForItsOldInstanceToFinish) {
+  FakeClock clock;
+  auto old_probe = std::make_shared<RecordingProbe>(clock);
+  auto new_probe = std::make_shared<RecordingProbe>(clock);
+  Scheduler* self = nullptr;
+  std::vector<std::string> order;  // which instance ran, and what happened meanwhile
+  bool reloaded = false;
+  Scheduler s(clock, 0, [&](const ScheduledProbe& p, TimestampMs) {
+    if (p.probe == old_probe && !reloaded) {
+      order.push_back("old begins");
+      reloaded = true;
+      ScheduledProbe changed = Make("a", 1'000, new_probe);
+      changed.fingerprint = "changed";
+      self->SetProbes({changed});
+      // Far past the new instance's first due time, while the old run is still under way.
+      clock.Advance(5'000);
+      self->DispatchDue();
+      order.push_back("old ends");
+      return;
+    }
+    order.push_back(p.probe == new_probe ? "new" : "old again");
+  });
+  self = &s;
+  s.SetProbes({Make("a", 1'000, old_probe)});
+  clock.Advance(1'000);
+  s.DispatchDue();
+  ASSERT_EQ(order, (std::vector<std::string>{"old begins", "old ends"}));
+  EXPECT_GE(s.Stats().skipped, 1u);  // the new instance's due run, refused while the old ran
+  clock.Advance(1'000);
+  s.DispatchDue();
+  EXPECT_EQ(order, (std::vector<std::string>{"old begins", "old ends", "new"}));
+}
+
 TEST(SchedulerTest, StallLongerThanIntervalSkipsMissedRunsInsteadOfBursting) {
   FakeClock clock;
   auto a = std::make_shared<RecordingProbe>(clock);

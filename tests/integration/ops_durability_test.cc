@@ -1,0 +1,213 @@
+// Durability of the real obsmon binary under what users do beside it (issue "Durable under real
+// operation"): a second daemon on the same address, the database moved away and back while
+// obsmon runs, and a reload that removes a component. Each outcome is checked against what
+// another process (sqlite3) reads, or against /metrics and /healthz as a scraper sees them.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::HealthTarget;
+using testing::MetricValue;
+using testing::RunCommand;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+std::string Component(const std::string& name, int port) {
+  return "  - name: " + name + "\n    probes:\n      - name: health\n        kind: http\n"
+         "        url: http://127.0.0.1:" + std::to_string(port) +
+         "/health\n        interval: 200ms\n        timeout: 150ms\n";
+}
+
+std::string Config(const std::string& listen, const std::string& db,
+                   const std::string& components) {
+  return "listen: " + listen + "\nuptime_refresh: 500ms\nstorage:\n  path: " + db +
+         "\ncomponents:\n" + components;
+}
+
+std::string Get(int port, const std::string& path, int* status = nullptr) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10);
+  auto res = c.Get(path);
+  if (status) *status = res ? res->status : 0;
+  return res ? res->body : "";
+}
+
+int64_t CountRuns(const ScratchDir& dir, const std::string& db, const std::string& where = "1") {
+  auto [rc, out] = RunCommand({"sqlite3", db, "SELECT count(*) FROM probe_runs WHERE " + where},
+                              dir.File("count.out"));
+  if (rc != 0) return -1;
+  return std::stoll(out);
+}
+
+// cpp-httplib sets SO_REUSEPORT by default: a second daemon would bind the same port and the
+// two would answer requests (and Prometheus's scrapes) in turn.
+TEST(OpsDurabilityTest, ASecondDaemonOnTheSameListenAddressIsRefused) {
+  ScratchDir dir;
+  HealthTarget target;
+  const std::string listen = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  WriteWholeFile(dir.File("a.yml"),
+                 Config(listen, dir.File("a.db"), Component("web", target.port())));
+  WriteWholeFile(dir.File("b.yml"),
+                 Config(listen, dir.File("b.db"), Component("web", target.port())));
+  int port_a = 0;
+  auto a = StartObsmon(dir.File("a.yml"), dir.File("a.log"), &port_a);
+  ASSERT_GT(port_a, 0) << a->Output();
+  testing::Subprocess b({testing::kObsmonBinary, "run", "--config", dir.File("b.yml")},
+                        dir.File("b.log"));
+  const auto rc = b.Wait();
+  ASSERT_TRUE(rc.has_value()) << "the second daemon kept running: " << b.Output();
+  EXPECT_NE(*rc, 0) << b.Output();
+  EXPECT_NE(b.Output().find("Address already in use"), std::string::npos) << b.Output();
+  EXPECT_NE(b.Output().find(listen), std::string::npos) << b.Output();
+  // Every request still reaches the first daemon.
+  for (int i = 0; i < 10; ++i) {
+    int status = 0;
+    EXPECT_NE(Get(port_a, "/api/v1/components", &status).find("web"), std::string::npos);
+  }
+  a->Signal(SIGTERM);
+  EXPECT_EQ(a->Wait(), 0);
+}
+
+// The database moved away while obsmon runs: /healthz and /metrics say so within a refresh (the
+// writer checks the file before each commit), nothing is written into the unlinked file, and
+// when the file comes back the runs probed meanwhile are stored.
+TEST(OpsDurabilityTest, ADatabaseMovedAwayIsUnhealthyAndNothingIsLostWhenItComesBack) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  ScratchDir dir;
+  HealthTarget target;
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, Component("web", target.port())));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_TRUE(WaitUntil([&] { return CountRuns(dir, db) >= 3; }, 20s));
+  int status = 0;
+  ASSERT_EQ(Get(port, "/healthz", &status), "OK\n");
+
+  std::filesystem::rename(db, dir.File("moved.db"));
+  const auto moved_at = std::chrono::system_clock::now();
+  std::string body;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        body = Get(port, "/healthz", &status);
+        return status == 503;
+      },
+      10s))
+      << body;
+  EXPECT_NE(body.find("was deleted"), std::string::npos) << body;
+  const std::string metrics = Get(port, "/metrics");
+  EXPECT_EQ(MetricValue(metrics, "obsmon_storage_healthy"), 0.0) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "obsmon_storage_last_write_successful"), 0.0);
+  std::this_thread::sleep_for(1s);  // runs are probed while the file is away (real time)
+
+  std::filesystem::rename(dir.File("moved.db"), db);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        body = Get(port, "/healthz", &status);
+        return status == 200;
+      },
+      10s))
+      << body;
+  const int64_t away_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              moved_at.time_since_epoch()).count();
+  // Another process sees the runs probed while the file was away (stamped after the move).
+  EXPECT_TRUE(WaitUntil(
+      [&] { return CountRuns(dir, db, "ts_ms > " + std::to_string(away_ms + 300)) >= 3; }, 10s));
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// After a reload that removes a component, none of its series stay on /metrics.
+TEST(OpsDurabilityTest, AReloadThatRemovesAComponentRemovesAllItsSeries) {
+  ScratchDir dir;
+  HealthTarget target;
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 Config("127.0.0.1:0", db,
+                        Component("web", target.port()) + Component("gone", target.port())));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return MetricValue(Get(port, "/metrics"), "obsmon_component_uptime_ratio",
+                           "component=\"gone\"")
+            .has_value();
+      },
+      20s));
+  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, Component("web", target.port())));
+  obsmon->Signal(SIGHUP);
+  std::string metrics;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        metrics = Get(port, "/metrics");
+        return metrics.find("component=\"gone\"") == std::string::npos &&
+               metrics.find("component=\"web\"") != std::string::npos;
+      },
+      10s))
+      << metrics;
+  EXPECT_EQ(MetricValue(metrics, "obsmon_config_last_reload_successful"), 1.0);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// A reload that changes a log probe's settings builds a new instance, which reads the stored
+// cursor; the old instance's last batch may still wait in group commit then. Reloading every
+// few hundred ms while lines are written makes that overlap happen many times: every ERROR line
+// must still be counted exactly once (the truth is what this test wrote).
+TEST(OpsDurabilityTest, ReloadsThatChangeTheLogProbeCountEveryLineOnce) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  ScratchDir dir;
+  const std::string db = dir.File("obsmon.db");
+  const std::string log = dir.File("app.log");
+  WriteWholeFile(log, "");
+  auto config = [&](int generation) {
+    return Config("127.0.0.1:0", db,
+                  "  - name: app\n    probes:\n      - name: logs\n        kind: log\n"
+                  "        paths: [" + log + "]\n        interval: 100ms\n"
+                  "        labels: {generation: \"" + std::to_string(generation) + "\"}\n");
+  };
+  WriteWholeFile(dir.File("obsmon.yml"), config(0));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  std::ofstream out(log, std::ios::app);
+  int written = 0;
+  for (int generation = 1; generation <= 25; ++generation) {
+    for (int i = 0; i < 20; ++i) {
+      out << "2026-11-30 ERROR line " << ++written << "\n";
+      out.flush();
+      std::this_thread::sleep_for(5ms);  // the writer's pace, so runs see lines in flight
+    }
+    WriteWholeFile(dir.File("obsmon.yml"), config(generation));
+    obsmon->Signal(SIGHUP);
+    std::this_thread::sleep_for(150ms);
+  }
+  obsmon->Signal(SIGTERM);  // drains the queue: everything read is committed
+  ASSERT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+  auto [rc, total] = RunCommand(
+      {"sqlite3", db,
+       "SELECT sum(c.value) FROM counters c JOIN series x ON x.id = c.series_id WHERE "
+       "x.name = 'obsmon_log_matches_total' AND x.labels LIKE '%severity=\"error\"%'"},
+      dir.File("sum.out"));
+  ASSERT_EQ(rc, 0) << total;
+  EXPECT_EQ(std::stoll(total), written) << obsmon->Output().substr(0, 4000);
+  auto [rc2, events] = RunCommand({"sqlite3", db, "SELECT count(DISTINCT line) || ' ' || count(*) FROM log_events"},
+                                  dir.File("events.out"));
+  ASSERT_EQ(rc2, 0) << events;
+  EXPECT_EQ(events, std::to_string(written) + " " + std::to_string(written) + "\n");
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,66 @@
+// ProbeRunner: a probe that throws is obsmon's bug. The run reaches no sink (so neither storage
+// nor the current state records a *down* verdict, and the time stays unknown) and the hook hears
+// of it, with the exception's message.
+#include "monitor/probe_runner.h"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace obsmon {
+namespace {
+
+class ThrowingProbe final : public Probe {
+ public:
+  ProbeResult Run(const Deadline&) override { throw std::runtime_error("bad_alloc in parser"); }
+  std::string Instance() const override { return "t"; }
+};
+
+class UpProbe final : public Probe {
+ public:
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
+  std::string Instance() const override { return "u"; }
+};
+
+class CollectingSink final : public ResultSink {
+ public:
+  void OnRun(const RunOutcome& o) override { outcomes.push_back(o); }
+  std::vector<RunOutcome> outcomes;
+};
+
+ScheduledProbe Make(std::shared_ptr<Probe> probe) {
+  ScheduledProbe p;
+  p.spec.key = {"carbon", "health"};
+  p.spec.interval_ms = 1000;
+  p.probe = std::move(probe);
+  return p;
+}
+
+TEST(ProbeRunnerTest, AThrowingProbeIsUnknownNotDown) {
+  FakeClock clock;
+  CollectingSink sink;
+  std::vector<std::pair<ProbeKey, std::string>> errors;
+  ProbeRunner runner(clock, 1.5, {&sink}, [&](const ProbeKey& key, const std::string& what) {
+    errors.emplace_back(key, what);
+  });
+  runner.Run(Make(std::make_shared<ThrowingProbe>()), clock.NowMs(), 7);
+  EXPECT_TRUE(sink.outcomes.empty());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].first, (ProbeKey{"carbon", "health"}));
+  EXPECT_EQ(errors[0].second, "bad_alloc in parser");
+}
+
+TEST(ProbeRunnerTest, ARunCarriesItsStateEpochToTheSinks) {
+  FakeClock clock;
+  CollectingSink sink;
+  int errors = 0;
+  ProbeRunner runner(clock, 1.5, {&sink}, [&](const ProbeKey&, const std::string&) { ++errors; });
+  runner.Run(Make(std::make_shared<UpProbe>()), clock.NowMs(), 42);
+  ASSERT_EQ(sink.outcomes.size(), 1u);
+  EXPECT_EQ(sink.outcomes[0].state_epoch, 42u);
+  EXPECT_TRUE(sink.outcomes[0].run.success);
+  EXPECT_EQ(errors, 0);
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,265 @@
+// The writer under the things that happen beside it: batches lost after Enqueue accepted them
+// (probe state fenced, the probe told), a probe re-reading its state while older batches still
+// wait (Fence), the database file deleted or replaced under it, and the WAL after a burst.
+#include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "core/clock.h"
+#include "storage/storage.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon::storage {
+namespace {
+
+using obsmon::testing::ScratchDir;
+
+constexpr TimestampMs kT0 = 1'760'400'000'000;
+const ProbeKey kLogs{"carbon", "logs"};
+
+int64_t Count(const std::string& path, const std::string& sql) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet(sql).getInt64();
+}
+
+// One log-probe run as the daemon's StorageSink makes it: the run, one matched line, the new
+// cursor and the counter increment, all of epoch `epoch`.
+WriteBatch LogRun(TimestampMs ts, const std::string& line, int64_t offset, uint64_t epoch) {
+  WriteBatch b;
+  ProbeRun run;
+  run.key = kLogs;
+  run.role = ProbeRole::kNone;
+  run.ts_ms = ts;
+  run.success = true;
+  run.valid_for_ms = 1500;
+  b.runs.push_back(run);
+  b.log_events.push_back({kLogs, ts, "/var/log/carbon.log", "error", line});
+  b.log_cursors.push_back({kLogs, "/var/log/carbon.log", 1, 2, "ff", offset, ts});
+  b.counters.push_back({"obsmon_log_matches_total",
+                        Labels{{"component", "carbon"}, {"probe", "logs"}, {"severity", "error"}},
+                        1});
+  b.state_key = kLogs;
+  b.state_epoch = epoch;
+  return b;
+}
+
+struct Stored {
+  int64_t runs = 0;
+  int64_t events = 0;
+  int64_t cursor_offset = -1;  // -1: no cursor
+  double matches = 0;
+};
+
+Stored Read(const std::string& path) {
+  Stored s;
+  s.runs = Count(path, "SELECT count(*) FROM probe_runs");
+  s.events = Count(path, "SELECT count(*) FROM log_events");
+  auto r = Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  if (!r.ok()) return s;
+  auto cursors = (*r)->LogCursors(kLogs);
+  if (!cursors.empty()) s.cursor_offset = cursors[0].offset;
+  auto counters = (*r)->Counters(kLogs);
+  for (const auto& c : counters) s.matches += c.value;
+  return s;
+}
+
+std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
+  auto w = Writer::Start(o);
+  EXPECT_TRUE(w.ok()) << w.status().ToString();
+  return w.ok() ? std::move(w).value() : nullptr;
+}
+
+// Storage refuses one batch for its data after Enqueue accepted it. Its lines are not stored, so
+// the probe must read them again: the writer tells it (on_state_lost), and the next batch of
+// the same epoch, whose cursor is already past the lost lines, keeps its run but not its state.
+// Without the fence that cursor would commit and the refused line would never be counted.
+TEST(WriterDurabilityTest, ALostStatefulBatchFencesItsEpochAndTellsTheProbe) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  { auto w = StartOrDie(o); }
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("CREATE TRIGGER refuse BEFORE INSERT ON log_events WHEN NEW.line = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
+  }
+  std::mutex mu;
+  std::vector<ProbeKey> told;
+  o.on_state_lost = [&](const ProbeKey& key) {
+    std::lock_guard<std::mutex> lock(mu);
+    told.push_back(key);
+  };
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "poison", 100, 3)));
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "fine", 200, 3)));
+  EXPECT_FALSE(w->Flush().ok());  // a batch was refused meanwhile
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(told.size(), 1u);
+    EXPECT_EQ(told[0], kLogs);
+  }
+  Stored after_loss = Read(o.path);
+  EXPECT_EQ(after_loss.runs, 1);           // the second run happened and is evidence
+  EXPECT_EQ(after_loss.events, 0);         // but its line waits for the re-read
+  EXPECT_EQ(after_loss.cursor_offset, -1); // and the cursor did not move past the lost line
+  EXPECT_EQ(after_loss.matches, 0);
+  EXPECT_EQ(w->Stats().superseded_batches, 1u);
+  EXPECT_EQ(w->Stats().rejected_batches, 1u);
+
+  // The probe re-reads its state at a new epoch and reads both lines again.
+  ASSERT_TRUE(w->Fence(kLogs, 4).ok());
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 2000, "fine again", 200, 4)));
+  ASSERT_TRUE(w->Flush().ok());
+  Stored end = Read(o.path);
+  EXPECT_EQ(end.runs, 2);
+  EXPECT_EQ(end.events, 1);
+  EXPECT_EQ(end.cursor_offset, 200);
+  EXPECT_EQ(end.matches, 1);
+}
+
+// A reload rebuilt the probe (or a lost batch made it re-read) while its older batch still waited
+// in group commit: after Fence the older batch's run is written, its state is not, so the lines
+// the new instance reads from the stored cursor count once.
+TEST(WriterDurabilityTest, FenceDropsTheStateOfOlderQueuedBatchesButKeepsTheirRuns) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.commit_interval_ms = 600'000;  // the batch stays queued until Flush
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "old instance", 100, 2)));
+  ASSERT_TRUE(w->Fence(kLogs, 3).ok());
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "new instance", 100, 3)));
+  ASSERT_TRUE(w->Flush().ok());
+  Stored s = Read(o.path);
+  EXPECT_EQ(s.runs, 2);
+  EXPECT_EQ(s.events, 1);
+  EXPECT_EQ(s.cursor_offset, 100);
+  EXPECT_EQ(s.matches, 1);
+  EXPECT_EQ(w->Stats().superseded_batches, 1u);
+  // Batches without a fence (epoch 0) are never touched.
+  WriteBatch unfenced = LogRun(kT0 + 2000, "unfenced", 300, 0);
+  ASSERT_TRUE(w->Enqueue(unfenced));
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(Read(o.path).events, 2);
+}
+
+// The database deleted under a running writer: nothing more goes into the unlinked inode (which
+// would vanish at exit); the failure is the writer's last error at once, and the batches wait.
+TEST(WriterDurabilityTest, ADeletedDatabaseFileIsAWriteFailure) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.retry_backoff_ms = 20;
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "before", 10, 1)));
+  ASSERT_TRUE(w->Flush().ok());
+  ASSERT_EQ(std::remove(o.path.c_str()), 0);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "after", 20, 1)));
+  Status s = w->Flush();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("was deleted"), std::string::npos) << s.message();
+  EXPECT_NE(w->Stats().last_error.find("was deleted"), std::string::npos);
+  EXPECT_EQ(w->Stats().queue_depth, 1u);  // kept, not written into the unlinked file
+}
+
+// Replaced by a rename (a restore from backup done the wrong way): the same.
+TEST(WriterDurabilityTest, AReplacedDatabaseFileIsAWriteFailure) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.retry_backoff_ms = 20;
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  std::filesystem::copy_file(o.path, dir.File("copy.db"));
+  std::filesystem::rename(dir.File("copy.db"), o.path);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "after", 20, 1)));
+  Status s = w->Flush();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("was replaced"), std::string::npos) << s.message();
+}
+
+// A burst grows the WAL; a TRUNCATE checkpoint (run when the writer is idle) gives it back.
+TEST(WriterDurabilityTest, ACheckpointTruncatesTheWalAfterABurst) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.checkpoint_idle_ms = 0;  // only the explicit checkpoint below
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  for (int i = 0; i < 50; ++i) {
+    WriteBatch b;
+    for (int k = 0; k < 400; ++k) {
+      b.samples.push_back({"burst", Labels{{"k", std::to_string(k)}}, kT0 + i, 1.0 * i});
+    }
+    ASSERT_TRUE(w->Enqueue(std::move(b)));
+    ASSERT_TRUE(w->Flush().ok());
+  }
+  const uint64_t after_burst = w->Stats().wal_bytes;
+  EXPECT_GT(after_burst, 1u << 20) << "the burst should have grown the WAL past 1 MiB";
+  ASSERT_TRUE(w->Checkpoint().ok());
+  EXPECT_EQ(w->Stats().wal_bytes, 0u);
+  EXPECT_EQ(w->Stats().checkpoints, 1u);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 50 * 400);
+}
+
+// The idle policy on the injected clock: nothing before checkpoint_idle_ms without a commit,
+// one checkpoint after.
+TEST(WriterDurabilityTest, TheWriterCheckpointsWhenIdleLongEnough) {
+  ScratchDir dir;
+  FakeClock clock;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.clock = &clock;
+  o.checkpoint_idle_ms = 30'000;
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "line", 10, 1)));
+  ASSERT_TRUE(w->Flush().ok());
+  ASSERT_GT(w->Stats().wal_bytes, 0u);
+  clock.Advance(29'000);
+  ASSERT_TRUE(w->Flush().ok());  // wakes the writer: not idle long enough yet
+  EXPECT_EQ(w->Stats().checkpoints, 0u);
+  clock.Advance(2'000);
+  ASSERT_TRUE(w->Fence(kLogs, 2).ok());  // a round trip through the writer's loop
+  // The loop checks the idle time after its tasks; wait for that thread, not for time to pass.
+  EXPECT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().checkpoints == 1; },
+                                         std::chrono::seconds(5)));
+  EXPECT_EQ(w->Stats().wal_bytes, 0u);
+}
+
+// A reader holding old WAL frames (a long `sqlite3` query, a .backup) blocks TRUNCATE: the
+// checkpoint gives up at once (counted busy) instead of stalling writes for the busy timeout.
+TEST(WriterDurabilityTest, ACheckpointBlockedByAReaderIsCountedAndDoesNotStall) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.checkpoint_idle_ms = 0;
+  auto w = StartOrDie(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0, "line", 10, 1)));
+  ASSERT_TRUE(w->Flush().ok());
+  SQLite::Database reader(o.path, SQLite::OPEN_READONLY);
+  reader.exec("BEGIN");
+  EXPECT_EQ(reader.execAndGet("SELECT count(*) FROM probe_runs").getInt(), 1);
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "line 2", 20, 1)));
+  ASSERT_TRUE(w->Flush().ok());
+  Status s = w->Checkpoint();
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(w->Stats().checkpoints_busy, 1u);
+  reader.exec("COMMIT");
+  EXPECT_TRUE(w->Checkpoint().ok());
+  EXPECT_EQ(w->Stats().wal_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace obsmon::storage

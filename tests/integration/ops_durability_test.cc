@@ -15,6 +15,7 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::HealthComponentYaml;
 using testing::HealthTarget;
 using testing::MetricValue;
 using testing::RunCommand;
@@ -22,12 +23,6 @@ using testing::ScratchDir;
 using testing::StartObsmon;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
-
-std::string Component(const std::string& name, int port) {
-  return "  - name: " + name + "\n    probes:\n      - name: health\n        kind: http\n"
-         "        url: http://127.0.0.1:" + std::to_string(port) +
-         "/health\n        interval: 200ms\n        timeout: 150ms\n";
-}
 
 std::string Config(const std::string& listen, const std::string& db,
                    const std::string& components) {
@@ -57,9 +52,9 @@ TEST(OpsDurabilityTest, ASecondDaemonOnTheSameListenAddressIsRefused) {
   HealthTarget target;
   const std::string listen = "127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
   WriteWholeFile(dir.File("a.yml"),
-                 Config(listen, dir.File("a.db"), Component("web", target.port())));
+                 Config(listen, dir.File("a.db"), HealthComponentYaml("web", target.port())));
   WriteWholeFile(dir.File("b.yml"),
-                 Config(listen, dir.File("b.db"), Component("web", target.port())));
+                 Config(listen, dir.File("b.db"), HealthComponentYaml("web", target.port())));
   int port_a = 0;
   auto a = StartObsmon(dir.File("a.yml"), dir.File("a.log"), &port_a);
   ASSERT_GT(port_a, 0) << a->Output();
@@ -87,7 +82,7 @@ TEST(OpsDurabilityTest, ADatabaseMovedAwayIsUnhealthyAndNothingIsLostWhenItComes
   ScratchDir dir;
   HealthTarget target;
   const std::string db = dir.File("obsmon.db");
-  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, Component("web", target.port())));
+  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, HealthComponentYaml("web", target.port())));
   int port = 0;
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
@@ -135,7 +130,7 @@ TEST(OpsDurabilityTest, AReloadThatRemovesAComponentRemovesAllItsSeries) {
   const std::string db = dir.File("obsmon.db");
   WriteWholeFile(dir.File("obsmon.yml"),
                  Config("127.0.0.1:0", db,
-                        Component("web", target.port()) + Component("gone", target.port())));
+                        HealthComponentYaml("web", target.port()) + HealthComponentYaml("gone", target.port())));
   int port = 0;
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
@@ -146,7 +141,7 @@ TEST(OpsDurabilityTest, AReloadThatRemovesAComponentRemovesAllItsSeries) {
             .has_value();
       },
       20s));
-  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, Component("web", target.port())));
+  WriteWholeFile(dir.File("obsmon.yml"), Config("127.0.0.1:0", db, HealthComponentYaml("web", target.port())));
   obsmon->Signal(SIGHUP);
   std::string metrics;
   EXPECT_TRUE(WaitUntil(

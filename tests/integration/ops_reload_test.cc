@@ -14,6 +14,7 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::HealthComponentYaml;
 using testing::HealthTarget;
 using testing::MetricValue;
 using testing::RunCommand;
@@ -21,19 +22,6 @@ using testing::ScratchDir;
 using testing::StartObsmon;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
-
-std::string Component(const std::string& name, int port) {
-  return "  - name: " + name +
-         "\n"
-         "    probes:\n"
-         "      - name: health\n"
-         "        kind: http\n"
-         "        url: http://127.0.0.1:" +
-         std::to_string(port) +
-         "/health\n"
-         "        interval: 200ms\n"
-         "        timeout: 150ms\n";
-}
 
 class OpsReloadTest : public ::testing::Test {
  protected:
@@ -68,7 +56,7 @@ class OpsReloadTest : public ::testing::Test {
 
 TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
   const std::string path = dir_.File("obsmon.yml");
-  WriteWholeFile(path, Config(Component("web", target_.port())));
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port())));
   int port = 0;
   auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
@@ -87,7 +75,7 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
 
   // 1. A good config via SIGHUP: a second component appears; `web` is unchanged and keeps its
   // counters (its probe instance and state survive the reload).
-  WriteWholeFile(path, Config(Component("web", target_.port()) + Component("db", target_.port())));
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port()) + HealthComponentYaml("db", target_.port())));
   std::this_thread::sleep_for(1100ms);  // so the success timestamp (seconds) can move
   obsmon->Signal(SIGHUP);
   ASSERT_TRUE(WaitUntil([&] { return Has(ComponentNames(c), "db"); })) << obsmon->Output();
@@ -100,7 +88,7 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
 
   // 2. A bad config via SIGHUP: refused, the metric drops to 0, both components stay.
   WriteWholeFile(path,
-                 Config(Component("web", target_.port()) + "  - name: broken\n"
+                 Config(HealthComponentYaml("web", target_.port()) + "  - name: broken\n"
                                                            "    probes:\n"
                                                            "      - name: health\n"
                                                            "        kind: http\n"
@@ -122,7 +110,7 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
   EXPECT_NE(res->body.find(":18:19:"), std::string::npos) << res->body;
 
   // 4. Fixed, via POST /-/reload: 200, `broken` is gone for good, `db` removed, metric back to 1.
-  WriteWholeFile(path, Config(Component("web", target_.port())));
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port())));
   res = c.Post("/-/reload", "", "text/plain");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;
@@ -139,7 +127,7 @@ TEST_F(OpsReloadTest, BearerTokenFromFileProtectsApiAndJsonLogsStayClean) {
   const std::string secret = "tok-0123456789-abcdef";
   WriteWholeFile(dir_.File("token"), secret + "\n");
   const std::string path = dir_.File("obsmon.yml");
-  WriteWholeFile(path, Config(Component("web", target_.port()),
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port()),
                               "web:\n  auth:\n    bearer_token_file: token\n"));
   int port = 0;
   auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port, {"--log-format", "json"});
@@ -186,7 +174,7 @@ TEST_F(OpsReloadTest, BearerTokenFromFileProtectsApiAndJsonLogsStayClean) {
 TEST_F(OpsReloadTest, InlineSecretIsRefusedWithFileLineColumn) {
   const std::string path = dir_.File("obsmon.yml");
   WriteWholeFile(
-      path, Config(Component("web", target_.port()), "web:\n  auth:\n    bearer_token: hunter2\n"));
+      path, Config(HealthComponentYaml("web", target_.port()), "web:\n  auth:\n    bearer_token: hunter2\n"));
   auto [code, out] =
       RunCommand({testing::kObsmonBinary, "check", "--config", path}, dir_.File("check.out"));
   EXPECT_EQ(code, 1) << out;

@@ -41,6 +41,21 @@ class HealthTarget {
   int port_ = 0;
 };
 
+// A component `name` of a config's `components:` list, with one http health probe of
+// 127.0.0.1:`port`/health every 200 ms.
+inline std::string HealthComponentYaml(const std::string& name, int port) {
+  return "  - name: " + name +
+         "\n"
+         "    probes:\n"
+         "      - name: health\n"
+         "        kind: http\n"
+         "        url: http://127.0.0.1:" +
+         std::to_string(port) +
+         "/health\n"
+         "        interval: 200ms\n"
+         "        timeout: 150ms\n";
+}
+
 // Starts `obsmon run --config <config> <extra...>`; `port` gets its HTTP port once it listens
 // (0 when it never did, e.g. because it refused to start).
 inline std::unique_ptr<Subprocess> StartObsmon(

@@ -40,8 +40,16 @@ std::optional<double> Value(const ProbeResult& r, const std::string& name) {
 
 // posix_spawn returns before the child has exec'd; wait (bounded) until its command line is
 // the new program's.
+// Waits until `pid` runs the program (its command line starts with `prefix`) and the kernel
+// counts its resident pages: right after exec(), /proc can show the new command line while RSS
+// is still 0, which made a test that expects RSS > 0 flaky under load.
 void WaitForExec(int pid, const std::string& prefix) {
-  for (int i = 0; i < 500 && ReadCommandLine("/proc", pid).rfind(prefix, 0) != 0; ++i) {
+  auto resident = [&] {
+    auto st = ReadProcessStat("/proc", pid);
+    return st.has_value() && st->rss_bytes > 0;
+  };
+  for (int i = 0; i < 500 && (ReadCommandLine("/proc", pid).rfind(prefix, 0) != 0 || !resident());
+       ++i) {
     std::this_thread::sleep_for(2ms);
   }
 }

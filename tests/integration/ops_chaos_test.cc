@@ -95,10 +95,7 @@ int64_t NowMs() {
       .count();
 }
 
-std::string ObsmonBinary() {
-  const char* env = std::getenv("OBSMON_TEST_BINARY");
-  return env && *env ? std::string(env) : testing::kObsmonBinary;
-}
+std::string ObsmonBinary() { return testing::kObsmonBinary; }  // OBSMON_TEST_BINARY or the build
 
 int ChaosSeconds() {
   const char* env = std::getenv("OBSMON_CHAOS_SECONDS");

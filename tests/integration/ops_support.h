@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -16,7 +17,12 @@
 
 namespace obsmon::testing {
 
-inline const std::string kObsmonBinary = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+// The obsmon under test: the one built here, or OBSMON_TEST_BINARY (e.g. an older build, to show
+// what a test catches).
+inline const std::string kObsmonBinary = [] {
+  const char* env = std::getenv("OBSMON_TEST_BINARY");
+  return env && *env ? std::string(env) : std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+}();
 
 // A /health endpoint answering 200 on 127.0.0.1 (a port of its own).
 class HealthTarget {

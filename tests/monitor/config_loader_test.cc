@@ -104,6 +104,36 @@ components:
   EXPECT_EQ(errors.errors().size(), 2u) << errors.ToString();
 }
 
+// An interval that overflowed in the scheduler (a hot loop: 4,127 runs in 7.5 s) or that is
+// longer than an observation period is a located config error.
+TEST(ConfigLoaderTest, IntervalsAreBounded) {
+  FakeClock clock;
+  struct Case {
+    const char* interval;
+    const char* message;
+  };
+  for (const Case& c : {Case{"9223372036854775807ms", "bad duration for 'interval'"},
+                        Case{"292471208y1000w", "bad duration for 'interval'"},
+                        Case{"8d", "interval (1w1d) must be at most 1w"},
+                        Case{"50ms", "interval must be at least 100ms"}}) {
+    ConfigErrors errors;
+    const std::string yaml = std::string("components:\n  - name: a\n    probes:\n") +
+                             "      - {name: x, kind: tcp, address: \"127.0.0.1:1\", interval: " +
+                             c.interval + "}\n";
+    EXPECT_FALSE(LoadConfigFromString(yaml, "inline.yml", clock, &errors).has_value())
+        << c.interval;
+    EXPECT_NE(errors.ToString().find(c.message), std::string::npos)
+        << c.interval << ": " << errors.ToString();
+    EXPECT_NE(errors.ToString().find("inline.yml:4:"), std::string::npos) << errors.ToString();
+  }
+  ConfigErrors errors;
+  EXPECT_TRUE(LoadConfigFromString("components:\n  - name: a\n    probes:\n      - {name: x, "
+                                   "kind: tcp, address: \"127.0.0.1:1\", interval: 7d}\n",
+                                   "inline.yml", clock, &errors)
+                  .has_value())
+      << errors.ToString();
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAnError) {
   FakeClock clock;
   ConfigErrors errors;

@@ -161,6 +161,18 @@ void Print(const Expr& e, std::ostringstream& out) {
 
 }  // namespace
 
+Expr::~Expr() {
+  // The default destructor would recurse once per level: `up+up+...` with 300k terms overflowed
+  // the stack. Detach the children and free them from a work list instead.
+  std::vector<ExprPtr> pending = std::move(args);
+  while (!pending.empty()) {
+    ExprPtr e = std::move(pending.back());
+    pending.pop_back();
+    for (auto& a : e->args) pending.push_back(std::move(a));
+    e->args.clear();
+  }  // each `e` is destroyed here with no children left
+}
+
 std::string ToString(const Expr& e) {
   std::ostringstream out;
   Print(e, out);

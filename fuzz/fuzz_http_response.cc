@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const int port = StartServer();
   static const probes::HttpProbeOptions options = [] {
     probes::HttpProbeOptions o;
-    o.url = std::move(ParseHttpUrl("http://127.0.0.1:" + std::to_string(port) + "/health")).value();
+    o.url = std::move(probes::ParseHttpUrl("http://127.0.0.1:" + std::to_string(port) + "/health")).value();
     o.body_match = std::make_shared<const re2::RE2>("ok|healthy");
     o.max_body_bytes = 64 << 10;
     return o;

@@ -1,8 +1,20 @@
 #include "alerts/alerting_config.h"
 
+#include "core/bounded_read.h"
+
 namespace obsmon::alerts {
 
 namespace {
+
+// A credentials file is read when a notification is sent, so it may not exist yet; but one that
+// is a device, a FIFO or too large (`/dev/zero`) is refused here, at once, where it is named.
+void CheckSecretFile(ConfigNode& n, const std::string& key, const std::string& path) {
+  if (path.empty()) return;
+  auto text = ReadRegularFile(path, 4096);
+  if (!text.ok() && !text.status().IsNotFound()) {
+    n.ErrorAt(key, "cannot read " + key + " " + text.status().message());
+  }
+}
 
 bool ValidUrl(const std::string& url) {
   return (url.rfind("http://", 0) == 0 && url.size() > 7) ||
@@ -23,10 +35,12 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
     if (*t <= 0) n.ErrorAt("timeout", "timeout must be positive");
   }
   r->bearer_token_file = n.String("bearer_token_file").value_or("");
+  CheckSecretFile(n, "bearer_token_file", r->bearer_token_file);
   r->bearer_token_env = n.String("bearer_token_env").value_or("");
   if (auto ba = n.Map("basic_auth")) {
     r->basic_username = ba->String("username", true).value_or("");
     r->basic_password_file = ba->String("password_file").value_or("");
+    CheckSecretFile(*ba, "password_file", r->basic_password_file);
     r->basic_password_env = ba->String("password_env").value_or("");
     if (r->basic_password_file.empty() == r->basic_password_env.empty()) {
       ba->Error("basic_auth needs exactly one of password_file or password_env");

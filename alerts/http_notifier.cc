@@ -4,10 +4,10 @@
 
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "core/bounded_read.h"
 
 namespace obsmon::alerts {
 
@@ -21,21 +21,22 @@ json LabelsJson(const Labels& l) {
   return j;
 }
 
-// Reads a secret from a file (trailing newline stripped) or an environment variable.
-std::string ReadSecret(const std::string& file, const std::string& env) {
+constexpr size_t kMaxSecretFileBytes = 4096;
+
+// A secret from its file (bounded: `/dev/zero` or a FIFO is an error, not a hang) or variable.
+Result<std::string> ReadSecret(const std::string& file, const std::string& env) {
   if (!file.empty()) {
-    std::ifstream in(file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string s = ss.str();
+    auto text = ReadRegularFile(file, kMaxSecretFileBytes);
+    if (!text.ok()) return text.status();
+    std::string s = std::move(*text);
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     return s;
   }
   if (!env.empty()) {
     const char* v = std::getenv(env.c_str());
-    return v ? v : "";
+    return std::string(v ? v : "");
   }
-  return "";
+  return std::string();
 }
 
 // Splits "http://host:port/base" into ("http://host:port", "/base").
@@ -62,10 +63,15 @@ Status Post(const ReceiverConfig& c, const std::string& url, const std::string& 
   cli.set_read_timeout(timeout);
   cli.set_write_timeout(timeout);
   httplib::Headers headers;
-  std::string token = ReadSecret(c.bearer_token_file, c.bearer_token_env);
-  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  auto token = ReadSecret(c.bearer_token_file, c.bearer_token_env);
+  if (!token.ok()) return Status::InvalidArgument(c.name + ": bearer token: " + token.status().message());
+  if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
   if (!c.basic_username.empty()) {
-    cli.set_basic_auth(c.basic_username, ReadSecret(c.basic_password_file, c.basic_password_env));
+    auto password = ReadSecret(c.basic_password_file, c.basic_password_env);
+    if (!password.ok()) {
+      return Status::InvalidArgument(c.name + ": basic_auth password: " + password.status().message());
+    }
+    cli.set_basic_auth(c.basic_username, *password);
   }
   auto res = cli.Post(path, headers, body, "application/json");
   if (!res) {

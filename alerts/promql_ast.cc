@@ -2,8 +2,11 @@
 
 #include <re2/re2.h>
 
+#include "core/duration.h"
+
 #include <cmath>
 #include <sstream>
+#include <string_view>
 
 namespace obsmon::alerts::promql {
 
@@ -96,13 +99,35 @@ const char* MatchOpText(Matcher::Op op) {
   return "=";
 }
 
+// A double-quoted PromQL string that the parser reads back to `text` (found by fuzz_promql: a
+// quote inside a string literal or matcher value was printed raw).
+void Quote(std::string_view text, std::ostringstream& out) {
+  out << '"';
+  for (char c : text) {
+    switch (c) {
+      case '\\':
+        out << "\\\\";
+        break;
+      case '"':
+        out << "\\\"";
+        break;
+      case '\n':
+        out << "\\n";
+        break;
+      default:
+        out << c;
+    }
+  }
+  out << '"';
+}
+
 void Print(const Expr& e, std::ostringstream& out) {
   switch (e.kind) {
     case NodeKind::kNumber:
       out << e.number;
       break;
     case NodeKind::kString:
-      out << '"' << e.str << '"';
+      Quote(e.str, out);
       break;
     case NodeKind::kVectorSelector:
     case NodeKind::kMatrixSelector: {
@@ -110,12 +135,14 @@ void Print(const Expr& e, std::ostringstream& out) {
       bool first = true;
       for (const auto& m : e.matchers) {
         if (m.name == "__name__" && !e.metric.empty()) continue;
-        out << (first ? "{" : ",") << m.name << MatchOpText(m.op) << '"' << m.value << '"';
+        out << (first ? "{" : ",") << m.name << MatchOpText(m.op);
+        Quote(m.value, out);
         first = false;
       }
       if (!first) out << '}';
-      if (e.kind == NodeKind::kMatrixSelector) out << '[' << e.range_ms / 1000 << "s]";
-      if (e.offset_ms) out << " offset " << e.offset_ms / 1000 << 's';
+      // In the duration notation, not whole seconds: `[500ms]` printed as `[0s]` did not parse.
+      if (e.kind == NodeKind::kMatrixSelector) out << '[' << FormatDurationMs(e.range_ms) << ']';
+      if (e.offset_ms) out << " offset " << FormatDurationMs(e.offset_ms);
       break;
     }
     case NodeKind::kUnaryMinus:
@@ -160,6 +187,18 @@ void Print(const Expr& e, std::ostringstream& out) {
 }
 
 }  // namespace
+
+Expr::~Expr() {
+  // The default destructor would recurse once per level: `up+up+...` with 300k terms overflowed
+  // the stack. Detach the children and free them from a work list instead.
+  std::vector<ExprPtr> pending = std::move(args);
+  while (!pending.empty()) {
+    ExprPtr e = std::move(pending.back());
+    pending.pop_back();
+    for (auto& a : e->args) pending.push_back(std::move(a));
+    e->args.clear();
+  }  // each `e` is destroyed here with no children left
+}
 
 std::string ToString(const Expr& e) {
   std::ostringstream out;

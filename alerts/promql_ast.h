@@ -64,8 +64,15 @@ struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
 // One node; which fields are meaningful depends on `kind` (a tagged struct keeps the parser and
-// the evaluator short; the tree is small).
+// the evaluator short; the tree is small: the parser bounds its height and size, see
+// promql_parser.h).
 struct Expr {
+  Expr() = default;
+  Expr(Expr&&) = default;
+  Expr& operator=(Expr&&) = default;
+  // Iterative: a deep tree is freed with a bounded stack, whatever its shape.
+  ~Expr();
+
   NodeKind kind = NodeKind::kNumber;
   ValueType type = ValueType::kNone;
   size_t pos = 0;  // byte offset of the node in the expression text
@@ -92,6 +99,9 @@ struct Expr {
   std::vector<std::string> grouping;
 
   std::vector<ExprPtr> args;  // operands / function arguments / aggregated expression
+  // 1 for a leaf, else 1 + the tallest argument's height: the depth of every recursive walk of
+  // this subtree (evaluation, printing), which the parser keeps below kMaxExprHeight.
+  uint32_t height = 1;
 };
 
 // Canonical text of an expression (used in messages and tests).

@@ -434,7 +434,7 @@ class Parser {
       if (!rhs) return nullptr;
       node->args.push_back(std::move(lhs));
       node->args.push_back(std::move(rhs));
-      if (!CheckBinary(node.get())) return nullptr;
+      if (!CheckBinary(node.get()) || !SetHeight(node.get())) return nullptr;
       lhs = std::move(node);
     }
   }
@@ -465,8 +465,27 @@ class Parser {
     return true;
   }
 
+  // 1 + the tallest argument; fails when the tree would be taller than kMaxExprHeight (a chain
+  // `up+up+...` is built by a loop here, but evaluated and printed by recursion).
+  bool SetHeight(Expr* n) {
+    uint32_t h = 0;
+    for (const auto& a : n->args) h = std::max(h, a->height);
+    n->height = h + 1;
+    if (n->height > kMaxExprHeight) {
+      Fail(n->pos, "expression nested too deeply (more than " + std::to_string(kMaxExprHeight) +
+                       " levels of operators)");
+      return false;
+    }
+    return true;
+  }
+
   ExprPtr ParseUnary() {
     SkipSpace();
+    // Every operand passes here once: this bounds the size of the tree.
+    if (++operands_ > kMaxExprOperands) {
+      return Fail(p_, "expression has more than " + std::to_string(kMaxExprOperands) +
+                          " operands");
+    }
     if (p_ < s_.size() && (s_[p_] == '-' || s_[p_] == '+')) {
       size_t at = p_;
       bool neg = s_[p_] == '-';
@@ -489,6 +508,7 @@ class Parser {
       node->pos = at;
       node->type = operand->type;
       node->args.push_back(std::move(operand));
+      if (!SetHeight(node.get())) return nullptr;
       return node;
     }
     ExprPtr e = ParsePrimary();
@@ -512,6 +532,7 @@ class Parser {
           return Fail(at, "ranges only allowed for vector selectors");
         }
         if (range == 0) return Fail(at, "range must be greater than zero");
+        if (range > kMaxRangeMs) return Fail(at, "range larger than 10y is not supported by obsmon");
         e->kind = NodeKind::kMatrixSelector;
         e->type = ValueType::kMatrix;
         e->range_ms = range;
@@ -533,6 +554,7 @@ class Parser {
           return Fail(p_, "negative offsets are not supported by obsmon");
         int64_t off = ReadDuration();
         if (off < 0) return nullptr;
+        if (off > kMaxRangeMs) return Fail(at, "offset larger than 10y is not supported by obsmon");
         e->offset_ms = off;
         continue;
       }
@@ -709,6 +731,7 @@ class Parser {
                       ValueTypeName(arg->type));
     }
     n->args.push_back(std::move(arg));
+    if (!SetHeight(n.get())) return nullptr;
     return n;
   }
 
@@ -752,6 +775,7 @@ class Parser {
                                          ValueTypeName(n->args[i]->type));
       }
     }
+    if (!SetHeight(n.get())) return nullptr;
     return n;
   }
 
@@ -825,6 +849,7 @@ class Parser {
   std::string_view s_;
   size_t p_ = 0;
   int depth_ = 0;
+  size_t operands_ = 0;
   bool failed_ = false;
   ParseError* error_;
 };

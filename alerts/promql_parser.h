@@ -15,6 +15,14 @@ struct ParseError {
   std::string message;
 };
 
+// Bounds that keep hostile expressions cheap: every recursive walk of a tree (evaluation,
+// printing, the retention check) is at most kMaxExprHeight deep, a tree has at most
+// kMaxExprOperands leaves, and offsets and ranges are at most kMaxRangeMs (so that
+// `time - offset - range` can never overflow).
+inline constexpr uint32_t kMaxExprHeight = 1000;
+inline constexpr size_t kMaxExprOperands = 10'000;
+inline constexpr int64_t kMaxRangeMs = 10LL * 365 * 86'400'000;  // 10y
+
 // Parses and type-checks `text`. On failure returns nullptr and fills `error`.
 ExprPtr Parse(std::string_view text, ParseError* error);
 

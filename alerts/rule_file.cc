@@ -1,18 +1,18 @@
 #include "alerts/rule_file.h"
 
-#include <glob.h>
-
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "alerts/promql_parser.h"
+#include "core/bounded_read.h"
 
 namespace obsmon::alerts {
 
 namespace {
 
-bool HasGlobChars(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+// Bounds on what `rule_files` may name: a glob such as `/**/**/**/*` or `/dev/zero` must be a
+// clear error at once.
+constexpr size_t kMaxRuleFilesPerGlob = 1000;
 
 // Maps a byte offset inside a YAML scalar to a file position, as well as can be done from the
 // scalar's mark: exact for single-line plain or quoted scalars (without escapes) and for block
@@ -159,13 +159,9 @@ std::vector<std::string> SplitLines(const std::string& text) {
 std::vector<RuleGroupSpec> ParseRuleFileText(const std::string& text, const std::string& file,
                                              ConfigErrors* errors) {
   std::vector<RuleGroupSpec> groups;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    errors->Add(file, e.mark, e.msg);
-    return groups;
-  }
+  auto loaded = LoadYamlText(text, file, errors);
+  if (!loaded) return groups;
+  const YAML::Node root = *loaded;
   if (root.IsNull()) return groups;  // an empty file has no groups, as in Prometheus
   if (!root.IsMap()) {
     errors->Add(file, root.Mark(), "rule file must be a mapping with 'groups'");
@@ -209,25 +205,18 @@ Result<std::vector<RuleGroupSpec>> LoadRuleFiles(const std::vector<std::string>&
   std::vector<RuleGroupSpec> all;
   const size_t before = errors->errors().size();
   for (const auto& pattern : globs) {
-    std::vector<std::string> files;
-    if (HasGlobChars(pattern)) {
-      glob_t g{};
-      if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
-        for (size_t i = 0; i < g.gl_pathc; ++i) files.emplace_back(g.gl_pathv[i]);
-      }
-      globfree(&g);
-    } else {
-      files.push_back(pattern);
+    auto files = ExpandGlobBounded(pattern, kMaxRuleFilesPerGlob);
+    if (!files.ok()) {
+      errors->Add({pattern, 0, 0, "rule_files: " + files.status().message()});
+      continue;
     }
-    for (const auto& f : files) {
-      std::ifstream in(f, std::ios::binary);
-      if (!in) {
-        errors->Add({f, 0, 0, "cannot read rule file"});
+    for (const auto& f : *files) {
+      auto text = ReadRegularFile(f, kMaxConfigFileBytes);
+      if (!text.ok()) {
+        errors->Add({f, 0, 0, "cannot read rule file: " + text.status().message()});
         continue;
       }
-      std::stringstream ss;
-      ss << in.rdbuf();
-      auto groups = ParseRuleFileText(ss.str(), f, errors);
+      auto groups = ParseRuleFileText(*text, f, errors);
       for (auto& g : groups) all.push_back(std::move(g));
     }
   }

@@ -404,11 +404,15 @@ bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<doubl
       *error = "bad value '" + tok + "': " + why;
       return false;
     };
+    // `1x999999999` (or many `_x9999999` tokens) would allocate gigabytes: bound the series as a
+    // whole, whatever mix of tokens makes it up.
+    auto room = [&](uint64_t n) { return out->size() + n <= kMaxSeriesValues; };
     if (tok[0] == '_') {
       p = 1;
       uint64_t n = 1;
       if (p < tok.size() && !ReadTimes(tok, &p, &n)) return fail("expected _ or _xN");
       if (p != tok.size()) return fail("unexpected characters");
+      if (!room(n)) return fail("more than " + std::to_string(kMaxSeriesValues) + " values");
       for (uint64_t i = 0; i < n; ++i) out->push_back(std::nullopt);
       continue;
     }
@@ -425,6 +429,7 @@ bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<doubl
     uint64_t n = 0;
     if (tok[p] == 'x') {
       if (!ReadTimes(tok, &p, &n) || p != tok.size()) return fail("expected axN");
+      if (!room(n + 1)) return fail("more than " + std::to_string(kMaxSeriesValues) + " values");
       for (uint64_t i = 0; i <= n; ++i) out->push_back(a);
       continue;
     }
@@ -432,7 +437,7 @@ bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<doubl
     double b = 0;
     if (!ReadNumber(tok, &p, &b)) return fail("expected the increment");
     if (!ReadTimes(tok, &p, &n) || p != tok.size()) return fail("expected a+bxN");
-    if (n > 10'000'000) return fail("too many values");
+    if (!room(n + 1)) return fail("more than " + std::to_string(kMaxSeriesValues) + " values");
     // Repeated addition (not a + i*b): promtool accumulates, and floats must match exactly.
     out->push_back(a);
     for (uint64_t i = 1; i <= n; ++i) {

@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <ostream>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ namespace obsmon::alerts {
 
 // Runs every file; returns promtool's exit code: 0 when all passed, 1 otherwise.
 int RunRuleTests(const std::vector<std::string>& files, std::ostream& out);
+
+// Samples one input series may expand to (about 115 days at 10s); more is refused, not allocated.
+inline constexpr uint64_t kMaxSeriesValues = 1'000'000;
 
 // Expands one `values` string of the promtool notation into samples at 0, interval, 2*interval...
 // `nullopt` entries are omitted samples (`_`); stale markers are StaleNaN. Returns false on a

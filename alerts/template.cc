@@ -79,6 +79,9 @@ std::string HumanizeDuration(double v) {
       sign = "-";
       v = -v;
     }
+    // Converting a double beyond int64 is undefined behaviour (found by fuzz_template with
+    // $value = 1e300): such durations are printed in seconds.
+    if (v >= 9.2e18) return sign + G4(v) + "s";
     auto d = static_cast<int64_t>(v);
     int64_t seconds = d % 60, minutes = (d / 60) % 60, hours = (d / 3600) % 24, days = d / 86400;
     char buf[128];

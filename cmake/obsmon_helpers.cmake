@@ -6,6 +6,16 @@ function(obsmon_target_defaults target)
   if(OBSMON_WARNINGS)
     target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
   endif()
+  # PUBLIC, so that every executable linking an obsmon library links the sanitizer runtime too.
+  if(OBSMON_SANITIZE)
+    target_compile_options(${target} PUBLIC
+      -fsanitize=${OBSMON_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(${target} PUBLIC -fsanitize=${OBSMON_SANITIZE})
+  endif()
+  # Coverage feedback for libFuzzer in the libraries; fuzz/ links the fuzzer's main itself.
+  if(OBSMON_FUZZ)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # obsmon_add_library(<name> SOURCES ... [PUBLIC_LIBS ...] [PRIVATE_LIBS ...])

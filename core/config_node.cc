@@ -1,18 +1,23 @@
 #include "core/config_node.h"
 
 #include <algorithm>
-#include <fstream>
+#include <cmath>
+#include <set>
 #include <sstream>
 
+#include "core/bounded_read.h"
 #include "core/duration.h"
+#include "core/text_escape.h"
 
 namespace obsmon {
 
 std::string ConfigError::ToString() const {
+  // A message quotes keys and values from the file: NUL, control bytes and invalid UTF-8 in them
+  // are escaped so that a terminal, a log line or a JSON encoder never receives them raw.
   std::ostringstream out;
-  out << file;
+  out << EscapeControlAndInvalidUtf8(file);
   if (line > 0) out << ':' << line << ':' << column;
-  out << ": " << message;
+  out << ": " << EscapeControlAndInvalidUtf8(message);
   return out.str();
 }
 
@@ -40,6 +45,15 @@ ConfigNode::ConfigNode(YAML::Node node, std::string file, ConfigErrors* errors)
 
 bool ConfigNode::Has(const std::string& key) const {
   return node_.IsMap() && node_[key].IsDefined() && !node_[key].IsNull();
+}
+
+std::optional<std::string> ConfigNode::PeekScalar(const std::string& key) const {
+  // A const lookup of a missing key yields an invalid node whose Type() throws: ask IsDefined()
+  // (which does not) first.
+  if (!node_.IsMap()) return std::nullopt;
+  const YAML::Node value = node_[key];
+  if (!value.IsDefined() || !value.IsScalar()) return std::nullopt;
+  return value.Scalar();
 }
 
 std::optional<YAML::Node> ConfigNode::Get(const std::string& key, bool required) {
@@ -72,6 +86,12 @@ std::optional<double> ConfigNode::Number(const std::string& key, bool required) 
   double out = 0;
   if (!v->IsScalar() || !YAML::convert<double>::decode(*v, out)) {
     errors_->Add(file_, v->Mark(), "'" + key + "' must be a number");
+    return std::nullopt;
+  }
+  // `.nan` and `.inf` decode as numbers, but every range check is false for NaN: refuse them
+  // here, once, for every numeric setting.
+  if (!std::isfinite(out)) {
+    errors_->Add(file_, v->Mark(), "'" + key + "' must be a finite number, got '" + v->Scalar() + "'");
     return std::nullopt;
   }
   return out;
@@ -201,18 +221,89 @@ void ConfigNode::CheckUnknownKeys() {
   }
 }
 
-std::optional<YAML::Node> LoadYamlFile(const std::string& path, ConfigErrors* errors) {
-  std::ifstream in(path);
-  if (!in) {
-    errors->Add(ConfigError{path, 0, 0, "cannot open file"});
-    return std::nullopt;
+namespace {
+
+// Walks every mapping once (anchors and aliases share nodes: a node is identified by its position
+// in the text, so an alias bomb costs no more than its text) and reports duplicate and merge keys.
+class KeyChecker {
+ public:
+  KeyChecker(const std::string& file, ConfigErrors* errors) : file_(file), errors_(errors) {}
+
+  void Walk(const YAML::Node& node, int depth) {
+    if (!node.IsMap() && !node.IsSequence()) return;
+    if (depth > kMaxDepth) {
+      errors_->Add(file_, node.Mark(),
+                   "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+      return;
+    }
+    if (!visited_.insert(node.Mark().pos).second) return;
+    if (node.IsSequence()) {
+      for (const auto& item : node) Walk(item, depth + 1);
+      return;
+    }
+    std::map<std::string, YAML::Mark> seen;
+    for (const auto& kv : node) {
+      if (kv.first.IsScalar()) {
+        const std::string& key = kv.first.Scalar();
+        const YAML::Mark mark = kv.first.Mark();
+        if (key == "<<" && kv.first.Tag() == "?") {  // plain, not a quoted "<<"
+          errors_->Add(file_, mark,
+                       "merge keys ('<<') are not supported: write the keys out");
+        }
+        auto [it, inserted] = seen.emplace(key, mark);
+        if (!inserted) {
+          errors_->Add(file_, mark,
+                       "duplicate key '" + key + "' (first at line " +
+                           std::to_string(it->second.line + 1) + ", column " +
+                           std::to_string(it->second.column + 1) + ")");
+        }
+      } else {
+        errors_->Add(file_, kv.first.Mark(), "keys must be plain strings");
+      }
+      Walk(kv.second, depth + 1);
+    }
   }
+
+ private:
+  static constexpr int kMaxDepth = 64;
+  const std::string& file_;
+  ConfigErrors* errors_;
+  std::set<int> visited_;
+};
+
+}  // namespace
+
+bool CheckYamlKeys(const YAML::Node& root, const std::string& file, ConfigErrors* errors) {
+  const size_t before = errors->errors().size();
+  KeyChecker(file, errors).Walk(root, 0);
+  return errors->errors().size() == before;
+}
+
+std::optional<YAML::Node> LoadYamlText(const std::string& text, const std::string& file,
+                                       ConfigErrors* errors) {
+  YAML::Node root;
   try {
-    return YAML::Load(in);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    errors->Add(path, e.mark, e.msg);
+    errors->Add(file, e.mark, e.msg);
+    return std::nullopt;
+  } catch (const std::exception& e) {
+    // yaml-cpp throws more than YAML::Exception for some malformed input; never let it escape.
+    errors->Add(ConfigError{file, 0, 0, std::string("cannot parse YAML: ") + e.what()});
     return std::nullopt;
   }
+  if (!CheckYamlKeys(root, file, errors)) return std::nullopt;
+  return root;
+}
+
+std::optional<YAML::Node> LoadYamlFile(const std::string& path, ConfigErrors* errors) {
+  auto text = ReadRegularFile(path, kMaxConfigFileBytes);
+  if (!text.ok()) {
+    errors->Add(ConfigError{path, 0, 0, text.status().IsNotFound() ? "cannot open file"
+                                                                 : text.status().message()});
+    return std::nullopt;
+  }
+  return LoadYamlText(*text, path, errors);
 }
 
 }  // namespace obsmon

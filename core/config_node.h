@@ -77,6 +77,10 @@ class ConfigNode {
   // A sequence of mappings.
   std::optional<std::vector<ConfigNode>> MapList(const std::string& key, bool required = false);
 
+  // The value of `key` when it is a scalar, without marking it used or reporting anything (for
+  // cross-checks such as duplicate names). Never throws, whatever the node holds.
+  std::optional<std::string> PeekScalar(const std::string& key) const;
+
   // Reports an error at this node, or at the value of `key` when it exists.
   void Error(const std::string& message);
   void ErrorAt(const std::string& key, const std::string& message);
@@ -96,7 +100,18 @@ class ConfigNode {
   std::vector<std::string> used_;
 };
 
-// Loads a YAML file. Syntax errors are reported with their position; returns nullopt then.
+// Configuration files (main config, rule files, rule tests) larger than this are refused.
+inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+
+// Loads a YAML file: a regular file of at most kMaxConfigFileBytes (bounded_read.h). Syntax
+// errors, duplicate keys and merge keys are reported with their position; returns nullopt then.
 std::optional<YAML::Node> LoadYamlFile(const std::string& path, ConfigErrors* errors);
+// The same for text already in memory; `file` names it in errors. Never throws.
+std::optional<YAML::Node> LoadYamlText(const std::string& text, const std::string& file,
+                                       ConfigErrors* errors);
+// Reports every duplicate key ("duplicate key 'x' (first at line 3, column 5)", at the second),
+// every merge key '<<' (yaml-cpp 0.7 would take it as a plain key and the merged keys would be
+// silently lost) and every non-string key. False when it reported something.
+bool CheckYamlKeys(const YAML::Node& root, const std::string& file, ConfigErrors* errors);
 
 }  // namespace obsmon

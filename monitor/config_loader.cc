@@ -212,9 +212,10 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
   if (auto probes = node.MapList("probes", /*required=*/true)) {
     if (probes->empty()) node.ErrorAt("probes", "a component needs at least one probe");
     for (auto& pnode : *probes) {
-      auto pname = pnode.raw()["name"];
-      if (pname.IsScalar() && !probe_names.insert(pname.Scalar()).second) {
-        pnode.ErrorAt("name", "duplicate probe name '" + pname.Scalar() + "' in component '" +
+      // Not raw()["name"].IsScalar(): a missing key there threw YAML::InvalidNode (issue 13).
+      auto pname = pnode.PeekScalar("name");
+      if (pname && !probe_names.insert(*pname).second) {
+        pnode.ErrorAt("name", "duplicate probe name '" + *pname + "' in component '" +
                                   c.name + "'");
         ok = false;
       }
@@ -294,9 +295,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
   std::set<std::string> names;
   if (auto comps = node.MapList("components", /*required=*/true)) {
     for (auto& cnode : *comps) {
-      auto cname = cnode.raw()["name"];
-      if (cname.IsScalar() && !names.insert(cname.Scalar()).second) {
-        cnode.ErrorAt("name", "duplicate component name '" + cname.Scalar() + "'");
+      auto cname = cnode.PeekScalar("name");
+      if (cname && !names.insert(*cname).second) {
+        cnode.ErrorAt("name", "duplicate component name '" + *cname + "'");
       }
       if (auto c = ReadComponent(cnode, defaults, clock)) config.components.push_back(std::move(*c));
     }
@@ -317,14 +318,9 @@ std::optional<Config> LoadConfig(const std::string& path, const Clock& clock,
 
 std::optional<Config> LoadConfigFromString(const std::string& yaml, const std::string& file_name,
                                            const Clock& clock, ConfigErrors* errors) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    errors->Add(file_name, e.mark, e.msg);
-    return std::nullopt;
-  }
-  return LoadFromNode(root, file_name, clock, errors);
+  auto root = LoadYamlText(yaml, file_name, errors);
+  if (!root) return std::nullopt;
+  return LoadFromNode(*root, file_name, clock, errors);
 }
 
 }  // namespace obsmon

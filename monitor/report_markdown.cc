@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/duration.h"
+#include "core/text_escape.h"
 #include "monitor/report_format.h"
 
 namespace obsmon {
@@ -74,7 +75,8 @@ std::string Latency(const LatencySummary& l) {
 std::string LogLine(const char* what, const std::optional<LogEvent>& e) {
   if (!e) return "";
   return fmt::format("- {}: {} UTC ({}): {}\n", what, FormatUtcSeconds(e->ts_ms),
-                     EscapeMarkdown(e->key.probe), EscapeMarkdown(e->line));
+                     EscapeMarkdown(e->key.probe),
+                     EscapeMarkdown(EscapeControlAndInvalidUtf8(e->line)));  // NUL: \x00
 }
 
 }  // namespace

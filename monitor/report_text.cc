@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "core/duration.h"
+#include "core/text_escape.h"
 #include "monitor/report_format.h"
 
 namespace obsmon {
@@ -68,7 +69,7 @@ std::string RenderReportText(const Report& r) {
   auto log_line = [&](const char* what, const std::optional<LogEvent>& e) {
     if (e) {
       line(fmt::format("  {} {} [{}] {}", what, FormatUtcSeconds(e->ts_ms), OneLine(e->key.probe),
-                       OneLine(e->line)));
+                       EscapeControlAndInvalidUtf8(e->line)));  // NUL shows as \x00
     }
   };
   log_line("first critical", r.logs.first_critical);

@@ -1,11 +1,9 @@
 #include "monitor/web_config.h"
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "core/bounded_read.h"
 
 namespace obsmon {
 
@@ -40,15 +38,13 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
   }
   if (file) {
     const std::string path = Resolve(config_file, *file);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      node.ErrorAt(base + "_file",
-                   "cannot read " + base + "_file '" + path + "': " + std::strerror(errno));
+    // Bounded: `/dev/zero` or a FIFO here must be an error at once, not a hang or a full heap.
+    auto text = ReadRegularFile(path, kMaxSecretBytes + 2);
+    if (!text.ok()) {
+      node.ErrorAt(base + "_file", "cannot read " + base + "_file " + text.status().message());
       return std::nullopt;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string secret = text.str();
+    std::string secret = std::move(*text);
     // A trailing newline from `echo secret > file` is not part of the secret.
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty() || secret.size() > kMaxSecretBytes) {
@@ -83,8 +79,11 @@ void ReadWebConfig(ConfigNode& node, const std::string& config_file, WebConfig* 
     web->tls_key_file = Resolve(config_file, *key);
     for (const auto& [name, path] : {std::pair{"tls_cert_file", web->tls_cert_file},
                                      std::pair{"tls_key_file", web->tls_key_file}}) {
-      std::ifstream probe(path);
-      if (!probe) node.ErrorAt(name, std::string("cannot read ") + name + " '" + path + "'");
+      // PEM files are small; the bound keeps a device or FIFO named here from hanging `check`.
+      auto pem = ReadRegularFile(path, 1u << 20);
+      if (!pem.ok()) {
+        node.ErrorAt(name, std::string("cannot read ") + name + " " + pem.status().message());
+      }
     }
   }
   if (auto auth = node.Map("auth")) {

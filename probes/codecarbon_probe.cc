@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -47,6 +48,38 @@ std::optional<double> Number(const std::string& text) {
   double v = std::strtod(text.c_str(), &end);
   if (end != text.c_str() + text.size()) return std::nullopt;
   return v;
+}
+
+// codecarbon writes flat objects (an array of them at most): anything nested deeper than this is
+// not its output. nlohmann's parser is iterative, but copying, printing and destroying a parsed
+// value recurse once per level, so a file of 100k '[' would overflow the stack.
+constexpr int kMaxJsonDepth = 32;
+
+// The deepest nesting of arrays and objects in `text` (strings are skipped, escapes honoured);
+// stops counting once `limit` is passed. Linear, no allocation.
+int JsonNestingDepth(std::string_view text, int limit) {
+  int depth = 0, max_depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      max_depth = std::max(max_depth, ++depth);
+      if (max_depth > limit) break;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return max_depth;
 }
 
 std::string BaseName(const std::string& path) {
@@ -101,6 +134,11 @@ void CodecarbonProbe::ReadCsv(const std::string& path, std::vector<Row>* rows,
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return;
   const std::string name = BaseName(path);
+  // A FIFO or device under codecarbon's name would block the read or never end.
+  if (!S_ISREG(st.st_mode)) {
+    reasons->push_back(name + ": not a regular file; not read");
+    return;
+  }
   std::string head = ReadRange(path, 0, 64 << 10);
   size_t nl = head.find('\n');
   if (nl == std::string::npos) return;  // header not complete yet
@@ -222,6 +260,10 @@ void CodecarbonProbe::ReadJson(const std::string& path, std::vector<Row>* rows,
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return;
   const std::string name = BaseName(path);
+  if (!S_ISREG(st.st_mode)) {
+    reasons->push_back(name + ": not a regular file; not read");
+    return;
+  }
   FileState& state = files_[path];
   LogCursor& cursor = state.cursor;
   // A JSON file is rewritten as a whole: re-read it when it changed (run maxima make that safe).
@@ -235,6 +277,11 @@ void CodecarbonProbe::ReadJson(const std::string& path, std::vector<Row>* rows,
     return;
   }
   std::string data = ReadRange(path, 0, options_.max_read_bytes);
+  if (JsonNestingDepth(data, kMaxJsonDepth) > kMaxJsonDepth) {
+    reasons->push_back(name + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) +
+                       " levels; not codecarbon output, not read");
+    return;
+  }
   std::vector<nlohmann::json> objects;
   auto doc = nlohmann::json::parse(data, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_discarded()) {

@@ -1,5 +1,6 @@
 #include "probes/exposition_parser.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -149,6 +150,18 @@ class Parser {
       std::string_view line = body_.substr(pos, terminated ? nl - pos : std::string_view::npos);
       pos = terminated ? nl + 1 : body_.size();
       ++line_no;
+      // The deadline is asked every 4096 lines: often enough for a timely stop, rarely enough
+      // to cost nothing.
+      if ((line_no & 4095) == 0 && opt_.expired && opt_.expired()) {
+        out_.fatal = "deadline exceeded while parsing (at line " + std::to_string(line_no) + ")";
+        return std::move(out_);
+      }
+      if (opt_.max_line_bytes > 0 && line.size() > opt_.max_line_bytes) {
+        out_.fatal = "line length limit exceeded (line " + std::to_string(line_no) + " has " +
+                     std::to_string(line.size()) + " > " + std::to_string(opt_.max_line_bytes) +
+                     " bytes)";
+        return std::move(out_);
+      }
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (saw_eof) {
         Error(line_no, "content after # EOF");
@@ -393,6 +406,22 @@ class Parser {
     return h;
   }
 
+  // Sorts the pairs from `first` on by name (Labels keeps them sorted anyway) and reports a name
+  // given twice: O(n log n), where comparing each new name with all before it was O(n^2).
+  bool CheckUniqueNames(int line_no, std::vector<Labels::Pair>* pairs, size_t first) {
+    auto begin = pairs->begin() + static_cast<std::ptrdiff_t>(first);
+    std::stable_sort(begin, pairs->end(),
+                     [](const Labels::Pair& a, const Labels::Pair& b) { return a.first < b.first; });
+    auto dup = std::adjacent_find(
+        begin, pairs->end(),
+        [](const Labels::Pair& a, const Labels::Pair& b) { return a.first == b.first; });
+    if (dup != pairs->end()) {
+      Error(line_no, "duplicate label name " + dup->first);
+      return false;
+    }
+    return true;
+  }
+
   // After '{': label pairs up to and including '}'. Reports and returns false on error.
   bool ParseLabels(LineReader& r, int line_no, std::vector<Labels::Pair>* pairs) {
     const bool om = opt_.format == Format::kOpenMetrics;
@@ -401,7 +430,7 @@ class Parser {
       if (!om) r.SkipBlanks();
       if (r.Peek() == '}') {
         r.Advance();
-        return true;
+        return CheckUniqueNames(line_no, pairs, first);
       }
       std::string_view lname = r.ReadName();
       if (lname.empty() || lname.find(':') != std::string_view::npos) {
@@ -425,10 +454,9 @@ class Parser {
         Error(line_no, error);
         return false;
       }
-      bool repeated = false;
-      for (size_t i = first; i < pairs->size(); ++i) repeated |= (*pairs)[i].first == lname;
-      if (repeated) {
-        Error(line_no, "duplicate label name " + std::string(lname));
+      if (opt_.max_labels > 0 && pairs->size() - first >= opt_.max_labels) {
+        out_.fatal = "label limit exceeded (line " + std::to_string(line_no) + " has more than " +
+                     std::to_string(opt_.max_labels) + " labels)";
         return false;
       }
       pairs->emplace_back(std::string(lname), std::move(value));
@@ -439,7 +467,7 @@ class Parser {
       }
       if (r.Peek() == '}') {
         r.Advance();
-        return true;
+        return CheckUniqueNames(line_no, pairs, first);
       }
       Error(line_no, "expected ',' or '}' after the value of label " + std::string(lname));
       return false;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,8 +68,16 @@ struct ParseOptions {
   Format format = Format::kPrometheusText;
   size_t max_body_bytes = 10u << 20;  // 10 MiB
   size_t max_samples = 50'000;
+  // Labels on one series (Prometheus's label_limit); more refuse the body ("label limit
+  // exceeded"). 0: no limit.
+  size_t max_labels = 64;
+  // Bytes in one line; a longer line refuses the body ("line length limit exceeded"). 0: none.
+  size_t max_line_bytes = 64u << 10;
   // Errors kept in ParseOutput::errors; more are only counted.
   size_t max_errors = 100;
+  // Asked every few thousand lines; true refuses the body ("deadline exceeded while parsing"),
+  // so a probe's timeout holds inside parsing too. Empty: never.
+  std::function<bool()> expired;
 };
 
 struct ParseOutput {
@@ -78,7 +87,8 @@ struct ParseOutput {
   size_t error_count = 0;              // all errors, including those not kept
   size_t duplicate_count = 0;          // duplicate series among error_count (dropped)
   // Set when the body was refused as a whole: "body size limit exceeded", "sample limit
-  // exceeded" or (OpenMetrics) "missing # EOF". samples then holds what was read before it.
+  // exceeded", "label limit exceeded", "line length limit exceeded", "deadline exceeded while
+  // parsing" or (OpenMetrics) "missing # EOF". samples then holds what was read before it.
   std::string fatal;
   bool ok() const { return fatal.empty() && error_count == 0; }
 };

@@ -190,11 +190,11 @@ std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
     options.severities.clear();
     // Iterated in document order: a line counts under the first severity that matches it.
     for (const auto& kv : sev->raw()) {
-      if (!kv.second.IsScalar()) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar()) {
         settings.ErrorAt("severities", "each severity must map a name to a pattern");
         continue;
       }
-      options.severities.push_back({kv.first.as<std::string>(), kv.second.Scalar()});
+      options.severities.push_back({kv.first.Scalar(), kv.second.Scalar()});
     }
     if (options.severities.empty()) settings.ErrorAt("severities", "no severities given");
   } else if (settings.Has("severities")) {

@@ -172,6 +172,10 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
     // Hard cap on what the parser holds; the configured limit is applied after relabeling.
     const size_t limit = options_.sample_limit > 0 ? options_.sample_limit : 5'000'000;
     popt.max_samples = rules_.empty() ? limit : limit * 10;
+    popt.max_labels = options_.label_limit;
+    popt.max_line_bytes = options_.line_length_limit;
+    // A body that is slow to parse (millions of lines) must not outlive the probe's timeout.
+    popt.expired = [&] { return deadline.Expired(clock_); };
     auto parsed = exposition::Parse(body, popt);
     body.clear();
     body.shrink_to_fit();
@@ -257,6 +261,16 @@ std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settin
       settings.ErrorAt("body_size_limit", "body_size_limit must be >= 0 (bytes)");
     } else {
       options.body_size_limit = static_cast<size_t>(*v);
+    }
+  }
+  for (auto [key, field] : {std::pair{"label_limit", &options.label_limit},
+                            std::pair{"line_length_limit", &options.line_length_limit}}) {
+    if (auto v = settings.Int(key)) {
+      if (*v < 0) {
+        settings.ErrorAt(key, std::string(key) + " must be >= 0");
+      } else {
+        *field = static_cast<size_t>(*v);
+      }
     }
   }
   auto rules = relabel::RelabelRules::FromConfig(settings, "metric_relabel");

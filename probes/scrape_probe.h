@@ -5,7 +5,9 @@
 //
 // Config keys: url (required, http:// or https://, with the path), headers, honor_labels
 // (default false), metric_relabel, sample_limit (default 50000, applied after relabeling as in
-// Prometheus), body_size_limit (bytes, default 10 MiB).
+// Prometheus), body_size_limit (bytes, default 10 MiB), label_limit (labels per series, default
+// 64), line_length_limit (bytes per exposition line, default 65536). A parse that outlives the
+// probe's timeout fails with "deadline exceeded while parsing".
 //
 // Trouble ends the scrape with a reason and up=0: a body over the limit stops reading at the
 // limit; a target that never finishes is cut at the deadline; garbage is a parse error. Memory
@@ -30,6 +32,8 @@ struct ScrapeOptions {
   bool honor_labels = false;
   size_t sample_limit = 50'000;        // 0: no limit beyond the parser's hard cap
   size_t body_size_limit = 10u << 20;  // bytes
+  size_t label_limit = 64;             // labels per series; 0: none
+  size_t line_length_limit = 64u << 10;  // bytes per line; 0: none
 };
 
 class ScrapeProbe final : public Probe {

@@ -60,4 +60,24 @@ webhooks:
 }
 
 }  // namespace
+// Issue 13: `bearer_token_file: /dev/zero` made the notifier read until the heap was exhausted.
+TEST(AlertingConfigTest, DeviceAsSecretFileIsRefusedWhereItIsNamed) {
+  YAML::Node n = YAML::Load(R"(alertmanagers:
+  - url: http://am:9093
+    bearer_token_file: /dev/zero
+webhooks:
+  - url: http://hook
+    basic_auth: {username: u, password_file: /dev/zero}
+)");
+  ConfigErrors errors;
+  ConfigNode node(n, "obsmon.yml", &errors);
+  EXPECT_FALSE(ParseAlertingConfig(node).ok());
+  const std::string all = errors.ToString();
+  EXPECT_NE(all.find("obsmon.yml:3:24: cannot read bearer_token_file '/dev/zero' is not a regular file"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("obsmon.yml:6:46: cannot read password_file '/dev/zero'"), std::string::npos)
+      << all;
+}
+
 }  // namespace obsmon::alerts

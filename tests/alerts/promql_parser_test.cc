@@ -152,5 +152,78 @@ TEST(PromqlParserTest, SeriesDescriptions) {
   EXPECT_FALSE(ParseSeriesDescription("up{job=}", &name, &labels, &err));
 }
 
+// Issue 13: `up+up+...` with 300k terms overflowed the stack (parse built the chain in a loop,
+// but evaluation and the destructor recursed once per term).
+TEST(PromqlParserTest, LongOperatorChainIsRefusedNotACrash) {
+  std::string text = "up";
+  for (int i = 0; i < 300'000; ++i) text += "+up";
+  ParseError err;
+  EXPECT_EQ(Parse(text, &err), nullptr);
+  EXPECT_NE(err.message.find("nested too deeply"), std::string::npos) << err.message;
+}
+
+TEST(PromqlParserTest, ChainJustBelowTheHeightLimitParses) {
+  std::string text = "1";
+  for (uint32_t i = 1; i < kMaxExprHeight; ++i) text += "+1";
+  ParseError err;
+  auto e = Parse(text, &err);
+  ASSERT_NE(e, nullptr) << err.message;
+  EXPECT_EQ(e->height, kMaxExprHeight);
+}
+
+TEST(PromqlParserTest, ParenthesisedChainsCountTowardsTheHeight) {
+  // 150 levels of parentheses around chains of 10 terms: each level is shallow, the tree is not.
+  std::string text = "up";
+  for (int i = 0; i < 150; ++i) text = "(" + text + "+up+up+up+up+up+up+up+up+up)";
+  ParseError err;
+  EXPECT_EQ(Parse(text, &err), nullptr);
+  EXPECT_NE(err.message.find("nested too deeply"), std::string::npos) << err.message;
+}
+
+TEST(PromqlParserTest, TooManyOperandsIsRefused) {
+  std::string text = "vector(1";
+  for (int i = 0; i < 20'000; ++i) text += ",1";
+  text += ")";
+  ParseError err;
+  EXPECT_EQ(Parse(text, &err), nullptr);
+  EXPECT_NE(err.message.find("more than 10000 operands"), std::string::npos) << err.message;
+}
+
+// Issue 13: `time - offset - range` overflowed int64 for huge durations.
+TEST(PromqlParserTest, HugeOffsetAndRangeAreRefused) {
+  ParseError err;
+  EXPECT_EQ(Parse("up offset 200000y", &err), nullptr);
+  EXPECT_NE(err.message.find("offset larger than 10y"), std::string::npos) << err.message;
+  EXPECT_EQ(Parse("rate(up[200000y])", &err), nullptr);
+  EXPECT_NE(err.message.find("range larger than 10y"), std::string::npos) << err.message;
+  EXPECT_NE(Parse("rate(up[5m] offset 10y)", &err), nullptr) << err.message;
+}
+
+// Found by fuzz_promql: ToString printed quotes raw and ranges in whole seconds, so its text did
+// not parse back.
+TEST(PromqlAstTest, ToStringParsesBackToTheSameText) {
+  for (const char* text : {R"('{a="b"}')", R"(x{a="q\"u\\o\nte"})", "rate(x[500ms] offset 1m30s)"}) {
+    ParseError err;
+    auto e = Parse(text, &err);
+    ASSERT_NE(e, nullptr) << text << ": " << err.message;
+    const std::string printed = ToString(*e);
+    auto again = Parse(printed, &err);
+    ASSERT_NE(again, nullptr) << printed << ": " << err.message;
+    EXPECT_EQ(ToString(*again), printed);
+  }
+}
+
+TEST(PromqlAstTest, DeepTreeIsDestroyedWithABoundedStack) {
+  // Built by hand, past every parser bound: the destructor alone must cope.
+  auto root = std::make_unique<Expr>();
+  Expr* tip = root.get();
+  for (int i = 0; i < 300'000; ++i) {
+    tip->args.push_back(std::make_unique<Expr>());
+    tip = tip->args.back().get();
+  }
+  root.reset();
+  EXPECT_EQ(root, nullptr);
+}
+
 }  // namespace
 }  // namespace obsmon::alerts::promql

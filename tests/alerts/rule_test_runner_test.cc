@@ -51,6 +51,22 @@ TEST(ExpandSeriesValuesTest, RejectsBadTokens) {
   EXPECT_FALSE(ExpandSeriesValues("_y3", &out, &err));
 }
 
+// Issue 13: `1x999999999` allocated 16 GB before anything was checked.
+TEST(ExpandSeriesValuesTest, HugeExpansionIsRefusedBeforeAllocating) {
+  std::vector<std::optional<double>> out;
+  std::string err;
+  EXPECT_FALSE(ExpandSeriesValues("1x999999999", &out, &err));
+  EXPECT_NE(err.find("more than 1000000 values"), std::string::npos) << err;
+  EXPECT_TRUE(out.empty());
+  out.clear();
+  // Many tokens, each small, add up too.
+  EXPECT_FALSE(ExpandSeriesValues("_x600000 1+1x600000", &out, &err));
+  EXPECT_NE(err.find("more than 1000000 values"), std::string::npos) << err;
+  out.clear();
+  EXPECT_TRUE(ExpandSeriesValues("0+1x999999", &out, &err)) << err;
+  EXPECT_EQ(out.size(), 1'000'000u);
+}
+
 TEST(RunRuleTestsTest, MissingRuleFileFailsWithExitCode1) {
   auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

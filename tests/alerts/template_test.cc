@@ -40,6 +40,12 @@ TEST(TemplateTest, HumanizeFunctions) {
   EXPECT_EQ(HumanizeDuration(0), "0s");
 }
 
+// Found by fuzz_template: a value beyond int64 was converted with undefined behaviour.
+TEST(TemplateTest, HumanizeDurationOfAHugeValueIsInSeconds) {
+  EXPECT_EQ(HumanizeDuration(1e300), "1e+300s");
+  EXPECT_EQ(HumanizeDuration(-1e300), "-1e+300s");
+}
+
 TEST(TemplateTest, LabelsValuePipesAndTrim) {
   Labels l{{"instance", "db:1"}};
   EXPECT_EQ(Expand("{{ $labels.instance }} is {{ $value }}", 3, l), "db:1 is 3");

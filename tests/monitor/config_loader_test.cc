@@ -79,7 +79,13 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"invalid-objective-range.yml", "4:15", "between 0 and 100"},
         InvalidCase{"invalid-missing-components.yml", "1:1", "missing required key 'components'"},
         InvalidCase{"invalid-bad-listen.yml", "1:9", "listen must be host:port"},
-        InvalidCase{"invalid-bad-role.yml", "4:68", "unknown role 'critical'"}),
+        InvalidCase{"invalid-bad-role.yml", "4:68", "unknown role 'critical'"},
+        // Issue 13: each of these aborted `obsmon check` or passed silently.
+        InvalidCase{"invalid-component-without-name.yml", "2:5", "missing required key 'name'"},
+        InvalidCase{"invalid-merge-key.yml", "6:9", "merge keys ('<<') are not supported"},
+        InvalidCase{"invalid-nan-uptime.yml", "3:25", "'uptime' must be a finite number"},
+        InvalidCase{"invalid-duplicate-key.yml", "3:5", "duplicate key 'name' (first at line 2"},
+        InvalidCase{"invalid-token-file-device.yml", "4:24", "'/dev/zero' is not a regular file"}),
     [](const testing::TestParamInfo<InvalidCase>& info) {
       std::string name = info.param.file;
       name = name.substr(8, name.size() - 12);  // strip "invalid-" and ".yml"
@@ -132,6 +138,31 @@ TEST(ConfigLoaderTest, IntervalsAreBounded) {
                                    "inline.yml", clock, &errors)
                   .has_value())
       << errors.ToString();
+// Issue 13: no YAML type error may escape as an exception; each is reported where it is.
+TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(
+listen: [a]
+storage: 5
+workers: {a: 1}
+components:
+  - name: [a]
+    labels: [x]
+    objective: 7
+    defaults: [1]
+    probes:
+      - {name: {x: 1}, kind: [tcp], address: 5}
+      - {name: y, kind: log, paths: {a: b}, severities: [a]}
+      - {name: z, kind: http, url: [1], headers: [1], expect_status: {a: 1}}
+      - {name: w, kind: scrape, url: x, label_limit: [1], metric_relabel: 5}
+      - 7
+  - probes: 5
+)",
+                                     "types.yml", clock, &errors);
+  EXPECT_FALSE(config.has_value());
+  EXPECT_GE(errors.errors().size(), 10u) << errors.ToString();
+  for (const auto& e : errors.errors()) EXPECT_GT(e.line, 0) << e.ToString();
 }
 
 TEST(ConfigLoaderTest, MissingFileIsAnError) {

@@ -128,6 +128,19 @@ TEST(ReportFormatTest, HostileLogLineIsEscapedInMarkdownAndText) {
       << text;
 }
 
+// Issue 13: a log line with NUL bytes is shown escaped (\x00), never cut or blanked.
+TEST(ReportFormatTest, NulBytesInALogLineAreShownEscaped) {
+  Report r = GoldenReport();
+  r.logs.first_critical->line = std::string("CRITICAL nul\0\0 in line", 23);
+  const std::string text = RenderReportText(r);
+  EXPECT_NE(text.find("CRITICAL nul\\x00\\x00 in line"), std::string::npos) << text;
+  const std::string md = RenderReportMarkdown(r);
+  EXPECT_NE(md.find("CRITICAL nul\\\\x00\\\\x00 in line"), std::string::npos) << md;
+  EXPECT_EQ(md.find('\0'), std::string::npos);
+  auto j = nlohmann::json::parse(RenderReportJson(r));
+  EXPECT_EQ(j["log_lines"]["first_critical"]["line"].get<std::string>(), r.logs.first_critical->line);
+}
+
 TEST(ReportFormatTest, MarkdownGolden) {
   const std::string actual = RenderReportMarkdown(GoldenReport());
   EXPECT_EQ(actual, ReadGolden("golden.md", actual));

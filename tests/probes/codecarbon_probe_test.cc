@@ -1,6 +1,7 @@
 #include "probes/codecarbon_probe.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -233,6 +234,36 @@ TEST_F(CodecarbonProbeTest, MissingDirectoryOrOutputIsAReason) {
   CodecarbonProbe missing(spec, options, clock_);
   EXPECT_EQ(missing.Run(Deadline{clock_.SteadyNow()}).reason,
             "no such directory " + dir_.File("nope"));
+}
+
+// Issue 13: a 200 KB file of nested arrays crashed obsmon (copying and destroying the parsed value
+// recursed once per level).
+TEST_F(CodecarbonProbeTest, DeeplyNestedJsonIsAReasonNotACrash) {
+  Append(dir_.File("emissions.json"), std::string(200'000, '[') + std::string(200'000, ']'));
+  auto probe = NewProbe();
+  auto r = RunAndCommit(*probe);
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("emissions.json: JSON nested deeper than 32 levels"), std::string::npos)
+      << r.reason;
+}
+
+TEST_F(CodecarbonProbeTest, BracketsInsideStringsDoNotCountAsNesting) {
+  Append(dir_.File("emissions.json"),
+         "{\"project_name\": \"" + std::string(100, '[') + "\\\"\", \"run_id\": \"r\", "
+         "\"emissions\": 0.5}\n");
+  auto probe = NewProbe();
+  auto r = RunAndCommit(*probe);
+  EXPECT_EQ(r.reason.find("nested deeper"), std::string::npos) << r.reason;
+  EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", std::string(100, '[') + "\""), 0.5);
+}
+
+// Issue 13: a FIFO named emissions.csv blocked the probe's worker forever.
+TEST_F(CodecarbonProbeTest, FifoIsAReasonNotAHang) {
+  ASSERT_EQ(::mkfifo(Csv().c_str(), 0600), 0);
+  auto probe = NewProbe();
+  auto r = RunAndCommit(*probe);
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("emissions.csv: not a regular file"), std::string::npos) << r.reason;
 }
 
 TEST(CsvRecordsTest, QuotesEscapesAndIncompleteRecords) {

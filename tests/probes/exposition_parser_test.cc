@@ -171,6 +171,44 @@ TEST(ExpositionParserTest, BodyAndSampleLimitsRefuseAsPrometheusDoes) {
   EXPECT_EQ(Parse(body, opt).fatal.rfind("body size limit exceeded", 0), 0u);
 }
 
+// Issue 13: a series with 100k labels cost O(n^2) comparisons in the duplicate check.
+TEST(ExpositionParserTest, LabelLimitRefusesTheBody) {
+  std::string body = "m{";
+  for (int i = 0; i < 100'000; ++i) body += "l" + std::to_string(i) + "=\"v\",";
+  body += "} 1\n";
+  ParseOptions opt;
+  opt.max_line_bytes = 0;
+  auto out = Parse(body, opt);
+  EXPECT_EQ(out.fatal, "label limit exceeded (line 1 has more than 64 labels)");
+  opt.max_labels = 0;  // no limit: the duplicate check is O(n log n), so this stays fast
+  EXPECT_TRUE(Parse(body, opt).ok()) << Parse(body, opt).fatal;
+}
+
+TEST(ExpositionParserTest, DuplicateLabelNameIsFoundAmongMany) {
+  auto out = Parse("m{b=\"1\",c=\"2\",a=\"3\",b=\"4\"} 1\nok 1\n");
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].ToString(), "line 1: duplicate label name b");
+  ASSERT_EQ(out.samples.size(), 1u);
+}
+
+TEST(ExpositionParserTest, LineLengthLimitRefusesTheBody) {
+  const std::string body = "ok 1\nm{a=\"" + std::string(70'000, 'x') + "\"} 1\n";
+  auto out = Parse(body);
+  EXPECT_EQ(out.fatal, "line length limit exceeded (line 2 has 70009 > 65536 bytes)");
+}
+
+// Issue 13: parsing ran to the end however long it took; the probe's timeout must hold inside it.
+TEST(ExpositionParserTest, ExpiredDeadlineStopsParsing) {
+  std::string body;
+  for (int i = 0; i < 10'000; ++i) body += "m" + std::to_string(i) + " 1\n";
+  ParseOptions opt;
+  int asked = 0;
+  opt.expired = [&asked] { return ++asked >= 2; };
+  auto out = Parse(body, opt);
+  EXPECT_EQ(out.fatal, "deadline exceeded while parsing (at line 8192)");
+  EXPECT_EQ(asked, 2);
+}
+
 TEST(ExpositionParserTest, ContentTypeSelectsTheFormat) {
   EXPECT_EQ(FormatFromContentType("application/openmetrics-text; version=1.0.0; charset=utf-8"),
             Format::kOpenMetrics);

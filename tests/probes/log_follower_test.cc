@@ -84,6 +84,19 @@ TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
   EXPECT_EQ(totals_.events, (std::vector<std::string>{"ERROR half done"}));
 }
 
+// Issue 13: a matched line with NUL bytes is kept byte for byte (renderers escape it).
+TEST_F(LogFollowerTest, NulBytesInAMatchedLineAreKept) {
+  const std::string path = dir_.File("app.log");
+  const std::string line("CRITICAL nul\0\0 in line", 23);
+  WriteFile(path, "INFO a\n" + line + "\n");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  EXPECT_EQ(totals_.criticals, 1u);
+  ASSERT_EQ(totals_.events.size(), 1u);
+  EXPECT_EQ(totals_.events[0], line);
+  EXPECT_EQ(totals_.events[0].size(), 23u);
+}
+
 TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
   const std::string path = dir_.File("app.log");
   WriteFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads

@@ -1,0 +1,30 @@
+// codecarbon output files, read by the probe from a directory: the first byte picks
+// emissions.csv or emissions.json. Seeds: rows from tests/probes/codecarbon_probe_test.cc.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "probes/codecarbon_probe.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace obsmon;
+  static const std::string dir = "/tmp/obsmon-fuzz-codecarbon-" + std::to_string(::getpid());
+  static FakeClock clock;
+  if (size == 0) return 0;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string file = dir + ((data[0] & 1) ? "/emissions.json" : "/emissions.csv");
+  std::ofstream(file, std::ios::binary)
+      .write(reinterpret_cast<const char*>(data) + 1, static_cast<std::streamsize>(size - 1));
+  ProbeSpec spec;
+  spec.key = {"c", "p"};
+  CodecarbonOptions options;
+  options.dir = dir;
+  CodecarbonProbe probe(spec, options, clock);
+  (void)probe.Run(Deadline{clock.SteadyNow() + std::chrono::seconds(5)});
+  return 0;
+}

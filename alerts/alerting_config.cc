@@ -30,10 +30,8 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
     r->url = *url;
     if (!ValidUrl(*url)) n.ErrorAt("url", "url must start with http:// or https://");
   }
-  if (auto t = n.DurationMs("timeout")) {
-    r->timeout_ms = *t;
-    if (*t <= 0) n.ErrorAt("timeout", "timeout must be positive");
-  }
+  // At most a minute: a send in flight is waited for at shutdown (SIGTERM must end obsmon).
+  if (auto t = n.DurationInRange("timeout", 1, 60'000)) r->timeout_ms = *t;
   r->bearer_token_file = n.String("bearer_token_file").value_or("");
   CheckSecretFile(n, "bearer_token_file", r->bearer_token_file);
   r->bearer_token_env = n.String("bearer_token_env").value_or("");
@@ -62,11 +60,10 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
 Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node) {
   const size_t before = node.errors()->errors().size();
   AlertingConfig c;
-  if (auto v = node.DurationMs("evaluation_interval")) {
+  if (auto v = node.DurationInRange("evaluation_interval", 1000, 3'600'000)) {
     c.evaluation_interval_ms = *v;
-    if (*v < 1000) node.ErrorAt("evaluation_interval", "evaluation_interval must be at least 1s");
   }
-  if (auto v = node.DurationMs("resend_delay")) c.resend_delay_ms = *v;
+  if (auto v = node.DurationInRange("resend_delay", 1000, 86'400'000)) c.resend_delay_ms = *v;
   if (auto v = node.String("external_url")) c.external_url = *v;
   if (auto m = node.StringMap("external_labels")) {
     for (const auto& [k, v] : *m) c.external_labels.Set(k, v);
@@ -94,9 +91,11 @@ Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node) {
     }
   }
   if (auto o = node.Map("outbox")) {
-    c.outbox_max_age_ms = o->DurationMs("max_age").value_or(c.outbox_max_age_ms);
-    c.backoff_initial_ms = o->DurationMs("backoff_initial").value_or(c.backoff_initial_ms);
-    c.backoff_max_ms = o->DurationMs("backoff_max").value_or(c.backoff_max_ms);
+    c.outbox_max_age_ms =
+        o->DurationInRange("max_age", 60'000, 30LL * 86'400'000).value_or(c.outbox_max_age_ms);
+    c.backoff_initial_ms =
+        o->DurationInRange("backoff_initial", 1, 3'600'000).value_or(c.backoff_initial_ms);
+    c.backoff_max_ms = o->DurationInRange("backoff_max", 1, 86'400'000).value_or(c.backoff_max_ms);
     if (c.backoff_initial_ms <= 0 || c.backoff_max_ms < c.backoff_initial_ms) {
       o->Error("need 0 < backoff_initial <= backoff_max");
     }

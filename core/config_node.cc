@@ -132,6 +132,17 @@ std::optional<int64_t> ConfigNode::DurationMs(const std::string& key, bool requi
   return ms;
 }
 
+std::optional<int64_t> ConfigNode::DurationInRange(const std::string& key, int64_t min_ms,
+                                                   int64_t max_ms) {
+  auto ms = DurationMs(key);
+  if (ms && (*ms < min_ms || *ms > max_ms)) {
+    ErrorAt(key, "'" + key + "' must be between " + FormatDurationMs(min_ms) + " and " +
+                     FormatDurationMs(max_ms) + " (got " + FormatDurationMs(*ms) + ")");
+    return std::nullopt;
+  }
+  return ms;
+}
+
 std::optional<std::vector<std::string>> ConfigNode::StringList(const std::string& key,
                                                               bool required) {
   auto v = Get(key, required);

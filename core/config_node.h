@@ -67,6 +67,9 @@ class ConfigNode {
   std::optional<bool> Bool(const std::string& key, bool required = false);
   // A Prometheus duration ("15s", "2m", "7d"); reports "bad duration" otherwise.
   std::optional<int64_t> DurationMs(const std::string& key, bool required = false);
+  // A duration that must lie in [min_ms, max_ms]; outside it reports "'key' must be between
+  // <min> and <max>" at the value and returns nullopt (so the default stays).
+  std::optional<int64_t> DurationInRange(const std::string& key, int64_t min_ms, int64_t max_ms);
   // A sequence of strings; a single scalar is accepted as a one-element list.
   std::optional<std::vector<std::string>> StringList(const std::string& key, bool required = false);
   // A mapping of string to string (labels, headers).

@@ -46,9 +46,10 @@ bool IsHealthPath(const std::string& path) {
 
 }  // namespace
 
-// Why binding host:port fails, as the kernel says it ("Address already in use"): cpp-httplib
-// reports only that it failed. Binds a throwaway socket with the same options.
-std::string BindError(const std::string& host, int port) {
+// Why listening on host:port fails, as the kernel says it ("Address already in use"), or ""
+// when it would not: cpp-httplib reports only that it failed. Uses a throwaway socket with the
+// server's options.
+static std::string BindError(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -65,7 +66,12 @@ std::string BindError(const std::string& host, int port) {
     if (fd < 0) continue;
     int yes = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0) error = std::strerror(errno);
+    // bind() alone succeeds beside a listener bound with SO_REUSEADDR; listen() then fails.
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1) != 0) {
+      error = std::strerror(errno);
+    } else {
+      error.clear();  // free
+    }
     ::close(fd);
     break;
   }
@@ -307,6 +313,19 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   res.set_content(body->body, body->content_type);
 }
 
+Status CheckListenAddress(const std::string& listen) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(listen, &host, &port)) {
+    return Status::InvalidArgument("listen address '" + listen + "' is not host:port");
+  }
+  if (port == 0) return Status::Ok();
+  const std::string error = BindError(host, port);
+  if (error.empty()) return Status::Ok();
+  return Status::Unavailable("cannot listen on " + listen + ": " + error +
+                             " (is another obsmon running there?)");
+}
+
 // /-/healthy is liveness (200 while the process serves, as in Prometheus); /healthz and /-/ready
 // also say whether obsmon can keep its evidence: 503 with the reason while storage fails.
 void HttpServer::HandleHealth(const std::string& path, httplib::Response& res) {
@@ -375,8 +394,10 @@ Status HttpServer::Start() {
     if (port_ < 0) return Status::Unavailable("cannot bind " + options_.listen);
   } else {
     if (!server_->bind_to_port(host, port)) {
-      return Status::Unavailable("cannot listen on " + options_.listen + ": " +
-                                 BindError(host, port) + " (is another obsmon running there?)");
+      std::string why = BindError(host, port);
+      if (why.empty()) why = "bind failed";
+      return Status::Unavailable("cannot listen on " + options_.listen + ": " + why +
+                                 " (is another obsmon running there?)");
     }
     port_ = port;
   }

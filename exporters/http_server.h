@@ -75,6 +75,12 @@ struct HttpServerOptions {
   std::function<Status()> reload;
 };
 
+// Fails ("cannot listen on HOST:PORT: Address already in use ...") when `listen` cannot be bound
+// now; port 0 always can. The daemon asks before it opens anything else, so a second obsmon on a
+// taken address creates no database on its way out. (Start() still reports a bind that fails
+// later.)
+Status CheckListenAddress(const std::string& listen);
+
 class HttpServer {
  public:
   HttpServer(HttpServerOptions options, ApiBackend& backend, const Clock& clock);

@@ -149,11 +149,16 @@ std::string AlertingRuntime::ActiveAlertsJson() const {
   return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<alerts::Alert>{});
 }
 
-std::vector<std::shared_ptr<prometheus::Collectable>> AlertingRuntime::Collectables() const {
+std::vector<prometheus::MetricFamily> AlertingRuntime::CollectMetrics() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<std::shared_ptr<prometheus::Collectable>> out;
-  if (rules_) out.push_back(rules_->Collectable());
-  if (outbox_) out.push_back(outbox_->Collectable());
+  std::vector<prometheus::MetricFamily> out;
+  for (const auto& c : {rules_ ? rules_->Collectable() : nullptr,
+                        outbox_ ? outbox_->Collectable() : nullptr}) {
+    if (!c) continue;
+    auto families = c->Collect();
+    out.insert(out.end(), std::make_move_iterator(families.begin()),
+               std::make_move_iterator(families.end()));
+  }
   return out;
 }
 

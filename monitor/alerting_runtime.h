@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 #include <spdlog/logger.h>
 
 #include "alerts/alerting_config.h"
@@ -46,8 +47,10 @@ class AlertingRuntime final : public ResultSink {
   Status Reload(const Config& config);
 
   std::string ActiveAlertsJson() const;
-  // ALERTS, ALERTS_FOR_STATE, rule and outbox counters.
-  std::vector<std::shared_ptr<prometheus::Collectable>> Collectables() const;
+  // ALERTS, ALERTS_FOR_STATE, rule and outbox counters, collected now. Collected under the same
+  // lock a reload takes to replace the rules: the rule manager's and outbox's collectables read
+  // their owners, which a concurrent reload would destroy under a /metrics scrape.
+  std::vector<prometheus::MetricFamily> CollectMetrics() const;
 
  private:
   // Rules and delivery settings read and checked, not yet running.

@@ -85,13 +85,8 @@ void ReadObjective(ConfigNode& node, Objective* objective) {
       objective->uptime_percent = *v;
     }
   }
-  if (auto v = node.DurationMs("window")) {
-    if (*v < 60'000) {
-      node.ErrorAt("window", "objective window must be at least 1m");
-    } else {
-      objective->window_ms = *v;
-    }
-  }
+  // Up to what rollups keep by default (400d): a window reports over stored evidence.
+  if (auto v = node.DurationInRange("window", 60'000, 400LL * 86'400'000)) objective->window_ms = *v;
   if (auto v = node.Number("min_coverage")) {
     if (*v < 0 || *v > 100) {
       node.ErrorAt("min_coverage", "min_coverage must be a percentage between 0 and 100");
@@ -99,7 +94,9 @@ void ReadObjective(ConfigNode& node, Objective* objective) {
       objective->min_coverage_percent = *v;
     }
   }
-  if (auto v = node.DurationMs("latency_p95")) objective->latency_p95_ms = static_cast<double>(*v);
+  if (auto v = node.DurationInRange("latency_p95", 1, 3'600'000)) {
+    objective->latency_p95_ms = static_cast<double>(*v);
+  }
   node.CheckUnknownKeys();
 }
 
@@ -255,8 +252,17 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
   if (auto w = node.Map("web")) ReadWebConfig(*w, file, &config.web);
   if (auto s = node.Map("storage")) {
     if (auto v = s->String("path")) config.storage.path = ResolvePath(file, *v);
-    if (auto v = s->DurationMs("retention")) config.storage.retention_ms = *v;
-    if (auto v = s->DurationMs("rollup_retention")) config.storage.rollup_retention_ms = *v;
+    // Raw runs for at least a day (a report of today needs them), rollups at least as long.
+    const int64_t kTenYears = 3650LL * 86'400'000;
+    if (auto v = s->DurationInRange("retention", 86'400'000, kTenYears)) {
+      config.storage.retention_ms = *v;
+    }
+    if (auto v = s->DurationInRange("rollup_retention", 86'400'000, kTenYears)) {
+      config.storage.rollup_retention_ms = *v;
+    }
+    if (config.storage.rollup_retention_ms < config.storage.retention_ms) {
+      s->ErrorAt("rollup_retention", "rollup_retention must not be shorter than retention");
+    }
     s->CheckUnknownKeys();
   } else {
     config.storage.path = ResolvePath(file, config.storage.path);
@@ -275,12 +281,8 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
       config.workers = static_cast<int>(*v);
     }
   }
-  if (auto v = node.DurationMs("uptime_refresh")) {
-    if (*v < 100) {
-      node.ErrorAt("uptime_refresh", "uptime_refresh must be at least 100ms");
-    } else {
-      config.uptime_refresh_ms = *v;
-    }
+  if (auto v = node.DurationInRange("uptime_refresh", 100, 3'600'000)) {
+    config.uptime_refresh_ms = *v;
   }
   if (auto v = node.StringList("rule_files")) {
     for (const auto& f : *v) config.rule_files.push_back(ResolvePath(file, f));

@@ -29,6 +29,17 @@ namespace obsmon {
 
 namespace {
 
+// Families already collected, served as a Collectable.
+class FamiliesCollectable final : public prometheus::Collectable {
+ public:
+  explicit FamiliesCollectable(std::vector<prometheus::MetricFamily> families)
+      : families_(std::move(families)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override { return families_; }
+
+ private:
+  std::vector<prometheus::MetricFamily> families_;
+};
+
 std::vector<ScheduledProbe> ToScheduled(const Config& config) {
   std::vector<ScheduledProbe> out;
   for (const auto& c : config.components) {
@@ -70,19 +81,17 @@ class Daemon::Impl {
   }
 
   std::string MetricsText() {
-    auto alerting = alerting_->Collectables();  // shared: safe across a concurrent reload
-    std::vector<const prometheus::Collectable*> all = {&collector_, &probe_samples_};
-    for (const auto& c : alerting) all.push_back(c.get());
-    return SerializeMetrics(all);
+    const FamiliesCollectable alerting(alerting_->CollectMetrics());  // safe across a reload
+    return SerializeMetrics({&collector_, &probe_samples_, &alerting});
   }
 
   // Stores the periods and maintenance windows the config declares (idempotent).
-  void ApplyPeriodDeclarations(const Config& config) {
+  Status ApplyPeriodDeclarations(const Config& config) {
     auto store = storage::PeriodStore::Open(config.storage.path);
     health_->Record("periods", store.status());
     if (!store.ok()) {
       log_->error("cannot store declared periods: {}", store.status().message());
-      return;
+      return Status::IoError("cannot store declared periods: " + store.status().message());
     }
     for (const auto& c : config.components) {
       PeriodDeclarations declared{c.declared_periods, c.declared_maintenance};
@@ -90,13 +99,17 @@ class Daemon::Impl {
       health_->Record("periods", s);
       if (!s.ok()) {
         log_->error("declared periods of {}: {}", c.name, s.message());
+        return Status::IoError("declared periods of " + c.name + ": " + s.message());
       }
     }
+    return Status::Ok();
   }
 
   Status Start() {
     backend_.SetVersion(options_.version);
-    ApplyPeriodDeclarations(config_);
+    // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
+    // storage health, and applied again at the next reload.
+    (void)ApplyPeriodDeclarations(config_);
     // Every probe reads its stored state now: one that cannot must not start (it would count
     // its log files from the start again), so obsmon refuses to start instead.
     for (const auto& c : config_.components) {
@@ -191,6 +204,12 @@ class Daemon::Impl {
         if (!kept) fresh.push_back(p.probe.get());
       }
     }
+    // Declared periods are stored before the swap (idempotent): a reload that cannot store them
+    // (the database locked by a sqlite3 shell ...) fails as a whole and can simply be retried.
+    if (Status st = ApplyPeriodDeclarations(*next); !st.ok()) {
+      log_->error("reload refused, keeping the running config: {}", st.message());
+      return st;
+    }
     // Rules last before the swap: AlertingRuntime::Reload keeps the running rules on failure.
     if (Status st = alerting_->Reload(*next); !st.ok()) {
       log_->error("reload refused, keeping the running config and rules: {}", st.message());
@@ -200,7 +219,6 @@ class Daemon::Impl {
     config_.components = next->components;
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
-    ApplyPeriodDeclarations(config_);
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     scheduler_.SetProbes(ToScheduled(config_));
@@ -360,8 +378,15 @@ class Daemon::Impl {
     s.reload = ReloadSnapshot();
     s.storage = health_->Snapshot();
     s.storage_healthy = HealthFailure().empty();
+    {
+      // Every configured probe has a series from the start (0), so rate() and alerts on it work.
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      for (const auto& c : config_.components) {
+        for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
+      }
+    }
     std::lock_guard<std::mutex> lock(internal_errors_mu_);
-    s.internal_errors = internal_errors_;
+    for (const auto& [key, n] : internal_errors_) s.internal_errors[key] = n;
     return s;
   }
 
@@ -480,6 +505,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   ConfigErrors errors;
   auto config = LoadConfig(options.config_path, *options.clock, &errors);
   if (!config) throw ConfigException(std::move(errors));
+  const std::string listen =
+      options.listen_override.empty() ? config->listen : options.listen_override;
+  if (Status s = CheckListenAddress(listen); !s.ok()) return s;
   // Made before the writer: the writer tells the ledger of lost probe state.
   auto ledger = std::make_shared<ProbeStateLedger>();
   auto health = std::make_shared<StorageHealth>(*options.clock);

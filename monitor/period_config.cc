@@ -52,7 +52,9 @@ std::optional<storage::PeriodRecord> ParseOnePeriod(ConfigNode& node, const std:
     }
     p.min_coverage_percent = *v;
   }
-  if (auto v = node.DurationMs("latency_p95")) p.latency_p95_ms = static_cast<double>(*v);
+  if (auto v = node.DurationInRange("latency_p95", 1, 3'600'000)) {
+    p.latency_p95_ms = static_cast<double>(*v);
+  }
   if (auto v = node.Number("degradation_tolerance")) {
     if (!(*v >= 0)) {
       node.ErrorAt("degradation_tolerance", "degradation_tolerance must be >= 0 (0.25 = 25 %)");

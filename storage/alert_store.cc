@@ -82,7 +82,7 @@ Status AlertStore::SaveAlerts(const std::string& group_key, const std::string& r
                               const std::vector<Alert>& alerts) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement del(*db_, "DELETE FROM alerts WHERE group_key = ? AND rule = ?");
     del.bind(1, group_key);
     del.bind(2, rule);
@@ -121,7 +121,7 @@ Status AlertStore::SaveAlerts(const std::string& group_key, const std::string& r
 Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement ins(
         *db_,
         "INSERT INTO alert_history (ts_ms, event, group_key, rule, labels, "
@@ -182,7 +182,7 @@ Result<std::vector<AlertHistoryEvent>> AlertStore::History(int64_t from_ms, int6
 Status AlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement ins(*db_,
                           "INSERT INTO alert_outbox (receiver, payload, created_ms, "
                           "next_attempt_ms, attempts, last_error) VALUES (?,?,?,?,?,?)");

@@ -63,14 +63,14 @@ Status CheckSameFile(const std::string& path, const FileIdentity& opened) {
   auto now = IdentifyFile(path);
   if (!now.ok()) {
     return Status::IoError(fmt::format(
-        "database file {} was deleted while obsmon had it open; what obsmon writes now is lost "
-        "at exit: restore the file or restart obsmon",
+        "database file {} was deleted while obsmon had it open (moved away?); writes wait in "
+        "memory until it is back",
         path));
   }
   if (!(*now == opened)) {
     return Status::IoError(fmt::format(
         "database file {} was replaced by another file while obsmon had it open (inode {} -> "
-        "{}); obsmon keeps writing nowhere a reader can see: restart obsmon",
+        "{}); writes wait in memory until the original is back",
         path, opened.inode, now->inode));
   }
   return Status::Ok();

@@ -4,6 +4,7 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Transaction.h>
 
 #include <cstdint>
 #include <memory>
@@ -28,6 +29,10 @@ struct FileIdentity {
   friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
 };
 Result<FileIdentity> IdentifyFile(const std::string& path);
+// The files of an open WAL-mode database: the database, "-wal" and "-shm".
+struct DatabaseFiles {
+  FileIdentity db, wal, shm;
+};
 // IoError naming the path when it no longer names `opened` (deleted, or replaced by a rename).
 Status CheckSameFile(const std::string& path, const FileIdentity& opened);
 
@@ -40,6 +45,14 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
 // Opens read-only. Refuses a missing file (NotFound), a non-database, a database without
 // obsmon's schema, and a newer schema.
 Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path);
+
+// A write transaction that takes the write lock at BEGIN (IMMEDIATE). A DEFERRED transaction
+// that reads and then writes fails at once with SQLITE_BUSY, without waiting for the busy timeout
+// (SQLite's deadlock avoidance), when another connection committed in between: "database is
+// locked" from `obsmon observe stop` beside a daemon that commits every 200 ms.
+inline SQLite::Transaction WriteTransaction(SQLite::Database& db) {
+  return SQLite::Transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+}
 
 // Applies the missing migrations. Exposed for tests.
 Status Migrate(SQLite::Database& db, const std::string& path);

@@ -91,7 +91,7 @@ Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
   if (Status s = Validate(p); !s.ok()) return s;
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx = WriteTransaction(*db_);
     // Overlap with a period that still runs (not stopped): [s1,e1) and [s2,e2) overlap when
     // s1 < e2 and s2 < e1; a stopped period ends at stopped_ms.
     SQLite::Statement overlap(
@@ -139,7 +139,7 @@ Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
 Result<PeriodRecord> PeriodStore::StopPeriod(const std::string& component, TimestampMs now_ms) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Transaction tx(*db_);
+    SQLite::Transaction tx = WriteTransaction(*db_);
     // The period running now, else the latest one that has not ended yet (scheduled).
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE component = ? AND "
                                           "stopped_ms = 0 AND end_ms > ? "

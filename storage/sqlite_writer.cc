@@ -27,6 +27,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -43,6 +44,15 @@ namespace obsmon::storage {
 
 namespace {
 
+// SQLite names the WAL and shm after the database's real path (symlinks resolved); the database
+// itself is checked under the configured name (a symlink pointed elsewhere is a replacement).
+std::string WalPathBase(const std::string& path, bool wal_or_shm) {
+  if (!wal_or_shm) return path;
+  std::error_code ec;
+  auto real = std::filesystem::canonical(path, ec);
+  return ec ? path : real.string();
+}
+
 size_t RowsOf(const WriteBatch& b) {
   return b.runs.size() + b.samples.size() + b.log_events.size() + b.log_cursors.size() +
          b.counters.size();
@@ -51,11 +61,11 @@ size_t RowsOf(const WriteBatch& b) {
 class SqliteWriter final : public Writer {
  public:
   SqliteWriter(const StorageOptions& options, std::unique_ptr<LockFile> lock,
-               std::unique_ptr<SQLite::Database> db, FileIdentity identity)
+               std::unique_ptr<SQLite::Database> db, DatabaseFiles files)
       : options_(options),
         lock_(std::move(lock)),
         db_(std::move(db)),
-        identity_(identity),
+        files_(files),
         applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms),
         retention_(*db_, options.retention_batch_rows) {
     next_retention_ =
@@ -130,7 +140,7 @@ class SqliteWriter final : public Writer {
       s.queue_depth = queue_.size();
     }
     struct stat st;  // stat() only: never open a descriptor of the database's files
-    s.wal_bytes = ::stat((options_.path + "-wal").c_str(), &st) == 0
+    s.wal_bytes = ::stat((WalPathBase(options_.path, true) + "-wal").c_str(), &st) == 0
                       ? static_cast<uint64_t>(st.st_size)
                       : 0;
     return s;
@@ -366,7 +376,7 @@ class SqliteWriter final : public Writer {
   bool WriteGroup(std::vector<Queued>* work) {
     // Nothing goes into a database file that is no longer the one at our path: the batches wait
     // (bounded by the queue) for the file to come back, and health says why.
-    if (Status same = CheckSameFile(options_.path, identity_); !same.ok()) {
+    if (Status same = CheckFiles(); !same.ok()) {
       RecordError(same);
       return true;
     }
@@ -407,6 +417,34 @@ class SqliteWriter final : public Writer {
       resolved_seq_ = std::max(resolved_seq_, q.seq);
     }
     return false;
+  }
+
+  // The database file, its WAL and its shared-memory index must still be the files this
+  // connection opened. A deleted or replaced database: batches wait until it is back. A deleted
+  // or replaced -wal or -shm is worse: our commits would go into a file no other process sees
+  // (lost at a crash), and a new connection would build a second WAL index for the same
+  // database. So the frames committed so far are checkpointed into the database file once, at
+  // once (our descriptors still reach them), and writing stops until obsmon is restarted.
+  Status CheckFiles() {
+    if (Status s = CheckSameFile(options_.path, files_.db); !s.ok()) return s;
+    for (auto [suffix, id] : {std::pair{"-wal", &files_.wal}, {"-shm", &files_.shm}}) {
+      Status s = CheckSameFile(WalPathBase(options_.path, true) + suffix, *id);
+      if (s.ok()) continue;
+      std::string salvage;
+      if (!wal_salvaged_) {
+        wal_salvaged_ = true;
+        sqlite3* handle = db_->getHandle();
+        int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                           nullptr);
+        salvage = rc == SQLITE_OK ? "; the runs committed so far were checkpointed into the database"
+                                  : std::string("; checkpointing them failed: ") + sqlite3_errstr(rc);
+      }
+      return Status::IoError(fmt::format(
+          "{}{}; obsmon stops writing (one database must not have two WAL indexes): restart "
+          "obsmon, which writes again after a new WAL",
+          s.message(), salvage));
+    }
+    return Status::Ok();
   }
 
   // The daemon learns of lost probe state outside our lock (it may take its own locks).
@@ -499,7 +537,8 @@ class SqliteWriter final : public Writer {
   const StorageOptions options_;
   std::unique_ptr<LockFile> lock_;
   std::unique_ptr<SQLite::Database> db_;  // used only by the writer thread (and before it starts)
-  const FileIdentity identity_;           // the database file opened
+  const DatabaseFiles files_;             // the database, WAL and shm files opened
+  bool wal_salvaged_ = false;             // writer thread only: see CheckFiles()
   BatchApplier applier_;                  // writer thread only
   Retention retention_;                   // writer thread only
 
@@ -535,16 +574,21 @@ class SqliteWriter final : public Writer {
 }  // namespace
 
 Result<std::unique_ptr<Writer>> Writer::Start(const StorageOptions& options) {
+  if (Status s = CheckDatabaseFile(options.path); !s.ok()) return s;  // before opening it
   auto lock = LockFile::Acquire(options.path);
   if (!lock.ok()) return lock.status();
   auto db = OpenForWrite(options.path, static_cast<int>(options.busy_timeout_ms));
   if (!db.ok()) return db.status();
-  auto identity = IdentifyFile(options.path);
-  if (!identity.ok()) return identity.status();
+  DatabaseFiles files;
+  for (auto [suffix, id] : {std::pair{"", &files.db}, {"-wal", &files.wal}, {"-shm", &files.shm}}) {
+    auto found = IdentifyFile(WalPathBase(options.path, *suffix != '\0') + suffix);
+    if (!found.ok()) return found.status();
+    *id = *found;
+  }
   std::unique_ptr<SqliteWriter> writer;
   try {
     writer = std::make_unique<SqliteWriter>(options, std::move(lock).value(),
-                                            std::move(db).value(), *identity);
+                                            std::move(db).value(), files);
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "preparing the writer's statements on " + options.path);
   }

@@ -138,6 +138,8 @@ TEST(ConfigLoaderTest, IntervalsAreBounded) {
                                    "inline.yml", clock, &errors)
                   .has_value())
       << errors.ToString();
+}
+
 // Issue 13: no YAML type error may escape as an exception; each is reported where it is.
 TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
   FakeClock clock;

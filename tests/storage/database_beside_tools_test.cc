@@ -90,6 +90,59 @@ TEST(DatabaseBesideToolsTest, ReportsCliAndSqlite3BesideTheWriterNeverDetachItsW
   }
 }
 
+// Deleting the WAL (or the shm index) under the writer: the writer notices before its next
+// commit, checkpoints what it had committed into the database file (another process, which no
+// longer sees that WAL, then reads it from the database file) and stops writing.
+TEST(DatabaseBesideToolsTest, ADeletedWalIsSalvagedAndStopsTheWriter) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  for (const char* suffix : {"-wal", "-shm"}) {
+    ScratchDir dir;
+    StorageOptions o;
+    o.path = dir.File("obsmon.db");
+    o.checkpoint_idle_ms = 0;
+    o.retry_backoff_ms = 20;
+    auto w = Writer::Start(o);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Enqueue(OneRun(kT0 + i * 1000)));
+    ASSERT_TRUE((*w)->Flush().ok());
+    ASSERT_TRUE(std::filesystem::remove(o.path + suffix)) << suffix;
+    ASSERT_TRUE((*w)->Enqueue(OneRun(kT0 + 9000)));
+    Status s = (*w)->Flush();
+    ASSERT_FALSE(s.ok()) << suffix;
+    EXPECT_NE(s.message().find(std::string(suffix) + " was deleted"), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("checkpointed into the database"), std::string::npos)
+        << s.message();
+    // The three committed runs are in the database file itself now.
+    EXPECT_EQ(CountFromAnotherProcess(dir, o.path), "3") << suffix;
+    EXPECT_EQ((*w)->Stats().queue_depth, 1u);  // the fourth waits; it is not written anywhere
+  }
+}
+
+// The single-writer lock holds whatever name the database is reached by.
+TEST(DatabaseBesideToolsTest, ASecondWriterThroughASymlinkOrHardLinkIsRefused) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  auto w = Writer::Start(o);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  std::filesystem::create_symlink(o.path, dir.File("symlink.db"));
+  std::filesystem::create_hard_link(o.path, dir.File("hardlink.db"));
+  for (const char* name : {"symlink.db", "hardlink.db"}) {
+    StorageOptions other;
+    other.path = dir.File(name);
+    auto second = Writer::Start(other);
+    ASSERT_FALSE(second.ok()) << name;
+    EXPECT_NE(second.status().message().find("in use by another obsmon"), std::string::npos)
+        << second.status().message();
+  }
+  w->reset();  // the first writer gone, the same file under another name may be written
+  StorageOptions other;
+  other.path = dir.File("symlink.db");
+  auto again = Writer::Start(other);
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+}
+
 // A file that is not a database is still refused, by SQLite's own check, and left untouched.
 TEST(DatabaseBesideToolsTest, ANonDatabaseFileIsRefusedAndLeftAsItWas) {
   ScratchDir dir;

@@ -30,8 +30,9 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
     r->url = *url;
     if (!ValidUrl(*url)) n.ErrorAt("url", "url must start with http:// or https://");
   }
-  // At most a minute: a send in flight is waited for at shutdown (SIGTERM must end obsmon).
-  if (auto t = n.DurationInRange("timeout", 1, 60'000)) r->timeout_ms = *t;
+  // At most 20s: a send in flight is waited for at shutdown, which must end well within
+  // systemd's TimeoutStopSec (30s in deploy/obsmon.service). Prometheus's default is 10s.
+  if (auto t = n.DurationInRange("timeout", 1, 20'000)) r->timeout_ms = *t;
   r->bearer_token_file = n.String("bearer_token_file").value_or("");
   CheckSecretFile(n, "bearer_token_file", r->bearer_token_file);
   r->bearer_token_env = n.String("bearer_token_env").value_or("");

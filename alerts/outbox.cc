@@ -131,6 +131,9 @@ int Outbox::DeliverDue() {
       ++c.dropped;
       continue;
     }
+    // Shutting down: start no new send (each may take the receiver's whole timeout); the rows
+    // stay in the outbox and go out after the restart.
+    if (stopping_.load()) break;
     if (row.attempts > 0) ++c.retried;
     Status st = it->second->Deliver(row.payload);
     if (st.ok()) {
@@ -155,6 +158,7 @@ void Outbox::Start() {
   std::lock_guard lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
+  stopping_.store(false);
   thread_ = std::thread([this] {
     NameThisThread("obsmon-outbox");
     Loop();
@@ -162,6 +166,7 @@ void Outbox::Start() {
 }
 
 void Outbox::Stop() {
+  stopping_.store(true);
   {
     std::lock_guard lock(run_mu_);
     stop_ = true;

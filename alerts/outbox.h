@@ -84,6 +84,7 @@ class Outbox final : public AlertSender {
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ = false;  // GUARDED_BY(run_mu_)
+  std::atomic<bool> stopping_{false};  // Stop() asked: DeliverDue starts no new send
   std::thread thread_;
   std::shared_ptr<prometheus::Collectable> collectable_;
 };

@@ -268,10 +268,15 @@ class Daemon::Impl {
     scheduler_.Stop();  // waits for running probes; their results reach the writer queue
     if (server_) server_->Stop();
     alerting_.reset();  // stops rule evaluation and the outbox (their state is persisted)
-    const auto stats = writer_->Stats();
     writer_->Stop();  // drains the queue and commits
-    log_->info("stopped; {} batches committed, {} dropped", stats.committed_batches,
-               stats.dropped_batches);
+    const auto stats = writer_->Stats();  // after the drain: what it could not write is counted
+    const uint64_t lost = stats.lost_batches + stats.rejected_batches;
+    if (lost > 0 || stats.dropped_batches > 0) {
+      log_->error("stopped; {} batches committed, {} dropped (queue full), {} lost ({})",
+                  stats.committed_batches, stats.dropped_batches, lost, stats.last_error);
+    } else {
+      log_->info("stopped; {} batches committed, 0 dropped", stats.committed_batches);
+    }
   }
 
   int port() const { return server_ ? server_->port() : 0; }

@@ -53,6 +53,22 @@ TEST(OutboxTest, DeliversToEveryReceiver) {
   EXPECT_EQ(outbox.Stats().sent, 2u);
 }
 
+// A receiver that hangs makes every send take its whole timeout: once Stop() is asked (SIGTERM)
+// no new send may start, or shutdown takes a timeout per queued row and receiver. The rows
+// not sent stay in the outbox for the next start.
+TEST(OutboxTest, StopStartsNoNewSend) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier first("first"), second("second"), third("third");
+  Outbox outbox({&clock, &store, {&first, &second, &third}});
+  outbox.Send({Alert("A")});
+  ASSERT_EQ(*store.Pending(), 3);
+  outbox.Stop();  // as SIGTERM does, here before the dispatcher's next pass
+  EXPECT_EQ(outbox.DeliverDue(), 0);
+  EXPECT_EQ(first.attempts + second.attempts + third.attempts, 0);
+  EXPECT_EQ(*store.Pending(), 3);
+}
+
 TEST(OutboxTest, RetriesWithExponentialBackoffUntilDelivered) {
   FakeClock clock;
   MemoryAlertStore store;

@@ -2,10 +2,6 @@
 
 namespace obsmon {
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at text[i] (1-4), or 0 when it is not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid, as in RFC 3629).
 size_t Utf8SequenceLength(std::string_view text, size_t i) {
   const auto b0 = static_cast<unsigned char>(text[i]);
   if (b0 < 0x80) return 1;
@@ -33,6 +29,8 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
   }
   return len;
 }
+
+namespace {
 
 bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
 

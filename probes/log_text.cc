@@ -8,6 +8,8 @@
 #define OBSMON_HAVE_AVX2_PATH 1
 #endif
 
+#include "core/text_escape.h"
+
 namespace obsmon::logs {
 
 namespace {
@@ -172,36 +174,6 @@ size_t LiteralSet::Find(std::string_view text) const {
   return std::string_view::npos;
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence at p (1..4), or 0 when the byte at p starts none.
-size_t Utf8SequenceLength(const unsigned char* p, const unsigned char* end) {
-  const unsigned char c = p[0];
-  if (c < 0x80) return 1;
-  size_t len = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (static_cast<size_t>(end - p) < len) return 0;
-  if (p[1] < lo || p[1] > hi) return 0;
-  for (size_t i = 2; i < len; ++i) {
-    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-  }
-  return len;
-}
-
-}  // namespace
 
 std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -211,10 +183,11 @@ std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid
   out.reserve(std::min(line.size(), max_bytes));
   size_t fits_with_ellipsis = 0;  // out.size() at the last piece boundary leaving room for "..."
   const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  const auto* const begin_of_line = p;
   const auto* end = p + line.size();
   bool invalid = false;
   while (p < end) {
-    size_t len = Utf8SequenceLength(p, end);
+    size_t len = Utf8SequenceLength(line, static_cast<size_t>(p - begin_of_line));
     std::string_view piece;
     if (len == 0) {
       invalid = true;

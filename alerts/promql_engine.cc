@@ -286,6 +286,9 @@ class Evaluator {
   }
 
   Result<Value> VectorVector(const Expr& e, Vector& lhs, Vector& rhs) {
+    // As Prometheus's VectorBinop: with one side empty nothing can match, so the result is empty
+    // before duplicate series on the other side could be an error (issue 14, item 4).
+    if (lhs.empty() || rhs.empty()) return VectorValue(Vector());
     std::unordered_map<std::string, const VSample*> right;
     right.reserve(rhs.size());
     for (const auto& s : rhs) {

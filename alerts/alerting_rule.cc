@@ -32,30 +32,16 @@ Result<promql::Vector> Query(const promql::Expr& expr, int64_t ts, const RuleEva
   return std::move(r->vector);
 }
 
-std::string QueryEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 AlertingRule::AlertingRule(RuleSpec spec, std::string group_key)
     : spec_(std::move(spec)), group_key_(std::move(group_key)) {}
 
+// Prometheus links to its /graph page, which obsmon does not serve (a 404 from every
+// notification, issue 14 item 8); obsmon's own list of active alerts, with this one in it, is
+// what it can show.
 std::string AlertingRule::GeneratorUrl(const std::string& external_url) const {
-  return external_url + "/graph?g0.expr=" + QueryEscape(spec_.expr_text) + "&g0.tab=1";
+  return external_url + "/api/v1/alerts";
 }
 
 void AlertingRule::Record(const Alert& a, const char* event, int64_t ts_ms) {

@@ -227,7 +227,7 @@ TEST_F(AlertmanagerIntegrationTest, DownAlertArrivesAfterForAndResolves) {
   EXPECT_EQ(active[0]["annotations"]["summary"], "Carbon component is down");
   EXPECT_EQ(active[0]["startsAt"].get<std::string>().substr(0, 19),
             Rfc3339(t0 + 3 * kMin).substr(0, 19));
-  EXPECT_EQ(active[0]["generatorURL"].get<std::string>().rfind("http://obsmon.test:9950/graph", 0),
+  EXPECT_EQ(active[0]["generatorURL"].get<std::string>().rfind("http://obsmon.test:9950/api/v1/alerts", 0),
             0u);
   EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20)) << "no firing webhook";
   Minute(1);  // t4: resolved, endsAt t4 (in the real past)

@@ -168,6 +168,7 @@ void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t in
     if (a.state == AlertState::kPending) continue;
     bool needs = a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;
     if (!needs) continue;
+    const int64_t previously_sent = a.last_sent_at_ms;
     a.last_sent_at_ms = ts;
     a.valid_until_ms = ts + 4 * std::max(resend_delay_ms, interval_ms);
     dirty_ = true;
@@ -178,6 +179,8 @@ void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t in
     o.resolved = a.resolved_at_ms != 0;
     o.ends_at_ms = o.resolved ? a.resolved_at_ms : a.valid_until_ms;
     o.generator_url = GeneratorUrl(external_url);
+    o.sent_at_ms = ts;
+    o.previously_sent_at_ms = previously_sent;
     out->push_back(std::move(o));
   }
 }

@@ -27,9 +27,12 @@ constexpr uint64_t kWakeTag = 1;
 constexpr char kRequestTimeout[] =
     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
     "Content-Length: 33\r\n\r\nrequest not received in the time\n";
+constexpr char kBadFraming[] =
+    "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 46\r\n\r\nambiguous request length (RFC 9112 section 6)\n";
 constexpr char kHeadTooLarge[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
-    "Content-Type: text/plain\r\nContent-Length: 25\r\n\r\nrequest head is too large\n";
+    "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nrequest head is too large\n";
 
 // "1.2.3.4" / "::1" and the port of a socket address.
 void DescribeAddress(const sockaddr_storage& addr, std::string* ip, int* port) {
@@ -57,9 +60,16 @@ std::string TlsErrorText() {
 
 }  // namespace
 
+namespace {
+// The status of the response a worker thread just wrote (cpp-httplib's logger runs on that
+// thread right after writing it).
+thread_local int last_status = 0;
+}  // namespace
+
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
       limits_(options.max_connections, options.max_connections_per_client) {
+  set_logger([](const httplib::Request&, const httplib::Response& res) { last_status = res.status; });
   set_payload_max_length(options_.max_body_bytes);
   set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max));
   // What httplib writes into its Keep-Alive response header.
@@ -181,6 +191,7 @@ GateStats GatedServer::Stats() const {
   s.evicted = counters_.evicted;
   s.request_timeouts = counters_.request_timeouts;
   s.head_too_large = counters_.head_too_large;
+  s.bad_framing = counters_.bad_framing;
   s.write_timeouts = counters_.write_timeouts;
   s.tls_handshake_failures = counters_.tls_handshake_failures;
   s.open = limits_.open();
@@ -326,6 +337,10 @@ void GatedServer::Progress(uint64_t id) {
       ++counters_.head_too_large;
       return Drop(id, kHeadTooLarge);
     }
+    if (scan.state == RequestHeadScan::State::kBadFraming) {
+      ++counters_.bad_framing;
+      return Drop(id, kBadFraming);
+    }
     const bool was_empty = !conn.has_pending();
     status = ReceiveSome(conn, cap - conn.pending().size());
     if (status == IoStatus::kOk && was_empty) conn.first_byte = std::chrono::steady_clock::now();
@@ -420,6 +435,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
   const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max;
   bool connection_closed = false;
   bool ok = false;
+  last_status = 0;
   try {
     ok = process_request(stream, close_connection, connection_closed, nullptr);
   } catch (...) {
@@ -429,7 +445,14 @@ void GatedServer::Serve(ConnectionPtr conn) {
   --counters_.busy;
   if (stream.read_timed_out()) ++counters_.request_timeouts;
   if (stream.write_timed_out()) ++counters_.write_timeouts;
-  if (!ok || connection_closed || close_connection || stopping_) return Release(std::move(conn));
+  // After a request cpp-httplib could not parse or take whole (400, 408, 413, 414, 431) the
+  // rest of the bytes cannot be trusted to start a request: it would read on from inside the
+  // bad one (a request smuggled in a header or body was executed that way). Close instead.
+  const bool framing_error = last_status == 400 || last_status == 408 || last_status == 413 ||
+                             last_status == 414 || last_status == 431;
+  if (!ok || connection_closed || close_connection || stopping_ || framing_error) {
+    return Release(std::move(conn));
+  }
   const SteadyTime now = std::chrono::steady_clock::now();
   conn->idle_since = now;
   conn->first_byte = now;  // of a pipelined request already buffered, if any

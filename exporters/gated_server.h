@@ -97,7 +97,8 @@ class GatedServer : public httplib::Server {
 
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},
-        request_timeouts{0}, head_too_large{0}, write_timeouts{0}, tls_handshake_failures{0};
+        request_timeouts{0}, head_too_large{0}, bad_framing{0}, write_timeouts{0},
+        tls_handshake_failures{0};
     std::atomic<size_t> busy{0};
   };
   Counters counters_;

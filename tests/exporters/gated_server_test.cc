@@ -260,6 +260,44 @@ TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {
   EXPECT_EQ(server_->ConnectionStats().head_too_large, 1u);
 }
 
+// Regression (fresh eyes, issue 13): after a request it could not parse, cpp-httplib answered 400
+// and read on from inside that request, so a request hidden in a long header or a body ran (a
+// POST /-/reload with valid credentials, in the attack). The connection now closes instead.
+TEST_F(GatedServerTest, NothingAfterAnUnparsableOrAmbiguousRequestIsExecuted) {
+  Start();
+  const std::string hidden = "POST /-/reload HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+  struct Case {
+    std::string request;
+    std::string status;
+  };
+  const Case cases[] = {
+      // A header line longer than 8 KiB (httplib's limit), the hidden request in the body.
+      {"POST /healthz HTTP/1.1\r\nX-Pad: " + std::string(9000, 'a') +
+           "\r\nContent-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden,
+       "HTTP/1.1 431"},
+      // Content-Length and Transfer-Encoding together.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+           hidden,
+       "HTTP/1.1 400"},
+      // Two different lengths.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef" + hidden,
+       "HTTP/1.1 400"},
+      // A request line httplib cannot parse, a request pipelined behind it.
+      {"NOT A REQUEST\r\n\r\n" + hidden, "HTTP/1.1 400"},
+  };
+  for (const auto& c : cases) {
+    RawClient client("127.0.0.1", server_->port());
+    ASSERT_TRUE(client.Send(c.request));
+    bool closed = false;
+    const std::string answer = client.Receive(3000ms, &closed);
+    EXPECT_EQ(answer.rfind(c.status, 0), 0u) << answer.substr(0, 200);
+    EXPECT_EQ(answer.find("HTTP/1.1", 5), std::string::npos) << "a second response:\n" << answer;
+    EXPECT_TRUE(closed);
+  }
+  EXPECT_EQ(reloads_, 0);
+  EXPECT_TRUE(Healthy());
+}
+
 TEST_F(GatedServerTest, PipelinedAndKeptAliveRequestsAreAnsweredInOrder) {
   Start(Short());
   RawClient c("127.0.0.1", server_->port());

@@ -163,23 +163,34 @@ void GatedServer::Start() {
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
     workers_.emplace_back([this] {
       NameThisThread("obsmon-http-w");
-      WorkLoop();
+      WorkLoop(general_);
     });
   }
+  workers_.emplace_back([this] {
+    NameThisThread("obsmon-http-h");
+    WorkLoop(fast_);
+  });
 }
 
 void GatedServer::Stop() {
   if (!started_ || stopping_.exchange(true)) return;
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
-  queue_cv_.notify_all();
+  {
+    // Under the lock, so no worker is between checking stopping_ and waiting.
+    std::lock_guard<std::mutex> lock(queue_mu_);
+  }
+  general_.cv.notify_all();
+  fast_.cv.notify_all();
   if (poller_.joinable()) poller_.join();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
   std::lock_guard<std::mutex> lock(queue_mu_);
-  for (auto& conn : ready_) limits_.Remove(conn->client);
+  for (Lane* lane : {&general_, &fast_}) {
+    for (auto& conn : lane->ready) limits_.Remove(conn->client);
+    lane->ready.clear();
+  }
   for (auto& conn : returned_) limits_.Remove(conn->client);
-  ready_.clear();
   returned_.clear();
 }
 
@@ -324,13 +335,19 @@ void GatedServer::Progress(uint64_t id) {
         ScanRequestHead(conn.pending(), options_.max_head_bytes, options_.max_body_bytes);
     if (scan.state == RequestHeadScan::State::kReady) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+      const std::string_view path = ReadOnlyRequestPath(conn.pending());
+      Lane& lane = !path.empty() && std::find(options_.fast_lane_paths.begin(),
+                                              options_.fast_lane_paths.end(),
+                                              path) != options_.fast_lane_paths.end()
+                       ? fast_
+                       : general_;
       ConnectionPtr ready = std::move(it->second);
       waiting_.erase(it);
       {
         std::lock_guard<std::mutex> lock(queue_mu_);
-        ready_.push_back(std::move(ready));
+        lane.ready.push_back(std::move(ready));
       }
-      queue_cv_.notify_one();
+      lane.cv.notify_one();
       return;
     }
     if (scan.state == RequestHeadScan::State::kTooLarge) {
@@ -410,15 +427,15 @@ void GatedServer::TakeReturned() {
 
 // ---- the workers ----
 
-void GatedServer::WorkLoop() {
+void GatedServer::WorkLoop(Lane& lane) {
   for (;;) {
     ConnectionPtr conn;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-      if (ready_.empty()) return;  // stopping, nothing left
-      conn = std::move(ready_.front());
-      ready_.pop_front();
+      lane.cv.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
+      if (lane.ready.empty()) return;  // stopping, nothing left
+      conn = std::move(lane.ready.front());
+      lane.ready.pop_front();
     }
     Serve(std::move(conn));
   }

@@ -72,7 +72,11 @@ class GatedServer : public httplib::Server {
   void Release(ConnectionPtr conn);
   void TakeReturned();
 
-  void WorkLoop();
+  struct Lane {
+    std::condition_variable cv;
+    std::deque<ConnectionPtr> ready;  // GUARDED_BY(queue_mu_): whole requests for workers
+  };
+  void WorkLoop(Lane& lane);
   void Serve(ConnectionPtr conn);
 
   const GateOptions options_;
@@ -91,8 +95,8 @@ class GatedServer : public httplib::Server {
   std::map<uint64_t, ConnectionPtr> waiting_;
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<ConnectionPtr> ready_;     // GUARDED_BY(queue_mu_): whole requests for workers
+  Lane general_;
+  Lane fast_;  // health checks (GateOptions::fast_lane_paths), one worker of their own
   std::vector<ConnectionPtr> returned_;  // GUARDED_BY(queue_mu_): kept alive, back to the poller
 
   struct Counters {

@@ -112,4 +112,18 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
   return scan;
 }
 
+std::string_view ReadOnlyRequestPath(std::string_view head) {
+  size_t at = 0;
+  if (head.substr(0, 4) == "GET ") {
+    at = 4;
+  } else if (head.substr(0, 5) == "HEAD ") {
+    at = 5;
+  } else {
+    return {};
+  }
+  const size_t end = head.find_first_of(" ?\r\n", at);
+  if (end == std::string_view::npos) return {};
+  return head.substr(at, end - at);
+}
+
 }  // namespace obsmon

@@ -32,6 +32,10 @@ struct RequestHeadScan {
 // numbers, and a transfer coding other than chunked are kBadFraming.
 inline constexpr size_t kMaxHeadLineBytes = 8192;
 
+// The path of a GET or HEAD request line at the start of `head` (without its query), or "" for
+// any other method.
+std::string_view ReadOnlyRequestPath(std::string_view head);
+
 RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
                                 size_t max_body_bytes);
 

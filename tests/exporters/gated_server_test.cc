@@ -14,6 +14,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -30,7 +32,18 @@ using Clock = std::chrono::steady_clock;
 
 class StubBackend final : public ApiBackend {
  public:
-  std::string MetricsText() override { return "up 1\n"; }
+  std::string MetricsText() override {
+    std::unique_lock<std::mutex> lock(mu);
+    ++metrics_in_progress;
+    cv.wait(lock, [&] { return !hold_metrics; });
+    --metrics_in_progress;
+    return "up 1\n";
+  }
+  // While set, /metrics requests wait (as a 10 MB exposition being rendered would).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold_metrics = false;
+  int metrics_in_progress = 0;
   nlohmann::json Components() override { return nlohmann::json::array(); }
   std::optional<nlohmann::json> ComponentJson(const std::string&) override { return std::nullopt; }
   std::optional<int64_t> ObjectiveWindowMs(const std::string&) override { return std::nullopt; }
@@ -247,6 +260,35 @@ TEST_F(GatedServerTest, OverTheClientLimitTheLongestWaitingConnectionMakesRoom) 
   idle[2].Receive(1000ms, &third_closed);
   EXPECT_TRUE(third_closed);
   EXPECT_EQ(server_->ConnectionStats().evicted, 3u);
+}
+
+// Regression (fresh eyes, issue 13): 64 clients fetching a 10 MB /metrics kept every worker busy
+// and /healthz timed out for the whole run. Health checks have a worker of their own.
+TEST_F(GatedServerTest, HealthzIsAnsweredWhileEveryWorkerIsBusy) {
+  Start();
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = true;
+  }
+  std::vector<RawClient> heavy;
+  for (int i = 0; i < 12; ++i) {  // 8 workers busy, 4 queued behind them
+    heavy.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  }
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline) {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    if (backend_.metrics_in_progress == 8) break;
+  }
+  EXPECT_TRUE(Healthy());
+  EXPECT_TRUE(Healthy("127.0.0.2"));
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    EXPECT_EQ(backend_.metrics_in_progress, 8);  // still all busy: healthz did not wait for them
+    backend_.hold_metrics = false;
+  }
+  backend_.cv.notify_all();
+  for (auto& c : heavy) EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u);
 }
 
 TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {

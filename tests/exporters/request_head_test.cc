@@ -87,5 +87,13 @@ TEST(RequestHeadTest, HeadBeyondTheLimitIsTooLargeEvenWhenItsEndArrivesLater) {
   EXPECT_EQ(Scan(exact, exact.size() - 1).state, State::kTooLarge);
 }
 
+TEST(RequestHeadTest, ReadOnlyRequestPathIsThePathOfGetAndHeadOnly) {
+  EXPECT_EQ(ReadOnlyRequestPath("GET /healthz HTTP/1.1\r\n"), "/healthz");
+  EXPECT_EQ(ReadOnlyRequestPath("HEAD /-/ready?x=1 HTTP/1.1\r\n"), "/-/ready");
+  EXPECT_EQ(ReadOnlyRequestPath("POST /healthz HTTP/1.1\r\n"), "");
+  EXPECT_EQ(ReadOnlyRequestPath("GET /healthz"), "");  // no end of the path yet
+  EXPECT_EQ(ReadOnlyRequestPath("get /healthz HTTP/1.1\r\n"), "");
+}
+
 }  // namespace
 }  // namespace obsmon

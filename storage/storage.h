@@ -32,7 +32,7 @@ struct StorageOptions {
   // Batches waiting for the writer, and their rows (runs, samples, log events...); beyond either
   // Enqueue() drops and counts. The rows bound the queue's memory (~100-200 bytes a row).
   size_t queue_capacity = 65'536;
-  size_t queue_capacity_rows = 2'000'000;
+  size_t queue_capacity_rows = 500'000;
   // Wall and steady time for retention cutoffs and its period; tests pass a FakeClock.
   const Clock* clock = &SystemClock::Instance();
   // log_events kept per (component, UTC day); the rest are counted in the counter

@@ -30,6 +30,9 @@ constexpr char kRequestTimeout[] =
 constexpr char kBadFraming[] =
     "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n"
     "Content-Length: 46\r\n\r\nambiguous request length (RFC 9112 section 6)\n";
+constexpr char kUriTooLong[] =
+    "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 21\r\n\r\nrequest URI too long\n";
 constexpr char kHeadTooLarge[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
     "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nrequest head is too large\n";
@@ -353,6 +356,10 @@ void GatedServer::Progress(uint64_t id) {
     if (scan.state == RequestHeadScan::State::kTooLarge) {
       ++counters_.head_too_large;
       return Drop(id, kHeadTooLarge);
+    }
+    if (scan.state == RequestHeadScan::State::kUriTooLong) {
+      ++counters_.head_too_large;
+      return Drop(id, kUriTooLong);
     }
     if (scan.state == RequestHeadScan::State::kBadFraming) {
       ++counters_.bad_framing;

@@ -45,7 +45,8 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
     size_t nl = lines.find('\n', from);
     const size_t line_end = nl == std::string_view::npos ? lines.size() : nl;
     if (line_end - from > kMaxHeadLineBytes) {
-      scan.state = RequestHeadScan::State::kTooLarge;
+      scan.state = from == 0 ? RequestHeadScan::State::kUriTooLong
+                             : RequestHeadScan::State::kTooLarge;
       return scan;
     }
     if (nl == std::string_view::npos) break;

@@ -14,6 +14,7 @@ struct RequestHeadScan {
     kReady,       // head (and body, when it has a length) buffered: a worker may serve it now
     kTooLarge,    // the head, or one line of it, is longer than allowed: answer 431 and close
     kBadFraming,  // where the request ends is ambiguous (request smuggling's ground): 400, close
+    kUriTooLong,  // the request line alone is longer than kMaxHeadLineBytes: 414, close
   };
   State state = State::kIncomplete;
   size_t head_bytes = 0;  // through the blank line (kReady)

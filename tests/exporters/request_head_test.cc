@@ -72,6 +72,9 @@ TEST(RequestHeadTest, LineLongerThanEightKiBIsTooLarge) {
   const std::string line = "X-Pad: " + std::string(kMaxHeadLineBytes, 'a');
   EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + line, 64 * 1024).state, State::kTooLarge);
   EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + line + "\r\n\r\n", 64 * 1024).state, State::kTooLarge);
+  // The request line itself: a URI too long (414).
+  EXPECT_EQ(Scan("GET /?q=" + std::string(kMaxHeadLineBytes, 'a'), 64 * 1024).state,
+            State::kUriTooLong);
   const std::string fits = "X-Pad: " + std::string(kMaxHeadLineBytes - 8, 'a');
   EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + fits + "\r\n\r\n", 64 * 1024).state, State::kReady);
 }

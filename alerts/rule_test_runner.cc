@@ -261,6 +261,16 @@ class FileRunner {
     }
     if (!cerrs.empty()) return {cerrs.ToString()};
 
+    // The loop below evaluates every rule at 0, interval, ... max_eval: bound that work first.
+    const int64_t evaluations = max_eval / eval_interval + 1;
+    if (evaluations > evaluations_left_) {
+      return {test_name + "    eval_time " + FormatDurationMs(max_eval) +
+              " at evaluation_interval " + FormatDurationMs(eval_interval) + " needs " +
+              std::to_string(evaluations) + " rule evaluations; a test file may ask for at most " +
+              std::to_string(kMaxRuleEvaluations) + " in all"};
+    }
+    evaluations_left_ -= evaluations;
+
     RuleManagerOptions ro;
     ro.store = &store;
     ro.evaluation_interval_ms = eval_interval;
@@ -390,6 +400,7 @@ class FileRunner {
 
   std::string file_;
   std::ostream& out_;
+  int64_t evaluations_left_ = kMaxRuleEvaluations;  // for the whole file
 };
 
 }  // namespace

@@ -78,5 +78,33 @@ TEST(RunRuleTestsTest, MissingRuleFileFailsWithExitCode1) {
   std::filesystem::remove_all(dir);
 }
 
+// Fuzz campaign (issue 13): `eval_time: 292y` evaluated the rules at every evaluation_interval up
+// to it (9e12 times at 1ms): `obsmon test rules` never ended. The evaluations of a file are
+// bounded, summed over its groups, and refused before any is made.
+TEST(RunRuleTestsTest, EvaluationsBeyondTheLimitAreRefusedNotRun) {
+  auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = (dir / "t.yml").string();
+  std::ofstream(file) << "evaluation_interval: 1ms\ntests:\n"
+                         "  - alert_rule_test: [{eval_time: 292y, alertname: A}]\n";
+  std::ostringstream out;
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("eval_time 292y at evaluation_interval 1ms needs 9208512000001 rule "
+                           "evaluations; a test file may ask for at most 1000000 in all"),
+            std::string::npos)
+      << out.str();
+
+  // 600,001 evaluations pass; a second group of as many goes over the file's budget.
+  std::string group = "  - alert_rule_test: [{eval_time: 600000m, alertname: A}]\n";
+  std::ofstream(file, std::ios::trunc) << "tests:\n" << group;
+  out.str("");
+  EXPECT_EQ(RunRuleTests({file}, out), 0) << out.str();
+  std::ofstream(file, std::ios::trunc) << "tests:\n" << group << group;
+  out.str("");
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("needs 600001 rule evaluations"), std::string::npos) << out.str();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

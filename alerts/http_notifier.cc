@@ -64,12 +64,12 @@ Status Post(const ReceiverConfig& c, const std::string& url, const std::string& 
   cli.set_write_timeout(timeout);
   httplib::Headers headers;
   auto token = ReadSecret(c.bearer_token_file, c.bearer_token_env);
-  if (!token.ok()) return Status::InvalidArgument(c.name + ": bearer token: " + token.status().message());
+  if (!token.ok()) return Status::Unavailable(c.name + ": bearer token: " + token.status().message());
   if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
   if (!c.basic_username.empty()) {
     auto password = ReadSecret(c.basic_password_file, c.basic_password_env);
     if (!password.ok()) {
-      return Status::InvalidArgument(c.name + ": basic_auth password: " + password.status().message());
+      return Status::Unavailable(c.name + ": basic_auth password: " + password.status().message());
     }
     cli.set_basic_auth(c.basic_username, *password);
   }

@@ -178,6 +178,14 @@ class Reader : public ProbeStateSource {
   // [from_ms, to_ms), ordered by series then time.
   virtual Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                               TimestampMs from_ms, TimestampMs to_ms) = 0;
+  // Every sample of every series with from_ms <= ts_ms < to_ms, ordered by series then time;
+  // fails when there are more than `limit` (a caller that must hold them all says how many it
+  // can). What the alert rules' in-memory series are refilled from at start. (Not pure so that
+  // fakes of Reader need not implement it.)
+  virtual Result<std::vector<Sample>> AllSamples(TimestampMs from_ms, TimestampMs to_ms,
+                                                 size_t limit) {
+    return Status::Unavailable("AllSamples is not supported by this reader");
+  }
   // Components that have any stored probe run.
   virtual Result<std::vector<std::string>> Components() = 0;
   // The newest run of every probe (for the current state after a restart).

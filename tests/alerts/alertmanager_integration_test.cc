@@ -258,5 +258,28 @@ TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDuringOutageStillGetsTheAler
   EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20));
 }
 
+// Alertmanager down while an alert fired and resolved: once it is back, it must end with the
+// alert resolved (issue 14, item 2). The order of delivery itself is checked where it can be
+// observed, in outbox_test (AfterAnOutage...); this passed before that fix too, in this short
+// sequence, so it guards the end state with the real Alertmanager rather than the order.
+TEST_F(AlertmanagerIntegrationTest, OutageAcrossFiringAndResolveEndsResolvedInAlertmanager) {
+  Minute(1);
+  Minute(0);
+  Minute(0);
+  Minute(0);  // firing: delivery fails (nothing listens)
+  Minute(0);
+  Minute(0);  // still down, backing off
+  Minute(1);  // resolved, queued behind the firing row
+  EXPECT_GE(*store_->Pending(), 2);
+  StartAlertmanager();
+  for (int i = 0; i < 30 && *store_->Pending() > 0; ++i) {
+    clock_->Advance(kMin);
+    outbox_->DeliverDue();
+  }
+  EXPECT_EQ(*store_->Pending(), 0);
+  EXPECT_TRUE(ActiveInAlertmanager().empty()) << ActiveInAlertmanager().dump();
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 20)) << "no resolved webhook";
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

@@ -49,7 +49,8 @@ TEST_P(RuleFileTest, PassesUnderObsmon) {
 
 INSTANTIATE_TEST_SUITE_P(TestData, RuleFileTest,
                          ::testing::Values("seed_rules_test.yml", "promql_test.yml",
-                                           "operators_test.yml", "state_test.yml"),
+                                           "operators_test.yml", "state_test.yml",
+                                           "semantics_test.yml"),
                          [](const auto& info) {
                            std::string n = info.param;
                            n = n.substr(0, n.find('.'));

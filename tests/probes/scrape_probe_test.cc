@@ -7,6 +7,7 @@
 
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
+#include "tests/probes/raw_responder.h"
 #include "tests/probes/test_http_server.h"
 
 namespace obsmon {
@@ -242,6 +243,24 @@ TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
   EXPECT_EQ(Find(r, "m"), nullptr);
   options.sample_limit = 100;
   EXPECT_TRUE(MakeProbe(server.Url("/metrics"), options)->Run(In(2s)).success);
+}
+
+// Regression (issue 13): httplib read a target's headers without any bound.
+TEST(ScrapeProbeTest, EndlessResponseHeadFailsTheScrapeAtSixtyFourKiB) {
+  testing::RawResponder target([](int fd, const std::atomic<bool>& stop) {
+    testing::RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\n", stop);
+    const std::string headers = [] {
+      std::string h;
+      while (h.size() < 64 * 1024) h += "X-Many: v\r\n";
+      return h;
+    }();
+    for (int i = 0; i < 100 && testing::RawResponder::SendAll(fd, headers, stop); ++i) {
+    }
+  });
+  auto r = MakeProbe(target.Url("/metrics"))->Run(In(5s));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "response head larger than 65536 bytes (status line and headers)");
+  EXPECT_EQ(Value(r, "up"), 0);
 }
 
 TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {

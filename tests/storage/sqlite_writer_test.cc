@@ -152,6 +152,18 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   EXPECT_TRUE(std::isnan((*odd)[0].value));
   EXPECT_TRUE(std::isinf((*odd)[1].value));
   EXPECT_TRUE(r->Samples("probe_success", Labels{{"job", "other"}}, kT0, kT0 + kHour)->empty());
+  // Every series at once (what the alert rules are refilled from at start), and its bound.
+  auto all = r->AllSamples(kT0, kT0 + kHour, 100);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  size_t success_samples = 0, odd_samples = 0;
+  for (const auto& s : *all) {
+    if (s.name == "probe_success" && s.labels == sl) ++success_samples;
+    if (s.name == "odd") ++odd_samples;
+  }
+  EXPECT_EQ(success_samples, 2u);
+  EXPECT_EQ(odd_samples, 2u);
+  EXPECT_FALSE(r->AllSamples(kT0, kT0 + kHour, 1).ok());
+  EXPECT_TRUE(r->AllSamples(kT0 - kHour, kT0, 100)->empty());
 
   auto events = r->LogEvents("carbon", kT0, kT0 + kHour, 10);
   ASSERT_TRUE(events.ok());

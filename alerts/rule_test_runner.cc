@@ -262,14 +262,19 @@ class FileRunner {
     if (!cerrs.empty()) return {cerrs.ToString()};
 
     // The loop below evaluates every rule at 0, interval, ... max_eval: bound that work first.
-    const int64_t evaluations = max_eval / eval_interval + 1;
-    if (evaluations > evaluations_left_) {
+    int64_t rules = 0;
+    for (const auto& g : groups) rules += static_cast<int64_t>(g.rules.size());
+    rules = std::max<int64_t>(rules, 1);
+    const int64_t steps = max_eval / eval_interval + 1;
+    if (steps > evaluations_left_ / rules) {  // steps * rules > evaluations_left_, no overflow
       return {test_name + "    eval_time " + FormatDurationMs(max_eval) +
-              " at evaluation_interval " + FormatDurationMs(eval_interval) + " needs " +
-              std::to_string(evaluations) + " rule evaluations; a test file may ask for at most " +
-              std::to_string(kMaxRuleEvaluations) + " in all"};
+              " at evaluation_interval " + FormatDurationMs(eval_interval) + ": " +
+              std::to_string(steps) + " steps of " + std::to_string(rules) +
+              " rule(s); a test file may ask for at most " + std::to_string(kMaxRuleEvaluations) +
+              " rule evaluations in all (a longer evaluation_interval or an earlier eval_time "
+              "needs fewer)"};
     }
-    evaluations_left_ -= evaluations;
+    evaluations_left_ -= steps * rules;
 
     RuleManagerOptions ro;
     ro.store = &store;

@@ -321,7 +321,8 @@ class FileRunner {
           if (got != exp) {
             errs.push_back(
                 test_name + "    alertname: " + at.alertname + ", time: " + FormatDurationMs(t) +
-                ", \n        exp:" + AlertsString(exp) + ", \n        got:" + AlertsString(got));
+                ", \n        exp:" + Indent(AlertsString(exp)) + ", \n        got:" +
+                Indent(AlertsString(got)));
           }
         }
         ++curr;
@@ -377,7 +378,7 @@ class FileRunner {
       }
       if (!equal) {
         errs.push_back(
-            test_name + "    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+            test_name + "    expr: " + GoQuote(et.expr) + ", time: " + FormatDurationMs(et.eval_time) +
             ",\n        exp: " + SamplesString(exp) + "\n        got: " + SamplesString(got));
       }
     }
@@ -394,13 +395,25 @@ class FileRunner {
     return s + "\n]";
   }
 
+  // As promtool's parsedSamplesString: "nil" when empty, values as Go's %E (shortest digits).
   static std::string SamplesString(const std::vector<std::pair<Labels, double>>& v) {
+    if (v.empty()) return "nil";
     std::string s;
     for (size_t i = 0; i < v.size(); ++i) {
       if (i) s += ", ";
-      s += GoLabels(v[i].first) + " " + FormatGoFloat(v[i].second);
+      s += GoLabels(v[i].first) + " " + FormatGoFloatE(v[i].second);
     }
     return s;
+  }
+
+  // promtool indents the lines of an alert list under "exp:"/"got:" by 12 spaces.
+  static std::string Indent(const std::string& s) {
+    std::string out;
+    for (char ch : s) {
+      out += ch;
+      if (ch == '\n') out += std::string(12, ' ');
+    }
+    return out;
   }
 
   std::string file_;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace obsmon {
 
@@ -19,6 +21,9 @@ struct GateOptions {
   size_t max_head_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024;
   int keep_alive_max = 100;  // requests per connection
+  // GET/HEAD requests for these paths are answered by a worker of their own, so that a queue of
+  // heavy requests (a 10 MB /metrics, reports) never delays a health check behind it.
+  std::vector<std::string> fast_lane_paths = {"/healthz", "/-/healthy", "/-/ready"};
 };
 
 // Counters since start, and what is open now.
@@ -29,6 +34,7 @@ struct GateStats {
   uint64_t evicted = 0;             // idle or incomplete connections closed to make room
   uint64_t request_timeouts = 0;    // a request not whole within request_timeout (408)
   uint64_t head_too_large = 0;      // 431
+  uint64_t bad_framing = 0;         // 400: ambiguous request length (RFC 9112 §6.3)
   uint64_t write_timeouts = 0;
   uint64_t tls_handshake_failures = 0;
   size_t open = 0;

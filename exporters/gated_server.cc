@@ -27,9 +27,15 @@ constexpr uint64_t kWakeTag = 1;
 constexpr char kRequestTimeout[] =
     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
     "Content-Length: 33\r\n\r\nrequest not received in the time\n";
+constexpr char kBadFraming[] =
+    "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 46\r\n\r\nambiguous request length (RFC 9112 section 6)\n";
+constexpr char kUriTooLong[] =
+    "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 21\r\n\r\nrequest URI too long\n";
 constexpr char kHeadTooLarge[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
-    "Content-Type: text/plain\r\nContent-Length: 25\r\n\r\nrequest head is too large\n";
+    "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nrequest head is too large\n";
 
 // "1.2.3.4" / "::1" and the port of a socket address.
 void DescribeAddress(const sockaddr_storage& addr, std::string* ip, int* port) {
@@ -57,9 +63,16 @@ std::string TlsErrorText() {
 
 }  // namespace
 
+namespace {
+// The status of the response a worker thread just wrote (cpp-httplib's logger runs on that
+// thread right after writing it).
+thread_local int last_status = 0;
+}  // namespace
+
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
       limits_(options.max_connections, options.max_connections_per_client) {
+  set_logger([](const httplib::Request&, const httplib::Response& res) { last_status = res.status; });
   set_payload_max_length(options_.max_body_bytes);
   set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max));
   // What httplib writes into its Keep-Alive response header.
@@ -153,23 +166,34 @@ void GatedServer::Start() {
   for (size_t i = 0; i < std::max<size_t>(1, options_.workers); ++i) {
     workers_.emplace_back([this] {
       NameThisThread("obsmon-http-w");
-      WorkLoop();
+      WorkLoop(general_);
     });
   }
+  workers_.emplace_back([this] {
+    NameThisThread("obsmon-http-h");
+    WorkLoop(fast_);
+  });
 }
 
 void GatedServer::Stop() {
   if (!started_ || stopping_.exchange(true)) return;
   const uint64_t one = 1;
   (void)!::write(wake_fd_, &one, sizeof one);
-  queue_cv_.notify_all();
+  {
+    // Under the lock, so no worker is between checking stopping_ and waiting.
+    std::lock_guard<std::mutex> lock(queue_mu_);
+  }
+  general_.cv.notify_all();
+  fast_.cv.notify_all();
   if (poller_.joinable()) poller_.join();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
   std::lock_guard<std::mutex> lock(queue_mu_);
-  for (auto& conn : ready_) limits_.Remove(conn->client);
+  for (Lane* lane : {&general_, &fast_}) {
+    for (auto& conn : lane->ready) limits_.Remove(conn->client);
+    lane->ready.clear();
+  }
   for (auto& conn : returned_) limits_.Remove(conn->client);
-  ready_.clear();
   returned_.clear();
 }
 
@@ -181,6 +205,7 @@ GateStats GatedServer::Stats() const {
   s.evicted = counters_.evicted;
   s.request_timeouts = counters_.request_timeouts;
   s.head_too_large = counters_.head_too_large;
+  s.bad_framing = counters_.bad_framing;
   s.write_timeouts = counters_.write_timeouts;
   s.tls_handshake_failures = counters_.tls_handshake_failures;
   s.open = limits_.open();
@@ -313,18 +338,32 @@ void GatedServer::Progress(uint64_t id) {
         ScanRequestHead(conn.pending(), options_.max_head_bytes, options_.max_body_bytes);
     if (scan.state == RequestHeadScan::State::kReady) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+      const std::string_view path = ReadOnlyRequestPath(conn.pending());
+      Lane& lane = !path.empty() && std::find(options_.fast_lane_paths.begin(),
+                                              options_.fast_lane_paths.end(),
+                                              path) != options_.fast_lane_paths.end()
+                       ? fast_
+                       : general_;
       ConnectionPtr ready = std::move(it->second);
       waiting_.erase(it);
       {
         std::lock_guard<std::mutex> lock(queue_mu_);
-        ready_.push_back(std::move(ready));
+        lane.ready.push_back(std::move(ready));
       }
-      queue_cv_.notify_one();
+      lane.cv.notify_one();
       return;
     }
     if (scan.state == RequestHeadScan::State::kTooLarge) {
       ++counters_.head_too_large;
       return Drop(id, kHeadTooLarge);
+    }
+    if (scan.state == RequestHeadScan::State::kUriTooLong) {
+      ++counters_.head_too_large;
+      return Drop(id, kUriTooLong);
+    }
+    if (scan.state == RequestHeadScan::State::kBadFraming) {
+      ++counters_.bad_framing;
+      return Drop(id, kBadFraming);
     }
     const bool was_empty = !conn.has_pending();
     status = ReceiveSome(conn, cap - conn.pending().size());
@@ -395,15 +434,15 @@ void GatedServer::TakeReturned() {
 
 // ---- the workers ----
 
-void GatedServer::WorkLoop() {
+void GatedServer::WorkLoop(Lane& lane) {
   for (;;) {
     ConnectionPtr conn;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-      if (ready_.empty()) return;  // stopping, nothing left
-      conn = std::move(ready_.front());
-      ready_.pop_front();
+      lane.cv.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
+      if (lane.ready.empty()) return;  // stopping, nothing left
+      conn = std::move(lane.ready.front());
+      lane.ready.pop_front();
     }
     Serve(std::move(conn));
   }
@@ -420,6 +459,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
   const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max;
   bool connection_closed = false;
   bool ok = false;
+  last_status = 0;
   try {
     ok = process_request(stream, close_connection, connection_closed, nullptr);
   } catch (...) {
@@ -429,7 +469,14 @@ void GatedServer::Serve(ConnectionPtr conn) {
   --counters_.busy;
   if (stream.read_timed_out()) ++counters_.request_timeouts;
   if (stream.write_timed_out()) ++counters_.write_timeouts;
-  if (!ok || connection_closed || close_connection || stopping_) return Release(std::move(conn));
+  // After a request cpp-httplib could not parse or take whole (400, 408, 413, 414, 431) the
+  // rest of the bytes cannot be trusted to start a request: it would read on from inside the
+  // bad one (a request smuggled in a header or body was executed that way). Close instead.
+  const bool framing_error = last_status == 400 || last_status == 408 || last_status == 413 ||
+                             last_status == 414 || last_status == 431;
+  if (!ok || connection_closed || close_connection || stopping_ || framing_error) {
+    return Release(std::move(conn));
+  }
   const SteadyTime now = std::chrono::steady_clock::now();
   conn->idle_since = now;
   conn->first_byte = now;  // of a pipelined request already buffered, if any

@@ -72,7 +72,11 @@ class GatedServer : public httplib::Server {
   void Release(ConnectionPtr conn);
   void TakeReturned();
 
-  void WorkLoop();
+  struct Lane {
+    std::condition_variable cv;
+    std::deque<ConnectionPtr> ready;  // GUARDED_BY(queue_mu_): whole requests for workers
+  };
+  void WorkLoop(Lane& lane);
   void Serve(ConnectionPtr conn);
 
   const GateOptions options_;
@@ -91,13 +95,14 @@ class GatedServer : public httplib::Server {
   std::map<uint64_t, ConnectionPtr> waiting_;
 
   std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<ConnectionPtr> ready_;     // GUARDED_BY(queue_mu_): whole requests for workers
+  Lane general_;
+  Lane fast_;  // health checks (GateOptions::fast_lane_paths), one worker of their own
   std::vector<ConnectionPtr> returned_;  // GUARDED_BY(queue_mu_): kept alive, back to the poller
 
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},
-        request_timeouts{0}, head_too_large{0}, write_timeouts{0}, tls_handshake_failures{0};
+        request_timeouts{0}, head_too_large{0}, bad_framing{0}, write_timeouts{0},
+        tls_handshake_failures{0};
     std::atomic<size_t> busy{0};
   };
   Counters counters_;

@@ -53,12 +53,14 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   auto dropped = Family("obsmon_http_connections_dropped_total",
                         "Connections obsmon closed before a response: evicted (an idle or "
                         "incomplete one, to make room), request_timeout (408), head_too_large "
-                        "(431), write_timeout (the client stopped reading), tls_handshake.",
+                        "(431), bad_framing (400, ambiguous length), write_timeout (the client "
+                        "stopped reading), tls_handshake.",
                         MetricType::Counter);
   AddCounter(&dropped, Labels{{"reason", "evicted"}}, static_cast<double>(g.evicted));
   AddCounter(&dropped, Labels{{"reason", "request_timeout"}},
              static_cast<double>(g.request_timeouts));
   AddCounter(&dropped, Labels{{"reason", "head_too_large"}}, static_cast<double>(g.head_too_large));
+  AddCounter(&dropped, Labels{{"reason", "bad_framing"}}, static_cast<double>(g.bad_framing));
   AddCounter(&dropped, Labels{{"reason", "write_timeout"}}, static_cast<double>(g.write_timeouts));
   AddCounter(&dropped, Labels{{"reason", "tls_handshake"}},
              static_cast<double>(g.tls_handshake_failures));

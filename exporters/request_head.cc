@@ -37,15 +37,30 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
                                 size_t max_body_bytes) {
   RequestHeadScan scan;
   const size_t end = HeadEnd(data.substr(0, std::min(data.size(), max_head_bytes)));
+  // No line of the head (so far) may be longer than kMaxHeadLineBytes.
+  const std::string_view lines = data.substr(0, end == std::string_view::npos
+                                                    ? std::min(data.size(), max_head_bytes)
+                                                    : end);
+  for (size_t from = 0; from < lines.size();) {
+    size_t nl = lines.find('\n', from);
+    const size_t line_end = nl == std::string_view::npos ? lines.size() : nl;
+    if (line_end - from > kMaxHeadLineBytes) {
+      scan.state = from == 0 ? RequestHeadScan::State::kUriTooLong
+                             : RequestHeadScan::State::kTooLarge;
+      return scan;
+    }
+    if (nl == std::string_view::npos) break;
+    from = nl + 1;
+  }
   if (end == std::string_view::npos) {
     if (data.size() >= max_head_bytes) scan.state = RequestHeadScan::State::kTooLarge;
     return scan;
   }
   scan.head_bytes = end;
-  // The declared body decides whether to wait for more bytes; anything unusual (chunked, an
-  // Expect, a length that is not plain digits or too large) goes to the worker, whose reads are
-  // bounded by the request deadline and whose parser answers what is wrong.
+  // The declared body decides whether to wait for more bytes; chunked bodies and an Expect go to
+  // the worker, whose reads are bounded by the request deadline.
   bool streamed = false;
+  bool chunked = false;
   size_t length = 0;
   bool have_length = false;
   std::string_view head = data.substr(0, end);
@@ -60,25 +75,56 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
     if (colon == std::string_view::npos) continue;
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = Trim(line.substr(colon + 1));
-    if (EqualsIgnoringCase(name, "transfer-encoding") || EqualsIgnoringCase(name, "expect")) {
+    if (EqualsIgnoringCase(name, "transfer-encoding")) {
+      if (!EqualsIgnoringCase(value, "chunked") || chunked) {
+        scan.state = RequestHeadScan::State::kBadFraming;
+        return scan;
+      }
+      chunked = true;
+      streamed = true;
+    } else if (EqualsIgnoringCase(name, "expect")) {
       streamed = true;
     } else if (EqualsIgnoringCase(name, "content-length")) {
-      if (have_length || value.empty() || value.size() > 18 ||
+      size_t v = 0;
+      if (value.empty() || value.size() > 18 ||
           !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        streamed = true;  // duplicated or not a number: httplib answers 400
-        continue;
+        scan.state = RequestHeadScan::State::kBadFraming;
+        return scan;
+      }
+      for (char c : value) v = v * 10 + static_cast<size_t>(c - '0');
+      if (have_length && v != length) {
+        scan.state = RequestHeadScan::State::kBadFraming;
+        return scan;
       }
       have_length = true;
-      length = 0;
-      for (char c : value) length = length * 10 + static_cast<size_t>(c - '0');
+      length = v;
     }
   }
+  if (chunked && have_length) {
+    scan.state = RequestHeadScan::State::kBadFraming;
+    return scan;
+  }
+  if (have_length && length > max_body_bytes) streamed = true;  // the worker answers 413
   if (!streamed && have_length && length <= max_body_bytes) {
     if (data.size() - end < length) return scan;  // body still arriving
     scan.body_bytes = length;
   }
   scan.state = RequestHeadScan::State::kReady;
   return scan;
+}
+
+std::string_view ReadOnlyRequestPath(std::string_view head) {
+  size_t at = 0;
+  if (head.substr(0, 4) == "GET ") {
+    at = 4;
+  } else if (head.substr(0, 5) == "HEAD ") {
+    at = 5;
+  } else {
+    return {};
+  }
+  const size_t end = head.find_first_of(" ?\r\n", at);
+  if (end == std::string_view::npos) return {};
+  return head.substr(at, end - at);
 }
 
 }  // namespace obsmon

@@ -12,7 +12,9 @@ struct RequestHeadScan {
   enum class State {
     kIncomplete,  // the blank line that ends the head has not arrived yet
     kReady,       // head (and body, when it has a length) buffered: a worker may serve it now
-    kTooLarge,    // the head is longer than allowed: answer 431 and close
+    kTooLarge,    // the head, or one line of it, is longer than allowed: answer 431 and close
+    kBadFraming,  // where the request ends is ambiguous (request smuggling's ground): 400, close
+    kUriTooLong,  // the request line alone is longer than kMaxHeadLineBytes: 414, close
   };
   State state = State::kIncomplete;
   size_t head_bytes = 0;  // through the blank line (kReady)
@@ -24,8 +26,17 @@ struct RequestHeadScan {
 
 // Scans `data`, the bytes received so far on a connection, for the first request in it. The head
 // ends at an empty line (CRLF CRLF, or LF LF as lenient servers accept); a head larger than
-// `max_head_bytes` is kTooLarge; a body declared up to `max_body_bytes` long must be buffered too
-// before the request is kReady.
+// `max_head_bytes`, or with a line longer than kMaxHeadLineBytes (cpp-httplib's own limit, which
+// it answers with a 400 and then reads on), is kTooLarge; a body declared up to `max_body_bytes`
+// long must be buffered too before the request is kReady. As RFC 9112 §6.3 asks of a server,
+// Content-Length together with Transfer-Encoding, Content-Lengths that differ or are not
+// numbers, and a transfer coding other than chunked are kBadFraming.
+inline constexpr size_t kMaxHeadLineBytes = 8192;
+
+// The path of a GET or HEAD request line at the start of `head` (without its query), or "" for
+// any other method.
+std::string_view ReadOnlyRequestPath(std::string_view head);
+
 RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
                                 size_t max_body_bytes);
 

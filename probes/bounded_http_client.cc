@@ -25,10 +25,19 @@ void ResponseBudget::SetOverflow(std::string reason) {
 
 namespace {
 
-// Waits up to sec/usec for `events` on `sock`; false on timeout or error.
-bool WaitSocket(int sock, short events, time_t sec, time_t usec) {
+// Waits up to sec/usec, and never past `deadline`, for `events` on `sock`; false on timeout or
+// error.
+bool WaitSocket(int sock, short events, time_t sec, time_t usec,
+                std::chrono::steady_clock::time_point deadline) {
   pollfd p{sock, events, 0};
-  const int ms = static_cast<int>(std::min<int64_t>(sec * 1000 + usec / 1000, 3'600'000));
+  int64_t left_ms = 3'600'000;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    left_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - std::chrono::steady_clock::now())
+                  .count();
+    if (left_ms <= 0) return false;
+  }
+  const int ms = static_cast<int>(std::min<int64_t>(sec * 1000 + usec / 1000, left_ms));
   for (;;) {
     const int rc = ::poll(&p, 1, ms);
     if (rc >= 0) return rc > 0;
@@ -49,10 +58,10 @@ class CountingStream final : public httplib::Stream {
 
   bool is_readable() const override {
     if (pos_ < buf_.size() || (ssl_ && SSL_pending(ssl_) > 0)) return true;
-    return WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec);
+    return WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec, budget_.limits().deadline);
   }
   bool is_writable() const override {
-    return WaitSocket(sock_, POLLOUT, t_.write_sec, t_.write_usec);
+    return WaitSocket(sock_, POLLOUT, t_.write_sec, t_.write_usec, budget_.limits().deadline);
   }
 
   ssize_t read(char* ptr, size_t size) override {
@@ -86,7 +95,8 @@ class CountingStream final : public httplib::Stream {
     pos_ = 0;
     ssize_t got = 0;
     if (ssl_) {
-      if (SSL_pending(ssl_) <= 0 && !WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec)) {
+      if (SSL_pending(ssl_) <= 0 &&
+          !WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec, budget_.limits().deadline)) {
         got = -1;
       } else {
         ERR_clear_error();
@@ -94,7 +104,8 @@ class CountingStream final : public httplib::Stream {
         got = rc > 0 ? rc : (SSL_get_error(ssl_, rc) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
         ERR_clear_error();
       }
-    } else if (!WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec)) {
+    } else if (!WaitSocket(sock_, POLLIN, t_.read_sec, t_.read_usec,
+                           budget_.limits().deadline)) {
       got = -1;
     } else {
       got = ::recv(sock_, buf_.data(), buf_.size(), 0);

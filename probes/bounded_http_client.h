@@ -13,6 +13,7 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,10 @@ namespace obsmon::probes {
 struct ResponseLimits {
   size_t max_head_bytes = 64 * 1024;
   size_t max_after_head_bytes = 16u << 20;
+  // No read or write waits past this, however the bytes trickle: httplib's timeouts are per
+  // read, and a target sending a header byte every 0.3 s (or "100 Continue" for ever) held a
+  // scrape, its worker and obsmon's shutdown for good.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // What the streams of one client read, shared with the client; thread-safe (a watchdog may ask).

@@ -141,7 +141,8 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
 
   ResponseBudget budget(ResponseLimits{options_.max_header_bytes,
-                                       options_.max_body_bytes * 2 + 64 * 1024});
+                                       options_.max_body_bytes * 2 + 64 * 1024,
+                                       std::chrono::steady_clock::now() + left});
   std::unique_ptr<httplib::ClientImpl> made =
       MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);
   httplib::ClientImpl& client = *made;

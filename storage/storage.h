@@ -29,8 +29,10 @@ struct StorageOptions {
   int64_t rollup_retention_ms = 400LL * 86'400'000;
   // Group commit: the writer commits what it has at least this often (bounds crash loss).
   int64_t commit_interval_ms = 200;
-  // Batches waiting for the writer; beyond it Enqueue() drops and counts.
+  // Batches waiting for the writer, and their rows (runs, samples, log events...); beyond either
+  // Enqueue() drops and counts. The rows bound the queue's memory (~100-200 bytes a row).
   size_t queue_capacity = 65'536;
+  size_t queue_capacity_rows = 500'000;
   // Wall and steady time for retention cutoffs and its period; tests pass a FakeClock.
   const Clock* clock = &SystemClock::Instance();
   // log_events kept per (component, UTC day); the rest are counted in the counter

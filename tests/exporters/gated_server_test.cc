@@ -14,6 +14,8 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -30,7 +32,18 @@ using Clock = std::chrono::steady_clock;
 
 class StubBackend final : public ApiBackend {
  public:
-  std::string MetricsText() override { return "up 1\n"; }
+  std::string MetricsText() override {
+    std::unique_lock<std::mutex> lock(mu);
+    ++metrics_in_progress;
+    cv.wait(lock, [&] { return !hold_metrics; });
+    --metrics_in_progress;
+    return "up 1\n";
+  }
+  // While set, /metrics requests wait (as a 10 MB exposition being rendered would).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold_metrics = false;
+  int metrics_in_progress = 0;
   nlohmann::json Components() override { return nlohmann::json::array(); }
   std::optional<nlohmann::json> ComponentJson(const std::string&) override { return std::nullopt; }
   std::optional<int64_t> ObjectiveWindowMs(const std::string&) override { return std::nullopt; }
@@ -249,6 +262,35 @@ TEST_F(GatedServerTest, OverTheClientLimitTheLongestWaitingConnectionMakesRoom) 
   EXPECT_EQ(server_->ConnectionStats().evicted, 3u);
 }
 
+// Regression (fresh eyes, issue 13): 64 clients fetching a 10 MB /metrics kept every worker busy
+// and /healthz timed out for the whole run. Health checks have a worker of their own.
+TEST_F(GatedServerTest, HealthzIsAnsweredWhileEveryWorkerIsBusy) {
+  Start();
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = true;
+  }
+  std::vector<RawClient> heavy;
+  for (int i = 0; i < 12; ++i) {  // 8 workers busy, 4 queued behind them
+    heavy.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  }
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline) {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    if (backend_.metrics_in_progress == 8) break;
+  }
+  EXPECT_TRUE(Healthy());
+  EXPECT_TRUE(Healthy("127.0.0.2"));
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    EXPECT_EQ(backend_.metrics_in_progress, 8);  // still all busy: healthz did not wait for them
+    backend_.hold_metrics = false;
+  }
+  backend_.cv.notify_all();
+  for (auto& c : heavy) EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u);
+}
+
 TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {
   Start();
   RawClient c("127.0.0.1", server_->port());
@@ -258,6 +300,44 @@ TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {
   }
   EXPECT_EQ(c.Receive(2000ms).rfind("HTTP/1.1 431", 0), 0u);
   EXPECT_EQ(server_->ConnectionStats().head_too_large, 1u);
+}
+
+// Regression (fresh eyes, issue 13): after a request it could not parse, cpp-httplib answered 400
+// and read on from inside that request, so a request hidden in a long header or a body ran (a
+// POST /-/reload with valid credentials, in the attack). The connection now closes instead.
+TEST_F(GatedServerTest, NothingAfterAnUnparsableOrAmbiguousRequestIsExecuted) {
+  Start();
+  const std::string hidden = "POST /-/reload HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+  struct Case {
+    std::string request;
+    std::string status;
+  };
+  const Case cases[] = {
+      // A header line longer than 8 KiB (httplib's limit), the hidden request in the body.
+      {"POST /healthz HTTP/1.1\r\nX-Pad: " + std::string(9000, 'a') +
+           "\r\nContent-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden,
+       "HTTP/1.1 431"},
+      // Content-Length and Transfer-Encoding together.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+           hidden,
+       "HTTP/1.1 400"},
+      // Two different lengths.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef" + hidden,
+       "HTTP/1.1 400"},
+      // A request line httplib cannot parse, a request pipelined behind it.
+      {"NOT A REQUEST\r\n\r\n" + hidden, "HTTP/1.1 400"},
+  };
+  for (const auto& c : cases) {
+    RawClient client("127.0.0.1", server_->port());
+    ASSERT_TRUE(client.Send(c.request));
+    bool closed = false;
+    const std::string answer = client.Receive(3000ms, &closed);
+    EXPECT_EQ(answer.rfind(c.status, 0), 0u) << answer.substr(0, 200);
+    EXPECT_EQ(answer.find("HTTP/1.1", 5), std::string::npos) << "a second response:\n" << answer;
+    EXPECT_TRUE(closed);
+  }
+  EXPECT_EQ(reloads_, 0);
+  EXPECT_TRUE(Healthy());
 }
 
 TEST_F(GatedServerTest, PipelinedAndKeptAliveRequestsAreAnsweredInOrder) {

@@ -42,19 +42,41 @@ TEST(RequestHeadTest, BodyWithALengthMustArriveWhole) {
   EXPECT_EQ(scan.body_bytes, 5u);
 }
 
-TEST(RequestHeadTest, UnusualBodiesAreLeftToTheWorker) {
+TEST(RequestHeadTest, ChunkedExpectAndOversizedBodiesAreLeftToTheWorker) {
   for (const char* header : {"Transfer-Encoding: chunked", "Expect: 100-continue",
-                             "Content-Length: 65",  // beyond max_body: the worker answers 413
-                             "Content-Length: -1", "Content-Length: 1e3",
-                             "Content-Length: 99999999999999999999"}) {
+                             "Content-Length: 65"}) {  // beyond max_body: the worker answers 413
     const std::string head = std::string("POST / HTTP/1.1\r\n") + header + "\r\n\r\n";
     const auto scan = Scan(head);
     EXPECT_EQ(scan.state, State::kReady) << header;
     EXPECT_EQ(scan.body_bytes, 0u) << header;
   }
-  // Two lengths: ambiguous (request smuggling's favourite); httplib decides, not the gate.
-  EXPECT_EQ(Scan("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n").state,
+}
+
+// Regression (fresh eyes, issue 13): ambiguous framing let a request hidden in another's body
+// be executed. RFC 9112 §6.3: such a request is an error and the connection is closed.
+TEST(RequestHeadTest, AmbiguousFramingIsRefused) {
+  for (const char* headers :
+       {"Content-Length: 4\r\nTransfer-Encoding: chunked",
+        "Transfer-Encoding: chunked\r\nContent-Length: 4", "Content-Length: 5\r\nContent-Length: 6",
+        "Content-Length: -1", "Content-Length: 1e3", "Content-Length: 99999999999999999999",
+        "Transfer-Encoding: gzip", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked"}) {
+    const std::string head = std::string("POST / HTTP/1.1\r\n") + headers + "\r\n\r\n";
+    EXPECT_EQ(Scan(head).state, State::kBadFraming) << headers;
+  }
+  // The same length twice is one length.
+  EXPECT_EQ(Scan("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok").state,
             State::kReady);
+}
+
+TEST(RequestHeadTest, LineLongerThanEightKiBIsTooLarge) {
+  const std::string line = "X-Pad: " + std::string(kMaxHeadLineBytes, 'a');
+  EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + line, 64 * 1024).state, State::kTooLarge);
+  EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + line + "\r\n\r\n", 64 * 1024).state, State::kTooLarge);
+  // The request line itself: a URI too long (414).
+  EXPECT_EQ(Scan("GET /?q=" + std::string(kMaxHeadLineBytes, 'a'), 64 * 1024).state,
+            State::kUriTooLong);
+  const std::string fits = "X-Pad: " + std::string(kMaxHeadLineBytes - 8, 'a');
+  EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + fits + "\r\n\r\n", 64 * 1024).state, State::kReady);
 }
 
 TEST(RequestHeadTest, HeadBeyondTheLimitIsTooLargeEvenWhenItsEndArrivesLater) {
@@ -66,6 +88,14 @@ TEST(RequestHeadTest, HeadBeyondTheLimitIsTooLargeEvenWhenItsEndArrivesLater) {
   const std::string exact = "GET / HTTP/1.1\r\n\r\n";
   EXPECT_EQ(Scan(exact, exact.size()).state, State::kReady);
   EXPECT_EQ(Scan(exact, exact.size() - 1).state, State::kTooLarge);
+}
+
+TEST(RequestHeadTest, ReadOnlyRequestPathIsThePathOfGetAndHeadOnly) {
+  EXPECT_EQ(ReadOnlyRequestPath("GET /healthz HTTP/1.1\r\n"), "/healthz");
+  EXPECT_EQ(ReadOnlyRequestPath("HEAD /-/ready?x=1 HTTP/1.1\r\n"), "/-/ready");
+  EXPECT_EQ(ReadOnlyRequestPath("POST /healthz HTTP/1.1\r\n"), "");
+  EXPECT_EQ(ReadOnlyRequestPath("GET /healthz"), "");  // no end of the path yet
+  EXPECT_EQ(ReadOnlyRequestPath("get /healthz HTTP/1.1\r\n"), "");
 }
 
 }  // namespace

@@ -263,6 +263,33 @@ TEST(ScrapeProbeTest, EndlessResponseHeadFailsTheScrapeAtSixtyFourKiB) {
   EXPECT_EQ(Value(r, "up"), 0);
 }
 
+// Regression (fresh eyes, issue 13): httplib's read timeout is per read, so a target dripping its
+// status line and headers a byte at a time, or sending "100 Continue" for ever, held the scrape,
+// its worker and obsmon's shutdown indefinitely.
+TEST(ScrapeProbeTest, HeadTrickledOrEndlessInterimResponsesEndAtTheDeadline) {
+  testing::RawResponder drip([](int fd, const std::atomic<bool>& stop) {
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    for (int i = 0; i < 200 && !stop; ++i) {
+      if (!testing::RawResponder::SendAll(fd, std::string(1, head[i % head.size()]), stop)) return;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  testing::RawResponder interim([](int fd, const std::atomic<bool>& stop) {
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      if (!testing::RawResponder::SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n", stop)) return;
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  for (const testing::RawResponder* target : {&drip, &interim}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = MakeProbe(target->Url("/metrics"))->Run(In(600ms));
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(r.success);
+    EXPECT_EQ(r.reason.rfind("timeout after", 0), 0u) << r.reason;
+    EXPECT_LT(took, 1500ms) << r.reason;
+  }
+}
+
 TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

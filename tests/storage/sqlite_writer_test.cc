@@ -376,6 +376,37 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   EXPECT_TRUE(w->Stats().last_error.empty());
 }
 
+// Regression (fresh eyes, issue 13, F2): the queue was bounded by batches only; two scrapes of
+// 49k series a second outran the writer and RSS passed 2 GB before 65,536 batches queued.
+TEST(SqliteWriterTest, QueueIsBoundedByRowsToo) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  o.queue_capacity_rows = 700;
+  o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
+  auto w = StartOrDie(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  auto big = [](int i) {
+    WriteBatch b;
+    for (int k = 0; k < 300; ++k) {
+      b.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0 + i, 1.0 * i});
+    }
+    return b;
+  };
+  ASSERT_TRUE(w->Enqueue(big(0)));
+  ASSERT_FALSE(w->Flush().ok());     // batch 0 is back in the queue: 300 rows
+  EXPECT_TRUE(w->Enqueue(big(1)));   // 600
+  EXPECT_FALSE(w->Enqueue(big(2)));  // 900 > 700: dropped, counted
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.dropped_batches, 1u);
+  EXPECT_EQ(s.queue_depth, 2u);
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_TRUE(w->Enqueue(big(3)));  // room again once written
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(Count(o.path, "SELECT count(DISTINCT ts_ms) FROM samples"), 3);
+}
+
 TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
   ScratchDir dir;
   auto o = Options(dir);

@@ -261,6 +261,21 @@ class FileRunner {
     }
     if (!cerrs.empty()) return {cerrs.ToString()};
 
+    // The loop below evaluates every rule at 0, interval, ... max_eval: bound that work first.
+    int64_t rules = 0;
+    for (const auto& g : groups) rules += static_cast<int64_t>(g.rules.size());
+    rules = std::max<int64_t>(rules, 1);
+    const int64_t steps = max_eval / eval_interval + 1;
+    if (steps > evaluations_left_ / rules) {  // steps * rules > evaluations_left_, no overflow
+      return {test_name + "    eval_time " + FormatDurationMs(max_eval) +
+              " at evaluation_interval " + FormatDurationMs(eval_interval) + ": " +
+              std::to_string(steps) + " steps of " + std::to_string(rules) +
+              " rule(s); a test file may ask for at most " + std::to_string(kMaxRuleEvaluations) +
+              " rule evaluations in all (a longer evaluation_interval or an earlier eval_time "
+              "needs fewer)"};
+    }
+    evaluations_left_ -= steps * rules;
+
     RuleManagerOptions ro;
     ro.store = &store;
     ro.evaluation_interval_ms = eval_interval;
@@ -404,6 +419,7 @@ class FileRunner {
 
   std::string file_;
   std::ostream& out_;
+  int64_t evaluations_left_ = kMaxRuleEvaluations;  // for the whole file
 };
 
 }  // namespace

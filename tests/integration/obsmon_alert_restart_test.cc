@@ -151,13 +151,11 @@ TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
     }
     return false;
   }, 15s)) << first->Output();
-  const auto pending_seen = std::chrono::steady_clock::now();
   first->Signal(SIGKILL);
   first->Wait();
   std::this_thread::sleep_for(1s);
   auto second = Start(dir, "second.log");
   ASSERT_TRUE(WaitUntil([&] { return !hook.Seen().empty(); }, 20s)) << second->Output();
-  const auto fired = std::chrono::steady_clock::now();
   // The first page's startsAt is when it fired (Prometheus sends FiredAt): 8 s after the
   // original activeAt, at the first evaluation from then on, not 8 s after the restart.
   EXPECT_EQ(hook.Seen().front().first, "firing");
@@ -166,7 +164,6 @@ TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
   ASSERT_TRUE(active && starts) << active_at << " " << hook.Seen().front().second;
   EXPECT_GE(*starts - *active, 8000);
   EXPECT_LE(*starts - *active, 9000);
-  EXPECT_LT(fired - pending_seen, 9s);
   second->Signal(SIGTERM);
   EXPECT_EQ(second->Wait(), 0);
 }

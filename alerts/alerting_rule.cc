@@ -79,7 +79,9 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     Alert a;
     a.group_key = group_key_;
     a.rule = spec_.name;
-    for (const auto& item : spec_.annotations) a.annotations.Set(item.name, item.tmpl.Expand(data));
+    for (const auto& item : spec_.annotations) {
+      a.annotations.SetAllowingEmpty(item.name, item.tmpl.Expand(data));  // "" kept, as Prometheus
+    }
     a.labels = lbs;
     a.state = AlertState::kPending;
     a.value = s.v;

@@ -234,7 +234,7 @@ class FileRunner {
         e.CheckUnknownKeys();
         Labels l, an;
         for (const auto& [k, v] : el) l.Set(k, v);
-        for (const auto& [k, v] : ea) an.Set(k, v);
+        for (const auto& [k, v] : ea) an.SetAllowingEmpty(k, v);
         l.Set("alertname", at.alertname);
         at.exp.emplace_back(std::move(l), std::move(an));
       }
@@ -282,7 +282,8 @@ class FileRunner {
     if (ext_labels) {
       for (const auto& [k, v] : *ext_labels) ro.external_labels.Set(k, v);
     }
-    if (ext_url) ro.external_url = *ext_url;
+    // promtool's $externalURL is "" unless the test group sets external_url.
+    ro.external_url = ext_url.value_or("");
     std::vector<RuleGroupSpec> gs = groups;
     for (auto& g : gs)
       g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval

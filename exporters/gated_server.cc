@@ -33,6 +33,9 @@ constexpr char kBadFraming[] =
 constexpr char kUriTooLong[] =
     "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\nContent-Type: text/plain\r\n"
     "Content-Length: 21\r\n\r\nrequest URI too long\n";
+constexpr char kLengthRequired[] =
+    "HTTP/1.1 411 Length Required\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 45\r\n\r\nsend a body with Content-Length, not chunked\n";
 constexpr char kHeadTooLarge[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
     "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nrequest head is too large\n";
@@ -360,6 +363,10 @@ void GatedServer::Progress(uint64_t id) {
     if (scan.state == RequestHeadScan::State::kUriTooLong) {
       ++counters_.head_too_large;
       return Drop(id, kUriTooLong);
+    }
+    if (scan.state == RequestHeadScan::State::kLengthRequired) {
+      ++counters_.bad_framing;
+      return Drop(id, kLengthRequired);
     }
     if (scan.state == RequestHeadScan::State::kBadFraming) {
       ++counters_.bad_framing;

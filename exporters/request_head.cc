@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace obsmon {
 
@@ -13,6 +14,14 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// RFC 9110 §5.6.2 tchar.
+bool IsToken(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return std::isalnum(c) || (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
+  }) && !s.empty();
 }
 
 std::string_view Trim(std::string_view s) {
@@ -71,8 +80,17 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
                                                            ? std::string_view::npos
                                                            : next - line_start - 1);
     line_start = next;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the blank line ending the head
     const size_t colon = line.find(':');
-    if (colon == std::string_view::npos) continue;
+    // RFC 9112 §5: a field line is token ":" value; a server must refuse whitespace before the
+    // colon and obsolete line folding, and a bare CR. Lenient parsing is how a request hides in
+    // another one for a proxy that reads the same bytes differently.
+    if (colon == std::string_view::npos || colon == 0 || !IsToken(line.substr(0, colon)) ||
+        line.find('\r') != std::string_view::npos) {
+      scan.state = RequestHeadScan::State::kBadFraming;
+      return scan;
+    }
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = Trim(line.substr(colon + 1));
     if (EqualsIgnoringCase(name, "transfer-encoding")) {
@@ -102,6 +120,10 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
   }
   if (chunked && have_length) {
     scan.state = RequestHeadScan::State::kBadFraming;
+    return scan;
+  }
+  if (chunked) {
+    scan.state = RequestHeadScan::State::kLengthRequired;
     return scan;
   }
   if (have_length && length > max_body_bytes) streamed = true;  // the worker answers 413

@@ -15,6 +15,7 @@ struct RequestHeadScan {
     kTooLarge,    // the head, or one line of it, is longer than allowed: answer 431 and close
     kBadFraming,  // where the request ends is ambiguous (request smuggling's ground): 400, close
     kUriTooLong,  // the request line alone is longer than kMaxHeadLineBytes: 414, close
+    kLengthRequired,  // a chunked body: obsmon's API takes none, and chunk parsers disagree: 411
   };
   State state = State::kIncomplete;
   size_t head_bytes = 0;  // through the blank line (kReady)
@@ -30,7 +31,9 @@ struct RequestHeadScan {
 // it answers with a 400 and then reads on), is kTooLarge; a body declared up to `max_body_bytes`
 // long must be buffered too before the request is kReady. As RFC 9112 §6.3 asks of a server,
 // Content-Length together with Transfer-Encoding, Content-Lengths that differ or are not
-// numbers, and a transfer coding other than chunked are kBadFraming.
+// numbers, a transfer coding other than chunked, and a header line that is not `token: value`
+// (no colon, whitespace before it or in the name, a folded line, a bare CR) are kBadFraming; a
+// chunked body is kLengthRequired.
 inline constexpr size_t kMaxHeadLineBytes = 8192;
 
 // The path of a GET or HEAD request line at the start of `head` (without its query), or "" for

@@ -58,6 +58,12 @@ ProbeResult RunNow(Probe& probe) {
   return probe.Run(Deadline{SystemClock::Instance().SteadyNow() + 2s});
 }
 
+// Writes one byte in every page of `block`. Not instrumented: under ASan each write also reads the
+// block's shadow memory, which made the child's resident memory grow by 1/8 more than the block.
+__attribute__((no_sanitize_address)) void TouchPages(char* block, size_t bytes) {
+  for (size_t i = 0; i < bytes; i += 4096) block[i] = static_cast<char>(i);
+}
+
 // A forked child that, when told, touches `bytes` of memory and then burns half of one core
 // (10 ms busy, 10 ms asleep). The truth is read from the kernel's CPU clock of the child
 // (clock_getcpuclockid), independently of the /proc parsing under test.
@@ -71,7 +77,7 @@ class Burner {
     if (pid_ == 0) {
       while (!shared_->go.load()) usleep(1000);
       char* block = static_cast<char*>(malloc(bytes));
-      for (size_t i = 0; i < bytes; i += 4096) block[i] = static_cast<char>(i);
+      TouchPages(block, bytes);
       shared_->allocated.store(true);
       volatile uint64_t sink = 0;
       while (true) {

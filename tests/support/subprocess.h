@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,6 +22,12 @@
 #include <vector>
 
 #include "tests/support/scratch_dir.h"
+
+// Tests fail through gtest; a program without gtest (bench/daemon_probe_bench) defines
+// OBSMON_SUBPROCESS_WITHOUT_GTEST and gets the message on stderr.
+#ifndef OBSMON_SUBPROCESS_WITHOUT_GTEST
+#include <gtest/gtest.h>
+#endif
 
 extern char** environ;
 
@@ -51,11 +59,16 @@ inline bool WaitUntil(const std::function<bool()>& done,
 
 // A child process with stdout and stderr captured to a file (or discarded). Killed (SIGKILL) and reaped when the
 // object dies, unless it already exited.
+//
+// A child that ends by SIGABRT, SIGSEGV, SIGBUS, SIGFPE or SIGILL without the test having sent
+// that signal crashed, and the test fails (ADD_FAILURE), even if it only expected "not 0" or
+// never waited. Under the sanitizers (scripts/test-sanitized.sh) this is also how a report in the
+// child fails the test: ASan, LSan and UBSan abort with abort_on_error=1.
 class Subprocess {
  public:
   explicit Subprocess(const std::vector<std::string>& argv,
                       std::string output_path = "/dev/null")
-      : output_path_(std::move(output_path)) {
+      : output_path_(std::move(output_path)), program_(argv.empty() ? "" : argv[0]) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -77,7 +90,9 @@ class Subprocess {
   std::string Output() const { return ReadWholeFile(output_path_); }
 
   void Signal(int sig) {
-    if (pid_ > 0) ::kill(pid_, sig);
+    if (pid_ <= 0) return;
+    if (sig > 0 && sig < NSIG) signalled_[sig] = true;
+    ::kill(pid_, sig);
   }
 
   // The exit code (or 128 + signal) once the process ends within `timeout`; nullopt otherwise.
@@ -89,7 +104,7 @@ class Subprocess {
           int status = 0;
           pid_t r = waitpid(pid_, &status, WNOHANG);
           if (r == pid_) {
-            code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            code = Ended(status);
             return true;
           }
           return false;
@@ -104,16 +119,46 @@ class Subprocess {
 
   void Kill() {
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
     int status = 0;
+    // Ended by itself before the kill: a crash must not hide behind it.
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_code_ = Ended(status);
+      pid_ = -1;
+      return;
+    }
+    ::kill(pid_, SIGKILL);
     waitpid(pid_, &status, 0);
     pid_ = -1;
   }
 
  private:
+  // The exit code (or 128 + signal) of a wait status; a crash fails the test.
+  int Ended(int status) {
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    const int sig = WTERMSIG(status);
+    const bool crash =
+        sig == SIGABRT || sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+    if (crash && !signalled_[sig]) {
+      std::string out = Output();
+      if (out.size() > 8000) out = "...\n" + out.substr(out.size() - 8000);
+      std::ostringstream what;
+      what << program_ << " (pid " << pid_ << ") crashed: " << strsignal(sig) << ". Its output ("
+           << output_path_ << "):\n"
+           << out;
+#ifndef OBSMON_SUBPROCESS_WITHOUT_GTEST
+      ADD_FAILURE() << what.str();
+#else
+      std::fprintf(stderr, "%s\n", what.str().c_str());
+#endif
+    }
+    return 128 + sig;
+  }
+
   std::string output_path_;
+  std::string program_;
   pid_t pid_ = -1;
   std::optional<int> exit_code_;
+  bool signalled_[NSIG] = {};
 };
 
 // Runs a command to completion; returns its exit code and output.

@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -20,12 +21,19 @@ constexpr const char* kStartTime = "process_start_time_seconds";
 // whole seconds and some kernels let it drift by one. Larger differences are another process.
 constexpr double kStartTimeSlackSeconds = 1.5;
 
+// At most `max` bytes of `path`, read in pieces: /proc files report size 0, so the buffer grows
+// with what is read. (It was allocated and zeroed at `max` up front: 1 MB for /proc/stat and
+// 64 KB for every stat and cmdline a `match` scan reads, on every run.)
 std::optional<std::string> ReadSmallFile(const std::string& path, size_t max = 1 << 16) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string out(max, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(max));
-  out.resize(static_cast<size_t>(in.gcount()));
+  std::string out;
+  char buf[4096];
+  while (out.size() < max) {
+    in.read(buf, static_cast<std::streamsize>(std::min(sizeof buf, max - out.size())));
+    if (in.gcount() <= 0) break;
+    out.append(buf, static_cast<size_t>(in.gcount()));
+  }
   return out;
 }
 

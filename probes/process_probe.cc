@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -74,7 +75,11 @@ std::optional<double> ReadBootTimeSeconds(const std::string& proc_root) {
     if (line.rfind("btime ", 0) != 0) continue;
     const std::string value = line.substr(6);
     if (!AllDigits(value)) return std::nullopt;
-    return static_cast<double>(std::stoull(value));
+    // from_chars, not stoull: digits beyond uint64 threw std::out_of_range out of the probe.
+    uint64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+    return static_cast<double>(seconds);
   }
   return std::nullopt;
 }

@@ -260,6 +260,11 @@ TEST(ProcessProbeTest, BootTimeComesFromTheBtimeLine) {
   EXPECT_EQ(ReadBootTimeSeconds(dir.path()), 1760400000.0);
   testing::WriteWholeFile(dir.File("stat"), "cpu  1 2 3\nbtime x\n");
   EXPECT_FALSE(ReadBootTimeSeconds(dir.path()).has_value());
+  // Fuzz campaign (issue 13, fuzz_proc): more digits than uint64 holds threw std::out_of_range.
+  testing::WriteWholeFile(dir.File("stat"), "btime 34228888888888888888888888888888\n");
+  EXPECT_FALSE(ReadBootTimeSeconds(dir.path()).has_value());
+  testing::WriteWholeFile(dir.File("stat"), "btime 18446744073709551615\n");  // UINT64_MAX
+  EXPECT_EQ(ReadBootTimeSeconds(dir.path()), 18446744073709551615.0);
   EXPECT_FALSE(ReadBootTimeSeconds(dir.File("nowhere")).has_value());
 }
 

@@ -1,5 +1,5 @@
 // Responses of a probed target: a loopback server thread answers every connection with the
-// input's bytes and closes; the http probe (status, body match) judges them within 1 s.
+// input's bytes and closes; the http probe (status, body match, redirects) judges them within 1 s.
 // Seeds: responses with chunked, gzip and Content-Length bodies, redirects, long headers.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -67,6 +67,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     o.url = std::move(probes::ParseHttpUrl("http://127.0.0.1:" + std::to_string(port) + "/health")).value();
     o.body_match = std::make_shared<const re2::RE2>("ok|healthy");
     o.max_body_bytes = 64 << 10;
+    // Redirects are followed (by the probe, a bounded client per hop): a 3xx input sends the
+    // probe back to this server, which answers the same bytes again, up to the hop limit.
+    o.follow_redirects = true;
     return o;
   }();
   {

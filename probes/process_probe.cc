@@ -3,7 +3,9 @@
 #include <re2/re2.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -20,12 +22,19 @@ constexpr const char* kStartTime = "process_start_time_seconds";
 // whole seconds and some kernels let it drift by one. Larger differences are another process.
 constexpr double kStartTimeSlackSeconds = 1.5;
 
+// At most `max` bytes of `path`, read in pieces: /proc files report size 0, so the buffer grows
+// with what is read. (It was allocated and zeroed at `max` up front: 1 MB for /proc/stat and
+// 64 KB for every stat and cmdline a `match` scan reads, on every run.)
 std::optional<std::string> ReadSmallFile(const std::string& path, size_t max = 1 << 16) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string out(max, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(max));
-  out.resize(static_cast<size_t>(in.gcount()));
+  std::string out;
+  char buf[4096];
+  while (out.size() < max) {
+    in.read(buf, static_cast<std::streamsize>(std::min(sizeof buf, max - out.size())));
+    if (in.gcount() <= 0) break;
+    out.append(buf, static_cast<size_t>(in.gcount()));
+  }
   return out;
 }
 
@@ -66,7 +75,11 @@ std::optional<double> ReadBootTimeSeconds(const std::string& proc_root) {
     if (line.rfind("btime ", 0) != 0) continue;
     const std::string value = line.substr(6);
     if (!AllDigits(value)) return std::nullopt;
-    return static_cast<double>(std::stoull(value));
+    // from_chars, not stoull: digits beyond uint64 threw std::out_of_range out of the probe.
+    uint64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+    return static_cast<double>(seconds);
   }
   return std::nullopt;
 }

@@ -260,7 +260,35 @@ TEST(ProcessProbeTest, BootTimeComesFromTheBtimeLine) {
   EXPECT_EQ(ReadBootTimeSeconds(dir.path()), 1760400000.0);
   testing::WriteWholeFile(dir.File("stat"), "cpu  1 2 3\nbtime x\n");
   EXPECT_FALSE(ReadBootTimeSeconds(dir.path()).has_value());
+  // Fuzz campaign (issue 13, fuzz_proc): more digits than uint64 holds threw std::out_of_range.
+  testing::WriteWholeFile(dir.File("stat"), "btime 34228888888888888888888888888888\n");
+  EXPECT_FALSE(ReadBootTimeSeconds(dir.path()).has_value());
+  testing::WriteWholeFile(dir.File("stat"), "btime 18446744073709551615\n");  // UINT64_MAX
+  EXPECT_EQ(ReadBootTimeSeconds(dir.path()), 18446744073709551615.0);
   EXPECT_FALSE(ReadBootTimeSeconds(dir.File("nowhere")).has_value());
+}
+
+// Fuzz campaign (issue 13): the /proc readers allocated and zeroed their whole limit (1 MB for
+// /proc/stat, 64 KB per stat and cmdline) before reading; fuzz_proc ran at 66 exec/s. They now
+// read in pieces: the limits hold, and /proc's size-0 files still read whole.
+TEST(ProcessProbeTest, ProcReadsKeepTheirLimitsAndReadSizeZeroFiles) {
+  testing::ScratchDir root;
+  std::filesystem::create_directories(root.File("7"));
+  // A btime line past the first MiB of /stat is not read; within it, it is.
+  testing::WriteWholeFile(root.File("stat"),
+                          std::string(1 << 20, '\n') + "btime 1760400000\n");
+  EXPECT_FALSE(ReadBootTimeSeconds(root.path()).has_value());
+  testing::WriteWholeFile(root.File("stat"),
+                          std::string((1 << 20) - 20, '\n') + "btime 1760400000\n");
+  EXPECT_EQ(ReadBootTimeSeconds(root.path()), 1760400000.0);
+  // A command line is cut at 64 KiB.
+  testing::WriteWholeFile(root.File("7/cmdline"), std::string(100'000, 'a'));
+  EXPECT_EQ(ReadCommandLine(root.path(), 7), std::string(1 << 16, 'a'));
+  // The real /proc/self files report size 0 and are read whole.
+  EXPECT_NE(ReadCommandLine("/proc", ::getpid()).find("process_probe_test"), std::string::npos);
+  ASSERT_TRUE(ReadProcessStat("/proc", ::getpid()).has_value());
+  EXPECT_GT(ReadProcessStat("/proc", ::getpid())->rss_bytes, 0u);
+  EXPECT_TRUE(ReadBootTimeSeconds("/proc").has_value());
 }
 
 TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {

@@ -68,6 +68,11 @@ struct OutgoingAlert {
   int64_t ends_at_ms = 0;  // in the future while firing (valid-until), the resolve time after
   std::string generator_url;
   bool resolved = false;
+  // When this send was decided (an evaluation time) and when this alert was last sent before
+  // it (0: never). Receivers that want state changes rather than every resend (webhooks) decide
+  // from these; last sends are persisted, so a restart is not a state change.
+  int64_t sent_at_ms = 0;
+  int64_t previously_sent_at_ms = 0;
 };
 
 // Receives what the rule manager decided to send after each group evaluation. Must not block

@@ -33,6 +33,11 @@ void ParseReceiver(ConfigNode& n, ReceiverConfig::Kind kind, size_t index, Recei
   // At most 20s: a send in flight is waited for at shutdown, which must end well within
   // systemd's TimeoutStopSec (30s in deploy/obsmon.service). Prometheus's default is 10s.
   if (auto t = n.DurationInRange("timeout", 1, 20'000)) r->timeout_ms = *t;
+  if (!am) {
+    if (auto v = n.DurationInRange("repeat_interval", 1000, 30LL * 86'400'000)) {
+      r->repeat_interval_ms = *v;
+    }
+  }
   r->bearer_token_file = n.String("bearer_token_file").value_or("");
   CheckSecretFile(n, "bearer_token_file", r->bearer_token_file);
   r->bearer_token_env = n.String("bearer_token_env").value_or("");

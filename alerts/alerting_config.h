@@ -43,6 +43,10 @@ struct ReceiverConfig {
   std::string basic_username;
   std::string basic_password_file;
   std::string basic_password_env;
+  // Webhooks: a firing alert is sent when it fires, then again every repeat_interval (as
+  // Alertmanager's route setting of that name, default 4h), and once when it resolves; not at
+  // every resend_delay, which is Alertmanager's to absorb.
+  int64_t repeat_interval_ms = 4 * 3'600'000LL;
 };
 
 struct AlertingConfig {

@@ -32,30 +32,16 @@ Result<promql::Vector> Query(const promql::Expr& expr, int64_t ts, const RuleEva
   return std::move(r->vector);
 }
 
-std::string QueryEscape(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else if (c == ' ') {
-      out += '+';
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 AlertingRule::AlertingRule(RuleSpec spec, std::string group_key)
     : spec_(std::move(spec)), group_key_(std::move(group_key)) {}
 
+// Prometheus links to its /graph page, which obsmon does not serve (a 404 from every
+// notification, issue 14 item 8); obsmon's own list of active alerts, with this one in it, is
+// what it can show.
 std::string AlertingRule::GeneratorUrl(const std::string& external_url) const {
-  return external_url + "/graph?g0.expr=" + QueryEscape(spec_.expr_text) + "&g0.tab=1";
+  return external_url + "/api/v1/alerts";
 }
 
 void AlertingRule::Record(const Alert& a, const char* event, int64_t ts_ms) {
@@ -93,7 +79,9 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     Alert a;
     a.group_key = group_key_;
     a.rule = spec_.name;
-    for (const auto& item : spec_.annotations) a.annotations.Set(item.name, item.tmpl.Expand(data));
+    for (const auto& item : spec_.annotations) {
+      a.annotations.SetAllowingEmpty(item.name, item.tmpl.Expand(data));  // "" kept, as Prometheus
+    }
     a.labels = lbs;
     a.state = AlertState::kPending;
     a.value = s.v;
@@ -182,6 +170,7 @@ void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t in
     if (a.state == AlertState::kPending) continue;
     bool needs = a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;
     if (!needs) continue;
+    const int64_t previously_sent = a.last_sent_at_ms;
     a.last_sent_at_ms = ts;
     a.valid_until_ms = ts + 4 * std::max(resend_delay_ms, interval_ms);
     dirty_ = true;
@@ -192,6 +181,8 @@ void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t in
     o.resolved = a.resolved_at_ms != 0;
     o.ends_at_ms = o.resolved ? a.resolved_at_ms : a.valid_until_ms;
     o.generator_url = GeneratorUrl(external_url);
+    o.sent_at_ms = ts;
+    o.previously_sent_at_ms = previously_sent;
     out->push_back(std::move(o));
   }
 }

@@ -64,12 +64,12 @@ Status Post(const ReceiverConfig& c, const std::string& url, const std::string& 
   cli.set_write_timeout(timeout);
   httplib::Headers headers;
   auto token = ReadSecret(c.bearer_token_file, c.bearer_token_env);
-  if (!token.ok()) return Status::InvalidArgument(c.name + ": bearer token: " + token.status().message());
+  if (!token.ok()) return Status::Unavailable(c.name + ": bearer token: " + token.status().message());
   if (!token->empty()) headers.emplace("Authorization", "Bearer " + *token);
   if (!c.basic_username.empty()) {
     auto password = ReadSecret(c.basic_password_file, c.basic_password_env);
     if (!password.ok()) {
-      return Status::InvalidArgument(c.name + ": basic_auth password: " + password.status().message());
+      return Status::Unavailable(c.name + ": basic_auth password: " + password.status().message());
     }
     cli.set_basic_auth(c.basic_username, *password);
   }
@@ -142,10 +142,27 @@ Status AlertmanagerNotifier::Deliver(const std::string& body) {
 WebhookNotifier::WebhookNotifier(ReceiverConfig config, std::string external_url)
     : config_(std::move(config)), external_url_(std::move(external_url)) {}
 
+namespace {
+
+// Whether a webhook hears of this send: a state change (the first send of a firing, or of its
+// resolution) or a repeat_interval boundary since it fired; the resends in between are for
+// Alertmanager (which deduplicates them), and a plain webhook would page at each of them.
+bool WebhookWants(const OutgoingAlert& a, int64_t repeat_interval_ms) {
+  if (a.resolved) return a.previously_sent_at_ms < a.ends_at_ms;
+  if (a.previously_sent_at_ms < a.starts_at_ms) return true;
+  const int64_t since_prev = a.previously_sent_at_ms - a.starts_at_ms;
+  const int64_t since_now = a.sent_at_ms - a.starts_at_ms;
+  return since_now / repeat_interval_ms > since_prev / repeat_interval_ms;
+}
+
+}  // namespace
+
 std::vector<std::string> WebhookNotifier::Render(const std::vector<OutgoingAlert>& alerts) const {
   // One message per alert name, like an Alertmanager route grouped by alertname.
   std::map<std::string, std::vector<const OutgoingAlert*>> groups;
-  for (const auto& a : alerts) groups[a.labels.Get("alertname")].push_back(&a);
+  for (const auto& a : alerts) {
+    if (WebhookWants(a, config_.repeat_interval_ms)) groups[a.labels.Get("alertname")].push_back(&a);
+  }
   std::vector<std::string> out;
   for (const auto& [name, members] : groups) {
     bool any_firing = false;

@@ -1,5 +1,7 @@
 #include "alerts/memory_alert_store.h"
 
+#include <set>
+
 #include <algorithm>
 
 namespace obsmon::alerts {
@@ -54,9 +56,15 @@ Result<std::vector<OutboxEntry>> MemoryAlertStore::Due(int64_t now_ms, size_t li
   std::lock_guard lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   std::vector<OutboxEntry> out;
-  for (const auto& [id, e] : outbox_) {
+  std::set<std::string> waiting;  // receivers whose oldest entries are not due yet
+  for (const auto& [id, e] : outbox_) {  // id order
     if (out.size() >= limit) break;
-    if (e.next_attempt_ms <= now_ms) out.push_back(e);
+    if (waiting.count(e.receiver)) continue;
+    if (e.next_attempt_ms <= now_ms) {
+      out.push_back(e);
+    } else {
+      waiting.insert(e.receiver);
+    }
   }
   return out;
 }

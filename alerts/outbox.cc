@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 #include "core/thread_name.h"
 
@@ -37,7 +38,7 @@ class OutboxCollectable final : public prometheus::Collectable {
     family("obsmon_notifications_failed_total", "Failed delivery attempts.", &OutboxStats::failed);
     family("obsmon_notifications_retried_total", "Delivery attempts of bodies that failed before.",
            &OutboxStats::retried);
-    family("obsmon_notifications_dropped_total", "Bodies dropped after the outbox max_age.",
+    family("obsmon_notifications_dropped_total", "Bodies dropped: older than the outbox max_age, or refused by the receiver (4xx).",
            &OutboxStats::dropped);
     // The backlog obsmon's own ObsmonOutboxBacklog rule watches (deploy/prometheus).
     if (const int64_t pending = pending_ ? pending_() : -1; pending >= 0) {
@@ -123,7 +124,9 @@ int Outbox::DeliverDue() {
     return 0;
   }
   int delivered = 0;
+  std::set<std::string> failed;  // receivers whose earlier row failed in this pass: keep order
   for (const auto& row : *due) {
+    if (failed.count(row.receiver)) continue;
     Counters& c = CountersFor(row.receiver);
     auto it = by_name_.find(row.receiver);
     if (it == by_name_.end() || now - row.created_ms > options_.max_age_ms) {
@@ -143,6 +146,14 @@ int Outbox::DeliverDue() {
       continue;
     }
     ++c.failed;
+    if (st.IsInvalidArgument()) {
+      // Refused for what it is (a 4xx): retrying cannot help, and the receiver's later
+      // notifications wait behind it. Dropped, as Prometheus's notifier drops a 4xx batch.
+      if (!options_.store->Remove(row.id).ok()) ++store_errors_;
+      ++c.dropped;
+      continue;
+    }
+    failed.insert(row.receiver);
     const int attempts = row.attempts + 1;
     int64_t backoff = options_.backoff_initial_ms;
     for (int i = 1; i < attempts && backoff < options_.backoff_max_ms; ++i) backoff *= 2;

@@ -3,7 +3,8 @@
 // an alert decided on is never lost to a crash or an unreachable receiver. DeliverDue() (called
 // by the dispatcher thread, or by tests) attempts every due row once: delivered rows are removed,
 // failed ones retried with exponential backoff (backoff_initial * 2^(attempts-1), capped at
-// backoff_max); rows older than max_age are dropped and counted.
+// backoff_max), one receiver's rows strictly in order (a failed row holds the later ones); rows
+// older than max_age, or refused by the receiver (4xx), are dropped and counted.
 //
 // Thread-safe. Notifiers and the store are not owned and must outlive the outbox.
 #pragma once
@@ -45,7 +46,7 @@ struct OutboxStats {
   uint64_t sent = 0;      // rows delivered
   uint64_t failed = 0;    // failed delivery attempts
   uint64_t retried = 0;   // attempts of rows that had failed before
-  uint64_t dropped = 0;   // rows dropped after max_age
+  uint64_t dropped = 0;   // rows dropped: older than max_age, or refused by the receiver (4xx)
   uint64_t store_errors = 0;
 };
 

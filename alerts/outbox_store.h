@@ -27,7 +27,10 @@ class OutboxStore {
   virtual ~OutboxStore() = default;
   // Stores the entries atomically and sets their ids.
   virtual Status Enqueue(std::vector<OutboxEntry>* entries) = 0;
-  // Entries with next_attempt_ms <= now_ms, oldest first, at most `limit`.
+  // Entries with next_attempt_ms <= now_ms, oldest first, at most `limit`, and of each receiver
+  // only those older than its oldest entry that is not due: a receiver gets its notifications in
+  // the order they were made, so an old "firing" retried after an outage can never arrive after
+  // the "resolved" that followed it.
   virtual Result<std::vector<OutboxEntry>> Due(int64_t now_ms, size_t limit) = 0;
   virtual Status Remove(int64_t id) = 0;
   virtual Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,

@@ -1,5 +1,7 @@
 #include "alerts/promql_engine.h"
 
+#include "alerts/go_float.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -59,7 +61,7 @@ double ElemBinop(BinOp op, double l, double r, bool* keep) {
     case BinOp::kMod:
       return std::fmod(l, r);
     case BinOp::kPow:
-      return std::pow(l, r);
+      return GoPow(l, r);
     case BinOp::kEq:
       *keep = l == r;
       return l;
@@ -286,6 +288,9 @@ class Evaluator {
   }
 
   Result<Value> VectorVector(const Expr& e, Vector& lhs, Vector& rhs) {
+    // As Prometheus's VectorBinop: with one side empty nothing can match, so the result is empty
+    // before duplicate series on the other side could be an error (issue 14, item 4).
+    if (lhs.empty() || rhs.empty()) return VectorValue(Vector());
     std::unordered_map<std::string, const VSample*> right;
     right.reserve(rhs.size());
     for (const auto& s : rhs) {
@@ -553,21 +558,23 @@ class Evaluator {
     }
     if (f == "count_over_time") return static_cast<double>(pts.size());
     if (f == "sum_over_time") {
-      double sum = 0;
-      for (const auto& p : pts) sum += p.v;
-      return sum;
+      KahanSum sum;
+      for (const auto& p : pts) sum.Add(p.v);
+      return sum.Value();
     }
     if (f == "avg_over_time") {
-      double mean = 0, count = 0;
+      // An incremental mean (no overflow of a plain sum), Kahan-compensated, as Prometheus 2.42.
+      KahanSum mean;
+      double count = 0;
       for (const auto& p : pts) {
         count++;
-        if (std::isinf(mean)) {
-          if (std::isinf(p.v) && (mean > 0) == (p.v > 0)) continue;
+        if (std::isinf(mean.sum)) {
+          if (std::isinf(p.v) && (mean.sum > 0) == (p.v > 0)) continue;
           if (!std::isinf(p.v) && !std::isnan(p.v)) continue;
         }
-        mean += p.v / count - mean / count;
+        mean.Add(p.v / count - mean.sum / count);
       }
-      return mean;
+      return mean.Value();
     }
     if (f == "min_over_time" || f == "max_over_time") {
       double m = pts[0].v;

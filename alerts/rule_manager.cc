@@ -25,7 +25,8 @@ struct RuleManager::Group {
   std::vector<std::unique_ptr<RecordingRule>> recording;
   std::vector<std::pair<bool, size_t>> order;  // (is_alerting, index)
   // What the previous evaluation wrote (for stale markers).
-  std::unordered_set<Labels, LabelsHash> last_series;
+  // Per rule (index into `order`): the series it wrote at the last evaluation.
+  std::vector<std::unordered_set<Labels, LabelsHash>> last_series;
 };
 
 namespace {
@@ -162,22 +163,31 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.external_labels = &options_.external_labels;
   ctx.external_url = options_.external_url;
   ctx.limit = g.spec.limit;
-  std::unordered_set<Labels, LabelsHash> written;
-  written.reserve(g.last_series.size());
+  g.last_series.resize(g.order.size());
   std::vector<OutgoingAlert> to_send;
   std::vector<AlertHistoryEvent> history;
   std::vector<AlertingRule*> dirty;
-  for (const auto& [is_alert, idx] : g.order) {
+  for (size_t i = 0; i < g.order.size(); ++i) {
+    const auto& [is_alert, idx] = g.order[i];
     promql::Vector out;
     Status st =
         is_alert ? g.alerting[idx]->Eval(ts, ctx, &out) : g.recording[idx]->Eval(ts, ctx, &out);
     ++evaluations_;
     if (!st.ok()) ++failures_;
-    // Each rule's output is visible to the rules after it in the same group, as in Prometheus.
+    // Each rule's output is visible to the rules after it in the same group, as in Prometheus;
+    // so are its ends: a series it wrote last time but not now gets its stale marker before the
+    // next rule runs, or an alert on a vanished recorded series would stay firing for the
+    // 5-minute lookback (issue 14, item 3).
+    std::unordered_set<Labels, LabelsHash> written;
+    written.reserve(out.size());
     for (const auto& s : out) {
       options_.store->AppendLabeled(s.labels, ts, s.v);
       written.insert(s.labels);
     }
+    for (const auto& l : g.last_series[i]) {
+      if (!written.count(l)) options_.store->MarkStale(l, ts);
+    }
+    g.last_series[i] = std::move(written);
     if (is_alert) {
       AlertingRule& r = *g.alerting[idx];
       r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url, &to_send);
@@ -186,11 +196,6 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       if (r.TakeDirty()) dirty.push_back(&r);
     }
   }
-  // Series written last time but not now end with a stale marker, as Prometheus does.
-  for (const auto& l : g.last_series) {
-    if (!written.count(l)) options_.store->MarkStale(l, ts);
-  }
-  g.last_series = std::move(written);
   g.last_eval_ms = ts;
   // Hand notifications to the (durable) outbox before persisting LastSentAt: a crash in between
   // then at worst repeats a notification, never loses one.

@@ -234,7 +234,7 @@ class FileRunner {
         e.CheckUnknownKeys();
         Labels l, an;
         for (const auto& [k, v] : el) l.Set(k, v);
-        for (const auto& [k, v] : ea) an.Set(k, v);
+        for (const auto& [k, v] : ea) an.SetAllowingEmpty(k, v);
         l.Set("alertname", at.alertname);
         at.exp.emplace_back(std::move(l), std::move(an));
       }
@@ -261,13 +261,29 @@ class FileRunner {
     }
     if (!cerrs.empty()) return {cerrs.ToString()};
 
+    // The loop below evaluates every rule at 0, interval, ... max_eval: bound that work first.
+    int64_t rules = 0;
+    for (const auto& g : groups) rules += static_cast<int64_t>(g.rules.size());
+    rules = std::max<int64_t>(rules, 1);
+    const int64_t steps = max_eval / eval_interval + 1;
+    if (steps > evaluations_left_ / rules) {  // steps * rules > evaluations_left_, no overflow
+      return {test_name + "    eval_time " + FormatDurationMs(max_eval) +
+              " at evaluation_interval " + FormatDurationMs(eval_interval) + ": " +
+              std::to_string(steps) + " steps of " + std::to_string(rules) +
+              " rule(s); a test file may ask for at most " + std::to_string(kMaxRuleEvaluations) +
+              " rule evaluations in all (a longer evaluation_interval or an earlier eval_time "
+              "needs fewer)"};
+    }
+    evaluations_left_ -= steps * rules;
+
     RuleManagerOptions ro;
     ro.store = &store;
     ro.evaluation_interval_ms = eval_interval;
     if (ext_labels) {
       for (const auto& [k, v] : *ext_labels) ro.external_labels.Set(k, v);
     }
-    if (ext_url) ro.external_url = *ext_url;
+    // promtool's $externalURL is "" unless the test group sets external_url.
+    ro.external_url = ext_url.value_or("");
     std::vector<RuleGroupSpec> gs = groups;
     for (auto& g : gs)
       g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
@@ -306,7 +322,8 @@ class FileRunner {
           if (got != exp) {
             errs.push_back(
                 test_name + "    alertname: " + at.alertname + ", time: " + FormatDurationMs(t) +
-                ", \n        exp:" + AlertsString(exp) + ", \n        got:" + AlertsString(got));
+                ", \n        exp:" + Indent(AlertsString(exp)) + ", \n        got:" +
+                Indent(AlertsString(got)));
           }
         }
         ++curr;
@@ -362,7 +379,7 @@ class FileRunner {
       }
       if (!equal) {
         errs.push_back(
-            test_name + "    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
+            test_name + "    expr: " + GoQuote(et.expr) + ", time: " + FormatDurationMs(et.eval_time) +
             ",\n        exp: " + SamplesString(exp) + "\n        got: " + SamplesString(got));
       }
     }
@@ -379,17 +396,30 @@ class FileRunner {
     return s + "\n]";
   }
 
+  // As promtool's parsedSamplesString: "nil" when empty, values as Go's %E (shortest digits).
   static std::string SamplesString(const std::vector<std::pair<Labels, double>>& v) {
+    if (v.empty()) return "nil";
     std::string s;
     for (size_t i = 0; i < v.size(); ++i) {
       if (i) s += ", ";
-      s += GoLabels(v[i].first) + " " + FormatGoFloat(v[i].second);
+      s += GoLabels(v[i].first) + " " + FormatGoFloatE(v[i].second);
     }
     return s;
   }
 
+  // promtool indents the lines of an alert list under "exp:"/"got:" by 12 spaces.
+  static std::string Indent(const std::string& s) {
+    std::string out;
+    for (char ch : s) {
+      out += ch;
+      if (ch == '\n') out += std::string(12, ' ');
+    }
+    return out;
+  }
+
   std::string file_;
   std::ostream& out_;
+  int64_t evaluations_left_ = kMaxRuleEvaluations;  // for the whole file
 };
 
 }  // namespace

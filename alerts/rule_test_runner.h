@@ -24,6 +24,12 @@ int RunRuleTests(const std::vector<std::string>& files, std::ostream& out);
 // Samples one input series may expand to (about 115 days at 10s); more is refused, not allocated.
 inline constexpr uint64_t kMaxSeriesValues = 1'000'000;
 
+// Rule evaluations one test file may ask for in all: per test group, (eval_time / evaluation_interval
+// + 1) steps times its rules (at least one), summed over the groups; a day at 1m with 100 rules is
+// 144,000. More is refused before evaluating: `eval_time: 292y` at 1ms would have evaluated for
+// ever, and 10,000 steps of 4 rules already take a second under ASan.
+inline constexpr int64_t kMaxRuleEvaluations = 200'000;
+
 // Expands one `values` string of the promtool notation into samples at 0, interval, 2*interval...
 // `nullopt` entries are omitted samples (`_`); stale markers are StaleNaN. Returns false on a
 // syntax error.

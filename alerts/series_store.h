@@ -52,6 +52,7 @@ class SeriesStore final : public promql::Querier {
 
   // Keeps at least `ms` of history from now on (never lowers it).
   void RequireRetention(int64_t ms);
+  int64_t retention_ms() const { return retention_ms_; }
   // Raises the retention of the series named `metric` only: a 7-day SLO window over a recorded
   // series must not make every raw 1-second probe series keep 7 days in memory.
   void RequireRetentionFor(const std::string& metric, int64_t ms);

@@ -41,6 +41,11 @@ class Template {
 
 // Go's %v of a float64 ("1e+06", "0.1", "NaN", "+Inf").
 std::string FormatGoFloat(double v);
+// Go's strconv.FormatFloat(v, 'E', -1, 64): the shortest digits that round-trip, in E notation
+// with a two-digit exponent at least ("2.2E+00", "1.0000000000000001E+90", "NaN", "+Inf").
+std::string FormatGoFloatE(double v);
+// Go's %q of a string: double quotes, with \", \\ and non-printable bytes escaped.
+std::string GoQuote(const std::string& s);
 // Prometheus's template functions, exposed for tests.
 std::string Humanize(double v);
 std::string Humanize1024(double v);

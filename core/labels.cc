@@ -17,6 +17,16 @@ Labels::Labels(std::vector<Pair> pairs) {
   for (auto& p : pairs) Set(p.first, p.second);
 }
 
+void Labels::SetAllowingEmpty(std::string_view name, std::string_view value) {
+  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+                             [](const Pair& p, std::string_view n) { return p.first < n; });
+  if (it != pairs_.end() && it->first == name) {
+    it->second = std::string(value);
+  } else {
+    pairs_.insert(it, Pair(std::string(name), std::string(value)));
+  }
+}
+
 void Labels::Set(std::string_view name, std::string_view value) {
   auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
                              [](const Pair& p, std::string_view n) { return p.first < n; });

@@ -22,6 +22,9 @@ class Labels {
   // Sets `name` to `value`, replacing an existing value. An empty value removes the label,
   // as Prometheus treats empty labels as absent.
   void Set(std::string_view name, std::string_view value);
+  // As Set, but an empty value is kept: annotations (which share this type) may be empty, and
+  // Prometheus keeps them; labels may not.
+  void SetAllowingEmpty(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
   // The value of `name`, or "" when absent.
   const std::string& Get(std::string_view name) const;

@@ -13,6 +13,7 @@
 #include "core/duration.h"
 #include "core/thread_name.h"
 #include "core/time_format.h"
+#include "exporters/gated_server.h"
 
 namespace obsmon {
 
@@ -348,6 +349,9 @@ Status HttpServer::Start() {
   if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
     return Status::InvalidArgument("TLS needs both a certificate and a key file");
   }
+  GateOptions gate = options_.gate;
+  gate.max_body_bytes = options_.max_request_bytes;
+  server_ = std::make_unique<GatedServer>(gate);
   if (tls()) {
     for (const std::string* f : {&options_.tls_cert_file, &options_.tls_key_file}) {
       std::error_code ec;
@@ -355,21 +359,10 @@ Status HttpServer::Start() {
         return Status::InvalidArgument("TLS file '" + *f + "' does not exist or is not a file");
       }
     }
-    auto ssl = std::make_unique<httplib::SSLServer>(options_.tls_cert_file.c_str(),
-                                                    options_.tls_key_file.c_str());
-    if (!ssl->is_valid()) {
-      return Status::InvalidArgument("cannot use TLS certificate '" + options_.tls_cert_file +
-                                     "' with key '" + options_.tls_key_file +
-                                     "' (unreadable, not PEM, or they do not match)");
+    if (Status s = server_->EnableTls(options_.tls_cert_file, options_.tls_key_file); !s.ok()) {
+      return s;
     }
-    server_ = std::move(ssl);
-  } else {
-    server_ = std::make_unique<httplib::Server>();
   }
-  server_->set_payload_max_length(options_.max_request_bytes);
-  server_->set_read_timeout(options_.read_timeout_seconds, 0);
-  server_->set_write_timeout(options_.write_timeout_seconds, 0);
-  server_->set_keep_alive_max_count(100);
   server_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "internal error";
@@ -381,41 +374,23 @@ Status HttpServer::Start() {
         }
         SendError(res, 500, "internal", what);
       });
-  // SO_REUSEADDR only (a restart may bind through TIME_WAIT). cpp-httplib's default also sets
-  // SO_REUSEPORT, which lets a second obsmon bind the same address: both would serve, and
-  // requests and Prometheus scrapes would alternate between two daemons.
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   Routes();
-  if (port == 0) {
-    port_ = server_->bind_to_any_port(host);
-    if (port_ < 0) return Status::Unavailable("cannot bind " + options_.listen);
-  } else {
-    if (!server_->bind_to_port(host, port)) {
-      std::string why = BindError(host, port);
-      if (why.empty()) why = "bind failed";
-      return Status::Unavailable("cannot listen on " + options_.listen + ": " + why +
-                                 " (is another obsmon running there?)");
-    }
-    port_ = port;
+  auto bound = server_->Bind(host, port);
+  if (!bound.ok()) {
+    return Status::Unavailable("cannot listen on " + options_.listen + ": " +
+                               bound.status().message() + " (is another obsmon running there?)");
   }
-  thread_ = std::thread([this] {
-    NameThisThread("obsmon-http");
-    server_->listen_after_bind();
-  });
-  // cpp-httplib's stop() does nothing until the accept loop runs, and Stop() would then wait
-  // forever: a SIGTERM right after start must not hang. Wait (briefly) until it runs.
-  for (int i = 0; i < 5000 && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  port_ = *bound;
+  server_->Start();
   return Status::Ok();
 }
 
 void HttpServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (server_) server_->Stop();
+}
+
+GateStats HttpServer::ConnectionStats() const {
+  return server_ ? server_->Stats() : GateStats{};
 }
 
 }  // namespace obsmon

@@ -14,15 +14,17 @@
 
 #include "core/clock.h"
 #include "core/status.h"
+#include "exporters/gate_options.h"
 #include "exporters/http_auth.h"
 
 namespace httplib {
-class Server;
 struct Request;
 struct Response;
 }  // namespace httplib
 
 namespace obsmon {
+
+class GatedServer;
 
 struct ReportQuery {
   std::string component;
@@ -63,8 +65,9 @@ class ApiBackend {
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:9950";
   size_t max_request_bytes = 64 * 1024;  // bodies beyond this get 413
-  int read_timeout_seconds = 5;          // slow clients are cut off
-  int write_timeout_seconds = 10;
+  // What a client may cost (exporters/gated_server.h): connections, the time to send a whole
+  // request and to read a response. `web:` in the config sets them (docs/configuration.md).
+  GateOptions gate;
   // Both set: serve HTTPS only (the files are read once, at Start()).
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -94,6 +97,8 @@ class HttpServer {
   bool tls() const { return !options_.tls_cert_file.empty(); }
   // Replaces the credentials; requests already authorized finish. Thread-safe.
   void SetAuth(HttpAuthOptions auth);
+  // The connection gate's counters (for /metrics); zeros before Start(). Thread-safe.
+  GateStats ConnectionStats() const;
 
  private:
   void Routes();
@@ -110,8 +115,7 @@ class HttpServer {
   const Clock& clock_;
   std::mutex auth_mu_;
   HttpAuthOptions auth_;  // GUARDED_BY(auth_mu_)
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<GatedServer> server_;
   int port_ = 0;
 };
 

@@ -39,6 +39,40 @@ void AddCounter(MetricFamily* f, const Labels& labels, double value) {
   f->metric.push_back(std::move(m));
 }
 
+// What the HTTP connection gate has refused, dropped and holds (exporters/gated_server.h).
+void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
+  auto accepted = Family("obsmon_http_connections_accepted_total",
+                         "Connections to obsmon's HTTP server accepted.", MetricType::Counter);
+  AddCounter(&accepted, {}, static_cast<double>(g.accepted));
+  auto refused = Family("obsmon_http_connections_refused_total",
+                        "Connections closed at once: a client (per_client) or all clients "
+                        "(total) were at their limit with every connection busy.",
+                        MetricType::Counter);
+  AddCounter(&refused, Labels{{"reason", "per_client"}}, static_cast<double>(g.refused_per_client));
+  AddCounter(&refused, Labels{{"reason", "total"}}, static_cast<double>(g.refused_total));
+  auto dropped = Family("obsmon_http_connections_dropped_total",
+                        "Connections obsmon closed before a response: evicted (an idle or "
+                        "incomplete one, to make room), request_timeout (408), head_too_large "
+                        "(431), bad_framing (400, ambiguous length), write_timeout (the client "
+                        "stopped reading), tls_handshake.",
+                        MetricType::Counter);
+  AddCounter(&dropped, Labels{{"reason", "evicted"}}, static_cast<double>(g.evicted));
+  AddCounter(&dropped, Labels{{"reason", "request_timeout"}},
+             static_cast<double>(g.request_timeouts));
+  AddCounter(&dropped, Labels{{"reason", "head_too_large"}}, static_cast<double>(g.head_too_large));
+  AddCounter(&dropped, Labels{{"reason", "bad_framing"}}, static_cast<double>(g.bad_framing));
+  AddCounter(&dropped, Labels{{"reason", "write_timeout"}}, static_cast<double>(g.write_timeouts));
+  AddCounter(&dropped, Labels{{"reason", "tls_handshake"}},
+             static_cast<double>(g.tls_handshake_failures));
+  auto open = Family("obsmon_http_connections",
+                     "Open connections to obsmon's HTTP server: all (open), or being answered "
+                     "by a worker (busy).",
+                     MetricType::Gauge);
+  AddGauge(&open, Labels{{"state", "open"}}, static_cast<double>(g.open));
+  AddGauge(&open, Labels{{"state", "busy"}}, static_cast<double>(g.busy));
+  for (auto* f : {&accepted, &refused, &dropped, &open}) out->push_back(std::move(*f));
+}
+
 }  // namespace
 
 MetricsCollector::MetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
@@ -244,6 +278,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                   &build, &start, &reload_ok, &reload_ts}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));
   }
+  AppendHttpFamilies(s.http, &out);
   return out;
 }
 

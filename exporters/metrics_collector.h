@@ -15,6 +15,7 @@
 #include <prometheus/collectable.h>
 
 #include "core/storage_health.h"
+#include "exporters/gate_options.h"
 #include "monitor/monitor_state.h"
 #include "monitor/scheduler.h"
 #include "monitor/uptime_board.h"
@@ -37,6 +38,7 @@ struct SelfStats {
   bool storage_healthy = true;  // what /healthz says of storage
   // Probe runs that threw (obsmon's bug; the time counts as unknown), by probe.
   std::map<ProbeKey, uint64_t> internal_errors;
+  GateStats http;  // obsmon's HTTP server's connections
 };
 
 class MetricsCollector final : public prometheus::Collectable {

@@ -13,10 +13,15 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace obsmon;
   static const std::string dir = "/tmp/obsmon-fuzz-codecarbon-" + std::to_string(::getpid());
+  static const bool made = std::filesystem::create_directories(dir);
+  (void)made;
   static FakeClock clock;
   if (size == 0) return 0;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  // The directory holds only this input's file. Removing the two files, not the directory, keeps
+  // an rmdir/mkdir per input out of the loop (the probe reads the directory the same way).
+  std::error_code ec;
+  std::filesystem::remove(dir + "/emissions.json", ec);
+  std::filesystem::remove(dir + "/emissions.csv", ec);
   const std::string file = dir + ((data[0] & 1) ? "/emissions.json" : "/emissions.csv");
   std::ofstream(file, std::ios::binary)
       .write(reinterpret_cast<const char*>(data) + 1, static_cast<std::streamsize>(size - 1));

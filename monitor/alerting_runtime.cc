@@ -2,7 +2,9 @@
 
 #include "alerts/alerts_api.h"
 #include "alerts/rule_file.h"
+#include "core/duration.h"
 #include "monitor/slo_rules.h"
+#include "storage/storage.h"
 
 namespace obsmon {
 
@@ -62,6 +64,7 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
   if (health) health->Record("alerts", store.status());
   if (!store.ok()) return store.status();
   rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
+  rt->db_path_ = config.storage.path;
   std::lock_guard<std::mutex> lock(rt->mu_);
   rt->StartRules(std::move(*prepared));
   return rt;
@@ -117,10 +120,42 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   if (Status s = rules_->RestoreState(); !s.ok()) {
     log_->warn("cannot restore alert state: {}", s.message());
   }
+  if (!backfilled_) {
+    backfilled_ = true;
+    Backfill();
+  }
   outbox_->Start();
   rules_->Start();
   log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
              prepared.rule_files, notifiers_.size());
+}
+
+// The rules read an in-memory head (alerts/series_store.h) that probe runs feed. Started empty,
+// the first evaluation after a restart saw no series at all: every firing alert resolved (a
+// false "resolved" to every receiver), a pending one lost its start, and both fired again as
+// fresh runs arrived, with a new startsAt. Prometheus's head is refilled from its WAL before
+// rules run; here it is refilled from the samples storage already holds, for as far back as the
+// rules look (at most an hour), so the first evaluation sees what the last one before the
+// restart saw, aged by the downtime: an outage shorter than the 5-minute lookback keeps firing
+// alerts firing, and a longer one resolves them, as in Prometheus.
+void AlertingRuntime::Backfill() {
+  constexpr int64_t kMaxBackfillMs = 3'600'000;
+  constexpr size_t kMaxBackfillSamples = 5'000'000;
+  if (db_path_.empty()) return;
+  const int64_t window = std::min(series_.retention_ms(), kMaxBackfillMs);
+  const TimestampMs now = clock_.NowMs();
+  auto reader = storage::Reader::Open(db_path_);
+  auto samples = reader.ok() ? (*reader)->AllSamples(now - window, now + 1, kMaxBackfillSamples)
+                             : Result<std::vector<Sample>>(reader.status());
+  if (!samples.ok()) {
+    log_->warn("alerting: rules start without the samples of before the start ({}); alerts "
+               "firing before it may resolve and fire again",
+               samples.status().message());
+    return;
+  }
+  series_.Append(*samples);
+  log_->info("alerting: {} samples of the last {} read back for the rules", samples->size(),
+             FormatDurationMs(window));
 }
 
 void AlertingRuntime::StopRules() {

@@ -63,10 +63,15 @@ class AlertingRuntime final : public ResultSink {
   static Result<Prepared> Prepare(const Config& config);
   void StartRules(Prepared prepared);  // REQUIRES(mu_); cannot fail
   void StopRules();                    // REQUIRES(mu_)
+  // Refills series_ from storage, once, before the first evaluation (see the .cc).
+  void Backfill();
+
 
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   alerts::SeriesStore series_;
+  std::string db_path_;
+  bool backfilled_ = false;  // GUARDED_BY(mu_)
   std::unique_ptr<RecordingAlertStore> store_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)

@@ -55,6 +55,11 @@ struct WebConfig {
   bool protect_metrics = true;   // when auth is on, /metrics needs it too
   bool protect_health = false;   // /healthz, /-/healthy, /-/ready stay open for probes by default
   bool enable_lifecycle = true;  // POST /-/reload
+  // The HTTP server's connection gate (exporters/gate_options.h has the same defaults).
+  size_t max_connections = 512;
+  size_t max_connections_per_client = 64;
+  int64_t request_timeout_ms = 10'000;  // first byte to whole request
+  int64_t idle_timeout_ms = 30'000;     // a kept-alive connection between requests
 };
 
 struct StorageConfig {

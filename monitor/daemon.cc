@@ -239,13 +239,18 @@ class Daemon::Impl {
       });
     }
     if (server_) {
-      // Credentials change at once; TLS files and the listen address need a restart.
+      // Credentials change at once; TLS files, connection limits and the listen address
+      // need a restart.
       HttpServerOptions web;
       ApplyWebConfig(next->web, &web);
       server_->SetAuth(web.auth);
-      if (next->web.tls_cert_file != config_.web.tls_cert_file ||
-          next->web.tls_key_file != config_.web.tls_key_file || next->listen != config_.listen) {
-        log_->warn("listen and web.tls_* changes take effect at the next restart");
+      const WebConfig& a = next->web;
+      const WebConfig& b = config_.web;
+      if (a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
+          next->listen != config_.listen || a.max_connections != b.max_connections ||
+          a.max_connections_per_client != b.max_connections_per_client ||
+          a.request_timeout_ms != b.request_timeout_ms || a.idle_timeout_ms != b.idle_timeout_ms) {
+        log_->warn("listen, web.tls_* and web connection limits take effect at the next restart");
       }
     }
     config_.web.bearer_token = next->web.bearer_token;
@@ -292,6 +297,10 @@ class Daemon::Impl {
     http->auth.basic_password = web.basic_password;
     http->auth.protect_metrics = web.protect_metrics;
     http->auth.protect_health = web.protect_health;
+    http->gate.max_connections = web.max_connections;
+    http->gate.max_connections_per_client = web.max_connections_per_client;
+    http->gate.request_timeout = std::chrono::milliseconds(web.request_timeout_ms);
+    http->gate.idle_timeout = std::chrono::milliseconds(web.idle_timeout_ms);
     if (web.enable_lifecycle) http->reload = [this] { return Reload(); };
   }
 
@@ -383,6 +392,7 @@ class Daemon::Impl {
     s.reload = ReloadSnapshot();
     s.storage = health_->Snapshot();
     s.storage_healthy = HealthFailure().empty();
+    if (server_) s.http = server_->ConnectionStats();
     {
       // Every configured probe has a series from the start (0), so rate() and alerts on it work.
       std::lock_guard<std::mutex> lock(reload_mu_);

@@ -51,7 +51,9 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   out.samples.reserve(result->samples.size() + 3);
   out.samples.push_back({"probe_success", labels, started_ms, result->success ? 1.0 : 0.0});
   out.samples.push_back({"probe_duration_seconds", labels, started_ms, seconds});
-  if (spec.role == ProbeRole::kHealth) {
+  // A scrape reports its own `up{job,instance}`, as Prometheus's does: a second one here would
+  // make every `up == 0` alert fire twice per target (issue 14, item 5).
+  if (spec.role == ProbeRole::kHealth && spec.kind != "scrape") {
     // Rules see a health probe's verdict as Prometheus's `up{job,instance}`, so the seeds'
     // `up{job="tta-staging-carbon"} == 0` works as written.
     // `probe` is kept so that two health probes of one target (http and tcp, say) stay two

@@ -66,6 +66,30 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
   return std::nullopt;
 }
 
+// What one client, and all together, may cost the HTTP server (exporters/gated_server.h).
+void ReadConnectionLimits(ConfigNode& node, WebConfig* web) {
+  for (auto [key, field] : {std::pair{"max_connections", &web->max_connections},
+                            std::pair{"max_connections_per_client",
+                                      &web->max_connections_per_client}}) {
+    if (auto v = node.Int(key)) {
+      if (*v < 1 || *v > 100'000) {
+        node.ErrorAt(key, std::string(key) + " must be between 1 and 100000");
+      } else {
+        *field = static_cast<size_t>(*v);
+      }
+    }
+  }
+  if (web->max_connections_per_client > web->max_connections) {
+    node.ErrorAt(node.Has("max_connections_per_client") ? "max_connections_per_client"
+                                                        : "max_connections",
+                 "max_connections_per_client may not exceed max_connections");
+  }
+  if (auto v = node.DurationInRange("request_timeout", 100, 600'000)) {
+    web->request_timeout_ms = *v;
+  }
+  if (auto v = node.DurationInRange("idle_timeout", 100, 3'600'000)) web->idle_timeout_ms = *v;
+}
+
 }  // namespace
 
 void ReadWebConfig(ConfigNode& node, const std::string& config_file, WebConfig* web) {
@@ -114,6 +138,7 @@ void ReadWebConfig(ConfigNode& node, const std::string& config_file, WebConfig* 
   if (auto v = node.Bool("protect_metrics")) web->protect_metrics = *v;
   if (auto v = node.Bool("protect_health")) web->protect_health = *v;
   if (auto v = node.Bool("enable_lifecycle")) web->enable_lifecycle = *v;
+  ReadConnectionLimits(node, web);
   node.CheckUnknownKeys();
 }
 

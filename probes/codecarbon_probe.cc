@@ -30,13 +30,17 @@ std::string HexDigest(std::string_view data) {
   return buf;
 }
 
-// Reads up to `max` bytes of `path` from `offset`. Empty on error.
+// Reads up to `max` bytes of `path` from `offset`. Empty on error. The buffer is sized by what
+// the file holds past `offset`, not by `max`: zeroing max_read_bytes (16 MB) per file on every
+// run cost 16 MB and milliseconds for a few new rows (70 ms under ASan: 14 fuzz runs a second).
 std::string ReadRange(const std::string& path, int64_t offset, size_t max) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return {};
+  const std::streamoff size = in.tellg();
+  if (size <= offset) return {};
   in.seekg(offset);
-  std::string out(max, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(max));
+  std::string out(std::min(max, static_cast<size_t>(size - offset)), '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
   out.resize(static_cast<size_t>(in.gcount()));
   return out;
 }

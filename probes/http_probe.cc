@@ -9,12 +9,46 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/text_escape.h"
+#include "probes/bounded_http_client.h"
 #include "probes/probe_helpers.h"
 #include "probes/tcp_connect.h"
 
 namespace obsmon::probes {
 
 namespace {
+
+// As Go's client and blackbox_exporter: at most 10 redirects are followed.
+constexpr int kMaxRedirects = 10;
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// The URL a Location header points at, from the URL that answered with it: absolute,
+// scheme-relative ("//host/path"), absolute path or relative path (RFC 3986 §5.2, without dot
+// segment removal: the target gets the path as written).
+Result<HttpUrl> ResolveLocation(const HttpUrl& base, std::string location) {
+  if (auto hash = location.find('#'); hash != std::string::npos) location.resize(hash);
+  if (location.find("://") != std::string::npos) return ParseHttpUrl(location);
+  if (location.rfind("//", 0) == 0) return ParseHttpUrl(base.scheme + ":" + location);
+  for (char c : location) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+      return Status::InvalidArgument("control character or space in the location");
+    }
+  }
+  HttpUrl next = base;
+  if (location.empty()) return next;
+  if (location.front() == '/') {
+    next.path = location;
+  } else if (location.front() == '?') {
+    next.path = base.path.substr(0, base.path.find('?')) + location;
+  } else {
+    const std::string path = base.path.substr(0, base.path.find('?'));
+    next.path = path.substr(0, path.rfind('/') + 1) + location;
+  }
+  return next;
+}
 
 // A read that fails this close to the deadline is the read timeout firing, not the peer.
 constexpr std::chrono::milliseconds kTimeoutSlack(50);
@@ -32,7 +66,7 @@ bool ParseCode(std::string_view text, int* out) {
   return ec == std::errc() && ptr == text.data() + text.size() && *out >= 100 && *out <= 599;
 }
 
-void SetTimeouts(httplib::Client& client, std::chrono::milliseconds left) {
+void SetTimeouts(httplib::ClientImpl& client, std::chrono::milliseconds left) {
   time_t sec = static_cast<time_t>(left.count() / 1000);
   time_t usec = static_cast<time_t>((left.count() % 1000) * 1000);
   client.set_connection_timeout(sec, usec);
@@ -94,49 +128,60 @@ HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& cloc
 
 HttpProbe::~HttpProbe() = default;
 
-ProbeResult HttpProbe::Run(const Deadline& deadline) {
+HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::string& method,
+                                            const std::optional<std::string>& request_body,
+                                            const Deadline& deadline) {
+  const auto Down = [](ProbeResult down) {
+    HttpExchange failed;
+    failed.down = std::move(down);
+    return failed;
+  };
   const std::string timeout_reason = TimeoutReason(spec_.timeout_ms);
   auto left = deadline.Remaining(clock_);
-  if (left.count() <= 0) return ProbeResult::Down(timeout_reason);
+  if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
 
-  const HttpUrl& url = options_.url;
-  httplib::Client client(url.Origin());
+  ResponseBudget budget(ResponseLimits{options_.max_header_bytes,
+                                       options_.max_body_bytes * 2 + 64 * 1024,
+                                       std::chrono::steady_clock::now() + left});
+  std::unique_ptr<httplib::ClientImpl> made =
+      MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);
+  httplib::ClientImpl& client = *made;
   // Resolve here rather than inside httplib, which reports a failed lookup like any other
   // failed connection; the numeric address is then handed to httplib (Host and SNI keep the name).
   if (!IsNumericHost(url.target.host)) {
     std::string reason;
     std::string ip = ResolveHost(url.target.host, &reason);
-    if (ip.empty()) return ProbeResult::Down(reason);
+    if (ip.empty()) return Down(ProbeResult::Down(reason));
     client.set_hostname_addr_map({{url.target.host, ip}});
     left = deadline.Remaining(clock_);
-    if (left.count() <= 0) return ProbeResult::Down(timeout_reason);
+    if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
   }
   SetTimeouts(client, left);
   client.set_keep_alive(false);
-  client.set_follow_location(options_.follow_redirects);
   if (url.scheme == "https") {
     client.enable_server_certificate_verification(!options_.tls_skip_verify);
   }
 
   httplib::Request req;
-  req.method = options_.method;
+  req.method = method;
   req.path = url.path;
   for (const auto& [name, value] : options_.headers) req.set_header(name, value);
-  if (options_.body) {
-    req.body = *options_.body;
+  if (request_body) {
+    req.body = *request_body;
     if (!req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
   }
 
   // What the callbacks learn; they run on this thread inside send().
-  int status = 0;
-  std::string content_length_header;
-  std::string body;
-  uint64_t received = 0;
+  HttpExchange x;
+  int& status = x.status;
+  std::string& body = x.body;
+  uint64_t& received = x.received;
   bool capped = false;
   bool deadline_hit = false;
   req.response_handler = [&](const httplib::Response& res) {
     status = res.status;
-    content_length_header = res.get_header_value("Content-Length");
+    x.content_length_header = res.get_header_value("Content-Length");
+    x.location = res.get_header_value("Location");
     return true;
   };
   // Checking the deadline per chunk is what stops a server that trickles bytes forever: httplib's
@@ -163,48 +208,84 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
   if (watch->fired()) deadline_hit = true;
   watch.reset();
   bool near_deadline = deadline.Remaining(clock_) <= kTimeoutSlack;
+  if (std::string overflow = budget.Overflow(); !overflow.empty()) {
+    return Down(ProbeResult::Down(std::move(overflow)));
+  }
 
   if (!sent) {
     switch (error) {
       case httplib::Error::Canceled:
         if (capped) break;  // the response is complete enough to judge
-        return ProbeResult::Down(deadline_hit ? timeout_reason : "request canceled");
+        return Down(ProbeResult::Down(deadline_hit ? timeout_reason : "request canceled"));
       case httplib::Error::ConnectionTimeout:
-        return ProbeResult::Down(timeout_reason);
+        return Down(ProbeResult::Down(timeout_reason));
       case httplib::Error::Connection: {
         // httplib does not say why; ask the socket once more, within what is left.
         ConnectOutcome why = TcpConnect(url.target, deadline, clock_);
         if (why.ok()) {
           close(why.fd);
-          return ProbeResult::Down("connection failed");
+          return Down(ProbeResult::Down("connection failed"));
         }
-        if (why.kind == ConnectOutcome::Kind::kTimeout) return ProbeResult::Down(timeout_reason);
-        return ProbeResult::Down(why.reason);
+        if (why.kind == ConnectOutcome::Kind::kTimeout) {
+          return Down(ProbeResult::Down(timeout_reason));
+        }
+        return Down(ProbeResult::Down(why.reason));
       }
       case httplib::Error::Read:
-        if (near_deadline || deadline_hit) return ProbeResult::Down(timeout_reason);
-        return ProbeResult::Down(status == 0 ? "connection closed before a response"
-                                             : "connection closed while reading the body");
+        if (near_deadline || deadline_hit) return Down(ProbeResult::Down(timeout_reason));
+        return Down(ProbeResult::Down(status == 0 ? "connection closed before a response"
+                                                  : "connection closed while reading the body"));
       case httplib::Error::Write:
-        if (near_deadline) return ProbeResult::Down(timeout_reason);
-        return ProbeResult::Down("error sending the request");
+        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
+        return Down(ProbeResult::Down("error sending the request"));
       case httplib::Error::SSLConnection:
-        if (near_deadline) return ProbeResult::Down(timeout_reason);
-        return ProbeResult::Down("tls handshake failed");
+        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
+        return Down(ProbeResult::Down("tls handshake failed"));
       case httplib::Error::SSLServerVerification:
-        return ProbeResult::Down("tls certificate verification failed");
+        return Down(ProbeResult::Down("tls certificate verification failed"));
       case httplib::Error::SSLLoadingCerts:
-        return ProbeResult::Down("tls: cannot load CA certificates");
-      case httplib::Error::ExceedRedirectCount:
-        return ProbeResult::Down("too many redirects");
+        return Down(ProbeResult::Down("tls: cannot load CA certificates"));
       case httplib::Error::Compression:
-        return ProbeResult::Down("cannot decompress the response body");
+        return Down(ProbeResult::Down("cannot decompress the response body"));
       default:
-        if (near_deadline) return ProbeResult::Down(timeout_reason);
-        return ProbeResult::Down("request failed: " + httplib::to_string(error));
+        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
+        return Down(ProbeResult::Down("request failed: " + httplib::to_string(error)));
     }
   }
   if (sent) status = res.status;
+
+  return x;
+}
+
+ProbeResult HttpProbe::Run(const Deadline& deadline) {
+  HttpUrl url = options_.url;
+  std::string method = options_.method;
+  std::optional<std::string> request_body = options_.body;
+  HttpExchange x;
+  for (int hop = 0;; ++hop) {
+    x = Exchange(url, method, request_body, deadline);
+    if (x.down) return std::move(*x.down);
+    if (!options_.follow_redirects || !IsRedirect(x.status) || x.location.empty()) break;
+    if (hop == kMaxRedirects) {
+      return ProbeResult::Down("too many redirects (more than " + std::to_string(kMaxRedirects) +
+                               ")");
+    }
+    Result<HttpUrl> next = ResolveLocation(url, x.location);
+    if (!next.ok()) {
+      return ProbeResult::Down("bad redirect to '" + EscapeControlAndInvalidUtf8(x.location) +
+                               "': " + next.status().message());
+    }
+    url = std::move(next.value());
+    // As browsers and Go's client do: 303 always, 301/302 after a POST, continue with a GET.
+    if (x.status == 303 || ((x.status == 301 || x.status == 302) && method == "POST")) {
+      method = "GET";
+      request_body.reset();
+    }
+  }
+  const int status = x.status;
+  const std::string& body = x.body;
+  const uint64_t received = x.received;
+  const std::string& content_length_header = x.content_length_header;
 
   ProbeResult result;
   Labels labels = ExtraSampleLabels(spec_, Instance());
@@ -313,6 +394,17 @@ std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings
       opts.max_body_bytes = static_cast<size_t>(*max);
     }
   } else if (settings.Has("max_body_bytes")) {
+    ok = false;
+  }
+
+  if (auto max = settings.Int("max_header_bytes")) {
+    if (*max < 1024 || *max > (16 << 20)) {
+      settings.ErrorAt("max_header_bytes", "max_header_bytes must be between 1024 and 16777216");
+      ok = false;
+    } else {
+      opts.max_header_bytes = static_cast<size_t>(*max);
+    }
+  } else if (settings.Has("max_header_bytes")) {
     ok = false;
   }
 

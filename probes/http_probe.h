@@ -2,7 +2,9 @@
 //
 // Config keys (besides the common ones): url (required), method (GET), headers (map), body,
 // expect_status (codes or ranges, "200", "200-299", "2xx"; default 2xx), body_match and
-// body_not_match (RE2), max_body_bytes (1 MiB), follow_redirects (false), tls_skip_verify (false).
+// body_not_match (RE2), max_body_bytes (1 MiB), max_header_bytes (64 KiB: the status line and
+// headers of a response; beyond, the run is down), follow_redirects (false; at most 10 hops),
+// tls_skip_verify (false).
 //
 // Every run opens a fresh connection (no keep-alive), so a run measures what a new client sees.
 // Not thread-safe: Run() is never called concurrently for one probe (probe.h).
@@ -46,6 +48,7 @@ struct HttpProbeOptions {
   std::shared_ptr<const re2::RE2> body_match;      // null when not configured
   std::shared_ptr<const re2::RE2> body_not_match;  // null when not configured
   size_t max_body_bytes = 1 << 20;
+  size_t max_header_bytes = 64 * 1024;
   bool follow_redirects = false;
   bool tls_skip_verify = false;
 };
@@ -62,6 +65,18 @@ class HttpProbe final : public Probe {
   const HttpProbeOptions& options() const { return options_; }
 
  private:
+  // One request and what came back; `down` set when there is no response to judge.
+  struct HttpExchange {
+    std::optional<ProbeResult> down;
+    int status = 0;
+    std::string location;
+    std::string content_length_header;
+    std::string body;        // at most max_body_bytes of it
+    uint64_t received = 0;   // body bytes read
+  };
+  HttpExchange Exchange(const HttpUrl& url, const std::string& method,
+                        const std::optional<std::string>& request_body, const Deadline& deadline);
+
   ProbeSpec spec_;
   HttpProbeOptions options_;
   const Clock& clock_;

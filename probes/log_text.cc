@@ -177,8 +177,8 @@ size_t LiteralSet::Find(std::string_view text) const {
 
 std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
   static constexpr std::string_view kEllipsis = "...";
+  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(std::min(line.size(), max_bytes));
   size_t fits_with_ellipsis = 0;  // out.size() at the last piece boundary leaving room for "..."
@@ -186,12 +186,18 @@ std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid
   const auto* const begin_of_line = p;
   const auto* end = p + line.size();
   bool invalid = false;
+  char escaped[4] = {'\\', 'x', '0', '0'};
   while (p < end) {
     size_t len = Utf8SequenceLength(line, static_cast<size_t>(p - begin_of_line));
     std::string_view piece;
-    if (len == 0) {
-      invalid = true;
-      piece = kReplacement;
+    const bool control = len == 1 && (*p < 0x20 || *p == 0x7f) && *p != '\t';
+    if (len == 0 || control) {
+      // Kept as \xNN, the form every report shows it in: the byte is not lost (U+FFFD would
+      // lose it) and a NUL no longer cuts the line short in sqlite3 or any C reader.
+      invalid = invalid || len == 0;
+      escaped[2] = kHex[*p >> 4];
+      escaped[3] = kHex[*p & 15];
+      piece = std::string_view(escaped, 4);
       len = 1;
     } else {
       piece = std::string_view(reinterpret_cast<const char*>(p), len);

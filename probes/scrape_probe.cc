@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "probes/bounded_http_client.h"
 #include "probes/exposition_parser.h"
 
 namespace obsmon {
@@ -64,6 +65,31 @@ std::optional<ParsedUrl> ParseUrl(const std::string& url, std::string* error) {
   return u;
 }
 
+// A failed fetch in words (httplib's own names, "Read", "SSLServerVerification", are not).
+std::string FetchError(httplib::Error error, int status) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "connection refused or unreachable";
+    case httplib::Error::Read:
+      return status == 0 ? "connection closed before a response"
+                         : "connection closed while reading the body";
+    case httplib::Error::Write:
+      return "error sending the request";
+    case httplib::Error::SSLConnection:
+      return "tls handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "tls certificate verification failed";
+    case httplib::Error::SSLLoadingCerts:
+      return "tls: cannot load CA certificates";
+    case httplib::Error::Compression:
+      return "cannot decompress the response body";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    default:
+      return "request failed: " + httplib::to_string(error);
+  }
+}
+
 std::string FormatSeconds(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3gs", s);
@@ -83,7 +109,12 @@ std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOp
   if (!url) return nullptr;
   std::unique_ptr<ScrapeProbe> probe(
       new ScrapeProbe(spec, std::move(options), std::move(rules), clock));
-  probe->scheme_host_port_ = url->scheme + "://" + url->host + ":" + url->port;
+  probe->scheme_ = url->scheme;
+  // httplib wants an IPv6 literal without its brackets when given host and port apart.
+  probe->host_ = url->host.size() > 2 && url->host.front() == '['
+                     ? url->host.substr(1, url->host.size() - 2)
+                     : url->host;
+  probe->port_ = std::stoi(url->port);
   probe->path_ = url->path;
   probe->instance_ = url->host + ":" + url->port;
   return probe;
@@ -103,7 +134,16 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
     if (remaining.count() <= 0) {
       failure = "timeout before the scrape started";
     } else {
-      httplib::Client client(scheme_host_port_);
+      // A response head may be 64 KiB; after it, what body_size_limit allows (compressed bytes
+      // are fewer than inflated ones) plus framing. probes/bounded_http_client.h says why.
+      const size_t after_head = options_.body_size_limit > 0
+                                    ? options_.body_size_limit * 2 + 64 * 1024
+                                    : SIZE_MAX;
+      probes::ResponseBudget budget(probes::ResponseLimits{
+          64 * 1024, after_head, std::chrono::steady_clock::now() + remaining});
+      std::unique_ptr<httplib::ClientImpl> made =
+          probes::MakeBoundedClient(scheme_, host_, port_, budget);
+      httplib::ClientImpl& client = *made;
       auto secs = std::chrono::duration_cast<std::chrono::seconds>(remaining);
       auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(remaining - secs);
       client.set_connection_timeout(secs.count(), usecs.count());
@@ -142,17 +182,19 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
             body.append(data, len);
             return true;
           });
-      if (too_big) {
+      if (std::string overflow = budget.Overflow(); !overflow.empty()) {
+        failure = std::move(overflow);
+      } else if (too_big) {
         failure = "body size limit exceeded (more than " + std::to_string(limit) + " bytes)";
-      } else if (timed_out || (!res && deadline.Expired(clock_))) {
+      } else if (timed_out ||
+                 (!res && deadline.Remaining(clock_) <= std::chrono::milliseconds(50))) {
+        // A read cut at the deadline fails a moment before the clock says it passed.
         failure = "timeout after " +
                   FormatSeconds(std::chrono::duration<double>(clock_.SteadyNow() - start).count());
       } else if (status != 0 && status != 200) {
         failure = "server returned HTTP status " + std::to_string(status);
       } else if (!res) {
-        failure = httplib::to_string(res.error());
-        if (res.error() == httplib::Error::Connection)
-          failure = "connection refused or unreachable";
+        failure = FetchError(res.error(), status);
       }
       if (!failure.empty()) {
         body.clear();

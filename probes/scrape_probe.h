@@ -54,7 +54,9 @@ class ScrapeProbe final : public Probe {
   ScrapeOptions options_;
   relabel::RelabelRules rules_;
   const Clock& clock_;
-  std::string scheme_host_port_;  // "http://host:port" for the client
+  std::string scheme_;  // "http" or "https"
+  std::string host_;    // without brackets
+  int port_ = 0;
   std::string path_;              // "/metrics?x=y"
   std::string instance_;          // "host:port"
 };

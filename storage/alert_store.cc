@@ -209,8 +209,9 @@ Result<std::vector<OutboxEntry>> AlertStore::Due(int64_t now_ms, size_t limit) {
   try {
     SQLite::Statement q(*db_,
                         "SELECT id, receiver, payload, created_ms, next_attempt_ms, attempts, "
-                        "last_error FROM alert_outbox WHERE next_attempt_ms <= ? ORDER BY id "
-                        "LIMIT ?");
+                        "last_error FROM alert_outbox o WHERE next_attempt_ms <= ?1 AND NOT EXISTS "
+                        "(SELECT 1 FROM alert_outbox w WHERE w.receiver = o.receiver AND "
+                        "w.id < o.id AND w.next_attempt_ms > ?1) ORDER BY id LIMIT ?2");
     q.bind(1, static_cast<int64_t>(now_ms));
     q.bind(2, static_cast<int64_t>(limit));
     std::vector<OutboxEntry> out;

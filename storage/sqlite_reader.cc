@@ -278,6 +278,44 @@ class SqliteReader final : public Reader {
     }
   }
 
+  Result<std::vector<Sample>> AllSamples(TimestampMs from_ms, TimestampMs to_ms,
+                                         size_t limit) override {
+    try {
+      ReadTx tx(*db_);
+      // The samples key is (series_id, ts_ms): one range lookup per series.
+      SQLite::Statement q(*db_,
+                          "SELECT s.name, s.labels, x.ts_ms, x.value FROM series s "
+                          "JOIN samples x ON x.series_id = s.id AND x.ts_ms >= ? AND x.ts_ms < ? "
+                          "ORDER BY s.id, x.ts_ms");
+      q.bind(1, static_cast<int64_t>(from_ms));
+      q.bind(2, static_cast<int64_t>(to_ms));
+      std::vector<Sample> out;
+      std::string last_text;
+      Labels last_labels;
+      while (q.executeStep()) {
+        if (out.size() >= limit) {
+          return Status::Unavailable("more than " + std::to_string(limit) + " samples between " +
+                                     std::to_string(from_ms) + " and " + std::to_string(to_ms));
+        }
+        std::string text = q.getColumn(1).getString();
+        if (out.empty() || text != last_text) {
+          auto labels = ParseLabelsText(text);
+          if (!labels) continue;  // written by a newer obsmon? skip rather than fail the start
+          last_labels = std::move(*labels);
+          last_text = std::move(text);
+        }
+        auto v = q.getColumn(3);
+        out.push_back(Sample{q.getColumn(0).getString(), last_labels, q.getColumn(2).getInt64(),
+                             v.isNull() ? std::numeric_limits<double>::quiet_NaN()
+                                        : v.getDouble()});
+      }
+      return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading recent samples from " + path_);
+    }
+  }
+
   Result<std::vector<std::string>> Components() override {
     try {
       SQLite::Statement q(*db_,

@@ -84,7 +84,11 @@ class SqliteWriter final : public Writer {
 
   bool Enqueue(WriteBatch batch) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || queue_.size() >= options_.queue_capacity) {
+    const size_t rows = RowsOf(batch);
+    // Bounded by batches and by rows: a scrape of 49k series a second outran the writer and
+    // the queue grew by gigabytes before reaching 65,536 batches (fresh eyes, issue 13, F2).
+    const bool rows_full = !queue_.empty() && queued_rows_ + rows > options_.queue_capacity_rows;
+    if (stopping_ || queue_.size() >= options_.queue_capacity || rows_full) {
       ++stats_.dropped_batches;
       // The caller learns it from the return value (and re-reads the probe's state, fencing a
       // newer epoch); fencing this one already keeps its queued predecessors from counting
@@ -92,6 +96,7 @@ class SqliteWriter final : public Writer {
       FenceLost(batch);
       return false;
     }
+    queued_rows_ += rows;
     queue_.push_back({++last_seq_, std::move(batch), std::chrono::steady_clock::now()});
     // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
     // it only needs waking when the queue was empty (to start that timer) or has grown large.
@@ -273,6 +278,7 @@ class SqliteWriter final : public Writer {
             !queue_.empty() && work.size() < options_.max_batches_per_commit &&
             (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
           rows += RowsOf(queue_.front().batch);
+          queued_rows_ -= RowsOf(queue_.front().batch);
           work.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -287,16 +293,19 @@ class SqliteWriter final : public Writer {
             last_loss_reason_ = "gave up at shutdown: " + last_status_.message();
             resolved_seq_ = last_seq_;
             queue_.clear();
+            queued_rows_ = 0;
             give_up_ = true;
           } else {
             // Keep them for a retry, in order, ahead of anything newer.
             failed_seq_ = std::max(failed_seq_, work.back().seq);
             for (auto it = work.rbegin(); it != work.rend(); ++it) {
+              queued_rows_ += RowsOf(it->batch);
               queue_.push_front(std::move(*it));
             }
             while (queue_.size() > options_.queue_capacity) {
               resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
               FenceLost(queue_.front().batch);
+              queued_rows_ -= RowsOf(queue_.front().batch);
               queue_.pop_front();
               ++stats_.lost_batches;
               last_loss_reason_ = "queue full while retrying: " + last_status_.message();
@@ -546,6 +555,7 @@ class SqliteWriter final : public Writer {
   std::condition_variable work_cv_;  // wakes the writer thread
   std::condition_variable done_cv_;  // wakes Flush / RunRetention / task callers
   std::deque<Queued> queue_;         // GUARDED_BY(mu_)
+  size_t queued_rows_ = 0;           // GUARDED_BY(mu_): RowsOf every batch in queue_
   std::deque<Task> tasks_;           // GUARDED_BY(mu_)
   uint64_t last_seq_ = 0;            // seq of the newest accepted batch; GUARDED_BY(mu_)
   uint64_t resolved_seq_ = 0;        // every batch up to here is committed or counted lost

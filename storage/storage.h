@@ -29,8 +29,10 @@ struct StorageOptions {
   int64_t rollup_retention_ms = 400LL * 86'400'000;
   // Group commit: the writer commits what it has at least this often (bounds crash loss).
   int64_t commit_interval_ms = 200;
-  // Batches waiting for the writer; beyond it Enqueue() drops and counts.
+  // Batches waiting for the writer, and their rows (runs, samples, log events...); beyond either
+  // Enqueue() drops and counts. The rows bound the queue's memory (~100-200 bytes a row).
   size_t queue_capacity = 65'536;
+  size_t queue_capacity_rows = 500'000;
   // Wall and steady time for retention cutoffs and its period; tests pass a FakeClock.
   const Clock* clock = &SystemClock::Instance();
   // log_events kept per (component, UTC day); the rest are counted in the counter
@@ -178,6 +180,14 @@ class Reader : public ProbeStateSource {
   // [from_ms, to_ms), ordered by series then time.
   virtual Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                               TimestampMs from_ms, TimestampMs to_ms) = 0;
+  // Every sample of every series with from_ms <= ts_ms < to_ms, ordered by series then time;
+  // fails when there are more than `limit` (a caller that must hold them all says how many it
+  // can). What the alert rules' in-memory series are refilled from at start. (Not pure so that
+  // fakes of Reader need not implement it.)
+  virtual Result<std::vector<Sample>> AllSamples(TimestampMs from_ms, TimestampMs to_ms,
+                                                 size_t limit) {
+    return Status::Unavailable("AllSamples is not supported by this reader");
+  }
   // Components that have any stored probe run.
   virtual Result<std::vector<std::string>> Components() = 0;
   // The newest run of every probe (for the current state after a restart).

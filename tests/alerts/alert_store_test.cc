@@ -108,6 +108,36 @@ TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
   EXPECT_TRUE((*s)->Reschedule(9999, 1, 1, "").IsNotFound());
 }
 
+// Rows of one receiver come out in the order they were made: while its oldest row waits for a
+// retry, its later rows wait too (issue 14, item 2); other receivers are not held up.
+TEST_F(AlertStoreTest, DueKeepsEachReceiversRowsInOrder) {
+  auto s = AlertStore::Open(path_);
+  ASSERT_TRUE(s.ok());
+  std::vector<alerts::OutboxEntry> rows(4);
+  const char* receivers[] = {"am", "am", "hook", "am"};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    rows[i].receiver = receivers[i];
+    rows[i].payload = std::to_string(i);
+    rows[i].next_attempt_ms = 100;
+  }
+  ASSERT_TRUE((*s)->Enqueue(&rows).ok());
+  ASSERT_EQ((*s)->Due(100, 10)->size(), 4u);
+  ASSERT_TRUE((*s)->Reschedule(rows[0].id, 1, 1000, "status 503").ok());
+  auto due = (*s)->Due(500, 10);
+  ASSERT_EQ(due->size(), 1u);  // am's rows 1 and 3 wait behind row 0
+  EXPECT_EQ((*due)[0].receiver, "hook");
+  due = (*s)->Due(1000, 10);
+  ASSERT_EQ(due->size(), 4u);
+  EXPECT_EQ((*due)[0].payload, "0");
+  EXPECT_EQ((*due)[1].payload, "1");
+  // A later row not yet due holds the ones after it, not the ones before it.
+  ASSERT_TRUE((*s)->Reschedule(rows[1].id, 1, 2000, "status 503").ok());
+  due = (*s)->Due(1000, 10);
+  ASSERT_EQ(due->size(), 2u);
+  EXPECT_EQ((*due)[0].payload, "0");
+  EXPECT_EQ((*due)[1].payload, "2");
+}
+
 TEST_F(AlertStoreTest, PendingForTimerSurvivesRestartThroughSqlite) {
   const char* rules = R"(
 groups:

@@ -127,6 +127,37 @@ TEST(HttpNotifierTest, WebhookPayloadGroupsByAlertnameWithBasicAuthFromEnv) {
   ::unsetenv("OBSMON_TEST_HOOK_PW");
 }
 
+// A plain webhook pages a person: it gets the firing, a reminder every repeat_interval and the
+// resolution, not every resend_delay resend (75 s apart in issue 14's run), and not a re-page
+// after a restart (the last send is persisted in the alert).
+TEST(HttpNotifierTest, WebhookGetsStateChangesAndRepeatIntervalsNotEveryResend) {
+  ReceiverConfig c;
+  c.name = "ops";
+  c.url = "http://127.0.0.1:1/hook";
+  c.repeat_interval_ms = 4 * 3'600'000LL;
+  WebhookNotifier n(c, "http://obsmon:9950");
+  const int64_t fired = 1'760'400'120'000;
+  auto send = [&](int64_t at, int64_t previously, bool resolved = false) {
+    OutgoingAlert a = Firing("a");
+    a.starts_at_ms = fired;
+    a.sent_at_ms = at;
+    a.previously_sent_at_ms = previously;
+    a.resolved = resolved;
+    a.ends_at_ms = resolved ? fired + 5 * 3'600'000LL : at + 240'000;
+    return n.Render({a}).size();
+  };
+  const int64_t m = 60'000;
+  EXPECT_EQ(send(fired, 0), 1u);                        // fires
+  EXPECT_EQ(send(fired + m, fired), 0u);                // resend
+  EXPECT_EQ(send(fired + 239 * m, fired + 238 * m), 0u);
+  EXPECT_EQ(send(fired + 240 * m, fired + 239 * m), 1u);  // 4h: a reminder
+  EXPECT_EQ(send(fired + 241 * m, fired + 240 * m), 0u);
+  EXPECT_EQ(send(fired + 300 * m, fired + 299 * m, true), 1u);  // resolved at 5h
+  EXPECT_EQ(send(fired + 301 * m, fired + 300 * m, true), 0u);  // resolved, resent
+  // An alert from before a restart, resent after it: its last send is known, no page.
+  EXPECT_EQ(send(fired + 10 * m, fired + 2 * m), 0u);
+}
+
 TEST(HttpNotifierTest, ErrorsAreStatusesWithoutSecrets) {
   Receiver r;
   r.status = 503;

@@ -80,35 +80,99 @@ TEST(OutboxTest, RetriesWithExponentialBackoffUntilDelivered) {
   am.down = true;
   outbox.Send({Alert("A")});
   outbox.Send({Alert("A", true)});
-  EXPECT_EQ(outbox.DeliverDue(), 0);  // attempt 1 of both: fail, next in 1s
-  EXPECT_EQ(am.attempts, 2);
+  // Only the receiver's oldest row is tried: the later one waits behind it, keeping the order.
+  EXPECT_EQ(outbox.DeliverDue(), 0);  // attempt 1: fail, next in 1s
+  EXPECT_EQ(am.attempts, 1);
   EXPECT_EQ(outbox.DeliverDue(), 0);  // not due yet: no attempt
-  EXPECT_EQ(am.attempts, 2);
+  EXPECT_EQ(am.attempts, 1);
   clock.Advance(1'000);
   outbox.DeliverDue();  // attempt 2: fail, next in 2s
-  EXPECT_EQ(am.attempts, 4);
+  EXPECT_EQ(am.attempts, 2);
   clock.Advance(1'999);
   outbox.DeliverDue();
-  EXPECT_EQ(am.attempts, 4);
+  EXPECT_EQ(am.attempts, 2);
   clock.Advance(1);
   outbox.DeliverDue();  // attempt 3: fail, next in 4s
   clock.Advance(4'000);
   outbox.DeliverDue();  // attempt 4: fail, capped at 4s
-  EXPECT_EQ(am.attempts, 8);
+  EXPECT_EQ(am.attempts, 4);
   auto due = store.Due(INT64_MAX, 10);
   ASSERT_EQ(due->size(), 2u);
   EXPECT_EQ((*due)[0].attempts, 4);
   EXPECT_EQ((*due)[0].next_attempt_ms, clock.NowMs() + 4'000);
   EXPECT_EQ((*due)[0].last_error, "connection refused");
+  EXPECT_EQ((*due)[1].attempts, 0);
   am.down = false;
   clock.Advance(4'000);
   EXPECT_EQ(outbox.DeliverDue(), 2);
   // Nothing lost, order kept (firing before resolved).
   EXPECT_EQ(am.received, (std::vector<std::string>{"A+;", "A-;"}));
   OutboxStats s = outbox.Stats();
-  EXPECT_EQ(s.failed, 8u);
-  EXPECT_EQ(s.retried, 8u);  // attempts 2..5 of two rows
+  EXPECT_EQ(s.failed, 4u);
+  EXPECT_EQ(s.retried, 4u);  // attempts 2..5 of the first row
   EXPECT_EQ(s.sent, 2u);
+  EXPECT_EQ(*store.Pending(), 0);
+}
+
+// Regression (issue 14, item 2): rows retried with their own backoff overtook each other after a
+// receiver outage, and the receiver ended on a "firing" that had been followed by a "resolved".
+TEST(OutboxTest, AfterAnOutageEveryReceiverGetsRowsInTheOrderTheyWereMade) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am"), hook("hook");
+  OutboxOptions o{&clock, &store, {&am, &hook}};
+  o.backoff_initial_ms = 1'000;
+  o.backoff_max_ms = 60'000;
+  Outbox outbox(o);
+  am.down = true;
+  outbox.Send({Alert("A")});  // firing, during the outage: backs off 1, 2, 4, 8 ... s
+  for (int i = 0; i < 6; ++i) {
+    outbox.DeliverDue();
+    clock.Advance(500);
+  }
+  // Much later, still down: a resend, then the resolve. Fresh rows would be due now, long
+  // before the first row's next attempt.
+  clock.Advance(10'000);
+  outbox.Send({Alert("A")});
+  outbox.Send({Alert("A", true)});
+  outbox.DeliverDue();
+  am.down = false;
+  for (int i = 0; i < 200 && *store.Pending() > 0; ++i) {
+    clock.Advance(1'000);
+    outbox.DeliverDue();
+  }
+  EXPECT_EQ(am.received, (std::vector<std::string>{"A+;", "A+;", "A-;"}));
+  // The other receiver was never held up by the first one's outage.
+  EXPECT_EQ(hook.received, (std::vector<std::string>{"A+;", "A+;", "A-;"}));
+}
+
+// A receiver that refuses a body (4xx) would refuse it for ever; with rows in order it would hold
+// every later one until max_age. Dropped and counted at once, as Prometheus's notifier does.
+TEST(OutboxTest, RefusedRowIsDroppedAndDoesNotHoldTheNextOnes) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  class Refusing final : public Notifier {
+   public:
+    const std::string& name() const override { return name_; }
+    std::vector<std::string> Render(const std::vector<OutgoingAlert>& alerts) const override {
+      return {alerts.front().labels.Get("alertname")};
+    }
+    Status Deliver(const std::string& body) override {
+      if (body == "Bad") return Status::InvalidArgument("am: status 400: bad alert");
+      received.push_back(body);
+      return Status::Ok();
+    }
+    std::vector<std::string> received;
+
+   private:
+    std::string name_ = "am";
+  } am;
+  Outbox outbox({&clock, &store, {&am}});
+  outbox.Send({Alert("Bad")});
+  outbox.Send({Alert("Good")});
+  EXPECT_EQ(outbox.DeliverDue(), 1);
+  EXPECT_EQ(am.received, std::vector<std::string>{"Good"});
+  EXPECT_EQ(outbox.Stats().dropped, 1u);
   EXPECT_EQ(*store.Pending(), 0);
 }
 

@@ -97,7 +97,7 @@ TEST_F(RuleManagerTest, PendingThenFiringAfterForThenResolved) {
   EXPECT_EQ(sent.starts_at_ms, kStart + 3 * kMin);
   EXPECT_EQ(sent.ends_at_ms, kStart + 3 * kMin + 4 * kMin);  // valid for 4 x resend delay
   EXPECT_FALSE(sent.resolved);
-  EXPECT_EQ(sent.generator_url.rfind("http://obsmon:9950/graph?g0.expr=up%7Bjob", 0), 0u)
+  EXPECT_EQ(sent.generator_url, "http://obsmon:9950/api/v1/alerts")
       << sent.generator_url;
   Step(*m, 1);  // t4: resolved
   EXPECT_EQ(StateOf(*m), AlertState::kInactive);

@@ -78,5 +78,42 @@ TEST(RunRuleTestsTest, MissingRuleFileFailsWithExitCode1) {
   std::filesystem::remove_all(dir);
 }
 
+// Fuzz campaign (issue 13): `eval_time: 292y` evaluated the rules at every evaluation_interval up
+// to it (9e12 times at 1ms): `obsmon test rules` never ended. The rule evaluations of a file
+// (steps times rules, summed over its groups) are bounded and refused before any is made.
+TEST(RunRuleTestsTest, EvaluationsBeyondTheLimitAreRefusedNotRun) {
+  auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = (dir / "t.yml").string();
+  std::ofstream(file) << "evaluation_interval: 1ms\ntests:\n"
+                         "  - alert_rule_test: [{eval_time: 292y, alertname: A}]\n";
+  std::ostringstream out;
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("eval_time 292y at evaluation_interval 1ms: 9208512000001 steps of 1 "
+                           "rule(s); a test file may ask for at most 200000 rule evaluations"),
+            std::string::npos)
+      << out.str();
+
+  // 100,001 steps pass; a second group of as many goes over the file's budget.
+  const std::string group = "  - alert_rule_test: [{eval_time: 100000m, alertname: A}]\n";
+  std::ofstream(file, std::ios::trunc) << "tests:\n" << group;
+  out.str("");
+  EXPECT_EQ(RunRuleTests({file}, out), 0) << out.str();
+  std::ofstream(file, std::ios::trunc) << "tests:\n" << group << group;
+  out.str("");
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("100001 steps of 1 rule(s)"), std::string::npos) << out.str();
+
+  // Each rule counts: the same 100,001 steps with two rules are too many.
+  std::ofstream(dir / "r.yml") << "groups:\n  - name: g\n    rules:\n"
+                                  "      - {alert: A, expr: up == 0}\n"
+                                  "      - {alert: B, expr: up == 1}\n";
+  std::ofstream(file, std::ios::trunc) << "rule_files: [r.yml]\ntests:\n" << group;
+  out.str("");
+  EXPECT_EQ(RunRuleTests({file}, out), 1);
+  EXPECT_NE(out.str().find("100001 steps of 2 rule(s)"), std::string::npos) << out.str();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

@@ -354,6 +354,10 @@ TEST_F(ObsmonDaemonTest, ObservationPeriodReportAndOverviewPage) {
                                 dir_.File("observe.out"));
   ASSERT_EQ(code, 0) << out;
   httplib::Client client("127.0.0.1", port);
+  // Until a run lands inside the period (interval 100 ms), its coverage is 0 and the verdict
+  // INSUFFICIENT DATA, rightly; the period "just began" once one has.
+  const size_t at_start = StoredRuns().size();
+  ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= at_start + 2; }));
   auto page = client.Get("/");
   ASSERT_TRUE(page);
   EXPECT_EQ(page->status, 200);

@@ -62,5 +62,40 @@ TEST(ProbeRunnerTest, ARunCarriesItsStateEpochToTheSinks) {
   EXPECT_EQ(errors, 0);
 }
 
+// A scrape already reports `up{job,instance}` (Prometheus's own series); as a health probe it
+// must not get a second `up` with a `probe` label, or `up == 0` fires twice per target.
+TEST(ProbeRunnerTest, AHealthScrapeHasOneUpSeriesAndOtherHealthProbesGetTheirs) {
+  class ScrapeLike final : public Probe {
+   public:
+    ProbeResult Run(const Deadline&) override {
+      ProbeResult r = ProbeResult::Up();
+      r.samples.push_back({"up", Labels{{"job", "carbon"}, {"instance", "h:1"}}, 0, 1});
+      return r;
+    }
+    std::string Instance() const override { return "h:1"; }
+  };
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink}, [](const ProbeKey&, const std::string&) {});
+  auto count_up = [&] {
+    int n = 0;
+    for (const auto& s : sink.outcomes.back().samples) n += s.name == "up";
+    return n;
+  };
+  ScheduledProbe scrape = Make(std::make_shared<ScrapeLike>());
+  scrape.spec.kind = "scrape";
+  scrape.spec.role = ProbeRole::kHealth;
+  scrape.spec.labels = Labels{{"job", "carbon"}};
+  runner.Run(scrape, clock.NowMs(), 1);
+  EXPECT_EQ(count_up(), 1);
+  ScheduledProbe http = Make(std::make_shared<UpProbe>());
+  http.spec.kind = "http";
+  http.spec.role = ProbeRole::kHealth;
+  http.spec.labels = Labels{{"job", "carbon"}};
+  runner.Run(http, clock.NowMs(), 1);
+  EXPECT_EQ(count_up(), 1);
+  EXPECT_EQ(sink.outcomes.back().samples.back().labels.Get("probe"), "health");
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -266,6 +266,29 @@ TEST_F(CodecarbonProbeTest, FifoIsAReasonNotAHang) {
   EXPECT_NE(r.reason.find("emissions.csv: not a regular file"), std::string::npos) << r.reason;
 }
 
+// Fuzz campaign (issue 13): every run allocated and zeroed max_read_bytes per file, whatever the
+// file held. A huge limit must not be allocated: the buffer follows the file.
+TEST_F(CodecarbonProbeTest, ReadBufferFollowsTheFileNotTheReadLimit) {
+  Append(Csv(), kHeader);
+  Append(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
+  std::ofstream(dir_.File("emissions.json"))
+      << R"({"project_name":"J","run_id":"r1","emissions":0.5})" << "\n";
+  ProbeSpec spec;
+  spec.key = {"carbon", "emissions"};
+  CodecarbonOptions options;
+  options.dir = dir_.path();
+  options.max_read_bytes = size_t{1} << 40;  // 1 TiB: allocating it would fail
+  CodecarbonProbe probe(spec, options, clock_);
+  auto r = probe.Run(Deadline{clock_.SteadyNow() + std::chrono::seconds(5)});
+  ASSERT_TRUE(r.success) << r.reason;
+  EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "P"), 0.25);
+  EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "J"), 0.5);
+  // Nothing new past the cursor: an empty read, no error.
+  r = probe.Run(Deadline{clock_.SteadyNow() + std::chrono::seconds(5)});
+  EXPECT_TRUE(r.success) << r.reason;
+  EXPECT_TRUE(r.counters.empty());
+}
+
 TEST(CsvRecordsTest, QuotesEscapesAndIncompleteRecords) {
   auto r = csv::Split("a,\"b,c\",\"d\"\"e\"\n\n1,,\"multi\nline\"\r\nhalf,wri");
   ASSERT_EQ(r.rows.size(), 2u);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include "core/config_node.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
+#include "tests/probes/raw_responder.h"
 #include "tests/probes/test_http_server.h"
 
 namespace obsmon::probes {
@@ -344,6 +346,118 @@ TEST(HttpProbeTest, RedirectsFollowedOnlyWhenAsked) {
   EXPECT_EQ(RunFor(*stay, 2000).result.reason, "status 302");
   ProbeResult r = RunFor(*follow, 2000).result;
   EXPECT_TRUE(r.success) << r.reason;
+}
+
+// Peak RSS of this process so far, in MiB.
+long PeakRssMiB() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
+// Answers with a status line and then `header` repeated until `bytes` are sent or the probe
+// hangs up.
+testing::RawResponder::Respond HeadOf(std::string header, size_t bytes) {
+  return [header = std::move(header), bytes](int fd, const std::atomic<bool>& stop) {
+    if (!testing::RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\n", stop)) return;
+    std::string chunk;
+    while (chunk.size() < 64 * 1024) chunk += header;
+    for (size_t sent = 0; sent < bytes; sent += chunk.size()) {
+      if (!testing::RawResponder::SendAll(fd, chunk, stop)) return;
+    }
+  };
+}
+
+// Regression (issue 13): a 10 MB header line cost obsmon 228 MB, 100k headers 140 MB. The head is
+// now cut at max_header_bytes and the run is down with that reason.
+TEST(HttpProbeTest, TenMegabyteHeaderLineIsDownAtTheHeadLimitNotAMemoryBlowUp) {
+  const long before = PeakRssMiB();
+  testing::RawResponder target([](int fd, const std::atomic<bool>& stop) {
+    testing::RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nX-Big: ", stop);
+    const std::string chunk(64 * 1024, 'a');
+    for (int i = 0; i < 160 && testing::RawResponder::SendAll(fd, chunk, stop); ++i) {
+    }
+  });
+  ConfigErrors errors;
+  auto probe = Make("url: " + target.Url("/") + "\n", &errors, 5000);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  ProbeResult r = RunFor(*probe, 5000).result;
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "response head larger than 65536 bytes (status line and headers)");
+  EXPECT_LT(PeakRssMiB() - before, 32) << "peak RSS grew from " << before << " MiB";
+}
+
+TEST(HttpProbeTest, HundredThousandHeadersAreDownAtTheConfiguredHeadLimit) {
+  testing::RawResponder target(HeadOf("X-Many: v\r\n", 1'100'000));
+  ConfigErrors errors;
+  auto probe = Make("url: " + target.Url("/") + "\nmax_header_bytes: 4096\n", &errors, 5000);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  ProbeResult r = RunFor(*probe, 5000).result;
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "response head larger than 4096 bytes (status line and headers)");
+  // Within the limit, many headers are fine.
+  testing::RawResponder fine([](int fd, const std::atomic<bool>& stop) {
+    std::string response = "HTTP/1.1 200 OK\r\n";
+    for (int i = 0; i < 100; ++i) response += "X-" + std::to_string(i) + ": v\r\n";
+    response += "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+    testing::RawResponder::SendAll(fd, response, stop);
+  });
+  auto ok = Make("url: " + fine.Url("/") + "\n", &errors, 5000);
+  ProbeResult good = RunFor(*ok, 5000).result;
+  EXPECT_TRUE(good.success) << good.reason;
+}
+
+TEST(HttpProbeTest, RedirectToAnotherOriginIsFollowedWithTheSameBounds) {
+  testing::RawResponder hostile(HeadOf("X-Many: v\r\n", 1'100'000));
+  TestHttpServer srv;
+  const std::string to = hostile.Url("/elsewhere");
+  srv.server().Get("/", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_redirect(to);
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make("url: " + srv.Url("/") + "\nfollow_redirects: true\n", &errors, 5000);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  ProbeResult r = RunFor(*probe, 5000).result;
+  EXPECT_EQ(r.reason, "response head larger than 65536 bytes (status line and headers)");
+  EXPECT_EQ(hostile.connections(), 1);
+}
+
+TEST(HttpProbeTest, RedirectLoopStopsAfterTenHops) {
+  TestHttpServer srv;
+  std::atomic<int> hits{0};
+  srv.server().Get("/loop", [&](const httplib::Request&, httplib::Response& res) {
+    ++hits;
+    res.set_redirect("/loop");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make("url: " + srv.Url("/loop") + "\nfollow_redirects: true\n", &errors);
+  ProbeResult r = RunFor(*probe, 2000).result;
+  EXPECT_EQ(r.reason, "too many redirects (more than 10)");
+  EXPECT_EQ(hits, 11);
+}
+
+TEST(HttpProbeTest, SeeOtherAfterPostContinuesWithGetToTheRelativeLocation) {
+  TestHttpServer srv;
+  std::string seen;
+  srv.server().Post("/a/b", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 303;
+    res.set_header("Location", "c?x=1");
+  });
+  srv.server().Get("/a/c", [&](const httplib::Request& req, httplib::Response& res) {
+    seen = req.method + " " + req.path + " x=" + req.get_param_value("x") + " body=" + req.body;
+    res.set_content("arrived", "text/plain");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make("url: " + srv.Url("/a/b") +
+                        "\nmethod: POST\nbody: hello\nfollow_redirects: true\nbody_match: arrived\n",
+                    &errors);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  ProbeResult r = RunFor(*probe, 2000).result;
+  EXPECT_TRUE(r.success) << r.reason;
+  EXPECT_EQ(seen, "GET /a/c x=1 body=");
 }
 
 // Each bad setting is reported at the position of its value, and the factory refuses the probe.

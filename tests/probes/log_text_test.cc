@@ -64,15 +64,22 @@ TEST(LogTextTest, CleanLineDropsCarriageReturnAndCutsOnUtf8Boundary) {
   EXPECT_EQ(cut, "aaaaaa...");
 }
 
-TEST(LogTextTest, CleanLineReplacesInvalidUtf8) {
+// Regression (fresh eyes, issue 13, F5): invalid bytes became U+FFFD (the bytes lost) and a NUL
+// was stored raw (sqlite3 showed the line cut at it). Both are kept as \xNN.
+TEST(LogTextTest, CleanLineKeepsInvalidUtf8AndControlBytesEscaped) {
   bool invalid = false;
-  EXPECT_EQ(CleanLine("ok \xC3\xA9", 100, &invalid), "ok \xC3\xA9");
+  EXPECT_EQ(CleanLine("ok \xC3\xA9\ttab", 100, &invalid), "ok \xC3\xA9\ttab");
   EXPECT_FALSE(invalid);
-  EXPECT_EQ(CleanLine("bad \xFF\xC3 end", 100, &invalid), "bad \xEF\xBF\xBD\xEF\xBF\xBD end");
+  EXPECT_EQ(CleanLine("bad \xFF\xC3 end", 100, &invalid), "bad \\xff\\xc3 end");
   EXPECT_TRUE(invalid);
   // Overlong encoding and a surrogate are invalid too.
-  EXPECT_EQ(CleanLine("\xC0\xAF", 100), "\xEF\xBF\xBD\xEF\xBF\xBD");
-  EXPECT_EQ(CleanLine("\xED\xA0\x80", 100), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(CleanLine("\xC0\xAF", 100), "\\xc0\\xaf");
+  EXPECT_EQ(CleanLine("\xED\xA0\x80", 100), "\\xed\\xa0\\x80");
+  EXPECT_EQ(CleanLine(std::string("CRITICAL nul\0\0 in line", 22), 100, &invalid),
+            "CRITICAL nul\\x00\\x00 in line");
+  EXPECT_FALSE(invalid);
+  // An escape is one piece: a cut never splits it.
+  EXPECT_EQ(CleanLine("abcdef\xFFzz", 10), "abcdef...");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
+#include "tests/probes/raw_responder.h"
 #include "tests/probes/test_http_server.h"
 
 namespace obsmon {
@@ -242,6 +243,51 @@ TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
   EXPECT_EQ(Find(r, "m"), nullptr);
   options.sample_limit = 100;
   EXPECT_TRUE(MakeProbe(server.Url("/metrics"), options)->Run(In(2s)).success);
+}
+
+// Regression (issue 13): httplib read a target's headers without any bound.
+TEST(ScrapeProbeTest, EndlessResponseHeadFailsTheScrapeAtSixtyFourKiB) {
+  testing::RawResponder target([](int fd, const std::atomic<bool>& stop) {
+    testing::RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\n", stop);
+    const std::string headers = [] {
+      std::string h;
+      while (h.size() < 64 * 1024) h += "X-Many: v\r\n";
+      return h;
+    }();
+    for (int i = 0; i < 100 && testing::RawResponder::SendAll(fd, headers, stop); ++i) {
+    }
+  });
+  auto r = MakeProbe(target.Url("/metrics"))->Run(In(5s));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "response head larger than 65536 bytes (status line and headers)");
+  EXPECT_EQ(Value(r, "up"), 0);
+}
+
+// Regression (fresh eyes, issue 13): httplib's read timeout is per read, so a target dripping its
+// status line and headers a byte at a time, or sending "100 Continue" for ever, held the scrape,
+// its worker and obsmon's shutdown indefinitely.
+TEST(ScrapeProbeTest, HeadTrickledOrEndlessInterimResponsesEndAtTheDeadline) {
+  testing::RawResponder drip([](int fd, const std::atomic<bool>& stop) {
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    for (int i = 0; i < 200 && !stop; ++i) {
+      if (!testing::RawResponder::SendAll(fd, std::string(1, head[i % head.size()]), stop)) return;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  testing::RawResponder interim([](int fd, const std::atomic<bool>& stop) {
+    for (int i = 0; i < 2000 && !stop; ++i) {
+      if (!testing::RawResponder::SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n", stop)) return;
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  for (const testing::RawResponder* target : {&drip, &interim}) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = MakeProbe(target->Url("/metrics"))->Run(In(600ms));
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_FALSE(r.success);
+    EXPECT_EQ(r.reason.rfind("timeout after", 0), 0u) << r.reason;
+    EXPECT_LT(took, 1500ms) << r.reason;
+  }
 }
 
 TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {

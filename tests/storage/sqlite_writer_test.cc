@@ -152,6 +152,18 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   EXPECT_TRUE(std::isnan((*odd)[0].value));
   EXPECT_TRUE(std::isinf((*odd)[1].value));
   EXPECT_TRUE(r->Samples("probe_success", Labels{{"job", "other"}}, kT0, kT0 + kHour)->empty());
+  // Every series at once (what the alert rules are refilled from at start), and its bound.
+  auto all = r->AllSamples(kT0, kT0 + kHour, 100);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  size_t success_samples = 0, odd_samples = 0;
+  for (const auto& s : *all) {
+    if (s.name == "probe_success" && s.labels == sl) ++success_samples;
+    if (s.name == "odd") ++odd_samples;
+  }
+  EXPECT_EQ(success_samples, 2u);
+  EXPECT_EQ(odd_samples, 2u);
+  EXPECT_FALSE(r->AllSamples(kT0, kT0 + kHour, 1).ok());
+  EXPECT_TRUE(r->AllSamples(kT0 - kHour, kT0, 100)->empty());
 
   auto events = r->LogEvents("carbon", kT0, kT0 + kHour, 10);
   ASSERT_TRUE(events.ok());
@@ -362,6 +374,37 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   EXPECT_EQ(r->Counters({"carbon", "logs"}).at(0).value, 2000);
   EXPECT_EQ(w->Stats().lost_batches, 0u);
   EXPECT_TRUE(w->Stats().last_error.empty());
+}
+
+// Regression (fresh eyes, issue 13, F2): the queue was bounded by batches only; two scrapes of
+// 49k series a second outran the writer and RSS passed 2 GB before 65,536 batches queued.
+TEST(SqliteWriterTest, QueueIsBoundedByRowsToo) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  o.queue_capacity_rows = 700;
+  o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
+  auto w = StartOrDie(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  auto big = [](int i) {
+    WriteBatch b;
+    for (int k = 0; k < 300; ++k) {
+      b.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0 + i, 1.0 * i});
+    }
+    return b;
+  };
+  ASSERT_TRUE(w->Enqueue(big(0)));
+  ASSERT_FALSE(w->Flush().ok());     // batch 0 is back in the queue: 300 rows
+  EXPECT_TRUE(w->Enqueue(big(1)));   // 600
+  EXPECT_FALSE(w->Enqueue(big(2)));  // 900 > 700: dropped, counted
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.dropped_batches, 1u);
+  EXPECT_EQ(s.queue_depth, 2u);
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_TRUE(w->Enqueue(big(3)));  // room again once written
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(Count(o.path, "SELECT count(DISTINCT ts_ms) FROM samples"), 3);
 }
 
 TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {

@@ -1,0 +1,175 @@
+// Alerts across kill -9 of the real obsmon (issue 14, item 1), checked at the receiver, the
+// only truth that matters to whoever is paged: a target kept down the whole time, a rule
+// `up == 0 for: ...`, a webhook that records every notification. Killed while firing, obsmon must
+// send no "resolved" and keep the alert's startsAt; killed while pending, it must fire when the
+// original `for` ends, not a whole `for` after the restart.
+#include <httplib.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <thread>
+
+#include "core/time_format.h"
+#include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::Subprocess;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+// Every notification for `alertname` the webhook received: status and startsAt, in order.
+class Receiver {
+ public:
+  explicit Receiver(std::string alertname) : alertname_(std::move(alertname)) {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!body.is_discarded()) {
+        for (const auto& a : body["alerts"]) {
+          if (a["labels"]["alertname"] != alertname_) continue;
+          seen_.push_back({a.value("status", ""), a.value("startsAt", "")});
+        }
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~Receiver() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::pair<std::string, std::string>> Seen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_;
+  }
+
+ private:
+  std::string alertname_;
+  httplib::Server server_;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> seen_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// A config with one component probing a closed port (always down) every 200 ms, the rule
+// `TargetDown: up == 0 for: <for_>` evaluated every second, and the webhook.
+void WriteSetup(const ScratchDir& dir, int receiver_port, const std::string& for_) {
+  WriteWholeFile(dir.File("rules.yml"), "groups:\n  - name: web\n    interval: 1s\n    rules:\n"
+                                        "      - alert: TargetDown\n"
+                                        "        expr: up{job=\"web\"} == 0\n"
+                                        "        for: " + for_ + "\n");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir.File("obsmon.db") + "}\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  resend_delay: 1s\n"
+                 "  webhooks:\n"
+                 "    - {name: ops, repeat_interval: 2s, url: \"http://127.0.0.1:" +
+                     std::to_string(receiver_port) + "/hook\"}\n"
+                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
+                 "components:\n"
+                 "  - name: web\n"
+                 "    labels: {job: web}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
+                     std::to_string(testing::FreeLoopbackPort()) +
+                     "\", interval: 200ms, timeout: 150ms}\n");
+}
+
+std::unique_ptr<Subprocess> Start(const ScratchDir& dir, const std::string& log) {
+  int port = 0;
+  auto p = StartObsmon(dir.File("obsmon.yml"), dir.File(log), &port);
+  EXPECT_GT(port, 0) << p->Output();
+  return p;
+}
+
+TEST(ObsmonAlertRestartTest, KillNineWhileFiringSendsNoResolveAndKeepsStartsAt) {
+  ScratchDir dir;
+  Receiver hook("TargetDown");
+  WriteSetup(dir, hook.port(), "2s");
+  auto first = Start(dir, "first.log");
+  ASSERT_TRUE(WaitUntil([&] { return !hook.Seen().empty(); }, 15s)) << first->Output();
+  const std::string starts_at = hook.Seen().front().second;
+  ASSERT_EQ(hook.Seen().front().first, "firing");
+  first->Signal(SIGKILL);
+  first->Wait();
+  std::this_thread::sleep_for(2s);  // down for a while, target still down
+  const size_t before = hook.Seen().size();
+  auto second = Start(dir, "second.log");
+  // Reminders (repeat_interval 2s) over the next seconds: all firing, all with the first
+  // startsAt; no "resolved" in between.
+  ASSERT_TRUE(WaitUntil([&] { return hook.Seen().size() >= before + 2; }, 15s))
+      << second->Output();
+  std::this_thread::sleep_for(2s);
+  const auto seen = hook.Seen();
+  for (size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].first, "firing") << "notification " << i << " of " << seen.size();
+    EXPECT_EQ(seen[i].second, starts_at) << "notification " << i << " of " << seen.size();
+  }
+  EXPECT_NE(second->Output().find("samples of the last"), std::string::npos) << second->Output();
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(), 0);
+}
+
+TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
+  ScratchDir dir;
+  Receiver hook("TargetDown");
+  WriteSetup(dir, hook.port(), "8s");
+  auto first = Start(dir, "first.log");
+  int port = 0;
+  {
+    const std::string out = first->Output();
+    port = std::stoi(out.substr(out.find("(port ") + 6));
+  }
+  // Pending: read its activeAt from the API, as Prometheus shows it.
+  std::string active_at;
+  ASSERT_TRUE(WaitUntil([&] {
+    httplib::Client api("127.0.0.1", port);
+    auto res = api.Get("/api/v1/alerts");
+    if (!res) return false;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_discarded()) return false;
+    for (const auto& a : j["data"]["alerts"]) {
+      if (a["labels"]["alertname"] == "TargetDown" && a["state"] == "pending") {
+        active_at = a.value("activeAt", "");
+        return true;
+      }
+    }
+    return false;
+  }, 15s)) << first->Output();
+  const auto pending_seen = std::chrono::steady_clock::now();
+  first->Signal(SIGKILL);
+  first->Wait();
+  std::this_thread::sleep_for(1s);
+  auto second = Start(dir, "second.log");
+  ASSERT_TRUE(WaitUntil([&] { return !hook.Seen().empty(); }, 20s)) << second->Output();
+  const auto fired = std::chrono::steady_clock::now();
+  // The first page's startsAt is when it fired (Prometheus sends FiredAt): 8 s after the
+  // original activeAt, at the first evaluation from then on, not 8 s after the restart.
+  EXPECT_EQ(hook.Seen().front().first, "firing");
+  const auto active = ParseTimestamp(active_at);
+  const auto starts = ParseTimestamp(hook.Seen().front().second);
+  ASSERT_TRUE(active && starts) << active_at << " " << hook.Seen().front().second;
+  EXPECT_GE(*starts - *active, 8000);
+  EXPECT_LE(*starts - *active, 9000);
+  EXPECT_LT(fired - pending_seen, 9s);
+  second->Signal(SIGTERM);
+  EXPECT_EQ(second->Wait(), 0);
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -32,6 +32,18 @@ using testing::StartObsmon;
 using testing::WriteWholeFile;
 using Steady = std::chrono::steady_clock;
 
+// Built with AddressSanitizer (scripts/test-sanitized.sh), and so is the obsmon under test.
+#ifdef __has_feature
+#define OBSMON_HAS_FEATURE(x) __has_feature(x)
+#else
+#define OBSMON_HAS_FEATURE(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // A /health endpoint that counts what it answered: the truth the stored runs are checked against.
 class CountingTarget {
  public:
@@ -231,8 +243,13 @@ TEST(OpsHostileTest, HostileTargetsAndASlowlorisFloodStopNeitherProbingNorHealth
   ::testing::Test::RecordProperty("rss_mib_per_second", trace);
   ::testing::Test::RecordProperty("healthz_checks", health_checks);
   ::testing::Test::RecordProperty("healthy_target_hits", hits);
-  EXPECT_LT(last_ten - first_ten, 16 * 1024) << "RSS MiB per second: " << trace;
-  EXPECT_LT(last_ten, 120 * 1024) << "RSS MiB per second: " << trace;
+  // Not under ASan: it keeps freed memory in quarantine (256 MB by default) besides shadow and
+  // redzones, so RSS climbs to ~380 MiB there whatever obsmon does; the normal build, which CI
+  // runs too, checks the bounds, the sanitized one everything else.
+  if (!kAddressSanitizer) {
+    EXPECT_LT(last_ten - first_ten, 16 * 1024) << "RSS MiB per second: " << trace;
+    EXPECT_LT(last_ten, 120 * 1024) << "RSS MiB per second: " << trace;
+  }
 
   // The healthy probe kept its schedule (200 ms), and every run the target answered is stored.
   EXPECT_GE(hits, 24 * 5 * 8 / 10) << "runs the healthy target answered in 24 s";

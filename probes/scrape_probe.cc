@@ -122,11 +122,16 @@ std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOp
 
 ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
   const SteadyTime start = clock_.SteadyNow();
-  Labels target = spec_.labels;
-  target.Set("instance", instance_);
+  std::string body, content_type;
+  std::string failure = Fetch(deadline, start, &body, &content_type);
+  return Ingest(std::move(body), content_type, std::move(failure), deadline, start);
+}
 
-  // Fetch, with every way of going wrong turned into `failure`.
-  std::string body, content_type, failure;
+std::string ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start, std::string* body_out,
+                               std::string* content_type_out) {
+  std::string& body = *body_out;
+  std::string& content_type = *content_type_out;
+  std::string failure;
   int status = 0;
   bool too_big = false, timed_out = false;
   {
@@ -202,11 +207,26 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
       }
     }
   }
+  return failure;
+}
 
-  // Parse and relabel.
+ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_type,
+                                std::string failure, const Deadline& deadline, SteadyTime start) {
+  Labels target = spec_.labels;
+  target.Set("instance", instance_);
+
+  // Parse and relabel. The deadline covers the whole run, not only the socket: a body that
+  // arrived a moment before it, and a parse or relabeling that outlives it, fail the scrape as
+  // Prometheus fails one that is not done within scrape_timeout.
   std::vector<Sample> kept;
   size_t scraped = 0;
   std::string detail;
+  auto overran = [&] {
+    return "timeout after " +
+           FormatSeconds(std::chrono::duration<double>(clock_.SteadyNow() - start).count()) +
+           " (the body arrived; parsing it ran past the deadline)";
+  };
+  if (failure.empty() && deadline.Expired(clock_)) failure = overran();
   if (failure.empty()) {
     exposition::ParseOptions popt;
     popt.format = exposition::FormatFromContentType(content_type);
@@ -239,7 +259,9 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
         if (!parsed.errors.empty()) detail += "; first: " + parsed.errors.front().ToString();
       }
       kept.reserve(parsed.samples.size());
+      size_t relabeled = 0;
       for (auto& ps : parsed.samples) {
+        if ((++relabeled & 4095) == 0 && deadline.Expired(clock_)) break;
         Labels labels = std::move(ps.labels);
         for (const auto& [name, value] : target.pairs()) {
           const std::string& existing = labels.Get(name);
@@ -263,7 +285,9 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
         s.ts_ms = ps.timestamp_ms.value_or(0);
         kept.push_back(std::move(s));
       }
-      if (options_.sample_limit > 0 && kept.size() > options_.sample_limit) {
+      if (deadline.Expired(clock_)) {
+        failure = overran();
+      } else if (options_.sample_limit > 0 && kept.size() > options_.sample_limit) {
         failure = "sample limit exceeded (" + std::to_string(kept.size()) + " > " +
                   std::to_string(options_.sample_limit) + ")";
       }

@@ -6,8 +6,9 @@
 // Config keys: url (required, http:// or https://, with the path), headers, honor_labels
 // (default false), metric_relabel, sample_limit (default 50000, applied after relabeling as in
 // Prometheus), body_size_limit (bytes, default 10 MiB), label_limit (labels per series, default
-// 64), line_length_limit (bytes per exposition line, default 65536). A parse that outlives the
-// probe's timeout fails with "deadline exceeded while parsing".
+// 64), line_length_limit (bytes per exposition line, default 65536). The timeout covers the whole
+// run: a scrape whose parse or relabeling is not done by then fails ("timeout after ...") even
+// when its body arrived in time.
 //
 // Trouble ends the scrape with a reason and up=0: a body over the limit stops reading at the
 // limit; a target that never finishes is cut at the deadline; garbage is a parse error. Memory
@@ -46,7 +47,17 @@ class ScrapeProbe final : public Probe {
   ProbeResult Run(const Deadline& deadline) override;
   std::string Instance() const override { return instance_; }
 
+  // Run's second half: parses and relabels a fetched body (or reports the fetch's `failure`)
+  // into the result with the synthetic series. Public so that a deadline passing between the
+  // fetch and the parse can be tested without a slow network.
+  ProbeResult Ingest(std::string body, const std::string& content_type, std::string failure,
+                     const Deadline& deadline, SteadyTime start);
+
  private:
+  // Run's first half: GET with the limits; returns why it failed, or "" with the body.
+  std::string Fetch(const Deadline& deadline, SteadyTime start, std::string* body,
+                    std::string* content_type);
+
   ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, relabel::RelabelRules rules,
               const Clock& clock);
 

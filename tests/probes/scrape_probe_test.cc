@@ -226,6 +226,33 @@ TEST(ScrapeProbeTest, NeverFinishingTargetEndsAtTheDeadline) {
   EXPECT_GE(took, 450ms);
 }
 
+// Issue 13, case 3: a body that arrived a moment before the deadline, or whose parse ran past
+// it, was recorded as a success (1.25-1.69 s against a 0.9 s timeout). The deadline covers the
+// whole run: Ingest, the half after the fetch, re-checks it.
+TEST(ScrapeProbeTest, ABodyParsedPastTheDeadlineIsATimeoutNotASuccess) {
+  FakeClock clock;
+  std::string error;
+  ScrapeOptions options;
+  options.url = "http://127.0.0.1:9/metrics";
+  auto probe = ScrapeProbe::Create(Spec(), options, {}, clock, &error);
+  ASSERT_NE(probe, nullptr) << error;
+  const SteadyTime start = clock.SteadyNow();
+  const Deadline deadline{start + 900ms};
+
+  auto in_time = probe->Ingest(kBody, "text/plain; version=0.0.4", "", deadline, start);
+  EXPECT_TRUE(in_time.success) << in_time.reason;
+  EXPECT_EQ(Value(in_time, "up"), 1);
+
+  clock.Advance(1250);  // the fetch took 1.25 s; the body is all there
+  auto late = probe->Ingest(kBody, "text/plain; version=0.0.4", "", deadline, start);
+  EXPECT_FALSE(late.success);
+  EXPECT_EQ(late.reason, "timeout after 1.25s (the body arrived; parsing it ran past the deadline)");
+  EXPECT_EQ(Value(late, "up"), 0);
+  EXPECT_EQ(Value(late, "scrape_samples_scraped"), 0);
+  EXPECT_EQ(Value(late, "scrape_duration_seconds"), 1.25);
+  EXPECT_EQ(Find(late, "carbon_emissions_kg"), nullptr) << "no sample of a failed scrape is kept";
+}
+
 TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

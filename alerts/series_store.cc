@@ -14,6 +14,10 @@ SeriesStore::SeriesStore(SeriesStoreOptions options)
 void SeriesStore::Append(const std::vector<Sample>& samples) {
   std::unique_lock lock(mu_);
   for (const auto& s : samples) {
+    if (selected_names_ && !selected_names_->count(s.name)) {
+      ++unselected_;
+      continue;
+    }
     Labels l = s.labels;
     l.Set("__name__", s.name);
     AppendLocked(l, s.ts_ms, s.value);
@@ -86,6 +90,16 @@ void SeriesStore::TrimLocked(Entry& e) {
     e.points.erase(e.points.begin(), e.points.begin() + static_cast<std::ptrdiff_t>(e.begin));
     e.begin = 0;
   }
+}
+
+void SeriesStore::SetSelectedNames(std::optional<std::unordered_set<std::string>> names) {
+  std::unique_lock lock(mu_);
+  selected_names_ = std::move(names);
+}
+
+bool SeriesStore::Selects(const std::string& metric) const {
+  std::shared_lock lock(mu_);
+  return !selected_names_ || selected_names_->count(metric) > 0;
 }
 
 void SeriesStore::RequireRetention(int64_t ms) {
@@ -212,6 +226,7 @@ SeriesStoreStats SeriesStore::Stats() const {
   for (const auto& [l, e] : series_) s.points += e->points.size() - e->begin;
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();
+  s.unselected = unselected_.load();
   return s;
 }
 

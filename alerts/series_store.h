@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "alerts/promql_value.h"
@@ -26,7 +28,8 @@ struct SeriesStoreOptions {
   // lookback; the rule manager raises it with RequireRetention().
   int64_t retention_ms = 3'600'000;
   size_t max_points_per_series = 20'000;
-  size_t max_series = 1'000'000;  // beyond it new series are refused and counted
+  // Beyond it new series are refused and counted. About 1 KB a series (labels and index).
+  size_t max_series = 200'000;
 };
 
 struct SeriesStoreStats {
@@ -34,6 +37,7 @@ struct SeriesStoreStats {
   uint64_t points = 0;
   uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
   uint64_t refused_series = 0;  // new series refused because max_series was reached
+  uint64_t unselected = 0;      // samples not kept because no rule selects their metric
 };
 
 class SeriesStore final : public promql::Querier {
@@ -41,7 +45,8 @@ class SeriesStore final : public promql::Querier {
   explicit SeriesStore(SeriesStoreOptions options = {});
 
   // Appends samples; the metric name becomes the __name__ label. A sample at the same timestamp
-  // as the series' newest replaces it; an older one is dropped (counted in out_of_order).
+  // as the series' newest replaces it; an older one is dropped (counted in out_of_order). A
+  // sample whose metric no rule can select (SetSelectedNames) is not kept.
   void Append(const std::vector<Sample>& samples);
   void Append(const Sample& sample);
   // Appends with labels that already include __name__ (used by the rule manager).
@@ -49,6 +54,14 @@ class SeriesStore final : public promql::Querier {
   // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
   // that instant queries stop seeing it at once instead of after the 5m lookback.
   void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
+
+  // Which metric names the rules select: `names`, or every name when nullopt (the default, and
+  // what a selector without an exact __name__ needs). The store holds what rules read, not every
+  // series probes produce: a target that sends new series on every scrape would otherwise fill
+  // it to max_series (issue 13, N1). Applies to later Append() calls; AppendLabeled (the rules'
+  // own output) is always kept.
+  void SetSelectedNames(std::optional<std::unordered_set<std::string>> names);
+  bool Selects(const std::string& metric) const;
 
   // Keeps at least `ms` of history from now on (never lowers it).
   void RequireRetention(int64_t ms);
@@ -96,6 +109,9 @@ class SeriesStore final : public promql::Querier {
   std::unordered_map<std::string, int64_t> name_retention_;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> refused_series_{0};
+  std::atomic<uint64_t> unselected_{0};
+  // nullopt: every name. GUARDED_BY(mu_)
+  std::optional<std::unordered_set<std::string>> selected_names_;
 };
 
 }  // namespace obsmon::alerts

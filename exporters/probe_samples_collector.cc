@@ -1,5 +1,7 @@
 #include "exporters/probe_samples_collector.h"
 
+#include <unordered_set>
+
 namespace obsmon {
 
 namespace {
@@ -18,13 +20,25 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   if (!outcome.spec) return;
   const std::string key = outcome.spec->key.component + "/" + outcome.spec->key.probe;
+  std::vector<std::string> texts;
+  texts.reserve(outcome.samples.size());
+  for (const Sample& s : outcome.samples) texts.push_back(s.labels.ToString());
   std::lock_guard<std::mutex> lock(mu_);
-  for (const Sample& s : outcome.samples) {
+  Owned& owned = owned_[key];
+  if (outcome.spec->kind == "scrape") {
+    // First forget what this scrape no longer has, so that its new series take their place.
+    std::unordered_set<std::string> now;
+    for (size_t i = 0; i < texts.size(); ++i) now.insert(outcome.samples[i].name + '\0' + texts[i]);
+    DropIf(key, [&](const std::string& name, const std::string& text) {
+      return !now.count(name + '\0' + text);
+    });
+  }
+  for (size_t i = 0; i < outcome.samples.size(); ++i) {
+    const Sample& s = outcome.samples[i];
     if (OwnedElsewhere(s.name)) continue;
-    const std::string text = s.labels.ToString();
     auto fam = series_.find(s.name);
     if (fam != series_.end()) {
-      if (auto it = fam->second.find(text); it != fam->second.end()) {
+      if (auto it = fam->second.find(texts[i]); it != fam->second.end()) {
         it->second.second.value = s.value;
         continue;
       }
@@ -33,23 +47,37 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
       ++refused_;
       continue;
     }
-    series_[s.name].emplace(text, std::make_pair(s.labels, Point{key, s.value}));
+    series_[s.name].emplace(texts[i], std::make_pair(s.labels, Point{key, s.value}));
+    owned.series.emplace_back(s.name, std::move(texts[i]));
     ++count_;
   }
 }
 
+template <typename Pred>
+void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
+  Owned& owned = owned_[probe_key];
+  std::erase_if(owned.series, [&](const std::pair<std::string, std::string>& ref) {
+    auto fam = series_.find(ref.first);
+    if (fam == series_.end()) return true;
+    auto it = fam->second.find(ref.second);
+    if (it == fam->second.end() || it->second.second.probe_key != probe_key) return true;
+    if (!drop(ref.first, ref.second)) return false;
+    fam->second.erase(it);
+    if (fam->second.empty()) series_.erase(fam);
+    --count_;
+    return true;
+  });
+}
+
 void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto fam = series_.begin(); fam != series_.end();) {
-    for (auto it = fam->second.begin(); it != fam->second.end();) {
-      if (keep.count(it->second.second.probe_key)) {
-        ++it;
-      } else {
-        it = fam->second.erase(it);
-        --count_;
-      }
+  for (auto it = owned_.begin(); it != owned_.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
     }
-    fam = fam->second.empty() ? series_.erase(fam) : std::next(fam);
+    DropIf(it->first, [](const std::string&, const std::string&) { return true; });
+    it = owned_.erase(it);
   }
 }
 

@@ -4,6 +4,11 @@
 // probe_success and probe_duration_seconds come from MetricsCollector; `up` is never exported
 // (Prometheus owns `up` for its scrape of obsmon).
 //
+// A scrape's series are the ones of its newest run, as in Prometheus, where a series missing
+// from a scrape (or every series of a failed one) goes stale: a target that sends new series on
+// every scrape holds one scrape's worth here, not all it ever sent (issue 13, N1). Other probes'
+// series (log counters, process figures) are kept until their probe is removed.
+//
 // A ResultSink (fed on worker threads) and a Collectable (read by HTTP threads). Thread-safe.
 // Memory is bounded by `max_series`; series beyond it are counted, not stored.
 #pragma once
@@ -36,10 +41,19 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
     std::string probe_key;  // "component/probe" that produced it
     double value = 0;
   };
+  // Removes the series of `probe_key` for which drop(name, labels text) is true; mu_ held.
+  template <typename Pred>
+  void DropIf(const std::string& probe_key, Pred&& drop);
+
   const size_t max_series_;
   mutable std::mutex mu_;
   // name -> labels text -> (labels, point). GUARDED_BY(mu_)
   std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_;
+  // Per probe key: (name, labels text) of each series it set.
+  struct Owned {
+    std::vector<std::pair<std::string, std::string>> series;
+  };
+  std::map<std::string, Owned> owned_;  // GUARDED_BY(mu_)
   size_t count_ = 0;      // GUARDED_BY(mu_)
   uint64_t refused_ = 0;  // GUARDED_BY(mu_)
 };

@@ -1,7 +1,10 @@
 #include "monitor/alerting_runtime.h"
 
+#include <algorithm>
+
 #include "alerts/alerts_api.h"
 #include "alerts/rule_file.h"
+#include "alerts/selected_metrics.h"
 #include "core/duration.h"
 #include "monitor/slo_rules.h"
 #include "storage/storage.h"
@@ -116,14 +119,26 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   ro.external_url = delivery.external_url;
   size_t rule_count = 0;
   for (const auto& g : prepared.groups) rule_count += g.rules.size();
+  auto selected = alerts::SelectedMetricNames(prepared.groups);
+  series_.SetSelectedNames(selected);
   rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(prepared.groups));
   if (Status s = rules_->RestoreState(); !s.ok()) {
     log_->warn("cannot restore alert state: {}", s.message());
   }
-  if (!backfilled_) {
-    backfilled_ = true;
-    Backfill();
+  // At start every selected metric is read back; after a reload, those the old rules did not
+  // select (their samples were not kept).
+  const bool first = !backfilled_;
+  const auto before = std::move(selected_);
+  auto was_kept = [&](const std::string& name) {
+    return !first && (!before || before->count(name) > 0);
+  };
+  auto now_kept = [&](const std::string& name) { return !selected || selected->count(name) > 0; };
+  if (first || (before && (!selected || std::any_of(selected->begin(), selected->end(),
+                                                     [&](const auto& n) { return !was_kept(n); })))) {
+    Backfill([&](const std::string& name) { return now_kept(name) && !was_kept(name); });
   }
+  backfilled_ = true;
+  selected_ = std::move(selected);
   outbox_->Start();
   rules_->Start();
   log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
@@ -138,7 +153,7 @@ void AlertingRuntime::StartRules(Prepared prepared) {
 // rules look (at most an hour), so the first evaluation sees what the last one before the
 // restart saw, aged by the downtime: an outage shorter than the 5-minute lookback keeps firing
 // alerts firing, and a longer one resolves them, as in Prometheus.
-void AlertingRuntime::Backfill() {
+void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wanted) {
   constexpr int64_t kMaxBackfillMs = 3'600'000;
   constexpr size_t kMaxBackfillSamples = 5'000'000;
   if (db_path_.empty()) return;
@@ -153,6 +168,7 @@ void AlertingRuntime::Backfill() {
                samples.status().message());
     return;
   }
+  std::erase_if(*samples, [&](const Sample& s) { return !wanted(s.name); });
   series_.Append(*samples);
   log_->info("alerting: {} samples of the last {} read back for the rules", samples->size(),
              FormatDurationMs(window));
@@ -184,9 +200,37 @@ std::string AlertingRuntime::ActiveAlertsJson() const {
   return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<alerts::Alert>{});
 }
 
+namespace {
+// What the rules' in-memory head holds, so a user can see where memory goes (issue 17) and what
+// it refused (issue 13, N1).
+std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats& st) {
+  auto one = [](const char* name, const char* help, prometheus::MetricType type, double v) {
+    prometheus::MetricFamily f{name, help, type, {}};
+    prometheus::ClientMetric m;
+    (type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = v;
+    f.metric.push_back(std::move(m));
+    return f;
+  };
+  using T = prometheus::MetricType;
+  return {one("obsmon_rule_head_series", "Series the rules' in-memory head holds.", T::Gauge,
+              static_cast<double>(st.series)),
+          one("obsmon_rule_head_points", "Points the rules' in-memory head holds.", T::Gauge,
+              static_cast<double>(st.points)),
+          one("obsmon_rule_head_refused_series_total",
+              "New series not kept because the head held its maximum (200,000).", T::Counter,
+              static_cast<double>(st.refused_series)),
+          one("obsmon_rule_head_unselected_samples_total",
+              "Probe samples not kept because no rule selects their metric name.", T::Counter,
+              static_cast<double>(st.unselected)),
+          one("obsmon_rule_head_out_of_order_samples_total",
+              "Samples older than their series' newest point, dropped.", T::Counter,
+              static_cast<double>(st.out_of_order))};
+}
+}  // namespace
+
 std::vector<prometheus::MetricFamily> AlertingRuntime::CollectMetrics() const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<prometheus::MetricFamily> out;
+  std::vector<prometheus::MetricFamily> out = HeadMetrics(series_.Stats());
   for (const auto& c : {rules_ ? rules_->Collectable() : nullptr,
                         outbox_ ? outbox_->Collectable() : nullptr}) {
     if (!c) continue;

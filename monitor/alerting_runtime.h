@@ -3,7 +3,10 @@
 // Owned by the daemon; a ResultSink. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <unordered_set>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -63,8 +66,10 @@ class AlertingRuntime final : public ResultSink {
   static Result<Prepared> Prepare(const Config& config);
   void StartRules(Prepared prepared);  // REQUIRES(mu_); cannot fail
   void StopRules();                    // REQUIRES(mu_)
-  // Refills series_ from storage, once, before the first evaluation (see the .cc).
-  void Backfill();
+  // Refills series_ from storage before the first evaluation (see the .cc), with the samples
+  // of the metrics `wanted` says yes to: all the rules select at start, and after a reload the
+  // ones they did not select before.
+  void Backfill(const std::function<bool(const std::string&)>& wanted);
 
 
   const Clock& clock_;
@@ -72,6 +77,8 @@ class AlertingRuntime final : public ResultSink {
   alerts::SeriesStore series_;
   std::string db_path_;
   bool backfilled_ = false;  // GUARDED_BY(mu_)
+  // What series_ kept before the last (re)start of the rules; nullopt: every metric.
+  std::optional<std::unordered_set<std::string>> selected_;  // GUARDED_BY(mu_)
   std::unique_ptr<RecordingAlertStore> store_;
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)

@@ -62,10 +62,13 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
         {"job", spec.labels.Get("job")}, {"instance", out.instance}, {"probe", spec.key.probe}};
     out.samples.push_back({"up", up_labels, started_ms, result->success ? 1.0 : 0.0});
   }
-  for (const Sample& s : result->samples) {
-    out.samples.push_back(s);
+  // Moved, not copied: a scrape may bring tens of thousands of samples, and the sinks read
+  // them from the outcome only.
+  for (Sample& s : result->samples) {
+    out.samples.push_back(std::move(s));
     if (out.samples.back().ts_ms == 0) out.samples.back().ts_ms = started_ms;
   }
+  result->samples.clear();
   return out;
 }
 

@@ -104,6 +104,10 @@ int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
     id = db_.getLastInsertRowid();
   }
   select_series_.reset();
+  // Bounded: a target that sends new series on every scrape would otherwise grow this by every
+  // series it ever sent (issue 13, N1: 2 GB in a minute). Starting over costs one indexed
+  // SELECT per series for the batches after; a steady set below the bound never starts over.
+  if (series_ids_.size() >= kMaxCachedSeriesIds) series_ids_.clear();
   series_ids_.emplace(SeriesKey{name, labels}, id);
   return id;
 }

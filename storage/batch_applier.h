@@ -106,6 +106,8 @@ class BatchApplier {
       return Eq(a.name, a.labels, *b.name, *b.labels);
     }
   };
+  // series (name, labels) -> series.id; at most kMaxCachedSeriesIds (about 400 bytes each).
+  static constexpr size_t kMaxCachedSeriesIds = 50'000;
   std::unordered_map<SeriesKey, int64_t, SeriesHash, SeriesEq> series_ids_;
   // component + '\0' + probe -> (probes.id, stored role)
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;

@@ -64,5 +64,39 @@ TEST(ProbeSamplesCollectorTest, RetainDropsSeriesOfRemovedProbesAndLimitIsCounte
   EXPECT_EQ(Find(c.Collect(), "y")->metric[0].gauge.value, 4);
 }
 
+// Issue 13, N1: a target that sends new series on every scrape filled this to its limit (and
+// then refused every other probe's new series). A scrape's series are those of its newest run.
+TEST(ProbeSamplesCollectorTest, AScrapeExportsTheSeriesOfItsNewestRunOnly) {
+  ProbeSpec scrape, log;
+  scrape.key = {"web", "metrics"};
+  scrape.kind = "scrape";
+  log.key = {"web", "errors"};
+  log.kind = "log";
+  ProbeSamplesCollector c(/*max_series=*/10);
+  for (int run = 0; run < 100; ++run) {
+    const std::string id = std::to_string(run);
+    c.OnRun(Outcome(scrape, {{"churn", Labels{{"id", id + "a"}}, run, 1.0 * run},
+                             {"churn", Labels{{"id", id + "b"}}, run, 2.0 * run},
+                             {"stable", Labels{}, run, 3.0 * run}}));
+    c.OnRun(Outcome(log, {{"obsmon_log_matches_total", Labels{{"id", id}}, run, 1}}));
+  }
+  auto fams = c.Collect();
+  const auto* churn = Find(fams, "churn");
+  ASSERT_NE(churn, nullptr);
+  ASSERT_EQ(churn->metric.size(), 2u);
+  EXPECT_EQ(churn->metric[0].label[0].value, "99a");
+  EXPECT_EQ(churn->metric[1].label[0].value, "99b");
+  EXPECT_EQ(Find(fams, "stable")->metric[0].gauge.value, 3.0 * 99);
+  // The log probe's counters stay (7 fit beside the scrape's 3); the rest are counted.
+  EXPECT_EQ(Find(fams, "obsmon_log_matches_total")->metric.size(), 7u);
+  EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 93);
+
+  // A failed scrape leaves none of the target's series, as Prometheus marks them all stale.
+  c.OnRun(Outcome(scrape, {{"up", Labels{}, 100, 0}}));
+  fams = c.Collect();
+  EXPECT_EQ(Find(fams, "churn"), nullptr);
+  EXPECT_EQ(Find(fams, "stable"), nullptr);
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -1,0 +1,201 @@
+// The real obsmon binary scraping a target that sends new series on every scrape (issue 13, N1):
+// each scrape brings 10,000 series never seen before, inside every per-scrape limit. Before,
+// every in-memory part kept every series it ever saw (the rules' head, the writer's series-id
+// cache, the /metrics re-export), and RSS grew by 33 MB/s to 2 GB within a minute. Checked
+// against truth obsmon does not compute: the target logs which scrapes it served, the kernel
+// reports RSS, and sqlite3 counts what was stored.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "tests/integration/ops_support.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::MetricValue;
+using testing::RunCommand;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::WriteWholeFile;
+using Steady = std::chrono::steady_clock;
+
+#ifdef __has_feature
+#define OBSMON_HAS_FEATURE(x) __has_feature(x)
+#else
+#define OBSMON_HAS_FEATURE(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
+constexpr int kSeriesPerScrape = 10'000;
+
+// Serves /metrics: scrape k has `churn{scrape="k",i="0".."9999"}` (all new) and `steady 1`.
+class ChurningTarget {
+ public:
+  ChurningTarget() {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      const int k = next_++;
+      std::string body = "# TYPE churn gauge\n";
+      body.reserve(kSeriesPerScrape * 40);
+      for (int i = 0; i < kSeriesPerScrape; ++i) {
+        body += "churn{scrape=\"" + std::to_string(k) + "\",i=\"" + std::to_string(i) + "\"} " +
+                std::to_string(i) + "\n";
+      }
+      body += "# TYPE steady gauge\nsteady 1\n";
+      res.set_content(body, "text/plain; version=0.0.4");
+      std::lock_guard<std::mutex> lock(mu_);
+      served_.insert(k);
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    testing::WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~ChurningTarget() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::set<int> served() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return served_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::atomic<int> next_{0};
+  mutable std::mutex mu_;
+  std::set<int> served_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+long RssKiB(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+std::string Query(const std::string& db, const std::string& sql, const std::string& out) {
+  auto [rc, text] = RunCommand({"sqlite3", db, sql}, out);
+  EXPECT_EQ(rc, 0) << text;
+  return text;
+}
+
+TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
+  ScratchDir dir;
+  ChurningTarget target;
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("rules.yml"),
+                 "groups:\n"
+                 "  - name: up\n"
+                 "    rules:\n"
+                 "      - alert: TargetDown\n"
+                 "        expr: up == 0\n");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage:\n  path: " + db + "\n"
+                 "rule_files: [" + dir.File("rules.yml") + "]\n"
+                 "components:\n"
+                 "  - name: churner\n"
+                 "    probes:\n"
+                 "      - name: metrics\n"
+                 "        kind: scrape\n"
+                 "        url: http://127.0.0.1:" + std::to_string(target.port()) + "/metrics\n"
+                 "        interval: 500ms\n"
+                 "        timeout: 450ms\n");
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+
+  // 36 s: RSS every second (72 scrapes, 720,000 series).
+  std::vector<long> rss;
+  const auto start = Steady::now();
+  while (Steady::now() - start < 36s) {
+    std::this_thread::sleep_for(1s);
+    rss.push_back(RssKiB(obsmon->pid()));
+  }
+  httplib::Client c("127.0.0.1", port);
+  auto metrics = c.Get("/metrics");
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+  const std::set<int> served = target.served();
+  ASSERT_GE(served.size(), 36u) << "scrapes the target served in 36 s at 500 ms";
+
+  // /metrics re-exports one scrape's series (the newest), not every scrape's.
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  std::istringstream lines(metrics->body);
+  std::string line;
+  std::set<std::string> scrapes_exported;
+  int churn_lines = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("churn{", 0) != 0) continue;
+    ++churn_lines;
+    const auto at = line.find("scrape=\"") + 8;
+    scrapes_exported.insert(line.substr(at, line.find('"', at) - at));
+  }
+  EXPECT_EQ(churn_lines, kSeriesPerScrape);
+  ASSERT_EQ(scrapes_exported.size(), 1u);
+  EXPECT_TRUE(served.count(std::stoi(*scrapes_exported.begin())));
+  EXPECT_EQ(MetricValue(metrics->body, "obsmon_exported_series_refused_total"), 0);
+  // The rules select `up` and the generated SLO rules a few runner series: the head keeps none
+  // of the churn (before: every series, up to a million).
+  EXPECT_LE(MetricValue(metrics->body, "obsmon_rule_head_series").value_or(1e9), 50);
+  EXPECT_GT(MetricValue(metrics->body, "obsmon_rule_head_unselected_samples_total").value_or(0),
+            kSeriesPerScrape * 10);
+
+  // Nothing lost: every successful scrape stored all its series, and only scrapes the target
+  // served are stored.
+  const int ok_runs = std::stoi(Query(
+      db,
+      "SELECT count(*) FROM probe_runs JOIN probes ON probes.id = probe_id "
+      "WHERE component = 'churner' AND success = 1",
+      dir.File("q1.out")));
+  EXPECT_GE(ok_runs, static_cast<int>(served.size()) * 8 / 10);
+  const std::string stored = Query(
+      db,
+      "SELECT count(*), count(DISTINCT substr(labels, instr(labels, 'scrape=\"'))) FROM samples "
+      "JOIN series ON series.id = series_id WHERE name = 'churn'",
+      dir.File("q2.out"));
+  EXPECT_EQ(stored, std::to_string(ok_runs * kSeriesPerScrape) + "|" + std::to_string(ok_runs) +
+                        "\n");
+  std::istringstream scrapes(Query(
+      db,
+      "SELECT DISTINCT substr(labels, instr(labels, 'scrape=\"') + 8) FROM series "
+      "WHERE name = 'churn'",
+      dir.File("q3.out")));
+  int unknown = 0;
+  while (std::getline(scrapes, line)) {
+    if (!served.count(std::stoi(line.substr(0, line.find('"'))))) ++unknown;
+  }
+  EXPECT_EQ(unknown, 0) << "stored scrapes the target never served";
+
+  // Memory levels off once the bounded parts are full (the writer's 64 MiB page cache and its
+  // 50,000 series ids, in the first ~20 s): the last twelve seconds add little to the twelve
+  // before. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
+  // 256 MB of freed memory.
+  ASSERT_GE(rss.size(), 34u);
+  const long middle = *std::max_element(rss.end() - 24, rss.end() - 12);
+  const long last = *std::max_element(rss.end() - 12, rss.end());
+  std::string trace;
+  for (long k : rss) trace += std::to_string(k / 1024) + " ";
+  ::testing::Test::RecordProperty("rss_mib_per_second", trace);
+  if (!kAddressSanitizer) {
+    EXPECT_LT(last - middle, 8 * 1024) << "RSS MiB per second: " << trace;
+    EXPECT_LT(last, 200 * 1024) << "RSS MiB per second: " << trace;
+  }
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -187,6 +187,12 @@ class FileRunner {
     SeriesStoreOptions so;
     so.retention_ms = std::numeric_limits<int64_t>::max() / 4;  // a test keeps everything
     SeriesStore store(so);
+    struct InputPoint {
+      Labels labels;
+      int64_t t;
+      double v;
+    };
+    std::vector<InputPoint> input;
     for (auto& in : inputs.value_or(std::vector<ConfigNode>{})) {
       auto series = in.String("series", true);
       auto values = in.String("values");
@@ -206,7 +212,7 @@ class FileRunner {
         return {"    series " + *series + ": " + verr};
       }
       for (size_t i = 0; i < vals.size(); ++i) {
-        if (vals[i]) store.AppendLabeled(l, static_cast<int64_t>(i) * interval, *vals[i]);
+        if (vals[i]) input.push_back({l, static_cast<int64_t>(i) * interval, *vals[i]});
       }
     }
     if (!cerrs.empty()) return {cerrs.ToString()};
@@ -252,6 +258,10 @@ class FileRunner {
       et.expr = e.String("expr", true).value_or("");
       et.eval_time = e.DurationMs("eval_time").value_or(0);
       for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
+        // promtool decodes `value` into a float64: a quoted "1.0" is a string, and refused.
+        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar() && v.Tag() == "!") {
+          s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
+        }
         et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));
         s.CheckUnknownKeys();
       }
@@ -275,6 +285,14 @@ class FileRunner {
               "needs fewer)"};
     }
     evaluations_left_ -= steps * rules;
+
+    // promtool loads the input samples as its evaluation loop reaches them (0, interval, ...,
+    // up to max_eval), so none after the loop's last step is ever loaded: a promql_expr_test
+    // whose eval_time falls between two steps sees the samples up to the step before it.
+    const int64_t last_step = (max_eval / eval_interval) * eval_interval;
+    for (const InputPoint& p : input) {
+      if (p.t <= last_step) store.AppendLabeled(p.labels, p.t, p.v);
+    }
 
     RuleManagerOptions ro;
     ro.store = &store;

@@ -74,5 +74,26 @@ TEST(RuleFileTest, WrongExpectationsFailUnderBoth) {
   EXPECT_EQ(ours.str(), pout);
 }
 
+// Issue 14, item 7: what promtool loads and what it refuses. Samples after the evaluation
+// loop's last step are never loaded (same text), and a quoted expected value is refused.
+TEST(RuleFileTest, LateSamplesAndQuotedValuesFailUnderBoth) {
+  const std::string late = TestData("late_samples_test.yml");
+  const std::string quoted = TestData("quoted_value_test.yml");
+  std::ostringstream late_out, quoted_out;
+  EXPECT_EQ(RunRuleTests({late}, late_out), 1) << late_out.str();
+  EXPECT_NE(late_out.str().find("got: {__name__=\"a\"} 7E+00"), std::string::npos)
+      << late_out.str();
+  EXPECT_EQ(RunRuleTests({quoted}, quoted_out), 1) << quoted_out.str();
+  EXPECT_NE(quoted_out.str().find("quoted_value_test.yml:15:20: cannot unmarshal !!str `2.0` "
+                                  "into float64"),
+            std::string::npos)
+      << quoted_out.str();
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string pout;
+  EXPECT_EQ(RunPromtool(late, &pout), 1) << pout;
+  EXPECT_EQ(late_out.str(), pout);
+  EXPECT_EQ(RunPromtool(quoted, &pout), 1) << pout;
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

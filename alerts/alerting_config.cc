@@ -71,6 +71,7 @@ Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node) {
   }
   if (auto v = node.DurationInRange("resend_delay", 1000, 86'400'000)) c.resend_delay_ms = *v;
   if (auto v = node.String("external_url")) c.external_url = *v;
+  if (auto v = node.Bool("slo_alerts")) c.slo_alerts = *v;
   if (auto m = node.StringMap("external_labels")) {
     for (const auto& [k, v] : *m) c.external_labels.Set(k, v);
   }

@@ -58,6 +58,9 @@ struct AlertingConfig {
   int64_t outbox_max_age_ms = 24 * 3'600'000LL;
   int64_t backoff_initial_ms = 1'000;
   int64_t backoff_max_ms = 300'000;
+  // The burn-rate alerts generated from each component's objective (`slo_alerts: false` keeps
+  // their recording rules and drops the alerts).
+  bool slo_alerts = true;
 };
 
 // Reads the `alerting:` mapping. Every problem goes to node.errors() with its position; returns

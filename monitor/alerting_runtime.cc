@@ -42,6 +42,9 @@ bool ValidateAlerting(const Config& config, ConfigErrors* errors) {
 }
 
 namespace {
+// The file name the generated SLO rules carry (in messages, and to tell them apart).
+constexpr const char* kSloRulesFile = "<slo rules>";
+
 // Rules see at most the 5-minute lookback unless one asks for a longer range, which the rule
 // manager then requires of the store; keeping an hour of every 1-second probe series by default
 // would cost hundreds of MB with 1,000 probes.
@@ -89,7 +92,12 @@ Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config)
   // Multi-window, multi-burn-rate alerts generated from every objective (`obsmon rules slo`
   // prints the same rules for teams who run Prometheus themselves).
   for (auto& g : alerts::ParseRuleFileText(RenderSloRules(SloSpecsOf(config.components)),
-                                           "<slo rules>", &errors)) {
+                                           kSloRulesFile, &errors)) {
+    if (delivery && !delivery->slo_alerts) {
+      std::erase_if(g.rules, [](const alerts::RuleSpec& r) {
+        return r.kind == alerts::RuleSpec::Kind::kAlert;
+      });
+    }
     groups.push_back(std::move(g));
   }
   if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
@@ -119,6 +127,18 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   ro.external_url = delivery.external_url;
   size_t rule_count = 0;
   for (const auto& g : prepared.groups) rule_count += g.rules.size();
+  slo_alerts_.clear();
+  for (const auto& g : prepared.groups) {
+    if (g.file != kSloRulesFile) continue;
+    for (const auto& r : g.rules) {
+      if (r.kind != alerts::RuleSpec::Kind::kAlert) continue;
+      std::map<std::string, std::string> info{{"alertname", r.name}, {"group", g.name}};
+      for (const auto& item : r.labels) {
+        if (item.name == "component" || item.name == "severity") info[item.name] = item.text;
+      }
+      slo_alerts_.push_back(std::move(info));
+    }
+  }
   auto selected = alerts::SelectedMetricNames(prepared.groups);
   series_.SetSelectedNames(selected);
   rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(prepared.groups));
@@ -231,6 +251,18 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats
 std::vector<prometheus::MetricFamily> AlertingRuntime::CollectMetrics() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<prometheus::MetricFamily> out = HeadMetrics(series_.Stats());
+  prometheus::MetricFamily slo{"obsmon_slo_alert_rule_info",
+                               "The multi-window burn-rate alerts obsmon generated from the "
+                               "components' objectives and evaluates (value 1).",
+                               prometheus::MetricType::Gauge,
+                               {}};
+  for (const auto& labels : slo_alerts_) {
+    prometheus::ClientMetric m;
+    for (const auto& [k, v] : labels) m.label.push_back({k, v});
+    m.gauge.value = 1;
+    slo.metric.push_back(std::move(m));
+  }
+  if (!slo.metric.empty()) out.push_back(std::move(slo));
   for (const auto& c : {rules_ ? rules_->Collectable() : nullptr,
                         outbox_ ? outbox_->Collectable() : nullptr}) {
     if (!c) continue;

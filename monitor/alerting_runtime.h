@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_set>
@@ -84,6 +85,8 @@ class AlertingRuntime final : public ResultSink {
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)
   std::unique_ptr<alerts::Outbox> outbox_;                    // GUARDED_BY(mu_)
   std::unique_ptr<alerts::RuleManager> rules_;                // GUARDED_BY(mu_)
+  // The generated SLO burn-rate alerts that are on: labels of obsmon_slo_alert_rule_info.
+  std::vector<std::map<std::string, std::string>> slo_alerts_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace obsmon

@@ -14,6 +14,8 @@ namespace {
 constexpr int64_t kMinute = 60'000;
 constexpr int64_t kHour = 60 * kMinute;
 constexpr int64_t kDay = 24 * kHour;
+// A burn-rate pair is judged once its long window is three quarters covered (docs/report.md).
+constexpr double kCoverage = 0.75;
 
 // "5m", "6h", "3d": one unit, as record-name suffixes and PromQL ranges both read well.
 std::string Range(int64_t ms) {
@@ -132,10 +134,18 @@ std::string RenderSloRules(const std::vector<SloSpec>& slos) {
           windows_text += ", ";
         }
         const std::string threshold = fmt::format("({} * {})", Num(w.factor), Num(budget));
+        // The coverage guard: the long window must hold at least kCoverage of the samples the
+        // short one's rate implies, or a 14-second outage three minutes after start is a 1h
+        // error ratio of 8 % and pages (issue 14, item 8). Counting against the short window
+        // needs no evaluation interval, so the rules read the same in Prometheus.
+        const double coverage = kCoverage * static_cast<double>(w.long_ms) /
+                                static_cast<double>(w.short_ms);
         expr += fmt::format(
             "(\n  obsmon:slo_errors:ratio_rate{0}{1} > {3}\nand\n  "
-            "obsmon:slo_errors:ratio_rate{2}{1} > {3}\n)",
-            Range(w.long_ms), sel, Range(w.short_ms), threshold);
+            "obsmon:slo_errors:ratio_rate{2}{1} > {3}\nand\n  "
+            "count_over_time(obsmon:slo_component_up:min{1}[{0}])\n    >= {4} * "
+            "count_over_time(obsmon:slo_component_up:min{1}[{2}])\n)",
+            Range(w.long_ms), sel, Range(w.short_ms), threshold, Num(coverage));
         windows_text +=
             fmt::format("{}/{} x {}", Range(w.long_ms), Range(w.short_ms), Num(w.factor));
       }

@@ -123,6 +123,43 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
+// Issue 14, item 8: /metrics says which generated burn-rate alerts are on, and
+// `alerting.slo_alerts: false` turns them off on reload (their recording rules stay).
+TEST_F(OpsReloadTest, GeneratedSloAlertsAreListedOnMetricsAndCanBeTurnedOff) {
+  const std::string path = dir_.File("obsmon.yml");
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port())));
+  int port = 0;
+  auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client c("127.0.0.1", port);
+  auto count = [](const std::string& text, const std::string& prefix) {
+    std::istringstream in(text);
+    std::string line;
+    int n = 0;
+    while (std::getline(in, line)) n += line.rfind(prefix, 0) == 0;
+    return n;
+  };
+  std::string m = Metrics(c);
+  EXPECT_EQ(count(m, "obsmon_slo_alert_rule_info{"), 2) << m;
+  EXPECT_EQ(MetricValue(m, "obsmon_slo_alert_rule_info",
+                        "alertname=\"ObsmonSLOBurnRatePage\",component=\"web\",group=\"obsmon-slo-web\","
+                        "severity=\"page\""),
+            1.0)
+      << m;
+  EXPECT_EQ(MetricValue(m, "obsmon_slo_alert_rule_info", "severity=\"ticket\""), 1.0) << m;
+
+  WriteWholeFile(path, Config(HealthComponentYaml("web", target_.port()),
+                              "alerting:\n  slo_alerts: false\n"));
+  obsmon->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] {
+    m = Metrics(c);
+    return count(m, "obsmon_slo_alert_rule_info{") == 0 &&
+           MetricValue(m, "obsmon_config_last_reload_successful") == 1.0;
+  })) << m << obsmon->Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
 TEST_F(OpsReloadTest, BearerTokenFromFileProtectsApiAndJsonLogsStayClean) {
   const std::string secret = "tok-0123456789-abcdef";
   WriteWholeFile(dir_.File("token"), secret + "\n");

@@ -60,14 +60,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   // Thousands of connections a second: the first campaign's one "crash" (after 520,347 inputs;
   // its input passed alone) was connect() failing for want of a free local port, so the harness
-  // waits for one (up to 5 s) instead. A server that stopped listening still ends the run.
+  // waits for one (up to 5 s) instead, and retries a connect a signal interrupted. A server
+  // that stopped listening still ends the run.
   int fd = -1;
   for (int attempt = 0;; ++attempt) {
     fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) break;
     const int err = errno;
     ::close(fd);
-    if ((err != EADDRNOTAVAIL && err != EAGAIN) || attempt == 500) {
+    // EINTR: libFuzzer's own timer signal (-timeout) interrupted the connect.
+    if ((err != EADDRNOTAVAIL && err != EAGAIN && err != EINTR) || attempt == 500) {
       std::fprintf(stderr, "fuzz_http_request: connect to the server failed: %s\n",
                    std::strerror(err));
       __builtin_trap();

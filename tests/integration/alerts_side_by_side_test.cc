@@ -1,0 +1,296 @@
+// The same flapping target and the same rule file, watched at once by the real Prometheus 2.42
+// and by the real obsmon, each delivering to its own real Alertmanager 0.25, both Alertmanagers
+// to one webhook (issue 14, "the live side-by-side becomes an integration test"). obsmon is
+// killed with SIGKILL while the alert fires and again while it is pending, and both Alertmanagers
+// go away while the alert resolves. What the person on call would receive is the truth: obsmon's
+// notifications must equal Prometheus's, in count and in state sequence, with one startsAt per
+// episode.
+#include <httplib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::Subprocess;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+const char* kPrometheus = "/usr/bin/prometheus";
+const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
+
+// /metrics that answers 200 with a valid exposition while up, 503 while down: Prometheus's
+// scrape and obsmon's http health probe judge the same thing.
+class FlappingTarget {
+ public:
+  FlappingTarget() {
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      if (up_) {
+        res.set_content("# TYPE flap_ok gauge\nflap_ok 1\n", "text/plain; version=0.0.4");
+      } else {
+        res.status = 503;
+        res.set_content("down\n", "text/plain");
+      }
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~FlappingTarget() {
+    server_.stop();
+    thread_.join();
+  }
+  void Set(bool up) { up_ = up; }
+  int port() const { return port_; }
+
+ private:
+  httplib::Server server_;
+  std::atomic<bool> up_{true};
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// The webhook behind both Alertmanagers: per path (/prometheus, /obsmon), every FlapDown alert
+// of every notification, in arrival order, as (status, startsAt).
+class Webhook {
+ public:
+  using Seen = std::vector<std::pair<std::string, std::string>>;
+  Webhook() {
+    server_.Post(R"(/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!body.is_discarded()) {
+        for (const auto& a : body["alerts"]) {
+          if (a["labels"].value("alertname", "") != "FlapDown") continue;
+          seen_[req.matches[1]].push_back({a.value("status", ""), a.value("startsAt", "")});
+        }
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~Webhook() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  Seen Of(const std::string& who) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return seen_[who];
+  }
+
+ private:
+  httplib::Server server_;
+  std::mutex mu_;
+  std::map<std::string, Seen> seen_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+class Alertmanager {
+ public:
+  Alertmanager(const ScratchDir& dir, const std::string& name, int webhook_port)
+      : dir_(dir), name_(name), port_(testing::FreeLoopbackPort()) {
+    WriteWholeFile(dir.File("am-" + name + ".yml"),
+                   "route:\n  receiver: hook\n  group_by: [alertname]\n"
+                   "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
+                   "receivers:\n  - name: hook\n    webhook_configs:\n"
+                   "      - url: http://127.0.0.1:" + std::to_string(webhook_port) + "/" + name +
+                       "\n        send_resolved: true\n");
+  }
+  bool Start() {
+    process_ = std::make_unique<Subprocess>(
+        std::vector<std::string>{kAlertmanager, "--config.file=" + dir_.File("am-" + name_ + ".yml"),
+                                 "--storage.path=" + dir_.File("am-" + name_ + "-data"),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                 "--cluster.listen-address=", "--log.level=warn"},
+        dir_.File("am-" + name_ + "-" + std::to_string(++starts_) + ".log"));
+    httplib::Client c("127.0.0.1", port_);
+    return WaitUntil(
+        [&] {
+          auto r = c.Get("/-/ready");
+          return r && r->status == 200;
+        },
+        30s);
+  }
+  // SIGTERM: Alertmanager writes its notification log, so a restart knows what it sent.
+  void Stop() {
+    process_->Signal(SIGTERM);
+    process_->Wait();
+  }
+  int port() const { return port_; }
+  std::string Log() const { return process_ ? process_->Output() : ""; }
+
+ private:
+  const ScratchDir& dir_;
+  std::string name_;
+  int port_;
+  int starts_ = 0;
+  std::unique_ptr<Subprocess> process_;
+};
+
+std::string Statuses(const Webhook::Seen& seen) {
+  std::string out;
+  for (const auto& [status, starts_at] : seen) out += status + " ";
+  return out;
+}
+
+// Each firing..resolved episode keeps one startsAt: a second page would have a new one.
+void ExpectOneStartsAtPerEpisode(const Webhook::Seen& seen, const std::string& who) {
+  for (size_t i = 1; i < seen.size(); ++i) {
+    if (seen[i - 1].first == "firing") {
+      EXPECT_EQ(seen[i].second, seen[i - 1].second) << who << " notification " << i;
+    }
+  }
+}
+
+TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage) {
+  if (::access(kPrometheus, X_OK) != 0 || ::access(kAlertmanager, X_OK) != 0) {
+    GTEST_SKIP() << "prometheus or prometheus-alertmanager is not installed";
+  }
+  ScratchDir dir;
+  FlappingTarget target;
+  Webhook hook;
+  Alertmanager am_prometheus(dir, "prometheus", hook.port());
+  Alertmanager am_obsmon(dir, "obsmon", hook.port());
+  ASSERT_TRUE(am_prometheus.Start());
+  ASSERT_TRUE(am_obsmon.Start());
+
+  WriteWholeFile(dir.File("rules.yml"),
+                 "groups:\n  - name: flap\n    rules:\n"
+                 "      - alert: FlapDown\n"
+                 "        expr: up{job=\"flap\"} == 0\n"
+                 "        for: 6s\n");
+  const std::string target_address = "127.0.0.1:" + std::to_string(target.port());
+  WriteWholeFile(dir.File("prometheus.yml"),
+                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+                 "  evaluation_interval: 1s\n"
+                 "rule_files: [" + dir.File("rules.yml") + "]\n"
+                 "alerting:\n  alertmanagers:\n    - static_configs:\n"
+                 "        - targets: ['127.0.0.1:" + std::to_string(am_prometheus.port()) + "']\n"
+                 "scrape_configs:\n  - job_name: flap\n    static_configs:\n"
+                 "      - targets: ['" + target_address + "']\n");
+  const int prometheus_port = testing::FreeLoopbackPort();
+  Subprocess prometheus(
+      {kPrometheus, "--config.file=" + dir.File("prometheus.yml"),
+       "--storage.tsdb.path=" + dir.File("tsdb"),
+       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
+       "--rules.alert.resend-delay=1s", "--log.level=warn"},
+      dir.File("prometheus.log"));
+  ASSERT_TRUE(prometheus.started());
+
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir.File("obsmon.db") + "}\n"
+                 "rule_files: [" + dir.File("rules.yml") + "]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  resend_delay: 1s\n"
+                 "  slo_alerts: false\n"
+                 "  alertmanagers:\n"
+                 "    - url: http://127.0.0.1:" + std::to_string(am_obsmon.port()) + "\n"
+                 "  outbox: {backoff_initial: 200ms, backoff_max: 1s}\n"
+                 "components:\n"
+                 "  - name: flap\n"
+                 "    labels: {job: flap}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: http, role: health, url: \"http://" +
+                     target_address + "/metrics\", interval: 1s, timeout: 900ms}\n");
+  int obsmon_port = 0;
+  int starts = 0;
+  auto start_obsmon = [&] {
+    auto p = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon-" + std::to_string(++starts) + ".log"),
+                         &obsmon_port);
+    EXPECT_GT(obsmon_port, 0) << p->Output();
+    return p;
+  };
+  auto obsmon = start_obsmon();
+  auto kill_nine = [&](std::unique_ptr<Subprocess>& p, std::chrono::seconds down) {
+    p->Signal(SIGKILL);
+    p->Wait();
+    std::this_thread::sleep_for(down);
+    p = start_obsmon();
+  };
+
+  // Prometheus has scraped the target up.
+  httplib::Client prom("127.0.0.1", prometheus_port);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto r = prom.Get("/api/v1/query", httplib::Params{{"query", "up{job=\"flap\"} == 1"}},
+                          httplib::Headers{});
+        if (!r || r->status != 200) return false;
+        auto j = nlohmann::json::parse(r->body, nullptr, false);
+        return !j.is_discarded() && !j["data"]["result"].empty();
+      },
+      60s))
+      << testing::ReadWholeFile(dir.File("prometheus.log"));
+  std::this_thread::sleep_for(3s);
+
+  auto both_have = [&](size_t n, std::chrono::seconds within) {
+    return WaitUntil(
+        [&] { return hook.Of("prometheus").size() >= n && hook.Of("obsmon").size() >= n; },
+        within);
+  };
+
+  // 1. Down: both fire. obsmon is killed while firing and back 3 s later: no resolve, no page.
+  target.Set(false);
+  ASSERT_TRUE(both_have(1, 40s)) << Statuses(hook.Of("prometheus")) << "| "
+                                 << Statuses(hook.Of("obsmon"));
+  kill_nine(obsmon, 3s);
+  std::this_thread::sleep_for(8s);
+  // 2. Up: both resolve.
+  target.Set(true);
+  ASSERT_TRUE(both_have(2, 40s)) << Statuses(hook.Of("prometheus")) << "| "
+                                 << Statuses(hook.Of("obsmon"));
+  std::this_thread::sleep_for(3s);
+  // 3. Down again: obsmon is killed while the alert is pending (2 s into `for: 6s`) and back
+  // 2 s later; both fire.
+  target.Set(false);
+  std::this_thread::sleep_for(2s);
+  kill_nine(obsmon, 2s);
+  ASSERT_TRUE(both_have(3, 40s)) << Statuses(hook.Of("prometheus")) << "| "
+                                 << Statuses(hook.Of("obsmon"));
+  std::this_thread::sleep_for(3s);
+  // 4. Both Alertmanagers go away; the target recovers while they are gone; they come back.
+  am_prometheus.Stop();
+  am_obsmon.Stop();
+  target.Set(true);
+  std::this_thread::sleep_for(12s);
+  ASSERT_TRUE(am_prometheus.Start()) << am_prometheus.Log();
+  ASSERT_TRUE(am_obsmon.Start()) << am_obsmon.Log();
+  ASSERT_TRUE(both_have(4, 60s)) << Statuses(hook.Of("prometheus")) << "| "
+                                 << Statuses(hook.Of("obsmon"));
+  std::this_thread::sleep_for(5s);  // anything late would arrive now
+
+  const auto from_prometheus = hook.Of("prometheus");
+  const auto from_obsmon = hook.Of("obsmon");
+  EXPECT_EQ(Statuses(from_prometheus), "firing resolved firing resolved ");
+  EXPECT_EQ(Statuses(from_obsmon), Statuses(from_prometheus));
+  ExpectOneStartsAtPerEpisode(from_prometheus, "prometheus");
+  ExpectOneStartsAtPerEpisode(from_obsmon, "obsmon");
+  ::testing::Test::RecordProperty("prometheus", Statuses(from_prometheus));
+  ::testing::Test::RecordProperty("obsmon", Statuses(from_obsmon));
+
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+  prometheus.Signal(SIGTERM);
+  prometheus.Wait();
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,7 +1,5 @@
 #include "exporters/probe_samples_collector.h"
 
-#include <unordered_set>
-
 namespace obsmon {
 
 namespace {
@@ -20,35 +18,45 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   if (!outcome.spec) return;
   const std::string key = outcome.spec->key.component + "/" + outcome.spec->key.probe;
-  std::vector<std::string> texts;
-  texts.reserve(outcome.samples.size());
-  for (const Sample& s : outcome.samples) texts.push_back(s.labels.ToString());
   std::lock_guard<std::mutex> lock(mu_);
   Owned& owned = owned_[key];
-  if (outcome.spec->kind == "scrape") {
-    // First forget what this scrape no longer has, so that its new series take their place.
-    std::unordered_set<std::string> now;
-    for (size_t i = 0; i < texts.size(); ++i) now.insert(outcome.samples[i].name + '\0' + texts[i]);
-    DropIf(key, [&](const std::string& name, const std::string& text) {
-      return !now.count(name + '\0' + text);
-    });
-  }
+  const uint64_t run = ++owned.runs;
+  // Pass 1: update what is already there, and mark it as this run's. A label text lives only
+  // while it is looked up: a scrape of 50,000 series held them all at once before (95 MB).
+  std::vector<size_t> unseen;
   for (size_t i = 0; i < outcome.samples.size(); ++i) {
     const Sample& s = outcome.samples[i];
     if (OwnedElsewhere(s.name)) continue;
     auto fam = series_.find(s.name);
     if (fam != series_.end()) {
-      if (auto it = fam->second.find(texts[i]); it != fam->second.end()) {
+      if (auto it = fam->second.find(s.labels.ToString()); it != fam->second.end()) {
         it->second.second.value = s.value;
+        if (it->second.second.probe_key == key) it->second.second.run = run;
         continue;
       }
     }
+    unseen.push_back(i);
+  }
+  // A scrape's series are those of its newest run: the others go first, so that the new ones
+  // take their place under max_series.
+  if (outcome.spec->kind == "scrape") {
+    DropIf(key, [&](const Point& p) { return p.run != run; });
+  }
+  // Pass 2: the new series.
+  for (size_t i : unseen) {
+    const Sample& s = outcome.samples[i];
     if (count_ >= max_series_) {
       ++refused_;
       continue;
     }
-    series_[s.name].emplace(texts[i], std::make_pair(s.labels, Point{key, s.value}));
-    owned.series.emplace_back(s.name, std::move(texts[i]));
+    std::string text = s.labels.ToString();
+    auto [it, added] =
+        series_[s.name].emplace(text, std::make_pair(s.labels, Point{key, s.value, run}));
+    if (!added) {  // the same series twice in one run: the later value wins
+      it->second.second.value = s.value;
+      continue;
+    }
+    owned.series.emplace_back(s.name, std::move(text));
     ++count_;
   }
 }
@@ -61,7 +69,7 @@ void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
     if (fam == series_.end()) return true;
     auto it = fam->second.find(ref.second);
     if (it == fam->second.end() || it->second.second.probe_key != probe_key) return true;
-    if (!drop(ref.first, ref.second)) return false;
+    if (!drop(it->second.second)) return false;
     fam->second.erase(it);
     if (fam->second.empty()) series_.erase(fam);
     --count_;
@@ -76,7 +84,7 @@ void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
       ++it;
       continue;
     }
-    DropIf(it->first, [](const std::string&, const std::string&) { return true; });
+    DropIf(it->first, [](const Point&) { return true; });
     it = owned_.erase(it);
   }
 }

@@ -40,8 +40,9 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
   struct Point {
     std::string probe_key;  // "component/probe" that produced it
     double value = 0;
+    uint64_t run = 0;  // the producing probe's run that last set it (Owned::runs)
   };
-  // Removes the series of `probe_key` for which drop(name, labels text) is true; mu_ held.
+  // Removes the series of `probe_key` whose point drop(point) is true for; mu_ held.
   template <typename Pred>
   void DropIf(const std::string& probe_key, Pred&& drop);
 
@@ -49,8 +50,9 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
   mutable std::mutex mu_;
   // name -> labels text -> (labels, point). GUARDED_BY(mu_)
   std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_;
-  // Per probe key: (name, labels text) of each series it set.
+  // Per probe key: its runs so far, and (name, labels text) of each series it set.
   struct Owned {
+    uint64_t runs = 0;
     std::vector<std::pair<std::string, std::string>> series;
   };
   std::map<std::string, Owned> owned_;  // GUARDED_BY(mu_)

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/bounded_read.h"
+
 namespace obsmon {
 
 namespace {
@@ -137,9 +139,11 @@ bool ProcessProbe::Matches(int pid) const {
 
 std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
   if (!options_.pid_file.empty()) {
-    auto text = ReadSmallFile(options_.pid_file, 64);
-    if (!text) {
-      *reason = "cannot read pid file " + options_.pid_file;
+    // A regular file only, opened without blocking: a FIFO here hung the probe's worker in
+    // open(2), and with it SIGTERM (issue 13, fresh eyes F1).
+    auto text = ReadRegularFile(options_.pid_file, 64);
+    if (!text.ok()) {
+      *reason = "cannot read pid file: " + text.status().message();
       return std::nullopt;
     }
     std::string trimmed;

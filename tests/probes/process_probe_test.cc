@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <atomic>
@@ -152,6 +153,20 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
   EXPECT_LT(*cpu, 60.0);
   EXPECT_GE(*Value(second, "process_open_fds"), 3);
   EXPECT_EQ(*Value(second, "process_restarts_total"), 0);
+}
+
+// Issue 13, fresh eyes F1: a FIFO as pid_file blocked the worker in open(2) until someone
+// wrote to it (27 s in the attack), and SIGTERM waited for it. Now it is refused at once.
+TEST(ProcessProbeTest, PidFileThatIsAFifoIsAReasonNotAHang) {
+  testing::ScratchDir dir;
+  const std::string fifo = dir.File("app.pid");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto probe = Make({fifo, "", "/proc"});
+  const auto start = std::chrono::steady_clock::now();
+  auto r = RunNow(*probe);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "cannot read pid file: '" + fifo + "' is not a regular file");
 }
 
 TEST(ProcessProbeTest, PidChangeCountsARestartAndDeadPidIsAReason) {

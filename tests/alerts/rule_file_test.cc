@@ -115,4 +115,23 @@ TEST(RuleFileTest, RuleShapeErrors) {
 }
 
 }  // namespace
+// Issue 13, fresh eyes F3: 200,000 rules in an 8 MB file took 1.5 GB of RSS and 13 s to load.
+// A file may hold 10,000 rules; the 10,001st is refused at its position, and parsing stops.
+TEST(RuleFileTest, MoreThanTenThousandRulesInAFileAreRefusedAtTheFirstOneTooMany) {
+  std::string text = "groups:\n  - name: g\n    rules:\n";
+  for (int i = 0; i < 10'001; ++i) text += "      - record: r" + std::to_string(i) + "\n        expr: up\n";
+  ConfigErrors errors;
+  auto groups = ParseRuleFileText(text, "many.yml", &errors);
+  ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+  EXPECT_EQ(errors.errors()[0].ToString(),
+            "many.yml:" + std::to_string(4 + 2 * 10'000) +
+                ":9: more than 10000 rules in one file; obsmon evaluates at most that many per file");
+  text.resize(text.rfind("      - record"));
+  ConfigErrors ok;
+  groups = ParseRuleFileText(text, "many.yml", &ok);
+  EXPECT_TRUE(ok.empty()) << ok.ToString();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].rules.size(), 10'000u);
+}
+
 }  // namespace obsmon::alerts

@@ -184,6 +184,12 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                         "Write batches dropped because the writer queue was full.",
                         MetricType::Counter);
   AddCounter(&dropped, {}, static_cast<double>(s.writer.dropped_batches));
+  auto dropped_samples =
+      Family("obsmon_storage_dropped_samples_total",
+             "Samples left out of write batches when the writer queue held its maximum rows; "
+             "the batches' probe runs were kept.",
+             MetricType::Counter);
+  AddCounter(&dropped_samples, {}, static_cast<double>(s.writer.dropped_samples));
   auto late = Family("obsmon_storage_dropped_late_runs_total",
                      "Probe runs refused because they arrived after retention had deleted part of "
                      "the state span they belong to (their time could not be placed exactly).",
@@ -273,7 +279,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 
   for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
                   &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
-                  &sched_queue, &busy, &wq, &dropped, &late, &werr, &committed, &wlat, &healthy,
+                  &sched_queue, &busy, &wq, &dropped, &dropped_samples, &late, &werr, &committed, &wlat, &healthy,
                   &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints, &internal,
                   &build, &start, &reload_ok, &reload_ts}) {
     if (!f->metric.empty()) out.push_back(std::move(*f));

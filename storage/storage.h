@@ -73,6 +73,7 @@ struct WriterStats {
   uint64_t committed_batches = 0;   // total
   uint64_t committed_rows = 0;      // runs + samples + events committed, total
   uint64_t dropped_batches = 0;     // refused because the queue was full, total
+  uint64_t dropped_samples = 0;     // samples left out of batches kept without them, total
   uint64_t write_errors = 0;        // failed transactions, total (the batches are retried)
   double last_commit_seconds = 0;   // duration of the last transaction
   double commit_seconds_sum = 0;    // sum of all transaction durations

@@ -407,6 +407,38 @@ TEST(SqliteWriterTest, QueueIsBoundedByRowsToo) {
   EXPECT_EQ(Count(o.path, "SELECT count(DISTINCT ts_ms) FROM samples"), 3);
 }
 
+// Fresh eyes, issue 13, second pass F2: under row pressure whole batches were dropped, and with
+// them a quarter of two big scrapes' runs (the uptime evidence). A batch now gives up its
+// samples first: its run is kept, the samples are counted.
+TEST(SqliteWriterTest, UnderRowPressureABatchKeepsItsRunsAndGivesUpItsSamples) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  o.queue_capacity_rows = 700;
+  o.retry_backoff_ms = 60'000;
+  auto w = StartOrDie(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  auto scrape = [](int i) {
+    WriteBatch b;
+    b.runs.push_back(MakeRun("metrics", kT0 + i * 1000, true, 0.01));
+    for (int k = 0; k < 300; ++k) {
+      b.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0 + i * 1000, 1.0 * i});
+    }
+    return b;
+  };
+  ASSERT_TRUE(w->Enqueue(scrape(0)));
+  ASSERT_FALSE(w->Flush().ok());        // 301 rows queued
+  EXPECT_TRUE(w->Enqueue(scrape(1)));   // 602
+  EXPECT_TRUE(w->Enqueue(scrape(2)));   // 903 > 700: kept as its run alone (603)
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.dropped_batches, 0u);
+  EXPECT_EQ(s.dropped_samples, 300u);
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 3);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 600);
+}
+
 TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
   ScratchDir dir;
   auto o = Options(dir);

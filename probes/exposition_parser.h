@@ -75,7 +75,7 @@ struct ParseOptions {
   size_t max_line_bytes = 64u << 10;
   // Errors kept in ParseOutput::errors; more are only counted.
   size_t max_errors = 100;
-  // Asked every few thousand lines; true refuses the body ("deadline exceeded while parsing"),
+  // Asked every 256 lines or 256 KiB; true refuses the body ("deadline exceeded while parsing"),
   // so a probe's timeout holds inside parsing too. Empty: never.
   std::function<bool()> expired;
 };

@@ -272,7 +272,7 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
       kept.reserve(parsed.samples.size());
       size_t relabeled = 0;
       for (auto& ps : parsed.samples) {
-        if ((++relabeled & 4095) == 0 && deadline.Expired(clock_)) break;
+        if ((++relabeled & 255) == 0 && deadline.Expired(clock_)) break;
         Labels labels = std::move(ps.labels);
         for (const auto& [name, value] : target.pairs()) {
           const std::string& existing = labels.Get(name);

@@ -205,8 +205,17 @@ TEST(ExpositionParserTest, ExpiredDeadlineStopsParsing) {
   int asked = 0;
   opt.expired = [&asked] { return ++asked >= 2; };
   auto out = Parse(body, opt);
-  EXPECT_EQ(out.fatal, "deadline exceeded while parsing (at line 8192)");
+  EXPECT_EQ(out.fatal, "deadline exceeded while parsing (at line 512)");  // every 256 lines
   EXPECT_EQ(asked, 2);
+
+  // And every 256 KiB however few lines: a line of 1 MB asks before it is parsed.
+  asked = 0;
+  opt.expired = [&asked] { return ++asked >= 1; };
+  const std::string long_line = "m{a=\"" + std::string(1u << 20, 'x') + "\"} 1\nn 1\n";
+  ParseOptions no_limit = opt;
+  no_limit.max_line_bytes = 0;
+  out = Parse(long_line, no_limit);
+  EXPECT_EQ(out.fatal, "deadline exceeded while parsing (at line 1)");
 }
 
 TEST(ExpositionParserTest, ContentTypeSelectsTheFormat) {

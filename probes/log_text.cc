@@ -199,6 +199,11 @@ std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid
       escaped[3] = kHex[*p & 15];
       piece = std::string_view(escaped, 4);
       len = 1;
+    } else if (*p == '\\') {
+      // A backslash is written twice, so that `\x00` in the stored text is always a NUL byte
+      // and `\\x00` the four characters a line held: without it, a line could forge "NUL
+      // bytes" in the evidence (issue 13, fresh eyes F5).
+      piece = "\\\\";
     } else {
       piece = std::string_view(reinterpret_cast<const char*>(p), len);
     }

@@ -44,8 +44,9 @@ class LiteralSet {
 // Makes `line` fit for storage: drops one trailing '\r', cuts it to at most `max_bytes` bytes
 // (never inside a UTF-8 sequence; "..." marks a cut, included in the budget) and writes each
 // invalid UTF-8 byte and each control byte but tab (NUL included) as the four characters \xNN,
-// as reports show them, so no byte is lost and none ends the text early. Sets *had_invalid when
-// invalid UTF-8 was seen.
+// as reports show them, so no byte is lost and none ends the text early; a backslash is written
+// as two, so the escaping reads back unambiguously. Sets *had_invalid when invalid UTF-8 was
+// seen.
 std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid = nullptr);
 
 }  // namespace obsmon::logs

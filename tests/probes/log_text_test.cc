@@ -82,5 +82,19 @@ TEST(LogTextTest, CleanLineKeepsInvalidUtf8AndControlBytesEscaped) {
   EXPECT_EQ(CleanLine("abcdef\xFFzz", 10), "abcdef...");
 }
 
+// Fresh eyes, issue 13, second pass F5: a line holding the four characters `\x00` was stored
+// exactly as a line holding a NUL byte, so a log writer could forge escaped bytes. A backslash
+// is now written twice; the two lines differ, and each reads back to its own bytes.
+TEST(LogTextTest, CleanLineEscapingIsUnambiguous) {
+  const std::string nul = CleanLine(std::string("a\0b", 3), 100);
+  const std::string literal = CleanLine("a\\x00b", 100);
+  EXPECT_EQ(nul, "a\\x00b");
+  EXPECT_EQ(literal, "a\\\\x00b");
+  EXPECT_NE(nul, literal);
+  EXPECT_EQ(CleanLine("C:\\logs\\app.log", 100), "C:\\\\logs\\\\app.log");
+  // A doubled backslash is one piece too: a cut never splits it.
+  EXPECT_EQ(CleanLine("abcdef\\zzzz", 10), "abcdef...");
+}
+
 }  // namespace
 }  // namespace obsmon::logs

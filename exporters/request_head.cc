@@ -72,6 +72,7 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
   bool chunked = false;
   size_t length = 0;
   bool have_length = false;
+  int hosts = 0;
   std::string_view head = data.substr(0, end);
   size_t line_start = head.find('\n');  // skip the request line
   while (line_start != std::string_view::npos && line_start + 1 < head.size()) {
@@ -93,6 +94,17 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
     }
     const std::string_view name = line.substr(0, colon);
     const std::string_view value = Trim(line.substr(colon + 1));
+    // RFC 9110 §5.5: NUL and the other control bytes (but tab) are not field content; a value
+    // cut at a NUL by one reader and not by another is a way past a check (a bearer token
+    // compared up to its NUL was accepted; fresh eyes, issue 13, second pass F6).
+    if (std::any_of(value.begin(), value.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return (u < 0x20 && u != '\t') || u == 0x7f;
+        })) {
+      scan.state = RequestHeadScan::State::kBadFraming;
+      return scan;
+    }
+    if (EqualsIgnoringCase(name, "host")) ++hosts;
     if (EqualsIgnoringCase(name, "transfer-encoding")) {
       if (!EqualsIgnoringCase(value, "chunked") || chunked) {
         scan.state = RequestHeadScan::State::kBadFraming;
@@ -118,7 +130,9 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
       length = v;
     }
   }
-  if (chunked && have_length) {
+  // RFC 9112 §3.2: 400 for a request with several Host fields. (One without Host is answered:
+  // obsmon serves one origin, and health checkers written by hand often omit it.)
+  if ((chunked && have_length) || hosts > 1) {
     scan.state = RequestHeadScan::State::kBadFraming;
     return scan;
   }

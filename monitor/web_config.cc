@@ -1,5 +1,6 @@
 #include "monitor/web_config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -49,6 +50,17 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty() || secret.size() > kMaxSecretBytes) {
       node.ErrorAt(base + "_file", base + "_file '" + path + "' is empty or larger than 4 KiB");
+      return std::nullopt;
+    }
+    // No client can send a control byte in a header (the server refuses it), so such a secret
+    // could never be matched: refuse it here rather than lock everyone out.
+    if (std::any_of(secret.begin(), secret.end(), [](char c) {
+          const auto u = static_cast<unsigned char>(c);
+          return (u < 0x20 && u != '\t') || u == 0x7f;
+        })) {
+      node.ErrorAt(base + "_file", base + "_file '" + path +
+                                       "' holds a control byte (NUL, newline inside, ...); no "
+                                       "client could send it");
       return std::nullopt;
     }
     return secret;

@@ -387,8 +387,10 @@ std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings
   opts.body_not_match = CompilePattern(settings, "body_not_match", &ok);
 
   if (auto max = settings.Int("max_body_bytes")) {
-    if (*max < 1) {
-      settings.ErrorAt("max_body_bytes", "max_body_bytes must be at least 1");
+    // At most 256 MiB: the body judged is held in memory (`max_body_bytes * 2` is the probe's
+    // read budget, which 1e14 would overflow).
+    if (*max < 1 || *max > (int64_t{256} << 20)) {
+      settings.ErrorAt("max_body_bytes", "max_body_bytes must be between 1 and 268435456");
       ok = false;
     } else {
       opts.max_body_bytes = static_cast<size_t>(*max);

@@ -78,6 +78,21 @@ TEST(RequestHeadTest, AmbiguousFramingIsRefused) {
             State::kReady);
 }
 
+// Fresh eyes, issue 13, second pass F6: `Authorization: Bearer <token>\0garbage` was accepted
+// (the token compared up to the NUL). RFC 9110 §5.5: control bytes are not field content.
+// Two Host fields are refused too (RFC 9112 §3.2).
+TEST(RequestHeadTest, ControlBytesInAFieldValueAndTwoHostsAreRefused) {
+  auto with = [](const std::string& field) {
+    return Scan("GET /metrics HTTP/1.1\r\nHost: x\r\n" + field + "\r\n\r\n", 64 * 1024).state;
+  };
+  EXPECT_EQ(with(std::string("Authorization: Bearer tok\0garbage", 33)), State::kBadFraming);
+  EXPECT_EQ(with(std::string("X-A: \0", 6)), State::kBadFraming);
+  EXPECT_EQ(with("X-A: a\x01b"), State::kBadFraming);
+  EXPECT_EQ(with("X-A: a\x7f"), State::kBadFraming);
+  EXPECT_EQ(with("Host: y"), State::kBadFraming);
+  EXPECT_EQ(with("X-A: a\tb, \xc3\xa9"), State::kReady);  // tab and UTF-8 (obs-text) are fine
+}
+
 TEST(RequestHeadTest, LineLongerThanEightKiBIsTooLarge) {
   const std::string line = "X-Pad: " + std::string(kMaxHeadLineBytes, 'a');
   EXPECT_EQ(Scan("GET / HTTP/1.1\r\n" + line, 64 * 1024).state, State::kTooLarge);

@@ -111,5 +111,24 @@ TEST(WebConfigTest, UnsetEnvironmentVariableAndBothSourcesAreRefused) {
   EXPECT_FALSE(Load(dir, "web:\n  auth: {}\n", &empty_auth));
 }
 
+// Fresh eyes, issue 13, second pass F6: a token file holding a NUL passed `check`, and no
+// client could then authenticate (the server refuses control bytes in headers).
+TEST(WebConfigTest, SecretFileWithAControlByteIsRefusedAtItsKey) {
+  ScratchDir dir;
+  WriteWholeFile(dir.File("token"), std::string("s3cr\0t\n", 7));
+  ConfigErrors errors;
+  auto config = Load(dir,
+                     "web:\n"
+                     "  auth:\n"
+                     "    bearer_token_file: token\n",
+                     &errors);
+  EXPECT_FALSE(config.has_value());
+  ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+  EXPECT_EQ(errors.errors()[0].line, 3);
+  EXPECT_NE(errors.ToString().find("holds a control byte"), std::string::npos)
+      << errors.ToString();
+  EXPECT_EQ(errors.ToString().find("s3cr"), std::string::npos) << "the secret is never quoted";
+}
+
 }  // namespace
 }  // namespace obsmon

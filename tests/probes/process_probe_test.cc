@@ -318,7 +318,7 @@ TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
   std::ofstream(pid_file) << "garbage\n";
   EXPECT_EQ(RunNow(*probe).reason, "pid file " + pid_file + " holds no pid");
   std::filesystem::remove(pid_file);
-  EXPECT_EQ(RunNow(*probe).reason, "cannot read pid file " + pid_file);
+  EXPECT_EQ(RunNow(*probe).reason, "cannot read pid file: '" + pid_file + "' does not exist");
 }
 
 TEST(ProcessProbeTest, FindsTheProcessByCommandLine) {

@@ -1,4 +1,5 @@
 #include "alerts/promql_engine.h"
+#include "alerts/template.h"
 
 #include "alerts/go_float.h"
 
@@ -306,10 +307,20 @@ class Evaluator {
           }
           group = g;
         }
+        // As Prometheus: labels as Go's labels.String() ({a="1", b="2"}, "{}" when empty), this
+        // series first and then the one already seen.
+        auto go_labels = [](const Labels& l) {
+          std::string out = "{";
+          for (const auto& [n, v] : l.pairs()) {
+            if (out.size() > 1) out += ", ";
+            out += n + "=" + GoQuote(v);
+          }
+          return out + "}";
+        };
         return Status::InvalidArgument(
-            "found duplicate series for the match group " + group.ToString() +
-            " on the right hand-side of the operation: [" + it->second->labels.ToString() + ", " +
-            s.labels.ToString() +
+            "found duplicate series for the match group " + go_labels(group) +
+            " on the right hand-side of the operation: [" + go_labels(s.labels) + ", " +
+            go_labels(it->second->labels) +
             "];many-to-many matching not allowed: matching labels must be unique on one side");
       }
     }

@@ -9,7 +9,9 @@
 // $externalURL, the .Labels spellings, humanize*, toUpper, toLower, title, string literals,
 // trimming), over input series with gaps (`_`, `_xN`), `stale`, counter resets, NaN and +-Inf,
 // `a+bxN` runs; expressions use offsets, comparisons with and without bool, on/ignoring,
-// and/or/unless, aggregations, range functions, absent, scalar, clamp. The unit-test file has
+// and/or/unless, aggregations, range functions, absent, scalar, clamp, number literals in every
+// form (.5, 0x10, Inf, NaN), {__name__=~...} selectors, and now and then a group `limit`. The
+// unit-test file has
 // alert_rule_test items at several eval_times per alert (some between evaluation steps), each
 // expecting a bogus alert so that both tools print every firing alert they got (labels and
 // expanded annotations), and promql_expr_test items over the recorded series, ALERTS and
@@ -93,7 +95,9 @@ class CaseGenerator {
     // With two groups, the first holds the recording rules and the second the alerts (which read
     // them): group_eval_order below makes promtool's order definite.
     for (int g = 0; g < groups; ++g) {
-      r << "  - name: " << (g == 0 ? "first" : "second") << "\n    rules:\n";
+      r << "  - name: " << (g == 0 ? "first" : "second") << "\n";
+      if (Chance(0.05)) r << "    limit: " << Int(1, 4) << "\n";
+      r << "    rules:\n";
       std::vector<std::string> items;
       if (groups == 1 || g == 0) {
         for (const auto& name : record_names_) items.push_back(RecordingRule(name));
@@ -164,7 +168,7 @@ class CaseGenerator {
     const char* instance;
     const char* port;
   };
-  static constexpr Target kTargets[] = {{"j1", "a:80", "80"}, {"j1", "b_1", "9100"},
+  static constexpr Target kTargets[] = {{"j1", "a:80", "80"}, {"j1", "node_b1", "9100"},
                                         {"j2", "c", "0.5"}};
 
   bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
@@ -287,18 +291,25 @@ class CaseGenerator {
   }
   std::string Range() { return P({"1m", "2m", "3m", "5m", "10m"}); }
   std::string Scalar() {
-    return P({"0", "0.1", "0.3", "0.5", "1", "2", "3", "1e3", "-1", "0.25", "10", "1.5"});
+    return P({"0", "0.1", "0.3", "0.5", "1", "2", "3", "1e3", "-1", "0.25", "10", "1.5", ".5",
+              "0x10", "1.5e-3", "Inf", "NaN"});
   }
   // A selector of a gauge, with labels job, instance, port.
-  std::string Gauge(bool offset = true) {
+  // `names`: sometimes both metrics of instance c. Not as an operand of vector matching: the
+  // many-to-many error then lists the two series in the order promtool created them, which is
+  // Go map order (seen: [y, x] 7 times, [x, y] once, on one file).
+  std::string Gauge(bool offset = true, bool names = true) {
+    if (names && Chance(0.03)) {
+      return std::string("{__name__=~\"x|y\", instance=\"c\"}") + (offset ? Offset() : "");
+    }
     std::string s = P({"x", "y"}) + P({"", "", "", "{job=\"j1\"}", "{instance=~\"a.*|c\"}",
                                          "{instance!=\"c\"}", "{port=~\"[0-9]+\"}"});
     return offset ? s + Offset() : s;
   }
-  std::string OverTime() {
+  std::string OverTime(bool names = true) {
     return P({"avg_over_time", "min_over_time", "max_over_time", "sum_over_time",
               "count_over_time"}) +
-           "(" + Gauge(false) + "[" + Range() + "]" + Offset() + ")";
+           "(" + Gauge(false, names) + "[" + Range() + "]" + Offset() + ")";
   }
   std::string Rate() {
     return P({"rate", "increase", "delta", "irate"}) + "(c_total[" + Range() + "]" + Offset() +
@@ -315,7 +326,7 @@ class CaseGenerator {
         return P({"sum by (job)", "sum without (instance, port)", "sum by (instance)"}) + " (" +
                P({Gauge(), OverTime()}) + ")";
       case 2:
-        return "avg by (instance) (" + P({Gauge(), OverTime()}) + ")";
+        return "avg by (instance) (" + P({Gauge(true, false), OverTime(false)}) + ")";
       default:
         return "sum by (job) (" + Rate() + ")";
     }
@@ -349,10 +360,11 @@ class CaseGenerator {
         return "(" + Vector(depth - 1) + ") " + P({">", "<", ">=", "<=", "==", "!="}) + " bool " +
                Scalar();
       case 8:
-        return P({Gauge(), OverTime(), Rate()}) + " " + P({"+", "-", "*", "/", ">", "<", "!="}) +
+        return P({Gauge(true, false), OverTime(false), Rate()}) + " " +
+               P({"+", "-", "*", "/", ">", "<", "!="}) +
                P({"", " on (job, instance)", " ignoring (port)", " on (instance)",
                   " ignoring (job, port)"}) +
-               " " + Gauge();
+               " " + Gauge(true, false);
       case 9:
         return "(" + Vector(depth - 1) + ") " + P({"and", "or", "unless"}) +
                P({"", " on (instance)", " ignoring (job, port)"}) + " (" + Vector(depth - 1) + ")";
@@ -371,7 +383,7 @@ class CaseGenerator {
         if (Chance(0.5)) return "count by (alertname, alertstate) (ALERTS)";
         return "time() - ALERTS_FOR_STATE";
       case 14:
-        return Gauge() + " - " + Gauge(false) + " offset " + P({"1m", "2m"});
+        return Gauge(true, false) + " - " + Gauge(false, false) + " offset " + P({"1m", "2m"});
       default:
         return "(" + Vector(depth - 1) + ") " + P({">", "<", ">=", "<=", "==", "!="}) + " " +
                Scalar();

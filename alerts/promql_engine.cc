@@ -37,14 +37,22 @@ Labels DropName(Labels l) {
   return l;
 }
 
-// Go's math.Max/Min propagate NaN (std::fmax does not).
+// Go's math.Max/Min, special cases in Go's order: an infinity in the direction asked wins even
+// over NaN (Max(NaN, +Inf) is +Inf: found by the alert differential test in
+// clamp_min(NaN, Inf)), then NaN propagates (std::fmax does not), and Max(-0, 0) is 0.
 double GoMax(double a, double b) {
+  if (std::isinf(a) && a > 0) return a;
+  if (std::isinf(b) && b > 0) return b;
   if (std::isnan(a) || std::isnan(b)) return kNaN;
-  return std::max(a, b);
+  if (a == 0 && b == 0) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
 }
 double GoMin(double a, double b) {
+  if (std::isinf(a) && a < 0) return a;
+  if (std::isinf(b) && b < 0) return b;
   if (std::isnan(a) || std::isnan(b)) return kNaN;
-  return std::min(a, b);
+  if (a == 0 && b == 0) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
 }
 
 // Arithmetic or comparison of two numbers; `keep` is false when a comparison is false.

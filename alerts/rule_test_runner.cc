@@ -280,7 +280,24 @@ class FileRunner {
         if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar() && v.Tag() == "!") {
           s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
         }
-        et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));
+        // YAML's own infinities and NaN (.inf, -.inf, .nan in their three spellings) are floats
+        // to promtool's decoder; ConfigNode::Number refuses non-finite values (found by
+        // template_edges_test.yml, whose -.inf obsmon refused).
+        std::optional<double> special;
+        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar() && v.Tag() != "!") {
+          static const std::map<std::string, double> kYamlSpecial = {
+              {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},
+              {"+.inf", HUGE_VAL},  {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},
+              {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL}, {"-.INF", -HUGE_VAL},
+              {".nan", NAN},        {".NaN", NAN},        {".NAN", NAN}};
+          if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) special = it->second;
+        }
+        if (special) {
+          et.exp.emplace_back(s.String("labels").value_or(""), *special);
+          (void)s.String("value");  // known key
+        } else {
+          et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));
+        }
         s.CheckUnknownKeys();
       }
       e.CheckUnknownKeys();

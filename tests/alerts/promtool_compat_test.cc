@@ -96,6 +96,19 @@ TEST(RuleFileTest, NamedGroupAndEvaluationErrorFailAsInPromtool) {
   EXPECT_EQ(ours.str(), pout);
 }
 
+// Found by the alert differential test (issue 14): a rule whose evaluation fails writes nothing,
+// not even stale markers, so the series it wrote before stay visible to the rules after it.
+TEST(RuleFileTest, FailedRuleKeepsItsSeriesAsInPromtool) {
+  const std::string file = TestData("failed_rule_test.yml");
+  std::ostringstream ours;
+  EXPECT_EQ(RunRuleTests({file}, ours), 1);
+  EXPECT_NE(ours.str().find("    rule: Reader, time: 2m0s, err: "), std::string::npos) << ours.str();
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string pout;
+  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
+  EXPECT_EQ(ours.str(), pout);
+}
+
 // Issue 14, item 7: what promtool loads and what it refuses. Samples after the evaluation
 // loop's last step are never loaded (same text), and a quoted expected value is refused.
 TEST(RuleFileTest, LateSamplesAndQuotedValuesFailUnderBoth) {

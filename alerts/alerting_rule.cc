@@ -72,6 +72,7 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     data.value = s.v;
     data.external_labels = ctx.external_labels;
     data.external_url = ctx.external_url;
+    data.name = "__alert_" + spec_.name;
     Labels lbs = s.labels;
     lbs.Remove("__name__");
     for (const auto& item : spec_.labels) lbs.Set(item.name, item.tmpl.Expand(data));
@@ -150,13 +151,23 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
                   std::to_string(num_active) + " alerts";
     return Status::InvalidArgument(last_error_);
   }
+  // As Prometheus's sample() and forStateSample(): the rule's labels as written (templates
+  // unexpanded), then the alert's labels over them. A templated label that expanded to "" (and
+  // so is not among the alert's labels) therefore shows its template text in ALERTS.
+  Labels written;
+  for (const auto& item : spec_.labels) written.Set(item.name, item.text);
+  auto series_labels = [&](const Labels& alert_labels) {
+    Labels l = written;
+    for (const auto& [n, v] : alert_labels.pairs()) l.Set(n, v);
+    return l;
+  };
   for (const auto& [lbs, a] : active_) {
     if (a.state == AlertState::kInactive) continue;
-    Labels l = a.labels;
+    Labels l = series_labels(a.labels);
     l.Set("__name__", "ALERTS");
     l.Set("alertstate", AlertStateName(a.state));
     series_out->push_back({std::move(l), 1});
-    Labels f = a.labels;
+    Labels f = series_labels(a.labels);
     f.Set("__name__", "ALERTS_FOR_STATE");
     series_out->push_back({std::move(f), static_cast<double>(a.active_at_ms / 1000)});
   }

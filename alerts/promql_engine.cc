@@ -1,4 +1,5 @@
 #include "alerts/promql_engine.h"
+#include "alerts/template.h"
 
 #include "alerts/go_float.h"
 
@@ -36,14 +37,22 @@ Labels DropName(Labels l) {
   return l;
 }
 
-// Go's math.Max/Min propagate NaN (std::fmax does not).
+// Go's math.Max/Min, special cases in Go's order: an infinity in the direction asked wins even
+// over NaN (Max(NaN, +Inf) is +Inf: found by the alert differential test in
+// clamp_min(NaN, Inf)), then NaN propagates (std::fmax does not), and Max(-0, 0) is 0.
 double GoMax(double a, double b) {
+  if (std::isinf(a) && a > 0) return a;
+  if (std::isinf(b) && b > 0) return b;
   if (std::isnan(a) || std::isnan(b)) return kNaN;
-  return std::max(a, b);
+  if (a == 0 && b == 0) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
 }
 double GoMin(double a, double b) {
+  if (std::isinf(a) && a < 0) return a;
+  if (std::isinf(b) && b < 0) return b;
   if (std::isnan(a) || std::isnan(b)) return kNaN;
-  return std::min(a, b);
+  if (a == 0 && b == 0) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
 }
 
 // Arithmetic or comparison of two numbers; `keep` is false when a comparison is false.
@@ -306,10 +315,20 @@ class Evaluator {
           }
           group = g;
         }
+        // As Prometheus: labels as Go's labels.String() ({a="1", b="2"}, "{}" when empty), this
+        // series first and then the one already seen.
+        auto go_labels = [](const Labels& l) {
+          std::string out = "{";
+          for (const auto& [n, v] : l.pairs()) {
+            if (out.size() > 1) out += ", ";
+            out += n + "=" + GoQuote(v);
+          }
+          return out + "}";
+        };
         return Status::InvalidArgument(
-            "found duplicate series for the match group " + group.ToString() +
-            " on the right hand-side of the operation: [" + it->second->labels.ToString() + ", " +
-            s.labels.ToString() +
+            "found duplicate series for the match group " + go_labels(group) +
+            " on the right hand-side of the operation: [" + go_labels(s.labels) + ", " +
+            go_labels(it->second->labels) +
             "];many-to-many matching not allowed: matching labels must be unique on one side");
       }
     }

@@ -177,20 +177,28 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
     // Each rule's output is visible to the rules after it in the same group, as in Prometheus;
     // so are its ends: a series it wrote last time but not now gets its stale marker before the
     // next rule runs, or an alert on a vanished recorded series would stay firing for the
-    // 5-minute lookback (issue 14, item 3).
-    std::unordered_set<Labels, LabelsHash> written;
-    written.reserve(out.size());
-    for (const auto& s : out) {
-      options_.store->AppendLabeled(s.labels, ts, s.v);
-      written.insert(s.labels);
+    // 5-minute lookback (issue 14, item 3). A rule whose evaluation failed writes nothing, marks
+    // nothing stale and sends nothing, as Prometheus's Group.Eval returns at the error: what it
+    // wrote before stays visible for the lookback (found by the alert differential test: obsmon
+    // used to end those series, so a later rule reading ALERTS saw less than in promtool).
+    if (st.ok()) {
+      std::unordered_set<Labels, LabelsHash> written;
+      written.reserve(out.size());
+      for (const auto& s : out) {
+        options_.store->AppendLabeled(s.labels, ts, s.v);
+        written.insert(s.labels);
+      }
+      for (const auto& l : g.last_series[i]) {
+        if (!written.count(l)) options_.store->MarkStale(l, ts);
+      }
+      g.last_series[i] = std::move(written);
     }
-    for (const auto& l : g.last_series[i]) {
-      if (!written.count(l)) options_.store->MarkStale(l, ts);
-    }
-    g.last_series[i] = std::move(written);
     if (is_alert) {
       AlertingRule& r = *g.alerting[idx];
-      r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url, &to_send);
+      if (st.ok()) {
+        r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url,
+                        &to_send);
+      }
       auto h = r.TakeHistory();
       history.insert(history.end(), h.begin(), h.end());
       if (r.TakeDirty()) dirty.push_back(&r);

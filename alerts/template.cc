@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <limits>
 #include <optional>
 
 namespace obsmon::alerts {
@@ -114,10 +116,11 @@ std::string HumanizeDuration(double v) {
       sign = "-";
       v = -v;
     }
-    // Converting a double beyond int64 is undefined behaviour (found by fuzz_template with
-    // $value = 1e300): such durations are printed in seconds.
-    if (v >= 9.2e18) return sign + G4(v) + "s";
-    auto d = static_cast<int64_t>(v);
+    // Converting a double beyond int64 is undefined behaviour in C++ (found by fuzz_template
+    // with $value = 1e300); Go's int64(v) on amd64 (CVTTSD2SQ) gives the minimum int64, and
+    // promtool prints what follows from it: "-106751991167300d -15h -30m -8s".
+    const int64_t d = v >= 9223372036854775808.0 ? std::numeric_limits<int64_t>::min()
+                                                 : static_cast<int64_t>(v);
     int64_t seconds = d % 60, minutes = (d / 60) % 60, hours = (d / 3600) % 24, days = d / 86400;
     char buf[128];
     if (days != 0) {
@@ -150,6 +153,13 @@ struct Template::Piece {
   Source source = Source::kText;
   std::string text;                // literal text, label name or string literal
   std::vector<std::string> funcs;  // applied left to right
+  // For Go's execution errors: where each function and the term stand in the text Prometheus
+  // executes ("line:column", counted as Go's ErrorContext does), the term as written, and
+  // whether the first function was written `f x` (the error then names "f x").
+  std::vector<std::string> func_at;
+  std::string term_at;
+  std::string term;
+  bool command_form = false;
 };
 
 namespace {
@@ -159,7 +169,7 @@ bool IsFunc(std::string_view f) {
          f == "humanizeDuration" || f == "toUpper" || f == "toLower" || f == "title";
 }
 
-std::vector<std::string> Words(std::string_view s) {
+std::vector<std::string> Words(std::string_view s, std::vector<size_t>* offsets) {
   std::vector<std::string> out;
   size_t i = 0;
   while (i < s.size()) {
@@ -176,6 +186,7 @@ std::vector<std::string> Words(std::string_view s) {
       while (j < s.size() && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' && s[j] != '|') ++j;
     }
     out.emplace_back(s.substr(i, j - i));
+    offsets->push_back(i);
     i = j;
   }
   return out;
@@ -213,16 +224,22 @@ Status ParseTerm(const std::string& w, Template::Piece* p) {
   return Status::Ok();
 }
 
-Status ParseAction(std::string_view body, Template::Piece* p) {
-  std::vector<std::string> w = Words(body);
+// `at(offset)` gives Go's "line:column" of a byte offset of the action's body.
+Status ParseAction(std::string_view body, const std::function<std::string(size_t)>& at,
+                   Template::Piece* p) {
+  std::vector<size_t> offsets;
+  std::vector<std::string> w = Words(body, &offsets);
   if (w.empty()) return Status::InvalidArgument("empty template action");
   // Split into pipeline stages on '|'.
   std::vector<std::vector<std::string>> stages(1);
-  for (auto& x : w) {
-    if (x == "|") {
+  std::vector<std::vector<size_t>> stage_at(1);
+  for (size_t k = 0; k < w.size(); ++k) {
+    if (w[k] == "|") {
       stages.emplace_back();
+      stage_at.emplace_back();
     } else {
-      stages.back().push_back(x);
+      stages.back().push_back(w[k]);
+      stage_at.back().push_back(offsets[k]);
     }
   }
   for (size_t i = 0; i < stages.size(); ++i) {
@@ -234,10 +251,16 @@ Status ParseAction(std::string_view body, Template::Piece* p) {
           return Status::InvalidArgument("function '" + st[0] + "' needs an argument");
         Status s = ParseTerm(st[0], p);
         if (!s.ok()) return s;
+        p->term = st[0];
+        p->term_at = at(stage_at[i][0]);
       } else if (st.size() == 2 && IsFunc(st[0])) {
         Status s = ParseTerm(st[1], p);
         if (!s.ok()) return s;
         p->funcs.push_back(st[0]);
+        p->func_at.push_back(at(stage_at[i][0]));
+        p->term = st[1];
+        p->term_at = at(stage_at[i][1]);
+        p->command_form = true;
       } else {
         return Status::InvalidArgument("template action '" + std::string(st[0]) +
                                        "' is not supported by obsmon");
@@ -248,17 +271,19 @@ Status ParseAction(std::string_view body, Template::Piece* p) {
                                        "' is not supported by obsmon");
       }
       p->funcs.push_back(st[0]);
+      p->func_at.push_back(at(stage_at[i][0]));
     }
   }
   return Status::Ok();
 }
 
-std::string Apply(const std::string& f, const std::string& in, bool numeric, double num) {
-  double v = num;
-  if (!numeric) {
-    char* end = nullptr;
-    v = std::strtod(in.c_str(), &end);
-  }
+bool IsNumericFunc(std::string_view f) {
+  return f == "humanize" || f == "humanize1024" || f == "humanizePercentage" ||
+         f == "humanizeDuration";
+}
+
+// `f` on a valid argument (`v` for the numeric functions, `in` for the others).
+std::string ApplyChecked(const std::string& f, const std::string& in, double v) {
   if (f == "humanize") return Humanize(v);
   if (f == "humanize1024") return Humanize1024(v);
   if (f == "humanizePercentage") return HumanizePercentage(v);
@@ -269,16 +294,87 @@ std::string Apply(const std::string& f, const std::string& in, bool numeric, dou
   if (f == "toLower")
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (f == "title") {
+    // Go's strings.Title: a rune after a separator is upper-cased; ASCII letters, digits and
+    // '_' are not separators, so "a_b" is "A_b" (before, obsmon made it "A_B").
     bool start = true;
     for (auto& c : out) {
-      if (start && std::isalpha(static_cast<unsigned char>(c)))
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      start = !std::isalnum(static_cast<unsigned char>(c));
+      const unsigned char u = static_cast<unsigned char>(c);
+      if (start) c = static_cast<char>(std::toupper(u));
+      start = u < 0x80 && !std::isalnum(u) && u != '_';
     }
   }
   return out;
 }
 
+// Go's strconv.ParseFloat(s, 64): decimal and hexadecimal (with a p exponent) floats, and
+// "inf", "infinity", "nan" in any case (the first two signed). "" when it accepts `s`, else its
+// reason ("invalid syntax", "value out of range").
+std::string GoParseFloat(const std::string& s, double* out) {
+  auto lower = [](std::string_view x) {
+    std::string l(x);
+    for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return l;
+  };
+  size_t i = 0;
+  bool neg = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
+  const std::string rest = lower(std::string_view(s).substr(i));
+  if (rest == "inf" || rest == "infinity") {
+    *out = neg ? -HUGE_VAL : HUGE_VAL;
+    return "";
+  }
+  if (i == 0 && rest == "nan") {
+    *out = std::nan("");
+    return "";
+  }
+  const bool hex = rest.size() >= 2 && rest[0] == '0' && rest[1] == 'x';
+  size_t j = hex ? 2 : 0, digits = 0;
+  auto is_digit = [&](char c) {
+    return hex ? std::isxdigit(static_cast<unsigned char>(c)) != 0
+               : std::isdigit(static_cast<unsigned char>(c)) != 0;
+  };
+  while (j < rest.size() && is_digit(rest[j])) ++j, ++digits;
+  if (j < rest.size() && rest[j] == '.') {
+    ++j;
+    while (j < rest.size() && is_digit(rest[j])) ++j, ++digits;
+  }
+  if (digits == 0) return "invalid syntax";
+  if (j < rest.size() && rest[j] == (hex ? 'p' : 'e')) {
+    ++j;
+    if (j < rest.size() && (rest[j] == '+' || rest[j] == '-')) ++j;
+    size_t exp_digits = 0;
+    while (j < rest.size() && std::isdigit(static_cast<unsigned char>(rest[j]))) ++j, ++exp_digits;
+    if (exp_digits == 0) return "invalid syntax";
+  } else if (hex) {
+    return "invalid syntax";  // Go requires the p exponent of a hexadecimal float
+  }
+  if (j != rest.size()) return "invalid syntax";
+  *out = std::strtod(s.c_str(), nullptr);
+  if (std::isinf(*out)) return "value out of range";
+  return "";
+}
+
+// Applies `f`; false with Go's error (after "executing ... at <...>: ") when Go's call fails.
+bool Apply(const std::string& f, std::string* io, bool numeric, double num, std::string* err) {
+  const std::string& in = *io;
+  double v = num;
+  if (IsNumericFunc(f) && !numeric) {
+    const std::string why = GoParseFloat(in, &v);
+    if (!why.empty()) {
+      *err = "error calling " + f + ": strconv.ParseFloat: parsing " + GoQuote(in) + ": " + why;
+      return false;
+    }
+  } else if (!IsNumericFunc(f) && numeric) {
+    *err = "wrong type for value; expected string; got float64";
+    return false;
+  }
+  *io = ApplyChecked(f, in, v);
+  return true;
+}
+
+// "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}
+// {{$value := .Value}}" (one line), which Prometheus puts before every alert template.
+constexpr size_t kGoDefsLength = 22 + 38 + 32 + 20;
 }  // namespace
 
 Result<Template> Template::Parse(std::string_view text) {
@@ -326,7 +422,18 @@ Result<Template> Template::Parse(std::string_view text) {
       // a comment
     } else {
       Piece a;
-      Status s = ParseAction(b, &a);
+      // Go's ErrorContext over the text Prometheus executes: its four variable definitions
+      // (112 bytes, no newline) and then this template. `body` starts at body_start.
+      const size_t body_start = static_cast<size_t>(body.data() - text.data());
+      auto at = [&](size_t off) {
+        const size_t pos = body_start + off;
+        const size_t nl = text.substr(0, pos).rfind('\n');
+        size_t line = 1;
+        for (size_t k = 0; k < pos; ++k) line += text[k] == '\n';
+        const size_t col = nl == std::string_view::npos ? kGoDefsLength + pos : pos - (nl + 1);
+        return std::to_string(line) + ":" + std::to_string(col);
+      };
+      Status s = ParseAction(b, at, &a);
       if (!s.ok()) {
         return Status::InvalidArgument(s.message() + " (at offset " + std::to_string(open) + ")");
       }
@@ -380,8 +487,23 @@ std::string Template::Expand(const TemplateData& d) const {
         numeric = true;
         break;
     }
-    for (const auto& f : p.funcs) {
-      s = Apply(f, s, numeric, d.value);
+    for (size_t k = 0; k < p.funcs.size(); ++k) {
+      std::string err;
+      if (!Apply(p.funcs[k], &s, numeric, d.value, &err)) {
+        // As Go's text/template: the node is the command (`f x` as written, or `f` in a
+        // pipeline), except a wrong-typed argument of `f x`, where it is the argument.
+        std::string node = p.funcs[k], at = p.func_at[k];
+        if (k == 0 && p.command_form) {
+          if (numeric) {
+            node = p.term, at = p.term_at;
+          } else {
+            node = p.funcs[k] + " " + p.term;
+          }
+        }
+        return "<error expanding template: error executing template " + d.name +
+               ": template: " + d.name + ":" + at + ": executing " + GoQuote(d.name) + " at <" +
+               node + ">: " + err + ">";
+      }
       numeric = false;
     }
     out += s;

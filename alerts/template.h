@@ -6,6 +6,10 @@
 //   and whitespace trimming with {{- and -}}.
 // Everything else (if/range/printf/query/...) is refused at parse time, naming it. Values print as
 // Go's %v does ($value 1e+06, 0.5). A missing label prints "" (Prometheus's missingkey=zero).
+// What fails at execution in Go fails here with Go's text, and the whole expansion is then
+// "<error expanding template: ...>", as Prometheus's: a humanize* function given a string that
+// strconv.ParseFloat refuses (a label that is not a number, or missing), and toUpper, toLower or
+// title given $value (a float64, not a string).
 // Parsed templates are immutable and thread-safe.
 #pragma once
 
@@ -24,6 +28,9 @@ struct TemplateData {
   double value = 0;
   const Labels* external_labels = nullptr;  // may be null
   std::string external_url;
+  // The template's name in error messages: Prometheus names an alert's templates
+  // "__alert_<alertname>".
+  std::string name;
 };
 
 class Template {

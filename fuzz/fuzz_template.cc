@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const Labels labels{{"instance", "127.0.0.1:8080"}, {"job", "carbon"}};
   static const Labels external{{"env", "staging"}};
   for (double v : {0.0, -1.5, 1e300, 0.0 / 0.0}) {
-    alerts::TemplateData d{&labels, v, &external, "http://obsmon"};
+    alerts::TemplateData d{&labels, v, &external, "http://obsmon", "__alert_Fuzz"};
     (void)t->Expand(d);
   }
   return 0;

@@ -50,7 +50,7 @@ TEST_P(RuleFileTest, PassesUnderObsmon) {
 INSTANTIATE_TEST_SUITE_P(TestData, RuleFileTest,
                          ::testing::Values("seed_rules_test.yml", "promql_test.yml",
                                            "operators_test.yml", "state_test.yml",
-                                           "semantics_test.yml"),
+                                           "semantics_test.yml", "template_edges_test.yml"),
                          [](const auto& info) {
                            std::string n = info.param;
                            n = n.substr(0, n.find('.'));
@@ -71,6 +71,41 @@ TEST(RuleFileTest, WrongExpectationsFailUnderBoth) {
   // lists indented as promtool does), so scripts that read promtool's output read obsmon's.
   std::ostringstream ours;
   RunRuleTests({file}, ours);
+  EXPECT_EQ(ours.str(), pout);
+}
+
+// Found by the alert differential test (issue 14): promtool names the test group in failed alert
+// tests only, prints a rule evaluation error's time as a Go time.Duration ("2m0s"), and a
+// many-to-many error's series as Go's labels.String(), the one found last first.
+TEST(RuleFileTest, NamedGroupAndEvaluationErrorFailAsInPromtool) {
+  const std::string file = TestData("named_failure_test.yml");
+  std::ostringstream ours;
+  EXPECT_EQ(RunRuleTests({file}, ours), 1);
+  EXPECT_NE(ours.str().find("    rule: Both, time: 2m0s, err: vector contains metrics with the "
+                            "same labelset after applying alert labels"),
+            std::string::npos)
+      << ours.str();
+  EXPECT_EQ(ours.str().find("    name: named group,\n    expr:"), std::string::npos) << ours.str();
+  EXPECT_NE(ours.str().find("match group {} on the right hand-side of the operation: "
+                            "[{__name__=\"r\", k=\"b\"}, {__name__=\"r\", k=\"a\"}]"),
+            std::string::npos)
+      << ours.str();
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string pout;
+  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
+  EXPECT_EQ(ours.str(), pout);
+}
+
+// Found by the alert differential test (issue 14): a rule whose evaluation fails writes nothing,
+// not even stale markers, so the series it wrote before stay visible to the rules after it.
+TEST(RuleFileTest, FailedRuleKeepsItsSeriesAsInPromtool) {
+  const std::string file = TestData("failed_rule_test.yml");
+  std::ostringstream ours;
+  EXPECT_EQ(RunRuleTests({file}, ours), 1);
+  EXPECT_NE(ours.str().find("    rule: Reader, time: 2m0s, err: "), std::string::npos) << ours.str();
+  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
+  std::string pout;
+  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
   EXPECT_EQ(ours.str(), pout);
 }
 

@@ -40,10 +40,28 @@ TEST(TemplateTest, HumanizeFunctions) {
   EXPECT_EQ(HumanizeDuration(0), "0s");
 }
 
-// Found by fuzz_template: a value beyond int64 was converted with undefined behaviour.
-TEST(TemplateTest, HumanizeDurationOfAHugeValueIsInSeconds) {
-  EXPECT_EQ(HumanizeDuration(1e300), "1e+300s");
-  EXPECT_EQ(HumanizeDuration(-1e300), "-1e+300s");
+// Found by fuzz_template: a value beyond int64 was converted with undefined behaviour. Go's
+// conversion on amd64 gives the minimum int64, and promtool prints what follows from it (found by
+// the alert differential test; before, obsmon printed "1e+300s").
+TEST(TemplateTest, HumanizeDurationOfAHugeValueAsGoOnAmd64) {
+  EXPECT_EQ(HumanizeDuration(1e300), "-106751991167300d -15h -30m -8s");
+  EXPECT_EQ(HumanizeDuration(-1e300), "--106751991167300d -15h -30m -8s");
+  EXPECT_EQ(HumanizeDuration(9223372036854775808.0), "-106751991167300d -15h -30m -8s");
+}
+
+TEST(TemplateTest, GoExecutionErrorsAndTitle) {
+  Labels l{{"instance", "db_1:5432"}, {"port", "9100"}};
+  EXPECT_EQ(Expand("{{ $labels.instance | title }}", 1, l), "Db_1:5432");
+  EXPECT_EQ(Expand("{{ $labels.port | humanize }}", 1, l), "9.1k");
+  // The name is empty here (TemplateData.name); the alerting rule sets "__alert_<name>".
+  EXPECT_EQ(Expand("{{ humanize $labels.instance }}", 1, l),
+            "<error expanding template: error executing template : template: :1:115: executing "
+            "\"\" at <humanize $labels.instance>: error calling humanize: strconv.ParseFloat: "
+            "parsing \"db_1:5432\": invalid syntax>");
+  EXPECT_EQ(Expand("{{ $value | toLower }}", 1, l),
+            "<error expanding template: error executing template : template: :1:124: executing "
+            "\"\" at <toLower>: wrong type for value; expected string; got float64>");
+  EXPECT_EQ(Expand("{{ $value | humanize | toUpper }}", 2e6, l), "2M");
 }
 
 TEST(TemplateTest, LabelsValuePipesAndTrim) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/time_format.h"
 #include "tests/integration/ops_support.h"
 #include "tests/support/loopback.h"
 
@@ -150,6 +151,13 @@ std::string Statuses(const Webhook::Seen& seen) {
   return out;
 }
 
+// For failure messages: every notification with its startsAt.
+std::string Detail(const Webhook::Seen& seen) {
+  std::string out;
+  for (const auto& [status, starts_at] : seen) out += status + "@" + starts_at + " ";
+  return out;
+}
+
 // Each firing..resolved episode keeps one startsAt: a second page would have a new one.
 void ExpectOneStartsAtPerEpisode(const Webhook::Seen& seen, const std::string& who) {
   for (size_t i = 1; i < seen.size(); ++i) {
@@ -163,6 +171,9 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   if (::access(kPrometheus, X_OK) != 0 || ::access(kAlertmanager, X_OK) != 0) {
     GTEST_SKIP() << "prometheus or prometheus-alertmanager is not installed";
   }
+  // Both send firing alerts with endsAt = now + 4 x resend_delay, as Prometheus does: the
+  // Alertmanager resolves an alert nobody re-sent by then. With 1 s that is 4 s, less than a
+  // kill -9 and restart (either tool would be "resolved" by its Alertmanager); 5 s gives 20 s.
   ScratchDir dir;
   FlappingTarget target;
   Webhook hook;
@@ -190,7 +201,7 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
       {kPrometheus, "--config.file=" + dir.File("prometheus.yml"),
        "--storage.tsdb.path=" + dir.File("tsdb"),
        "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
-       "--rules.alert.resend-delay=1s", "--log.level=warn"},
+       "--rules.alert.resend-delay=5s", "--log.level=warn"},
       dir.File("prometheus.log"));
   ASSERT_TRUE(prometheus.started());
 
@@ -200,7 +211,7 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
                  "rule_files: [" + dir.File("rules.yml") + "]\n"
                  "alerting:\n"
                  "  evaluation_interval: 1s\n"
-                 "  resend_delay: 1s\n"
+                 "  resend_delay: 5s\n"
                  "  slo_alerts: false\n"
                  "  alertmanagers:\n"
                  "    - url: http://127.0.0.1:" + std::to_string(am_obsmon.port()) + "\n"
@@ -247,40 +258,57 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
         within);
   };
 
+  std::string events;  // what the test did, when (for failure messages)
+  auto note = [&](const std::string& what) {
+    events += FormatRfc3339(SystemClock::Instance().NowMs()) + " " + what + "\n";
+  };
   // 1. Down: both fire. obsmon is killed while firing and back 3 s later: no resolve, no page.
   target.Set(false);
+  note("target down");
   ASSERT_TRUE(both_have(1, 40s)) << Statuses(hook.Of("prometheus")) << "| "
                                  << Statuses(hook.Of("obsmon"));
+  note("kill -9 obsmon (firing)");
   kill_nine(obsmon, 3s);
+  note("obsmon restarted");
   std::this_thread::sleep_for(8s);
   // 2. Up: both resolve.
   target.Set(true);
+  note("target up");
   ASSERT_TRUE(both_have(2, 40s)) << Statuses(hook.Of("prometheus")) << "| "
                                  << Statuses(hook.Of("obsmon"));
   std::this_thread::sleep_for(3s);
   // 3. Down again: obsmon is killed while the alert is pending (2 s into `for: 6s`) and back
   // 2 s later; both fire.
   target.Set(false);
+  note("target down");
   std::this_thread::sleep_for(2s);
+  note("kill -9 obsmon (pending)");
   kill_nine(obsmon, 2s);
+  note("obsmon restarted");
   ASSERT_TRUE(both_have(3, 40s)) << Statuses(hook.Of("prometheus")) << "| "
                                  << Statuses(hook.Of("obsmon"));
   std::this_thread::sleep_for(3s);
   // 4. Both Alertmanagers go away; the target recovers while they are gone; they come back.
   am_prometheus.Stop();
   am_obsmon.Stop();
+  note("both alertmanagers stopped");
   target.Set(true);
+  note("target up");
   std::this_thread::sleep_for(12s);
   ASSERT_TRUE(am_prometheus.Start()) << am_prometheus.Log();
   ASSERT_TRUE(am_obsmon.Start()) << am_obsmon.Log();
+  note("both alertmanagers started");
   ASSERT_TRUE(both_have(4, 60s)) << Statuses(hook.Of("prometheus")) << "| "
                                  << Statuses(hook.Of("obsmon"));
   std::this_thread::sleep_for(5s);  // anything late would arrive now
 
   const auto from_prometheus = hook.Of("prometheus");
   const auto from_obsmon = hook.Of("obsmon");
-  EXPECT_EQ(Statuses(from_prometheus), "firing resolved firing resolved ");
-  EXPECT_EQ(Statuses(from_obsmon), Statuses(from_prometheus));
+  EXPECT_EQ(Statuses(from_prometheus), "firing resolved firing resolved ")
+      << Detail(from_prometheus) << "\n" << events;
+  EXPECT_EQ(Statuses(from_obsmon), Statuses(from_prometheus))
+      << "obsmon: " << Detail(from_obsmon) << "\nprometheus: " << Detail(from_prometheus) << "\n"
+      << events;
   ExpectOneStartsAtPerEpisode(from_prometheus, "prometheus");
   ExpectOneStartsAtPerEpisode(from_obsmon, "obsmon");
   ::testing::Test::RecordProperty("prometheus", Statuses(from_prometheus));

@@ -229,6 +229,9 @@ class FileRunner {
       if (!ExpandSeriesValues(values.value_or(""), &vals, &verr)) {
         return {"    series " + *series + ": " + verr};
       }
+      // A series given twice is the last definition, as in promtool (which keys its input by
+      // labels): the earlier one's points go.
+      std::erase_if(input, [&](const InputPoint& p) { return p.labels == l; });
       for (size_t i = 0; i < vals.size(); ++i) {
         if (vals[i]) input.push_back({l, static_cast<int64_t>(i) * interval, *vals[i]});
       }
@@ -277,8 +280,22 @@ class FileRunner {
       et.eval_time = e.DurationMs("eval_time").value_or(0);
       for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
         // promtool decodes `value` into a float64: a quoted "1.0" is a string, and refused.
-        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar() && v.Tag() == "!") {
-          s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
+        // So is a plain scalar that is no YAML float (`NaN`, `+Inf`): the same words as promtool.
+        bool refused = false;
+        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar()) {
+          double unused = 0;
+          const bool special_spelling = v.Scalar().find(".inf") != std::string::npos ||
+                                        v.Scalar().find(".Inf") != std::string::npos ||
+                                        v.Scalar().find(".INF") != std::string::npos ||
+                                        v.Scalar().find(".nan") != std::string::npos ||
+                                        v.Scalar().find(".NaN") != std::string::npos ||
+                                        v.Scalar().find(".NAN") != std::string::npos;
+          const bool plain_number = v.Tag() != "!" && (special_spelling || (
+              YAML::convert<double>::decode(v, unused) && std::isfinite(unused)));
+          if (!plain_number) {
+            s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
+            refused = true;
+          }
         }
         // YAML's own infinities and NaN (.inf, -.inf, .nan in their three spellings) are floats
         // to promtool's decoder; ConfigNode::Number refuses non-finite values (found by
@@ -292,8 +309,8 @@ class FileRunner {
               {".nan", NAN},        {".NaN", NAN},        {".NAN", NAN}};
           if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) special = it->second;
         }
-        if (special) {
-          et.exp.emplace_back(s.String("labels").value_or(""), *special);
+        if (special || refused) {
+          et.exp.emplace_back(s.String("labels").value_or(""), special.value_or(0));
           (void)s.String("value");  // known key
         } else {
           et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));

@@ -111,7 +111,7 @@ TEST(RuleFileTest, FailedRuleKeepsItsSeriesAsInPromtool) {
 
 // Issue 14, item 7: what promtool loads and what it refuses. Samples after the evaluation
 // loop's last step are never loaded (same text), and a quoted expected value is refused.
-TEST(RuleFileTest, LateSamplesAndQuotedValuesFailUnderBoth) {
+TEST(RuleFileTest, LateSamplesDuplicateSeriesAndQuotedValuesFailUnderBoth) {
   const std::string late = TestData("late_samples_test.yml");
   const std::string quoted = TestData("quoted_value_test.yml");
   std::ostringstream late_out, quoted_out;
@@ -123,8 +123,17 @@ TEST(RuleFileTest, LateSamplesAndQuotedValuesFailUnderBoth) {
                                   "into float64"),
             std::string::npos)
       << quoted_out.str();
+  const std::string duplicate = TestData("duplicate_series_test.yml");
+  std::ostringstream duplicate_out;
+  EXPECT_EQ(RunRuleTests({duplicate}, duplicate_out), 1) << duplicate_out.str();
+  EXPECT_NE(duplicate_out.str().find("got: {__name__=\"k\", a=\"1\"} 7E+00"), std::string::npos)
+      << duplicate_out.str();
+  EXPECT_EQ(duplicate_out.str().find("time: 0s"), std::string::npos) << duplicate_out.str();
   if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
   std::string pout;
+  EXPECT_EQ(RunPromtool(duplicate, &pout), 1) << pout;
+  EXPECT_EQ(duplicate_out.str(), pout);
+  pout.clear();
   EXPECT_EQ(RunPromtool(late, &pout), 1) << pout;
   EXPECT_EQ(late_out.str(), pout);
   EXPECT_EQ(RunPromtool(quoted, &pout), 1) << pout;

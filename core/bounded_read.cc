@@ -71,11 +71,7 @@ bool HasGlobChars(const std::string& pattern) {
   return pattern.find_first_of("*?[") != std::string::npos;
 }
 
-Result<std::vector<std::string>> ExpandGlobBounded(const std::string& pattern, size_t max_matches,
-                                                   size_t max_wildcard_segments) {
-  if (!HasGlobChars(pattern)) return std::vector<std::string>{pattern};
-  // glob(3) reads every directory a wildcard segment can reach: several wildcard segments in a
-  // row multiply into a walk of the whole file system. Count them before calling it.
+size_t WildcardSegments(const std::string& pattern) {
   size_t wild_segments = 0;
   size_t start = 0;
   while (start <= pattern.size()) {
@@ -84,6 +80,15 @@ Result<std::vector<std::string>> ExpandGlobBounded(const std::string& pattern, s
     if (pattern.find_first_of("*?[", start) < slash) ++wild_segments;
     start = slash + 1;
   }
+  return wild_segments;
+}
+
+Result<std::vector<std::string>> ExpandGlobBounded(const std::string& pattern, size_t max_matches,
+                                                   size_t max_wildcard_segments) {
+  if (!HasGlobChars(pattern)) return std::vector<std::string>{pattern};
+  // glob(3) reads every directory a wildcard segment can reach: several wildcard segments in a
+  // row multiply into a walk of the whole file system. Count them before calling it.
+  const size_t wild_segments = WildcardSegments(pattern);
   if (wild_segments > max_wildcard_segments) {
     return Status::InvalidArgument("glob '" + pattern + "' has " + std::to_string(wild_segments) +
                                    " path segments with wildcards (at most " +

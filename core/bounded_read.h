@@ -26,4 +26,7 @@ Result<std::vector<std::string>> ExpandGlobBounded(const std::string& pattern, s
 
 bool HasGlobChars(const std::string& pattern);
 
+// How many '/'-separated segments of `pattern` hold a wildcard character.
+size_t WildcardSegments(const std::string& pattern);
+
 }  // namespace obsmon

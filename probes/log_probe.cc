@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/bounded_read.h"
+
 namespace obsmon {
 
 namespace {
@@ -19,14 +21,16 @@ constexpr size_t kMaxDetailBytes = 4096;
 
 bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
 
-std::vector<std::string> ExpandGlob(const std::string& pattern) {
-  std::vector<std::string> out;
-  glob_t g{};
-  if (::glob(pattern.c_str(), GLOB_NOSORT, nullptr, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
-  }
-  ::globfree(&g);
-  std::sort(out.begin(), out.end());
+// A glob walks every directory its wildcard segments reach: `/**/**/**/*` walked the whole file
+// system past the probe's timeout and SIGTERM (fresh eyes, issue 13, second pass). Bounded as
+// rule_files are: at most kMaxWildcardSegments segments with wildcards (refused at load) and
+// kMaxGlobMatches files (a run with more is down, and follows none of them).
+constexpr size_t kMaxGlobMatches = 1000;
+constexpr size_t kMaxWildcardSegments = 3;
+
+Result<std::vector<std::string>> ExpandGlob(const std::string& pattern) {
+  auto out = ExpandGlobBounded(pattern, kMaxGlobMatches, kMaxWildcardSegments);
+  if (out.ok()) std::sort(out->begin(), out->end());
   return out;
 }
 
@@ -116,9 +120,14 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
       FollowerFor(p);
       continue;
     }
+    if (deadline.Expired(clock_)) break;
     auto matches = ExpandGlob(p);
-    if (matches.empty()) troubles.push_back(p + ": no file matches");
-    for (const auto& m : matches) FollowerFor(m);
+    if (!matches.ok()) {
+      troubles.push_back(p + ": " + matches.status().message());
+      continue;
+    }
+    if (matches->empty()) troubles.push_back(p + ": no file matches");
+    for (const auto& m : *matches) FollowerFor(m);
   }
 
   const auto expired = [&] { return deadline.Expired(clock_); };
@@ -186,6 +195,14 @@ std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
   const size_t errors_before = settings.errors()->errors().size();
   if (auto paths = settings.StringList("paths", /*required=*/true)) options.paths = *paths;
   if (options.paths.empty() && settings.Has("paths")) settings.ErrorAt("paths", "no paths given");
+  for (const auto& p : options.paths) {
+    // The wildcard-segment bound is known at load: refuse it there, not at every run.
+    if (const size_t n = WildcardSegments(p); n > kMaxWildcardSegments) {
+      settings.ErrorAt("paths", "glob '" + p + "' has " + std::to_string(n) +
+                                    " path segments with wildcards (at most " +
+                                    std::to_string(kMaxWildcardSegments) + ")");
+    }
+  }
   if (auto sev = settings.Map("severities")) {
     options.severities.clear();
     // Iterated in document order: a line counts under the first severity that matches it.

@@ -178,6 +178,26 @@ TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
   EXPECT_EQ(r.log_cursors.size(), 2u);
 }
 
+// Fresh eyes, issue 13, second pass: `paths: ["/**/**/**/*"]` passed check, and its run walked
+// the whole file system past its timeout and SIGTERM (RSS past 1 GB). A glob has at most three
+// wildcard segments (refused at load) and may match at most 1,000 files (a down run).
+TEST_F(LogProbeTest, GlobsAreBoundedLikeRuleFiles) {
+  EXPECT_EQ(Build("paths: ['/**/**/**/*']\n"), nullptr);
+  EXPECT_NE(errors_.ToString().find(
+                "test.yml:1:8: glob '/**/**/**/*' has 4 path segments with wildcards (at most 3)"),
+            std::string::npos)
+      << errors_.ToString();
+  errors_ = ConfigErrors();
+  for (int i = 0; i <= 1000; ++i) WriteFile(dir_.File("f" + std::to_string(i) + ".log"), "x\n");
+  auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  ProbeResult r = probe->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, dir_.path() + "/*.log: glob '" + dir_.path() +
+                          "/*.log' matches 1001 paths (at most 1000)");
+  EXPECT_TRUE(r.log_cursors.empty()) << "no file of a refused glob is followed";
+}
+
 TEST_F(LogProbeTest, MissingFileIsAFailedRunWithAReasonAndTheProbeGoesOn) {
   const std::string path = dir_.File("none.log");
   auto probe = Build("paths: [" + path + "]\n");

@@ -3,7 +3,13 @@
 #include <cmath>
 #include <exception>
 
+#include "probes/log_text.h"
+
 namespace obsmon {
+
+namespace {
+constexpr size_t kMaxReasonBytes = 4096;
+}  // namespace
 
 Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance) {
   Labels labels = spec.labels;
@@ -35,6 +41,10 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   if (!out.internal_error.empty()) {
     *result = ProbeResult::Down("internal error: " + out.internal_error);
   }
+  // A reason may quote what a target sent (an exec probe's output, a tcp banner): stored and
+  // shown as log lines are, NUL and invalid UTF-8 as \xNN and backslashes doubled, at most
+  // 4 KiB, or sqlite3 cut it at a NUL and reports printed raw bytes (fresh eyes, issue 13).
+  if (!result->reason.empty()) result->reason = logs::CleanLine(result->reason, kMaxReasonBytes);
   const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
 
   out.result = result;

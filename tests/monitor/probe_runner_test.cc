@@ -97,5 +97,30 @@ TEST(ProbeRunnerTest, AHealthScrapeHasOneUpSeriesAndOtherHealthProbesGetTheirs) 
   EXPECT_EQ(sink.outcomes.back().samples.back().labels.Get("probe"), "health");
 }
 
+// Fresh eyes, issue 13, second pass: an exec probe printing `real\0nul` stored a raw NUL in
+// probe_runs.reason (sqlite3 showed "exit 1: real"), and invalid UTF-8 went raw into reports.
+// A reason is kept as log lines are: escaped, backslashes doubled, at most 4 KiB.
+TEST(ProbeRunnerTest, AReasonIsStoredEscapedAndBounded) {
+  class Garbled final : public Probe {
+   public:
+    explicit Garbled(std::string reason) : reason_(std::move(reason)) {}
+    ProbeResult Run(const Deadline&) override { return ProbeResult::Down(reason_); }
+    std::string Instance() const override { return "g"; }
+
+   private:
+    std::string reason_;
+  };
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink}, [](const ProbeKey&, const std::string&) {});
+  runner.Run(Make(std::make_shared<Garbled>(std::string("exit 1: real\0nul \xff\x1b \\x00", 24))),
+             clock.NowMs(), 1);
+  runner.Run(Make(std::make_shared<Garbled>(std::string(10'000, 'a'))), clock.NowMs(), 1);
+  ASSERT_EQ(sink.outcomes.size(), 2u);
+  EXPECT_EQ(sink.outcomes[0].run.reason, "exit 1: real\\x00nul \\xff\\x1b \\\\x00");
+  EXPECT_EQ(sink.outcomes[1].run.reason.size(), 4096u);
+  EXPECT_EQ(sink.outcomes[1].run.reason.substr(4093), "...");
+}
+
 }  // namespace
 }  // namespace obsmon

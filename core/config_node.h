@@ -103,8 +103,11 @@ class ConfigNode {
   std::vector<std::string> used_;
 };
 
-// Configuration files (main config, rule files, rule tests) larger than this are refused.
-inline constexpr size_t kMaxConfigFileBytes = 16u << 20;
+// Configuration files (main config, rule tests) larger than this are refused. yaml-cpp's tree
+// costs about 200 times the text while it is parsed: a 7 MB config sent to a running daemon by
+// SIGHUP took it to 1.6 GB (fresh eyes, issue 13, second pass). 1 MiB holds thousands of probes.
+// Rule files have their own limit (alerts/rule_file.cc).
+inline constexpr size_t kMaxConfigFileBytes = 1u << 20;
 
 // Loads a YAML file: a regular file of at most kMaxConfigFileBytes (bounded_read.h). Syntax
 // errors, duplicate keys and merge keys are reported with their position; returns nullopt then.

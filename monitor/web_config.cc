@@ -54,13 +54,15 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
     }
     // No client can send a control byte in a header (the server refuses it), so such a secret
     // could never be matched: refuse it here rather than lock everyone out.
-    if (std::any_of(secret.begin(), secret.end(), [](char c) {
+    // Nor a leading or trailing space or tab: HTTP strips them from a header value.
+    if (secret.front() == ' ' || secret.front() == '\t' || secret.back() == ' ' ||
+        secret.back() == '\t' || std::any_of(secret.begin(), secret.end(), [](char c) {
           const auto u = static_cast<unsigned char>(c);
           return (u < 0x20 && u != '\t') || u == 0x7f;
         })) {
       node.ErrorAt(base + "_file", base + "_file '" + path +
-                                       "' holds a control byte (NUL, newline inside, ...); no "
-                                       "client could send it");
+                                       "' holds a control byte (NUL, newline inside, ...) or starts or ends "
+                                       "with a space or tab; no client could send it");
       return std::nullopt;
     }
     return secret;

@@ -146,10 +146,13 @@ std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
       *reason = "cannot read pid file: " + text.status().message();
       return std::nullopt;
     }
-    std::string trimmed;
-    for (char c : *text) {
-      if (c != ' ' && c != '\n' && c != '\r' && c != '\t') trimmed += c;
-    }
+    // The pid is the file's one token: "27\n317" is no pid (joining the pieces watched pid
+    // 27317; fresh eyes, issue 13, second pass).
+    const std::string& raw = *text;
+    const size_t first = raw.find_first_not_of(" \t\r\n");
+    const size_t last = raw.find_last_not_of(" \t\r\n");
+    const std::string trimmed =
+        first == std::string::npos ? "" : raw.substr(first, last - first + 1);
     if (!AllDigits(trimmed) || trimmed.size() > 9 || std::stoi(trimmed) <= 0) {
       *reason = "pid file " + options_.pid_file + " holds no pid";
       return std::nullopt;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
+
 namespace obsmon::alerts {
 namespace {
 
@@ -132,6 +135,23 @@ TEST(RuleFileTest, MoreThanTenThousandRulesInAFileAreRefusedAtTheFirstOneTooMany
   EXPECT_TRUE(ok.empty()) << ok.ToString();
   ASSERT_EQ(groups.size(), 1u);
   EXPECT_EQ(groups[0].rules.size(), 10'000u);
+}
+
+// Fresh eyes, issue 13, second pass: 30 files of 10,000 rules each were 300,000 rules (720 MB,
+// 70 s before the daemon listened). The bound holds over every file: the file that passes it is
+// named, and loading stops there.
+TEST(RuleFileTest, MoreThanTenThousandRulesOverAllFilesAreRefused) {
+  testing::ScratchDir dir;
+  std::string text = "groups:\n  - name: g\n    rules:\n";
+  for (int i = 0; i < 6'000; ++i) text += "      - record: r" + std::to_string(i) + "\n        expr: up\n";
+  for (const char* name : {"a.yml", "b.yml", "c.yml"}) testing::WriteWholeFile(dir.File(name), text);
+  ConfigErrors errors;
+  auto loaded = LoadRuleFiles({dir.File("*.yml")}, &errors);
+  EXPECT_FALSE(loaded.ok());
+  ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+  EXPECT_EQ(errors.errors()[0].ToString(),
+            dir.File("b.yml") +
+                ": rule_files hold 12000 rules with this file; obsmon evaluates at most 10000 in all");
 }
 
 }  // namespace obsmon::alerts

@@ -128,6 +128,14 @@ TEST(WebConfigTest, SecretFileWithAControlByteIsRefusedAtItsKey) {
   EXPECT_NE(errors.ToString().find("holds a control byte"), std::string::npos)
       << errors.ToString();
   EXPECT_EQ(errors.ToString().find("s3cr"), std::string::npos) << "the secret is never quoted";
+  // Nor one ending (or starting) with a space or tab, which HTTP strips from a header value.
+  for (const char* secret : {"s3cret \n", "s3cret\t\n", " s3cret\n"}) {
+    WriteWholeFile(dir.File("token"), secret);
+    ConfigErrors more;
+    EXPECT_FALSE(Load(dir, "web:\n  auth:\n    bearer_token_file: token\n", &more).has_value())
+        << secret;
+    EXPECT_NE(more.ToString().find("space or tab"), std::string::npos) << more.ToString();
+  }
 }
 
 }  // namespace

@@ -317,6 +317,11 @@ TEST(ProcessProbeTest, ForeignPidAndGarbagePidFileAreReasons) {
       << r.reason;
   std::ofstream(pid_file) << "garbage\n";
   EXPECT_EQ(RunNow(*probe).reason, "pid file " + pid_file + " holds no pid");
+  // One token: digits split by whitespace were joined into another pid (fresh eyes).
+  for (const char* split : {"27\n317\n", "27 317\n", "1\t2\n"}) {
+    std::ofstream(pid_file) << split;
+    EXPECT_EQ(RunNow(*probe).reason, "pid file " + pid_file + " holds no pid") << split;
+  }
   std::filesystem::remove(pid_file);
   EXPECT_EQ(RunNow(*probe).reason, "cannot read pid file: '" + pid_file + "' does not exist");
 }

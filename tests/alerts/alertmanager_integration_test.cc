@@ -239,11 +239,11 @@ TEST_F(AlertmanagerIntegrationTest, DownAlertArrivesAfterForAndResolves) {
             Rfc3339(t0 + 3 * kMin).substr(0, 19));
   EXPECT_EQ(active[0]["generatorURL"].get<std::string>().rfind("http://obsmon.test:9950/api/v1/alerts", 0),
             0u);
-  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20)) << "no firing webhook";
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 60)) << "no firing webhook";
   Minute(1);  // t4: resolved, endsAt t4 (in the real past)
   EXPECT_EQ(outbox_->Stats().sent, 2u);
   EXPECT_TRUE(ActiveInAlertmanager().empty()) << ActiveInAlertmanager().dump();
-  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 20)) << "no resolved webhook";
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 60)) << "no resolved webhook";
 }
 
 TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDuringOutageStillGetsTheAlert) {
@@ -265,7 +265,7 @@ TEST_F(AlertmanagerIntegrationTest, AlertmanagerDownDuringOutageStillGetsTheAler
   json active = ActiveInAlertmanager();
   ASSERT_EQ(active.size(), 1u) << active.dump();
   EXPECT_EQ(active[0]["labels"]["alertname"], "CarbonComponentDown");
-  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 20));
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("firing"); }, 60));
 }
 
 // Alertmanager down while an alert fired and resolved: once it is back, it must end with the
@@ -288,7 +288,7 @@ TEST_F(AlertmanagerIntegrationTest, OutageAcrossFiringAndResolveEndsResolvedInAl
   }
   EXPECT_EQ(*store_->Pending(), 0);
   EXPECT_TRUE(ActiveInAlertmanager().empty()) << ActiveInAlertmanager().dump();
-  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 20)) << "no resolved webhook";
+  EXPECT_TRUE(WaitFor([&] { return hook_.Got("resolved"); }, 60)) << "no resolved webhook";
 }
 
 // Two Alertmanagers clustered on loopback: obsmon sends every alert to both (a batch counts as
@@ -393,7 +393,7 @@ TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
   }
   // group_wait 1s, then the second peer waits peer-timeout (2s) and finds the first one's
   // notification in the gossiped log: one message in all.
-  EXPECT_TRUE(WaitFor([&] { return hook.Count("firing") >= 1; }, 20));
+  EXPECT_TRUE(WaitFor([&] { return hook.Count("firing") >= 1; }, 60));
   std::this_thread::sleep_for(std::chrono::seconds(6));
   EXPECT_EQ(hook.Count("firing"), 1);
   stop();

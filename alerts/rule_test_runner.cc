@@ -279,42 +279,31 @@ class FileRunner {
       et.expr = e.String("expr", true).value_or("");
       et.eval_time = e.DurationMs("eval_time").value_or(0);
       for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
-        // promtool decodes `value` into a float64: a quoted "1.0" is a string, and refused.
-        // So is a plain scalar that is no YAML float (`NaN`, `+Inf`): the same words as promtool.
-        bool refused = false;
+        // promtool decodes `value` into a float64: YAML's own infinities and NaN (.inf, -.inf,
+        // .nan in their three spellings) are floats to it (ConfigNode::Number refuses them;
+        // found by template_edges_test.yml), while a quoted "1.0" or a plain `NaN` or `+Inf` is
+        // a string, refused in promtool's words.
+        std::optional<double> value;
         if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar()) {
-          double unused = 0;
-          const bool special_spelling = v.Scalar().find(".inf") != std::string::npos ||
-                                        v.Scalar().find(".Inf") != std::string::npos ||
-                                        v.Scalar().find(".INF") != std::string::npos ||
-                                        v.Scalar().find(".nan") != std::string::npos ||
-                                        v.Scalar().find(".NaN") != std::string::npos ||
-                                        v.Scalar().find(".NAN") != std::string::npos;
-          const bool plain_number = v.Tag() != "!" && (special_spelling || (
-              YAML::convert<double>::decode(v, unused) && std::isfinite(unused)));
-          if (!plain_number) {
-            s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
-            refused = true;
-          }
-        }
-        // YAML's own infinities and NaN (.inf, -.inf, .nan in their three spellings) are floats
-        // to promtool's decoder; ConfigNode::Number refuses non-finite values (found by
-        // template_edges_test.yml, whose -.inf obsmon refused).
-        std::optional<double> special;
-        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar() && v.Tag() != "!") {
           static const std::map<std::string, double> kYamlSpecial = {
               {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},
               {"+.inf", HUGE_VAL},  {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},
               {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL}, {"-.INF", -HUGE_VAL},
               {".nan", NAN},        {".NaN", NAN},        {".NAN", NAN}};
-          if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) special = it->second;
-        }
-        if (special || refused) {
-          et.exp.emplace_back(s.String("labels").value_or(""), special.value_or(0));
-          (void)s.String("value");  // known key
+          double d = 0;
+          if (v.Tag() == "!") {
+            // quoted: a string
+          } else if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) {
+            value = it->second;
+          } else if (YAML::convert<double>::decode(v, d) && std::isfinite(d)) {
+            value = d;
+          }
+          if (!value) s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
+          (void)s.String("value");  // a known key
         } else {
-          et.exp.emplace_back(s.String("labels").value_or(""), s.Number("value").value_or(0));
+          value = s.Number("value");  // absent (0, as in promtool) or not a scalar (an error)
         }
+        et.exp.emplace_back(s.String("labels").value_or(""), value.value_or(0));
         s.CheckUnknownKeys();
       }
       e.CheckUnknownKeys();

@@ -153,8 +153,10 @@ void AlertingRuntime::StartRules(Prepared prepared) {
     return !first && (!before || before->count(name) > 0);
   };
   auto now_kept = [&](const std::string& name) { return !selected || selected->count(name) > 0; };
-  if (first || (before && (!selected || std::any_of(selected->begin(), selected->end(),
-                                                     [&](const auto& n) { return !was_kept(n); })))) {
+  // Nothing new is selected when everything was kept before, or every name now was kept then.
+  const bool nothing_new =
+      !first && (!before || (selected && std::all_of(selected->begin(), selected->end(), was_kept)));
+  if (!nothing_new) {
     Backfill([&](const std::string& name) { return now_kept(name) && !was_kept(name); });
   }
   backfilled_ = true;

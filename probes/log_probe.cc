@@ -19,8 +19,6 @@ constexpr char kEventsCapped[] = "obsmon_log_events_capped_total";
 constexpr char kScanLag[] = "obsmon_log_scan_lag_bytes";
 constexpr size_t kMaxDetailBytes = 4096;
 
-bool IsGlob(const std::string& path) { return path.find_first_of("*?[") != std::string::npos; }
-
 // A glob walks every directory its wildcard segments reach: `/**/**/**/*` walked the whole file
 // system past the probe's timeout and SIGTERM (fresh eyes, issue 13, second pass). Bounded as
 // rule_files are: at most kMaxWildcardSegments segments with wildcards (refused at load) and
@@ -115,7 +113,7 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
   // appear and kept so that a rotated-away match is still finished.
   std::vector<std::string> explicit_paths;
   for (const auto& p : options_.paths) {
-    if (!IsGlob(p)) {
+    if (!HasGlobChars(p)) {
       explicit_paths.push_back(p);
       FollowerFor(p);
       continue;

@@ -24,17 +24,14 @@
 #include <vector>
 
 #include "alerts/rule_test_runner.h"
+#include "tests/alerts/differential_support.h"
 #include "tests/support/scratch_dir.h"
 
 namespace obsmon::alerts {
 namespace {
 
-const char* kPromtool = "/usr/bin/promtool";
-
-uint64_t EnvOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
-}
+using differential::EnvOr;
+using differential::kPromtool;
 
 // The test file: input series and `cases` expressions evaluated at 10m.
 std::string Generate(std::mt19937_64& rng, int cases) {

@@ -24,25 +24,15 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::kAddressSanitizer;
 using testing::MetricValue;
+using testing::RssKiB;
 using testing::RawResponder;
 using testing::RunCommand;
 using testing::ScratchDir;
 using testing::StartObsmon;
 using testing::WriteWholeFile;
 using Steady = std::chrono::steady_clock;
-
-// Built with AddressSanitizer (scripts/test-sanitized.sh), and so is the obsmon under test.
-#ifdef __has_feature
-#define OBSMON_HAS_FEATURE(x) __has_feature(x)
-#else
-#define OBSMON_HAS_FEATURE(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
 
 // A /health endpoint that counts what it answered: the truth the stored runs are checked against.
 class CountingTarget {
@@ -86,15 +76,6 @@ void Silent(int fd, const std::atomic<bool>& stop) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) return;
   }
-}
-
-long RssKiB(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
 }
 
 int ConnectFrom(const char* source, int port) {

@@ -18,23 +18,14 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::kAddressSanitizer;
 using testing::MetricValue;
+using testing::RssKiB;
 using testing::RunCommand;
 using testing::ScratchDir;
 using testing::StartObsmon;
 using testing::WriteWholeFile;
 using Steady = std::chrono::steady_clock;
-
-#ifdef __has_feature
-#define OBSMON_HAS_FEATURE(x) __has_feature(x)
-#else
-#define OBSMON_HAS_FEATURE(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
 
 constexpr int kSeriesPerScrape = 10'000;
 
@@ -77,15 +68,6 @@ class ChurningTarget {
   std::thread thread_;
   int port_ = 0;
 };
-
-long RssKiB(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
 
 std::string Query(const std::string& db, const std::string& sql, const std::string& out) {
   auto [rc, text] = RunCommand({"sqlite3", db, sql}, out);

@@ -1,11 +1,12 @@
 // Helpers shared by the ops_* integration tests: a real HTTP target, starting the real obsmon
-// binary and finding its port, reading one value from /metrics text.
+// binary and finding its port, reading one value from /metrics text, a process's RSS.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -15,7 +16,31 @@
 
 #include "tests/support/subprocess.h"
 
+#ifdef __has_feature
+#define OBSMON_HAS_FEATURE(x) __has_feature(x)
+#else
+#define OBSMON_HAS_FEATURE(x) 0
+#endif
+
 namespace obsmon::testing {
+
+// Built with AddressSanitizer (scripts/test-sanitized.sh), as is the obsmon under test: its
+// quarantine alone holds 256 MB of freed memory, so RSS bounds are checked in the normal build.
+#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
+inline constexpr bool kAddressSanitizer = true;
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
+// The resident set of `pid` in KiB (VmRSS), or -1.
+inline long RssKiB(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
 
 // The obsmon under test: the one built here, or OBSMON_TEST_BINARY (e.g. an older build, to show
 // what a test catches).

@@ -97,11 +97,6 @@ void SeriesStore::SetSelectedNames(std::optional<std::unordered_set<std::string>
   selected_names_ = std::move(names);
 }
 
-bool SeriesStore::Selects(const std::string& metric) const {
-  std::shared_lock lock(mu_);
-  return !selected_names_ || selected_names_->count(metric) > 0;
-}
-
 void SeriesStore::RequireRetention(int64_t ms) {
   int64_t cur = retention_ms_.load();
   while (ms > cur && !retention_ms_.compare_exchange_weak(cur, ms)) {

@@ -61,7 +61,6 @@ class SeriesStore final : public promql::Querier {
   // it to max_series (issue 13, N1). Applies to later Append() calls; AppendLabeled (the rules'
   // own output) is always kept.
   void SetSelectedNames(std::optional<std::unordered_set<std::string>> names);
-  bool Selects(const std::string& metric) const;
 
   // Keeps at least `ms` of history from now on (never lowers it).
   void RequireRetention(int64_t ms);

@@ -28,5 +28,5 @@ for tool in sqlite3 logrotate; do
 done
 
 export OBSMON_CHAOS_SECONDS=${1:-${OBSMON_CHAOS_SECONDS:-1800}}
-echo "chaos: ${OBSMON_CHAOS_SECONDS} s against ${OBSMON_TEST_BINARY:-$BUILD/monitor/obsmon}" >&2
+echo "chaos: ${OBSMON_CHAOS_SECONDS} s against ${OBSMON_TEST_BINARY:-$BUILD/obsmon}" >&2
 exec "$TEST" --gtest_brief=0

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 100;
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 20;
   const int interval_ms = argc > 3 ? std::atoi(argv[3]) : 1000;
-  const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+  const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
   ScratchDir dir;
 
   httplib::Server target;

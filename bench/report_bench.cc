@@ -21,8 +21,8 @@
 
 #include "core/clock.h"
 #include "core/records.h"
-#include "monitor/report.h"
-#include "monitor/report_format.h"
+#include "report/report.h"
+#include "render/report_format.h"
 #ifdef OBSMON_BENCH_WITH_STORAGE
 #include "storage/storage.h"
 #endif

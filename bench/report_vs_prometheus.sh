@@ -31,7 +31,7 @@ for tool in prometheus promtool; do
 done
 command -v curl >/dev/null || die "curl not found: apt-get install curl"
 command -v python3 >/dev/null || die "python3 not found: apt-get install python3"
-for bin in bench/report_bench monitor/obsmon; do
+for bin in bench/report_bench obsmon; do
   [ -x "$BUILD/$bin" ] || die "$BUILD/$bin is missing: build it with
   cmake -S $ROOT -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo && ninja -C $BUILD report_bench obsmon
 (or set OBSMON_BUILD_DIR to a build directory that has them)"
@@ -112,7 +112,7 @@ components:
         interval: 1s
         timeout: 500ms
 YAML
-"$BUILD/monitor/obsmon" run --config "$WORK/obsmon.yml" --log-level warn >"$WORK/obsmon.log" 2>&1 &
+"$BUILD/obsmon" run --config "$WORK/obsmon.yml" --log-level warn >"$WORK/obsmon.log" 2>&1 &
 obs_pid=$!
 PIDS+=("$obs_pid")
 OBS=http://127.0.0.1:$obs_port
@@ -162,7 +162,7 @@ for i in "${!NAMES[@]}"; do
   prom_args+=(-o "$WORK/prom_${NAMES[$i]}.json" "$url")
 done
 REPORT_URL="$OBS/api/v1/components/carbon/report?from=2025-10-14T00:00:00Z&to=2025-10-21T00:00:00Z&format=json"
-CLI=("$BUILD/monitor/obsmon" report carbon --config "$WORK/obsmon.yml"
+CLI=("$BUILD/obsmon" report carbon --config "$WORK/obsmon.yml"
   --from 2025-10-14T00:00:00Z --to 2025-10-21T00:00:00Z --format json)
 
 # One repetition: obsmon over HTTP, obsmon as a process, then Prometheus' queries in one curl.

@@ -34,7 +34,7 @@ class SystemClock final : public Clock {
  public:
   TimestampMs NowMs() const override;
   SteadyTime SteadyNow() const override;
-  // A process-wide instance; only monitor/main and tests should reach for it.
+  // A process-wide instance; only cmd/obsmon/main and tests should reach for it.
   static const Clock& Instance();
 };
 

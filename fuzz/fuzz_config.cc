@@ -1,10 +1,10 @@
 // The main YAML config, as `obsmon check` reads it: never a crash, an abort or a hang; errors
-// are located. Seeds: examples/*.yml, tests/monitor/testdata/*.yml.
+// are located. Seeds: examples/*.yml, tests/config/testdata/*.yml.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "monitor/config_loader.h"
+#include "config/config_loader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static obsmon::FakeClock clock;

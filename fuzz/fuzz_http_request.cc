@@ -15,7 +15,7 @@
 #include <cstring>
 #include <memory>
 
-#include "exporters/http_server.h"
+#include "web/http_server.h"
 
 namespace {
 

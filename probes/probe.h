@@ -4,7 +4,7 @@
 // A probe never throws for a failed check: a down target is a ProbeResult with a reason a human
 // understands ("timeout after 2s", "connection refused", "status 503", "body did not match",
 // "exit 1: <last line>"). Timing, the probe_success / probe_duration_seconds samples, timestamps
-// and outcome counters are done once by the caller (monitor/probe_runner), not by each probe.
+// and outcome counters are done once by the caller (runtime/probe_runner), not by each probe.
 #pragma once
 
 #include <cstdint>

@@ -19,8 +19,8 @@ cat <<MSG
 obsmon is starting. In another terminal:
   curl -s http://127.0.0.1:9950/api/v1/components      # current state
   curl -s http://127.0.0.1:9950/metrics                 # for Prometheus
-  $BUILD_DIR/monitor/obsmon report carbon --config examples/obsmon.yml --last 1h
+  $BUILD_DIR/obsmon report carbon --config examples/obsmon.yml --last 1h
   curl -s 'http://127.0.0.1:9950/api/v1/components/carbon/report?last=1h&format=markdown'
 
 MSG
-"$BUILD_DIR/monitor/obsmon" run --config examples/obsmon.yml "$@"
+"$BUILD_DIR/obsmon" run --config examples/obsmon.yml "$@"

@@ -21,7 +21,7 @@ class Database;
 
 namespace obsmon::storage {
 
-// One observation period as stored. Plain data; monitor/periods.h gives it behaviour.
+// One observation period as stored. Plain data; report/periods.h gives it behaviour.
 struct PeriodRecord {
   int64_t id = 0;  // assigned by the store
   std::string component;

@@ -39,7 +39,7 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
 
 // What the database holds for the component "carbon".
 struct Stored {

@@ -20,7 +20,7 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
 
 // A loopback HTTP server in a thread.
 class Server {

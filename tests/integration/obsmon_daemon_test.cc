@@ -26,7 +26,7 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
 
 TimestampMs NowMs() { return SystemClock::Instance().NowMs(); }
 

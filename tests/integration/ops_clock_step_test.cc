@@ -7,9 +7,9 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "monitor/probe_runner.h"
-#include "monitor/scheduler.h"
-#include "monitor/uptime.h"
+#include "runtime/probe_runner.h"
+#include "runtime/scheduler.h"
+#include "report/uptime.h"
 
 namespace obsmon {
 namespace {

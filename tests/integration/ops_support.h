@@ -46,7 +46,7 @@ inline long RssKiB(int pid) {
 // what a test catches).
 inline const std::string kObsmonBinary = [] {
   const char* env = std::getenv("OBSMON_TEST_BINARY");
-  return env && *env ? std::string(env) : std::string(OBSMON_BINARY_DIR) + "/monitor/obsmon";
+  return env && *env ? std::string(env) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
 }();
 
 // A /health endpoint answering 200 on 127.0.0.1 (a port of its own).

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "monitor/report_format.h"
-#include "tests/monitor/fake_period.h"
+#include "render/report_format.h"
+#include "tests/report/fake_period.h"
 
 namespace obsmon {
 namespace {

@@ -1,0 +1,278 @@
+#include "cmd/obsmon/alerting_runtime.h"
+
+#include <algorithm>
+
+#include "alerts/alerts_api.h"
+#include "alerts/rule_file.h"
+#include "alerts/selected_metrics.h"
+#include "core/duration.h"
+#include "config/slo_rules.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+namespace {
+
+// Reads the `alerting:` section (absent: defaults, no receivers).
+std::optional<alerts::AlertingConfig> ReadAlertingConfig(const Config& config,
+                                                         ConfigErrors* errors) {
+  if (!config.alerting.IsDefined() || config.alerting.IsNull()) {
+    alerts::AlertingConfig defaults;
+    defaults.external_url = "http://" + config.listen;
+    return defaults;
+  }
+  if (!config.alerting.IsMap()) {
+    errors->Add(config.file, config.alerting.Mark(), "'alerting' must be a mapping");
+    return std::nullopt;
+  }
+  ConfigNode node(config.alerting, config.file, errors);
+  auto parsed = alerts::ParseAlertingConfig(node);
+  if (!parsed.ok()) return std::nullopt;
+  if (!config.alerting["external_url"].IsDefined()) parsed->external_url = "http://" + config.listen;
+  return *parsed;
+}
+
+}  // namespace
+
+bool ValidateAlerting(const Config& config, ConfigErrors* errors) {
+  const size_t before = errors->errors().size();
+  (void)ReadAlertingConfig(config, errors);
+  if (!config.rule_files.empty()) (void)alerts::LoadRuleFiles(config.rule_files, errors);
+  return errors->errors().size() == before;
+}
+
+namespace {
+// The file name the generated SLO rules carry (in messages, and to tell them apart).
+constexpr const char* kSloRulesFile = "<slo rules>";
+
+// Rules see at most the 5-minute lookback unless one asks for a longer range, which the rule
+// manager then requires of the store; keeping an hour of every 1-second probe series by default
+// would cost hundreds of MB with 1,000 probes.
+alerts::SeriesStoreOptions SeriesOptions() {
+  alerts::SeriesStoreOptions o;
+  o.retention_ms = 5 * 60'000 + 60'000;
+  return o;
+}
+}  // namespace
+
+AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
+    : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {}
+
+Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
+    const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
+    std::shared_ptr<StorageHealth> health) {
+  ConfigErrors errors;
+  if (!ValidateAlerting(config, &errors)) throw ConfigException(std::move(errors));
+  auto prepared = Prepare(config);
+  if (!prepared.ok()) return prepared.status();
+  std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
+  auto store = storage::AlertStore::Open(config.storage.path);
+  if (health) health->Record("alerts", store.status());
+  if (!store.ok()) return store.status();
+  rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
+  rt->db_path_ = config.storage.path;
+  std::lock_guard<std::mutex> lock(rt->mu_);
+  rt->StartRules(std::move(*prepared));
+  return rt;
+}
+
+AlertingRuntime::~AlertingRuntime() {
+  std::lock_guard<std::mutex> lock(mu_);
+  StopRules();
+}
+
+Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config) {
+  ConfigErrors errors;
+  auto delivery = ReadAlertingConfig(config, &errors);
+  std::vector<alerts::RuleGroupSpec> groups;
+  if (!config.rule_files.empty()) {
+    auto loaded = alerts::LoadRuleFiles(config.rule_files, &errors);
+    if (loaded.ok()) groups = std::move(*loaded);
+  }
+  // Multi-window, multi-burn-rate alerts generated from every objective (`obsmon rules slo`
+  // prints the same rules for teams who run Prometheus themselves).
+  for (auto& g : alerts::ParseRuleFileText(RenderSloRules(SloSpecsOf(config.components)),
+                                           kSloRulesFile, &errors)) {
+    if (delivery && !delivery->slo_alerts) {
+      std::erase_if(g.rules, [](const alerts::RuleSpec& r) {
+        return r.kind == alerts::RuleSpec::Kind::kAlert;
+      });
+    }
+    groups.push_back(std::move(g));
+  }
+  if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
+  return Prepared{std::move(*delivery), std::move(groups), config.rule_files.size()};
+}
+
+void AlertingRuntime::StartRules(Prepared prepared) {
+  const alerts::AlertingConfig& delivery = prepared.delivery;
+  notifiers_ = alerts::MakeNotifiers(delivery);
+  alerts::OutboxOptions oo;
+  oo.clock = &clock_;
+  oo.store = store_.get();
+  for (auto& n : notifiers_) oo.notifiers.push_back(n.get());
+  oo.backoff_initial_ms = delivery.backoff_initial_ms;
+  oo.backoff_max_ms = delivery.backoff_max_ms;
+  oo.max_age_ms = delivery.outbox_max_age_ms;
+  outbox_ = std::make_unique<alerts::Outbox>(oo);
+
+  alerts::RuleManagerOptions ro;
+  ro.clock = &clock_;
+  ro.store = &series_;
+  ro.state_store = store_.get();
+  ro.sender = outbox_.get();
+  ro.evaluation_interval_ms = delivery.evaluation_interval_ms;
+  ro.resend_delay_ms = delivery.resend_delay_ms;
+  ro.external_labels = delivery.external_labels;
+  ro.external_url = delivery.external_url;
+  size_t rule_count = 0;
+  for (const auto& g : prepared.groups) rule_count += g.rules.size();
+  slo_alerts_.clear();
+  for (const auto& g : prepared.groups) {
+    if (g.file != kSloRulesFile) continue;
+    for (const auto& r : g.rules) {
+      if (r.kind != alerts::RuleSpec::Kind::kAlert) continue;
+      std::map<std::string, std::string> info{{"alertname", r.name}, {"group", g.name}};
+      for (const auto& item : r.labels) {
+        if (item.name == "component" || item.name == "severity") info[item.name] = item.text;
+      }
+      slo_alerts_.push_back(std::move(info));
+    }
+  }
+  auto selected = alerts::SelectedMetricNames(prepared.groups);
+  series_.SetSelectedNames(selected);
+  rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(prepared.groups));
+  if (Status s = rules_->RestoreState(); !s.ok()) {
+    log_->warn("cannot restore alert state: {}", s.message());
+  }
+  // At start every selected metric is read back; after a reload, those the old rules did not
+  // select (their samples were not kept).
+  const bool first = !backfilled_;
+  const auto before = std::move(selected_);
+  auto was_kept = [&](const std::string& name) {
+    return !first && (!before || before->count(name) > 0);
+  };
+  auto now_kept = [&](const std::string& name) { return !selected || selected->count(name) > 0; };
+  // Nothing new is selected when everything was kept before, or every name now was kept then.
+  const bool nothing_new =
+      !first && (!before || (selected && std::all_of(selected->begin(), selected->end(), was_kept)));
+  if (!nothing_new) {
+    Backfill([&](const std::string& name) { return now_kept(name) && !was_kept(name); });
+  }
+  backfilled_ = true;
+  selected_ = std::move(selected);
+  outbox_->Start();
+  rules_->Start();
+  log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
+             prepared.rule_files, notifiers_.size());
+}
+
+// The rules read an in-memory head (alerts/series_store.h) that probe runs feed. Started empty,
+// the first evaluation after a restart saw no series at all: every firing alert resolved (a
+// false "resolved" to every receiver), a pending one lost its start, and both fired again as
+// fresh runs arrived, with a new startsAt. Prometheus's head is refilled from its WAL before
+// rules run; here it is refilled from the samples storage already holds, for as far back as the
+// rules look (at most an hour), so the first evaluation sees what the last one before the
+// restart saw, aged by the downtime: an outage shorter than the 5-minute lookback keeps firing
+// alerts firing, and a longer one resolves them, as in Prometheus.
+void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wanted) {
+  constexpr int64_t kMaxBackfillMs = 3'600'000;
+  constexpr size_t kMaxBackfillSamples = 5'000'000;
+  if (db_path_.empty()) return;
+  const int64_t window = std::min(series_.retention_ms(), kMaxBackfillMs);
+  const TimestampMs now = clock_.NowMs();
+  auto reader = storage::Reader::Open(db_path_);
+  auto samples = reader.ok() ? (*reader)->AllSamples(now - window, now + 1, kMaxBackfillSamples)
+                             : Result<std::vector<Sample>>(reader.status());
+  if (!samples.ok()) {
+    log_->warn("alerting: rules start without the samples of before the start ({}); alerts "
+               "firing before it may resolve and fire again",
+               samples.status().message());
+    return;
+  }
+  std::erase_if(*samples, [&](const Sample& s) { return !wanted(s.name); });
+  series_.Append(*samples);
+  log_->info("alerting: {} samples of the last {} read back for the rules", samples->size(),
+             FormatDurationMs(window));
+}
+
+void AlertingRuntime::StopRules() {
+  if (rules_) rules_->Stop();
+  if (outbox_) outbox_->Stop();
+  rules_.reset();
+  outbox_.reset();
+  notifiers_.clear();
+}
+
+void AlertingRuntime::OnRun(const RunOutcome& outcome) { series_.Append(outcome.samples); }
+
+Status AlertingRuntime::Reload(const Config& config) {
+  ConfigErrors errors;
+  if (!ValidateAlerting(config, &errors)) return Status::InvalidArgument(errors.ToString());
+  auto prepared = Prepare(config);  // may fail: the running rules are still untouched
+  if (!prepared.ok()) return prepared.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  StopRules();  // state is persisted: the new manager restores pending and firing alerts
+  StartRules(std::move(*prepared));
+  return Status::Ok();
+}
+
+std::string AlertingRuntime::ActiveAlertsJson() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<alerts::Alert>{});
+}
+
+namespace {
+// What the rules' in-memory head holds, so a user can see where memory goes (issue 17) and what
+// it refused (issue 13, N1).
+std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats& st) {
+  auto one = [](const char* name, const char* help, prometheus::MetricType type, double v) {
+    prometheus::MetricFamily f{name, help, type, {}};
+    prometheus::ClientMetric m;
+    (type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = v;
+    f.metric.push_back(std::move(m));
+    return f;
+  };
+  using T = prometheus::MetricType;
+  return {one("obsmon_rule_head_series", "Series the rules' in-memory head holds.", T::Gauge,
+              static_cast<double>(st.series)),
+          one("obsmon_rule_head_points", "Points the rules' in-memory head holds.", T::Gauge,
+              static_cast<double>(st.points)),
+          one("obsmon_rule_head_refused_series_total",
+              "New series not kept because the head held its maximum (200,000).", T::Counter,
+              static_cast<double>(st.refused_series)),
+          one("obsmon_rule_head_unselected_samples_total",
+              "Probe samples not kept because no rule selects their metric name.", T::Counter,
+              static_cast<double>(st.unselected)),
+          one("obsmon_rule_head_out_of_order_samples_total",
+              "Samples older than their series' newest point, dropped.", T::Counter,
+              static_cast<double>(st.out_of_order))};
+}
+}  // namespace
+
+std::vector<prometheus::MetricFamily> AlertingRuntime::CollectMetrics() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<prometheus::MetricFamily> out = HeadMetrics(series_.Stats());
+  prometheus::MetricFamily slo{"obsmon_slo_alert_rule_info",
+                               "The multi-window burn-rate alerts obsmon generated from the "
+                               "components' objectives and evaluates (value 1).",
+                               prometheus::MetricType::Gauge,
+                               {}};
+  for (const auto& labels : slo_alerts_) {
+    prometheus::ClientMetric m;
+    for (const auto& [k, v] : labels) m.label.push_back({k, v});
+    m.gauge.value = 1;
+    slo.metric.push_back(std::move(m));
+  }
+  if (!slo.metric.empty()) out.push_back(std::move(slo));
+  for (const auto& c : {rules_ ? rules_->Collectable() : nullptr,
+                        outbox_ ? outbox_->Collectable() : nullptr}) {
+    if (!c) continue;
+    auto families = c->Collect();
+    out.insert(out.end(), std::make_move_iterator(families.begin()),
+               std::make_move_iterator(families.end()));
+  }
+  return out;
+}
+
+}  // namespace obsmon

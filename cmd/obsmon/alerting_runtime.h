@@ -1,0 +1,92 @@
+// Rules and alert delivery inside the daemon: the in-memory series store every probe result is
+// appended to, the rule manager over it, and the durable outbox to Alertmanagers and webhooks.
+// Owned by the daemon; a ResultSink. Thread-safe.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+#include <spdlog/logger.h>
+
+#include "alerts/alerting_config.h"
+#include "alerts/http_notifier.h"
+#include "alerts/outbox.h"
+#include "alerts/rule_manager.h"
+#include "alerts/series_store.h"
+#include "core/config_node.h"
+#include "core/storage_health.h"
+#include "config/config.h"
+#include "runtime/result_sink.h"
+#include "cmd/obsmon/recording_alert_store.h"
+
+namespace obsmon {
+
+// Validates the config's rule files and `alerting:` section, adding every problem to `errors`
+// (file:line:column). Used by `obsmon check` and before (re)starting the rules.
+bool ValidateAlerting(const Config& config, ConfigErrors* errors);
+
+class AlertingRuntime final : public ResultSink {
+ public:
+  // Loads rules and delivery settings, restores persisted alert state and starts evaluating.
+  // ConfigException on bad rule files or alerting settings; a Status when the store fails.
+  // `health` (optional) hears of every alert-store read and write.
+  static Result<std::unique_ptr<AlertingRuntime>> Start(
+      const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
+      std::shared_ptr<StorageHealth> health = nullptr);
+  ~AlertingRuntime() override;
+
+  void OnRun(const RunOutcome& outcome) override;
+
+  // Replaces rules and receivers; persisted state carries the alerts of unchanged rules over.
+  // Everything new is built and checked before the running rules stop: on any error the running
+  // rules and receivers stay, and the error is returned.
+  Status Reload(const Config& config);
+
+  std::string ActiveAlertsJson() const;
+  // ALERTS, ALERTS_FOR_STATE, rule and outbox counters, collected now. Collected under the same
+  // lock a reload takes to replace the rules: the rule manager's and outbox's collectables read
+  // their owners, which a concurrent reload would destroy under a /metrics scrape.
+  std::vector<prometheus::MetricFamily> CollectMetrics() const;
+
+ private:
+  // Rules and delivery settings read and checked, not yet running.
+  struct Prepared {
+    alerts::AlertingConfig delivery;
+    std::vector<alerts::RuleGroupSpec> groups;
+    size_t rule_files = 0;
+  };
+  AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
+  static Result<Prepared> Prepare(const Config& config);
+  void StartRules(Prepared prepared);  // REQUIRES(mu_); cannot fail
+  void StopRules();                    // REQUIRES(mu_)
+  // Refills series_ from storage before the first evaluation (see the .cc), with the samples
+  // of the metrics `wanted` says yes to: all the rules select at start, and after a reload the
+  // ones they did not select before.
+  void Backfill(const std::function<bool(const std::string&)>& wanted);
+
+
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  alerts::SeriesStore series_;
+  std::string db_path_;
+  bool backfilled_ = false;  // GUARDED_BY(mu_)
+  // What series_ kept before the last (re)start of the rules; nullopt: every metric.
+  std::optional<std::unordered_set<std::string>> selected_;  // GUARDED_BY(mu_)
+  std::unique_ptr<RecordingAlertStore> store_;
+  mutable std::mutex mu_;
+  std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)
+  std::unique_ptr<alerts::Outbox> outbox_;                    // GUARDED_BY(mu_)
+  std::unique_ptr<alerts::RuleManager> rules_;                // GUARDED_BY(mu_)
+  // The generated SLO burn-rate alerts that are on: labels of obsmon_slo_alert_rule_info.
+  std::vector<std::map<std::string, std::string>> slo_alerts_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon

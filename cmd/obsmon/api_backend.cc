@@ -1,0 +1,201 @@
+#include "cmd/obsmon/api_backend.h"
+
+#include "core/time_format.h"
+#include "render/index_page.h"
+#include "report/periods.h"
+#include "report/report.h"
+#include "render/report_format.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+namespace {
+
+const char* RoleName(ProbeRole role) {
+  switch (role) {
+    case ProbeRole::kHealth: return "health";
+    case ProbeRole::kIntegration: return "integration";
+    case ProbeRole::kNone: return "none";
+  }
+  return "none";
+}
+
+nlohmann::json LabelsJson(const Labels& labels) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : labels.pairs()) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
+ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime,
+                               std::string db_path, const Clock& clock,
+                               std::function<std::string()> metrics_text,
+                               std::function<std::string()> alerts_json)
+    : state_(state),
+      uptime_(uptime),
+      db_path_(std::move(db_path)),
+      clock_(clock),
+      metrics_text_(std::move(metrics_text)),
+      alerts_json_(std::move(alerts_json)) {}
+
+void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components) {
+  std::lock_guard<std::mutex> lock(mu_);
+  objectives_.clear();
+  report_options_.clear();
+  for (const auto& c : components) {
+    objectives_[c.name] = c.objective;
+    report_options_[c.name] = ReportOptionsFor(c);
+  }
+}
+
+std::optional<Objective> ApiBackendImpl::FindObjective(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = objectives_.find(name);
+  if (it == objectives_.end()) return std::nullopt;
+  return it->second;
+}
+
+nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
+  nlohmann::json j;
+  j["name"] = c.name;
+  j["labels"] = LabelsJson(c.labels);
+  j["state"] = ToString(c.health);
+  j["reason"] = c.reason;
+  j["objective"] = {{"uptime_ratio", c.objective.uptime_percent / 100.0},
+                    {"window_seconds", c.objective.window_ms / 1000.0},
+                    {"min_coverage_ratio", c.objective.min_coverage_percent / 100.0}};
+  if (auto f = uptime_.Get(c.name)) {
+    j["window"] = {
+        {"uptime_ratio", f->uptime_ratio ? nlohmann::json(*f->uptime_ratio) : nlohmann::json()},
+        {"coverage_ratio", f->coverage_ratio},
+        {"down_seconds", f->down_seconds},
+        {"error_budget_remaining_seconds", f->budget_remaining_seconds},
+        {"computed_at", FormatRfc3339(f->computed_at_ms)}};
+  } else {
+    j["window"] = nullptr;
+  }
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : c.probes) {
+    nlohmann::json pj = {{"name", p.spec.key.probe},
+                         {"kind", p.spec.kind},
+                         {"role", RoleName(p.spec.role)},
+                         {"instance", p.instance},
+                         {"interval_seconds", p.spec.interval_ms / 1000.0},
+                         {"runs_success", p.runs_success},
+                         {"runs_failure", p.runs_failure}};
+    if (p.last_run) {
+      pj["last_run"] = {{"time", FormatRfc3339(p.last_run->ts_ms)},
+                        {"success", p.last_run->success},
+                        {"duration_seconds", p.last_run->duration_seconds},
+                        {"reason", p.last_run->reason}};
+    } else {
+      pj["last_run"] = nullptr;
+    }
+    probes.push_back(std::move(pj));
+  }
+  j["probes"] = std::move(probes);
+  return j;
+}
+
+nlohmann::json ApiBackendImpl::Components() {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : state_.Snapshot()) out.push_back(ToJson(c));
+  return out;
+}
+
+std::optional<nlohmann::json> ApiBackendImpl::ComponentJson(const std::string& name) {
+  auto c = state_.Component(name);
+  if (!c) return std::nullopt;
+  return ToJson(*c);
+}
+
+std::optional<int64_t> ApiBackendImpl::ObjectiveWindowMs(const std::string& name) {
+  auto o = FindObjective(name);
+  if (!o) return std::nullopt;
+  return o->window_ms;
+}
+
+Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
+  auto objective = FindObjective(q.component);
+  if (!objective) return Status::NotFound("no component '" + q.component + "'");
+  ReportOptions options;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    options = report_options_[q.component];
+  }
+  PeriodReportRequest request;
+  request.db_path = db_path_;
+  request.component = q.component;
+  request.period_id = q.period_id;
+  if (q.explicit_window) request.window = TimeInterval{q.from_ms, q.to_ms};
+  request.objective = *objective;
+  request.health_probes = options.health_probes;
+  request.format = q.format;
+  request.now_ms = clock_.NowMs();
+  auto rendered = RenderPeriodReport(request);
+  if (health_) health_->Record("read", rendered.status());
+  if (!rendered.ok()) return rendered.status();
+  return HttpBody{rendered->content_type, rendered->body};
+}
+
+std::string ApiBackendImpl::IndexHtml() {
+  const TimestampMs now = clock_.NowMs();
+  IndexPage page;
+  page.version = version_;
+  page.now_ms = now;
+  auto periods = CurrentPeriods(db_path_, now);
+  if (health_) health_->Record("read", periods.status());
+  for (const auto& c : state_.Snapshot()) {
+    IndexComponent ic;
+    ic.name = c.name;
+    ic.state = ToString(c.health);
+    ic.objective_percent = c.objective.uptime_percent;
+    ic.window_ms = c.objective.window_ms;
+    if (auto f = uptime_.Get(c.name)) {
+      ic.uptime_ratio = f->uptime_ratio;
+      ic.coverage_ratio = f->coverage_ratio;
+      ic.budget_left_ms = static_cast<int64_t>(f->budget_remaining_seconds * 1000);
+    }
+    if (periods.ok()) {
+      if (auto it = periods->find(c.name); it != periods->end()) {
+        IndexPeriod ip;
+        ip.id = it->second.id;
+        ip.start_ms = it->second.start_ms;
+        ip.end_ms = PeriodEnd(it->second);
+        ip.state = PeriodStateName(StateOf(it->second, now));
+        ic.period = ip;
+      }
+    }
+    page.components.push_back(std::move(ic));
+  }
+  return RenderIndexPage(page);
+}
+
+ReportOptions ReportOptionsFor(const ComponentConfig& component) {
+  ReportOptions options;
+  for (const auto& p : component.probes) {
+    if (p.spec.role == ProbeRole::kHealth) options.health_probes.push_back(p.spec.key.probe);
+  }
+  return options;
+}
+
+Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const std::string& format,
+                              const ReportOptions& options) {
+  // Through the period renderer, so maintenance windows, log lines and alert history are in.
+  PeriodReportRequest request;
+  request.db_path = db_path;
+  request.component = component;
+  request.window = TimeInterval{from_ms, to_ms};
+  request.objective = objective;
+  request.health_probes = options.health_probes;
+  request.format = format;
+  request.now_ms = now_ms;
+  auto rendered = RenderPeriodReport(request);
+  if (!rendered.ok()) return rendered.status();
+  return HttpBody{rendered->content_type, rendered->body};
+}
+
+}  // namespace obsmon

@@ -1,0 +1,73 @@
+// The daemon's answers to the HTTP API: current state from MonitorState and UptimeBoard, reports
+// computed from storage with a Reader opened per request (SQLite connections are cheap, and a
+// Reader is not thread-safe). Thread-safe.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "core/storage_health.h"
+#include "web/http_server.h"
+#include "config/config.h"
+#include "runtime/monitor_state.h"
+#include "report/report.h"
+#include "runtime/uptime_board.h"
+
+namespace obsmon {
+
+class ApiBackendImpl final : public ApiBackend {
+ public:
+  // References outlive this object. `metrics_text` serializes /metrics.
+  ApiBackendImpl(const MonitorState& state, const UptimeBoard& uptime, std::string db_path,
+                 const Clock& clock, std::function<std::string()> metrics_text,
+                 std::function<std::string()> alerts_json);
+
+  // Objectives per component, replaced on reload.
+  void SetComponents(const std::vector<ComponentConfig>& components);
+
+  std::string MetricsText() override { return metrics_text_(); }
+  nlohmann::json Components() override;
+  std::optional<nlohmann::json> ComponentJson(const std::string& name) override;
+  std::optional<int64_t> ObjectiveWindowMs(const std::string& name) override;
+  Result<HttpBody> Report(const ReportQuery& query) override;
+  std::string AlertsJson() override { return alerts_json_(); }
+  std::string IndexHtml() override;
+  void SetVersion(std::string version) { version_ = std::move(version); }
+  // Where reads of storage report their outcome, and what /healthz says (both set once, before
+  // serving).
+  void SetHealth(StorageHealth* health, std::function<std::string()> failure) {
+    health_ = health;
+    health_failure_ = std::move(failure);
+  }
+  std::string HealthFailure() override { return health_failure_ ? health_failure_() : ""; }
+
+ private:
+  nlohmann::json ToJson(const ComponentState& c) const;
+  std::optional<Objective> FindObjective(const std::string& name) const;
+
+  const MonitorState& state_;
+  const UptimeBoard& uptime_;
+  const std::string db_path_;
+  const Clock& clock_;
+  std::function<std::string()> metrics_text_;
+  std::function<std::string()> alerts_json_;
+  std::string version_;  // set once before serving
+  StorageHealth* health_ = nullptr;                 // set once before serving
+  std::function<std::string()> health_failure_;     // set once before serving
+  mutable std::mutex mu_;
+  std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
+  std::map<std::string, ReportOptions> report_options_;  // GUARDED_BY(mu_)
+};
+
+// What a report needs to know of a component's config beyond storage: only the configured health
+// probes decide (a probe removed from the config stops counting).
+ReportOptions ReportOptionsFor(const ComponentConfig& component);
+
+// Renders a report in `format` (json | markdown | text) with its content type.
+Result<HttpBody> RenderReport(const std::string& db_path, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const std::string& format,
+                              const ReportOptions& options = {});
+
+}  // namespace obsmon

@@ -1,0 +1,80 @@
+// The `observe`, `maintenance` and `rules slo` commands of the obsmon CLI:
+//
+//   obsmon observe start COMPONENT [--days 7] [--objective 99.5] [--start T] [--config F | --db P]
+//   obsmon observe list [COMPONENT]       obsmon observe stop COMPONENT
+//   obsmon observe report COMPONENT [--period ID] [--format text|markdown|json|html] [-o FILE]
+//   obsmon maintenance add COMPONENT --from T --to T --reason TEXT
+//   obsmon maintenance list [COMPONENT]
+//   obsmon rules slo --config F [--component C]
+//
+// Each command is a plain function over its arguments, a clock and two streams (tested without a
+// process); AddPeriodCommands registers them on the CLI11 app. Exit codes: 0 ok, 1 failure,
+// 2 usage.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "core/clock.h"
+
+namespace obsmon {
+
+// Where the database and the objective come from: --config (storage.path and the component's
+// objective) or --db.
+struct PeriodCliTarget {
+  std::string config_path;
+  std::string db_path;
+};
+
+struct ObserveStartArgs {
+  PeriodCliTarget target;
+  std::string component;
+  int days = 7;
+  std::optional<double> objective_percent;  // default: the config's, else 99.5
+  std::optional<double> min_coverage_percent;
+  std::string latency_p95;  // a duration such as 250ms; empty: the config's SLA, if any
+  std::optional<double> degradation_tolerance;
+  std::string start;  // RFC 3339 / Unix time / "now" (default)
+  std::string note;
+};
+int CmdObserveStart(const ObserveStartArgs& args, const Clock& clock, std::ostream& out,
+                    std::ostream& err);
+int CmdObserveList(const PeriodCliTarget& target, const std::string& component, const Clock& clock,
+                   std::ostream& out, std::ostream& err);
+int CmdObserveStop(const PeriodCliTarget& target, const std::string& component, const Clock& clock,
+                   std::ostream& out, std::ostream& err);
+
+struct ObserveReportArgs {
+  PeriodCliTarget target;
+  std::string component;
+  std::optional<int64_t> period_id;
+  std::string format = "text";
+  std::string output;  // file to write; empty: `out`
+};
+int CmdObserveReport(const ObserveReportArgs& args, const Clock& clock, std::ostream& out,
+                     std::ostream& err);
+
+struct MaintenanceAddArgs {
+  PeriodCliTarget target;
+  std::string component;
+  std::string from, to, reason;
+};
+int CmdMaintenanceAdd(const MaintenanceAddArgs& args, const Clock& clock, std::ostream& out,
+                      std::ostream& err);
+int CmdMaintenanceList(const PeriodCliTarget& target, const std::string& component,
+                       std::ostream& out, std::ostream& err);
+
+// Prints the Prometheus rule file (config/slo_rules.h) for every component of the config, or
+// for `component` only.
+int CmdRulesSlo(const std::string& config_path, const std::string& component, std::ostream& out,
+                std::ostream& err);
+
+// Registers the commands above on `app` (subcommands observe, maintenance, rules). They run from
+// CLI11 callbacks during app.parse(), with the system clock and std::cout / std::cerr, and end
+// the parse by throwing CLI::Success (exit 0) or CLI::RuntimeError(code), which main's
+// `catch (const CLI::ParseError& e) { return app.exit(e) ... }` turns into the exit code.
+void AddPeriodCommands(CLI::App& app);
+
+}  // namespace obsmon

@@ -1,0 +1,556 @@
+#include "cmd/obsmon/daemon.h"
+
+#include <condition_variable>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/config_node.h"
+#include "core/storage_health.h"
+#include "core/thread_name.h"
+#include "web/http_server.h"
+#include "web/metrics_collector.h"
+#include "web/probe_samples_collector.h"
+#include "cmd/obsmon/alerting_runtime.h"
+#include "config/period_config.h"
+#include "report/periods.h"
+#include "cmd/obsmon/api_backend.h"
+#include "config/config_loader.h"
+#include "runtime/monitor_state.h"
+#include "runtime/probe_runner.h"
+#include "runtime/probe_state_ledger.h"
+#include "report/report.h"
+#include "runtime/scheduler.h"
+#include "runtime/storage_sink.h"
+#include "runtime/uptime_board.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+namespace {
+
+// Families already collected, served as a Collectable.
+class FamiliesCollectable final : public prometheus::Collectable {
+ public:
+  explicit FamiliesCollectable(std::vector<prometheus::MetricFamily> families)
+      : families_(std::move(families)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override { return families_; }
+
+ private:
+  std::vector<prometheus::MetricFamily> families_;
+};
+
+std::vector<ScheduledProbe> ToScheduled(const Config& config) {
+  std::vector<ScheduledProbe> out;
+  for (const auto& c : config.components) {
+    for (const auto& p : c.probes) out.push_back({p.spec, p.probe, p.fingerprint});
+  }
+  return out;
+}
+
+}  // namespace
+
+class Daemon::Impl {
+ public:
+  Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
+       std::unique_ptr<AlertingRuntime> alerting, std::shared_ptr<ProbeStateLedger> ledger,
+       std::shared_ptr<StorageHealth> health)
+      : options_(std::move(options)),
+        clock_(*options_.clock),
+        log_(options_.logger ? options_.logger : spdlog::default_logger()),
+        config_(std::move(config)),
+        writer_(std::move(writer)),
+        ledger_(std::move(ledger)),
+        health_(std::move(health)),
+        alerting_(std::move(alerting)),
+        state_(clock_),
+        storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
+        runner_(clock_, config_.coverage_tolerance,
+                {&storage_sink_, &state_, &probe_samples_, alerting_.get()},
+                [this](const ProbeKey& key, const std::string& what) {
+                  OnInternalError(key, what);
+                }),
+        scheduler_(clock_, config_.workers,
+                   [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); }),
+        collector_(state_, uptime_, [this] { return CollectSelfStats(); }, options_.version,
+                   clock_.NowMs()),
+        backend_(state_, uptime_, config_.storage.path, clock_,
+                 [this] { return MetricsText(); },
+                 [this] { return alerting_->ActiveAlertsJson(); }) {
+    backend_.SetHealth(health_.get(), [this] { return HealthFailure(); });
+  }
+
+  std::string MetricsText() {
+    const FamiliesCollectable alerting(alerting_->CollectMetrics());  // safe across a reload
+    return SerializeMetrics({&collector_, &probe_samples_, &alerting});
+  }
+
+  // Stores the periods and maintenance windows the config declares (idempotent).
+  Status ApplyPeriodDeclarations(const Config& config) {
+    auto store = storage::PeriodStore::Open(config.storage.path);
+    health_->Record("periods", store.status());
+    if (!store.ok()) {
+      log_->error("cannot store declared periods: {}", store.status().message());
+      return Status::IoError("cannot store declared periods: " + store.status().message());
+    }
+    for (const auto& c : config.components) {
+      PeriodDeclarations declared{c.declared_periods, c.declared_maintenance};
+      Status s = ApplyDeclarations(**store, declared, clock_.NowMs());
+      health_->Record("periods", s);
+      if (!s.ok()) {
+        log_->error("declared periods of {}: {}", c.name, s.message());
+        return Status::IoError("declared periods of " + c.name + ": " + s.message());
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Start() {
+    backend_.SetVersion(options_.version);
+    // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
+    // storage health, and applied again at the next reload.
+    (void)ApplyPeriodDeclarations(config_);
+    // Every probe reads its stored state now: one that cannot must not start (it would count
+    // its log files from the start again), so obsmon refuses to start instead.
+    for (const auto& c : config_.components) {
+      for (const auto& p : c.probes) {
+        if (Status s = RestoreState(p.spec.key, *p.probe); !s.ok()) return s;
+      }
+    }
+    state_.SetConfig(config_);
+    backend_.SetComponents(config_.components);
+    if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
+      auto latest = (*reader)->LatestRuns();
+      health_->Record("read", latest.status());
+      if (latest.ok()) state_.Seed(*latest);
+    }
+    HttpServerOptions http;
+    http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
+    ApplyWebConfig(config_.web, &http);
+    {
+      std::lock_guard<std::mutex> lock(reload_stats_mu_);
+      reload_stats_ = {true, clock_.NowMs() / 1000.0};  // the initial load counts, as in Prometheus
+    }
+    server_ = std::make_unique<HttpServer>(http, backend_, clock_);
+    if (Status s = server_->Start(); !s.ok()) return s;
+    log_->info("listening on {} (port {})", http.listen, server_->port());
+    scheduler_.SetProbes(ToScheduled(config_));
+    scheduler_.Start();
+    refresher_ = std::thread([this] {
+      NameThisThread("obsmon-uptime");
+      RefreshLoop();
+    });
+    size_t probes = 0;
+    for (const auto& c : config_.components) probes += c.probes.size();
+    log_->info("watching {} components with {} probes; database {}", config_.components.size(),
+               probes, config_.storage.path);
+    return Status::Ok();
+  }
+
+  // Serialized (SIGHUP and POST /-/reload may race); records the outcome for /metrics.
+  Status Reload() {
+    std::lock_guard<std::mutex> serial(reload_serial_mu_);
+    Status s = DoReload();
+    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    reload_stats_.last_successful = s.ok();
+    if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
+    return s;
+  }
+
+  // One audited step: build and check everything new first (config, rules, storage readable),
+  // and only then swap. A failure anywhere before the swap leaves the running config, probes and
+  // rules untouched and is reported as a failed reload.
+  Status DoReload() {
+    ConfigErrors errors;
+    auto next = LoadConfig(options_.config_path, clock_, &errors);
+    if (!next) {
+      log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
+      return Status::InvalidArgument(errors.ToString());
+    }
+    if (!ValidateAlerting(*next, &errors)) {
+      log_->error("reload refused, keeping the running config and rules:\n{}", errors.ToString());
+      return Status::InvalidArgument(errors.ToString());
+    }
+    if (next->storage.path != config_.storage.path) {
+      log_->warn("storage.path changes take effect at the next restart; still writing {}",
+                 config_.storage.path);
+      next->storage = config_.storage;
+    }
+    // New probe instances read their stored state before their first run (RunProbe); storage
+    // must be readable for that, so an unreadable database refuses the reload now.
+    if (auto reader = storage::Reader::Open(config_.storage.path); !reader.ok()) {
+      health_->Record("read", reader.status());
+      log_->error("reload refused: cannot read stored probe state: {}", reader.status().message());
+      return Status::IoError("cannot read stored probe state: " + reader.status().message());
+    }
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    // Keep the instance (and so the in-memory state) of every probe whose settings did not change.
+    std::vector<const Probe*> fresh;
+    std::set<const Probe*> live;
+    for (auto& c : next->components) {
+      for (auto& p : c.probes) {
+        for (const auto& old_c : config_.components) {
+          for (const auto& old_p : old_c.probes) {
+            if (old_p.spec.key == p.spec.key && old_p.fingerprint == p.fingerprint) {
+              p.probe = old_p.probe;
+            }
+          }
+        }
+        live.insert(p.probe.get());
+        bool kept = false;
+        for (const auto& old_c : config_.components) {
+          for (const auto& old_p : old_c.probes) kept |= (old_p.probe == p.probe);
+        }
+        if (!kept) fresh.push_back(p.probe.get());
+      }
+    }
+    // Declared periods are stored before the swap (idempotent): a reload that cannot store them
+    // (the database locked by a sqlite3 shell ...) fails as a whole and can simply be retried.
+    if (Status st = ApplyPeriodDeclarations(*next); !st.ok()) {
+      log_->error("reload refused, keeping the running config: {}", st.message());
+      return st;
+    }
+    // Rules last before the swap: AlertingRuntime::Reload keeps the running rules on failure.
+    if (Status st = alerting_->Reload(*next); !st.ok()) {
+      log_->error("reload refused, keeping the running config and rules: {}", st.message());
+      return st;
+    }
+    for (const Probe* p : fresh) ledger_->MarkStale(p);
+    config_.components = next->components;
+    config_.rule_files = next->rule_files;
+    config_.alerting = next->alerting;
+    state_.SetConfig(config_);
+    backend_.SetComponents(config_.components);
+    scheduler_.SetProbes(ToScheduled(config_));
+    ledger_->Retain(live);
+    // No stale series: what /metrics shows of removed probes and components goes now.
+    std::set<std::string> kept;
+    std::map<std::string, bool> components;
+    for (const auto& c : config_.components) {
+      components[c.name] = true;
+      for (const auto& p : c.probes) kept.insert(p.spec.key.component + "/" + p.spec.key.probe);
+    }
+    probe_samples_.Retain(kept);
+    uptime_.Retain(components);
+    {
+      std::lock_guard<std::mutex> errors_lock(internal_errors_mu_);
+      std::erase_if(internal_errors_, [&](const auto& kv) {
+        return !kept.count(kv.first.component + "/" + kv.first.probe);
+      });
+    }
+    if (server_) {
+      // Credentials change at once; TLS files, connection limits and the listen address
+      // need a restart.
+      HttpServerOptions web;
+      ApplyWebConfig(next->web, &web);
+      server_->SetAuth(web.auth);
+      const WebConfig& a = next->web;
+      const WebConfig& b = config_.web;
+      if (a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
+          next->listen != config_.listen || a.max_connections != b.max_connections ||
+          a.max_connections_per_client != b.max_connections_per_client ||
+          a.request_timeout_ms != b.request_timeout_ms || a.idle_timeout_ms != b.idle_timeout_ms) {
+        log_->warn("listen, web.tls_* and web connection limits take effect at the next restart");
+      }
+    }
+    config_.web.bearer_token = next->web.bearer_token;
+    config_.web.basic_username = next->web.basic_username;
+    config_.web.basic_password = next->web.basic_password;
+    config_.web.protect_metrics = next->web.protect_metrics;
+    config_.web.protect_health = next->web.protect_health;
+    log_->info("config reloaded from {} ({} probes rebuilt)", options_.config_path, fresh.size());
+    return Status::Ok();
+  }
+
+  void Shutdown() {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      if (stopped_) return;
+      stopped_ = true;
+    }
+    stop_cv_.notify_all();
+    if (refresher_.joinable()) refresher_.join();
+    scheduler_.Stop();  // waits for running probes; their results reach the writer queue
+    if (server_) server_->Stop();
+    alerting_.reset();  // stops rule evaluation and the outbox (their state is persisted)
+    writer_->Stop();  // drains the queue and commits
+    const auto stats = writer_->Stats();  // after the drain: what it could not write is counted
+    const uint64_t lost = stats.lost_batches + stats.rejected_batches;
+    if (lost > 0 || stats.dropped_batches > 0) {
+      log_->error("stopped; {} batches committed, {} dropped (queue full), {} lost ({})",
+                  stats.committed_batches, stats.dropped_batches, lost, stats.last_error);
+    } else {
+      log_->info("stopped; {} batches committed, 0 dropped", stats.committed_batches);
+    }
+  }
+
+  int port() const { return server_ ? server_->port() : 0; }
+
+ private:
+  // The `web:` section as the HTTP server wants it. The reload hook is installed only when the
+  // lifecycle API is enabled.
+  void ApplyWebConfig(const WebConfig& web, HttpServerOptions* http) {
+    http->tls_cert_file = web.tls_cert_file;
+    http->tls_key_file = web.tls_key_file;
+    http->auth.bearer_token = web.bearer_token;
+    http->auth.basic_username = web.basic_username;
+    http->auth.basic_password = web.basic_password;
+    http->auth.protect_metrics = web.protect_metrics;
+    http->auth.protect_health = web.protect_health;
+    http->gate.max_connections = web.max_connections;
+    http->gate.max_connections_per_client = web.max_connections_per_client;
+    http->gate.request_timeout = std::chrono::milliseconds(web.request_timeout_ms);
+    http->gate.idle_timeout = std::chrono::milliseconds(web.idle_timeout_ms);
+    if (web.enable_lifecycle) http->reload = [this] { return Reload(); };
+  }
+
+  ReloadStats ReloadSnapshot() {
+    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    return reload_stats_;
+  }
+
+  // Reads what storage remembers of a probe (log cursors, counters) into `probe`, at a fresh
+  // epoch fenced in the writer first: older batches of the key still queued then either commit
+  // before the read or lose their state part, so no line is counted twice or lost.
+  Status RestoreState(const ProbeKey& key, Probe& probe) {
+    const uint64_t epoch = ledger_->NextEpoch();
+    if (Status s = writer_->Fence(key, epoch); !s.ok()) {
+      return Status::Unavailable("cannot fence the stored state of probe " + key.component + "/" +
+                                 key.probe + ": " + s.message());
+    }
+    auto reader = storage::Reader::Open(config_path_db_);
+    health_->Record("read", reader.status());
+    if (!reader.ok()) {
+      return Status::IoError("cannot read stored probe state: " + reader.status().message());
+    }
+    probe.Restore(**reader);
+    Status e = (*reader)->TakeStateError();
+    health_->Record("read", e);
+    if (!e.ok()) {
+      return Status::IoError("cannot read stored state of probe " + key.component + "/" +
+                             key.probe + ": " + e.message());
+    }
+    ledger_->SetEpoch(&probe, epoch);
+    return Status::Ok();
+  }
+
+  // Runs one probe; first re-reads its stored state when it is stale (new, or storage lost or
+  // refused one of its batches, or it threw). Worker threads; a probe never runs twice at once,
+  // so its Restore() cannot race its Run(). A probe that cannot read its state does not run:
+  // that time stays unknown rather than counted from a wrong cursor.
+  void RunProbe(const ScheduledProbe& p, TimestampMs due) {
+    const ProbeKey& key = p.spec.key;
+    if (ledger_->TakeStale(key, p.probe.get())) {
+      if (Status s = RestoreState(key, *p.probe); !s.ok()) {
+        ledger_->MarkStale(p.probe.get());  // try again at the next run
+        if (ShouldLog(key, &restore_log_)) {
+          log_->error("probe {}/{} not run: {}", key.component, key.probe, s.message());
+        }
+        return;
+      }
+    }
+    runner_.Run(p, due, ledger_->Epoch(p.probe.get()));
+  }
+
+  // A probe threw: obsmon's bug. Counted for /metrics, logged at most once a minute per probe,
+  // and the probe re-reads its state before its next run (it may have moved its cursors).
+  void OnInternalError(const ProbeKey& key, const std::string& what) {
+    ledger_->MarkStale(key);
+    uint64_t count = 0;
+    {
+      std::lock_guard<std::mutex> lock(internal_errors_mu_);
+      count = ++internal_errors_[key];
+    }
+    if (ShouldLog(key, &internal_error_log_)) {
+      log_->error("probe {}/{} threw (obsmon bug; the run counts as unknown, {} so far): {}",
+                  key.component, key.probe, count, what);
+    }
+  }
+
+  // At most one line a minute per probe for a repeating error.
+  bool ShouldLog(const ProbeKey& key, std::map<ProbeKey, SteadyTime>* last) {
+    std::lock_guard<std::mutex> lock(log_limit_mu_);
+    const SteadyTime now = clock_.SteadyNow();
+    auto it = last->find(key);
+    if (it != last->end() && now - it->second < std::chrono::minutes(1)) return false;
+    (*last)[key] = now;
+    return true;
+  }
+
+  // Empty while obsmon can keep its evidence; otherwise why not, for /healthz.
+  std::string HealthFailure() {
+    std::string failure = health_->FailureSummary();
+    const std::string write_error = writer_->Stats().last_error;
+    if (!write_error.empty()) failure = "write: " + write_error + (failure.empty() ? "" : "; " + failure);
+    return failure.empty() ? "" : "storage: " + failure;
+  }
+
+  SelfStats CollectSelfStats() {
+    SelfStats s;
+    s.scheduler = scheduler_.Stats();
+    s.writer = writer_->Stats();
+    s.reload = ReloadSnapshot();
+    s.storage = health_->Snapshot();
+    s.storage_healthy = HealthFailure().empty();
+    if (server_) s.http = server_->ConnectionStats();
+    {
+      // Every configured probe has a series from the start (0), so rate() and alerts on it work.
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      for (const auto& c : config_.components) {
+        for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
+      }
+    }
+    std::lock_guard<std::mutex> lock(internal_errors_mu_);
+    for (const auto& [key, n] : internal_errors_) s.internal_errors[key] = n;
+    return s;
+  }
+
+  // Logs when storage writes start or stop failing (disk full ...), once per change rather than
+  // per failed transaction. Refresher thread only.
+  void ReportStorageHealth() {
+    const std::string error = writer_->Stats().last_error;
+    if (error == last_storage_error_) return;
+    if (!error.empty()) {
+      log_->error("storage writes failing, results kept in memory and retried: {}", error);
+    } else {
+      log_->info("storage writes succeed again");
+    }
+    last_storage_error_ = error;
+  }
+
+  void RefreshLoop() {
+    for (;;) {
+      ReportStorageHealth();
+      RefreshUptime();
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.uptime_refresh_ms),
+                            [this] { return stopped_; })) {
+        return;
+      }
+    }
+  }
+
+  void RefreshUptime() {
+    auto reader = storage::Reader::Open(config_.storage.path);
+    health_->Record("read", reader.status());
+    if (!reader.ok()) {
+      if (!reader.status().IsNotFound()) log_->warn("uptime refresh: {}", reader.status().message());
+      return;
+    }
+    std::vector<ComponentConfig> components;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      components = config_.components;
+    }
+    const TimestampMs now = clock_.NowMs();
+    // Maintenance windows are read at every refresh, so one added by `obsmon maintenance add`
+    // (another process) counts in /metrics within one refresh, as it does in reports.
+    auto periods = storage::PeriodStore::OpenReadOnly(config_.storage.path);
+    health_->Record("periods", periods.status());
+    for (const auto& c : components) {
+      // Only the uptime figures are used here: skip reading the window's log lines.
+      ReportOptions options = ReportOptionsFor(c);
+      options.max_log_events = 0;
+      if (periods.ok()) {
+        auto windows = (*periods)->Maintenance(c.name, now - c.objective.window_ms, now);
+        health_->Record("periods", windows.status());
+        if (windows.ok()) {
+          for (const auto& w : *windows) {
+            options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
+          }
+        }
+      }
+      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
+                                options);
+      health_->Record("read", report.status());
+      UptimeFigures f;
+      f.component = c.name;
+      f.job = c.labels.Get("job");
+      f.window_ms = c.objective.window_ms;
+      f.objective_ratio = c.objective.uptime_percent / 100.0;
+      f.computed_at_ms = now;
+      if (report.ok()) {
+        f.uptime_ratio = report->totals.uptime();
+        f.coverage_ratio = report->totals.coverage().value_or(0);
+        f.down_seconds = report->totals.down_ms / 1000.0;
+        f.budget_remaining_seconds = (report->budget.allowed_ms - report->budget.used_ms) / 1000.0;
+      } else if (!report.status().IsNotFound()) {
+        log_->warn("uptime of {}: {}", c.name, report.status().message());
+        continue;
+      }
+      uptime_.Set(f);
+    }
+  }
+
+  DaemonOptions options_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex reload_mu_;
+  Config config_;  // GUARDED_BY(reload_mu_) for components
+  std::unique_ptr<storage::Writer> writer_;
+  const std::string config_path_db_ = config_.storage.path;
+  std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
+  std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
+  std::mutex internal_errors_mu_;
+  std::map<ProbeKey, uint64_t> internal_errors_;  // GUARDED_BY(internal_errors_mu_)
+  std::mutex log_limit_mu_;
+  std::map<ProbeKey, SteadyTime> internal_error_log_;  // GUARDED_BY(log_limit_mu_)
+  std::map<ProbeKey, SteadyTime> restore_log_;         // GUARDED_BY(log_limit_mu_)
+  std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
+  MonitorState state_;
+  UptimeBoard uptime_;
+  StorageSink storage_sink_;
+  ProbeSamplesCollector probe_samples_;  // probes' own series (log matches ...) for /metrics
+  ProbeRunner runner_;
+  Scheduler scheduler_;
+  MetricsCollector collector_;
+  ApiBackendImpl backend_;
+  std::unique_ptr<HttpServer> server_;
+  std::string last_storage_error_;  // refresher thread only
+  std::mutex reload_serial_mu_;  // one reload at a time
+  std::mutex reload_stats_mu_;
+  ReloadStats reload_stats_;  // GUARDED_BY(reload_stats_mu_)
+  std::thread refresher_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+};
+
+Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  ConfigErrors errors;
+  auto config = LoadConfig(options.config_path, *options.clock, &errors);
+  if (!config) throw ConfigException(std::move(errors));
+  const std::string listen =
+      options.listen_override.empty() ? config->listen : options.listen_override;
+  if (Status s = CheckListenAddress(listen); !s.ok()) return s;
+  // Made before the writer: the writer tells the ledger of lost probe state.
+  auto ledger = std::make_shared<ProbeStateLedger>();
+  auto health = std::make_shared<StorageHealth>(*options.clock);
+  storage::StorageOptions so;
+  so.on_state_lost = [ledger](const ProbeKey& key) { ledger->MarkStale(key); };
+  so.path = config->storage.path;
+  so.retention_ms = config->storage.retention_ms;
+  so.rollup_retention_ms = config->storage.rollup_retention_ms;
+  so.clock = options.clock;
+  auto writer = storage::Writer::Start(so);
+  if (!writer.ok()) return writer.status();
+  auto alerting = AlertingRuntime::Start(*config, *options.clock,
+                                         options.logger ? options.logger : spdlog::default_logger(),
+                                         health);
+  if (!alerting.ok()) return alerting.status();
+  auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
+                                     std::move(*alerting), std::move(ledger), std::move(health));
+  if (Status s = impl->Start(); !s.ok()) {
+    impl->Shutdown();
+    return s;
+  }
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() { Shutdown(); }
+Status Daemon::Reload() { return impl_->Reload(); }
+void Daemon::Shutdown() { impl_->Shutdown(); }
+int Daemon::http_port() const { return impl_->port(); }
+
+}  // namespace obsmon

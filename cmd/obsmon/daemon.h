@@ -1,0 +1,50 @@
+// `obsmon run`: the one place where concrete parts are wired together (like Prometheus's
+// cmd/prometheus/main.go): config -> probes -> scheduler -> runner -> sinks (storage, state,
+// metrics) and the HTTP server over them.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <spdlog/logger.h>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "config/config.h"
+
+namespace obsmon {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::string listen_override;  // empty: the config's listen
+  std::string version;
+  const Clock* clock = &SystemClock::Instance();
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+class Daemon {
+ public:
+  // Loads the config (ConfigException with every error when it is bad), opens storage (a Status
+  // when the database is unusable or in use), binds the HTTP server and starts probing.
+  static Result<std::unique_ptr<Daemon>> Start(DaemonOptions options);
+  ~Daemon();
+
+  // Re-reads the config. A bad config is refused with its errors and the running one stays;
+  // probes whose settings did not change keep their schedule and state.
+  Status Reload();
+  // Stops probing, drains the storage queue, stops the server. Idempotent.
+  void Shutdown();
+
+  int http_port() const;
+
+  class Impl;
+
+ private:
+  explicit Daemon(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace obsmon

@@ -1,0 +1,94 @@
+// obsmon's configuration, as loaded from YAML and fully validated (config/config_loader).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "core/labels.h"
+#include "probes/probe.h"
+#include "storage/period_store.h"
+
+namespace obsmon {
+
+// What a component must show over its observation window.
+struct Objective {
+  double uptime_percent = 99.5;
+  int64_t window_ms = 7LL * 86'400'000;
+  // Below this share of the window known (up or down), a verdict is INSUFFICIENT DATA.
+  double min_coverage_percent = 99.0;
+  // Optional latency SLA on successful health probes, p95 in milliseconds.
+  std::optional<double> latency_p95_ms;
+};
+
+struct ProbeConfig {
+  ProbeSpec spec;
+  // Built and validated at load. Shared so that a reload may keep an unchanged probe's instance.
+  std::shared_ptr<Probe> probe;
+  // Canonical text of the probe's YAML mapping: equal fingerprints mean unchanged settings.
+  std::string fingerprint;
+};
+
+struct ComponentConfig {
+  std::string name;
+  Labels labels;  // always has `job` (default: the component name)
+  Objective objective;
+  std::vector<ProbeConfig> probes;
+  // Observation periods and maintenance windows declared under `observation:` and
+  // `maintenance:` (config/period_config.h); stored at start when not stored yet.
+  std::vector<storage::PeriodRecord> declared_periods;
+  std::vector<storage::MaintenanceRecord> declared_maintenance;
+};
+
+// The `web:` section (config/web_config.cc): TLS and access to obsmon's HTTP server. The
+// secrets were read from files or environment variables; never log or serialize this struct.
+struct WebConfig {
+  std::string tls_cert_file;  // both set: HTTPS only
+  std::string tls_key_file;
+  std::string bearer_token;    // secret; empty: bearer auth off
+  std::string basic_username;  // empty: basic auth off
+  std::string basic_password;  // secret
+  bool protect_metrics = true;   // when auth is on, /metrics needs it too
+  bool protect_health = false;   // /healthz, /-/healthy, /-/ready stay open for probes by default
+  bool enable_lifecycle = true;  // POST /-/reload
+  // The HTTP server's connection gate (web/gate_options.h has the same defaults).
+  size_t max_connections = 512;
+  size_t max_connections_per_client = 64;
+  int64_t request_timeout_ms = 10'000;  // first byte to whole request
+  int64_t idle_timeout_ms = 30'000;     // a kept-alive connection between requests
+};
+
+struct StorageConfig {
+  std::string path = "obsmon.db";
+  int64_t retention_ms = 35LL * 86'400'000;
+  int64_t rollup_retention_ms = 400LL * 86'400'000;
+};
+
+struct Config {
+  std::string file;                        // the file it was loaded from
+  std::string listen = "127.0.0.1:9950";  // host:port of the HTTP server
+  StorageConfig storage;
+  WebConfig web;
+  // A health sample counts for interval x coverage_tolerance; beyond that time is unknown.
+  double coverage_tolerance = 1.5;
+  int workers = 8;  // probe worker threads
+  // How often the objective-window uptime behind /metrics and the API is recomputed.
+  int64_t uptime_refresh_ms = 15'000;
+  std::vector<std::string> rule_files;
+  // The `alerting:` section as written; validated by alerts/ (ParseAlertingConfig).
+  YAML::Node alerting;
+  std::vector<ComponentConfig> components;
+
+  const ComponentConfig* FindComponent(const std::string& name) const {
+    for (const auto& c : components) {
+      if (c.name == name) return &c;
+    }
+    return nullptr;
+  }
+};
+
+}  // namespace obsmon

@@ -1,0 +1,35 @@
+// Observation periods and maintenance windows declared in the config, next to a component.
+// Parsing only (no storage): part of the config library so that the config loader can call it;
+// report/periods.h stores the declarations (ApplyDeclarations). Not thread-safe (config loading).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "config/config.h"
+#include "storage/period_store.h"
+
+namespace obsmon {
+
+// Periods and maintenance windows declared in a component's config:
+//
+//   observation:                # a mapping, or a list of them
+//     start: 2025-10-14T00:00:00Z
+//     days: 7                   # default 7
+//     objective: 99.5           # default: the component's objective
+//     min_coverage: 99          # default: the component's
+//     latency_p95: 250ms        # default: the component's SLA, if any
+//     degradation_tolerance: 0.25
+//   maintenance:
+//     - {from: 2025-10-16T02:00:00Z, to: 2025-10-16T03:00:00Z, reason: "DB upgrade"}
+struct PeriodDeclarations {
+  std::vector<storage::PeriodRecord> periods;
+  std::vector<storage::MaintenanceRecord> maintenance;
+};
+// Reads the `observation` and `maintenance` keys of a component mapping (marking them used, so
+// CheckUnknownKeys accepts them); errors go to the node's ConfigErrors with their positions.
+PeriodDeclarations ParsePeriodDeclarations(ConfigNode& component, const std::string& name,
+                                           const Objective& objective);
+
+}  // namespace obsmon

@@ -1,0 +1,243 @@
+// RenderReportJson: the stable JSON form of a Report, documented field by field in
+// docs/report-json.md. Add fields freely; never rename or retype one (bump "schema" instead).
+#include <nlohmann/json.hpp>
+
+#include "render/report_format.h"
+
+namespace obsmon {
+namespace {
+
+// Ordered: keys stay in the documented order (core figures first) for human readers.
+using json = nlohmann::ordered_json;
+
+json Optional(std::optional<double> v) { return v ? json(*v) : json(nullptr); }
+
+json Time(TimestampMs ms) { return json(FormatRfc3339Ms(ms)); }
+
+json Totals(const UptimeTotals& t) {
+  return json{
+      {"window_ms", t.window_ms},
+      {"window_seconds", t.window_ms / 1000.0},
+      {"up_ms", t.up_ms},
+      {"up_seconds", t.up_ms / 1000.0},
+      {"down_ms", t.down_ms},
+      {"down_seconds", t.down_ms / 1000.0},
+      {"unknown_ms", t.unknown_ms},
+      {"unknown_seconds", t.unknown_ms / 1000.0},
+      {"excluded_ms", t.excluded_ms},
+      {"excluded_seconds", t.excluded_ms / 1000.0},
+      {"uptime_ratio", Optional(t.uptime())},
+      {"coverage_ratio", Optional(t.coverage())},
+      {"conservative_ratio", Optional(t.conservative())},
+  };
+}
+
+json Latency(const LatencySummary& l) {
+  auto v = [&](double x) { return l.count > 0 ? json(x) : json(nullptr); };
+  return json{
+      {"count", l.count},
+      {"method", "nearest-rank"},
+      {"min_seconds", v(l.min_seconds)},
+      {"mean_seconds", v(l.mean_seconds)},
+      {"p50_seconds", v(l.p50_seconds)},
+      {"p95_seconds", v(l.p95_seconds)},
+      {"p99_seconds", v(l.p99_seconds)},
+      {"max_seconds", v(l.max_seconds)},
+  };
+}
+
+json Event(const std::optional<LogEvent>& e) {
+  if (!e) return nullptr;
+  return json{{"ts", Time(e->ts_ms)}, {"ts_ms", e->ts_ms},       {"probe", e->key.probe},
+              {"file", e->file},      {"severity", e->severity}, {"line", e->line}};
+}
+
+json Interval(TimestampMs start, TimestampMs end) {
+  return json{{"start", Time(start)},
+              {"start_ms", start},
+              {"end", Time(end)},
+              {"end_ms", end},
+              {"duration_ms", end - start}};
+}
+
+}  // namespace
+
+std::string RenderReportJson(const Report& r) {
+  json out = json::object();
+  out["schema"] = "obsmon.report/v1";
+  out["component"] = r.component;
+  out["period_id"] = r.period_id ? json(*r.period_id) : json(nullptr);
+  out["window"] = {
+      {"from", Time(r.from_ms)},
+      {"from_ms", r.from_ms},
+      {"to", Time(r.to_ms)},
+      {"to_ms", r.to_ms},
+      {"now", Time(r.now_ms)},
+      {"now_ms", r.now_ms},
+      {"evaluated_to", Time(r.evaluated_to_ms)},
+      {"evaluated_to_ms", r.evaluated_to_ms},
+      {"in_progress", r.in_progress()},
+  };
+  out["objective"] = {
+      {"uptime_ratio", r.objective.uptime_percent / 100.0},
+      {"min_coverage_ratio", r.objective.min_coverage_percent / 100.0},
+      {"latency_p95_seconds",
+       r.objective.latency_p95_ms ? json(*r.objective.latency_p95_ms / 1000.0) : json(nullptr)},
+      {"degradation_tolerance_ratio", r.degradation_tolerance},
+  };
+  json criteria = json::array();
+  for (const auto& c : r.criteria) {
+    criteria.push_back({{"name", c.name},
+                        {"value", Optional(c.value)},
+                        {"threshold", c.threshold},
+                        {"met", c.met},
+                        {"detail", c.detail}});
+  }
+  out["verdict"] = {{"status", VerdictName(r.verdict)},
+                    {"reasons", r.verdict_reasons},
+                    {"criteria", std::move(criteria)}};
+  out["uptime"] = Totals(r.totals);
+  out["error_budget"] = {
+      {"allowed_ms", r.budget.allowed_ms},
+      {"allowed_seconds", r.budget.allowed_ms / 1000.0},
+      {"used_ms", r.budget.used_ms},
+      {"used_seconds", r.budget.used_ms / 1000.0},
+      {"left_ms", r.budget.left_ms},
+      {"left_seconds", r.budget.left_ms / 1000.0},
+      {"used_ratio", Optional(r.budget.used_ratio())},
+  };
+  if (r.projection) {
+    const auto& p = *r.projection;
+    out["projection"] = {
+        {"burn_rate", Optional(p.burn_rate)},
+        {"remaining_ms", p.remaining_ms},
+        {"projected_down_ms", p.projected_down_ms},
+        {"projected_uptime_ratio", Optional(p.projected_uptime)},
+        {"projected_status", VerdictName(p.projected_verdict)},
+        {"budget_exhausted_at",
+         p.budget_exhausted_at_ms ? Time(*p.budget_exhausted_at_ms) : json(nullptr)},
+        {"budget_exhausted_at_ms",
+         p.budget_exhausted_at_ms ? json(*p.budget_exhausted_at_ms) : json(nullptr)},
+    };
+  } else {
+    out["projection"] = nullptr;
+  }
+  out["latency"] = Latency(r.latency);
+
+  json incidents = json::array();
+  for (const auto& inc : r.incidents) {
+    incidents.push_back({
+        {"start", Time(inc.start_ms)},
+        {"start_ms", inc.start_ms},
+        {"end", Time(inc.end_ms)},
+        {"end_ms", inc.end_ms},
+        {"duration_ms", inc.duration_ms()},
+        {"duration_seconds", inc.duration_ms() / 1000.0},
+        {"ongoing", inc.ongoing},
+        {"began_before_window", inc.began_before_window},
+        {"probes", inc.probes},
+        {"first_probe", inc.first_probe},
+        {"first_reason", inc.first_reason},
+        {"first_failure", Time(inc.first_failure_ms)},
+        {"first_failure_ms", inc.first_failure_ms},
+    });
+  }
+  out["incidents"] = std::move(incidents);
+
+  json checks = json::array();
+  for (const auto& c : r.checks) {
+    json first = nullptr;
+    if (c.first_failure_ms) {
+      first = {{"ts", Time(*c.first_failure_ms)},
+               {"ts_ms", *c.first_failure_ms},
+               {"reason", c.first_failure_reason}};
+    }
+    checks.push_back({{"probe", c.probe},
+                      {"runs", c.runs},
+                      {"passed", c.passed},
+                      {"failed", c.failed},
+                      {"pass_rate", Optional(c.pass_rate())},
+                      {"first_failure", std::move(first)}});
+  }
+  out["checks"] = std::move(checks);
+
+  json days = json::array();
+  for (const auto& d : r.days) {
+    days.push_back({{"date", d.date},
+                    {"start", Time(d.start_ms)},
+                    {"start_ms", d.start_ms},
+                    {"end", Time(d.end_ms)},
+                    {"end_ms", d.end_ms},
+                    {"uptime", Totals(d.totals)},
+                    {"incidents", d.incidents},
+                    {"checks_passed", d.checks_passed},
+                    {"checks_failed", d.checks_failed},
+                    {"latency", Latency(d.latency)},
+                    {"log_lines", {{"critical", d.criticals}, {"error", d.errors}}}});
+  }
+  out["days"] = std::move(days);
+  out["health_probes"] = r.health_probes;
+  json excluded = json::array();
+  for (const auto& iv : r.excluded) {
+    excluded.push_back({{"start", Time(iv.start_ms)},
+                        {"start_ms", iv.start_ms},
+                        {"end", Time(iv.end_ms)},
+                        {"end_ms", iv.end_ms}});
+  }
+  out["excluded"] = std::move(excluded);
+  json maintenance = json::array();
+  for (const auto& m : r.maintenance) {
+    json w = Interval(m.start_ms, m.end_ms);
+    w["reason"] = m.reason;
+    maintenance.push_back(std::move(w));
+  }
+  out["maintenance"] = std::move(maintenance);
+  out["log_lines"] = {
+      {"critical", r.logs.critical},
+      {"error", r.logs.error},
+      {"truncated", r.logs.truncated},
+      {"first_critical", Event(r.logs.first_critical)},
+      {"last_critical", Event(r.logs.last_critical)},
+      {"first_error", Event(r.logs.first_error)},
+      {"last_error", Event(r.logs.last_error)},
+  };
+  json alerts = json::array();
+  for (const auto& a : r.alerts) {
+    alerts.push_back({{"rule", a.rule},
+                      {"labels", a.labels},
+                      {"summary", a.summary},
+                      {"fired", Time(a.fired_ms)},
+                      {"fired_ms", a.fired_ms},
+                      {"resolved", a.resolved_ms ? Time(*a.resolved_ms) : json(nullptr)},
+                      {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)}});
+  }
+  out["alerts_fired"] = std::move(alerts);
+  json gaps = json::array();
+  for (const auto& g : r.gaps) gaps.push_back(Interval(g.start_ms, g.end_ms));
+  out["monitoring_gaps"] = std::move(gaps);
+  if (!r.usage.empty()) {
+    json usage = json::object();
+    json emissions = json::array();
+    for (const auto& e : r.usage.emissions) {
+      emissions.push_back(
+          {{"project", e.project}, {"emissions_kg", e.emissions_kg}, {"energy_kwh", e.energy_kwh}});
+    }
+    usage["emissions"] = std::move(emissions);
+    if (const auto& res = r.usage.resources) {
+      usage["resources"] = {{"cpu_samples", res->cpu_samples},
+                            {"cpu_p50_percent", Optional(res->cpu_p50_percent)},
+                            {"cpu_p95_percent", Optional(res->cpu_p95_percent)},
+                            {"memory_samples", res->memory_samples},
+                            {"memory_p50_mb", Optional(res->memory_p50_mb)},
+                            {"memory_max_mb", Optional(res->memory_max_mb)},
+                            {"restarts", res->restarts}};
+    } else {
+      usage["resources"] = nullptr;
+    }
+    out["component_usage"] = std::move(usage);
+  }
+  // Probe reasons may hold invalid UTF-8: replace it rather than throw.
+  return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace obsmon

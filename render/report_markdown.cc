@@ -1,0 +1,293 @@
+// RenderReportMarkdown: a Report shaped to paste into a promotion issue, whose template has
+// "### Day N (date)" sections and a "### Final Assessment (date)" (see the seeds). Every text that
+// comes from a probe goes through EscapeMarkdown.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "core/duration.h"
+#include "core/text_escape.h"
+#include "render/report_format.h"
+
+namespace obsmon {
+namespace {
+
+const char* Mark(bool met) { return met ? "✅" : "❌"; }
+
+const char* VerdictMark(Verdict v) {
+  switch (v) {
+    case Verdict::kPass:
+      return "✅";
+    case Verdict::kFail:
+      return "❌";
+    case Verdict::kInProgress:
+      return "⏳";
+    case Verdict::kInsufficientData:
+      return "⚠️";
+  }
+  return "";
+}
+
+std::string Reason(const std::string& s) {
+  return s.empty() ? "(no reason recorded)" : EscapeMarkdown(s);
+}
+
+// Target and measured cells of a criterion row.
+std::pair<std::string, std::string> Cells(const Report& r, const Criterion& c) {
+  if (c.name == "uptime" || c.name == "coverage") {
+    return {"≥ " + FormatPercent(c.threshold), FormatPercent(c.value)};
+  }
+  if (c.name == "latency_p95") {
+    return {"≤ " + FormatLatency(c.threshold), c.value ? FormatLatency(*c.value) : "n/a"};
+  }
+  if (c.name == "critical_lines") {
+    return {"0", fmt::format("{}{}", r.logs.truncated ? "≥ " : "", r.logs.critical)};
+  }
+  if (c.name == "no_degradation") {
+    return {fmt::format("p95 last/first day ≤ +{:.1f} %", c.threshold * 100.0),
+            c.value ? fmt::format("{:+.1f} %", *c.value * 100.0) : "n/a"};
+  }
+  uint64_t runs = 0, passed = 0;
+  for (const auto& k : r.checks) {
+    runs += k.runs;
+    passed += k.passed;
+  }
+  return {"100 % pass", fmt::format("{}/{} passed", passed, runs)};
+}
+
+const char* CriterionTitle(const std::string& name) {
+  if (name == "uptime") return "Uptime";
+  if (name == "coverage") return "Coverage (known time)";
+  if (name == "latency_p95") return "Latency p95";
+  if (name == "integration_checks") return "Integration checks";
+  if (name == "critical_lines") return "Critical log lines";
+  if (name == "no_degradation") return "No degradation";
+  return "?";
+}
+
+std::string Latency(const LatencySummary& l) {
+  if (l.count == 0) return "n/a";
+  return fmt::format("p50: {}, p95: {}, p99: {}", FormatLatency(l.p50_seconds),
+                     FormatLatency(l.p95_seconds), FormatLatency(l.p99_seconds));
+}
+
+std::string LogLine(const char* what, const std::optional<LogEvent>& e) {
+  if (!e) return "";
+  return fmt::format("- {}: {} UTC ({}): {}\n", what, FormatUtcSeconds(e->ts_ms),
+                     EscapeMarkdown(e->key.probe),
+                     EscapeMarkdown(EscapeControlAndInvalidUtf8(e->line)));  // NUL: \x00
+}
+
+}  // namespace
+
+std::string RenderReportMarkdown(const Report& r) {
+  std::string out;
+  auto line = [&out](const std::string& s) {
+    out += s;
+    out += '\n';
+  };
+  const auto& t = r.totals;
+  if (r.period_id) {
+    line(fmt::format("## Observation period #{}: {}", *r.period_id, EscapeMarkdown(r.component)));
+  } else {
+    line(fmt::format("## Observation report: {}", EscapeMarkdown(r.component)));
+  }
+  line("");
+  line(fmt::format("**Verdict: {} {}** ({} → {} UTC{})", VerdictMark(r.verdict),
+                   VerdictName(r.verdict), FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
+                   r.in_progress()
+                       ? fmt::format(", evaluated to {}", FormatUtcSeconds(r.evaluated_to_ms))
+                       : ""));
+  line("");
+  for (const auto& reason : r.verdict_reasons) line("- " + EscapeMarkdown(reason));
+  line("");
+  line("| Criterion | Target | Measured | Met |");
+  line("|-----------|--------|----------|-----|");
+  for (const auto& c : r.criteria) {
+    auto [target, measured] = Cells(r, c);
+    line(fmt::format("| {} | {} | {} | {} |", CriterionTitle(c.name), target, measured,
+                     Mark(c.met)));
+  }
+  line("");
+  line(fmt::format("**Uptime**: {} over {} (objective {})", FormatPercent(t.uptime()),
+                   HumanDurationMs(t.window_ms),
+                   FormatPercent(r.objective.uptime_percent / 100.0)));
+  line(fmt::format("**Response Time**: {}", Latency(r.latency)));
+  line("");
+  line("| Figure | Value |");
+  line("|--------|-------|");
+  line(fmt::format("| Up | {} |", HumanDurationMs(t.up_ms)));
+  line(fmt::format("| Down | {} |", HumanDurationMs(t.down_ms)));
+  line(fmt::format("| Unknown (not monitored) | {} |", HumanDurationMs(t.unknown_ms)));
+  line(fmt::format("| Excluded (maintenance) | {} |", HumanDurationMs(t.excluded_ms)));
+  line(fmt::format("| Coverage | {} |", FormatPercent(t.coverage())));
+  line(fmt::format("| Conservative uptime | {} |", FormatPercent(t.conservative())));
+  line(fmt::format("| Error budget | allowed {}, used {}, left {} |",
+                   HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
+                   FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) {
+    const auto& p = *r.projection;
+    line(fmt::format("| Projection (current burn rate{}) | {} down at the end, uptime {}: {}{} |",
+                     p.burn_rate ? fmt::format(" {:.2f}x", *p.burn_rate) : std::string(),
+                     HumanDurationMs(p.projected_down_ms), FormatPercent(p.projected_uptime),
+                     VerdictName(p.projected_verdict),
+                     p.budget_exhausted_at_ms
+                         ? ", budget exhausted at " + FormatUtcSeconds(*p.budget_exhausted_at_ms)
+                         : std::string()));
+  }
+  line(fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
+                   r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
+  line(fmt::format("| Alerts fired | {} |", r.alerts.size()));
+  line(fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
+  line(fmt::format("| Health probes | {} |",
+                   r.health_probes.empty()
+                       ? std::string("-")
+                       : EscapeMarkdown(fmt::format("{}", fmt::join(r.health_probes, ", ")))));
+  line("");
+
+  line(fmt::format("### Incidents ({})", r.incidents.size()));
+  line("");
+  if (r.incidents.empty()) {
+    line("No incidents.");
+  } else {
+    line("| # | Start (UTC) | End (UTC) | Duration | Failing probes | First reason |");
+    line("|---|-------------|-----------|----------|----------------|--------------|");
+    for (size_t i = 0; i < r.incidents.size(); ++i) {
+      const auto& inc = r.incidents[i];
+      line(fmt::format("| {} | {}{} | {} | {} | {} | {}: {} |", i + 1,
+                       FormatUtcSeconds(inc.start_ms),
+                       inc.began_before_window ? " (before window)" : "",
+                       inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms),
+                       HumanDurationMs(inc.duration_ms()),
+                       EscapeMarkdown(fmt::format("{}", fmt::join(inc.probes, ", "))),
+                       EscapeMarkdown(inc.first_probe), Reason(inc.first_reason)));
+    }
+  }
+  line("");
+
+  if (!r.checks.empty()) {
+    line("### Integration checks");
+    line("");
+    line("| Check | Runs | Passed | Failed | Pass rate | First failure |");
+    line("|-------|------|--------|--------|-----------|---------------|");
+    for (const auto& c : r.checks) {
+      line(fmt::format("| {} | {} | {} | {} | {} | {} |", EscapeMarkdown(c.probe), c.runs, c.passed,
+                       c.failed, FormatPercent(c.pass_rate()),
+                       c.first_failure_ms ? FormatUtcSeconds(*c.first_failure_ms) + ": " +
+                                                Reason(c.first_failure_reason)
+                                          : std::string("-")));
+    }
+    line("");
+  }
+
+  if (r.logs.critical + r.logs.error > 0) {
+    line("### Log lines");
+    line("");
+    out += LogLine("First critical", r.logs.first_critical);
+    out += LogLine("Last critical", r.logs.last_critical);
+    out += LogLine("First error", r.logs.first_error);
+    out += LogLine("Last error", r.logs.last_error);
+    line("");
+  }
+
+  if (!r.usage.emissions.empty()) {
+    line("### Carbon emissions");
+    line("");
+    line("| Project | Emissions (kg CO2eq) | Energy (kWh) |");
+    line("|---------|----------------------|--------------|");
+    for (const auto& e : r.usage.emissions) {
+      line(fmt::format("| {} | {:.6f} | {:.6f} |", EscapeMarkdown(e.project), e.emissions_kg,
+                       e.energy_kwh));
+    }
+    line("");
+  }
+  if (const auto& res = r.usage.resources) {
+    auto fig = [](const std::optional<double>& v, const char* unit) {
+      return v ? fmt::format("{:.1f} {}", *v, unit) : std::string("n/a");
+    };
+    line("### Resource usage");
+    line("");
+    line(fmt::format("- CPU: p50 {}, p95 {} ({} samples)", fig(res->cpu_p50_percent, "%"),
+                     fig(res->cpu_p95_percent, "%"), res->cpu_samples));
+    line(fmt::format("- Memory: p50 {}, max {} ({} samples)", fig(res->memory_p50_mb, "MB"),
+                     fig(res->memory_max_mb, "MB"), res->memory_samples));
+    line(fmt::format("- Restarts: {:.0f}", res->restarts));
+    line("");
+  }
+
+  if (!r.alerts.empty()) {
+    line(fmt::format("### Alerts fired ({})", r.alerts.size()));
+    line("");
+    line("| Alert | Fired (UTC) | Resolved (UTC) | Summary |");
+    line("|-------|-------------|----------------|---------|");
+    for (const auto& a : r.alerts) {
+      line(fmt::format("| {} | {} | {} | {} |", EscapeMarkdown(a.rule),
+                       FormatUtcSeconds(a.fired_ms),
+                       a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
+                       a.summary.empty() ? std::string("-") : EscapeMarkdown(a.summary)));
+    }
+    line("");
+  }
+
+  if (!r.excluded.empty()) {
+    line("### Maintenance (excluded)");
+    line("");
+    if (!r.maintenance.empty()) {
+      for (const auto& m : r.maintenance) {
+        line(fmt::format(
+            "- {} → {} UTC ({}): {}", FormatUtcSeconds(m.start_ms), FormatUtcSeconds(m.end_ms),
+            HumanDurationMs(m.end_ms - m.start_ms),
+            m.reason.empty() ? std::string("(no reason given)") : EscapeMarkdown(m.reason)));
+      }
+    } else {
+      for (const auto& iv : r.excluded) {
+        line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(iv.start_ms),
+                         FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
+      }
+    }
+    line("");
+  }
+
+  if (!r.gaps.empty()) {
+    // The longest gaps first: the ones worth explaining.
+    constexpr size_t kListed = 10;
+    std::vector<TimeInterval> gaps = r.gaps;
+    std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
+      return a.length_ms() > b.length_ms();
+    });
+    line(fmt::format("### Monitoring gaps ({}, {} unknown)", r.gaps.size(),
+                     HumanDurationMs(t.unknown_ms)));
+    line("");
+    for (size_t i = 0; i < gaps.size() && i < kListed; ++i) {
+      line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
+                       FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
+    }
+    if (gaps.size() > kListed) line(fmt::format("- … and {} shorter", gaps.size() - kListed));
+    line("");
+  }
+
+  for (size_t i = 0; i < r.days.size(); ++i) {
+    const auto& d = r.days[i];
+    line(fmt::format("### Day {} ({})", i + 1, d.date));
+    line(fmt::format("- Uptime: {} (down {}, unknown {}{})", FormatPercent(d.totals.uptime()),
+                     HumanDurationMs(d.totals.down_ms), HumanDurationMs(d.totals.unknown_ms),
+                     d.totals.excluded_ms > 0
+                         ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
+                         : std::string()));
+    line(fmt::format("- Incidents: {}", d.incidents));
+    line(fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
+                     d.checks_failed));
+    line(fmt::format("- Latency: {}", Latency(d.latency)));
+    line(fmt::format("- Log lines: {} critical, {} error", d.criticals, d.errors));
+    line("");
+  }
+
+  line(fmt::format("### {} ({})", r.in_progress() ? "Assessment so far" : "Final Assessment",
+                   FormatUtcDate(r.in_progress() ? r.evaluated_to_ms : r.to_ms)));
+  line(fmt::format("{} **{}**", VerdictMark(r.verdict), VerdictName(r.verdict)));
+  for (const auto& reason : r.verdict_reasons) line("- " + EscapeMarkdown(reason));
+  return out;
+}
+
+}  // namespace obsmon

@@ -1,0 +1,80 @@
+// Observation periods: what a stored period means (its state, its objective, its report window),
+// periods and maintenance windows declared in the config, and the period report as a plain
+// function the CLI and the HTTP API both call.
+//
+// Periods and maintenance windows live in SQLite (storage/period_store.h), so they survive
+// restarts; a component may have several periods over time, one running at a time.
+// Pure functions unless they take a db path; those open their own connections (thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/config_node.h"
+#include "core/status.h"
+#include "config/config.h"
+#include "config/period_config.h"
+#include "report/report.h"
+#include "storage/period_store.h"
+
+namespace obsmon {
+
+enum class PeriodState { kScheduled, kActive, kFinished, kStopped };
+// "scheduled", "active", "finished", "stopped".
+const char* PeriodStateName(PeriodState state);
+
+// stopped_ms when stopped early, else the planned end.
+TimestampMs PeriodEnd(const storage::PeriodRecord& period);
+PeriodState StateOf(const storage::PeriodRecord& period, TimestampMs now_ms);
+// The component's objective with the period's own figures (uptime, coverage, latency SLA) and
+// its length as the window.
+Objective PeriodObjective(const storage::PeriodRecord& period, const Objective& base);
+// The period running at now_ms; else the latest that started; else the next scheduled one.
+// `periods` in any order.
+std::optional<storage::PeriodRecord> CurrentPeriod(
+    const std::vector<storage::PeriodRecord>& periods, TimestampMs now_ms);
+
+// Stores declared periods and windows that are not stored yet (idempotent: run at every start).
+Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& declarations,
+                         TimestampMs now_ms);
+
+// The current period (CurrentPeriod) of every component that has one, by component name: for the
+// `GET /` page. Opens the database read-only through the store; NotFound when it does not exist.
+Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::string& db_path,
+                                                                    TimestampMs now_ms);
+
+// Pairs alert history rows (firing, then resolved for the same rule and labels) into AlertFired.
+std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistoryRow>& rows);
+
+struct PeriodReportRequest {
+  std::string db_path;
+  std::string component;
+  // A stored period by id; else `window` when set; else the component's current period
+  // (CurrentPeriod) and, when it has none, the objective window ending now.
+  std::optional<int64_t> period_id;
+  std::optional<TimeInterval> window;
+  Objective objective;                     // the component's (config) objective
+  std::vector<std::string> health_probes;  // configured health probes; empty: all stored
+  std::string format = "json";             // text | markdown | json | html
+  TimestampMs now_ms = 0;
+};
+
+struct RenderedReport {
+  std::string content_type;  // "application/json", "text/markdown; charset=utf-8", ...
+  std::string body;
+};
+
+// Builds the report of a period or window: runs, log lines, maintenance (stored windows of the
+// component, plus the period's) and alert history from the database. NotFound for an unknown
+// period id or a period of another component; InvalidArgument for a bad window.
+Result<Report> BuildPeriodReport(const PeriodReportRequest& request);
+// BuildPeriodReport rendered in request.format; InvalidArgument for an unknown format.
+Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& request);
+// Renders an already built report (format as above).
+Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format);
+
+}  // namespace obsmon

@@ -1,0 +1,556 @@
+#include "report/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "core/duration.h"
+#include "render/report_format.h"
+
+namespace obsmon {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kHourMs = 3'600'000;
+
+TimestampMs HourStart(TimestampMs ms) { return FloorMs(ms, kHourMs); }
+
+bool OneOf(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Counts matched lines per severity class over [from, end) and per day; keeps first and last.
+void SummarizeLogs(Report& r, const ReportOptions& o) {
+  r.logs.truncated = o.log_events_truncated;
+  for (const LogEvent& e : o.log_events) {
+    if (e.ts_ms < r.from_ms || e.ts_ms >= r.evaluated_to_ms) continue;
+    if (!e.key.component.empty() && e.key.component != r.component) continue;
+    const bool critical = OneOf(o.critical_severities, e.severity);
+    const bool error = !critical && OneOf(o.error_severities, e.severity);
+    if (!critical && !error) continue;
+    DaySummary* day = nullptr;
+    for (auto& d : r.days) {
+      if (e.ts_ms >= d.start_ms && e.ts_ms < d.end_ms) day = &d;
+    }
+    auto keep = [&e](std::optional<LogEvent>& first, std::optional<LogEvent>& last) {
+      if (!first || e.ts_ms < first->ts_ms) first = e;
+      if (!last || e.ts_ms >= last->ts_ms) last = e;
+    };
+    if (critical) {
+      ++r.logs.critical;
+      if (day) ++day->criticals;
+      keep(r.logs.first_critical, r.logs.last_critical);
+    } else {
+      ++r.logs.error;
+      if (day) ++day->errors;
+      keep(r.logs.first_error, r.logs.last_error);
+    }
+  }
+}
+
+// See BurnProjection.
+void Project(Report& r, const std::vector<TimeInterval>& excluded_all) {
+  const auto& t = r.totals;
+  const int64_t known = t.up_ms + t.down_ms;
+  if (!r.in_progress() || known <= 0) return;
+  BurnProjection p;
+  const double f = static_cast<double>(t.down_ms) / static_cast<double>(known);
+  const double allowed_share = 1.0 - r.objective.uptime_percent / 100.0;
+  if (allowed_share > 0) p.burn_rate = f / allowed_share;
+  p.remaining_ms =
+      (r.to_ms - r.evaluated_to_ms) - OverlapMs(excluded_all, r.evaluated_to_ms, r.to_ms);
+  p.projected_down_ms = t.down_ms + std::llround(f * static_cast<double>(p.remaining_ms));
+  const int64_t base = (r.to_ms - r.from_ms) - OverlapMs(excluded_all, r.from_ms, r.to_ms);
+  if (base > 0) {
+    p.projected_uptime = 1.0 - static_cast<double>(p.projected_down_ms) / static_cast<double>(base);
+  }
+  p.projected_verdict =
+      p.projected_down_ms <= r.budget.allowed_ms ? Verdict::kPass : Verdict::kFail;
+  if (f > 0 && r.budget.left_ms >= 0) {
+    // Future maintenance is ignored here: an upper bound on how soon the budget runs out.
+    const int64_t at = r.evaluated_to_ms + std::llround(static_cast<double>(r.budget.left_ms) / f);
+    if (at < r.to_ms) p.budget_exhausted_at_ms = at;
+  }
+  r.projection = p;
+}
+
+TimestampMs DayStart(TimestampMs ms) { return FloorMs(ms, kDayMs); }
+
+// Index of ts's UTC day among the days of a window starting at `from` (ts >= from).
+size_t DayIndex(TimestampMs from, TimestampMs ts) {
+  return static_cast<size_t>((DayStart(ts) - DayStart(from)) / kDayMs);
+}
+
+bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
+  return allow.empty() || std::find(allow.begin(), allow.end(), probe) != allow.end();
+}
+
+void AddOverlap(UptimeTotals& totals, const StateSpan& span, TimestampMs from, TimestampMs to) {
+  TimestampMs s = std::max(span.start_ms, from);
+  TimestampMs e = std::min(span.end_ms, to);
+  if (s >= e) return;
+  switch (span.state) {
+    case HealthState::kUp:
+      totals.up_ms += e - s;
+      break;
+    case HealthState::kDown:
+      totals.down_ms += e - s;
+      break;
+    case HealthState::kUnknown:
+      totals.unknown_ms += e - s;
+      break;
+    case HealthState::kExcluded:
+      totals.excluded_ms += e - s;
+      break;
+  }
+}
+
+// The UTC days of [from, evaluated_to) with their share of the timeline and of the incidents.
+// Checks and latency are filled in by ComputeReport's pass over the runs.
+std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>& timeline) {
+  std::vector<DaySummary> days;
+  const TimestampMs from = r.from_ms;
+  const TimestampMs end = r.evaluated_to_ms;
+  if (end <= from) return days;
+  for (TimestampMs d = DayStart(from); d < end; d += kDayMs) {
+    DaySummary day;
+    day.date = FormatUtcDate(d);
+    day.start_ms = std::max(d, from);
+    day.end_ms = std::min(d + kDayMs, end);
+    day.totals.window_ms = day.end_ms - day.start_ms;
+    days.push_back(std::move(day));
+  }
+  // Spans are ordered; a span may cross several days.
+  for (const StateSpan& span : timeline) {
+    for (size_t i = DayIndex(from, span.start_ms);
+         i < days.size() && days[i].start_ms < span.end_ms; ++i) {
+      AddOverlap(days[i].totals, span, days[i].start_ms, days[i].end_ms);
+    }
+  }
+  for (const Incident& inc : r.incidents) ++days[DayIndex(from, inc.start_ms)].incidents;
+  return days;
+}
+
+void Decide(Report& r) {
+  const double objective = r.objective.uptime_percent / 100.0;
+  const double min_coverage = r.objective.min_coverage_percent / 100.0;
+  const auto uptime = r.totals.uptime();
+  const auto coverage = r.totals.coverage();
+
+  Criterion cov{"coverage", coverage, min_coverage, coverage && *coverage >= min_coverage, ""};
+  cov.detail = fmt::format("coverage {} {} {}", FormatPercent(coverage), cov.met ? ">=" : "<",
+                           FormatPercent(min_coverage));
+  Criterion up{"uptime", uptime, objective, uptime && *uptime >= objective, ""};
+  up.detail = fmt::format("uptime {} {} objective {}", FormatPercent(uptime), up.met ? ">=" : "<",
+                          FormatPercent(objective));
+  r.criteria = {up, cov};
+  if (r.objective.latency_p95_ms) {
+    Criterion lat{"latency_p95", std::nullopt, *r.objective.latency_p95_ms / 1000.0, false, ""};
+    if (r.latency.count > 0) {
+      lat.value = r.latency.p95_seconds;
+      lat.met = *lat.value <= lat.threshold;
+      lat.detail = fmt::format("latency p95 {} {} SLA {}", FormatLatency(*lat.value),
+                               lat.met ? "<=" : ">", FormatLatency(lat.threshold));
+    } else {
+      lat.detail = "latency p95 n/a: no successful health run";
+    }
+    r.criteria.push_back(lat);
+  }
+  {
+    Criterion crit{"critical_lines", static_cast<double>(r.logs.critical), 0, r.logs.critical == 0,
+                   ""};
+    crit.detail = r.logs.critical == 0
+                      ? std::string("no critical log line")
+                      : fmt::format("{}{} critical log line{}", r.logs.truncated ? "at least " : "",
+                                    r.logs.critical, r.logs.critical == 1 ? "" : "s");
+    r.criteria.push_back(crit);
+  }
+  {
+    // First and last day with successful health runs: the last may not be slower by more than
+    // the tolerance.
+    const DaySummary* first = nullptr;
+    const DaySummary* last = nullptr;
+    for (const auto& d : r.days) {
+      if (d.latency.count == 0) continue;
+      if (!first) first = &d;
+      last = &d;
+    }
+    if (first && last && first != last && first->latency.p95_seconds > 0) {
+      const double change = last->latency.p95_seconds / first->latency.p95_seconds - 1.0;
+      Criterion deg{"no_degradation", change, r.degradation_tolerance,
+                    change <= r.degradation_tolerance, ""};
+      deg.detail = fmt::format("latency p95 {} on {} vs {} on {} ({:+.1f} %, tolerance +{:.1f} %)",
+                               FormatLatency(last->latency.p95_seconds), last->date,
+                               FormatLatency(first->latency.p95_seconds), first->date,
+                               change * 100.0, r.degradation_tolerance * 100.0);
+      r.criteria.push_back(deg);
+    }
+  }
+  uint64_t check_runs = 0, check_failed = 0;
+  for (const auto& c : r.checks) {
+    check_runs += c.runs;
+    check_failed += c.failed;
+  }
+  if (check_runs > 0) {
+    Criterion chk{"integration_checks",
+                  static_cast<double>(check_runs - check_failed) / static_cast<double>(check_runs),
+                  1.0, check_failed == 0, ""};
+    chk.detail =
+        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs);
+    r.criteria.push_back(chk);
+  }
+
+  r.verdict_reasons.clear();
+  if (!r.in_progress()) {
+    if (!cov.met) {
+      r.verdict = Verdict::kInsufficientData;
+      r.verdict_reasons.push_back(cov.detail);
+      return;
+    }
+    for (const auto& c : r.criteria) {
+      if (!c.met) r.verdict_reasons.push_back(c.detail);
+    }
+    r.verdict = r.verdict_reasons.empty() ? Verdict::kPass : Verdict::kFail;
+    if (r.verdict == Verdict::kPass) {
+      for (const auto& c : r.criteria) r.verdict_reasons.push_back(c.detail);
+    }
+    return;
+  }
+  // In progress: FAIL only for what the rest of the window cannot undo.
+  if (r.budget.used_ms > r.budget.allowed_ms) {
+    r.verdict_reasons.push_back(fmt::format("error budget exhausted: {} down > {} allowed",
+                                            HumanDurationMs(r.budget.used_ms),
+                                            HumanDurationMs(r.budget.allowed_ms)));
+  }
+  if (check_failed > 0) {
+    r.verdict_reasons.push_back(
+        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs));
+  }
+  if (r.logs.critical > 0) {
+    for (const auto& c : r.criteria) {
+      if (c.name == "critical_lines") r.verdict_reasons.push_back(c.detail);
+    }
+  }
+  if (!r.verdict_reasons.empty()) {
+    r.verdict = Verdict::kFail;
+    return;
+  }
+  if (coverage && !cov.met) {
+    r.verdict = Verdict::kInsufficientData;
+    r.verdict_reasons.push_back(cov.detail + " so far");
+    return;
+  }
+  r.verdict = Verdict::kInProgress;
+  r.verdict_reasons.push_back(fmt::format(
+      "{} of {} elapsed; uptime so far {}; error budget left {}",
+      HumanDurationMs(r.evaluated_to_ms - r.from_ms), HumanDurationMs(r.to_ms - r.from_ms),
+      FormatPercent(uptime), FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) {
+    const BurnProjection& p = *r.projection;
+    std::string line = fmt::format(
+        "at the current burn rate ({}) the window ends with {} down of {} allowed: projected {}",
+        p.burn_rate ? fmt::format("{:.2f}x", *p.burn_rate) : std::string("n/a"),
+        HumanDurationMs(p.projected_down_ms), HumanDurationMs(r.budget.allowed_ms),
+        VerdictName(p.projected_verdict));
+    if (p.budget_exhausted_at_ms) {
+      line +=
+          fmt::format("; budget exhausted at {} UTC", FormatUtcSeconds(*p.budget_exhausted_at_ms));
+    }
+    r.verdict_reasons.push_back(line);
+  }
+  for (const auto& c : r.criteria) {
+    if (!c.met && (c.name == "latency_p95" || c.name == "no_degradation")) {
+      r.verdict_reasons.push_back(c.detail + " so far");
+    }
+  }
+}
+
+}  // namespace
+
+const char* VerdictName(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass:
+      return "PASS";
+    case Verdict::kFail:
+      return "FAIL";
+    case Verdict::kInProgress:
+      return "IN PROGRESS";
+    case Verdict::kInsufficientData:
+      return "INSUFFICIENT DATA";
+  }
+  return "INSUFFICIENT DATA";
+}
+
+TimestampMs EvaluatedEnd(TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms) {
+  return std::max(from_ms, std::min(to_ms, now_ms));
+}
+
+std::vector<TimeInterval> ExcludedIntervals(const ReportOptions& options, TimestampMs from_ms,
+                                            TimestampMs to_ms) {
+  std::vector<TimeInterval> all = options.excluded;
+  for (const auto& m : options.maintenance) all.push_back({m.start_ms, m.end_ms});
+  return NormalizeIntervals(std::move(all), from_ms, to_ms);
+}
+
+ReportInput InputFromRuns(std::span<const ProbeRun> runs, TimestampMs from_ms,
+                          TimestampMs evaluated_to_ms, std::span<const TimeInterval> excluded) {
+  ReportInput in;
+  const std::vector<const ProbeRun*> ordered = RunsInStorageOrder(runs);
+  in.spans = CompressOrderedRuns(ordered);
+  // Runs of one probe are consecutive and in time order here, so each (probe, hour) group is
+  // one run of consecutive entries.
+  for (const ProbeRun* run : ordered) {
+    if (run->ts_ms < from_ms || run->ts_ms >= evaluated_to_ms) continue;
+    if (run->role == ProbeRole::kIntegration) in.check_runs.push_back(*run);
+    if (run->role != ProbeRole::kHealth || !run->success ||
+        ContainsInstant(excluded, run->ts_ms)) {
+      continue;
+    }
+    const TimestampMs hour = HourStart(run->ts_ms);
+    if (in.health_durations.empty() || in.health_durations.back().hour_ms != hour ||
+        in.health_durations.back().key != run->key) {
+      storage::HourDurations& g = in.health_durations.emplace_back();
+      g.key = run->key;
+      g.role = run->role;
+      g.hour_ms = hour;
+    }
+    in.health_durations.back().seconds.push_back(run->duration_seconds);
+  }
+  for (auto& g : in.health_durations) std::sort(g.seconds.begin(), g.seconds.end());
+  return in;
+}
+
+namespace {
+
+// Integration checks of the evaluated window outside exclusions, overall and per day.
+void SummarizeChecks(Report& r, std::span<const ProbeRun> check_runs,
+                     std::span<const TimeInterval> excluded_eval) {
+  std::map<std::string, CheckSummary> checks;
+  for (const ProbeRun& run : check_runs) {
+    if (run.role != ProbeRole::kIntegration) continue;
+    if (run.ts_ms < r.from_ms || run.ts_ms >= r.evaluated_to_ms) continue;
+    if (ContainsInstant(excluded_eval, run.ts_ms)) continue;
+    DaySummary& day = r.days[DayIndex(r.from_ms, run.ts_ms)];
+    CheckSummary& c = checks[run.key.probe];
+    c.probe = run.key.probe;
+    ++c.runs;
+    ++(run.success ? day.checks_passed : day.checks_failed);
+    if (run.success) {
+      ++c.passed;
+    } else {
+      ++c.failed;
+      if (!c.first_failure_ms || run.ts_ms < *c.first_failure_ms) {
+        c.first_failure_ms = run.ts_ms;
+        c.first_failure_reason = run.reason;
+      }
+    }
+  }
+  for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
+}
+
+// Latency of successful health runs: per UTC hour, per day (a run of whole hours) and over the
+// window, each selected exactly from the hours' sorted sets without merging them.
+void SummarizeLatencies(Report& r, const std::vector<storage::HourDurations>& groups,
+                        const std::vector<std::string>& health_probes) {
+  const TimestampMs first_hour = HourStart(r.from_ms);
+  const size_t hours =
+      r.evaluated_to_ms > r.from_ms
+          ? static_cast<size_t>((HourStart(r.evaluated_to_ms - 1) - first_hour) / kHourMs + 1)
+          : 0;
+  // The sets ordered by hour then probe; per_hour[h] .. per_hour[h + 1] are hour h's.
+  std::vector<const storage::HourDurations*> ordered;
+  for (const auto& g : groups) {
+    if (g.role != ProbeRole::kHealth || g.seconds.empty() || !Wanted(health_probes, g.key.probe)) {
+      continue;
+    }
+    if (g.hour_ms < first_hour || g.hour_ms >= first_hour + static_cast<TimestampMs>(hours) * kHourMs) {
+      continue;
+    }
+    ordered.push_back(&g);
+  }
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    if (a->hour_ms != b->hour_ms) return a->hour_ms < b->hour_ms;
+    return a->key.probe < b->key.probe;
+  });
+  std::vector<std::span<const double>> sets;
+  sets.reserve(ordered.size());
+  std::vector<size_t> per_hour(hours + 1, 0);
+  for (const auto* g : ordered) {
+    sets.emplace_back(g->seconds);
+    ++per_hour[static_cast<size_t>((g->hour_ms - first_hour) / kHourMs) + 1];
+  }
+  for (size_t h = 1; h < per_hour.size(); ++h) per_hour[h] += per_hour[h - 1];
+  auto slice = [&](size_t h0, size_t h1) {
+    return std::span<const std::span<const double>>(sets.data() + per_hour[h0],
+                                                    per_hour[h1] - per_hour[h0]);
+  };
+  for (size_t h = 0; h < hours; ++h) {
+    if (per_hour[h + 1] == per_hour[h]) continue;
+    r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
+                                SummarizeSortedSets(slice(h, h + 1))});
+  }
+  // UTC days are runs of whole UTC hours.
+  auto hour_index = [&](TimestampMs t) {
+    return std::min(hours,
+                    static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
+  };
+  for (auto& d : r.days) {
+    const size_t h0 = hour_index(HourStart(d.start_ms));
+    const size_t h1 = d.end_ms >= r.evaluated_to_ms ? hours : hour_index(d.end_ms);
+    d.latency = SummarizeSortedSets(slice(h0, h1));
+  }
+  r.latency = SummarizeSortedSets(sets);
+}
+
+}  // namespace
+
+Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const ReportOptions& options) {
+  Report r;
+  r.component = component;
+  r.objective = objective;
+  r.from_ms = from_ms;
+  r.to_ms = to_ms;
+  r.now_ms = now_ms;
+
+  r.degradation_tolerance = options.degradation_tolerance;
+  r.period_id = options.period_id;
+  for (const auto& m : options.maintenance) {
+    if (m.start_ms < to_ms && m.end_ms > from_ms && m.start_ms < m.end_ms) {
+      r.maintenance.push_back({std::max(m.start_ms, from_ms), std::min(m.end_ms, to_ms), m.reason});
+    }
+  }
+  std::stable_sort(r.maintenance.begin(), r.maintenance.end(),
+                   [](const MaintenanceWindow& a, const MaintenanceWindow& b) {
+                     return a.start_ms < b.start_ms;
+                   });
+
+  // Uptime over the spans, each standing for its runs (SpanAsRun covers exactly what they do).
+  std::vector<ProbeRun> span_runs;
+  span_runs.reserve(input.spans.size());
+  for (const RunSpan& span : input.spans) {
+    if (span.key.component == component) span_runs.push_back(SpanAsRun(span));
+  }
+  UptimeOptions uo;
+  uo.from_ms = from_ms;
+  uo.to_ms = to_ms;
+  uo.now_ms = now_ms;
+  uo.excluded = ExcludedIntervals(options, from_ms, to_ms);
+  uo.health_probes = options.health_probes;
+  UptimeResult up = ComputeUptime(span_runs, uo);
+  r.evaluated_to_ms = up.evaluated_to_ms;
+  r.totals = up.totals;
+  r.incidents = std::move(up.incidents);
+  r.health_probes = std::move(up.health_probes);
+  r.excluded = std::move(uo.excluded);
+  const std::vector<TimeInterval> excluded_eval =
+      NormalizeIntervals(r.excluded, from_ms, r.evaluated_to_ms);
+
+  r.days = BuildDays(r, up.timeline);
+  for (const StateSpan& span : up.timeline) {
+    if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
+  }
+  r.timeline = std::move(up.timeline);
+  SummarizeLogs(r, options);
+  for (const AlertFired& a : options.alerts) {
+    if (a.fired_ms >= from_ms && a.fired_ms < r.evaluated_to_ms) r.alerts.push_back(a);
+  }
+  std::stable_sort(r.alerts.begin(), r.alerts.end(), [](const AlertFired& a, const AlertFired& b) {
+    return a.fired_ms < b.fired_ms;
+  });
+  SummarizeChecks(r, input.check_runs, excluded_eval);
+  SummarizeLatencies(r, input.health_durations, options.health_probes);
+
+  const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);
+  r.budget.allowed_ms = std::llround((1.0 - objective.uptime_percent / 100.0) *
+                                     static_cast<double>(std::max<int64_t>(0, budget_base)));
+  r.budget.used_ms = r.totals.down_ms;
+  r.budget.left_ms = r.budget.allowed_ms - r.budget.used_ms;
+
+  Project(r, r.excluded);
+  Decide(r);
+  return r;
+}
+
+Report ComputeReport(std::span<const ProbeRun> all_runs, const std::string& component,
+                     const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                     TimestampMs now_ms, const ReportOptions& options) {
+  // Keep only this component's runs (copy only when something must go).
+  std::vector<ProbeRun> own;
+  std::span<const ProbeRun> runs = all_runs;
+  auto mine = [&](const ProbeRun& run) { return run.key.component == component; };
+  if (!std::all_of(all_runs.begin(), all_runs.end(), mine)) {
+    std::copy_if(all_runs.begin(), all_runs.end(), std::back_inserter(own), mine);
+    runs = own;
+  }
+  const TimestampMs evaluated_to = EvaluatedEnd(from_ms, to_ms, now_ms);
+  const ReportInput input = InputFromRuns(runs, from_ms, evaluated_to,
+                                          ExcludedIntervals(options, from_ms, evaluated_to));
+  return ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, options);
+}
+
+Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
+                           const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                           TimestampMs now_ms) {
+  return BuildReport(reader, component, objective, from_ms, to_ms, now_ms, ReportOptions{});
+}
+
+Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
+                           const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                           TimestampMs now_ms, const ReportOptions& options) {
+  if (from_ms >= to_ms) {
+    return Status::InvalidArgument(
+        fmt::format("report window is empty: from {} is not before to {}", FormatRfc3339Ms(from_ms),
+                    FormatRfc3339Ms(to_ms)));
+  }
+  if (!(objective.uptime_percent > 0 && objective.uptime_percent <= 100)) {
+    return Status::InvalidArgument(
+        fmt::format("uptime objective {} % is not in (0, 100]", objective.uptime_percent));
+  }
+  const TimestampMs evaluated_to = EvaluatedEnd(from_ms, to_ms, now_ms);
+  ReportInput input;
+  auto spans = reader.RunSpans(component, from_ms, evaluated_to);
+  if (!spans.ok()) return spans.status();
+  input.spans = std::move(*spans);
+  if (input.spans.empty()) {
+    auto components = reader.Components();
+    if (!components.ok()) return components.status();
+    if (std::find(components->begin(), components->end(), component) == components->end()) {
+      return Status::NotFound(fmt::format("no probe run stored for component '{}'", component));
+    }
+  }
+  auto checks = reader.RunsOfRole(component, ProbeRole::kIntegration, from_ms, evaluated_to);
+  if (!checks.ok()) return checks.status();
+  input.check_runs = std::move(*checks);
+  std::vector<std::pair<TimestampMs, TimestampMs>> excluded;
+  for (const TimeInterval& t : ExcludedIntervals(options, from_ms, evaluated_to)) {
+    excluded.emplace_back(t.start_ms, t.end_ms);
+  }
+  auto durations =
+      reader.SuccessDurations(component, ProbeRole::kHealth, from_ms, evaluated_to, excluded);
+  if (!durations.ok()) return durations.status();
+  input.health_durations = std::move(*durations);
+
+  Report report;
+  if (options.max_log_events == 0) {
+    report = ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, options);
+  } else {
+    ReportOptions with_logs = options;
+    auto events = reader.LogEvents(component, from_ms, evaluated_to, options.max_log_events);
+    if (!events.ok()) return events.status();
+    with_logs.log_events_truncated =
+        options.log_events_truncated || events->size() >= options.max_log_events;
+    with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
+    report =
+        ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, with_logs);
+  }
+  auto usage = ReadComponentUsage(reader, component, from_ms, report.evaluated_to_ms);
+  if (!usage.ok()) return usage.status();
+  report.usage = std::move(*usage);
+  return report;
+}
+
+}  // namespace obsmon

@@ -1,0 +1,238 @@
+// The observation report of one component over one window: uptime figures, incidents, latency,
+// integration checks, error budget, per-day rows and a verdict. A plain value; the renderers in
+// render/report_format.h turn it into text, markdown or JSON (docs/report-json.md).
+//
+// BuildReport reads through a storage::Reader (not thread-safe: one per thread, as storage says);
+// ComputeReport is a pure function of its arguments and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/records.h"
+#include "core/run_span.h"
+#include "core/status.h"
+#include "config/config.h"
+#include "report/percentiles.h"
+#include "report/component_usage.h"
+#include "report/uptime.h"
+#include "storage/storage.h"
+
+namespace obsmon {
+
+enum class Verdict { kPass, kFail, kInProgress, kInsufficientData };
+// "PASS", "FAIL", "IN PROGRESS", "INSUFFICIENT DATA".
+const char* VerdictName(Verdict verdict);
+
+// One criterion of the verdict, measured. `value` and `threshold` are ratios for uptime, coverage
+// and pass rate, seconds for latency; `value` is nullopt when there was nothing to measure.
+struct Criterion {
+  std::string name;  // "uptime", "coverage", "latency_p95", "integration_checks"
+  std::optional<double> value;
+  double threshold = 0;
+  bool met = false;
+  std::string detail;  // human sentence: "uptime 99.120 % < objective 99.500 %"
+};
+
+// Integration checks (role kIntegration) of one probe in the evaluated window.
+struct CheckSummary {
+  std::string probe;
+  uint64_t runs = 0;
+  uint64_t passed = 0;
+  uint64_t failed = 0;
+  std::optional<TimestampMs> first_failure_ms;
+  std::string first_failure_reason;
+  // passed / runs; nullopt without runs.
+  std::optional<double> pass_rate() const {
+    if (runs == 0) return std::nullopt;
+    return static_cast<double>(passed) / static_cast<double>(runs);
+  }
+};
+
+// Downtime allowed by the objective over the whole window (not only the elapsed part):
+// (1 - objective) x (window - excluded), rounded to the millisecond.
+struct ErrorBudget {
+  int64_t allowed_ms = 0;
+  int64_t used_ms = 0;  // = down time so far
+  int64_t left_ms = 0;  // allowed - used; negative once overspent
+  // used / allowed; nullopt when nothing is allowed (objective 100 %).
+  std::optional<double> used_ratio() const {
+    if (allowed_ms <= 0) return std::nullopt;
+    return static_cast<double>(used_ms) / static_cast<double>(allowed_ms);
+  }
+};
+
+// A maintenance window: excluded from uptime, coverage and the budget, listed with its reason.
+struct MaintenanceWindow {
+  TimestampMs start_ms = 0;
+  TimestampMs end_ms = 0;
+  std::string reason;
+};
+
+// Matched log lines of the evaluated window (severities "critical"/"fatal" and "error"; see
+// ReportOptions). The lines are kept verbatim here; every renderer escapes them.
+struct LogLineSummary {
+  uint64_t critical = 0;
+  uint64_t error = 0;
+  // Storage keeps a bounded number of lines per day (or the reader was given a limit): the counts
+  // are then lower bounds, and renderers say "at least".
+  bool truncated = false;
+  std::optional<LogEvent> first_critical, last_critical, first_error, last_error;
+};
+
+// An alert that fired in the window (from alert history), with its resolution if seen.
+struct AlertFired {
+  TimestampMs fired_ms = 0;
+  std::optional<TimestampMs> resolved_ms;
+  std::string rule;
+  std::string labels;   // Prometheus text form
+  std::string summary;  // the summary annotation, may be empty
+};
+
+// IN PROGRESS only: where the window ends if the rest of it goes as the elapsed part did.
+// The down share of known time so far, f = down / (up + down), is assumed to hold over the
+// remaining (non-excluded) time.
+struct BurnProjection {
+  // f / (1 - objective): 1 spends exactly the budget over the window; nullopt at objective 100 %.
+  std::optional<double> burn_rate;
+  int64_t remaining_ms = 0;                // window time not yet evaluated, minus maintenance in it
+  int64_t projected_down_ms = 0;           // used + round(f x remaining)
+  std::optional<double> projected_uptime;  // 1 - projected_down / (window - excluded)
+  Verdict projected_verdict = Verdict::kPass;  // kPass or kFail (budget only)
+  // When the budget runs out at rate f, if before the window's end (and not already out).
+  std::optional<TimestampMs> budget_exhausted_at_ms;
+};
+
+// Latency of successful health runs started in one UTC hour of the evaluated window.
+struct LatencyPoint {
+  TimestampMs start_ms = 0;  // start of the UTC hour (may precede from_ms for the first)
+  LatencySummary latency;
+};
+
+// One UTC calendar day of the evaluated window (the first and last may be partial).
+struct DaySummary {
+  std::string date;          // "2025-10-14"
+  TimestampMs start_ms = 0;  // clipped to the window
+  TimestampMs end_ms = 0;
+  UptimeTotals totals;
+  uint64_t incidents = 0;  // incidents that started in this day
+  uint64_t checks_passed = 0;
+  uint64_t checks_failed = 0;
+  LatencySummary latency;  // successful health runs that started in this day
+  uint64_t errors = 0;     // matched error lines seen this day
+  uint64_t criticals = 0;  // matched critical/fatal lines seen this day
+};
+
+struct Report {
+  std::string component;
+  Objective objective;
+  TimestampMs from_ms = 0;
+  TimestampMs to_ms = 0;
+  TimestampMs now_ms = 0;
+  TimestampMs evaluated_to_ms = 0;  // max(from, min(to, now))
+  bool in_progress() const { return now_ms < to_ms; }
+
+  UptimeTotals totals;
+  std::vector<Incident> incidents;
+  LatencySummary latency;            // successful health runs started in the evaluated window
+  std::vector<CheckSummary> checks;  // sorted by probe
+  ErrorBudget budget;
+  std::vector<DaySummary> days;
+  std::vector<std::string> health_probes;
+  std::vector<TimeInterval> excluded;  // normalized, clipped to [from, to)
+
+  std::optional<int64_t> period_id;  // set when the report is of a stored observation period
+  std::vector<MaintenanceWindow> maintenance;  // with reasons, clipped to [from, to), by start
+  LogLineSummary logs;
+  std::vector<AlertFired> alerts;  // fired in [from, evaluated_to), oldest first
+  // obsmon's own gaps: maximal UNKNOWN spans of the evaluated window (nobody was looking).
+  std::vector<TimeInterval> gaps;
+  // The combined state over [from, evaluated_to) (for the HTML availability strip).
+  std::vector<StateSpan> timeline;
+  std::vector<LatencyPoint> latency_hourly;  // hours with at least one successful run
+  double degradation_tolerance = 0.25;       // see ReportOptions
+  std::optional<BurnProjection> projection;  // set while in progress with known time
+  // What the component reported of itself: codecarbon emissions and process resource usage
+  // (set by BuildReport from stored samples; empty when those probes are not configured).
+  ComponentUsage usage;
+
+  Verdict verdict = Verdict::kInsufficientData;
+  std::vector<Criterion> criteria;
+  // Why the verdict is what it is, most important first (failed criteria by name and figure).
+  std::vector<std::string> verdict_reasons;
+};
+
+struct ReportOptions {
+  std::vector<TimeInterval> excluded;      // maintenance windows (without reasons)
+  std::vector<std::string> health_probes;  // see UptimeOptions::health_probes
+  // Maintenance windows with reasons; excluded like `excluded` (both may be given).
+  std::vector<MaintenanceWindow> maintenance;
+  // Matched log lines of the component (any window; those in [from, evaluated_to) count).
+  std::vector<LogEvent> log_events;
+  bool log_events_truncated = false;
+  std::vector<std::string> critical_severities = {"critical", "fatal"};
+  std::vector<std::string> error_severities = {"error"};
+  // Alert history of the component, as firing events with optional resolution.
+  std::vector<AlertFired> alerts;
+  // "No degradation": p95 of the last day with latency data may exceed the first day's p95 by
+  // at most this ratio (0.25 = 25 %). Needs two days with data, else the criterion is left out.
+  double degradation_tolerance = 0.25;
+  std::optional<int64_t> period_id;
+  // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
+  size_t max_log_events = 20'000;
+};
+
+// What a report is computed from, in the compact form storage keeps, so that a week of
+// 1-second runs is a few hundred rows to read instead of 600,000 (docs/report.md, "How the
+// report reads"). Everything else (maintenance, log lines, alerts) comes with ReportOptions.
+struct ReportInput {
+  // State spans of the component's probes (core/run_span.h), as storage::Reader::RunSpans
+  // returns them: those starting in the window plus each probe's last one before it. Health
+  // probes' spans decide uptime.
+  std::vector<RunSpan> spans;
+  // Runs of integration probes started in [from, evaluated_to).
+  std::vector<ProbeRun> check_runs;
+  // Durations of successful health runs started in [from, evaluated_to) outside maintenance,
+  // per probe and UTC hour, each ascending (storage::Reader::SuccessDurations).
+  std::vector<storage::HourDurations> health_durations;
+};
+
+// max(from, min(to, now)): where evaluation stops.
+TimestampMs EvaluatedEnd(TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms);
+
+// Every excluded interval of `options` (maintenance with or without reasons), normalized and
+// clipped to [from_ms, to_ms).
+std::vector<TimeInterval> ExcludedIntervals(const ReportOptions& options, TimestampMs from_ms,
+                                            TimestampMs to_ms);
+
+// The input storage would give for `runs` (all of one component, any order; for exact spans,
+// the whole history of each probe up to the window): what ComputeReport computes from.
+// `excluded` as ExcludedIntervals returns it.
+ReportInput InputFromRuns(std::span<const ProbeRun> runs, TimestampMs from_ms,
+                          TimestampMs evaluated_to_ms, std::span<const TimeInterval> excluded);
+
+// Computes the report from its input. `from_ms < to_ms` is the caller's business here.
+Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const ReportOptions& options = {});
+
+// Computes the report from a component's runs held in memory: InputFromRuns, then
+// ComputeReportFromInput. Runs of other components are ignored.
+Report ComputeReport(std::span<const ProbeRun> runs, const std::string& component,
+                     const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                     TimestampMs now_ms, const ReportOptions& options = {});
+
+// Reads the component's spans, integration runs and per-hour durations and computes its report.
+// InvalidArgument for an empty window or an objective outside (0, 100]; NotFound when the
+// component has no stored run at all; the reader's Status when reading fails.
+Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
+                           const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                           TimestampMs now_ms);
+Result<Report> BuildReport(storage::Reader& reader, const std::string& component,
+                           const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                           TimestampMs now_ms, const ReportOptions& options);
+
+}  // namespace obsmon

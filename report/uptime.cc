@@ -1,0 +1,303 @@
+#include "report/uptime.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace obsmon {
+namespace {
+
+// A streak of one probe's consecutive runs with the same verdict whose coverage leaves no gap:
+// together they stand over [start_ms, end_ms). Merging streaks keeps the sweep short (7 days of
+// 1-second runs that all succeed are one segment); the run covering a given instant is found
+// again by binary search when an incident needs its reason.
+struct Segment {
+  TimestampMs start_ms;
+  TimestampMs end_ms;
+  bool success;
+  uint32_t first_run;  // index into ProbeCoverage::runs of the streak's first run
+  uint32_t last_run;   // ... and of its last
+};
+
+// What one health probe says over the evaluated window.
+struct ProbeCoverage {
+  std::string name;
+  TimestampMs first_ts_ms = 0;        // takes part from here on
+  std::vector<const ProbeRun*> runs;  // sorted by ts_ms
+  std::vector<Segment> segments;      // sorted, disjoint, non-empty
+  size_t cursor = 0;                  // sweep position
+
+  // The run whose verdict stands at `t` inside `seg`: the last of the streak with ts_ms <= t.
+  const ProbeRun* CoveringRun(const Segment& seg, TimestampMs t) const {
+    auto begin = runs.begin() + seg.first_run;
+    auto end = runs.begin() + seg.last_run + 1;
+    auto it = std::upper_bound(begin, end, t,
+                               [](TimestampMs v, const ProbeRun* r) { return v < r->ts_ms; });
+    return it == begin ? *begin : *(it - 1);
+  }
+};
+
+bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
+  return allow.empty() || std::find(allow.begin(), allow.end(), probe) != allow.end();
+}
+
+// Adds run `idx` of `cov`, whose verdict stands until `until`, clipped to [from, eval_end).
+void AddSegment(ProbeCoverage& cov, uint32_t idx, TimestampMs until, TimestampMs from,
+                TimestampMs eval_end) {
+  const ProbeRun& run = *cov.runs[idx];
+  const TimestampMs s = std::max(run.ts_ms, from);
+  const TimestampMs e = std::min(until, eval_end);
+  if (s >= e) return;
+  if (!cov.segments.empty() && cov.segments.back().end_ms == s &&
+      cov.segments.back().success == run.success) {
+    cov.segments.back().end_ms = e;
+    cov.segments.back().last_run = idx;
+  } else {
+    cov.segments.push_back({s, e, run.success, idx, idx});
+  }
+}
+
+TimestampMs ValidUntil(const ProbeRun& run) {
+  return run.ts_ms + std::max<int64_t>(0, run.valid_for_ms);
+}
+
+std::vector<ProbeCoverage> BuildCoverage(std::span<const ProbeRun> runs,
+                                         const UptimeOptions& options, TimestampMs eval_end) {
+  const TimestampMs from = options.from_ms;
+  // One pass: group by probe and build each probe's segments as its runs arrive (a run's
+  // segment is known once the probe's next run is seen). Runs come grouped by probe, so the
+  // probe is looked up only when it changes.
+  std::map<std::string, ProbeCoverage> by_probe;
+  std::map<std::string, bool> unsorted;
+  const std::string* last_name = nullptr;
+  ProbeCoverage* cov = nullptr;
+  for (const ProbeRun& run : runs) {
+    if (run.role != ProbeRole::kHealth) continue;
+    if (last_name == nullptr || *last_name != run.key.probe) {
+      last_name = &run.key.probe;
+      cov = Wanted(options.health_probes, run.key.probe) ? &by_probe[run.key.probe] : nullptr;
+    }
+    if (cov == nullptr) continue;
+    if (!cov->runs.empty()) {
+      const ProbeRun& prev = *cov->runs.back();
+      if (run.ts_ms < prev.ts_ms) unsorted[run.key.probe] = true;
+      AddSegment(*cov, static_cast<uint32_t>(cov->runs.size() - 1),
+                 std::min(ValidUntil(prev), run.ts_ms), from, eval_end);
+    }
+    cov->runs.push_back(&run);
+  }
+  std::vector<ProbeCoverage> out;
+  out.reserve(by_probe.size());
+  for (auto& [name, c] : by_probe) {
+    c.name = name;
+    if (unsorted.count(name)) {
+      // The reader returns each probe's runs sorted; someone did not: sort and start over.
+      std::stable_sort(c.runs.begin(), c.runs.end(),
+                       [](const ProbeRun* a, const ProbeRun* b) { return a->ts_ms < b->ts_ms; });
+      c.segments.clear();
+      for (size_t i = 0; i + 1 < c.runs.size(); ++i) {
+        AddSegment(c, static_cast<uint32_t>(i),
+                   std::min(ValidUntil(*c.runs[i]), c.runs[i + 1]->ts_ms), from, eval_end);
+      }
+    }
+    AddSegment(c, static_cast<uint32_t>(c.runs.size() - 1), ValidUntil(*c.runs.back()), from,
+               eval_end);
+    c.first_ts_ms = c.runs.front()->ts_ms;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Appends [start, end) in `state` to the timeline, merging with the previous span.
+void Append(std::vector<StateSpan>& timeline, TimestampMs start, TimestampMs end,
+            HealthState state) {
+  if (!timeline.empty() && timeline.back().state == state && timeline.back().end_ms == start) {
+    timeline.back().end_ms = end;
+  } else {
+    timeline.push_back({start, end, state});
+  }
+}
+
+}  // namespace
+
+std::vector<TimeInterval> NormalizeIntervals(std::vector<TimeInterval> intervals,
+                                             TimestampMs from_ms, TimestampMs to_ms) {
+  std::vector<TimeInterval> out;
+  for (auto& iv : intervals) {
+    iv.start_ms = std::max(iv.start_ms, from_ms);
+    iv.end_ms = std::min(iv.end_ms, to_ms);
+  }
+  std::erase_if(intervals, [](const TimeInterval& iv) { return iv.start_ms >= iv.end_ms; });
+  std::sort(intervals.begin(), intervals.end(),
+            [](const TimeInterval& a, const TimeInterval& b) { return a.start_ms < b.start_ms; });
+  for (const auto& iv : intervals) {
+    if (!out.empty() && iv.start_ms <= out.back().end_ms) {
+      out.back().end_ms = std::max(out.back().end_ms, iv.end_ms);
+    } else {
+      out.push_back(iv);
+    }
+  }
+  return out;
+}
+
+int64_t OverlapMs(std::span<const TimeInterval> normalized, TimestampMs from_ms,
+                  TimestampMs to_ms) {
+  int64_t total = 0;
+  for (const auto& iv : normalized) {
+    TimestampMs s = std::max(iv.start_ms, from_ms);
+    TimestampMs e = std::min(iv.end_ms, to_ms);
+    if (s < e) total += e - s;
+  }
+  return total;
+}
+
+bool ContainsInstant(std::span<const TimeInterval> normalized, TimestampMs t) {
+  auto it = std::upper_bound(normalized.begin(), normalized.end(), t,
+                             [](TimestampMs v, const TimeInterval& iv) { return v < iv.start_ms; });
+  if (it == normalized.begin()) return false;
+  --it;
+  return t < it->end_ms;
+}
+
+const char* HealthStateName(HealthState state) {
+  switch (state) {
+    case HealthState::kUp:
+      return "up";
+    case HealthState::kDown:
+      return "down";
+    case HealthState::kUnknown:
+      return "unknown";
+    case HealthState::kExcluded:
+      return "excluded";
+  }
+  return "unknown";
+}
+
+std::optional<double> UptimeTotals::uptime() const {
+  if (up_ms + down_ms == 0) return std::nullopt;
+  return static_cast<double>(up_ms) / static_cast<double>(up_ms + down_ms);
+}
+
+std::optional<double> UptimeTotals::coverage() const {
+  int64_t base = window_ms - excluded_ms;
+  if (base <= 0) return std::nullopt;
+  return static_cast<double>(up_ms + down_ms) / static_cast<double>(base);
+}
+
+std::optional<double> UptimeTotals::conservative() const {
+  int64_t base = window_ms - excluded_ms;
+  if (base <= 0) return std::nullopt;
+  return static_cast<double>(up_ms) / static_cast<double>(base);
+}
+
+UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& options) {
+  UptimeResult result;
+  const TimestampMs from = options.from_ms;
+  const TimestampMs end = std::max(from, std::min(options.to_ms, options.now_ms));
+  result.evaluated_to_ms = end;
+  result.totals.window_ms = end - from;
+
+  std::vector<ProbeCoverage> probes = BuildCoverage(runs, options, end);
+  for (const auto& p : probes) result.health_probes.push_back(p.name);
+  const std::vector<TimeInterval> excluded = NormalizeIntervals(options.excluded, from, end);
+  size_t exc = 0;
+
+  // Incident being built, if the previous span was DOWN.
+  std::optional<Incident> open;
+  std::vector<bool> open_probes(probes.size(), false);
+  auto close_incident = [&]() {
+    if (!open) return;
+    for (size_t p = 0; p < probes.size(); ++p) {
+      if (open_probes[p]) open->probes.push_back(probes[p].name);  // names are sorted already
+    }
+    open->ongoing = open->end_ms == end && end == options.now_ms;
+    result.incidents.push_back(std::move(*open));
+    open.reset();
+    std::fill(open_probes.begin(), open_probes.end(), false);
+  };
+
+  // Sweep: at each step every source (excluded intervals, each probe) says its state at t and
+  // when it next changes; the combined state holds until the earliest change. Each step ends at
+  // a segment or interval boundary, so the loop is linear in segments for a few probes.
+  TimestampMs t = from;
+  while (t < end) {
+    TimestampMs next = end;
+    while (exc < excluded.size() && excluded[exc].end_ms <= t) ++exc;
+    const bool in_excluded = exc < excluded.size() && excluded[exc].start_ms <= t;
+    if (exc < excluded.size()) {
+      next = std::min(next, in_excluded ? excluded[exc].end_ms : excluded[exc].start_ms);
+    }
+    bool any_down = false;
+    bool any_unknown = false;
+    size_t taking_part = 0;
+    for (auto& p : probes) {
+      if (p.first_ts_ms > t) {
+        next = std::min(next, p.first_ts_ms);
+        continue;
+      }
+      ++taking_part;
+      while (p.cursor < p.segments.size() && p.segments[p.cursor].end_ms <= t) ++p.cursor;
+      if (p.cursor < p.segments.size() && p.segments[p.cursor].start_ms <= t) {
+        const Segment& seg = p.segments[p.cursor];
+        next = std::min(next, seg.end_ms);
+        if (!seg.success) any_down = true;
+      } else {
+        any_unknown = true;
+        if (p.cursor < p.segments.size()) next = std::min(next, p.segments[p.cursor].start_ms);
+      }
+    }
+    HealthState state = in_excluded                         ? HealthState::kExcluded
+                        : any_down                          ? HealthState::kDown
+                        : (any_unknown || taking_part == 0) ? HealthState::kUnknown
+                                                            : HealthState::kUp;
+    const int64_t len = next - t;
+    switch (state) {
+      case HealthState::kUp:
+        result.totals.up_ms += len;
+        break;
+      case HealthState::kDown:
+        result.totals.down_ms += len;
+        break;
+      case HealthState::kUnknown:
+        result.totals.unknown_ms += len;
+        break;
+      case HealthState::kExcluded:
+        result.totals.excluded_ms += len;
+        break;
+    }
+    Append(result.timeline, t, next, state);
+
+    if (state == HealthState::kDown) {
+      // Which probes fail here, and (when the incident opens) which failing run came first:
+      // earliest ts, then probe name (probes are in name order).
+      const ProbeRun* first_failure = nullptr;
+      for (size_t p = 0; p < probes.size(); ++p) {
+        const auto& pc = probes[p];
+        if (pc.first_ts_ms > t || pc.cursor >= pc.segments.size()) continue;
+        const Segment& seg = pc.segments[pc.cursor];
+        if (seg.start_ms > t || seg.success) continue;
+        open_probes[p] = true;
+        if (!open) {
+          const ProbeRun* run = pc.CoveringRun(seg, t);
+          if (first_failure == nullptr || run->ts_ms < first_failure->ts_ms) first_failure = run;
+        }
+      }
+      if (!open) {
+        open.emplace();
+        open->start_ms = t;
+        open->first_probe = first_failure->key.probe;
+        open->first_reason = first_failure->reason;
+        open->first_failure_ms = first_failure->ts_ms;
+        open->began_before_window = t == from && first_failure->ts_ms < from;
+      }
+      open->end_ms = next;
+    } else {
+      close_incident();
+    }
+    t = next;
+  }
+  close_incident();
+  return result;
+}
+
+}  // namespace obsmon

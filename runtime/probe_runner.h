@@ -1,0 +1,48 @@
+// Runs one probe once and hands the stamped, labelled outcome to every sink. The shared work of
+// every probe kind happens here once: timing, deadline, the probe_success / probe_duration_seconds
+// / up samples. An exception thrown by a probe is obsmon's bug, not the component's failure: the
+// run is not recorded anywhere (that time stays *unknown*) and the `on_internal_error` hook hears
+// of it (the daemon counts it, logs it and has the probe re-read its state).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "runtime/result_sink.h"
+#include "runtime/scheduler.h"
+
+namespace obsmon {
+
+class ProbeRunner {
+ public:
+  // `sinks` are not owned and must outlive the runner. `coverage_tolerance` scales the interval
+  // into each run's valid_for_ms.
+  using InternalErrorFn = std::function<void(const ProbeKey& key, const std::string& what)>;
+  ProbeRunner(const Clock& clock, double coverage_tolerance, std::vector<ResultSink*> sinks,
+              InternalErrorFn on_internal_error = nullptr)
+      : clock_(clock),
+        tolerance_(coverage_tolerance),
+        sinks_(std::move(sinks)),
+        on_internal_error_(std::move(on_internal_error)) {}
+
+  // Thread-safe (the sinks are). `due_wall_ms` is unused for stamping: a run is stamped with the
+  // wall time it actually started, so lag never shifts evidence in time. `state_epoch` goes into
+  // the outcome (RunOutcome::state_epoch).
+  void Run(const ScheduledProbe& probe, TimestampMs due_wall_ms, uint64_t state_epoch = 0);
+
+  // The outcome of one run without delivering it (tests, `obsmon probe`).
+  RunOutcome Execute(const ScheduledProbe& probe, ProbeResult* result_storage);
+
+ private:
+  const Clock& clock_;
+  const double tolerance_;
+  std::vector<ResultSink*> sinks_;
+  InternalErrorFn on_internal_error_;
+};
+
+// The labels every sample of a probe carries: the spec's labels plus component, probe, instance.
+Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance);
+
+}  // namespace obsmon

@@ -1,0 +1,35 @@
+// Where a finished probe run goes: storage, the current-state view, /metrics, the rules' series
+// store. cmd/obsmon/main wires the concrete sinks; the runner knows only this interface.
+#pragma once
+
+#include <vector>
+
+#include "core/records.h"
+#include "probes/probe.h"
+
+namespace obsmon {
+
+// Everything one run produced, already stamped and labelled by the runner.
+struct RunOutcome {
+  const ProbeSpec* spec = nullptr;  // valid for the duration of OnRun
+  std::string instance;
+  ProbeRun run;
+  // probe_success, probe_duration_seconds, up (health probes) and the probe's own samples.
+  std::vector<Sample> samples;
+  const ProbeResult* result = nullptr;  // the probe's raw result (log events, cursors, detail)
+  // The epoch at which the probe's in-memory state was last read from storage (WriteBatch::
+  // state_epoch); 0 when the caller does not fence.
+  uint64_t state_epoch = 0;
+  // Non-empty when the probe threw: obsmon's own bug, not a verdict on the component. Such a
+  // run reaches no sink (its time stays *unknown*); ProbeRunner::Run reports it instead.
+  std::string internal_error;
+};
+
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  // Called on a worker thread; must be thread-safe and must not block for long.
+  virtual void OnRun(const RunOutcome& outcome) = 0;
+};
+
+}  // namespace obsmon

@@ -1,0 +1,226 @@
+#include "config/config_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+std::string Testdata(const std::string& name) {
+  return std::string(OBSMON_SOURCE_DIR) + "/tests/config/testdata/" + name;
+}
+
+TEST(ConfigLoaderTest, LoadsValidConfigWithDefaults) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfig(Testdata("valid.yml"), clock, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  EXPECT_EQ(config->listen, "127.0.0.1:0");
+  // Relative storage paths resolve against the config file's directory.
+  EXPECT_EQ(config->storage.path, Testdata("obsmon-test.db"));
+  ASSERT_EQ(config->components.size(), 2u);
+  const auto& carbon = config->components[0];
+  EXPECT_EQ(carbon.labels.Get("job"), "tta-staging-carbon");
+  EXPECT_EQ(carbon.labels.Get("env"), "staging");
+  EXPECT_DOUBLE_EQ(carbon.objective.uptime_percent, 99.5);
+  EXPECT_EQ(carbon.objective.window_ms, 7 * 86'400'000LL);
+  ASSERT_EQ(carbon.probes.size(), 3u);
+  EXPECT_EQ(carbon.probes[0].spec.interval_ms, 10'000);
+  EXPECT_EQ(carbon.probes[0].spec.timeout_ms, 2'000);
+  EXPECT_EQ(carbon.probes[0].spec.role, ProbeRole::kHealth);
+  // Global default interval; timeout defaults to 5s.
+  EXPECT_EQ(carbon.probes[1].spec.interval_ms, 30'000);
+  EXPECT_EQ(carbon.probes[1].spec.timeout_ms, 5'000);
+  EXPECT_EQ(carbon.probes[2].spec.role, ProbeRole::kIntegration);
+  // `job` defaults to the component's name.
+  EXPECT_EQ(config->components[1].labels.Get("job"), "other");
+  for (const auto& p : carbon.probes) EXPECT_NE(p.probe, nullptr);
+}
+
+struct InvalidCase {
+  const char* file;
+  const char* position;  // "line:column"
+  const char* message;   // a substring of the message
+};
+
+class InvalidConfigTest : public ::testing::TestWithParam<InvalidCase> {};
+
+TEST_P(InvalidConfigTest, NamesFileLineColumn) {
+  const InvalidCase& c = GetParam();
+  FakeClock clock;
+  ConfigErrors errors;
+  const std::string path = Testdata(c.file);
+  auto config = LoadConfig(path, clock, &errors);
+  EXPECT_FALSE(config.has_value());
+  ASSERT_FALSE(errors.empty());
+  const std::string want_prefix = path + ":" + c.position + ": ";
+  bool found = false;
+  for (const auto& e : errors.errors()) {
+    const std::string text = e.ToString();
+    if (text.rfind(want_prefix, 0) == 0 && text.find(c.message) != std::string::npos) found = true;
+  }
+  EXPECT_TRUE(found) << "want " << want_prefix << "..." << c.message << "\ngot:\n"
+                     << errors.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Files, InvalidConfigTest,
+    ::testing::Values(
+        InvalidCase{"invalid-unknown-key.yml", "7:9", "unknown key 'intervall'"},
+        InvalidCase{"invalid-bad-duration.yml", "7:19", "bad duration for 'interval'"},
+        InvalidCase{"invalid-wrong-type.yml", "4:15", "'uptime' must be a number"},
+        InvalidCase{"invalid-duplicate-probe.yml", "7:15", "duplicate probe name 'health'"},
+        InvalidCase{"invalid-duplicate-component.yml", "5:11", "duplicate component name 'carbon'"},
+        InvalidCase{"invalid-bad-url.yml", "6:14", "unsupported url scheme 'htp'"},
+        InvalidCase{"invalid-unknown-kind.yml", "5:15", "unknown probe kind 'htp'"},
+        InvalidCase{"invalid-timeout-over-interval.yml", "8:18", "must not be greater than interval"},
+        InvalidCase{"invalid-yaml-syntax.yml", "4:7", ""},
+        InvalidCase{"invalid-objective-range.yml", "4:15", "between 0 and 100"},
+        InvalidCase{"invalid-missing-components.yml", "1:1", "missing required key 'components'"},
+        InvalidCase{"invalid-bad-listen.yml", "1:9", "listen must be host:port"},
+        InvalidCase{"invalid-bad-role.yml", "4:68", "unknown role 'critical'"},
+        // Issue 13: each of these aborted `obsmon check` or passed silently.
+        InvalidCase{"invalid-component-without-name.yml", "2:5", "missing required key 'name'"},
+        InvalidCase{"invalid-merge-key.yml", "6:9", "merge keys ('<<') are not supported"},
+        InvalidCase{"invalid-nan-uptime.yml", "3:25", "'uptime' must be a finite number"},
+        InvalidCase{"invalid-duplicate-key.yml", "3:5", "duplicate key 'name' (first at line 2"},
+        InvalidCase{"invalid-token-file-device.yml", "4:24", "'/dev/zero' is not a regular file"}),
+    [](const ::testing::TestParamInfo<InvalidCase>& info) {
+      std::string name = info.param.file;
+      name = name.substr(8, name.size() - 12);  // strip "invalid-" and ".yml"
+      for (char& ch : name) {
+        if (ch == '-') ch = '_';
+      }
+      return name;
+    });
+
+TEST(ConfigLoaderTest, ReportsEveryErrorAtOnce) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(
+components:
+  - name: a
+    bogus: 1
+    probes:
+      - {name: x, kind: tcp, address: "127.0.0.1:1", interval: 5 minutes}
+)",
+                                     "inline.yml", clock, &errors);
+  EXPECT_FALSE(config.has_value());
+  EXPECT_EQ(errors.errors().size(), 2u) << errors.ToString();
+}
+
+// An interval that overflowed in the scheduler (a hot loop: 4,127 runs in 7.5 s) or that is
+// longer than an observation period is a located config error.
+TEST(ConfigLoaderTest, IntervalsAreBounded) {
+  FakeClock clock;
+  struct Case {
+    const char* interval;
+    const char* message;
+  };
+  for (const Case& c : {Case{"9223372036854775807ms", "bad duration for 'interval'"},
+                        Case{"292471208y1000w", "bad duration for 'interval'"},
+                        Case{"8d", "interval (1w1d) must be at most 1w"},
+                        Case{"50ms", "interval must be at least 100ms"}}) {
+    ConfigErrors errors;
+    const std::string yaml = std::string("components:\n  - name: a\n    probes:\n") +
+                             "      - {name: x, kind: tcp, address: \"127.0.0.1:1\", interval: " +
+                             c.interval + "}\n";
+    EXPECT_FALSE(LoadConfigFromString(yaml, "inline.yml", clock, &errors).has_value())
+        << c.interval;
+    EXPECT_NE(errors.ToString().find(c.message), std::string::npos)
+        << c.interval << ": " << errors.ToString();
+    EXPECT_NE(errors.ToString().find("inline.yml:4:"), std::string::npos) << errors.ToString();
+  }
+  ConfigErrors errors;
+  EXPECT_TRUE(LoadConfigFromString("components:\n  - name: a\n    probes:\n      - {name: x, "
+                                   "kind: tcp, address: \"127.0.0.1:1\", interval: 7d}\n",
+                                   "inline.yml", clock, &errors)
+                  .has_value())
+      << errors.ToString();
+}
+
+// Issue 13: no YAML type error may escape as an exception; each is reported where it is.
+TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(
+listen: [a]
+storage: 5
+workers: {a: 1}
+components:
+  - name: [a]
+    labels: [x]
+    objective: 7
+    defaults: [1]
+    probes:
+      - {name: {x: 1}, kind: [tcp], address: 5}
+      - {name: y, kind: log, paths: {a: b}, severities: [a]}
+      - {name: z, kind: http, url: [1], headers: [1], expect_status: {a: 1}}
+      - {name: w, kind: scrape, url: x, label_limit: [1], metric_relabel: 5}
+      - 7
+  - probes: 5
+)",
+                                     "types.yml", clock, &errors);
+  EXPECT_FALSE(config.has_value());
+  EXPECT_GE(errors.errors().size(), 10u) << errors.ToString();
+  for (const auto& e : errors.errors()) EXPECT_GT(e.line, 0) << e.ToString();
+}
+
+TEST(ConfigLoaderTest, MissingFileIsAnError) {
+  FakeClock clock;
+  ConfigErrors errors;
+  EXPECT_FALSE(LoadConfig("/nonexistent/obsmon.yml", clock, &errors).has_value());
+  ASSERT_EQ(errors.errors().size(), 1u);
+  EXPECT_EQ(errors.errors()[0].ToString(), "/nonexistent/obsmon.yml: cannot open file");
+}
+
+// Fresh eyes, issue 13, second pass: a 7 MB config sent by SIGHUP took the daemon to 1.6 GB
+// while yaml-cpp parsed it (a 14.7 MB one took 49 s and 3.4 GB in `check`). At most 1 MiB.
+TEST(ConfigLoaderTest, ConfigOverOneMebibyteIsRefusedBeforeParsing) {
+  testing::ScratchDir dir;
+  std::string text = "components:\n  - name: web\n    probes:\n"
+                     "      - {name: port, kind: tcp, address: '127.0.0.1:1'}\n# ";
+  text += std::string((1u << 20) + 1 - text.size(), 'x');
+  testing::WriteWholeFile(dir.File("big.yml"), text);
+  FakeClock clock;
+  ConfigErrors errors;
+  EXPECT_FALSE(LoadConfig(dir.File("big.yml"), clock, &errors).has_value());
+  ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+  EXPECT_NE(errors.ToString().find("is larger than 1048576 bytes"), std::string::npos)
+      << errors.ToString();
+  text.pop_back();  // exactly 1 MiB: fine
+  testing::WriteWholeFile(dir.File("big.yml"), text);
+  ConfigErrors none;
+  EXPECT_TRUE(LoadConfig(dir.File("big.yml"), clock, &none).has_value()) << none.ToString();
+}
+
+TEST(ConfigLoaderTest, FingerprintChangesOnlyWithSettings) {
+  FakeClock clock;
+  ConfigErrors errors;
+  const char* base = R"(
+components:
+  - name: a
+    probes:
+      - {name: x, kind: tcp, address: "127.0.0.1:1", interval: 10s}
+      - {name: y, kind: tcp, address: "127.0.0.1:2", interval: 10s}
+)";
+  const char* changed = R"(
+components:
+  - name: a
+    probes:
+      - {name: x, kind: tcp, address: "127.0.0.1:1", interval: 10s}
+      - {name: y, kind: tcp, address: "127.0.0.1:2", interval: 20s}
+)";
+  auto a = LoadConfigFromString(base, "a.yml", clock, &errors);
+  auto b = LoadConfigFromString(changed, "b.yml", clock, &errors);
+  ASSERT_TRUE(a && b) << errors.ToString();
+  EXPECT_EQ(a->components[0].probes[0].fingerprint, b->components[0].probes[0].fingerprint);
+  EXPECT_NE(a->components[0].probes[1].fingerprint, b->components[0].probes[1].fingerprint);
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,80 @@
+// RenderReportHtml without a browser: self-contained (no script, no external reference), every
+// outside text escaped, the charts drawn from the report's figures. The browser test is
+// tests/integration/report_html_test.cc.
+#include <gtest/gtest.h>
+
+#include "render/report_format.h"
+#include "tests/report/fake_period.h"
+
+namespace obsmon {
+namespace {
+
+using namespace obsmon::fake_period;  // NOLINT: test vocabulary
+
+size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(ReportHtmlTest, EscapeHtmlEscapesMarkupQuotesAndControlCharacters) {
+  EXPECT_EQ(EscapeHtml("<a href=\"x\" title='y'>&</a>"),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;");
+  EXPECT_EQ(EscapeHtml("a\x1b[31mb\x07\n\x7f"), "a&#x241B;[31mb&#x2407;&#x240A;&#x2421;");
+  EXPECT_EQ(EscapeHtml("plain é"), "plain é");
+}
+
+TEST(ReportHtmlTest, HostileTextNeverAppearsRaw) {
+  const Report r = FakePeriodReport(60'000, /*hostile=*/true, "carbon<script>x</script>");
+  const std::string html = RenderReportHtml(r);
+  // The only markup-looking "<script" would be the hostile one: it must be escaped everywhere.
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_EQ(html.find("onerror=\""), std::string::npos);
+  EXPECT_EQ(html.find('\x1b'), std::string::npos);
+  EXPECT_EQ(html.find('\x07'), std::string::npos);
+  EXPECT_NE(html.find("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"),
+            std::string::npos);
+  EXPECT_NE(html.find("<title>carbon&lt;script&gt;x&lt;/script&gt;: observation period #3</title>"),
+            std::string::npos);
+  // In the critical line, the incident reason, the maintenance reason and the alert summary.
+  EXPECT_GE(Count(html, "&lt;img src=x onerror=&quot;document.title=&#39;img&#39;&quot;&gt;"), 4u);
+}
+
+TEST(ReportHtmlTest, SelfContainedWithAPolicyThatForbidsScripts) {
+  const std::string html = RenderReportHtml(FakePeriodReport());
+  EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), std::string::npos);
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+  EXPECT_EQ(html.find("src=\""), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_NE(html.find("@media print"), std::string::npos);
+}
+
+TEST(ReportHtmlTest, ChartsFollowTheFigures) {
+  const Report r = FakePeriodReport();
+  const std::string html = RenderReportHtml(r);
+  EXPECT_EQ(Count(html, "<svg"), 3u);
+  // One rect per timeline span in the strip, one bar per day, one triangle per incident.
+  EXPECT_EQ(Count(html, "<rect class=\"down\""), 2u);      // the two outages
+  EXPECT_EQ(Count(html, "<rect class=\"unknown\""), 1u);   // the gap
+  EXPECT_EQ(Count(html, "<rect class=\"excluded\""), 1u);  // the maintenance
+  EXPECT_EQ(Count(html, "<rect class=\"day\""), 7u);
+  EXPECT_EQ(Count(html, "<g class=\"incident\">"), r.incidents.size());
+  EXPECT_EQ(r.incidents.size(), 2u);
+  // Latency: three polylines of one point per hour with successful runs: 168 hours less the
+  // maintenance hour (runs in it do not count).
+  EXPECT_EQ(r.latency_hourly.size(), 167u);
+  EXPECT_EQ(Count(html, "<polyline"), 3u);
+  // The verdict and the day rows.
+  EXPECT_NE(
+      html.find(std::string("class=\"verdict ") + (r.verdict == Verdict::kPass ? "pass" : "fail")),
+      std::string::npos);
+  EXPECT_NE(html.find("<td>Day 7 (2025-10-20)</td>"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace obsmon

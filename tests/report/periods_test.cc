@@ -1,0 +1,298 @@
+// report/periods: period states, the current period, config declarations (with file:line
+// errors), alert history pairing, and the period report through the real SQLite database:
+// runs, log lines, maintenance and alert history written by the real Writer and stores, read
+// back into the figures worked out by hand.
+#include "report/periods.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "alerts/alert.h"
+#include "storage/alert_store.h"
+#include "storage/storage.h"
+#include "tests/report/uptime_oracle.h"
+
+namespace obsmon {
+namespace {
+
+using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+
+storage::PeriodRecord P(int64_t id, int64_t start, int64_t end, int64_t stopped = 0) {
+  storage::PeriodRecord p;
+  p.id = id;
+  p.component = "carbon";
+  p.start_ms = start;
+  p.end_ms = end;
+  p.stopped_ms = stopped;
+  return p;
+}
+
+TEST(PeriodsTest, StatesAndEnd) {
+  const auto p = P(1, kT0, kT0 + 7 * kDay);
+  EXPECT_EQ(StateOf(p, kT0 - 1), PeriodState::kScheduled);
+  EXPECT_EQ(StateOf(p, kT0), PeriodState::kActive);
+  EXPECT_EQ(StateOf(p, kT0 + 7 * kDay - 1), PeriodState::kActive);
+  EXPECT_EQ(StateOf(p, kT0 + 7 * kDay), PeriodState::kFinished);
+  const auto s = P(2, kT0, kT0 + 7 * kDay, kT0 + kDay);
+  EXPECT_EQ(StateOf(s, kT0 + 2 * kDay), PeriodState::kStopped);
+  EXPECT_EQ(PeriodEnd(s), kT0 + kDay);
+  EXPECT_EQ(PeriodEnd(p), kT0 + 7 * kDay);
+}
+
+TEST(PeriodsTest, CurrentPeriodPrefersTheActiveOne) {
+  std::vector<storage::PeriodRecord> ps = {P(1, kT0 - 20 * kDay, kT0 - 13 * kDay),
+                                           P(2, kT0, kT0 + 7 * kDay),
+                                           P(3, kT0 + 10 * kDay, kT0 + 17 * kDay)};
+  EXPECT_EQ(CurrentPeriod(ps, kT0 + kDay)->id, 2);
+  EXPECT_EQ(CurrentPeriod(ps, kT0 + 8 * kDay)->id, 2);   // latest started
+  EXPECT_EQ(CurrentPeriod(ps, kT0 - 30 * kDay)->id, 1);  // next scheduled
+  EXPECT_FALSE(CurrentPeriod({}, kT0).has_value());
+}
+
+TEST(PeriodsTest, PeriodObjectiveOverridesTheComponents) {
+  Objective base;
+  base.latency_p95_ms = 300;
+  auto p = P(1, kT0, kT0 + 3 * kDay);
+  p.objective_percent = 99.9;
+  p.min_coverage_percent = 95;
+  Objective o = PeriodObjective(p, base);
+  EXPECT_DOUBLE_EQ(o.uptime_percent, 99.9);
+  EXPECT_DOUBLE_EQ(o.min_coverage_percent, 95);
+  EXPECT_EQ(o.window_ms, 3 * kDay);
+  EXPECT_DOUBLE_EQ(*o.latency_p95_ms, 300);
+}
+
+TEST(PeriodsTest, DeclarationsFromConfig) {
+  const std::string yaml = R"(
+name: carbon
+observation:
+  start: 2025-10-14T00:00:00Z
+  days: 7
+  objective: 99.9
+  latency_p95: 250ms
+maintenance:
+  - from: 2025-10-16T02:00:00Z
+    to: 2025-10-16T03:00:00Z
+    reason: DB upgrade
+)";
+  ConfigErrors errors;
+  ConfigNode node(YAML::Load(yaml), "obsmon.yml", &errors);
+  node.String("name");
+  Objective base;
+  PeriodDeclarations d = ParsePeriodDeclarations(node, "carbon", base);
+  node.CheckUnknownKeys();
+  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  ASSERT_EQ(d.periods.size(), 1u);
+  EXPECT_EQ(d.periods[0].start_ms, kT0);
+  EXPECT_EQ(d.periods[0].end_ms, kT0 + 7 * kDay);
+  EXPECT_DOUBLE_EQ(d.periods[0].objective_percent, 99.9);
+  EXPECT_DOUBLE_EQ(*d.periods[0].latency_p95_ms, 250);
+  EXPECT_EQ(d.periods[0].source, "config");
+  ASSERT_EQ(d.maintenance.size(), 1u);
+  EXPECT_EQ(d.maintenance[0].start_ms, kT0 + 2 * kDay + 2 * kHour);
+  EXPECT_EQ(d.maintenance[0].end_ms, kT0 + 2 * kDay + 3 * kHour);
+  EXPECT_EQ(d.maintenance[0].reason, "DB upgrade");
+}
+
+TEST(PeriodsTest, BadDeclarationsNameFileLineAndKey) {
+  const std::string yaml = R"(observation:
+  - start: yesterday
+    days: 0
+    colour: red
+maintenance:
+  - from: 2025-10-16T03:00:00Z
+    to: 2025-10-16T02:00:00Z
+)";
+  ConfigErrors errors;
+  ConfigNode node(YAML::Load(yaml), "obsmon.yml", &errors);
+  PeriodDeclarations d = ParsePeriodDeclarations(node, "carbon", Objective{});
+  EXPECT_TRUE(d.periods.empty());
+  EXPECT_TRUE(d.maintenance.empty());
+  const std::string text = errors.ToString();
+  EXPECT_NE(text.find("obsmon.yml:2:12: bad timestamp 'yesterday'"), std::string::npos) << text;
+  EXPECT_NE(text.find("obsmon.yml:3:11: days must be between 1 and 366"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("colour"), std::string::npos) << text;
+  EXPECT_NE(text.find("obsmon.yml:7:9: maintenance `to` must be after `from`"), std::string::npos)
+      << text;
+}
+
+TEST(PeriodsTest, AlertHistoryPairsFiringWithResolved) {
+  std::vector<storage::AlertHistoryRow> rows = {
+      {kT0 + 1, "resolved", "Old", "{a=\"1\"}", ""},  // fired before the window: dropped
+      {kT0 + 2, "firing", "ProbeDown", "{a=\"1\"}", "down"},
+      {kT0 + 3, "firing", "ProbeDown", "{a=\"2\"}", "down"},
+      {kT0 + 4, "firing", "ProbeDown", "{a=\"1\"}", "down"},  // resend: not a new alert
+      {kT0 + 5, "resolved", "ProbeDown", "{a=\"1\"}", ""},
+  };
+  auto fired = PairAlertHistory(rows);
+  ASSERT_EQ(fired.size(), 2u);
+  EXPECT_EQ(fired[0].fired_ms, kT0 + 2);
+  EXPECT_EQ(fired[0].resolved_ms, kT0 + 5);
+  EXPECT_EQ(fired[1].labels, "{a=\"2\"}");
+  EXPECT_FALSE(fired[1].resolved_ms.has_value());
+}
+
+class PeriodReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("obsmon_periods_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    path_ = (dir_ / "obsmon.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  void Write(WriteBatch batch) {
+    storage::StorageOptions opt;
+    opt.path = path_;
+    opt.clock = &clock_;
+    auto writer = storage::Writer::Start(opt);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    ASSERT_TRUE((*writer)->Enqueue(std::move(batch)));
+    ASSERT_TRUE((*writer)->Flush().ok());
+    (*writer)->Stop();
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  FakeClock clock_{kT0 + 7 * kDay};
+};
+
+TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDatabase) {
+  // Three days of minute runs; down 10:00-10:30 on day 2; maintenance 02:00-03:00 on day 3
+  // (with an outage inside it); a critical line on day 1 and one outside the period; one alert.
+  WriteBatch batch;
+  const int64_t start = kT0, end = kT0 + 3 * kDay;
+  for (int64_t ts = start - kMinute; ts < end + kHour; ts += kMinute) {
+    bool down =
+        (ts >= start + kDay + 10 * kHour && ts < start + kDay + 10 * kHour + 30 * kMinute) ||
+        (ts >= start + 2 * kDay + 2 * kHour && ts < start + 2 * kDay + 2 * kHour + 20 * kMinute);
+    batch.runs.push_back(MakeRun("health", ts, !down, 90 * kSecond, "status 503", 0.02));
+  }
+  LogEvent e;
+  e.key = {"carbon", "app-log"};
+  e.file = "/var/log/app.log";
+  e.severity = "critical";
+  e.ts_ms = start + 5 * kHour;
+  e.line = "CRITICAL <b>boom</b>";
+  batch.log_events.push_back(e);
+  e.ts_ms = end + 10 * kMinute;
+  e.line = "after the period";
+  batch.log_events.push_back(e);
+  Write(batch);
+  int64_t id = 0;
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    storage::PeriodRecord p = P(0, start, end);
+    p.objective_percent = 99.0;
+    auto added = (*store)->AddPeriod(p);
+    ASSERT_TRUE(added.ok());
+    id = *added;
+    ASSERT_TRUE((*store)
+                    ->AddMaintenance({0, "carbon", start + 2 * kDay + 2 * kHour,
+                                      start + 2 * kDay + 3 * kHour, "DB upgrade", "cli", start})
+                    .ok());
+    auto alerts = storage::AlertStore::Open(path_);
+    alerts::AlertHistoryEvent a;
+    a.rule = "ProbeDown";
+    a.labels = Labels{{"alertname", "ProbeDown"}, {"job", "carbon"}};
+    a.event = "firing";
+    a.ts_ms = start + kDay + 10 * kHour + 2 * kMinute;
+    alerts::AlertHistoryEvent r = a;
+    r.event = "resolved";
+    r.ts_ms = start + kDay + 10 * kHour + 31 * kMinute;
+    ASSERT_TRUE((*alerts)->AppendHistory({a, r}).ok());
+  }
+
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.period_id = id;
+  req.now_ms = clock_.NowMs();
+  auto report = BuildPeriodReport(req);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const Report& r = *report;
+  EXPECT_EQ(r.period_id, id);
+  EXPECT_EQ(r.from_ms, start);
+  EXPECT_EQ(r.to_ms, end);
+  EXPECT_DOUBLE_EQ(r.objective.uptime_percent, 99.0);
+  // By hand: 30 min down; the 20 min inside maintenance do not count; 1 h excluded.
+  EXPECT_EQ(r.totals.down_ms, 30 * kMinute);
+  EXPECT_EQ(r.totals.excluded_ms, kHour);
+  EXPECT_EQ(r.budget.allowed_ms, std::llround(0.01 * (3 * kDay - kHour)));
+  EXPECT_EQ(r.logs.critical, 1u);
+  EXPECT_EQ(r.logs.first_critical->line, "CRITICAL <b>boom</b>");
+  ASSERT_EQ(r.alerts.size(), 1u);
+  EXPECT_EQ(r.alerts[0].resolved_ms, start + kDay + 10 * kHour + 31 * kMinute);
+  ASSERT_EQ(r.maintenance.size(), 1u);
+  EXPECT_EQ(r.maintenance[0].reason, "DB upgrade");
+  EXPECT_EQ(r.verdict, Verdict::kFail);  // the critical line
+
+  // Without a period id the component's current (latest) period is used.
+  req.period_id.reset();
+  auto current = BuildPeriodReport(req);
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->period_id, id);
+
+  // Rendered in each format.
+  for (const char* format : {"text", "markdown", "json", "html"}) {
+    req.format = format;
+    auto body = RenderPeriodReport(req);
+    ASSERT_TRUE(body.ok()) << format;
+    EXPECT_FALSE(body->body.empty());
+  }
+  req.format = "json";
+  auto j = nlohmann::json::parse(RenderPeriodReport(req)->body);
+  EXPECT_EQ(j["period_id"], id);
+  EXPECT_EQ(j["maintenance"][0]["reason"], "DB upgrade");
+  req.format = "pdf";
+  EXPECT_TRUE(RenderPeriodReport(req).status().IsInvalidArgument());
+}
+
+TEST_F(PeriodReportTest, CurrentPeriodsOfEveryComponent) {
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE((*store)->AddPeriod(P(0, kT0 - 10 * kDay, kT0 - 3 * kDay)).ok());
+    ASSERT_TRUE((*store)->AddPeriod(P(0, kT0, kT0 + 7 * kDay)).ok());
+    storage::PeriodRecord neo = P(0, kT0 + 9 * kDay, kT0 + 16 * kDay);
+    neo.component = "neo4j";
+    ASSERT_TRUE((*store)->AddPeriod(neo).ok());
+  }
+  auto current = CurrentPeriods(path_, kT0 + kDay);
+  ASSERT_TRUE(current.ok()) << current.status().ToString();
+  ASSERT_EQ(current->size(), 2u);
+  EXPECT_EQ(current->at("carbon").id, 2);
+  EXPECT_EQ(current->at("neo4j").id, 3);  // scheduled
+  EXPECT_TRUE(CurrentPeriods((dir_ / "none.db").string(), kT0).status().IsNotFound());
+}
+
+TEST_F(PeriodReportTest, UnknownPeriodOrOtherComponentsPeriodIsNotFound) {
+  Write(WriteBatch{{MakeRun("health", kT0, true, kMinute)}, {}, {}, {}, {}});
+  auto store = storage::PeriodStore::Open(path_);
+  storage::PeriodRecord p = P(0, kT0, kT0 + kDay);
+  p.component = "neo4j";
+  auto id = (*store)->AddPeriod(p);
+  ASSERT_TRUE(id.ok());
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.now_ms = kT0 + kDay;
+  req.period_id = *id;
+  EXPECT_TRUE(BuildPeriodReport(req).status().IsNotFound());
+  req.period_id = *id + 7;
+  EXPECT_TRUE(BuildPeriodReport(req).status().IsNotFound());
+  req.db_path = (dir_ / "missing.db").string();
+  EXPECT_TRUE(BuildPeriodReport(req).status().IsNotFound());
+  EXPECT_FALSE(std::filesystem::exists(req.db_path));  // not created by the attempt
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,441 @@
+// BuildReport / ComputeReport: verdicts, error budget, checks, latency and per-day rows, through a
+// fake storage::Reader over vectors (independent of the SQLite implementation).
+#include "report/report.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "tests/report/uptime_oracle.h"
+
+namespace obsmon {
+namespace {
+
+using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+using Spans = std::vector<std::pair<int64_t, int64_t>>;
+
+// storage::Reader over a vector, honouring the contracts of ProbeRuns, RunSpans, RunsOfRole and
+// SuccessDurations (storage.h) in the plainest way. `fail` switches every read to an IoError.
+class FakeReader final : public storage::Reader {
+ public:
+  explicit FakeReader(std::vector<ProbeRun> runs) : runs_(std::move(runs)) {}
+  bool fail = false;
+  int reads = 0;
+
+  Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
+                                        TimestampMs to_ms) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::vector<ProbeRun> own;
+    for (const auto& r : runs_) {
+      if (r.key.component == component) own.push_back(r);
+    }
+    std::vector<RunSpan> all = CompressRuns(own), out;
+    for (size_t i = 0; i < all.size(); ++i) {
+      const bool last_before = all[i].start_ms < from_ms &&
+                               (i + 1 == all.size() || all[i + 1].key != all[i].key ||
+                                all[i + 1].start_ms >= from_ms);
+      if (last_before || (all[i].start_ms >= from_ms && all[i].start_ms < to_ms)) {
+        out.push_back(all[i]);
+      }
+    }
+    return out;
+  }
+  Result<std::vector<ProbeRun>> RunsOfRole(const std::string& component, ProbeRole role,
+                                           TimestampMs from_ms, TimestampMs to_ms) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::vector<ProbeRun> out;
+    for (const auto& r : runs_) {
+      if (r.key.component == component && r.role == role && r.ts_ms >= from_ms &&
+          r.ts_ms < to_ms) {
+        out.push_back(r);
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), [](const ProbeRun& a, const ProbeRun& b) {
+      return std::tie(a.key.probe, a.ts_ms) < std::tie(b.key.probe, b.ts_ms);
+    });
+    return out;
+  }
+  Result<std::vector<storage::HourDurations>> SuccessDurations(
+      const std::string& component, ProbeRole role, TimestampMs from_ms, TimestampMs to_ms,
+      storage::Exclusions excluded) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::map<std::pair<std::string, int64_t>, storage::HourDurations> groups;
+    for (const auto& r : runs_) {
+      if (r.key.component != component || r.role != role || !r.success || r.ts_ms < from_ms ||
+          r.ts_ms >= to_ms) {
+        continue;
+      }
+      bool out_of_it = false;
+      for (const auto& [s, e] : excluded) out_of_it |= s <= r.ts_ms && r.ts_ms < e;
+      if (out_of_it) continue;
+      auto& g = groups[{r.key.probe, r.ts_ms / kHour * kHour}];
+      g.key = r.key;
+      g.role = r.role;
+      g.hour_ms = r.ts_ms / kHour * kHour;
+      g.seconds.push_back(r.duration_seconds);
+    }
+    std::vector<storage::HourDurations> out;
+    for (auto& [k, g] : groups) {
+      std::sort(g.seconds.begin(), g.seconds.end());
+      out.push_back(std::move(g));
+    }
+    return out;
+  }
+  Result<std::vector<ProbeRun>> ProbeRuns(const std::string& component, TimestampMs from_ms,
+                                          TimestampMs to_ms) override {
+    ++reads;
+    if (fail) return Status::IoError("disk I/O error");
+    std::map<std::string, std::vector<ProbeRun>> by_probe;
+    std::map<std::string, ProbeRun> last_before;
+    for (const auto& r : runs_) {
+      if (r.key.component != component) continue;
+      if (r.ts_ms >= from_ms && r.ts_ms < to_ms) by_probe[r.key.probe].push_back(r);
+      if (r.ts_ms < from_ms &&
+          (!last_before.count(r.key.probe) || last_before[r.key.probe].ts_ms <= r.ts_ms)) {
+        last_before[r.key.probe] = r;
+      }
+    }
+    for (auto& [probe, r] : last_before) by_probe[probe].insert(by_probe[probe].begin(), r);
+    std::vector<ProbeRun> out;
+    for (auto& [probe, v] : by_probe) {
+      std::stable_sort(v.begin(), v.end(),
+                       [](const ProbeRun& a, const ProbeRun& b) { return a.ts_ms < b.ts_ms; });
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  }
+  Result<std::vector<LogEvent>> LogEvents(const std::string&, TimestampMs, TimestampMs,
+                                          size_t) override {
+    return std::vector<LogEvent>{};
+  }
+  Result<std::vector<Sample>> Samples(const std::string&, const Labels&, TimestampMs,
+                                      TimestampMs) override {
+    return std::vector<Sample>{};
+  }
+  Result<std::vector<std::string>> Components() override {
+    if (fail) return Status::IoError("disk I/O error");
+    std::vector<std::string> out;
+    for (const auto& r : runs_) {
+      if (std::find(out.begin(), out.end(), r.key.component) == out.end()) {
+        out.push_back(r.key.component);
+      }
+    }
+    return out;
+  }
+  Result<std::vector<ProbeRun>> LatestRuns() override { return std::vector<ProbeRun>{}; }
+  Result<std::vector<CounterValue>> AllCounters() override { return std::vector<CounterValue>{}; }
+  std::vector<LogCursor> LogCursors(const ProbeKey&) override { return {}; }
+  std::vector<CounterValue> Counters(const ProbeKey&) override { return {}; }
+
+ private:
+  std::vector<ProbeRun> runs_;
+};
+
+bool In(int64_t ts, const Spans& spans) {
+  for (const auto& [s, e] : spans) {
+    if (s <= ts && ts < e) return true;
+  }
+  return false;
+}
+
+// "health" every minute over [from - 1 min, until), valid 90 s; runs in `down` fail, runs in
+// `gaps` are missing. Durations cycle 10..59 ms.
+std::vector<ProbeRun> MinuteRuns(int64_t from, int64_t until, const Spans& down,
+                                 const Spans& gaps = {}) {
+  std::vector<ProbeRun> runs;
+  int i = 0;
+  for (int64_t ts = from - kMinute; ts < until; ts += kMinute, ++i) {
+    if (In(ts, gaps)) continue;
+    runs.push_back(
+        MakeRun("health", ts, !In(ts, down), 90 * kSecond, "status 503", 0.010 + 0.001 * (i % 50)));
+  }
+  return runs;
+}
+
+const int64_t kTo = kT0 + 7 * kDay;
+
+Objective SevenDays() {
+  Objective o;
+  o.uptime_percent = 99.5;
+  o.window_ms = 7 * kDay;
+  o.min_coverage_percent = 99.0;
+  return o;
+}
+
+bool HasReason(const Report& r, const std::string& text) {
+  for (const auto& reason : r.verdict_reasons) {
+    if (reason.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST(ReportTest, BuildReportReadsTheComponentsRunsAndMatchesOracle) {
+  auto runs = MinuteRuns(kT0, kTo + kHour, {{kT0 + kDay, kT0 + kDay + 20 * kMinute}});
+  // Another component's outage must not leak in.
+  runs.push_back(
+      MakeRun("health", kT0 + 2 * kDay, false, kDay, "x", 0.1, ProbeRole::kHealth, "other"));
+  FakeReader reader(runs);
+  auto report = BuildReport(reader, "carbon", SevenDays(), kT0, kTo, kTo + kHour);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  std::vector<ProbeRun> mine(runs.begin(), runs.end() - 1);
+  const Oracle want = Walk(mine, kT0, kTo, kTo + kHour, {}, kSecond);
+  EXPECT_EQ(report->totals.up_ms, want.up);
+  EXPECT_EQ(report->totals.down_ms, want.down);
+  EXPECT_EQ(report->totals.down_ms, 20 * kMinute);
+  EXPECT_EQ(report->totals.unknown_ms, want.unknown);
+  ASSERT_EQ(report->incidents.size(), 1u);
+  EXPECT_EQ(report->incidents[0].start_ms, kT0 + kDay);
+  EXPECT_EQ(report->verdict, Verdict::kPass);
+  EXPECT_EQ(report->health_probes, std::vector<std::string>{"health"});
+}
+
+TEST(ReportTest, UnknownComponentIsNotFound) {
+  FakeReader reader(MinuteRuns(kT0, kTo, {}));
+  auto report = BuildReport(reader, "nope", SevenDays(), kT0, kTo, kTo);
+  EXPECT_TRUE(report.status().IsNotFound());
+}
+
+TEST(ReportTest, EmptyWindowAndBadObjectiveAreInvalidArguments) {
+  FakeReader reader(MinuteRuns(kT0, kTo, {}));
+  EXPECT_TRUE(
+      BuildReport(reader, "carbon", SevenDays(), kTo, kT0, kTo).status().IsInvalidArgument());
+  Objective bad = SevenDays();
+  bad.uptime_percent = 0;
+  EXPECT_TRUE(BuildReport(reader, "carbon", bad, kT0, kTo, kTo).status().IsInvalidArgument());
+  EXPECT_EQ(reader.reads, 0);
+}
+
+TEST(ReportTest, ReaderFailureIsReturned) {
+  FakeReader reader(MinuteRuns(kT0, kTo, {}));
+  reader.fail = true;
+  auto report = BuildReport(reader, "carbon", SevenDays(), kT0, kTo, kTo);
+  EXPECT_EQ(report.status().code(), Status::Code::kIoError);
+}
+
+TEST(ReportTest, PassWithinBudget) {
+  auto runs = MinuteRuns(kT0, kTo, {{kT0 + 2 * kDay, kT0 + 2 * kDay + 30 * kMinute}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+  EXPECT_EQ(r.verdict, Verdict::kPass);
+  EXPECT_EQ(r.budget.allowed_ms, 3'024'000);  // 50.4 minutes
+  EXPECT_EQ(r.budget.used_ms, 30 * kMinute);
+  EXPECT_EQ(r.budget.left_ms, 3'024'000 - 30 * kMinute);
+  EXPECT_DOUBLE_EQ(*r.budget.used_ratio(), 1'800'000.0 / 3'024'000.0);
+}
+
+TEST(ReportTest, FailNamesTheFigure) {
+  auto runs = MinuteRuns(kT0, kTo, {{kT0 + 2 * kDay, kT0 + 2 * kDay + 60 * kMinute}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  // 1 - 60 / 10080 = 0.9940476..., printed rounded down.
+  EXPECT_TRUE(HasReason(r, "uptime 99.404 % < objective 99.500 %")) << r.verdict_reasons[0];
+  EXPECT_EQ(r.budget.left_ms, 3'024'000 - 3'600'000);
+}
+
+TEST(ReportTest, ExactlyTheBudgetPassesOneMillisecondMoreFails) {
+  // Down from 10:00 until a successful run at 10:50:24 = 3,024,000 ms = the whole budget.
+  for (int64_t extra : {0, 1}) {
+    SCOPED_TRACE(extra);
+    const int64_t start = kT0 + 3 * kDay + 10 * kHour;
+    auto runs = MinuteRuns(kT0, kTo, {{start, start + 51 * kMinute}});
+    runs.push_back(MakeRun("health", start + 3'024'000 + extra, true, 90 * kSecond));
+    std::stable_sort(runs.begin(), runs.end(),
+                     [](const ProbeRun& a, const ProbeRun& b) { return a.ts_ms < b.ts_ms; });
+    Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+    EXPECT_EQ(r.totals.down_ms, 3'024'000 + extra);
+    EXPECT_EQ(r.budget.left_ms, -extra);
+    EXPECT_EQ(r.verdict, extra == 0 ? Verdict::kPass : Verdict::kFail);
+  }
+}
+
+TEST(ReportTest, LowCoverageIsInsufficientData) {
+  // A 3-hour monitor gap: coverage 1 - (3 h - 30 s) / 7 d < 99 %.
+  auto runs = MinuteRuns(kT0, kTo, {}, {{kT0 + kDay, kT0 + kDay + 3 * kHour}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+  EXPECT_EQ(r.totals.unknown_ms, 3 * kHour - 30 * kSecond);
+  EXPECT_EQ(r.verdict, Verdict::kInsufficientData);
+  EXPECT_TRUE(HasReason(r, "coverage 98.219 % < 99.000 %")) << r.verdict_reasons[0];
+}
+
+TEST(ReportTest, InProgressShowsBudgetLeft) {
+  const int64_t now = kT0 + 3 * kDay;
+  auto runs = MinuteRuns(kT0, now, {{kT0 + kDay, kT0 + kDay + 10 * kMinute}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, now);
+  EXPECT_EQ(r.verdict, Verdict::kInProgress);
+  EXPECT_TRUE(r.in_progress());
+  EXPECT_EQ(r.evaluated_to_ms, now);
+  EXPECT_EQ(r.budget.allowed_ms, 3'024'000);  // the whole window's budget
+  EXPECT_EQ(r.budget.left_ms, 3'024'000 - 10 * kMinute);
+  EXPECT_EQ(r.days.size(), 3u);  // only elapsed days
+}
+
+TEST(ReportTest, InProgressFailsOnceTheBudgetIsSpent) {
+  const int64_t now = kT0 + kDay;
+  auto runs = MinuteRuns(kT0, now, {{kT0 + kHour, kT0 + 2 * kHour}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, now);
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_TRUE(HasReason(r, "error budget exhausted"));
+}
+
+TEST(ReportTest, InProgressWithLowCoverageSoFarIsInsufficientData) {
+  const int64_t now = kT0 + kDay;
+  auto runs = MinuteRuns(kT0, now, {}, {{kT0 + kHour, kT0 + 2 * kHour}});
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, now);
+  EXPECT_EQ(r.verdict, Verdict::kInsufficientData);
+}
+
+TEST(ReportTest, IntegrationChecksAreCountedAndAFailureFails) {
+  auto runs = MinuteRuns(kT0, kTo, {});
+  for (int64_t ts = kT0 - kHour; ts < kTo; ts += kHour) {  // one before the window: not counted
+    bool ok = ts != kT0 + 4 * kDay + 5 * kHour;
+    runs.push_back(MakeRun("pytest", ts, ok, 2 * kHour, "exit 1: 1 failed, 41 passed", 30,
+                           ProbeRole::kIntegration));
+  }
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+  ASSERT_EQ(r.checks.size(), 1u);
+  EXPECT_EQ(r.checks[0].runs, 168u);
+  EXPECT_EQ(r.checks[0].passed, 167u);
+  EXPECT_EQ(r.checks[0].failed, 1u);
+  EXPECT_EQ(r.checks[0].first_failure_ms, kT0 + 4 * kDay + 5 * kHour);
+  EXPECT_EQ(r.checks[0].first_failure_reason, "exit 1: 1 failed, 41 passed");
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_TRUE(HasReason(r, "integration checks 167/168 passed"));
+  EXPECT_EQ(r.days[4].checks_failed, 1u);
+  EXPECT_EQ(r.days[4].checks_passed, 23u);
+  // Integration runs never decide uptime.
+  EXPECT_EQ(r.totals.down_ms, 0);
+}
+
+TEST(ReportTest, LatencyOfSuccessfulHealthRunsInTheWindowOnly) {
+  auto runs = MinuteRuns(kT0, kTo, {{kT0 + kDay, kT0 + kDay + 5 * kMinute}});
+  runs.front().duration_seconds = 99;        // before the window: ignored
+  runs[1 + 1440 + 2].duration_seconds = 77;  // a failed run: ignored
+  std::vector<double> want;
+  for (const auto& run : runs) {
+    if (run.success && run.ts_ms >= kT0 && run.ts_ms < kTo) want.push_back(run.duration_seconds);
+  }
+  std::sort(want.begin(), want.end());
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);
+  ASSERT_EQ(r.latency.count, want.size());
+  EXPECT_EQ(r.latency.count, 7u * 1440 - 5);
+  // Nearest rank: ceil(p x n) with n = 10075 -> ranks 5038, 9572, 9975.
+  EXPECT_EQ(r.latency.p50_seconds, want[5038 - 1]);
+  EXPECT_EQ(r.latency.p95_seconds, want[9572 - 1]);
+  EXPECT_EQ(r.latency.p99_seconds, want[9975 - 1]);
+  EXPECT_EQ(r.latency.max_seconds, want.back());
+  EXPECT_LT(r.latency.max_seconds, 1.0);
+}
+
+TEST(ReportTest, LatencySlaCriterion) {
+  auto runs = MinuteRuns(kT0, kTo, {});
+  Objective o = SevenDays();
+  o.latency_p95_ms = 50;  // durations are 10..59 ms: p95 is 57 ms
+  Report r = ComputeReport(runs, "carbon", o, kT0, kTo, kTo);
+  EXPECT_EQ(r.verdict, Verdict::kFail);
+  EXPECT_TRUE(HasReason(r, "latency p95 57.0 ms > SLA 50.0 ms")) << r.verdict_reasons[0];
+  o.latency_p95_ms = 60;
+  EXPECT_EQ(ComputeReport(runs, "carbon", o, kT0, kTo, kTo).verdict, Verdict::kPass);
+}
+
+TEST(ReportTest, ExcludedTimeShrinksTheBudgetAndIsListed) {
+  auto runs = MinuteRuns(kT0, kTo, {{kT0 + kDay, kT0 + kDay + 2 * kHour}});
+  ReportOptions opt;
+  opt.excluded = {{kT0 + kDay - kHour, kT0 + 2 * kDay - kHour}};  // 24 h covering the outage
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo, opt);
+  EXPECT_EQ(r.budget.allowed_ms, 2'592'000);  // 0.5 % of 6 days
+  EXPECT_EQ(r.totals.down_ms, 0);
+  EXPECT_EQ(r.totals.excluded_ms, kDay);
+  EXPECT_TRUE(r.incidents.empty());
+  EXPECT_EQ(r.excluded.size(), 1u);
+  EXPECT_EQ(r.verdict, Verdict::kPass);
+  // Successful runs inside the exclusion do not count for latency either.
+  EXPECT_EQ(r.latency.count, 6u * 1440);
+}
+
+TEST(ReportTest, DaysMatchOracleOverEachDay) {
+  // Outage across midnight, a gap, and a window starting at 06:00 (partial first and last day).
+  const int64_t from = kT0 + 6 * kHour;
+  const int64_t to = from + 7 * kDay;
+  Spans down = {{kT0 + kDay - 10 * kMinute, kT0 + kDay + 25 * kMinute},
+                {kT0 + 3 * kDay + 7 * kHour, kT0 + 3 * kDay + 7 * kHour + 3 * kMinute}};
+  Spans gaps = {{kT0 + 5 * kDay, kT0 + 5 * kDay + 40 * kMinute}};
+  auto runs = MinuteRuns(from, to, down, gaps);
+  Report r = ComputeReport(runs, "carbon", SevenDays(), from, to, to);
+  ASSERT_EQ(r.days.size(), 8u);
+  EXPECT_EQ(r.days[0].date, "2025-10-14");
+  EXPECT_EQ(r.days[0].start_ms, from);
+  EXPECT_EQ(r.days[7].end_ms, to);
+  const Oracle all = Walk(runs, from, to, to, {}, kSecond);
+  for (size_t i = 0; i < r.days.size(); ++i) {
+    SCOPED_TRACE("day " + std::to_string(i));
+    const auto& d = r.days[i];
+    const Oracle want = Walk(runs, d.start_ms, d.end_ms, to, {}, kSecond);
+    EXPECT_EQ(d.totals.up_ms, want.up);
+    EXPECT_EQ(d.totals.down_ms, want.down);
+    EXPECT_EQ(d.totals.unknown_ms, want.unknown);
+    uint64_t started = 0;
+    for (const auto& inc : all.incidents)
+      started += inc.start >= d.start_ms && inc.start < d.end_ms;
+    EXPECT_EQ(d.incidents, started);
+    std::vector<double> lat;
+    for (const auto& run : runs) {
+      if (run.success && run.ts_ms >= d.start_ms && run.ts_ms < d.end_ms) {
+        lat.push_back(run.duration_seconds);
+      }
+    }
+    std::sort(lat.begin(), lat.end());
+    ASSERT_EQ(d.latency.count, lat.size());
+    EXPECT_EQ(d.latency.p95_seconds, lat[NearestRank(lat.size(), 950) - 1]);
+  }
+  // Day 1 (2025-10-15) holds the 25 minutes after midnight of the outage, day 0 the 10 before.
+  EXPECT_EQ(r.days[0].totals.down_ms, 10 * kMinute);
+  EXPECT_EQ(r.days[1].totals.down_ms, 25 * kMinute);
+  EXPECT_EQ(r.days[0].incidents, 1u);
+  EXPECT_EQ(r.days[1].incidents, 0u);
+}
+
+
+// An incident's first failure is the first run of the probe's unbroken failing streak: for an
+// outage already under way when the window opens, and for one that runs on after a
+// maintenance window, the run that began it (with its reason), not the last run before.
+TEST(ReportTest, FirstFailureIsTheStartOfTheFailingStreak) {
+  std::vector<ProbeRun> runs;
+  for (int64_t ts = kT0 - 2 * kHour; ts < kT0 + 3 * kHour; ts += kMinute) {
+    const bool down = ts >= kT0 - 20 * kMinute && ts < kT0 + 10 * kMinute;  // across `from`
+    const bool down2 = ts >= kT0 + kHour && ts < kT0 + 2 * kHour;           // across maintenance
+    std::string reason = ts == kT0 - 20 * kMinute ? "connection refused"
+                         : ts == kT0 + kHour      ? "status 502"
+                                                  : "status 503";
+    runs.push_back(MakeRun("health", ts, !(down || down2), 90 * kSecond, reason));
+  }
+  ReportOptions opt;
+  opt.maintenance = {{kT0 + kHour + 10 * kMinute, kT0 + kHour + 20 * kMinute, "deploy"}};
+  Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kT0 + 3 * kHour, kT0 + 3 * kHour, opt);
+  ASSERT_EQ(r.incidents.size(), 3u);
+  EXPECT_TRUE(r.incidents[0].began_before_window);
+  EXPECT_EQ(r.incidents[0].start_ms, kT0);
+  EXPECT_EQ(r.incidents[0].first_failure_ms, kT0 - 20 * kMinute);
+  EXPECT_EQ(r.incidents[0].first_reason, "connection refused");
+  EXPECT_EQ(r.incidents[1].start_ms, kT0 + kHour);
+  EXPECT_EQ(r.incidents[1].end_ms, kT0 + kHour + 10 * kMinute);
+  EXPECT_EQ(r.incidents[2].start_ms, kT0 + kHour + 20 * kMinute);  // after the maintenance
+  EXPECT_EQ(r.incidents[2].first_failure_ms, kT0 + kHour);
+  EXPECT_EQ(r.incidents[2].first_reason, "status 502");
+
+  // The same through a Reader that returns spans (as storage does): the same incidents.
+  FakeReader reader(runs);
+  opt.max_log_events = 0;
+  auto built = BuildReport(reader, "carbon", SevenDays(), kT0, kT0 + 3 * kHour, kT0 + 3 * kHour,
+                           opt);
+  ASSERT_TRUE(built.ok());
+  ASSERT_EQ(built->incidents.size(), 3u);
+  EXPECT_EQ(built->incidents[0].first_failure_ms, kT0 - 20 * kMinute);
+  EXPECT_EQ(built->incidents[2].first_reason, "status 502");
+}
+
+}  // namespace
+}  // namespace obsmon

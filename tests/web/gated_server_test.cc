@@ -1,0 +1,408 @@
+// obsmon's HTTP server under clients that cost it on purpose, on loopback with real sockets:
+// headers or bodies trickled a byte at a time, a thousand connections from one address, heads
+// that never end, silent TLS clients. Each test checks what the client sees (408, 431, a closed
+// socket) and that /healthz keeps answering meanwhile. Time limits are set short (hundreds of
+// milliseconds) and every wait is bounded.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "web/http_server.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class StubBackend final : public ApiBackend {
+ public:
+  std::string MetricsText() override {
+    std::unique_lock<std::mutex> lock(mu);
+    ++metrics_in_progress;
+    cv.wait(lock, [&] { return !hold_metrics; });
+    --metrics_in_progress;
+    return "up 1\n";
+  }
+  // While set, /metrics requests wait (as a 10 MB exposition being rendered would).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold_metrics = false;
+  int metrics_in_progress = 0;
+  nlohmann::json Components() override { return nlohmann::json::array(); }
+  std::optional<nlohmann::json> ComponentJson(const std::string&) override { return std::nullopt; }
+  std::optional<int64_t> ObjectiveWindowMs(const std::string&) override { return std::nullopt; }
+  Result<HttpBody> Report(const ReportQuery&) override { return Status::NotFound("none"); }
+};
+
+// A raw TCP connection from `source` (any 127.x.y.z is loopback on Linux, so each test can play
+// several clients) to 127.0.0.1:port. Closed on destruction.
+class RawClient {
+ public:
+  RawClient(const char* source, int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
+  }
+  RawClient(const RawClient&) = delete;
+  RawClient(RawClient&& other) noexcept : fd_(other.fd_), connected_(other.connected_) {
+    other.fd_ = -1;
+  }
+  ~RawClient() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool connected() const { return connected_; }
+  // False once the server has closed (or reset) the connection.
+  bool Send(const std::string& data) {
+    return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
+  }
+  // What arrives within `wait`, up to the server's close.
+  std::string Receive(std::chrono::milliseconds wait, bool* closed = nullptr) {
+    std::string out;
+    const auto deadline = Clock::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed) *closed = true;
+        break;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// Allows `wanted` descriptors if the hard limit does; returns how many there are.
+size_t RaiseFileLimit(size_t wanted) {
+  rlimit r{};
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  if (r.rlim_cur < wanted) {
+    r.rlim_cur = std::min<rlim_t>(r.rlim_max, wanted);
+    ::setrlimit(RLIMIT_NOFILE, &r);
+    ::getrlimit(RLIMIT_NOFILE, &r);
+  }
+  return r.rlim_cur;
+}
+
+class GatedServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions options = {}) {
+    options.listen = "127.0.0.1:0";
+    options.reload = [this] {
+      ++reloads_;
+      return Status::Ok();
+    };
+    server_ = std::make_unique<HttpServer>(std::move(options), backend_,
+                                           SystemClock::Instance());
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  // GET /healthz from `source` on a fresh connection, answered within 2 s.
+  bool Healthy(const char* source = "127.0.0.1") {
+    RawClient c(source, server_->port());
+    if (!c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) return false;
+    return c.Receive(2000ms).rfind("HTTP/1.1 200", 0) == 0;
+  }
+  HttpServerOptions Short() {
+    HttpServerOptions o;
+    o.gate.request_timeout = 600ms;
+    o.gate.idle_timeout = 400ms;
+    return o;
+  }
+
+  StubBackend backend_;
+  std::atomic<int> reloads_{0};
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(GatedServerTest, HeadersTrickledAByteAtATimeAreCutAtTheRequestTimeoutNotPerRead) {
+  Start(Short());
+  RawClient c("127.0.0.1", server_->port());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nX-Drip: "));
+  // A byte every 100 ms would keep a per-read timeout happy for ever; 50 bytes take 5 s.
+  int sent = 0;
+  const auto start = Clock::now();
+  while (sent < 50 && c.Send("a")) {
+    ++sent;
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string answer = c.Receive(1000ms);
+  EXPECT_LT(sent, 50) << "the server kept a dribbling request for "
+                      << (Clock::now() - start) / 1ms << " ms";
+  EXPECT_TRUE(answer.empty() || answer.rfind("HTTP/1.1 408", 0) == 0) << answer;
+  EXPECT_GE(server_->ConnectionStats().request_timeouts, 1u);
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(GatedServerTest, BodyTrickledAByteAtATimeIsCutAndNeverReachesTheHandler) {
+  Start(Short());
+  RawClient c("127.0.0.1", server_->port());
+  ASSERT_TRUE(c.Send("POST /-/reload HTTP/1.1\r\nContent-Length: 40\r\n\r\n"));
+  int sent = 0;
+  while (sent < 40 && c.Send("x")) {
+    ++sent;
+    std::this_thread::sleep_for(100ms);
+  }
+  bool closed = false;
+  const std::string answer = c.Receive(1500ms, &closed);
+  EXPECT_LT(sent, 40);
+  EXPECT_TRUE(closed || answer.rfind("HTTP/1.1 408", 0) == 0) << answer;
+  EXPECT_EQ(reloads_, 0);
+}
+
+TEST_F(GatedServerTest, SixtySlowClientsUnderTheLimitsDoNotLockOutHealthz) {
+  // cpp-httplib alone gave each of these a worker thread (8 in all) until its 5 s read timeout,
+  // renewed by every byte: /healthz waited behind them for as long as they dripped.
+  HttpServerOptions o;
+  o.gate.request_timeout = 20s;  // they stay the whole test
+  Start(o);
+  std::vector<RawClient> slow;
+  for (int i = 0; i < 60; ++i) {
+    slow.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(slow.back().Send("GET /api/v1/components HTTP/1.1\r\nX-Drip: "));
+  }
+  for (int round = 0; round < 10; ++round) {
+    for (auto& c : slow) c.Send("a");
+    EXPECT_TRUE(Healthy()) << "round " << round;
+    EXPECT_TRUE(Healthy("127.0.0.2")) << "round " << round << ", from the slow clients' address";
+  }
+  const GateStats stats = server_->ConnectionStats();
+  EXPECT_GE(stats.open, 60u);
+  EXPECT_EQ(stats.evicted, 0u);
+}
+
+TEST_F(GatedServerTest, AThousandConnectionsFromOneAddressOnlyDisplaceEachOther) {
+  const size_t fds = RaiseFileLimit(4096);
+  const size_t flood = std::min<size_t>(1000, fds > 300 ? fds - 200 : 100);
+  HttpServerOptions o;
+  o.gate.max_connections_per_client = 64;
+  o.gate.max_connections = 256;
+  Start(o);
+  std::vector<RawClient> clients;
+  for (size_t i = 0; i < flood; ++i) {
+    clients.emplace_back("127.0.0.2", server_->port());
+    clients.back().Send("GET /api/v1/components HTTP/1.1\r\nX-Drip: ");
+    if (i % 100 == 0) {
+      EXPECT_TRUE(Healthy()) << "after " << i << " flood connections";
+      EXPECT_TRUE(Healthy("127.0.0.2")) << "after " << i << ", from the flood's address";
+    }
+  }
+  // The server holds at most the per-client limit of them; the rest were closed to make room.
+  const auto deadline = Clock::now() + 5s;
+  GateStats stats = server_->ConnectionStats();
+  while (stats.evicted + 64 < flood && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+    stats = server_->ConnectionStats();
+  }
+  EXPECT_LE(stats.open, 64u);
+  // (The health checks from 127.0.0.2 each displaced one too, then left a free place behind.)
+  EXPECT_GE(stats.evicted, flood - 64);
+  EXPECT_TRUE(Healthy());
+  clients.clear();
+  const auto drained = Clock::now() + 5s;
+  while (server_->ConnectionStats().open > 0 && Clock::now() < drained) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(server_->ConnectionStats().open, 0u);
+}
+
+TEST_F(GatedServerTest, OverTheClientLimitTheLongestWaitingConnectionMakesRoom) {
+  HttpServerOptions o;
+  o.gate.max_connections_per_client = 4;
+  o.gate.max_connections = 4;
+  Start(o);
+  std::vector<RawClient> idle;
+  for (int i = 0; i < 6; ++i) {
+    idle.emplace_back("127.0.0.2", server_->port());
+    std::this_thread::sleep_for(20ms);  // accepted in this order
+  }
+  // Whether each got closed: the two oldest, by the client limit.
+  std::vector<bool> closed(idle.size(), false);
+  for (size_t i = 0; i < idle.size(); ++i) {
+    bool c = false;
+    idle[i].Receive(i < 2 ? 1000ms : 100ms, &c);
+    closed[i] = c;
+  }
+  EXPECT_EQ(closed, (std::vector<bool>{true, true, false, false, false, false}));
+  // Another client, over the total: the oldest waiting of anyone's gives way.
+  EXPECT_TRUE(Healthy("127.0.0.3"));
+  bool third_closed = false;
+  idle[2].Receive(1000ms, &third_closed);
+  EXPECT_TRUE(third_closed);
+  EXPECT_EQ(server_->ConnectionStats().evicted, 3u);
+}
+
+// Regression (fresh eyes, issue 13): 64 clients fetching a 10 MB /metrics kept every worker busy
+// and /healthz timed out for the whole run. Health checks have a worker of their own.
+TEST_F(GatedServerTest, HealthzIsAnsweredWhileEveryWorkerIsBusy) {
+  Start();
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = true;
+  }
+  std::vector<RawClient> heavy;
+  for (int i = 0; i < 12; ++i) {  // 8 workers busy, 4 queued behind them
+    heavy.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  }
+  const auto deadline = Clock::now() + 5s;
+  while (Clock::now() < deadline) {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    if (backend_.metrics_in_progress == 8) break;
+  }
+  EXPECT_TRUE(Healthy());
+  EXPECT_TRUE(Healthy("127.0.0.2"));
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    EXPECT_EQ(backend_.metrics_in_progress, 8);  // still all busy: healthz did not wait for them
+    backend_.hold_metrics = false;
+  }
+  backend_.cv.notify_all();
+  for (auto& c : heavy) EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {
+  Start();
+  RawClient c("127.0.0.1", server_->port());
+  c.Send("GET /healthz HTTP/1.1\r\n");
+  const std::string line = "X-Big: " + std::string(1000, 'a') + "\r\n";
+  for (int i = 0; i < 70 && c.Send(line); ++i) {
+  }
+  EXPECT_EQ(c.Receive(2000ms).rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(server_->ConnectionStats().head_too_large, 1u);
+}
+
+// Regression (fresh eyes, issue 13): after a request it could not parse, cpp-httplib answered 400
+// and read on from inside that request, so a request hidden in a long header or a body ran (a
+// POST /-/reload with valid credentials, in the attack). The connection now closes instead.
+TEST_F(GatedServerTest, NothingAfterAnUnparsableOrAmbiguousRequestIsExecuted) {
+  Start();
+  const std::string hidden = "POST /-/reload HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+  struct Case {
+    std::string request;
+    std::string status;
+  };
+  const Case cases[] = {
+      // A header line longer than 8 KiB (httplib's limit), the hidden request in the body.
+      {"POST /healthz HTTP/1.1\r\nX-Pad: " + std::string(9000, 'a') +
+           "\r\nContent-Length: " + std::to_string(hidden.size()) + "\r\n\r\n" + hidden,
+       "HTTP/1.1 431"},
+      // Content-Length and Transfer-Encoding together.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+           hidden,
+       "HTTP/1.1 400"},
+      // Two different lengths.
+      {"POST /healthz HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nabcdef" + hidden,
+       "HTTP/1.1 400"},
+      // A request line httplib cannot parse, a request pipelined behind it.
+      {"NOT A REQUEST\r\n\r\n" + hidden, "HTTP/1.1 400"},
+  };
+  for (const auto& c : cases) {
+    RawClient client("127.0.0.1", server_->port());
+    ASSERT_TRUE(client.Send(c.request));
+    bool closed = false;
+    const std::string answer = client.Receive(3000ms, &closed);
+    EXPECT_EQ(answer.rfind(c.status, 0), 0u) << answer.substr(0, 200);
+    EXPECT_EQ(answer.find("HTTP/1.1", 5), std::string::npos) << "a second response:\n" << answer;
+    EXPECT_TRUE(closed);
+  }
+  EXPECT_EQ(reloads_, 0);
+  EXPECT_TRUE(Healthy());
+}
+
+TEST_F(GatedServerTest, PipelinedAndKeptAliveRequestsAreAnsweredInOrder) {
+  Start(Short());
+  RawClient c("127.0.0.1", server_->port());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::string both;
+  const auto deadline = Clock::now() + 2s;
+  while (both.find("up 1") == std::string::npos && Clock::now() < deadline) {
+    both += c.Receive(100ms);
+  }
+  const size_t first = both.find("HTTP/1.1 200");
+  const size_t second = both.find("HTTP/1.1 200", first + 1);
+  ASSERT_NE(second, std::string::npos) << both;
+  EXPECT_LT(both.find("OK"), second);
+  EXPECT_GT(both.find("up 1"), second);
+  // Kept alive: a third request later on the same connection.
+  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(c.Receive(1000ms).rfind("HTTP/1.1 200", 0), 0u);
+  // Then idle beyond idle_timeout: closed, and not counted as a timed-out request.
+  bool closed = false;
+  c.Receive(3000ms, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(server_->ConnectionStats().request_timeouts, 0u);
+}
+
+TEST_F(GatedServerTest, SilentTlsClientsAreCutAtTheRequestTimeoutAndTlsStillServes) {
+  if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  testing::ScratchDir dir;
+  auto [code, out] = testing::RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+       "-days", "1", "-keyout", dir.File("key.pem"), "-out", dir.File("cert.pem")},
+      dir.File("openssl.out"));
+  ASSERT_EQ(code, 0) << out;
+  HttpServerOptions o = Short();
+  o.tls_cert_file = dir.File("cert.pem");
+  o.tls_key_file = dir.File("key.pem");
+  Start(o);
+  std::vector<RawClient> silent;
+  for (int i = 0; i < 30; ++i) silent.emplace_back("127.0.0.2", server_->port());
+  // A TLS client is served meanwhile.
+  httplib::SSLClient tls("127.0.0.1", server_->port());
+  tls.enable_server_certificate_verification(false);
+  tls.set_read_timeout(2, 0);
+  auto res = tls.Get("/healthz");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  // The silent ones never finished a handshake: closed at the request timeout.
+  bool closed = false;
+  silent.front().Receive(3000ms, &closed);
+  EXPECT_TRUE(closed);
+  const auto deadline = Clock::now() + 3s;
+  while (server_->ConnectionStats().request_timeouts < 30 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_GE(server_->ConnectionStats().request_timeouts, 30u);
+  // Garbage instead of a ClientHello: a failed handshake, counted.
+  RawClient garbage("127.0.0.3", server_->port());
+  garbage.Send("GET / HTTP/1.1\r\n\r\n");
+  bool garbage_closed = false;
+  garbage.Receive(2000ms, &garbage_closed);
+  EXPECT_TRUE(garbage_closed);
+  EXPECT_GE(server_->ConnectionStats().tls_handshake_failures, 1u);
+}
+
+}  // namespace
+}  // namespace obsmon

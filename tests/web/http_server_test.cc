@@ -1,0 +1,376 @@
+// The HTTP server in-process on 127.0.0.1:0 against a fake backend: authentication on and off,
+// TLS with a certificate made by the openssl CLI, POST /-/reload, and hostile requests (huge
+// bodies, very long or invalid-UTF-8 or NUL-carrying parameters) that must get a clear 4xx and
+// never crash the server.
+#include "web/http_server.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using testing::RunCommand;
+using testing::ScratchDir;
+
+class FakeBackend final : public ApiBackend {
+ public:
+  std::string MetricsText() override { return "obsmon_build_info{version=\"t\"} 1\n"; }
+  nlohmann::json Components() override { return nlohmann::json::array({"web"}); }
+  std::optional<nlohmann::json> ComponentJson(const std::string& name) override {
+    if (name != "web") return std::nullopt;
+    return nlohmann::json{{"name", "web"}};
+  }
+  std::optional<int64_t> ObjectiveWindowMs(const std::string& name) override {
+    if (name != "web") return std::nullopt;
+    return 7LL * 86'400'000;
+  }
+  Result<HttpBody> Report(const ReportQuery& query) override {
+    ++reports;
+    last = query;
+    return HttpBody{"application/json", "{\"ok\":true}"};
+  }
+  std::string HealthFailure() override {
+    std::lock_guard<std::mutex> lock(mu);
+    return failure;
+  }
+  std::atomic<int> reports{0};
+  ReportQuery last;
+  std::mutex mu;
+  std::string failure;  // what HealthFailure() says
+};
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void Start(HttpServerOptions options) {
+    options.listen = "127.0.0.1:0";
+    server_ = std::make_unique<HttpServer>(std::move(options), backend_, clock_);
+    ASSERT_TRUE(server_->Start().ok());
+    ASSERT_GT(server_->port(), 0);
+  }
+  httplib::Client Client() {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_connection_timeout(5);
+    c.set_read_timeout(10);
+    return c;
+  }
+  static nlohmann::json Json(const httplib::Result& res) {
+    return nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  }
+
+  FakeClock clock_;
+  FakeBackend backend_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(HttpServerTest, WithoutAuthEverythingIsOpen) {
+  Start({});
+  auto c = Client();
+  EXPECT_EQ(c.Get("/metrics")->status, 200);
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
+  EXPECT_EQ(c.Get("/api/v1/components/web/report?last=1h")->status, 200);
+}
+
+TEST_F(HttpServerTest, BearerTokenRequiredForApiAndMetricsButNotHealth) {
+  HttpServerOptions o;
+  o.auth.bearer_token = "s3cret-token";
+  Start(o);
+  auto c = Client();
+  for (const char* path : {"/api/v1/components", "/metrics", "/api/v1/components/web/report"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 401) << path;
+    EXPECT_EQ(res->get_header_value("WWW-Authenticate"), "Bearer realm=\"obsmon\"") << path;
+    EXPECT_EQ(Json(res)["status"], "error");
+    // The secret is never echoed back.
+    EXPECT_EQ(res->body.find("s3cret"), std::string::npos);
+  }
+  EXPECT_EQ(backend_.reports, 0) << "an unauthorized request reached the backend";
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  EXPECT_EQ(c.Get("/-/ready")->status, 200);
+
+  c.set_bearer_token_auth("wrong-token!");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 401);
+  c.set_bearer_token_auth("s3cret-token");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
+  EXPECT_EQ(c.Get("/metrics")->status, 200);
+}
+
+TEST_F(HttpServerTest, BasicAuthAndSeparatelyConfigurableMetricsAndHealth) {
+  HttpServerOptions o;
+  o.auth.basic_username = "prometheus";
+  o.auth.basic_password = "pa:ss word";
+  o.auth.protect_metrics = false;
+  o.auth.protect_health = true;
+  Start(o);
+  auto c = Client();
+  EXPECT_EQ(c.Get("/metrics")->status, 200);  // protect_metrics: false
+  auto health = c.Get("/healthz");
+  EXPECT_EQ(health->status, 401);  // protect_health: true
+  EXPECT_EQ(health->get_header_value("WWW-Authenticate"),
+            "Basic realm=\"obsmon\", charset=\"UTF-8\"");
+  c.set_basic_auth("prometheus", "wrong");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 401);
+  c.set_basic_auth("other", "pa:ss word");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 401);
+  c.set_basic_auth("prometheus", "pa:ss word");  // ':' in a password is legal
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  // A bearer header is not accepted when only basic auth is configured.
+  httplib::Headers bearer{{"Authorization", "Bearer pa:ss word"}};
+  EXPECT_EQ(Client().Get("/api/v1/components", bearer)->status, 401);
+  // Garbage in the header is a 401, not a crash.
+  httplib::Headers junk{{"Authorization", std::string("Basic \xff\xfe=\x01", 9)}};
+  EXPECT_EQ(Client().Get("/api/v1/components", junk)->status, 401);
+}
+
+TEST_F(HttpServerTest, SetAuthChangesCredentialsAtRunTime) {
+  HttpServerOptions o;
+  o.auth.bearer_token = "old";
+  Start(o);
+  auto c = Client();
+  c.set_bearer_token_auth("old");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
+  HttpAuthOptions next;
+  next.bearer_token = "new";
+  server_->SetAuth(next);
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 401);
+  c.set_bearer_token_auth("new");
+  EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
+  server_->SetAuth({});  // auth off
+  EXPECT_EQ(Client().Get("/api/v1/components")->status, 200);
+}
+
+TEST_F(HttpServerTest, ReloadEndpointCallsBackendAndReportsFailure) {
+  std::atomic<int> calls{0};
+  std::atomic<bool> fail{false};
+  HttpServerOptions o;
+  o.reload = [&]() -> Status {
+    ++calls;
+    return fail ? Status::InvalidArgument("obsmon.yml:3:5: bad duration") : Status::Ok();
+  };
+  Start(o);
+  auto c = Client();
+  EXPECT_EQ(c.Post("/-/reload", "", "text/plain")->status, 200);
+  EXPECT_EQ(calls, 1);
+  fail = true;
+  auto res = c.Post("/-/reload", "", "text/plain");
+  EXPECT_EQ(res->status, 500);
+  EXPECT_NE(Json(res)["error"].get<std::string>().find("obsmon.yml:3:5: bad duration"),
+            std::string::npos);
+  EXPECT_EQ(calls, 2);
+  auto get = c.Get("/-/reload");
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(calls, 2) << "GET must not reload";
+}
+
+TEST_F(HttpServerTest, ReloadEndpointForbiddenWithoutHookAndProtectedByAuth) {
+  Start({});
+  EXPECT_EQ(Client().Post("/-/reload", "", "text/plain")->status, 403);
+  server_->Stop();
+  std::atomic<int> calls{0};
+  HttpServerOptions o;
+  o.auth.bearer_token = "t";
+  o.reload = [&] {
+    ++calls;
+    return Status::Ok();
+  };
+  Start(o);
+  EXPECT_EQ(Client().Post("/-/reload", "", "text/plain")->status, 401);
+  EXPECT_EQ(calls, 0);
+  auto c = Client();
+  c.set_bearer_token_auth("t");
+  EXPECT_EQ(c.Post("/-/reload", "", "text/plain")->status, 200);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(HttpServerTest, HostileParametersGetClear400AndServerSurvives) {
+  Start({});
+  auto c = Client();
+  const std::string base = "/api/v1/components/web/report";
+  struct Case {
+    std::string query;
+    std::string expect;  // a piece of the error message
+  };
+  const std::vector<Case> cases = {
+      {"?last=" + std::string(4000, '9') + "d", "parameter 'last'"},
+      {"?from=%ff%fe%00%01", "parameter 'from'"},
+      {"?to=2025-01-01%00T00:00:00Z", "parameter 'to'"},
+      {"?format=%c3%28", "parameter 'format'"},
+      {"?%00=1", "unknown parameter '\\x00'"},
+      {"?last=1h&last=2h", "more than once"},
+      {"?last=-5m", "parameter 'last'"},
+      {"?from=1e400", "parameter 'from'"},
+  };
+  for (const auto& k : cases) {
+    auto res = c.Get((base + k.query).c_str());
+    ASSERT_TRUE(res) << k.query.substr(0, 80);
+    EXPECT_EQ(res->status, 400) << k.query.substr(0, 80);
+    auto j = Json(res);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << res->body.substr(0, 200);
+    EXPECT_EQ(j["status"], "error");
+    EXPECT_NE(j["error"].get<std::string>().find(k.expect), std::string::npos)
+        << j["error"].get<std::string>().substr(0, 200);
+    // Echoed text is bounded.
+    EXPECT_LT(res->body.size(), 400u);
+  }
+  EXPECT_EQ(backend_.reports, 0);
+  // A component name with invalid UTF-8 and NUL: 404 with valid JSON.
+  auto res = c.Get("/api/v1/components/%ff%00web");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_FALSE(Json(res).is_discarded());
+  // A URI beyond the server's limit is refused (414), not processed.
+  auto longest = c.Get((base + "?last=" + std::string(20000, '1')).c_str());
+  ASSERT_TRUE(longest);
+  EXPECT_EQ(longest->status, 414);
+  // Still serving normally afterwards.
+  EXPECT_EQ(c.Get((base + "?last=1h").c_str())->status, 200);
+  EXPECT_EQ(backend_.reports, 1);
+}
+
+TEST_F(HttpServerTest, HugeBodyIsRefusedWith413) {
+  HttpServerOptions o;
+  o.max_request_bytes = 1024;
+  std::atomic<int> calls{0};
+  o.reload = [&] {
+    ++calls;
+    return Status::Ok();
+  };
+  Start(o);
+  auto res = Client().Post("/-/reload", std::string(64 * 1024, 'x'), "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(Client().Get("/healthz")->status, 200);
+}
+
+TEST_F(HttpServerTest, ServesTlsWithSelfSignedCertificate) {
+  if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  ScratchDir dir;
+  auto [code, out] = RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+       "-days", "1", "-keyout", dir.File("key.pem"), "-out", dir.File("cert.pem")},
+      dir.File("openssl.out"));
+  ASSERT_EQ(code, 0) << out;
+  HttpServerOptions o;
+  o.tls_cert_file = dir.File("cert.pem");
+  o.tls_key_file = dir.File("key.pem");
+  o.auth.bearer_token = "tls-token";
+  Start(o);
+  EXPECT_TRUE(server_->tls());
+
+  httplib::SSLClient tls("127.0.0.1", server_->port());
+  tls.set_ca_cert_path(dir.File("cert.pem").c_str());
+  tls.enable_server_certificate_verification(true);
+  tls.set_bearer_token_auth("tls-token");
+  // The certificate names localhost, not 127.0.0.1: verify the chain with the CA, and check the
+  // name separately below, as a client connecting to "localhost" would.
+  tls.enable_server_certificate_verification(false);
+  auto res = tls.Get("/api/v1/components");
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+
+  httplib::SSLClient verified("localhost", server_->port());
+  verified.set_ca_cert_path(dir.File("cert.pem").c_str());
+  verified.enable_server_certificate_verification(true);
+  auto health = verified.Get("/healthz");
+  ASSERT_TRUE(health) << httplib::to_string(health.error());
+  EXPECT_EQ(health->status, 200);
+
+  // Plain HTTP to the TLS port gets no HTTP answer.
+  httplib::Client plain("127.0.0.1", server_->port());
+  plain.set_read_timeout(2);
+  auto p = plain.Get("/healthz");
+  EXPECT_TRUE(!p || p->status != 200);
+}
+
+TEST_F(HttpServerTest, TlsWithMissingOrMismatchedFilesFailsClearly) {
+  ScratchDir dir;
+  HttpServerOptions o;
+  o.listen = "127.0.0.1:0";
+  o.tls_cert_file = dir.File("nope.pem");
+  o.tls_key_file = dir.File("nope.key");
+  HttpServer missing(o, backend_, clock_);
+  Status s = missing.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("nope.pem"), std::string::npos) << s.message();
+
+  testing::WriteWholeFile(dir.File("junk.pem"), "not a certificate");
+  o.tls_cert_file = dir.File("junk.pem");
+  o.tls_key_file = dir.File("junk.pem");
+  HttpServer junk(o, backend_, clock_);
+  s = junk.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("cannot use TLS certificate"), std::string::npos) << s.message();
+
+  o.tls_key_file = "";
+  HttpServer half(o, backend_, clock_);
+  EXPECT_FALSE(half.Start().ok());
+}
+
+// /healthz and /-/ready tell whether obsmon can keep its evidence (503 with the reason);
+// /-/healthy stays liveness, as in Prometheus.
+TEST_F(HttpServerTest, HealthEndpointsReportStorageFailureWithTheReason) {
+  Start({});
+  auto c = Client();
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.failure = "storage: write: database file x was deleted";
+  }
+  for (const char* path : {"/healthz", "/-/ready"}) {
+    auto res = c.Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 503) << path;
+    EXPECT_EQ(res->body, "unhealthy: storage: write: database file x was deleted\n") << path;
+  }
+  EXPECT_EQ(c.Get("/-/healthy")->status, 200);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.failure.clear();
+  }
+  EXPECT_EQ(c.Get("/healthz")->status, 200);
+}
+
+// One daemon per listen address: a second server on a taken port fails to start, saying why,
+// instead of sharing it through SO_REUSEPORT (requests would alternate between the two).
+TEST(HttpServerPortTest, ATakenPortIsRefusedWithAddressInUse) {
+  FakeClock clock;
+  FakeBackend backend;
+  HttpServerOptions first_options;
+  first_options.listen = "127.0.0.1:0";
+  HttpServer first(first_options, backend, clock);
+  ASSERT_TRUE(first.Start().ok());
+  HttpServerOptions second_options;
+  second_options.listen = "127.0.0.1:" + std::to_string(first.port());
+  HttpServer second(second_options, backend, clock);
+  Status s = second.Start();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Address already in use"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(second_options.listen), std::string::npos) << s.message();
+  // The first still serves (and is surely listening before Stop(), which cpp-httplib needs).
+  httplib::Client c("127.0.0.1", first.port());
+  c.set_read_timeout(10);
+  auto res = c.Get("/healthz");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  first.Stop();
+}
+
+TEST(EchoSafeTest, EscapesControlAndNonAsciiAndBoundsLength) {
+  EXPECT_EQ(EchoSafe("abc"), "abc");
+  EXPECT_EQ(EchoSafe(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(EchoSafe("\xff\n"), "\\xff\\x0a");
+  EXPECT_EQ(EchoSafe(std::string(100, 'x'), 10), std::string(10, 'x') + "...(100 bytes)");
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,102 @@
+#include "web/probe_samples_collector.h"
+
+#include <gtest/gtest.h>
+
+namespace obsmon {
+namespace {
+
+RunOutcome Outcome(const ProbeSpec& spec, std::vector<Sample> samples) {
+  RunOutcome o;
+  o.spec = &spec;
+  o.samples = std::move(samples);
+  return o;
+}
+
+const prometheus::MetricFamily* Find(const std::vector<prometheus::MetricFamily>& fams,
+                                     const std::string& name) {
+  for (const auto& f : fams) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+TEST(ProbeSamplesCollectorTest, ExportsNewestValueWithTypeFromNameAndSkipsRunnerSeries) {
+  ProbeSpec spec;
+  spec.key = {"web", "errors"};
+  ProbeSamplesCollector c;
+  const Labels err{{"component", "web"}, {"severity", "error"}};
+  c.OnRun(Outcome(spec, {{"obsmon_log_matches_total", err, 1, 2},
+                         {"probe_success", err, 1, 1},
+                         {"up", err, 1, 1},
+                         {"carbon_emissions_kg", Labels{{"component", "web"}}, 1, 0.5}}));
+  c.OnRun(Outcome(spec, {{"obsmon_log_matches_total", err, 2, 5}}));
+  const auto fams = c.Collect();
+  EXPECT_EQ(Find(fams, "probe_success"), nullptr);
+  EXPECT_EQ(Find(fams, "up"), nullptr);
+  const auto* matches = Find(fams, "obsmon_log_matches_total");
+  ASSERT_NE(matches, nullptr);
+  EXPECT_EQ(matches->type, prometheus::MetricType::Counter);
+  ASSERT_EQ(matches->metric.size(), 1u);
+  EXPECT_EQ(matches->metric[0].counter.value, 5);  // the newest total, not a sum of totals
+  const auto* carbon = Find(fams, "carbon_emissions_kg");
+  ASSERT_NE(carbon, nullptr);
+  EXPECT_EQ(carbon->type, prometheus::MetricType::Gauge);
+  EXPECT_EQ(carbon->metric[0].gauge.value, 0.5);
+}
+
+TEST(ProbeSamplesCollectorTest, RetainDropsSeriesOfRemovedProbesAndLimitIsCounted) {
+  ProbeSpec a, b;
+  a.key = {"web", "a"};
+  b.key = {"web", "b"};
+  ProbeSamplesCollector c(/*max_series=*/2);
+  c.OnRun(Outcome(a, {{"x", Labels{{"probe", "a"}}, 1, 1}}));
+  c.OnRun(Outcome(b, {{"x", Labels{{"probe", "b"}}, 1, 2}, {"y", Labels{{"probe", "b"}}, 1, 3}}));
+  auto fams = c.Collect();
+  EXPECT_EQ(Find(fams, "x")->metric.size(), 2u);
+  EXPECT_EQ(Find(fams, "y"), nullptr);  // the third series is over the limit
+  EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 1);
+  c.Retain({"web/b"});
+  fams = c.Collect();
+  ASSERT_EQ(Find(fams, "x")->metric.size(), 1u);
+  EXPECT_EQ(Find(fams, "x")->metric[0].gauge.value, 2);
+  // Room again after the prune.
+  c.OnRun(Outcome(b, {{"y", Labels{{"probe", "b"}}, 2, 4}}));
+  EXPECT_EQ(Find(c.Collect(), "y")->metric[0].gauge.value, 4);
+}
+
+// Issue 13, N1: a target that sends new series on every scrape filled this to its limit (and
+// then refused every other probe's new series). A scrape's series are those of its newest run.
+TEST(ProbeSamplesCollectorTest, AScrapeExportsTheSeriesOfItsNewestRunOnly) {
+  ProbeSpec scrape, log;
+  scrape.key = {"web", "metrics"};
+  scrape.kind = "scrape";
+  log.key = {"web", "errors"};
+  log.kind = "log";
+  ProbeSamplesCollector c(/*max_series=*/10);
+  for (int run = 0; run < 100; ++run) {
+    const std::string id = std::to_string(run);
+    c.OnRun(Outcome(scrape, {{"churn", Labels{{"id", id + "a"}}, run, 1.0 * run},
+                             {"churn", Labels{{"id", id + "b"}}, run, 2.0 * run},
+                             {"stable", Labels{}, run, 3.0 * run}}));
+    c.OnRun(Outcome(log, {{"obsmon_log_matches_total", Labels{{"id", id}}, run, 1}}));
+  }
+  auto fams = c.Collect();
+  const auto* churn = Find(fams, "churn");
+  ASSERT_NE(churn, nullptr);
+  ASSERT_EQ(churn->metric.size(), 2u);
+  EXPECT_EQ(churn->metric[0].label[0].value, "99a");
+  EXPECT_EQ(churn->metric[1].label[0].value, "99b");
+  EXPECT_EQ(Find(fams, "stable")->metric[0].gauge.value, 3.0 * 99);
+  // The log probe's counters stay (7 fit beside the scrape's 3); the rest are counted.
+  EXPECT_EQ(Find(fams, "obsmon_log_matches_total")->metric.size(), 7u);
+  EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 93);
+
+  // A failed scrape leaves none of the target's series, as Prometheus marks them all stale.
+  c.OnRun(Outcome(scrape, {{"up", Labels{}, 100, 0}}));
+  fams = c.Collect();
+  EXPECT_EQ(Find(fams, "churn"), nullptr);
+  EXPECT_EQ(Find(fams, "stable"), nullptr);
+}
+
+}  // namespace
+}  // namespace obsmon

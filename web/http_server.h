@@ -1,0 +1,129 @@
+// obsmon's HTTP server: /metrics, /healthz, /api/v1/..., POST /-/reload. Parameters are
+// validated here (a clear 400 naming the parameter); the work is done by an ApiBackend that
+// cmd/obsmon/main provides. Optional TLS (certificate and key files) and bearer/basic auth
+// (web/http_auth.h); request size and time limits bound what a hostile client can cost.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "core/status.h"
+#include "web/gate_options.h"
+#include "web/http_auth.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace obsmon {
+
+class GatedServer;
+
+struct ReportQuery {
+  std::string component;
+  TimestampMs from_ms = 0;
+  TimestampMs to_ms = 0;
+  std::string format = "json";  // json | markdown | text | html
+  // from/to/last given; otherwise the component's current observation period (or, without one,
+  // the objective window ending now) is reported.
+  bool explicit_window = false;
+  std::optional<int64_t> period_id;  // a stored observation period
+};
+
+struct HttpBody {
+  std::string content_type;
+  std::string body;
+};
+
+// Implemented by the daemon. Called from HTTP worker threads: must be thread-safe.
+class ApiBackend {
+ public:
+  virtual ~ApiBackend() = default;
+  virtual std::string MetricsText() = 0;
+  virtual nlohmann::json Components() = 0;
+  // nullopt: no such component.
+  virtual std::optional<nlohmann::json> ComponentJson(const std::string& name) = 0;
+  // The objective window of a component (default range of a report); nullopt: unknown component.
+  virtual std::optional<int64_t> ObjectiveWindowMs(const std::string& name) = 0;
+  virtual Result<HttpBody> Report(const ReportQuery& query) = 0;
+  // GET /: the HTML overview of every component.
+  virtual std::string IndexHtml() { return "<!doctype html><title>obsmon</title>"; }
+  // GET /api/v1/alerts: pending and firing alerts, in Prometheus's JSON shape (a full body).
+  virtual std::string AlertsJson() { return R"({"status":"success","data":{"alerts":[]}})"; }
+  // Empty while obsmon is healthy; otherwise why not ("storage: write: disk I/O error"). /healthz
+  // and /-/ready answer 503 with it.
+  virtual std::string HealthFailure() { return ""; }
+};
+
+struct HttpServerOptions {
+  std::string listen = "127.0.0.1:9950";
+  size_t max_request_bytes = 64 * 1024;  // bodies beyond this get 413
+  // What a client may cost (web/gated_server.h): connections, the time to send a whole
+  // request and to read a response. `web:` in the config sets them (docs/configuration.md).
+  GateOptions gate;
+  // Both set: serve HTTPS only (the files are read once, at Start()).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Credentials; replaceable at run time with SetAuth() (a reload changes them).
+  HttpAuthOptions auth;
+  // Called by POST /-/reload (from an HTTP worker thread; must be thread-safe). Empty: the
+  // endpoint answers 403, as Prometheus does without --web.enable-lifecycle.
+  std::function<Status()> reload;
+};
+
+// Fails ("cannot listen on HOST:PORT: Address already in use ...") when `listen` cannot be bound
+// now; port 0 always can. The daemon asks before it opens anything else, so a second obsmon on a
+// taken address creates no database on its way out. (Start() still reports a bind that fails
+// later.)
+Status CheckListenAddress(const std::string& listen);
+
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, ApiBackend& backend, const Clock& clock);
+  ~HttpServer();
+
+  // Binds and starts serving on a background thread. Fails with a clear Status when the address
+  // cannot be bound. Port 0 picks a free port (see port()).
+  Status Start();
+  void Stop();
+  int port() const { return port_; }
+  bool tls() const { return !options_.tls_cert_file.empty(); }
+  // Replaces the credentials; requests already authorized finish. Thread-safe.
+  void SetAuth(HttpAuthOptions auth);
+  // The connection gate's counters (for /metrics); zeros before Start(). Thread-safe.
+  GateStats ConnectionStats() const;
+
+ private:
+  void Routes();
+  void HandleHealth(const std::string& path, httplib::Response& res);
+  void Handle(const httplib::Request& req, httplib::Response& res);
+  // False (and a 401 in `res`) when `path` needs credentials the request does not carry.
+  bool CheckAuth(const std::string& path, const httplib::Request& req, httplib::Response& res);
+  void HandleReload(httplib::Response& res);
+  void HandleReport(const std::string& component, const httplib::Request& req,
+                    httplib::Response& res);
+
+  HttpServerOptions options_;
+  ApiBackend& backend_;
+  const Clock& clock_;
+  std::mutex auth_mu_;
+  HttpAuthOptions auth_;  // GUARDED_BY(auth_mu_)
+  std::unique_ptr<GatedServer> server_;
+  int port_ = 0;
+};
+
+// Splits "host:port" (IPv6 in brackets); false when malformed.
+bool SplitHostPort(const std::string& listen, std::string* host, int* port);
+
+// Text from a request made safe to echo in an error: at most `max_bytes`, control bytes and
+// non-ASCII bytes as \xNN (so invalid UTF-8 and NUL never reach the JSON encoder or a log).
+std::string EchoSafe(std::string_view text, size_t max_bytes = 80);
+
+}  // namespace obsmon

@@ -1,0 +1,126 @@
+#include "web/probe_samples_collector.h"
+
+namespace obsmon {
+
+namespace {
+
+bool OwnedElsewhere(const std::string& name) {
+  return name == "probe_success" || name == "probe_duration_seconds" || name == "up";
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
+  if (!outcome.spec) return;
+  const std::string key = outcome.spec->key.component + "/" + outcome.spec->key.probe;
+  std::lock_guard<std::mutex> lock(mu_);
+  Owned& owned = owned_[key];
+  const uint64_t run = ++owned.runs;
+  // Pass 1: update what is already there, and mark it as this run's. A label text lives only
+  // while it is looked up: a scrape of 50,000 series held them all at once before (95 MB).
+  std::vector<size_t> unseen;
+  for (size_t i = 0; i < outcome.samples.size(); ++i) {
+    const Sample& s = outcome.samples[i];
+    if (OwnedElsewhere(s.name)) continue;
+    auto fam = series_.find(s.name);
+    if (fam != series_.end()) {
+      if (auto it = fam->second.find(s.labels.ToString()); it != fam->second.end()) {
+        it->second.second.value = s.value;
+        if (it->second.second.probe_key == key) it->second.second.run = run;
+        continue;
+      }
+    }
+    unseen.push_back(i);
+  }
+  // A scrape's series are those of its newest run: the others go first, so that the new ones
+  // take their place under max_series.
+  if (outcome.spec->kind == "scrape") {
+    DropIf(key, [&](const Point& p) { return p.run != run; });
+  }
+  // Pass 2: the new series.
+  for (size_t i : unseen) {
+    const Sample& s = outcome.samples[i];
+    if (count_ >= max_series_) {
+      ++refused_;
+      continue;
+    }
+    std::string text = s.labels.ToString();
+    auto [it, added] =
+        series_[s.name].emplace(text, std::make_pair(s.labels, Point{key, s.value, run}));
+    if (!added) {  // the same series twice in one run: the later value wins
+      it->second.second.value = s.value;
+      continue;
+    }
+    owned.series.emplace_back(s.name, std::move(text));
+    ++count_;
+  }
+}
+
+template <typename Pred>
+void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
+  Owned& owned = owned_[probe_key];
+  std::erase_if(owned.series, [&](const std::pair<std::string, std::string>& ref) {
+    auto fam = series_.find(ref.first);
+    if (fam == series_.end()) return true;
+    auto it = fam->second.find(ref.second);
+    if (it == fam->second.end() || it->second.second.probe_key != probe_key) return true;
+    if (!drop(it->second.second)) return false;
+    fam->second.erase(it);
+    if (fam->second.empty()) series_.erase(fam);
+    --count_;
+    return true;
+  });
+}
+
+void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = owned_.begin(); it != owned_.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
+    }
+    DropIf(it->first, [](const Point&) { return true; });
+    it = owned_.erase(it);
+  }
+}
+
+std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
+  std::vector<prometheus::MetricFamily> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, by_labels] : series_) {
+    prometheus::MetricFamily f;
+    f.name = name;
+    // A `_total` name is a counter by Prometheus convention; anything else is exported as a
+    // gauge (the newest value is all obsmon keeps).
+    const bool counter = EndsWith(name, "_total");
+    f.type = counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+    f.help = "Newest value produced by obsmon's probes.";
+    for (const auto& [text, entry] : by_labels) {
+      prometheus::ClientMetric m;
+      for (const auto& [k, v] : entry.first.pairs()) m.label.push_back({k, v});
+      if (counter) {
+        m.counter.value = entry.second.value;
+      } else {
+        m.gauge.value = entry.second.value;
+      }
+      f.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(f));
+  }
+  prometheus::MetricFamily refused;
+  refused.name = "obsmon_exported_series_refused_total";
+  refused.help = "Probe series not exported on /metrics because the series limit was reached.";
+  refused.type = prometheus::MetricType::Counter;
+  prometheus::ClientMetric m;
+  m.counter.value = static_cast<double>(refused_);
+  refused.metric.push_back(std::move(m));
+  out.push_back(std::move(refused));
+  return out;
+}
+
+}  // namespace obsmon

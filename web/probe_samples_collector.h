@@ -1,0 +1,63 @@
+// Re-exports on /metrics the newest value of every series a probe produced beyond the runner's
+// own (log match counters such as obsmon_log_matches_total, scraped component metrics such as
+// carbon_emissions_kg, process figures), so Prometheus and Grafana see what the rules see.
+// probe_success and probe_duration_seconds come from MetricsCollector; `up` is never exported
+// (Prometheus owns `up` for its scrape of obsmon).
+//
+// A scrape's series are the ones of its newest run, as in Prometheus, where a series missing
+// from a scrape (or every series of a failed one) goes stale: a target that sends new series on
+// every scrape holds one scrape's worth here, not all it ever sent (issue 13, N1). Other probes'
+// series (log counters, process figures) are kept until their probe is removed.
+//
+// A ResultSink (fed on worker threads) and a Collectable (read by HTTP threads). Thread-safe.
+// Memory is bounded by `max_series`; series beyond it are counted, not stored.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/result_sink.h"
+
+namespace obsmon {
+
+class ProbeSamplesCollector final : public ResultSink, public prometheus::Collectable {
+ public:
+  explicit ProbeSamplesCollector(size_t max_series = 100'000) : max_series_(max_series) {}
+
+  void OnRun(const RunOutcome& outcome) override;
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // Forgets the series of probes not in `keep` ("component/probe"), after a reload removed them.
+  void Retain(const std::set<std::string>& keep);
+
+ private:
+  struct Point {
+    std::string probe_key;  // "component/probe" that produced it
+    double value = 0;
+    uint64_t run = 0;  // the producing probe's run that last set it (Owned::runs)
+  };
+  // Removes the series of `probe_key` whose point drop(point) is true for; mu_ held.
+  template <typename Pred>
+  void DropIf(const std::string& probe_key, Pred&& drop);
+
+  const size_t max_series_;
+  mutable std::mutex mu_;
+  // name -> labels text -> (labels, point). GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_;
+  // Per probe key: its runs so far, and (name, labels text) of each series it set.
+  struct Owned {
+    uint64_t runs = 0;
+    std::vector<std::pair<std::string, std::string>> series;
+  };
+  std::map<std::string, Owned> owned_;  // GUARDED_BY(mu_)
+  size_t count_ = 0;      // GUARDED_BY(mu_)
+  uint64_t refused_ = 0;  // GUARDED_BY(mu_)
+};
+
+}  // namespace obsmon

@@ -96,11 +96,11 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
     manager.EvaluateAt(now);
     for (const auto& alert : manager.ActiveAlerts()) {
       if (alert.rule != "HighCarbonEmissions") continue;
-      if (alert.state == alerts::AlertState::kFiring && !fired_ms) {
+      if (alert.state == AlertState::kFiring && !fired_ms) {
         fired_ms = now;
         alert_labels = alert.labels;
       }
-      if (alert.state == alerts::AlertState::kPending) {
+      if (alert.state == AlertState::kPending) {
         ASSERT_TRUE(crossed_ms.has_value());
         EXPECT_LT(now - *crossed_ms, 300'000);
       }

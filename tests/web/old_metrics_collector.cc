@@ -1,0 +1,301 @@
+#include "tests/web/old_metrics_collector.h"
+
+#include <limits>
+#include <prometheus/text_serializer.h>
+
+namespace obsmon {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+std::vector<ClientMetric::Label> ToLabels(const Labels& labels) {
+  std::vector<ClientMetric::Label> out;
+  for (const auto& [k, v] : labels.pairs()) out.push_back({k, v});
+  return out;
+}
+
+void AddGauge(MetricFamily* f, const Labels& labels, double value) {
+  ClientMetric m;
+  m.label = ToLabels(labels);
+  m.gauge.value = value;
+  f->metric.push_back(std::move(m));
+}
+
+void AddCounter(MetricFamily* f, const Labels& labels, double value) {
+  ClientMetric m;
+  m.label = ToLabels(labels);
+  m.counter.value = value;
+  f->metric.push_back(std::move(m));
+}
+
+// What the HTTP connection gate has refused, dropped and holds (web/gated_server.h).
+void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
+  auto accepted = Family("obsmon_http_connections_accepted_total",
+                         "Connections to obsmon's HTTP server accepted.", MetricType::Counter);
+  AddCounter(&accepted, {}, static_cast<double>(g.accepted));
+  auto refused = Family("obsmon_http_connections_refused_total",
+                        "Connections closed at once: a client (per_client) or all clients "
+                        "(total) were at their limit with every connection busy.",
+                        MetricType::Counter);
+  AddCounter(&refused, Labels{{"reason", "per_client"}}, static_cast<double>(g.refused_per_client));
+  AddCounter(&refused, Labels{{"reason", "total"}}, static_cast<double>(g.refused_total));
+  auto dropped = Family("obsmon_http_connections_dropped_total",
+                        "Connections obsmon closed before a response: evicted (an idle or "
+                        "incomplete one, to make room), request_timeout (408), head_too_large "
+                        "(431), bad_framing (400, ambiguous length), write_timeout (the client "
+                        "stopped reading), tls_handshake.",
+                        MetricType::Counter);
+  AddCounter(&dropped, Labels{{"reason", "evicted"}}, static_cast<double>(g.evicted));
+  AddCounter(&dropped, Labels{{"reason", "request_timeout"}},
+             static_cast<double>(g.request_timeouts));
+  AddCounter(&dropped, Labels{{"reason", "head_too_large"}}, static_cast<double>(g.head_too_large));
+  AddCounter(&dropped, Labels{{"reason", "bad_framing"}}, static_cast<double>(g.bad_framing));
+  AddCounter(&dropped, Labels{{"reason", "write_timeout"}}, static_cast<double>(g.write_timeouts));
+  AddCounter(&dropped, Labels{{"reason", "tls_handshake"}},
+             static_cast<double>(g.tls_handshake_failures));
+  auto open = Family("obsmon_http_connections",
+                     "Open connections to obsmon's HTTP server: all (open), or being answered "
+                     "by a worker (busy).",
+                     MetricType::Gauge);
+  AddGauge(&open, Labels{{"state", "open"}}, static_cast<double>(g.open));
+  AddGauge(&open, Labels{{"state", "busy"}}, static_cast<double>(g.busy));
+  for (auto* f : {&accepted, &refused, &dropped, &open}) out->push_back(std::move(*f));
+}
+
+}  // namespace
+
+OldMetricsCollector::OldMetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
+                                   std::function<OldSelfStats()> self_stats, std::string version,
+                                   TimestampMs start_ms)
+    : state_(state),
+      uptime_(uptime),
+      self_stats_(std::move(self_stats)),
+      version_(std::move(version)),
+      start_ms_(start_ms) {}
+
+std::vector<MetricFamily> OldMetricsCollector::Collect() const {
+  std::vector<MetricFamily> out;
+  auto success = Family("probe_success", "Whether the last run of the probe succeeded (1) or not (0).",
+                        MetricType::Gauge);
+  auto duration = Family("probe_duration_seconds", "How long the last run of the probe took.",
+                         MetricType::Gauge);
+  auto last_run = Family("obsmon_probe_last_run_timestamp_seconds",
+                         "Unix time the last run of the probe started.", MetricType::Gauge);
+  auto runs = Family("obsmon_probe_runs_total",
+                     "Probe runs since obsmon started, by result (success or failure).",
+                     MetricType::Counter);
+  auto comp_up = Family("obsmon_component_up",
+                        "1 when every health probe of the component is up, 0 when one is down; "
+                        "absent while the state is unknown.",
+                        MetricType::Gauge);
+  auto comp_state = Family("obsmon_component_state",
+                           "The component's current state: 1 for the state it is in (up, down "
+                           "or unknown), 0 for the others.",
+                           MetricType::Gauge);
+  for (const auto& c : state_.Snapshot()) {
+    Labels cl{{"component", c.name}, {"job", c.labels.Get("job")}};
+    if (c.health != ComponentHealth::kUnknown) {
+      AddGauge(&comp_up, cl, c.health == ComponentHealth::kUp ? 1 : 0);
+    }
+    for (auto h : {ComponentHealth::kUp, ComponentHealth::kDown, ComponentHealth::kUnknown}) {
+      Labels sl = cl;
+      sl.Set("state", ToString(h));
+      AddGauge(&comp_state, sl, c.health == h ? 1 : 0);
+    }
+    for (const auto& p : c.probes) {
+      Labels pl = p.spec.labels;
+      pl.Set("component", p.spec.key.component);
+      pl.Set("probe", p.spec.key.probe);
+      pl.Set("instance", p.instance);
+      if (p.last_run) {
+        AddGauge(&success, pl, p.last_run->success ? 1 : 0);
+        AddGauge(&duration, pl, p.last_run->duration_seconds);
+        AddGauge(&last_run, pl, p.last_run->ts_ms / 1000.0);
+      }
+      Labels rl{{"component", p.spec.key.component}, {"probe", p.spec.key.probe}};
+      rl.Set("result", "success");
+      AddCounter(&runs, rl, static_cast<double>(p.runs_success));
+      rl.Set("result", "failure");
+      AddCounter(&runs, rl, static_cast<double>(p.runs_failure));
+    }
+  }
+
+  auto uptime = Family("obsmon_component_uptime_ratio",
+                       "up / (up + down) over the objective window; unknown time excluded.",
+                       MetricType::Gauge);
+  auto coverage = Family("obsmon_component_coverage_ratio",
+                         "Share of the objective window with a known state (up or down).",
+                         MetricType::Gauge);
+  auto objective = Family("obsmon_component_objective_ratio", "The component's uptime objective.",
+                          MetricType::Gauge);
+  auto budget = Family("obsmon_component_error_budget_remaining_seconds",
+                       "Downtime still allowed in the objective window (negative when overspent).",
+                       MetricType::Gauge);
+  auto window = Family("obsmon_component_objective_window_seconds",
+                       "Length of the component's objective window.", MetricType::Gauge);
+  for (const auto& [name, f] : uptime_.All()) {
+    Labels l{{"component", name}, {"job", f.job}};
+    if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);
+    AddGauge(&coverage, l, f.coverage_ratio);
+    AddGauge(&objective, l, f.objective_ratio);
+    AddGauge(&budget, l, f.budget_remaining_seconds);
+    AddGauge(&window, l, f.window_ms / 1000.0);
+  }
+
+  const OldSelfStats s = self_stats_ ? self_stats_() : OldSelfStats{};
+  auto lag = Family("obsmon_scheduler_lag_seconds",
+                    "How late probe runs started after their due time.", MetricType::Summary);
+  {
+    ClientMetric m;
+    m.summary.sample_count = s.scheduler.lag_count;
+    m.summary.sample_sum = s.scheduler.lag_seconds_sum;
+    lag.metric.push_back(std::move(m));
+  }
+  auto last_lag = Family("obsmon_scheduler_last_lag_seconds",
+                         "How late the most recent probe run started.", MetricType::Gauge);
+  AddGauge(&last_lag, {}, s.scheduler.last_lag_seconds);
+  auto skipped = Family("obsmon_scheduler_skipped_runs_total",
+                        "Runs not started because the previous run of the probe was still busy "
+                        "or obsmon fell behind.",
+                        MetricType::Counter);
+  AddCounter(&skipped, {}, static_cast<double>(s.scheduler.skipped));
+  auto sched_queue = Family("obsmon_scheduler_queue_depth", "Probe runs waiting for a worker.",
+                            MetricType::Gauge);
+  AddGauge(&sched_queue, {}, static_cast<double>(s.scheduler.queue_depth));
+  auto busy = Family("obsmon_scheduler_busy_workers", "Workers running a probe now.",
+                     MetricType::Gauge);
+  AddGauge(&busy, {}, static_cast<double>(s.scheduler.busy_workers));
+
+  auto wq = Family("obsmon_storage_queue_depth", "Write batches waiting for the storage writer.",
+                   MetricType::Gauge);
+  AddGauge(&wq, {}, static_cast<double>(s.writer.queue_depth));
+  auto dropped = Family("obsmon_storage_dropped_batches_total",
+                        "Write batches dropped because the writer queue was full.",
+                        MetricType::Counter);
+  AddCounter(&dropped, {}, static_cast<double>(s.writer.dropped_batches));
+  auto dropped_samples =
+      Family("obsmon_storage_dropped_samples_total",
+             "Samples left out of write batches when the writer queue held its maximum rows; "
+             "the batches' probe runs were kept.",
+             MetricType::Counter);
+  AddCounter(&dropped_samples, {}, static_cast<double>(s.writer.dropped_samples));
+  auto late = Family("obsmon_storage_dropped_late_runs_total",
+                     "Probe runs refused because they arrived after retention had deleted part of "
+                     "the state span they belong to (their time could not be placed exactly).",
+                     MetricType::Counter);
+  AddCounter(&late, {}, static_cast<double>(s.writer.dropped_late_runs));
+  auto werr = Family("obsmon_storage_write_errors_total",
+                     "Failed storage transactions (their batches are retried).",
+                     MetricType::Counter);
+  AddCounter(&werr, {}, static_cast<double>(s.writer.write_errors));
+  auto committed = Family("obsmon_storage_committed_rows_total",
+                          "Rows (runs, samples, events) committed to the database.",
+                          MetricType::Counter);
+  AddCounter(&committed, {}, static_cast<double>(s.writer.committed_rows));
+  auto wlat = Family("obsmon_storage_commit_duration_seconds",
+                     "Duration of storage transactions.", MetricType::Summary);
+  {
+    ClientMetric m;
+    m.summary.sample_count = s.writer.commits;
+    m.summary.sample_sum = s.writer.commit_seconds_sum;
+    wlat.metric.push_back(std::move(m));
+  }
+  auto healthy = Family("obsmon_storage_last_write_successful",
+                        "1 when the last storage transaction succeeded.", MetricType::Gauge);
+  AddGauge(&healthy, {}, s.writer.last_error.empty() ? 1 : 0);
+  auto storage_ok = Family("obsmon_storage_healthy",
+                           "1 while every read and write of the database succeeds; 0 while one "
+                           "is failing (GET /healthz says which).",
+                           MetricType::Gauge);
+  AddGauge(&storage_ok, {}, s.storage_healthy ? 1 : 0);
+  auto storage_errors = Family("obsmon_storage_errors_total",
+                               "Failed reads and writes of the database, by operation (write: "
+                               "the writer's transactions; read: reports, uptime, probe state; "
+                               "periods; alerts).",
+                               MetricType::Counter);
+  AddCounter(&storage_errors, Labels{{"operation", "write"}},
+             static_cast<double>(s.writer.write_errors));
+  for (const auto& op : s.storage) {
+    if (op.operation == "write") continue;
+    AddCounter(&storage_errors, Labels{{"operation", op.operation}},
+               static_cast<double>(op.errors_total));
+  }
+  auto lost = Family("obsmon_storage_lost_batches_total",
+                     "Write batches accepted but never written: refused for their data or "
+                     "dropped while retrying a failing disk. Probe state in them is re-read.",
+                     MetricType::Counter);
+  AddCounter(&lost, Labels{{"reason", "refused"}}, static_cast<double>(s.writer.rejected_batches));
+  AddCounter(&lost, Labels{{"reason", "retry_overflow"}}, static_cast<double>(s.writer.lost_batches));
+  auto superseded = Family("obsmon_storage_superseded_state_batches_total",
+                           "Batches whose log lines and counters were dropped because their probe "
+                           "re-read its state meanwhile (the lines are counted by the re-read).",
+                           MetricType::Counter);
+  AddCounter(&superseded, {}, static_cast<double>(s.writer.superseded_batches));
+  auto wal = Family("obsmon_storage_wal_bytes", "Size of the database's write-ahead log now.",
+                    MetricType::Gauge);
+  AddGauge(&wal, {}, static_cast<double>(s.writer.wal_bytes));
+  auto checkpoints = Family("obsmon_storage_wal_checkpoints_total",
+                            "Idle WAL checkpoints (TRUNCATE), by result (ok, or busy: readers "
+                            "held WAL frames; retried when next idle).",
+                            MetricType::Counter);
+  AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(s.writer.checkpoints));
+  AddCounter(&checkpoints, Labels{{"result", "busy"}},
+             static_cast<double>(s.writer.checkpoints_busy));
+  auto internal = Family("obsmon_probe_internal_errors_total",
+                         "Probe runs that failed inside obsmon (an exception: obsmon's bug). "
+                         "Their time counts as unknown, never as down.",
+                         MetricType::Counter);
+  for (const auto& [key, n] : s.internal_errors) {
+    AddCounter(&internal, Labels{{"component", key.component}, {"probe", key.probe}},
+               static_cast<double>(n));
+  }
+
+  auto reload_ok = Family("obsmon_config_last_reload_successful",
+                          "Whether the last configuration reload attempt was successful.",
+                          MetricType::Gauge);
+  auto reload_ts = Family("obsmon_config_last_reload_success_timestamp_seconds",
+                          "Timestamp of the last successful configuration reload.",
+                          MetricType::Gauge);
+  if (s.reload.last_success_timestamp_seconds > 0) {
+    AddGauge(&reload_ok, {}, s.reload.last_successful ? 1 : 0);
+    AddGauge(&reload_ts, {}, s.reload.last_success_timestamp_seconds);
+  }
+  auto build = Family("obsmon_build_info", "obsmon's version; the value is always 1.",
+                      MetricType::Gauge);
+  AddGauge(&build, Labels{{"version", version_}}, 1);
+  auto start = Family("obsmon_start_time_seconds", "Unix time obsmon started.", MetricType::Gauge);
+  AddGauge(&start, {}, start_ms_ / 1000.0);
+
+  for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
+                  &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
+                  &sched_queue, &busy, &wq, &dropped, &dropped_samples, &late, &werr, &committed, &wlat, &healthy,
+                  &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints, &internal,
+                  &build, &start, &reload_ok, &reload_ts}) {
+    if (!f->metric.empty()) out.push_back(std::move(*f));
+  }
+  AppendHttpFamilies(s.http, &out);
+  return out;
+}
+
+std::string OldSerializeMetrics(const std::vector<const prometheus::Collectable*>& collectables) {
+  std::vector<MetricFamily> families;
+  for (const auto* c : collectables) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()),
+                    std::make_move_iterator(more.end()));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace obsmon

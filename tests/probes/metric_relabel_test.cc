@@ -178,7 +178,7 @@ std::optional<RelabelRules> FromYaml(const std::string& yaml, ConfigErrors* erro
 
 TEST(MetricRelabelTest, FromConfigReadsEveryFieldAndRefusesUnsupportedActions) {
   ConfigErrors errors;
-  auto rules = FromYaml(R"(
+  auto rules = FromYaml(R"yaml(
 metric_relabel:
   - source_labels: [method, code]
     separator: "/"
@@ -187,7 +187,7 @@ metric_relabel:
     replacement: "s$1"
   - action: labeldrop
     regex: method
-)", &errors);
+)yaml", &errors);
   ASSERT_TRUE(rules.has_value());
   Labels l = kSample;
   EXPECT_TRUE(rules->Apply(&l));

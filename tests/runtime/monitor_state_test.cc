@@ -10,7 +10,7 @@ namespace {
 
 constexpr TimestampMs kStart = 1'760'400'000'000;
 
-ProbeConfig Probe(const std::string& component, const std::string& name,
+ProbeConfig ProbeOfKind(const std::string& component, const std::string& name,
                   ProbeRole role = ProbeRole::kHealth) {
   ProbeConfig p;
   p.spec.key = {component, name};
@@ -24,17 +24,17 @@ Config TwoComponents() {
   ComponentConfig api;
   api.name = "api";
   api.labels = Labels{{"job", "api"}};
-  api.probes = {Probe("api", "http"), Probe("api", "tcp"),
-                Probe("api", "logs", ProbeRole::kNone)};
+  api.probes = {ProbeOfKind("api", "http"), ProbeOfKind("api", "tcp"),
+                ProbeOfKind("api", "logs", ProbeRole::kNone)};
   ComponentConfig db;
   db.name = "db";
   db.labels = Labels{{"job", "db"}};
-  db.probes = {Probe("db", "tcp")};
+  db.probes = {ProbeOfKind("db", "tcp")};
   config.components = {api, db};
   return config;
 }
 
-RunOutcome Run(const ProbeKey& key, bool success, TimestampMs ts, std::string reason = "",
+RunOutcome Outcome(const ProbeKey& key, bool success, TimestampMs ts, std::string reason = "",
                const ProbeResult* result = nullptr) {
   RunOutcome o;
   o.instance = key.probe + "-target";
@@ -79,9 +79,9 @@ TEST(MonitorStateTest, RecordsLastRunInstanceCountersAndDetailPerProbe) {
   state.SetConfig(TwoComponents());
   ProbeResult exec;
   exec.detail = "last lines of output";
-  state.OnRun(Run({"api", "http"}, true, kStart - 2000));
-  state.OnRun(Run({"api", "http"}, false, kStart - 1000, "HTTP 503", &exec));
-  state.OnRun(Run({"api", "http"}, true, kStart));
+  state.OnRun(Outcome({"api", "http"}, true, kStart - 2000));
+  state.OnRun(Outcome({"api", "http"}, false, kStart - 1000, "HTTP 503", &exec));
+  state.OnRun(Outcome({"api", "http"}, true, kStart));
   const auto api = state.Component("api");
   ASSERT_TRUE(api.has_value());
   const ProbeState& http = ProbeOf(*api, "http");
@@ -101,8 +101,8 @@ TEST(MonitorStateTest, RunsOfUnknownProbesAreIgnored) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"api", "gone"}, false, kStart));
-  state.OnRun(Run({"nope", "http"}, false, kStart));
+  state.OnRun(Outcome({"api", "gone"}, false, kStart));
+  state.OnRun(Outcome({"nope", "http"}, false, kStart));
   for (const auto& c : state.Snapshot()) {
     for (const auto& p : c.probes) EXPECT_FALSE(p.last_run.has_value()) << p.spec.key.probe;
   }
@@ -113,8 +113,8 @@ TEST(MonitorStateTest, DownWithTheFirstFailingHealthProbesReason) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"api", "http"}, false, kStart, "HTTP 503"));
-  state.OnRun(Run({"api", "tcp"}, false, kStart, "connection refused"));
+  state.OnRun(Outcome({"api", "http"}, false, kStart, "HTTP 503"));
+  state.OnRun(Outcome({"api", "tcp"}, false, kStart, "connection refused"));
   const auto api = state.Component("api");
   EXPECT_EQ(api->health, ComponentHealth::kDown);
   EXPECT_EQ(api->reason, "http: HTTP 503");  // configuration order decides "first"
@@ -124,11 +124,11 @@ TEST(MonitorStateTest, UpOnlyWhenEveryHealthProbeHasAValidSuccess) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"api", "http"}, true, kStart));
+  state.OnRun(Outcome({"api", "http"}, true, kStart));
   EXPECT_EQ(state.Component("api")->health, ComponentHealth::kUnknown);  // tcp has no run
-  state.OnRun(Run({"api", "tcp"}, true, kStart));
+  state.OnRun(Outcome({"api", "tcp"}, true, kStart));
   // A failing non-health probe does not count.
-  state.OnRun(Run({"api", "logs"}, false, kStart, "errors"));
+  state.OnRun(Outcome({"api", "logs"}, false, kStart, "errors"));
   EXPECT_EQ(state.Component("api")->health, ComponentHealth::kUp);
   EXPECT_EQ(state.Component("api")->reason, "");
 }
@@ -137,7 +137,7 @@ TEST(MonitorStateTest, ARunStandsForItsValidityOnlyThenTheStateIsUnknown) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"db", "tcp"}, false, kStart, "refused"));  // valid for 10 s
+  state.OnRun(Outcome({"db", "tcp"}, false, kStart, "refused"));  // valid for 10 s
   clock.Advance(9'999);
   EXPECT_EQ(state.Component("db")->health, ComponentHealth::kDown);
   clock.Advance(1);  // ts + valid_for: no longer valid
@@ -151,10 +151,10 @@ TEST(MonitorStateTest, AComponentWithoutHealthProbesIsUnknown) {
   Config config;
   ComponentConfig c;
   c.name = "batch";
-  c.probes = {Probe("batch", "logs", ProbeRole::kNone)};
+  c.probes = {ProbeOfKind("batch", "logs", ProbeRole::kNone)};
   config.components = {c};
   state.SetConfig(config);
-  state.OnRun(Run({"batch", "logs"}, true, kStart));
+  state.OnRun(Outcome({"batch", "logs"}, true, kStart));
   EXPECT_EQ(state.Component("batch")->health, ComponentHealth::kUnknown);
 }
 
@@ -162,9 +162,9 @@ TEST(MonitorStateTest, AReloadKeepsSurvivingProbesAndRemovesTheOthers) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"api", "http"}, true, kStart));
-  state.OnRun(Run({"api", "tcp"}, false, kStart, "refused"));
-  state.OnRun(Run({"db", "tcp"}, true, kStart));
+  state.OnRun(Outcome({"api", "http"}, true, kStart));
+  state.OnRun(Outcome({"api", "tcp"}, false, kStart, "refused"));
+  state.OnRun(Outcome({"db", "tcp"}, true, kStart));
   Config smaller = TwoComponents();
   smaller.components[0].probes.erase(smaller.components[0].probes.begin() + 1);  // api/tcp
   smaller.components.pop_back();                                               // db
@@ -187,13 +187,13 @@ TEST(MonitorStateTest, SeedKeepsTheNewestRunAndDoesNotCount) {
   FakeClock clock(kStart);
   MonitorState state(clock);
   state.SetConfig(TwoComponents());
-  state.OnRun(Run({"api", "http"}, true, kStart));
-  ProbeRun older = Run({"api", "http"}, false, kStart - 5000).run;
-  ProbeRun stored = Run({"db", "tcp"}, false, kStart - 1000, "refused").run;
-  ProbeRun unknown = Run({"gone", "x"}, false, kStart).run;
+  state.OnRun(Outcome({"api", "http"}, true, kStart));
+  ProbeRun older = Outcome({"api", "http"}, false, kStart - 5000).run;
+  ProbeRun stored = Outcome({"db", "tcp"}, false, kStart - 1000, "refused").run;
+  ProbeRun unknown = Outcome({"gone", "x"}, false, kStart).run;
   state.Seed({older, stored, unknown});
   EXPECT_TRUE(ProbeOf(*state.Component("api"), "http").last_run->success);  // newer kept
-  const ProbeState& db = ProbeOf(*state.Component("db"), "tcp");
+  const ProbeState db = ProbeOf(*state.Component("db"), "tcp");  // a copy: the component is a temporary
   ASSERT_TRUE(db.last_run.has_value());
   EXPECT_EQ(db.last_run->ts_ms, kStart - 1000);
   EXPECT_EQ(db.runs_failure, 0u);  // seeding is not a run

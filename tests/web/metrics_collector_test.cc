@@ -3,6 +3,10 @@
 #include "web/metrics_collector.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/metric_family.h>
+
+#include <map>
+#include <tuple>
 
 namespace obsmon {
 namespace {

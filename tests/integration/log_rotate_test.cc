@@ -86,7 +86,7 @@ TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
   spec.key = {"carbon", "logs"};
   spec.labels = Labels{{"job", "carbon"}};
   const Clock& clock = SystemClock::Instance();
-  std::unique_ptr<Probe> probe = FindProbeKind("log")->factory(spec, node, clock);
+  std::unique_ptr<Probe> probe = probes::FindProbeKind("log")->factory(spec, node, clock);
   ASSERT_NE(probe, nullptr) << errors.ToString();
   CommittedState state;
   std::vector<std::string> details;  // the runs' remarks, shown on failure

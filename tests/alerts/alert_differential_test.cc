@@ -49,6 +49,7 @@
 #include "alerts/rule_test_runner.h"
 #include "tests/alerts/differential_support.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/promtool.h"
 
 namespace obsmon::alerts {
 namespace {
@@ -502,19 +503,10 @@ std::map<std::string, std::string> SplitByFile(const std::string& out) {
 }
 
 ToolRun RunPromtool(const std::vector<std::string>& files) {
+  auto promtool = ::obsmon::testing::RunPromtoolTestRules(files);
   ToolRun run;
-  std::string cmd = std::string(kPromtool) + " test rules";
-  for (const auto& f : files) cmd += " '" + f + "'";
-  cmd += " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return run;
-  std::string out;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.blocks = SplitByFile(out);
+  run.exit_code = promtool.exit_code;
+  run.blocks = SplitByFile(promtool.output);
   return run;
 }
 

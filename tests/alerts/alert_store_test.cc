@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "alerts/rule_manager.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
@@ -16,15 +17,10 @@ namespace {
 class AlertStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_alert_store_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "obsmon.db").string();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   std::string path_;
 };
 

@@ -29,6 +29,8 @@
 #include "alerts/rule_manager.h"
 #include "alerts/memory_alert_store.h"
 #include "storage/alert_store.h"
+#include "tests/support/loopback.h"
+#include "tests/support/scratch_dir.h"
 
 extern char** environ;
 
@@ -38,19 +40,6 @@ namespace {
 using nlohmann::json;
 const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 constexpr int64_t kMin = 60'000;
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // Polls `cond` every 50ms for up to `seconds` of real time (Alertmanager is a real process).
 template <typename F>
@@ -112,10 +101,8 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::access(kAlertmanager, X_OK) != 0) GTEST_SKIP() << "prometheus-alertmanager not installed";
-    dir_ = std::filesystem::temp_directory_path() / ("obsmon_am_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "data");
-    port_ = FreePort();
+    port_ = ::obsmon::testing::FreeLoopbackPort();
     std::ofstream(dir_ / "am.yml")
         << "route:\n  receiver: hook\n  group_by: [alertname]\n"
            "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
@@ -155,7 +142,6 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
 
   void TearDown() override {
     StopAlertmanager();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   void StartAlertmanager() {
@@ -208,7 +194,8 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
   }
 
   Hook hook_;
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   int port_ = 0;
   pid_t pid_ = -1;
   std::vector<RuleGroupSpec> groups_;
@@ -297,18 +284,16 @@ TEST_F(AlertmanagerIntegrationTest, OutageAcrossFiringAndResolveEndsResolvedInAl
 TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
   if (::access(kAlertmanager, X_OK) != 0) GTEST_SKIP() << "prometheus-alertmanager not installed";
   Hook hook;
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("obsmon_amc_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  ::obsmon::testing::ScratchDir scratch;
+  const std::filesystem::path dir = scratch.path();
   std::ofstream(dir / "am.yml")
       << "route:\n  receiver: hook\n  group_by: [alertname]\n"
          "  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n"
          "receivers:\n  - name: hook\n    webhook_configs:\n"
          "      - url: http://127.0.0.1:"
       << hook.port() << "/hook\n        send_resolved: true\n";
-  const int web[2] = {FreePort(), FreePort()};
-  const int gossip[2] = {FreePort(), FreePort()};
+  const int web[2] = {::obsmon::testing::FreeLoopbackPort(), ::obsmon::testing::FreeLoopbackPort()};
+  const int gossip[2] = {::obsmon::testing::FreeLoopbackPort(), ::obsmon::testing::FreeLoopbackPort()};
   pid_t pids[2] = {-1, -1};
   for (int i = 0; i < 2; ++i) {
     std::filesystem::create_directories(dir / ("data" + std::to_string(i)));
@@ -334,7 +319,6 @@ TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
       int st;
       ::waitpid(p, &st, 0);
     }
-    std::filesystem::remove_all(dir);
   };
   for (int i = 0; i < 2; ++i) {
     httplib::Client c("127.0.0.1", web[i]);

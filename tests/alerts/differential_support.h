@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "tests/support/promtool.h"
+
 namespace obsmon::alerts::differential {
 
-inline constexpr const char* kPromtool = "/usr/bin/promtool";
+using ::obsmon::testing::kPromtool;
 
 // The environment variable `name` as a number (OBSMON_DIFF_SEED, ..._CASES), or `fallback`.
 inline uint64_t EnvOr(const char* name, uint64_t fallback) {

@@ -1,5 +1,6 @@
 // Alertmanager v2 and webhook payloads as receivers see them, with auth, against a local server.
 #include "alerts/http_notifier.h"
+#include "tests/support/scratch_dir.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -65,8 +66,8 @@ TEST(HttpNotifierTest, Rfc3339) {
 
 TEST(HttpNotifierTest, AlertmanagerV2PayloadWithBearerTokenFromFile) {
   Receiver r;
-  auto token =
-      std::filesystem::temp_directory_path() / ("obsmon_token_" + std::to_string(::getpid()));
+  ::obsmon::testing::ScratchDir scratch;
+  const std::filesystem::path token = scratch.File("token");
   std::ofstream(token) << "s3cret\n";
   ReceiverConfig c;
   c.name = "am";
@@ -76,7 +77,6 @@ TEST(HttpNotifierTest, AlertmanagerV2PayloadWithBearerTokenFromFile) {
   auto bodies = n.Render({Firing("a"), Firing("b")});
   ASSERT_EQ(bodies.size(), 1u);
   ASSERT_TRUE(n.Deliver(bodies[0]).ok());
-  std::filesystem::remove(token);
   ASSERT_EQ(r.paths.size(), 1u);
   EXPECT_EQ(r.paths[0], "/api/v2/alerts");
   EXPECT_EQ(r.auth[0], "Bearer s3cret");

@@ -26,6 +26,7 @@
 #include "alerts/rule_test_runner.h"
 #include "tests/alerts/differential_support.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/promtool.h"
 
 namespace obsmon::alerts {
 namespace {
@@ -159,15 +160,7 @@ bool SameBits(double a, double b) {
 }
 
 std::string RunPromtool(const std::string& file) {
-  std::string cmd = std::string(kPromtool) + " test rules '" + file + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
+  return ::obsmon::testing::RunPromtoolTestRules({file}).output;
 }
 
 TEST(PromqlDifferentialTest, EveryValueHasPromtoolsBits) {

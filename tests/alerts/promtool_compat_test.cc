@@ -10,26 +10,20 @@
 #include <string>
 
 #include "alerts/rule_test_runner.h"
+#include "tests/support/promtool.h"
 
 namespace obsmon::alerts {
 namespace {
 
-const char* kPromtool = "/usr/bin/promtool";
+using ::obsmon::testing::kPromtool;
 
-std::string TestData(const std::string& name) {
-  return std::string(OBSMON_SOURCE_DIR) + "/tests/alerts/testdata/" + name;
-}
+std::string TestData(const std::string& name) { return ::obsmon::testing::TestDataPath("alerts", name); }
 
 // Runs promtool on `file`; returns its exit code and output.
 int RunPromtool(const std::string& file, std::string* output) {
-  std::string cmd = std::string(kPromtool) + " test rules '" + file + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) output->append(buf, n);
-  int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto run = ::obsmon::testing::RunPromtoolTestRules({file});
+  *output += run.output;
+  return run.exit_code;
 }
 
 class RuleFileTest : public ::testing::TestWithParam<const char*> {};

@@ -4,13 +4,12 @@
 
 #include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/promtool.h"
 
 namespace obsmon::alerts {
 namespace {
 
-std::string TestData(const std::string& name) {
-  return std::string(OBSMON_SOURCE_DIR) + "/tests/alerts/testdata/" + name;
-}
+std::string TestData(const std::string& name) { return ::obsmon::testing::TestDataPath("alerts", name); }
 
 std::vector<ConfigError> Errors(const std::string& text) {
   ConfigErrors errors;

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "alerts/promql_value.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::alerts {
 namespace {
@@ -68,22 +69,21 @@ TEST(ExpandSeriesValuesTest, HugeExpansionIsRefusedBeforeAllocating) {
 }
 
 TEST(RunRuleTestsTest, MissingRuleFileFailsWithExitCode1) {
-  auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  ::obsmon::testing::ScratchDir scratch;
+  const std::filesystem::path dir = scratch.path();
   std::ofstream(dir / "t.yml") << "rule_files: [nope.yml]\ntests: []\n";
   std::ostringstream out;
   EXPECT_EQ(RunRuleTests({(dir / "t.yml").string()}, out), 1);
   EXPECT_NE(out.str().find("FAILED"), std::string::npos);
   EXPECT_NE(out.str().find("nope.yml"), std::string::npos) << out.str();
-  std::filesystem::remove_all(dir);
 }
 
 // Fuzz campaign (issue 13): `eval_time: 292y` evaluated the rules at every evaluation_interval up
 // to it (9e12 times at 1ms): `obsmon test rules` never ended. The rule evaluations of a file
 // (steps times rules, summed over its groups) are bounded and refused before any is made.
 TEST(RunRuleTestsTest, EvaluationsBeyondTheLimitAreRefusedNotRun) {
-  auto dir = std::filesystem::temp_directory_path() / ("obsmon_rt_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  ::obsmon::testing::ScratchDir scratch;
+  const std::filesystem::path dir = scratch.path();
   const auto file = (dir / "t.yml").string();
   std::ofstream(file) << "evaluation_interval: 1ms\ntests:\n"
                          "  - alert_rule_test: [{eval_time: 292y, alertname: A}]\n";
@@ -112,7 +112,6 @@ TEST(RunRuleTestsTest, EvaluationsBeyondTheLimitAreRefusedNotRun) {
   out.str("");
   EXPECT_EQ(RunRuleTests({file}, out), 1);
   EXPECT_NE(out.str().find("100001 steps of 2 rule(s)"), std::string::npos) << out.str();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

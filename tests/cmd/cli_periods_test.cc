@@ -12,6 +12,7 @@
 
 #include "storage/period_store.h"
 #include "storage/storage.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon {
 namespace {
@@ -22,23 +23,16 @@ constexpr int64_t kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z
 class CliPeriodsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_cli_periods_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     db_ = (dir_ / "obsmon.db").string();
     target_.db_path = db_;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   std::vector<PeriodRecord> Stored(const std::string& component = "") {
     auto store = storage::PeriodStore::Open(db_);
     return *(*store)->Periods(component);
   }
 
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   std::string db_;
   PeriodCliTarget target_;
   FakeClock clock_{kT0};

@@ -14,6 +14,8 @@
 
 #include "alerts/rule_file.h"
 #include "alerts/rule_test_runner.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
@@ -22,23 +24,9 @@ constexpr int64_t kHour = 3'600'000;
 constexpr int64_t kDay = 24 * kHour;
 
 // Runs a shell command; returns its exit status and fills its output (stdout + stderr).
-int RunCommand(const std::string& command, std::string* output) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) output->append(buf, n);
-  const int status = ::pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 class SloRulesFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_slo_rules_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     // The unit test's rules: carbon only (its input also has a down neo4j series, which must
     // not page carbon).
     std::ofstream(dir_ / "slo_rules.yml") << RenderSloRules({{"carbon", "carbon", 99.5, 7 * kDay}});
@@ -48,11 +36,8 @@ class SloRulesFiles : public ::testing::Test {
         std::string(OBSMON_SOURCE_DIR) + "/tests/config/testdata/slo/slo_rules_test.yml",
         dir_ / "slo_rules_test.yml");
   }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
 };
 
 TEST(SloRulesTest, SevenDayFactorsAreSlothsScaledBudgetShares) {
@@ -99,8 +84,9 @@ TEST(SloRulesTest, RulesUseTheComponentsUpSeriesAndEscapeNames) {
 }
 
 TEST_F(SloRulesFiles, PromtoolCheckRulesAcceptsThem) {
-  std::string out;
-  const int rc = RunCommand("/usr/bin/promtool check rules " + (dir_ / "two.yml").string(), &out);
+  const auto [rc, out] = ::obsmon::testing::RunCommand(
+      {"/usr/bin/promtool", "check", "rules", (dir_ / "two.yml").string()},
+      (dir_ / "promtool.out").string());
   EXPECT_EQ(rc, 0) << out;
   // Two groups: 11 recording rules + 2 alerts for 7d (ranges 5m 30m 1h 2h 6h 1d 3d 7d), and the
   // same for 30d (ranges ... 3d 30d).
@@ -108,9 +94,10 @@ TEST_F(SloRulesFiles, PromtoolCheckRulesAcceptsThem) {
 }
 
 TEST_F(SloRulesFiles, PromtoolUnitTestSeesTheBurnRateAlertsFireAndStop) {
-  std::string out;
-  const int rc = RunCommand(
-      "cd " + dir_.string() + " && /usr/bin/promtool test rules slo_rules_test.yml", &out);
+  // promtool reads the test's rule_files relative to the test file's folder.
+  const auto [rc, out] = ::obsmon::testing::RunCommand(
+      {"/usr/bin/promtool", "test", "rules", (dir_ / "slo_rules_test.yml").string()},
+      (dir_ / "promtool.out").string());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
 }

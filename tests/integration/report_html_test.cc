@@ -15,6 +15,7 @@
 
 #include "render/report_format.h"
 #include "tests/report/fake_period.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon {
 namespace {
@@ -41,14 +42,6 @@ class ReportHtmlChromiumTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << "chromium is not installed";
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_report_html_chromium_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
 
   // Runs headless Chromium on `html` with `mode` (--dump-dom or --screenshot=...); returns its
@@ -70,7 +63,8 @@ class ReportHtmlChromiumTest : public ::testing::Test {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
 };
 
 // The harness can see script execution: without the report's policy, an inline script changes

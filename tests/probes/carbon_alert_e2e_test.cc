@@ -16,15 +16,14 @@
 #include "probes/scrape_probe.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/promtool.h"
 
 namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string TestData(const std::string& name) {
-  return std::string(OBSMON_SOURCE_DIR) + "/tests/probes/testdata/" + name;
-}
+std::string TestData(const std::string& name) { return ::obsmon::testing::TestDataPath("probes", name); }
 
 TEST(CarbonAlertE2eTest, PromtoolAndObsmonAgreeOnTheScrapedSeriesShape) {
   const std::string file = TestData("high_carbon_emissions_test.yml");

@@ -11,11 +11,14 @@
 #include "report/report.h"
 #include "render/report_format.h"
 #include "tests/report/uptime_oracle.h"
+#include "tests/support/report_checks.h"
 
 namespace obsmon {
 namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+using obsmon::testing::HasReason;
+using obsmon::testing::SevenDays;
 using Spans = std::vector<std::pair<int64_t, int64_t>>;
 
 const int64_t kFrom = kT0;
@@ -64,14 +67,6 @@ struct Scenario {
   }
 };
 
-Objective SevenDays(std::optional<double> sla_ms = std::nullopt) {
-  Objective o;
-  o.uptime_percent = 99.5;
-  o.window_ms = 7 * kDay;
-  o.min_coverage_percent = 99.0;
-  o.latency_p95_ms = sla_ms;
-  return o;
-}
 
 const Criterion* Find(const Report& r, const std::string& name) {
   for (const auto& c : r.criteria) {
@@ -80,12 +75,6 @@ const Criterion* Find(const Report& r, const std::string& name) {
   return nullptr;
 }
 
-bool HasReason(const Report& r, const std::string& text) {
-  for (const auto& reason : r.verdict_reasons) {
-    if (reason.find(text) != std::string::npos) return true;
-  }
-  return false;
-}
 
 std::string Reasons(const Report& r) {
   std::string s;

@@ -15,6 +15,7 @@
 #include "storage/alert_store.h"
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon {
 namespace {
@@ -140,15 +141,7 @@ TEST(PeriodsTest, AlertHistoryPairsFiringWithResolved) {
 class PeriodReportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_periods_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "obsmon.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   void Write(WriteBatch batch) {
     storage::StorageOptions opt;
@@ -161,7 +154,8 @@ class PeriodReportTest : public ::testing::Test {
     (*writer)->Stop();
   }
 
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   std::string path_;
   FakeClock clock_{kT0 + 7 * kDay};
 };

@@ -13,6 +13,7 @@
 #include "render/report_format.h"
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon {
 namespace {
@@ -22,14 +23,7 @@ using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
 class ReportSqliteTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_report_sqlite_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "obsmon.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
 
   // Writes `runs` in batches of `batch_size` through one Writer session.
@@ -48,7 +42,8 @@ class ReportSqliteTest : public ::testing::Test {
     (*writer)->Stop();
   }
 
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   std::string path_;
   FakeClock clock_{kT0 + 2 * kDay};
 };
@@ -98,8 +93,7 @@ TEST_F(ReportSqliteTest, ReportFromTheDatabaseEqualsReportFromTheRuns) {
 TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRuns) {
   for (uint32_t seed = 1; seed <= 6; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
-    TearDown();
-    SetUp();
+    path_ = (dir_ / ("seed" + std::to_string(seed) + ".db")).string();  // a fresh database
     std::mt19937 rng(seed);
     auto chance = [&](int percent) { return static_cast<int>(rng() % 100) < percent; };
     std::vector<ProbeRun> runs;

@@ -9,11 +9,14 @@
 #include <tuple>
 
 #include "tests/report/uptime_oracle.h"
+#include "tests/support/report_checks.h"
 
 namespace obsmon {
 namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+using obsmon::testing::HasReason;
+using obsmon::testing::SevenDays;
 using Spans = std::vector<std::pair<int64_t, int64_t>>;
 
 // storage::Reader over a vector, honouring the contracts of ProbeRuns, RunSpans, RunsOfRole and
@@ -159,20 +162,7 @@ std::vector<ProbeRun> MinuteRuns(int64_t from, int64_t until, const Spans& down,
 
 const int64_t kTo = kT0 + 7 * kDay;
 
-Objective SevenDays() {
-  Objective o;
-  o.uptime_percent = 99.5;
-  o.window_ms = 7 * kDay;
-  o.min_coverage_percent = 99.0;
-  return o;
-}
 
-bool HasReason(const Report& r, const std::string& text) {
-  for (const auto& reason : r.verdict_reasons) {
-    if (reason.find(text) != std::string::npos) return true;
-  }
-  return false;
-}
 
 TEST(ReportTest, BuildReportReadsTheComponentsRunsAndMatchesOracle) {
   auto runs = MinuteRuns(kT0, kTo + kHour, {{kT0 + kDay, kT0 + kDay + 20 * kMinute}});

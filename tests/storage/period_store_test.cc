@@ -10,6 +10,7 @@
 
 #include "core/alert_records.h"
 #include "storage/alert_store.h"
+#include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
 namespace {
@@ -20,15 +21,7 @@ constexpr int64_t kT0 = 1'760'400'000'000;
 class PeriodStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("obsmon_period_store_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     path_ = (dir_ / "obsmon.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
   }
   std::unique_ptr<PeriodStore> Open() {
     auto s = PeriodStore::Open(path_);
@@ -44,7 +37,8 @@ class PeriodStoreTest : public ::testing::Test {
     return p;
   }
 
-  std::filesystem::path dir_;
+  ::obsmon::testing::ScratchDir scratch_;  // removed with its files
+  std::filesystem::path dir_{scratch_.path()};
   std::string path_;
 };
 

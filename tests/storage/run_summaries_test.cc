@@ -19,6 +19,7 @@
 #include "storage/migrations.h"
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 
 namespace obsmon::storage {
 namespace {
@@ -40,11 +41,6 @@ std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
   return w.ok() ? std::move(w).value() : nullptr;
 }
 
-std::unique_ptr<Reader> OpenOrDie(const std::string& path) {
-  auto r = Reader::Open(path);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : nullptr;
-}
 
 ProbeRun MakeRun(const std::string& probe, TimestampMs ts, bool ok, double secs, int64_t valid_for,
              ProbeRole role = ProbeRole::kHealth, const std::string& component = kComponent) {
@@ -330,7 +326,7 @@ TEST_P(RunSummariesPropertyTest, ReadsEqualWhatWasWrittenWhateverTheOrder) {
   };
 
   auto check_reads = [&](const std::string& phase) {
-    auto r = OpenOrDie(o.path);
+    auto r = testing::OpenReaderOrFail(o.path);
     ASSERT_TRUE(r);
     for (const Window& win : windows) {
       const std::string what = phase + " window [" + std::to_string(win.first) + ", " +
@@ -421,7 +417,7 @@ TEST(RunSummariesTest, SevenDaysInOrderSealEveryHourButTheLast) {
   EXPECT_EQ(Count(o.path, "SELECT sum(count) FROM run_durations_hourly"),
             (7 * 24 - 1) * 3600 - 7 * 120);
   CheckSealedRows(o.path);
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto spans = r->RunSpans(kComponent, kT0, kT0 + 7 * kDay);
   ASSERT_TRUE(spans.ok());
   EXPECT_EQ(spans->size(), 7u * 2 + 1);
@@ -510,7 +506,7 @@ TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
   EXPECT_EQ(Count(o.path, "PRAGMA user_version"), LatestSchemaVersion());
   const Window all{kT0 - kDay, kT0 + 4 * kDay};
   {
-    auto r = OpenOrDie(o.path);
+    auto r = testing::OpenReaderOrFail(o.path);
     auto spans = r->RunSpans(kComponent, all.first, all.second);
     ASSERT_TRUE(spans.ok()) << spans.status().ToString();
     ExpectSpans(*spans, ExpectedSpans(written, all), "after the upgrade");
@@ -526,7 +522,7 @@ TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
     b.counters.push_back({"ticks_total", Labels(), 1});
     ASSERT_TRUE(w->Enqueue(b));
     ASSERT_TRUE(w->Flush().ok());
-    auto r = OpenOrDie(o.path);
+    auto r = testing::OpenReaderOrFail(o.path);
     auto got = r->SuccessDurations(kComponent, ProbeRole::kHealth, all.first, all.second, {});
     ASSERT_TRUE(got.ok());
     ExpectDurations(*got, ExpectedDurations(written, ProbeRole::kHealth, all, {}),
@@ -543,7 +539,7 @@ TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
   ASSERT_TRUE(w->Enqueue(more));
   ASSERT_TRUE(w->Flush().ok());
   w->Stop();
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto spans = r->RunSpans(kComponent, all.first, all.second);
   ASSERT_TRUE(spans.ok());
   ExpectSpans(*spans, ExpectedSpans(written, all), "after new runs");
@@ -591,7 +587,7 @@ TEST(RunSummariesTest, RetentionDeletesSealedHoursWithRawRunsAndSpansWithRollups
   for (const RunSpan& s : CompressRuns(written)) {
     if (s.last_run_ms >= span_cutoff) want.push_back(s);
   }
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto spans = r->RunSpans(kComponent, kT0, now);
   ASSERT_TRUE(spans.ok());
   ExpectSpans(*spans, want, "after retention");
@@ -635,7 +631,7 @@ TEST(RunSummariesTest, LateRunWhoseSpanLostRawRunsIsDroppedAndCounted) {
   EXPECT_TRUE(w->Flush().ok());
   EXPECT_EQ(w->Stats().dropped_late_runs, 1u);
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs WHERE success = 0"), 0);
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   EXPECT_EQ(r->CounterTotal("obsmon_storage_dropped_late_runs_total",
                             Labels{{"component", kComponent}})
                 .value(),

@@ -30,11 +30,6 @@ StorageOptions Options(const ScratchDir& dir, const Clock* clock = nullptr) {
   return o;
 }
 
-std::unique_ptr<Reader> OpenOrDie(const std::string& path) {
-  auto r = Reader::Open(path);
-  EXPECT_TRUE(r.ok()) << r.status().ToString();
-  return r.ok() ? std::move(r).value() : nullptr;
-}
 
 ProbeRun MakeRun(const std::string& probe, TimestampMs ts, bool ok, double secs,
                  ProbeRole role = ProbeRole::kHealth, const std::string& component = "carbon") {
@@ -76,7 +71,7 @@ TEST(SqliteWriterTest, LatestSampleIsTheNewestOfTheMatchingSeries) {
   ASSERT_TRUE(w->Enqueue(batch));
   ASSERT_TRUE(w->Flush().ok());
 
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   ASSERT_TRUE(r);
   auto latest = r->LatestSample("process_start_time_seconds",
                                 Labels{{"component", "carbon"}, {"probe", "process"}});
@@ -118,7 +113,7 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   ASSERT_TRUE(w->Enqueue(b));
   ASSERT_TRUE(w->Flush().ok());
 
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   ASSERT_TRUE(r);
   auto runs = r->ProbeRuns("carbon", kT0, kT0 + kHour);
   ASSERT_TRUE(runs.ok());
@@ -206,7 +201,7 @@ TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
   b.runs.push_back(MakeRun("b", kT0 - kDay, true, 0.1));  // long before, still "the last before"
   ASSERT_TRUE(w->Enqueue(b));
   ASSERT_TRUE(w->Flush().ok());
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto runs = r->ProbeRuns("carbon", kT0 + 5 * 60'000 + 1, kT0 + 8 * 60'000);
   ASSERT_TRUE(runs.ok());
   std::vector<std::pair<std::string, TimestampMs>> got;
@@ -239,7 +234,7 @@ TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
   ASSERT_TRUE(w->Enqueue(next_hour));
   ASSERT_TRUE(w->Flush().ok());
 
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto rollups = r->Rollups("carbon", kT0, kT0 + 2 * kHour);
   ASSERT_TRUE(rollups.ok());
   ASSERT_EQ(rollups->size(), 2u);
@@ -274,7 +269,7 @@ TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
   ASSERT_TRUE(w->Enqueue(b));
   ASSERT_TRUE(w->Enqueue(b));
   ASSERT_TRUE(w->Flush().ok());
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   EXPECT_EQ(r->ProbeRuns("carbon", kT0, kT0 + 1)->size(), 1u);
   EXPECT_EQ(r->Rollups("carbon", kT0, kT0 + kHour)->at(0).runs, 1);
 }
@@ -287,7 +282,7 @@ TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
   first.runs.push_back(MakeRun("health", kT0, true, 0.1));
   ASSERT_TRUE(w->Enqueue(first));
   ASSERT_TRUE(w->Flush().ok());
-  auto r = OpenOrDie(o.path);  // opened while the writer is running
+  auto r = testing::OpenReaderOrFail(o.path);  // opened while the writer is running
   EXPECT_EQ(r->ProbeRuns("carbon", kT0, kT0 + kDay)->size(), 1u);
   for (int i = 1; i <= 20; ++i) {
     WriteBatch b;
@@ -325,7 +320,7 @@ TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
   EXPECT_EQ(s.committed_rows, static_cast<uint64_t>(kThreads * kBatches * kSamples));
   EXPECT_LT(s.commits, s.committed_batches) << "batches should share transactions";
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), kThreads * kBatches * kSamples);
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(r->CounterTotal("batches_total", Labels{{"thread", std::to_string(t)}}).value(),
               kBatches);
@@ -353,7 +348,7 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   EXPECT_GE(s.write_errors, 1u);
   EXPECT_FALSE(s.last_error.empty());
   {
-    auto r = OpenOrDie(o.path);
+    auto r = testing::OpenReaderOrFail(o.path);
     EXPECT_TRUE(r->LogCursors({"carbon", "logs"}).empty());
     EXPECT_TRUE(r->LogEvents("carbon", 0, kT0 + kDay, 10)->empty());
     EXPECT_TRUE(r->Counters({"carbon", "logs"}).empty());
@@ -362,7 +357,7 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
   Status retried = w->Flush();
   ASSERT_TRUE(retried.ok()) << retried.ToString() << " / " << w->Stats().write_errors;
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   ASSERT_EQ(r->LogCursors({"carbon", "logs"}).size(), 1u);
   EXPECT_EQ(r->LogCursors({"carbon", "logs"})[0].offset, 123456);
   EXPECT_EQ(r->LogEvents("carbon", 0, kT0 + kDay, 5000)->size(), 1000u);  // the daily cap
@@ -497,7 +492,7 @@ TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
       ASSERT_TRUE(w->Enqueue(std::move(b)));
     }
   }
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   EXPECT_EQ(r->CounterTotal("n_total", Labels()).value(), 500);
 }
 
@@ -544,7 +539,7 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
     ASSERT_TRUE(w->Enqueue(b));
     ASSERT_TRUE(w->Flush().ok());
   }
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + kDay, 100)->size(), 5u);
   EXPECT_EQ(r->LogEvents("carbon", kT0 + kDay, kT0 + 2 * kDay, 100)->size(), 3u);
   EXPECT_EQ(r->LogEvents("api", kT0, kT0 + kDay, 100)->size(), 5u);
@@ -623,7 +618,7 @@ TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
   b.runs.push_back(MakeRun("check", kT0 + 1000, true, 0.1, ProbeRole::kIntegration));
   ASSERT_TRUE(w->Enqueue(b));
   ASSERT_TRUE(w->Flush().ok());
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto runs = r->ProbeRuns("carbon", kT0, kT0 + kDay);
   ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ((*runs)[0].role, ProbeRole::kIntegration);
@@ -657,7 +652,7 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
   EXPECT_NE(flushed.message().find("refused by test trigger"), std::string::npos)
       << flushed.message();
   EXPECT_EQ(w->Stats().rejected_batches, 1u);
-  auto r = OpenOrDie(o.path);
+  auto r = testing::OpenReaderOrFail(o.path);
   auto samples = r->Samples("m", Labels(), kT0, kT0 + 1000);
   ASSERT_TRUE(samples.ok());
   std::vector<double> values;

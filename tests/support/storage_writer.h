@@ -1,9 +1,10 @@
-// Test support: start a storage writer or fail the test. Header-only; link obsmon::storage.
+// Test support: start a storage writer, or open a reader, or fail the test. Header-only; link obsmon::storage.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "storage/storage.h"
 
@@ -14,6 +15,13 @@ inline std::unique_ptr<storage::Writer> StartWriterOrFail(const storage::Storage
   auto w = storage::Writer::Start(o);
   EXPECT_TRUE(w.ok()) << w.status().ToString();
   return w.ok() ? std::move(w).value() : nullptr;
+}
+
+// The opened reader, or nullptr after a non-fatal test failure saying why.
+inline std::unique_ptr<storage::Reader> OpenReaderOrFail(const std::string& path) {
+  auto r = storage::Reader::Open(path);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
 }
 
 }  // namespace obsmon::testing

@@ -219,15 +219,24 @@ TEST(SchedulerTest, StartedUnderAFakeClockRunsWhenAdvancedAndIdlesWithoutCpu) {
   const TimestampMs start = clock.NowMs();
   const int64_t offset = Scheduler::SpreadOffsetMs({"comp", "a"}, 10'000);
   ASSERT_GT(offset, 0);
-  for (int i = 0; i < 10; ++i) {  // 100 simulated seconds
-    ASSERT_TRUE(clock.WaitForWaiters(1));  // the dispatcher is blocked on the clock
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // the dispatcher is blocked on the clock
+  for (size_t i = 1; i <= 10; ++i) {     // 100 simulated seconds
     clock.Advance(10'000);
-  }
-  ASSERT_TRUE(clock.WaitForWaiters(1));
-  {
+    ASSERT_TRUE(clock.WaitForWaiters(1));  // dispatched, and blocked again
+    // The run itself is on a worker: wait for that thread (not for time), so the next due run
+    // does not find this one still busy.
     std::unique_lock<std::mutex> lock(mu);
-    // Waits for the worker thread, not for time.
-    ASSERT_TRUE(ran.wait_for(lock, std::chrono::seconds(10), [&] { return dues.size() == 10; }));
+    ASSERT_TRUE(ran.wait_for(lock, std::chrono::seconds(10), [&] { return dues.size() == i; }))
+        << dues.size() << " runs after " << i << " advances; offset " << offset;
+    lock.unlock();
+    // The worker marks the probe idle just after the run returns.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.Stats().busy_workers > 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
     for (size_t i = 0; i < dues.size(); ++i) {
       EXPECT_EQ(dues[i], start + offset + 10'000 * static_cast<int64_t>(i));
     }

@@ -5,18 +5,6 @@
 
 namespace obsmon::alerts {
 
-const char* AlertStateName(AlertState s) {
-  switch (s) {
-    case AlertState::kInactive:
-      return "inactive";
-    case AlertState::kPending:
-      return "pending";
-    case AlertState::kFiring:
-      return "firing";
-  }
-  return "inactive";
-}
-
 namespace {
 
 // Evaluates a rule expression; a scalar becomes a one-element vector without labels.

@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "alerts/alert.h"
-#include "alerts/outbox_store.h"
+#include "core/outbox_store.h"
 
 namespace obsmon::alerts {
 

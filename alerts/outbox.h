@@ -21,7 +21,7 @@
 
 #include "alerts/alert.h"
 #include "alerts/notifier.h"
-#include "alerts/outbox_store.h"
+#include "core/outbox_store.h"
 #include "core/clock.h"
 
 namespace prometheus {

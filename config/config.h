@@ -11,7 +11,7 @@
 
 #include "core/labels.h"
 #include "probes/probe.h"
-#include "storage/period_store.h"
+#include "core/period_records.h"
 
 namespace obsmon {
 
@@ -40,8 +40,8 @@ struct ComponentConfig {
   std::vector<ProbeConfig> probes;
   // Observation periods and maintenance windows declared under `observation:` and
   // `maintenance:` (config/period_config.h); stored at start when not stored yet.
-  std::vector<storage::PeriodRecord> declared_periods;
-  std::vector<storage::MaintenanceRecord> declared_maintenance;
+  std::vector<PeriodRecord> declared_periods;
+  std::vector<MaintenanceRecord> declared_maintenance;
 };
 
 // The `web:` section (config/web_config.cc): TLS and access to obsmon's HTTP server. The

@@ -8,9 +8,9 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 
 // One `observation` mapping.
-std::optional<storage::PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& name,
+std::optional<PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& name,
                                                     const Objective& objective) {
-  storage::PeriodRecord p;
+  PeriodRecord p;
   p.component = name;
   p.source = "config";
   p.objective_percent = objective.uptime_percent;
@@ -68,9 +68,9 @@ std::optional<storage::PeriodRecord> ParseOnePeriod(ConfigNode& node, const std:
   return p;
 }
 
-std::optional<storage::MaintenanceRecord> ParseOneWindow(ConfigNode& node,
+std::optional<MaintenanceRecord> ParseOneWindow(ConfigNode& node,
                                                          const std::string& name) {
-  storage::MaintenanceRecord m;
+  MaintenanceRecord m;
   m.component = name;
   m.source = "config";
   bool ok = true;

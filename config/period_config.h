@@ -8,7 +8,7 @@
 
 #include "core/config_node.h"
 #include "config/config.h"
-#include "storage/period_store.h"
+#include "core/period_records.h"
 
 namespace obsmon {
 
@@ -24,8 +24,8 @@ namespace obsmon {
 //   maintenance:
 //     - {from: 2025-10-16T02:00:00Z, to: 2025-10-16T03:00:00Z, reason: "DB upgrade"}
 struct PeriodDeclarations {
-  std::vector<storage::PeriodRecord> periods;
-  std::vector<storage::MaintenanceRecord> maintenance;
+  std::vector<PeriodRecord> periods;
+  std::vector<MaintenanceRecord> maintenance;
 };
 // Reads the `observation` and `maintenance` keys of a component mapping (marking them used, so
 // CheckUnknownKeys accepts them); errors go to the node's ConfigErrors with their positions.

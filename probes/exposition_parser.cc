@@ -7,7 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-namespace obsmon::exposition {
+namespace obsmon::probes {
 
 namespace {
 
@@ -589,4 +589,4 @@ ParseOutput Parse(std::string_view body, const ParseOptions& options) {
   return Parser(body, options).Run();
 }
 
-}  // namespace obsmon::exposition
+}  // namespace obsmon::probes

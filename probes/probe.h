@@ -15,62 +15,11 @@
 
 #include "core/clock.h"
 #include "core/labels.h"
+#include "core/probe_records.h"
+#include "core/probe_state_source.h"
 #include "core/records.h"
 
 namespace obsmon {
-
-// Settings every probe has, read by the config loader before the kind's own keys.
-struct ProbeSpec {
-  ProbeKey key;
-  std::string kind;
-  ProbeRole role = ProbeRole::kHealth;
-  int64_t interval_ms = 15'000;
-  int64_t timeout_ms = 5'000;
-  // The component's labels (always with `job`, defaulting to the component name) plus the
-  // probe's own `labels:`. The caller adds component, probe and instance to every sample.
-  Labels labels;
-};
-
-struct ProbeResult {
-  bool success = false;
-  std::string reason;  // empty on success; short, human, without a trailing newline
-  // Extra series measured by this run (status code, scraped metrics, log counters ...). A sample
-  // with ts_ms == 0 gets the run's start time; labels are used as given (the caller adds
-  // nothing to these: a probe adds component/probe/job/instance itself where they belong).
-  std::vector<Sample> samples;
-  // Log probes: evidence, cursors and persistent counter increments, committed with the run.
-  std::vector<LogEvent> log_events;
-  std::vector<LogCursor> log_cursors;
-  std::vector<CounterDelta> counters;
-  std::string detail;  // optional longer text for humans (exec output tail), capped by the probe
-
-  static ProbeResult Up() {
-    ProbeResult r;
-    r.success = true;
-    return r;
-  }
-  static ProbeResult Down(std::string reason) {
-    ProbeResult r;
-    r.reason = std::move(reason);
-    return r;
-  }
-};
-
-// What a probe may read back from storage when it starts (log cursors, persistent counters, the
-// last value it recorded of a series).
-class ProbeStateSource {
- public:
-  virtual ~ProbeStateSource() = default;
-  virtual std::vector<LogCursor> LogCursors(const ProbeKey& key) = 0;
-  // Persisted counters whose labels carry component=key.component and probe=key.probe.
-  virtual std::vector<CounterValue> Counters(const ProbeKey& key) = 0;
-  // The newest stored sample of the series named `name` whose labels include every pair of
-  // `match` (the newest across such series); nullopt when there is none. (Not pure so that
-  // sources with nothing to say need not implement it.)
-  virtual std::optional<Sample> LatestSample(const std::string& name, const Labels& match) {
-    return std::nullopt;
-  }
-};
 
 // One configured check. Run() is called from a worker thread, never concurrently with itself
 // for the same probe (the scheduler guarantees it), so probes need no locking of their own state.

@@ -12,7 +12,7 @@
 #include "probes/deadline_watchdog.h"
 #include "probes/probe.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 // What the process lends to the probes it builds. `clock` outlives them; `watchdog` is shared
 // with them (null: a probe that needs one makes its own, as in unit tests). Built implicitly
@@ -45,4 +45,4 @@ const ProbeKind* FindProbeKind(std::string_view name);
 // All kinds, for error messages ("unknown kind 'htp' (known: http, tcp, exec, ...)").
 std::vector<std::string> ProbeKindNames();
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -14,7 +14,7 @@
 
 #include "core/bounded_read.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -266,4 +266,4 @@ std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& setti
   return probe;
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

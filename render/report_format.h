@@ -1,4 +1,4 @@
-// Renderers of a Report, and the small formatting helpers they share.
+// Renderers of a Report (by name too: RenderReportAs), and the text cleaning they share.
 //
 // - Text: for the terminal (`obsmon report`), core figures first.
 // - Markdown: shaped to paste into a promotion issue (verdict, criteria table, figures, incidents,
@@ -16,6 +16,9 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/status.h"
+#include "report/figure_format.h"  // the renderers' figures, for their callers too
+#include "report/periods.h"
 #include "report/report.h"
 
 namespace obsmon {
@@ -29,24 +32,22 @@ std::string RenderReportJson(const Report& report);
 // Every text from outside is escaped with EscapeHtml. Prints on A4/Letter.
 std::string RenderReportHtml(const Report& report);
 
-// "2025-10-14T00:00:00.000Z" (RFC 3339, UTC, milliseconds). Negative times are fine.
-std::string FormatRfc3339Ms(TimestampMs ms);
-// "2025-10-14 10:05:00" (UTC, whole seconds): shorter, for tables.
-std::string FormatUtcSeconds(TimestampMs ms);
-// "2025-10-14": the UTC date of `ms`.
-std::string FormatUtcDate(TimestampMs ms);
-// A ratio as a percentage with three decimals, rounded DOWN so a figure below a threshold never
-// prints as meeting it: 0.99949 -> "99.949 %", 1 -> "100.000 %"; nullopt -> "n/a".
-std::string FormatPercent(std::optional<double> ratio);
-// Seconds as milliseconds with one decimal: 0.0123 -> "12.3 ms".
-std::string FormatLatency(double seconds);
-// HumanDurationMs with a sign for negative values: -90000 -> "-1m 30s".
-std::string FormatSignedDuration(int64_t ms);
 // Makes text safe inside a markdown table cell or list item: escapes | ` * _ < > & [ ] \ and
 // replaces control characters (newlines included) by a space; trailing spaces are dropped.
 std::string EscapeMarkdown(std::string_view text);
 // Makes probe text safe for a terminal line: control characters (newlines, ESC sequences) become
 // a space; trailing spaces are dropped.
 std::string OneLine(std::string_view text);
+
+struct RenderedReport {
+  std::string content_type;  // "application/json", "text/markdown; charset=utf-8", ...
+  std::string body;
+};
+
+// BuildPeriodReport rendered in request.format; InvalidArgument for an unknown format.
+Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& request);
+// Renders an already built report (format as above).
+Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format);
+
 
 }  // namespace obsmon

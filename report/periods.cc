@@ -9,7 +9,7 @@
 
 #include "core/duration.h"
 #include "core/time_format.h"
-#include "render/report_format.h"
+#include "report/figure_format.h"
 #include "storage/storage.h"
 
 namespace obsmon {
@@ -27,18 +27,18 @@ const char* PeriodStateName(PeriodState state) {
   return "finished";
 }
 
-TimestampMs PeriodEnd(const storage::PeriodRecord& p) {
+TimestampMs PeriodEnd(const PeriodRecord& p) {
   return p.stopped_ms > 0 ? std::min(p.stopped_ms, p.end_ms) : p.end_ms;
 }
 
-PeriodState StateOf(const storage::PeriodRecord& p, TimestampMs now_ms) {
+PeriodState StateOf(const PeriodRecord& p, TimestampMs now_ms) {
   if (p.stopped_ms > 0 && p.stopped_ms < p.end_ms) return PeriodState::kStopped;
   if (now_ms < p.start_ms) return PeriodState::kScheduled;
   if (now_ms < p.end_ms) return PeriodState::kActive;
   return PeriodState::kFinished;
 }
 
-Objective PeriodObjective(const storage::PeriodRecord& p, const Objective& base) {
+Objective PeriodObjective(const PeriodRecord& p, const Objective& base) {
   Objective o = base;
   o.uptime_percent = p.objective_percent;
   o.min_coverage_percent = p.min_coverage_percent;
@@ -47,11 +47,11 @@ Objective PeriodObjective(const storage::PeriodRecord& p, const Objective& base)
   return o;
 }
 
-std::optional<storage::PeriodRecord> CurrentPeriod(
-    const std::vector<storage::PeriodRecord>& periods, TimestampMs now_ms) {
-  const storage::PeriodRecord* active = nullptr;
-  const storage::PeriodRecord* latest_started = nullptr;
-  const storage::PeriodRecord* next = nullptr;
+std::optional<PeriodRecord> CurrentPeriod(
+    const std::vector<PeriodRecord>& periods, TimestampMs now_ms) {
+  const PeriodRecord* active = nullptr;
+  const PeriodRecord* latest_started = nullptr;
+  const PeriodRecord* next = nullptr;
   for (const auto& p : periods) {
     const PeriodState s = StateOf(p, now_ms);
     if (s == PeriodState::kActive && (!active || p.start_ms > active->start_ms)) active = &p;
@@ -81,7 +81,7 @@ Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& 
   return Status::Ok();
 }
 
-Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::string& db_path,
+Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db_path,
                                                                     TimestampMs now_ms) {
   std::error_code ec;
   if (!std::filesystem::exists(db_path, ec)) {
@@ -91,9 +91,9 @@ Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::s
   if (!store.ok()) return store.status();
   auto all = (*store)->Periods();
   if (!all.ok()) return all.status();
-  std::map<std::string, std::vector<storage::PeriodRecord>> by_component;
+  std::map<std::string, std::vector<PeriodRecord>> by_component;
   for (auto& p : *all) by_component[p.component].push_back(std::move(p));
-  std::map<std::string, storage::PeriodRecord> out;
+  std::map<std::string, PeriodRecord> out;
   for (const auto& [component, periods] : by_component) {
     if (auto p = CurrentPeriod(periods, now_ms)) out[component] = *p;
   }
@@ -131,7 +131,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   ReportOptions options;
   options.health_probes = req.health_probes;
   TimestampMs from = 0, to = 0;
-  std::optional<storage::PeriodRecord> period;
+  std::optional<PeriodRecord> period;
   if (req.period_id) {
     auto p = (*store)->Period(*req.period_id);
     if (!p.ok()) return p.status();
@@ -178,28 +178,6 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   auto reader = storage::Reader::Open(req.db_path);
   if (!reader.ok()) return reader.status();
   return BuildReport(**reader, req.component, objective, from, to, req.now_ms, options);
-}
-
-Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format) {
-  if (format == "json") return RenderedReport{"application/json", RenderReportJson(report)};
-  if (format == "markdown" || format == "md") {
-    return RenderedReport{"text/markdown; charset=utf-8", RenderReportMarkdown(report)};
-  }
-  if (format == "text")
-    return RenderedReport{"text/plain; charset=utf-8", RenderReportText(report)};
-  if (format == "html") return RenderedReport{"text/html; charset=utf-8", RenderReportHtml(report)};
-  return Status::InvalidArgument(
-      fmt::format("unknown report format '{}' (text, markdown, json or html)", format));
-}
-
-Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& req) {
-  if (req.format != "json" && req.format != "markdown" && req.format != "md" &&
-      req.format != "text" && req.format != "html") {
-    return RenderReportAs(Report{}, req.format);  // the InvalidArgument
-  }
-  auto report = BuildPeriodReport(req);
-  if (!report.ok()) return report.status();
-  return RenderReportAs(*report, req.format);
 }
 
 }  // namespace obsmon

@@ -28,15 +28,15 @@ enum class PeriodState { kScheduled, kActive, kFinished, kStopped };
 const char* PeriodStateName(PeriodState state);
 
 // stopped_ms when stopped early, else the planned end.
-TimestampMs PeriodEnd(const storage::PeriodRecord& period);
-PeriodState StateOf(const storage::PeriodRecord& period, TimestampMs now_ms);
+TimestampMs PeriodEnd(const PeriodRecord& period);
+PeriodState StateOf(const PeriodRecord& period, TimestampMs now_ms);
 // The component's objective with the period's own figures (uptime, coverage, latency SLA) and
 // its length as the window.
-Objective PeriodObjective(const storage::PeriodRecord& period, const Objective& base);
+Objective PeriodObjective(const PeriodRecord& period, const Objective& base);
 // The period running at now_ms; else the latest that started; else the next scheduled one.
 // `periods` in any order.
-std::optional<storage::PeriodRecord> CurrentPeriod(
-    const std::vector<storage::PeriodRecord>& periods, TimestampMs now_ms);
+std::optional<PeriodRecord> CurrentPeriod(
+    const std::vector<PeriodRecord>& periods, TimestampMs now_ms);
 
 // Stores declared periods and windows that are not stored yet (idempotent: run at every start).
 Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& declarations,
@@ -44,7 +44,7 @@ Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& 
 
 // The current period (CurrentPeriod) of every component that has one, by component name: for the
 // `GET /` page. Opens the database read-only through the store; NotFound when it does not exist.
-Result<std::map<std::string, storage::PeriodRecord>> CurrentPeriods(const std::string& db_path,
+Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db_path,
                                                                     TimestampMs now_ms);
 
 // Pairs alert history rows (firing, then resolved for the same rule and labels) into AlertFired.
@@ -63,18 +63,9 @@ struct PeriodReportRequest {
   TimestampMs now_ms = 0;
 };
 
-struct RenderedReport {
-  std::string content_type;  // "application/json", "text/markdown; charset=utf-8", ...
-  std::string body;
-};
-
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the
 // component, plus the period's) and alert history from the database. NotFound for an unknown
 // period id or a period of another component; InvalidArgument for a bad window.
 Result<Report> BuildPeriodReport(const PeriodReportRequest& request);
-// BuildPeriodReport rendered in request.format; InvalidArgument for an unknown format.
-Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& request);
-// Renders an already built report (format as above).
-Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format);
 
 }  // namespace obsmon

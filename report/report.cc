@@ -7,7 +7,7 @@
 #include <map>
 
 #include "core/duration.h"
-#include "render/report_format.h"
+#include "report/figure_format.h"
 
 namespace obsmon {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "core/clock.h"
 #include "config/config.h"
-#include "runtime/result_sink.h"
+#include "core/run_outcome.h"
 
 namespace obsmon {
 

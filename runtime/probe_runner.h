@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "runtime/result_sink.h"
+#include "core/run_outcome.h"
 #include "runtime/scheduler.h"
 
 namespace obsmon {

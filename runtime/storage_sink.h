@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "runtime/result_sink.h"
+#include "core/run_outcome.h"
 #include "storage/storage.h"
 
 namespace obsmon {

@@ -11,11 +11,6 @@ namespace obsmon::storage {
 
 namespace {
 
-using alerts::Alert;
-using alerts::AlertHistoryEvent;
-using alerts::AlertState;
-using alerts::OutboxEntry;
-
 // Stored as text so that users can read the table with sqlite3.
 const char* StateText(AlertState s) {
   switch (s) {

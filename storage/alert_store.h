@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string>
 
-#include "alerts/alert.h"
-#include "alerts/outbox_store.h"
+#include "core/alert_records.h"
+#include "core/outbox_store.h"
 #include "core/status.h"
 
 namespace SQLite {
@@ -19,22 +19,22 @@ class Database;
 
 namespace obsmon::storage {
 
-class AlertStore final : public alerts::AlertStateStore, public alerts::OutboxStore {
+class AlertStore final : public AlertStateStore, public OutboxStore {
  public:
   // Opens (creating and migrating as needed) the database at `path`.
   static Result<std::unique_ptr<AlertStore>> Open(const std::string& path);
   ~AlertStore() override;
 
-  // alerts::AlertStateStore
-  Result<std::vector<alerts::Alert>> LoadAlerts() override;
+  // AlertStateStore
+  Result<std::vector<Alert>> LoadAlerts() override;
   Status SaveAlerts(const std::string& group_key, const std::string& rule,
-                    const std::vector<alerts::Alert>& alerts) override;
-  Status AppendHistory(const std::vector<alerts::AlertHistoryEvent>& events) override;
-  Result<std::vector<alerts::AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override;
+                    const std::vector<Alert>& alerts) override;
+  Status AppendHistory(const std::vector<AlertHistoryEvent>& events) override;
+  Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override;
 
-  // alerts::OutboxStore
-  Status Enqueue(std::vector<alerts::OutboxEntry>* entries) override;
-  Result<std::vector<alerts::OutboxEntry>> Due(int64_t now_ms, size_t limit) override;
+  // OutboxStore
+  Status Enqueue(std::vector<OutboxEntry>* entries) override;
+  Result<std::vector<OutboxEntry>> Due(int64_t now_ms, size_t limit) override;
   Status Remove(int64_t id) override;
   Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                     const std::string& error) override;

@@ -17,7 +17,7 @@
 #include "core/records.h"
 #include "core/run_span.h"
 #include "core/status.h"
-#include "probes/probe.h"
+#include "core/probe_state_source.h"
 
 namespace obsmon::storage {
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/result_sink.h"
+#include "core/run_outcome.h"
 
 namespace obsmon {
 

@@ -219,7 +219,7 @@ Status AlertingRuntime::Reload(const Config& config) {
 
 std::string AlertingRuntime::ActiveAlertsJson() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<alerts::Alert>{});
+  return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<Alert>{});
 }
 
 namespace {

@@ -24,7 +24,7 @@
 #include "core/config_node.h"
 #include "core/storage_health.h"
 #include "config/config.h"
-#include "runtime/result_sink.h"
+#include "core/run_outcome.h"
 #include "cmd/obsmon/recording_alert_store.h"
 
 namespace obsmon {

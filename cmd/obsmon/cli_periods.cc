@@ -94,7 +94,7 @@ int CmdObserveStart(const ObserveStartArgs& a, const Clock& clock, std::ostream&
     return kUsage;
   }
   const Objective base = r->component ? r->component->objective : Objective{};
-  storage::PeriodRecord p;
+  PeriodRecord p;
   p.component = a.component;
   auto start = ParseTime(a.start, clock);
   if (!start) {
@@ -226,7 +226,7 @@ int CmdMaintenanceAdd(const MaintenanceAddArgs& a, const Clock& clock, std::ostr
            "time or now)\n";
     return kUsage;
   }
-  storage::MaintenanceRecord m;
+  MaintenanceRecord m;
   m.component = a.component;
   m.start_ms = *from;
   m.end_ms = *to;

@@ -10,27 +10,27 @@
 
 namespace obsmon {
 
-class RecordingAlertStore final : public alerts::AlertStateStore, public alerts::OutboxStore {
+class RecordingAlertStore final : public AlertStateStore, public OutboxStore {
  public:
   RecordingAlertStore(std::unique_ptr<storage::AlertStore> store,
                       std::shared_ptr<StorageHealth> health)
       : store_(std::move(store)), health_(std::move(health)) {}
 
-  Result<std::vector<alerts::Alert>> LoadAlerts() override { return Seen(store_->LoadAlerts()); }
+  Result<std::vector<Alert>> LoadAlerts() override { return Seen(store_->LoadAlerts()); }
   Status SaveAlerts(const std::string& group_key, const std::string& rule,
-                    const std::vector<alerts::Alert>& alerts) override {
+                    const std::vector<Alert>& alerts) override {
     return Seen(store_->SaveAlerts(group_key, rule, alerts));
   }
-  Status AppendHistory(const std::vector<alerts::AlertHistoryEvent>& events) override {
+  Status AppendHistory(const std::vector<AlertHistoryEvent>& events) override {
     return Seen(store_->AppendHistory(events));
   }
-  Result<std::vector<alerts::AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override {
+  Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override {
     return Seen(store_->History(from_ms, to_ms));
   }
-  Status Enqueue(std::vector<alerts::OutboxEntry>* entries) override {
+  Status Enqueue(std::vector<OutboxEntry>* entries) override {
     return Seen(store_->Enqueue(entries));
   }
-  Result<std::vector<alerts::OutboxEntry>> Due(int64_t now_ms, size_t limit) override {
+  Result<std::vector<OutboxEntry>> Due(int64_t now_ms, size_t limit) override {
     return Seen(store_->Due(now_ms, limit));
   }
   Status Remove(int64_t id) override { return Seen(store_->Remove(id)); }

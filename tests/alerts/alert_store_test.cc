@@ -29,12 +29,12 @@ class AlertStoreTest : public ::testing::Test {
 };
 
 TEST_F(AlertStoreTest, SavesAndLoadsAlerts) {
-  alerts::Alert a;
+  Alert a;
   a.group_key = "rules.yml;carbon";
   a.rule = "CarbonComponentDown";
   a.labels = Labels{{"alertname", "CarbonComponentDown"}, {"instance", "c:1"}};
   a.annotations = Labels{{"summary", "down \"quoted\""}};
-  a.state = alerts::AlertState::kFiring;
+  a.state = AlertState::kFiring;
   a.value = 0;
   a.active_at_ms = 1000;
   a.fired_at_ms = 121000;
@@ -43,7 +43,7 @@ TEST_F(AlertStoreTest, SavesAndLoadsAlerts) {
     auto s = AlertStore::Open(path_);
     ASSERT_TRUE(s.ok()) << s.status().message();
     ASSERT_TRUE((*s)->SaveAlerts(a.group_key, a.rule, {a}).ok());
-    alerts::Alert b = a;
+    Alert b = a;
     b.rule = "Other";
     b.value = std::nan("");
     ASSERT_TRUE((*s)->SaveAlerts(a.group_key, "Other", {b}).ok());
@@ -55,10 +55,10 @@ TEST_F(AlertStoreTest, SavesAndLoadsAlerts) {
   auto loaded = (*s)->LoadAlerts();
   ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   ASSERT_EQ(loaded->size(), 1u);
-  const alerts::Alert& l = (*loaded)[0];
+  const Alert& l = (*loaded)[0];
   EXPECT_EQ(l.labels, a.labels);
   EXPECT_EQ(l.annotations, a.annotations);
-  EXPECT_EQ(l.state, alerts::AlertState::kFiring);
+  EXPECT_EQ(l.state, AlertState::kFiring);
   EXPECT_EQ(l.active_at_ms, 1000);
   EXPECT_EQ(l.fired_at_ms, 121000);
   EXPECT_EQ(l.last_sent_at_ms, 121000);
@@ -67,12 +67,12 @@ TEST_F(AlertStoreTest, SavesAndLoadsAlerts) {
 TEST_F(AlertStoreTest, HistoryInTimeOrderWithinWindow) {
   auto s = AlertStore::Open(path_);
   ASSERT_TRUE(s.ok());
-  alerts::AlertHistoryEvent e;
+  AlertHistoryEvent e;
   e.rule = "A";
   e.labels = Labels{{"alertname", "A"}};
   e.event = "firing";
   e.ts_ms = 2000;
-  alerts::AlertHistoryEvent r = e;
+  AlertHistoryEvent r = e;
   r.event = "resolved";
   r.ts_ms = 5000;
   ASSERT_TRUE((*s)->AppendHistory({e, r}).ok());
@@ -87,7 +87,7 @@ TEST_F(AlertStoreTest, HistoryInTimeOrderWithinWindow) {
 TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
   auto s = AlertStore::Open(path_);
   ASSERT_TRUE(s.ok());
-  std::vector<alerts::OutboxEntry> rows(2);
+  std::vector<OutboxEntry> rows(2);
   rows[0].receiver = "am";
   rows[0].payload = "[1]";
   rows[0].next_attempt_ms = 100;
@@ -113,7 +113,7 @@ TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
 TEST_F(AlertStoreTest, DueKeepsEachReceiversRowsInOrder) {
   auto s = AlertStore::Open(path_);
   ASSERT_TRUE(s.ok());
-  std::vector<alerts::OutboxEntry> rows(4);
+  std::vector<OutboxEntry> rows(4);
   const char* receivers[] = {"am", "am", "hook", "am"};
   for (size_t i = 0; i < rows.size(); ++i) {
     rows[i].receiver = receivers[i];
@@ -182,11 +182,11 @@ groups:
   EXPECT_EQ(m.ActiveAlerts()[0].active_at_ms, t0);
   up0();
   m.Tick();
-  EXPECT_EQ(m.ActiveAlerts()[0].state, alerts::AlertState::kPending);
+  EXPECT_EQ(m.ActiveAlerts()[0].state, AlertState::kPending);
   clock.Advance(60'000);
   up0();
   m.Tick();  // t0 + 2m: fires, counting from before the restart
-  EXPECT_EQ(m.ActiveAlerts()[0].state, alerts::AlertState::kFiring);
+  EXPECT_EQ(m.ActiveAlerts()[0].state, AlertState::kFiring);
   auto h = (*store)->History(0, INT64_MAX);
   ASSERT_EQ(h->size(), 1u);
   EXPECT_EQ((*h)[0].fired_at_ms, t0 + 120'000);

@@ -33,7 +33,7 @@ class CliPeriodsTest : public ::testing::Test {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::vector<storage::PeriodRecord> Stored(const std::string& component = "") {
+  std::vector<PeriodRecord> Stored(const std::string& component = "") {
     auto store = storage::PeriodStore::Open(db_);
     return *(*store)->Periods(component);
   }

@@ -17,7 +17,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
@@ -96,11 +96,11 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
     manager.EvaluateAt(now);
     for (const auto& alert : manager.ActiveAlerts()) {
       if (alert.rule != "HighCarbonEmissions") continue;
-      if (alert.state == alerts::AlertState::kFiring && !fired_ms) {
+      if (alert.state == AlertState::kFiring && !fired_ms) {
         fired_ms = now;
         alert_labels = alert.labels;
       }
-      if (alert.state == alerts::AlertState::kPending) {
+      if (alert.state == AlertState::kPending) {
         ASSERT_TRUE(crossed_ms.has_value());
         EXPECT_LT(now - *crossed_ms, 300'000);
       }
@@ -139,4 +139,4 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -10,7 +10,7 @@
 #include "tests/probes/raw_responder.h"
 #include "tests/probes/test_http_server.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
@@ -28,7 +28,7 @@ ProbeSpec Spec() {
 }
 
 std::unique_ptr<ScrapeProbe> MakeProbe(const std::string& url, ScrapeOptions options = {},
-                                       relabel::RelabelRules rules = {}) {
+                                       RelabelRules rules = {}) {
   options.url = url;
   std::string error;
   auto probe = ScrapeProbe::Create(Spec(), options, std::move(rules), RealClock(), &error);
@@ -116,23 +116,23 @@ TEST(ScrapeProbeTest, MetricRelabelKeepsDropsAndRewrites) {
     res.set_content(kBody, "text/plain");
   });
   ASSERT_GT(server.Start(), 0);
-  relabel::RelabelRules rules;
+  RelabelRules rules;
   std::string error;
-  relabel::RuleSpec drop;
+  RuleSpec drop;
   drop.source_labels = {"__name__"};
   drop.regex = "go_.*";
-  drop.action = relabel::Action::kDrop;
-  rules.Add(relabel::Rule::Compile(drop, &error));
-  relabel::RuleSpec replace;
+  drop.action = Action::kDrop;
+  rules.Add(Rule::Compile(drop, &error));
+  RuleSpec replace;
   replace.source_labels = {"project"};
   replace.regex = "TTA-(.*)";
   replace.target_label = "stage";
   replace.replacement = "${1}_env";
-  rules.Add(relabel::Rule::Compile(replace, &error));
-  relabel::RuleSpec labeldrop;
+  rules.Add(Rule::Compile(replace, &error));
+  RuleSpec labeldrop;
   labeldrop.regex = "exported_.*";
-  labeldrop.action = relabel::Action::kLabelDrop;
-  rules.Add(relabel::Rule::Compile(labeldrop, &error));
+  labeldrop.action = Action::kLabelDrop;
+  rules.Add(Rule::Compile(labeldrop, &error));
   auto r = MakeProbe(server.Url("/metrics"), {}, std::move(rules))->Run(In(2s));
   ASSERT_TRUE(r.success) << r.reason;
   EXPECT_EQ(Find(r, "go_goroutines"), nullptr);
@@ -360,4 +360,4 @@ TEST(ScrapeProbeTest, FactoryReportsBadSettingsWithPositions) {
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -3,6 +3,7 @@
 // runs, log lines, maintenance and alert history written by the real Writer and stores, read
 // back into the figures worked out by hand.
 #include "report/periods.h"
+#include "render/report_format.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -10,7 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "alerts/alert.h"
+#include "core/alert_records.h"
 #include "storage/alert_store.h"
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
@@ -20,8 +21,8 @@ namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
 
-storage::PeriodRecord P(int64_t id, int64_t start, int64_t end, int64_t stopped = 0) {
-  storage::PeriodRecord p;
+PeriodRecord P(int64_t id, int64_t start, int64_t end, int64_t stopped = 0) {
+  PeriodRecord p;
   p.id = id;
   p.component = "carbon";
   p.start_ms = start;
@@ -43,7 +44,7 @@ TEST(PeriodsTest, StatesAndEnd) {
 }
 
 TEST(PeriodsTest, CurrentPeriodPrefersTheActiveOne) {
-  std::vector<storage::PeriodRecord> ps = {P(1, kT0 - 20 * kDay, kT0 - 13 * kDay),
+  std::vector<PeriodRecord> ps = {P(1, kT0 - 20 * kDay, kT0 - 13 * kDay),
                                            P(2, kT0, kT0 + 7 * kDay),
                                            P(3, kT0 + 10 * kDay, kT0 + 17 * kDay)};
   EXPECT_EQ(CurrentPeriod(ps, kT0 + kDay)->id, 2);
@@ -191,7 +192,7 @@ TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDat
   {
     auto store = storage::PeriodStore::Open(path_);
     ASSERT_TRUE(store.ok());
-    storage::PeriodRecord p = P(0, start, end);
+    PeriodRecord p = P(0, start, end);
     p.objective_percent = 99.0;
     auto added = (*store)->AddPeriod(p);
     ASSERT_TRUE(added.ok());
@@ -201,12 +202,12 @@ TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDat
                                       start + 2 * kDay + 3 * kHour, "DB upgrade", "cli", start})
                     .ok());
     auto alerts = storage::AlertStore::Open(path_);
-    alerts::AlertHistoryEvent a;
+    AlertHistoryEvent a;
     a.rule = "ProbeDown";
     a.labels = Labels{{"alertname", "ProbeDown"}, {"job", "carbon"}};
     a.event = "firing";
     a.ts_ms = start + kDay + 10 * kHour + 2 * kMinute;
-    alerts::AlertHistoryEvent r = a;
+    AlertHistoryEvent r = a;
     r.event = "resolved";
     r.ts_ms = start + kDay + 10 * kHour + 31 * kMinute;
     ASSERT_TRUE((*alerts)->AppendHistory({a, r}).ok());
@@ -262,7 +263,7 @@ TEST_F(PeriodReportTest, CurrentPeriodsOfEveryComponent) {
     auto store = storage::PeriodStore::Open(path_);
     ASSERT_TRUE((*store)->AddPeriod(P(0, kT0 - 10 * kDay, kT0 - 3 * kDay)).ok());
     ASSERT_TRUE((*store)->AddPeriod(P(0, kT0, kT0 + 7 * kDay)).ok());
-    storage::PeriodRecord neo = P(0, kT0 + 9 * kDay, kT0 + 16 * kDay);
+    PeriodRecord neo = P(0, kT0 + 9 * kDay, kT0 + 16 * kDay);
     neo.component = "neo4j";
     ASSERT_TRUE((*store)->AddPeriod(neo).ok());
   }
@@ -277,7 +278,7 @@ TEST_F(PeriodReportTest, CurrentPeriodsOfEveryComponent) {
 TEST_F(PeriodReportTest, UnknownPeriodOrOtherComponentsPeriodIsNotFound) {
   Write(WriteBatch{{MakeRun("health", kT0, true, kMinute)}, {}, {}, {}, {}});
   auto store = storage::PeriodStore::Open(path_);
-  storage::PeriodRecord p = P(0, kT0, kT0 + kDay);
+  PeriodRecord p = P(0, kT0, kT0 + kDay);
   p.component = "neo4j";
   auto id = (*store)->AddPeriod(p);
   ASSERT_TRUE(id.ok());

@@ -8,7 +8,7 @@
 
 #include <filesystem>
 
-#include "alerts/alert.h"
+#include "core/alert_records.h"
 #include "storage/alert_store.h"
 
 namespace obsmon::storage {
@@ -163,7 +163,7 @@ TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
     auto alerts = AlertStore::Open(path_);
     ASSERT_TRUE(alerts.ok());
     auto event = [](const std::string& ev, int64_t ts, const std::string& component) {
-      alerts::AlertHistoryEvent e;
+      AlertHistoryEvent e;
       e.group_key = "rules.yml;carbon";
       e.rule = "ProbeDown";
       e.labels = Labels{{"alertname", "ProbeDown"}, {"component", component}};

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/records.h"
-#include "probes/probe.h"
+#include "core/probe_records.h"
 
 namespace obsmon {
 

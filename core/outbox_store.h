@@ -1,5 +1,6 @@
 // Persistence of the delivery outbox: one row per (receiver, payload) still to be delivered.
-// Implemented with SQLite in storage/alert_store and in memory in alerts/memory_alert_store.
+// Implemented with SQLite in storage/alert_store and in memory in alerts/memory_alert_store; an
+// interface in core/ so that storage need not depend on alerts/.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 
 #include "core/status.h"
 
-namespace obsmon::alerts {
+namespace obsmon {
 
 struct OutboxEntry {
   int64_t id = 0;        // assigned by the store
@@ -38,4 +39,4 @@ class OutboxStore {
   virtual Result<int64_t> Pending() = 0;  // rows waiting
 };
 
-}  // namespace obsmon::alerts
+}  // namespace obsmon

@@ -1,0 +1,63 @@
+// Alerts as the rule manager keeps them and as they are persisted: plain records and the
+// persistence interface, in core/ so that storage implements AlertStateStore without depending
+// on alerts/ (alerts/alert.h has what only alerts/ uses: what is sent and to whom).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/labels.h"
+#include "core/status.h"
+
+namespace obsmon {
+
+enum class AlertState { kInactive, kPending, kFiring };
+const char* AlertStateName(AlertState s);  // "inactive", "pending", "firing"
+
+// One alert instance of an alerting rule (one label set). Times are ms since the epoch; 0 = unset.
+struct Alert {
+  std::string group_key;  // RuleGroupSpec::Key()
+  std::string rule;       // the alert name
+  Labels labels;          // final labels, including alertname
+  Labels annotations;
+  AlertState state = AlertState::kInactive;
+  double value = 0;
+  int64_t active_at_ms = 0;
+  int64_t fired_at_ms = 0;
+  int64_t resolved_at_ms = 0;
+  int64_t last_sent_at_ms = 0;
+  int64_t valid_until_ms = 0;
+  int64_t keep_firing_since_ms = 0;
+};
+
+// One entry of the alert history: a firing started or ended.
+struct AlertHistoryEvent {
+  std::string group_key;
+  std::string rule;
+  Labels labels;
+  Labels annotations;
+  std::string event;  // "firing" or "resolved"
+  int64_t ts_ms = 0;
+  int64_t active_at_ms = 0;
+  int64_t fired_at_ms = 0;
+  double value = 0;
+};
+
+// Persistence of pending and firing alerts, so that a restart neither resets a `for` timer nor
+// re-pages nor forgets a firing alert. Called from the rule evaluation thread only.
+class AlertStateStore {
+ public:
+  virtual ~AlertStateStore() = default;
+  // Every persisted alert of every rule.
+  virtual Result<std::vector<Alert>> LoadAlerts() = 0;
+  // Replaces the persisted alerts of (group_key, rule) with `alerts` (pending, firing, or
+  // resolved-but-still-reported ones).
+  virtual Status SaveAlerts(const std::string& group_key, const std::string& rule,
+                            const std::vector<Alert>& alerts) = 0;
+  virtual Status AppendHistory(const std::vector<AlertHistoryEvent>& events) = 0;
+  // History events with from_ms <= ts_ms < to_ms, oldest first (for the report).
+  virtual Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) = 0;
+};
+
+}  // namespace obsmon

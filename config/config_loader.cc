@@ -102,7 +102,7 @@ void ReadObjective(ConfigNode& node, Objective* objective) {
 
 std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& component,
                                      const Defaults& defaults,
-                                     const ProbeContext& probe_context) {
+                                     const probes::ProbeContext& probe_context) {
   ProbeConfig pc;
   ProbeSpec& spec = pc.spec;
   spec.key.component = component.name;
@@ -184,7 +184,7 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
 }
 
 std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& global_defaults,
-                                             const ProbeContext& probe_context) {
+                                             const probes::ProbeContext& probe_context) {
   ComponentConfig c;
   auto name = node.String("name", /*required=*/true);
   bool ok = name.has_value();
@@ -232,7 +232,8 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
 }
 
 std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& file,
-                                   const ProbeContext& probe_context, ConfigErrors* errors) {
+                                   const probes::ProbeContext& probe_context,
+                                   ConfigErrors* errors) {
   size_t errors_before = errors->errors().size();
   if (!root.IsMap()) {
     errors->Add(file, root.Mark(), "the config must be a YAML mapping");
@@ -317,7 +318,8 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
 
 }  // namespace
 
-std::optional<Config> LoadConfig(const std::string& path, const ProbeContext& probe_context,
+std::optional<Config> LoadConfig(const std::string& path,
+                                 const probes::ProbeContext& probe_context,
                                  ConfigErrors* errors) {
   auto root = LoadYamlFile(path, errors);
   if (!root) return std::nullopt;
@@ -325,7 +327,7 @@ std::optional<Config> LoadConfig(const std::string& path, const ProbeContext& pr
 }
 
 std::optional<Config> LoadConfigFromString(const std::string& yaml, const std::string& file_name,
-                                           const ProbeContext& probe_context,
+                                           const probes::ProbeContext& probe_context,
                                            ConfigErrors* errors) {
   auto root = LoadYamlText(yaml, file_name, errors);
   if (!root) return std::nullopt;

@@ -16,11 +16,12 @@ namespace obsmon {
 // `probe_context` (a bare Clock converts to one), whose clock must outlive them. Relative storage
 // and rule-file paths are resolved against the config file's directory, as Prometheus does for
 // rule_files.
-std::optional<Config> LoadConfig(const std::string& path, const ProbeContext& probe_context,
-                                 ConfigErrors* errors);
+std::optional<Config> LoadConfig(const std::string& path,
+                                 const probes::ProbeContext& probe_context, ConfigErrors* errors);
 
 // Same, from YAML text; `file_name` is used in error messages and for resolving relative paths.
 std::optional<Config> LoadConfigFromString(const std::string& yaml, const std::string& file_name,
-                                           const ProbeContext& probe_context, ConfigErrors* errors);
+                                           const probes::ProbeContext& probe_context,
+                                           ConfigErrors* errors);
 
 }  // namespace obsmon

@@ -26,10 +26,10 @@ const std::vector<ProbeKind>& Kinds() {
   static const std::vector<ProbeKind> kinds = {
       {"http", ProbeRole::kHealth,
        [](const ProbeSpec& spec, ConfigNode& settings, const ProbeContext& context) {
-         return probes::MakeHttpProbe(spec, settings, context.clock, context.watchdog);
+         return MakeHttpProbe(spec, settings, context.clock, context.watchdog);
        }},
-      {"tcp", ProbeRole::kHealth, with_clock(probes::MakeTcpProbe)},
-      {"exec", ProbeRole::kHealth, with_clock(probes::MakeExecProbe)},
+      {"tcp", ProbeRole::kHealth, with_clock(MakeTcpProbe)},
+      {"exec", ProbeRole::kHealth, with_clock(MakeExecProbe)},
       {"log", ProbeRole::kNone, with_clock(MakeLogProbe)},
       {"scrape", ProbeRole::kNone, with_clock(MakeScrapeProbe)},
       {"codecarbon", ProbeRole::kNone, with_clock(MakeCodecarbonProbe)},

@@ -19,11 +19,11 @@ namespace obsmon::probes {
 // from a bare Clock, which is all a unit test or `obsmon check` needs.
 struct ProbeContext {
   ProbeContext(const Clock& clock,  // NOLINT(google-explicit-constructor): see above
-               std::shared_ptr<probes::DeadlineWatchdog> watchdog = nullptr)
+               std::shared_ptr<DeadlineWatchdog> watchdog = nullptr)
       : clock(clock), watchdog(std::move(watchdog)) {}
   const Clock& clock;
   // Stops calls that cannot watch a deadline themselves (http); the daemon owns one.
-  std::shared_ptr<probes::DeadlineWatchdog> watchdog;
+  std::shared_ptr<DeadlineWatchdog> watchdog;
 };
 
 // Builds a probe from its spec and its config mapping. The factory reads only its kind's own keys

@@ -166,7 +166,8 @@ class Daemon::Impl {
   // rules untouched and is reported as a failed reload.
   Status DoReload() {
     ConfigErrors errors;
-    auto next = LoadConfig(options_.config_path, ProbeContext(clock_, watchdog_), &errors);
+    auto next =
+        LoadConfig(options_.config_path, probes::ProbeContext(clock_, watchdog_), &errors);
     if (!next) {
       log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
       return Status::InvalidArgument(errors.ToString());
@@ -528,7 +529,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   ConfigErrors errors;
   // The one watchdog of the process: every probe that needs one (http) shares it, across reloads.
   auto watchdog = std::make_shared<probes::DeadlineWatchdog>(*options.clock);
-  auto config = LoadConfig(options.config_path, ProbeContext(*options.clock, watchdog), &errors);
+  auto config = LoadConfig(options.config_path, probes::ProbeContext(*options.clock, watchdog),
+                           &errors);
   if (!config) throw ConfigException(std::move(errors));
   const std::string listen =
       options.listen_override.empty() ? config->listen : options.listen_override;

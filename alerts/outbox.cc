@@ -112,6 +112,10 @@ void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
     return;
   }
   for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
+  {
+    std::lock_guard lock(run_mu_);
+    sent_ = true;  // a notify alone did not end the dispatcher's wait: its predicate is the state
+  }
   run_cv_.notify_all();  // wake the dispatcher for a prompt first attempt
 }
 
@@ -189,10 +193,13 @@ void Outbox::Stop() {
 void Outbox::Loop() {
   std::unique_lock lock(run_mu_);
   while (!stop_) {
+    sent_ = false;
     lock.unlock();
     DeliverDue();
     lock.lock();
-    run_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [this] { return stop_; });
+    // On the injected clock: under a FakeClock the next pass comes when the test advances time.
+    options_.clock->WaitFor(lock, run_cv_, std::chrono::milliseconds(options_.poll_ms),
+                            [this] { return stop_ || sent_; });
   }
 }
 

@@ -38,7 +38,7 @@ struct OutboxOptions {
   int64_t backoff_max_ms = 300'000;
   int64_t max_age_ms = 24 * 3'600'000LL;
   size_t batch = 256;       // rows per DeliverDue pass
-  int64_t poll_ms = 1'000;  // dispatcher thread period (real time)
+  int64_t poll_ms = 1'000;  // dispatcher thread period (on `clock`)
 };
 
 struct OutboxStats {
@@ -85,6 +85,7 @@ class Outbox final : public AlertSender {
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ = false;  // GUARDED_BY(run_mu_)
+  bool sent_ = false;  // Send() stored rows since the dispatcher's last pass; GUARDED_BY(run_mu_)
   std::atomic<bool> stopping_{false};  // Stop() asked: DeliverDue starts no new send
   std::thread thread_;
   std::shared_ptr<prometheus::Collectable> collectable_;

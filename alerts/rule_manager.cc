@@ -280,8 +280,10 @@ void RuleManager::Loop() {
     Tick();
     lock.lock();
     // Wake at least once a second: group intervals are multiples of seconds and the wall clock
-    // may step, so polling is simpler and more robust than computing the next deadline.
-    run_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stop_; });
+    // may step, so polling is simpler and more robust than computing the next deadline. The
+    // poll is on the injected clock: under a FakeClock the thread ticks when time is advanced.
+    options_.clock->WaitFor(lock, run_cv_, std::chrono::milliseconds(500),
+                            [this] { return stop_; });
   }
 }
 

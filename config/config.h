@@ -66,6 +66,9 @@ struct StorageConfig {
   std::string path = "obsmon.db";
   int64_t retention_ms = 35LL * 86'400'000;
   int64_t rollup_retention_ms = 400LL * 86'400'000;
+  // How long the writer's statements wait for a lock another connection holds (SQLite's busy
+  // timeout) before they fail and are retried.
+  int64_t busy_timeout_ms = 5'000;
 };
 
 struct Config {

@@ -101,7 +101,8 @@ void ReadObjective(ConfigNode& node, Objective* objective) {
 }
 
 std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& component,
-                                     const Defaults& defaults, const Clock& clock) {
+                                     const Defaults& defaults,
+                                     const probes::ProbeContext& probe_context) {
   ProbeConfig pc;
   ProbeSpec& spec = pc.spec;
   spec.key.component = component.name;
@@ -161,7 +162,7 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   if (kind && ok) {
     size_t errors_before = node.errors()->errors().size();
     try {
-      pc.probe = kind->factory(spec, node, clock);
+      pc.probe = kind->factory(spec, node, probe_context);
     } catch (const std::exception& e) {
       // Factories report through `node`; an exception here is a bug, but must not stop the
       // loader from reporting it where it happened.
@@ -173,7 +174,7 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   } else if (kind) {
     // Still let the factory report its own key errors, so one run lists everything.
     try {
-      (void)kind->factory(spec, node, clock);
+      (void)kind->factory(spec, node, probe_context);
     } catch (const std::exception&) {
     }
   }
@@ -183,7 +184,7 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
 }
 
 std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& global_defaults,
-                                             const Clock& clock) {
+                                             const probes::ProbeContext& probe_context) {
   ComponentConfig c;
   auto name = node.String("name", /*required=*/true);
   bool ok = name.has_value();
@@ -216,7 +217,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
                                   c.name + "'");
         ok = false;
       }
-      if (auto pc = ReadProbe(pnode, c, defaults, clock)) {
+      if (auto pc = ReadProbe(pnode, c, defaults, probe_context)) {
         c.probes.push_back(std::move(*pc));
       } else {
         ok = false;
@@ -231,7 +232,8 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
 }
 
 std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& file,
-                                   const Clock& clock, ConfigErrors* errors) {
+                                   const probes::ProbeContext& probe_context,
+                                   ConfigErrors* errors) {
   size_t errors_before = errors->errors().size();
   if (!root.IsMap()) {
     errors->Add(file, root.Mark(), "the config must be a YAML mapping");
@@ -259,6 +261,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     }
     if (auto v = s->DurationInRange("rollup_retention", 86'400'000, kTenYears)) {
       config.storage.rollup_retention_ms = *v;
+    }
+    if (auto v = s->DurationInRange("busy_timeout", 1, 3'600'000)) {
+      config.storage.busy_timeout_ms = *v;
     }
     if (config.storage.rollup_retention_ms < config.storage.retention_ms) {
       s->ErrorAt("rollup_retention", "rollup_retention must not be shorter than retention");
@@ -301,7 +306,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
       if (cname && !names.insert(*cname).second) {
         cnode.ErrorAt("name", "duplicate component name '" + *cname + "'");
       }
-      if (auto c = ReadComponent(cnode, defaults, clock)) config.components.push_back(std::move(*c));
+      if (auto c = ReadComponent(cnode, defaults, probe_context)) {
+        config.components.push_back(std::move(*c));
+      }
     }
   }
   node.CheckUnknownKeys();
@@ -311,18 +318,20 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
 
 }  // namespace
 
-std::optional<Config> LoadConfig(const std::string& path, const Clock& clock,
+std::optional<Config> LoadConfig(const std::string& path,
+                                 const probes::ProbeContext& probe_context,
                                  ConfigErrors* errors) {
   auto root = LoadYamlFile(path, errors);
   if (!root) return std::nullopt;
-  return LoadFromNode(*root, path, clock, errors);
+  return LoadFromNode(*root, path, probe_context, errors);
 }
 
 std::optional<Config> LoadConfigFromString(const std::string& yaml, const std::string& file_name,
-                                           const Clock& clock, ConfigErrors* errors) {
+                                           const probes::ProbeContext& probe_context,
+                                           ConfigErrors* errors) {
   auto root = LoadYamlText(yaml, file_name, errors);
   if (!root) return std::nullopt;
-  return LoadFromNode(*root, file_name, clock, errors);
+  return LoadFromNode(*root, file_name, probe_context, errors);
 }
 
 }  // namespace obsmon

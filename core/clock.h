@@ -1,10 +1,24 @@
-// Time comes in through a Clock so that the scheduler, uptime, log and alert tests run seven
-// simulated days in milliseconds and never sleep.
+// Time and waiting come in through a Clock so that the scheduler, writer, uptime, log and alert
+// tests run seven simulated days in milliseconds and never sleep.
+//
+// The contract (docs/ARCHITECTURE.md, "Time"):
+// - NowMs() is wall time, for what is stored and reported; SteadyNow() is monotonic time, for
+//   deadlines, intervals and measured durations.
+// - Anything that waits for time to pass waits through the clock: SleepUntil/SleepFor, or, for
+//   "work arrived OR time reached", WaitUntil(lock, cv, deadline, ready). A notify on `cv` still
+//   wakes such a wait at once; so does the clock reaching `deadline` (for a FakeClock: the
+//   Advance() that moves steady time to or past it). Waiting on raw std::chrono time next to an
+//   injected clock is what made the scheduler spin under a FakeClock.
+// - Only monotonic time can be waited for. Wall time is never waited on (it may jump).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 namespace obsmon {
 
@@ -20,6 +34,7 @@ constexpr TimestampMs FloorMs(TimestampMs ts, int64_t unit_ms) {
   return q * unit_ms;
 }
 
+// Thread-safe: every method may be called from any thread.
 class Clock {
  public:
   virtual ~Clock() = default;
@@ -27,6 +42,35 @@ class Clock {
   virtual TimestampMs NowMs() const = 0;
   // Monotonic time, for deadlines and measured durations. Never jumps.
   virtual SteadyTime SteadyNow() const = 0;
+
+  // Waits on `cv` until `ready()` holds or SteadyNow() reaches `deadline`; returns ready().
+  // `lock` holds `cv`'s mutex on entry and on return and is released while blocked, as with
+  // std::condition_variable::wait_until: `ready` is called with it held, and whoever makes
+  // `ready` true must change its state under that mutex and then notify `cv`.
+  template <typename Ready>
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 SteadyTime deadline, Ready ready) const {
+    while (!ready()) {
+      if (SteadyNow() >= deadline) return false;
+      WaitOnce(lock, cv, deadline);
+    }
+    return true;
+  }
+  template <typename Ready>
+  bool WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+               std::chrono::milliseconds timeout, Ready ready) const {
+    return WaitUntil(lock, cv, SteadyNow() + timeout, std::move(ready));
+  }
+
+  // Blocks the calling thread until SteadyNow() reaches `deadline` (nothing can wake it early).
+  void SleepUntil(SteadyTime deadline) const;
+  void SleepFor(std::chrono::milliseconds duration) const { SleepUntil(SteadyNow() + duration); }
+
+ protected:
+  // One blocking step of WaitUntil: returns (with `lock` held) when `cv` is notified, when the
+  // clock has reached `deadline`, or spuriously; WaitUntil re-checks. Called with `lock` held.
+  virtual void WaitOnce(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                        SteadyTime deadline) const = 0;
 };
 
 // The real clock. Thread-safe.
@@ -36,9 +80,20 @@ class SystemClock final : public Clock {
   SteadyTime SteadyNow() const override;
   // A process-wide instance; only cmd/obsmon/main and tests should reach for it.
   static const Clock& Instance();
+
+ protected:
+  // Plain cv.wait_until on steady_clock: SteadyNow() is steady_clock, so the kernel's timed wait
+  // is exactly the clock's deadline and nothing else needs to know about the waiter.
+  void WaitOnce(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                SteadyTime deadline) const override;
 };
 
-// A clock that moves only when told. Thread-safe: Advance() may be called while other threads read.
+// A clock that moves only when told. Thread-safe: Advance() may be called while other threads
+// read the time or wait on it.
+//
+// A thread waiting on a FakeClock (WaitUntil, SleepUntil) stays blocked, using no CPU, until a
+// notify on its condition variable or an Advance() past its deadline; real time plays no part.
+// A test that drives a thread waits until it is blocked (WaitForWaiters), then advances.
 class FakeClock final : public Clock {
  public:
   explicit FakeClock(TimestampMs start_ms = 1'760'400'000'000) : now_ms_(start_ms), steady_ms_(0) {}
@@ -46,18 +101,45 @@ class FakeClock final : public Clock {
   SteadyTime SteadyNow() const override {
     return SteadyTime(std::chrono::milliseconds(steady_ms_.load()));
   }
-  // Moves both clocks forward by `ms`.
-  void Advance(int64_t ms) {
-    now_ms_ += ms;
-    steady_ms_ += ms;
-  }
-  // Steps only the wall clock (an NTP step); monotonic time is unaffected.
+  // Moves both clocks forward by `ms` and wakes every wait whose deadline is now reached. It
+  // returns once each of those has been notified (not once its thread has run on). It locks each
+  // such waiter's mutex to notify it, so it must not be called with such a mutex held.
+  void Advance(int64_t ms);
+  // Steps only the wall clock (an NTP step); monotonic time, and so every wait, is unaffected.
   void StepWall(int64_t ms) { now_ms_ += ms; }
   void SetWall(TimestampMs ms) { now_ms_ = ms; }
 
+  // Test helpers. A "waiter" is a thread blocked in a wait on this clock whose deadline has not
+  // been reached: one that Advance() has woken no longer counts, even before it runs, so after
+  // Advance(), WaitForWaiters(n) returns once n threads have finished their turn and wait again.
+  // A waiter woken by its condition variable counts until it has left the wait.
+  int Waiters() const;
+  // Blocks (real time) until at least `n` threads wait on this clock, or `timeout` passed;
+  // returns whether they do. The timeout only keeps a broken test from hanging.
+  bool WaitForWaiters(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // The earliest deadline among the waiters, if there are any.
+  std::optional<SteadyTime> NextDeadline() const;
+  // Advances exactly to NextDeadline() (which wakes that waiter); false when nobody waits.
+  bool AdvanceToNextDeadline();
+
+ protected:
+  void WaitOnce(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                SteadyTime deadline) const override;
+
  private:
+  struct Waiter {
+    std::mutex* mutex;
+    std::condition_variable* cv;
+    SteadyTime deadline;
+    bool woken = false;       // Advance() reached its deadline
+    bool notifying = false;   // Advance() is notifying it now: it must not leave the table
+  };
+
   std::atomic<TimestampMs> now_ms_;
-  std::atomic<int64_t> steady_ms_;
+  std::atomic<int64_t> steady_ms_;  // written under mu_, so a waiter's check and Advance() agree
+  mutable std::mutex mu_;
+  mutable std::condition_variable changed_;  // waiters came, were woken or left
+  mutable std::vector<Waiter*> waiters_;     // GUARDED_BY(mu_); each lives on its thread's stack
 };
 
 // A point in monotonic time by which a probe must have returned.

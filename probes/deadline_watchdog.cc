@@ -6,8 +6,7 @@
 
 namespace obsmon::probes {
 
-DeadlineWatchdog::DeadlineWatchdog(const Clock& clock, std::chrono::milliseconds period)
-    : clock_(clock), period_(period) {}
+DeadlineWatchdog::DeadlineWatchdog(const Clock& clock) : clock_(clock) {}
 
 DeadlineWatchdog::~DeadlineWatchdog() {
   {
@@ -25,20 +24,24 @@ bool DeadlineWatchdog::Watch::fired() const { return owner_->Fired(id_); }
 std::unique_ptr<DeadlineWatchdog::Watch> DeadlineWatchdog::Arm(const Deadline& deadline,
                                                                std::function<void()> cancel) {
   uint64_t id;
-  bool was_idle;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     id = next_id_++;
-    // Only a thread asleep on an empty table needs waking: otherwise it checks every period
-    // anyway. (Waking it on every Arm cost a context switch per probe run.)
-    was_idle = idle_;
+    // Only a thread asleep with nothing armed, or waiting for a later deadline, needs waking.
+    // Probes share a timeout, so a busy daemon's new deadlines come after the one waited for
+    // and cost no wake-up (waking on every Arm cost a context switch per probe run).
+    if (thread_.joinable() && (!waiting_until_ || deadline.at < *waiting_until_)) {
+      rearmed_ = true;
+      wake = true;
+    }
     entries_.emplace(id, Entry{deadline, std::move(cancel)});
     if (!thread_.joinable()) thread_ = std::thread([this] {
         NameThisThread("obsmon-watchdog");
         Loop();
       });
   }
-  if (was_idle) wake_.notify_all();
+  if (wake) wake_.notify_all();
   return std::make_unique<Watch>(this, id);
 }
 
@@ -57,18 +60,7 @@ bool DeadlineWatchdog::Fired(uint64_t id) const {
 
 void DeadlineWatchdog::Loop() {
   std::unique_lock<std::mutex> lock(mutex_);
-  int empty_rounds = 0;
   while (!stopping_) {
-    // Keep ticking through short quiet spells (a busy daemon's table empties between runs many
-    // times a second); sleep until woken only after a whole quiet second.
-    empty_rounds = entries_.empty() ? empty_rounds + 1 : 0;
-    if (empty_rounds > kQuietRoundsBeforeSleep) {
-      idle_ = true;
-      wake_.wait(lock, [this] { return stopping_ || !entries_.empty(); });
-      idle_ = false;
-      empty_rounds = 0;
-      continue;
-    }
     std::vector<uint64_t> expired;
     for (auto& [id, entry] : entries_) {
       if (!entry.fired && entry.deadline.Expired(clock_)) expired.push_back(id);
@@ -87,21 +79,21 @@ void DeadlineWatchdog::Loop() {
       firing_id_ = 0;
       cancel_done_.notify_all();
     }
-    wake_.wait_for(lock, period_, [this] { return stopping_; });
+    waiting_until_.reset();
+    for (const auto& [id, entry] : entries_) {
+      if (!entry.fired && (!waiting_until_ || entry.deadline.at < *waiting_until_)) {
+        waiting_until_ = entry.deadline.at;
+      }
+    }
+    rearmed_ = false;
+    // A Disarm does not wake us: the thread may wake once for a deadline nobody watches any
+    // more, finds nothing due and waits again.
+    if (waiting_until_) {
+      clock_.WaitUntil(lock, wake_, *waiting_until_, [this] { return stopping_ || rearmed_; });
+    } else {
+      wake_.wait(lock, [this] { return stopping_ || rearmed_; });
+    }
   }
-}
-
-std::shared_ptr<DeadlineWatchdog> DeadlineWatchdog::ForClock(const Clock& clock) {
-  static std::mutex mutex;
-  static std::map<const Clock*, std::weak_ptr<DeadlineWatchdog>> by_clock;  // guarded by mutex
-  std::lock_guard<std::mutex> lock(mutex);
-  std::weak_ptr<DeadlineWatchdog>& slot = by_clock[&clock];
-  std::shared_ptr<DeadlineWatchdog> dog = slot.lock();
-  if (!dog) {
-    dog = std::make_shared<DeadlineWatchdog>(clock);
-    slot = dog;
-  }
-  return dog;
 }
 
 }  // namespace obsmon::probes

@@ -3,9 +3,12 @@
 // watchdog runs one thread that, once a watched deadline has passed, calls that entry's cancel
 // function (for http: httplib::Client::stop(), which shuts the socket down).
 //
-// Thread-safe. The thread starts with the first Watch(); it checks every `period` against the
-// injected clock (so with a FakeClock nothing fires until the test advances time), and sleeps
-// until the next Watch() once nothing has been watched for kQuietRoundsBeforeSleep periods.
+// Thread-safe. The thread starts with the first Arm() and waits on the injected clock for the
+// earliest armed deadline (so with a FakeClock nothing fires until the test advances time past
+// it), or, with nothing armed, until the next Arm().
+//
+// The daemon owns one watchdog and hands it to the probes that need one (probe_registry.h,
+// ProbeContext); a probe built without one (unit tests) makes its own.
 #pragma once
 
 #include <chrono>
@@ -15,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/clock.h"
@@ -24,8 +28,7 @@ namespace obsmon::probes {
 class DeadlineWatchdog {
  public:
   // `clock` must outlive the watchdog.
-  explicit DeadlineWatchdog(const Clock& clock,
-                            std::chrono::milliseconds period = std::chrono::milliseconds(20));
+  explicit DeadlineWatchdog(const Clock& clock);
   ~DeadlineWatchdog();
   DeadlineWatchdog(const DeadlineWatchdog&) = delete;
   DeadlineWatchdog& operator=(const DeadlineWatchdog&) = delete;
@@ -50,10 +53,6 @@ class DeadlineWatchdog {
   // Watch is destroyed first. `cancel` must be quick and must not call back into the watchdog.
   std::unique_ptr<Watch> Arm(const Deadline& deadline, std::function<void()> cancel);
 
-  // The watchdog shared by everything that uses `clock` in this process; created on first use,
-  // destroyed with its last user.
-  static std::shared_ptr<DeadlineWatchdog> ForClock(const Clock& clock);
-
  private:
   struct Entry {
     Deadline deadline;
@@ -66,9 +65,6 @@ class DeadlineWatchdog {
   bool Fired(uint64_t id) const;
 
   const Clock& clock_;
-  const std::chrono::milliseconds period_;
-  // Empty checks before the thread sleeps until the next Arm (about a second at 20 ms).
-  static constexpr int kQuietRoundsBeforeSleep = 50;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable cancel_done_;
@@ -76,7 +72,9 @@ class DeadlineWatchdog {
   std::map<uint64_t, Entry> entries_;  // guarded by mutex_
   uint64_t next_id_ = 1;               // guarded by mutex_
   bool stopping_ = false;              // guarded by mutex_
-  bool idle_ = false;                  // asleep until an Arm; guarded by mutex_
+  // The deadline the thread waits for; nullopt while it waits for an Arm with nothing armed.
+  std::optional<SteadyTime> waiting_until_;  // guarded by mutex_
+  bool rearmed_ = false;  // an Arm() moved the next deadline earlier; guarded by mutex_
   std::thread thread_;                 // started by the first Arm(), under mutex_
 };
 

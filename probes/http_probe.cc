@@ -120,11 +120,14 @@ std::optional<StatusRange> ParseStatusRange(const std::string& text) {
   return r;
 }
 
-HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& clock)
+HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& clock,
+                     std::shared_ptr<DeadlineWatchdog> watchdog)
     : spec_(std::move(spec)),
       options_(std::move(options)),
       clock_(clock),
-      watchdog_(DeadlineWatchdog::ForClock(clock)) {}
+      // Its thread starts only when a request is first watched, so a probe built just to
+      // validate a config costs nothing.
+      watchdog_(watchdog ? std::move(watchdog) : std::make_shared<DeadlineWatchdog>(clock)) {}
 
 HttpProbe::~HttpProbe() = default;
 
@@ -322,7 +325,8 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
 }
 
 std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings,
-                                     const Clock& clock) {
+                                     const Clock& clock,
+                                     std::shared_ptr<DeadlineWatchdog> watchdog) {
   bool ok = true;
   HttpProbeOptions opts;
 
@@ -422,7 +426,7 @@ std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings
   }
 
   if (!ok) return nullptr;
-  return std::make_unique<HttpProbe>(spec, std::move(opts), clock);
+  return std::make_unique<HttpProbe>(spec, std::move(opts), clock, std::move(watchdog));
 }
 
 }  // namespace obsmon::probes

@@ -55,8 +55,10 @@ struct HttpProbeOptions {
 
 class HttpProbe final : public Probe {
  public:
-  // `clock` must outlive the probe.
-  HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& clock);
+  // `clock` must outlive the probe. `watchdog` (shared with other probes; the daemon owns one)
+  // stops requests that outlive their deadline; null makes one for this probe alone.
+  HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& clock,
+            std::shared_ptr<DeadlineWatchdog> watchdog = nullptr);
   ~HttpProbe() override;
 
   ProbeResult Run(const Deadline& deadline) override;
@@ -87,6 +89,7 @@ class HttpProbe final : public Probe {
 // The registry's factory for kind "http": reads the keys above from `settings`, reporting each bad
 // value at its file:line:column, and returns nullptr when any was bad.
 std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings,
-                                     const Clock& clock);
+                                     const Clock& clock,
+                                     std::shared_ptr<DeadlineWatchdog> watchdog = nullptr);
 
 }  // namespace obsmon::probes

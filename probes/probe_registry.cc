@@ -17,14 +17,23 @@ namespace obsmon::probes {
 namespace {
 
 const std::vector<ProbeKind>& Kinds() {
+  // Kinds that need only the clock take it from the context.
+  const auto with_clock = [](auto make) {
+    return [make](const ProbeSpec& spec, ConfigNode& settings, const ProbeContext& context) {
+      return make(spec, settings, context.clock);
+    };
+  };
   static const std::vector<ProbeKind> kinds = {
-      {"http", ProbeRole::kHealth, probes::MakeHttpProbe},
-      {"tcp", ProbeRole::kHealth, probes::MakeTcpProbe},
-      {"exec", ProbeRole::kHealth, probes::MakeExecProbe},
-      {"log", ProbeRole::kNone, MakeLogProbe},
-      {"scrape", ProbeRole::kNone, MakeScrapeProbe},
-      {"codecarbon", ProbeRole::kNone, MakeCodecarbonProbe},
-      {"process", ProbeRole::kNone, MakeProcessProbe},
+      {"http", ProbeRole::kHealth,
+       [](const ProbeSpec& spec, ConfigNode& settings, const ProbeContext& context) {
+         return MakeHttpProbe(spec, settings, context.clock, context.watchdog);
+       }},
+      {"tcp", ProbeRole::kHealth, with_clock(MakeTcpProbe)},
+      {"exec", ProbeRole::kHealth, with_clock(MakeExecProbe)},
+      {"log", ProbeRole::kNone, with_clock(MakeLogProbe)},
+      {"scrape", ProbeRole::kNone, with_clock(MakeScrapeProbe)},
+      {"codecarbon", ProbeRole::kNone, with_clock(MakeCodecarbonProbe)},
+      {"process", ProbeRole::kNone, with_clock(MakeProcessProbe)},
   };
   return kinds;
 }

@@ -52,6 +52,7 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
     next[entry->probe.spec.key] = std::move(entry);
   }
   entries_ = std::move(next);
+  probes_changed_ = true;
   wake_dispatcher_.notify_all();
 }
 
@@ -146,10 +147,12 @@ void Scheduler::Start() {
     for (;;) {
       SteadyTime next = DispatchDue();
       std::unique_lock<std::mutex> lock(mu_);
+      // The injected clock decides how long to sleep (under a FakeClock, until the test
+      // advances it); SetProbes()/Stop() wake us early.
+      clock_.WaitUntil(lock, wake_dispatcher_, next,
+                       [this] { return stopping_ || probes_changed_; });
       if (stopping_) return;
-      // The real clock decides how long to sleep; SetProbes()/Stop() wake us early.
-      wake_dispatcher_.wait_until(lock, std::min(next, clock_.SteadyNow() + milliseconds(1000)));
-      if (stopping_) return;
+      probes_changed_ = false;
     }
   });
 }

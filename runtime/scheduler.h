@@ -9,8 +9,8 @@
 // - Due times advance by whole intervals from the first due time (no drift); after a stall longer
 //   than an interval (suspend, overload) the missed runs are counted as skipped, not run in a burst.
 //
-// Thread-safe. Time comes from the injected Clock: tests call DispatchDue() with a FakeClock and
-// zero workers, which runs probes inline.
+// Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
+// FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.
 #pragma once
 
 #include <condition_variable>
@@ -67,7 +67,9 @@ class Scheduler {
   // (or now + 1s when there are no probes).
   SteadyTime DispatchDue();
 
-  // Starts the dispatch thread and workers (real time). Stop() waits for running probes to end.
+  // Starts the dispatch thread and workers. The dispatcher waits on the injected clock (with a
+  // FakeClock it runs when the test advances time past a due run). Stop() waits for running
+  // probes to end.
   void Start();
   void Stop();
 
@@ -104,6 +106,7 @@ class Scheduler {
   std::deque<Task> queue_;                              // GUARDED_BY(mu_)
   SchedulerStats stats_;                                // GUARDED_BY(mu_)
   bool stopping_ = false;                               // GUARDED_BY(mu_)
+  bool probes_changed_ = false;  // since the dispatcher last looked; GUARDED_BY(mu_)
 
   std::thread dispatcher_;
   std::vector<std::thread> threads_;

@@ -108,7 +108,7 @@ class SqliteWriter final : public Writer {
       return false;
     }
     queued_rows_ += rows;
-    queue_.push_back({++last_seq_, std::move(batch), std::chrono::steady_clock::now()});
+    queue_.push_back({++last_seq_, std::move(batch), options_.clock->SteadyNow()});
     // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
     // it only needs waking when the queue was empty (to start that timer) or has grown large.
     if (queue_.size() == 1 || queue_.size() >= kEagerCommitBatches) work_cv_.notify_one();
@@ -212,8 +212,9 @@ class SqliteWriter final : public Writer {
   struct Queued {
     uint64_t seq;
     WriteBatch batch;
-    // Real time (not the injected clock): the group-commit delay is about I/O, not semantics.
-    std::chrono::steady_clock::time_point enqueued;
+    // On the injected clock, as every wait of the writer: under a FakeClock a batch waits for
+    // Flush(), Stop() or the test advancing time past the group-commit interval.
+    SteadyTime enqueued;
   };
   // Beyond this many queued batches the writer commits without waiting for the interval.
   static constexpr size_t kEagerCommitBatches = 512;
@@ -239,7 +240,8 @@ class SqliteWriter final : public Writer {
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     bool backing_off = false;
-    auto backoff_until = std::chrono::steady_clock::now();
+    const Clock& clock = *options_.clock;
+    SteadyTime backoff_until = clock.SteadyNow();
     while (true) {
       DeliverLostState(lock);
       // Control tasks first (they are quick).
@@ -256,7 +258,7 @@ class SqliteWriter final : public Writer {
         *task.result = std::move(result);  // published under mu_, after the state above
         done_cv_.notify_all();
       }
-      if (backing_off && std::chrono::steady_clock::now() >= backoff_until) backing_off = false;
+      if (backing_off && clock.SteadyNow() >= backoff_until) backing_off = false;
       const bool retention_wanted = retention_requested_ > retention_started_ ||
                                     options_.clock->SteadyNow() >= next_retention_;
       const bool can_write = !queue_.empty() && (!backing_off || stopping_);
@@ -265,8 +267,13 @@ class SqliteWriter final : public Writer {
         // Group commit: wait (at most commit_interval_ms after the oldest batch arrived) so one
         // transaction carries many runs; a process crash loses at most that interval.
         const auto due = queue_.front().enqueued + std::chrono::milliseconds(options_.commit_interval_ms);
-        if (std::chrono::steady_clock::now() < due) {
-          work_cv_.wait_until(lock, due);
+        if (clock.SteadyNow() < due) {
+          // Ends early for what the condition above lets commit at once.
+          clock.WaitUntil(lock, work_cv_, due, [&] {
+            return stopping_ || flush_target_ > resolved_seq_ ||
+                   queue_.size() >= kEagerCommitBatches ||
+                   retention_requested_ > retention_started_ || !tasks_.empty();
+          });
           continue;
         }
       }
@@ -278,8 +285,13 @@ class SqliteWriter final : public Writer {
           lock.lock();
           continue;
         }
+        // Wakes for new work, or after a while (on the injected clock) to look at the backoff,
+        // the retention period and the idle checkpoint again.
         auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
-        work_cv_.wait_for(lock, wait);
+        clock.WaitFor(lock, work_cv_, wait, [&] {
+          return stopping_ || !tasks_.empty() || !lost_state_.empty() ||
+                 retention_requested_ > retention_started_ || (!queue_.empty() && !backing_off);
+        });
         continue;
       }
       if (can_write) {
@@ -322,8 +334,8 @@ class SqliteWriter final : public Writer {
               last_loss_reason_ = "queue full while retrying: " + last_status_.message();
             }
             backing_off = true;
-            backoff_until = std::chrono::steady_clock::now() +
-                            std::chrono::milliseconds(options_.retry_backoff_ms);
+            backoff_until =
+                clock.SteadyNow() + std::chrono::milliseconds(options_.retry_backoff_ms);
           }
         }
         done_cv_.notify_all();
@@ -404,9 +416,10 @@ class SqliteWriter final : public Writer {
     std::vector<const WriteBatch*> ptrs;
     ptrs.reserve(work->size());
     for (const auto& q : *work) ptrs.push_back(&q.batch);
-    auto t0 = std::chrono::steady_clock::now();
+    const Clock& clock = *options_.clock;
+    const SteadyTime t0 = clock.SteadyNow();
     ApplyResult r = applier_.Apply(ptrs);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    double secs = std::chrono::duration<double>(clock.SteadyNow() - t0).count();
     if (r.status.ok()) {
       RecordCommit(work->size(), r, secs, work->back().seq);
       return false;
@@ -417,9 +430,9 @@ class SqliteWriter final : public Writer {
     for (size_t i = 0; i < work->size(); ++i) {
       Queued& q = (*work)[i];
       StripSupersededState(&q.batch);  // a batch refused just before may have fenced this one
-      auto t1 = std::chrono::steady_clock::now();
+      const SteadyTime t1 = clock.SteadyNow();
       ApplyResult one = applier_.Apply({&q.batch});
-      double s1 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      double s1 = std::chrono::duration<double>(clock.SteadyNow() - t1).count();
       if (one.status.ok()) {
         RecordCommit(1, one, s1, q.seq);
         continue;

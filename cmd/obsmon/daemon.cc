@@ -8,6 +8,8 @@
 #include "core/config_node.h"
 #include "core/storage_health.h"
 #include "core/thread_name.h"
+#include "probes/deadline_watchdog.h"
+#include "probes/probe_registry.h"
 #include "web/http_server.h"
 #include "web/metrics_collector.h"
 #include "web/probe_samples_collector.h"
@@ -55,9 +57,11 @@ class Daemon::Impl {
  public:
   Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
        std::unique_ptr<AlertingRuntime> alerting, std::shared_ptr<ProbeStateLedger> ledger,
-       std::shared_ptr<StorageHealth> health)
+       std::shared_ptr<StorageHealth> health,
+       std::shared_ptr<probes::DeadlineWatchdog> watchdog)
       : options_(std::move(options)),
         clock_(*options_.clock),
+        watchdog_(std::move(watchdog)),
         log_(options_.logger ? options_.logger : spdlog::default_logger()),
         config_(std::move(config)),
         writer_(std::move(writer)),
@@ -162,7 +166,8 @@ class Daemon::Impl {
   // rules untouched and is reported as a failed reload.
   Status DoReload() {
     ConfigErrors errors;
-    auto next = LoadConfig(options_.config_path, clock_, &errors);
+    auto next =
+        LoadConfig(options_.config_path, probes::ProbeContext(clock_, watchdog_), &errors);
     if (!next) {
       log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
       return Status::InvalidArgument(errors.ToString());
@@ -425,8 +430,8 @@ class Daemon::Impl {
       ReportStorageHealth();
       RefreshUptime();
       std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.uptime_refresh_ms),
-                            [this] { return stopped_; })) {
+      if (clock_.WaitFor(lock, stop_cv_, std::chrono::milliseconds(config_.uptime_refresh_ms),
+                         [this] { return stopped_; })) {
         return;
       }
     }
@@ -486,6 +491,8 @@ class Daemon::Impl {
 
   DaemonOptions options_;
   const Clock& clock_;
+  // Shared with the probes that need one (http) through the config loader; they hold it too.
+  std::shared_ptr<probes::DeadlineWatchdog> watchdog_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex reload_mu_;
   Config config_;  // GUARDED_BY(reload_mu_) for components
@@ -520,7 +527,10 @@ class Daemon::Impl {
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   ConfigErrors errors;
-  auto config = LoadConfig(options.config_path, *options.clock, &errors);
+  // The one watchdog of the process: every probe that needs one (http) shares it, across reloads.
+  auto watchdog = std::make_shared<probes::DeadlineWatchdog>(*options.clock);
+  auto config = LoadConfig(options.config_path, probes::ProbeContext(*options.clock, watchdog),
+                           &errors);
   if (!config) throw ConfigException(std::move(errors));
   const std::string listen =
       options.listen_override.empty() ? config->listen : options.listen_override;
@@ -533,6 +543,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.path = config->storage.path;
   so.retention_ms = config->storage.retention_ms;
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
+  so.busy_timeout_ms = config->storage.busy_timeout_ms;
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();
@@ -541,7 +552,8 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
                                          health);
   if (!alerting.ok()) return alerting.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
-                                     std::move(*alerting), std::move(ledger), std::move(health));
+                                     std::move(*alerting), std::move(ledger), std::move(health),
+                                     std::move(watchdog));
   if (Status s = impl->Start(); !s.ok()) {
     impl->Shutdown();
     return s;

@@ -207,10 +207,8 @@ TEST_F(RuleManagerTest, FailedStateSaveIsRetriedAtNextEvaluation) {
 TEST_F(RuleManagerTest, BackgroundThreadEvaluatesAndStops) {
   auto m = NewManager(nullptr);
   m->Start();
-  // The thread ticks at once; wait (bounded) for that, not for simulated time.
-  for (int i = 0; i < 2000 && m->evaluations() == 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  // The thread ticks at once, then waits on the fake clock: once it waits, it has ticked.
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
   m->Stop();
   EXPECT_EQ(m->evaluations(), 2u);  // one aligned evaluation of the two rules; clock never moved
   m->Stop();                        // idempotent

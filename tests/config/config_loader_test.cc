@@ -143,6 +143,28 @@ TEST(ConfigLoaderTest, IntervalsAreBounded) {
       << errors.ToString();
 }
 
+// storage.busy_timeout: 5s unless set; a value out of range is reported at its position.
+TEST(ConfigLoaderTest, StorageBusyTimeoutIsAnOption) {
+  FakeClock clock;
+  const std::string probes =
+      "components:\n  - name: c\n    probes:\n"
+      "      - {name: p, kind: tcp, address: \"127.0.0.1:1\"}\n";
+  ConfigErrors errors;
+  auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
+  ASSERT_TRUE(defaults.has_value()) << errors.ToString();
+  EXPECT_EQ(defaults->storage.busy_timeout_ms, 5'000);
+  auto set = LoadConfigFromString("storage: {busy_timeout: 250ms}\n" + probes, "set.yml", clock,
+                                  &errors);
+  ASSERT_TRUE(set.has_value()) << errors.ToString();
+  EXPECT_EQ(set->storage.busy_timeout_ms, 250);
+  ConfigErrors bad_errors;
+  EXPECT_FALSE(LoadConfigFromString("storage: {busy_timeout: 2h}\n" + probes, "bad.yml", clock,
+                                    &bad_errors)
+                   .has_value());
+  ASSERT_EQ(bad_errors.errors().size(), 1u) << bad_errors.ToString();
+  EXPECT_EQ(bad_errors.errors()[0].line, 1);
+}
+
 // Issue 13: no YAML type error may escape as an exception; each is reported where it is.
 TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
   FakeClock clock;

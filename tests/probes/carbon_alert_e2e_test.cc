@@ -105,6 +105,7 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
       }
     }
     fake.Advance(30'000);
+    // Real time: the demo component is a real process whose emissions grow with real time.
     std::this_thread::sleep_for(250ms);
   }
   ASSERT_TRUE(crossed_ms.has_value())

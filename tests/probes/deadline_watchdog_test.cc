@@ -2,62 +2,102 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
-#include <thread>
+#include <condition_variable>
+#include <mutex>
 
 namespace obsmon::probes {
 namespace {
 
 using std::chrono::milliseconds;
 
-// Waits (bounded) for the watchdog thread to act; this waits for a thread, not for time.
-bool EventuallyTrue(const std::atomic<int>& value) {
-  for (int i = 0; i < 400; ++i) {
-    if (value.load() > 0) return true;
-    std::this_thread::sleep_for(milliseconds(5));
+// Counts cancel calls; a test waits on it for the watchdog's thread (not for time to pass).
+class Calls {
+ public:
+  std::function<void()> Fn() {
+    return [this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++count_;
+      cv_.notify_all();
+    };
   }
-  return value.load() > 0;
-}
+  bool WaitFor(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return count_ >= n; });
+  }
+  int count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int count_ = 0;
+};
 
 TEST(DeadlineWatchdogTest, FiresOnlyOnceFakeClockPassesDeadline) {
   FakeClock clock;
-  DeadlineWatchdog dog(clock, milliseconds(1));
-  std::atomic<int> calls{0};
-  auto watch = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(1000)}, [&] { ++calls; });
-  // The watchdog thread gets many chances to run while fake time stands still.
-  std::this_thread::sleep_for(milliseconds(30));
-  EXPECT_EQ(calls.load(), 0);
+  DeadlineWatchdog dog(clock);
+  Calls calls;
+  const Deadline deadline{clock.SteadyNow() + milliseconds(1000)};
+  auto watch = dog.Arm(deadline, calls.Fn());
+  // The watchdog's thread blocks on the fake clock until that deadline.
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(clock.NextDeadline(), deadline.at);
+  clock.Advance(999);
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(calls.count(), 0);
   EXPECT_FALSE(watch->fired());
-  clock.Advance(1000);
-  ASSERT_TRUE(EventuallyTrue(calls));
+  clock.Advance(1);
+  ASSERT_TRUE(calls.WaitFor(1));
   EXPECT_TRUE(watch->fired());
-  std::this_thread::sleep_for(milliseconds(20));
-  EXPECT_EQ(calls.load(), 1);  // once only
+  // Once only: a later watch makes the thread go round again and wait for that one.
+  auto later = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(1000)}, [] {});
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(clock.NextDeadline(), clock.SteadyNow() + milliseconds(1000));
+  EXPECT_EQ(calls.count(), 1);
 }
 
 TEST(DeadlineWatchdogTest, DisarmedWatchNeverFires) {
   FakeClock clock;
-  DeadlineWatchdog dog(clock, milliseconds(1));
-  std::atomic<int> disarmed_calls{0};
-  std::atomic<int> armed_calls{0};
-  auto disarmed =
-      dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, [&] { ++disarmed_calls; });
-  auto armed = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, [&] { ++armed_calls; });
+  DeadlineWatchdog dog(clock);
+  Calls disarmed_calls;
+  Calls armed_calls;
+  auto disarmed = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, disarmed_calls.Fn());
+  auto armed = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, armed_calls.Fn());
   disarmed.reset();
   clock.Advance(10);
-  ASSERT_TRUE(EventuallyTrue(armed_calls));
-  EXPECT_EQ(disarmed_calls.load(), 0);
+  ASSERT_TRUE(armed_calls.WaitFor(1));
+  EXPECT_EQ(disarmed_calls.count(), 0);
 }
 
-TEST(DeadlineWatchdogTest, SharedPerClock) {
-  FakeClock a;
-  FakeClock b;
-  auto a1 = DeadlineWatchdog::ForClock(a);
-  auto a2 = DeadlineWatchdog::ForClock(a);
-  auto b1 = DeadlineWatchdog::ForClock(b);
-  EXPECT_EQ(a1.get(), a2.get());
-  EXPECT_NE(a1.get(), b1.get());
+// A watch that ends sooner than the one the thread waits for wakes it for the earlier deadline.
+TEST(DeadlineWatchdogTest, AnEarlierDeadlineIsNotMissed) {
+  FakeClock clock;
+  DeadlineWatchdog dog(clock);
+  Calls late_calls;
+  Calls early_calls;
+  auto late = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(1000)}, late_calls.Fn());
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  auto early = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, early_calls.Fn());
+  clock.Advance(10);
+  ASSERT_TRUE(early_calls.WaitFor(1));
+  EXPECT_EQ(late_calls.count(), 0);
+}
+
+// No thread before the first watch; with nothing armed the thread waits for an Arm, not on time.
+TEST(DeadlineWatchdogTest, IdleWatchdogDoesNotWaitOnTheClock) {
+  FakeClock clock;
+  DeadlineWatchdog dog(clock);
+  EXPECT_EQ(clock.Waiters(), 0);
+  Calls calls;
+  {
+    auto watch = dog.Arm(Deadline{clock.SteadyNow() + milliseconds(10)}, calls.Fn());
+    clock.Advance(10);
+    ASSERT_TRUE(calls.WaitFor(1));
+  }
+  EXPECT_FALSE(clock.AdvanceToNextDeadline());
 }
 
 }  // namespace

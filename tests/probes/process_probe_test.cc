@@ -139,6 +139,7 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
   const double rss_after = *Value(first, "process_resident_memory_bytes");
   EXPECT_NEAR(rss_after - rss_before, static_cast<double>(kBytes), 0.1 * kBytes);
 
+  // Real time on purpose: the probe measures a real process's CPU over real time.
   std::this_thread::sleep_for(1200ms);
   auto second = RunNow(*probe);
   const double cpu1 = burner.CpuSeconds();

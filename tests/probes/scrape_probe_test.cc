@@ -298,7 +298,7 @@ TEST(ScrapeProbeTest, HeadTrickledOrEndlessInterimResponsesEndAtTheDeadline) {
     const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
     for (int i = 0; i < 200 && !stop; ++i) {
       if (!testing::RawResponder::SendAll(fd, std::string(1, head[i % head.size()]), stop)) return;
-      std::this_thread::sleep_for(100ms);
+      std::this_thread::sleep_for(100ms);  // a real server trickling over a real socket
     }
   });
   testing::RawResponder interim([](int fd, const std::atomic<bool>& stop) {

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 namespace obsmon {
 namespace {
@@ -87,8 +92,8 @@ TEST(SchedulerTest, NeverRunsOneProbeTwiceAtOnceAndCountsSkips) {
     --running;
   });
   s.SetProbes({Make("a", 1'000, a)});
-  // Start() also runs a real-time dispatcher thread; with a FakeClock it only ever sees the
-  // same due times we dispatch here, and the busy flag is what is under test.
+  // Start() also runs a dispatcher thread, waiting on the FakeClock: it sees the same due times
+  // we dispatch here, and the busy flag is what is under test.
   s.Start();
   clock.Advance(1'000);
   s.DispatchDue();
@@ -186,6 +191,64 @@ TEST(SchedulerTest, UnchangedProbesKeepTheirScheduleOnSetProbes) {
   ASSERT_NE(it + 1, a->runs.end());
   EXPECT_EQ(*(it + 1) - last, 10'000);  // no reset: the next run came one interval later
   EXPECT_FALSE(b->runs.empty());
+}
+
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+// Started (dispatcher and workers on threads), the scheduler runs on the FakeClock: each run
+// comes when the test advances time past it, and in between its threads are blocked on the
+// clock. Issue 12: the dispatcher used to wait on a fake steady time in the real past and spun
+// at 0.45 CPU-s per second.
+TEST(SchedulerTest, StartedUnderAFakeClockRunsWhenAdvancedAndIdlesWithoutCpu) {
+  FakeClock clock;
+  std::mutex mu;
+  std::condition_variable ran;
+  std::vector<TimestampMs> dues;  // GUARDED_BY(mu)
+  Scheduler s(clock, 2, [&](const ScheduledProbe&, TimestampMs due) {
+    std::lock_guard<std::mutex> lock(mu);
+    dues.push_back(due);
+    ran.notify_all();
+  });
+  s.SetProbes({Make("a", 10'000, std::make_shared<RecordingProbe>(clock))});
+  s.Start();
+  const TimestampMs start = clock.NowMs();
+  const int64_t offset = Scheduler::SpreadOffsetMs({"comp", "a"}, 10'000);
+  ASSERT_GT(offset, 0);
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // the dispatcher is blocked on the clock
+  for (size_t i = 1; i <= 10; ++i) {     // 100 simulated seconds
+    clock.Advance(10'000);
+    ASSERT_TRUE(clock.WaitForWaiters(1));  // dispatched, and blocked again
+    // The run itself is on a worker: wait for that thread (not for time), so the next due run
+    // does not find this one still busy.
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(ran.wait_for(lock, std::chrono::seconds(10), [&] { return dues.size() == i; }))
+        << dues.size() << " runs after " << i << " advances; offset " << offset;
+    lock.unlock();
+    // The worker marks the probe idle just after the run returns.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.Stats().busy_workers > 0 && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t i = 0; i < dues.size(); ++i) {
+      EXPECT_EQ(dues[i], start + offset + 10'000 * static_cast<int64_t>(i));
+    }
+  }
+  EXPECT_EQ(s.Stats().skipped, 0u);
+  // Idle: half a second of real time (what is measured is that nothing runs meanwhile).
+  const double cpu_before = ProcessCpuSeconds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const double idle_cpu = ProcessCpuSeconds() - cpu_before;
+  std::printf("scheduler idle under FakeClock: %.4f CPU-s in 0.5 s\n", idle_cpu);
+  EXPECT_LT(idle_cpu, 0.02);
+  s.Stop();
 }
 
 }  // namespace

@@ -13,6 +13,8 @@ TEST(DatabaseLockedTest, WriterRefusesToStartWhileAnotherConnectionHoldsAWriteLo
   obsmon::testing::ScratchDir dir;
   StorageOptions options;
   options.path = dir.File("obsmon.db");
+  // The refusal comes once SQLite's busy timeout has passed: a short one, not the 5 s default.
+  options.busy_timeout_ms = 50;
   {
     auto writer = Writer::Start(options);  // creates and migrates
     ASSERT_TRUE(writer.ok()) << writer.status().message();

@@ -70,6 +70,18 @@ TEST(IndexPageTest, Golden) {
   EXPECT_EQ(actual, golden.str());
 }
 
+TEST(IndexPageTest, TemplateLookingTextIsEscapedNotExpanded) {
+  IndexPage page = Page();
+  page.title = "t<script>{{version}}";
+  page.components[0].name = "<script>'q\"{{name}}{{{state}}}";
+  page.components[0].period->verdict = "{{#components}}<b>";
+  const std::string html = RenderIndexPage(page);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("<title>t&lt;script&gt;{{version}}</title>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td>&lt;script&gt;&#39;q&quot;{{name}}{{{state}}}</td>"), std::string::npos);
+  EXPECT_NE(html.find(": <b>{{#components}}&lt;b&gt;</b>"), std::string::npos);
+}
+
 TEST(IndexPageTest, NoComponents) {
   IndexPage page;
   EXPECT_NE(RenderIndexPage(page).find("No component configured."), std::string::npos);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <kainjow/mustache.hpp>
-
 #include <string>
 #include <string_view>
 

@@ -1,13 +1,13 @@
 #include "render/index_page.h"
 
-#include "render/html_template.h"
-#include "render/templates/index_page.mustache.h"
-
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
+
+#include "render/html_template.h"
+#include "render/templates/index_page.mustache.h"
 
 namespace obsmon {
 namespace {

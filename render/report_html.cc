@@ -239,9 +239,8 @@ std::string Str(uint64_t n) { return std::to_string(n); }
 
 // The page's head: title, window, verdict and its reasons, and the criteria.
 void AddHeaderView(const Report& r, View& v) {
-  v.set("title", r.period_id
-                     ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
-                     : fmt::format("{}: observation report", r.component));
+  v.set("title", r.period_id ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
+                             : fmt::format("{}: observation report", r.component));
   v.set("from", FormatUtcSeconds(r.from_ms));
   v.set("to", FormatUtcSeconds(r.to_ms));
   v.set("in_progress", r.in_progress());
@@ -449,7 +448,6 @@ void AddExcludedAndGapsView(const Report& r, View& v) {
 }
 
 }  // namespace
-
 
 std::string RenderReportHtml(const Report& r) {
   View view;

@@ -93,6 +93,73 @@ std::shared_ptr<const re2::RE2> CompilePattern(ConfigNode& settings, const std::
   return re;
 }
 
+// The request: method, path, the configured headers, and the body with a default type.
+httplib::Request BuildRequest(const HttpUrl& url, const std::string& method,
+                              const std::map<std::string, std::string>& headers,
+                              const std::optional<std::string>& request_body) {
+  httplib::Request req;
+  req.method = method;
+  req.path = url.path;
+  for (const auto& [name, value] : headers) req.set_header(name, value);
+  if (request_body) {
+    req.body = *request_body;
+    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
+  }
+  return req;
+}
+
+// How a send() that returned false ended, as HttpProbe::Exchange saw it.
+struct FailedSend {
+  httplib::Error error;
+  bool capped;         // the body callback stopped at max_body_bytes
+  bool deadline_hit;   // the body callback or the watchdog saw the deadline pass
+  bool near_deadline;  // within kTimeoutSlack of the deadline when send() returned
+  int status;          // the response's status, 0 before one arrived
+};
+
+// The reason a failed send() is a down result, or nullopt when the response is complete enough
+// to judge (stopped at max_body_bytes).
+std::optional<std::string> FailedSendReason(const FailedSend& f, const std::string& timeout_reason,
+                                            const HttpUrl& url, const Deadline& deadline,
+                                            const Clock& clock) {
+  switch (f.error) {
+    case httplib::Error::Canceled:
+      if (f.capped) return std::nullopt;
+      return f.deadline_hit ? timeout_reason : "request canceled";
+    case httplib::Error::ConnectionTimeout:
+      return timeout_reason;
+    case httplib::Error::Connection: {
+      // httplib does not say why; ask the socket once more, within what is left.
+      ConnectOutcome why = TcpConnect(url.target, deadline, clock);
+      if (why.ok()) {
+        close(why.fd);
+        return "connection failed";
+      }
+      if (why.kind == ConnectOutcome::Kind::kTimeout) return timeout_reason;
+      return why.reason;
+    }
+    case httplib::Error::Read:
+      if (f.near_deadline || f.deadline_hit) return timeout_reason;
+      return f.status == 0 ? "connection closed before a response"
+                           : "connection closed while reading the body";
+    case httplib::Error::Write:
+      if (f.near_deadline) return timeout_reason;
+      return "error sending the request";
+    case httplib::Error::SSLConnection:
+      if (f.near_deadline) return timeout_reason;
+      return "tls handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "tls certificate verification failed";
+    case httplib::Error::SSLLoadingCerts:
+      return "tls: cannot load CA certificates";
+    case httplib::Error::Compression:
+      return "cannot decompress the response body";
+    default:
+      if (f.near_deadline) return timeout_reason;
+      return "request failed: " + httplib::to_string(f.error);
+  }
+}
+
 }  // namespace
 
 std::optional<StatusRange> ParseStatusRange(const std::string& text) {
@@ -162,14 +229,7 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
     client.enable_server_certificate_verification(!options_.tls_skip_verify);
   }
 
-  httplib::Request req;
-  req.method = method;
-  req.path = url.path;
-  for (const auto& [name, value] : options_.headers) req.set_header(name, value);
-  if (request_body) {
-    req.body = *request_body;
-    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
-  }
+  httplib::Request req = BuildRequest(url, method, options_.headers, request_body);
 
   // What the callbacks learn; they run on this thread inside send().
   HttpExchange x;
@@ -213,43 +273,9 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   }
 
   if (!sent) {
-    switch (error) {
-      case httplib::Error::Canceled:
-        if (capped) break;  // the response is complete enough to judge
-        return Down(ProbeResult::Down(deadline_hit ? timeout_reason : "request canceled"));
-      case httplib::Error::ConnectionTimeout:
-        return Down(ProbeResult::Down(timeout_reason));
-      case httplib::Error::Connection: {
-        // httplib does not say why; ask the socket once more, within what is left.
-        ConnectOutcome why = TcpConnect(url.target, deadline, clock_);
-        if (why.ok()) {
-          close(why.fd);
-          return Down(ProbeResult::Down("connection failed"));
-        }
-        if (why.kind == ConnectOutcome::Kind::kTimeout) {
-          return Down(ProbeResult::Down(timeout_reason));
-        }
-        return Down(ProbeResult::Down(why.reason));
-      }
-      case httplib::Error::Read:
-        if (near_deadline || deadline_hit) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down(status == 0 ? "connection closed before a response"
-                                                  : "connection closed while reading the body"));
-      case httplib::Error::Write:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("error sending the request"));
-      case httplib::Error::SSLConnection:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("tls handshake failed"));
-      case httplib::Error::SSLServerVerification:
-        return Down(ProbeResult::Down("tls certificate verification failed"));
-      case httplib::Error::SSLLoadingCerts:
-        return Down(ProbeResult::Down("tls: cannot load CA certificates"));
-      case httplib::Error::Compression:
-        return Down(ProbeResult::Down("cannot decompress the response body"));
-      default:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("request failed: " + httplib::to_string(error)));
+    const FailedSend failed{error, capped, deadline_hit, near_deadline, status};
+    if (auto reason = FailedSendReason(failed, timeout_reason, url, deadline, clock_)) {
+      return Down(ProbeResult::Down(std::move(*reason)));
     }
   }
   if (sent) status = res.status;

@@ -108,6 +108,55 @@ httplib::Request BuildRequest(const HttpUrl& url, const std::string& method,
   return req;
 }
 
+// Points the client at the host's address (resolved here: httplib reports a failed lookup like
+// any other failed connection; Host and SNI keep the name) and gives it what is `left` of the
+// deadline. The reason the exchange cannot start, or nullopt.
+std::optional<std::string> PrepareClient(httplib::ClientImpl& client, const HttpUrl& url,
+                                         std::chrono::milliseconds left, bool tls_skip_verify,
+                                         const Deadline& deadline, const Clock& clock,
+                                         const std::string& timeout_reason) {
+  if (!IsNumericHost(url.target.host)) {
+    std::string reason;
+    std::string ip = ResolveHost(url.target.host, &reason);
+    if (ip.empty()) return reason;
+    client.set_hostname_addr_map({{url.target.host, ip}});
+    left = deadline.Remaining(clock);
+    if (left.count() <= 0) return timeout_reason;
+  }
+  SetTimeouts(client, left);
+  client.set_keep_alive(false);
+  if (url.scheme == "https") client.enable_server_certificate_verification(!tls_skip_verify);
+  return std::nullopt;
+}
+
+// How the body callback stopped reading, if it did.
+struct BodyStop {
+  bool capped = false;        // at max_body_bytes: enough to judge the truncated body
+  bool deadline_hit = false;  // the deadline passed between two chunks
+};
+
+// The body callback: keeps at most `max_body_bytes` in *body, counts every byte in *received.
+// Checking the deadline per chunk is what stops a server that trickles bytes forever: httplib's
+// read timeout applies per read, not to the whole body. The pointers outlive the send().
+httplib::ContentReceiverWithProgress BodyReceiver(std::string* body, uint64_t* received,
+                                                  size_t max_body_bytes, BodyStop* stop,
+                                                  const Deadline& deadline, const Clock& clock) {
+  return [=, &deadline, &clock](const char* data, size_t n, uint64_t, uint64_t) {
+    if (deadline.Expired(clock)) {
+      stop->deadline_hit = true;
+      return false;
+    }
+    *received += n;
+    size_t room = max_body_bytes - body->size();
+    body->append(data, std::min(n, room));
+    if (n > room) {
+      stop->capped = true;  // enough to judge: stop reading, judge the truncated body
+      return false;
+    }
+    return true;
+  };
+}
+
 // How a send() that returned false ended, as HttpProbe::Exchange saw it.
 struct FailedSend {
   httplib::Error error;
@@ -213,59 +262,30 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   std::unique_ptr<httplib::ClientImpl> made =
       MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);
   httplib::ClientImpl& client = *made;
-  // Resolve here rather than inside httplib, which reports a failed lookup like any other
-  // failed connection; the numeric address is then handed to httplib (Host and SNI keep the name).
-  if (!IsNumericHost(url.target.host)) {
-    std::string reason;
-    std::string ip = ResolveHost(url.target.host, &reason);
-    if (ip.empty()) return Down(ProbeResult::Down(reason));
-    client.set_hostname_addr_map({{url.target.host, ip}});
-    left = deadline.Remaining(clock_);
-    if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
-  }
-  SetTimeouts(client, left);
-  client.set_keep_alive(false);
-  if (url.scheme == "https") {
-    client.enable_server_certificate_verification(!options_.tls_skip_verify);
+  if (auto reason = PrepareClient(client, url, left, options_.tls_skip_verify, deadline, clock_,
+                                  timeout_reason)) {
+    return Down(ProbeResult::Down(std::move(*reason)));
   }
 
   httplib::Request req = BuildRequest(url, method, options_.headers, request_body);
 
   // What the callbacks learn; they run on this thread inside send().
   HttpExchange x;
-  int& status = x.status;
-  std::string& body = x.body;
-  uint64_t& received = x.received;
-  bool capped = false;
-  bool deadline_hit = false;
-  req.response_handler = [&](const httplib::Response& res) {
-    status = res.status;
+  BodyStop stop;
+  req.response_handler = [&x](const httplib::Response& res) {
+    x.status = res.status;
     x.content_length_header = res.get_header_value("Content-Length");
     x.location = res.get_header_value("Location");
     return true;
   };
-  // Checking the deadline per chunk is what stops a server that trickles bytes forever: httplib's
-  // read timeout applies per read, not to the whole body.
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (deadline.Expired(clock_)) {
-      deadline_hit = true;
-      return false;
-    }
-    received += n;
-    size_t room = options_.max_body_bytes - body.size();
-    body.append(data, std::min(n, room));
-    if (n > room) {
-      capped = true;  // enough to judge: stop reading, judge the truncated body
-      return false;
-    }
-    return true;
-  };
+  req.content_receiver =
+      BodyReceiver(&x.body, &x.received, options_.max_body_bytes, &stop, deadline, clock_);
 
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   auto watch = watchdog_->Arm(deadline, [&client] { client.stop(); });
   bool sent = client.send(req, res, error);
-  if (watch->fired()) deadline_hit = true;
+  if (watch->fired()) stop.deadline_hit = true;
   watch.reset();
   bool near_deadline = deadline.Remaining(clock_) <= kTimeoutSlack;
   if (std::string overflow = budget.Overflow(); !overflow.empty()) {
@@ -273,12 +293,12 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   }
 
   if (!sent) {
-    const FailedSend failed{error, capped, deadline_hit, near_deadline, status};
+    const FailedSend failed{error, stop.capped, stop.deadline_hit, near_deadline, x.status};
     if (auto reason = FailedSendReason(failed, timeout_reason, url, deadline, clock_)) {
       return Down(ProbeResult::Down(std::move(*reason)));
     }
   }
-  if (sent) status = res.status;
+  if (sent) x.status = res.status;
 
   return x;
 }

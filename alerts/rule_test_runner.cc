@@ -187,6 +187,25 @@ class FileRunner {
     return errs;
   }
 
+  // One input point of a test group: series `labels` has value `v` at `t` ms from 0.
+  struct InputPoint {
+    Labels labels;
+    int64_t t;
+    double v;
+  };
+  struct AlertTest {
+    int64_t eval_time;
+    std::string alertname;
+    std::vector<std::pair<Labels, Labels>> exp;  // labels and annotations
+  };
+  struct ExprTest {
+    std::string expr;
+    int64_t eval_time;
+    std::vector<std::pair<std::string, double>> exp;  // series description and value
+  };
+
+  // One item under `tests:`: reads it whole (its config errors first), bounds its work, then
+  // evaluates the rules over its input as promtool does and compares.
   std::vector<std::string> RunTestGroup(ConfigNode& t, const std::vector<RuleGroupSpec>& groups,
                                         int64_t eval_interval) {
     ConfigErrors cerrs;
@@ -195,138 +214,26 @@ class FileRunner {
     const int64_t interval = tg.DurationMs("interval").value_or(60'000);
     auto ext_labels = tg.StringMap("external_labels");
     auto ext_url = tg.String("external_url");
-    auto inputs = tg.MapList("input_series");
-    auto alert_tests = tg.MapList("alert_rule_test");
-    auto expr_tests = tg.MapList("promql_expr_test");
+    auto inputs = tg.MapList("input_series").value_or(std::vector<ConfigNode>{});
+    auto alert_tests = tg.MapList("alert_rule_test").value_or(std::vector<ConfigNode>{});
+    auto expr_tests = tg.MapList("promql_expr_test").value_or(std::vector<ConfigNode>{});
     tg.CheckUnknownKeys();
     if (!cerrs.empty()) return {cerrs.ToString()};
     const std::string test_name = name ? "    name: " + *name + ",\n" : "";
 
+    std::vector<InputPoint> input;
+    if (auto err = ParseInputSeries(inputs, interval, &input)) return {*err};
+    if (!cerrs.empty()) return {cerrs.ToString()};
+    int64_t max_eval = 0;
+    std::vector<AlertTest> ats;
+    if (auto err = ParseAlertTests(alert_tests, &ats, &max_eval)) return {*err};
+    std::vector<ExprTest> ets = ParseExprTests(expr_tests, &max_eval);
+    if (!cerrs.empty()) return {cerrs.ToString()};
+    if (auto err = ChargeEvaluations(groups, max_eval, eval_interval, test_name)) return {*err};
+
     SeriesStoreOptions so;
     so.retention_ms = std::numeric_limits<int64_t>::max() / 4;  // a test keeps everything
     SeriesStore store(so);
-    struct InputPoint {
-      Labels labels;
-      int64_t t;
-      double v;
-    };
-    std::vector<InputPoint> input;
-    for (auto& in : inputs.value_or(std::vector<ConfigNode>{})) {
-      auto series = in.String("series", true);
-      auto values = in.String("values");
-      in.CheckUnknownKeys();
-      if (!series) continue;
-      std::string metric;
-      std::vector<std::pair<std::string, std::string>> lbs;
-      promql::ParseError perr;
-      if (!promql::ParseSeriesDescription(*series, &metric, &lbs, &perr)) {
-        return {"    series " + *series + ": " + perr.message};
-      }
-      Labels l(lbs);
-      l.Set("__name__", metric);
-      std::vector<std::optional<double>> vals;
-      std::string verr;
-      if (!ExpandSeriesValues(values.value_or(""), &vals, &verr)) {
-        return {"    series " + *series + ": " + verr};
-      }
-      // A series given twice is the last definition, as in promtool (which keys its input by
-      // labels): the earlier one's points go.
-      std::erase_if(input, [&](const InputPoint& p) { return p.labels == l; });
-      for (size_t i = 0; i < vals.size(); ++i) {
-        if (vals[i]) input.push_back({l, static_cast<int64_t>(i) * interval, *vals[i]});
-      }
-    }
-    if (!cerrs.empty()) return {cerrs.ToString()};
-
-    struct AlertTest {
-      int64_t eval_time;
-      std::string alertname;
-      std::vector<std::pair<Labels, Labels>> exp;
-    };
-    std::vector<AlertTest> ats;
-    int64_t max_eval = 0;
-    for (auto& a : alert_tests.value_or(std::vector<ConfigNode>{})) {
-      AlertTest at;
-      at.eval_time = a.DurationMs("eval_time").value_or(0);
-      at.alertname = a.String("alertname").value_or("");
-      auto exps = a.MapList("exp_alerts");
-      a.CheckUnknownKeys();
-      if (at.alertname.empty()) {
-        return {"an item under alert_rule_test misses required attribute alertname at eval_time " +
-                FormatDurationMs(at.eval_time)};
-      }
-      for (auto& e : exps.value_or(std::vector<ConfigNode>{})) {
-        auto el = e.StringMap("exp_labels").value_or(std::map<std::string, std::string>{});
-        auto ea = e.StringMap("exp_annotations").value_or(std::map<std::string, std::string>{});
-        e.CheckUnknownKeys();
-        Labels l, an;
-        for (const auto& [k, v] : el) l.Set(k, v);
-        for (const auto& [k, v] : ea) an.SetAllowingEmpty(k, v);
-        l.Set("alertname", at.alertname);
-        at.exp.emplace_back(std::move(l), std::move(an));
-      }
-      max_eval = std::max(max_eval, at.eval_time);
-      ats.push_back(std::move(at));
-    }
-    struct ExprTest {
-      std::string expr;
-      int64_t eval_time;
-      std::vector<std::pair<std::string, double>> exp;
-    };
-    std::vector<ExprTest> ets;
-    for (auto& e : expr_tests.value_or(std::vector<ConfigNode>{})) {
-      ExprTest et;
-      et.expr = e.String("expr", true).value_or("");
-      et.eval_time = e.DurationMs("eval_time").value_or(0);
-      for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
-        // promtool decodes `value` into a float64: YAML's own infinities and NaN (.inf, -.inf,
-        // .nan in their three spellings) are floats to it (ConfigNode::Number refuses them;
-        // found by template_edges_test.yml), while a quoted "1.0" or a plain `NaN` or `+Inf` is
-        // a string, refused in promtool's words.
-        std::optional<double> value;
-        if (const YAML::Node v = s.raw()["value"]; v && v.IsScalar()) {
-          static const std::map<std::string, double> kYamlSpecial = {
-              {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},
-              {"+.inf", HUGE_VAL},  {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},
-              {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL}, {"-.INF", -HUGE_VAL},
-              {".nan", NAN},        {".NaN", NAN},        {".NAN", NAN}};
-          double d = 0;
-          if (v.Tag() == "!") {
-            // quoted: a string
-          } else if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) {
-            value = it->second;
-          } else if (YAML::convert<double>::decode(v, d) && std::isfinite(d)) {
-            value = d;
-          }
-          if (!value) s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
-          (void)s.String("value");  // a known key
-        } else {
-          value = s.Number("value");  // absent (0, as in promtool) or not a scalar (an error)
-        }
-        et.exp.emplace_back(s.String("labels").value_or(""), value.value_or(0));
-        s.CheckUnknownKeys();
-      }
-      e.CheckUnknownKeys();
-      max_eval = std::max(max_eval, et.eval_time);
-      ets.push_back(std::move(et));
-    }
-    if (!cerrs.empty()) return {cerrs.ToString()};
-
-    // The loop below evaluates every rule at 0, interval, ... max_eval: bound that work first.
-    int64_t rules = 0;
-    for (const auto& g : groups) rules += static_cast<int64_t>(g.rules.size());
-    rules = std::max<int64_t>(rules, 1);
-    const int64_t steps = max_eval / eval_interval + 1;
-    if (steps > evaluations_left_ / rules) {  // steps * rules > evaluations_left_, no overflow
-      return {test_name + "    eval_time " + FormatDurationMs(max_eval) +
-              " at evaluation_interval " + FormatDurationMs(eval_interval) + ": " +
-              std::to_string(steps) + " steps of " + std::to_string(rules) +
-              " rule(s); a test file may ask for at most " + std::to_string(kMaxRuleEvaluations) +
-              " rule evaluations in all (a longer evaluation_interval or an earlier eval_time "
-              "needs fewer)"};
-    }
-    evaluations_left_ -= steps * rules;
-
     // promtool loads the input samples as its evaluation loop reaches them (0, interval, ...,
     // up to max_eval), so none after the loop's last step is ever loaded: a promql_expr_test
     // whose eval_time falls between two steps sees the samples up to the step before it.
@@ -344,11 +251,150 @@ class FileRunner {
     // promtool's $externalURL is "" unless the test group sets external_url.
     ro.external_url = ext_url.value_or("");
     std::vector<RuleGroupSpec> gs = groups;
-    for (auto& g : gs)
-      g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
+    for (auto& g : gs) g.interval_ms = eval_interval;  // promtool evaluates all groups at one interval
     RuleManager mgr(ro, gs);
 
     std::vector<std::string> errs;
+    if (!RunAlertTests(mgr, ats, max_eval, eval_interval, test_name, &errs)) return errs;
+    for (const auto& et : ets) CheckExprTest(et, store, &errs);
+    return errs;
+  }
+
+  // `input_series`: each series expanded to its points (the first error, if any, is returned).
+  static std::optional<std::string> ParseInputSeries(std::vector<ConfigNode>& inputs,
+                                                     int64_t interval,
+                                                     std::vector<InputPoint>* input) {
+    for (auto& in : inputs) {
+      auto series = in.String("series", true);
+      auto values = in.String("values");
+      in.CheckUnknownKeys();
+      if (!series) continue;
+      std::string metric;
+      std::vector<std::pair<std::string, std::string>> lbs;
+      promql::ParseError perr;
+      if (!promql::ParseSeriesDescription(*series, &metric, &lbs, &perr)) {
+        return "    series " + *series + ": " + perr.message;
+      }
+      Labels l(lbs);
+      l.Set("__name__", metric);
+      std::vector<std::optional<double>> vals;
+      std::string verr;
+      if (!ExpandSeriesValues(values.value_or(""), &vals, &verr)) {
+        return "    series " + *series + ": " + verr;
+      }
+      // A series given twice is the last definition, as in promtool (which keys its input by
+      // labels): the earlier one's points go.
+      std::erase_if(*input, [&](const InputPoint& p) { return p.labels == l; });
+      for (size_t i = 0; i < vals.size(); ++i) {
+        if (vals[i]) input->push_back({l, static_cast<int64_t>(i) * interval, *vals[i]});
+      }
+    }
+    return std::nullopt;
+  }
+
+  // `alert_rule_test`: raises *max_eval to the latest eval_time.
+  static std::optional<std::string> ParseAlertTests(std::vector<ConfigNode>& alert_tests,
+                                                    std::vector<AlertTest>* ats,
+                                                    int64_t* max_eval) {
+    for (auto& a : alert_tests) {
+      AlertTest at;
+      at.eval_time = a.DurationMs("eval_time").value_or(0);
+      at.alertname = a.String("alertname").value_or("");
+      auto exps = a.MapList("exp_alerts");
+      a.CheckUnknownKeys();
+      if (at.alertname.empty()) {
+        return "an item under alert_rule_test misses required attribute alertname at eval_time " +
+               FormatDurationMs(at.eval_time);
+      }
+      for (auto& e : exps.value_or(std::vector<ConfigNode>{})) {
+        auto el = e.StringMap("exp_labels").value_or(std::map<std::string, std::string>{});
+        auto ea = e.StringMap("exp_annotations").value_or(std::map<std::string, std::string>{});
+        e.CheckUnknownKeys();
+        Labels l, an;
+        for (const auto& [k, v] : el) l.Set(k, v);
+        for (const auto& [k, v] : ea) an.SetAllowingEmpty(k, v);
+        l.Set("alertname", at.alertname);
+        at.exp.emplace_back(std::move(l), std::move(an));
+      }
+      *max_eval = std::max(*max_eval, at.eval_time);
+      ats->push_back(std::move(at));
+    }
+    return std::nullopt;
+  }
+
+  // `promql_expr_test`: raises *max_eval to the latest eval_time; errors go to the nodes' errors.
+  static std::vector<ExprTest> ParseExprTests(std::vector<ConfigNode>& expr_tests,
+                                              int64_t* max_eval) {
+    std::vector<ExprTest> ets;
+    for (auto& e : expr_tests) {
+      ExprTest et;
+      et.expr = e.String("expr", true).value_or("");
+      et.eval_time = e.DurationMs("eval_time").value_or(0);
+      for (auto& s : e.MapList("exp_samples").value_or(std::vector<ConfigNode>{})) {
+        et.exp.emplace_back(s.String("labels").value_or(""), ExpectedValue(s).value_or(0));
+        s.CheckUnknownKeys();
+      }
+      e.CheckUnknownKeys();
+      *max_eval = std::max(*max_eval, et.eval_time);
+      ets.push_back(std::move(et));
+    }
+    return ets;
+  }
+
+  // An `exp_samples` item's `value`. promtool decodes it into a float64: YAML's own infinities
+  // and NaN (.inf, -.inf, .nan in their three spellings) are floats to it (ConfigNode::Number
+  // refuses them; found by template_edges_test.yml), while a quoted "1.0" or a plain `NaN` or
+  // `+Inf` is a string, refused in promtool's words.
+  static std::optional<double> ExpectedValue(ConfigNode& s) {
+    const YAML::Node v = s.raw()["value"];
+    if (!v || !v.IsScalar()) {
+      return s.Number("value");  // absent (0, as in promtool) or not a scalar (an error)
+    }
+    static const std::map<std::string, double> kYamlSpecial = {
+        {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},
+        {"+.inf", HUGE_VAL},  {"+.Inf", HUGE_VAL},  {"+.INF", HUGE_VAL},
+        {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL}, {"-.INF", -HUGE_VAL},
+        {".nan", NAN},        {".NaN", NAN},        {".NAN", NAN}};
+    std::optional<double> value;
+    double d = 0;
+    if (v.Tag() == "!") {
+      // quoted: a string
+    } else if (auto it = kYamlSpecial.find(v.Scalar()); it != kYamlSpecial.end()) {
+      value = it->second;
+    } else if (YAML::convert<double>::decode(v, d) && std::isfinite(d)) {
+      value = d;
+    }
+    if (!value) s.ErrorAt("value", "cannot unmarshal !!str `" + v.Scalar() + "` into float64");
+    (void)s.String("value");  // a known key
+    return value;
+  }
+
+  // The loop of RunAlertTests evaluates every rule at 0, interval, ... max_eval: bound that work
+  // for the whole file first (an error when this group would go over).
+  std::optional<std::string> ChargeEvaluations(const std::vector<RuleGroupSpec>& groups,
+                                               int64_t max_eval, int64_t eval_interval,
+                                               const std::string& test_name) {
+    int64_t rules = 0;
+    for (const auto& g : groups) rules += static_cast<int64_t>(g.rules.size());
+    rules = std::max<int64_t>(rules, 1);
+    const int64_t steps = max_eval / eval_interval + 1;
+    if (steps > evaluations_left_ / rules) {  // steps * rules > evaluations_left_, no overflow
+      return test_name + "    eval_time " + FormatDurationMs(max_eval) +
+             " at evaluation_interval " + FormatDurationMs(eval_interval) + ": " +
+             std::to_string(steps) + " steps of " + std::to_string(rules) +
+             " rule(s); a test file may ask for at most " + std::to_string(kMaxRuleEvaluations) +
+             " rule evaluations in all (a longer evaluation_interval or an earlier eval_time "
+             "needs fewer)";
+    }
+    evaluations_left_ -= steps * rules;
+    return std::nullopt;
+  }
+
+  // Evaluates the rules at 0, interval, ... max_eval and compares the firing alerts at each
+  // alert test's eval_time. False (with *errs) when a rule fails to evaluate: promtool stops.
+  static bool RunAlertTests(RuleManager& mgr, const std::vector<AlertTest>& ats,
+                            int64_t max_eval, int64_t eval_interval,
+                            const std::string& test_name, std::vector<std::string>* errs) {
     std::vector<int64_t> times;
     for (const auto& a : ats) times.push_back(a.eval_time);
     std::sort(times.begin(), times.end());
@@ -360,91 +406,99 @@ class FileRunner {
       for (const auto& r : mgr.Rules()) {
         if (!r.last_error.empty()) {
           // promtool prints this time as a Go time.Duration ("4m0s"), unlike the others.
-          errs.push_back("    rule: " + r.name + ", time: " + GoDuration(ts) +
-                         ", err: " + r.last_error);
+          errs->push_back("    rule: " + r.name + ", time: " + GoDuration(ts) +
+                          ", err: " + r.last_error);
           eval_err = true;
         }
       }
-      if (eval_err) return errs;
+      if (eval_err) return false;
       while (curr < times.size() && ts <= times[curr] && times[curr] < ts + eval_interval) {
-        const int64_t t = times[curr];
-        auto active = mgr.ActiveAlerts();
-        for (const auto& at : ats) {
-          if (at.eval_time != t) continue;
-          std::vector<std::pair<Labels, Labels>> got;
-          for (const auto& a : active) {
-            if (a.rule == at.alertname && a.state == AlertState::kFiring)
-              got.emplace_back(a.labels, a.annotations);
-          }
-          auto exp = at.exp;
-          std::sort(got.begin(), got.end());
-          std::sort(exp.begin(), exp.end());
-          if (got != exp) {
-            errs.push_back(
-                test_name + "    alertname: " + at.alertname + ", time: " + FormatDurationMs(t) +
-                ", \n        exp:" + Indent(AlertsString(exp)) + ", \n        got:" +
-                Indent(AlertsString(got)));
-          }
-        }
+        CompareAlerts(mgr.ActiveAlerts(), ats, times[curr], test_name, errs);
         ++curr;
       }
     }
-    for (const auto& et : ets) {
-      promql::ParseError perr;
-      auto expr = promql::Parse(et.expr, &perr);
-      if (!expr) {
-        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
-                       ", err: " + std::to_string(perr.pos) + ": parse error: " + perr.message);
-        continue;
+    return true;
+  }
+
+  // The firing alerts against every alert test at eval_time t.
+  static void CompareAlerts(const std::vector<Alert>& active,
+                            const std::vector<AlertTest>& ats, int64_t t,
+                            const std::string& test_name, std::vector<std::string>* errs) {
+    for (const auto& at : ats) {
+      if (at.eval_time != t) continue;
+      std::vector<std::pair<Labels, Labels>> got;
+      for (const auto& a : active) {
+        if (a.rule == at.alertname && a.state == AlertState::kFiring)
+          got.emplace_back(a.labels, a.annotations);
       }
-      auto res = promql::Evaluate(*expr, et.eval_time, store);
-      if (!res.ok()) {
-        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
-                       ", err: " + res.status().message());
-        continue;
-      }
-      std::vector<std::pair<Labels, double>> got;
-      if (res->type == promql::ValueType::kScalar) {
-        got.emplace_back(Labels(), res->scalar);
-      } else if (res->type == promql::ValueType::kVector) {
-        for (const auto& s : res->vector) got.emplace_back(s.labels, s.v);
-      } else {
-        errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
-                       ", err: rule result is not a vector or scalar");
-        continue;
-      }
-      std::vector<std::pair<Labels, double>> exp;
-      bool bad = false;
-      for (const auto& [text, v] : et.exp) {
-        std::string metric;
-        std::vector<std::pair<std::string, std::string>> lbs;
-        if (!promql::ParseSeriesDescription(text, &metric, &lbs, &perr) &&
-            !(text.empty() || text[0] == '{')) {
-          errs.push_back("    expr: \"" + et.expr + "\", time: " + FormatDurationMs(et.eval_time) +
-                         ", err: labels \"" + text + "\": " + perr.message);
-          bad = true;
-          break;
-        }
-        Labels l(lbs);
-        if (!metric.empty()) l.Set("__name__", metric);
-        exp.emplace_back(std::move(l), v);
-      }
-      if (bad) continue;
-      auto by_labels = [](const auto& a, const auto& b) { return a.first < b.first; };
-      std::sort(got.begin(), got.end(), by_labels);
-      std::sort(exp.begin(), exp.end(), by_labels);
-      bool equal = got.size() == exp.size();
-      for (size_t i = 0; equal && i < got.size(); ++i) {
-        equal = got[i].first == exp[i].first && SameValue(got[i].second, exp[i].second);
-      }
-      if (!equal) {
-        errs.push_back(
-            // promtool 2.42 names the test group only in failed alert tests, not here.
-            "    expr: " + GoQuote(et.expr) + ", time: " + FormatDurationMs(et.eval_time) +
-            ",\n        exp: " + SamplesString(exp) + "\n        got: " + SamplesString(got));
+      auto exp = at.exp;
+      std::sort(got.begin(), got.end());
+      std::sort(exp.begin(), exp.end());
+      if (got != exp) {
+        errs->push_back(test_name + "    alertname: " + at.alertname +
+                        ", time: " + FormatDurationMs(t) + ", \n        exp:" +
+                        Indent(AlertsString(exp)) + ", \n        got:" + Indent(AlertsString(got)));
       }
     }
-    return errs;
+  }
+
+  // One promql_expr_test: evaluates the expression over the loaded input and compares samples.
+  static void CheckExprTest(const ExprTest& et, const SeriesStore& store,
+                            std::vector<std::string>* errs) {
+    const std::string at = "    expr: \"" + et.expr + "\", time: " +
+                           FormatDurationMs(et.eval_time) + ", err: ";
+    promql::ParseError perr;
+    auto expr = promql::Parse(et.expr, &perr);
+    if (!expr) {
+      errs->push_back(at + std::to_string(perr.pos) + ": parse error: " + perr.message);
+      return;
+    }
+    auto res = promql::Evaluate(*expr, et.eval_time, store);
+    if (!res.ok()) {
+      errs->push_back(at + res.status().message());
+      return;
+    }
+    std::vector<std::pair<Labels, double>> got;
+    if (res->type == promql::ValueType::kScalar) {
+      got.emplace_back(Labels(), res->scalar);
+    } else if (res->type == promql::ValueType::kVector) {
+      for (const auto& s : res->vector) got.emplace_back(s.labels, s.v);
+    } else {
+      errs->push_back(at + "rule result is not a vector or scalar");
+      return;
+    }
+    std::vector<std::pair<Labels, double>> exp;
+    for (const auto& [text, v] : et.exp) {
+      std::string metric;
+      std::vector<std::pair<std::string, std::string>> lbs;
+      if (!promql::ParseSeriesDescription(text, &metric, &lbs, &perr) &&
+          !(text.empty() || text[0] == '{')) {
+        errs->push_back(at + "labels \"" + text + "\": " + perr.message);
+        return;
+      }
+      Labels l(lbs);
+      if (!metric.empty()) l.Set("__name__", metric);
+      exp.emplace_back(std::move(l), v);
+    }
+    auto by_labels = [](const auto& a, const auto& b) { return a.first < b.first; };
+    std::sort(got.begin(), got.end(), by_labels);
+    std::sort(exp.begin(), exp.end(), by_labels);
+    if (!SameSamples(got, exp)) {
+      errs->push_back(
+          // promtool 2.42 names the test group only in failed alert tests, not here.
+          "    expr: " + GoQuote(et.expr) + ", time: " + FormatDurationMs(et.eval_time) +
+          ",\n        exp: " + SamplesString(exp) + "\n        got: " + SamplesString(got));
+    }
+  }
+
+  // Sorted by labels: the same labels with the same values (NaN never equals, as in promtool).
+  static bool SameSamples(const std::vector<std::pair<Labels, double>>& got,
+                          const std::vector<std::pair<Labels, double>>& exp) {
+    if (got.size() != exp.size()) return false;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (got[i].first != exp[i].first || !SameValue(got[i].second, exp[i].second)) return false;
+    }
+    return true;
   }
 
   static std::string AlertsString(const std::vector<std::pair<Labels, Labels>>& v) {

@@ -93,6 +93,122 @@ std::shared_ptr<const re2::RE2> CompilePattern(ConfigNode& settings, const std::
   return re;
 }
 
+// The request: method, path, the configured headers, and the body with a default type.
+httplib::Request BuildRequest(const HttpUrl& url, const std::string& method,
+                              const std::map<std::string, std::string>& headers,
+                              const std::optional<std::string>& request_body) {
+  httplib::Request req;
+  req.method = method;
+  req.path = url.path;
+  for (const auto& [name, value] : headers) req.set_header(name, value);
+  if (request_body) {
+    req.body = *request_body;
+    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
+  }
+  return req;
+}
+
+// Points the client at the host's address (resolved here: httplib reports a failed lookup like
+// any other failed connection; Host and SNI keep the name) and gives it what is `left` of the
+// deadline. The reason the exchange cannot start, or nullopt.
+std::optional<std::string> PrepareClient(httplib::ClientImpl& client, const HttpUrl& url,
+                                         std::chrono::milliseconds left, bool tls_skip_verify,
+                                         const Deadline& deadline, const Clock& clock,
+                                         const std::string& timeout_reason) {
+  if (!IsNumericHost(url.target.host)) {
+    std::string reason;
+    std::string ip = ResolveHost(url.target.host, &reason);
+    if (ip.empty()) return reason;
+    client.set_hostname_addr_map({{url.target.host, ip}});
+    left = deadline.Remaining(clock);
+    if (left.count() <= 0) return timeout_reason;
+  }
+  SetTimeouts(client, left);
+  client.set_keep_alive(false);
+  if (url.scheme == "https") client.enable_server_certificate_verification(!tls_skip_verify);
+  return std::nullopt;
+}
+
+// How the body callback stopped reading, if it did.
+struct BodyStop {
+  bool capped = false;        // at max_body_bytes: enough to judge the truncated body
+  bool deadline_hit = false;  // the deadline passed between two chunks
+};
+
+// The body callback: keeps at most `max_body_bytes` in *body, counts every byte in *received.
+// Checking the deadline per chunk is what stops a server that trickles bytes forever: httplib's
+// read timeout applies per read, not to the whole body. The pointers outlive the send().
+httplib::ContentReceiverWithProgress BodyReceiver(std::string* body, uint64_t* received,
+                                                  size_t max_body_bytes, BodyStop* stop,
+                                                  const Deadline& deadline, const Clock& clock) {
+  return [=, &deadline, &clock](const char* data, size_t n, uint64_t, uint64_t) {
+    if (deadline.Expired(clock)) {
+      stop->deadline_hit = true;
+      return false;
+    }
+    *received += n;
+    size_t room = max_body_bytes - body->size();
+    body->append(data, std::min(n, room));
+    if (n > room) {
+      stop->capped = true;  // enough to judge: stop reading, judge the truncated body
+      return false;
+    }
+    return true;
+  };
+}
+
+// How a send() that returned false ended, as HttpProbe::Exchange saw it.
+struct FailedSend {
+  httplib::Error error;
+  bool capped;         // the body callback stopped at max_body_bytes
+  bool deadline_hit;   // the body callback or the watchdog saw the deadline pass
+  bool near_deadline;  // within kTimeoutSlack of the deadline when send() returned
+  int status;          // the response's status, 0 before one arrived
+};
+
+// The reason a failed send() is a down result, or nullopt when the response is complete enough
+// to judge (stopped at max_body_bytes).
+std::optional<std::string> FailedSendReason(const FailedSend& f, const std::string& timeout_reason,
+                                            const HttpUrl& url, const Deadline& deadline,
+                                            const Clock& clock) {
+  switch (f.error) {
+    case httplib::Error::Canceled:
+      if (f.capped) return std::nullopt;
+      return f.deadline_hit ? timeout_reason : "request canceled";
+    case httplib::Error::ConnectionTimeout:
+      return timeout_reason;
+    case httplib::Error::Connection: {
+      // httplib does not say why; ask the socket once more, within what is left.
+      ConnectOutcome why = TcpConnect(url.target, deadline, clock);
+      if (why.ok()) {
+        close(why.fd);
+        return "connection failed";
+      }
+      if (why.kind == ConnectOutcome::Kind::kTimeout) return timeout_reason;
+      return why.reason;
+    }
+    case httplib::Error::Read:
+      if (f.near_deadline || f.deadline_hit) return timeout_reason;
+      return f.status == 0 ? "connection closed before a response"
+                           : "connection closed while reading the body";
+    case httplib::Error::Write:
+      if (f.near_deadline) return timeout_reason;
+      return "error sending the request";
+    case httplib::Error::SSLConnection:
+      if (f.near_deadline) return timeout_reason;
+      return "tls handshake failed";
+    case httplib::Error::SSLServerVerification:
+      return "tls certificate verification failed";
+    case httplib::Error::SSLLoadingCerts:
+      return "tls: cannot load CA certificates";
+    case httplib::Error::Compression:
+      return "cannot decompress the response body";
+    default:
+      if (f.near_deadline) return timeout_reason;
+      return "request failed: " + httplib::to_string(f.error);
+  }
+}
+
 }  // namespace
 
 std::optional<StatusRange> ParseStatusRange(const std::string& text) {
@@ -149,66 +265,30 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   std::unique_ptr<httplib::ClientImpl> made =
       MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);
   httplib::ClientImpl& client = *made;
-  // Resolve here rather than inside httplib, which reports a failed lookup like any other
-  // failed connection; the numeric address is then handed to httplib (Host and SNI keep the name).
-  if (!IsNumericHost(url.target.host)) {
-    std::string reason;
-    std::string ip = ResolveHost(url.target.host, &reason);
-    if (ip.empty()) return Down(ProbeResult::Down(reason));
-    client.set_hostname_addr_map({{url.target.host, ip}});
-    left = deadline.Remaining(clock_);
-    if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
-  }
-  SetTimeouts(client, left);
-  client.set_keep_alive(false);
-  if (url.scheme == "https") {
-    client.enable_server_certificate_verification(!options_.tls_skip_verify);
+  if (auto reason = PrepareClient(client, url, left, options_.tls_skip_verify, deadline, clock_,
+                                  timeout_reason)) {
+    return Down(ProbeResult::Down(std::move(*reason)));
   }
 
-  httplib::Request req;
-  req.method = method;
-  req.path = url.path;
-  for (const auto& [name, value] : options_.headers) req.set_header(name, value);
-  if (request_body) {
-    req.body = *request_body;
-    if (!req.has_header("Content-Type")) req.set_header("Content-Type", "text/plain");
-  }
+  httplib::Request req = BuildRequest(url, method, options_.headers, request_body);
 
   // What the callbacks learn; they run on this thread inside send().
   HttpExchange x;
-  int& status = x.status;
-  std::string& body = x.body;
-  uint64_t& received = x.received;
-  bool capped = false;
-  bool deadline_hit = false;
-  req.response_handler = [&](const httplib::Response& res) {
-    status = res.status;
+  BodyStop stop;
+  req.response_handler = [&x](const httplib::Response& res) {
+    x.status = res.status;
     x.content_length_header = res.get_header_value("Content-Length");
     x.location = res.get_header_value("Location");
     return true;
   };
-  // Checking the deadline per chunk is what stops a server that trickles bytes forever: httplib's
-  // read timeout applies per read, not to the whole body.
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (deadline.Expired(clock_)) {
-      deadline_hit = true;
-      return false;
-    }
-    received += n;
-    size_t room = options_.max_body_bytes - body.size();
-    body.append(data, std::min(n, room));
-    if (n > room) {
-      capped = true;  // enough to judge: stop reading, judge the truncated body
-      return false;
-    }
-    return true;
-  };
+  req.content_receiver =
+      BodyReceiver(&x.body, &x.received, options_.max_body_bytes, &stop, deadline, clock_);
 
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   auto watch = watchdog_->Arm(deadline, [&client] { client.stop(); });
   bool sent = client.send(req, res, error);
-  if (watch->fired()) deadline_hit = true;
+  if (watch->fired()) stop.deadline_hit = true;
   watch.reset();
   bool near_deadline = deadline.Remaining(clock_) <= kTimeoutSlack;
   if (std::string overflow = budget.Overflow(); !overflow.empty()) {
@@ -216,46 +296,12 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   }
 
   if (!sent) {
-    switch (error) {
-      case httplib::Error::Canceled:
-        if (capped) break;  // the response is complete enough to judge
-        return Down(ProbeResult::Down(deadline_hit ? timeout_reason : "request canceled"));
-      case httplib::Error::ConnectionTimeout:
-        return Down(ProbeResult::Down(timeout_reason));
-      case httplib::Error::Connection: {
-        // httplib does not say why; ask the socket once more, within what is left.
-        ConnectOutcome why = TcpConnect(url.target, deadline, clock_);
-        if (why.ok()) {
-          close(why.fd);
-          return Down(ProbeResult::Down("connection failed"));
-        }
-        if (why.kind == ConnectOutcome::Kind::kTimeout) {
-          return Down(ProbeResult::Down(timeout_reason));
-        }
-        return Down(ProbeResult::Down(why.reason));
-      }
-      case httplib::Error::Read:
-        if (near_deadline || deadline_hit) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down(status == 0 ? "connection closed before a response"
-                                                  : "connection closed while reading the body"));
-      case httplib::Error::Write:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("error sending the request"));
-      case httplib::Error::SSLConnection:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("tls handshake failed"));
-      case httplib::Error::SSLServerVerification:
-        return Down(ProbeResult::Down("tls certificate verification failed"));
-      case httplib::Error::SSLLoadingCerts:
-        return Down(ProbeResult::Down("tls: cannot load CA certificates"));
-      case httplib::Error::Compression:
-        return Down(ProbeResult::Down("cannot decompress the response body"));
-      default:
-        if (near_deadline) return Down(ProbeResult::Down(timeout_reason));
-        return Down(ProbeResult::Down("request failed: " + httplib::to_string(error)));
+    const FailedSend failed{error, stop.capped, stop.deadline_hit, near_deadline, x.status};
+    if (auto reason = FailedSendReason(failed, timeout_reason, url, deadline, clock_)) {
+      return Down(ProbeResult::Down(std::move(*reason)));
     }
   }
-  if (sent) status = res.status;
+  if (sent) x.status = res.status;
 
   return x;
 }

@@ -264,135 +264,136 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
 
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
-  LogFile* live_file = live.ok() ? &*live : nullptr;
-  const bool has_cursor = cursor_.inode != 0;
-  // An empty fingerprint: no non-empty file was read yet (see cursor_).
-  const bool cursor_empty = FingerprintLength(cursor_.fingerprint) == 0;
-  const FileId cursor_id{cursor_.dev, cursor_.inode};
-
-  // The plan: rotated files to read in order (oldest first), with their start offsets.
-  struct Step {
-    LogFile file;
-    int64_t offset;
-    std::string fingerprint;
-  };
-  std::vector<Step> plan;
-  bool live_in_plan = false;
-  int64_t live_offset = 0;
-  // False when the cursor no longer says what was read (none yet, or its file was lost): if the
-  // live file turns out empty, Anchor() then says "everything that exists now was read".
-  bool cursor_valid = has_cursor;
-  std::vector<Candidate> candidates;
-  bool listed = false;
-
-  if (!has_cursor) {
-    // First run: the live file is read from 0; existing rotated files are history.
-    live_in_plan = live.ok();
-  } else if (!cursor_empty && live.ok() && live->id() == cursor_id &&
-             live->size_on_disk() >= cursor_.offset &&
-             live->MatchesFingerprint(cursor_.fingerprint)) {
-    live_offset = cursor_.offset;
-    live_in_plan = true;
-  } else {
-    candidates = Candidates(live_file);
-    listed = true;
-    if (cursor_empty) {
-      // Nothing non-empty was read before: every non-empty rotated file is unread (they were
-      // all written after the cursor was taken), then the live file.
-      for (auto it = candidates.rbegin(); it != candidates.rend(); ++it) {
-        std::string fp = FormatFingerprint(it->head);
-        plan.push_back({std::move(it->file), 0, std::move(fp)});
-      }
-      candidates.clear();
-      live_in_plan = live.ok();
-    } else {
-      // Rotated (renamed, compressed), truncated, replaced or gone: find the cursor's file
-      // among the rotated siblings. Same inode first, then the newest copy with the same first
-      // bytes.
-      int found = -1;
-      for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
-        const auto& c = candidates[i];
-        if (c.file.id() == cursor_id && !c.file.compressed() &&
-            HeadMatches(c.head, cursor_.fingerprint)) {
-          found = static_cast<int>(i);
-        }
-      }
-      for (size_t i = 0; i < candidates.size() && found < 0; ++i) {
-        const auto& c = candidates[i];
-        if ((c.file.compressed() || c.file.size_on_disk() >= cursor_.offset) &&
-            HeadMatches(c.head, cursor_.fingerprint)) {
-          found = static_cast<int>(i);
-        }
-      }
-      if (found >= 0) {
-        for (int i = found; i >= 0; --i) {
-          auto& c = candidates[static_cast<size_t>(i)];
-          std::string fp = FormatFingerprint(c.head);
-          plan.push_back({std::move(c.file), i == found ? cursor_.offset : 0, std::move(fp)});
-        }
-        candidates.clear();
-        live_in_plan = live.ok();
-      } else if (live.ok() && live->size_on_disk() >= cursor_.offset &&
-                 live->MatchesFingerprint(cursor_.fingerprint)) {
-        // Replaced by a file with the same start (a copy moved into place): continue.
-        live_offset = cursor_.offset;
-        live_in_plan = true;
-      } else if (live.ok()) {
-        if (live->id() == cursor_id) {
-          AddNote(&out.notes, path_ + ": truncated; reading from the start");
-        } else {
-          AddNote(&out.notes, path_ +
-                                  ": previous file not found among rotated files; reading the "
-                                  "new file from the start");
-        }
-        live_in_plan = true;
-        cursor_valid = false;
-      }
-    }
-  }
-
-  for (auto& step : plan) {
+  ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, &out);
+  for (auto& step : plan.steps) {
     int64_t end = 0;
     const bool done = ReadFile(step.file, step.offset, true, expired, &out, &end);
     SetCursor(step.file, step.fingerprint, end, &out);  // candidates are never empty
     if (!done) return out;                              // continue with this file next time
   }
-  if (!live_in_plan) return out;
+  if (plan.live_in_plan) ReadLive(*live, plan, expired, &out);
+  return out;
+}
 
+LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, FollowOutput* out) const {
+  ReadPlan plan;
+  const bool has_cursor = cursor_.inode != 0;
+  // An empty fingerprint: no non-empty file was read yet (see cursor_).
+  const bool cursor_empty = FingerprintLength(cursor_.fingerprint) == 0;
+  const FileId cursor_id{cursor_.dev, cursor_.inode};
+  plan.cursor_valid = has_cursor;
+  if (!has_cursor) {
+    // First run: the live file is read from 0; existing rotated files are history.
+    plan.live_in_plan = live != nullptr;
+  } else if (!cursor_empty && live != nullptr && live->id() == cursor_id &&
+             live->size_on_disk() >= cursor_.offset &&
+             live->MatchesFingerprint(cursor_.fingerprint)) {
+    plan.live_offset = cursor_.offset;
+    plan.live_in_plan = true;
+  } else {
+    plan.candidates = Candidates(live);
+    plan.listed = true;
+    if (cursor_empty) {
+      // Nothing non-empty was read before: every non-empty rotated file is unread (they were
+      // all written after the cursor was taken), then the live file.
+      for (auto it = plan.candidates.rbegin(); it != plan.candidates.rend(); ++it) {
+        std::string fp = FormatFingerprint(it->head);
+        plan.steps.push_back({std::move(it->file), 0, std::move(fp)});
+      }
+      plan.candidates.clear();
+      plan.live_in_plan = live != nullptr;
+    } else {
+      PlanAfterRotation(live, &plan, out);
+    }
+  }
+  return plan;
+}
+
+void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput* out) const {
+  const FileId cursor_id{cursor_.dev, cursor_.inode};
+  const int found = FindCursorFile(plan->candidates);
+  if (found >= 0) {
+    for (int i = found; i >= 0; --i) {
+      auto& c = plan->candidates[static_cast<size_t>(i)];
+      std::string fp = FormatFingerprint(c.head);
+      plan->steps.push_back({std::move(c.file), i == found ? cursor_.offset : 0, std::move(fp)});
+    }
+    plan->candidates.clear();
+    plan->live_in_plan = live != nullptr;
+  } else if (live != nullptr && live->size_on_disk() >= cursor_.offset &&
+             live->MatchesFingerprint(cursor_.fingerprint)) {
+    // Replaced by a file with the same start (a copy moved into place): continue.
+    plan->live_offset = cursor_.offset;
+    plan->live_in_plan = true;
+  } else if (live != nullptr) {
+    if (live->id() == cursor_id) {
+      AddNote(&out->notes, path_ + ": truncated; reading from the start");
+    } else {
+      AddNote(&out->notes, path_ +
+                               ": previous file not found among rotated files; reading the "
+                               "new file from the start");
+    }
+    plan->live_in_plan = true;
+    plan->cursor_valid = false;
+  }
+}
+
+// Same inode first, then the newest copy with the same first bytes.
+int LogFollower::FindCursorFile(const std::vector<Candidate>& candidates) const {
+  const FileId cursor_id{cursor_.dev, cursor_.inode};
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto& c = candidates[i];
+    if (c.file.id() == cursor_id && !c.file.compressed() &&
+        HeadMatches(c.head, cursor_.fingerprint)) {
+      return static_cast<int>(i);
+    }
+  }
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const auto& c = candidates[i];
+    if ((c.file.compressed() || c.file.size_on_disk() >= cursor_.offset) &&
+        HeadMatches(c.head, cursor_.fingerprint)) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bool()>& expired,
+                           FollowOutput* out) {
   // A copytruncate during the read would let read() return the next generation's bytes at
   // offsets of the old one. Check afterwards that the file still starts with the bytes read
   // (or, continuing, with the cursor's) and is still as long; if not, forget this read: the
   // next poll sees the truncation and finishes the old generation from its copy.
-  const FollowOutput before = out;
+  const FollowOutput before = *out;
+  const int64_t offset = plan.live_offset;
   std::string head;
   int64_t end = 0;
-  ReadFile(*live, live_offset, false, expired, &out, &end, live_offset == 0 ? &head : nullptr);
+  ReadFile(live, offset, false, expired, out, &end, offset == 0 ? &head : nullptr);
   // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
   // is the same generation's (longer) fingerprint.
-  auto now = live->Fingerprint();
-  const std::string read_fp = live_offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
+  auto now = live.Fingerprint();
+  const std::string read_fp = offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
   struct stat st {};
-  const bool unchanged = live->Stat(&st) && st.st_size >= end &&
-                         (read_fp.empty() || live->MatchesFingerprint(read_fp));
+  const bool unchanged = live.Stat(&st) && st.st_size >= end &&
+                         (read_fp.empty() || live.MatchesFingerprint(read_fp));
   if (!unchanged) {
-    out = before;
-    AddNote(&out.notes, path_ + ": truncated while reading; will resume from its copy");
-    return out;
+    *out = before;
+    AddNote(&out->notes, path_ + ": truncated while reading; will resume from its copy");
+    return;
   }
   if (!read_fp.empty()) {
     std::string fp = read_fp;
     if (now.ok() && FingerprintLength(*now) > FingerprintLength(fp)) fp = *now;
-    SetCursor(*live, fp, end, &out);
-  } else if (!cursor_valid) {
+    SetCursor(live, fp, end, out);
+  } else if (!plan.cursor_valid) {
     // The live file was empty: keep a cursor that still says what was read, else anchor.
-    Anchor(live_file, candidates, listed, &out);
+    Anchor(&live, plan.candidates, plan.listed, out);
   }
-  out.lag_bytes = 0;
+  out->lag_bytes = 0;
   auto again = LogFile::Open(path_);
-  if (again.ok() && again->id() == live->id()) {
-    out.lag_bytes = std::max<int64_t>(0, again->size_on_disk() - end);
+  if (again.ok() && again->id() == live.id()) {
+    out->lag_bytes = std::max<int64_t>(0, again->size_on_disk() - end);
   }
-  return out;
 }
 
 }  // namespace obsmon::probes

@@ -89,6 +89,32 @@ class LogFollower {
   // non-empty rotated file, else an empty cursor on the live file.
   void Anchor(LogFile* live, std::vector<Candidate>& candidates, bool listed, FollowOutput* out);
 
+  // What one Poll() reads: rotated files oldest first (each from its offset), then maybe the
+  // live file. Built by PlanPoll() from the cursor and what is on disk.
+  struct ReadPlan {
+    struct Step {
+      LogFile file;
+      int64_t offset;
+      std::string fingerprint;
+    };
+    std::vector<Step> steps;
+    bool live_in_plan = false;
+    int64_t live_offset = 0;
+    // False when the cursor no longer says what was read (none yet, or its file was lost): if
+    // the live file turns out empty, Anchor() then says "everything that exists now was read".
+    bool cursor_valid = false;
+    std::vector<Candidate> candidates;  // rotated siblings not in steps (for Anchor())
+    bool listed = false;                // candidates were listed
+  };
+  ReadPlan PlanPoll(LogFile* live, FollowOutput* out) const;
+  // PlanPoll() when the live file is not the cursor's: rotated, truncated, replaced or gone.
+  void PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput* out) const;
+  // The index in `candidates` of the cursor's file, or -1.
+  int FindCursorFile(const std::vector<Candidate>& candidates) const;
+  // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).
+  void ReadLive(LogFile& live, ReadPlan& plan, const std::function<bool()>& expired,
+                FollowOutput* out);
+
   std::string path_;
   const LogScanner* scanner_;
   FollowOptions options_;

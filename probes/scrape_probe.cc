@@ -98,6 +98,152 @@ std::string FormatSeconds(double s) {
   return buf;
 }
 
+// "timeout after 1.02s": the time since the run started.
+std::string TimeoutAfter(const Clock& clock, SteadyTime start) {
+  return "timeout after " +
+         FormatSeconds(std::chrono::duration<double>(clock.SteadyNow() - start).count());
+}
+
+// Every timeout of the one request gets what is left of the run; no keep-alive, no redirects,
+// and bodies inflated, so that the receiver (and the size limit) sees the inflated bytes.
+void ConfigureClient(httplib::ClientImpl& client, std::chrono::milliseconds remaining) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(remaining);
+  auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(remaining - secs);
+  client.set_connection_timeout(secs.count(), usecs.count());
+  client.set_read_timeout(secs.count(), usecs.count());
+  client.set_write_timeout(secs.count(), usecs.count());
+  client.set_keep_alive(false);
+  client.set_follow_location(false);
+  client.set_decompress(true);
+}
+
+// Prometheus's request headers; a configured header replaces the default of the same name.
+httplib::Headers ScrapeHeaders(const std::map<std::string, std::string>& configured,
+                               std::chrono::milliseconds remaining) {
+  httplib::Headers headers = {{"Accept", kAcceptHeader},
+                              {"Accept-Encoding", "gzip"},
+                              {"User-Agent", "obsmon/0.1"},
+                              {"X-Prometheus-Scrape-Timeout-Seconds",
+                               std::to_string(std::chrono::duration<double>(remaining).count())}};
+  for (const auto& [k, v] : configured) {
+    headers.erase(k);
+    headers.emplace(k, v);
+  }
+  return headers;
+}
+
+// One allocation of the announced size (within `limit`, 0: none) instead of doubling through a
+// 10 MB body, which held twice its size at each step. Only for a 200 with a plain body.
+void ReserveAnnounced(const httplib::Response& response, size_t limit, std::string* body) {
+  if (response.status == 200 && response.has_header("Content-Length") &&
+      response.get_header_value("Content-Encoding").empty()) {
+    const uint64_t announced =
+        std::strtoull(response.get_header_value("Content-Length").c_str(), nullptr, 10);
+    body->reserve(
+        static_cast<size_t>(std::min<uint64_t>(announced, limit > 0 ? limit : size_t{64} << 20)));
+  }
+}
+
+// What the response callbacks of one scrape saw.
+struct Received {
+  int status = 0;          // 0 until a response head arrived
+  bool too_big = false;    // the body went over body_size_limit
+  bool timed_out = false;  // the deadline passed while the body was read
+};
+
+// Why a finished GET is a failed scrape, or "" when its body can be parsed. The budget's
+// overflow first, then the size limit, the deadline, the status, and last httplib's error.
+std::string FetchFailure(const probes::ResponseBudget& budget, const Received& got,
+                         const httplib::Result& res, size_t limit, const Deadline& deadline,
+                         const Clock& clock, SteadyTime start) {
+  if (std::string overflow = budget.Overflow(); !overflow.empty()) return overflow;
+  if (got.too_big) {
+    return "body size limit exceeded (more than " + std::to_string(limit) + " bytes)";
+  }
+  if (got.timed_out || (!res && deadline.Remaining(clock) <= std::chrono::milliseconds(50))) {
+    // A read cut at the deadline fails a moment before the clock says it passed.
+    return TimeoutAfter(clock, start);
+  }
+  if (got.status != 0 && got.status != 200) {
+    return "server returned HTTP status " + std::to_string(got.status);
+  }
+  if (!res) return FetchError(res.error(), got.status);
+  return "";
+}
+
+// What the parser is allowed: the body and line sizes, labels per series, and a hard cap on
+// samples (the configured sample_limit is applied after relabeling, which may drop many).
+exposition::ParseOptions ParseOptionsFor(const ScrapeOptions& options, bool relabels,
+                                         const std::string& content_type, const Deadline& deadline,
+                                         const Clock& clock) {
+  exposition::ParseOptions popt;
+  popt.format = exposition::FormatFromContentType(content_type);
+  popt.max_body_bytes = options.body_size_limit > 0 ? options.body_size_limit : SIZE_MAX;
+  const size_t limit = options.sample_limit > 0 ? options.sample_limit : 5'000'000;
+  popt.max_samples = relabels ? limit * 10 : limit;
+  popt.max_labels = options.label_limit;
+  popt.max_line_bytes = options.line_length_limit;
+  // A body that is slow to parse (millions of lines) must not outlive the probe's timeout.
+  popt.expired = [&deadline, &clock] { return deadline.Expired(clock); };
+  return popt;
+}
+
+// The failure of a parse with a fatal error or `malformed` (> 0) malformed lines: as
+// Prometheus, one malformed line fails the whole scrape. Duplicates alone do not.
+std::string ParseFailure(const exposition::ParseOutput& parsed, size_t malformed) {
+  if (!parsed.fatal.empty()) return parsed.fatal;
+  std::string failure;
+  for (const auto& e : parsed.errors) {
+    if (e.message.rfind("duplicate series", 0) == 0) continue;
+    failure = "parse error: " + e.ToString();
+    break;
+  }
+  if (malformed > 1) failure += " (" + std::to_string(malformed - 1) + " more)";
+  return failure;
+}
+
+// The target labels onto an exposed series. As Prometheus, an exposed value of a target label
+// moves to exported_<name> (repeating the prefix while that name is taken too), unless
+// honor_labels keeps the exposed value.
+void AttachTargetLabels(const Labels& target, bool honor_labels, Labels* labels) {
+  for (const auto& [name, value] : target.pairs()) {
+    const std::string& existing = labels->Get(name);
+    if (!existing.empty()) {
+      if (honor_labels) continue;
+      std::string exported = "exported_" + name;
+      while (labels->Has(exported)) exported = "exported_" + exported;
+      labels->Set(exported, existing);
+    }
+    labels->Set(name, value);
+  }
+}
+
+// The parsed samples with the target labels, through the metric_relabel rules; stops early (the
+// caller sees the deadline passed) when the deadline passes, asked every 256 samples.
+std::vector<Sample> TargetSamples(std::vector<exposition::ParsedSample>& parsed,
+                                  const Labels& target, bool honor_labels,
+                                  const relabel::RelabelRules& rules, const Deadline& deadline,
+                                  const Clock& clock) {
+  std::vector<Sample> kept;
+  kept.reserve(parsed.size());
+  size_t relabeled = 0;
+  for (auto& ps : parsed) {
+    if ((++relabeled & 255) == 0 && deadline.Expired(clock)) break;
+    Labels labels = std::move(ps.labels);
+    AttachTargetLabels(target, honor_labels, &labels);
+    labels.Set("__name__", ps.name);
+    if (!rules.empty() && !rules.Apply(&labels)) continue;
+    Sample s;
+    s.name = labels.Get("__name__");
+    labels.Remove("__name__");
+    s.labels = std::move(labels);
+    s.value = ps.value;
+    s.ts_ms = ps.timestamp_ms.value_or(0);
+    kept.push_back(std::move(s));
+  }
+  return kept;
+}
+
 }  // namespace
 
 ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, RelabelRules rules,
@@ -132,91 +278,44 @@ ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
 std::string ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start, std::string* body_out,
                                std::string* content_type_out) {
   std::string& body = *body_out;
-  std::string& content_type = *content_type_out;
-  std::string failure;
-  int status = 0;
-  bool too_big = false, timed_out = false;
-  {
-    auto remaining = deadline.Remaining(clock_);
-    if (remaining.count() <= 0) {
-      failure = "timeout before the scrape started";
-    } else {
-      // A response head may be 64 KiB; after it, what body_size_limit allows (compressed bytes
-      // are fewer than inflated ones) plus framing. probes/bounded_http_client.h says why.
-      const size_t after_head = options_.body_size_limit > 0
-                                    ? options_.body_size_limit * 2 + 64 * 1024
-                                    : SIZE_MAX;
-      probes::ResponseBudget budget(probes::ResponseLimits{
-          64 * 1024, after_head, std::chrono::steady_clock::now() + remaining});
-      std::unique_ptr<httplib::ClientImpl> made =
-          probes::MakeBoundedClient(scheme_, host_, port_, budget);
-      httplib::ClientImpl& client = *made;
-      auto secs = std::chrono::duration_cast<std::chrono::seconds>(remaining);
-      auto usecs = std::chrono::duration_cast<std::chrono::microseconds>(remaining - secs);
-      client.set_connection_timeout(secs.count(), usecs.count());
-      client.set_read_timeout(secs.count(), usecs.count());
-      client.set_write_timeout(secs.count(), usecs.count());
-      client.set_keep_alive(false);
-      client.set_follow_location(false);
-      client.set_decompress(true);  // the receiver sees inflated bytes, so the limit holds
-      httplib::Headers headers = {
-          {"Accept", kAcceptHeader},
-          {"Accept-Encoding", "gzip"},
-          {"User-Agent", "obsmon/0.1"},
-          {"X-Prometheus-Scrape-Timeout-Seconds",
-           std::to_string(std::chrono::duration<double>(remaining).count())}};
-      for (const auto& [k, v] : options_.headers) {
-        headers.erase(k);
-        headers.emplace(k, v);
-      }
-      const size_t limit = options_.body_size_limit;
-      auto res = client.Get(
-          path_, headers,
-          [&](const httplib::Response& response) {
-            status = response.status;
-            content_type = response.get_header_value("Content-Type");
-            // One allocation of the announced size (within the limit) instead of doubling
-            // through a 10 MB body, which held twice its size at each step.
-            if (status == 200 && response.has_header("Content-Length") &&
-                response.get_header_value("Content-Encoding").empty()) {
-              const uint64_t announced =
-                  std::strtoull(response.get_header_value("Content-Length").c_str(), nullptr, 10);
-              body.reserve(static_cast<size_t>(std::min<uint64_t>(
-                  announced, limit > 0 ? limit : size_t{64} << 20)));
-            }
-            return status == 200;
-          },
-          [&](const char* data, size_t len) {
-            if (deadline.Expired(clock_)) {
-              timed_out = true;
-              return false;
-            }
-            if (limit > 0 && body.size() + len > limit) {
-              too_big = true;
-              return false;
-            }
-            body.append(data, len);
-            return true;
-          });
-      if (std::string overflow = budget.Overflow(); !overflow.empty()) {
-        failure = std::move(overflow);
-      } else if (too_big) {
-        failure = "body size limit exceeded (more than " + std::to_string(limit) + " bytes)";
-      } else if (timed_out ||
-                 (!res && deadline.Remaining(clock_) <= std::chrono::milliseconds(50))) {
-        // A read cut at the deadline fails a moment before the clock says it passed.
-        failure = "timeout after " +
-                  FormatSeconds(std::chrono::duration<double>(clock_.SteadyNow() - start).count());
-      } else if (status != 0 && status != 200) {
-        failure = "server returned HTTP status " + std::to_string(status);
-      } else if (!res) {
-        failure = FetchError(res.error(), status);
-      }
-      if (!failure.empty()) {
-        body.clear();
-        body.shrink_to_fit();
-      }
-    }
+  const auto remaining = deadline.Remaining(clock_);
+  if (remaining.count() <= 0) return "timeout before the scrape started";
+  // A response head may be 64 KiB; after it, what body_size_limit allows (compressed bytes are
+  // fewer than inflated ones) plus framing. probes/bounded_http_client.h says why.
+  const size_t after_head =
+      options_.body_size_limit > 0 ? options_.body_size_limit * 2 + 64 * 1024 : SIZE_MAX;
+  probes::ResponseBudget budget(
+      probes::ResponseLimits{64 * 1024, after_head, std::chrono::steady_clock::now() + remaining});
+  // Holds a reference to `budget`, which outlives it.
+  std::unique_ptr<httplib::ClientImpl> client =
+      probes::MakeBoundedClient(scheme_, host_, port_, budget);
+  ConfigureClient(*client, remaining);
+  const size_t limit = options_.body_size_limit;
+  Received got;
+  auto res = client->Get(
+      path_, ScrapeHeaders(options_.headers, remaining),
+      [&](const httplib::Response& response) {
+        got.status = response.status;
+        *content_type_out = response.get_header_value("Content-Type");
+        ReserveAnnounced(response, limit, &body);
+        return got.status == 200;
+      },
+      [&](const char* data, size_t len) {
+        if (deadline.Expired(clock_)) {
+          got.timed_out = true;
+          return false;
+        }
+        if (limit > 0 && body.size() + len > limit) {
+          got.too_big = true;
+          return false;
+        }
+        body.append(data, len);
+        return true;
+      });
+  std::string failure = FetchFailure(budget, got, res, limit, deadline, clock_, start);
+  if (!failure.empty()) {
+    body.clear();
+    body.shrink_to_fit();
   }
   return failure;
 }
@@ -233,69 +332,24 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
   size_t scraped = 0;
   std::string detail;
   auto overran = [&] {
-    return "timeout after " +
-           FormatSeconds(std::chrono::duration<double>(clock_.SteadyNow() - start).count()) +
-           " (the body arrived; parsing it ran past the deadline)";
+    return TimeoutAfter(clock_, start) + " (the body arrived; parsing it ran past the deadline)";
   };
   if (failure.empty() && deadline.Expired(clock_)) failure = overran();
   if (failure.empty()) {
-    ParseOptions popt;
-    popt.format = FormatFromContentType(content_type);
-    popt.max_body_bytes = options_.body_size_limit > 0 ? options_.body_size_limit : SIZE_MAX;
-    // Hard cap on what the parser holds; the configured limit is applied after relabeling.
-    const size_t limit = options_.sample_limit > 0 ? options_.sample_limit : 5'000'000;
-    popt.max_samples = rules_.empty() ? limit : limit * 10;
-    popt.max_labels = options_.label_limit;
-    popt.max_line_bytes = options_.line_length_limit;
-    // A body that is slow to parse (millions of lines) must not outlive the probe's timeout.
-    popt.expired = [&] { return deadline.Expired(clock_); };
-    auto parsed = Parse(body, popt);
+    auto parsed = Parse(
+        body, ParseOptionsFor(options_, !rules_.empty(), content_type, deadline, clock_));
     body.clear();
     body.shrink_to_fit();
     scraped = parsed.samples.size();
     const size_t malformed = parsed.error_count - parsed.duplicate_count;
-    if (!parsed.fatal.empty()) {
-      failure = parsed.fatal;
-    } else if (malformed > 0) {
-      // As Prometheus: one malformed line fails the whole scrape.
-      for (const auto& e : parsed.errors) {
-        if (e.message.rfind("duplicate series", 0) == 0) continue;
-        failure = "parse error: " + e.ToString();
-        break;
-      }
-      if (malformed > 1) failure += " (" + std::to_string(malformed - 1) + " more)";
+    if (!parsed.fatal.empty() || malformed > 0) {
+      failure = ParseFailure(parsed, malformed);
     } else {
       if (parsed.duplicate_count > 0) {
         detail = std::to_string(parsed.duplicate_count) + " duplicate series dropped";
         if (!parsed.errors.empty()) detail += "; first: " + parsed.errors.front().ToString();
       }
-      kept.reserve(parsed.samples.size());
-      size_t relabeled = 0;
-      for (auto& ps : parsed.samples) {
-        if ((++relabeled & 255) == 0 && deadline.Expired(clock_)) break;
-        Labels labels = std::move(ps.labels);
-        for (const auto& [name, value] : target.pairs()) {
-          const std::string& existing = labels.Get(name);
-          if (!existing.empty()) {
-            if (options_.honor_labels) continue;
-            // As Prometheus: the exposed value moves to exported_<name> (repeating the prefix
-            // while that name is taken too).
-            std::string exported = "exported_" + name;
-            while (labels.Has(exported)) exported = "exported_" + exported;
-            labels.Set(exported, existing);
-          }
-          labels.Set(name, value);
-        }
-        labels.Set("__name__", ps.name);
-        if (!rules_.empty() && !rules_.Apply(&labels)) continue;
-        Sample s;
-        s.name = labels.Get("__name__");
-        labels.Remove("__name__");
-        s.labels = std::move(labels);
-        s.value = ps.value;
-        s.ts_ms = ps.timestamp_ms.value_or(0);
-        kept.push_back(std::move(s));
-      }
+      kept = TargetSamples(parsed.samples, target, options_.honor_labels, rules_, deadline, clock_);
       if (deadline.Expired(clock_)) {
         failure = overran();
       } else if (options_.sample_limit > 0 && kept.size() > options_.sample_limit) {

@@ -1,12 +1,13 @@
 #include "render/index_page.h"
 
-#include "core/html_escape.h"
-
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <string_view>
+
+#include "render/html_template.h"
+#include "render/templates/index_page.mustache.h"
 
 namespace obsmon {
 namespace {
@@ -59,6 +60,17 @@ const char* StateClass(const std::string& state) {
   return "unknown";
 }
 
+render_detail::View PeriodView(const IndexPeriod& p) {
+  render_detail::View v;
+  v.set("id", std::to_string(p.id));
+  v.set("state", p.state);
+  v.set("start", Utc(p.start_ms));
+  v.set("end", Utc(p.end_ms));
+  v.set("has_verdict", !p.verdict.empty());
+  v.set("verdict", p.verdict);
+  return v;
+}
+
 }  // namespace
 
 std::string ComponentReportUrl(const IndexComponent& c) {
@@ -67,57 +79,42 @@ std::string ComponentReportUrl(const IndexComponent& c) {
   return url;
 }
 
+namespace {
+
+render_detail::View ComponentView(const IndexComponent& c) {
+  char objective[48];
+  std::snprintf(objective, sizeof objective, "%g %% / %lldd", c.objective_percent,
+                static_cast<long long>(c.window_ms / 86'400'000));
+  render_detail::View v;
+  v.set("name", c.name);
+  v.set("state_class", StateClass(c.state));
+  v.set("state", c.state);
+  v.set("uptime", Percent(c.uptime_ratio));
+  v.set("coverage", Percent(c.coverage_ratio));
+  v.set("objective", objective);
+  v.set("budget_negative", c.budget_left_ms && *c.budget_left_ms < 0);
+  v.set("budget", c.budget_left_ms ? Minutes(*c.budget_left_ms) : std::string("n/a"));
+  if (c.period) v.set("period", PeriodView(*c.period));
+  v.set("report_url", ComponentReportUrl(c));
+  return v;
+}
+
+}  // namespace
+
 std::string RenderIndexPage(const IndexPage& page) {
-  std::string o;
-  o += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-       "style-src 'unsafe-inline'\">\n<meta name=\"viewport\" content=\"width=device-width\">\n";
-  o += "<title>" + EscapeHtml(page.title) +
-       "</title>\n<style>"
-       "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px;"
-       "color:#222}table{border-collapse:collapse;width:100%}th,td{border:1px solid #ddd;"
-       "padding:5px 8px;text-align:left}th{background:#f6f6f6}.num{text-align:right}"
-       ".state{font-weight:700;padding:2px 8px;border-radius:4px;color:#fff}.up{background:#2e9d57}"
-       ".down{background:#d93f3f}.unknown{background:#888}.muted{color:#666}"
-       ".neg{color:#d93f3f;font-weight:700}</style></head>\n<body>\n";
-  o += "<h1>" + EscapeHtml(page.title) + "</h1>\n<p class=\"muted\">" +
-       std::to_string(page.components.size()) + " component" +
-       (page.components.size() == 1 ? "" : "s") + " · " + Utc(page.now_ms) + " UTC" +
-       (page.version.empty() ? "" : " · obsmon " + EscapeHtml(page.version)) +
-       " · <a href=\"/metrics\">/metrics</a> · <a href=\"/api/v1/components\">API</a></p>\n";
-  if (page.components.empty()) {
-    o += "<p>No component configured.</p>\n";
-  } else {
-    o += "<table id=\"components\"><tr><th>Component</th><th>State</th><th>Uptime</th>"
-         "<th>Coverage</th><th>Objective</th><th>Budget left</th><th>Observation period</th>"
-         "<th>Report</th></tr>\n";
-    for (const auto& c : page.components) {
-      std::string period = "<span class=\"muted\">none</span>";
-      if (c.period) {
-        const auto& p = *c.period;
-        period = "#" + std::to_string(p.id) + " " + EscapeHtml(p.state) + ", " + Utc(p.start_ms) +
-                 " → " + Utc(p.end_ms) +
-                 (p.verdict.empty() ? "" : ": <b>" + EscapeHtml(p.verdict) + "</b>");
-      }
-      std::string budget = "n/a";
-      if (c.budget_left_ms) {
-        budget = *c.budget_left_ms < 0
-                     ? "<span class=\"neg\">" + Minutes(*c.budget_left_ms) + "</span>"
-                     : Minutes(*c.budget_left_ms);
-      }
-      char objective[48];
-      std::snprintf(objective, sizeof objective, "%g %% / %lldd", c.objective_percent,
-                    static_cast<long long>(c.window_ms / 86'400'000));
-      o += "<tr><td>" + EscapeHtml(c.name) + "</td><td><span class=\"state " + StateClass(c.state) +
-           "\">" + EscapeHtml(c.state) + "</span></td><td class=\"num\">" + Percent(c.uptime_ratio) +
-           "</td><td class=\"num\">" + Percent(c.coverage_ratio) + "</td><td class=\"num\">" +
-           objective + "</td><td class=\"num\">" + budget + "</td><td>" + period +
-           "</td><td><a href=\"" + EscapeHtml(ComponentReportUrl(c)) + "\">HTML report</a></td></tr>\n";
-    }
-    o += "</table>\n";
-  }
-  o += "</body></html>\n";
-  return o;
+  using render_detail::View;
+  View components = render_detail::ViewList();
+  for (const auto& c : page.components) components.push_back(ComponentView(c));
+  View view;
+  view.set("title", page.title);
+  view.set("component_count", std::to_string(page.components.size()));
+  view.set("one_component", page.components.size() == 1);
+  view.set("now", Utc(page.now_ms));
+  view.set("has_version", !page.version.empty());
+  view.set("version", page.version);
+  view.set("has_components", !page.components.empty());
+  view.set("components", components);
+  return render_detail::RenderHtmlTemplate(render_detail::kIndexPageTemplate, view);
 }
 
 }  // namespace obsmon

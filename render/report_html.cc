@@ -1,7 +1,9 @@
 // RenderReportHtml: one self-contained page (inline CSS and SVG, no script, no external asset)
-// that people would rather look at than read, and that prints. Every string that comes from
-// outside (component, probe names, reasons, log lines, alert text, maintenance reasons) goes
-// through EscapeHtml; the Content-Security-Policy forbids scripts as a second line of defence.
+// that people would rather look at than read, and that prints. The page is a mustache template
+// (render/templates/report_html.mustache.h) whose `{{x}}` goes through EscapeHtml, so every string
+// from outside (component, probe names, reasons, log lines, alert text, maintenance reasons) is
+// escaped by default; the steps below build its view. The charts are SVG drawn here from numbers
+// and fixed words. The Content-Security-Policy forbids scripts as a second line of defence.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -9,7 +11,9 @@
 #include <cmath>
 
 #include "core/duration.h"
+#include "render/html_template.h"
 #include "render/report_format.h"
+#include "render/templates/report_html.mustache.h"
 
 namespace obsmon {
 namespace {
@@ -43,8 +47,6 @@ const char* StateColor(HealthState s) {
   }
   return "#999";
 }
-
-std::string H(std::string_view s) { return EscapeHtml(s); }
 
 const char* CriterionTitle(const std::string& name) {
   if (name == "uptime") return "Uptime";
@@ -230,221 +232,234 @@ std::string LatencyCell(const LatencySummary& l, double LatencySummary::*f) {
   return l.count > 0 ? FormatLatency(l.*f) : "n/a";
 }
 
-std::string LogRow(const char* what, const std::optional<LogEvent>& e) {
-  if (!e) return "";
-  return fmt::format(
-      "<tr><th>{}</th><td>{}</td><td>{}</td><td><code class=\"logline\">{}</code></td></tr>\n",
-      what, FormatUtcSeconds(e->ts_ms), H(e->key.probe), H(e->line));
+using render_detail::View;
+using render_detail::ViewList;
+
+std::string Str(uint64_t n) { return std::to_string(n); }
+
+// The page's head: title, window, verdict and its reasons, and the criteria.
+void AddHeaderView(const Report& r, View& v) {
+  v.set("title", r.period_id ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
+                             : fmt::format("{}: observation report", r.component));
+  v.set("from", FormatUtcSeconds(r.from_ms));
+  v.set("to", FormatUtcSeconds(r.to_ms));
+  v.set("in_progress", r.in_progress());
+  v.set("evaluated_to", FormatUtcSeconds(r.evaluated_to_ms));
+  v.set("objective_percent", fmt::format("{}", r.objective.uptime_percent));
+  v.set("now", FormatUtcSeconds(r.now_ms));
+  v.set("verdict_class", VerdictClass(r.verdict));
+  v.set("verdict", VerdictName(r.verdict));
+  View reasons = ViewList();
+  for (const auto& reason : r.verdict_reasons) reasons.push_back(View("text", reason));
+  v.set("reasons", reasons);
+  View criteria = ViewList();
+  for (const auto& c : r.criteria) {
+    View row;
+    row.set("title", CriterionTitle(c.name));
+    row.set("detail", c.detail);
+    row.set("met_class", c.met ? "met" : "unmet");
+    row.set("met_text", c.met ? "✔ met" : "✘ not met");
+    criteria.push_back(row);
+  }
+  v.set("criteria", criteria);
 }
 
-constexpr const char* kStyle = R"css(
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;margin:24px auto;max-width:1000px;padding:0 16px}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid #ddd;padding-bottom:3px}
-.muted{color:#666}.verdict{display:inline-block;padding:6px 14px;border-radius:6px;font-weight:700;font-size:18px;color:#fff}
-.pass{background:#2e9d57}.fail{background:#d93f3f}.progress{background:#2e6fd9}.insufficient{background:#8a6d1e}
-table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #ddd;padding:4px 7px;text-align:left;vertical-align:top}
-th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}#days td{white-space:nowrap}.met{color:#2e9d57;font-weight:700}.unmet{color:#d93f3f;font-weight:700}
-svg.chart{width:100%;height:auto;display:block}code.logline{white-space:pre-wrap;word-break:break-all;font-size:12px}
-.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px}
-section{break-inside:avoid;page-break-inside:avoid}
-@media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}a{color:inherit;text-decoration:none}@page{size:A4 landscape;margin:12mm}}
-)css";
+// Availability (strip and totals), error budget and projection, and the two other charts.
+void AddFiguresView(const Report& r, View& v) {
+  const auto& t = r.totals;
+  v.set("availability_svg", AvailabilityStrip(r));
+  View totals;
+  totals.set("uptime", FormatPercent(t.uptime()));
+  totals.set("coverage", FormatPercent(t.coverage()));
+  totals.set("conservative", FormatPercent(t.conservative()));
+  totals.set("up", HumanDurationMs(t.up_ms));
+  totals.set("down", HumanDurationMs(t.down_ms));
+  totals.set("unknown", HumanDurationMs(t.unknown_ms));
+  totals.set("excluded", HumanDurationMs(t.excluded_ms));
+  v.set("totals", totals);
+  View budget;
+  budget.set("allowed", HumanDurationMs(r.budget.allowed_ms));
+  budget.set("allowed_percent", fmt::format("{:g}", 100.0 - r.objective.uptime_percent));
+  budget.set("window", HumanDurationMs(r.to_ms - r.from_ms));
+  budget.set("used", HumanDurationMs(r.budget.used_ms));
+  budget.set("left", FormatSignedDuration(r.budget.left_ms));
+  budget.set("used_ratio", FormatPercent(r.budget.used_ratio()));
+  v.set("budget", budget);
+  if (r.projection) {
+    const auto& p = *r.projection;
+    View projection;
+    projection.set("burn_rate",
+                   p.burn_rate ? fmt::format("{:.2f}×", *p.burn_rate) : std::string("n/a"));
+    projection.set("projected_down", HumanDurationMs(p.projected_down_ms));
+    projection.set("projected_verdict", VerdictName(p.projected_verdict));
+    projection.set("projected_uptime", FormatPercent(p.projected_uptime));
+    projection.set("exhausted", p.budget_exhausted_at_ms.has_value());
+    if (p.budget_exhausted_at_ms) {
+      projection.set("exhausted_at", FormatUtcSeconds(*p.budget_exhausted_at_ms));
+    }
+    v.set("projection", projection);
+  }
+  v.set("daily_svg", DailyBars(r));
+  v.set("latency_svg", LatencyChart(r));
+}
+
+void AddDaysView(const Report& r, View& v) {
+  View days = ViewList();
+  for (size_t i = 0; i < r.days.size(); ++i) {
+    const auto& d = r.days[i];
+    View row;
+    row.set("number", std::to_string(i + 1));
+    row.set("date", d.date);
+    row.set("uptime", FormatPercent(d.totals.uptime()));
+    row.set("down", HumanDurationMs(d.totals.down_ms));
+    row.set("unknown", HumanDurationMs(d.totals.unknown_ms));
+    row.set("incidents", Str(d.incidents));
+    row.set("errors", Str(d.errors));
+    row.set("criticals", Str(d.criticals));
+    row.set("checks_passed", Str(d.checks_passed));
+    row.set("checks_failed", Str(d.checks_failed));
+    row.set("p50", LatencyCell(d.latency, &LatencySummary::p50_seconds));
+    row.set("p95", LatencyCell(d.latency, &LatencySummary::p95_seconds));
+    row.set("p99", LatencyCell(d.latency, &LatencySummary::p99_seconds));
+    days.push_back(row);
+  }
+  v.set("days", days);
+}
+
+void AddIncidentsView(const Report& r, View& v) {
+  v.set("incident_count", std::to_string(r.incidents.size()));
+  v.set("has_incidents", !r.incidents.empty());
+  View incidents = ViewList();
+  for (size_t i = 0; i < r.incidents.size(); ++i) {
+    const auto& inc = r.incidents[i];
+    View row;
+    row.set("number", std::to_string(i + 1));
+    row.set("start", FormatUtcSeconds(inc.start_ms));
+    row.set("end", inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms));
+    row.set("duration", HumanDurationMs(inc.duration_ms()));
+    row.set("probes", fmt::format("{}", fmt::join(inc.probes, ", ")));
+    row.set("first_probe", inc.first_probe);
+    row.set("first_reason",
+            inc.first_reason.empty() ? std::string("(no reason recorded)") : inc.first_reason);
+    incidents.push_back(row);
+  }
+  v.set("incidents", incidents);
+}
+
+void AddChecksView(const Report& r, View& v) {
+  v.set("has_checks", !r.checks.empty());
+  View checks = ViewList();
+  for (const auto& c : r.checks) {
+    View row;
+    row.set("probe", c.probe);
+    row.set("runs", Str(c.runs));
+    row.set("passed", Str(c.passed));
+    row.set("failed", Str(c.failed));
+    row.set("pass_rate", FormatPercent(c.pass_rate()));
+    row.set("failed_once", c.first_failure_ms.has_value());
+    if (c.first_failure_ms) {
+      row.set("first_failure", FormatUtcSeconds(*c.first_failure_ms));
+      row.set("first_failure_reason", c.first_failure_reason);
+    }
+    checks.push_back(row);
+  }
+  v.set("checks", checks);
+}
+
+void AddLogLinesView(const Report& r, View& v) {
+  v.set("logs_truncated", r.logs.truncated);
+  v.set("critical_lines", Str(r.logs.critical));
+  v.set("error_lines", Str(r.logs.error));
+  v.set("has_log_lines", r.logs.critical + r.logs.error > 0);
+  View lines = ViewList();
+  auto add = [&](const char* what, const std::optional<LogEvent>& e) {
+    if (!e) return;
+    View row;
+    row.set("what", what);
+    row.set("time", FormatUtcSeconds(e->ts_ms));
+    row.set("probe", e->key.probe);
+    row.set("line", e->line);
+    lines.push_back(row);
+  };
+  add("First critical", r.logs.first_critical);
+  add("Last critical", r.logs.last_critical);
+  add("First error", r.logs.first_error);
+  add("Last error", r.logs.last_error);
+  v.set("log_lines", lines);
+}
+
+void AddAlertsView(const Report& r, View& v) {
+  v.set("alert_count", std::to_string(r.alerts.size()));
+  v.set("has_alerts", !r.alerts.empty());
+  View alerts = ViewList();
+  for (const auto& a : r.alerts) {
+    View row;
+    row.set("rule", a.rule);
+    row.set("fired", FormatUtcSeconds(a.fired_ms));
+    row.set("resolved", a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"));
+    row.set("summary", a.summary);
+    alerts.push_back(row);
+  }
+  v.set("alerts", alerts);
+}
+
+View IntervalView(TimestampMs start_ms, TimestampMs end_ms) {
+  View row;
+  row.set("start", FormatUtcSeconds(start_ms));
+  row.set("end", FormatUtcSeconds(end_ms));
+  row.set("length", HumanDurationMs(end_ms - start_ms));
+  return row;
+}
+
+// Maintenance with its reasons when the report has them, else the bare excluded intervals; then
+// obsmon's own gaps, the ten longest.
+void AddExcludedAndGapsView(const Report& r, View& v) {
+  v.set("has_excluded", !r.excluded.empty());
+  View excluded = ViewList();
+  if (!r.maintenance.empty()) {
+    for (const auto& m : r.maintenance) {
+      View row = IntervalView(m.start_ms, m.end_ms);
+      row.set("has_reason", true);
+      row.set("reason", m.reason.empty() ? std::string("(no reason given)") : m.reason);
+      excluded.push_back(row);
+    }
+  } else {
+    for (const auto& iv : r.excluded) {
+      View row = IntervalView(iv.start_ms, iv.end_ms);
+      row.set("has_reason", false);
+      excluded.push_back(row);
+    }
+  }
+  v.set("excluded", excluded);
+  std::vector<TimeInterval> gaps = r.gaps;
+  std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
+    return a.length_ms() > b.length_ms();
+  });
+  v.set("gap_count", std::to_string(gaps.size()));
+  v.set("gaps_unknown", HumanDurationMs(r.totals.unknown_ms));
+  v.set("has_gaps", !gaps.empty());
+  View longest = ViewList();
+  for (size_t i = 0; i < gaps.size() && i < 10; ++i) {
+    longest.push_back(IntervalView(gaps[i].start_ms, gaps[i].end_ms));
+  }
+  v.set("gaps", longest);
+  if (gaps.size() > 10) v.set("more_gaps", std::to_string(gaps.size() - 10));
+  v.set("health_probes", fmt::format("{}", fmt::join(r.health_probes, ", ")));
+}
 
 }  // namespace
 
-
 std::string RenderReportHtml(const Report& r) {
-  const auto& t = r.totals;
-  std::string o;
-  o.reserve(64 * 1024);
-  const std::string title =
-      r.period_id ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
-                  : fmt::format("{}: observation report", r.component);
-  o += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
-  o += "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-       "style-src 'unsafe-inline'; img-src data:\">\n";
-  o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  o += fmt::format("<title>{}</title>\n<style>{}</style></head>\n<body>\n", H(title), kStyle);
-
-  o += fmt::format(
-      "<header><h1>{}</h1>\n<p class=\"muted\">{} → {} UTC{} · objective {} % · "
-      "generated {} UTC</p>\n",
-      H(title), FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
-      r.in_progress() ? " · evaluated to " + FormatUtcSeconds(r.evaluated_to_ms) : std::string(),
-      r.objective.uptime_percent, FormatUtcSeconds(r.now_ms));
-  o +=
-      fmt::format("<p><span id=\"verdict\" class=\"verdict {}\">{}</span></p>\n<ul id=\"reasons\">",
-                  VerdictClass(r.verdict), VerdictName(r.verdict));
-  for (const auto& reason : r.verdict_reasons) o += "<li>" + H(reason) + "</li>";
-  o += "</ul></header>\n";
-
-  o += "<section><h2>Criteria</h2><table id=\"criteria\"><tr><th>Criterion</th><th>Measured"
-       "</th><th>Met</th></tr>\n";
-  for (const auto& c : r.criteria) {
-    o += fmt::format("<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>\n",
-                     CriterionTitle(c.name), H(c.detail), c.met ? "met" : "unmet",
-                     c.met ? "✔ met" : "✘ not met");
-  }
-  o += "</table></section>\n";
-
-  o += "<section><h2>Availability</h2>\n<p class=\"legend\">"
-       "<span><i class=\"sw\" style=\"background:#2e9d57\"></i>up</span>"
-       "<span><i class=\"sw\" style=\"background:#d93f3f\"></i>down (▼ incident)</span>"
-       "<span><i class=\"sw\" style=\"background:#aaa\"></i>unknown (not monitored)</span>"
-       "<span><i class=\"sw\" style=\"background:#5b8dd9\"></i>maintenance</span></p>\n";
-  o += AvailabilityStrip(r);
-  o += fmt::format(
-      "<table><tr><th>Uptime</th><th>Coverage</th><th>Conservative</th><th>Up</th><th>Down</th>"
-      "<th>Unknown</th><th>Excluded</th></tr><tr><td class=\"num\">{}</td><td class=\"num\">{}"
-      "</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-      "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr></table></section>\n",
-      FormatPercent(t.uptime()), FormatPercent(t.coverage()), FormatPercent(t.conservative()),
-      HumanDurationMs(t.up_ms), HumanDurationMs(t.down_ms), HumanDurationMs(t.unknown_ms),
-      HumanDurationMs(t.excluded_ms));
-
-  o += fmt::format(
-      "<section><h2>Error budget</h2><p>Allowed <b>{}</b> ({} % of {} less maintenance), used "
-      "<b>{}</b>, left <b>{}</b> ({} used).</p>\n",
-      HumanDurationMs(r.budget.allowed_ms), fmt::format("{:g}", 100.0 - r.objective.uptime_percent),
-      HumanDurationMs(r.to_ms - r.from_ms), HumanDurationMs(r.budget.used_ms),
-      FormatSignedDuration(r.budget.left_ms), FormatPercent(r.budget.used_ratio()));
-  if (r.projection) {
-    const auto& p = *r.projection;
-    o += fmt::format(
-        "<p id=\"projection\">At the current burn rate ({}), the window ends with {} down: "
-        "projected <b>{}</b> (uptime {}){}.</p>\n",
-        p.burn_rate ? fmt::format("{:.2f}×", *p.burn_rate) : std::string("n/a"),
-        HumanDurationMs(p.projected_down_ms), VerdictName(p.projected_verdict),
-        FormatPercent(p.projected_uptime),
-        p.budget_exhausted_at_ms
-            ? "; the budget runs out at " + FormatUtcSeconds(*p.budget_exhausted_at_ms) + " UTC"
-            : std::string());
-  }
-  o += "</section>\n";
-
-  o += "<section><h2>Daily uptime</h2>\n" + DailyBars(r) + "</section>\n";
-  o += "<section><h2>Latency percentiles per hour</h2>\n" + LatencyChart(r) + "</section>\n";
-
-  o += "<section><h2>Day by day</h2><table id=\"days\"><tr><th>Day</th><th>Uptime</th>"
-       "<th>Down</th><th>Unknown</th><th>Incidents</th><th>Errors</th><th>Criticals</th>"
-       "<th>Checks passed/failed</th><th>p50</th><th>p95</th><th>p99</th></tr>\n";
-  for (size_t i = 0; i < r.days.size(); ++i) {
-    const auto& d = r.days[i];
-    o += fmt::format(
-        "<tr><td>Day {} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td><td class=\"num\">{}/{}</td><td class=\"num\">{}</td>"
-        "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
-        i + 1, d.date, FormatPercent(d.totals.uptime()), HumanDurationMs(d.totals.down_ms),
-        HumanDurationMs(d.totals.unknown_ms), d.incidents, d.errors, d.criticals, d.checks_passed,
-        d.checks_failed, LatencyCell(d.latency, &LatencySummary::p50_seconds),
-        LatencyCell(d.latency, &LatencySummary::p95_seconds),
-        LatencyCell(d.latency, &LatencySummary::p99_seconds));
-  }
-  o += "</table></section>\n";
-
-  o += fmt::format("<section><h2>Incidents ({})</h2>\n", r.incidents.size());
-  if (r.incidents.empty()) {
-    o += "<p>No incidents.</p>";
-  } else {
-    o += "<table id=\"incidents\"><tr><th>#</th><th>Start (UTC)</th><th>End (UTC)</th>"
-         "<th>Duration</th><th>Failing probes</th><th>First reason</th></tr>\n";
-    for (size_t i = 0; i < r.incidents.size(); ++i) {
-      const auto& inc = r.incidents[i];
-      o += fmt::format(
-          "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td>"
-          "<td>{}: {}</td></tr>\n",
-          i + 1, FormatUtcSeconds(inc.start_ms),
-          inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms),
-          HumanDurationMs(inc.duration_ms()), H(fmt::format("{}", fmt::join(inc.probes, ", "))),
-          H(inc.first_probe),
-          inc.first_reason.empty() ? "(no reason recorded)" : H(inc.first_reason));
-    }
-    o += "</table>";
-  }
-  o += "</section>\n";
-
-  if (!r.checks.empty()) {
-    o += "<section><h2>Integration checks</h2><table id=\"checks\"><tr><th>Check</th><th>Runs"
-         "</th><th>Passed</th><th>Failed</th><th>Pass rate</th><th>First failure</th></tr>\n";
-    for (const auto& c : r.checks) {
-      o += fmt::format(
-          "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}"
-          "</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
-          H(c.probe), c.runs, c.passed, c.failed, FormatPercent(c.pass_rate()),
-          c.first_failure_ms
-              ? FormatUtcSeconds(*c.first_failure_ms) + ": " + H(c.first_failure_reason)
-              : std::string("-"));
-    }
-    o += "</table></section>\n";
-  }
-
-  o += fmt::format("<section><h2>Log lines</h2><p>{}{} critical, {}{} error lines matched.</p>\n",
-                   r.logs.truncated ? "at least " : "", r.logs.critical,
-                   r.logs.truncated ? "at least " : "", r.logs.error);
-  if (r.logs.critical + r.logs.error > 0) {
-    o +=
-        "<table id=\"loglines\"><tr><th></th><th>Time (UTC)</th><th>Probe</th><th>Line</th></tr>\n";
-    o += LogRow("First critical", r.logs.first_critical);
-    o += LogRow("Last critical", r.logs.last_critical);
-    o += LogRow("First error", r.logs.first_error);
-    o += LogRow("Last error", r.logs.last_error);
-    o += "</table>";
-  }
-  o += "</section>\n";
-
-  o += fmt::format("<section><h2>Alerts fired ({})</h2>\n", r.alerts.size());
-  if (!r.alerts.empty()) {
-    o += "<table id=\"alerts\"><tr><th>Alert</th><th>Fired (UTC)</th><th>Resolved (UTC)</th>"
-         "<th>Summary</th></tr>\n";
-    for (const auto& a : r.alerts) {
-      o += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n", H(a.rule),
-                       FormatUtcSeconds(a.fired_ms),
-                       a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
-                       H(a.summary));
-    }
-    o += "</table>";
-  }
-  o += "</section>\n";
-
-  if (!r.excluded.empty()) {
-    o += "<section><h2>Maintenance (excluded)</h2><ul id=\"maintenance\">";
-    if (!r.maintenance.empty()) {
-      for (const auto& m : r.maintenance) {
-        o += fmt::format("<li>{} → {} UTC ({}): {}</li>", FormatUtcSeconds(m.start_ms),
-                         FormatUtcSeconds(m.end_ms), HumanDurationMs(m.end_ms - m.start_ms),
-                         m.reason.empty() ? "(no reason given)" : H(m.reason));
-      }
-    } else {
-      for (const auto& iv : r.excluded) {
-        o += fmt::format("<li>{} → {} UTC ({})</li>", FormatUtcSeconds(iv.start_ms),
-                         FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms()));
-      }
-    }
-    o += "</ul></section>\n";
-  }
-
-  o += fmt::format("<section><h2>obsmon's own gaps ({}, {} unknown)</h2>\n", r.gaps.size(),
-                   HumanDurationMs(t.unknown_ms));
-  if (!r.gaps.empty()) {
-    std::vector<TimeInterval> gaps = r.gaps;
-    std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
-      return a.length_ms() > b.length_ms();
-    });
-    o += "<ul id=\"gaps\">";
-    for (size_t i = 0; i < gaps.size() && i < 10; ++i) {
-      o += fmt::format("<li>{} → {} UTC ({})</li>", FormatUtcSeconds(gaps[i].start_ms),
-                       FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms()));
-    }
-    if (gaps.size() > 10) o += fmt::format("<li>… and {} shorter</li>", gaps.size() - 10);
-    o += "</ul>";
-  }
-  o += fmt::format(
-      "</section>\n<footer class=\"muted\"><p>Health probes: {}. Uptime = up / (up + "
-      "down); coverage = known / (window − maintenance); unknown time is never "
-      "counted as up.</p></footer>\n</body></html>\n",
-      H(fmt::format("{}", fmt::join(r.health_probes, ", "))));
-  return o;
+  View view;
+  AddHeaderView(r, view);
+  AddFiguresView(r, view);
+  AddDaysView(r, view);
+  AddIncidentsView(r, view);
+  AddChecksView(r, view);
+  AddLogLinesView(r, view);
+  AddAlertsView(r, view);
+  AddExcludedAndGapsView(r, view);
+  return render_detail::RenderHtmlTemplate(render_detail::kReportHtmlTemplate, view);
 }
 
 }  // namespace obsmon

@@ -60,14 +60,8 @@ json Interval(TimestampMs start, TimestampMs end) {
               {"duration_ms", end - start}};
 }
 
-}  // namespace
-
-std::string RenderReportJson(const Report& r) {
-  json out = json::object();
-  out["schema"] = "obsmon.report/v1";
-  out["component"] = r.component;
-  out["period_id"] = r.period_id ? json(*r.period_id) : json(nullptr);
-  out["window"] = {
+json Window(const Report& r) {
+  return json{
       {"from", Time(r.from_ms)},
       {"from_ms", r.from_ms},
       {"to", Time(r.to_ms)},
@@ -78,13 +72,20 @@ std::string RenderReportJson(const Report& r) {
       {"evaluated_to_ms", r.evaluated_to_ms},
       {"in_progress", r.in_progress()},
   };
-  out["objective"] = {
+}
+
+json ObjectiveJson(const Report& r) {
+  return json{
       {"uptime_ratio", r.objective.uptime_percent / 100.0},
       {"min_coverage_ratio", r.objective.min_coverage_percent / 100.0},
       {"latency_p95_seconds",
        r.objective.latency_p95_ms ? json(*r.objective.latency_p95_ms / 1000.0) : json(nullptr)},
       {"degradation_tolerance_ratio", r.degradation_tolerance},
   };
+}
+
+// The verdict with its reasons and every criterion behind it.
+json VerdictJson(const Report& r) {
   json criteria = json::array();
   for (const auto& c : r.criteria) {
     criteria.push_back({{"name", c.name},
@@ -93,11 +94,13 @@ std::string RenderReportJson(const Report& r) {
                         {"met", c.met},
                         {"detail", c.detail}});
   }
-  out["verdict"] = {{"status", VerdictName(r.verdict)},
-                    {"reasons", r.verdict_reasons},
-                    {"criteria", std::move(criteria)}};
-  out["uptime"] = Totals(r.totals);
-  out["error_budget"] = {
+  return json{{"status", VerdictName(r.verdict)},
+              {"reasons", r.verdict_reasons},
+              {"criteria", std::move(criteria)}};
+}
+
+json ErrorBudgetJson(const Report& r) {
+  return json{
       {"allowed_ms", r.budget.allowed_ms},
       {"allowed_seconds", r.budget.allowed_ms / 1000.0},
       {"used_ms", r.budget.used_ms},
@@ -106,24 +109,26 @@ std::string RenderReportJson(const Report& r) {
       {"left_seconds", r.budget.left_ms / 1000.0},
       {"used_ratio", Optional(r.budget.used_ratio())},
   };
-  if (r.projection) {
-    const auto& p = *r.projection;
-    out["projection"] = {
-        {"burn_rate", Optional(p.burn_rate)},
-        {"remaining_ms", p.remaining_ms},
-        {"projected_down_ms", p.projected_down_ms},
-        {"projected_uptime_ratio", Optional(p.projected_uptime)},
-        {"projected_status", VerdictName(p.projected_verdict)},
-        {"budget_exhausted_at",
-         p.budget_exhausted_at_ms ? Time(*p.budget_exhausted_at_ms) : json(nullptr)},
-        {"budget_exhausted_at_ms",
-         p.budget_exhausted_at_ms ? json(*p.budget_exhausted_at_ms) : json(nullptr)},
-    };
-  } else {
-    out["projection"] = nullptr;
-  }
-  out["latency"] = Latency(r.latency);
+}
 
+// null when the report has no projection (finished, or no known time yet).
+json ProjectionJson(const Report& r) {
+  if (!r.projection) return nullptr;
+  const auto& p = *r.projection;
+  return json{
+      {"burn_rate", Optional(p.burn_rate)},
+      {"remaining_ms", p.remaining_ms},
+      {"projected_down_ms", p.projected_down_ms},
+      {"projected_uptime_ratio", Optional(p.projected_uptime)},
+      {"projected_status", VerdictName(p.projected_verdict)},
+      {"budget_exhausted_at",
+       p.budget_exhausted_at_ms ? Time(*p.budget_exhausted_at_ms) : json(nullptr)},
+      {"budget_exhausted_at_ms",
+       p.budget_exhausted_at_ms ? json(*p.budget_exhausted_at_ms) : json(nullptr)},
+  };
+}
+
+json Incidents(const Report& r) {
   json incidents = json::array();
   for (const auto& inc : r.incidents) {
     incidents.push_back({
@@ -142,8 +147,10 @@ std::string RenderReportJson(const Report& r) {
         {"first_failure_ms", inc.first_failure_ms},
     });
   }
-  out["incidents"] = std::move(incidents);
+  return incidents;
+}
 
+json Checks(const Report& r) {
   json checks = json::array();
   for (const auto& c : r.checks) {
     json first = nullptr;
@@ -159,8 +166,10 @@ std::string RenderReportJson(const Report& r) {
                       {"pass_rate", Optional(c.pass_rate())},
                       {"first_failure", std::move(first)}});
   }
-  out["checks"] = std::move(checks);
+  return checks;
+}
 
+json Days(const Report& r) {
   json days = json::array();
   for (const auto& d : r.days) {
     days.push_back({{"date", d.date},
@@ -175,8 +184,10 @@ std::string RenderReportJson(const Report& r) {
                     {"latency", Latency(d.latency)},
                     {"log_lines", {{"critical", d.criticals}, {"error", d.errors}}}});
   }
-  out["days"] = std::move(days);
-  out["health_probes"] = r.health_probes;
+  return days;
+}
+
+json Excluded(const Report& r) {
   json excluded = json::array();
   for (const auto& iv : r.excluded) {
     excluded.push_back({{"start", Time(iv.start_ms)},
@@ -184,15 +195,21 @@ std::string RenderReportJson(const Report& r) {
                         {"end", Time(iv.end_ms)},
                         {"end_ms", iv.end_ms}});
   }
-  out["excluded"] = std::move(excluded);
+  return excluded;
+}
+
+json Maintenance(const Report& r) {
   json maintenance = json::array();
   for (const auto& m : r.maintenance) {
     json w = Interval(m.start_ms, m.end_ms);
     w["reason"] = m.reason;
     maintenance.push_back(std::move(w));
   }
-  out["maintenance"] = std::move(maintenance);
-  out["log_lines"] = {
+  return maintenance;
+}
+
+json LogLines(const Report& r) {
+  return json{
       {"critical", r.logs.critical},
       {"error", r.logs.error},
       {"truncated", r.logs.truncated},
@@ -201,6 +218,9 @@ std::string RenderReportJson(const Report& r) {
       {"first_error", Event(r.logs.first_error)},
       {"last_error", Event(r.logs.last_error)},
   };
+}
+
+json AlertsFired(const Report& r) {
   json alerts = json::array();
   for (const auto& a : r.alerts) {
     alerts.push_back({{"rule", a.rule},
@@ -211,31 +231,63 @@ std::string RenderReportJson(const Report& r) {
                       {"resolved", a.resolved_ms ? Time(*a.resolved_ms) : json(nullptr)},
                       {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)}});
   }
-  out["alerts_fired"] = std::move(alerts);
+  return alerts;
+}
+
+json MonitoringGaps(const Report& r) {
   json gaps = json::array();
   for (const auto& g : r.gaps) gaps.push_back(Interval(g.start_ms, g.end_ms));
-  out["monitoring_gaps"] = std::move(gaps);
-  if (!r.usage.empty()) {
-    json usage = json::object();
-    json emissions = json::array();
-    for (const auto& e : r.usage.emissions) {
-      emissions.push_back(
-          {{"project", e.project}, {"emissions_kg", e.emissions_kg}, {"energy_kwh", e.energy_kwh}});
-    }
-    usage["emissions"] = std::move(emissions);
-    if (const auto& res = r.usage.resources) {
-      usage["resources"] = {{"cpu_samples", res->cpu_samples},
-                            {"cpu_p50_percent", Optional(res->cpu_p50_percent)},
-                            {"cpu_p95_percent", Optional(res->cpu_p95_percent)},
-                            {"memory_samples", res->memory_samples},
-                            {"memory_p50_mb", Optional(res->memory_p50_mb)},
-                            {"memory_max_mb", Optional(res->memory_max_mb)},
-                            {"restarts", res->restarts}};
-    } else {
-      usage["resources"] = nullptr;
-    }
-    out["component_usage"] = std::move(usage);
+  return gaps;
+}
+
+// Emissions and resource usage (the caller leaves the key out when the report has neither).
+json ComponentUsageJson(const Report& r) {
+  json usage = json::object();
+  json emissions = json::array();
+  for (const auto& e : r.usage.emissions) {
+    emissions.push_back(
+        {{"project", e.project}, {"emissions_kg", e.emissions_kg}, {"energy_kwh", e.energy_kwh}});
   }
+  usage["emissions"] = std::move(emissions);
+  if (const auto& res = r.usage.resources) {
+    usage["resources"] = {{"cpu_samples", res->cpu_samples},
+                          {"cpu_p50_percent", Optional(res->cpu_p50_percent)},
+                          {"cpu_p95_percent", Optional(res->cpu_p95_percent)},
+                          {"memory_samples", res->memory_samples},
+                          {"memory_p50_mb", Optional(res->memory_p50_mb)},
+                          {"memory_max_mb", Optional(res->memory_max_mb)},
+                          {"restarts", res->restarts}};
+  } else {
+    usage["resources"] = nullptr;
+  }
+  return usage;
+}
+
+}  // namespace
+
+std::string RenderReportJson(const Report& r) {
+  // Each key is set in its documented place: an ordered_json keeps insertion order.
+  json out = json::object();
+  out["schema"] = "obsmon.report/v1";
+  out["component"] = r.component;
+  out["period_id"] = r.period_id ? json(*r.period_id) : json(nullptr);
+  out["window"] = Window(r);
+  out["objective"] = ObjectiveJson(r);
+  out["verdict"] = VerdictJson(r);
+  out["uptime"] = Totals(r.totals);
+  out["error_budget"] = ErrorBudgetJson(r);
+  out["projection"] = ProjectionJson(r);
+  out["latency"] = Latency(r.latency);
+  out["incidents"] = Incidents(r);
+  out["checks"] = Checks(r);
+  out["days"] = Days(r);
+  out["health_probes"] = r.health_probes;
+  out["excluded"] = Excluded(r);
+  out["maintenance"] = Maintenance(r);
+  out["log_lines"] = LogLines(r);
+  out["alerts_fired"] = AlertsFired(r);
+  out["monitoring_gaps"] = MonitoringGaps(r);
+  if (!r.usage.empty()) out["component_usage"] = ComponentUsageJson(r);
   // Probe reasons may hold invalid UTF-8: replace it rather than throw.
   return out.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

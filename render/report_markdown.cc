@@ -79,214 +79,257 @@ std::string LogLine(const char* what, const std::optional<LogEvent>& e) {
                      EscapeMarkdown(EscapeControlAndInvalidUtf8(e->line)));  // NUL: \x00
 }
 
-}  // namespace
+void Line(std::string& out, const std::string& s) {
+  out += s;
+  out += '\n';
+}
 
-std::string RenderReportMarkdown(const Report& r) {
-  std::string out;
-  auto line = [&out](const std::string& s) {
-    out += s;
-    out += '\n';
-  };
-  const auto& t = r.totals;
+// The title, the verdict with its reasons, and the criteria table.
+void AddVerdict(const Report& r, std::string& out) {
   if (r.period_id) {
-    line(fmt::format("## Observation period #{}: {}", *r.period_id, EscapeMarkdown(r.component)));
+    Line(out,
+         fmt::format("## Observation period #{}: {}", *r.period_id, EscapeMarkdown(r.component)));
   } else {
-    line(fmt::format("## Observation report: {}", EscapeMarkdown(r.component)));
+    Line(out, fmt::format("## Observation report: {}", EscapeMarkdown(r.component)));
   }
-  line("");
-  line(fmt::format("**Verdict: {} {}** ({} → {} UTC{})", VerdictMark(r.verdict),
+  Line(out, "");
+  Line(out,
+       fmt::format("**Verdict: {} {}** ({} → {} UTC{})", VerdictMark(r.verdict),
                    VerdictName(r.verdict), FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
                    r.in_progress()
                        ? fmt::format(", evaluated to {}", FormatUtcSeconds(r.evaluated_to_ms))
                        : ""));
-  line("");
-  for (const auto& reason : r.verdict_reasons) line("- " + EscapeMarkdown(reason));
-  line("");
-  line("| Criterion | Target | Measured | Met |");
-  line("|-----------|--------|----------|-----|");
+  Line(out, "");
+  for (const auto& reason : r.verdict_reasons) Line(out, "- " + EscapeMarkdown(reason));
+  Line(out, "");
+  Line(out, "| Criterion | Target | Measured | Met |");
+  Line(out, "|-----------|--------|----------|-----|");
   for (const auto& c : r.criteria) {
     auto [target, measured] = Cells(r, c);
-    line(fmt::format("| {} | {} | {} | {} |", CriterionTitle(c.name), target, measured,
-                     Mark(c.met)));
+    Line(out, fmt::format("| {} | {} | {} | {} |", CriterionTitle(c.name), target, measured,
+                          Mark(c.met)));
   }
-  line("");
-  line(fmt::format("**Uptime**: {} over {} (objective {})", FormatPercent(t.uptime()),
-                   HumanDurationMs(t.window_ms),
-                   FormatPercent(r.objective.uptime_percent / 100.0)));
-  line(fmt::format("**Response Time**: {}", Latency(r.latency)));
-  line("");
-  line("| Figure | Value |");
-  line("|--------|-------|");
-  line(fmt::format("| Up | {} |", HumanDurationMs(t.up_ms)));
-  line(fmt::format("| Down | {} |", HumanDurationMs(t.down_ms)));
-  line(fmt::format("| Unknown (not monitored) | {} |", HumanDurationMs(t.unknown_ms)));
-  line(fmt::format("| Excluded (maintenance) | {} |", HumanDurationMs(t.excluded_ms)));
-  line(fmt::format("| Coverage | {} |", FormatPercent(t.coverage())));
-  line(fmt::format("| Conservative uptime | {} |", FormatPercent(t.conservative())));
-  line(fmt::format("| Error budget | allowed {}, used {}, left {} |",
-                   HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
-                   FormatSignedDuration(r.budget.left_ms)));
-  if (r.projection) {
-    const auto& p = *r.projection;
-    line(fmt::format("| Projection (current burn rate{}) | {} down at the end, uptime {}: {}{} |",
+  Line(out, "");
+}
+
+// The projection's row of the figures table (the caller checks there is one).
+std::string ProjectionRow(const BurnProjection& p) {
+  return fmt::format("| Projection (current burn rate{}) | {} down at the end, uptime {}: {}{} |",
                      p.burn_rate ? fmt::format(" {:.2f}x", *p.burn_rate) : std::string(),
                      HumanDurationMs(p.projected_down_ms), FormatPercent(p.projected_uptime),
                      VerdictName(p.projected_verdict),
                      p.budget_exhausted_at_ms
                          ? ", budget exhausted at " + FormatUtcSeconds(*p.budget_exhausted_at_ms)
-                         : std::string()));
-  }
-  line(fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
-                   r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
-  line(fmt::format("| Alerts fired | {} |", r.alerts.size()));
-  line(fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
-  line(fmt::format("| Health probes | {} |",
-                   r.health_probes.empty()
-                       ? std::string("-")
-                       : EscapeMarkdown(fmt::format("{}", fmt::join(r.health_probes, ", ")))));
-  line("");
+                         : std::string());
+}
 
-  line(fmt::format("### Incidents ({})", r.incidents.size()));
-  line("");
+// Uptime and response time, then the table of figures.
+void AddFigures(const Report& r, std::string& out) {
+  const auto& t = r.totals;
+  Line(out, fmt::format("**Uptime**: {} over {} (objective {})", FormatPercent(t.uptime()),
+                        HumanDurationMs(t.window_ms),
+                        FormatPercent(r.objective.uptime_percent / 100.0)));
+  Line(out, fmt::format("**Response Time**: {}", Latency(r.latency)));
+  Line(out, "");
+  Line(out, "| Figure | Value |");
+  Line(out, "|--------|-------|");
+  Line(out, fmt::format("| Up | {} |", HumanDurationMs(t.up_ms)));
+  Line(out, fmt::format("| Down | {} |", HumanDurationMs(t.down_ms)));
+  Line(out, fmt::format("| Unknown (not monitored) | {} |", HumanDurationMs(t.unknown_ms)));
+  Line(out, fmt::format("| Excluded (maintenance) | {} |", HumanDurationMs(t.excluded_ms)));
+  Line(out, fmt::format("| Coverage | {} |", FormatPercent(t.coverage())));
+  Line(out, fmt::format("| Conservative uptime | {} |", FormatPercent(t.conservative())));
+  Line(out, fmt::format("| Error budget | allowed {}, used {}, left {} |",
+                        HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
+                        FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) Line(out, ProjectionRow(*r.projection));
+  Line(out,
+       fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
+                   r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
+  Line(out, fmt::format("| Alerts fired | {} |", r.alerts.size()));
+  Line(out,
+       fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
+  Line(out, fmt::format("| Health probes | {} |",
+                        r.health_probes.empty()
+                            ? std::string("-")
+                            : EscapeMarkdown(fmt::format("{}", fmt::join(r.health_probes, ", ")))));
+  Line(out, "");
+}
+
+void AddIncidents(const Report& r, std::string& out) {
+  Line(out, fmt::format("### Incidents ({})", r.incidents.size()));
+  Line(out, "");
   if (r.incidents.empty()) {
-    line("No incidents.");
+    Line(out, "No incidents.");
   } else {
-    line("| # | Start (UTC) | End (UTC) | Duration | Failing probes | First reason |");
-    line("|---|-------------|-----------|----------|----------------|--------------|");
+    Line(out, "| # | Start (UTC) | End (UTC) | Duration | Failing probes | First reason |");
+    Line(out, "|---|-------------|-----------|----------|----------------|--------------|");
     for (size_t i = 0; i < r.incidents.size(); ++i) {
       const auto& inc = r.incidents[i];
-      line(fmt::format("| {} | {}{} | {} | {} | {} | {}: {} |", i + 1,
-                       FormatUtcSeconds(inc.start_ms),
-                       inc.began_before_window ? " (before window)" : "",
-                       inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms),
-                       HumanDurationMs(inc.duration_ms()),
-                       EscapeMarkdown(fmt::format("{}", fmt::join(inc.probes, ", "))),
-                       EscapeMarkdown(inc.first_probe), Reason(inc.first_reason)));
+      Line(out, fmt::format("| {} | {}{} | {} | {} | {} | {}: {} |", i + 1,
+                            FormatUtcSeconds(inc.start_ms),
+                            inc.began_before_window ? " (before window)" : "",
+                            inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms),
+                            HumanDurationMs(inc.duration_ms()),
+                            EscapeMarkdown(fmt::format("{}", fmt::join(inc.probes, ", "))),
+                            EscapeMarkdown(inc.first_probe), Reason(inc.first_reason)));
     }
   }
-  line("");
+  Line(out, "");
+}
 
-  if (!r.checks.empty()) {
-    line("### Integration checks");
-    line("");
-    line("| Check | Runs | Passed | Failed | Pass rate | First failure |");
-    line("|-------|------|--------|--------|-----------|---------------|");
-    for (const auto& c : r.checks) {
-      line(fmt::format("| {} | {} | {} | {} | {} | {} |", EscapeMarkdown(c.probe), c.runs, c.passed,
-                       c.failed, FormatPercent(c.pass_rate()),
-                       c.first_failure_ms ? FormatUtcSeconds(*c.first_failure_ms) + ": " +
-                                                Reason(c.first_failure_reason)
-                                          : std::string("-")));
-    }
-    line("");
+void AddChecks(const Report& r, std::string& out) {
+  if (r.checks.empty()) return;
+  Line(out, "### Integration checks");
+  Line(out, "");
+  Line(out, "| Check | Runs | Passed | Failed | Pass rate | First failure |");
+  Line(out, "|-------|------|--------|--------|-----------|---------------|");
+  for (const auto& c : r.checks) {
+    Line(out, fmt::format("| {} | {} | {} | {} | {} | {} |", EscapeMarkdown(c.probe), c.runs,
+                          c.passed, c.failed, FormatPercent(c.pass_rate()),
+                          c.first_failure_ms ? FormatUtcSeconds(*c.first_failure_ms) + ": " +
+                                                   Reason(c.first_failure_reason)
+                                             : std::string("-")));
   }
+  Line(out, "");
+}
 
-  if (r.logs.critical + r.logs.error > 0) {
-    line("### Log lines");
-    line("");
-    out += LogLine("First critical", r.logs.first_critical);
-    out += LogLine("Last critical", r.logs.last_critical);
-    out += LogLine("First error", r.logs.first_error);
-    out += LogLine("Last error", r.logs.last_error);
-    line("");
-  }
+void AddLogLines(const Report& r, std::string& out) {
+  if (r.logs.critical + r.logs.error == 0) return;
+  Line(out, "### Log lines");
+  Line(out, "");
+  out += LogLine("First critical", r.logs.first_critical);
+  out += LogLine("Last critical", r.logs.last_critical);
+  out += LogLine("First error", r.logs.first_error);
+  out += LogLine("Last error", r.logs.last_error);
+  Line(out, "");
+}
 
+// Carbon emissions and resource usage, each when the report has them.
+void AddUsage(const Report& r, std::string& out) {
   if (!r.usage.emissions.empty()) {
-    line("### Carbon emissions");
-    line("");
-    line("| Project | Emissions (kg CO2eq) | Energy (kWh) |");
-    line("|---------|----------------------|--------------|");
+    Line(out, "### Carbon emissions");
+    Line(out, "");
+    Line(out, "| Project | Emissions (kg CO2eq) | Energy (kWh) |");
+    Line(out, "|---------|----------------------|--------------|");
     for (const auto& e : r.usage.emissions) {
-      line(fmt::format("| {} | {:.6f} | {:.6f} |", EscapeMarkdown(e.project), e.emissions_kg,
-                       e.energy_kwh));
+      Line(out, fmt::format("| {} | {:.6f} | {:.6f} |", EscapeMarkdown(e.project), e.emissions_kg,
+                            e.energy_kwh));
     }
-    line("");
+    Line(out, "");
   }
   if (const auto& res = r.usage.resources) {
     auto fig = [](const std::optional<double>& v, const char* unit) {
       return v ? fmt::format("{:.1f} {}", *v, unit) : std::string("n/a");
     };
-    line("### Resource usage");
-    line("");
-    line(fmt::format("- CPU: p50 {}, p95 {} ({} samples)", fig(res->cpu_p50_percent, "%"),
-                     fig(res->cpu_p95_percent, "%"), res->cpu_samples));
-    line(fmt::format("- Memory: p50 {}, max {} ({} samples)", fig(res->memory_p50_mb, "MB"),
-                     fig(res->memory_max_mb, "MB"), res->memory_samples));
-    line(fmt::format("- Restarts: {:.0f}", res->restarts));
-    line("");
+    Line(out, "### Resource usage");
+    Line(out, "");
+    Line(out, fmt::format("- CPU: p50 {}, p95 {} ({} samples)", fig(res->cpu_p50_percent, "%"),
+                          fig(res->cpu_p95_percent, "%"), res->cpu_samples));
+    Line(out, fmt::format("- Memory: p50 {}, max {} ({} samples)", fig(res->memory_p50_mb, "MB"),
+                          fig(res->memory_max_mb, "MB"), res->memory_samples));
+    Line(out, fmt::format("- Restarts: {:.0f}", res->restarts));
+    Line(out, "");
   }
+}
 
-  if (!r.alerts.empty()) {
-    line(fmt::format("### Alerts fired ({})", r.alerts.size()));
-    line("");
-    line("| Alert | Fired (UTC) | Resolved (UTC) | Summary |");
-    line("|-------|-------------|----------------|---------|");
-    for (const auto& a : r.alerts) {
-      line(fmt::format("| {} | {} | {} | {} |", EscapeMarkdown(a.rule),
-                       FormatUtcSeconds(a.fired_ms),
-                       a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
-                       a.summary.empty() ? std::string("-") : EscapeMarkdown(a.summary)));
+void AddAlerts(const Report& r, std::string& out) {
+  if (r.alerts.empty()) return;
+  Line(out, fmt::format("### Alerts fired ({})", r.alerts.size()));
+  Line(out, "");
+  Line(out, "| Alert | Fired (UTC) | Resolved (UTC) | Summary |");
+  Line(out, "|-------|-------------|----------------|---------|");
+  for (const auto& a : r.alerts) {
+    Line(out,
+         fmt::format("| {} | {} | {} | {} |", EscapeMarkdown(a.rule), FormatUtcSeconds(a.fired_ms),
+                     a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
+                     a.summary.empty() ? std::string("-") : EscapeMarkdown(a.summary)));
+  }
+  Line(out, "");
+}
+
+// The maintenance windows with their reasons when known, else the bare excluded intervals.
+void AddExcluded(const Report& r, std::string& out) {
+  if (r.excluded.empty()) return;
+  Line(out, "### Maintenance (excluded)");
+  Line(out, "");
+  if (!r.maintenance.empty()) {
+    for (const auto& m : r.maintenance) {
+      Line(out, fmt::format("- {} → {} UTC ({}): {}", FormatUtcSeconds(m.start_ms),
+                            FormatUtcSeconds(m.end_ms), HumanDurationMs(m.end_ms - m.start_ms),
+                            m.reason.empty() ? std::string("(no reason given)")
+                                             : EscapeMarkdown(m.reason)));
     }
-    line("");
-  }
-
-  if (!r.excluded.empty()) {
-    line("### Maintenance (excluded)");
-    line("");
-    if (!r.maintenance.empty()) {
-      for (const auto& m : r.maintenance) {
-        line(fmt::format(
-            "- {} → {} UTC ({}): {}", FormatUtcSeconds(m.start_ms), FormatUtcSeconds(m.end_ms),
-            HumanDurationMs(m.end_ms - m.start_ms),
-            m.reason.empty() ? std::string("(no reason given)") : EscapeMarkdown(m.reason)));
-      }
-    } else {
-      for (const auto& iv : r.excluded) {
-        line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(iv.start_ms),
-                         FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
-      }
+  } else {
+    for (const auto& iv : r.excluded) {
+      Line(out, fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(iv.start_ms),
+                            FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms())));
     }
-    line("");
   }
+  Line(out, "");
+}
 
-  if (!r.gaps.empty()) {
-    // The longest gaps first: the ones worth explaining.
-    constexpr size_t kListed = 10;
-    std::vector<TimeInterval> gaps = r.gaps;
-    std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
-      return a.length_ms() > b.length_ms();
-    });
-    line(fmt::format("### Monitoring gaps ({}, {} unknown)", r.gaps.size(),
-                     HumanDurationMs(t.unknown_ms)));
-    line("");
-    for (size_t i = 0; i < gaps.size() && i < kListed; ++i) {
-      line(fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
-                       FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
-    }
-    if (gaps.size() > kListed) line(fmt::format("- … and {} shorter", gaps.size() - kListed));
-    line("");
+void AddGaps(const Report& r, std::string& out) {
+  if (r.gaps.empty()) return;
+  // The longest gaps first: the ones worth explaining.
+  constexpr size_t kListed = 10;
+  std::vector<TimeInterval> gaps = r.gaps;
+  std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
+    return a.length_ms() > b.length_ms();
+  });
+  Line(out, fmt::format("### Monitoring gaps ({}, {} unknown)", r.gaps.size(),
+                        HumanDurationMs(r.totals.unknown_ms)));
+  Line(out, "");
+  for (size_t i = 0; i < gaps.size() && i < kListed; ++i) {
+    Line(out, fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
+                          FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
   }
+  if (gaps.size() > kListed) Line(out, fmt::format("- … and {} shorter", gaps.size() - kListed));
+  Line(out, "");
+}
 
+// One "### Day N (date)" section per day, as the promotion issue's template has them.
+void AddDays(const Report& r, std::string& out) {
   for (size_t i = 0; i < r.days.size(); ++i) {
     const auto& d = r.days[i];
-    line(fmt::format("### Day {} ({})", i + 1, d.date));
-    line(fmt::format("- Uptime: {} (down {}, unknown {}{})", FormatPercent(d.totals.uptime()),
-                     HumanDurationMs(d.totals.down_ms), HumanDurationMs(d.totals.unknown_ms),
-                     d.totals.excluded_ms > 0
-                         ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
-                         : std::string()));
-    line(fmt::format("- Incidents: {}", d.incidents));
-    line(fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
-                     d.checks_failed));
-    line(fmt::format("- Latency: {}", Latency(d.latency)));
-    line(fmt::format("- Log lines: {} critical, {} error", d.criticals, d.errors));
-    line("");
+    Line(out, fmt::format("### Day {} ({})", i + 1, d.date));
+    Line(out, fmt::format("- Uptime: {} (down {}, unknown {}{})", FormatPercent(d.totals.uptime()),
+                          HumanDurationMs(d.totals.down_ms), HumanDurationMs(d.totals.unknown_ms),
+                          d.totals.excluded_ms > 0
+                              ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
+                              : std::string()));
+    Line(out, fmt::format("- Incidents: {}", d.incidents));
+    Line(out, fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
+                          d.checks_failed));
+    Line(out, fmt::format("- Latency: {}", Latency(d.latency)));
+    Line(out, fmt::format("- Log lines: {} critical, {} error", d.criticals, d.errors));
+    Line(out, "");
   }
+}
 
-  line(fmt::format("### {} ({})", r.in_progress() ? "Assessment so far" : "Final Assessment",
-                   FormatUtcDate(r.in_progress() ? r.evaluated_to_ms : r.to_ms)));
-  line(fmt::format("{} **{}**", VerdictMark(r.verdict), VerdictName(r.verdict)));
-  for (const auto& reason : r.verdict_reasons) line("- " + EscapeMarkdown(reason));
+// The closing "### Final Assessment (date)" (or "Assessment so far" while in progress).
+void AddAssessment(const Report& r, std::string& out) {
+  Line(out, fmt::format("### {} ({})", r.in_progress() ? "Assessment so far" : "Final Assessment",
+                        FormatUtcDate(r.in_progress() ? r.evaluated_to_ms : r.to_ms)));
+  Line(out, fmt::format("{} **{}**", VerdictMark(r.verdict), VerdictName(r.verdict)));
+  for (const auto& reason : r.verdict_reasons) Line(out, "- " + EscapeMarkdown(reason));
+}
+
+}  // namespace
+
+std::string RenderReportMarkdown(const Report& r) {
+  std::string out;
+  AddVerdict(r, out);
+  AddFigures(r, out);
+  AddIncidents(r, out);
+  AddChecks(r, out);
+  AddLogLines(r, out);
+  AddUsage(r, out);
+  AddAlerts(r, out);
+  AddExcluded(r, out);
+  AddGaps(r, out);
+  AddDays(r, out);
+  AddAssessment(r, out);
   return out;
 }
 

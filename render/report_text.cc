@@ -23,39 +23,42 @@ std::string Joined(const std::vector<std::string>& items) {
   return items.empty() ? "-" : fmt::format("{}", fmt::join(items, ", "));
 }
 
-}  // namespace
+void Line(std::string& out, const std::string& s) {
+  out += s;
+  out += '\n';
+}
 
-std::string RenderReportText(const Report& r) {
-  std::string out;
-  auto line = [&out](const std::string& s) {
-    out += s;
-    out += '\n';
-  };
+// Component, window, verdict, the core figures, budget and projection.
+void AddSummary(const Report& r, std::string& out) {
   const auto& t = r.totals;
-  line(fmt::format("Component     {}{}", OneLine(r.component),
+  Line(out,
+       fmt::format("Component     {}{}", OneLine(r.component),
                    r.period_id ? fmt::format("  (observation period #{})", *r.period_id) : ""));
-  line(fmt::format(
-      "Window        {} .. {} UTC{}", FormatUtcSeconds(r.from_ms), FormatUtcSeconds(r.to_ms),
-      r.in_progress() ? fmt::format(" (evaluated to {})", FormatUtcSeconds(r.evaluated_to_ms))
-                      : ""));
-  line(fmt::format("Verdict       {}", VerdictName(r.verdict)));
-  for (const auto& reason : r.verdict_reasons) line(fmt::format("              - {}", reason));
-  line(fmt::format("Uptime        {}  (objective {})", FormatPercent(t.uptime()),
-                   FormatPercent(r.objective.uptime_percent / 100.0)));
-  line(fmt::format("Coverage      {}  (minimum {})", FormatPercent(t.coverage()),
-                   FormatPercent(r.objective.min_coverage_percent / 100.0)));
-  line(
-      fmt::format("Conservative  {}  (up / (window - excluded))", FormatPercent(t.conservative())));
-  line(fmt::format("Time          up {}, down {}, unknown {}, excluded {} (of {})",
-                   HumanDurationMs(t.up_ms), HumanDurationMs(t.down_ms),
-                   HumanDurationMs(t.unknown_ms), HumanDurationMs(t.excluded_ms),
-                   HumanDurationMs(t.window_ms)));
-  line(fmt::format("Error budget  allowed {}, used {}, left {} ({} used)",
+  Line(out, fmt::format("Window        {} .. {} UTC{}", FormatUtcSeconds(r.from_ms),
+                        FormatUtcSeconds(r.to_ms),
+                        r.in_progress()
+                            ? fmt::format(" (evaluated to {})", FormatUtcSeconds(r.evaluated_to_ms))
+                            : ""));
+  Line(out, fmt::format("Verdict       {}", VerdictName(r.verdict)));
+  for (const auto& reason : r.verdict_reasons) Line(out, fmt::format("              - {}", reason));
+  Line(out, fmt::format("Uptime        {}  (objective {})", FormatPercent(t.uptime()),
+                        FormatPercent(r.objective.uptime_percent / 100.0)));
+  Line(out, fmt::format("Coverage      {}  (minimum {})", FormatPercent(t.coverage()),
+                        FormatPercent(r.objective.min_coverage_percent / 100.0)));
+  Line(out, fmt::format("Conservative  {}  (up / (window - excluded))",
+                        FormatPercent(t.conservative())));
+  Line(out, fmt::format("Time          up {}, down {}, unknown {}, excluded {} (of {})",
+                        HumanDurationMs(t.up_ms), HumanDurationMs(t.down_ms),
+                        HumanDurationMs(t.unknown_ms), HumanDurationMs(t.excluded_ms),
+                        HumanDurationMs(t.window_ms)));
+  Line(out,
+       fmt::format("Error budget  allowed {}, used {}, left {} ({} used)",
                    HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
                    FormatSignedDuration(r.budget.left_ms), FormatPercent(r.budget.used_ratio())));
   if (r.projection) {
     const auto& p = *r.projection;
-    line(fmt::format("Projection    {} down at the end ({}), projected {}{}",
+    Line(out,
+         fmt::format("Projection    {} down at the end ({}), projected {}{}",
                      HumanDurationMs(p.projected_down_ms),
                      p.burn_rate ? fmt::format("burn rate {:.2f}x", *p.burn_rate) : "burn rate n/a",
                      VerdictName(p.projected_verdict),
@@ -63,12 +66,18 @@ std::string RenderReportText(const Report& r) {
                          ? "; budget exhausted at " + FormatUtcSeconds(*p.budget_exhausted_at_ms)
                          : std::string()));
   }
-  line(fmt::format("Latency       {}", LatencyLine(r.latency)));
-  line(fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
-                   r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
+}
+
+// Latency, matched log lines, emissions and resources, gaps, health probes.
+void AddEvidence(const Report& r, std::string& out) {
+  const auto& t = r.totals;
+  Line(out, fmt::format("Latency       {}", LatencyLine(r.latency)));
+  Line(out, fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
+                        r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
   auto log_line = [&](const char* what, const std::optional<LogEvent>& e) {
     if (e) {
-      line(fmt::format("  {} {} [{}] {}", what, FormatUtcSeconds(e->ts_ms), OneLine(e->key.probe),
+      Line(out,
+           fmt::format("  {} {} [{}] {}", what, FormatUtcSeconds(e->ts_ms), OneLine(e->key.probe),
                        EscapeControlAndInvalidUtf8(e->line)));  // NUL shows as \x00
     }
   };
@@ -77,60 +86,74 @@ std::string RenderReportText(const Report& r) {
   log_line("first error   ", r.logs.first_error);
   log_line("last error    ", r.logs.last_error);
   for (const auto& e : r.usage.emissions) {
-    line(fmt::format("Emissions     {}: {:.6f} kg CO2eq, {:.6f} kWh", OneLine(e.project),
-                     e.emissions_kg, e.energy_kwh));
+    Line(out, fmt::format("Emissions     {}: {:.6f} kg CO2eq, {:.6f} kWh", OneLine(e.project),
+                          e.emissions_kg, e.energy_kwh));
   }
   if (const auto& res = r.usage.resources) {
     auto fig = [](const std::optional<double>& v, const char* unit) {
       return v ? fmt::format("{:.1f} {}", *v, unit) : std::string("n/a");
     };
-    line(fmt::format("Resources     CPU p50 {} p95 {}; memory p50 {} max {}; restarts {:.0f}",
+    Line(out,
+         fmt::format("Resources     CPU p50 {} p95 {}; memory p50 {} max {}; restarts {:.0f}",
                      fig(res->cpu_p50_percent, "%"), fig(res->cpu_p95_percent, "%"),
-                     fig(res->memory_p50_mb, "MB"), fig(res->memory_max_mb, "MB"),
-                     res->restarts));
+                     fig(res->memory_p50_mb, "MB"), fig(res->memory_max_mb, "MB"), res->restarts));
   }
-  line(fmt::format("Gaps          {} ({} unknown)", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
-  line(fmt::format("Health probes {}", OneLine(Joined(r.health_probes))));
+  Line(out,
+       fmt::format("Gaps          {} ({} unknown)", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
+  Line(out, fmt::format("Health probes {}", OneLine(Joined(r.health_probes))));
+}
 
-  line("");
-  line(fmt::format("Incidents ({})", r.incidents.size()));
+// One line per incident.
+void AddIncidents(const Report& r, std::string& out) {
+  Line(out, "");
+  Line(out, fmt::format("Incidents ({})", r.incidents.size()));
   for (size_t i = 0; i < r.incidents.size(); ++i) {
     const auto& inc = r.incidents[i];
-    line(fmt::format("  #{} {} .. {}  {}{}{}  [{}] {}: {}", i + 1, FormatUtcSeconds(inc.start_ms),
-                     inc.ongoing ? std::string("now") : FormatUtcSeconds(inc.end_ms),
-                     HumanDurationMs(inc.duration_ms()), inc.ongoing ? " ONGOING" : "",
-                     inc.began_before_window ? " (began before window)" : "",
-                     OneLine(Joined(inc.probes)), OneLine(inc.first_probe),
-                     OrNone(inc.first_reason)));
+    Line(out, fmt::format(
+                  "  #{} {} .. {}  {}{}{}  [{}] {}: {}", i + 1, FormatUtcSeconds(inc.start_ms),
+                  inc.ongoing ? std::string("now") : FormatUtcSeconds(inc.end_ms),
+                  HumanDurationMs(inc.duration_ms()), inc.ongoing ? " ONGOING" : "",
+                  inc.began_before_window ? " (began before window)" : "",
+                  OneLine(Joined(inc.probes)), OneLine(inc.first_probe), OrNone(inc.first_reason)));
   }
+}
 
+// Integration checks, when there are any.
+void AddChecks(const Report& r, std::string& out) {
   if (!r.checks.empty()) {
-    line("");
-    line("Integration checks");
+    Line(out, "");
+    Line(out, "Integration checks");
     for (const auto& c : r.checks) {
       std::string first;
       if (c.first_failure_ms) {
         first = fmt::format("; first failure {}: {}", FormatUtcSeconds(*c.first_failure_ms),
                             OrNone(c.first_failure_reason));
       }
-      line(fmt::format("  {}  {} runs, {} passed, {} failed ({}){}", OneLine(c.probe), c.runs,
-                       c.passed, c.failed, FormatPercent(c.pass_rate()), first));
+      Line(out, fmt::format("  {}  {} runs, {} passed, {} failed ({}){}", OneLine(c.probe), c.runs,
+                            c.passed, c.failed, FormatPercent(c.pass_rate()), first));
     }
   }
+}
 
+// Alerts fired, when there are any.
+void AddAlerts(const Report& r, std::string& out) {
   if (!r.alerts.empty()) {
-    line("");
-    line(fmt::format("Alerts fired ({})", r.alerts.size()));
+    Line(out, "");
+    Line(out, fmt::format("Alerts fired ({})", r.alerts.size()));
     for (const auto& a : r.alerts) {
-      line(fmt::format("  {} .. {}  {}  {}", FormatUtcSeconds(a.fired_ms),
+      Line(out,
+           fmt::format("  {} .. {}  {}  {}", FormatUtcSeconds(a.fired_ms),
                        a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("(open)"),
                        OneLine(a.rule), OneLine(a.summary)));
     }
   }
+}
 
+// Excluded intervals with the maintenance reasons that overlap them.
+void AddExcluded(const Report& r, std::string& out) {
   if (!r.excluded.empty()) {
-    line("");
-    line("Excluded (maintenance)");
+    Line(out, "");
+    Line(out, "Excluded (maintenance)");
     for (const auto& iv : r.excluded) {
       std::string reason;
       for (const auto& m : r.maintenance) {
@@ -138,29 +161,46 @@ std::string RenderReportText(const Report& r) {
           reason += (reason.empty() ? "  " : "; ") + OneLine(m.reason);
         }
       }
-      line(fmt::format("  {} .. {}  {}{}", FormatUtcSeconds(iv.start_ms),
-                       FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms()), reason));
+      Line(out, fmt::format("  {} .. {}  {}{}", FormatUtcSeconds(iv.start_ms),
+                            FormatUtcSeconds(iv.end_ms), HumanDurationMs(iv.length_ms()), reason));
     }
   }
+}
 
+// The day-by-day table.
+void AddDays(const Report& r, std::string& out) {
   if (!r.days.empty()) {
-    line("");
-    line(fmt::format(
-        "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
-        "Day (UTC)", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95", "p99",
-        "Errors", "Crit"));
+    Line(out, "");
+    Line(out, fmt::format(
+                  "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
+                  "Day (UTC)", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95",
+                  "p99", "Errors", "Crit"));
     for (const auto& d : r.days) {
       bool lat = d.latency.count > 0;
-      line(fmt::format(
-          "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}", d.date,
-          FormatPercent(d.totals.uptime()), HumanDurationMs(d.totals.down_ms),
-          HumanDurationMs(d.totals.unknown_ms), d.incidents,
-          fmt::format("{}/{}", d.checks_passed, d.checks_passed + d.checks_failed),
-          lat ? FormatLatency(d.latency.p50_seconds) : "n/a",
-          lat ? FormatLatency(d.latency.p95_seconds) : "n/a",
-          lat ? FormatLatency(d.latency.p99_seconds) : "n/a", d.errors, d.criticals));
+      Line(out,
+           fmt::format(
+               "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
+               d.date, FormatPercent(d.totals.uptime()), HumanDurationMs(d.totals.down_ms),
+               HumanDurationMs(d.totals.unknown_ms), d.incidents,
+               fmt::format("{}/{}", d.checks_passed, d.checks_passed + d.checks_failed),
+               lat ? FormatLatency(d.latency.p50_seconds) : "n/a",
+               lat ? FormatLatency(d.latency.p95_seconds) : "n/a",
+               lat ? FormatLatency(d.latency.p99_seconds) : "n/a", d.errors, d.criticals));
     }
   }
+}
+
+}  // namespace
+
+std::string RenderReportText(const Report& r) {
+  std::string out;
+  AddSummary(r, out);
+  AddEvidence(r, out);
+  AddIncidents(r, out);
+  AddChecks(r, out);
+  AddAlerts(r, out);
+  AddExcluded(r, out);
+  AddDays(r, out);
   return out;
 }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config ninja-build ccache
   prometheus-cpp-dev libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev zlib1g-dev
-  libssl-dev)
+  libssl-dev libkainjow-mustache-dev)
 # Real parts the tests start: Prometheus's own tools are the oracle for exposition and rules.
 TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps chromium
   prometheus-blackbox-exporter python3-prometheus-client systemd openssl)

@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 namespace obsmon {
 namespace {
 
@@ -52,6 +56,30 @@ TEST(IndexPageTest, NamesAreEscapedAndLinksEncoded) {
   EXPECT_NE(html.find("<span class=\"muted\">none</span>"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_NE(html.find("default-src 'none'"), std::string::npos);
+}
+
+// Byte for byte (OBSMON_UPDATE_GOLDEN=1 rewrites it): the template must give the page the
+// hand-written renderer gave.
+TEST(IndexPageTest, Golden) {
+  const std::string actual = RenderIndexPage(Page());
+  const std::string path = std::string(OBSMON_SOURCE_DIR) + "/tests/render/testdata/index.html";
+  if (std::getenv("OBSMON_UPDATE_GOLDEN") != nullptr) std::ofstream(path) << actual;
+  std::ifstream in(path);
+  std::stringstream golden;
+  golden << in.rdbuf();
+  EXPECT_EQ(actual, golden.str());
+}
+
+TEST(IndexPageTest, TemplateLookingTextIsEscapedNotExpanded) {
+  IndexPage page = Page();
+  page.title = "t<script>{{version}}";
+  page.components[0].name = "<script>'q\"{{name}}{{{state}}}";
+  page.components[0].period->verdict = "{{#components}}<b>";
+  const std::string html = RenderIndexPage(page);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("<title>t&lt;script&gt;{{version}}</title>"), std::string::npos) << html;
+  EXPECT_NE(html.find("<td>&lt;script&gt;&#39;q&quot;{{name}}{{{state}}}</td>"), std::string::npos);
+  EXPECT_NE(html.find(": <b>{{#components}}&lt;b&gt;</b>"), std::string::npos);
 }
 
 TEST(IndexPageTest, NoComponents) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/report/fake_period.h"
 #include "tests/report/uptime_oracle.h"
 
 namespace obsmon {
@@ -190,6 +191,25 @@ TEST(ReportFormatTest, InProgressMarkdownGolden) {
 TEST(ReportFormatTest, InProgressJsonGolden) {
   const std::string actual = RenderReportJson(InProgressGoldenReport());
   EXPECT_EQ(actual, ReadGolden("golden_in_progress.json", actual));
+}
+
+// The HTML pages are checked byte for byte too: the templates (render/templates/) must give the
+// page the hand-written renderer gave. The fake period has hostile text in a reason, a log line,
+// the maintenance reason and the component name.
+TEST(ReportFormatTest, HtmlGolden) {
+  const std::string actual = RenderReportHtml(GoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden.html", actual));
+}
+
+TEST(ReportFormatTest, InProgressHtmlGolden) {
+  const std::string actual = RenderReportHtml(InProgressGoldenReport());
+  EXPECT_EQ(actual, ReadGolden("golden_in_progress.html", actual));
+}
+
+TEST(ReportFormatTest, HostileFakePeriodHtmlGolden) {
+  const std::string actual = RenderReportHtml(
+      fake_period::FakePeriodReport(60'000, /*hostile=*/true, "carbon<script>x</script>"));
+  EXPECT_EQ(actual, ReadGolden("golden_fake_period_hostile.html", actual));
 }
 
 TEST(ReportFormatTest, NoDataIsNullInJsonAndNaInText) {

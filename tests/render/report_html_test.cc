@@ -44,6 +44,23 @@ TEST(ReportHtmlTest, HostileTextNeverAppearsRaw) {
   EXPECT_GE(Count(html, "&lt;img src=x onerror=&quot;document.title=&#39;img&#39;&quot;&gt;"), 4u);
 }
 
+// The page is a mustache template: text that looks like a tag or a template ({{...}}) in a
+// component name or a probe's reason is data, escaped and never expanded.
+TEST(ReportHtmlTest, TemplateLookingTextIsEscapedNotExpanded) {
+  Report r = FakePeriodReport(60'000, false, "c<script>'q\"{{title}}{{{verdict}}}");
+  ASSERT_FALSE(r.incidents.empty());
+  r.incidents[0].first_reason = "<script>x</script> \"dq\" 'sq' {{#criteria}}{{/criteria}}";
+  const std::string html = RenderReportHtml(r);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("<title>c&lt;script&gt;&#39;q&quot;{{title}}{{{verdict}}}: observation "
+                      "period #3</title>"),
+            std::string::npos)
+      << html;
+  EXPECT_NE(html.find("&lt;script&gt;x&lt;/script&gt; &quot;dq&quot; &#39;sq&#39; "
+                      "{{#criteria}}{{/criteria}}"),
+            std::string::npos);
+}
+
 TEST(ReportHtmlTest, SelfContainedWithAPolicyThatForbidsScripts) {
   const std::string html = RenderReportHtml(FakePeriodReport());
   EXPECT_NE(html.find("default-src 'none'"), std::string::npos);

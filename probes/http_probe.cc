@@ -149,10 +149,9 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   // Resolve here rather than inside httplib, which reports a failed lookup like any other
   // failed connection; the numeric address is then handed to httplib (Host and SNI keep the name).
   if (!IsNumericHost(url.target.host)) {
-    std::string reason;
-    std::string ip = ResolveHost(url.target.host, &reason);
-    if (ip.empty()) return Down(ProbeResult::Down(reason));
-    client.set_hostname_addr_map({{url.target.host, ip}});
+    Result<std::string> ip = ResolveHost(url.target.host);
+    if (!ip.ok()) return Down(ProbeResult::Down(ip.status().message()));
+    client.set_hostname_addr_map({{url.target.host, *ip}});
     left = deadline.Remaining(clock_);
     if (left.count() <= 0) return Down(ProbeResult::Down(timeout_reason));
   }

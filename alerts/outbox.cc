@@ -166,7 +166,7 @@ int Outbox::DeliverDue() {
 }
 
 void Outbox::Start() {
-  std::lock_guard lock(run_mu_);
+  MutexLock lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
   stopping_.store(false);
@@ -179,7 +179,7 @@ void Outbox::Start() {
 void Outbox::Stop() {
   stopping_.store(true);
   {
-    std::lock_guard lock(run_mu_);
+    MutexLock lock(run_mu_);
     stop_ = true;
   }
   run_cv_.notify_all();
@@ -187,12 +187,15 @@ void Outbox::Stop() {
 }
 
 void Outbox::Loop() {
-  std::unique_lock lock(run_mu_);
+  MutexLock lock(run_mu_);
   while (!stop_) {
     lock.unlock();
     DeliverDue();
     lock.lock();
-    run_cv_.wait_for(lock, std::chrono::milliseconds(options_.poll_ms), [this] { return stop_; });
+    run_cv_.wait_for(lock.native(), std::chrono::milliseconds(options_.poll_ms), [this] {
+      run_mu_.AssertHeld();  // the predicate runs with the lock held
+      return stop_;
+    });
   }
 }
 

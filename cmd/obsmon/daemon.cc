@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_node.h"
+#include "core/mutex.h"
 #include "core/storage_health.h"
 #include "core/thread_name.h"
 #include "web/http_server.h"
@@ -128,7 +129,7 @@ class Daemon::Impl {
     http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
     ApplyWebConfig(config_.web, &http);
     {
-      std::lock_guard<std::mutex> lock(reload_stats_mu_);
+      MutexLock lock(reload_stats_mu_);
       reload_stats_ = {true, clock_.NowMs() / 1000.0};  // the initial load counts, as in Prometheus
     }
     server_ = std::make_unique<HttpServer>(http, backend_, clock_);
@@ -151,7 +152,7 @@ class Daemon::Impl {
   Status Reload() {
     std::lock_guard<std::mutex> serial(reload_serial_mu_);
     Status s = DoReload();
-    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    MutexLock lock(reload_stats_mu_);
     reload_stats_.last_successful = s.ok();
     if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
     return s;
@@ -233,7 +234,7 @@ class Daemon::Impl {
     probe_samples_.Retain(kept);
     uptime_.Retain(components);
     {
-      std::lock_guard<std::mutex> errors_lock(internal_errors_mu_);
+      MutexLock errors_lock(internal_errors_mu_);
       std::erase_if(internal_errors_, [&](const auto& kv) {
         return !kept.count(kv.first.component + "/" + kv.first.probe);
       });
@@ -264,7 +265,7 @@ class Daemon::Impl {
 
   void Shutdown() {
     {
-      std::lock_guard<std::mutex> lock(stop_mu_);
+      MutexLock lock(stop_mu_);
       if (stopped_) return;
       stopped_ = true;
     }
@@ -305,7 +306,7 @@ class Daemon::Impl {
   }
 
   ReloadStats ReloadSnapshot() {
-    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    MutexLock lock(reload_stats_mu_);
     return reload_stats_;
   }
 
@@ -358,7 +359,7 @@ class Daemon::Impl {
     ledger_->MarkStale(key);
     uint64_t count = 0;
     {
-      std::lock_guard<std::mutex> lock(internal_errors_mu_);
+      MutexLock lock(internal_errors_mu_);
       count = ++internal_errors_[key];
     }
     if (ShouldLog(key, &internal_error_log_)) {
@@ -369,7 +370,7 @@ class Daemon::Impl {
 
   // At most one line a minute per probe for a repeating error.
   bool ShouldLog(const ProbeKey& key, std::map<ProbeKey, SteadyTime>* last) {
-    std::lock_guard<std::mutex> lock(log_limit_mu_);
+    MutexLock lock(log_limit_mu_);
     const SteadyTime now = clock_.SteadyNow();
     auto it = last->find(key);
     if (it != last->end() && now - it->second < std::chrono::minutes(1)) return false;
@@ -400,7 +401,7 @@ class Daemon::Impl {
         for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
       }
     }
-    std::lock_guard<std::mutex> lock(internal_errors_mu_);
+    MutexLock lock(internal_errors_mu_);
     for (const auto& [key, n] : internal_errors_) s.internal_errors[key] = n;
     return s;
   }
@@ -422,9 +423,12 @@ class Daemon::Impl {
     for (;;) {
       ReportStorageHealth();
       RefreshUptime();
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(config_.uptime_refresh_ms),
-                            [this] { return stopped_; })) {
+      MutexLock lock(stop_mu_);
+      if (stop_cv_.wait_for(lock.native(), std::chrono::milliseconds(config_.uptime_refresh_ms),
+                            [this] {
+                              stop_mu_.AssertHeld();  // the predicate runs with the lock held
+                              return stopped_;
+                            })) {
         return;
       }
     }
@@ -486,16 +490,18 @@ class Daemon::Impl {
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex reload_mu_;
-  Config config_;  // GUARDED_BY(reload_mu_) for components
+  // config_.components is guarded by reload_mu_ (not annotated: the analysis guards whole
+  // fields, and the rest of config_ is fixed after start).
+  Config config_;
   std::unique_ptr<storage::Writer> writer_;
   const std::string config_path_db_ = config_.storage.path;
   std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
   std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
-  std::mutex internal_errors_mu_;
-  std::map<ProbeKey, uint64_t> internal_errors_;  // GUARDED_BY(internal_errors_mu_)
-  std::mutex log_limit_mu_;
-  std::map<ProbeKey, SteadyTime> internal_error_log_;  // GUARDED_BY(log_limit_mu_)
-  std::map<ProbeKey, SteadyTime> restore_log_;         // GUARDED_BY(log_limit_mu_)
+  Mutex internal_errors_mu_;
+  std::map<ProbeKey, uint64_t> internal_errors_ GUARDED_BY(internal_errors_mu_);
+  Mutex log_limit_mu_;
+  std::map<ProbeKey, SteadyTime> internal_error_log_ GUARDED_BY(log_limit_mu_);
+  std::map<ProbeKey, SteadyTime> restore_log_ GUARDED_BY(log_limit_mu_);
   std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
   MonitorState state_;
   UptimeBoard uptime_;
@@ -508,18 +514,18 @@ class Daemon::Impl {
   std::unique_ptr<HttpServer> server_;
   std::string last_storage_error_;  // refresher thread only
   std::mutex reload_serial_mu_;  // one reload at a time
-  std::mutex reload_stats_mu_;
-  ReloadStats reload_stats_;  // GUARDED_BY(reload_stats_mu_)
+  Mutex reload_stats_mu_;
+  ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
   std::thread refresher_;
-  std::mutex stop_mu_;
+  Mutex stop_mu_;
   std::condition_variable stop_cv_;
-  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+  bool stopped_ GUARDED_BY(stop_mu_) = false;
 };
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   ConfigErrors errors;
   auto config = LoadConfig(options.config_path, *options.clock, &errors);
-  if (!config) throw ConfigException(std::move(errors));
+  if (!config) return Status::InvalidConfig(errors.ToString());
   const std::string listen =
       options.listen_override.empty() ? config->listen : options.listen_override;
   if (Status s = CheckListenAddress(listen); !s.ok()) return s;

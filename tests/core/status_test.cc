@@ -17,6 +17,8 @@ TEST(StatusTest, NamedConstructorsCarryCodeAndMessage) {
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(s.IsNotFound());
   EXPECT_EQ(s.message(), "no such probe");
+  EXPECT_TRUE(Status::InvalidConfig("a.yml:3:1: unknown key").IsInvalidConfig());
+  EXPECT_FALSE(Status::InvalidConfig("x").IsInvalidArgument());
   EXPECT_TRUE(Status::Ok().ok());
   EXPECT_EQ(Status::Ok().ToString(), "OK");
 }

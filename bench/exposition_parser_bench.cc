@@ -26,13 +26,13 @@ int main(int argc, char** argv) {
     body += name + "_info{path=\"C:\\\\dir\\\\\\\"x\\\"\",note=\"a\\nb\"} 1 1700000000000\n";
     n += 3;
   }
-  obsmon::exposition::ParseOptions options;
+  obsmon::probes::ParseOptions options;
   options.max_samples = static_cast<size_t>(n) + 1;
   options.max_body_bytes = body.size() + 1;
   size_t parsed = 0;
   const auto start = std::chrono::steady_clock::now();
   for (int r = 0; r < rounds; ++r) {
-    auto out = obsmon::exposition::Parse(body, options);
+    auto out = obsmon::probes::Parse(body, options);
     if (!out.ok()) {
       std::fprintf(stderr, "parse failed: %s\n",
                    out.errors.empty() ? out.fatal.c_str() : out.errors[0].ToString().c_str());

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
   ::stat(path.c_str(), &st);
   const double gb = static_cast<double>(st.st_size) / 1e9;
 
-  auto scanner = std::move(obsmon::logs::LogScanner::Create(
+  auto scanner = std::move(obsmon::probes::LogScanner::Create(
                                {{"error", "ERROR"}, {"critical", "CRITICAL"}}, false))
                      .value();
   // Warm the page cache once for both (grep runs after, from the same cache).
@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   double best_obsmon = 1e9;
   uint64_t obsmon_count = 0, lines = 0;
   for (int round = 0; round < 3; ++round) {
-    obsmon::logs::LogFollower follower(path, scanner.get(),
+    obsmon::probes::LogFollower follower(path, scanner.get(),
                                        {.read_chunk_bytes = 1 << 20, .max_events_per_poll = 0});
     const auto t0 = std::chrono::steady_clock::now();
     auto out = follower.Poll([] { return false; });

@@ -44,7 +44,7 @@ std::optional<ProbeRole> ParseRole(const std::string& text) {
 
 std::string JoinKinds() {
   std::string out;
-  for (const auto& k : ProbeKindNames()) {
+  for (const auto& k : probes::ProbeKindNames()) {
     if (!out.empty()) out += ", ";
     out += k;
   }
@@ -112,7 +112,7 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
     node.ErrorAt("name", "invalid probe name '" + *name + "' (letters, digits, '_', '.', '-')");
     ok = false;
   }
-  const ProbeKind* kind = kind_name ? FindProbeKind(*kind_name) : nullptr;
+  const probes::ProbeKind* kind = kind_name ? probes::FindProbeKind(*kind_name) : nullptr;
   if (kind_name && !kind) {
     node.ErrorAt("kind", "unknown probe kind '" + *kind_name + "' (known: " + JoinKinds() + ")");
     ok = false;

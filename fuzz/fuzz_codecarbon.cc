@@ -12,6 +12,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace obsmon;
+  using namespace obsmon::probes;
   static const std::string dir = "/tmp/obsmon-fuzz-codecarbon-" + std::to_string(::getpid());
   static const bool made = std::filesystem::create_directories(dir);
   (void)made;

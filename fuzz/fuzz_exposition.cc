@@ -7,7 +7,7 @@
 #include "probes/exposition_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace obsmon::exposition;
+  using namespace obsmon::probes;
   if (size == 0) return 0;
   ParseOptions opt;
   opt.format = (data[0] & 1) ? Format::kOpenMetrics : Format::kPrometheusText;

@@ -10,7 +10,7 @@
 #include "probes/log_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace obsmon::logs;
+  using namespace obsmon::probes;
   static auto scanner = std::move(LogScanner::Create(DefaultSeverities(), false)).value();
   static auto sensitive = std::move(LogScanner::Create(DefaultSeverities(), true)).value();
   std::string text(reinterpret_cast<const char*>(data), size);

@@ -29,8 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::ofstream(root + names[i], std::ios::binary | std::ios::trunc)
         .write(parts[i].data(), static_cast<std::streamsize>(parts[i].size()));
   }
-  (void)obsmon::ReadBootTimeSeconds(root);
-  (void)obsmon::ReadProcessStat(root, 1);
-  (void)obsmon::ReadCommandLine(root, 1);
+  (void)obsmon::probes::ReadBootTimeSeconds(root);
+  (void)obsmon::probes::ReadProcessStat(root, 1);
+  (void)obsmon::probes::ReadCommandLine(root, 1);
   return 0;
 }

@@ -12,7 +12,7 @@
 
 #include "probes/csv_records.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -148,7 +148,7 @@ void CodecarbonProbe::ReadCsv(const std::string& path, std::vector<Row>* rows,
   if (nl == std::string::npos) return;  // header not complete yet
   const std::string header_line = head.substr(0, nl + 1);
   const std::string fingerprint = HexDigest(header_line);
-  auto header_rows = csv::Split(header_line);
+  auto header_rows = Split(header_line);
   if (header_rows.rows.empty()) return;
   const std::vector<std::string>& header = header_rows.rows[0];
 
@@ -187,7 +187,7 @@ void CodecarbonProbe::ReadCsv(const std::string& path, std::vector<Row>* rows,
   }
 
   std::string data = ReadRange(path, offset, options_.max_read_bytes);
-  auto records = csv::Split(data);
+  auto records = Split(data);
   if (records.consumed == 0 && data.size() >= options_.max_read_bytes) {
     reasons->push_back(name + ": a row longer than " + std::to_string(options_.max_read_bytes) +
                        " bytes was skipped");
@@ -434,4 +434,4 @@ std::unique_ptr<Probe> MakeCodecarbonProbe(const ProbeSpec& spec, ConfigNode& se
   return std::make_unique<CodecarbonProbe>(spec, std::move(options), clock);
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -28,7 +28,7 @@
 #include "core/config_node.h"
 #include "probes/probe.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 struct CodecarbonOptions {
   std::string dir;
@@ -86,4 +86,4 @@ class CodecarbonProbe final : public Probe {
 std::unique_ptr<Probe> MakeCodecarbonProbe(const ProbeSpec& spec, ConfigNode& settings,
                                            const Clock& clock);
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

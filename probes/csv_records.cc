@@ -1,6 +1,6 @@
 #include "probes/csv_records.h"
 
-namespace obsmon::csv {
+namespace obsmon::probes {
 
 Records Split(std::string_view data) {
   Records out;
@@ -55,4 +55,4 @@ Records Split(std::string_view data) {
   return out;
 }
 
-}  // namespace obsmon::csv
+}  // namespace obsmon::probes

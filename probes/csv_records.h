@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace obsmon::csv {
+namespace obsmon::probes {
 
 struct Records {
   std::vector<std::vector<std::string>> rows;
@@ -20,4 +20,4 @@ struct Records {
 // Splits the complete records at the start of `data`. Empty lines are skipped.
 Records Split(std::string_view data);
 
-}  // namespace obsmon::csv
+}  // namespace obsmon::probes

@@ -9,7 +9,7 @@
 
 #include "core/status.h"
 
-namespace obsmon::exposition {
+namespace obsmon::probes {
 
 namespace {
 
@@ -591,4 +591,4 @@ ParseOutput Parse(std::string_view body, const ParseOptions& options) {
   return Parser(body, options).Run();
 }
 
-}  // namespace obsmon::exposition
+}  // namespace obsmon::probes

@@ -20,7 +20,7 @@
 
 #include "core/labels.h"
 
-namespace obsmon::exposition {
+namespace obsmon::probes {
 
 enum class Format { kPrometheusText, kOpenMetrics };
 
@@ -102,4 +102,4 @@ bool IsValidLabelName(std::string_view name);
 // Parses a Prometheus float ("1.5e3", "NaN", "+Inf", "-Inf", "Inf"); nullopt otherwise.
 std::optional<double> ParseValue(std::string_view text);
 
-}  // namespace obsmon::exposition
+}  // namespace obsmon::probes

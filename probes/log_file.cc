@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 namespace {
 
@@ -319,4 +319,4 @@ std::vector<RotatedName> ListRotated(const std::string& path) {
   return last;
 }
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

@@ -18,7 +18,7 @@
 
 #include "core/status.h"
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 // Bytes hashed into a fingerprint. A shorter file has a shorter fingerprint that grows as it
 // grows; a fingerprint records its length so that it can be recomputed over the same bytes.
@@ -111,4 +111,4 @@ std::vector<RotatedName> ListRotated(const std::string& path);
 // Reason text for an errno value, short and lowercase ("permission denied").
 std::string ErrnoReason(int err);
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

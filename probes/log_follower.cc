@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 namespace {
 
@@ -395,4 +395,4 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   return out;
 }
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

@@ -18,7 +18,7 @@
 #include "probes/log_file.h"
 #include "probes/log_scanner.h"
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 struct FollowOptions {
   size_t read_chunk_bytes = 1 << 20;  // one read; also the longest line matched in full
@@ -103,4 +103,4 @@ class LogFollower {
   bool noted_invalid_utf8_ = false;
 };
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

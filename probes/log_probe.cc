@@ -7,7 +7,7 @@
 
 #include "core/bounded_read.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -41,14 +41,14 @@ std::string TotalKey(const std::string& name, const Labels& labels) {
 Result<std::unique_ptr<LogProbe>> LogProbe::Create(const ProbeSpec& spec, LogProbeOptions options,
                                                    const Clock& clock) {
   if (options.paths.empty()) return Status::InvalidArgument("no paths configured");
-  auto scanner = logs::LogScanner::Create(options.severities, options.case_insensitive);
+  auto scanner = LogScanner::Create(options.severities, options.case_insensitive);
   if (!scanner.ok()) return scanner.status();
   return std::unique_ptr<LogProbe>(
       new LogProbe(spec, std::move(options), clock, std::move(scanner).value()));
 }
 
 LogProbe::LogProbe(const ProbeSpec& spec, LogProbeOptions options, const Clock& clock,
-                   std::unique_ptr<logs::LogScanner> scanner)
+                   std::unique_ptr<LogScanner> scanner)
     : spec_(spec), options_(std::move(options)), clock_(clock), scanner_(std::move(scanner)) {}
 
 std::string LogProbe::Instance() const {
@@ -80,10 +80,10 @@ void LogProbe::Restore(ProbeStateSource& state) {
   }
 }
 
-logs::LogFollower& LogProbe::FollowerFor(const std::string& path) {
+LogFollower& LogProbe::FollowerFor(const std::string& path) {
   auto it = followers_.find(path);
   if (it != followers_.end()) return *it->second;
-  auto follower = std::make_unique<logs::LogFollower>(path, scanner_.get(), options_.follow);
+  auto follower = std::make_unique<LogFollower>(path, scanner_.get(), options_.follow);
   if (auto r = restored_.find(path); r != restored_.end()) {
     follower->Restore(r->second);
     restored_.erase(r);
@@ -132,7 +132,7 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
   const TimestampMs now = clock_.NowMs();
   const auto& severities = scanner_->severities();
   for (auto& [path, follower] : followers_) {
-    logs::FollowOutput out = follower->Poll(expired);
+    FollowOutput out = follower->Poll(expired);
     const bool is_explicit =
         std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
     if (!out.trouble.empty() && is_explicit) troubles.push_back(path + ": " + out.trouble);
@@ -246,4 +246,4 @@ std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
   return std::move(probe).value();
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -22,13 +22,13 @@
 #include "probes/log_scanner.h"
 #include "probes/probe.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 struct LogProbeOptions {
   std::vector<std::string> paths;  // files or glob patterns; symlinks are followed
-  std::vector<logs::SeverityPattern> severities = logs::DefaultSeverities();
+  std::vector<SeverityPattern> severities = DefaultSeverities();
   bool case_insensitive = false;
-  logs::FollowOptions follow;
+  FollowOptions follow;
 };
 
 class LogProbe final : public Probe {
@@ -41,12 +41,12 @@ class LogProbe final : public Probe {
   std::string Instance() const override;
   void Restore(ProbeStateSource& state) override;
 
-  const logs::LogScanner& scanner() const { return *scanner_; }
+  const LogScanner& scanner() const { return *scanner_; }
 
  private:
   LogProbe(const ProbeSpec& spec, LogProbeOptions options, const Clock& clock,
-           std::unique_ptr<logs::LogScanner> scanner);
-  logs::LogFollower& FollowerFor(const std::string& path);
+           std::unique_ptr<LogScanner> scanner);
+  LogFollower& FollowerFor(const std::string& path);
   Labels SourceLabels(const std::string& path) const;
   // Adds `delta` to the running total and to the result's counter increments.
   void AddCounter(const std::string& name, const Labels& labels, double delta, ProbeResult* out);
@@ -54,8 +54,8 @@ class LogProbe final : public Probe {
   ProbeSpec spec_;
   LogProbeOptions options_;
   const Clock& clock_;
-  std::unique_ptr<logs::LogScanner> scanner_;
-  std::map<std::string, std::unique_ptr<logs::LogFollower>> followers_;  // by path
+  std::unique_ptr<LogScanner> scanner_;
+  std::map<std::string, std::unique_ptr<LogFollower>> followers_;  // by path
   std::map<std::string, LogCursor> restored_;                            // by path, not yet used
   // Running totals of the persistent counters, keyed by name + labels text.
   std::map<std::string, CounterValue> totals_;
@@ -66,4 +66,4 @@ class LogProbe final : public Probe {
 std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
                                     const Clock& clock);
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cstring>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 namespace {
 
@@ -178,4 +178,4 @@ void LogScanner::ScanWithRegex(std::string_view text, std::vector<LineMatch>* ma
   }
 }
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

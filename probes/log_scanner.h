@@ -23,7 +23,7 @@ namespace re2 {
 class RE2;
 }  // namespace re2
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 struct SeverityPattern {
   std::string name;     // "error", "critical": the `severity` label value
@@ -68,4 +68,4 @@ class LogScanner {
   LiteralSet literals_;
 };
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

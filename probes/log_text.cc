@@ -10,7 +10,7 @@
 
 #include "core/text_escape.h"
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 namespace {
 
@@ -220,4 +220,4 @@ std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid
   return out;
 }
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 
 // Number of '\n' bytes in `text`.
 uint64_t CountNewlines(std::string_view text);
@@ -49,4 +49,4 @@ class LiteralSet {
 // seen.
 std::string CleanLine(std::string_view line, size_t max_bytes, bool* had_invalid = nullptr);
 
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

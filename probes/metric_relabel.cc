@@ -4,7 +4,7 @@
 
 #include "probes/exposition_parser.h"
 
-namespace obsmon::relabel {
+namespace obsmon::probes {
 
 namespace {
 
@@ -113,7 +113,7 @@ bool Rule::Apply(Labels* labels) const {
   std::vector<std::string> groups(n);
   for (int i = 0; i < n; ++i) groups[i] = std::string(pieces[i].data(), pieces[i].size());
   std::string target = Expand(spec_.target_label, groups);
-  if (!exposition::IsValidLabelName(target)) return true;  // as Prometheus: skip silently
+  if (!IsValidLabelName(target)) return true;  // as Prometheus: skip silently
   std::string result = Expand(spec_.replacement, groups);
   labels->Set(target, result);  // empty removes the label
   return true;
@@ -162,4 +162,4 @@ std::optional<RelabelRules> RelabelRules::FromConfig(ConfigNode& parent, const s
   return rules;
 }
 
-}  // namespace obsmon::relabel
+}  // namespace obsmon::probes

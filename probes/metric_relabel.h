@@ -18,7 +18,7 @@ namespace re2 {
 class RE2;
 }
 
-namespace obsmon::relabel {
+namespace obsmon::probes {
 
 enum class Action { kReplace, kKeep, kDrop, kLabelDrop, kLabelKeep };
 
@@ -72,4 +72,4 @@ class RelabelRules {
   std::vector<std::unique_ptr<Rule>> rules_;
 };
 
-}  // namespace obsmon::relabel
+}  // namespace obsmon::probes

@@ -12,7 +12,7 @@
 
 // Each kind adds its header and one row to kKinds below.
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -44,4 +44,4 @@ std::vector<std::string> ProbeKindNames() {
   return out;
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -10,7 +10,7 @@
 #include "core/config_node.h"
 #include "probes/probe.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 // Builds a probe from its spec and its config mapping. The factory reads only its kind's own keys
 // from `settings` (the loader has already read name, kind, role, interval, timeout, labels, and
@@ -31,4 +31,4 @@ const ProbeKind* FindProbeKind(std::string_view name);
 // All kinds, for error messages ("unknown kind 'htp' (known: http, tcp, exec, ...)").
 std::vector<std::string> ProbeKindNames();
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

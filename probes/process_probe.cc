@@ -14,7 +14,7 @@
 
 #include "core/bounded_read.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -260,4 +260,4 @@ std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& setti
   return *std::move(probe);
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -32,7 +32,7 @@ namespace re2 {
 class RE2;
 }
 
-namespace obsmon {
+namespace obsmon::probes {
 
 struct ProcessOptions {
   std::string pid_file;
@@ -88,4 +88,4 @@ class ProcessProbe final : public Probe {
 std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& settings,
                                         const Clock& clock);
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

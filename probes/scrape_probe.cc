@@ -10,7 +10,7 @@
 #include "probes/bounded_http_client.h"
 #include "probes/exposition_parser.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 namespace {
 
@@ -100,12 +100,12 @@ std::string FormatSeconds(double s) {
 
 }  // namespace
 
-ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, relabel::RelabelRules rules,
+ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, RelabelRules rules,
                          const Clock& clock)
     : spec_(spec), options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {}
 
 std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOptions options,
-                                                 relabel::RelabelRules rules, const Clock& clock,
+                                                 RelabelRules rules, const Clock& clock,
                                                  std::string* error) {
   auto url = ParseUrl(options.url, error);
   if (!url) return nullptr;
@@ -239,8 +239,8 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
   };
   if (failure.empty() && deadline.Expired(clock_)) failure = overran();
   if (failure.empty()) {
-    exposition::ParseOptions popt;
-    popt.format = exposition::FormatFromContentType(content_type);
+    ParseOptions popt;
+    popt.format = FormatFromContentType(content_type);
     popt.max_body_bytes = options_.body_size_limit > 0 ? options_.body_size_limit : SIZE_MAX;
     // Hard cap on what the parser holds; the configured limit is applied after relabeling.
     const size_t limit = options_.sample_limit > 0 ? options_.sample_limit : 5'000'000;
@@ -249,7 +249,7 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
     popt.max_line_bytes = options_.line_length_limit;
     // A body that is slow to parse (millions of lines) must not outlive the probe's timeout.
     popt.expired = [&] { return deadline.Expired(clock_); };
-    auto parsed = exposition::Parse(body, popt);
+    auto parsed = Parse(body, popt);
     body.clear();
     body.shrink_to_fit();
     scraped = parsed.samples.size();
@@ -350,7 +350,7 @@ std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settin
       }
     }
   }
-  auto rules = relabel::RelabelRules::FromConfig(settings, "metric_relabel");
+  auto rules = RelabelRules::FromConfig(settings, "metric_relabel");
   if (!url || !rules) return nullptr;
   options.url = *url;
   std::string error;
@@ -362,4 +362,4 @@ std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settin
   return probe;
 }
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

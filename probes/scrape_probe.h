@@ -25,7 +25,7 @@
 #include "probes/metric_relabel.h"
 #include "probes/probe.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 
 struct ScrapeOptions {
   std::string url;  // scheme://host[:port]/path[?query]
@@ -41,7 +41,7 @@ class ScrapeProbe final : public Probe {
  public:
   // `clock` outlives the probe. Fails (nullptr + error) for a URL it cannot use.
   static std::unique_ptr<ScrapeProbe> Create(const ProbeSpec& spec, ScrapeOptions options,
-                                             relabel::RelabelRules rules, const Clock& clock,
+                                             RelabelRules rules, const Clock& clock,
                                              std::string* error);
 
   ProbeResult Run(const Deadline& deadline) override;
@@ -58,12 +58,12 @@ class ScrapeProbe final : public Probe {
   std::string Fetch(const Deadline& deadline, SteadyTime start, std::string* body,
                     std::string* content_type);
 
-  ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, relabel::RelabelRules rules,
+  ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, RelabelRules rules,
               const Clock& clock);
 
   ProbeSpec spec_;
   ScrapeOptions options_;
-  relabel::RelabelRules rules_;
+  RelabelRules rules_;
   const Clock& clock_;
   std::string scheme_;  // "http" or "https"
   std::string host_;    // without brackets
@@ -76,4 +76,4 @@ class ScrapeProbe final : public Probe {
 std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settings,
                                        const Clock& clock);
 
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -44,7 +44,7 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   // A reason may quote what a target sent (an exec probe's output, a tcp banner): stored and
   // shown as log lines are, NUL and invalid UTF-8 as \xNN and backslashes doubled, at most
   // 4 KiB, or sqlite3 cut it at a NUL and reports printed raw bytes (fresh eyes, issue 13).
-  if (!result->reason.empty()) result->reason = logs::CleanLine(result->reason, kMaxReasonBytes);
+  if (!result->reason.empty()) result->reason = probes::CleanLine(result->reason, kMaxReasonBytes);
   const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
 
   out.result = result;

@@ -1,6 +1,7 @@
 #include "web/metrics_collector.h"
 
 #include <limits>
+#include <map>
 #include <prometheus/text_serializer.h>
 
 namespace obsmon {
@@ -73,19 +74,9 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   for (auto* f : {&accepted, &refused, &dropped, &open}) out->push_back(std::move(*f));
 }
 
-}  // namespace
-
-MetricsCollector::MetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
-                                   std::function<SelfStats()> self_stats, std::string version,
-                                   TimestampMs start_ms)
-    : state_(state),
-      uptime_(uptime),
-      self_stats_(std::move(self_stats)),
-      version_(std::move(version)),
-      start_ms_(start_ms) {}
-
-std::vector<MetricFamily> MetricsCollector::Collect() const {
-  std::vector<MetricFamily> out;
+// probe_success, probe_duration_seconds, obsmon_probe_last_run_timestamp_seconds,
+// obsmon_probe_runs_total, obsmon_component_up and obsmon_component_state, in that order.
+std::vector<MetricFamily> ComponentFamilies(const std::vector<ComponentMetrics>& components) {
   auto success = Family("probe_success", "Whether the last run of the probe succeeded (1) or not (0).",
                         MetricType::Gauge);
   auto duration = Family("probe_duration_seconds", "How long the last run of the probe took.",
@@ -103,34 +94,41 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                            "The component's current state: 1 for the state it is in (up, down "
                            "or unknown), 0 for the others.",
                            MetricType::Gauge);
-  for (const auto& c : state_.Snapshot()) {
-    Labels cl{{"component", c.name}, {"job", c.labels.Get("job")}};
-    if (c.health != ComponentHealth::kUnknown) {
-      AddGauge(&comp_up, cl, c.health == ComponentHealth::kUp ? 1 : 0);
-    }
-    for (auto h : {ComponentHealth::kUp, ComponentHealth::kDown, ComponentHealth::kUnknown}) {
+  for (const auto& c : components) {
+    Labels cl{{"component", c.name}, {"job", c.job}};
+    if (c.up) AddGauge(&comp_up, cl, *c.up ? 1 : 0);
+    const std::string current = !c.up ? "unknown" : *c.up ? "up" : "down";
+    for (const char* state : {"up", "down", "unknown"}) {
       Labels sl = cl;
-      sl.Set("state", ToString(h));
-      AddGauge(&comp_state, sl, c.health == h ? 1 : 0);
+      sl.Set("state", state);
+      AddGauge(&comp_state, sl, current == state ? 1 : 0);
     }
     for (const auto& p : c.probes) {
-      Labels pl = p.spec.labels;
-      pl.Set("component", p.spec.key.component);
-      pl.Set("probe", p.spec.key.probe);
+      Labels pl = p.labels;
+      pl.Set("component", p.key.component);
+      pl.Set("probe", p.key.probe);
       pl.Set("instance", p.instance);
       if (p.last_run) {
         AddGauge(&success, pl, p.last_run->success ? 1 : 0);
         AddGauge(&duration, pl, p.last_run->duration_seconds);
-        AddGauge(&last_run, pl, p.last_run->ts_ms / 1000.0);
+        AddGauge(&last_run, pl, p.last_run->started_ms / 1000.0);
       }
-      Labels rl{{"component", p.spec.key.component}, {"probe", p.spec.key.probe}};
+      Labels rl{{"component", p.key.component}, {"probe", p.key.probe}};
       rl.Set("result", "success");
       AddCounter(&runs, rl, static_cast<double>(p.runs_success));
       rl.Set("result", "failure");
       AddCounter(&runs, rl, static_cast<double>(p.runs_failure));
     }
   }
+  std::vector<MetricFamily> out;
+  for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state}) {
+    out.push_back(std::move(*f));
+  }
+  return out;
+}
 
+// The objective-window figures: uptime, coverage, objective, budget and window, in that order.
+std::vector<MetricFamily> UptimeFamilies(const std::vector<ComponentUptimeMetrics>& rows) {
   auto uptime = Family("obsmon_component_uptime_ratio",
                        "up / (up + down) over the objective window; unknown time excluded.",
                        MetricType::Gauge);
@@ -144,89 +142,101 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                        MetricType::Gauge);
   auto window = Family("obsmon_component_objective_window_seconds",
                        "Length of the component's objective window.", MetricType::Gauge);
-  for (const auto& [name, f] : uptime_.All()) {
-    Labels l{{"component", name}, {"job", f.job}};
+  for (const auto& f : rows) {
+    Labels l{{"component", f.component}, {"job", f.job}};
     if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);
     AddGauge(&coverage, l, f.coverage_ratio);
     AddGauge(&objective, l, f.objective_ratio);
     AddGauge(&budget, l, f.budget_remaining_seconds);
     AddGauge(&window, l, f.window_ms / 1000.0);
   }
+  std::vector<MetricFamily> out;
+  for (auto* f : {&uptime, &coverage, &objective, &budget, &window}) out.push_back(std::move(*f));
+  return out;
+}
 
-  const SelfStats s = self_stats_ ? self_stats_() : SelfStats{};
+std::vector<MetricFamily> SchedulerFamilies(const SchedulerMetrics& s) {
   auto lag = Family("obsmon_scheduler_lag_seconds",
                     "How late probe runs started after their due time.", MetricType::Summary);
   {
     ClientMetric m;
-    m.summary.sample_count = s.scheduler.lag_count;
-    m.summary.sample_sum = s.scheduler.lag_seconds_sum;
+    m.summary.sample_count = s.lag_count;
+    m.summary.sample_sum = s.lag_seconds_sum;
     lag.metric.push_back(std::move(m));
   }
   auto last_lag = Family("obsmon_scheduler_last_lag_seconds",
                          "How late the most recent probe run started.", MetricType::Gauge);
-  AddGauge(&last_lag, {}, s.scheduler.last_lag_seconds);
+  AddGauge(&last_lag, {}, s.last_lag_seconds);
   auto skipped = Family("obsmon_scheduler_skipped_runs_total",
                         "Runs not started because the previous run of the probe was still busy "
                         "or obsmon fell behind.",
                         MetricType::Counter);
-  AddCounter(&skipped, {}, static_cast<double>(s.scheduler.skipped));
+  AddCounter(&skipped, {}, static_cast<double>(s.skipped));
   auto sched_queue = Family("obsmon_scheduler_queue_depth", "Probe runs waiting for a worker.",
                             MetricType::Gauge);
-  AddGauge(&sched_queue, {}, static_cast<double>(s.scheduler.queue_depth));
+  AddGauge(&sched_queue, {}, static_cast<double>(s.queue_depth));
   auto busy = Family("obsmon_scheduler_busy_workers", "Workers running a probe now.",
                      MetricType::Gauge);
-  AddGauge(&busy, {}, static_cast<double>(s.scheduler.busy_workers));
+  AddGauge(&busy, {}, static_cast<double>(s.busy_workers));
+  std::vector<MetricFamily> out;
+  for (auto* f : {&lag, &last_lag, &skipped, &sched_queue, &busy}) out.push_back(std::move(*f));
+  return out;
+}
 
+// The writer's figures and the health of every other use of the database.
+std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
+                                          const std::vector<StorageOperationHealth>& operations,
+                                          bool storage_healthy) {
   auto wq = Family("obsmon_storage_queue_depth", "Write batches waiting for the storage writer.",
                    MetricType::Gauge);
-  AddGauge(&wq, {}, static_cast<double>(s.writer.queue_depth));
+  AddGauge(&wq, {}, static_cast<double>(w.queue_depth));
   auto dropped = Family("obsmon_storage_dropped_batches_total",
                         "Write batches dropped because the writer queue was full.",
                         MetricType::Counter);
-  AddCounter(&dropped, {}, static_cast<double>(s.writer.dropped_batches));
+  AddCounter(&dropped, {}, static_cast<double>(w.dropped_batches));
   auto dropped_samples =
       Family("obsmon_storage_dropped_samples_total",
              "Samples left out of write batches when the writer queue held its maximum rows; "
              "the batches' probe runs were kept.",
              MetricType::Counter);
-  AddCounter(&dropped_samples, {}, static_cast<double>(s.writer.dropped_samples));
+  AddCounter(&dropped_samples, {}, static_cast<double>(w.dropped_samples));
   auto late = Family("obsmon_storage_dropped_late_runs_total",
                      "Probe runs refused because they arrived after retention had deleted part of "
                      "the state span they belong to (their time could not be placed exactly).",
                      MetricType::Counter);
-  AddCounter(&late, {}, static_cast<double>(s.writer.dropped_late_runs));
+  AddCounter(&late, {}, static_cast<double>(w.dropped_late_runs));
   auto werr = Family("obsmon_storage_write_errors_total",
                      "Failed storage transactions (their batches are retried).",
                      MetricType::Counter);
-  AddCounter(&werr, {}, static_cast<double>(s.writer.write_errors));
+  AddCounter(&werr, {}, static_cast<double>(w.write_errors));
   auto committed = Family("obsmon_storage_committed_rows_total",
                           "Rows (runs, samples, events) committed to the database.",
                           MetricType::Counter);
-  AddCounter(&committed, {}, static_cast<double>(s.writer.committed_rows));
+  AddCounter(&committed, {}, static_cast<double>(w.committed_rows));
   auto wlat = Family("obsmon_storage_commit_duration_seconds",
                      "Duration of storage transactions.", MetricType::Summary);
   {
     ClientMetric m;
-    m.summary.sample_count = s.writer.commits;
-    m.summary.sample_sum = s.writer.commit_seconds_sum;
+    m.summary.sample_count = w.commits;
+    m.summary.sample_sum = w.commit_seconds_sum;
     wlat.metric.push_back(std::move(m));
   }
   auto healthy = Family("obsmon_storage_last_write_successful",
                         "1 when the last storage transaction succeeded.", MetricType::Gauge);
-  AddGauge(&healthy, {}, s.writer.last_error.empty() ? 1 : 0);
+  AddGauge(&healthy, {}, w.last_write_ok ? 1 : 0);
   auto storage_ok = Family("obsmon_storage_healthy",
                            "1 while every read and write of the database succeeds; 0 while one "
                            "is failing (GET /healthz says which).",
                            MetricType::Gauge);
-  AddGauge(&storage_ok, {}, s.storage_healthy ? 1 : 0);
+  AddGauge(&storage_ok, {}, storage_healthy ? 1 : 0);
   auto storage_errors = Family("obsmon_storage_errors_total",
                                "Failed reads and writes of the database, by operation (write: "
                                "the writer's transactions; read: reports, uptime, probe state; "
                                "periods; alerts).",
                                MetricType::Counter);
   AddCounter(&storage_errors, Labels{{"operation", "write"}},
-             static_cast<double>(s.writer.write_errors));
-  for (const auto& op : s.storage) {
+             static_cast<double>(w.write_errors));
+  for (const auto& op : operations) {
     if (op.operation == "write") continue;
     AddCounter(&storage_errors, Labels{{"operation", op.operation}},
                static_cast<double>(op.errors_total));
@@ -235,55 +245,96 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
                      "Write batches accepted but never written: refused for their data or "
                      "dropped while retrying a failing disk. Probe state in them is re-read.",
                      MetricType::Counter);
-  AddCounter(&lost, Labels{{"reason", "refused"}}, static_cast<double>(s.writer.rejected_batches));
-  AddCounter(&lost, Labels{{"reason", "retry_overflow"}}, static_cast<double>(s.writer.lost_batches));
+  AddCounter(&lost, Labels{{"reason", "refused"}}, static_cast<double>(w.rejected_batches));
+  AddCounter(&lost, Labels{{"reason", "retry_overflow"}}, static_cast<double>(w.lost_batches));
   auto superseded = Family("obsmon_storage_superseded_state_batches_total",
                            "Batches whose log lines and counters were dropped because their probe "
                            "re-read its state meanwhile (the lines are counted by the re-read).",
                            MetricType::Counter);
-  AddCounter(&superseded, {}, static_cast<double>(s.writer.superseded_batches));
+  AddCounter(&superseded, {}, static_cast<double>(w.superseded_batches));
   auto wal = Family("obsmon_storage_wal_bytes", "Size of the database's write-ahead log now.",
                     MetricType::Gauge);
-  AddGauge(&wal, {}, static_cast<double>(s.writer.wal_bytes));
+  AddGauge(&wal, {}, static_cast<double>(w.wal_bytes));
   auto checkpoints = Family("obsmon_storage_wal_checkpoints_total",
                             "Idle WAL checkpoints (TRUNCATE), by result (ok, or busy: readers "
                             "held WAL frames; retried when next idle).",
                             MetricType::Counter);
-  AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(s.writer.checkpoints));
-  AddCounter(&checkpoints, Labels{{"result", "busy"}},
-             static_cast<double>(s.writer.checkpoints_busy));
+  AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(w.checkpoints));
+  AddCounter(&checkpoints, Labels{{"result", "busy"}}, static_cast<double>(w.checkpoints_busy));
+  std::vector<MetricFamily> out;
+  for (auto* f : {&wq, &dropped, &dropped_samples, &late, &werr, &committed, &wlat, &healthy,
+                  &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints}) {
+    out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+MetricFamily InternalErrorsFamily(const std::map<ProbeKey, uint64_t>& internal_errors) {
   auto internal = Family("obsmon_probe_internal_errors_total",
                          "Probe runs that failed inside obsmon (an exception: obsmon's bug). "
                          "Their time counts as unknown, never as down.",
                          MetricType::Counter);
-  for (const auto& [key, n] : s.internal_errors) {
+  for (const auto& [key, n] : internal_errors) {
     AddCounter(&internal, Labels{{"component", key.component}, {"probe", key.probe}},
                static_cast<double>(n));
   }
+  return internal;
+}
 
+// obsmon_build_info and obsmon_start_time_seconds.
+std::vector<MetricFamily> BuildFamilies(const std::string& version, TimestampMs start_ms) {
+  auto build = Family("obsmon_build_info", "obsmon's version; the value is always 1.",
+                      MetricType::Gauge);
+  AddGauge(&build, Labels{{"version", version}}, 1);
+  auto start = Family("obsmon_start_time_seconds", "Unix time obsmon started.", MetricType::Gauge);
+  AddGauge(&start, {}, start_ms / 1000.0);
+  std::vector<MetricFamily> out;
+  out.push_back(std::move(build));
+  out.push_back(std::move(start));
+  return out;
+}
+
+// Both empty until a reload's outcome is known (the timestamp is 0 before).
+std::vector<MetricFamily> ReloadFamilies(const ReloadStats& reload) {
   auto reload_ok = Family("obsmon_config_last_reload_successful",
                           "Whether the last configuration reload attempt was successful.",
                           MetricType::Gauge);
   auto reload_ts = Family("obsmon_config_last_reload_success_timestamp_seconds",
                           "Timestamp of the last successful configuration reload.",
                           MetricType::Gauge);
-  if (s.reload.last_success_timestamp_seconds > 0) {
-    AddGauge(&reload_ok, {}, s.reload.last_successful ? 1 : 0);
-    AddGauge(&reload_ts, {}, s.reload.last_success_timestamp_seconds);
+  if (reload.last_success_timestamp_seconds > 0) {
+    AddGauge(&reload_ok, {}, reload.last_successful ? 1 : 0);
+    AddGauge(&reload_ts, {}, reload.last_success_timestamp_seconds);
   }
-  auto build = Family("obsmon_build_info", "obsmon's version; the value is always 1.",
-                      MetricType::Gauge);
-  AddGauge(&build, Labels{{"version", version_}}, 1);
-  auto start = Family("obsmon_start_time_seconds", "Unix time obsmon started.", MetricType::Gauge);
-  AddGauge(&start, {}, start_ms_ / 1000.0);
+  std::vector<MetricFamily> out;
+  out.push_back(std::move(reload_ok));
+  out.push_back(std::move(reload_ts));
+  return out;
+}
 
-  for (auto* f : {&success, &duration, &last_run, &runs, &comp_up, &comp_state, &uptime,
-                  &coverage, &objective, &budget, &window, &lag, &last_lag, &skipped,
-                  &sched_queue, &busy, &wq, &dropped, &dropped_samples, &late, &werr, &committed, &wlat, &healthy,
-                  &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints, &internal,
-                  &build, &start, &reload_ok, &reload_ts}) {
-    if (!f->metric.empty()) out.push_back(std::move(*f));
+// Appends the families that have at least one series (an empty family is not exposed).
+void AppendNonEmpty(std::vector<MetricFamily> families, std::vector<MetricFamily>* out) {
+  for (auto& f : families) {
+    if (!f.metric.empty()) out->push_back(std::move(f));
   }
+}
+
+}  // namespace
+
+MetricsCollector::MetricsCollector(std::function<MetricsSnapshot()> snapshot, std::string version,
+                                   TimestampMs start_ms)
+    : snapshot_(std::move(snapshot)), version_(std::move(version)), start_ms_(start_ms) {}
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  const MetricsSnapshot s = snapshot_ ? snapshot_() : MetricsSnapshot{};
+  std::vector<MetricFamily> out;
+  AppendNonEmpty(ComponentFamilies(s.components), &out);
+  AppendNonEmpty(UptimeFamilies(s.uptime), &out);
+  AppendNonEmpty(SchedulerFamilies(s.scheduler), &out);
+  AppendNonEmpty(StorageFamilies(s.writer, s.storage, s.storage_healthy), &out);
+  AppendNonEmpty({InternalErrorsFamily(s.internal_errors)}, &out);
+  AppendNonEmpty(BuildFamilies(version_, start_ms_), &out);
+  AppendNonEmpty(ReloadFamilies(s.reload), &out);
   AppendHttpFamilies(s.http, &out);
   return out;
 }

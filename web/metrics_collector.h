@@ -8,52 +8,27 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
 #include <prometheus/collectable.h>
 
-#include "core/storage_health.h"
-#include "web/gate_options.h"
-#include "runtime/monitor_state.h"
-#include "runtime/scheduler.h"
-#include "runtime/uptime_board.h"
-#include "storage/storage.h"
+#include "core/clock.h"
+#include "web/metrics_snapshot.h"
 
 namespace obsmon {
 
-// The outcome of the last config (re)load, as Prometheus reports its own.
-struct ReloadStats {
-  bool last_successful = true;
-  double last_success_timestamp_seconds = 0;  // Unix time; 0: not reported
-};
-
-struct SelfStats {
-  SchedulerStats scheduler;
-  storage::WriterStats writer;
-  ReloadStats reload;
-  // Reads and writes of storage by everything but the writer (whose figures are in `writer`).
-  std::vector<StorageOperationHealth> storage;
-  bool storage_healthy = true;  // what /healthz says of storage
-  // Probe runs that threw (obsmon's bug; the time counts as unknown), by probe.
-  std::map<ProbeKey, uint64_t> internal_errors;
-  GateStats http;  // obsmon's HTTP server's connections
-};
-
 class MetricsCollector final : public prometheus::Collectable {
  public:
-  // All references must outlive the collector. `self_stats` is called at each scrape.
-  MetricsCollector(const MonitorState& state, const UptimeBoard& uptime,
-                   std::function<SelfStats()> self_stats, std::string version,
+  // `snapshot` is called once per scrape, on the scraping (HTTP) thread, and must be safe to
+  // call from there for as long as the collector lives; empty: an empty snapshot.
+  MetricsCollector(std::function<MetricsSnapshot()> snapshot, std::string version,
                    TimestampMs start_ms);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  const MonitorState& state_;
-  const UptimeBoard& uptime_;
-  std::function<SelfStats()> self_stats_;
+  std::function<MetricsSnapshot()> snapshot_;
   std::string version_;
   TimestampMs start_ms_;
 };

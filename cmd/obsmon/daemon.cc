@@ -16,6 +16,7 @@
 #include "config/period_config.h"
 #include "report/periods.h"
 #include "cmd/obsmon/api_backend.h"
+#include "cmd/obsmon/metrics_snapshot_source.h"
 #include "config/config_loader.h"
 #include "runtime/monitor_state.h"
 #include "runtime/probe_runner.h"
@@ -73,8 +74,7 @@ class Daemon::Impl {
                 }),
         scheduler_(clock_, config_.workers,
                    [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); }),
-        collector_(state_, uptime_, [this] { return CollectSelfStats(); }, options_.version,
-                   clock_.NowMs()),
+        collector_([this] { return CollectMetricsSnapshot(); }, options_.version, clock_.NowMs()),
         backend_(state_, uptime_, config_.storage.path, clock_,
                  [this] { return MetricsText(); },
                  [this] { return alerting_->ActiveAlertsJson(); }) {
@@ -386,10 +386,12 @@ class Daemon::Impl {
     return failure.empty() ? "" : "storage: " + failure;
   }
 
-  SelfStats CollectSelfStats() {
-    SelfStats s;
-    s.scheduler = scheduler_.Stats();
-    s.writer = writer_->Stats();
+  MetricsSnapshot CollectMetricsSnapshot() {
+    MetricsSnapshot s;
+    s.components = ComponentMetricsOf(state_.Snapshot());
+    s.uptime = UptimeMetricsOf(uptime_.All());
+    s.scheduler = SchedulerMetricsOf(scheduler_.Stats());
+    s.writer = WriterMetricsOf(writer_->Stats());
     s.reload = ReloadSnapshot();
     s.storage = health_->Snapshot();
     s.storage_healthy = HealthFailure().empty();

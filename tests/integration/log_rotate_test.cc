@@ -24,7 +24,7 @@ namespace obsmon {
 namespace {
 
 using obsmon::testing::ScratchDir;
-using logs::testing::WriteFile;
+using obsmon::testing::WriteWholeFile;
 using obsmon::testing::RunLogrotate;
 
 // Commits results as storage does: cursors replaced, counter deltas added, events appended.
@@ -76,9 +76,9 @@ TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
   ScratchDir dir;
   const std::string log = dir.File("carbon.log");
   const std::string conf = dir.File("logrotate.conf");
-  WriteFile(conf, log + " {\n  rotate 1000\n  missingok\n" + GetParam().directives + "}\n");
+  WriteWholeFile(conf, log + " {\n  rotate 1000\n  missingok\n" + GetParam().directives + "}\n");
   ::chmod(conf.c_str(), 0644);
-  WriteFile(log, "");
+  WriteWholeFile(log, "");
 
   ConfigErrors errors;
   ConfigNode node(YAML::Load("paths: [" + log + "]\nread_chunk_bytes: 8192\n"), "t.yml", &errors);
@@ -86,7 +86,7 @@ TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
   spec.key = {"carbon", "logs"};
   spec.labels = Labels{{"job", "carbon"}};
   const Clock& clock = SystemClock::Instance();
-  std::unique_ptr<Probe> probe = FindProbeKind("log")->factory(spec, node, clock);
+  std::unique_ptr<Probe> probe = probes::FindProbeKind("log")->factory(spec, node, clock);
   ASSERT_NE(probe, nullptr) << errors.ToString();
   CommittedState state;
   std::vector<std::string> details;  // the runs' remarks, shown on failure

@@ -298,7 +298,7 @@ TEST_F(ObsmonDaemonTest, PromtoolAcceptsLiveMetrics) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "") << "promtool complained:\n" << out;
   // obsmon's own scrape parser reads obsmon's own exposition without a single complaint.
-  const exposition::ParseOutput parsed = exposition::Parse(body);
+  const probes::ParseOutput parsed = probes::Parse(body);
   EXPECT_EQ(parsed.error_count, 0u) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
   EXPECT_TRUE(parsed.fatal.empty()) << parsed.fatal;
   size_t probe_success = 0;

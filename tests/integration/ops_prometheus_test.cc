@@ -4,13 +4,12 @@
 // data from that Prometheus; systemd-analyze accepts the unit; `cmake --install` puts the
 // binary, unit, example config, rules and dashboard in place.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
 
 namespace obsmon {
 namespace {
@@ -25,20 +24,6 @@ using testing::WaitUntil;
 using testing::WriteWholeFile;
 
 const std::string kSource = OBSMON_SOURCE_DIR;
-
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // Every PromQL expression of the dashboard, with Grafana's variables replaced as Grafana would
 // for "All" components and a short rate interval.
@@ -135,7 +120,7 @@ TEST(OpsPrometheusTest, RealPrometheusScrapesObsmonAndEveryDashboardQueryReturns
     EXPECT_EQ(mcode, 0) << lint;
     EXPECT_EQ(lint, "") << lint;
   }
-  const int prom_port = FreePort();
+  const int prom_port = testing::FreeLoopbackPort();
   WriteWholeFile(dir.File("prometheus.yml"),
                  "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
                  "rule_files:\n  - " +

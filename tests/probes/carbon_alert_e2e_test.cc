@@ -17,7 +17,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
@@ -138,4 +138,4 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

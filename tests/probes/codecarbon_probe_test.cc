@@ -10,7 +10,7 @@
 #include "probes/csv_records.h"
 #include "tests/support/subprocess.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 // The header codecarbon 2.x writes (31 columns).
@@ -290,7 +290,7 @@ TEST_F(CodecarbonProbeTest, ReadBufferFollowsTheFileNotTheReadLimit) {
 }
 
 TEST(CsvRecordsTest, QuotesEscapesAndIncompleteRecords) {
-  auto r = csv::Split("a,\"b,c\",\"d\"\"e\"\n\n1,,\"multi\nline\"\r\nhalf,wri");
+  auto r = Split("a,\"b,c\",\"d\"\"e\"\n\n1,,\"multi\nline\"\r\nhalf,wri");
   ASSERT_EQ(r.rows.size(), 2u);
   EXPECT_EQ(r.rows[0], (std::vector<std::string>{"a", "b,c", "d\"e"}));
   EXPECT_EQ(r.rows[1], (std::vector<std::string>{"1", "", "multi\nline"}));
@@ -298,4 +298,4 @@ TEST(CsvRecordsTest, QuotesEscapesAndIncompleteRecords) {
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -15,7 +15,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
-namespace obsmon::exposition {
+namespace obsmon::probes {
 namespace {
 
 const ParsedSample* Find(const ParseOutput& out, const std::string& name, const Labels& labels) {
@@ -500,4 +500,4 @@ TEST(ExpositionParserTest, ParsesLiveBlackboxExporterMetrics) {
 }
 
 }  // namespace
-}  // namespace obsmon::exposition
+}  // namespace obsmon::probes

@@ -12,13 +12,13 @@
 
 #include "tests/probes/log_test_util.h"
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 namespace {
 
-using testing::AppendFile;
-using testing::GzipFile;
+using obsmon::testing::AppendToFile;
+using obsmon::testing::GzipFile;
 using obsmon::testing::ScratchDir;
-using testing::WriteFile;
+using obsmon::testing::WriteWholeFile;
 
 const auto kNever = [] { return false; };
 
@@ -69,7 +69,7 @@ class LogFollowerTest : public ::testing::Test {
 
 TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "INFO a\nERROR half");
+  WriteWholeFile(path, "INFO a\nERROR half");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
   EXPECT_EQ(out.lines, 1u);
@@ -77,7 +77,7 @@ TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
   EXPECT_EQ(totals_.errors, 0u);
   ASSERT_TRUE(out.cursor.has_value());
   EXPECT_EQ(out.cursor->offset, 7);
-  AppendFile(path, " done\n");
+  AppendToFile(path, " done\n");
   Poll(f);
   EXPECT_EQ(totals_.lines, 2u);
   EXPECT_EQ(totals_.errors, 1u);
@@ -89,7 +89,7 @@ TEST_F(LogFollowerTest, PartialLastLineWaitsForItsNewline) {
 TEST_F(LogFollowerTest, NulBytesInAMatchedLineAreKept) {
   const std::string path = dir_.File("app.log");
   const std::string line("CRITICAL nul\0\0 in line", 23);
-  WriteFile(path, "INFO a\n" + line + "\n");
+  WriteWholeFile(path, "INFO a\n" + line + "\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
   EXPECT_EQ(totals_.criticals, 1u);
@@ -99,7 +99,7 @@ TEST_F(LogFollowerTest, NulBytesInAMatchedLineAreKept) {
 
 TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads
+  WriteWholeFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
   EXPECT_EQ(totals_.lines, 5000u);
@@ -117,7 +117,7 @@ TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
   std::string text;
   for (int i = 0; i < 2048; ++i)
     text += (i % 256 == 255 || i % 256 == 0) ? "ERROR 123456789\n" : "INFO  123456789\n";
-  WriteFile(path, text);
+  WriteWholeFile(path, text);
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
   EXPECT_EQ(totals_.lines, 2048u);
@@ -126,7 +126,7 @@ TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
 
 TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "INFO a\n");
+  WriteWholeFile(path, "INFO a\n");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
   struct stat st {};
@@ -138,7 +138,7 @@ TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
   EXPECT_EQ(FingerprintLength(out.cursor->fingerprint), 7u);
   // A growing file grows its fingerprint up to kFingerprintBytes.
   const std::string more(2000, 'x');
-  AppendFile(path, more + "\n");
+  AppendToFile(path, more + "\n");
   out = Poll(f);
   EXPECT_EQ(FingerprintLength(out.cursor->fingerprint), kFingerprintBytes);
   EXPECT_EQ(out.cursor->fingerprint, FormatFingerprint(("INFO a\n" + more).substr(0, 1024)));
@@ -146,12 +146,12 @@ TEST_F(LogFollowerTest, CursorIdentifiesFileByInodeAndFingerprint) {
 
 TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
-  AppendFile(path, Lines(101, 50, &errors_, &criticals_));  // unread when rotated
+  AppendToFile(path, Lines(101, 50, &errors_, &criticals_));  // unread when rotated
   std::filesystem::rename(path, path + ".1");
-  WriteFile(path, Lines(151, 30, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(151, 30, &errors_, &criticals_));
   Poll(f);
   EXPECT_EQ(totals_.lines, 180u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -162,13 +162,13 @@ TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
 
 TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
-  AppendFile(path, Lines(101, 40, &errors_, &criticals_));
+  AppendToFile(path, Lines(101, 40, &errors_, &criticals_));
   std::filesystem::rename(path, path + ".1");
   GzipFile(path + ".1", path + ".1.gz");
-  WriteFile(path, Lines(141, 10, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(141, 10, &errors_, &criticals_));
   Poll(f);
   EXPECT_EQ(totals_.lines, 150u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -177,13 +177,13 @@ TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
 
 TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
   // Three rotations (compress + delaycompress naming) without a poll.
   int next = 101;
   for (int r = 0; r < 3; ++r) {
-    AppendFile(path, Lines(next, 20, &errors_, &criticals_));
+    AppendToFile(path, Lines(next, 20, &errors_, &criticals_));
     next += 20;
     for (int k = 4; k >= 1; --k) {  // shift .k(.gz) -> .k+1.gz
       const std::string plain = path + "." + std::to_string(k);
@@ -193,9 +193,9 @@ TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
       if (std::filesystem::exists(plain)) GzipFile(plain, to);
     }
     std::filesystem::rename(path, path + ".1");
-    WriteFile(path, "");
+    WriteWholeFile(path, "");
   }
-  AppendFile(path, Lines(next, 20, &errors_, &criticals_));
+  AppendToFile(path, Lines(next, 20, &errors_, &criticals_));
   Poll(f);
   EXPECT_EQ(totals_.lines, static_cast<uint64_t>(next + 19));
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -204,13 +204,13 @@ TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
 
 TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 100, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 100, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
-  AppendFile(path, Lines(101, 60, &errors_, &criticals_));
+  AppendToFile(path, Lines(101, 60, &errors_, &criticals_));
   std::filesystem::copy_file(path, path + ".1");
   ::truncate(path.c_str(), 0);
-  AppendFile(path, Lines(161, 5, &errors_, &criticals_));
+  AppendToFile(path, Lines(161, 5, &errors_, &criticals_));
   FollowOutput out = Poll(f);
   EXPECT_EQ(totals_.lines, 165u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -223,31 +223,31 @@ TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
 TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead) {
   const std::string path = dir_.File("app.log");
   int history_errors = 0, history_criticals = 0;
-  WriteFile(path + ".1", Lines(1, 40, &history_errors, &history_criticals));
+  WriteWholeFile(path + ".1", Lines(1, 40, &history_errors, &history_criticals));
   GzipFile(path + ".1", path + ".1.gz");  // history: existed before the first poll
-  WriteFile(path, "");
+  WriteWholeFile(path, "");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);  // empty live file
   EXPECT_EQ(totals_.lines, 0u);
-  AppendFile(path, Lines(41, 30, &errors_, &criticals_));
+  AppendToFile(path, Lines(41, 30, &errors_, &criticals_));
   std::filesystem::rename(path + ".1.gz", path + ".2.gz");
   std::filesystem::rename(path, path + ".1");
   GzipFile(path + ".1", path + ".1.gz");
-  WriteFile(path, "");
+  WriteWholeFile(path, "");
   Poll(f);
   EXPECT_EQ(totals_.lines, 30u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
   EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
   // Again, now that a non-empty file was read and the live file is empty: the cursor stays on
   // the last non-empty file, so the next compressed generation is found after it.
-  AppendFile(path, Lines(71, 25, &errors_, &criticals_));
+  AppendToFile(path, Lines(71, 25, &errors_, &criticals_));
   for (int k = 2; k >= 1; --k) {
     std::filesystem::rename(path + "." + std::to_string(k) + ".gz",
                             path + "." + std::to_string(k + 1) + ".gz");
   }
   std::filesystem::rename(path, path + ".1");
   GzipFile(path + ".1", path + ".1.gz");
-  WriteFile(path, "");
+  WriteWholeFile(path, "");
   Poll(f);
   Poll(f);
   EXPECT_EQ(totals_.lines, 55u);
@@ -259,13 +259,13 @@ TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead)
 // copied and truncated before the next one.
 TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "");
+  WriteWholeFile(path, "");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
-  AppendFile(path, Lines(1, 30, &errors_, &criticals_));
+  AppendToFile(path, Lines(1, 30, &errors_, &criticals_));
   std::filesystem::copy_file(path, path + ".1");
   ::truncate(path.c_str(), 0);
-  AppendFile(path, Lines(31, 3, &errors_, &criticals_));
+  AppendToFile(path, Lines(31, 3, &errors_, &criticals_));
   Poll(f);
   Poll(f);
   EXPECT_EQ(totals_.lines, 33u);
@@ -279,23 +279,23 @@ TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
 // its cut last line once more).
 TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 10, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 10, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
   // Rotation 1, complete, not polled: copy, truncate, new lines.
   std::filesystem::copy_file(path, path + ".1");
   ::truncate(path.c_str(), 0);
   const std::string next = Lines(11, 20, &errors_, &criticals_);
-  AppendFile(path, next);
+  AppendToFile(path, next);
   // Rotation 2 in progress: .1 -> .2, the new .1 holds a cut prefix of the live file.
   std::filesystem::rename(path + ".1", path + ".2");
-  WriteFile(path + ".1", next.substr(0, 300));
+  WriteWholeFile(path + ".1", next.substr(0, 300));
   Poll(f);
   EXPECT_EQ(totals_.lines, 30u);
   // The copy completes, the live file is truncated and written again.
-  WriteFile(path + ".1", next);
+  WriteWholeFile(path + ".1", next);
   ::truncate(path.c_str(), 0);
-  AppendFile(path, Lines(31, 5, &errors_, &criticals_));
+  AppendToFile(path, Lines(31, 5, &errors_, &criticals_));
   Poll(f);
   EXPECT_EQ(totals_.lines, 35u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -306,10 +306,10 @@ TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "ERROR one\nERROR two\n");
+  WriteWholeFile(path, "ERROR one\nERROR two\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
-  WriteFile(path, "ERROR three\n");  // same inode, shorter
+  WriteWholeFile(path, "ERROR three\n");  // same inode, shorter
   FollowOutput out = Poll(f);
   EXPECT_EQ(totals_.errors, 3u);
   EXPECT_EQ(out.cursor->offset, 12);
@@ -323,7 +323,7 @@ TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {
   FollowOutput out = Poll(f);
   EXPECT_EQ(out.trouble, "no such file");
   EXPECT_FALSE(out.cursor.has_value());
-  WriteFile(path, "ERROR early\nINFO x\n");
+  WriteWholeFile(path, "ERROR early\nINFO x\n");
   out = Poll(f);
   EXPECT_TRUE(out.trouble.empty());
   EXPECT_EQ(totals_.errors, 1u);
@@ -332,7 +332,7 @@ TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {
 
 TEST_F(LogFollowerTest, FileReplacedByDirectoryIsTroubleNotACrash) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "ERROR a\n");
+  WriteWholeFile(path, "ERROR a\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
   std::filesystem::remove(path);
@@ -345,7 +345,7 @@ TEST_F(LogFollowerTest, FileReplacedByDirectoryIsTroubleNotACrash) {
 TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
   // Root reads anything: check from a child that drops to nobody.
   const std::string path = dir_.File("secret.log");
-  WriteFile(path, "ERROR a\n");
+  WriteWholeFile(path, "ERROR a\n");
   ::chmod(path.c_str(), 0600);
   ::chmod(dir_.path().c_str(), 0755);
   const pid_t pid = ::fork();
@@ -365,7 +365,7 @@ TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
 TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {
   const std::string path = dir_.File("app.log");
   static constexpr char kText[] = "INFO \0\0\x01 blob\nERROR after\n";
-  WriteFile(path, std::string(kText, sizeof kText - 1));
+  WriteWholeFile(path, std::string(kText, sizeof kText - 1));
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
   EXPECT_TRUE(out.trouble.empty());
@@ -378,7 +378,7 @@ TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {
 TEST_F(LogFollowerTest, TenMegabyteLineCountsOnceAndIsKeptCut) {
   const std::string path = dir_.File("app.log");
   std::string big = "ERROR huge " + std::string(10 * 1024 * 1024, 'z');
-  WriteFile(path, "INFO before\n" + big + "\nCRITICAL after\n");
+  WriteWholeFile(path, "INFO before\n" + big + "\nCRITICAL after\n");
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 1 << 20, .max_line_bytes = 100});
   FollowOutput out = Poll(f);
   EXPECT_EQ(out.lines, 3u);
@@ -396,12 +396,12 @@ TEST_F(LogFollowerTest, TenMegabyteLineCountsOnceAndIsKeptCut) {
 
 TEST_F(LogFollowerTest, UnfinishedLongLineWaitsWithoutCounting) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "INFO a\nERROR " + std::string(20'000, 'y'));
+  WriteWholeFile(path, "INFO a\nERROR " + std::string(20'000, 'y'));
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   FollowOutput out = Poll(f);
   EXPECT_EQ(out.lines, 1u);
   EXPECT_EQ(out.cursor->offset, 7);
-  AppendFile(path, "\n");
+  AppendToFile(path, "\n");
   out = Poll(f);
   EXPECT_EQ(totals_.lines, 2u);
   EXPECT_EQ(totals_.errors, 1u);
@@ -409,7 +409,7 @@ TEST_F(LogFollowerTest, UnfinishedLongLineWaitsWithoutCounting) {
 
 TEST_F(LogFollowerTest, InvalidUtf8IsReplacedInEvents) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "ERROR bad \xFF\xFE bytes\n");
+  WriteWholeFile(path, "ERROR bad \xFF\xFE bytes\n");
   LogFollower f(path, scanner_.get(), {});
   FollowOutput out = Poll(f);
   ASSERT_EQ(out.events.size(), 1u);
@@ -421,13 +421,13 @@ TEST_F(LogFollowerTest, InvalidUtf8IsReplacedInEvents) {
 TEST_F(LogFollowerTest, SymlinkedPathIsFollowedAcrossRotationOfItsTarget) {
   const std::string real = dir_.File("real.log");
   const std::string link = dir_.File("current.log");
-  WriteFile(real, Lines(1, 30, &errors_, &criticals_));
+  WriteWholeFile(real, Lines(1, 30, &errors_, &criticals_));
   std::filesystem::create_symlink(real, link);
   LogFollower f(link, scanner_.get(), {});
   Poll(f);
-  AppendFile(real, Lines(31, 30, &errors_, &criticals_));
+  AppendToFile(real, Lines(31, 30, &errors_, &criticals_));
   std::filesystem::rename(real, real + ".1");
-  WriteFile(real, Lines(61, 30, &errors_, &criticals_));
+  WriteWholeFile(real, Lines(61, 30, &errors_, &criticals_));
   Poll(f);
   EXPECT_EQ(totals_.lines, 90u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
@@ -435,7 +435,7 @@ TEST_F(LogFollowerTest, SymlinkedPathIsFollowedAcrossRotationOfItsTarget) {
 
 TEST_F(LogFollowerTest, DeadlineStopsAtALineBoundaryAndTheNextPollResumes) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 3000, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 3000, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   int calls = 0;
   FollowOutput out = f.Poll([&] { return ++calls > 3; });  // three reads, then the deadline
@@ -450,13 +450,13 @@ TEST_F(LogFollowerTest, DeadlineStopsAtALineBoundaryAndTheNextPollResumes) {
 
 TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, Lines(1, 50, &errors_, &criticals_));
+  WriteWholeFile(path, Lines(1, 50, &errors_, &criticals_));
   LogCursor saved;
   {
     LogFollower f(path, scanner_.get(), {});
     saved = *Poll(f).cursor;
   }
-  AppendFile(path, Lines(51, 50, &errors_, &criticals_));
+  AppendToFile(path, Lines(51, 50, &errors_, &criticals_));
   LogFollower again(path, scanner_.get(), {});
   again.Restore(saved);
   Poll(again);
@@ -468,7 +468,7 @@ TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {
   ScratchDir dir;
   for (const char* n : {"a.log", "a.log.2.gz", "a.log.1", "a.log.10.gz", "a.log-20250102",
                         "a.log-20250101.gz", "b.log.1", "a.logx"}) {
-    WriteFile(dir.File(n), "x\n");
+    WriteWholeFile(dir.File(n), "x\n");
   }
   std::vector<std::string> names;
   for (const auto& r : ListRotated(dir.File("a.log"))) {
@@ -485,7 +485,7 @@ TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
   ScratchDir dir;
   for (const char* n :
        {"a.log", "a.log.1", "a.log.1.gz", "a.log.2.gz", "a.log-20250101", "a.log-20250101.gz"}) {
-    WriteFile(dir.File(n), "x\n");
+    WriteWholeFile(dir.File(n), "x\n");
   }
   std::vector<std::string> names;
   for (const auto& r : ListRotated(dir.File("a.log"))) {
@@ -495,4 +495,4 @@ TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
 }
 
 }  // namespace
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

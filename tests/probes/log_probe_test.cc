@@ -8,12 +8,12 @@
 #include "probes/probe_registry.h"
 #include "tests/probes/log_test_util.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
-using logs::testing::AppendFile;
+using obsmon::testing::AppendToFile;
 using obsmon::testing::ScratchDir;
-using logs::testing::WriteFile;
+using obsmon::testing::WriteWholeFile;
 
 // What storage would remember: the cursors and counter totals of committed results.
 class FakeState final : public ProbeStateSource {
@@ -81,7 +81,7 @@ class LogProbeTest : public ::testing::Test {
 
 TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
   const std::string path = dir_.File("carbon.log");
-  WriteFile(path, "INFO a\nERROR b\nFATAL c\nERROR d\n");
+  WriteWholeFile(path, "INFO a\nERROR b\nFATAL c\nERROR d\n");
   auto probe = Build("paths: [" + path + "]\n");
   ASSERT_NE(probe, nullptr) << errors_.ToString();
   ProbeResult r = probe->Run(Later());
@@ -115,14 +115,14 @@ TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
 
 TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
   const std::string path = dir_.File("carbon.log");
-  WriteFile(path, "ERROR 1\nERROR 2\n");
+  WriteWholeFile(path, "ERROR 1\nERROR 2\n");
   FakeState state;
   {
     auto probe = Build("paths: [" + path + "]\n");
     probe->Restore(state);
     state.Commit(probe->Run(Later()));
   }
-  AppendFile(path, "ERROR 3\nINFO\n");
+  AppendToFile(path, "ERROR 3\nINFO\n");
   auto probe = Build("paths: [" + path + "]\n");
   probe->Restore(state);
   ProbeResult r = probe->Run(Later());
@@ -138,12 +138,12 @@ TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
 TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
   // A crash between Run() and the commit: storage still has the old cursor and totals.
   const std::string path = dir_.File("carbon.log");
-  WriteFile(path, "ERROR 1\n");
+  WriteWholeFile(path, "ERROR 1\n");
   FakeState state;
   {
     auto probe = Build("paths: [" + path + "]\n");
     state.Commit(probe->Run(Later()));
-    AppendFile(path, "ERROR 2\n");
+    AppendToFile(path, "ERROR 2\n");
     probe->Run(Later());  // lost
   }
   auto probe = Build("paths: [" + path + "]\n");
@@ -154,7 +154,7 @@ TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
 
 TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
   const std::string path = dir_.File("app.log");
-  WriteFile(path, "warn: disk\nan Error here\n");
+  WriteWholeFile(path, "warn: disk\nan Error here\n");
   auto probe = Build("paths: " + path +
                      "\nseverities:\n  warning: '\\bwarn\\b'\n  error: 'error'\n"
                      "case_insensitive: true\nmax_line_bytes: 64\n");
@@ -168,9 +168,9 @@ TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
 }
 
 TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
-  WriteFile(dir_.File("a.log"), "ERROR a\n");
-  WriteFile(dir_.File("b.log"), "ERROR b\nERROR b2\n");
-  WriteFile(dir_.File("b.log.1"), "ERROR old\n");  // rotated: not a followed path
+  WriteWholeFile(dir_.File("a.log"), "ERROR a\n");
+  WriteWholeFile(dir_.File("b.log"), "ERROR b\nERROR b2\n");
+  WriteWholeFile(dir_.File("b.log.1"), "ERROR old\n");  // rotated: not a followed path
   auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
   ProbeResult r = probe->Run(Later());
   EXPECT_TRUE(r.success);
@@ -188,7 +188,7 @@ TEST_F(LogProbeTest, GlobsAreBoundedLikeRuleFiles) {
             std::string::npos)
       << errors_.ToString();
   errors_ = ConfigErrors();
-  for (int i = 0; i <= 1000; ++i) WriteFile(dir_.File("f" + std::to_string(i) + ".log"), "x\n");
+  for (int i = 0; i <= 1000; ++i) WriteWholeFile(dir_.File("f" + std::to_string(i) + ".log"), "x\n");
   auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
   ASSERT_NE(probe, nullptr) << errors_.ToString();
   ProbeResult r = probe->Run(Later());
@@ -204,7 +204,7 @@ TEST_F(LogProbeTest, MissingFileIsAFailedRunWithAReasonAndTheProbeGoesOn) {
   ProbeResult r = probe->Run(Later());
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, path + ": no such file");
-  WriteFile(path, "CRITICAL now\n");
+  WriteWholeFile(path, "CRITICAL now\n");
   r = probe->Run(Later());
   EXPECT_TRUE(r.success);
   EXPECT_EQ(r.log_events.size(), 1u);
@@ -223,4 +223,4 @@ TEST_F(LogProbeTest, BadConfigurationIsReportedWithPosition) {
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 namespace {
 
 std::unique_ptr<LogScanner> Make(std::vector<SeverityPattern> sev = DefaultSeverities(),
@@ -155,4 +155,4 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
 }
 
 }  // namespace
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

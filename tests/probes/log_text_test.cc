@@ -5,7 +5,7 @@
 #include <random>
 #include <string>
 
-namespace obsmon::logs {
+namespace obsmon::probes {
 namespace {
 
 std::string RandomText(std::mt19937& rng, size_t n, std::string_view alphabet) {
@@ -97,4 +97,4 @@ TEST(LogTextTest, CleanLineEscapingIsUnambiguous) {
 }
 
 }  // namespace
-}  // namespace obsmon::logs
+}  // namespace obsmon::probes

@@ -12,7 +12,7 @@
 
 #include "tests/support/subprocess.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
@@ -365,4 +365,4 @@ TEST(ProcessProbeTest, FactoryNeedsPidFileOrMatchAndAValidRegex) {
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

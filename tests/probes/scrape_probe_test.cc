@@ -10,7 +10,7 @@
 #include "tests/probes/raw_responder.h"
 #include "tests/probes/test_http_server.h"
 
-namespace obsmon {
+namespace obsmon::probes {
 namespace {
 
 using namespace std::chrono_literals;
@@ -28,7 +28,7 @@ ProbeSpec Spec() {
 }
 
 std::unique_ptr<ScrapeProbe> MakeProbe(const std::string& url, ScrapeOptions options = {},
-                                       relabel::RelabelRules rules = {}) {
+                                       RelabelRules rules = {}) {
   options.url = url;
   std::string error;
   auto probe = ScrapeProbe::Create(Spec(), options, std::move(rules), RealClock(), &error);
@@ -116,22 +116,22 @@ TEST(ScrapeProbeTest, MetricRelabelKeepsDropsAndRewrites) {
     res.set_content(kBody, "text/plain");
   });
   ASSERT_GT(server.Start(), 0);
-  relabel::RelabelRules rules;
-  relabel::RuleSpec drop;
+  RelabelRules rules;
+  RuleSpec drop;
   drop.source_labels = {"__name__"};
   drop.regex = "go_.*";
-  drop.action = relabel::Action::kDrop;
-  rules.Add(relabel::Rule::Compile(drop).value());
-  relabel::RuleSpec replace;
+  drop.action = Action::kDrop;
+  rules.Add(Rule::Compile(drop).value());
+  RuleSpec replace;
   replace.source_labels = {"project"};
   replace.regex = "TTA-(.*)";
   replace.target_label = "stage";
   replace.replacement = "${1}_env";
-  rules.Add(relabel::Rule::Compile(replace).value());
-  relabel::RuleSpec labeldrop;
+  rules.Add(Rule::Compile(replace).value());
+  RuleSpec labeldrop;
   labeldrop.regex = "exported_.*";
-  labeldrop.action = relabel::Action::kLabelDrop;
-  rules.Add(relabel::Rule::Compile(labeldrop).value());
+  labeldrop.action = Action::kLabelDrop;
+  rules.Add(Rule::Compile(labeldrop).value());
   auto r = MakeProbe(server.Url("/metrics"), {}, std::move(rules))->Run(In(2s));
   ASSERT_TRUE(r.success) << r.reason;
   EXPECT_EQ(Find(r, "go_goroutines"), nullptr);
@@ -359,4 +359,4 @@ TEST(ScrapeProbeTest, FactoryReportsBadSettingsWithPositions) {
 }
 
 }  // namespace
-}  // namespace obsmon
+}  // namespace obsmon::probes

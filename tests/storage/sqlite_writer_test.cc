@@ -11,6 +11,7 @@
 
 #include "storage/latency_histogram.h"
 #include "storage/storage.h"
+#include "tests/support/storage_writer.h"
 #include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
@@ -27,12 +28,6 @@ StorageOptions Options(const ScratchDir& dir, const Clock* clock = nullptr) {
   o.path = dir.File("obsmon.db");
   if (clock) o.clock = clock;
   return o;
-}
-
-std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
-  auto w = Writer::Start(o);
-  EXPECT_TRUE(w.ok()) << w.status().ToString();
-  return w.ok() ? std::move(w).value() : nullptr;
 }
 
 std::unique_ptr<Reader> OpenOrDie(const std::string& path) {
@@ -68,7 +63,7 @@ int64_t Count(const std::string& path, const std::string& sql) {
 TEST(SqliteWriterTest, LatestSampleIsTheNewestOfTheMatchingSeries) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   Labels a{{"component", "carbon"}, {"probe", "process"}, {"instance", "a.pid"}};
   Labels b{{"component", "carbon"}, {"probe", "process"}, {"instance", "b.pid"}};
@@ -101,7 +96,7 @@ TEST(SqliteWriterTest, LatestSampleIsTheNewestOfTheMatchingSeries) {
 TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   WriteBatch b;
   b.runs.push_back(MakeRun("health", kT0 + 1000, true, 0.012));
@@ -205,7 +200,7 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
 TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   WriteBatch b;
   for (int i = 0; i < 10; ++i) b.runs.push_back(MakeRun("a", kT0 + i * 60'000, i % 3 != 0, 0.1));
   b.runs.push_back(MakeRun("b", kT0 - kDay, true, 0.1));  // long before, still "the last before"
@@ -224,7 +219,7 @@ TEST(SqliteWriterTest, ProbeRunsIncludeTheLastRunBeforeTheWindow) {
 TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   // Two batches (two transactions) into the same hour: the upsert must add them up.
   std::vector<double> up_durations;
   for (int part = 0; part < 2; ++part) {
@@ -273,7 +268,7 @@ TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
 TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   WriteBatch b;
   b.runs.push_back(MakeRun("health", kT0, true, 0.1));
   ASSERT_TRUE(w->Enqueue(b));
@@ -287,7 +282,7 @@ TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {
 TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   WriteBatch first;
   first.runs.push_back(MakeRun("health", kT0, true, 0.1));
   ASSERT_TRUE(w->Enqueue(first));
@@ -306,7 +301,7 @@ TEST(SqliteWriterTest, ReaderInSameProcessSeesCommittedDataOnly) {
 TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   constexpr int kThreads = 8, kBatches = 400, kSamples = 10;
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
@@ -341,7 +336,7 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   ScratchDir dir;
   auto o = Options(dir);
   o.retry_backoff_ms = 20;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   // Cap the database at about its current size: the big batch cannot fit (SQLITE_FULL).
   const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
   ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now + 8192).ok());
@@ -383,7 +378,7 @@ TEST(SqliteWriterTest, QueueIsBoundedByRowsToo) {
   auto o = Options(dir);
   o.queue_capacity_rows = 700;
   o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
   ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
   auto big = [](int i) {
@@ -415,7 +410,7 @@ TEST(SqliteWriterTest, UnderRowPressureABatchKeepsItsRunsAndGivesUpItsSamples) {
   auto o = Options(dir);
   o.queue_capacity_rows = 700;
   o.retry_backoff_ms = 60'000;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
   ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
   auto scrape = [](int i) {
@@ -444,7 +439,7 @@ TEST(SqliteWriterTest, QueueFullDropsAreCountedAndKeptBatchesSurvive) {
   auto o = Options(dir);
   o.queue_capacity = 4;
   o.retry_backoff_ms = 60'000;  // stays failed until the cap is lifted
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
   ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
   auto big = [](int i) {
@@ -475,7 +470,7 @@ TEST(SqliteWriterTest, StopDrainsTheQueue) {
   ScratchDir dir;
   auto o = Options(dir);
   {
-    auto w = StartOrDie(o);
+    auto w = testing::StartWriterOrFail(o);
     for (int i = 0; i < 2000; ++i) {
       WriteBatch b;
       b.runs.push_back(MakeRun("health", kT0 + i * 1000, true, 0.01));
@@ -495,7 +490,7 @@ TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
   ScratchDir dir;
   auto o = Options(dir);
   {
-    auto w = StartOrDie(o);
+    auto w = testing::StartWriterOrFail(o);
     for (int i = 0; i < 500; ++i) {
       WriteBatch b;
       b.counters.push_back({"n_total", Labels(), 1});
@@ -509,7 +504,7 @@ TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
 TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto first = StartOrDie(o);
+  auto first = testing::StartWriterOrFail(o);
   ASSERT_TRUE(first);
   auto second = Writer::Start(o);
   ASSERT_FALSE(second.ok());
@@ -526,7 +521,7 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
   o.max_log_events_per_day = 5;
   const TimestampMs day1 = kT0 + 3 * kHour, day2 = kT0 + kDay + 1;
   {
-    auto w = StartOrDie(o);
+    auto w = testing::StartWriterOrFail(o);
     for (int batch = 0; batch < 2; ++batch) {  // 4 + 4 events on day 1, in two transactions
       WriteBatch b;
       for (int i = 0; i < 4; ++i) b.log_events.push_back(Event(day1 + batch * 10 + i, "e"));
@@ -542,7 +537,7 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
   }
   {
     // A new writer (fresh caches) still knows day 1 is full.
-    auto w = StartOrDie(o);
+    auto w = testing::StartWriterOrFail(o);
     WriteBatch b;
     b.log_events.push_back(Event(day1 + 500, "late"));
     b.log_events.push_back(Event(day1 + 501, "late"));
@@ -568,7 +563,7 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
   o.retention_ms = 35 * kDay;
   o.rollup_retention_ms = 90 * kDay;
   o.retention_batch_rows = 7;  // many small statements
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   const TimestampMs now = clock.NowMs();
   const TimestampMs old_ts = now - 40 * kDay, ancient = now - 95 * kDay, recent = now - kDay;
   WriteBatch b;
@@ -619,7 +614,7 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
 TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {
   ScratchDir dir;
   auto o = Options(dir);
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   WriteBatch a;
   a.runs.push_back(MakeRun("check", kT0, true, 0.1, ProbeRole::kNone));
   ASSERT_TRUE(w->Enqueue(a));
@@ -641,7 +636,7 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
   ScratchDir dir;
   auto o = Options(dir);
   {
-    auto w = StartOrDie(o);  // creates the schema
+    auto w = testing::StartWriterOrFail(o);  // creates the schema
   }
   {
     // A user's trigger (or any constraint) that refuses one batch's data.
@@ -650,7 +645,7 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
         "CREATE TRIGGER refuse BEFORE INSERT ON samples WHEN NEW.value = 666 "
         "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
   }
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   for (double v : {1.0, 666.0, 3.0}) {
     WriteBatch b;
     b.samples.push_back({"m", Labels(), kT0 + static_cast<int64_t>(v), v});
@@ -681,7 +676,7 @@ TEST(SqliteWriterTest, StopGivesUpOnAFullDiskInsteadOfHanging) {
   ScratchDir dir;
   auto o = Options(dir);
   o.retry_backoff_ms = 60'000;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
   ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
   for (int i = 0; i < 3; ++i) {

@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "storage/storage.h"
+#include "tests/support/storage_writer.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
 
@@ -70,12 +71,6 @@ Stored Read(const std::string& path) {
   return s;
 }
 
-std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
-  auto w = Writer::Start(o);
-  EXPECT_TRUE(w.ok()) << w.status().ToString();
-  return w.ok() ? std::move(w).value() : nullptr;
-}
-
 // Storage refuses one batch for its data after Enqueue accepted it. Its lines are not stored, so
 // the probe must read them again: the writer tells it (on_state_lost), and the next batch of
 // the same epoch, whose cursor is already past the lost lines, keeps its run but not its state.
@@ -84,7 +79,7 @@ TEST(WriterDurabilityTest, ALostStatefulBatchFencesItsEpochAndTellsTheProbe) {
   ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("obsmon.db");
-  { auto w = StartOrDie(o); }
+  { auto w = testing::StartWriterOrFail(o); }
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
     db.exec("CREATE TRIGGER refuse BEFORE INSERT ON log_events WHEN NEW.line = 'poison' "
@@ -96,7 +91,7 @@ TEST(WriterDurabilityTest, ALostStatefulBatchFencesItsEpochAndTellsTheProbe) {
     std::lock_guard<std::mutex> lock(mu);
     told.push_back(key);
   };
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "poison", 100, 3)));
   ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "fine", 200, 3)));
@@ -133,7 +128,7 @@ TEST(WriterDurabilityTest, FenceDropsTheStateOfOlderQueuedBatchesButKeepsTheirRu
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.commit_interval_ms = 600'000;  // the batch stays queued until Flush
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "old instance", 100, 2)));
   ASSERT_TRUE(w->Fence(kLogs, 3).ok());
@@ -159,7 +154,7 @@ TEST(WriterDurabilityTest, ADeletedDatabaseFileIsAWriteFailure) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.retry_backoff_ms = 20;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "before", 10, 1)));
   ASSERT_TRUE(w->Flush().ok());
@@ -178,7 +173,7 @@ TEST(WriterDurabilityTest, AReplacedDatabaseFileIsAWriteFailure) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.retry_backoff_ms = 20;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   std::filesystem::copy_file(o.path, dir.File("copy.db"));
   std::filesystem::rename(dir.File("copy.db"), o.path);
@@ -194,7 +189,7 @@ TEST(WriterDurabilityTest, ACheckpointTruncatesTheWalAfterABurst) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.checkpoint_idle_ms = 0;  // only the explicit checkpoint below
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   for (int i = 0; i < 50; ++i) {
     WriteBatch b;
@@ -221,7 +216,7 @@ TEST(WriterDurabilityTest, TheWriterCheckpointsWhenIdleLongEnough) {
   o.path = dir.File("obsmon.db");
   o.clock = &clock;
   o.checkpoint_idle_ms = 30'000;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "line", 10, 1)));
   ASSERT_TRUE(w->Flush().ok());
@@ -244,7 +239,7 @@ TEST(WriterDurabilityTest, ACheckpointBlockedByAReaderIsCountedAndDoesNotStall) 
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.checkpoint_idle_ms = 0;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "line", 10, 1)));
   ASSERT_TRUE(w->Flush().ok());

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/files.h"
 #include "tests/support/scratch_dir.h"
 
 // Tests fail through gtest; a program without gtest (bench/daemon_probe_bench) defines
@@ -32,18 +33,6 @@
 extern char** environ;
 
 namespace obsmon::testing {
-
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-inline void WriteWholeFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
 
 // Polls `done` every 20 ms until it holds or `timeout` passes. For waiting on OTHER processes
 // (a port to open, a file to appear), never for simulated time.

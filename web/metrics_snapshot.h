@@ -1,0 +1,106 @@
+// What obsmon's own /metrics families are built from: plain values, copied at scrape time by the
+// wiring (cmd/obsmon/daemon.cc) from the runtime and storage parts, so that web/ depends on core
+// only. Nothing here is shared or locked: a snapshot is a value the collector owns for one scrape.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/labels.h"
+#include "core/records.h"
+#include "core/storage_health.h"
+#include "web/gate_options.h"
+
+namespace obsmon {
+
+// The last run of one probe (runtime's ProbeRun, as far as /metrics reads it).
+struct ProbeLastRunMetrics {
+  bool success = false;
+  double duration_seconds = 0;
+  TimestampMs started_ms = 0;  // wall clock
+};
+
+// One configured probe: probe_success, probe_duration_seconds, last run time and run counters.
+struct ProbeMetrics {
+  ProbeKey key;
+  Labels labels;          // the probe's configured labels (with `job`); component/probe/instance added
+  std::string instance;
+  std::optional<ProbeLastRunMetrics> last_run;  // none before the probe's first run
+  uint64_t runs_success = 0;  // since obsmon started
+  uint64_t runs_failure = 0;
+};
+
+// A component's current state and its probes, in configuration order.
+struct ComponentMetrics {
+  std::string name;
+  std::string job;
+  std::optional<bool> up;  // none while the state is unknown
+  std::vector<ProbeMetrics> probes;
+};
+
+// A component's figures over its objective window (runtime's UptimeFigures).
+struct ComponentUptimeMetrics {
+  std::string component;
+  std::string job;
+  std::optional<double> uptime_ratio;  // none when nothing is known
+  double coverage_ratio = 0;
+  double objective_ratio = 0;
+  double budget_remaining_seconds = 0;  // may be negative
+  int64_t window_ms = 0;
+};
+
+// The scheduler's counters (runtime's SchedulerStats).
+struct SchedulerMetrics {
+  uint64_t skipped = 0;
+  double last_lag_seconds = 0;
+  double lag_seconds_sum = 0;
+  uint64_t lag_count = 0;
+  uint64_t queue_depth = 0;
+  uint64_t busy_workers = 0;
+};
+
+// The storage writer's counters (storage's WriterStats); totals since start unless noted.
+struct WriterMetrics {
+  uint64_t queue_depth = 0;  // now
+  uint64_t dropped_batches = 0;
+  uint64_t dropped_samples = 0;
+  uint64_t dropped_late_runs = 0;
+  uint64_t write_errors = 0;
+  uint64_t committed_rows = 0;
+  uint64_t commits = 0;
+  double commit_seconds_sum = 0;
+  bool last_write_ok = true;  // the last transaction succeeded
+  uint64_t rejected_batches = 0;
+  uint64_t lost_batches = 0;
+  uint64_t superseded_batches = 0;
+  uint64_t wal_bytes = 0;  // now
+  uint64_t checkpoints = 0;
+  uint64_t checkpoints_busy = 0;
+};
+
+// The outcome of the last config (re)load, as Prometheus reports its own.
+struct ReloadStats {
+  bool last_successful = true;
+  double last_success_timestamp_seconds = 0;  // Unix time; 0: not reported
+};
+
+// Everything MetricsCollector::Collect reads, taken at one scrape.
+struct MetricsSnapshot {
+  std::vector<ComponentMetrics> components;    // configuration order
+  std::vector<ComponentUptimeMetrics> uptime;  // by component name
+  SchedulerMetrics scheduler;
+  WriterMetrics writer;
+  ReloadStats reload;
+  // Reads and writes of storage by everything but the writer (whose figures are in `writer`).
+  std::vector<StorageOperationHealth> storage;
+  bool storage_healthy = true;  // what /healthz says of storage
+  // Probe runs that threw (obsmon's bug; the time counts as unknown), by probe.
+  std::map<ProbeKey, uint64_t> internal_errors;
+  GateStats http;  // obsmon's HTTP server's connections
+};
+
+}  // namespace obsmon

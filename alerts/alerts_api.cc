@@ -25,7 +25,7 @@ std::string ActiveAlertsJson(const std::vector<Alert>& alerts) {
                     {"value", FormatGoFloat(a.value)}});
   }
   nlohmann::json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
-  return out.dump();
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string AlertHistoryJson(const std::vector<AlertHistoryEvent>& events) {
@@ -41,7 +41,7 @@ std::string AlertHistoryJson(const std::vector<AlertHistoryEvent>& events) {
                     {"firedAt", Rfc3339(e.fired_at_ms)},
                     {"value", FormatGoFloat(e.value)}});
   }
-  return nlohmann::json({{"events", list}}).dump();
+  return nlohmann::json({{"events", list}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace obsmon::alerts

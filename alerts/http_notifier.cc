@@ -130,7 +130,7 @@ std::vector<std::string> AlertmanagerNotifier::Render(
                    {"endsAt", Rfc3339(a.ends_at_ms)},
                    {"generatorURL", a.generator_url}});
   }
-  return {arr.dump()};
+  return {arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 Status AlertmanagerNotifier::Deliver(const std::string& body) {
@@ -198,7 +198,7 @@ std::vector<std::string> WebhookNotifier::Render(const std::vector<OutgoingAlert
                 {"commonAnnotations", LabelsJson(common_ann)},
                 {"externalURL", external_url_},
                 {"alerts", list}};
-    out.push_back(msg.dump());
+    out.push_back(msg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   return out;
 }

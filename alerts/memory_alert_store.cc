@@ -10,7 +10,7 @@ namespace obsmon::alerts {
   if (failing_) return Status::Unavailable("memory store set to fail")
 
 Result<std::vector<Alert>> MemoryAlertStore::LoadAlerts() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   std::vector<Alert> out;
   for (const auto& [k, v] : alerts_) out.insert(out.end(), v.begin(), v.end());
@@ -19,21 +19,21 @@ Result<std::vector<Alert>> MemoryAlertStore::LoadAlerts() {
 
 Status MemoryAlertStore::SaveAlerts(const std::string& group_key, const std::string& rule,
                                     const std::vector<Alert>& alerts) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   alerts_[{group_key, rule}] = alerts;
   return Status::Ok();
 }
 
 Status MemoryAlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   history_.insert(history_.end(), events.begin(), events.end());
   return Status::Ok();
 }
 
 Result<std::vector<AlertHistoryEvent>> MemoryAlertStore::History(int64_t from_ms, int64_t to_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   std::vector<AlertHistoryEvent> out;
   for (const auto& e : history_) {
@@ -43,7 +43,7 @@ Result<std::vector<AlertHistoryEvent>> MemoryAlertStore::History(int64_t from_ms
 }
 
 Status MemoryAlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   for (auto& e : *entries) {
     e.id = next_id_++;
@@ -53,7 +53,7 @@ Status MemoryAlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
 }
 
 Result<std::vector<OutboxEntry>> MemoryAlertStore::Due(int64_t now_ms, size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   std::vector<OutboxEntry> out;
   std::set<std::string> waiting;  // receivers whose oldest entries are not due yet
@@ -70,7 +70,7 @@ Result<std::vector<OutboxEntry>> MemoryAlertStore::Due(int64_t now_ms, size_t li
 }
 
 Status MemoryAlertStore::Remove(int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   outbox_.erase(id);
   return Status::Ok();
@@ -78,7 +78,7 @@ Status MemoryAlertStore::Remove(int64_t id) {
 
 Status MemoryAlertStore::Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                                     const std::string& error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   auto it = outbox_.find(id);
   if (it == outbox_.end()) return Status::NotFound("no outbox row " + std::to_string(id));
@@ -89,13 +89,13 @@ Status MemoryAlertStore::Reschedule(int64_t id, int attempts, int64_t next_attem
 }
 
 Result<int64_t> MemoryAlertStore::Pending() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OBSMON_FAIL_IF_FAILING();
   return static_cast<int64_t>(outbox_.size());
 }
 
 void MemoryAlertStore::SetFailing(bool failing) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   failing_ = failing;
 }
 

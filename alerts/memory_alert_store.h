@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "alerts/alert.h"
+#include "core/mutex.h"
 #include "core/outbox_store.h"
 
 namespace obsmon::alerts {
@@ -31,12 +32,12 @@ class MemoryAlertStore final : public AlertStateStore, public OutboxStore {
   void SetFailing(bool failing);
 
  private:
-  mutable std::mutex mu_;
-  bool failing_ = false;                                                      // GUARDED_BY(mu_)
-  std::map<std::pair<std::string, std::string>, std::vector<Alert>> alerts_;  // GUARDED_BY(mu_)
-  std::vector<AlertHistoryEvent> history_;                                    // GUARDED_BY(mu_)
-  std::map<int64_t, OutboxEntry> outbox_;                                     // GUARDED_BY(mu_)
-  int64_t next_id_ = 1;                                                       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  bool failing_ GUARDED_BY(mu_) = false;
+  std::map<std::pair<std::string, std::string>, std::vector<Alert>> alerts_ GUARDED_BY(mu_);
+  std::vector<AlertHistoryEvent> history_ GUARDED_BY(mu_);
+  std::map<int64_t, OutboxEntry> outbox_ GUARDED_BY(mu_);
+  int64_t next_id_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace obsmon::alerts

@@ -170,7 +170,7 @@ int Outbox::DeliverDue() {
 }
 
 void Outbox::Start() {
-  std::lock_guard lock(run_mu_);
+  MutexLock lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
   stopping_.store(false);
@@ -183,7 +183,7 @@ void Outbox::Start() {
 void Outbox::Stop() {
   stopping_.store(true);
   {
-    std::lock_guard lock(run_mu_);
+    MutexLock lock(run_mu_);
     stop_ = true;
   }
   run_cv_.notify_all();
@@ -191,15 +191,18 @@ void Outbox::Stop() {
 }
 
 void Outbox::Loop() {
-  std::unique_lock lock(run_mu_);
+  MutexLock lock(run_mu_);
   while (!stop_) {
     sent_ = false;
     lock.unlock();
     DeliverDue();
     lock.lock();
     // On the injected clock: under a FakeClock the next pass comes when the test advances time.
-    options_.clock->WaitFor(lock, run_cv_, std::chrono::milliseconds(options_.poll_ms),
-                            [this] { return stop_ || sent_; });
+    options_.clock->WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(options_.poll_ms),
+                            [this] {
+                              run_mu_.AssertHeld();  // the predicate runs with the lock held
+                              return stop_ || sent_;
+                            });
   }
 }
 

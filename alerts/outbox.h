@@ -21,6 +21,7 @@
 
 #include "alerts/alert.h"
 #include "alerts/notifier.h"
+#include "core/mutex.h"
 #include "core/outbox_store.h"
 #include "core/clock.h"
 
@@ -82,10 +83,10 @@ class Outbox final : public AlertSender {
   std::atomic<uint64_t> store_errors_{0};
   std::mutex deliver_mu_;  // one DeliverDue pass at a time
 
-  std::mutex run_mu_;
+  Mutex run_mu_;
   std::condition_variable run_cv_;
-  bool stop_ = false;  // GUARDED_BY(run_mu_)
-  bool sent_ = false;  // Send() stored rows since the dispatcher's last pass; GUARDED_BY(run_mu_)
+  bool stop_ GUARDED_BY(run_mu_) = false;
+  bool sent_ GUARDED_BY(run_mu_) = false;  // Send() stored rows since the dispatcher's last pass
   std::atomic<bool> stopping_{false};  // Stop() asked: DeliverDue starts no new send
   std::thread thread_;
   std::shared_ptr<prometheus::Collectable> collectable_;

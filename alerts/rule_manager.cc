@@ -143,7 +143,7 @@ Status RuleManager::RestoreState() {
   if (!options_.state_store) return Status::Ok();
   auto loaded = options_.state_store->LoadAlerts();
   if (!loaded.ok()) return loaded.status();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& g : groups_) {
     for (auto& r : g->alerting) {
       std::vector<Alert> mine;
@@ -229,7 +229,7 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
 
 void RuleManager::EvaluateAt(int64_t ts_ms) {
   auto start = std::chrono::steady_clock::now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& g : groups_) EvaluateGroupLocked(*g, ts_ms);
   last_cycle_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -238,7 +238,7 @@ void RuleManager::EvaluateAt(int64_t ts_ms) {
 void RuleManager::Tick() {
   const int64_t now = options_.clock->NowMs();
   auto start = std::chrono::steady_clock::now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   bool any = false;
   for (auto& g : groups_) {
     const int64_t ts = now - (now % g->interval_ms);
@@ -255,7 +255,7 @@ void RuleManager::Tick() {
 }
 
 void RuleManager::Start() {
-  std::lock_guard lock(run_mu_);
+  MutexLock lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] {
@@ -266,7 +266,7 @@ void RuleManager::Start() {
 
 void RuleManager::Stop() {
   {
-    std::lock_guard lock(run_mu_);
+    MutexLock lock(run_mu_);
     stop_ = true;
   }
   run_cv_.notify_all();
@@ -274,21 +274,23 @@ void RuleManager::Stop() {
 }
 
 void RuleManager::Loop() {
-  std::unique_lock lock(run_mu_);
+  MutexLock lock(run_mu_);
   while (!stop_) {
-    lock.unlock();
+    lock.Unlock();
     Tick();
-    lock.lock();
+    lock.Lock();
     // Wake at least once a second: group intervals are multiples of seconds and the wall clock
     // may step, so polling is simpler and more robust than computing the next deadline. The
     // poll is on the injected clock: under a FakeClock the thread ticks when time is advanced.
-    options_.clock->WaitFor(lock, run_cv_, std::chrono::milliseconds(500),
-                            [this] { return stop_; });
+    options_.clock->WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(500), [this] {
+      run_mu_.AssertHeld();  // the predicate runs with the lock held
+      return stop_;
+    });
   }
 }
 
 std::vector<Alert> RuleManager::ActiveAlerts(bool include_resolved) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Alert> out;
   for (const auto& g : groups_) {
     for (const auto& r : g->alerting) {
@@ -301,7 +303,7 @@ std::vector<Alert> RuleManager::ActiveAlerts(bool include_resolved) const {
 }
 
 std::vector<RuleStatus> RuleManager::Rules() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<RuleStatus> out;
   for (const auto& g : groups_) {
     for (const auto& [is_alert, idx] : g->order) {
@@ -317,15 +319,15 @@ std::vector<RuleStatus> RuleManager::Rules() const {
 }
 
 uint64_t RuleManager::evaluations() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return evaluations_;
 }
 uint64_t RuleManager::evaluation_failures() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return failures_;
 }
 double RuleManager::last_cycle_seconds() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return last_cycle_seconds_;
 }
 

@@ -23,6 +23,7 @@
 #include "alerts/rule_file.h"
 #include "alerts/series_store.h"
 #include "core/clock.h"
+#include "core/mutex.h"
 
 namespace prometheus {
 class Collectable;
@@ -84,19 +85,19 @@ class RuleManager {
 
  private:
   struct Group;
-  void EvaluateGroupLocked(Group& g, int64_t ts_ms);
+  void EvaluateGroupLocked(Group& g, int64_t ts_ms) REQUIRES(mu_);
   void Loop();
 
   RuleManagerOptions options_;
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Group>> groups_;  // GUARDED_BY(mu_)
-  uint64_t evaluations_ = 0;                    // GUARDED_BY(mu_)
-  uint64_t failures_ = 0;                       // GUARDED_BY(mu_)
-  double last_cycle_seconds_ = 0;               // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<Group>> groups_ GUARDED_BY(mu_);
+  uint64_t evaluations_ GUARDED_BY(mu_) = 0;
+  uint64_t failures_ GUARDED_BY(mu_) = 0;
+  double last_cycle_seconds_ GUARDED_BY(mu_) = 0;
 
-  std::mutex run_mu_;
+  Mutex run_mu_;
   std::condition_variable run_cv_;
-  bool stop_ = false;  // GUARDED_BY(run_mu_)
+  bool stop_ GUARDED_BY(run_mu_) = false;
   std::thread thread_;
   std::shared_ptr<prometheus::Collectable> collectable_;
 };

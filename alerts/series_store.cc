@@ -12,7 +12,7 @@ SeriesStore::SeriesStore(SeriesStoreOptions options)
     : options_(options), retention_ms_(options.retention_ms) {}
 
 void SeriesStore::Append(const std::vector<Sample>& samples) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   for (const auto& s : samples) {
     if (selected_names_ && !selected_names_->count(s.name)) {
       ++unselected_;
@@ -27,12 +27,12 @@ void SeriesStore::Append(const std::vector<Sample>& samples) {
 void SeriesStore::Append(const Sample& sample) { Append(std::vector<Sample>{sample}); }
 
 void SeriesStore::AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, double value) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   AppendLocked(labels_with_name, ts_ms, value);
 }
 
 void SeriesStore::MarkStale(const Labels& labels_with_name, int64_t ts_ms) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   if (lookup_.count(labels_with_name)) AppendLocked(labels_with_name, ts_ms, promql::StaleNaN());
 }
 
@@ -93,7 +93,7 @@ void SeriesStore::TrimLocked(Entry& e) {
 }
 
 void SeriesStore::SetSelectedNames(std::optional<std::unordered_set<std::string>> names) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   selected_names_ = std::move(names);
 }
 
@@ -104,7 +104,7 @@ void SeriesStore::RequireRetention(int64_t ms) {
 }
 
 void SeriesStore::RequireRetentionFor(const std::string& metric, int64_t ms) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   int64_t& need = name_retention_[metric];
   need = std::max(need, ms);
   if (auto it = by_name_.find(metric); it != by_name_.end()) {
@@ -113,7 +113,7 @@ void SeriesStore::RequireRetentionFor(const std::string& metric, int64_t ms) {
 }
 
 void SeriesStore::GarbageCollect(int64_t now_ms) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   const int64_t base = retention_ms_.load();
   for (auto it = series_.begin(); it != series_.end();) {
     Entry& e = *it->second;
@@ -187,7 +187,7 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
 
 void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                          promql::Matrix* out) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point* first, const Point* last) {
     promql::Series s;
     s.labels = e.labels;
@@ -198,7 +198,7 @@ void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, 
 
 void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                int64_t maxt_ms, promql::Matrix* out) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point*, const Point* last) {
     promql::Series s;
     s.labels = e.labels;
@@ -209,13 +209,13 @@ void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t min
 
 void SeriesStore::ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                 int64_t maxt_ms, const SeriesFn& fn) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   Visit(matchers, mint_ms, maxt_ms,
         [&](const Entry& e, const Point* first, const Point* last) { fn(e.labels, first, last); });
 }
 
 SeriesStoreStats SeriesStore::Stats() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   SeriesStoreStats s;
   s.series = series_.size();
   for (const auto& [l, e] : series_) s.points += e->points.size() - e->begin;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "alerts/promql_value.h"
+#include "core/mutex.h"
 #include "core/records.h"
 
 namespace obsmon::alerts {
@@ -87,30 +88,30 @@ class SeriesStore final : public promql::Querier {
     size_t begin = 0;                   // index of the oldest live point
     int64_t retention_ms = 0;           // this metric's own need (RequireRetentionFor), or 0
   };
-  void AppendLocked(const Labels& labels, int64_t ts_ms, double value);
-  // Calls fn(entry, first, last) for every matching series with points in range; mu_ held.
+  void AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // Calls fn(entry, first, last) for every matching series with points in range.
   template <typename Fn>
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-             Fn&& fn) const;
-  void TrimLocked(Entry& e);
+             Fn&& fn) const REQUIRES_SHARED(mu_);
+  void TrimLocked(Entry& e) REQUIRES(mu_);
 
   SeriesStoreOptions options_;
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   struct LabelsHash {
     size_t operator()(const Labels& l) const { return l.Hash(); }
   };
   // All series ordered by labels (owning); `lookup_` finds one by its labels in O(1) for
   // appends; `by_name_` lists each metric's series sorted by labels (for selection in order).
-  std::map<Labels, std::unique_ptr<Entry>> series_;               // GUARDED_BY(mu_)
-  std::unordered_map<Labels, Entry*, LabelsHash> lookup_;         // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::vector<Entry*>> by_name_;  // GUARDED_BY(mu_)
+  std::map<Labels, std::unique_ptr<Entry>> series_ GUARDED_BY(mu_);
+  std::unordered_map<Labels, Entry*, LabelsHash> lookup_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::vector<Entry*>> by_name_ GUARDED_BY(mu_);
   std::atomic<int64_t> retention_ms_;
-  std::unordered_map<std::string, int64_t> name_retention_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> refused_series_{0};
   std::atomic<uint64_t> unselected_{0};
-  // nullopt: every name. GUARDED_BY(mu_)
-  std::optional<std::unordered_set<std::string>> selected_names_;
+  // nullopt: every name.
+  std::optional<std::unordered_set<std::string>> selected_names_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon::alerts

@@ -307,9 +307,9 @@ std::string ApplyChecked(const std::string& f, const std::string& in, double v) 
 }
 
 // Go's strconv.ParseFloat(s, 64): decimal and hexadecimal (with a p exponent) floats, and
-// "inf", "infinity", "nan" in any case (the first two signed). "" when it accepts `s`, else its
-// reason ("invalid syntax", "value out of range").
-std::string GoParseFloat(const std::string& s, double* out) {
+// "inf", "infinity", "nan" in any case (the first two signed). InvalidArgument with Go's reason
+// ("invalid syntax", "value out of range") when it refuses `s`.
+Result<double> GoParseFloat(const std::string& s) {
   auto lower = [](std::string_view x) {
     std::string l(x);
     for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -320,12 +320,10 @@ std::string GoParseFloat(const std::string& s, double* out) {
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';
   const std::string rest = lower(std::string_view(s).substr(i));
   if (rest == "inf" || rest == "infinity") {
-    *out = neg ? -HUGE_VAL : HUGE_VAL;
-    return "";
+    return neg ? -HUGE_VAL : HUGE_VAL;
   }
   if (i == 0 && rest == "nan") {
-    *out = std::nan("");
-    return "";
+    return std::nan("");
   }
   const bool hex = rest.size() >= 2 && rest[0] == '0' && rest[1] == 'x';
   size_t j = hex ? 2 : 0, digits = 0;
@@ -338,38 +336,37 @@ std::string GoParseFloat(const std::string& s, double* out) {
     ++j;
     while (j < rest.size() && is_digit(rest[j])) ++j, ++digits;
   }
-  if (digits == 0) return "invalid syntax";
+  if (digits == 0) return Status::InvalidArgument("invalid syntax");
   if (j < rest.size() && rest[j] == (hex ? 'p' : 'e')) {
     ++j;
     if (j < rest.size() && (rest[j] == '+' || rest[j] == '-')) ++j;
     size_t exp_digits = 0;
     while (j < rest.size() && std::isdigit(static_cast<unsigned char>(rest[j]))) ++j, ++exp_digits;
-    if (exp_digits == 0) return "invalid syntax";
+    if (exp_digits == 0) return Status::InvalidArgument("invalid syntax");
   } else if (hex) {
-    return "invalid syntax";  // Go requires the p exponent of a hexadecimal float
+    return Status::InvalidArgument("invalid syntax");  // Go requires the p exponent of a hexadecimal float
   }
-  if (j != rest.size()) return "invalid syntax";
-  *out = std::strtod(s.c_str(), nullptr);
-  if (std::isinf(*out)) return "value out of range";
-  return "";
+  if (j != rest.size()) return Status::InvalidArgument("invalid syntax");
+  const double out = std::strtod(s.c_str(), nullptr);
+  if (std::isinf(out)) return Status::InvalidArgument("value out of range");
+  return out;
 }
 
-// Applies `f`; false with Go's error (after "executing ... at <...>: ") when Go's call fails.
-bool Apply(const std::string& f, std::string* io, bool numeric, double num, std::string* err) {
-  const std::string& in = *io;
+// Applies `f` to `in`; InvalidArgument with Go's error (what follows "executing ... at <...>: ")
+// when Go's call fails.
+Result<std::string> Apply(const std::string& f, const std::string& in, bool numeric, double num) {
   double v = num;
   if (IsNumericFunc(f) && !numeric) {
-    const std::string why = GoParseFloat(in, &v);
-    if (!why.empty()) {
-      *err = "error calling " + f + ": strconv.ParseFloat: parsing " + GoQuote(in) + ": " + why;
-      return false;
+    Result<double> parsed = GoParseFloat(in);
+    if (!parsed.ok()) {
+      return Status::InvalidArgument("error calling " + f + ": strconv.ParseFloat: parsing " +
+                                     GoQuote(in) + ": " + parsed.status().message());
     }
+    v = *parsed;
   } else if (!IsNumericFunc(f) && numeric) {
-    *err = "wrong type for value; expected string; got float64";
-    return false;
+    return Status::InvalidArgument("wrong type for value; expected string; got float64");
   }
-  *io = ApplyChecked(f, in, v);
-  return true;
+  return ApplyChecked(f, in, v);
 }
 
 // "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}
@@ -488,8 +485,9 @@ std::string Template::Expand(const TemplateData& d) const {
         break;
     }
     for (size_t k = 0; k < p.funcs.size(); ++k) {
-      std::string err;
-      if (!Apply(p.funcs[k], &s, numeric, d.value, &err)) {
+      Result<std::string> applied = Apply(p.funcs[k], s, numeric, d.value);
+      if (!applied.ok()) {
+        const std::string& err = applied.status().message();
         // As Go's text/template: the node is the command (`f x` as written, or `f` in a
         // pipeline), except a wrong-typed argument of `f x`, where it is the argument.
         std::string node = p.funcs[k], at = p.func_at[k];
@@ -504,6 +502,7 @@ std::string Template::Expand(const TemplateData& d) const {
                ": template: " + d.name + ":" + at + ": executing " + GoQuote(d.name) + " at <" +
                node + ">: " + err + ">";
       }
+      s = *std::move(applied);
       numeric = false;
     }
     out += s;

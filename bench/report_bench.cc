@@ -166,16 +166,26 @@ int main(int argc, char** argv) {
                    writer.status().ToString().c_str());
       return 1;
     }
+    // A full queue is drained by a flush; a failing flush would refuse every batch forever.
+    auto enqueue = [&](const obsmon::WriteBatch& b) {
+      while (!(*writer)->Enqueue(b)) {
+        if (obsmon::Status s = (*writer)->Flush(); !s.ok()) {
+          std::fprintf(stderr, "cannot write %s: %s\n", db_path.c_str(), s.ToString().c_str());
+          return false;
+        }
+      }
+      return true;
+    };
     auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < runs.size(); i += 1000) {
       obsmon::WriteBatch batch;
       batch.runs.assign(runs.begin() + i, runs.begin() + std::min(runs.size(), i + 1000));
-      while (!(*writer)->Enqueue(batch)) (*writer)->Flush();
+      if (!enqueue(batch)) return 1;
     }
     {
       obsmon::WriteBatch lines;  // the rich period's matched lines, stored as a log probe would
       lines.log_events = rich.log_events;
-      while (!(*writer)->Enqueue(lines)) (*writer)->Flush();
+      if (!enqueue(lines)) return 1;
     }
     auto st = (*writer)->Flush();
     (*writer)->Stop();

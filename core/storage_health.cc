@@ -4,7 +4,7 @@ namespace obsmon {
 
 void StorageHealth::Record(const std::string& operation, const Status& status) {
   const bool failed = !status.ok() && !status.IsNotFound() && !status.IsInvalidArgument();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Entry& e = ops_[operation];
   e.last_failed = failed;
   if (failed) {
@@ -19,7 +19,7 @@ bool StorageHealth::Failing(const Entry& e, TimestampMs now) const {
 }
 
 std::vector<StorageOperationHealth> StorageHealth::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const TimestampMs now = clock_.NowMs();
   std::vector<StorageOperationHealth> out;
   for (const auto& [name, e] : ops_) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace obsmon {
@@ -56,8 +57,8 @@ class StorageHealth {
 
   const Clock& clock_;
   const int64_t hold_ms_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> ops_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Entry> ops_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -9,18 +9,18 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include <re2/re2.h>
 
+#include "core/mutex.h"
 #include "probes/http_probe.h"
 
 namespace {
 
-std::mutex mu;
-std::string response;  // GUARDED_BY(mu)
+obsmon::Mutex mu;
+std::string response GUARDED_BY(mu);
 
 int StartServer() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -42,7 +42,7 @@ int StartServer() {
       if (::poll(&p, 1, 1000) > 0) (void)::recv(c, buf, sizeof buf, 0);  // the request
       std::string out;
       {
-        std::lock_guard<std::mutex> lock(mu);
+        obsmon::MutexLock lock(mu);
         out = response;
       }
       size_t sent = 0;
@@ -73,7 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return o;
   }();
   {
-    std::lock_guard<std::mutex> lock(mu);
+    obsmon::MutexLock lock(mu);
     response.assign(reinterpret_cast<const char*>(data), size);
   }
   ProbeSpec spec;

@@ -14,12 +14,12 @@
 namespace obsmon::probes {
 
 std::string ResponseBudget::Overflow() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return overflow_;
 }
 
 void ResponseBudget::SetOverflow(std::string reason) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (overflow_.empty()) overflow_ = std::move(reason);
 }
 

@@ -19,6 +19,8 @@
 #include <mutex>
 #include <string>
 
+#include "core/mutex.h"
+
 namespace obsmon::probes {
 
 struct ResponseLimits {
@@ -41,8 +43,8 @@ class ResponseBudget {
 
  private:
   const ResponseLimits limits_;
-  mutable std::mutex mu_;
-  std::string overflow_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string overflow_ GUARDED_BY(mu_);
 };
 
 // A client for "http" or "https" to host:port whose reads are bounded by `budget` (which must

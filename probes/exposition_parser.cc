@@ -7,6 +7,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/status.h"
+
 namespace obsmon::probes {
 
 namespace {
@@ -72,35 +74,34 @@ class LineReader {
     while (!AtEnd() && !IsBlank(s_[pos_])) ++pos_;
     return s_.substr(start, pos_ - start);
   }
-  // A quoted label value after its opening quote; unescapes \\, \" and \n. Returns false (with
-  // `error`) for an unterminated string or an unknown escape.
-  bool ReadQuoted(std::string* out, std::string* error) {
+  // A quoted label value after its opening quote; unescapes \\, \" and \n. InvalidArgument for
+  // an unterminated string or an unknown escape.
+  Result<std::string> ReadQuoted() {
+    std::string out;
     while (!AtEnd()) {
       char c = s_[pos_++];
-      if (c == '"') return true;
+      if (c == '"') return out;
       if (c == '\\') {
         if (AtEnd()) break;
         char e = s_[pos_++];
         switch (e) {
           case '\\':
-            out->push_back('\\');
+            out.push_back('\\');
             break;
           case '"':
-            out->push_back('"');
+            out.push_back('"');
             break;
           case 'n':
-            out->push_back('\n');
+            out.push_back('\n');
             break;
           default:
-            *error = std::string("invalid escape \\") + e + " in label value";
-            return false;
+            return Status::InvalidArgument(std::string("invalid escape \\") + e + " in label value");
         }
       } else {
-        out->push_back(c);
+        out.push_back(c);
       }
     }
-    *error = "unterminated label value";
-    return false;
+    return Status::InvalidArgument("unterminated label value");
   }
 
  private:
@@ -456,11 +457,12 @@ class Parser {
         return false;
       }
       r.Advance();
-      std::string value, error;
-      if (!r.ReadQuoted(&value, &error)) {
-        Error(line_no, error);
+      Result<std::string> quoted = r.ReadQuoted();
+      if (!quoted.ok()) {
+        Error(line_no, quoted.status().message());
         return false;
       }
+      std::string value = *std::move(quoted);
       if (opt_.max_labels > 0 && pairs->size() - first >= opt_.max_labels) {
         out_.fatal = "label limit exceeded (line " + std::to_string(line_no) + " has more than " +
                      std::to_string(opt_.max_labels) + " labels)";

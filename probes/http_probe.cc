@@ -116,10 +116,9 @@ std::optional<std::string> PrepareClient(httplib::ClientImpl& client, const Http
                                          const Deadline& deadline, const Clock& clock,
                                          const std::string& timeout_reason) {
   if (!IsNumericHost(url.target.host)) {
-    std::string reason;
-    std::string ip = ResolveHost(url.target.host, &reason);
-    if (ip.empty()) return reason;
-    client.set_hostname_addr_map({{url.target.host, ip}});
+    Result<std::string> ip = ResolveHost(url.target.host);
+    if (!ip.ok()) return ip.status().message();
+    client.set_hostname_addr_map({{url.target.host, *ip}});
     left = deadline.Remaining(clock);
     if (left.count() <= 0) return timeout_reason;
   }

@@ -23,17 +23,15 @@ Rule::Rule(RuleSpec spec, std::unique_ptr<re2::RE2> re)
     : spec_(std::move(spec)), re_(std::move(re)) {}
 Rule::~Rule() = default;
 
-std::unique_ptr<Rule> Rule::Compile(const RuleSpec& spec, std::string* error) {
+Result<std::unique_ptr<Rule>> Rule::Compile(const RuleSpec& spec) {
   re2::RE2::Options options;
   options.set_log_errors(false);
   auto re = std::make_unique<re2::RE2>("^(?:" + spec.regex + ")$", options);
   if (!re->ok()) {
-    *error = "bad regex '" + spec.regex + "': " + re->error();
-    return nullptr;
+    return Status::InvalidArgument("bad regex '" + spec.regex + "': " + re->error());
   }
   if (spec.action == Action::kReplace && spec.target_label.empty()) {
-    *error = "action replace needs target_label";
-    return nullptr;
+    return Status::InvalidArgument("action replace needs target_label");
   }
   return std::unique_ptr<Rule>(new Rule(spec, std::move(re)));
 }
@@ -152,14 +150,13 @@ std::optional<RelabelRules> RelabelRules::FromConfig(ConfigNode& parent, const s
       spec.action = *action;
     }
     item.CheckUnknownKeys();
-    std::string error;
-    auto rule = Rule::Compile(spec, &error);
-    if (!rule) {
-      item.Error(error);
+    auto rule = Rule::Compile(spec);
+    if (!rule.ok()) {
+      item.Error(rule.status().message());
       ok = false;
       continue;
     }
-    rules.Add(std::move(rule));
+    rules.Add(*std::move(rule));
   }
   if (!ok) return std::nullopt;
   return rules;

@@ -12,6 +12,7 @@
 
 #include "core/config_node.h"
 #include "core/labels.h"
+#include "core/status.h"
 
 namespace re2 {
 class RE2;
@@ -32,9 +33,9 @@ struct RuleSpec {
 
 class Rule {
  public:
-  // Compiles `spec`; nullptr with `error` set when the regex does not compile or a required
-  // field is missing (replace needs target_label).
-  static std::unique_ptr<Rule> Compile(const RuleSpec& spec, std::string* error);
+  // Compiles `spec`; InvalidArgument when the regex does not compile or a required field is
+  // missing (replace needs target_label).
+  static Result<std::unique_ptr<Rule>> Compile(const RuleSpec& spec);
   ~Rule();
 
   // Applies the rule to `labels` (which include __name__). Returns false when the sample is

@@ -100,11 +100,11 @@ ProcessProbe::ProcessProbe(const ProbeSpec& spec, ProcessOptions options, const 
     : spec_(spec), options_(std::move(options)), clock_(clock) {}
 ProcessProbe::~ProcessProbe() = default;
 
-std::unique_ptr<ProcessProbe> ProcessProbe::Create(const ProbeSpec& spec, ProcessOptions options,
-                                                   const Clock& clock, std::string* error) {
+Result<std::unique_ptr<ProcessProbe>> ProcessProbe::Create(const ProbeSpec& spec,
+                                                           ProcessOptions options,
+                                                           const Clock& clock) {
   if (options.pid_file.empty() && options.match.empty()) {
-    *error = "process probe needs pid_file or match";
-    return nullptr;
+    return Status::InvalidArgument("process probe needs pid_file or match");
   }
   std::unique_ptr<ProcessProbe> probe(new ProcessProbe(spec, std::move(options), clock));
   if (!probe->options_.match.empty()) {
@@ -112,8 +112,8 @@ std::unique_ptr<ProcessProbe> ProcessProbe::Create(const ProbeSpec& spec, Proces
     re_options.set_log_errors(false);
     probe->match_ = std::make_unique<re2::RE2>(probe->options_.match, re_options);
     if (!probe->match_->ok()) {
-      *error = "bad regex '" + probe->options_.match + "': " + probe->match_->error();
-      return nullptr;
+      return Status::InvalidArgument("bad regex '" + probe->options_.match +
+                                     "': " + probe->match_->error());
     }
   }
   return probe;
@@ -137,14 +137,13 @@ bool ProcessProbe::Matches(int pid) const {
   return re2::RE2::PartialMatch(ReadCommandLine(options_.proc_root, pid), *match_);
 }
 
-std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
+Result<int> ProcessProbe::FindPid() const {
   if (!options_.pid_file.empty()) {
     // A regular file only, opened without blocking: a FIFO here hung the probe's worker in
     // open(2), and with it SIGTERM (issue 13, fresh eyes F1).
     auto text = ReadRegularFile(options_.pid_file, 64);
     if (!text.ok()) {
-      *reason = "cannot read pid file: " + text.status().message();
-      return std::nullopt;
+      return Status::NotFound("cannot read pid file: " + text.status().message());
     }
     // The pid is the file's one token: "27\n317" is no pid (joining the pieces watched pid
     // 27317; fresh eyes, issue 13, second pass).
@@ -154,20 +153,17 @@ std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
     const std::string trimmed =
         first == std::string::npos ? "" : raw.substr(first, last - first + 1);
     if (!AllDigits(trimmed) || trimmed.size() > 9 || std::stoi(trimmed) <= 0) {
-      *reason = "pid file " + options_.pid_file + " holds no pid";
-      return std::nullopt;
+      return Status::NotFound("pid file " + options_.pid_file + " holds no pid");
     }
     int pid = std::stoi(trimmed);
     if (!ReadProcessStat(options_.proc_root, pid)) {
-      *reason =
-          "pid " + trimmed + " from " + options_.pid_file + " is not running (stale pid file)";
-      return std::nullopt;
+      return Status::NotFound("pid " + trimmed + " from " + options_.pid_file +
+                              " is not running (stale pid file)");
     }
     if (match_ && !Matches(pid)) {
       std::string cmd = ReadCommandLine(options_.proc_root, pid).substr(0, 80);
-      *reason = "pid " + trimmed + " from " + options_.pid_file + " is '" + cmd +
-                "', not a process matching '" + options_.match + "'";
-      return std::nullopt;
+      return Status::NotFound("pid " + trimmed + " from " + options_.pid_file + " is '" + cmd +
+                              "', not a process matching '" + options_.match + "'");
     }
     return pid;
   }
@@ -183,17 +179,16 @@ std::optional<int> ProcessProbe::FindPid(std::string* reason) const {
     if (st && (!oldest || st->start_ticks < oldest->start_ticks)) oldest = st;
   }
   if (!oldest) {
-    *reason = "no process matches '" + options_.match + "'";
-    return std::nullopt;
+    return Status::NotFound("no process matches '" + options_.match + "'");
   }
   return oldest->pid;
 }
 
 ProbeResult ProcessProbe::Run(const Deadline& deadline) {
-  std::string reason;
-  auto pid = FindPid(&reason);
+  auto pid = FindPid();
+  std::string reason = pid.status().message();
   std::optional<ProcessStat> st;
-  if (pid) {
+  if (pid.ok()) {
     st = ReadProcessStat(options_.proc_root, *pid);
     if (!st) reason = "pid " + std::to_string(*pid) + " exited while being read";
   }
@@ -253,17 +248,16 @@ std::unique_ptr<Probe> MakeProcessProbe(const ProbeSpec& spec, ConfigNode& setti
   ProcessOptions options;
   if (auto v = settings.String("pid_file")) options.pid_file = *v;
   if (auto v = settings.String("match")) options.match = *v;
-  std::string error;
-  auto probe = ProcessProbe::Create(spec, std::move(options), clock, &error);
-  if (!probe) {
+  auto probe = ProcessProbe::Create(spec, std::move(options), clock);
+  if (!probe.ok()) {
     if (settings.Has("match")) {
-      settings.ErrorAt("match", error);
+      settings.ErrorAt("match", probe.status().message());
     } else {
-      settings.Error(error);
+      settings.Error(probe.status().message());
     }
     return nullptr;
   }
-  return probe;
+  return *std::move(probe);
 }
 
 }  // namespace obsmon::probes

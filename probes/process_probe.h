@@ -25,6 +25,7 @@
 #include <string>
 
 #include "core/config_node.h"
+#include "core/status.h"
 #include "probes/probe.h"
 
 namespace re2 {
@@ -57,9 +58,9 @@ std::string ReadCommandLine(const std::string& proc_root, int pid);
 
 class ProcessProbe final : public Probe {
  public:
-  // Fails (nullptr + error) when `match` does not compile or neither key is given.
-  static std::unique_ptr<ProcessProbe> Create(const ProbeSpec& spec, ProcessOptions options,
-                                              const Clock& clock, std::string* error);
+  // InvalidArgument when `match` does not compile or neither key is given.
+  static Result<std::unique_ptr<ProcessProbe>> Create(const ProbeSpec& spec, ProcessOptions options,
+                                                      const Clock& clock);
   ~ProcessProbe() override;
 
   ProbeResult Run(const Deadline& deadline) override;
@@ -68,8 +69,8 @@ class ProcessProbe final : public Probe {
 
  private:
   ProcessProbe(const ProbeSpec& spec, ProcessOptions options, const Clock& clock);
-  // The pid to look at, or a reason why there is none.
-  std::optional<int> FindPid(std::string* reason) const;
+  // The pid to look at, or (NotFound) the reason why there is none.
+  Result<int> FindPid() const;
   bool Matches(int pid) const;
 
   ProbeSpec spec_;

@@ -173,11 +173,11 @@ std::string FetchFailure(const probes::ResponseBudget& budget, const Received& g
 
 // What the parser is allowed: the body and line sizes, labels per series, and a hard cap on
 // samples (the configured sample_limit is applied after relabeling, which may drop many).
-exposition::ParseOptions ParseOptionsFor(const ScrapeOptions& options, bool relabels,
+ParseOptions ParseOptionsFor(const ScrapeOptions& options, bool relabels,
                                          const std::string& content_type, const Deadline& deadline,
                                          const Clock& clock) {
-  exposition::ParseOptions popt;
-  popt.format = exposition::FormatFromContentType(content_type);
+  ParseOptions popt;
+  popt.format = FormatFromContentType(content_type);
   popt.max_body_bytes = options.body_size_limit > 0 ? options.body_size_limit : SIZE_MAX;
   const size_t limit = options.sample_limit > 0 ? options.sample_limit : 5'000'000;
   popt.max_samples = relabels ? limit * 10 : limit;
@@ -190,7 +190,7 @@ exposition::ParseOptions ParseOptionsFor(const ScrapeOptions& options, bool rela
 
 // The failure of a parse with a fatal error or `malformed` (> 0) malformed lines: as
 // Prometheus, one malformed line fails the whole scrape. Duplicates alone do not.
-std::string ParseFailure(const exposition::ParseOutput& parsed, size_t malformed) {
+std::string ParseFailure(const ParseOutput& parsed, size_t malformed) {
   if (!parsed.fatal.empty()) return parsed.fatal;
   std::string failure;
   for (const auto& e : parsed.errors) {
@@ -220,7 +220,7 @@ void AttachTargetLabels(const Labels& target, bool honor_labels, Labels* labels)
 
 // The parsed samples with the target labels, through the metric_relabel rules; stops early (the
 // caller sees the deadline passed) when the deadline passes, asked every 256 samples.
-std::vector<Sample> TargetSamples(std::vector<exposition::ParsedSample>& parsed,
+std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
                                   const Labels& target, bool honor_labels,
                                   const relabel::RelabelRules& rules, const Deadline& deadline,
                                   const Clock& clock) {

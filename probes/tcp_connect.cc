@@ -17,7 +17,7 @@ namespace {
 
 using AddrInfoPtr = std::unique_ptr<addrinfo, decltype(&freeaddrinfo)>;
 
-AddrInfoPtr Resolve(const std::string& host, int port, std::string* reason) {
+Result<AddrInfoPtr> Resolve(const std::string& host, int port) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -27,8 +27,7 @@ AddrInfoPtr Resolve(const std::string& host, int port, std::string* reason) {
   std::string service = port > 0 ? std::to_string(port) : std::string();
   int rc = getaddrinfo(host.c_str(), service.empty() ? nullptr : service.c_str(), &hints, &result);
   if (rc != 0 || result == nullptr) {
-    *reason = "dns lookup failed for " + host + ": " + gai_strerror(rc);
-    return AddrInfoPtr(nullptr, &freeaddrinfo);
+    return Status::Unavailable("dns lookup failed for " + host + ": " + gai_strerror(rc));
   }
   return AddrInfoPtr(result, &freeaddrinfo);
 }
@@ -99,14 +98,14 @@ ConnectOutcome ConnectOne(const addrinfo& ai, const Deadline& deadline, const Cl
 }  // namespace
 
 ConnectOutcome TcpConnect(const HostPort& target, const Deadline& deadline, const Clock& clock) {
-  std::string reason;
-  AddrInfoPtr addrs = Resolve(target.host, target.port, &reason);
-  if (!addrs) {
+  Result<AddrInfoPtr> resolved = Resolve(target.host, target.port);
+  if (!resolved.ok()) {
     ConnectOutcome out;
     out.kind = ConnectOutcome::Kind::kDnsFailed;
-    out.reason = reason;
+    out.reason = resolved.status().message();
     return out;
   }
+  const AddrInfoPtr& addrs = *resolved;
   ConnectOutcome last = FromErrno(ETIMEDOUT);
   for (const addrinfo* ai = addrs.get(); ai != nullptr; ai = ai->ai_next) {
     if (deadline.Expired(clock)) return FromErrno(ETIMEDOUT);
@@ -116,9 +115,10 @@ ConnectOutcome TcpConnect(const HostPort& target, const Deadline& deadline, cons
   return last;
 }
 
-std::string ResolveHost(const std::string& host, std::string* reason) {
-  AddrInfoPtr addrs = Resolve(host, 0, reason);
-  if (!addrs) return {};
+Result<std::string> ResolveHost(const std::string& host) {
+  Result<AddrInfoPtr> resolved = Resolve(host, 0);
+  if (!resolved.ok()) return resolved.status();
+  const AddrInfoPtr& addrs = *resolved;
   char buf[INET6_ADDRSTRLEN] = {};
   // Prefer IPv4: "localhost" often lists ::1 first while services listen on 127.0.0.1 only.
   const addrinfo* ai = addrs.get();
@@ -133,10 +133,9 @@ std::string ResolveHost(const std::string& host, std::string* reason) {
           ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(ai->ai_addr)->sin6_addr)
           : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(ai->ai_addr)->sin_addr);
   if (inet_ntop(ai->ai_family, src, buf, sizeof buf) == nullptr) {
-    *reason = "dns lookup failed for " + host + ": " + strerror(errno);
-    return {};
+    return Status::Unavailable("dns lookup failed for " + host + ": " + strerror(errno));
   }
-  return buf;
+  return std::string(buf);
 }
 
 }  // namespace obsmon::probes

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/status.h"
 #include "probes/url.h"
 
 namespace obsmon::probes {
@@ -24,8 +25,8 @@ struct ConnectOutcome {
 // connects or `deadline` passes.
 ConnectOutcome TcpConnect(const HostPort& target, const Deadline& deadline, const Clock& clock);
 
-// Resolves `host` to one numeric address ("127.0.0.1", "::1"), or returns an empty string with
-// `reason` set to "dns lookup failed for <host>: <why>".
-std::string ResolveHost(const std::string& host, std::string* reason);
+// Resolves `host` to one numeric address ("127.0.0.1", "::1"), or Unavailable with the message
+// "dns lookup failed for <host>: <why>".
+Result<std::string> ResolveHost(const std::string& host);
 
 }  // namespace obsmon::probes

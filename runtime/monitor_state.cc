@@ -12,7 +12,7 @@ const char* ToString(ComponentHealth health) {
 }
 
 void MonitorState::SetConfig(const Config& config) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<ComponentState> next;
   for (const auto& cc : config.components) {
     ComponentState cs;
@@ -42,7 +42,7 @@ void MonitorState::SetConfig(const Config& config) {
 }
 
 void MonitorState::Seed(const std::vector<ProbeRun>& latest_runs) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& run : latest_runs) {
     for (auto& c : components_) {
       for (auto& p : c.probes) {
@@ -55,7 +55,7 @@ void MonitorState::Seed(const std::vector<ProbeRun>& latest_runs) {
 }
 
 void MonitorState::OnRun(const RunOutcome& outcome) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& c : components_) {
     if (c.name != outcome.run.key.component) continue;
     for (auto& p : c.probes) {
@@ -90,14 +90,14 @@ ComponentState MonitorState::Evaluate(const ComponentState& c) const {
 }
 
 std::vector<ComponentState> MonitorState::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<ComponentState> out;
   for (const auto& c : components_) out.push_back(Evaluate(c));
   return out;
 }
 
 std::optional<ComponentState> MonitorState::Component(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& c : components_) {
     if (c.name == name) return Evaluate(c);
   }

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "config/config.h"
+#include "core/mutex.h"
 #include "core/run_outcome.h"
 
 namespace obsmon {
@@ -53,11 +54,11 @@ class MonitorState final : public ResultSink {
   std::optional<ComponentState> Component(const std::string& name) const;
 
  private:
-  ComponentState Evaluate(const ComponentState& c) const;  // REQUIRES(mu_)
+  ComponentState Evaluate(const ComponentState& c) const REQUIRES(mu_);
 
   const Clock& clock_;
-  mutable std::mutex mu_;
-  std::vector<ComponentState> components_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<ComponentState> components_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <set>
 
+#include "core/mutex.h"
 #include "core/records.h"
 #include "probes/probe.h"
 
@@ -26,47 +27,47 @@ class ProbeStateLedger {
   static constexpr uint64_t kUnknownEpoch = 1;
 
   void MarkStale(const Probe* instance) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stale_instances_.insert(instance);
   }
   void MarkStale(const ProbeKey& key) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stale_keys_.insert(key);
   }
   // True (and no longer stale) when `instance` of `key` must re-read its state now.
   bool TakeStale(const ProbeKey& key, const Probe* instance) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const bool by_instance = stale_instances_.erase(instance) > 0;
     const bool by_key = stale_keys_.erase(key) > 0;
     return by_instance || by_key;
   }
   // A fresh epoch, larger than every one before.
   uint64_t NextEpoch() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return ++last_epoch_;
   }
   void SetEpoch(const Probe* instance, uint64_t epoch) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     epochs_[instance] = epoch;
   }
   uint64_t Epoch(const Probe* instance) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = epochs_.find(instance);
     return it == epochs_.end() ? kUnknownEpoch : it->second;
   }
   // Forgets instances no longer configured (after a reload).
   void Retain(const std::set<const Probe*>& live) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::erase_if(epochs_, [&](const auto& kv) { return !live.count(kv.first); });
     std::erase_if(stale_instances_, [&](const Probe* p) { return !live.count(p); });
   }
 
  private:
-  mutable std::mutex mu_;
-  std::set<const Probe*> stale_instances_;    // GUARDED_BY(mu_)
-  std::set<ProbeKey> stale_keys_;             // GUARDED_BY(mu_)
-  std::map<const Probe*, uint64_t> epochs_;   // GUARDED_BY(mu_)
-  uint64_t last_epoch_ = kUnknownEpoch;       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::set<const Probe*> stale_instances_ GUARDED_BY(mu_);
+  std::set<ProbeKey> stale_keys_ GUARDED_BY(mu_);
+  std::map<const Probe*, uint64_t> epochs_ GUARDED_BY(mu_);
+  uint64_t last_epoch_ GUARDED_BY(mu_) = kUnknownEpoch;
 };
 
 }  // namespace obsmon

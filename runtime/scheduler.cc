@@ -32,7 +32,7 @@ Scheduler::Scheduler(const Clock& clock, int workers, RunFn run)
 Scheduler::~Scheduler() { Stop(); }
 
 void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const SteadyTime now = clock_.SteadyNow();
   std::map<ProbeKey, std::shared_ptr<Entry>> next;
   for (auto& p : probes) {
@@ -61,7 +61,7 @@ SteadyTime Scheduler::DispatchDue() {
   size_t queued = 0;
   SteadyTime next_wake;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const SteadyTime now = clock_.SteadyNow();
     next_wake = now + milliseconds(1000);
     for (auto& [key, entry] : entries_) {
@@ -107,14 +107,14 @@ void Scheduler::Execute(const Task& task) {
   // Wall time of the due moment: now minus how late we are.
   const TimestampMs due_wall = clock_.NowMs() - static_cast<int64_t>(lag * 1000);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stats_.last_lag_seconds = lag;
     stats_.lag_seconds_sum += lag;
     ++stats_.lag_count;
     ++stats_.busy_workers;
   }
   run_(task.entry->probe, due_wall);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   --stats_.busy_workers;
   task.entry->busy = false;
 }
@@ -123,8 +123,11 @@ void Scheduler::WorkerLoop() {
   for (;;) {
     Task task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_workers_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      MutexLock lock(mu_);
+      wake_workers_.wait(lock.native(), [&] {
+        mu_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || !queue_.empty();
+      });
       if (queue_.empty()) return;  // stopping and nothing left
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -135,7 +138,7 @@ void Scheduler::WorkerLoop() {
 }
 
 void Scheduler::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (dispatcher_.joinable()) return;
   stopping_ = false;
   for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] {
@@ -146,11 +149,13 @@ void Scheduler::Start() {
     NameThisThread("obsmon-dispatch");
     for (;;) {
       SteadyTime next = DispatchDue();
-      std::unique_lock<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       // The injected clock decides how long to sleep (under a FakeClock, until the test
       // advances it); SetProbes()/Stop() wake us early.
-      clock_.WaitUntil(lock, wake_dispatcher_, next,
-                       [this] { return stopping_ || probes_changed_; });
+      clock_.WaitUntil(lock.native(), wake_dispatcher_, next, [this] {
+        mu_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || probes_changed_;
+      });
       if (stopping_) return;
       probes_changed_ = false;
     }
@@ -159,7 +164,7 @@ void Scheduler::Start() {
 
 void Scheduler::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
     // Runs not yet started are dropped: we are shutting down (or being restarted).
     for (auto& task : queue_) task.entry->busy = false;
@@ -175,7 +180,7 @@ void Scheduler::Stop() {
 }
 
 SchedulerStats Scheduler::Stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "probes/probe.h"
 
 namespace obsmon {
@@ -99,14 +100,14 @@ class Scheduler {
   const int workers_;
   RunFn run_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable wake_dispatcher_;  // probes changed or stopping
   std::condition_variable wake_workers_;     // tasks queued or stopping
-  std::map<ProbeKey, std::shared_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
-  std::deque<Task> queue_;                              // GUARDED_BY(mu_)
-  SchedulerStats stats_;                                // GUARDED_BY(mu_)
-  bool stopping_ = false;                               // GUARDED_BY(mu_)
-  bool probes_changed_ = false;  // since the dispatcher last looked; GUARDED_BY(mu_)
+  std::map<ProbeKey, std::shared_ptr<Entry>> entries_ GUARDED_BY(mu_);
+  std::deque<Task> queue_ GUARDED_BY(mu_);
+  SchedulerStats stats_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool probes_changed_ GUARDED_BY(mu_) = false;  // since the dispatcher last looked
 
   std::thread dispatcher_;
   std::vector<std::thread> threads_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 
 namespace obsmon {
 
@@ -26,27 +27,27 @@ struct UptimeFigures {
 class UptimeBoard {
  public:
   void Set(const UptimeFigures& figures) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     figures_[figures.component] = figures;
   }
   std::map<std::string, UptimeFigures> All() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return figures_;
   }
   std::optional<UptimeFigures> Get(const std::string& component) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = figures_.find(component);
     if (it == figures_.end()) return std::nullopt;
     return it->second;
   }
   void Retain(const std::map<std::string, bool>& components) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     std::erase_if(figures_, [&](const auto& kv) { return !components.count(kv.first); });
   }
 
  private:
-  mutable std::mutex mu_;
-  std::map<std::string, UptimeFigures> figures_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, UptimeFigures> figures_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

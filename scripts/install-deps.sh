@@ -9,7 +9,8 @@ BUILD_PKGS=(build-essential cmake pkg-config ninja-build ccache
   libssl-dev libkainjow-mustache-dev)
 # Real parts the tests start: Prometheus's own tools are the oracle for exposition and rules.
 TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps chromium
-  prometheus-blackbox-exporter python3-prometheus-client systemd openssl)
+  prometheus-blackbox-exporter python3-prometheus-client systemd openssl
+  clang)  # clang: scripts/check-thread-safety.sh (the thread_safety_check test)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PKGS[@]}"); fi

@@ -44,7 +44,7 @@ Result<std::unique_ptr<AlertStore>> AlertStore::Open(const std::string& path) {
 }
 
 Result<std::vector<Alert>> AlertStore::LoadAlerts() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_,
                         "SELECT group_key, rule, labels, annotations, state, value, active_at_ms, "
@@ -75,7 +75,7 @@ Result<std::vector<Alert>> AlertStore::LoadAlerts() {
 
 Status AlertStore::SaveAlerts(const std::string& group_key, const std::string& rule,
                               const std::vector<Alert>& alerts) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement del(*db_, "DELETE FROM alerts WHERE group_key = ? AND rule = ?");
@@ -114,7 +114,7 @@ Status AlertStore::SaveAlerts(const std::string& group_key, const std::string& r
 }
 
 Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement ins(
@@ -146,7 +146,7 @@ Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
 }
 
 Result<std::vector<AlertHistoryEvent>> AlertStore::History(int64_t from_ms, int64_t to_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_,
                         "SELECT ts_ms, event, group_key, rule, labels, annotations, active_at_ms, "
@@ -175,7 +175,7 @@ Result<std::vector<AlertHistoryEvent>> AlertStore::History(int64_t from_ms, int6
 }
 
 Status AlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Transaction tx = WriteTransaction(*db_);
     SQLite::Statement ins(*db_,
@@ -200,7 +200,7 @@ Status AlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
 }
 
 Result<std::vector<OutboxEntry>> AlertStore::Due(int64_t now_ms, size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_,
                         "SELECT id, receiver, payload, created_ms, next_attempt_ms, attempts, "
@@ -228,7 +228,7 @@ Result<std::vector<OutboxEntry>> AlertStore::Due(int64_t now_ms, size_t limit) {
 }
 
 Status AlertStore::Remove(int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement del(*db_, "DELETE FROM alert_outbox WHERE id = ?");
     del.bind(1, static_cast<int64_t>(id));
@@ -241,7 +241,7 @@ Status AlertStore::Remove(int64_t id) {
 
 Status AlertStore::Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                               const std::string& error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement up(*db_,
                          "UPDATE alert_outbox SET attempts = ?, next_attempt_ms = ?, "
@@ -258,7 +258,7 @@ Status AlertStore::Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
 }
 
 Result<int64_t> AlertStore::Pending() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     return static_cast<int64_t>(db_->execAndGet("SELECT count(*) FROM alert_outbox").getInt64());
   } catch (const SQLite::Exception& e) {

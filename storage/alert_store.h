@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/alert_records.h"
+#include "core/mutex.h"
 #include "core/outbox_store.h"
 #include "core/status.h"
 
@@ -42,8 +43,8 @@ class AlertStore final : public AlertStateStore, public OutboxStore {
 
  private:
   explicit AlertStore(std::unique_ptr<SQLite::Database> db);
-  std::mutex mu_;
-  std::unique_ptr<SQLite::Database> db_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<SQLite::Database> db_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon::storage

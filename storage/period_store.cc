@@ -89,7 +89,7 @@ Result<std::unique_ptr<PeriodStore>> PeriodStore::OpenReadOnly(const std::string
 
 Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
   if (Status s = Validate(p); !s.ok()) return s;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Transaction tx = WriteTransaction(*db_);
     // Overlap with a period that still runs (not stopped): [s1,e1) and [s2,e2) overlap when
@@ -137,7 +137,7 @@ Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
 }
 
 Result<PeriodRecord> PeriodStore::StopPeriod(const std::string& component, TimestampMs now_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Transaction tx = WriteTransaction(*db_);
     // The period running now, else the latest one that has not ended yet (scheduled).
@@ -168,7 +168,7 @@ Result<PeriodRecord> PeriodStore::StopPeriod(const std::string& component, Times
 }
 
 Result<std::vector<PeriodRecord>> PeriodStore::Periods(const std::string& component) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE (? = '' OR component = ?) "
                                           "ORDER BY start_ms DESC, id DESC",
@@ -184,7 +184,7 @@ Result<std::vector<PeriodRecord>> PeriodStore::Periods(const std::string& compon
 }
 
 Result<PeriodRecord> PeriodStore::Period(int64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE id = ?", kPeriodColumns));
     q.bind(1, static_cast<int64_t>(id));
@@ -197,7 +197,7 @@ Result<PeriodRecord> PeriodStore::Period(int64_t id) {
 
 Result<int64_t> PeriodStore::EnsureDeclaredPeriod(const PeriodRecord& p) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     try {
       SQLite::Statement q(*db_, "SELECT id FROM periods WHERE component = ? AND start_ms = ?");
       q.bind(1, p.component);
@@ -214,7 +214,7 @@ Result<int64_t> PeriodStore::EnsureDeclaredPeriod(const PeriodRecord& p) {
 
 Result<int64_t> PeriodStore::AddMaintenance(const MaintenanceRecord& m) {
   if (Status s = Validate(m); !s.ok()) return s;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement ins(*db_,
                           "INSERT INTO maintenance (component, start_ms, end_ms, reason, source, "
@@ -234,7 +234,7 @@ Result<int64_t> PeriodStore::AddMaintenance(const MaintenanceRecord& m) {
 
 Result<int64_t> PeriodStore::EnsureDeclaredMaintenance(const MaintenanceRecord& m) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     try {
       SQLite::Statement q(
           *db_, "SELECT id FROM maintenance WHERE component = ? AND start_ms = ? AND end_ms = ?");
@@ -254,7 +254,7 @@ Result<int64_t> PeriodStore::EnsureDeclaredMaintenance(const MaintenanceRecord& 
 Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::string& component,
                                                                 TimestampMs from_ms,
                                                                 TimestampMs to_ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM maintenance WHERE (? = '' OR "
                                           "component = ?) AND start_ms < ? AND end_ms > ? "
@@ -275,7 +275,7 @@ Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::strin
 Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
                                                                TimestampMs from_ms,
                                                                TimestampMs to_ms, size_t limit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   try {
     // The label text is canonical (Labels::ToString), so a LIKE on the exact pair is a correct
     // prefilter; ParseLabelsText then confirms it (a value could contain the pattern).

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/period_records.h"
 #include "core/status.h"
 
@@ -70,8 +71,8 @@ class PeriodStore {
 
  private:
   explicit PeriodStore(std::unique_ptr<SQLite::Database> db);
-  std::mutex mu_;
-  std::unique_ptr<SQLite::Database> db_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<SQLite::Database> db_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon::storage

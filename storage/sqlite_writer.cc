@@ -33,6 +33,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/mutex.h"
 #include "core/thread_name.h"
 #include "storage/batch_applier.h"
 #include "storage/database.h"
@@ -83,7 +84,7 @@ class SqliteWriter final : public Writer {
   ~SqliteWriter() override { Stop(); }
 
   bool Enqueue(WriteBatch batch) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     size_t rows = RowsOf(batch);
     // Bounded by batches and by rows: a scrape of 49k series a second outran the writer and
     // the queue grew by gigabytes before reaching 65,536 batches (fresh eyes, issue 13, F2).
@@ -116,7 +117,7 @@ class SqliteWriter final : public Writer {
   }
 
   Status Flush() override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     const uint64_t target = last_seq_;
     const uint64_t lost_before = stats_.lost_batches + stats_.rejected_batches;
     flush_target_ = std::max(flush_target_, target);  // commit now, without the group delay
@@ -124,8 +125,14 @@ class SqliteWriter final : public Writer {
     // While the writer is failing (its last attempt failed, and neither a commit nor a settings
     // change happened since) Flush returns that error at once: batches commit in order, so ours
     // cannot commit before the failing ones. They all stay queued and are retried.
-    auto failed_for_us = [&] { return failed_seq_ != 0; };
-    done_cv_.wait(lock, [&] { return resolved_seq_ >= target || failed_for_us() || thread_done_; });
+    auto failed_for_us = [&] {
+      mu_.AssertHeld();  // called with the lock held, here and in the predicate below
+      return failed_seq_ != 0;
+    };
+    done_cv_.wait(lock.native(), [&] {
+      mu_.AssertHeld();  // the predicate runs with the lock held
+      return resolved_seq_ >= target || failed_for_us() || thread_done_;
+    });
     if (resolved_seq_ < target) {
       return failed_for_us() ? last_status_
                              : Status::Unavailable("storage writer stopped before flushing");
@@ -139,7 +146,7 @@ class SqliteWriter final : public Writer {
 
   void Stop() override {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
       work_cv_.notify_all();
     }
@@ -151,7 +158,7 @@ class SqliteWriter final : public Writer {
   WriterStats Stats() const override {
     WriterStats s;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       s = stats_;
       s.queue_depth = queue_.size();
     }
@@ -167,7 +174,7 @@ class SqliteWriter final : public Writer {
     // done: after this returns, older batches are committed or will be stripped.
     return RunOnWriterThread(
         [this, key, epoch]() -> Status {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(mu_);
           uint64_t& fence = fences_[key];
           fence = std::max(fence, epoch);
           return Status::Ok();
@@ -180,11 +187,14 @@ class SqliteWriter final : public Writer {
   }
 
   Status RunRetention() override {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
     const uint64_t ticket = ++retention_requested_;
     work_cv_.notify_one();
-    done_cv_.wait(lock, [&] { return retention_completed_ >= ticket || thread_done_; });
+    done_cv_.wait(lock.native(), [&] {
+      mu_.AssertHeld();  // the predicate runs with the lock held
+      return retention_completed_ >= ticket || thread_done_;
+    });
     if (retention_completed_ < ticket) return Status::Unavailable("storage writer stopped");
     return retention_status_;
   }
@@ -227,18 +237,21 @@ class SqliteWriter final : public Writer {
   };
 
   Status RunOnWriterThread(std::function<Status()> fn, bool settings_change) {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
     auto done = std::make_shared<std::optional<Status>>();
     tasks_.push_back({std::move(fn), done, settings_change});
     work_cv_.notify_one();
-    done_cv_.wait(lock, [&] { return done->has_value() || thread_done_; });
+    done_cv_.wait(lock.native(), [&] {
+      mu_.AssertHeld();  // the predicate runs with the lock held
+      return done->has_value() || thread_done_;
+    });
     if (!done->has_value()) return Status::Unavailable("storage writer stopped");
     return **done;
   }
 
   void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     bool backing_off = false;
     const Clock& clock = *options_.clock;
     SteadyTime backoff_until = clock.SteadyNow();
@@ -269,7 +282,8 @@ class SqliteWriter final : public Writer {
         const auto due = queue_.front().enqueued + std::chrono::milliseconds(options_.commit_interval_ms);
         if (clock.SteadyNow() < due) {
           // Ends early for what the condition above lets commit at once.
-          clock.WaitUntil(lock, work_cv_, due, [&] {
+          clock.WaitUntil(lock.native(), work_cv_, due, [&] {
+            mu_.AssertHeld();  // the predicate runs with the lock held
             return stopping_ || flush_target_ > resolved_seq_ ||
                    queue_.size() >= kEagerCommitBatches ||
                    retention_requested_ > retention_started_ || !tasks_.empty();
@@ -281,14 +295,17 @@ class SqliteWriter final : public Writer {
         if (stopping_ && (queue_.empty() || give_up_)) break;
         if (!stopping_ && queue_.empty() && CheckpointDue()) {
           lock.unlock();
-          CheckpointNow();
+          // Best effort while idle: a busy checkpoint is counted and retried at the next idle
+          // period; an I/O error comes back on the next commit, which reports it.
+          (void)CheckpointNow();
           lock.lock();
           continue;
         }
         // Wakes for new work, or after a while (on the injected clock) to look at the backoff,
         // the retention period and the idle checkpoint again.
         auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
-        clock.WaitFor(lock, work_cv_, wait, [&] {
+        clock.WaitFor(lock.native(), work_cv_, wait, [&] {
+          mu_.AssertHeld();  // the predicate runs with the lock held
           return stopping_ || !tasks_.empty() || !lost_state_.empty() ||
                  retention_requested_ > retention_started_ || (!queue_.empty() && !backing_off);
         });
@@ -391,7 +408,7 @@ class SqliteWriter final : public Writer {
   Status RetentionStep() {
     try {
       int64_t n = retention_.Step();
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stats_.retention_deleted_rows += static_cast<uint64_t>(n);
       if (!retention_.active()) applier_.ForgetCaches();  // per-day event counts may be stale
       return Status::Ok();
@@ -443,7 +460,7 @@ class SqliteWriter final : public Writer {
         work->erase(work->begin(), work->begin() + static_cast<std::ptrdiff_t>(i));
         return true;
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       ++stats_.rejected_batches;
       FenceLost(q.batch);
       last_loss_reason_ = one.status.message();
@@ -481,19 +498,22 @@ class SqliteWriter final : public Writer {
   }
 
   // The daemon learns of lost probe state outside our lock (it may take its own locks).
-  void DeliverLostState(std::unique_lock<std::mutex>& lock) {
+  // Called with `lock` (on mu_) held; returns with it held, released in between. The analysis
+  // cannot follow a lock passed by reference, so the release goes through native(): nothing
+  // guarded is touched while it is released.
+  void DeliverLostState(MutexLock& lock) REQUIRES(mu_) {
     if (lost_state_.empty()) return;
     std::vector<ProbeKey> keys;
     keys.swap(lost_state_);
-    lock.unlock();
+    lock.native().unlock();
     for (const auto& key : keys) options_.on_state_lost(key);
-    lock.lock();
+    lock.native().lock();
   }
 
   // A batch with probe state will never be written: its probe must not count on it. Batches of
   // the same epoch still queued lose their state part (their cursors are past the lost lines),
-  // and the daemon is told to re-read the probe's state. REQUIRES(mu_).
-  void FenceLost(const WriteBatch& batch) {
+  // and the daemon is told to re-read the probe's state.
+  void FenceLost(const WriteBatch& batch) REQUIRES(mu_) {
     if (batch.state_epoch == 0 || !batch.has_state()) return;
     uint64_t& fence = fences_[batch.state_key];
     fence = std::max(fence, batch.state_epoch + 1);
@@ -503,7 +523,7 @@ class SqliteWriter final : public Writer {
   // Drops the state part of a batch whose probe has re-read its state since it was made.
   void StripSupersededState(WriteBatch* b) {
     if (b->state_epoch == 0 || !b->has_state()) return;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto it = fences_.find(b->state_key);
     if (it == fences_.end() || b->state_epoch >= it->second) return;
     b->log_events.clear();
@@ -512,7 +532,7 @@ class SqliteWriter final : public Writer {
     ++stats_.superseded_batches;
   }
 
-  bool CheckpointDue() const {  // REQUIRES(mu_)
+  bool CheckpointDue() const REQUIRES(mu_) {
     return options_.checkpoint_idle_ms > 0 && wal_dirty_ &&
            options_.clock->SteadyNow() - last_activity_ >=
                std::chrono::milliseconds(options_.checkpoint_idle_ms);
@@ -528,7 +548,7 @@ class SqliteWriter final : public Writer {
     int rc = sqlite3_wal_checkpoint_v2(handle, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
                                        &checkpointed);
     sqlite3_busy_timeout(handle, static_cast<int>(options_.busy_timeout_ms));
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     last_activity_ = options_.clock->SteadyNow();
     if (rc == SQLITE_OK) {
       ++stats_.checkpoints;
@@ -544,7 +564,7 @@ class SqliteWriter final : public Writer {
   }
 
   void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     last_activity_ = options_.clock->SteadyNow();
     wal_dirty_ = true;
     stats_.committed_batches += batches;
@@ -560,7 +580,7 @@ class SqliteWriter final : public Writer {
   }
 
   void RecordError(const Status& s) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++stats_.write_errors;
     ++stats_.commits;
     stats_.last_error = s.message();
@@ -575,31 +595,33 @@ class SqliteWriter final : public Writer {
   BatchApplier applier_;                  // writer thread only
   Retention retention_;                   // writer thread only
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable work_cv_;  // wakes the writer thread
   std::condition_variable done_cv_;  // wakes Flush / RunRetention / task callers
-  std::deque<Queued> queue_;         // GUARDED_BY(mu_)
-  size_t queued_rows_ = 0;           // GUARDED_BY(mu_): RowsOf every batch in queue_
-  std::deque<Task> tasks_;           // GUARDED_BY(mu_)
-  uint64_t last_seq_ = 0;            // seq of the newest accepted batch; GUARDED_BY(mu_)
-  uint64_t resolved_seq_ = 0;        // every batch up to here is committed or counted lost
-  uint64_t flush_target_ = 0;        // a Flush() waits for this seq: commit without delay
+  std::deque<Queued> queue_ GUARDED_BY(mu_);
+  size_t queued_rows_ GUARDED_BY(mu_) = 0;  // RowsOf every batch in queue_
+  std::deque<Task> tasks_ GUARDED_BY(mu_);
+  uint64_t last_seq_ GUARDED_BY(mu_) = 0;  // seq of the newest accepted batch
+  uint64_t resolved_seq_ GUARDED_BY(mu_) = 0;  // every batch up to here is committed or counted lost
+  uint64_t flush_target_ GUARDED_BY(mu_) = 0;  // a Flush() waits for this seq: commit without delay
   // Newest batch of the last failed (retried) transaction; 0 when not failing.
-  uint64_t failed_seq_ = 0;
-  Status last_status_;            // the last failure
-  std::string last_loss_reason_;  // why the last lost or refused batch was not written
-  uint64_t retention_requested_ = 0, retention_started_ = 0, retention_completed_ = 0;
-  Status retention_status_;
+  uint64_t failed_seq_ GUARDED_BY(mu_) = 0;
+  Status last_status_ GUARDED_BY(mu_);  // the last failure
+  std::string last_loss_reason_ GUARDED_BY(mu_);  // why the last lost or refused batch was not written
+  uint64_t retention_requested_ GUARDED_BY(mu_) = 0;
+  uint64_t retention_started_ GUARDED_BY(mu_) = 0;
+  uint64_t retention_completed_ GUARDED_BY(mu_) = 0;
+  Status retention_status_ GUARDED_BY(mu_);
   SteadyTime next_retention_;
-  WriterStats stats_;
+  WriterStats stats_ GUARDED_BY(mu_);
   // Per probe, the oldest state epoch whose state still counts (see FenceLost, Fence).
-  std::map<ProbeKey, uint64_t> fences_;  // GUARDED_BY(mu_)
-  std::vector<ProbeKey> lost_state_;     // to tell on_state_lost; GUARDED_BY(mu_)
-  SteadyTime last_activity_;             // last commit or checkpoint; GUARDED_BY(mu_)
-  bool wal_dirty_ = true;                // committed since the last checkpoint; GUARDED_BY(mu_)
-  bool stopping_ = false;
-  bool give_up_ = false;
-  bool thread_done_ = false;
+  std::map<ProbeKey, uint64_t> fences_ GUARDED_BY(mu_);
+  std::vector<ProbeKey> lost_state_ GUARDED_BY(mu_);  // to tell on_state_lost
+  SteadyTime last_activity_ GUARDED_BY(mu_);  // last commit or checkpoint
+  bool wal_dirty_ GUARDED_BY(mu_) = true;  // committed since the last checkpoint
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool give_up_ GUARDED_BY(mu_) = false;
+  bool thread_done_ GUARDED_BY(mu_) = false;
 
   std::once_flag join_once_;
   std::thread thread_;  // last: started after every member above exists

@@ -3,7 +3,7 @@
 namespace obsmon {
 
 ConnectionLimits::Verdict ConnectionLimits::Check(const std::string& client) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_client_.find(client);
   if (it != by_client_.end() && it->second >= per_client_) return Verdict::kOverClient;
   if (open_ >= total_) return Verdict::kOverTotal;
@@ -11,13 +11,13 @@ ConnectionLimits::Verdict ConnectionLimits::Check(const std::string& client) con
 }
 
 void ConnectionLimits::Add(const std::string& client) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   ++open_;
   ++by_client_[client];
 }
 
 void ConnectionLimits::Remove(const std::string& client) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_client_.find(client);
   if (it == by_client_.end()) return;  // never added: nothing to give back
   --open_;
@@ -25,12 +25,12 @@ void ConnectionLimits::Remove(const std::string& client) {
 }
 
 size_t ConnectionLimits::open() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return open_;
 }
 
 size_t ConnectionLimits::OpenBy(const std::string& client) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = by_client_.find(client);
   return it == by_client_.end() ? 0 : it->second;
 }

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 
+#include "core/mutex.h"
+
 namespace obsmon {
 
 class ConnectionLimits {
@@ -30,9 +32,9 @@ class ConnectionLimits {
  private:
   const size_t total_;
   const size_t per_client_;
-  mutable std::mutex mu_;
-  size_t open_ = 0;                       // GUARDED_BY(mu_)
-  std::map<std::string, size_t> by_client_;  // GUARDED_BY(mu_); no zero entries
+  mutable Mutex mu_;
+  size_t open_ GUARDED_BY(mu_) = 0;
+  std::map<std::string, size_t> by_client_ GUARDED_BY(mu_);  // no zero entries
 };
 
 }  // namespace obsmon

@@ -184,14 +184,14 @@ void GatedServer::Stop() {
   (void)!::write(wake_fd_, &one, sizeof one);
   {
     // Under the lock, so no worker is between checking stopping_ and waiting.
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    MutexLock lock(queue_mu_);
   }
   general_.cv.notify_all();
   fast_.cv.notify_all();
   if (poller_.joinable()) poller_.join();
   for (auto& worker : workers_) worker.join();
   workers_.clear();
-  std::lock_guard<std::mutex> lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   for (Lane* lane : {&general_, &fast_}) {
     for (auto& conn : lane->ready) limits_.Remove(conn->client);
     lane->ready.clear();
@@ -350,7 +350,7 @@ void GatedServer::Progress(uint64_t id) {
       ConnectionPtr ready = std::move(it->second);
       waiting_.erase(it);
       {
-        std::lock_guard<std::mutex> lock(queue_mu_);
+        MutexLock lock(queue_mu_);
         lane.ready.push_back(std::move(ready));
       }
       lane.cv.notify_one();
@@ -428,7 +428,7 @@ void GatedServer::Release(ConnectionPtr conn) {
 void GatedServer::TakeReturned() {
   std::vector<ConnectionPtr> back;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     back.swap(returned_);
   }
   for (auto& conn : back) {
@@ -445,8 +445,11 @@ void GatedServer::WorkLoop(Lane& lane) {
   for (;;) {
     ConnectionPtr conn;
     {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      lane.cv.wait(lock, [&] { return stopping_ || !lane.ready.empty(); });
+      MutexLock lock(queue_mu_);
+      lane.cv.wait(lock.native(), [&] {
+        queue_mu_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || !lane.ready.empty();
+      });
       if (lane.ready.empty()) return;  // stopping, nothing left
       conn = std::move(lane.ready.front());
       lane.ready.pop_front();
@@ -488,7 +491,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
   conn->idle_since = now;
   conn->first_byte = now;  // of a pipelined request already buffered, if any
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     returned_.push_back(std::move(conn));
   }
   const uint64_t one = 1;

@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/status.h"
 #include "web/connection_limits.h"
 #include "web/gate_options.h"
@@ -74,7 +75,9 @@ class GatedServer : public httplib::Server {
 
   struct Lane {
     std::condition_variable cv;
-    std::deque<ConnectionPtr> ready;  // GUARDED_BY(queue_mu_): whole requests for workers
+    // Whole requests for workers. Guarded by GatedServer::queue_mu_, unchecked: an annotation in
+    // a nested struct cannot name the enclosing object's mutex.
+    std::deque<ConnectionPtr> ready;
   };
   void WorkLoop(Lane& lane);
   void Serve(ConnectionPtr conn);
@@ -94,10 +97,10 @@ class GatedServer : public httplib::Server {
   // Waiting for their requests; only the poller touches this.
   std::map<uint64_t, ConnectionPtr> waiting_;
 
-  std::mutex queue_mu_;
+  Mutex queue_mu_;
   Lane general_;
   Lane fast_;  // health checks (GateOptions::fast_lane_paths), one worker of their own
-  std::vector<ConnectionPtr> returned_;  // GUARDED_BY(queue_mu_): kept alive, back to the poller
+  std::vector<ConnectionPtr> returned_ GUARDED_BY(queue_mu_);  // kept alive, back to the poller
 
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},

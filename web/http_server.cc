@@ -120,7 +120,7 @@ HttpServer::HttpServer(HttpServerOptions options, ApiBackend& backend, const Clo
     : options_(std::move(options)), backend_(backend), clock_(clock), auth_(options_.auth) {}
 
 void HttpServer::SetAuth(HttpAuthOptions auth) {
-  std::lock_guard<std::mutex> lock(auth_mu_);
+  MutexLock lock(auth_mu_);
   auth_ = std::move(auth);
 }
 
@@ -128,7 +128,7 @@ bool HttpServer::CheckAuth(const std::string& path, const httplib::Request& req,
                            httplib::Response& res) {
   HttpAuthOptions auth;
   {
-    std::lock_guard<std::mutex> lock(auth_mu_);
+    MutexLock lock(auth_mu_);
     if (!auth_.enabled()) return true;
     if (path == "/metrics" && !auth_.protect_metrics) return true;
     if (IsHealthPath(path) && !auth_.protect_health) return true;

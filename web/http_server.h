@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/status.h"
 #include "web/gate_options.h"
 #include "web/http_auth.h"
@@ -113,8 +114,8 @@ class HttpServer {
   HttpServerOptions options_;
   ApiBackend& backend_;
   const Clock& clock_;
-  std::mutex auth_mu_;
-  HttpAuthOptions auth_;  // GUARDED_BY(auth_mu_)
+  Mutex auth_mu_;
+  HttpAuthOptions auth_ GUARDED_BY(auth_mu_);
   std::unique_ptr<GatedServer> server_;
   int port_ = 0;
 };

@@ -18,7 +18,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   if (!outcome.spec) return;
   const std::string key = outcome.spec->key.component + "/" + outcome.spec->key.probe;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Owned& owned = owned_[key];
   const uint64_t run = ++owned.runs;
   // Pass 1: update what is already there, and mark it as this run's. A label text lives only
@@ -65,6 +65,7 @@ template <typename Pred>
 void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
   Owned& owned = owned_[probe_key];
   std::erase_if(owned.series, [&](const std::pair<std::string, std::string>& ref) {
+    mu_.AssertHeld();  // called by erase_if, within DropIf
     auto fam = series_.find(ref.first);
     if (fam == series_.end()) return true;
     auto it = fam->second.find(ref.second);
@@ -78,7 +79,7 @@ void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
 }
 
 void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto it = owned_.begin(); it != owned_.end();) {
     if (keep.count(it->first)) {
       ++it;
@@ -91,7 +92,7 @@ void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
 
 std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [name, by_labels] : series_) {
     prometheus::MetricFamily f;
     f.name = name;

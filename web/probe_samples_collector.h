@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/run_outcome.h"
 
 namespace obsmon {
@@ -42,22 +43,22 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
     double value = 0;
     uint64_t run = 0;  // the producing probe's run that last set it (Owned::runs)
   };
-  // Removes the series of `probe_key` whose point drop(point) is true for; mu_ held.
+  // Removes the series of `probe_key` whose point drop(point) is true for.
   template <typename Pred>
-  void DropIf(const std::string& probe_key, Pred&& drop);
+  void DropIf(const std::string& probe_key, Pred&& drop) REQUIRES(mu_);
 
   const size_t max_series_;
-  mutable std::mutex mu_;
-  // name -> labels text -> (labels, point). GUARDED_BY(mu_)
-  std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_;
+  mutable Mutex mu_;
+  // name -> labels text -> (labels, point).
+  std::map<std::string, std::map<std::string, std::pair<Labels, Point>>> series_ GUARDED_BY(mu_);
   // Per probe key: its runs so far, and (name, labels text) of each series it set.
   struct Owned {
     uint64_t runs = 0;
     std::vector<std::pair<std::string, std::string>> series;
   };
-  std::map<std::string, Owned> owned_;  // GUARDED_BY(mu_)
-  size_t count_ = 0;      // GUARDED_BY(mu_)
-  uint64_t refused_ = 0;  // GUARDED_BY(mu_)
+  std::map<std::string, Owned> owned_ GUARDED_BY(mu_);
+  size_t count_ GUARDED_BY(mu_) = 0;
+  uint64_t refused_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace obsmon

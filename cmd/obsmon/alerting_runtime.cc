@@ -62,7 +62,7 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
     std::shared_ptr<StorageHealth> health) {
   ConfigErrors errors;
-  if (!ValidateAlerting(config, &errors)) throw ConfigException(std::move(errors));
+  if (!ValidateAlerting(config, &errors)) return Status::InvalidConfig(errors.ToString());
   auto prepared = Prepare(config);
   if (!prepared.ok()) return prepared.status();
   std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
@@ -71,13 +71,13 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
   if (!store.ok()) return store.status();
   rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
   rt->db_path_ = config.storage.path;
-  std::lock_guard<std::mutex> lock(rt->mu_);
+  MutexLock lock(rt->mu_);
   rt->StartRules(std::move(*prepared));
   return rt;
 }
 
 AlertingRuntime::~AlertingRuntime() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   StopRules();
 }
 
@@ -211,14 +211,14 @@ Status AlertingRuntime::Reload(const Config& config) {
   if (!ValidateAlerting(config, &errors)) return Status::InvalidArgument(errors.ToString());
   auto prepared = Prepare(config);  // may fail: the running rules are still untouched
   if (!prepared.ok()) return prepared.status();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   StopRules();  // state is persisted: the new manager restores pending and firing alerts
   StartRules(std::move(*prepared));
   return Status::Ok();
 }
 
 std::string AlertingRuntime::ActiveAlertsJson() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return alerts::ActiveAlertsJson(rules_ ? rules_->ActiveAlerts() : std::vector<Alert>{});
 }
 
@@ -251,7 +251,7 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats
 }  // namespace
 
 std::vector<prometheus::MetricFamily> AlertingRuntime::CollectMetrics() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<prometheus::MetricFamily> out = HeadMetrics(series_.Stats());
   prometheus::MetricFamily slo{"obsmon_slo_alert_rule_info",
                                "The multi-window burn-rate alerts obsmon generated from the "

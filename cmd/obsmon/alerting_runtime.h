@@ -22,6 +22,7 @@
 #include "alerts/rule_manager.h"
 #include "alerts/series_store.h"
 #include "core/config_node.h"
+#include "core/mutex.h"
 #include "core/storage_health.h"
 #include "config/config.h"
 #include "core/run_outcome.h"
@@ -36,7 +37,7 @@ bool ValidateAlerting(const Config& config, ConfigErrors* errors);
 class AlertingRuntime final : public ResultSink {
  public:
   // Loads rules and delivery settings, restores persisted alert state and starts evaluating.
-  // ConfigException on bad rule files or alerting settings; a Status when the store fails.
+  // InvalidConfig on bad rule files or alerting settings; another Status when the store fails.
   // `health` (optional) hears of every alert-store read and write.
   static Result<std::unique_ptr<AlertingRuntime>> Start(
       const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
@@ -65,8 +66,8 @@ class AlertingRuntime final : public ResultSink {
   };
   AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
   static Result<Prepared> Prepare(const Config& config);
-  void StartRules(Prepared prepared);  // REQUIRES(mu_); cannot fail
-  void StopRules();                    // REQUIRES(mu_)
+  void StartRules(Prepared prepared) REQUIRES(mu_);  // cannot fail
+  void StopRules() REQUIRES(mu_);
   // Refills series_ from storage before the first evaluation (see the .cc), with the samples
   // of the metrics `wanted` says yes to: all the rules select at start, and after a reload the
   // ones they did not select before.
@@ -77,16 +78,16 @@ class AlertingRuntime final : public ResultSink {
   std::shared_ptr<spdlog::logger> log_;
   alerts::SeriesStore series_;
   std::string db_path_;
-  bool backfilled_ = false;  // GUARDED_BY(mu_)
+  bool backfilled_ GUARDED_BY(mu_) = false;
   // What series_ kept before the last (re)start of the rules; nullopt: every metric.
-  std::optional<std::unordered_set<std::string>> selected_;  // GUARDED_BY(mu_)
+  std::optional<std::unordered_set<std::string>> selected_ GUARDED_BY(mu_);
   std::unique_ptr<RecordingAlertStore> store_;
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<alerts::Notifier>> notifiers_;  // GUARDED_BY(mu_)
-  std::unique_ptr<alerts::Outbox> outbox_;                    // GUARDED_BY(mu_)
-  std::unique_ptr<alerts::RuleManager> rules_;                // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<alerts::Notifier>> notifiers_ GUARDED_BY(mu_);
+  std::unique_ptr<alerts::Outbox> outbox_ GUARDED_BY(mu_);
+  std::unique_ptr<alerts::RuleManager> rules_ GUARDED_BY(mu_);
   // The generated SLO burn-rate alerts that are on: labels of obsmon_slo_alert_rule_info.
-  std::vector<std::map<std::string, std::string>> slo_alerts_;  // GUARDED_BY(mu_)
+  std::vector<std::map<std::string, std::string>> slo_alerts_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -40,7 +40,7 @@ ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& upt
       alerts_json_(std::move(alerts_json)) {}
 
 void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   objectives_.clear();
   report_options_.clear();
   for (const auto& c : components) {
@@ -50,7 +50,7 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
 }
 
 std::optional<Objective> ApiBackendImpl::FindObjective(const std::string& name) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = objectives_.find(name);
   if (it == objectives_.end()) return std::nullopt;
   return it->second;
@@ -121,7 +121,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   if (!objective) return Status::NotFound("no component '" + q.component + "'");
   ReportOptions options;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     options = report_options_[q.component];
   }
   PeriodReportRequest request;

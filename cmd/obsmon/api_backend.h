@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/mutex.h"
 #include "core/storage_health.h"
 #include "web/http_server.h"
 #include "config/config.h"
@@ -55,9 +56,9 @@ class ApiBackendImpl final : public ApiBackend {
   std::string version_;  // set once before serving
   StorageHealth* health_ = nullptr;                 // set once before serving
   std::function<std::string()> health_failure_;     // set once before serving
-  mutable std::mutex mu_;
-  std::map<std::string, Objective> objectives_;  // GUARDED_BY(mu_)
-  std::map<std::string, ReportOptions> report_options_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Objective> objectives_ GUARDED_BY(mu_);
+  std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
 };
 
 // What a report needs to know of a component's config beyond storage: only the configured health

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/config_node.h"
+#include "core/mutex.h"
 #include "core/storage_health.h"
 #include "core/thread_name.h"
 #include "probes/deadline_watchdog.h"
@@ -132,7 +133,7 @@ class Daemon::Impl {
     http.listen = options_.listen_override.empty() ? config_.listen : options_.listen_override;
     ApplyWebConfig(config_.web, &http);
     {
-      std::lock_guard<std::mutex> lock(reload_stats_mu_);
+      MutexLock lock(reload_stats_mu_);
       reload_stats_ = {true, clock_.NowMs() / 1000.0};  // the initial load counts, as in Prometheus
     }
     server_ = std::make_unique<HttpServer>(http, backend_, clock_);
@@ -155,7 +156,7 @@ class Daemon::Impl {
   Status Reload() {
     std::lock_guard<std::mutex> serial(reload_serial_mu_);
     Status s = DoReload();
-    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    MutexLock lock(reload_stats_mu_);
     reload_stats_.last_successful = s.ok();
     if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
     return s;
@@ -238,7 +239,7 @@ class Daemon::Impl {
     probe_samples_.Retain(kept);
     uptime_.Retain(components);
     {
-      std::lock_guard<std::mutex> errors_lock(internal_errors_mu_);
+      MutexLock errors_lock(internal_errors_mu_);
       std::erase_if(internal_errors_, [&](const auto& kv) {
         return !kept.count(kv.first.component + "/" + kv.first.probe);
       });
@@ -269,7 +270,7 @@ class Daemon::Impl {
 
   void Shutdown() {
     {
-      std::lock_guard<std::mutex> lock(stop_mu_);
+      MutexLock lock(stop_mu_);
       if (stopped_) return;
       stopped_ = true;
     }
@@ -310,7 +311,7 @@ class Daemon::Impl {
   }
 
   ReloadStats ReloadSnapshot() {
-    std::lock_guard<std::mutex> lock(reload_stats_mu_);
+    MutexLock lock(reload_stats_mu_);
     return reload_stats_;
   }
 
@@ -363,7 +364,7 @@ class Daemon::Impl {
     ledger_->MarkStale(key);
     uint64_t count = 0;
     {
-      std::lock_guard<std::mutex> lock(internal_errors_mu_);
+      MutexLock lock(internal_errors_mu_);
       count = ++internal_errors_[key];
     }
     if (ShouldLog(key, &internal_error_log_)) {
@@ -374,7 +375,7 @@ class Daemon::Impl {
 
   // At most one line a minute per probe for a repeating error.
   bool ShouldLog(const ProbeKey& key, std::map<ProbeKey, SteadyTime>* last) {
-    std::lock_guard<std::mutex> lock(log_limit_mu_);
+    MutexLock lock(log_limit_mu_);
     const SteadyTime now = clock_.SteadyNow();
     auto it = last->find(key);
     if (it != last->end() && now - it->second < std::chrono::minutes(1)) return false;
@@ -407,7 +408,7 @@ class Daemon::Impl {
         for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
       }
     }
-    std::lock_guard<std::mutex> lock(internal_errors_mu_);
+    MutexLock lock(internal_errors_mu_);
     for (const auto& [key, n] : internal_errors_) s.internal_errors[key] = n;
     return s;
   }
@@ -429,9 +430,12 @@ class Daemon::Impl {
     for (;;) {
       ReportStorageHealth();
       RefreshUptime();
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      if (clock_.WaitFor(lock, stop_cv_, std::chrono::milliseconds(config_.uptime_refresh_ms),
-                         [this] { return stopped_; })) {
+      MutexLock lock(stop_mu_);
+      if (clock_.WaitFor(lock.native(), stop_cv_,
+                         std::chrono::milliseconds(config_.uptime_refresh_ms), [this] {
+                           stop_mu_.AssertHeld();  // the predicate runs with the lock held
+                           return stopped_;
+                         })) {
         return;
       }
     }
@@ -495,16 +499,18 @@ class Daemon::Impl {
   std::shared_ptr<probes::DeadlineWatchdog> watchdog_;
   std::shared_ptr<spdlog::logger> log_;
   std::mutex reload_mu_;
-  Config config_;  // GUARDED_BY(reload_mu_) for components
+  // config_.components is guarded by reload_mu_ (not annotated: the analysis guards whole
+  // fields, and the rest of config_ is fixed after start).
+  Config config_;
   std::unique_ptr<storage::Writer> writer_;
   const std::string config_path_db_ = config_.storage.path;
   std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
   std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
-  std::mutex internal_errors_mu_;
-  std::map<ProbeKey, uint64_t> internal_errors_;  // GUARDED_BY(internal_errors_mu_)
-  std::mutex log_limit_mu_;
-  std::map<ProbeKey, SteadyTime> internal_error_log_;  // GUARDED_BY(log_limit_mu_)
-  std::map<ProbeKey, SteadyTime> restore_log_;         // GUARDED_BY(log_limit_mu_)
+  Mutex internal_errors_mu_;
+  std::map<ProbeKey, uint64_t> internal_errors_ GUARDED_BY(internal_errors_mu_);
+  Mutex log_limit_mu_;
+  std::map<ProbeKey, SteadyTime> internal_error_log_ GUARDED_BY(log_limit_mu_);
+  std::map<ProbeKey, SteadyTime> restore_log_ GUARDED_BY(log_limit_mu_);
   std::unique_ptr<AlertingRuntime> alerting_;  // before runner_: the runner feeds it
   MonitorState state_;
   UptimeBoard uptime_;
@@ -517,12 +523,12 @@ class Daemon::Impl {
   std::unique_ptr<HttpServer> server_;
   std::string last_storage_error_;  // refresher thread only
   std::mutex reload_serial_mu_;  // one reload at a time
-  std::mutex reload_stats_mu_;
-  ReloadStats reload_stats_;  // GUARDED_BY(reload_stats_mu_)
+  Mutex reload_stats_mu_;
+  ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
   std::thread refresher_;
-  std::mutex stop_mu_;
+  Mutex stop_mu_;
   std::condition_variable stop_cv_;
-  bool stopped_ = false;  // GUARDED_BY(stop_mu_)
+  bool stopped_ GUARDED_BY(stop_mu_) = false;
 };
 
 Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
@@ -531,7 +537,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   auto watchdog = std::make_shared<probes::DeadlineWatchdog>(*options.clock);
   auto config = LoadConfig(options.config_path, probes::ProbeContext(*options.clock, watchdog),
                            &errors);
-  if (!config) throw ConfigException(std::move(errors));
+  if (!config) return Status::InvalidConfig(errors.ToString());
   const std::string listen =
       options.listen_override.empty() ? config->listen : options.listen_override;
   if (Status s = CheckListenAddress(listen); !s.ok()) return s;

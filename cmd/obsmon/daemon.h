@@ -27,8 +27,8 @@ struct DaemonOptions {
 
 class Daemon {
  public:
-  // Loads the config (ConfigException with every error when it is bad), opens storage (a Status
-  // when the database is unusable or in use), binds the HTTP server and starts probing.
+  // Loads the config (InvalidConfig with every error, one a line, when it is bad), opens storage
+  // (a Status when the database is unusable or in use), binds the HTTP server and starts probing.
   static Result<std::unique_ptr<Daemon>> Start(DaemonOptions options);
   ~Daemon();
 

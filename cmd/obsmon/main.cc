@@ -56,25 +56,23 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
   options.listen_override = listen;
   options.version = OBSMON_VERSION;
   options.logger = log;
-  std::unique_ptr<Daemon> daemon;
-  try {
-    auto started = Daemon::Start(options);
-    if (!started.ok()) {
-      log->critical("cannot start: {}", started.status().message());
-      return kExitFailure;
-    }
-    daemon = std::move(*started);
-  } catch (const ConfigException& e) {
+  auto started = Daemon::Start(options);
+  if (started.status().IsInvalidConfig()) {
     // In JSON mode the errors are one event (one line); in text mode they are printed as
     // `obsmon check` prints them, one per line.
     if (log_format == "json") {
-      log->error("{}", e.what());
+      log->error("{}", started.status().message());
     } else {
-      std::cerr << e.what() << "\n";
+      std::cerr << started.status().message() << "\n";
     }
     log->critical("invalid configuration in {}; not starting", config_path);
     return kExitFailure;
   }
+  if (!started.ok()) {
+    log->critical("cannot start: {}", started.status().message());
+    return kExitFailure;
+  }
+  std::unique_ptr<Daemon> daemon = *std::move(started);
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;

@@ -25,6 +25,17 @@ TEST(AlertsApiTest, ActiveAlertsInPrometheusShape) {
   EXPECT_EQ(nlohmann::json::parse(ActiveAlertsJson({}))["data"]["alerts"].size(), 0u);
 }
 
+// A scraped label value need not be UTF-8; nlohmann's dump() threw on it (type_error 316)
+// instead of writing U+FFFD, from a function that cannot fail.
+TEST(AlertsApiTest, InvalidUtf8InLabelsIsReplacedNotThrown) {
+  Alert a;
+  a.labels = Labels{{"alertname", "Bad"}, {"path", std::string("/var/\xff\xfe")}};
+  std::string body;
+  ASSERT_NO_THROW(body = ActiveAlertsJson({a}));
+  auto j = nlohmann::json::parse(body);
+  EXPECT_EQ(j["data"]["alerts"][0]["labels"]["path"], "/var/\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
 TEST(AlertsApiTest, HistoryEvents) {
   AlertHistoryEvent e;
   e.rule = "A";

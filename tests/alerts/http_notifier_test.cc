@@ -90,6 +90,21 @@ TEST(HttpNotifierTest, AlertmanagerV2PayloadWithBearerTokenFromFile) {
   EXPECT_EQ(j[0]["generatorURL"], "http://obsmon/graph");
 }
 
+// Issue 12 audit: Render() must not throw (type_error 316) on a label value that is not UTF-8:
+// it runs on the rule evaluator's thread, where an exception ends the process.
+TEST(HttpNotifierTest, InvalidUtf8LabelIsReplacedNotThrown) {
+  ReceiverConfig c;
+  c.name = "am";
+  c.url = "http://127.0.0.1:9/";
+  AlertmanagerNotifier n(c);
+  OutgoingAlert a = Firing("a");
+  a.labels.Set("path", std::string("/var/\xff"));
+  std::vector<std::string> bodies;
+  ASSERT_NO_THROW(bodies = n.Render({a}));
+  ASSERT_EQ(bodies.size(), 1u);
+  EXPECT_EQ(json::parse(bodies[0])[0]["labels"]["path"], "/var/\xEF\xBF\xBD");
+}
+
 TEST(HttpNotifierTest, WebhookPayloadGroupsByAlertnameWithBasicAuthFromEnv) {
   Receiver r;
   ::setenv("OBSMON_TEST_HOOK_PW", "pw", 1);

@@ -13,10 +13,9 @@ namespace obsmon::probes {
 namespace {
 
 std::unique_ptr<Rule> Compile(RuleSpec spec) {
-  std::string error;
-  auto rule = Rule::Compile(spec, &error);
-  EXPECT_NE(rule, nullptr) << error;
-  return rule;
+  auto rule = Rule::Compile(spec);
+  EXPECT_TRUE(rule.ok()) << rule.status().message();
+  return rule.ok() ? *std::move(rule) : nullptr;
 }
 
 RuleSpec Spec(Action action, std::vector<std::string> sources, std::string regex) {
@@ -163,12 +162,13 @@ TEST(MetricRelabelTest, RulesApplyInOrderAndLosingTheNameDropsTheSample) {
 }
 
 TEST(MetricRelabelTest, CompileRefusesBadRegexAndReplaceWithoutTarget) {
-  std::string error;
-  EXPECT_EQ(Rule::Compile(Spec(Action::kKeep, {"a"}, "(unclosed"), &error), nullptr);
-  EXPECT_NE(error.find("bad regex"), std::string::npos) << error;
-  error.clear();
-  EXPECT_EQ(Rule::Compile(Spec(Action::kReplace, {"a"}, "(.*)"), &error), nullptr);
-  EXPECT_NE(error.find("target_label"), std::string::npos) << error;
+  auto bad_regex = Rule::Compile(Spec(Action::kKeep, {"a"}, "(unclosed"));
+  ASSERT_FALSE(bad_regex.ok());
+  EXPECT_TRUE(bad_regex.status().IsInvalidArgument());
+  EXPECT_NE(bad_regex.status().message().find("bad regex"), std::string::npos);
+  auto no_target = Rule::Compile(Spec(Action::kReplace, {"a"}, "(.*)"));
+  ASSERT_FALSE(no_target.ok());
+  EXPECT_NE(no_target.status().message().find("target_label"), std::string::npos);
 }
 
 std::optional<RelabelRules> FromYaml(const std::string& yaml, ConfigErrors* errors) {

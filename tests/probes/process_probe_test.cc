@@ -26,10 +26,9 @@ ProbeSpec Spec() {
 }
 
 std::unique_ptr<ProcessProbe> Make(ProcessOptions options) {
-  std::string error;
-  auto probe = ProcessProbe::Create(Spec(), std::move(options), SystemClock::Instance(), &error);
-  EXPECT_NE(probe, nullptr) << error;
-  return probe;
+  auto probe = ProcessProbe::Create(Spec(), std::move(options), SystemClock::Instance());
+  EXPECT_TRUE(probe.ok()) << probe.status().message();
+  return probe.ok() ? *std::move(probe) : nullptr;
 }
 
 std::optional<double> Value(const ProbeResult& r, const std::string& name) {

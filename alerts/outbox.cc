@@ -113,7 +113,7 @@ void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
   }
   for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
   {
-    std::lock_guard lock(run_mu_);
+    MutexLock lock(run_mu_);
     sent_ = true;  // a notify alone did not end the dispatcher's wait: its predicate is the state
   }
   run_cv_.notify_all();  // wake the dispatcher for a prompt first attempt

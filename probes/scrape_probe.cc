@@ -222,7 +222,7 @@ void AttachTargetLabels(const Labels& target, bool honor_labels, Labels* labels)
 // caller sees the deadline passed) when the deadline passes, asked every 256 samples.
 std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
                                   const Labels& target, bool honor_labels,
-                                  const relabel::RelabelRules& rules, const Deadline& deadline,
+                                  const RelabelRules& rules, const Deadline& deadline,
                                   const Clock& clock) {
   std::vector<Sample> kept;
   kept.reserve(parsed.size());

@@ -2,7 +2,10 @@
 """Fails when a library folder includes a folder that docs/ARCHITECTURE.md does not allow.
 
 The allowed edges are the table between the "layers: begin" and "layers: end" markers of
-docs/ARCHITECTURE.md, one line per folder: `folder: dependency dependency ...`. The check reads
+docs/ARCHITECTURE.md, one line per folder: `folder: dependency dependency ...`. The namespace
+scheme is the table between "namespaces: begin" and "namespaces: end": `folder: namespace
+[also NAMESPACE in FILE ...]`; every `namespace obsmon...` a folder's file opens must be the
+folder's namespace or one nested in it, or an exception named in the table. The check reads
 every .h and .cc of those folders and compares each `#include "folder/file.h"` with the table, so
 the picture in the docs and the code cannot drift apart. tests/, bench/ and fuzz/ may include
 anything; library code may never include tests/.
@@ -19,13 +22,42 @@ INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 EXEMPT = ("tests", "bench", "fuzz", "build", "deploy", "examples", "docs", "scripts", "cmake")
 
 
-def read_table():
+def table_lines(name):
     text = open(DOC, encoding="utf-8").read()
-    m = re.search(r"<!-- layers: begin -->(.*?)<!-- layers: end -->", text, re.S)
+    m = re.search(rf"<!-- {name}: begin -->(.*?)<!-- {name}: end -->", text, re.S)
     if not m:
-        sys.exit(f"{DOC}: no '<!-- layers: begin -->' ... '<!-- layers: end -->' table")
+        sys.exit(f"{DOC}: no '<!-- {name}: begin -->' ... '<!-- {name}: end -->' table")
+    return m.group(1).splitlines()
+
+
+NAMESPACE = re.compile(r"^\s*namespace\s+(obsmon[\w:]*)\s*\{")
+
+
+def read_namespaces():
+    """folder -> (namespace, {file: extra namespace allowed there})."""
+    scheme = {}
+    for line in table_lines("namespaces"):
+        line = line.strip()
+        if not line or line.startswith("```"):
+            continue
+        folder, _, rest = line.partition(":")
+        words = rest.split()
+        if not words:
+            sys.exit(f"{DOC}: namespaces table line '{line}': expected 'folder: namespace'")
+        extra = {}
+        more = words[1:]
+        while more:
+            if len(more) < 4 or more[0] != "also" or more[2] != "in":
+                sys.exit(f"{DOC}: namespaces table line '{line}': expected 'also NAMESPACE in FILE'")
+            extra[more[3]] = more[1]
+            more = more[4:]
+        scheme[folder.strip()] = (words[0], extra)
+    return scheme
+
+
+def read_table():
     table = {}
-    for n, line in enumerate(m.group(1).splitlines(), 1):
+    for n, line in enumerate(table_lines("layers"), 1):
         line = line.strip()
         if not line or line.startswith("```"):
             continue
@@ -52,6 +84,12 @@ def owner(path, folders):
 
 def main():
     table = read_table()
+    scheme = read_namespaces()
+    for folder in table:
+        if folder not in scheme:
+            errors_missing = f"{DOC}: namespaces table has no line for {folder}"
+            print(errors_missing)
+            return 1
     errors = []
     seen = set()
     for dirpath, dirnames, filenames in os.walk(ROOT):
@@ -69,8 +107,21 @@ def main():
                 errors.append(f"{rel}: its folder is not in the layers table of docs/ARCHITECTURE.md")
                 continue
             seen.add(folder)
+            own, extra = scheme[folder]
             with open(os.path.join(ROOT, rel), encoding="utf-8", errors="replace") as f:
                 for lineno, line in enumerate(f, 1):
+                    ns = NAMESPACE.match(line)
+                    if ns:
+                        name = ns.group(1)
+                        # Nested in its own, and not in another folder's (obsmon::storage is
+                        # nested in obsmon but belongs to storage/).
+                        others = [n for f2, (n, _) in scheme.items() if n != own and n != "obsmon"]
+                        foreign = any(name == n or name.startswith(n + "::") for n in others)
+                        if foreign or not (name == own or name.startswith(own + "::") or
+                                           extra.get(rel) == name):
+                            errors.append(f"{rel}:{lineno}: namespace {name}; {folder}/ is {own} "
+                                          "(docs/ARCHITECTURE.md, Namespaces)")
+                        continue
                     m = INCLUDE.match(line)
                     if not m or "/" not in m.group(1):
                         continue
@@ -96,7 +147,7 @@ def main():
     if errors:
         print(f"check-layers: {len(errors)} problem(s)")
         return 1
-    print(f"check-layers: {len(table)} folders, every include allowed")
+    print(f"check-layers: {len(table)} folders, every include allowed, every namespace in its place")
     return 0
 
 

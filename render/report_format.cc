@@ -5,6 +5,16 @@
 
 namespace obsmon {
 
+const char* CriterionTitle(const std::string& name) {
+  if (name == "uptime") return "Uptime";
+  if (name == "coverage") return "Coverage (known time)";
+  if (name == "latency_p95") return "Latency p95";
+  if (name == "integration_checks") return "Integration checks";
+  if (name == "critical_lines") return "Critical log lines";
+  if (name == "no_degradation") return "No degradation";
+  return "Criterion";
+}
+
 std::string EscapeMarkdown(std::string_view text) {
   std::string out;
   out.reserve(text.size());

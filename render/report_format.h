@@ -32,6 +32,8 @@ std::string RenderReportJson(const Report& report);
 // Every text from outside is escaped with EscapeHtml. Prints on A4/Letter.
 std::string RenderReportHtml(const Report& report);
 
+// The title a criterion has in every renderer's table ("Uptime", "Coverage (known time)", ...).
+const char* CriterionTitle(const std::string& name);
 // Makes text safe inside a markdown table cell or list item: escapes | ` * _ < > & [ ] \ and
 // replaces control characters (newlines included) by a space; trailing spaces are dropped.
 std::string EscapeMarkdown(std::string_view text);

@@ -48,16 +48,6 @@ const char* StateColor(HealthState s) {
   return "#999";
 }
 
-const char* CriterionTitle(const std::string& name) {
-  if (name == "uptime") return "Uptime";
-  if (name == "coverage") return "Coverage (known time)";
-  if (name == "latency_p95") return "Latency p95";
-  if (name == "integration_checks") return "Integration checks";
-  if (name == "critical_lines") return "Critical log lines";
-  if (name == "no_degradation") return "No degradation";
-  return "Criterion";
-}
-
 // The 7-day (or any window) availability strip: one rect per state span, incidents numbered
 // above it, day ticks below. x is proportional to time over [from, to).
 std::string AvailabilityStrip(const Report& r) {

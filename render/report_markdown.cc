@@ -56,16 +56,6 @@ std::pair<std::string, std::string> Cells(const Report& r, const Criterion& c) {
   return {"100 % pass", fmt::format("{}/{} passed", passed, runs)};
 }
 
-const char* CriterionTitle(const std::string& name) {
-  if (name == "uptime") return "Uptime";
-  if (name == "coverage") return "Coverage (known time)";
-  if (name == "latency_p95") return "Latency p95";
-  if (name == "integration_checks") return "Integration checks";
-  if (name == "critical_lines") return "Critical log lines";
-  if (name == "no_degradation") return "No degradation";
-  return "?";
-}
-
 std::string Latency(const LatencySummary& l) {
   if (l.count == 0) return "n/a";
   return fmt::format("p50: {}, p95: {}, p99: {}", FormatLatency(l.p50_seconds),

@@ -20,6 +20,8 @@
 namespace obsmon {
 namespace {
 
+using fake_period::Count;
+
 constexpr const char* kChromium = "/usr/bin/chromium";
 
 std::string ReadFile(const std::filesystem::path& p) {
@@ -29,14 +31,6 @@ std::string ReadFile(const std::filesystem::path& p) {
   return ss.str();
 }
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
-}
 
 class ReportHtmlChromiumTest : public ::testing::Test {
  protected:

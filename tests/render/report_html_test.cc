@@ -11,14 +11,6 @@ namespace {
 
 using namespace obsmon::fake_period;  // NOLINT: test vocabulary
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
-}
 
 TEST(ReportHtmlTest, EscapeHtmlEscapesMarkupQuotesAndControlCharacters) {
   EXPECT_EQ(EscapeHtml("<a href=\"x\" title='y'>&</a>"),

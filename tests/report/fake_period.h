@@ -30,6 +30,27 @@ struct FakePeriod {
   int64_t to = kT0 + 7 * kDay;
 };
 
+// How often `needle` occurs in `haystack` (overlaps counted).
+inline size_t Count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// One line of carbon's application log, as the log probe stores it.
+inline LogEvent CarbonLogLine(int64_t ts, const std::string& severity, const std::string& text) {
+  LogEvent e;
+  e.key = {"carbon", "app-log"};
+  e.ts_ms = ts;
+  e.file = "/var/log/carbon/app.log";
+  e.severity = severity;
+  e.line = text;
+  return e;
+}
+
 inline FakePeriod MakeFakePeriod(int64_t step_ms = 60'000, bool hostile = false) {
   FakePeriod p;
   p.objective.uptime_percent = 99.5;
@@ -61,15 +82,7 @@ inline FakePeriod MakeFakePeriod(int64_t step_ms = 60'000, bool hostile = false)
                    [](const ProbeRun& a, const ProbeRun& b) { return a.key.probe < b.key.probe; });
   p.options.maintenance = {{kT0 + 3 * kDay + 2 * kHour, kT0 + 3 * kDay + 3 * kHour,
                             hostile ? "DB upgrade " + kHostile : "PostgreSQL 16 upgrade"}};
-  auto line = [](int64_t ts, const std::string& severity, const std::string& text) {
-    LogEvent e;
-    e.key = {"carbon", "app-log"};
-    e.ts_ms = ts;
-    e.file = "/var/log/carbon/app.log";
-    e.severity = severity;
-    e.line = text;
-    return e;
-  };
+  auto line = CarbonLogLine;
   p.options.log_events = {
       line(kT0 + kDay + 3 * kHour, "error", "ERROR codecarbon: emissions upload retried (timeout)"),
       line(kT0 + 2 * kDay + 14 * kHour + 8 * kMinute, "error",

@@ -10,6 +10,7 @@
 
 #include "report/report.h"
 #include "render/report_format.h"
+#include "tests/report/fake_period.h"
 #include "tests/report/uptime_oracle.h"
 #include "tests/support/report_checks.h"
 
@@ -17,6 +18,7 @@ namespace obsmon {
 namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+using obsmon::fake_period::CarbonLogLine;
 using obsmon::testing::HasReason;
 using obsmon::testing::SevenDays;
 using Spans = std::vector<std::pair<int64_t, int64_t>>;
@@ -82,15 +84,6 @@ std::string Reasons(const Report& r) {
   return s;
 }
 
-LogEvent Line(int64_t ts, const std::string& severity, const std::string& text) {
-  LogEvent e;
-  e.key = {"carbon", "app-log"};
-  e.ts_ms = ts;
-  e.file = "/var/log/carbon/app.log";
-  e.severity = severity;
-  e.line = text;
-  return e;
-}
 
 TEST(PeriodVerdictTest, PassWithOutageMaintenanceAndErrorsButNoCriticals) {
   Scenario s;
@@ -99,8 +92,8 @@ TEST(PeriodVerdictTest, PassWithOutageMaintenanceAndErrorsButNoCriticals) {
   s.maintenance = {{kFrom + 3 * kDay + 2 * kHour, kFrom + 3 * kDay + 4 * kHour}};
   s.down.push_back({kFrom + 3 * kDay + 2 * kHour + 30 * kMinute, kFrom + 3 * kDay + 3 * kHour});
   ReportOptions opt = s.Options();
-  opt.log_events = {Line(kFrom + kDay + 5 * kHour, "error", "ERROR upload retried"),
-                    Line(kFrom + 4 * kDay, "error", "ERROR upload retried again")};
+  opt.log_events = {CarbonLogLine(kFrom + kDay + 5 * kHour, "error", "ERROR upload retried"),
+                    CarbonLogLine(kFrom + 4 * kDay, "error", "ERROR upload retried again")};
   const auto runs = s.Runs();
   Report r = ComputeReport(runs, "carbon", SevenDays(250), kFrom, kTo, kTo, opt);
 
@@ -157,9 +150,9 @@ TEST(PeriodVerdictTest, FailOnUptimeNamesTheFigure) {
 TEST(PeriodVerdictTest, FailOnOneCriticalLineShowsFirstAndLast) {
   Scenario s;
   ReportOptions opt = s.Options();
-  opt.log_events = {Line(kFrom + 5 * kDay + 3 * kHour, "critical", "CRITICAL db <lost>"),
-                    Line(kFrom + 2 * kDay, "critical", "CRITICAL disk full"),
-                    Line(kTo + kHour, "critical", "after the period: not counted")};
+  opt.log_events = {CarbonLogLine(kFrom + 5 * kDay + 3 * kHour, "critical", "CRITICAL db <lost>"),
+                    CarbonLogLine(kFrom + 2 * kDay, "critical", "CRITICAL disk full"),
+                    CarbonLogLine(kTo + kHour, "critical", "after the period: not counted")};
   Report r = ComputeReport(s.Runs(), "carbon", SevenDays(), kFrom, kTo, kTo, opt);
   ASSERT_EQ(r.verdict, Verdict::kFail);
   EXPECT_EQ(r.logs.critical, 2u);
@@ -269,7 +262,7 @@ TEST(PeriodVerdictTest, InProgressFailsAtOnceOnACriticalLine) {
   const int64_t now = kFrom + kDay;
   s.until = now;
   ReportOptions opt = s.Options();
-  opt.log_events = {Line(kFrom + 3 * kHour, "fatal", "FATAL out of memory")};
+  opt.log_events = {CarbonLogLine(kFrom + 3 * kHour, "fatal", "FATAL out of memory")};
   Report r = ComputeReport(s.Runs(), "carbon", SevenDays(), kFrom, kTo, now, opt);
   EXPECT_EQ(r.verdict, Verdict::kFail);
   EXPECT_TRUE(HasReason(r, "1 critical log line")) << Reasons(r);

@@ -120,7 +120,7 @@ void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
 }
 
 int Outbox::DeliverDue() {
-  std::lock_guard lock(deliver_mu_);
+  MutexLock lock(deliver_mu_);
   const int64_t now = options_.clock->NowMs();
   auto due = options_.store->Due(now, options_.batch);
   if (!due.ok()) {

@@ -81,7 +81,7 @@ class Outbox final : public AlertSender {
   std::map<std::string, Notifier*> by_name_;
   std::map<std::string, std::unique_ptr<Counters>> counters_;  // fixed after construction
   std::atomic<uint64_t> store_errors_{0};
-  std::mutex deliver_mu_;  // one DeliverDue pass at a time
+  Mutex deliver_mu_;  // one DeliverDue pass at a time (it guards no field: it orders the passes)
 
   Mutex run_mu_;
   std::condition_variable run_cv_;

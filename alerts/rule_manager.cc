@@ -223,7 +223,10 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
         ++failures_;
       }
     }
-    if (!history.empty()) (void)options_.state_store->AppendHistory(history);
+    // A failed append is counted like a failed save; the daemon's store also reports it to
+    // storage health (obsmon_storage_errors_total). This evaluation's history rows are lost (the
+    // report then misses those firings); the alert state itself was saved above.
+    if (!history.empty() && !options_.state_store->AppendHistory(history).ok()) ++failures_;
   }
 }
 

@@ -139,7 +139,10 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> steady_ms_;  // written under mu_, so a waiter's check and Advance() agree
   mutable std::mutex mu_;
   mutable std::condition_variable changed_;  // waiters came, were woken or left
-  mutable std::vector<Waiter*> waiters_;     // GUARDED_BY(mu_); each lives on its thread's stack
+  // Each lives on its thread's stack. Guarded by mu_, in prose only: FakeClock is a test double
+  // whose Advance() also takes each waiter's own mutex through a pointer, which the analysis
+  // cannot name; tests/core/clock_test.cc's concurrent advances check it instead.
+  mutable std::vector<Waiter*> waiters_;
 };
 
 // A point in monotonic time by which a probe must have returned.

@@ -9,12 +9,14 @@ namespace obsmon::probes {
 DeadlineWatchdog::DeadlineWatchdog(const Clock& clock) : clock_(clock) {}
 
 DeadlineWatchdog::~DeadlineWatchdog() {
+  std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
+    thread = std::move(thread_);
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread.joinable()) thread.join();
 }
 
 DeadlineWatchdog::Watch::~Watch() { owner_->Disarm(id_); }
@@ -26,7 +28,7 @@ std::unique_ptr<DeadlineWatchdog::Watch> DeadlineWatchdog::Arm(const Deadline& d
   uint64_t id;
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     id = next_id_++;
     // Only a thread asleep with nothing armed, or waiting for a later deadline, needs waking.
     // Probes share a timeout, so a busy daemon's new deadlines come after the one waited for
@@ -47,19 +49,22 @@ std::unique_ptr<DeadlineWatchdog::Watch> DeadlineWatchdog::Arm(const Deadline& d
 
 void DeadlineWatchdog::Disarm(uint64_t id) {
   // Waiting out a cancel in progress is what guarantees it is not running once Disarm returns.
-  std::unique_lock<std::mutex> lock(mutex_);
-  cancel_done_.wait(lock, [&] { return firing_id_ != id; });
+  MutexLock lock(mutex_);
+  cancel_done_.wait(lock.native(), [&] {
+    mutex_.AssertHeld();  // the predicate runs with the lock held
+    return firing_id_ != id;
+  });
   entries_.erase(id);
 }
 
 bool DeadlineWatchdog::Fired(uint64_t id) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = entries_.find(id);
   return it != entries_.end() && it->second.fired;
 }
 
 void DeadlineWatchdog::Loop() {
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
     std::vector<uint64_t> expired;
     for (auto& [id, entry] : entries_) {
@@ -89,9 +94,15 @@ void DeadlineWatchdog::Loop() {
     // A Disarm does not wake us: the thread may wake once for a deadline nobody watches any
     // more, finds nothing due and waits again.
     if (waiting_until_) {
-      clock_.WaitUntil(lock, wake_, *waiting_until_, [this] { return stopping_ || rearmed_; });
+      clock_.WaitUntil(lock.native(), wake_, *waiting_until_, [this] {
+        mutex_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || rearmed_;
+      });
     } else {
-      wake_.wait(lock, [this] { return stopping_ || rearmed_; });
+      wake_.wait(lock.native(), [this] {
+        mutex_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || rearmed_;
+      });
     }
   }
 }

@@ -22,6 +22,8 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/mutex.h"
+#include "core/thread_annotations.h"
 
 namespace obsmon::probes {
 
@@ -65,17 +67,17 @@ class DeadlineWatchdog {
   bool Fired(uint64_t id) const;
 
   const Clock& clock_;
-  mutable std::mutex mutex_;
+  mutable Mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable cancel_done_;
-  uint64_t firing_id_ = 0;             // the entry whose cancel runs now; guarded by mutex_
-  std::map<uint64_t, Entry> entries_;  // guarded by mutex_
-  uint64_t next_id_ = 1;               // guarded by mutex_
-  bool stopping_ = false;              // guarded by mutex_
+  uint64_t firing_id_ GUARDED_BY(mutex_) = 0;  // the entry whose cancel runs now
+  std::map<uint64_t, Entry> entries_ GUARDED_BY(mutex_);
+  uint64_t next_id_ GUARDED_BY(mutex_) = 1;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   // The deadline the thread waits for; nullopt while it waits for an Arm with nothing armed.
-  std::optional<SteadyTime> waiting_until_;  // guarded by mutex_
-  bool rearmed_ = false;  // an Arm() moved the next deadline earlier; guarded by mutex_
-  std::thread thread_;                 // started by the first Arm(), under mutex_
+  std::optional<SteadyTime> waiting_until_ GUARDED_BY(mutex_);
+  bool rearmed_ GUARDED_BY(mutex_) = false;  // an Arm() moved the next deadline earlier
+  std::thread thread_ GUARDED_BY(mutex_);     // started by the first Arm()
 };
 
 }  // namespace obsmon::probes

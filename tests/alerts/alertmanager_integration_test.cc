@@ -31,6 +31,7 @@
 #include "storage/alert_store.h"
 #include "tests/support/loopback.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 extern char** environ;
 
@@ -41,15 +42,10 @@ using nlohmann::json;
 const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 constexpr int64_t kMin = 60'000;
 
-// Polls `cond` every 50ms for up to `seconds` of real time (Alertmanager is a real process).
-template <typename F>
-bool WaitFor(F cond, double seconds) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return cond();
+// Polls `cond` for up to `seconds` of real time (Alertmanager is a real process).
+bool WaitFor(const std::function<bool()>& cond, double seconds) {
+  return ::obsmon::testing::WaitUntil(
+      cond, std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
 }
 
 // The webhook Alertmanager notifies.

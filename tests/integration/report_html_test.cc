@@ -16,6 +16,7 @@
 #include "render/report_format.h"
 #include "tests/report/fake_period.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/files.h"
 
 namespace obsmon {
 namespace {
@@ -24,12 +25,6 @@ using fake_period::Count;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 
 class ReportHtmlChromiumTest : public ::testing::Test {
@@ -52,8 +47,8 @@ class ReportHtmlChromiumTest : public ::testing::Test {
         (dir_ / "profile").string() + " " + mode + " file://" + page.string() + " >" +
         (dir_ / "out.txt").string() + " 2>" + (dir_ / "log.txt").string();
     const int status = std::system(cmd.c_str());
-    *out = ReadFile(dir_ / "out.txt");
-    *log = ReadFile(dir_ / "log.txt");
+    *out = ::obsmon::testing::ReadWholeFile((dir_ / "out.txt").string());
+    *log = ::obsmon::testing::ReadWholeFile((dir_ / "log.txt").string());
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
@@ -102,7 +97,7 @@ TEST_F(ReportHtmlChromiumTest, Screenshot) {
   const auto png = dir_ / "report.png";
   std::string out, log;
   ASSERT_EQ(Chromium(RenderReportHtml(r), "--screenshot=" + png.string(), &out, &log), 0) << log;
-  const std::string bytes = ReadFile(png);
+  const std::string bytes = ::obsmon::testing::ReadWholeFile((png).string());
   ASSERT_GT(bytes.size(), 20'000u) << log;
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
@@ -120,7 +115,7 @@ TEST_F(ReportHtmlChromiumTest, PrintsToAFewPdfPages) {
                      &out, &log),
             0)
       << log;
-  const std::string bytes = ReadFile(pdf);
+  const std::string bytes = ::obsmon::testing::ReadWholeFile((pdf).string());
   ASSERT_EQ(bytes.substr(0, 5), "%PDF-") << log;
   const size_t pages = Count(bytes, "/Type /Page") - Count(bytes, "/Type /Pages");
   EXPECT_GE(pages, 2u);

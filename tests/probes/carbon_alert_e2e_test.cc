@@ -27,10 +27,9 @@ std::string TestData(const std::string& name) { return ::obsmon::testing::TestDa
 
 TEST(CarbonAlertE2eTest, PromtoolAndObsmonAgreeOnTheScrapedSeriesShape) {
   const std::string file = TestData("high_carbon_emissions_test.yml");
-  if (access("/usr/bin/promtool", X_OK) == 0) {
-    std::string cmd = "/usr/bin/promtool test rules " + file + " > /dev/null 2>&1";
-    int status = std::system(cmd.c_str());
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "promtool failed on " << file;
+  if (access(::obsmon::testing::kPromtool, X_OK) == 0) {
+    auto promtool = ::obsmon::testing::RunPromtoolTestRules({file});
+    EXPECT_EQ(promtool.exit_code, 0) << "promtool failed on " << file << ":\n" << promtool.output;
   }
   std::ostringstream out;
   EXPECT_EQ(alerts::RunRuleTests({file}, out), 0) << out.str();

@@ -10,6 +10,7 @@
 
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/files.h"
 
 namespace obsmon::storage {
 namespace {
@@ -21,10 +22,6 @@ int UserVersion(const std::string& path) {
   return db.execAndGet("PRAGMA user_version").getInt();
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
   ScratchDir dir;
@@ -108,7 +105,7 @@ TEST(MigrationsTest, NonDatabaseFileIsRefusedAndNeverOverwritten) {
       << w.status().message();
   auto r = Reader::Open(o.path);
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(ReadAll(o.path), content);
+  EXPECT_EQ(testing::ReadWholeFile(o.path), content);
 }
 
 TEST(MigrationsTest, ReaderRefusesMissingFile) {

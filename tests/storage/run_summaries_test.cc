@@ -35,11 +35,6 @@ constexpr const char* kComponent = "carbon";
 
 TimestampMs HourOf(TimestampMs ts) { return ts / kHour * kHour; }
 
-std::unique_ptr<Writer> StartOrDie(const StorageOptions& o) {
-  auto w = Writer::Start(o);
-  EXPECT_TRUE(w.ok()) << w.status().ToString();
-  return w.ok() ? std::move(w).value() : nullptr;
-}
 
 
 ProbeRun MakeRun(const std::string& probe, TimestampMs ts, bool ok, double secs, int64_t valid_for,
@@ -273,14 +268,14 @@ TEST_P(RunSummariesPropertyTest, ReadsEqualWhatWasWrittenWhateverTheOrder) {
   }
 
   std::vector<ProbeRun> written;  // in write order
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   const size_t restart_at = batches.size() / 2 + rng() % (batches.size() / 4);
   for (size_t i = 0; i < batches.size(); ++i) {
     if (i == restart_at) {  // a writer stopped and another started on the same file
       ASSERT_TRUE(w->Flush().ok());
       w.reset();  // releases the database's lock
-      w = StartOrDie(o);
+      w = testing::StartWriterOrFail(o);
       ASSERT_TRUE(w);
     }
     written.insert(written.end(), batches[i].runs.begin(), batches[i].runs.end());
@@ -393,7 +388,7 @@ TEST(RunSummariesTest, SevenDaysInOrderSealEveryHourButTheLast) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.clock = &clock;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   std::vector<ProbeRun> written;
   WriteBatch b;
@@ -501,7 +496,7 @@ TEST(RunSummariesTest, SchemaThreeDatabaseUpgradesToExactSpansAndGetsSealed) {
   o.clock = &clock;
   CreateSchema3Database(o.path, written);
 
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   EXPECT_EQ(Count(o.path, "PRAGMA user_version"), LatestSchemaVersion());
   const Window all{kT0 - kDay, kT0 + 4 * kDay};
@@ -554,7 +549,7 @@ TEST(RunSummariesTest, RetentionDeletesSealedHoursWithRawRunsAndSpansWithRollups
   o.retention_ms = 10 * kDay;
   o.rollup_retention_ms = 30 * kDay;
   o.retention_batch_rows = 50;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   std::vector<ProbeRun> written;
   WriteBatch b;
@@ -610,7 +605,7 @@ TEST(RunSummariesTest, LateRunWhoseSpanLostRawRunsIsDroppedAndCounted) {
   o.path = dir.File("obsmon.db");
   o.clock = &clock;
   o.retention_ms = 35 * kDay;
-  auto w = StartOrDie(o);
+  auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
   // One long up span: 40 days of runs every 10 minutes; retention deletes its first 5 days.
   std::vector<ProbeRun> written;

@@ -277,11 +277,9 @@ class FileRunner {
       }
       Labels l(lbs);
       l.Set("__name__", metric);
-      std::vector<std::optional<double>> vals;
-      std::string verr;
-      if (!ExpandSeriesValues(values.value_or(""), &vals, &verr)) {
-        return "    series " + *series + ": " + verr;
-      }
+      auto expanded = ExpandSeriesValues(values.value_or(""));
+      if (!expanded.ok()) return "    series " + *series + ": " + expanded.status().message();
+      const std::vector<std::optional<double>>& vals = *expanded;
       // A series given twice is the last definition, as in promtool (which keys its input by
       // labels): the earlier one's points go.
       std::erase_if(*input, [&](const InputPoint& p) { return p.labels == l; });
@@ -539,15 +537,15 @@ class FileRunner {
 
 }  // namespace
 
-bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<double>>* out,
-                        std::string* error) {
+Result<std::vector<std::optional<double>>> ExpandSeriesValues(const std::string& text) {
+  std::vector<std::optional<double>> values;
+  std::vector<std::optional<double>>* out = &values;
   std::istringstream in(text);
   std::string tok;
   while (in >> tok) {
     size_t p = 0;
     auto fail = [&](const std::string& why) {
-      *error = "bad value '" + tok + "': " + why;
-      return false;
+      return Status::InvalidArgument("bad value '" + tok + "': " + why);
     };
     // `1x999999999` (or many `_x9999999` tokens) would allocate gigabytes: bound the series as a
     // whole, whatever mix of tokens makes it up.
@@ -590,7 +588,7 @@ bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<doubl
       out->push_back(a);
     }
   }
-  return true;
+  return values;
 }
 
 int RunRuleTests(const std::vector<std::string>& files, std::ostream& out) {

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
+
 namespace obsmon::alerts {
 
 // Runs every file; returns promtool's exit code: 0 when all passed, 1 otherwise.
@@ -31,9 +33,8 @@ inline constexpr uint64_t kMaxSeriesValues = 1'000'000;
 inline constexpr int64_t kMaxRuleEvaluations = 200'000;
 
 // Expands one `values` string of the promtool notation into samples at 0, interval, 2*interval...
-// `nullopt` entries are omitted samples (`_`); stale markers are StaleNaN. Returns false on a
-// syntax error.
-bool ExpandSeriesValues(const std::string& text, std::vector<std::optional<double>>* out,
-                        std::string* error);
+// `nullopt` entries are omitted samples (`_`); stale markers are StaleNaN. InvalidArgument naming
+// the token on a syntax error or past kMaxSeriesValues.
+Result<std::vector<std::optional<double>>> ExpandSeriesValues(const std::string& text);
 
 }  // namespace obsmon::alerts

@@ -19,52 +19,17 @@ constexpr const char* kAcceptHeader =
     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
     "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-struct ParsedUrl {
-  std::string scheme, host, port, path;
-};
-
-std::optional<ParsedUrl> ParseUrl(const std::string& url, std::string* error) {
-  ParsedUrl u;
-  size_t sep = url.find("://");
-  if (sep == std::string::npos) {
-    *error = "url must start with http:// or https://";
-    return std::nullopt;
+// The scrape target: an http(s) URL as probes/url.h parses it, except that a URL without a path
+// scrapes /metrics (Prometheus's metrics_path default), keeping its query.
+Result<HttpUrl> ParseScrapeUrl(const std::string& text) {
+  auto url = ParseHttpUrl(text);
+  if (!url.ok()) return url;
+  const size_t authority = text.find("://") + 3;  // ParseHttpUrl required it
+  const size_t path_start = text.find_first_of("/?#", authority);
+  if (path_start == std::string::npos || text[path_start] != '/') {
+    url->path = "/metrics" + url->path.substr(1);
   }
-  u.scheme = url.substr(0, sep);
-  if (u.scheme != "http" && u.scheme != "https") {
-    *error = "unsupported url scheme '" + u.scheme + "'";
-    return std::nullopt;
-  }
-  std::string rest = url.substr(sep + 3);
-  size_t slash = rest.find_first_of("/?");
-  std::string authority = rest.substr(0, slash);
-  u.path = slash == std::string::npos ? "/metrics" : rest.substr(slash);
-  if (!u.path.empty() && u.path[0] == '?') u.path = "/metrics" + u.path;
-  if (authority.empty()) {
-    *error = "url has no host";
-    return std::nullopt;
-  }
-  if (authority[0] == '[') {  // [v6]:port
-    size_t close = authority.find(']');
-    if (close == std::string::npos) {
-      *error = "bad IPv6 address in url";
-      return std::nullopt;
-    }
-    u.host = authority.substr(0, close + 1);
-    if (close + 1 < authority.size() && authority[close + 1] == ':') {
-      u.port = authority.substr(close + 2);
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) u.port = authority.substr(colon + 1);
-  }
-  if (u.port.empty()) u.port = u.scheme == "https" ? "443" : "80";
-  if (u.port.find_first_not_of("0123456789") != std::string::npos || u.port.size() > 5) {
-    *error = "bad port '" + u.port + "' in url";
-    return std::nullopt;
-  }
-  return u;
+  return url;
 }
 
 // A failed fetch in words (httplib's own names, "Read", "SSLServerVerification", are not).
@@ -250,36 +215,35 @@ ScrapeProbe::ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, RelabelRu
                          const Clock& clock)
     : spec_(spec), options_(std::move(options)), rules_(std::move(rules)), clock_(clock) {}
 
-std::unique_ptr<ScrapeProbe> ScrapeProbe::Create(const ProbeSpec& spec, ScrapeOptions options,
-                                                 RelabelRules rules, const Clock& clock,
-                                                 std::string* error) {
-  auto url = ParseUrl(options.url, error);
-  if (!url) return nullptr;
+Result<std::unique_ptr<ScrapeProbe>> ScrapeProbe::Create(const ProbeSpec& spec,
+                                                         ScrapeOptions options, RelabelRules rules,
+                                                         const Clock& clock) {
+  auto url = ParseScrapeUrl(options.url);
+  if (!url.ok()) return url.status();
   std::unique_ptr<ScrapeProbe> probe(
       new ScrapeProbe(spec, std::move(options), std::move(rules), clock));
   probe->scheme_ = url->scheme;
-  // httplib wants an IPv6 literal without its brackets when given host and port apart.
-  probe->host_ = url->host.size() > 2 && url->host.front() == '['
-                     ? url->host.substr(1, url->host.size() - 2)
-                     : url->host;
-  probe->port_ = std::stoi(url->port);
+  probe->host_ = url->target.host;  // without brackets, as httplib wants a host apart from its port
+  probe->port_ = url->target.port;
   probe->path_ = url->path;
-  probe->instance_ = url->host + ":" + url->port;
+  probe->instance_ = url->target.ToString();
   return probe;
 }
 
 ProbeResult ScrapeProbe::Run(const Deadline& deadline) {
   const SteadyTime start = clock_.SteadyNow();
-  std::string body, content_type;
-  std::string failure = Fetch(deadline, start, &body, &content_type);
-  return Ingest(std::move(body), content_type, std::move(failure), deadline, start);
+  Fetched fetched = Fetch(deadline, start);
+  return Ingest(std::move(fetched.body), fetched.content_type, std::move(fetched.failure), deadline,
+                start);
 }
 
-std::string ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start, std::string* body_out,
-                               std::string* content_type_out) {
-  std::string& body = *body_out;
+ScrapeProbe::Fetched ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start) {
+  Fetched out;
   const auto remaining = deadline.Remaining(clock_);
-  if (remaining.count() <= 0) return "timeout before the scrape started";
+  if (remaining.count() <= 0) {
+    out.failure = "timeout before the scrape started";
+    return out;
+  }
   // A response head may be 64 KiB; after it, what body_size_limit allows (compressed bytes are
   // fewer than inflated ones) plus framing. probes/bounded_http_client.h says why.
   const size_t after_head =
@@ -291,12 +255,13 @@ std::string ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start, std::
       probes::MakeBoundedClient(scheme_, host_, port_, budget);
   ConfigureClient(*client, remaining);
   const size_t limit = options_.body_size_limit;
+  std::string& body = out.body;
   Received got;
   auto res = client->Get(
       path_, ScrapeHeaders(options_.headers, remaining),
       [&](const httplib::Response& response) {
         got.status = response.status;
-        *content_type_out = response.get_header_value("Content-Type");
+        out.content_type = response.get_header_value("Content-Type");
         ReserveAnnounced(response, limit, &body);
         return got.status == 200;
       },
@@ -312,12 +277,12 @@ std::string ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime start, std::
         body.append(data, len);
         return true;
       });
-  std::string failure = FetchFailure(budget, got, res, limit, deadline, clock_, start);
-  if (!failure.empty()) {
+  out.failure = FetchFailure(budget, got, res, limit, deadline, clock_, start);
+  if (!out.failure.empty()) {
     body.clear();
     body.shrink_to_fit();
   }
-  return failure;
+  return out;
 }
 
 ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_type,
@@ -407,13 +372,12 @@ std::unique_ptr<Probe> MakeScrapeProbe(const ProbeSpec& spec, ConfigNode& settin
   auto rules = RelabelRules::FromConfig(settings, "metric_relabel");
   if (!url || !rules) return nullptr;
   options.url = *url;
-  std::string error;
-  auto probe = ScrapeProbe::Create(spec, std::move(options), std::move(*rules), clock, &error);
-  if (!probe) {
-    settings.ErrorAt("url", error);
+  auto probe = ScrapeProbe::Create(spec, std::move(options), std::move(*rules), clock);
+  if (!probe.ok()) {
+    settings.ErrorAt("url", probe.status().message());
     return nullptr;
   }
-  return probe;
+  return std::move(probe).value();
 }
 
 }  // namespace obsmon::probes

@@ -22,8 +22,10 @@
 #include <string>
 
 #include "core/config_node.h"
+#include "core/status.h"
 #include "probes/metric_relabel.h"
 #include "probes/probe.h"
+#include "probes/url.h"
 
 namespace obsmon::probes {
 
@@ -39,10 +41,9 @@ struct ScrapeOptions {
 
 class ScrapeProbe final : public Probe {
  public:
-  // `clock` outlives the probe. Fails (nullptr + error) for a URL it cannot use.
-  static std::unique_ptr<ScrapeProbe> Create(const ProbeSpec& spec, ScrapeOptions options,
-                                             RelabelRules rules, const Clock& clock,
-                                             std::string* error);
+  // `clock` outlives the probe. InvalidArgument, saying why, for a URL it cannot use.
+  static Result<std::unique_ptr<ScrapeProbe>> Create(const ProbeSpec& spec, ScrapeOptions options,
+                                                     RelabelRules rules, const Clock& clock);
 
   ProbeResult Run(const Deadline& deadline) override;
   std::string Instance() const override { return instance_; }
@@ -54,9 +55,15 @@ class ScrapeProbe final : public Probe {
                      const Deadline& deadline, SteadyTime start);
 
  private:
-  // Run's first half: GET with the limits; returns why it failed, or "" with the body.
-  std::string Fetch(const Deadline& deadline, SteadyTime start, std::string* body,
-                    std::string* content_type);
+  // What Run's first half got: the body, or why there is none. A failed scrape is a result of
+  // the probe (up 0 with its reason), not an error of obsmon's, hence a reason and not a Status.
+  struct Fetched {
+    std::string body;
+    std::string content_type;
+    std::string failure;  // "" when the body is good to parse
+  };
+  // Run's first half: GET with the limits.
+  Fetched Fetch(const Deadline& deadline, SteadyTime start);
 
   ScrapeProbe(const ProbeSpec& spec, ScrapeOptions options, RelabelRules rules,
               const Clock& clock);

@@ -1,6 +1,9 @@
 #include "web/http_auth.h"
 
-#include <cstdint>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <optional>
 
 namespace obsmon {
 
@@ -20,51 +23,40 @@ bool StripScheme(std::string_view header, std::string_view scheme, std::string_v
   return true;
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
+constexpr std::string_view kBase64Alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// The '=' at the end of `in`, at most two.
+size_t Padding(std::string_view in) {
+  size_t pad = 0;
+  while (pad < 2 && pad < in.size() && in[in.size() - 1 - pad] == '=') ++pad;
+  return pad;
+}
+
+// RFC 4648 strictness that OpenSSL's EVP_DecodeBlock lacks (it skips whitespace and does not
+// check where '=' stands): whole quanta, alphabet only, '=' only as the last one or two bytes.
+bool IsStrictBase64(std::string_view in) {
+  return in.size() % 4 == 0 && in.substr(0, in.size() - Padding(in)).find_first_not_of(
+                                   kBase64Alphabet) == std::string_view::npos;
 }
 
 }  // namespace
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  volatile uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
-  }
-  return diff == 0;
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-bool Base64Decode(std::string_view in, std::string* out) {
-  out->clear();
-  if (in.size() % 4 != 0) return false;
-  for (size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int j = 0; j < 4; ++j) {
-      const char c = in[i + j];
-      if (c == '=') {
-        // Padding only in the last quantum, only in its last two places, and only at the end.
-        if (i + 4 != in.size() || j < 2) return false;
-        ++pad;
-        v[j] = 0;
-        continue;
-      }
-      if (pad > 0) return false;
-      v[j] = Base64Value(c);
-      if (v[j] < 0) return false;
-    }
-    const uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out->push_back(static_cast<char>((n >> 16) & 0xFF));
-    if (pad < 2) out->push_back(static_cast<char>((n >> 8) & 0xFF));
-    if (pad < 1) out->push_back(static_cast<char>(n & 0xFF));
-  }
-  return true;
+std::optional<std::string> Base64Decode(std::string_view in) {
+  if (!IsStrictBase64(in)) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  if (in.empty()) return out;
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock decodes the padding as zero bytes: one fewer byte per '='.
+  out.resize(static_cast<size_t>(n) - Padding(in));
+  return out;
 }
 
 bool Authorized(const HttpAuthOptions& options, std::string_view authorization) {
@@ -74,8 +66,9 @@ bool Authorized(const HttpAuthOptions& options, std::string_view authorization) 
     return ConstantTimeEquals(rest, options.bearer_token);
   }
   if (!options.basic_username.empty() && StripScheme(authorization, "basic", &rest)) {
-    std::string decoded;
-    if (!Base64Decode(rest, &decoded)) return false;
+    const std::optional<std::string> decoded_or = Base64Decode(rest);
+    if (!decoded_or) return false;
+    const std::string& decoded = *decoded_or;
     const auto colon = decoded.find(':');
     if (colon == std::string::npos) return false;
     // Evaluate both comparisons so timing does not tell which half was wrong.

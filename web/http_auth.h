@@ -3,6 +3,7 @@
 // them); this code never logs or echoes them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,7 +34,7 @@ std::vector<std::string> AuthChallenges(const HttpAuthOptions& options);
 // Constant-time equality (length leaks, content does not).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-// Standard base64 (RFC 4648) decoding; false on any invalid character or bad padding.
-bool Base64Decode(std::string_view in, std::string* out);
+// Standard base64 (RFC 4648) decoding; nullopt for any invalid character or bad padding.
+std::optional<std::string> Base64Decode(std::string_view in);
 
 }  // namespace obsmon

@@ -80,20 +80,21 @@ static std::string BindError(const std::string& host, int port) {
   return error;
 }
 
-bool SplitHostPort(const std::string& listen, std::string* host, int* port) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= listen.size()) return false;
-  std::string h = listen.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = 0;
-  for (size_t i = colon + 1; i < listen.size(); ++i) {
-    if (listen[i] < '0' || listen[i] > '9') return false;
-    p = p * 10 + (listen[i] - '0');
-    if (p > 65535) return false;
+std::optional<ListenAddress> ParseListenAddress(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon + 1 >= listen.size()) return std::nullopt;
+  ListenAddress out;
+  out.host = listen.substr(0, colon);
+  if (out.host.size() >= 2 && out.host.front() == '[' && out.host.back() == ']') {
+    out.host = out.host.substr(1, out.host.size() - 2);
   }
-  *host = h.empty() ? "0.0.0.0" : h;
-  *port = p;
-  return true;
+  if (out.host.empty()) out.host = "0.0.0.0";
+  for (size_t i = colon + 1; i < listen.size(); ++i) {
+    if (listen[i] < '0' || listen[i] > '9') return std::nullopt;
+    out.port = out.port * 10 + (listen[i] - '0');
+    if (out.port > 65535) return std::nullopt;
+  }
+  return out;
 }
 
 std::string EchoSafe(std::string_view text, size_t max_bytes) {
@@ -315,13 +316,10 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
 }
 
 Status CheckListenAddress(const std::string& listen) {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(listen, &host, &port)) {
-    return Status::InvalidArgument("listen address '" + listen + "' is not host:port");
-  }
-  if (port == 0) return Status::Ok();
-  const std::string error = BindError(host, port);
+  const auto address = ParseListenAddress(listen);
+  if (!address) return Status::InvalidArgument("listen address '" + listen + "' is not host:port");
+  if (address->port == 0) return Status::Ok();
+  const std::string error = BindError(address->host, address->port);
   if (error.empty()) return Status::Ok();
   return Status::Unavailable("cannot listen on " + listen + ": " + error +
                              " (is another obsmon running there?)");
@@ -341,11 +339,12 @@ void HttpServer::HandleHealth(const std::string& path, httplib::Response& res) {
 }
 
 Status HttpServer::Start() {
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(options_.listen, &host, &port)) {
+  const auto address = ParseListenAddress(options_.listen);
+  if (!address) {
     return Status::InvalidArgument("listen address '" + options_.listen + "' is not host:port");
   }
+  const std::string& host = address->host;
+  const int port = address->port;
   if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
     return Status::InvalidArgument("TLS needs both a certificate and a key file");
   }

@@ -120,8 +120,13 @@ class HttpServer {
   int port_ = 0;
 };
 
-// Splits "host:port" (IPv6 in brackets); false when malformed.
-bool SplitHostPort(const std::string& listen, std::string* host, int* port);
+// Where to listen: "host:port", IPv6 in brackets, an empty host meaning every interface.
+struct ListenAddress {
+  std::string host;  // without brackets; "0.0.0.0" for an empty host
+  int port = 0;      // 0: any free port
+};
+// nullopt when `listen` is not host:port (the caller names the setting).
+std::optional<ListenAddress> ParseListenAddress(const std::string& listen);
 
 // Text from a request made safe to echo in an error: at most `max_bytes`, control bytes and
 // non-ASCII bytes as \xNN (so invalid UTF-8 and NUL never reach the JSON encoder or a log).

@@ -34,11 +34,15 @@ std::optional<alerts::AlertingConfig> ReadAlertingConfig(const Config& config,
 
 }  // namespace
 
-bool ValidateAlerting(const Config& config, ConfigErrors* errors) {
-  const size_t before = errors->errors().size();
-  (void)ReadAlertingConfig(config, errors);
+void CollectAlertingErrors(const Config& config, ConfigErrors* errors) {
+  (void)ReadAlertingConfig(config, errors);  // only its errors are wanted here
   if (!config.rule_files.empty()) (void)alerts::LoadRuleFiles(config.rule_files, errors);
-  return errors->errors().size() == before;
+}
+
+Status ValidateAlerting(const Config& config) {
+  ConfigErrors errors;
+  CollectAlertingErrors(config, &errors);
+  return errors.empty() ? Status::Ok() : Status::InvalidConfig(errors.ToString());
 }
 
 namespace {
@@ -61,8 +65,7 @@ AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::log
 Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
     std::shared_ptr<StorageHealth> health) {
-  ConfigErrors errors;
-  if (!ValidateAlerting(config, &errors)) return Status::InvalidConfig(errors.ToString());
+  if (Status valid = ValidateAlerting(config); !valid.ok()) return valid;
   auto prepared = Prepare(config);
   if (!prepared.ok()) return prepared.status();
   std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
@@ -207,8 +210,7 @@ void AlertingRuntime::StopRules() {
 void AlertingRuntime::OnRun(const RunOutcome& outcome) { series_.Append(outcome.samples); }
 
 Status AlertingRuntime::Reload(const Config& config) {
-  ConfigErrors errors;
-  if (!ValidateAlerting(config, &errors)) return Status::InvalidArgument(errors.ToString());
+  if (Status valid = ValidateAlerting(config); !valid.ok()) return valid;
   auto prepared = Prepare(config);  // may fail: the running rules are still untouched
   if (!prepared.ok()) return prepared.status();
   MutexLock lock(mu_);

@@ -30,9 +30,13 @@
 
 namespace obsmon {
 
-// Validates the config's rule files and `alerting:` section, adding every problem to `errors`
-// (file:line:column). Used by `obsmon check` and before (re)starting the rules.
-bool ValidateAlerting(const Config& config, ConfigErrors* errors);
+// Adds every problem of the config's rule files and `alerting:` section to `errors`
+// (file:line:column), as LoadConfig does for the rest: `obsmon check` lists them all at once.
+void CollectAlertingErrors(const Config& config, ConfigErrors* errors);
+
+// The same as one Status: InvalidConfig listing every problem. Checked before the rules are
+// (re)started, so that a bad rule file leaves the running rules untouched.
+Status ValidateAlerting(const Config& config);
 
 class AlertingRuntime final : public ResultSink {
  public:

@@ -173,9 +173,9 @@ class Daemon::Impl {
       log_->error("reload refused, keeping the running config:\n{}", errors.ToString());
       return Status::InvalidArgument(errors.ToString());
     }
-    if (!ValidateAlerting(*next, &errors)) {
-      log_->error("reload refused, keeping the running config and rules:\n{}", errors.ToString());
-      return Status::InvalidArgument(errors.ToString());
+    if (Status valid = ValidateAlerting(*next); !valid.ok()) {
+      log_->error("reload refused, keeping the running config and rules:\n{}", valid.message());
+      return Status::InvalidArgument(valid.message());
     }
     if (next->storage.path != config_.storage.path) {
       log_->warn("storage.path changes take effect at the next restart; still writing {}",

@@ -91,7 +91,7 @@ int CmdCheck(const std::string& config_path) {
   ConfigErrors errors;
   auto config = LoadConfig(config_path, SystemClock::Instance(), &errors);
   // Rule files and the alerting section are checked too, so one run lists every problem.
-  if (config) ValidateAlerting(*config, &errors);
+  if (config) CollectAlertingErrors(*config, &errors);
   if (!errors.empty()) {
     std::cerr << errors.ToString() << "\n";
     std::cerr << config_path << ": " << errors.errors().size() << " error"

@@ -56,10 +56,10 @@ TEST(CarbonAlertE2eTest, DemoEmissionsPastOneKgFireHighCarbonEmissionsAfterFiveM
   spec.labels = Labels{{"job", "tta-staging-carbon"}};
   ScrapeOptions options;
   options.url = "http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  std::string error;
   const Clock& real = SystemClock::Instance();
-  auto scrape = ScrapeProbe::Create(spec, options, {}, real, &error);
-  ASSERT_NE(scrape, nullptr) << error;
+  auto created = ScrapeProbe::Create(spec, options, {}, real);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  auto& scrape = created.value();
 
   ConfigErrors errors;
   std::stringstream rules_text;

@@ -30,10 +30,9 @@ ProbeSpec Spec() {
 std::unique_ptr<ScrapeProbe> MakeProbe(const std::string& url, ScrapeOptions options = {},
                                        RelabelRules rules = {}) {
   options.url = url;
-  std::string error;
-  auto probe = ScrapeProbe::Create(Spec(), options, std::move(rules), RealClock(), &error);
-  EXPECT_NE(probe, nullptr) << error;
-  return probe;
+  auto probe = ScrapeProbe::Create(Spec(), options, std::move(rules), RealClock());
+  EXPECT_TRUE(probe.ok()) << probe.status().message();
+  return probe.ok() ? std::move(probe).value() : nullptr;
 }
 
 const Sample* Find(const ProbeResult& r, const std::string& name) {
@@ -225,16 +224,50 @@ TEST(ScrapeProbeTest, NeverFinishingTargetEndsAtTheDeadline) {
   EXPECT_GE(took, 450ms);
 }
 
+// As Prometheus's metrics_path default: a URL without a path scrapes /metrics, keeping its query;
+// a URL with a path scrapes that path.
+TEST(ScrapeProbeTest, AUrlWithoutAPathScrapesMetricsWithItsQuery) {
+  testing::TestHttpServer server;
+  std::vector<std::string> seen;
+  server.server().Get(R"(/.*)", [&](const httplib::Request& req, httplib::Response& res) {
+    seen.push_back(req.path + (req.params.empty() ? "" : "?x=" + req.get_param_value("x")));
+    res.set_content(kBody, "text/plain; version=0.0.4");
+  });
+  ASSERT_GT(server.Start(), 0);
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  for (const std::string& url : {base, base + "?x=1", base + "/", base + "/other?x=2"}) {
+    auto r = MakeProbe(url)->Run(In(2s));
+    EXPECT_TRUE(r.success) << url << ": " << r.reason;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"/metrics", "/metrics?x=1", "/", "/other?x=2"}));
+}
+
+TEST(ScrapeProbeTest, AnUnusableUrlIsRefusedSayingWhy) {
+  for (const auto& [url, why] : std::vector<std::pair<std::string, std::string>>{
+           {"127.0.0.1:9100/metrics", "url must start with http:// or https://"},
+           {"ftp://h/metrics", "unsupported url scheme 'ftp'"},
+           {"http://h:65536/metrics", "bad port '65536'"},
+           {"http:///metrics", "missing host"}}) {
+    ScrapeOptions options;
+    options.url = url;
+    auto probe = ScrapeProbe::Create(Spec(), options, {}, RealClock());
+    ASSERT_FALSE(probe.ok()) << url;
+    EXPECT_TRUE(probe.status().IsInvalidArgument()) << url;
+    EXPECT_NE(probe.status().message().find(why), std::string::npos)
+        << url << ": " << probe.status().message();
+  }
+}
+
 // Issue 13, case 3: a body that arrived a moment before the deadline, or whose parse ran past
 // it, was recorded as a success (1.25-1.69 s against a 0.9 s timeout). The deadline covers the
 // whole run: Ingest, the half after the fetch, re-checks it.
 TEST(ScrapeProbeTest, ABodyParsedPastTheDeadlineIsATimeoutNotASuccess) {
   FakeClock clock;
-  std::string error;
   ScrapeOptions options;
   options.url = "http://127.0.0.1:9/metrics";
-  auto probe = ScrapeProbe::Create(Spec(), options, {}, clock, &error);
-  ASSERT_NE(probe, nullptr) << error;
+  auto created = ScrapeProbe::Create(Spec(), options, {}, clock);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  auto& probe = created.value();
   const SteadyTime start = clock.SteadyNow();
   const Deadline deadline{start + 900ms};
 

@@ -365,6 +365,24 @@ TEST(HttpServerPortTest, ATakenPortIsRefusedWithAddressInUse) {
   first.Stop();
 }
 
+TEST(ListenAddressTest, ParsesHostPortAndRefusesTheRest) {
+  const auto a = ParseListenAddress("127.0.0.1:9950");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 9950);
+  const auto v6 = ParseListenAddress("[::1]:0");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 0);
+  const auto any = ParseListenAddress(":65535");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->host, "0.0.0.0");
+  EXPECT_EQ(any->port, 65535);
+  for (const char* bad : {"", "9950", "host:", "host:65536", "host:99999999999", "host:9x", "host:-1"}) {
+    EXPECT_FALSE(ParseListenAddress(bad)) << bad;
+  }
+}
+
 TEST(EchoSafeTest, EscapesControlAndNonAsciiAndBoundsLength) {
   EXPECT_EQ(EchoSafe("abc"), "abc");
   EXPECT_EQ(EchoSafe(std::string("a\0b", 3)), "a\\x00b");

@@ -133,137 +133,177 @@ std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>&
   return days;
 }
 
-void Decide(Report& r) {
-  const double objective = r.objective.uptime_percent / 100.0;
+Criterion CoverageCriterion(const Report& r) {
   const double min_coverage = r.objective.min_coverage_percent / 100.0;
-  const auto uptime = r.totals.uptime();
   const auto coverage = r.totals.coverage();
+  Criterion c{"coverage", coverage, min_coverage, coverage && *coverage >= min_coverage, ""};
+  c.detail = fmt::format("coverage {} {} {}", FormatPercent(coverage), c.met ? ">=" : "<",
+                         FormatPercent(min_coverage));
+  return c;
+}
 
-  Criterion cov{"coverage", coverage, min_coverage, coverage && *coverage >= min_coverage, ""};
-  cov.detail = fmt::format("coverage {} {} {}", FormatPercent(coverage), cov.met ? ">=" : "<",
-                           FormatPercent(min_coverage));
-  Criterion up{"uptime", uptime, objective, uptime && *uptime >= objective, ""};
-  up.detail = fmt::format("uptime {} {} objective {}", FormatPercent(uptime), up.met ? ">=" : "<",
-                          FormatPercent(objective));
-  r.criteria = {up, cov};
-  if (r.objective.latency_p95_ms) {
-    Criterion lat{"latency_p95", std::nullopt, *r.objective.latency_p95_ms / 1000.0, false, ""};
-    if (r.latency.count > 0) {
-      lat.value = r.latency.p95_seconds;
-      lat.met = *lat.value <= lat.threshold;
-      lat.detail = fmt::format("latency p95 {} {} SLA {}", FormatLatency(*lat.value),
-                               lat.met ? "<=" : ">", FormatLatency(lat.threshold));
-    } else {
-      lat.detail = "latency p95 n/a: no successful health run";
-    }
-    r.criteria.push_back(lat);
+Criterion UptimeCriterion(const Report& r) {
+  const double objective = r.objective.uptime_percent / 100.0;
+  const auto uptime = r.totals.uptime();
+  Criterion c{"uptime", uptime, objective, uptime && *uptime >= objective, ""};
+  c.detail = fmt::format("uptime {} {} objective {}", FormatPercent(uptime), c.met ? ">=" : "<",
+                         FormatPercent(objective));
+  return c;
+}
+
+Criterion LatencyCriterion(const Report& r, double sla_ms) {
+  Criterion c{"latency_p95", std::nullopt, sla_ms / 1000.0, false, ""};
+  if (r.latency.count == 0) {
+    c.detail = "latency p95 n/a: no successful health run";
+    return c;
   }
-  {
-    Criterion crit{"critical_lines", static_cast<double>(r.logs.critical), 0, r.logs.critical == 0,
-                   ""};
-    crit.detail = r.logs.critical == 0
-                      ? std::string("no critical log line")
-                      : fmt::format("{}{} critical log line{}", r.logs.truncated ? "at least " : "",
-                                    r.logs.critical, r.logs.critical == 1 ? "" : "s");
-    r.criteria.push_back(crit);
+  c.value = r.latency.p95_seconds;
+  c.met = *c.value <= c.threshold;
+  c.detail = fmt::format("latency p95 {} {} SLA {}", FormatLatency(*c.value), c.met ? "<=" : ">",
+                         FormatLatency(c.threshold));
+  return c;
+}
+
+Criterion CriticalLinesCriterion(const Report& r) {
+  Criterion c{"critical_lines", static_cast<double>(r.logs.critical), 0, r.logs.critical == 0, ""};
+  c.detail = r.logs.critical == 0
+                 ? std::string("no critical log line")
+                 : fmt::format("{}{} critical log line{}", r.logs.truncated ? "at least " : "",
+                               r.logs.critical, r.logs.critical == 1 ? "" : "s");
+  return c;
+}
+
+// The last day with successful health runs may not be slower (p95) than the first by more than
+// the tolerance. None with fewer than two such days.
+std::optional<Criterion> DegradationCriterion(const Report& r) {
+  const DaySummary* first = nullptr;
+  const DaySummary* last = nullptr;
+  for (const auto& d : r.days) {
+    if (d.latency.count == 0) continue;
+    if (!first) first = &d;
+    last = &d;
   }
-  {
-    // First and last day with successful health runs: the last may not be slower by more than
-    // the tolerance.
-    const DaySummary* first = nullptr;
-    const DaySummary* last = nullptr;
-    for (const auto& d : r.days) {
-      if (d.latency.count == 0) continue;
-      if (!first) first = &d;
-      last = &d;
-    }
-    if (first && last && first != last && first->latency.p95_seconds > 0) {
-      const double change = last->latency.p95_seconds / first->latency.p95_seconds - 1.0;
-      Criterion deg{"no_degradation", change, r.degradation_tolerance,
-                    change <= r.degradation_tolerance, ""};
-      deg.detail = fmt::format("latency p95 {} on {} vs {} on {} ({:+.1f} %, tolerance +{:.1f} %)",
-                               FormatLatency(last->latency.p95_seconds), last->date,
-                               FormatLatency(first->latency.p95_seconds), first->date,
-                               change * 100.0, r.degradation_tolerance * 100.0);
-      r.criteria.push_back(deg);
-    }
+  if (!first || first == last || first->latency.p95_seconds <= 0) return std::nullopt;
+  const double change = last->latency.p95_seconds / first->latency.p95_seconds - 1.0;
+  Criterion c{"no_degradation", change, r.degradation_tolerance, change <= r.degradation_tolerance,
+              ""};
+  c.detail = fmt::format("latency p95 {} on {} vs {} on {} ({:+.1f} %, tolerance +{:.1f} %)",
+                         FormatLatency(last->latency.p95_seconds), last->date,
+                         FormatLatency(first->latency.p95_seconds), first->date, change * 100.0,
+                         r.degradation_tolerance * 100.0);
+  return c;
+}
+
+struct CheckTotals {
+  uint64_t runs = 0, failed = 0;
+  std::string Summary() const {
+    return fmt::format("integration checks {}/{} passed", runs - failed, runs);
   }
-  uint64_t check_runs = 0, check_failed = 0;
+};
+
+CheckTotals SumChecks(const Report& r) {
+  CheckTotals t;
   for (const auto& c : r.checks) {
-    check_runs += c.runs;
-    check_failed += c.failed;
+    t.runs += c.runs;
+    t.failed += c.failed;
   }
-  if (check_runs > 0) {
-    Criterion chk{"integration_checks",
-                  static_cast<double>(check_runs - check_failed) / static_cast<double>(check_runs),
-                  1.0, check_failed == 0, ""};
-    chk.detail =
-        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs);
-    r.criteria.push_back(chk);
-  }
+  return t;
+}
 
-  r.verdict_reasons.clear();
-  if (!r.in_progress()) {
-    if (!cov.met) {
-      r.verdict = Verdict::kInsufficientData;
-      r.verdict_reasons.push_back(cov.detail);
-      return;
-    }
-    for (const auto& c : r.criteria) {
-      if (!c.met) r.verdict_reasons.push_back(c.detail);
-    }
-    r.verdict = r.verdict_reasons.empty() ? Verdict::kPass : Verdict::kFail;
-    if (r.verdict == Verdict::kPass) {
-      for (const auto& c : r.criteria) r.verdict_reasons.push_back(c.detail);
-    }
+// None when the report has no integration check run.
+std::optional<Criterion> ChecksCriterion(const CheckTotals& t) {
+  if (t.runs == 0) return std::nullopt;
+  return Criterion{"integration_checks",
+                   static_cast<double>(t.runs - t.failed) / static_cast<double>(t.runs), 1.0,
+                   t.failed == 0, t.Summary()};
+}
+
+// The window is over: PASS when every criterion is met, INSUFFICIENT DATA without enough
+// coverage (whatever else), FAIL otherwise.
+void DecideFinal(Report& r, const Criterion& coverage) {
+  if (!coverage.met) {
+    r.verdict = Verdict::kInsufficientData;
+    r.verdict_reasons.push_back(coverage.detail);
     return;
   }
-  // In progress: FAIL only for what the rest of the window cannot undo.
+  for (const auto& c : r.criteria) {
+    if (!c.met) r.verdict_reasons.push_back(c.detail);
+  }
+  r.verdict = r.verdict_reasons.empty() ? Verdict::kPass : Verdict::kFail;
+  if (r.verdict == Verdict::kPass) {
+    for (const auto& c : r.criteria) r.verdict_reasons.push_back(c.detail);
+  }
+}
+
+// What the rest of an unfinished window cannot undo: the budget spent, a failed check, a
+// critical line.
+std::vector<std::string> IrrecoverableFailures(const Report& r, const CheckTotals& checks) {
+  std::vector<std::string> reasons;
   if (r.budget.used_ms > r.budget.allowed_ms) {
-    r.verdict_reasons.push_back(fmt::format("error budget exhausted: {} down > {} allowed",
-                                            HumanDurationMs(r.budget.used_ms),
-                                            HumanDurationMs(r.budget.allowed_ms)));
+    reasons.push_back(fmt::format("error budget exhausted: {} down > {} allowed",
+                                  HumanDurationMs(r.budget.used_ms),
+                                  HumanDurationMs(r.budget.allowed_ms)));
   }
-  if (check_failed > 0) {
-    r.verdict_reasons.push_back(
-        fmt::format("integration checks {}/{} passed", check_runs - check_failed, check_runs));
-  }
+  if (checks.failed > 0) reasons.push_back(checks.Summary());
   if (r.logs.critical > 0) {
     for (const auto& c : r.criteria) {
-      if (c.name == "critical_lines") r.verdict_reasons.push_back(c.detail);
+      if (c.name == "critical_lines") reasons.push_back(c.detail);
     }
   }
+  return reasons;
+}
+
+std::string ProjectionLine(const Report& r, const BurnProjection& p) {
+  std::string line = fmt::format(
+      "at the current burn rate ({}) the window ends with {} down of {} allowed: projected {}",
+      p.burn_rate ? fmt::format("{:.2f}x", *p.burn_rate) : std::string("n/a"),
+      HumanDurationMs(p.projected_down_ms), HumanDurationMs(r.budget.allowed_ms),
+      VerdictName(p.projected_verdict));
+  if (p.budget_exhausted_at_ms) {
+    line += fmt::format("; budget exhausted at {} UTC", FormatUtcSeconds(*p.budget_exhausted_at_ms));
+  }
+  return line;
+}
+
+// The window is still running: FAIL only for what the rest of it cannot undo, INSUFFICIENT DATA
+// while coverage so far is short, else IN PROGRESS with where it stands and where it heads.
+void DecideInProgress(Report& r, const Criterion& coverage, const CheckTotals& checks) {
+  r.verdict_reasons = IrrecoverableFailures(r, checks);
   if (!r.verdict_reasons.empty()) {
     r.verdict = Verdict::kFail;
     return;
   }
-  if (coverage && !cov.met) {
+  if (coverage.value && !coverage.met) {
     r.verdict = Verdict::kInsufficientData;
-    r.verdict_reasons.push_back(cov.detail + " so far");
+    r.verdict_reasons.push_back(coverage.detail + " so far");
     return;
   }
   r.verdict = Verdict::kInProgress;
   r.verdict_reasons.push_back(fmt::format(
       "{} of {} elapsed; uptime so far {}; error budget left {}",
       HumanDurationMs(r.evaluated_to_ms - r.from_ms), HumanDurationMs(r.to_ms - r.from_ms),
-      FormatPercent(uptime), FormatSignedDuration(r.budget.left_ms)));
-  if (r.projection) {
-    const BurnProjection& p = *r.projection;
-    std::string line = fmt::format(
-        "at the current burn rate ({}) the window ends with {} down of {} allowed: projected {}",
-        p.burn_rate ? fmt::format("{:.2f}x", *p.burn_rate) : std::string("n/a"),
-        HumanDurationMs(p.projected_down_ms), HumanDurationMs(r.budget.allowed_ms),
-        VerdictName(p.projected_verdict));
-    if (p.budget_exhausted_at_ms) {
-      line +=
-          fmt::format("; budget exhausted at {} UTC", FormatUtcSeconds(*p.budget_exhausted_at_ms));
-    }
-    r.verdict_reasons.push_back(line);
-  }
+      FormatPercent(r.totals.uptime()), FormatSignedDuration(r.budget.left_ms)));
+  if (r.projection) r.verdict_reasons.push_back(ProjectionLine(r, *r.projection));
   for (const auto& c : r.criteria) {
     if (!c.met && (c.name == "latency_p95" || c.name == "no_degradation")) {
       r.verdict_reasons.push_back(c.detail + " so far");
     }
+  }
+}
+
+void Decide(Report& r) {
+  const Criterion coverage = CoverageCriterion(r);
+  r.criteria = {UptimeCriterion(r), coverage};
+  if (r.objective.latency_p95_ms) r.criteria.push_back(LatencyCriterion(r, *r.objective.latency_p95_ms));
+  r.criteria.push_back(CriticalLinesCriterion(r));
+  if (auto c = DegradationCriterion(r)) r.criteria.push_back(*c);
+  const CheckTotals checks = SumChecks(r);
+  if (auto c = ChecksCriterion(checks)) r.criteria.push_back(*c);
+  r.verdict_reasons.clear();
+  if (r.in_progress()) {
+    DecideInProgress(r, coverage, checks);
+  } else {
+    DecideFinal(r, coverage);
   }
 }
 

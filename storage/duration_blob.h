@@ -14,6 +14,6 @@ std::string EncodeDurations(std::span<const double> seconds);
 
 // Appends the `count` values of `blob` to `out`; false (and `out` unchanged) when the blob does
 // not hold exactly `count` values (a damaged or hand-edited row: the caller reads raw runs).
-bool DecodeDurations(const void* blob, size_t bytes, int64_t count, std::vector<double>* out);
+[[nodiscard]] bool DecodeDurations(const void* blob, size_t bytes, int64_t count, std::vector<double>* out);
 
 }  // namespace obsmon::storage

@@ -13,7 +13,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
+#include "core/status.h"
 #include "probes/probe_helpers.h"
 
 extern char** environ;
@@ -80,6 +82,14 @@ class Fd {
   ~Fd() { Reset(); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   int get() const { return fd_; }
   void Reset() {
     if (fd_ >= 0) close(fd_);
@@ -141,23 +151,24 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
   return out;
 }
 
-}  // namespace
+// The spawned command: its process (leading a group of its own) and the read end of the pipe
+// that is its stdout and stderr.
+struct Child {
+  pid_t pid = -1;
+  Fd output;
+  Fd pidfd;  // -1 where the kernel has no pidfd_open: exit is then polled
+};
 
-ExecProbe::ExecProbe(ProbeSpec spec, ExecProbeOptions options, const Clock& clock)
-    : spec_(std::move(spec)), options_(std::move(options)), clock_(clock) {}
-
-ExecProbe::~ExecProbe() = default;
-
-ProbeResult ExecProbe::Run(const Deadline& deadline) {
-  const std::string timeout_reason = TimeoutReason(spec_.timeout_ms);
-  if (deadline.Expired(clock_)) return ProbeResult::Down(timeout_reason);
-  const std::string& program = options_.command.front();
-
+// Spawns `options.command` with stdin from /dev/null, stdout and stderr into a pipe, in a new
+// process group, with the signals obsmon blocks or handles reset. Why it could not, otherwise.
+Result<std::unique_ptr<Child>> Spawn(const ExecProbeOptions& options) {
+  const std::string& program = options.command.front();
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return ProbeResult::Down(std::string("cannot create pipe: ") + strerror(errno));
+    return Status::IoError(std::string("cannot create pipe: ") + strerror(errno));
   }
-  Fd read_end(pipe_fds[0]);
+  auto child = std::make_unique<Child>();
+  child->output = Fd(pipe_fds[0]);
   Fd write_end(pipe_fds[1]);
 
   posix_spawn_file_actions_t actions;
@@ -165,7 +176,7 @@ ProbeResult ExecProbe::Run(const Deadline& deadline) {
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
-  if (options_.workdir) posix_spawn_file_actions_addchdir_np(&actions, options_.workdir->c_str());
+  if (options.workdir) posix_spawn_file_actions_addchdir_np(&actions, options.workdir->c_str());
 
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -182,100 +193,128 @@ ProbeResult ExecProbe::Run(const Deadline& deadline) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> argv_strings = options_.command;
+  std::vector<std::string> argv_strings = options.command;
   std::vector<char*> argv = CStrings(argv_strings);
-  std::vector<std::string> env_strings = BuildEnv(options_.env);
+  std::vector<std::string> env_strings = BuildEnv(options.env);
   std::vector<char*> envp = CStrings(env_strings);
-
-  pid_t pid = -1;
-  bool search_path = program.find('/') == std::string::npos;
-  int rc = search_path
-               ? posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data())
-               : posix_spawn(&pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
+  const bool search_path = program.find('/') == std::string::npos;
+  const int rc =
+      search_path
+          ? posix_spawnp(&child->pid, program.c_str(), &actions, &attr, argv.data(), envp.data())
+          : posix_spawn(&child->pid, program.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   write_end.Reset();  // only the child (and its children) keep the write end
   if (rc != 0) {
-    std::string where = options_.workdir ? " (in " + *options_.workdir + ")" : "";
-    return ProbeResult::Down("cannot execute " + program + where + ": " + strerror(rc));
+    std::string where = options.workdir ? " (in " + *options.workdir + ")" : "";
+    return Status::Unavailable("cannot execute " + program + where + ": " + strerror(rc));
   }
-  fcntl(read_end.get(), F_SETFL, fcntl(read_end.get(), F_GETFL) | O_NONBLOCK);
-  Fd pidfd(OpenPidfd(pid));
+  fcntl(child->output.get(), F_SETFL, fcntl(child->output.get(), F_GETFL) | O_NONBLOCK);
+  child->pidfd = Fd(OpenPidfd(child->pid));
+  return child;
+}
 
-  OutputTail tail(options_.max_output_bytes);
-  bool pipe_open = true;
-  bool exited = false;
-  bool timed_out = false;
-  while (!exited) {
-    auto left = deadline.Remaining(clock_);
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
+enum class Ending { kExited, kDeadline, kPollFailed };
+
+// Collects the child's output until it exits or the deadline passes. The pipe may stay open
+// after the exit (a grandchild holding it), which is not waited for.
+Ending CollectUntilExit(Child& child, const Deadline& deadline, const Clock& clock,
+                        OutputTail* tail, bool* pipe_open) {
+  while (true) {
+    const auto left = deadline.Remaining(clock);
+    if (left.count() <= 0) return Ending::kDeadline;
     pollfd fds[2];
     nfds_t nfds = 0;
-    if (pipe_open) fds[nfds++] = pollfd{read_end.get(), POLLIN, 0};
-    if (pidfd.get() >= 0) fds[nfds++] = pollfd{pidfd.get(), POLLIN, 0};
+    if (*pipe_open) fds[nfds++] = pollfd{child.output.get(), POLLIN, 0};
+    if (child.pidfd.get() >= 0) fds[nfds++] = pollfd{child.pidfd.get(), POLLIN, 0};
     int wait_ms = static_cast<int>(left.count());
-    if (pidfd.get() < 0) wait_ms = std::min(wait_ms, kExitPollMs);
-    int n = poll(nfds > 0 ? fds : nullptr, nfds, wait_ms);
-    if (n < 0 && errno != EINTR) break;
-    if (pipe_open && n > 0 && fds[0].revents != 0) {
-      pipe_open = DrainAvailable(read_end.get(), &tail);
+    if (child.pidfd.get() < 0) wait_ms = std::min(wait_ms, kExitPollMs);
+    const int n = poll(nfds > 0 ? fds : nullptr, nfds, wait_ms);
+    if (n < 0 && errno != EINTR) return Ending::kPollFailed;
+    if (*pipe_open && n > 0 && fds[0].revents != 0) {
+      *pipe_open = DrainAvailable(child.output.get(), tail);
     }
-    exited = HasExited(pid);
+    if (HasExited(child.pid)) return Ending::kExited;
   }
+}
 
-  if (exited) {
-    // What the command wrote before exiting is in the pipe now; later output from anything it
-    // left running is not waited for.
-    if (pipe_open) DrainAvailable(read_end.get(), &tail);
-    kill(-pid, SIGKILL);  // leftovers in its group; ESRCH when there are none
-  } else {
-    kill(-pid, SIGTERM);
-    // Bounded by iterations as well as by the clock, so a fake clock cannot stretch the grace.
-    int64_t slices = std::max<int64_t>(1, options_.kill_grace.count() / kExitPollMs);
-    SteadyTime grace_end = clock_.SteadyNow() + options_.kill_grace;
-    for (int64_t i = 0; i < slices && clock_.SteadyNow() < grace_end; ++i) {
-      if (HasExited(pid)) break;
-      if (pidfd.get() >= 0) {
-        pollfd p{pidfd.get(), POLLIN, 0};
-        poll(&p, 1, kExitPollMs);
-      } else {
-        poll(nullptr, 0, kExitPollMs);
-      }
+// A command past its deadline: SIGTERM to its group, then up to `grace` for it to exit. Bounded
+// by iterations as well as by the clock, so a fake clock cannot stretch the grace.
+void TerminateGroup(const Child& child, std::chrono::milliseconds grace, const Clock& clock) {
+  kill(-child.pid, SIGTERM);
+  const int64_t slices = std::max<int64_t>(1, grace.count() / kExitPollMs);
+  const SteadyTime grace_end = clock.SteadyNow() + grace;
+  for (int64_t i = 0; i < slices && clock.SteadyNow() < grace_end; ++i) {
+    if (HasExited(child.pid)) return;
+    if (child.pidfd.get() >= 0) {
+      pollfd p{child.pidfd.get(), POLLIN, 0};
+      poll(&p, 1, kExitPollMs);
+    } else {
+      poll(nullptr, 0, kExitPollMs);
     }
-    if (pipe_open) DrainAvailable(read_end.get(), &tail);
-    kill(-pid, SIGKILL);
   }
+}
+
+// The wait status, once whatever is left of the group is killed.
+int KillGroupAndReap(const Child& child) {
+  kill(-child.pid, SIGKILL);  // leftovers in its group; ESRCH when there are none
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
   }
+  return status;
+}
 
+// A finished command's result: up when it exited 0; otherwise the exit code with its last
+// line of output, or the signal.
+ProbeResult Judge(int status, const OutputTail& tail, const Labels& exit_code_labels) {
   ProbeResult result;
   result.detail = tail.Text();
-  if (timed_out) {
-    result.reason = timeout_reason;
-    return result;
-  }
   if (WIFEXITED(status)) {
-    int code = WEXITSTATUS(status);
-    result.samples.push_back(Sample{"probe_exec_exit_code", ExtraSampleLabels(spec_, Instance()), 0,
-                                    static_cast<double>(code)});
+    const int code = WEXITSTATUS(status);
+    result.samples.push_back(
+        Sample{"probe_exec_exit_code", exit_code_labels, 0, static_cast<double>(code)});
     if (code == 0) {
       result.success = true;
       return result;
     }
-    std::string line = tail.LastLine();
+    const std::string line = tail.LastLine();
     result.reason = "exit " + std::to_string(code) + (line.empty() ? "" : ": " + line);
-    return result;
-  }
-  if (WIFSIGNALED(status)) {
+  } else if (WIFSIGNALED(status)) {
     result.reason = "killed by signal " + std::to_string(WTERMSIG(status));
+  } else {
+    result.reason = "ended with wait status " + std::to_string(status);
+  }
+  return result;
+}
+
+}  // namespace
+
+ExecProbe::ExecProbe(ProbeSpec spec, ExecProbeOptions options, const Clock& clock)
+    : spec_(std::move(spec)), options_(std::move(options)), clock_(clock) {}
+
+ExecProbe::~ExecProbe() = default;
+
+ProbeResult ExecProbe::Run(const Deadline& deadline) {
+  const std::string timeout_reason = TimeoutReason(spec_.timeout_ms);
+  if (deadline.Expired(clock_)) return ProbeResult::Down(timeout_reason);
+  auto spawned = Spawn(options_);
+  if (!spawned.ok()) return ProbeResult::Down(spawned.status().message());
+  Child& child = **spawned;
+  OutputTail tail(options_.max_output_bytes);
+  bool pipe_open = true;
+  const Ending ending = CollectUntilExit(child, deadline, clock_, &tail, &pipe_open);
+  // What the command wrote before exiting (or before the grace ended) is in the pipe now; later
+  // output from anything it left running is not waited for.
+  if (ending != Ending::kExited) TerminateGroup(child, options_.kill_grace, clock_);
+  if (pipe_open) DrainAvailable(child.output.get(), &tail);
+  const int status = KillGroupAndReap(child);
+  if (ending == Ending::kDeadline) {
+    ProbeResult result;
+    result.detail = tail.Text();
+    result.reason = timeout_reason;
     return result;
   }
-  result.reason = "ended with wait status " + std::to_string(status);
-  return result;
+  return Judge(status, tail, ExtraSampleLabels(spec_, Instance()));
 }
 
 std::unique_ptr<Probe> MakeExecProbe(const ProbeSpec& spec, ConfigNode& settings,

@@ -52,8 +52,33 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     last_error_ = res.status().message();
     return res.status();
   }
+  auto fresh = AlertsFromResult(*res, ts, ctx);
+  if (!fresh.ok()) {
+    last_error_ = fresh.status().message();
+    return fresh.status();
+  }
+  const std::map<Labels, Alert>& now_active = *fresh;
+  AddNewAlerts(now_active);
+  const size_t num_active = AdvanceStates(ts, now_active);
+  if (ctx.limit > 0 && num_active > static_cast<size_t>(ctx.limit)) {
+    active_.clear();
+    dirty_ = true;
+    last_error_ = "exceeded limit of " + std::to_string(ctx.limit) + " with " +
+                  std::to_string(num_active) + " alerts";
+    return Status::InvalidArgument(last_error_);
+  }
+  AppendAlertSeries(series_out);
+  last_error_.clear();
+  return Status::Ok();
+}
+
+// One pending alert per sample of the result, its labels and annotations expanded from the
+// rule's templates. Two samples with the same final labels are an error, as in Prometheus.
+Result<std::map<Labels, Alert>> AlertingRule::AlertsFromResult(const promql::Vector& result,
+                                                               int64_t ts,
+                                                               const RuleEvalContext& ctx) const {
   std::map<Labels, Alert> fresh;
-  for (const auto& s : *res) {
+  for (const auto& s : result) {
     TemplateData data;
     Labels tmpl_labels = s.labels;
     data.labels = &tmpl_labels;
@@ -76,33 +101,46 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     a.value = s.v;
     a.active_at_ms = ts;
     if (!fresh.emplace(lbs, std::move(a)).second) {
-      last_error_ = "vector contains metrics with the same labelset after applying alert labels";
-      return Status::InvalidArgument(last_error_);
+      return Status::InvalidArgument(
+          "vector contains metrics with the same labelset after applying alert labels");
     }
   }
-  for (auto& [lbs, a] : fresh) {
+  return fresh;
+}
+
+// An alert already active keeps its state and start, taking the new value and annotations; the
+// others start pending.
+void AlertingRule::AddNewAlerts(const std::map<Labels, Alert>& fresh) {
+  for (const auto& [lbs, a] : fresh) {
     auto it = active_.find(lbs);
     if (it != active_.end() && it->second.state != AlertState::kInactive) {
       it->second.value = a.value;
       it->second.annotations = a.annotations;
       continue;
     }
-    active_[lbs] = std::move(a);
+    active_[lbs] = a;
     dirty_ = true;
   }
+}
+
+bool AlertingRule::KeepsFiring(Alert& a, int64_t ts) {
+  if (a.state != AlertState::kFiring || spec_.keep_firing_for_ms <= 0) return false;
+  if (a.keep_firing_since_ms == 0) {
+    a.keep_firing_since_ms = ts;
+    dirty_ = true;
+  }
+  return ts - a.keep_firing_since_ms < spec_.keep_firing_for_ms;
+}
+
+// Pending → firing after `for`; absent alerts resolve (or keep firing for keep_firing_for);
+// pending ones vanish at once, resolved ones after the retention. Returns the alerts still
+// active (pending or firing).
+size_t AlertingRule::AdvanceStates(int64_t ts, const std::map<Labels, Alert>& fresh) {
   size_t num_active = 0;
   for (auto it = active_.begin(); it != active_.end();) {
     Alert& a = it->second;
     if (!fresh.count(it->first)) {
-      bool keep_firing = false;
-      if (a.state == AlertState::kFiring && spec_.keep_firing_for_ms > 0) {
-        if (a.keep_firing_since_ms == 0) {
-          a.keep_firing_since_ms = ts;
-          dirty_ = true;
-        }
-        if (ts - a.keep_firing_since_ms < spec_.keep_firing_for_ms) keep_firing = true;
-      }
-      // Pending alerts vanish at once; resolved ones after the retention.
+      const bool keep_firing = KeepsFiring(a, ts);
       if (a.state == AlertState::kPending ||
           (a.resolved_at_ms != 0 && ts - a.resolved_at_ms > kResolvedRetentionMs)) {
         it = active_.erase(it);
@@ -132,16 +170,13 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     }
     ++it;
   }
-  if (ctx.limit > 0 && num_active > static_cast<size_t>(ctx.limit)) {
-    active_.clear();
-    dirty_ = true;
-    last_error_ = "exceeded limit of " + std::to_string(ctx.limit) + " with " +
-                  std::to_string(num_active) + " alerts";
-    return Status::InvalidArgument(last_error_);
-  }
-  // As Prometheus's sample() and forStateSample(): the rule's labels as written (templates
-  // unexpanded), then the alert's labels over them. A templated label that expanded to "" (and
-  // so is not among the alert's labels) therefore shows its template text in ALERTS.
+  return num_active;
+}
+
+// As Prometheus's sample() and forStateSample(): the rule's labels as written (templates
+// unexpanded), then the alert's labels over them. A templated label that expanded to "" (and
+// so is not among the alert's labels) therefore shows its template text in ALERTS.
+void AlertingRule::AppendAlertSeries(promql::Vector* series_out) const {
   Labels written;
   for (const auto& item : spec_.labels) written.Set(item.name, item.text);
   auto series_labels = [&](const Labels& alert_labels) {
@@ -159,8 +194,6 @@ Status AlertingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector
     f.Set("__name__", "ALERTS_FOR_STATE");
     series_out->push_back({std::move(f), static_cast<double>(a.active_at_ms / 1000)});
   }
-  last_error_.clear();
-  return Status::Ok();
 }
 
 void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t interval_ms,

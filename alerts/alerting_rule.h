@@ -57,6 +57,14 @@ class AlertingRule {
 
  private:
   void Record(const Alert& a, const char* event, int64_t ts_ms);
+  // Eval's steps, in order.
+  Result<std::map<Labels, Alert>> AlertsFromResult(const promql::Vector& result, int64_t ts,
+                                                   const RuleEvalContext& ctx) const;
+  void AddNewAlerts(const std::map<Labels, Alert>& fresh);
+  size_t AdvanceStates(int64_t ts, const std::map<Labels, Alert>& fresh);
+  // Whether an alert absent from this evaluation stays (keep_firing_for) or goes.
+  bool KeepsFiring(Alert& a, int64_t ts);
+  void AppendAlertSeries(promql::Vector* series_out) const;
 
   RuleSpec spec_;
   std::string group_key_;

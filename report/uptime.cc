@@ -118,6 +118,133 @@ void Append(std::vector<StateSpan>& timeline, TimestampMs start, TimestampMs end
   }
 }
 
+void AddToTotals(UptimeTotals& totals, HealthState state, int64_t len) {
+  switch (state) {
+    case HealthState::kUp:
+      totals.up_ms += len;
+      break;
+    case HealthState::kDown:
+      totals.down_ms += len;
+      break;
+    case HealthState::kUnknown:
+      totals.unknown_ms += len;
+      break;
+    case HealthState::kExcluded:
+      totals.excluded_ms += len;
+      break;
+  }
+}
+
+// The sweep over the window: at each step every source (excluded intervals, each probe) says
+// its state at t and when it next changes; the combined state holds until the earliest change.
+// Each step ends at a segment or interval boundary, so it is linear in segments for a few probes.
+class Sweep {
+ public:
+  Sweep(std::vector<ProbeCoverage>& probes, const std::vector<TimeInterval>& excluded,
+        TimestampMs end)
+      : probes_(probes), excluded_(excluded), end_(end) {}
+
+  struct Step {
+    HealthState state;
+    TimestampMs next;  // when it may change
+  };
+
+  // The combined state at t (t only grows from call to call): excluded wins, then any probe
+  // down, then any probe without a valid run (or none yet taking part), else up.
+  Step At(TimestampMs t) {
+    TimestampMs next = end_;
+    while (exc_ < excluded_.size() && excluded_[exc_].end_ms <= t) ++exc_;
+    const bool in_excluded = exc_ < excluded_.size() && excluded_[exc_].start_ms <= t;
+    if (exc_ < excluded_.size()) {
+      next = std::min(next, in_excluded ? excluded_[exc_].end_ms : excluded_[exc_].start_ms);
+    }
+    bool any_down = false;
+    bool any_unknown = false;
+    size_t taking_part = 0;
+    for (auto& p : probes_) {
+      if (p.first_ts_ms > t) {
+        next = std::min(next, p.first_ts_ms);
+        continue;
+      }
+      ++taking_part;
+      while (p.cursor < p.segments.size() && p.segments[p.cursor].end_ms <= t) ++p.cursor;
+      if (p.cursor < p.segments.size() && p.segments[p.cursor].start_ms <= t) {
+        const Segment& seg = p.segments[p.cursor];
+        next = std::min(next, seg.end_ms);
+        if (!seg.success) any_down = true;
+      } else {
+        any_unknown = true;
+        if (p.cursor < p.segments.size()) next = std::min(next, p.segments[p.cursor].start_ms);
+      }
+    }
+    const HealthState state = in_excluded                         ? HealthState::kExcluded
+                              : any_down                          ? HealthState::kDown
+                              : (any_unknown || taking_part == 0) ? HealthState::kUnknown
+                                                                  : HealthState::kUp;
+    return {state, next};
+  }
+
+ private:
+  std::vector<ProbeCoverage>& probes_;
+  const std::vector<TimeInterval>& excluded_;
+  const TimestampMs end_;
+  size_t exc_ = 0;
+};
+
+// Builds incidents from consecutive DOWN steps: which probes failed during it, and the failing
+// run that came first (earliest ts, then probe name: probes are in name order).
+class IncidentBuilder {
+ public:
+  IncidentBuilder(const std::vector<ProbeCoverage>& probes, const UptimeOptions& options,
+                  TimestampMs end, std::vector<Incident>* out)
+      : probes_(probes), options_(options), end_(end), out_(out), failing_(probes.size(), false) {}
+
+  // [t, next) is DOWN (the sweep's cursors are at t).
+  void Down(TimestampMs t, TimestampMs next) {
+    const ProbeRun* first_failure = nullptr;
+    for (size_t p = 0; p < probes_.size(); ++p) {
+      const auto& pc = probes_[p];
+      if (pc.first_ts_ms > t || pc.cursor >= pc.segments.size()) continue;
+      const Segment& seg = pc.segments[pc.cursor];
+      if (seg.start_ms > t || seg.success) continue;
+      failing_[p] = true;
+      if (!open_) {
+        const ProbeRun* run = pc.CoveringRun(seg, t);
+        if (first_failure == nullptr || run->ts_ms < first_failure->ts_ms) first_failure = run;
+      }
+    }
+    if (!open_) {
+      open_.emplace();
+      open_->start_ms = t;
+      open_->first_probe = first_failure->key.probe;
+      open_->first_reason = first_failure->reason;
+      open_->first_failure_ms = first_failure->ts_ms;
+      open_->began_before_window = t == options_.from_ms && first_failure->ts_ms < options_.from_ms;
+    }
+    open_->end_ms = next;
+  }
+
+  // A step that is not DOWN ends the incident, if one is open.
+  void Close() {
+    if (!open_) return;
+    for (size_t p = 0; p < probes_.size(); ++p) {
+      if (failing_[p]) open_->probes.push_back(probes_[p].name);  // names are sorted already
+    }
+    open_->ongoing = open_->end_ms == end_ && end_ == options_.now_ms;
+    out_->push_back(std::move(*open_));
+    open_.reset();
+    std::fill(failing_.begin(), failing_.end(), false);
+  }
+
+ private:
+  const std::vector<ProbeCoverage>& probes_;
+  const UptimeOptions& options_;
+  const TimestampMs end_;
+  std::vector<Incident>* out_;
+  std::optional<Incident> open_;
+  std::vector<bool> failing_;
+};
+
 }  // namespace
 
 std::vector<TimeInterval> NormalizeIntervals(std::vector<TimeInterval> intervals,
@@ -200,103 +327,20 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
   std::vector<ProbeCoverage> probes = BuildCoverage(runs, options, end);
   for (const auto& p : probes) result.health_probes.push_back(p.name);
   const std::vector<TimeInterval> excluded = NormalizeIntervals(options.excluded, from, end);
-  size_t exc = 0;
-
-  // Incident being built, if the previous span was DOWN.
-  std::optional<Incident> open;
-  std::vector<bool> open_probes(probes.size(), false);
-  auto close_incident = [&]() {
-    if (!open) return;
-    for (size_t p = 0; p < probes.size(); ++p) {
-      if (open_probes[p]) open->probes.push_back(probes[p].name);  // names are sorted already
-    }
-    open->ongoing = open->end_ms == end && end == options.now_ms;
-    result.incidents.push_back(std::move(*open));
-    open.reset();
-    std::fill(open_probes.begin(), open_probes.end(), false);
-  };
-
-  // Sweep: at each step every source (excluded intervals, each probe) says its state at t and
-  // when it next changes; the combined state holds until the earliest change. Each step ends at
-  // a segment or interval boundary, so the loop is linear in segments for a few probes.
-  TimestampMs t = from;
-  while (t < end) {
-    TimestampMs next = end;
-    while (exc < excluded.size() && excluded[exc].end_ms <= t) ++exc;
-    const bool in_excluded = exc < excluded.size() && excluded[exc].start_ms <= t;
-    if (exc < excluded.size()) {
-      next = std::min(next, in_excluded ? excluded[exc].end_ms : excluded[exc].start_ms);
-    }
-    bool any_down = false;
-    bool any_unknown = false;
-    size_t taking_part = 0;
-    for (auto& p : probes) {
-      if (p.first_ts_ms > t) {
-        next = std::min(next, p.first_ts_ms);
-        continue;
-      }
-      ++taking_part;
-      while (p.cursor < p.segments.size() && p.segments[p.cursor].end_ms <= t) ++p.cursor;
-      if (p.cursor < p.segments.size() && p.segments[p.cursor].start_ms <= t) {
-        const Segment& seg = p.segments[p.cursor];
-        next = std::min(next, seg.end_ms);
-        if (!seg.success) any_down = true;
-      } else {
-        any_unknown = true;
-        if (p.cursor < p.segments.size()) next = std::min(next, p.segments[p.cursor].start_ms);
-      }
-    }
-    HealthState state = in_excluded                         ? HealthState::kExcluded
-                        : any_down                          ? HealthState::kDown
-                        : (any_unknown || taking_part == 0) ? HealthState::kUnknown
-                                                            : HealthState::kUp;
-    const int64_t len = next - t;
-    switch (state) {
-      case HealthState::kUp:
-        result.totals.up_ms += len;
-        break;
-      case HealthState::kDown:
-        result.totals.down_ms += len;
-        break;
-      case HealthState::kUnknown:
-        result.totals.unknown_ms += len;
-        break;
-      case HealthState::kExcluded:
-        result.totals.excluded_ms += len;
-        break;
-    }
-    Append(result.timeline, t, next, state);
-
-    if (state == HealthState::kDown) {
-      // Which probes fail here, and (when the incident opens) which failing run came first:
-      // earliest ts, then probe name (probes are in name order).
-      const ProbeRun* first_failure = nullptr;
-      for (size_t p = 0; p < probes.size(); ++p) {
-        const auto& pc = probes[p];
-        if (pc.first_ts_ms > t || pc.cursor >= pc.segments.size()) continue;
-        const Segment& seg = pc.segments[pc.cursor];
-        if (seg.start_ms > t || seg.success) continue;
-        open_probes[p] = true;
-        if (!open) {
-          const ProbeRun* run = pc.CoveringRun(seg, t);
-          if (first_failure == nullptr || run->ts_ms < first_failure->ts_ms) first_failure = run;
-        }
-      }
-      if (!open) {
-        open.emplace();
-        open->start_ms = t;
-        open->first_probe = first_failure->key.probe;
-        open->first_reason = first_failure->reason;
-        open->first_failure_ms = first_failure->ts_ms;
-        open->began_before_window = t == from && first_failure->ts_ms < from;
-      }
-      open->end_ms = next;
+  Sweep sweep(probes, excluded, end);
+  IncidentBuilder incidents(probes, options, end, &result.incidents);
+  for (TimestampMs t = from; t < end;) {
+    const Sweep::Step step = sweep.At(t);
+    AddToTotals(result.totals, step.state, step.next - t);
+    Append(result.timeline, t, step.next, step.state);
+    if (step.state == HealthState::kDown) {
+      incidents.Down(t, step.next);
     } else {
-      close_incident();
+      incidents.Close();
     }
-    t = next;
+    t = step.next;
   }
-  close_incident();
+  incidents.Close();
   return result;
 }
 

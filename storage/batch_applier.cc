@@ -154,10 +154,22 @@ void BatchApplier::AddCounter(int64_t series_id, double delta) {
   upsert_counter_.exec();
 }
 
-void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
-                            std::map<std::pair<int64_t, int64_t>, RollupAgg>* rollups) {
+void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result, Rollups* rollups) {
+  WriteRuns(batch.runs, result, rollups);
+  WriteSamples(batch.samples, result);
+  WriteLogCursors(batch.log_cursors);
+  WriteLogEvents(batch.log_events, result);
+  for (const CounterDelta& d : batch.counters) {
+    AddCounter(SeriesId(d.name, d.labels), d.delta);
+  }
+}
+
+// Each run once (the first stored for a probe and ms wins), aggregated into its hour's rollup;
+// a late run whose span lost raw runs to retention is refused and counted per component.
+void BatchApplier::WriteRuns(const std::vector<ProbeRun>& runs, ApplyResult* result,
+                             Rollups* rollups) {
   std::map<std::string, double> dropped_runs;  // component -> late runs refused in this batch
-  for (const ProbeRun& run : batch.runs) {
+  for (const ProbeRun& run : runs) {
     int64_t probe_id = ProbeId(run.key, run.role).first;
     if (!summaries_.Admit(probe_id, run)) {
       dropped_runs[run.key.component] += 1;
@@ -190,8 +202,10 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
   for (const auto& [component, n] : dropped_runs) {
     AddCounter(SeriesId(kDroppedRunsCounter, Labels{{"component", component}}), n);
   }
+}
 
-  for (const Sample& s : batch.samples) {
+void BatchApplier::WriteSamples(const std::vector<Sample>& samples, ApplyResult* result) {
+  for (const Sample& s : samples) {
     int64_t id = SeriesId(s.name, s.labels);
     insert_sample_.reset();
     insert_sample_.bind(1, id);
@@ -204,8 +218,10 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     insert_sample_.exec();
     ++result->rows;
   }
+}
 
-  for (const LogCursor& c : batch.log_cursors) {
+void BatchApplier::WriteLogCursors(const std::vector<LogCursor>& cursors) {
+  for (const LogCursor& c : cursors) {
     upsert_cursor_.reset();
     upsert_cursor_.bindNoCopy(1, c.key.component);
     upsert_cursor_.bindNoCopy(2, c.key.probe);
@@ -218,23 +234,28 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     upsert_cursor_.bind(8, static_cast<int64_t>(c.updated_ms));
     upsert_cursor_.exec();
   }
+}
 
+int64_t& BatchApplier::EventsOfDay(const std::string& component, int64_t day) {
+  auto key = std::make_pair(component, day);
+  auto it = events_per_day_.find(key);
+  if (it != events_per_day_.end()) return it->second;
+  count_events_.reset();
+  count_events_.bind(1, component);
+  count_events_.bind(2, static_cast<int64_t>(day));
+  count_events_.bind(3, static_cast<int64_t>(day + kDayMs));
+  count_events_.executeStep();
+  const int64_t n = count_events_.getColumn(0).getInt64();
+  count_events_.reset();
+  return events_per_day_.emplace(std::move(key), n).first->second;
+}
+
+// At most max_events_per_day_ lines per component and UTC day; the rest are counted as dropped.
+void BatchApplier::WriteLogEvents(const std::vector<LogEvent>& events, ApplyResult* result) {
   std::map<std::string, double> dropped;  // component -> events over the cap in this batch
-  for (const LogEvent& e : batch.log_events) {
-    int64_t day = FloorMs(e.ts_ms, kDayMs);
-    auto key = std::make_pair(e.key.component, day);
-    auto it = events_per_day_.find(key);
-    if (it == events_per_day_.end()) {
-      count_events_.reset();
-      count_events_.bind(1, e.key.component);
-      count_events_.bind(2, static_cast<int64_t>(day));
-      count_events_.bind(3, static_cast<int64_t>(day + kDayMs));
-      count_events_.executeStep();
-      int64_t n = count_events_.getColumn(0).getInt64();
-      count_events_.reset();
-      it = events_per_day_.emplace(key, n).first;
-    }
-    if (it->second >= max_events_per_day_) {
+  for (const LogEvent& e : events) {
+    int64_t& stored = EventsOfDay(e.key.component, FloorMs(e.ts_ms, kDayMs));
+    if (stored >= max_events_per_day_) {
       dropped[e.key.component] += 1;
       ++result->dropped_events;
       continue;
@@ -247,19 +268,15 @@ void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result,
     insert_event_.bindNoCopy(5, e.severity);
     insert_event_.bindNoCopy(6, e.line);
     insert_event_.exec();
-    ++it->second;
+    ++stored;
     ++result->rows;
   }
   for (const auto& [component, n] : dropped) {
     AddCounter(SeriesId(kDroppedEventsCounter, Labels{{"component", component}}), n);
   }
-
-  for (const CounterDelta& d : batch.counters) {
-    AddCounter(SeriesId(d.name, d.labels), d.delta);
-  }
 }
 
-void BatchApplier::FlushRollups(const std::map<std::pair<int64_t, int64_t>, RollupAgg>& rollups) {
+void BatchApplier::FlushRollups(const Rollups& rollups) {
   for (const auto& [key, agg] : rollups) {
     LatencyHistogram hist = agg.hist;
     select_rollup_hist_.reset();

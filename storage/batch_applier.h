@@ -50,10 +50,17 @@ class BatchApplier {
   struct RollupAgg;
   int64_t SeriesId(const std::string& name, const Labels& labels);
   std::pair<int64_t, ProbeRole> ProbeId(const ProbeKey& key, ProbeRole role);
-  void WriteOne(const WriteBatch& batch, ApplyResult* result,
-                std::map<std::pair<int64_t, int64_t>, RollupAgg>* rollups);
+  using Rollups = std::map<std::pair<int64_t, int64_t>, RollupAgg>;  // (probe id, hour) ->
+  void WriteOne(const WriteBatch& batch, ApplyResult* result, Rollups* rollups);
+  // WriteOne's parts, one per kind of row.
+  void WriteRuns(const std::vector<ProbeRun>& runs, ApplyResult* result, Rollups* rollups);
+  void WriteSamples(const std::vector<Sample>& samples, ApplyResult* result);
+  void WriteLogCursors(const std::vector<LogCursor>& cursors);
+  void WriteLogEvents(const std::vector<LogEvent>& events, ApplyResult* result);
+  // Log events already stored for (component, day), read once and then counted here.
+  int64_t& EventsOfDay(const std::string& component, int64_t day);
   void AddCounter(int64_t series_id, double delta);
-  void FlushRollups(const std::map<std::pair<int64_t, int64_t>, RollupAgg>& rollups);
+  void FlushRollups(const Rollups& rollups);
 
   SQLite::Database& db_;
   const int64_t max_events_per_day_;

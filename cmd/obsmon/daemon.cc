@@ -18,6 +18,7 @@
 #include "config/period_config.h"
 #include "report/periods.h"
 #include "cmd/obsmon/api_backend.h"
+#include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
 #include "config/config_loader.h"
 #include "runtime/monitor_state.h"
@@ -441,55 +442,24 @@ class Daemon::Impl {
     }
   }
 
+  // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
+  // its reports, maintenance windows and periods read afresh each time, so a window added by
+  // `obsmon maintenance add` (another process) counts on every view within one refresh.
   void RefreshUptime() {
-    auto reader = storage::Reader::Open(config_.storage.path);
-    health_->Record("read", reader.status());
-    if (!reader.ok()) {
-      if (!reader.status().IsNotFound()) log_->warn("uptime refresh: {}", reader.status().message());
-      return;
-    }
     std::vector<ComponentConfig> components;
     {
       std::lock_guard<std::mutex> lock(reload_mu_);
       components = config_.components;
     }
     const TimestampMs now = clock_.NowMs();
-    // Maintenance windows are read at every refresh, so one added by `obsmon maintenance add`
-    // (another process) counts in /metrics within one refresh, as it does in reports.
-    auto periods = storage::PeriodStore::OpenReadOnly(config_.storage.path);
-    health_->Record("periods", periods.status());
     for (const auto& c : components) {
-      // Only the uptime figures are used here: skip reading the window's log lines.
-      ReportOptions options = ReportOptionsFor(c);
-      options.max_log_events = 0;
-      if (periods.ok()) {
-        auto windows = (*periods)->Maintenance(c.name, now - c.objective.window_ms, now);
-        health_->Record("periods", windows.status());
-        if (windows.ok()) {
-          for (const auto& w : *windows) {
-            options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
-          }
-        }
-      }
-      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
-                                options);
-      health_->Record("read", report.status());
-      UptimeFigures f;
-      f.component = c.name;
-      f.job = c.labels.Get("job");
-      f.window_ms = c.objective.window_ms;
-      f.objective_ratio = c.objective.uptime_percent / 100.0;
-      f.computed_at_ms = now;
-      if (report.ok()) {
-        f.uptime_ratio = report->totals.uptime();
-        f.coverage_ratio = report->totals.coverage().value_or(0);
-        f.down_seconds = report->totals.down_ms / 1000.0;
-        f.budget_remaining_seconds = (report->budget.allowed_ms - report->budget.used_ms) / 1000.0;
-      } else if (!report.status().IsNotFound()) {
-        log_->warn("uptime of {}: {}", c.name, report.status().message());
+      auto figures = ComputeLiveFigures(config_.storage.path, c, now);
+      health_->Record("read", figures.status());
+      if (!figures.ok()) {
+        log_->warn("uptime of {}: {}", c.name, figures.status().message());
         continue;
       }
-      uptime_.Set(f);
+      uptime_.Set(*figures);
     }
   }
 

@@ -21,6 +21,7 @@
 #include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
 #include "config/config_loader.h"
+#include "runtime/maintenance_calendar.h"
 #include "runtime/monitor_state.h"
 #include "runtime/probe_runner.h"
 #include "runtime/probe_state_ledger.h"
@@ -60,7 +61,8 @@ class Daemon::Impl {
   Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
        std::unique_ptr<AlertingRuntime> alerting, std::shared_ptr<ProbeStateLedger> ledger,
        std::shared_ptr<StorageHealth> health,
-       std::shared_ptr<probes::DeadlineWatchdog> watchdog)
+       std::shared_ptr<probes::DeadlineWatchdog> watchdog,
+       std::shared_ptr<MaintenanceCalendar> maintenance)
       : options_(std::move(options)),
         clock_(*options_.clock),
         watchdog_(std::move(watchdog)),
@@ -69,6 +71,7 @@ class Daemon::Impl {
         writer_(std::move(writer)),
         ledger_(std::move(ledger)),
         health_(std::move(health)),
+        maintenance_(std::move(maintenance)),
         alerting_(std::move(alerting)),
         state_(clock_),
         storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
@@ -430,6 +433,7 @@ class Daemon::Impl {
   void RefreshLoop() {
     for (;;) {
       ReportStorageHealth();
+      RefreshMaintenance();
       RefreshUptime();
       MutexLock lock(stop_mu_);
       if (clock_.WaitFor(lock.native(), stop_cv_,
@@ -440,6 +444,18 @@ class Daemon::Impl {
         return;
       }
     }
+  }
+
+  // The windows that hold back alerts (runtime/maintenance_calendar.h).
+  void RefreshMaintenance() {
+    std::vector<ComponentConfig> components;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      components = config_.components;
+    }
+    Status s = maintenance_->Refresh(config_.storage.path, components, clock_.NowMs());
+    health_->Record("periods", s);
+    if (!s.ok() && !s.IsNotFound()) log_->warn("maintenance windows: {}", s.message());
   }
 
   // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
@@ -476,6 +492,7 @@ class Daemon::Impl {
   const std::string config_path_db_ = config_.storage.path;
   std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
   std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
+  std::shared_ptr<MaintenanceCalendar> maintenance_;  // also held by the rules' suppressor
   Mutex internal_errors_mu_;
   std::map<ProbeKey, uint64_t> internal_errors_ GUARDED_BY(internal_errors_mu_);
   Mutex log_limit_mu_;
@@ -523,13 +540,21 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();
-  auto alerting = AlertingRuntime::Start(*config, *options.clock,
-                                         options.logger ? options.logger : spdlog::default_logger(),
-                                         health);
+  // Read before the rules start, so that their first evaluation (restored or backfilled alerts
+  // may fire at once) already knows a window in force.
+  auto maintenance = std::make_shared<MaintenanceCalendar>();
+  health->Record("periods",
+                 maintenance->Refresh(config->storage.path, config->components,
+                                      options.clock->NowMs()));
+  auto alerting = AlertingRuntime::Start(
+      *config, *options.clock, options.logger ? options.logger : spdlog::default_logger(), health,
+      [maintenance](const Labels& labels, int64_t ts_ms) {
+        return maintenance->SuppressedBy(labels, ts_ms);
+      });
   if (!alerting.ok()) return alerting.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
                                      std::move(*alerting), std::move(ledger), std::move(health),
-                                     std::move(watchdog));
+                                     std::move(watchdog), std::move(maintenance));
   if (Status s = impl->Start(); !s.ok()) {
     impl->Shutdown();
     return s;

@@ -2,13 +2,16 @@
 // maintenance window and once outside it, and writes its own up/down schedule to a file (the
 // independent truth). The overview JSON (/api/v1/components), the obsmon_component_* series on
 // /metrics and `obsmon observe report --format json` must each agree with the truth (maintenance
-// excluded) and with one another.
+// excluded) and with one another. Then alerts: a rule on the same kind of target fires inside a
+// window and is suppressed (listed, marked, not sent to the webhook), and a still-firing alert is
+// sent once the window is over, with no "resolved" of the episode that ended inside it.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -241,6 +244,118 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
       u["uptime_ratio"].get<double>(), u["coverage_ratio"].get<double>(), dt, *from_api.down_s,
       from_api.budget_left_s, from_api.uptime, from_api.coverage, from_metrics.budget_left_s,
       from_metrics.uptime, from_metrics.coverage);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// The WebDown notifications a webhook received: status and wall time of arrival.
+class Webhook {
+ public:
+  Webhook() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!body.is_discarded()) {
+        for (const auto& a : body["alerts"]) {
+          if (a["labels"]["alertname"] == "WebDown") got_.push_back({a["status"], WallMs()});
+        }
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~Webhook() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::pair<std::string, int64_t>> Received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, int64_t>> got_;
+};
+
+// The WebDown alert as /api/v1/alerts lists it, or null.
+nlohmann::json WebDown(httplib::Client& api) {
+  auto res = api.Get("/api/v1/alerts");
+  if (!res) return nullptr;
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return nullptr;
+  for (const auto& a : j["data"]["alerts"]) {
+    if (a["labels"]["alertname"] == "WebDown") return a;
+  }
+  return nullptr;
+}
+
+TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
+  const int64_t lead = WallMs() + 4000;
+  const Span maintenance{lead, lead + 7000};
+  // Down twice: once inside the window only (fires and resolves there: never notified), once
+  // across its end (fires inside it: notified after it, then resolved).
+  ScheduledTarget target({{lead + 500, lead + 3000}, {lead + 4000, lead + 10000}},
+                         dir_.File("target.log"));
+  Webhook hook;
+  WriteWholeFile(dir_.File("rules.yml"), R"(groups:
+  - name: web
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: up{job="svc"} == 0
+        for: 1s
+)");
+  WriteWholeFile(dir_.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir_.File("obsmon.db") + "}\n"
+                 "uptime_refresh: 200ms\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  webhooks: [{name: ops, url: \"http://127.0.0.1:" +
+                     std::to_string(hook.port()) + "/hook\"}]\n"
+                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
+                 "components:\n" + testing::HealthComponentYaml("svc", target.port()));
+  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
+       UnixSeconds(maintenance.end), "--reason", "planned restart"});
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client api("127.0.0.1", port);
+
+  // Firing inside the window (the second episode): listed, marked, not sent.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto a = WebDown(api);
+        return WallMs() > lead + 4000 && a.is_object() && a["state"] == "firing";
+      },
+      20s))
+      << obsmon->Output();
+  const nlohmann::json held = WebDown(api);
+  EXPECT_EQ(held.value("suppressed", false), true) << held.dump();
+  EXPECT_NE(held["suppressedBy"][0].get<std::string>().find("planned restart"), std::string::npos);
+  ASSERT_LT(WallMs(), maintenance.end);
+  EXPECT_TRUE(hook.Received().empty());
+
+  // After the window: told once it is over, then resolved; nothing of the first episode.
+  ASSERT_TRUE(WaitUntil([&] { return hook.Received().size() >= 2; }, 20s)) << obsmon->Output();
+  const auto got = hook.Received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, "firing");
+  EXPECT_GE(got[0].second, maintenance.end);
+  EXPECT_LT(got[0].second, maintenance.end + 3000);  // the first evaluation after, plus delivery
+  EXPECT_EQ(got[1].first, "resolved");
+  EXPECT_GE(got[1].second, lead + 10000);
+  std::printf("window ends at +%.3f s; firing received at +%.3f s, resolved at +%.3f s\n",
+              (maintenance.end - lead) / 1000.0, (got[0].second - lead) / 1000.0,
+              (got[1].second - lead) / 1000.0);
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0);
 }

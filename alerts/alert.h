@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct OutgoingAlert {
   int64_t sent_at_ms = 0;
   int64_t previously_sent_at_ms = 0;
 };
+
+// Whether an alert's notifications are held back at ts_ms, and why: "" to notify, else the
+// reason (in the daemon, a maintenance window of the alert's component). Alertmanager's
+// silences and inhibitions, decided before sending (docs/alerts.md, "Suppressed during
+// maintenance"). Called on the rule evaluation thread; must be quick and must not block.
+using Suppressor = std::function<std::string(const Labels& labels, int64_t ts_ms)>;
 
 // Receives what the rule manager decided to send after each group evaluation. Must not block
 // for long (the outbox only persists).

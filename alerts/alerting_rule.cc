@@ -196,12 +196,31 @@ void AlertingRule::AppendAlertSeries(promql::Vector* series_out) const {
   }
 }
 
+namespace {
+
+// Whether the receivers hear of `a` at ts (Prometheus's needsSending, with suppression as
+// Alertmanager applies it). A firing alert nobody was told of stays untold while suppressed and
+// is told at the first evaluation after (last sent 0: due at once). Its resolution is told only
+// if its firing was: else the receivers would get a "resolved" of an alert they never saw. An
+// alert told before its suppression keeps its resends, so that Alertmanager does not let it
+// expire (endsAt) into a false "resolved" in the middle of a maintenance window; its webhook
+// messages stay silent meanwhile (they only carry state changes and repeat intervals).
+bool NeedsSend(const Alert& a, int64_t ts, int64_t resend_delay_ms) {
+  const bool told = a.last_sent_at_ms != 0 && a.last_sent_at_ms >= a.fired_at_ms;
+  if (!told) return a.resolved_at_ms == 0 && a.suppressed_by.empty();
+  return a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;
+}
+
+}  // namespace
+
 void AlertingRule::CollectToSend(int64_t ts, int64_t resend_delay_ms, int64_t interval_ms,
-                                 const std::string& external_url, std::vector<OutgoingAlert>* out) {
+                                 const std::string& external_url, const Suppressor& suppressor,
+                                 std::vector<OutgoingAlert>* out) {
   for (auto& [lbs, a] : active_) {
+    a.suppressed_by =
+        suppressor && a.state != AlertState::kInactive ? suppressor(a.labels, ts) : "";
     if (a.state == AlertState::kPending) continue;
-    bool needs = a.resolved_at_ms > a.last_sent_at_ms || a.last_sent_at_ms + resend_delay_ms < ts;
-    if (!needs) continue;
+    if (!NeedsSend(a, ts, resend_delay_ms)) continue;
     const int64_t previously_sent = a.last_sent_at_ms;
     a.last_sent_at_ms = ts;
     a.valid_until_ms = ts + 4 * std::max(resend_delay_ms, interval_ms);

@@ -36,9 +36,12 @@ class AlertingRule {
   Status Eval(int64_t ts_ms, const RuleEvalContext& ctx, promql::Vector* series_out);
 
   // Alerts to notify at ts_ms (Prometheus's needsSending: firing ones every resend_delay,
-  // resolved ones once and then every resend_delay during retention). Updates LastSentAt.
+  // resolved ones once and then every resend_delay during retention), minus what `suppressor`
+  // (may be empty) holds back: see NeedsSend in the .cc. Sets each alert's suppressed_by;
+  // updates LastSentAt of what is sent.
   void CollectToSend(int64_t ts_ms, int64_t resend_delay_ms, int64_t interval_ms,
-                     const std::string& external_url, std::vector<OutgoingAlert>* out);
+                     const std::string& external_url, const Suppressor& suppressor,
+                     std::vector<OutgoingAlert>* out);
 
   // Every alert kept (pending, firing and resolved-but-retained).
   std::vector<Alert> Alerts() const;

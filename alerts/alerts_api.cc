@@ -18,11 +18,17 @@ nlohmann::json LabelsJson(const Labels& l) {
 std::string ActiveAlertsJson(const std::vector<Alert>& alerts) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& a : alerts) {
-    list.push_back({{"labels", LabelsJson(a.labels)},
-                    {"annotations", LabelsJson(a.annotations)},
-                    {"state", AlertStateName(a.state)},
-                    {"activeAt", Rfc3339(a.active_at_ms)},
-                    {"value", FormatGoFloat(a.value)}});
+    nlohmann::json j = {{"labels", LabelsJson(a.labels)},
+                        {"annotations", LabelsJson(a.annotations)},
+                        {"state", AlertStateName(a.state)},
+                        {"activeAt", Rfc3339(a.active_at_ms)},
+                        {"value", FormatGoFloat(a.value)}};
+    // Only when held back, so that the common case keeps Prometheus's exact shape.
+    if (!a.suppressed_by.empty()) {
+      j["suppressed"] = true;
+      j["suppressedBy"] = nlohmann::json::array({a.suppressed_by});
+    }
+    list.push_back(std::move(j));
   }
   nlohmann::json out = {{"status", "success"}, {"data", {{"alerts", list}}}};
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

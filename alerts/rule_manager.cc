@@ -197,7 +197,7 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       AlertingRule& r = *g.alerting[idx];
       if (st.ok()) {
         r.CollectToSend(ts, options_.resend_delay_ms, g.interval_ms, options_.external_url,
-                        &to_send);
+                        options_.suppressor, &to_send);
       }
       auto h = r.TakeHistory();
       history.insert(history.end(), h.begin(), h.end());

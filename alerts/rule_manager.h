@@ -41,6 +41,9 @@ struct RuleManagerOptions {
   Labels external_labels;                         // added to sent alerts; $externalLabels
   std::string external_url = "http://localhost:9950";
   promql::EvalOptions eval;
+  // Holds back the notifications of some alerts (maintenance); empty: none. The alerts are still
+  // evaluated, kept and listed (ActiveAlerts, with suppressed_by set).
+  Suppressor suppressor;
 };
 
 struct RuleStatus {

@@ -29,6 +29,10 @@ struct Alert {
   int64_t last_sent_at_ms = 0;
   int64_t valid_until_ms = 0;
   int64_t keep_firing_since_ms = 0;
+  // Why its notifications are held back ("maintenance #3 of carbon: DB upgrade"), empty when
+  // they are not: Alertmanager's "suppressed" (docs/alerts.md). Set at every evaluation from
+  // the rule manager's suppressor; not persisted.
+  std::string suppressed_by;
 };
 
 // One entry of the alert history: a firing started or ended.

@@ -66,6 +66,16 @@ std::optional<PeriodRecord> CurrentPeriod(
   return std::nullopt;
 }
 
+std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& periods,
+                                         TimestampMs now_ms) {
+  std::optional<PeriodRecord> out;
+  for (const auto& p : periods) {
+    if (StateOf(p, now_ms) != PeriodState::kActive) continue;
+    if (!out || p.start_ms > out->start_ms) out = p;
+  }
+  return out;
+}
+
 Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& d,
                          TimestampMs now_ms) {
   for (auto p : d.periods) {
@@ -119,6 +129,67 @@ std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistory
   return out;
 }
 
+namespace {
+
+// The period a request is about: by id, else (no explicit window) the current one, or the active
+// one for live figures; nullopt when the report is of a plain window.
+Result<std::optional<PeriodRecord>> RequestedPeriod(storage::PeriodStore& store,
+                                                    const PeriodReportRequest& req) {
+  if (req.period_id) {
+    auto p = store.Period(*req.period_id);
+    if (!p.ok()) return p.status();
+    if (p->component != req.component) {
+      return Status::NotFound(fmt::format("observation period #{} is not one of component '{}'",
+                                          *req.period_id, req.component));
+    }
+    return std::optional<PeriodRecord>(*p);
+  }
+  if (req.window) return std::optional<PeriodRecord>();
+  auto all = store.Periods(req.component);
+  if (!all.ok()) return all.status();
+  return req.live ? ActivePeriod(*all, req.now_ms) : CurrentPeriod(*all, req.now_ms);
+}
+
+struct ReportWindow {
+  TimestampMs from = 0, to = 0;
+  Objective objective;
+  ReportOptions options;
+};
+
+// The window, objective and period options of a request (see PeriodReportRequest).
+Result<ReportWindow> ResolveWindow(storage::PeriodStore& store, const PeriodReportRequest& req) {
+  auto period = RequestedPeriod(store, req);
+  if (!period.ok()) return period.status();
+  ReportWindow w;
+  w.objective = req.objective;
+  w.options.health_probes = req.health_probes;
+  if (const auto& p = *period) {
+    w.from = p->start_ms;
+    w.to = PeriodEnd(*p);
+    w.objective = PeriodObjective(*p, req.objective);
+    w.options.degradation_tolerance = p->degradation_tolerance;
+    w.options.period_id = p->id;
+    if (w.to <= w.from) {
+      return Status::InvalidArgument(
+          fmt::format("observation period #{} was stopped before it began", p->id));
+    }
+  } else if (req.window) {
+    w.from = req.window->start_ms;
+    w.to = req.window->end_ms;
+  } else {
+    w.to = req.now_ms;
+    w.from = w.to - w.objective.window_ms;
+  }
+  if (w.from >= w.to) {
+    return Status::InvalidArgument(
+        fmt::format("report window is empty: from {} is not before to {}",
+                    FormatRfc3339(w.from), FormatRfc3339(w.to)));
+  }
+  return w;
+}
+
+}  // namespace
+
 Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   // A report only reads: it works on a file the user may not write, and never creates one.
   std::error_code ec;
@@ -127,57 +198,24 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   }
   auto store = storage::PeriodStore::OpenReadOnly(req.db_path);
   if (!store.ok()) return store.status();
-  Objective objective = req.objective;
-  ReportOptions options;
-  options.health_probes = req.health_probes;
-  TimestampMs from = 0, to = 0;
-  std::optional<PeriodRecord> period;
-  if (req.period_id) {
-    auto p = (*store)->Period(*req.period_id);
-    if (!p.ok()) return p.status();
-    if (p->component != req.component) {
-      return Status::NotFound(fmt::format("observation period #{} is not one of component '{}'",
-                                          *req.period_id, req.component));
-    }
-    period = *p;
-  } else if (!req.window) {
-    auto all = (*store)->Periods(req.component);
-    if (!all.ok()) return all.status();
-    period = CurrentPeriod(*all, req.now_ms);
-  }
-  if (period) {
-    from = period->start_ms;
-    to = PeriodEnd(*period);
-    objective = PeriodObjective(*period, req.objective);
-    options.degradation_tolerance = period->degradation_tolerance;
-    options.period_id = period->id;
-    if (to <= from) {
-      return Status::InvalidArgument(
-          fmt::format("observation period #{} was stopped before it began", period->id));
-    }
-  } else if (req.window) {
-    from = req.window->start_ms;
-    to = req.window->end_ms;
-  } else {
-    to = req.now_ms;
-    from = to - objective.window_ms;
-  }
-  if (from >= to) {
-    return Status::InvalidArgument(
-        fmt::format("report window is empty: from {} is not before to {}", FormatRfc3339(from),
-                    FormatRfc3339(to)));
-  }
-  auto windows = (*store)->Maintenance(req.component, from, to);
+  auto w = ResolveWindow(**store, req);
+  if (!w.ok()) return w.status();
+  auto windows = (*store)->Maintenance(req.component, w->from, w->to);
   if (!windows.ok()) return windows.status();
-  for (const auto& w : *windows) options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
-  auto history = (*store)->AlertHistory(req.component, from, to);
-  if (!history.ok()) return history.status();
-  options.alerts = PairAlertHistory(*history);
+  for (const auto& m : *windows) w->options.maintenance.push_back({m.start_ms, m.end_ms, m.reason});
+  if (req.figures_only) {
+    w->options.max_log_events = 0;
+  } else {
+    auto history = (*store)->AlertHistory(req.component, w->from, w->to);
+    if (!history.ok()) return history.status();
+    w->options.alerts = PairAlertHistory(*history);
+  }
   store->reset();  // one connection at a time
 
   auto reader = storage::Reader::Open(req.db_path);
   if (!reader.ok()) return reader.status();
-  return BuildReport(**reader, req.component, objective, from, to, req.now_ms, options);
+  return BuildReport(**reader, req.component, w->objective, w->from, w->to, req.now_ms,
+                     w->options);
 }
 
 }  // namespace obsmon

@@ -38,6 +38,12 @@ Objective PeriodObjective(const PeriodRecord& period, const Objective& base);
 std::optional<PeriodRecord> CurrentPeriod(
     const std::vector<PeriodRecord>& periods, TimestampMs now_ms);
 
+// The period running at now_ms (state kActive; the latest started if several), else nullopt.
+// Unlike CurrentPeriod, never a finished, stopped or scheduled one: the live figures
+// (PeriodReportRequest::live) follow only a period that is still being evaluated.
+std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& periods,
+                                         TimestampMs now_ms);
+
 // Stores declared periods and windows that are not stored yet (idempotent: run at every start).
 Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& declarations,
                          TimestampMs now_ms);
@@ -61,6 +67,12 @@ struct PeriodReportRequest {
   std::vector<std::string> health_probes;  // configured health probes; empty: all stored
   std::string format = "json";             // text | markdown | json | html
   TimestampMs now_ms = 0;
+  // The live figures (uptime board: overview, /api/v1/components, obsmon_component_* on
+  // /metrics): without period_id and window, the ACTIVE period (ActivePeriod), else the objective
+  // window ending now. A finished period is left to explicit reports, so live series keep moving.
+  bool live = false;
+  // Uptime, coverage and budget only: no log lines, no alert history (read every refresh).
+  bool figures_only = false;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the

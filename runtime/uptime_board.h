@@ -1,5 +1,7 @@
-// The latest uptime figures of every component over its objective window, recomputed
-// periodically by the daemon from storage and read by /metrics and the API. Thread-safe.
+// The latest uptime figures of every component, recomputed periodically by the daemon from
+// storage (cmd/obsmon/live_figures.h: over the active observation period, else the objective
+// window ending now, maintenance excluded, as its reports compute them) and read by /metrics,
+// the API and the overview page. Thread-safe.
 #pragma once
 
 #include <map>
@@ -15,10 +17,13 @@ namespace obsmon {
 struct UptimeFigures {
   std::string component;
   std::string job;
-  int64_t window_ms = 0;
-  double objective_ratio = 0;               // 0.995
+  int64_t window_ms = 0;                    // to_ms - from_ms
+  TimestampMs from_ms = 0;                  // the window the figures are of: [from, to),
+  TimestampMs to_ms = 0;                    // evaluated up to computed_at_ms
+  std::optional<int64_t> period_id;         // set when the window is an active period
+  double objective_ratio = 0;               // 0.995 (the period's objective when in one)
   std::optional<double> uptime_ratio;       // up / (up + down); none when nothing is known
-  double coverage_ratio = 0;                // (up + down) / window
+  double coverage_ratio = 0;                // (up + down) / (evaluated window - maintenance)
   double budget_remaining_seconds = 0;      // may be negative
   double down_seconds = 0;
   TimestampMs computed_at_ms = 0;

@@ -127,21 +127,23 @@ std::vector<MetricFamily> ComponentFamilies(const std::vector<ComponentMetrics>&
   return out;
 }
 
-// The objective-window figures: uptime, coverage, objective, budget and window, in that order.
+// The live figures (over the active observation period, else the objective window ending now;
+// maintenance excluded): uptime, coverage, objective, budget and window, in that order.
 std::vector<MetricFamily> UptimeFamilies(const std::vector<ComponentUptimeMetrics>& rows) {
   auto uptime = Family("obsmon_component_uptime_ratio",
-                       "up / (up + down) over the objective window; unknown time excluded.",
+                       "up / (up + down) over the active observation period, else the objective window; unknown "
+                       "time and maintenance excluded.",
                        MetricType::Gauge);
   auto coverage = Family("obsmon_component_coverage_ratio",
-                         "Share of the objective window with a known state (up or down).",
+                         "Share of the evaluated window, maintenance excluded, with a known state (up or down).",
                          MetricType::Gauge);
-  auto objective = Family("obsmon_component_objective_ratio", "The component's uptime objective.",
+  auto objective = Family("obsmon_component_objective_ratio", "The uptime objective (the active period's, else the component's).",
                           MetricType::Gauge);
   auto budget = Family("obsmon_component_error_budget_remaining_seconds",
-                       "Downtime still allowed in the objective window (negative when overspent).",
+                       "Downtime still allowed in the window, maintenance excluded (negative when overspent).",
                        MetricType::Gauge);
   auto window = Family("obsmon_component_objective_window_seconds",
-                       "Length of the component's objective window.", MetricType::Gauge);
+                       "Length of the window: the active period's, else the objective window.", MetricType::Gauge);
   for (const auto& f : rows) {
     Labels l{{"component", f.component}, {"job", f.job}};
     if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);

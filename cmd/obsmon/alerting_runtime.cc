@@ -64,7 +64,7 @@ AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::log
 
 Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-    std::shared_ptr<StorageHealth> health) {
+    std::shared_ptr<StorageHealth> health, alerts::Suppressor suppressor) {
   if (Status valid = ValidateAlerting(config); !valid.ok()) return valid;
   auto prepared = Prepare(config);
   if (!prepared.ok()) return prepared.status();
@@ -74,6 +74,7 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
   if (!store.ok()) return store.status();
   rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
   rt->db_path_ = config.storage.path;
+  rt->suppressor_ = std::move(suppressor);
   MutexLock lock(rt->mu_);
   rt->StartRules(std::move(*prepared));
   return rt;
@@ -128,6 +129,7 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   ro.resend_delay_ms = delivery.resend_delay_ms;
   ro.external_labels = delivery.external_labels;
   ro.external_url = delivery.external_url;
+  ro.suppressor = suppressor_;
   size_t rule_count = 0;
   for (const auto& g : prepared.groups) rule_count += g.rules.size();
   slo_alerts_.clear();

@@ -42,10 +42,11 @@ class AlertingRuntime final : public ResultSink {
  public:
   // Loads rules and delivery settings, restores persisted alert state and starts evaluating.
   // InvalidConfig on bad rule files or alerting settings; another Status when the store fails.
-  // `health` (optional) hears of every alert-store read and write.
+  // `health` (optional) hears of every alert-store read and write; `suppressor` (optional, kept
+  // across reloads) holds back the notifications of alerts in maintenance (docs/alerts.md).
   static Result<std::unique_ptr<AlertingRuntime>> Start(
       const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-      std::shared_ptr<StorageHealth> health = nullptr);
+      std::shared_ptr<StorageHealth> health = nullptr, alerts::Suppressor suppressor = {});
   ~AlertingRuntime() override;
 
   void OnRun(const RunOutcome& outcome) override;
@@ -82,6 +83,7 @@ class AlertingRuntime final : public ResultSink {
   std::shared_ptr<spdlog::logger> log_;
   alerts::SeriesStore series_;
   std::string db_path_;
+  alerts::Suppressor suppressor_;  // set once in Start
   bool backfilled_ GUARDED_BY(mu_) = false;
   // What series_ kept before the last (re)start of the rules; nullopt: every metric.
   std::optional<std::unordered_set<std::string>> selected_ GUARDED_BY(mu_);

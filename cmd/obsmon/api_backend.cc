@@ -1,5 +1,7 @@
 #include "cmd/obsmon/api_backend.h"
 
+#include <cmath>
+
 #include "core/time_format.h"
 #include "render/index_page.h"
 #include "report/periods.h"
@@ -71,6 +73,10 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
         {"coverage_ratio", f->coverage_ratio},
         {"down_seconds", f->down_seconds},
         {"error_budget_remaining_seconds", f->budget_remaining_seconds},
+        {"objective_ratio", f->objective_ratio},
+        {"from", FormatRfc3339(f->from_ms)},
+        {"to", FormatRfc3339(f->to_ms)},
+        {"period_id", f->period_id ? nlohmann::json(*f->period_id) : nlohmann::json()},
         {"computed_at", FormatRfc3339(f->computed_at_ms)}};
   } else {
     j["window"] = nullptr;
@@ -155,7 +161,10 @@ std::string ApiBackendImpl::IndexHtml() {
     if (auto f = uptime_.Get(c.name)) {
       ic.uptime_ratio = f->uptime_ratio;
       ic.coverage_ratio = f->coverage_ratio;
-      ic.budget_left_ms = static_cast<int64_t>(f->budget_remaining_seconds * 1000);
+      ic.budget_left_ms = std::llround(f->budget_remaining_seconds * 1000);
+      // The figures' own window and objective (an active period's may differ from the config's).
+      ic.objective_percent = f->objective_ratio * 100.0;
+      ic.window_ms = f->window_ms;
     }
     if (periods.ok()) {
       if (auto it = periods->find(c.name); it != periods->end()) {

@@ -18,8 +18,10 @@
 #include "config/period_config.h"
 #include "report/periods.h"
 #include "cmd/obsmon/api_backend.h"
+#include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
 #include "config/config_loader.h"
+#include "runtime/maintenance_calendar.h"
 #include "runtime/monitor_state.h"
 #include "runtime/probe_runner.h"
 #include "runtime/probe_state_ledger.h"
@@ -59,7 +61,8 @@ class Daemon::Impl {
   Impl(DaemonOptions options, Config config, std::unique_ptr<storage::Writer> writer,
        std::unique_ptr<AlertingRuntime> alerting, std::shared_ptr<ProbeStateLedger> ledger,
        std::shared_ptr<StorageHealth> health,
-       std::shared_ptr<probes::DeadlineWatchdog> watchdog)
+       std::shared_ptr<probes::DeadlineWatchdog> watchdog,
+       std::shared_ptr<MaintenanceCalendar> maintenance)
       : options_(std::move(options)),
         clock_(*options_.clock),
         watchdog_(std::move(watchdog)),
@@ -68,6 +71,7 @@ class Daemon::Impl {
         writer_(std::move(writer)),
         ledger_(std::move(ledger)),
         health_(std::move(health)),
+        maintenance_(std::move(maintenance)),
         alerting_(std::move(alerting)),
         state_(clock_),
         storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
@@ -429,6 +433,7 @@ class Daemon::Impl {
   void RefreshLoop() {
     for (;;) {
       ReportStorageHealth();
+      RefreshMaintenance();
       RefreshUptime();
       MutexLock lock(stop_mu_);
       if (clock_.WaitFor(lock.native(), stop_cv_,
@@ -441,55 +446,36 @@ class Daemon::Impl {
     }
   }
 
-  void RefreshUptime() {
-    auto reader = storage::Reader::Open(config_.storage.path);
-    health_->Record("read", reader.status());
-    if (!reader.ok()) {
-      if (!reader.status().IsNotFound()) log_->warn("uptime refresh: {}", reader.status().message());
-      return;
+  // The windows that hold back alerts (runtime/maintenance_calendar.h).
+  void RefreshMaintenance() {
+    std::vector<ComponentConfig> components;
+    {
+      std::lock_guard<std::mutex> lock(reload_mu_);
+      components = config_.components;
     }
+    Status s = maintenance_->Refresh(config_.storage.path, components, clock_.NowMs());
+    health_->Record("periods", s);
+    if (!s.ok() && !s.IsNotFound()) log_->warn("maintenance windows: {}", s.message());
+  }
+
+  // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
+  // its reports, maintenance windows and periods read afresh each time, so a window added by
+  // `obsmon maintenance add` (another process) counts on every view within one refresh.
+  void RefreshUptime() {
     std::vector<ComponentConfig> components;
     {
       std::lock_guard<std::mutex> lock(reload_mu_);
       components = config_.components;
     }
     const TimestampMs now = clock_.NowMs();
-    // Maintenance windows are read at every refresh, so one added by `obsmon maintenance add`
-    // (another process) counts in /metrics within one refresh, as it does in reports.
-    auto periods = storage::PeriodStore::OpenReadOnly(config_.storage.path);
-    health_->Record("periods", periods.status());
     for (const auto& c : components) {
-      // Only the uptime figures are used here: skip reading the window's log lines.
-      ReportOptions options = ReportOptionsFor(c);
-      options.max_log_events = 0;
-      if (periods.ok()) {
-        auto windows = (*periods)->Maintenance(c.name, now - c.objective.window_ms, now);
-        health_->Record("periods", windows.status());
-        if (windows.ok()) {
-          for (const auto& w : *windows) {
-            options.maintenance.push_back({w.start_ms, w.end_ms, w.reason});
-          }
-        }
-      }
-      auto report = BuildReport(**reader, c.name, c.objective, now - c.objective.window_ms, now, now,
-                                options);
-      health_->Record("read", report.status());
-      UptimeFigures f;
-      f.component = c.name;
-      f.job = c.labels.Get("job");
-      f.window_ms = c.objective.window_ms;
-      f.objective_ratio = c.objective.uptime_percent / 100.0;
-      f.computed_at_ms = now;
-      if (report.ok()) {
-        f.uptime_ratio = report->totals.uptime();
-        f.coverage_ratio = report->totals.coverage().value_or(0);
-        f.down_seconds = report->totals.down_ms / 1000.0;
-        f.budget_remaining_seconds = (report->budget.allowed_ms - report->budget.used_ms) / 1000.0;
-      } else if (!report.status().IsNotFound()) {
-        log_->warn("uptime of {}: {}", c.name, report.status().message());
+      auto figures = ComputeLiveFigures(config_.storage.path, c, now);
+      health_->Record("read", figures.status());
+      if (!figures.ok()) {
+        log_->warn("uptime of {}: {}", c.name, figures.status().message());
         continue;
       }
-      uptime_.Set(f);
+      uptime_.Set(*figures);
     }
   }
 
@@ -506,6 +492,7 @@ class Daemon::Impl {
   const std::string config_path_db_ = config_.storage.path;
   std::shared_ptr<ProbeStateLedger> ledger_;  // also held by the writer's on_state_lost
   std::shared_ptr<StorageHealth> health_;     // also held by the alert store's recorder
+  std::shared_ptr<MaintenanceCalendar> maintenance_;  // also held by the rules' suppressor
   Mutex internal_errors_mu_;
   std::map<ProbeKey, uint64_t> internal_errors_ GUARDED_BY(internal_errors_mu_);
   Mutex log_limit_mu_;
@@ -553,13 +540,21 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();
-  auto alerting = AlertingRuntime::Start(*config, *options.clock,
-                                         options.logger ? options.logger : spdlog::default_logger(),
-                                         health);
+  // Read before the rules start, so that their first evaluation (restored or backfilled alerts
+  // may fire at once) already knows a window in force.
+  auto maintenance = std::make_shared<MaintenanceCalendar>();
+  health->Record("periods",
+                 maintenance->Refresh(config->storage.path, config->components,
+                                      options.clock->NowMs()));
+  auto alerting = AlertingRuntime::Start(
+      *config, *options.clock, options.logger ? options.logger : spdlog::default_logger(), health,
+      [maintenance](const Labels& labels, int64_t ts_ms) {
+        return maintenance->SuppressedBy(labels, ts_ms);
+      });
   if (!alerting.ok()) return alerting.status();
   auto impl = std::make_unique<Impl>(std::move(options), std::move(*config), std::move(*writer),
                                      std::move(*alerting), std::move(ledger), std::move(health),
-                                     std::move(watchdog));
+                                     std::move(watchdog), std::move(maintenance));
   if (Status s = impl->Start(); !s.ok()) {
     impl->Shutdown();
     return s;

@@ -22,7 +22,19 @@ TEST(AlertsApiTest, ActiveAlertsInPrometheusShape) {
   EXPECT_EQ(x["labels"]["severity"], "critical");
   EXPECT_EQ(x["activeAt"], "2025-10-14T00:01:00.000Z");
   EXPECT_EQ(x["value"], "0");
+  EXPECT_FALSE(x.contains("suppressed"));  // Prometheus's exact shape unless held back
   EXPECT_EQ(nlohmann::json::parse(ActiveAlertsJson({}))["data"]["alerts"].size(), 0u);
+}
+
+TEST(AlertsApiTest, SuppressedAlertIsListedAndMarked) {
+  Alert a;
+  a.labels = Labels{{"alertname", "CarbonComponentDown"}};
+  a.state = AlertState::kFiring;
+  a.suppressed_by = "maintenance #3 of carbon: DB upgrade";
+  const auto x = nlohmann::json::parse(ActiveAlertsJson({a}))["data"]["alerts"][0];
+  EXPECT_EQ(x["state"], "firing");
+  EXPECT_EQ(x["suppressed"], true);
+  EXPECT_EQ(x["suppressedBy"][0], "maintenance #3 of carbon: DB upgrade");
 }
 
 // A scraped label value need not be UTF-8; nlohmann's dump() threw on it (type_error 316)

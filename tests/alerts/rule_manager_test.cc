@@ -53,6 +53,7 @@ class RuleManagerTest : public ::testing::Test {
     o.state_store = state;
     o.sender = &sender_;
     o.external_url = "http://obsmon:9950";
+    o.suppressor = suppressor_;
     auto m = std::make_unique<RuleManager>(o, groups_);
     EXPECT_TRUE(m->RestoreState().ok());
     return m;
@@ -71,9 +72,22 @@ class RuleManagerTest : public ::testing::Test {
     return a.empty() ? AlertState::kInactive : a[0].state;
   }
 
+  // A maintenance window [from, to) for every alert, as the daemon's calendar answers.
+  void Maintenance(int64_t from, int64_t to) {
+    suppressor_ = [from, to](const Labels&, int64_t ts) {
+      return from <= ts && ts < to ? std::string("maintenance #1 of carbon: upgrade") : "";
+    };
+  }
+  size_t SentCount() const {
+    size_t n = 0;
+    for (const auto& b : sender_.batches) n += b.size();
+    return n;
+  }
+
   FakeClock clock_;
   SeriesStore series_;
   RecordingSender sender_;
+  Suppressor suppressor_;
   std::vector<RuleGroupSpec> groups_;
 };
 
@@ -116,6 +130,70 @@ TEST_F(RuleManagerTest, ResendsFiringAlertsAfterResendDelay) {
   Step(*m, 0);  // t4: 2m since: resend
   EXPECT_EQ(sender_.batches.size(), 2u);
   EXPECT_EQ(sender_.batches[1][0].starts_at_ms, kStart + 2 * kMin);  // same alert
+}
+
+// Issue 15: alerts of a component in maintenance are suppressed as Alertmanager does it: still
+// evaluated and listed (marked), not notified; told at the first evaluation after the window if
+// still firing; never a "resolved" of an alert nobody was told of.
+TEST_F(RuleManagerTest, FiringInMaintenanceIsHeldBackThenNotifiedAfterTheWindow) {
+  Maintenance(kStart, kStart + 5 * kMin);
+  auto m = NewManager(nullptr);
+  for (int i = 0; i < 5; ++i) Step(*m, 0);  // t0..t4: pending, firing at t2, all in the window
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].state, AlertState::kFiring);
+  EXPECT_EQ(m->ActiveAlerts()[0].suppressed_by, "maintenance #1 of carbon: upgrade");
+  EXPECT_EQ(SentCount(), 0u);
+  Step(*m, 0);  // t5: the window is over, still firing: told now, as a first notification
+  ASSERT_EQ(SentCount(), 1u);
+  const OutgoingAlert& sent = sender_.batches[0][0];
+  EXPECT_FALSE(sent.resolved);
+  EXPECT_EQ(sent.starts_at_ms, kStart + 2 * kMin);
+  EXPECT_EQ(sent.sent_at_ms, kStart + 5 * kMin);
+  EXPECT_EQ(sent.previously_sent_at_ms, 0);  // a webhook pages on it (a state change)
+  EXPECT_EQ(m->ActiveAlerts()[0].suppressed_by, "");
+  Step(*m, 1);  // t6: its resolution is told (its firing was)
+  ASSERT_EQ(SentCount(), 2u);
+  EXPECT_TRUE(sender_.batches[1][0].resolved);
+}
+
+TEST_F(RuleManagerTest, FiredAndResolvedInsideMaintenanceIsNeverNotified) {
+  Maintenance(kStart, kStart + 6 * kMin);
+  auto m = NewManager(nullptr);
+  for (int i = 0; i < 4; ++i) Step(*m, 0);  // firing t2..t3
+  Step(*m, 1);                              // t4: resolved in the window
+  EXPECT_EQ(StateOf(*m), AlertState::kInactive);
+  for (int i = 0; i < 10; ++i) Step(*m, 1);  // past the window, within the resolved retention
+  EXPECT_EQ(SentCount(), 0u);                // no late firing, no false "resolved"
+}
+
+TEST_F(RuleManagerTest, NotifiedBeforeMaintenanceKeepsResendsAndItsResolution) {
+  Maintenance(kStart + 3 * kMin, kStart + 20 * kMin);
+  auto m = NewManager(nullptr);
+  for (int i = 0; i < 3; ++i) Step(*m, 0);  // firing and told at t2, before the window
+  ASSERT_EQ(SentCount(), 1u);
+  Step(*m, 0);  // t3: in the window, sent 1 min ago
+  Step(*m, 0);  // t4: resent, so that Alertmanager does not expire it into a false "resolved"
+  ASSERT_EQ(SentCount(), 2u);
+  EXPECT_EQ(sender_.batches[1][0].previously_sent_at_ms, kStart + 2 * kMin);  // not a page
+  EXPECT_EQ(m->ActiveAlerts()[0].suppressed_by, "maintenance #1 of carbon: upgrade");
+  Step(*m, 1);  // t5: the resolution of what was told is told
+  ASSERT_EQ(SentCount(), 3u);
+  EXPECT_TRUE(sender_.batches[2][0].resolved);
+}
+
+TEST_F(RuleManagerTest, SuppressedFiringSurvivesARestartAndIsNotifiedAfterTheWindow) {
+  MemoryAlertStore store;
+  Maintenance(kStart, kStart + 5 * kMin);
+  {
+    auto m = NewManager(&store);
+    for (int i = 0; i < 4; ++i) Step(*m, 0);  // firing at t2, held back
+  }
+  auto m = NewManager(&store);
+  Step(*m, 0);  // t4: still in the window
+  EXPECT_EQ(SentCount(), 0u);
+  Step(*m, 0);  // t5: after it
+  ASSERT_EQ(SentCount(), 1u);
+  EXPECT_EQ(sender_.batches[0][0].starts_at_ms, kStart + 2 * kMin);
 }
 
 TEST_F(RuleManagerTest, RecordingRulesAndAlertsSeriesGoToTheStore) {

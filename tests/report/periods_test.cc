@@ -54,6 +54,20 @@ TEST(PeriodsTest, CurrentPeriodPrefersTheActiveOne) {
   EXPECT_FALSE(CurrentPeriod({}, kT0).has_value());
 }
 
+TEST(PeriodsTest, ActivePeriodIsNeverAFinishedStoppedOrScheduledOne) {
+  std::vector<PeriodRecord> ps = {P(1, kT0 - 20 * kDay, kT0 - 13 * kDay),
+                                  P(2, kT0, kT0 + 7 * kDay),
+                                  P(3, kT0 + 10 * kDay, kT0 + 17 * kDay),
+                                  P(4, kT0 - 5 * kDay, kT0 + 2 * kDay, kT0 - 4 * kDay)};
+  ASSERT_TRUE(ActivePeriod(ps, kT0 + kDay).has_value());
+  EXPECT_EQ(ActivePeriod(ps, kT0 + kDay)->id, 2);                 // not 4: stopped
+  EXPECT_FALSE(ActivePeriod(ps, kT0 - 3 * kDay).has_value());   // 4 stopped, 1 finished
+  EXPECT_FALSE(ActivePeriod(ps, kT0 + 9 * kDay).has_value());   // 2 finished, 3 scheduled
+  EXPECT_EQ(CurrentPeriod(ps, kT0 + 9 * kDay)->id, 2);          // what a plain report takes
+  ASSERT_TRUE(ActivePeriod(ps, kT0 + 10 * kDay).has_value());
+  EXPECT_EQ(ActivePeriod(ps, kT0 + 10 * kDay)->id, 3);
+}
+
 TEST(PeriodsTest, PeriodObjectiveOverridesTheComponents) {
   Objective base;
   base.latency_p95_ms = 300;
@@ -250,6 +264,61 @@ TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDat
   EXPECT_EQ(j["maintenance"][0]["reason"], "DB upgrade");
   req.format = "pdf";
   EXPECT_TRUE(RenderPeriodReport(req).status().IsInvalidArgument());
+}
+
+// Issue 15 ("one truth"): the live figures (uptime board) are the report's own figures: the
+// active period while one runs, else the objective window ending now; maintenance excluded both
+// ways; figures_only skips the log lines and alert history.
+TEST_F(PeriodReportTest, LiveFiguresFollowTheActivePeriodElseTheObjectiveWindow) {
+  WriteBatch batch;
+  for (int64_t ts = kT0 - kDay; ts < kT0 + 3 * kDay; ts += kMinute) {
+    const bool down = ts >= kT0 + kDay && ts < kT0 + kDay + 40 * kMinute;
+    batch.runs.push_back(MakeRun("health", ts, !down, 90 * kSecond, "status 503", 0.02));
+  }
+  LogEvent e;
+  e.key = {"carbon", "app-log"};
+  e.severity = "critical";
+  e.ts_ms = kT0 + kHour;
+  e.line = "CRITICAL";
+  batch.log_events.push_back(e);
+  Write(batch);
+  auto store = storage::PeriodStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  auto id = (*store)->AddPeriod(P(0, kT0, kT0 + 2 * kDay));
+  ASSERT_TRUE(id.ok());
+  // 30 of the 40 down minutes inside maintenance.
+  ASSERT_TRUE((*store)
+                  ->AddMaintenance({0, "carbon", kT0 + kDay + 10 * kMinute,
+                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0})
+                  .ok());
+  store->reset();
+
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.now_ms = kT0 + kDay + 12 * kHour;
+  auto full = BuildPeriodReport(req);
+  req.live = true;
+  req.figures_only = true;
+  auto live = BuildPeriodReport(req);
+  ASSERT_TRUE(full.ok() && live.ok()) << live.status().ToString();
+  EXPECT_EQ(live->period_id, *id);
+  EXPECT_EQ(live->from_ms, full->from_ms);
+  EXPECT_EQ(live->totals.down_ms, 10 * kMinute);
+  EXPECT_EQ(live->totals.down_ms, full->totals.down_ms);
+  EXPECT_EQ(live->totals.coverage(), full->totals.coverage());
+  EXPECT_EQ(live->budget.left_ms, full->budget.left_ms);
+  EXPECT_EQ(full->logs.critical, 1u);
+  EXPECT_EQ(live->logs.critical, 0u);  // not read
+
+  // The period is over: the default report stays on it, the live figures roll on.
+  req.now_ms = kT0 + 2 * kDay + 12 * kHour;
+  auto after = BuildPeriodReport(req);
+  ASSERT_TRUE(after.ok());
+  EXPECT_FALSE(after->period_id.has_value());
+  EXPECT_EQ(after->to_ms, req.now_ms);
+  EXPECT_EQ(after->from_ms, req.now_ms - req.objective.window_ms);
+  EXPECT_EQ(after->totals.excluded_ms, 110 * kMinute);
 }
 
 TEST_F(PeriodReportTest, CurrentPeriodsOfEveryComponent) {

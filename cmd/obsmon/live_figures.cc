@@ -1,0 +1,50 @@
+#include "cmd/obsmon/live_figures.h"
+
+#include "cmd/obsmon/api_backend.h"
+#include "report/periods.h"
+
+namespace obsmon {
+
+UptimeFigures FiguresOfReport(const ComponentConfig& c, const Report& r) {
+  UptimeFigures f;
+  f.component = c.name;
+  f.job = c.labels.Get("job");
+  f.from_ms = r.from_ms;
+  f.to_ms = r.to_ms;
+  f.window_ms = r.to_ms - r.from_ms;
+  f.period_id = r.period_id;
+  f.objective_ratio = r.objective.uptime_percent / 100.0;
+  f.computed_at_ms = r.now_ms;
+  f.uptime_ratio = r.totals.uptime();
+  f.coverage_ratio = r.totals.coverage().value_or(0);
+  f.down_seconds = static_cast<double>(r.totals.down_ms) / 1000.0;
+  f.budget_remaining_seconds = static_cast<double>(r.budget.left_ms) / 1000.0;
+  return f;
+}
+
+Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const ComponentConfig& c,
+                                         TimestampMs now_ms) {
+  PeriodReportRequest request;
+  request.db_path = db_path;
+  request.component = c.name;
+  request.objective = c.objective;
+  request.health_probes = ReportOptionsFor(c).health_probes;
+  request.now_ms = now_ms;
+  request.live = true;
+  request.figures_only = true;  // every refresh: log lines and alert history are not shown
+  auto report = BuildPeriodReport(request);
+  if (report.ok()) return FiguresOfReport(c, *report);
+  if (!report.status().IsNotFound()) return report.status();
+  // No runs (or no database) yet: the objective window, nothing known in it.
+  UptimeFigures f;
+  f.component = c.name;
+  f.job = c.labels.Get("job");
+  f.window_ms = c.objective.window_ms;
+  f.from_ms = now_ms - c.objective.window_ms;
+  f.to_ms = now_ms;
+  f.objective_ratio = c.objective.uptime_percent / 100.0;
+  f.computed_at_ms = now_ms;
+  return f;
+}
+
+}  // namespace obsmon

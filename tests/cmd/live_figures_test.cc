@@ -1,0 +1,105 @@
+// The uptime board's figures (overview, /api/v1/components, obsmon_component_* on /metrics) are
+// the period report's own figures (issue 15, "one truth everywhere"): maintenance excluded, the
+// active period's window and objective, and figures with no uptime for a component with no run.
+#include "cmd/obsmon/live_figures.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "report/periods.h"
+#include "storage/period_store.h"
+#include "storage/storage.h"
+#include "tests/report/uptime_oracle.h"
+#include "tests/support/scratch_dir.h"
+
+namespace obsmon {
+namespace {
+
+using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+
+class LiveFiguresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::path(scratch_.path()) / "obsmon.db").string();
+    component_.name = "carbon";
+    component_.labels = Labels{{"job", "carbon-job"}};
+  }
+  // Minute runs over [from, to), down in [down_from, down_to).
+  void WriteRuns(int64_t from, int64_t to, int64_t down_from, int64_t down_to) {
+    WriteBatch batch;
+    for (int64_t ts = from; ts < to; ts += kMinute) {
+      const bool down = ts >= down_from && ts < down_to;
+      batch.runs.push_back(MakeRun("health", ts, !down, 90 * kSecond, "status 503", 0.02));
+    }
+    storage::StorageOptions opt;
+    opt.path = path_;
+    opt.clock = &clock_;
+    auto writer = storage::Writer::Start(opt);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    ASSERT_TRUE((*writer)->Enqueue(std::move(batch)));
+    ASSERT_TRUE((*writer)->Flush().ok());
+    (*writer)->Stop();
+  }
+
+  ::obsmon::testing::ScratchDir scratch_;
+  std::string path_;
+  ComponentConfig component_;
+  FakeClock clock_{kT0};
+};
+
+// The issue's figures came from an overview that disagreed with the period report under
+// maintenance; here both come from one database at one instant and must be equal.
+TEST_F(LiveFiguresTest, OverviewFiguresAreThePeriodReportsUnderMaintenance) {
+  const int64_t now = kT0 + kDay + 12 * kHour;
+  WriteRuns(kT0, now, kT0 + kDay, kT0 + kDay + 40 * kMinute);
+  auto store = storage::PeriodStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  PeriodRecord p;
+  p.component = "carbon";
+  p.start_ms = kT0;
+  p.end_ms = kT0 + 7 * kDay;
+  p.objective_percent = 99.0;
+  auto id = (*store)->AddPeriod(p);
+  ASSERT_TRUE(id.ok());
+  ASSERT_TRUE((*store)
+                  ->AddMaintenance({0, "carbon", kT0 + kDay + 10 * kMinute,
+                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0})
+                  .ok());
+  store->reset();
+
+  auto f = ComputeLiveFigures(path_, component_, now);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.now_ms = now;
+  auto report = BuildPeriodReport(req);  // what `obsmon observe report` computes
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(f->period_id, *id);
+  EXPECT_EQ(f->from_ms, kT0);
+  EXPECT_EQ(f->window_ms, 7 * kDay);
+  EXPECT_DOUBLE_EQ(f->objective_ratio, 0.99);
+  EXPECT_EQ(f->job, "carbon-job");
+  // By hand: 10 of the 40 down minutes are outside maintenance; 110 minutes are excluded.
+  EXPECT_DOUBLE_EQ(f->down_seconds, 600);
+  const int64_t allowed = std::llround(0.01 * static_cast<double>(7 * kDay - 110 * kMinute));
+  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, (allowed - 10 * kMinute) / 1000.0);
+  EXPECT_EQ(f->uptime_ratio, report->totals.uptime());
+  EXPECT_DOUBLE_EQ(f->coverage_ratio, *report->totals.coverage());
+  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, report->budget.left_ms / 1000.0);
+  EXPECT_DOUBLE_EQ(f->down_seconds, report->totals.down_ms / 1000.0);
+}
+
+TEST_F(LiveFiguresTest, NoRunYetIsNoUptimeOverTheObjectiveWindow) {
+  WriteRuns(kT0, kT0 + kMinute, 0, 0);  // another component's database exists
+  component_.name = "neo4j";
+  auto f = ComputeLiveFigures(path_, component_, kT0 + kHour);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE(f->uptime_ratio.has_value());
+  EXPECT_EQ(f->window_ms, component_.objective.window_ms);
+  EXPECT_EQ(f->to_ms, kT0 + kHour);
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -1,0 +1,364 @@
+// Issue 15, "one truth everywhere", on the real binary: a target that goes down once inside a
+// maintenance window and once outside it, and writes its own up/down schedule to a file (the
+// independent truth). The overview JSON (/api/v1/components), the obsmon_component_* series on
+// /metrics and `obsmon observe report --format json` must each agree with the truth (maintenance
+// excluded) and with one another. Then alerts: a rule on the same kind of target fires inside a
+// window and is suppressed (listed, marked, not sent to the webhook), and a still-firing alert is
+// sent once the window is over, with no "resolved" of the episode that ended inside it.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "core/time_format.h"
+#include "tests/integration/ops_support.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::MetricValue;
+using testing::ScratchDir;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Span {
+  int64_t start = 0, end = 0;
+};
+
+int64_t Overlap(Span a, Span b) {
+  return std::max<int64_t>(0, std::min(a.end, b.end) - std::max(a.start, b.start));
+}
+
+// /health answers 503 inside its down spans and 200 elsewhere, looking up the wall clock at each
+// answer; the spans are written to `log` before the first answer, one "start_ms end_ms" a line.
+class ScheduledTarget {
+ public:
+  ScheduledTarget(std::vector<Span> down, const std::string& log) : down_(std::move(down)) {
+    std::ofstream out(log);
+    for (const Span& s : down_) out << s.start << " " << s.end << " down\n";
+    server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      const int64_t now = WallMs();
+      for (const Span& s : down_) {
+        if (s.start <= now && now < s.end) res.status = 503;
+      }
+      res.set_content(res.status == 503 ? "DOWN" : "OK", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~ScheduledTarget() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+
+ private:
+  const std::vector<Span> down_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// The down spans the target logged.
+std::vector<Span> ReadTruth(const std::string& log) {
+  std::vector<Span> out;
+  std::ifstream in(log);
+  Span s;
+  std::string what;
+  while (in >> s.start >> s.end >> what) out.push_back(s);
+  return out;
+}
+
+std::string UnixSeconds(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                static_cast<long long>(ms % 1000));
+  return buf;
+}
+
+// One refresh's figures as a view shows them.
+struct Figures {
+  double uptime = 0, coverage = 0, budget_left_s = 0;
+  std::optional<double> down_s;  // not on /metrics
+  int64_t at_ms = 0;             // when computed
+};
+
+class ObsmonMaintenanceTest : public ::testing::Test {
+ protected:
+  std::string Cli(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{testing::kObsmonBinary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--config", dir_.File("obsmon.yml")});
+    auto [code, out] = testing::RunCommand(argv, dir_.File("cli.out"));
+    EXPECT_EQ(code, 0) << out;
+    return out;
+  }
+  void WriteConfig(int target_port) {
+    WriteWholeFile(dir_.File("obsmon.yml"),
+                   "listen: 127.0.0.1:0\n"
+                   "storage: {path: " + dir_.File("obsmon.db") + "}\n"
+                   "uptime_refresh: 200ms\n"
+                   "components:\n" +
+                       testing::HealthComponentYaml("svc", target_port));
+  }
+
+  ScratchDir dir_;
+};
+
+nlohmann::json ComponentJson(httplib::Client& api) {
+  auto res = api.Get("/api/v1/components");
+  if (!res) return nullptr;
+  auto all = nlohmann::json::parse(res->body, nullptr, false);
+  if (all.is_discarded()) return nullptr;
+  for (const auto& c : all["data"]) {
+    if (c.value("name", "") == "svc") return c;
+  }
+  return nullptr;
+}
+
+// The API's figures and, from the same refresh (the computed_at before and after agree), /metrics'.
+std::pair<Figures, Figures> ApiAndMetrics(httplib::Client& api, nlohmann::json* api_json) {
+  for (int attempt = 0;; ++attempt) {
+    const nlohmann::json before = ComponentJson(api);
+    const std::string metrics = api.Get("/metrics")->body;
+    const nlohmann::json after = ComponentJson(api);
+    if (before["window"]["computed_at"] != after["window"]["computed_at"] && attempt < 50) continue;
+    const auto& w = before["window"];
+    Figures a{w["uptime_ratio"], w["coverage_ratio"], w["error_budget_remaining_seconds"],
+              w["down_seconds"].get<double>(), 0};
+    const std::string l = "component=\"svc\"";
+    Figures m{*MetricValue(metrics, "obsmon_component_uptime_ratio", l),
+              *MetricValue(metrics, "obsmon_component_coverage_ratio", l),
+              *MetricValue(metrics, "obsmon_component_error_budget_remaining_seconds", l),
+              std::nullopt, 0};
+    *api_json = before;
+    return {a, m};
+  }
+}
+
+TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
+  // The schedule starts once obsmon probes; times are relative to t0 (set below).
+  const int64_t lead = WallMs() + 4000;  // obsmon is up and probing well before this
+  const std::vector<Span> down = {{lead + 2500, lead + 5500},    // inside maintenance
+                                  {lead + 8000, lead + 10000}};  // outside
+  const Span maintenance{lead + 2000, lead + 6500};
+  ScheduledTarget target(down, dir_.File("target.log"));
+  WriteConfig(target.port());
+  Cli({"observe", "start", "svc", "--days", "1"});
+  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
+       UnixSeconds(maintenance.end), "--reason", "planned restart"});
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_LT(WallMs(), lead) << "obsmon took too long to start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 11500 - WallMs()));
+
+  httplib::Client api("127.0.0.1", port);
+  nlohmann::json api_json;
+  auto [from_api, from_metrics] = ApiAndMetrics(api, &api_json);
+  const auto report =
+      nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+
+  // The truth, from the target's own log: down outside maintenance only.
+  const std::vector<Span> truth = ReadTruth(dir_.File("target.log"));
+  ASSERT_EQ(truth.size(), 2u);
+  int64_t truth_down = 0, truth_down_in_maintenance = 0;
+  for (const Span& s : truth) {
+    truth_down_in_maintenance += Overlap(s, maintenance);
+    truth_down += (s.end - s.start) - Overlap(s, maintenance);
+  }
+  const int64_t period_from = report["window"]["from_ms"], period_to = report["window"]["to_ms"];
+  const int64_t excluded = maintenance.end - maintenance.start;
+  const double allowed_s = std::llround(0.005 * static_cast<double>(period_to - period_from -
+                                                                    excluded)) / 1000.0;
+  const double truth_left_s = allowed_s - truth_down / 1000.0;
+  // A transition is seen at the next probe run (200 ms) plus its latency.
+  const double slack_s = 0.35;
+
+  // The report against the truth.
+  const auto& u = report["uptime"];
+  EXPECT_NEAR(u["down_ms"].get<double>() / 1000.0, truth_down / 1000.0, slack_s) << report.dump();
+  EXPECT_EQ(u["excluded_ms"].get<int64_t>(), excluded);
+  EXPECT_NEAR(report["error_budget"]["left_seconds"].get<double>(), truth_left_s, slack_s);
+  EXPECT_EQ(report["error_budget"]["allowed_ms"].get<int64_t>(), std::llround(allowed_s * 1000));
+
+  // The overview JSON: the same window, the same figures.
+  const auto& w = api_json["window"];
+  EXPECT_EQ(w["period_id"], report["period_id"]) << api_json.dump();
+  EXPECT_EQ(w["from"], report["window"]["from"]);
+  EXPECT_NEAR(*from_api.down_s, truth_down / 1000.0, slack_s);
+  EXPECT_NEAR(from_api.budget_left_s, truth_left_s, slack_s);
+  // Down and budget no longer move once the target is up for good: equal to the millisecond.
+  EXPECT_NEAR(*from_api.down_s, u["down_ms"].get<double>() / 1000.0, 0.0011);
+  EXPECT_NEAR(from_api.budget_left_s, report["error_budget"]["left_seconds"].get<double>(), 0.0011);
+  // Uptime and coverage move with time: carry the API's figures to the report's instant (the
+  // target is up and probed all along in between: up and known time grow by the elapsed time).
+  // Slack: at a refresh, the runs of the last ~interval may not be committed yet (the writer
+  // groups commits), so the refresh sees that tail as unknown and the later report as up.
+  const double tail_s = 0.5;
+  const int64_t api_at = *ParseTimestamp(w["computed_at"].get<std::string>());
+  const int64_t report_at = report["window"]["now_ms"];
+  const double dt = (report_at - api_at) / 1000.0;
+  ASSERT_GE(dt, 0);
+  const double denominator_api = (api_at - period_from - excluded) / 1000.0;
+  const double known_api = from_api.coverage * denominator_api;
+  const double up_api = from_api.uptime * known_api;
+  const double up_report = u["up_ms"].get<double>() / 1000.0;
+  const double known_report = up_report + u["down_ms"].get<double>() / 1000.0;
+  EXPECT_NEAR(up_api + dt, up_report, tail_s);
+  EXPECT_NEAR(known_api + dt, known_report, tail_s);
+  EXPECT_NEAR((up_api + dt) / (known_api + dt), u["uptime_ratio"].get<double>(), 0.01);
+  EXPECT_NEAR((known_api + dt) / (denominator_api + dt), u["coverage_ratio"].get<double>(),
+              tail_s / denominator_api);
+  // And against the truth: uptime = 1 - down / known.
+  EXPECT_NEAR(from_api.uptime, 1.0 - (truth_down / 1000.0) / known_api, 0.035);
+
+  // /metrics: the very figures of the API's refresh.
+  EXPECT_DOUBLE_EQ(from_metrics.uptime, from_api.uptime);
+  EXPECT_DOUBLE_EQ(from_metrics.coverage, from_api.coverage);
+  EXPECT_DOUBLE_EQ(from_metrics.budget_left_s, from_api.budget_left_s);
+
+  std::printf(
+      "truth: down %.3f s outside maintenance (%.3f s inside, excluded), budget left %.3f s\n"
+      "report: down %.3f s, budget left %.3f s, uptime %.5f, coverage %.5f (made %.3f s later)\n"
+      "api:    down %.3f s, budget left %.3f s, uptime %.5f, coverage %.5f\n"
+      "metrics:                budget left %.3f s, uptime %.5f, coverage %.5f\n",
+      truth_down / 1000.0, truth_down_in_maintenance / 1000.0, truth_left_s,
+      u["down_ms"].get<double>() / 1000.0, report["error_budget"]["left_seconds"].get<double>(),
+      u["uptime_ratio"].get<double>(), u["coverage_ratio"].get<double>(), dt, *from_api.down_s,
+      from_api.budget_left_s, from_api.uptime, from_api.coverage, from_metrics.budget_left_s,
+      from_metrics.uptime, from_metrics.coverage);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// The WebDown notifications a webhook received: status and wall time of arrival.
+class Webhook {
+ public:
+  Webhook() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      auto body = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!body.is_discarded()) {
+        for (const auto& a : body["alerts"]) {
+          if (a["labels"]["alertname"] == "WebDown") got_.push_back({a["status"], WallMs()});
+        }
+      }
+      res.status = 200;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~Webhook() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  std::vector<std::pair<std::string, int64_t>> Received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return got_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<std::pair<std::string, int64_t>> got_;
+};
+
+// The WebDown alert as /api/v1/alerts lists it, or null.
+nlohmann::json WebDown(httplib::Client& api) {
+  auto res = api.Get("/api/v1/alerts");
+  if (!res) return nullptr;
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return nullptr;
+  for (const auto& a : j["data"]["alerts"]) {
+    if (a["labels"]["alertname"] == "WebDown") return a;
+  }
+  return nullptr;
+}
+
+TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
+  const int64_t lead = WallMs() + 4000;
+  const Span maintenance{lead, lead + 7000};
+  // Down twice: once inside the window only (fires and resolves there: never notified), once
+  // across its end (fires inside it: notified after it, then resolved).
+  ScheduledTarget target({{lead + 500, lead + 3000}, {lead + 4000, lead + 10000}},
+                         dir_.File("target.log"));
+  Webhook hook;
+  WriteWholeFile(dir_.File("rules.yml"), R"(groups:
+  - name: web
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: up{job="svc"} == 0
+        for: 1s
+)");
+  WriteWholeFile(dir_.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir_.File("obsmon.db") + "}\n"
+                 "uptime_refresh: 200ms\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  webhooks: [{name: ops, url: \"http://127.0.0.1:" +
+                     std::to_string(hook.port()) + "/hook\"}]\n"
+                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
+                 "components:\n" + testing::HealthComponentYaml("svc", target.port()));
+  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
+       UnixSeconds(maintenance.end), "--reason", "planned restart"});
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client api("127.0.0.1", port);
+
+  // Firing inside the window (the second episode): listed, marked, not sent.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto a = WebDown(api);
+        return WallMs() > lead + 4000 && a.is_object() && a["state"] == "firing";
+      },
+      20s))
+      << obsmon->Output();
+  const nlohmann::json held = WebDown(api);
+  EXPECT_EQ(held.value("suppressed", false), true) << held.dump();
+  EXPECT_NE(held["suppressedBy"][0].get<std::string>().find("planned restart"), std::string::npos);
+  ASSERT_LT(WallMs(), maintenance.end);
+  EXPECT_TRUE(hook.Received().empty());
+
+  // After the window: told once it is over, then resolved; nothing of the first episode.
+  ASSERT_TRUE(WaitUntil([&] { return hook.Received().size() >= 2; }, 20s)) << obsmon->Output();
+  const auto got = hook.Received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].first, "firing");
+  EXPECT_GE(got[0].second, maintenance.end);
+  EXPECT_LT(got[0].second, maintenance.end + 3000);  // the first evaluation after, plus delivery
+  EXPECT_EQ(got[1].first, "resolved");
+  EXPECT_GE(got[1].second, lead + 10000);
+  std::printf("window ends at +%.3f s; firing received at +%.3f s, resolved at +%.3f s\n",
+              (maintenance.end - lead) / 1000.0, (got[0].second - lead) / 1000.0,
+              (got[1].second - lead) / 1000.0);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+}  // namespace
+}  // namespace obsmon

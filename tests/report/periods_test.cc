@@ -339,7 +339,9 @@ TEST_F(PeriodReportTest, CurrentPeriodsOfEveryComponent) {
 }
 
 TEST_F(PeriodReportTest, UnknownPeriodOrOtherComponentsPeriodIsNotFound) {
-  Write(WriteBatch{{MakeRun("health", kT0, true, kMinute)}, {}, {}, {}, {}});
+  WriteBatch batch;
+  batch.runs = {MakeRun("health", kT0, true, kMinute)};
+  Write(batch);
   auto store = storage::PeriodStore::Open(path_);
   PeriodRecord p = P(0, kT0, kT0 + kDay);
   p.component = "neo4j";

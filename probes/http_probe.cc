@@ -369,108 +369,79 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
   return result;
 }
 
-std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings,
-                                     const Clock& clock,
-                                     std::shared_ptr<DeadlineWatchdog> watchdog) {
-  bool ok = true;
-  HttpProbeOptions opts;
+namespace {
 
+// The factory's parts. Each records its errors in `settings` (file:line:column); the factory
+// fails when any was recorded. A key of the wrong type is reported by ConfigNode itself.
+void ReadRequest(ConfigNode& settings, HttpProbeOptions& opts) {
   if (auto url = settings.String("url", /*required=*/true)) {
     Result<HttpUrl> parsed = ParseHttpUrl(*url);
     if (parsed.ok()) {
       opts.url = std::move(parsed.value());
     } else {
       settings.ErrorAt("url", parsed.status().message());
-      ok = false;
     }
-  } else {
-    ok = false;
   }
-
   if (auto method = settings.String("method")) {
     std::string upper = *method;
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (std::find(std::begin(kMethods), std::end(kMethods), upper) == std::end(kMethods)) {
       settings.ErrorAt("method", "unsupported method '" + *method +
                                      "' (use GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)");
-      ok = false;
     }
     opts.method = upper;
-  } else if (settings.Has("method")) {
-    ok = false;
   }
+  if (auto headers = settings.StringMap("headers")) opts.headers = std::move(*headers);
+  if (auto body = settings.String("body")) opts.body = std::move(*body);
+  if (auto follow = settings.Bool("follow_redirects")) opts.follow_redirects = *follow;
+  if (auto skip = settings.Bool("tls_skip_verify")) opts.tls_skip_verify = *skip;
+}
 
-  if (auto headers = settings.StringMap("headers")) {
-    opts.headers = std::move(*headers);
-  } else if (settings.Has("headers")) {
-    ok = false;
-  }
-
-  if (auto body = settings.String("body")) {
-    opts.body = std::move(*body);
-  } else if (settings.Has("body")) {
-    ok = false;
-  }
-
+void ReadExpectations(ConfigNode& settings, HttpProbeOptions& opts) {
   if (auto codes = settings.StringList("expect_status")) {
     opts.expect_status.clear();
     for (const auto& text : *codes) {
-      auto range = ParseStatusRange(text);
-      if (!range) {
+      if (auto range = ParseStatusRange(text)) {
+        opts.expect_status.push_back(*range);
+      } else {
         settings.ErrorAt("expect_status",
                          "bad status '" + text + "' in expect_status (use 200, 200-299 or 2xx)");
-        ok = false;
-        continue;
       }
-      opts.expect_status.push_back(*range);
     }
-    if (codes->empty()) {
-      settings.ErrorAt("expect_status", "expect_status must not be empty");
-      ok = false;
-    }
-  } else if (settings.Has("expect_status")) {
-    ok = false;
+    if (codes->empty()) settings.ErrorAt("expect_status", "expect_status must not be empty");
   }
+  bool patterns_ok = true;  // CompilePattern reports its own errors
+  opts.body_match = CompilePattern(settings, "body_match", &patterns_ok);
+  opts.body_not_match = CompilePattern(settings, "body_not_match", &patterns_ok);
+}
 
-  opts.body_match = CompilePattern(settings, "body_match", &ok);
-  opts.body_not_match = CompilePattern(settings, "body_not_match", &ok);
-
-  if (auto max = settings.Int("max_body_bytes")) {
-    // At most 256 MiB: the body judged is held in memory (`max_body_bytes * 2` is the probe's
-    // read budget, which 1e14 would overflow).
-    if (*max < 1 || *max > (int64_t{256} << 20)) {
-      settings.ErrorAt("max_body_bytes", "max_body_bytes must be between 1 and 268435456");
-      ok = false;
-    } else {
-      opts.max_body_bytes = static_cast<size_t>(*max);
-    }
-  } else if (settings.Has("max_body_bytes")) {
-    ok = false;
+// `key` in [min, max] into `field`, else an error with the range.
+void ReadSize(ConfigNode& settings, const std::string& key, int64_t min, int64_t max,
+              size_t* field) {
+  auto value = settings.Int(key);
+  if (!value) return;
+  if (*value < min || *value > max) {
+    settings.ErrorAt(key, key + " must be between " + std::to_string(min) + " and " +
+                              std::to_string(max));
+    return;
   }
+  *field = static_cast<size_t>(*value);
+}
 
-  if (auto max = settings.Int("max_header_bytes")) {
-    if (*max < 1024 || *max > (16 << 20)) {
-      settings.ErrorAt("max_header_bytes", "max_header_bytes must be between 1024 and 16777216");
-      ok = false;
-    } else {
-      opts.max_header_bytes = static_cast<size_t>(*max);
-    }
-  } else if (settings.Has("max_header_bytes")) {
-    ok = false;
-  }
+}  // namespace
 
-  if (auto follow = settings.Bool("follow_redirects")) {
-    opts.follow_redirects = *follow;
-  } else if (settings.Has("follow_redirects")) {
-    ok = false;
-  }
-  if (auto skip = settings.Bool("tls_skip_verify")) {
-    opts.tls_skip_verify = *skip;
-  } else if (settings.Has("tls_skip_verify")) {
-    ok = false;
-  }
-
-  if (!ok) return nullptr;
+std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings,
+                                     const Clock& clock,
+                                     std::shared_ptr<DeadlineWatchdog> watchdog) {
+  const size_t errors_before = settings.errors()->errors().size();
+  HttpProbeOptions opts;
+  ReadRequest(settings, opts);
+  ReadExpectations(settings, opts);
+  // At most 256 MiB: the body judged is held in memory (`max_body_bytes * 2` is the probe's
+  // read budget, which 1e14 would overflow).
+  ReadSize(settings, "max_body_bytes", 1, int64_t{256} << 20, &opts.max_body_bytes);
+  ReadSize(settings, "max_header_bytes", 1024, 16 << 20, &opts.max_header_bytes);
+  if (settings.errors()->errors().size() != errors_before) return nullptr;
   return std::make_unique<HttpProbe>(spec, std::move(opts), clock, std::move(watchdog));
 }
 

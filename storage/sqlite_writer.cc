@@ -31,6 +31,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/mutex.h"
@@ -59,6 +60,24 @@ size_t RowsOf(const WriteBatch& b) {
          b.counters.size();
 }
 
+// Releases `mu` for its scope and takes it back at the end: the writer thread does its slow work
+// (SQLite, the daemon's callbacks) without the lock, so that producers never wait for the disk.
+// Unlike releasing through MutexLock::native(), the analysis sees it, and flags a guarded field
+// touched in the scope. The MutexLock that holds `mu` is unaware of the gap and must not be used
+// (for a wait) within it.
+class SCOPED_CAPABILITY MutexUnlock {
+ public:
+  explicit MutexUnlock(Mutex& mu) RELEASE(mu) : mu_(mu) { mu_.Unlock(); }
+  // RELEASE() ends the scope (it is the analysis's word for a scoped object's destructor); clang
+  // 14 reads ACQUIRE() there as a second acquisition.
+  ~MutexUnlock() RELEASE() { mu_.Lock(); }
+  MutexUnlock(const MutexUnlock&) = delete;
+  MutexUnlock& operator=(const MutexUnlock&) = delete;
+
+ private:
+  Mutex& mu_;
+};
+
 class SqliteWriter final : public Writer {
  public:
   SqliteWriter(const StorageOptions& options, std::unique_ptr<LockFile> lock,
@@ -69,9 +88,9 @@ class SqliteWriter final : public Writer {
         files_(files),
         applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms),
         retention_(*db_, options.retention_batch_rows) {
-    next_retention_ =
+    retention_requests_.next_periodic =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
-    last_activity_ = options_.clock->SteadyNow();
+    wal_.last_activity = options_.clock->SteadyNow();
     // After each checkpoint SQLite truncates the WAL to this size (throws before the thread
     // exists: Start() reports it).
     db_->execAndGet(fmt::format("PRAGMA journal_size_limit = {}", options_.journal_size_limit_bytes));
@@ -189,14 +208,14 @@ class SqliteWriter final : public Writer {
   Status RunRetention() override {
     MutexLock lock(mu_);
     if (thread_done_ || stopping_) return Status::Unavailable("storage writer is stopped");
-    const uint64_t ticket = ++retention_requested_;
+    const uint64_t ticket = retention_requests_.Take();
     work_cv_.notify_one();
     done_cv_.wait(lock.native(), [&] {
       mu_.AssertHeld();  // the predicate runs with the lock held
-      return retention_completed_ >= ticket || thread_done_;
+      return retention_requests_.Answered(ticket) || thread_done_;
     });
-    if (retention_completed_ < ticket) return Status::Unavailable("storage writer stopped");
-    return retention_status_;
+    if (!retention_requests_.Answered(ticket)) return Status::Unavailable("storage writer stopped");
+    return retention_requests_.status;
   }
 
   Status SetMaxDatabaseBytes(uint64_t bytes) override {
@@ -228,7 +247,62 @@ class SqliteWriter final : public Writer {
   };
   // Beyond this many queued batches the writer commits without waiting for the interval.
   static constexpr size_t kEagerCommitBatches = 512;
-  // A settings change run on the writer thread (which owns the connection).
+  // RunRetention() takes a ticket and waits until a pass started after it has ended. A pass
+  // also starts every retention_interval_ms on its own.
+  struct RetentionRequests {
+    uint64_t requested = 0;  // the newest ticket taken
+    uint64_t started = 0;    // the newest ticket the running (or last) pass answers
+    uint64_t completed = 0;  // every ticket up to this one has its answer
+    Status status;           // the answer: how the last pass went
+    SteadyTime next_periodic;
+
+    uint64_t Take() { return ++requested; }
+    // A caller waits for a pass that has not started yet.
+    bool Waiting() const { return requested > started; }
+    bool PeriodicDue(SteadyTime now) const { return now >= next_periodic; }
+    void Start(SteadyTime next) {
+      started = requested;
+      next_periodic = next;
+    }
+    void Complete() { completed = started; }
+    bool Answered(uint64_t ticket) const { return completed >= ticket; }
+  };
+  // After a transient failure, writing pauses for a while. Shutdown does not wait for the pause
+  // (it tries once more, then gives up), nor does a settings change (which may have ended the
+  // failure).
+  class Backoff {
+   public:
+    void Start(SteadyTime until) { until_ = until; }
+    void End() { until_.reset(); }
+    void EndIfOver(SteadyTime now) {
+      if (until_ && now >= *until_) until_.reset();
+    }
+    bool active() const { return until_.has_value(); }
+
+   private:
+    std::optional<SteadyTime> until_;
+  };
+  // When the WAL is worth a checkpoint: it holds commits and has been left alone for a while.
+  struct WalActivity {
+    SteadyTime last_activity;  // the last commit or checkpoint (tried)
+    // Committed since the last checkpoint; true at start, for a WAL left by the last run.
+    bool dirty = true;
+
+    void Committed(SteadyTime now) {
+      last_activity = now;
+      dirty = true;
+    }
+    void Checkpointed(SteadyTime now, bool done) {
+      last_activity = now;
+      if (done) dirty = false;
+    }
+    // `idle` 0 turns idle checkpoints off.
+    bool CheckpointDue(SteadyTime now, std::chrono::milliseconds idle) const {
+      return idle.count() > 0 && dirty && now - last_activity >= idle;
+    }
+  };
+  // A control task (Fence, Checkpoint, a settings change) run on the writer thread, which owns
+  // the connection.
   struct Task {
     std::function<Status()> fn;
     std::shared_ptr<std::optional<Status>> result;  // set under mu_ when done
@@ -250,149 +324,207 @@ class SqliteWriter final : public Writer {
     return **done;
   }
 
+  // The writer thread. Each turn runs the control tasks, then waits (for the group-commit
+  // interval, or for work) or writes one group of batches and takes one step of retention, so
+  // that neither a long retention pass nor a stream of batches starves the other.
   void Loop() {
     MutexLock lock(mu_);
-    bool backing_off = false;
     const Clock& clock = *options_.clock;
-    SteadyTime backoff_until = clock.SteadyNow();
     while (true) {
-      DeliverLostState(lock);
-      // Control tasks first (they are quick).
-      while (!tasks_.empty()) {
-        Task task = std::move(tasks_.front());
-        tasks_.pop_front();
-        lock.unlock();
-        Status result = task.fn();
-        lock.lock();
-        if (task.settings_change) {
-          backing_off = false;  // settings changed (e.g. a larger size cap): retry at once
-          failed_seq_ = 0;      // and the failure may be over: Flush waits for the retry
-        }
-        *task.result = std::move(result);  // published under mu_, after the state above
-        done_cv_.notify_all();
-      }
-      if (backing_off && clock.SteadyNow() >= backoff_until) backing_off = false;
-      const bool retention_wanted = retention_requested_ > retention_started_ ||
-                                    options_.clock->SteadyNow() >= next_retention_;
-      const bool can_write = !queue_.empty() && (!backing_off || stopping_);
-      if (can_write && !stopping_ && flush_target_ <= resolved_seq_ &&
-          queue_.size() < kEagerCommitBatches && !retention_wanted && tasks_.empty()) {
-        // Group commit: wait (at most commit_interval_ms after the oldest batch arrived) so one
-        // transaction carries many runs; a process crash loses at most that interval.
-        const auto due = queue_.front().enqueued + std::chrono::milliseconds(options_.commit_interval_ms);
-        if (clock.SteadyNow() < due) {
-          // Ends early for what the condition above lets commit at once.
-          clock.WaitUntil(lock.native(), work_cv_, due, [&] {
-            mu_.AssertHeld();  // the predicate runs with the lock held
-            return stopping_ || flush_target_ > resolved_seq_ ||
-                   queue_.size() >= kEagerCommitBatches ||
-                   retention_requested_ > retention_started_ || !tasks_.empty();
-          });
-          continue;
-        }
-      }
-      if (!can_write && !retention_wanted && !retention_.active() && tasks_.empty()) {
-        if (stopping_ && (queue_.empty() || give_up_)) break;
-        if (!stopping_ && queue_.empty() && CheckpointDue()) {
-          lock.unlock();
-          // Best effort while idle: a busy checkpoint is counted and retried at the next idle
-          // period; an I/O error comes back on the next commit, which reports it.
-          (void)CheckpointNow();
-          lock.lock();
-          continue;
-        }
-        // Wakes for new work, or after a while (on the injected clock) to look at the backoff,
-        // the retention period and the idle checkpoint again.
-        auto wait = std::chrono::milliseconds(backing_off ? 50 : 1000);
-        clock.WaitFor(lock.native(), work_cv_, wait, [&] {
-          mu_.AssertHeld();  // the predicate runs with the lock held
-          return stopping_ || !tasks_.empty() || !lost_state_.empty() ||
-                 retention_requested_ > retention_started_ || (!queue_.empty() && !backing_off);
-        });
+      DeliverLostState();
+      RunTasks();
+      backoff_.EndIfOver(clock.SteadyNow());
+      const bool may_write = !queue_.empty() && (!backoff_.active() || stopping_);
+      const bool retention_due =
+          retention_requests_.Waiting() || retention_requests_.PeriodicDue(clock.SteadyNow());
+      if (may_write && !retention_due && WaitedForGroupCommit(lock)) continue;
+      if (!may_write && !retention_due && !retention_.active() && tasks_.empty()) {
+        // When stopping, may_write ignores the backoff: nothing writable means an empty queue.
+        if (Drained()) break;
+        IdleTurn(lock);
         continue;
       }
-      if (can_write) {
-        std::vector<Queued> work;
-        size_t rows = 0;
-        while (
-            !queue_.empty() && work.size() < options_.max_batches_per_commit &&
-            (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
-          rows += RowsOf(queue_.front().batch);
-          queued_rows_ -= RowsOf(queue_.front().batch);
-          work.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        lock.unlock();
-        bool transient_failure = WriteGroup(&work);
-        lock.lock();
-        DeliverLostState(lock);  // before Flush() returns: its caller may look at the probe
-        if (transient_failure) {
-          if (stopping_) {
-            // Stopping and still failing: give up rather than hang shutdown; count the loss.
-            stats_.lost_batches += work.size() + queue_.size();
-            last_loss_reason_ = "gave up at shutdown: " + last_status_.message();
-            resolved_seq_ = last_seq_;
-            queue_.clear();
-            queued_rows_ = 0;
-            give_up_ = true;
-          } else {
-            // Keep them for a retry, in order, ahead of anything newer.
-            failed_seq_ = std::max(failed_seq_, work.back().seq);
-            for (auto it = work.rbegin(); it != work.rend(); ++it) {
-              queued_rows_ += RowsOf(it->batch);
-              queue_.push_front(std::move(*it));
-            }
-            while (queue_.size() > options_.queue_capacity) {
-              resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
-              FenceLost(queue_.front().batch);
-              queued_rows_ -= RowsOf(queue_.front().batch);
-              queue_.pop_front();
-              ++stats_.lost_batches;
-              last_loss_reason_ = "queue full while retrying: " + last_status_.message();
-            }
-            backing_off = true;
-            backoff_until =
-                clock.SteadyNow() + std::chrono::milliseconds(options_.retry_backoff_ms);
-          }
-        }
-        done_cv_.notify_all();
-      }
-      // Retention: one small statement per turn, so queued writes interleave.
-      if (retention_requested_ > retention_started_ ||
-          (!retention_.active() && options_.clock->SteadyNow() >= next_retention_)) {
-        retention_started_ = retention_requested_;
-        next_retention_ =
-            options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);
-        const TimestampMs now = options_.clock->NowMs();
-        lock.unlock();
-        Status s = BeginRetention(now);
-        lock.lock();
-        retention_status_ = s;
-        if (!s.ok() || !retention_.active()) {
-          retention_completed_ = retention_started_;
-          done_cv_.notify_all();
-        }
-      }
-      if (retention_.active() && stopping_) {
-        // Shutdown must be quick: the next start's pass finishes the work.
-        retention_.Abort();
-        retention_status_ = Status::Unavailable("retention interrupted by shutdown");
-        retention_completed_ = retention_started_;
-        done_cv_.notify_all();
-      }
-      if (retention_.active()) {
-        lock.unlock();
-        Status s = RetentionStep();
-        lock.lock();
-        if (!s.ok()) retention_status_ = s;
-        if (!retention_.active()) {
-          retention_completed_ = retention_started_;
-          done_cv_.notify_all();
-        }
-      }
-      if (stopping_ && queue_.empty() && !retention_.active() && tasks_.empty()) break;
+      if (may_write) WriteQueuedBatches();
+      RetentionTurn();
+      if (Drained()) break;
     }
     thread_done_ = true;
+    done_cv_.notify_all();
+  }
+
+  // Stop() was called and nothing is left: every accepted batch is written or counted lost, no
+  // retention pass runs and no caller waits for a task.
+  bool Drained() const REQUIRES(mu_) {
+    return stopping_ && queue_.empty() && !retention_.active() && tasks_.empty();
+  }
+
+  // Control tasks go first: they are quick, and their callers wait.
+  void RunTasks() REQUIRES(mu_) {
+    while (!tasks_.empty()) {
+      Task task = std::move(tasks_.front());
+      tasks_.pop_front();
+      Status result;
+      {
+        MutexUnlock unlocked(mu_);
+        result = task.fn();
+      }
+      if (task.settings_change) {
+        backoff_.End();   // settings changed (e.g. a larger size cap): retry at once
+        failed_seq_ = 0;  // and the failure may be over: Flush waits for the retry
+      }
+      *task.result = std::move(result);  // published under mu_, after the state above
+      done_cv_.notify_all();
+    }
+  }
+
+  // What must not wait for the group-commit interval: it ends the wait at once.
+  bool Urgent() const REQUIRES(mu_) {
+    return stopping_ || flush_target_ > resolved_seq_ || queue_.size() >= kEagerCommitBatches ||
+           retention_requests_.Waiting() || !tasks_.empty();
+  }
+
+  // Group commit: the oldest batch waits up to commit_interval_ms so that one transaction carries
+  // many runs (a process crash loses at most that interval). Returns whether it waited, in which
+  // case the turn starts over; false when the queue should be written now.
+  bool WaitedForGroupCommit(MutexLock& lock) REQUIRES(mu_) {
+    if (Urgent()) return false;
+    const Clock& clock = *options_.clock;
+    const SteadyTime due =
+        queue_.front().enqueued + std::chrono::milliseconds(options_.commit_interval_ms);
+    if (clock.SteadyNow() >= due) return false;
+    clock.WaitUntil(lock.native(), work_cv_, due, [&] {
+      mu_.AssertHeld();  // the predicate runs with the lock held
+      return Urgent();
+    });
+    return true;
+  }
+
+  // Nothing to write, no retention to run: checkpoint the WAL if it has been idle long enough,
+  // else sleep until there is work.
+  void IdleTurn(MutexLock& lock) REQUIRES(mu_) {
+    const Clock& clock = *options_.clock;
+    const auto checkpoint_idle = std::chrono::milliseconds(options_.checkpoint_idle_ms);
+    if (queue_.empty() && wal_.CheckpointDue(clock.SteadyNow(), checkpoint_idle)) {
+      MutexUnlock unlocked(mu_);
+      // Best effort while idle: a busy checkpoint is counted and retried at the next idle
+      // period; an I/O error comes back on the next commit, which reports it.
+      (void)CheckpointNow();
+      return;
+    }
+    // Also wakes after a while (on the injected clock) to look at the backoff, the retention
+    // period and the idle checkpoint again.
+    const auto wait = std::chrono::milliseconds(backoff_.active() ? 50 : 1000);
+    clock.WaitFor(lock.native(), work_cv_, wait, [&] {
+      mu_.AssertHeld();  // the predicate runs with the lock held
+      return stopping_ || !tasks_.empty() || !lost_state_.empty() ||
+             retention_requests_.Waiting() || (!queue_.empty() && !backoff_.active());
+    });
+  }
+
+  // Writes the oldest queued batches in one transaction. Flush callers are woken whatever
+  // happened: their batches may be written, lost, or failing.
+  void WriteQueuedBatches() REQUIRES(mu_) {
+    std::vector<Queued> work = TakeCommitGroup();
+    bool transient_failure;
+    {
+      MutexUnlock unlocked(mu_);
+      transient_failure = WriteGroup(&work);
+    }
+    DeliverLostState();  // before Flush() returns: its caller may look at the probe
+    if (transient_failure && stopping_) {
+      GiveUpAtShutdown(work.size());
+    } else if (transient_failure) {
+      RequeueForRetry(std::move(work));
+    }
+    done_cv_.notify_all();
+  }
+
+  // The oldest queued batches, as many as one commit takes; at least one, so that a batch larger
+  // than max_rows_per_commit still goes (alone).
+  std::vector<Queued> TakeCommitGroup() REQUIRES(mu_) {
+    std::vector<Queued> work;
+    size_t rows = 0;
+    while (!queue_.empty() && work.size() < options_.max_batches_per_commit &&
+           (work.empty() || rows + RowsOf(queue_.front().batch) <= options_.max_rows_per_commit)) {
+      const size_t batch_rows = RowsOf(queue_.front().batch);
+      rows += batch_rows;
+      queued_rows_ -= batch_rows;
+      work.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    return work;
+  }
+
+  // Stopping and still failing: give up rather than hang shutdown, and count the loss.
+  void GiveUpAtShutdown(size_t unwritten) REQUIRES(mu_) {
+    stats_.lost_batches += unwritten + queue_.size();
+    last_loss_reason_ = "gave up at shutdown: " + last_status_.message();
+    resolved_seq_ = last_seq_;
+    queue_.clear();
+    queued_rows_ = 0;
+  }
+
+  // Puts a failed group back for a retry after retry_backoff_ms, in order, ahead of anything
+  // newer; if the queue then exceeds its capacity the oldest batches are lost.
+  void RequeueForRetry(std::vector<Queued> work) REQUIRES(mu_) {
+    failed_seq_ = std::max(failed_seq_, work.back().seq);
+    for (auto it = work.rbegin(); it != work.rend(); ++it) {
+      queued_rows_ += RowsOf(it->batch);
+      queue_.push_front(std::move(*it));
+    }
+    while (queue_.size() > options_.queue_capacity) {
+      resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
+      FenceLost(queue_.front().batch);
+      queued_rows_ -= RowsOf(queue_.front().batch);
+      queue_.pop_front();
+      ++stats_.lost_batches;
+      last_loss_reason_ = "queue full while retrying: " + last_status_.message();
+    }
+    backoff_.Start(options_.clock->SteadyNow() +
+                   std::chrono::milliseconds(options_.retry_backoff_ms));
+  }
+
+  // Retention: one small statement per turn, so queued writes interleave.
+  void RetentionTurn() REQUIRES(mu_) {
+    if (retention_requests_.Waiting() ||
+        (!retention_.active() && retention_requests_.PeriodicDue(options_.clock->SteadyNow()))) {
+      StartRetentionPass();
+    }
+    if (retention_.active() && stopping_) {
+      // Shutdown must be quick: the next start's pass finishes the work.
+      retention_.Abort();
+      retention_requests_.status = Status::Unavailable("retention interrupted by shutdown");
+      EndRetentionPass();
+    }
+    if (retention_.active()) {
+      Status s;
+      {
+        MutexUnlock unlocked(mu_);
+        s = RetentionStep();
+      }
+      if (!s.ok()) retention_requests_.status = s;
+      if (!retention_.active()) EndRetentionPass();
+    }
+  }
+
+  // Plans a pass, which answers every RunRetention() waiting now; the periodic one is due again
+  // retention_interval_ms from now.
+  void StartRetentionPass() REQUIRES(mu_) {
+    const Clock& clock = *options_.clock;
+    retention_requests_.Start(clock.SteadyNow() +
+                              std::chrono::milliseconds(options_.retention_interval_ms));
+    const TimestampMs now = clock.NowMs();
+    Status s;
+    {
+      MutexUnlock unlocked(mu_);
+      s = BeginRetention(now);
+    }
+    retention_requests_.status = s;
+    if (!s.ok() || !retention_.active()) EndRetentionPass();
+  }
+
+  void EndRetentionPass() REQUIRES(mu_) {
+    retention_requests_.Complete();
     done_cv_.notify_all();
   }
 
@@ -405,7 +537,7 @@ class SqliteWriter final : public Writer {
     }
   }
 
-  Status RetentionStep() {
+  Status RetentionStep() EXCLUDES(mu_) {
     try {
       int64_t n = retention_.Step();
       MutexLock lock(mu_);
@@ -422,7 +554,7 @@ class SqliteWriter final : public Writer {
   // Writes `work` (called without mu_). Returns true when it failed transiently: `work` then holds
   // exactly the batches still to write, to be kept; false when everything was resolved (written,
   // or refused as bad data).
-  bool WriteGroup(std::vector<Queued>* work) {
+  bool WriteGroup(std::vector<Queued>* work) EXCLUDES(mu_) {
     // Nothing goes into a database file that is no longer the one at our path: the batches wait
     // (bounded by the queue) for the file to come back, and health says why.
     if (Status same = CheckFiles(); !same.ok()) {
@@ -498,16 +630,12 @@ class SqliteWriter final : public Writer {
   }
 
   // The daemon learns of lost probe state outside our lock (it may take its own locks).
-  // Called with `lock` (on mu_) held; returns with it held, released in between. The analysis
-  // cannot follow a lock passed by reference, so the release goes through native(): nothing
-  // guarded is touched while it is released.
-  void DeliverLostState(MutexLock& lock) REQUIRES(mu_) {
+  void DeliverLostState() REQUIRES(mu_) {
     if (lost_state_.empty()) return;
     std::vector<ProbeKey> keys;
     keys.swap(lost_state_);
-    lock.native().unlock();
+    MutexUnlock unlocked(mu_);
     for (const auto& key : keys) options_.on_state_lost(key);
-    lock.native().lock();
   }
 
   // A batch with probe state will never be written: its probe must not count on it. Batches of
@@ -521,7 +649,7 @@ class SqliteWriter final : public Writer {
   }
 
   // Drops the state part of a batch whose probe has re-read its state since it was made.
-  void StripSupersededState(WriteBatch* b) {
+  void StripSupersededState(WriteBatch* b) EXCLUDES(mu_) {
     if (b->state_epoch == 0 || !b->has_state()) return;
     MutexLock lock(mu_);
     auto it = fences_.find(b->state_key);
@@ -532,16 +660,10 @@ class SqliteWriter final : public Writer {
     ++stats_.superseded_batches;
   }
 
-  bool CheckpointDue() const REQUIRES(mu_) {
-    return options_.checkpoint_idle_ms > 0 && wal_dirty_ &&
-           options_.clock->SteadyNow() - last_activity_ >=
-               std::chrono::milliseconds(options_.checkpoint_idle_ms);
-  }
-
   // wal_checkpoint(TRUNCATE): copies the WAL into the database and truncates it to zero bytes.
   // Readers that still use WAL frames block it; it then waits at most a moment (not the busy
   // timeout, which would stall writes) and is retried at the next idle period.
-  Status CheckpointNow() {
+  Status CheckpointNow() EXCLUDES(mu_) {
     sqlite3* handle = db_->getHandle();
     sqlite3_busy_timeout(handle, 100);
     int log_frames = 0, checkpointed = 0;
@@ -549,10 +671,9 @@ class SqliteWriter final : public Writer {
                                        &checkpointed);
     sqlite3_busy_timeout(handle, static_cast<int>(options_.busy_timeout_ms));
     MutexLock lock(mu_);
-    last_activity_ = options_.clock->SteadyNow();
+    wal_.Checkpointed(options_.clock->SteadyNow(), rc == SQLITE_OK);
     if (rc == SQLITE_OK) {
       ++stats_.checkpoints;
-      wal_dirty_ = false;
       return Status::Ok();
     }
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
@@ -563,10 +684,9 @@ class SqliteWriter final : public Writer {
                                        sqlite3_errstr(rc)));
   }
 
-  void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) {
+  void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    last_activity_ = options_.clock->SteadyNow();
-    wal_dirty_ = true;
+    wal_.Committed(options_.clock->SteadyNow());
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;
     stats_.dropped_log_events += r.dropped_events;
@@ -579,7 +699,7 @@ class SqliteWriter final : public Writer {
     if (resolved_seq_ >= failed_seq_) failed_seq_ = 0;  // the failure is over
   }
 
-  void RecordError(const Status& s) {
+  void RecordError(const Status& s) EXCLUDES(mu_) {
     MutexLock lock(mu_);
     ++stats_.write_errors;
     ++stats_.commits;
@@ -608,19 +728,14 @@ class SqliteWriter final : public Writer {
   uint64_t failed_seq_ GUARDED_BY(mu_) = 0;
   Status last_status_ GUARDED_BY(mu_);  // the last failure
   std::string last_loss_reason_ GUARDED_BY(mu_);  // why the last lost or refused batch was not written
-  uint64_t retention_requested_ GUARDED_BY(mu_) = 0;
-  uint64_t retention_started_ GUARDED_BY(mu_) = 0;
-  uint64_t retention_completed_ GUARDED_BY(mu_) = 0;
-  Status retention_status_ GUARDED_BY(mu_);
-  SteadyTime next_retention_;
+  RetentionRequests retention_requests_ GUARDED_BY(mu_);
+  Backoff backoff_ GUARDED_BY(mu_);
   WriterStats stats_ GUARDED_BY(mu_);
   // Per probe, the oldest state epoch whose state still counts (see FenceLost, Fence).
   std::map<ProbeKey, uint64_t> fences_ GUARDED_BY(mu_);
   std::vector<ProbeKey> lost_state_ GUARDED_BY(mu_);  // to tell on_state_lost
-  SteadyTime last_activity_ GUARDED_BY(mu_);  // last commit or checkpoint
-  bool wal_dirty_ GUARDED_BY(mu_) = true;  // committed since the last checkpoint
+  WalActivity wal_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
-  bool give_up_ GUARDED_BY(mu_) = false;
   bool thread_done_ GUARDED_BY(mu_) = false;
 
   std::once_flag join_once_;

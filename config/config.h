@@ -10,20 +10,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/labels.h"
+#include "core/objective.h"
 #include "probes/probe.h"
 #include "core/period_records.h"
 
 namespace obsmon {
-
-// What a component must show over its observation window.
-struct Objective {
-  double uptime_percent = 99.5;
-  int64_t window_ms = 7LL * 86'400'000;
-  // Below this share of the window known (up or down), a verdict is INSUFFICIENT DATA.
-  double min_coverage_percent = 99.0;
-  // Optional latency SLA on successful health probes, p95 in milliseconds.
-  std::optional<double> latency_p95_ms;
-};
 
 struct ProbeConfig {
   ProbeSpec spec;

@@ -1,6 +1,6 @@
 // Observation periods and maintenance windows declared in the config, next to a component.
 // Parsing only (no storage): part of the config library so that the config loader can call it;
-// report/periods.h stores the declarations (ApplyDeclarations). Not thread-safe (config loading).
+// runtime/period_declarations.h stores the declarations (ApplyDeclarations). Not thread-safe (config loading).
 #pragma once
 
 #include <string>

@@ -76,21 +76,6 @@ std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& period
   return out;
 }
 
-Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& d,
-                         TimestampMs now_ms) {
-  for (auto p : d.periods) {
-    if (p.created_ms == 0) p.created_ms = now_ms;
-    auto id = store.EnsureDeclaredPeriod(p);
-    if (!id.ok()) return id.status();
-  }
-  for (auto m : d.maintenance) {
-    if (m.created_ms == 0) m.created_ms = now_ms;
-    auto id = store.EnsureDeclaredMaintenance(m);
-    if (!id.ok()) return id.status();
-  }
-  return Status::Ok();
-}
-
 Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db_path,
                                                                     TimestampMs now_ms) {
   std::error_code ec;

@@ -1,5 +1,5 @@
 // Observation periods: what a stored period means (its state, its objective, its report window),
-// periods and maintenance windows declared in the config, and the period report as a plain
+// and the period report as a plain
 // function the CLI and the HTTP API both call.
 //
 // Periods and maintenance windows live in SQLite (storage/period_store.h), so they survive
@@ -16,8 +16,7 @@
 #include "core/clock.h"
 #include "core/config_node.h"
 #include "core/status.h"
-#include "config/config.h"
-#include "config/period_config.h"
+#include "core/objective.h"
 #include "report/report.h"
 #include "storage/period_store.h"
 
@@ -43,10 +42,6 @@ std::optional<PeriodRecord> CurrentPeriod(
 // (PeriodReportRequest::live) follow only a period that is still being evaluated.
 std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& periods,
                                          TimestampMs now_ms);
-
-// Stores declared periods and windows that are not stored yet (idempotent: run at every start).
-Status ApplyDeclarations(storage::PeriodStore& store, const PeriodDeclarations& declarations,
-                         TimestampMs now_ms);
 
 // The current period (CurrentPeriod) of every component that has one, by component name: for the
 // `GET /` page. Opens the database read-only through the store; NotFound when it does not exist.

@@ -15,7 +15,7 @@
 #include "core/records.h"
 #include "core/run_span.h"
 #include "core/status.h"
-#include "config/config.h"
+#include "core/objective.h"
 #include "report/percentiles.h"
 #include "report/component_usage.h"
 #include "report/uptime.h"

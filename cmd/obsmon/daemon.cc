@@ -17,6 +17,7 @@
 #include "cmd/obsmon/alerting_runtime.h"
 #include "config/period_config.h"
 #include "report/periods.h"
+#include "runtime/period_declarations.h"
 #include "cmd/obsmon/api_backend.h"
 #include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"

@@ -12,6 +12,7 @@
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 
 namespace obsmon {
 namespace {
@@ -32,14 +33,7 @@ class LiveFiguresTest : public ::testing::Test {
       const bool down = ts >= down_from && ts < down_to;
       batch.runs.push_back(MakeRun("health", ts, !down, 90 * kSecond, "status 503", 0.02));
     }
-    storage::StorageOptions opt;
-    opt.path = path_;
-    opt.clock = &clock_;
-    auto writer = storage::Writer::Start(opt);
-    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
-    ASSERT_TRUE((*writer)->Enqueue(std::move(batch)));
-    ASSERT_TRUE((*writer)->Flush().ok());
-    (*writer)->Stop();
+    ::obsmon::testing::WriteThroughWriter(path_, clock_, std::move(batch));
   }
 
   ::obsmon::testing::ScratchDir scratch_;

@@ -16,6 +16,7 @@
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 
 namespace obsmon {
 namespace {
@@ -103,14 +104,7 @@ class PeriodReportTest : public ::testing::Test {
     path_ = (dir_ / "obsmon.db").string();
   }
   void Write(WriteBatch batch) {
-    storage::StorageOptions opt;
-    opt.path = path_;
-    opt.clock = &clock_;
-    auto writer = storage::Writer::Start(opt);
-    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
-    ASSERT_TRUE((*writer)->Enqueue(std::move(batch)));
-    ASSERT_TRUE((*writer)->Flush().ok());
-    (*writer)->Stop();
+    ::obsmon::testing::WriteThroughWriter(path_, clock_, std::move(batch));
   }
 
   ::obsmon::testing::ScratchDir scratch_;  // removed with its files

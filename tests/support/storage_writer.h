@@ -17,6 +17,19 @@ inline std::unique_ptr<storage::Writer> StartWriterOrFail(const storage::Storage
   return w.ok() ? std::move(w).value() : nullptr;
 }
 
+// Writes `batch` into the database at `path` through a writer of its own (started, flushed,
+// stopped), as the daemon would have: for tests that read what is stored.
+inline void WriteThroughWriter(const std::string& path, const Clock& clock, WriteBatch batch) {
+  storage::StorageOptions o;
+  o.path = path;
+  o.clock = &clock;
+  auto writer = StartWriterOrFail(o);
+  if (!writer) return;
+  EXPECT_TRUE(writer->Enqueue(std::move(batch)));
+  EXPECT_TRUE(writer->Flush().ok());
+  writer->Stop();
+}
+
 // The opened reader, or nullptr after a non-fatal test failure saying why.
 inline std::unique_ptr<storage::Reader> OpenReaderOrFail(const std::string& path) {
   auto r = storage::Reader::Open(path);

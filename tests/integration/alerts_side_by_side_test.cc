@@ -18,6 +18,7 @@
 
 #include "core/time_format.h"
 #include "tests/integration/ops_support.h"
+#include "tests/support/alert_webhook.h"
 #include "tests/support/loopback.h"
 
 namespace obsmon {
@@ -64,44 +65,12 @@ class FlappingTarget {
   int port_ = 0;
 };
 
-// The webhook behind both Alertmanagers: per path (/prometheus, /obsmon), every FlapDown alert
-// of every notification, in arrival order, as (status, startsAt).
-class Webhook {
- public:
-  using Seen = std::vector<std::pair<std::string, std::string>>;
-  Webhook() {
-    server_.Post(R"(/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = nlohmann::json::parse(req.body, nullptr, false);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!body.is_discarded()) {
-        for (const auto& a : body["alerts"]) {
-          if (a["labels"].value("alertname", "") != "FlapDown") continue;
-          seen_[req.matches[1]].push_back({a.value("status", ""), a.value("startsAt", "")});
-        }
-      }
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
-  }
-  ~Webhook() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  Seen Of(const std::string& who) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_[who];
-  }
-
- private:
-  httplib::Server server_;
-  std::mutex mu_;
-  std::map<std::string, Seen> seen_;
-  std::thread thread_;
-  int port_ = 0;
-};
+// What the webhook behind both Alertmanagers got on one path (/prometheus, /obsmon): every
+// FlapDown alert of every notification, in arrival order.
+using Seen = std::vector<testing::ReceivedAlert>;
+Seen Of(testing::AlertWebhook& hook, const std::string& who) {
+  return hook.Received("FlapDown", "/" + who);
+}
 
 class Alertmanager {
  public:
@@ -145,24 +114,24 @@ class Alertmanager {
   std::unique_ptr<Subprocess> process_;
 };
 
-std::string Statuses(const Webhook::Seen& seen) {
+std::string Statuses(const Seen& seen) {
   std::string out;
-  for (const auto& [status, starts_at] : seen) out += status + " ";
+  for (const auto& a : seen) out += a.status + " ";
   return out;
 }
 
 // For failure messages: every notification with its startsAt.
-std::string Detail(const Webhook::Seen& seen) {
+std::string Detail(const Seen& seen) {
   std::string out;
-  for (const auto& [status, starts_at] : seen) out += status + "@" + starts_at + " ";
+  for (const auto& a : seen) out += a.status + "@" + a.starts_at + " ";
   return out;
 }
 
 // Each firing..resolved episode keeps one startsAt: a second page would have a new one.
-void ExpectOneStartsAtPerEpisode(const Webhook::Seen& seen, const std::string& who) {
+void ExpectOneStartsAtPerEpisode(const Seen& seen, const std::string& who) {
   for (size_t i = 1; i < seen.size(); ++i) {
-    if (seen[i - 1].first == "firing") {
-      EXPECT_EQ(seen[i].second, seen[i - 1].second) << who << " notification " << i;
+    if (seen[i - 1].status == "firing") {
+      EXPECT_EQ(seen[i].starts_at, seen[i - 1].starts_at) << who << " notification " << i;
     }
   }
 }
@@ -176,7 +145,7 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   // kill -9 and restart (either tool would be "resolved" by its Alertmanager); 5 s gives 20 s.
   ScratchDir dir;
   FlappingTarget target;
-  Webhook hook;
+  testing::AlertWebhook hook;
   Alertmanager am_prometheus(dir, "prometheus", hook.port());
   Alertmanager am_obsmon(dir, "obsmon", hook.port());
   ASSERT_TRUE(am_prometheus.Start());
@@ -254,7 +223,7 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
 
   auto both_have = [&](size_t n, std::chrono::seconds within) {
     return WaitUntil(
-        [&] { return hook.Of("prometheus").size() >= n && hook.Of("obsmon").size() >= n; },
+        [&] { return Of(hook, "prometheus").size() >= n && Of(hook, "obsmon").size() >= n; },
         within);
   };
 
@@ -265,8 +234,8 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   // 1. Down: both fire. obsmon is killed while firing and back 3 s later: no resolve, no page.
   target.Set(false);
   note("target down");
-  ASSERT_TRUE(both_have(1, 40s)) << Statuses(hook.Of("prometheus")) << "| "
-                                 << Statuses(hook.Of("obsmon"));
+  ASSERT_TRUE(both_have(1, 40s)) << Statuses(Of(hook, "prometheus")) << "| "
+                                 << Statuses(Of(hook, "obsmon"));
   note("kill -9 obsmon (firing)");
   kill_nine(obsmon, 3s);
   note("obsmon restarted");
@@ -274,8 +243,8 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   // 2. Up: both resolve.
   target.Set(true);
   note("target up");
-  ASSERT_TRUE(both_have(2, 40s)) << Statuses(hook.Of("prometheus")) << "| "
-                                 << Statuses(hook.Of("obsmon"));
+  ASSERT_TRUE(both_have(2, 40s)) << Statuses(Of(hook, "prometheus")) << "| "
+                                 << Statuses(Of(hook, "obsmon"));
   std::this_thread::sleep_for(3s);
   // 3. Down again: obsmon is killed while the alert is pending (2 s into `for: 6s`) and back
   // 2 s later; both fire.
@@ -285,8 +254,8 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   note("kill -9 obsmon (pending)");
   kill_nine(obsmon, 2s);
   note("obsmon restarted");
-  ASSERT_TRUE(both_have(3, 40s)) << Statuses(hook.Of("prometheus")) << "| "
-                                 << Statuses(hook.Of("obsmon"));
+  ASSERT_TRUE(both_have(3, 40s)) << Statuses(Of(hook, "prometheus")) << "| "
+                                 << Statuses(Of(hook, "obsmon"));
   std::this_thread::sleep_for(3s);
   // 4. Both Alertmanagers go away; the target recovers while they are gone; they come back.
   am_prometheus.Stop();
@@ -298,12 +267,12 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   ASSERT_TRUE(am_prometheus.Start()) << am_prometheus.Log();
   ASSERT_TRUE(am_obsmon.Start()) << am_obsmon.Log();
   note("both alertmanagers started");
-  ASSERT_TRUE(both_have(4, 60s)) << Statuses(hook.Of("prometheus")) << "| "
-                                 << Statuses(hook.Of("obsmon"));
+  ASSERT_TRUE(both_have(4, 60s)) << Statuses(Of(hook, "prometheus")) << "| "
+                                 << Statuses(Of(hook, "obsmon"));
   std::this_thread::sleep_for(5s);  // anything late would arrive now
 
-  const auto from_prometheus = hook.Of("prometheus");
-  const auto from_obsmon = hook.Of("obsmon");
+  const auto from_prometheus = Of(hook, "prometheus");
+  const auto from_obsmon = Of(hook, "obsmon");
   EXPECT_EQ(Statuses(from_prometheus), "firing resolved firing resolved ")
       << Detail(from_prometheus) << "\n" << events;
   EXPECT_EQ(Statuses(from_obsmon), Statuses(from_prometheus))

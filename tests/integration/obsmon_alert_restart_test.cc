@@ -13,6 +13,7 @@
 
 #include "core/time_format.h"
 #include "tests/integration/ops_support.h"
+#include "tests/support/alert_webhook.h"
 #include "tests/support/loopback.h"
 
 namespace obsmon {
@@ -24,44 +25,6 @@ using testing::StartObsmon;
 using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
-
-// Every notification for `alertname` the webhook received: status and startsAt, in order.
-class Receiver {
- public:
-  explicit Receiver(std::string alertname) : alertname_(std::move(alertname)) {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = nlohmann::json::parse(req.body, nullptr, false);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!body.is_discarded()) {
-        for (const auto& a : body["alerts"]) {
-          if (a["labels"]["alertname"] != alertname_) continue;
-          seen_.push_back({a.value("status", ""), a.value("startsAt", "")});
-        }
-      }
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
-  std::vector<std::pair<std::string, std::string>> Seen() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return seen_;
-  }
-
- private:
-  std::string alertname_;
-  httplib::Server server_;
-  std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> seen_;
-  std::thread thread_;
-  int port_ = 0;
-};
 
 // A config with one component probing a closed port (always down) every 200 ms, the rule
 // `TargetDown: up == 0 for: <for_>` evaluated every second, and the webhook.
@@ -99,26 +62,26 @@ std::unique_ptr<Subprocess> Start(const ScratchDir& dir, const std::string& log)
 
 TEST(ObsmonAlertRestartTest, KillNineWhileFiringSendsNoResolveAndKeepsStartsAt) {
   ScratchDir dir;
-  Receiver hook("TargetDown");
+  testing::AlertWebhook hook;
   WriteSetup(dir, hook.port(), "2s");
   auto first = Start(dir, "first.log");
-  ASSERT_TRUE(WaitUntil([&] { return !hook.Seen().empty(); }, 15s)) << first->Output();
-  const std::string starts_at = hook.Seen().front().second;
-  ASSERT_EQ(hook.Seen().front().first, "firing");
+  ASSERT_TRUE(WaitUntil([&] { return !hook.Received("TargetDown").empty(); }, 15s)) << first->Output();
+  const std::string starts_at = hook.Received("TargetDown").front().starts_at;
+  ASSERT_EQ(hook.Received("TargetDown").front().status, "firing");
   first->Signal(SIGKILL);
   first->Wait();
   std::this_thread::sleep_for(2s);  // down for a while, target still down
-  const size_t before = hook.Seen().size();
+  const size_t before = hook.Received("TargetDown").size();
   auto second = Start(dir, "second.log");
   // Reminders (repeat_interval 2s) over the next seconds: all firing, all with the first
   // startsAt; no "resolved" in between.
-  ASSERT_TRUE(WaitUntil([&] { return hook.Seen().size() >= before + 2; }, 15s))
+  ASSERT_TRUE(WaitUntil([&] { return hook.Received("TargetDown").size() >= before + 2; }, 15s))
       << second->Output();
   std::this_thread::sleep_for(2s);
-  const auto seen = hook.Seen();
+  const auto seen = hook.Received("TargetDown");
   for (size_t i = 0; i < seen.size(); ++i) {
-    EXPECT_EQ(seen[i].first, "firing") << "notification " << i << " of " << seen.size();
-    EXPECT_EQ(seen[i].second, starts_at) << "notification " << i << " of " << seen.size();
+    EXPECT_EQ(seen[i].status, "firing") << "notification " << i << " of " << seen.size();
+    EXPECT_EQ(seen[i].starts_at, starts_at) << "notification " << i << " of " << seen.size();
   }
   EXPECT_NE(second->Output().find("samples of the last"), std::string::npos) << second->Output();
   second->Signal(SIGTERM);
@@ -127,7 +90,7 @@ TEST(ObsmonAlertRestartTest, KillNineWhileFiringSendsNoResolveAndKeepsStartsAt) 
 
 TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
   ScratchDir dir;
-  Receiver hook("TargetDown");
+  testing::AlertWebhook hook;
   WriteSetup(dir, hook.port(), "8s");
   auto first = Start(dir, "first.log");
   int port = 0;
@@ -155,13 +118,13 @@ TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
   first->Wait();
   std::this_thread::sleep_for(1s);
   auto second = Start(dir, "second.log");
-  ASSERT_TRUE(WaitUntil([&] { return !hook.Seen().empty(); }, 20s)) << second->Output();
+  ASSERT_TRUE(WaitUntil([&] { return !hook.Received("TargetDown").empty(); }, 20s)) << second->Output();
   // The first page's startsAt is when it fired (Prometheus sends FiredAt): 8 s after the
   // original activeAt, at the first evaluation from then on, not 8 s after the restart.
-  EXPECT_EQ(hook.Seen().front().first, "firing");
+  EXPECT_EQ(hook.Received("TargetDown").front().status, "firing");
   const auto active = ParseTimestamp(active_at);
-  const auto starts = ParseTimestamp(hook.Seen().front().second);
-  ASSERT_TRUE(active && starts) << active_at << " " << hook.Seen().front().second;
+  const auto starts = ParseTimestamp(hook.Received("TargetDown").front().starts_at);
+  ASSERT_TRUE(active && starts) << active_at << " " << hook.Received("TargetDown").front().starts_at;
   EXPECT_GE(*starts - *active, 8000);
   EXPECT_LE(*starts - *active, 9000);
   second->Signal(SIGTERM);

@@ -19,6 +19,7 @@
 
 #include "core/time_format.h"
 #include "tests/integration/ops_support.h"
+#include "tests/support/alert_webhook.h"
 
 namespace obsmon {
 namespace {
@@ -248,42 +249,6 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
   EXPECT_EQ(obsmon->Wait(), 0);
 }
 
-// The WebDown notifications a webhook received: status and wall time of arrival.
-class Webhook {
- public:
-  Webhook() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      auto body = nlohmann::json::parse(req.body, nullptr, false);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!body.is_discarded()) {
-        for (const auto& a : body["alerts"]) {
-          if (a["labels"]["alertname"] == "WebDown") got_.push_back({a["status"], WallMs()});
-        }
-      }
-      res.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
-  }
-  ~Webhook() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
-  std::vector<std::pair<std::string, int64_t>> Received() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return got_;
-  }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
-  std::mutex mu_;
-  std::vector<std::pair<std::string, int64_t>> got_;
-};
-
 // The WebDown alert as /api/v1/alerts lists it, or null.
 nlohmann::json WebDown(httplib::Client& api) {
   auto res = api.Get("/api/v1/alerts");
@@ -303,7 +268,7 @@ TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
   // across its end (fires inside it: notified after it, then resolved).
   ScheduledTarget target({{lead + 500, lead + 3000}, {lead + 4000, lead + 10000}},
                          dir_.File("target.log"));
-  Webhook hook;
+  testing::AlertWebhook hook;
   WriteWholeFile(dir_.File("rules.yml"), R"(groups:
   - name: web
     interval: 1s
@@ -342,20 +307,20 @@ TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
   EXPECT_EQ(held.value("suppressed", false), true) << held.dump();
   EXPECT_NE(held["suppressedBy"][0].get<std::string>().find("planned restart"), std::string::npos);
   ASSERT_LT(WallMs(), maintenance.end);
-  EXPECT_TRUE(hook.Received().empty());
+  EXPECT_TRUE(hook.Received("WebDown").empty());
 
   // After the window: told once it is over, then resolved; nothing of the first episode.
-  ASSERT_TRUE(WaitUntil([&] { return hook.Received().size() >= 2; }, 20s)) << obsmon->Output();
-  const auto got = hook.Received();
+  ASSERT_TRUE(WaitUntil([&] { return hook.Received("WebDown").size() >= 2; }, 20s)) << obsmon->Output();
+  const auto got = hook.Received("WebDown");
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0].first, "firing");
-  EXPECT_GE(got[0].second, maintenance.end);
-  EXPECT_LT(got[0].second, maintenance.end + 3000);  // the first evaluation after, plus delivery
-  EXPECT_EQ(got[1].first, "resolved");
-  EXPECT_GE(got[1].second, lead + 10000);
+  EXPECT_EQ(got[0].status, "firing");
+  EXPECT_GE(got[0].wall_ms, maintenance.end);
+  EXPECT_LT(got[0].wall_ms, maintenance.end + 3000);  // the first evaluation after, plus delivery
+  EXPECT_EQ(got[1].status, "resolved");
+  EXPECT_GE(got[1].wall_ms, lead + 10000);
   std::printf("window ends at +%.3f s; firing received at +%.3f s, resolved at +%.3f s\n",
-              (maintenance.end - lead) / 1000.0, (got[0].second - lead) / 1000.0,
-              (got[1].second - lead) / 1000.0);
+              (maintenance.end - lead) / 1000.0, (got[0].wall_ms - lead) / 1000.0,
+              (got[1].wall_ms - lead) / 1000.0);
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0);
 }

@@ -8,7 +8,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 #include "tests/probes/raw_responder.h"
-#include "tests/probes/test_http_server.h"
+#include "tests/support/test_http_server.h"
 
 namespace obsmon::probes {
 namespace {

@@ -1,4 +1,5 @@
-// A real httplib server on 127.0.0.1, port 0, running in its own thread, for the probe tests.
+// A real httplib server on 127.0.0.1, port 0, running in its own thread: a target for the probe
+// tests, a receiver for the alert tests (alert_webhook.h).
 // Slow handlers should wait with WaitStopped() so that the destructor never waits out a sleep.
 #pragma once
 

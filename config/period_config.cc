@@ -1,6 +1,8 @@
 #include "config/period_config.h"
 
+#include "core/recurrence.h"
 #include "core/time_format.h"
+#include "core/time_zone.h"
 
 namespace obsmon {
 namespace {
@@ -68,31 +70,99 @@ std::optional<PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& 
   return p;
 }
 
-std::optional<MaintenanceRecord> ParseOneWindow(ConfigNode& node,
-                                                         const std::string& name) {
+std::string HumanDays(int64_t ms) {
+  return ms % kDayMs == 0 ? std::to_string(ms / kDayMs) + " days"
+                          : std::to_string(ms / 3'600'000) + " hours";
+}
+
+// A timestamp key; nullopt after an error (or when absent and not required).
+std::optional<TimestampMs> Timestamp(ConfigNode& node, const char* key, bool required, bool* ok) {
+  auto text = node.String(key, required);
+  if (!text) {
+    if (required) *ok = false;
+    return std::nullopt;
+  }
+  auto t = ParseTimestamp(*text);
+  if (!t) {
+    node.ErrorAt(key, "bad timestamp '" + *text + "' (RFC 3339, date or Unix time)");
+    *ok = false;
+  }
+  return t;
+}
+
+// One `maintenance` mapping: {from, to, reason} or, recurring, {weekly | daily, duration,
+// timezone, from, until, reason}. `longest`: the bound on its length (or on each occurrence's).
+std::optional<MaintenanceRecord> ParseOneWindow(ConfigNode& node, const std::string& name,
+                                                int64_t longest, const std::string& what) {
   MaintenanceRecord m;
   m.component = name;
   m.source = "config";
   bool ok = true;
-  for (const char* key : {"from", "to"}) {
-    auto text = node.String(key, /*required=*/true);
-    if (!text) {
-      ok = false;
-      continue;
-    }
-    auto t = ParseTimestamp(*text);
-    if (!t) {
-      node.ErrorAt(key, "bad timestamp '" + *text + "' (RFC 3339, date or Unix time)");
-      ok = false;
-      continue;
-    }
-    (std::string(key) == "from" ? m.start_ms : m.end_ms) = *t;
-  }
+  const bool recurring = node.Has("weekly") || node.Has("daily");
   if (auto r = node.String("reason")) m.reason = *r;
-  if (ok && m.end_ms <= m.start_ms) {
-    node.ErrorAt("to", "maintenance `to` must be after `from`");
+  if (!recurring) {
+    auto from = Timestamp(node, "from", true, &ok);
+    auto to = Timestamp(node, "to", true, &ok);
+    if (ok && from && to) {
+      m.start_ms = *from;
+      m.end_ms = *to;
+      if (m.end_ms <= m.start_ms) {
+        node.ErrorAt("to", "maintenance `to` must be after `from`");
+        ok = false;
+      } else if (m.end_ms - m.start_ms > longest) {
+        node.ErrorAt("to", "maintenance window of " + HumanDays(m.end_ms - m.start_ms) +
+                               " is longer than " + what + " (" + HumanDays(longest) + ")");
+        ok = false;
+      }
+    }
+    node.CheckUnknownKeys();
+    if (!ok) return std::nullopt;
+    return m;
+  }
+  std::optional<Recurrence> rec;
+  if (node.Has("weekly") && node.Has("daily")) {
+    node.ErrorAt("daily", "give one of `weekly` and `daily`");
+    ok = false;
+  } else if (auto w = node.String("weekly")) {
+    rec = ParseWeekly(*w);
+    if (!rec) node.ErrorAt("weekly", "'" + *w + "' is not a day and time such as \"sun 02:00\"");
+  } else if (auto d = node.String("daily")) {
+    rec = ParseDaily(*d);
+    if (!rec) node.ErrorAt("daily", "'" + *d + "' is not a time such as 02:00");
+  }
+  if (!rec) ok = false;
+  if (auto d = node.DurationMs("duration", /*required=*/true)) {
+    m.duration_ms = *d;
+    if (rec && (*d <= 0 || *d >= rec->IntervalMs())) {
+      node.ErrorAt("duration",
+                   std::string("a ") + (rec->every == Recurrence::Every::kDay
+                                            ? "daily window must last less than a day"
+                                            : "weekly window must last less than a week"));
+      ok = false;
+    } else if (*d > longest) {
+      node.ErrorAt("duration", "maintenance window of " + HumanDays(*d) + " is longer than " +
+                                   what + " (" + HumanDays(longest) + ")");
+      ok = false;
+    }
+  } else {
     ok = false;
   }
+  if (auto z = node.String("timezone")) {
+    if (auto zone = TimeZone::Load(*z); !zone.ok()) {
+      node.ErrorAt("timezone", zone.status().message());
+      ok = false;
+    } else if (*z != "UTC" && *z != "Etc/UTC") {
+      m.time_zone = *z;
+    }
+  }
+  // Without `from` a declared window holds from the start of time: the config is the record.
+  m.start_ms = Timestamp(node, "from", false, &ok).value_or(0);
+  m.end_ms = Timestamp(node, "until", false, &ok).value_or(kMaintenanceNoEndMs);
+  if (ok && m.end_ms <= m.start_ms) {
+    node.ErrorAt("until", "maintenance `until` must be after `from`");
+    ok = false;
+  }
+  if (rec) m.recurrence = FormatRecurrence(*rec);
   node.CheckUnknownKeys();
   if (!ok) return std::nullopt;
   return m;
@@ -117,9 +187,21 @@ PeriodDeclarations ParsePeriodDeclarations(ConfigNode& component, const std::str
       component.ErrorAt("observation", "observation must be a mapping or a list of mappings");
     }
   }
+  // A window may be no longer than the component's (latest) declared period, else 31 days;
+  // periods stored by `obsmon observe start` are not known here (the CLI checks those).
+  int64_t longest = kMaxMaintenanceWithoutPeriodMs;
+  std::string what = "the longest window of a component without a declared period";
+  if (!out.periods.empty()) {
+    const PeriodRecord* latest = &out.periods.front();
+    for (const auto& p : out.periods) {
+      if (p.start_ms > latest->start_ms) latest = &p;
+    }
+    longest = latest->end_ms - latest->start_ms;
+    what = "its observation period";
+  }
   if (auto list = component.MapList("maintenance")) {
     for (auto& node : *list) {
-      if (auto m = ParseOneWindow(node, name)) out.maintenance.push_back(*m);
+      if (auto m = ParseOneWindow(node, name, longest, what)) out.maintenance.push_back(*m);
     }
   }
   return out;

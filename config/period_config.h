@@ -23,6 +23,11 @@ namespace obsmon {
 //     degradation_tolerance: 0.25
 //   maintenance:
 //     - {from: 2025-10-16T02:00:00Z, to: 2025-10-16T03:00:00Z, reason: "DB upgrade"}
+//     - {weekly: "sun 02:00", duration: 2h, timezone: Europe/Berlin, reason: "backups"}
+//       # recurring (or daily: "02:00"); optional from / until bound when occurrences start
+//
+// A window (each occurrence of a recurring one) may be no longer than the component's declared
+// observation period, else kMaxMaintenanceWithoutPeriodMs (31 days); an error names the key.
 struct PeriodDeclarations {
   std::vector<PeriodRecord> periods;
   std::vector<MaintenanceRecord> maintenance;

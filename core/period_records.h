@@ -27,7 +27,20 @@ struct PeriodRecord {
   std::string note;
 };
 
+// The longest maintenance window (or occurrence of a recurring one) of a component that has no
+// observation period to bound it (docs/report.md, "Maintenance windows").
+inline constexpr int64_t kMaxMaintenanceWithoutPeriodMs = 31LL * 86'400'000;
+
+// The end of a recurring window that was given no end (--until): 9999-12-31T00:00:00Z.
+inline constexpr TimestampMs kMaintenanceNoEndMs = 253'402'214'400'000;
+
 // One maintenance window as stored: excluded from uptime, listed in reports.
+// A one-off window is [start_ms, end_ms). A RECURRING one (recurrence not empty) is a rule: an
+// occurrence starts at the local time `recurrence` names ("weekly sun 02:00", core/recurrence.h)
+// in `time_zone`, lasts `duration_ms`, and counts when it starts in [start_ms, end_ms)
+// (end_ms = kMaintenanceNoEndMs: for ever). storage::PeriodStore::Maintenance returns the
+// occurrences, each a record with its rule's id, reason and recurrence and the occurrence's
+// start_ms and end_ms.
 struct MaintenanceRecord {
   int64_t id = 0;
   std::string component;
@@ -36,6 +49,11 @@ struct MaintenanceRecord {
   std::string reason;
   std::string source = "cli";  // "cli" | "config"
   TimestampMs created_ms = 0;
+  std::string recurrence;   // "" for a one-off window
+  std::string time_zone;    // IANA name (Europe/Berlin); "" for UTC
+  int64_t duration_ms = 0;  // of each occurrence; 0 for a one-off window
+
+  bool recurring() const { return !recurrence.empty(); }
 };
 
 }  // namespace obsmon

@@ -28,8 +28,9 @@ class MaintenanceCalendar {
   void Set(std::vector<MaintenanceRecord> windows, const std::vector<ComponentConfig>& components);
 
   // Reads the windows overlapping [now, now + kLookahead) from the database at `db_path` and
-  // Sets them. On a failed read the previous windows stay (a storage hiccup must not page
-  // everyone in maintenance) and the Status says why.
+  // Sets them (a recurring window as its occurrences: storage::PeriodStore::Maintenance). On a
+  // failed read the previous windows stay (a storage hiccup must not page everyone in maintenance)
+  // and the Status says why.
   Status Refresh(const std::string& db_path, const std::vector<ComponentConfig>& components,
                  TimestampMs now_ms);
 

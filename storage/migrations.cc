@@ -192,6 +192,12 @@ FROM spans s;
 -- run_durations_hourly is filled by the writer (it seals a bounded number of past hours per
 -- transaction until every stored hour is sealed): SQL cannot build the float64 BLOBs.
 )sql"},
+      {"recurring maintenance windows",
+       R"sql(
+ALTER TABLE maintenance ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';   -- '' one-off, else 'weekly sun 02:00' | 'daily 02:00'
+ALTER TABLE maintenance ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';    -- IANA zone of the recurrence, '' = UTC
+ALTER TABLE maintenance ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0; -- of each occurrence
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

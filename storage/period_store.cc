@@ -3,6 +3,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+
+#include "core/recurrence.h"
+#include "core/time_zone.h"
 #include "storage/database.h"
 #include "storage/labels_text.h"
 
@@ -31,7 +36,22 @@ PeriodRecord ReadPeriod(SQLite::Statement& q) {
 }
 
 constexpr const char* kMaintenanceColumns =
-    "id, component, start_ms, end_ms, reason, source, created_ms";
+    "id, component, start_ms, end_ms, reason, source, created_ms, recurrence, time_zone, "
+    "duration_ms";
+// The same from a schema older than the recurrence columns (read-only opens).
+constexpr const char* kMaintenanceColumnsV4 =
+    "id, component, start_ms, end_ms, reason, source, created_ms, '', '', 0";
+
+bool HasRecurrenceColumns(SQLite::Database& db) {
+  try {
+    return db.execAndGet(
+                 "SELECT count(*) FROM pragma_table_info('maintenance') "
+                 "WHERE name = 'recurrence'")
+               .getInt() > 0;
+  } catch (const SQLite::Exception&) {
+    return false;
+  }
+}
 
 MaintenanceRecord ReadMaintenance(SQLite::Statement& q) {
   MaintenanceRecord m;
@@ -42,6 +62,9 @@ MaintenanceRecord ReadMaintenance(SQLite::Statement& q) {
   m.reason = q.getColumn(4).getString();
   m.source = q.getColumn(5).getString();
   m.created_ms = q.getColumn(6).getInt64();
+  m.recurrence = q.getColumn(7).getString();
+  m.time_zone = q.getColumn(8).getString();
+  m.duration_ms = q.getColumn(9).getInt64();
   return m;
 }
 
@@ -65,14 +88,32 @@ Status Validate(const PeriodRecord& p) {
 Status Validate(const MaintenanceRecord& m) {
   if (m.component.empty()) return Status::InvalidArgument("maintenance: component is empty");
   if (m.end_ms <= m.start_ms) {
-    return Status::InvalidArgument("maintenance: --to is not after --from");
+    return Status::InvalidArgument(m.recurring() ? "maintenance: --until is not after --from"
+                                                 : "maintenance: --to is not after --from");
+  }
+  if (m.recurring()) {
+    auto r = ParseRecurrence(m.recurrence);
+    if (!r) {
+      return Status::InvalidArgument(fmt::format(
+          "maintenance: '{}' is not a recurrence such as 'weekly sun 02:00'", m.recurrence));
+    }
+    if (m.duration_ms <= 0 || m.duration_ms >= r->IntervalMs()) {
+      return Status::InvalidArgument(fmt::format(
+          "maintenance: --duration must be more than 0 and less than {} for a {} window",
+          r->every == Recurrence::Every::kDay ? "a day" : "a week",
+          r->every == Recurrence::Every::kDay ? "daily" : "weekly"));
+    }
+  } else if (m.duration_ms != 0 || !m.time_zone.empty()) {
+    return Status::InvalidArgument(
+        "maintenance: --duration and --timezone are for recurring windows (--weekly, --daily)");
   }
   return Status::Ok();
 }
 
 }  // namespace
 
-PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
+PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db)
+    : has_recurrence_(HasRecurrenceColumns(*db)), db_(std::move(db)) {}
 PeriodStore::~PeriodStore() = default;
 
 Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path) {
@@ -218,13 +259,17 @@ Result<int64_t> PeriodStore::AddMaintenance(const MaintenanceRecord& m) {
   try {
     SQLite::Statement ins(*db_,
                           "INSERT INTO maintenance (component, start_ms, end_ms, reason, source, "
-                          "created_ms) VALUES (?,?,?,?,?,?)");
+                          "created_ms, recurrence, time_zone, duration_ms) "
+                          "VALUES (?,?,?,?,?,?,?,?,?)");
     ins.bind(1, m.component);
     ins.bind(2, static_cast<int64_t>(m.start_ms));
     ins.bind(3, static_cast<int64_t>(m.end_ms));
     ins.bind(4, m.reason);
     ins.bind(5, m.source);
     ins.bind(6, static_cast<int64_t>(m.created_ms));
+    ins.bind(7, m.recurrence);
+    ins.bind(8, m.time_zone);
+    ins.bind(9, static_cast<int64_t>(m.duration_ms));
     ins.exec();
     return static_cast<int64_t>(db_->getLastInsertRowid());
   } catch (const SQLite::Exception& e) {
@@ -236,11 +281,15 @@ Result<int64_t> PeriodStore::EnsureDeclaredMaintenance(const MaintenanceRecord& 
   {
     MutexLock lock(mu_);
     try {
-      SQLite::Statement q(
-          *db_, "SELECT id FROM maintenance WHERE component = ? AND start_ms = ? AND end_ms = ?");
+      SQLite::Statement q(*db_,
+                          "SELECT id FROM maintenance WHERE component = ? AND start_ms = ? AND "
+                          "end_ms = ? AND recurrence = ? AND time_zone = ? AND duration_ms = ?");
       q.bind(1, m.component);
       q.bind(2, static_cast<int64_t>(m.start_ms));
       q.bind(3, static_cast<int64_t>(m.end_ms));
+      q.bind(4, m.recurrence);
+      q.bind(5, m.time_zone);
+      q.bind(6, static_cast<int64_t>(m.duration_ms));
       if (q.executeStep()) return q.getColumn(0).getInt64();
     } catch (const SQLite::Exception& e) {
       return StatusFromException(e, "reading maintenance windows");
@@ -251,25 +300,144 @@ Result<int64_t> PeriodStore::EnsureDeclaredMaintenance(const MaintenanceRecord& 
   return AddMaintenance(declared);
 }
 
-Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::string& component,
-                                                                TimestampMs from_ms,
-                                                                TimestampMs to_ms) {
+Result<MaintenanceRecord> PeriodStore::MaintenanceWindow(int64_t id) {
   MutexLock lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM maintenance WHERE (? = '' OR "
-                                          "component = ?) AND start_ms < ? AND end_ms > ? "
-                                          "ORDER BY start_ms, id",
-                                          kMaintenanceColumns));
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM maintenance WHERE id = ?",
+                                    has_recurrence_ ? kMaintenanceColumns : kMaintenanceColumnsV4));
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) return Status::NotFound(fmt::format("no maintenance window #{}", id));
+    return ReadMaintenance(q);
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "reading a maintenance window");
+  }
+}
+
+Status PeriodStore::UpdateMaintenance(const MaintenanceRecord& m) {
+  if (Status s = Validate(m); !s.ok()) return s;
+  MutexLock lock(mu_);
+  try {
+    SQLite::Statement upd(*db_,
+                          "UPDATE maintenance SET component = ?, start_ms = ?, end_ms = ?, "
+                          "reason = ?, recurrence = ?, time_zone = ?, duration_ms = ? "
+                          "WHERE id = ?");
+    upd.bind(1, m.component);
+    upd.bind(2, static_cast<int64_t>(m.start_ms));
+    upd.bind(3, static_cast<int64_t>(m.end_ms));
+    upd.bind(4, m.reason);
+    upd.bind(5, m.recurrence);
+    upd.bind(6, m.time_zone);
+    upd.bind(7, static_cast<int64_t>(m.duration_ms));
+    upd.bind(8, static_cast<int64_t>(m.id));
+    if (upd.exec() == 0) return Status::NotFound(fmt::format("no maintenance window #{}", m.id));
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "editing a maintenance window");
+  }
+}
+
+Result<MaintenanceRecord> PeriodStore::DeleteMaintenance(int64_t id) {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Transaction tx = WriteTransaction(*db_);
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM maintenance WHERE id = ?",
+                                    has_recurrence_ ? kMaintenanceColumns : kMaintenanceColumnsV4));
+    q.bind(1, static_cast<int64_t>(id));
+    if (!q.executeStep()) return Status::NotFound(fmt::format("no maintenance window #{}", id));
+    MaintenanceRecord window = ReadMaintenance(q);
+    q.reset();
+    SQLite::Statement del(*db_, "DELETE FROM maintenance WHERE id = ?");
+    del.bind(1, static_cast<int64_t>(id));
+    del.exec();
+    tx.commit();
+    return window;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "deleting a maintenance window");
+  }
+}
+
+Result<std::vector<MaintenanceRecord>> PeriodStore::MaintenanceWindows(
+    const std::string& component) {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        fmt::format("SELECT {} FROM maintenance WHERE (? = '' OR component = ?) "
+                                    "ORDER BY start_ms, id",
+                                    has_recurrence_ ? kMaintenanceColumns : kMaintenanceColumnsV4));
     q.bind(1, component);
     q.bind(2, component);
-    q.bind(3, static_cast<int64_t>(to_ms));
-    q.bind(4, static_cast<int64_t>(from_ms));
     std::vector<MaintenanceRecord> out;
     while (q.executeStep()) out.push_back(ReadMaintenance(q));
     return out;
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "listing maintenance windows");
   }
+}
+
+Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::string& component,
+                                                                TimestampMs from_ms,
+                                                                TimestampMs to_ms) {
+  std::vector<MaintenanceRecord> rows;
+  {
+    MutexLock lock(mu_);
+    try {
+      // A recurring window's occurrences start in [start_ms, end_ms) and last duration_ms, so
+      // it may reach into the range when end_ms + duration_ms > from (0 for one-off windows).
+      SQLite::Statement q(
+          *db_, fmt::format("SELECT {} FROM maintenance WHERE (? = '' OR component = ?) AND "
+                            "start_ms < ? AND end_ms + {} > ? ORDER BY start_ms, id",
+                            has_recurrence_ ? kMaintenanceColumns : kMaintenanceColumnsV4,
+                            has_recurrence_ ? "duration_ms" : "0"));
+      q.bind(1, component);
+      q.bind(2, component);
+      q.bind(3, static_cast<int64_t>(to_ms));
+      q.bind(4, static_cast<int64_t>(from_ms));
+      while (q.executeStep()) rows.push_back(ReadMaintenance(q));
+    } catch (const SQLite::Exception& e) {
+      return StatusFromException(e, "listing maintenance windows");
+    }
+  }
+  std::vector<MaintenanceRecord> out;
+  std::map<std::string, TimeZone> zones;  // loaded once per read
+  for (auto& m : rows) {
+    if (!m.recurring()) {
+      out.push_back(std::move(m));
+      continue;
+    }
+    auto r = ParseRecurrence(m.recurrence);
+    if (!r) {
+      return Status::InvalidArgument(fmt::format(
+          "maintenance window #{}: stored recurrence '{}' does not parse", m.id, m.recurrence));
+    }
+    auto zone = zones.find(m.time_zone);
+    if (zone == zones.end()) {
+      auto loaded =
+          m.time_zone.empty() ? Result<TimeZone>(TimeZone::Utc()) : TimeZone::Load(m.time_zone);
+      if (!loaded.ok()) {
+        return Status::InvalidArgument(
+            fmt::format("maintenance window #{}: {}", m.id, loaded.status().message()));
+      }
+      zone = zones.emplace(m.time_zone, std::move(loaded).value()).first;
+    }
+    auto occurrences =
+        ExpandRecurrence(*r, zone->second, m.duration_ms, m.start_ms, m.end_ms, from_ms, to_ms);
+    if (!occurrences.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("maintenance window #{}: {}", m.id, occurrences.status().message()));
+    }
+    for (const Occurrence& o : *occurrences) {
+      MaintenanceRecord one = m;
+      one.start_ms = o.start_ms;
+      one.end_ms = o.end_ms;
+      out.push_back(std::move(one));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.id < b.id;
+  });
+  return out;
 }
 
 Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,

@@ -56,10 +56,30 @@ class PeriodStore {
   // (whatever its source): idempotent across restarts. Returns the id of the existing or new row.
   Result<int64_t> EnsureDeclaredPeriod(const PeriodRecord& period);
 
+  // Inserts a window (one-off or recurring, core/period_records.h); returns its id.
+  // InvalidArgument when it is empty, or a recurrence that does not parse or whose duration is
+  // not shorter than its interval. Bounds that depend on the component (its period, whether it
+  // exists) are the caller's (cmd/obsmon/cli_periods.cc, config/period_config.cc).
   Result<int64_t> AddMaintenance(const MaintenanceRecord& window);
-  // Idempotent like EnsureDeclaredPeriod: same component, start and end means the same window.
+  // Idempotent like EnsureDeclaredPeriod: the same component, start, end, recurrence, time zone
+  // and duration mean the same window.
   Result<int64_t> EnsureDeclaredMaintenance(const MaintenanceRecord& window);
-  // Windows of `component` (all when empty) overlapping [from_ms, to_ms), oldest first.
+  // One window as stored (a recurring one as its rule). NotFound when there is none.
+  Result<MaintenanceRecord> MaintenanceWindow(int64_t id);
+  // Replaces everything but the source and creation time of window `window.id` (checked as by
+  // AddMaintenance). NotFound when there is none.
+  Status UpdateMaintenance(const MaintenanceRecord& window);
+  // Deletes window `id` and returns it as it was. NotFound when there is none.
+  Result<MaintenanceRecord> DeleteMaintenance(int64_t id);
+  // The windows as stored (recurring ones as rules) of `component` (all when empty), by start.
+  Result<std::vector<MaintenanceRecord>> MaintenanceWindows(const std::string& component);
+
+  // THE read of maintenance for every use (reports, live figures, alert suppression): the
+  // concrete windows of `component` (all when empty) overlapping [from_ms, to_ms), by start:
+  // one-off windows as stored, and each occurrence of a recurring one (its start and end; id,
+  // reason and recurrence of its rule), expanded in its time zone (core/recurrence.h).
+  // InvalidArgument when a recurring window would expand to more than kMaxOccurrences in the
+  // range or its time zone cannot be loaded (the message names the window).
   Result<std::vector<MaintenanceRecord>> Maintenance(const std::string& component,
                                                      TimestampMs from_ms, TimestampMs to_ms);
 
@@ -72,6 +92,8 @@ class PeriodStore {
  private:
   explicit PeriodStore(std::unique_ptr<SQLite::Database> db);
   Mutex mu_;
+  // Whether the schema has the recurrence columns (a database opened read-only may predate them).
+  const bool has_recurrence_;
   std::unique_ptr<SQLite::Database> db_ GUARDED_BY(mu_);
 };
 

@@ -4,15 +4,19 @@
 
 #include <fstream>
 #include <iostream>
+#include <set>
 
+#include "config/config_loader.h"
+#include "config/slo_rules.h"
 #include "core/config_node.h"
 #include "core/duration.h"
+#include "core/recurrence.h"
 #include "core/time_format.h"
-#include "config/config_loader.h"
-#include "report/periods.h"
+#include "core/time_zone.h"
 #include "render/report_format.h"
-#include "config/slo_rules.h"
+#include "report/periods.h"
 #include "storage/period_store.h"
+#include "storage/storage.h"
 
 namespace obsmon {
 namespace {
@@ -47,8 +51,10 @@ std::optional<Resolved> Resolve(const PeriodCliTarget& t, const std::string& com
     if (!component.empty()) {
       r.component = r.config->FindComponent(component);
       if (!r.component) {
-        err << "obsmon " << cmd << ": no component '" << component << "' in " << t.config_path
-            << "\n";
+        std::string known;
+        for (const auto& c : r.config->components) known += (known.empty() ? "" : ", ") + c.name;
+        err << "obsmon " << cmd << ": unknown component '" << component << "' in " << t.config_path
+            << " (known: " << (known.empty() ? "none" : known) << ")\n";
         *code = kFailure;
         return std::nullopt;
       }
@@ -214,35 +220,198 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   return kOk;
 }
 
+namespace {
+
+// With --db only: why `component` is not one obsmon knows in the database (no stored run, no
+// observation period), listing the known ones; nullopt when it is known.
+std::optional<std::string> UnknownInDatabase(const std::string& db_path,
+                                             storage::PeriodStore& store,
+                                             const std::string& component) {
+  std::set<std::string> known;
+  if (auto reader = storage::Reader::Open(db_path); reader.ok()) {
+    if (auto names = (*reader)->Components(); names.ok())
+      known.insert(names->begin(), names->end());
+  }
+  if (auto periods = store.Periods(); periods.ok()) {
+    for (const auto& p : *periods) known.insert(p.component);
+  }
+  if (known.count(component)) return std::nullopt;
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  return fmt::format(
+      "unknown component '{}' (known: {}): {} has no stored run or observation period of it; "
+      "check the name, or give --config",
+      component, list.empty() ? "none" : list, db_path);
+}
+
+// The longest a window of the component may be, and what sets it.
+std::pair<int64_t, std::string> LongestWindow(const Resolved& r, storage::PeriodStore& store,
+                                              const std::string& component, TimestampMs now) {
+  if (auto periods = store.Periods(component); periods.ok()) {
+    if (auto p = CurrentPeriod(*periods, now)) {
+      return {p->end_ms - p->start_ms,
+              fmt::format("observation period #{} of {}", p->id, component)};
+    }
+  }
+  if (r.component) {
+    if (auto p = CurrentPeriod(r.component->declared_periods, now)) {
+      return {p->end_ms - p->start_ms,
+              fmt::format("the observation period of {} in the config", component)};
+    }
+  }
+  return {kMaxMaintenanceWithoutPeriodMs, "the longest window of a component without a period"};
+}
+
+// Why `m` may not be stored (naming the flag); nullopt when it may. `check_component`: whether
+// to check that its component is known (not on edit: the component does not change).
+std::optional<std::string> CheckWindow(const Resolved& r, storage::PeriodStore& store,
+                                       const MaintenanceRecord& m, TimestampMs now,
+                                       bool check_component) {
+  if (check_component && !r.config) {
+    if (auto unknown = UnknownInDatabase(r.db_path, store, m.component)) return unknown;
+  }
+  if (m.end_ms <= m.start_ms) {
+    return m.recurring() ? "--until: must be after --from" : "--to: must be after --from";
+  }
+  int64_t length = m.end_ms - m.start_ms;
+  const char* flag = "--from/--to";
+  if (m.recurring()) {
+    auto rec = ParseRecurrence(m.recurrence);
+    if (!rec) return fmt::format("'{}' is not a recurrence", m.recurrence);
+    if (m.duration_ms <= 0 || m.duration_ms >= rec->IntervalMs()) {
+      return fmt::format("--duration: a {} window must last more than 0 and less than {}",
+                         rec->every == Recurrence::Every::kDay ? "daily" : "weekly",
+                         rec->every == Recurrence::Every::kDay ? "a day" : "a week");
+    }
+    if (!m.time_zone.empty()) {
+      if (auto zone = TimeZone::Load(m.time_zone); !zone.ok()) {
+        return "--timezone: " + zone.status().message();
+      }
+    }
+    length = m.duration_ms;
+    flag = "--duration";
+  }
+  const auto [longest, what] = LongestWindow(r, store, m.component, now);
+  if (length > longest) {
+    return fmt::format("{}: the window is {} long, longer than {} ({}); shorten or split it", flag,
+                       HumanDurationMs(length), what, HumanDurationMs(longest));
+  }
+  return std::nullopt;
+}
+
+// "2025-10-16 02:00:00 -> 2025-10-16 03:30:00 UTC (1h 30m)" or
+// "weekly sun 02:00 Europe/Berlin for 2h, from 2025-10-16 00:00:00 UTC".
+std::string Describe(const MaintenanceRecord& m) {
+  if (!m.recurring()) {
+    return fmt::format("{} -> {} UTC ({})", FormatUtcSeconds(m.start_ms),
+                       FormatUtcSeconds(m.end_ms), HumanDurationMs(m.end_ms - m.start_ms));
+  }
+  return fmt::format(
+      "{} {} for {}, from {} UTC{}", m.recurrence, m.time_zone.empty() ? "UTC" : m.time_zone,
+      HumanDurationMs(m.duration_ms), FormatUtcSeconds(m.start_ms),
+      m.end_ms >= kMaintenanceNoEndMs ? std::string()
+                                      : fmt::format(" until {} UTC", FormatUtcSeconds(m.end_ms)));
+}
+
+// Fills the recurrence fields of `m` from --weekly / --daily / --duration / --timezone; a
+// message naming the flag when one is wrong.
+std::optional<std::string> SetRecurrence(MaintenanceRecord& m, const std::string* weekly,
+                                         const std::string* daily, const std::string* duration,
+                                         const std::string* time_zone) {
+  if (weekly && daily) return "give one of --weekly and --daily";
+  if (weekly) {
+    auto r = ParseWeekly(*weekly);
+    if (!r)
+      return fmt::format("--weekly: '{}' is not a day and time such as \"sun 02:00\"", *weekly);
+    m.recurrence = FormatRecurrence(*r);
+  }
+  if (daily) {
+    auto r = ParseDaily(*daily);
+    if (!r) return fmt::format("--daily: '{}' is not a time such as 02:00", *daily);
+    m.recurrence = FormatRecurrence(*r);
+  }
+  if (duration) {
+    auto d = ParseDurationMs(*duration);
+    if (!d || *d <= 0)
+      return fmt::format("--duration: '{}' is not a duration such as 2h", *duration);
+    m.duration_ms = *d;
+  }
+  if (time_zone) m.time_zone = (*time_zone == "UTC" || *time_zone == "Etc/UTC") ? "" : *time_zone;
+  return std::nullopt;
+}
+
+int Refuse(const char* cmd, const std::string& why, std::ostream& err) {
+  err << "obsmon maintenance " << cmd << ": " << why << "\n";
+  return kUsage;
+}
+
+}  // namespace
+
 int CmdMaintenanceAdd(const MaintenanceAddArgs& a, const Clock& clock, std::ostream& out,
                       std::ostream& err) {
   int code = kOk;
   auto r = Resolve(a.target, a.component, "maintenance add", err, &code);
   if (!r) return code;
-  auto from = ParseTime(a.from, clock);
-  auto to = ParseTime(a.to, clock);
-  if (a.from.empty() || a.to.empty() || !from || !to) {
-    err << "obsmon maintenance add: --from and --to must be timestamps (RFC 3339, date, Unix "
-           "time or now)\n";
-    return kUsage;
-  }
   MaintenanceRecord m;
   m.component = a.component;
-  m.start_ms = *from;
-  m.end_ms = *to;
   m.reason = a.reason;
   m.source = "cli";
   m.created_ms = clock.NowMs();
+  const bool recurring = !a.weekly.empty() || !a.daily.empty();
+  if (recurring) {
+    if (!a.to.empty()) {
+      return Refuse("add", "--to is for a one-off window; a recurring one ends with --until", err);
+    }
+    if (a.duration.empty())
+      return Refuse("add", "--duration: required with --weekly or --daily", err);
+    if (auto why = SetRecurrence(m, a.weekly.empty() ? nullptr : &a.weekly,
+                                 a.daily.empty() ? nullptr : &a.daily, &a.duration,
+                                 a.time_zone.empty() ? nullptr : &a.time_zone)) {
+      return Refuse("add", *why, err);
+    }
+    auto from = ParseTime(a.from, clock);  // default: now
+    if (!from)
+      return Refuse(
+          "add", "--from: cannot parse '" + a.from + "' (RFC 3339, date, Unix time or now)", err);
+    m.start_ms = *from;
+    m.end_ms = kMaintenanceNoEndMs;
+    if (!a.until.empty()) {
+      auto until = ParseTimestamp(a.until);
+      if (!until)
+        return Refuse("add",
+                      "--until: cannot parse '" + a.until + "' (RFC 3339, date or Unix time)", err);
+      m.end_ms = *until;
+    }
+  } else {
+    if (!a.duration.empty() || !a.time_zone.empty() || !a.until.empty()) {
+      return Refuse("add",
+                    "--duration, --timezone and --until are for a recurring window "
+                    "(--weekly or --daily)",
+                    err);
+    }
+    auto from = ParseTime(a.from, clock);
+    auto to = ParseTime(a.to, clock);
+    if (a.from.empty() || a.to.empty() || !from || !to) {
+      return Refuse("add",
+                    "--from and --to must be timestamps (RFC 3339, date, Unix time or now); "
+                    "or give --weekly/--daily with --duration for a recurring window",
+                    err);
+    }
+    m.start_ms = *from;
+    m.end_ms = *to;
+  }
   auto store = OpenStore(r->db_path, "maintenance add", err);
   if (!store) return kFailure;
+  if (auto why = CheckWindow(*r, *store, m, clock.NowMs(), /*check_component=*/true)) {
+    return Refuse("add", *why, err);
+  }
   auto id = store->AddMaintenance(m);
   if (!id.ok()) {
     err << "obsmon maintenance add: " << id.status().message() << "\n";
     return id.status().IsInvalidArgument() ? kUsage : kFailure;
   }
-  out << fmt::format("maintenance window #{} of {}: {} -> {} UTC ({}), excluded from uptime\n", *id,
-                     a.component, FormatUtcSeconds(m.start_ms), FormatUtcSeconds(m.end_ms),
-                     HumanDurationMs(m.end_ms - m.start_ms));
+  out << fmt::format("maintenance window #{} of {}: {}, excluded from uptime\n", *id, a.component,
+                     Describe(m));
   return kOk;
 }
 
@@ -253,18 +422,127 @@ int CmdMaintenanceList(const PeriodCliTarget& t, const std::string& component, s
   if (!r) return code;
   auto store = OpenStore(r->db_path, "maintenance list", err);
   if (!store) return kFailure;
-  auto windows = store->Maintenance(component, INT64_MIN, INT64_MAX);
+  auto windows = store->MaintenanceWindows(component);
   if (!windows.ok()) {
     err << "obsmon maintenance list: " << windows.status().message() << "\n";
     return kFailure;
   }
-  out << fmt::format("{:>4}  {:<20}  {:<19}  {:<19}  {:>9}  {}\n", "ID", "COMPONENT", "FROM (UTC)",
-                     "TO (UTC)", "LENGTH", "REASON");
+  out << fmt::format("{:>4}  {:<20}  {:<19}  {:<19}  {:>9}  {:<30}  {:<6}  {}\n", "ID", "COMPONENT",
+                     "FROM (UTC)", "TO (UTC)", "LENGTH", "REPEATS", "SOURCE", "REASON");
   for (const auto& m : *windows) {
-    out << fmt::format("{:>4}  {:<20}  {:<19}  {:<19}  {:>9}  {}\n", m.id, OneLine(m.component),
-                       FormatUtcSeconds(m.start_ms), FormatUtcSeconds(m.end_ms),
-                       HumanDurationMs(m.end_ms - m.start_ms), OneLine(m.reason));
+    const bool forever = m.recurring() && m.end_ms >= kMaintenanceNoEndMs;
+    out << fmt::format(
+        "{:>4}  {:<20}  {:<19}  {:<19}  {:>9}  {:<30}  {:<6}  {}\n", m.id, OneLine(m.component),
+        FormatUtcSeconds(m.start_ms), forever ? "-" : FormatUtcSeconds(m.end_ms),
+        HumanDurationMs(m.recurring() ? m.duration_ms : m.end_ms - m.start_ms),
+        m.recurring()
+            ? m.recurrence + " " + (m.time_zone.empty() ? std::string("UTC") : m.time_zone)
+            : std::string("-"),
+        m.source, OneLine(m.reason));
   }
+  return kOk;
+}
+
+int CmdMaintenanceEdit(const MaintenanceEditArgs& a, const Clock& clock, std::ostream& out,
+                       std::ostream& err) {
+  int code = kOk;
+  auto r = Resolve(a.target, "", "maintenance edit", err, &code);
+  if (!r) return code;
+  auto store = OpenStore(r->db_path, "maintenance edit", err);
+  if (!store) return kFailure;
+  auto stored = store->MaintenanceWindow(a.id);
+  if (!stored.ok()) {
+    err << "obsmon maintenance edit: " << stored.status().message() << "\n";
+    return kFailure;
+  }
+  MaintenanceRecord m = *stored;
+  if (m.source == "config") {
+    return Refuse("edit",
+                  fmt::format("window #{} is declared in the config: change it there", a.id), err);
+  }
+  if (r->config) r->component = r->config->FindComponent(m.component);
+  if (!a.from && !a.to && !a.until && !a.weekly && !a.daily && !a.duration && !a.time_zone &&
+      !a.reason) {
+    return Refuse("edit",
+                  "nothing to change: give --from, --to, --reason (one-off) or --weekly, "
+                  "--daily, --duration, --timezone, --until (recurring)",
+                  err);
+  }
+  if (a.reason) m.reason = *a.reason;
+  if (a.from) {
+    auto from = ParseTime(*a.from, clock);
+    if (a.from->empty() || !from)
+      return Refuse("edit", "--from: cannot parse '" + *a.from + "'", err);
+    m.start_ms = *from;
+  }
+  if (m.recurring()) {
+    if (a.to)
+      return Refuse("edit", "--to is for a one-off window; a recurring one ends with --until", err);
+    if (auto why = SetRecurrence(m, a.weekly ? &*a.weekly : nullptr, a.daily ? &*a.daily : nullptr,
+                                 a.duration ? &*a.duration : nullptr,
+                                 a.time_zone ? &*a.time_zone : nullptr)) {
+      return Refuse("edit", *why, err);
+    }
+    if (a.until) {
+      if (*a.until == "never") {
+        m.end_ms = kMaintenanceNoEndMs;
+      } else {
+        auto until = ParseTime(*a.until, clock);
+        if (a.until->empty() || !until)
+          return Refuse("edit", "--until: cannot parse '" + *a.until + "'", err);
+        m.end_ms = *until;
+      }
+    }
+  } else {
+    if (a.until || a.weekly || a.daily || a.duration || a.time_zone) {
+      return Refuse("edit",
+                    fmt::format("window #{} is a one-off window: --until, --weekly, --daily, "
+                                "--duration and --timezone are for recurring ones (delete "
+                                "it and add a recurring one)",
+                                a.id),
+                    err);
+    }
+    if (a.to) {
+      auto to = ParseTime(*a.to, clock);
+      if (a.to->empty() || !to) return Refuse("edit", "--to: cannot parse '" + *a.to + "'", err);
+      m.end_ms = *to;
+    }
+  }
+  if (auto why = CheckWindow(*r, *store, m, clock.NowMs(), /*check_component=*/false)) {
+    return Refuse("edit", *why, err);
+  }
+  if (Status s = store->UpdateMaintenance(m); !s.ok()) {
+    err << "obsmon maintenance edit: " << s.message() << "\n";
+    return s.IsInvalidArgument() ? kUsage : kFailure;
+  }
+  out << fmt::format("maintenance window #{} of {}: {} (was: {})\n", m.id, m.component, Describe(m),
+                     Describe(*stored));
+  return kOk;
+}
+
+int CmdMaintenanceDelete(const PeriodCliTarget& t, int64_t id, std::ostream& out,
+                         std::ostream& err) {
+  int code = kOk;
+  auto r = Resolve(t, "", "maintenance delete", err, &code);
+  if (!r) return code;
+  auto store = OpenStore(r->db_path, "maintenance delete", err);
+  if (!store) return kFailure;
+  auto stored = store->MaintenanceWindow(id);
+  if (!stored.ok()) {
+    err << "obsmon maintenance delete: " << stored.status().message() << "\n";
+    return kFailure;
+  }
+  if (stored->source == "config") {
+    return Refuse("delete",
+                  fmt::format("window #{} is declared in the config: remove it there", id), err);
+  }
+  auto deleted = store->DeleteMaintenance(id);
+  if (!deleted.ok()) {
+    err << "obsmon maintenance delete: " << deleted.status().message() << "\n";
+    return kFailure;
+  }
+  out << fmt::format("deleted maintenance window #{} of {}: {}\n", id, deleted->component,
+                     Describe(*deleted));
   return kOk;
 }
 
@@ -298,6 +576,8 @@ void AddPeriodCommands(CLI::App& app) {
     ObserveReportArgs report;
     int64_t period_id = 0;
     MaintenanceAddArgs maint;
+    MaintenanceEditArgs edit;
+    int64_t delete_id = 0;
     std::string rules_config, rules_component;
   };
   auto args = std::make_shared<Args>();
@@ -358,8 +638,18 @@ void AddPeriodCommands(CLI::App& app) {
   maintenance->require_subcommand(1);
   auto* madd = maintenance->add_subcommand("add", "Declare a maintenance window");
   madd->add_option("component", args->maint.component, "Component name")->required();
-  madd->add_option("--from", args->maint.from, "Start (RFC 3339, Unix time or now)")->required();
-  madd->add_option("--to", args->maint.to, "End (RFC 3339, Unix time)")->required();
+  madd->add_option("--from", args->maint.from,
+                   "Start (RFC 3339, Unix time or now); recurring: first day it holds (default "
+                   "now)");
+  madd->add_option("--to", args->maint.to, "End of a one-off window (RFC 3339, Unix time)");
+  madd->add_option("--weekly", args->maint.weekly,
+                   "Recurring each week: day and local time, "
+                   "e.g. \"sun 02:00\"");
+  madd->add_option("--daily", args->maint.daily, "Recurring each day: local time, e.g. 02:00");
+  madd->add_option("--duration", args->maint.duration, "Length of each occurrence, e.g. 2h");
+  madd->add_option("--timezone", args->maint.time_zone,
+                   "Time zone of --weekly/--daily, e.g. Europe/Berlin (default UTC)");
+  madd->add_option("--until", args->maint.until, "Recurring: no occurrence starts from then on");
   madd->add_option("--reason", args->maint.reason, "Why (shown in reports)")->required();
   add_target(madd, &args->maint.target);
   madd->callback(
@@ -369,6 +659,25 @@ void AddPeriodCommands(CLI::App& app) {
   add_target(mlist, &args->target);
   mlist->callback(
       [args] { Fail(CmdMaintenanceList(args->target, args->component, std::cout, std::cerr)); });
+  auto* medit = maintenance->add_subcommand("edit", "Change a maintenance window");
+  medit->add_option("id", args->edit.id, "Window id (obsmon maintenance list)")->required();
+  medit->add_option("--from", args->edit.from, "New start (one-off) or first day (recurring)");
+  medit->add_option("--to", args->edit.to, "New end of a one-off window");
+  medit->add_option("--until", args->edit.until, "Recurring: new end, or never");
+  medit->add_option("--weekly", args->edit.weekly,
+                    "Recurring: new day and time, e.g. \"sun 02:00\"");
+  medit->add_option("--daily", args->edit.daily, "Recurring: new time, e.g. 02:00");
+  medit->add_option("--duration", args->edit.duration, "Recurring: new length, e.g. 2h");
+  medit->add_option("--timezone", args->edit.time_zone, "Recurring: new time zone");
+  medit->add_option("--reason", args->edit.reason, "New reason");
+  add_target(medit, &args->edit.target);
+  medit->callback(
+      [args, &clock] { Fail(CmdMaintenanceEdit(args->edit, clock, std::cout, std::cerr)); });
+  auto* mdel = maintenance->add_subcommand("delete", "Delete a maintenance window");
+  mdel->add_option("id", args->delete_id, "Window id (obsmon maintenance list)")->required();
+  add_target(mdel, &args->target);
+  mdel->callback(
+      [args] { Fail(CmdMaintenanceDelete(args->target, args->delete_id, std::cout, std::cerr)); });
 
   auto* rules = app.add_subcommand("rules", "Generate Prometheus rules");
   rules->require_subcommand(1);

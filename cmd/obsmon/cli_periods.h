@@ -4,7 +4,12 @@
 //   obsmon observe list [COMPONENT]       obsmon observe stop COMPONENT
 //   obsmon observe report COMPONENT [--period ID] [--format text|markdown|json|html] [-o FILE]
 //   obsmon maintenance add COMPONENT --from T --to T --reason TEXT
+//   obsmon maintenance add COMPONENT (--weekly "sun 02:00" | --daily 02:00) --duration 2h
+//                          [--timezone Europe/Berlin] [--from T] [--until T] --reason TEXT
 //   obsmon maintenance list [COMPONENT]
+//   obsmon maintenance edit ID [--from T] [--to T] [--until T] [--weekly S | --daily S]
+//                          [--duration D] [--timezone Z] [--reason TEXT]
+//   obsmon maintenance delete ID
 //   obsmon rules slo --config F [--component C]
 //
 // Each command is a plain function over its arguments, a clock and two streams (tested without a
@@ -56,15 +61,40 @@ struct ObserveReportArgs {
 int CmdObserveReport(const ObserveReportArgs& args, const Clock& clock, std::ostream& out,
                      std::ostream& err);
 
+// Where a window may be added or moved to (docs/report.md, "Maintenance windows"):
+// - its component must be known: in the config with --config; with --db only, a component with
+//   stored runs or an observation period (a misspelt name would exclude nothing);
+// - it must end after it starts, and be no longer than the component's current observation
+//   period (stored, else declared in the config), or kMaxMaintenanceWithoutPeriodMs (31 days,
+//   core/period_records.h) without one; a recurring window's occurrences likewise, and shorter
+//   than their interval (a day, a week).
+// Refusals are usage errors (exit 2) whose message names the flag.
+
 struct MaintenanceAddArgs {
   PeriodCliTarget target;
   std::string component;
   std::string from, to, reason;
+  // Recurring: one of weekly ("sun 02:00") or daily ("02:00"), with duration ("2h"); from
+  // (default now) and until (default never) bound when occurrences start.
+  std::string weekly, daily, duration, time_zone, until;
 };
 int CmdMaintenanceAdd(const MaintenanceAddArgs& args, const Clock& clock, std::ostream& out,
                       std::ostream& err);
 int CmdMaintenanceList(const PeriodCliTarget& target, const std::string& component,
                        std::ostream& out, std::ostream& err);
+
+// Changes the given fields of window `id`; the others stay. A one-off window takes --from,
+// --to, --reason; a recurring one --weekly/--daily, --duration, --timezone, --from, --until,
+// --reason. Windows declared in the config are changed there, not here (refused).
+struct MaintenanceEditArgs {
+  PeriodCliTarget target;
+  int64_t id = 0;
+  std::optional<std::string> from, to, until, weekly, daily, duration, time_zone, reason;
+};
+int CmdMaintenanceEdit(const MaintenanceEditArgs& args, const Clock& clock, std::ostream& out,
+                       std::ostream& err);
+int CmdMaintenanceDelete(const PeriodCliTarget& target, int64_t id, std::ostream& out,
+                         std::ostream& err);
 
 // Prints the Prometheus rule file (config/slo_rules.h) for every component of the config, or
 // for `component` only.

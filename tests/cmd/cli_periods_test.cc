@@ -20,6 +20,19 @@ namespace {
 constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z
 
+// A window by its fields (no missing-initializer warning for the recurrence fields).
+MaintenanceRecord Window(const std::string& component, int64_t start, int64_t end,
+                         const std::string& reason, const std::string& source, int64_t created) {
+  MaintenanceRecord m;
+  m.component = component;
+  m.start_ms = start;
+  m.end_ms = end;
+  m.reason = reason;
+  m.source = source;
+  m.created_ms = created;
+  return m;
+}
+
 class CliPeriodsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -107,6 +120,11 @@ TEST_F(CliPeriodsTest, NeitherConfigNorDbIsAUsageError) {
 }
 
 TEST_F(CliPeriodsTest, MaintenanceAddAndList) {
+  ObserveStartArgs period;  // carbon is known to the database through its period
+  period.target = target_;
+  period.component = "carbon";
+  ASSERT_EQ(CmdObserveStart(period, clock_, out_, err_), 0) << err_.str();
+  out_.str("");
   MaintenanceAddArgs m;
   m.target = target_;
   m.component = "carbon";
@@ -126,7 +144,8 @@ TEST_F(CliPeriodsTest, MaintenanceAddAndList) {
   out_.str("");
   ASSERT_EQ(CmdMaintenanceList(target_, "", out_, err_), 0);
   EXPECT_NE(out_.str().find("carbon                2025-10-16 02:00:00  2025-10-16 03:30:00  "
-                            "   1h 30m  PostgreSQL | upgrade"),
+                            "   1h 30m  -                               cli     "
+                            "PostgreSQL | upgrade"),
             std::string::npos)
       << out_.str();
 
@@ -134,6 +153,195 @@ TEST_F(CliPeriodsTest, MaintenanceAddAndList) {
   EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
   m.to = "soon";
   EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
+}
+
+// Issue 15: a ten-year window was accepted silently, and with --db a misspelt component too.
+TEST_F(CliPeriodsTest, MaintenanceTooLongOrOfAnUnknownComponentIsRefused) {
+  MaintenanceAddArgs m;
+  m.target = target_;
+  m.component = "carbon";
+  m.from = "2025-10-16T00:00:00Z";
+  m.to = "2025-10-17T00:00:00Z";
+  m.reason = "r";
+  // An empty database knows no component.
+  EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("unknown component 'carbon' (known: none)"), std::string::npos)
+      << err_.str();
+  ObserveStartArgs period;
+  period.target = target_;
+  period.component = "carbon";
+  period.days = 3;
+  ASSERT_EQ(CmdObserveStart(period, clock_, out_, err_), 0) << err_.str();
+  err_.str("");
+  m.component = "carbn";
+  EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("unknown component 'carbn' (known: carbon)"), std::string::npos)
+      << err_.str();
+  // Longer than the component's 3-day period: refused, naming the flags and the bound.
+  m.component = "carbon";
+  m.to = "2035-10-16T00:00:00Z";
+  err_.str("");
+  EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("--from/--to: the window is 3652d 00h long, longer than observation "
+                            "period #1 of carbon (3d 00h)"),
+            std::string::npos)
+      << err_.str();
+  m.to = "2025-10-19T00:00:00Z";  // exactly 3 days: accepted
+  EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 0) << err_.str();
+  // The current period decides, even one that has ended.
+  {
+    auto store = storage::PeriodStore::Open(db_);
+    PeriodRecord ended;
+    ended.component = "neo4j";
+    ended.start_ms = kT0 - 30 * kDay;
+    ended.end_ms = kT0 - 29 * kDay;
+    ASSERT_TRUE((*store)->AddPeriod(ended).ok());
+  }
+  err_.str("");
+  m.component = "neo4j";
+  m.to = "2025-11-17T00:00:00Z";  // 32 days; neo4j's one-day period is the bound
+  EXPECT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("longer than observation period #"), std::string::npos) << err_.str();
+}
+
+TEST_F(CliPeriodsTest, MaintenanceEditAndDelete) {
+  ObserveStartArgs period;
+  period.target = target_;
+  period.component = "carbon";
+  ASSERT_EQ(CmdObserveStart(period, clock_, out_, err_), 0) << err_.str();
+  MaintenanceAddArgs m;
+  m.target = target_;
+  m.component = "carbon";
+  m.from = "2025-10-16T02:00:00Z";
+  m.to = "2025-10-16T03:00:00Z";
+  m.reason = "upgrade";
+  ASSERT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 0) << err_.str();
+
+  MaintenanceEditArgs e;
+  e.target = target_;
+  e.id = 1;
+  e.to = "2025-10-16T04:00:00Z";
+  e.reason = "upgrade, longer";
+  out_.str("");
+  ASSERT_EQ(CmdMaintenanceEdit(e, clock_, out_, err_), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "maintenance window #1 of carbon: 2025-10-16 02:00:00 -> 2025-10-16 04:00:00 UTC "
+            "(2h 00m) (was: 2025-10-16 02:00:00 -> 2025-10-16 03:00:00 UTC (1h 00m))\n");
+  auto stored = (*storage::PeriodStore::Open(db_))->MaintenanceWindow(1);
+  EXPECT_EQ(stored->end_ms, kT0 + 2 * kDay + 4 * 3'600'000);
+  EXPECT_EQ(stored->reason, "upgrade, longer");
+
+  // Refusals name the flag: end before start, too long, recurring flags on a one-off window,
+  // nothing to change, no such window.
+  MaintenanceEditArgs bad;
+  bad.target = target_;
+  bad.id = 1;
+  bad.to = "2025-10-16T01:00:00Z";
+  err_.str("");
+  EXPECT_EQ(CmdMaintenanceEdit(bad, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("--to: must be after --from"), std::string::npos) << err_.str();
+  bad.to = "2025-12-16T01:00:00Z";
+  EXPECT_EQ(CmdMaintenanceEdit(bad, clock_, out_, err_), 2);
+  bad.to.reset();
+  bad.duration = "2h";
+  EXPECT_EQ(CmdMaintenanceEdit(bad, clock_, out_, err_), 2);
+  bad.duration.reset();
+  EXPECT_EQ(CmdMaintenanceEdit(bad, clock_, out_, err_), 2);
+  bad.id = 7;
+  bad.reason = "x";
+  err_.str("");
+  EXPECT_EQ(CmdMaintenanceEdit(bad, clock_, out_, err_), 1);
+  EXPECT_NE(err_.str().find("no maintenance window #7"), std::string::npos) << err_.str();
+
+  out_.str("");
+  ASSERT_EQ(CmdMaintenanceDelete(target_, 1, out_, err_), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "deleted maintenance window #1 of carbon: 2025-10-16 02:00:00 -> 2025-10-16 "
+            "04:00:00 UTC (2h 00m)\n");
+  EXPECT_TRUE((*storage::PeriodStore::Open(db_))->MaintenanceWindows("carbon")->empty());
+  EXPECT_EQ(CmdMaintenanceDelete(target_, 1, out_, err_), 1);
+
+  // Windows declared in the config are changed in the config.
+  MaintenanceRecord declared = Window("carbon", kT0, kT0 + 1000, "declared", "config", kT0);
+  auto id = (*storage::PeriodStore::Open(db_))->EnsureDeclaredMaintenance(declared);
+  ASSERT_TRUE(id.ok());
+  err_.str("");
+  EXPECT_EQ(CmdMaintenanceDelete(target_, *id, out_, err_), 2);
+  EXPECT_NE(err_.str().find("declared in the config"), std::string::npos) << err_.str();
+  e.id = *id;
+  EXPECT_EQ(CmdMaintenanceEdit(e, clock_, out_, err_), 2);
+}
+
+TEST_F(CliPeriodsTest, RecurringMaintenanceAddEditList) {
+  ObserveStartArgs period;
+  period.target = target_;
+  period.component = "carbon";
+  ASSERT_EQ(CmdObserveStart(period, clock_, out_, err_), 0) << err_.str();
+  MaintenanceAddArgs m;
+  m.target = target_;
+  m.component = "carbon";
+  m.weekly = "Sun 02:00";
+  m.duration = "2h";
+  m.time_zone = "Europe/Berlin";
+  m.reason = "backups";
+  out_.str("");
+  ASSERT_EQ(CmdMaintenanceAdd(m, clock_, out_, err_), 0) << err_.str();
+  EXPECT_EQ(out_.str(),
+            "maintenance window #1 of carbon: weekly sun 02:00 Europe/Berlin for 2h 00m, from "
+            "2025-10-14 00:00:00 UTC, excluded from uptime\n");
+  // The period (2025-10-14 .. 21) holds one Sunday, the 19th: 02:00 CEST = 00:00 UTC.
+  auto w = (*storage::PeriodStore::Open(db_))->Maintenance("carbon", kT0, kT0 + 7 * kDay);
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ((*w)[0].start_ms, kT0 + 5 * kDay);
+  EXPECT_EQ((*w)[0].end_ms, kT0 + 5 * kDay + 2 * 3'600'000);
+
+  out_.str("");
+  ASSERT_EQ(CmdMaintenanceList(target_, "carbon", out_, err_), 0);
+  EXPECT_NE(out_.str().find("2025-10-14 00:00:00  -                       2h 00m  weekly sun "
+                            "02:00 Europe/Berlin"),
+            std::string::npos)
+      << out_.str();
+
+  MaintenanceEditArgs e;
+  e.target = target_;
+  e.id = 1;
+  e.daily = "23:30";
+  e.time_zone = "UTC";
+  e.duration = "30m";
+  ASSERT_EQ(CmdMaintenanceEdit(e, clock_, out_, err_), 0) << err_.str();
+  w = (*storage::PeriodStore::Open(db_))->Maintenance("carbon", kT0, kT0 + 7 * kDay);
+  ASSERT_EQ(w->size(), 7u);
+  EXPECT_EQ((*w)[0].start_ms, kT0 + 23 * 3'600'000 + 30 * 60'000);
+
+  // Refusals, each naming its flag.
+  auto refused = [&](MaintenanceAddArgs a, const std::string& why) {
+    err_.str("");
+    EXPECT_EQ(CmdMaintenanceAdd(a, clock_, out_, err_), 2) << why;
+    EXPECT_NE(err_.str().find(why), std::string::npos) << err_.str();
+  };
+  MaintenanceAddArgs a = m;
+  a.duration = "7d";
+  refused(a, "--duration: a weekly window must last more than 0 and less than a week");
+  a = m;
+  a.daily = "02:00";
+  a.duration = "1d";
+  a.weekly.clear();
+  refused(a, "--duration: a daily window must last more than 0 and less than a day");
+  a = m;
+  a.time_zone = "Europe/Berln";
+  refused(a, "--timezone: unknown time zone 'Europe/Berln'");
+  a = m;
+  a.weekly = "sunday at two";
+  refused(a, "--weekly: 'sunday at two' is not a day and time");
+  a = m;
+  a.duration.clear();
+  refused(a, "--duration: required");
+  a = m;
+  a.to = "2025-10-20T00:00:00Z";
+  refused(a, "--to is for a one-off window");
+  a = m;
+  a.until = "2025-10-13T00:00:00Z";
+  refused(a, "--until: must be after --from");
 }
 
 TEST_F(CliPeriodsTest, ReportOfThePeriodInHtmlToAFile) {

@@ -58,7 +58,7 @@ TEST_F(LiveFiguresTest, OverviewFiguresAreThePeriodReportsUnderMaintenance) {
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE((*store)
                   ->AddMaintenance({0, "carbon", kT0 + kDay + 10 * kMinute,
-                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0})
+                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0, "", "", 0})
                   .ok());
   store->reset();
 

@@ -77,7 +77,8 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"invalid-duplicate-component.yml", "5:11", "duplicate component name 'carbon'"},
         InvalidCase{"invalid-bad-url.yml", "6:14", "unsupported url scheme 'htp'"},
         InvalidCase{"invalid-unknown-kind.yml", "5:15", "unknown probe kind 'htp'"},
-        InvalidCase{"invalid-timeout-over-interval.yml", "8:18", "must not be greater than interval"},
+        InvalidCase{"invalid-timeout-over-interval.yml", "8:18",
+                    "must not be greater than interval"},
         InvalidCase{"invalid-yaml-syntax.yml", "4:7", ""},
         InvalidCase{"invalid-objective-range.yml", "4:15", "between 0 and 100"},
         InvalidCase{"invalid-missing-components.yml", "1:1", "missing required key 'components'"},
@@ -88,7 +89,16 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"invalid-merge-key.yml", "6:9", "merge keys ('<<') are not supported"},
         InvalidCase{"invalid-nan-uptime.yml", "3:25", "'uptime' must be a finite number"},
         InvalidCase{"invalid-duplicate-key.yml", "3:5", "duplicate key 'name' (first at line 2"},
-        InvalidCase{"invalid-token-file-device.yml", "4:24", "'/dev/zero' is not a regular file"}),
+        InvalidCase{"invalid-token-file-device.yml", "4:24", "'/dev/zero' is not a regular file"},
+        InvalidCase{"invalid-maintenance-too-long.yml", "6:42",
+                    "maintenance window of 3652 days is longer than the longest window of a "
+                    "component without a declared period (31 days)"},
+        InvalidCase{"invalid-maintenance-longer-than-period.yml", "7:41",
+                    "maintenance window of 3 days is longer than its observation period (2 days)"},
+        InvalidCase{"invalid-maintenance-bad-weekly.yml", "6:18",
+                    "'sunday at two' is not a day and time"},
+        InvalidCase{"invalid-maintenance-bad-timezone.yml", "6:50",
+                    "unknown time zone 'Europe/Berln'"}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) {
       std::string name = info.param.file;
       name = name.substr(8, name.size() - 12);  // strip "invalid-" and ".yml"

@@ -249,6 +249,114 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
   EXPECT_EQ(obsmon->Wait(), 0);
 }
 
+// Issue 15, windows managed beside a running daemon: a recurring window (weekly, in a time
+// zone), then edited, a one-off window added and deleted, the recurring one deleted. After each
+// change `obsmon observe report --format json` and /api/v1/components must show the excluded
+// time computed here by hand from the schedule. The zone is Etc/GMT-2 (a real TZif file, always
+// UTC+2, so the hand computation is "local = UTC + 2 h"; DST is tested in
+// tests/core/time_zone_test.cc). The target is always up, so the error budget left is exactly
+// 0.5 % of (7 days - excluded): the API's figure checks the excluded time to the millisecond.
+TEST_F(ObsmonMaintenanceTest, RecurringEditedAndDeletedWindowsShowInReportAndApi) {
+  ScheduledTarget target({}, dir_.File("target.log"));
+  WriteConfig(target.port());
+  const int64_t now0 = WallMs() / 60'000 * 60'000;
+  const int64_t period_from = now0 - 3 * 86'400'000LL;
+  Cli({"observe", "start", "svc", "--start", UnixSeconds(period_from), "--days", "7"});
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client api("127.0.0.1", port);
+  // A report needs a stored run: wait for the first ones.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return testing::RunCommand({testing::kObsmonBinary, "observe", "report", "svc", "--config",
+                                    dir_.File("obsmon.yml")},
+                                   dir_.File("wait.out"))
+                   .first == 0;
+      },
+      10s));
+
+  // The occurrence: two days ago, at that instant's wall-clock time in UTC+2.
+  const int64_t occurrence = now0 - 2 * 86'400'000LL;
+  const int64_t local_s = occurrence / 1000 + 2 * 3600;
+  const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+  char weekly[32];
+  std::snprintf(weekly, sizeof weekly, "%s %02lld:%02lld", kDays[(local_s / 86400 + 4) % 7],
+                static_cast<long long>(local_s % 86400 / 3600),
+                static_cast<long long>(local_s % 3600 / 60));
+  // The next occurrence (in 5 days) is after the period's end (in 4 days): one in the period.
+
+  const int64_t kWeekMs = 7 * 86'400'000LL;
+  auto check = [&](int64_t excluded_ms, const std::string& step) {
+    SCOPED_TRACE(step);
+    const int64_t allowed = std::llround(0.005 * static_cast<double>(kWeekMs - excluded_ms));
+    const auto report = nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}),
+                                              nullptr, false);
+    ASSERT_FALSE(report.is_discarded());
+    EXPECT_EQ(report["window"]["from_ms"].get<int64_t>(), period_from);
+    EXPECT_EQ(report["uptime"]["excluded_ms"].get<int64_t>(), excluded_ms) << report.dump();
+    EXPECT_EQ(report["error_budget"]["allowed_ms"].get<int64_t>(), allowed);
+    // The daemon reads windows at every refresh (200 ms): the API follows within a few.
+    nlohmann::json last;
+    EXPECT_TRUE(WaitUntil(
+        [&] {
+          last = ComponentJson(api);
+          return !last.is_null() && last["window"].is_object() &&
+                 last["window"]["down_seconds"] == 0.0 &&
+                 std::abs(last["window"]["error_budget_remaining_seconds"].get<double>() -
+                          allowed / 1000.0) < 0.0005;
+        },
+        5s))
+        << "want budget left " << allowed / 1000.0 << " s; api: " << last.dump();
+  };
+  auto id_of = [](const std::string& out) {
+    const auto at = out.find('#');
+    return at == std::string::npos ? std::string() : out.substr(at + 1, out.find(' ', at) - at - 1);
+  };
+
+  check(0, "no window");
+  const std::string weekly_id =
+      id_of(Cli({"maintenance", "add", "svc", "--weekly", weekly, "--duration", "90m", "--timezone",
+                 "Etc/GMT-2", "--from", UnixSeconds(period_from), "--reason", "weekly backups"}));
+  ASSERT_FALSE(weekly_id.empty());
+  check(90 * 60'000, "weekly window added");
+  EXPECT_NE(Cli({"maintenance", "list", "svc"}).find(std::string(weekly) + " Etc/GMT-2"),
+            std::string::npos);
+
+  Cli({"maintenance", "edit", weekly_id, "--duration", "45m"});
+  check(45 * 60'000, "weekly window shortened to 45m");
+
+  const int64_t one_off = now0 - 86'400'000LL;
+  const std::string one_off_id =
+      id_of(Cli({"maintenance", "add", "svc", "--from", UnixSeconds(one_off), "--to",
+                 UnixSeconds(one_off + 10 * 60'000), "--reason", "one-off"}));
+  check(55 * 60'000, "one-off window added");
+  Cli({"maintenance", "edit", one_off_id, "--to", UnixSeconds(one_off + 20 * 60'000)});
+  check(65 * 60'000, "one-off window lengthened");
+  Cli({"maintenance", "delete", one_off_id});
+  check(45 * 60'000, "one-off window deleted");
+  Cli({"maintenance", "delete", weekly_id});
+  check(0, "weekly window deleted");
+
+  // Refused beside the daemon too: a window longer than the period, an unknown component.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"maintenance", "add", "svc", "--from", "2026-01-01", "--to",
+                                 "2036-01-01", "--reason", "ten years"},
+        std::vector<std::string>{"maintenance", "add", "svx", "--from", "2026-01-01", "--to",
+                                 "2026-01-02", "--reason", "typo"}}) {
+    std::vector<std::string> argv{testing::kObsmonBinary};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    argv.insert(argv.end(), {"--config", dir_.File("obsmon.yml")});
+    auto [code, out] = testing::RunCommand(argv, dir_.File("cli.out"));
+    EXPECT_NE(code, 0) << out;
+    EXPECT_TRUE(out.find("longer than observation period") != std::string::npos ||
+                out.find("unknown component 'svx'") != std::string::npos)
+        << out;
+  }
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
 // The WebDown alert as /api/v1/alerts lists it, or null.
 nlohmann::json WebDown(httplib::Client& api) {
   auto res = api.Get("/api/v1/alerts");

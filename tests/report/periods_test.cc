@@ -146,7 +146,7 @@ TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDat
     id = *added;
     ASSERT_TRUE((*store)
                     ->AddMaintenance({0, "carbon", start + 2 * kDay + 2 * kHour,
-                                      start + 2 * kDay + 3 * kHour, "DB upgrade", "cli", start})
+                                      start + 2 * kDay + 3 * kHour, "DB upgrade", "cli", start, "", "", 0})
                     .ok());
     auto alerts = storage::AlertStore::Open(path_);
     AlertHistoryEvent a;
@@ -228,7 +228,7 @@ TEST_F(PeriodReportTest, LiveFiguresFollowTheActivePeriodElseTheObjectiveWindow)
   // 30 of the 40 down minutes inside maintenance.
   ASSERT_TRUE((*store)
                   ->AddMaintenance({0, "carbon", kT0 + kDay + 10 * kMinute,
-                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0})
+                                    kT0 + kDay + 2 * kHour, "upgrade", "cli", kT0, "", "", 0})
                   .ok());
   store->reset();
 

@@ -3,6 +3,7 @@
 // filtered by component.
 #include "storage/period_store.h"
 
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 
 #include "core/alert_records.h"
 #include "storage/alert_store.h"
+#include "storage/migrations.h"
 #include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
@@ -17,6 +19,19 @@ namespace {
 
 constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kT0 = 1'760'400'000'000;
+
+// A window by its fields (no missing-initializer warning for the recurrence fields).
+MaintenanceRecord Window(const std::string& component, int64_t start, int64_t end,
+                         const std::string& reason, const std::string& source, int64_t created) {
+  MaintenanceRecord m;
+  m.component = component;
+  m.start_ms = start;
+  m.end_ms = end;
+  m.reason = reason;
+  m.source = source;
+  m.created_ms = created;
+  return m;
+}
 
 class PeriodStoreTest : public ::testing::Test {
  protected:
@@ -117,7 +132,8 @@ TEST_F(PeriodStoreTest, StopEndsTheRunningPeriodAndFreesTheComponent) {
 TEST_F(PeriodStoreTest, DeclaredPeriodsAndWindowsAreStoredOnce) {
   auto store = Open();
   PeriodRecord p = Period("carbon", kT0);
-  MaintenanceRecord m{0, "carbon", kT0 + kDay, kT0 + kDay + 3'600'000, "DB upgrade", "cli", kT0};
+  MaintenanceRecord m =
+      Window("carbon", kT0 + kDay, kT0 + kDay + 3'600'000, "DB upgrade", "cli", kT0);
   for (int i = 0; i < 3; ++i) {  // three restarts
     auto id = store->EnsureDeclaredPeriod(p);
     ASSERT_TRUE(id.ok()) << id.status().ToString();
@@ -135,7 +151,7 @@ TEST_F(PeriodStoreTest, DeclaredPeriodsAndWindowsAreStoredOnce) {
 TEST_F(PeriodStoreTest, MaintenanceIsSelectedByOverlapAndComponent) {
   auto store = Open();
   auto add = [&](const std::string& c, int64_t s, int64_t e) {
-    ASSERT_TRUE(store->AddMaintenance({0, c, s, e, "r", "cli", kT0}).ok());
+    ASSERT_TRUE(store->AddMaintenance(Window(c, s, e, "r", "cli", kT0)).ok());
   };
   add("carbon", kT0 - 2 * kDay, kT0 - kDay);        // before
   add("carbon", kT0 - 3'600'000, kT0 + 3'600'000);  // straddles the start
@@ -149,7 +165,115 @@ TEST_F(PeriodStoreTest, MaintenanceIsSelectedByOverlapAndComponent) {
   EXPECT_EQ((*w)[1].start_ms, kT0 + kDay);
   EXPECT_EQ(store->Maintenance("", INT64_MIN, INT64_MAX)->size(), 5u);
   EXPECT_TRUE(
-      store->AddMaintenance({0, "carbon", kT0, kT0, "", "cli", 0}).status().IsInvalidArgument());
+      store->AddMaintenance(Window("carbon", kT0, kT0, "", "cli", 0)).status().IsInvalidArgument());
+}
+
+TEST_F(PeriodStoreTest, WindowsAreEditedAndDeletedById) {
+  auto store = Open();
+  auto id = store->AddMaintenance(Window("carbon", kT0, kT0 + 3'600'000, "first", "cli", kT0));
+  ASSERT_TRUE(id.ok());
+  auto other =
+      store->AddMaintenance(Window("carbon", kT0 + kDay, kT0 + kDay + 60'000, "x", "cli", kT0));
+  ASSERT_TRUE(other.ok());
+  MaintenanceRecord m = *store->MaintenanceWindow(*id);
+  m.end_ms = kT0 + 2 * 3'600'000;
+  m.reason = "longer";
+  ASSERT_TRUE(store->UpdateMaintenance(m).ok());
+  auto reopened = Open();  // another process sees it
+  auto read = reopened->MaintenanceWindow(*id);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->end_ms, kT0 + 2 * 3'600'000);
+  EXPECT_EQ(read->reason, "longer");
+  EXPECT_EQ(read->created_ms, kT0);
+  m.end_ms = m.start_ms;
+  EXPECT_TRUE(store->UpdateMaintenance(m).IsInvalidArgument());
+  m.id = 999;
+  m.end_ms = kT0 + 1;
+  EXPECT_TRUE(store->UpdateMaintenance(m).IsNotFound());
+
+  auto deleted = store->DeleteMaintenance(*id);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->reason, "longer");
+  EXPECT_TRUE(store->MaintenanceWindow(*id).status().IsNotFound());
+  EXPECT_TRUE(store->DeleteMaintenance(*id).status().IsNotFound());
+  auto left = store->MaintenanceWindows("carbon");
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ((*left)[0].id, *other);
+}
+
+TEST_F(PeriodStoreTest, RecurringWindowsAreExpandedWhereverWindowsAreRead) {
+  auto store = Open();
+  // Every Sunday 02:00 Berlin time for 2 h, occurrences starting from 2026-03-20 on.
+  const int64_t kMar20 = 1'773'964'800'000;  // 2026-03-20T00:00:00Z
+  MaintenanceRecord weekly =
+      Window("carbon", kMar20, kMaintenanceNoEndMs, "backups", "cli", kMar20);
+  weekly.recurrence = "weekly sun 02:00";
+  weekly.time_zone = "Europe/Berlin";
+  weekly.duration_ms = 2 * 3'600'000;
+  auto id = store->AddMaintenance(weekly);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_TRUE(store
+                  ->AddMaintenance(Window("carbon", kMar20 + kDay, kMar20 + kDay + 1000, "one-off",
+                                          "cli", kMar20))
+                  .ok());
+  // 2026-03-22 02:00 CET = 01:00 UTC; 2026-03-29 (DST starts) 01:00 UTC; 2026-04-05 00:00 UTC.
+  auto w = store->Maintenance("carbon", kMar20, kMar20 + 17 * kDay);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_EQ(w->size(), 4u);
+  EXPECT_EQ((*w)[0].reason, "one-off");
+  EXPECT_EQ((*w)[1].start_ms, kMar20 + 2 * kDay + 3'600'000);
+  EXPECT_EQ((*w)[2].start_ms, kMar20 + 9 * kDay + 3'600'000);
+  EXPECT_EQ((*w)[3].start_ms, kMar20 + 16 * kDay);
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ((*w)[i].id, *id);
+    EXPECT_EQ((*w)[i].end_ms - (*w)[i].start_ms, 2 * 3'600'000);
+    EXPECT_EQ((*w)[i].reason, "backups");
+  }
+  // Not before its own start; an occurrence in progress at `from` is included.
+  EXPECT_TRUE(store->Maintenance("carbon", kMar20 - 30 * kDay, kMar20)->empty());
+  auto mid = store->Maintenance("carbon", kMar20 + 2 * kDay + 2 * 3'600'000,
+                                kMar20 + 2 * kDay + 2 * 3'600'000 + 1);
+  ASSERT_EQ(mid->size(), 1u);
+  // The rule itself is listed once.
+  ASSERT_EQ(store->MaintenanceWindows("carbon")->size(), 2u);
+  // Declared (config) recurring windows are idempotent too.
+  MaintenanceRecord declared = weekly;
+  declared.start_ms = 0;
+  ASSERT_TRUE(store->EnsureDeclaredMaintenance(declared).ok());
+  ASSERT_TRUE(store->EnsureDeclaredMaintenance(declared).ok());
+  EXPECT_EQ(store->MaintenanceWindows("carbon")->size(), 3u);
+  // A bad recurrence, a duration of a week or more, or a one-off with a duration is refused.
+  MaintenanceRecord bad = weekly;
+  bad.recurrence = "weekly sun 25:00";
+  EXPECT_TRUE(store->AddMaintenance(bad).status().IsInvalidArgument());
+  bad = weekly;
+  bad.duration_ms = 7 * kDay;
+  EXPECT_TRUE(store->AddMaintenance(bad).status().IsInvalidArgument());
+  bad = Window("carbon", kT0, kT0 + 1, "", "cli", 0);
+  bad.duration_ms = 5;
+  EXPECT_TRUE(store->AddMaintenance(bad).status().IsInvalidArgument());
+  // An unbounded read of a recurring window is refused, not cut short.
+  EXPECT_TRUE(store->Maintenance("", INT64_MIN, INT64_MAX).status().IsInvalidArgument());
+}
+
+// A report of a database written before recurring windows (schema one step older), opened
+// read-only and so not migrated, still reads its windows.
+TEST_F(PeriodStoreTest, ReadOnlyStoreReadsWindowsOfTheOlderSchema) {
+  ASSERT_TRUE(Open()->AddMaintenance(Window("carbon", kT0, kT0 + 1000, "old", "cli", kT0)).ok());
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE maintenance DROP COLUMN recurrence");
+    db.exec("ALTER TABLE maintenance DROP COLUMN time_zone");
+    db.exec("ALTER TABLE maintenance DROP COLUMN duration_ms");
+    db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() - 1));
+  }
+  auto ro = PeriodStore::OpenReadOnly(path_);
+  ASSERT_TRUE(ro.ok());
+  auto w = (*ro)->Maintenance("carbon", kT0, kT0 + kDay);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ((*w)[0].reason, "old");
+  EXPECT_FALSE((*w)[0].recurring());
 }
 
 TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {

@@ -18,6 +18,8 @@
 
 #include "probes/log_follower.h"
 #include "probes/log_scanner.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace {
 
@@ -76,10 +78,8 @@ int main(int argc, char** argv) {
                                {{"error", "ERROR"}, {"critical", "CRITICAL"}}, false))
                      .value();
   // Warm the page cache once for both (grep runs after, from the same cache).
-  {
-    std::string cmd = "cat '" + path + "' > /dev/null";
-    (void)std::system(cmd.c_str());
-  }
+  obsmon::testing::ScratchDir scratch;
+  (void)obsmon::testing::RunCommand({"cat", path}, "/dev/null");
 
   double best_obsmon = 1e9;
   uint64_t obsmon_count = 0, lines = 0;
@@ -97,13 +97,17 @@ int main(int argc, char** argv) {
   double best_grep = 1e9;
   uint64_t grep_count = 0;
   for (int round = 0; round < 3; ++round) {
-    const std::string cmd = "grep -c -E 'ERROR|CRITICAL' '" + path + "'";
     const auto t0 = std::chrono::steady_clock::now();
-    FILE* p = ::popen(cmd.c_str(), "r");
-    unsigned long long c = 0;
-    if (p == nullptr || std::fscanf(p, "%llu", &c) != 1) return 2;
-    ::pclose(p);
+    const auto [code, out] = obsmon::testing::RunCommand(
+        {"grep", "-c", "-E", "ERROR|CRITICAL", path},
+        {.output_path = scratch.File("grep.out"), .stderr_path = scratch.File("grep.err")});
     const auto t1 = std::chrono::steady_clock::now();
+    unsigned long long c = 0;
+    if (std::sscanf(out.c_str(), "%llu", &c) != 1) {
+      std::fprintf(stderr, "grep exit %d: %s\n", code,
+                   obsmon::testing::ReadWholeFile(scratch.File("grep.err")).c_str());
+      return 2;
+    }
     best_grep = std::min(best_grep, Seconds(t0, t1));
     grep_count = c;
   }

@@ -32,7 +32,6 @@
 // other's output without group_eval_order (promtool then evaluates them in map order), and
 // fractional exponents (Go's assembly Exp).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,8 +47,9 @@
 
 #include "alerts/rule_test_runner.h"
 #include "tests/alerts/differential_support.h"
-#include "tests/support/scratch_dir.h"
 #include "tests/support/promtool.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::alerts {
 namespace {
@@ -513,14 +513,10 @@ ToolRun RunPromtool(const std::vector<std::string>& files) {
 std::string Diff(const std::string& dir, const std::string& a, const std::string& b) {
   std::ofstream(dir + "/promtool.out") << a;
   std::ofstream(dir + "/obsmon.out") << b;
-  std::string cmd = "diff -u '" + dir + "/promtool.out' '" + dir + "/obsmon.out' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
+  const std::string out =
+      ::obsmon::testing::RunCommand({"diff", "-u", dir + "/promtool.out", dir + "/obsmon.out"},
+                                    dir + "/diff.out")
+          .second;
   return out.size() > 6000 ? out.substr(0, 6000) + "\n[...]" : out;
 }
 

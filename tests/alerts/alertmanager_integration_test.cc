@@ -11,29 +11,26 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "alerts/http_notifier.h"
+#include "alerts/memory_alert_store.h"
 #include "alerts/outbox.h"
 #include "alerts/rule_file.h"
 #include "alerts/rule_manager.h"
-#include "alerts/memory_alert_store.h"
 #include "storage/alert_store.h"
 #include "tests/support/loopback.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
-
-extern char** environ;
 
 namespace obsmon::alerts {
 namespace {
@@ -137,23 +134,20 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (alertmanager_ && HasFailure()) {
+      std::cerr << "alertmanager's log:\n" << alertmanager_->Output();
+    }
     StopAlertmanager();
   }
 
   void StartAlertmanager() {
-    std::string cfg = "--config.file=" + (dir_ / "am.yml").string();
-    std::string storage = "--storage.path=" + (dir_ / "data").string();
-    std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
-    const char* argv[] = {kAlertmanager,
-                          cfg.c_str(),
-                          storage.c_str(),
-                          listen.c_str(),
-                          "--cluster.listen-address=",
-                          "--log.level=warn",
-                          nullptr};
-    ASSERT_EQ(
-        ::posix_spawn(&pid_, kAlertmanager, nullptr, nullptr, const_cast<char**>(argv), environ),
-        0);
+    alertmanager_ = std::make_unique<::obsmon::testing::Subprocess>(
+        std::vector<std::string>{kAlertmanager, "--config.file=" + (dir_ / "am.yml").string(),
+                                 "--storage.path=" + (dir_ / "data").string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                 "--cluster.listen-address=", "--log.level=warn"},
+        (dir_ / "alertmanager.log").string());
+    ASSERT_TRUE(alertmanager_->started()) << "cannot start " << kAlertmanager;
     httplib::Client c("127.0.0.1", port_);
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -164,12 +158,12 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
         << "alertmanager did not become ready";
   }
 
+  // SIGTERM, as a service manager stops it; killed if it has not ended after 30 s.
   void StopAlertmanager() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int st;
-    ::waitpid(pid_, &st, 0);
-    pid_ = -1;
+    if (!alertmanager_) return;
+    alertmanager_->Signal(SIGTERM);
+    alertmanager_->Wait();
+    alertmanager_.reset();
   }
 
   // Active alerts named CarbonComponentDown in Alertmanager.
@@ -193,7 +187,7 @@ class AlertmanagerIntegrationTest : public ::testing::Test {
   ::obsmon::testing::ScratchDir scratch_;  // removed with its files
   std::filesystem::path dir_{scratch_.path()};
   int port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<::obsmon::testing::Subprocess> alertmanager_;
   std::vector<RuleGroupSpec> groups_;
   std::unique_ptr<storage::AlertStore> store_;
   std::unique_ptr<AlertmanagerNotifier> notifier_;
@@ -290,32 +284,29 @@ TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
       << hook.port() << "/hook\n        send_resolved: true\n";
   const int web[2] = {::obsmon::testing::FreeLoopbackPort(), ::obsmon::testing::FreeLoopbackPort()};
   const int gossip[2] = {::obsmon::testing::FreeLoopbackPort(), ::obsmon::testing::FreeLoopbackPort()};
-  pid_t pids[2] = {-1, -1};
-  for (int i = 0; i < 2; ++i) {
-    std::filesystem::create_directories(dir / ("data" + std::to_string(i)));
-    const std::vector<std::string> args = {
-        kAlertmanager,
-        "--config.file=" + (dir / "am.yml").string(),
-        "--storage.path=" + (dir / ("data" + std::to_string(i))).string(),
-        "--web.listen-address=127.0.0.1:" + std::to_string(web[i]),
-        "--cluster.listen-address=127.0.0.1:" + std::to_string(gossip[i]),
-        "--cluster.peer=127.0.0.1:" + std::to_string(gossip[1 - i]),
-        "--cluster.peer-timeout=2s",
-        "--cluster.settle-timeout=5s",
-        "--log.level=warn"};
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ASSERT_EQ(::posix_spawn(&pids[i], kAlertmanager, nullptr, nullptr, argv.data(), environ), 0);
-  }
+  std::unique_ptr<::obsmon::testing::Subprocess> peers[2];
+  // SIGTERM, as a service manager stops them; killed if not ended after 30 s.
   auto stop = [&] {
-    for (pid_t p : pids) {
-      if (p <= 0) continue;
-      ::kill(p, SIGTERM);
-      int st;
-      ::waitpid(p, &st, 0);
+    for (auto& p : peers) {
+      if (!p) continue;
+      p->Signal(SIGTERM);
+      p->Wait();
+      p.reset();
     }
   };
+  for (int i = 0; i < 2; ++i) {
+    std::filesystem::create_directories(dir / ("data" + std::to_string(i)));
+    peers[i] = std::make_unique<::obsmon::testing::Subprocess>(
+        std::vector<std::string>{kAlertmanager, "--config.file=" + (dir / "am.yml").string(),
+                                 "--storage.path=" + (dir / ("data" + std::to_string(i))).string(),
+                                 "--web.listen-address=127.0.0.1:" + std::to_string(web[i]),
+                                 "--cluster.listen-address=127.0.0.1:" + std::to_string(gossip[i]),
+                                 "--cluster.peer=127.0.0.1:" + std::to_string(gossip[1 - i]),
+                                 "--cluster.peer-timeout=2s", "--cluster.settle-timeout=5s",
+                                 "--log.level=warn"},
+        (dir / ("alertmanager" + std::to_string(i) + ".log")).string());
+    ASSERT_TRUE(peers[i]->started()) << "cannot start " << kAlertmanager;
+  }
   for (int i = 0; i < 2; ++i) {
     httplib::Client c("127.0.0.1", web[i]);
     const bool ready = WaitFor(
@@ -324,8 +315,7 @@ TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
           return r && r->status == 200;
         },
         30);
-    if (!ready) stop();
-    ASSERT_TRUE(ready) << "alertmanager " << i << " did not become ready";
+    ASSERT_TRUE(ready) << "alertmanager " << i << " did not become ready:\n" << peers[i]->Output();
   }
 
   ConfigErrors errors;
@@ -376,6 +366,9 @@ TEST(AlertmanagerClusterTest, TwoPeersGetTheAlertAndNotifyOnce) {
   EXPECT_TRUE(WaitFor([&] { return hook.Count("firing") >= 1; }, 60));
   std::this_thread::sleep_for(std::chrono::seconds(6));
   EXPECT_EQ(hook.Count("firing"), 1);
+  if (HasFailure()) {
+    for (auto& p : peers) std::cerr << "alertmanager's log:\n" << p->Output();
+  }
   stop();
 }
 

@@ -4,7 +4,6 @@
 // happen between scans and several at a time; the committed counts must equal what was written.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -117,7 +116,8 @@ TEST_P(LogRotateTest, CountsEqualWrittenCountsExactly) {
     if (rng() % 3 == 0) {
       const int n = 1 + static_cast<int>(rng() % 3);  // several rotations between two scans
       for (int i = 0; i < n; ++i) {
-        ASSERT_EQ(RunLogrotate(conf, dir.File("state")), 0);
+        const auto [code, out] = RunLogrotate(conf, dir.File("state"));
+        ASSERT_EQ(code, 0) << out;
         ++rotations;
         writer.Append(static_cast<int>(rng() % 20));
       }

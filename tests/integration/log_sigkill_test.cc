@@ -12,7 +12,6 @@
 // in the rotated file after obsmon may have finished it. Neither is what this test measures.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -167,8 +166,8 @@ TEST_P(LogSigkillTest, CountsAndEventsAreExactAcrossKillsAndRotations) {
       std::lock_guard<std::mutex> lock(mu);
       const int n = 1 + static_cast<int>(rng() % 3);  // sometimes several between two scans
       for (int i = 0; i < n; ++i) {
-        const int code = RunLogrotate(conf, dir_.File("state"));
-        EXPECT_EQ(code, 0) << "logrotate failed";
+        const auto [code, out] = RunLogrotate(conf, dir_.File("state"));
+        EXPECT_EQ(code, 0) << "logrotate failed: " << out;
         ++rotations;
       }
     } else {

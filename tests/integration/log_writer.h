@@ -4,29 +4,22 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
+
+#include "tests/support/subprocess.h"
 
 namespace obsmon::testing {
 
-// Runs the real logrotate once, forced (-f), with its own state file; returns its exit code.
-inline int RunLogrotate(const std::string& conf, const std::string& state) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::execl("/usr/sbin/logrotate", "logrotate", "-f", "-s", state.c_str(), conf.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Runs the real logrotate once, forced (-f), with its own state file; returns its exit code
+// and output (written to `state` + ".out").
+inline std::pair<int, std::string> RunLogrotate(const std::string& conf, const std::string& state) {
+  return RunCommand({"/usr/sbin/logrotate", "-f", "-s", state, conf}, state + ".out");
 }
 
 class LogWriter {

@@ -4,19 +4,19 @@
 // a few A4 landscape pages, and a screenshot can be taken (OBSMON_SCREENSHOT_OUT=docs/report-screenshot.png writes the one in
 // docs/). Skipped when /usr/bin/chromium is missing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "render/report_format.h"
 #include "tests/report/fake_period.h"
-#include "tests/support/scratch_dir.h"
 #include "tests/support/files.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
@@ -33,23 +33,35 @@ class ReportHtmlChromiumTest : public ::testing::Test {
     if (!std::filesystem::exists(kChromium)) GTEST_SKIP() << "chromium is not installed";
   }
 
-  // Runs headless Chromium on `html` with `mode` (--dump-dom or --screenshot=...); returns its
-  // exit status, its stdout in *out and its log (stderr) in *log.
-  int Chromium(const std::string& html, const std::string& mode, std::string* out,
+  // Runs headless Chromium on `html` with `mode` ({"--dump-dom"}, {"--screenshot=..."}, ...) for
+  // 120 s at most; returns its exit code (-1: killed at 120 s), its stdout in *out and its log
+  // (stderr) in *log.
+  int Chromium(const std::string& html, const std::vector<std::string>& mode, std::string* out,
                std::string* log) {
     const auto page = dir_ / "report.html";
     std::ofstream(page, std::ios::binary) << html;
-    const std::string cmd =
-        std::string("timeout 120 ") + kChromium +
-        " --headless --no-sandbox --disable-gpu --disable-background-networking"
-        " --disable-component-update --disable-sync --no-first-run --hide-scrollbars"
-        " --enable-logging=stderr --v=0 --window-size=1100,2600 --user-data-dir=" +
-        (dir_ / "profile").string() + " " + mode + " file://" + page.string() + " >" +
-        (dir_ / "out.txt").string() + " 2>" + (dir_ / "log.txt").string();
-    const int status = std::system(cmd.c_str());
-    *out = ::obsmon::testing::ReadWholeFile((dir_ / "out.txt").string());
+    std::vector<std::string> argv = {kChromium,
+                                     "--headless",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--disable-background-networking",
+                                     "--disable-component-update",
+                                     "--disable-sync",
+                                     "--no-first-run",
+                                     "--hide-scrollbars",
+                                     "--enable-logging=stderr",
+                                     "--v=0",
+                                     "--window-size=1100,2600",
+                                     "--user-data-dir=" + (dir_ / "profile").string()};
+    argv.insert(argv.end(), mode.begin(), mode.end());
+    argv.push_back("file://" + page.string());
+    const auto [code, stdout_text] = ::obsmon::testing::RunCommand(
+        argv,
+        {.output_path = (dir_ / "out.txt").string(), .stderr_path = (dir_ / "log.txt").string()},
+        std::chrono::seconds(120));
+    *out = stdout_text;
     *log = ::obsmon::testing::ReadWholeFile((dir_ / "log.txt").string());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return code;
   }
 
   ::obsmon::testing::ScratchDir scratch_;  // removed with its files
@@ -62,7 +74,7 @@ TEST_F(ReportHtmlChromiumTest, HarnessDetectsExecutedScript) {
   std::string dom, log;
   ASSERT_EQ(Chromium("<!DOCTYPE html><html><head><title>before</title></head><body>"
                      "<script>document.title='ran';console.error('boom')</script></body></html>",
-                     "--dump-dom", &dom, &log),
+                     {"--dump-dom"}, &dom, &log),
             0)
       << log;
   EXPECT_NE(dom.find("<title>ran</title>"), std::string::npos) << dom;
@@ -72,7 +84,7 @@ TEST_F(ReportHtmlChromiumTest, HarnessDetectsExecutedScript) {
 TEST_F(ReportHtmlChromiumTest, RendersWithoutErrorsAndHostileTextStaysText) {
   const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/true);
   std::string dom, log;
-  ASSERT_EQ(Chromium(RenderReportHtml(r), "--dump-dom", &dom, &log), 0) << log;
+  ASSERT_EQ(Chromium(RenderReportHtml(r), {"--dump-dom"}, &dom, &log), 0) << log;
   // No console message at all: no script error, no CSP violation, nothing blocked.
   EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
   // The hostile scripts did not run (the title is ours) and became no elements.
@@ -96,7 +108,7 @@ TEST_F(ReportHtmlChromiumTest, Screenshot) {
   const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/false);
   const auto png = dir_ / "report.png";
   std::string out, log;
-  ASSERT_EQ(Chromium(RenderReportHtml(r), "--screenshot=" + png.string(), &out, &log), 0) << log;
+  ASSERT_EQ(Chromium(RenderReportHtml(r), {"--screenshot=" + png.string()}, &out, &log), 0) << log;
   const std::string bytes = ::obsmon::testing::ReadWholeFile((png).string());
   ASSERT_GT(bytes.size(), 20'000u) << log;
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
@@ -111,8 +123,8 @@ TEST_F(ReportHtmlChromiumTest, PrintsToAFewPdfPages) {
   const Report r = fake_period::FakePeriodReport(60'000, /*hostile=*/false);
   const auto pdf = dir_ / "report.pdf";
   std::string out, log;
-  ASSERT_EQ(Chromium(RenderReportHtml(r), "--no-pdf-header-footer --print-to-pdf=" + pdf.string(),
-                     &out, &log),
+  ASSERT_EQ(Chromium(RenderReportHtml(r),
+                     {"--no-pdf-header-footer", "--print-to-pdf=" + pdf.string()}, &out, &log),
             0)
       << log;
   const std::string bytes = ::obsmon::testing::ReadWholeFile((pdf).string());

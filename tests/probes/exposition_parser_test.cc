@@ -425,7 +425,7 @@ TEST(ExpositionParserTest, ParsesLivePrometheusMetricsInBothFormats) {
 TEST(ExpositionParserTest, ParsesOpenMetricsFromThePythonClient) {
   const char* python = "/usr/bin/python3";
   if (access(python, X_OK) != 0 ||
-      std::system("/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null") != 0) {
+      testing::RunCommand({python, "-c", "import prometheus_client"}, "/dev/null").first != 0) {
     GTEST_SKIP() << "python3-prometheus-client not installed";
   }
   testing::ScratchDir dir;
@@ -446,11 +446,10 @@ Info('build', 'Build info.', registry=r).info({'version': '1.2.3'})
 Enum('state', 'State.', states=['up', 'down'], registry=r).state('down')
 sys.stdout.write(generate_latest(r).decode())
 )PY";
-  std::string cmd = std::string(python) + " " + dir.File("gen.py") + " > " + dir.File("out.txt");
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::stringstream buf;
-  buf << std::ifstream(dir.File("out.txt")).rdbuf();
-  const std::string body = buf.str();
+  const auto [code, body] =
+      testing::RunCommand({python, dir.File("gen.py")},
+                          {.output_path = dir.File("out.txt"), .stderr_path = dir.File("gen.err")});
+  ASSERT_EQ(code, 0) << testing::ReadWholeFile(dir.File("gen.err"));
   ASSERT_NE(body.find("# EOF"), std::string::npos);
   ParseOptions opt;
   opt.format = Format::kOpenMetrics;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "tests/probes/log_test_util.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::probes {
 namespace {
@@ -348,18 +348,15 @@ TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
   WriteWholeFile(path, "ERROR a\n");
   ::chmod(path.c_str(), 0600);
   ::chmod(dir_.path().c_str(), 0755);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::getuid() == 0 && ::setuid(65534) != 0) ::_exit(3);
+  // A child of this test, not a program: it must run the LogFollower under test.
+  testing::ForkedChild child([&] {
+    if (::getuid() == 0 && ::setuid(65534) != 0) return 3;
     LogFollower f(path, scanner_.get(), {});
     FollowOutput out = f.Poll(kNever);
-    ::_exit(out.trouble == "permission denied" && out.lines == 0 ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+    return out.trouble == "permission denied" && out.lines == 0 ? 0 : 1;
+  });
+  ASSERT_TRUE(child.started());
+  EXPECT_EQ(child.Wait(), 0);  // 1: not refused as "permission denied"; 3: setuid failed
 }
 
 TEST_F(LogFollowerTest, BinaryContentIsNotedAndStillCounted) {

@@ -38,20 +38,18 @@ std::optional<double> Value(const ProbeResult& r, const std::string& name) {
   return std::nullopt;
 }
 
-// posix_spawn returns before the child has exec'd; wait (bounded) until its command line is
-// the new program's.
-// Waits until `pid` runs the program (its command line starts with `prefix`) and the kernel
-// counts its resident pages: right after exec(), /proc can show the new command line while RSS
-// is still 0, which made a test that expects RSS > 0 flaky under load.
+// posix_spawn returns before the child has exec'd. Waits (1 s at most) until `pid` runs the
+// program (its command line starts with `prefix`) and the kernel counts its resident pages:
+// right after exec(), /proc can show the new command line while RSS is still 0, which made a
+// test that expects RSS > 0 flaky under load.
 void WaitForExec(int pid, const std::string& prefix) {
-  auto resident = [&] {
-    auto st = ReadProcessStat("/proc", pid);
-    return st.has_value() && st->rss_bytes > 0;
-  };
-  for (int i = 0; i < 500 && (ReadCommandLine("/proc", pid).rfind(prefix, 0) != 0 || !resident());
-       ++i) {
-    std::this_thread::sleep_for(2ms);
-  }
+  testing::WaitUntil(
+      [&] {
+        auto st = ReadProcessStat("/proc", pid);
+        return ReadCommandLine("/proc", pid).rfind(prefix, 0) == 0 && st.has_value() &&
+               st->rss_bytes > 0;
+      },
+      1s);
 }
 
 ProbeResult RunNow(Probe& probe) {
@@ -73,28 +71,25 @@ class Burner {
     shared_ = static_cast<Shared*>(
         mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
     new (shared_) Shared();
-    pid_ = fork();
-    if (pid_ == 0) {
-      while (!shared_->go.load()) usleep(1000);
+    Shared* shared = shared_;
+    child_ = std::make_unique<testing::ForkedChild>([shared, bytes]() -> int {
+      while (!shared->go.load()) usleep(1000);
       char* block = static_cast<char*>(malloc(bytes));
       TouchPages(block, bytes);
-      shared_->allocated.store(true);
+      shared->allocated.store(true);
       volatile uint64_t sink = 0;
       while (true) {
         auto busy_until = std::chrono::steady_clock::now() + 10ms;
         while (std::chrono::steady_clock::now() < busy_until) sink = sink + block[sink % bytes];
         usleep(10'000);
       }
-    }
+    });
   }
   ~Burner() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
+    child_.reset();  // SIGKILL, reaped
     munmap(shared_, sizeof(Shared));
   }
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_->pid(); }
   void AllocateAndBurn() {
     shared_->go.store(true);
     while (!shared_->allocated.load()) usleep(1000);
@@ -103,7 +98,7 @@ class Burner {
   double CpuSeconds() const {
     clockid_t id;
     timespec ts{};
-    if (clock_getcpuclockid(pid_, &id) != 0 || clock_gettime(id, &ts) != 0) return -1;
+    if (clock_getcpuclockid(pid(), &id) != 0 || clock_gettime(id, &ts) != 0) return -1;
     return ts.tv_sec + ts.tv_nsec / 1e9;
   }
 
@@ -113,7 +108,7 @@ class Burner {
     std::atomic<bool> allocated{false};
   };
   Shared* shared_ = nullptr;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::ForkedChild> child_;  // runs the burner
 };
 
 // The one test that needs real time: CPU % is CPU time over wall time.

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -15,10 +14,12 @@
 
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::storage {
 namespace {
 
+using obsmon::testing::ForkedChild;
 using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;
@@ -62,12 +63,13 @@ WriteBatch BatchNumber(int64_t i) {
 void CrashRound(std::mt19937& rng, const std::string& path) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  // A child of this test, not a program: it must run the Writer under test when the SIGKILL
+  // lands.
+  ForkedChild child([&]() -> int {
     close(fds[0]);
     ChildWrites(path, fds[1]);
-  }
+  });
+  ASSERT_TRUE(child.started());
   close(fds[1]);
   const int reports_before_kill = std::uniform_int_distribution<int>(5, 400)(rng);
   int64_t last_flushed = -1;
@@ -90,10 +92,10 @@ void CrashRound(std::mt19937& rng, const std::string& path) {
   }
   // A random moment (not waiting for time: only choosing when to kill while the child writes).
   usleep(std::uniform_int_distribution<useconds_t>(0, 20'000)(rng));
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited by itself with " << WEXITSTATUS(status);
+  ASSERT_TRUE(child.Signal(SIGKILL));
+  const std::optional<int> code = child.Wait();
+  ASSERT_TRUE(code.has_value()) << "the child did not end after SIGKILL";
+  ASSERT_EQ(*code, 128 + SIGKILL) << "the child ended otherwise (exit code, or 128 + signal)";
   int64_t i;
   while (read(fds[0], &i, sizeof i) == static_cast<ssize_t>(sizeof i)) last_flushed = i;
   close(fds[0]);

@@ -2,11 +2,13 @@
 // area keeps its data files. Header-only.
 #pragma once
 
-#include <stdio.h>
-#include <sys/wait.h>
-
+#include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::testing {
 
@@ -18,28 +20,18 @@ inline std::string TestDataPath(const std::string& area, const std::string& name
 }
 
 struct PromtoolRun {
-  int exit_code = -1;  // -1: not run or killed
+  int exit_code = -1;  // as RunCommand's: 127 not started, 128 + N killed by signal N
   std::string output;  // stdout and stderr together, as a user sees them
 };
 
-// `promtool test rules FILE...`. File names are single-quoted for the shell.
+// `promtool test rules FILE...`, 5 minutes at most (exit_code -1 after that).
 inline PromtoolRun RunPromtoolTestRules(const std::vector<std::string>& files) {
-  std::string cmd = std::string(kPromtool) + " test rules";
-  for (const auto& f : files) {
-    std::string quoted = "'";
-    for (char c : f) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    cmd += " " + quoted + "'";
-  }
-  cmd += " 2>&1";
-  PromtoolRun run;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return run;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) run.output.append(buf, n);
-  const int status = ::pclose(p);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  std::vector<std::string> argv = {kPromtool, "test", "rules"};
+  argv.insert(argv.end(), files.begin(), files.end());
+  ScratchDir out;
+  auto [code, output] =
+      RunCommand(argv, {.output_path = out.File("promtool.out")}, std::chrono::minutes(5));
+  return {code, std::move(output)};
 }
 
 }  // namespace obsmon::testing

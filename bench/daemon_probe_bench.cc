@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
 namespace {
@@ -56,19 +57,6 @@ ProcStats ReadProc(pid_t pid) {
   return s;
 }
 
-// A loopback port that was free a moment ago (for programs that cannot be told port 0).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 double SumRuns(const std::string& metrics) {
   double total = 0;
   std::istringstream in(metrics);
@@ -101,7 +89,7 @@ int main(int argc, char** argv) {
   const double expected_runs = static_cast<double>(n) * seconds * 1000.0 / interval_ms;
 
   // --- obsmon ---
-  const int obsmon_port = FreePort();
+  const int obsmon_port = obsmon::testing::FreeLoopbackPort();
   std::string config = "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
                        "\nstorage:\n  path: " + dir.File("bench.db") +
                        "\nworkers: 8\ncomponents:\n  - name: bench\n    probes:\n";
@@ -131,7 +119,7 @@ int main(int argc, char** argv) {
   const double obsmon_cpu = o1.cpu_seconds - o0.cpu_seconds;
 
   // --- blackbox_exporter, driven like Prometheus would drive it ---
-  const int bb_port = FreePort();
+  const int bb_port = obsmon::testing::FreeLoopbackPort();
   WriteWholeFile(dir.File("blackbox.yml"),
                  "modules:\n  http_2xx:\n    prober: http\n    timeout: 1s\n    http:\n"
                  "      preferred_ip_protocol: ip4\n");

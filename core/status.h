@@ -1,7 +1,8 @@
 // Expected failures as values (leveldb's Status, absl::StatusOr): a down endpoint, a full disk or a
-// bad query parameter is a Status, never an exception. Exceptions are reserved for misuse and for
-// bad configuration at start-up; a function that returns Status or Result<T> catches what its
-// callees throw (SQLiteCpp, yaml-cpp, nlohmann::json, std::stoi) and returns it as a Status.
+// bad query parameter is a Status, never an exception; a bad config is collected in ConfigErrors
+// and returned as one Status::InvalidConfig (docs/ARCHITECTURE.md, "Errors"). Exceptions are
+// reserved for misuse; a function that returns Status or Result<T> catches what its callees throw
+// (SQLiteCpp, yaml-cpp, nlohmann::json, std::stoi) and returns it as a Status.
 //
 // Both types are [[nodiscard]]: dropping one is a compile warning. Ignoring a Status on purpose is
 // written `(void)Call();  // why it may fail unseen`.

@@ -14,7 +14,6 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/config_node.h"
 #include "core/status.h"
 #include "core/objective.h"
 #include "report/report.h"

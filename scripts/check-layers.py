@@ -82,8 +82,14 @@ def owner(path, folders):
     return best
 
 
-SOURCE_EXTENSIONS = (".h", ".hh", ".hpp", ".hxx", ".inc", ".ipp", ".tcc", ".cc", ".cpp", ".cxx", ".c")
-ANY_INCLUDE = re.compile(r"^\s*#\s*include\b\s*(.*)$")
+# Files that are not C++ and so cannot be included: everything else in a layer folder is read,
+# whatever its name (an extensionless or .inl file can be #included as well as a .h).
+NOT_SOURCE_EXTENSIONS = (".md", ".txt", ".yml", ".yaml", ".json", ".py", ".sh", ".cmake")
+# Outside the layer folders only these are taken for C++ that has lost its place.
+SOURCE_EXTENSIONS = (".h", ".hh", ".hpp", ".hxx", ".inc", ".inl", ".ipp", ".tcc", ".cc", ".cpp",
+                     ".cxx", ".c")
+# #include, #include_next, #import, and the digraph spelling %:include.
+ANY_INCLUDE = re.compile(r"^\s*(?:#|%:)\s*(?:include_next|include|import)\b\s*(.*)$")
 ANY_NAMESPACE = re.compile(r"\bnamespace\s+([A-Za-z_][\w:]*)\s*\{")
 # Namespaces of libraries obsmon uses that its code may open (forward declarations, ADL hooks).
 THIRD_PARTY_NAMESPACES = {"SQLite", "httplib", "re2", "prometheus", "YAML", "nlohmann", "std",
@@ -95,9 +101,16 @@ def is_build_dir(path):
     return os.path.exists(os.path.join(path, "CMakeCache.txt"))
 
 
-def strip_comments(line):
-    line = re.sub(r"/\*.*?\*/", " ", line)
-    return line.split("//", 1)[0]
+def logical_lines(text):
+    """The file as the preprocessor sees its lines: splices (a backslash at the end of a line)
+    joined, comments (also those over several lines) blanked, line numbers kept. String
+    literals are not parsed: a "//" or "/*" inside one only hides the rest of that line from the
+    check, and no #include or namespace stands after a string on its line."""
+    text = re.sub(r"\\\r?\n", "", text)
+    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n") or " ", text,
+                  flags=re.DOTALL)
+    lines = [line.split("//", 1)[0] for line in text.split("\n")]
+    return lines
 
 
 def check_namespace(rel, lineno, name, folder, own, extra, scheme, errors):
@@ -156,6 +169,12 @@ def check_cmake(folder, table, errors):
     text = open(path, encoding="utf-8").read()
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0]
+        if re.search(r"(^|[\s/\"])\.\.(/|$)", line):
+            errors.append(f"{folder}/CMakeLists.txt:{lineno}: names a file outside {folder}/ "
+                          "('..'): each source belongs to its folder's library")
+        if re.search(r"\$\{[^}]*\}\s*(::|_)\w+|obsmon(::|_)\$\{", line):
+            errors.append(f"{folder}/CMakeLists.txt:{lineno}: a computed library name cannot be "
+                          "checked; write obsmon::<folder>")
         for lib in CMAKE_LIB.findall(line):
             dep = lib_to_folder.get(lib)
             if dep is None or dep == folder:
@@ -163,6 +182,27 @@ def check_cmake(folder, table, errors):
             if dep not in table[folder]:
                 errors.append(f"{folder}/CMakeLists.txt:{lineno}: links obsmon::{lib}, but {folder} "
                               f"may not include {dep}")
+
+
+def check_cmake_elsewhere(table, errors):
+    """Links between the layer libraries are made in their folders' CMakeLists.txt only, where
+    check_cmake reads them; the top-level file and cmake/ may not add any."""
+    libs = {f.split("/")[0] if f != "cmd/obsmon" else "cmd" for f in table}
+    paths = [os.path.join(ROOT, "CMakeLists.txt")]
+    cmake_dir = os.path.join(ROOT, "cmake")
+    if os.path.isdir(cmake_dir):
+        paths += [os.path.join(cmake_dir, n) for n in sorted(os.listdir(cmake_dir))
+                  if n.endswith(".cmake")]
+    for path in paths:
+        text = "\n".join(l.split("#", 1)[0] for l in open(path, encoding="utf-8").read().splitlines())
+        for m in re.finditer(r"target_link_libraries\s*\(([^)]*)\)", text):
+            args = m.group(1).split()
+            named = [CMAKE_LIB.fullmatch(a) for a in args]
+            if args and named[0] and named[0].group(1) in libs and any(
+                    n and n.group(1) in libs for n in named[1:]):
+                lineno = text.count("\n", 0, m.start()) + 1
+                errors.append(f"{os.path.relpath(path, ROOT)}:{lineno}: links layer libraries "
+                              "outside their folders' CMakeLists.txt")
 
 
 def main():
@@ -180,25 +220,38 @@ def main():
         if rel_dir != "." and (top.startswith(".") or top in EXEMPT or is_build_dir(dirpath)):
             dirnames[:] = []
             continue
+        for name in list(dirnames):
+            if os.path.islink(os.path.join(dirpath, name)) and rel_dir != ".":
+                errors.append(f"{os.path.normpath(os.path.join(rel_dir, name))}: a symlinked folder "
+                              "would let an include reach another layer unseen; use a real folder")
         for name in filenames:
-            if not name.endswith(SOURCE_EXTENSIONS):
+            if name == "CMakeLists.txt" or name.endswith(NOT_SOURCE_EXTENSIONS) or rel_dir == ".":
                 continue
             rel = os.path.normpath(os.path.join(rel_dir, name))
+            if os.path.islink(os.path.join(ROOT, rel)):
+                errors.append(f"{rel}: a symlinked file would let an include reach another layer "
+                              "unseen")
+                continue
             folder = owner(rel, table)
             if folder is None:
+                if not name.endswith(SOURCE_EXTENSIONS):
+                    continue  # data, scripts, docs outside the layers
                 errors.append(f"{rel}: its folder is not in the layers table of docs/ARCHITECTURE.md")
                 continue
             seen.add(folder)
             own, extra = scheme[folder]
             with open(os.path.join(ROOT, rel), encoding="utf-8", errors="replace") as f:
-                for lineno, raw in enumerate(f, 1):
-                    line = strip_comments(raw)
-                    inc = ANY_INCLUDE.match(line)
-                    if inc:
-                        check_includes(rel, lineno, inc.group(1), folder, table, errors)
-                        continue
-                    for ns in ANY_NAMESPACE.finditer(line):
-                        check_namespace(rel, lineno, ns.group(1), folder, own, extra, scheme, errors)
+                text = f.read()
+            for lineno, line in enumerate(logical_lines(text), 1):
+                inc = ANY_INCLUDE.match(line)
+                if inc:
+                    check_includes(rel, lineno, inc.group(1), folder, table, errors)
+            # Namespaces over the whole file, so that the brace may be on the next line.
+            code = "\n".join(logical_lines(text))
+            for ns in ANY_NAMESPACE.finditer(code):
+                lineno = code.count("\n", 0, ns.start()) + 1
+                check_namespace(rel, lineno, ns.group(1), folder, own, extra, scheme, errors)
+    check_cmake_elsewhere(table, errors)
     for folder in table:
         if folder not in seen:
             errors.append(f"docs/ARCHITECTURE.md: layers table names {folder}, which has no source")

@@ -92,6 +92,11 @@ def check(entry):
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     return rel, p.returncode, p.stdout + p.stderr
 
+if not entries:
+    # Nothing checked is not a pass: a compile database from another checkout, or a CHECK_ONLY
+    # that matches no source, would otherwise report success.
+    print(f"check-thread-safety: no source of {root} in {db} matches; nothing was checked")
+    sys.exit(1)
 verbose = os.environ.get("CHECK_VERBOSE") == "1"
 start = time.monotonic()
 failed = []

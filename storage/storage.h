@@ -109,7 +109,7 @@ class Writer {
 
   // Queues one batch, committed atomically (all of it or none). Never blocks; returns false and
   // counts a drop when the queue is full.
-  virtual bool Enqueue(WriteBatch batch) = 0;
+  [[nodiscard]] virtual bool Enqueue(WriteBatch batch) = 0;
   // Blocks until everything enqueued before the call is committed: Ok. Returns the error
   // instead while the writer is failing (its last transaction failed: disk full ...; the batches
   // stay queued and are retried), when a batch was lost or refused meanwhile, or when stopped.

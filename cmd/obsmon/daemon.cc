@@ -159,7 +159,7 @@ class Daemon::Impl {
 
   // Serialized (SIGHUP and POST /-/reload may race); records the outcome for /metrics.
   Status Reload() {
-    std::lock_guard<std::mutex> serial(reload_serial_mu_);
+    MutexLock serial(reload_serial_mu_);
     Status s = DoReload();
     MutexLock lock(reload_stats_mu_);
     reload_stats_.last_successful = s.ok();
@@ -194,7 +194,7 @@ class Daemon::Impl {
       log_->error("reload refused: cannot read stored probe state: {}", reader.status().message());
       return Status::IoError("cannot read stored probe state: " + reader.status().message());
     }
-    std::lock_guard<std::mutex> lock(reload_mu_);
+    MutexLock lock(reload_mu_);
     // Keep the instance (and so the in-memory state) of every probe whose settings did not change.
     std::vector<const Probe*> fresh;
     std::set<const Probe*> live;
@@ -408,7 +408,7 @@ class Daemon::Impl {
     if (server_) s.http = server_->ConnectionStats();
     {
       // Every configured probe has a series from the start (0), so rate() and alerts on it work.
-      std::lock_guard<std::mutex> lock(reload_mu_);
+      MutexLock lock(reload_mu_);
       for (const auto& c : config_.components) {
         for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
       }
@@ -451,7 +451,7 @@ class Daemon::Impl {
   void RefreshMaintenance() {
     std::vector<ComponentConfig> components;
     {
-      std::lock_guard<std::mutex> lock(reload_mu_);
+      MutexLock lock(reload_mu_);
       components = config_.components;
     }
     Status s = maintenance_->Refresh(config_.storage.path, components, clock_.NowMs());
@@ -465,7 +465,7 @@ class Daemon::Impl {
   void RefreshUptime() {
     std::vector<ComponentConfig> components;
     {
-      std::lock_guard<std::mutex> lock(reload_mu_);
+      MutexLock lock(reload_mu_);
       components = config_.components;
     }
     const TimestampMs now = clock_.NowMs();
@@ -485,9 +485,10 @@ class Daemon::Impl {
   // Shared with the probes that need one (http) through the config loader; they hold it too.
   std::shared_ptr<probes::DeadlineWatchdog> watchdog_;
   std::shared_ptr<spdlog::logger> log_;
-  std::mutex reload_mu_;
-  // config_.components is guarded by reload_mu_ (not annotated: the analysis guards whole
-  // fields, and the rest of config_ is fixed after start).
+  Mutex reload_mu_;
+  // Written only by DoReload, under reload_mu_. Other threads read `components` under it, and
+  // `storage` and `uptime_refresh_ms` without: a reload never changes those two. Not annotated
+  // GUARDED_BY, which would guard the whole struct, start-up and DoReload's own reads included.
   Config config_;
   std::unique_ptr<storage::Writer> writer_;
   const std::string config_path_db_ = config_.storage.path;
@@ -510,7 +511,7 @@ class Daemon::Impl {
   ApiBackendImpl backend_;
   std::unique_ptr<HttpServer> server_;
   std::string last_storage_error_;  // refresher thread only
-  std::mutex reload_serial_mu_;  // one reload at a time
+  Mutex reload_serial_mu_;  // one reload at a time
   Mutex reload_stats_mu_;
   ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
   std::thread refresher_;

@@ -32,6 +32,8 @@
 #include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
 
+#include "tests/support/test_http_server.h"
+
 namespace obsmon::alerts {
 namespace {
 
@@ -49,19 +51,13 @@ bool WaitFor(const std::function<bool()>& cond, double seconds) {
 class Hook {
  public:
   Hook() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response&) {
+    server_.server().Post("/hook", [this](const httplib::Request& req, httplib::Response&) {
       std::lock_guard lock(mu_);
       messages_.push_back(json::parse(req.body, nullptr, false));
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::yield();
+    EXPECT_GT(server_.Start(), 0);
   }
-  ~Hook() {
-    server_.stop();
-    thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   int Count(const std::string& status) {
     std::lock_guard lock(mu_);
     int n = 0;
@@ -83,9 +79,7 @@ class Hook {
   }
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  testing::TestHttpServer server_;
   std::mutex mu_;
   std::vector<json> messages_;
 };

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "tests/support/test_http_server.h"
+
 namespace obsmon::alerts {
 namespace {
 
@@ -21,31 +23,22 @@ using nlohmann::json;
 class Receiver {
  public:
   Receiver() {
-    server_.Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
+    server_.server().Post(R"(/.*)", [this](const httplib::Request& req, httplib::Response& res) {
       std::lock_guard lock(mu_);
       paths.push_back(req.path);
       bodies.push_back(req.body);
       auth.push_back(req.get_header_value("Authorization"));
       res.status = status;
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    // Readiness, not time: the listener thread has started accepting.
-    while (!server_.is_running()) std::this_thread::yield();
+    EXPECT_GT(server_.Start(), 0);
   }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string Url() const { return server_.Url(""); }
   std::mutex mu_;
   std::vector<std::string> paths, bodies, auth;
   int status = 200;
 
  private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  testing::TestHttpServer server_;
 };
 
 OutgoingAlert Firing(const std::string& instance) {

@@ -10,6 +10,8 @@
 #include "probes/csv_records.h"
 #include "tests/support/subprocess.h"
 
+#include "tests/support/files.h"
+
 namespace obsmon::probes {
 namespace {
 
@@ -30,10 +32,6 @@ std::string Row(const std::string& project, const std::string& run, double emiss
                 ",,-71.2,46.8,31.3,machine,N,1.0\n",
                 project.c_str(), run.c_str(), emissions, rate, energy);
   return buf;
-}
-
-void Append(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::app | std::ios::binary) << text;
 }
 
 // Plays storage: keeps what the probe committed (cursors by path, counters summed), as the
@@ -95,10 +93,10 @@ class CodecarbonProbeTest : public ::testing::Test {
 };
 
 TEST_F(CodecarbonProbeTest, ReadsRowsIncrementallyAndWaitsForAHalfWrittenRow) {
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
-  Append(Csv(), Row("TTA-Staging", "run-b", 0.5, 2e-5, 1.0));
-  Append(Csv(), Row("Other", "run-c", 0.125, 3e-5, 0.25));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-b", 0.5, 2e-5, 1.0));
+  testing::AppendToFile(Csv(), Row("Other", "run-c", 0.125, 3e-5, 0.25));
   auto probe = NewProbe();
   auto r = RunAndCommit(*probe);
   ASSERT_TRUE(r.success) << r.reason;
@@ -115,12 +113,12 @@ TEST_F(CodecarbonProbeTest, ReadsRowsIncrementallyAndWaitsForAHalfWrittenRow) {
 
   // A flush of run-a (its running total grew to 0.75) arrives half-written: nothing changes.
   std::string flush = Row("TTA-Staging", "run-a", 0.75, 4e-5, 1.5);
-  Append(Csv(), flush.substr(0, 40));
+  testing::AppendToFile(Csv(), flush.substr(0, 40));
   r = RunAndCommit(*probe);
   EXPECT_TRUE(r.counters.empty());
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 0.75);
   // Completed: run-a now counts 0.75 (its latest cumulative value), not 0.25 + 0.75.
-  Append(Csv(), flush.substr(40));
+  testing::AppendToFile(Csv(), flush.substr(40));
   r = RunAndCommit(*probe);
   ASSERT_TRUE(r.success) << r.reason;
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 1.25);
@@ -131,13 +129,13 @@ TEST_F(CodecarbonProbeTest, ReadsRowsIncrementallyAndWaitsForAHalfWrittenRow) {
 }
 
 TEST_F(CodecarbonProbeTest, RestartFromCursorAndCountersCountsEachRowOnce) {
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
   {
     auto probe = NewProbe();
     ASSERT_TRUE(RunAndCommit(*probe).success);
   }
-  Append(Csv(), Row("TTA-Staging", "run-b", 0.5, 1e-5, 1.0));
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-b", 0.5, 1e-5, 1.0));
   auto restarted = NewProbe();  // restored from what "storage" committed
   auto r = RunAndCommit(*restarted);
   ASSERT_TRUE(r.success) << r.reason;
@@ -153,15 +151,15 @@ TEST_F(CodecarbonProbeTest, RestartFromCursorAndCountersCountsEachRowOnce) {
 }
 
 TEST_F(CodecarbonProbeTest, ChangedHeaderIsAReasonAndTheFileIsReReadByItsNewColumns) {
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
   auto probe = NewProbe();
   ASSERT_TRUE(RunAndCommit(*probe).success);
   // codecarbon upgraded: the file is replaced with fewer, reordered columns.
   std::filesystem::remove(Csv());
-  Append(Csv(), "run_id,timestamp,emissions,project_name,energy_consumed\n");
-  Append(Csv(), "run-a,2025-10-09T00:00:00,0.25,TTA-Staging,0.5\n");
-  Append(Csv(), "run-d,2025-10-09T00:01:00,1.0,TTA-Staging,2.0\n");
+  testing::AppendToFile(Csv(), "run_id,timestamp,emissions,project_name,energy_consumed\n");
+  testing::AppendToFile(Csv(), "run-a,2025-10-09T00:00:00,0.25,TTA-Staging,0.5\n");
+  testing::AppendToFile(Csv(), "run-d,2025-10-09T00:01:00,1.0,TTA-Staging,2.0\n");
   auto r = RunAndCommit(*probe);
   EXPECT_FALSE(r.success);
   EXPECT_NE(r.reason.find("header changed"), std::string::npos) << r.reason;
@@ -172,23 +170,23 @@ TEST_F(CodecarbonProbeTest, ChangedHeaderIsAReasonAndTheFileIsReReadByItsNewColu
 }
 
 TEST_F(CodecarbonProbeTest, RotationDoesNotDoubleCount) {
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
   auto probe = NewProbe();
   ASSERT_TRUE(RunAndCommit(*probe).success);
   std::filesystem::rename(Csv(), dir_.File("emissions.csv.bak"));
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));  // copied over by the rotation
-  Append(Csv(), Row("P", "run-e", 0.5, 1e-5, 1.0));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));  // copied over by the rotation
+  testing::AppendToFile(Csv(), Row("P", "run-e", 0.5, 1e-5, 1.0));
   auto r = RunAndCommit(*probe);
   ASSERT_TRUE(r.success) << r.reason;
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "P"), 0.75);
 }
 
 TEST_F(CodecarbonProbeTest, MalformedRowsAndAMissingColumnAreReasons) {
-  Append(Csv(), kHeader);
-  Append(Csv(), "2025-10-08T12:00:00,P,run-x,1\n");  // too few fields
-  Append(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), "2025-10-08T12:00:00,P,run-x,1\n");  // too few fields
+  testing::AppendToFile(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
   auto probe = NewProbe();
   auto r = RunAndCommit(*probe);
   EXPECT_FALSE(r.success);
@@ -196,7 +194,7 @@ TEST_F(CodecarbonProbeTest, MalformedRowsAndAMissingColumnAreReasons) {
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "P"), 0.25);
 
   std::filesystem::remove(Csv());
-  Append(Csv(), "timestamp,project_name,duration\n2025,P,1\n");
+  testing::AppendToFile(Csv(), "timestamp,project_name,duration\n2025,P,1\n");
   r = RunAndCommit(*probe);
   EXPECT_FALSE(r.success);
   EXPECT_NE(r.reason.find("no 'emissions' column"), std::string::npos) << r.reason;
@@ -239,7 +237,7 @@ TEST_F(CodecarbonProbeTest, MissingDirectoryOrOutputIsAReason) {
 // Issue 13: a 200 KB file of nested arrays crashed obsmon (copying and destroying the parsed value
 // recursed once per level).
 TEST_F(CodecarbonProbeTest, DeeplyNestedJsonIsAReasonNotACrash) {
-  Append(dir_.File("emissions.json"), std::string(200'000, '[') + std::string(200'000, ']'));
+  testing::AppendToFile(dir_.File("emissions.json"), std::string(200'000, '[') + std::string(200'000, ']'));
   auto probe = NewProbe();
   auto r = RunAndCommit(*probe);
   EXPECT_FALSE(r.success);
@@ -248,7 +246,7 @@ TEST_F(CodecarbonProbeTest, DeeplyNestedJsonIsAReasonNotACrash) {
 }
 
 TEST_F(CodecarbonProbeTest, BracketsInsideStringsDoNotCountAsNesting) {
-  Append(dir_.File("emissions.json"),
+  testing::AppendToFile(dir_.File("emissions.json"),
          "{\"project_name\": \"" + std::string(100, '[') + "\\\"\", \"run_id\": \"r\", "
          "\"emissions\": 0.5}\n");
   auto probe = NewProbe();
@@ -269,8 +267,8 @@ TEST_F(CodecarbonProbeTest, FifoIsAReasonNotAHang) {
 // Fuzz campaign (issue 13): every run allocated and zeroed max_read_bytes per file, whatever the
 // file held. A huge limit must not be allocated: the buffer follows the file.
 TEST_F(CodecarbonProbeTest, ReadBufferFollowsTheFileNotTheReadLimit) {
-  Append(Csv(), kHeader);
-  Append(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("P", "run-a", 0.25, 1e-5, 0.5));
   std::ofstream(dir_.File("emissions.json"))
       << R"({"project_name":"J","run_id":"r1","emissions":0.5})" << "\n";
   ProbeSpec spec;

@@ -97,7 +97,7 @@ MetricsSnapshot Snapshot() {
   s.writer.lost_batches = 2;
   s.writer.checkpoints = 8;
   s.writer.checkpoints_busy = 9;
-  s.storage = {{"read", 4}, {"write", 100}, {"alerts", 0}};
+  s.storage = {{"read", 4, false, "", 0}, {"write", 100, false, "", 0}, {"alerts", 0, false, "", 0}};
   s.storage_healthy = false;
   s.internal_errors[{"api", "http"}] = 3;
   s.http.refused_per_client = 11;

@@ -39,7 +39,7 @@ const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 class FlappingTarget {
  public:
   FlappingTarget() {
-    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    server_.server().Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       if (up_) {
         res.set_content("# TYPE flap_ok gauge\nflap_ok 1\n", "text/plain; version=0.0.4");
       } else {
@@ -47,22 +47,14 @@ class FlappingTarget {
         res.set_content("down\n", "text/plain");
       }
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
-  }
-  ~FlappingTarget() {
-    server_.stop();
-    thread_.join();
+    EXPECT_GT(server_.Start(), 0);
   }
   void Set(bool up) { up_ = up; }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
-  httplib::Server server_;
   std::atomic<bool> up_{true};
-  std::thread thread_;
-  int port_ = 0;
+  testing::TestHttpServer server_;  // after up_: stopped (its handler joined) before up_ goes
 };
 
 // What the webhook behind both Alertmanagers got on one path (/prometheus, /obsmon): every

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/support/subprocess.h"
+#include "tests/support/test_http_server.h"
 
 namespace obsmon {
 namespace {
@@ -22,25 +23,17 @@ using testing::WriteWholeFile;
 
 const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
 
-// A loopback HTTP server in a thread.
+// A loopback HTTP server in a thread, with the routes the test gives it.
 class Server {
  public:
-  explicit Server(std::function<void(httplib::Server&)> routes) {
-    routes(server_);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
+  explicit Server(const std::function<void(httplib::Server&)>& routes) {
+    routes(server_.server());
+    EXPECT_GT(server_.Start(), 0);
   }
-  ~Server() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
 
  private:
-  httplib::Server server_;
-  std::thread thread_;
-  int port_ = 0;
+  testing::TestHttpServer server_;
 };
 
 TEST(ObsmonAlertingTest, DownTargetFiresAndResolvesThroughWebhook) {

@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <set>
 
 #include "config/config_loader.h"
@@ -567,28 +568,29 @@ int CmdRulesSlo(const std::string& config_path, const std::string& component, st
   return kOk;
 }
 
-void AddPeriodCommands(CLI::App& app) {
-  // Arguments live as long as the app: CLI11 writes into them during parse, callbacks read them.
-  struct Args {
-    ObserveStartArgs start;
-    PeriodCliTarget target;
-    std::string component;
-    ObserveReportArgs report;
-    int64_t period_id = 0;
-    MaintenanceAddArgs maint;
-    MaintenanceEditArgs edit;
-    int64_t delete_id = 0;
-    std::string rules_config, rules_component;
-  };
-  auto args = std::make_shared<Args>();
-  auto add_target = [](CLI::App* cmd, PeriodCliTarget* t) {
-    auto* config =
-        cmd->add_option("-c,--config", t->config_path, "Config file: database and objective");
-    cmd->add_option("--db", t->db_path, "Database path (default: the config's storage.path)");
-    (void)config;
-  };
-  const Clock& clock = SystemClock::Instance();
+namespace {
 
+// The commands' arguments. They live as long as the app: CLI11 writes into them during parse,
+// callbacks read them.
+struct PeriodCliArgs {
+  ObserveStartArgs start;
+  PeriodCliTarget target;
+  std::string component;
+  ObserveReportArgs report;
+  int64_t period_id = 0;
+  MaintenanceAddArgs maint;
+  MaintenanceEditArgs edit;
+  int64_t delete_id = 0;
+  std::string rules_config, rules_component;
+};
+
+void AddTarget(CLI::App* cmd, PeriodCliTarget* t) {
+  cmd->add_option("-c,--config", t->config_path, "Config file: database and objective");
+  cmd->add_option("--db", t->db_path, "Database path (default: the config's storage.path)");
+}
+
+void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& args,
+                        const Clock& clock) {
   auto* observe = app.add_subcommand("observe", "Observation periods: start, list, stop, report");
   observe->require_subcommand(1);
   auto* start = observe->add_subcommand("start", "Start an observation period of a component");
@@ -602,20 +604,20 @@ void AddPeriodCommands(CLI::App& app) {
                     "Allowed growth of p95 from the first to the last day (0.25 = 25 %)");
   start->add_option("--start", args->start.start, "Start time (default now)");
   start->add_option("--note", args->start.note, "Free text kept with the period");
-  add_target(start, &args->start.target);
+  AddTarget(start, &args->start.target);
   start->callback(
       [args, &clock] { Fail(CmdObserveStart(args->start, clock, std::cout, std::cerr)); });
 
   auto* list = observe->add_subcommand("list", "List observation periods");
   list->add_option("component", args->component, "Only this component");
-  add_target(list, &args->target);
+  AddTarget(list, &args->target);
   list->callback([args, &clock] {
     Fail(CmdObserveList(args->target, args->component, clock, std::cout, std::cerr));
   });
 
   auto* stop = observe->add_subcommand("stop", "Stop a component's running observation period");
   stop->add_option("component", args->component, "Component name")->required();
-  add_target(stop, &args->target);
+  AddTarget(stop, &args->target);
   stop->callback([args, &clock] {
     Fail(CmdObserveStop(args->target, args->component, clock, std::cout, std::cerr));
   });
@@ -627,12 +629,15 @@ void AddPeriodCommands(CLI::App& app) {
   report->add_option("--format", args->report.format, "text, markdown, json or html")
       ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
   report->add_option("-o,--output", args->report.output, "Write to this file");
-  add_target(report, &args->report.target);
+  AddTarget(report, &args->report.target);
   report->callback([args, period_opt, &clock] {
     if (period_opt->count() > 0) args->report.period_id = args->period_id;
     Fail(CmdObserveReport(args->report, clock, std::cout, std::cerr));
   });
+}
 
+void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& args,
+                            const Clock& clock) {
   auto* maintenance =
       app.add_subcommand("maintenance", "Maintenance windows (excluded from uptime)");
   maintenance->require_subcommand(1);
@@ -651,12 +656,12 @@ void AddPeriodCommands(CLI::App& app) {
                    "Time zone of --weekly/--daily, e.g. Europe/Berlin (default UTC)");
   madd->add_option("--until", args->maint.until, "Recurring: no occurrence starts from then on");
   madd->add_option("--reason", args->maint.reason, "Why (shown in reports)")->required();
-  add_target(madd, &args->maint.target);
+  AddTarget(madd, &args->maint.target);
   madd->callback(
       [args, &clock] { Fail(CmdMaintenanceAdd(args->maint, clock, std::cout, std::cerr)); });
   auto* mlist = maintenance->add_subcommand("list", "List maintenance windows");
   mlist->add_option("component", args->component, "Only this component");
-  add_target(mlist, &args->target);
+  AddTarget(mlist, &args->target);
   mlist->callback(
       [args] { Fail(CmdMaintenanceList(args->target, args->component, std::cout, std::cerr)); });
   auto* medit = maintenance->add_subcommand("edit", "Change a maintenance window");
@@ -670,15 +675,17 @@ void AddPeriodCommands(CLI::App& app) {
   medit->add_option("--duration", args->edit.duration, "Recurring: new length, e.g. 2h");
   medit->add_option("--timezone", args->edit.time_zone, "Recurring: new time zone");
   medit->add_option("--reason", args->edit.reason, "New reason");
-  add_target(medit, &args->edit.target);
+  AddTarget(medit, &args->edit.target);
   medit->callback(
       [args, &clock] { Fail(CmdMaintenanceEdit(args->edit, clock, std::cout, std::cerr)); });
   auto* mdel = maintenance->add_subcommand("delete", "Delete a maintenance window");
   mdel->add_option("id", args->delete_id, "Window id (obsmon maintenance list)")->required();
-  add_target(mdel, &args->target);
+  AddTarget(mdel, &args->target);
   mdel->callback(
       [args] { Fail(CmdMaintenanceDelete(args->target, args->delete_id, std::cout, std::cerr)); });
+}
 
+void AddRulesCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& args) {
   auto* rules = app.add_subcommand("rules", "Generate Prometheus rules");
   rules->require_subcommand(1);
   auto* slo = rules->add_subcommand("slo", "SLO burn-rate recording and alerting rules");
@@ -687,6 +694,16 @@ void AddPeriodCommands(CLI::App& app) {
   slo->callback([args] {
     Fail(CmdRulesSlo(args->rules_config, args->rules_component, std::cout, std::cerr));
   });
+}
+
+}  // namespace
+
+void AddPeriodCommands(CLI::App& app) {
+  auto args = std::make_shared<PeriodCliArgs>();
+  const Clock& clock = SystemClock::Instance();
+  AddObserveCommands(app, args, clock);
+  AddMaintenanceCommands(app, args, clock);
+  AddRulesCommands(app, args);
 }
 
 }  // namespace obsmon

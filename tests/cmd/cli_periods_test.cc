@@ -12,6 +12,7 @@
 
 #include "storage/period_store.h"
 #include "storage/storage.h"
+#include "tests/support/maintenance_window.h"
 #include "tests/support/scratch_dir.h"
 
 namespace obsmon {
@@ -20,18 +21,7 @@ namespace {
 constexpr int64_t kDay = 86'400'000;
 constexpr int64_t kT0 = 1'760'400'000'000;  // 2025-10-14T00:00:00Z
 
-// A window by its fields (no missing-initializer warning for the recurrence fields).
-MaintenanceRecord Window(const std::string& component, int64_t start, int64_t end,
-                         const std::string& reason, const std::string& source, int64_t created) {
-  MaintenanceRecord m;
-  m.component = component;
-  m.start_ms = start;
-  m.end_ms = end;
-  m.reason = reason;
-  m.source = source;
-  m.created_ms = created;
-  return m;
-}
+using testing::Window;
 
 class CliPeriodsTest : public ::testing::Test {
  protected:

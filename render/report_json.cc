@@ -92,6 +92,7 @@ json VerdictJson(const Report& r) {
                         {"value", Optional(c.value)},
                         {"threshold", c.threshold},
                         {"met", c.met},
+                        {"state", CriterionStateName(c.state)},
                         {"detail", c.detail}});
   }
   return json{{"status", VerdictName(r.verdict)},

@@ -291,6 +291,16 @@ void DecideInProgress(Report& r, const Criterion& coverage, const CheckTotals& c
   }
 }
 
+// Met, failed for good, or not yet (see CriterionState): a running window fails a criterion only
+// for what its rest cannot undo, the same things that make the running verdict FAIL.
+CriterionState StateOf(const Report& r, const Criterion& c) {
+  if (c.met) return CriterionState::kMet;
+  if (!r.in_progress()) return CriterionState::kFailed;
+  const bool irrecoverable = (c.name == "uptime" && r.budget.used_ms > r.budget.allowed_ms) ||
+                             c.name == "critical_lines" || c.name == "integration_checks";
+  return irrecoverable ? CriterionState::kFailed : CriterionState::kNotYet;
+}
+
 void Decide(Report& r) {
   const Criterion coverage = CoverageCriterion(r);
   r.criteria = {UptimeCriterion(r), coverage};
@@ -299,6 +309,7 @@ void Decide(Report& r) {
   if (auto c = DegradationCriterion(r)) r.criteria.push_back(*c);
   const CheckTotals checks = SumChecks(r);
   if (auto c = ChecksCriterion(checks)) r.criteria.push_back(*c);
+  for (auto& c : r.criteria) c.state = StateOf(r, c);
   r.verdict_reasons.clear();
   if (r.in_progress()) {
     DecideInProgress(r, coverage, checks);
@@ -321,6 +332,18 @@ const char* VerdictName(Verdict verdict) {
       return "INSUFFICIENT DATA";
   }
   return "INSUFFICIENT DATA";
+}
+
+const char* CriterionStateName(CriterionState state) {
+  switch (state) {
+    case CriterionState::kMet:
+      return "met";
+    case CriterionState::kNotYet:
+      return "not yet";
+    case CriterionState::kFailed:
+      return "failed";
+  }
+  return "not yet";
 }
 
 TimestampMs EvaluatedEnd(TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms) {

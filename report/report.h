@@ -27,6 +27,13 @@ enum class Verdict { kPass, kFail, kInProgress, kInsufficientData };
 // "PASS", "FAIL", "IN PROGRESS", "INSUFFICIENT DATA".
 const char* VerdictName(Verdict verdict);
 
+// Where a criterion stands. A finished window has only kMet and kFailed; while the window runs a
+// criterion not met yet is kNotYet unless the rest of the window cannot undo it (budget spent, a
+// failed integration check, a critical line), which is kFailed.
+enum class CriterionState { kMet, kNotYet, kFailed };
+// "met", "not yet", "failed".
+const char* CriterionStateName(CriterionState state);
+
 // One criterion of the verdict, measured. `value` and `threshold` are ratios for uptime, coverage
 // and pass rate, seconds for latency; `value` is nullopt when there was nothing to measure.
 struct Criterion {
@@ -35,6 +42,7 @@ struct Criterion {
   double threshold = 0;
   bool met = false;
   std::string detail;  // human sentence: "uptime 99.120 % < objective 99.500 %"
+  CriterionState state = CriterionState::kNotYet;  // set by the verdict (Decide)
 };
 
 // Integration checks (role kIntegration) of one probe in the evaluated window.

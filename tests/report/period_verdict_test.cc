@@ -268,6 +268,33 @@ TEST(PeriodVerdictTest, InProgressFailsAtOnceOnACriticalLine) {
   EXPECT_TRUE(HasReason(r, "1 critical log line")) << Reasons(r);
 }
 
+// A running window: a criterion below its threshold is "not yet" while the rest of the window
+// can still bring it up, "failed" once it cannot (budget spent, a critical line, a failed check).
+TEST(PeriodVerdictTest, CriterionStatesWhileRunningAndWhenFinished) {
+  Scenario s;
+  const int64_t now = kFrom + kDay;
+  s.until = now;
+  s.down = {{kFrom + 2 * kHour, kFrom + 2 * kHour + 10 * kMinute}};  // 10 min of 1440: < 99.5 %
+  Report running = ComputeReport(s.Runs(), "carbon", SevenDays(), kFrom, kTo, now, s.Options());
+  ASSERT_EQ(running.verdict, Verdict::kInProgress) << Reasons(running);
+  EXPECT_EQ(Find(running, "uptime")->state, CriterionState::kNotYet);  // 10 min < 50.4 allowed
+  EXPECT_EQ(Find(running, "integration_checks")->state, CriterionState::kMet);
+  EXPECT_EQ(Find(running, "critical_lines")->state, CriterionState::kMet);
+
+  s.down = {{kFrom + 2 * kHour, kFrom + 3 * kHour}};  // 60 min > 50.4 min allowed: spent
+  s.failed_checks = {{kFrom + 5 * kHour, kFrom + 5 * kHour + 1}};
+  Report spent = ComputeReport(s.Runs(), "carbon", SevenDays(), kFrom, kTo, now, s.Options());
+  EXPECT_EQ(Find(spent, "uptime")->state, CriterionState::kFailed);
+  EXPECT_EQ(Find(spent, "integration_checks")->state, CriterionState::kFailed);
+
+  Scenario whole;
+  whole.down = {{kFrom + 2 * kHour, kFrom + 2 * kHour + 10 * kMinute}};
+  Report done = ComputeReport(whole.Runs(), "carbon", SevenDays(), kFrom, kTo, kTo, whole.Options());
+  EXPECT_EQ(Find(done, "uptime")->state, CriterionState::kMet);  // 10 of 10080 min
+  for (const auto& c : done.criteria) EXPECT_NE(c.state, CriterionState::kNotYet) << c.name;
+  EXPECT_STREQ(CriterionStateName(CriterionState::kNotYet), "not yet");
+}
+
 TEST(PeriodVerdictTest, AlertsFiredInTheWindowOnly) {
   Scenario s;
   ReportOptions opt = s.Options();

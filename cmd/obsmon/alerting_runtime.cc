@@ -34,9 +34,15 @@ std::optional<alerts::AlertingConfig> ReadAlertingConfig(const Config& config,
 
 }  // namespace
 
-void CollectAlertingErrors(const Config& config, ConfigErrors* errors) {
+size_t CollectAlertingErrors(const Config& config, ConfigErrors* errors) {
   (void)ReadAlertingConfig(config, errors);  // only its errors are wanted here
-  if (!config.rule_files.empty()) (void)alerts::LoadRuleFiles(config.rule_files, errors);
+  if (config.rule_files.empty()) return 0;
+  auto groups = alerts::LoadRuleFiles(config.rule_files, errors);
+  size_t rules = 0;
+  if (groups.ok()) {
+    for (const auto& g : *groups) rules += g.rules.size();
+  }
+  return rules;
 }
 
 Status ValidateAlerting(const Config& config) {

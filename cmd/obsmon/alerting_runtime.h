@@ -32,7 +32,8 @@ namespace obsmon {
 
 // Adds every problem of the config's rule files and `alerting:` section to `errors`
 // (file:line:column), as LoadConfig does for the rest: `obsmon check` lists them all at once.
-void CollectAlertingErrors(const Config& config, ConfigErrors* errors);
+// Returns how many alerting rules the rule files hold (so `check` can say that a glob found them).
+size_t CollectAlertingErrors(const Config& config, ConfigErrors* errors);
 
 // The same as one Status: InvalidConfig listing every problem. Checked before the rules are
 // (re)started, so that a bad rule file leaves the running rules untouched.

@@ -91,7 +91,7 @@ int CmdCheck(const std::string& config_path) {
   ConfigErrors errors;
   auto config = LoadConfig(config_path, SystemClock::Instance(), &errors);
   // Rule files and the alerting section are checked too, so one run lists every problem.
-  if (config) CollectAlertingErrors(*config, &errors);
+  const size_t rules = config ? CollectAlertingErrors(*config, &errors) : 0;
   if (!errors.empty()) {
     std::cerr << errors.ToString() << "\n";
     std::cerr << config_path << ": " << errors.errors().size() << " error"
@@ -101,7 +101,8 @@ int CmdCheck(const std::string& config_path) {
   size_t probes = 0;
   for (const auto& c : config->components) probes += c.probes.size();
   std::cout << config_path << ": OK (" << config->components.size() << " components, " << probes
-            << " probes, " << config->rule_files.size() << " rule file patterns)\n";
+            << " probes, " << config->rule_files.size() << " rule file patterns, " << rules
+            << " rules)\n";
   return kExitOk;
 }
 

@@ -192,6 +192,12 @@ std::string LatencyChart(const Report& r) {
     for (const auto& p : r.latency_hourly) {
       points += fmt::format("{:.2f},{:.2f} ", x(p.start_ms), y(p.latency.*(s.field)));
     }
+    // One hour of data is one point, which a polyline does not draw: mark each point instead.
+    if (r.latency_hourly.size() == 1) {
+      const auto& p = r.latency_hourly.front();
+      svg += fmt::format("<circle class=\"{}\" cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"3.5\" fill=\"{}\"/>",
+                         s.name, x(p.start_ms), y(p.latency.*(s.field)), s.color);
+    }
     svg += fmt::format(
         "<polyline class=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.4\" points=\"{}\"/>"
         "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{}\">{}</text>",
@@ -227,6 +233,33 @@ using render_detail::ViewList;
 
 std::string Str(uint64_t n) { return std::to_string(n); }
 
+View LatencyRow(const LatencySummary& l) {
+  View row;
+  row.set("count", fmt::format("{}", l.count));
+  row.set("p50", LatencyCell(l, &LatencySummary::p50_seconds));
+  row.set("p95", LatencyCell(l, &LatencySummary::p95_seconds));
+  row.set("p99", LatencyCell(l, &LatencySummary::p99_seconds));
+  row.set("max", LatencyCell(l, &LatencySummary::max_seconds));
+  return row;
+}
+
+// Each health probe's latency, then the pooled figure, labelled as such.
+void AddLatencyView(const Report& r, View& v) {
+  View rows = ViewList();
+  for (const auto& p : r.latency_by_probe) {
+    View row = LatencyRow(p.latency);
+    row.set("probe", p.probe);
+    row.set("sla", p.sla);
+    rows.push_back(row);
+  }
+  v.set("latency_by_probe", rows);
+  v.set("pooled", LatencyRow(r.latency));
+  v.set("latency_chart_probes",
+        r.objective.latency_probes.empty()
+            ? std::string("all health probes, pooled")
+            : fmt::format("{}", fmt::join(r.objective.latency_probes, ", ")));
+}
+
 // The page's head: title, window, verdict and its reasons, and the criteria.
 void AddHeaderView(const Report& r, View& v) {
   v.set("title", r.period_id ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
@@ -247,8 +280,13 @@ void AddHeaderView(const Report& r, View& v) {
     View row;
     row.set("title", CriterionTitle(c.name));
     row.set("detail", c.detail);
-    row.set("met_class", c.met ? "met" : "unmet");
-    row.set("met_text", c.met ? "✔ met" : "✘ not met");
+    // "not yet" is not a failure: a running window may still meet it (CriterionState).
+    row.set("met_class", c.state == CriterionState::kMet      ? "met"
+                         : c.state == CriterionState::kNotYet ? "notyet"
+                                                              : "unmet");
+    row.set("met_text", c.state == CriterionState::kMet      ? "✔ met"
+                        : c.state == CriterionState::kNotYet ? "… not yet"
+                                                             : "✘ failed");
     criteria.push_back(row);
   }
   v.set("criteria", criteria);
@@ -291,6 +329,7 @@ void AddFiguresView(const Report& r, View& v) {
   }
   v.set("daily_svg", DailyBars(r));
   v.set("latency_svg", LatencyChart(r));
+  AddLatencyView(r, v);
 }
 
 void AddDaysView(const Report& r, View& v) {

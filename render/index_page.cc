@@ -147,6 +147,7 @@ void AddReportView(const Report& r, render_detail::View& v) {
   v.set("day_cells", CellsView(DayCells(r)));
   v.set("hour_cells", CellsView(HourCells(r)));
   v.set("today", r.days.empty() ? std::string() : r.days.back().date);
+  v.set("in_progress", r.in_progress());
 }
 
 render_detail::View ComponentView(const IndexComponent& c) {

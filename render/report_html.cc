@@ -153,7 +153,16 @@ std::string DailyBars(const Report& r) {
   return svg;
 }
 
-// Hourly p50 / p95 / p99 of successful health runs, with the SLA when set.
+// A dot at the one point of `points` ("x,y ").
+std::string Marker(const char* name, const char* color, const std::string& points) {
+  const size_t comma = points.find(',');
+  const size_t end = points.find(' ');
+  if (comma == std::string::npos || end == std::string::npos) return "";
+  return fmt::format("<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>", name,
+                     points.substr(0, comma), points.substr(comma + 1, end - comma - 1), color);
+}
+
+// Hourly p50 / p95 / p99 of successful runs of the SLA's probes, with the SLA when set.
 std::string LatencyChart(const Report& r) {
   constexpr double kLeft = 60, kTop = 15, kH = 170, kW = 920;
   if (r.latency_hourly.empty()) return "<p class=\"muted\">No successful health run.</p>";
@@ -192,12 +201,8 @@ std::string LatencyChart(const Report& r) {
     for (const auto& p : r.latency_hourly) {
       points += fmt::format("{:.2f},{:.2f} ", x(p.start_ms), y(p.latency.*(s.field)));
     }
-    // One hour of data is one point, which a polyline does not draw: mark each point instead.
-    if (r.latency_hourly.size() == 1) {
-      const auto& p = r.latency_hourly.front();
-      svg += fmt::format("<circle class=\"{}\" cx=\"{:.2f}\" cy=\"{:.2f}\" r=\"3.5\" fill=\"{}\"/>",
-                         s.name, x(p.start_ms), y(p.latency.*(s.field)), s.color);
-    }
+    // One hour of data is one point, which a polyline does not draw: a marker shows it.
+    if (r.latency_hourly.size() == 1) svg += Marker(s.name, s.color, points);
     svg += fmt::format(
         "<polyline class=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.4\" points=\"{}\"/>"
         "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{}\">{}</text>",

@@ -84,7 +84,7 @@ TEST(IndexPageTest, VerdictDayFiguresAndCriteriaOfTheLiveReport) {
             std::string::npos);
   EXPECT_NE(card.find("href=\"/api/v1/components/carbon/report?format=html&amp;period=3\""),
             std::string::npos);
-  EXPECT_NE(card.find("src=\"/api/v1/components/carbon/badge.svg\""), std::string::npos);
+  EXPECT_NE(card.find("href=\"/api/v1/components/carbon/badge.svg\""), std::string::npos);
 }
 
 TEST(IndexPageTest, ACriterionNotYetMetSaysSo) {

@@ -97,7 +97,45 @@ void ReadObjective(ConfigNode& node, Objective* objective) {
   if (auto v = node.DurationInRange("latency_p95", 1, 3'600'000)) {
     objective->latency_p95_ms = static_cast<double>(*v);
   }
+  // Checked against the probes by ResolveLatencyProbes, once they are read.
+  if (auto v = node.StringList("latency_probes")) objective->latency_probes = *v;
   node.CheckUnknownKeys();
+}
+
+// The probes a latency SLA is about: each named one must be a health probe of the component
+// (reported at its list item), and without names the component's http health probes. A
+// component with none leaves the list empty: every health probe, pooled (core/objective.h).
+void ResolveLatencyProbes(const std::optional<ConfigNode>& objective_node, ComponentConfig& c) {
+  auto role_of = [&c](const std::string& name) -> const ProbeSpec* {
+    for (const auto& p : c.probes) {
+      if (p.spec.key.probe == name) return &p.spec;
+    }
+    return nullptr;
+  };
+  if (objective_node && objective_node->Has("latency_probes")) {
+    const YAML::Node list = objective_node->raw()["latency_probes"];
+    for (size_t i = 0; i < c.objective.latency_probes.size(); ++i) {
+      const std::string& name = c.objective.latency_probes[i];
+      const YAML::Mark mark = list.IsSequence() ? list[i].Mark() : list.Mark();
+      const ProbeSpec* spec = role_of(name);
+      if (!spec) {
+        objective_node->errors()->Add(objective_node->file(), mark,
+                                      "latency_probes: no probe '" + name + "' in component '" +
+                                          c.name + "'");
+      } else if (spec->role != ProbeRole::kHealth) {
+        objective_node->errors()->Add(
+            objective_node->file(), mark,
+            "latency_probes: probe '" + name + "' is not a health probe (only successful health "
+            "runs are timed for the SLA)");
+      }
+    }
+    return;
+  }
+  for (const auto& p : c.probes) {
+    if (p.spec.role == ProbeRole::kHealth && p.spec.kind == "http") {
+      c.objective.latency_probes.push_back(p.spec.key.probe);
+    }
+  }
 }
 
 std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& component,
@@ -195,7 +233,8 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
   if (name) c.name = *name;
   c.labels = ReadLabels(node, "labels");
   if (!c.labels.Has("job")) c.labels.Set("job", c.name);
-  if (auto obj = node.Map("objective")) ReadObjective(*obj, &c.objective);
+  std::optional<ConfigNode> objective_node = node.Map("objective");
+  if (objective_node) ReadObjective(*objective_node, &c.objective);
   Defaults defaults = global_defaults;
   if (auto d = node.Map("defaults")) {
     ReadDefaults(*d, &defaults);
@@ -226,6 +265,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
   } else {
     ok = false;
   }
+  ResolveLatencyProbes(objective_node, c);
   node.CheckUnknownKeys();
   if (!ok) return std::nullopt;
   return c;

@@ -1,5 +1,6 @@
 #include "render/index_page.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,8 @@
 #include <string_view>
 
 #include "render/html_template.h"
+#include "render/status_bar.h"
+#include "report/figure_format.h"
 #include "render/templates/index_page.mustache.h"
 
 namespace obsmon {
@@ -37,23 +40,6 @@ std::string Utc(TimestampMs ms) {
   return buf;
 }
 
-// Rounded down, as the reports do, so a figure below a threshold never reads as meeting it.
-std::string Percent(std::optional<double> ratio) {
-  if (!ratio) return "n/a";
-  const double v = std::floor(*ratio * 100'000.0 + 1e-9) / 1000.0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3f %%", v);
-  return buf;
-}
-
-std::string Minutes(int64_t ms) {
-  const int64_t abs = ms < 0 ? -ms : ms;
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s%lldm %02llds", ms < 0 ? "-" : "",
-                static_cast<long long>(abs / 60'000), static_cast<long long>(abs / 1000 % 60));
-  return buf;
-}
-
 const char* StateClass(const std::string& state) {
   if (state == "up") return "up";
   if (state == "down") return "down";
@@ -66,36 +52,118 @@ render_detail::View PeriodView(const IndexPeriod& p) {
   v.set("state", p.state);
   v.set("start", Utc(p.start_ms));
   v.set("end", Utc(p.end_ms));
-  v.set("has_verdict", !p.verdict.empty());
-  v.set("verdict", p.verdict);
   return v;
+}
+
+const char* VerdictClass(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kInProgress:
+      return "progress";
+    case Verdict::kInsufficientData:
+      return "insufficient";
+  }
+  return "insufficient";
+}
+
+const char* CriterionMark(CriterionState state) {
+  switch (state) {
+    case CriterionState::kMet:
+      return "✔";
+    case CriterionState::kNotYet:
+      return "…";
+    case CriterionState::kFailed:
+      return "✘";
+  }
+  return "…";
+}
+
+render_detail::View CellsView(const std::vector<StatusCell>& cells) {
+  render_detail::View list = render_detail::ViewList();
+  for (const auto& c : cells) {
+    render_detail::View v;
+    v.set("state", c.state);
+    v.set("title", c.title);
+    list.push_back(v);
+  }
+  return list;
 }
 
 }  // namespace
 
 std::string ComponentReportUrl(const IndexComponent& c) {
   std::string url = "/api/v1/components/" + PercentEncode(c.name) + "/report?format=html";
-  if (c.period) url += "&period=" + std::to_string(c.period->id);
+  if (c.report && c.report->period_id) {
+    url += "&period=" + std::to_string(*c.report->period_id);
+  } else if (!c.report && c.period) {
+    url += "&period=" + std::to_string(c.period->id);
+  }
   return url;
+}
+
+std::string ComponentBadgeUrl(const IndexComponent& c) {
+  return "/api/v1/components/" + PercentEncode(c.name) + "/badge.svg";
+}
+
+std::string DayOfWindow(const Report& r) {
+  const int64_t days = (r.to_ms - r.from_ms + 86'400'000 - 1) / 86'400'000;
+  if (!r.in_progress()) return std::to_string(days) + (days == 1 ? " day, ended" : " days, ended");
+  const int64_t day = std::clamp<int64_t>(static_cast<int64_t>(r.days.size()), 1, days);
+  return "Day " + std::to_string(day) + " of " + std::to_string(days);
 }
 
 namespace {
 
+// The report's figures, verdict, criteria and status bars.
+void AddReportView(const Report& r, render_detail::View& v) {
+  v.set("has_report", true);
+  v.set("verdict", VerdictName(r.verdict));
+  v.set("verdict_class", VerdictClass(r.verdict));
+  v.set("day_of_window", DayOfWindow(r));
+  v.set("from", Utc(r.from_ms));
+  v.set("to", Utc(r.to_ms));
+  v.set("uptime", FormatPercent(r.totals.uptime()));
+  v.set("coverage", FormatPercent(r.totals.coverage()));
+  v.set("budget_negative", r.budget.left_ms < 0);
+  v.set("budget", FormatSignedDuration(r.budget.left_ms));
+  v.set("incidents", std::to_string(r.incidents.size()));
+  v.set("critical_lines", (r.logs.truncated ? "≥ " : "") + std::to_string(r.logs.critical));
+  render_detail::View criteria = render_detail::ViewList();
+  for (const auto& c : r.criteria) {
+    render_detail::View row;
+    row.set("name", c.name);
+    row.set("state", CriterionStateName(c.state));
+    row.set("state_class", c.state == CriterionState::kMet      ? "met"
+                           : c.state == CriterionState::kNotYet ? "notyet"
+                                                                : "failed");
+    row.set("mark", CriterionMark(c.state));
+    row.set("detail", c.detail);
+    criteria.push_back(row);
+  }
+  v.set("criteria", criteria);
+  v.set("day_cells", CellsView(DayCells(r)));
+  v.set("hour_cells", CellsView(HourCells(r)));
+  v.set("today", r.days.empty() ? std::string() : r.days.back().date);
+  v.set("in_progress", r.in_progress());
+}
+
 render_detail::View ComponentView(const IndexComponent& c) {
   char objective[48];
-  std::snprintf(objective, sizeof objective, "%g %% / %lldd", c.objective_percent,
-                static_cast<long long>(c.window_ms / 86'400'000));
+  const double percent = c.report ? c.report->objective.uptime_percent : c.objective_percent;
+  std::snprintf(objective, sizeof objective, "%g %%", percent);
   render_detail::View v;
   v.set("name", c.name);
   v.set("state_class", StateClass(c.state));
   v.set("state", c.state);
-  v.set("uptime", Percent(c.uptime_ratio));
-  v.set("coverage", Percent(c.coverage_ratio));
   v.set("objective", objective);
-  v.set("budget_negative", c.budget_left_ms && *c.budget_left_ms < 0);
-  v.set("budget", c.budget_left_ms ? Minutes(*c.budget_left_ms) : std::string("n/a"));
+  if (c.report) AddReportView(*c.report, v);
+  if (!c.report) v.set("has_report", false);
   if (c.period) v.set("period", PeriodView(*c.period));
   v.set("report_url", ComponentReportUrl(c));
+  v.set("badge_url", ComponentBadgeUrl(c));
   return v;
 }
 

@@ -153,7 +153,16 @@ std::string DailyBars(const Report& r) {
   return svg;
 }
 
-// Hourly p50 / p95 / p99 of successful health runs, with the SLA when set.
+// A dot at the one point of `points` ("x,y ").
+std::string Marker(const char* name, const char* color, const std::string& points) {
+  const size_t comma = points.find(',');
+  const size_t end = points.find(' ');
+  if (comma == std::string::npos || end == std::string::npos) return "";
+  return fmt::format("<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"3.5\" fill=\"{}\"/>", name,
+                     points.substr(0, comma), points.substr(comma + 1, end - comma - 1), color);
+}
+
+// Hourly p50 / p95 / p99 of successful runs of the SLA's probes, with the SLA when set.
 std::string LatencyChart(const Report& r) {
   constexpr double kLeft = 60, kTop = 15, kH = 170, kW = 920;
   if (r.latency_hourly.empty()) return "<p class=\"muted\">No successful health run.</p>";
@@ -192,6 +201,8 @@ std::string LatencyChart(const Report& r) {
     for (const auto& p : r.latency_hourly) {
       points += fmt::format("{:.2f},{:.2f} ", x(p.start_ms), y(p.latency.*(s.field)));
     }
+    // One hour of data is one point, which a polyline does not draw: a marker shows it.
+    if (r.latency_hourly.size() == 1) svg += Marker(s.name, s.color, points);
     svg += fmt::format(
         "<polyline class=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.4\" points=\"{}\"/>"
         "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"{}\">{}</text>",
@@ -227,6 +238,33 @@ using render_detail::ViewList;
 
 std::string Str(uint64_t n) { return std::to_string(n); }
 
+View LatencyRow(const LatencySummary& l) {
+  View row;
+  row.set("count", fmt::format("{}", l.count));
+  row.set("p50", LatencyCell(l, &LatencySummary::p50_seconds));
+  row.set("p95", LatencyCell(l, &LatencySummary::p95_seconds));
+  row.set("p99", LatencyCell(l, &LatencySummary::p99_seconds));
+  row.set("max", LatencyCell(l, &LatencySummary::max_seconds));
+  return row;
+}
+
+// Each health probe's latency, then the pooled figure, labelled as such.
+void AddLatencyView(const Report& r, View& v) {
+  View rows = ViewList();
+  for (const auto& p : r.latency_by_probe) {
+    View row = LatencyRow(p.latency);
+    row.set("probe", p.probe);
+    row.set("sla", p.sla);
+    rows.push_back(row);
+  }
+  v.set("latency_by_probe", rows);
+  v.set("pooled", LatencyRow(r.latency));
+  v.set("latency_chart_probes",
+        r.objective.latency_probes.empty()
+            ? std::string("all health probes, pooled")
+            : fmt::format("{}", fmt::join(r.objective.latency_probes, ", ")));
+}
+
 // The page's head: title, window, verdict and its reasons, and the criteria.
 void AddHeaderView(const Report& r, View& v) {
   v.set("title", r.period_id ? fmt::format("{}: observation period #{}", r.component, *r.period_id)
@@ -247,8 +285,13 @@ void AddHeaderView(const Report& r, View& v) {
     View row;
     row.set("title", CriterionTitle(c.name));
     row.set("detail", c.detail);
-    row.set("met_class", c.met ? "met" : "unmet");
-    row.set("met_text", c.met ? "✔ met" : "✘ not met");
+    // "not yet" is not a failure: a running window may still meet it (CriterionState).
+    row.set("met_class", c.state == CriterionState::kMet      ? "met"
+                         : c.state == CriterionState::kNotYet ? "notyet"
+                                                              : "unmet");
+    row.set("met_text", c.state == CriterionState::kMet      ? "✔ met"
+                        : c.state == CriterionState::kNotYet ? "… not yet"
+                                                             : "✘ failed");
     criteria.push_back(row);
   }
   v.set("criteria", criteria);
@@ -291,6 +334,7 @@ void AddFiguresView(const Report& r, View& v) {
   }
   v.set("daily_svg", DailyBars(r));
   v.set("latency_svg", LatencyChart(r));
+  AddLatencyView(r, v);
 }
 
 void AddDaysView(const Report& r, View& v) {

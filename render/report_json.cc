@@ -80,8 +80,18 @@ json ObjectiveJson(const Report& r) {
       {"min_coverage_ratio", r.objective.min_coverage_percent / 100.0},
       {"latency_p95_seconds",
        r.objective.latency_p95_ms ? json(*r.objective.latency_p95_ms / 1000.0) : json(nullptr)},
+      {"latency_probes", r.objective.latency_probes},
       {"degradation_tolerance_ratio", r.degradation_tolerance},
   };
+}
+
+// Each health probe's latency on its own, marked when the SLA is about it.
+json LatencyByProbe(const Report& r) {
+  json out = json::array();
+  for (const auto& p : r.latency_by_probe) {
+    out.push_back({{"probe", p.probe}, {"sla", p.sla}, {"latency", Latency(p.latency)}});
+  }
+  return out;
 }
 
 // The verdict with its reasons and every criterion behind it.
@@ -278,7 +288,9 @@ std::string RenderReportJson(const Report& r) {
   out["uptime"] = Totals(r.totals);
   out["error_budget"] = ErrorBudgetJson(r);
   out["projection"] = ProjectionJson(r);
-  out["latency"] = Latency(r.latency);
+  out["latency"] = Latency(r.latency);  // all health probes, pooled
+  out["latency"]["scope"] = "all health probes, pooled";
+  out["latency_by_probe"] = LatencyByProbe(r);
   out["incidents"] = Incidents(r);
   out["checks"] = Checks(r);
   out["days"] = Days(r);

@@ -119,7 +119,11 @@ void AddFigures(const Report& r, std::string& out) {
   Line(out, fmt::format("**Uptime**: {} over {} (objective {})", FormatPercent(t.uptime()),
                         HumanDurationMs(t.window_ms),
                         FormatPercent(r.objective.uptime_percent / 100.0)));
-  Line(out, fmt::format("**Response Time**: {}", Latency(r.latency)));
+  for (const auto& p : r.latency_by_probe) {
+    Line(out, fmt::format("**Response Time** ({}{}): {}  ", EscapeMarkdown(p.probe),
+                          p.sla ? ", SLA" : "", Latency(p.latency)));
+  }
+  Line(out, fmt::format("**Response Time** (all health probes, pooled): {}", Latency(r.latency)));
   Line(out, "");
   Line(out, "| Figure | Value |");
   Line(out, "|--------|-------|");

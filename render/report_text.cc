@@ -71,7 +71,11 @@ void AddSummary(const Report& r, std::string& out) {
 // Latency, matched log lines, emissions and resources, gaps, health probes.
 void AddEvidence(const Report& r, std::string& out) {
   const auto& t = r.totals;
-  Line(out, fmt::format("Latency       {}", LatencyLine(r.latency)));
+  for (const auto& p : r.latency_by_probe) {
+    Line(out, fmt::format("Latency       {}{}: {}", OneLine(p.probe), p.sla ? " (SLA)" : "",
+                          LatencyLine(p.latency)));
+  }
+  Line(out, fmt::format("Latency       all health probes, pooled: {}", LatencyLine(r.latency)));
   Line(out, fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
                         r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
   auto log_line = [&](const char* what, const std::optional<LogEvent>& e) {
@@ -190,12 +194,24 @@ void AddDays(const Report& r, std::string& out) {
   }
 }
 
+// One row per criterion: its state (met / not yet / failed) and what was measured.
+void AddCriteria(const Report& r, std::string& out) {
+  Line(out, "");
+  Line(out, "Criteria");
+  Line(out, fmt::format("  {:<20} {:<8} {}", "criterion", "state", "measured"));
+  for (const auto& c : r.criteria) {
+    Line(out, fmt::format("  {:<20} {:<8} {}", c.name, CriterionStateName(c.state),
+                          OneLine(c.detail)));
+  }
+}
+
 }  // namespace
 
 std::string RenderReportText(const Report& r) {
   std::string out;
   AddSummary(r, out);
   AddEvidence(r, out);
+  AddCriteria(r, out);
   AddIncidents(r, out);
   AddChecks(r, out);
   AddAlerts(r, out);

@@ -114,7 +114,16 @@ struct BurnProjection {
   std::optional<TimestampMs> budget_exhausted_at_ms;
 };
 
-// Latency of successful health runs started in one UTC hour of the evaluated window.
+// Latency of one health probe's successful runs started in the evaluated window.
+struct ProbeLatency {
+  std::string probe;
+  // The objective has a latency SLA and it is about this probe (Objective::latency_probes; every
+  // health probe when that list is empty).
+  bool sla = false;
+  LatencySummary latency;
+};
+
+// Latency of the SLA's probes' successful runs started in one UTC hour of the evaluated window.
 struct LatencyPoint {
   TimestampMs start_ms = 0;  // start of the UTC hour (may precede from_ms for the first)
   LatencySummary latency;
@@ -129,7 +138,7 @@ struct DaySummary {
   uint64_t incidents = 0;  // incidents that started in this day
   uint64_t checks_passed = 0;
   uint64_t checks_failed = 0;
-  LatencySummary latency;  // successful health runs that started in this day
+  LatencySummary latency;  // successful runs of the SLA's probes that started in this day
   uint64_t errors = 0;     // matched error lines seen this day
   uint64_t criticals = 0;  // matched critical/fatal lines seen this day
 };
@@ -145,7 +154,11 @@ struct Report {
 
   UptimeTotals totals;
   std::vector<Incident> incidents;
-  LatencySummary latency;            // successful health runs started in the evaluated window
+  // Successful runs of every health probe started in the evaluated window, pooled: shown as
+  // "all health probes, pooled" (an exec probe's start-up and a TCP connect are not comparable
+  // with an HTTP answer: the SLA and the per-probe figures below are what to read).
+  LatencySummary latency;
+  std::vector<ProbeLatency> latency_by_probe;  // every health probe with a stored run, by name
   std::vector<CheckSummary> checks;  // sorted by probe
   ErrorBudget budget;
   std::vector<DaySummary> days;
@@ -160,7 +173,7 @@ struct Report {
   std::vector<TimeInterval> gaps;
   // The combined state over [from, evaluated_to) (for the HTML availability strip).
   std::vector<StateSpan> timeline;
-  std::vector<LatencyPoint> latency_hourly;  // hours with at least one successful run
+  std::vector<LatencyPoint> latency_hourly;  // hours with a successful run of the SLA's probes
   double degradation_tolerance = 0.25;       // see ReportOptions
   std::optional<BurnProjection> projection;  // set while in progress with known time
   // What the component reported of itself: codecarbon emissions and process resource usage

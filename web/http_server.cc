@@ -226,6 +226,16 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
       return SendJson(res, *c);
     }
     if (rest.substr(slash) == "/report") return HandleReport(name, req, res);
+    if (rest.substr(slash) == "/badge.svg") {
+      auto badge = backend_.BadgeSvg(name);
+      if (!badge.ok()) {
+        const bool not_found = badge.status().IsNotFound();
+        return SendError(res, not_found ? 404 : 500, not_found ? "not_found" : "execution",
+                         EchoSafe(badge.status().message()));
+      }
+      res.set_header("Cache-Control", "no-cache");  // a README's image shows the verdict of now
+      return res.set_content(badge->body, badge->content_type);
+    }
   }
   SendError(res, 404, "not_found", "no such path " + EchoSafe(path));
 }

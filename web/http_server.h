@@ -56,6 +56,11 @@ class ApiBackend {
   virtual Result<HttpBody> Report(const ReportQuery& query) = 0;
   // GET /: the HTML overview of every component.
   virtual std::string IndexHtml() { return "<!doctype html><title>obsmon</title>"; }
+  // GET /api/v1/components/<name>/badge.svg: the component's status badge (image/svg+xml).
+  // NotFound for an unknown component.
+  virtual Result<HttpBody> BadgeSvg(const std::string& component) {
+    return Status::NotFound("no component '" + component + "'");
+  }
   // GET /api/v1/alerts: pending and firing alerts, in Prometheus's JSON shape (a full body).
   virtual std::string AlertsJson() { return R"({"status":"success","data":{"alerts":[]}})"; }
   // Empty while obsmon is healthy; otherwise why not ("storage: write: disk I/O error"). /healthz

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/time_format.h"
+#include "render/badge_svg.h"
 #include "render/index_page.h"
 #include "report/periods.h"
 #include "report/report.h"
@@ -145,6 +146,25 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   return HttpBody{rendered->content_type, rendered->body};
 }
 
+Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
+  auto objective = FindObjective(name);
+  if (!objective) return Status::NotFound("no component '" + name + "'");
+  PeriodReportRequest request;
+  request.db_path = db_path_;
+  request.component = name;
+  request.objective = *objective;
+  {
+    MutexLock lock(mu_);
+    request.health_probes = report_options_[name].health_probes;
+  }
+  const auto figures = uptime_.Get(name);
+  request.now_ms = figures ? figures->computed_at_ms : clock_.NowMs();
+  request.live = true;
+  auto report = BuildPeriodReport(request);
+  if (health_ && !report.status().IsNotFound()) health_->Record("read", report.status());
+  return report;
+}
+
 std::string ApiBackendImpl::IndexHtml() {
   const TimestampMs now = clock_.NowMs();
   IndexPage page;
@@ -158,14 +178,7 @@ std::string ApiBackendImpl::IndexHtml() {
     ic.state = ToString(c.health);
     ic.objective_percent = c.objective.uptime_percent;
     ic.window_ms = c.objective.window_ms;
-    if (auto f = uptime_.Get(c.name)) {
-      ic.uptime_ratio = f->uptime_ratio;
-      ic.coverage_ratio = f->coverage_ratio;
-      ic.budget_left_ms = std::llround(f->budget_remaining_seconds * 1000);
-      // The figures' own window and objective (an active period's may differ from the config's).
-      ic.objective_percent = f->objective_ratio * 100.0;
-      ic.window_ms = f->window_ms;
-    }
+    if (auto report = LiveReport(c.name); report.ok()) ic.report = std::move(*report);
     if (periods.ok()) {
       if (auto it = periods->find(c.name); it != periods->end()) {
         IndexPeriod ip;
@@ -179,6 +192,14 @@ std::string ApiBackendImpl::IndexHtml() {
     page.components.push_back(std::move(ic));
   }
   return RenderIndexPage(page);
+}
+
+Result<HttpBody> ApiBackendImpl::BadgeSvg(const std::string& component) {
+  if (!FindObjective(component)) return Status::NotFound("no component '" + component + "'");
+  auto report = LiveReport(component);
+  if (report.ok()) return HttpBody{"image/svg+xml; charset=utf-8", RenderBadgeSvg(*report)};
+  if (!report.status().IsNotFound()) return report.status();
+  return HttpBody{"image/svg+xml; charset=utf-8", RenderBadgeSvg(component, "NO DATA", "#999999")};
 }
 
 ReportOptions ReportOptionsFor(const ComponentConfig& component) {

@@ -34,6 +34,7 @@ class ApiBackendImpl final : public ApiBackend {
   Result<HttpBody> Report(const ReportQuery& query) override;
   std::string AlertsJson() override { return alerts_json_(); }
   std::string IndexHtml() override;
+  Result<HttpBody> BadgeSvg(const std::string& component) override;
   void SetVersion(std::string version) { version_ = std::move(version); }
   // Where reads of storage report their outcome, and what /healthz says (both set once, before
   // serving).
@@ -46,6 +47,11 @@ class ApiBackendImpl final : public ApiBackend {
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
   std::optional<Objective> FindObjective(const std::string& name) const;
+  // The component's live report (the active period, else the objective window ending then), with
+  // its log lines, at the instant its live figures were computed (so that the overview and the
+  // badge show what /api/v1/components and /metrics show), or now before the first refresh.
+  // NotFound for an unknown component or one without a stored run.
+  Result<obsmon::Report> LiveReport(const std::string& name);
 
   const MonitorState& state_;
   const UptimeBoard& uptime_;

@@ -20,7 +20,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bott
 .muted{color:#666}.verdict{display:inline-block;padding:6px 14px;border-radius:6px;font-weight:700;font-size:18px;color:#fff}
 .pass{background:#2e9d57}.fail{background:#d93f3f}.progress{background:#2e6fd9}.insufficient{background:#8a6d1e}
 table{border-collapse:collapse;width:100%;margin:6px 0}th,td{border:1px solid #ddd;padding:4px 7px;text-align:left;vertical-align:top}
-th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}#days td{white-space:nowrap}.met{color:#2e9d57;font-weight:700}.unmet{color:#d93f3f;font-weight:700}
+th{background:#f6f6f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}#days td{white-space:nowrap}.met{color:#2e9d57;font-weight:700}.unmet{color:#d93f3f;font-weight:700}.notyet{color:#8a6d1e;font-weight:700}
 svg.chart{width:100%;height:auto;display:block}code.logline{white-space:pre-wrap;word-break:break-all;font-size:12px}
 .legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:12px;height:12px;vertical-align:-2px;margin-right:4px}
 section{break-inside:avoid;page-break-inside:avoid}
@@ -31,7 +31,7 @@ section{break-inside:avoid;page-break-inside:avoid}
 <p class="muted">{{from}} → {{to}} UTC{{#in_progress}} · evaluated to {{evaluated_to}}{{/in_progress}} · objective {{objective_percent}} % · generated {{now}} UTC</p>
 <p><span id="verdict" class="verdict {{verdict_class}}">{{verdict}}</span></p>
 <ul id="reasons">{{#reasons}}<li>{{text}}</li>{{/reasons}}</ul></header>
-<section><h2>Criteria</h2><table id="criteria"><tr><th>Criterion</th><th>Measured</th><th>Met</th></tr>
+<section><h2>Criteria</h2><table id="criteria"><tr><th>Criterion</th><th>Measured</th><th>State</th></tr>
 {{#criteria}}<tr><td>{{title}}</td><td>{{detail}}</td><td class="{{met_class}}">{{met_text}}</td></tr>
 {{/criteria}}</table></section>
 <section><h2>Availability</h2>
@@ -42,7 +42,10 @@ section{break-inside:avoid;page-break-inside:avoid}
 {{/projection}}</section>
 <section><h2>Daily uptime</h2>
 {{{daily_svg}}}</section>
-<section><h2>Latency percentiles per hour</h2>
+<section><h2>Latency</h2><table id="latency"><tr><th>Probe</th><th>Runs</th><th>p50</th><th>p95</th><th>p99</th><th>Max</th></tr>
+{{#latency_by_probe}}<tr><td>{{probe}}{{#sla}} (SLA){{/sla}}</td><td class="num">{{count}}</td><td class="num">{{p50}}</td><td class="num">{{p95}}</td><td class="num">{{p99}}</td><td class="num">{{max}}</td></tr>
+{{/latency_by_probe}}<tr class="muted"><td>all health probes, pooled</td><td class="num">{{#pooled}}{{count}}</td><td class="num">{{p50}}</td><td class="num">{{p95}}</td><td class="num">{{p99}}</td><td class="num">{{max}}{{/pooled}}</td></tr></table>
+<p class="muted">Per hour, successful runs of {{latency_chart_probes}}:</p>
 {{{latency_svg}}}</section>
 <section><h2>Day by day</h2><table id="days"><tr><th>Day</th><th>Uptime</th><th>Down</th><th>Unknown</th><th>Incidents</th><th>Errors</th><th>Criticals</th><th>Checks passed/failed</th><th>p50</th><th>p95</th><th>p99</th></tr>
 {{#days}}<tr><td>Day {{number}} ({{date}})</td><td class="num">{{uptime}}</td><td class="num">{{down}}</td><td class="num">{{unknown}}</td><td class="num">{{incidents}}</td><td class="num">{{errors}}</td><td class="num">{{criticals}}</td><td class="num">{{checks_passed}}/{{checks_failed}}</td><td class="num">{{p50}}</td><td class="num">{{p95}}</td><td class="num">{{p99}}</td></tr>

@@ -41,6 +41,17 @@ TEST(ConfigLoaderTest, LoadsValidConfigWithDefaults) {
   for (const auto& p : carbon.probes) EXPECT_NE(p.probe, nullptr);
 }
 
+// Issue 15: without `latency_probes`, the SLA is about the component's http health probes; a
+// component without one has none named (every health probe, pooled).
+TEST(ConfigLoaderTest, LatencyProbesDefaultToHttpHealthProbes) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfig(Testdata("valid.yml"), clock, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  EXPECT_EQ(config->components[0].objective.latency_probes, std::vector<std::string>{"health"});
+  EXPECT_TRUE(config->components[1].objective.latency_probes.empty());
+}
+
 struct InvalidCase {
   const char* file;
   const char* position;  // "line:column"
@@ -98,7 +109,12 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"invalid-maintenance-bad-weekly.yml", "6:18",
                     "'sunday at two' is not a day and time"},
         InvalidCase{"invalid-maintenance-bad-timezone.yml", "6:50",
-                    "unknown time zone 'Europe/Berln'"}),
+                    "unknown time zone 'Europe/Berln'"},
+        // Issue 15: a latency SLA names health probes of its component.
+        InvalidCase{"invalid-latency-probe-unknown.yml", "5:29",
+                    "latency_probes: no probe 'helth' in component 'carbon'"},
+        InvalidCase{"invalid-latency-probe-not-health.yml", "3:58",
+                    "latency_probes: probe 'smoke' is not a health probe"}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) {
       std::string name = info.param.file;
       name = name.substr(8, name.size() - 12);  // strip "invalid-" and ".yml"

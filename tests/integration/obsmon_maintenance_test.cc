@@ -17,6 +17,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/duration.h"
 #include "core/time_format.h"
 #include "tests/integration/ops_support.h"
 #include "tests/support/alert_webhook.h"
@@ -245,6 +246,118 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
       u["uptime_ratio"].get<double>(), u["coverage_ratio"].get<double>(), dt, *from_api.down_s,
       from_api.budget_left_s, from_api.uptime, from_api.coverage, from_metrics.budget_left_s,
       from_metrics.uptime, from_metrics.coverage);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+}
+
+// The text of the overview card's element marked data-figure="<figure>" (or data-criterion's
+// class); "" when absent.
+std::string PageFigure(const std::string& card, const std::string& figure) {
+  const std::string key = "data-figure=\"" + figure + "\">";
+  const size_t at = card.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size();
+  return card.substr(from, card.find('<', from) - from);
+}
+
+// "99.688 %" as the reports write a ratio: rounded down to three decimals of a percent.
+std::string PercentDown(double ratio) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f %%", std::floor(ratio * 100'000.0 + 1e-9) / 1000.0);
+  return buf;
+}
+
+// Issue 15, item 5: the overview page (GET /) and the badge of a component whose target fails on
+// a known schedule. The page is read as HTML and its figures compared with /api/v1/components of
+// the same refresh (the page's report is computed at that refresh's instant), with the JSON
+// report, and with the uptime and budget computed here from the target's own log.
+TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAndTruth) {
+  const int64_t lead = WallMs() + 4000;
+  ScheduledTarget target({{lead + 1500, lead + 3500}}, dir_.File("target.log"));
+  WriteConfig(target.port());
+  Cli({"observe", "start", "svc", "--days", "1"});
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_LT(WallMs(), lead) << "obsmon took too long to start";
+  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 5000 - WallMs()));
+
+  httplib::Client api("127.0.0.1", port);
+  // The page and the API from one refresh (computed_at before and after the page agree).
+  std::string page;
+  nlohmann::json before, after;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    before = ComponentJson(api);
+    auto res = api.Get("/");
+    after = ComponentJson(api);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    page = res->body;
+    if (before["window"]["computed_at"] == after["window"]["computed_at"]) break;
+  }
+  ASSERT_EQ(before["window"]["computed_at"], after["window"]["computed_at"]);
+  const auto report_res = api.Get("/api/v1/components/svc/report?format=json");
+  ASSERT_TRUE(report_res);
+  const auto report = nlohmann::json::parse(report_res->body, nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  const size_t at = page.find("data-component=\"svc\"");
+  ASSERT_NE(at, std::string::npos) << page;
+  const std::string card = page.substr(at, page.find("</section>", at) - at);
+  const auto& w = before["window"];
+
+  // The same figures as the API's refresh, as the reports write them.
+  EXPECT_EQ(PageFigure(card, "uptime"), PercentDown(w["uptime_ratio"].get<double>())) << card;
+  EXPECT_EQ(PageFigure(card, "coverage"), PercentDown(w["coverage_ratio"].get<double>()));
+  const int64_t left_ms = std::llround(w["error_budget_remaining_seconds"].get<double>() * 1000);
+  EXPECT_EQ(PageFigure(card, "budget"), HumanDurationMs(left_ms));
+  // The JSON report (made a moment later): the budget no longer moves once the target is up.
+  EXPECT_EQ(PageFigure(card, "budget"), HumanDurationMs(report["error_budget"]["left_ms"]));
+  EXPECT_EQ(PageFigure(card, "verdict"), report["verdict"]["status"].get<std::string>());
+  // (INSUFFICIENT DATA here: the period began before obsmon's first run, so coverage is short.)
+  EXPECT_EQ(PageFigure(card, "day"), "Day 1 of 1");
+  EXPECT_EQ(PageFigure(card, "incidents"), std::to_string(report["incidents"].size()));
+  EXPECT_EQ(PageFigure(card, "critical_lines"), "0");
+
+  // The truth: one outage of 2 s; the budget is 0.5 % of one day (432 s) less it.
+  const std::vector<Span> truth = ReadTruth(dir_.File("target.log"));
+  ASSERT_EQ(truth.size(), 1u);
+  const int64_t truth_down = truth[0].end - truth[0].start;
+  EXPECT_EQ(PageFigure(card, "incidents"), "1");
+  const double slack_ms = 350;  // a transition is seen at the next run (200 ms) plus its latency
+  EXPECT_NEAR(static_cast<double>(left_ms), 432'000.0 - truth_down, slack_ms);
+  const int64_t computed_at = *ParseTimestamp(w["computed_at"].get<std::string>());
+  const double known_ms = w["coverage_ratio"].get<double>() *
+                          static_cast<double>(computed_at - report["window"]["from_ms"].get<int64_t>());
+  const double page_uptime = std::stod(PageFigure(card, "uptime")) / 100.0;
+  EXPECT_NEAR(page_uptime, 1.0 - truth_down / known_ms, slack_ms / known_ms + 1e-5);
+  // Uptime below the objective with budget left: not yet met, not failed; as the report says.
+  EXPECT_NE(card.find("<li class=\"notyet\" data-criterion=\"uptime\">"), std::string::npos)
+      << card;
+  EXPECT_EQ(report["verdict"]["criteria"][0]["state"], "not yet");
+  // The one day so far had down time; so has this hour.
+  EXPECT_NE(card.find("<div class=\"bar days\"><i class=\"down\" title=\"Day 1 "),
+            std::string::npos);
+  EXPECT_NE(card.find("<i class=\"down\" title=\""), std::string::npos);
+  EXPECT_NE(card.find("href=\"/api/v1/components/svc/report?format=html&amp;period=1\""),
+            std::string::npos);
+
+  // The badge: SVG, well-formed, the verdict; unknown components are 404.
+  auto badge = api.Get("/api/v1/components/svc/badge.svg");
+  ASSERT_TRUE(badge);
+  EXPECT_EQ(badge->status, 200);
+  EXPECT_EQ(badge->get_header_value("Content-Type"), "image/svg+xml; charset=utf-8");
+  EXPECT_NE(badge->body.find(">svc</text>"), std::string::npos) << badge->body;
+  const std::string verdict = report["verdict"]["status"];
+  // (Its uptime is of the refresh it was asked at, which may be a later one than the page's.)
+  EXPECT_NE(badge->body.find(">" + verdict + " "), std::string::npos)
+      << badge->body;
+  WriteWholeFile(dir_.File("badge.svg"), badge->body);
+  if (std::system("command -v xmllint >/dev/null 2>&1") == 0) {
+    EXPECT_EQ(std::system(("xmllint --noout " + dir_.File("badge.svg")).c_str()), 0);
+  }
+  auto unknown = api.Get("/api/v1/components/nope/badge.svg");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0);
 }

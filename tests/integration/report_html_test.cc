@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "render/index_page.h"
 #include "render/report_format.h"
 #include "tests/report/fake_period.h"
 #include "tests/support/files.h"
@@ -51,7 +52,7 @@ class ReportHtmlChromiumTest : public ::testing::Test {
                                      "--hide-scrollbars",
                                      "--enable-logging=stderr",
                                      "--v=0",
-                                     "--window-size=1100,2600",
+                                     "--window-size=" + window_size_,
                                      "--user-data-dir=" + (dir_ / "profile").string()};
     argv.insert(argv.end(), mode.begin(), mode.end());
     argv.push_back("file://" + page.string());
@@ -64,6 +65,7 @@ class ReportHtmlChromiumTest : public ::testing::Test {
     return code;
   }
 
+  std::string window_size_ = "1100,2600";  // width,height in CSS pixels
   ::obsmon::testing::ScratchDir scratch_;  // removed with its files
   std::filesystem::path dir_{scratch_.path()};
 };
@@ -134,6 +136,64 @@ TEST_F(ReportHtmlChromiumTest, PrintsToAFewPdfPages) {
   EXPECT_LE(pages, 6u);
   // A4 landscape: 297 x 210 mm = 841.92 x 595.28 points (Chromium writes 841.91998 594.95996).
   EXPECT_NE(bytes.find("/MediaBox [0 0 841.9"), std::string::npos);
+}
+
+// The overview page (GET /) as a team sees it on day 6 of a 7-day period: carbon in progress
+// (the fake period cut at day 6, 14:00), a second component whose period is over, a third with
+// no run yet.
+IndexPage OverviewPage() {
+  using namespace fake_period;  // NOLINT: test vocabulary
+  FakePeriod p = MakeFakePeriod(60'000, /*hostile=*/false);
+  p.options.period_id = 3;
+  const int64_t now = kT0 + 5 * kDay + 14 * kHour;
+  IndexPage page;
+  page.now_ms = now;
+  page.version = "0.1.0";
+  IndexComponent carbon;
+  carbon.name = "carbon";
+  carbon.state = "up";
+  carbon.period = IndexPeriod{3, p.from, p.to, "active"};
+  carbon.report = ComputeReport(p.runs, "carbon", p.objective, p.from, p.to, now, p.options);
+  IndexComponent neo4j;
+  neo4j.name = "neo4j";
+  neo4j.state = "up";
+  neo4j.report = FakePeriodReport(60'000, /*hostile=*/false, "neo4j");
+  neo4j.report->period_id = 2;
+  IndexComponent web;
+  web.name = "web";
+  web.state = "unknown";
+  page.components = {carbon, neo4j, web};
+  return page;
+}
+
+TEST_F(ReportHtmlChromiumTest, OverviewRendersWithoutErrors) {
+  std::string dom, log;
+  ASSERT_EQ(Chromium(RenderIndexPage(OverviewPage()), {"--dump-dom"}, &dom, &log), 0) << log;
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  EXPECT_EQ(Count(dom, "<section class=\"card\""), 3u) << dom;
+  EXPECT_NE(dom.find(">Day 6 of 7<"), std::string::npos);
+}
+
+// Desktop and phone width (375 px); OBSMON_SCREENSHOT_DIR=docs writes docs/overview-screenshot.png
+// and docs/overview-phone-screenshot.png (scripts/screenshots.sh).
+TEST_F(ReportHtmlChromiumTest, OverviewScreenshots) {
+  for (const auto& [size, name] : {std::pair{"1100,1250", "overview-screenshot.png"},
+                                   std::pair{"375,1750", "overview-phone-screenshot.png"}}) {
+    window_size_ = size;
+    const auto png = dir_ / name;
+    std::string out, log;
+    ASSERT_EQ(Chromium(RenderIndexPage(OverviewPage()), {"--screenshot=" + png.string()}, &out,
+                       &log),
+              0)
+        << log;
+    const std::string bytes = ::obsmon::testing::ReadWholeFile(png.string());
+    ASSERT_GT(bytes.size(), 10'000u) << log;
+    EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+    if (const char* dir = std::getenv("OBSMON_SCREENSHOT_DIR")) {
+      std::filesystem::copy_file(png, std::filesystem::path(dir) / name,
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
 }
 
 }  // namespace

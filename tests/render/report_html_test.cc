@@ -63,6 +63,42 @@ TEST(ReportHtmlTest, SelfContainedWithAPolicyThatForbidsScripts) {
   EXPECT_NE(html.find("@media print"), std::string::npos);
 }
 
+// Issue 15: in the first hour of a period the latency chart has one point per series, which a
+// polyline does not draw; each gets a marker at that point.
+TEST(ReportHtmlTest, LatencyChartOfOneHourHasMarkers) {
+  FakePeriod p = MakeFakePeriod();
+  const int64_t now = p.from + 40 * kMinute;
+  const Report r = ComputeReport(p.runs, "carbon", p.objective, p.from, p.to, now, p.options);
+  ASSERT_EQ(r.latency_hourly.size(), 1u);
+  const std::string html = RenderReportHtml(r);
+  for (const char* series : {"p50", "p95", "p99"}) {
+    EXPECT_EQ(Count(html, std::string("<circle class=\"") + series + "\""), 1u) << series;
+  }
+  // Two hours: lines, no markers.
+  const Report two = ComputeReport(p.runs, "carbon", p.objective, p.from, p.to, now + kHour,
+                                   p.options);
+  EXPECT_EQ(Count(RenderReportHtml(two), "<circle"), 0u);
+}
+
+// A criterion not met yet in a running window says "not yet", not "not met".
+TEST(ReportHtmlTest, CriteriaSayMetNotYetOrFailed) {
+  FakePeriod p = MakeFakePeriod();
+  // Day 3, 14:20: the 18-minute outage is 13 minutes old: 13 of about 3740 known minutes down,
+  // uptime 99.65 % so far, below an objective of 99.7 % whose week's budget (0.3 % of 7 days
+  // less 1 h of maintenance, 30 min) is not spent: not yet met.
+  p.objective.uptime_percent = 99.7;
+  const int64_t now = p.from + 2 * kDay + 14 * kHour + 20 * kMinute;
+  Report r = ComputeReport(p.runs, "carbon", p.objective, p.from, p.to, now, p.options);
+  ASSERT_EQ(r.criteria[0].name, "uptime");
+  ASSERT_EQ(r.criteria[0].state, CriterionState::kNotYet) << r.criteria[0].detail;
+  std::string html = RenderReportHtml(r);
+  EXPECT_NE(html.find("<td class=\"notyet\">… not yet</td>"), std::string::npos) << html;
+  EXPECT_EQ(html.find("not met"), std::string::npos);
+  r.criteria[0].state = CriterionState::kFailed;
+  html = RenderReportHtml(r);
+  EXPECT_NE(html.find("<td class=\"unmet\">✘ failed</td>"), std::string::npos);
+}
+
 TEST(ReportHtmlTest, ChartsFollowTheFigures) {
   const Report r = FakePeriodReport();
   const std::string html = RenderReportHtml(r);

@@ -180,7 +180,7 @@ TEST(PeriodVerdictTest, FailOnLatencySla) {
   // p95 of 15..24 ms is 24 ms; an SLA of 20 ms fails.
   Report r = ComputeReport(s.Runs(), "carbon", SevenDays(20), kFrom, kTo, kTo, s.Options());
   ASSERT_EQ(r.verdict, Verdict::kFail);
-  EXPECT_TRUE(HasReason(r, "latency p95 24.0 ms > SLA 20.0 ms")) << Reasons(r);
+  EXPECT_TRUE(HasReason(r, "latency p95 24.0 ms (all health probes, pooled) > SLA 20.0 ms")) << Reasons(r);
 }
 
 TEST(PeriodVerdictTest, FailOnDegradationOfTheLastDay) {

@@ -160,7 +160,7 @@ std::unique_ptr<PeriodManager> DaemonPeriodManager(const Config& config, std::st
   if (!health || health->status != 200) {
     *where = "no daemon answers at " + url +
              (health ? " (HTTP " + std::to_string(health->status) + ")"
-                     : " (" + httplib::to_string(health.error()) + ")");
+                     : " (" + httplib::to_string(health.error()) + " error)");
     return nullptr;
   }
   *where = "the daemon at " + url;

@@ -232,7 +232,9 @@ TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
     ASSERT_TRUE(r) << c.path << " " << c.body.substr(0, 60);
     EXPECT_EQ(r->status, c.status) << c.body.substr(0, 60) << " -> " << r->body;
     EXPECT_NE(Error(r).find(c.message), std::string::npos) << Error(r);
-    if (c.status == 405) EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD, POST");
+    if (c.status == 405) {
+      EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD, POST");
+    }
   }
   EXPECT_EQ(Sql("SELECT (SELECT count(*) FROM maintenance), (SELECT count(*) FROM periods)"),
             "0|0\n");

@@ -291,6 +291,11 @@ struct PeriodCliArgs {
 void AddTarget(CLI::App* cmd, PeriodCliTarget* t) {
   cmd->add_option("-c,--config", t->config_path, "Config file: database and objective");
   cmd->add_option("--db", t->db_path, "Database path (default: the config's storage.path)");
+}
+
+// The target of a command that may go through the daemon's API (daemon_client.h).
+void AddManagedTarget(CLI::App* cmd, PeriodCliTarget* t) {
+  AddTarget(cmd, t);
   cmd->add_flag("-v,--verbose", t->verbose,
                 "Say whether the command went to the running daemon or to the database");
 }
@@ -310,20 +315,20 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
                     "Allowed growth of p95 from the first to the last day (0.25 = 25 %)");
   start->add_option("--start", args->start.start, "Start time (default now)");
   start->add_option("--note", args->start.note, "Free text kept with the period");
-  AddTarget(start, &args->start.target);
+  AddManagedTarget(start, &args->start.target);
   start->callback(
       [args, &clock] { Fail(CmdObserveStart(args->start, clock, std::cout, std::cerr)); });
 
   auto* list = observe->add_subcommand("list", "List observation periods");
   list->add_option("component", args->component, "Only this component");
-  AddTarget(list, &args->target);
+  AddManagedTarget(list, &args->target);
   list->callback([args, &clock] {
     Fail(CmdObserveList(args->target, args->component, clock, std::cout, std::cerr));
   });
 
   auto* stop = observe->add_subcommand("stop", "Stop a component's running observation period");
   stop->add_option("component", args->component, "Component name")->required();
-  AddTarget(stop, &args->target);
+  AddManagedTarget(stop, &args->target);
   stop->callback([args, &clock] {
     Fail(CmdObserveStop(args->target, args->component, clock, std::cout, std::cerr));
   });
@@ -362,12 +367,12 @@ void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>&
                    "Time zone of --weekly/--daily, e.g. Europe/Berlin (default UTC)");
   madd->add_option("--until", args->maint.until, "Recurring: no occurrence starts from then on");
   madd->add_option("--reason", args->maint.reason, "Why (shown in reports)")->required();
-  AddTarget(madd, &args->maint.target);
+  AddManagedTarget(madd, &args->maint.target);
   madd->callback(
       [args, &clock] { Fail(CmdMaintenanceAdd(args->maint, clock, std::cout, std::cerr)); });
   auto* mlist = maintenance->add_subcommand("list", "List maintenance windows");
   mlist->add_option("component", args->component, "Only this component");
-  AddTarget(mlist, &args->target);
+  AddManagedTarget(mlist, &args->target);
   mlist->callback(
       [args] { Fail(CmdMaintenanceList(args->target, args->component, std::cout, std::cerr)); });
   auto* medit = maintenance->add_subcommand("edit", "Change a maintenance window");
@@ -381,12 +386,12 @@ void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>&
   medit->add_option("--duration", args->edit.duration, "Recurring: new length, e.g. 2h");
   medit->add_option("--timezone", args->edit.time_zone, "Recurring: new time zone");
   medit->add_option("--reason", args->edit.reason, "New reason");
-  AddTarget(medit, &args->edit.target);
+  AddManagedTarget(medit, &args->edit.target);
   medit->callback(
       [args, &clock] { Fail(CmdMaintenanceEdit(args->edit, clock, std::cout, std::cerr)); });
   auto* mdel = maintenance->add_subcommand("delete", "Delete a maintenance window");
   mdel->add_option("id", args->delete_id, "Window id (obsmon maintenance list)")->required();
-  AddTarget(mdel, &args->target);
+  AddManagedTarget(mdel, &args->target);
   mdel->callback(
       [args] { Fail(CmdMaintenanceDelete(args->target, args->delete_id, std::cout, std::cerr)); });
 }

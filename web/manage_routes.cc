@@ -4,6 +4,9 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "web/http_server.h"
 #include "web/json_reply.h"
@@ -35,15 +38,23 @@ std::nullopt_t MethodNotAllowed(const httplib::Request& req, httplib::Response& 
 // error answer naming where it fails.
 std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Response& res) {
   if (req.body.empty()) return nlohmann::json::object();
+  using Event = nlohmann::json::parse_event_t;
   bool too_deep = false;
-  nlohmann::json::parser_callback_t limit_depth =
-      [&too_deep](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-        if (depth > kMaxJsonDepth) too_deep = true;
-        return !too_deep;
-      };
+  std::string repeated;  // a key given twice in one object (nlohmann would keep the last)
+  std::vector<std::set<std::string>> keys;  // of each object open, innermost last
+  nlohmann::json::parser_callback_t check = [&](int depth, Event event, nlohmann::json& parsed) {
+    if (depth > kMaxJsonDepth) too_deep = true;
+    if (event == Event::object_start) keys.emplace_back();
+    if (event == Event::object_end && !keys.empty()) keys.pop_back();
+    if (event == Event::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+        repeated.empty()) {
+      repeated = parsed.get<std::string>();
+    }
+    return !too_deep;
+  };
   nlohmann::json body;
   try {
-    body = nlohmann::json::parse(req.body, limit_depth);
+    body = nlohmann::json::parse(req.body, check);
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();
     // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." without the tag.
@@ -54,6 +65,10 @@ std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Re
   if (too_deep) {
     SendError(res, 400, "bad_data",
               "body: nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return std::nullopt;
+  }
+  if (!repeated.empty()) {
+    SendError(res, 400, "bad_data", "body: field '" + EchoSafe(repeated) + "' given more than once");
     return std::nullopt;
   }
   if (!body.is_object()) {

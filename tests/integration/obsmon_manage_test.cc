@@ -49,21 +49,25 @@ class ObsmonManageTest : public ::testing::Test {
     if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
   }
   // Starts obsmon on a fixed free port (the CLI finds the daemon through the config's listen).
-  void StartDaemon(const std::string& host, bool auth) {
+  // `web`: the config's web section's entries ("" for none).
+  void StartDaemon(const std::string& host, const std::string& web) {
     port_ = testing::FreeLoopbackPort();
-    WriteWholeFile(dir_.File("token"), std::string(kToken) + "\n");
     WriteWholeFile(dir_.File("obsmon.yml"),
                    "listen: " + host + ":" + std::to_string(port_) +
                        "\n"
                        "storage: {path: " + dir_.File("obsmon.db") + "}\n" +
-                       (auth ? "web: {auth: {bearer_token_file: " + dir_.File("token") + "}}\n"
-                             : "") +
+                       (web.empty() ? "" : "web: {" + web + "}\n") +
                        "uptime_refresh: 200ms\n"
                        "components:\n" +
                        testing::HealthComponentYaml("svc", target_.port()));
     int port = 0;
     obsmon_ = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
     ASSERT_EQ(port, port_) << obsmon_->Output();
+  }
+  // The web section's entry for bearer auth with kToken.
+  std::string TokenAuth() {
+    WriteWholeFile(dir_.File("token"), std::string(kToken) + "\n");
+    return "auth: {bearer_token_file: " + dir_.File("token") + "}";
   }
   httplib::Client Api(bool with_token = true) {
     httplib::Client c("127.0.0.1", port_);
@@ -97,7 +101,7 @@ class ObsmonManageTest : public ::testing::Test {
 };
 
 TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
-  StartDaemon("127.0.0.1", /*auth=*/true);
+  StartDaemon("127.0.0.1", TokenAuth());
   auto api = Api();
   auto res = api.Post("/api/v1/periods", R"({"component":"svc","days":2,"objective":99.9})",
                       "application/json");
@@ -191,7 +195,7 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
 }
 
 TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
-  StartDaemon("127.0.0.1", /*auth=*/true);
+  StartDaemon("127.0.0.1", TokenAuth());
   const std::string window =
       json{{"component", "svc"}, {"from", "now"}, {"to", UnixSeconds(WallMs() + 3'600'000)},
            {"reason", "r"}}
@@ -246,6 +250,25 @@ TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
   EXPECT_EQ(Sql("SELECT count(*) FROM maintenance"), "1\n");
 }
 
+// With web.tls_*, the CLI speaks HTTPS to the daemon and trusts the configured certificate.
+TEST_F(ObsmonManageTest, TheCliReachesADaemonServingHttps) {
+  if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  auto [code, out] = testing::RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+       "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", dir_.File("key.pem"),
+       "-out", dir_.File("cert.pem")},
+      dir_.File("openssl.out"));
+  ASSERT_EQ(code, 0) << out;
+  StartDaemon("127.0.0.1", "tls_cert_file: " + dir_.File("cert.pem") +
+                               ", tls_key_file: " + dir_.File("key.pem") + ", " + TokenAuth());
+  std::tie(code, out) = Cli({"observe", "start", "svc", "--days", "3", "-v"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("via the daemon at https://127.0.0.1:" + std::to_string(port_)),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Sql("SELECT component, end_ms - start_ms FROM periods"), "svc|259200000\n");
+}
+
 // This host's first non-loopback IPv4 address, or "".
 std::string NonLoopbackAddress() {
   ifaddrs* all = nullptr;
@@ -264,7 +287,7 @@ std::string NonLoopbackAddress() {
 TEST_F(ObsmonManageTest, WithoutAuthOnlyLoopbackClientsMayChange) {
   const std::string address = NonLoopbackAddress();
   if (address.empty()) GTEST_SKIP() << "no non-loopback IPv4 address to come from";
-  StartDaemon("0.0.0.0", /*auth=*/false);
+  StartDaemon("0.0.0.0", "");
   const std::string body = R"({"component":"svc","days":1})";
   httplib::Client remote(address, port_);
   remote.set_connection_timeout(5);

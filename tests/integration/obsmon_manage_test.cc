@@ -4,8 +4,9 @@
 // CLI (an independent reader of the database) and the report's excluded time computed by hand
 // from the windows' bounds. Then hostile requests (no or wrong credentials, bad JSON, a huge body,
 // an unknown component, a window too long, an unknown field, a wrong method): each gets its status
-// and a message naming what is wrong, nothing is stored, and the daemon keeps serving. Without
-// auth, a change from a non-loopback address is refused.
+// and a message naming what is wrong, nothing is stored, and the daemon keeps serving. With TLS
+// the CLI still reaches the daemon (HTTPS, the configured certificate trusted). Without auth, a
+// change from a non-loopback address is refused.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>

@@ -20,15 +20,16 @@ enum class ManageOp {
 
 struct ManageRequest {
   ManageOp op = ManageOp::kListPeriods;
-  int64_t id = 0;          // the window of kEditWindow and kDeleteWindow
-  std::string component;   // the lists' filter; empty: all
-  nlohmann::json body;     // the request's JSON (an object of the mutations); null for the rest
+  int64_t id = 0;         // the window of kEditWindow and kDeleteWindow
+  std::string component;  // the lists' filter; empty: all
+  nlohmann::json body;    // the request's JSON (an object of the mutations); null for the rest
+  std::string client;     // the client's address, for the daemon's log of changes
 };
 
 struct ManageReply {
-  int status = 200;      // HTTP status: 200, 201, 400, 404, 500
-  nlohmann::json data;   // on success: the `data` of the answer
-  std::string error;     // otherwise: why, naming the field
+  int status = 200;     // HTTP status: 200, 201, 400, 404, 500
+  nlohmann::json data;  // on success: the `data` of the answer
+  std::string error;    // otherwise: why, naming the field
 };
 
 // Whether `op` changes anything (and so needs the rights of a change, web/manage_routes.h).

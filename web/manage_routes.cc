@@ -46,8 +46,8 @@ std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Re
     if (depth > kMaxJsonDepth) too_deep = true;
     if (event == Event::object_start) keys.emplace_back();
     if (event == Event::object_end && !keys.empty()) keys.pop_back();
-    if (event == Event::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
-        repeated.empty()) {
+    if (event == Event::key && !keys.empty() &&
+        !keys.back().insert(parsed.get<std::string>()).second && repeated.empty()) {
       repeated = parsed.get<std::string>();
     }
     return !too_deep;
@@ -68,7 +68,8 @@ std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Re
     return std::nullopt;
   }
   if (!repeated.empty()) {
-    SendError(res, 400, "bad_data", "body: field '" + EchoSafe(repeated) + "' given more than once");
+    SendError(res, 400, "bad_data",
+              "body: field '" + EchoSafe(repeated) + "' given more than once");
     return std::nullopt;
   }
   if (!body.is_object()) {
@@ -82,7 +83,8 @@ std::optional<nlohmann::json> ParseBody(const httplib::Request& req, httplib::Re
 bool ReadListParams(const httplib::Request& req, httplib::Response& res, std::string* component) {
   for (const auto& [key, value] : req.params) {
     if (key != "component") {
-      SendError(res, 400, "bad_data", "unknown parameter '" + EchoSafe(key) + "' (known: component)");
+      SendError(res, 400, "bad_data",
+                "unknown parameter '" + EchoSafe(key) + "' (known: component)");
       return false;
     }
     if (req.get_param_value_count(key) > 1) {
@@ -125,7 +127,8 @@ std::optional<ManageRequest> Route(const httplib::Request& req, httplib::Respons
   bool digits = !id.empty() && id.size() <= 18;
   for (char c : id) digits = digits && c >= '0' && c <= '9';
   if (!digits || std::stoll(id) <= 0) {
-    SendError(res, 404, "not_found", "no maintenance window '" + EchoSafe(id) + "' (ids are numbers)");
+    SendError(res, 404, "not_found",
+              "no maintenance window '" + EchoSafe(id) + "' (ids are numbers)");
     return std::nullopt;
   }
   if (m != "PATCH" && m != "DELETE") return MethodNotAllowed(req, res, "PATCH, DELETE");
@@ -141,7 +144,8 @@ bool IsLoopback(std::string_view addr) {
 }  // namespace
 
 bool IsManagePath(const std::string& path) {
-  return path == kPeriods || path == kMaintenance || StartsWith(path, std::string(kPeriods) + "/") ||
+  return path == kPeriods || path == kMaintenance ||
+         StartsWith(path, std::string(kPeriods) + "/") ||
          StartsWith(path, std::string(kMaintenance) + "/");
 }
 
@@ -153,6 +157,7 @@ void HandleManage(const httplib::Request& req, httplib::Response& res, ApiBacken
                   bool auth_enabled) {
   auto request = Route(req, res);
   if (!request) return;
+  request->client = req.remote_addr;
   if (IsChange(request->op)) {
     if (!MayChange(auth_enabled, req.remote_addr)) {
       return SendError(res, 403, "forbidden",
@@ -167,7 +172,7 @@ void HandleManage(const httplib::Request& req, httplib::Response& res, ApiBacken
   }
   const ManageReply reply = backend.Manage(*request);
   if (reply.status >= 400) {
-    const char* type = reply.status == 404 ? "not_found"
+    const char* type = reply.status == 404  ? "not_found"
                        : reply.status < 500 ? "bad_data"
                                             : "execution";
     return SendError(res, reply.status, type, reply.error);

@@ -84,8 +84,8 @@ class DaemonManager final : public PeriodManager {
     return Window(Call("DELETE", "/api/v1/maintenance/" + std::to_string(id), nullptr));
   }
   Result<std::vector<MaintenanceRecord>> Windows(const std::string& component) override {
-    return List<MaintenanceRecord>(
-        Call("GET", ListPath("/api/v1/maintenance", component), nullptr), WindowFromJson);
+    return List<MaintenanceRecord>(Call("GET", ListPath("/api/v1/maintenance", component), nullptr),
+                                   WindowFromJson);
   }
 
  private:
@@ -125,9 +125,8 @@ Result<json> DaemonManager::Call(const std::string& method, const std::string& p
   const std::string text = body.is_null() ? "" : body.dump();
   httplib::Result res = method == "GET"      ? client_->Get(path)
                         : method == "DELETE" ? client_->Delete(path)
-                        : method == "PATCH"
-                            ? client_->Patch(path, text, "application/json")
-                            : client_->Post(path, text, "application/json");
+                        : method == "PATCH"  ? client_->Patch(path, text, "application/json")
+                                             : client_->Post(path, text, "application/json");
   if (!res || res->status >= 300) return FailureOf(res, url_);
   json answer = json::parse(res->body, nullptr, false);
   if (!answer.is_object() || !answer.contains("data")) {

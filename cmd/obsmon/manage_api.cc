@@ -67,7 +67,31 @@ ManageReply WindowsReply(PeriodManager& manager, const ManageRequest& r) {
   }
 }
 
+const char* ChangeVerb(ManageOp op) {
+  switch (op) {
+    case ManageOp::kStartPeriod:
+      return "started";
+    case ManageOp::kStopPeriod:
+      return "stopped";
+    case ManageOp::kAddWindow:
+      return "added";
+    case ManageOp::kEditWindow:
+      return "changed";
+    case ManageOp::kDeleteWindow:
+      return "deleted";
+    default:
+      return "read";
+  }
+}
+
 }  // namespace
+
+std::string DescribeChange(const ManageRequest& request, const json& data) {
+  const bool period = request.op == ManageOp::kStartPeriod || request.op == ManageOp::kStopPeriod;
+  return std::string(period ? "observation period #" : "maintenance window #") +
+         std::to_string(data.value("id", int64_t{0})) + " of " + data.value("component", "?") +
+         " " + ChangeVerb(request.op) + " over HTTP by " + request.client;
+}
 
 ManageReply RunManage(const ManageRequest& request, PeriodManager& manager, TimestampMs now_ms) {
   switch (request.op) {

@@ -12,4 +12,8 @@ namespace obsmon {
 // InvalidArgument -> 400, NotFound -> 404, anything else -> 500. A new period or window: 201.
 ManageReply RunManage(const ManageRequest& request, PeriodManager& manager, TimestampMs now_ms);
 
+// What a change that succeeded did, for the daemon's log ("maintenance window #3 of shop deleted
+// over HTTP by 127.0.0.1"); `data` is its reply's.
+std::string DescribeChange(const ManageRequest& request, const nlohmann::json& data);
+
 }  // namespace obsmon

@@ -63,8 +63,7 @@ std::optional<std::string> UnknownInDatabase(const std::string& db_path,
 }
 
 // The longest a window of the component may be, and what sets it.
-std::pair<int64_t, std::string> LongestWindow(const PeriodScope& scope,
-                                              storage::PeriodStore& store,
+std::pair<int64_t, std::string> LongestWindow(const PeriodScope& scope, storage::PeriodStore& store,
                                               const std::string& component, TimestampMs now) {
   if (auto periods = store.Periods(component); periods.ok()) {
     if (auto p = CurrentPeriod(*periods, now)) {
@@ -287,8 +286,7 @@ Result<PeriodRecord> LocalManager::PeriodOf(const ObserveStartArgs& a) const {
   p.component = a.component;
   auto start = ParseTime(a.start, clock_.NowMs());
   if (!start) {
-    return Refuse("--start: cannot parse '" + a.start +
-                  "' (RFC 3339, date, Unix time or now)");
+    return Refuse("--start: cannot parse '" + a.start + "' (RFC 3339, date, Unix time or now)");
   }
   p.start_ms = *start;
   p.end_ms = p.start_ms + a.days * kDayMs;

@@ -27,8 +27,7 @@ Status CheckFields(const json& body, std::initializer_list<const char*> known) {
 }
 
 // Reads string field `key` into `out` when present; false (and `why`) when it is not a string.
-bool ReadString(const json& body, const char* key, std::optional<std::string>* out,
-                Status* why) {
+bool ReadString(const json& body, const char* key, std::optional<std::string>* out, Status* why) {
   auto it = body.find(key);
   if (it == body.end()) return true;
   if (!it->is_string()) {
@@ -78,8 +77,8 @@ bool ReadDays(const json& body, int* days, Status* why) {
 }  // namespace
 
 Result<ObserveStartArgs> StartArgsFromJson(const json& body) {
-  if (Status s = CheckFields(body, {"component", "days", "objective", "min_coverage",
-                                    "latency_p95", "degradation_tolerance", "start", "note"});
+  if (Status s = CheckFields(body, {"component", "days", "objective", "min_coverage", "latency_p95",
+                                    "degradation_tolerance", "start", "note"});
       !s.ok()) {
     return s;
   }
@@ -120,8 +119,7 @@ Result<MaintenanceAddArgs> AddArgsFromJson(const json& body) {
   if (!ReadString(body, "component", &a.component, &why) ||
       !ReadString(body, "from", &a.from, &why) || !ReadString(body, "to", &a.to, &why) ||
       !ReadString(body, "reason", &a.reason, &why) ||
-      !ReadString(body, "weekly", &a.weekly, &why) ||
-      !ReadString(body, "daily", &a.daily, &why) ||
+      !ReadString(body, "weekly", &a.weekly, &why) || !ReadString(body, "daily", &a.daily, &why) ||
       !ReadString(body, "duration", &a.duration, &why) ||
       !ReadString(body, "timezone", &a.time_zone, &why) ||
       !ReadString(body, "until", &a.until, &why)) {
@@ -131,8 +129,8 @@ Result<MaintenanceAddArgs> AddArgsFromJson(const json& body) {
 }
 
 Result<MaintenanceEditArgs> EditArgsFromJson(int64_t id, const json& body) {
-  if (Status s = CheckFields(body, {"from", "to", "until", "weekly", "daily", "duration",
-                                    "timezone", "reason"});
+  if (Status s = CheckFields(
+          body, {"from", "to", "until", "weekly", "daily", "duration", "timezone", "reason"});
       !s.ok()) {
     return s;
   }
@@ -140,8 +138,7 @@ Result<MaintenanceEditArgs> EditArgsFromJson(int64_t id, const json& body) {
   a.id = id;
   Status why;
   if (!ReadString(body, "from", &a.from, &why) || !ReadString(body, "to", &a.to, &why) ||
-      !ReadString(body, "until", &a.until, &why) ||
-      !ReadString(body, "weekly", &a.weekly, &why) ||
+      !ReadString(body, "until", &a.until, &why) || !ReadString(body, "weekly", &a.weekly, &why) ||
       !ReadString(body, "daily", &a.daily, &why) ||
       !ReadString(body, "duration", &a.duration, &why) ||
       !ReadString(body, "timezone", &a.time_zone, &why) ||
@@ -206,19 +203,19 @@ json PeriodToJson(const PeriodRecord& p, TimestampMs now_ms) {
 
 json WindowToJson(const MaintenanceRecord& m) {
   const bool forever = m.recurring() && m.end_ms >= kMaintenanceNoEndMs;
-  json out = {{"id", m.id},
-              {"component", m.component},
-              {"from", FormatRfc3339(m.start_ms)},
-              {"to", forever ? json(nullptr) : json(FormatRfc3339(m.end_ms))},
-              {"from_ms", m.start_ms},
-              {"to_ms", m.end_ms},
-              {"reason", m.reason},
-              {"source", m.source},
-              {"created_ms", m.created_ms},
-              {"recurrence", m.recurring() ? json(m.recurrence) : json(nullptr)},
-              {"timezone", m.recurring() ? json(m.time_zone.empty() ? "UTC" : m.time_zone)
-                                         : json(nullptr)},
-              {"duration_ms", m.recurring() ? json(m.duration_ms) : json(nullptr)}};
+  json out = {
+      {"id", m.id},
+      {"component", m.component},
+      {"from", FormatRfc3339(m.start_ms)},
+      {"to", forever ? json(nullptr) : json(FormatRfc3339(m.end_ms))},
+      {"from_ms", m.start_ms},
+      {"to_ms", m.end_ms},
+      {"reason", m.reason},
+      {"source", m.source},
+      {"created_ms", m.created_ms},
+      {"recurrence", m.recurring() ? json(m.recurrence) : json(nullptr)},
+      {"timezone", m.recurring() ? json(m.time_zone.empty() ? "UTC" : m.time_zone) : json(nullptr)},
+      {"duration_ms", m.recurring() ? json(m.duration_ms) : json(nullptr)}};
   return out;
 }
 

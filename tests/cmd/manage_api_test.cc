@@ -61,8 +61,8 @@ class ManageApiTest : public ::testing::Test {
 };
 
 TEST_F(ManageApiTest, StartListStopAPeriod) {
-  auto started = Api(ManageOp::kStartPeriod,
-                     {{"component", "shop"}, {"days", 3}, {"note", "release 2.1"}});
+  auto started =
+      Api(ManageOp::kStartPeriod, {{"component", "shop"}, {"days", 3}, {"note", "release 2.1"}});
   ASSERT_EQ(started.status, 201) << started.error;
   auto stored = *Store()->Periods("shop");
   ASSERT_EQ(stored.size(), 1u);
@@ -216,6 +216,17 @@ TEST_F(ManageApiTest, WindowsOfTheConfigAreChangedThere) {
   EXPECT_NE(edit.error.find("is declared in the config: change it there"), std::string::npos);
   EXPECT_EQ(Api(ManageOp::kDeleteWindow, nullptr, *id).status, 400);
   EXPECT_EQ(Store()->MaintenanceWindow(*id)->reason, "declared");
+}
+
+TEST_F(ManageApiTest, ChangesAreDescribedForTheLog) {
+  ManageRequest r;
+  r.op = ManageOp::kDeleteWindow;
+  r.client = "10.0.0.5";
+  EXPECT_EQ(DescribeChange(r, {{"id", 3}, {"component", "shop"}}),
+            "maintenance window #3 of shop deleted over HTTP by 10.0.0.5");
+  r.op = ManageOp::kStartPeriod;
+  EXPECT_EQ(DescribeChange(r, {{"id", 1}, {"component", "shop"}}),
+            "observation period #1 of shop started over HTTP by 10.0.0.5");
 }
 
 }  // namespace

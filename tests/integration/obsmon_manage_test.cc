@@ -56,7 +56,8 @@ class ObsmonManageTest : public ::testing::Test {
     WriteWholeFile(dir_.File("obsmon.yml"),
                    "listen: " + host + ":" + std::to_string(port_) +
                        "\n"
-                       "storage: {path: " + dir_.File("obsmon.db") + "}\n" +
+                       "storage: {path: " +
+                       dir_.File("obsmon.db") + "}\n" +
                        (web.empty() ? "" : "web: {" + web + "}\n") +
                        "uptime_refresh: 200ms\n"
                        "components:\n" +
@@ -85,8 +86,8 @@ class ObsmonManageTest : public ::testing::Test {
   }
   // What the sqlite3 CLI prints for `sql` on the database (rows as a|b, one a line).
   std::string Sql(const std::string& sql) {
-    auto [code, out] = testing::RunCommand({"sqlite3", dir_.File("obsmon.db"), sql},
-                                           dir_.File("sql.out"));
+    auto [code, out] =
+        testing::RunCommand({"sqlite3", dir_.File("obsmon.db"), sql}, dir_.File("sql.out"));
     EXPECT_EQ(code, 0) << out;
     return out;
   }
@@ -124,9 +125,8 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
                  "application/json");
   ASSERT_EQ(res->status, 201) << res->body;
   const int64_t w1 = json::parse(res->body)["data"]["id"];
-  auto [code, out] = Cli({"maintenance", "add", "svc", "--from", UnixSeconds(start + 3000),
-                          "--to", UnixSeconds(start + 3500), "--reason", "cli window",
-                          "--verbose"});
+  auto [code, out] = Cli({"maintenance", "add", "svc", "--from", UnixSeconds(start + 3000), "--to",
+                          UnixSeconds(start + 3500), "--reason", "cli window", "--verbose"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("via the daemon at http://127.0.0.1:" + std::to_string(port_)),
             std::string::npos)
@@ -143,20 +143,32 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   res = api.Patch("/api/v1/maintenance/" + std::to_string(w1),
                   json{{"to", UnixSeconds(w1_to + 500)}}.dump(), "application/json");
   ASSERT_EQ(res->status, 200) << res->body;
-  std::tie(code, out) = Cli({"maintenance", "edit", std::to_string(w1), "--reason", "edited",
-                             "-v"});
+  std::tie(code, out) =
+      Cli({"maintenance", "edit", std::to_string(w1), "--reason", "edited", "-v"});
   ASSERT_EQ(code, 0) << out;
   EXPECT_NE(out.find("via the daemon"), std::string::npos) << out;
   res = api.Delete("/api/v1/maintenance/" + std::to_string(w1 + 1));
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(Sql("SELECT id, end_ms, reason FROM maintenance"),
             std::to_string(w1) + "|" + std::to_string(w1_to + 500) + "|edited\n");
+  // The daemon logged each change and who made it.
+  for (const std::string& change :
+       {std::string("observation period #1 of svc started"),
+        "maintenance window #" + std::to_string(w1) + " of svc added",
+        "maintenance window #" + std::to_string(w1 + 1) + " of svc added",
+        "maintenance window #" + std::to_string(w1) + " of svc changed",
+        "maintenance window #" + std::to_string(w1 + 1) + " of svc deleted"}) {
+    EXPECT_NE(obsmon_->Output().find(change + " over HTTP by 127.0.0.1"), std::string::npos)
+        << change << "\n"
+        << obsmon_->Output();
+  }
   std::tie(code, out) = Cli({"maintenance", "list", "svc"});
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("edited"), std::string::npos) << out;
 
   // The report excludes exactly the window left: [w1_from, w1_to + 500), by hand 2000 ms.
-  std::this_thread::sleep_for(std::chrono::milliseconds(std::max<int64_t>(0, w1_to + 1500 - WallMs())));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::max<int64_t>(0, w1_to + 1500 - WallMs())));
   std::tie(code, out) = Cli({"observe", "report", "svc", "--format", "json"});
   ASSERT_EQ(code, 0) << out;
   const json report = json::parse(out, nullptr, false);
@@ -197,10 +209,11 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
 
 TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
   StartDaemon("127.0.0.1", TokenAuth());
-  const std::string window =
-      json{{"component", "svc"}, {"from", "now"}, {"to", UnixSeconds(WallMs() + 3'600'000)},
-           {"reason", "r"}}
-          .dump();
+  const std::string window = json{
+      {"component", "svc"},
+      {"from", "now"},
+      {"to", UnixSeconds(WallMs() + 3'600'000)},
+      {"reason", "r"}}.dump();
   auto anonymous = Api(/*with_token=*/false);
   auto res = anonymous.Post("/api/v1/maintenance", window, "application/json");
   EXPECT_EQ(res->status, 401) << res->body;
@@ -225,8 +238,7 @@ TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
        "--from/--to: the window is"},
       {"POST", "/api/v1/maintenance", R"({"component":"svc","form":"now","reason":"r"})", 400,
        "unknown field 'form'"},
-      {"POST", "/api/v1/periods", R"({"component":"svc","days":"seven"})", 400,
-       "field 'days'"},
+      {"POST", "/api/v1/periods", R"({"component":"svc","days":"seven"})", 400, "field 'days'"},
       {"PUT", "/api/v1/periods", "{}", 405, "not allowed"},
       {"PATCH", "/api/v1/maintenance/99", R"({"reason":"x"})", 404, "99"},
   };
@@ -254,11 +266,11 @@ TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
 // With web.tls_*, the CLI speaks HTTPS to the daemon and trusts the configured certificate.
 TEST_F(ObsmonManageTest, TheCliReachesADaemonServingHttps) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
-  auto [code, out] = testing::RunCommand(
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-       "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1", "-keyout", dir_.File("key.pem"),
-       "-out", dir_.File("cert.pem")},
-      dir_.File("openssl.out"));
+  auto [code, out] =
+      testing::RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                           "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+                           "-keyout", dir_.File("key.pem"), "-out", dir_.File("cert.pem")},
+                          dir_.File("openssl.out"));
   ASSERT_EQ(code, 0) << out;
   StartDaemon("127.0.0.1", "tls_cert_file: " + dir_.File("cert.pem") +
                                ", tls_key_file: " + dir_.File("key.pem") + ", " + TokenAuth());

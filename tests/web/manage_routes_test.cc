@@ -71,9 +71,9 @@ TEST_F(ManageRoutesTest, EachMethodAndPathIsOneOperation) {
   ASSERT_EQ(c.Get("/api/v1/periods?component=shop")->status, 200);
   EXPECT_EQ(Last().op, ManageOp::kListPeriods);
   EXPECT_EQ(Last().component, "shop");
-  ASSERT_EQ(c.Post("/api/v1/periods", R"({"component":"shop","days":3})", "application/json")
-                ->status,
-            200);
+  ASSERT_EQ(
+      c.Post("/api/v1/periods", R"({"component":"shop","days":3})", "application/json")->status,
+      200);
   EXPECT_EQ(Last().op, ManageOp::kStartPeriod);
   EXPECT_EQ(Last().body, nlohmann::json::parse(R"({"component":"shop","days":3})"));
   ASSERT_EQ(c.Post("/api/v1/periods/stop", R"({"component":"shop"})", "application/json")->status,
@@ -128,9 +128,9 @@ TEST_F(ManageRoutesTest, WrongMethodIs405WithAllow) {
 TEST_F(ManageRoutesTest, BadIdsAndPathsAre404AndParametersNamed) {
   Start();
   auto c = Client();
-  for (const char* path : {"/api/v1/maintenance/abc", "/api/v1/maintenance/0",
-                           "/api/v1/maintenance/-1", "/api/v1/maintenance/1234567890123456789",
-                           "/api/v1/maintenance/", "/api/v1/periods/9"}) {
+  for (const char* path :
+       {"/api/v1/maintenance/abc", "/api/v1/maintenance/0", "/api/v1/maintenance/-1",
+        "/api/v1/maintenance/1234567890123456789", "/api/v1/maintenance/", "/api/v1/periods/9"}) {
     auto res = c.Delete(path);
     EXPECT_EQ(res->status, 404) << path;
   }
@@ -155,9 +155,9 @@ TEST_F(ManageRoutesTest, BadJsonIsRefusedWithWhere) {
   EXPECT_EQ(res->status, 400);
   EXPECT_EQ(Error(res), "body: field 'to' given more than once");
   // The same key in two objects is no repetition (the backend refuses the nesting itself).
-  ASSERT_EQ(c.Post("/api/v1/periods/stop", R"({"a":{"to":1},"b":{"to":2}})", "application/json")
-                ->status,
-            200);
+  ASSERT_EQ(
+      c.Post("/api/v1/periods/stop", R"({"a":{"to":1},"b":{"to":2}})", "application/json")->status,
+      200);
   EXPECT_EQ(Seen(), 1u);
   res = c.Post("/api/v1/maintenance", "[1,2]", "application/json");
   EXPECT_EQ(res->status, 400);

@@ -72,13 +72,17 @@ std::unique_ptr<PeriodManager> ManagerFor(const PeriodCliTarget& t, const char* 
   auto r = Resolve(t, "", cmd, err, code);
   if (!r) return nullptr;
   std::string where = "no config, so no daemon to find";
-  if (r->config) {
+  if (r->config && r->db_path != r->config->storage.path) {
+    where = "--db is not the config's database, which the daemon writes";
+  } else if (r->config) {
     if (auto daemon = DaemonPeriodManager(*r->config, &where)) {
       if (t.verbose) err << "obsmon " << cmd << ": via " << where << "\n";
       return daemon;
     }
   }
-  if (t.verbose) err << "obsmon " << cmd << ": writing " << r->db_path << " directly (" << where << ")\n";
+  if (t.verbose) {
+    err << "obsmon " << cmd << ": writing " << r->db_path << " directly (" << where << ")\n";
+  }
   PeriodScope scope;
   scope.db_path = r->db_path;
   scope.has_config = r->config.has_value();

@@ -198,6 +198,11 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   ASSERT_EQ(res->status, 200);
   EXPECT_EQ(json::parse(res->body)["data"][0]["state"], "stopped") << res->body;
 
+  // A --db other than the config's is written directly, never through the daemon.
+  std::tie(code, out) = Cli({"maintenance", "list", "--db", dir_.File("other.db"), "-v"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("directly (--db is not the config's database"), std::string::npos) << out;
+
   // Without the daemon the CLI writes the database itself, and says so.
   obsmon_->Signal(SIGTERM);
   EXPECT_EQ(obsmon_->Wait(), 0);

@@ -14,26 +14,12 @@
 #include "core/thread_name.h"
 #include "core/time_format.h"
 #include "web/gated_server.h"
+#include "web/json_reply.h"
+#include "web/manage_routes.h"
 
 namespace obsmon {
 
 namespace {
-
-// Prometheus-style error body, so API clients can parse errors the same way.
-void SendError(httplib::Response& res, int status, const std::string& type,
-               const std::string& message) {
-  nlohmann::json body = {{"status", "error"}, {"errorType", type}, {"error", message}};
-  res.status = status;
-  // `replace`: a message that still carries invalid UTF-8 must not throw from the encoder.
-  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
-}
-
-void SendJson(httplib::Response& res, const nlohmann::json& data) {
-  nlohmann::json body = {{"status", "success"}, {"data", data}};
-  res.set_content(body.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
-                  "application/json");
-}
 
 bool HasBody(const httplib::Request& req) {
   if (req.has_header("Transfer-Encoding")) return true;
@@ -176,7 +162,8 @@ void HttpServer::Routes() {
       SendError(
           res, 413, "bad_data",
           "request body larger than " + std::to_string(options_.max_request_bytes) + " bytes");
-    } else if (res.status == 404 && HasBody(req) && (req.method == "POST" || req.method == "PUT")) {
+    } else if (res.status == 404 && HasBody(req) && (req.method == "POST" || req.method == "PUT" ||
+                                                    req.method == "PATCH")) {
       res.status = 200;
       Handle(req, res);
     } else if (res.status == 404 && HasBody(req)) {
@@ -201,6 +188,14 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
       return SendError(res, 405, "bad_data", "use POST to reload");
     }
     return HandleReload(res);
+  }
+  if (IsManagePath(path)) {
+    bool auth_enabled = false;
+    {
+      MutexLock lock(auth_mu_);
+      auth_enabled = auth_.enabled();
+    }
+    return HandleManage(req, res, backend_, auth_enabled);
   }
   if (req.method != "GET" && req.method != "HEAD") {
     res.set_header("Allow", "GET, HEAD");

@@ -17,6 +17,7 @@
 #include "core/status.h"
 #include "web/gate_options.h"
 #include "web/http_auth.h"
+#include "web/manage_request.h"
 
 namespace httplib {
 struct Request;
@@ -66,6 +67,11 @@ class ApiBackend {
   // Empty while obsmon is healthy; otherwise why not ("storage: write: disk I/O error"). /healthz
   // and /-/ready answer 503 with it.
   virtual std::string HealthFailure() { return ""; }
+  // /api/v1/periods and /api/v1/maintenance (web/manage_routes.h routed the request and checked
+  // who may change anything; the backend reads the body's fields).
+  virtual ManageReply Manage(const ManageRequest&) {
+    return {404, nullptr, "periods and maintenance are not managed by this server"};
+  }
 };
 
 struct HttpServerOptions {

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cmd/obsmon/manage_api.h"
 #include "core/time_format.h"
 #include "render/badge_svg.h"
 #include "render/index_page.h"
@@ -46,10 +47,28 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   MutexLock lock(mu_);
   objectives_.clear();
   report_options_.clear();
+  components_ = components;
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
   }
+}
+
+ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
+  PeriodScope scope;
+  scope.db_path = db_path_;
+  scope.has_config = true;
+  scope.config_name = config_path_;
+  {
+    MutexLock lock(mu_);
+    scope.components = components_;
+  }
+  auto manager = LocalPeriodManager(std::move(scope), clock_);
+  ManageReply reply = RunManage(request, *manager, clock_.NowMs());
+  if (IsChange(request.op) && reply.status < 300 && on_change_) {
+    on_change_(DescribeChange(request, reply.data));
+  }
+  return reply;
 }
 
 std::optional<Objective> ApiBackendImpl::FindObjective(const std::string& name) const {

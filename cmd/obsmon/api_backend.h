@@ -43,6 +43,16 @@ class ApiBackendImpl final : public ApiBackend {
     health_failure_ = std::move(failure);
   }
   std::string HealthFailure() override { return health_failure_ ? health_failure_() : ""; }
+  // Periods and maintenance over HTTP (cmd/obsmon/manage_api.h), checked against the components
+  // of the last SetComponents. `config_path` names the config in messages; `on_change` runs after
+  // each change that succeeded, with what it did (cmd/obsmon/manage_api.h DescribeChange): the
+  // daemon logs it and re-reads its maintenance calendar. Set once, before serving.
+  void SetManagement(std::string config_path,
+                     std::function<void(const std::string& what)> on_change) {
+    config_path_ = std::move(config_path);
+    on_change_ = std::move(on_change);
+  }
+  ManageReply Manage(const ManageRequest& request) override;
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -65,6 +75,9 @@ class ApiBackendImpl final : public ApiBackend {
   mutable Mutex mu_;
   std::map<std::string, Objective> objectives_ GUARDED_BY(mu_);
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
+  std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
+  std::string config_path_;            // set once before serving
+  std::function<void(const std::string&)> on_change_;  // set once before serving
 };
 
 // What a report needs to know of a component's config beyond storage: only the configured health

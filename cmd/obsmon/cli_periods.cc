@@ -2,22 +2,19 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <set>
 
+#include "cmd/obsmon/daemon_client.h"
 #include "config/config_loader.h"
 #include "config/slo_rules.h"
 #include "core/config_node.h"
 #include "core/duration.h"
-#include "core/recurrence.h"
 #include "core/time_format.h"
-#include "core/time_zone.h"
 #include "render/report_format.h"
 #include "report/periods.h"
-#include "storage/period_store.h"
-#include "storage/storage.h"
 
 namespace obsmon {
 namespace {
@@ -25,7 +22,6 @@ namespace {
 constexpr int kOk = 0;
 constexpr int kFailure = 1;
 constexpr int kUsage = 2;
-constexpr int64_t kDayMs = 86'400'000;
 
 // What --config / --db resolve to.
 struct Resolved {
@@ -69,19 +65,36 @@ std::optional<Resolved> Resolve(const PeriodCliTarget& t, const std::string& com
   return r;
 }
 
-std::optional<TimestampMs> ParseTime(const std::string& text, const Clock& clock) {
-  if (text.empty() || text == "now") return clock.NowMs();
-  return ParseTimestamp(text);
+// Where a command's action goes: with --config, to the daemon when one answers at its listen
+// address (daemon_client.h); else to the database. Nullptr after printing why not (exit *code).
+std::unique_ptr<PeriodManager> ManagerFor(const PeriodCliTarget& t, const char* cmd,
+                                          const Clock& clock, std::ostream& err, int* code) {
+  auto r = Resolve(t, "", cmd, err, code);
+  if (!r) return nullptr;
+  std::string where = "no config, so no daemon to find";
+  if (r->config && r->db_path != r->config->storage.path) {
+    where = "--db is not the config's database, which the daemon writes";
+  } else if (r->config) {
+    if (auto daemon = DaemonPeriodManager(*r->config, &where)) {
+      if (t.verbose) err << "obsmon " << cmd << ": via " << where << "\n";
+      return daemon;
+    }
+  }
+  if (t.verbose) {
+    err << "obsmon " << cmd << ": writing " << r->db_path << " directly (" << where << ")\n";
+  }
+  PeriodScope scope;
+  scope.db_path = r->db_path;
+  scope.has_config = r->config.has_value();
+  if (r->config) scope.components = r->config->components;
+  scope.config_name = t.config_path;
+  return LocalPeriodManager(std::move(scope), clock);
 }
 
-std::unique_ptr<storage::PeriodStore> OpenStore(const std::string& path, const char* cmd,
-                                                std::ostream& err) {
-  auto store = storage::PeriodStore::Open(path);
-  if (!store.ok()) {
-    err << "obsmon " << cmd << ": " << store.status().message() << "\n";
-    return nullptr;
-  }
-  return std::move(store).value();
+// Prints a failed action as the CLI does; its exit code.
+int Failed(const char* cmd, const Status& s, std::ostream& err) {
+  err << "obsmon " << cmd << ": " << s.message() << "\n";
+  return s.IsInvalidArgument() ? kUsage : kFailure;
 }
 
 void Fail(int code) {
@@ -93,68 +106,29 @@ void Fail(int code) {
 
 int CmdObserveStart(const ObserveStartArgs& a, const Clock& clock, std::ostream& out,
                     std::ostream& err) {
+  constexpr const char* kCmd = "observe start";
   int code = kOk;
-  auto r = Resolve(a.target, a.component, "observe start", err, &code);
-  if (!r) return code;
-  if (a.days < 1 || a.days > 366) {
-    err << "obsmon observe start: --days must be between 1 and 366\n";
-    return kUsage;
-  }
-  const Objective base = r->component ? r->component->objective : Objective{};
-  PeriodRecord p;
-  p.component = a.component;
-  auto start = ParseTime(a.start, clock);
-  if (!start) {
-    err << "obsmon observe start: --start: cannot parse '" << a.start
-        << "' (RFC 3339, date, Unix time or now)\n";
-    return kUsage;
-  }
-  p.start_ms = *start;
-  p.end_ms = p.start_ms + a.days * kDayMs;
-  p.objective_percent = a.objective_percent.value_or(base.uptime_percent);
-  p.min_coverage_percent = a.min_coverage_percent.value_or(base.min_coverage_percent);
-  p.latency_p95_ms = base.latency_p95_ms;
-  if (!a.latency_p95.empty()) {
-    auto d = ParseDurationMs(a.latency_p95);
-    if (!d || *d <= 0) {
-      err << "obsmon observe start: --latency-p95: '" << a.latency_p95
-          << "' is not a duration such as 250ms\n";
-      return kUsage;
-    }
-    p.latency_p95_ms = static_cast<double>(*d);
-  }
-  if (a.degradation_tolerance) p.degradation_tolerance = *a.degradation_tolerance;
-  p.source = "cli";
-  p.created_ms = clock.NowMs();
-  p.note = a.note;
-  auto store = OpenStore(r->db_path, "observe start", err);
-  if (!store) return kFailure;
-  auto id = store->AddPeriod(p);
-  if (!id.ok()) {
-    err << "obsmon observe start: " << id.status().message() << "\n";
-    return id.status().IsInvalidArgument() ? kUsage : kFailure;
-  }
-  const int64_t allowed = std::llround((1.0 - p.objective_percent / 100.0) *
-                                       static_cast<double>(p.end_ms - p.start_ms));
+  auto manager = ManagerFor(a.target, kCmd, clock, err, &code);
+  if (!manager) return code;
+  auto p = manager->StartPeriod(a);
+  if (!p.ok()) return Failed(kCmd, p.status(), err);
+  const int64_t allowed = std::llround((1.0 - p->objective_percent / 100.0) *
+                                       static_cast<double>(p->end_ms - p->start_ms));
   out << fmt::format(
       "observation period #{} of {}: {} -> {} UTC ({} days, objective {} %, error budget {})\n",
-      *id, a.component, FormatUtcSeconds(p.start_ms), FormatUtcSeconds(p.end_ms), a.days,
-      p.objective_percent, HumanDurationMs(allowed));
+      p->id, p->component, FormatUtcSeconds(p->start_ms), FormatUtcSeconds(p->end_ms),
+      (p->end_ms - p->start_ms) / 86'400'000, p->objective_percent, HumanDurationMs(allowed));
   return kOk;
 }
 
 int CmdObserveList(const PeriodCliTarget& t, const std::string& component, const Clock& clock,
                    std::ostream& out, std::ostream& err) {
+  constexpr const char* kCmd = "observe list";
   int code = kOk;
-  auto r = Resolve(t, "", "observe list", err, &code);
-  if (!r) return code;
-  auto store = OpenStore(r->db_path, "observe list", err);
-  if (!store) return kFailure;
-  auto periods = store->Periods(component);
-  if (!periods.ok()) {
-    err << "obsmon observe list: " << periods.status().message() << "\n";
-    return kFailure;
-  }
+  auto manager = ManagerFor(t, kCmd, clock, err, &code);
+  if (!manager) return code;
+  auto periods = manager->Periods(component);
+  if (!periods.ok()) return Failed(kCmd, periods.status(), err);
   out << fmt::format("{:>4}  {:<20}  {:<9}  {:<19}  {:<19}  {:>9}  {}\n", "ID", "COMPONENT",
                      "STATE", "START (UTC)", "END (UTC)", "OBJECTIVE", "SOURCE");
   const TimestampMs now = clock.NowMs();
@@ -169,16 +143,12 @@ int CmdObserveList(const PeriodCliTarget& t, const std::string& component, const
 
 int CmdObserveStop(const PeriodCliTarget& t, const std::string& component, const Clock& clock,
                    std::ostream& out, std::ostream& err) {
+  constexpr const char* kCmd = "observe stop";
   int code = kOk;
-  auto r = Resolve(t, "", "observe stop", err, &code);
-  if (!r) return code;
-  auto store = OpenStore(r->db_path, "observe stop", err);
-  if (!store) return kFailure;
-  auto p = store->StopPeriod(component, clock.NowMs());
-  if (!p.ok()) {
-    err << "obsmon observe stop: " << p.status().message() << "\n";
-    return kFailure;
-  }
+  auto manager = ManagerFor(t, kCmd, clock, err, &code);
+  if (!manager) return code;
+  auto p = manager->StopPeriod(component);
+  if (!p.ok()) return Failed(kCmd, p.status(), err);
   out << fmt::format("observation period #{} of {} stopped at {} UTC (planned end {} UTC)\n", p->id,
                      component, FormatUtcSeconds(p->stopped_ms), FormatUtcSeconds(p->end_ms));
   return kOk;
@@ -221,213 +191,27 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   return kOk;
 }
 
-namespace {
-
-// With --db only: why `component` is not one obsmon knows in the database (no stored run, no
-// observation period), listing the known ones; nullopt when it is known.
-std::optional<std::string> UnknownInDatabase(const std::string& db_path,
-                                             storage::PeriodStore& store,
-                                             const std::string& component) {
-  std::set<std::string> known;
-  if (auto reader = storage::Reader::Open(db_path); reader.ok()) {
-    if (auto names = (*reader)->Components(); names.ok())
-      known.insert(names->begin(), names->end());
-  }
-  if (auto periods = store.Periods(); periods.ok()) {
-    for (const auto& p : *periods) known.insert(p.component);
-  }
-  if (known.count(component)) return std::nullopt;
-  std::string list;
-  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-  return fmt::format(
-      "unknown component '{}' (known: {}): {} has no stored run or observation period of it; "
-      "check the name, or give --config",
-      component, list.empty() ? "none" : list, db_path);
-}
-
-// The longest a window of the component may be, and what sets it.
-std::pair<int64_t, std::string> LongestWindow(const Resolved& r, storage::PeriodStore& store,
-                                              const std::string& component, TimestampMs now) {
-  if (auto periods = store.Periods(component); periods.ok()) {
-    if (auto p = CurrentPeriod(*periods, now)) {
-      return {p->end_ms - p->start_ms,
-              fmt::format("observation period #{} of {}", p->id, component)};
-    }
-  }
-  if (r.component) {
-    if (auto p = CurrentPeriod(r.component->declared_periods, now)) {
-      return {p->end_ms - p->start_ms,
-              fmt::format("the observation period of {} in the config", component)};
-    }
-  }
-  return {kMaxMaintenanceWithoutPeriodMs, "the longest window of a component without a period"};
-}
-
-// Why `m` may not be stored (naming the flag); nullopt when it may. `check_component`: whether
-// to check that its component is known (not on edit: the component does not change).
-std::optional<std::string> CheckWindow(const Resolved& r, storage::PeriodStore& store,
-                                       const MaintenanceRecord& m, TimestampMs now,
-                                       bool check_component) {
-  if (check_component && !r.config) {
-    if (auto unknown = UnknownInDatabase(r.db_path, store, m.component)) return unknown;
-  }
-  if (m.end_ms <= m.start_ms) {
-    return m.recurring() ? "--until: must be after --from" : "--to: must be after --from";
-  }
-  int64_t length = m.end_ms - m.start_ms;
-  const char* flag = "--from/--to";
-  if (m.recurring()) {
-    auto rec = ParseRecurrence(m.recurrence);
-    if (!rec) return fmt::format("'{}' is not a recurrence", m.recurrence);
-    if (m.duration_ms <= 0 || m.duration_ms >= rec->IntervalMs()) {
-      return fmt::format("--duration: a {} window must last more than 0 and less than {}",
-                         rec->every == Recurrence::Every::kDay ? "daily" : "weekly",
-                         rec->every == Recurrence::Every::kDay ? "a day" : "a week");
-    }
-    if (!m.time_zone.empty()) {
-      if (auto zone = TimeZone::Load(m.time_zone); !zone.ok()) {
-        return "--timezone: " + zone.status().message();
-      }
-    }
-    length = m.duration_ms;
-    flag = "--duration";
-  }
-  const auto [longest, what] = LongestWindow(r, store, m.component, now);
-  if (length > longest) {
-    return fmt::format("{}: the window is {} long, longer than {} ({}); shorten or split it", flag,
-                       HumanDurationMs(length), what, HumanDurationMs(longest));
-  }
-  return std::nullopt;
-}
-
-// "2025-10-16 02:00:00 -> 2025-10-16 03:30:00 UTC (1h 30m)" or
-// "weekly sun 02:00 Europe/Berlin for 2h, from 2025-10-16 00:00:00 UTC".
-std::string Describe(const MaintenanceRecord& m) {
-  if (!m.recurring()) {
-    return fmt::format("{} -> {} UTC ({})", FormatUtcSeconds(m.start_ms),
-                       FormatUtcSeconds(m.end_ms), HumanDurationMs(m.end_ms - m.start_ms));
-  }
-  return fmt::format(
-      "{} {} for {}, from {} UTC{}", m.recurrence, m.time_zone.empty() ? "UTC" : m.time_zone,
-      HumanDurationMs(m.duration_ms), FormatUtcSeconds(m.start_ms),
-      m.end_ms >= kMaintenanceNoEndMs ? std::string()
-                                      : fmt::format(" until {} UTC", FormatUtcSeconds(m.end_ms)));
-}
-
-// Fills the recurrence fields of `m` from --weekly / --daily / --duration / --timezone; a
-// message naming the flag when one is wrong.
-std::optional<std::string> SetRecurrence(MaintenanceRecord& m, const std::string* weekly,
-                                         const std::string* daily, const std::string* duration,
-                                         const std::string* time_zone) {
-  if (weekly && daily) return "give one of --weekly and --daily";
-  if (weekly) {
-    auto r = ParseWeekly(*weekly);
-    if (!r)
-      return fmt::format("--weekly: '{}' is not a day and time such as \"sun 02:00\"", *weekly);
-    m.recurrence = FormatRecurrence(*r);
-  }
-  if (daily) {
-    auto r = ParseDaily(*daily);
-    if (!r) return fmt::format("--daily: '{}' is not a time such as 02:00", *daily);
-    m.recurrence = FormatRecurrence(*r);
-  }
-  if (duration) {
-    auto d = ParseDurationMs(*duration);
-    if (!d || *d <= 0)
-      return fmt::format("--duration: '{}' is not a duration such as 2h", *duration);
-    m.duration_ms = *d;
-  }
-  if (time_zone) m.time_zone = (*time_zone == "UTC" || *time_zone == "Etc/UTC") ? "" : *time_zone;
-  return std::nullopt;
-}
-
-int Refuse(const char* cmd, const std::string& why, std::ostream& err) {
-  err << "obsmon maintenance " << cmd << ": " << why << "\n";
-  return kUsage;
-}
-
-}  // namespace
-
 int CmdMaintenanceAdd(const MaintenanceAddArgs& a, const Clock& clock, std::ostream& out,
                       std::ostream& err) {
+  constexpr const char* kCmd = "maintenance add";
   int code = kOk;
-  auto r = Resolve(a.target, a.component, "maintenance add", err, &code);
-  if (!r) return code;
-  MaintenanceRecord m;
-  m.component = a.component;
-  m.reason = a.reason;
-  m.source = "cli";
-  m.created_ms = clock.NowMs();
-  const bool recurring = !a.weekly.empty() || !a.daily.empty();
-  if (recurring) {
-    if (!a.to.empty()) {
-      return Refuse("add", "--to is for a one-off window; a recurring one ends with --until", err);
-    }
-    if (a.duration.empty())
-      return Refuse("add", "--duration: required with --weekly or --daily", err);
-    if (auto why = SetRecurrence(m, a.weekly.empty() ? nullptr : &a.weekly,
-                                 a.daily.empty() ? nullptr : &a.daily, &a.duration,
-                                 a.time_zone.empty() ? nullptr : &a.time_zone)) {
-      return Refuse("add", *why, err);
-    }
-    auto from = ParseTime(a.from, clock);  // default: now
-    if (!from)
-      return Refuse(
-          "add", "--from: cannot parse '" + a.from + "' (RFC 3339, date, Unix time or now)", err);
-    m.start_ms = *from;
-    m.end_ms = kMaintenanceNoEndMs;
-    if (!a.until.empty()) {
-      auto until = ParseTimestamp(a.until);
-      if (!until)
-        return Refuse("add",
-                      "--until: cannot parse '" + a.until + "' (RFC 3339, date or Unix time)", err);
-      m.end_ms = *until;
-    }
-  } else {
-    if (!a.duration.empty() || !a.time_zone.empty() || !a.until.empty()) {
-      return Refuse("add",
-                    "--duration, --timezone and --until are for a recurring window "
-                    "(--weekly or --daily)",
-                    err);
-    }
-    auto from = ParseTime(a.from, clock);
-    auto to = ParseTime(a.to, clock);
-    if (a.from.empty() || a.to.empty() || !from || !to) {
-      return Refuse("add",
-                    "--from and --to must be timestamps (RFC 3339, date, Unix time or now); "
-                    "or give --weekly/--daily with --duration for a recurring window",
-                    err);
-    }
-    m.start_ms = *from;
-    m.end_ms = *to;
-  }
-  auto store = OpenStore(r->db_path, "maintenance add", err);
-  if (!store) return kFailure;
-  if (auto why = CheckWindow(*r, *store, m, clock.NowMs(), /*check_component=*/true)) {
-    return Refuse("add", *why, err);
-  }
-  auto id = store->AddMaintenance(m);
-  if (!id.ok()) {
-    err << "obsmon maintenance add: " << id.status().message() << "\n";
-    return id.status().IsInvalidArgument() ? kUsage : kFailure;
-  }
-  out << fmt::format("maintenance window #{} of {}: {}, excluded from uptime\n", *id, a.component,
-                     Describe(m));
+  auto manager = ManagerFor(a.target, kCmd, clock, err, &code);
+  if (!manager) return code;
+  auto m = manager->AddWindow(a);
+  if (!m.ok()) return Failed(kCmd, m.status(), err);
+  out << fmt::format("maintenance window #{} of {}: {}, excluded from uptime\n", m->id,
+                     m->component, DescribeWindow(*m));
   return kOk;
 }
 
 int CmdMaintenanceList(const PeriodCliTarget& t, const std::string& component, std::ostream& out,
                        std::ostream& err) {
+  constexpr const char* kCmd = "maintenance list";
   int code = kOk;
-  auto r = Resolve(t, "", "maintenance list", err, &code);
-  if (!r) return code;
-  auto store = OpenStore(r->db_path, "maintenance list", err);
-  if (!store) return kFailure;
-  auto windows = store->MaintenanceWindows(component);
-  if (!windows.ok()) {
-    err << "obsmon maintenance list: " << windows.status().message() << "\n";
-    return kFailure;
-  }
+  auto manager = ManagerFor(t, kCmd, SystemClock::Instance(), err, &code);
+  if (!manager) return code;
+  auto windows = manager->Windows(component);
+  if (!windows.ok()) return Failed(kCmd, windows.status(), err);
   out << fmt::format("{:>4}  {:<20}  {:<19}  {:<19}  {:>9}  {:<30}  {:<6}  {}\n", "ID", "COMPONENT",
                      "FROM (UTC)", "TO (UTC)", "LENGTH", "REPEATS", "SOURCE", "REASON");
   for (const auto& m : *windows) {
@@ -446,104 +230,28 @@ int CmdMaintenanceList(const PeriodCliTarget& t, const std::string& component, s
 
 int CmdMaintenanceEdit(const MaintenanceEditArgs& a, const Clock& clock, std::ostream& out,
                        std::ostream& err) {
+  constexpr const char* kCmd = "maintenance edit";
   int code = kOk;
-  auto r = Resolve(a.target, "", "maintenance edit", err, &code);
-  if (!r) return code;
-  auto store = OpenStore(r->db_path, "maintenance edit", err);
-  if (!store) return kFailure;
-  auto stored = store->MaintenanceWindow(a.id);
-  if (!stored.ok()) {
-    err << "obsmon maintenance edit: " << stored.status().message() << "\n";
-    return kFailure;
-  }
-  MaintenanceRecord m = *stored;
-  if (m.source == "config") {
-    return Refuse("edit",
-                  fmt::format("window #{} is declared in the config: change it there", a.id), err);
-  }
-  if (r->config) r->component = r->config->FindComponent(m.component);
-  if (!a.from && !a.to && !a.until && !a.weekly && !a.daily && !a.duration && !a.time_zone &&
-      !a.reason) {
-    return Refuse("edit",
-                  "nothing to change: give --from, --to, --reason (one-off) or --weekly, "
-                  "--daily, --duration, --timezone, --until (recurring)",
-                  err);
-  }
-  if (a.reason) m.reason = *a.reason;
-  if (a.from) {
-    auto from = ParseTime(*a.from, clock);
-    if (a.from->empty() || !from)
-      return Refuse("edit", "--from: cannot parse '" + *a.from + "'", err);
-    m.start_ms = *from;
-  }
-  if (m.recurring()) {
-    if (a.to)
-      return Refuse("edit", "--to is for a one-off window; a recurring one ends with --until", err);
-    if (auto why = SetRecurrence(m, a.weekly ? &*a.weekly : nullptr, a.daily ? &*a.daily : nullptr,
-                                 a.duration ? &*a.duration : nullptr,
-                                 a.time_zone ? &*a.time_zone : nullptr)) {
-      return Refuse("edit", *why, err);
-    }
-    if (a.until) {
-      if (*a.until == "never") {
-        m.end_ms = kMaintenanceNoEndMs;
-      } else {
-        auto until = ParseTime(*a.until, clock);
-        if (a.until->empty() || !until)
-          return Refuse("edit", "--until: cannot parse '" + *a.until + "'", err);
-        m.end_ms = *until;
-      }
-    }
-  } else {
-    if (a.until || a.weekly || a.daily || a.duration || a.time_zone) {
-      return Refuse("edit",
-                    fmt::format("window #{} is a one-off window: --until, --weekly, --daily, "
-                                "--duration and --timezone are for recurring ones (delete "
-                                "it and add a recurring one)",
-                                a.id),
-                    err);
-    }
-    if (a.to) {
-      auto to = ParseTime(*a.to, clock);
-      if (a.to->empty() || !to) return Refuse("edit", "--to: cannot parse '" + *a.to + "'", err);
-      m.end_ms = *to;
-    }
-  }
-  if (auto why = CheckWindow(*r, *store, m, clock.NowMs(), /*check_component=*/false)) {
-    return Refuse("edit", *why, err);
-  }
-  if (Status s = store->UpdateMaintenance(m); !s.ok()) {
-    err << "obsmon maintenance edit: " << s.message() << "\n";
-    return s.IsInvalidArgument() ? kUsage : kFailure;
-  }
-  out << fmt::format("maintenance window #{} of {}: {} (was: {})\n", m.id, m.component, Describe(m),
-                     Describe(*stored));
+  auto manager = ManagerFor(a.target, kCmd, clock, err, &code);
+  if (!manager) return code;
+  auto edit = manager->EditWindow(a);
+  if (!edit.ok()) return Failed(kCmd, edit.status(), err);
+  out << fmt::format("maintenance window #{} of {}: {} (was: {})\n", edit->window.id,
+                     edit->window.component, DescribeWindow(edit->window),
+                     DescribeWindow(edit->was));
   return kOk;
 }
 
 int CmdMaintenanceDelete(const PeriodCliTarget& t, int64_t id, std::ostream& out,
                          std::ostream& err) {
+  constexpr const char* kCmd = "maintenance delete";
   int code = kOk;
-  auto r = Resolve(t, "", "maintenance delete", err, &code);
-  if (!r) return code;
-  auto store = OpenStore(r->db_path, "maintenance delete", err);
-  if (!store) return kFailure;
-  auto stored = store->MaintenanceWindow(id);
-  if (!stored.ok()) {
-    err << "obsmon maintenance delete: " << stored.status().message() << "\n";
-    return kFailure;
-  }
-  if (stored->source == "config") {
-    return Refuse("delete",
-                  fmt::format("window #{} is declared in the config: remove it there", id), err);
-  }
-  auto deleted = store->DeleteMaintenance(id);
-  if (!deleted.ok()) {
-    err << "obsmon maintenance delete: " << deleted.status().message() << "\n";
-    return kFailure;
-  }
+  auto manager = ManagerFor(t, kCmd, SystemClock::Instance(), err, &code);
+  if (!manager) return code;
+  auto deleted = manager->DeleteWindow(id);
+  if (!deleted.ok()) return Failed(kCmd, deleted.status(), err);
   out << fmt::format("deleted maintenance window #{} of {}: {}\n", id, deleted->component,
-                     Describe(*deleted));
+                     DescribeWindow(*deleted));
   return kOk;
 }
 
@@ -589,6 +297,13 @@ void AddTarget(CLI::App* cmd, PeriodCliTarget* t) {
   cmd->add_option("--db", t->db_path, "Database path (default: the config's storage.path)");
 }
 
+// The target of a command that may go through the daemon's API (daemon_client.h).
+void AddManagedTarget(CLI::App* cmd, PeriodCliTarget* t) {
+  AddTarget(cmd, t);
+  cmd->add_flag("-v,--verbose", t->verbose,
+                "Say whether the command went to the running daemon or to the database");
+}
+
 void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& args,
                         const Clock& clock) {
   auto* observe = app.add_subcommand("observe", "Observation periods: start, list, stop, report");
@@ -604,20 +319,20 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
                     "Allowed growth of p95 from the first to the last day (0.25 = 25 %)");
   start->add_option("--start", args->start.start, "Start time (default now)");
   start->add_option("--note", args->start.note, "Free text kept with the period");
-  AddTarget(start, &args->start.target);
+  AddManagedTarget(start, &args->start.target);
   start->callback(
       [args, &clock] { Fail(CmdObserveStart(args->start, clock, std::cout, std::cerr)); });
 
   auto* list = observe->add_subcommand("list", "List observation periods");
   list->add_option("component", args->component, "Only this component");
-  AddTarget(list, &args->target);
+  AddManagedTarget(list, &args->target);
   list->callback([args, &clock] {
     Fail(CmdObserveList(args->target, args->component, clock, std::cout, std::cerr));
   });
 
   auto* stop = observe->add_subcommand("stop", "Stop a component's running observation period");
   stop->add_option("component", args->component, "Component name")->required();
-  AddTarget(stop, &args->target);
+  AddManagedTarget(stop, &args->target);
   stop->callback([args, &clock] {
     Fail(CmdObserveStop(args->target, args->component, clock, std::cout, std::cerr));
   });
@@ -656,12 +371,12 @@ void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>&
                    "Time zone of --weekly/--daily, e.g. Europe/Berlin (default UTC)");
   madd->add_option("--until", args->maint.until, "Recurring: no occurrence starts from then on");
   madd->add_option("--reason", args->maint.reason, "Why (shown in reports)")->required();
-  AddTarget(madd, &args->maint.target);
+  AddManagedTarget(madd, &args->maint.target);
   madd->callback(
       [args, &clock] { Fail(CmdMaintenanceAdd(args->maint, clock, std::cout, std::cerr)); });
   auto* mlist = maintenance->add_subcommand("list", "List maintenance windows");
   mlist->add_option("component", args->component, "Only this component");
-  AddTarget(mlist, &args->target);
+  AddManagedTarget(mlist, &args->target);
   mlist->callback(
       [args] { Fail(CmdMaintenanceList(args->target, args->component, std::cout, std::cerr)); });
   auto* medit = maintenance->add_subcommand("edit", "Change a maintenance window");
@@ -675,12 +390,12 @@ void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>&
   medit->add_option("--duration", args->edit.duration, "Recurring: new length, e.g. 2h");
   medit->add_option("--timezone", args->edit.time_zone, "Recurring: new time zone");
   medit->add_option("--reason", args->edit.reason, "New reason");
-  AddTarget(medit, &args->edit.target);
+  AddManagedTarget(medit, &args->edit.target);
   medit->callback(
       [args, &clock] { Fail(CmdMaintenanceEdit(args->edit, clock, std::cout, std::cerr)); });
   auto* mdel = maintenance->add_subcommand("delete", "Delete a maintenance window");
   mdel->add_option("id", args->delete_id, "Window id (obsmon maintenance list)")->required();
-  AddTarget(mdel, &args->target);
+  AddManagedTarget(mdel, &args->target);
   mdel->callback(
       [args] { Fail(CmdMaintenanceDelete(args->target, args->delete_id, std::cout, std::cerr)); });
 }

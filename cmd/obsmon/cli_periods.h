@@ -15,6 +15,11 @@
 // Each command is a plain function over its arguments, a clock and two streams (tested without a
 // process); AddPeriodCommands registers them on the CLI11 app. Exit codes: 0 ok, 1 failure,
 // 2 usage.
+//
+// observe start/list/stop and maintenance add/list/edit/delete given --config go through the
+// daemon's HTTP API when a daemon answers at the config's listen address
+// (cmd/obsmon/daemon_client.h), else write the database themselves; both run the same checks
+// (cmd/obsmon/period_actions.h) and print alike. --verbose says which way a command went.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -22,28 +27,11 @@
 #include <ostream>
 #include <string>
 
+#include "cmd/obsmon/period_actions.h"
 #include "core/clock.h"
 
 namespace obsmon {
 
-// Where the database and the objective come from: --config (storage.path and the component's
-// objective) or --db.
-struct PeriodCliTarget {
-  std::string config_path;
-  std::string db_path;
-};
-
-struct ObserveStartArgs {
-  PeriodCliTarget target;
-  std::string component;
-  int days = 7;
-  std::optional<double> objective_percent;  // default: the config's, else 99.5
-  std::optional<double> min_coverage_percent;
-  std::string latency_p95;  // a duration such as 250ms; empty: the config's SLA, if any
-  std::optional<double> degradation_tolerance;
-  std::string start;  // RFC 3339 / Unix time / "now" (default)
-  std::string note;
-};
 int CmdObserveStart(const ObserveStartArgs& args, const Clock& clock, std::ostream& out,
                     std::ostream& err);
 int CmdObserveList(const PeriodCliTarget& target, const std::string& component, const Clock& clock,
@@ -61,36 +49,13 @@ struct ObserveReportArgs {
 int CmdObserveReport(const ObserveReportArgs& args, const Clock& clock, std::ostream& out,
                      std::ostream& err);
 
-// Where a window may be added or moved to (docs/report.md, "Maintenance windows"):
-// - its component must be known: in the config with --config; with --db only, a component with
-//   stored runs or an observation period (a misspelt name would exclude nothing);
-// - it must end after it starts, and be no longer than the component's current observation
-//   period (stored, else declared in the config), or kMaxMaintenanceWithoutPeriodMs (31 days,
-//   core/period_records.h) without one; a recurring window's occurrences likewise, and shorter
-//   than their interval (a day, a week).
-// Refusals are usage errors (exit 2) whose message names the flag.
-
-struct MaintenanceAddArgs {
-  PeriodCliTarget target;
-  std::string component;
-  std::string from, to, reason;
-  // Recurring: one of weekly ("sun 02:00") or daily ("02:00"), with duration ("2h"); from
-  // (default now) and until (default never) bound when occurrences start.
-  std::string weekly, daily, duration, time_zone, until;
-};
+// The maintenance commands check a window as period_actions.h says; refusals are usage errors
+// (exit 2) whose message names the flag.
 int CmdMaintenanceAdd(const MaintenanceAddArgs& args, const Clock& clock, std::ostream& out,
                       std::ostream& err);
 int CmdMaintenanceList(const PeriodCliTarget& target, const std::string& component,
                        std::ostream& out, std::ostream& err);
 
-// Changes the given fields of window `id`; the others stay. A one-off window takes --from,
-// --to, --reason; a recurring one --weekly/--daily, --duration, --timezone, --from, --until,
-// --reason. Windows declared in the config are changed there, not here (refused).
-struct MaintenanceEditArgs {
-  PeriodCliTarget target;
-  int64_t id = 0;
-  std::optional<std::string> from, to, until, weekly, daily, duration, time_zone, reason;
-};
 int CmdMaintenanceEdit(const MaintenanceEditArgs& args, const Clock& clock, std::ostream& out,
                        std::ostream& err);
 int CmdMaintenanceDelete(const PeriodCliTarget& target, int64_t id, std::ostream& out,

@@ -117,6 +117,12 @@ class Daemon::Impl {
 
   Status Start() {
     backend_.SetVersion(options_.version);
+    // Changes over HTTP are logged (who hid what behind a window), and a window changed there
+    // holds back alerts at once, not at the next refresh.
+    backend_.SetManagement(options_.config_path, [this](const std::string& what) {
+      log_->info("{}", what);
+      RefreshMaintenance();
+    });
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
     (void)ApplyPeriodDeclarations(config_);

@@ -1,0 +1,107 @@
+#include "cmd/obsmon/manage_api.h"
+
+#include "cmd/obsmon/period_json.h"
+
+namespace obsmon {
+namespace {
+
+using nlohmann::json;
+
+ManageReply Failed(const Status& s) {
+  const int status = s.IsInvalidArgument() ? 400 : s.IsNotFound() ? 404 : 500;
+  return {status, nullptr, s.message()};
+}
+
+ManageReply PeriodsReply(PeriodManager& manager, const ManageRequest& r, TimestampMs now) {
+  if (r.op == ManageOp::kListPeriods) {
+    auto periods = manager.Periods(r.component);
+    if (!periods.ok()) return Failed(periods.status());
+    json list = json::array();
+    for (const auto& p : *periods) list.push_back(PeriodToJson(p, now));
+    return {200, list, ""};
+  }
+  if (r.op == ManageOp::kStartPeriod) {
+    auto args = StartArgsFromJson(r.body);
+    if (!args.ok()) return Failed(args.status());
+    auto p = manager.StartPeriod(*args);
+    if (!p.ok()) return Failed(p.status());
+    return {201, PeriodToJson(*p, now), ""};
+  }
+  auto component = StopComponentFromJson(r.body);
+  if (!component.ok()) return Failed(component.status());
+  auto p = manager.StopPeriod(*component);
+  if (!p.ok()) return Failed(p.status());
+  return {200, PeriodToJson(*p, now), ""};
+}
+
+ManageReply WindowsReply(PeriodManager& manager, const ManageRequest& r) {
+  switch (r.op) {
+    case ManageOp::kListWindows: {
+      auto windows = manager.Windows(r.component);
+      if (!windows.ok()) return Failed(windows.status());
+      json list = json::array();
+      for (const auto& m : *windows) list.push_back(WindowToJson(m));
+      return {200, list, ""};
+    }
+    case ManageOp::kAddWindow: {
+      auto args = AddArgsFromJson(r.body);
+      if (!args.ok()) return Failed(args.status());
+      auto m = manager.AddWindow(*args);
+      if (!m.ok()) return Failed(m.status());
+      return {201, WindowToJson(*m), ""};
+    }
+    case ManageOp::kEditWindow: {
+      auto args = EditArgsFromJson(r.id, r.body);
+      if (!args.ok()) return Failed(args.status());
+      auto edit = manager.EditWindow(*args);
+      if (!edit.ok()) return Failed(edit.status());
+      json data = WindowToJson(edit->window);
+      data["was"] = WindowToJson(edit->was);
+      return {200, data, ""};
+    }
+    default: {
+      auto m = manager.DeleteWindow(r.id);
+      if (!m.ok()) return Failed(m.status());
+      return {200, WindowToJson(*m), ""};
+    }
+  }
+}
+
+const char* ChangeVerb(ManageOp op) {
+  switch (op) {
+    case ManageOp::kStartPeriod:
+      return "started";
+    case ManageOp::kStopPeriod:
+      return "stopped";
+    case ManageOp::kAddWindow:
+      return "added";
+    case ManageOp::kEditWindow:
+      return "changed";
+    case ManageOp::kDeleteWindow:
+      return "deleted";
+    default:
+      return "read";
+  }
+}
+
+}  // namespace
+
+std::string DescribeChange(const ManageRequest& request, const json& data) {
+  const bool period = request.op == ManageOp::kStartPeriod || request.op == ManageOp::kStopPeriod;
+  return std::string(period ? "observation period #" : "maintenance window #") +
+         std::to_string(data.value("id", int64_t{0})) + " of " + data.value("component", "?") +
+         " " + ChangeVerb(request.op) + " over HTTP by " + request.client;
+}
+
+ManageReply RunManage(const ManageRequest& request, PeriodManager& manager, TimestampMs now_ms) {
+  switch (request.op) {
+    case ManageOp::kListPeriods:
+    case ManageOp::kStartPeriod:
+    case ManageOp::kStopPeriod:
+      return PeriodsReply(manager, request, now_ms);
+    default:
+      return WindowsReply(manager, request);
+  }
+}
+
+}  // namespace obsmon

@@ -1,0 +1,324 @@
+// Issue 15, "Manage over HTTP", on the real binary: periods and maintenance windows managed over
+// the daemon's API (with the configured bearer token) and by the CLI while the daemon runs (the
+// CLI must go through the API, and say so with --verbose), each change read back with the sqlite3
+// CLI (an independent reader of the database) and the report's excluded time computed by hand
+// from the windows' bounds. Then hostile requests (no or wrong credentials, bad JSON, a huge body,
+// an unknown component, a window too long, an unknown field, a wrong method): each gets its status
+// and a message naming what is wrong, nothing is stored, and the daemon keeps serving. With TLS
+// the CLI still reaches the daemon (HTTPS, the configured certificate trusted). Without auth, a
+// change from a non-loopback address is refused.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testing::ScratchDir;
+using testing::WriteWholeFile;
+
+constexpr char kToken[] = "manage-token-0123456789";
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "1700000000.250": the CLI's and API's Unix-seconds time form, exact to the millisecond.
+std::string UnixSeconds(int64_t ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
+                static_cast<long long>(ms % 1000));
+  return buf;
+}
+
+class ObsmonManageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  }
+  // Starts obsmon on a fixed free port (the CLI finds the daemon through the config's listen).
+  // `web`: the config's web section's entries ("" for none).
+  void StartDaemon(const std::string& host, const std::string& web) {
+    port_ = testing::FreeLoopbackPort();
+    WriteWholeFile(dir_.File("obsmon.yml"),
+                   "listen: " + host + ":" + std::to_string(port_) +
+                       "\n"
+                       "storage: {path: " +
+                       dir_.File("obsmon.db") + "}\n" +
+                       (web.empty() ? "" : "web: {" + web + "}\n") +
+                       "uptime_refresh: 200ms\n"
+                       "components:\n" +
+                       testing::HealthComponentYaml("svc", target_.port()));
+    int port = 0;
+    obsmon_ = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
+    ASSERT_EQ(port, port_) << obsmon_->Output();
+  }
+  // The web section's entry for bearer auth with kToken.
+  std::string TokenAuth() {
+    WriteWholeFile(dir_.File("token"), std::string(kToken) + "\n");
+    return "auth: {bearer_token_file: " + dir_.File("token") + "}";
+  }
+  httplib::Client Api(bool with_token = true) {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_connection_timeout(5);
+    c.set_read_timeout(30);
+    if (with_token) c.set_bearer_token_auth(kToken);
+    return c;
+  }
+  // `obsmon <args> --config <config>`: exit code and output (stdout and stderr).
+  std::pair<int, std::string> Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), testing::kObsmonBinary);
+    args.insert(args.end(), {"--config", dir_.File("obsmon.yml")});
+    return testing::RunCommand(args, dir_.File("cli.out"));
+  }
+  // What the sqlite3 CLI prints for `sql` on the database (rows as a|b, one a line).
+  std::string Sql(const std::string& sql) {
+    auto [code, out] =
+        testing::RunCommand({"sqlite3", dir_.File("obsmon.db"), sql}, dir_.File("sql.out"));
+    EXPECT_EQ(code, 0) << out;
+    return out;
+  }
+  static std::string Error(const httplib::Result& res) {
+    if (!res) return "<no answer>";
+    return json::parse(res->body, nullptr, false).value("error", "<no error in " + res->body + ">");
+  }
+
+  ScratchDir dir_;
+  testing::HealthTarget target_;
+  int port_ = 0;
+  std::unique_ptr<testing::Subprocess> obsmon_;
+};
+
+TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
+  StartDaemon("127.0.0.1", TokenAuth());
+  auto api = Api();
+  auto res = api.Post("/api/v1/periods", R"({"component":"svc","days":2,"objective":99.9})",
+                      "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+  const int64_t start = json::parse(res->body)["data"]["start_ms"];
+  EXPECT_EQ(Sql("SELECT component, end_ms - start_ms, objective_percent, source, stopped_ms "
+                "FROM periods"),
+            "svc|172800000|99.9|cli|0\n");
+
+  // A one-off window over HTTP, and one from the CLI, which must go through the daemon.
+  const int64_t w1_from = start + 1000, w1_to = start + 2500;
+  res = api.Post("/api/v1/maintenance",
+                 json{{"component", "svc"},
+                      {"from", UnixSeconds(w1_from)},
+                      {"to", UnixSeconds(w1_to)},
+                      {"reason", "api window"}}
+                     .dump(),
+                 "application/json");
+  ASSERT_EQ(res->status, 201) << res->body;
+  const int64_t w1 = json::parse(res->body)["data"]["id"];
+  auto [code, out] = Cli({"maintenance", "add", "svc", "--from", UnixSeconds(start + 3000), "--to",
+                          UnixSeconds(start + 3500), "--reason", "cli window", "--verbose"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("via the daemon at http://127.0.0.1:" + std::to_string(port_)),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("maintenance window #" + std::to_string(w1 + 1) + " of svc: "),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Sql("SELECT id, start_ms, end_ms, reason FROM maintenance ORDER BY id"),
+            std::to_string(w1) + "|" + std::to_string(w1_from) + "|" + std::to_string(w1_to) +
+                "|api window\n" + std::to_string(w1 + 1) + "|" + std::to_string(start + 3000) +
+                "|" + std::to_string(start + 3500) + "|cli window\n");
+
+  // Edit each way, delete the CLI's window over HTTP.
+  res = api.Patch("/api/v1/maintenance/" + std::to_string(w1),
+                  json{{"to", UnixSeconds(w1_to + 500)}}.dump(), "application/json");
+  ASSERT_EQ(res->status, 200) << res->body;
+  std::tie(code, out) =
+      Cli({"maintenance", "edit", std::to_string(w1), "--reason", "edited", "-v"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("via the daemon"), std::string::npos) << out;
+  res = api.Delete("/api/v1/maintenance/" + std::to_string(w1 + 1));
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(Sql("SELECT id, end_ms, reason FROM maintenance"),
+            std::to_string(w1) + "|" + std::to_string(w1_to + 500) + "|edited\n");
+  // The daemon logged each change and who made it.
+  for (const std::string& change :
+       {std::string("observation period #1 of svc started"),
+        "maintenance window #" + std::to_string(w1) + " of svc added",
+        "maintenance window #" + std::to_string(w1 + 1) + " of svc added",
+        "maintenance window #" + std::to_string(w1) + " of svc changed",
+        "maintenance window #" + std::to_string(w1 + 1) + " of svc deleted"}) {
+    EXPECT_NE(obsmon_->Output().find(change + " over HTTP by 127.0.0.1"), std::string::npos)
+        << change << "\n"
+        << obsmon_->Output();
+  }
+  std::tie(code, out) = Cli({"maintenance", "list", "svc"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("edited"), std::string::npos) << out;
+
+  // The report excludes exactly the window left: [w1_from, w1_to + 500), by hand 2000 ms.
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::max<int64_t>(0, w1_to + 1500 - WallMs())));
+  std::tie(code, out) = Cli({"observe", "report", "svc", "--format", "json"});
+  ASSERT_EQ(code, 0) << out;
+  const json report = json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  EXPECT_EQ(report["uptime"]["excluded_ms"].get<int64_t>(), 2000) << out;
+  EXPECT_EQ(report["window"]["from_ms"].get<int64_t>(), start);
+
+  // An action the daemon refuses is printed as a local refusal is, with its exit code.
+  std::tie(code, out) = Cli({"maintenance", "add", "svx", "--from", "now", "--to",
+                             UnixSeconds(WallMs() + 60'000), "--reason", "typo", "-v"});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("via the daemon"), std::string::npos) << out;
+  EXPECT_NE(out.find("obsmon maintenance add: unknown component 'svx' in " +
+                     dir_.File("obsmon.yml") + " (known: svc)"),
+            std::string::npos)
+      << out;
+
+  // Stop through the CLI (via the daemon); the row says stopped, by the wall clock.
+  const int64_t before_stop = WallMs();
+  std::tie(code, out) = Cli({"observe", "stop", "svc", "-v"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("via the daemon"), std::string::npos) << out;
+  const int64_t stopped = std::stoll(Sql("SELECT stopped_ms FROM periods"));
+  EXPECT_GE(stopped, before_stop);
+  EXPECT_LE(stopped, WallMs());
+  res = api.Get("/api/v1/periods?component=svc");
+  ASSERT_EQ(res->status, 200);
+  EXPECT_EQ(json::parse(res->body)["data"][0]["state"], "stopped") << res->body;
+
+  // A --db other than the config's is written directly, never through the daemon.
+  std::tie(code, out) = Cli({"maintenance", "list", "--db", dir_.File("other.db"), "-v"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("directly (--db is not the config's database"), std::string::npos) << out;
+
+  // Without the daemon the CLI writes the database itself, and says so.
+  obsmon_->Signal(SIGTERM);
+  EXPECT_EQ(obsmon_->Wait(), 0);
+  std::tie(code, out) = Cli({"maintenance", "delete", std::to_string(w1), "-v"});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("directly (no daemon answers at"), std::string::npos) << out;
+  EXPECT_EQ(Sql("SELECT count(*) FROM maintenance"), "0\n");
+}
+
+TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
+  StartDaemon("127.0.0.1", TokenAuth());
+  const std::string window = json{
+      {"component", "svc"},
+      {"from", "now"},
+      {"to", UnixSeconds(WallMs() + 3'600'000)},
+      {"reason", "r"}}.dump();
+  auto anonymous = Api(/*with_token=*/false);
+  auto res = anonymous.Post("/api/v1/maintenance", window, "application/json");
+  EXPECT_EQ(res->status, 401) << res->body;
+  anonymous.set_bearer_token_auth("not-the-token");
+  res = anonymous.Delete("/api/v1/maintenance/1");
+  EXPECT_EQ(res->status, 401) << res->body;
+
+  auto api = Api();
+  struct Case {
+    std::string method, path, body;
+    int status;
+    std::string message;  // a part of the error
+  };
+  const std::vector<Case> cases = {
+      {"POST", "/api/v1/maintenance", "{\"component\": \"svc\",", 400, "body: invalid JSON"},
+      {"POST", "/api/v1/maintenance", std::string(1 << 20, 'x'), 413, "larger than"},
+      {"POST", "/api/v1/maintenance",
+       R"({"component":"nope","from":"now","to":"2100-01-01","reason":"r"})", 400,
+       "unknown component 'nope'"},
+      {"POST", "/api/v1/maintenance",
+       R"({"component":"svc","from":"2026-01-01","to":"2036-01-01","reason":"r"})", 400,
+       "--from/--to: the window is"},
+      {"POST", "/api/v1/maintenance", R"({"component":"svc","form":"now","reason":"r"})", 400,
+       "unknown field 'form'"},
+      {"POST", "/api/v1/periods", R"({"component":"svc","days":"seven"})", 400, "field 'days'"},
+      {"PUT", "/api/v1/periods", "{}", 405, "not allowed"},
+      {"PATCH", "/api/v1/maintenance/99", R"({"reason":"x"})", 404, "99"},
+  };
+  for (const Case& c : cases) {
+    httplib::Result r = c.method == "PUT"     ? api.Put(c.path, c.body, "application/json")
+                        : c.method == "PATCH" ? api.Patch(c.path, c.body, "application/json")
+                                              : api.Post(c.path, c.body, "application/json");
+    ASSERT_TRUE(r) << c.path << " " << c.body.substr(0, 60);
+    EXPECT_EQ(r->status, c.status) << c.body.substr(0, 60) << " -> " << r->body;
+    EXPECT_NE(Error(r).find(c.message), std::string::npos) << Error(r);
+    if (c.status == 405) {
+      EXPECT_EQ(r->get_header_value("Allow"), "GET, HEAD, POST");
+    }
+  }
+  EXPECT_EQ(Sql("SELECT (SELECT count(*) FROM maintenance), (SELECT count(*) FROM periods)"),
+            "0|0\n");
+  res = api.Get("/-/healthy");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = api.Post("/api/v1/maintenance", window, "application/json");
+  EXPECT_EQ(res->status, 201) << res->body;
+  EXPECT_EQ(Sql("SELECT count(*) FROM maintenance"), "1\n");
+}
+
+// With web.tls_*, the CLI speaks HTTPS to the daemon and trusts the configured certificate.
+TEST_F(ObsmonManageTest, TheCliReachesADaemonServingHttps) {
+  if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
+  auto [code, out] =
+      testing::RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                           "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+                           "-keyout", dir_.File("key.pem"), "-out", dir_.File("cert.pem")},
+                          dir_.File("openssl.out"));
+  ASSERT_EQ(code, 0) << out;
+  StartDaemon("127.0.0.1", "tls_cert_file: " + dir_.File("cert.pem") +
+                               ", tls_key_file: " + dir_.File("key.pem") + ", " + TokenAuth());
+  std::tie(code, out) = Cli({"observe", "start", "svc", "--days", "3", "-v"});
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("via the daemon at https://127.0.0.1:" + std::to_string(port_)),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Sql("SELECT component, end_ms - start_ms FROM periods"), "svc|259200000\n");
+}
+
+// This host's first non-loopback IPv4 address, or "".
+std::string NonLoopbackAddress() {
+  ifaddrs* all = nullptr;
+  if (getifaddrs(&all) != 0) return "";
+  std::string found;
+  for (ifaddrs* a = all; a && found.empty(); a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).rfind("127.", 0) != 0) found = text;
+  }
+  freeifaddrs(all);
+  return found;
+}
+
+TEST_F(ObsmonManageTest, WithoutAuthOnlyLoopbackClientsMayChange) {
+  const std::string address = NonLoopbackAddress();
+  if (address.empty()) GTEST_SKIP() << "no non-loopback IPv4 address to come from";
+  StartDaemon("0.0.0.0", "");
+  const std::string body = R"({"component":"svc","days":1})";
+  httplib::Client remote(address, port_);
+  remote.set_connection_timeout(5);
+  auto res = remote.Post("/api/v1/periods", body, "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  EXPECT_NE(Error(res).find("configure web.auth"), std::string::npos) << Error(res);
+  EXPECT_EQ(remote.Get("/api/v1/periods")->status, 200);  // reading stays open
+  EXPECT_EQ(Sql("SELECT count(*) FROM periods"), "0\n");
+  res = Api(/*with_token=*/false).Post("/api/v1/periods", body, "application/json");
+  EXPECT_EQ(res->status, 201) << res->body;
+  EXPECT_EQ(Sql("SELECT count(*) FROM periods"), "1\n");
+}
+
+}  // namespace
+}  // namespace obsmon

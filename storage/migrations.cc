@@ -198,6 +198,10 @@ ALTER TABLE maintenance ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';   -- '' 
 ALTER TABLE maintenance ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';    -- IANA zone of the recurrence, '' = UTC
 ALTER TABLE maintenance ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0; -- of each occurrence
 )sql"},
+      {"observation periods counted in a time zone's calendar days",
+       R"sql(
+ALTER TABLE periods ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';  -- IANA zone of the days, '' = 24 h from the start
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

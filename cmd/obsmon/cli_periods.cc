@@ -127,6 +127,13 @@ int CmdObserveStart(const ObserveStartArgs& a, const Clock& clock, std::ostream&
   p.source = "cli";
   p.created_ms = clock.NowMs();
   p.note = a.note;
+  p.time_zone = a.time_zone;
+  if (!a.time_zone.empty()) {
+    if (auto zone = TimeZone::Load(a.time_zone); !zone.ok()) {
+      err << "obsmon observe start: --timezone: " << zone.status().message() << "\n";
+      return kUsage;
+    }
+  }
   auto store = OpenStore(r->db_path, "observe start", err);
   if (!store) return kFailure;
   auto id = store->AddPeriod(p);
@@ -195,6 +202,7 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   req.period_id = a.period_id;
   req.format = a.format;
   req.now_ms = clock.NowMs();
+  req.day = a.day;
   if (r->component) {
     req.objective = r->component->objective;
     for (const auto& probe : r->component->probes) {
@@ -604,6 +612,9 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
                     "Allowed growth of p95 from the first to the last day (0.25 = 25 %)");
   start->add_option("--start", args->start.start, "Start time (default now)");
   start->add_option("--note", args->start.note, "Free text kept with the period");
+  start->add_option("--timezone", args->start.time_zone,
+                    "Count days as calendar days of this zone, e.g. Europe/Berlin (default: 24 h "
+                    "from the start)");
   AddTarget(start, &args->start.target);
   start->callback(
       [args, &clock] { Fail(CmdObserveStart(args->start, clock, std::cout, std::cerr)); });
@@ -629,6 +640,9 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
   report->add_option("--format", args->report.format, "text, markdown, json or html")
       ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
   report->add_option("-o,--output", args->report.output, "Write to this file");
+  report->add_option("--day", args->report.day,
+                     "Only Day N's comment for the promotion issue (with --format markdown)")
+      ->check(CLI::Range(1, 4000));
   AddTarget(report, &args->report.target);
   report->callback([args, period_opt, &clock] {
     if (period_opt->count() > 0) args->report.period_id = args->period_id;

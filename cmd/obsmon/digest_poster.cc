@@ -59,15 +59,24 @@ Result<int> DigestPoster::Tick(TimestampMs now_ms) {
   if (!periods.ok()) return periods.status();
   store->reset();  // the reports below open their own connections
   int enqueued = 0;
+  Status first_error = Status::Ok();
   for (const DigestTarget& target : targets_) {
     for (const PeriodRecord& p : *periods) {
       if (p.component != target.component || p.start_ms >= now_ms) continue;
       if (PeriodEnd(p) <= p.start_ms || PeriodEnd(p) + kMaxLateMs < now_ms) continue;
+      // One period that cannot be reported (no run stored yet, a zone gone) holds back neither
+      // the other periods nor the other destinations.
       auto n = TickPeriod(target, p, now_ms);
-      if (!n.ok()) return n.status();
-      enqueued += *n;
+      if (n.ok()) {
+        enqueued += *n;
+      } else if (first_error.ok()) {
+        first_error = Status::Unavailable(fmt::format("period #{} of {} to {}: {}", p.id, p.component,
+                                                  target.destination.id,
+                                                  n.status().message()));
+      }
     }
   }
+  if (!first_error.ok()) return first_error;
   return enqueued;
 }
 

@@ -54,8 +54,9 @@ class DigestPoster {
   void Start(const Clock& clock, int64_t poll_ms, std::function<void(const Status&)> on_error);
   void Stop();
 
-  // Enqueues every item due at now_ms and not enqueued before; returns how many it enqueued.
-  // Stops at the first error (the next tick tries again).
+  // Enqueues every item due at now_ms and not enqueued before; returns how many it enqueued,
+  // or the first error (naming period and destination) after trying every other period: a
+  // period's items go in order and stop at its first failure (the next tick tries again).
   Result<int> Tick(TimestampMs now_ms);
 
   // "digest:<period id>:<destination id>:<item>", item "day<N>" or "final".

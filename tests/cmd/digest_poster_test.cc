@@ -238,6 +238,37 @@ TEST_F(DigestPosterTest, NothingBeforeTheFirstDayEnds) {
   EXPECT_EQ(*n, 1);
 }
 
+// A period that cannot be reported yet (its component has no stored run) is an error of that
+// period only: the others are still posted.
+TEST_F(DigestPosterTest, APeriodThatCannotBeReportedHoldsBackNoOther) {
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    PeriodRecord ghost;
+    ghost.component = "ghost";
+    ghost.start_ms = from_;
+    ghost.end_ms = to_;
+    ASSERT_TRUE((*store)->AddPeriod(ghost).ok());
+  }
+  Daemon d = StartDaemon();
+  DigestTarget ghost;
+  ghost.component = "ghost";
+  ghost.destination = Github();
+  ghost.notifier = d.notifier.get();
+  DigestTarget carbon;
+  carbon.component = "carbon";
+  carbon.objective.uptime_percent = 99.5;
+  carbon.destination = Github();
+  carbon.notifier = d.notifier.get();
+  DigestPoster poster(path_, d.store.get(), {ghost, carbon});
+  auto n = poster.Tick(from_ + kDay);
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("of ghost"), std::string::npos) << n.status().ToString();
+  auto carbon_day1 = d.store->WasEnqueued(DigestPoster::OnceKey(period_id_, Github().id, "day1"));
+  ASSERT_TRUE(carbon_day1.ok());
+  EXPECT_TRUE(*carbon_day1);
+}
+
 TEST(DigestNotifierTest, SlackTeamsAndTemplateWebhookBodies) {
   FakeReceiver receiver;
   ASSERT_GT(receiver.port(), 0);

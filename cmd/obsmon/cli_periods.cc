@@ -637,15 +637,18 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
   report->add_option("component", args->report.component, "Component name")->required();
   auto* period_opt =
       report->add_option("--period", args->period_id, "Period id (default: the current one)");
-  report->add_option("--format", args->report.format, "text, markdown, json or html")
-      ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
+  auto* format_opt =
+      report->add_option("--format", args->report.format, "text, markdown, json or html")
+          ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
   report->add_option("-o,--output", args->report.output, "Write to this file");
   report->add_option("--day", args->report.day,
                      "Only Day N's comment for the promotion issue (with --format markdown)")
       ->check(CLI::Range(1, 4000));
   AddTarget(report, &args->report.target);
-  report->callback([args, period_opt, &clock] {
+  report->callback([args, period_opt, format_opt, &clock] {
     if (period_opt->count() > 0) args->report.period_id = args->period_id;
+    // A day's comment is markdown: --day alone needs no --format.
+    if (args->report.day && format_opt->count() == 0) args->report.format = "markdown";
     Fail(CmdObserveReport(args->report, clock, std::cout, std::cerr));
   });
 }

@@ -21,6 +21,9 @@ class Notifier {
   // One delivery attempt. Unavailable for network trouble and 5xx/429 (retried), InvalidArgument
   // for other 4xx (retried too: the receiver may be misconfigured for a while). Thread-safe.
   virtual Status Deliver(const std::string& body) = 0;
+  // How long the outbox keeps retrying this notifier's rows; 0: the outbox's max_age (24 h by
+  // default, right for alerts, too short for a daily digest comment behind a long outage).
+  virtual int64_t max_age_ms() const { return 0; }
 };
 
 }  // namespace obsmon::alerts

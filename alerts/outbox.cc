@@ -133,7 +133,10 @@ int Outbox::DeliverDue() {
     if (failed.count(row.receiver)) continue;
     Counters& c = CountersFor(row.receiver);
     auto it = by_name_.find(row.receiver);
-    if (it == by_name_.end() || now - row.created_ms > options_.max_age_ms) {
+    const int64_t max_age = it != by_name_.end() && it->second->max_age_ms() > 0
+                                ? it->second->max_age_ms()
+                                : options_.max_age_ms;
+    if (it == by_name_.end() || now - row.created_ms > max_age) {
       if (!options_.store->Remove(row.id).ok()) ++store_errors_;
       ++c.dropped;
       continue;

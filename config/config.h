@@ -12,6 +12,7 @@
 #include "core/labels.h"
 #include "core/objective.h"
 #include "probes/probe.h"
+#include "core/digest_records.h"
 #include "core/period_records.h"
 
 namespace obsmon {
@@ -33,6 +34,8 @@ struct ComponentConfig {
   // `maintenance:` (config/period_config.h); stored at start when not stored yet.
   std::vector<PeriodRecord> declared_periods;
   std::vector<MaintenanceRecord> declared_maintenance;
+  // Where the periods' Day N comments and final assessments go (config/digest_config.h).
+  std::vector<DigestDestination> digest;
 };
 
 // The `web:` section (config/web_config.cc): TLS and access to obsmon's HTTP server. The

@@ -7,6 +7,7 @@
 
 #include "core/duration.h"
 #include "config/web_config.h"
+#include "config/digest_config.h"
 #include "config/period_config.h"
 #include "probes/probe_registry.h"
 
@@ -245,6 +246,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
     c.declared_periods = std::move(declared.periods);
     c.declared_maintenance = std::move(declared.maintenance);
   }
+  c.digest = ParseDigestDestinations(node);
   std::set<std::string> probe_names;
   if (auto probes = node.MapList("probes", /*required=*/true)) {
     if (probes->empty()) node.ErrorAt("probes", "a component needs at least one probe");

@@ -9,6 +9,18 @@ namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
+// `timezone:` of an `observation` mapping: the zone whose calendar days are the period's days.
+bool ParsePeriodTimeZone(ConfigNode& node, PeriodRecord& p) {
+  auto z = node.String("timezone");
+  if (!z) return true;
+  if (auto zone = TimeZone::Load(*z); !zone.ok()) {
+    node.ErrorAt("timezone", zone.status().message());
+    return false;
+  }
+  p.time_zone = *z;
+  return true;
+}
+
 // One `observation` mapping.
 std::optional<PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& name,
                                                     const Objective& objective) {
@@ -65,6 +77,7 @@ std::optional<PeriodRecord> ParseOnePeriod(ConfigNode& node, const std::string& 
     p.degradation_tolerance = *v;
   }
   if (auto v = node.String("note")) p.note = *v;
+  ok = ParsePeriodTimeZone(node, p) && ok;
   node.CheckUnknownKeys();
   if (!ok) return std::nullopt;
   return p;

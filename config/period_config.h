@@ -21,6 +21,7 @@ namespace obsmon {
 //     min_coverage: 99          # default: the component's
 //     latency_p95: 250ms        # default: the component's SLA, if any
 //     degradation_tolerance: 0.25
+//     timezone: Europe/Berlin   # days are this zone's calendar days; default 24 h from start
 //   maintenance:
 //     - {from: 2025-10-16T02:00:00Z, to: 2025-10-16T03:00:00Z, reason: "DB upgrade"}
 //     - {weekly: "sun 02:00", duration: 2h, timezone: Europe/Berlin, reason: "backups"}

@@ -37,6 +37,22 @@ class OutboxStore {
   virtual Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                             const std::string& error) = 0;
   virtual Result<int64_t> Pending() = 0;  // rows waiting
+
+  // Exactly-once enqueueing (the digests: one "Day 3" comment per period and destination, across
+  // restarts): stores `entry` (setting its id) unless something was stored under `once_key`
+  // before, delivered since or not, in one transaction with the record of the key. True when
+  // stored now, false when the key was already recorded. Stores that cannot remember keys
+  // durably do not override these and return Internal.
+  virtual Result<bool> EnqueueOnce(const std::string& once_key, OutboxEntry* entry) {
+    (void)once_key;
+    (void)entry;
+    return Status::Internal("this outbox store has no exactly-once enqueueing");
+  }
+  // Whether something was stored under `once_key` (cheap check before rendering a body).
+  virtual Result<bool> WasEnqueued(const std::string& once_key) {
+    (void)once_key;
+    return Status::Internal("this outbox store has no exactly-once enqueueing");
+  }
 };
 
 }  // namespace obsmon

@@ -25,6 +25,9 @@ struct PeriodRecord {
   std::string source = "cli";            // "cli" | "config"
   TimestampMs created_ms = 0;
   std::string note;
+  // IANA zone whose calendar days are the period's days ("Europe/Berlin"); "" for 24 h days from
+  // the start (report/period_days.h).
+  std::string time_zone;
 };
 
 // The longest maintenance window (or occurrence of a recurring one) of a component that has no

@@ -76,6 +76,15 @@ Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& req) {
       req.format != "text" && req.format != "html") {
     return RenderReportAs(Report{}, req.format);  // the InvalidArgument
   }
+  if (req.day) {
+    if (req.format != "markdown" && req.format != "md") {
+      return Status::InvalidArgument("a day's comment (--day, ?day=) is markdown only");
+    }
+    auto day = BuildDayReport(req, *req.day);
+    if (!day.ok()) return day.status();
+    return RenderedReport{"text/markdown; charset=utf-8",
+                          RenderDayMarkdown(day->report, day->report.days[day->index])};
+  }
   auto report = BuildPeriodReport(req);
   if (!report.ok()) return report.status();
   return RenderReportAs(*report, req.format);

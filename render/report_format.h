@@ -25,6 +25,14 @@ namespace obsmon {
 
 std::string RenderReportText(const Report& report);
 std::string RenderReportMarkdown(const Report& report);
+// The comment of one day of `report` (one of report.days), as the promotion issue has it:
+// "### Day N (date)", its label, uptime, incidents with their first reason, log lines,
+// integration checks, latency, and "Status: on track / at risk / failed" (StatusOf `report`,
+// which should be evaluated to the day's end: BuildDayReport).
+std::string RenderDayMarkdown(const Report& report, const DaySummary& day);
+// The closing comment of a period: "### Final Assessment (date)" (or "Assessment so far"), the
+// verdict with its reasons, and the criteria table.
+std::string RenderAssessmentMarkdown(const Report& report);
 // Pretty-printed with two-space indentation and a trailing newline.
 std::string RenderReportJson(const Report& report);
 // One self-contained HTML page (no script, no external asset; a Content-Security-Policy forbids
@@ -46,7 +54,8 @@ struct RenderedReport {
   std::string body;
 };
 
-// BuildPeriodReport rendered in request.format; InvalidArgument for an unknown format.
+// BuildPeriodReport rendered in request.format; InvalidArgument for an unknown format. With
+// request.day, the Day N comment (RenderDayMarkdown of BuildDayReport): markdown only.
 Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& request);
 // Renders an already built report (format as above).
 Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format);

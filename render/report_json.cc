@@ -183,7 +183,11 @@ json Checks(const Report& r) {
 json Days(const Report& r) {
   json days = json::array();
   for (const auto& d : r.days) {
-    days.push_back({{"date", d.date},
+    days.push_back({{"day", d.number},
+                    {"date", d.date},
+                    {"label", d.label},
+                    {"complete", d.complete()},
+                    {"planned_end_ms", d.planned_end_ms},
                     {"start", Time(d.start_ms)},
                     {"start_ms", d.start_ms},
                     {"end", Time(d.end_ms)},
@@ -282,6 +286,8 @@ std::string RenderReportJson(const Report& r) {
   out["schema"] = "obsmon.report/v1";
   out["component"] = r.component;
   out["period_id"] = r.period_id ? json(*r.period_id) : json(nullptr);
+  out["day_count"] = r.period_days.size();
+  out["time_zone"] = r.time_zone.empty() ? json(nullptr) : json(r.time_zone);
   out["window"] = Window(r);
   out["objective"] = ObjectiveJson(r);
   out["verdict"] = VerdictJson(r);

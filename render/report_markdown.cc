@@ -9,6 +9,7 @@
 #include "core/duration.h"
 #include "core/text_escape.h"
 #include "render/report_format.h"
+#include "report/period_days.h"
 
 namespace obsmon {
 namespace {
@@ -74,6 +75,17 @@ void Line(std::string& out, const std::string& s) {
   out += '\n';
 }
 
+void AddCriteriaTable(const Report& r, std::string& out) {
+  Line(out, "| Criterion | Target | Measured | Met |");
+  Line(out, "|-----------|--------|----------|-----|");
+  for (const auto& c : r.criteria) {
+    auto [target, measured] = Cells(r, c);
+    Line(out, fmt::format("| {} | {} | {} | {} |", CriterionTitle(c.name), target, measured,
+                          Mark(c.met)));
+  }
+  Line(out, "");
+}
+
 // The title, the verdict with its reasons, and the criteria table.
 void AddVerdict(const Report& r, std::string& out) {
   if (r.period_id) {
@@ -92,14 +104,7 @@ void AddVerdict(const Report& r, std::string& out) {
   Line(out, "");
   for (const auto& reason : r.verdict_reasons) Line(out, "- " + EscapeMarkdown(reason));
   Line(out, "");
-  Line(out, "| Criterion | Target | Measured | Met |");
-  Line(out, "|-----------|--------|----------|-----|");
-  for (const auto& c : r.criteria) {
-    auto [target, measured] = Cells(r, c);
-    Line(out, fmt::format("| {} | {} | {} | {} |", CriterionTitle(c.name), target, measured,
-                          Mark(c.met)));
-  }
-  Line(out, "");
+  AddCriteriaTable(r, out);
 }
 
 // The projection's row of the figures table (the caller checks there is one).
@@ -282,21 +287,48 @@ void AddGaps(const Report& r, std::string& out) {
   Line(out, "");
 }
 
+// The incidents that began in day `d`, each with its first failing probe and reason.
+void AddDayIncidents(const Report& r, const DaySummary& d, std::string& out) {
+  constexpr size_t kListed = 10;
+  size_t listed = 0;
+  for (const Incident& inc : r.incidents) {
+    if (inc.start_ms < d.start_ms || inc.start_ms >= d.end_ms) continue;
+    if (++listed > kListed) continue;
+    Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc.start_ms),
+                          HumanDurationMs(inc.end_ms - inc.start_ms),
+                          inc.ongoing ? " (ongoing)" : "", EscapeMarkdown(inc.first_probe),
+                          Reason(inc.first_reason)));
+  }
+  if (listed > kListed) Line(out, fmt::format("  - … and {} more", listed - kListed));
+}
+
+// The figures of one day: the body of its "### Day N" section and of its comment.
+void AddDayFigures(const Report& r, const DaySummary& d, std::string& out) {
+  Line(out, fmt::format("- Uptime: {} (down {}, unknown {}{})", FormatPercent(d.totals.uptime()),
+                        HumanDurationMs(d.totals.down_ms), HumanDurationMs(d.totals.unknown_ms),
+                        d.totals.excluded_ms > 0
+                            ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
+                            : std::string()));
+  Line(out, fmt::format("- Incidents: {}", d.incidents));
+  AddDayIncidents(r, d, out);
+  Line(out, fmt::format("- Log lines: {}{} critical, {} error", r.logs.truncated ? "at least " : "",
+                        d.criticals, d.errors));
+  Line(out, fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
+                        d.checks_failed));
+  Line(out, fmt::format("- Latency: {}", Latency(d.latency)));
+}
+
+void AddDayHeading(const DaySummary& d, std::string& out) {
+  Line(out, fmt::format("### Day {} ({})", d.number, d.date));
+  Line(out, fmt::format("_{}{}_", EscapeMarkdown(d.label), d.complete() ? "" : " (so far)"));
+  Line(out, "");
+}
+
 // One "### Day N (date)" section per day, as the promotion issue's template has them.
 void AddDays(const Report& r, std::string& out) {
-  for (size_t i = 0; i < r.days.size(); ++i) {
-    const auto& d = r.days[i];
-    Line(out, fmt::format("### Day {} ({})", i + 1, d.date));
-    Line(out, fmt::format("- Uptime: {} (down {}, unknown {}{})", FormatPercent(d.totals.uptime()),
-                          HumanDurationMs(d.totals.down_ms), HumanDurationMs(d.totals.unknown_ms),
-                          d.totals.excluded_ms > 0
-                              ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
-                              : std::string()));
-    Line(out, fmt::format("- Incidents: {}", d.incidents));
-    Line(out, fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
-                          d.checks_failed));
-    Line(out, fmt::format("- Latency: {}", Latency(d.latency)));
-    Line(out, fmt::format("- Log lines: {} critical, {} error", d.criticals, d.errors));
+  for (const auto& d : r.days) {
+    AddDayHeading(d, out);
+    AddDayFigures(r, d, out);
     Line(out, "");
   }
 }
@@ -310,6 +342,25 @@ void AddAssessment(const Report& r, std::string& out) {
 }
 
 }  // namespace
+
+std::string RenderDayMarkdown(const Report& r, const DaySummary& d) {
+  std::string out;
+  AddDayHeading(d, out);
+  AddDayFigures(r, d, out);
+  const DayStatus status = StatusOf(r);
+  const std::vector<std::string> reasons = StatusReasons(r);
+  Line(out, fmt::format("- Status: **{}**{}", DayStatusName(status), reasons.empty() ? "" : ":"));
+  for (const auto& reason : reasons) Line(out, "  - " + EscapeMarkdown(reason));
+  return out;
+}
+
+std::string RenderAssessmentMarkdown(const Report& r) {
+  std::string out;
+  AddAssessment(r, out);
+  Line(out, "");
+  AddCriteriaTable(r, out);
+  return out;
+}
 
 std::string RenderReportMarkdown(const Report& r) {
   std::string out;

@@ -10,6 +10,7 @@
 #include "core/duration.h"
 #include "core/time_format.h"
 #include "report/figure_format.h"
+#include "report/period_days.h"
 #include "storage/storage.h"
 
 namespace obsmon {
@@ -154,6 +155,14 @@ Result<ReportWindow> ResolveWindow(storage::PeriodStore& store, const PeriodRepo
     w.objective = PeriodObjective(*p, req.objective);
     w.options.degradation_tolerance = p->degradation_tolerance;
     w.options.period_id = p->id;
+    if (!p->time_zone.empty()) {
+      auto zone = TimeZone::Load(p->time_zone);
+      if (!zone.ok()) {
+        return Status::InvalidArgument(fmt::format("observation period #{}: time zone: {}", p->id,
+                                                   zone.status().message()));
+      }
+      w.options.time_zone = std::move(*zone);
+    }
     if (w.to <= w.from) {
       return Status::InvalidArgument(
           fmt::format("observation period #{} was stopped before it began", p->id));
@@ -201,6 +210,34 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   if (!reader.ok()) return reader.status();
   return BuildReport(**reader, req.component, w->objective, w->from, w->to, req.now_ms,
                      w->options);
+}
+
+Result<DayReport> BuildDayReport(const PeriodReportRequest& request, int day) {
+  auto full = BuildPeriodReport(request);
+  if (!full.ok()) return full.status();
+  const Report& r = *full;
+  if (day < 1 || static_cast<size_t>(day) > r.period_days.size()) {
+    return Status::InvalidArgument(
+        fmt::format("day {} is out of range: the {} has days 1 to {}", day,
+                    r.period_id ? fmt::format("observation period #{}", *r.period_id)
+                                : std::string("window"),
+                    r.period_days.size()));
+  }
+  const size_t index = static_cast<size_t>(day - 1);
+  if (index >= r.days.size()) {
+    return Status::InvalidArgument(
+        fmt::format("day {} has not begun: it starts at {} UTC", day,
+                    FormatUtcSeconds(r.period_days[index].start_ms)));
+  }
+  if (!r.days[index].complete() || r.days[index].planned_end_ms >= request.now_ms) {
+    return DayReport{std::move(*full), index};
+  }
+  PeriodReportRequest at_end = request;
+  at_end.now_ms = r.days[index].planned_end_ms;
+  auto report = BuildPeriodReport(at_end);
+  if (!report.ok()) return report.status();
+  if (report->days.size() <= index) return Status::Internal("day vanished at its end");
+  return DayReport{std::move(*report), index};
 }
 
 }  // namespace obsmon

@@ -67,11 +67,23 @@ struct PeriodReportRequest {
   bool live = false;
   // Uptime, coverage and budget only: no log lines, no alert history (read every refresh).
   bool figures_only = false;
+  // Day N of the period or window (1-based; report/period_days.h): see BuildDayReport.
+  std::optional<int> day;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the
 // component, plus the period's) and alert history from the database. NotFound for an unknown
 // period id or a period of another component; InvalidArgument for a bad window.
 Result<Report> BuildPeriodReport(const PeriodReportRequest& request);
+
+// Day N's report: the period's report evaluated to the end of Day N (to now while Day N runs),
+// so that its status is where the period stood when the day ended, and the index of Day N in its
+// `days`. That day's figures are those of the full report's day row (docs/report.md, "Days").
+// InvalidArgument when the window has no Day N (out of range) or Day N has not begun.
+struct DayReport {
+  Report report;
+  size_t index = 0;  // report.days[index] is Day N
+};
+Result<DayReport> BuildDayReport(const PeriodReportRequest& request, int day);
 
 }  // namespace obsmon

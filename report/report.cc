@@ -9,11 +9,11 @@
 
 #include "core/duration.h"
 #include "report/figure_format.h"
+#include "report/period_days.h"
 
 namespace obsmon {
 namespace {
 
-constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kHourMs = 3'600'000;
 
 TimestampMs HourStart(TimestampMs ms) { return FloorMs(ms, kHourMs); }
@@ -77,11 +77,15 @@ void Project(Report& r, const std::vector<TimeInterval>& excluded_all) {
   r.projection = p;
 }
 
-TimestampMs DayStart(TimestampMs ms) { return FloorMs(ms, kDayMs); }
+constexpr size_t kNoDay = static_cast<size_t>(-1);
 
-// Index of ts's UTC day among the days of a window starting at `from` (ts >= from).
-size_t DayIndex(TimestampMs from, TimestampMs ts) {
-  return static_cast<size_t>((DayStart(ts) - DayStart(from)) / kDayMs);
+// Index of the day holding ts among `days` (ordered, contiguous), kNoDay when none does.
+size_t DayAt(const std::vector<DaySummary>& days, TimestampMs ts) {
+  auto it = std::upper_bound(days.begin(), days.end(), ts,
+                             [](TimestampMs t, const DaySummary& d) { return t < d.start_ms; });
+  if (it == days.begin()) return kNoDay;
+  --it;
+  return ts < it->end_ms ? static_cast<size_t>(it - days.begin()) : kNoDay;
 }
 
 bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
@@ -108,29 +112,36 @@ void AddOverlap(UptimeTotals& totals, const StateSpan& span, TimestampMs from, T
   }
 }
 
-// The UTC days of [from, evaluated_to) with their share of the timeline and of the incidents.
-// Checks and latency are filled in by ComputeReport's pass over the runs.
-std::vector<DaySummary> BuildDays(const Report& r, const std::vector<StateSpan>& timeline) {
+// The days (report/period_days.h) begun in [from, evaluated_to) with their share of the timeline
+// and of the incidents. Checks and latency are filled in by ComputeReport's pass over the runs.
+// Sets r.period_days and r.time_zone too.
+std::vector<DaySummary> BuildDays(Report& r, const std::vector<StateSpan>& timeline,
+                                  const std::optional<TimeZone>& zone) {
+  r.period_days = PeriodDays(r.from_ms, r.to_ms, zone);
+  if (zone) r.time_zone = zone->name();
   std::vector<DaySummary> days;
-  const TimestampMs from = r.from_ms;
-  const TimestampMs end = r.evaluated_to_ms;
-  if (end <= from) return days;
-  for (TimestampMs d = DayStart(from); d < end; d += kDayMs) {
+  for (const PeriodDay& pd : r.period_days) {
+    if (pd.start_ms >= r.evaluated_to_ms) break;
     DaySummary day;
-    day.date = FormatUtcDate(d);
-    day.start_ms = std::max(d, from);
-    day.end_ms = std::min(d + kDayMs, end);
+    day.number = pd.number;
+    day.date = DayDate(pd.start_ms, zone);
+    day.label = DayLabel(pd, zone);
+    day.start_ms = pd.start_ms;
+    day.planned_end_ms = pd.end_ms;
+    day.end_ms = std::min(pd.end_ms, r.evaluated_to_ms);
     day.totals.window_ms = day.end_ms - day.start_ms;
     days.push_back(std::move(day));
   }
   // Spans are ordered; a span may cross several days.
   for (const StateSpan& span : timeline) {
-    for (size_t i = DayIndex(from, span.start_ms);
-         i < days.size() && days[i].start_ms < span.end_ms; ++i) {
+    size_t i = DayAt(days, std::max(span.start_ms, r.from_ms));
+    for (; i < days.size() && days[i].start_ms < span.end_ms; ++i) {
       AddOverlap(days[i].totals, span, days[i].start_ms, days[i].end_ms);
     }
   }
-  for (const Incident& inc : r.incidents) ++days[DayIndex(from, inc.start_ms)].incidents;
+  for (const Incident& inc : r.incidents) {
+    if (size_t i = DayAt(days, inc.start_ms); i != kNoDay) ++days[i].incidents;
+  }
   return days;
 }
 
@@ -413,11 +424,12 @@ void SummarizeChecks(Report& r, std::span<const ProbeRun> check_runs,
     if (run.role != ProbeRole::kIntegration) continue;
     if (run.ts_ms < r.from_ms || run.ts_ms >= r.evaluated_to_ms) continue;
     if (ContainsInstant(excluded_eval, run.ts_ms)) continue;
-    DaySummary& day = r.days[DayIndex(r.from_ms, run.ts_ms)];
     CheckSummary& c = checks[run.key.probe];
     c.probe = run.key.probe;
     ++c.runs;
-    ++(run.success ? day.checks_passed : day.checks_failed);
+    if (size_t i = DayAt(r.days, run.ts_ms); i != kNoDay) {
+      ++(run.success ? r.days[i].checks_passed : r.days[i].checks_failed);
+    }
     if (run.success) {
       ++c.passed;
     } else {
@@ -493,14 +505,16 @@ void SummarizeLatencies(Report& r, const std::vector<storage::HourDurations>& gr
     r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
                                 SummarizeSortedSets(slice(h, h + 1))});
   }
-  // UTC days are runs of whole UTC hours.
+  // A day's latency is that of the whole UTC hours from the one its start falls in to the one its
+  // planned end falls in (durations are stored per hour): exact when days begin on the hour, and
+  // the same whether the day is reported at its end or later (docs/report.md, "Days").
   auto hour_index = [&](TimestampMs t) {
     return std::min(hours,
                     static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
   };
   for (auto& d : r.days) {
     const size_t h0 = hour_index(HourStart(d.start_ms));
-    const size_t h1 = d.end_ms >= r.evaluated_to_ms ? hours : hour_index(d.end_ms);
+    const size_t h1 = d.planned_end_ms >= r.to_ms ? hours : hour_index(HourStart(d.planned_end_ms));
     d.latency = SummarizeSortedSets(slice(h0, h1));
   }
 }
@@ -550,7 +564,7 @@ Report ComputeReportFromInput(const ReportInput& input, const std::string& compo
   const std::vector<TimeInterval> excluded_eval =
       NormalizeIntervals(r.excluded, from_ms, r.evaluated_to_ms);
 
-  r.days = BuildDays(r, up.timeline);
+  r.days = BuildDays(r, up.timeline, options.time_zone);
   for (const StateSpan& span : up.timeline) {
     if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
   }

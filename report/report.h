@@ -15,8 +15,10 @@
 #include "core/records.h"
 #include "core/run_span.h"
 #include "core/status.h"
+#include "core/time_zone.h"
 #include "core/objective.h"
 #include "report/percentiles.h"
+#include "report/period_days.h"
 #include "report/component_usage.h"
 #include "report/uptime.h"
 #include "storage/storage.h"
@@ -129,11 +131,17 @@ struct LatencyPoint {
   LatencySummary latency;
 };
 
-// One UTC calendar day of the evaluated window (the first and last may be partial).
+// One day of the evaluated window as report/period_days.h counts them: by default the N-th 24 h
+// from the window's start, calendar days of ReportOptions::time_zone when it is set.
 struct DaySummary {
-  std::string date;          // "2025-10-14"
-  TimestampMs start_ms = 0;  // clipped to the window
-  TimestampMs end_ms = 0;
+  int number = 0;            // Day N, 1-based
+  std::string date;          // "2025-10-14", the local date of the day's start
+  std::string label;         // "Day 3 — 2026-10-16 06:36 → 2026-10-17 06:36 UTC" (DayLabel)
+  TimestampMs start_ms = 0;  // within the window
+  TimestampMs end_ms = 0;    // clipped to the evaluated end
+  TimestampMs planned_end_ms = 0;  // where the day ends (the window's end for the last one)
+  // The day is over (not cut by the evaluated end).
+  bool complete() const { return end_ms == planned_end_ms; }
   UptimeTotals totals;
   uint64_t incidents = 0;  // incidents that started in this day
   uint64_t checks_passed = 0;
@@ -161,7 +169,9 @@ struct Report {
   std::vector<ProbeLatency> latency_by_probe;  // every health probe with a stored run, by name
   std::vector<CheckSummary> checks;  // sorted by probe
   ErrorBudget budget;
-  std::vector<DaySummary> days;
+  std::vector<DaySummary> days;    // the days begun so far
+  std::vector<PeriodDay> period_days;  // every day of the whole window, begun or not
+  std::string time_zone;           // the days' zone (IANA name); "" for 24 h days from `from_ms`
   std::vector<std::string> health_probes;
   std::vector<TimeInterval> excluded;  // normalized, clipped to [from, to)
 
@@ -202,6 +212,8 @@ struct ReportOptions {
   // at most this ratio (0.25 = 25 %). Needs two days with data, else the criterion is left out.
   double degradation_tolerance = 0.25;
   std::optional<int64_t> period_id;
+  // Days are this zone's calendar days; nullopt: 24 h days from the window's start.
+  std::optional<TimeZone> time_zone;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;
 };

@@ -199,6 +199,48 @@ Status AlertStore::Enqueue(std::vector<OutboxEntry>* entries) {
   }
 }
 
+Result<bool> AlertStore::EnqueueOnce(const std::string& once_key, OutboxEntry* e) {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Transaction tx = WriteTransaction(*db_);
+    SQLite::Statement seen(*db_, "SELECT 1 FROM outbox_once WHERE once_key = ?");
+    seen.bind(1, once_key);
+    if (seen.executeStep()) return false;
+    SQLite::Statement ins(*db_,
+                          "INSERT INTO alert_outbox (receiver, payload, created_ms, "
+                          "next_attempt_ms, attempts, last_error) VALUES (?,?,?,?,?,?)");
+    ins.bind(1, e->receiver);
+    ins.bind(2, e->payload);
+    ins.bind(3, static_cast<int64_t>(e->created_ms));
+    ins.bind(4, static_cast<int64_t>(e->next_attempt_ms));
+    ins.bind(5, e->attempts);
+    ins.bind(6, e->last_error);
+    ins.exec();
+    e->id = db_->getLastInsertRowid();
+    SQLite::Statement key(*db_,
+                          "INSERT INTO outbox_once (once_key, outbox_id, created_ms) VALUES (?,?,?)");
+    key.bind(1, once_key);
+    key.bind(2, static_cast<int64_t>(e->id));
+    key.bind(3, static_cast<int64_t>(e->created_ms));
+    key.exec();
+    tx.commit();
+    return true;
+  } catch (const SQLite::Exception& ex) {
+    return StatusFromException(ex, "enqueueing a notification once");
+  }
+}
+
+Result<bool> AlertStore::WasEnqueued(const std::string& once_key) {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Statement seen(*db_, "SELECT 1 FROM outbox_once WHERE once_key = ?");
+    seen.bind(1, once_key);
+    return seen.executeStep();
+  } catch (const SQLite::Exception& ex) {
+    return StatusFromException(ex, "reading exactly-once outbox keys");
+  }
+}
+
 Result<std::vector<OutboxEntry>> AlertStore::Due(int64_t now_ms, size_t limit) {
   MutexLock lock(mu_);
   try {

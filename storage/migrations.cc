@@ -198,6 +198,18 @@ ALTER TABLE maintenance ADD COLUMN recurrence TEXT NOT NULL DEFAULT '';   -- '' 
 ALTER TABLE maintenance ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';    -- IANA zone of the recurrence, '' = UTC
 ALTER TABLE maintenance ADD COLUMN duration_ms INTEGER NOT NULL DEFAULT 0; -- of each occurrence
 )sql"},
+      {"observation periods counted in a time zone's calendar days",
+       R"sql(
+ALTER TABLE periods ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';  -- IANA zone of the days, '' = 24 h from the start
+)sql"},
+      {"exactly-once outbox keys (digest comments)",
+       R"sql(
+CREATE TABLE outbox_once (
+  once_key   TEXT PRIMARY KEY,      -- 'digest:<period id>:<destination>:day<N>' | ...:final
+  outbox_id  INTEGER NOT NULL,      -- alert_outbox.id of the row stored with it (may be gone)
+  created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

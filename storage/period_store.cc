@@ -16,7 +16,11 @@ namespace {
 
 constexpr const char* kPeriodColumns =
     "id, component, start_ms, end_ms, stopped_ms, objective_percent, min_coverage_percent, "
-    "latency_p95_ms, degradation_tolerance, source, created_ms, note";
+    "latency_p95_ms, degradation_tolerance, source, created_ms, note, time_zone";
+// The same from a schema older than the periods' time zone (read-only opens).
+constexpr const char* kPeriodColumnsNoZone =
+    "id, component, start_ms, end_ms, stopped_ms, objective_percent, min_coverage_percent, "
+    "latency_p95_ms, degradation_tolerance, source, created_ms, note, ''";
 
 PeriodRecord ReadPeriod(SQLite::Statement& q) {
   PeriodRecord p;
@@ -32,6 +36,7 @@ PeriodRecord ReadPeriod(SQLite::Statement& q) {
   p.source = q.getColumn(9).getString();
   p.created_ms = q.getColumn(10).getInt64();
   p.note = q.getColumn(11).getString();
+  p.time_zone = q.getColumn(12).getString();
   return p;
 }
 
@@ -42,11 +47,13 @@ constexpr const char* kMaintenanceColumns =
 constexpr const char* kMaintenanceColumnsV4 =
     "id, component, start_ms, end_ms, reason, source, created_ms, '', '', 0";
 
-bool HasRecurrenceColumns(SQLite::Database& db) {
+// Whether `table` has `column` (a database opened read-only may predate a migration). Both names
+// are literals of this file.
+bool HasColumn(SQLite::Database& db, const char* table, const char* column) {
   try {
-    return db.execAndGet(
-                 "SELECT count(*) FROM pragma_table_info('maintenance') "
-                 "WHERE name = 'recurrence'")
+    return db.execAndGet(fmt::format("SELECT count(*) FROM pragma_table_info('{}') "
+                                     "WHERE name = '{}'",
+                                     table, column))
                .getInt() > 0;
   } catch (const SQLite::Exception&) {
     return false;
@@ -82,6 +89,11 @@ Status Validate(const PeriodRecord& p) {
   if (!(p.degradation_tolerance >= 0)) {
     return Status::InvalidArgument("period: degradation tolerance is negative");
   }
+  if (!p.time_zone.empty()) {
+    if (auto zone = TimeZone::Load(p.time_zone); !zone.ok()) {
+      return Status::InvalidArgument(fmt::format("period: time zone: {}", zone.status().message()));
+    }
+  }
   return Status::Ok();
 }
 
@@ -113,7 +125,10 @@ Status Validate(const MaintenanceRecord& m) {
 }  // namespace
 
 PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db)
-    : has_recurrence_(HasRecurrenceColumns(*db)), db_(std::move(db)) {}
+    : has_recurrence_(HasColumn(*db, "maintenance", "recurrence")),
+      period_columns_(HasColumn(*db, "periods", "time_zone") ? kPeriodColumns
+                                                             : kPeriodColumnsNoZone),
+      db_(std::move(db)) {}
 PeriodStore::~PeriodStore() = default;
 
 Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path) {
@@ -151,8 +166,8 @@ Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
     SQLite::Statement ins(*db_,
                           "INSERT INTO periods (component, start_ms, end_ms, stopped_ms, "
                           "objective_percent, min_coverage_percent, latency_p95_ms, "
-                          "degradation_tolerance, source, created_ms, note) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+                          "degradation_tolerance, source, created_ms, note, time_zone) "
+                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     ins.bind(1, p.component);
     ins.bind(2, static_cast<int64_t>(p.start_ms));
     ins.bind(3, static_cast<int64_t>(p.end_ms));
@@ -168,6 +183,7 @@ Result<int64_t> PeriodStore::AddPeriod(const PeriodRecord& p) {
     ins.bind(9, p.source);
     ins.bind(10, static_cast<int64_t>(p.created_ms));
     ins.bind(11, p.note);
+    ins.bind(12, p.time_zone);
     ins.exec();
     const int64_t id = db_->getLastInsertRowid();
     tx.commit();
@@ -185,7 +201,7 @@ Result<PeriodRecord> PeriodStore::StopPeriod(const std::string& component, Times
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE component = ? AND "
                                           "stopped_ms = 0 AND end_ms > ? "
                                           "ORDER BY (start_ms <= ?) DESC, start_ms DESC LIMIT 1",
-                                          kPeriodColumns));
+                                          period_columns_));
     q.bind(1, component);
     q.bind(2, static_cast<int64_t>(now_ms));
     q.bind(3, static_cast<int64_t>(now_ms));
@@ -213,7 +229,7 @@ Result<std::vector<PeriodRecord>> PeriodStore::Periods(const std::string& compon
   try {
     SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE (? = '' OR component = ?) "
                                           "ORDER BY start_ms DESC, id DESC",
-                                          kPeriodColumns));
+                                          period_columns_));
     q.bind(1, component);
     q.bind(2, component);
     std::vector<PeriodRecord> out;
@@ -227,7 +243,7 @@ Result<std::vector<PeriodRecord>> PeriodStore::Periods(const std::string& compon
 Result<PeriodRecord> PeriodStore::Period(int64_t id) {
   MutexLock lock(mu_);
   try {
-    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE id = ?", kPeriodColumns));
+    SQLite::Statement q(*db_, fmt::format("SELECT {} FROM periods WHERE id = ?", period_columns_));
     q.bind(1, static_cast<int64_t>(id));
     if (!q.executeStep()) return Status::NotFound(fmt::format("no observation period #{}", id));
     return ReadPeriod(q);

@@ -94,6 +94,8 @@ class PeriodStore {
   Mutex mu_;
   // Whether the schema has the recurrence columns (a database opened read-only may predate them).
   const bool has_recurrence_;
+  // The periods' column list, with or without time_zone (likewise).
+  const char* const period_columns_;
   std::unique_ptr<SQLite::Database> db_ GUARDED_BY(mu_);
 };
 

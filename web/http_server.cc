@@ -235,6 +235,21 @@ void HttpServer::Handle(const httplib::Request& req, httplib::Response& res) {
   SendError(res, 404, "not_found", "no such path " + EchoSafe(path));
 }
 
+namespace {
+// ?day=N (a day number from 1 to 9999) into q->day; the error message when it is not one.
+std::optional<std::string> ReadDay(const httplib::Request& req, ReportQuery* q) {
+  if (!req.has_param("day")) return std::nullopt;
+  const std::string text = req.get_param_value("day");
+  bool digits = !text.empty() && text.size() <= 4;
+  for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
+  if (!digits || std::stoi(text) < 1) {
+    return "parameter 'day': '" + EchoSafe(text) + "' is not a day number (1, 2, ...)";
+  }
+  q->day = std::stoi(text);
+  return std::nullopt;
+}
+}  // namespace
+
 void HttpServer::HandleReport(const std::string& component, const httplib::Request& req,
                               httplib::Response& res) {
   ReportQuery q;
@@ -244,10 +259,11 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     return SendError(res, 404, "not_found", "no component '" + EchoSafe(q.component) + "'");
   }
   for (const auto& [key, value] : req.params) {
-    if (key != "from" && key != "to" && key != "last" && key != "format" && key != "period") {
+    if (key != "from" && key != "to" && key != "last" && key != "format" && key != "period" &&
+        key != "day") {
       return SendError(res, 400, "bad_data",
                        "unknown parameter '" + EchoSafe(key) +
-                           "' (known: from, to, last, period, format)");
+                           "' (known: from, to, last, period, format, day)");
     }
     if (req.get_param_value_count(key) > 1) {
       return SendError(res, 400, "bad_data", "parameter '" + key + "' given more than once");
@@ -271,6 +287,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     }
     q.period_id = id;
   }
+  if (auto bad = ReadDay(req, &q)) return SendError(res, 400, "bad_data", *bad);
   if (req.has_param("to")) {
     auto t = ParseTimestamp(req.get_param_value("to"));
     if (!t) {

@@ -37,6 +37,7 @@ struct ReportQuery {
   // the objective window ending now) is reported.
   bool explicit_window = false;
   std::optional<int64_t> period_id;  // a stored observation period
+  std::optional<int> day;            // ?day=N: only Day N's comment (markdown)
 };
 
 struct HttpBody {

@@ -65,6 +65,29 @@ alerts::SeriesStoreOptions SeriesOptions() {
 }
 }  // namespace
 
+namespace {
+// Every component's digest destinations, with what its reports need (notifiers made later).
+std::vector<DigestTarget> DigestTargetsOf(const Config& config) {
+  std::vector<DigestTarget> targets;
+  for (const auto& c : config.components) {
+    for (const auto& d : c.digest) {
+      DigestTarget t;
+      t.component = c.name;
+      t.objective = c.objective;
+      for (const auto& p : c.probes) {
+        if (p.spec.role == ProbeRole::kHealth) t.health_probes.push_back(p.spec.key.probe);
+      }
+      t.destination = d;
+      targets.push_back(std::move(t));
+    }
+  }
+  return targets;
+}
+
+// How often the digest poster looks for days that ended (a comment goes out within this).
+constexpr int64_t kDigestPollMs = 60'000;
+}  // namespace
+
 AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
     : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {}
 
@@ -111,12 +134,18 @@ Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config)
     groups.push_back(std::move(g));
   }
   if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
-  return Prepared{std::move(*delivery), std::move(groups), config.rule_files.size()};
+  return Prepared{std::move(*delivery), std::move(groups), config.rule_files.size(),
+                  DigestTargetsOf(config)};
 }
 
 void AlertingRuntime::StartRules(Prepared prepared) {
   const alerts::AlertingConfig& delivery = prepared.delivery;
   notifiers_ = alerts::MakeNotifiers(delivery);
+  for (auto& t : prepared.digests) {
+    notifiers_.push_back(std::make_unique<alerts::DigestNotifier>(
+        DigestPoster::ReceiverName(t.component, t.destination), t.destination));
+    t.notifier = static_cast<alerts::DigestNotifier*>(notifiers_.back().get());
+  }
   alerts::OutboxOptions oo;
   oo.clock = &clock_;
   oo.store = store_.get();
@@ -174,6 +203,7 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   selected_ = std::move(selected);
   outbox_->Start();
   rules_->Start();
+  StartDigests(std::move(prepared.digests));
   log_->info("alerting: {} rules from {} rule file patterns, {} receivers", rule_count,
              prepared.rule_files, notifiers_.size());
 }
@@ -207,7 +237,14 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
              FormatDurationMs(window));
 }
 
+void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {
+  digests_ = std::make_unique<DigestPoster>(db_path_, store_.get(), std::move(targets));
+  digests_->Start(clock_, kDigestPollMs,
+                  [log = log_](const Status& s) { log->warn("digest: {}", s.message()); });
+}
+
 void AlertingRuntime::StopRules() {
+  digests_.reset();  // stops its thread before the notifiers it enqueues for go
   if (rules_) rules_->Stop();
   if (outbox_) outbox_->Stop();
   rules_.reset();

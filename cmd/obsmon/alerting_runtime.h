@@ -1,5 +1,6 @@
 // Rules and alert delivery inside the daemon: the in-memory series store every probe result is
-// appended to, the rule manager over it, and the durable outbox to Alertmanagers and webhooks.
+// appended to, the rule manager over it, and the durable outbox to Alertmanagers and webhooks,
+// which also carries the observation-period digests (digest_poster.h).
 // Owned by the daemon; a ResultSink. Thread-safe.
 #pragma once
 
@@ -26,6 +27,7 @@
 #include "core/storage_health.h"
 #include "config/config.h"
 #include "core/run_outcome.h"
+#include "cmd/obsmon/digest_poster.h"
 #include "cmd/obsmon/recording_alert_store.h"
 
 namespace obsmon {
@@ -69,11 +71,14 @@ class AlertingRuntime final : public ResultSink {
     alerts::AlertingConfig delivery;
     std::vector<alerts::RuleGroupSpec> groups;
     size_t rule_files = 0;
+    std::vector<DigestTarget> digests;  // notifier not set yet
   };
   AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
   static Result<Prepared> Prepare(const Config& config);
   void StartRules(Prepared prepared) REQUIRES(mu_);  // cannot fail
   void StopRules() REQUIRES(mu_);
+  // The digest poster over the outbox's digest notifiers (set in `targets`).
+  void StartDigests(std::vector<DigestTarget> targets) REQUIRES(mu_);
   // Refills series_ from storage before the first evaluation (see the .cc), with the samples
   // of the metrics `wanted` says yes to: all the rules select at start, and after a reload the
   // ones they did not select before.
@@ -93,6 +98,8 @@ class AlertingRuntime final : public ResultSink {
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_ GUARDED_BY(mu_);
   std::unique_ptr<alerts::Outbox> outbox_ GUARDED_BY(mu_);
   std::unique_ptr<alerts::RuleManager> rules_ GUARDED_BY(mu_);
+  // Posts the periods' Day N comments and final assessments through outbox_ (docs/digest.md).
+  std::unique_ptr<DigestPoster> digests_ GUARDED_BY(mu_);
   // The generated SLO burn-rate alerts that are on: labels of obsmon_slo_alert_rule_info.
   std::vector<std::map<std::string, std::string>> slo_alerts_ GUARDED_BY(mu_);
 };

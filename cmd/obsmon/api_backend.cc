@@ -159,6 +159,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   request.health_probes = options.health_probes;
   request.format = q.format;
   request.now_ms = clock_.NowMs();
+  request.day = q.day;
   auto rendered = RenderPeriodReport(request);
   if (health_) health_->Record("read", rendered.status());
   if (!rendered.ok()) return rendered.status();

@@ -165,6 +165,7 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   req.period_id = a.period_id;
   req.format = a.format;
   req.now_ms = clock.NowMs();
+  req.day = a.day;
   if (r->component) {
     req.objective = r->component->objective;
     for (const auto& probe : r->component->probes) {
@@ -319,6 +320,9 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
                     "Allowed growth of p95 from the first to the last day (0.25 = 25 %)");
   start->add_option("--start", args->start.start, "Start time (default now)");
   start->add_option("--note", args->start.note, "Free text kept with the period");
+  start->add_option("--timezone", args->start.time_zone,
+                    "Count days as calendar days of this zone, e.g. Europe/Berlin (default: 24 h "
+                    "from the start)");
   AddManagedTarget(start, &args->start.target);
   start->callback(
       [args, &clock] { Fail(CmdObserveStart(args->start, clock, std::cout, std::cerr)); });
@@ -341,12 +345,18 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
   report->add_option("component", args->report.component, "Component name")->required();
   auto* period_opt =
       report->add_option("--period", args->period_id, "Period id (default: the current one)");
-  report->add_option("--format", args->report.format, "text, markdown, json or html")
-      ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
+  auto* format_opt =
+      report->add_option("--format", args->report.format, "text, markdown, json or html")
+          ->check(CLI::IsMember({"text", "markdown", "json", "html"}));
   report->add_option("-o,--output", args->report.output, "Write to this file");
+  report->add_option("--day", args->report.day,
+                     "Only Day N's comment for the promotion issue (with --format markdown)")
+      ->check(CLI::Range(1, 4000));
   AddTarget(report, &args->report.target);
-  report->callback([args, period_opt, &clock] {
+  report->callback([args, period_opt, format_opt, &clock] {
     if (period_opt->count() > 0) args->report.period_id = args->period_id;
+    // A day's comment is markdown: --day alone needs no --format.
+    if (args->report.day && format_opt->count() == 0) args->report.format = "markdown";
     Fail(CmdObserveReport(args->report, clock, std::cout, std::cerr));
   });
 }

@@ -1,8 +1,10 @@
 // The `observe`, `maintenance` and `rules slo` commands of the obsmon CLI:
 //
-//   obsmon observe start COMPONENT [--days 7] [--objective 99.5] [--start T] [--config F | --db P]
+//   obsmon observe start COMPONENT [--days 7] [--objective 99.5] [--start T] [--timezone Z]
+//                        [--config F | --db P]
 //   obsmon observe list [COMPONENT]       obsmon observe stop COMPONENT
 //   obsmon observe report COMPONENT [--period ID] [--format text|markdown|json|html] [-o FILE]
+//                         [--day N]    (Day N's comment, markdown)
 //   obsmon maintenance add COMPONENT --from T --to T --reason TEXT
 //   obsmon maintenance add COMPONENT (--weekly "sun 02:00" | --daily 02:00) --duration 2h
 //                          [--timezone Europe/Berlin] [--from T] [--until T] --reason TEXT
@@ -45,6 +47,7 @@ struct ObserveReportArgs {
   std::optional<int64_t> period_id;
   std::string format = "text";
   std::string output;  // file to write; empty: `out`
+  std::optional<int> day;  // only Day N's comment (markdown)
 };
 int CmdObserveReport(const ObserveReportArgs& args, const Clock& clock, std::ostream& out,
                      std::ostream& err);

@@ -304,6 +304,12 @@ Result<PeriodRecord> LocalManager::PeriodOf(const ObserveStartArgs& a) const {
   p.source = "cli";
   p.created_ms = clock_.NowMs();
   p.note = a.note;
+  p.time_zone = a.time_zone;
+  if (!a.time_zone.empty()) {
+    if (auto zone = TimeZone::Load(a.time_zone); !zone.ok()) {
+      return Refuse("--timezone: " + zone.status().message());
+    }
+  }
   return p;
 }
 

@@ -42,6 +42,7 @@ struct ObserveStartArgs {
   std::optional<double> degradation_tolerance;
   std::string start;  // RFC 3339 / Unix time / "now" (default)
   std::string note;
+  std::string time_zone;  // IANA zone whose calendar days are the period's days; "" = 24 h days
 };
 
 // Where a window may be added or moved to (docs/report.md, "Maintenance windows"):

@@ -78,7 +78,7 @@ bool ReadDays(const json& body, int* days, Status* why) {
 
 Result<ObserveStartArgs> StartArgsFromJson(const json& body) {
   if (Status s = CheckFields(body, {"component", "days", "objective", "min_coverage", "latency_p95",
-                                    "degradation_tolerance", "start", "note"});
+                                    "degradation_tolerance", "start", "note", "timezone"});
       !s.ok()) {
     return s;
   }
@@ -90,7 +90,8 @@ Result<ObserveStartArgs> StartArgsFromJson(const json& body) {
       !ReadNumber(body, "min_coverage", &a.min_coverage_percent, &why) ||
       !ReadString(body, "latency_p95", &a.latency_p95, &why) ||
       !ReadNumber(body, "degradation_tolerance", &a.degradation_tolerance, &why) ||
-      !ReadString(body, "start", &a.start, &why) || !ReadString(body, "note", &a.note, &why)) {
+      !ReadString(body, "start", &a.start, &why) || !ReadString(body, "note", &a.note, &why) ||
+      !ReadString(body, "timezone", &a.time_zone, &why)) {
     return why;
   }
   return a;
@@ -156,6 +157,7 @@ json StartArgsToJson(const ObserveStartArgs& a) {
   if (a.degradation_tolerance) body["degradation_tolerance"] = *a.degradation_tolerance;
   if (!a.start.empty()) body["start"] = a.start;
   if (!a.note.empty()) body["note"] = a.note;
+  if (!a.time_zone.empty()) body["timezone"] = a.time_zone;
   return body;
 }
 
@@ -197,7 +199,8 @@ json PeriodToJson(const PeriodRecord& p, TimestampMs now_ms) {
               {"degradation_tolerance", p.degradation_tolerance},
               {"source", p.source},
               {"created_ms", p.created_ms},
-              {"note", p.note}};
+              {"note", p.note},
+              {"timezone", p.time_zone.empty() ? json(nullptr) : json(p.time_zone)}};
   return out;
 }
 
@@ -234,6 +237,7 @@ Result<PeriodRecord> PeriodFromJson(const json& j) {
     p.source = j.at("source").get<std::string>();
     p.created_ms = j.at("created_ms").get<int64_t>();
     p.note = j.at("note").get<std::string>();
+    if (auto tz = j.find("timezone"); tz != j.end() && tz->is_string()) p.time_zone = *tz;
     return p;
   } catch (const json::exception& e) {
     return Status::Internal(std::string("the daemon's period is not as expected: ") + e.what());

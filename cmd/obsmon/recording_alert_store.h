@@ -34,6 +34,12 @@ class RecordingAlertStore final : public AlertStateStore, public OutboxStore {
     return Seen(store_->Due(now_ms, limit));
   }
   Status Remove(int64_t id) override { return Seen(store_->Remove(id)); }
+  Result<bool> EnqueueOnce(const std::string& once_key, OutboxEntry* entry) override {
+    return Seen(store_->EnqueueOnce(once_key, entry));
+  }
+  Result<bool> WasEnqueued(const std::string& once_key) override {
+    return Seen(store_->WasEnqueued(once_key));
+  }
   Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                     const std::string& error) override {
     return Seen(store_->Reschedule(id, attempts, next_attempt_ms, error));

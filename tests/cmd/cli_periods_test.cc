@@ -397,3 +397,78 @@ TEST_F(CliPeriodsTest, RulesSloFromAConfig) {
 
 }  // namespace
 }  // namespace obsmon
+
+namespace obsmon {
+namespace {
+
+// Issue 15, item 2: a period counted in Berlin's calendar days, and `observe report --day N`:
+// the day's comment, or a clear refusal (exit 2) for a day not begun, out of range, or another
+// format. Expected boundaries written out by hand (CEST = UTC+2 in October before the 25th).
+TEST_F(CliPeriodsTest, DayCommentOfAPeriodInBerlinDays) {
+  const int64_t start = kT0 + 6 * 3'600'000 + 36 * 60'000;  // 2025-10-14 06:36 UTC, 08:36 CEST
+  {
+    storage::StorageOptions opt;
+    opt.path = db_;
+    opt.clock = &clock_;
+    auto writer = storage::Writer::Start(opt);
+    ASSERT_TRUE(writer.ok());
+    WriteBatch batch;
+    for (int64_t ts = start - 60'000; ts < start + 2 * kDay; ts += 60'000) {
+      ProbeRun r;
+      r.key = {"carbon", "http"};
+      r.ts_ms = ts;
+      r.success = true;
+      r.duration_seconds = 0.02;
+      r.valid_for_ms = 90'000;
+      batch.runs.push_back(r);
+    }
+    (*writer)->Enqueue(std::move(batch));
+    ASSERT_TRUE((*writer)->Flush().ok());
+  }
+  ObserveStartArgs a;
+  a.target = target_;
+  a.component = "carbon";
+  a.days = 3;
+  a.start = "2025-10-14T06:36:00Z";
+  a.time_zone = "Nowhere/Atlantis";
+  EXPECT_EQ(CmdObserveStart(a, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("--timezone"), std::string::npos) << err_.str();
+  a.time_zone = "Europe/Berlin";
+  ASSERT_EQ(CmdObserveStart(a, clock_, out_, err_), 0) << err_.str();
+  EXPECT_EQ(Stored("carbon")[0].time_zone, "Europe/Berlin");
+
+  clock_.SetWall(start + 30 * 3'600'000);  // 2025-10-15 12:36 UTC: Day 2 runs
+  ObserveReportArgs r;
+  r.target = target_;
+  r.component = "carbon";
+  r.format = "markdown";
+  r.day = 1;
+  out_.str("");
+  ASSERT_EQ(CmdObserveReport(r, clock_, out_, err_), 0) << err_.str();
+  EXPECT_EQ(out_.str().rfind("### Day 1 (2025-10-14)\n"
+                             "_Day 1 — 2025-10-14 08:36 → 2025-10-15 00:00 Europe/Berlin_\n",
+                             0),
+            0u)
+      << out_.str();
+  EXPECT_NE(out_.str().find("- Status: **on track**\n"), std::string::npos) << out_.str();
+  r.day = 3;  // starts at local midnight, 2025-10-15 22:00 UTC
+  err_.str("");
+  EXPECT_EQ(CmdObserveReport(r, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("day 3 has not begun: it starts at 2025-10-15 22:00:00 UTC"),
+            std::string::npos)
+      << err_.str();
+  r.day = 5;  // 3 days from 08:36 local: the 14th (part), 15th, 16th and the 17th (part)
+  err_.str("");
+  EXPECT_EQ(CmdObserveReport(r, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("day 5 is out of range: the observation period #1 has days 1 to 4"),
+            std::string::npos)
+      << err_.str();
+  r.day = 1;
+  r.format = "json";
+  err_.str("");
+  EXPECT_EQ(CmdObserveReport(r, clock_, out_, err_), 2);
+  EXPECT_NE(err_.str().find("markdown only"), std::string::npos) << err_.str();
+}
+
+}  // namespace
+}  // namespace obsmon

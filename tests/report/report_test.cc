@@ -421,19 +421,9 @@ TEST(ReportTest, ExcludedTimeShrinksTheBudgetAndIsListed) {
   EXPECT_EQ(r.latency.count, 6u * 1440);
 }
 
-TEST(ReportTest, DaysMatchOracleOverEachDay) {
-  // Outage across midnight, a gap, and a window starting at 06:00 (partial first and last day).
-  const int64_t from = kT0 + 6 * kHour;
-  const int64_t to = from + 7 * kDay;
-  Spans down = {{kT0 + kDay - 10 * kMinute, kT0 + kDay + 25 * kMinute},
-                {kT0 + 3 * kDay + 7 * kHour, kT0 + 3 * kDay + 7 * kHour + 3 * kMinute}};
-  Spans gaps = {{kT0 + 5 * kDay, kT0 + 5 * kDay + 40 * kMinute}};
-  auto runs = MinuteRuns(from, to, down, gaps);
-  Report r = ComputeReport(runs, "carbon", SevenDays(), from, to, to);
-  ASSERT_EQ(r.days.size(), 8u);
-  EXPECT_EQ(r.days[0].date, "2025-10-14");
-  EXPECT_EQ(r.days[0].start_ms, from);
-  EXPECT_EQ(r.days[7].end_ms, to);
+// Each day's uptime, incidents and latency against the per-second oracle over that day.
+void ExpectDaysMatchOracle(const Report& r, const std::vector<ProbeRun>& runs, int64_t from,
+                           int64_t to) {
   const Oracle all = Walk(runs, from, to, to, {}, kSecond);
   for (size_t i = 0; i < r.days.size(); ++i) {
     SCOPED_TRACE("day " + std::to_string(i));
@@ -456,11 +446,44 @@ TEST(ReportTest, DaysMatchOracleOverEachDay) {
     ASSERT_EQ(d.latency.count, lat.size());
     EXPECT_EQ(d.latency.p95_seconds, lat[NearestRank(lat.size(), 950) - 1]);
   }
-  // Day 1 (2025-10-15) holds the 25 minutes after midnight of the outage, day 0 the 10 before.
-  EXPECT_EQ(r.days[0].totals.down_ms, 10 * kMinute);
-  EXPECT_EQ(r.days[1].totals.down_ms, 25 * kMinute);
+}
+
+TEST(ReportTest, DaysMatchOracleOverEachDay) {
+  // Outage across midnight, a gap, and a window starting at 06:00.
+  const int64_t from = kT0 + 6 * kHour;
+  const int64_t to = from + 7 * kDay;
+  Spans down = {{kT0 + kDay - 10 * kMinute, kT0 + kDay + 25 * kMinute},
+                {kT0 + 3 * kDay + 7 * kHour, kT0 + 3 * kDay + 7 * kHour + 3 * kMinute}};
+  Spans gaps = {{kT0 + 5 * kDay, kT0 + 5 * kDay + 40 * kMinute}};
+  auto runs = MinuteRuns(from, to, down, gaps);
+  // Issue 15: by default Day N is the N-th 24 h from the start: 7 days, not 8 UTC dates, and the
+  // outage across midnight lies wholly in Day 1 (2025-10-14 06:00 to 2025-10-15 06:00).
+  Report r = ComputeReport(runs, "carbon", SevenDays(), from, to, to);
+  ASSERT_EQ(r.days.size(), 7u);
+  for (size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(r.days[i].start_ms, from + static_cast<int64_t>(i) * kDay);
+    EXPECT_EQ(r.days[i].end_ms, from + static_cast<int64_t>(i + 1) * kDay);
+  }
+  ExpectDaysMatchOracle(r, runs, from, to);
+  EXPECT_EQ(r.days[0].totals.down_ms, 35 * kMinute);
   EXPECT_EQ(r.days[0].incidents, 1u);
   EXPECT_EQ(r.days[1].incidents, 0u);
+
+  // Calendar days of a zone (here UTC): partial first and last day, 8 in all.
+  ReportOptions utc_days;
+  utc_days.time_zone = TimeZone::Utc();
+  Report c = ComputeReport(runs, "carbon", SevenDays(), from, to, to, utc_days);
+  ASSERT_EQ(c.days.size(), 8u);
+  EXPECT_EQ(c.days[0].date, "2025-10-14");
+  EXPECT_EQ(c.days[0].start_ms, from);
+  EXPECT_EQ(c.days[0].end_ms, kT0 + kDay);
+  EXPECT_EQ(c.days[7].end_ms, to);
+  ExpectDaysMatchOracle(c, runs, from, to);
+  // Day 2 (2025-10-15) holds the 25 minutes after midnight of the outage, Day 1 the 10 before.
+  EXPECT_EQ(c.days[0].totals.down_ms, 10 * kMinute);
+  EXPECT_EQ(c.days[1].totals.down_ms, 25 * kMinute);
+  EXPECT_EQ(c.days[0].incidents, 1u);
+  EXPECT_EQ(c.days[1].incidents, 0u);
 }
 
 

@@ -78,6 +78,27 @@ TEST_F(HttpServerTest, WithoutAuthEverythingIsOpen) {
   EXPECT_EQ(c.Get("/api/v1/components/web/report?last=1h")->status, 200);
 }
 
+// Issue 15: ?day=N reaches the backend as a number; anything else is a 400 naming the parameter.
+TEST_F(HttpServerTest, DayParameterIsADayNumber) {
+  Start({});
+  auto c = Client();
+  auto ok = c.Get("/api/v1/components/web/report?day=3&format=markdown&period=2");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  ASSERT_TRUE(backend_.last.day.has_value());
+  EXPECT_EQ(*backend_.last.day, 3);
+  EXPECT_EQ(backend_.last.format, "markdown");
+  const int before = backend_.reports;
+  for (const char* bad : {"0", "-1", "x", "99999", ""}) {
+    auto res = c.Get(std::string("/api/v1/components/web/report?day=") + bad);
+    ASSERT_TRUE(res) << bad;
+    EXPECT_EQ(res->status, 400) << bad;
+    EXPECT_NE(Json(res)["error"].get<std::string>().find("parameter 'day'"), std::string::npos)
+        << res->body;
+  }
+  EXPECT_EQ(backend_.reports, before);
+}
+
 TEST_F(HttpServerTest, BearerTokenRequiredForApiAndMetricsButNotHealth) {
   HttpServerOptions o;
   o.auth.bearer_token = "s3cret-token";

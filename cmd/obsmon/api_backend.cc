@@ -1,5 +1,6 @@
 #include "cmd/obsmon/api_backend.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "cmd/obsmon/manage_api.h"
@@ -48,6 +49,10 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   objectives_.clear();
   report_options_.clear();
   components_ = components;
+  std::erase_if(live_reports_, [&](const auto& kv) {
+    return std::none_of(components.begin(), components.end(),
+                        [&](const ComponentConfig& c) { return c.name == kv.first; });
+  });
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
@@ -166,9 +171,18 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   return HttpBody{rendered->content_type, rendered->body};
 }
 
+void ApiBackendImpl::SetLiveReport(const std::string& name, obsmon::Report report) {
+  MutexLock lock(mu_);
+  live_reports_[name] = std::move(report);
+}
+
 Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   auto objective = FindObjective(name);
   if (!objective) return Status::NotFound("no component '" + name + "'");
+  {
+    MutexLock lock(mu_);
+    if (auto it = live_reports_.find(name); it != live_reports_.end()) return it->second;
+  }
   PeriodReportRequest request;
   request.db_path = db_path_;
   request.component = name;
@@ -200,7 +214,10 @@ std::string ApiBackendImpl::IndexHtml() {
     ic.window_ms = c.objective.window_ms;
     if (auto report = LiveReport(c.name); report.ok()) ic.report = std::move(*report);
     if (periods.ok()) {
-      if (auto it = periods->find(c.name); it != periods->end()) {
+      // The period is shown with the report only when the report is of it: a stopped or
+      // finished period's card shows the objective window ending now, not that period.
+      if (auto it = periods->find(c.name);
+          it != periods->end() && (!ic.report || ic.report->period_id == it->second.id)) {
         IndexPeriod ip;
         ip.id = it->second.id;
         ip.start_ms = it->second.start_ms;

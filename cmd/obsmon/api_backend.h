@@ -53,13 +53,15 @@ class ApiBackendImpl final : public ApiBackend {
     on_change_ = std::move(on_change);
   }
   ManageReply Manage(const ManageRequest& request) override;
+  // The live report the live figures were taken from (the daemon's refresher sets it with them),
+  // so the overview and the badge show exactly what /api/v1/components and /metrics show.
+  void SetLiveReport(const std::string& name, obsmon::Report report);
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
   std::optional<Objective> FindObjective(const std::string& name) const;
   // The component's live report (the active period, else the objective window ending then), with
-  // its log lines, at the instant its live figures were computed (so that the overview and the
-  // badge show what /api/v1/components and /metrics show), or now before the first refresh.
+  // its log lines: the one of the last refresh (SetLiveReport), computed now before the first.
   // NotFound for an unknown component or one without a stored run.
   Result<obsmon::Report> LiveReport(const std::string& name);
 
@@ -76,6 +78,7 @@ class ApiBackendImpl final : public ApiBackend {
   std::map<std::string, Objective> objectives_ GUARDED_BY(mu_);
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
+  std::map<std::string, obsmon::Report> live_reports_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
   std::function<void(const std::string&)> on_change_;  // set once before serving
 };

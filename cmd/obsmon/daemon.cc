@@ -121,7 +121,7 @@ class Daemon::Impl {
     // holds back alerts at once, not at the next refresh.
     backend_.SetManagement(options_.config_path, [this](const std::string& what) {
       log_->info("{}", what);
-      RefreshMaintenance();
+      Refresh();  // the answer to the change is seen on every view, not one refresh later
     });
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
@@ -440,8 +440,7 @@ class Daemon::Impl {
   void RefreshLoop() {
     for (;;) {
       ReportStorageHealth();
-      RefreshMaintenance();
-      RefreshUptime();
+      Refresh();
       MutexLock lock(stop_mu_);
       if (clock_.WaitFor(lock.native(), stop_cv_,
                          std::chrono::milliseconds(config_.uptime_refresh_ms), [this] {
@@ -451,6 +450,14 @@ class Daemon::Impl {
         return;
       }
     }
+  }
+
+  // By the refresher, and by an HTTP thread after a change over the API. One at a time, so that
+  // a refresh begun before the change cannot overwrite the figures of one begun after it.
+  void Refresh() {
+    MutexLock lock(refresh_mu_);
+    RefreshMaintenance();
+    RefreshUptime();
   }
 
   // The windows that hold back alerts (runtime/maintenance_calendar.h).
@@ -476,13 +483,15 @@ class Daemon::Impl {
     }
     const TimestampMs now = clock_.NowMs();
     for (const auto& c : components) {
-      auto figures = ComputeLiveFigures(config_.storage.path, c, now);
+      std::optional<Report> report;
+      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report);
       health_->Record("read", figures.status());
       if (!figures.ok()) {
         log_->warn("uptime of {}: {}", c.name, figures.status().message());
         continue;
       }
       uptime_.Set(*figures);
+      if (report) backend_.SetLiveReport(c.name, std::move(*report));
     }
   }
 
@@ -492,6 +501,7 @@ class Daemon::Impl {
   std::shared_ptr<probes::DeadlineWatchdog> watchdog_;
   std::shared_ptr<spdlog::logger> log_;
   Mutex reload_mu_;
+  Mutex refresh_mu_;  // one Refresh() at a time
   // Written only by DoReload, under reload_mu_. Other threads read `components` under it, and
   // `storage` and `uptime_refresh_ms` without: a reload never changes those two. Not annotated
   // GUARDED_BY, which would guard the whole struct, start-up and DoReload's own reads included.

@@ -23,7 +23,7 @@ UptimeFigures FiguresOfReport(const ComponentConfig& c, const Report& r) {
 }
 
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const ComponentConfig& c,
-                                         TimestampMs now_ms) {
+                                         TimestampMs now_ms, std::optional<Report>* report_out) {
   PeriodReportRequest request;
   request.db_path = db_path;
   request.component = c.name;
@@ -31,9 +31,14 @@ Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const Compo
   request.health_probes = ReportOptionsFor(c).health_probes;
   request.now_ms = now_ms;
   request.live = true;
-  request.figures_only = true;  // every refresh: log lines and alert history are not shown
+  // Log lines and alert history only when the whole report is wanted (they are no figure).
+  request.figures_only = report_out == nullptr;
   auto report = BuildPeriodReport(request);
-  if (report.ok()) return FiguresOfReport(c, *report);
+  if (report.ok()) {
+    UptimeFigures figures = FiguresOfReport(c, *report);
+    if (report_out) *report_out = std::move(*report);
+    return figures;
+  }
   if (!report.status().IsNotFound()) return report.status();
   // No runs (or no database) yet: the objective window, nothing known in it.
   UptimeFigures f;

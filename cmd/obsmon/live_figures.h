@@ -17,9 +17,12 @@
 namespace obsmon {
 
 // The figures of `component` at now_ms. A component without stored runs gets figures with no
-// uptime (nothing known yet), not an error; a failed read is the reader's Status.
+// uptime (nothing known yet), not an error; a failed read is the reader's Status. With `report`,
+// the whole report they were taken from (log lines and alerts included) is left there, for the
+// overview page and the badge; it stays empty without stored runs.
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path,
-                                         const ComponentConfig& component, TimestampMs now_ms);
+                                         const ComponentConfig& component, TimestampMs now_ms,
+                                         std::optional<Report>* report = nullptr);
 
 // The board's figures of a computed report (exposed for tests).
 UptimeFigures FiguresOfReport(const ComponentConfig& component, const Report& report);

@@ -97,6 +97,19 @@ TEST(IndexPageTest, ACriterionNotYetMetSaysSo) {
 }
 
 // One cell per day of the 7 (three evaluated, four to come), one per hour of today.
+// Without an observation period the card is of the objective window ending now: it says so,
+// and neither "Day N" nor "ended" (that window never ends).
+TEST(IndexPageTest, AWindowWithoutPeriodIsTheRollingObjectiveWindow) {
+  IndexPage page = Page();
+  page.components[0].report->period_id.reset();
+  page.components[0].period.reset();
+  const std::string card = Card(RenderIndexPage(page), "carbon");
+  EXPECT_NE(card.find("data-figure=\"day\">last 7 days (no observation period)<"),
+            std::string::npos)
+      << card;
+  EXPECT_EQ(card.find("ended"), std::string::npos) << card;
+}
+
 TEST(IndexPageTest, DayAndHourBars) {
   const Report r = CarbonReport();
   const auto days = DayCells(r);

@@ -68,7 +68,10 @@ std::optional<TimestampMs> ParseTimestamp(std::string_view text) {
       !ReadInt(text, 5, 2, &mo) || text[7] != '-' || !ReadInt(text, 8, 2, &d)) {
     return std::nullopt;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
+  // A day the month has not (2026-02-30) is refused, not carried into the next month.
+  const std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo),
+                                         std::chrono::day(d)};
+  if (mo < 1 || mo > 12 || d < 1 || !date.ok()) return std::nullopt;
   int64_t ms = DaysFromCivil(y, mo, d) * 86'400'000;
   if (text.size() == 10) return ms;
   int h, mi, s;

@@ -23,7 +23,8 @@ struct UptimeFigures {
   std::optional<int64_t> period_id;         // set when the window is an active period
   double objective_ratio = 0;               // 0.995 (the period's objective when in one)
   std::optional<double> uptime_ratio;       // up / (up + down); none when nothing is known
-  double coverage_ratio = 0;                // (up + down) / (evaluated window - maintenance)
+  // (up + down) / (evaluated window - maintenance); none when that is empty (all maintenance)
+  std::optional<double> coverage_ratio;
   double budget_remaining_seconds = 0;      // may be negative
   double down_seconds = 0;
   TimestampMs computed_at_ms = 0;

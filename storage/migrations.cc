@@ -210,6 +210,31 @@ CREATE TABLE outbox_once (
   created_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+      {"maintenance window ids never reused",
+       // A deleted window's id must not be given to the next one: a retried DELETE /
+       // `maintenance delete ID` would remove another window. AUTOINCREMENT needs the table made
+       // anew (SQLite cannot add it to a column).
+       R"sql(
+CREATE TABLE maintenance_new (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  component   TEXT NOT NULL,
+  start_ms    INTEGER NOT NULL,
+  end_ms      INTEGER NOT NULL,
+  reason      TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  created_ms  INTEGER NOT NULL,
+  recurrence  TEXT NOT NULL DEFAULT '',
+  time_zone   TEXT NOT NULL DEFAULT '',
+  duration_ms INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO maintenance_new (id, component, start_ms, end_ms, reason, source, created_ms,
+                             recurrence, time_zone, duration_ms)
+  SELECT id, component, start_ms, end_ms, reason, source, created_ms, recurrence, time_zone,
+         duration_ms FROM maintenance;
+DROP TABLE maintenance;
+ALTER TABLE maintenance_new RENAME TO maintenance;
+CREATE INDEX maintenance_component_start ON maintenance (component, start_ms);
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

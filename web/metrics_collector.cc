@@ -147,7 +147,7 @@ std::vector<MetricFamily> UptimeFamilies(const std::vector<ComponentUptimeMetric
   for (const auto& f : rows) {
     Labels l{{"component", f.component}, {"job", f.job}};
     if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);
-    AddGauge(&coverage, l, f.coverage_ratio);
+    if (f.coverage_ratio) AddGauge(&coverage, l, *f.coverage_ratio);
     AddGauge(&objective, l, f.objective_ratio);
     AddGauge(&budget, l, f.budget_remaining_seconds);
     AddGauge(&window, l, f.window_ms / 1000.0);

@@ -47,7 +47,7 @@ struct ComponentUptimeMetrics {
   std::string component;
   std::string job;
   std::optional<double> uptime_ratio;  // none when nothing is known
-  double coverage_ratio = 0;
+  std::optional<double> coverage_ratio;  // none when the window is all maintenance (so far)
   double objective_ratio = 0;
   double budget_remaining_seconds = 0;  // may be negative
   int64_t window_ms = 0;

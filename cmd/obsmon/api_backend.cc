@@ -64,6 +64,7 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   scope.db_path = db_path_;
   scope.has_config = true;
   scope.config_name = config_path_;
+  scope.source = "api";
   {
     MutexLock lock(mu_);
     scope.components = components_;
@@ -95,7 +96,7 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
   if (auto f = uptime_.Get(c.name)) {
     j["window"] = {
         {"uptime_ratio", f->uptime_ratio ? nlohmann::json(*f->uptime_ratio) : nlohmann::json()},
-        {"coverage_ratio", f->coverage_ratio},
+        {"coverage_ratio", f->coverage_ratio ? nlohmann::json(*f->coverage_ratio) : nlohmann::json()},
         {"down_seconds", f->down_seconds},
         {"error_budget_remaining_seconds", f->budget_remaining_seconds},
         {"objective_ratio", f->objective_ratio},

@@ -103,14 +103,26 @@ class Daemon::Impl {
       log_->error("cannot store declared periods: {}", store.status().message());
       return Status::IoError("cannot store declared periods: " + store.status().message());
     }
+    std::set<int64_t> declared_windows;
     for (const auto& c : config.components) {
       PeriodDeclarations declared{c.declared_periods, c.declared_maintenance};
-      Status s = ApplyDeclarations(**store, declared, clock_.NowMs());
+      Status s = ApplyDeclarations(**store, declared, clock_.NowMs(), &declared_windows);
       health_->Record("periods", s);
       if (!s.ok()) {
         log_->error("declared periods of {}: {}", c.name, s.message());
         return Status::IoError("declared periods of " + c.name + ": " + s.message());
       }
+    }
+    auto retired = RetireUndeclaredWindows(**store, declared_windows);
+    health_->Record("periods", retired.status());
+    if (!retired.ok()) {
+      log_->error("maintenance windows taken out of the config: {}", retired.status().message());
+      return Status::IoError("maintenance windows taken out of the config: " +
+                             retired.status().message());
+    }
+    for (const auto& w : *retired) {
+      log_->info("maintenance window #{} of {} ({}) is no longer in the config: deleted", w.id,
+                 w.component, w.reason);
     }
     return Status::Ok();
   }

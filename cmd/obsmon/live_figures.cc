@@ -16,7 +16,7 @@ UptimeFigures FiguresOfReport(const ComponentConfig& c, const Report& r) {
   f.objective_ratio = r.objective.uptime_percent / 100.0;
   f.computed_at_ms = r.now_ms;
   f.uptime_ratio = r.totals.uptime();
-  f.coverage_ratio = r.totals.coverage().value_or(0);
+  f.coverage_ratio = r.totals.coverage();  // none, as in the report, when nothing could be known
   f.down_seconds = static_cast<double>(r.totals.down_ms) / 1000.0;
   f.budget_remaining_seconds = static_cast<double>(r.budget.left_ms) / 1000.0;
   return f;

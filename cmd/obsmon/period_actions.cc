@@ -301,7 +301,7 @@ Result<PeriodRecord> LocalManager::PeriodOf(const ObserveStartArgs& a) const {
     p.latency_p95_ms = static_cast<double>(*d);
   }
   if (a.degradation_tolerance) p.degradation_tolerance = *a.degradation_tolerance;
-  p.source = "cli";
+  p.source = scope_.source;
   p.created_ms = clock_.NowMs();
   p.note = a.note;
   p.time_zone = a.time_zone;
@@ -329,7 +329,7 @@ Result<MaintenanceRecord> LocalManager::AddWindow(const MaintenanceAddArgs& a) {
   MaintenanceRecord m;
   m.component = a.component;
   m.reason = a.reason;
-  m.source = "cli";
+  m.source = scope_.source;
   m.created_ms = now;
   const bool recurring = !a.weekly.empty() || !a.daily.empty();
   if (auto why = recurring ? SetRecurringWindow(m, a, now) : SetOneOffWindow(m, a, now)) {

@@ -99,6 +99,9 @@ struct PeriodScope {
   bool has_config = false;
   std::vector<ComponentConfig> components;
   std::string config_name;  // for "unknown component 'x' in <config_name>"
+  // What the stored rows' `source` says made them: "cli", or "api" for the daemon's HTTP API
+  // (whoever sent it, the CLI through the daemon included).
+  std::string source = "cli";
 };
 
 // Validates and writes the database at scope.db_path. Each call opens the store afresh (cheap,

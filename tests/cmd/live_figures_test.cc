@@ -80,9 +80,40 @@ TEST_F(LiveFiguresTest, OverviewFiguresAreThePeriodReportsUnderMaintenance) {
   const int64_t allowed = std::llround(0.01 * static_cast<double>(7 * kDay - 110 * kMinute));
   EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, (allowed - 10 * kMinute) / 1000.0);
   EXPECT_EQ(f->uptime_ratio, report->totals.uptime());
-  EXPECT_DOUBLE_EQ(f->coverage_ratio, *report->totals.coverage());
+  ASSERT_TRUE(f->coverage_ratio.has_value());
+  EXPECT_DOUBLE_EQ(*f->coverage_ratio, *report->totals.coverage());
   EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, report->budget.left_ms / 1000.0);
   EXPECT_DOUBLE_EQ(f->down_seconds, report->totals.down_ms / 1000.0);
+}
+
+// A period whose elapsed part is all maintenance: nothing could be known, so coverage is none,
+// as in the report (not 0, which would page ObsmonCoverageBelowMinimum for a planned outage).
+TEST_F(LiveFiguresTest, APeriodAllInMaintenanceSoFarHasNoCoverage) {
+  const int64_t now = kT0 + 2 * kHour;
+  WriteRuns(kT0 - kHour, now, 0, 0);
+  auto store = storage::PeriodStore::Open(path_);
+  ASSERT_TRUE(store.ok());
+  PeriodRecord p;
+  p.component = "carbon";
+  p.start_ms = kT0;
+  p.end_ms = kT0 + 7 * kDay;
+  ASSERT_TRUE((*store)->AddPeriod(p).ok());
+  ASSERT_TRUE((*store)
+                  ->AddMaintenance({0, "carbon", kT0 - kHour, kT0 + 3 * kHour, "migration", "cli",
+                                    kT0, "", "", 0})
+                  .ok());
+  store->reset();
+  auto f = ComputeLiveFigures(path_, component_, now);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_FALSE(f->coverage_ratio.has_value());
+  EXPECT_FALSE(f->uptime_ratio.has_value());
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.now_ms = now;
+  auto report = BuildPeriodReport(req);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->totals.coverage().has_value());
 }
 
 TEST_F(LiveFiguresTest, NoRunYetIsNoUptimeOverTheObjectiveWindow) {

@@ -33,6 +33,19 @@ TEST(TimeFormatTest, RefusesGarbage) {
   }
 }
 
+// Days a month has not are refused (Go's time.Parse, which Prometheus uses, refuses them too),
+// not carried into the next month: 2026-02-30 is no 2026-03-02.
+TEST(TimeFormatTest, RefusesDaysTheMonthHasNot) {
+  for (const char* bad : {"2026-02-29", "2026-02-30T00:00:00Z", "2026-04-31", "2100-02-29",
+                          "2026-06-31T12:00:00+02:00", "2026-01-00"}) {
+    EXPECT_FALSE(ParseTimestamp(bad).has_value()) << bad;
+  }
+  // Leap days that exist: 2024 and 2000 (divisible by 400); 2024-02-29 is 19782 days after 1970.
+  EXPECT_EQ(ParseTimestamp("2024-02-29"), 19782LL * 86'400'000);
+  EXPECT_TRUE(ParseTimestamp("2000-02-29T00:00:00Z").has_value());
+  EXPECT_EQ(ParseTimestamp("2026-01-31"), ParseTimestamp("2026-02-01").value() - 86'400'000);
+}
+
 TEST(TimeFormatTest, FloorMsIsFloorDivisionAlsoBefore1970) {
   constexpr int64_t kHour = 3'600'000;
   EXPECT_EQ(FloorMs(1'760'400'000'000 + 59 * 60'000, kHour), 1'760'400'000'000);

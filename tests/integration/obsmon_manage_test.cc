@@ -112,7 +112,7 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   const int64_t start = json::parse(res->body)["data"]["start_ms"];
   EXPECT_EQ(Sql("SELECT component, end_ms - start_ms, objective_percent, source, stopped_ms "
                 "FROM periods"),
-            "svc|172800000|99.9|cli|0\n");
+            "svc|172800000|99.9|api|0\n");
 
   // A one-off window over HTTP, and one from the CLI, which must go through the daemon.
   const int64_t w1_from = start + 1000, w1_to = start + 2500;

@@ -189,6 +189,14 @@ TEST_F(PeriodStoreTest, WindowsAreEditedAndDeletedById) {
   auto left = store->MaintenanceWindows("carbon");
   ASSERT_EQ(left->size(), 1u);
   EXPECT_EQ((*left)[0].id, *other);
+  // The highest id deleted, then a new window: it gets a new id, so a retried delete of the old
+  // one finds nothing rather than deleting the new one.
+  ASSERT_TRUE(store->DeleteMaintenance(*other).ok());
+  auto next = store->AddMaintenance(Window("carbon", kT0, kT0 + 60'000, "next", "cli", kT0));
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, *other);
+  EXPECT_TRUE(store->DeleteMaintenance(*other).status().IsNotFound());
+  EXPECT_TRUE(store->MaintenanceWindow(*next).ok());
 }
 
 TEST_F(PeriodStoreTest, RecurringWindowsAreExpandedWhereverWindowsAreRead) {

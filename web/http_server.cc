@@ -357,6 +357,11 @@ void HttpServer::HandleHealth(const std::string& path, httplib::Response& res) {
       return res.set_content("unhealthy: " + failure + "\n", "text/plain");
     }
   }
+  if (path == "/-/healthy") {
+    if (const std::string id = backend_.DatabaseId(); !id.empty()) {
+      res.set_header("Obsmon-Database", id);
+    }
+  }
   res.set_content("OK\n", "text/plain");
 }
 

@@ -68,6 +68,10 @@ class ApiBackend {
   // Empty while obsmon is healthy; otherwise why not ("storage: write: disk I/O error"). /healthz
   // and /-/ready answer 503 with it.
   virtual std::string HealthFailure() { return ""; }
+  // Which database this obsmon writes, as an opaque id (a hash, never the path): sent on
+  // /-/healthy as the Obsmon-Database header so that the CLI sends a change only to the daemon
+  // of its own database. Empty: no header.
+  virtual std::string DatabaseId() { return ""; }
   // /api/v1/periods and /api/v1/maintenance (web/manage_routes.h routed the request and checked
   // who may change anything; the backend reads the body's fields).
   virtual ManageReply Manage(const ManageRequest&) {

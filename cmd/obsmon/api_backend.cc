@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cmd/obsmon/daemon_client.h"
 #include "cmd/obsmon/manage_api.h"
 #include "core/time_format.h"
 #include "render/badge_svg.h"
@@ -40,6 +41,7 @@ ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& upt
     : state_(state),
       uptime_(uptime),
       db_path_(std::move(db_path)),
+      database_id_(DatabaseIdentity(db_path_)),
       clock_(clock),
       metrics_text_(std::move(metrics_text)),
       alerts_json_(std::move(alerts_json)) {}

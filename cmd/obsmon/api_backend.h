@@ -43,6 +43,7 @@ class ApiBackendImpl final : public ApiBackend {
     health_failure_ = std::move(failure);
   }
   std::string HealthFailure() override { return health_failure_ ? health_failure_() : ""; }
+  std::string DatabaseId() override { return database_id_; }
   // Periods and maintenance over HTTP (cmd/obsmon/manage_api.h), checked against the components
   // of the last SetComponents. `config_path` names the config in messages; `on_change` runs after
   // each change that succeeded, with what it did (cmd/obsmon/manage_api.h DescribeChange): the
@@ -68,6 +69,7 @@ class ApiBackendImpl final : public ApiBackend {
   const MonitorState& state_;
   const UptimeBoard& uptime_;
   const std::string db_path_;
+  const std::string database_id_;  // DatabaseIdentity(db_path_)
   const Clock& clock_;
   std::function<std::string()> metrics_text_;
   std::function<std::string()> alerts_json_;

@@ -1,6 +1,9 @@
 #include "cmd/obsmon/daemon_client.h"
 
 #include <httplib.h>
+#include <openssl/evp.h>
+
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 
@@ -147,6 +150,23 @@ Result<EditedWindow> DaemonManager::EditWindow(const MaintenanceEditArgs& a) {
 
 }  // namespace
 
+std::string DatabaseIdentity(const std::string& db_path) {
+  std::error_code ec;
+  std::filesystem::path path = std::filesystem::weakly_canonical(db_path, ec);
+  if (ec) path = std::filesystem::absolute(db_path, ec).lexically_normal();
+  const std::string text = path.string();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return "";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 0xf];
+  }
+  return hex;
+}
+
 std::unique_ptr<PeriodManager> DaemonPeriodManager(const Config& config, std::string* where) {
   const auto address = ParseListenAddress(config.listen);
   if (!address || address->port == 0) {
@@ -160,6 +180,10 @@ std::unique_ptr<PeriodManager> DaemonPeriodManager(const Config& config, std::st
     *where = "no daemon answers at " + url +
              (health ? " (HTTP " + std::to_string(health->status) + ")"
                      : " (" + httplib::to_string(health.error()) + " error)");
+    return nullptr;
+  }
+  if (health->get_header_value("Obsmon-Database") != DatabaseIdentity(config.storage.path)) {
+    *where = "the obsmon at " + url + " writes another database than " + config.storage.path;
     return nullptr;
   }
   *where = "the daemon at " + url;

@@ -203,6 +203,27 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("directly (--db is not the config's database"), std::string::npos) << out;
 
+  // A config naming the same address but another database (another obsmon answers there): the
+  // CLI must not send its change to that daemon; it writes its own database, and says why.
+  WriteWholeFile(dir_.File("other.yml"),
+                 "listen: 127.0.0.1:" + std::to_string(port_) + "\nstorage: {path: " +
+                     dir_.File("other.db") + "}\nweb: {" + TokenAuth() + "}\ncomponents:\n" +
+                     testing::HealthComponentYaml("svc", target_.port()));
+  const std::string windows_before = Sql("SELECT count(*) FROM maintenance");
+  std::tie(code, out) = testing::RunCommand(
+      {testing::kObsmonBinary, "maintenance", "add", "svc", "--from", "now", "--to",
+       UnixSeconds(WallMs() + 60'000), "--reason", "elsewhere", "-v", "--config",
+       dir_.File("other.yml")},
+      dir_.File("cli.out"));
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("writes another database than " + dir_.File("other.db")), std::string::npos)
+      << out;
+  EXPECT_EQ(Sql("SELECT count(*) FROM maintenance"), windows_before);
+  auto [other_code, other_rows] = testing::RunCommand(
+      {"sqlite3", dir_.File("other.db"), "SELECT reason, source FROM maintenance"},
+      dir_.File("sql.out"));
+  EXPECT_EQ(other_rows, "elsewhere|cli\n");
+
   // Without the daemon the CLI writes the database itself, and says so.
   obsmon_->Signal(SIGTERM);
   EXPECT_EQ(obsmon_->Wait(), 0);

@@ -5,13 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/bounded_read.h"
+#include "core/header_secret.h"
 
 namespace obsmon::alerts {
 namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxTokenBytes = 4096;
 constexpr const char* kGithubApiVersion = "2022-11-28";
 
 // JSON string contents of `s`, without the quotes.
@@ -89,11 +89,11 @@ Status DigestNotifier::Deliver(const std::string& body) {
   cli.set_write_timeout(timeout);
   httplib::Headers headers;
   if (d_.kind == DigestDestination::Kind::kGithub) {
-    auto token = ReadRegularFile(d_.token_file, kMaxTokenBytes);
+    // Read at each delivery (a rotated token is used at once); refused, and the row retried, when
+    // it could not be one header: a newline inside would send headers of the file's choosing.
+    auto token = ReadHeaderSecretFile(d_.token_file);
     if (!token.ok()) return Status::Unavailable(name_ + ": token file: " + token.status().message());
-    std::string t = std::move(*token);
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    headers.emplace("Authorization", "Bearer " + t);
+    headers.emplace("Authorization", "Bearer " + *token);
     headers.emplace("Accept", "application/vnd.github+json");
     headers.emplace("X-GitHub-Api-Version", kGithubApiVersion);
   }

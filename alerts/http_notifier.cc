@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/bounded_read.h"
+#include "core/header_secret.h"
 
 namespace obsmon::alerts {
 
@@ -21,16 +22,11 @@ json LabelsJson(const Labels& l) {
   return j;
 }
 
-constexpr size_t kMaxSecretFileBytes = 4096;
 
 // A secret from its file (bounded: `/dev/zero` or a FIFO is an error, not a hang) or variable.
 Result<std::string> ReadSecret(const std::string& file, const std::string& env) {
   if (!file.empty()) {
-    auto text = ReadRegularFile(file, kMaxSecretFileBytes);
-    if (!text.ok()) return text.status();
-    std::string s = std::move(*text);
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-    return s;
+    return ReadHeaderSecretFile(file);  // never a newline inside: it would be a header of its own
   }
   if (!env.empty()) {
     const char* v = std::getenv(env.c_str());

@@ -37,6 +37,20 @@ void ParseGithub(ConfigNode& node, DigestDestination& d) {
   d.id = fmt::format("github:{}#{}", d.repo, d.issue);
 }
 
+// A short, stable name of a URL-addressed destination (FNV-1a 64 of its URL and template, 12 hex
+// digits): the same destination keeps its id whatever its place in the list or the others around
+// it (its digests' exactly-once keys hang on it), and a Slack or Teams URL, a secret, is not
+// spelt out in the key and in metric labels.
+std::string UrlDestinationId(const std::string& kind, const std::string& url,
+                             const std::string& body_template) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const char c : url + '\n' + body_template) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return fmt::format("{}:{:012x}", kind, h >> 16);
+}
+
 // One destination; an unknown kind is an error at `kind`.
 void ParseOne(ConfigNode& node, DigestDestination& d) {
   const std::string kind = node.String("kind", true).value_or("");
@@ -47,13 +61,13 @@ void ParseOne(ConfigNode& node, DigestDestination& d) {
              : kind == "teams" ? DigestDestination::Kind::kTeams
                                : DigestDestination::Kind::kWebhook;
     d.url = Url(node, "url", true);
-    d.id = kind;
     if (kind == "webhook") {
       if (auto t = node.String("body_template")) {
         if (t->size() > 64 * 1024) node.ErrorAt("body_template", "longer than 64 KiB");
         d.body_template = *t;
       }
     }
+    d.id = UrlDestinationId(kind, d.url, d.body_template);
   } else if (!kind.empty()) {
     node.ErrorAt("kind", "unknown digest kind '" + kind + "' (github, slack, teams, webhook)");
   }
@@ -72,8 +86,10 @@ std::vector<DigestDestination> ParseDigestDestinations(ConfigNode& component) {
   for (size_t i = 0; i < list->size(); ++i) {
     DigestDestination d;
     ParseOne((*list)[i], d);
-    if (!ids.insert(d.id).second) d.id += fmt::format("[{}]", i);
-    ids.insert(d.id);
+    if (!d.id.empty() && !ids.insert(d.id).second) {
+      (*list)[i].Error("the same digest destination twice (" + d.id + "): it would post twice");
+      continue;
+    }
     out.push_back(std::move(d));
   }
   return out;

@@ -5,12 +5,12 @@
 #include <filesystem>
 
 #include "core/bounded_read.h"
+#include "core/header_secret.h"
 
 namespace obsmon {
 
 namespace {
 
-constexpr size_t kMaxSecretBytes = 4096;
 
 std::string Resolve(const std::string& config_file, const std::string& path) {
   if (path.empty() || path.front() == '/') return path;
@@ -39,33 +39,13 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
   }
   if (file) {
     const std::string path = Resolve(config_file, *file);
-    // Bounded: `/dev/zero` or a FIFO here must be an error at once, not a hang or a full heap.
-    auto text = ReadRegularFile(path, kMaxSecretBytes + 2);
-    if (!text.ok()) {
-      node.ErrorAt(base + "_file", "cannot read " + base + "_file " + text.status().message());
+    auto secret = ReadHeaderSecretFile(path);
+    if (!secret.ok()) {
+      node.ErrorAt(base + "_file", (secret.status().IsInvalidArgument() ? "" : "cannot read ") +
+                                       base + "_file " + secret.status().message());
       return std::nullopt;
     }
-    std::string secret = std::move(*text);
-    // A trailing newline from `echo secret > file` is not part of the secret.
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-    if (secret.empty() || secret.size() > kMaxSecretBytes) {
-      node.ErrorAt(base + "_file", base + "_file '" + path + "' is empty or larger than 4 KiB");
-      return std::nullopt;
-    }
-    // No client can send a control byte in a header (the server refuses it), so such a secret
-    // could never be matched: refuse it here rather than lock everyone out.
-    // Nor a leading or trailing space or tab: HTTP strips them from a header value.
-    if (secret.front() == ' ' || secret.front() == '\t' || secret.back() == ' ' ||
-        secret.back() == '\t' || std::any_of(secret.begin(), secret.end(), [](char c) {
-          const auto u = static_cast<unsigned char>(c);
-          return (u < 0x20 && u != '\t') || u == 0x7f;
-        })) {
-      node.ErrorAt(base + "_file", base + "_file '" + path +
-                                       "' holds a control byte (NUL, newline inside, ...) or starts or ends "
-                                       "with a space or tab; no client could send it");
-      return std::nullopt;
-    }
-    return secret;
+    return *secret;
   }
   if (env) {
     const char* value = std::getenv(env->c_str());

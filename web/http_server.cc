@@ -324,15 +324,22 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     return SendError(res, 400, "bad_data", "the report window may not exceed 400d");
   }
   if (req.has_param("format")) q.format = req.get_param_value("format");
+  if (q.day && !req.has_param("format")) q.format = "markdown";  // as the CLI's --day alone
   if (q.format != "json" && q.format != "markdown" && q.format != "text" && q.format != "html") {
     return SendError(res, 400, "bad_data",
                      "parameter 'format': '" + EchoSafe(q.format) +
                          "' is not one of json, markdown, text, html");
   }
+  if (q.day && q.format != "markdown") {
+    return SendError(res, 400, "bad_data",
+                     "parameter 'format': a day's comment (day=N) is markdown only");
+  }
   auto body = backend_.Report(q);
   if (!body.ok()) {
-    return SendError(res, body.status().IsNotFound() ? 404 : 500, "execution",
-                     body.status().message());
+    // The caller's mistake (a day out of range or not begun) is a 400, as every bad parameter.
+    const Status& s = body.status();
+    const int code = s.IsNotFound() ? 404 : s.IsInvalidArgument() ? 400 : 500;
+    return SendError(res, code, code == 400 ? "bad_data" : "execution", s.message());
   }
   res.set_content(body->body, body->content_type);
 }

@@ -29,10 +29,41 @@ digest:
   EXPECT_EQ(d[0].issue, 24);
   EXPECT_EQ(d[0].api_url, "https://api.github.com");
   EXPECT_EQ(d[0].id, "github:theinterneti/TTA#24");
-  EXPECT_EQ(d[1].id, "slack");
+  // The kind and a hash of the URL: the same whatever the list around it (checked below).
+  EXPECT_EQ(d[1].id.rfind("slack:", 0), 0u) << d[1].id;
+  EXPECT_EQ(d[1].id.size(), std::string("slack:").size() + 12);
+  EXPECT_EQ(d[1].id.find("hooks.slack.com"), std::string::npos);  // the secret URL is not in it
   EXPECT_EQ(d[2].timeout_ms, 5000);
   EXPECT_EQ(d[3].body_template, R"({"m": "{{text}}"})");
-  EXPECT_EQ(d[4].id, "slack[4]");  // two Slack destinations stay apart
+  EXPECT_NE(d[4].id, d[1].id);  // two Slack destinations stay apart
+
+  // Without the first two (the fresh eyes' case: a destination removed on reload), the others
+  // keep their ids, so their digests already posted are not posted again.
+  const std::string fewer = R"(
+digest:
+  - {kind: webhook, url: "http://127.0.0.1:9/h", body_template: '{"m": "{{text}}"}'}
+  - {kind: slack, url: "https://hooks.slack.com/services/T/B/Y"}
+)";
+  ConfigErrors errors2;
+  ConfigNode node2(YAML::Load(fewer), "obsmon.yml", &errors2);
+  auto d2 = ParseDigestDestinations(node2);
+  ASSERT_EQ(d2.size(), 2u);
+  EXPECT_EQ(d2[0].id, d[3].id);
+  EXPECT_EQ(d2[1].id, d[4].id);
+}
+
+TEST(DigestConfigTest, TheSameDestinationTwiceIsAnError) {
+  const std::string yaml = R"(
+digest:
+  - {kind: slack, url: "https://hooks.slack.com/services/T/B/Y"}
+  - {kind: slack, url: "https://hooks.slack.com/services/T/B/Y"}
+)";
+  ConfigErrors errors;
+  ConfigNode node(YAML::Load(yaml), "obsmon.yml", &errors);
+  auto d = ParseDigestDestinations(node);
+  EXPECT_EQ(d.size(), 1u);
+  EXPECT_NE(errors.ToString().find("obsmon.yml:4:"), std::string::npos) << errors.ToString();
+  EXPECT_NE(errors.ToString().find("the same digest destination twice"), std::string::npos);
 }
 
 TEST(DigestConfigTest, ErrorsNameFileLineAndColumn) {

@@ -34,6 +34,9 @@ class FakeBackend final : public ApiBackend {
   Result<HttpBody> Report(const ReportQuery& query) override {
     ++reports;
     last = query;
+    if (query.day && *query.day > 7) {
+      return Status::InvalidArgument("day 9 is out of range: the period has days 1 to 7");
+    }
     return HttpBody{"application/json", "{\"ok\":true}"};
   }
   std::string HealthFailure() override {
@@ -97,6 +100,18 @@ TEST_F(HttpServerTest, DayParameterIsADayNumber) {
         << res->body;
   }
   EXPECT_EQ(backend_.reports, before);
+
+  // day alone is markdown (as the CLI's --day); another format is refused before the backend.
+  ASSERT_EQ(c.Get("/api/v1/components/web/report?day=2")->status, 200);
+  EXPECT_EQ(backend_.last.format, "markdown");
+  auto json_day = c.Get("/api/v1/components/web/report?day=2&format=json");
+  EXPECT_EQ(json_day->status, 400);
+  EXPECT_NE(Json(json_day)["error"].get<std::string>().find("markdown only"), std::string::npos);
+  // The backend's refusal of the day (out of range, not begun) is the caller's mistake: 400.
+  auto out_of_range = c.Get("/api/v1/components/web/report?day=9");
+  EXPECT_EQ(out_of_range->status, 400);
+  EXPECT_NE(Json(out_of_range)["error"].get<std::string>().find("out of range"),
+            std::string::npos);
 }
 
 TEST_F(HttpServerTest, BearerTokenRequiredForApiAndMetricsButNotHealth) {

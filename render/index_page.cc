@@ -112,10 +112,10 @@ std::string DayOfWindow(const Report& r) {
   const int64_t days = r.period_days.empty()
                            ? (r.to_ms - r.from_ms + 86'400'000 - 1) / 86'400'000
                            : static_cast<int64_t>(r.period_days.size());
-  // Without a period the window is the objective's, ending now: it never "ends".
+  // Without an active period the window is the objective's, ending now: it never "ends".
   if (!r.period_id) {
     return "last " + std::to_string(days) + (days == 1 ? " day" : " days") +
-           " (no observation period)";
+           " (no active period)";
   }
   if (!r.in_progress()) return std::to_string(days) + (days == 1 ? " day, ended" : " days, ended");
   const int64_t day = std::clamp<int64_t>(static_cast<int64_t>(r.days.size()), 1, days);

@@ -104,7 +104,7 @@ TEST(IndexPageTest, AWindowWithoutPeriodIsTheRollingObjectiveWindow) {
   page.components[0].report->period_id.reset();
   page.components[0].period.reset();
   const std::string card = Card(RenderIndexPage(page), "carbon");
-  EXPECT_NE(card.find("data-figure=\"day\">last 7 days (no observation period)<"),
+  EXPECT_NE(card.find("data-figure=\"day\">last 7 days (no active period)<"),
             std::string::npos)
       << card;
   EXPECT_EQ(card.find("ended"), std::string::npos) << card;

@@ -19,6 +19,7 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   if (!outcome.spec) return;
   const std::string key = outcome.spec->key.component + "/" + outcome.spec->key.probe;
   MutexLock lock(mu_);
+  if (accepted_ && !accepted_->count(key)) return;  // removed by a reload while it ran
   Owned& owned = owned_[key];
   const uint64_t run = ++owned.runs;
   // Pass 1: update what is already there, and mark it as this run's. A label text lives only
@@ -80,6 +81,7 @@ void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
 
 void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
   MutexLock lock(mu_);
+  accepted_ = keep;
   for (auto it = owned_.begin(); it != owned_.end();) {
     if (keep.count(it->first)) {
       ++it;

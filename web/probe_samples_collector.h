@@ -18,6 +18,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,7 +35,9 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
   void OnRun(const RunOutcome& outcome) override;
   std::vector<prometheus::MetricFamily> Collect() const override;
 
-  // Forgets the series of probes not in `keep` ("component/probe"), after a reload removed them.
+  // Forgets the series of probes not in `keep` ("component/probe"), after a reload removed them,
+  // and from then on ignores their runs: a run of a removed probe that was still in flight
+  // during the reload must not bring its series back for good.
   void Retain(const std::set<std::string>& keep);
 
  private:
@@ -59,6 +62,8 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
   std::map<std::string, Owned> owned_ GUARDED_BY(mu_);
   size_t count_ GUARDED_BY(mu_) = 0;
   uint64_t refused_ GUARDED_BY(mu_) = 0;
+  // The probes whose runs are taken, as of the last Retain; every probe before the first.
+  std::optional<std::set<std::string>> accepted_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -62,6 +62,12 @@ TEST(ProbeSamplesCollectorTest, RetainDropsSeriesOfRemovedProbesAndLimitIsCounte
   // Room again after the prune.
   c.OnRun(Outcome(b, {{"y", Labels{{"probe", "b"}}, 2, 4}}));
   EXPECT_EQ(Find(c.Collect(), "y")->metric[0].gauge.value, 4);
+  // A run of the removed probe that was in flight during the reload lands after it: ignored,
+  // else its series would stay on /metrics for good (fresh eyes: an exec probe's exit code).
+  c.OnRun(Outcome(a, {{"x", Labels{{"probe", "a"}}, 3, 9}}));
+  fams = c.Collect();
+  ASSERT_EQ(Find(fams, "x")->metric.size(), 1u);
+  EXPECT_EQ(Find(fams, "x")->metric[0].gauge.value, 2);
 }
 
 // Issue 13, N1: a target that sends new series on every scrape filled this to its limit (and

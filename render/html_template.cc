@@ -15,4 +15,18 @@ std::string RenderHtmlTemplate(std::string_view tmpl, const View& view) {
   return page.render(view);
 }
 
+const char* VerdictClass(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "fail";
+    case Verdict::kInProgress:
+      return "progress";
+    case Verdict::kInsufficientData:
+      return "insufficient";
+  }
+  return "insufficient";
+}
+
 }  // namespace obsmon::render_detail

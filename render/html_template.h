@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "report/report.h"
+
 namespace obsmon::render_detail {
 
 using View = kainjow::mustache::data;
@@ -19,5 +21,8 @@ inline View ViewList() { return View(View::type::list); }
 // Renders `tmpl` with `view`. Thread-safe (the template is parsed per call; the pages are small).
 // A template that does not parse is a bug in render/: throws std::logic_error.
 std::string RenderHtmlTemplate(std::string_view tmpl, const View& view);
+
+// The CSS class both pages colour a verdict by: "pass", "fail", "progress", "insufficient".
+const char* VerdictClass(Verdict verdict);
 
 }  // namespace obsmon::render_detail

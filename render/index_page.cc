@@ -55,20 +55,6 @@ render_detail::View PeriodView(const IndexPeriod& p) {
   return v;
 }
 
-const char* VerdictClass(Verdict verdict) {
-  switch (verdict) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kFail:
-      return "fail";
-    case Verdict::kInProgress:
-      return "progress";
-    case Verdict::kInsufficientData:
-      return "insufficient";
-  }
-  return "insufficient";
-}
-
 const char* CriterionMark(CriterionState state) {
   switch (state) {
     case CriterionState::kMet:
@@ -128,7 +114,7 @@ namespace {
 void AddReportView(const Report& r, render_detail::View& v) {
   v.set("has_report", true);
   v.set("verdict", VerdictName(r.verdict));
-  v.set("verdict_class", VerdictClass(r.verdict));
+  v.set("verdict_class", render_detail::VerdictClass(r.verdict));
   v.set("day_of_window", DayOfWindow(r));
   v.set("from", Utc(r.from_ms));
   v.set("to", Utc(r.to_ms));

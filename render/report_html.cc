@@ -20,20 +20,6 @@ namespace {
 
 constexpr int64_t kDayMs = 86'400'000;
 
-const char* VerdictClass(Verdict v) {
-  switch (v) {
-    case Verdict::kPass:
-      return "pass";
-    case Verdict::kFail:
-      return "fail";
-    case Verdict::kInProgress:
-      return "progress";
-    case Verdict::kInsufficientData:
-      return "insufficient";
-  }
-  return "insufficient";
-}
-
 const char* StateColor(HealthState s) {
   switch (s) {
     case HealthState::kUp:
@@ -275,7 +261,7 @@ void AddHeaderView(const Report& r, View& v) {
   v.set("evaluated_to", FormatUtcSeconds(r.evaluated_to_ms));
   v.set("objective_percent", fmt::format("{}", r.objective.uptime_percent));
   v.set("now", FormatUtcSeconds(r.now_ms));
-  v.set("verdict_class", VerdictClass(r.verdict));
+  v.set("verdict_class", render_detail::VerdictClass(r.verdict));
   v.set("verdict", VerdictName(r.verdict));
   View reasons = ViewList();
   for (const auto& reason : r.verdict_reasons) reasons.push_back(View("text", reason));

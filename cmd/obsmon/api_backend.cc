@@ -174,9 +174,14 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   return HttpBody{rendered->content_type, rendered->body};
 }
 
-void ApiBackendImpl::SetLiveReport(const std::string& name, obsmon::Report report) {
+void ApiBackendImpl::SetLiveReport(const std::string& name,
+                                   std::optional<obsmon::Report> report) {
   MutexLock lock(mu_);
-  live_reports_[name] = std::move(report);
+  if (report) {
+    live_reports_[name] = std::move(*report);
+  } else {
+    live_reports_.erase(name);
+  }
 }
 
 Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {

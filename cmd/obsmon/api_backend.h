@@ -56,7 +56,9 @@ class ApiBackendImpl final : public ApiBackend {
   ManageReply Manage(const ManageRequest& request) override;
   // The live report the live figures were taken from (the daemon's refresher sets it with them),
   // so the overview and the badge show exactly what /api/v1/components and /metrics show.
-  void SetLiveReport(const std::string& name, obsmon::Report report);
+  // Without a report (no stored run in the window yet) the component's is forgotten, so the page
+  // computes it when asked rather than show the previous window's.
+  void SetLiveReport(const std::string& name, std::optional<obsmon::Report> report);
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;

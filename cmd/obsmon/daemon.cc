@@ -503,7 +503,7 @@ class Daemon::Impl {
         continue;
       }
       uptime_.Set(*figures);
-      if (report) backend_.SetLiveReport(c.name, std::move(*report));
+      backend_.SetLiveReport(c.name, std::move(report));
     }
   }
 

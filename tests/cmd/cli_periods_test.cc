@@ -14,6 +14,7 @@
 #include "storage/storage.h"
 #include "tests/support/maintenance_window.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 
 namespace obsmon {
 namespace {
@@ -28,6 +29,20 @@ class CliPeriodsTest : public ::testing::Test {
   void SetUp() override {
     db_ = (dir_ / "obsmon.db").string();
     target_.db_path = db_;
+  }
+  // Successful minute runs of carbon/http over [from, to), stored through the real writer.
+  void WriteMinuteRuns(int64_t from, int64_t to) {
+    WriteBatch batch;
+    for (int64_t ts = from; ts < to; ts += 60'000) {
+      ProbeRun r;
+      r.key = {"carbon", "http"};
+      r.ts_ms = ts;
+      r.success = true;
+      r.duration_seconds = 0.02;
+      r.valid_for_ms = 90'000;
+      batch.runs.push_back(r);
+    }
+    ::obsmon::testing::WriteThroughWriter(db_, clock_, std::move(batch));
   }
   std::vector<PeriodRecord> Stored(const std::string& component = "") {
     auto store = storage::PeriodStore::Open(db_);
@@ -335,25 +350,7 @@ TEST_F(CliPeriodsTest, RecurringMaintenanceAddEditList) {
 }
 
 TEST_F(CliPeriodsTest, ReportOfThePeriodInHtmlToAFile) {
-  {
-    storage::StorageOptions opt;
-    opt.path = db_;
-    opt.clock = &clock_;
-    auto writer = storage::Writer::Start(opt);
-    ASSERT_TRUE(writer.ok());
-    WriteBatch batch;
-    for (int64_t ts = kT0; ts < kT0 + kDay; ts += 60'000) {
-      ProbeRun r;
-      r.key = {"carbon", "http"};
-      r.ts_ms = ts;
-      r.success = true;
-      r.duration_seconds = 0.02;
-      r.valid_for_ms = 90'000;
-      batch.runs.push_back(r);
-    }
-    (*writer)->Enqueue(std::move(batch));
-    ASSERT_TRUE((*writer)->Flush().ok());
-  }
+  WriteMinuteRuns(kT0, kT0 + kDay);
   ObserveStartArgs a;
   a.target = target_;
   a.component = "carbon";
@@ -406,25 +403,7 @@ namespace {
 // format. Expected boundaries written out by hand (CEST = UTC+2 in October before the 25th).
 TEST_F(CliPeriodsTest, DayCommentOfAPeriodInBerlinDays) {
   const int64_t start = kT0 + 6 * 3'600'000 + 36 * 60'000;  // 2025-10-14 06:36 UTC, 08:36 CEST
-  {
-    storage::StorageOptions opt;
-    opt.path = db_;
-    opt.clock = &clock_;
-    auto writer = storage::Writer::Start(opt);
-    ASSERT_TRUE(writer.ok());
-    WriteBatch batch;
-    for (int64_t ts = start - 60'000; ts < start + 2 * kDay; ts += 60'000) {
-      ProbeRun r;
-      r.key = {"carbon", "http"};
-      r.ts_ms = ts;
-      r.success = true;
-      r.duration_seconds = 0.02;
-      r.valid_for_ms = 90'000;
-      batch.runs.push_back(r);
-    }
-    (*writer)->Enqueue(std::move(batch));
-    ASSERT_TRUE((*writer)->Flush().ok());
-  }
+  WriteMinuteRuns(start - 60'000, start + 2 * kDay);
   ObserveStartArgs a;
   a.target = target_;
   a.component = "carbon";

@@ -36,6 +36,16 @@ class LiveFiguresTest : public ::testing::Test {
     ::obsmon::testing::WriteThroughWriter(path_, clock_, std::move(batch));
   }
 
+  // A 7-day period of carbon from kT0; its id.
+  static Result<int64_t> AddWeek(storage::PeriodStore& store, double objective_percent = 99.5) {
+    PeriodRecord p;
+    p.component = "carbon";
+    p.start_ms = kT0;
+    p.end_ms = kT0 + 7 * kDay;
+    p.objective_percent = objective_percent;
+    return store.AddPeriod(p);
+  }
+
   ::obsmon::testing::ScratchDir scratch_;
   std::string path_;
   ComponentConfig component_;
@@ -49,12 +59,7 @@ TEST_F(LiveFiguresTest, OverviewFiguresAreThePeriodReportsUnderMaintenance) {
   WriteRuns(kT0, now, kT0 + kDay, kT0 + kDay + 40 * kMinute);
   auto store = storage::PeriodStore::Open(path_);
   ASSERT_TRUE(store.ok());
-  PeriodRecord p;
-  p.component = "carbon";
-  p.start_ms = kT0;
-  p.end_ms = kT0 + 7 * kDay;
-  p.objective_percent = 99.0;
-  auto id = (*store)->AddPeriod(p);
+  auto id = AddWeek(**store, 99.0);
   ASSERT_TRUE(id.ok());
   ASSERT_TRUE((*store)
                   ->AddMaintenance({0, "carbon", kT0 + kDay + 10 * kMinute,
@@ -93,11 +98,7 @@ TEST_F(LiveFiguresTest, APeriodAllInMaintenanceSoFarHasNoCoverage) {
   WriteRuns(kT0 - kHour, now, 0, 0);
   auto store = storage::PeriodStore::Open(path_);
   ASSERT_TRUE(store.ok());
-  PeriodRecord p;
-  p.component = "carbon";
-  p.start_ms = kT0;
-  p.end_ms = kT0 + 7 * kDay;
-  ASSERT_TRUE((*store)->AddPeriod(p).ok());
+  ASSERT_TRUE(AddWeek(**store).ok());
   ASSERT_TRUE((*store)
                   ->AddMaintenance({0, "carbon", kT0 - kHour, kT0 + 3 * kHour, "migration", "cli",
                                     kT0, "", "", 0})

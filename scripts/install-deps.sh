@@ -6,10 +6,12 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake pkg-config ninja-build ccache
   prometheus-cpp-dev libcpp-httplib-dev libsqlitecpp-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev zlib1g-dev
-  libssl-dev libkainjow-mustache-dev)
+  libssl-dev libkainjow-mustache-dev
+  libprotobuf-dev protobuf-compiler libsnappy-dev)  # remote_write: protobuf WriteRequest, snappy block
 # Real parts the tests start: Prometheus's own tools are the oracle for exposition and rules.
 TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps chromium
   prometheus-blackbox-exporter python3-prometheus-client systemd openssl
+  victoria-metrics  # a second remote_write receiver and query API (issue 16)
   clang)  # clang: scripts/check-thread-safety.sh (the thread_safety_check test)
 
 want=("${BUILD_PKGS[@]}")

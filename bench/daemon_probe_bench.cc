@@ -21,41 +21,19 @@
 #include <thread>
 #include <vector>
 
+#include "bench/proc_stats.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
 namespace {
 
 using namespace std::chrono_literals;
+using obsmon::bench::ProcStats;
+using obsmon::bench::ReadProc;
 using obsmon::testing::ScratchDir;
 using obsmon::testing::Subprocess;
 using obsmon::testing::WaitUntil;
 using obsmon::testing::WriteWholeFile;
-
-struct ProcStats {
-  double cpu_seconds = 0;
-  double peak_rss_mb = 0;
-};
-
-ProcStats ReadProc(pid_t pid) {
-  ProcStats s;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  // Fields after the command name (which may contain spaces) start after the last ')'.
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::string field;
-  for (int i = 3; i <= 15; ++i) {
-    rest >> field;
-    if (i == 14) s.cpu_seconds += std::stod(field) / sysconf(_SC_CLK_TCK);
-    if (i == 15) s.cpu_seconds += std::stod(field) / sysconf(_SC_CLK_TCK);
-  }
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) s.peak_rss_mb = std::stod(line.substr(6)) / 1024.0;
-  }
-  return s;
-}
 
 double SumRuns(const std::string& metrics) {
   double total = 0;

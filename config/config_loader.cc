@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "core/duration.h"
+#include "config/byte_size.h"
 #include "config/web_config.h"
 #include "config/digest_config.h"
 #include "config/period_config.h"
@@ -306,6 +307,10 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     }
     if (auto v = s->DurationInRange("busy_timeout", 1, 3'600'000)) {
       config.storage.busy_timeout_ms = *v;
+    }
+    // 64 KiB is SQLite's floor for a useful cache; 1 GiB is far beyond what an append needs.
+    if (auto v = ByteSizeInRange(*s, "cache_size", 64 << 10, int64_t{1} << 30)) {
+      config.storage.cache_bytes = *v;
     }
     if (config.storage.rollup_retention_ms < config.storage.retention_ms) {
       s->ErrorAt("rollup_retention", "rollup_retention must not be shorter than retention");

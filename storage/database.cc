@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -143,7 +144,7 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
 }
 
 Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
-                                                       int busy_timeout_ms) {
+                                                       int busy_timeout_ms, int64_t cache_bytes) {
   if (Status s = CheckDatabaseFile(path); !s.ok()) return s;
   try {
     auto db = std::make_unique<SQLite::Database>(
@@ -158,9 +159,8 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
     // A process crash loses nothing committed; a power loss may lose the last transactions.
     db->exec("PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = OFF");
-    // The writer's page cache: 64 MiB keeps the B-tree pages that group commits touch in memory
-    // (the 2 MiB default makes large transactions re-read and re-write pages through the kernel).
-    db->exec("PRAGMA cache_size = -65536");
+    // Negative: a size in KiB rather than in pages (StorageOptions::cache_bytes says why small).
+    db->exec(fmt::format("PRAGMA cache_size = -{}", std::max<int64_t>(cache_bytes >> 10, 64)));
     if (Status s = Migrate(*db, path); !s.ok()) return s;
     // Prove we can write now: a database held by another process (an open `sqlite3` shell in a
     // write transaction, say) must stop obsmon at start with a clear message, not fail every

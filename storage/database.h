@@ -39,8 +39,12 @@ Status CheckSameFile(const std::string& path, const FileIdentity& opened);
 // Opens read-write (creating), sets WAL, synchronous=NORMAL, busy_timeout, then applies missing
 // migrations. Refuses a database whose user_version is newer than this build knows.
 inline constexpr int kDefaultBusyTimeoutMs = 5000;
+// The page cache of the small write connections (alert and period stores): their tables are a
+// few pages, and SQLite's 2 MiB default would be resident memory they never need.
+inline constexpr int64_t kSmallCacheBytes = 256 << 10;
 Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
-                                                       int busy_timeout_ms = kDefaultBusyTimeoutMs);
+                                                       int busy_timeout_ms = kDefaultBusyTimeoutMs,
+                                                       int64_t cache_bytes = kSmallCacheBytes);
 
 // Opens read-only. Refuses a missing file (NotFound), a non-database, a database without
 // obsmon's schema, and a newer schema.

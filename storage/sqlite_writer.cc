@@ -180,6 +180,7 @@ class SqliteWriter final : public Writer {
       MutexLock lock(mu_);
       s = stats_;
       s.queue_depth = queue_.size();
+      s.queue_rows = queued_rows_;
     }
     struct stat st;  // stat() only: never open a descriptor of the database's files
     s.wal_bytes = ::stat((WalPathBase(options_.path, true) + "-wal").c_str(), &st) == 0
@@ -685,7 +686,12 @@ class SqliteWriter final : public Writer {
   }
 
   void RecordCommit(size_t batches, const ApplyResult& r, double secs, uint64_t seq) EXCLUDES(mu_) {
+    // Here, on the writer thread: the connection is opened without SQLite's mutex, so no other
+    // thread may ask it anything.
+    int cache_used = 0, unused_high = 0;
+    sqlite3_db_status(db_->getHandle(), SQLITE_DBSTATUS_CACHE_USED, &cache_used, &unused_high, 0);
     MutexLock lock(mu_);
+    stats_.cache_bytes = static_cast<uint64_t>(std::max(cache_used, 0));
     wal_.Committed(options_.clock->SteadyNow());
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;
@@ -748,7 +754,8 @@ Result<std::unique_ptr<Writer>> Writer::Start(const StorageOptions& options) {
   if (Status s = CheckDatabaseFile(options.path); !s.ok()) return s;  // before opening it
   auto lock = LockFile::Acquire(options.path);
   if (!lock.ok()) return lock.status();
-  auto db = OpenForWrite(options.path, static_cast<int>(options.busy_timeout_ms));
+  auto db = OpenForWrite(options.path, static_cast<int>(options.busy_timeout_ms),
+                         options.cache_bytes);
   if (!db.ok()) return db.status();
   DatabaseFiles files;
   for (auto [suffix, id] : {std::pair{"", &files.db}, {"-wal", &files.wal}, {"-shm", &files.shm}}) {

@@ -66,10 +66,16 @@ struct StorageOptions {
   // How long a statement waits for a lock another connection holds (an open sqlite3 shell, a
   // .backup) before it fails and is retried.
   int64_t busy_timeout_ms = 5000;
+  // The writer's SQLite page cache (PRAGMA cache_size), in bytes. The writer appends: the pages
+  // it touches are the right edges of a few B-trees, so a small cache keeps them; a large one
+  // only fills up with pages it will not touch again and is resident memory that grows with the
+  // database until the cap (it held 64 MiB before issue 17). See docs/storage.md.
+  int64_t cache_bytes = 2LL << 20;
 };
 
 struct WriterStats {
   uint64_t queue_depth = 0;         // batches waiting now
+  uint64_t queue_rows = 0;          // their rows (runs, samples, events...) now
   uint64_t committed_batches = 0;   // total
   uint64_t committed_rows = 0;      // runs + samples + events committed, total
   uint64_t dropped_batches = 0;     // refused because the queue was full, total
@@ -96,6 +102,9 @@ struct WriterStats {
   uint64_t wal_bytes = 0;
   uint64_t checkpoints = 0;
   uint64_t checkpoints_busy = 0;
+  // Memory the writer connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED), read on the
+  // writer thread after each transaction; at most about StorageOptions::cache_bytes.
+  uint64_t cache_bytes = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.

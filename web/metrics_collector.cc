@@ -263,9 +263,20 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                             MetricType::Counter);
   AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(w.checkpoints));
   AddCounter(&checkpoints, Labels{{"result", "busy"}}, static_cast<double>(w.checkpoints_busy));
+  auto queue_rows = Family("obsmon_storage_queue_rows",
+                           "Rows (runs, samples, log lines) waiting for the writer now; bounded "
+                           "by the queue's row capacity (about 100-200 bytes a row).",
+                           MetricType::Gauge);
+  AddGauge(&queue_rows, {}, static_cast<double>(w.queue_rows));
+  auto cache = Family("obsmon_storage_cache_bytes",
+                      "Memory held by the writer's SQLite page cache now (storage.cache_size "
+                      "bounds it).",
+                      MetricType::Gauge);
+  AddGauge(&cache, {}, static_cast<double>(w.cache_bytes));
   std::vector<MetricFamily> out;
-  for (auto* f : {&wq, &dropped, &dropped_samples, &late, &werr, &committed, &wlat, &healthy,
-                  &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints}) {
+  for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
+                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
+                  &cache}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -66,6 +66,8 @@ struct SchedulerMetrics {
 // The storage writer's counters (storage's WriterStats); totals since start unless noted.
 struct WriterMetrics {
   uint64_t queue_depth = 0;  // now
+  uint64_t queue_rows = 0;   // now
+  uint64_t cache_bytes = 0;  // now: the writer connection's SQLite page cache
   uint64_t dropped_batches = 0;
   uint64_t dropped_samples = 0;
   uint64_t dropped_late_runs = 0;

@@ -14,6 +14,7 @@
 #include "web/http_server.h"
 #include "web/metrics_collector.h"
 #include "web/probe_samples_collector.h"
+#include "web/process_collector.h"
 #include "cmd/obsmon/alerting_runtime.h"
 #include "config/period_config.h"
 #include "report/periods.h"
@@ -92,7 +93,7 @@ class Daemon::Impl {
 
   std::string MetricsText() {
     const FamiliesCollectable alerting(alerting_->CollectMetrics());  // safe across a reload
-    return SerializeMetrics({&collector_, &probe_samples_, &alerting});
+    return SerializeMetrics({&collector_, &process_collector_, &probe_samples_, &alerting});
   }
 
   // Stores the periods and maintenance windows the config declares (idempotent).
@@ -204,6 +205,10 @@ class Daemon::Impl {
       log_->warn("storage.path changes take effect at the next restart; still writing {}",
                  config_.storage.path);
       next->storage = config_.storage;
+    }
+    if (next->storage.cache_bytes != config_.storage.cache_bytes) {
+      log_->warn("storage.cache_size changes take effect at the next restart");
+      next->storage.cache_bytes = config_.storage.cache_bytes;
     }
     // New probe instances read their stored state before their first run (RunProbe); storage
     // must be readable for that, so an unreadable database refuses the reload now.
@@ -536,6 +541,7 @@ class Daemon::Impl {
   ProbeRunner runner_;
   Scheduler scheduler_;
   MetricsCollector collector_;
+  ProcessCollector process_collector_;
   ApiBackendImpl backend_;
   std::unique_ptr<HttpServer> server_;
   std::string last_storage_error_;  // refresher thread only
@@ -567,6 +573,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.retention_ms = config->storage.retention_ms;
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
   so.busy_timeout_ms = config->storage.busy_timeout_ms;
+  so.cache_bytes = config->storage.cache_bytes;
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();

@@ -58,6 +58,8 @@ SchedulerMetrics SchedulerMetricsOf(const SchedulerStats& stats) {
 WriterMetrics WriterMetricsOf(const storage::WriterStats& stats) {
   WriterMetrics m;
   m.queue_depth = stats.queue_depth;
+  m.queue_rows = stats.queue_rows;
+  m.cache_bytes = stats.cache_bytes;
   m.dropped_batches = stats.dropped_batches;
   m.dropped_samples = stats.dropped_samples;
   m.dropped_late_runs = stats.dropped_late_runs;

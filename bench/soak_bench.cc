@@ -1,0 +1,163 @@
+// soak_bench: is obsmon's memory flat over hours? The real binary, real time (a daemon's memory
+// is what its threads, SQLite and the allocator do in wall time: a fake clock cannot compress
+// it), N loopback HTTP probes plus one log probe on a file this program appends to.
+//
+//   soak_bench [N=100] [minutes=60] [interval_ms=1000] [sample_s=60]
+//
+// Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
+// obsmon's /metrics the sizes of its in-memory parts (SQLite page cache, writer queue, rule head,
+// C heap in use and free), and prints one line. At the end: the least-squares slope of RSS over
+// the second half (after warm-up: the rule head fills its 15-minute window, the page cache its
+// cap), in MB per hour, beside first, last and peak RSS.
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/proc_stats.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using obsmon::bench::ReadProc;
+using obsmon::testing::ScratchDir;
+using obsmon::testing::Subprocess;
+using obsmon::testing::WaitUntil;
+using obsmon::testing::WriteWholeFile;
+
+// Values of unlabelled (or exactly labelled) series in a /metrics body, e.g.
+// "obsmon_storage_cache_bytes" or "obsmon_heap_bytes{state=\"free\"}".
+double Metric(const std::string& body, const std::string& series) {
+  std::istringstream in(body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return -1;
+}
+
+// Slope of y over x (least squares), in y-units per x-unit.
+double Slope(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  if (n < 2) return 0;
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    sx += x[i];
+    sy += y[i];
+    sxx += x[i] * x[i];
+    sxy += x[i] * y[i];
+  }
+  const double d = n * sxx - sx * sx;
+  return d == 0 ? 0 : (n * sxy - sx * sy) / d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 100;
+  const int minutes = argc > 2 ? std::atoi(argv[2]) : 60;
+  const int interval_ms = argc > 3 ? std::atoi(argv[3]) : 1000;
+  const int sample_s = argc > 4 ? std::atoi(argv[4]) : 60;
+  const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
+  ScratchDir dir;
+
+  httplib::Server target;
+  target.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  target.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"OK\"}", "application/json");
+  });
+  const int target_port = target.bind_to_any_port("127.0.0.1");
+  std::thread serve([&] { target.listen_after_bind(); });
+
+  const std::string log_path = dir.File("app.log");
+  WriteWholeFile(log_path, "");
+  const int obsmon_port = obsmon::testing::FreeLoopbackPort();
+  std::string config = "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
+                       "\nstorage:\n  path: " + dir.File("soak.db") +
+                       "\ncomponents:\n  - name: soak\n    probes:\n"
+                       "      - {name: log, kind: log, paths: [\"" + log_path +
+                       "\"], interval: 5s}\n";
+  for (int i = 0; i < n; ++i) {
+    config += "      - {name: t" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
+              std::to_string(target_port) + "/t/" + std::to_string(i) + "\", interval: " +
+              std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms}\n";
+  }
+  WriteWholeFile(dir.File("soak.yml"), config);
+  Subprocess obs({obsmon, "run", "--config", dir.File("soak.yml"), "--log-level", "warn"},
+                 dir.File("obsmon.log"));
+  httplib::Client oc("127.0.0.1", obsmon_port);
+  if (!WaitUntil([&] { return static_cast<bool>(oc.Get("/healthz")); }, 20s)) {
+    std::fprintf(stderr, "obsmon did not start:\n%s\n", obs.Output().c_str());
+    target.stop();
+    serve.join();
+    return 1;
+  }
+
+  // The log writer: 20 lines a second, one in ten an ERROR, as an application would.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    std::ofstream log(log_path, std::ios::app);
+    for (long i = 0; !stop; ++i) {
+      log << "2026-12-01 10:00:00,000 " << (i % 10 == 0 ? "ERROR" : "INFO ")
+          << " app.worker request " << i << " done\n";
+      log.flush();
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::printf("soak: %d HTTP probes every %d ms + 1 log probe (20 lines/s), %d min, sample every %d s\n",
+              n, interval_ms, minutes, sample_s);
+  std::printf("%7s %8s %8s %9s %9s %9s %9s %10s %9s\n", "minute", "RSS MB", "anon MB", "heap MB",
+              "free MB", "cache MB", "queue", "head pts", "CPU %");
+  std::vector<double> t_min, rss;
+  double peak = 0, first = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto prev = ReadProc(obs.pid());
+  for (int k = 0;; ++k) {
+    const auto due = start + std::chrono::seconds(static_cast<long>(k) * sample_s);
+    std::this_thread::sleep_until(due);
+    const auto p = ReadProc(obs.pid());
+    const auto res = oc.Get("/metrics");
+    const std::string body = res ? res->body : "";
+    const double minute = k * sample_s / 60.0;
+    const double cpu_pct = k == 0 ? 0 : (p.cpu_seconds - prev.cpu_seconds) / sample_s * 100;
+    prev = p;
+    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.0f %10.0f %9.1f\n", minute, p.rss_mb,
+                p.anon_mb, Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
+                Metric(body, "obsmon_heap_bytes{state=\"free\"}") / 1048576,
+                Metric(body, "obsmon_storage_cache_bytes") / 1048576,
+                Metric(body, "obsmon_storage_queue_rows"), Metric(body, "obsmon_rule_head_points"),
+                cpu_pct);
+    if (k == 0) first = p.rss_mb;
+    peak = std::max(peak, p.rss_mb);
+    t_min.push_back(minute);
+    rss.push_back(p.rss_mb);
+    if (minute >= minutes) break;
+  }
+  stop = true;
+  writer.join();
+  obs.Signal(SIGTERM);
+  obs.Wait();
+  target.stop();
+  serve.join();
+
+  const size_t half = t_min.size() / 2;
+  const std::vector<double> x(t_min.begin() + half, t_min.end()), y(rss.begin() + half, rss.end());
+  std::printf("RSS: first %.1f MB, last %.1f MB, peak %.1f MB; slope over minutes %.0f-%.0f: "
+              "%+.2f MB/hour\n",
+              first, rss.back(), peak, x.empty() ? 0 : x.front(), x.empty() ? 0 : x.back(),
+              Slope(x, y) * 60);
+  return 0;
+}

@@ -1,6 +1,6 @@
 // storage_bench: how fast the storage Writer commits, on this machine.
 //
-//   storage_bench [--samples N] [--batch B] [--runs R] [--dir DIR]
+//   storage_bench [--samples N] [--batch B] [--runs R] [--dir DIR] [--cache-kib K]
 //
 // Phase 1 writes N samples (default 2,000,000) in batches of B (default 100, like one scrape or
 // probe result) over 1,000 series; phase 2 writes R probe runs (default 200,000), one run plus
@@ -57,7 +57,7 @@ uint64_t EnqueueWaiting(Writer& w, WriteBatch b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t n_samples = 2'000'000, batch = 100, n_runs = 200'000;
+  int64_t n_samples = 2'000'000, batch = 100, n_runs = 200'000, cache_kib = -1;
   std::string dir =
       std::filesystem::temp_directory_path() / ("obsmon-storage-bench-" + std::to_string(getpid()));
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -69,8 +69,10 @@ int main(int argc, char** argv) {
       n_runs = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--dir"))
       dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--cache-kib"))  // the writer's page cache (storage.cache_size)
+      cache_kib = atoll(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: %s [--samples N] [--batch B] [--runs R] [--dir DIR]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--samples N] [--batch B] [--runs R] [--dir DIR] [--cache-kib K]\n", argv[0]);
       return 2;
     }
   }
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   o.path = dir + "/bench.db";
   std::filesystem::remove(o.path);
   o.queue_capacity = 4096;
+  if (cache_kib > 0) o.cache_bytes = cache_kib << 10;
   auto started = Writer::Start(o);
   if (!started.ok()) {
     fprintf(stderr, "storage_bench: %s\n", started.status().ToString().c_str());

@@ -64,7 +64,7 @@ struct StorageConfig {
   // timeout) before they fail and are retried.
   int64_t busy_timeout_ms = 5'000;
   // The writer's SQLite page cache (storage::StorageOptions::cache_bytes says why it is small).
-  int64_t cache_bytes = 2LL << 20;
+  int64_t cache_bytes = 8LL << 20;
 };
 
 struct Config {

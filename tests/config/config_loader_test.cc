@@ -191,6 +191,36 @@ TEST(ConfigLoaderTest, StorageBusyTimeoutIsAnOption) {
   EXPECT_EQ(bad_errors.errors()[0].line, 1);
 }
 
+// Issue 17: the writer's page cache is a size, written as Prometheus writes sizes.
+TEST(ConfigLoaderTest, StorageCacheSizeIsASizeWithAUnit) {
+  FakeClock clock;
+  const std::string probes =
+      "components:\n  - name: c\n    probes:\n"
+      "      - {name: p, kind: tcp, address: \"127.0.0.1:1\"}\n";
+  ConfigErrors errors;
+  auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
+  ASSERT_TRUE(defaults.has_value()) << errors.ToString();
+  EXPECT_EQ(defaults->storage.cache_bytes, 8 << 20);
+  for (auto [text, bytes] : {std::pair{"512KiB", 512 << 10}, {"8MB", 8 << 20},
+                             {"1048576", 1 << 20}, {"1GiB", 1 << 30}}) {
+    ConfigErrors e;
+    auto set = LoadConfigFromString("storage: {cache_size: " + std::string(text) + "}\n" + probes,
+                                    "set.yml", clock, &e);
+    ASSERT_TRUE(set.has_value()) << text << ": " << e.ToString();
+    EXPECT_EQ(set->storage.cache_bytes, bytes) << text;
+  }
+  for (const char* bad : {"4 parsecs", "12XB", "-1MiB", "32KiB", "2GiB", "MiB", "1.5MiB"}) {
+    ConfigErrors e;
+    EXPECT_FALSE(LoadConfigFromString("storage:\n  cache_size: " + std::string(bad) + "\n" +
+                                          probes, "bad.yml", clock, &e)
+                     .has_value())
+        << bad;
+    ASSERT_EQ(e.errors().size(), 1u) << bad << ": " << e.ToString();
+    EXPECT_EQ(e.errors()[0].line, 2) << bad;
+    EXPECT_NE(e.errors()[0].message.find("cache_size"), std::string::npos) << e.ToString();
+  }
+}
+
 // Issue 13: no YAML type error may escape as an exception; each is reported where it is.
 TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
   FakeClock clock;

@@ -2,6 +2,7 @@
 // retention, the per-day event cap, the single-writer lock, draining and the bounded queue.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -494,6 +495,42 @@ TEST(SqliteWriterTest, DestructorDrainsTheQueue) {
   }
   auto r = testing::OpenReaderOrFail(o.path);
   EXPECT_EQ(r->CounterTotal("n_total", Labels()).value(), 500);
+}
+
+// Issue 17: the writer's page cache stays within StorageOptions::cache_bytes however large the
+// database grows (it was 64 MiB of resident memory that grew with the file), and every row is
+// still written. The stats report what SQLite itself accounts for the connection's cache.
+TEST(SqliteWriterTest, PageCacheStaysWithinItsBoundWhileTheDatabaseGrows) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  o.cache_bytes = 256 << 10;
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  constexpr int kBatches = 400, kSeries = 50, kPerSeries = 40;  // 800,000 samples
+  for (int b = 0; b < kBatches; ++b) {
+    WriteBatch batch;
+    for (int s = 0; s < kSeries; ++s) {
+      Labels l{{"component", "carbon"}, {"series", std::to_string(s)}};
+      for (int i = 0; i < kPerSeries; ++i) {
+        batch.samples.push_back({"m", l, kT0 + (b * kPerSeries + i) * 1000, double(i)});
+      }
+    }
+    while (!w->Enqueue(batch)) std::this_thread::yield();  // the queue is bounded: wait
+  }
+  ASSERT_TRUE(w->Flush().ok());
+  const WriterStats stats = w->Stats();
+  EXPECT_GT(stats.cache_bytes, 0u);
+  // SQLite's bound is on pages; each page carries a header of its own beside its 4 KiB.
+  EXPECT_LE(stats.cache_bytes, static_cast<uint64_t>(o.cache_bytes) * 5 / 4);
+  w->Stop();
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"),
+            int64_t{kBatches} * kSeries * kPerSeries);
+  int64_t file_bytes = 0;  // the database and its WAL (Stop may leave pages in either)
+  for (const std::string& f : {o.path, o.path + "-wal"}) {
+    struct stat st{};
+    if (::stat(f.c_str(), &st) == 0) file_bytes += st.st_size;
+  }
+  EXPECT_GT(file_bytes, 16 * o.cache_bytes) << "the database must outgrow the cache";
 }
 
 TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {

@@ -1,0 +1,117 @@
+// Issue 17, item 1: what holds obsmon's memory is on /metrics, and those figures are true: the
+// process_* families agree with what the kernel says of the process (read here from /proc, from
+// outside), and the writer's page cache stays within storage.cache_size while probes write.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/integration/ops_support.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+long OpenFds(int pid) {
+  DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (d == nullptr) return -1;
+  long n = 0;
+  while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+  ::closedir(d);
+  return n;
+}
+
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+TEST(OpsMemoryTest, ProcessFiguresAgreeWithTheKernelAndThePageCacheKeepsItsBound) {
+  HealthTarget target;
+  ScratchDir dir;
+  std::string components;
+  for (int i = 0; i < 20; ++i) components += HealthComponentYaml("c" + std::to_string(i), target.port());
+  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
+                                             dir.File("obsmon.db") +
+                                             "\n  cache_size: 64KiB\ncomponents:\n" + components);
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_NE(port, 0) << obsmon->Output();
+  httplib::Client client("127.0.0.1", port);
+  // 20 probes every 200 ms: 100 runs a second. Wait until the database (with its WAL) is 8
+  // times the cache, so that an unbounded cache would show.
+  auto file_bytes = [&] {
+    int64_t n = 0;
+    for (const std::string& f : {dir.File("obsmon.db"), dir.File("obsmon.db-wal")}) {
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(f, ec);
+      if (!ec) n += static_cast<int64_t>(size);
+    }
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return file_bytes() > 8 * 64 * 1024; }, 40s)) << file_bytes();
+  std::string text;
+
+  // Read the kernel's figures just before and after one scrape: the scrape's own must lie
+  // between them (with a little room for the scrape's allocations).
+  const int pid = obsmon->pid();
+  const long rss_before = RssKiB(pid), fds_before = OpenFds(pid);
+  const double cpu_before = CpuSeconds(pid);
+  auto res = client.Get("/metrics");
+  ASSERT_TRUE(res && res->status == 200);
+  const long rss_after = RssKiB(pid), fds_after = OpenFds(pid);
+  const double cpu_after = CpuSeconds(pid);
+  text = res->body;
+
+  auto rss = MetricValue(text, "process_resident_memory_bytes");
+  ASSERT_TRUE(rss.has_value()) << text;
+  EXPECT_GE(*rss / 1024, std::min(rss_before, rss_after) * 0.9);
+  EXPECT_LE(*rss / 1024, std::max(rss_before, rss_after) * 1.1);
+  auto fds = MetricValue(text, "process_open_fds");
+  ASSERT_TRUE(fds.has_value());
+  // The scrape's own connection may come and go between the readings.
+  EXPECT_GE(*fds, std::min(fds_before, fds_after) - 2);
+  EXPECT_LE(*fds, std::max(fds_before, fds_after) + 2);
+  auto cpu = MetricValue(text, "process_cpu_seconds_total");
+  ASSERT_TRUE(cpu.has_value());
+  EXPECT_GE(*cpu, cpu_before - 0.011);
+  EXPECT_LE(*cpu, cpu_after + 0.011);
+  auto start = MetricValue(text, "process_start_time_seconds");
+  auto obsmon_start = MetricValue(text, "obsmon_start_time_seconds");
+  ASSERT_TRUE(start && obsmon_start);
+  EXPECT_NEAR(*start, *obsmon_start, 2.0);  // the kernel's start and obsmon's own clock
+
+  auto cache = MetricValue(text, "obsmon_storage_cache_bytes");
+  ASSERT_TRUE(cache.has_value());
+  EXPECT_GT(*cache, 16 * 1024);
+  EXPECT_LE(*cache, 64 * 1024 * 5 / 4) << "storage.cache_size: 64KiB; the files: " << file_bytes();
+  auto queue_rows = MetricValue(text, "obsmon_storage_queue_rows");
+  ASSERT_TRUE(queue_rows.has_value());
+  EXPECT_GE(*queue_rows, 0);
+  auto in_use = MetricValue(text, "obsmon_heap_bytes", "in_use");
+  auto free = MetricValue(text, "obsmon_heap_bytes", "free");
+  ASSERT_TRUE(in_use && free);
+  if (!kAddressSanitizer) {  // ASan replaces malloc: glibc's figures are then its own, near 0
+    EXPECT_GT(*in_use, 1 << 20);
+    EXPECT_LT(*in_use, *rss);
+  }
+}
+
+}  // namespace
+}  // namespace obsmon::testing

@@ -63,8 +63,8 @@ struct StorageConfig {
   // How long the writer's statements wait for a lock another connection holds (SQLite's busy
   // timeout) before they fail and are retried.
   int64_t busy_timeout_ms = 5'000;
-  // The writer's SQLite page cache (storage::StorageOptions::cache_bytes says why it is small).
-  int64_t cache_bytes = 8LL << 20;
+  // The cap of the writer's SQLite page cache (storage::StorageOptions::cache_bytes).
+  int64_t cache_bytes = 64LL << 20;
 };
 
 struct Config {

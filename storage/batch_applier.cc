@@ -30,7 +30,8 @@ struct BatchApplier::RollupAgg {
 };
 
 BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
-                           const Clock* clock, int64_t raw_retention_ms)
+                           const Clock* clock, int64_t raw_retention_ms,
+                           int64_t cache_cap_bytes)
     : db_(db),
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
@@ -74,7 +75,9 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       upsert_counter_(db,
                       "INSERT INTO counters (series_id, value) VALUES (?, ?) "
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
-      summaries_(db, clock, raw_retention_ms) {}
+      summaries_(db, clock, raw_retention_ms),
+      cache_sizer_(cache_cap_bytes),
+      clock_(clock) {}
 
 BatchApplier::~BatchApplier() = default;
 
@@ -207,6 +210,7 @@ void BatchApplier::WriteRuns(const std::vector<ProbeRun>& runs, ApplyResult* res
 void BatchApplier::WriteSamples(const std::vector<Sample>& samples, ApplyResult* result) {
   for (const Sample& s : samples) {
     int64_t id = SeriesId(s.name, s.labels);
+    cache_sizer_.Written(id);
     insert_sample_.reset();
     insert_sample_.bind(1, id);
     insert_sample_.bind(2, static_cast<int64_t>(s.ts_ms));
@@ -314,6 +318,10 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     summaries_.Finish();
     db_.exec("COMMIT");
     in_tx = false;
+    if (auto bytes = cache_sizer_.Resize(clock_->SteadyNow())) {
+      // Negative: KiB rather than pages. Shrinking frees the unpinned pages beyond at once.
+      db_.exec("PRAGMA cache_size = -" + std::to_string(*bytes >> 10));
+    }
     return result;
   } catch (const SQLite::Exception& e) {
     result.status = StatusFromException(e, "writing batches");

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/cache_sizer.h"
+
 #include "core/clock.h"
 #include "core/records.h"
 #include "core/status.h"
@@ -35,8 +37,10 @@ class BatchApplier {
   // `db` and `clock` must outlive the applier. `max_log_events_per_day` caps log_events per
   // (component, UTC day); the excess is counted in obsmon_log_events_dropped_total{component=...}.
   // `clock` and `raw_retention_ms` tell which hours are too old to seal (storage/run_summaries.h).
+  // `cache_cap_bytes` caps the connection's page cache, which the applier sizes to the series it
+  // writes (storage/cache_sizer.h).
   BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day, const Clock* clock,
-               int64_t raw_retention_ms);
+               int64_t raw_retention_ms, int64_t cache_cap_bytes);
   ~BatchApplier();
 
   // Writes all batches in one transaction: all of them or none. On failure rolls back, forgets
@@ -45,6 +49,9 @@ class BatchApplier {
 
   // Drops every cache (when retention deleted rows; a failed Apply drops them itself).
   void ForgetCaches();
+
+  // The page cache's size now (PRAGMA cache_size, as CacheSizer set it).
+  int64_t cache_size_bytes() const { return cache_sizer_.size_bytes(); }
 
  private:
   struct RollupAgg;
@@ -116,6 +123,8 @@ class BatchApplier {
   // series (name, labels) -> series.id; at most kMaxCachedSeriesIds (about 400 bytes each).
   static constexpr size_t kMaxCachedSeriesIds = 50'000;
   std::unordered_map<SeriesKey, int64_t, SeriesHash, SeriesEq> series_ids_;
+  CacheSizer cache_sizer_;
+  const Clock* clock_;
   // component + '\0' + probe -> (probes.id, stored role)
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
   // (component, UTC day start) -> log_events stored that day

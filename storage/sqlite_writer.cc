@@ -86,7 +86,8 @@ class SqliteWriter final : public Writer {
         lock_(std::move(lock)),
         db_(std::move(db)),
         files_(files),
-        applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms),
+        applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms,
+                 options.cache_bytes),
         retention_(*db_, options.retention_batch_rows) {
     retention_requests_.next_periodic =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);

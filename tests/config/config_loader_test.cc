@@ -200,7 +200,7 @@ TEST(ConfigLoaderTest, StorageCacheSizeIsASizeWithAUnit) {
   ConfigErrors errors;
   auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
   ASSERT_TRUE(defaults.has_value()) << errors.ToString();
-  EXPECT_EQ(defaults->storage.cache_bytes, 8 << 20);
+  EXPECT_EQ(defaults->storage.cache_bytes, 64 << 20);
   for (auto [text, bytes] : {std::pair{"512KiB", 512 << 10}, {"8MB", 8 << 20},
                              {"1048576", 1 << 20}, {"1GiB", 1 << 30}}) {
     ConfigErrors e;

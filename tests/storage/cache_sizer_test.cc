@@ -1,0 +1,48 @@
+// The writer's page cache follows the series it writes, within [2 MiB, cap] (issue 17, item 1).
+#include "storage/cache_sizer.h"
+
+#include <gtest/gtest.h>
+
+namespace obsmon::storage {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(CacheSizerTest, StartsAtTheFloorThenFollowsTheSeriesOfEachMinute) {
+  CacheSizer sizer(64 << 20);
+  const SteadyTime t0{};
+  EXPECT_EQ(sizer.Resize(t0), 2 << 20);
+  for (int64_t id = 0; id < 5000; ++id) sizer.Written(id % 1000 == 0 ? 0 : id);  // 4,996 series
+  EXPECT_EQ(sizer.Resize(t0 + seconds(59)), std::nullopt) << "the minute is not over";
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 4996 * 8192);
+  // The next minute writes 500 series: the cache shrinks to 500 x 8 KiB.
+  for (int64_t id = 0; id < 500; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 500 * 8192);
+  EXPECT_EQ(sizer.size_bytes(), 500 * 8192);  // 3.9 MiB
+}
+
+TEST(CacheSizerTest, SmallChangesAreNotWorthAResize) {
+  CacheSizer sizer(64 << 20);
+  const SteadyTime t0{};
+  ASSERT_TRUE(sizer.Resize(t0));
+  for (int64_t id = 0; id < 1000; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 1000 * 8192);
+  for (int64_t id = 0; id < 1200; ++id) sizer.Written(id);  // +20 %: kept
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), std::nullopt);
+  for (int64_t id = 0; id < 1300; ++id) sizer.Written(id);  // +30 %: resized
+  EXPECT_EQ(sizer.Resize(t0 + seconds(180)), 1300 * 8192);
+}
+
+TEST(CacheSizerTest, NeverAboveTheCapNorBelowTheFloor) {
+  CacheSizer sizer(16 << 20);
+  const SteadyTime t0{};
+  ASSERT_TRUE(sizer.Resize(t0));
+  for (int64_t id = 0; id < 100'000; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 16 << 20);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 2 << 20) << "a minute without samples: the floor";
+  CacheSizer tiny(64 << 10);  // a cap below the floor wins
+  EXPECT_EQ(tiny.Resize(t0), 64 << 10);
+}
+
+}  // namespace
+}  // namespace obsmon::storage

@@ -166,7 +166,8 @@ std::vector<RemoteWriteConfig> ParseRemoteWriteConfigs(const YAML::Node& node,
     }
     if (!names.insert(rc.name).second) {
       n.ErrorAt(n.Has("name") ? "name" : "url",
-                "duplicate remote_write name '" + rc.name + "' (two entries with one url need names)");
+                "duplicate remote_write name '" + rc.name + "'" +
+                    (n.Has("name") ? "" : " (two entries with one url need names)"));
     }
     if (auto v = n.DurationInRange("remote_timeout", 100, 600'000)) rc.remote_timeout_ms = *v;
     ReadHeaders(n, &rc);

@@ -94,7 +94,7 @@ TEST(RemoteWriteConfigTest, BadEntriesNameTheirPlace) {
 )", &errors);
   EXPECT_EQ(r.size(), 1u);  // only the first `dup` entry is whole
   const std::string all = errors.ToString();
-  EXPECT_NE(all.find("/etc/obsmon/obsmon.yml:2:10: url must start with http"), std::string::npos) << all;
+  EXPECT_NE(all.find("/etc/obsmon/obsmon.yml:2:10: unsupported url scheme 'ftp'"), std::string::npos) << all;
   EXPECT_NE(all.find(":4:14: header 'Content-Type' is set by obsmon"), std::string::npos) << all;
   EXPECT_NE(all.find(":5:28: shards must be between 1 and 32"), std::string::npos) << all;
   EXPECT_NE(all.find("colour"), std::string::npos) << all;

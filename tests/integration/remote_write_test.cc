@@ -41,20 +41,31 @@ std::string SeriesText(const std::map<std::string, std::string>& metric) {
   return out + (labels.empty() ? "" : "{" + labels + "}");
 }
 
-// The stored samples with ts_ms < the remote's cursor, and that cursor (sqlite3 CLI).
-std::map<Key, double> StoredBefore(const std::string& db, const std::string& remote,
-                                   int64_t* cursor) {
+// The stored samples with ts_ms < the remote's cursor, and that cursor (sqlite3 CLI; the samples
+// with Python's sqlite3).
+int64_t CursorOf(const std::string& db, const std::string& remote) {
   auto [rc, out] = RunCommand({"sqlite3", db,
                                "SELECT cursor_ms FROM remote_write_cursors WHERE remote = '" +
                                    remote + "'"},
                               db + ".cursor.out");
-  *cursor = rc == 0 && !out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))
-                ? std::stoll(out)
-                : 0;
+  return rc == 0 && !out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))
+             ? std::stoll(out)
+             : 0;
+}
+
+std::map<Key, double> StoredBefore(const std::string& db, const std::string& remote,
+                                   int64_t* cursor) {
+  *cursor = CursorOf(db, remote);
+  // The values through Python's sqlite3 module, whose repr() is exact: the sqlite3 shell's
+  // printf('%.17g') is off by one unit in the last place for some doubles (SQLite 3.40).
   auto [rc2, rows] = RunCommand(
-      {"sqlite3", "-separator", "\t", db,
-       "SELECT x.name || x.labels, s.ts_ms, printf('%.17g', s.value) FROM samples s "
-       "JOIN series x ON x.id = s.series_id WHERE s.ts_ms < " + std::to_string(*cursor)},
+      {"python3", "-c",
+       "import sqlite3, sys\n"
+       "c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n"
+       "for s, t, v in c.execute('SELECT x.name || x.labels, s.ts_ms, s.value FROM samples s "
+       "JOIN series x ON x.id = s.series_id WHERE s.ts_ms < ?', (int(sys.argv[2]),)):\n"
+       "    print(f'{s}\\t{t}\\t{float(\"nan\") if v is None else v!r}')\n",
+       db, std::to_string(*cursor)},
       db + ".samples.out");
   std::map<Key, double> out_map;
   std::istringstream in(rows);
@@ -224,10 +235,7 @@ TEST(RemoteWriteTest, EverySampleInPrometheusAndVictoriaAcrossOutageAndKill) {
   // Caught up: both cursors past the receivers' return.
   ASSERT_TRUE(WaitUntil(
       [&] {
-        int64_t a = 0, b = 0;
-        StoredBefore(db, "prom", &a);
-        StoredBefore(db, "vm", &b);
-        return a > back_ms && b > back_ms;
+        return CursorOf(db, "prom") > back_ms && CursorOf(db, "vm") > back_ms;
       },
       20s))
       << ReadWholeFile(dir.File("obsmon2.log"));

@@ -260,14 +260,16 @@ class Daemon::Impl {
       return st;
     }
     for (const Probe* p : fresh) ledger_->MarkStale(p);
+    const std::string remote_write_before = RemoteWriteFingerprint(config_);
     config_.components = next->components;
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
     config_.remote_write = next->remote_write;
     config_.external_labels = next->external_labels;
-    // The senders are started anew from the new config: their cursors are in SQLite, so a
-    // window in flight is sent again at most, and nothing acknowledged twice.
-    {
+    // Senders whose settings changed are started anew: their cursors are in SQLite, so a
+    // window in flight is sent again at most, and nothing acknowledged twice. Unchanged, they
+    // keep running (and their counters keep counting).
+    if (RemoteWriteFingerprint(config_) != remote_write_before) {
       // Stopped outside the lock: a request in flight may take up to its remote_timeout, and
       // /metrics must not wait for it.
       std::unique_ptr<remote::RemoteWrite> old;

@@ -17,6 +17,15 @@ int64_t DefaultSettleMs(const Config& config) {
   return std::max<int64_t>(2'000, longest + 1'000);
 }
 
+std::string RemoteWriteFingerprint(const Config& config) {
+  std::string text;
+  if (config.remote_write.IsDefined() && !config.remote_write.IsNull()) {
+    text = YAML::Dump(config.remote_write);
+  }
+  return text + "\n" + config.external_labels.ToString() + "\n" +
+         std::to_string(DefaultSettleMs(config));
+}
+
 Result<std::unique_ptr<remote::RemoteWrite>> StartRemoteWrite(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
     const std::string& version) {

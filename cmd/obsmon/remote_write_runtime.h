@@ -25,6 +25,10 @@ std::vector<remote::RemoteWriteConfig> RemoteWriteConfigsOf(const Config& config
 // least 2 s.
 int64_t DefaultSettleMs(const Config& config);
 
+// Everything the senders are built from (the section as written, external labels, the default
+// settle delay): a reload restarts them only when it changes.
+std::string RemoteWriteFingerprint(const Config& config);
+
 // Starts a sender per destination (none: a RemoteWrite with nothing to do).
 Result<std::unique_ptr<remote::RemoteWrite>> StartRemoteWrite(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,

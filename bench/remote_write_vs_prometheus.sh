@@ -19,6 +19,8 @@
 # the start of the run (a receiver that was down all along), and obsmon is started again: the
 # time and CPU to send that backlog is remote_write's throughput when it is not waiting for
 # new samples. Prometheus has no such figure (its queue is its WAL, read at the scrape's pace).
+# Baseline: obsmon again with no remote_write, to tell remote_write's CPU from scraping and
+# storing.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -140,11 +142,25 @@ done
 d1=$(date +%s.%N); dc=$(cpu_seconds $OBSMON_PID)
 drained=$(metric_sum "$OM" obsmon_remote_write_samples_sent_total 'remote="drain"')
 
+# Baseline: the same obsmon scraping and storing, no remote_write, over STEADY seconds: what
+# remote_write itself costs is the difference.
+kill -TERM $OBSMON_PID; wait $OBSMON_PID || true
+write_config ""
+sed -i '/^remote_write:/,/^components:/{/^components:/!d}' "$WORK/obsmon.yml"
+"$BUILD/obsmon" run --config "$WORK/obsmon.yml" >>"$WORK/obsmon.log" 2>&1 & OBSMON_PID=$!
+PIDS+=($OBSMON_PID)
+wait_http "http://127.0.0.1:$OBSMON_PORT/healthz"
+sleep 5
+bc0=$(cpu_seconds $OBSMON_PID); b0=$(date +%s.%N)
+sleep "$STEADY"
+bc1=$(cpu_seconds $OBSMON_PID); b1=$(date +%s.%N)
+
 python3 - "$t0" "$t1" "$o_vm0" "$o_vm1" "$o_pr0" "$o_pr1" "$f0" "$f1" "$oc0" "$oc1" "$fc0" "$fc1" \
-  "$d0" "$d1" "$dc" "$drained" "$backlog" "$SERIES" <<'PY'
+  "$d0" "$d1" "$dc" "$drained" "$backlog" "$SERIES" "$b0" "$b1" "$bc0" "$bc1" <<'PY'
 import sys
 a = [float(x) for x in sys.argv[1:]]
-t0, t1, ov0, ov1, op0, op1, f0, f1, oc0, oc1, fc0, fc1, d0, d1, dc, drained, backlog, series = a
+(t0, t1, ov0, ov1, op0, op1, f0, f1, oc0, oc1, fc0, fc1, d0, d1, dc, drained, backlog, series,
+ b0, b1, bc0, bc1) = a
 dt = t1 - t0
 ovm, opr, fwd = (ov1 - ov0) / dt, (op1 - op0) / dt, (f1 - f0) / dt
 ocpu, fcpu = (oc1 - oc0), (fc1 - fc0)
@@ -159,6 +175,12 @@ if o_sent > 0 and f1 > f0:
     print(f"CPU per sample sent: obsmon {o_us:.2f} us (scrape + store + 2 destinations), "
           f"Prometheus forwarder {f_us:.2f} us (scrape + TSDB + 1 destination); "
           f"ratio Prometheus/obsmon {f_us / o_us:.2f}")
+if o_sent > 0 and b1 > b0:
+    base = (bc1 - bc0) / (b1 - b0)  # CPU s per s without remote_write
+    extra = ocpu - base * dt
+    print(f"obsmon without remote_write: {base * 100:.1f} % of a core (scrape + store); "
+          f"remote_write's own share: {extra / o_sent * 1e6:.2f} us per sample sent "
+          f"({extra / dt * 100:.1f} % of a core for {o_sent / dt:.0f} samples/s)")
 dd = d1 - d0
 if drained > 0 and dd > 0:
     print(f"catch-up: {drained:.0f} samples (backlog {backlog:.0f}) in {dd:.2f} s = "

@@ -106,8 +106,13 @@ void Sender::Warn(const std::string& message) {
 
 void Sender::RefreshPending(bool force) {
   const SteadyTime now = clock_.SteadyNow();
-  if (!force && now < pending_at_) return;
-  pending_at_ = now + std::chrono::milliseconds(options_.pending_refresh_ms);
+  {
+    MutexLock lock(stats_mu_);
+    if (!force && now < pending_at_) return;
+    pending_at_ = now + std::chrono::milliseconds(options_.pending_refresh_ms);
+  }
+  // cursor_ is written by the loop thread only, which is waiting for the shards while a shard
+  // thread gets here.
   auto n = store_->CountSamplesSince(cursor_);
   if (!n.ok()) return;
   MutexLock lock(stats_mu_);
@@ -269,6 +274,8 @@ bool Sender::SendRequest(const std::vector<OutgoingSeries>& batch) {
       stats_.samples_dropped["retry_cap"] += n;
       return true;
     }
+    // While the receiver fails, samples pile up: /metrics and ObsmonRemoteWriteBehind see it.
+    RefreshPending(false);
     if (!warned) {
       Warn(r.status == 0 ? "no answer (" + r.error + "), retrying"
                          : "status " + std::to_string(r.status) + ", retrying: " + r.body);

@@ -95,8 +95,7 @@ class Sender {
   const std::unique_ptr<storage::Reader> reader_;  // the loop thread only
   const std::unique_ptr<storage::RemoteCursorStore> store_;
   const std::unique_ptr<RemoteClient> client_;
-  TimestampMs cursor_ = 0;  // the loop thread only (copied into stats_)
-  SteadyTime pending_at_{};  // the loop thread only
+  TimestampMs cursor_ = 0;  // written by the loop thread only (copied into stats_)
 
   Mutex stop_mu_;
   std::condition_variable stop_cv_;
@@ -105,6 +104,7 @@ class Sender {
 
   mutable Mutex stats_mu_;
   SenderStats stats_ GUARDED_BY(stats_mu_);
+  SteadyTime pending_at_ GUARDED_BY(stats_mu_){};  // when samples_pending is counted next
 };
 
 }  // namespace obsmon::remote

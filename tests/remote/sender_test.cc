@@ -202,6 +202,7 @@ TEST_F(SenderTest, NoAnswerRetriedPastTheRetryCap) {
   ASSERT_TRUE(clock_.WaitForWaiters(1));
   auto st = sender->Stats();
   EXPECT_GE(st.requests["none"], 5u);
+  EXPECT_EQ(st.samples_pending, 3);  // counted while retrying, not only once caught up
   EXPECT_EQ(st.samples_dropped["retry_cap"], 0u);
   EXPECT_EQ(StoredCursor(), kT0);  // still waiting for the receiver
 }

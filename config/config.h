@@ -65,6 +65,9 @@ struct StorageConfig {
   int64_t busy_timeout_ms = 5'000;
   // The cap of the writer's SQLite page cache (storage::StorageOptions::cache_bytes).
   int64_t cache_bytes = 64LL << 20;
+  // Samples not yet acknowledged by a remote_write destination outlive retention by at most
+  // this much (0: no limit). docs/remote-write.md.
+  int64_t remote_write_hold_max_ms = 0;
 };
 
 struct Config {
@@ -80,6 +83,10 @@ struct Config {
   std::vector<std::string> rule_files;
   // The `alerting:` section as written; validated by alerts/ (ParseAlertingConfig).
   YAML::Node alerting;
+  // The `remote_write:` list as written; validated by remote/ (ParseRemoteWriteConfigs).
+  YAML::Node remote_write;
+  // Top-level `external_labels:`, added to every series sent by remote_write.
+  Labels external_labels;
   std::vector<ComponentConfig> components;
 
   const ComponentConfig* FindComponent(const std::string& name) const {

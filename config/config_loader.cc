@@ -312,6 +312,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     if (auto v = ByteSizeInRange(*s, "cache_size", 64 << 10, int64_t{1} << 30)) {
       config.storage.cache_bytes = *v;
     }
+    if (auto v = s->DurationInRange("remote_write_hold_max", 0, kTenYears)) {
+      config.storage.remote_write_hold_max_ms = *v;
+    }
     if (config.storage.rollup_retention_ms < config.storage.retention_ms) {
       s->ErrorAt("rollup_retention", "rollup_retention must not be shorter than retention");
     }
@@ -346,6 +349,20 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
   }
   if (node.Has("alerting")) config.alerting = node.raw()["alerting"];
   (void)node.Map("alerting");  // its keys are validated by alerts/ when it is wired
+  if (node.Has("remote_write")) config.remote_write = node.raw()["remote_write"];
+  (void)node.MapList("remote_write");  // each entry's keys are validated by remote/
+  if (auto labels = node.StringMap("external_labels")) {
+    static const RE2 kLabelName("[a-zA-Z_][a-zA-Z0-9_]*");
+    for (const auto& [name, value] : *labels) {
+      if (!RE2::FullMatch(name, kLabelName) || name.rfind("__", 0) == 0) {
+        node.ErrorAt("external_labels", "'" + name + "' is not a valid label name");
+      } else if (value.empty()) {
+        node.ErrorAt("external_labels", "external label '" + name + "' has an empty value");
+      } else {
+        config.external_labels.Set(name, value);
+      }
+    }
+  }
   std::set<std::string> names;
   if (auto comps = node.MapList("components", /*required=*/true)) {
     for (auto& cnode : *comps) {

@@ -235,6 +235,18 @@ DROP TABLE maintenance;
 ALTER TABLE maintenance_new RENAME TO maintenance;
 CREATE INDEX maintenance_component_start ON maintenance (component, start_ms);
 )sql"},
+      {"remote_write cursors",
+       // The samples table is remote_write's queue: each remote's cursor says what it has
+       // acknowledged (docs/remote-write.md). Retention keeps samples at or after the smallest
+       // cursor of the active remotes.
+       R"sql(
+CREATE TABLE remote_write_cursors (
+  remote            TEXT PRIMARY KEY,            -- the remote's name (name: or url-<hash>)
+  cursor_ms         INTEGER NOT NULL,            -- every sample with ts_ms < cursor_ms is acknowledged
+  active            INTEGER NOT NULL DEFAULT 1,  -- 1 while configured: holds retention
+  dropped_retention INTEGER NOT NULL DEFAULT 0   -- samples retention deleted unsent (total)
+) WITHOUT ROWID;
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

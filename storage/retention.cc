@@ -6,8 +6,31 @@
 
 namespace obsmon::storage {
 
-Retention::Retention(SQLite::Database& db, int64_t batch_rows)
-    : db_(db), batch_rows_(batch_rows > 0 ? batch_rows : 5000) {}
+Retention::Retention(SQLite::Database& db, int64_t batch_rows, int64_t remote_write_hold_max_ms)
+    : db_(db),
+      batch_rows_(batch_rows > 0 ? batch_rows : 5000),
+      hold_max_ms_(remote_write_hold_max_ms) {}
+
+TimestampMs Retention::HoldForRemotes(TimestampMs raw_cutoff_ms) {
+  // The smallest cursor of the configured remotes: samples at or after it are not acknowledged.
+  SQLite::Statement q(db_, "SELECT min(cursor_ms) FROM remote_write_cursors WHERE active = 1");
+  TimestampMs cutoff = raw_cutoff_ms;
+  if (q.executeStep() && !q.getColumn(0).isNull()) {
+    cutoff = std::min(cutoff, static_cast<TimestampMs>(q.getColumn(0).getInt64()));
+  }
+  if (hold_max_ms_ > 0) cutoff = std::max(cutoff, raw_cutoff_ms - hold_max_ms_);
+  // What goes unsent is counted per remote, and its cursor moved past it (one statement each:
+  // the count and the move commit together). max(): a sender's own advance is never undone.
+  SQLite::Statement drop(
+      db_,
+      "UPDATE remote_write_cursors SET dropped_retention = dropped_retention + "
+      "(SELECT coalesce(sum((SELECT count(*) FROM samples x WHERE x.series_id = s.id AND "
+      "x.ts_ms >= remote_write_cursors.cursor_ms AND x.ts_ms < ?1)), 0) FROM series s), "
+      "cursor_ms = ?1 WHERE active = 1 AND cursor_ms < ?1");
+  drop.bind(1, static_cast<int64_t>(cutoff));
+  drop.exec();
+  return cutoff;
+}
 
 void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
   raw_cutoff_ = raw_cutoff_ms;
@@ -16,12 +39,13 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
   tasks_.clear();
   next_ = 0;
   deleted_ = 0;
+  samples_cutoff_ = HoldForRemotes(raw_cutoff_ms);
   // Only keys that have something old: cheap lookups on the primary keys' leading columns.
   {
     SQLite::Statement q(db_,
                         "SELECT id FROM series s WHERE EXISTS (SELECT 1 FROM samples WHERE "
                         "series_id = s.id AND ts_ms < ?)");
-    q.bind(1, static_cast<int64_t>(raw_cutoff_));
+    q.bind(1, static_cast<int64_t>(samples_cutoff_));
     while (q.executeStep()) tasks_.push_back({Kind::kSamples, q.getColumn(0).getInt64(), {}});
   }
   // Per probe, in this order (see Begin's comment): sealed hours, raw runs, rollups, spans.
@@ -53,6 +77,7 @@ int64_t Retention::Step() {
     case Kind::kSamples:
       sql = "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms FROM samples "
             "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+      cutoff = samples_cutoff_;
       break;
     case Kind::kSealed:
       sql = "DELETE FROM run_durations_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT hour_ms "

@@ -16,13 +16,18 @@ namespace obsmon::storage {
 
 class Retention {
  public:
-  Retention(SQLite::Database& db, int64_t batch_rows);
+  // remote_write_hold_max_ms: how far past raw_cutoff samples are kept for a remote_write
+  // destination that has not acknowledged them; 0 = as far as needed.
+  Retention(SQLite::Database& db, int64_t batch_rows, int64_t remote_write_hold_max_ms = 0);
 
   // Plans a pass: raw rows (samples, probe_runs, log_events) with ts_ms < raw_cutoff_ms and
   // sealed durations (run_durations_hourly) with hour_ms < raw_cutoff_ms; rollups with
   // hour_ms < rollup_cutoff_ms and probe spans with last_run_ms < min(raw_cutoff_ms,
   // rollup_cutoff_ms) (spans outlive the raw runs they summarize). Sealed rows go before the raw
   // runs of their hour, so a reader never sees a sealed hour whose raw runs are partly gone.
+  // Samples are kept from the smallest cursor of the configured remote_write destinations on
+  // (table remote_write_cursors), at most remote_write_hold_max_ms before raw_cutoff_ms; what
+  // goes unsent is added to each remote's dropped_retention and its cursor moved past it.
   // Replaces any pass in progress. Throws SQLite::Exception (the caller, storage's writer, turns
   // it into a Status).
   void Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms);
@@ -44,8 +49,13 @@ class Retention {
     std::string component;  // for log events
   };
 
+  // The samples cutoff, after the remote_write hold; counts and moves lagging cursors.
+  TimestampMs HoldForRemotes(TimestampMs raw_cutoff_ms);
+
   SQLite::Database& db_;
   const int64_t batch_rows_;
+  const int64_t hold_max_ms_;
+  TimestampMs samples_cutoff_ = 0;
   TimestampMs raw_cutoff_ = 0;
   TimestampMs rollup_cutoff_ = 0;
   TimestampMs span_cutoff_ = 0;

@@ -41,6 +41,10 @@ struct StorageOptions {
   // Retention runs this often (steady clock) and deletes at most this many rows per statement.
   int64_t retention_interval_ms = 5 * 60'000;
   int64_t retention_batch_rows = 5000;
+  // Samples a configured remote_write destination has not acknowledged are kept past
+  // retention_ms (table remote_write_cursors), but at most this much longer; 0 = no limit.
+  // What is deleted unsent is counted per remote (docs/remote-write.md, "Retention").
+  int64_t remote_write_hold_max_ms = 0;
   // One transaction takes at most this many batches / rows (bounds a transaction's duration).
   size_t max_batches_per_commit = 4096;
   size_t max_rows_per_commit = 100'000;

@@ -74,6 +74,56 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   for (auto* f : {&accepted, &refused, &dropped, &open}) out->push_back(std::move(*f));
 }
 
+// remote_write's figures per destination (docs/remote-write.md, "Metrics"). Every reason and
+// the usual codes have a series from the start, so rate() and alerts on them work.
+void AppendRemoteWriteFamilies(const std::vector<RemoteWriteMetrics>& remotes,
+                               std::vector<MetricFamily>* out) {
+  if (remotes.empty()) return;
+  auto sent = Family("obsmon_remote_write_samples_sent_total",
+                     "Samples a remote_write destination answered 2xx.", MetricType::Counter);
+  auto failed = Family("obsmon_remote_write_samples_failed_total",
+                       "Samples of remote_write requests that failed and were retried (each "
+                       "failed attempt counts them).",
+                       MetricType::Counter);
+  auto dropped = Family("obsmon_remote_write_samples_dropped_total",
+                        "Samples given up: rejected (a 4xx answer), retry_cap (5xx/429 too "
+                        "often), too_old (sample_age_limit), retention (deleted unsent; "
+                        "persisted).",
+                        MetricType::Counter);
+  auto pending = Family("obsmon_remote_write_samples_pending",
+                        "Stored samples at or after the destination's cursor (not yet "
+                        "acknowledged).",
+                        MetricType::Gauge);
+  auto highest = Family("obsmon_remote_write_highest_sent_timestamp_seconds",
+                        "Timestamp of the newest sample the destination answered 2xx (0 before "
+                        "any since start).",
+                        MetricType::Gauge);
+  auto requests = Family("obsmon_remote_write_requests_total",
+                         "remote_write requests by HTTP status (none: no answer).",
+                         MetricType::Counter);
+  for (const auto& r : remotes) {
+    const Labels l{{"remote", r.remote}};
+    AddCounter(&sent, l, static_cast<double>(r.samples_sent));
+    AddCounter(&failed, l, static_cast<double>(r.samples_failed));
+    std::map<std::string, uint64_t> reasons = {
+        {"rejected", 0}, {"retry_cap", 0}, {"too_old", 0}, {"retention", 0}};
+    for (const auto& [reason, n] : r.samples_dropped) reasons[reason] = n;
+    for (const auto& [reason, n] : reasons) {
+      AddCounter(&dropped, Labels{{"remote", r.remote}, {"reason", reason}},
+                 static_cast<double>(n));
+    }
+    if (r.samples_pending >= 0) AddGauge(&pending, l, static_cast<double>(r.samples_pending));
+    AddGauge(&highest, l, static_cast<double>(r.highest_sent_ms) / 1000.0);
+    for (const auto& [code, n] : r.requests) {
+      AddCounter(&requests, Labels{{"remote", r.remote}, {"code", code}},
+                 static_cast<double>(n));
+    }
+  }
+  for (auto* f : {&sent, &failed, &dropped, &pending, &highest, &requests}) {
+    if (!f->metric.empty()) out->push_back(std::move(*f));
+  }
+}
+
 // probe_success, probe_duration_seconds, obsmon_probe_last_run_timestamp_seconds,
 // obsmon_probe_runs_total, obsmon_component_up and obsmon_component_state, in that order.
 std::vector<MetricFamily> ComponentFamilies(const std::vector<ComponentMetrics>& components) {
@@ -349,6 +399,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   AppendNonEmpty(BuildFamilies(version_, start_ms_), &out);
   AppendNonEmpty(ReloadFamilies(s.reload), &out);
   AppendHttpFamilies(s.http, &out);
+  AppendRemoteWriteFamilies(s.remote_write, &out);
   return out;
 }
 

@@ -90,6 +90,17 @@ struct ReloadStats {
   double last_success_timestamp_seconds = 0;  // Unix time; 0: not reported
 };
 
+// One remote_write destination (remote/'s RemoteWriteStats); totals since start unless noted.
+struct RemoteWriteMetrics {
+  std::string remote;
+  uint64_t samples_sent = 0;
+  uint64_t samples_failed = 0;                      // attempts that failed and were retried
+  std::map<std::string, uint64_t> samples_dropped;  // by reason; `retention` is persisted
+  std::map<std::string, uint64_t> requests;         // by HTTP status, "none" for no answer
+  int64_t samples_pending = -1;                     // now; -1 before it is known
+  TimestampMs highest_sent_ms = 0;                  // 0 before any
+};
+
 // Everything MetricsCollector::Collect reads, taken at one scrape.
 struct MetricsSnapshot {
   std::vector<ComponentMetrics> components;    // configuration order
@@ -103,6 +114,7 @@ struct MetricsSnapshot {
   // Probe runs that threw (obsmon's bug; the time counts as unknown), by probe.
   std::map<ProbeKey, uint64_t> internal_errors;
   GateStats http;  // obsmon's HTTP server's connections
+  std::vector<RemoteWriteMetrics> remote_write;  // configuration order
 };
 
 }  // namespace obsmon

@@ -22,6 +22,7 @@
 #include "cmd/obsmon/api_backend.h"
 #include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
+#include "cmd/obsmon/remote_write_runtime.h"
 #include "config/config_loader.h"
 #include "runtime/maintenance_calendar.h"
 #include "runtime/monitor_state.h"
@@ -165,6 +166,12 @@ class Daemon::Impl {
     log_->info("listening on {} (port {})", http.listen, server_->port());
     scheduler_.SetProbes(ToScheduled(config_));
     scheduler_.Start();
+    {
+      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version);
+      if (!rw.ok()) return rw.status();
+      MutexLock lock(remote_mu_);
+      remote_write_ = std::move(rw).value();
+    }
     refresher_ = std::thread([this] {
       NameThisThread("obsmon-uptime");
       RefreshLoop();
@@ -200,6 +207,14 @@ class Daemon::Impl {
     if (Status valid = ValidateAlerting(*next); !valid.ok()) {
       log_->error("reload refused, keeping the running config and rules:\n{}", valid.message());
       return Status::InvalidArgument(valid.message());
+    }
+    {
+      ConfigErrors rw_errors;
+      (void)RemoteWriteConfigsOf(*next, &rw_errors);
+      if (!rw_errors.empty()) {
+        log_->error("reload refused, keeping the running config:\n{}", rw_errors.ToString());
+        return Status::InvalidArgument(rw_errors.ToString());
+      }
     }
     if (next->storage.path != config_.storage.path) {
       log_->warn("storage.path changes take effect at the next restart; still writing {}",
@@ -250,9 +265,29 @@ class Daemon::Impl {
       return st;
     }
     for (const Probe* p : fresh) ledger_->MarkStale(p);
+    const std::string remote_write_before = RemoteWriteFingerprint(config_);
     config_.components = next->components;
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
+    config_.remote_write = next->remote_write;
+    config_.external_labels = next->external_labels;
+    // Senders whose settings changed are started anew: their cursors are in SQLite, so a
+    // window in flight is sent again at most, and nothing acknowledged twice. Unchanged, they
+    // keep running (and their counters keep counting).
+    if (RemoteWriteFingerprint(config_) != remote_write_before) {
+      // Stopped outside the lock: a request in flight may take up to its remote_timeout, and
+      // /metrics must not wait for it.
+      std::unique_ptr<remote::RemoteWrite> old;
+      {
+        MutexLock rw_lock(remote_mu_);
+        old = std::move(remote_write_);
+      }
+      old.reset();  // stops and joins the old senders before the new ones read the cursors
+      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version);
+      if (!rw.ok()) log_->error("remote_write not restarted: {}", rw.status().message());
+      MutexLock rw_lock(remote_mu_);
+      if (rw.ok()) remote_write_ = std::move(rw).value();
+    }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components);
     scheduler_.SetProbes(ToScheduled(config_));
@@ -306,6 +341,14 @@ class Daemon::Impl {
     if (refresher_.joinable()) refresher_.join();
     scheduler_.Stop();  // waits for running probes; their results reach the writer queue
     if (server_) server_->Stop();
+    {
+      std::unique_ptr<remote::RemoteWrite> rw;
+      {
+        MutexLock lock(remote_mu_);
+        rw = std::move(remote_write_);
+      }
+      rw.reset();  // stops the senders; a window in flight is sent again at the next start
+    }
     alerting_.reset();  // stops rule evaluation and the outbox (their state is persisted)
     writer_->Stop();  // drains the queue and commits
     const auto stats = writer_->Stats();  // after the drain: what it could not write is counted
@@ -430,6 +473,10 @@ class Daemon::Impl {
     s.storage_healthy = HealthFailure().empty();
     if (server_) s.http = server_->ConnectionStats();
     {
+      MutexLock lock(remote_mu_);
+      if (remote_write_) s.remote_write = RemoteWriteMetricsOf(remote_write_->Stats());
+    }
+    {
       // Every configured probe has a series from the start (0), so rate() and alerts on it work.
       MutexLock lock(reload_mu_);
       for (const auto& c : config_.components) {
@@ -549,6 +596,8 @@ class Daemon::Impl {
   Mutex reload_stats_mu_;
   ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
   std::thread refresher_;
+  Mutex remote_mu_;  // a reload replaces the senders while /metrics reads them
+  std::unique_ptr<remote::RemoteWrite> remote_write_ GUARDED_BY(remote_mu_);
   Mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopped_ GUARDED_BY(stop_mu_) = false;
@@ -574,6 +623,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
   so.busy_timeout_ms = config->storage.busy_timeout_ms;
   so.cache_bytes = config->storage.cache_bytes;
+  so.remote_write_hold_max_ms = config->storage.remote_write_hold_max_ms;
   so.clock = options.clock;
   auto writer = storage::Writer::Start(so);
   if (!writer.ok()) return writer.status();

@@ -17,6 +17,7 @@
 #include "cmd/obsmon/alerting_runtime.h"
 #include "cmd/obsmon/api_backend.h"
 #include "cmd/obsmon/cli_periods.h"
+#include "cmd/obsmon/remote_write_runtime.h"
 #include "config/config_loader.h"
 #include "cmd/obsmon/daemon.h"
 #include "cmd/obsmon/log_format.h"
@@ -92,6 +93,7 @@ int CmdCheck(const std::string& config_path) {
   auto config = LoadConfig(config_path, SystemClock::Instance(), &errors);
   // Rule files and the alerting section are checked too, so one run lists every problem.
   const size_t rules = config ? CollectAlertingErrors(*config, &errors) : 0;
+  const size_t remotes = config ? RemoteWriteConfigsOf(*config, &errors).size() : 0;
   if (!errors.empty()) {
     std::cerr << errors.ToString() << "\n";
     std::cerr << config_path << ": " << errors.errors().size() << " error"
@@ -102,7 +104,9 @@ int CmdCheck(const std::string& config_path) {
   for (const auto& c : config->components) probes += c.probes.size();
   std::cout << config_path << ": OK (" << config->components.size() << " components, " << probes
             << " probes, " << config->rule_files.size() << " rule file patterns, " << rules
-            << " rules)\n";
+            << " rules"
+            << (remotes > 0 ? ", " + std::to_string(remotes) + " remote_write destinations" : "")
+            << ")\n";
   return kExitOk;
 }
 

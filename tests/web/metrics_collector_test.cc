@@ -235,6 +235,39 @@ TEST(MetricsCollectorTest, SerializesInTheTextFormat) {
       << text;
 }
 
+TEST(MetricsCollectorTest, RemoteWriteFamiliesPerRemoteWithEveryReason) {
+  MetricsSnapshot s;
+  RemoteWriteMetrics r;
+  r.remote = "mimir";
+  r.samples_sent = 100;
+  r.samples_failed = 7;
+  r.samples_dropped = {{"rejected", 3}, {"retention", 2}};
+  r.requests = {{"204", 10}, {"none", 4}};
+  r.samples_pending = 42;
+  r.highest_sent_ms = 1'700'000'000'500;
+  s.remote_write = {r};
+  MetricsCollector c([&] { return s; }, "1.0", 0);
+  const auto fams = c.Collect();
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_sent_total", {{"remote", "mimir"}}), 100);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_failed_total", {{"remote", "mimir"}}), 7);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_dropped_total",
+                  {{"reason", "rejected"}, {"remote", "mimir"}}), 3);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_dropped_total",
+                  {{"reason", "retention"}, {"remote", "mimir"}}), 2);
+  // Every reason has a series from the start, so rate() and the shipped alert work.
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_dropped_total",
+                  {{"reason", "too_old"}, {"remote", "mimir"}}), 0);
+  EXPECT_EQ(Series(fams, "obsmon_remote_write_samples_dropped_total"), 4u);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_samples_pending", {{"remote", "mimir"}}), 42);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_highest_sent_timestamp_seconds",
+                  {{"remote", "mimir"}}), 1'700'000'000.5);
+  EXPECT_EQ(Value(fams, "obsmon_remote_write_requests_total",
+                  {{"code", "none"}, {"remote", "mimir"}}), 4);
+  // No remote_write configured: no family at all.
+  s.remote_write.clear();
+  EXPECT_EQ(Find(c.Collect(), "obsmon_remote_write_samples_sent_total"), nullptr);
+}
+
 TEST(MetricsCollectorTest, NoCallbackMeansAnEmptySnapshot) {
   MetricsCollector c(nullptr, "1.0", 0);
   const auto fams = c.Collect();

@@ -1,0 +1,185 @@
+#include "remote/remote_write_config.h"
+
+#include <cctype>
+#include <cstdio>
+#include <set>
+
+#include "probes/url.h"
+
+namespace obsmon::remote {
+namespace {
+
+// Relative paths in a config are relative to the config file's folder, as everywhere in obsmon.
+std::string ResolvePathBeside(const std::string& config_file, const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  const size_t slash = config_file.rfind('/');
+  if (slash == std::string::npos) return path;
+  return config_file.substr(0, slash + 1) + path;
+}
+
+
+// Headers the sender sets itself (the protocol's, and auth from its own keys), as Prometheus
+// refuses them in `headers:`.
+bool IsReservedHeader(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static const std::set<std::string> kReserved = {
+      "content-encoding", "content-type", "content-length", "x-prometheus-remote-write-version",
+      "user-agent", "authorization", "host", "connection", "transfer-encoding"};
+  return kReserved.count(name) > 0;
+}
+
+bool IsTokenChar(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
+                                std::string_view::npos;
+}
+
+void ReadHeaders(ConfigNode& node, RemoteWriteConfig* rc) {
+  auto headers = node.StringMap("headers");
+  if (!headers) return;
+  for (const auto& [name, value] : *headers) {
+    bool token = !name.empty();
+    for (unsigned char c : name) token = token && IsTokenChar(c);
+    bool clean = true;
+    for (unsigned char c : value) clean = clean && (c >= 0x20 || c == '\t') && c != 0x7f;
+    if (!token) {
+      node.ErrorAt("headers", "header name '" + name + "' is not a valid HTTP header name");
+    } else if (IsReservedHeader(name)) {
+      node.ErrorAt("headers", "header '" + name + "' is set by obsmon and may not be configured");
+    } else if (!clean) {
+      node.ErrorAt("headers", "header '" + name + "' has a control character in its value");
+    } else {
+      rc->headers[name] = value;
+    }
+  }
+}
+
+void ReadAuth(ConfigNode& node, RemoteWriteConfig* rc) {
+  if (auto v = node.String("bearer_token_file")) rc->bearer_token_file = ResolvePathBeside(node.file(), *v);
+  if (auto v = node.String("bearer_token_env")) rc->bearer_token_env = *v;
+  if (auto b = node.Map("basic_auth")) {
+    if (auto v = b->String("username", /*required=*/true)) rc->basic_username = *v;
+    if (auto v = b->String("password_file")) rc->basic_password_file = ResolvePathBeside(node.file(), *v);
+    if (auto v = b->String("password_env")) rc->basic_password_env = *v;
+    if (rc->basic_password_file.empty() == rc->basic_password_env.empty()) {
+      b->Error("basic_auth needs exactly one of password_file and password_env");
+    }
+    b->CheckUnknownKeys();
+  }
+  const bool bearer = !rc->bearer_token_file.empty() || !rc->bearer_token_env.empty();
+  if (!rc->bearer_token_file.empty() && !rc->bearer_token_env.empty()) {
+    node.ErrorAt("bearer_token_env", "give bearer_token_file or bearer_token_env, not both");
+  }
+  if (bearer && !rc->basic_username.empty()) {
+    node.ErrorAt("basic_auth", "give a bearer token or basic_auth, not both");
+  }
+}
+
+void ReadTls(ConfigNode& node, RemoteWriteConfig* rc) {
+  auto t = node.Map("tls_config");
+  if (!t) return;
+  if (auto v = t->String("ca_file")) rc->tls.ca_file = ResolvePathBeside(node.file(), *v);
+  // The bounded client (probes/bounded_http_client.h) presents no client certificate.
+  for (const char* key : {"cert_file", "key_file"}) {
+    if (t->Has(key)) {
+      (void)t->String(key);
+      t->ErrorAt(key, std::string(key) + ": client certificates are not supported by remote_write");
+    }
+  }
+  if (auto v = t->Bool("insecure_skip_verify")) rc->tls.insecure_skip_verify = *v;
+  t->CheckUnknownKeys();
+}
+
+void ReadQueue(ConfigNode& node, QueueConfig* q) {
+  auto m = node.Map("queue_config");
+  if (!m) return;
+  auto int_in = [&](const char* key, int64_t lo, int64_t hi) -> std::optional<int64_t> {
+    auto v = m->Int(key);
+    if (!v) return std::nullopt;
+    if (*v < lo || *v > hi) {
+      m->ErrorAt(key, std::string(key) + " must be between " + std::to_string(lo) + " and " +
+                          std::to_string(hi));
+      return std::nullopt;
+    }
+    return v;
+  };
+  if (auto v = int_in("max_samples_per_send", 1, 100'000)) q->max_samples_per_send = *v;
+  if (auto v = int_in("shards", 1, 32)) q->shards = static_cast<int>(*v);
+  if (auto v = int_in("retry_cap", 1, 1'000'000)) q->retry_cap = static_cast<int>(*v);
+  if (auto v = m->DurationInRange("batch_send_deadline", 10, 3'600'000)) {
+    q->batch_send_deadline_ms = *v;
+  }
+  if (auto v = m->DurationInRange("min_backoff", 1, 3'600'000)) q->min_backoff_ms = *v;
+  if (auto v = m->DurationInRange("max_backoff", 1, 3'600'000)) q->max_backoff_ms = *v;
+  if (auto v = m->DurationInRange("sample_age_limit", 0, 3650LL * 86'400'000)) {
+    q->sample_age_limit_ms = *v;
+  }
+  if (auto v = m->DurationInRange("settle_delay", 0, 3'600'000)) q->settle_delay_ms = *v;
+  if (auto v = m->Bool("retry_on_http_429")) q->retry_on_http_429 = *v;
+  if (q->max_backoff_ms < q->min_backoff_ms) {
+    m->ErrorAt("max_backoff", "max_backoff must not be shorter than min_backoff");
+  }
+  m->CheckUnknownKeys();
+}
+
+}  // namespace
+
+std::string DefaultRemoteName(const std::string& url) {
+  uint64_t h = 14695981039346656037ULL;  // FNV-1a: stable across builds and restarts
+  for (unsigned char c : url) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06llx", static_cast<unsigned long long>(h & 0xffffff));
+  return std::string("url-") + buf;
+}
+
+std::vector<RemoteWriteConfig> ParseRemoteWriteConfigs(const YAML::Node& node,
+                                                       const std::string& file,
+                                                       ConfigErrors* errors) {
+  std::vector<RemoteWriteConfig> out;
+  if (!node.IsDefined() || node.IsNull()) return out;
+  // A list that is not one, or an entry that is not a mapping, is reported by the config loader
+  // (ConfigNode::MapList), so not twice here.
+  if (!node.IsSequence()) return out;
+  std::set<std::string> names;
+  for (const auto& item : node) {
+    if (!item.IsMap()) continue;
+    ConfigNode n(item, file, errors);
+    const size_t before = errors->errors().size();
+    RemoteWriteConfig rc;
+    if (auto url = n.String("url", /*required=*/true)) {
+      auto parsed = probes::ParseHttpUrl(*url);
+      if (!parsed.ok()) {
+        n.ErrorAt("url", parsed.status().message());
+      } else {
+        rc.url = *url;
+      }
+    }
+    rc.name = DefaultRemoteName(rc.url);
+    if (auto v = n.String("name")) {
+      if (v->empty()) {
+        n.ErrorAt("name", "name must not be empty");
+      } else {
+        rc.name = *v;
+      }
+    }
+    if (!names.insert(rc.name).second) {
+      n.ErrorAt(n.Has("name") ? "name" : "url",
+                "duplicate remote_write name '" + rc.name + "'" +
+                    (n.Has("name") ? "" : " (two entries with one url need names)"));
+    }
+    if (auto v = n.DurationInRange("remote_timeout", 100, 600'000)) rc.remote_timeout_ms = *v;
+    ReadHeaders(n, &rc);
+    ReadAuth(n, &rc);
+    ReadTls(n, &rc);
+    auto relabel = probes::RelabelRules::FromConfig(n, "write_relabel_configs");
+    if (relabel) rc.relabel = std::make_shared<const probes::RelabelRules>(std::move(*relabel));
+    ReadQueue(n, &rc.queue);
+    n.CheckUnknownKeys();
+    if (errors->errors().size() == before) out.push_back(std::move(rc));
+  }
+  return out;
+}
+
+}  // namespace obsmon::remote

@@ -1,0 +1,320 @@
+// remote_write of the real obsmon to real receivers started here on loopback: Prometheus 2.42
+// (--web.enable-remote-write-receiver) and VictoriaMetrics single node. The truth is obsmon's own
+// SQLite, read with the sqlite3 CLI: every sample it has acknowledged (ts < the remote's stored
+// cursor) is in each receiver with its exact value and timestamp, once; the receivers hold nothing
+// else. Between the two, both receivers are stopped for a while and restarted, and obsmon is
+// killed with -9 and started again while they are down.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/ops_support.h"
+#include "tests/remote/receiver.h"
+#include "tests/support/files.h"
+#include "tests/support/loopback.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ReadWholeFile;
+using testing::RunCommand;
+using testing::WriteWholeFile;
+using testing::WaitUntil;
+
+// A sample keyed by series text (name + sorted labels without `site`) and timestamp.
+using Key = std::pair<std::string, int64_t>;
+
+std::string SeriesText(const std::map<std::string, std::string>& metric) {
+  std::string out = metric.count("__name__") ? metric.at("__name__") : "";
+  std::string labels;
+  for (const auto& [k, v] : metric) {
+    if (k == "__name__" || k == "site") continue;
+    labels += (labels.empty() ? "" : ",") + k + "=\"" + v + "\"";
+  }
+  return out + (labels.empty() ? "" : "{" + labels + "}");
+}
+
+// The stored samples with ts_ms < the remote's cursor, and that cursor (sqlite3 CLI; the samples
+// with Python's sqlite3).
+int64_t CursorOf(const std::string& db, const std::string& remote) {
+  auto [rc, out] = RunCommand({"sqlite3", db,
+                               "SELECT cursor_ms FROM remote_write_cursors WHERE remote = '" +
+                                   remote + "'"},
+                              db + ".cursor.out");
+  return rc == 0 && !out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))
+             ? std::stoll(out)
+             : 0;
+}
+
+std::map<Key, double> StoredBefore(const std::string& db, const std::string& remote,
+                                   int64_t* cursor) {
+  *cursor = CursorOf(db, remote);
+  // The values through Python's sqlite3 module, whose repr() is exact: the sqlite3 shell's
+  // printf('%.17g') is off by one unit in the last place for some doubles (SQLite 3.40).
+  auto [rc2, rows] = RunCommand(
+      {"python3", "-c",
+       "import sqlite3, sys\n"
+       "c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\n"
+       "for s, t, v in c.execute('SELECT x.name || x.labels, s.ts_ms, s.value FROM samples s "
+       "JOIN series x ON x.id = s.series_id WHERE s.ts_ms < ?', (int(sys.argv[2]),)):\n"
+       "    print(f'{s}\\t{t}\\t{float(\"nan\") if v is None else v!r}')\n",
+       db, std::to_string(*cursor)},
+      db + ".samples.out");
+  std::map<Key, double> out_map;
+  std::istringstream in(rows);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string series, ts, value;
+    std::getline(f, series, '\t');
+    std::getline(f, ts, '\t');
+    std::getline(f, value, '\t');
+    if (!ts.empty()) out_map[{series, std::stoll(ts)}] = std::strtod(value.c_str(), nullptr);
+  }
+  return out_map;
+}
+
+struct Received {
+  std::map<Key, double> samples;
+  int duplicates = 0;
+  int without_site = 0;
+};
+
+void Add(Received* r, const std::map<std::string, std::string>& metric, int64_t ts, double v) {
+  if (!metric.count("site") || metric.at("site") != "lab") ++r->without_site;
+  if (!r->samples.emplace(Key{SeriesText(metric), ts}, v).second) ++r->duplicates;
+}
+
+// Prometheus: every series' raw samples over the last hour.
+Received FromPrometheus(int port) {
+  Received r;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10);
+  auto res = c.Get("/api/v1/query", httplib::Params{{"query", "{__name__=~\".+\"}[1h]"}},
+                   httplib::Headers{});
+  if (!res || res->status != 200) return r;
+  auto j = nlohmann::json::parse(res->body, nullptr, false);
+  if (j.is_discarded()) return r;
+  for (const auto& series : j["data"]["result"]) {
+    std::map<std::string, std::string> metric = series["metric"];
+    for (const auto& v : series["values"]) {
+      const double t = v[0].get<double>();
+      Add(&r, metric, std::llround(t * 1000), std::strtod(v[1].get<std::string>().c_str(), nullptr));
+    }
+  }
+  return r;
+}
+
+// VictoriaMetrics: /api/v1/export, one JSON line per series.
+Received FromVictoria(int port) {
+  Received r;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10);
+  auto res = c.Get("/api/v1/export", httplib::Params{{"match[]", "{__name__!=\"\"}"}},
+                   httplib::Headers{});
+  if (!res || res->status != 200) return r;
+  std::istringstream in(res->body);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    std::map<std::string, std::string> metric = j["metric"];
+    for (size_t i = 0; i < j["values"].size(); ++i) {
+      Add(&r, metric, j["timestamps"][i].get<int64_t>(), j["values"][i].get<double>());
+    }
+  }
+  return r;
+}
+
+std::unique_ptr<testing::Subprocess> StartPrometheus(const testing::ScratchDir& dir, int port) {
+  return std::make_unique<testing::Subprocess>(
+      std::vector<std::string>{"/usr/bin/prometheus", "--config.file=" + dir.File("prometheus.yml"),
+                               "--storage.tsdb.path=" + dir.File("tsdb"),
+                               "--web.enable-remote-write-receiver",
+                               "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+      dir.File("prometheus.log"));
+}
+
+std::unique_ptr<testing::Subprocess> StartVictoria(const testing::ScratchDir& dir, int port) {
+  return std::make_unique<testing::Subprocess>(
+      std::vector<std::string>{"/usr/bin/victoria-metrics",
+                               "-storageDataPath=" + dir.File("vm"), "-retentionPeriod=1d",
+                               "-httpListenAddr=127.0.0.1:" + std::to_string(port),
+                               "-search.disableCache", "-search.latencyOffset=0"},
+      dir.File("vm.log"));
+}
+
+bool Ready(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(1);
+  auto res = c.Get(path);
+  return res && res->status == 200;
+}
+
+// The receiver holds exactly the acknowledged samples, each once, with its value.
+void ExpectSame(const std::map<Key, double>& stored, const Received& got, const std::string& who) {
+  EXPECT_EQ(got.duplicates, 0) << who;
+  EXPECT_EQ(got.without_site, 0) << who << ": external label site=lab missing";
+  size_t missing = 0, wrong = 0;
+  for (const auto& [key, value] : stored) {
+    auto it = got.samples.find(key);
+    if (it == got.samples.end()) {
+      if (++missing <= 5) ADD_FAILURE() << who << " lacks " << key.first << " @" << key.second;
+    } else if (it->second != value && !(std::isnan(value) && std::isnan(it->second))) {
+      if (++wrong <= 5) {
+        ADD_FAILURE() << who << ": " << key.first << " @" << key.second << " is " << it->second
+                      << ", stored " << value;
+      }
+    }
+  }
+  size_t extra = 0;
+  for (const auto& [key, value] : got.samples) {
+    if (!stored.count(key) && ++extra <= 5) {
+      ADD_FAILURE() << who << " has " << key.first << " @" << key.second << " not acknowledged";
+    }
+  }
+  EXPECT_EQ(missing, 0u) << who;
+  EXPECT_EQ(wrong, 0u) << who;
+}
+
+TEST(RemoteWriteTest, EverySampleInPrometheusAndVictoriaAcrossOutageAndKill) {
+  if (!std::filesystem::exists("/usr/bin/prometheus") ||
+      !std::filesystem::exists("/usr/bin/victoria-metrics") ||
+      !std::filesystem::exists("/usr/bin/sqlite3")) {
+    GTEST_SKIP() << "prometheus, victoria-metrics or sqlite3 not installed";
+  }
+  testing::ScratchDir dir;
+  testing::HealthTarget target;
+  const int prom_port = testing::FreeLoopbackPort();
+  const int vm_port = testing::FreeLoopbackPort();
+  WriteWholeFile(dir.File("prometheus.yml"), "global:\n  scrape_interval: 1m\n");
+  auto prom = StartPrometheus(dir, prom_port);
+  auto vm = StartVictoria(dir, vm_port);
+  ASSERT_TRUE(WaitUntil([&] { return Ready(prom_port, "/-/ready"); }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(vm_port, "/health"); }, 20s));
+  const std::string db = dir.File("obsmon.db");
+  const std::string queue = "    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, "
+                            "max_backoff: 400ms}\n";
+  WriteWholeFile(dir.File("config.yml"),
+                 "listen: 127.0.0.1:0\nstorage: {path: " + db +
+                     "}\nexternal_labels: {site: lab}\nremote_write:\n"
+                     "  - name: prom\n    url: http://127.0.0.1:" + std::to_string(prom_port) +
+                     "/api/v1/write\n" + queue +
+                     "  - name: vm\n    url: http://127.0.0.1:" + std::to_string(vm_port) +
+                     "/api/v1/write\n" + queue + "components:\n" +
+                     testing::HealthComponentYaml("carbon", target.port()));
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir.File("config.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon.log"));
+  std::this_thread::sleep_for(4s);  // sending live
+
+  // Both receivers down; obsmon keeps retrying, is killed with -9 and started again meanwhile.
+  prom->Signal(SIGTERM);
+  vm->Signal(SIGTERM);
+  ASSERT_TRUE(prom->Wait(20s).has_value());
+  ASSERT_TRUE(vm->Wait(20s).has_value());
+  std::this_thread::sleep_for(2s);
+  obsmon->Kill();
+  obsmon = testing::StartObsmon(dir.File("config.yml"), dir.File("obsmon2.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon2.log"));
+  std::this_thread::sleep_for(2s);
+  const int64_t back_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  prom = StartPrometheus(dir, prom_port);
+  vm = StartVictoria(dir, vm_port);
+  ASSERT_TRUE(WaitUntil([&] { return Ready(prom_port, "/-/ready"); }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return Ready(vm_port, "/health"); }, 20s));
+  // Caught up: both cursors past the receivers' return.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return CursorOf(db, "prom") > back_ms && CursorOf(db, "vm") > back_ms;
+      },
+      20s))
+      << ReadWholeFile(dir.File("obsmon2.log"));
+  obsmon->Signal(SIGTERM);
+  ASSERT_EQ(obsmon->Wait(20s), 0) << ReadWholeFile(dir.File("obsmon2.log"));
+
+  for (const std::string remote : {"prom", "vm"}) {
+    int64_t cursor = 0;
+    const auto stored = StoredBefore(db, remote, &cursor);
+    // ~12 s of a 200 ms probe, two samples a run: the outage is inside.
+    ASSERT_GT(stored.size(), 60u) << remote;
+    Received got;
+    // VictoriaMetrics makes new data searchable within about a second.
+    WaitUntil(
+        [&] {
+          got = remote == "prom" ? FromPrometheus(prom_port) : FromVictoria(vm_port);
+          return got.samples.size() >= stored.size();
+        },
+        10s);
+    ExpectSame(stored, got, remote);
+  }
+}
+
+TEST(RemoteWriteTest, BadRequestDroppedAndCountedNeverRetried) {
+  testing::ScratchDir dir;
+  testing::HealthTarget target;
+  testing::FakeReceiver receiver;
+  receiver.Script({400}, /*repeat_last=*/true);
+  WriteWholeFile(dir.File("config.yml"),
+                 "listen: 127.0.0.1:0\nstorage: {path: " + dir.File("obsmon.db") +
+                     "}\nremote_write:\n  - name: refusing\n    url: " + receiver.Url() +
+                     "\n    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms}\n"
+                     "components:\n" +
+                     testing::HealthComponentYaml("carbon", target.port()));
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir.File("config.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon.log"));
+  ASSERT_TRUE(WaitUntil([&] { return receiver.requests() >= 5; }, 20s));
+  httplib::Client c("127.0.0.1", port);
+  // Between two requests the counter equals what the receiver was sent (polled: a request may
+  // be in flight at one read).
+  double dropped = -1, requests = -1;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        const size_t sent_before = receiver.samples_in_requests();
+        auto res = c.Get("/metrics");
+        if (!res) return false;
+        dropped = testing::MetricValue(res->body, "obsmon_remote_write_samples_dropped_total",
+                                       "reason=\"rejected\"")
+                      .value_or(-1);
+        requests = testing::MetricValue(res->body, "obsmon_remote_write_requests_total",
+                                        "code=\"400\"")
+                       .value_or(-1);
+        return dropped == static_cast<double>(sent_before) &&
+               sent_before == receiver.samples_in_requests() &&
+               requests == static_cast<double>(receiver.requests());
+      },
+      10s))
+      << "dropped " << dropped << " requests " << requests << " vs " << receiver.samples_in_requests()
+      << " in " << receiver.requests();
+  obsmon->Signal(SIGTERM);
+  ASSERT_EQ(obsmon->Wait(20s), 0);
+  EXPECT_EQ(receiver.duplicate_samples(), 0u);  // no sample was ever sent twice
+  EXPECT_NE(ReadWholeFile(dir.File("obsmon.log")).find("refused by the test receiver"),
+            std::string::npos);  // the body is logged
+}
+
+TEST(RemoteWriteTest, CheckReportsBadRemoteWriteWithPlace) {
+  testing::ScratchDir dir;
+  WriteWholeFile(dir.File("config.yml"),
+                 "remote_write:\n  - url: ftp://x\n    queue_config: {shards: 0}\n"
+                 "components:\n  - name: c\n    probes:\n      - {name: t, kind: tcp, "
+                 "address: '127.0.0.1:1'}\n");
+  auto [rc, out] = RunCommand({testing::kObsmonBinary, "check", "--config", dir.File("config.yml")},
+                              dir.File("check.out"));
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("config.yml:2:10: unsupported url scheme 'ftp'"), std::string::npos) << out;
+  EXPECT_NE(out.find("config.yml:3:28: shards must be between 1 and 32"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -73,8 +73,10 @@ std::optional<LiteralPattern> LiteralPattern::Parse(std::string_view pattern) {
 bool LiteralPattern::MatchesAt(std::string_view literal, bool boundary_before,
                                bool boundary_after, std::string_view line, size_t pos) {
   const size_t n = literal.size();
-  if (n == 0 || pos + n > line.size() || std::memcmp(line.data() + pos, literal.data(), n) != 0) {
-    return false;
+  if (n == 0 || pos + n > line.size()) return false;
+  // A byte loop: the literals are short and usually differ in their first bytes.
+  for (size_t i = 0; i < n; ++i) {
+    if (line[pos + i] != literal[i]) return false;
   }
   const auto* base = reinterpret_cast<const unsigned char*>(line.data());
   if (boundary_before) {

@@ -193,7 +193,10 @@ bool LiteralSet::MatchesAt(const char* p, const char* end) const {
     if (static_cast<size_t>(end - p) < lit.size()) continue;
     size_t j = 0;
     if (case_sensitive_) {
-      if (*p == lit.front() && std::memcmp(p, lit.data(), lit.size()) == 0) return true;
+      // A byte loop, not memcmp: literals are short and most candidates differ early (the
+      // shared `[` of `[error]` and `[crit]`), where a call costs more than the comparison.
+      while (j < lit.size() && p[j] == lit[j]) ++j;
+      if (j == lit.size()) return true;
       continue;
     }
     while (j < lit.size() &&

@@ -91,7 +91,7 @@ class LogFile {
   int64_t mtime_ns_ = 0;
   int64_t gz_pos_ = 0;  // decompressed read position (gzip only)
   // Plain files: the read position, and how far ahead of it posix_fadvise(WILLNEED) was asked.
-  static constexpr int64_t kReadAheadBytes = 16 << 20;
+  static constexpr int64_t kReadAheadBytes = 64 << 20;
   int64_t pos_ = 0;
   int64_t advised_until_ = 0;
 };

@@ -60,8 +60,11 @@ class Generator {
 
   void Json(std::string* out, Counts* c) {
     const uint32_t d = Roll();
-    const char* level = d < 50 ? "error" : d < 55 ? "critical" : d < 3000 ? "warning"
-                       : d < 8000 ? "info" : "debug";
+    const char* level = d < 50     ? "error"
+                        : d < 55   ? "critical"
+                        : d < 3000 ? "warning"
+                        : d < 8000 ? "info"
+                                   : "debug";
     if (d < 50) ++c->error;
     if (d >= 50 && d < 55) ++c->critical;
     *out += "{\"time\":\"";
@@ -76,8 +79,7 @@ class Generator {
                                   "connection pool resized", "payload validated"};
     static const char* kErrMsgs[] = {"retrying after error: connection reset by peer",
                                      "request completed with error_count=0",
-                                     "upstream error ignored (will retry)",
-                                     "no error in batch"};
+                                     "upstream error ignored (will retry)", "no error in batch"};
     *out += lower_error ? kErrMsgs[rng_() % 4] : kMsgs[rng_() % 5];
     *out += "\",\"request_id\":\"";
     Hex(out, 16);
@@ -136,8 +138,9 @@ class Generator {
     *out += std::to_string(rng_() % 256);
     *out += ", server: api.example.org, request: \"GET /api/v1/errors/";
     *out += std::to_string(rng_() % 100000);
-    *out += " HTTP/1.1\", upstream: \"http://127.0.0.1:8080/api/v1/errors\", host: "
-            "\"api.example.org\"\n";
+    *out +=
+        " HTTP/1.1\", upstream: \"http://127.0.0.1:8080/api/v1/errors\", host: "
+        "\"api.example.org\"\n";
     ++c->lines;
   }
 
@@ -221,8 +224,8 @@ class Generator {
     }
   }
 
-  static constexpr const char* kLoggers[] = {"app.api", "app.db", "app.worker", "urllib3.pool",
-                                             "carbon.tracker", "app.auth"};
+  static constexpr const char* kLoggers[] = {"app.api",      "app.db",         "app.worker",
+                                             "urllib3.pool", "carbon.tracker", "app.auth"};
   static constexpr int kStatus[] = {200, 200, 201, 404, 500};
   std::mt19937_64 rng_;
   uint64_t n_ = 0;
@@ -232,8 +235,8 @@ int Generate(const std::string& shape, const std::string& path, uint64_t size_mb
   // O_EXCL: never write to a file that exists (a user's log, a previous run's file).
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) {
-    std::fprintf(stderr, "generate: %s: %s (an existing file is never overwritten)\n",
-                 path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "generate: %s: %s (an existing file is never overwritten)\n", path.c_str(),
+                 std::strerror(errno));
     return 2;
   }
   Generator gen(1234);
@@ -335,8 +338,8 @@ int Scan(const std::string& path, int runs, const std::vector<std::string>& spec
   }
   auto scanner = std::move(created).value();
   for (int round = 0; round < runs; ++round) {
-    obsmon::probes::LogFollower follower(path, scanner.get(),
-                                         {.read_chunk_bytes = 1 << 20, .max_events_per_poll = 1000});
+    obsmon::probes::LogFollower follower(
+        path, scanner.get(), {.read_chunk_bytes = 1 << 20, .max_events_per_poll = 1000});
     const auto t0 = std::chrono::steady_clock::now();
     auto out = follower.Poll([] { return false; });
     const auto t1 = std::chrono::steady_clock::now();

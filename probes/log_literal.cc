@@ -70,8 +70,8 @@ std::optional<LiteralPattern> LiteralPattern::Parse(std::string_view pattern) {
   return out;
 }
 
-bool LiteralPattern::MatchesAt(std::string_view literal, bool boundary_before,
-                               bool boundary_after, std::string_view line, size_t pos) {
+bool LiteralPattern::MatchesAt(std::string_view literal, bool boundary_before, bool boundary_after,
+                               std::string_view line, size_t pos) {
   const size_t n = literal.size();
   if (n == 0 || pos + n > line.size()) return false;
   // A byte loop: the literals are short and usually differ in their first bytes.

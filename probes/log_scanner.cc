@@ -194,8 +194,7 @@ int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size
   int best = -1;
   for (const auto& p : plain_) {
     if ((best < 0 || p.severity < best) &&
-        LiteralPattern::MatchesAt(p.text, p.boundary_before, p.boundary_after, line,
-                                  pos - start)) {
+        LiteralPattern::MatchesAt(p.text, p.boundary_before, p.boundary_after, line, pos - start)) {
       best = p.severity;
     }
   }

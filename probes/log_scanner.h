@@ -79,7 +79,7 @@ class LogScanner {
   std::vector<std::unique_ptr<re2::RE2>> patterns_;  // one per severity
   // Per severity: the pattern as literals when it is only that (then RE2 is not called for it).
   std::vector<std::optional<LiteralPattern>> literal_patterns_;
-  std::unique_ptr<re2::RE2> combined_;               // (?m)(?:p1)|(?:p2)|...
+  std::unique_ptr<re2::RE2> combined_;  // (?m)(?:p1)|(?:p2)|...
   LiteralSet literals_;
   // Set when every severity is a plain literal pattern and literals_ holds exactly their
   // literals: one entry per literal, with its severity.

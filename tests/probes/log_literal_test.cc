@@ -53,15 +53,43 @@ TEST(LiteralPatternTest, AnythingButPlainLiteralsIsLeftToRe2) {
 
 // The property the scanner relies on: for every pattern it accepts, Matches() is RE2's answer.
 TEST(LiteralPatternTest, AgreesWithRe2OnRandomLines) {
-  const std::vector<std::string> patterns = {
-      R"(\bERROR\b)",  R"(\bCRITICAL\b|\bFATAL\b)", "ERROR", R"(\[error\])",
-      R"(\[crit\]|\[alert\]|\[emerg\])", R"("level":"error")", R"(\b\[x\]\b)", R"(\b_a)",
-      R"(a\b)", R"(\b-\b)"};
+  const std::vector<std::string> patterns = {R"(\bERROR\b)",
+                                             R"(\bCRITICAL\b|\bFATAL\b)",
+                                             "ERROR",
+                                             R"(\[error\])",
+                                             R"(\[crit\]|\[alert\]|\[emerg\])",
+                                             R"("level":"error")",
+                                             R"(\b\[x\]\b)",
+                                             R"(\b_a)",
+                                             R"(a\b)",
+                                             R"(\b-\b)"};
   // Lines built from pieces that make boundaries interesting.
-  const std::vector<std::string> pieces = {
-      "ERROR", "ERRORS", "xERROR", "CRITICAL", "FATAL", "NONFATAL", "[error]", "[crit]",
-      "[alert]", "[emerg]", "\"level\":\"error\"", "\"level\":\"info\"", "[x]", "_a", "a", "-",
-      " ", "_", "9", "\xff", "\xc3\xa9", "\r", "\t", "error", ":", "b"};
+  const std::vector<std::string> pieces = {"ERROR",
+                                           "ERRORS",
+                                           "xERROR",
+                                           "CRITICAL",
+                                           "FATAL",
+                                           "NONFATAL",
+                                           "[error]",
+                                           "[crit]",
+                                           "[alert]",
+                                           "[emerg]",
+                                           "\"level\":\"error\"",
+                                           "\"level\":\"info\"",
+                                           "[x]",
+                                           "_a",
+                                           "a",
+                                           "-",
+                                           " ",
+                                           "_",
+                                           "9",
+                                           "\xff",
+                                           "\xc3\xa9",
+                                           "\r",
+                                           "\t",
+                                           "error",
+                                           ":",
+                                           "b"};
   std::mt19937 rng(7);
   int checked = 0;
   for (const auto& pattern : patterns) {
@@ -85,8 +113,10 @@ TEST(LiteralPatternTest, AgreesWithRe2OnRandomLines) {
 TEST(LiteralPatternTest, WordBoundariesAreAsciiAsRe2s) {
   auto p = LiteralPattern::Parse(R"(\bERROR\b)");
   ASSERT_TRUE(p.has_value());
-  for (const std::string line : {"ERROR", "a ERROR b", "\xc3\xa9" "ERROR", "ERROR_x", "1ERROR",
-                                 "ERROR\xff", "xERROR", "[ERROR]"}) {
+  for (const std::string line : {"ERROR", "a ERROR b",
+                                 "\xc3\xa9"
+                                 "ERROR",
+                                 "ERROR_x", "1ERROR", "ERROR\xff", "xERROR", "[ERROR]"}) {
     EXPECT_EQ(p->Matches(line), Re2Matches(R"(\bERROR\b)", line)) << line;
   }
 }

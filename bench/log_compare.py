@@ -22,7 +22,8 @@ Per file and per cache state (warm, cold), each run times:
                     the log probe polls, it does not watch the file);
             cpu     the obsmon process's utime+stime (/proc/PID/stat) over [t0, t1].
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
-for generated files, the generator's) must agree, or the script exits 1.
+for generated files, the generator's) must agree, or the script exits 1. A file whose last line
+has no newline yet can differ by that line: grep and rg count it, the probe waits for its end.
 """
 import argparse
 import os

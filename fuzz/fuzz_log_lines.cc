@@ -1,6 +1,10 @@
-// Log file content: the scanner (both its literal prefilter and regex paths), line
+// Log file content: the scanner (its plain-literal, literal-prefilter and regex paths), line
 // classification and the cleaning of a matched line for storage.
+// The plain-literal path (probes/log_literal.h: matched without RE2) is checked against RE2
+// itself, line by line: a difference traps.
 // Seeds: lines from tests/probes/log_*_test.cc and examples/demo_component's log.
+#include <re2/re2.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +12,36 @@
 
 #include "probes/log_scanner.h"
 #include "probes/log_text.h"
+
+namespace {
+
+using obsmon::probes::LineMatch;
+using obsmon::probes::LogScanner;
+using obsmon::probes::SeverityPattern;
+
+// Severity sets that take the plain-literal path (every pattern a literal alternation).
+const std::vector<std::vector<SeverityPattern>>& PlainSets() {
+  static const std::vector<std::vector<SeverityPattern>> sets = {
+      {{"critical", R"(\bCRITICAL\b|\bFATAL\b)"}, {"error", R"(\bERROR\b)"}},
+      {{"critical", R"(\[crit\]|\[alert\]|\[emerg\])"}, {"error", R"(\[error\])"}},
+      {{"critical", R"("level":"critical")"}, {"error", R"("level":"error")"}},
+      {{"error", "ERROR"}, {"critical", "CRITICAL"}, {"x", R"(\b_\b|-\b)"}},
+  };
+  return sets;
+}
+
+// The severity RE2 gives `line` (first listed wins), as the scanner defines it.
+int Reference(const std::vector<std::unique_ptr<RE2>>& res, std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  for (size_t i = 0; i < res.size(); ++i) {
+    if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *res[i])) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace obsmon::probes;
@@ -24,6 +58,39 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)CleanLine(std::string_view(text).substr(m.offset, m.length), 256);
     }
     (void)s->Classify(text);
+  }
+
+  static const auto plain = [] {
+    std::vector<std::pair<std::unique_ptr<LogScanner>, std::vector<std::unique_ptr<RE2>>>> out;
+    for (const auto& set : PlainSets()) {
+      std::vector<std::unique_ptr<RE2>> res;
+      for (const auto& s : set) res.push_back(std::make_unique<RE2>(s.pattern));
+      out.emplace_back(std::move(LogScanner::Create(set, false)).value(), std::move(res));
+    }
+    return out;
+  }();
+  for (const auto& [s, res] : plain) {
+    matches.clear();
+    const uint64_t lines = s->Scan(text, &matches);
+    // Every line's RE2 verdict, in order, must be exactly the scanner's matches.
+    size_t next = 0;
+    uint64_t seen = 0;
+    size_t start = 0;
+    while (start < text.size()) {
+      const size_t nl = text.find('\n', start);
+      const size_t end = nl == std::string::npos ? text.size() : nl;
+      const int want = Reference(res, std::string_view(text).substr(start, end - start));
+      if (want >= 0) {
+        if (next >= matches.size() || matches[next].offset != start ||
+            matches[next].length != end - start || matches[next].severity != want) {
+          __builtin_trap();
+        }
+        ++next;
+      }
+      ++seen;
+      start = end + 1;
+    }
+    if (next != matches.size() || seen != lines) __builtin_trap();
   }
   return 0;
 }

@@ -116,7 +116,9 @@ LogFile::LogFile(LogFile&& o) noexcept
       id_(o.id_),
       size_(o.size_),
       mtime_ns_(o.mtime_ns_),
-      gz_pos_(o.gz_pos_) {
+      gz_pos_(o.gz_pos_),
+      pos_(o.pos_),
+      advised_until_(o.advised_until_) {
   o.fd_ = -1;
   o.gz_ = nullptr;
 }
@@ -131,6 +133,8 @@ LogFile& LogFile::operator=(LogFile&& o) noexcept {
     size_ = o.size_;
     mtime_ns_ = o.mtime_ns_;
     gz_pos_ = o.gz_pos_;
+    pos_ = o.pos_;
+    advised_until_ = o.advised_until_;
     o.fd_ = -1;
     o.gz_ = nullptr;
   }
@@ -210,6 +214,8 @@ bool LogFile::Stat(struct stat* st) const { return fd_ >= 0 && ::fstat(fd_, st) 
 Status LogFile::Seek(int64_t offset) {
   if (gz_ == nullptr) {
     if (::lseek(fd_, offset, SEEK_SET) < 0) return Status::IoError(ErrnoReason(errno));
+    pos_ = offset;
+    advised_until_ = offset;
     return Status::Ok();
   }
   if (offset < gz_pos_) {
@@ -229,9 +235,21 @@ Status LogFile::Seek(int64_t offset) {
 
 Result<size_t> LogFile::Read(char* buf, size_t n) {
   if (gz_ == nullptr) {
+    // Ask for the next kReadAheadBytes ahead of time: from a cold page cache the kernel's own
+    // readahead (read_ahead_kb, often 128 KiB) keeps too little in flight. Measured on the
+    // 2-core VM of docs/benchmarks.md (read_ahead_kb 8192): a cold 839 MB scan took 1.0-2.9 s
+    // without, 1.0-1.3 s with 16 MiB, 0.7-1.6 s with 64 MiB. Cheap when the pages are cached.
+    if (pos_ + kReadAheadBytes / 2 > advised_until_) {
+      const int64_t from = std::max(pos_, advised_until_);
+      (void)::posix_fadvise(fd_, from, pos_ + kReadAheadBytes - from, POSIX_FADV_WILLNEED);
+      advised_until_ = pos_ + kReadAheadBytes;
+    }
     for (;;) {
       const ssize_t r = ::read(fd_, buf, n);
-      if (r >= 0) return static_cast<size_t>(r);
+      if (r >= 0) {
+        pos_ += r;
+        return static_cast<size_t>(r);
+      }
       if (errno == EINTR) continue;
       return Status::IoError(ErrnoReason(errno));
     }

@@ -90,6 +90,10 @@ class LogFile {
   int64_t size_ = 0;
   int64_t mtime_ns_ = 0;
   int64_t gz_pos_ = 0;  // decompressed read position (gzip only)
+  // Plain files: the read position, and how far ahead of it posix_fadvise(WILLNEED) was asked.
+  static constexpr int64_t kReadAheadBytes = 64 << 20;
+  int64_t pos_ = 0;
+  int64_t advised_until_ = 0;
 };
 
 // A rotated sibling of a followed path, e.g. carbon.log.1, carbon.log.2.gz, carbon.log-20250101.

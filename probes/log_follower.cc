@@ -73,6 +73,10 @@ void LogFollower::CountLine(std::string_view line, int severity, const std::stri
   if (invalid) AddNote(&out->notes, "invalid UTF-8 in matched lines (replaced by U+FFFD)");
 }
 
+void LogFollower::NoteBinary(const LogFile& file, FollowOutput* out) {
+  AddNote(&out->notes, file.path() + ": binary content (NUL bytes)");
+}
+
 bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
                            const std::function<bool()>& expired, FollowOutput* out,
                            int64_t* end_offset, std::string* head) {
@@ -114,6 +118,7 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
     if (n == 0) {
       // End of file. A finished (rotated) file will never complete its last line: count it.
       if (finished_file && (have > 0 || in_long)) {
+        if (std::memchr(buf, '\0', have) != nullptr) NoteBinary(file, out);
         ++out->lines;
         if (in_long) {
           CountLine(long_head, long_severity, file.path(), out);
@@ -126,13 +131,16 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
       }
       break;
     }
-    if (std::memchr(buf + have, '\0', n) != nullptr) {
-      AddNote(&out->notes, file.path() + ": binary content (NUL bytes)");
-    }
+    // NUL bytes: complete lines are checked by the scanner's newline count (one pass); the
+    // bytes of a line longer than the buffer and a rotated file's last line, here.
+    bool nul = false;
     size_t start = 0;  // first byte of buf not yet handled
     have += n;
     if (in_long) {
       const void* nl = std::memchr(buf, '\n', have);
+      const size_t long_part =
+          nl == nullptr ? have : static_cast<size_t>(static_cast<const char*>(nl) - buf);
+      if (std::memchr(buf, '\0', long_part) != nullptr) NoteBinary(file, out);
       if (nl == nullptr) {
         long_bytes += static_cast<int64_t>(have);
         have = 0;
@@ -150,7 +158,8 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
       const size_t end = static_cast<size_t>(static_cast<const char*>(last_nl) - buf) + 1;
       std::string_view text(buf + start, end - start);
       matches.clear();
-      out->lines += scanner_->Scan(text, &matches);
+      out->lines += scanner_->Scan(text, &matches, &nul);
+      if (nul) NoteBinary(file, out);
       for (const auto& m : matches) {
         CountLine(text.substr(m.offset, m.length), m.severity, file.path(), out);
       }
@@ -164,6 +173,7 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
     }
     if (have == cap) {
       // No newline in a whole buffer: classify the line on its first `cap` bytes, skip the rest.
+      if (std::memchr(buf, '\0', have) != nullptr) NoteBinary(file, out);
       std::string_view head(buf, have);
       long_severity = scanner_->Classify(head);
       long_head.assign(buf, std::min(have, options_.max_line_bytes + 4));

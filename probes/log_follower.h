@@ -79,6 +79,7 @@ class LogFollower {
                 const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
                 std::string* head = nullptr);
   void CountLine(std::string_view line, int severity, const std::string& file, FollowOutput* out);
+  static void NoteBinary(const LogFile& file, FollowOutput* out);
   void SetCursor(const LogFile& file, std::string fingerprint, int64_t offset, FollowOutput* out);
   // Rotated siblings, most recent first, of the path and of its symlink target.
   std::vector<RotatedName> Rotated() const;

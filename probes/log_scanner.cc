@@ -104,9 +104,35 @@ Result<std::unique_ptr<LogScanner>> LogScanner::Create(std::vector<SeverityPatte
   if (!scanner->combined_->ok()) {
     return Status::InvalidArgument("severities do not combine: " + scanner->combined_->error());
   }
-  std::vector<std::string> literals = RequiredLiterals(severities, options);
-  const bool exact = !case_insensitive && ExactCaseLiterals(severities, &literals);
-  scanner->literals_.Assign(literals, exact);
+  // Plain-literal severities are matched without RE2 (case-sensitive only: RE2 folds case by
+  // Unicode rules). When all are, their literals are exactly the prefilter and each hit is
+  // classified where it is found (ScanPlain).
+  std::vector<PlainLiteral> plain;
+  bool all_plain = !case_insensitive;
+  for (size_t i = 0; i < severities.size(); ++i) {
+    std::optional<LiteralPattern> lp;
+    if (!case_insensitive) lp = LiteralPattern::Parse(severities[i].pattern);
+    if (lp) {
+      for (const auto& alt : lp->alternatives()) {
+        plain.push_back({alt.text, alt.boundary_before, alt.boundary_after, static_cast<int>(i)});
+      }
+    } else {
+      all_plain = false;
+    }
+    scanner->literal_patterns_.push_back(std::move(lp));
+  }
+  std::vector<std::string> literals;
+  bool exact = false;
+  if (all_plain && plain.size() <= LiteralSet::kMaxLiterals) {
+    for (const auto& p : plain) literals.push_back(p.text);
+    exact = true;
+  } else {
+    plain.clear();
+    literals = RequiredLiterals(severities, options);
+    exact = !case_insensitive && ExactCaseLiterals(severities, &literals);
+  }
+  if (!scanner->literals_.Assign(literals, exact)) plain.clear();
+  scanner->plain_ = std::move(plain);
   scanner->severities_ = std::move(severities);
   return scanner;
 }
@@ -115,18 +141,23 @@ int LogScanner::Classify(std::string_view line) const {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
   const re2::StringPiece piece(line.data(), line.size());
   for (size_t i = 0; i < patterns_.size(); ++i) {
-    if (RE2::PartialMatch(piece, *patterns_[i])) return static_cast<int>(i);
+    const bool hit = literal_patterns_[i] ? literal_patterns_[i]->Matches(line)
+                                          : RE2::PartialMatch(piece, *patterns_[i]);
+    if (hit) return static_cast<int>(i);
   }
   return -1;
 }
 
-uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches) const {
-  if (literals_.empty()) {
+uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches,
+                          bool* has_nul) const {
+  if (!plain_.empty()) {
+    ScanPlain(text, matches);
+  } else if (literals_.empty()) {
     ScanWithRegex(text, matches);
   } else {
     ScanWithLiterals(text, matches);
   }
-  return CountNewlines(text);
+  return CountNewlines(text, has_nul);
 }
 
 namespace {
@@ -155,6 +186,46 @@ void LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMatch>*
     const int severity = Classify(text.substr(start, end - start));
     if (severity >= 0) matches->push_back({start, end - start, severity});
     from = end + 1;  // the rest of this line cannot add another match
+  }
+}
+
+int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const {
+  const std::string_view line = text.substr(start, end - start);
+  int best = -1;
+  for (const auto& p : plain_) {
+    if ((best < 0 || p.severity < best) &&
+        LiteralPattern::MatchesAt(p.text, p.boundary_before, p.boundary_after, line, pos - start)) {
+      best = p.severity;
+    }
+  }
+  return best;
+}
+
+void LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* matches) const {
+  // One pass of the prefilter over the buffer: every hit is a literal; a line's severity is the
+  // first-listed one among its hits (boundaries checked within the line, as RE2 sees it; a
+  // trailing '\r' is not a word byte, so it reads as the line's end does).
+  size_t hit = literals_.Find(text);
+  while (hit != std::string_view::npos) {
+    size_t start = 0, end = 0;
+    LineAround(text, hit, &start, &end);
+    int best = -1;
+    for (;;) {
+      const int s = SeverityAt(text, start, end, hit);
+      if (s >= 0 && (best < 0 || s < best)) best = s;
+      if (best == 0 || end >= text.size()) {
+        hit = end >= text.size() ? std::string_view::npos : end + 1;  // rest of the line
+        if (hit != std::string_view::npos) {
+          const size_t next = literals_.Find(text.substr(hit));
+          hit = next == std::string_view::npos ? next : hit + next;
+        }
+        break;
+      }
+      const size_t next = literals_.Find(text.substr(hit + 1));
+      hit = next == std::string_view::npos ? next : hit + 1 + next;
+      if (hit == std::string_view::npos || hit >= end) break;
+    }
+    if (best >= 0) matches->push_back({start, end - start, best});
   }
 }
 

@@ -6,17 +6,23 @@
 // prefilter can be derived (a pattern without a required literal of 3+ bytes), one combined RE2
 // is run over the buffer instead. Lines are counted by a vectorized newline count.
 //
+// A severity whose pattern is only plain literals (`ERROR`, `\[error\]`, `"level":"error"`,
+// `\bCRITICAL\b|\bFATAL\b`; probes/log_literal.h) is decided without RE2, and when every
+// severity is one, the prefilter searches exactly their literals (case-sensitive patterns only).
+//
 // A line that matches several severities counts once, under the first one listed.
 // Immutable after Create(); Scan() and Classify() are thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/status.h"
+#include "probes/log_literal.h"
 #include "probes/log_text.h"
 
 namespace re2 {
@@ -47,8 +53,10 @@ class LogScanner {
   ~LogScanner();
 
   // Scans `text`, which holds complete lines only (empty, or ending in '\n'). Appends the
-  // matching lines to *matches in order and returns the number of lines.
-  uint64_t Scan(std::string_view text, std::vector<LineMatch>* matches) const;
+  // matching lines to *matches in order and returns the number of lines. Sets *has_nul (when
+  // given) to whether `text` holds a NUL byte (found by the newline count's pass).
+  uint64_t Scan(std::string_view text, std::vector<LineMatch>* matches,
+                bool* has_nul = nullptr) const;
 
   // The first severity whose pattern matches `line` (no newline), or -1.
   int Classify(std::string_view line) const;
@@ -60,12 +68,28 @@ class LogScanner {
  private:
   LogScanner() = default;
   void ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches) const;
+  // All severities plain literals: each prefilter hit is classified where it is, no RE2.
+  void ScanPlain(std::string_view text, std::vector<LineMatch>* matches) const;
+  // The first-listed severity of a literal occurring at `pos` of the line [start, end) of
+  // `text` with its word boundaries, or -1.
+  int SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const;
   void ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const;
 
   std::vector<SeverityPattern> severities_;
   std::vector<std::unique_ptr<re2::RE2>> patterns_;  // one per severity
-  std::unique_ptr<re2::RE2> combined_;               // (?m)(?:p1)|(?:p2)|...
+  // Per severity: the pattern as literals when it is only that (then RE2 is not called for it).
+  std::vector<std::optional<LiteralPattern>> literal_patterns_;
+  std::unique_ptr<re2::RE2> combined_;  // (?m)(?:p1)|(?:p2)|...
   LiteralSet literals_;
+  // Set when every severity is a plain literal pattern and literals_ holds exactly their
+  // literals: one entry per literal, with its severity.
+  struct PlainLiteral {
+    std::string text;
+    bool boundary_before = false;
+    bool boundary_after = false;
+    int severity = -1;
+  };
+  std::vector<PlainLiteral> plain_;
 };
 
 }  // namespace obsmon::probes

@@ -1,6 +1,7 @@
 #include "probes/log_text.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -16,14 +17,47 @@ namespace {
 
 inline unsigned char Lower(unsigned char c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 
+// How rare a byte is in log text, roughly (higher: rarer). Space, digits and the punctuation of
+// timestamps, key=value and JSON are everywhere; lowercase letters by English frequency;
+// uppercase letters and brackets are rare. Only the prefilter's selectivity depends on it.
+[[maybe_unused]] int Rarity(unsigned char c) {
+  static constexpr char kLower[] = "etaoinsrhldcumfpgwybvkxjqz";  // most frequent first
+  if (c >= 'a' && c <= 'z') {
+    return 4 + static_cast<int>(std::strchr(kLower, c) - kLower);
+  }
+  if (c >= 'A' && c <= 'Z') return 40;
+  if (c == ' ' || (c >= '0' && c <= '9')) return 0;
+  if (std::strchr("\"':,.=-/", c) != nullptr) return 2;
+  if (std::strchr("[](){}<>|#@!", c) != nullptr) return 35;
+  return 20;
+}
+
+// The two offsets of `lit` the vector search compares: its rarest byte but the last (the first
+// of equals) and its last byte, which tells apart literals sharing a prefix (`"level":"error"`
+// and `"level":"info"`). Both 0 for a one-byte literal.
+[[maybe_unused]] std::array<size_t, 2> ProbeOffsets(const std::string& lit) {
+  const size_t n = lit.size();
+  size_t rarest = 0;
+  for (size_t i = 1; i + 1 < n; ++i) {
+    if (Rarity(static_cast<unsigned char>(lit[i])) >
+        Rarity(static_cast<unsigned char>(lit[rarest]))) {
+      rarest = i;
+    }
+  }
+  return {rarest, n - 1};
+}
+
 #if OBSMON_HAVE_AVX2_PATH
 bool CpuHasAvx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
 }
 
-__attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t n) {
+// Also ORs into *nul whether a NUL byte was seen (the same pass: the data is loaded once).
+__attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t n, bool* nul) {
   const __m256i nl = _mm256_set1_epi8('\n');
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i zeros = _mm256_setzero_si256();
   uint64_t count = 0;
   size_t i = 0;
   // Per-byte counters in 8-bit lanes, flushed every 255 blocks before they overflow.
@@ -33,6 +67,7 @@ __attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t
     for (; blocks < 255 && i + 32 <= n; ++blocks, i += 32) {
       __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
       acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
+      zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(v, zero));
     }
     __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
     count += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) +
@@ -40,42 +75,51 @@ __attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t
              static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) +
              static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
   }
-  for (; i < n; ++i) count += (p[i] == '\n');
+  for (; i < n; ++i) {
+    count += (p[i] == '\n');
+    *nul = *nul || p[i] == '\0';
+  }
+  *nul = *nul || !_mm256_testz_si256(zeros, zeros);
   return count;
 }
 
-// Candidate positions by first and last byte of each literal (compared with the 0x20 bit set, so
-// ASCII case is ignored), verified one by one. Returns the offset of the first full match or
-// `n` when there is none in the range that leaves room for a whole vector.
-template <typename Verify>
+// Candidate positions by two bytes at two offsets (LiteralSet::Filter: one per distinct pair
+// among the literals, so `[error]`, `[alert]` and `[emerg]` share one), compared with the 0x20
+// bit set when ASCII case is ignored, verified one by one. Returns the offset of the first full
+// match, or `n` when there is none in the range that leaves room for a whole vector (*scanned:
+// where the caller goes on with the scalar loop).
+template <bool kFold, typename Verify>
 __attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
-                                                const std::vector<std::string>& lits,
-                                                size_t max_len, bool case_sensitive, Verify verify,
-                                                size_t* scanned) {
-  const char fold = case_sensitive ? 0 : 0x20;
-  const size_t k = lits.size();
+                                                const std::vector<LiteralSet::Filter>& filters,
+                                                size_t max_len, Verify verify, size_t* scanned) {
+  const size_t k = filters.size();
   __m256i first[LiteralSet::kMaxLiterals];
-  __m256i last[LiteralSet::kMaxLiterals];
-  size_t last_off[LiteralSet::kMaxLiterals];
+  __m256i second[LiteralSet::kMaxLiterals];
+  size_t first_off[LiteralSet::kMaxLiterals];
+  size_t second_off[LiteralSet::kMaxLiterals];
   for (size_t j = 0; j < k; ++j) {
-    first[j] = _mm256_set1_epi8(static_cast<char>(lits[j].front() | fold));
-    last[j] = _mm256_set1_epi8(static_cast<char>(lits[j].back() | fold));
-    last_off[j] = lits[j].size() - 1;
+    first_off[j] = filters[j].offset[0];
+    second_off[j] = filters[j].offset[1];
+    first[j] = _mm256_set1_epi8(filters[j].byte[0]);
+    second[j] = _mm256_set1_epi8(filters[j].byte[1]);
   }
-  const __m256i bit = _mm256_set1_epi8(fold);
+  const __m256i bit = _mm256_set1_epi8(0x20);
+#define OBSMON_LOAD(at)                                                            \
+  (kFold ? _mm256_or_si256(                                                        \
+               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))), bit) \
+         : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))))
   size_t i = 0;
   while (i + max_len - 1 + 32 <= n) {
-    const __m256i block =
-        _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)), bit);
-    __m256i any = _mm256_setzero_si256();
-    for (size_t j = 0; j < k; ++j) {
-      const __m256i tail = _mm256_or_si256(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + last_off[j])), bit);
-      any = _mm256_or_si256(any, _mm256_and_si256(_mm256_cmpeq_epi8(block, first[j]),
-                                                  _mm256_cmpeq_epi8(tail, last[j])));
+    __m256i any = _mm256_and_si256(_mm256_cmpeq_epi8(OBSMON_LOAD(i + first_off[0]), first[0]),
+                                   _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[0]), second[0]));
+    for (size_t j = 1; j < k; ++j) {
+      any = _mm256_or_si256(
+          any, _mm256_and_si256(_mm256_cmpeq_epi8(OBSMON_LOAD(i + first_off[j]), first[j]),
+                                _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[j]), second[j])));
     }
     uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(any));
     while (mask != 0) {
+      // Bit b is a candidate for a literal starting at i + b: every offset is relative to it.
       const size_t pos = i + static_cast<size_t>(__builtin_ctz(mask));
       if (verify(pos)) return pos;
       mask &= mask - 1;
@@ -85,6 +129,7 @@ __attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
   *scanned = i;
   return n;
 }
+#undef OBSMON_LOAD
 #endif
 
 }  // namespace
@@ -102,11 +147,20 @@ uint64_t CountNewlinesScalar(std::string_view text) {
   return count;
 }
 
-uint64_t CountNewlines(std::string_view text) {
+uint64_t CountNewlines(std::string_view text, bool* has_nul) {
+  bool nul = false;
+  uint64_t count = 0;
 #if OBSMON_HAVE_AVX2_PATH
-  if (CpuHasAvx2()) return CountNewlinesAvx2(text.data(), text.size());
+  if (CpuHasAvx2()) {
+    count = CountNewlinesAvx2(text.data(), text.size(), &nul);
+  } else
 #endif
-  return CountNewlinesScalar(text);
+  {
+    count = CountNewlinesScalar(text);
+    nul = std::memchr(text.data(), '\0', text.size()) != nullptr;
+  }
+  if (has_nul != nullptr) *has_nul = nul;
+  return count;
 }
 
 bool LiteralSet::Assign(const std::vector<std::string>& literals, bool case_sensitive) {
@@ -121,6 +175,16 @@ bool LiteralSet::Assign(const std::vector<std::string>& literals, bool case_sens
     lowered.push_back(std::move(l));
   }
   literals_ = std::move(lowered);
+  filters_.clear();
+  max_len_ = 0;
+  for (const auto& lit : literals_) {
+    const auto off = ProbeOffsets(lit);
+    const char fold = case_sensitive ? 0 : 0x20;
+    Filter f{{off[0], off[1]},
+             {static_cast<char>(lit[off[0]] | fold), static_cast<char>(lit[off[1]] | fold)}};
+    if (std::find(filters_.begin(), filters_.end(), f) == filters_.end()) filters_.push_back(f);
+    max_len_ = std::max(max_len_, lit.size());
+  }
   return true;
 }
 
@@ -129,7 +193,10 @@ bool LiteralSet::MatchesAt(const char* p, const char* end) const {
     if (static_cast<size_t>(end - p) < lit.size()) continue;
     size_t j = 0;
     if (case_sensitive_) {
-      if (std::memcmp(p, lit.data(), lit.size()) == 0) return true;
+      // A byte loop, not memcmp: literals are short and most candidates differ early (the
+      // shared `[` of `[error]` and `[crit]`), where a call costs more than the comparison.
+      while (j < lit.size() && p[j] == lit[j]) ++j;
+      if (j == lit.size()) return true;
       continue;
     }
     while (j < lit.size() &&
@@ -158,12 +225,12 @@ size_t LiteralSet::Find(std::string_view text) const {
   size_t start = 0;
 #if OBSMON_HAVE_AVX2_PATH
   if (CpuHasAvx2()) {
-    size_t max_len = 0;
-    for (const auto& lit : literals_) max_len = std::max(max_len, lit.size());
     size_t scanned = 0;
-    const size_t pos = FindAvx2(
-        begin, text.size(), literals_, max_len, case_sensitive_,
-        [&](size_t at) { return MatchesAt(begin + at, end); }, &scanned);
+    const auto verify = [&](size_t at) { return MatchesAt(begin + at, end); };
+    const size_t pos =
+        case_sensitive_
+            ? FindAvx2<false>(begin, text.size(), filters_, max_len_, verify, &scanned)
+            : FindAvx2<true>(begin, text.size(), filters_, max_len_, verify, &scanned);
     if (pos != text.size()) return pos;
     start = scanned;
   }

@@ -5,6 +5,7 @@
 // both give identical results (tests/probes/log_text_test.cc compares them).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -13,8 +14,9 @@
 
 namespace obsmon::probes {
 
-// Number of '\n' bytes in `text`.
-uint64_t CountNewlines(std::string_view text);
+// Number of '\n' bytes in `text`; sets *has_nul (when given) to whether `text` holds a NUL byte,
+// found in the same pass.
+uint64_t CountNewlines(std::string_view text, bool* has_nul = nullptr);
 uint64_t CountNewlinesScalar(std::string_view text);
 
 // A set of literals (the prefilter: every line a severity pattern can match contains one of
@@ -38,6 +40,21 @@ class LiteralSet {
  private:
   bool MatchesAt(const char* p, const char* end) const;
   std::vector<std::string> literals_;
+  // What the vector search compares: two bytes at two offsets of a literal (its rarest byte and
+  // its last: log_text.cc, ProbeOffsets), case-folded when the set is; one per distinct pair.
+ public:
+  struct Filter {
+    size_t offset[2];
+    char byte[2];
+    bool operator==(const Filter& o) const {
+      return offset[0] == o.offset[0] && offset[1] == o.offset[1] && byte[0] == o.byte[0] &&
+             byte[1] == o.byte[1];
+    }
+  };
+
+ private:
+  std::vector<Filter> filters_;
+  size_t max_len_ = 0;
   bool case_sensitive_ = false;
 };
 

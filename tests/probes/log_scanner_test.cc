@@ -154,5 +154,48 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
   }
 }
 
+// Plain-literal severities (matched without RE2) must give exactly what RE2 gives: the same
+// severities written as `(?:...)` are not plain (a group), so they take the RE2 path, which is
+// the truth here. Random lines mix the literals, their near misses and word boundaries.
+TEST(LogScannerTest, PlainLiteralPathEqualsTheRe2Path) {
+  const std::vector<std::vector<SeverityPattern>> sets = {
+      {{"critical", R"(\bCRITICAL\b|\bFATAL\b)"}, {"error", R"(\bERROR\b)"}},
+      {{"critical", R"(\[crit\]|\[alert\]|\[emerg\])"}, {"error", R"(\[error\])"}},
+      {{"critical", R"("level":"critical")"}, {"error", R"("level":"error")"}},
+      {{"error", "ERROR"}, {"critical", "CRITICAL"}}};
+  const std::vector<std::string> pieces = {
+      "ERROR", "ERRORS", "xERROR", "CRITICAL", "FATAL", "NONFATAL", "[error]", "[crit]",
+      "[alert]", "[emerg]", "[err", "\"level\":\"error\"", "\"level\":\"critical\"",
+      "\"level\":\"info\"", " ", "_", "error", "\r", "\xff", "\0", "abcdefghijklmnopqrstuvwxyz0123"};
+  std::mt19937 rng(11);
+  for (const auto& set : sets) {
+    auto plain = Make(set);
+    std::vector<SeverityPattern> grouped;
+    for (const auto& s : set) grouped.push_back({s.name, "(?:" + s.pattern + ")"});
+    auto re2 = Make(grouped);
+    for (int round = 0; round < 200; ++round) {
+      std::string text;
+      const int lines = 1 + static_cast<int>(rng() % 40);
+      for (int l = 0; l < lines; ++l) {
+        const int n = static_cast<int>(rng() % 8);
+        for (int j = 0; j < n; ++j) text += pieces[rng() % pieces.size()];
+        text += '\n';
+      }
+      uint64_t plain_lines = 0, re2_lines = 0;
+      ASSERT_EQ(Names(*plain, text, &plain_lines), Names(*re2, text, &re2_lines)) << text;
+      ASSERT_EQ(plain_lines, re2_lines);
+    }
+  }
+}
+
+TEST(LogScannerTest, PlainLiteralLineCountsUnderTheFirstListedSeverityWhereverItsLiteralIs) {
+  auto s = Make({{"critical", R"(\[crit\]|\[alert\])"}, {"error", R"(\[error\])"}});
+  uint64_t lines = 0;
+  EXPECT_EQ(Names(*s, "[error] then [alert]\n[error] twice [error]\n[alert] [error]\n", &lines),
+            (std::vector<std::string>{"critical:[error] then [alert]", "error:[error] twice [error]",
+                                      "critical:[alert] [error]"}));
+  EXPECT_EQ(lines, 3u);
+}
+
 }  // namespace
 }  // namespace obsmon::probes

@@ -96,5 +96,24 @@ TEST(LogTextTest, CleanLineEscapingIsUnambiguous) {
   EXPECT_EQ(CleanLine("abcdef\\zzzz", 10), "abcdef...");
 }
 
+// The newline count's NUL detection (one pass with the count) agrees with memchr, wherever the
+// NUL is: in a vector block, in the scalar tail, or nowhere.
+TEST(LogTextTest, CountNewlinesFindsNulBytesAnywhere) {
+  for (size_t size : {0u, 1u, 31u, 32u, 33u, 100u, 8191u, 9000u}) {
+    std::string text(size, 'a');
+    for (size_t i = 0; i < size; i += 7) text[i] = '\n';
+    bool nul = true;
+    EXPECT_EQ(CountNewlines(text, &nul), CountNewlinesScalar(text));
+    EXPECT_FALSE(nul) << size;
+    for (size_t at : {size_t{0}, size / 2, size - 1}) {
+      if (size == 0) break;
+      std::string with = text;
+      with[at] = '\0';
+      EXPECT_EQ(CountNewlines(with, &nul), CountNewlinesScalar(with));
+      EXPECT_TRUE(nul) << size << " at " << at;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::probes

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""The log scan side by side: the real obsmon daemon vs grep -E and ripgrep on the same files.
+
+Called by bench/log_compare.sh (see there and docs/benchmarks.md, "Log scanning"). Standard
+library only; installs nothing. A user's files are only ever read: each daemon run follows a
+symlink to the file from a scratch directory, and eviction for cold runs drops clean pages
+(posix_fadvise) through a read-only descriptor.
+
+Per file and per cache state (warm, cold), each run times:
+  grep    `grep -c -E PATTERN FILE`: wall (process start to exit) and CPU (user+sys, wait4)
+  rg      `rg -c PATTERN FILE`, the same
+  obsmon  a fresh `obsmon run` with one log probe on a not-yet-existing path; once its first
+          run has been committed, the path is made to point at the file (t0: the bytes are
+          "in the file"), then SQLite is polled every 2 ms until the committed cursor reaches
+          the file's last newline (t1). Reported:
+            run     the probe runs' own durations (probe_runs.duration_seconds of the runs after
+                    t0): reading and matching inside the daemon, as the scheduler timed them;
+            commit  t1 - start of the first probe run after t0 (probe_runs.ts_ms): the run plus
+                    the storage writer's group commit, which holds a batch up to 200 ms
+                    (storage commit_interval_ms) to put many runs in one transaction;
+            e2e     t1 - t0, which adds the wait for the probe's next run (up to its interval;
+                    the log probe polls, it does not watch the file);
+            cpu     the obsmon process's utime+stime (/proc/PID/stat) over [t0, t1].
+Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
+for generated files, the generator's) must agree, or the script exits 1. A file whose last line
+has no newline yet can differ by that line: grep and rg count it, the probe waits for its end.
+"""
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# Each shape's patterns, as a user would configure them (most severe first), and the one
+# alternation grep and rg get, which matches exactly the lines matching any of them.
+SHAPES = {
+    "python": ([("critical", "CRITICAL"), ("error", "ERROR")], "ERROR|CRITICAL"),
+    "long": ([("critical", "CRITICAL"), ("error", "ERROR")], "ERROR|CRITICAL"),
+    "json": ([("critical", '"level":"critical"'), ("error", '"level":"error"')],
+             '"level":"(error|critical)"'),
+    "nginx": ([("critical", r"\[crit\]|\[alert\]|\[emerg\]"), ("error", r"\[error\]")],
+              r"\[(error|crit|alert|emerg)\]"),
+}
+INTERVAL_S = 5
+
+
+def fail(msg):
+    print("log_compare: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def consumable_bytes(path):
+    """Offset after the file's last newline: where the probe's cursor ends (a partial last line
+    waits for its newline)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        pos = size
+        while pos > 0:
+            start = max(0, pos - (1 << 16))
+            f.seek(start)
+            chunk = f.read(pos - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                return start + nl + 1
+            pos = start
+    return 0
+
+
+def evict(bench, path):
+    out = subprocess.run([bench, "evict", path], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def run_tool(argv, scratch):
+    out_path = os.path.join(scratch, "tool.out")
+    with open(out_path, "wb") as out:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+    code = os.waitstatus_to_exitcode(status)
+    text = open(out_path).read().strip()
+    if code not in (0, 1) or not text.isdigit():
+        fail(f"{argv[0]} exited {code}: {text[:200]}")
+    return wall, ru.ru_utime + ru.ru_stime, int(text)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def yaml_single(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def query(db, sql, args=()):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def run_obsmon(obsmon, path, shape, scratch, cold_bench=None):
+    severities, _ = SHAPES[shape]
+    d = tempfile.mkdtemp(prefix="run-", dir=scratch)
+    link = os.path.join(d, "app.log")
+    db = os.path.join(d, "obsmon.db")
+    sev = "\n".join(f"          {name}: {yaml_single(p)}" for name, p in severities)
+    cfg = os.path.join(d, "obsmon.yml")
+    with open(cfg, "w") as f:
+        f.write(f"""listen: 127.0.0.1:{free_port()}
+storage:
+  path: {db}
+components:
+  - name: bench
+    probes:
+      - name: log
+        kind: log
+        interval: {INTERVAL_S}s
+        timeout: {INTERVAL_S}s
+        paths: [{link}]
+        severities:
+{sev}
+""")
+    target = consumable_bytes(path)
+    log = open(os.path.join(d, "obsmon.log"), "wb")
+    proc = subprocess.Popen([obsmon, "run", "--config", cfg], stdout=log, stderr=log)
+    try:
+        # Its first run (the path does not exist yet) committed: the daemon is up and idle.
+        deadline = time.time() + 3 * INTERVAL_S + 10
+        while True:
+            if proc.poll() is not None:
+                fail(f"obsmon exited {proc.returncode}; see {d}/obsmon.log")
+            if time.time() > deadline:
+                fail(f"obsmon's first run never committed; see {d}/obsmon.log")
+            try:
+                if query(db, "SELECT count(*) FROM probe_runs")[0][0] > 0:
+                    break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.02)
+        resident = evict(cold_bench, path) if cold_bench else ""
+        cpu0 = cpu_seconds(proc.pid)
+        t0 = time.time()
+        os.symlink(os.path.abspath(path), link)
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        while True:
+            if proc.poll() is not None:
+                fail(f"obsmon exited {proc.returncode}; see {d}/obsmon.log")
+            if time.time() - t0 > 600:
+                fail("obsmon did not finish the file in 600 s")
+            try:
+                row = con.execute("SELECT offset FROM log_cursors WHERE probe = 'log'").fetchone()
+            except sqlite3.Error:
+                row = None
+            if row is not None and row[0] >= target:
+                break
+            time.sleep(0.002)
+        t1 = time.time()
+        cpu1 = cpu_seconds(proc.pid)
+        con.close()
+        first, run_s = query(db, "SELECT min(ts_ms), sum(duration_seconds) FROM probe_runs "
+                                 "WHERE ts_ms >= ?", (int(t0 * 1000),))[0]
+        counts = dict(query(db, "SELECT s.labels, c.value FROM counters c JOIN series s "
+                                "ON s.id = c.series_id WHERE s.name = 'obsmon_log_matches_total'"))
+        matched = int(sum(counts.values()))
+        lines = int(sum(v for (v,) in query(
+            db, "SELECT c.value FROM counters c JOIN series s ON s.id = c.series_id "
+                "WHERE s.name = 'obsmon_log_lines_read_total'")))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    shutil.rmtree(d, ignore_errors=True)
+    scan = t1 - first / 1000.0 if first is not None else float("nan")
+    return {"scan": scan, "run": run_s if run_s is not None else float("nan"), "e2e": t1 - t0, "cpu": cpu1 - cpu0, "count": matched, "lines": lines,
+            "resident": resident}
+
+
+def mmm(xs):
+    xs = sorted(xs)
+    return xs[0], statistics.median(xs), xs[-1]
+
+
+def fmt_mmm(xs, unit="s"):
+    lo, med, hi = mmm(xs)
+    return f"{lo:.3f}–{med:.3f}–{hi:.3f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--obsmon", default="build/obsmon")
+    ap.add_argument("--bench", default="build/bench/log_scan_bench")
+    ap.add_argument("--runs", type=int, default=5, help="warm runs per tool and file")
+    ap.add_argument("--cold-runs", type=int, default=3, help="cold runs per tool and file")
+    ap.add_argument("--size-mb", type=int, default=800, help="size of each generated file")
+    ap.add_argument("--shapes", default="python,json,nginx,long",
+                    help="shapes to generate when no FILE is given")
+    ap.add_argument("--scratch", default=None, help="directory for generated files and runs")
+    ap.add_argument("--keep", action="store_true", help="keep the generated files")
+    ap.add_argument("files", nargs="*", metavar="FILE:SHAPE",
+                    help="existing logs to measure (read only), each with the shape whose "
+                         "patterns apply: " + ", ".join(SHAPES))
+    a = ap.parse_args()
+    for tool in ("grep", "rg"):
+        if shutil.which(tool) is None:
+            fail(f"{tool} is not installed (this script installs nothing)")
+    for exe in (a.obsmon, a.bench):
+        if not os.access(exe, os.X_OK):
+            fail(f"{exe} is not built (scripts/build.sh)")
+    obsmon, bench = os.path.abspath(a.obsmon), os.path.abspath(a.bench)
+    scratch = tempfile.mkdtemp(prefix="obsmon-log-compare-", dir=a.scratch)
+
+    work = []  # (path, shape, truth or None)
+    try:
+        if a.files:
+            for spec in a.files:
+                path, _, shape = spec.rpartition(":")
+                if shape not in SHAPES or not os.path.isfile(path):
+                    fail(f"'{spec}': want FILE:SHAPE with an existing FILE, SHAPE one of "
+                         + ", ".join(SHAPES))
+                work.append((path, shape, None))
+        else:
+            for shape in a.shapes.split(","):
+                path = os.path.join(scratch, f"{shape}.log")
+                out = subprocess.run([bench, "generate", shape, path, str(a.size_mb)],
+                                     check=True, capture_output=True, text=True).stdout
+                truth = dict(kv.split("=") for kv in out.split())
+                work.append((path, shape, int(truth["error"]) + int(truth["critical"])))
+
+        load = os.getloadavg()
+        print(f"# log scan side by side: {os.cpu_count()} CPUs, load average at start "
+              f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+              f"{a.runs} warm and {a.cold_runs} cold runs per tool")
+        print(f"# grep: {subprocess.run(['grep', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}; "
+              f"rg: {subprocess.run(['rg', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
+        print("# seconds, min–median–max; ratios = grep's (or rg's) median / obsmon's median "
+              "(> 1: obsmon faster): wall against the daemon's run, wall against run→committed, "
+              "CPU against CPU")
+        bad = []
+        rows = []
+        for path, shape, truth in work:
+            size = os.path.getsize(path)
+            severities, pattern = SHAPES[shape]
+            for state, runs in (("warm", a.runs), ("cold", a.cold_runs)):
+                if runs <= 0:
+                    continue
+                res = {"grep": [], "rg": [], "obsmon": []}
+                residents = []
+                if state == "warm":
+                    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+                for _ in range(runs):
+                    for tool, argv in (("grep", ["grep", "-c", "-E", pattern, path]),
+                                       ("rg", ["rg", "-c", pattern, path])):
+                        if state == "cold":
+                            residents.append(evict(bench, path))
+                        res[tool].append(run_tool(argv, scratch))
+                    r = run_obsmon(obsmon, path, shape, scratch, bench if state == "cold" else None)
+                    if r["resident"]:
+                        residents.append(r["resident"])
+                    res["obsmon"].append(r)
+                counts = {t: {x[2] for x in res[t]} for t in ("grep", "rg")}
+                counts["obsmon"] = {r["count"] for r in res["obsmon"]}
+                if truth is not None:
+                    counts["generated"] = {truth}
+                all_counts = set().union(*counts.values())
+                agree = len(all_counts) == 1
+                if not agree:
+                    bad.append(f"{os.path.basename(path)} {state}: counts differ {counts}")
+                gw = [x[0] for x in res["grep"]]
+                gc = [x[1] for x in res["grep"]]
+                rw = [x[0] for x in res["rg"]]
+                rc = [x[1] for x in res["rg"]]
+                ow = [r["scan"] for r in res["obsmon"]]
+                orun = [r["run"] for r in res["obsmon"]]
+                oe = [r["e2e"] for r in res["obsmon"]]
+                oc = [r["cpu"] for r in res["obsmon"]]
+                med = statistics.median
+                rows.append({
+                    "file": f"{os.path.basename(path)} ({shape}, {size / 1e6:.0f} MB)",
+                    "state": state,
+                    "count": next(iter(all_counts)) if agree else "DIFFER",
+                    "grep": f"{fmt_mmm(gw)} (cpu {fmt_mmm(gc)})",
+                    "rg": f"{fmt_mmm(rw)} (cpu {fmt_mmm(rc)})",
+                    "run": f"{fmt_mmm(orun)}",
+                    "commit": f"{fmt_mmm(ow)}",
+                    "cpu": f"{fmt_mmm(oc)}",
+                    "e2e": f"{fmt_mmm(oe)}",
+                    "gbps": f"{size / 1e9 / med(orun):.2f} / {size / 1e9 / med(ow):.2f}",
+                    "vs_grep": f"{med(gw) / med(orun):.2f} / {med(gw) / med(ow):.2f} / "
+                               f"{med(gc) / max(med(oc), 1e-9):.2f}",
+                    "vs_rg": f"{med(rw) / med(orun):.2f} / {med(rw) / med(ow):.2f} / "
+                             f"{med(rc) / max(med(oc), 1e-9):.2f}",
+                    "resident": ",".join(sorted(set(residents))) if residents else "",
+                })
+                sys.stdout.write(".")
+                sys.stdout.flush()
+        print()
+        print("| file | cache | matches (all agree) | grep -c -E wall (cpu) | rg -c wall (cpu) "
+              "| obsmon run | obsmon run→committed | obsmon cpu | obsmon appended→committed "
+              "| obsmon GB/s run / committed | vs grep: run / committed / cpu "
+              "| vs rg: run / committed / cpu |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            state = r["state"] + (f" ({r['resident']} after evict)" if r["resident"] else "")
+            print(f"| {r['file']} | {state} | {r['count']} | {r['grep']} | {r['rg']} | "
+                  f"{r['run']} | {r['commit']} | {r['cpu']} | {r['e2e']} | {r['gbps']} | "
+                  f"{r['vs_grep']} | {r['vs_rg']} |")
+        load = os.getloadavg()
+        print(f"# load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; obsmon e2e "
+              f"includes the wait for the probe's next run (interval {INTERVAL_S}s)")
+        if bad:
+            for b in bad:
+                print("COUNTS DIFFER: " + b, file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if a.keep:
+            print(f"# kept {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -146,7 +146,7 @@ class Daemon::Impl {
       }
     }
     state_.SetConfig(config_);
-    backend_.SetComponents(config_.components);
+    backend_.SetComponents(config_.components, config_.coverage_tolerance);
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
       auto latest = (*reader)->LatestRuns();
       health_->Record("read", latest.status());
@@ -249,7 +249,7 @@ class Daemon::Impl {
     config_.rule_files = next->rule_files;
     config_.alerting = next->alerting;
     state_.SetConfig(config_);
-    backend_.SetComponents(config_.components);
+    backend_.SetComponents(config_.components, config_.coverage_tolerance);
     scheduler_.SetProbes(ToScheduled(config_));
     ledger_->Retain(live);
     // No stale series: what /metrics shows of removed probes and components goes now.

@@ -194,6 +194,14 @@ TEST_P(ChunkEdgeTest, ReadsEverySampleOnceAcrossChunkEdges) {
   EXPECT_EQ(got, truth);
   // Three chunks, two metrics.
   EXPECT_EQ(store.queries().size(), 6u);
+  // The samples themselves, before runs are made of them (which would hide a sample read twice:
+  // one probe has one run per millisecond).
+  auto samples = reader->Samples("probe_success", Labels{{"component", "carbon"}}, kT0,
+                                 kT0 + 3'600'000);
+  ASSERT_TRUE(samples.ok()) << samples.status().ToString();
+  std::vector<TimestampMs> sample_times;
+  for (const auto& s : *samples) sample_times.push_back(s.ts_ms);
+  EXPECT_EQ(sample_times, truth);
   for (const auto& q : store.queries()) {
     EXPECT_NE(q.find(R"({component="carbon"}[1200000ms])"), std::string::npos) << q;
   }

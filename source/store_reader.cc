@@ -193,6 +193,8 @@ class StoreReader final : public storage::Reader {
     mapping.component = component;
     notes_ = MappingNotes{};
     runs_ = RunsFromSeries(*success, *durations, mapping, &notes_);
+    notes_.non_finite_samples = non_finite_;
+    non_finite_ = 0;
     loaded_ = true;
     loaded_component_ = component;
     loaded_from_ = from_ms;
@@ -209,6 +211,7 @@ class StoreReader final : public storage::Reader {
       const TimestampMs end = to_ms - start > chunk ? start + chunk : to_ms;
       auto answer = Query(MakeChunkQuery(metric, matchers, start, end));
       if (!answer.ok()) return answer.status();
+      non_finite_ += answer->non_finite;
       for (auto& s : answer->series) {
         StoreSeries& into = by_labels[s.labels];
         into.labels = s.labels;
@@ -285,6 +288,10 @@ class StoreReader final : public storage::Reader {
   TimestampMs loaded_from_ = 0, loaded_to_ = 0;
   std::vector<ProbeRun> runs_;  // ordered by probe then time
   MappingNotes notes_;
+  size_t non_finite_ = 0;  // of the reads since the last Load
+
+ public:
+  const MappingNotes& notes() const { return notes_; }
 };
 
 }  // namespace
@@ -328,6 +335,11 @@ Result<std::string> SelectorMatchers(const std::string& selector) {
   }
   if (quoted) return Status::InvalidArgument(fmt::format("selector '{}' has an unclosed quote", selector));
   return s;
+}
+
+const MappingNotes* NotesOf(const storage::Reader& reader) {
+  const auto* store = dynamic_cast<const StoreReader*>(&reader);
+  return store ? &store->notes() : nullptr;
 }
 
 Result<std::unique_ptr<storage::Reader>> OpenStoreReader(SourceOptions options) {

@@ -46,6 +46,10 @@ struct SourceOptions {
 // InvalidArgument when the URL or the selector cannot be used (checked here, before any read).
 Result<std::unique_ptr<storage::Reader>> OpenStoreReader(SourceOptions options);
 
+// What the mapping of `reader`'s last read could not take as it is (store_runs.h), when
+// OpenStoreReader made it; nullptr for any other reader. Lives as long as the reader.
+const MappingNotes* NotesOf(const storage::Reader& reader);
+
 // The PromQL of one chunk: `metric{matchers}[<end - start>ms]` evaluated at `end - 1 ms`. A range
 // selector holds the samples with eval - range < t <= eval in VictoriaMetrics and Prometheus 3,
 // and eval - range <= t <= eval in Prometheus 2.x (measured on 2.42): start <= t < end, plus in

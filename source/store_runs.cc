@@ -1,8 +1,12 @@
 #include "source/store_runs.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
+
+#include "core/duration.h"
 
 namespace obsmon::source {
 namespace {
@@ -88,6 +92,35 @@ std::vector<ProbeRun> RunsFromSeries(const std::vector<StoreSeries>& success,
     }
   }
   return runs;
+}
+
+std::vector<std::string> DescribeNotes(const MappingNotes& n, const std::string& probe_label) {
+  std::vector<std::string> out;
+  for (const auto& [probe, ms] : n.inferred_interval_ms) {
+    out.push_back(fmt::format("probe '{}': interval {} inferred from the median spacing of its "
+                              "samples (not in the config): health probe, runs valid for "
+                              "interval x tolerance",
+                              probe, HumanDurationMs(ms)));
+  }
+  if (n.series_without_probe_label > 0) {
+    out.push_back(fmt::format("{} probe_success series without the label '{}' ignored",
+                              n.series_without_probe_label, probe_label));
+  }
+  if (n.runs_without_duration > 0) {
+    out.push_back(fmt::format("{} runs without a probe_duration_seconds sample at their time "
+                              "(counted for uptime, not for latency)",
+                              n.runs_without_duration));
+  }
+  if (n.duplicate_samples > 0) {
+    out.push_back(fmt::format("{} probe_success samples at a time their probe already had one "
+                              "(the first kept)",
+                              n.duplicate_samples));
+  }
+  if (n.non_finite_samples > 0) {
+    out.push_back(fmt::format("{} samples with a NaN or infinite value left out",
+                              n.non_finite_samples));
+  }
+  return out;
 }
 
 }  // namespace obsmon::source

@@ -42,7 +42,12 @@ struct MappingNotes {
   size_t runs_without_duration = 0;     // success sample without a duration sample at its time
   size_t duplicate_samples = 0;         // a second success sample of one probe at one time
   std::map<std::string, int64_t> inferred_interval_ms;  // probe -> interval (no config)
+  size_t non_finite_samples = 0;  // NaN / Inf values left out (set by the reader)
 };
+
+// The notes as sentences for the user ("probe 'x': interval 30s inferred ..."), none when
+// everything was taken as it is.
+std::vector<std::string> DescribeNotes(const MappingNotes& notes, const std::string& probe_label);
 
 // The reason every failed run gets: the store has no failure reasons.
 inline constexpr char kStoreFailureReason[] = "probe_success 0 (the store keeps no reason)";

@@ -201,7 +201,10 @@ int CmdReport(const ReportArgs& a) {
     request.to_ms = to;
     request.now_ms = now;
     request.format = a.format;
-    body = RenderStoreReport(request);
+    std::vector<std::string> notes;
+    body = RenderStoreReport(request, &notes);
+    // On stderr, so that stdout stays the report (JSON for a pipe).
+    for (const auto& note : notes) std::cerr << "obsmon report: note: " << note << "\n";
   } else {
     body = RenderReport(db, a.component, objective, from, to, now, a.format, options);
   }

@@ -19,7 +19,7 @@ source::SourceOptions SourceOptionsFor(const ComponentConfig& component,
   return o;
 }
 
-Result<Report> BuildStoreReport(const StoreReportRequest& req) {
+Result<Report> BuildStoreReport(const StoreReportRequest& req, std::vector<std::string>* notes) {
   auto reader = source::OpenStoreReader(req.source);
   if (!reader.ok()) return reader.status();
   ReportOptions options = req.options;
@@ -27,6 +27,9 @@ Result<Report> BuildStoreReport(const StoreReportRequest& req) {
   options.log_evidence_unavailable = kNoLogEvidence;
   auto report = BuildReport(**reader, req.component, req.objective, req.from_ms, req.to_ms,
                             req.now_ms, options);
+  if (const source::MappingNotes* n = source::NotesOf(**reader); n && notes) {
+    *notes = source::DescribeNotes(*n, req.source.mapping.probe_label);
+  }
   if (report.status().IsNotFound()) {
     return Status::NotFound(req.source.url + " holds no probe_success series of component '" +
                             req.component + "' between the window's start (minus the lookback) "
@@ -38,8 +41,9 @@ Result<Report> BuildStoreReport(const StoreReportRequest& req) {
   return report;
 }
 
-Result<HttpBody> RenderStoreReport(const StoreReportRequest& req) {
-  auto report = BuildStoreReport(req);
+Result<HttpBody> RenderStoreReport(const StoreReportRequest& req,
+                                   std::vector<std::string>* notes) {
+  auto report = BuildStoreReport(req, notes);
   if (!report.ok()) return report.status();
   auto rendered = RenderReportAs(*report, req.format);
   if (!rendered.ok()) return rendered.status();

@@ -35,7 +35,11 @@ source::SourceOptions SourceOptionsFor(const ComponentConfig& component,
 inline constexpr char kNoLogEvidence[] =
     "log evidence not available from the store (log lines are kept in obsmon's database only)";
 
-Result<Report> BuildStoreReport(const StoreReportRequest& request);
-Result<HttpBody> RenderStoreReport(const StoreReportRequest& request);
+// `notes`, when given, receives what the reader could not take as it is (intervals inferred,
+// runs without a duration ...: source::DescribeNotes), for the CLI to print on stderr.
+Result<Report> BuildStoreReport(const StoreReportRequest& request,
+                                std::vector<std::string>* notes = nullptr);
+Result<HttpBody> RenderStoreReport(const StoreReportRequest& request,
+                                   std::vector<std::string>* notes = nullptr);
 
 }  // namespace obsmon

@@ -399,6 +399,12 @@ class ReportFromStoreTest : public ::testing::Test {
                                    R"({job="blackbox"})", "--probe-label", "instance"});
     ASSERT_TRUE(from_store.is_object());
     EXPECT_EQ(from_store["verdict"]["status"], "PASS");
+    // The interval was inferred, and the CLI says so on stderr (stdout is the JSON).
+    const std::string err =
+        ReadWholeFile(dir_.File("report-" + std::to_string(reports_) + ".json.err"));
+    EXPECT_NE(err.find("probe 'https://site.example/health': interval 30s inferred"),
+              std::string::npos)
+        << err;
     const json a = Comparable(sqlite, false);
     const json b = Comparable(from_store, true);
     EXPECT_EQ(a, b) << json::diff(a, b).dump(1).substr(0, 4000);
@@ -421,11 +427,46 @@ TEST_F(ReportFromStoreTest, PrometheusGivesTheSqliteReportFigureForFigure) {
   ExpectSameBlackboxReport(from, to);
 }
 
-// The whole week.
+// The whole week; then the daemon's report API for a component with `source:` in its config
+// (and no probe of its own) answers what the CLI prints.
 TEST_F(ReportFromStoreTest, VictoriaMetricsGivesTheSqliteReportFigureForFigure) {
   ASSERT_NO_FATAL_FAILURE(StartVictoriaMetrics());
   ExpectSameCarbonReport(kFrom, kTo, "VictoriaMetrics");
   ExpectSameBlackboxReport(kFrom, kTo);
+
+  const std::string config = dir_.File("daemon.yml");
+  WriteWholeFile(config, "listen: 127.0.0.1:0
+storage:
+  path: " + dir_.File("daemon.db") +
+                             "
+components:
+  - name: site
+    source:
+      url: " + url_ +
+                             "
+      selector: '{job=\"blackbox\"}'
+"
+                             "      probe_label: instance
+");
+  const json cli = Report("site", kFrom, kTo, {"-c", config});
+  ASSERT_TRUE(cli.is_object());
+  EXPECT_EQ(cli["verdict"]["status"], "PASS");
+  int port = 0;
+  auto daemon = testing::StartObsmon(config, dir_.File("daemon.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir_.File("daemon.log")).substr(0, 3000);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(30);
+  auto res = client.Get(fmt::format("/api/v1/components/site/report?from={}&to={}&format=json",
+                                    kFrom / 1000, kTo / 1000));
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json api = json::parse(res->body, nullptr, false);
+  ASSERT_FALSE(api.is_discarded());
+  EXPECT_EQ(Comparable(api, true), Comparable(cli, true));
+  // Periods and days live in obsmon's database: refused for a component read from a store.
+  auto period = client.Get("/api/v1/components/site/report?period=1&format=json");
+  ASSERT_TRUE(period);
+  EXPECT_EQ(period->status, 400) << period->body;
 }
 
 }  // namespace

@@ -60,6 +60,19 @@ TEST(StoreRunsTest, OneRunPerProbeAndTimeAcrossSeriesAndSeriesWithoutTheLabelAre
   EXPECT_EQ(runs[0].key, (ProbeKey{"c", "a"}));
 }
 
+TEST(StoreRunsTest, NotesSayWhatWasInferredOrLeftOut) {
+  MappingNotes n;
+  EXPECT_TRUE(DescribeNotes(n, "probe").empty());
+  n.inferred_interval_ms["https://a"] = 30'000;
+  n.runs_without_duration = 2;
+  n.series_without_probe_label = 1;
+  const auto notes = DescribeNotes(n, "instance");
+  ASSERT_EQ(notes.size(), 3u);
+  EXPECT_NE(notes[0].find("'https://a': interval 30s inferred"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[1].find("without the label 'instance'"), std::string::npos) << notes[1];
+  EXPECT_NE(notes[2].find("2 runs without a probe_duration_seconds"), std::string::npos);
+}
+
 TEST(StoreRunsTest, AProbeWithOneSampleGetsTheDefaultInterval) {
   SeriesMapping m;
   m.component = "c";

@@ -100,7 +100,7 @@ std::vector<std::string> DescribeNotes(const MappingNotes& n, const std::string&
     out.push_back(fmt::format("probe '{}': interval {} inferred from the median spacing of its "
                               "samples (not in the config): health probe, runs valid for "
                               "interval x tolerance",
-                              probe, HumanDurationMs(ms)));
+                              probe, FormatDurationMs(ms)));
   }
   if (n.series_without_probe_label > 0) {
     out.push_back(fmt::format("{} probe_success series without the label '{}' ignored",

@@ -25,6 +25,14 @@ struct ProbeConfig {
   std::string fingerprint;
 };
 
+// A component's `source:`: its report is read from a Prometheus-compatible store instead of
+// obsmon's database (docs/report-from-store.md). Checked when read: url is http(s)://.
+struct ComponentSource {
+  std::string url;
+  std::string selector;             // label matchers; empty: component="<name>"
+  std::string probe_label = "probe";  // the label naming the probe
+};
+
 struct ComponentConfig {
   std::string name;
   Labels labels;  // always has `job` (default: the component name)
@@ -36,6 +44,9 @@ struct ComponentConfig {
   std::vector<MaintenanceRecord> declared_maintenance;
   // Where the periods' Day N comments and final assessments go (config/digest_config.h).
   std::vector<DigestDestination> digest;
+  // Set: `obsmon report` (and the daemon's report API) read this component's runs from a store.
+  // Its probes, when listed, give their role and interval; they may be omitted.
+  std::optional<ComponentSource> source;
 };
 
 // The `web:` section (config/web_config.cc): TLS and access to obsmon's HTTP server. The

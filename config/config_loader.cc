@@ -248,9 +248,23 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
     c.declared_maintenance = std::move(declared.maintenance);
   }
   c.digest = ParseDigestDestinations(node);
+  if (auto src = node.Map("source")) {
+    ComponentSource cs;
+    if (auto url = src->String("url", /*required=*/true)) {
+      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+        src->ErrorAt("url", "source url '" + *url + "' is not http://host:port or https://");
+      }
+      cs.url = *url;
+    }
+    if (auto sel = src->String("selector")) cs.selector = *sel;
+    if (auto label = src->String("probe_label")) cs.probe_label = *label;
+    src->CheckUnknownKeys();
+    c.source = std::move(cs);
+  }
   std::set<std::string> probe_names;
-  if (auto probes = node.MapList("probes", /*required=*/true)) {
-    if (probes->empty()) node.ErrorAt("probes", "a component needs at least one probe");
+  // A component read from a store needs no probe of obsmon's (they only describe the series).
+  if (auto probes = node.MapList("probes", /*required=*/!c.source.has_value())) {
+    if (probes->empty() && !c.source) node.ErrorAt("probes", "a component needs at least one probe");
     for (auto& pnode : *probes) {
       // Not raw()["name"].IsScalar(): a missing key there threw YAML::InvalidNode (issue 13).
       auto pname = pnode.PeekScalar("name");
@@ -265,7 +279,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
         ok = false;
       }
     }
-  } else {
+  } else if (!c.source) {
     ok = false;
   }
   ResolveLatencyProbes(objective_node, c);

@@ -388,8 +388,10 @@ void AddChecksView(const Report& r, View& v) {
 
 void AddLogLinesView(const Report& r, View& v) {
   v.set("logs_truncated", r.logs.truncated);
-  v.set("critical_lines", Str(r.logs.critical));
-  v.set("error_lines", Str(r.logs.error));
+  // Without log evidence (a report from a store) the counts are not known, not zero.
+  const bool known = r.logs.unavailable.empty();
+  v.set("critical_lines", known ? Str(r.logs.critical) : std::string("(not known)"));
+  v.set("error_lines", known ? Str(r.logs.error) : std::string("(not known)"));
   v.set("has_log_lines", r.logs.critical + r.logs.error > 0);
   View lines = ViewList();
   auto add = [&](const char* what, const std::optional<LogEvent>& e) {

@@ -225,6 +225,8 @@ json Maintenance(const Report& r) {
 
 json LogLines(const Report& r) {
   return json{
+      {"available", r.logs.unavailable.empty()},
+      {"unavailable_reason", r.logs.unavailable.empty() ? json(nullptr) : json(r.logs.unavailable)},
       {"critical", r.logs.critical},
       {"error", r.logs.error},
       {"truncated", r.logs.truncated},

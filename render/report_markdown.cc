@@ -142,9 +142,14 @@ void AddFigures(const Report& r, std::string& out) {
                         HumanDurationMs(r.budget.allowed_ms), HumanDurationMs(r.budget.used_ms),
                         FormatSignedDuration(r.budget.left_ms)));
   if (r.projection) Line(out, ProjectionRow(*r.projection));
-  Line(out,
-       fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
-                   r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
+  if (!r.logs.unavailable.empty()) {
+    Line(out, fmt::format("| Critical / error log lines | not known: {} |",
+                          EscapeMarkdown(r.logs.unavailable)));
+  } else {
+    Line(out,
+         fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
+                     r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
+  }
   Line(out, fmt::format("| Alerts fired | {} |", r.alerts.size()));
   Line(out,
        fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
@@ -311,8 +316,12 @@ void AddDayFigures(const Report& r, const DaySummary& d, std::string& out) {
                             : std::string()));
   Line(out, fmt::format("- Incidents: {}", d.incidents));
   AddDayIncidents(r, d, out);
-  Line(out, fmt::format("- Log lines: {}{} critical, {} error", r.logs.truncated ? "at least " : "",
-                        d.criticals, d.errors));
+  if (!r.logs.unavailable.empty()) {
+    Line(out, "- Log lines: not known (no log evidence)");
+  } else {
+    Line(out, fmt::format("- Log lines: {}{} critical, {} error",
+                          r.logs.truncated ? "at least " : "", d.criticals, d.errors));
+  }
   Line(out, fmt::format("- Integration checks: {} passed, {} failed", d.checks_passed,
                         d.checks_failed));
   Line(out, fmt::format("- Latency: {}", Latency(d.latency)));

@@ -76,8 +76,12 @@ void AddEvidence(const Report& r, std::string& out) {
                           LatencyLine(p.latency)));
   }
   Line(out, fmt::format("Latency       all health probes, pooled: {}", LatencyLine(r.latency)));
-  Line(out, fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
-                        r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
+  if (!r.logs.unavailable.empty()) {
+    Line(out, fmt::format("Log lines     not known: {}", OneLine(r.logs.unavailable)));
+  } else {
+    Line(out, fmt::format("Log lines     {}{} critical, {}{} error", r.logs.truncated ? ">= " : "",
+                          r.logs.critical, r.logs.truncated ? ">= " : "", r.logs.error));
+  }
   auto log_line = [&](const char* what, const std::optional<LogEvent>& e) {
     if (e) {
       Line(out,

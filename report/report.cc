@@ -25,6 +25,8 @@ bool OneOf(const std::vector<std::string>& names, const std::string& name) {
 // Counts matched lines per severity class over [from, end) and per day; keeps first and last.
 void SummarizeLogs(Report& r, const ReportOptions& o) {
   r.logs.truncated = o.log_events_truncated;
+  r.logs.unavailable = o.log_evidence_unavailable;
+  if (!r.logs.unavailable.empty()) return;
   for (const LogEvent& e : o.log_events) {
     if (e.ts_ms < r.from_ms || e.ts_ms >= r.evaluated_to_ms) continue;
     if (!e.key.component.empty() && e.key.component != r.component) continue;
@@ -334,7 +336,9 @@ void Decide(Report& r) {
   const Criterion coverage = CoverageCriterion(r);
   r.criteria = {UptimeCriterion(r), coverage};
   if (r.objective.latency_p95_ms) r.criteria.push_back(LatencyCriterion(r, *r.objective.latency_p95_ms));
-  r.criteria.push_back(CriticalLinesCriterion(r));
+  // Without log evidence the criterion cannot be measured: left out, as a criterion with nothing
+  // to measure is, and said among the reasons whatever the verdict.
+  if (r.logs.unavailable.empty()) r.criteria.push_back(CriticalLinesCriterion(r));
   if (auto c = DegradationCriterion(r)) r.criteria.push_back(*c);
   const CheckTotals checks = SumChecks(r);
   if (auto c = ChecksCriterion(checks)) r.criteria.push_back(*c);
@@ -344,6 +348,9 @@ void Decide(Report& r) {
     DecideInProgress(r, coverage, checks);
   } else {
     DecideFinal(r, coverage);
+  }
+  if (!r.logs.unavailable.empty()) {
+    r.verdict_reasons.push_back("critical log lines not evaluated: " + r.logs.unavailable);
   }
 }
 

@@ -90,6 +90,10 @@ struct LogLineSummary {
   // Storage keeps a bounded number of lines per day (or the reader was given a limit): the counts
   // are then lower bounds, and renderers say "at least".
   bool truncated = false;
+  // Why there is no log evidence at all (a report read from a Prometheus-compatible store,
+  // docs/report-from-store.md); empty when the lines were read. When set, the counts are not
+  // "zero lines" but "not known", and the critical_lines criterion is left out of the verdict.
+  std::string unavailable;
   std::optional<LogEvent> first_critical, last_critical, first_error, last_error;
 };
 
@@ -204,6 +208,8 @@ struct ReportOptions {
   // Matched log lines of the component (any window; those in [from, evaluated_to) count).
   std::vector<LogEvent> log_events;
   bool log_events_truncated = false;
+  // Not empty: there is no log evidence, for this reason (LogLineSummary::unavailable).
+  std::string log_evidence_unavailable;
   std::vector<std::string> critical_severities = {"critical", "fatal"};
   std::vector<std::string> error_severities = {"error"};
   // Alert history of the component, as firing events with optional resolution.

@@ -5,6 +5,7 @@
 
 #include "cmd/obsmon/daemon_client.h"
 #include "cmd/obsmon/manage_api.h"
+#include "cmd/obsmon/store_report.h"
 #include "core/time_format.h"
 #include "render/badge_svg.h"
 #include "render/index_page.h"
@@ -46,10 +47,12 @@ ApiBackendImpl::ApiBackendImpl(const MonitorState& state, const UptimeBoard& upt
       metrics_text_(std::move(metrics_text)),
       alerts_json_(std::move(alerts_json)) {}
 
-void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components) {
+void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& components,
+                                   double coverage_tolerance) {
   MutexLock lock(mu_);
   objectives_.clear();
   report_options_.clear();
+  sources_.clear();
   components_ = components;
   std::erase_if(live_reports_, [&](const auto& kv) {
     return std::none_of(components.begin(), components.end(),
@@ -58,6 +61,7 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
+    if (c.source) sources_[c.name] = SourceOptionsFor(c, coverage_tolerance);
   }
 }
 
@@ -154,10 +158,13 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   auto objective = FindObjective(q.component);
   if (!objective) return Status::NotFound("no component '" + q.component + "'");
   ReportOptions options;
+  std::optional<source::SourceOptions> source;
   {
     MutexLock lock(mu_);
     options = report_options_[q.component];
+    if (auto it = sources_.find(q.component); it != sources_.end()) source = it->second;
   }
+  if (source) return StoreReport(q, *source, *objective, options);
   PeriodReportRequest request;
   request.db_path = db_path_;
   request.component = q.component;
@@ -172,6 +179,28 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   if (health_) health_->Record("read", rendered.status());
   if (!rendered.ok()) return rendered.status();
   return HttpBody{rendered->content_type, rendered->body};
+}
+
+Result<HttpBody> ApiBackendImpl::StoreReport(const ReportQuery& q,
+                                             const source::SourceOptions& source,
+                                             const Objective& objective,
+                                             const ReportOptions& options) {
+  // Periods and Day N comments live in obsmon's database, beside runs a store does not have.
+  if (q.period_id || q.day) {
+    return Status::InvalidArgument("component '" + q.component +
+                                   "' is read from a store (source:): give from/to or last, "
+                                   "not a period or a day");
+  }
+  StoreReportRequest request;
+  request.source = source;
+  request.component = q.component;
+  request.objective = objective;
+  request.options = options;
+  request.now_ms = clock_.NowMs();
+  request.to_ms = q.explicit_window ? q.to_ms : request.now_ms;
+  request.from_ms = q.explicit_window ? q.from_ms : request.to_ms - objective.window_ms;
+  request.format = q.format;
+  return RenderStoreReport(request);
 }
 
 void ApiBackendImpl::SetLiveReport(const std::string& name,

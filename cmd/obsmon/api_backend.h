@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "runtime/monitor_state.h"
 #include "report/report.h"
+#include "source/store_reader.h"
 #include "runtime/uptime_board.h"
 
 namespace obsmon {
@@ -24,8 +25,10 @@ class ApiBackendImpl final : public ApiBackend {
                  const Clock& clock, std::function<std::string()> metrics_text,
                  std::function<std::string()> alerts_json);
 
-  // Objectives per component, replaced on reload.
-  void SetComponents(const std::vector<ComponentConfig>& components);
+  // Objectives per component, replaced on reload. `coverage_tolerance` (the config's) is for
+  // the components read from a store (`source:`).
+  void SetComponents(const std::vector<ComponentConfig>& components,
+                     double coverage_tolerance = 1.5);
 
   std::string MetricsText() override { return metrics_text_(); }
   nlohmann::json Components() override;
@@ -62,6 +65,10 @@ class ApiBackendImpl final : public ApiBackend {
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
+  // The report of a component with `source:`, read from its store (windows only: periods and
+  // days are obsmon's database's).
+  Result<HttpBody> StoreReport(const ReportQuery& q, const source::SourceOptions& source,
+                               const Objective& objective, const ReportOptions& options);
   std::optional<Objective> FindObjective(const std::string& name) const;
   // The component's live report (the active period, else the objective window ending then), with
   // its log lines: the one of the last refresh (SetLiveReport), computed now before the first.
@@ -81,6 +88,8 @@ class ApiBackendImpl final : public ApiBackend {
   mutable Mutex mu_;
   std::map<std::string, Objective> objectives_ GUARDED_BY(mu_);
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
+  // Components with `source:`: their reports are read from that store (cmd/obsmon/store_report.h).
+  std::map<std::string, source::SourceOptions> sources_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
   std::map<std::string, obsmon::Report> live_reports_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving

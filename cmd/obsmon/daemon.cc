@@ -148,7 +148,7 @@ class Daemon::Impl {
       }
     }
     state_.SetConfig(config_);
-    backend_.SetComponents(config_.components);
+    backend_.SetComponents(config_.components, config_.coverage_tolerance);
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
       auto latest = (*reader)->LatestRuns();
       health_->Record("read", latest.status());
@@ -289,7 +289,7 @@ class Daemon::Impl {
       if (rw.ok()) remote_write_ = std::move(rw).value();
     }
     state_.SetConfig(config_);
-    backend_.SetComponents(config_.components);
+    backend_.SetComponents(config_.components, config_.coverage_tolerance);
     scheduler_.SetProbes(ToScheduled(config_));
     ledger_->Retain(live);
     // No stale series: what /metrics shows of removed probes and components goes now.

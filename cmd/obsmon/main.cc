@@ -21,6 +21,7 @@
 #include "config/config_loader.h"
 #include "cmd/obsmon/daemon.h"
 #include "cmd/obsmon/log_format.h"
+#include "cmd/obsmon/store_report.h"
 
 #ifndef OBSMON_VERSION
 #define OBSMON_VERSION "0.0.0"
@@ -116,12 +117,15 @@ struct ReportArgs {
   std::string db_path;
   std::string from, to, last;
   std::string format = "text";
+  // --source: read the runs from a Prometheus-compatible store (docs/report-from-store.md).
+  std::string source_url, selector, probe_label, chunk;
 };
 
 int CmdReport(const ReportArgs& a) {
   Objective objective;
   ReportOptions options;
   std::string db = a.db_path;
+  source::SourceOptions source;
   if (!a.config_path.empty()) {
     ConfigErrors errors;
     auto config = LoadConfig(a.config_path, SystemClock::Instance(), &errors);
@@ -138,9 +142,23 @@ int CmdReport(const ReportArgs& a) {
     }
     objective = c->objective;
     options = ReportOptionsFor(*c);
+    source = SourceOptionsFor(*c, config->coverage_tolerance);
   }
-  if (db.empty()) {
-    std::cerr << "obsmon report: give --config FILE or --db PATH\n";
+  // The flags win over the component's `source:`.
+  if (!a.source_url.empty()) source.url = a.source_url;
+  if (!a.selector.empty()) source.selector = a.selector;
+  if (!a.probe_label.empty()) source.mapping.probe_label = a.probe_label;
+  if (!a.chunk.empty()) {
+    auto d = ParseDurationMs(a.chunk);
+    if (!d || *d < 1000) {
+      std::cerr << "obsmon report: --chunk: '" << a.chunk << "' is not a duration of 1s or more\n";
+      return kExitUsage;
+    }
+    source.chunk_ms = *d;
+  }
+  const bool from_store = !source.url.empty() && a.db_path.empty();
+  if (db.empty() && !from_store) {
+    std::cerr << "obsmon report: give --config FILE, --db PATH or --source URL\n";
     return kExitUsage;
   }
   const TimestampMs now = SystemClock::Instance().NowMs();
@@ -176,7 +194,24 @@ int CmdReport(const ReportArgs& a) {
     std::cerr << "obsmon report: --from must be before --to\n";
     return kExitUsage;
   }
-  auto body = RenderReport(db, a.component, objective, from, to, now, a.format, options);
+  Result<HttpBody> body = Status::Internal("no report");
+  if (from_store) {
+    StoreReportRequest request;
+    request.source = source;
+    request.component = a.component;
+    request.objective = objective;
+    request.options = options;
+    request.from_ms = from;
+    request.to_ms = to;
+    request.now_ms = now;
+    request.format = a.format;
+    std::vector<std::string> notes;
+    body = RenderStoreReport(request, &notes);
+    // On stderr, so that stdout stays the report (JSON for a pipe).
+    for (const auto& note : notes) std::cerr << "obsmon report: note: " << note << "\n";
+  } else {
+    body = RenderReport(db, a.component, objective, from, to, now, a.format, options);
+  }
   if (!body.ok()) {
     std::cerr << "obsmon report: " << body.status().message() << "\n";
     return kExitFailure;
@@ -216,6 +251,16 @@ int Main(int argc, char** argv) {
       ->excludes(report->get_option("--from"));
   report->add_option("--format", ra.format, "text, markdown or json")
       ->check(CLI::IsMember({"text", "markdown", "json"}));
+  report->add_option("--source", ra.source_url,
+                     "Read the runs from a Prometheus-compatible store at this URL "
+                     "(probe_success, probe_duration_seconds) instead of the database");
+  report->add_option("--selector", ra.selector,
+                     "With --source: the series' label matchers, e.g. '{job=\"blackbox\"}' "
+                     "(default: component=\"COMPONENT\")");
+  report->add_option("--probe-label", ra.probe_label,
+                     "With --source: the label naming the probe (default: probe; a "
+                     "blackbox_exporter's: instance)");
+  report->add_option("--chunk", ra.chunk, "With --source: the time one query reads (default 6h)");
 
   AddPeriodCommands(app);  // observe, maintenance, rules slo (cmd/obsmon/cli_periods.h)
   auto* version = app.add_subcommand("version", "Print obsmon's version");

@@ -52,6 +52,56 @@ TEST(ConfigLoaderTest, LatencyProbesDefaultToHttpHealthProbes) {
   EXPECT_TRUE(config->components[1].objective.latency_probes.empty());
 }
 
+// Issue 16, item 3: a component read from a Prometheus-compatible store needs no probe of
+// obsmon's; its listed probes describe the series (role, interval).
+TEST(ConfigLoaderTest, AComponentWithASourceNeedsNoProbes) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(
+components:
+  - name: site
+    source: {url: "http://127.0.0.1:9090", selector: '{job="blackbox"}', probe_label: instance}
+  - name: carbon
+    source: {url: "https://vm.example/select/0/prometheus"}
+    probes:
+      - {name: e2e, kind: exec, role: integration, command: [/bin/true], interval: 10m}
+)",
+                                     "inline.yml", clock, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  const auto& site = config->components[0];
+  ASSERT_TRUE(site.source.has_value());
+  EXPECT_EQ(site.source->url, "http://127.0.0.1:9090");
+  EXPECT_EQ(site.source->selector, R"({job="blackbox"})");
+  EXPECT_EQ(site.source->probe_label, "instance");
+  EXPECT_TRUE(site.probes.empty());
+  ASSERT_TRUE(config->components[1].source.has_value());
+  EXPECT_EQ(config->components[1].source->probe_label, "probe");
+  EXPECT_EQ(config->components[1].probes.size(), 1u);
+}
+
+TEST(ConfigLoaderTest, ASourceNeedsAnHttpUrlAndKnownKeys) {
+  FakeClock clock;
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(
+components:
+  - name: site
+    source: {url: "127.0.0.1:9090", probe: x}
+  - name: other
+    source: {selector: '{job="a"}'}
+  - name: none
+)",
+                                     "inline.yml", clock, &errors);
+  EXPECT_FALSE(config.has_value());
+  const std::string text = errors.ToString();
+  EXPECT_NE(text.find("inline.yml:4:"), std::string::npos) << text;
+  EXPECT_NE(text.find("is not http://host:port"), std::string::npos) << text;
+  EXPECT_NE(text.find("probe"), std::string::npos) << text;
+  EXPECT_NE(text.find("url"), std::string::npos) << text;
+  // Without a source, probes are still required.
+  EXPECT_NE(text.find("probes"), std::string::npos) << text;
+  EXPECT_EQ(errors.errors().size(), 4u) << text;
+}
+
 struct InvalidCase {
   const char* file;
   const char* position;  // "line:column"

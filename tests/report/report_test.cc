@@ -217,6 +217,26 @@ TEST(ReportTest, PassWithinBudget) {
   EXPECT_DOUBLE_EQ(*r.budget.used_ratio(), 1'800'000.0 / 3'024'000.0);
 }
 
+// Issue 16, item 3: a report without log evidence (read from a store) does not count the
+// lines it was given as zero lines or as evidence: the criterion is left out and the reasons
+// say why, whatever the verdict.
+TEST(ReportTest, WithoutLogEvidenceTheCriticalLinesCriterionIsLeftOutAndSaid) {
+  auto runs = MinuteRuns(kT0, kTo, {});
+  ReportOptions o;
+  o.log_events.push_back({{"carbon", "log"}, kT0 + kHour, "/var/log/c.log", "critical", "boom"});
+  Report with = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo, o);
+  EXPECT_EQ(with.verdict, Verdict::kFail);
+  EXPECT_EQ(with.logs.critical, 1u);
+  o.log_evidence_unavailable = "log evidence not available from the store";
+  Report without = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo, o);
+  EXPECT_EQ(without.logs.critical, 0u);
+  EXPECT_EQ(without.logs.unavailable, "log evidence not available from the store");
+  for (const auto& c : without.criteria) EXPECT_NE(c.name, "critical_lines");
+  EXPECT_EQ(without.verdict, Verdict::kPass);
+  EXPECT_TRUE(HasReason(without,
+                        "critical log lines not evaluated: log evidence not available from the store"));
+}
+
 TEST(ReportTest, FailNamesTheFigure) {
   auto runs = MinuteRuns(kT0, kTo, {{kT0 + 2 * kDay, kT0 + 2 * kDay + 60 * kMinute}});
   Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/loopback_targets.h"
 #include "bench/proc_stats.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
@@ -54,13 +55,8 @@ int main(int argc, char** argv) {
   const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
   ScratchDir dir;
 
-  httplib::Server target;
-  target.new_task_queue = [] { return new httplib::ThreadPool(4); };
-  target.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"OK\"}", "application/json");
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  std::thread serve([&] { target.listen_after_bind(); });
+  const obsmon::bench::LoopbackTargets targets;
+  const int target_port = targets.port();
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("probing %d loopback HTTP targets every %d ms for %d s\n", n, interval_ms, seconds);
@@ -71,19 +67,13 @@ int main(int argc, char** argv) {
   std::string config = "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
                        "\nstorage:\n  path: " + dir.File("bench.db") +
                        "\nworkers: 8\ncomponents:\n  - name: bench\n    probes:\n";
-  for (int i = 0; i < n; ++i) {
-    config += "      - {name: t" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
-              std::to_string(target_port) + "/t/" + std::to_string(i) + "\", interval: " +
-              std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms}\n";
-  }
+  config += targets.ProbesYaml(n, interval_ms);
   WriteWholeFile(dir.File("bench.yml"), config);
   Subprocess obs({obsmon, "run", "--config", dir.File("bench.yml"), "--log-level", "warn"},
                  dir.File("obsmon.log"));
   httplib::Client oc("127.0.0.1", obsmon_port);
   if (!WaitUntil([&] { return static_cast<bool>(oc.Get("/healthz")); }, 20s)) {
     std::fprintf(stderr, "obsmon did not start:\n%s\n", obs.Output().c_str());
-    target.stop();
-    serve.join();
     return 1;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms + 500));  // every probe ran once
@@ -107,8 +97,6 @@ int main(int argc, char** argv) {
   httplib::Client warm("127.0.0.1", bb_port);
   if (!WaitUntil([&] { return static_cast<bool>(warm.Get("/metrics")); }, 20s)) {
     std::fprintf(stderr, "blackbox_exporter did not start:\n%s\n", bb.Output().c_str());
-    target.stop();
-    serve.join();
     return 1;
   }
   std::atomic<bool> stop{false};
@@ -140,8 +128,6 @@ int main(int argc, char** argv) {
   for (auto& d : drivers) d.join();
   const double bb_cpu = b1.cpu_seconds - b0.cpu_seconds;
 
-  target.stop();
-  serve.join();
 
   const double obsmon_us = obsmon_runs > 0 ? obsmon_cpu / obsmon_runs * 1e6 : 0;
   const double bb_us = bb_count > 0 ? bb_cpu / bb_count * 1e6 : 0;

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/loopback_targets.h"
 #include "bench/proc_stats.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
@@ -72,13 +73,7 @@ int main(int argc, char** argv) {
   const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
   ScratchDir dir;
 
-  httplib::Server target;
-  target.new_task_queue = [] { return new httplib::ThreadPool(4); };
-  target.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"OK\"}", "application/json");
-  });
-  const int target_port = target.bind_to_any_port("127.0.0.1");
-  std::thread serve([&] { target.listen_after_bind(); });
+  const obsmon::bench::LoopbackTargets targets;
 
   const std::string log_path = dir.File("app.log");
   WriteWholeFile(log_path, "");
@@ -87,20 +82,14 @@ int main(int argc, char** argv) {
                        "\nstorage:\n  path: " + dir.File("soak.db") +
                        "\ncomponents:\n  - name: soak\n    probes:\n"
                        "      - {name: log, kind: log, paths: [\"" + log_path +
-                       "\"], interval: 5s}\n";
-  for (int i = 0; i < n; ++i) {
-    config += "      - {name: t" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
-              std::to_string(target_port) + "/t/" + std::to_string(i) + "\", interval: " +
-              std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms}\n";
-  }
+                       "\"], interval: 5s}\n" +
+                       targets.ProbesYaml(n, interval_ms);
   WriteWholeFile(dir.File("soak.yml"), config);
   Subprocess obs({obsmon, "run", "--config", dir.File("soak.yml"), "--log-level", "warn"},
                  dir.File("obsmon.log"));
   httplib::Client oc("127.0.0.1", obsmon_port);
   if (!WaitUntil([&] { return static_cast<bool>(oc.Get("/healthz")); }, 20s)) {
     std::fprintf(stderr, "obsmon did not start:\n%s\n", obs.Output().c_str());
-    target.stop();
-    serve.join();
     return 1;
   }
 
@@ -150,8 +139,6 @@ int main(int argc, char** argv) {
   writer.join();
   obs.Signal(SIGTERM);
   obs.Wait();
-  target.stop();
-  serve.join();
 
   const size_t half = t_min.size() / 2;
   const std::vector<double> x(t_min.begin() + half, t_min.end()), y(rss.begin() + half, rss.end());

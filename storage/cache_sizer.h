@@ -18,15 +18,23 @@ class CacheSizer {
   static constexpr int64_t kBytesPerSeries = 8 << 10;
   static constexpr int64_t kFloorBytes = 2 << 20;
   static constexpr auto kWindow = std::chrono::seconds(60);
+  // Within a window the cache grows as soon as the series seen so far want a quarter more (a
+  // burst of new series must not wait a minute with a cache too small to keep up).
+  static constexpr auto kGrowCheck = std::chrono::seconds(5);
 
   explicit CacheSizer(int64_t cap_bytes) : cap_bytes_(cap_bytes) {}
 
-  // A sample of series `series_id` was written.
-  void Written(int64_t series_id) { recent_.insert(series_id); }
+  // A sample of series `series_id` was written. Once the window's series alone want the cap,
+  // more are not remembered: the answer is the cap anyway, and a target sending new series on
+  // every scrape must not fill a set (20,000 a second would be a million ids a minute).
+  void Written(int64_t series_id) {
+    if (static_cast<int64_t>(recent_.size()) * kBytesPerSeries < cap_bytes_) recent_.insert(series_id);
+  }
 
-  // The size the cache should take now, when it should change: at the first call (the floor),
-  // then at the end of each window when the wanted size differs from the current one by more
-  // than a quarter (small changes are not worth evicting or growing for).
+  // The size the cache should take now, when it should change: at the first call (the floor);
+  // every kGrowCheck when the series of the window so far want more than a quarter more; and at
+  // the end of each window when its series want a size a quarter away, up or down (small
+  // changes are not worth evicting or growing for).
   std::optional<int64_t> Resize(SteadyTime now);
 
   int64_t size_bytes() const { return size_bytes_; }
@@ -37,6 +45,7 @@ class CacheSizer {
   const int64_t cap_bytes_;
   int64_t size_bytes_ = 0;  // 0: not set yet
   std::optional<SteadyTime> window_start_;
+  SteadyTime last_check_{};
   std::unordered_set<int64_t> recent_;  // series written since window_start_
 };
 

@@ -13,8 +13,8 @@ TEST(CacheSizerTest, StartsAtTheFloorThenFollowsTheSeriesOfEachMinute) {
   const SteadyTime t0{};
   EXPECT_EQ(sizer.Resize(t0), 2 << 20);
   for (int64_t id = 0; id < 5000; ++id) sizer.Written(id % 1000 == 0 ? 0 : id);  // 4,996 series
-  EXPECT_EQ(sizer.Resize(t0 + seconds(59)), std::nullopt) << "the minute is not over";
-  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 4996 * 8192);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(59)), 4996 * 8192) << "growing does not wait";
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), std::nullopt) << "the minute's end: the same size";
   // The next minute writes 500 series: the cache shrinks to 500 x 8 KiB.
   for (int64_t id = 0; id < 500; ++id) sizer.Written(id);
   EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 500 * 8192);
@@ -42,6 +42,22 @@ TEST(CacheSizerTest, NeverAboveTheCapNorBelowTheFloor) {
   EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 2 << 20) << "a minute without samples: the floor";
   CacheSizer tiny(64 << 10);  // a cap below the floor wins
   EXPECT_EQ(tiny.Resize(t0), 64 << 10);
+}
+
+// A burst of new series (a target that sends new ones on every scrape) grows the cache within
+// seconds; shrinking waits for the end of the minute.
+TEST(CacheSizerTest, GrowsWithinTheMinuteShrinksOnlyAtItsEnd) {
+  CacheSizer sizer(64 << 20);
+  const SteadyTime t0{};
+  ASSERT_TRUE(sizer.Resize(t0));
+  for (int64_t id = 0; id < 2000; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(4)), std::nullopt) << "checked every 5 s";
+  EXPECT_EQ(sizer.Resize(t0 + seconds(5)), 2000 * 8192);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(10)), std::nullopt);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), std::nullopt) << "the minute wrote the same 2,000";
+  for (int64_t id = 0; id < 100; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(90)), std::nullopt) << "no shrinking within the minute";
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 2 << 20);
 }
 
 }  // namespace

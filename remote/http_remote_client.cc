@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdlib>
 
 #include "core/header_secret.h"
@@ -12,8 +13,13 @@ namespace {
 Result<std::string> ReadSecret(const std::string& file, const std::string& env) {
   if (!file.empty()) return ReadHeaderSecretFile(file);
   if (!env.empty()) {
+    // An unset or empty variable is a secret that cannot be read, as a missing file is: the
+    // request waits (retried, the samples kept) instead of going out without credentials and
+    // being dropped for the 401 (fresh eyes, issue 16).
     const char* v = std::getenv(env.c_str());
-    return std::string(v ? v : "");
+    if (v == nullptr) return Status::NotFound("environment variable " + env + " is not set");
+    if (*v == '\0') return Status::InvalidArgument("environment variable " + env + " is empty");
+    return std::string(v);
   }
   return std::string();
 }
@@ -59,7 +65,31 @@ class HttpRemoteClient final : public RemoteClient {
       client->enable_server_certificate_verification(!config_.tls.insecure_skip_verify);
       if (!config_.tls.ca_file.empty()) client->set_ca_cert_path(config_.tls.ca_file);
     }
-    auto res = client->Post(url_.path, headers, body, kContentType);
+    // The answer's status decides (2xx done, 4xx dropped, 5xx retried); of its body only the
+    // first kMaxLoggedBody bytes are kept for the log, and the rest is not read: a receiver
+    // answering 400 with 50 MB must be a 400, not "no answer" retried for ever (fresh eyes).
+    httplib::Request req;
+    req.method = "POST";
+    req.path = url_.path;
+    req.headers = headers;
+    req.headers.emplace("Content-Type", kContentType);
+    req.body = body;
+    int answered = 0;
+    std::string kept;
+    req.response_handler = [&answered](const httplib::Response& r) {
+      answered = r.status;
+      return true;
+    };
+    req.content_receiver = [&kept](const char* data, size_t n, uint64_t, uint64_t) {
+      kept.append(data, std::min(n, kMaxLoggedBody - kept.size()));
+      return kept.size() < kMaxLoggedBody;  // false: enough read, the rest is not wanted
+    };
+    auto res = client->send(req);
+    if (answered != 0) {
+      out.status = answered;
+      out.body = std::move(kept);
+      return out;
+    }
     if (!res) {
       out.error = httplib::to_string(res.error());
       const std::string overflow = budget.Overflow();

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <thread>
 
 #include "core/clock.h"
@@ -49,6 +51,7 @@ class SenderTest : public ::testing::Test {
     o.config.name = "r";
     o.config.url = receiver_.Url();
     o.config.remote_timeout_ms = 5'000;
+    o.config.bearer_token_env = bearer_env_;
     q.min_backoff_ms = 100;
     q.max_backoff_ms = 400;
     q.batch_send_deadline_ms = 1'000;
@@ -79,6 +82,7 @@ class SenderTest : public ::testing::Test {
   FakeClock clock_;
   testing::FakeReceiver receiver_;
   bool configured_ = false;
+  std::string bearer_env_;  // bearer_token_env of the destination, "" for none
 };
 
 TEST_F(SenderTest, TwoXxAdvancesCursorAndEverySampleArrivesOnce) {
@@ -151,6 +155,36 @@ TEST_F(SenderTest, BadRequestDroppedAndCountedNeverRetried) {
   EXPECT_EQ(st.samples_dropped["rejected"], 6u);
   EXPECT_EQ(st.samples_sent, 0u);
   EXPECT_GE(StoredCursor(), kT0 + 18'000);  // dropped counts as resolved
+}
+
+// Fresh eyes, issue 16: an unset or empty token variable is a secret that cannot be read, like a
+// missing file: nothing goes out without credentials (to be dropped for the 401), the samples
+// stay, and they go once the variable is set.
+TEST_F(SenderTest, UnsetTokenVariableHoldsTheSamplesInsteadOfSendingWithoutCredentials) {
+  bearer_env_ = "OBSMON_SENDER_TEST_TOKEN";
+  ::unsetenv(bearer_env_.c_str());
+  Write(2);
+  clock_.SetWall(kT0 + 20'000);
+  auto sender = MakeSender();
+  sender->Start();
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  clock_.Advance(1'000);
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_EQ(receiver_.requests(), 0) << "no request may go out without its token";
+  EXPECT_EQ(StoredCursor(), kT0);
+  auto st = sender->Stats();
+  EXPECT_EQ(st.samples_dropped["rejected"], 0u);
+  EXPECT_GT(st.samples_failed, 0u);
+  ::setenv(bearer_env_.c_str(), "", 1);  // empty: the same
+  clock_.Advance(1'000);
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_EQ(receiver_.requests(), 0);
+  ::setenv(bearer_env_.c_str(), "s3cret", 1);
+  clock_.Advance(1'000);
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  ::unsetenv(bearer_env_.c_str());
+  EXPECT_EQ(receiver_.samples_in_requests(), 6u);
+  EXPECT_EQ(sender->Stats().samples_sent, 6u);
 }
 
 TEST_F(SenderTest, TooManyRequestsRetried) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/json_depth.h"
 #include "probes/csv_records.h"
 
 namespace obsmon::probes {
@@ -58,33 +59,6 @@ std::optional<double> Number(const std::string& text) {
 // not its output. nlohmann's parser is iterative, but copying, printing and destroying a parsed
 // value recurse once per level, so a file of 100k '[' would overflow the stack.
 constexpr int kMaxJsonDepth = 32;
-
-// The deepest nesting of arrays and objects in `text` (strings are skipped, escapes honoured);
-// stops counting once `limit` is passed. Linear, no allocation.
-int JsonNestingDepth(std::string_view text, int limit) {
-  int depth = 0, max_depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-      if (max_depth > limit) break;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return max_depth;
-}
 
 std::string BaseName(const std::string& path) {
   return std::filesystem::path(path).filename().string();

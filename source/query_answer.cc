@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.h"
+
 namespace obsmon::source {
 namespace {
 
@@ -30,32 +32,9 @@ bool ParseNumber(const std::string& text, double* out) {
   return true;
 }
 
-// The deepest nesting of arrays and objects in `body` (strings skipped). A matrix answer is 5
-// deep; a hostile one a million deep would make the parser and the value's destructor recurse.
-size_t NestingDepth(std::string_view body) {
-  size_t depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : body) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return deepest;
-}
+// A matrix answer nests 5 deep; a hostile one a million deep would make the parser and the
+// value's destructor recurse.
+constexpr int kMaxAnswerDepth = 16;
 
 }  // namespace
 
@@ -74,7 +53,9 @@ std::string Excerpt(std::string_view text, size_t max_bytes) {
 Result<ParsedAnswer> ParseMatrixAnswer(std::string_view body, size_t max_points) {
   // No exceptions out of here: allow_exceptions=false gives a discarded value on bad syntax, and
   // the accessors below check types before reading.
-  if (NestingDepth(body) > 16) return Bad("nested deeper than a matrix answer", body);
+  if (JsonNestingDepth(body, kMaxAnswerDepth) > kMaxAnswerDepth) {
+    return Bad("nested deeper than a matrix answer", body);
+  }
   const json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Bad("not JSON", body);
   if (!doc.is_object()) return Bad("not a JSON object", body);

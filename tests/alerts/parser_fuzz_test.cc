@@ -113,10 +113,12 @@ TEST(ParserFuzzTest, PromqlParserAndEvaluatorSurviveMutatedInputs) {
     store.AppendLabeled(Labels{{"__name__", "up"}, {"job", "tta-staging-carbon"}}, i * 15'000,
                         i % 2);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // A fixed number of inputs, not a time budget: the test covers the same inputs on a loaded
+  // machine or under ASan. The slowest input is printed, not asserted (speed is measured in
+  // bench/, never in tests); a super-linear parse shows as ctest's timeout.
   size_t parsed = 0, n = 0;
   double worst_ms = 0;
-  for (; n < 200'000 && std::chrono::steady_clock::now() < deadline; ++n) {
+  for (; n < 100'000; ++n) {
     std::string in = Mutate(kExprCorpus[rng() % kExprCorpus.size()], rng);
     auto start = std::chrono::steady_clock::now();
     promql::ParseError err;
@@ -133,9 +135,7 @@ TEST(ParserFuzzTest, PromqlParserAndEvaluatorSurviveMutatedInputs) {
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count());
   }
-  EXPECT_GE(n, 100'000u) << "too slow to cover enough inputs";
   EXPECT_GT(parsed, 100u);  // the mutations keep some inputs valid, so evaluation is exercised
-  EXPECT_LT(worst_ms, 250) << "an input took too long (super-linear parse?)";
   std::cout << "inputs=" << n << " parsed=" << parsed << " worst_ms=" << worst_ms << "\n";
 }
 

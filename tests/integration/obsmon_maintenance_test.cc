@@ -46,17 +46,19 @@ int64_t Overlap(Span a, Span b) {
 }
 
 // /health answers 503 inside its down spans and 200 elsewhere, looking up the wall clock at each
-// answer; the spans are written to `log` before the first answer, one "start_ms end_ms" a line.
+// answer. The spans are set once obsmon probes (Schedule, which writes them to `log`, one
+// "start_ms end_ms" a line), so a slow start on a loaded machine cannot eat into them; and the
+// target keeps every answer it gave, so the truth is what it answered, when (Answered).
 class ScheduledTarget {
  public:
-  ScheduledTarget(std::vector<Span> down, const std::string& log) : down_(std::move(down)) {
-    std::ofstream out(log);
-    for (const Span& s : down_) out << s.start << " " << s.end << " down\n";
+  explicit ScheduledTarget(std::string log) : log_(std::move(log)) {
     server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
       const int64_t now = WallMs();
       for (const Span& s : down_) {
         if (s.start <= now && now < s.end) res.status = 503;
       }
+      answers_.push_back({now, res.status == 503});
       res.set_content(res.status == 503 ? "DOWN" : "OK", "text/plain");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -69,21 +71,57 @@ class ScheduledTarget {
   }
   int port() const { return port_; }
 
+  void Schedule(std::vector<Span> down) {
+    std::ofstream out(log_);
+    for (const Span& s : down) out << s.start << " " << s.end << " down\n";
+    std::lock_guard lock(mu_);
+    down_ = std::move(down);
+  }
+  size_t Answers() {
+    std::lock_guard lock(mu_);
+    return answers_.size();
+  }
+  // The down spans as answered: from the first 503 to the next 200 (or the last answer).
+  std::vector<Span> Answered() {
+    std::lock_guard lock(mu_);
+    std::vector<Span> out;
+    for (const auto& [ms, down] : answers_) {
+      const bool open = !out.empty() && out.back().end == 0;
+      if (down && !open) out.push_back({ms, 0});
+      if (!down && open) out.back().end = ms;
+    }
+    if (!out.empty() && out.back().end == 0) out.back().end = answers_.back().first;
+    return out;
+  }
+
  private:
-  const std::vector<Span> down_;
+  const std::string log_;
+  std::mutex mu_;
+  std::vector<Span> down_;
+  std::vector<std::pair<int64_t, bool>> answers_;  // (wall ms, answered 503)
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;
 };
 
-// The down spans the target logged.
-std::vector<Span> ReadTruth(const std::string& log) {
+// The down spans the target was scheduled with.
+std::vector<Span> ReadSchedule(const std::string& log) {
   std::vector<Span> out;
   std::ifstream in(log);
   Span s;
   std::string what;
   while (in >> s.start >> s.end >> what) out.push_back(s);
   return out;
+}
+
+// Each answered span lies within the scheduled one of the same rank (the target is honest).
+void ExpectAnsweredWithinSchedule(const std::vector<Span>& answered,
+                                  const std::vector<Span>& scheduled) {
+  ASSERT_EQ(answered.size(), scheduled.size());
+  for (size_t i = 0; i < answered.size(); ++i) {
+    EXPECT_GE(answered[i].start, scheduled[i].start);
+    EXPECT_LE(answered[i].start, scheduled[i].end);
+  }
 }
 
 std::string UnixSeconds(int64_t ms) {
@@ -154,21 +192,24 @@ std::pair<Figures, Figures> ApiAndMetrics(httplib::Client& api, nlohmann::json* 
 }
 
 TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
-  // The schedule starts once obsmon probes; times are relative to t0 (set below).
-  const int64_t lead = WallMs() + 4000;  // obsmon is up and probing well before this
-  const std::vector<Span> down = {{lead + 2500, lead + 5500},    // inside maintenance
-                                  {lead + 8000, lead + 10000}};  // outside
-  const Span maintenance{lead + 2000, lead + 6500};
-  ScheduledTarget target(down, dir_.File("target.log"));
+  ScheduledTarget target(dir_.File("target.log"));
   WriteConfig(target.port());
   Cli({"observe", "start", "svc", "--days", "1"});
-  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
-       UnixSeconds(maintenance.end), "--reason", "planned restart"});
   int port = 0;
   auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
-  ASSERT_LT(WallMs(), lead) << "obsmon took too long to start";
-  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 11500 - WallMs()));
+  ASSERT_TRUE(WaitUntil([&] { return target.Answers() >= 3; }, 20s)) << obsmon->Output();
+  // The schedule starts once obsmon probes; the window is added beside the running daemon (as
+  // a user does), before the first span begins.
+  const int64_t lead = WallMs();
+  const std::vector<Span> down = {{lead + 4500, lead + 7500},     // inside maintenance
+                                  {lead + 10000, lead + 12000}};  // outside
+  const Span maintenance{lead + 4000, lead + 8500};
+  target.Schedule(down);
+  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
+       UnixSeconds(maintenance.end), "--reason", "planned restart"});
+  ASSERT_LT(WallMs(), maintenance.start) << "`obsmon maintenance add` took over 4 s";
+  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 13500 - WallMs()));
 
   httplib::Client api("127.0.0.1", port);
   nlohmann::json api_json;
@@ -177,8 +218,9 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
       nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
 
-  // The truth, from the target's own log: down outside maintenance only.
-  const std::vector<Span> truth = ReadTruth(dir_.File("target.log"));
+  // The truth, from the target's own answers: down outside maintenance only.
+  const std::vector<Span> truth = target.Answered();
+  ExpectAnsweredWithinSchedule(truth, ReadSchedule(dir_.File("target.log")));
   ASSERT_EQ(truth.size(), 2u);
   int64_t truth_down = 0, truth_down_in_maintenance = 0;
   for (const Span& s : truth) {
@@ -190,8 +232,8 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
   const double allowed_s = std::llround(0.005 * static_cast<double>(period_to - period_from -
                                                                     excluded)) / 1000.0;
   const double truth_left_s = allowed_s - truth_down / 1000.0;
-  // A transition is seen at the next probe run (200 ms) plus its latency.
-  const double slack_s = 0.35;
+  // The target's answers and obsmon's runs differ by the request's latency at each transition.
+  const double slack_s = 0.25;
 
   // The report against the truth.
   const auto& u = report["uptime"];
@@ -272,15 +314,16 @@ std::string PercentDown(double ratio) {
 // the same refresh (the page's report is computed at that refresh's instant), with the JSON
 // report, and with the uptime and budget computed here from the target's own log.
 TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAndTruth) {
-  const int64_t lead = WallMs() + 4000;
-  ScheduledTarget target({{lead + 1500, lead + 3500}}, dir_.File("target.log"));
+  ScheduledTarget target(dir_.File("target.log"));
   WriteConfig(target.port());
   Cli({"observe", "start", "svc", "--days", "1"});
   int port = 0;
   auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
-  ASSERT_LT(WallMs(), lead) << "obsmon took too long to start";
-  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 5000 - WallMs()));
+  ASSERT_TRUE(WaitUntil([&] { return target.Answers() >= 3; }, 20s)) << obsmon->Output();
+  const int64_t lead = WallMs();
+  target.Schedule({{lead + 500, lead + 2500}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(lead + 4000 - WallMs()));
 
   httplib::Client api("127.0.0.1", port);
   // The page and the API from one refresh (computed_at before and after the page agree).
@@ -318,12 +361,14 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
   EXPECT_EQ(PageFigure(card, "incidents"), std::to_string(report["incidents"].size()));
   EXPECT_EQ(PageFigure(card, "critical_lines"), "0");
 
-  // The truth: one outage of 2 s; the budget is 0.5 % of one day (432 s) less it.
-  const std::vector<Span> truth = ReadTruth(dir_.File("target.log"));
+  // The truth: one outage of about 2 s, as the target answered it; the budget is 0.5 % of one
+  // day (432 s) less it.
+  const std::vector<Span> truth = target.Answered();
+  ExpectAnsweredWithinSchedule(truth, ReadSchedule(dir_.File("target.log")));
   ASSERT_EQ(truth.size(), 1u);
   const int64_t truth_down = truth[0].end - truth[0].start;
   EXPECT_EQ(PageFigure(card, "incidents"), "1");
-  const double slack_ms = 350;  // a transition is seen at the next run (200 ms) plus its latency
+  const double slack_ms = 250;  // the target's answers and obsmon's runs differ by the latency
   EXPECT_NEAR(static_cast<double>(left_ms), 432'000.0 - truth_down, slack_ms);
   const int64_t computed_at = *ParseTimestamp(w["computed_at"].get<std::string>());
   const double known_ms = w["coverage_ratio"].get<double>() *
@@ -370,7 +415,7 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
 // tests/core/time_zone_test.cc). The target is always up, so the error budget left is exactly
 // 0.5 % of (7 days - excluded): the API's figure checks the excluded time to the millisecond.
 TEST_F(ObsmonMaintenanceTest, RecurringEditedAndDeletedWindowsShowInReportAndApi) {
-  ScheduledTarget target({}, dir_.File("target.log"));
+  ScheduledTarget target(dir_.File("target.log"));
   WriteConfig(target.port());
   const int64_t now0 = WallMs() / 60'000 * 60'000;
   const int64_t period_from = now0 - 3 * 86'400'000LL;
@@ -483,12 +528,7 @@ nlohmann::json WebDown(httplib::Client& api) {
 }
 
 TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
-  const int64_t lead = WallMs() + 4000;
-  const Span maintenance{lead, lead + 7000};
-  // Down twice: once inside the window only (fires and resolves there: never notified), once
-  // across its end (fires inside it: notified after it, then resolved).
-  ScheduledTarget target({{lead + 500, lead + 3000}, {lead + 4000, lead + 10000}},
-                         dir_.File("target.log"));
+  ScheduledTarget target(dir_.File("target.log"));
   testing::AlertWebhook hook;
   WriteWholeFile(dir_.File("rules.yml"), R"(groups:
   - name: web
@@ -509,12 +549,20 @@ TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
                      std::to_string(hook.port()) + "/hook\"}]\n"
                  "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
                  "components:\n" + testing::HealthComponentYaml("svc", target.port()));
-  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
-       UnixSeconds(maintenance.end), "--reason", "planned restart"});
   int port = 0;
   auto obsmon = testing::StartObsmon(dir_.File("obsmon.yml"), dir_.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
   httplib::Client api("127.0.0.1", port);
+  ASSERT_TRUE(WaitUntil([&] { return target.Answers() >= 3; }, 20s)) << obsmon->Output();
+  // The window is added beside the running daemon, before it begins.
+  const int64_t lead = WallMs() + 4000;
+  const Span maintenance{lead, lead + 8000};
+  Cli({"maintenance", "add", "svc", "--from", UnixSeconds(maintenance.start), "--to",
+       UnixSeconds(maintenance.end), "--reason", "planned restart"});
+  ASSERT_LT(WallMs(), lead) << "`obsmon maintenance add` took over 4 s";
+  // Down twice: once inside the window only (fires and resolves there: never notified), once
+  // across its end (fires inside it: notified after it, then resolved).
+  target.Schedule({{lead + 500, lead + 3000}, {lead + 4000, lead + 11000}});
 
   // Firing inside the window (the second episode): listed, marked, not sent.
   ASSERT_TRUE(WaitUntil(
@@ -538,7 +586,7 @@ TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
   EXPECT_GE(got[0].wall_ms, maintenance.end);
   EXPECT_LT(got[0].wall_ms, maintenance.end + 3000);  // the first evaluation after, plus delivery
   EXPECT_EQ(got[1].status, "resolved");
-  EXPECT_GE(got[1].wall_ms, lead + 10000);
+  EXPECT_GE(got[1].wall_ms, lead + 11000);
   std::printf("window ends at +%.3f s; firing received at +%.3f s, resolved at +%.3f s\n",
               (maintenance.end - lead) / 1000.0, (got[0].wall_ms - lead) / 1000.0,
               (got[1].wall_ms - lead) / 1000.0);

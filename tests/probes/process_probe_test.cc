@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <atomic>
@@ -112,7 +113,7 @@ class Burner {
 };
 
 // The one test that needs real time: CPU % is CPU time over wall time.
-TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
+TEST(ProcessProbeTest, CpuAndMemoryOfABurnerMatchTheTruth) {
   constexpr size_t kBytes = 64u << 20;
   Burner burner(kBytes);
   ASSERT_GT(burner.pid(), 0);
@@ -126,24 +127,45 @@ TEST(ProcessProbeTest, CpuAndMemoryOfABurnerAreWithinTenPercentOfTheTruth) {
   const double rss_before = *Value(before, "process_resident_memory_bytes");
 
   burner.AllocateAndBurn();
+  // The truth brackets each run: the child's CPU clock and the steady clock read just before and
+  // just after it. The probe's CPU figure is (its CPU reading at the second run - at the first) /
+  // (steady time between them), so it lies between the least and the most the brackets allow,
+  // however the scheduler delays this thread on a loaded machine; /proc counts CPU in ticks, so
+  // each reading may be short by one tick.
+  struct Reading {
+    double cpu = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  auto read = [&] { return Reading{burner.CpuSeconds(), std::chrono::steady_clock::now()}; };
+  const Reading before_first = read();
   auto first = RunNow(*probe);
-  const double cpu0 = burner.CpuSeconds();
-  const auto t0 = std::chrono::steady_clock::now();
+  const Reading after_first = read();
   ASSERT_TRUE(first.success);
   const double rss_after = *Value(first, "process_resident_memory_bytes");
   EXPECT_NEAR(rss_after - rss_before, static_cast<double>(kBytes), 0.1 * kBytes);
 
   // Real time on purpose: the probe measures a real process's CPU over real time.
   std::this_thread::sleep_for(1200ms);
+  const Reading before_second = read();
   auto second = RunNow(*probe);
-  const double cpu1 = burner.CpuSeconds();
-  const auto t1 = std::chrono::steady_clock::now();
+  const Reading after_second = read();
   ASSERT_TRUE(second.success);
-  const double truth = 100.0 * (cpu1 - cpu0) / std::chrono::duration<double>(t1 - t0).count();
-  ASSERT_GT(truth, 15.0) << "the burner did not get enough CPU to measure";
+  auto seconds = [](auto d) { return std::chrono::duration<double>(d).count(); };
+  const double tick = 1.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const double least = 100.0 * (before_second.cpu - after_first.cpu - 2 * tick) /
+                       seconds(after_second.at - before_first.at);
+  const double most = 100.0 * (after_second.cpu - before_first.cpu + 2 * tick) /
+                      seconds(before_second.at - after_first.at);
+  const double truth = 100.0 * (after_second.cpu - after_first.cpu) /
+                       seconds(after_second.at - after_first.at);
+  // A busy machine gives the burner less than its half core; a few ticks are enough to measure.
+  ASSERT_GT(after_second.cpu - after_first.cpu, 5 * tick) << "the burner got no CPU to measure";
   auto cpu = Value(second, "process_cpu_percent");
   ASSERT_TRUE(cpu.has_value());
-  EXPECT_NEAR(*cpu, truth, 0.1 * truth) << "truth " << truth;
+  EXPECT_GE(*cpu, least) << "truth " << truth;
+  EXPECT_LE(*cpu, most) << "truth " << truth;
+  // On a quiet machine the brackets are a few ms wide: the figure is the truth within 10 %.
+  if (most - least < 0.05 * truth) EXPECT_NEAR(*cpu, truth, 0.1 * truth);
   // Nominally half a core; a busy shared machine may give it less, never much more.
   EXPECT_LT(*cpu, 60.0);
   EXPECT_GE(*Value(second, "process_open_fds"), 3);

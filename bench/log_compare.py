@@ -258,6 +258,7 @@ def main():
               "CPU against CPU")
         bad = []
         rows = []
+        results = []
         for path, shape, truth in work:
             size = os.path.getsize(path)
             severities, pattern = SHAPES[shape]
@@ -312,6 +313,12 @@ def main():
                              f"{med(rc) / max(med(oc), 1e-9):.2f}",
                     "resident": ",".join(sorted(set(residents))) if residents else "",
                 })
+                # Paired per run (grep, rg and obsmon alternate), for bench/compare.sh's table:
+                # the tool's wall over obsmon's run→committed, and CPU over CPU.
+                for name, other in (("grep", gw), ("rg", rw)):
+                    pairs = sorted(o / max(w, 1e-9) for o, w in zip(other, ow))
+                    results.append(f"RESULT log_{name}_over_obsmon_{shape}_{state} {pairs[0]:.3f} "
+                                   f"{med(pairs):.3f} {pairs[-1]:.3f}")
                 sys.stdout.write(".")
                 sys.stdout.flush()
         print()
@@ -325,6 +332,8 @@ def main():
             print(f"| {r['file']} | {state} | {r['count']} | {r['grep']} | {r['rg']} | "
                   f"{r['run']} | {r['commit']} | {r['cpu']} | {r['e2e']} | {r['gbps']} | "
                   f"{r['vs_grep']} | {r['vs_rg']} |")
+        for line in results:
+            print(line)
         load = os.getloadavg()
         print(f"# load average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; obsmon e2e "
               f"includes the wait for the probe's next run (interval {INTERVAL_S}s)")

@@ -241,6 +241,11 @@ for label, o, names in rows:
     p = best_med(series(*names))
     print(f"| {label} | {o[0]:.1f} / {o[1]:.1f} | {p[0]:.1f} / {p[1]:.1f} "
           f"| {p[0] / o[0]:.1f}x / {p[1] / o[1]:.1f}x |")
+# Per repetition (the tools alternate), for bench/compare.sh's table: Prometheus's six requests
+# over obsmon's one report request.
+everything = ("uptime_7d", "p50_ok", "p95_ok", "p99_ok", "days_uptime", "days_p95_ok")
+pairs = sorted(p / o for p, o in zip(series(*everything), series("obsmon_http")))
+print(f"RESULT report_prometheus_over_obsmon {pairs[0]:.3f} {statistics.median(pairs):.3f} {pairs[-1]:.3f}")
 # CPU: each server's utime + stime over the timed repetitions (not the CLI process), per
 # repetition; obsmon's includes its probe running every second, Prometheus' its idle work.
 print(f"| CPU per repetition, server process: 1 report / all 10 queries (both quantile variants) | {cpu['obsmon'] / reps:.1f} "

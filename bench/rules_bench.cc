@@ -58,6 +58,15 @@ std::string RulesYaml() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `rules_bench --rules-yaml FILE` writes the rules and exits: bench/rules_vs_prometheus.sh
+  // gives the same file to Prometheus.
+  if (argc > 2 && std::string(argv[1]) == "--rules-yaml") {
+    std::FILE* out = std::fopen(argv[2], "w");
+    if (out == nullptr) return 1;
+    const std::string y = RulesYaml();
+    const bool ok = std::fwrite(y.data(), 1, y.size(), out) == y.size();
+    return std::fclose(out) == 0 && ok ? 0 : 1;
+  }
   const int cycles = argc > 1 ? std::atoi(argv[1]) : 40;
   const int64_t step = 15'000;
   int64_t t = 1'760'400'000'000;

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# compare: every side by side of docs/benchmarks.md in one go, on this machine, and one table of
+# ratios with min-median-max. Installs nothing: it needs the build (scripts/build.sh builds the
+# benches) and the tools the tests install (prometheus, prometheus-blackbox-exporter, promtool,
+# grep, ripgrep's rg, python3, curl).
+#
+#   bench/compare.sh            # the full run, about 35 minutes on 2 cores
+#   bench/compare.sh --quick    # every section, shortened (about 8 minutes): checks the set-up;
+#                               # its figures are not steady state and are marked so
+#
+# Sections, one after the other (never two at once, so they do not share the CPU):
+#   probes 100, probes 1000  bench/probe_stack_bench: obsmon beside blackbox_exporter + Prometheus
+#                            on the same loopback targets at 1 s, both at once; windows of 60 s
+#   log scan                 bench/log_compare.sh: the daemon's log probe against grep -E and rg,
+#                            page cache warm and cold, on generated python/json/nginx/long logs
+#   rules                    bench/rules_vs_prometheus.sh: 1,000 rules x 10,000 series
+#   report                   bench/report_vs_prometheus.sh: the 7-day report against PromQL
+# Each section's whole output is kept in the log directory printed at the start; the table is
+# built from the "RESULT name min median max" lines the sections print. Environment: WINDOWS,
+# WINDOW_S, LOG_MB, LOG_RUNS, REPS, CYCLES override the sizes; OBSMON_BUILD_DIR the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${OBSMON_BUILD_DIR:-build}
+QUICK=0
+if [ "${1:-}" = "--quick" ]; then QUICK=1; fi
+if [ "$QUICK" = 1 ]; then
+  WINDOWS=${WINDOWS:-2} WINDOW_S=${WINDOW_S:-20} WARMUP_S=10 LOG_MB=${LOG_MB:-50} LOG_RUNS=${LOG_RUNS:-2}
+  REPS=${REPS:-3} CYCLES=${CYCLES:-3} RULES_WARM_S=30
+else
+  WINDOWS=${WINDOWS:-3} WINDOW_S=${WINDOW_S:-60} WARMUP_S=30 LOG_MB=${LOG_MB:-400} LOG_RUNS=${LOG_RUNS:-3}
+  REPS=${REPS:-5} CYCLES=${CYCLES:-8} RULES_WARM_S=330
+fi
+missing=()
+for tool in prometheus prometheus-blackbox-exporter promtool grep rg python3 curl; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+for bin in obsmon bench/probe_stack_bench bench/rules_bench bench/log_scan_bench bench/report_bench; do
+  [ -x "$BUILD/$bin" ] || missing+=("$BUILD/$bin (scripts/build.sh)")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "compare: missing ${missing[*]}" >&2
+  exit 2
+fi
+
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/obsmon-compare.XXXXXX")
+echo "compare: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+  "load average $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
+  "logs in $LOGS$([ "$QUICK" = 1 ] && echo '; QUICK: not steady state')"
+start=$SECONDS
+section() {  # section NAME COMMAND...: runs it, keeps its output, says how long it took
+  local name=$1
+  shift
+  local t0=$SECONDS
+  echo "== $name: $*"
+  local rc=0
+  "$@" >"$LOGS/$name.txt" 2>&1 || rc=$?
+  if [ "$rc" != 0 ]; then
+    echo "   FAILED (exit $rc); its output: $LOGS/$name.txt" >&2
+    tail -20 "$LOGS/$name.txt" >&2
+    echo "RESULT ${name}_failed 0 0 0" >>"$LOGS/failed.txt"
+  fi
+  echo "   $((SECONDS - t0)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+section probes100 "$BUILD/bench/probe_stack_bench" 100 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
+section probes1000 "$BUILD/bench/probe_stack_bench" 1000 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
+section log env OBSMON_BUILD_DIR="$BUILD" bench/log_compare.sh --size-mb "$LOG_MB" \
+  --runs "$LOG_RUNS" --cold-runs "$LOG_RUNS" --obsmon "$BUILD/obsmon" --bench "$BUILD/bench/log_scan_bench"
+section rules env OBSMON_BUILD_DIR="$BUILD" CYCLES="$CYCLES" RULES_WARM_S="$RULES_WARM_S" \
+  bench/rules_vs_prometheus.sh
+section report env OBSMON_BUILD_DIR="$BUILD" REPS="$REPS" bench/report_vs_prometheus.sh
+
+cat "$LOGS"/*.txt | grep -h '^RESULT ' >"$LOGS/results.txt" || true
+echo
+echo "compare: $((SECONDS - start)) s in all; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 bench/compare_table.py "$LOGS/results.txt" "$QUICK"

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""bench/compare.sh's table: reads the sections' "RESULT name min median max" lines and prints
+one markdown table of what obsmon does, what the other tool does, their ratio (each min-median-
+max) and the aim of issue 17, marking what is met. Standard library only.
+
+    compare_table.py RESULTS_FILE QUICK(0|1)
+"""
+import sys
+
+# (label, obsmon's result, the other tool's result, ratio's result, unit, aim text, aim test)
+# A ratio is always "other / obsmon" (> 1: obsmon does better), except where said.
+ROWS = [
+    ("CPU per HTTP probe, 100 targets at 1 s", "probe_cpu_us_obsmon_n100", "probe_cpu_us_stack_n100",
+     "probe_cpu_ratio_n100", "µs", "obsmon ≤ 100 µs and ratio ≥ 10×",
+     lambda o, r: o <= 100 and r >= 10),
+    ("CPU per HTTP probe, 1,000 targets at 1 s", "probe_cpu_us_obsmon_n1000",
+     "probe_cpu_us_stack_n1000", "probe_cpu_ratio_n1000", "µs", "obsmon ≤ 100 µs and ratio ≥ 10×",
+     lambda o, r: o <= 100 and r >= 10),
+    ("RSS, 100 probes (minutes, not the 24 h soak)", "rss_mb_obsmon_n100", "rss_mb_stack_n100", None,
+     "MB", "≤ 30 MB (soak_bench for flatness)", lambda o, r: o <= 30),
+    ("RSS, 1,000 probes (minutes, not the 24 h soak)", "rss_mb_obsmon_n1000", "rss_mb_stack_n1000",
+     None, "MB", "≤ 80 MB (soak_bench for flatness)", lambda o, r: o <= 80),
+    ("rules: 1,000 rules × 10,000 series, per cycle", "rules_ms_obsmon_cpu",
+     "rules_ms_prometheus_groups", "rules_prometheus_groups_over_obsmon_cpu", "ms",
+     "obsmon ≤ 15 ms CPU", lambda o, r: o <= 15),
+    ("7-day report, one component at 1 s (HTTP)", None, None, "report_prometheus_over_obsmon", "",
+     "(none)", None),
+]
+LOG_AIMS = {"grep": 1.5, "rg": 1.0}
+
+
+def spread(v):
+    return f"{v[0]:.2f} – {v[1]:.2f} – {v[2]:.2f}"
+
+
+def main():
+    results = {}
+    for line in open(sys.argv[1]):
+        parts = line.split()
+        if len(parts) == 5 and parts[0] == "RESULT":
+            results[parts[1]] = [float(x) for x in parts[2:]]
+    quick = sys.argv[2] == "1"
+    print()
+    print("| measure | obsmon | the other tool | ratio (other / obsmon) | aim | met (medians) |")
+    print("|---|---|---|---|---|---|")
+    for label, obs, other, ratio, unit, aim, test in ROWS:
+        o = results.get(obs) if obs else None
+        t = results.get(other) if other else None
+        r = results.get(ratio) if ratio else None
+        if obs and o is None or ratio and r is None:
+            print(f"| {label} | (section failed or skipped) | | | {aim} | — |")
+            continue
+        if r is None and o is not None and t is not None:
+            r = [t[i] / o[i] if o[i] else 0 for i in range(3)]
+            r.sort()
+        met = "—"
+        if test is not None:
+            met = "yes" if test(o[1], r[1] if r else 0) else "no"
+        print(f"| {label} | {spread(o) + ' ' + unit if o else '—'} | "
+              f"{spread(t) + ' ' + unit if t else '—'} | {spread(r) + ' ×' if r else '—'} | {aim} | {met} |")
+    for name in sorted(k for k in results if k.startswith("log_")):
+        # log_<tool>_over_obsmon_<shape>_<cache>
+        tool, rest = name[len("log_"):].split("_over_obsmon_")
+        shape, cache = rest.rsplit("_", 1)
+        r = results[name]
+        aim = LOG_AIMS[tool]
+        print(f"| log scan, {shape} log, cache {cache}: {tool} wall / obsmon run→committed | — | — | "
+              f"{spread(r)} × | ≥ {aim}× | {'yes' if r[1] >= aim else 'no'} |")
+    failed = sorted(k for k in results if k.endswith("_failed"))
+    if failed:
+        print("\nsections that failed: " + ", ".join(f[: -len("_failed")] for f in failed))
+    if quick:
+        print("\nQUICK run: short windows, not steady state; do not quote these figures.")
+
+
+if __name__ == "__main__":
+    main()

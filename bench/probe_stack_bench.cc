@@ -176,13 +176,14 @@ int main(int argc, char** argv) {
   prom.Wait();
   bb.Wait();
 
-  std::vector<double> o_us, s_us, ratio, o_rss, s_rss;
+  std::vector<double> o_us, s_us, ratio, o_rss, s_rss, rss_ratio;
   for (const Window& x : got) {
     o_us.push_back(x.ObsmonUs());
     s_us.push_back(x.StackUs());
     ratio.push_back(x.ObsmonUs() > 0 ? x.StackUs() / x.ObsmonUs() : 0);
     o_rss.push_back(x.obsmon_rss);
     s_rss.push_back(x.stack_rss);
+    rss_ratio.push_back(x.obsmon_rss > 0 ? x.stack_rss / x.obsmon_rss : 0);
   }
   const double expected = static_cast<double>(n) * window_s * 1000.0 / interval_ms;
   std::printf("expected runs per window and stack: %.0f\n", expected);
@@ -206,5 +207,6 @@ int main(int argc, char** argv) {
   machine("probe_cpu_ratio", ratio);
   machine("rss_mb_obsmon", o_rss);
   machine("rss_mb_stack", s_rss);
+  machine("rss_ratio", rss_ratio);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include "core/duration.h"
+#include "core/label_selector.h"
 #include "config/byte_size.h"
 #include "config/web_config.h"
 #include "config/digest_config.h"
@@ -223,6 +224,32 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   return pc;
 }
 
+// A component's `source:`. Its keys are checked as the report will use them, so that `obsmon
+// check`, the start and a reload refuse a typo at its place rather than the store answering 400
+// at the first report.
+ComponentSource ReadSource(ConfigNode& src) {
+  ComponentSource cs;
+  if (auto url = src.String("url", /*required=*/true)) {
+    if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
+      src.ErrorAt("url", "source url '" + *url + "' is not http://host:port or https://");
+    }
+    cs.url = *url;
+  }
+  if (auto sel = src.String("selector")) {
+    if (auto m = SelectorMatchers(*sel); !m.ok()) src.ErrorAt("selector", m.status().message());
+    cs.selector = *sel;
+  }
+  if (auto label = src.String("probe_label")) {
+    if (!ValidLabelName(*label)) {
+      src.ErrorAt("probe_label", "probe_label '" + *label + "' is not a label name (must " +
+                                     "match [a-zA-Z_][a-zA-Z0-9_]* and not start with __)");
+    }
+    cs.probe_label = *label;
+  }
+  src.CheckUnknownKeys();
+  return cs;
+}
+
 std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& global_defaults,
                                              const probes::ProbeContext& probe_context) {
   ComponentConfig c;
@@ -248,19 +275,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
     c.declared_maintenance = std::move(declared.maintenance);
   }
   c.digest = ParseDigestDestinations(node);
-  if (auto src = node.Map("source")) {
-    ComponentSource cs;
-    if (auto url = src->String("url", /*required=*/true)) {
-      if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-        src->ErrorAt("url", "source url '" + *url + "' is not http://host:port or https://");
-      }
-      cs.url = *url;
-    }
-    if (auto sel = src->String("selector")) cs.selector = *sel;
-    if (auto label = src->String("probe_label")) cs.probe_label = *label;
-    src->CheckUnknownKeys();
-    c.source = std::move(cs);
-  }
+  if (auto src = node.Map("source")) c.source = ReadSource(*src);
   std::set<std::string> probe_names;
   // A component read from a store needs no probe of obsmon's (they only describe the series).
   if (auto probes = node.MapList("probes", /*required=*/!c.source.has_value())) {

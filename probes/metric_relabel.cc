@@ -17,6 +17,21 @@ std::optional<Action> ActionFromName(const std::string& name) {
   return std::nullopt;
 }
 
+// Prometheus's relabel.Config.Validate for replace: a target_label without '$' must be a label
+// name; one with '$' must be name characters and group references ($1, ${1}, $name), so that
+// only its expansion can be checked per sample (Apply skips an expansion that is no label name).
+std::optional<std::string> TargetLabelProblem(const RuleSpec& spec) {
+  if (spec.action != Action::kReplace || spec.target_label.empty()) return std::nullopt;
+  static const re2::RE2 kTemplate(R"((?:(?:[a-zA-Z_]|\$(?:\{\w+\}|\w+))+\w*)+)");
+  const bool templated = spec.target_label.find('$') != std::string::npos;
+  if (templated ? re2::RE2::FullMatch(spec.target_label, kTemplate)
+                : IsValidLabelName(spec.target_label)) {
+    return std::nullopt;
+  }
+  return "'" + spec.target_label + "' is not a valid target_label for action replace (a label " +
+         "name, [a-zA-Z_][a-zA-Z0-9_]*, or one made of such characters and $1, ${1}, $name)";
+}
+
 }  // namespace
 
 Rule::Rule(RuleSpec spec, std::unique_ptr<re2::RE2> re)
@@ -33,6 +48,7 @@ Result<std::unique_ptr<Rule>> Rule::Compile(const RuleSpec& spec) {
   if (spec.action == Action::kReplace && spec.target_label.empty()) {
     return Status::InvalidArgument("action replace needs target_label");
   }
+  if (auto problem = TargetLabelProblem(spec)) return Status::InvalidArgument(*problem);
   return std::unique_ptr<Rule>(new Rule(spec, std::move(re)));
 }
 
@@ -150,6 +166,11 @@ std::optional<RelabelRules> RelabelRules::FromConfig(ConfigNode& parent, const s
       spec.action = *action;
     }
     item.CheckUnknownKeys();
+    if (auto problem = TargetLabelProblem(spec)) {
+      item.ErrorAt("target_label", *problem);  // at the value, not the rule's first line
+      ok = false;
+      continue;
+    }
     auto rule = Rule::Compile(spec);
     if (!rule.ok()) {
       item.Error(rule.status().message());

@@ -33,8 +33,9 @@ struct RuleSpec {
 
 class Rule {
  public:
-  // Compiles `spec`; InvalidArgument when the regex does not compile or a required field is
-  // missing (replace needs target_label).
+  // Compiles `spec`; InvalidArgument when the regex does not compile, a required field is
+  // missing (replace needs target_label) or replace's target_label is neither a label name nor
+  // one built from group references ($1, ${name}), as Prometheus's relabel.Config.Validate.
   static Result<std::unique_ptr<Rule>> Compile(const RuleSpec& spec);
   ~Rule();
 
@@ -57,8 +58,8 @@ class RelabelRules {
   RelabelRules& operator=(RelabelRules&&) = default;
 
   // Reads a `metric_relabel` list from `parent` (each item: source_labels, separator, regex,
-  // action, target_label, replacement). Errors go to the config's error list; returns nullopt
-  // then.
+  // action, target_label, replacement). Errors go to the config's error list (an invalid
+  // target_label at its value's file:line:column); returns nullopt then.
   static std::optional<RelabelRules> FromConfig(ConfigNode& parent, const std::string& key);
 
   void Add(std::unique_ptr<Rule> rule) { rules_.push_back(std::move(rule)); }

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include "core/bounded_read.h"
+#include "core/header_secret.h"
 #include "probes/url.h"
 
 namespace obsmon::remote {
@@ -17,6 +19,28 @@ std::string ResolvePathBeside(const std::string& config_file, const std::string&
   return config_file.substr(0, slash + 1) + path;
 }
 
+// The secret files are read again at each request (so rotation works), but one that is missing,
+// unreadable or unusable in a header when the config is loaded is a mistake there: `obsmon check`,
+// the start and a reload name it at its place, instead of every request waiting for it.
+void CheckSecretFile(ConfigNode& node, const std::string& key, const std::string& path) {
+  if (path.empty()) return;
+  if (auto secret = ReadHeaderSecretFile(path); !secret.ok()) {
+    node.ErrorAt(key, key + ": " + secret.status().message());
+  }
+}
+
+// A CA bundle is read when each request's TLS context is made; an unreadable one would fail
+// every handshake (retried for ever), one without a certificate every verification.
+void CheckCaFile(ConfigNode& node, const std::string& path) {
+  constexpr size_t kMaxCaBytes = 4u << 20;  // the system bundle is ~200 KiB
+  auto pem = ReadRegularFile(path, kMaxCaBytes);
+  if (!pem.ok()) {
+    node.ErrorAt("ca_file", "ca_file: " + pem.status().message());
+  } else if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    node.ErrorAt("ca_file", "ca_file: '" + path + "' holds no PEM certificate "
+                            "(-----BEGIN CERTIFICATE-----)");
+  }
+}
 
 // Headers the sender sets itself (the protocol's, and auth from its own keys), as Prometheus
 // refuses them in `headers:`.
@@ -54,11 +78,17 @@ void ReadHeaders(ConfigNode& node, RemoteWriteConfig* rc) {
 }
 
 void ReadAuth(ConfigNode& node, RemoteWriteConfig* rc) {
-  if (auto v = node.String("bearer_token_file")) rc->bearer_token_file = ResolvePathBeside(node.file(), *v);
+  if (auto v = node.String("bearer_token_file")) {
+    rc->bearer_token_file = ResolvePathBeside(node.file(), *v);
+    CheckSecretFile(node, "bearer_token_file", rc->bearer_token_file);
+  }
   if (auto v = node.String("bearer_token_env")) rc->bearer_token_env = *v;
   if (auto b = node.Map("basic_auth")) {
     if (auto v = b->String("username", /*required=*/true)) rc->basic_username = *v;
-    if (auto v = b->String("password_file")) rc->basic_password_file = ResolvePathBeside(node.file(), *v);
+    if (auto v = b->String("password_file")) {
+      rc->basic_password_file = ResolvePathBeside(node.file(), *v);
+      CheckSecretFile(*b, "password_file", rc->basic_password_file);
+    }
     if (auto v = b->String("password_env")) rc->basic_password_env = *v;
     if (rc->basic_password_file.empty() == rc->basic_password_env.empty()) {
       b->Error("basic_auth needs exactly one of password_file and password_env");
@@ -77,7 +107,10 @@ void ReadAuth(ConfigNode& node, RemoteWriteConfig* rc) {
 void ReadTls(ConfigNode& node, RemoteWriteConfig* rc) {
   auto t = node.Map("tls_config");
   if (!t) return;
-  if (auto v = t->String("ca_file")) rc->tls.ca_file = ResolvePathBeside(node.file(), *v);
+  if (auto v = t->String("ca_file")) {
+    rc->tls.ca_file = ResolvePathBeside(node.file(), *v);
+    CheckCaFile(*t, rc->tls.ca_file);
+  }
   // The bounded client (probes/bounded_http_client.h) presents no client certificate.
   for (const char* key : {"cert_file", "key_file"}) {
     if (t->Has(key)) {

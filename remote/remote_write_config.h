@@ -23,7 +23,10 @@
 //         settle_delay: 0s             # 0: the longest probe timeout + 1 s (at least 2 s)
 //
 // Secrets are read from their file or variable at each request, so rotation works; they are
-// never logged.
+// never logged. The files named (secrets, ca_file) are also checked when the section is read: one
+// that is missing, unreadable or unusable (a secret no header can carry, a CA file without a PEM
+// certificate) is an error at its place. Variables are not: the daemon's environment is not the
+// shell's that runs `obsmon check`.
 #pragma once
 
 #include <cstdint>
@@ -72,8 +75,8 @@ struct RemoteWriteConfig {
   QueueConfig queue;
 };
 
-// Reads the `remote_write:` list (`node` as written; undefined or null means none). Every
-// problem of an entry goes to `errors` with file:line:column; the remotes that parsed are
+// Reads the `remote_write:` list (`node` as written; undefined or null means none) and checks the
+// files it names. Every problem of an entry goes to `errors` with file:line:column; the remotes that parsed are
 // returned. A `node` that is not a list, and entries that are not mappings, are skipped: the
 // config loader reports those.
 std::vector<RemoteWriteConfig> ParseRemoteWriteConfigs(const YAML::Node& node,

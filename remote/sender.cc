@@ -3,12 +3,18 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/duration.h"
 #include "core/thread_name.h"
 
 namespace obsmon::remote {
 namespace {
 
 std::string StatusLabel(int status) { return status == 0 ? "none" : std::to_string(status); }
+
+// "1 more request", "2 more requests".
+std::string Requests(uint64_t n, const std::string& adjective = "") {
+  return std::to_string(n) + " " + adjective + (n == 1 ? "request" : "requests");
+}
 
 }  // namespace
 
@@ -58,7 +64,9 @@ Sender::Sender(const Clock& clock, SenderOptions options, std::unique_ptr<storag
       options_(std::move(options)),
       reader_(std::move(reader)),
       store_(std::move(store)),
-      client_(std::move(client)) {
+      client_(std::move(client)),
+      rejected_log_(std::chrono::milliseconds(options_.repeat_log_ms)),
+      retry_cap_log_(std::chrono::milliseconds(options_.repeat_log_ms)) {
   MutexLock lock(stats_mu_);
   stats_.remote = options_.config.name;
 }
@@ -102,6 +110,48 @@ SenderStats Sender::Stats() const {
 
 void Sender::Warn(const std::string& message) {
   if (options_.warn) options_.warn("remote_write " + options_.config.name + ": " + message);
+}
+
+std::optional<std::string> Sender::LimitedLine(LogLimiter& limiter, const std::string& message,
+                                               uint64_t samples, const char* what) {
+  const bool first = !limiter.started();
+  auto held = limiter.Admit(clock_.SteadyNow(), samples);
+  if (!held) return std::nullopt;
+  if (first) {
+    return message + " (repeats are logged at most once per " +
+           FormatDurationMs(options_.repeat_log_ms) + ", with their count)";
+  }
+  if (held->occurrences == 0) return message;
+  return message + " (and " + Requests(held->occurrences, "more ") + " with " +
+         std::to_string(held->amount) + " samples " + what + " since the last message)";
+}
+
+void Sender::Drop(const std::string& reason, uint64_t samples, const std::string& message) {
+  // A receiver that refuses one window likely refuses the next ones too (one request each
+  // batch_send_deadline): the counter counts each, the log says it at most once per
+  // repeat_log_ms.
+  const bool rejected = reason == "rejected";
+  std::optional<std::string> line;
+  {
+    MutexLock lock(stats_mu_);
+    stats_.samples_dropped[reason] += samples;
+    line = LimitedLine(rejected ? rejected_log_ : retry_cap_log_, message, samples,
+                       rejected ? "rejected" : "dropped at the retry cap");
+  }
+  if (line) Warn(*line);
+}
+
+std::vector<std::string> Sender::TakeHeldBackLines() {
+  std::vector<std::string> lines;
+  for (auto [limiter, what] : {std::pair{&rejected_log_, "rejected"},
+                               std::pair{&retry_cap_log_, "dropped at the retry cap"}}) {
+    if (auto held = limiter->TakeHeldBack()) {
+      lines.push_back(Requests(held->occurrences) + " with " +
+                      std::to_string(held->amount) + " samples " + what +
+                      " since the last message (not logged one by one)");
+    }
+  }
+  return lines;
 }
 
 void Sender::RefreshPending(bool force) {
@@ -248,19 +298,23 @@ bool Sender::SendRequest(const std::vector<OutgoingSeries>& batch) {
     }
     if (r.status >= 200 && r.status < 300) {
       if (warned) Warn("sending again after failures");
-      MutexLock lock(stats_mu_);
-      stats_.samples_sent += n;
-      stats_.highest_sent_ms = std::max(stats_.highest_sent_ms, newest);
+      std::vector<std::string> held_back;
+      {
+        MutexLock lock(stats_mu_);
+        stats_.samples_sent += n;
+        stats_.highest_sent_ms = std::max(stats_.highest_sent_ms, newest);
+        held_back = TakeHeldBackLines();
+      }
+      for (const auto& line : held_back) Warn(line);
       return true;
     }
     const bool retry_answer =
         r.status >= 500 || (r.status == 429 && q.retry_on_http_429);
     if (r.status != 0 && !retry_answer) {
       // The receiver refuses this data: sending it again cannot help.
-      Warn("status " + std::to_string(r.status) + ", " + std::to_string(n) +
-           " samples dropped: " + r.body);
-      MutexLock lock(stats_mu_);
-      stats_.samples_dropped["rejected"] += n;
+      Drop("rejected", n,
+           "status " + std::to_string(r.status) + ", " + std::to_string(n) +
+               " samples dropped: " + r.body);
       return true;
     }
     {
@@ -268,10 +322,9 @@ bool Sender::SendRequest(const std::vector<OutgoingSeries>& batch) {
       stats_.samples_failed += n;
     }
     if (r.status != 0 && ++answered_failures >= q.retry_cap) {
-      Warn("status " + std::to_string(r.status) + " " + std::to_string(answered_failures) +
-           " times, " + std::to_string(n) + " samples dropped: " + r.body);
-      MutexLock lock(stats_mu_);
-      stats_.samples_dropped["retry_cap"] += n;
+      Drop("retry_cap", n,
+           "status " + std::to_string(r.status) + " " + std::to_string(answered_failures) +
+               " times, " + std::to_string(n) + " samples dropped: " + r.body);
       return true;
     }
     // While the receiver fails, samples pile up: /metrics and ObsmonRemoteWriteBehind see it.

@@ -10,6 +10,9 @@
 // answered 5xx (and 429 unless retry_on_http_429 is false) up to retry_cap attempts, then the
 // request is dropped (reason "retry_cap"); any other status is dropped at once ("rejected") and
 // its body logged (at most 1 KiB). Samples older than sample_age_limit are dropped ("too_old").
+// A drop is logged the first time, then at most once per repeat_log_ms with the count of those
+// held back (log_limiter.h), and what is still held back when a request is accepted again; the
+// counters count every one.
 //
 // Threads: Start() runs one thread (obsmon-rw) and, with shards > 1, one thread per shard for
 // each window. Every wait goes through the Clock, so a FakeClock drives it in tests. Stats()
@@ -21,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +33,7 @@
 #include "core/labels.h"
 #include "core/mutex.h"
 #include "core/records.h"
+#include "remote/log_limiter.h"
 #include "remote/remote_client.h"
 #include "remote/remote_write_config.h"
 #include "remote/write_request.h"
@@ -60,6 +65,8 @@ struct SenderOptions {
   // How often samples_pending is counted again (one index range per series).
   int64_t pending_refresh_ms = 10'000;
   std::function<void(const std::string&)> warn;  // may be empty
+  // The least time between two log lines of dropped requests (rejected, retry_cap).
+  int64_t repeat_log_ms = 60'000;
 };
 
 // The series of one window as they go out, in shards (exposed for tests).
@@ -89,6 +96,13 @@ class Sender {
   bool SendRequest(const std::vector<OutgoingSeries>& batch);
   void RefreshPending(bool force);
   void Warn(const std::string& message);
+  // Counts `samples` dropped for `reason` ("rejected" or "retry_cap") and logs `message`, limited.
+  void Drop(const std::string& reason, uint64_t samples, const std::string& message);
+  // `message` if `limiter` lets it through now (with what it held back before), else nullopt.
+  std::optional<std::string> LimitedLine(LogLimiter& limiter, const std::string& message,
+                                         uint64_t samples, const char* what) REQUIRES(stats_mu_);
+  // A line per kind of drop held back since its last line, for when a request is accepted.
+  std::vector<std::string> TakeHeldBackLines() REQUIRES(stats_mu_);
 
   const Clock& clock_;
   const SenderOptions options_;
@@ -105,6 +119,8 @@ class Sender {
   mutable Mutex stats_mu_;
   SenderStats stats_ GUARDED_BY(stats_mu_);
   SteadyTime pending_at_ GUARDED_BY(stats_mu_){};  // when samples_pending is counted next
+  LogLimiter rejected_log_ GUARDED_BY(stats_mu_);   // 4xx and other statuses not retried
+  LogLimiter retry_cap_log_ GUARDED_BY(stats_mu_);  // dropped after retry_cap answers
 };
 
 }  // namespace obsmon::remote

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <map>
 
+#include "core/label_selector.h"
 #include "core/run_span.h"
 
 namespace obsmon::source {
@@ -302,41 +303,6 @@ ChunkQuery MakeChunkQuery(const std::string& metric, const std::string& matchers
                     SecondsText(end_ms - 1)};
 }
 
-Result<std::string> SelectorMatchers(const std::string& selector) {
-  std::string s = selector;
-  auto trim = [](std::string& t) {
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.erase(t.begin());
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.pop_back();
-  };
-  trim(s);
-  if (!s.empty() && s.front() == '{') {
-    if (s.back() != '}') {
-      return Status::InvalidArgument(fmt::format("selector '{}' opens a brace it does not close", selector));
-    }
-    s = s.substr(1, s.size() - 2);
-    trim(s);
-  }
-  // Outside quoted strings, no brace, bracket or parenthesis: one flat list of matchers that
-  // the store checks itself (a bad one is its 400, quoted in the error).
-  bool quoted = false, escaped = false;
-  for (char c : s) {
-    if (quoted) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') quoted = false;
-      continue;
-    }
-    if (c == '"') quoted = true;
-    if (c == '{' || c == '}' || c == '[' || c == ']' || c == '(' || c == ')') {
-      return Status::InvalidArgument(
-          fmt::format("selector '{}' is not a list of label matchers such as {{job=\"blackbox\"}}",
-                      selector));
-    }
-  }
-  if (quoted) return Status::InvalidArgument(fmt::format("selector '{}' has an unclosed quote", selector));
-  return s;
-}
-
 const MappingNotes* NotesOf(const storage::Reader& reader) {
   const auto* store = dynamic_cast<const StoreReader*>(&reader);
   return store ? &store->notes() : nullptr;
@@ -350,9 +316,6 @@ Result<std::unique_ptr<storage::Reader>> OpenStoreReader(SourceOptions options) 
     auto m = SelectorMatchers(options.selector);
     if (!m.ok()) return m.status();
     matchers = *m;
-    if (matchers.empty()) {
-      return Status::InvalidArgument(fmt::format("selector '{}' selects nothing: give at least one matcher", options.selector));
-    }
   }
   if (options.mapping.probe_label.empty() || !ValidMetricName(options.mapping.probe_label)) {
     return Status::InvalidArgument(

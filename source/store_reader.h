@@ -25,8 +25,9 @@ struct SourceOptions {
   // The store's base URL: http(s)://host:port, optionally with a path prefix
   // (http://vm:8428/select/0/prometheus). /api/v1/query is appended.
   std::string url;
-  // The series to read, as PromQL label matchers with or without braces: '{job="blackbox"}'.
-  // Empty: component="<the component>", which is what obsmon's own series carry.
+  // The series to read, as PromQL label matchers with or without braces: '{job="blackbox"}',
+  // checked by core/label_selector.h. Empty: component="<the component>", which is what
+  // obsmon's own series carry.
   std::string selector;
   SeriesMapping mapping;  // `component` is set per call
   // The window is read in chunks of this length, one query per chunk and metric: an answer
@@ -61,9 +62,5 @@ struct ChunkQuery {
 };
 ChunkQuery MakeChunkQuery(const std::string& metric, const std::string& matchers,
                           TimestampMs start_ms, TimestampMs end_ms);
-
-// The matchers inside the braces of `selector` ('{a="b"}' or 'a="b"'), or InvalidArgument when
-// it is not one flat list of matchers (no metric name, no nested braces or brackets).
-Result<std::string> SelectorMatchers(const std::string& selector);
 
 }  // namespace obsmon::source

@@ -618,6 +618,9 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   auto config = LoadConfig(options.config_path, probes::ProbeContext(*options.clock, watchdog),
                            &errors);
   if (!config) return Status::InvalidConfig(errors.ToString());
+  // Checked before anything starts (the senders start last), as `obsmon check` and a reload do.
+  (void)RemoteWriteConfigsOf(*config, &errors);
+  if (!errors.empty()) return Status::InvalidConfig(errors.ToString());
   const std::string listen =
       options.listen_override.empty() ? config->listen : options.listen_override;
   if (Status s = CheckListenAddress(listen); !s.ok()) return s;

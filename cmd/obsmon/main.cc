@@ -12,6 +12,7 @@
 
 #include "core/config_node.h"
 #include "core/duration.h"
+#include "core/label_selector.h"
 #include "core/time_format.h"
 #include "alerts/rule_test_runner.h"
 #include "cmd/obsmon/alerting_runtime.h"
@@ -19,6 +20,7 @@
 #include "cmd/obsmon/cli_periods.h"
 #include "cmd/obsmon/remote_write_runtime.h"
 #include "config/config_loader.h"
+#include "probes/exposition_parser.h"
 #include "cmd/obsmon/daemon.h"
 #include "cmd/obsmon/log_format.h"
 #include "cmd/obsmon/store_report.h"
@@ -121,6 +123,23 @@ struct ReportArgs {
   std::string source_url, selector, probe_label, chunk;
 };
 
+// The --source flags checked as the config's `source:` keys are (LoadConfig), naming the flag;
+// false (said on stderr) when one is wrong.
+bool CheckSourceFlags(const ReportArgs& a) {
+  if (!a.selector.empty()) {
+    if (auto m = SelectorMatchers(a.selector); !m.ok()) {
+      std::cerr << "obsmon report: --selector: " << m.status().message() << "\n";
+      return false;
+    }
+  }
+  if (!a.probe_label.empty() && !probes::IsValidLabelName(a.probe_label)) {
+    std::cerr << "obsmon report: --probe-label: '" << a.probe_label
+              << "' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)\n";
+    return false;
+  }
+  return true;
+}
+
 int CmdReport(const ReportArgs& a) {
   Objective objective;
   ReportOptions options;
@@ -145,6 +164,7 @@ int CmdReport(const ReportArgs& a) {
     source = SourceOptionsFor(*c, config->coverage_tolerance);
   }
   // The flags win over the component's `source:`.
+  if (!CheckSourceFlags(a)) return kExitUsage;
   if (!a.source_url.empty()) source.url = a.source_url;
   if (!a.selector.empty()) source.selector = a.selector;
   if (!a.probe_label.empty()) source.mapping.probe_label = a.probe_label;

@@ -164,7 +164,16 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{"invalid-latency-probe-unknown.yml", "5:29",
                     "latency_probes: no probe 'helth' in component 'carbon'"},
         InvalidCase{"invalid-latency-probe-not-health.yml", "3:58",
-                    "latency_probes: probe 'smoke' is not a health probe"}),
+                    "latency_probes: probe 'smoke' is not a health probe"},
+        // A `source:` is checked as the report will read it (core/label_selector.h).
+        InvalidCase{"invalid-source-selector.yml", "5:17",
+                    "selector '{job=blackbox}' is not a list of label matchers such as "
+                    "{job=\"blackbox\"}: expected a quoted value at character 5"},
+        InvalidCase{"invalid-source-probe-label.yml", "3:57",
+                    "probe_label 'probe-name' is not a label name"},
+        // As Prometheus's relabel.Config.Validate (probes/metric_relabel.h).
+        InvalidCase{"invalid-relabel-target-label.yml", "9:27",
+                    "'1st_code' is not a valid target_label for action replace"}),
     [](const ::testing::TestParamInfo<InvalidCase>& info) {
       std::string name = info.param.file;
       name = name.substr(8, name.size() - 12);  // strip "invalid-" and ".yml"

@@ -299,8 +299,17 @@ TEST(RemoteWriteTest, BadRequestDroppedAndCountedNeverRetried) {
   obsmon->Signal(SIGTERM);
   ASSERT_EQ(obsmon->Wait(20s), 0);
   EXPECT_EQ(receiver.duplicate_samples(), 0u);  // no sample was ever sent twice
-  EXPECT_NE(ReadWholeFile(dir.File("obsmon.log")).find("refused by the test receiver"),
-            std::string::npos);  // the body is logged
+  // The body is logged, but not once per request: the first, then once a minute with the count.
+  const std::string log = ReadWholeFile(dir.File("obsmon.log"));
+  size_t lines = 0;
+  for (size_t at = 0; (at = log.find("samples dropped: refused by the test receiver", at)) !=
+                      std::string::npos;
+       ++at) {
+    ++lines;
+  }
+  EXPECT_GE(lines, 1u) << log;
+  EXPECT_LT(lines, static_cast<size_t>(receiver.requests())) << log;
+  EXPECT_NE(log.find("repeats are logged at most once per"), std::string::npos) << log;
 }
 
 TEST(RemoteWriteTest, CheckReportsBadRemoteWriteWithPlace) {
@@ -314,6 +323,96 @@ TEST(RemoteWriteTest, CheckReportsBadRemoteWriteWithPlace) {
   EXPECT_NE(rc, 0);
   EXPECT_NE(out.find("config.yml:2:10: unsupported url scheme 'ftp'"), std::string::npos) << out;
   EXPECT_NE(out.find("config.yml:3:28: shards must be between 1 and 32"), std::string::npos) << out;
+}
+
+// A secret or CA file that cannot be read and a selector the store would refuse: `obsmon check`
+// names each place, `obsmon run` refuses to start, and a reload to such a config is refused with
+// the running one kept (its remote goes on sending).
+TEST(RemoteWriteTest, UnusableFilesAndSelectorsAreRefusedByCheckStartAndReload) {
+  testing::ScratchDir dir;
+  testing::HealthTarget target;
+  testing::FakeReceiver receiver;
+  WriteWholeFile(dir.File("rw.token"), "s3cret\n");
+  const std::string head = "listen: 127.0.0.1:0\nstorage: {path: " + dir.File("obsmon.db") +
+                           "}\nremote_write:\n  - name: good\n    url: " + receiver.Url() +
+                           "\n    bearer_token_file: rw.token\n"
+                           "    queue_config: {batch_send_deadline: 200ms}\n";
+  const std::string components =
+      "components:\n" + testing::HealthComponentYaml("carbon", target.port());
+  const std::string bad_remotes =
+      "  - name: bad\n    url: https://127.0.0.1:1/w\n"          // lines 8 and 9
+      "    bearer_token_file: missing.token\n"                     // 10
+      "    tls_config: {ca_file: missing-ca.pem}\n"                // 11
+      "  - name: worse\n    url: http://127.0.0.1:1/w\n"          // 12 and 13
+      "    basic_auth: {username: u, password_file: missing.pw}\n";  // 14
+  const std::string bad_source =
+      "  - name: site\n    source: {url: 'http://127.0.0.1:1', selector: '{job=blackbox}'}\n";
+  // `obsmon check` names every place, and the daemon refuses to start, naming them too. (The
+  // remote_write section is read once the rest of the config is valid, hence two files.)
+  struct BadFile {
+    std::string yaml;
+    std::vector<std::string> errors;  // after "<file>:"
+  };
+  const std::vector<BadFile> bad_files = {
+      {head + bad_remotes + components,
+       {"10:24: bearer_token_file: '" + dir.File("missing.token") + "' does not exist",
+        "11:27: ca_file: '" + dir.File("missing-ca.pem") + "' does not exist",
+        "14:46: password_file: '" + dir.File("missing.pw") + "' does not exist"}},
+      {head + components + bad_source,
+       {"17:51: selector '{job=blackbox}' is not a list of label matchers such as "
+        "{job=\"blackbox\"}: expected a quoted value"}}};
+  for (const BadFile& bad : bad_files) {
+    WriteWholeFile(dir.File("bad.yml"), bad.yaml);
+    auto [rc, out] = RunCommand(
+        {testing::kObsmonBinary, "check", "--config", dir.File("bad.yml")}, dir.File("check.out"));
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find(std::to_string(bad.errors.size()) + " error"), std::string::npos) << out;
+    int port = 0;
+    auto refused = testing::StartObsmon(dir.File("bad.yml"), dir.File("refused.log"), &port, {},
+                                        std::chrono::milliseconds(0));
+    EXPECT_EQ(refused->Wait(20s), 1);
+    const std::string refused_log = ReadWholeFile(dir.File("refused.log"));
+    EXPECT_NE(refused_log.find("not starting"), std::string::npos) << refused_log;
+    for (const std::string& want : bad.errors) {
+      EXPECT_NE(out.find(dir.File("bad.yml") + ":" + want), std::string::npos)
+          << want << "\nin:\n" << out;
+      EXPECT_NE(refused_log.find(dir.File("bad.yml") + ":" + want), std::string::npos)
+          << want << "\nin:\n" << refused_log;
+    }
+  }
+
+  // A good config runs; a reload to each bad part is refused and the good remote keeps sending.
+  WriteWholeFile(dir.File("obsmon.yml"), head + components);
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon.log"));
+  ASSERT_TRUE(WaitUntil([&] { return receiver.requests() >= 2; }, 20s));
+  EXPECT_EQ(receiver.header("Authorization"), "Bearer s3cret");
+  httplib::Client c("127.0.0.1", port);
+  auto reload_ok = [&] {
+    auto res = c.Get("/metrics");
+    return res ? testing::MetricValue(res->body, "obsmon_config_last_reload_successful")
+               : std::nullopt;
+  };
+  for (const std::string& part : {head + bad_remotes + components, head + components + bad_source}) {
+    WriteWholeFile(dir.File("obsmon.yml"), part);
+    obsmon->Signal(SIGHUP);
+    ASSERT_TRUE(WaitUntil([&] { return reload_ok() == 0.0; }, 10s)) << obsmon->Output();
+    const int before = receiver.requests();
+    EXPECT_TRUE(WaitUntil([&] { return receiver.requests() >= before + 2; }, 20s))
+        << "the running remote stopped sending after a refused reload";
+    WriteWholeFile(dir.File("obsmon.yml"), head + components);  // fixed: accepted again
+    obsmon->Signal(SIGHUP);
+    ASSERT_TRUE(WaitUntil([&] { return reload_ok() == 1.0; }, 10s)) << obsmon->Output();
+  }
+  const std::string log = ReadWholeFile(dir.File("obsmon.log"));
+  EXPECT_NE(log.find("reload refused"), std::string::npos) << log;
+  EXPECT_NE(log.find(":10:24: bearer_token_file: '" + dir.File("missing.token")),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(":17:51: selector '{job=blackbox}'"), std::string::npos) << log;
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(20s), 0);
 }
 
 }  // namespace

@@ -464,5 +464,28 @@ TEST_F(ReportFromStoreTest, VictoriaMetricsGivesTheSqliteReportFigureForFigure) 
   EXPECT_EQ(period->status, 400) << period->body;
 }
 
+// The flags are checked before any read, naming the flag: a selector the store would answer
+// with a 400 (or that is not one) and a probe label that is not a label name. The port is never
+// opened (nothing listens there).
+TEST(ReportFromStoreFlagsTest, BadSelectorOrProbeLabelFlagIsAUsageErrorNamingTheFlag) {
+  testing::ScratchDir dir;
+  const std::string url = "http://127.0.0.1:" + std::to_string(testing::FreeLoopbackPort());
+  auto [rc, out] = RunCommand({testing::kObsmonBinary, "report", "site", "--source", url,
+                               "--selector", "{job=blackbox}", "--last", "1h"},
+                              dir.File("selector.out"));
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("obsmon report: --selector: selector '{job=blackbox}' is not a list of "
+                     "label matchers such as {job=\"blackbox\"}: expected a quoted value"),
+            std::string::npos)
+      << out;
+  auto [rc2, out2] = RunCommand({testing::kObsmonBinary, "report", "site", "--source", url,
+                                 "--probe-label", "probe-name", "--last", "1h"},
+                                dir.File("label.out"));
+  EXPECT_EQ(rc2, 2) << out2;
+  EXPECT_NE(out2.find("obsmon report: --probe-label: 'probe-name' is not a label name"),
+            std::string::npos)
+      << out2;
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -171,6 +171,27 @@ TEST(MetricRelabelTest, CompileRefusesBadRegexAndReplaceWithoutTarget) {
   EXPECT_NE(no_target.status().message().find("target_label"), std::string::npos);
 }
 
+// Prometheus's relabel.Config.Validate refuses, for replace, a target_label that is not a label
+// name (without '$') or not made of name characters and group references (with '$'); obsmon
+// accepted them and skipped the rule at every sample.
+TEST(MetricRelabelTest, CompileRefusesATargetLabelThatIsNotALabelName) {
+  for (const char* bad : {"1abc", "status-code", "a.b", "${1}-x", "$", "é"}) {
+    RuleSpec s = Spec(Action::kReplace, {"code"}, "(.*)");
+    s.target_label = bad;
+    auto rule = Rule::Compile(s);
+    ASSERT_FALSE(rule.ok()) << bad;
+    EXPECT_NE(rule.status().message().find(std::string("'") + bad +
+                                           "' is not a valid target_label"),
+              std::string::npos)
+        << rule.status().message();
+  }
+  for (const char* good : {"status", "_x1", "__name__", "${1}_code", "status_$1", "$name"}) {
+    RuleSpec s = Spec(Action::kReplace, {"code"}, "(?P<name>.*)");
+    s.target_label = good;
+    EXPECT_TRUE(Rule::Compile(s).ok()) << good;
+  }
+}
+
 std::optional<RelabelRules> FromYaml(const std::string& yaml, ConfigErrors* errors) {
   ConfigNode root(YAML::Load(yaml), "test.yml", errors);
   return RelabelRules::FromConfig(root, "metric_relabel");
@@ -201,6 +222,23 @@ metric_relabel:
                      .has_value())
         << action;
   }
+}
+
+TEST(MetricRelabelTest, FromConfigNamesThePlaceOfAnInvalidTargetLabel) {
+  ConfigErrors errors;
+  auto rules = FromYaml(R"yaml(
+metric_relabel:
+  - source_labels: [code]
+    target_label: status-code
+  - action: drop
+    regex: x
+)yaml", &errors);
+  EXPECT_FALSE(rules.has_value());
+  ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+  EXPECT_NE(errors.ToString().find(
+                "test.yml:4:19: 'status-code' is not a valid target_label for action replace"),
+            std::string::npos)
+      << errors.ToString();
 }
 
 }  // namespace

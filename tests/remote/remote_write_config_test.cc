@@ -3,12 +3,18 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/files.h"
+#include "tests/support/scratch_dir.h"
+
 namespace obsmon::remote {
 namespace {
 
-std::vector<RemoteWriteConfig> Parse(const std::string& yaml, ConfigErrors* errors) {
+constexpr char kPem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+std::vector<RemoteWriteConfig> Parse(const std::string& yaml, ConfigErrors* errors,
+                                     const std::string& config_file = "/etc/obsmon/obsmon.yml") {
   YAML::Node root = YAML::Load(yaml);
-  return ParseRemoteWriteConfigs(root["remote_write"], "/etc/obsmon/obsmon.yml", errors);
+  return ParseRemoteWriteConfigs(root["remote_write"], config_file, errors);
 }
 
 TEST(RemoteWriteConfigTest, DefaultsAndName) {
@@ -28,6 +34,9 @@ TEST(RemoteWriteConfigTest, DefaultsAndName) {
 }
 
 TEST(RemoteWriteConfigTest, EveryKey) {
+  testing::ScratchDir dir;  // the files the config names, beside it
+  testing::WriteWholeFile(dir.File("rw.pw"), "s3cret\n");
+  testing::WriteWholeFile(dir.File("ca.pem"), kPem);
   ConfigErrors errors;
   auto r = Parse(R"(
 remote_write:
@@ -48,7 +57,7 @@ remote_write:
       retry_on_http_429: false
       sample_age_limit: 2h
       settle_delay: 7s
-)", &errors);
+)", &errors, dir.File("obsmon.yml"));
   ASSERT_TRUE(errors.empty()) << errors.ToString();
   ASSERT_EQ(r.size(), 1u);
   const auto& c = r[0];
@@ -56,8 +65,8 @@ remote_write:
   EXPECT_EQ(c.remote_timeout_ms, 10'000);
   EXPECT_EQ(c.headers.at("X-Scope-OrgID"), "staging");
   EXPECT_EQ(c.basic_username, "obsmon");
-  EXPECT_EQ(c.basic_password_file, "/etc/obsmon/rw.pw");  // beside the config file
-  EXPECT_EQ(c.tls.ca_file, "/etc/obsmon/ca.pem");
+  EXPECT_EQ(c.basic_password_file, dir.File("rw.pw"));  // beside the config file
+  EXPECT_EQ(c.tls.ca_file, dir.File("ca.pem"));
   EXPECT_TRUE(c.tls.insecure_skip_verify);
   ASSERT_TRUE(c.relabel);
   EXPECT_FALSE(c.relabel->empty());
@@ -88,7 +97,7 @@ TEST(RemoteWriteConfigTest, BadEntriesNameTheirPlace) {
     name: dup
   - url: http://c:1/w
     name: dup
-    bearer_token_file: t
+    bearer_token_env: T
     basic_auth: {username: u, password_env: P}
   - name: nourl
 )", &errors);
@@ -103,6 +112,51 @@ TEST(RemoteWriteConfigTest, BadEntriesNameTheirPlace) {
   EXPECT_NE(all.find(":13:11: duplicate remote_write name 'dup'"), std::string::npos) << all;
   EXPECT_NE(all.find("not both"), std::string::npos) << all;
   EXPECT_NE(all.find(":16:5: missing required key 'url'"), std::string::npos) << all;
+}
+
+// A secret or CA file that cannot be used is an error where it is named (`obsmon check`, the start
+// and a reload refuse it) rather than every request waiting for it, retried for ever. Variables
+// are not checked: the daemon's environment is not the one `obsmon check` runs in.
+TEST(RemoteWriteConfigTest, UnusableSecretAndCaFilesNameTheirPlace) {
+  testing::ScratchDir dir;
+  testing::WriteWholeFile(dir.File("two-lines.token"), "abc\ndef\n");
+  testing::WriteWholeFile(dir.File("not-a.pem"), "hello\n");
+  ConfigErrors errors;
+  auto r = Parse(R"(remote_write:
+  - url: http://a:1/w
+    bearer_token_file: missing.token
+  - url: http://b:1/w
+    basic_auth: {username: u, password_file: missing.pw}
+  - url: https://c:1/w
+    tls_config: {ca_file: missing-ca.pem}
+  - url: https://d:1/w
+    bearer_token_file: two-lines.token
+    tls_config: {ca_file: not-a.pem}
+  - url: http://e:1/w
+    bearer_token_env: OBSMON_REMOTE_WRITE_CONFIG_TEST_UNSET
+)", &errors, dir.File("obsmon.yml"));
+  EXPECT_EQ(r.size(), 1u);  // only the one naming a variable
+  EXPECT_EQ(errors.errors().size(), 5u) << errors.ToString();
+  const std::string all = errors.ToString();
+  const std::string at = dir.File("obsmon.yml") + ":";
+  EXPECT_NE(all.find(at + "3:24: bearer_token_file: '" + dir.File("missing.token") +
+                     "' does not exist"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(at + "5:46: password_file: '" + dir.File("missing.pw") + "' does not exist"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(at + "7:27: ca_file: '" + dir.File("missing-ca.pem") + "' does not exist"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(at + "9:24: bearer_token_file: '" + dir.File("two-lines.token") +
+                     "' holds a control byte"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find(at + "10:27: ca_file: '" + dir.File("not-a.pem") +
+                     "' holds no PEM certificate"),
+            std::string::npos)
+      << all;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 
+#include <mutex>
 #include <thread>
 
 #include "core/clock.h"
@@ -58,6 +59,10 @@ class SenderTest : public ::testing::Test {
     o.config.queue = q;
     o.external_labels = Labels{{"site", "lab"}};
     o.settle_ms = 2'000;
+    o.warn = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(warnings_mu_);
+      warnings_.push_back(line);
+    };
     auto client = MakeHttpRemoteClient(o.config, "test");
     return std::make_unique<Sender>(clock_, std::move(o), testing::OpenReaderOrFail(db_),
                                     std::move(store).value(), std::move(client));
@@ -83,6 +88,18 @@ class SenderTest : public ::testing::Test {
   testing::FakeReceiver receiver_;
   bool configured_ = false;
   std::string bearer_env_;  // bearer_token_env of the destination, "" for none
+
+  // The sender's log lines containing `text`.
+  std::vector<std::string> Warnings(const std::string& text) {
+    std::lock_guard<std::mutex> lock(warnings_mu_);
+    std::vector<std::string> out;
+    for (const auto& w : warnings_) {
+      if (w.find(text) != std::string::npos) out.push_back(w);
+    }
+    return out;
+  }
+  std::mutex warnings_mu_;
+  std::vector<std::string> warnings_;
 };
 
 TEST_F(SenderTest, TwoXxAdvancesCursorAndEverySampleArrivesOnce) {
@@ -155,6 +172,55 @@ TEST_F(SenderTest, BadRequestDroppedAndCountedNeverRetried) {
   EXPECT_EQ(st.samples_dropped["rejected"], 6u);
   EXPECT_EQ(st.samples_sent, 0u);
   EXPECT_GE(StoredCursor(), kT0 + 18'000);  // dropped counts as resolved
+}
+
+// A receiver that refuses every request was logged once per window (each batch_send_deadline):
+// now the first rejection, then at most one line a minute with the count held back since, and
+// the rest when a request is accepted again. The counters count every request.
+TEST_F(SenderTest, RejectionsAreLoggedOnceAMinuteWithTheCountHeldBack) {
+  Write(100);  // 3 series, one sample a second from kT0 + 1 s
+  receiver_.Script({400}, /*repeat_last=*/true);
+  clock_.SetWall(kT0 + 20'000);
+  auto sender = MakeSender();
+  sender->Start();
+  ASSERT_TRUE(clock_.WaitForWaiters(1));  // [kT0, kT0 + 18 s): 17 seconds of samples
+  ASSERT_EQ(receiver_.requests(), 1);
+  auto lines = Warnings("dropped");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("remote_write r: status 400, 51 samples dropped: refused by the test "
+                          "receiver (repeats are logged at most once per "),
+            std::string::npos)
+      << lines[0];
+  // Each batch_send_deadline (1 s) reads one more second: one request of 3 samples, refused.
+  for (int i = 1; i < 60; ++i) {
+    clock_.Advance(1'000);
+    ASSERT_TRUE(clock_.WaitForWaiters(1));
+  }
+  EXPECT_EQ(receiver_.requests(), 60);
+  EXPECT_EQ(Warnings("dropped").size(), 1u);  // 59 held back
+  clock_.Advance(1'000);                      // a minute after the first line
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  lines = Warnings("dropped");
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("status 400, 3 samples dropped: refused by the test receiver (and 59 "
+                          "more requests with 177 samples rejected since the last message)"),
+            std::string::npos)
+      << lines[1];
+  clock_.Advance(1'000);  // held back
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  receiver_.Script({204}, /*repeat_last=*/true);
+  clock_.Advance(1'000);  // accepted: what was held back is told
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_EQ(Warnings("dropped").size(), 2u);
+  lines = Warnings("since the last message (not logged one by one)");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("remote_write r: 1 request with 3 samples rejected since"),
+            std::string::npos)
+      << lines[0];
+  auto st = sender->Stats();
+  EXPECT_EQ(st.samples_dropped["rejected"], 51u + 61 * 3);  // every one counted
+  EXPECT_EQ(st.requests["400"], 62u);
+  EXPECT_EQ(st.samples_sent, 3u);
 }
 
 // Fresh eyes, issue 16: an unset or empty token variable is a secret that cannot be read, like a

@@ -1,0 +1,132 @@
+#include "core/label_selector.h"
+
+#include <re2/re2.h>
+
+namespace obsmon {
+namespace {
+
+bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
+
+std::string Trimmed(const std::string& s) {
+  size_t b = 0, e = s.size();
+  while (b < e && IsBlank(s[b])) ++b;
+  while (e > b && IsBlank(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
+// Reads the matcher list of `text` from `pos`; an empty string when it is valid, else what is
+// wrong (with the 1-based offset into `text`).
+class MatcherListReader {
+ public:
+  explicit MatcherListReader(const std::string& text) : s_(text) {}
+
+  std::string Check() {
+    size_t matchers = 0;
+    for (;;) {
+      SkipBlanks();
+      if (pos_ == s_.size()) break;
+      if (std::string problem = ReadMatcher(); !problem.empty()) return problem;
+      ++matchers;
+      SkipBlanks();
+      if (pos_ == s_.size()) break;
+      if (s_[pos_] != ',') return At("expected ',' between matchers");
+      ++pos_;
+    }
+    if (matchers == 0) return "selects nothing: give at least one matcher";
+    return "";
+  }
+
+ private:
+  void SkipBlanks() {
+    while (pos_ < s_.size() && IsBlank(s_[pos_])) ++pos_;
+  }
+
+  std::string At(const std::string& what) const {
+    return what + " at character " + std::to_string(pos_ + 1) + " of the matchers";
+  }
+
+  std::string ReadMatcher() {
+    const size_t name_start = pos_;
+    if (!IsNameStart(s_[pos_])) return At("expected a label name");
+    while (pos_ < s_.size() && IsNameChar(s_[pos_])) ++pos_;
+    const std::string name = s_.substr(name_start, pos_ - name_start);
+    SkipBlanks();
+    std::string op;
+    for (const char* candidate : {"=~", "!~", "!=", "="}) {
+      if (s_.compare(pos_, std::char_traits<char>::length(candidate), candidate) == 0) {
+        op = candidate;
+        break;
+      }
+    }
+    if (op.empty()) return At("expected =, !=, =~ or !~ after '" + name + "'");
+    pos_ += op.size();
+    SkipBlanks();
+    std::string value;
+    if (std::string problem = ReadString(&value); !problem.empty()) return problem;
+    if (op == "=~" || op == "!~") {
+      RE2::Options options;
+      options.set_log_errors(false);
+      RE2 re("^(?:" + value + ")$", options);
+      if (!re.ok()) return "bad regex for '" + name + "': " + re.error();
+    }
+    return "";
+  }
+
+  // A PromQL string: "..." or '...' with Go's escapes, or `...` taken as is. `value` gets the
+  // text with the simple escapes decoded (enough to compile a regex from it).
+  std::string ReadString(std::string* value) {
+    if (pos_ == s_.size() || (s_[pos_] != '"' && s_[pos_] != '\'' && s_[pos_] != '`')) {
+      return At("expected a quoted value");
+    }
+    const char quote = s_[pos_++];
+    for (; pos_ < s_.size(); ++pos_) {
+      char c = s_[pos_];
+      if (c == quote) {
+        ++pos_;
+        return "";
+      }
+      if (c == '\\' && quote != '`') {
+        if (++pos_ == s_.size()) break;
+        c = s_[pos_];
+        static const std::string kSimple = "abfnrtv\\'\"";
+        static const std::string kDecoded = "\a\b\f\n\r\t\v\\'\"";
+        if (size_t k = kSimple.find(c); k != std::string::npos) {
+          *value += kDecoded[k];
+        } else if (c == 'x' || c == 'u' || c == 'U' || (c >= '0' && c <= '7')) {
+          *value += 'x';  // a code point: one literal character keeps a regex's shape
+        } else {
+          return At(std::string("unknown escape '\\") + c + "'");
+        }
+        continue;
+      }
+      *value += c;
+    }
+    return "unclosed quote";
+  }
+
+  const std::string& s_;
+  size_t pos_ = 0;
+};
+
+}  // namespace
+
+Result<std::string> SelectorMatchers(const std::string& selector) {
+  std::string s = Trimmed(selector);
+  if (!s.empty() && s.front() == '{') {
+    if (s.size() < 2 || s.back() != '}') {
+      return Status::InvalidArgument("selector '" + selector + "' opens a brace it does not close");
+    }
+    s = Trimmed(s.substr(1, s.size() - 2));
+  }
+  if (std::string problem = MatcherListReader(s).Check(); !problem.empty()) {
+    return Status::InvalidArgument("selector '" + selector + "' " +
+                                   (problem.rfind("selects", 0) == 0 ? "" : "is not a list of "
+                                    "label matchers such as {job=\"blackbox\"}: ") +
+                                   problem);
+  }
+  return s;
+}
+
+}  // namespace obsmon

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/duration.h"
+#include "core/promql_string.h"
 
 namespace obsmon::alerts::promql {
 
@@ -252,64 +253,15 @@ class Parser {
   }
 
   bool ReadString(std::string* out) {
-    size_t start = p_;
     if (p_ >= s_.size() || (s_[p_] != '"' && s_[p_] != '\'' && s_[p_] != '`')) {
       Fail(p_, "expected string literal, got " + Describe());
       return false;
     }
-    char q = s_[p_++];
-    while (p_ < s_.size() && s_[p_] != q) {
-      char c = s_[p_++];
-      if (c == '\\' && q != '`') {
-        if (p_ >= s_.size()) break;
-        char e = s_[p_++];
-        switch (e) {
-          case 'n':
-            *out += '\n';
-            break;
-          case 't':
-            *out += '\t';
-            break;
-          case 'r':
-            *out += '\r';
-            break;
-          case 'a':
-            *out += '\a';
-            break;
-          case 'b':
-            *out += '\b';
-            break;
-          case 'f':
-            *out += '\f';
-            break;
-          case 'v':
-            *out += '\v';
-            break;
-          case '\\':
-            *out += '\\';
-            break;
-          case '"':
-            *out += '"';
-            break;
-          case '\'':
-            *out += '\'';
-            break;
-          default:
-            Fail(p_ - 2, std::string("unknown escape sequence '\\") + e + "' in string");
-            return false;
-        }
-      } else if (c == '\n' && q != '`') {
-        Fail(start, "unterminated quoted string");
-        return false;
-      } else {
-        *out += c;
-      }
-    }
-    if (p_ >= s_.size()) {
-      Fail(start, "unterminated quoted string");
+    PromqlStringError error;
+    if (!ReadPromqlString(s_, &p_, out, &error)) {
+      Fail(error.pos, error.message);
       return false;
     }
-    ++p_;  // closing quote
     return true;
   }
 

@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 
+#include "core/promql_string.h"
+
 namespace obsmon {
 namespace {
 
@@ -52,6 +54,10 @@ class MatcherListReader {
     if (!IsNameStart(s_[pos_])) return At("expected a label name");
     while (pos_ < s_.size() && IsNameChar(s_[pos_])) ++pos_;
     const std::string name = s_.substr(name_start, pos_ - name_start);
+    if (name == "__name__") {
+      pos_ = name_start;  // obsmon names the metrics it reads; a second name is a 400
+      return At("the metric is not the selector's to choose (__name__)");
+    }
     SkipBlanks();
     std::string op;
     for (const char* candidate : {"=~", "!~", "!=", "="}) {
@@ -74,36 +80,17 @@ class MatcherListReader {
     return "";
   }
 
-  // A PromQL string: "..." or '...' with Go's escapes, or `...` taken as is. `value` gets the
-  // text with the simple escapes decoded (enough to compile a regex from it).
+  // A PromQL string, read as the PromQL parser reads it (core/promql_string.h).
   std::string ReadString(std::string* value) {
     if (pos_ == s_.size() || (s_[pos_] != '"' && s_[pos_] != '\'' && s_[pos_] != '`')) {
       return At("expected a quoted value");
     }
-    const char quote = s_[pos_++];
-    for (; pos_ < s_.size(); ++pos_) {
-      char c = s_[pos_];
-      if (c == quote) {
-        ++pos_;
-        return "";
-      }
-      if (c == '\\' && quote != '`') {
-        if (++pos_ == s_.size()) break;
-        c = s_[pos_];
-        static const std::string kSimple = "abfnrtv\\'\"";
-        static const std::string kDecoded = "\a\b\f\n\r\t\v\\'\"";
-        if (size_t k = kSimple.find(c); k != std::string::npos) {
-          *value += kDecoded[k];
-        } else if (c == 'x' || c == 'u' || c == 'U' || (c >= '0' && c <= '7')) {
-          *value += 'x';  // a code point: one literal character keeps a regex's shape
-        } else {
-          return At(std::string("unknown escape '\\") + c + "'");
-        }
-        continue;
-      }
-      *value += c;
+    PromqlStringError error;
+    if (!ReadPromqlString(s_, &pos_, value, &error)) {
+      pos_ = error.pos;
+      return At(error.message);
     }
-    return "unclosed quote";
+    return "";
   }
 
   const std::string& s_;

@@ -1,7 +1,6 @@
 #include "alerts/alerting_rule.h"
 
 #include <algorithm>
-#include <set>
 
 namespace obsmon::alerts {
 
@@ -267,18 +266,15 @@ Status RecordingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vecto
     last_error_ = res.status().message();
     return res.status();
   }
-  std::set<Labels> seen;
-  promql::Vector out;
-  for (auto& s : *res) {
-    Labels l = s.labels;
-    l.Set("__name__", spec_.name);
+  promql::Vector out = std::move(*res);
+  for (auto& s : out) {
+    s.labels.Set("__name__", spec_.name);
     // Recording rule labels are literal in Prometheus (no templating).
-    for (const auto& item : spec_.labels) l.Set(item.name, item.text);
-    if (!seen.insert(l).second) {
-      last_error_ = "vector contains metrics with the same labelset after applying rule labels";
-      return Status::InvalidArgument(last_error_);
-    }
-    out.push_back({std::move(l), s.v});
+    for (const auto& item : spec_.labels) s.labels.Set(item.name, item.text);
+  }
+  if (promql::HasDuplicateLabelsets(out)) {
+    last_error_ = "vector contains metrics with the same labelset after applying rule labels";
+    return Status::InvalidArgument(last_error_);
   }
   if (ctx.limit > 0 && out.size() > static_cast<size_t>(ctx.limit)) {
     last_error_ = "exceeded limit of " + std::to_string(ctx.limit) + " with " +

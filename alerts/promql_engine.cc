@@ -2,6 +2,7 @@
 #include "alerts/template.h"
 
 #include "alerts/go_float.h"
+#include "alerts/promql_aggregation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -102,18 +103,8 @@ bool DropsName(BinOp op) {
 }
 
 Status CheckUniqueLabelsets(const Vector& v) {
-  if (v.size() < 2) return Status::Ok();
-  // Sort indices by label hash; only equal hashes need a full comparison.
-  std::vector<std::pair<size_t, size_t>> h;
-  h.reserve(v.size());
-  for (size_t i = 0; i < v.size(); ++i) h.emplace_back(v[i].labels.Hash(), i);
-  std::sort(h.begin(), h.end());
-  for (size_t i = 1; i < h.size(); ++i) {
-    for (size_t j = i; j-- > 0 && h[j].first == h[i].first;) {
-      if (v[h[j].second].labels == v[h[i].second].labels) {
-        return Status::InvalidArgument("vector cannot contain metrics with the same labelset");
-      }
-    }
+  if (HasDuplicateLabelsets(v)) {
+    return Status::InvalidArgument("vector cannot contain metrics with the same labelset");
   }
   return Status::Ok();
 }
@@ -374,93 +365,19 @@ class Evaluator {
   }
 
   Result<Value> Aggregate(const Expr& e) {
-    auto ar = Eval(*e.args[0]);
+    AggregationGroups groups(e);
+    const Expr& arg = *e.args[0];
+    if (IsNamedRangeCall(arg)) {
+      // The common `sum by (job) (rate(m[5m]))`: each series' result goes to its group as it is
+      // computed, without a vector of copied labels in between (they would be the series' own
+      // labels without __name__, distinct as one metric's series are: no check is skipped).
+      ForEachRangeResult(arg, [&](const Labels& labels, double v) { groups.Add(labels, v, true); });
+      return VectorValue(groups.Take());
+    }
+    auto ar = Eval(arg);
     if (!ar.ok()) return ar;
-    struct Group {
-      Labels labels;
-      double value = 0;
-      double mean = 0;
-      double count = 0;
-    };
-    std::vector<Group> groups;  // in order of first appearance, like Prometheus
-    std::unordered_map<std::string, size_t> index;
-    std::string key;  // reused: building the key allocates only when it grows
-    auto listed = [&](const std::string& n) {
-      return std::find(e.grouping.begin(), e.grouping.end(), n) != e.grouping.end();
-    };
-    for (const auto& s : ar->vector) {
-      key.clear();
-      if (e.without) {
-        for (const auto& [n, v] : s.labels.pairs()) {
-          if (n == "__name__" || listed(n)) continue;
-          key.append(n).push_back('\xff');
-          key.append(v).push_back('\xfe');
-        }
-      } else {
-        for (const auto& n : e.grouping) {
-          const std::string& v = s.labels.Get(n);
-          if (v.empty()) continue;
-          key.append(n).push_back('\xff');
-          key.append(v).push_back('\xfe');
-        }
-      }
-      auto found = index.find(key);
-      if (found == index.end()) {
-        Labels gl;
-        if (e.without) {
-          gl = s.labels;
-          gl.Remove("__name__");
-          for (const auto& n : e.grouping) gl.Remove(n);
-        } else {
-          for (const auto& n : e.grouping) {
-            const std::string& v = s.labels.Get(n);
-            if (!v.empty()) gl.Set(n, v);
-          }
-        }
-        index.emplace(key, groups.size());
-        Group g;
-        g.labels = std::move(gl);
-        g.value = s.v;
-        g.mean = s.v;
-        g.count = 1;
-        groups.push_back(std::move(g));
-        continue;
-      }
-      auto it = found;
-      Group& g = groups[it->second];
-      switch (e.agg) {
-        case AggOp::kSum:
-          g.value += s.v;
-          break;
-        case AggOp::kAvg: {
-          g.count++;
-          if (std::isinf(g.mean)) {
-            if (std::isinf(s.v) && (g.mean > 0) == (s.v > 0)) break;
-            if (!std::isinf(s.v) && !std::isnan(s.v)) break;
-          }
-          g.mean += s.v / g.count - g.mean / g.count;
-          break;
-        }
-        case AggOp::kMin:
-          if (g.value > s.v || std::isnan(g.value)) g.value = s.v;
-          break;
-        case AggOp::kMax:
-          if (g.value < s.v || std::isnan(g.value)) g.value = s.v;
-          break;
-        case AggOp::kCount:
-          g.count++;
-          break;
-      }
-    }
-    Vector out;
-    out.reserve(groups.size());
-    for (auto& g : groups) {
-      double v = g.value;
-      if (e.agg == AggOp::kAvg) v = g.mean;
-      if (e.agg == AggOp::kCount) v = g.count;
-      out.push_back({std::move(g.labels), v});
-    }
-    return VectorValue(std::move(out));
+    for (const auto& s : ar->vector) groups.Add(s.labels, s.v, false);
+    return VectorValue(groups.Take());
   }
 
   // rate / increase / delta as Prometheus 2.x's extrapolatedRate.
@@ -532,31 +449,48 @@ class Evaluator {
         out.push_back({DropName(std::move(s.labels)), v});
       }
     } else {
-      // Functions over a range vector (all drop the metric name): computed on the store's
-      // points in place, without materialising the matrix.
-      const Expr& sel = *e.args[0];
-      const int64_t maxt = ts_ - sel.offset_ms;
-      std::vector<Point> scratch;
-      q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
-                       [&](const Labels& labels, const Point* b, const Point* end) {
-                         if (std::any_of(b, end, [](const Point& p) { return IsStaleNaN(p.v); })) {
-                           scratch.clear();
-                           for (const Point* p = b; p != end; ++p) {
-                             if (!IsStaleNaN(p->v)) scratch.push_back(*p);
-                           }
-                           if (scratch.empty()) return;
-                           b = scratch.data();
-                           end = b + scratch.size();
-                         }
-                         std::optional<double> v = RangeFunction(f, b, end, sel);
-                         if (v) out.push_back({DropName(labels), *v});
-                       });
+      // Functions over a range vector (all drop the metric name).
+      ForEachRangeResult(e, [&](const Labels& labels, double v) {
+        out.push_back({DropName(labels), v});
+      });
       // Series of one metric name stay distinct after dropping the name: no check needed.
-      if (HasNameEquality(sel)) return VectorValue(std::move(out));
+      if (IsNamedRangeCall(e)) return VectorValue(std::move(out));
     }
     Status st = CheckUniqueLabelsets(out);
     if (!st.ok()) return st;
     return VectorValue(std::move(out));
+  }
+
+  // Whether `e` is a call of a function over a range vector whose selector names its metric
+  // (`rate(m[5m])`): its results are that metric's series without __name__, distinct.
+  static bool IsNamedRangeCall(const Expr& e) {
+    return e.kind == NodeKind::kCall && !e.args.empty() &&
+           e.args[0]->kind == NodeKind::kMatrixSelector && e.str != "absent_over_time" &&
+           HasNameEquality(*e.args[0]);
+  }
+
+  // Calls fn(labels, value) for each series' result of the range function `call`, computed on
+  // the store's points in place; `labels` are the series' own, __name__ included (the result
+  // drops it) and valid only during the call.
+  template <typename Fn>
+  void ForEachRangeResult(const Expr& call, Fn&& fn) {
+    const Expr& sel = *call.args[0];
+    const int64_t maxt = ts_ - sel.offset_ms;
+    std::vector<Point> scratch;
+    q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
+                     [&](const Labels& labels, const Point* b, const Point* end) {
+                       if (std::any_of(b, end, [](const Point& p) { return IsStaleNaN(p.v); })) {
+                         scratch.clear();
+                         for (const Point* p = b; p != end; ++p) {
+                           if (!IsStaleNaN(p->v)) scratch.push_back(*p);
+                         }
+                         if (scratch.empty()) return;
+                         b = scratch.data();
+                         end = b + scratch.size();
+                       }
+                       std::optional<double> v = RangeFunction(call.str, b, end, sel);
+                       if (v) fn(labels, *v);
+                     });
   }
 
   // `pts` holds at least one point and no stale markers.
@@ -612,6 +546,21 @@ class Evaluator {
 };
 
 }  // namespace
+
+bool HasDuplicateLabelsets(const Vector& v) {
+  if (v.size() < 2) return false;
+  // Sort indices by label hash; only equal hashes need a full comparison.
+  std::vector<std::pair<size_t, size_t>> h;
+  h.reserve(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h.emplace_back(v[i].labels.Hash(), i);
+  std::sort(h.begin(), h.end());
+  for (size_t i = 1; i < h.size(); ++i) {
+    for (size_t j = i; j-- > 0 && h[j].first == h[i].first;) {
+      if (v[h[j].second].labels == v[h[i].second].labels) return true;
+    }
+  }
+  return false;
+}
 
 Result<Value> Evaluate(const Expr& expr, int64_t ts_ms, const Querier& querier,
                        const EvalOptions& options) {

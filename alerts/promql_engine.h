@@ -21,6 +21,9 @@ struct EvalOptions {
 Result<Value> Evaluate(const Expr& expr, int64_t ts_ms, const Querier& querier,
                        const EvalOptions& options = {});
 
+// Whether two samples of `v` have the same labels.
+bool HasDuplicateLabelsets(const Vector& v);
+
 // The largest range + offset + lookback that `expr` reads back from ts (to size the store).
 int64_t MaxLookbehindMs(const Expr& expr, const EvalOptions& options = {});
 

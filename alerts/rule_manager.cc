@@ -3,18 +3,12 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <algorithm>
 #include <chrono>
-#include <unordered_set>
 
 #include "core/thread_name.h"
 
 namespace obsmon::alerts {
-
-namespace {
-struct LabelsHash {
-  size_t operator()(const Labels& l) const { return l.Hash(); }
-};
-}  // namespace
 
 struct RuleManager::Group {
   RuleGroupSpec spec;
@@ -25,8 +19,9 @@ struct RuleManager::Group {
   std::vector<std::unique_ptr<RecordingRule>> recording;
   std::vector<std::pair<bool, size_t>> order;  // (is_alerting, index)
   // What the previous evaluation wrote (for stale markers).
-  // Per rule (index into `order`): the series it wrote at the last evaluation.
-  std::vector<std::unordered_set<Labels, LabelsHash>> last_series;
+  // Per rule (index into `order`): the series it wrote at the last evaluation, sorted (sorting
+  // the labels moved out of the result costs less than hashing copies into a set each cycle).
+  std::vector<std::vector<Labels>> last_series;
 };
 
 namespace {
@@ -182,14 +177,17 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
     // wrote before stays visible for the lookback (found by the alert differential test: obsmon
     // used to end those series, so a later rule reading ALERTS saw less than in promtool).
     if (st.ok()) {
-      std::unordered_set<Labels, LabelsHash> written;
+      std::vector<Labels> written;
       written.reserve(out.size());
-      for (const auto& s : out) {
+      for (auto& s : out) {
         options_.store->AppendLabeled(s.labels, ts, s.v);
-        written.insert(s.labels);
+        written.push_back(std::move(s.labels));
       }
+      std::sort(written.begin(), written.end());
       for (const auto& l : g.last_series[i]) {
-        if (!written.count(l)) options_.store->MarkStale(l, ts);
+        if (!std::binary_search(written.begin(), written.end(), l)) {
+          options_.store->MarkStale(l, ts);
+        }
       }
       g.last_series[i] = std::move(written);
     }

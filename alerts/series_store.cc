@@ -146,7 +146,7 @@ bool MatchesAll(const Labels& labels, const std::vector<Matcher>& matchers, cons
 
 template <typename Fn>
 void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-                        Fn&& fn) const {
+                        Span span, Fn&& fn) const {
   auto visit = [&](const Entry& e) {
     const Point* lo = e.points.data() + e.begin;
     const Point* hi = e.points.data() + e.points.size();
@@ -157,6 +157,11 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
     while (last != lo && (last - 1)->t > maxt_ms && ++steps < 16) --last;
     if (last != lo && (last - 1)->t > maxt_ms) {
       last = std::upper_bound(lo, last, maxt_ms, [](int64_t t, const Point& p) { return t < p.t; });
+    }
+    if (span == Span::kNewest) {
+      // An instant selector reads one point: no need to walk its whole lookback window.
+      if (last != lo && (last - 1)->t >= mint_ms) fn(e, last - 1, last);
+      return;
     }
     const Point* first = last;
     steps = 0;
@@ -188,29 +193,31 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
 void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                          promql::Matrix* out) const {
   ReaderMutexLock lock(mu_);
-  Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point* first, const Point* last) {
-    promql::Series s;
-    s.labels = e.labels;
-    s.points.assign(first, last);
-    out->push_back(std::move(s));
-  });
+  Visit(matchers, mint_ms, maxt_ms, Span::kWindow,
+        [&](const Entry& e, const Point* first, const Point* last) {
+          promql::Series s;
+          s.labels = e.labels;
+          s.points.assign(first, last);
+          out->push_back(std::move(s));
+        });
 }
 
 void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                int64_t maxt_ms, promql::Matrix* out) const {
   ReaderMutexLock lock(mu_);
-  Visit(matchers, mint_ms, maxt_ms, [&](const Entry& e, const Point*, const Point* last) {
-    promql::Series s;
-    s.labels = e.labels;
-    s.points.push_back(*(last - 1));
-    out->push_back(std::move(s));
-  });
+  Visit(matchers, mint_ms, maxt_ms, Span::kNewest,
+        [&](const Entry& e, const Point*, const Point* last) {
+          promql::Series s;
+          s.labels = e.labels;
+          s.points.push_back(*(last - 1));
+          out->push_back(std::move(s));
+        });
 }
 
 void SeriesStore::ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                 int64_t maxt_ms, const SeriesFn& fn) const {
   ReaderMutexLock lock(mu_);
-  Visit(matchers, mint_ms, maxt_ms,
+  Visit(matchers, mint_ms, maxt_ms, Span::kWindow,
         [&](const Entry& e, const Point* first, const Point* last) { fn(e.labels, first, last); });
 }
 

@@ -89,10 +89,12 @@ class SeriesStore final : public promql::Querier {
     int64_t retention_ms = 0;           // this metric's own need (RequireRetentionFor), or 0
   };
   void AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // What Visit passes of a series' points in range: all of them, or only the newest.
+  enum class Span { kWindow, kNewest };
   // Calls fn(entry, first, last) for every matching series with points in range.
   template <typename Fn>
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-             Fn&& fn) const REQUIRES_SHARED(mu_);
+             Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
 
   SeriesStoreOptions options_;

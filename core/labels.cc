@@ -7,6 +7,7 @@ namespace obsmon {
 
 namespace {
 const std::string kEmpty;
+constexpr size_t kScanLimit = 8;  // Get scans sets up to this size, else bisects
 }
 
 Labels::Labels(std::initializer_list<Pair> pairs) {
@@ -44,6 +45,15 @@ void Labels::Set(std::string_view name, std::string_view value) {
 void Labels::Remove(std::string_view name) { Set(name, ""); }
 
 const std::string& Labels::Get(std::string_view name) const {
+  // Label sets are small, and Get is on the rule engine's hot path (each selector's matchers on
+  // each series, each aggregation's group key): a scan that compares lengths first costs less
+  // than a binary search of three-way string comparisons. Names are unique: the same answer.
+  if (pairs_.size() <= kScanLimit) {
+    for (const auto& [n, v] : pairs_) {
+      if (n == name) return v;
+    }
+    return kEmpty;
+  }
   auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
                              [](const Pair& p, std::string_view n) { return p.first < n; });
   return (it != pairs_.end() && it->first == name) ? it->second : kEmpty;

@@ -66,6 +66,32 @@ TEST_F(PromqlEngineTest, RateExtrapolatesLikePrometheus) {
   EXPECT_DOUBLE_EQ(w[0].v, 40.0);
 }
 
+TEST_F(PromqlEngineTest, SumOfRatesByJobAddsEachSeriesRate) {
+  // Counters every 15s from 0 to 150s; rate(x[1m]) at 150s reads 90..150s (as above): the
+  // increase over 60s. Job a: +40 and +80, job b: +20.
+  for (int i = 0; i <= 10; ++i) {
+    Add("x_total", {{"job", "a"}, {"i", "1"}}, i * 15'000, i * 10.0);
+    Add("x_total", {{"job", "a"}, {"i", "2"}}, i * 15'000, i * 20.0);
+    Add("x_total", {{"job", "b"}, {"i", "1"}}, i * 15'000, i * 5.0);
+  }
+  auto v = Vec("sum by (job) (rate(x_total[1m]))", 150'000);
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].labels, (Labels{{"job", "a"}}));
+  EXPECT_DOUBLE_EQ(v[0].v, 120.0 / 60.0);
+  EXPECT_EQ(v[1].labels, (Labels{{"job", "b"}}));
+  EXPECT_DOUBLE_EQ(v[1].v, 20.0 / 60.0);
+  // rate() dropped the name, so grouping by it finds none: one group of all three.
+  auto by_name = Vec("sum by (__name__) (rate(x_total[1m]))", 150'000);
+  ASSERT_EQ(by_name.size(), 1u);
+  EXPECT_TRUE(by_name[0].labels.empty());
+  EXPECT_DOUBLE_EQ(by_name[0].v, 140.0 / 60.0);
+  // A selector keeps it.
+  auto raw = Vec("sum by (__name__) (x_total)", 150'000);
+  ASSERT_EQ(raw.size(), 1u);
+  EXPECT_EQ(raw[0].labels, (Labels{{"__name__", "x_total"}}));
+  EXPECT_EQ(raw[0].v, 350);  // 100 + 200 + 50
+}
+
 TEST_F(PromqlEngineTest, RateNeedsTwoSamples) {
   Add("x_total", {}, 0, 5);
   EXPECT_TRUE(Vec("rate(x_total[5m])", kMin).empty());

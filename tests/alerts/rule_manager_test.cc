@@ -318,5 +318,60 @@ TEST_F(RuleManagerTest, LastSampleCountsForFiveMinutesOfLookback) {
   EXPECT_EQ(m->ActiveAlerts(true)[0].resolved_at_ms, kStart + 6 * kMin);
 }
 
+// A manager of one group with one recording rule `record: r` over `expr`, evaluated by hand.
+struct OneRecordingRule {
+  explicit OneRecordingRule(const std::string& expr) {
+    ConfigErrors errors;
+    auto groups = ParseRuleFileText(
+        "groups:\n  - name: g\n    rules:\n      - record: r\n        expr: '" + expr + "'\n",
+        "rules.yml", &errors);
+    EXPECT_TRUE(errors.empty()) << errors.ToString();
+    RuleManagerOptions o;
+    o.store = &store;
+    manager = std::make_unique<RuleManager>(o, groups);
+  }
+  // The points of r{i="<instance>"} up to ts.
+  std::vector<promql::Point> PointsOf(const std::string& instance, int64_t ts) const {
+    promql::Matrix out;
+    promql::Matcher name{promql::Matcher::Op::kEq, "__name__", "r", nullptr};
+    promql::Matcher i{promql::Matcher::Op::kEq, "i", instance, nullptr};
+    store.Select({name, i}, 0, ts, &out);
+    return out.empty() ? std::vector<promql::Point>{} : out[0].points;
+  }
+  SeriesStore store;
+  std::unique_ptr<RuleManager> manager;
+};
+
+TEST(RecordingRuleTest, SameLabelsetAfterTheRecordNameIsAnErrorAndWritesNothing) {
+  OneRecordingRule rule(R"({__name__=~"a|b"})");
+  rule.store.AppendLabeled(Labels{{"__name__", "a"}, {"i", "1"}}, kStart, 1);
+  rule.store.AppendLabeled(Labels{{"__name__", "b"}, {"i", "1"}}, kStart, 2);
+  rule.manager->EvaluateAt(kStart);
+  EXPECT_EQ(rule.manager->evaluation_failures(), 1u);
+  EXPECT_EQ(rule.manager->Rules()[0].last_error,
+            "vector contains metrics with the same labelset after applying rule labels");
+  EXPECT_TRUE(rule.PointsOf("1", kStart).empty());
+}
+
+TEST(RecordingRuleTest, ASeriesNoLongerWrittenEndsWithAStaleMarker) {
+  OneRecordingRule rule("x > 0");
+  rule.store.AppendLabeled(Labels{{"__name__", "x"}, {"i", "1"}}, kStart, 1);
+  rule.store.AppendLabeled(Labels{{"__name__", "x"}, {"i", "2"}}, kStart, 1);
+  rule.manager->EvaluateAt(kStart);
+  rule.store.AppendLabeled(Labels{{"__name__", "x"}, {"i", "1"}}, kStart + kMin, 1);
+  rule.store.AppendLabeled(Labels{{"__name__", "x"}, {"i", "2"}}, kStart + kMin, 0);
+  rule.manager->EvaluateAt(kStart + kMin);
+  EXPECT_EQ(rule.manager->evaluation_failures(), 0u);
+  auto kept = rule.PointsOf("1", kStart + kMin);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].t, kStart + kMin);
+  EXPECT_EQ(kept[1].v, 1);
+  auto ended = rule.PointsOf("2", kStart + kMin);
+  ASSERT_EQ(ended.size(), 2u);
+  EXPECT_EQ(ended[0].v, 1);
+  EXPECT_EQ(ended[1].t, kStart + kMin);
+  EXPECT_TRUE(promql::IsStaleNaN(ended[1].v));
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

@@ -1,32 +1,14 @@
 #include "report/percentiles.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
+#include "report/compensated_sum.h"
+#include "report/double_order.h"
+
 namespace obsmon {
-namespace {
-
-// Neumaier's compensated sum: the rounding error of each addition is carried along, so the
-// result is (nearly always) the correctly rounded sum whatever the order of the values, and a
-// mean computed from hourly sets equals the one computed from all values at once.
-class CompensatedSum {
- public:
-  void Add(double v) {
-    const double t = sum_ + v;
-    compensation_ += std::abs(sum_) >= std::abs(v) ? (sum_ - t) + v : (v - t) + sum_;
-    sum_ = t;
-  }
-  double value() const { return sum_ + compensation_; }
-
- private:
-  double sum_ = 0;
-  double compensation_ = 0;
-};
-
-}  // namespace
 
 uint64_t NearestRank(uint64_t n, uint32_t permille) {
   uint64_t rank = (static_cast<uint64_t>(permille) * n + 999) / 1000;
@@ -41,17 +23,6 @@ LatencySummary SummarizeLatency(std::span<double> values) {
 }
 
 namespace {
-
-// Maps doubles to unsigned integers of the same order (negatives below positives, -0 below +0),
-// so that a binary search over integers walks the doubles in order.
-uint64_t OrderKey(double v) {
-  const uint64_t bits = std::bit_cast<uint64_t>(v);
-  return (bits >> 63) ? ~bits : bits | (uint64_t{1} << 63);
-}
-
-double FromOrderKey(uint64_t key) {
-  return std::bit_cast<double>((key >> 63) ? key & ~(uint64_t{1} << 63) : ~key);
-}
 
 // How many values of all sets are <= v.
 uint64_t CountAtMost(std::span<const std::span<const double>> sets, double v) {

@@ -29,9 +29,10 @@ LatencySummary SummarizeLatency(std::span<double> values);
 
 // Summarizes the union of `sets`, each ascending and free of NaN, without merging them: the
 // percentiles are the nearest-rank values of their concatenation (an exact selection by binary
-// search over the doubles' order, O(k log n) per step for k sets). This is how a week of hourly
-// sets is summarized without touching its 600,000 values one by one. The mean is a compensated
-// sum over count (nearly always the correctly rounded mean, whatever the grouping).
+// search over the doubles' order, O(k log n) per step for k sets). The sets must all be held;
+// a report streams its hours instead (report/latency_selection.h, the same figures bit for bit).
+// The mean is a compensated sum over count (nearly always the correctly rounded mean, whatever
+// the grouping).
 LatencySummary SummarizeSortedSets(std::span<const std::span<const double>> sets);
 
 }  // namespace obsmon

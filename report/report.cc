@@ -10,6 +10,7 @@
 #include "core/duration.h"
 #include "report/figure_format.h"
 #include "report/period_days.h"
+#include "report/window_latency.h"
 
 namespace obsmon {
 namespace {
@@ -88,10 +89,6 @@ size_t DayAt(const std::vector<DaySummary>& days, TimestampMs ts) {
   if (it == days.begin()) return kNoDay;
   --it;
   return ts < it->end_ms ? static_cast<size_t>(it - days.begin()) : kNoDay;
-}
-
-bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
-  return allow.empty() || std::find(allow.begin(), allow.end(), probe) != allow.end();
 }
 
 void AddOverlap(UptimeTotals& totals, const StateSpan& span, TimestampMs from, TimestampMs to) {
@@ -450,87 +447,15 @@ void SummarizeChecks(Report& r, std::span<const ProbeRun> check_runs,
   for (auto& [name, c] : checks) r.checks.push_back(std::move(c));
 }
 
-// Latency over the window of every health probe, pooled, and of each probe on its own.
-void SummarizeProbeLatencies(Report& r, const std::vector<const storage::HourDurations*>& groups) {
-  std::map<std::string, std::vector<std::span<const double>>> by_probe;
-  std::vector<std::span<const double>> all;
-  for (const auto* g : groups) {
-    by_probe[g->key.probe].emplace_back(g->seconds);
-    all.emplace_back(g->seconds);
-  }
-  r.latency = SummarizeSortedSets(all);
-  for (const auto& [probe, sets] : by_probe) {
-    const bool sla = r.objective.latency_p95_ms && Wanted(r.objective.latency_probes, probe);
-    r.latency_by_probe.push_back({probe, sla, SummarizeSortedSets(sets)});
-  }
-}
-
-// Latency of successful health runs: per probe and pooled over the window, and for the SLA's
-// probes per UTC hour and per day (a run of whole hours), each selected exactly from the hours'
-// sorted sets without merging them.
-void SummarizeLatencies(Report& r, const std::vector<storage::HourDurations>& groups,
-                        const std::vector<std::string>& health_probes) {
-  const TimestampMs first_hour = HourStart(r.from_ms);
-  const size_t hours =
-      r.evaluated_to_ms > r.from_ms
-          ? static_cast<size_t>((HourStart(r.evaluated_to_ms - 1) - first_hour) / kHourMs + 1)
-          : 0;
-  // The sets ordered by hour then probe; per_hour[h] .. per_hour[h + 1] are hour h's.
-  std::vector<const storage::HourDurations*> health;
-  for (const auto& g : groups) {
-    if (g.role != ProbeRole::kHealth || g.seconds.empty() || !Wanted(health_probes, g.key.probe)) {
-      continue;
-    }
-    if (g.hour_ms < first_hour || g.hour_ms >= first_hour + static_cast<TimestampMs>(hours) * kHourMs) {
-      continue;
-    }
-    health.push_back(&g);
-  }
-  SummarizeProbeLatencies(r, health);
-  std::vector<const storage::HourDurations*> ordered;
-  for (const auto* g : health) {
-    if (Wanted(r.objective.latency_probes, g->key.probe)) ordered.push_back(g);
-  }
-  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
-    if (a->hour_ms != b->hour_ms) return a->hour_ms < b->hour_ms;
-    return a->key.probe < b->key.probe;
-  });
-  std::vector<std::span<const double>> sets;
-  sets.reserve(ordered.size());
-  std::vector<size_t> per_hour(hours + 1, 0);
-  for (const auto* g : ordered) {
-    sets.emplace_back(g->seconds);
-    ++per_hour[static_cast<size_t>((g->hour_ms - first_hour) / kHourMs) + 1];
-  }
-  for (size_t h = 1; h < per_hour.size(); ++h) per_hour[h] += per_hour[h - 1];
-  auto slice = [&](size_t h0, size_t h1) {
-    return std::span<const std::span<const double>>(sets.data() + per_hour[h0],
-                                                    per_hour[h1] - per_hour[h0]);
-  };
-  for (size_t h = 0; h < hours; ++h) {
-    if (per_hour[h + 1] == per_hour[h]) continue;
-    r.latency_hourly.push_back({first_hour + static_cast<TimestampMs>(h) * kHourMs,
-                                SummarizeSortedSets(slice(h, h + 1))});
-  }
-  // A day's latency is that of the whole UTC hours from the one its start falls in to the one its
-  // planned end falls in (durations are stored per hour): exact when days begin on the hour, and
-  // the same whether the day is reported at its end or later (docs/report.md, "Days").
-  auto hour_index = [&](TimestampMs t) {
-    return std::min(hours,
-                    static_cast<size_t>(std::max<TimestampMs>(0, (t - first_hour) / kHourMs)));
-  };
-  for (auto& d : r.days) {
-    const size_t h0 = hour_index(HourStart(d.start_ms));
-    const size_t h1 = d.planned_end_ms >= r.to_ms ? hours : hour_index(HourStart(d.planned_end_ms));
-    d.latency = SummarizeSortedSets(slice(h0, h1));
-  }
-}
-
 }  // namespace
 
-Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
-                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
-                              TimestampMs now_ms, const ReportOptions& options) {
+namespace {
+
+// Every figure of the report but latency, and no verdict yet (Decide needs the latency): the
+// latency is read in passes (WindowLatency) from memory or from storage.
+Report ReportWithoutLatency(const ReportInput& input, const std::string& component,
+                            const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                            TimestampMs now_ms, const ReportOptions& options) {
   Report r;
   r.component = component;
   r.objective = objective;
@@ -584,7 +509,6 @@ Report ComputeReportFromInput(const ReportInput& input, const std::string& compo
     return a.fired_ms < b.fired_ms;
   });
   SummarizeChecks(r, input.check_runs, excluded_eval);
-  SummarizeLatencies(r, input.health_durations, options.health_probes);
 
   const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);
   r.budget.allowed_ms = std::llround((1.0 - objective.uptime_percent / 100.0) *
@@ -593,6 +517,21 @@ Report ComputeReportFromInput(const ReportInput& input, const std::string& compo
   r.budget.left_ms = r.budget.allowed_ms - r.budget.used_ms;
 
   Project(r, r.excluded);
+  return r;
+}
+
+}  // namespace
+
+Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
+                              const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms, const ReportOptions& options) {
+  Report r = ReportWithoutLatency(input, component, objective, from_ms, to_ms, now_ms, options);
+  WindowLatency latency(r, options.health_probes);
+  do {
+    for (const storage::HourDurations& g : input.health_durations) latency.Visit(g);
+  } while (latency.AnotherPass());
+  // The groups are the same in every pass here: the passes always agree.
+  (void)latency.Fill(r);
   Decide(r);
   return r;
 }
@@ -647,28 +586,30 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
   auto checks = reader.RunsOfRole(component, ProbeRole::kIntegration, from_ms, evaluated_to);
   if (!checks.ok()) return checks.status();
   input.check_runs = std::move(*checks);
-  std::vector<std::pair<TimestampMs, TimestampMs>> excluded;
-  for (const TimeInterval& t : ExcludedIntervals(options, from_ms, evaluated_to)) {
-    excluded.emplace_back(t.start_ms, t.end_ms);
-  }
-  auto durations =
-      reader.SuccessDurations(component, ProbeRole::kHealth, from_ms, evaluated_to, excluded);
-  if (!durations.ok()) return durations.status();
-  input.health_durations = std::move(*durations);
-
-  Report report;
-  if (options.max_log_events == 0) {
-    report = ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, options);
-  } else {
-    ReportOptions with_logs = options;
+  ReportOptions with_logs = options;
+  if (options.max_log_events > 0) {
     auto events = reader.LogEvents(component, from_ms, evaluated_to, options.max_log_events);
     if (!events.ok()) return events.status();
     with_logs.log_events_truncated =
         options.log_events_truncated || events->size() >= options.max_log_events;
     with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
-    report =
-        ComputeReportFromInput(input, component, objective, from_ms, to_ms, now_ms, with_logs);
   }
+  Report report =
+      ReportWithoutLatency(input, component, objective, from_ms, to_ms, now_ms, with_logs);
+  // The durations are streamed, an hour of a probe at a time, never all held (docs/report.md,
+  // "How the report reads").
+  std::vector<std::pair<TimestampMs, TimestampMs>> excluded;
+  for (const TimeInterval& t : ExcludedIntervals(options, from_ms, evaluated_to)) {
+    excluded.emplace_back(t.start_ms, t.end_ms);
+  }
+  WindowLatency latency(report, options.health_probes);
+  if (Status s = reader.StreamSuccessDurations(component, ProbeRole::kHealth, from_ms,
+                                               evaluated_to, excluded, latency);
+      !s.ok()) {
+    return s;
+  }
+  if (Status s = latency.Fill(report); !s.ok()) return s;
+  Decide(report);
   auto usage = ReadComponentUsage(reader, component, from_ms, report.evaluated_to_ms);
   if (!usage.ok()) return usage.status();
   report.usage = std::move(*usage);

@@ -235,7 +235,9 @@ struct ReportInput {
   // Runs of integration probes started in [from, evaluated_to).
   std::vector<ProbeRun> check_runs;
   // Durations of successful health runs started in [from, evaluated_to) outside maintenance,
-  // per probe and UTC hour, each ascending (storage::Reader::SuccessDurations).
+  // per probe and UTC hour, each ascending, ordered by probe then hour
+  // (storage::Reader::SuccessDurations). BuildReport leaves this empty: it streams them from the
+  // reader instead (Reader::StreamSuccessDurations), never holding them all.
   std::vector<storage::HourDurations> health_durations;
 };
 

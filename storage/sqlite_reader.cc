@@ -458,17 +458,36 @@ class SqliteReader final : public Reader {
                                                       ProbeRole role, TimestampMs from_ms,
                                                       TimestampMs to_ms,
                                                       Exclusions excluded) override {
+    // One pass that keeps a copy of every group.
+    class Collect final : public HourDurationsPasses {
+     public:
+      void Visit(const HourDurations& group) override { groups.push_back(group); }
+      bool AnotherPass() override { return false; }
+      std::vector<HourDurations> groups;
+    } collect;
+    Status s = StreamSuccessDurations(component, role, from_ms, to_ms, excluded, collect);
+    if (!s.ok()) return s;
+    return std::move(collect.groups);
+  }
+
+  Status StreamSuccessDurations(const std::string& component, ProbeRole role,
+                                TimestampMs from_ms, TimestampMs to_ms, Exclusions excluded,
+                                HourDurationsPasses& passes) override {
     try {
+      // One read transaction for every pass: each sees the same groups although the writer
+      // commits runs meanwhile.
       ReadTx tx(*db_);
-      std::vector<HourDurations> out;
-      for (const auto& p : ProbesOf(component)) {
-        if (p.role != role) continue;
-        HourDurations base;
-        base.key = {component, p.name};
-        base.role = p.role;
-        ProbeSuccessDurations(p.id, base, from_ms, to_ms, excluded, &out);
-      }
-      return out;
+      std::vector<ProbeRow> probes = ProbesOf(component);
+      std::erase_if(probes, [&](const ProbeRow& p) { return p.role != role; });
+      do {
+        for (const auto& p : probes) {
+          HourDurations base;
+          base.key = {component, p.name};
+          base.role = p.role;
+          ProbeSuccessDurations(p.id, base, from_ms, to_ms, excluded, passes);
+        }
+      } while (passes.AnotherPass());
+      return Status::Ok();
     } catch (const SQLite::Exception& e) {
       ResetAll();
       return StatusFromException(e, "reading run durations from " + path_);
@@ -585,17 +604,18 @@ class SqliteReader final : public Reader {
     return out;
   }
 
-  // One probe's groups for SuccessDurations, appended to `out` in hour order: the sealed rows of
-  // whole hours inside the window (less the excluded runs' durations for an hour an exclusion
+  // One probe's groups for SuccessDurations, handed to `passes` in hour order: the sealed rows
+  // of whole hours inside the window (less the excluded runs' durations for an hour an exclusion
   // cuts by less than half), and the raw successful runs of the rest of [from_ms, to_ms)
-  // (partial hours, hours mostly excluded, unsealed hours).
+  // (partial hours, hours mostly excluded, unsealed hours). One group is held at a time.
   void ProbeSuccessDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
                              TimestampMs to_ms, Exclusions excluded,
-                             std::vector<HourDurations>* out) {
+                             HourDurationsPasses& passes) {
     const TimestampMs first_whole =
         HourOf(from_ms) == from_ms ? from_ms : HourOf(from_ms) + kHourMs;
     const TimestampMs end_whole = HourOf(to_ms);
     TimestampMs raw_from = from_ms;  // the window before this is done
+    HourDurations group = base;      // reused: its buffer holds one hour at most
     if (first_whole < end_whole) {
       sealed_between_.Reset();
       sealed_between_.Bind(1, probe_id);
@@ -607,8 +627,8 @@ class SqliteReader final : public Reader {
         const int64_t cut_ms = ExcludedMsIn(excluded, hour, hour + kHourMs);
         // Cut by maintenance over half the hour or more: the rest is read from the runs.
         if (2 * cut_ms >= kHourMs) continue;
-        HourDurations group = base;
         group.hour_ms = hour;
+        group.seconds.clear();
         if (!DecodeDurations(sqlite3_column_blob(st, 2),
                              static_cast<size_t>(sqlite3_column_bytes(st, 2)),
                              sqlite3_column_int64(st, 1), &group.seconds)) {
@@ -621,13 +641,13 @@ class SqliteReader final : public Reader {
           continue;  // the row does not hold them: read the hour from the runs
         }
         // Two statements are stepped at once here: SQLite allows that on one connection.
-        ReadRawDurations(probe_id, base, raw_from, hour, excluded, out);
+        ReadRawDurations(probe_id, base, raw_from, hour, excluded, passes);
         raw_from = hour + kHourMs;
-        if (!group.seconds.empty()) out->push_back(std::move(group));
+        if (!group.seconds.empty()) passes.Visit(group);
       }
       sealed_between_.Reset();
     }
-    ReadRawDurations(probe_id, base, raw_from, to_ms, excluded, out);
+    ReadRawDurations(probe_id, base, raw_from, to_ms, excluded, passes);
   }
 
   // The durations of the successful runs of the UTC hour starting at `hour` that lie in
@@ -650,13 +670,20 @@ class SqliteReader final : public Reader {
     return out;
   }
 
-  // Appends the successful runs of [from_ms, to_ms) outside `excluded`, grouped per hour and
-  // sorted. The groups appended never share an hour with those before (the callers' ranges are
-  // disjoint and ascending, and a sealed hour is never read here).
+  // Hands on the successful runs of [from_ms, to_ms) outside `excluded`, one sorted group per
+  // hour. Never an hour handed on before (the callers' ranges are disjoint and ascending, and a
+  // sealed hour is never read here).
   void ReadRawDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
-                        TimestampMs to_ms, Exclusions excluded, std::vector<HourDurations>* out) {
+                        TimestampMs to_ms, Exclusions excluded, HourDurationsPasses& passes) {
     if (from_ms >= to_ms) return;
-    const size_t first_new = out->size();
+    // The hour being gathered: an exclusion inside an hour splits it over two ranges below.
+    HourDurations pending = base;
+    auto hand_on = [&] {
+      if (pending.seconds.empty()) return;
+      std::sort(pending.seconds.begin(), pending.seconds.end());
+      passes.Visit(pending);
+      pending.seconds.clear();
+    };
     // Only the parts of [from_ms, to_ms) outside the exclusions (sorted and disjoint) are read:
     // an hour mostly under maintenance costs the rows of its few remaining minutes.
     TimestampMs at = from_ms;
@@ -665,19 +692,19 @@ class SqliteReader final : public Reader {
     while (at < to_ms) {
       TimestampMs until = to_ms;
       if (next != excluded.end() && next->first < to_ms) until = std::max(at, next->first);
-      if (at < until) ReadRawRange(probe_id, base, at, until, first_new, out);
+      if (at < until) ReadRawRange(probe_id, at, until, pending, hand_on);
       if (until >= to_ms || next == excluded.end()) break;
       at = std::max(until, next->second);
       ++next;
     }
-    for (size_t i = first_new; i < out->size(); ++i) {
-      std::sort((*out)[i].seconds.begin(), (*out)[i].seconds.end());
-    }
+    hand_on();
   }
 
-  // Appends the successful runs of [from_ms, to_ms) to the per-hour groups from `first_new` on.
-  void ReadRawRange(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
-                    TimestampMs to_ms, size_t first_new, std::vector<HourDurations>* out) {
+  // Adds the successful runs of [from_ms, to_ms) to `pending`, calling `hand_on` first whenever
+  // a run of a later hour comes.
+  template <typename HandOn>
+  void ReadRawRange(int64_t probe_id, TimestampMs from_ms, TimestampMs to_ms,
+                    HourDurations& pending, HandOn& hand_on) {
     successes_between_.Reset();
     successes_between_.Bind(1, probe_id);
     successes_between_.Bind(2, static_cast<int64_t>(from_ms));
@@ -685,11 +712,11 @@ class SqliteReader final : public Reader {
     while (successes_between_.Step()) {
       sqlite3_stmt* st = successes_between_.get();
       const TimestampMs hour = HourOf(sqlite3_column_int64(st, 0));
-      if (out->size() == first_new || out->back().hour_ms != hour) {
-        out->push_back(base);
-        out->back().hour_ms = hour;
+      if (pending.hour_ms != hour) {
+        hand_on();
+        pending.hour_ms = hour;
       }
-      out->back().seconds.push_back(sqlite3_column_double(st, 1));
+      pending.seconds.push_back(sqlite3_column_double(st, 1));
     }
     successes_between_.Reset();
   }

@@ -175,6 +175,19 @@ struct HourDurations {
 // Half-open [first, second) spans of wall time, sorted and disjoint (maintenance windows).
 using Exclusions = std::span<const std::pair<TimestampMs, TimestampMs>>;
 
+// What reads SuccessDurations' groups one at a time, in one or more passes over the same groups
+// (Reader::StreamSuccessDurations): an exact percentile selection that holds only a bounded part
+// of the values (report/latency_selection.h) reads them again to keep what it needs.
+class HourDurationsPasses {
+ public:
+  virtual ~HourDurationsPasses() = default;
+  // One group. `group` is the reader's, valid only during the call; it must not call the reader.
+  virtual void Visit(const HourDurations& group) = 0;
+  // Called after the last group of each pass: true to be given every group again, in the same
+  // order and from the same snapshot of the database.
+  virtual bool AnotherPass() = 0;
+};
+
 // A read connection. Not thread-safe: one Reader per thread. Safe to use while a Writer (in this
 // or another process) writes: WAL readers see the last committed state.
 class Reader : public ProbeStateSource {
@@ -244,6 +257,19 @@ class Reader : public ProbeStateSource {
                                                               TimestampMs to_ms,
                                                               Exclusions excluded) {
     return Status::Unavailable("SuccessDurations is not supported by this reader");
+  }
+  // The groups SuccessDurations returns, handed to `passes` one at a time, as many passes as it
+  // asks for, all from one snapshot. The SQLite reader holds one group (an hour of one probe) at
+  // a time, however long the window; this default reads them all once and replays them.
+  virtual Status StreamSuccessDurations(const std::string& component, ProbeRole role,
+                                        TimestampMs from_ms, TimestampMs to_ms,
+                                        Exclusions excluded, HourDurationsPasses& passes) {
+    auto groups = SuccessDurations(component, role, from_ms, to_ms, excluded);
+    if (!groups.ok()) return groups.status();
+    do {
+      for (const HourDurations& g : *groups) passes.Visit(g);
+    } while (passes.AnotherPass());
+    return Status::Ok();
   }
   // The persisted counter named `name` with exactly `labels`, or NotFound.
   virtual Result<double> CounterTotal(const std::string& name, const Labels& labels) {

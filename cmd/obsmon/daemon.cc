@@ -507,11 +507,12 @@ class Daemon::Impl {
     for (;;) {
       ReportStorageHealth();
       Refresh();
-      // A refresh builds each component's window report, whose latency sets (8 bytes a
-      // successful run of the window) are freed as soon as it is done. glibc keeps freed memory
-      // for reuse, fragmented: with 1,000 probes at 1 s the kept part grew from 25 to 77 MB in an
-      // hour while the heap in use stayed at 47 MB (bench/soak_bench). Handing it back after each
-      // refresh keeps RSS near what is in use; it costs a walk of the two arenas.
+      // A refresh builds each component's window report; its latency selection holds a bounded
+      // few MB whatever the window (report/latency_selection.h), freed as soon as it is done.
+      // glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the kept part
+      // grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB (bench/soak_bench,
+      // when a report still held 8 bytes a successful run of the window). Handing it back after
+      // each refresh keeps RSS near what is in use; it costs a walk of the two arenas.
       malloc_trim(0);
       MutexLock lock(stop_mu_);
       if (clock_.WaitFor(lock.native(), stop_cv_,

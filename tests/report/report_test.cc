@@ -21,7 +21,7 @@ using Spans = std::vector<std::pair<int64_t, int64_t>>;
 
 // storage::Reader over a vector, honouring the contracts of ProbeRuns, RunSpans, RunsOfRole and
 // SuccessDurations (storage.h) in the plainest way. `fail` switches every read to an IoError.
-class FakeReader final : public storage::Reader {
+class FakeReader : public storage::Reader {
  public:
   explicit FakeReader(std::vector<ProbeRun> runs) : runs_(std::move(runs)) {}
   bool fail = false;
@@ -163,6 +163,118 @@ std::vector<ProbeRun> MinuteRuns(int64_t from, int64_t until, const Spans& down,
 const int64_t kTo = kT0 + 7 * kDay;
 
 
+
+// A reader that only streams durations (its whole read is refused), generating each hour of
+// each probe when it is handed on and holding nothing else: 3 probes x a week of 1-second runs.
+// It records the passes BuildReport asks for and the largest group it was ever given at once.
+class StreamingOnlyReader final : public FakeReader {
+ public:
+  static constexpr int kProbes = 3;
+  static constexpr int kHours = 7 * 24;
+  static constexpr int kPerHour = 3600;
+
+  StreamingOnlyReader() : FakeReader(HourlyRuns()) {}
+  int passes = 0;
+  size_t largest_group = 0;
+
+  // Hour `h` of probe `p`, ascending: 5-25 ms with many ties, the same in every pass.
+  static void Hour(int p, int h, std::vector<double>* out) {
+    out->clear();
+    uint64_t x = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(p * kHours + h + 1);
+    for (int i = 0; i < kPerHour; ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      out->push_back(0.005 + static_cast<double>(x % 20'000) / 1e6 * (1 + p * 0.1));
+    }
+    std::sort(out->begin(), out->end());
+  }
+  static std::string Name(int p) { return std::string(1, static_cast<char>('a' + p)); }
+
+  Result<std::vector<storage::HourDurations>> SuccessDurations(const std::string&, ProbeRole,
+                                                               TimestampMs, TimestampMs,
+                                                               storage::Exclusions) override {
+    return Status::Unavailable("this reader does not hold a window's durations");
+  }
+  Status StreamSuccessDurations(const std::string& component, ProbeRole role, TimestampMs from_ms,
+                                TimestampMs to_ms, storage::Exclusions,
+                                storage::HourDurationsPasses& sink) override {
+    storage::HourDurations g;
+    do {
+      ++passes;
+      for (int p = 0; p < kProbes; ++p) {
+        for (int h = 0; h < kHours; ++h) {
+          g.key = {component, Name(p)};
+          g.role = role;
+          g.hour_ms = kT0 + h * kHour;
+          if (g.hour_ms < from_ms || g.hour_ms >= to_ms) continue;
+          Hour(p, h, &g.seconds);
+          largest_group = std::max(largest_group, g.seconds.size());
+          sink.Visit(g);
+        }
+      }
+    } while (sink.AnotherPass());
+    return Status::Ok();
+  }
+
+ private:
+  // Runs for the spans only (up all week): the durations come from StreamSuccessDurations.
+  static std::vector<ProbeRun> HourlyRuns() {
+    std::vector<ProbeRun> runs;
+    for (int p = 0; p < kProbes; ++p) {
+      for (int64_t ts = kT0 - kHour; ts < kT0 + 7 * kDay; ts += kHour) {
+        runs.push_back(MakeRun(Name(p), ts, true, 2 * kHour));
+      }
+    }
+    return runs;
+  }
+};
+
+// The summary of `values` by a plain sort (nearest ranks indexed).
+void ExpectSortedFigures(std::vector<double> values, const LatencySummary& got,
+                         const std::string& what) {
+  std::sort(values.begin(), values.end());
+  SCOPED_TRACE(what);
+  ASSERT_EQ(got.count, values.size());
+  EXPECT_EQ(got.min_seconds, values.front());
+  EXPECT_EQ(got.max_seconds, values.back());
+  EXPECT_EQ(got.p50_seconds, values[NearestRank(values.size(), 500) - 1]);
+  EXPECT_EQ(got.p95_seconds, values[NearestRank(values.size(), 950) - 1]);
+  EXPECT_EQ(got.p99_seconds, values[NearestRank(values.size(), 990) - 1]);
+}
+
+TEST(ReportTest, BuildReportStreamsDurationsAnHourOfAProbeAtATime) {
+  StreamingOnlyReader reader;
+  auto report = BuildReport(reader, "carbon", SevenDays(250), kT0, kTo, kTo);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  // Never more than one hour of one probe handed over at once, in a few passes.
+  EXPECT_EQ(reader.largest_group, 3600u);
+  EXPECT_GE(reader.passes, 2);
+  EXPECT_LE(reader.passes, 8);
+  // The figures are those of a plain sort of every value (the test may hold them all).
+  std::vector<double> all, hour;
+  std::vector<std::vector<double>> by_probe(StreamingOnlyReader::kProbes), by_day(7);
+  for (int p = 0; p < StreamingOnlyReader::kProbes; ++p) {
+    for (int h = 0; h < StreamingOnlyReader::kHours; ++h) {
+      StreamingOnlyReader::Hour(p, h, &hour);
+      all.insert(all.end(), hour.begin(), hour.end());
+      by_probe[p].insert(by_probe[p].end(), hour.begin(), hour.end());
+      by_day[h / 24].insert(by_day[h / 24].end(), hour.begin(), hour.end());
+    }
+  }
+  ExpectSortedFigures(all, report->latency, "pooled");
+  ASSERT_EQ(report->latency_by_probe.size(), by_probe.size());
+  for (size_t p = 0; p < by_probe.size(); ++p) {
+    EXPECT_EQ(report->latency_by_probe[p].probe, StreamingOnlyReader::Name(static_cast<int>(p)));
+    ExpectSortedFigures(by_probe[p], report->latency_by_probe[p].latency, "probe " +
+                                                                           std::to_string(p));
+  }
+  ASSERT_EQ(report->days.size(), 7u);
+  for (size_t d = 0; d < 7; ++d) {
+    ExpectSortedFigures(by_day[d], report->days[d].latency, "day " + std::to_string(d + 1));
+  }
+  EXPECT_EQ(report->latency_hourly.size(), 168u);
+}
 
 TEST(ReportTest, BuildReportReadsTheComponentsRunsAndMatchesOracle) {
   auto runs = MinuteRuns(kT0, kTo + kHour, {{kT0 + kDay, kT0 + kDay + 20 * kMinute}});

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -442,6 +443,40 @@ TEST(RunSummariesTest, SevenDaysInOrderSealEveryHourButTheLast) {
                   ExpectedDurations(written, ProbeRole::kHealth,
                                     {kT0 + kDay + 1234, kT0 + 4 * kDay - 5678}, cuts),
                   "7 days, maintenance");
+
+  // Streamed in three passes (Reader::StreamSuccessDurations): each hands on the same groups,
+  // one at a time, from one snapshot: a late run written between the first two passes is seen
+  // by the next read only.
+  const TimestampMs late_ts = d2 + 3 * kHour + 500;
+  struct Passes final : HourDurationsPasses {
+    void Visit(const HourDurations& g) override { seen.back().push_back(g); }
+    bool AnotherPass() override {
+      if (seen.size() == 1) between();
+      if (seen.size() == 3) return false;
+      seen.emplace_back();
+      return true;
+    }
+    std::function<void()> between;
+    std::vector<std::vector<HourDurations>> seen{1};
+  } passes;
+  passes.between = [&] {
+    w.reset();  // its lock: one writer per database
+    WriteBatch late;
+    late.runs.push_back(MakeRun("health", late_ts, true, 42.0, 1500));
+    testing::WriteThroughWriter(o.path, clock, late);
+  };
+  ASSERT_TRUE(r->StreamSuccessDurations(kComponent, ProbeRole::kHealth, kT0 + kDay + 1234,
+                                        kT0 + 4 * kDay - 5678, excl, passes)
+                  .ok());
+  ASSERT_EQ(passes.seen.size(), 3u);
+  for (const auto& pass : passes.seen) ExpectDurations(pass, *cut_read, "7 days, streamed");
+  auto after = r->SuccessDurations(kComponent, ProbeRole::kHealth, late_ts - 500, late_ts + 500,
+                                   Exclusions{});
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].seconds, std::vector<double>({0.001 * static_cast<double>(
+                                                           (late_ts - 500) % 977),
+                                                       42.0}));
 }
 
 // A database written by the obsmon before probe_spans existed (schema version 3) with runs.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bench/loopback_targets.h"
+#include "bench/metrics_text.h"
 #include "bench/proc_stats.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
@@ -37,13 +38,7 @@ using obsmon::testing::WaitUntil;
 using obsmon::testing::WriteWholeFile;
 
 double SumRuns(const std::string& metrics) {
-  double total = 0;
-  std::istringstream in(metrics);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("obsmon_probe_runs_total{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
+  return obsmon::bench::SumFamily(metrics, "obsmon_probe_runs_total{");
 }
 
 }  // namespace

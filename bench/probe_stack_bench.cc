@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "bench/loopback_targets.h"
+#include "bench/metrics_text.h"
 #include "bench/proc_stats.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
@@ -36,20 +37,11 @@ namespace {
 using namespace std::chrono_literals;
 using obsmon::bench::ProcStats;
 using obsmon::bench::ReadProc;
+using obsmon::bench::SumFamily;
 using obsmon::testing::ScratchDir;
 using obsmon::testing::Subprocess;
 using obsmon::testing::WaitUntil;
 using obsmon::testing::WriteWholeFile;
-
-// Sum of every sample of the family `prefix` ("name{" or "name ") in an exposition body.
-double SumFamily(const std::string& body, const std::string& prefix) {
-  double total = 0;
-  std::istringstream in(body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
-}
 
 double Counter(int port, const std::string& prefix) {
   httplib::Client c("127.0.0.1", port);

@@ -105,10 +105,10 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
 
-  // 36 s: RSS every second (72 scrapes, 720,000 series).
+  // 60 s: RSS every second (120 scrapes, 1.2 million series).
   std::vector<long> rss;
   const auto start = Steady::now();
-  while (Steady::now() - start < 36s) {
+  while (Steady::now() - start < 60s) {
     std::this_thread::sleep_for(1s);
     rss.push_back(RssKiB(obsmon->pid()));
   }
@@ -117,7 +117,7 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
   const std::set<int> served = target.served();
-  ASSERT_GE(served.size(), 36u) << "scrapes the target served in 36 s at 500 ms";
+  ASSERT_GE(served.size(), 60u) << "scrapes the target served in 60 s at 500 ms";
 
   // /metrics re-exports one scrape's series (the newest), not every scrape's.
   ASSERT_TRUE(metrics && metrics->status == 200);
@@ -168,18 +168,18 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   EXPECT_EQ(unknown, 0) << "stored scrapes the target never served";
 
   // Memory levels off once the bounded parts are full (the writer's page cache, 16 MiB here, and
-  // its 50,000 series ids, in the first ~10 s): the last twelve seconds add little to the twelve
-  // before. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
+  // its 50,000 series ids, within ~20 s on a quiet machine, ~60 s on a loaded one, where the heap
+  // in use also levels off at ~50 MB): the last twenty seconds add little to the twenty before. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
   // 256 MB of freed memory.
-  ASSERT_GE(rss.size(), 34u);
-  const long middle = *std::max_element(rss.end() - 24, rss.end() - 12);
-  const long last = *std::max_element(rss.end() - 12, rss.end());
+  ASSERT_GE(rss.size(), 56u);
+  const long middle = *std::max_element(rss.end() - 40, rss.end() - 20);
+  const long last = *std::max_element(rss.end() - 20, rss.end());
   std::string trace;
   for (long k : rss) trace += std::to_string(k / 1024) + " ";
   ::testing::Test::RecordProperty("rss_mib_per_second", trace);
   // On a loaded machine the writer may fall behind 20,000 new series a second: its queue then
   // grows towards its own bound (500,000 rows, docs/storage.md) and RSS with it, which is
-  // bounded but not flat within these 36 s; then only the bound of the whole is checked.
+  // bounded but not flat within these 60 s; then only the bound of the whole is checked.
   const double queued = MetricValue(metrics->body, "obsmon_storage_queue_rows").value_or(-1);
   const bool writer_kept_up = queued >= 0 && queued < 2 * kSeriesPerScrape;
   if (!kAddressSanitizer) {

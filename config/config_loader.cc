@@ -12,6 +12,7 @@
 #include "config/digest_config.h"
 #include "config/period_config.h"
 #include "probes/probe_registry.h"
+#include "probes/url.h"
 
 namespace obsmon {
 
@@ -230,8 +231,8 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
 ComponentSource ReadSource(ConfigNode& src) {
   ComponentSource cs;
   if (auto url = src.String("url", /*required=*/true)) {
-    if (url->rfind("http://", 0) != 0 && url->rfind("https://", 0) != 0) {
-      src.ErrorAt("url", "source url '" + *url + "' is not http://host:port or https://");
+    if (auto base = probes::ParseBaseUrl(*url); !base.ok()) {
+      src.ErrorAt("url", "source url: " + base.status().message());
     }
     cs.url = *url;
   }

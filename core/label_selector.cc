@@ -2,6 +2,8 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+
 #include "core/promql_string.h"
 
 namespace obsmon {
@@ -16,6 +18,29 @@ std::string Trimmed(const std::string& s) {
   while (b < e && IsBlank(s[b])) ++b;
   while (e > b && IsBlank(s[e - 1])) --e;
   return s.substr(b, e - b);
+}
+
+// What RE2 accepts but a Prometheus-compatible store (Go's regexp) refuses: \C (any byte) and
+// groups nested deeper than Go's limit of 1,000.
+std::string GoRegexProblem(const std::string& re) {
+  int depth = 0, deepest = 0;
+  bool in_class = false;
+  for (size_t i = 0; i < re.size(); ++i) {
+    const char c = re[i];
+    if (c == '\\' && i + 1 < re.size()) {
+      if (re[++i] == 'C') return "\\C is not in Go's regexp syntax";
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+    } else if (c == '(') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ')') {
+      --depth;
+    }
+  }
+  if (deepest > 1000) return "groups nested deeper than 1,000 (Go's regexp limit)";
+  return "";
 }
 
 // Reads the matcher list of `text` from `pos`; an empty string when it is valid, else what is
@@ -72,6 +97,9 @@ class MatcherListReader {
     std::string value;
     if (std::string problem = ReadString(&value); !problem.empty()) return problem;
     if (op == "=~" || op == "!~") {
+      if (std::string problem = GoRegexProblem(value); !problem.empty()) {
+        return "bad regex for '" + name + "': " + problem;
+      }
       RE2::Options options;
       options.set_log_errors(false);
       RE2 re("^(?:" + value + ")$", options);

@@ -142,6 +142,29 @@ bool RelabelRules::Apply(Labels* labels) const {
   return labels->Has("__name__");
 }
 
+// What Prometheus's relabel config refuses besides the target label (relabel.Config.Validate and
+// its YAML types): a source label that is not a label name, and labeldrop/labelkeep with any
+// field but regex. Said at the key; true when something was.
+static bool FieldsProblem(ConfigNode& item, const RuleSpec& spec) {
+  bool problem = false;
+  for (const std::string& name : spec.source_labels) {
+    if (!IsValidLabelName(name)) {
+      item.ErrorAt("source_labels", "source label '" + name + "' is not a label name");
+      problem = true;
+    }
+  }
+  if (spec.action == Action::kLabelDrop || spec.action == Action::kLabelKeep) {
+    for (const char* key : {"source_labels", "target_label", "separator", "replacement"}) {
+      if (item.Has(key)) {
+        item.ErrorAt(key, std::string(spec.action == Action::kLabelDrop ? "labeldrop" : "labelkeep") +
+                              " takes only regex, not " + key);
+        problem = true;
+      }
+    }
+  }
+  return problem;
+}
+
 std::optional<RelabelRules> RelabelRules::FromConfig(ConfigNode& parent, const std::string& key) {
   RelabelRules rules;
   if (!parent.Has(key)) return rules;
@@ -166,6 +189,10 @@ std::optional<RelabelRules> RelabelRules::FromConfig(ConfigNode& parent, const s
       spec.action = *action;
     }
     item.CheckUnknownKeys();
+    if (FieldsProblem(item, spec)) {
+      ok = false;
+      continue;
+    }
     if (auto problem = TargetLabelProblem(spec)) {
       item.ErrorAt("target_label", *problem);  // at the value, not the rule's first line
       ok = false;

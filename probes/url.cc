@@ -1,5 +1,7 @@
 #include "probes/url.h"
 
+#include "core/text_escape.h"
+
 #include <cctype>
 #include <charconv>
 
@@ -91,9 +93,11 @@ std::string HttpUrl::Origin() const { return scheme + "://" + target.ToString();
 
 Result<HttpUrl> ParseHttpUrl(std::string_view text) {
   for (char c : text) {
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-      return Status::InvalidArgument("url must not contain whitespace: '" + std::string(text) +
-                                     "'");
+    // Whitespace and control bytes are not URL characters (RFC 3986): sent as they are they would
+    // end or forge the request line, or a header.
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("url must not contain whitespace or control characters: '" +
+                                     EscapeControlAndInvalidUtf8(text) + "'");
     }
   }
   HttpUrl url;
@@ -124,6 +128,15 @@ Result<HttpUrl> ParseHttpUrl(std::string_view text) {
   if (size_t hash = path.find('#'); hash != std::string_view::npos) path = path.substr(0, hash);
   url.path = std::string(path);
   if (url.path.empty() || url.path.front() != '/') url.path.insert(url.path.begin(), '/');
+  return url;
+}
+
+Result<HttpUrl> ParseBaseUrl(std::string_view text) {
+  auto url = ParseHttpUrl(text);
+  if (url.ok() && text.find_first_of("?#") != std::string_view::npos) {
+    return Status::InvalidArgument("url '" + std::string(text) +
+                                   "' must be a base URL, without ?query or #fragment");
+  }
   return url;
 }
 

@@ -31,6 +31,10 @@ struct HttpUrl {
 // whitespace.
 Result<HttpUrl> ParseHttpUrl(std::string_view text);
 
+// A base URL other paths are appended to (a store's /api/v1/query): ParseHttpUrl's, without a
+// ?query or a #fragment, which the appended path would land behind.
+Result<HttpUrl> ParseBaseUrl(std::string_view text);
+
 // Accepts "host:port" and "[v6]:port"; the port is required.
 Result<HostPort> ParseHostPort(std::string_view text);
 

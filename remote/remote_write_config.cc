@@ -2,11 +2,14 @@
 
 #include <cctype>
 #include <cstdio>
+#include <optional>
 #include <set>
 
 #include "core/bounded_read.h"
 #include "core/header_secret.h"
+#include "core/text_escape.h"
 #include "probes/url.h"
+#include "remote/pem_certificates.h"
 
 namespace obsmon::remote {
 namespace {
@@ -23,7 +26,6 @@ std::string ResolvePathBeside(const std::string& config_file, const std::string&
 // unreadable or unusable in a header when the config is loaded is a mistake there: `obsmon check`,
 // the start and a reload name it at its place, instead of every request waiting for it.
 void CheckSecretFile(ConfigNode& node, const std::string& key, const std::string& path) {
-  if (path.empty()) return;
   if (auto secret = ReadHeaderSecretFile(path); !secret.ok()) {
     node.ErrorAt(key, key + ": " + secret.status().message());
   }
@@ -39,7 +41,42 @@ void CheckCaFile(ConfigNode& node, const std::string& path) {
   } else if (pem->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     node.ErrorAt("ca_file", "ca_file: '" + path + "' holds no PEM certificate "
                             "(-----BEGIN CERTIFICATE-----)");
+  } else if (Status s = CheckPemCertificates(*pem); !s.ok()) {
+    node.ErrorAt("ca_file", "ca_file: '" + path + "': " + s.message());
   }
+}
+
+// An environment variable's name as a shell can set it: one that cannot be set would leave the
+// secret unreadable for ever (retried, never sent).
+bool IsEnvName(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (unsigned char c : name) {
+    if (!std::isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// A secret file's key: a path, never empty (an empty one would send requests without it).
+std::optional<std::string> SecretFileKey(ConfigNode& node, const std::string& key) {
+  auto v = node.String(key);
+  if (!v) return std::nullopt;
+  if (v->empty()) {
+    node.ErrorAt(key, key + " must not be empty");
+    return std::nullopt;
+  }
+  const std::string path = ResolvePathBeside(node.file(), *v);
+  CheckSecretFile(node, key, path);
+  return path;
+}
+
+std::optional<std::string> EnvKey(ConfigNode& node, const std::string& key) {
+  auto v = node.String(key);
+  if (v && !IsEnvName(*v)) {
+    node.ErrorAt(key, key + " '" + EscapeControlAndInvalidUtf8(*v) +
+                          "' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)");
+    return std::nullopt;
+  }
+  return v;
 }
 
 // Headers the sender sets itself (the protocol's, and auth from its own keys), as Prometheus
@@ -60,7 +97,14 @@ bool IsTokenChar(unsigned char c) {
 void ReadHeaders(ConfigNode& node, RemoteWriteConfig* rc) {
   auto headers = node.StringMap("headers");
   if (!headers) return;
+  std::set<std::string> seen;  // lower case: HTTP header names are case-insensitive
   for (const auto& [name, value] : *headers) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!seen.insert(lower).second) {
+      node.ErrorAt("headers", "header '" + name + "' is given twice (names are case-insensitive)");
+      continue;
+    }
     bool token = !name.empty();
     for (unsigned char c : name) token = token && IsTokenChar(c);
     bool clean = true;
@@ -78,18 +122,12 @@ void ReadHeaders(ConfigNode& node, RemoteWriteConfig* rc) {
 }
 
 void ReadAuth(ConfigNode& node, RemoteWriteConfig* rc) {
-  if (auto v = node.String("bearer_token_file")) {
-    rc->bearer_token_file = ResolvePathBeside(node.file(), *v);
-    CheckSecretFile(node, "bearer_token_file", rc->bearer_token_file);
-  }
-  if (auto v = node.String("bearer_token_env")) rc->bearer_token_env = *v;
+  if (auto v = SecretFileKey(node, "bearer_token_file")) rc->bearer_token_file = *v;
+  if (auto v = EnvKey(node, "bearer_token_env")) rc->bearer_token_env = *v;
   if (auto b = node.Map("basic_auth")) {
     if (auto v = b->String("username", /*required=*/true)) rc->basic_username = *v;
-    if (auto v = b->String("password_file")) {
-      rc->basic_password_file = ResolvePathBeside(node.file(), *v);
-      CheckSecretFile(*b, "password_file", rc->basic_password_file);
-    }
-    if (auto v = b->String("password_env")) rc->basic_password_env = *v;
+    if (auto v = SecretFileKey(*b, "password_file")) rc->basic_password_file = *v;
+    if (auto v = EnvKey(*b, "password_env")) rc->basic_password_env = *v;
     if (rc->basic_password_file.empty() == rc->basic_password_env.empty()) {
       b->Error("basic_auth needs exactly one of password_file and password_env");
     }
@@ -191,8 +229,10 @@ std::vector<RemoteWriteConfig> ParseRemoteWriteConfigs(const YAML::Node& node,
     }
     rc.name = DefaultRemoteName(rc.url);
     if (auto v = n.String("name")) {
-      if (v->empty()) {
-        n.ErrorAt("name", "name must not be empty");
+      // It is a label value on /metrics and the start of log lines: printable, and short.
+      if (v->empty() || v->size() > 128 || NeedsEscaping(*v)) {
+        n.ErrorAt("name", "name '" + EscapeControlAndInvalidUtf8(v->substr(0, 128)) +
+                              "' must be 1 to 128 bytes of printable UTF-8");
       } else {
         rc.name = *v;
       }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "core/duration.h"
+#include "core/text_escape.h"
 #include "core/thread_name.h"
 
 namespace obsmon::remote {
@@ -66,7 +67,8 @@ Sender::Sender(const Clock& clock, SenderOptions options, std::unique_ptr<storag
       store_(std::move(store)),
       client_(std::move(client)),
       rejected_log_(std::chrono::milliseconds(options_.repeat_log_ms)),
-      retry_cap_log_(std::chrono::milliseconds(options_.repeat_log_ms)) {
+      retry_cap_log_(std::chrono::milliseconds(options_.repeat_log_ms)),
+      retry_log_(std::chrono::milliseconds(options_.repeat_log_ms)) {
   MutexLock lock(stats_mu_);
   stats_.remote = options_.config.name;
 }
@@ -86,7 +88,15 @@ void Sender::Stop() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  thread_.join();
+  // A reload or a shutdown: what the limiters held back is said now or never.
+  std::vector<std::string> held_back;
+  {
+    MutexLock lock(stats_mu_);
+    held_back = TakeHeldBackLines();
+  }
+  for (const auto& line : held_back) Warn(line);
 }
 
 bool Sender::stopping() {
@@ -144,7 +154,8 @@ void Sender::Drop(const std::string& reason, uint64_t samples, const std::string
 std::vector<std::string> Sender::TakeHeldBackLines() {
   std::vector<std::string> lines;
   for (auto [limiter, what] : {std::pair{&rejected_log_, "rejected"},
-                               std::pair{&retry_cap_log_, "dropped at the retry cap"}}) {
+                               std::pair{&retry_cap_log_, "dropped at the retry cap"},
+                               std::pair{&retry_log_, "failed, to be retried,"}}) {
     if (auto held = limiter->TakeHeldBack()) {
       lines.push_back(Requests(held->occurrences) + " with " +
                       std::to_string(held->amount) + " samples " + what +
@@ -314,7 +325,7 @@ bool Sender::SendRequest(const std::vector<OutgoingSeries>& batch) {
       // The receiver refuses this data: sending it again cannot help.
       Drop("rejected", n,
            "status " + std::to_string(r.status) + ", " + std::to_string(n) +
-               " samples dropped: " + r.body);
+               " samples dropped: " + EscapeControlAndInvalidUtf8(r.body));
       return true;
     }
     {
@@ -324,14 +335,24 @@ bool Sender::SendRequest(const std::vector<OutgoingSeries>& batch) {
     if (r.status != 0 && ++answered_failures >= q.retry_cap) {
       Drop("retry_cap", n,
            "status " + std::to_string(r.status) + " " + std::to_string(answered_failures) +
-               " times, " + std::to_string(n) + " samples dropped: " + r.body);
+               " times, " + std::to_string(n) +
+               " samples dropped: " + EscapeControlAndInvalidUtf8(r.body));
       return true;
     }
     // While the receiver fails, samples pile up: /metrics and ObsmonRemoteWriteBehind see it.
     RefreshPending(false);
     if (!warned) {
-      Warn(r.status == 0 ? "no answer (" + r.error + "), retrying"
-                         : "status " + std::to_string(r.status) + ", retrying: " + r.body);
+      // Once per request; and with a short retry_cap, each request fails anew: limited too.
+      const std::string message =
+          r.status == 0 ? "no answer (" + r.error + "), retrying"
+                        : "status " + std::to_string(r.status) +
+                              ", retrying: " + EscapeControlAndInvalidUtf8(r.body);
+      std::optional<std::string> line;
+      {
+        MutexLock lock(stats_mu_);
+        line = LimitedLine(retry_log_, message, n, "failed, to be retried,");
+      }
+      if (line) Warn(*line);
       warned = true;
     }
     if (!Wait(backoff)) return false;

@@ -10,9 +10,11 @@
 // answered 5xx (and 429 unless retry_on_http_429 is false) up to retry_cap attempts, then the
 // request is dropped (reason "retry_cap"); any other status is dropped at once ("rejected") and
 // its body logged (at most 1 KiB). Samples older than sample_age_limit are dropped ("too_old").
-// A drop is logged the first time, then at most once per repeat_log_ms with the count of those
-// held back (log_limiter.h), and what is still held back when a request is accepted again; the
-// counters count every one.
+// A drop, and a request that starts failing, is logged the first time, then at most once per
+// repeat_log_ms with the count of those held back (log_limiter.h); what is still held back is
+// logged when a request is accepted again and when the sender stops (reload, shutdown). The
+// counters count every one. A receiver's answer is logged with its control bytes and invalid
+// UTF-8 escaped (\xNN): a body cannot forge log lines.
 //
 // Threads: Start() runs one thread (obsmon-rw) and, with shards > 1, one thread per shard for
 // each window. Every wait goes through the Clock, so a FakeClock drives it in tests. Stats()
@@ -121,6 +123,7 @@ class Sender {
   SteadyTime pending_at_ GUARDED_BY(stats_mu_){};  // when samples_pending is counted next
   LogLimiter rejected_log_ GUARDED_BY(stats_mu_);   // 4xx and other statuses not retried
   LogLimiter retry_cap_log_ GUARDED_BY(stats_mu_);  // dropped after retry_cap answers
+  LogLimiter retry_log_ GUARDED_BY(stats_mu_);      // a request failing, to be retried
 };
 
 }  // namespace obsmon::remote

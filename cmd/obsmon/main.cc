@@ -21,6 +21,7 @@
 #include "cmd/obsmon/remote_write_runtime.h"
 #include "config/config_loader.h"
 #include "probes/exposition_parser.h"
+#include "probes/url.h"
 #include "cmd/obsmon/daemon.h"
 #include "cmd/obsmon/log_format.h"
 #include "cmd/obsmon/store_report.h"
@@ -126,15 +127,22 @@ struct ReportArgs {
 // The --source flags checked as the config's `source:` keys are (LoadConfig), naming the flag;
 // false (said on stderr) when one is wrong.
 bool CheckSourceFlags(const ReportArgs& a) {
+  if (!a.source_url.empty()) {
+    if (auto base = probes::ParseBaseUrl(a.source_url); !base.ok()) {
+      std::cerr << "obsmon report: --source: " << base.status().message() << "\n";
+      return false;
+    }
+  }
   if (!a.selector.empty()) {
     if (auto m = SelectorMatchers(a.selector); !m.ok()) {
       std::cerr << "obsmon report: --selector: " << m.status().message() << "\n";
       return false;
     }
   }
-  if (!a.probe_label.empty() && !probes::IsValidLabelName(a.probe_label)) {
+  if (!a.probe_label.empty() &&
+      (!probes::IsValidLabelName(a.probe_label) || a.probe_label.rfind("__", 0) == 0)) {
     std::cerr << "obsmon report: --probe-label: '" << a.probe_label
-              << "' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)\n";
+              << "' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)\n";
     return false;
   }
   return true;

@@ -94,7 +94,8 @@ components:
   EXPECT_FALSE(config.has_value());
   const std::string text = errors.ToString();
   EXPECT_NE(text.find("inline.yml:4:"), std::string::npos) << text;
-  EXPECT_NE(text.find("is not http://host:port"), std::string::npos) << text;
+  EXPECT_NE(text.find("source url: url must start with http:// or https://"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("probe"), std::string::npos) << text;
   EXPECT_NE(text.find("url"), std::string::npos) << text;
   // Without a source, probes are still required.

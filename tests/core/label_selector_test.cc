@@ -16,6 +16,21 @@ TEST(LabelSelectorTest, ValidListsAreReturnedAsWrittenInsideTheBraces) {
   EXPECT_EQ(*SelectorMatchers(R"({host=~"a\\.example"})"), R"(host=~"a\\.example")");
 }
 
+TEST(LabelSelectorTest, RegexNestedDeeperThanGoAllowsIsRefused) {
+  const auto nested = [](int depth) {
+    return "{job=~\"" + std::string(depth, '(') + "a" + std::string(depth, ')') + "\"}";
+  };
+  EXPECT_TRUE(SelectorMatchers(nested(1000)).ok());
+  auto deep = SelectorMatchers(nested(1001));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("nested deeper than 1,000"), std::string::npos);
+  // A bracketed class is not a group: "[(]" nests nothing.
+  EXPECT_TRUE(SelectorMatchers("{job=~\"" + std::string(1001, '(') + "a" +
+                               std::string(1001, ')') + "[(]\"}")
+                  .ok() == false);
+  EXPECT_TRUE(SelectorMatchers(R"({job=~"[(((]a"})").ok());
+}
+
 TEST(LabelSelectorTest, InvalidListsSayWhatIsWrong) {
   struct Case {
     const char* selector;
@@ -38,6 +53,8 @@ TEST(LabelSelectorTest, InvalidListsSayWhatIsWrong) {
            Case{R"({job="\'"})", "unknown escape sequence '\\''"},
            Case{R"({job="\uD800"})", "escape sequence is an invalid Unicode code point"},
            Case{"{}", "selects nothing: give at least one matcher"},
+           // RE2 takes these, Go's regexp (a Prometheus-compatible store) does not.
+           Case{R"({job=~"\\C"})", "bad regex for 'job': \\C is not in Go's regexp syntax"},
            Case{"  ", "selects nothing"},
            Case{"{a=\"b\",,}", "expected a label name at character 7"},
        }) {

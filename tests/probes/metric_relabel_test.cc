@@ -241,5 +241,31 @@ metric_relabel:
       << errors.ToString();
 }
 
+// As Prometheus 2.42 refuses them (relabel.Config's YAML types and Validate), at the key.
+TEST(MetricRelabelTest, FromConfigRefusesBadSourceLabelsAndLabelDropWithOtherFields) {
+  ConfigErrors errors;
+  auto rules = FromYaml(R"yaml(
+metric_relabel:
+  - source_labels: [a-b, job]
+    action: keep
+    regex: x
+  - action: labeldrop
+    regex: tmp_.*
+    source_labels: [job]
+  - action: labelkeep
+    regex: keep_.*
+    replacement: y
+)yaml", &errors);
+  EXPECT_FALSE(rules.has_value());
+  const std::string all = errors.ToString();
+  for (const std::string& want : {
+           std::string("test.yml:3:20: source label 'a-b' is not a label name"),
+           std::string("test.yml:8:20: labeldrop takes only regex, not source_labels"),
+           std::string("test.yml:11:18: labelkeep takes only regex, not replacement"),
+       }) {
+    EXPECT_NE(all.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << all;
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::probes

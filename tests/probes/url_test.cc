@@ -51,6 +51,11 @@ TEST(UrlTest, RejectsBadUrlsWithReason) {
       {"http://h o/", "url must not contain whitespace"},
       {"http://h$/", "bad url 'http://h$/': bad character '$' in host 'h$'"},
       {"http://[::1/", "bad url 'http://[::1/': unterminated '['"},
+      // Control bytes would end or forge the request line; shown escaped.
+      {"http://h/a\x01" "b",
+       "url must not contain whitespace or control characters: 'http://h/a\\x01b'"},
+      {"http://h/a\x7f", "url must not contain whitespace or control characters"},
+      {"http://h/\r\nX: y", "url must not contain whitespace or control characters"},
   };
   for (const Case& c : cases) {
     Result<HttpUrl> url = ParseHttpUrl(c.text);
@@ -59,6 +64,19 @@ TEST(UrlTest, RejectsBadUrlsWithReason) {
     EXPECT_EQ(url.status().message().rfind(c.message_start, 0), 0u)
         << c.text << " -> " << url.status().message();
   }
+}
+
+TEST(UrlTest, ABaseUrlHasNoQueryNorFragment) {
+  EXPECT_TRUE(ParseBaseUrl("http://victoria:8428").ok());
+  EXPECT_TRUE(ParseBaseUrl("https://mimir.example/prometheus").ok());
+  for (const char* text : {"http://h:9090#f", "http://h:9090/?x=1"}) {
+    auto url = ParseBaseUrl(text);
+    ASSERT_FALSE(url.ok()) << text;
+    EXPECT_NE(url.status().message().find("must be a base URL, without ?query or #fragment"),
+              std::string::npos)
+        << url.status().message();
+  }
+  EXPECT_FALSE(ParseBaseUrl("127.0.0.1:9090").ok());  // ParseHttpUrl's refusals stand
 }
 
 TEST(UrlTest, HostPortRequiresPort) {

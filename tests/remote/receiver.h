@@ -79,7 +79,7 @@ class FakeReceiver {
           }
         }
       } else {
-        r.set_content("refused by the test receiver", "text/plain");
+        r.set_content(refusal_body_, "text/plain");
       }
     });
     port_ = server_.Start();
@@ -90,6 +90,11 @@ class FakeReceiver {
     std::lock_guard<std::mutex> lock(mu_);
     statuses_ = std::move(statuses);
     repeat_last_ = repeat_last;
+  }
+  // What a refusal's body says (default "refused by the test receiver").
+  void SetRefusalBody(std::string body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refusal_body_ = std::move(body);
   }
   std::string Url() const { return server_.Url("/write"); }
   std::vector<ReceivedSample> accepted() {
@@ -123,6 +128,7 @@ class FakeReceiver {
  private:
   TestHttpServer server_;
   int port_ = 0;
+  std::string refusal_body_ = "refused by the test receiver";
   std::mutex mu_;
   std::deque<int> statuses_;
   bool repeat_last_ = false;

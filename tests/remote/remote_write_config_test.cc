@@ -5,11 +5,10 @@
 
 #include "tests/support/files.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/subprocess.h"
 
 namespace obsmon::remote {
 namespace {
-
-constexpr char kPem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 std::vector<RemoteWriteConfig> Parse(const std::string& yaml, ConfigErrors* errors,
                                      const std::string& config_file = "/etc/obsmon/obsmon.yml") {
@@ -36,7 +35,13 @@ TEST(RemoteWriteConfigTest, DefaultsAndName) {
 TEST(RemoteWriteConfigTest, EveryKey) {
   testing::ScratchDir dir;  // the files the config names, beside it
   testing::WriteWholeFile(dir.File("rw.pw"), "s3cret\n");
-  testing::WriteWholeFile(dir.File("ca.pem"), kPem);
+  // A real certificate: the check loads it as TLS would (a PEM header is not enough).
+  auto [code, out] = testing::RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+       "-nodes", "-subj", "/CN=ca.example", "-days", "1", "-keyout", dir.File("ca.key"), "-out",
+       dir.File("ca.pem")},
+      dir.File("openssl.out"));
+  ASSERT_EQ(code, 0) << out;
   ConfigErrors errors;
   auto r = Parse(R"(
 remote_write:
@@ -157,6 +162,45 @@ TEST(RemoteWriteConfigTest, UnusableSecretAndCaFilesNameTheirPlace) {
                      "' holds no PEM certificate"),
             std::string::npos)
       << all;
+}
+
+// Fresh eyes, stop 25: what passed the check and failed later, or not at all.
+TEST(RemoteWriteConfigTest, EmptySecretsBadEnvNamesBrokenCaNamesAndDuplicateHeadersAreRefused) {
+  testing::ScratchDir dir;
+  // A PEM header around a body that is no certificate: TLS would fail every handshake.
+  testing::WriteWholeFile(dir.File("broken.pem"),
+                          "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  ConfigErrors errors;
+  auto r = Parse(R"(remote_write:
+  - url: http://a:1/w
+    bearer_token_file: ""
+  - url: http://b:1/w
+    bearer_token_env: "A=B"
+  - url: http://c:1/w
+    basic_auth: {username: u, password_env: ""}
+  - url: https://d:1/w
+    tls_config: {ca_file: broken.pem}
+  - url: http://e:1/w
+    name: "x\ny"
+  - url: http://f:1/w
+    headers: {X-A: "1", x-a: "2"}
+  - url: "http://g:1/a\x01b"
+)", &errors, dir.File("obsmon.yml"));
+  EXPECT_TRUE(r.empty());
+  const std::string all = errors.ToString();
+  const std::string at = dir.File("obsmon.yml") + ":";
+  for (const std::string& want : {
+           at + "3:24: bearer_token_file must not be empty",
+           at + "5:23: bearer_token_env 'A=B' is not an environment variable name",
+           at + "7:45: password_env '' is not an environment variable name",
+           at + "9:27: ca_file: '" + dir.File("broken.pem") +
+               "': certificate 1 of 1 is not a valid X.509 certificate",
+           at + "11:11: name 'x\\x0ay' must be 1 to 128 bytes of printable UTF-8",
+           at + "13:14: header 'x-a' is given twice (names are case-insensitive)",
+           at + "14:10: url must not contain whitespace or control characters: 'http://g:1/a\\x01b'",
+       }) {
+    EXPECT_NE(all.find(want), std::string::npos) << "missing: " << want << "\nin:\n" << all;
+  }
 }
 
 }  // namespace

@@ -223,6 +223,46 @@ TEST_F(SenderTest, RejectionsAreLoggedOnceAMinuteWithTheCountHeldBack) {
   EXPECT_EQ(st.samples_sent, 3u);
 }
 
+// Fresh eyes, stop 25: a receiver's answer cannot forge log lines (control bytes escaped); a
+// receiver failing every request gets one "retrying" line, not one per request (retry_cap 2:
+// each request fails anew); and what the limiters held back is said when the sender stops.
+TEST_F(SenderTest, AnswersAreEscapedRetryLinesLimitedAndHeldBackSaidAtStop) {
+  Write(100);
+  receiver_.SetRefusalBody("out of bounds\n2026-12-01T00:00:00Z critical FAKE\x1b[31mRED");
+  receiver_.Script({500}, /*repeat_last=*/true);
+  clock_.SetWall(kT0 + 20'000);
+  QueueConfig q;
+  q.retry_cap = 2;
+  auto sender = MakeSender(q);
+  sender->Start();
+  for (int i = 0; i < 300 && receiver_.requests() < 40; ++i) {
+    ASSERT_TRUE(clock_.WaitForWaiters(1));
+    clock_.Advance(100);
+  }
+  ASSERT_GE(receiver_.requests(), 40);
+  {
+    std::lock_guard<std::mutex> lock(warnings_mu_);
+    for (const auto& w : warnings_) {
+      EXPECT_EQ(w.find('\n'), std::string::npos) << w;
+      EXPECT_EQ(w.find('\x1b'), std::string::npos) << w;
+    }
+  }
+  const auto retrying = Warnings("retrying");
+  ASSERT_EQ(retrying.size(), 1u);  // 20 requests failed, within a minute
+  EXPECT_NE(retrying[0].find("status 500, retrying: out of bounds\\x0a2026-12-01T00:00:00Z "
+                             "critical FAKE\\x1b[31mRED"),
+            std::string::npos)
+      << retrying[0];
+  EXPECT_EQ(Warnings("samples dropped").size(), 1u);
+  sender->Stop();
+  const auto told = Warnings("since the last message (not logged one by one)");
+  ASSERT_EQ(told.size(), 2u);  // the retry-cap drops and the retried requests held back
+  EXPECT_NE(told[0].find("dropped at the retry cap since the last message"), std::string::npos)
+      << told[0];
+  EXPECT_NE(told[1].find("failed, to be retried, since the last message"), std::string::npos)
+      << told[1];
+}
+
 // Fresh eyes, issue 16: an unset or empty token variable is a secret that cannot be read, like a
 // missing file: nothing goes out without credentials (to be dropped for the 401), the samples
 // stay, and they go once the variable is set.

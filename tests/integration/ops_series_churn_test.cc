@@ -169,7 +169,9 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
 
   // Memory levels off once the bounded parts are full (the writer's page cache, 16 MiB here, and
   // its 50,000 series ids, within ~20 s on a quiet machine, ~60 s on a loaded one, where the heap
-  // in use also levels off at ~50 MB): the last twenty seconds add little to the twenty before. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
+  // in use also levels off at ~50 MB): the last twenty seconds add little to the twenty before.
+  // Little: under 16 MiB, against the 300 MB the unbounded parts added in 20 s before the fix; a
+  // one-time step of ~10 MB (a new malloc arena, a refresh) was seen on a plateau after 50 s. Before, RSS grew by about 15 MB/s here. Not under ASan, whose quarantine alone holds
   // 256 MB of freed memory.
   ASSERT_GE(rss.size(), 56u);
   const long middle = *std::max_element(rss.end() - 40, rss.end() - 20);
@@ -184,7 +186,7 @@ TEST(OpsSeriesChurnTest, NewSeriesOnEveryScrapeAreAllStoredAndMemoryLevelsOff) {
   const bool writer_kept_up = queued >= 0 && queued < 2 * kSeriesPerScrape;
   if (!kAddressSanitizer) {
     if (writer_kept_up) {
-      EXPECT_LT(last - middle, 8 * 1024) << "RSS MiB per second: " << trace;
+      EXPECT_LT(last - middle, 16 * 1024) << "RSS MiB per second: " << trace;
     } else {
       std::cout << "writer behind (" << queued << " rows queued): flatness not checked\n";
     }

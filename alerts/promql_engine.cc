@@ -136,6 +136,15 @@ class Evaluator {
   Evaluator(int64_t ts, const Querier& q, const EvalOptions& o) : ts_(ts), q_(q), o_(o) {}
 
   Result<Value> Eval(const Expr& e) {
+    if (o_.shared == nullptr) return EvalNode(e);
+    if (const Result<Value>* kept = o_.shared->Find(e, ts_)) return *kept;
+    Result<Value> r = EvalNode(e);
+    o_.shared->Keep(e, ts_, r);
+    return r;
+  }
+
+ private:
+  Result<Value> EvalNode(const Expr& e) {
     switch (e.kind) {
       case NodeKind::kNumber:
         return Scalar(e.number);
@@ -175,7 +184,6 @@ class Evaluator {
     return Status::Internal("unknown node");
   }
 
- private:
   static Value Scalar(double d) {
     Value v;
     v.type = ValueType::kScalar;

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "alerts/promql_ast.h"
+#include "alerts/promql_shared_subexpressions.h"
 #include "alerts/promql_value.h"
 #include "core/status.h"
 
@@ -14,6 +15,9 @@ namespace obsmon::alerts::promql {
 
 struct EvalOptions {
   int64_t lookback_ms = 5 * 60'000;
+  // Where repeated subexpressions keep their value for one instant (the rule manager's); none:
+  // every node is evaluated.
+  SharedSubexpressions* shared = nullptr;
 };
 
 // Evaluates `expr` at `ts_ms`. Runtime errors (many-to-many matching, duplicate label sets)

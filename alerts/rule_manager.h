@@ -41,6 +41,10 @@ struct RuleManagerOptions {
   Labels external_labels;                         // added to sent alerts; $externalLabels
   std::string external_url = "http://localhost:9950";
   promql::EvalOptions eval;
+  // Computes a subexpression that several rules repeat once per evaluation instant
+  // (alerts/promql_shared_subexpressions.h). Off: every rule evaluates all of its expression, as
+  // Prometheus does (the tests' oracle).
+  bool share_subexpressions = true;
   // Holds back the notifications of some alerts (maintenance); empty: none. The alerts are still
   // evaluated, kept and listed (ActiveAlerts, with suppressed_by set).
   Suppressor suppressor;
@@ -81,6 +85,8 @@ class RuleManager {
   uint64_t evaluations() const;
   uint64_t evaluation_failures() const;
   double last_cycle_seconds() const;
+  // Evaluations of a repeated subexpression answered by its value at the same instant.
+  uint64_t shared_subexpression_hits() const;
 
   // ALERTS{alertname,alertstate,...} 1 and ALERTS_FOR_STATE{...} <active since, unix seconds>,
   // plus obsmon_rule_evaluations_total / _failures_total. Register on the /metrics registry.
@@ -94,6 +100,8 @@ class RuleManager {
   RuleManagerOptions options_;
   mutable Mutex mu_;
   std::vector<std::unique_ptr<Group>> groups_ GUARDED_BY(mu_);
+  // Subexpressions repeated across the rules, each computed once per evaluation instant.
+  std::unique_ptr<promql::SharedSubexpressions> shared_ GUARDED_BY(mu_);
   uint64_t evaluations_ GUARDED_BY(mu_) = 0;
   uint64_t failures_ GUARDED_BY(mu_) = 0;
   double last_cycle_seconds_ GUARDED_BY(mu_) = 0;

@@ -7,6 +7,7 @@
 //   300 alerting  `avg_over_time(m_k{instance="iN"}[5m]) < T` (10 series x 21 points each)
 // Each cycle appends one new sample per series (15s later), then evaluates every group. Reports
 // the wall and thread-CPU time of a cycle (median, p90, max over the cycles).
+// Usage: rules_bench [--distinct] [cycles] | rules_bench [--distinct] --rules-yaml FILE
 #include <time.h>
 
 #include <algorithm>
@@ -30,7 +31,11 @@ double ThreadCpuMs() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-std::string RulesYaml() {
+// The generator gives each metric's rules of one kind the same expression (rules k, k+100, ...
+// read m_k alike), so obsmon's shared subexpressions compute each once per cycle. `distinct`
+// makes every expression differ at the same cost: thresholds 97.5, 97.51, ...; ranges 300s, 301s,
+// 302s (the same 21 points at a 15 s step).
+std::string RulesYaml(bool distinct) {
   std::string y = "groups:\n";
   int rule = 0;
   for (int g = 0; g < 10; ++g) {
@@ -38,17 +43,20 @@ std::string RulesYaml() {
     for (int i = 0; i < 100; ++i, ++rule) {
       const int metric = rule % 100;
       const std::string m = "m_" + std::to_string(metric);
+      const int copy = rule / 100 % 4;  // which repeat of this metric's expression
+      const std::string range = distinct ? std::to_string(300 + copy) + "s" : "5m";
       if (rule < 400) {
+        const std::string threshold = distinct ? "97.5" + std::to_string(copy) : "97.5";
         y += "      - alert: High" + std::to_string(rule) + "\n        expr: " + m + "{job=\"j" +
-             std::to_string(rule % 10) + "\"} > 97.5" +
+             std::to_string(rule % 10) + "\"} > " + threshold +
              "\n        for: 2m\n        labels: {severity: warn}\n"
              "        annotations: {summary: '{{ $labels.instance }} at {{ $value }}'}\n";
       } else if (rule < 700) {
         y += "      - record: job:" + m + ":rate5m_" + std::to_string(rule) +
-             "\n        expr: sum by (job) (rate(" + m + "[5m]))\n";
+             "\n        expr: sum by (job) (rate(" + m + "[" + range + "]))\n";
       } else {
         y += "      - alert: Low" + std::to_string(rule) + "\n        expr: avg_over_time(" + m +
-             "{instance=\"i" + std::to_string(rule % 10) + "\"}[5m]) < 1\n";
+             "{instance=\"i" + std::to_string(rule % 10) + "\"}[" + range + "]) < 1\n";
       }
     }
   }
@@ -60,10 +68,17 @@ std::string RulesYaml() {
 int main(int argc, char** argv) {
   // `rules_bench --rules-yaml FILE` writes the rules and exits: bench/rules_vs_prometheus.sh
   // gives the same file to Prometheus.
+  // `--distinct` (first): every rule's expression differs from the others' (RulesYaml).
+  bool distinct = false;
+  if (argc > 1 && std::string(argv[1]) == "--distinct") {
+    distinct = true;
+    --argc;
+    ++argv;
+  }
   if (argc > 2 && std::string(argv[1]) == "--rules-yaml") {
     std::FILE* out = std::fopen(argv[2], "w");
     if (out == nullptr) return 1;
-    const std::string y = RulesYaml();
+    const std::string y = RulesYaml(distinct);
     const bool ok = std::fwrite(y.data(), 1, y.size(), out) == y.size();
     return std::fclose(out) == 0 && ok ? 0 : 1;
   }
@@ -91,7 +106,7 @@ int main(int argc, char** argv) {
       store.AppendLabeled(series[s], t - k * step, value(s, t - k * step));
   }
   ConfigErrors errors;
-  auto groups = ParseRuleFileText(RulesYaml(), "bench.yml", &errors);
+  auto groups = ParseRuleFileText(RulesYaml(distinct), "bench.yml", &errors);
   if (!errors.empty()) {
     std::fprintf(stderr, "%s\n", errors.ToString().c_str());
     return 1;
@@ -119,10 +134,13 @@ int main(int argc, char** argv) {
   size_t firing = 0;
   for (const auto& a : mgr.ActiveAlerts()) firing += a.state == AlertState::kFiring;
   std::printf(
-      "rules=1000 series=%llu points=%llu cycles=%d active_alerts=%zu firing=%zu failures=%llu\n",
+      "rules=1000%s series=%llu points=%llu cycles=%d active_alerts=%zu firing=%zu failures=%llu "
+      "shared_hits=%llu\n",
+      distinct ? " (distinct)" : "",
       static_cast<unsigned long long>(st.series), static_cast<unsigned long long>(st.points),
       cycles, mgr.ActiveAlerts().size(), firing,
-      static_cast<unsigned long long>(mgr.evaluation_failures()));
+      static_cast<unsigned long long>(mgr.evaluation_failures()),
+      static_cast<unsigned long long>(mgr.shared_subexpression_hits()));
   std::printf("cycle wall ms: median %.2f  p90 %.2f  max %.2f\n", pct(wall, 0.5), pct(wall, 0.9),
               pct(wall, 1.0));
   std::printf("cycle cpu  ms: median %.2f  p90 %.2f  max %.2f\n", pct(cpu, 0.5), pct(cpu, 0.9),

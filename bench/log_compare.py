@@ -228,6 +228,8 @@ def main():
         if not os.access(exe, os.X_OK):
             fail(f"{exe} is not built (scripts/build.sh)")
     obsmon, bench = os.path.abspath(a.obsmon), os.path.abspath(a.bench)
+    if a.scratch is not None and not os.path.isdir(a.scratch):
+        fail(f"--scratch {a.scratch}: no such directory")
     scratch = tempfile.mkdtemp(prefix="obsmon-log-compare-", dir=a.scratch)
 
     work = []  # (path, shape, truth or None)

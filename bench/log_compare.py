@@ -16,8 +16,8 @@ Per file and per cache state (warm, cold), each run times:
             run     the probe runs' own durations (probe_runs.duration_seconds of the runs after
                     t0): reading and matching inside the daemon, as the scheduler timed them;
             commit  t1 - start of the first probe run after t0 (probe_runs.ts_ms): the run plus
-                    the storage writer's group commit, which holds a batch up to 200 ms
-                    (storage commit_interval_ms) to put many runs in one transaction;
+                    its commit (a run that read lines is committed at once, without the
+                    storage writer's group-commit wait, storage.commit_interval);
             e2e     t1 - t0, which adds the wait for the probe's next run (up to its interval;
                     the log probe polls, it does not watch the file);
             cpu     the obsmon process's utime+stime (/proc/PID/stat) over [t0, t1].
@@ -228,6 +228,8 @@ def main():
         if not os.access(exe, os.X_OK):
             fail(f"{exe} is not built (scripts/build.sh)")
     obsmon, bench = os.path.abspath(a.obsmon), os.path.abspath(a.bench)
+    if a.scratch is not None and not os.path.isdir(a.scratch):
+        fail(f"--scratch {a.scratch}: no such directory")
     scratch = tempfile.mkdtemp(prefix="obsmon-log-compare-", dir=a.scratch)
 
     work = []  # (path, shape, truth or None)

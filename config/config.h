@@ -74,6 +74,10 @@ struct StorageConfig {
   // How long the writer's statements wait for a lock another connection holds (SQLite's busy
   // timeout) before they fail and are retried.
   int64_t busy_timeout_ms = 5'000;
+  // Group commit: how long the writer holds a probe run so that others share its transaction
+  // (storage::StorageOptions::commit_interval_ms); a run with counter increments (a log probe's
+  // that read lines) never waits.
+  int64_t commit_interval_ms = 200;
   // The cap of the writer's SQLite page cache (storage::StorageOptions::cache_bytes).
   int64_t cache_bytes = 64LL << 20;
   // Samples not yet acknowledged by a remote_write destination outlive retention by at most

@@ -338,6 +338,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     if (auto v = s->DurationInRange("busy_timeout", 1, 3'600'000)) {
       config.storage.busy_timeout_ms = *v;
     }
+    if (auto v = s->DurationInRange("commit_interval", 1, 3'600'000)) {
+      config.storage.commit_interval_ms = *v;
+    }
     // 64 KiB is SQLite's floor for a useful cache; 1 GiB is far beyond what an append needs.
     if (auto v = ByteSizeInRange(*s, "cache_size", 64 << 10, int64_t{1} << 30)) {
       config.storage.cache_bytes = *v;

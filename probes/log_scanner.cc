@@ -150,13 +150,9 @@ int LogScanner::Classify(std::string_view line) const {
 
 uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches,
                           bool* has_nul) const {
-  if (!plain_.empty()) {
-    ScanPlain(text, matches);
-  } else if (literals_.empty()) {
-    ScanWithRegex(text, matches);
-  } else {
-    ScanWithLiterals(text, matches);
-  }
+  if (!plain_.empty()) return ScanPlain(text, matches, has_nul);
+  if (!literals_.empty()) return ScanWithLiterals(text, matches, has_nul);
+  ScanWithRegex(text, matches);
   return CountNewlines(text, has_nul);
 }
 
@@ -176,17 +172,19 @@ inline void LineAround(std::string_view text, size_t pos, size_t* start, size_t*
 
 }  // namespace
 
-void LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches) const {
-  size_t from = 0;
-  while (from < text.size()) {
-    const size_t hit = literals_.Find(text.substr(from));
-    if (hit == std::string_view::npos) return;
-    size_t start = 0, end = 0;
-    LineAround(text, from + hit, &start, &end);
-    const int severity = Classify(text.substr(start, end - start));
-    if (severity >= 0) matches->push_back({start, end - start, severity});
-    from = end + 1;  // the rest of this line cannot add another match
-  }
+uint64_t LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches,
+                                      bool* has_nul) const {
+  // One pass: each prefilter hit's line is classified whole; the rest of it cannot add a match.
+  return literals_.ScanText(
+      text,
+      [&](size_t hit) {
+        size_t start = 0, end = 0;
+        LineAround(text, hit, &start, &end);
+        const int severity = Classify(text.substr(start, end - start));
+        if (severity >= 0) matches->push_back({start, end - start, severity});
+        return end + 1;
+      },
+      has_nul);
 }
 
 int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const {
@@ -201,32 +199,34 @@ int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size
   return best;
 }
 
-void LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* matches) const {
+uint64_t LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* matches,
+                               bool* has_nul) const {
   // One pass of the prefilter over the buffer: every hit is a literal; a line's severity is the
   // first-listed one among its hits (boundaries checked within the line, as RE2 sees it; a
-  // trailing '\r' is not a word byte, so it reads as the line's end does).
-  size_t hit = literals_.Find(text);
-  while (hit != std::string_view::npos) {
-    size_t start = 0, end = 0;
-    LineAround(text, hit, &start, &end);
-    int best = -1;
-    for (;;) {
-      const int s = SeverityAt(text, start, end, hit);
-      if (s >= 0 && (best < 0 || s < best)) best = s;
-      if (best == 0 || end >= text.size()) {
-        hit = end >= text.size() ? std::string_view::npos : end + 1;  // rest of the line
-        if (hit != std::string_view::npos) {
-          const size_t next = literals_.Find(text.substr(hit));
-          hit = next == std::string_view::npos ? next : hit + next;
+  // trailing '\r' is not a word byte, so it reads as the line's end does). The line being
+  // decided is [start, end); once its severity is the first one, the rest of it is skipped.
+  size_t start = 0, end = 0;
+  int best = -1;
+  bool in_line = false;
+  const auto finish_line = [&] {
+    if (in_line && best >= 0) matches->push_back({start, end - start, best});
+  };
+  const uint64_t lines = literals_.ScanText(
+      text,
+      [&](size_t hit) {
+        if (!in_line || hit >= end) {
+          finish_line();
+          LineAround(text, hit, &start, &end);
+          best = -1;
+          in_line = true;
         }
-        break;
-      }
-      const size_t next = literals_.Find(text.substr(hit + 1));
-      hit = next == std::string_view::npos ? next : hit + 1 + next;
-      if (hit == std::string_view::npos || hit >= end) break;
-    }
-    if (best >= 0) matches->push_back({start, end - start, best});
-  }
+        const int s = SeverityAt(text, start, end, hit);
+        if (s >= 0 && (best < 0 || s < best)) best = s;
+        return best == 0 ? end + 1 : hit + 1;
+      },
+      has_nul);
+  finish_line();
+  return lines;
 }
 
 void LogScanner::ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const {

@@ -4,7 +4,9 @@
 // must contain, taken from RE2's FilteredRE2 analysis) finds candidate positions; only the line
 // around a candidate is cut out (memrchr/memchr) and checked with the severity patterns. When no
 // prefilter can be derived (a pattern without a required literal of 3+ bytes), one combined RE2
-// is run over the buffer instead. Lines are counted by a vectorized newline count.
+// is run over the buffer instead. Lines are counted in the prefilter's own pass over the
+// buffer (the bytes are loaded once for both; LiteralSet::ScanText), or by a vectorized newline
+// count after RE2.
 //
 // A severity whose pattern is only plain literals (`ERROR`, `\[error\]`, `"level":"error"`,
 // `\bCRITICAL\b|\bFATAL\b`; probes/log_literal.h) is decided without RE2, and when every
@@ -54,7 +56,7 @@ class LogScanner {
 
   // Scans `text`, which holds complete lines only (empty, or ending in '\n'). Appends the
   // matching lines to *matches in order and returns the number of lines. Sets *has_nul (when
-  // given) to whether `text` holds a NUL byte (found by the newline count's pass).
+  // given) to whether `text` holds a NUL byte (found in the same pass as the lines).
   uint64_t Scan(std::string_view text, std::vector<LineMatch>* matches,
                 bool* has_nul = nullptr) const;
 
@@ -67,9 +69,12 @@ class LogScanner {
 
  private:
   LogScanner() = default;
-  void ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches) const;
+  // These two return the newline count, from the prefilter's own pass (LiteralSet::ScanText).
+  uint64_t ScanWithLiterals(std::string_view text, std::vector<LineMatch>* matches,
+                            bool* has_nul) const;
   // All severities plain literals: each prefilter hit is classified where it is, no RE2.
-  void ScanPlain(std::string_view text, std::vector<LineMatch>* matches) const;
+  uint64_t ScanPlain(std::string_view text, std::vector<LineMatch>* matches,
+                     bool* has_nul) const;
   // The first-listed severity of a literal occurring at `pos` of the line [start, end) of
   // `text` with its word boundaries, or -1.
   int SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const;

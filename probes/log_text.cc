@@ -53,45 +53,73 @@ bool CpuHasAvx2() {
   return has;
 }
 
+// The newlines of the 32-byte blocks given to Add(), in 8-bit lane counters flushed before they
+// overflow, and whether one held a NUL (the lowest byte seen per lane: 0 only after a NUL).
+// Lives in registers inside ScanAvx2.
+class BlockTally {
+ public:
+  __attribute__((target("avx2"))) BlockTally()
+      : lanes_(_mm256_setzero_si256()), low_(_mm256_set1_epi8(static_cast<char>(0xff))) {}
+  __attribute__((target("avx2"))) void Add(__m256i block) {
+    lanes_ = _mm256_sub_epi8(lanes_, _mm256_cmpeq_epi8(block, _mm256_set1_epi8('\n')));
+    low_ = _mm256_min_epu8(low_, block);
+    if (++blocks_ == 255) Flush();
+  }
+  __attribute__((target("avx2"))) uint64_t Newlines() {
+    Flush();
+    return count_;
+  }
+  __attribute__((target("avx2"))) bool SawNul() const {
+    return _mm256_movemask_epi8(_mm256_cmpeq_epi8(low_, _mm256_setzero_si256())) != 0;
+  }
+
+ private:
+  __attribute__((target("avx2"))) void Flush() {
+    const __m256i sums = _mm256_sad_epu8(lanes_, _mm256_setzero_si256());
+    count_ += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) +
+              static_cast<uint64_t>(_mm256_extract_epi64(sums, 1)) +
+              static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) +
+              static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
+    lanes_ = _mm256_setzero_si256();
+    blocks_ = 0;
+  }
+  __m256i lanes_;
+  __m256i low_;
+  unsigned blocks_ = 0;
+  uint64_t count_ = 0;
+};
+
 // Also ORs into *nul whether a NUL byte was seen (the same pass: the data is loaded once).
 __attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t n, bool* nul) {
-  const __m256i nl = _mm256_set1_epi8('\n');
-  const __m256i zero = _mm256_setzero_si256();
-  __m256i zeros = _mm256_setzero_si256();
-  uint64_t count = 0;
+  BlockTally tally;
   size_t i = 0;
-  // Per-byte counters in 8-bit lanes, flushed every 255 blocks before they overflow.
-  while (i + 32 <= n) {
-    __m256i acc = _mm256_setzero_si256();
-    size_t blocks = 0;
-    for (; blocks < 255 && i + 32 <= n; ++blocks, i += 32) {
-      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-      acc = _mm256_sub_epi8(acc, _mm256_cmpeq_epi8(v, nl));
-      zeros = _mm256_or_si256(zeros, _mm256_cmpeq_epi8(v, zero));
-    }
-    __m256i sums = _mm256_sad_epu8(acc, _mm256_setzero_si256());
-    count += static_cast<uint64_t>(_mm256_extract_epi64(sums, 0)) +
-             static_cast<uint64_t>(_mm256_extract_epi64(sums, 1)) +
-             static_cast<uint64_t>(_mm256_extract_epi64(sums, 2)) +
-             static_cast<uint64_t>(_mm256_extract_epi64(sums, 3));
+  for (; i + 32 <= n; i += 32) {
+    tally.Add(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
   }
+  uint64_t count = tally.Newlines();
   for (; i < n; ++i) {
     count += (p[i] == '\n');
     *nul = *nul || p[i] == '\0';
   }
-  *nul = *nul || !_mm256_testz_si256(zeros, zeros);
+  *nul = *nul || tally.SawNul();
   return count;
 }
 
-// Candidate positions by two bytes at two offsets (LiteralSet::Filter: one per distinct pair
-// among the literals, so `[error]`, `[alert]` and `[emerg]` share one), compared with the 0x20
-// bit set when ASCII case is ignored, verified one by one. Returns the offset of the first full
-// match, or `n` when there is none in the range that leaves room for a whole vector (*scanned:
-// where the caller goes on with the scalar loop).
+// The fused pass behind LiteralSet::ScanText, on 32-byte blocks. Each block is loaded once for
+// the tally (newlines, NUL); then, unless the whole block lies before `*skip` (the rest of a
+// line already decided), candidate positions come from two bytes at two offsets
+// (LiteralSet::Filter: one per distinct pair among the literals, so `[error]`, `[alert]` and
+// `[emerg]` share one), compared with the 0x20 bit set when ASCII case is ignored, verified one
+// by one, and each verified one is handed to `on_hit`, which says where to look next. Returns
+// where it stopped: the first block that would read past `n` (the caller goes on with the
+// scalar loop), or `n` once on_hit returned npos (the tally is then partial: only Find() stops
+// so).
 template <bool kFold, typename Verify>
-__attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
+__attribute__((target("avx2"))) size_t ScanAvx2(const char* p, size_t n,
                                                 const std::vector<LiteralSet::Filter>& filters,
-                                                size_t max_len, Verify verify, size_t* scanned) {
+                                                size_t max_len, Verify verify,
+                                                size_t (*on_hit)(void*, size_t), void* context,
+                                                size_t* skip, uint64_t* newlines, bool* nul) {
   const size_t k = filters.size();
   __m256i first[LiteralSet::kMaxLiterals];
   __m256i second[LiteralSet::kMaxLiterals];
@@ -108,8 +136,11 @@ __attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
   (kFold ? _mm256_or_si256(                                                        \
                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))), bit) \
          : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))))
+  BlockTally tally;
   size_t i = 0;
-  while (i + max_len - 1 + 32 <= n) {
+  for (; i + max_len - 1 + 32 <= n; i += 32) {
+    tally.Add(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
+    if (*skip >= i + 32) continue;
     __m256i any = _mm256_and_si256(_mm256_cmpeq_epi8(OBSMON_LOAD(i + first_off[0]), first[0]),
                                    _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[0]), second[0]));
     for (size_t j = 1; j < k; ++j) {
@@ -118,16 +149,26 @@ __attribute__((target("avx2"))) size_t FindAvx2(const char* p, size_t n,
                                 _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[j]), second[j])));
     }
     uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(any));
+    // Bit b is a candidate for a literal starting at i + b: every offset is relative to it.
+    if (*skip > i) mask &= ~uint32_t{0} << (*skip - i);
     while (mask != 0) {
-      // Bit b is a candidate for a literal starting at i + b: every offset is relative to it.
       const size_t pos = i + static_cast<size_t>(__builtin_ctz(mask));
-      if (verify(pos)) return pos;
-      mask &= mask - 1;
+      if (!verify(pos)) {
+        mask &= mask - 1;
+        continue;
+      }
+      *skip = std::max(pos + 1, on_hit(context, pos));
+      if (*skip >= i + 32) break;
+      mask &= ~uint32_t{0} << (*skip - i);
     }
-    i += 32;
+    if (*skip == std::string_view::npos) {
+      i = n;
+      break;
+    }
   }
-  *scanned = i;
-  return n;
+  *newlines += tally.Newlines();
+  *nul = *nul || tally.SawNul();
+  return i;
 }
 #undef OBSMON_LOAD
 #endif
@@ -219,26 +260,49 @@ size_t LiteralSet::FindScalar(std::string_view text) const {
 }
 
 size_t LiteralSet::Find(std::string_view text) const {
-  if (literals_.empty()) return std::string_view::npos;
+  size_t found = std::string_view::npos;
+  ScanText(text, [&](size_t pos) {
+    found = pos;
+    return std::string_view::npos;  // the first occurrence is all Find() wants
+  });
+  return found;
+}
+
+uint64_t LiteralSet::ScanText(std::string_view text, HitFn on_hit, void* context, bool* has_nul,
+                              bool vector) const {
   const char* begin = text.data();
   const char* end = begin + text.size();
-  size_t start = 0;
+  const size_t n = text.size();
+  size_t skip = literals_.empty() ? n : 0;  // no hit can occur before this position
+  size_t done = 0;                          // bytes counted by the vector loop
+  uint64_t newlines = 0;
+  bool nul = false;
 #if OBSMON_HAVE_AVX2_PATH
-  if (CpuHasAvx2()) {
-    size_t scanned = 0;
+  if (vector && CpuHasAvx2() && !literals_.empty()) {
     const auto verify = [&](size_t at) { return MatchesAt(begin + at, end); };
-    const size_t pos =
-        case_sensitive_
-            ? FindAvx2<false>(begin, text.size(), filters_, max_len_, verify, &scanned)
-            : FindAvx2<true>(begin, text.size(), filters_, max_len_, verify, &scanned);
-    if (pos != text.size()) return pos;
-    start = scanned;
+    done = case_sensitive_ ? ScanAvx2<false>(begin, n, filters_, max_len_, verify, on_hit,
+                                              context, &skip, &newlines, &nul)
+                           : ScanAvx2<true>(begin, n, filters_, max_len_, verify, on_hit,
+                                             context, &skip, &newlines, &nul);
   }
 #endif
-  for (const char* p = begin + start; p < end; ++p) {
-    if (MatchesAt(p, end)) return static_cast<size_t>(p - begin);
+  // The rest (all of it without AVX2): the tail too short for a vector, byte by byte.
+  if (done < n) {
+    bool tail_nul = false;
+    newlines += vector ? CountNewlines(text.substr(done), &tail_nul)
+                       : CountNewlinesScalar(text.substr(done));
+    if (!vector) tail_nul = std::memchr(begin + done, '\0', n - done) != nullptr;
+    nul = nul || tail_nul;
   }
-  return std::string_view::npos;
+  for (size_t at = std::max(done, skip); at < n;) {
+    if (MatchesAt(begin + at, end)) {
+      at = std::max(at + 1, on_hit(context, at));
+    } else {
+      ++at;
+    }
+  }
+  if (has_nul != nullptr) *has_nul = nul;
+  return newlines;
 }
 
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace obsmon::probes {
@@ -37,7 +38,35 @@ class LiteralSet {
   size_t Find(std::string_view text) const;
   size_t FindScalar(std::string_view text) const;
 
+  // The log scanner's one pass over `text`: calls on_hit(pos) (pos: size_t, returning size_t) at
+  // each position where a literal occurs, in order, and looks for the next one from what
+  // on_hit returns (pos + 1 for the next occurrence, the end of pos's line + 1 to skip the rest
+  // of it; text.size() or more to look no further). Returns the number of '\n' bytes in all
+  // of `text`, skipped parts included, and sets *has_nul (when given) to whether it holds a NUL
+  // byte: counted from the same loads as the search, so a buffer is read once, and at memory
+  // speed where nothing is looked for (the rest of a matched long line). An on_hit returning
+  // std::string_view::npos ends the pass at once (the count is then partial: Find() does so).
+  // `on_hit` runs on the calling thread, before ScanText returns.
+  template <typename OnHit>
+  uint64_t ScanText(std::string_view text, OnHit&& on_hit, bool* has_nul = nullptr) const {
+    using Fn = std::remove_reference_t<OnHit>;
+    return ScanText(
+        text, [](void* f, size_t pos) -> size_t { return (*static_cast<Fn*>(f))(pos); },
+        const_cast<void*>(static_cast<const void*>(&on_hit)), has_nul, /*vector=*/true);
+  }
+  // The same without the vector code (what tests compare ScanText with).
+  template <typename OnHit>
+  uint64_t ScanTextScalar(std::string_view text, OnHit&& on_hit, bool* has_nul = nullptr) const {
+    using Fn = std::remove_reference_t<OnHit>;
+    return ScanText(
+        text, [](void* f, size_t pos) -> size_t { return (*static_cast<Fn*>(f))(pos); },
+        const_cast<void*>(static_cast<const void*>(&on_hit)), has_nul, /*vector=*/false);
+  }
+
  private:
+  using HitFn = size_t (*)(void* context, size_t pos);
+  uint64_t ScanText(std::string_view text, HitFn on_hit, void* context, bool* has_nul,
+                    bool vector) const;
   bool MatchesAt(const char* p, const char* end) const;
   std::vector<std::string> literals_;
   // What the vector search compares: two bytes at two offsets of a literal (its rarest byte and

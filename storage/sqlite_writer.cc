@@ -1,9 +1,12 @@
 // The SQLite Writer: one thread owns the connection; producers only touch the bounded queue.
 //
-// Group commit: the thread takes everything queued (up to max_batches_per_commit /
-// max_rows_per_commit) into ONE transaction and commits as soon as it is idle, so batches arriving
-// during a commit share the next one. With synchronous=NORMAL in WAL mode a commit does not fsync;
-// a process crash loses only what was not yet committed.
+// Group commit: the thread holds the oldest queued batch up to commit_interval_ms, then takes
+// everything queued (up to max_batches_per_commit / max_rows_per_commit) into ONE transaction, so
+// the runs of many probes share it. A batch with counter increments (a log probe run that read
+// lines, a codecarbon run that read rows, a process restart), a Flush(), or a long queue ends
+// the wait at once: what is queued then is committed now, still in one transaction per commit.
+// With synchronous=NORMAL in WAL mode a commit does not fsync; a process crash loses only what
+// was not yet committed.
 //
 // Failures: a transient error (disk full, I/O, busy) rolls back and puts the batches back at the
 // head of the queue to be retried after retry_backoff_ms; if the queue then exceeds its capacity
@@ -129,10 +132,19 @@ class SqliteWriter final : public Writer {
       return false;
     }
     queued_rows_ += rows;
+    // Counter increments are what a user waits to see (a log probe's matched lines: the group
+    // delay alone took as long as grep's whole scan of a warm 839 MB file, docs/benchmarks.md
+    // "Log scanning"), and they come from few, slow runs; the frequent small runs (http, tcp)
+    // have none and keep sharing transactions. A log run that read nothing has none either.
+    const bool commit_now = !batch.counters.empty();
     queue_.push_back({++last_seq_, std::move(batch), options_.clock->SteadyNow()});
+    if (commit_now) commit_now_seq_ = last_seq_;  // everything up to it: commit without the wait
     // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
-    // it only needs waking when the queue was empty (to start that timer) or has grown large.
-    if (queue_.size() == 1 || queue_.size() >= kEagerCommitBatches) work_cv_.notify_one();
+    // it only needs waking when the queue was empty (to start that timer), has grown large, or a
+    // batch must not wait.
+    if (queue_.size() == 1 || queue_.size() >= kEagerCommitBatches || commit_now) {
+      work_cv_.notify_one();
+    }
     return true;
   }
 
@@ -381,8 +393,9 @@ class SqliteWriter final : public Writer {
 
   // What must not wait for the group-commit interval: it ends the wait at once.
   bool Urgent() const REQUIRES(mu_) {
-    return stopping_ || flush_target_ > resolved_seq_ || queue_.size() >= kEagerCommitBatches ||
-           retention_requests_.Waiting() || !tasks_.empty();
+    return stopping_ || flush_target_ > resolved_seq_ || commit_now_seq_ > resolved_seq_ ||
+           queue_.size() >= kEagerCommitBatches || retention_requests_.Waiting() ||
+           !tasks_.empty();
   }
 
   // Group commit: the oldest batch waits up to commit_interval_ms so that one transaction carries
@@ -731,6 +744,7 @@ class SqliteWriter final : public Writer {
   uint64_t last_seq_ GUARDED_BY(mu_) = 0;  // seq of the newest accepted batch
   uint64_t resolved_seq_ GUARDED_BY(mu_) = 0;  // every batch up to here is committed or counted lost
   uint64_t flush_target_ GUARDED_BY(mu_) = 0;  // a Flush() waits for this seq: commit without delay
+  uint64_t commit_now_seq_ GUARDED_BY(mu_) = 0;  // the newest batch with counters: the same
   // Newest batch of the last failed (retried) transaction; 0 when not failing.
   uint64_t failed_seq_ GUARDED_BY(mu_) = 0;
   Status last_status_ GUARDED_BY(mu_);  // the last failure

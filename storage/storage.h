@@ -27,7 +27,7 @@ struct StorageOptions {
   // are kept for rollup_retention_ms.
   int64_t retention_ms = 35LL * 86'400'000;
   int64_t rollup_retention_ms = 400LL * 86'400'000;
-  // Group commit: the writer commits what it has at least this often (bounds crash loss).
+  // Group commit: a batch waits at most this long; one with counter increments never waits.
   int64_t commit_interval_ms = 200;
   // Batches waiting for the writer, and their rows (runs, samples, log events...); beyond either
   // Enqueue() drops and counts. The rows bound the queue's memory (~100-200 bytes a row).

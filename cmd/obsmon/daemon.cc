@@ -634,6 +634,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.retention_ms = config->storage.retention_ms;
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
   so.busy_timeout_ms = config->storage.busy_timeout_ms;
+  so.commit_interval_ms = config->storage.commit_interval_ms;
   so.cache_bytes = config->storage.cache_bytes;
   so.remote_write_hold_max_ms = config->storage.remote_write_hold_max_ms;
   so.clock = options.clock;

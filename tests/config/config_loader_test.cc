@@ -251,6 +251,33 @@ TEST(ConfigLoaderTest, StorageBusyTimeoutIsAnOption) {
   EXPECT_EQ(bad_errors.errors()[0].line, 1);
 }
 
+// storage.commit_interval: the group-commit wait, 200ms unless set, 1ms-1h.
+TEST(ConfigLoaderTest, StorageCommitIntervalIsAnOption) {
+  FakeClock clock;
+  const std::string probes =
+      "components:\n  - name: c\n    probes:\n"
+      "      - {name: p, kind: tcp, address: \"127.0.0.1:1\"}\n";
+  ConfigErrors errors;
+  auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
+  ASSERT_TRUE(defaults.has_value()) << errors.ToString();
+  EXPECT_EQ(defaults->storage.commit_interval_ms, 200);
+  auto set = LoadConfigFromString("storage: {commit_interval: 1h}\n" + probes, "set.yml", clock,
+                                  &errors);
+  ASSERT_TRUE(set.has_value()) << errors.ToString();
+  EXPECT_EQ(set->storage.commit_interval_ms, 3'600'000);
+  for (const char* bad : {"0s", "2h"}) {
+    ConfigErrors bad_errors;
+    EXPECT_FALSE(LoadConfigFromString(std::string("storage: {commit_interval: ") + bad + "}\n" +
+                                          probes,
+                                      "bad.yml", clock, &bad_errors)
+                     .has_value())
+        << bad;
+    ASSERT_EQ(bad_errors.errors().size(), 1u) << bad_errors.ToString();
+    EXPECT_NE(bad_errors.errors()[0].message.find("commit_interval"), std::string::npos)
+        << bad_errors.ToString();
+  }
+}
+
 // Issue 17: the writer's page cache is a size, written as Prometheus writes sizes.
 TEST(ConfigLoaderTest, StorageCacheSizeIsASizeWithAUnit) {
   FakeClock clock;

@@ -111,6 +111,83 @@ TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
   EXPECT_EQ(totals_.lines, 5000u);
 }
 
+// A log with what the line count must get right, and its counts as written: CRLF lines, NUL
+// bytes inside lines, empty lines, near misses (ERRORS, lowercase error) and lines of up to
+// `long_step` * 79 bytes (with 50: up to ~4 KB, so that 4 KiB reads split many of them).
+struct MixedLog {
+  std::string text;
+  uint64_t lines = 0, errors = 0, criticals = 0;
+};
+
+MixedLog MakeMixedLog(int n, size_t long_step) {
+  MixedLog log;
+  for (int i = 0; i < n; ++i) {
+    const std::string num = std::to_string(i);
+    switch (i % 6) {
+      case 0:
+        log.text += "2025-10-14 ERROR request " + num + "\r\n";
+        ++log.errors;
+        break;
+      case 1:
+        log.text += std::string("2025-10-14 CRITICAL\0disk ", 25) + num + "\n";
+        ++log.criticals;
+        break;
+      case 2:
+        log.text += "\n";
+        break;
+      case 3:
+        log.text += "INFO " + std::string(static_cast<size_t>(i % 80) * long_step, 'y') +
+                    " ERROR " + num + "\n";
+        ++log.errors;
+        break;
+      case 4:
+        log.text += "INFO error_rate=0 ERRORS " + num + "\r\n";
+        break;
+      default:
+        log.text += std::string("\0\0 INFO ", 8) + num + "\n";
+        break;
+    }
+    ++log.lines;
+  }
+  return log;
+}
+
+// Issue 17: the lines are counted in the prefilter's pass, per read buffer. Whatever the reads'
+// size, every line counts once: 4 KiB reads (lines split across buffers), one 64 MiB read, and
+// a file appended one byte at a time with a poll after each byte; a last line without a newline
+// counts once its newline comes.
+TEST_F(LogFollowerTest, FusedLineCountIsExactForEveryReadSize) {
+  const MixedLog log = MakeMixedLog(3000, 50);
+  for (size_t chunk : {size_t{4096}, size_t{64} << 20}) {
+    const std::string path = dir_.File("app-" + std::to_string(chunk) + ".log");
+    WriteWholeFile(path, log.text + "ERROR unfinished");
+    LogFollower f(path, scanner_.get(), {.read_chunk_bytes = chunk, .max_events_per_poll = 0});
+    Totals totals;
+    totals.Add(f.Poll(kNever));
+    EXPECT_EQ(totals.lines, log.lines) << chunk;
+    EXPECT_EQ(totals.bytes, log.text.size()) << chunk;
+    EXPECT_EQ(totals.errors, log.errors) << chunk;
+    EXPECT_EQ(totals.criticals, log.criticals) << chunk;
+    AppendToFile(path, "\n");
+    totals.Add(f.Poll(kNever));
+    EXPECT_EQ(totals.lines, log.lines + 1) << chunk;
+    EXPECT_EQ(totals.errors, log.errors + 1) << chunk;
+  }
+  const MixedLog small = MakeMixedLog(60, 1);
+  const std::string path = dir_.File("bytewise.log");
+  WriteWholeFile(path, "");
+  LogFollower f(path, scanner_.get(), {});
+  Totals totals;
+  for (char c : small.text) {
+    AppendToFile(path, std::string(1, c));
+    totals.Add(f.Poll(kNever));
+  }
+  EXPECT_EQ(totals.lines, small.lines);
+  EXPECT_EQ(totals.bytes, small.text.size());
+  EXPECT_EQ(totals.errors, small.errors);
+  EXPECT_EQ(totals.criticals, small.criticals);
+}
+
 TEST_F(LogFollowerTest, MatchesAtEveryBufferEdgeAreFound) {
   // Lines of exactly 16 bytes: with 4096-byte reads an ERROR sits at each buffer boundary.
   const std::string path = dir_.File("app.log");

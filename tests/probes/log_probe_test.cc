@@ -113,6 +113,28 @@ TEST_F(LogProbeTest, RunReportsCountersEventsAndCursorForOneTransaction) {
   EXPECT_EQ(lag->value, 0);
 }
 
+// Storage commits a batch with counter increments without the group-commit wait (issue 17):
+// a run that read lines carries them, a run that read nothing (the file unchanged, or only an
+// unfinished line) carries none and waits like any other run.
+TEST_F(LogProbeTest, OnlyARunThatReadLinesCarriesCounterIncrements) {
+  const std::string path = dir_.File("carbon.log");
+  WriteWholeFile(path, "INFO a\n");
+  auto probe = Build("paths: [" + path + "]\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  ProbeResult first = probe->Run(Later());
+  FakeState read_one;
+  read_one.Commit(first);  // one line read, none matched: the line count still moved
+  EXPECT_EQ(read_one.Total("obsmon_log_lines_read_total"), 1);
+  EXPECT_EQ(read_one.Total("obsmon_log_matches_total"), 0);
+  EXPECT_TRUE(probe->Run(Later()).counters.empty());
+  AppendToFile(path, "ERROR b\n");
+  ProbeResult appended = probe->Run(Later());
+  EXPECT_FALSE(appended.counters.empty());
+  ASSERT_EQ(appended.log_events.size(), 1u);
+  AppendToFile(path, "no newline yet");
+  EXPECT_TRUE(probe->Run(Later()).counters.empty());
+}
+
 TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
   const std::string path = dir_.File("carbon.log");
   WriteWholeFile(path, "ERROR 1\nERROR 2\n");

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace obsmon::probes {
 namespace {
@@ -113,6 +115,133 @@ TEST(LogTextTest, CountNewlinesFindsNulBytesAnywhere) {
       EXPECT_TRUE(nul) << size << " at " << at;
     }
   }
+}
+
+// What LiteralSet::ScanText must do, written the slow and obvious way: every position from
+// where the caller said to look next, compared with every literal (ASCII case folded when the
+// set is), the hits in order; the newlines and NULs by counting bytes.
+struct Expected {
+  std::vector<size_t> hits;
+  uint64_t newlines = 0;
+  bool nul = false;
+};
+
+bool OccursAt(std::string_view text, size_t at, const std::string& lit, bool case_sensitive) {
+  if (text.size() - at < lit.size()) return false;
+  for (size_t j = 0; j < lit.size(); ++j) {
+    const unsigned char c = static_cast<unsigned char>(text[at + j]);
+    const unsigned char folded = case_sensitive ? c : static_cast<unsigned char>(std::tolower(c));
+    if (folded != static_cast<unsigned char>(lit[j])) return false;
+  }
+  return true;
+}
+
+template <typename Next>
+Expected SlowScan(const LiteralSet& set, std::string_view text, Next next) {
+  Expected e;
+  for (char c : text) {
+    e.newlines += c == '\n';
+    e.nul = e.nul || c == '\0';
+  }
+  for (size_t at = 0; at < text.size();) {
+    bool hit = false;
+    for (const auto& lit : set.literals()) hit = hit || OccursAt(text, at, lit, set.case_sensitive());
+    if (!hit) {
+      ++at;
+      continue;
+    }
+    e.hits.push_back(at);
+    at = next(at);
+  }
+  return e;
+}
+
+// Where the log scanner goes on after a hit: the next byte (a line not decided yet), past the
+// line's end (decided), or further on (any position: ScanText must honour it).
+size_t NextAfter(std::string_view text, size_t pos, int how) {
+  switch (how) {
+    case 0:
+      return pos + 1;
+    case 1: {
+      const size_t nl = text.find('\n', pos);
+      return nl == std::string_view::npos ? text.size() : nl + 1;
+    }
+    default:
+      return pos + 37;
+  }
+}
+
+// Issue 17: the prefilter's pass also counts the lines and looks for NUL bytes, with the same
+// loads. Every size up to a few vector blocks, every alignment, literals and newlines and NULs
+// anywhere (a block's first and last byte included), each way of going on after a hit: the
+// vector pass, the scalar pass and the slow expectation agree on the hits, the newline count
+// and the NUL flag.
+TEST(LogTextTest, ScanTextCountsLinesAndFindsHitsInOnePass) {
+  std::mt19937 rng(17);
+  for (bool case_sensitive : {true, false}) {
+    LiteralSet set;
+    ASSERT_TRUE(set.Assign(case_sensitive ? std::vector<std::string>{"ERROR", "[crit]", "CRITICAL"}
+                                          : std::vector<std::string>{"error", "fatal"},
+                           case_sensitive));
+    for (size_t n = 0; n < 400; ++n) {
+      std::string text = RandomText(rng, n + 40, std::string_view("abR\n\r \0E[", 9));
+      for (int k = 0; k < 3 && n > 8; ++k) {
+        const std::string piece = k == 0 ? "ERROR" : k == 1 ? "[crit]" : "FaTaL";
+        text.replace(rng() % (n - 6), piece.size(), piece);
+      }
+      for (size_t offset : {0, 1, 31}) {
+        const std::string_view v(text.data() + offset, n);
+        for (int how = 0; how < 3; ++how) {
+          const auto next = [&](size_t pos) { return NextAfter(v, pos, how); };
+          const Expected want = SlowScan(set, v, next);
+          for (bool vector : {true, false}) {
+            std::vector<size_t> hits;
+            const auto on_hit = [&](size_t pos) {
+              hits.push_back(pos);
+              return next(pos);
+            };
+            bool nul = !want.nul;
+            const uint64_t lines =
+                vector ? set.ScanText(v, on_hit, &nul) : set.ScanTextScalar(v, on_hit, &nul);
+            ASSERT_EQ(lines, want.newlines) << n << " " << offset << " " << how << " " << vector;
+            ASSERT_EQ(nul, want.nul) << n << " " << offset << " " << how << " " << vector;
+            ASSERT_EQ(hits, want.hits) << n << " " << offset << " " << how << " " << vector;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The rest of a decided line is skipped but its newlines still count, however far it reaches:
+// 64 KiB lines with a hit at the start, and more than 255 blocks of newlines (the 8-bit lane
+// counters must be flushed in time), with a NUL in the very last byte.
+TEST(LogTextTest, ScanTextCountsTheNewlinesOfSkippedLines) {
+  LiteralSet set;
+  ASSERT_TRUE(set.Assign({"ERROR"}, /*case_sensitive=*/true));
+  std::string text;
+  uint64_t lines = 0;
+  for (int i = 0; i < 20; ++i) {
+    text += (i % 2 == 0 ? "ERROR " : "INFO ") + std::string(65'536, 'x') + "\n";
+    ++lines;
+    text += std::string(10'000, '\n');  // empty lines: 312 blocks of nothing but newlines
+    lines += 10'000;
+  }
+  text += "ERROR last";
+  text += '\0';
+  std::vector<size_t> hits;
+  bool nul = false;
+  EXPECT_EQ(set.ScanText(
+                text,
+                [&](size_t pos) {
+                  hits.push_back(pos);
+                  return NextAfter(text, pos, 1);
+                },
+                &nul),
+            lines);
+  EXPECT_TRUE(nul);
+  EXPECT_EQ(hits.size(), 11u);  // ten long lines and the unterminated last one
+  for (size_t h : hits) EXPECT_EQ(text.compare(h, 5, "ERROR"), 0) << h;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -121,19 +122,26 @@ TEST(WriterDurabilityTest, ALostStatefulBatchFencesItsEpochAndTellsTheProbe) {
 }
 
 // A reload rebuilt the probe (or a lost batch made it re-read) while its older batch still waited
-// in group commit: after Fence the older batch's run is written, its state is not, so the lines
-// the new instance reads from the stored cursor count once.
+// in the queue (here: another connection holds the write lock, so the writer retries it): after
+// Fence the older batch's run is written, its state is not, so the lines the new instance reads
+// from the stored cursor count once.
 TEST(WriterDurabilityTest, FenceDropsTheStateOfOlderQueuedBatchesButKeepsTheirRuns) {
   ScratchDir dir;
   StorageOptions o;
   o.path = dir.File("obsmon.db");
-  o.commit_interval_ms = 600'000;  // the batch stays queued until Flush
+  o.busy_timeout_ms = 20;
+  o.retry_backoff_ms = 20;
   auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
+  auto blocker = std::make_unique<SQLite::Database>(o.path, SQLite::OPEN_READWRITE);
+  blocker->exec("BEGIN IMMEDIATE");  // the batch below stays queued until COMMIT
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "old instance", 100, 2)));
   ASSERT_TRUE(w->Fence(kLogs, 3).ok());
   ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "new instance", 100, 3)));
-  ASSERT_TRUE(w->Flush().ok());
+  blocker->exec("COMMIT");
+  blocker.reset();
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Flush().ok(); },
+                                         std::chrono::seconds(10)));
   Stored s = Read(o.path);
   EXPECT_EQ(s.runs, 2);
   EXPECT_EQ(s.events, 1);
@@ -145,6 +153,61 @@ TEST(WriterDurabilityTest, FenceDropsTheStateOfOlderQueuedBatchesButKeepsTheirRu
   ASSERT_TRUE(w->Enqueue(unfenced));
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(Read(o.path).events, 2);
+}
+
+// A run of a frequent probe (http): no state, never asks to commit now.
+WriteBatch HealthRun(TimestampMs ts) {
+  WriteBatch b;
+  ProbeRun run;
+  run.key = {"carbon", "health"};
+  run.ts_ms = ts;
+  run.success = true;
+  run.valid_for_ms = 1500;
+  b.runs.push_back(run);
+  return b;
+}
+
+// Issue 17: a log probe run that read lines (it carries counter increments) is committed at
+// once, with what was queued before it, while a run without counters still waits for the
+// group-commit interval. On a FakeClock that does not move until the end: nothing but the
+// counters can have ended the wait.
+TEST(WriterDurabilityTest, ABatchWithCounterIncrementsDoesNotWaitForTheGroupCommit) {
+  ScratchDir dir;
+  FakeClock clock;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.clock = &clock;
+  o.commit_interval_ms = 600'000;
+  o.retention_interval_ms = 3'600'000;
+  o.checkpoint_idle_ms = 0;
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Enqueue(HealthRun(kT0)));
+  ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 100, "ERROR disk full", 64, 1)));
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().committed_batches == 2; },
+                                         std::chrono::seconds(10)));
+  WriterStats s = w->Stats();
+  EXPECT_EQ(s.commits, 1u);  // the health run queued before it shared its transaction
+  EXPECT_EQ(s.queue_depth, 0u);
+  Stored stored = Read(o.path);  // the run's line, cursor and count, together
+  EXPECT_EQ(stored.runs, 2);
+  EXPECT_EQ(stored.events, 1);
+  EXPECT_EQ(stored.cursor_offset, 64);
+  EXPECT_EQ(stored.matches, 1);
+
+  // The next health run waits: the writer sleeps until it is commit_interval_ms old.
+  ASSERT_TRUE(w->Enqueue(HealthRun(kT0 + 1000)));
+  const SteadyTime due = clock.SteadyNow() + std::chrono::milliseconds(o.commit_interval_ms);
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return clock.NextDeadline() == due; },
+                                         std::chrono::seconds(10)));
+  EXPECT_EQ(w->Stats().committed_batches, 2u);
+  EXPECT_EQ(w->Stats().queue_depth, 1u);
+  EXPECT_EQ(Read(o.path).runs, 2);
+  clock.Advance(o.commit_interval_ms);
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().committed_batches == 3; },
+                                         std::chrono::seconds(10)));
+  EXPECT_EQ(w->Stats().commits, 2u);
+  EXPECT_EQ(Read(o.path).runs, 3);
 }
 
 // The database deleted under a running writer: nothing more goes into the unlinked inode (which

@@ -110,6 +110,12 @@ struct WriterStats {
   // Memory the writer connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED), read on the
   // writer thread after each transaction; at most about StorageOptions::cache_bytes.
   uint64_t cache_bytes = 0;
+  // Series whose ids the writer keeps in memory now (at most 50,000, about 400 bytes each;
+  // started over when full), read after each transaction like cache_bytes.
+  uint64_t series_id_cache_entries = 0;
+  // Memory SQLite holds now in this process, every connection together (sqlite3_memory_used():
+  // page caches, prepared statements, schemas; a report's read connection while it runs).
+  uint64_t sqlite_memory_bytes = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.

@@ -323,10 +323,20 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                       "bounds it).",
                       MetricType::Gauge);
   AddGauge(&cache, {}, static_cast<double>(w.cache_bytes));
+  auto series_ids = Family("obsmon_storage_series_id_cache_entries",
+                           "Series whose database ids the writer keeps in memory now (at most "
+                           "50,000, about 400 bytes each; started over when full).",
+                           MetricType::Gauge);
+  AddGauge(&series_ids, {}, static_cast<double>(w.series_id_cache_entries));
+  auto sqlite_memory = Family("obsmon_sqlite_memory_bytes",
+                              "Memory SQLite holds now, all of obsmon's connections together "
+                              "(page caches, statements, schemas; part of the C heap's in_use).",
+                              MetricType::Gauge);
+  AddGauge(&sqlite_memory, {}, static_cast<double>(w.sqlite_memory_bytes));
   std::vector<MetricFamily> out;
   for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
                   &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
-                  &cache}) {
+                  &cache, &series_ids, &sqlite_memory}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -115,6 +115,14 @@ std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
     }
     out.push_back(std::move(f));
   }
+  prometheus::MetricFamily held;
+  held.name = "obsmon_exported_series";
+  held.help = "Probe series held in memory to be re-exported on /metrics (limit 100,000).";
+  held.type = prometheus::MetricType::Gauge;
+  prometheus::ClientMetric held_value;
+  held_value.gauge.value = static_cast<double>(count_);
+  held.metric.push_back(std::move(held_value));
+  out.push_back(std::move(held));
   prometheus::MetricFamily refused;
   refused.name = "obsmon_exported_series_refused_total";
   refused.help = "Probe series not exported on /metrics because the series limit was reached.";

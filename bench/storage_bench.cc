@@ -7,9 +7,9 @@
 // probe result) over 1,000 series; phase 2 writes R probe runs (default 200,000) of P probes
 // (default 20) taking turns, one run plus its S samples (default 2) per batch, as the scheduler
 // does (an http probe writes 5: `--probes 1000 --run-samples 5` is the daemon of 1,000 http
-// probes, 5,000 series, at R/1000 seconds of its time). Each phase is timed from the first Enqueue to
-// the end of Flush (everything committed). Prints samples/s, runs/s, CPU seconds and the database
-// size per sample after a WAL checkpoint. Target: >= 200,000 samples/s.
+// probes, 5,000 series, at R/1000 seconds of its time). Each phase is timed from the first
+// Enqueue to the end of Flush (everything committed). Prints samples/s, runs/s, CPU seconds and
+// the database size per sample after a WAL checkpoint. Target: >= 200,000 samples/s.
 #include <SQLiteCpp/Database.h>
 #include <sys/resource.h>
 #include <sys/stat.h>

@@ -198,7 +198,8 @@ Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path,
     // Reports scan hundreds of thousands of rows: by default map the file instead of copying
     // every page through read(), and keep more pages cached between statements.
     db->exec(fmt::format("PRAGMA mmap_size = {}", std::max<int64_t>(memory.mmap_bytes, 0)));
-    db->exec(fmt::format("PRAGMA cache_size = -{}", std::max<int64_t>(memory.cache_bytes >> 10, 64)));
+    db->exec(fmt::format("PRAGMA cache_size = -{}",
+                         std::max<int64_t>(memory.cache_bytes >> 10, 64)));
     int version = UserVersion(*db);
     if (version == 0) {
       return Status::NotFound(

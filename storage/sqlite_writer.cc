@@ -183,7 +183,8 @@ class SqliteWriter final : public Writer {
       s.queue_depth = queue_.size();
       s.queue_rows = queued_rows_;
     }
-    s.sqlite_memory_bytes = static_cast<uint64_t>(std::max<sqlite3_int64>(sqlite3_memory_used(), 0));
+    s.sqlite_memory_bytes =
+        static_cast<uint64_t>(std::max<sqlite3_int64>(sqlite3_memory_used(), 0));
     struct stat st;  // stat() only: never open a descriptor of the database's files
     s.wal_bytes = ::stat((WalPathBase(options_.path, true) + "-wal").c_str(), &st) == 0
                       ? static_cast<uint64_t>(st.st_size)

@@ -76,8 +76,21 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
       return;
     }
   }
+  CompactWhenFullLocked(e);
   e.points.push_back({ts_ms, value});
   TrimLocked(e);
+}
+
+// A full vector whose front is dead would double its capacity on the next push: a series of
+// 900 live points (15 minutes at 1 s) grew to 2,048 points of capacity, 32 KiB where 14 KiB are
+// live (1,000 probes: 32 MB of rule head). Moving the live points to the front instead keeps
+// the capacity at the next power of two above the live points. Only when at least a sixteenth
+// of the vector is dead: moving the live points then costs at most 16 moves per append.
+void SeriesStore::CompactWhenFullLocked(Entry& e) {
+  if (e.points.size() < e.points.capacity() || e.begin == 0) return;
+  if (e.begin * 16 < e.points.capacity()) return;
+  e.points.erase(e.points.begin(), e.points.begin() + static_cast<std::ptrdiff_t>(e.begin));
+  e.begin = 0;
 }
 
 void SeriesStore::TrimLocked(Entry& e) {
@@ -225,7 +238,10 @@ SeriesStoreStats SeriesStore::Stats() const {
   ReaderMutexLock lock(mu_);
   SeriesStoreStats s;
   s.series = series_.size();
-  for (const auto& [l, e] : series_) s.points += e->points.size() - e->begin;
+  for (const auto& [l, e] : series_) {
+    s.points += e->points.size() - e->begin;
+    s.point_bytes += e->points.capacity() * sizeof(Point);
+  }
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();
   s.unselected = unselected_.load();

@@ -36,6 +36,9 @@ struct SeriesStoreOptions {
 struct SeriesStoreStats {
   uint64_t series = 0;
   uint64_t points = 0;
+  // What the points' vectors hold allocated (capacity, dead and live points): the head's memory
+  // but for labels and index (about 1 KB a series).
+  uint64_t point_bytes = 0;
   uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
   uint64_t refused_series = 0;  // new series refused because max_series was reached
   uint64_t unselected = 0;      // samples not kept because no rule selects their metric
@@ -96,6 +99,7 @@ class SeriesStore final : public promql::Querier {
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
              Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
+  void CompactWhenFullLocked(Entry& e) REQUIRES(mu_);
 
   SeriesStoreOptions options_;
   mutable SharedMutex mu_;

@@ -4,15 +4,21 @@
 //
 //   soak_bench [N=100] [minutes=60] [interval_ms=1000] [sample_s=60]
 //
+// OBSMON_SOAK_BINARY=PATH runs that obsmon instead of the build's: a soak of hours should run a
+// copy, so that rebuilding the tree meanwhile does not change the binary under it.
+// OBSMON_SOAK_CACHE_SIZE=SIZE sets storage.cache_size (e.g. 16MiB) instead of its default.
+//
 // Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
-// obsmon's /metrics the sizes of its in-memory parts (SQLite page cache, writer queue, rule head,
-// C heap in use and free), and prints one line. At the end: the least-squares slope of RSS over
+// obsmon's /metrics the sizes of its in-memory parts (the writer's SQLite page cache and all of
+// SQLite's memory, writer queue, rule head points and their bytes, C heap in use and free), and
+// prints one line. At the end: the least-squares slope of RSS over
 // the second half (after warm-up: the rule head fills its 15-minute window, the page cache its
 // cap), in MB per hour, beside first, last and peak RSS.
 #include <httplib.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -48,6 +54,12 @@ double Metric(const std::string& body, const std::string& series) {
   return -1;
 }
 
+// "\n  cache_size: SIZE" from OBSMON_SOAK_CACHE_SIZE, or nothing (obsmon's default).
+std::string CacheSizeYaml() {
+  const char* size = std::getenv("OBSMON_SOAK_CACHE_SIZE");
+  return size != nullptr && *size != '\0' ? std::string("\n  cache_size: ") + size : "";
+}
+
 // Slope of y over x (least squares), in y-units per x-unit.
 double Slope(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
@@ -70,7 +82,10 @@ int main(int argc, char** argv) {
   const int minutes = argc > 2 ? std::atoi(argv[2]) : 60;
   const int interval_ms = argc > 3 ? std::atoi(argv[3]) : 1000;
   const int sample_s = argc > 4 ? std::atoi(argv[4]) : 60;
-  const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
+  const char* binary_override = std::getenv("OBSMON_SOAK_BINARY");
+  const std::string obsmon = binary_override != nullptr && *binary_override != '\0'
+                                 ? std::string(binary_override)
+                                 : std::string(OBSMON_BINARY_DIR) + "/obsmon";
   ScratchDir dir;
 
   const obsmon::bench::LoopbackTargets targets;
@@ -79,7 +94,7 @@ int main(int argc, char** argv) {
   WriteWholeFile(log_path, "");
   const int obsmon_port = obsmon::testing::FreeLoopbackPort();
   std::string config = "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
-                       "\nstorage:\n  path: " + dir.File("soak.db") +
+                       "\nstorage:\n  path: " + dir.File("soak.db") + CacheSizeYaml() +
                        "\ncomponents:\n  - name: soak\n    probes:\n"
                        "      - {name: log, kind: log, paths: [\"" + log_path +
                        "\"], interval: 5s}\n" +
@@ -108,8 +123,11 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("soak: %d HTTP probes every %d ms + 1 log probe (20 lines/s), %d min, sample every %d s\n",
               n, interval_ms, minutes, sample_s);
-  std::printf("%7s %8s %8s %9s %9s %9s %9s %10s %9s\n", "minute", "RSS MB", "anon MB", "heap MB",
-              "free MB", "cache MB", "queue", "head pts", "CPU %");
+  std::printf("obsmon: %s; storage.cache_size: %s\n", obsmon.c_str(),
+              CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str());
+  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %10s %9s %9s\n", "minute", "RSS MB", "anon MB",
+              "heap MB", "free MB", "cache MB", "sqlite MB", "queue", "head pts", "head MB",
+              "CPU %");
   std::vector<double> t_min, rss;
   double peak = 0, first = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -123,12 +141,13 @@ int main(int argc, char** argv) {
     const double minute = k * sample_s / 60.0;
     const double cpu_pct = k == 0 ? 0 : (p.cpu_seconds - prev.cpu_seconds) / sample_s * 100;
     prev = p;
-    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.0f %10.0f %9.1f\n", minute, p.rss_mb,
-                p.anon_mb, Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
+    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %10.0f %9.2f %9.1f\n", minute,
+                p.rss_mb, p.anon_mb, Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
                 Metric(body, "obsmon_heap_bytes{state=\"free\"}") / 1048576,
                 Metric(body, "obsmon_storage_cache_bytes") / 1048576,
+                Metric(body, "obsmon_sqlite_memory_bytes") / 1048576,
                 Metric(body, "obsmon_storage_queue_rows"), Metric(body, "obsmon_rule_head_points"),
-                cpu_pct);
+                Metric(body, "obsmon_rule_head_point_bytes") / 1048576, cpu_pct);
     if (k == 0) first = p.rss_mb;
     peak = std::max(peak, p.rss_mb);
     t_min.push_back(minute);

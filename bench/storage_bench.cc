@@ -1,17 +1,21 @@
 // storage_bench: how fast the storage Writer commits, on this machine.
 //
-//   storage_bench [--samples N] [--batch B] [--runs R] [--dir DIR] [--cache-kib K]
+//   storage_bench [--samples N] [--batch B] [--runs R] [--probes P] [--run-samples S]
+//                 [--dir DIR] [--cache-kib K]
 //
 // Phase 1 writes N samples (default 2,000,000) in batches of B (default 100, like one scrape or
-// probe result) over 1,000 series; phase 2 writes R probe runs (default 200,000), one run plus
-// its two samples per batch, as the scheduler does. Each phase is timed from the first Enqueue to
-// the end of Flush (everything committed). Prints samples/s, runs/s, CPU seconds and the database
-// size per sample after a WAL checkpoint. Target: >= 200,000 samples/s.
+// probe result) over 1,000 series; phase 2 writes R probe runs (default 200,000) of P probes
+// (default 20) taking turns, one run plus its S samples (default 2) per batch, as the scheduler
+// does (an http probe writes 5: `--probes 1000 --run-samples 5` is the daemon of 1,000 http
+// probes, 5,000 series, at R/1000 seconds of its time). Each phase is timed from the first
+// Enqueue to the end of Flush (everything committed). Prints samples/s, runs/s, CPU seconds and
+// the database size per sample after a WAL checkpoint. Target: >= 200,000 samples/s.
 #include <SQLiteCpp/Database.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +62,7 @@ uint64_t EnqueueWaiting(Writer& w, WriteBatch b) {
 
 int main(int argc, char** argv) {
   int64_t n_samples = 2'000'000, batch = 100, n_runs = 200'000, cache_kib = -1;
+  int64_t n_probes = 20, run_samples = 2;
   std::string dir =
       std::filesystem::temp_directory_path() / ("obsmon-storage-bench-" + std::to_string(getpid()));
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -67,12 +72,17 @@ int main(int argc, char** argv) {
       batch = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--runs"))
       n_runs = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--probes"))
+      n_probes = std::max<int64_t>(1, atoll(argv[i + 1]));
+    else if (!strcmp(argv[i], "--run-samples"))
+      run_samples = std::max<int64_t>(2, atoll(argv[i + 1]));
     else if (!strcmp(argv[i], "--dir"))
       dir = argv[i + 1];
     else if (!strcmp(argv[i], "--cache-kib"))  // the writer's page cache (storage.cache_size)
       cache_kib = atoll(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: %s [--samples N] [--batch B] [--runs R] [--dir DIR] [--cache-kib K]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--samples N] [--batch B] [--runs R] [--probes P] [--run-samples S] "
+              "[--dir DIR] [--cache-kib K]\n", argv[0]);
       return 2;
     }
   }
@@ -131,8 +141,8 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < n_runs; ++i) {
     WriteBatch b;
     ProbeRun r;
-    r.key = {"carbon", "health-" + std::to_string(i % 20)};
-    r.ts_ms = t0_ms + (i / 20) * 1000;
+    r.key = {"carbon", "health-" + std::to_string(i % n_probes)};
+    r.ts_ms = t0_ms + (i / n_probes) * 1000;
     r.success = i % 97 != 0;
     r.duration_seconds = 0.002 + (i % 50) * 1e-4;
     r.valid_for_ms = 1500;
@@ -140,6 +150,9 @@ int main(int argc, char** argv) {
     Labels l{{"component", "carbon"}, {"probe", r.key.probe}, {"job", "tta-staging-carbon"}};
     b.samples.push_back({"probe_success", l, r.ts_ms, r.success ? 1.0 : 0.0});
     b.samples.push_back({"probe_duration_seconds", l, r.ts_ms, r.duration_seconds});
+    for (int64_t k = 2; k < run_samples; ++k) {
+      b.samples.push_back({"probe_extra_" + std::to_string(k), l, r.ts_ms, static_cast<double>(i)});
+    }
     b.runs.push_back(std::move(r));
     refused += EnqueueWaiting(w, std::move(b));
   }
@@ -157,7 +170,7 @@ int main(int argc, char** argv) {
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   }
   const int64_t db_bytes = FileSize(o.path);
-  const int64_t total_samples = n_samples + 2 * n_runs;
+  const int64_t total_samples = n_samples + run_samples * n_runs;
 
   printf("storage_bench (%s)\n", o.path.c_str());
   printf("  samples: %lld in batches of %lld over %zu series\n", (long long)n_samples,
@@ -165,9 +178,10 @@ int main(int argc, char** argv) {
   printf("    %.0f samples/s   (%.2f s wall, %.2f s CPU, %llu transactions, mean %.1f ms)\n",
          n_samples / wall1, wall1, cpu1, (unsigned long long)stats1.commits,
          1000 * stats1.commit_seconds_sum / std::max<uint64_t>(1, stats1.commits));
-  printf("  probe runs: %lld, one run + 2 samples per batch, 20 probes\n", (long long)n_runs);
+  printf("  probe runs: %lld, one run + %lld samples per batch, %lld probes\n", (long long)n_runs,
+         (long long)run_samples, (long long)n_probes);
   printf("    %.0f runs/s (%.0f rows/s)   (%.2f s wall, %.2f s CPU, %llu transactions)\n",
-         n_runs / wall2, 3 * n_runs / wall2, wall2, cpu2,
+         n_runs / wall2, static_cast<double>(1 + run_samples) * n_runs / wall2, wall2, cpu2,
          (unsigned long long)(stats2.commits - stats1.commits));
   printf("  database: %.1f MiB, %.1f bytes per stored sample/run row\n", db_bytes / 1048576.0,
          static_cast<double>(db_bytes) / (total_samples + n_runs));

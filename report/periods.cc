@@ -206,7 +206,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   }
   store->reset();  // one connection at a time
 
-  auto reader = storage::Reader::Open(req.db_path);
+  auto reader = storage::Reader::Open(req.db_path, req.read_memory);
   if (!reader.ok()) return reader.status();
   return BuildReport(**reader, req.component, w->objective, w->from, w->to, req.now_ms,
                      w->options);

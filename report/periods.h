@@ -18,6 +18,7 @@
 #include "core/objective.h"
 #include "report/report.h"
 #include "storage/period_store.h"
+#include "storage/storage.h"
 
 namespace obsmon {
 
@@ -69,6 +70,9 @@ struct PeriodReportRequest {
   bool figures_only = false;
   // Day N of the period or window (1-based; report/period_days.h): see BuildDayReport.
   std::optional<int> day;
+  // What the read connection may hold while the report is built (the daemon's refresh:
+  // storage::kLiveRead, no map of the file).
+  storage::ReadMemory read_memory;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the

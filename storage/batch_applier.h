@@ -53,6 +53,9 @@ class BatchApplier {
   // The page cache's size now (PRAGMA cache_size, as CacheSizer set it).
   int64_t cache_size_bytes() const { return cache_sizer_.size_bytes(); }
 
+  // Series whose ids are cached now (at most kMaxCachedSeriesIds, about 400 bytes each).
+  size_t cached_series_ids() const { return series_ids_.size(); }
+
  private:
   struct RollupAgg;
   int64_t SeriesId(const std::string& name, const Labels& labels);

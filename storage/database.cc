@@ -184,7 +184,8 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
   }
 }
 
-Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
+Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path,
+                                                      const ReadMemory& memory) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     return Status::NotFound(fmt::format("database {} does not exist", path));
@@ -194,10 +195,11 @@ Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path) {
     auto db =
         std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
     db->setBusyTimeout(kDefaultBusyTimeoutMs);
-    // Reports scan hundreds of thousands of rows: map the file instead of copying every page
-    // through read(), and keep more pages cached between statements.
-    db->exec("PRAGMA mmap_size = 268435456");
-    db->exec("PRAGMA cache_size = -16384");
+    // Reports scan hundreds of thousands of rows: by default map the file instead of copying
+    // every page through read(), and keep more pages cached between statements.
+    db->exec(fmt::format("PRAGMA mmap_size = {}", std::max<int64_t>(memory.mmap_bytes, 0)));
+    db->exec(fmt::format("PRAGMA cache_size = -{}",
+                         std::max<int64_t>(memory.cache_bytes >> 10, 64)));
     int version = UserVersion(*db);
     if (version == 0) {
       return Status::NotFound(

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "storage/storage.h"
 
 namespace obsmon::storage {
 
@@ -46,9 +47,10 @@ Result<std::unique_ptr<SQLite::Database>> OpenForWrite(const std::string& path,
                                                        int busy_timeout_ms = kDefaultBusyTimeoutMs,
                                                        int64_t cache_bytes = kSmallCacheBytes);
 
-// Opens read-only. Refuses a missing file (NotFound), a non-database, a database without
-// obsmon's schema, and a newer schema.
-Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path);
+// Opens read-only with `memory` (storage.h: ReadMemory). Refuses a missing file (NotFound), a
+// non-database, a database without obsmon's schema, and a newer schema.
+Result<std::unique_ptr<SQLite::Database>> OpenForRead(const std::string& path,
+                                                      const ReadMemory& memory = {});
 
 // A write transaction that takes the write lock at BEGIN (IMMEDIATE). A DEFERRED transaction
 // that reads and then writes fails at once with SQLITE_BUSY, without waiting for the busy timeout

@@ -780,8 +780,8 @@ class SqliteReader final : public Reader {
 
 }  // namespace
 
-Result<std::unique_ptr<Reader>> Reader::Open(const std::string& path) {
-  auto db = OpenForRead(path);
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& path, const ReadMemory& memory) {
+  auto db = OpenForRead(path, memory);
   if (!db.ok()) return db.status();
   try {
     return std::unique_ptr<Reader>(new SqliteReader(std::move(db).value(), path));

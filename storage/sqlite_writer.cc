@@ -195,6 +195,8 @@ class SqliteWriter final : public Writer {
       s.queue_depth = queue_.size();
       s.queue_rows = queued_rows_;
     }
+    s.sqlite_memory_bytes =
+        static_cast<uint64_t>(std::max<sqlite3_int64>(sqlite3_memory_used(), 0));
     struct stat st;  // stat() only: never open a descriptor of the database's files
     s.wal_bytes = ::stat((WalPathBase(options_.path, true) + "-wal").c_str(), &st) == 0
                       ? static_cast<uint64_t>(st.st_size)
@@ -706,6 +708,7 @@ class SqliteWriter final : public Writer {
     sqlite3_db_status(db_->getHandle(), SQLITE_DBSTATUS_CACHE_USED, &cache_used, &unused_high, 0);
     MutexLock lock(mu_);
     stats_.cache_bytes = static_cast<uint64_t>(std::max(cache_used, 0));
+    stats_.series_id_cache_entries = applier_.cached_series_ids();
     wal_.Committed(options_.clock->SteadyNow());
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;

@@ -110,6 +110,12 @@ struct WriterStats {
   // Memory the writer connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED), read on the
   // writer thread after each transaction; at most about StorageOptions::cache_bytes.
   uint64_t cache_bytes = 0;
+  // Series whose ids the writer keeps in memory now (at most 50,000, about 400 bytes each;
+  // started over when full), read after each transaction like cache_bytes.
+  uint64_t series_id_cache_entries = 0;
+  // Memory SQLite holds now in this process, every connection together (sqlite3_memory_used():
+  // page caches, prepared statements, schemas; a report's read connection while it runs).
+  uint64_t sqlite_memory_bytes = 0;
 };
 
 // Owns the single writing connection and its thread. Thread-safe.
@@ -188,11 +194,24 @@ class HourDurationsPasses {
   virtual bool AnotherPass() = 0;
 };
 
+// What a read connection may hold while it is open. The default suits a report read once (the
+// CLI, the API): the file mapped, 16 MiB of pages. The mapped pages a report touches count in
+// the process's RSS while the connection is open: the daemon's refresh of every component's
+// window, every 15 s, showed as 360 MB of RSS at 1,000 probes (a 256 MiB map of a 200 MB
+// database) where the rest was 110 MB. kLiveRead is what the daemon's refresh uses: no map, a
+// small cache, pages copied through read() from the kernel's page cache instead.
+struct ReadMemory {
+  int64_t mmap_bytes = 256LL << 20;  // PRAGMA mmap_size; 0: no map
+  int64_t cache_bytes = 16LL << 20;  // PRAGMA cache_size (at least 64 KiB)
+};
+inline constexpr ReadMemory kLiveRead{0, 2LL << 20};
+
 // A read connection. Not thread-safe: one Reader per thread. Safe to use while a Writer (in this
 // or another process) writes: WAL readers see the last committed state.
 class Reader : public ProbeStateSource {
  public:
-  static Result<std::unique_ptr<Reader>> Open(const std::string& path);
+  static Result<std::unique_ptr<Reader>> Open(const std::string& path,
+                                              const ReadMemory& memory = {});
   virtual ~Reader() = default;
 
   // Runs of every probe of `component` with from_ms <= ts_ms < to_ms, ordered by probe then

@@ -318,17 +318,33 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                            "by the queue's row capacity (about 100-200 bytes a row).",
                            MetricType::Gauge);
   AddGauge(&queue_rows, {}, static_cast<double>(w.queue_rows));
+  std::vector<MetricFamily> out;
+  for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
+                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints}) {
+    out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+// What storage holds in memory now: the writer's page cache and series ids, all of SQLite.
+std::vector<MetricFamily> StorageMemoryFamilies(const WriterMetrics& w) {
   auto cache = Family("obsmon_storage_cache_bytes",
                       "Memory held by the writer's SQLite page cache now (storage.cache_size "
                       "bounds it).",
                       MetricType::Gauge);
   AddGauge(&cache, {}, static_cast<double>(w.cache_bytes));
+  auto series_ids = Family("obsmon_storage_series_id_cache_entries",
+                           "Series whose database ids the writer keeps in memory now (at most "
+                           "50,000, about 400 bytes each; started over when full).",
+                           MetricType::Gauge);
+  AddGauge(&series_ids, {}, static_cast<double>(w.series_id_cache_entries));
+  auto sqlite_memory = Family("obsmon_sqlite_memory_bytes",
+                              "Memory SQLite holds now, all of obsmon's connections together "
+                              "(page caches, statements, schemas; part of the C heap's in_use).",
+                              MetricType::Gauge);
+  AddGauge(&sqlite_memory, {}, static_cast<double>(w.sqlite_memory_bytes));
   std::vector<MetricFamily> out;
-  for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
-                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
-                  &cache}) {
-    out.push_back(std::move(*f));
-  }
+  for (auto* f : {&cache, &series_ids, &sqlite_memory}) out.push_back(std::move(*f));
   return out;
 }
 
@@ -395,6 +411,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   AppendNonEmpty(UptimeFamilies(s.uptime), &out);
   AppendNonEmpty(SchedulerFamilies(s.scheduler), &out);
   AppendNonEmpty(StorageFamilies(s.writer, s.storage, s.storage_healthy), &out);
+  AppendNonEmpty(StorageMemoryFamilies(s.writer), &out);
   AppendNonEmpty({InternalErrorsFamily(s.internal_errors)}, &out);
   AppendNonEmpty(BuildFamilies(version_, start_ms_), &out);
   AppendNonEmpty(ReloadFamilies(s.reload), &out);

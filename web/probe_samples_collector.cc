@@ -13,6 +13,23 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// An unlabelled family of one value: a gauge or a counter.
+prometheus::MetricFamily OneValueFamily(const std::string& name, const std::string& help,
+                                        prometheus::MetricType type, double value) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+  return f;
+}
+
 }  // namespace
 
 void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
@@ -115,14 +132,14 @@ std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
     }
     out.push_back(std::move(f));
   }
-  prometheus::MetricFamily refused;
-  refused.name = "obsmon_exported_series_refused_total";
-  refused.help = "Probe series not exported on /metrics because the series limit was reached.";
-  refused.type = prometheus::MetricType::Counter;
-  prometheus::ClientMetric m;
-  m.counter.value = static_cast<double>(refused_);
-  refused.metric.push_back(std::move(m));
-  out.push_back(std::move(refused));
+  out.push_back(OneValueFamily("obsmon_exported_series",
+                               "Probe series held in memory to be re-exported on /metrics "
+                               "(limit 100,000).",
+                               prometheus::MetricType::Gauge, static_cast<double>(count_)));
+  out.push_back(OneValueFamily("obsmon_exported_series_refused_total",
+                               "Probe series not exported on /metrics because the series limit "
+                               "was reached.",
+                               prometheus::MetricType::Counter, static_cast<double>(refused_)));
   return out;
 }
 

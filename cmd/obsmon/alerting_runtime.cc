@@ -285,6 +285,10 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats
               static_cast<double>(st.series)),
           one("obsmon_rule_head_points", "Points the rules' in-memory head holds.", T::Gauge,
               static_cast<double>(st.points)),
+          one("obsmon_rule_head_point_bytes",
+              "Bytes the rules' in-memory head has allocated for points (live, expired and "
+              "room to grow; labels and index not counted).",
+              T::Gauge, static_cast<double>(st.point_bytes)),
           one("obsmon_rule_head_refused_series_total",
               "New series not kept because the head held its maximum (200,000).", T::Counter,
               static_cast<double>(st.refused_series)),

@@ -31,6 +31,9 @@ Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const Compo
   request.health_probes = ReportOptionsFor(c).health_probes;
   request.now_ms = now_ms;
   request.live = true;
+  // Every refresh (15 s) reads each component's window: through a small cache, not a map of
+  // the file whose touched pages would count in the daemon's RSS (storage::ReadMemory).
+  request.read_memory = storage::kLiveRead;
   // Log lines and alert history only when the whole report is wanted (they are no figure).
   request.figures_only = report_out == nullptr;
   auto report = BuildPeriodReport(request);

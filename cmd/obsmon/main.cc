@@ -328,5 +328,13 @@ int main(int argc, char** argv) {
   // writer, a target sending 45,000 new series a second held 650 MB of RSS for 160 MB of live
   // heap; two arenas hold 250 MB (docs/operations.md, "Memory"). MALLOC_ARENA_MAX still wins.
   if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  // glibc serves a block of 128 KiB or more with its own mmap, returned to the kernel on free,
+  // but after the first such free it raises that threshold to the freed size (up to 32 MiB):
+  // from then on the refresh's large transient buffers (a report's spans, the latency
+  // selection's 4 MiB) come from the arenas, and what they leave between long-lived blocks is
+  // kept, fragmented (1,000 probes: 40 MB resident above the heap in use after 30 minutes,
+  // malloc_trim after every refresh notwithstanding). A fixed threshold keeps them mmapped.
+  // MALLOC_MMAP_THRESHOLD_ still wins (docs/operations.md, "Memory").
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 256 << 10);
   return obsmon::Main(argc, argv);
 }

@@ -60,6 +60,8 @@ WriterMetrics WriterMetricsOf(const storage::WriterStats& stats) {
   m.queue_depth = stats.queue_depth;
   m.queue_rows = stats.queue_rows;
   m.cache_bytes = stats.cache_bytes;
+  m.series_id_cache_entries = stats.series_id_cache_entries;
+  m.sqlite_memory_bytes = stats.sqlite_memory_bytes;
   m.dropped_batches = stats.dropped_batches;
   m.dropped_samples = stats.dropped_samples;
   m.dropped_late_runs = stats.dropped_late_runs;

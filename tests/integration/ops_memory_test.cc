@@ -107,10 +107,27 @@ TEST(OpsMemoryTest, ProcessFiguresAgreeWithTheKernelAndThePageCacheKeepsItsBound
   auto in_use = MetricValue(text, "obsmon_heap_bytes", "in_use");
   auto free = MetricValue(text, "obsmon_heap_bytes", "free");
   ASSERT_TRUE(in_use && free);
+  // SQLite's memory holds the writer's page cache (and allocates through malloc: part of in_use).
+  auto sqlite_memory = MetricValue(text, "obsmon_sqlite_memory_bytes");
+  ASSERT_TRUE(sqlite_memory.has_value());
+  EXPECT_GE(*sqlite_memory, *cache);
   if (!kAddressSanitizer) {  // ASan replaces malloc: glibc's figures are then its own, near 0
     EXPECT_GT(*in_use, 1 << 20);
     EXPECT_LT(*in_use, *rss);
+    EXPECT_LT(*sqlite_memory, *in_use);
   }
+  // Each health probe writes its series: their ids are what the writer caches (at least one
+  // each: probe_success), never more than its bound.
+  auto series_ids = MetricValue(text, "obsmon_storage_series_id_cache_entries");
+  ASSERT_TRUE(series_ids.has_value());
+  EXPECT_GE(*series_ids, 20);
+  EXPECT_LE(*series_ids, 50'000);
+  // The SLO rules read every probe's `up`: the head holds points, 16 bytes each and room to grow.
+  auto head_points = MetricValue(text, "obsmon_rule_head_points");
+  auto head_bytes = MetricValue(text, "obsmon_rule_head_point_bytes");
+  ASSERT_TRUE(head_points && head_bytes) << text;
+  EXPECT_GT(*head_points, 0);
+  EXPECT_GE(*head_bytes, *head_points * 16);
 }
 
 }  // namespace

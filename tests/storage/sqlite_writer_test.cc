@@ -391,6 +391,7 @@ TEST(SqliteWriterTest, QueueIsBoundedByRowsToo) {
   WriterStats s = w->Stats();
   EXPECT_EQ(s.dropped_batches, 1u);
   EXPECT_EQ(s.queue_depth, 2u);
+  EXPECT_EQ(s.queue_rows, 600u);  // what obsmon_storage_queue_rows shows: the two kept batches
   ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_TRUE(w->Enqueue(big(3)));  // room again once written
@@ -422,6 +423,7 @@ TEST(SqliteWriterTest, UnderRowPressureABatchKeepsItsRunsAndGivesUpItsSamples) {
   EXPECT_TRUE(w->Enqueue(scrape(1)));   // 602
   EXPECT_TRUE(w->Enqueue(scrape(2)));   // 903 > 700: kept as its run alone (603)
   WriterStats s = w->Stats();
+  EXPECT_EQ(s.queue_rows, 603u);
   EXPECT_EQ(s.dropped_batches, 0u);
   EXPECT_EQ(s.dropped_samples, 300u);
   ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
@@ -531,6 +533,32 @@ TEST(SqliteWriterTest, PageCacheStaysWithinItsBoundWhileTheDatabaseGrows) {
     if (::stat(f.c_str(), &st) == 0) file_bytes += st.st_size;
   }
   EXPECT_GT(file_bytes, 16 * o.cache_bytes) << "the database must outgrow the cache";
+}
+
+// Issue 17: the writer's in-memory parts on /metrics follow the truth. The series-id cache holds
+// one entry per series written (counted here in the database), the queue's rows go back to 0
+// once written, and SQLite's memory includes the writer's page cache.
+TEST(SqliteWriterTest, MemoryFiguresFollowWhatTheWriterHolds) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  WriteBatch batch;
+  for (int s = 0; s < 37; ++s) {
+    for (int i = 0; i < 3; ++i) {
+      batch.samples.push_back({"m", Labels{{"series", std::to_string(s)}}, kT0 + i * 1000, 1.0});
+    }
+  }
+  ASSERT_TRUE(w->Enqueue(batch));
+  ASSERT_TRUE(w->Flush().ok());
+  const WriterStats stats = w->Stats();
+  EXPECT_EQ(stats.queue_rows, 0u);
+  EXPECT_EQ(stats.queue_depth, 0u);
+  EXPECT_EQ(static_cast<int64_t>(stats.series_id_cache_entries),
+            Count(o.path, "SELECT count(*) FROM series"));
+  EXPECT_EQ(stats.series_id_cache_entries, 37u);
+  EXPECT_GT(stats.cache_bytes, 0u);
+  EXPECT_GE(stats.sqlite_memory_bytes, stats.cache_bytes);
 }
 
 TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {

@@ -97,6 +97,10 @@ MetricsSnapshot Snapshot() {
   s.writer.lost_batches = 2;
   s.writer.checkpoints = 8;
   s.writer.checkpoints_busy = 9;
+  s.writer.queue_rows = 1234;
+  s.writer.cache_bytes = 4 << 20;
+  s.writer.series_id_cache_entries = 5000;
+  s.writer.sqlite_memory_bytes = 41 << 20;
   s.storage = {{"read", 4, false, "", 0}, {"write", 100, false, "", 0}, {"alerts", 0, false, "", 0}};
   s.storage_healthy = false;
   s.internal_errors[{"api", "http"}] = 3;
@@ -187,6 +191,11 @@ TEST(MetricsCollectorTest, SchedulerAndStorageFigures) {
   EXPECT_EQ(Value(fams, "obsmon_storage_lost_batches_total", {{"reason", "retry_overflow"}}), 2);
   EXPECT_EQ(Value(fams, "obsmon_storage_wal_checkpoints_total", {{"result", "ok"}}), 8);
   EXPECT_EQ(Value(fams, "obsmon_storage_wal_checkpoints_total", {{"result", "busy"}}), 9);
+  // What storage holds in memory, each from its own field of the snapshot.
+  EXPECT_EQ(Value(fams, "obsmon_storage_queue_rows", {}), 1234);
+  EXPECT_EQ(Value(fams, "obsmon_storage_cache_bytes", {}), 4 << 20);
+  EXPECT_EQ(Value(fams, "obsmon_storage_series_id_cache_entries", {}), 5000);
+  EXPECT_EQ(Value(fams, "obsmon_sqlite_memory_bytes", {}), 41 << 20);
   EXPECT_EQ(Value(fams, "obsmon_probe_internal_errors_total",
                   {{"component", "api"}, {"probe", "http"}}), 3);
   EXPECT_EQ(Value(fams, "obsmon_http_connections_refused_total", {{"reason", "per_client"}}), 11);

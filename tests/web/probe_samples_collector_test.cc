@@ -20,6 +20,23 @@ const prometheus::MetricFamily* Find(const std::vector<prometheus::MetricFamily>
   return nullptr;
 }
 
+// Series on the page, counted from the families themselves (not from the collector's count).
+size_t ProbeSeriesOnPage(const std::vector<prometheus::MetricFamily>& fams) {
+  size_t n = 0;
+  for (const auto& f : fams) {
+    if (f.name.rfind("obsmon_exported_series", 0) != 0) n += f.metric.size();
+  }
+  return n;
+}
+
+// The gauge of what this collector holds follows the series it exports.
+void ExpectHeldGaugeMatchesPage(const std::vector<prometheus::MetricFamily>& fams) {
+  const auto* held = Find(fams, "obsmon_exported_series");
+  ASSERT_NE(held, nullptr);
+  ASSERT_EQ(held->metric.size(), 1u);
+  EXPECT_EQ(held->metric[0].gauge.value, static_cast<double>(ProbeSeriesOnPage(fams)));
+}
+
 TEST(ProbeSamplesCollectorTest, ExportsNewestValueWithTypeFromNameAndSkipsRunnerSeries) {
   ProbeSpec spec;
   spec.key = {"web", "errors"};
@@ -55,8 +72,10 @@ TEST(ProbeSamplesCollectorTest, RetainDropsSeriesOfRemovedProbesAndLimitIsCounte
   EXPECT_EQ(Find(fams, "x")->metric.size(), 2u);
   EXPECT_EQ(Find(fams, "y"), nullptr);  // the third series is over the limit
   EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 1);
+  ExpectHeldGaugeMatchesPage(fams);  // 2
   c.Retain({"web/b"});
   fams = c.Collect();
+  ExpectHeldGaugeMatchesPage(fams);  // 1
   ASSERT_EQ(Find(fams, "x")->metric.size(), 1u);
   EXPECT_EQ(Find(fams, "x")->metric[0].gauge.value, 2);
   // Room again after the prune.
@@ -96,12 +115,14 @@ TEST(ProbeSamplesCollectorTest, AScrapeExportsTheSeriesOfItsNewestRunOnly) {
   // The log probe's counters stay (7 fit beside the scrape's 3); the rest are counted.
   EXPECT_EQ(Find(fams, "obsmon_log_matches_total")->metric.size(), 7u);
   EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 93);
+  ExpectHeldGaugeMatchesPage(fams);  // 10
 
   // A failed scrape leaves none of the target's series, as Prometheus marks them all stale.
   c.OnRun(Outcome(scrape, {{"up", Labels{}, 100, 0}}));
   fams = c.Collect();
   EXPECT_EQ(Find(fams, "churn"), nullptr);
   EXPECT_EQ(Find(fams, "stable"), nullptr);
+  ExpectHeldGaugeMatchesPage(fams);  // the log probe's 7
 }
 
 }  // namespace

@@ -1,0 +1,56 @@
+// What the rules' in-memory head holds for a series at steady state (issue 17): the live window
+// and room to grow, not twice that. A probe at 1 s whose `up` the SLO rules read for 15 minutes
+// keeps 901 points; its vector once doubled to 2,048 points (32 KiB, 32 MB at 1,000 probes).
+#include <gtest/gtest.h>
+
+#include "alerts/series_store.h"
+
+namespace obsmon::alerts {
+namespace {
+
+constexpr int64_t kRetentionMs = 15 * 60'000;
+constexpr int64_t kStepMs = 1'000;
+
+const Labels kUp{{"__name__", "up"}, {"job", "j"}};
+
+SeriesStoreOptions FifteenMinutes() {
+  SeriesStoreOptions o;
+  o.retention_ms = kRetentionMs;
+  return o;
+}
+
+TEST(SeriesStoreMemoryTest, ASeriesAtSteadyStateHoldsLessThanTwiceItsLivePoints) {
+  SeriesStore store(FifteenMinutes());
+  // Two hours at 1 s: long past the first window, through many compactions.
+  for (int64_t t = 0; t <= 2 * 3'600'000; t += kStepMs) store.AppendLabeled(kUp, t, 1);
+  const auto st = store.Stats();
+  const uint64_t live = kRetentionMs / kStepMs + 1;  // both ends of the window kept: 901
+  EXPECT_EQ(st.series, 1u);
+  EXPECT_EQ(st.points, live);
+  EXPECT_GE(st.point_bytes, live * sizeof(promql::Point));
+  EXPECT_LT(st.point_bytes, 2 * live * sizeof(promql::Point));
+}
+
+TEST(SeriesStoreMemoryTest, CompactingKeepsEveryLivePointInOrder) {
+  SeriesStore store(FifteenMinutes());
+  const int64_t end = 3'600'000;
+  for (int64_t t = 0; t <= end; t += kStepMs) {
+    store.AppendLabeled(kUp, t, static_cast<double>(t / kStepMs));
+  }
+  promql::Matcher name;
+  name.name = "__name__";
+  name.value = "up";
+  promql::Matrix m;
+  store.Select({name}, 0, end, &m);
+  ASSERT_EQ(m.size(), 1u);
+  const auto& pts = m[0].points;
+  ASSERT_EQ(pts.size(), static_cast<size_t>(kRetentionMs / kStepMs + 1));
+  for (size_t i = 0; i < pts.size(); ++i) {
+    const int64_t t = end - kRetentionMs + static_cast<int64_t>(i) * kStepMs;
+    EXPECT_EQ(pts[i].t, t);
+    EXPECT_EQ(pts[i].v, static_cast<double>(t / kStepMs));
+  }
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

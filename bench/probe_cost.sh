@@ -38,6 +38,10 @@ Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 PY
 python3 "$dir/target.py" "$target_port" 2> "$dir/target.log" &
 target_pid=$!
+for _ in $(seq 100); do  # the target listens before the first run (a refusal is a down run)
+  curl -s -o /dev/null "127.0.0.1:$target_port/t/0" && break
+  sleep 0.1
+done
 {
   echo "listen: 127.0.0.1:$listen_port"
   echo "storage:"
@@ -57,19 +61,32 @@ runs() {
   curl -s "127.0.0.1:$listen_port/metrics" |
     awk '/^obsmon_probe_runs_total/ {s += $NF} END {printf "%d\n", s}'
 }
-# Per thread name: CPU ticks and voluntary context switches, summed over threads of one name.
+# Per thread name: CPU ticks and voluntary context switches, summed over threads of one name
+# (one process reads them all, so the snapshot is quick beside the runs counter read next to it).
 threads() {
-  for t in /proc/$pid/task/*; do
-    printf '%s %s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")" \
-      "$(awk '/^voluntary_ctxt_switches/ {print $2}' "$t/status")"
-  done | awk '{c[$1] += $2; v[$1] += $3} END {for (k in c) print k, c[k], v[k]}' | sort
+  python3 - "$pid" <<'PY'
+import collections, glob, sys
+cpu, vol = collections.Counter(), collections.Counter()
+for task in glob.glob(f"/proc/{sys.argv[1]}/task/*"):
+    try:
+        name = open(f"{task}/comm").read().strip().replace(" ", "_")
+        stat = open(f"{task}/stat").read().rsplit(")", 1)[1].split()
+        cpu[name] += int(stat[11]) + int(stat[12])  # utime, stime: fields 14 and 15
+        for line in open(f"{task}/status"):
+            if line.startswith("voluntary_ctxt_switches"):
+                vol[name] += int(line.split()[1])
+    except OSError:
+        pass  # a thread that ended meanwhile
+for name in sorted(cpu):
+    print(name, cpu[name], vol[name])
+PY
 }
 
 sleep 15  # every probe has run; the first runs' start-up is behind us
 hz=$(getconf CLK_TCK)
 echo "obsmon $("$obsmon" --version 2>/dev/null | head -1); $n targets at 1 s; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-r0=$(runs); threads > "$dir/threads0"
+threads > "$dir/threads0"; r0=$(runs)
 sleep "$window"
 r1=$(runs); threads > "$dir/threads1"
 echo "== CPU and wake-ups per run, $window s, $((r1 - r0)) runs"

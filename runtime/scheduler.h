@@ -15,7 +15,10 @@
 // thread. (A dispatcher thread that woke for each due run and handed it to a worker cost two, and
 // on this project's virtual machine a wake-up costs more than the HTTP probe itself:
 // docs/benchmarks.md, "Probing".) A worker that starts a run while a run is unclaimed and a
-// worker is idle without a claim wakes that worker, so that time is kept while it runs.
+// worker is idle without a claim wakes that worker, so that time is kept while it runs. When
+// every worker is busy, nobody waits for the next due time: the first worker to be free takes it
+// then, late (and runs it if it is less than an interval late; the runs missed entirely are
+// counted as skipped), as the dispatcher's queue used to hold it until a worker was free.
 //
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.

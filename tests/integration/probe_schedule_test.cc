@@ -1,5 +1,5 @@
 // The real obsmon binary probing real loopback targets, more probes than workers (the workers
-// keep the schedule themselves, runtime/scheduler.h): a target that logs every request it gets
+// keep the schedule themselves, runtime/scheduler.h): a target that counts every request it gets
 // sees exactly one request per stored run and at most one per interval; a target that accepts
 // connections and never answers gives down runs by timeout; a port nobody listens on gives down
 // runs with the refusal.
@@ -51,7 +51,11 @@ class CountingTarget {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     WaitUntil([&] { return server_.is_running(); }, 5s);
   }
-  ~CountingTarget() {
+  ~CountingTarget() { Stop(); }
+  // Stops serving once the requests already accepted are answered (and counted): a request that
+  // waited in the queue past its probe's timeout on a loaded machine is still counted.
+  void Stop() {
+    if (!thread_.joinable()) return;
     server_.stop();
     thread_.join();
   }
@@ -144,6 +148,7 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   std::map<std::string, std::vector<ProbeRun>> by_probe;
   for (const ProbeRun& run : *runs) by_probe[run.key.probe].push_back(run);
 
+  target.Stop();
   const auto hits = target.hits();
   // Due times are offset + k * interval, and no run starts before it is due: within the time
   // obsmon lived, at most this many runs per probe (fewer when the machine is slow, never more).
@@ -155,7 +160,16 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
     ASSERT_NE(it, hits.end()) << name;
     EXPECT_EQ(static_cast<size_t>(it->second), stored.size()) << name << ": one request per run";
     EXPECT_LE(stored.size(), at_most) << name;
-    for (const ProbeRun& run : stored) EXPECT_TRUE(run.success) << name << ": " << run.reason;
+    // Up, or on a loaded machine now and then a run that timed out in the target's queue.
+    size_t up = 0;
+    for (const ProbeRun& run : stored) {
+      if (run.success) {
+        ++up;
+      } else {
+        EXPECT_EQ(run.reason, "timeout after 200ms") << name;
+      }
+    }
+    EXPECT_GE(up, 1u) << name;
   }
   ASSERT_GE(by_probe["silent"].size(), 2u);
   EXPECT_LE(by_probe["silent"].size(), at_most);

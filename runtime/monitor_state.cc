@@ -14,6 +14,7 @@ const char* ToString(ComponentHealth health) {
 void MonitorState::SetConfig(const Config& config) {
   MutexLock lock(mu_);
   std::vector<ComponentState> next;
+  std::map<ProbeKey, std::pair<size_t, size_t>> next_index;
   for (const auto& cc : config.components) {
     ComponentState cs;
     cs.name = cc.name;
@@ -24,48 +25,43 @@ void MonitorState::SetConfig(const Config& config) {
       ps.spec = pc.spec;
       ps.instance = pc.probe ? pc.probe->Instance() : "";
       // Keep what we knew of a probe that survives the reload.
-      for (const auto& old_c : components_) {
-        if (old_c.name != cc.name) continue;
-        for (const auto& old_p : old_c.probes) {
-          if (old_p.spec.key == pc.spec.key) {
-            ps.last_run = old_p.last_run;
-            ps.runs_success = old_p.runs_success;
-            ps.runs_failure = old_p.runs_failure;
-          }
-        }
+      if (const ProbeState* old = Find(pc.spec.key)) {
+        ps.last_run = old->last_run;
+        ps.runs_success = old->runs_success;
+        ps.runs_failure = old->runs_failure;
       }
+      // Keys are unique: the config loader refuses a probe name twice in a component.
+      next_index.emplace(pc.spec.key, std::make_pair(next.size(), cs.probes.size()));
       cs.probes.push_back(std::move(ps));
     }
     next.push_back(std::move(cs));
   }
   components_ = std::move(next);
+  index_ = std::move(next_index);
+}
+
+ProbeState* MonitorState::Find(const ProbeKey& key) {
+  auto it = index_.find(key);
+  if (it == index_.end()) return nullptr;
+  return &components_[it->second.first].probes[it->second.second];
 }
 
 void MonitorState::Seed(const std::vector<ProbeRun>& latest_runs) {
   MutexLock lock(mu_);
   for (const auto& run : latest_runs) {
-    for (auto& c : components_) {
-      for (auto& p : c.probes) {
-        if (p.spec.key == run.key && (!p.last_run || p.last_run->ts_ms < run.ts_ms)) {
-          p.last_run = run;
-        }
-      }
-    }
+    ProbeState* p = Find(run.key);
+    if (p && (!p->last_run || p->last_run->ts_ms < run.ts_ms)) p->last_run = run;
   }
 }
 
 void MonitorState::OnRun(const RunOutcome& outcome) {
   MutexLock lock(mu_);
-  for (auto& c : components_) {
-    if (c.name != outcome.run.key.component) continue;
-    for (auto& p : c.probes) {
-      if (p.spec.key != outcome.run.key) continue;
-      p.last_run = outcome.run;
-      p.instance = outcome.instance;
-      (outcome.run.success ? p.runs_success : p.runs_failure)++;
-      if (outcome.result) p.detail = outcome.result->detail;
-    }
-  }
+  ProbeState* p = Find(outcome.run.key);
+  if (!p) return;  // removed by a reload while it ran
+  p->last_run = outcome.run;
+  p->instance = outcome.instance;
+  (outcome.run.success ? p->runs_success : p->runs_failure)++;
+  if (outcome.result) p->detail = outcome.result->detail;
 }
 
 ComponentState MonitorState::Evaluate(const ComponentState& c) const {

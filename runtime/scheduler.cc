@@ -51,9 +51,41 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
     entry->probe = std::move(p);
     next[entry->probe.spec.key] = std::move(entry);
   }
+  // Every claim is void (an earlier run may have appeared, a claimed probe may be gone): the
+  // workers look again.
+  for (auto& [due, entry] : by_due_) entry->claimant = -1;
+  claims_ = 0;
   entries_ = std::move(next);
+  by_due_.clear();
+  for (const auto& [key, entry] : entries_) by_due_.emplace(entry->next_due, entry);
   probes_changed_ = true;
   wake_dispatcher_.notify_all();
+  WakeAllWorkers();
+}
+
+void Scheduler::WakeAllWorkers() {
+  for (auto& cv : worker_wake_) cv->notify_all();
+  wake_idle_.notify_all();
+}
+
+std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyTime now) {
+  std::shared_ptr<Entry> entry = std::move(at->second);
+  by_due_.erase(at);
+  const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
+  const SteadyTime due = entry->next_due;
+  // Runs missed entirely (the due time after this one has also passed) are skipped.
+  const auto behind = (now - due) / interval;
+  if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
+  entry->next_due = due + interval * (behind + 1);
+  by_due_.emplace(entry->next_due, entry);
+  if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
+  if (entry->busy || entry->predecessor) {
+    ++stats_.skipped;
+    return std::nullopt;
+  }
+  entry->busy = true;
+  ++stats_.dispatched;
+  return Task{std::move(entry), due + interval * behind};
 }
 
 SteadyTime Scheduler::DispatchDue() {
@@ -64,39 +96,27 @@ SteadyTime Scheduler::DispatchDue() {
     MutexLock lock(mu_);
     const SteadyTime now = clock_.SteadyNow();
     next_wake = now + milliseconds(1000);
-    for (auto& [key, entry] : entries_) {
-      const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
-      if (entry->next_due <= now) {
-        const SteadyTime due = entry->next_due;
-        // Runs missed entirely (the due time after this one has also passed) are skipped.
-        const auto behind = (now - due) / interval;
-        if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
-        entry->next_due = due + interval * (behind + 1);
-        if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
-        if (entry->busy || entry->predecessor) {
-          ++stats_.skipped;
-        } else {
-          entry->busy = true;
-          ++stats_.dispatched;
-          Task task{entry, due + interval * behind};
-          if (workers_ == 0) {
-            inline_tasks.push_back(std::move(task));
-          } else {
-            queue_.push_back(std::move(task));
-            ++queued;
-          }
-        }
+    while (!by_due_.empty() && by_due_.begin()->first <= now) {
+      std::optional<Task> task = TakeDue(by_due_.begin(), now);
+      if (!task) continue;
+      if (workers_ == 0) {
+        inline_tasks.push_back(std::move(*task));
+      } else {
+        queue_.push_back(std::move(*task));
+        ++queued;
       }
-      next_wake = std::min(next_wake, entry->next_due);
     }
-    stats_.queue_depth = queue_.size();
+    if (!by_due_.empty()) next_wake = std::min(next_wake, by_due_.begin()->first);
   }
   if (workers_ == 0) {
     for (const auto& task : inline_tasks) Execute(task);
   } else {
-    // One wake-up per queued run: waking every worker for each run (notify_all) made idle
-    // workers spin through futex wake-ups and cost more CPU than the probes themselves.
-    for (size_t i = 0; i < queued; ++i) wake_workers_.notify_one();
+    // Only tests dispatch while workers run (the workers keep the time themselves), so the
+    // cost of waking every worker does not matter here.
+    if (queued > 0) {
+      MutexLock lock(mu_);
+      WakeAllWorkers();
+    }
   }
   return next_wake;
 }
@@ -119,32 +139,105 @@ void Scheduler::Execute(const Task& task) {
   task.entry->busy = false;
 }
 
-void Scheduler::WorkerLoop() {
+Scheduler::DueIndex::iterator Scheduler::FirstUnclaimed() {
+  // Claims are taken earliest first: at most one per worker comes before the first unclaimed.
+  auto it = by_due_.begin();
+  while (it != by_due_.end() && it->second->claimant >= 0) ++it;
+  return it;
+}
+
+void Scheduler::Unclaim(Entry& entry) {
+  if (entry.claimant < 0) return;
+  worker_wake_[static_cast<size_t>(entry.claimant)]->notify_all();
+  entry.claimant = -1;
+  --claims_;
+}
+
+void Scheduler::KeepTime() {
+  size_t claimed_before = 0;
+  auto first = by_due_.begin();
+  for (; first != by_due_.end() && first->second->claimant >= 0; ++first) ++claimed_before;
+  if (first == by_due_.end()) return;  // every due time is claimed
+  if (idle_unclaimed_workers_ > 0) {
+    wake_idle_.notify_one();
+    return;
+  }
+  if (claimed_before == claims_) return;  // the idle workers wait for the earliest runs
+  // An idle worker waits for a later run than this unclaimed one: it looks again.
+  for (auto it = std::next(first); it != by_due_.end(); ++it) {
+    if (it->second->claimant >= 0) {
+      Unclaim(*it->second);
+      return;
+    }
+  }
+}
+
+std::optional<Scheduler::Task> Scheduler::WaitForClaim(int worker, std::shared_ptr<Entry> claim,
+                                                       MutexLock& lock) {
+  const SteadyTime due = claim->next_due;
+  claim->claimant = worker;
+  ++claims_;
+  // Woken early when there is other work (a task queued by DispatchDue), when the claim is
+  // voided (the probes changed, or an earlier run needs this worker), or when stopping.
+  const auto moot = [&] {
+    mu_.AssertHeld();  // the predicate runs with the lock held
+    return stopping_ || !queue_.empty() || claim->claimant != worker;
+  };
+  auto& wake = *worker_wake_[static_cast<size_t>(worker)];
+  const bool moot_before_due = clock_.WaitUntil(lock.native(), wake, due, moot);
+  if (claim->claimant == worker) {
+    claim->claimant = -1;
+    --claims_;
+  }
+  if (moot_before_due) return std::nullopt;
+  // Still claimed by this worker at its due time, so still filed under `due`.
+  auto [first, last] = by_due_.equal_range(due);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == claim) return TakeDue(it, clock_.SteadyNow());
+  }
+  return std::nullopt;
+}
+
+void Scheduler::WorkerLoop(int worker) {
+  MutexLock lock(mu_);
   for (;;) {
-    Task task;
-    {
-      MutexLock lock(mu_);
-      wake_workers_.wait(lock.native(), [&] {
-        mu_.AssertHeld();  // the predicate runs with the lock held
-        return stopping_ || !queue_.empty();
-      });
-      if (queue_.empty()) return;  // stopping and nothing left
+    std::optional<Task> task;
+    if (!queue_.empty()) {
       task = std::move(queue_.front());
       queue_.pop_front();
-      stats_.queue_depth = queue_.size();
+    } else if (stopping_) {
+      return;
+    } else if (auto next = FirstUnclaimed(); next != by_due_.end()) {
+      task = WaitForClaim(worker, next->second, lock);
+    } else {
+      ++idle_unclaimed_workers_;
+      wake_idle_.wait(lock.native(), [&] {
+        mu_.AssertHeld();  // the predicate runs with the lock held
+        return stopping_ || !queue_.empty() || FirstUnclaimed() != by_due_.end();
+      });
+      --idle_unclaimed_workers_;
     }
-    Execute(task);
+    if (!task) continue;
+    KeepTime();  // time is kept while this run lasts
+    lock.unlock();
+    Execute(*task);
+    lock.lock();
   }
 }
 
 void Scheduler::Start() {
   MutexLock lock(mu_);
-  if (dispatcher_.joinable()) return;
+  if (started_) return;
+  started_ = true;
   stopping_ = false;
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] {
+  while (worker_wake_.size() < static_cast<size_t>(workers_)) {
+    worker_wake_.push_back(std::make_unique<std::condition_variable>());
+  }
+  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this, i] {
     NameThisThread("obsmon-worker");
-    WorkerLoop();
+    WorkerLoop(i);
   });
+  if (workers_ > 0) return;  // the workers keep the time themselves
   dispatcher_ = std::thread([this] {
     NameThisThread("obsmon-dispatch");
     for (;;) {
@@ -169,19 +262,28 @@ void Scheduler::Stop() {
     // Runs not yet started are dropped: we are shutting down (or being restarted).
     for (auto& task : queue_) task.entry->busy = false;
     queue_.clear();
+    WakeAllWorkers();
   }
   wake_dispatcher_.notify_all();
-  wake_workers_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  MutexLock lock(mu_);
+  started_ = false;
 }
 
 SchedulerStats Scheduler::Stats() const {
   MutexLock lock(mu_);
-  return stats_;
+  SchedulerStats stats = stats_;
+  // Runs due and not started: queued ones, and due ones no worker has taken yet (all busy).
+  stats.queue_depth = queue_.size();
+  const SteadyTime now = clock_.SteadyNow();
+  for (auto it = by_due_.begin(); it != by_due_.end() && it->first <= now; ++it) {
+    if (!it->second->busy) ++stats.queue_depth;
+  }
+  return stats;
 }
 
 }  // namespace obsmon

@@ -3,11 +3,22 @@
 // - First runs are spread over the interval by a hash of the probe's identity, so 100 probes with
 //   a 15s interval do not all fire at once (as Prometheus spreads scrapes).
 // - A probe never has two runs at once: a run that comes due while the previous one is still
-//   queued or running is skipped and counted (obsmon_probe_skipped_runs_total).
+//   busy is skipped and counted (obsmon_probe_skipped_runs_total).
 // - Runs execute on a worker pool; each probe honours its own deadline, so a hanging target only
-//   holds one worker for at most its timeout and never delays another probe's dispatch.
+//   holds one worker for at most its timeout and never delays another probe's run while another
+//   worker is free.
 // - Due times advance by whole intervals from the first due time (no drift); after a stall longer
 //   than an interval (suspend, overload) the missed runs are counted as skipped, not run in a burst.
+//
+// The workers keep the time themselves: each idle worker claims the earliest due run nobody has
+// claimed, waits on the clock until it is due and runs it, so a run costs one wake-up of one
+// thread. (A dispatcher thread that woke for each due run and handed it to a worker cost two, and
+// on this project's virtual machine a wake-up costs more than the HTTP probe itself:
+// docs/benchmarks.md, "Probing".) A worker that starts a run while a run is unclaimed and a
+// worker is idle without a claim wakes that worker, so that time is kept while it runs. When
+// every worker is busy, nobody waits for the next due time: the first worker to be free takes it
+// then, late (and runs it if it is less than an interval late; the runs missed entirely are
+// counted as skipped), as the dispatcher's queue used to hold it until a worker was free.
 //
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.
@@ -20,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,7 +54,7 @@ struct SchedulerStats {
   double last_lag_seconds = 0;  // how late the last run started after its due time
   double lag_seconds_sum = 0;
   uint64_t lag_count = 0;
-  uint64_t queue_depth = 0;     // runs waiting for a worker now
+  uint64_t queue_depth = 0;     // runs due and not started yet, now
   uint64_t busy_workers = 0;
 };
 
@@ -68,9 +80,9 @@ class Scheduler {
   // (or now + 1s when there are no probes).
   SteadyTime DispatchDue();
 
-  // Starts the dispatch thread and workers. The dispatcher waits on the injected clock (with a
-  // FakeClock it runs when the test advances time past a due run). Stop() waits for running
-  // probes to end.
+  // Starts the workers (with zero workers, one thread that dispatches and runs probes inline).
+  // They wait on the injected clock (with a FakeClock they run when the test advances time past
+  // a due run). Stop() waits for running probes to end.
   void Start();
   void Stop();
 
@@ -80,10 +92,13 @@ class Scheduler {
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
 
  private:
+  struct Entry;
+  using DueIndex = std::multimap<SteadyTime, std::shared_ptr<Entry>>;
   struct Entry {
     ScheduledProbe probe;
     SteadyTime next_due;
-    bool busy = false;  // queued or running
+    bool busy = false;   // queued or running
+    int claimant = -1;   // the worker waiting for next_due to take it; -1: nobody
     // The entry this one replaced (same key, other settings) while it was busy: this one waits
     // until it is idle. Cleared once it is.
     std::shared_ptr<Entry> predecessor;
@@ -93,21 +108,55 @@ class Scheduler {
     SteadyTime due;
   };
 
-  void WorkerLoop();
+  void WorkerLoop(int worker);
   void Execute(const Task& task);
+  // The entry's due time has come (`now`): counts the runs missed entirely, moves next_due on by
+  // whole intervals and files the entry under it again (`at` is its place in by_due_). Returns
+  // the run to start, or nullopt when the previous run (or the instance it replaced) is still
+  // busy: that run is skipped.
+  std::optional<Task> TakeDue(DueIndex::iterator at, SteadyTime now) REQUIRES(mu_);
+  // Waits (worker `worker`) for the due time of `claim`, the earliest unclaimed entry, and takes
+  // it. nullopt when there is nothing to run: skipped, or the claim was voided or became moot
+  // meanwhile (the worker looks again).
+  std::optional<Task> WaitForClaim(int worker, std::shared_ptr<Entry> claim, MutexLock& lock)
+      REQUIRES(mu_);
+  // Before a worker starts a run: makes sure the earliest unclaimed due time has an idle worker
+  // waiting for it. Nothing to do when the idle workers already hold the earliest claims (as
+  // many probes as workers or more on one interval), which keeps a run at one wake-up; else it
+  // wakes a worker without a claim, or voids one idle worker's later claim so that it looks
+  // again (probes of different intervals).
+  void KeepTime() REQUIRES(mu_);
+  // Ends the claim on `entry` (if any) and wakes the worker that held it.
+  void Unclaim(Entry& entry) REQUIRES(mu_);
+  // The earliest entry no worker has claimed, or by_due_.end().
+  DueIndex::iterator FirstUnclaimed() REQUIRES(mu_);
+  // Wakes every worker, claim or none (probes changed, a task queued, stopping).
+  void WakeAllWorkers() REQUIRES(mu_);
 
   const Clock& clock_;
   const int workers_;
   RunFn run_;
 
   mutable Mutex mu_;
-  std::condition_variable wake_dispatcher_;  // probes changed or stopping
-  std::condition_variable wake_workers_;     // tasks queued or stopping
+  std::condition_variable wake_dispatcher_;  // probes changed or stopping (zero workers)
+  // One per worker, waited on while it holds a claim: claim voided, task queued, stopping.
+  // Per worker so that voiding one claim wakes one thread.
+  std::vector<std::unique_ptr<std::condition_variable>> worker_wake_ GUARDED_BY(mu_);
+  // Workers idle without a claim: a run to claim, a task queued, probes changed, or stopping.
+  std::condition_variable wake_idle_;
   std::map<ProbeKey, std::shared_ptr<Entry>> entries_ GUARDED_BY(mu_);
+  // The entries of entries_ by next due time (ties in key order), so that a dispatch touches
+  // only the runs it starts: walking every entry on each wake-up cost 13 % of the daemon's CPU
+  // at 1,000 probes (docs/benchmarks.md, "Probing"). An entry is taken out before its next_due
+  // changes and put back after.
+  DueIndex by_due_ GUARDED_BY(mu_);
   std::deque<Task> queue_ GUARDED_BY(mu_);
   SchedulerStats stats_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool probes_changed_ GUARDED_BY(mu_) = false;  // since the dispatcher last looked
+  int idle_unclaimed_workers_ GUARDED_BY(mu_) = 0;  // workers waiting with nothing claimed
+  size_t claims_ GUARDED_BY(mu_) = 0;               // entries claimed now
+  bool started_ GUARDED_BY(mu_) = false;
 
   std::thread dispatcher_;
   std::vector<std::thread> threads_;

@@ -4,6 +4,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -92,8 +93,8 @@ TEST(SchedulerTest, NeverRunsOneProbeTwiceAtOnceAndCountsSkips) {
     --running;
   });
   s.SetProbes({Make("a", 1'000, a)});
-  // Start() also runs a dispatcher thread, waiting on the FakeClock: it sees the same due times
-  // we dispatch here, and the busy flag is what is under test.
+  // Start() also has the worker wait on the FakeClock for the run it claimed: it sees the same
+  // due times we dispatch here, and the busy flag is what is under test.
   s.Start();
   clock.Advance(1'000);
   s.DispatchDue();
@@ -191,6 +192,127 @@ TEST(SchedulerTest, UnchangedProbesKeepTheirScheduleOnSetProbes) {
   ASSERT_NE(it + 1, a->runs.end());
   EXPECT_EQ(*(it + 1) - last, 10'000);  // no reset: the next run came one interval later
   EXPECT_FALSE(b->runs.empty());
+}
+
+// What a started scheduler's runs record, for the tests of the workers keeping the time.
+struct RunLog {
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<std::pair<std::string, TimestampMs>> runs;  // probe, due wall time
+
+  void Add(const ScheduledProbe& p, TimestampMs due) {
+    std::lock_guard<std::mutex> lock(mu);
+    runs.emplace_back(p.spec.key.probe, due);
+    changed.notify_all();
+  }
+  // Waits (for threads, not for time) until `n` runs are logged.
+  bool WaitForRuns(size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return runs.size() >= n; });
+  }
+};
+
+// Waits (for threads, not for time) until no worker runs a probe.
+bool WaitUntilIdle(const Scheduler& s) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.Stats().busy_workers > 0) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// With as many probes as workers or more, every idle worker waits on the clock for a run of its
+// own, the earliest ones: no dispatcher thread wakes up to hand runs over. The clock's next
+// deadline is therefore always the earliest due run, and each run is at its due time.
+TEST(SchedulerTest, IdleWorkersWaitOnTheClockForTheEarliestRunsThemselves) {
+  FakeClock clock;
+  RunLog log;
+  Scheduler s(clock, 2, [&](const ScheduledProbe& p, TimestampMs due) { log.Add(p, due); });
+  const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
+  std::vector<ScheduledProbe> probes;
+  // Due times computed independently of the scheduler: offset + k * interval, in order.
+  std::vector<std::pair<int64_t, std::string>> expected;
+  for (const auto& name : names) {
+    probes.push_back(Make(name, 10'000, std::make_shared<RecordingProbe>(clock)));
+    const int64_t offset = Scheduler::SpreadOffsetMs({"comp", name}, 10'000);
+    for (int64_t k = 0; k < 4; ++k) expected.emplace_back(offset + k * 10'000, name);
+  }
+  std::sort(expected.begin(), expected.end());
+  s.SetProbes(std::move(probes));
+  const TimestampMs start_wall = clock.NowMs();
+  const SteadyTime start = clock.SteadyNow();
+  s.Start();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_TRUE(clock.WaitForWaiters(2)) << "both workers wait on the clock, before run " << i;
+    ASSERT_EQ(clock.NextDeadline(), start + std::chrono::milliseconds(expected[i].first));
+    ASSERT_TRUE(clock.AdvanceToNextDeadline());
+    ASSERT_TRUE(log.WaitForRuns(i + 1));
+    ASSERT_TRUE(WaitUntilIdle(s));
+  }
+  s.Stop();
+  ASSERT_EQ(log.runs.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(log.runs[i].first, expected[i].second) << i;
+    EXPECT_EQ(log.runs[i].second, start_wall + expected[i].first) << i;
+  }
+  EXPECT_EQ(s.Stats().dispatched, expected.size());
+  EXPECT_EQ(s.Stats().skipped, 0u);
+}
+
+// A run that hangs holds its worker only: the other worker keeps the time, so the hanging
+// probe's due runs are counted as skipped as they come, and another probe, whose claim was later
+// than the hanging probe's next due time, still runs on time.
+TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
+  FakeClock clock;
+  RunLog log;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  Scheduler s(clock, 2, [&](const ScheduledProbe& p, TimestampMs due) {
+    log.Add(p, due);
+    if (p.spec.key.probe != "hang") return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  s.SetProbes({Make("hang", 1'000, std::make_shared<RecordingProbe>(clock)),
+               Make("slow", 60'000, std::make_shared<RecordingProbe>(clock))});
+  const TimestampMs start_wall = clock.NowMs();
+  const int64_t hang_offset = Scheduler::SpreadOffsetMs({"comp", "hang"}, 1'000);
+  const int64_t slow_offset = Scheduler::SpreadOffsetMs({"comp", "slow"}, 60'000);
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(2));
+  // To the hanging probe's first due time: its run starts and hangs.
+  clock.Advance(hang_offset);
+  ASSERT_TRUE(log.WaitForRuns(1));
+  // Every second after that, one more due run of the hanging probe: skipped, and counted at
+  // once by the other worker (it gave up its claim on "slow", due later).
+  for (uint64_t k = 1; k <= 5; ++k) {
+    clock.Advance(1'000);
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (s.Stats().skipped < k && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::yield();
+    }
+    ASSERT_EQ(s.Stats().skipped, k);
+  }
+  const int64_t elapsed = hang_offset + 5'000;
+  ASSERT_LT(elapsed, slow_offset + 60'000);  // "slow" has run at most once so far
+  // On to "slow"'s next due time, still with "hang" hanging: it runs, on time.
+  const int64_t slow_due = elapsed <= slow_offset ? slow_offset : slow_offset + 60'000;
+  clock.Advance(slow_due - elapsed);
+  ASSERT_TRUE(log.WaitForRuns(elapsed <= slow_offset ? 2 : 3));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  s.Stop();
+  ASSERT_FALSE(log.runs.empty());
+  EXPECT_EQ(log.runs.front(), std::make_pair(std::string("hang"), start_wall + hang_offset));
+  EXPECT_EQ(log.runs.back(), std::make_pair(std::string("slow"), start_wall + slow_due));
+  EXPECT_EQ(std::count_if(log.runs.begin(), log.runs.end(),
+                          [](const auto& run) { return run.first == "hang"; }),
+            1);
 }
 
 double ProcessCpuSeconds() {

@@ -1,0 +1,189 @@
+// The real obsmon binary probing real loopback targets, more probes than workers (the workers
+// keep the schedule themselves, runtime/scheduler.h): a target that counts every request it gets
+// sees exactly one request per stored run and at most one per interval; a target that accepts
+// connections and never answers gives down runs by timeout; a port nobody listens on gives down
+// runs with the refusal.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/clock.h"
+#include "storage/storage.h"
+#include "tests/support/loopback.h"
+#include "tests/support/subprocess.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::ScratchDir;
+using testing::Subprocess;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
+constexpr int kAnswering = 12;  // more than the 8 workers of the default config
+constexpr int64_t kIntervalMs = 300;
+
+// GET /t/<n> answers 200 and counts the request under its path.
+class CountingTarget {
+ public:
+  CountingTarget() {
+    server_.Get(R"(/t/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++hits_[req.path];
+      }
+      res.set_content("ok", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~CountingTarget() { Stop(); }
+  // Stops serving once the requests already accepted are answered (and counted): a request that
+  // waited in the queue past its probe's timeout on a loaded machine is still counted.
+  void Stop() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  std::map<std::string, int> hits() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hits_;
+  }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::map<std::string, int> hits_;
+};
+
+// A socket that listens and never accepts: connections complete in the kernel's backlog and
+// no byte ever comes back.
+class SilentTarget {
+ public:
+  SilentTarget() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(fd_, 128);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentTarget() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+std::string Probe(const std::string& name, int port, const std::string& path) {
+  return "      - {name: " + name + ", kind: http, url: \"http://127.0.0.1:" +
+         std::to_string(port) + path + "\", interval: " + std::to_string(kIntervalMs) +
+         "ms, timeout: 200ms}\n";
+}
+
+TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDown) {
+  ScratchDir dir;
+  CountingTarget target;
+  SilentTarget silent;
+  const int gone_port = testing::FreeLoopbackPort();  // nobody listens there
+  std::string probes;
+  for (int i = 0; i < kAnswering; ++i) {
+    probes += Probe("ok" + std::to_string(i), target.port(), "/t/" + std::to_string(i));
+  }
+  probes += Probe("silent", silent.port(), "/health");
+  probes += Probe("gone", gone_port, "/health");
+  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
+                                             dir.File("obsmon.db") +
+                                             "\ncomponents:\n  - name: web\n    probes:\n" + probes);
+
+  const Clock& clock = SystemClock::Instance();
+  const SteadyTime started = clock.SteadyNow();
+  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
+                    dir.File("obsmon.log"));
+  ASSERT_TRUE(obsmon.started());
+  // Until every answering probe has been heard from three times (a loaded machine only makes
+  // this take longer).
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const auto hits = target.hits();
+        if (hits.size() < static_cast<size_t>(kAnswering)) return false;
+        for (const auto& [path, n] : hits) {
+          if (n < 3) return false;
+        }
+        return true;
+      },
+      60s))
+      << obsmon.Output();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * kIntervalMs));
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait().value_or(-1), 0) << obsmon.Output();
+  const int64_t lived_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock.SteadyNow() - started).count();
+
+  auto reader = storage::Reader::Open(dir.File("obsmon.db"));
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto runs = (*reader)->ProbeRuns("web", 0, clock.NowMs() + 60'000);
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  std::map<std::string, std::vector<ProbeRun>> by_probe;
+  for (const ProbeRun& run : *runs) by_probe[run.key.probe].push_back(run);
+
+  target.Stop();
+  const auto hits = target.hits();
+  // Due times are offset + k * interval, and no run starts before it is due: within the time
+  // obsmon lived, at most this many runs per probe (fewer when the machine is slow, never more).
+  const size_t at_most = static_cast<size_t>(lived_ms / kIntervalMs + 1);
+  for (int i = 0; i < kAnswering; ++i) {
+    const std::string name = "ok" + std::to_string(i);
+    const auto& stored = by_probe[name];
+    const auto it = hits.find("/t/" + std::to_string(i));
+    ASSERT_NE(it, hits.end()) << name;
+    EXPECT_EQ(static_cast<size_t>(it->second), stored.size()) << name << ": one request per run";
+    EXPECT_LE(stored.size(), at_most) << name;
+    // Up, or on a loaded machine now and then a run that timed out in the target's queue.
+    size_t up = 0;
+    for (const ProbeRun& run : stored) {
+      if (run.success) {
+        ++up;
+      } else {
+        EXPECT_EQ(run.reason, "timeout after 200ms") << name;
+      }
+    }
+    EXPECT_GE(up, 1u) << name;
+  }
+  ASSERT_GE(by_probe["silent"].size(), 2u);
+  EXPECT_LE(by_probe["silent"].size(), at_most);
+  for (const ProbeRun& run : by_probe["silent"]) {
+    EXPECT_FALSE(run.success);
+    EXPECT_EQ(run.reason, "timeout after 200ms");
+  }
+  ASSERT_GE(by_probe["gone"].size(), 2u);
+  EXPECT_LE(by_probe["gone"].size(), at_most);
+  for (const ProbeRun& run : by_probe["gone"]) {
+    EXPECT_FALSE(run.success);
+    EXPECT_NE(run.reason.find("refused"), std::string::npos) << run.reason;
+  }
+}
+
+}  // namespace
+}  // namespace obsmon

@@ -8,6 +8,16 @@ namespace obsmon::alerts {
 using promql::Matcher;
 using promql::Point;
 
+namespace {
+
+// A series' plain tail holds at most kTailPoints (1 KiB); when full, the oldest kPackedPoints
+// are packed into one chunk. The newest 16 stay plain: instant selectors and short ranges
+// read them in place.
+constexpr size_t kTailPoints = 64;
+constexpr size_t kPackedPoints = 48;
+
+}  // namespace
+
 SeriesStore::SeriesStore(SeriesStoreOptions options)
     : options_(options), retention_ms_(options.retention_ms) {}
 
@@ -65,8 +75,8 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
     entry = found->second;
   }
   Entry& e = *entry;
-  if (e.points.size() > e.begin) {
-    Point& last = e.points.back();
+  if (!e.tail.empty()) {
+    Point& last = e.tail.back();
     if (ts_ms < last.t) {
       ++out_of_order_;
       return;
@@ -76,32 +86,56 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
       return;
     }
   }
-  CompactWhenFullLocked(e);
-  e.points.push_back({ts_ms, value});
+  e.tail.push_back({ts_ms, value});
+  ++e.stored;
   TrimLocked(e);
+  if (e.tail.size() >= kTailPoints) PackTail(e);
 }
 
-// A full vector whose front is dead would double its capacity on the next push: a series of
-// 900 live points (15 minutes at 1 s) grew to 2,048 points of capacity, 32 KiB where 14 KiB are
-// live (1,000 probes: 32 MB of rule head). Moving the live points to the front instead keeps
-// the capacity at the next power of two above the live points. Only when at least a sixteenth
-// of the vector is dead: moving the live points then costs at most 16 moves per append.
-void SeriesStore::CompactWhenFullLocked(Entry& e) {
-  if (e.points.size() < e.points.capacity() || e.begin == 0) return;
-  if (e.begin * 16 < e.points.capacity()) return;
-  e.points.erase(e.points.begin(), e.points.begin() + static_cast<std::ptrdiff_t>(e.begin));
-  e.begin = 0;
+// Dead points sit at the front, and only in the first container (chunks wholly dead are
+// dropped at once): count them there.
+size_t SeriesStore::DeadCount(const Entry& e) {
+  if (!e.chunks.empty()) return e.chunks.front().CountBefore(e.visible_from);
+  return static_cast<size_t>(
+      std::lower_bound(e.tail.begin(), e.tail.end(), e.visible_from,
+                       [](const Point& p, int64_t t) { return p.t < t; }) -
+      e.tail.begin());
+}
+
+void SeriesStore::PackTail(Entry& e) {
+  const auto pack_end = e.tail.begin() + static_cast<std::ptrdiff_t>(kPackedPoints);
+  const auto live = std::lower_bound(e.tail.begin(), pack_end, e.visible_from,
+                                     [](const Point& p, int64_t t) { return p.t < t; });
+  e.stored -= static_cast<size_t>(live - e.tail.begin());  // dead ones are dropped, not packed
+  if (live != pack_end) e.chunks.push_back(PointChunk::Pack(&*live, &*pack_end));
+  e.tail.erase(e.tail.begin(), pack_end);
 }
 
 void SeriesStore::TrimLocked(Entry& e) {
-  const int64_t keep_from = e.points.back().t - std::max(retention_ms_.load(), e.retention_ms);
-  while (e.begin < e.points.size() && e.points[e.begin].t < keep_from) ++e.begin;
-  size_t live = e.points.size() - e.begin;
-  if (live > options_.max_points_per_series) e.begin += live - options_.max_points_per_series;
-  // Compact once the dead prefix is at least half the vector (amortised O(1) per append).
-  if (e.begin > 64 && e.begin * 2 >= e.points.size()) {
-    e.points.erase(e.points.begin(), e.points.begin() + static_cast<std::ptrdiff_t>(e.begin));
-    e.begin = 0;
+  const int64_t keep_from = e.tail.back().t - std::max(retention_ms_.load(), e.retention_ms);
+  e.visible_from = std::max(e.visible_from, keep_from);
+  // max_points_per_series: the point that becomes the oldest live one sets visible_from. Only
+  // counted when it can matter (stored counts dead points too, so it is never below live).
+  if (e.stored > options_.max_points_per_series) {
+    const size_t dead = DeadCount(e);
+    const size_t live = e.stored - dead;
+    if (live > options_.max_points_per_series) {
+      size_t index = dead + (live - options_.max_points_per_series);  // among stored points
+      bool found = false;
+      for (const PointChunk& c : e.chunks) {
+        if (index < c.size()) {
+          e.visible_from = std::max(e.visible_from, c.TimeAt(index));
+          found = true;
+          break;
+        }
+        index -= c.size();
+      }
+      if (!found) e.visible_from = std::max(e.visible_from, e.tail[index].t);
+    }
+  }
+  while (!e.chunks.empty() && e.chunks.front().last_t() < e.visible_from) {
+    e.stored -= e.chunks.front().size();
+    e.chunks.erase(e.chunks.begin());
   }
 }
 
@@ -131,7 +165,7 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
   for (auto it = series_.begin(); it != series_.end();) {
     Entry& e = *it->second;
     const int64_t cutoff = now_ms - std::max(base, e.retention_ms);
-    if (e.points.size() == e.begin || e.points.back().t < cutoff) {
+    if (e.tail.empty() || e.tail.back().t < cutoff) {
       auto name_it = by_name_.find(e.labels.Get("__name__"));
       if (name_it != by_name_.end()) {
         std::erase(name_it->second, &e);
@@ -160,9 +194,29 @@ bool MatchesAll(const Labels& labels, const std::vector<Matcher>& matchers, cons
 template <typename Fn>
 void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                         Span span, Fn&& fn) const {
+  std::vector<Point> unpacked;  // a series' points in range when some are packed
   auto visit = [&](const Entry& e) {
-    const Point* lo = e.points.data() + e.begin;
-    const Point* hi = e.points.data() + e.points.size();
+    if (e.tail.empty()) return;
+    const int64_t from = std::max(mint_ms, e.visible_from);
+    if (from > maxt_ms) return;
+    // The range lies in the plain tail when no chunk holds a point of it (chunks hold only
+    // points older than the tail's first).
+    const bool in_tail = e.chunks.empty() || e.tail.front().t <= from ||
+                         (span == Span::kNewest && e.tail.front().t <= maxt_ms);
+    if (!in_tail) {
+      unpacked.clear();
+      for (const PointChunk& c : e.chunks) c.AppendTo(from, maxt_ms, &unpacked);
+      for (const Point& p : e.tail) {
+        if (p.t > maxt_ms) break;
+        unpacked.push_back(p);
+      }
+      if (unpacked.empty()) return;
+      const Point* end = unpacked.data() + unpacked.size();
+      fn(e, span == Span::kNewest ? end - 1 : unpacked.data(), end);
+      return;
+    }
+    const Point* lo = e.tail.data();
+    const Point* hi = e.tail.data() + e.tail.size();
     // Rules read the recent end of each series: walk back from the newest point (sequential
     // memory) for a few steps before falling back to binary search (random cache misses).
     const Point* last = hi;
@@ -173,15 +227,14 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
     }
     if (span == Span::kNewest) {
       // An instant selector reads one point: no need to walk its whole lookback window.
-      if (last != lo && (last - 1)->t >= mint_ms) fn(e, last - 1, last);
+      if (last != lo && (last - 1)->t >= from) fn(e, last - 1, last);
       return;
     }
     const Point* first = last;
     steps = 0;
-    while (first != lo && (first - 1)->t >= mint_ms && ++steps < 64) --first;
-    if (first != lo && (first - 1)->t >= mint_ms) {
-      first =
-          std::lower_bound(lo, first, mint_ms, [](const Point& p, int64_t t) { return p.t < t; });
+    while (first != lo && (first - 1)->t >= from && ++steps < 64) --first;
+    if (first != lo && (first - 1)->t >= from) {
+      first = std::lower_bound(lo, first, from, [](const Point& p, int64_t t) { return p.t < t; });
     }
     if (first != last) fn(e, first, last);
   };
@@ -239,8 +292,9 @@ SeriesStoreStats SeriesStore::Stats() const {
   SeriesStoreStats s;
   s.series = series_.size();
   for (const auto& [l, e] : series_) {
-    s.points += e->points.size() - e->begin;
-    s.point_bytes += e->points.capacity() * sizeof(Point);
+    s.points += e->stored - DeadCount(*e);
+    s.point_bytes += e->tail.capacity() * sizeof(Point) + e->chunks.capacity() * sizeof(PointChunk);
+    for (const PointChunk& c : e->chunks) s.point_bytes += c.heap_bytes();
   }
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();

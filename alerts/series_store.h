@@ -4,7 +4,9 @@
 //
 // Thread-safe: Append() from any thread, Select() concurrently (a shared lock is held while
 // points are copied out). Memory is bounded by `retention_ms` (points older than the newest
-// append minus retention are dropped), `max_points_per_series` and `max_series`.
+// append minus retention are dropped), `max_points_per_series` and `max_series`. A series keeps
+// its newest points plain (what rules read most) and packs older ones (point_chunk.h): 3 to 4
+// KiB for 15 minutes of a probe's `up` at 1 s instead of 14.
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "alerts/point_chunk.h"
 #include "alerts/promql_value.h"
 #include "core/mutex.h"
 #include "core/records.h"
@@ -36,8 +39,8 @@ struct SeriesStoreOptions {
 struct SeriesStoreStats {
   uint64_t series = 0;
   uint64_t points = 0;
-  // What the points' vectors hold allocated (capacity, dead and live points): the head's memory
-  // but for labels and index (about 1 KB a series).
+  // What the points hold allocated (plain tails' capacity, packed chunks, dead and live points):
+  // the head's memory but for labels and index (about 1 KB a series).
   uint64_t point_bytes = 0;
   uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
   uint64_t refused_series = 0;  // new series refused because max_series was reached
@@ -87,9 +90,13 @@ class SeriesStore final : public promql::Querier {
  private:
   struct Entry {
     Labels labels;
-    std::vector<promql::Point> points;  // oldest first; trimmed from the front in chunks
-    size_t begin = 0;                   // index of the oldest live point
-    int64_t retention_ms = 0;           // this metric's own need (RequireRetentionFor), or 0
+    std::vector<PointChunk> chunks;   // older points, packed, oldest first
+    std::vector<promql::Point> tail;  // the newest points, plain; never empty once appended to
+    size_t stored = 0;                // points in chunks and tail, the dead ones included
+    // Points older than this are dead (past retention or max_points_per_series): never read,
+    // dropped with their chunk or when the tail is packed. Only ever rises.
+    int64_t visible_from = INT64_MIN;
+    int64_t retention_ms = 0;  // this metric's own need (RequireRetentionFor), or 0
   };
   void AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
   // What Visit passes of a series' points in range: all of them, or only the newest.
@@ -99,7 +106,8 @@ class SeriesStore final : public promql::Querier {
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
              Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
-  void CompactWhenFullLocked(Entry& e) REQUIRES(mu_);
+  static size_t DeadCount(const Entry& e);
+  static void PackTail(Entry& e);
 
   SeriesStoreOptions options_;
   mutable SharedMutex mu_;

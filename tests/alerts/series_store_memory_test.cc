@@ -1,6 +1,7 @@
 // What the rules' in-memory head holds for a series at steady state (issue 17): the live window
 // and room to grow, not twice that. A probe at 1 s whose `up` the SLO rules read for 15 minutes
-// keeps 901 points; its vector once doubled to 2,048 points (32 KiB, 32 MB at 1,000 probes).
+// keeps 901 points; its vector once doubled to 2,048 points (32 KiB, 32 MB at 1,000 probes),
+// then held them plain (14 KiB); now older points are packed (point_chunk.h).
 #include <gtest/gtest.h>
 
 #include "alerts/series_store.h"
@@ -19,7 +20,7 @@ SeriesStoreOptions FifteenMinutes() {
   return o;
 }
 
-TEST(SeriesStoreMemoryTest, ASeriesAtSteadyStateHoldsLessThanTwiceItsLivePoints) {
+TEST(SeriesStoreMemoryTest, AnUnchangingSeriesAtSteadyStateHoldsUnderFiveBytesAPoint) {
   SeriesStore store(FifteenMinutes());
   // Two hours at 1 s: long past the first window, through many compactions.
   for (int64_t t = 0; t <= 2 * 3'600'000; t += kStepMs) store.AppendLabeled(kUp, t, 1);
@@ -27,8 +28,22 @@ TEST(SeriesStoreMemoryTest, ASeriesAtSteadyStateHoldsLessThanTwiceItsLivePoints)
   const uint64_t live = kRetentionMs / kStepMs + 1;  // both ends of the window kept: 901
   EXPECT_EQ(st.series, 1u);
   EXPECT_EQ(st.points, live);
-  EXPECT_GE(st.point_bytes, live * sizeof(promql::Point));
-  EXPECT_LT(st.point_bytes, 2 * live * sizeof(promql::Point));
+  // Plain points took 16 bytes each (14 KiB); packed, 1 byte each plus the 1 KiB plain tail
+  // and the chunks' headers: about 4.
+  EXPECT_LT(st.point_bytes, live * 5);
+  EXPECT_GT(st.point_bytes, live);
+}
+
+TEST(SeriesStoreMemoryTest, ASeriesChangingEveryPointHoldsUnderTwelveBytesAPoint) {
+  SeriesStore store(FifteenMinutes());
+  for (int64_t t = 0; t <= 2 * 3'600'000; t += kStepMs) {
+    store.AppendLabeled(kUp, t, 0.001 * static_cast<double>(t % 7'919));  // a latency
+  }
+  const auto st = store.Stats();
+  const uint64_t live = kRetentionMs / kStepMs + 1;
+  EXPECT_EQ(st.points, live);
+  EXPECT_LT(st.point_bytes, live * 12);  // 9 bytes a packed point, plus tail and headers
+  EXPECT_GT(st.point_bytes, live * 9);
 }
 
 TEST(SeriesStoreMemoryTest, CompactingKeepsEveryLivePointInOrder) {

@@ -15,26 +15,17 @@
 #include "storage/period_store.h"
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon::storage {
 namespace {
 
 using obsmon::testing::RunCommand;
+using obsmon::testing::OneHealthRun;
 using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;
-
-WriteBatch OneRun(TimestampMs ts) {
-  WriteBatch b;
-  ProbeRun r;
-  r.key = {"carbon", "health"};
-  r.ts_ms = ts;
-  r.success = true;
-  r.valid_for_ms = 1500;
-  b.runs.push_back(r);
-  return b;
-}
 
 // Descriptors of this process that point at a deleted file under `dir`.
 std::vector<std::string> DeletedDescriptors(const std::string& dir) {
@@ -66,7 +57,7 @@ TEST(DatabaseBesideToolsTest, ReportsCliAndSqlite3BesideTheWriterNeverDetachItsW
   o.checkpoint_idle_ms = 0;  // keep the WAL as the bug needed it
   auto w = Writer::Start(o);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
-  ASSERT_TRUE((*w)->Enqueue(OneRun(kT0)));
+  ASSERT_TRUE((*w)->Enqueue(OneHealthRun(kT0)));
   ASSERT_TRUE((*w)->Flush().ok());
 
   for (int round = 1; round <= 3; ++round) {
@@ -84,7 +75,7 @@ TEST(DatabaseBesideToolsTest, ReportsCliAndSqlite3BesideTheWriterNeverDetachItsW
     EXPECT_TRUE(std::filesystem::exists(o.path + "-wal")) << "round " << round;
     EXPECT_EQ(DeletedDescriptors(dir.path()), std::vector<std::string>{}) << "round " << round;
     // What the writer commits next must reach the file other processes read.
-    ASSERT_TRUE((*w)->Enqueue(OneRun(kT0 + round * 1000)));
+    ASSERT_TRUE((*w)->Enqueue(OneHealthRun(kT0 + round * 1000)));
     ASSERT_TRUE((*w)->Flush().ok());
     EXPECT_EQ(CountFromAnotherProcess(dir, o.path), std::to_string(round + 1)) << "round " << round;
   }
@@ -103,10 +94,10 @@ TEST(DatabaseBesideToolsTest, ADeletedWalIsSalvagedAndStopsTheWriter) {
     o.retry_backoff_ms = 20;
     auto w = Writer::Start(o);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Enqueue(OneRun(kT0 + i * 1000)));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE((*w)->Enqueue(OneHealthRun(kT0 + i * 1000)));
     ASSERT_TRUE((*w)->Flush().ok());
     ASSERT_TRUE(std::filesystem::remove(o.path + suffix)) << suffix;
-    ASSERT_TRUE((*w)->Enqueue(OneRun(kT0 + 9000)));
+    ASSERT_TRUE((*w)->Enqueue(OneHealthRun(kT0 + 9000)));
     Status s = (*w)->Flush();
     ASSERT_FALSE(s.ok()) << suffix;
     EXPECT_NE(s.message().find(std::string(suffix) + " was deleted"), std::string::npos)

@@ -13,13 +13,14 @@
 
 #include "core/clock.h"
 #include "storage/storage.h"
-#include "tests/support/storage_writer.h"
 #include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon::storage {
 namespace {
 
+using obsmon::testing::OneHealthRun;
 using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;
@@ -156,17 +157,6 @@ TEST(WriterDurabilityTest, FenceDropsTheStateOfOlderQueuedBatchesButKeepsTheirRu
 }
 
 // A run of a frequent probe (http): no state, never asks to commit now.
-WriteBatch HealthRun(TimestampMs ts) {
-  WriteBatch b;
-  ProbeRun run;
-  run.key = {"carbon", "health"};
-  run.ts_ms = ts;
-  run.success = true;
-  run.valid_for_ms = 1500;
-  b.runs.push_back(run);
-  return b;
-}
-
 // Issue 17: a log probe run that read lines (it carries counter increments) is committed at
 // once, with what was queued before it, while a run without counters still waits for the
 // group-commit interval. On a FakeClock that does not move until the end: nothing but the
@@ -182,7 +172,7 @@ TEST(WriterDurabilityTest, ABatchWithCounterIncrementsDoesNotWaitForTheGroupComm
   o.checkpoint_idle_ms = 0;
   auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
-  ASSERT_TRUE(w->Enqueue(HealthRun(kT0)));
+  ASSERT_TRUE(w->Enqueue(OneHealthRun(kT0)));
   ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 100, "ERROR disk full", 64, 1)));
   ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().committed_batches == 2; },
                                          std::chrono::seconds(10)));
@@ -196,7 +186,7 @@ TEST(WriterDurabilityTest, ABatchWithCounterIncrementsDoesNotWaitForTheGroupComm
   EXPECT_EQ(stored.matches, 1);
 
   // The next health run waits: the writer sleeps until it is commit_interval_ms old.
-  ASSERT_TRUE(w->Enqueue(HealthRun(kT0 + 1000)));
+  ASSERT_TRUE(w->Enqueue(OneHealthRun(kT0 + 1000)));
   const SteadyTime due = clock.SteadyNow() + std::chrono::milliseconds(o.commit_interval_ms);
   ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return clock.NextDeadline() == due; },
                                          std::chrono::seconds(10)));

@@ -30,6 +30,19 @@ inline void WriteThroughWriter(const std::string& path, const Clock& clock, Writ
   writer->Stop();
 }
 
+// A batch of one successful run of probe carbon/health at `ts`, valid for 1.5 s: the smallest
+// thing a writer commits.
+inline WriteBatch OneHealthRun(TimestampMs ts) {
+  WriteBatch b;
+  ProbeRun run;
+  run.key = {"carbon", "health"};
+  run.ts_ms = ts;
+  run.success = true;
+  run.valid_for_ms = 1500;
+  b.runs.push_back(run);
+  return b;
+}
+
 // The opened reader, or nullptr after a non-fatal test failure saying why.
 inline std::unique_ptr<storage::Reader> OpenReaderOrFail(const std::string& path) {
   auto r = storage::Reader::Open(path);

@@ -1,0 +1,161 @@
+// The head (alerts/series_store.h) packs older points; what rules read must not change. The
+// oracle is a plain model of the store's contract: every accepted point kept in a vector, the
+// oldest live point set by retention from the newest append (never lowered) and by
+// max_points_per_series. Random appends (in order, same time, out of order, stale markers),
+// retention raises and reads of every kind are compared with it, bit for bit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <limits>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "alerts/promql_value.h"
+#include "alerts/series_store.h"
+
+namespace obsmon::alerts {
+namespace {
+
+using promql::Matcher;
+using promql::Point;
+
+struct ModelSeries {
+  std::vector<Point> points;  // accepted, in time order
+  int64_t visible_from = std::numeric_limits<int64_t>::min();
+};
+
+class Model {
+ public:
+  Model(int64_t retention_ms, size_t max_points) : retention_(retention_ms), max_(max_points) {}
+  void RequireRetention(int64_t ms) { retention_ = std::max(retention_, ms); }
+  void Append(int job, int64_t t, double v) {
+    ModelSeries& s = series_[job];
+    if (!s.points.empty() && t < s.points.back().t) return;
+    if (!s.points.empty() && t == s.points.back().t) {
+      s.points.back().v = v;
+      return;
+    }
+    s.points.push_back({t, v});
+    s.visible_from = std::max(s.visible_from, t - retention_);
+    const auto live = Live(s);
+    if (live.size() > max_) s.visible_from = std::max(s.visible_from, live[live.size() - max_].t);
+  }
+  std::vector<Point> Window(int job, int64_t mint, int64_t maxt) const {
+    std::vector<Point> out;
+    auto it = series_.find(job);
+    if (it == series_.end()) return out;
+    for (const Point& p : Live(it->second)) {
+      if (p.t >= mint && p.t <= maxt) out.push_back(p);
+    }
+    return out;
+  }
+  uint64_t LivePoints() const {
+    uint64_t n = 0;
+    for (const auto& [job, s] : series_) n += Live(s).size();
+    return n;
+  }
+  int Series() const { return static_cast<int>(series_.size()); }
+
+ private:
+  static std::vector<Point> Live(const ModelSeries& s) {
+    std::vector<Point> out;
+    for (const Point& p : s.points) {
+      if (p.t >= s.visible_from) out.push_back(p);
+    }
+    return out;
+  }
+  int64_t retention_;
+  size_t max_;
+  std::map<int, ModelSeries> series_;
+};
+
+Labels JobLabels(int job) { return Labels{{"__name__", "m"}, {"job", std::to_string(job)}}; }
+
+std::vector<Matcher> JobMatchers(int job) {
+  Matcher name;
+  name.name = "__name__";
+  name.value = "m";
+  Matcher j;
+  j.name = "job";
+  j.value = std::to_string(job);
+  return {name, j};
+}
+
+void ExpectSame(const std::vector<Point>& want, const Point* b, const Point* e, const char* what) {
+  ASSERT_EQ(want.size(), static_cast<size_t>(e - b)) << what;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(want[i].t, b[i].t) << what << " point " << i;
+    EXPECT_EQ(std::bit_cast<uint64_t>(want[i].v), std::bit_cast<uint64_t>(b[i].v))
+        << what << " point " << i;
+  }
+}
+
+TEST(SeriesStoreModelTest, ReadsAgreeWithThePlainModel) {
+  std::mt19937_64 rng(2026);
+  for (int round = 0; round < 40; ++round) {
+    const int64_t retention = 5'000 + static_cast<int64_t>(rng() % 300'000);
+    const size_t max_points = round % 3 == 0 ? 20 + rng() % 200 : 20'000;
+    SeriesStoreOptions o;
+    o.retention_ms = retention;
+    o.max_points_per_series = max_points;
+    SeriesStore store(o);
+    Model model(retention, max_points);
+    const int jobs = 1 + static_cast<int>(rng() % 4);
+    std::vector<int64_t> now(static_cast<size_t>(jobs), 1'700'000'000'000);
+    for (int step = 0; step < 3'000; ++step) {
+      const int job = static_cast<int>(rng() % static_cast<uint64_t>(jobs));
+      int64_t& t = now[static_cast<size_t>(job)];
+      const int kind = static_cast<int>(rng() % 20);
+      int64_t at = t;
+      if (kind < 14) at = t += 1'000 + static_cast<int64_t>(rng() % 21) - 10;  // a probe at 1 s
+      if (kind == 14) at = t += 1 + static_cast<int64_t>(rng() % 120'000);     // a gap
+      if (kind == 15) at = t - static_cast<int64_t>(rng() % 5'000);            // out of order
+      double v = rng() % 3 == 0 ? static_cast<double>(rng() % 2) : std::bit_cast<double>(rng());
+      if (kind == 16) v = promql::StaleNaN();
+      if (kind == 17) {
+        store.RequireRetention(retention + static_cast<int64_t>(rng() % 100'000));
+        model.RequireRetention(store.retention_ms());
+        continue;
+      }
+      store.AppendLabeled(JobLabels(job), at, v);
+      model.Append(job, at, v);
+      if (step % 37 != 0) continue;
+      // Reads: a window ending now or earlier (an offset), the newest point, in place.
+      const int64_t maxt = t - (rng() % 4 == 0 ? static_cast<int64_t>(rng() % 400'000) : 0);
+      const int64_t mint = maxt - static_cast<int64_t>(rng() % 600'000);
+      const auto want = model.Window(job, mint, maxt);
+      promql::Matrix m;
+      store.Select(JobMatchers(job), mint, maxt, &m);
+      if (want.empty()) {
+        EXPECT_TRUE(m.empty());
+      } else {
+        ASSERT_EQ(m.size(), 1u);
+        ExpectSame(want, m[0].points.data(), m[0].points.data() + m[0].points.size(), "Select");
+      }
+      promql::Matrix latest;
+      store.SelectLatest(JobMatchers(job), mint, maxt, &latest);
+      if (want.empty()) {
+        EXPECT_TRUE(latest.empty());
+      } else {
+        ASSERT_EQ(latest.size(), 1u);
+        ExpectSame({want.back()}, latest[0].points.data(), latest[0].points.data() + 1,
+                   "SelectLatest");
+      }
+      int calls = 0;
+      store.ForEachSeries(JobMatchers(job), mint, maxt,
+                          [&](const Labels&, const Point* b, const Point* e) {
+                            ++calls;
+                            ExpectSame(want, b, e, "ForEachSeries");
+                          });
+      EXPECT_EQ(calls, want.empty() ? 0 : 1);
+    }
+    const auto st = store.Stats();
+    EXPECT_EQ(st.points, model.LivePoints()) << "round " << round;
+    EXPECT_EQ(st.series, static_cast<uint64_t>(model.Series()));
+  }
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

@@ -75,9 +75,9 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       upsert_counter_(db,
                       "INSERT INTO counters (series_id, value) VALUES (?, ?) "
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
-      summaries_(db, clock, raw_retention_ms),
       cache_sizer_(cache_cap_bytes),
-      clock_(clock) {}
+      clock_(clock),
+      summaries_(db, clock, raw_retention_ms) {}
 
 BatchApplier::~BatchApplier() = default;
 

@@ -1,6 +1,9 @@
-// How big the writer's SQLite page cache should be: about 8 KiB per series written in the last
+// How big the writer's SQLite page cache should be: about 7 KiB per series written in the last
 // minute (a commit touches one leaf page per series it writes: samples are keyed by series, then
-// time), at least 2 MiB, at most the configured cap (storage.cache_size). Sized to the work, so
+// time; and a page of runs, spans or rollups per probe), at least 2 MiB, at most the configured
+// cap (storage.cache_size). Below the pages a commit touches the cost is a cliff (every page read
+// again each commit): 1,000 http probes touch about 7,000 pages, 29 MB with SQLite's headers; 7
+// KiB per series gives them 35 MiB, and the writer kept up at 30 (docs/storage.md, "Memory"). Sized to the work, so
 // 100 probes do not hold the memory 1,000 would need, and never more than the user allowed.
 // Writer thread only.
 #pragma once
@@ -15,7 +18,7 @@ namespace obsmon::storage {
 
 class CacheSizer {
  public:
-  static constexpr int64_t kBytesPerSeries = 8 << 10;
+  static constexpr int64_t kBytesPerSeries = 7 << 10;
   static constexpr int64_t kFloorBytes = 2 << 20;
   static constexpr auto kWindow = std::chrono::seconds(60);
   // Within a window the cache grows as soon as the series seen so far want a quarter more (a

@@ -71,8 +71,8 @@ struct StorageOptions {
   // .backup) before it fails and is retried.
   int64_t busy_timeout_ms = 5000;
   // The cap of the writer's SQLite page cache, in bytes: resident memory. Within it the cache is
-  // sized to the work, 8 KiB per series written in the last minute and at least 2 MiB
-  // (storage/cache_sizer.h): 100 http probes (500 series) get 4 MiB, 1,000 get 39 MiB. Before
+  // sized to the work, 7 KiB per series written in the last minute and at least 2 MiB
+  // (storage/cache_sizer.h): 100 http probes (500 series) get 3.4 MiB, 1,000 get 35 MiB. Before
   // issue 17 the cache was this cap from the start, and RSS grew with the database until it was
   // full. docs/storage.md, "Memory".
   int64_t cache_bytes = 64LL << 20;

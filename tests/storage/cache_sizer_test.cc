@@ -13,12 +13,12 @@ TEST(CacheSizerTest, StartsAtTheFloorThenFollowsTheSeriesOfEachMinute) {
   const SteadyTime t0{};
   EXPECT_EQ(sizer.Resize(t0), 2 << 20);
   for (int64_t id = 0; id < 5000; ++id) sizer.Written(id % 1000 == 0 ? 0 : id);  // 4,996 series
-  EXPECT_EQ(sizer.Resize(t0 + seconds(59)), 4996 * 8192) << "growing does not wait";
+  EXPECT_EQ(sizer.Resize(t0 + seconds(59)), 4996 * CacheSizer::kBytesPerSeries) << "growing does not wait";
   EXPECT_EQ(sizer.Resize(t0 + seconds(60)), std::nullopt) << "the minute's end: the same size";
-  // The next minute writes 500 series: the cache shrinks to 500 x 8 KiB.
+  // The next minute writes 500 series: the cache shrinks to 500 x 7 KiB.
   for (int64_t id = 0; id < 500; ++id) sizer.Written(id);
-  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 500 * 8192);
-  EXPECT_EQ(sizer.size_bytes(), 500 * 8192);  // 3.9 MiB
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 500 * CacheSizer::kBytesPerSeries);
+  EXPECT_EQ(sizer.size_bytes(), 500 * 7 * 1024);  // 3.4 MiB
 }
 
 TEST(CacheSizerTest, SmallChangesAreNotWorthAResize) {
@@ -26,11 +26,11 @@ TEST(CacheSizerTest, SmallChangesAreNotWorthAResize) {
   const SteadyTime t0{};
   ASSERT_TRUE(sizer.Resize(t0));
   for (int64_t id = 0; id < 1000; ++id) sizer.Written(id);
-  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 1000 * 8192);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 1000 * CacheSizer::kBytesPerSeries);
   for (int64_t id = 0; id < 1200; ++id) sizer.Written(id);  // +20 %: kept
   EXPECT_EQ(sizer.Resize(t0 + seconds(120)), std::nullopt);
   for (int64_t id = 0; id < 1300; ++id) sizer.Written(id);  // +30 %: resized
-  EXPECT_EQ(sizer.Resize(t0 + seconds(180)), 1300 * 8192);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(180)), 1300 * CacheSizer::kBytesPerSeries);
 }
 
 TEST(CacheSizerTest, NeverAboveTheCapNorBelowTheFloor) {
@@ -52,7 +52,7 @@ TEST(CacheSizerTest, GrowsWithinTheMinuteShrinksOnlyAtItsEnd) {
   ASSERT_TRUE(sizer.Resize(t0));
   for (int64_t id = 0; id < 2000; ++id) sizer.Written(id);
   EXPECT_EQ(sizer.Resize(t0 + seconds(4)), std::nullopt) << "checked every 5 s";
-  EXPECT_EQ(sizer.Resize(t0 + seconds(5)), 2000 * 8192);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(5)), 2000 * CacheSizer::kBytesPerSeries);
   EXPECT_EQ(sizer.Resize(t0 + seconds(10)), std::nullopt);
   EXPECT_EQ(sizer.Resize(t0 + seconds(60)), std::nullopt) << "the minute wrote the same 2,000";
   for (int64_t id = 0; id < 100; ++id) sizer.Written(id);

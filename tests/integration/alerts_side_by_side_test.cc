@@ -143,10 +143,15 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   ASSERT_TRUE(am_prometheus.Start());
   ASSERT_TRUE(am_obsmon.Start());
 
+  // The recording rule and the alert share `min by (job) (up{job="flap"})`: obsmon computes it
+  // once per evaluation and gives the alert a copy (alerts/promql_shared_subexpressions.h), so
+  // the kept value goes through the kills below too; Prometheus evaluates it twice.
   WriteWholeFile(dir.File("rules.yml"),
                  "groups:\n  - name: flap\n    rules:\n"
+                 "      - record: job:up:min\n"
+                 "        expr: min by (job) (up{job=\"flap\"})\n"
                  "      - alert: FlapDown\n"
-                 "        expr: up{job=\"flap\"} == 0\n"
+                 "        expr: min by (job) (up{job=\"flap\"}) == 0\n"
                  "        for: 6s\n");
   const std::string target_address = "127.0.0.1:" + std::to_string(target.port());
   WriteWholeFile(dir.File("prometheus.yml"),
@@ -274,6 +279,15 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   ExpectOneStartsAtPerEpisode(from_obsmon, "obsmon");
   ::testing::Test::RecordProperty("prometheus", Statuses(from_prometheus));
   ::testing::Test::RecordProperty("obsmon", Statuses(from_obsmon));
+
+  // The shared subexpression was answered from the kept value (once per evaluation since the
+  // last restart), not merely configured.
+  httplib::Client own("127.0.0.1", obsmon_port);
+  auto metrics = own.Get("/metrics");
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  const auto hits = metrics->body.find("\nobsmon_rule_shared_subexpression_hits_total ");
+  ASSERT_NE(hits, std::string::npos) << metrics->body;
+  EXPECT_GE(std::stod(metrics->body.substr(hits + 45)), 5.0);
 
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();

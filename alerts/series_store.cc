@@ -50,30 +50,31 @@ namespace {
 bool EntryLess(const Labels& a, const Labels& b) { return a < b; }
 }  // namespace
 
-void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
-  auto found = lookup_.find(labels);
-  Entry* entry = nullptr;
-  if (found == lookup_.end()) {
-    if (series_.size() >= options_.max_series) {
-      ++refused_series_;
-      return;
-    }
-    auto e = std::make_unique<Entry>();
-    e->labels = labels;
-    if (auto r = name_retention_.find(labels.Get("__name__")); r != name_retention_.end()) {
-      e->retention_ms = r->second;
-    }
-    entry = e.get();
-    series_.emplace(labels, std::move(e));
-    lookup_.emplace(labels, entry);
-    auto& list = by_name_[labels.Get("__name__")];
-    auto pos = std::lower_bound(
-        list.begin(), list.end(), entry,
-        [](const Entry* x, const Entry* y) { return EntryLess(x->labels, y->labels); });
-    list.insert(pos, entry);
-  } else {
-    entry = found->second;
+SeriesStore::Entry* SeriesStore::FindOrAddLocked(const Labels& labels) {
+  if (auto found = lookup_.find(labels); found != lookup_.end()) return found->second;
+  if (series_.size() >= options_.max_series) {
+    ++refused_series_;
+    return nullptr;
   }
+  auto e = std::make_unique<Entry>();
+  e->labels = labels;
+  if (auto r = name_retention_.find(labels.Get("__name__")); r != name_retention_.end()) {
+    e->retention_ms = r->second;
+  }
+  Entry* entry = e.get();
+  series_.emplace(labels, std::move(e));
+  lookup_.emplace(labels, entry);
+  auto& list = by_name_[labels.Get("__name__")];
+  auto pos = std::lower_bound(
+      list.begin(), list.end(), entry,
+      [](const Entry* x, const Entry* y) { return EntryLess(x->labels, y->labels); });
+  list.insert(pos, entry);
+  return entry;
+}
+
+void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
+  Entry* entry = FindOrAddLocked(labels);
+  if (entry == nullptr) return;
   Entry& e = *entry;
   if (!e.tail.empty()) {
     Point& last = e.tail.back();
@@ -137,6 +138,67 @@ void SeriesStore::TrimLocked(Entry& e) {
     e.stored -= e.chunks.front().size();
     e.chunks.erase(e.chunks.begin());
   }
+}
+
+void SeriesStore::Backfill(const std::vector<Sample>& samples) {
+  // Each series' read-back points, in time order.
+  std::map<Labels, std::vector<Point>> history;
+  {
+    ReaderMutexLock lock(mu_);
+    for (const auto& s : samples) {
+      if (selected_names_ && !selected_names_->count(s.name)) continue;
+      Labels l = s.labels;
+      l.Set("__name__", s.name);
+      history[std::move(l)].push_back({s.ts_ms, s.value});
+    }
+  }
+  WriterMutexLock lock(mu_);
+  for (auto& [labels, points] : history) {
+    std::stable_sort(points.begin(), points.end(),
+                     [](const Point& a, const Point& b) { return a.t < b.t; });
+    Entry* e = FindOrAddLocked(labels);
+    if (e == nullptr) continue;
+    // What the series holds now (live points only), merged with the history; on a time both
+    // have, the series' own point stays.
+    std::vector<Point> merged;
+    {
+      std::vector<Point> held;
+      for (const PointChunk& c : e->chunks) c.AppendTo(e->visible_from, INT64_MAX, &held);
+      for (const Point& p : e->tail) {
+        if (p.t >= e->visible_from) held.push_back(p);
+      }
+      merged.reserve(held.size() + points.size());
+      size_t i = 0;
+      size_t j = 0;
+      while (i < held.size() || j < points.size()) {
+        if (j == points.size() || (i < held.size() && held[i].t <= points[j].t)) {
+          if (j < points.size() && held[i].t == points[j].t) ++j;
+          merged.push_back(held[i++]);
+        } else {
+          if (merged.empty() || merged.back().t != points[j].t) merged.push_back(points[j]);
+          ++j;
+        }
+      }
+    }
+    // Rebuilt through the append path, so retention, max points and packing apply as usual.
+    e->chunks.clear();
+    e->tail.clear();
+    e->stored = 0;
+    e->visible_from = INT64_MIN;
+    for (const Point& p : merged) {
+      e->tail.push_back(p);
+      ++e->stored;
+      TrimLocked(*e);
+      if (e->tail.size() >= kTailPoints) PackTail(*e);
+    }
+  }
+}
+
+int64_t SeriesStore::MaxRetentionMs() const {
+  ReaderMutexLock lock(mu_);
+  int64_t most = retention_ms_.load();
+  for (const auto& [name, ms] : name_retention_) most = std::max(most, ms);
+  return most;
 }
 
 void SeriesStore::SetSelectedNames(std::optional<std::unordered_set<std::string>> names) {

@@ -58,6 +58,13 @@ class SeriesStore final : public promql::Querier {
   void Append(const Sample& sample);
   // Appends with labels that already include __name__ (used by the rule manager).
   void AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, double value);
+  // Adds history read back from storage: unlike Append, points older than a series' newest are
+  // merged in, not refused, since probe runs may have appended newer points while the history
+  // was being read (a reload that selects new metrics, a start with probes already running). A
+  // point at a time the series already has keeps the series' value. Selection as for Append.
+  void Backfill(const std::vector<Sample>& samples);
+  // The longest history any metric needs (RequireRetention, RequireRetentionFor).
+  int64_t MaxRetentionMs() const;
   // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
   // that instant queries stop seeing it at once instead of after the 5m lookback.
   void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
@@ -106,6 +113,7 @@ class SeriesStore final : public promql::Querier {
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
              Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
+  Entry* FindOrAddLocked(const Labels& labels) REQUIRES(mu_);
   static size_t DeadCount(const Entry& e);
   static void PackTail(Entry& e);
 

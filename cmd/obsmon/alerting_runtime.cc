@@ -220,7 +220,9 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
   constexpr int64_t kMaxBackfillMs = 3'600'000;
   constexpr size_t kMaxBackfillSamples = 5'000'000;
   if (db_path_.empty()) return;
-  const int64_t window = std::min(series_.retention_ms(), kMaxBackfillMs);
+  // The longest any rule looks back (a metric's own need included: `rate(x[10m])` raises only
+  // x's retention), not the default 6 minutes every metric keeps.
+  const int64_t window = std::min(series_.MaxRetentionMs(), kMaxBackfillMs);
   const TimestampMs now = clock_.NowMs();
   auto reader = storage::Reader::Open(db_path_);
   auto samples = reader.ok() ? (*reader)->AllSamples(now - window, now + 1, kMaxBackfillSamples)
@@ -232,7 +234,9 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
     return;
   }
   std::erase_if(*samples, [&](const Sample& s) { return !wanted(s.name); });
-  series_.Append(*samples);
+  // Merged under what probe runs appended meanwhile: those are newer, and Append would refuse
+  // every read-back sample of such a series as out of order.
+  series_.Backfill(*samples);
   log_->info("alerting: {} samples of the last {} read back for the rules", samples->size(),
              FormatDurationMs(window));
 }

@@ -15,6 +15,7 @@
 #include "tests/integration/ops_support.h"
 #include "tests/support/alert_webhook.h"
 #include "tests/support/loopback.h"
+#include "tests/support/storage_writer.h"
 
 namespace obsmon {
 namespace {
@@ -129,6 +130,66 @@ TEST(ObsmonAlertRestartTest, KillNineWhilePendingFiresWhenTheOriginalForEnds) {
   EXPECT_LE(*starts - *active, 9000);
   second->Signal(SIGTERM);
   EXPECT_EQ(second->Wait(), 0);
+}
+
+// The rules' head is refilled at start for as far back as the rules look, not the 6 minutes
+// every metric keeps (fresh eyes, issue 17: a restart read back 6 minutes, and
+// `count_over_time(x[10m])` was 353 where storage held 592). The truth is what the test wrote
+// into the database before obsmon started: one sample a second for 20 minutes; the rule counts
+// those of the last 15, and shows the count as a label.
+TEST(ObsmonAlertRestartTest, TheFirstEvaluationSeesTheWholeRangeTheRulesRead) {
+  ScratchDir dir;
+  const TimestampMs now = SystemClock::Instance().NowMs();
+  WriteBatch history;
+  for (int i = 0; i < 1'200; ++i) {
+    history.samples.push_back({"history_total", Labels{{"job", "web"}}, now - 1'200'000 + i * 1'000, 1.0});
+  }
+  testing::WriteThroughWriter(dir.File("obsmon.db"), SystemClock::Instance(), std::move(history));
+  WriteWholeFile(dir.File("rules.yml"), "groups:\n  - name: web\n    interval: 1s\n    rules:\n"
+                                        "      - alert: Counted\n"
+                                        "        expr: count_over_time(history_total[15m]) > 0\n"
+                                        "        labels: {n: \"{{ $value }}\"}\n");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir.File("obsmon.db") + "}\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting: {evaluation_interval: 1s, slo_alerts: false}\n"
+                 "components:\n"
+                 "  - name: web\n"
+                 "    labels: {job: web}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
+                     std::to_string(testing::FreeLoopbackPort()) +
+                     "\", interval: 1s, timeout: 150ms}\n");
+  auto obsmon = Start(dir, "obsmon.log");
+  const std::string out = obsmon->Output();
+  const int port = std::stoi(out.substr(out.find("(port ") + 6));
+  int counted = -1;
+  TimestampMs evaluated_by = 0;
+  ASSERT_TRUE(WaitUntil([&] {
+    httplib::Client api("127.0.0.1", port);
+    auto res = api.Get("/api/v1/alerts");
+    evaluated_by = SystemClock::Instance().NowMs();
+    if (!res) return false;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    if (j.is_discarded()) return false;
+    for (const auto& a : j["data"]["alerts"]) {
+      if (a["labels"]["alertname"] == "Counted") {
+        counted = std::stoi(a["labels"]["n"].get<std::string>());
+        return true;
+      }
+    }
+    return false;
+  }, 20s)) << obsmon->Output();
+  // Written: one a second up to `now`; the window ends at the evaluation, at most
+  // evaluated_by, so it holds those of the last 15 minutes before it: 900 less one per second
+  // since `now`.
+  const int elapsed_s = static_cast<int>((evaluated_by - now) / 1'000);
+  EXPECT_LE(counted, 900) << obsmon->Output();
+  EXPECT_GE(counted, 900 - elapsed_s - 1) << "evaluated within " << elapsed_s << " s of the write\n"
+                                          << obsmon->Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
 }
 
 }  // namespace

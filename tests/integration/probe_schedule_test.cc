@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -188,36 +190,40 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
 }
 
 // GET /b/<n> holds the request (n % 4) * 30 ms, then answers 200; logs each request's arrival
-// and answer on the steady clock, under its path. A thread per request (64), so that a batch's
-// requests are served side by side.
+// and answer on the steady clock, under n. A thread per connection and a listen backlog of
+// 1024 (cpp-httplib's server has 5: a batch's connects beyond it wait a second for the SYN to
+// be sent again), so that a batch's requests are served side by side.
 class TimingTarget {
  public:
   struct Request {
     std::chrono::steady_clock::time_point arrived, answered;
   };
   TimingTarget() {
-    server_.new_task_queue = [] { return new httplib::ThreadPool(64); };
-    server_.Get(R"(/b/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
-      Request r;
-      r.arrived = std::chrono::steady_clock::now();
-      const int n = std::stoi(req.matches[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(HoldMs(n)));
-      r.answered = std::chrono::steady_clock::now();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        log_[n].push_back(r);
-      }
-      res.set_content("ok", "text/plain");
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(listener_, 1024);
+    socklen_t len = sizeof addr;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
   }
   ~TimingTarget() { Stop(); }
+  // Stops accepting and waits for the requests in hand.
   void Stop() {
-    if (!thread_.joinable()) return;
-    server_.stop();
-    thread_.join();
+    if (!acceptor_.joinable()) return;
+    stop_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    close(listener_);
+    std::vector<std::thread> handlers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handlers.swap(handlers_);
+    }
+    for (auto& t : handlers) t.join();
   }
   static int64_t HoldMs(int n) { return (n % 4) * 30; }
   int port() const { return port_; }
@@ -227,10 +233,47 @@ class TimingTarget {
   }
 
  private:
-  httplib::Server server_;
-  std::thread thread_;
+  void Accept() {
+    while (!stop_) {
+      const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      handlers_.emplace_back([this, fd] { Serve(fd); });
+    }
+  }
+  void Serve(int fd) {
+    std::string head;
+    char buf[2048];
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    Request r;
+    r.arrived = std::chrono::steady_clock::now();
+    const size_t at = head.find("GET /b/");
+    if (at != std::string::npos) {
+      const int n = std::atoi(head.c_str() + at + 7);
+      std::this_thread::sleep_for(std::chrono::milliseconds(HoldMs(n)));
+      r.answered = std::chrono::steady_clock::now();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        log_[n].push_back(r);
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+    close(fd);
+  }
+
+  int listener_ = -1;
   int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
   std::mutex mu_;
+  std::vector<std::thread> handlers_;
   std::map<int, std::vector<Request>> log_;
 };
 

@@ -91,7 +91,9 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int* o
         if (q.revents == 0) continue;
         const ssize_t n = recv(q.fd, buf, sizeof buf, 0);
         if (n < 0 && errno == EAGAIN) continue;
-        if (n > 0 && memmem(buf, n, "OK\"}", 4)) ++*ok;
+        const bool answered = n > 0 && memmem(buf, n, "OK\"}", 4) != nullptr;
+        if (n > 0 && !answered) continue;  // the head came first: the body follows
+        if (answered) ++*ok;
         close(q.fd);
         for (int& fd : fds) {
           if (fd == q.fd) fd = -1;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <string>
 #include <thread>
@@ -18,6 +20,7 @@ class LoopbackTargets {
       res.set_content("{\"status\":\"OK\"}", "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
+    WidenBacklog();
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~LoopbackTargets() {
@@ -42,6 +45,24 @@ class LoopbackTargets {
   }
 
  private:
+  // cpp-httplib listens with a backlog of 5: connects beyond it (obsmon's batches start up to 64
+  // runs together) wait a second for the SYN to be sent again, which no real server (nginx: 511)
+  // does. Listening again on the same socket widens its queue.
+  void WidenBacklog() const {
+    for (int fd = 3; fd < 1024; ++fd) {
+      sockaddr_in addr{};
+      socklen_t len = sizeof addr;
+      int listening = 0;
+      socklen_t optlen = sizeof listening;
+      if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+          addr.sin_family != AF_INET || ntohs(addr.sin_port) != port_ ||
+          getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
+        continue;
+      }
+      ::listen(fd, 1024);
+    }
+  }
+
   httplib::Server server_;
   std::thread thread_;
   int port_ = 0;

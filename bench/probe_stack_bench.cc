@@ -4,6 +4,9 @@
 //
 //   probe_stack_bench [N=100] [windows=3] [window_s=60] [interval_ms=1000] [warmup_s=30]
 //
+// OBSMON_BENCH_BINARY=<path> runs that obsmon instead of this build's (a before/after pair on
+// the same targets and stack).
+//
 // The targets are N paths of one in-process loopback HTTP server (bench/loopback_targets.h).
 // obsmon probes each path every interval and stores every run in SQLite. Prometheus scrapes
 // blackbox_exporter's /probe?target=<path> for each path every interval (the relabelling of
@@ -95,7 +98,9 @@ int main(int argc, char** argv) {
   const int window_s = argc > 3 ? std::atoi(argv[3]) : 60;
   const int interval_ms = argc > 4 ? std::atoi(argv[4]) : 1000;
   const int warmup_s = argc > 5 ? std::atoi(argv[5]) : 30;
-  const std::string obsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
+  const char* other = std::getenv("OBSMON_BENCH_BINARY");
+  const std::string obsmon =
+      other != nullptr ? std::string(other) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
   ScratchDir dir;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 

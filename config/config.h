@@ -93,6 +93,10 @@ struct Config {
   // A health sample counts for interval x coverage_tolerance; beyond that time is unknown.
   double coverage_tolerance = 1.5;
   int workers = 8;  // probe worker threads
+  // A worker that wakes for a due run also takes the runs of Startable probes (plain http)
+  // due within this window and runs them together (runtime/scheduler.h); 0: one run per
+  // wake-up.
+  int64_t batch_window_ms = 100;
   // How often the objective-window uptime behind /metrics and the API is recomputed.
   int64_t uptime_refresh_ms = 15'000;
   std::vector<std::string> rule_files;

@@ -369,6 +369,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
       config.workers = static_cast<int>(*v);
     }
   }
+  if (auto v = node.DurationInRange("batch_window", 0, 1'000)) {
+    config.batch_window_ms = *v;
+  }
   if (auto v = node.DurationInRange("uptime_refresh", 100, 3'600'000)) {
     config.uptime_refresh_ms = *v;
   }

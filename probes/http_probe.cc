@@ -11,6 +11,7 @@
 
 #include "core/text_escape.h"
 #include "probes/bounded_http_client.h"
+#include "probes/pending_run.h"
 #include "probes/probe_helpers.h"
 #include "probes/tcp_connect.h"
 
@@ -242,7 +243,44 @@ HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& cloc
       clock_(clock),
       // Its thread starts only when a request is first watched, so a probe built just to
       // validate a config costs nothing.
-      watchdog_(watchdog ? std::move(watchdog) : std::make_shared<DeadlineWatchdog>(clock)) {}
+      watchdog_(watchdog ? std::move(watchdog) : std::make_shared<DeadlineWatchdog>(clock)) {
+  if (!options_.follow_redirects) {
+    plain_ = PreparePlainHttp(options_.url, options_.method, options_.headers, options_.body);
+  }
+  sample_labels_ = ExtraSampleLabels(spec_, Instance());
+}
+
+class HttpProbe::PlainRun final : public PendingRun {
+ public:
+  explicit PlainRun(const HttpProbe& probe)
+      : probe_(probe),
+        exchange_(*probe.plain_,
+                  HttpParseLimits{probe.options_.max_header_bytes,
+                                  probe.options_.max_body_bytes * 2 + 64 * 1024,
+                                  probe.options_.max_body_bytes, false}) {
+    exchange_.Start();
+  }
+  int fd() const override { return exchange_.fd(); }
+  short events() const override { return exchange_.events(); }
+  void OnReady(short revents) override { exchange_.OnReady(revents); }
+  void OnDeadline() override { exchange_.TimedOut(); }
+  bool done() const override { return exchange_.done(); }
+  ProbeResult TakeResult() override {
+    if (exchange_.timed_out()) return ProbeResult::Down(TimeoutReason(probe_.spec_.timeout_ms));
+    if (!exchange_.failure().empty()) return ProbeResult::Down(exchange_.failure());
+    HttpResponseParser& r = exchange_.response();
+    return probe_.Judge(r.status(), r.content_length_header(), r.body(), r.received());
+  }
+
+ private:
+  const HttpProbe& probe_;
+  PlainHttpExchange exchange_;
+};
+
+std::unique_ptr<PendingRun> HttpProbe::Start() {
+  if (!plain_) return nullptr;
+  return std::make_unique<PlainRun>(*this);
+}
 
 HttpProbe::~HttpProbe() = default;
 
@@ -306,6 +344,11 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
 }
 
 ProbeResult HttpProbe::Run(const Deadline& deadline) {
+  if (plain_) {
+    if (deadline.Expired(clock_)) return ProbeResult::Down(TimeoutReason(spec_.timeout_ms));
+    PlainRun run(*this);
+    return RunToEnd(run, deadline, clock_);
+  }
   HttpUrl url = options_.url;
   std::string method = options_.method;
   std::optional<std::string> request_body = options_.body;
@@ -330,15 +373,15 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
       request_body.reset();
     }
   }
-  const int status = x.status;
-  const std::string& body = x.body;
-  const uint64_t received = x.received;
-  const std::string& content_length_header = x.content_length_header;
+  return Judge(x.status, x.content_length_header, x.body, x.received);
+}
 
+ProbeResult HttpProbe::Judge(int status, const std::string& content_length_header,
+                             const std::string& body, uint64_t received) const {
   ProbeResult result;
-  Labels labels = ExtraSampleLabels(spec_, Instance());
+  result.samples.reserve(2);
   result.samples.push_back(
-      Sample{"probe_http_status_code", labels, 0, static_cast<double>(status)});
+      Sample{"probe_http_status_code", sample_labels_, 0, static_cast<double>(status)});
   double length = static_cast<double>(received);
   if (!content_length_header.empty()) {
     uint64_t v = 0;
@@ -348,7 +391,7 @@ ProbeResult HttpProbe::Run(const Deadline& deadline) {
       length = static_cast<double>(v);
     }
   }
-  result.samples.push_back(Sample{"probe_http_content_length_bytes", labels, 0, length});
+  result.samples.push_back(Sample{"probe_http_content_length_bytes", sample_labels_, 0, length});
 
   bool status_ok =
       std::any_of(options_.expect_status.begin(), options_.expect_status.end(),

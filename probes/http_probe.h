@@ -7,6 +7,9 @@
 // tls_skip_verify (false).
 //
 // Every run opens a fresh connection (no keep-alive), so a run measures what a new client sees.
+// Plain http to a numeric address with follow_redirects off goes through obsmon's own
+// non-blocking client (plain_http_exchange.h), and such a probe is Startable(): its runs can
+// share a thread with others. Everything else goes through cpp-httplib.
 // Not thread-safe: Run() is never called concurrently for one probe (probe.h).
 #pragma once
 
@@ -20,6 +23,7 @@
 
 #include "core/config_node.h"
 #include "probes/deadline_watchdog.h"
+#include "probes/plain_http_exchange.h"
 #include "probes/probe.h"
 #include "probes/url.h"
 
@@ -63,6 +67,8 @@ class HttpProbe final : public Probe {
 
   ProbeResult Run(const Deadline& deadline) override;
   std::string Instance() const override { return options_.url.target.ToString(); }
+  bool Startable() const override { return plain_.has_value(); }
+  std::unique_ptr<PendingRun> Start() override;
 
   const HttpProbeOptions& options() const { return options_; }
 
@@ -76,12 +82,22 @@ class HttpProbe final : public Probe {
     std::string body;        // at most max_body_bytes of it
     uint64_t received = 0;   // body bytes read
   };
+  class PlainRun;  // a run through PlainHttpExchange (http_probe.cc)
+
+  // The result of a response: the status and content-length samples, the status and body
+  // checks.
+  ProbeResult Judge(int status, const std::string& content_length_header, const std::string& body,
+                    uint64_t received) const;
   HttpExchange Exchange(const HttpUrl& url, const std::string& method,
                         const std::optional<std::string>& request_body, const Deadline& deadline);
 
   ProbeSpec spec_;
   HttpProbeOptions options_;
   const Clock& clock_;
+  // Set when obsmon's own client serves this probe (built once: the request's bytes, the
+  // address).
+  std::optional<PlainHttpTarget> plain_;
+  Labels sample_labels_;  // the labels of this probe's own samples, built once
   // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
   std::shared_ptr<DeadlineWatchdog> watchdog_;
 };

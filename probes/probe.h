@@ -21,6 +21,25 @@
 
 namespace obsmon {
 
+// A run one thread drives with poll() beside others (the scheduler's batches, runtime/
+// scheduler.h): started by Probe::Start(), it waits on one socket at a time. Its caller owns
+// the deadline: it calls OnDeadline() when the deadline passes, and the run ends at once.
+// Not thread-safe: one thread drives a run. It may refer to its probe, which outlives it.
+class PendingRun {
+ public:
+  virtual ~PendingRun() = default;
+  // The socket to wait on and the poll() events that move the run on; -1 once done.
+  virtual int fd() const = 0;
+  virtual short events() const = 0;
+  // poll() reported `revents` on fd(): goes on as far as it can without waiting.
+  virtual void OnReady(short revents) = 0;
+  // The deadline passed: the run ends, timed out.
+  virtual void OnDeadline() = 0;
+  virtual bool done() const = 0;
+  // The run's result, once done(); called once.
+  virtual ProbeResult TakeResult() = 0;
+};
+
 // One configured check. Run() is called from a worker thread, never concurrently with itself
 // for the same probe (the scheduler guarantees it), so probes need no locking of their own state.
 class Probe {
@@ -33,6 +52,13 @@ class Probe {
 
   // The `instance` label value: "host:port" for network probes, a name otherwise.
   virtual std::string Instance() const = 0;
+
+  // True when Start() gives a PendingRun: the probe's runs can share a thread with others
+  // (constant for the probe's life).
+  virtual bool Startable() const { return false; }
+  // Starts a run driven by the caller (Startable() probes only; others return nullptr). Same
+  // promises as Run(): never two runs of one probe at once, a failed check is the result.
+  virtual std::unique_ptr<PendingRun> Start() { return nullptr; }
 
   // Called once before the first Run() with what storage remembers of this probe.
   virtual void Restore(ProbeStateSource& state) {}

@@ -1,7 +1,11 @@
 #include "runtime/probe_runner.h"
 
+#include <poll.h>
+
+#include <algorithm>
 #include <cmath>
 #include <exception>
+#include <memory>
 
 #include "probes/log_text.h"
 
@@ -9,6 +13,23 @@ namespace obsmon {
 
 namespace {
 constexpr size_t kMaxReasonBytes = 4096;
+
+// What a probe threw, in words; "" when `fn` returned.
+template <typename Fn>
+std::string Guarded(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    // Probes must not throw; if one does, it is obsmon's bug: not a crash, and not a down run
+    // charged to the component's uptime either.
+    std::string what = e.what();
+    return what.empty() ? "exception without a message" : what;
+  } catch (...) {
+    return "unknown exception";
+  }
+  return "";
+}
+
 }  // namespace
 
 Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance) {
@@ -20,24 +41,21 @@ Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance) {
 }
 
 RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result) {
+  const TimestampMs started_ms = clock_.NowMs();
+  const SteadyTime start = clock_.SteadyNow();
+  const Deadline deadline{start + std::chrono::milliseconds(probe.spec.timeout_ms)};
+  std::string error = Guarded([&] { *result = probe.probe->Run(deadline); });
+  return Finish(probe, result, started_ms, start, std::move(error));
+}
+
+RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
+                               TimestampMs started_ms, SteadyTime start,
+                               std::string internal_error) {
   const ProbeSpec& spec = probe.spec;
   RunOutcome out;
   out.spec = &spec;
   out.instance = probe.probe->Instance();
-
-  const TimestampMs started_ms = clock_.NowMs();
-  const SteadyTime start = clock_.SteadyNow();
-  const Deadline deadline{start + std::chrono::milliseconds(spec.timeout_ms)};
-  try {
-    *result = probe.probe->Run(deadline);
-  } catch (const std::exception& e) {
-    // Probes must not throw; if one does, it is obsmon's bug: not a crash, and not a down run
-    // charged to the component's uptime either.
-    out.internal_error = e.what();
-    if (out.internal_error.empty()) out.internal_error = "exception without a message";
-  } catch (...) {
-    out.internal_error = "unknown exception";
-  }
+  out.internal_error = std::move(internal_error);
   if (!out.internal_error.empty()) {
     *result = ProbeResult::Down("internal error: " + out.internal_error);
   }
@@ -82,16 +100,110 @@ RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result
   return out;
 }
 
-void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/,
-                      uint64_t state_epoch) {
-  ProbeResult result;
-  RunOutcome outcome = Execute(probe, &result);
+void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
+                          uint64_t state_epoch) {
   if (!outcome.internal_error.empty()) {
     if (on_internal_error_) on_internal_error_(probe.spec.key, outcome.internal_error);
     return;
   }
   outcome.state_epoch = state_epoch;
   for (ResultSink* sink : sinks_) sink->OnRun(outcome);
+}
+
+void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/,
+                      uint64_t state_epoch) {
+  ProbeResult result;
+  RunOutcome outcome = Execute(probe, &result);
+  Deliver(probe, outcome, state_epoch);
+}
+
+void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
+                           const std::function<void(size_t)>& finished) {
+  struct Live {
+    std::unique_ptr<PendingRun> run;
+    TimestampMs started_ms = 0;
+    SteadyTime start;
+    SteadyTime deadline;
+    bool ended = false;
+  };
+  std::vector<Live> live(runs.size());
+  size_t open = runs.size();
+  // Ends run i: its outcome to the sinks, then the scheduler hears it is free.
+  const auto End = [&](size_t i, ProbeResult* result, std::string error) {
+    RunOutcome outcome =
+        Finish(*runs[i].probe, result, live[i].started_ms, live[i].start, std::move(error));
+    Deliver(*runs[i].probe, outcome, runs[i].state_epoch);
+    live[i].run.reset();  // closes its socket
+    live[i].ended = true;
+    --open;
+    finished(i);
+  };
+  const auto TakeIfDone = [&](size_t i) {
+    if (live[i].ended || !live[i].run || !live[i].run->done()) return;
+    ProbeResult result;
+    std::string error = Guarded([&] { result = live[i].run->TakeResult(); });
+    End(i, &result, std::move(error));
+  };
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const ScheduledProbe& probe = *runs[i].probe;
+    live[i].started_ms = clock_.NowMs();
+    live[i].start = clock_.SteadyNow();
+    live[i].deadline = live[i].start + std::chrono::milliseconds(probe.spec.timeout_ms);
+    std::string error = Guarded([&] { live[i].run = probe.probe->Start(); });
+    if (!error.empty() || !live[i].run) {
+      // Not startable after all (a bug): run it the ordinary way rather than lose the run.
+      ProbeResult result;
+      if (error.empty()) {
+        error = Guarded([&] { result = probe.probe->Run(Deadline{live[i].deadline}); });
+      }
+      End(i, &result, std::move(error));
+      continue;
+    }
+    TakeIfDone(i);  // refused at once, say
+  }
+  std::vector<pollfd> fds;
+  std::vector<size_t> index;
+  fds.reserve(runs.size());
+  index.reserve(runs.size());
+  while (open > 0) {
+    fds.clear();
+    index.clear();
+    SteadyTime next_deadline = SteadyTime::max();
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live[i].ended) continue;
+      next_deadline = std::min(next_deadline, live[i].deadline);
+      if (live[i].run->fd() < 0) continue;
+      fds.push_back({live[i].run->fd(), live[i].run->events(), 0});
+      index.push_back(i);
+    }
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock_.SteadyNow());
+    const int rc = ::poll(fds.data(), fds.size(),
+                          static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000)));
+    if (rc > 0) {
+      for (size_t k = 0; k < fds.size(); ++k) {
+        if (fds[k].revents == 0) continue;
+        const size_t i = index[k];
+        std::string error = Guarded([&] { live[i].run->OnReady(fds[k].revents); });
+        if (!error.empty()) {
+          ProbeResult result;
+          End(i, &result, std::move(error));
+          continue;
+        }
+        TakeIfDone(i);
+      }
+    }
+    const SteadyTime now = clock_.SteadyNow();
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live[i].ended || now < live[i].deadline) continue;
+      live[i].run->OnDeadline();  // each run by its own deadline
+      TakeIfDone(i);
+      if (!live[i].ended) {  // a run that ignores its deadline is ended here
+        ProbeResult result = ProbeResult::Down("deadline passed");
+        End(i, &result, "");
+      }
+    }
+  }
 }
 
 }  // namespace obsmon

@@ -35,7 +35,25 @@ class ProbeRunner {
   // The outcome of one run without delivering it (tests, `obsmon probe`).
   RunOutcome Execute(const ScheduledProbe& probe, ProbeResult* result_storage);
 
+  // One run of a batch: a Startable() probe (probes/probe.h) and its state epoch.
+  struct BatchRun {
+    const ScheduledProbe* probe;
+    uint64_t state_epoch = 0;
+  };
+  // Runs `runs` at once on the calling thread: starts each (its timing and deadline start
+  // there, as Run()'s do at the probe's Run()), polls their sockets together, and delivers each
+  // outcome to the sinks as soon as that run ends, then calls finished(i) for it. A run's
+  // duration is its own, from its start to its end, not the batch's. Thread-safe as Run().
+  void RunBatch(const std::vector<BatchRun>& runs, const std::function<void(size_t)>& finished);
+
  private:
+  // The outcome of a run that started at `started_ms` / `start` and produced *result (or threw
+  // `internal_error`, when not empty).
+  RunOutcome Finish(const ScheduledProbe& probe, ProbeResult* result, TimestampMs started_ms,
+                    SteadyTime start, std::string internal_error);
+  // Hands an outcome to the sinks, or to on_internal_error_ when the probe threw.
+  void Deliver(const ScheduledProbe& probe, RunOutcome& outcome, uint64_t state_epoch);
+
   const Clock& clock_;
   const double tolerance_;
   std::vector<ResultSink*> sinks_;

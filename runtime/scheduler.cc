@@ -27,7 +27,10 @@ int64_t Scheduler::SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms) {
 }
 
 Scheduler::Scheduler(const Clock& clock, int workers, RunFn run)
-    : clock_(clock), workers_(workers), run_(std::move(run)) {}
+    : Scheduler(clock, workers, std::move(run), Batching()) {}
+
+Scheduler::Scheduler(const Clock& clock, int workers, RunFn run, Batching batching)
+    : clock_(clock), workers_(workers), run_(std::move(run)), batching_(std::move(batching)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -48,6 +51,7 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
       const auto& old = it->second;
       entry->predecessor = old->busy ? old : old->predecessor;
     }
+    entry->startable = p.probe != nullptr && p.probe->Startable();
     entry->probe = std::move(p);
     next[entry->probe.spec.key] = std::move(entry);
   }
@@ -73,8 +77,9 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
   by_due_.erase(at);
   const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
   const SteadyTime due = entry->next_due;
-  // Runs missed entirely (the due time after this one has also passed) are skipped.
-  const auto behind = (now - due) / interval;
+  // Runs missed entirely (the due time after this one has also passed) are skipped. A run
+  // taken early (a batch's) is not behind.
+  const auto behind = now > due ? (now - due) / interval : 0;
   if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
   entry->next_due = due + interval * (behind + 1);
   by_due_.emplace(entry->next_due, entry);
@@ -123,7 +128,8 @@ SteadyTime Scheduler::DispatchDue() {
 
 void Scheduler::Execute(const Task& task) {
   const SteadyTime start = clock_.SteadyNow();
-  const double lag = std::chrono::duration<double>(start - task.due).count();
+  // A batch's run may start early: not late, so no lag.
+  const double lag = std::max(0.0, std::chrono::duration<double>(start - task.due).count());
   // Wall time of the due moment: now minus how late we are.
   const TimestampMs due_wall = clock_.NowMs() - static_cast<int64_t>(lag * 1000);
   {
@@ -139,10 +145,72 @@ void Scheduler::Execute(const Task& task) {
   task.entry->busy = false;
 }
 
+void Scheduler::GatherBatch(std::vector<Task>& batch) {
+  const SteadyTime now = clock_.SteadyNow();
+  const SteadyTime limit = now + batching_.window;
+  for (auto it = by_due_.begin();
+       it != by_due_.end() && it->first <= limit && batch.size() < batching_.max_runs;) {
+    const Entry& e = *it->second;
+    // Early by at most half its interval, so that a short interval keeps its spacing.
+    const bool near = it->first <= now ||
+                      (it->first - now) * 2 <= milliseconds(e.probe.spec.interval_ms);
+    const bool can_start = e.startable && near && !e.busy && e.claimant < 0 &&
+                           (!e.predecessor || !e.predecessor->busy);
+    auto next = std::next(it);  // TakeDue files the entry again later; `next` stays valid
+    if (can_start) {
+      if (std::optional<Task> task = TakeDue(it, now)) batch.push_back(std::move(*task));
+    }
+    it = next;
+  }
+}
+
+void Scheduler::ExecuteBatch(std::vector<Task>& batch) {
+  const SteadyTime start = clock_.SteadyNow();
+  const TimestampMs now_wall = clock_.NowMs();
+  std::vector<BatchItem> items;
+  items.reserve(batch.size());
+  {
+    MutexLock lock(mu_);
+    for (const Task& task : batch) {
+      const auto late = std::chrono::duration_cast<milliseconds>(start - task.due);
+      const double lag = std::max(0.0, std::chrono::duration<double>(start - task.due).count());
+      stats_.last_lag_seconds = lag;
+      stats_.lag_seconds_sum += lag;
+      ++stats_.lag_count;
+      items.push_back({&task.entry->probe, now_wall - late.count()});
+    }
+    ++stats_.busy_workers;
+  }
+  std::vector<bool> ended(batch.size(), false);
+  const std::function<void(size_t)> finished = [&](size_t i) {
+    MutexLock lock(mu_);
+    if (i >= batch.size() || ended[i]) return;
+    ended[i] = true;
+    batch[i].entry->busy = false;
+  };
+  batching_.run(items, finished);
+  MutexLock lock(mu_);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!ended[i]) batch[i].entry->busy = false;
+  }
+  --stats_.busy_workers;
+}
+
 Scheduler::DueIndex::iterator Scheduler::FirstUnclaimed() {
-  // Claims are taken earliest first: at most one per worker comes before the first unclaimed.
+  // Claims are taken earliest first: at most one per worker, and the runs their batch windows
+  // cover, come before the first unclaimed.
+  SteadyTime covered_until = SteadyTime::min();
+  const bool batching = batching_.window.count() > 0 && batching_.run;
   auto it = by_due_.begin();
-  while (it != by_due_.end() && it->second->claimant >= 0) ++it;
+  for (; it != by_due_.end(); ++it) {
+    const Entry& e = *it->second;
+    if (e.claimant >= 0) {
+      if (batching && e.startable) covered_until = std::max(covered_until, it->first + batching_.window);
+      continue;
+    }
+    if (batching && e.startable && it->first <= covered_until) continue;
+    break;
+  }
   return it;
 }
 
@@ -154,10 +222,12 @@ void Scheduler::Unclaim(Entry& entry) {
 }
 
 void Scheduler::KeepTime() {
+  const auto first = FirstUnclaimed();
+  if (first == by_due_.end()) return;  // every due time is claimed (or in a claim's batch)
   size_t claimed_before = 0;
-  auto first = by_due_.begin();
-  for (; first != by_due_.end() && first->second->claimant >= 0; ++first) ++claimed_before;
-  if (first == by_due_.end()) return;  // every due time is claimed
+  for (auto it = by_due_.begin(); it != first; ++it) {
+    if (it->second->claimant >= 0) ++claimed_before;
+  }
   if (idle_unclaimed_workers_ > 0) {
     wake_idle_.notify_one();
     return;
@@ -218,6 +288,19 @@ void Scheduler::WorkerLoop(int worker) {
       --idle_unclaimed_workers_;
     }
     if (!task) continue;
+    if (batching_.window.count() > 0 && batching_.run && task->entry->startable) {
+      std::vector<Task> batch;
+      batch.push_back(std::move(*task));
+      GatherBatch(batch);
+      if (batch.size() > 1) {
+        KeepTime();  // time is kept while this batch lasts
+        lock.unlock();
+        ExecuteBatch(batch);
+        lock.lock();
+        continue;
+      }
+      task = std::move(batch.front());
+    }
     KeepTime();  // time is kept while this run lasts
     lock.unlock();
     Execute(*task);

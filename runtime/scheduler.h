@@ -20,6 +20,18 @@
 // then, late (and runs it if it is less than an interval late; the runs missed entirely are
 // counted as skipped), as the dispatcher's queue used to hold it until a worker was free.
 //
+// Batches (Batching below, `batch_window` in the config): a worker that takes a due run of a
+// Startable() probe (probe.h) also takes the other Startable runs due within the window after
+// now, and drives them all on its one thread (BatchRunFn): on this project's virtual machine
+// one wake-up per run costs ~300 µs of CPU whatever the run does, several runs per wake-up
+// ~100 µs each (docs/benchmarks.md, "Probing"). A run taken early keeps its probe's nominal
+// schedule (the next due time is the taken one plus the interval, as if it had started on
+// time), so a probe's runs start at most `window` before their due time and never drift. A
+// worker waiting for a Startable run covers the window after it: the other idle workers claim
+// runs past it, so that the runs inside it are one worker's batch, not a wake-up each. Each run
+// of a batch has its own deadline and ends on its own (`finished`), so a hanging target holds
+// only its own run and its own probe; the worker is busy until the batch's last run ends.
+//
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.
 #pragma once
@@ -64,8 +76,27 @@ class Scheduler {
   // Must be thread-safe across probes (never called twice at once for the same probe).
   using RunFn = std::function<void(const ScheduledProbe& probe, TimestampMs due_wall_ms)>;
 
-  // `workers` == 0 runs probes inline inside DispatchDue() (for tests). `clock` outlives this.
+  // One run of a batch: the probe and the wall time it was due (later than now for a run
+  // taken early).
+  struct BatchItem {
+    const ScheduledProbe* probe;
+    TimestampMs due_wall_ms;
+  };
+  // Runs the items (two or more, each of a Startable() probe) on the calling worker thread and
+  // calls finished(i) as soon as item i has ended (once per item; those it never calls end when
+  // it returns). Same thread-safety as RunFn.
+  using BatchRunFn = std::function<void(const std::vector<BatchItem>& items,
+                                        const std::function<void(size_t)>& finished)>;
+  struct Batching {
+    std::chrono::milliseconds window{0};  // 0: one run per wake-up
+    size_t max_runs = 64;                 // at most this many runs in one batch
+    BatchRunFn run;                       // required when window > 0
+  };
+
+  // `workers` == 0 runs probes inline inside DispatchDue() (for tests; no batches). `clock`
+  // outlives this.
   Scheduler(const Clock& clock, int workers, RunFn run);
+  Scheduler(const Clock& clock, int workers, RunFn run, Batching batching);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -97,6 +128,7 @@ class Scheduler {
   struct Entry {
     ScheduledProbe probe;
     SteadyTime next_due;
+    bool startable = false;  // probe->Startable(), read once
     bool busy = false;   // queued or running
     int claimant = -1;   // the worker waiting for next_due to take it; -1: nobody
     // The entry this one replaced (same key, other settings) while it was busy: this one waits
@@ -110,6 +142,11 @@ class Scheduler {
 
   void WorkerLoop(int worker);
   void Execute(const Task& task);
+  // Runs a batch (two or more tasks) through batching_.run.
+  void ExecuteBatch(std::vector<Task>& batch);
+  // Adds to `batch` (whose first task is a Startable run just taken) the unclaimed Startable
+  // runs due within the window after now that can start.
+  void GatherBatch(std::vector<Task>& batch) REQUIRES(mu_);
   // The entry's due time has come (`now`): counts the runs missed entirely, moves next_due on by
   // whole intervals and files the entry under it again (`at` is its place in by_due_). Returns
   // the run to start, or nullopt when the previous run (or the instance it replaced) is still
@@ -128,7 +165,8 @@ class Scheduler {
   void KeepTime() REQUIRES(mu_);
   // Ends the claim on `entry` (if any) and wakes the worker that held it.
   void Unclaim(Entry& entry) REQUIRES(mu_);
-  // The earliest entry no worker has claimed, or by_due_.end().
+  // The earliest entry no worker has claimed and no claim's batch window covers, or
+  // by_due_.end().
   DueIndex::iterator FirstUnclaimed() REQUIRES(mu_);
   // Wakes every worker, claim or none (probes changed, a task queued, stopping).
   void WakeAllWorkers() REQUIRES(mu_);
@@ -136,6 +174,7 @@ class Scheduler {
   const Clock& clock_;
   const int workers_;
   RunFn run_;
+  const Batching batching_;
 
   mutable Mutex mu_;
   std::condition_variable wake_dispatcher_;  // probes changed or stopping (zero workers)

@@ -86,7 +86,12 @@ class Daemon::Impl {
                   OnInternalError(key, what);
                 }),
         scheduler_(clock_, config_.workers,
-                   [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); }),
+                   [this](const ScheduledProbe& p, TimestampMs due) { RunProbe(p, due); },
+                   Scheduler::Batching{std::chrono::milliseconds(config_.batch_window_ms), 64,
+                                       [this](const std::vector<Scheduler::BatchItem>& items,
+                                              const std::function<void(size_t)>& finished) {
+                                         RunBatch(items, finished);
+                                       }}),
         collector_([this] { return CollectMetricsSnapshot(); }, options_.version, clock_.NowMs()),
         backend_(state_, uptime_, config_.storage.path, clock_,
                  [this] { return MetricsText(); },
@@ -429,6 +434,33 @@ class Daemon::Impl {
       }
     }
     runner_.Run(p, due, ledger_->Epoch(p.probe.get()));
+  }
+
+  // Runs a batch of Startable probes (runtime/scheduler.h) as RunProbe() runs one: a probe
+  // whose state cannot be read does not run.
+  void RunBatch(const std::vector<Scheduler::BatchItem>& items,
+                const std::function<void(size_t)>& finished) {
+    std::vector<ProbeRunner::BatchRun> runs;
+    std::vector<size_t> index;  // runs[k] is items[index[k]]
+    runs.reserve(items.size());
+    index.reserve(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      const ScheduledProbe& p = *items[i].probe;
+      const ProbeKey& key = p.spec.key;
+      if (ledger_->TakeStale(key, p.probe.get())) {
+        if (Status s = RestoreState(key, *p.probe); !s.ok()) {
+          ledger_->MarkStale(p.probe.get());
+          if (ShouldLog(key, &restore_log_)) {
+            log_->error("probe {}/{} not run: {}", key.component, key.probe, s.message());
+          }
+          finished(i);
+          continue;
+        }
+      }
+      runs.push_back({&p, ledger_->Epoch(p.probe.get())});
+      index.push_back(i);
+    }
+    runner_.RunBatch(runs, [&](size_t k) { finished(index[k]); });
   }
 
   // A probe threw: obsmon's bug. Counted for /metrics, logged at most once a minute per probe,

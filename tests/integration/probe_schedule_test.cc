@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -150,9 +153,10 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
 
   target.Stop();
   const auto hits = target.hits();
-  // Due times are offset + k * interval, and no run starts before it is due: within the time
-  // obsmon lived, at most this many runs per probe (fewer when the machine is slow, never more).
-  const size_t at_most = static_cast<size_t>(lived_ms / kIntervalMs + 1);
+  // Due times are offset + k * interval, and no run starts more than the default batch window
+  // (100 ms) before it is due: within the time obsmon lived, at most this many runs per probe
+  // (fewer when the machine is slow, never more).
+  const size_t at_most = static_cast<size_t>((lived_ms + 100) / kIntervalMs + 1);
   for (int i = 0; i < kAnswering; ++i) {
     const std::string name = "ok" + std::to_string(i);
     const auto& stored = by_probe[name];
@@ -183,6 +187,174 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
     EXPECT_FALSE(run.success);
     EXPECT_NE(run.reason.find("refused"), std::string::npos) << run.reason;
   }
+}
+
+// GET /b/<n> holds the request (n % 4) * 30 ms, then answers 200; logs each request's arrival
+// and answer on the steady clock, under n. A thread per connection and a listen backlog of
+// 1024 (cpp-httplib's server has 5: a batch's connects beyond it wait a second for the SYN to
+// be sent again), so that a batch's requests are served side by side.
+class TimingTarget {
+ public:
+  struct Request {
+    std::chrono::steady_clock::time_point arrived, answered;
+  };
+  TimingTarget() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    listen(listener_, 1024);
+    socklen_t len = sizeof addr;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~TimingTarget() { Stop(); }
+  // Stops accepting and waits for the requests in hand.
+  void Stop() {
+    if (!acceptor_.joinable()) return;
+    stop_ = true;
+    shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    close(listener_);
+    std::vector<std::thread> handlers;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      handlers.swap(handlers_);
+    }
+    for (auto& t : handlers) t.join();
+  }
+  static int64_t HoldMs(int n) { return (n % 4) * 30; }
+  int port() const { return port_; }
+  std::map<int, std::vector<Request>> log() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+
+ private:
+  void Accept() {
+    while (!stop_) {
+      const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      handlers_.emplace_back([this, fd] { Serve(fd); });
+    }
+  }
+  void Serve(int fd) {
+    std::string head;
+    char buf[2048];
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 65536) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    Request r;
+    r.arrived = std::chrono::steady_clock::now();
+    const size_t at = head.find("GET /b/");
+    if (at != std::string::npos) {
+      const int n = std::atoi(head.c_str() + at + 7);
+      std::this_thread::sleep_for(std::chrono::milliseconds(HoldMs(n)));
+      r.answered = std::chrono::steady_clock::now();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        log_[n].push_back(r);
+      }
+      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+      send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+    }
+    close(fd);
+  }
+
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<std::thread> handlers_;
+  std::map<int, std::vector<Request>> log_;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Batches (runtime/scheduler.h, `batch_window`) seen from the target: one request per stored
+// run, never two requests of one probe at once, a probe's requests an interval apart within
+// the window, and each run's latency its own (the target holds each path a different time).
+TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirOwnLatency) {
+  constexpr int kProbes = 24;
+  constexpr int64_t kInterval = 500;
+  constexpr int64_t kWindow = 100;
+  ScratchDir dir;
+  TimingTarget target;
+  std::string probes;
+  for (int i = 0; i < kProbes; ++i) {
+    probes += "      - {name: b" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
+              std::to_string(target.port()) + "/b/" + std::to_string(i) +
+              "\", interval: 500ms, timeout: 400ms}\n";
+  }
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\nbatch_window: 100ms\nstorage:\n  path: " +
+                     dir.File("obsmon.db") + "\ncomponents:\n  - name: web\n    probes:\n" +
+                     probes);
+  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
+                    dir.File("obsmon.log"));
+  ASSERT_TRUE(obsmon.started());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const auto log = target.log();
+        if (log.size() < static_cast<size_t>(kProbes)) return false;
+        for (const auto& [n, requests] : log) {
+          if (requests.size() < 8) return false;
+        }
+        return true;
+      },
+      90s))
+      << obsmon.Output();
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait().value_or(-1), 0) << obsmon.Output();
+  target.Stop();
+
+  const Clock& clock = SystemClock::Instance();
+  auto reader = storage::Reader::Open(dir.File("obsmon.db"));
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto runs = (*reader)->ProbeRuns("web", 0, clock.NowMs() + 60'000);
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  std::map<std::string, std::vector<ProbeRun>> by_probe;
+  for (const ProbeRun& run : *runs) by_probe[run.key.probe].push_back(run);
+
+  const auto log = target.log();
+  size_t gaps = 0, gaps_in_window = 0;
+  for (int i = 0; i < kProbes; ++i) {
+    const std::string name = "b" + std::to_string(i);
+    const auto& stored = by_probe[name];
+    const auto& requests = log.at(i);
+    EXPECT_EQ(requests.size(), stored.size()) << name << ": one request per stored run";
+    std::vector<double> durations;
+    for (const ProbeRun& run : stored) {
+      EXPECT_TRUE(run.success) << name << ": " << run.reason;
+      durations.push_back(run.duration_seconds * 1000);
+    }
+    // Its own latency: the target's hold plus little, whatever the rest of its batch held.
+    const double median = Median(durations);
+    EXPECT_GE(median, static_cast<double>(TimingTarget::HoldMs(i))) << name;
+    EXPECT_LT(median, static_cast<double>(TimingTarget::HoldMs(i)) + 25) << name;
+    for (size_t k = 1; k < requests.size(); ++k) {
+      // Never two at once: each request arrives after the previous one was answered.
+      EXPECT_GE(requests[k].arrived, requests[k - 1].answered) << name << " request " << k;
+      const int64_t gap = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              requests[k].arrived - requests[k - 1].arrived)
+                              .count();
+      ++gaps;
+      if (gap >= kInterval - kWindow - 10 && gap <= kInterval + kWindow + 10) ++gaps_in_window;
+    }
+  }
+  // Interval ± window, give or take the load of a shared machine on a few of them.
+  EXPECT_GE(gaps_in_window, gaps * 95 / 100) << gaps_in_window << " of " << gaps;
 }
 
 }  // namespace

@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <climits>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -313,6 +315,217 @@ TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
   EXPECT_EQ(std::count_if(log.runs.begin(), log.runs.end(),
                           [](const auto& run) { return run.first == "hang"; }),
             1);
+}
+
+// A probe whose runs the scheduler may batch (it never runs: the tests' run functions log).
+class StartableProbe final : public Probe {
+ public:
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
+  std::string Instance() const override { return "test"; }
+  bool Startable() const override { return true; }
+};
+
+// What a batching scheduler ran: each run's probe, its nominal due wall time, the fake time it
+// started at and the wake-up (batch) it belonged to.
+struct BatchLog {
+  struct Run {
+    std::string probe;
+    TimestampMs due;
+    TimestampMs at;
+    int batch;
+  };
+  std::mutex mu;
+  std::condition_variable changed;
+  std::vector<Run> runs;
+  int batches = 0;
+
+  void Add(const std::vector<const ScheduledProbe*>& probes, const std::vector<TimestampMs>& dues,
+           TimestampMs at) {
+    std::lock_guard<std::mutex> lock(mu);
+    ++batches;
+    for (size_t i = 0; i < probes.size(); ++i) {
+      runs.push_back({probes[i]->spec.key.probe, dues[i], at, batches});
+    }
+    changed.notify_all();
+  }
+  bool WaitForRuns(size_t n, std::chrono::milliseconds most = std::chrono::seconds(10)) {
+    std::unique_lock<std::mutex> lock(mu);
+    return changed.wait_for(lock, most, [&] { return runs.size() >= n; });
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return runs.size();
+  }
+};
+
+Scheduler::Batching LoggedBatches(const FakeClock& clock, BatchLog& log,
+                                  std::chrono::milliseconds window) {
+  Scheduler::Batching b;
+  b.window = window;
+  b.run = [&clock, &log](const std::vector<Scheduler::BatchItem>& items,
+                         const std::function<void(size_t)>& finished) {
+    std::vector<const ScheduledProbe*> probes;
+    std::vector<TimestampMs> dues;
+    for (const auto& item : items) {
+      probes.push_back(item.probe);
+      dues.push_back(item.due_wall_ms);
+    }
+    log.Add(probes, dues, clock.NowMs());
+    for (size_t i = 0; i < items.size(); ++i) finished(i);
+  };
+  return b;
+}
+
+// Runs due within the window after a wake-up are taken with it, started together, early by at
+// most the window; every probe keeps its nominal schedule (no drift), nothing is skipped, and
+// the wake-ups are the ones an independent greedy grouping of the due times predicts.
+TEST(SchedulerTest, BatchWindowTakesTheRunsDueWithinItAndKeepsEverySchedule) {
+  FakeClock clock;
+  BatchLog log;
+  constexpr int64_t kInterval = 1'000;
+  constexpr int64_t kWindow = 100;
+  Scheduler s(
+      clock, 2,
+      [&](const ScheduledProbe& p, TimestampMs due) { log.Add({&p}, {due}, clock.NowMs()); },
+      LoggedBatches(clock, log, std::chrono::milliseconds(kWindow)));
+  std::vector<ScheduledProbe> probes;
+  std::vector<std::pair<int64_t, std::string>> due;  // offset from start, probe
+  for (int i = 0; i < 30; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    probes.push_back(Make(name, kInterval, std::make_shared<StartableProbe>()));
+    const int64_t offset = Scheduler::SpreadOffsetMs({"comp", name}, kInterval);
+    for (int64_t k = 0; k < 5; ++k) due.emplace_back(offset + k * kInterval, name);
+  }
+  std::sort(due.begin(), due.end());
+  // The grouping: a wake-up at the earliest due run left takes every run due within the window;
+  // the wake-ups of the first three intervals.
+  std::vector<std::vector<std::pair<int64_t, std::string>>> expected;
+  size_t expected_runs = 0;
+  for (size_t i = 0; i < due.size() && due[i].first < 3 * kInterval;) {
+    expected.emplace_back();
+    const int64_t wake = due[i].first;
+    while (i < due.size() && due[i].first <= wake + kWindow) expected.back().push_back(due[i++]);
+    expected_runs += expected.back().size();
+  }
+  ASSERT_LT(expected.size(), expected_runs / 2) << "30 probes a second, 100 ms windows: batches";
+  s.SetProbes(std::move(probes));
+  const TimestampMs start = clock.NowMs();
+  s.Start();
+  size_t runs = 0;
+  for (size_t b = 0; b < expected.size(); ++b) {
+    ASSERT_TRUE(clock.WaitForWaiters(1));
+    ASSERT_TRUE(clock.AdvanceToNextDeadline());
+    runs += expected[b].size();
+    ASSERT_TRUE(log.WaitForRuns(runs)) << "wake-up " << b;
+    ASSERT_TRUE(WaitUntilIdle(s));
+  }
+  s.Stop();
+  ASSERT_EQ(log.runs.size(), expected_runs);
+  std::map<std::string, std::vector<TimestampMs>> at_by_probe;
+  size_t r = 0;
+  for (size_t b = 0; b < expected.size(); ++b) {
+    std::set<std::string> want, got;
+    for (const auto& [offset, name] : expected[b]) want.insert(name);
+    const int batch = log.runs[r].batch;
+    for (size_t k = 0; k < expected[b].size(); ++k, ++r) {
+      const auto& run = log.runs[r];
+      EXPECT_EQ(run.batch, batch) << "wake-up " << b;
+      EXPECT_EQ(run.at, start + expected[b].front().first) << "started at the wake-up";
+      EXPECT_LE(run.at, run.due);
+      EXPECT_GE(run.at, run.due - kWindow);
+      got.insert(run.probe);
+      at_by_probe[run.probe].push_back(run.due);
+    }
+    EXPECT_EQ(got, want) << "wake-up " << b;
+  }
+  ASSERT_EQ(at_by_probe.size(), 30u);
+  for (const auto& [name, dues] : at_by_probe) {
+    ASSERT_GE(dues.size(), 3u) << name;
+    const int64_t offset = Scheduler::SpreadOffsetMs({"comp", name}, kInterval);
+    for (size_t k = 0; k < dues.size(); ++k) {
+      EXPECT_EQ(dues[k], start + offset + static_cast<int64_t>(k) * kInterval) << name;
+    }
+  }
+  EXPECT_EQ(s.Stats().skipped, 0u);
+  EXPECT_EQ(s.Stats().dispatched, expected_runs);
+}
+
+// A batch's run that hangs holds only its own probe: the others of its batch end (finished())
+// and run again on their next due times, on the other worker, while the hanging probe's due
+// runs are skipped.
+TEST(SchedulerTest, AHangingRunInABatchHoldsOnlyItsOwnProbe) {
+  FakeClock clock;
+  BatchLog log;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::string hang_name;  // set before the scheduler starts
+  Scheduler::Batching b;
+  b.window = std::chrono::milliseconds(1'000);
+  b.run = [&](const std::vector<Scheduler::BatchItem>& items,
+              const std::function<void(size_t)>& finished) {
+    std::vector<const ScheduledProbe*> probes;
+    std::vector<TimestampMs> dues;
+    size_t hang = items.size();
+    for (size_t i = 0; i < items.size(); ++i) {
+      probes.push_back(items[i].probe);
+      dues.push_back(items[i].due_wall_ms);
+      if (items[i].probe->spec.key.probe == hang_name) hang = i;
+    }
+    log.Add(probes, dues, clock.NowMs());
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i != hang) finished(i);
+    }
+    if (hang == items.size()) return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+  };
+  Scheduler s(
+      clock, 2,
+      [&](const ScheduledProbe& p, TimestampMs due) { log.Add({&p}, {due}, clock.NowMs()); },
+      std::move(b));
+  // Three probes on a 10 s interval whose spread offsets lie within 800 ms: a 1 s window (half
+  // their interval is 5 s) takes them all in the first wake-up. "hang" is the first of them.
+  std::vector<std::pair<int64_t, std::string>> offsets;
+  for (int i = 0; i < 300; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    offsets.emplace_back(Scheduler::SpreadOffsetMs({"comp", name}, 10'000), name);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  size_t at = 0;
+  while (at + 2 < offsets.size() && offsets[at + 2].first - offsets[at].first > 800) ++at;
+  ASSERT_LT(at + 2, offsets.size());
+  hang_name = offsets[at].second;
+  std::vector<ScheduledProbe> probes;
+  for (size_t k = at; k < at + 3; ++k) {
+    probes.push_back(Make(offsets[k].second, 10'000, std::make_shared<StartableProbe>()));
+  }
+  s.SetProbes(std::move(probes));
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  ASSERT_TRUE(clock.AdvanceToNextDeadline());
+  ASSERT_TRUE(log.WaitForRuns(3));
+  // Next interval: the two others run again (the other worker), the hanging one is skipped.
+  for (int k = 0; k < 20 && log.size() < 5; ++k) {
+    ASSERT_TRUE(clock.WaitForWaiters(1));
+    ASSERT_TRUE(clock.AdvanceToNextDeadline());
+    // For the woken worker's thread (not for time): a skipped run logs nothing.
+    log.WaitForRuns(log.size() + 1, std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(log.WaitForRuns(5));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  s.Stop();
+  ASSERT_GE(log.runs.size(), 5u);
+  std::map<std::string, int> count;
+  for (const auto& run : log.runs) ++count[run.probe];
+  ASSERT_EQ(count.size(), 3u);
+  for (const auto& [name, n] : count) EXPECT_EQ(n, name == hang_name ? 1 : 2) << name;
+  EXPECT_EQ(log.runs.front().batch, log.runs[2].batch) << "the first three runs were one batch";
+  EXPECT_GE(s.Stats().skipped, 1u);
 }
 
 double ProcessCpuSeconds() {

@@ -1,0 +1,87 @@
+// obsmon's own client for the http probe's common case: plain http to a numeric address, no
+// redirects followed. One exchange is one non-blocking socket driven by its caller's poll():
+// socket(SOCK_NONBLOCK), connect, send, recv until the response is complete, close. Nothing
+// else: no fcntl pairs, no shutdown, no setsockopt, no thread of its own (cpp-httplib's path
+// costs 17 syscalls a run more, docs/benchmarks.md, "Probing"), so that one thread can drive
+// many exchanges at once (the scheduler's batches, runtime/scheduler.h).
+//
+// The response is read by HttpResponseParser with the probe's bounds. The deadline is the
+// caller's: it calls TimedOut() when it passes. Everything else (https, redirects, host names
+// to resolve) goes through cpp-httplib (http_probe.cc).
+//
+// Not thread-safe: one thread drives an exchange. The exchange owns its socket and closes it
+// when it finishes or is destroyed.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "probes/http_response_parser.h"
+#include "probes/url.h"
+
+namespace obsmon::probes {
+
+// What every run of one probe sends, and where: built once per probe.
+struct PlainHttpTarget {
+  sockaddr_storage addr{};
+  socklen_t addr_len = 0;
+  std::string request;  // the request's bytes: head and body
+  bool head_request = false;
+};
+
+// The target for `url` when obsmon's client can serve it (http to a numeric IPv4 or IPv6
+// address); nullopt otherwise. The request carries Host, Accept: */*, User-Agent: obsmon and
+// Connection: close unless `headers` sets them, then `headers`, then the body with its
+// Content-Length (and Content-Type: text/plain unless set), as cpp-httplib's path sends them.
+std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::string& method,
+                                                const std::map<std::string, std::string>& headers,
+                                                const std::optional<std::string>& body);
+
+class PlainHttpExchange {
+ public:
+  // `target` must outlive the exchange.
+  PlainHttpExchange(const PlainHttpTarget& target, HttpParseLimits limits);
+  ~PlainHttpExchange();
+  PlainHttpExchange(const PlainHttpExchange&) = delete;
+  PlainHttpExchange& operator=(const PlainHttpExchange&) = delete;
+
+  // Opens the socket, connects and sends what it can without waiting.
+  void Start();
+  // The socket to poll and for what (POLLOUT while connecting or sending, POLLIN while
+  // reading); -1 once finished.
+  int fd() const { return done_ ? -1 : fd_; }
+  short events() const;
+  // poll() reported `revents` on fd(): moves the exchange on as far as it can without waiting.
+  void OnReady(short revents);
+  // The deadline passed: the exchange ends, timed out.
+  void TimedOut();
+
+  bool done() const { return done_; }
+  bool timed_out() const { return timed_out_; }
+  // Why there is no response to judge ("connection refused", "response head larger than ...",
+  // "connection closed before a response"); "" when there is one (or when timed out).
+  const std::string& failure() const { return failure_; }
+  // The response; complete (or capped at max_body_bytes) when done with no failure.
+  HttpResponseParser& response() { return parser_; }
+
+ private:
+  enum class Phase { kSending, kReading };
+  void Send();
+  void Receive();
+  void Finish(std::string failure);
+
+  const PlainHttpTarget& target_;
+  HttpResponseParser parser_;
+  int fd_ = -1;
+  Phase phase_ = Phase::kSending;
+  size_t sent_ = 0;
+  bool connected_ = false;  // a byte was sent: errors from here on are not the connect's
+  bool done_ = false;
+  bool timed_out_ = false;
+  std::string failure_;
+};
+
+}  // namespace obsmon::probes

@@ -1,0 +1,181 @@
+// obsmon's own plain-http client against real loopback servers: what it sends, what it reads,
+// how it fails, and several exchanges driven by one thread where one target hangs.
+#include "probes/plain_http_exchange.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/config_node.h"
+#include "probes/http_probe.h"
+#include "tests/probes/raw_responder.h"
+#include "tests/support/loopback.h"
+#include "tests/support/test_http_server.h"
+
+namespace obsmon::probes {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::RawResponder;
+using testing::TestHttpServer;
+
+HttpUrl Url(const std::string& text) { return ParseHttpUrl(text).value(); }
+
+using SteadyPoint = std::chrono::steady_clock::time_point;
+
+// Drives the exchanges on this thread, each until it is done or its own deadline has passed;
+// returns when all have ended, with when each ended.
+std::vector<SteadyPoint> DriveEach(const std::vector<PlainHttpExchange*>& xs,
+                                   const std::vector<SteadyPoint>& deadlines) {
+  std::vector<SteadyPoint> ended(xs.size());
+  std::vector<bool> over(xs.size(), false);
+  for (;;) {
+    std::vector<pollfd> fds;
+    std::vector<size_t> who;
+    SteadyPoint next = SteadyPoint::max();
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < xs.size(); ++i) {
+      if (!over[i] && !xs[i]->done() && now >= deadlines[i]) xs[i]->TimedOut();
+      if (!over[i] && xs[i]->done()) {
+        over[i] = true;
+        ended[i] = now;
+      }
+      if (over[i]) continue;
+      next = std::min(next, deadlines[i]);
+      fds.push_back({xs[i]->fd(), xs[i]->events(), 0});
+      who.push_back(i);
+    }
+    if (fds.empty()) return ended;
+    const auto left = std::chrono::ceil<milliseconds>(next - now);
+    if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) continue;
+    for (size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents) xs[who[k]]->OnReady(fds[k].revents);
+    }
+  }
+}
+
+void DriveAll(std::vector<PlainHttpExchange*> xs, SteadyPoint deadline) {
+  DriveEach(xs, std::vector<SteadyPoint>(xs.size(), deadline));
+}
+
+TEST(PlainHttpExchangeTest, PreparedRequestCarriesMethodHostHeadersAndBody) {
+  auto t = PreparePlainHttp(Url("http://127.0.0.1:8080/a?b=1"), "POST",
+                            {{"X-Token", "t1"}, {"user-agent", "mine"}}, std::string("payload"));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->request,
+            "POST /a?b=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\n"
+            "Connection: close\r\nX-Token: t1\r\nuser-agent: mine\r\n"
+            "Content-Type: text/plain\r\nContent-Length: 7\r\n\r\npayload");
+  auto v6 = PreparePlainHttp(Url("http://[::1]:80/"), "HEAD", {}, std::nullopt);
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_TRUE(v6->head_request);
+  EXPECT_EQ(v6->request.substr(0, 32), "HEAD / HTTP/1.1\r\nHost: [::1]\r\nAc");
+}
+
+TEST(PlainHttpExchangeTest, OnlyPlainHttpToNumericAddresses) {
+  EXPECT_FALSE(PreparePlainHttp(Url("https://127.0.0.1/"), "GET", {}, std::nullopt));
+  EXPECT_FALSE(PreparePlainHttp(Url("http://localhost:80/"), "GET", {}, std::nullopt));
+  ConfigErrors errors;
+  ConfigNode plain(YAML::Load("url: http://127.0.0.1:1/\n"), "p.yml", &errors);
+  ConfigNode follow(YAML::Load("url: http://127.0.0.1:1/\nfollow_redirects: true\n"), "p.yml",
+                    &errors);
+  ConfigNode named(YAML::Load("url: http://localhost:1/\n"), "p.yml", &errors);
+  ProbeSpec spec;
+  spec.key = {"c", "p"};
+  spec.timeout_ms = 1000;
+  EXPECT_TRUE(MakeHttpProbe(spec, plain, SystemClock::Instance())->Startable());
+  EXPECT_FALSE(MakeHttpProbe(spec, follow, SystemClock::Instance())->Startable());
+  EXPECT_FALSE(MakeHttpProbe(spec, named, SystemClock::Instance())->Startable());
+}
+
+TEST(PlainHttpExchangeTest, SendsTheRequestAndReadsTheResponse) {
+  std::string seen;
+  RawResponder server([&seen](int fd, const std::atomic<bool>& stop) {
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    while (seen.find("\r\n\r\n") == std::string::npos && ::poll(&p, 1, 1000) > 0) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+  });
+  auto target = PreparePlainHttp(Url(server.Url("/health")), "GET", {}, std::nullopt);
+  ASSERT_TRUE(target.has_value());
+  PlainHttpExchange x(*target, HttpParseLimits{});
+  x.Start();
+  DriveAll({&x}, std::chrono::steady_clock::now() + milliseconds(2000));
+  ASSERT_TRUE(x.done());
+  EXPECT_EQ(x.failure(), "");
+  EXPECT_FALSE(x.timed_out());
+  EXPECT_EQ(x.response().status(), 200);
+  EXPECT_EQ(x.response().body(), "ok");
+  EXPECT_EQ(seen.substr(0, 22), "GET /health HTTP/1.1\r\n");
+  EXPECT_NE(seen.find("Connection: close\r\n"), std::string::npos);
+}
+
+TEST(PlainHttpExchangeTest, ClosedPortIsConnectionRefused) {
+  const int port = testing::FreeLoopbackPort();
+  auto target = PreparePlainHttp(Url("http://127.0.0.1:" + std::to_string(port) + "/"), "GET", {},
+                                 std::nullopt);
+  PlainHttpExchange x(*target, HttpParseLimits{});
+  x.Start();
+  DriveAll({&x}, std::chrono::steady_clock::now() + milliseconds(2000));
+  EXPECT_TRUE(x.done());
+  EXPECT_EQ(x.failure(), "connection refused");
+}
+
+TEST(PlainHttpExchangeTest, PeerClosingWithoutAnswerIsClosedBeforeAResponse) {
+  RawResponder server([](int, const std::atomic<bool>&) {});  // accept, then close
+  auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
+  PlainHttpExchange x(*target, HttpParseLimits{});
+  x.Start();
+  DriveAll({&x}, std::chrono::steady_clock::now() + milliseconds(2000));
+  EXPECT_EQ(x.failure(), "connection closed before a response");
+}
+
+// One thread, several exchanges: the hanging target's exchange times out, the others are done
+// long before (a hanging target holds only its own run).
+TEST(PlainHttpExchangeTest, OneThreadDrivesManyAndAHangingTargetHoldsOnlyItsOwn) {
+  TestHttpServer srv;
+  srv.server().Get("/ok", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("fine", "text/plain");
+  });
+  srv.server().Get("/hang", [&srv](const httplib::Request&, httplib::Response& res) {
+    srv.WaitStopped(milliseconds(5000));
+    res.set_content("late", "text/plain");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  auto ok = PreparePlainHttp(Url(srv.Url("/ok")), "GET", {}, std::nullopt);
+  auto hang = PreparePlainHttp(Url(srv.Url("/hang")), "GET", {}, std::nullopt);
+  std::vector<std::unique_ptr<PlainHttpExchange>> xs;
+  std::vector<PlainHttpExchange*> all;
+  // Six at once: cpp-httplib's server listens with a backlog of 5, and a connect beyond its
+  // queue waits a second for the SYN to be sent again.
+  for (int i = 0; i < 6; ++i) {
+    xs.push_back(std::make_unique<PlainHttpExchange>(i == 3 ? *hang : *ok, HttpParseLimits{}));
+    xs.back()->Start();
+    all.push_back(xs.back().get());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<SteadyPoint> deadlines(6, start + milliseconds(3000));
+  deadlines[3] = start + milliseconds(700);
+  const std::vector<SteadyPoint> ended = DriveEach(all, deadlines);
+  for (int i = 0; i < 6; ++i) {
+    if (i == 3) continue;
+    EXPECT_FALSE(xs[i]->timed_out()) << i;
+    EXPECT_EQ(xs[i]->response().body(), "fine") << i;
+    EXPECT_LT(ended[i], deadlines[3]) << i;  // not held by the hanging one
+  }
+  EXPECT_TRUE(xs[3]->timed_out());
+  EXPECT_GE(ended[3], deadlines[3]);
+  srv.Stop();
+}
+
+}  // namespace
+}  // namespace obsmon::probes

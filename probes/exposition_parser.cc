@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/ascii_case.h"
 #include "core/status.h"
 
 namespace obsmon::probes {
@@ -18,17 +19,6 @@ bool IsNameStart(char c) {
 }
 bool IsNameChar(char c) { return IsNameStart(c) || (c >= '0' && c <= '9'); }
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::optional<MetricType> TypeFromName(std::string_view s, Format format) {
   if (s == "counter") return MetricType::kCounter;
@@ -568,11 +558,11 @@ std::optional<double> ParseValue(std::string_view text) {
     t.remove_prefix(1);
   }
   if (t.empty()) return std::nullopt;
-  if (EqualsIgnoreCase(t, "inf") || EqualsIgnoreCase(t, "infinity")) {
+  if (EqualsIgnoreAsciiCase(t, "inf") || EqualsIgnoreAsciiCase(t, "infinity")) {
     return negative ? -std::numeric_limits<double>::infinity()
                     : std::numeric_limits<double>::infinity();
   }
-  if (EqualsIgnoreCase(t, "nan")) return std::numeric_limits<double>::quiet_NaN();
+  if (EqualsIgnoreAsciiCase(t, "nan")) return std::numeric_limits<double>::quiet_NaN();
   // from_chars would also take "inf"/"nan" spellings handled above; reject a second sign.
   if (t[0] == '+' || t[0] == '-') return std::nullopt;
   double v = 0;

@@ -3,22 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/ascii_case.h"
+
 namespace obsmon::probes {
 
 namespace {
 
 constexpr size_t kMaxChunkLine = 1024;
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -191,12 +182,12 @@ void HttpResponseParser::EndHead() {
     if (colon == std::string_view::npos) continue;
     const std::string_view name = Trim(line.substr(0, colon));
     const std::string_view value = Trim(line.substr(colon + 1));
-    if (EqualsNoCase(name, "Transfer-Encoding")) {
+    if (EqualsIgnoreAsciiCase(name, "Transfer-Encoding")) {
       const size_t comma = value.rfind(',');
       const std::string_view last =
           Trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
-      chunked = EqualsNoCase(last, "chunked");
-    } else if (EqualsNoCase(name, "Content-Length")) {
+      chunked = EqualsIgnoreAsciiCase(last, "chunked");
+    } else if (EqualsIgnoreAsciiCase(name, "Content-Length")) {
       uint64_t v = 0;
       if (!ParseLength(value, &v) || (has_length && v != length)) {
         Fail("invalid response: bad Content-Length");

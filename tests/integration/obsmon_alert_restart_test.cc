@@ -27,6 +27,18 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
+// The `components:` of a config: `web` (job web), probing a closed port (always down) every
+// `interval`.
+std::string DownComponentYaml(const std::string& interval) {
+  return "components:\n"
+         "  - name: web\n"
+         "    labels: {job: web}\n"
+         "    probes:\n"
+         "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
+         std::to_string(testing::FreeLoopbackPort()) + "\", interval: " + interval +
+         ", timeout: 150ms}\n";
+}
+
 // A config with one component probing a closed port (always down) every 200 ms, the rule
 // `TargetDown: up == 0 for: <for_>` evaluated every second, and the webhook.
 void WriteSetup(const ScratchDir& dir, int receiver_port, const std::string& for_) {
@@ -44,14 +56,8 @@ void WriteSetup(const ScratchDir& dir, int receiver_port, const std::string& for
                  "  webhooks:\n"
                  "    - {name: ops, repeat_interval: 2s, url: \"http://127.0.0.1:" +
                      std::to_string(receiver_port) + "/hook\"}\n"
-                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n"
-                 "components:\n"
-                 "  - name: web\n"
-                 "    labels: {job: web}\n"
-                 "    probes:\n"
-                 "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
-                     std::to_string(testing::FreeLoopbackPort()) +
-                     "\", interval: 200ms, timeout: 150ms}\n");
+                 "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n" +
+                     DownComponentYaml("200ms"));
 }
 
 std::unique_ptr<Subprocess> Start(const ScratchDir& dir, const std::string& log) {
@@ -153,14 +159,8 @@ TEST(ObsmonAlertRestartTest, TheFirstEvaluationSeesTheWholeRangeTheRulesRead) {
                  "listen: 127.0.0.1:0\n"
                  "storage: {path: " + dir.File("obsmon.db") + "}\n"
                  "rule_files: [rules.yml]\n"
-                 "alerting: {evaluation_interval: 1s, slo_alerts: false}\n"
-                 "components:\n"
-                 "  - name: web\n"
-                 "    labels: {job: web}\n"
-                 "    probes:\n"
-                 "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
-                     std::to_string(testing::FreeLoopbackPort()) +
-                     "\", interval: 1s, timeout: 150ms}\n");
+                 "alerting: {evaluation_interval: 1s, slo_alerts: false}\n" +
+                     DownComponentYaml("1s"));
   auto obsmon = Start(dir, "obsmon.log");
   const std::string out = obsmon->Output();
   const int port = std::stoi(out.substr(out.find("(port ") + 6));

@@ -87,7 +87,11 @@ void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value
       return;
     }
   }
-  e.tail.push_back({ts_ms, value});
+  PushLocked(e, {ts_ms, value});
+}
+
+void SeriesStore::PushLocked(Entry& e, const Point& p) {
+  e.tail.push_back(p);
   ++e.stored;
   TrimLocked(e);
   if (e.tail.size() >= kTailPoints) PackTail(e);
@@ -185,12 +189,7 @@ void SeriesStore::Backfill(const std::vector<Sample>& samples) {
     e->tail.clear();
     e->stored = 0;
     e->visible_from = INT64_MIN;
-    for (const Point& p : merged) {
-      e->tail.push_back(p);
-      ++e->stored;
-      TrimLocked(*e);
-      if (e->tail.size() >= kTailPoints) PackTail(*e);
-    }
+    for (const Point& p : merged) PushLocked(*e, p);
   }
 }
 

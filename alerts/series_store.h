@@ -112,6 +112,8 @@ class SeriesStore final : public promql::Querier {
   template <typename Fn>
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
              Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
+  // Appends a point newer than the series' newest, then trims and packs.
+  void PushLocked(Entry& e, const promql::Point& p) REQUIRES(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
   Entry* FindOrAddLocked(const Labels& labels) REQUIRES(mu_);
   static size_t DeadCount(const Entry& e);

@@ -81,15 +81,7 @@ class CountingTarget {
 class SilentTarget {
  public:
   SilentTarget() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    listen(fd_, 128);
-    socklen_t len = sizeof addr;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = testing::ListenLoopback(128, &port_);
   }
   ~SilentTarget() { close(fd_); }
   int port() const { return port_; }
@@ -199,15 +191,7 @@ class TimingTarget {
     std::chrono::steady_clock::time_point arrived, answered;
   };
   TimingTarget() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    listen(listener_, 1024);
-    socklen_t len = sizeof addr;
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    listener_ = testing::ListenLoopback(1024, &port_, SOCK_CLOEXEC);
     acceptor_ = std::thread([this] { Accept(); });
   }
   ~TimingTarget() { Stop(); }

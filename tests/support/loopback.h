@@ -23,4 +23,19 @@ inline int FreeLoopbackPort() {
   return port;
 }
 
+// A socket listening on 127.0.0.1 at a port the kernel chose, with `backlog`; sets *port.
+// `flags` are added to socket()'s type (e.g. SOCK_CLOEXEC).
+inline int ListenLoopback(int backlog, int* port, int flags = 0) {
+  int fd = socket(AF_INET, SOCK_STREAM | flags, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  listen(fd, backlog);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  *port = ntohs(addr.sin_port);
+  return fd;
+}
+
 }  // namespace obsmon::testing

@@ -72,22 +72,71 @@ SeriesStore::Entry* SeriesStore::FindOrAddLocked(const Labels& labels) {
   return entry;
 }
 
-void SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
+SeriesStore::Entry* SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
   Entry* entry = FindOrAddLocked(labels);
-  if (entry == nullptr) return;
+  if (entry == nullptr) return nullptr;
   Entry& e = *entry;
   if (!e.tail.empty()) {
     Point& last = e.tail.back();
     if (ts_ms < last.t) {
       ++out_of_order_;
-      return;
+      return entry;
     }
     if (ts_ms == last.t) {
       last.v = value;
-      return;
+      return entry;
     }
   }
   PushLocked(e, {ts_ms, value});
+  return entry;
+}
+
+void SeriesStore::EndLocked(Entry& e, int64_t ts_ms) {
+  if (e.tail.empty()) return;
+  const Point& last = e.tail.back();
+  if (last.t >= ts_ms || promql::IsStaleNaN(last.v)) return;
+  PushLocked(e, {ts_ms, promql::StaleNaN()});
+}
+
+void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>& samples,
+                            int64_t run_ts_ms) {
+  WriterMutexLock lock(mu_);
+  std::vector<Entry*> now;
+  now.reserve(samples.size());
+  for (const auto& s : samples) {
+    if (selected_names_ && !selected_names_->count(s.name)) {
+      ++unselected_;
+      continue;
+    }
+    Labels l = s.labels;
+    l.Set("__name__", s.name);
+    Entry* e = AppendLocked(l, s.ts_ms, s.value);
+    if (e != nullptr && s.ts_ms == run_ts_ms) now.push_back(e);
+  }
+  std::sort(now.begin(), now.end());
+  now.erase(std::unique(now.begin(), now.end()), now.end());
+  std::vector<Entry*>& before = sources_[source];
+  for (Entry* e : before) {
+    if (!std::binary_search(now.begin(), now.end(), e)) EndLocked(*e, run_ts_ms);
+  }
+  before = std::move(now);
+}
+
+void SeriesStore::EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms) {
+  WriterMutexLock lock(mu_);
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    if (live.count(it->first)) {
+      ++it;
+      continue;
+    }
+    for (Entry* e : it->second) EndLocked(*e, ts_ms);
+    it = sources_.erase(it);
+  }
+}
+
+size_t SeriesStore::SourceCount() const {
+  ReaderMutexLock lock(mu_);
+  return sources_.size();
 }
 
 void SeriesStore::PushLocked(Entry& e, const Point& p) {
@@ -117,15 +166,19 @@ void SeriesStore::PackTail(Entry& e) {
 }
 
 void SeriesStore::TrimLocked(Entry& e) {
-  const int64_t keep_from = e.tail.back().t - std::max(retention_ms_.load(), e.retention_ms);
-  e.visible_from = std::max(e.visible_from, keep_from);
-  // max_points_per_series: the point that becomes the oldest live one sets visible_from. Only
-  // counted when it can matter (stored counts dead points too, so it is never below live).
-  if (e.stored > options_.max_points_per_series) {
+  const int64_t retention = std::max(retention_ms_.load(), e.retention_ms);
+  e.visible_from = std::max(e.visible_from, e.tail.back().t - retention);
+  size_t max_points = options_.max_points_per_series;
+  if (options_.min_point_spacing_ms > 0) {
+    max_points = std::max(max_points, static_cast<size_t>(retention / options_.min_point_spacing_ms));
+  }
+  // The cap: the point that becomes the oldest live one sets visible_from. Only counted when it
+  // can matter (stored counts dead points too, so it is never below live).
+  if (e.stored > max_points) {
     const size_t dead = DeadCount(e);
     const size_t live = e.stored - dead;
-    if (live > options_.max_points_per_series) {
-      size_t index = dead + (live - options_.max_points_per_series);  // among stored points
+    if (live > max_points) {
+      size_t index = dead + (live - max_points);  // among stored points
       bool found = false;
       for (const PointChunk& c : e.chunks) {
         if (index < c.size()) {
@@ -223,20 +276,28 @@ void SeriesStore::RequireRetentionFor(const std::string& metric, int64_t ms) {
 void SeriesStore::GarbageCollect(int64_t now_ms) {
   WriterMutexLock lock(mu_);
   const int64_t base = retention_ms_.load();
-  for (auto it = series_.begin(); it != series_.end();) {
-    Entry& e = *it->second;
-    const int64_t cutoff = now_ms - std::max(base, e.retention_ms);
-    if (e.tail.empty() || e.tail.back().t < cutoff) {
-      auto name_it = by_name_.find(e.labels.Get("__name__"));
-      if (name_it != by_name_.end()) {
-        std::erase(name_it->second, &e);
-        if (name_it->second.empty()) by_name_.erase(name_it);
-      }
-      lookup_.erase(e.labels);
-      it = series_.erase(it);
-    } else {
-      ++it;
+  std::vector<const Entry*> dropped;
+  for (const auto& [labels, entry] : series_) {
+    const int64_t cutoff = now_ms - std::max(base, entry->retention_ms);
+    if (entry->tail.empty() || entry->tail.back().t < cutoff) dropped.push_back(entry.get());
+  }
+  if (dropped.empty()) return;
+  // First out of every source's last run (a probe run less often than the retention), while
+  // the pointers are still valid.
+  std::sort(dropped.begin(), dropped.end());
+  for (auto& [source, entries] : sources_) {
+    std::erase_if(entries, [&](const Entry* e) {
+      return std::binary_search(dropped.begin(), dropped.end(), e);
+    });
+  }
+  for (const Entry* e : dropped) {
+    if (auto name_it = by_name_.find(e->labels.Get("__name__")); name_it != by_name_.end()) {
+      std::erase(name_it->second, e);
+      if (name_it->second.empty()) by_name_.erase(name_it);
     }
+    const Labels labels = e->labels;  // the key outlives the entry it names
+    lookup_.erase(labels);
+    series_.erase(labels);
   }
 }
 

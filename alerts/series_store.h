@@ -31,7 +31,13 @@ struct SeriesStoreOptions {
   // How much history each series keeps. Should be >= the largest range in any rule plus the 5m
   // lookback; the rule manager raises it with RequireRetention().
   int64_t retention_ms = 3'600'000;
+  // A bound for a series whose points come faster than anything obsmon produces. It never cuts
+  // the history a rule needs: a series keeps up to max(max_points_per_series, its retention /
+  // min_point_spacing_ms) points, and no probe runs more often than every 100 ms nor a rule
+  // group more often than every second. (A fixed 20,000 cut a 7-day SLO window recorded every
+  // 15 s to 3.5 days.) 0: max_points_per_series alone.
   size_t max_points_per_series = 20'000;
+  int64_t min_point_spacing_ms = 100;
   // Beyond it new series are refused and counted. About 1 KB a series (labels and index).
   size_t max_series = 200'000;
 };
@@ -69,6 +75,19 @@ class SeriesStore final : public promql::Querier {
   // that instant queries stop seeing it at once instead of after the 5m lookback.
   void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
 
+  // One probe run's samples, appended as Append() does; and, as Prometheus's scrape loop does
+  // for a target, every series the previous run of the same `source` had and this one lacks
+  // gets a stale marker at `run_ts_ms`, so `up == 0` or `x > 0` on it ends at the next
+  // evaluation instead of after the 5m lookback. Samples with a timestamp of their own (not
+  // `run_ts_ms`) are not tracked, as Prometheus does not track them either.
+  void AppendRun(const std::string& source, const std::vector<Sample>& samples,
+                 int64_t run_ts_ms);
+  // Ends, at `ts_ms`, every series that the last run of a source not in `live` had, and forgets
+  // those sources: the probes a reload removed (Prometheus ends a removed target's series).
+  void EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms);
+  // How many sources (probes) have their last run's series tracked.
+  size_t SourceCount() const;
+
   // Which metric names the rules select: `names`, or every name when nullopt (the default, and
   // what a selector without an exact __name__ needs). The store holds what rules read, not every
   // series probes produce: a target that sends new series on every scrape would otherwise fill
@@ -105,7 +124,11 @@ class SeriesStore final : public promql::Querier {
     int64_t visible_from = INT64_MIN;
     int64_t retention_ms = 0;  // this metric's own need (RequireRetentionFor), or 0
   };
-  void AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // The series appended to (the point itself may have been dropped as out of order), or null
+  // when the series was refused (max_series).
+  Entry* AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // Appends a stale marker at ts_ms unless the series already ends there or later.
+  void EndLocked(Entry& e, int64_t ts_ms) REQUIRES(mu_);
   // What Visit passes of a series' points in range: all of them, or only the newest.
   enum class Span { kWindow, kNewest };
   // Calls fn(entry, first, last) for every matching series with points in range.
@@ -129,6 +152,9 @@ class SeriesStore final : public promql::Querier {
   std::map<Labels, std::unique_ptr<Entry>> series_ GUARDED_BY(mu_);
   std::unordered_map<Labels, Entry*, LabelsHash> lookup_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::vector<Entry*>> by_name_ GUARDED_BY(mu_);
+  // Per source (AppendRun), the series its last run appended, sorted by address. GarbageCollect
+  // removes the series it drops, so no pointer here dangles.
+  std::unordered_map<std::string, std::vector<Entry*>> sources_ GUARDED_BY(mu_);
   std::atomic<int64_t> retention_ms_;
   std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);
   std::atomic<uint64_t> out_of_order_{0};

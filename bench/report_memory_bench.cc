@@ -2,14 +2,17 @@
 // whole window's durations held (the read before the streaming selection) beside BuildReport as
 // it is now (report/latency_selection.h: an hour of one probe at a time, a few passes).
 //
-//   report_memory_bench [--probes N] [--days D] [--db PATH]
+//   report_memory_bench [--probes N] [--days D] [--db PATH] [--end-now]
 //
 // Writes N health probes x D days of 1-second runs (5-25 ms latencies, 2 minutes down a day)
 // through the real Writer into PATH (default a fresh file under /tmp, removed after), then, for
 // a 1-day window and the D-day window: the peak C++ heap above the baseline during the call
 // (every operator new of this process is counted), the peak RSS above the RSS before it (VmHWM
 // reset through /proc/self/clear_refs; SQLite's page cache included) and the thread's CPU time.
-// Checks that the streamed figures equal the held ones bit for bit.
+// Checks that the streamed figures equal the held ones bit for bit. With --end-now the runs end
+// at the present instead of in October 2025, and the database is kept: a daemon started on it
+// (component `carbon`, health probes health-0 .. health-<N-1>) refreshes a week already in
+// (bench/refresh_cost.sh).
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +67,8 @@ namespace {
 using obsmon::TimestampMs;
 
 constexpr int64_t kDay = 86'400'000;
-constexpr TimestampMs kFrom = 1'760'400'000'000;  // 2025-10-14T00:00:00Z
+// Where the written runs begin: 2025-10-14T00:00:00Z, or D days before now with --end-now.
+TimestampMs kFrom = 1'760'400'000'000;
 
 double ThreadCpuMs() {
   timespec ts{};
@@ -166,10 +170,20 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
 int main(int argc, char** argv) {
   int probes = 1, days = 7;
   std::string db_path;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--probes") == 0) probes = std::max(1, std::atoi(argv[++i]));
+  bool end_now = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--end-now") == 0) end_now = true;
+    else if (i + 1 == argc) break;
+    else if (std::strcmp(argv[i], "--probes") == 0) probes = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--days") == 0) days = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--db") == 0) db_path = argv[++i];
+  }
+  if (end_now) {
+    kFrom = (obsmon::SystemClock().NowMs() / 1000) * 1000 - days * kDay;
+    if (db_path.empty()) {
+      std::fprintf(stderr, "--end-now writes a database to keep: give it --db PATH\n");
+      return 2;
+    }
   }
   const bool temporary = db_path.empty();
   if (temporary) {
@@ -177,9 +191,11 @@ int main(int argc, char** argv) {
                ("obsmon_report_memory_bench_" + std::to_string(::getpid()) + ".db"))
                   .string();
   }
-  // Retention must not see these 2025 runs as old: the writer's clock sits just after the window.
-  obsmon::FakeClock clock(kFrom + days * kDay + 3'600'000);
+  // Retention must not see these 2025 runs as old: the writer's clock sits just after the window
+  // (at its end with --end-now, so that the hour a daemon goes on writing is still open).
+  obsmon::FakeClock clock(kFrom + days * kDay + (end_now ? 0 : 3'600'000));
   if (!std::filesystem::exists(db_path) && !Write(db_path, probes, days, &clock)) return 1;
+  if (end_now) return 0;
   auto reader = obsmon::storage::Reader::Open(db_path);
   if (!reader.ok()) {
     std::fprintf(stderr, "cannot read %s: %s\n", db_path.c_str(),

@@ -375,6 +375,15 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
   if (auto v = node.DurationInRange("uptime_refresh", 100, 3'600'000)) {
     config.uptime_refresh_ms = *v;
   }
+  if (auto v = node.Number("uptime_refresh_max_cpu_percent")) {
+    if (!(*v > 0 && *v <= 100)) {
+      node.ErrorAt("uptime_refresh_max_cpu_percent",
+                   "uptime_refresh_max_cpu_percent must be a percentage of one core, above 0 "
+                   "and at most 100");
+    } else {
+      config.uptime_refresh_max_cpu_percent = *v;
+    }
+  }
   if (auto v = node.StringList("rule_files")) {
     for (const auto& f : *v) config.rule_files.push_back(ResolvePath(file, f));
   }

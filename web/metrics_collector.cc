@@ -391,6 +391,34 @@ std::vector<MetricFamily> ReloadFamilies(const ReloadStats& reload) {
   return out;
 }
 
+// Empty before the first refresh ends.
+std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
+  auto count = Family("obsmon_uptime_refreshes_total",
+                      "Refreshes of every component's live figures (uptime board, obsmon_component_*).",
+                      MetricType::Counter);
+  auto cpu = Family("obsmon_uptime_refresh_cpu_seconds_total",
+                    "CPU time the refreshes of the live figures took.", MetricType::Counter);
+  auto last = Family("obsmon_uptime_refresh_last_duration_seconds",
+                     "Wall-clock duration of the last refresh of the live figures.",
+                     MetricType::Gauge);
+  auto interval = Family("obsmon_uptime_refresh_interval_seconds",
+                         "The wait after the last refresh: uptime_refresh, or longer when the "
+                         "refreshes would take more than uptime_refresh_max_cpu_percent of a core.",
+                         MetricType::Gauge);
+  if (r.refreshes > 0) {
+    AddCounter(&count, {}, static_cast<double>(r.refreshes));
+    AddCounter(&cpu, {}, r.cpu_seconds);
+    AddGauge(&last, {}, r.last_duration_seconds);
+    AddGauge(&interval, {}, r.interval_seconds);
+  }
+  std::vector<MetricFamily> out;
+  out.push_back(std::move(count));
+  out.push_back(std::move(cpu));
+  out.push_back(std::move(last));
+  out.push_back(std::move(interval));
+  return out;
+}
+
 // Appends the families that have at least one series (an empty family is not exposed).
 void AppendNonEmpty(std::vector<MetricFamily> families, std::vector<MetricFamily>* out) {
   for (auto& f : families) {
@@ -415,6 +443,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   AppendNonEmpty({InternalErrorsFamily(s.internal_errors)}, &out);
   AppendNonEmpty(BuildFamilies(version_, start_ms_), &out);
   AppendNonEmpty(ReloadFamilies(s.reload), &out);
+  AppendNonEmpty(RefreshFamilies(s.refresh), &out);
   AppendHttpFamilies(s.http, &out);
   AppendRemoteWriteFamilies(s.remote_write, &out);
   return out;

@@ -103,6 +103,15 @@ struct RemoteWriteMetrics {
   TimestampMs highest_sent_ms = 0;                  // 0 before any
 };
 
+// The uptime refresher's work: every component's live report, each uptime_refresh or less often
+// when they cost more than uptime_refresh_max_cpu_percent of a core.
+struct RefreshStats {
+  uint64_t refreshes = 0;
+  double cpu_seconds = 0;            // the refresher thread's CPU, all refreshes
+  double last_duration_seconds = 0;  // the last refresh, wall clock
+  double interval_seconds = 0;       // the wait after the last refresh; 0 before the first
+};
+
 // Everything MetricsCollector::Collect reads, taken at one scrape.
 struct MetricsSnapshot {
   std::vector<ComponentMetrics> components;    // configuration order
@@ -110,6 +119,7 @@ struct MetricsSnapshot {
   SchedulerMetrics scheduler;
   WriterMetrics writer;
   ReloadStats reload;
+  RefreshStats refresh;
   // Reads and writes of storage by everything but the writer (whose figures are in `writer`).
   std::vector<StorageOperationHealth> storage;
   bool storage_healthy = true;  // what /healthz says of storage

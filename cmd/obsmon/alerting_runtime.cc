@@ -256,7 +256,22 @@ void AlertingRuntime::StopRules() {
   notifiers_.clear();
 }
 
-void AlertingRuntime::OnRun(const RunOutcome& outcome) { series_.Append(outcome.samples); }
+namespace {
+// A probe as a source of series for the head (SeriesStore::AppendRun).
+std::string SourceOf(const ProbeKey& key) { return key.component + '\0' + key.probe; }
+}  // namespace
+
+void AlertingRuntime::OnRun(const RunOutcome& outcome) {
+  series_.AppendRun(SourceOf(outcome.run.key), outcome.samples, outcome.run.ts_ms);
+}
+
+void AlertingRuntime::EndRemovedProbes(const Config& config) {
+  std::unordered_set<std::string> live;
+  for (const auto& c : config.components) {
+    for (const auto& p : c.probes) live.insert(SourceOf(p.spec.key));
+  }
+  series_.EndSourcesExcept(live, clock_.NowMs());
+}
 
 Status AlertingRuntime::Reload(const Config& config) {
   if (Status valid = ValidateAlerting(config); !valid.ok()) return valid;

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <set>
 
@@ -10,6 +11,7 @@
 #include "core/config_node.h"
 #include "core/mutex.h"
 #include "core/storage_health.h"
+#include "core/thread_cpu.h"
 #include "core/thread_name.h"
 #include "probes/deadline_watchdog.h"
 #include "probes/probe_registry.h"
@@ -298,6 +300,7 @@ class Daemon::Impl {
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components, config_.coverage_tolerance);
     scheduler_.SetProbes(ToScheduled(config_));
+    alerting_->EndRemovedProbes(config_);
     ledger_->Retain(live);
     // No stale series: what /metrics shows of removed probes and components goes now.
     std::set<std::string> kept;
@@ -503,6 +506,10 @@ class Daemon::Impl {
     s.scheduler = SchedulerMetricsOf(scheduler_.Stats());
     s.writer = WriterMetricsOf(writer_->Stats());
     s.reload = ReloadSnapshot();
+    {
+      MutexLock lock(refresh_stats_mu_);
+      s.refresh = refresh_stats_;
+    }
     s.storage = health_->Snapshot();
     s.storage_healthy = HealthFailure().empty();
     if (server_) s.http = server_->ConnectionStats();
@@ -535,17 +542,32 @@ class Daemon::Impl {
     last_storage_error_ = error;
   }
 
+  // Every uptime_refresh: the maintenance windows (cheap, and they hold back alerts, so they
+  // keep that cadence) and, when due, the live figures (paced by their cost: RecordRefresh).
   void RefreshLoop() {
+    SteadyTime figures_due = clock_.SteadyNow();
     for (;;) {
       ReportStorageHealth();
-      Refresh();
-      // A refresh builds each component's window report; its latency selection holds a bounded
-      // few MB whatever the window (report/latency_selection.h), freed as soon as it is done.
-      // glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the kept part
-      // grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB (bench/soak_bench,
-      // when a report still held 8 bytes a successful run of the window). Handing it back after
-      // each refresh keeps RSS near what is in use; it costs a walk of the two arenas.
-      malloc_trim(0);
+      {
+        MutexLock lock(refresh_mu_);
+        RefreshMaintenance();
+        if (clock_.SteadyNow() >= figures_due) {
+          const double cpu_before = ThreadCpuSeconds();
+          const SteadyTime wall_before = clock_.SteadyNow();
+          RefreshUptime();
+          // A refresh builds each component's window report; its latency selection holds a
+          // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
+          // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
+          // kept part grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB
+          // (bench/soak_bench, when a report still held 8 bytes a successful run of the window).
+          // Handing it back after each refresh keeps RSS near what is in use; it costs a walk of
+          // the two arenas.
+          malloc_trim(0);
+          const SteadyTime end = clock_.SteadyNow();
+          figures_due = end + std::chrono::milliseconds(
+                                  RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before));
+        }
+      }
       MutexLock lock(stop_mu_);
       if (clock_.WaitFor(lock.native(), stop_cv_,
                          std::chrono::milliseconds(config_.uptime_refresh_ms), [this] {
@@ -555,6 +577,25 @@ class Daemon::Impl {
         return;
       }
     }
+  }
+
+  // Counts a refresh that took `cpu_seconds` of the refresher's CPU and `wall` of real time, and
+  // says how long to wait before the next: uptime_refresh, or long enough that refreshes take at
+  // most uptime_refresh_max_cpu_percent of a core. A refresh's CPU grows with the stored window
+  // (a week of 1,000 probes takes longer than the default 15 s); without the bound the refresher
+  // would run back to back and hold a whole core for figures that move by a few parts in a
+  // million a minute.
+  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall) {
+    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;
+    const double paced_ms = cpu_seconds * 1000.0 * (1.0 / share - 1.0);
+    const int64_t wait_ms =
+        std::max<int64_t>(config_.uptime_refresh_ms, static_cast<int64_t>(std::ceil(paced_ms)));
+    MutexLock lock(refresh_stats_mu_);
+    ++refresh_stats_.refreshes;
+    refresh_stats_.cpu_seconds += cpu_seconds;
+    refresh_stats_.last_duration_seconds = std::chrono::duration<double>(wall).count();
+    refresh_stats_.interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+    return wait_ms;
   }
 
   // By the refresher, and by an HTTP thread after a change over the API. One at a time, so that
@@ -636,6 +677,8 @@ class Daemon::Impl {
   Mutex reload_serial_mu_;  // one reload at a time
   Mutex reload_stats_mu_;
   ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
+  Mutex refresh_stats_mu_;
+  RefreshStats refresh_stats_ GUARDED_BY(refresh_stats_mu_);
   std::thread refresher_;
   Mutex remote_mu_;  // a reload replaces the senders while /metrics reads them
   std::unique_ptr<remote::RemoteWrite> remote_write_ GUARDED_BY(remote_mu_);

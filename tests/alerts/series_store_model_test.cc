@@ -28,7 +28,8 @@ struct ModelSeries {
 
 class Model {
  public:
-  Model(int64_t retention_ms, size_t max_points) : retention_(retention_ms), max_(max_points) {}
+  Model(int64_t retention_ms, size_t max_points, int64_t spacing_ms)
+      : retention_(retention_ms), max_(max_points), spacing_(spacing_ms) {}
   void RequireRetention(int64_t ms) { retention_ = std::max(retention_, ms); }
   void Append(int job, int64_t t, double v) {
     ModelSeries& s = series_[job];
@@ -39,8 +40,11 @@ class Model {
     }
     s.points.push_back({t, v});
     s.visible_from = std::max(s.visible_from, t - retention_);
+    // The cap never cuts the retention short for points spaced at least spacing_ apart.
+    const size_t cap =
+        spacing_ > 0 ? std::max(max_, static_cast<size_t>(retention_ / spacing_)) : max_;
     const auto live = Live(s);
-    if (live.size() > max_) s.visible_from = std::max(s.visible_from, live[live.size() - max_].t);
+    if (live.size() > cap) s.visible_from = std::max(s.visible_from, live[live.size() - cap].t);
   }
   std::vector<Point> Window(int job, int64_t mint, int64_t maxt) const {
     std::vector<Point> out;
@@ -68,6 +72,7 @@ class Model {
   }
   int64_t retention_;
   size_t max_;
+  int64_t spacing_;
   std::map<int, ModelSeries> series_;
 };
 
@@ -97,11 +102,14 @@ TEST(SeriesStoreModelTest, ReadsAgreeWithThePlainModel) {
   for (int round = 0; round < 40; ++round) {
     const int64_t retention = 5'000 + static_cast<int64_t>(rng() % 300'000);
     const size_t max_points = round % 3 == 0 ? 20 + rng() % 200 : 20'000;
+    // The cap alone, or with the spacing that keeps it from cutting the retention short.
+    const int64_t spacing = round % 2 == 0 ? 0 : 1 + static_cast<int64_t>(rng() % 2'000);
     SeriesStoreOptions o;
     o.retention_ms = retention;
     o.max_points_per_series = max_points;
+    o.min_point_spacing_ms = spacing;
     SeriesStore store(o);
-    Model model(retention, max_points);
+    Model model(retention, max_points, spacing);
     const int jobs = 1 + static_cast<int>(rng() % 4);
     std::vector<int64_t> now(static_cast<size_t>(jobs), 1'700'000'000'000);
     for (int step = 0; step < 3'000; ++step) {
@@ -196,6 +204,38 @@ TEST(SeriesStoreModelTest, BackfillMergesHistoryUnderNewerLivePoints) {
     EXPECT_EQ(merged.Stats().points, in_order.Stats().points);
     EXPECT_EQ(merged.Stats().out_of_order, 0u);
   }
+}
+
+// A 7-day window over a series recorded every 15 s, as obsmon's SLO rules read
+// obsmon:slo_component_up:min for the error budget left: every one of its 40,321 points stays.
+// A fixed cap of 20,000 points a series kept the newest 3.5 days (a sum of 20,000 here, not the
+// 20,320 ones written). Truth: what the loop wrote.
+TEST(SeriesStoreModelTest, ASevenDayWindowSampledEvery15sKeepsAllSevenDays) {
+  SeriesStore store;  // the daemon's defaults
+  const int64_t kDay = 86'400'000;
+  const int64_t t0 = 1'700'000'000'000;
+  store.RequireRetentionFor("m", 7 * kDay + 10 * 60'000);
+  double ones = 0;
+  int64_t written = 0;
+  for (int64_t t = t0; t <= t0 + 7 * kDay; t += 15'000, ++written) {
+    const double v = t - t0 > 20'000 * 15'000 ? 1 : 0;
+    ones += v;
+    store.AppendLabeled(JobLabels(0), t, v);
+  }
+  promql::Matrix got;
+  store.Select(JobMatchers(0), t0, t0 + 7 * kDay, &got);
+  ASSERT_EQ(got.size(), 1u);
+  double sum = 0;
+  for (const Point& p : got[0].points) sum += p.v;
+  EXPECT_EQ(static_cast<int64_t>(got[0].points.size()), written);
+  EXPECT_EQ(written, 40'321);
+  EXPECT_EQ(sum, ones);
+  EXPECT_EQ(ones, 20'320);
+  // The cap still bounds a series faster than anything obsmon produces (10 points a second
+  // here, retention 1 hour: 36,000 allowed).
+  SeriesStore fast;
+  for (int64_t i = 0; i < 100'000; ++i) fast.AppendLabeled(JobLabels(1), t0 + i * 10, 1);
+  EXPECT_EQ(fast.Stats().points, 36'000u);
 }
 
 }  // namespace

@@ -1,0 +1,60 @@
+# Sourced by the bench scripts that run the real daemon against loopback HTTP targets
+# (probe_cost.sh, refresh_cost.sh): a free port, a small Python target outside obsmon's process
+# (so none of its CPU is counted), the runs obsmon counted, and CPU per thread name.
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_target DIR PORT: answers GET <anything> with {"status":"OK"}; sets target_pid.
+start_target() {
+  cat > "$1/target.py" <<'PY'
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"status":"OK"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 refuses connections when runs come together
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+PY
+  python3 "$1/target.py" "$2" 2> "$1/target.log" &
+  target_pid=$!
+  for _ in $(seq 100); do  # the target listens before the first run (a refusal is a down run)
+    curl -s -o /dev/null "127.0.0.1:$2/t/0" && break
+    sleep 0.1
+  done
+}
+
+# runs PORT: the probe runs obsmon listening on PORT has counted (obsmon_probe_runs_total).
+runs() {
+  curl -s "127.0.0.1:$1/metrics" |
+    awk '/^obsmon_probe_runs_total/ {s += $NF} END {printf "%d\n", s}'
+}
+
+# threads PID: per thread name, CPU ticks and voluntary context switches, summed over the
+# threads of one name (one process reads them all, so the snapshot is quick).
+threads() {
+  python3 - "$1" <<'PY'
+import collections, glob, sys
+cpu, vol = collections.Counter(), collections.Counter()
+for task in glob.glob(f"/proc/{sys.argv[1]}/task/*"):
+    try:
+        name = open(f"{task}/comm").read().strip().replace(" ", "_")
+        stat = open(f"{task}/stat").read().rsplit(")", 1)[1].split()
+        cpu[name] += int(stat[11]) + int(stat[12])  # utime, stime: fields 14 and 15
+        for line in open(f"{task}/status"):
+            if line.startswith("voluntary_ctxt_switches"):
+                vol[name] += int(line.split()[1])
+    except OSError:
+        pass  # a thread that ended meanwhile
+for name in sorted(cpu):
+    print(name, cpu[name], vol[name])
+PY
+}

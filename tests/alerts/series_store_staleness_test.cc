@@ -1,0 +1,122 @@
+// The head ends a probe's series as Prometheus's scrape loop ends a target's: a series that the
+// previous run of a probe had and this run lacks, and every series of a probe a reload removed,
+// gets a stale marker, so that instant queries stop seeing it at once rather than after the 5m
+// lookback. The expectations are Prometheus's: an instant selector at or after a stale marker
+// returns nothing, before it the last real value.
+#include <gtest/gtest.h>
+
+#include "alerts/promql_engine.h"
+#include "alerts/promql_parser.h"
+#include "alerts/series_store.h"
+
+namespace obsmon::alerts {
+namespace {
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+
+// The instant vector of `expr` at `ts_ms`, as "labels=value" lines (empty: no result).
+std::vector<std::string> Query(const SeriesStore& store, const std::string& expr, int64_t ts_ms) {
+  promql::ParseError error;
+  auto parsed = promql::Parse(expr, &error);
+  EXPECT_TRUE(parsed) << expr;
+  auto value = promql::Evaluate(*parsed, ts_ms, store);
+  EXPECT_TRUE(value.ok()) << value.status().message();
+  std::vector<std::string> out;
+  for (const auto& s : value->vector) out.push_back(s.labels.ToString() + "=" + std::to_string(s.v));
+  return out;
+}
+
+Sample Up(const std::string& instance, int64_t ts, double v) {
+  return {"up", Labels{{"instance", instance}}, ts, v};
+}
+
+TEST(SeriesStoreStalenessTest, ASeriesMissingFromTheNextRunEndsAtThatRun) {
+  SeriesStore store;
+  store.AppendRun("scrape", {Up("a", kT0, 0), {"queue_stuck", {}, kT0, 1}}, kT0);
+  EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 500).size(), 1u);
+  // The next run lacks queue_stuck: it ends at that run, not 5 minutes later.
+  store.AppendRun("scrape", {Up("a", kT0 + 1000, 0)}, kT0 + 1000);
+  EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 999).size(), 1u);
+  EXPECT_TRUE(Query(store, "queue_stuck == 1", kT0 + 1000).empty());
+  EXPECT_TRUE(Query(store, "queue_stuck", kT0 + 60'000).empty());
+  EXPECT_EQ(Query(store, "up == 0", kT0 + 1000).size(), 1u);
+  // It comes back at a later run: seen again from then on.
+  store.AppendRun("scrape", {Up("a", kT0 + 2000, 0), {"queue_stuck", {}, kT0 + 2000, 1}},
+                  kT0 + 2000);
+  EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 2000).size(), 1u);
+  // A range over the gap still counts the real points only.
+  EXPECT_EQ(Query(store, "count_over_time(queue_stuck[10s])", kT0 + 2000),
+            std::vector<std::string>{"=2.000000"});
+}
+
+TEST(SeriesStoreStalenessTest, ARemovedSourceEndsAndTheOthersDoNot) {
+  SeriesStore store;
+  store.AppendRun("web/health", {Up("web", kT0, 0)}, kT0);
+  store.AppendRun("db/health", {Up("db", kT0, 0)}, kT0);
+  ASSERT_EQ(Query(store, "up == 0", kT0 + 100).size(), 2u);
+  store.EndSourcesExcept({"db/health"}, kT0 + 300);
+  EXPECT_EQ(store.SourceCount(), 1u);
+  EXPECT_EQ(Query(store, "up == 0", kT0 + 299).size(), 2u);
+  const auto after = Query(store, "up == 0", kT0 + 300);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_NE(after[0].find("db"), std::string::npos) << after[0];
+  // A run of the removed probe still in flight at the reload cannot bring the series back:
+  // its point is older than the end.
+  store.AppendRun("web/health", {Up("web", kT0 + 200, 0)}, kT0 + 200);
+  EXPECT_EQ(Query(store, "up == 0", kT0 + 400).size(), 1u);
+}
+
+TEST(SeriesStoreStalenessTest, SamplesWithTheirOwnTimestampsAreNotEnded) {
+  SeriesStore store;
+  // An exposition sample stamped by its target (ts != the run's) is not tracked, as in
+  // Prometheus: it goes away with the lookback only.
+  store.AppendRun("scrape", {Up("a", kT0, 1), {"batch_last_ok", {}, kT0 - 5000, 1}}, kT0);
+  store.AppendRun("scrape", {Up("a", kT0 + 1000, 1)}, kT0 + 1000);
+  EXPECT_EQ(Query(store, "batch_last_ok", kT0 + 1000).size(), 1u);
+}
+
+TEST(SeriesStoreStalenessTest, AnEndedSeriesIsEndedOnce) {
+  SeriesStore store;
+  store.AppendRun("p", {Up("a", kT0, 1)}, kT0);
+  store.AppendRun("p", {}, kT0 + 1000);
+  store.AppendRun("p", {}, kT0 + 2000);
+  store.EndSourcesExcept({}, kT0 + 3000);
+  promql::Matrix m;
+  promql::Matcher up;
+  up.name = "__name__";
+  up.value = "up";
+  store.Select({up}, kT0, kT0 + 10'000, &m);
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_EQ(m[0].points.size(), 2u);  // the value and one marker
+  EXPECT_EQ(m[0].points[1].t, kT0 + 1000);
+  EXPECT_TRUE(promql::IsStaleNaN(m[0].points[1].v));
+}
+
+TEST(SeriesStoreStalenessTest, GarbageCollectedSeriesLeaveTheirSource) {
+  SeriesStoreOptions options;
+  options.retention_ms = 10'000;
+  SeriesStore store(options);
+  // A probe run less often than the retention: its series is collected between runs. Under
+  // AddressSanitizer a dangling pointer in the source's list would be read here.
+  store.AppendRun("slow", {Up("a", kT0, 1), {"extra", {}, kT0, 1}}, kT0);
+  store.GarbageCollect(kT0 + 60'000);
+  EXPECT_EQ(store.Stats().series, 0u);
+  store.AppendRun("slow", {Up("a", kT0 + 60'000, 1)}, kT0 + 60'000);
+  store.AppendRun("slow", {}, kT0 + 61'000);
+  EXPECT_TRUE(Query(store, "up", kT0 + 61'000).empty());
+  EXPECT_TRUE(Query(store, "extra", kT0 + 61'000).empty());
+  EXPECT_EQ(Query(store, "up", kT0 + 60'500).size(), 1u);
+}
+
+TEST(SeriesStoreStalenessTest, UnselectedMetricsAreNeitherKeptNorTracked) {
+  SeriesStore store;
+  store.SetSelectedNames(std::unordered_set<std::string>{"up"});
+  store.AppendRun("p", {Up("a", kT0, 1), {"churn", {}, kT0, 1}}, kT0);
+  store.AppendRun("p", {}, kT0 + 1000);
+  EXPECT_EQ(store.Stats().series, 1u);
+  EXPECT_EQ(store.Stats().unselected, 1u);
+  EXPECT_TRUE(Query(store, "up", kT0 + 1000).empty());
+}
+
+}  // namespace
+}  // namespace obsmon::alerts

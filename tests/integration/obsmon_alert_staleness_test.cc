@@ -1,0 +1,190 @@
+// The real obsmon ends a probe's series the way Prometheus ends a target's (stale markers), so
+// an alert on a series that is gone resolves at the next evaluation instead of firing on for the
+// 5-minute lookback:
+//  - a probe removed by SIGHUP (Prometheus: a target dropped from service discovery);
+//  - a series a scraped target stops exposing (Prometheus: a series missing from a scrape).
+// The truth is outside obsmon: the moment the test sent SIGHUP, and the moment the target itself
+// logged that it first served a page without the series; the webhook receiver's arrival times
+// are compared with them.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "tests/integration/ops_support.h"
+#include "tests/support/alert_webhook.h"
+#include "tests/support/test_http_server.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::AlertWebhook;
+using testing::MetricValue;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// How many alerts named `name` with label `label`=`value` arrived with `status`, and the
+// arrival time of the first (0 if none).
+std::pair<size_t, int64_t> Arrived(AlertWebhook& hook, const std::string& name,
+                                   const std::string& label, const std::string& value,
+                                   const std::string& status) {
+  size_t n = 0;
+  int64_t first = 0;
+  for (const auto& a : hook.Received(name)) {
+    if (a.status != status || a.labels.value(label, "") != value) continue;
+    if (n++ == 0) first = a.wall_ms;
+  }
+  return {n, first};
+}
+
+std::string AlertingYaml(const ScratchDir& dir, const AlertWebhook& hook) {
+  return "listen: 127.0.0.1:0\n"
+         "storage: {path: " + dir.File("obsmon.db") + "}\n"
+         "rule_files: [" + dir.File("rules.yml") + "]\n"
+         "alerting:\n"
+         "  evaluation_interval: 1s\n"
+         "  webhooks:\n"
+         "    - {name: ops, url: \"" + hook.Url() + "\"}\n"
+         "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n";
+}
+
+// A component whose health probe is down: its target answers 503.
+std::string DownComponentYaml(const std::string& name, int port) {
+  return "  - name: " + name + "\n"
+         "    labels: {job: " + name + "}\n"
+         "    probes:\n"
+         "      - {name: health, kind: http, url: \"http://127.0.0.1:" + std::to_string(port) +
+         "/health\", interval: 500ms, timeout: 400ms}\n";
+}
+
+TEST(ObsmonAlertStalenessTest, AProbeRemovedBySighupResolvesItsAlertAtTheNextEvaluation) {
+  ScratchDir dir;
+  testing::TestHttpServer target;
+  target.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+    res.set_content("FAILING", "text/plain");
+  });
+  ASSERT_GT(target.Start(), 0);
+  AlertWebhook hook;
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1s
+)");
+  const std::string head = AlertingYaml(dir, hook) + "components:\n";
+  WriteWholeFile(dir.File("obsmon.yml"), head + DownComponentYaml("web", target.port()) +
+                                             DownComponentYaml("db", target.port()));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_TRUE(WaitUntil([&] {
+    return Arrived(hook, "Down", "job", "web", "firing").first > 0 &&
+           Arrived(hook, "Down", "job", "db", "firing").first > 0;
+  }, 30s)) << obsmon->Output();
+
+  // `web` goes from the config; `db` stays (and stays down).
+  WriteWholeFile(dir.File("obsmon.yml"), head + DownComponentYaml("db", target.port()));
+  const int64_t reloaded_ms = WallMs();
+  obsmon->Signal(SIGHUP);
+  // Prometheus's semantics: the series ends at the reload, so the next evaluation (1 s) finds
+  // no `up == 0` for web and the alert resolves. Without the stale marker it fires on for the
+  // 5-minute lookback, so 20 s is a bound only a fix meets.
+  ASSERT_TRUE(WaitUntil([&] { return Arrived(hook, "Down", "job", "web", "resolved").first > 0; },
+                        20s))
+      << obsmon->Output();
+  const int64_t resolved_after_ms = Arrived(hook, "Down", "job", "web", "resolved").second -
+                                    reloaded_ms;
+  EXPECT_LT(resolved_after_ms, 10'000) << "resolved " << resolved_after_ms << " ms after SIGHUP";
+
+  // The component kept keeps firing: ending web's series did not touch db's.
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(Arrived(hook, "Down", "job", "db", "resolved").first, 0u);
+  httplib::Client api("127.0.0.1", port);
+  auto alerts = api.Get("/api/v1/alerts");
+  ASSERT_TRUE(alerts && alerts->status == 200);
+  EXPECT_NE(alerts->body.find("\"job\":\"db\""), std::string::npos) << alerts->body;
+  EXPECT_EQ(alerts->body.find("\"job\":\"web\""), std::string::npos) << alerts->body;
+  EXPECT_EQ(MetricValue(api.Get("/metrics")->body, "obsmon_config_last_reload_successful"), 1.0);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+TEST(ObsmonAlertStalenessTest, ASeriesTheTargetStopsExposingEndsAtTheNextScrape) {
+  ScratchDir dir;
+  std::atomic<bool> stuck{true};
+  std::atomic<int64_t> first_page_without_ms{0};  // the target's own log of the change
+  testing::TestHttpServer target;
+  target.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    std::string page = "# TYPE jobs_done counter\njobs_done_total 7\n";
+    if (stuck) {
+      page += "# TYPE queue_stuck gauge\nqueue_stuck 1\n";
+    } else {
+      int64_t expected = 0;
+      first_page_without_ms.compare_exchange_strong(expected, WallMs());
+    }
+    res.set_content(page, "text/plain; version=0.0.4");
+  });
+  ASSERT_GT(target.Start(), 0);
+  AlertWebhook hook;
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: QueueStuck
+        expr: queue_stuck == 1
+)");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 AlertingYaml(dir, hook) +
+                     "components:\n"
+                     "  - name: worker\n"
+                     "    probes:\n"
+                     "      - {name: metrics, kind: scrape, url: \"http://127.0.0.1:" +
+                     std::to_string(target.port()) +
+                     "/metrics\", interval: 500ms, timeout: 400ms}\n");
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& a : hook.Received("QueueStuck")) {
+      if (a.status == "firing") return true;
+    }
+    return false;
+  }, 30s)) << obsmon->Output();
+
+  stuck = false;
+  ASSERT_TRUE(WaitUntil([&] {
+    for (const auto& a : hook.Received("QueueStuck")) {
+      if (a.status == "resolved") return true;
+    }
+    return false;
+  }, 20s)) << "still firing 20 s after the target stopped exposing queue_stuck\n"
+           << obsmon->Output();
+  int64_t resolved_ms = 0;
+  for (const auto& a : hook.Received("QueueStuck")) {
+    if (a.status == "resolved" && resolved_ms == 0) resolved_ms = a.wall_ms;
+  }
+  ASSERT_GT(first_page_without_ms.load(), 0);
+  // One scrape (500 ms) brings the marker, the next evaluation (1 s) sees it, the outbox sends.
+  EXPECT_LT(resolved_ms - first_page_without_ms.load(), 10'000);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+}  // namespace
+}  // namespace obsmon

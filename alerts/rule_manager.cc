@@ -282,6 +282,9 @@ void RuleManager::EvaluateAt(int64_t ts_ms) {
 
 void RuleManager::Tick() {
   const int64_t now = options_.clock->NowMs();
+  // Ends of removed probes' series whose time has come, before the evaluations that must see
+  // them (SeriesStore::EndSourcesExcept).
+  options_.store->ApplyDueEnds(now);
   auto start = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
   shared_->Forget();

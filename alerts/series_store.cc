@@ -99,7 +99,7 @@ void SeriesStore::EndLocked(Entry& e, int64_t ts_ms) {
 }
 
 void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>& samples,
-                            int64_t run_ts_ms) {
+                            int64_t run_ts_ms, int64_t interval_ms) {
   WriterMutexLock lock(mu_);
   std::vector<Entry*> now;
   now.reserve(samples.size());
@@ -115,11 +115,25 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   }
   std::sort(now.begin(), now.end());
   now.erase(std::unique(now.begin(), now.end()), now.end());
-  std::vector<Entry*>& before = sources_[source];
-  for (Entry* e : before) {
-    if (!std::binary_search(now.begin(), now.end(), e)) EndLocked(*e, run_ts_ms);
+  Source& src = sources_[source];
+  src.interval_ms = interval_ms;
+  // Both lists are sorted: walk them together. Only in `now`: one more source writes it; only
+  // in the last run: one fewer, and the series ends when none is left.
+  auto before = src.last_run.begin();
+  auto after = now.begin();
+  while (before != src.last_run.end() || after != now.end()) {
+    if (after == now.end() || (before != src.last_run.end() && *before < *after)) {
+      if (--(*before)->run_sources == 0) EndLocked(**before, run_ts_ms);
+      ++before;
+    } else if (before == src.last_run.end() || *after < *before) {
+      ++(*after)->run_sources;
+      ++after;
+    } else {
+      ++before;
+      ++after;
+    }
   }
-  before = std::move(now);
+  src.last_run = std::move(now);
 }
 
 void SeriesStore::EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms) {
@@ -129,9 +143,27 @@ void SeriesStore::EndSourcesExcept(const std::unordered_set<std::string>& live, 
       ++it;
       continue;
     }
-    for (Entry* e : it->second) EndLocked(*e, ts_ms);
+    // Prometheus waits for the scrape the target would have had next and one interval more.
+    const int64_t due = ts_ms + 2 * std::max<int64_t>(it->second.interval_ms, 1);
+    for (Entry* e : it->second.last_run) {
+      if (--e->run_sources == 0) pending_ends_.push_back({e, ts_ms, due});
+    }
     it = sources_.erase(it);
   }
+  pending_count_ = pending_ends_.size();
+}
+
+void SeriesStore::ApplyDueEnds(int64_t now_ms) {
+  if (pending_count_.load() == 0) return;
+  WriterMutexLock lock(mu_);
+  std::erase_if(pending_ends_, [&](const PendingEnd& p) {
+    if (p.due_ms > now_ms) return false;
+    // A source that took the series over since (a renamed probe) keeps it alive; EndLocked
+    // also leaves it when a newer point came in meanwhile.
+    if (p.entry->run_sources == 0) EndLocked(*p.entry, p.end_ms);
+    return true;
+  });
+  pending_count_ = pending_ends_.size();
 }
 
 size_t SeriesStore::SourceCount() const {
@@ -285,11 +317,12 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
   // First out of every source's last run (a probe run less often than the retention), while
   // the pointers are still valid.
   std::sort(dropped.begin(), dropped.end());
-  for (auto& [source, entries] : sources_) {
-    std::erase_if(entries, [&](const Entry* e) {
-      return std::binary_search(dropped.begin(), dropped.end(), e);
-    });
-  }
+  auto is_dropped = [&](const Entry* e) {
+    return std::binary_search(dropped.begin(), dropped.end(), e);
+  };
+  for (auto& [source, src] : sources_) std::erase_if(src.last_run, is_dropped);
+  std::erase_if(pending_ends_, [&](const PendingEnd& p) { return is_dropped(p.entry); });
+  pending_count_ = pending_ends_.size();
   for (const Entry* e : dropped) {
     if (auto name_it = by_name_.find(e->labels.Get("__name__")); name_it != by_name_.end()) {
       std::erase(name_it->second, e);

@@ -78,13 +78,21 @@ class SeriesStore final : public promql::Querier {
   // One probe run's samples, appended as Append() does; and, as Prometheus's scrape loop does
   // for a target, every series the previous run of the same `source` had and this one lacks
   // gets a stale marker at `run_ts_ms`, so `up == 0` or `x > 0` on it ends at the next
-  // evaluation instead of after the 5m lookback. Samples with a timestamp of their own (not
-  // `run_ts_ms`) are not tracked, as Prometheus does not track them either.
-  void AppendRun(const std::string& source, const std::vector<Sample>& samples,
-                 int64_t run_ts_ms);
-  // Ends, at `ts_ms`, every series that the last run of a source not in `live` had, and forgets
-  // those sources: the probes a reload removed (Prometheus ends a removed target's series).
+  // evaluation instead of after the 5m lookback; unless another source's last run has it too
+  // (two probes writing one series: it ends when the last of them drops it). Samples with a
+  // timestamp of their own (not `run_ts_ms`) are not tracked, as Prometheus does not track
+  // them either. `interval_ms`: how often the source runs (for EndSourcesExcept).
+  void AppendRun(const std::string& source, const std::vector<Sample>& samples, int64_t run_ts_ms,
+                 int64_t interval_ms);
+  // Forgets the sources not in `live` (the probes a reload removed or renamed) and ends their
+  // last run's series at `ts_ms`, as Prometheus ends a removed target's series: not at once but
+  // two of the source's intervals later (ApplyDueEnds), and only the series no source has
+  // written since. So a renamed component or probe that writes the same `up{job,instance,probe}`
+  // goes on without a false "resolved", while a removed one's alerts resolve two intervals on.
   void EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms);
+  // Applies the ends EndSourcesExcept deferred whose time has come by `now_ms`; cheap when none
+  // wait. The rule manager calls it before each evaluation.
+  void ApplyDueEnds(int64_t now_ms);
   // How many sources (probes) have their last run's series tracked.
   size_t SourceCount() const;
 
@@ -123,6 +131,17 @@ class SeriesStore final : public promql::Querier {
     // dropped with their chunk or when the tail is packed. Only ever rises.
     int64_t visible_from = INT64_MIN;
     int64_t retention_ms = 0;  // this metric's own need (RequireRetentionFor), or 0
+    uint32_t run_sources = 0;  // sources whose last run wrote this series (AppendRun)
+  };
+  struct Source {
+    std::vector<Entry*> last_run;  // sorted by address
+    int64_t interval_ms = 0;
+  };
+  // A removed source's series, to end at `end_ms` once `due_ms` has come (EndSourcesExcept).
+  struct PendingEnd {
+    Entry* entry;
+    int64_t end_ms;
+    int64_t due_ms;
   };
   // The series appended to (the point itself may have been dropped as out of order), or null
   // when the series was refused (max_series).
@@ -152,9 +171,12 @@ class SeriesStore final : public promql::Querier {
   std::map<Labels, std::unique_ptr<Entry>> series_ GUARDED_BY(mu_);
   std::unordered_map<Labels, Entry*, LabelsHash> lookup_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::vector<Entry*>> by_name_ GUARDED_BY(mu_);
-  // Per source (AppendRun), the series its last run appended, sorted by address. GarbageCollect
-  // removes the series it drops, so no pointer here dangles.
-  std::unordered_map<std::string, std::vector<Entry*>> sources_ GUARDED_BY(mu_);
+  // Per source (AppendRun), the series its last run appended, and the ends of removed sources'
+  // series still to apply. GarbageCollect removes the series it drops from both, so no pointer
+  // here dangles.
+  std::unordered_map<std::string, Source> sources_ GUARDED_BY(mu_);
+  std::vector<PendingEnd> pending_ends_ GUARDED_BY(mu_);
+  std::atomic<size_t> pending_count_{0};  // pending_ends_.size(), read without the lock
   std::atomic<int64_t> retention_ms_;
   std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);
   std::atomic<uint64_t> out_of_order_{0};

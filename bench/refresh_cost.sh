@@ -7,6 +7,8 @@
 #   fresh       an empty database;
 #   week in     a database holding DAYS days of the same N probes' 1-second runs, ending now
 #               (written through the real writer by bench/report_memory_bench --end-now).
+# The week-in database is run twice: unpaced (uptime_refresh_max_cpu_percent: 100, a refresh
+# every uptime_refresh whatever it costs, as before that setting) and with the default pacing.
 # Each run: 60 s to settle, then WINDOW seconds; CPU per thread name (from /proc) divided by the
 # runs obsmon counted in the window, and the refreshes it made (obsmon_uptime_refreshes_total).
 #
@@ -32,12 +34,13 @@ if [ ! -e "$week_db" ]; then
   "$build/bench/report_memory_bench" --probes "$n" --days "$days" --db "$week_db" --end-now
 fi
 
-# measure LABEL DB: one daemon on DB; prints its line of the table.
+# measure LABEL DB [CONFIG LINE]: one daemon on DB; prints its line of the table.
 measure() {
-  local label=$1 db=$2 port
+  local label=$1 db=$2 extra=${3:-} port
   port=$(free_port)
   {
     echo "listen: 127.0.0.1:$port"
+    [ -n "$extra" ] && echo "$extra"
     echo "storage:"
     echo "  path: $db"
     echo "components:"
@@ -68,11 +71,12 @@ measure() {
     { cpu = ($4 - $2) / hz; all += cpu; if ($1 == "obsmon-uptime") refresh += cpu }
     END { printf "%-8s | %7d | %9.1f | %9.1f | %11.1f | %9d | %14.3f | %6s\n", label, runs,
             all * 1e6 / runs, (all - refresh) * 1e6 / runs, refresh * 1e6 / runs, refreshes,
-            refreshes > 0 ? refresh / refreshes : 0, rss }'
+            (refreshes > 0 ? refresh / refreshes : 0), rss }'
 }
 
 echo "obsmon $("$obsmon" --version 2>/dev/null | head -1); $n health probes at 1 s; $days days stored for 'week in'; windows of $window s; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "run      |    runs | us/run all | us/run but refresh | refresh us/run | refreshes | CPU s/refresh | RSS MB"
 measure fresh "$dir/fresh.db"
-measure week_in "$week_db"
+measure unpaced "$week_db" "uptime_refresh_max_cpu_percent: 100"
+measure paced "$week_db"
 echo "files: $dir"

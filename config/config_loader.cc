@@ -376,10 +376,10 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     config.uptime_refresh_ms = *v;
   }
   if (auto v = node.Number("uptime_refresh_max_cpu_percent")) {
-    if (!(*v > 0 && *v <= 100)) {
+    if (!(*v >= 0.1 && *v <= 100)) {
       node.ErrorAt("uptime_refresh_max_cpu_percent",
-                   "uptime_refresh_max_cpu_percent must be a percentage of one core, above 0 "
-                   "and at most 100");
+                   "uptime_refresh_max_cpu_percent must be a percentage of one core from 0.1 "
+                   "to 100");
     } else {
       config.uptime_refresh_max_cpu_percent = *v;
     }

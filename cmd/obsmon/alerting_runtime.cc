@@ -262,7 +262,8 @@ std::string SourceOf(const ProbeKey& key) { return key.component + '\0' + key.pr
 }  // namespace
 
 void AlertingRuntime::OnRun(const RunOutcome& outcome) {
-  series_.AppendRun(SourceOf(outcome.run.key), outcome.samples, outcome.run.ts_ms);
+  series_.AppendRun(SourceOf(outcome.run.key), outcome.samples, outcome.run.ts_ms,
+                    outcome.spec ? outcome.spec->interval_ms : 0);
 }
 
 void AlertingRuntime::EndRemovedProbes(const Config& config) {

@@ -181,6 +181,10 @@ class Daemon::Impl {
       MutexLock lock(remote_mu_);
       remote_write_ = std::move(rw).value();
     }
+    maintenance_refresher_ = std::thread([this] {
+      NameThisThread("obsmon-maint");
+      MaintenanceLoop();
+    });
     refresher_ = std::thread([this] {
       NameThisThread("obsmon-uptime");
       RefreshLoop();
@@ -229,6 +233,11 @@ class Daemon::Impl {
       log_->warn("storage.path changes take effect at the next restart; still writing {}",
                  config_.storage.path);
       next->storage = config_.storage;
+    }
+    if (next->uptime_refresh_ms != config_.uptime_refresh_ms ||
+        next->uptime_refresh_max_cpu_percent != config_.uptime_refresh_max_cpu_percent) {
+      log_->warn("uptime_refresh and uptime_refresh_max_cpu_percent changes take effect at the "
+                 "next restart");
     }
     if (next->storage.cache_bytes != config_.storage.cache_bytes) {
       log_->warn("storage.cache_size changes take effect at the next restart");
@@ -349,6 +358,7 @@ class Daemon::Impl {
     }
     stop_cv_.notify_all();
     if (refresher_.joinable()) refresher_.join();
+    if (maintenance_refresher_.joinable()) maintenance_refresher_.join();
     scheduler_.Stop();  // waits for running probes; their results reach the writer queue
     if (server_) server_->Stop();
     {
@@ -542,52 +552,63 @@ class Daemon::Impl {
     last_storage_error_ = error;
   }
 
-  // Every uptime_refresh: the maintenance windows (cheap, and they hold back alerts, so they
-  // keep that cadence) and, when due, the live figures (paced by their cost: RecordRefresh).
+  // Waits uptime_refresh, or less when stopped; true when stopped.
+  bool WaitOrStop(int64_t ms) {
+    MutexLock lock(stop_mu_);
+    return clock_.WaitFor(lock.native(), stop_cv_, std::chrono::milliseconds(ms), [this] {
+      stop_mu_.AssertHeld();  // the predicate runs with the lock held
+      return stopped_;
+    });
+  }
+
+  // The maintenance windows every uptime_refresh, on a thread of their own: they hold back
+  // alerts, so a long refresh of the figures (seconds a week into 1,000 probes) must not
+  // delay a window added by `obsmon maintenance add` from another process.
+  void MaintenanceLoop() {
+    do {
+      MutexLock lock(maintenance_mu_);
+      RefreshMaintenance();
+    } while (!WaitOrStop(config_.uptime_refresh_ms));
+  }
+
+  // Every uptime_refresh: storage health, and the live figures when due (paced by their cost:
+  // RecordRefresh).
   void RefreshLoop() {
     SteadyTime figures_due = clock_.SteadyNow();
-    for (;;) {
+    do {
       ReportStorageHealth();
-      {
-        MutexLock lock(refresh_mu_);
-        RefreshMaintenance();
-        if (clock_.SteadyNow() >= figures_due) {
-          const double cpu_before = ThreadCpuSeconds();
-          const SteadyTime wall_before = clock_.SteadyNow();
-          RefreshUptime();
-          // A refresh builds each component's window report; its latency selection holds a
-          // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
-          // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
-          // kept part grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB
-          // (bench/soak_bench, when a report still held 8 bytes a successful run of the window).
-          // Handing it back after each refresh keeps RSS near what is in use; it costs a walk of
-          // the two arenas.
-          malloc_trim(0);
-          const SteadyTime end = clock_.SteadyNow();
-          figures_due = end + std::chrono::milliseconds(
-                                  RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before));
-        }
-      }
-      MutexLock lock(stop_mu_);
-      if (clock_.WaitFor(lock.native(), stop_cv_,
-                         std::chrono::milliseconds(config_.uptime_refresh_ms), [this] {
-                           stop_mu_.AssertHeld();  // the predicate runs with the lock held
-                           return stopped_;
-                         })) {
-        return;
-      }
-    }
+      if (clock_.SteadyNow() < figures_due) continue;
+      MutexLock lock(refresh_mu_);
+      const double cpu_before = ThreadCpuSeconds();
+      const SteadyTime wall_before = clock_.SteadyNow();
+      RefreshUptime();
+      // A refresh builds each component's window report; its latency selection holds a
+      // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
+      // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
+      // kept part grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB
+      // (bench/soak_bench, when a report still held 8 bytes a successful run of the window).
+      // Handing it back after each refresh keeps RSS near what is in use; it costs a walk of
+      // the two arenas.
+      malloc_trim(0);
+      const SteadyTime end = clock_.SteadyNow();
+      figures_due = end + std::chrono::milliseconds(
+                              RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before));
+    } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
+
+  static constexpr int64_t kMaxRefreshWaitMs = 3'600'000;
 
   // Counts a refresh that took `cpu_seconds` of the refresher's CPU and `wall` of real time, and
   // says how long to wait before the next: uptime_refresh, or long enough that refreshes take at
   // most uptime_refresh_max_cpu_percent of a core. A refresh's CPU grows with the stored window
   // (a week of 1,000 probes takes longer than the default 15 s); without the bound the refresher
-  // would run back to back and hold a whole core for figures that move by a few parts in a
-  // million a minute.
+  // would run back to back and hold a whole core for a week's figures, which a minute moves by
+  // at most 0.01 %.
   int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall) {
-    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;
-    const double paced_ms = cpu_seconds * 1000.0 * (1.0 / share - 1.0);
+    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.001 .. 1
+    // Never more than an hour between two refreshes, whatever they cost.
+    const double paced_ms =
+        std::min(cpu_seconds * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});
     const int64_t wait_ms =
         std::max<int64_t>(config_.uptime_refresh_ms, static_cast<int64_t>(std::ceil(paced_ms)));
     MutexLock lock(refresh_stats_mu_);
@@ -598,11 +619,14 @@ class Daemon::Impl {
     return wait_ms;
   }
 
-  // By the refresher, and by an HTTP thread after a change over the API. One at a time, so that
-  // a refresh begun before the change cannot overwrite the figures of one begun after it.
+  // By an HTTP thread after a change over the API. Each part one at a time, so that a refresh
+  // begun before the change cannot overwrite the figures of one begun after it.
   void Refresh() {
+    {
+      MutexLock lock(maintenance_mu_);
+      RefreshMaintenance();
+    }
     MutexLock lock(refresh_mu_);
-    RefreshMaintenance();
     RefreshUptime();
   }
 
@@ -647,7 +671,8 @@ class Daemon::Impl {
   std::shared_ptr<probes::DeadlineWatchdog> watchdog_;
   std::shared_ptr<spdlog::logger> log_;
   Mutex reload_mu_;
-  Mutex refresh_mu_;  // one Refresh() at a time
+  Mutex maintenance_mu_;  // one RefreshMaintenance() at a time
+  Mutex refresh_mu_;      // one RefreshUptime() at a time
   // Written only by DoReload, under reload_mu_. Other threads read `components` under it, and
   // `storage` and `uptime_refresh_ms` without: a reload never changes those two. Not annotated
   // GUARDED_BY, which would guard the whole struct, start-up and DoReload's own reads included.
@@ -680,6 +705,7 @@ class Daemon::Impl {
   Mutex refresh_stats_mu_;
   RefreshStats refresh_stats_ GUARDED_BY(refresh_stats_mu_);
   std::thread refresher_;
+  std::thread maintenance_refresher_;
   Mutex remote_mu_;  // a reload replaces the senders while /metrics reads them
   std::unique_ptr<remote::RemoteWrite> remote_write_ GUARDED_BY(remote_mu_);
   Mutex stop_mu_;

@@ -32,17 +32,17 @@ Sample Up(const std::string& instance, int64_t ts, double v) {
 
 TEST(SeriesStoreStalenessTest, ASeriesMissingFromTheNextRunEndsAtThatRun) {
   SeriesStore store;
-  store.AppendRun("scrape", {Up("a", kT0, 0), {"queue_stuck", {}, kT0, 1}}, kT0);
+  store.AppendRun("scrape", {Up("a", kT0, 0), {"queue_stuck", {}, kT0, 1}}, kT0, 1000);
   EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 500).size(), 1u);
   // The next run lacks queue_stuck: it ends at that run, not 5 minutes later.
-  store.AppendRun("scrape", {Up("a", kT0 + 1000, 0)}, kT0 + 1000);
+  store.AppendRun("scrape", {Up("a", kT0 + 1000, 0)}, kT0 + 1000, 1000);
   EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 999).size(), 1u);
   EXPECT_TRUE(Query(store, "queue_stuck == 1", kT0 + 1000).empty());
   EXPECT_TRUE(Query(store, "queue_stuck", kT0 + 60'000).empty());
   EXPECT_EQ(Query(store, "up == 0", kT0 + 1000).size(), 1u);
   // It comes back at a later run: seen again from then on.
   store.AppendRun("scrape", {Up("a", kT0 + 2000, 0), {"queue_stuck", {}, kT0 + 2000, 1}},
-                  kT0 + 2000);
+                  kT0 + 2000, 1000);
   EXPECT_EQ(Query(store, "queue_stuck == 1", kT0 + 2000).size(), 1u);
   // A range over the gap still counts the real points only.
   EXPECT_EQ(Query(store, "count_over_time(queue_stuck[10s])", kT0 + 2000),
@@ -51,18 +51,22 @@ TEST(SeriesStoreStalenessTest, ASeriesMissingFromTheNextRunEndsAtThatRun) {
 
 TEST(SeriesStoreStalenessTest, ARemovedSourceEndsAndTheOthersDoNot) {
   SeriesStore store;
-  store.AppendRun("web/health", {Up("web", kT0, 0)}, kT0);
-  store.AppendRun("db/health", {Up("db", kT0, 0)}, kT0);
+  store.AppendRun("web/health", {Up("web", kT0, 0)}, kT0, 1000);
+  store.AppendRun("db/health", {Up("db", kT0, 0)}, kT0, 1000);
   ASSERT_EQ(Query(store, "up == 0", kT0 + 100).size(), 2u);
   store.EndSourcesExcept({"db/health"}, kT0 + 300);
   EXPECT_EQ(store.SourceCount(), 1u);
+  // As in Prometheus, the end comes two intervals later (a renamed probe may take over).
+  store.ApplyDueEnds(kT0 + 2299);
+  EXPECT_EQ(Query(store, "up == 0", kT0 + 300).size(), 2u);
+  store.ApplyDueEnds(kT0 + 2300);
   EXPECT_EQ(Query(store, "up == 0", kT0 + 299).size(), 2u);
   const auto after = Query(store, "up == 0", kT0 + 300);
   ASSERT_EQ(after.size(), 1u);
   EXPECT_NE(after[0].find("db"), std::string::npos) << after[0];
   // A run of the removed probe still in flight at the reload cannot bring the series back:
   // its point is older than the end.
-  store.AppendRun("web/health", {Up("web", kT0 + 200, 0)}, kT0 + 200);
+  store.AppendRun("web/health", {Up("web", kT0 + 200, 0)}, kT0 + 200, 1000);
   EXPECT_EQ(Query(store, "up == 0", kT0 + 400).size(), 1u);
 }
 
@@ -70,17 +74,18 @@ TEST(SeriesStoreStalenessTest, SamplesWithTheirOwnTimestampsAreNotEnded) {
   SeriesStore store;
   // An exposition sample stamped by its target (ts != the run's) is not tracked, as in
   // Prometheus: it goes away with the lookback only.
-  store.AppendRun("scrape", {Up("a", kT0, 1), {"batch_last_ok", {}, kT0 - 5000, 1}}, kT0);
-  store.AppendRun("scrape", {Up("a", kT0 + 1000, 1)}, kT0 + 1000);
+  store.AppendRun("scrape", {Up("a", kT0, 1), {"batch_last_ok", {}, kT0 - 5000, 1}}, kT0, 1000);
+  store.AppendRun("scrape", {Up("a", kT0 + 1000, 1)}, kT0 + 1000, 1000);
   EXPECT_EQ(Query(store, "batch_last_ok", kT0 + 1000).size(), 1u);
 }
 
 TEST(SeriesStoreStalenessTest, AnEndedSeriesIsEndedOnce) {
   SeriesStore store;
-  store.AppendRun("p", {Up("a", kT0, 1)}, kT0);
-  store.AppendRun("p", {}, kT0 + 1000);
-  store.AppendRun("p", {}, kT0 + 2000);
+  store.AppendRun("p", {Up("a", kT0, 1)}, kT0, 1000);
+  store.AppendRun("p", {}, kT0 + 1000, 1000);
+  store.AppendRun("p", {}, kT0 + 2000, 1000);
   store.EndSourcesExcept({}, kT0 + 3000);
+  store.ApplyDueEnds(kT0 + 10'000);
   promql::Matrix m;
   promql::Matcher up;
   up.name = "__name__";
@@ -98,11 +103,11 @@ TEST(SeriesStoreStalenessTest, GarbageCollectedSeriesLeaveTheirSource) {
   SeriesStore store(options);
   // A probe run less often than the retention: its series is collected between runs. Under
   // AddressSanitizer a dangling pointer in the source's list would be read here.
-  store.AppendRun("slow", {Up("a", kT0, 1), {"extra", {}, kT0, 1}}, kT0);
+  store.AppendRun("slow", {Up("a", kT0, 1), {"extra", {}, kT0, 1}}, kT0, 1000);
   store.GarbageCollect(kT0 + 60'000);
   EXPECT_EQ(store.Stats().series, 0u);
-  store.AppendRun("slow", {Up("a", kT0 + 60'000, 1)}, kT0 + 60'000);
-  store.AppendRun("slow", {}, kT0 + 61'000);
+  store.AppendRun("slow", {Up("a", kT0 + 60'000, 1)}, kT0 + 60'000, 1000);
+  store.AppendRun("slow", {}, kT0 + 61'000, 1000);
   EXPECT_TRUE(Query(store, "up", kT0 + 61'000).empty());
   EXPECT_TRUE(Query(store, "extra", kT0 + 61'000).empty());
   EXPECT_EQ(Query(store, "up", kT0 + 60'500).size(), 1u);
@@ -111,11 +116,46 @@ TEST(SeriesStoreStalenessTest, GarbageCollectedSeriesLeaveTheirSource) {
 TEST(SeriesStoreStalenessTest, UnselectedMetricsAreNeitherKeptNorTracked) {
   SeriesStore store;
   store.SetSelectedNames(std::unordered_set<std::string>{"up"});
-  store.AppendRun("p", {Up("a", kT0, 1), {"churn", {}, kT0, 1}}, kT0);
-  store.AppendRun("p", {}, kT0 + 1000);
+  store.AppendRun("p", {Up("a", kT0, 1), {"churn", {}, kT0, 1}}, kT0, 1000);
+  store.AppendRun("p", {}, kT0 + 1000, 1000);
   EXPECT_EQ(store.Stats().series, 1u);
   EXPECT_EQ(store.Stats().unselected, 1u);
   EXPECT_TRUE(Query(store, "up", kT0 + 1000).empty());
+}
+
+TEST(SeriesStoreStalenessTest, ARenamedProbeWritingTheSameSeriesIsNotEnded) {
+  // A component renamed by a reload: its probe is a new source, but its `up{job,instance,probe}`
+  // is the same series. Its first run comes before the old source's end is due: no end, so no
+  // false "resolved" and no restarted `for`.
+  SeriesStore store;
+  store.AppendRun("compa/health", {Up("a", kT0, 0)}, kT0, 1000);
+  store.EndSourcesExcept({"compa_r/health"}, kT0 + 400);
+  store.AppendRun("compa_r/health", {Up("a", kT0 + 900, 0)}, kT0 + 900, 1000);
+  store.ApplyDueEnds(kT0 + 10'000);
+  for (int64_t t : {kT0 + 400, kT0 + 1000, kT0 + 1500}) {
+    EXPECT_EQ(Query(store, "up == 0", t).size(), 1u) << t - kT0;
+  }
+  // The renamed probe's own runs still end it when it drops the series.
+  store.AppendRun("compa_r/health", {}, kT0 + 1900, 1000);
+  EXPECT_TRUE(Query(store, "up", kT0 + 1900).empty());
+}
+
+TEST(SeriesStoreStalenessTest, ASeriesTwoProbesWriteEndsWhenTheLastDropsIt) {
+  SeriesStore store;
+  store.AppendRun("a", {Up("x", kT0, 1)}, kT0, 1000);
+  store.AppendRun("b", {Up("x", kT0 + 10, 1)}, kT0 + 10, 1000);
+  store.AppendRun("a", {}, kT0 + 1000, 1000);  // b still writes it
+  EXPECT_EQ(Query(store, "up", kT0 + 1000).size(), 1u);
+  store.EndSourcesExcept({"a"}, kT0 + 1010);  // b removed, and a dropped it already: it ends
+  store.ApplyDueEnds(kT0 + 3010);
+  EXPECT_TRUE(Query(store, "up", kT0 + 1010).empty());
+  // A removed probe whose series another live probe still writes is not ended.
+  SeriesStore shared;
+  shared.AppendRun("compa", {Up("x", kT0, 1)}, kT0, 1000);
+  shared.AppendRun("compc", {Up("x", kT0 + 10, 1)}, kT0 + 10, 1000);
+  shared.EndSourcesExcept({"compa"}, kT0 + 500);
+  shared.ApplyDueEnds(kT0 + 3000);
+  EXPECT_EQ(Query(shared, "up", kT0 + 600).size(), 1u);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -61,13 +62,15 @@ std::string AlertingYaml(const ScratchDir& dir, const AlertWebhook& hook) {
          "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n";
 }
 
-// A component whose health probe is down: its target answers 503.
-std::string DownComponentYaml(const std::string& name, int port) {
+// A component whose health probe is down: its target answers 503. `job` defaults to its name.
+std::string DownComponentYaml(const std::string& name, int port, std::string job = "",
+                              const std::string& interval = "500ms") {
+  if (job.empty()) job = name;
   return "  - name: " + name + "\n"
-         "    labels: {job: " + name + "}\n"
+         "    labels: {job: " + job + "}\n"
          "    probes:\n"
          "      - {name: health, kind: http, url: \"http://127.0.0.1:" + std::to_string(port) +
-         "/health\", interval: 500ms, timeout: 400ms}\n";
+         "/health\", interval: " + interval + ", timeout: 400ms}\n";
 }
 
 TEST(ObsmonAlertStalenessTest, AProbeRemovedBySighupResolvesItsAlertAtTheNextEvaluation) {
@@ -182,6 +185,67 @@ TEST(ObsmonAlertStalenessTest, ASeriesTheTargetStopsExposingEndsAtTheNextScrape)
   ASSERT_GT(first_page_without_ms.load(), 0);
   // One scrape (500 ms) brings the marker, the next evaluation (1 s) sees it, the outbox sends.
   EXPECT_LT(resolved_ms - first_page_without_ms.load(), 10'000);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+TEST(ObsmonAlertStalenessTest, RenamingAComponentSendsNoFalseResolved) {
+  // The component is renamed, its job label and probes kept: each `up{job,instance,probe}` is
+  // the same series before and after, the outage goes on, and nothing may say it ended (fresh
+  // eyes: a "resolved" then a new "firing" with a new startsAt, which also restarts every
+  // `for`). Six probes 5 s apart: the renamed probes' first runs are spread over the interval
+  // (runtime/scheduler.h), so evaluations fall between the reload and most of them.
+  ScratchDir dir;
+  testing::TestHttpServer target;
+  target.server().Get(R"(/health/\d)", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+  });
+  ASSERT_GT(target.Start(), 0);
+  AlertWebhook hook;
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1s
+)");
+  auto component = [&](const std::string& name) {
+    std::string yaml = "  - name: " + name + "\n    labels: {job: web}\n    probes:\n";
+    for (int i = 0; i < 6; ++i) {
+      yaml += "      - {name: health-" + std::to_string(i) +
+              ", kind: http, url: \"http://127.0.0.1:" + std::to_string(target.port()) +
+              "/health/" + std::to_string(i) + "\", interval: 5s, timeout: 400ms}\n";
+    }
+    return yaml;
+  };
+  const std::string head = AlertingYaml(dir, hook) + "components:\n";
+  WriteWholeFile(dir.File("obsmon.yml"), head + component("web"));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  auto firing = [&] {
+    std::map<std::string, std::string> starts;  // probe -> startsAt
+    for (const auto& a : hook.Received("Down")) {
+      if (a.status == "firing") starts[a.labels.value("probe", "")] = a.starts_at;
+    }
+    return starts;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return firing().size() == 6; }, 30s)) << obsmon->Output();
+  const auto before = firing();
+  WriteWholeFile(dir.File("obsmon.yml"), head + component("web-renamed"));
+  obsmon->Signal(SIGHUP);
+  // Two intervals (10 s) and a few evaluations past the reload.
+  std::this_thread::sleep_for(12s);
+  for (const auto& a : hook.Received("Down")) {
+    EXPECT_EQ(a.status, "firing") << a.labels.dump();
+    EXPECT_EQ(a.starts_at, before.at(a.labels.value("probe", "")))
+        << "the alert started again at the rename: " << a.labels.dump();
+  }
+  httplib::Client api("127.0.0.1", port);
+  auto components = api.Get("/api/v1/components");
+  ASSERT_TRUE(components && components->status == 200);
+  EXPECT_NE(components->body.find("web-renamed"), std::string::npos) << "the reload did not apply";
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }

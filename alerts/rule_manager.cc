@@ -301,6 +301,14 @@ void RuleManager::Tick() {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     options_.store->GarbageCollect(now);
   }
+  // The ends of probes' series since the last tick, stored so that a restart's read-back ends
+  // those series again (SeriesStore::TakeEnds). Lost on a failed write: the series then fade
+  // with the lookback after a restart, as before ends were stored.
+  if (options_.state_store) {
+    if (auto ends = options_.store->TakeEnds(); !ends.empty()) {
+      if (!options_.state_store->SaveSeriesEnds(ends).ok()) ++failures_;
+    }
+  }
 }
 
 void RuleManager::Start() {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 namespace obsmon::alerts {
 
@@ -96,6 +97,12 @@ void SeriesStore::EndLocked(Entry& e, int64_t ts_ms) {
   const Point& last = e.tail.back();
   if (last.t >= ts_ms || promql::IsStaleNaN(last.v)) return;
   PushLocked(e, {ts_ms, promql::StaleNaN()});
+  if (untaken_ends_.size() < kMaxUntakenEnds) untaken_ends_.push_back({e.labels, ts_ms});
+}
+
+std::vector<SeriesEnd> SeriesStore::TakeEnds() {
+  WriterMutexLock lock(mu_);
+  return std::exchange(untaken_ends_, {});
 }
 
 void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>& samples,

@@ -22,6 +22,7 @@
 
 #include "alerts/point_chunk.h"
 #include "alerts/promql_value.h"
+#include "core/alert_records.h"
 #include "core/mutex.h"
 #include "core/records.h"
 
@@ -93,6 +94,11 @@ class SeriesStore final : public promql::Querier {
   // Applies the ends EndSourcesExcept deferred whose time has come by `now_ms`; cheap when none
   // wait. The rule manager calls it before each evaluation.
   void ApplyDueEnds(int64_t now_ms);
+  // The ends of probes' series (the stale markers AppendRun, ApplyDueEnds append) since the
+  // last call, for storage: a restart reads them back with the samples (Backfill). At most
+  // kMaxUntakenEnds wait; more are dropped (a target churning series faster than that).
+  std::vector<SeriesEnd> TakeEnds();
+  static constexpr size_t kMaxUntakenEnds = 100'000;
   // How many sources (probes) have their last run's series tracked.
   size_t SourceCount() const;
 
@@ -176,6 +182,7 @@ class SeriesStore final : public promql::Querier {
   // here dangles.
   std::unordered_map<std::string, Source> sources_ GUARDED_BY(mu_);
   std::vector<PendingEnd> pending_ends_ GUARDED_BY(mu_);
+  std::vector<SeriesEnd> untaken_ends_ GUARDED_BY(mu_);
   std::atomic<size_t> pending_count_{0};  // pending_ends_.size(), read without the lock
   std::atomic<int64_t> retention_ms_;
   std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);

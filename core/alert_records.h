@@ -48,6 +48,14 @@ struct AlertHistoryEvent {
   double value = 0;
 };
 
+// A series of a probe that the rules' head ended (a stale marker: the probe's run lacked it, or a
+// reload removed the probe), kept so that a restart's read-back ends it again instead of
+// bringing it back to life for the 5-minute lookback, as Prometheus replays its markers.
+struct SeriesEnd {
+  Labels labels;  // __name__ included
+  int64_t ts_ms = 0;
+};
+
 // Persistence of pending and firing alerts, so that a restart neither resets a `for` timer nor
 // re-pages nor forgets a firing alert. Called from the rule evaluation thread only.
 class AlertStateStore {
@@ -62,6 +70,12 @@ class AlertStateStore {
   virtual Status AppendHistory(const std::vector<AlertHistoryEvent>& events) = 0;
   // History events with from_ms <= ts_ms < to_ms, oldest first (for the report).
   virtual Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) = 0;
+  // Series ends (stores without them keep none: the default).
+  virtual Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) { return Status::Ok(); }
+  // The ends with ts_ms >= from_ms, oldest first.
+  virtual Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) {
+    return std::vector<SeriesEnd>{};
+  }
 };
 
 }  // namespace obsmon

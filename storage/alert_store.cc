@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "storage/database.h"
@@ -171,6 +172,54 @@ Result<std::vector<AlertHistoryEvent>> AlertStore::History(int64_t from_ms, int6
     return out;
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "reading alert history");
+  }
+}
+
+Status AlertStore::SaveSeriesEnds(const std::vector<SeriesEnd>& ends) {
+  if (ends.empty()) return Status::Ok();
+  MutexLock lock(mu_);
+  try {
+    SQLite::Transaction tx = WriteTransaction(*db_);
+    SQLite::Statement ins(*db_, "INSERT INTO series_ends (labels, ts_ms) VALUES (?, ?)");
+    int64_t newest = INT64_MIN;
+    for (const auto& e : ends) {
+      ins.bind(1, e.labels.ToString());
+      ins.bind(2, static_cast<int64_t>(e.ts_ms));
+      ins.exec();
+      ins.reset();
+      newest = std::max(newest, e.ts_ms);
+    }
+    SQLite::Statement old(*db_, "DELETE FROM series_ends WHERE ts_ms < ?");
+    old.bind(1, static_cast<int64_t>(newest - kSeriesEndsKeepMs));
+    old.exec();
+    SQLite::Statement over(*db_,
+                           "DELETE FROM series_ends WHERE rowid <= "
+                           "(SELECT max(rowid) FROM series_ends) - ?");
+    over.bind(1, static_cast<int64_t>(kMaxSeriesEnds));
+    over.exec();
+    tx.commit();
+    return Status::Ok();
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "saving series ends");
+  }
+}
+
+Result<std::vector<SeriesEnd>> AlertStore::SeriesEnds(int64_t from_ms) {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT labels, ts_ms FROM series_ends WHERE ts_ms >= ? ORDER BY ts_ms, "
+                        "rowid");
+    q.bind(1, static_cast<int64_t>(from_ms));
+    std::vector<SeriesEnd> out;
+    while (q.executeStep()) {
+      auto labels = ParseLabelsText(q.getColumn(0).getString());
+      if (!labels) continue;  // hand-edited: the series just fades with the lookback
+      out.push_back({std::move(*labels), q.getColumn(1).getInt64()});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "reading series ends");
   }
 }
 

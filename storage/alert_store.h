@@ -32,6 +32,12 @@ class AlertStore final : public AlertStateStore, public OutboxStore {
                     const std::vector<Alert>& alerts) override;
   Status AppendHistory(const std::vector<AlertHistoryEvent>& events) override;
   Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override;
+  // Also drops the ends more than kSeriesEndsKeepMs older than the newest saved, and the oldest
+  // beyond kMaxSeriesEnds rows.
+  Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) override;
+  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) override;
+  static constexpr int64_t kSeriesEndsKeepMs = 2 * 3'600'000;
+  static constexpr int64_t kMaxSeriesEnds = 200'000;
 
   // OutboxStore
   Status Enqueue(std::vector<OutboxEntry>* entries) override;

@@ -247,6 +247,17 @@ CREATE TABLE remote_write_cursors (
   dropped_retention INTEGER NOT NULL DEFAULT 0   -- samples retention deleted unsent (total)
 ) WITHOUT ROWID;
 )sql"},
+      {"series ends",
+       // The stale markers of the rules' head (core/alert_records.h, SeriesEnd), read back with
+       // the samples at a restart. Kept for the read-back's window (an hour) and at most
+       // 200,000 rows (the head's own series limit): AlertStore::SaveSeriesEnds prunes.
+       R"sql(
+CREATE TABLE series_ends (
+  labels TEXT NOT NULL,     -- with __name__, as alert labels are stored
+  ts_ms  INTEGER NOT NULL
+);
+CREATE INDEX series_ends_ts ON series_ends (ts_ms);
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "alerts/alerts_api.h"
+#include "alerts/promql_value.h"
 #include "alerts/rule_file.h"
 #include "alerts/selected_metrics.h"
 #include "core/duration.h"
@@ -233,12 +234,30 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
                samples.status().message());
     return;
   }
+  // The series' stored ends (stale markers) in the same window, as points: a series that had
+  // ended stays ended instead of living again for the 5-minute lookback.
+  size_t ends_read = 0;
+  if (store_) {
+    auto ends = store_->SeriesEnds(now - window);
+    if (!ends.ok()) {
+      log_->warn("alerting: cannot read the series' ends ({}); series that had ended may look "
+                 "alive for 5 minutes", ends.status().message());
+    } else {
+      for (const SeriesEnd& e : *ends) {
+        Labels labels = e.labels;
+        std::string name = labels.Get("__name__");
+        labels.Remove("__name__");
+        samples->push_back({std::move(name), std::move(labels), e.ts_ms, alerts::promql::StaleNaN()});
+        ++ends_read;
+      }
+    }
+  }
   std::erase_if(*samples, [&](const Sample& s) { return !wanted(s.name); });
   // Merged under what probe runs appended meanwhile: those are newer, and Append would refuse
   // every read-back sample of such a series as out of order.
   series_.Backfill(*samples);
-  log_->info("alerting: {} samples of the last {} read back for the rules", samples->size(),
-             FormatDurationMs(window));
+  log_->info("alerting: {} samples ({} of them ends) of the last {} read back for the rules",
+             samples->size(), ends_read, FormatDurationMs(window));
 }
 
 void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {

@@ -369,8 +369,8 @@ void AddMaintenanceCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>&
   auto* madd = maintenance->add_subcommand("add", "Declare a maintenance window");
   madd->add_option("component", args->maint.component, "Component name")->required();
   madd->add_option("--from", args->maint.from,
-                   "Start (RFC 3339, Unix time or now); recurring: first day it holds (default "
-                   "now)");
+                   "Start (RFC 3339, Unix time or now; default now); recurring: first day it "
+                   "holds");
   madd->add_option("--to", args->maint.to, "End of a one-off window (RFC 3339, Unix time)");
   madd->add_option("--weekly", args->maint.weekly,
                    "Recurring each week: day and local time, "

@@ -180,10 +180,11 @@ std::optional<std::string> SetOneOffWindow(MaintenanceRecord& m, const Maintenan
   if (!a.duration.empty() || !a.time_zone.empty() || !a.until.empty()) {
     return "--duration, --timezone and --until are for a recurring window (--weekly or --daily)";
   }
-  auto from = ParseTime(a.from, now);
+  auto from = ParseTime(a.from, now);  // default: now, as --help says
   auto to = ParseTime(a.to, now);
-  if (a.from.empty() || a.to.empty() || !from || !to) {
-    return "--from and --to must be timestamps (RFC 3339, date, Unix time or now); or give "
+  if (a.to.empty() || !from || !to) {
+    return "--from and --to must be timestamps (RFC 3339, date, Unix time or now; --from "
+           "defaults to now); or give "
            "--weekly/--daily with --duration for a recurring window";
   }
   m.start_ms = *from;

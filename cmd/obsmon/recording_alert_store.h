@@ -27,6 +27,12 @@ class RecordingAlertStore final : public AlertStateStore, public OutboxStore {
   Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override {
     return Seen(store_->History(from_ms, to_ms));
   }
+  Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) override {
+    return Seen(store_->SaveSeriesEnds(ends));
+  }
+  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) override {
+    return Seen(store_->SeriesEnds(from_ms));
+  }
   Status Enqueue(std::vector<OutboxEntry>* entries) override {
     return Seen(store_->Enqueue(entries));
   }

@@ -250,5 +250,74 @@ TEST(ObsmonAlertStalenessTest, RenamingAComponentSendsNoFalseResolved) {
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
+TEST(ObsmonAlertStalenessTest, EndedSeriesStayEndedAcrossKillNineAndRestart) {
+  // Fresh eyes: the ends were not stored, so the samples read back at a restart brought ended
+  // series back for the lookback and their alerts fired again, where Prometheus replays its
+  // stale markers. Two ends: a gauge the target stopped exposing, and a component a reload
+  // removed. Then kill -9 and a restart: neither alert may fire again.
+  ScratchDir dir;
+  std::atomic<bool> stuck{true};
+  testing::TestHttpServer target;
+  target.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(stuck ? "queue_stuck 1\njobs_total 3\n" : "jobs_total 3\n",
+                    "text/plain; version=0.0.4");
+  });
+  target.server().Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.status = 503;
+  });
+  ASSERT_GT(target.Start(), 0);
+  AlertWebhook hook;
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: QueueStuck
+        expr: queue_stuck == 1
+      - alert: Down
+        expr: up{job="db"} == 0
+        for: 1s
+)");
+  const std::string worker =
+      "  - name: worker\n"
+      "    probes:\n"
+      "      - {name: metrics, kind: scrape, url: \"http://127.0.0.1:" +
+      std::to_string(target.port()) + "/metrics\", interval: 500ms, timeout: 400ms}\n";
+  const std::string head = AlertingYaml(dir, hook) + "components:\n" + worker;
+  WriteWholeFile(dir.File("obsmon.yml"), head + DownComponentYaml("db", target.port()));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  auto count = [&](const std::string& name, const std::string& status) {
+    size_t n = 0;
+    for (const auto& a : hook.Received(name)) n += a.status == status;
+    return n;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return count("QueueStuck", "firing") > 0 && count("Down", "firing") > 0; },
+                        30s))
+      << obsmon->Output();
+  stuck = false;
+  WriteWholeFile(dir.File("obsmon.yml"), head);  // db removed
+  obsmon->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] {
+    return count("QueueStuck", "resolved") > 0 && count("Down", "resolved") > 0;
+  }, 20s)) << obsmon->Output();
+  std::this_thread::sleep_for(1500ms);  // the tick that resolved them stores the ends
+  obsmon->Signal(SIGKILL);
+  obsmon->Wait();
+  const size_t fired_stuck = count("QueueStuck", "firing");
+  const size_t fired_down = count("Down", "firing");
+
+  obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon2.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  // Within the 5-minute lookback of the last samples: without the stored ends both fire again
+  // within a few seconds of the start.
+  std::this_thread::sleep_for(8s);
+  EXPECT_EQ(count("QueueStuck", "firing"), fired_stuck) << obsmon->Output();
+  EXPECT_EQ(count("Down", "firing"), fired_down) << obsmon->Output();
+  EXPECT_NE(obsmon->Output().find("of them ends"), std::string::npos) << obsmon->Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -22,8 +22,8 @@ constexpr size_t kPackedPoints = 48;
 SeriesStore::SeriesStore(SeriesStoreOptions options)
     : options_(options), retention_ms_(options.retention_ms) {}
 
-void SeriesStore::Append(const std::vector<Sample>& samples) {
-  WriterMutexLock lock(mu_);
+template <typename Fn>
+void SeriesStore::AppendSamplesLocked(const std::vector<Sample>& samples, Fn&& appended) {
   for (const auto& s : samples) {
     if (selected_names_ && !selected_names_->count(s.name)) {
       ++unselected_;
@@ -31,8 +31,13 @@ void SeriesStore::Append(const std::vector<Sample>& samples) {
     }
     Labels l = s.labels;
     l.Set("__name__", s.name);
-    AppendLocked(l, s.ts_ms, s.value);
+    appended(AppendLocked(l, s.ts_ms, s.value), s);
   }
+}
+
+void SeriesStore::Append(const std::vector<Sample>& samples) {
+  WriterMutexLock lock(mu_);
+  AppendSamplesLocked(samples, [](Entry*, const Sample&) {});
 }
 
 void SeriesStore::Append(const Sample& sample) { Append(std::vector<Sample>{sample}); }
@@ -110,16 +115,9 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   WriterMutexLock lock(mu_);
   std::vector<Entry*> now;
   now.reserve(samples.size());
-  for (const auto& s : samples) {
-    if (selected_names_ && !selected_names_->count(s.name)) {
-      ++unselected_;
-      continue;
-    }
-    Labels l = s.labels;
-    l.Set("__name__", s.name);
-    Entry* e = AppendLocked(l, s.ts_ms, s.value);
+  AppendSamplesLocked(samples, [&](Entry* e, const Sample& s) {
     if (e != nullptr && s.ts_ms == run_ts_ms) now.push_back(e);
-  }
+  });
   std::sort(now.begin(), now.end());
   now.erase(std::unique(now.begin(), now.end()), now.end());
   Source& src = sources_[source];

@@ -152,6 +152,9 @@ class SeriesStore final : public promql::Querier {
   // The series appended to (the point itself may have been dropped as out of order), or null
   // when the series was refused (max_series).
   Entry* AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // Appends the samples of the selected metrics, calling appended(entry or null, sample).
+  template <typename Fn>
+  void AppendSamplesLocked(const std::vector<Sample>& samples, Fn&& appended) REQUIRES(mu_);
   // Appends a stale marker at ts_ms unless the series already ends there or later.
   void EndLocked(Entry& e, int64_t ts_ms) REQUIRES(mu_);
   // What Visit passes of a series' points in range: all of them, or only the newest.

@@ -62,6 +62,16 @@ std::string AlertingYaml(const ScratchDir& dir, const AlertWebhook& hook) {
          "  outbox: {backoff_initial: 100ms, backoff_max: 1s}\n";
 }
 
+// `up == 0` for a second, evaluated every second.
+constexpr const char* kDownRule = R"(groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: Down
+        expr: up == 0
+        for: 1s
+)";
+
 // A component whose health probe is down: its target answers 503. `job` defaults to its name.
 std::string DownComponentYaml(const std::string& name, int port, std::string job = "",
                               const std::string& interval = "500ms") {
@@ -82,14 +92,7 @@ TEST(ObsmonAlertStalenessTest, AProbeRemovedBySighupResolvesItsAlertAtTheNextEva
   });
   ASSERT_GT(target.Start(), 0);
   AlertWebhook hook;
-  WriteWholeFile(dir.File("rules.yml"), R"(groups:
-  - name: g
-    interval: 1s
-    rules:
-      - alert: Down
-        expr: up == 0
-        for: 1s
-)");
+  WriteWholeFile(dir.File("rules.yml"), kDownRule);
   const std::string head = AlertingYaml(dir, hook) + "components:\n";
   WriteWholeFile(dir.File("obsmon.yml"), head + DownComponentYaml("web", target.port()) +
                                              DownComponentYaml("db", target.port()));
@@ -202,14 +205,7 @@ TEST(ObsmonAlertStalenessTest, RenamingAComponentSendsNoFalseResolved) {
   });
   ASSERT_GT(target.Start(), 0);
   AlertWebhook hook;
-  WriteWholeFile(dir.File("rules.yml"), R"(groups:
-  - name: g
-    interval: 1s
-    rules:
-      - alert: Down
-        expr: up == 0
-        for: 1s
-)");
+  WriteWholeFile(dir.File("rules.yml"), kDownRule);
   auto component = [&](const std::string& name) {
     std::string yaml = "  - name: " + name + "\n    labels: {job: web}\n    probes:\n";
     for (int i = 0; i < 6; ++i) {

@@ -141,15 +141,21 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   src.last_run = std::move(now);
 }
 
-void SeriesStore::EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms) {
+void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t>& live,
+                                   int64_t ts_ms) {
   WriterMutexLock lock(mu_);
+  int64_t newcomers = 0;  // the longest interval of a source that has not run yet
+  for (const auto& [source, interval_ms] : live) {
+    if (!sources_.count(source)) newcomers = std::max(newcomers, interval_ms);
+  }
   for (auto it = sources_.begin(); it != sources_.end();) {
     if (live.count(it->first)) {
       ++it;
       continue;
     }
     // Prometheus waits for the scrape the target would have had next and one interval more.
-    const int64_t due = ts_ms + 2 * std::max<int64_t>(it->second.interval_ms, 1);
+    const int64_t interval = std::max<int64_t>({it->second.interval_ms, newcomers, 1});
+    const int64_t due = ts_ms + 2 * interval;
     for (Entry* e : it->second.last_run) {
       if (--e->run_sources == 0) pending_ends_.push_back({e, ts_ms, due});
     }

@@ -85,12 +85,15 @@ class SeriesStore final : public promql::Querier {
   // them either. `interval_ms`: how often the source runs (for EndSourcesExcept).
   void AppendRun(const std::string& source, const std::vector<Sample>& samples, int64_t run_ts_ms,
                  int64_t interval_ms);
-  // Forgets the sources not in `live` (the probes a reload removed or renamed) and ends their
-  // last run's series at `ts_ms`, as Prometheus ends a removed target's series: not at once but
-  // two of the source's intervals later (ApplyDueEnds), and only the series no source has
-  // written since. So a renamed component or probe that writes the same `up{job,instance,probe}`
-  // goes on without a false "resolved", while a removed one's alerts resolve two intervals on.
-  void EndSourcesExcept(const std::unordered_set<std::string>& live, int64_t ts_ms);
+  // Forgets the sources not in `live` (the probes a reload removed or renamed; `live` maps each
+  // source of the new config to its interval) and ends their last run's series at `ts_ms`, as
+  // Prometheus ends a removed target's series: not at once but two intervals later
+  // (ApplyDueEnds), and only the series no source has written since. The interval is the
+  // larger of the removed source's and the longest of the sources that have not run yet: a
+  // renamed probe (a new source) runs first somewhere within its own interval, and may write
+  // the same `up{job,instance,probe}`. So a rename goes on without a false "resolved", while a
+  // removed probe's alerts resolve two intervals on.
+  void EndSourcesExcept(const std::unordered_map<std::string, int64_t>& live, int64_t ts_ms);
   // Applies the ends EndSourcesExcept deferred whose time has come by `now_ms`; cheap when none
   // wait. The rule manager calls it before each evaluation.
   void ApplyDueEnds(int64_t now_ms);

@@ -72,8 +72,8 @@ class AlertStateStore {
   virtual Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) = 0;
   // Series ends (stores without them keep none: the default).
   virtual Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) { return Status::Ok(); }
-  // The ends with ts_ms >= from_ms, oldest first.
-  virtual Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) {
+  // The ends with from_ms <= ts_ms <= to_ms, oldest first.
+  virtual Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms, int64_t to_ms) {
     return std::vector<SeriesEnd>{};
   }
 };

@@ -204,13 +204,14 @@ Status AlertStore::SaveSeriesEnds(const std::vector<SeriesEnd>& ends) {
   }
 }
 
-Result<std::vector<SeriesEnd>> AlertStore::SeriesEnds(int64_t from_ms) {
+Result<std::vector<SeriesEnd>> AlertStore::SeriesEnds(int64_t from_ms, int64_t to_ms) {
   MutexLock lock(mu_);
   try {
     SQLite::Statement q(*db_,
-                        "SELECT labels, ts_ms FROM series_ends WHERE ts_ms >= ? ORDER BY ts_ms, "
-                        "rowid");
+                        "SELECT labels, ts_ms FROM series_ends WHERE typeof(ts_ms) = 'integer' "
+                        "AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, rowid");
     q.bind(1, static_cast<int64_t>(from_ms));
+    q.bind(2, static_cast<int64_t>(to_ms));
     std::vector<SeriesEnd> out;
     while (q.executeStep()) {
       auto labels = ParseLabelsText(q.getColumn(0).getString());

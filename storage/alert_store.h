@@ -35,7 +35,7 @@ class AlertStore final : public AlertStateStore, public OutboxStore {
   // Also drops the ends more than kSeriesEndsKeepMs older than the newest saved, and the oldest
   // beyond kMaxSeriesEnds rows.
   Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) override;
-  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) override;
+  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms, int64_t to_ms) override;
   static constexpr int64_t kSeriesEndsKeepMs = 2 * 3'600'000;
   static constexpr int64_t kMaxSeriesEnds = 200'000;
 

@@ -238,7 +238,9 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
   // ended stays ended instead of living again for the 5-minute lookback.
   size_t ends_read = 0;
   if (store_) {
-    auto ends = store_->SeriesEnds(now - window);
+    // Not after now: an end stored while the clock was ahead (or written by hand) would hide
+    // every newer sample of its series (they would all be older than it).
+    auto ends = store_->SeriesEnds(now - window, now);
     if (!ends.ok()) {
       log_->warn("alerting: cannot read the series' ends ({}); series that had ended may look "
                  "alive for 5 minutes", ends.status().message());
@@ -286,9 +288,9 @@ void AlertingRuntime::OnRun(const RunOutcome& outcome) {
 }
 
 void AlertingRuntime::EndRemovedProbes(const Config& config) {
-  std::unordered_set<std::string> live;
+  std::unordered_map<std::string, int64_t> live;
   for (const auto& c : config.components) {
-    for (const auto& p : c.probes) live.insert(SourceOf(p.spec.key));
+    for (const auto& p : c.probes) live[SourceOf(p.spec.key)] = p.spec.interval_ms;
   }
   series_.EndSourcesExcept(live, clock_.NowMs());
 }

@@ -30,8 +30,8 @@ class RecordingAlertStore final : public AlertStateStore, public OutboxStore {
   Status SaveSeriesEnds(const std::vector<SeriesEnd>& ends) override {
     return Seen(store_->SaveSeriesEnds(ends));
   }
-  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms) override {
-    return Seen(store_->SeriesEnds(from_ms));
+  Result<std::vector<SeriesEnd>> SeriesEnds(int64_t from_ms, int64_t to_ms) override {
+    return Seen(store_->SeriesEnds(from_ms, to_ms));
   }
   Status Enqueue(std::vector<OutboxEntry>* entries) override {
     return Seen(store_->Enqueue(entries));

@@ -54,7 +54,7 @@ TEST(SeriesStoreStalenessTest, ARemovedSourceEndsAndTheOthersDoNot) {
   store.AppendRun("web/health", {Up("web", kT0, 0)}, kT0, 1000);
   store.AppendRun("db/health", {Up("db", kT0, 0)}, kT0, 1000);
   ASSERT_EQ(Query(store, "up == 0", kT0 + 100).size(), 2u);
-  store.EndSourcesExcept({"db/health"}, kT0 + 300);
+  store.EndSourcesExcept({{"db/health", 1000}}, kT0 + 300);
   EXPECT_EQ(store.SourceCount(), 1u);
   // As in Prometheus, the end comes two intervals later (a renamed probe may take over).
   store.ApplyDueEnds(kT0 + 2299);
@@ -129,7 +129,7 @@ TEST(SeriesStoreStalenessTest, ARenamedProbeWritingTheSameSeriesIsNotEnded) {
   // false "resolved" and no restarted `for`.
   SeriesStore store;
   store.AppendRun("compa/health", {Up("a", kT0, 0)}, kT0, 1000);
-  store.EndSourcesExcept({"compa_r/health"}, kT0 + 400);
+  store.EndSourcesExcept({{"compa_r/health", 1000}}, kT0 + 400);
   store.AppendRun("compa_r/health", {Up("a", kT0 + 900, 0)}, kT0 + 900, 1000);
   store.ApplyDueEnds(kT0 + 10'000);
   for (int64_t t : {kT0 + 400, kT0 + 1000, kT0 + 1500}) {
@@ -146,16 +146,38 @@ TEST(SeriesStoreStalenessTest, ASeriesTwoProbesWriteEndsWhenTheLastDropsIt) {
   store.AppendRun("b", {Up("x", kT0 + 10, 1)}, kT0 + 10, 1000);
   store.AppendRun("a", {}, kT0 + 1000, 1000);  // b still writes it
   EXPECT_EQ(Query(store, "up", kT0 + 1000).size(), 1u);
-  store.EndSourcesExcept({"a"}, kT0 + 1010);  // b removed, and a dropped it already: it ends
+  store.EndSourcesExcept({{"a", 1000}}, kT0 + 1010);  // b removed, and a dropped it already: it ends
   store.ApplyDueEnds(kT0 + 3010);
   EXPECT_TRUE(Query(store, "up", kT0 + 1010).empty());
   // A removed probe whose series another live probe still writes is not ended.
   SeriesStore shared;
   shared.AppendRun("compa", {Up("x", kT0, 1)}, kT0, 1000);
   shared.AppendRun("compc", {Up("x", kT0 + 10, 1)}, kT0 + 10, 1000);
-  shared.EndSourcesExcept({"compa"}, kT0 + 500);
+  shared.EndSourcesExcept({{"compa", 1000}}, kT0 + 500);
   shared.ApplyDueEnds(kT0 + 3000);
   EXPECT_EQ(Query(shared, "up", kT0 + 600).size(), 1u);
+}
+
+TEST(SeriesStoreStalenessTest, ARenameThatLengthensTheIntervalWaitsForTheNewInterval) {
+  // Fresh eyes: renamed with its interval raised from 5 s to 30 s, the new probe's first run came
+  // 29.5 s after the reload, after the old series had ended at 2 x 5 s: a false "resolved". The
+  // wait is two of the longer interval of the removed source and the sources yet to run.
+  SeriesStore store;
+  store.AppendRun("alpha3/health", {Up("a", kT0, 0)}, kT0, 5'000);
+  store.EndSourcesExcept({{"alpha4/health", 30'000}}, kT0 + 1'000);
+  store.ApplyDueEnds(kT0 + 12'000);
+  store.AppendRun("alpha4/health", {Up("a", kT0 + 30'500, 0)}, kT0 + 30'500, 30'000);
+  store.ApplyDueEnds(kT0 + 70'000);
+  for (int64_t t : {kT0 + 11'000, kT0 + 30'000, kT0 + 31'000}) {
+    EXPECT_EQ(Query(store, "up == 0", t).size(), 1u) << t - kT0;
+  }
+  // A removal with no newcomer still ends at two of its own intervals.
+  SeriesStore removed;
+  removed.AppendRun("beta/health", {Up("b", kT0, 0)}, kT0, 3'000);
+  removed.AppendRun("gamma/health", {Up("c", kT0, 0)}, kT0, 60'000);
+  removed.EndSourcesExcept({{"gamma/health", 60'000}}, kT0 + 1'000);
+  removed.ApplyDueEnds(kT0 + 7'000);
+  EXPECT_EQ(Query(removed, "up == 0", kT0 + 7'000).size(), 1u);
 }
 
 }  // namespace

@@ -167,13 +167,18 @@ void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t
 void SeriesStore::ApplyDueEnds(int64_t now_ms) {
   if (pending_count_.load() == 0) return;
   WriterMutexLock lock(mu_);
-  std::erase_if(pending_ends_, [&](const PendingEnd& p) {
-    if (p.due_ms > now_ms) return false;
+  // A plain loop, not erase_if: the thread-safety analysis does not see mu_ held in a lambda.
+  size_t kept = 0;
+  for (PendingEnd& p : pending_ends_) {
+    if (p.due_ms > now_ms) {
+      pending_ends_[kept++] = p;
+      continue;
+    }
     // A source that took the series over since (a renamed probe) keeps it alive; EndLocked
     // also leaves it when a newer point came in meanwhile.
     if (p.entry->run_sources == 0) EndLocked(*p.entry, p.end_ms);
-    return true;
-  });
+  }
+  pending_ends_.resize(kept);
   pending_count_ = pending_ends_.size();
 }
 

@@ -258,8 +258,8 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
   // Merged under what probe runs appended meanwhile: those are newer, and Append would refuse
   // every read-back sample of such a series as out of order.
   series_.Backfill(*samples);
-  log_->info("alerting: {} samples ({} of them ends) of the last {} read back for the rules",
-             samples->size(), ends_read, FormatDurationMs(window));
+  log_->info("alerting: {} samples of the last {} read back for the rules ({} of them ends)",
+             samples->size(), FormatDurationMs(window), ends_read);
 }
 
 void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {

@@ -80,6 +80,38 @@ TEST_F(AlertStoreTest, HistoryInTimeOrderWithinWindow) {
   EXPECT_EQ((*s)->History(2001, 5000)->size(), 0u);  // [from, to)
 }
 
+TEST_F(AlertStoreTest, SeriesEndsRoundTripArePrunedAndReadWithinTheirRange) {
+  auto s = AlertStore::Open(path_);
+  ASSERT_TRUE(s.ok());
+  const Labels up{{"__name__", "up"}, {"job", "web"}};
+  const Labels stuck{{"__name__", "queue_stuck"}, {"q", "a b\"c"}};
+  const int64_t t = 1'700'000'000'000;
+  ASSERT_TRUE((*s)->SaveSeriesEnds({{up, t}, {stuck, t + 500}}).ok());
+  auto ends = (*s)->SeriesEnds(t, t + 1000);
+  ASSERT_TRUE(ends.ok()) << ends.status().ToString();
+  ASSERT_EQ(ends->size(), 2u);
+  EXPECT_EQ((*ends)[0].labels, up);
+  EXPECT_EQ((*ends)[0].ts_ms, t);
+  EXPECT_EQ((*ends)[1].labels, stuck);
+  // Both ends of the range count; later ends (a clock that was ahead) are left out.
+  EXPECT_EQ((*s)->SeriesEnds(t + 500, t + 500)->size(), 1u);
+  EXPECT_EQ((*s)->SeriesEnds(t, t + 499)->size(), 1u);
+  // A save drops what is more than kSeriesEndsKeepMs older than its newest end.
+  ASSERT_TRUE((*s)->SaveSeriesEnds({{up, t + AlertStore::kSeriesEndsKeepMs + 1}}).ok());
+  auto kept = (*s)->SeriesEnds(0, INT64_MAX);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u);  // t is gone, t + 500 is not
+  EXPECT_EQ((*kept)[0].ts_ms, t + 500);
+  // The table keeps at most kMaxSeriesEnds rows, the newest.
+  std::vector<SeriesEnd> many;
+  for (int64_t i = 0; i < AlertStore::kMaxSeriesEnds + 10; ++i) many.push_back({up, t + 1000 + i});
+  ASSERT_TRUE((*s)->SaveSeriesEnds(many).ok());
+  auto capped = (*s)->SeriesEnds(0, INT64_MAX);
+  ASSERT_TRUE(capped.ok());
+  EXPECT_EQ(static_cast<int64_t>(capped->size()), AlertStore::kMaxSeriesEnds);
+  EXPECT_EQ(capped->back().ts_ms, t + 1000 + AlertStore::kMaxSeriesEnds + 9);
+}
+
 TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
   auto s = AlertStore::Open(path_);
   ASSERT_TRUE(s.ok());

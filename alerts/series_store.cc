@@ -118,6 +118,9 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   AppendSamplesLocked(samples, [&](Entry* e, const Sample& s) {
     if (e != nullptr && s.ts_ms == run_ts_ms) now.push_back(e);
   });
+  // A run of a removed probe that was under way at the reload: its points are in, but it must
+  // not make the probe a source again (its series would then never end).
+  if (removed_.count(source)) return;
   std::sort(now.begin(), now.end());
   now.erase(std::unique(now.begin(), now.end()), now.end());
   Source& src = sources_[source];
@@ -147,6 +150,7 @@ void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t
   int64_t newcomers = 0;  // the longest interval of a source that has not run yet
   for (const auto& [source, interval_ms] : live) {
     if (!sources_.count(source)) newcomers = std::max(newcomers, interval_ms);
+    removed_.erase(source);  // put back by this reload
   }
   for (auto it = sources_.begin(); it != sources_.end();) {
     if (live.count(it->first)) {
@@ -159,9 +163,10 @@ void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t
     for (Entry* e : it->second.last_run) {
       if (--e->run_sources == 0) pending_ends_.push_back({e, ts_ms, due});
     }
+    removed_[it->first] = due;
     it = sources_.erase(it);
   }
-  pending_count_ = pending_ends_.size();
+  pending_count_ = pending_ends_.size() + removed_.size();
 }
 
 void SeriesStore::ApplyDueEnds(int64_t now_ms) {
@@ -179,7 +184,10 @@ void SeriesStore::ApplyDueEnds(int64_t now_ms) {
     if (p.entry->run_sources == 0) EndLocked(*p.entry, p.end_ms);
   }
   pending_ends_.resize(kept);
-  pending_count_ = pending_ends_.size();
+  for (auto it = removed_.begin(); it != removed_.end();) {
+    it = it->second <= now_ms ? removed_.erase(it) : std::next(it);
+  }
+  pending_count_ = pending_ends_.size() + removed_.size();
 }
 
 size_t SeriesStore::SourceCount() const {
@@ -338,15 +346,14 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
   };
   for (auto& [source, src] : sources_) std::erase_if(src.last_run, is_dropped);
   std::erase_if(pending_ends_, [&](const PendingEnd& p) { return is_dropped(p.entry); });
-  pending_count_ = pending_ends_.size();
+  pending_count_ = pending_ends_.size() + removed_.size();
   for (const Entry* e : dropped) {
     if (auto name_it = by_name_.find(e->labels.Get("__name__")); name_it != by_name_.end()) {
       std::erase(name_it->second, e);
       if (name_it->second.empty()) by_name_.erase(name_it);
     }
-    const Labels labels = e->labels;  // the key outlives the entry it names
-    lookup_.erase(labels);
-    series_.erase(labels);
+    lookup_.erase(e->labels);
+    series_.erase(series_.find(e->labels));  // last: it owns the entry and its labels
   }
 }
 

@@ -189,7 +189,11 @@ class SeriesStore final : public promql::Querier {
   std::unordered_map<std::string, Source> sources_ GUARDED_BY(mu_);
   std::vector<PendingEnd> pending_ends_ GUARDED_BY(mu_);
   std::vector<SeriesEnd> untaken_ends_ GUARDED_BY(mu_);
-  std::atomic<size_t> pending_count_{0};  // pending_ends_.size(), read without the lock
+  // Sources a reload removed, until their ends are due: a run of one still under way at the
+  // reload appends its points but is not tracked.
+  std::unordered_map<std::string, int64_t> removed_ GUARDED_BY(mu_);
+  // pending_ends_.size() + removed_.size(), read without the lock.
+  std::atomic<size_t> pending_count_{0};
   std::atomic<int64_t> retention_ms_;
   std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);
   std::atomic<uint64_t> out_of_order_{0};

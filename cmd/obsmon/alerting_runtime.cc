@@ -249,7 +249,8 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
         Labels labels = e.labels;
         std::string name = labels.Get("__name__");
         labels.Remove("__name__");
-        samples->push_back({std::move(name), std::move(labels), e.ts_ms, alerts::promql::StaleNaN()});
+        samples->push_back(
+            {std::move(name), std::move(labels), e.ts_ms, alerts::promql::StaleNaN()});
         ++ends_read;
       }
     }

@@ -58,9 +58,10 @@ class AlertingRuntime final : public ResultSink {
   // Everything new is built and checked before the running rules stop: on any error the running
   // rules and receivers stay, and the error is returned.
   Status Reload(const Config& config);
-  // Ends now the rules' view of every probe `config` no longer has (a reload removed or renamed
-  // it), as Prometheus ends a removed target's series: an `up == 0` alert on it resolves at the
-  // next evaluation, not after the 5m lookback. Call once the scheduler runs `config`'s probes.
+  // Ends the rules' view of every probe `config` no longer has (a reload removed or renamed it),
+  // as Prometheus ends a removed target's series: two intervals on, unless a probe of `config`
+  // writes the same series meanwhile (SeriesStore::EndSourcesExcept), so an `up == 0` alert on
+  // it resolves then, not after the 5m lookback. Call once the scheduler runs `config`'s probes.
   void EndRemovedProbes(const Config& config);
 
   std::string ActiveAlertsJson() const;

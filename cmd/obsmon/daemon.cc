@@ -552,7 +552,7 @@ class Daemon::Impl {
     last_storage_error_ = error;
   }
 
-  // Waits uptime_refresh, or less when stopped; true when stopped.
+  // Waits `ms`, or less when stopped; true when stopped.
   bool WaitOrStop(int64_t ms) {
     MutexLock lock(stop_mu_);
     return clock_.WaitFor(lock.native(), stop_cv_, std::chrono::milliseconds(ms), [this] {

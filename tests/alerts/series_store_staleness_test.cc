@@ -70,6 +70,24 @@ TEST(SeriesStoreStalenessTest, ARemovedSourceEndsAndTheOthersDoNot) {
   EXPECT_EQ(Query(store, "up == 0", kT0 + 400).size(), 1u);
 }
 
+TEST(SeriesStoreStalenessTest, ARunUnderWayAtTheReloadDoesNotKeepARemovedProbesSeries) {
+  // The removed probe's last run finishes after the reload but before its end is due: its
+  // series must still end (were the probe a source again, no end would ever come).
+  SeriesStore store;
+  store.AppendRun("web/health", {Up("web", kT0, 0)}, kT0, 1000);
+  store.EndSourcesExcept({}, kT0 + 300);
+  store.AppendRun("web/health", {Up("web", kT0 + 250, 0)}, kT0 + 250, 1000);
+  EXPECT_EQ(store.SourceCount(), 0u);
+  store.ApplyDueEnds(kT0 + 2300);
+  EXPECT_TRUE(Query(store, "up == 0", kT0 + 300).empty());
+  // Put back by a later reload, it is a source again.
+  store.EndSourcesExcept({{"web/health", 1000}}, kT0 + 5000);
+  store.AppendRun("web/health", {Up("web", kT0 + 5100, 0)}, kT0 + 5100, 1000);
+  EXPECT_EQ(store.SourceCount(), 1u);
+  store.AppendRun("web/health", {}, kT0 + 6100, 1000);
+  EXPECT_TRUE(Query(store, "up", kT0 + 6100).empty());
+}
+
 TEST(SeriesStoreStalenessTest, SamplesWithTheirOwnTimestampsAreNotEnded) {
   SeriesStore store;
   // An exposition sample stamped by its target (ts != the run's) is not tracked, as in

@@ -28,22 +28,8 @@
 
 namespace {
 
-const char* kTarget = R"PY(
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b'{"status":"OK"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024
-Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-)PY";
+// The benchmarks' HTTP target (bench/http_target.py), in a process of its own.
+const char* kTarget = OBSMON_BENCH_DIR "/http_target.py";
 
 double CpuSeconds() {
   rusage u{};
@@ -119,7 +105,7 @@ int main(int argc, char** argv) {
   const int port = FreePort();
   const pid_t target = fork();
   if (target == 0) {
-    execlp("python3", "python3", "-c", kTarget, std::to_string(port).c_str(), nullptr);
+    execlp("python3", "python3", kTarget, std::to_string(port).c_str(), nullptr);
     _exit(127);
   }
   sockaddr_in addr{};

@@ -1,30 +1,15 @@
 # Sourced by the bench scripts that run the real daemon against loopback HTTP targets
-# (probe_cost.sh, refresh_cost.sh): a free port, a small Python target outside obsmon's process
-# (so none of its CPU is counted), the runs obsmon counted, and CPU per thread name.
+# (probe_cost.sh, refresh_cost.sh): a free port, the small Python target (bench/http_target.py,
+# outside obsmon's process, so none of its CPU is counted), the runs obsmon counted, and CPU per
+# thread name.
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_target DIR PORT: answers GET <anything> with {"status":"OK"}; sets target_pid.
+# start_target DIR PORT: bench/http_target.py on PORT, its stderr in DIR; sets target_pid.
 start_target() {
-  cat > "$1/target.py" <<'PY'
-import http.server, sys
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b'{"status":"OK"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024  # the default 5 refuses connections when runs come together
-Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-PY
-  python3 "$1/target.py" "$2" 2> "$1/target.log" &
+  python3 "$(dirname "${BASH_SOURCE[0]}")/http_target.py" "$2" 2> "$1/target.log" &
   target_pid=$!
   for _ in $(seq 100); do  # the target listens before the first run (a refusal is a down run)
     curl -s -o /dev/null "127.0.0.1:$2/t/0" && break

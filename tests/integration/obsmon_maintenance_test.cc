@@ -29,13 +29,9 @@ using namespace std::chrono_literals;
 using testing::MetricValue;
 using testing::ScratchDir;
 using testing::WaitUntil;
+using testing::WallMs;
 using testing::WriteWholeFile;
 
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Span {
   int64_t start = 0, end = 0;

@@ -14,6 +14,13 @@
 
 namespace obsmon::testing {
 
+// Wall-clock now in ms since the epoch: the clock ReceivedAlert::wall_ms is taken on.
+inline int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 struct ReceivedAlert {
   std::string path;  // e.g. "/hook"
   std::string alertname;
@@ -52,9 +59,7 @@ class AlertWebhook {
   void Record(const std::string& path, const std::string& body) {
     auto json = nlohmann::json::parse(body, nullptr, false);
     if (json.is_discarded() || !json.contains("alerts") || !json["alerts"].is_array()) return;
-    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    const int64_t now = WallMs();
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& a : json["alerts"]) {
       if (!a.is_object()) continue;

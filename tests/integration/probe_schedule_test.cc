@@ -97,6 +97,19 @@ std::string Probe(const std::string& name, int port, const std::string& path) {
          "ms, timeout: 200ms}\n";
 }
 
+// Writes obsmon.yml (the top-level `settings`, then component `web` with `probes`) and starts
+// the real obsmon on it.
+std::unique_ptr<Subprocess> StartWeb(const ScratchDir& dir, const std::string& settings,
+                                     const std::string& probes) {
+  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\n" + settings +
+                                             "storage:\n  path: " + dir.File("obsmon.db") +
+                                             "\ncomponents:\n  - name: web\n    probes:\n" + probes);
+  return std::make_unique<Subprocess>(
+      std::vector<std::string>{kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level",
+                               "warn"},
+      dir.File("obsmon.log"));
+}
+
 TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDown) {
   ScratchDir dir;
   CountingTarget target;
@@ -108,15 +121,10 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   }
   probes += Probe("silent", silent.port(), "/health");
   probes += Probe("gone", gone_port, "/health");
-  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
-                                             dir.File("obsmon.db") +
-                                             "\ncomponents:\n  - name: web\n    probes:\n" + probes);
-
   const Clock& clock = SystemClock::Instance();
   const SteadyTime started = clock.SteadyNow();
-  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
-                    dir.File("obsmon.log"));
-  ASSERT_TRUE(obsmon.started());
+  auto obsmon = StartWeb(dir, "", probes);
+  ASSERT_TRUE(obsmon->started());
   // Until every answering probe has been heard from three times (a loaded machine only makes
   // this take longer).
   ASSERT_TRUE(WaitUntil(
@@ -129,10 +137,10 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
         return true;
       },
       60s))
-      << obsmon.Output();
+      << obsmon->Output();
   std::this_thread::sleep_for(std::chrono::milliseconds(3 * kIntervalMs));
-  obsmon.Signal(SIGTERM);
-  EXPECT_EQ(obsmon.Wait().value_or(-1), 0) << obsmon.Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait().value_or(-1), 0) << obsmon->Output();
   const int64_t lived_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock.SteadyNow() - started).count();
 
@@ -281,13 +289,8 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
               std::to_string(target.port()) + "/b/" + std::to_string(i) +
               "\", interval: 500ms, timeout: 400ms}\n";
   }
-  WriteWholeFile(dir.File("obsmon.yml"),
-                 "listen: 127.0.0.1:0\nbatch_window: 100ms\nstorage:\n  path: " +
-                     dir.File("obsmon.db") + "\ncomponents:\n  - name: web\n    probes:\n" +
-                     probes);
-  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
-                    dir.File("obsmon.log"));
-  ASSERT_TRUE(obsmon.started());
+  auto obsmon = StartWeb(dir, "batch_window: 100ms\n", probes);
+  ASSERT_TRUE(obsmon->started());
   ASSERT_TRUE(WaitUntil(
       [&] {
         const auto log = target.log();
@@ -298,9 +301,9 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
         return true;
       },
       90s))
-      << obsmon.Output();
-  obsmon.Signal(SIGTERM);
-  EXPECT_EQ(obsmon.Wait().value_or(-1), 0) << obsmon.Output();
+      << obsmon->Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait().value_or(-1), 0) << obsmon->Output();
   target.Stop();
 
   const Clock& clock = SystemClock::Instance();

@@ -226,7 +226,8 @@ void SeriesStore::TrimLocked(Entry& e) {
   e.visible_from = std::max(e.visible_from, e.tail.back().t - retention);
   size_t max_points = options_.max_points_per_series;
   if (options_.min_point_spacing_ms > 0) {
-    max_points = std::max(max_points, static_cast<size_t>(retention / options_.min_point_spacing_ms));
+    max_points =
+        std::max(max_points, static_cast<size_t>(retention / options_.min_point_spacing_ms));
   }
   // The cap: the point that becomes the oldest live one sets visible_from. Only counted when it
   // can matter (stored counts dead points too, so it is never below live).

@@ -393,14 +393,15 @@ std::vector<MetricFamily> ReloadFamilies(const ReloadStats& reload) {
 
 // Empty before the first refresh ends.
 std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
-  auto count = Family("obsmon_uptime_refreshes_total",
-                      "Refreshes of every component's live figures (uptime board, obsmon_component_*).",
-                      MetricType::Counter);
+  auto count =
+      Family("obsmon_uptime_refreshes_total",
+             "Refreshes of every component's live figures (uptime board, obsmon_component_*).",
+             MetricType::Counter);
   auto cpu = Family("obsmon_uptime_refresh_cpu_seconds_total",
                     "CPU time the refreshes of the live figures took.", MetricType::Counter);
-  auto last = Family("obsmon_uptime_refresh_last_duration_seconds",
-                     "Wall-clock duration of the last refresh of the live figures.",
-                     MetricType::Gauge);
+  auto last =
+      Family("obsmon_uptime_refresh_last_duration_seconds",
+             "Wall-clock duration of the last refresh of the live figures.", MetricType::Gauge);
   auto interval = Family("obsmon_uptime_refresh_interval_seconds",
                          "The wait after the last refresh: uptime_refresh, or longer when the "
                          "refreshes would take more than uptime_refresh_max_cpu_percent of a core.",

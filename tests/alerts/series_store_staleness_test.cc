@@ -22,7 +22,8 @@ std::vector<std::string> Query(const SeriesStore& store, const std::string& expr
   auto value = promql::Evaluate(*parsed, ts_ms, store);
   EXPECT_TRUE(value.ok()) << value.status().message();
   std::vector<std::string> out;
-  for (const auto& s : value->vector) out.push_back(s.labels.ToString() + "=" + std::to_string(s.v));
+  for (const auto& s : value->vector)
+    out.push_back(s.labels.ToString() + "=" + std::to_string(s.v));
   return out;
 }
 
@@ -164,7 +165,8 @@ TEST(SeriesStoreStalenessTest, ASeriesTwoProbesWriteEndsWhenTheLastDropsIt) {
   store.AppendRun("b", {Up("x", kT0 + 10, 1)}, kT0 + 10, 1000);
   store.AppendRun("a", {}, kT0 + 1000, 1000);  // b still writes it
   EXPECT_EQ(Query(store, "up", kT0 + 1000).size(), 1u);
-  store.EndSourcesExcept({{"a", 1000}}, kT0 + 1010);  // b removed, and a dropped it already: it ends
+  store.EndSourcesExcept({{"a", 1000}},
+                         kT0 + 1010);  // b removed, and a dropped it already: it ends
   store.ApplyDueEnds(kT0 + 3010);
   EXPECT_TRUE(Query(store, "up", kT0 + 1010).empty());
   // A removed probe whose series another live probe still writes is not ended.

@@ -204,28 +204,30 @@ components:
 TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {
   FakeClock clock;
   const std::string probes =
-      "components:\n  - name: a\n    probes:\n      - {name: x, kind: tcp, address: \"127.0.0.1:1\"}\n";
+      "components:\n  - name: a\n    probes:\n      - {name: x, kind: tcp, address: "
+      "\"127.0.0.1:1\"}\n";
   for (const char* bad : {"0", "0.05", "1e-300", "-1", "101", "abc", "5%", ".nan"}) {
     ConfigErrors errors;
-    EXPECT_FALSE(LoadConfigFromString(std::string("uptime_refresh_max_cpu_percent: ") + bad +
-                                          "\n" + probes,
-                                      "inline.yml", clock, &errors)
-                     .has_value())
+    EXPECT_FALSE(
+        LoadConfigFromString(std::string("uptime_refresh_max_cpu_percent: ") + bad + "\n" + probes,
+                             "inline.yml", clock, &errors)
+            .has_value())
         << bad;
     EXPECT_NE(errors.ToString().find("inline.yml:1:"), std::string::npos)
         << bad << ": " << errors.ToString();
   }
   for (const char* good : {"0.1", "2", "100"}) {
     ConfigErrors errors;
-    auto config = LoadConfigFromString(
-        std::string("uptime_refresh_max_cpu_percent: ") + good + "\n" + probes, "inline.yml",
-        clock, &errors);
+    auto config =
+        LoadConfigFromString(std::string("uptime_refresh_max_cpu_percent: ") + good + "\n" + probes,
+                             "inline.yml", clock, &errors);
     ASSERT_TRUE(config.has_value()) << good << ": " << errors.ToString();
     EXPECT_EQ(config->uptime_refresh_max_cpu_percent, std::stod(good));
   }
   ConfigErrors errors;
-  EXPECT_EQ(LoadConfigFromString(probes, "inline.yml", clock, &errors)->uptime_refresh_max_cpu_percent,
-            2.0);
+  EXPECT_EQ(
+      LoadConfigFromString(probes, "inline.yml", clock, &errors)->uptime_refresh_max_cpu_percent,
+      2.0);
 }
 
 TEST(ConfigLoaderTest, IntervalsAreBounded) {

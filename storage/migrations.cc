@@ -249,7 +249,7 @@ CREATE TABLE remote_write_cursors (
 )sql"},
       {"series ends",
        // The stale markers of the rules' head (core/alert_records.h, SeriesEnd), read back with
-       // the samples at a restart. Kept for the read-back's window (an hour) and at most
+       // the samples at a restart. Kept for twice the read-back's window (an hour) and at most
        // 200,000 rows (the head's own series limit): AlertStore::SaveSeriesEnds prunes.
        R"sql(
 CREATE TABLE series_ends (

@@ -298,6 +298,10 @@ std::string RenderReportJson(const Report& r) {
   out["projection"] = ProjectionJson(r);
   out["latency"] = Latency(r.latency);  // all health probes, pooled
   out["latency"]["scope"] = "all health probes, pooled";
+  if (r.latency_as_of_ms) {  // carried over from an earlier build (the daemon's live report)
+    out["latency"]["as_of"] = Time(*r.latency_as_of_ms);
+    out["latency"]["as_of_ms"] = *r.latency_as_of_ms;
+  }
   out["latency_by_probe"] = LatencyByProbe(r);
   out["incidents"] = Incidents(r);
   out["checks"] = Checks(r);

@@ -205,6 +205,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
     w->options.alerts = PairAlertHistory(*history);
   }
   store->reset();  // one connection at a time
+  w->options.latency_from = req.latency_from;
 
   auto reader = storage::Reader::Open(req.db_path, req.read_memory);
   if (!reader.ok()) return reader.status();

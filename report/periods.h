@@ -73,6 +73,8 @@ struct PeriodReportRequest {
   // What the read connection may hold while the report is built (the daemon's refresh:
   // storage::kLiveRead, no map of the file).
   storage::ReadMemory read_memory;
+  // ReportOptions::latency_from: an earlier report whose latency figures may stand in this one.
+  const Report* latency_from = nullptr;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the

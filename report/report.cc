@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/duration.h"
+#include "core/time_format.h"
 #include "report/figure_format.h"
 #include "report/period_days.h"
 #include "report/window_latency.h"
@@ -339,7 +340,12 @@ void Decide(Report& r) {
   if (auto c = DegradationCriterion(r)) r.criteria.push_back(*c);
   const CheckTotals checks = SumChecks(r);
   if (auto c = ChecksCriterion(checks)) r.criteria.push_back(*c);
-  for (auto& c : r.criteria) c.state = StateOf(r, c);
+  for (auto& c : r.criteria) {
+    c.state = StateOf(r, c);
+    if (r.latency_as_of_ms && (c.name == "latency_p95" || c.name == "no_degradation")) {
+      c.detail += " (latency as of " + FormatRfc3339(*r.latency_as_of_ms) + ")";
+    }
+  }
   r.verdict_reasons.clear();
   if (r.in_progress()) {
     DecideInProgress(r, coverage, checks);
@@ -520,7 +526,37 @@ Report ReportWithoutLatency(const ReportInput& input, const std::string& compone
   return r;
 }
 
+// `earlier`'s latency figures in `r` (LatencyCarriesOver said they may stand), as of when they
+// were computed. Hours before `r`'s window are left out; a day takes the latency of the day of
+// the same number (a window ending now moves its days with it, by the minutes since `earlier`).
+void CarryLatencyOver(const Report& earlier, Report& r) {
+  r.latency = earlier.latency;
+  r.latency_by_probe = earlier.latency_by_probe;
+  r.latency_hourly.clear();
+  for (const LatencyPoint& p : earlier.latency_hourly) {
+    if (p.start_ms + kHourMs > r.from_ms) r.latency_hourly.push_back(p);
+  }
+  for (DaySummary& d : r.days) {
+    d.latency = LatencySummary{};
+    for (const DaySummary& e : earlier.days) {
+      if (e.number == d.number) d.latency = e.latency;
+    }
+  }
+  r.latency_as_of_ms = earlier.latency_as_of_ms.value_or(earlier.now_ms);
+}
+
 }  // namespace
+
+bool LatencyCarriesOver(const Report& earlier, const Report& later) {
+  const Objective& a = earlier.objective;
+  const Objective& b = later.objective;
+  const TimestampMs earlier_as_of = earlier.latency_as_of_ms.value_or(earlier.now_ms);
+  return earlier.component == later.component && earlier.period_id == later.period_id &&
+         earlier.from_ms <= later.from_ms && earlier.to_ms - earlier.from_ms == later.to_ms - later.from_ms &&
+         earlier_as_of <= later.now_ms && earlier.health_probes == later.health_probes &&
+         a.latency_p95_ms == b.latency_p95_ms && a.latency_probes == b.latency_probes &&
+         earlier.time_zone == later.time_zone;
+}
 
 Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
                               const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
@@ -602,13 +638,17 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
   for (const TimeInterval& t : ExcludedIntervals(options, from_ms, evaluated_to)) {
     excluded.emplace_back(t.start_ms, t.end_ms);
   }
-  WindowLatency latency(report, options.health_probes);
-  if (Status s = reader.StreamSuccessDurations(component, ProbeRole::kHealth, from_ms,
-                                               evaluated_to, excluded, latency);
-      !s.ok()) {
-    return s;
+  if (options.latency_from != nullptr && LatencyCarriesOver(*options.latency_from, report)) {
+    CarryLatencyOver(*options.latency_from, report);
+  } else {
+    WindowLatency latency(report, options.health_probes);
+    if (Status s = reader.StreamSuccessDurations(component, ProbeRole::kHealth, from_ms,
+                                                 evaluated_to, excluded, latency);
+        !s.ok()) {
+      return s;
+    }
+    if (Status s = latency.Fill(report); !s.ok()) return s;
   }
-  if (Status s = latency.Fill(report); !s.ok()) return s;
   Decide(report);
   auto usage = ReadComponentUsage(reader, component, from_ms, report.evaluated_to_ms);
   if (!usage.ok()) return usage.status();

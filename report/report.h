@@ -188,6 +188,12 @@ struct Report {
   // The combined state over [from, evaluated_to) (for the HTML availability strip).
   std::vector<StateSpan> timeline;
   std::vector<LatencyPoint> latency_hourly;  // hours with a successful run of the SLA's probes
+  // Set when latency, latency_by_probe, latency_hourly and each day's latency were carried over
+  // from an earlier build of the same window (ReportOptions::latency_from): the instant they
+  // were computed at. The daemon's live figures read every duration of the window again only
+  // as often as that costs at most uptime_refresh_max_cpu_percent of a core (docs/uptime.md,
+  // "How often the live figures move"); nullopt when computed with the rest.
+  std::optional<TimestampMs> latency_as_of_ms;
   double degradation_tolerance = 0.25;       // see ReportOptions
   std::optional<BurnProjection> projection;  // set while in progress with known time
   // What the component reported of itself: codecarbon emissions and process resource usage
@@ -222,7 +228,16 @@ struct ReportOptions {
   std::optional<TimeZone> time_zone;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;
+  // BuildReport only: when set and LatencyCarriesOver(*latency_from, the new report), the latency
+  // figures are taken from this earlier report instead of reading every duration again.
+  const Report* latency_from = nullptr;
 };
+
+// Whether `earlier`'s latency figures may stand in `later`'s: the same component, health probes,
+// latency SLA, days and kind of window (the same observation period, or both the objective
+// window ending at their build: the same length, a later end). Not across a reload that changed
+// any of these, nor from a report built later than `later`.
+bool LatencyCarriesOver(const Report& earlier, const Report& later);
 
 // What a report is computed from, in the compact form storage keeps, so that a week of
 // 1-second runs is a few hundred rows to read instead of 600,000 (docs/report.md, "How the

@@ -98,6 +98,8 @@ class SqliteWriter final : public Writer {
     // After each checkpoint SQLite truncates the WAL to this size (throws before the thread
     // exists: Start() reports it).
     db_->execAndGet(fmt::format("PRAGMA journal_size_limit = {}", options_.journal_size_limit_bytes));
+    db_->execAndGet(
+        fmt::format("PRAGMA wal_autocheckpoint = {}", options_.wal_autocheckpoint_pages));
     thread_ = std::thread([this] {
       NameThisThread("obsmon-writer");
       Loop();

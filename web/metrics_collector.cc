@@ -403,20 +403,39 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
       Family("obsmon_uptime_refresh_last_duration_seconds",
              "Wall-clock duration of the last refresh of the live figures.", MetricType::Gauge);
   auto interval = Family("obsmon_uptime_refresh_interval_seconds",
-                         "The wait after the last refresh: uptime_refresh, or longer when the "
-                         "refreshes would take more than uptime_refresh_max_cpu_percent of a core.",
+                         "The wait after the last refresh: uptime_refresh, or longer when even the "
+                         "refreshes that carry the latency over would take more than "
+                         "uptime_refresh_max_cpu_percent of a core.",
                          MetricType::Gauge);
+  auto latency_count = Family("obsmon_uptime_latency_refreshes_total",
+                              "Refreshes that read every successful run's duration of the window "
+                              "again (the latency figures); the others carry them over.",
+                              MetricType::Counter);
+  auto latency_cpu = Family("obsmon_uptime_latency_refresh_cpu_seconds_total",
+                            "CPU time the refreshes that read the latency figures took.",
+                            MetricType::Counter);
+  auto latency_interval =
+      Family("obsmon_uptime_latency_refresh_interval_seconds",
+             "The wait after the last refresh that read the latency figures: uptime_refresh, or "
+             "longer when they would take more than uptime_refresh_max_cpu_percent of a core.",
+             MetricType::Gauge);
   if (r.refreshes > 0) {
     AddCounter(&count, {}, static_cast<double>(r.refreshes));
     AddCounter(&cpu, {}, r.cpu_seconds);
     AddGauge(&last, {}, r.last_duration_seconds);
     AddGauge(&interval, {}, r.interval_seconds);
+    AddCounter(&latency_count, {}, static_cast<double>(r.latency_refreshes));
+    AddCounter(&latency_cpu, {}, r.latency_cpu_seconds);
+    AddGauge(&latency_interval, {}, r.latency_interval_seconds);
   }
   std::vector<MetricFamily> out;
   out.push_back(std::move(count));
   out.push_back(std::move(cpu));
   out.push_back(std::move(last));
   out.push_back(std::move(interval));
+  out.push_back(std::move(latency_count));
+  out.push_back(std::move(latency_cpu));
+  out.push_back(std::move(latency_interval));
   return out;
 }
 

@@ -110,6 +110,10 @@ struct RefreshStats {
   double cpu_seconds = 0;            // the refresher thread's CPU, all refreshes
   double last_duration_seconds = 0;  // the last refresh, wall clock
   double interval_seconds = 0;       // the wait after the last refresh; 0 before the first
+  // Of those, the refreshes that read every duration of the window (the latency figures).
+  uint64_t latency_refreshes = 0;
+  double latency_cpu_seconds = 0;
+  double latency_interval_seconds = 0;  // the wait after the last of them; 0 before the first
 };
 
 // Everything MetricsCollector::Collect reads, taken at one scrape.

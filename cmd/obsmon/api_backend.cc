@@ -213,6 +213,12 @@ void ApiBackendImpl::SetLiveReport(const std::string& name,
   }
 }
 
+std::optional<obsmon::Report> ApiBackendImpl::LastLiveReport(const std::string& name) {
+  MutexLock lock(mu_);
+  if (auto it = live_reports_.find(name); it != live_reports_.end()) return it->second;
+  return std::nullopt;
+}
+
 Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   auto objective = FindObjective(name);
   if (!objective) return Status::NotFound("no component '" + name + "'");

@@ -62,6 +62,9 @@ class ApiBackendImpl final : public ApiBackend {
   // Without a report (no stored run in the window yet) the component's is forgotten, so the page
   // computes it when asked rather than show the previous window's.
   void SetLiveReport(const std::string& name, std::optional<obsmon::Report> report);
+  // The report SetLiveReport last kept for `name`, if any (the refresher carries its latency
+  // figures over to the next refresh's report).
+  std::optional<obsmon::Report> LastLiveReport(const std::string& name);
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;

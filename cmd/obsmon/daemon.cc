@@ -571,17 +571,23 @@ class Daemon::Impl {
     } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
 
-  // Every uptime_refresh: storage health, and the live figures when due (paced by their cost:
-  // RecordRefresh).
+  // Every uptime_refresh: storage health, and the live figures when due, each part paced by its
+  // cost (RecordRefresh): the figures but latency every uptime_refresh, which costs little (the
+  // runs' state spans: a few rows per probe), and the latency, which reads every successful
+  // run's duration of the window again, only as often as that takes at most
+  // uptime_refresh_max_cpu_percent of a core; in between, the last latency figures are carried
+  // over, marked with the instant they are of (Report::latency_as_of_ms).
   void RefreshLoop() {
     SteadyTime figures_due = clock_.SteadyNow();
+    SteadyTime latency_due = figures_due;
     do {
       ReportStorageHealth();
       if (clock_.SteadyNow() < figures_due) continue;
       MutexLock lock(refresh_mu_);
+      const bool with_latency = clock_.SteadyNow() >= latency_due;
       const double cpu_before = ThreadCpuSeconds();
       const SteadyTime wall_before = clock_.SteadyNow();
-      RefreshUptime();
+      RefreshUptime(with_latency);
       // A refresh builds each component's window report; its latency selection holds a
       // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
       // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
@@ -589,22 +595,29 @@ class Daemon::Impl {
       // (bench/soak_bench, when a report still held 8 bytes a successful run of the window).
       // Handing it back after each refresh keeps RSS near what is in use; it costs a walk of
       // the two arenas.
-      malloc_trim(0);
+      if (with_latency) malloc_trim(0);
       const SteadyTime end = clock_.SteadyNow();
-      figures_due = end + std::chrono::milliseconds(
-                              RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before));
+      const auto wait = std::chrono::milliseconds(RecordRefresh(
+          ThreadCpuSeconds() - cpu_before, end - wall_before, with_latency));
+      if (with_latency) {
+        latency_due = end + wait;
+        figures_due = end + std::chrono::milliseconds(config_.uptime_refresh_ms);
+      } else {
+        figures_due = end + wait;
+      }
     } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
 
   static constexpr int64_t kMaxRefreshWaitMs = 3'600'000;
 
   // Counts a refresh that took `cpu_seconds` of the refresher's CPU and `wall` of real time, and
-  // says how long to wait before the next: uptime_refresh, or long enough that refreshes take at
-  // most uptime_refresh_max_cpu_percent of a core. A refresh's CPU grows with the stored window
-  // (a week of 1,000 probes takes longer than the default 15 s); without the bound the refresher
-  // would run back to back and hold a whole core for a week's figures, which a minute moves by
-  // at most 0.01 %.
-  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall) {
+  // says how long to wait before the next of its kind (`with_latency`: one that read every
+  // duration of the window): uptime_refresh, or long enough that such refreshes take at most
+  // uptime_refresh_max_cpu_percent of a core. A refresh's CPU grows with the stored window (the
+  // latency of a week of 1,000 probes takes longer than the default 15 s); without the bound
+  // the refresher would run back to back and hold a whole core for a week's figures, which a
+  // minute moves by at most 0.01 %.
+  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall, bool with_latency) {
     const double share = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.001 .. 1
     // Never more than an hour between two refreshes, whatever they cost.
     const double paced_ms =
@@ -615,7 +628,14 @@ class Daemon::Impl {
     ++refresh_stats_.refreshes;
     refresh_stats_.cpu_seconds += cpu_seconds;
     refresh_stats_.last_duration_seconds = std::chrono::duration<double>(wall).count();
-    refresh_stats_.interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+    if (with_latency) {
+      ++refresh_stats_.latency_refreshes;
+      refresh_stats_.latency_cpu_seconds += cpu_seconds;
+      refresh_stats_.latency_interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+      refresh_stats_.interval_seconds = static_cast<double>(config_.uptime_refresh_ms) / 1000.0;
+    } else {
+      refresh_stats_.interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+    }
     return wait_ms;
   }
 
@@ -627,7 +647,7 @@ class Daemon::Impl {
       RefreshMaintenance();
     }
     MutexLock lock(refresh_mu_);
-    RefreshUptime();
+    RefreshUptime(/*with_latency=*/true);  // a window added changes which durations count
   }
 
   // The windows that hold back alerts (runtime/maintenance_calendar.h).
@@ -645,7 +665,9 @@ class Daemon::Impl {
   // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
   // its reports, maintenance windows and periods read afresh each time, so a window added by
   // `obsmon maintenance add` (another process) counts on every view within one refresh.
-  void RefreshUptime() {
+  // Without `with_latency`, each component's latency figures are carried over from its last
+  // live report where they may be (LatencyCarriesOver), read afresh where not.
+  void RefreshUptime(bool with_latency) {
     std::vector<ComponentConfig> components;
     {
       MutexLock lock(reload_mu_);
@@ -654,7 +676,10 @@ class Daemon::Impl {
     const TimestampMs now = clock_.NowMs();
     for (const auto& c : components) {
       std::optional<Report> report;
-      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report);
+      std::optional<Report> last;
+      if (!with_latency) last = backend_.LastLiveReport(c.name);
+      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report,
+                                        last ? &*last : nullptr);
       health_->Record("read", figures.status());
       if (!figures.ok()) {
         log_->warn("uptime of {}: {}", c.name, figures.status().message());

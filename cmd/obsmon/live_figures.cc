@@ -23,7 +23,8 @@ UptimeFigures FiguresOfReport(const ComponentConfig& c, const Report& r) {
 }
 
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const ComponentConfig& c,
-                                         TimestampMs now_ms, std::optional<Report>* report_out) {
+                                         TimestampMs now_ms, std::optional<Report>* report_out,
+                                         const Report* latency_from) {
   PeriodReportRequest request;
   request.db_path = db_path;
   request.component = c.name;
@@ -36,6 +37,7 @@ Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const Compo
   request.read_memory = storage::kLiveRead;
   // Log lines and alert history only when the whole report is wanted (they are no figure).
   request.figures_only = report_out == nullptr;
+  request.latency_from = latency_from;
   auto report = BuildPeriodReport(request);
   if (report.ok()) {
     UptimeFigures figures = FiguresOfReport(c, *report);

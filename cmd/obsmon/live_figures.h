@@ -19,10 +19,13 @@ namespace obsmon {
 // The figures of `component` at now_ms. A component without stored runs gets figures with no
 // uptime (nothing known yet), not an error; a failed read is the reader's Status. With `report`,
 // the whole report they were taken from (log lines and alerts included) is left there, for the
-// overview page and the badge; it stays empty without stored runs.
+// overview page and the badge; it stays empty without stored runs. With `latency_from` (the
+// previous refresh's report), its latency figures are carried over when they may be
+// (LatencyCarriesOver) instead of reading every duration of the window again.
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path,
                                          const ComponentConfig& component, TimestampMs now_ms,
-                                         std::optional<Report>* report = nullptr);
+                                         std::optional<Report>* report = nullptr,
+                                         const Report* latency_from = nullptr);
 
 // The board's figures of a computed report (exposed for tests).
 UptimeFigures FiguresOfReport(const ComponentConfig& component, const Report& report);

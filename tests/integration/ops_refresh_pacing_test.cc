@@ -1,14 +1,15 @@
-// The live figures' refresh is paced by its own cost (uptime_refresh_max_cpu_percent): a refresh
-// rebuilds each component's report over its whole window, so a week into an observation it costs
-// seconds, and unpaced the refresher ran back to back. The real obsmon starts on a database that
-// already holds a day of 10 probes' 1-second runs (written through the real writer), with
-// uptime_refresh 100 ms and a cap of 1 % of a core. The truth is the kernel's: the refresher
-// thread's CPU from /proc over 20 s of real time. Unpaced, each ~20 ms refresh would follow the
-// last after 100 ms (about 17 % of a core).
+// The live figures' refresh is paced by its own cost (uptime_refresh_max_cpu_percent): the
+// latency figures read every successful run's duration of the window again, so a week into an
+// observation they cost seconds, and unpaced the refresher ran back to back. The real obsmon
+// starts on a database that already holds a day of 10 probes' 1-second runs (written through the
+// real writer), with uptime_refresh 100 ms. The truths are the kernel's (the refresher thread's
+// CPU from /proc over real time) and the test's own target (when it turned down): between two
+// reads of the latency the other figures still move every uptime_refresh.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -113,16 +114,17 @@ TEST(OpsRefreshPacingTest, TheRefresherKeepsToItsShareOfACore) {
     return r && r->status == 200 ? r->body : std::string();
   };
   ASSERT_TRUE(WaitUntil([&] {
-    return MetricValue(metrics(), "obsmon_uptime_refreshes_total").value_or(0) >= 1;
+    return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
   }, 30s)) << obsmon->Output();
-  // The window spans about three of the waits the refresher chose: a refresh costs more in the
-  // sanitized build (its wait with it), and the figures must be seen to move in any build.
-  const double first_wait = MetricValue(metrics(), "obsmon_uptime_refresh_interval_seconds")
-                                .value_or(0);
+  // The window spans about three of the waits the refresher chose after reading the latency: a
+  // refresh costs more in the sanitized build (its wait with it), and the latency must be seen
+  // to be read again in any build.
+  const double first_wait =
+      MetricValue(metrics(), "obsmon_uptime_latency_refresh_interval_seconds").value_or(0);
   const auto window = std::chrono::milliseconds(
       std::clamp<int64_t>(static_cast<int64_t>(3000 * first_wait), 20'000, 150'000));
   ASSERT_TRUE(WaitUntil([&] {
-    return MetricValue(metrics(), "obsmon_uptime_refreshes_total").value_or(0) >= 2;
+    return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 2;
   }, window)) << obsmon->Output();
 
   const std::string before = metrics();
@@ -137,22 +139,130 @@ TEST(OpsRefreshPacingTest, TheRefresherKeepsToItsShareOfACore) {
   const double share =
       static_cast<double>(ticks_after - ticks_before) / static_cast<double>(sysconf(_SC_CLK_TCK)) /
       wall;
-  // 1 % for the figures, plus the maintenance windows read every 100 ms and /proc's 10 ms ticks.
+  // 1 % for the latency, at most 1 % for the rest (it costs far less), plus the maintenance
+  // windows read every 100 ms and /proc's 10 ms ticks.
   EXPECT_LT(share, 0.05) << "the refresher thread used " << share * 100 << " % of a core";
-  const double refreshes = *MetricValue(after, "obsmon_uptime_refreshes_total") -
-                           *MetricValue(before, "obsmon_uptime_refreshes_total");
-  const double cpu = *MetricValue(after, "obsmon_uptime_refresh_cpu_seconds_total") -
-                     *MetricValue(before, "obsmon_uptime_refresh_cpu_seconds_total");
-  // Still refreshing: the figures move, less often. (A day of 10 probes costs ~10-40 ms a refresh
-  // here, so a wait of 1-4 s: 5 to 20 refreshes in 20 s; about 3 in the sanitized build's
-  // longer window.)
-  EXPECT_GE(refreshes, 2) << after;
-  ASSERT_GT(cpu, 0) << after;
-  // The wait it reports follows its cost: 99 x the last refresh's CPU, or uptime_refresh.
-  const double interval = *MetricValue(after, "obsmon_uptime_refresh_interval_seconds");
+  auto delta = [&](const char* name) {
+    return *MetricValue(after, name) - *MetricValue(before, name);
+  };
+  const double refreshes = delta("obsmon_uptime_refreshes_total");
+  const double latency_reads = delta("obsmon_uptime_latency_refreshes_total");
+  const double latency_cpu = delta("obsmon_uptime_latency_refresh_cpu_seconds_total");
+  // Still reading the latency, less often. (A day of 10 probes costs ~10-40 ms a read here, so a
+  // wait of 1-4 s: 5 to 20 reads in 20 s; about 3 in the sanitized build's longer window.)
+  EXPECT_GE(latency_reads, 2) << after;
+  ASSERT_GT(latency_cpu, 0) << after;
+  // The other figures move in between, every uptime_refresh or so: many more refreshes.
+  EXPECT_GT(refreshes, 2 * latency_reads) << after;
+  // The wait it reports follows its cost: 99 x the last read's CPU, or uptime_refresh.
+  const double interval = *MetricValue(after, "obsmon_uptime_latency_refresh_interval_seconds");
   EXPECT_GT(interval, 0.1) << after;
-  EXPECT_GT(interval, 20 * cpu / refreshes) << after;
+  EXPECT_GT(interval, 20 * latency_cpu / latency_reads) << after;
   EXPECT_TRUE(MetricValue(after, "obsmon_component_uptime_ratio").has_value()) << after;
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+// A target whose /health answers 503 from the moment the test says so, noted by the test's own
+// clock: the truth the error budget is checked against.
+class SwitchableTarget {
+ public:
+  SwitchableTarget() {
+    server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      res.status = down_ ? 503 : 200;
+      res.set_content("ok", "text/plain");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~SwitchableTarget() {
+    server_.stop();
+    thread_.join();
+  }
+  int port() const { return port_; }
+  void GoDown() { down_ = true; }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<bool> down_{false};
+  int port_ = 0;
+};
+
+// Between two reads of the latency (0.2 % of a core: a day of 10 probes costs ~40-80 ms a read,
+// so the next comes 20-40 s later, minutes in the sanitized build) the uptime figures still follow the runs every
+// uptime_refresh: the error budget shrinks by the time the target has been down, and the
+// overview page says how old the latency it shows is.
+TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
+  ScratchDir dir;
+  const std::string db = dir.File("obsmon.db");
+  WriteADay(db);
+  if (HasFatalFailure()) return;
+  SwitchableTarget target;
+  std::string config = "listen: 127.0.0.1:0\n"
+                       "storage: {path: " + db + "}\n"
+                       "uptime_refresh: 100ms\n"
+                       "uptime_refresh_max_cpu_percent: 0.2\n"
+                       "components:\n"
+                       "  - name: carbon\n"
+                       "    objective: {latency_p95: 500ms}\n"
+                       "    probes:\n";
+  for (int p = 0; p < kProbes; ++p) {
+    config += "      - {name: health-" + std::to_string(p) +
+              ", kind: http, url: \"http://127.0.0.1:" + std::to_string(target.port()) +
+              "/health\", interval: 1s, timeout: 500ms}\n";
+  }
+  WriteWholeFile(dir.File("obsmon.yml"), config);
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client api("127.0.0.1", port);
+  auto metrics = [&] {
+    auto r = api.Get("/metrics");
+    return r && r->status == 200 ? r->body : std::string();
+  };
+  // Right after the first read of the latency (the day written before the start).
+  ASSERT_TRUE(WaitUntil([&] {
+    return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
+  }, 60s)) << obsmon->Output();
+  const std::string at_read = metrics();
+  const double wait = *MetricValue(at_read, "obsmon_uptime_latency_refresh_interval_seconds");
+  ASSERT_GE(wait, 10) << "the latency is read too often here for this test to mean anything\n"
+                      << at_read;
+  const double budget_before =
+      *MetricValue(at_read, "obsmon_component_error_budget_remaining_seconds");
+  const auto read_at = std::chrono::steady_clock::now();
+
+  target.GoDown();
+  const auto down_at = std::chrono::steady_clock::now();
+  // Down runs every second; each refresh that carries the latency over (every 100 ms, or paced
+  // by its own few ms at 0.2 %: about a second here, a few in the sanitized build) counts them
+  // into the budget.
+  std::string seen;
+  ASSERT_TRUE(WaitUntil([&] {
+    seen = metrics();
+    return MetricValue(seen, "obsmon_component_error_budget_remaining_seconds").value_or(1e18) <
+           budget_before - 2;
+  }, 30s)) << seen;
+  const double down_for =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - down_at).count();
+  const double used = budget_before -
+                      *MetricValue(seen, "obsmon_component_error_budget_remaining_seconds");
+  // Down time is counted from the first failed run (at most 1 s after the switch) to the refresh.
+  EXPECT_LE(used, down_for + 0.5) << seen;
+  // ... and all of it without reading the latency again.
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - read_at).count();
+  if (elapsed < wait - 1) {
+    EXPECT_EQ(*MetricValue(seen, "obsmon_uptime_latency_refreshes_total"),
+              *MetricValue(at_read, "obsmon_uptime_latency_refreshes_total"))
+        << seen;
+  }
+  // The overview shows the carried-over latency with the instant it is of.
+  auto page = api.Get("/");
+  ASSERT_TRUE(page && page->status == 200);
+  EXPECT_NE(page->body.find("latency as of"), std::string::npos) << page->body;
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }

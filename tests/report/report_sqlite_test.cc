@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "core/time_format.h"
 #include "report/report.h"
 #include "render/report_format.h"
 #include "storage/storage.h"
@@ -157,6 +158,121 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
       EXPECT_EQ(RenderReportJson(*got), RenderReportJson(want)) << "window " << w;
     }
   }
+}
+
+
+// The daemon's refresh between two reads of the latency (docs/uptime.md, "How often the live
+// figures move"): a report built with `latency_from` takes the earlier report's latency figures,
+// says when they are of, and reads everything else afresh. The runs after the earlier report are
+// down and slow: a carried-over report must show the new down time and none of the new latency.
+TEST_F(ReportSqliteTest, LatencyCarriedOverIsTheEarlierReportsAndSaysWhen) {
+  Objective objective;
+  objective.window_ms = kDay;
+  objective.latency_p95_ms = 100;
+  const int64_t t1 = kT0 + kDay + 12 * kHour;
+  const int64_t t2 = t1 + 10 * kMinute;
+  std::vector<ProbeRun> before;
+  for (int64_t ts = kT0; ts < t1; ts += kMinute) {
+    before.push_back(MakeRun("health", ts, true, 90 * kSecond, "", 0.010 + (ts / kMinute % 7) * 1e-3));
+  }
+  Write(before);
+  auto reader = storage::Reader::Open(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto earlier = BuildReport(**reader, "carbon", objective, t1 - kDay, t1, t1);
+  ASSERT_TRUE(earlier.ok()) << earlier.status().ToString();
+  EXPECT_FALSE(earlier->latency_as_of_ms);
+  ASSERT_GT(earlier->latency.count, 0u);
+  reader->reset();
+
+  std::vector<ProbeRun> after;
+  for (int64_t ts = t1; ts < t2; ts += kMinute) {
+    after.push_back(MakeRun("health", ts, ts < t1 + 5 * kMinute, 90 * kSecond,
+                            ts < t1 + 5 * kMinute ? "" : "status 503", 5.0));
+  }
+  Write(after);
+  reader = storage::Reader::Open(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ReportOptions carry;
+  carry.latency_from = &*earlier;
+  auto carried = BuildReport(**reader, "carbon", objective, t2 - kDay, t2, t2, carry);
+  ASSERT_TRUE(carried.ok()) << carried.status().ToString();
+  auto fresh = BuildReport(**reader, "carbon", objective, t2 - kDay, t2, t2);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+
+  // Everything but latency is read afresh: the five down minutes are in both.
+  EXPECT_EQ(carried->totals.down_ms, 5 * kMinute);
+  EXPECT_EQ(carried->totals.down_ms, fresh->totals.down_ms);
+  EXPECT_EQ(carried->totals.up_ms, fresh->totals.up_ms);
+  // The latency is the earlier report's, as of its instant; the fresh one counts the 5 s runs.
+  ASSERT_TRUE(carried->latency_as_of_ms);
+  EXPECT_EQ(*carried->latency_as_of_ms, t1);
+  EXPECT_EQ(carried->latency.count, earlier->latency.count);
+  EXPECT_EQ(carried->latency.p95_seconds, earlier->latency.p95_seconds);
+  EXPECT_EQ(fresh->latency.count, earlier->latency.count - 10 + 5);  // 10 min left the window
+  EXPECT_EQ(fresh->latency.max_seconds, 5.0);
+  ASSERT_EQ(carried->latency_by_probe.size(), 1u);
+  EXPECT_EQ(carried->latency_by_probe[0].latency.count, earlier->latency.count);
+  ASSERT_FALSE(carried->days.empty());
+  EXPECT_EQ(carried->days[0].latency.count, earlier->days[0].latency.count);
+  for (const LatencyPoint& p : carried->latency_hourly) {
+    EXPECT_GT(p.start_ms + kHour, carried->from_ms) << "an hour before the window stayed";
+  }
+  // The verdict says which figures are older, and the JSON when.
+  bool said = false;
+  for (const Criterion& c : carried->criteria) {
+    if (c.name == "latency_p95") {
+      said = c.detail.find("(latency as of " + FormatRfc3339(t1) + ")") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(said);
+  const std::string json = RenderReportJson(*carried);
+  EXPECT_NE(json.find("\"as_of_ms\": " + std::to_string(t1)), std::string::npos) << json;
+
+  // Carried over again, the instant stays the first one's.
+  ReportOptions again;
+  again.latency_from = &*carried;
+  auto third = BuildReport(**reader, "carbon", objective, t2 + kMinute - kDay, t2 + kMinute,
+                           t2 + kMinute, again);
+  ASSERT_TRUE(third.ok());
+  ASSERT_TRUE(third->latency_as_of_ms);
+  EXPECT_EQ(*third->latency_as_of_ms, t1);
+}
+
+TEST(LatencyCarriesOverTest, OnlyBetweenReportsOfTheSameWindowAndSla) {
+  Report a;
+  a.component = "carbon";
+  a.from_ms = kT0;
+  a.to_ms = kT0 + kDay;
+  a.now_ms = a.to_ms;
+  a.objective.latency_p95_ms = 100;
+  a.health_probes = {"health"};
+  Report b = a;
+  b.from_ms += kMinute;
+  b.to_ms += kMinute;
+  b.now_ms += kMinute;
+  EXPECT_TRUE(LatencyCarriesOver(a, b));
+  EXPECT_FALSE(LatencyCarriesOver(b, a)) << "built later than the report it would stand in";
+  Report other = b;
+  other.component = "other";
+  EXPECT_FALSE(LatencyCarriesOver(a, other));
+  Report sla = b;
+  sla.objective.latency_p95_ms = 200;
+  EXPECT_FALSE(LatencyCarriesOver(a, sla));
+  Report named = b;
+  named.objective.latency_probes = {"health"};
+  EXPECT_FALSE(LatencyCarriesOver(a, named));
+  Report probes = b;
+  probes.health_probes = {"health", "health-2"};
+  EXPECT_FALSE(LatencyCarriesOver(a, probes));
+  Report period = b;
+  period.period_id = 3;
+  EXPECT_FALSE(LatencyCarriesOver(a, period)) << "a period started since";
+  Report longer = b;
+  longer.from_ms -= kDay;
+  EXPECT_FALSE(LatencyCarriesOver(a, longer));
+  Report zone = b;
+  zone.time_zone = "Europe/Berlin";
+  EXPECT_FALSE(LatencyCarriesOver(a, zone));
 }
 
 }  // namespace

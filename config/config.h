@@ -99,11 +99,13 @@ struct Config {
   int64_t batch_window_ms = 100;
   // How often the objective-window uptime behind /metrics and the API is recomputed.
   int64_t uptime_refresh_ms = 15'000;
-  // At most this share of one core (percent) goes to those refreshes: each rebuilds every
-  // component's live report over its whole window, so its cost grows with the observation (a
-  // week of 1,000 probes at 1 s: longer than uptime_refresh). After a refresh that took C seconds
-  // of CPU the next waits at least C x (100 / share - 1).
-  double uptime_refresh_max_cpu_percent = 2;
+  // At most this share of one core (percent) goes to reading the latency figures again: each
+  // read goes over every successful run's duration of the window, so its cost grows with the
+  // observation (a week of 100 probes at 1 s: 2 s; of 1,000: longer than uptime_refresh). After
+  // a read that took C seconds of CPU the next waits at least C x (100 / share - 1); the
+  // refreshes in between carry the latency over. 0.5: a week into 100 probes, a read every
+  // 6.5 minutes, ~50 us of CPU per probe run (docs/benchmarks.md, "A week in").
+  double uptime_refresh_max_cpu_percent = 0.5;
   std::vector<std::string> rule_files;
   // The `alerting:` section as written; validated by alerts/ (ParseAlertingConfig).
   YAML::Node alerting;

@@ -552,7 +552,8 @@ bool LatencyCarriesOver(const Report& earlier, const Report& later) {
   const Objective& b = later.objective;
   const TimestampMs earlier_as_of = earlier.latency_as_of_ms.value_or(earlier.now_ms);
   return earlier.component == later.component && earlier.period_id == later.period_id &&
-         earlier.from_ms <= later.from_ms && earlier.to_ms - earlier.from_ms == later.to_ms - later.from_ms &&
+         earlier.from_ms <= later.from_ms &&
+         earlier.to_ms - earlier.from_ms == later.to_ms - later.from_ms &&
          earlier_as_of <= later.now_ms && earlier.health_probes == later.health_probes &&
          a.latency_p95_ms == b.latency_p95_ms && a.latency_probes == b.latency_probes &&
          earlier.time_zone == later.time_zone;

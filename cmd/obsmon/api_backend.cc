@@ -207,16 +207,16 @@ void ApiBackendImpl::SetLiveReport(const std::string& name,
                                    std::optional<obsmon::Report> report) {
   MutexLock lock(mu_);
   if (report) {
-    live_reports_[name] = std::move(*report);
+    live_reports_[name] = std::make_shared<const obsmon::Report>(std::move(*report));
   } else {
     live_reports_.erase(name);
   }
 }
 
-std::optional<obsmon::Report> ApiBackendImpl::LastLiveReport(const std::string& name) {
+std::shared_ptr<const obsmon::Report> ApiBackendImpl::LastLiveReport(const std::string& name) {
   MutexLock lock(mu_);
   if (auto it = live_reports_.find(name); it != live_reports_.end()) return it->second;
-  return std::nullopt;
+  return nullptr;
 }
 
 Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
@@ -224,7 +224,7 @@ Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   if (!objective) return Status::NotFound("no component '" + name + "'");
   {
     MutexLock lock(mu_);
-    if (auto it = live_reports_.find(name); it != live_reports_.end()) return it->second;
+    if (auto it = live_reports_.find(name); it != live_reports_.end()) return *it->second;
   }
   PeriodReportRequest request;
   request.db_path = db_path_;

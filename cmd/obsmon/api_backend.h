@@ -62,9 +62,9 @@ class ApiBackendImpl final : public ApiBackend {
   // Without a report (no stored run in the window yet) the component's is forgotten, so the page
   // computes it when asked rather than show the previous window's.
   void SetLiveReport(const std::string& name, std::optional<obsmon::Report> report);
-  // The report SetLiveReport last kept for `name`, if any (the refresher carries its latency
+  // The report SetLiveReport last kept for `name`, or null (the refresher carries its latency
   // figures over to the next refresh's report).
-  std::optional<obsmon::Report> LastLiveReport(const std::string& name);
+  std::shared_ptr<const obsmon::Report> LastLiveReport(const std::string& name);
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -94,7 +94,8 @@ class ApiBackendImpl final : public ApiBackend {
   // Components with `source:`: their reports are read from that store (cmd/obsmon/store_report.h).
   std::map<std::string, source::SourceOptions> sources_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
-  std::map<std::string, obsmon::Report> live_reports_ GUARDED_BY(mu_);
+  // Shared, never changed once set: the refresher reads the last one without copying it.
+  std::map<std::string, std::shared_ptr<const obsmon::Report>> live_reports_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
   std::function<void(const std::string&)> on_change_;  // set once before serving
 };

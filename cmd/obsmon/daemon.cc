@@ -584,10 +584,11 @@ class Daemon::Impl {
       ReportStorageHealth();
       if (clock_.SteadyNow() < figures_due) continue;
       MutexLock lock(refresh_mu_);
-      const bool with_latency = clock_.SteadyNow() >= latency_due;
       const double cpu_before = ThreadCpuSeconds();
       const SteadyTime wall_before = clock_.SteadyNow();
-      RefreshUptime(with_latency);
+      // Also true when a component's latency could not be carried over (the first refresh, a
+      // reload, a period started): that refresh read it, and is paced as such.
+      const bool with_latency = RefreshUptime(/*latency_due=*/wall_before >= latency_due);
       // A refresh builds each component's window report; its latency selection holds a
       // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
       // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
@@ -647,7 +648,7 @@ class Daemon::Impl {
       RefreshMaintenance();
     }
     MutexLock lock(refresh_mu_);
-    RefreshUptime(/*with_latency=*/true);  // a window added changes which durations count
+    RefreshUptime(/*latency_due=*/true);  // a window added changes which durations count
   }
 
   // The windows that hold back alerts (runtime/maintenance_calendar.h).
@@ -665,9 +666,11 @@ class Daemon::Impl {
   // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
   // its reports, maintenance windows and periods read afresh each time, so a window added by
   // `obsmon maintenance add` (another process) counts on every view within one refresh.
-  // Without `with_latency`, each component's latency figures are carried over from its last
-  // live report where they may be (LatencyCarriesOver), read afresh where not.
-  void RefreshUptime(bool with_latency) {
+  // Unless `latency_due`, each component's latency figures are carried over from its last live
+  // report where they may be (LatencyCarriesOver), read afresh where not. True when some
+  // component's latency was read afresh.
+  bool RefreshUptime(bool latency_due) {
+    bool read_latency = false;
     std::vector<ComponentConfig> components;
     {
       MutexLock lock(reload_mu_);
@@ -676,10 +679,10 @@ class Daemon::Impl {
     const TimestampMs now = clock_.NowMs();
     for (const auto& c : components) {
       std::optional<Report> report;
-      std::optional<Report> last;
-      if (!with_latency) last = backend_.LastLiveReport(c.name);
-      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report,
-                                        last ? &*last : nullptr);
+      std::shared_ptr<const Report> last;
+      if (!latency_due) last = backend_.LastLiveReport(c.name);
+      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report, last.get());
+      if (report && !report->latency_as_of_ms) read_latency = true;
       health_->Record("read", figures.status());
       if (!figures.ok()) {
         log_->warn("uptime of {}: {}", c.name, figures.status().message());
@@ -688,6 +691,7 @@ class Daemon::Impl {
       uptime_.Set(*figures);
       backend_.SetLiveReport(c.name, std::move(report));
     }
+    return read_latency;
   }
 
   DaemonOptions options_;

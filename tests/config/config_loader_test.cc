@@ -227,7 +227,7 @@ TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {
   ConfigErrors errors;
   EXPECT_EQ(
       LoadConfigFromString(probes, "inline.yml", clock, &errors)->uptime_refresh_max_cpu_percent,
-      2.0);
+      0.5);
 }
 
 TEST(ConfigLoaderTest, IntervalsAreBounded) {

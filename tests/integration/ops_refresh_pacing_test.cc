@@ -191,8 +191,8 @@ class SwitchableTarget {
 };
 
 // Between two reads of the latency (0.2 % of a core: a day of 10 probes costs ~40-80 ms a read,
-// so the next comes 20-40 s later, minutes in the sanitized build) the uptime figures still follow the runs every
-// uptime_refresh: the error budget shrinks by the time the target has been down, and the
+// so the next comes 20-40 s later, minutes in the sanitized build) the uptime figures still
+// follow the runs: the error budget shrinks by the time the target has been down, and the
 // overview page says how old the latency it shows is.
 TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
   ScratchDir dir;

@@ -173,7 +173,8 @@ TEST_F(ReportSqliteTest, LatencyCarriedOverIsTheEarlierReportsAndSaysWhen) {
   const int64_t t2 = t1 + 10 * kMinute;
   std::vector<ProbeRun> before;
   for (int64_t ts = kT0; ts < t1; ts += kMinute) {
-    before.push_back(MakeRun("health", ts, true, 90 * kSecond, "", 0.010 + (ts / kMinute % 7) * 1e-3));
+    const double seconds = 0.010 + static_cast<double>(ts / kMinute % 7) * 1e-3;
+    before.push_back(MakeRun("health", ts, true, 90 * kSecond, "", seconds));
   }
   Write(before);
   auto reader = storage::Reader::Open(path_);

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string_view>
 
+#include "core/duration.h"
 #include "render/html_template.h"
 #include "render/status_bar.h"
 #include "report/figure_format.h"
@@ -98,10 +99,14 @@ std::string DayOfWindow(const Report& r) {
   const int64_t days = r.period_days.empty()
                            ? (r.to_ms - r.from_ms + 86'400'000 - 1) / 86'400'000
                            : static_cast<int64_t>(r.period_days.size());
-  // Without an active period the window is the objective's, ending now: it never "ends".
+  // Without an active period the window is the objective's, ending now: it never "ends". A
+  // window that is not whole days says its length as configured ("last 1h"), not "last 1 day".
   if (!r.period_id) {
-    return "last " + std::to_string(days) + (days == 1 ? " day" : " days") +
-           " (no active period)";
+    const int64_t window_ms = r.to_ms - r.from_ms;
+    const std::string length = window_ms % 86'400'000 == 0
+                                   ? std::to_string(days) + (days == 1 ? " day" : " days")
+                                   : FormatDurationMs(window_ms);
+    return "last " + length + " (no active period)";
   }
   if (!r.in_progress()) return std::to_string(days) + (days == 1 ? " day, ended" : " days, ended");
   const int64_t day = std::clamp<int64_t>(static_cast<int64_t>(r.days.size()), 1, days);

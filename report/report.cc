@@ -547,16 +547,37 @@ void CarryLatencyOver(const Report& earlier, Report& r) {
 
 }  // namespace
 
+namespace {
+
+// The excluded intervals of `r` (maintenance) within [from, to).
+std::vector<TimeInterval> ExcludedWithin(const Report& r, TimestampMs from, TimestampMs to) {
+  std::vector<TimeInterval> out;
+  for (const TimeInterval& t : r.excluded) {
+    const TimestampMs start = std::max(t.start_ms, from);
+    const TimestampMs end = std::min(t.end_ms, to);
+    if (start < end) out.push_back({start, end});
+  }
+  return out;
+}
+
+}  // namespace
+
 bool LatencyCarriesOver(const Report& earlier, const Report& later) {
   const Objective& a = earlier.objective;
   const Objective& b = later.objective;
   const TimestampMs earlier_as_of = earlier.latency_as_of_ms.value_or(earlier.now_ms);
+  // The maintenance windows over the time both windows cover, up to where the earlier one was
+  // read: one added there since (`obsmon maintenance add --db` straight into the file, which the
+  // daemon is not told of) changes which durations count (fresh eyes found it carried over).
+  const TimestampMs shared_end = std::min(earlier.evaluated_to_ms, later.evaluated_to_ms);
   return earlier.component == later.component && earlier.period_id == later.period_id &&
          earlier.from_ms <= later.from_ms &&
          earlier.to_ms - earlier.from_ms == later.to_ms - later.from_ms &&
          earlier_as_of <= later.now_ms && earlier.health_probes == later.health_probes &&
          a.latency_p95_ms == b.latency_p95_ms && a.latency_probes == b.latency_probes &&
-         earlier.time_zone == later.time_zone;
+         earlier.time_zone == later.time_zone &&
+         ExcludedWithin(earlier, later.from_ms, shared_end) ==
+             ExcludedWithin(later, later.from_ms, shared_end);
 }
 
 Report ComputeReportFromInput(const ReportInput& input, const std::string& component,

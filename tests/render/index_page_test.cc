@@ -110,6 +110,26 @@ TEST(IndexPageTest, AWindowWithoutPeriodIsTheRollingObjectiveWindow) {
   EXPECT_EQ(card.find("ended"), std::string::npos) << card;
 }
 
+// An objective window shorter than a day, or not whole days, is named as configured (fresh eyes:
+// "last 1 day" was shown for windows of 1h, 2m and 3m).
+TEST(IndexPageTest, AWindowOfHoursIsNamedByItsLength) {
+  for (const auto& [window_ms, text] : std::vector<std::pair<int64_t, std::string>>{
+           {3'600'000, "last 1h (no active period)"},
+           {120'000, "last 2m (no active period)"},
+           {36 * 3'600'000LL, "last 1d12h (no active period)"},
+           {86'400'000, "last 1 day (no active period)"}}) {
+    IndexPage page = Page();
+    Report& r = *page.components[0].report;
+    r.period_id.reset();
+    r.period_days.clear();
+    r.from_ms = r.to_ms - window_ms;
+    page.components[0].period.reset();
+    const std::string card = Card(RenderIndexPage(page), "carbon");
+    EXPECT_NE(card.find("data-figure=\"day\">" + text + "<"), std::string::npos)
+        << window_ms << "\n" << card;
+  }
+}
+
 TEST(IndexPageTest, DayAndHourBars) {
   const Report r = CarbonReport();
   const auto days = DayCells(r);

@@ -245,12 +245,14 @@ TEST(LatencyCarriesOverTest, OnlyBetweenReportsOfTheSameWindowAndSla) {
   a.from_ms = kT0;
   a.to_ms = kT0 + kDay;
   a.now_ms = a.to_ms;
+  a.evaluated_to_ms = a.to_ms;
   a.objective.latency_p95_ms = 100;
   a.health_probes = {"health"};
   Report b = a;
   b.from_ms += kMinute;
   b.to_ms += kMinute;
   b.now_ms += kMinute;
+  b.evaluated_to_ms += kMinute;
   EXPECT_TRUE(LatencyCarriesOver(a, b));
   EXPECT_FALSE(LatencyCarriesOver(b, a)) << "built later than the report it would stand in";
   Report other = b;
@@ -274,6 +276,18 @@ TEST(LatencyCarriesOverTest, OnlyBetweenReportsOfTheSameWindowAndSla) {
   Report zone = b;
   zone.time_zone = "Europe/Berlin";
   EXPECT_FALSE(LatencyCarriesOver(a, zone));
+  // A maintenance window over time the earlier report read (added straight into the database)
+  // changes which durations count; one after it, or before the later window, does not.
+  Report maintained = b;
+  maintained.excluded = {{kT0 + kHour, kT0 + 2 * kHour}};
+  EXPECT_FALSE(LatencyCarriesOver(a, maintained));
+  Report later_window = b;
+  later_window.excluded = {{a.evaluated_to_ms, b.to_ms}};
+  EXPECT_TRUE(LatencyCarriesOver(a, later_window));
+  Report both = b;
+  a.excluded = {{kT0, kT0 + 2 * kMinute}, {kT0 + kHour, kT0 + 2 * kHour}};
+  both.excluded = {{kT0 + kMinute, kT0 + 2 * kMinute}, {kT0 + kHour, kT0 + 2 * kHour}};
+  EXPECT_TRUE(LatencyCarriesOver(a, both)) << "the same windows, clipped by the moved start";
 }
 
 }  // namespace

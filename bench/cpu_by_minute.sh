@@ -19,17 +19,7 @@ dir=$(mktemp -d /tmp/obsmon-cpu-by-minute.XXXXXX)
 target_port=$(free_port)
 listen_port=$(free_port)
 start_target "$dir" "$target_port"
-{
-  echo "listen: 127.0.0.1:$listen_port"
-  echo "storage:"
-  echo "  path: $dir/obsmon.db"
-  echo "components:"
-  echo "  - name: bench"
-  echo "    probes:"
-  for ((i = 0; i < n; i++)); do
-    echo "      - {name: t$i, kind: http, url: \"http://127.0.0.1:$target_port/t/$i\", interval: 1000ms, timeout: 1000ms}"
-  done
-} > "$dir/obsmon.yml"
+probe_config "$listen_port" "$dir/obsmon.db" bench t "$n" "$target_port" > "$dir/obsmon.yml"
 "$obsmon" run --config "$dir/obsmon.yml" --log-level warn > "$dir/obsmon.log" 2>&1 &
 pid=$!
 trap 'kill $pid $target_pid 2>/dev/null || true' EXIT

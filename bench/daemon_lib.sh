@@ -17,6 +17,23 @@ start_target() {
   done
 }
 
+# probe_config LISTEN_PORT DB COMPONENT PREFIX N TARGET_PORT [EXTRA]: an obsmon config of one
+# component with N http probes PREFIX0 .. PREFIX<N-1> of the target at 1 s; EXTRA (YAML lines)
+# goes before storage.
+probe_config() {
+  local i
+  echo "listen: 127.0.0.1:$1"
+  [ -n "${7:-}" ] && echo "$7"
+  echo "storage:"
+  echo "  path: $2"
+  echo "components:"
+  echo "  - name: $3"
+  echo "    probes:"
+  for ((i = 0; i < $5; i++)); do
+    echo "      - {name: $4$i, kind: http, url: \"http://127.0.0.1:$6/t/$i\", interval: 1000ms, timeout: 1000ms}"
+  done
+}
+
 # runs PORT: the probe runs obsmon listening on PORT has counted (obsmon_probe_runs_total).
 runs() {
   curl -s "127.0.0.1:$1/metrics" |

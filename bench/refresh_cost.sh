@@ -45,18 +45,7 @@ metric() {
 measure() {
   local label=$1 db=$2 extra=${3:-} port
   port=$(free_port)
-  {
-    echo "listen: 127.0.0.1:$port"
-    [ -n "$extra" ] && echo "$extra"
-    echo "storage:"
-    echo "  path: $db"
-    echo "components:"
-    echo "  - name: carbon"
-    echo "    probes:"
-    for ((i = 0; i < n; i++)); do
-      echo "      - {name: health-$i, kind: http, url: \"http://127.0.0.1:$target_port/t/$i\", interval: 1000ms, timeout: 1000ms}"
-    done
-  } > "$dir/$label.yml"
+  probe_config "$port" "$db" carbon health- "$n" "$target_port" "$extra" > "$dir/$label.yml"
   "$obsmon" run --config "$dir/$label.yml" --log-level warn > "$dir/$label.log" 2>&1 &
   local pid=$!
   sleep 60

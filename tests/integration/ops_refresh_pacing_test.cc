@@ -86,33 +86,44 @@ void WriteADay(const std::string& db) {
   writer->Stop();
 }
 
+// The config of component carbon's kProbes health probes of 127.0.0.1:`target_port`/health at
+// 1 s, on `db`, refreshed every 100 ms, with `share` as uptime_refresh_max_cpu_percent and
+// `objective` (a YAML line, or "") for the component.
+std::string DayConfig(const std::string& db, int target_port, const std::string& share,
+                      const std::string& objective) {
+  std::string config = "listen: 127.0.0.1:0\n"
+                       "storage: {path: " + db + "}\n"
+                       "uptime_refresh: 100ms\n"
+                       "uptime_refresh_max_cpu_percent: " + share + "\n"
+                       "components:\n"
+                       "  - name: carbon\n" + objective +
+                       "    probes:\n";
+  for (int p = 0; p < kProbes; ++p) {
+    config += "      - {name: health-" + std::to_string(p) +
+              ", kind: http, url: \"http://127.0.0.1:" + std::to_string(target_port) +
+              "/health\", interval: 1s, timeout: 500ms}\n";
+  }
+  return config;
+}
+
+// /metrics of the obsmon on `port`, "" when it does not answer.
+std::string Metrics(int port) {
+  httplib::Client api("127.0.0.1", port);
+  auto r = api.Get("/metrics");
+  return r && r->status == 200 ? r->body : std::string();
+}
+
 TEST(OpsRefreshPacingTest, TheRefresherKeepsToItsShareOfACore) {
   ScratchDir dir;
   const std::string db = dir.File("obsmon.db");
   WriteADay(db);
   if (HasFatalFailure()) return;
   HealthTarget target;
-  std::string config = "listen: 127.0.0.1:0\n"
-                       "storage: {path: " + db + "}\n"
-                       "uptime_refresh: 100ms\n"
-                       "uptime_refresh_max_cpu_percent: 1\n"
-                       "components:\n"
-                       "  - name: carbon\n"
-                       "    probes:\n";
-  for (int p = 0; p < kProbes; ++p) {
-    config += "      - {name: health-" + std::to_string(p) +
-              ", kind: http, url: \"http://127.0.0.1:" + std::to_string(target.port()) +
-              "/health\", interval: 1s, timeout: 500ms}\n";
-  }
-  WriteWholeFile(dir.File("obsmon.yml"), config);
+  WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), "1", ""));
   int port = 0;
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
-  httplib::Client api("127.0.0.1", port);
-  auto metrics = [&] {
-    auto r = api.Get("/metrics");
-    return r && r->status == 200 ? r->body : std::string();
-  };
+  auto metrics = [&] { return Metrics(port); };
   ASSERT_TRUE(WaitUntil([&] {
     return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
   }, 30s)) << obsmon->Output();
@@ -200,28 +211,12 @@ TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
   WriteADay(db);
   if (HasFatalFailure()) return;
   SwitchableTarget target;
-  std::string config = "listen: 127.0.0.1:0\n"
-                       "storage: {path: " + db + "}\n"
-                       "uptime_refresh: 100ms\n"
-                       "uptime_refresh_max_cpu_percent: 0.2\n"
-                       "components:\n"
-                       "  - name: carbon\n"
-                       "    objective: {latency_p95: 500ms}\n"
-                       "    probes:\n";
-  for (int p = 0; p < kProbes; ++p) {
-    config += "      - {name: health-" + std::to_string(p) +
-              ", kind: http, url: \"http://127.0.0.1:" + std::to_string(target.port()) +
-              "/health\", interval: 1s, timeout: 500ms}\n";
-  }
-  WriteWholeFile(dir.File("obsmon.yml"), config);
+  WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), "0.2",
+                                                   "    objective: {latency_p95: 500ms}\n"));
   int port = 0;
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
-  httplib::Client api("127.0.0.1", port);
-  auto metrics = [&] {
-    auto r = api.Get("/metrics");
-    return r && r->status == 200 ? r->body : std::string();
-  };
+  auto metrics = [&] { return Metrics(port); };
   // Right after the first read of the latency (the day written before the start).
   ASSERT_TRUE(WaitUntil([&] {
     return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
@@ -260,6 +255,7 @@ TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
         << seen;
   }
   // The overview shows the carried-over latency with the instant it is of.
+  httplib::Client api("127.0.0.1", port);
   auto page = api.Get("/");
   ASSERT_TRUE(page && page->status == 200);
   EXPECT_NE(page->body.find("latency as of"), std::string::npos) << page->body;

@@ -160,7 +160,9 @@ TEST_P(LogSigkillTest, CountsAndEventsAreExactAcrossKillsAndRotations) {
 
   int kills = 0, rotations = 0;
   const auto deadline = std::chrono::steady_clock::now() + 7s;
-  while (std::chrono::steady_clock::now() < deadline || kills < 5) {
+  // Both counts are floors, not just the time: a slow (sanitized) start leaves fewer turns in 7 s,
+  // and chance alone may deal too few of either.
+  while (std::chrono::steady_clock::now() < deadline || kills < 5 || rotations < 5) {
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 400));
     if (rng() % 3 != 0) {
       std::lock_guard<std::mutex> lock(mu);

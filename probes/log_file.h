@@ -2,7 +2,8 @@
 // bytes, and reading from an offset, transparently through gzip for rotated `.gz` files. Also
 // lists the rotated siblings of a followed path (logrotate's `.1`, `.2.gz`, dateext `-20250101`).
 //
-// A LogFile owns its descriptor; it is movable, not copyable, and not thread-safe. Errors are
+// A LogFile owns its descriptor; it is movable, not copyable, and not thread-safe (Share() gives
+// another thread its own). Errors are
 // Status values whose message is the short reason shown to users ("permission denied").
 #pragma once
 
@@ -48,6 +49,10 @@ class LogFile {
   LogFile(LogFile&&) noexcept;
   LogFile& operator=(LogFile&&) noexcept;
   ~LogFile();
+
+  // A second reader of the same open file (plain files only) with its own read position, so
+  // that two threads can read different parts of it at once; each LogFile stays single-threaded.
+  Result<LogFile> Share() const;
 
   const std::string& path() const { return path_; }
   FileId id() const { return id_; }

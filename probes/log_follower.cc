@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 namespace obsmon::probes {
 
@@ -61,7 +62,7 @@ void LogFollower::SetCursor(const LogFile& file, std::string fingerprint, int64_
 }
 
 void LogFollower::CountLine(std::string_view line, int severity, const std::string& file,
-                            FollowOutput* out) {
+                            FollowOutput* out) const {
   if (severity < 0) return;
   ++out->matches[static_cast<size_t>(severity)];
   if (out->events.size() >= options_.max_events_per_poll) {
@@ -80,14 +81,100 @@ void LogFollower::NoteBinary(const LogFile& file, FollowOutput* out) {
 bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
                            const std::function<bool()>& expired, FollowOutput* out,
                            int64_t* end_offset, std::string* head) {
+  if (const int64_t split = SplitPoint(file, offset); split > offset) {
+    return ReadInTwo(file, offset, split, finished_file, expired, out, end_offset, head);
+  }
+  return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head, &buffer_);
+}
+
+int64_t LogFollower::SplitPoint(LogFile& file, int64_t offset) const {
+  static const bool two_cores = std::thread::hardware_concurrency() >= 2;
+  if (options_.parallel_min_bytes == 0 || file.compressed() || !two_cores) return -1;
+  struct stat st {};
+  if (!file.Stat(&st) || st.st_size - offset < static_cast<int64_t>(options_.parallel_min_bytes)) {
+    return -1;
+  }
+  // The first newline at or after the middle, looked for within one read chunk: the first part
+  // then ends with a complete line, and a line longer than that is not worth a second thread.
+  const int64_t middle = offset + (st.st_size - offset) / 2;
+  std::string probe(std::min<size_t>(options_.read_chunk_bytes, 64 * 1024), '\0');
+  for (int64_t at = middle; at < middle + static_cast<int64_t>(options_.read_chunk_bytes);) {
+    if (file.Seek(at).ok()) {
+      auto got = file.Read(probe.data(), probe.size());
+      if (!got.ok() || *got == 0) return -1;
+      const void* nl = std::memchr(probe.data(), '\n', *got);
+      if (nl != nullptr) return at + (static_cast<const char*>(nl) - probe.data()) + 1;
+      at += static_cast<int64_t>(*got);
+    } else {
+      return -1;
+    }
+  }
+  return -1;
+}
+
+bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool finished_file,
+                            const std::function<bool()>& expired, FollowOutput* out,
+                            int64_t* end_offset, std::string* head) {
+  auto shared = file.Share();
+  if (!shared.ok()) {
+    return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head,
+                     &buffer_);
+  }
+  // Each part counts into its own output; the parts are then added in file order, exactly as
+  // one pass would have (same lines, counts, kept events and notes in the same order).
+  FollowOutput first, second;
+  first.matches.assign(out->matches.size(), 0);
+  second.matches.assign(out->matches.size(), 0);
+  int64_t first_end = offset, second_end = split;
+  bool second_done = false;
+  std::vector<char> first_buffer;
+  std::thread helper([&] {
+    ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, &first_buffer);
+  });
+  second_done = ReadRange(file, split, kNoLimit, finished_file, expired, &second, &second_end,
+                          nullptr, &buffer_);
+  helper.join();
+  Append(std::move(first), out);
+  if (first_end != split) {
+    // The first part stopped short (deadline, read error, the file truncated under it): what
+    // the second part read is not contiguous with it, so it is read again next time.
+    *end_offset = first_end;
+    return false;
+  }
+  Append(std::move(second), out);
+  *end_offset = second_end;
+  return second_done;
+}
+
+void LogFollower::Append(FollowOutput part, FollowOutput* out) const {
+  out->lines += part.lines;
+  out->bytes += part.bytes;
+  for (size_t i = 0; i < part.matches.size() && i < out->matches.size(); ++i) {
+    out->matches[i] += part.matches[i];
+  }
+  for (auto& e : part.events) {
+    if (out->events.size() < options_.max_events_per_poll) {
+      out->events.push_back(std::move(e));
+    } else {
+      ++out->events_dropped;
+    }
+  }
+  out->events_dropped += part.events_dropped;
+  for (auto& n : part.notes) AddNote(&out->notes, std::move(n));
+}
+
+bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool finished_file,
+                            const std::function<bool()>& expired, FollowOutput* out,
+                            int64_t* end_offset, std::string* head,
+                            std::vector<char>* buffer) const {
   *end_offset = offset;
   if (Status s = file.Seek(offset); !s.ok()) {
     AddNote(&out->notes, file.path() + ": " + s.message());
     return false;
   }
   const size_t cap = options_.read_chunk_bytes;
-  buffer_.resize(cap);
-  char* buf = buffer_.data();
+  buffer->resize(cap);
+  char* buf = buffer->data();
   size_t have = 0;  // bytes in buf not yet consumed (a partial line)
   int64_t consumed = offset;
   bool in_long = false;  // inside a line longer than the buffer
@@ -103,7 +190,10 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
       complete = false;
       break;
     }
-    auto got = file.Read(buf + have, cap - have);
+    const size_t room = cap - have;
+    const size_t want =
+        limit == kNoLimit ? room : static_cast<size_t>(std::min<int64_t>(room, limit - read_pos));
+    auto got = want == 0 ? Result<size_t>(size_t{0}) : file.Read(buf + have, want);
     if (!got.ok()) {
       AddNote(&out->notes, file.path() + ": " + got.status().message());
       complete = false;

@@ -6,8 +6,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "tests/probes/log_test_util.h"
 #include "tests/support/subprocess.h"
@@ -536,6 +540,111 @@ TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
   Poll(again);
   EXPECT_EQ(totals_.lines, 100u);
   EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+}
+
+// Issue 17, item 3: a large backlog is read by two threads, each half of the file (split just
+// after a newline near the middle) with its own reads. Whatever the content and where the split
+// falls, the outcome is exactly the one-thread pass's: lines, bytes, counts, the kept events and
+// their order (with the per-poll cap falling in either half), the dropped count, the notes, the
+// cursor and its fingerprint; for a rotated file being finished and for the live file.
+std::string Describe(const FollowOutput& out) {
+  std::string s = "lines " + std::to_string(out.lines) + " bytes " + std::to_string(out.bytes) +
+                  " dropped " + std::to_string(out.events_dropped) + " matches";
+  for (uint64_t m : out.matches) s += " " + std::to_string(m);
+  s += "\nnotes:";
+  for (const auto& n : out.notes) s += " [" + n + "]";
+  if (out.cursor) {
+    s += "\ncursor " + out.cursor->path + " " + std::to_string(out.cursor->offset) + " " +
+         out.cursor->fingerprint;
+  }
+  s += "\nevents " + std::to_string(out.events.size()) + ":";
+  for (const auto& e : out.events) {
+    s += "\n" + e.file + " " + std::to_string(e.severity) + " " + e.line;
+  }
+  return s;
+}
+
+TEST_F(LogFollowerTest, ABacklogReadInTwoThreadsIsExactlyTheOneThreadRead) {
+  for (uint32_t seed : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    // Mixed lines, and now and then a line longer than the read chunk (kept cut, one note).
+    std::string text;
+    for (int block = 0; block < 40; ++block) {
+      text += MakeMixedLog(20 + static_cast<int>(rng() % 200), 1 + rng() % 60).text;
+      if (rng() % 4 == 0) {
+        text += (rng() % 2 ? "ERROR " : "INFO ") + std::string(5000 + rng() % 9000, 'x') + "\n";
+      }
+    }
+    const std::string live_tail = MakeMixedLog(100, 3).text + "ERROR unfinished";
+    const size_t max_events = 1 + rng() % 400;
+    auto read_all = [&](size_t parallel_min_bytes) {
+      const std::string dir = dir_.File("run-" + std::to_string(seed) + "-" +
+                                        std::to_string(parallel_min_bytes));
+      std::filesystem::create_directories(dir);
+      const std::string path = dir + "/app.log";
+      WriteWholeFile(path, text);
+      FollowOptions options{.read_chunk_bytes = 4096, .max_events_per_poll = max_events};
+      options.parallel_min_bytes = parallel_min_bytes;
+      LogFollower f(path, scanner_.get(), options);
+      std::vector<std::string> polls;
+      polls.push_back(Describe(f.Poll(kNever)));  // the live file from 0 (fingerprint kept)
+      // Rotated with more lines in it than were read: finished from the cursor, then the new
+      // live file.
+      AppendToFile(path, text.substr(0, text.size() / 3));
+      std::filesystem::rename(path, path + ".1");
+      WriteWholeFile(path, live_tail);
+      polls.push_back(Describe(f.Poll(kNever)));
+      return polls;
+    };
+    const auto one = read_all(0);
+    const auto two = read_all(1);  // every read of a plain file is split
+    ASSERT_EQ(one.size(), two.size());
+    for (size_t i = 0; i < one.size(); ++i) {
+      // The paths differ by directory only.
+      auto strip = [](std::string s) {
+        for (const std::string dir : {"-0/", "-1/"}) {
+          for (size_t at; (at = s.find(dir)) != std::string::npos;) s.replace(at, dir.size(), "/");
+        }
+        return s;
+      };
+      EXPECT_EQ(strip(one[i]), strip(two[i])) << "poll " << i;
+    }
+  }
+}
+
+TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {
+  const MixedLog log = MakeMixedLog(6000, 20);
+  for (int stop_after : {1, 2, 3, 5, 8, 13, 40}) {
+    SCOPED_TRACE("deadline after " + std::to_string(stop_after) + " reads");
+    const std::string path = dir_.File("deadline-" + std::to_string(stop_after) + ".log");
+    WriteWholeFile(path, log.text);
+    FollowOptions options{.read_chunk_bytes = 4096};
+    options.parallel_min_bytes = 1;
+    LogFollower f(path, scanner_.get(), options);
+    // A deadline in time expires for both threads at once, each after some reads of its own:
+    // here after `stop_after` reads of the thread asking.
+    std::mutex mu;
+    std::map<std::thread::id, int> calls;
+    auto expired = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return ++calls[std::this_thread::get_id()] > stop_after;
+    };
+    Totals totals;
+    FollowOutput out = f.Poll(expired);
+    totals.Add(out);
+    ASSERT_TRUE(out.cursor.has_value());
+    EXPECT_EQ(static_cast<uint64_t>(out.cursor->offset), out.bytes);
+    EXPECT_LT(out.bytes, log.text.size());
+    for (int poll = 0; poll < 1000 && totals.bytes < log.text.size(); ++poll) {
+      calls.clear();
+      totals.Add(f.Poll(expired));
+    }
+    EXPECT_EQ(totals.lines, log.lines);
+    EXPECT_EQ(totals.bytes, log.text.size());
+    EXPECT_EQ(totals.errors, log.errors);
+    EXPECT_EQ(totals.criticals, log.criticals);
+  }
 }
 
 TEST(RotatedNamesTest, NumberedFirstThenDateextNewestFirst) {

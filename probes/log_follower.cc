@@ -185,8 +185,14 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
   bool complete = true;
   int64_t read_pos = offset;  // file position of the next byte read
 
+  // The deadline stops a plain file's read at a line boundary, but only once this read has
+  // consumed a line: a run always gets past its seek, so a seek slower than the probe's timeout
+  // cannot stop every run before its first read, for good. A compressed file is finished in one
+  // run: stopping in it would make the next run decompress it again from its start up to the
+  // cursor (fresh eyes: a 9 MB .gz of 744 MB, re-decompressed by every 1 s run, never read on).
+  const bool heed_deadline = !file.compressed();
   for (;;) {
-    if (expired()) {
+    if (heed_deadline && consumed > offset && expired()) {
       complete = false;
       break;
     }
@@ -369,7 +375,11 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     int64_t end = 0;
     const bool done = ReadFile(step.file, step.offset, true, expired, &out, &end);
     SetCursor(step.file, step.fingerprint, end, &out);  // candidates are never empty
-    if (!done) return out;                              // continue with this file next time
+    if (!done) {  // continue with this file next time; the lag counts what is left to read
+      out.lag_bytes = std::max<int64_t>(0, step.file.size_on_disk() - end);
+      if (live.ok()) out.lag_bytes += live->size_on_disk();
+      return out;
+    }
   }
   if (plan.live_in_plan) ReadLive(*live, plan, expired, &out);
   return out;
@@ -479,6 +489,13 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   if (!unchanged) {
     *out = before;
     AddNote(&out->notes, path_ + ": truncated while reading; will resume from its copy");
+    // Without a cursor (a first run), what the file held when this read began was not history:
+    // name it by the first bytes read, so that the next poll finds them in the copytruncate
+    // copy and reads it from 0, instead of taking the copy for history (fresh eyes: a first run
+    // on a 400 MB log copytruncated under it lost all of its lines).
+    if (!plan.cursor_valid && offset == 0 && FingerprintLength(read_fp) > 0) {
+      SetCursor(live, read_fp, 0, out);
+    }
     return;
   }
   if (!read_fp.empty()) {

@@ -50,7 +50,9 @@ struct FollowOutput {
   std::string trouble;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;
-  int64_t lag_bytes = 0;  // bytes of the live file not yet consumed after this poll
+  // Bytes not yet consumed after this poll: of the live file, plus the rest of a rotated file
+  // when the poll stopped in it (whose next run reads the live file whole).
+  int64_t lag_bytes = 0;
 };
 
 class LogFollower {

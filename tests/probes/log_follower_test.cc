@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -256,6 +257,57 @@ TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
   EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
 }
 
+// Fresh eyes (issue 17): a run whose deadline had passed by the time decompression reached the
+// cursor stopped before its first read, every run, for good. A compressed file is now finished
+// in the run that starts it, and any run consumes at least one line past its seek.
+TEST_F(LogFollowerTest, ARunPastItsDeadlineStillFinishesACompressedFileAndMovesOn) {
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, Lines(1, 3000, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  Poll(f);
+  AppendToFile(path, Lines(3001, 2000, &errors_, &criticals_));
+  std::filesystem::rename(path, path + ".1");
+  GzipFile(path + ".1", path + ".1.gz");
+  WriteWholeFile(path, Lines(5001, 3000, &errors_, &criticals_));
+  const auto always_expired = [] { return true; };
+  FollowOutput out = f.Poll(always_expired);
+  totals_.Add(out);
+  EXPECT_GE(out.lines, 2000u) << "the .gz is finished in one run";
+  for (int poll = 0; poll < 1000 && totals_.lines < 8000; ++poll) {
+    out = f.Poll(always_expired);
+    totals_.Add(out);
+    ASSERT_GT(out.lines, 0u) << "a run past its deadline still reads a line";
+  }
+  EXPECT_EQ(totals_.lines, 8000u);
+  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+}
+
+// A run that stops in a rotated file reports what is left of it and the whole live file as its
+// lag (fresh eyes: the lag said 0 while a rotated file was left unread).
+TEST_F(LogFollowerTest, ARunStoppedInARotatedFileCountsItsRestAndTheLiveFileAsLag) {
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, Lines(1, 10, &errors_, &criticals_));
+  LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
+  Poll(f);
+  AppendToFile(path, Lines(11, 3000, &errors_, &criticals_));
+  std::filesystem::rename(path, path + ".1");
+  WriteWholeFile(path, Lines(3011, 100, &errors_, &criticals_));
+  int calls = 0;
+  FollowOutput out = f.Poll([&] { return ++calls > 2; });
+  totals_.Add(out);
+  ASSERT_TRUE(out.cursor.has_value());
+  struct stat rotated {};
+  ASSERT_EQ(::stat((path + ".1").c_str(), &rotated), 0);
+  ASSERT_EQ(out.cursor->inode, rotated.st_ino) << "stopped in the rotated file";
+  const int64_t rotated_size = static_cast<int64_t>(std::filesystem::file_size(path + ".1"));
+  const int64_t live_size = static_cast<int64_t>(std::filesystem::file_size(path));
+  ASSERT_LT(out.cursor->offset, rotated_size);
+  EXPECT_EQ(out.lag_bytes, rotated_size - out.cursor->offset + live_size);
+  for (int poll = 0; poll < 100 && totals_.lines < 3110; ++poll) Poll(f);
+  EXPECT_EQ(totals_.lines, 3110u);
+}
+
 TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, Lines(1, 100, &errors_, &criticals_));
@@ -301,6 +353,43 @@ TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
 // Regression (flaky `compress` logrotate run): the live file was empty at the last poll, then
 // got lines and was rotated AND compressed before the next one. An empty file's cursor cannot find
 // the .gz by inode or fingerprint; the lines must still be read, once, and history must not be.
+// Fresh eyes (issue 17): the very first run was reading a log when logrotate's copytruncate
+// copied and truncated it. The read is discarded (the file changed under it); the next run must
+// then read the copy from 0, not take it for history: its lines were the live file's when the
+// first run began.
+TEST_F(LogFollowerTest, AFirstReadCopytruncatedUnderItIsReadAgainFromTheCopy) {
+  for (size_t parallel : {size_t{0}, size_t{1}}) {
+    SCOPED_TRACE(parallel ? "two threads" : "one thread");
+    const std::string path = dir_.File("first-" + std::to_string(parallel) + ".log");
+    int errors = 0, criticals = 0;
+    WriteWholeFile(path, Lines(1, 3000, &errors, &criticals));
+    FollowOptions options{.read_chunk_bytes = 4096};
+    options.parallel_min_bytes = parallel;
+    LogFollower f(path, scanner_.get(), options);
+    std::atomic<bool> rotated{false};
+    Totals totals;
+    // The deadline check between reads is where logrotate strikes: copy, truncate, new lines.
+    // With two threads, in the one reading the first half (not this thread), once it has read
+    // the file's first bytes: a truncation before any read of the first bytes is a rotation
+    // before the first run, whose lines are history.
+    const auto test_thread = std::this_thread::get_id();
+    totals.Add(f.Poll([&] {
+      if (parallel && std::this_thread::get_id() == test_thread) return false;
+      if (!rotated.exchange(true)) {
+        std::filesystem::copy_file(path, path + ".1");
+        EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+        AppendToFile(path, Lines(3001, 50, &errors, &criticals));
+      }
+      return false;
+    }));
+    ASSERT_TRUE(rotated);
+    for (int poll = 0; poll < 3; ++poll) totals.Add(f.Poll(kNever));
+    EXPECT_EQ(totals.lines, 3050u);
+    EXPECT_EQ(totals.errors, static_cast<uint64_t>(errors));
+    EXPECT_EQ(totals.criticals, static_cast<uint64_t>(criticals));
+  }
+}
+
 TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead) {
   const std::string path = dir_.File("app.log");
   int history_errors = 0, history_criticals = 0;

@@ -66,6 +66,12 @@ class LogFollowerTest : public ::testing::Test {
     }
     return s;
   }
+  // The totals so far are `lines` lines, with every ERROR and CRITICAL written among them.
+  void ExpectAllCounted(uint64_t lines) {
+    EXPECT_EQ(totals_.lines, lines);
+    EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
+    EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  }
   ScratchDir dir_;
   std::unique_ptr<LogScanner> scanner_;
   Totals totals_;
@@ -107,9 +113,7 @@ TEST_F(LogFollowerTest, LinesSpanningReadsAreCountedOnce) {
   WriteWholeFile(path, Lines(1, 5000, &errors_, &criticals_));  // ~170 KB, 4 KiB reads
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
-  EXPECT_EQ(totals_.lines, 5000u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(5000u);
   EXPECT_EQ(totals_.bytes, std::filesystem::file_size(path));
   // Nothing new: nothing counted again.
   Poll(f);
@@ -235,9 +239,7 @@ TEST_F(LogFollowerTest, RenamedFileIsFinishedBeforeTheNewOne) {
   std::filesystem::rename(path, path + ".1");
   WriteWholeFile(path, Lines(151, 30, &errors_, &criticals_));
   Poll(f);
-  EXPECT_EQ(totals_.lines, 180u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(180u);
   Poll(f);
   EXPECT_EQ(totals_.lines, 180u);
 }
@@ -252,9 +254,7 @@ TEST_F(LogFollowerTest, CompressedRotatedFileIsFinishedFromTheSavedOffset) {
   GzipFile(path + ".1", path + ".1.gz");
   WriteWholeFile(path, Lines(141, 10, &errors_, &criticals_));
   Poll(f);
-  EXPECT_EQ(totals_.lines, 150u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(150u);
 }
 
 // Fresh eyes (issue 17): a run whose deadline had passed by the time decompression reached the
@@ -278,9 +278,7 @@ TEST_F(LogFollowerTest, ARunPastItsDeadlineStillFinishesACompressedFileAndMovesO
     totals_.Add(out);
     ASSERT_GT(out.lines, 0u) << "a run past its deadline still reads a line";
   }
-  EXPECT_EQ(totals_.lines, 8000u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(8000u);
 }
 
 // A run that stops in a rotated file reports what is left of it and the whole live file as its
@@ -330,9 +328,7 @@ TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
   }
   AppendToFile(path, Lines(next, 20, &errors_, &criticals_));
   Poll(f);
-  EXPECT_EQ(totals_.lines, static_cast<uint64_t>(next + 19));
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(static_cast<uint64_t>(next + 19));
 }
 
 TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
@@ -345,9 +341,7 @@ TEST_F(LogFollowerTest, CopytruncateFinishesFromTheCopy) {
   ::truncate(path.c_str(), 0);
   AppendToFile(path, Lines(161, 5, &errors_, &criticals_));
   FollowOutput out = Poll(f);
-  EXPECT_EQ(totals_.lines, 165u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(165u);
 }
 
 // Regression (flaky `compress` logrotate run): the live file was empty at the last poll, then
@@ -405,9 +399,7 @@ TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead)
   GzipFile(path + ".1", path + ".1.gz");
   WriteWholeFile(path, "");
   Poll(f);
-  EXPECT_EQ(totals_.lines, 30u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(30u);
   // Again, now that a non-empty file was read and the live file is empty: the cursor stays on
   // the last non-empty file, so the next compressed generation is found after it.
   AppendToFile(path, Lines(71, 25, &errors_, &criticals_));
@@ -420,9 +412,7 @@ TEST_F(LogFollowerTest, EmptyLiveFileRotatedAndCompressedBeforeTheNextRunIsRead)
   WriteWholeFile(path, "");
   Poll(f);
   Poll(f);
-  EXPECT_EQ(totals_.lines, 55u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(55u);
 }
 
 // Same, with copytruncate: the live file (same inode) was empty at the last poll, then written,
@@ -438,9 +428,7 @@ TEST_F(LogFollowerTest, EmptyLiveFileCopytruncatedBeforeTheNextRunIsRead) {
   AppendToFile(path, Lines(31, 3, &errors_, &criticals_));
   Poll(f);
   Poll(f);
-  EXPECT_EQ(totals_.lines, 33u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(33u);
 }
 
 // Regression (flaky `copytruncate` logrotate run, an over-count): a poll that lands while
@@ -467,9 +455,7 @@ TEST_F(LogFollowerTest, CopytruncateCopyInProgressIsNotReadTwice) {
   ::truncate(path.c_str(), 0);
   AppendToFile(path, Lines(31, 5, &errors_, &criticals_));
   Poll(f);
-  EXPECT_EQ(totals_.lines, 35u);
-  EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
-  EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  ExpectAllCounted(35u);
   EXPECT_EQ(std::set<std::string>(totals_.events.begin(), totals_.events.end()).size(),
             totals_.events.size());
 }

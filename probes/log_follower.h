@@ -50,8 +50,9 @@ struct FollowOutput {
   std::string trouble;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;
-  // Bytes not yet consumed after this poll: of the live file, plus the rest of a rotated file
-  // when the poll stopped in it (whose next run reads the live file whole).
+  // Bytes not yet consumed after this poll: of the live file, plus, when the poll stopped
+  // before it, the rest of the rotated files still to finish (a compressed one at its size on
+  // disk).
   int64_t lag_bytes = 0;
 };
 

@@ -40,6 +40,24 @@ struct Totals {
   }
 };
 
+// Everything a poll returned, for comparisons and failure messages.
+std::string Describe(const FollowOutput& out) {
+  std::string s = "lines " + std::to_string(out.lines) + " bytes " + std::to_string(out.bytes) +
+                  " dropped " + std::to_string(out.events_dropped) + " matches";
+  for (uint64_t m : out.matches) s += " " + std::to_string(m);
+  s += "\nnotes:";
+  for (const auto& n : out.notes) s += " [" + n + "]";
+  if (out.cursor) {
+    s += "\ncursor " + out.cursor->path + " " + std::to_string(out.cursor->offset) + " " +
+         out.cursor->fingerprint;
+  }
+  s += "\nevents " + std::to_string(out.events.size()) + ":";
+  for (const auto& e : out.events) {
+    s += "\n" + e.file + " " + std::to_string(e.severity) + " " + e.line;
+  }
+  return s;
+}
+
 class LogFollowerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -281,29 +299,67 @@ TEST_F(LogFollowerTest, ARunPastItsDeadlineStillFinishesACompressedFileAndMovesO
   ExpectAllCounted(8000u);
 }
 
-// A run that stops in a rotated file reports what is left of it and the whole live file as its
-// lag (fresh eyes: the lag said 0 while a rotated file was left unread).
-TEST_F(LogFollowerTest, ARunStoppedInARotatedFileCountsItsRestAndTheLiveFileAsLag) {
+// A run that stops in a rotated file reports as its lag what is left of it, of the rotated
+// files after it and of the live file (fresh eyes: the lag said 0, then left out the rotated
+// files not started yet); a run past its deadline does not start another compressed file.
+TEST_F(LogFollowerTest, ARunStoppedInARotatedFileCountsAllThatIsLeftAsLag) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, Lines(1, 10, &errors_, &criticals_));
   LogFollower f(path, scanner_.get(), {.read_chunk_bytes = 4096});
   Poll(f);
-  AppendToFile(path, Lines(11, 3000, &errors_, &criticals_));
-  std::filesystem::rename(path, path + ".1");
-  WriteWholeFile(path, Lines(3011, 100, &errors_, &criticals_));
+  // Three rotations without a run (create, rotate 3): app.log.3 holds the cursor's file.
+  int next = 11;
+  for (int r = 0; r < 3; ++r) {
+    AppendToFile(path, Lines(next, 1000, &errors_, &criticals_));
+    next += 1000;
+    for (int k = 2; k >= 1; --k) {
+      const std::string from = path + "." + std::to_string(k);
+      if (std::filesystem::exists(from)) {
+        std::filesystem::rename(from, path + "." + std::to_string(k + 1));
+      }
+    }
+    std::filesystem::rename(path, path + ".1");
+    WriteWholeFile(path, "");
+  }
+  AppendToFile(path, Lines(next, 100, &errors_, &criticals_));
+  next += 100;
+  auto size = [&](const std::string& p) {
+    return static_cast<int64_t>(std::filesystem::file_size(p));
+  };
   int calls = 0;
   FollowOutput out = f.Poll([&] { return ++calls > 2; });
   totals_.Add(out);
   ASSERT_TRUE(out.cursor.has_value());
-  struct stat rotated {};
-  ASSERT_EQ(::stat((path + ".1").c_str(), &rotated), 0);
-  ASSERT_EQ(out.cursor->inode, rotated.st_ino) << "stopped in the rotated file";
-  const int64_t rotated_size = static_cast<int64_t>(std::filesystem::file_size(path + ".1"));
-  const int64_t live_size = static_cast<int64_t>(std::filesystem::file_size(path));
-  ASSERT_LT(out.cursor->offset, rotated_size);
-  EXPECT_EQ(out.lag_bytes, rotated_size - out.cursor->offset + live_size);
-  for (int poll = 0; poll < 100 && totals_.lines < 3110; ++poll) Poll(f);
-  EXPECT_EQ(totals_.lines, 3110u);
+  struct stat oldest {};
+  ASSERT_EQ(::stat((path + ".3").c_str(), &oldest), 0);
+  ASSERT_EQ(out.cursor->inode, oldest.st_ino) << "stopped in the oldest rotated file";
+  ASSERT_LT(out.cursor->offset, size(path + ".3"));
+  EXPECT_EQ(out.lag_bytes,
+            size(path + ".3") - out.cursor->offset + size(path + ".2") + size(path + ".1") +
+                size(path));
+  // Compressed rotations pending: a run past its deadline reads one of them, not all.
+  for (int poll = 0; poll < 100 && totals_.lines < static_cast<uint64_t>(next - 1); ++poll) {
+    Poll(f);
+  }
+  ExpectAllCounted(static_cast<uint64_t>(next - 1));
+  for (int k = 1; k <= 3; ++k) std::filesystem::remove(path + "." + std::to_string(k));  // read
+  for (int r = 1; r <= 2; ++r) {  // as logrotate's create + compress does it
+    AppendToFile(path, Lines(next, 500, &errors_, &criticals_));
+    next += 500;
+    if (std::filesystem::exists(path + ".1.gz")) {
+      std::filesystem::rename(path + ".1.gz", path + ".2.gz");
+    }
+    std::filesystem::rename(path, path + ".1");
+    WriteWholeFile(path, "");
+    GzipFile(path + ".1", path + ".1.gz");
+  }
+  const auto always_expired = [] { return true; };
+  out = f.Poll(always_expired);
+  totals_.Add(out);
+  EXPECT_EQ(out.lines, 500u) << "one compressed file a run once past the deadline";
+  EXPECT_EQ(out.lag_bytes, size(path + ".1.gz"));
+  totals_.Add(f.Poll(always_expired));
+  ExpectAllCounted(static_cast<uint64_t>(next - 1));
 }
 
 TEST_F(LogFollowerTest, SeveralRotationsBetweenPollsReadEveryGeneration) {
@@ -622,22 +678,6 @@ TEST_F(LogFollowerTest, RestoredCursorContinuesWhereTheLastRunStopped) {
 // falls, the outcome is exactly the one-thread pass's: lines, bytes, counts, the kept events and
 // their order (with the per-poll cap falling in either half), the dropped count, the notes, the
 // cursor and its fingerprint; for a rotated file being finished and for the live file.
-std::string Describe(const FollowOutput& out) {
-  std::string s = "lines " + std::to_string(out.lines) + " bytes " + std::to_string(out.bytes) +
-                  " dropped " + std::to_string(out.events_dropped) + " matches";
-  for (uint64_t m : out.matches) s += " " + std::to_string(m);
-  s += "\nnotes:";
-  for (const auto& n : out.notes) s += " [" + n + "]";
-  if (out.cursor) {
-    s += "\ncursor " + out.cursor->path + " " + std::to_string(out.cursor->offset) + " " +
-         out.cursor->fingerprint;
-  }
-  s += "\nevents " + std::to_string(out.events.size()) + ":";
-  for (const auto& e : out.events) {
-    s += "\n" + e.file + " " + std::to_string(e.severity) + " " + e.line;
-  }
-  return s;
-}
 
 TEST_F(LogFollowerTest, ABacklogReadInTwoThreadsIsExactlyTheOneThreadRead) {
   for (uint32_t seed : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u}) {

@@ -128,12 +128,21 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
   int64_t first_end = offset, second_end = split;
   bool second_done = false;
   std::vector<char> first_buffer;
-  std::thread helper([&] {
-    ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, &first_buffer);
-  });
-  second_done = ReadRange(file, split, kNoLimit, finished_file, expired, &second, &second_end,
-                          nullptr, &buffer_);
-  helper.join();
+  {
+    // A jthread joins even when this thread's part throws; the helper's own failure (memory)
+    // counts as a first part that stopped short: nothing of this file is counted this run.
+    std::jthread helper([&] {
+      try {
+        ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, &first_buffer);
+      } catch (...) {
+        first = FollowOutput{};
+        first.matches.assign(out->matches.size(), 0);
+        first_end = offset;
+      }
+    });
+    second_done = ReadRange(file, split, kNoLimit, finished_file, expired, &second, &second_end,
+                            nullptr, &buffer_);
+  }
   Append(std::move(first), out);
   if (first_end != split) {
     // The first part stopped short (deadline, read error, the file truncated under it): what

@@ -167,12 +167,23 @@ nlohmann::json ComponentJson(httplib::Client& api) {
   return nullptr;
 }
 
-// The API's figures and, from the same refresh (the computed_at before and after agree), /metrics'.
-std::pair<Figures, Figures> ApiAndMetrics(httplib::Client& api, nlohmann::json* api_json) {
+// The API's figures and, from the same refresh (the computed_at before and after agree), /metrics',
+// from a refresh computed at `not_before_ms` or later: the refresher is paced by its CPU share, so
+// under a sanitizer its last refresh may be seconds old (CI once read one made 0.1 s after the
+// last down span ended, before that span's last run was committed).
+std::pair<Figures, Figures> ApiAndMetrics(httplib::Client& api, nlohmann::json* api_json,
+                                          int64_t not_before_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
   for (int attempt = 0;; ++attempt) {
     const nlohmann::json before = ComponentJson(api);
     const std::string metrics = api.Get("/metrics")->body;
     const nlohmann::json after = ComponentJson(api);
+    const auto computed_at = ParseTimestamp(before["window"]["computed_at"].get<std::string>());
+    if (computed_at && *computed_at < not_before_ms &&
+        std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      continue;
+    }
     if (before["window"]["computed_at"] != after["window"]["computed_at"] && attempt < 50) continue;
     const auto& w = before["window"];
     Figures a{w["uptime_ratio"], w["coverage_ratio"], w["error_budget_remaining_seconds"],
@@ -209,7 +220,8 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
 
   httplib::Client api("127.0.0.1", port);
   nlohmann::json api_json;
-  auto [from_api, from_metrics] = ApiAndMetrics(api, &api_json);
+  // A refresh a second after the last down span ended: its runs are committed by then.
+  auto [from_api, from_metrics] = ApiAndMetrics(api, &api_json, lead + 13000);
   const auto report =
       nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}), nullptr, false);
   ASSERT_FALSE(report.is_discarded());
@@ -322,16 +334,24 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
   std::this_thread::sleep_for(std::chrono::milliseconds(lead + 4000 - WallMs()));
 
   httplib::Client api("127.0.0.1", port);
-  // The page and the API from one refresh (computed_at before and after the page agree).
+  // The page and the API from one refresh (computed_at before and after the page agree), made a
+  // second after the outage ended (its runs committed; see ApiAndMetrics).
   std::string page;
   nlohmann::json before, after;
-  for (int attempt = 0; attempt < 50; ++attempt) {
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (int attempt = 0; attempt < 50;) {
     before = ComponentJson(api);
     auto res = api.Get("/");
     after = ComponentJson(api);
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200);
     page = res->body;
+    const auto computed_at = ParseTimestamp(before["window"]["computed_at"].get<std::string>());
+    if (computed_at && *computed_at < lead + 3500 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+      continue;
+    }
+    ++attempt;
     if (before["window"]["computed_at"] == after["window"]["computed_at"]) break;
   }
   ASSERT_EQ(before["window"]["computed_at"], after["window"]["computed_at"]);

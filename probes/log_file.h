@@ -3,8 +3,8 @@
 // lists the rotated siblings of a followed path (logrotate's `.1`, `.2.gz`, dateext `-20250101`).
 //
 // A LogFile owns its descriptor; it is movable, not copyable, and not thread-safe (Share() gives
-// another thread its own). Errors are
-// Status values whose message is the short reason shown to users ("permission denied").
+// another thread its own). Errors are Status values whose message is the short reason shown to
+// users ("permission denied").
 #pragma once
 
 #include <sys/stat.h>

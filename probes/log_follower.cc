@@ -98,16 +98,13 @@ int64_t LogFollower::SplitPoint(LogFile& file, int64_t offset) const {
   // then ends with a complete line, and a line longer than that is not worth a second thread.
   const int64_t middle = offset + (st.st_size - offset) / 2;
   std::string probe(std::min<size_t>(options_.read_chunk_bytes, 64 * 1024), '\0');
+  if (!file.Seek(middle).ok()) return -1;
   for (int64_t at = middle; at < middle + static_cast<int64_t>(options_.read_chunk_bytes);) {
-    if (file.Seek(at).ok()) {
-      auto got = file.Read(probe.data(), probe.size());
-      if (!got.ok() || *got == 0) return -1;
-      const void* nl = std::memchr(probe.data(), '\n', *got);
-      if (nl != nullptr) return at + (static_cast<const char*>(nl) - probe.data()) + 1;
-      at += static_cast<int64_t>(*got);
-    } else {
-      return -1;
-    }
+    auto got = file.Read(probe.data(), probe.size());
+    if (!got.ok() || *got == 0) return -1;
+    const void* nl = std::memchr(probe.data(), '\n', *got);
+    if (nl != nullptr) return at + (static_cast<const char*>(nl) - probe.data()) + 1;
+    at += static_cast<int64_t>(*got);
   }
   return -1;
 }
@@ -387,9 +384,12 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     int64_t bytes = 0;
     for (size_t i = at; i < plan.steps.size(); ++i) {
       const auto& step = plan.steps[i];
-      const int64_t from = i == at && end >= 0 ? end : step.offset;
-      bytes += step.file.compressed() ? (i == at && end >= 0 ? 0 : step.file.size_on_disk())
-                                      : std::max<int64_t>(0, step.file.size_on_disk() - from);
+      const bool started = i == at && end >= 0;
+      if (!step.file.compressed()) {
+        bytes += std::max<int64_t>(0, step.file.size_on_disk() - (started ? end : step.offset));
+      } else if (!started) {
+        bytes += step.file.size_on_disk();
+      }
     }
     if (plan.live_in_plan) bytes += std::max<int64_t>(0, live->size_on_disk() - plan.live_offset);
     return bytes;

@@ -26,7 +26,7 @@ struct FollowOptions {
   size_t max_line_bytes = 1024;       // a kept event's line is cut to this
   size_t max_events_per_poll = 1000;  // beyond it matches are counted but not kept
   // A plain file with at least this many unread bytes is read by two threads at once, each half
-  // (split at a newline) with its own read(), and counted as one pass would: catching up on a
+  // (split at a newline) with its own pread()s, and counted as one pass would: catching up on a
   // backlog takes half the time on two cores. 0: always one thread.
   size_t parallel_min_bytes = 32 << 20;
 };

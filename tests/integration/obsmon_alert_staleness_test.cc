@@ -296,7 +296,19 @@ TEST(ObsmonAlertStalenessTest, EndedSeriesStayEndedAcrossKillNineAndRestart) {
   ASSERT_TRUE(WaitUntil([&] {
     return count("QueueStuck", "resolved") > 0 && count("Down", "resolved") > 0;
   }, 20s)) << obsmon->Output();
-  std::this_thread::sleep_for(1500ms);  // the tick that resolved them stores the ends
+  // The tick that resolved them stores the ends after queueing the notifications, which may
+  // arrive first, and its transaction may wait for the writer's: kill only once another process
+  // reads both ends (ends never stored now fail here rather than at the restart).
+  auto end_stored = [&](const std::string& labels_like) {
+    auto [rc, n] = testing::RunCommand(
+        {"sqlite3", dir.File("obsmon.db"),
+         "SELECT count(*) FROM series_ends WHERE labels LIKE '" + labels_like + "'"},
+        dir.File("ends.out"));
+    return rc == 0 && std::atoi(n.c_str()) > 0;
+  };
+  ASSERT_TRUE(WaitUntil([&] {
+    return end_stored("%queue_stuck%") && end_stored("%job=\"db\"%");
+  }, 20s)) << obsmon->Output();
   obsmon->Signal(SIGKILL);
   obsmon->Wait();
   const size_t fired_stuck = count("QueueStuck", "firing");

@@ -135,9 +135,11 @@ double HandP95(std::vector<double> values) {
 }
 
 // Issue 15, item 4: an exec health script whose start-up takes ~250 ms next to an HTTP endpoint
-// answering in about a millisecond. The SLA (50 ms, probes not named: the http health probe by
+// answering in about a millisecond. The SLA (200 ms, probes not named: the http health probe by
 // default) passes on the HTTP probe; each probe's p95 in the report equals the nearest-rank p95
-// of its stored runs' durations, computed here.
+// of its stored runs' durations, computed here. 200 ms: under the script's p95 (over 250 ms, as
+// checked), so judging the script or the pooled figure it tops fails; not 50 ms, which two
+// scheduling stalls among the ~20 HTTP runs of a loaded sanitized run would exceed.
 TEST_F(ObsmonDaemonTest, LatencySlaIsAboutTheHttpProbeNotTheExecScript) {
   Target target;
   const std::string config = dir_.File("obsmon.yml");
@@ -145,7 +147,7 @@ TEST_F(ObsmonDaemonTest, LatencySlaIsAboutTheHttpProbeNotTheExecScript) {
                          "storage:\n  path: " + dir_.File("obsmon.db") + "\n"
                          "components:\n"
                          "  - name: web\n"
-                         "    objective: {latency_p95: 50ms}\n"
+                         "    objective: {latency_p95: 200ms}\n"
                          "    probes:\n"
                          "      - {name: health, kind: http, interval: 200ms, timeout: 150ms,\n"
                          "         url: \"http://127.0.0.1:" + std::to_string(target.port()) +

@@ -69,6 +69,18 @@ TEST(AlertmanagerHaTest, TwoReplicasToATwoPeerClusterPageOnceAndSurviveAPeerKill
     ASSERT_TRUE(WaitUntil([&] { auto r = c.Get("/-/ready"); return r && r->status == 200; }, 30s))
         << peers[i]->Output();
   }
+  // Ready is not joined: "paged once" below relies on the peers gossiping, so wait until each
+  // sees both members (a loaded machine may take longer than the settle timeout to connect).
+  for (int i = 0; i < 2; ++i) {
+    httplib::Client c("127.0.0.1", web[i]);
+    ASSERT_TRUE(WaitUntil([&] {
+      auto r = c.Get("/api/v2/status");
+      if (!r || r->status != 200) return false;
+      const json status = json::parse(r->body, nullptr, false);
+      return status.is_object() && status.contains("cluster") &&
+             status["cluster"].value("peers", json::array()).size() == 2;
+    }, 30s)) << peers[i]->Output();
+  }
 
   // The target is down from the start: a port nobody listens on.
   const int dead_port = FreeLoopbackPort();

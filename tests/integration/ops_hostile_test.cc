@@ -205,7 +205,8 @@ TEST(OpsHostileTest, HostileTargetsAndASlowlorisFloodStopNeitherProbingNorHealth
   obsmon->Signal(SIGTERM);
   const auto term = Steady::now();
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
-  EXPECT_LT(Steady::now() - term, 10s) << "SIGTERM during the attack";
+  // Under ASan the leak checker's scan at exit is part of the time, not obsmon's shutdown.
+  EXPECT_LT(Steady::now() - term, kAddressSanitizer ? 20s : 10s) << "SIGTERM during the attack";
 
   EXPECT_EQ(health_failures, 0) << "of " << health_checks << " /healthz checks";
   ASSERT_TRUE(metrics && metrics->status == 200);

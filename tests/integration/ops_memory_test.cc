@@ -77,20 +77,30 @@ TEST(OpsMemoryTest, ProcessFiguresAgreeWithTheKernelAndThePageCacheKeepsItsBound
   // are read over and over while the scrape is in flight and the scrape's figure must lie within
   // the lowest and highest seen.
   const int pid = obsmon->pid();
+  // The reader has read a few times before the request goes and again after its answer came,
+  // so that a loaded machine that does not run it meanwhile still gives a range around it.
   std::atomic<bool> scraping{true};
+  std::atomic<int> readings{0};
   long fds_low = OpenFds(pid), fds_high = fds_low;
   std::thread fd_reader([&] {
     do {
       const long n = OpenFds(pid);
       fds_low = std::min(fds_low, n);
       fds_high = std::max(fds_high, n);
+      ++readings;
     } while (scraping.load());
   });
+  auto read_three_more_times = [&] {
+    const int now = readings.load();
+    while (readings.load() < now + 3) std::this_thread::yield();
+  };
+  read_three_more_times();
   const long rss_before = RssKiB(pid);
   const double cpu_before = CpuSeconds(pid);
   auto res = client.Get("/metrics");
   const long rss_after = RssKiB(pid);
   const double cpu_after = CpuSeconds(pid);
+  read_three_more_times();
   scraping = false;
   fd_reader.join();
   ASSERT_TRUE(res && res->status == 200);

@@ -3,6 +3,11 @@
 // sees exactly one request per stored run and at most one per interval; a target that accepts
 // connections and never answers gives down runs by timeout; a port nobody listens on gives down
 // runs with the refusal.
+// CountingTarget is a plain httplib::Server: the 12 probes' connections of one batch come at
+// once, and beyond cpp-httplib's default backlog of 5 a connection waits a second for a SYN
+// retransmit when the accept thread is slow (TimingTarget below says so), which a 200 ms timeout
+// turns into a run with no request. Defined before any include of httplib.h in this file.
+#define CPPHTTPLIB_LISTEN_BACKLOG 1024
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>

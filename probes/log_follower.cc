@@ -291,14 +291,17 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
   return complete;
 }
 
-std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live) const {
+std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live,
+                                                          std::vector<uint64_t>* listed) const {
   // Open what was listed; a concurrent logrotate may rename between listing and opening, so
   // every opened inode must be the listed one, else list again.
   std::vector<LogFile> opened;
+  std::vector<RotatedName> names;
   for (int attempt = 0; attempt < 20; ++attempt) {
     opened.clear();
     bool consistent = true;
-    for (const auto& r : Rotated()) {
+    names = Rotated();
+    for (const auto& r : names) {
       auto f = LogFile::Open(r.path);
       if (!f.ok()) {
         consistent = consistent && !f.status().IsNotFound();
@@ -308,6 +311,12 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live) const
       opened.push_back(std::move(*f));
     }
     if (consistent) break;
+  }
+  // Every name listed, opened or not: a rotated file this process may not read (mode 0600 of
+  // another user) must not look new to RotatedSince() at every poll.
+  if (listed != nullptr) {
+    listed->clear();
+    for (const auto& r : names) listed->push_back(r.inode);
   }
   // Each listed file's first bytes, and where the live file itself sits in the list: when it
   // was rotated after we opened it, it appears under a rotated name (same inode), or as a
@@ -439,7 +448,10 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, FollowOutput* out) co
     plan.live_offset = cursor_.offset;
     plan.live_in_plan = true;
   } else {
-    plan.candidates = Candidates(live);
+    if (live != nullptr) {
+      if (auto head = live->Head(kFingerprintBytes); head.ok()) plan.live_head = std::move(*head);
+    }
+    plan.candidates = Candidates(live, &plan.listed_inodes);
     plan.listed = true;
     if (cursor_empty) {
       // Nothing non-empty was read before: every non-empty rotated file is unread (they were
@@ -486,6 +498,13 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
   }
 }
 
+bool LogFollower::RotatedSince(const std::vector<uint64_t>& before) const {
+  for (const auto& r : Rotated()) {
+    if (std::find(before.begin(), before.end(), r.inode) == before.end()) return true;
+  }
+  return false;
+}
+
 // Same inode first, then the newest copy with the same first bytes.
 int LogFollower::FindCursorFile(const std::vector<Candidate>& candidates) const {
   const FileId cursor_id{cursor_.dev, cursor_.inode};
@@ -524,14 +543,31 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   struct stat st {};
   const bool unchanged = live.Stat(&st) && st.st_size >= end &&
                          (read_fp.empty() || live.MatchesFingerprint(read_fp));
-  if (!unchanged) {
+  // A plan that read rotated files and then the live file from 0 counts on no rotation between
+  // its listing and this read (`head` holds this read's first bytes): a copytruncate in between puts the generation the plan took for
+  // live into a new rotated copy, and the live file now starts the one after (a loaded logrotate
+  // test lost whole generations so). If a rotated file appeared since the listing, forget this
+  // read: the cursor stays at the end of the last rotated file read, and the next poll reads the
+  // new copy, then the live file. (A rotation after this read is harmless, but the same: the
+  // copy is read again instead of the live file, once.)
+  // The same when the live file no longer starts as it did at the listing: the rotated copy
+  // that was being made of it then (taken for the live file's own entry, so not read) now holds
+  // that generation, and the live file the next. Compared over the bytes both have: a read in
+  // two threads keeps only its first part's head, which may end before 1 KiB.
+  const size_t common = std::min(head.size(), plan.live_head.size());
+  const bool rotated =
+      unchanged && plan.listed && offset == 0 &&
+      (head.compare(0, common, plan.live_head, 0, common) != 0 ||
+       RotatedSince(plan.listed_inodes));
+  if (!unchanged || rotated) {
     *out = before;
-    AddNote(&out->notes, path_ + ": truncated while reading; will resume from its copy");
+    AddNote(&out->notes, path_ + (rotated ? ": rotated while reading; will resume from its copy"
+                                          : ": truncated while reading; will resume from its copy"));
     // Without a cursor (a first run), what the file held when this read began was not history:
     // name it by the first bytes read, so that the next poll finds them in the copytruncate
     // copy and reads it from 0, instead of taking the copy for history (fresh eyes: a first run
     // on a 400 MB log copytruncated under it lost all of its lines).
-    if (!plan.cursor_valid && offset == 0 && FingerprintLength(read_fp) > 0) {
+    if (!rotated && !plan.cursor_valid && offset == 0 && FingerprintLength(read_fp) > 0) {
       SetCursor(live, read_fp, 0, out);
     }
     return;

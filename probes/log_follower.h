@@ -108,8 +108,11 @@ class LogFollower {
   void SetCursor(const LogFile& file, std::string fingerprint, int64_t offset, FollowOutput* out);
   // Rotated siblings, most recent first, of the path and of its symlink target.
   std::vector<RotatedName> Rotated() const;
-  // The rotated siblings that may hold unread lines, most recent first (see Candidate).
-  std::vector<Candidate> Candidates(LogFile* live) const;
+  // The rotated siblings that may hold unread lines, most recent first (see Candidate). When
+  // `listed` is given, it gets the inode of every rotated file listed (candidates or not).
+  std::vector<Candidate> Candidates(LogFile* live, std::vector<uint64_t>* listed = nullptr) const;
+  // Whether a rotated file is listed now that `before` did not have: a rotation since.
+  bool RotatedSince(const std::vector<uint64_t>& before) const;
   // Points the cursor at "everything that exists now has been read" when the live file is
   // empty and the cursor says nothing useful (first run, lost file): the end of the most recent
   // non-empty rotated file, else an empty cursor on the live file.
@@ -131,6 +134,8 @@ class LogFollower {
     bool cursor_valid = false;
     std::vector<Candidate> candidates;  // rotated siblings not in steps (for Anchor())
     bool listed = false;                // candidates were listed
+    std::vector<uint64_t> listed_inodes;  // every rotated file listed then (RotatedSince())
+    std::string live_head;  // the live file's first bytes just before that listing
   };
   ReadPlan PlanPoll(LogFile* live, FollowOutput* out) const;
   // PlanPoll() when the live file is not the cursor's: rotated, truncated, replaced or gone.

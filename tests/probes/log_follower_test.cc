@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -89,6 +90,23 @@ class LogFollowerTest : public ::testing::Test {
     EXPECT_EQ(totals_.lines, lines);
     EXPECT_EQ(totals_.errors, static_cast<uint64_t>(errors_));
     EXPECT_EQ(totals_.criticals, static_cast<uint64_t>(criticals_));
+  }
+  // One poll during which `strike` runs once, at the poll's first deadline check (where the
+  // rotation races strike), then three quiet polls: every one of `lines` lines counted once.
+  void PollThroughARotation(LogFollower& f, const std::function<void()>& strike, uint64_t lines) {
+    bool struck = false;
+    totals_.Add(f.Poll([&] {
+      if (!struck) {
+        struck = true;
+        strike();
+      }
+      return false;
+    }));
+    EXPECT_TRUE(struck) << "the poll never checked its deadline";
+    for (int poll = 0; poll < 3; ++poll) Poll(f);
+    ExpectAllCounted(lines);
+    EXPECT_EQ(std::set<std::string>(totals_.events.begin(), totals_.events.end()).size(),
+              totals_.events.size());
   }
   ScratchDir dir_;
   std::unique_ptr<LogScanner> scanner_;
@@ -532,22 +550,13 @@ TEST_F(LogFollowerTest, ACopytruncateBetweenTheListingAndTheLiveReadLosesNoGener
   std::filesystem::copy_file(path, path + ".1");
   ::truncate(path.c_str(), 0);
   AppendToFile(path, Lines(21, 20, &errors_, &criticals_));
-  bool rotated = false;
-  totals_.Add(f.Poll([&] {
-    if (!rotated) {  // rotation 2, after the poll has listed .1 and before it reads the live file
-      rotated = true;
-      std::filesystem::rename(path + ".1", path + ".2");
-      std::filesystem::copy_file(path, path + ".1");
-      EXPECT_EQ(::truncate(path.c_str(), 0), 0);
-      AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
-    }
-    return false;
-  }));
-  ASSERT_TRUE(rotated);
-  for (int poll = 0; poll < 3; ++poll) Poll(f);
-  ExpectAllCounted(45u);
-  EXPECT_EQ(std::set<std::string>(totals_.events.begin(), totals_.events.end()).size(),
-            totals_.events.size());
+  // Rotation 2, after the poll has listed .1 and before it reads the live file.
+  PollThroughARotation(f, [&] {
+    std::filesystem::rename(path + ".1", path + ".2");
+    std::filesystem::copy_file(path, path + ".1");
+    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+    AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
+  }, 45u);
 }
 
 // The same race when the poll took a copy in progress for the live file's own entry (so did not
@@ -567,21 +576,12 @@ TEST_F(LogFollowerTest, ACopyInProgressCompletedBeforeTheLiveReadIsStillRead) {
   AppendToFile(path, second);
   std::filesystem::rename(path + ".1", path + ".2");
   WriteWholeFile(path + ".1", second.substr(0, 300));
-  bool rotated = false;
-  totals_.Add(f.Poll([&] {
-    if (!rotated) {  // the copy completes, the live file is truncated and gets new lines
-      rotated = true;
-      WriteWholeFile(path + ".1", second);
-      EXPECT_EQ(::truncate(path.c_str(), 0), 0);
-      AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
-    }
-    return false;
-  }));
-  ASSERT_TRUE(rotated);
-  for (int poll = 0; poll < 3; ++poll) Poll(f);
-  ExpectAllCounted(45u);
-  EXPECT_EQ(std::set<std::string>(totals_.events.begin(), totals_.events.end()).size(),
-            totals_.events.size());
+  // The copy completes, the live file is truncated and gets new lines.
+  PollThroughARotation(f, [&] {
+    WriteWholeFile(path + ".1", second);
+    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+    AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
+  }, 45u);
 }
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {

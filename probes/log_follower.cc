@@ -543,17 +543,15 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   struct stat st {};
   const bool unchanged = live.Stat(&st) && st.st_size >= end &&
                          (read_fp.empty() || live.MatchesFingerprint(read_fp));
-  // A plan that read rotated files and then the live file from 0 counts on no rotation between
-  // its listing and this read (`head` holds this read's first bytes): a copytruncate in between puts the generation the plan took for
-  // live into a new rotated copy, and the live file now starts the one after (a loaded logrotate
-  // test lost whole generations so). If a rotated file appeared since the listing, forget this
-  // read: the cursor stays at the end of the last rotated file read, and the next poll reads the
-  // new copy, then the live file. (A rotation after this read is harmless, but the same: the
-  // copy is read again instead of the live file, once.)
-  // The same when the live file no longer starts as it did at the listing: the rotated copy
-  // that was being made of it then (taken for the live file's own entry, so not read) now holds
-  // that generation, and the live file the next. Compared over the bytes both have: a read in
-  // two threads keeps only its first part's head, which may end before 1 KiB.
+  // A plan that listed the rotated files and then reads the live file from 0 counts on no
+  // rotation between the listing and this read. A copytruncate in between moves the generation
+  // the plan took for live into a new copy, and the live file starts the next one (a loaded
+  // logrotate test lost whole generations so). It shows as a rotated file listed now that was
+  // not then, or as a live file that no longer starts as it did (a copy in progress then, taken
+  // for the live file's own entry, completed since). Either way this read is forgotten: the
+  // cursor stays at the end of the last rotated file read, and the next poll reads the copy,
+  // then the live file. The heads are compared over the bytes both have: a read in two threads
+  // keeps only its first part's head, which may end before 1 KiB.
   const size_t common = std::min(head.size(), plan.live_head.size());
   const bool rotated =
       unchanged && plan.listed && offset == 0 &&

@@ -157,11 +157,12 @@ TEST(OpsFaultsTest, DiskFullFailsWritesVisiblyThenResumesWithoutLosingRuns) {
       60s))
       << m << obsmon->Output();
   // Probing goes on meanwhile.
-  const double runs_at_full = *MetricValue(m, "obsmon_probe_runs_total", "probe=\"health0\"");
-  // obsmon's own count of health0's runs up to full_to (MetricValue: the result="success" one).
-  double runs_at_end = runs_at_full;
+  // obsmon's own count of health0's successful runs (labels are in name order).
+  const std::string health0_ok = "probe=\"health0\",result=\"success\"";
+  const double runs_at_full = *MetricValue(m, "obsmon_probe_runs_total", health0_ok);
+  double runs_at_end = runs_at_full;  // the same count at full_to
   ASSERT_TRUE(WaitUntil([&] {
-    auto runs = MetricValue(Metrics(port), "obsmon_probe_runs_total", "probe=\"health0\"");
+    auto runs = MetricValue(Metrics(port), "obsmon_probe_runs_total", health0_ok);
     if (runs) runs_at_end = *runs;
     return runs && *runs >= runs_at_full + 10;
   })) << "probing stopped while the disk was full";

@@ -291,27 +291,40 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
   return complete;
 }
 
-std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live,
-                                                          std::vector<uint64_t>* listed) const {
+std::vector<LogFollower::Candidate> LogFollower::Candidates(
+    LogFile* live, std::vector<uint64_t>* listed, std::vector<Unreadable>* unreadable) const {
   // Open what was listed; a concurrent logrotate may rename between listing and opening, so
   // every opened inode must be the listed one, else list again.
   std::vector<LogFile> opened;
+  std::vector<size_t> ranks;  // of each opened file among `names`
   std::vector<RotatedName> names;
+  std::vector<Unreadable> refused;
   for (int attempt = 0; attempt < 20; ++attempt) {
     opened.clear();
+    ranks.clear();
+    refused.clear();
     bool consistent = true;
     names = Rotated();
-    for (const auto& r : names) {
+    for (size_t rank = 0; rank < names.size(); ++rank) {
+      const auto& r = names[rank];
       auto f = LogFile::Open(r.path);
       if (!f.ok()) {
         consistent = consistent && !f.status().IsNotFound();
+        if (!f.status().IsNotFound()) {
+          struct stat st {};
+          const bool sized = ::stat(r.path.c_str(), &st) == 0;
+          refused.push_back({r.path, r.inode, rank, sized ? static_cast<int64_t>(st.st_size) : -1,
+                             f.status().message()});
+        }
         continue;
       }
       consistent = consistent && f->id().inode == r.inode;
       opened.push_back(std::move(*f));
+      ranks.push_back(rank);
     }
     if (consistent) break;
   }
+  if (unreadable != nullptr) *unreadable = std::move(refused);
   // Every name listed, opened or not: a rotated file this process may not read (mode 0600 of
   // another user) must not look new to RotatedSince() at every poll.
   if (listed != nullptr) {
@@ -360,7 +373,7 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(LogFile* live,
       if (!head.ok() || head->empty()) continue;
       heads[i] = std::move(*head);
     }
-    out.push_back({std::move(f), std::move(heads[i])});
+    out.push_back({std::move(f), std::move(heads[i]), ranks[i]});
   }
   return out;
 }
@@ -386,6 +399,10 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, &out);
+  if (plan.listed) {
+    ReportLost(plan, &out);
+    previous_listing_ = plan.listed_inodes;
+  }
   // What is left to read when this poll stops at step `at`, `end` bytes into it (`end` <
   // 0: not started): the rest of it, the later rotated files and the live file. A compressed
   // file counts at its size on disk (its decompressed size is only known by reading it).
@@ -451,8 +468,16 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, FollowOutput* out) co
     if (live != nullptr) {
       if (auto head = live->Head(kFingerprintBytes); head.ok()) plan.live_head = std::move(*head);
     }
-    plan.candidates = Candidates(live, &plan.listed_inodes);
+    plan.candidates = Candidates(live, &plan.listed_inodes, &plan.unreadable);
     plan.listed = true;
+    if (!plan.unreadable.empty()) {
+      // Where the cursor's file sits among the names listed: what is more recent is unread.
+      int cursor_rank = -1;
+      if (const int found = cursor_empty ? -1 : FindCursorFile(plan.candidates); found >= 0) {
+        cursor_rank = static_cast<int>(plan.candidates[static_cast<size_t>(found)].rank);
+      }
+      LostToUnreadable(live, cursor_rank, &plan);
+    }
     if (cursor_empty) {
       // Nothing non-empty was read before: every non-empty rotated file is unread (they were
       // all written after the cursor was taken), then the live file.
@@ -495,6 +520,67 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
     }
     plan->live_in_plan = true;
     plan->cursor_valid = false;
+  }
+}
+
+void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank, ReadPlan* plan) const {
+  const FileId cursor_id{cursor_.dev, cursor_.inode};
+  const bool cursor_empty = FingerprintLength(cursor_.fingerprint) == 0;
+  const Unreadable* cursor_file = nullptr;  // the cursor's own file, when it is unreadable
+  int newer_than = cursor_rank;             // unreadable files ranked below this are unread
+  if (cursor_rank < 0) {
+    for (const auto& u : plan->unreadable) {
+      if (u.inode == cursor_.inode) cursor_file = &u;
+    }
+    if (cursor_file == nullptr && !cursor_empty && live != nullptr && live->id() == cursor_id &&
+        plan->unreadable.front().rank == 0) {
+      // Truncated in place (copytruncate): its copy is the most recent rotated file.
+      cursor_file = &plan->unreadable.front();
+    }
+    if (cursor_file != nullptr) newer_than = static_cast<int>(cursor_file->rank);
+  }
+  for (const auto& u : plan->unreadable) {
+    if (live != nullptr && u.inode == live->id().inode) continue;  // the live file's own name
+    const bool compressed = u.path.size() > 3 && u.path.ends_with(".gz");
+    int64_t bytes = 0;
+    if (&u == cursor_file) {
+      // A compressed copy's size on disk says nothing about where the cursor is in it.
+      bytes = compressed || u.size < 0 ? -1 : std::max<int64_t>(0, u.size - cursor_.offset);
+    } else if (static_cast<int>(u.rank) < newer_than) {
+      bytes = u.size;
+    } else if (newer_than < 0 && previous_listing_.has_value() &&
+               std::find(previous_listing_->begin(), previous_listing_->end(), u.inode) ==
+                   previous_listing_->end()) {
+      // Where the cursor's file is is not known (gone, compressed, an empty cursor): a file
+      // rotated since the last listing came after it. Without a listing in this process (just
+      // started), nothing is counted: the files may all be history.
+      bytes = compressed ? -1 : u.size;
+    } else {
+      continue;
+    }
+    if (bytes != 0) plan->lost.emplace_back(u, bytes);
+  }
+}
+
+void LogFollower::ReportLost(const ReadPlan& plan, FollowOutput* out) {
+  std::erase_if(reported_unreadable_, [&](uint64_t inode) {
+    return std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), inode) ==
+           plan.listed_inodes.end();
+  });
+  for (const auto& [file, bytes] : plan.lost) {
+    if (std::find(reported_unreadable_.begin(), reported_unreadable_.end(), file.inode) !=
+        reported_unreadable_.end()) {
+      continue;
+    }
+    reported_unreadable_.push_back(file.inode);
+    std::string what;
+    if (bytes > 0) {
+      out->unreadable_bytes += static_cast<uint64_t>(bytes);
+      what = std::to_string(bytes) + " unread bytes in it are not counted";
+    } else {
+      what = "its unread lines are not counted";
+    }
+    AddNote(&out->notes, file.path + ": " + file.why + "; " + what);
   }
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/records.h"
@@ -54,6 +55,10 @@ struct FollowOutput {
   // before it, the rest of the rotated files still to finish (a compressed one at its size on
   // disk).
   int64_t lag_bytes = 0;
+  // Unread bytes in rotated files this process may not open (mode 0600 of another user, ...):
+  // never counted. Each such file is reported once, by the poll that finds it unread, with a
+  // note naming it (a compressed one at its size on disk).
+  uint64_t unreadable_bytes = 0;
 };
 
 class LogFollower {
@@ -78,6 +83,15 @@ class LogFollower {
   struct Candidate {
     LogFile file;
     std::string head;  // its first kFingerprintBytes bytes (decompressed)
+    size_t rank = 0;   // its place among the rotated names listed, 0 = most recent
+  };
+  // A rotated name listed that could not be opened for a reason other than its absence.
+  struct Unreadable {
+    std::string path;
+    uint64_t inode = 0;
+    size_t rank = 0;
+    int64_t size = -1;  // from stat(), which needs no read permission; -1 when unknown
+    std::string why;
   };
 
   // Reads `file` from `offset` to its end (a rotated file's unterminated last line counts as a
@@ -109,8 +123,10 @@ class LogFollower {
   // Rotated siblings, most recent first, of the path and of its symlink target.
   std::vector<RotatedName> Rotated() const;
   // The rotated siblings that may hold unread lines, most recent first (see Candidate). When
-  // `listed` is given, it gets the inode of every rotated file listed (candidates or not).
-  std::vector<Candidate> Candidates(LogFile* live, std::vector<uint64_t>* listed = nullptr) const;
+  // `listed` is given, it gets the inode of every rotated file listed (candidates or not); when
+  // `unreadable` is given, the names that could not be opened.
+  std::vector<Candidate> Candidates(LogFile* live, std::vector<uint64_t>* listed = nullptr,
+                                    std::vector<Unreadable>* unreadable = nullptr) const;
   // Whether a rotated file is listed now that `before` did not have: a rotation since.
   bool RotatedSince(const std::vector<uint64_t>& before) const;
   // Points the cursor at "everything that exists now has been read" when the live file is
@@ -136,12 +152,22 @@ class LogFollower {
     bool listed = false;                // candidates were listed
     std::vector<uint64_t> listed_inodes;  // every rotated file listed then (RotatedSince())
     std::string live_head;  // the live file's first bytes just before that listing
+    std::vector<Unreadable> unreadable;   // rotated names listed that could not be opened
+    // Of those, the ones that hold bytes after the cursor, with how many (LostToUnreadable()).
+    std::vector<std::pair<Unreadable, int64_t>> lost;
   };
   ReadPlan PlanPoll(LogFile* live, FollowOutput* out) const;
   // PlanPoll() when the live file is not the cursor's: rotated, truncated, replaced or gone.
   void PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput* out) const;
   // The index in `candidates` of the cursor's file, or -1.
   int FindCursorFile(const std::vector<Candidate>& candidates) const;
+  // Fills plan->lost: the unreadable rotated files more recent than the cursor's file (all of
+  // their bytes), and the cursor's file itself when it is one of them (the bytes past the
+  // cursor). `cursor_rank` is the rank of the cursor's file among the readable candidates, or
+  // -1. When the cursor's place is unknown, the files listed since the last listing.
+  void LostToUnreadable(const LogFile* live, int cursor_rank, ReadPlan* plan) const;
+  // Notes and counts each file of plan.lost once (a later poll may list it again).
+  void ReportLost(const ReadPlan& plan, FollowOutput* out);
   // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).
   void ReadLive(LogFile& live, ReadPlan& plan, const std::function<bool()>& expired,
                 FollowOutput* out);
@@ -158,6 +184,11 @@ class LogFollower {
   std::vector<char> buffer_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
+  // Inodes of the unreadable rotated files already reported (ReportLost()); only those still
+  // listed are kept.
+  std::vector<uint64_t> reported_unreadable_;
+  // The inodes of the rotated files the last listing found (none yet: unset).
+  std::optional<std::vector<uint64_t>> previous_listing_;
 };
 
 }  // namespace obsmon::probes

@@ -17,6 +17,9 @@ constexpr char kMatches[] = "obsmon_log_matches_total";
 // Not "_dropped_": storage counts its per-day drops as obsmon_log_events_dropped_total{component}.
 constexpr char kEventsCapped[] = "obsmon_log_events_capped_total";
 constexpr char kScanLag[] = "obsmon_log_scan_lag_bytes";
+// Bytes of rotated files the probe could not open (permission denied, ...) that held lines it
+// had not read: lost, and said so (FollowOutput::unreadable_bytes).
+constexpr char kUnreadable[] = "obsmon_log_unreadable_bytes_total";
 constexpr size_t kMaxDetailBytes = 4096;
 
 // A glob walks every directory its wildcard segments reach: `/**/**/**/*` walked the whole file
@@ -75,7 +78,10 @@ void LogProbe::Restore(ProbeStateSource& state) {
   }
   for (auto& counter : state.Counters(spec_.key)) {
     const std::string& n = counter.name;
-    if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped) continue;
+    if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped &&
+        n != kUnreadable) {
+      continue;
+    }
     totals_[TotalKey(n, counter.labels)] = counter;
   }
 }
@@ -150,6 +156,9 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
       AddCounter(kEventsCapped, labels, static_cast<double>(out.events_dropped), &result);
       notes.push_back(path + ": " + std::to_string(out.events_dropped) +
                       " matched lines counted but not kept (max_events_per_run)");
+    }
+    if (out.unreadable_bytes > 0) {
+      AddCounter(kUnreadable, labels, static_cast<double>(out.unreadable_bytes), &result);
     }
     for (auto& e : out.events) {
       result.log_events.push_back({spec_.key, now, std::move(e.file),

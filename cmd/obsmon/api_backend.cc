@@ -126,7 +126,10 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
       pj["last_run"] = {{"time", FormatRfc3339(p.last_run->ts_ms)},
                         {"success", p.last_run->success},
                         {"duration_seconds", p.last_run->duration_seconds},
-                        {"reason", p.last_run->reason}};
+                        {"reason", p.last_run->reason},
+                        // Notes beside the verdict (a log probe's unreadable rotated file, an
+                        // exec probe's output tail): the last run's only.
+                        {"detail", p.detail}};
     } else {
       pj["last_run"] = nullptr;
     }

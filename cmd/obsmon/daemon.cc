@@ -25,6 +25,7 @@
 #include "runtime/period_declarations.h"
 #include "cmd/obsmon/api_backend.h"
 #include "cmd/obsmon/live_figures.h"
+#include "cmd/obsmon/lost_lines_log.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
 #include "cmd/obsmon/remote_write_runtime.h"
 #include "config/config_loader.h"
@@ -83,7 +84,7 @@ class Daemon::Impl {
         state_(clock_),
         storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
         runner_(clock_, config_.coverage_tolerance,
-                {&storage_sink_, &state_, &probe_samples_, alerting_.get()},
+                {&storage_sink_, &state_, &probe_samples_, &lost_lines_, alerting_.get()},
                 [this](const ProbeKey& key, const std::string& what) {
                   OnInternalError(key, what);
                 }),
@@ -721,6 +722,7 @@ class Daemon::Impl {
   UptimeBoard uptime_;
   StorageSink storage_sink_;
   ProbeSamplesCollector probe_samples_;  // probes' own series (log matches ...) for /metrics
+  LostLinesLog lost_lines_{log_};         // warns when a log probe cannot count rotated lines
   ProbeRunner runner_;
   Scheduler scheduler_;
   MetricsCollector collector_;

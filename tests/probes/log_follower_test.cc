@@ -646,6 +646,147 @@ TEST_F(LogFollowerTest, AnUnreadableRotatedFileDoesNotStopTheLiveFile) {
   EXPECT_EQ(child.Wait(), 0);  // 1: the live file's new lines were not all read
 }
 
+// A rotated file obsmon may not open (logrotate's `create 0600 root root`, obsmon as another
+// user) cannot be read, but its loss must not be silent: the poll that finds it unread notes it
+// and counts its unread bytes, once. The child polls as nobody (effective uid) and rotates as
+// root (saved uid), so one process does both in order.
+class UnreadableRotationTest : public LogFollowerTest {
+ protected:
+  void SetUp() override {
+    LogFollowerTest::SetUp();
+    if (::getuid() != 0) GTEST_SKIP() << "needs root: the rotated files belong to another user";
+    ::chmod(dir_.path().c_str(), 0777);
+  }
+  // Runs `body` in a forked child; its exit code is the test's verdict (0: passed).
+  static void InChild(const std::function<int()>& body) {
+    testing::ForkedChild child([&] { return ::setresuid(0, 0, 0) == 0 ? body() : 90; });
+    ASSERT_TRUE(child.started());
+    EXPECT_EQ(child.Wait(), 0) << "the child's exit code names the failed check";
+  }
+  static FollowOutput PollAsNobody(LogFollower& f) {
+    if (::seteuid(65534) != 0) std::abort();
+    FollowOutput out = f.Poll(kNever);
+    if (::seteuid(0) != 0) std::abort();
+    return out;
+  }
+  // Renames `from` to `to` and makes it root's own, unreadable by anyone else.
+  static void RotateUnreadable(const std::string& from, const std::string& to) {
+    if (::rename(from.c_str(), to.c_str()) != 0 || ::chmod(to.c_str(), 0600) != 0) std::abort();
+  }
+  static bool NoteSays(const FollowOutput& out, const std::string& text) {
+    for (const auto& n : out.notes) {
+      if (n.find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+};
+
+TEST_F(UnreadableRotationTest, TheCursorsFileRotatedUnreadableReportsItsUnreadTailOnce) {
+  const std::string path = dir_.File("app.log");
+  InChild([&] {
+    WriteWholeFile(path, "ERROR a\n");
+    ::chmod(path.c_str(), 0644);
+    LogFollower f(path, scanner_.get(), {});
+    if (PollAsNobody(f).lines != 1) return 1;
+    AppendToFile(path, "ERROR b\nINFO c\n");  // 15 bytes obsmon never sees
+    RotateUnreadable(path, path + ".1");
+    WriteWholeFile(path, "ERROR d\n");
+    ::chmod(path.c_str(), 0644);
+    FollowOutput out = PollAsNobody(f);
+    if (out.lines != 1 || out.matches[1] != 1) return 2;  // the new live file is still read
+    if (out.unreadable_bytes != 15) return 3;
+    if (!NoteSays(out, "app.log.1: permission denied; 15 unread bytes in it are not counted")) {
+      return 4;
+    }
+    // Listed again by later rotations, it is not reported again.
+    AppendToFile(path, "INFO e\n");  // 7 more bytes lost in the next rotated file
+    RotateUnreadable(path + ".1", path + ".2");
+    RotateUnreadable(path, path + ".1");
+    WriteWholeFile(path, "");
+    ::chmod(path.c_str(), 0644);
+    out = PollAsNobody(f);
+    if (out.unreadable_bytes != 7 || NoteSays(out, "app.log.2")) return 5;
+    if (PollAsNobody(f).unreadable_bytes != 0) return 6;
+    return 0;
+  });
+}
+
+TEST_F(UnreadableRotationTest, AnUnreadableCopytruncateCopyReportsWhatWasWrittenAfterTheLastRead) {
+  const std::string path = dir_.File("app.log");
+  InChild([&] {
+    WriteWholeFile(path, "ERROR a\n");
+    ::chmod(path.c_str(), 0644);
+    LogFollower f(path, scanner_.get(), {});
+    if (PollAsNobody(f).lines != 1) return 1;
+    AppendToFile(path, "CRITICAL b\n");  // 11 bytes, then copied and truncated
+    WriteWholeFile(path + ".1", "ERROR a\nCRITICAL b\n");
+    ::chmod((path + ".1").c_str(), 0600);
+    if (::truncate(path.c_str(), 0) != 0) return 80;
+    AppendToFile(path, "INFO c\n");
+    FollowOutput out = PollAsNobody(f);
+    if (out.lines != 1 || out.unreadable_bytes != 11) return 2;
+    if (!NoteSays(out, "app.log.1: permission denied; 11 unread bytes")) return 3;
+    return 0;
+  });
+}
+
+TEST_F(UnreadableRotationTest, OnlyUnreadableFilesNewerThanTheCursorsFileAreReported) {
+  const std::string path = dir_.File("app.log");
+  InChild([&] {
+    WriteWholeFile(path + ".5", "ERROR ancient\n");  // history, unreadable from the start
+    ::chmod((path + ".5").c_str(), 0600);
+    WriteWholeFile(path, "ERROR a\n");
+    ::chmod(path.c_str(), 0644);
+    LogFollower f(path, scanner_.get(), {});
+    FollowOutput first = PollAsNobody(f);
+    if (first.lines != 1 || first.unreadable_bytes != 0) return 1;
+    // Two rotations before the next poll: the cursor's file is now app.log.2 (readable, its
+    // tail unread), app.log.1 came after it and cannot be opened (all its 16 bytes lost).
+    AppendToFile(path, "ERROR tail\n");
+    if (::rename(path.c_str(), (path + ".2").c_str()) != 0) return 80;
+    WriteWholeFile(path + ".1", "CRITICAL middle\n");
+    ::chmod((path + ".1").c_str(), 0600);
+    WriteWholeFile(path, "INFO now\n");
+    ::chmod(path.c_str(), 0644);
+    FollowOutput out = PollAsNobody(f);
+    if (out.lines != 2 || out.matches[1] != 1) return 2;  // the tail of .2, then the live file
+    if (out.unreadable_bytes != 16) return 3;
+    if (!NoteSays(out, "app.log.1: permission denied; 16 unread bytes") ||
+        NoteSays(out, "app.log.5")) {
+      return 4;
+    }
+    return 0;
+  });
+}
+
+TEST_F(UnreadableRotationTest, AnEmptyCursorCountsOnlyWhatWasRotatedSinceItsLastListing) {
+  // An empty live file leaves an empty cursor, so every poll lists the rotated files. The
+  // unreadable history must not be counted by those polls, nor after a restart (a first daemon
+  // run of this test counted 30 KB of history again at each start).
+  const std::string path = dir_.File("app.log");
+  InChild([&] {
+    WriteWholeFile(path + ".1", "ERROR old\n");
+    ::chmod((path + ".1").c_str(), 0600);
+    WriteWholeFile(path, "");
+    ::chmod(path.c_str(), 0644);
+    LogFollower f(path, scanner_.get(), {});
+    for (int poll = 0; poll < 3; ++poll) {
+      if (PollAsNobody(f).unreadable_bytes != 0) return 1;
+    }
+    LogFollower restarted(path, scanner_.get(), {});
+    restarted.Restore(f.cursor());
+    if (PollAsNobody(restarted).unreadable_bytes != 0) return 2;
+    // Then the empty live file's content is copied out of reach and truncated (copytruncate):
+    // a rotated file new since the last listing, all of it unread.
+    RotateUnreadable(path + ".1", path + ".2");
+    WriteWholeFile(path + ".1", "ERROR lost\n");
+    ::chmod((path + ".1").c_str(), 0600);
+    FollowOutput out = PollAsNobody(restarted);
+    if (out.unreadable_bytes != 11 || NoteSays(out, "app.log.2")) return 3;
+    return 0;
+  });
+}
+
 TEST_F(LogFollowerTest, PermissionDeniedIsTrouble) {
   // Root reads anything: check from a child that drops to nobody.
   const std::string path = dir_.File("secret.log");

@@ -1,0 +1,50 @@
+// Says in the daemon's own log when a log probe could not count lines it should have: rotated
+// files it may not open (probes/log_follower.h, FollowOutput::unreadable_bytes). The run's detail
+// says it too, but a detail lasts one run; an operator reads journalctl. A ResultSink.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string_view>
+
+#include "core/run_outcome.h"
+
+namespace obsmon {
+
+class LostLinesLog final : public ResultSink {
+ public:
+  explicit LostLinesLog(std::shared_ptr<spdlog::logger> log) : log_(std::move(log)) {}
+
+  void OnRun(const RunOutcome& outcome) override {
+    if (outcome.result == nullptr) return;
+    for (const auto& c : outcome.result->counters) {
+      if (c.name != "obsmon_log_unreadable_bytes_total" || c.delta <= 0) continue;
+      log_->warn("{}/{}: {:.0f} bytes of rotated files of {} could not be read and are not "
+                 "counted (obsmon_log_unreadable_bytes_total): {}",
+                 outcome.run.key.component, outcome.run.key.probe, c.delta,
+                 c.labels.Get("source"), Notes(outcome.result->detail));
+    }
+  }
+
+ private:
+  // The detail's lines that name the unreadable files, joined on one log line.
+  static std::string Notes(std::string_view detail) {
+    std::string out;
+    while (!detail.empty()) {
+      const size_t end = detail.find('\n');
+      const std::string_view line = detail.substr(0, end);
+      if (line.find("are not counted") != std::string_view::npos) {
+        if (!out.empty()) out += "; ";
+        out += line;
+      }
+      if (end == std::string_view::npos) break;
+      detail.remove_prefix(end + 1);
+    }
+    return out;
+  }
+
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+}  // namespace obsmon

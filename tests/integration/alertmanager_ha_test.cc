@@ -83,7 +83,8 @@ TEST(AlertmanagerHaTest, TwoReplicasToATwoPeerClusterPageOnceAndSurviveAPeerKill
   }
 
   // The target is down from the start: a port nobody listens on.
-  const int dead_port = FreeLoopbackPort();
+  const ClosedLoopbackPort dead;
+  const int dead_port = dead.port();
   WriteWholeFile(dir.File("rules.yml"), R"(groups:
   - name: web
     interval: 1s

@@ -27,6 +27,9 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
+// Refused for the whole test program, so no other test's server can take the port.
+const testing::ClosedLoopbackPort kClosed;
+
 // The `components:` of a config: `web` (job web), probing a closed port (always down) every
 // `interval`.
 std::string DownComponentYaml(const std::string& interval) {
@@ -35,7 +38,7 @@ std::string DownComponentYaml(const std::string& interval) {
          "    labels: {job: web}\n"
          "    probes:\n"
          "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
-         std::to_string(testing::FreeLoopbackPort()) + "\", interval: " + interval +
+         std::to_string(kClosed.port()) + "\", interval: " + interval +
          ", timeout: 150ms}\n";
 }
 

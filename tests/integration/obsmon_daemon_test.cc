@@ -222,8 +222,24 @@ TEST_F(ObsmonDaemonTest, StoppedTargetShowsAsIncidentOfTheOutageLength) {
 
   const nlohmann::json report = ReportJson(t0, NowMs());
   ASSERT_FALSE(report.is_discarded());
-  ASSERT_EQ(report["incidents"].size(), 1u) << report.dump(2);
-  const auto& incident = report["incidents"][0];
+  // The outage's incident is the one that overlaps it. Any other is a scheduling stall of one
+  // run (a 150 ms timeout on a loaded sanitized machine, flake audit #8), never more.
+  nlohmann::json incident;
+  double others_ms = 0;
+  for (const auto& inc : report["incidents"]) {
+    const bool overlaps = inc["start_ms"].get<TimestampMs>() < outage_end &&
+                          inc["end_ms"].get<TimestampMs>() > outage_start;
+    if (overlaps) {
+      EXPECT_TRUE(incident.is_null()) << "two incidents in one outage:\n" << report.dump(2);
+      incident = inc;
+      continue;
+    }
+    EXPECT_LE(inc["duration_ms"].get<double>(), 400) << inc.dump(2);
+    EXPECT_NE(inc["first_reason"].get<std::string>().find("timeout after"), std::string::npos)
+        << "outside the outage only a stalled run may fail:\n" << inc.dump(2);
+    others_ms += inc["duration_ms"].get<double>();
+  }
+  ASSERT_FALSE(incident.is_null()) << report.dump(2);
   const double measured = incident["duration_ms"].get<double>();
   const double outage = static_cast<double>(outage_end - outage_start);
   // Probes run every 200 ms: the incident may start up to one interval after the outage began
@@ -232,7 +248,7 @@ TEST_F(ObsmonDaemonTest, StoppedTargetShowsAsIncidentOfTheOutageLength) {
   EXPECT_EQ(incident["first_probe"], "health");
   EXPECT_EQ(incident["first_reason"], "connection refused") << incident.dump(2);
   EXPECT_FALSE(incident["ongoing"].get<bool>());
-  EXPECT_NEAR(report["uptime"]["down_ms"].get<double>(), measured, 1.0);
+  EXPECT_NEAR(report["uptime"]["down_ms"].get<double>(), measured + others_ms, 1.0);
 }
 
 TEST_F(ObsmonDaemonTest, SigkillAndRestartKeepTheHistory) {

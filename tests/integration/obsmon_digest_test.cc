@@ -65,6 +65,7 @@ TEST(ObsmonDigestTest, TheRealDaemonPostsAnEndedDayOnceAcrossARestart) {
                   "--start", FormatRfc3339(start)},
                  dir.File("cli.log"));
   ASSERT_EQ(cli.Wait(), 0) << cli.Output();
+  const testing::ClosedLoopbackPort closed;  // the component is down throughout
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
                  "storage: {path: " + db + "}\n"
@@ -72,7 +73,7 @@ TEST(ObsmonDigestTest, TheRealDaemonPostsAnEndedDayOnceAcrossARestart) {
                  "  - name: carbon\n"
                  "    probes:\n"
                  "      - {name: health, kind: tcp, role: health, address: \"127.0.0.1:" +
-                     std::to_string(testing::FreeLoopbackPort()) +
+                     std::to_string(closed.port()) +
                      "\", interval: 1s, timeout: 500ms}\n"
                  "    digest:\n"
                  "      - kind: webhook\n"

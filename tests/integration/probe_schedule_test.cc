@@ -119,7 +119,8 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   ScratchDir dir;
   CountingTarget target;
   SilentTarget silent;
-  const int gone_port = testing::FreeLoopbackPort();  // nobody listens there
+  const testing::ClosedLoopbackPort gone;  // bound, never listening: refused
+  const int gone_port = gone.port();
   std::string probes;
   for (int i = 0; i < kAnswering; ++i) {
     probes += Probe("ok" + std::to_string(i), target.port(), "/t/" + std::to_string(i));

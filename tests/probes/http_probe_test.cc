@@ -254,7 +254,8 @@ TEST(HttpProbeTest, ServerTricklingHeadersCannotHoldProbePastDeadline) {
 }
 
 TEST(HttpProbeTest, ClosedPortIsConnectionRefused) {
-  int port = testing::FreeLoopbackPort();
+  const testing::ClosedLoopbackPort closed;
+  const int port = closed.port();
   ConfigErrors errors;
   auto probe = Make("url: http://127.0.0.1:" + std::to_string(port) + "/health\n", &errors);
   ASSERT_NE(probe, nullptr);

@@ -120,7 +120,8 @@ TEST(PlainHttpExchangeTest, SendsTheRequestAndReadsTheResponse) {
 }
 
 TEST(PlainHttpExchangeTest, ClosedPortIsConnectionRefused) {
-  const int port = testing::FreeLoopbackPort();
+  const testing::ClosedLoopbackPort closed;
+  const int port = closed.port();
   auto target = PreparePlainHttp(Url("http://127.0.0.1:" + std::to_string(port) + "/"), "GET", {},
                                  std::nullopt);
   PlainHttpExchange x(*target, HttpParseLimits{});

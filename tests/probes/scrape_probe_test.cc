@@ -360,7 +360,8 @@ TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, "server returned HTTP status 503");
 
-  int port = testing::FreeLoopbackPort();
+  const testing::ClosedLoopbackPort closed;
+  const int port = closed.port();
   auto refused = MakeProbe("http://127.0.0.1:" + std::to_string(port) + "/metrics")->Run(In(2s));
   EXPECT_FALSE(refused.success);
   EXPECT_FALSE(refused.reason.empty());

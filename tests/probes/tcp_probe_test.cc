@@ -88,7 +88,8 @@ TEST(TcpProbeTest, OpenPortIsUp) {
 }
 
 TEST(TcpProbeTest, ClosedPortIsConnectionRefused) {
-  int port = testing::FreeLoopbackPort();
+  const testing::ClosedLoopbackPort closed;
+  const int port = closed.port();
   ConfigErrors errors;
   auto probe = Make("address: 127.0.0.1:" + std::to_string(port) + "\n", &errors);
   ASSERT_NE(probe, nullptr);

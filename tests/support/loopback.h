@@ -38,4 +38,30 @@ inline int ListenLoopback(int backlog, int* port, int flags = 0) {
   return fd;
 }
 
+// A port on 127.0.0.1 where connections are refused for as long as this object lives: a socket
+// bound there that never listens. Unlike a port that was free a moment ago, no other test can
+// start listening on it meanwhile (a probe of a "closed" port then succeeding was a race the
+// flake audit found). The kernel refuses a connect() to it (RST), as for a port nobody bound.
+class ClosedLoopbackPort {
+ public:
+  ClosedLoopbackPort() : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~ClosedLoopbackPort() { close(fd_); }
+  ClosedLoopbackPort(const ClosedLoopbackPort&) = delete;
+  ClosedLoopbackPort& operator=(const ClosedLoopbackPort&) = delete;
+
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
 }  // namespace obsmon::testing

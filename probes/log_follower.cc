@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
 namespace obsmon::probes {
@@ -36,6 +37,8 @@ LogFollower::LogFollower(std::string path, const LogScanner* scanner, FollowOpti
 void LogFollower::Restore(const LogCursor& cursor) {
   cursor_ = cursor;
   cursor_.path = path_;
+  // The run that stored it began at updated_ms, before its poll read anything.
+  if (cursor.updated_ms > 0) last_poll_start_ns_ = cursor.updated_ms * 1'000'000;
 }
 
 std::vector<RotatedName> LogFollower::Rotated() const {
@@ -314,6 +317,7 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(
           struct stat st {};
           const bool sized = ::stat(r.path.c_str(), &st) == 0;
           refused.push_back({r.path, r.inode, rank, sized ? static_cast<int64_t>(st.st_size) : -1,
+                             sized ? st.st_mtim.tv_sec * 1'000'000'000 + st.st_mtim.tv_nsec : 0,
                              f.status().message()});
         }
         continue;
@@ -396,13 +400,19 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   FollowOutput out;
   out.matches.assign(scanner_->severities().size(), 0);
 
+  // Files not modified since the previous poll began hold nothing it did not read (but for the
+  // cursor's own file, when that poll stopped inside it): the test of LostToUnreadable(). The
+  // kernel stamps mtime from the coarse clock, so the start is read from it too: a write after
+  // it cannot carry an earlier mtime.
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  const int64_t previous_start_ns = last_poll_start_ns_;
+  last_poll_start_ns_ = now.tv_sec * 1'000'000'000 + now.tv_nsec;
+
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
-  ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, &out);
-  if (plan.listed) {
-    ReportLost(plan, &out);
-    previous_listing_ = plan.listed_inodes;
-  }
+  ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous_start_ns, &out);
+  if (plan.listed) ReportLost(plan, &out);
   // What is left to read when this poll stops at step `at`, `end` bytes into it (`end` <
   // 0: not started): the rest of it, the later rotated files and the live file. A compressed
   // file counts at its size on disk (its decompressed size is only known by reading it).
@@ -449,7 +459,8 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   return out;
 }
 
-LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, FollowOutput* out) const {
+LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, int64_t previous_start_ns,
+                                            FollowOutput* out) const {
   ReadPlan plan;
   const bool has_cursor = cursor_.inode != 0;
   // An empty fingerprint: no non-empty file was read yet (see cursor_).
@@ -476,7 +487,7 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, FollowOutput* out) co
       if (const int found = cursor_empty ? -1 : FindCursorFile(plan.candidates); found >= 0) {
         cursor_rank = static_cast<int>(plan.candidates[static_cast<size_t>(found)].rank);
       }
-      LostToUnreadable(live, cursor_rank, &plan);
+      LostToUnreadable(live, cursor_rank, previous_start_ns, &plan);
     }
     if (cursor_empty) {
       // Nothing non-empty was read before: every non-empty rotated file is unread (they were
@@ -523,40 +534,54 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
   }
 }
 
-void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank, ReadPlan* plan) const {
+void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
+                                   int64_t previous_start_ns, ReadPlan* plan) const {
   const FileId cursor_id{cursor_.dev, cursor_.inode};
-  const bool cursor_empty = FingerprintLength(cursor_.fingerprint) == 0;
-  const Unreadable* cursor_file = nullptr;  // the cursor's own file, when it is unreadable
-  int newer_than = cursor_rank;             // unreadable files ranked below this are unread
-  if (cursor_rank < 0) {
-    for (const auto& u : plan->unreadable) {
-      if (u.inode == cursor_.inode) cursor_file = &u;
-    }
-    if (cursor_file == nullptr && !cursor_empty && live != nullptr && live->id() == cursor_id &&
-        plan->unreadable.front().rank == 0) {
-      // Truncated in place (copytruncate): its copy is the most recent rotated file.
-      cursor_file = &plan->unreadable.front();
-    }
-    if (cursor_file != nullptr) newer_than = static_cast<int>(cursor_file->rank);
-  }
+  const auto compressed = [](const Unreadable& u) { return u.path.ends_with(".gz"); };
+  // Modified since the previous poll began (the same tick included). Unknown before a first
+  // poll with no stored cursor: then nothing is fresh.
+  const auto fresh = [&](const Unreadable& u) {
+    return previous_start_ns > 0 && u.mtime_ns >= previous_start_ns;
+  };
+  const auto is_live = [&](const Unreadable& u) {
+    return live != nullptr && u.inode == live->id().inode;
+  };
+  // The cursor's own file, when it is unreadable: renamed (same inode, not the live file's, and
+  // at least as long as what was read of it: an inode number can be reused)...
+  const Unreadable* cursor_file = nullptr;
   for (const auto& u : plan->unreadable) {
-    if (live != nullptr && u.inode == live->id().inode) continue;  // the live file's own name
-    const bool compressed = u.path.size() > 3 && u.path.ends_with(".gz");
+    if (u.inode == cursor_.inode && !is_live(u) && (u.size >= cursor_.offset || compressed(u))) {
+      cursor_file = &u;
+    }
+  }
+  // ... or copied out and truncated in place (copytruncate: the live file keeps the cursor's
+  // inode). Then each rotation since the previous poll made one fresh plain copy, most recent
+  // first: the oldest holds the cursor's generation, the newer ones later generations. Only
+  // taken when that oldest copy is at least as long as the cursor's offset; otherwise (the
+  // live file a new file that reuses the cursor's inode number) the place is unknown.
+  if (cursor_file == nullptr && cursor_rank < 0 && live != nullptr && live->id() == cursor_id) {
+    for (const auto& u : plan->unreadable) {
+      if (fresh(u) && !compressed(u) && !is_live(u)) cursor_file = &u;  // the oldest wins
+    }
+    if (cursor_file != nullptr && cursor_file->size < cursor_.offset) cursor_file = nullptr;
+  }
+  const int cursor_at = cursor_rank >= 0          ? cursor_rank
+                        : cursor_file != nullptr ? static_cast<int>(cursor_file->rank)
+                                                 : -1;
+  for (const auto& u : plan->unreadable) {
+    if (is_live(u)) continue;
     int64_t bytes = 0;
     if (&u == cursor_file) {
-      // A compressed copy's size on disk says nothing about where the cursor is in it.
-      bytes = compressed || u.size < 0 ? -1 : std::max<int64_t>(0, u.size - cursor_.offset);
-    } else if (static_cast<int>(u.rank) < newer_than) {
-      bytes = u.size;
-    } else if (newer_than < 0 && previous_listing_.has_value() &&
-               std::find(previous_listing_->begin(), previous_listing_->end(), u.inode) ==
-                   previous_listing_->end()) {
-      // Where the cursor's file is is not known (gone, compressed, an empty cursor): a file
-      // rotated since the last listing came after it. Without a listing in this process (just
-      // started), nothing is counted: the files may all be history.
-      bytes = compressed ? -1 : u.size;
+      bytes = compressed(u) || u.size < 0 ? kUnknownBytes
+                                          : std::max<int64_t>(0, u.size - cursor_.offset);
+    } else if (static_cast<int>(u.rank) < cursor_at) {
+      // Rotated after the cursor's file: none of it was read. A compressed file's size on
+      // disk is not its lines' bytes.
+      bytes = compressed(u) || u.size < 0 ? kUnknownBytes : u.size;
+    } else if (cursor_at < 0 && fresh(u)) {
+      bytes = kMaybeBytes;  // written since the previous poll, its place unknown
     } else {
-      continue;
+      continue;  // older than the cursor's file, or not written since the previous poll
     }
     if (bytes != 0) plan->lost.emplace_back(u, bytes);
   }
@@ -577,8 +602,10 @@ void LogFollower::ReportLost(const ReadPlan& plan, FollowOutput* out) {
     if (bytes > 0) {
       out->unreadable_bytes += static_cast<uint64_t>(bytes);
       what = std::to_string(bytes) + " unread bytes in it are not counted";
-    } else {
+    } else if (bytes == kUnknownBytes) {
       what = "its unread lines are not counted";
+    } else {
+      what = "it may hold lines not read, which are not counted";
     }
     AddNote(&out->notes, file.path + ": " + file.why + "; " + what);
   }

@@ -91,6 +91,7 @@ class LogFollower {
     uint64_t inode = 0;
     size_t rank = 0;
     int64_t size = -1;  // from stat(), which needs no read permission; -1 when unknown
+    int64_t mtime_ns = 0;
     std::string why;
   };
 
@@ -153,19 +154,25 @@ class LogFollower {
     std::vector<uint64_t> listed_inodes;  // every rotated file listed then (RotatedSince())
     std::string live_head;  // the live file's first bytes just before that listing
     std::vector<Unreadable> unreadable;   // rotated names listed that could not be opened
-    // Of those, the ones that hold bytes after the cursor, with how many (LostToUnreadable()).
+    // Of those, the ones that hold bytes after the cursor, with how many (LostToUnreadable()):
+    // kUnknownBytes when some are unread but not how many, kMaybeBytes when perhaps some.
     std::vector<std::pair<Unreadable, int64_t>> lost;
   };
-  ReadPlan PlanPoll(LogFile* live, FollowOutput* out) const;
+  static constexpr int64_t kUnknownBytes = -1;
+  static constexpr int64_t kMaybeBytes = -2;
+  // `previous_start_ns`: when the previous poll began (wall clock), 0 if unknown.
+  ReadPlan PlanPoll(LogFile* live, int64_t previous_start_ns, FollowOutput* out) const;
   // PlanPoll() when the live file is not the cursor's: rotated, truncated, replaced or gone.
   void PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput* out) const;
   // The index in `candidates` of the cursor's file, or -1.
   int FindCursorFile(const std::vector<Candidate>& candidates) const;
-  // Fills plan->lost: the unreadable rotated files more recent than the cursor's file (all of
-  // their bytes), and the cursor's file itself when it is one of them (the bytes past the
-  // cursor). `cursor_rank` is the rank of the cursor's file among the readable candidates, or
-  // -1. When the cursor's place is unknown, the files listed since the last listing.
-  void LostToUnreadable(const LogFile* live, int cursor_rank, ReadPlan* plan) const;
+  // Fills plan->lost with the unreadable rotated files that hold unread bytes: the cursor's own
+  // file (renamed, or a copytruncate copy of it) from the cursor's offset, every file rotated
+  // after it whole, and, when the cursor's file cannot be placed, any written since the
+  // previous poll began (how much of it is unread is then unknown). `cursor_rank` is the rank of
+  // the cursor's file among the readable candidates, or -1.
+  void LostToUnreadable(const LogFile* live, int cursor_rank, int64_t previous_start_ns,
+                        ReadPlan* plan) const;
   // Notes and counts each file of plan.lost once (a later poll may list it again).
   void ReportLost(const ReadPlan& plan, FollowOutput* out);
   // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).
@@ -187,8 +194,8 @@ class LogFollower {
   // Inodes of the unreadable rotated files already reported (ReportLost()); only those still
   // listed are kept.
   std::vector<uint64_t> reported_unreadable_;
-  // The inodes of the rotated files the last listing found (none yet: unset).
-  std::optional<std::vector<uint64_t>> previous_listing_;
+  // When the previous Poll() began (wall clock, ns; a restored cursor's updated_ms), 0 if never.
+  int64_t last_poll_start_ns_ = 0;
 };
 
 }  // namespace obsmon::probes

@@ -18,17 +18,20 @@ class LostLinesLog final : public ResultSink {
 
   void OnRun(const RunOutcome& outcome) override {
     if (outcome.result == nullptr) return;
+    const std::string notes = Notes(outcome.result->detail);
+    if (notes.empty()) return;
+    double bytes = 0;
     for (const auto& c : outcome.result->counters) {
-      if (c.name != "obsmon_log_unreadable_bytes_total" || c.delta <= 0) continue;
-      log_->warn("{}/{}: {:.0f} bytes of rotated files of {} could not be read and are not "
-                 "counted (obsmon_log_unreadable_bytes_total): {}",
-                 outcome.run.key.component, outcome.run.key.probe, c.delta,
-                 c.labels.Get("source"), Notes(outcome.result->detail));
+      if (c.name == "obsmon_log_unreadable_bytes_total") bytes += c.delta;
     }
+    log_->warn("{}/{}: rotated log files could not be read and are not counted ({:.0f} bytes "
+               "known, added to obsmon_log_unreadable_bytes_total): {}",
+               outcome.run.key.component, outcome.run.key.probe, bytes, notes);
   }
 
  private:
-  // The detail's lines that name the unreadable files, joined on one log line.
+  // The detail's lines that name the unreadable files (probes/log_follower.cc, ReportLost()),
+  // joined on one log line.
   static std::string Notes(std::string_view detail) {
     std::string out;
     while (!detail.empty()) {

@@ -56,7 +56,17 @@ Stored ReadStored(const std::string& db) {
   return s;
 }
 
-class LogUnreadableTest : public ::testing::Test {
+struct Scenario {
+  const char* name;
+  const char* directives;  // logrotate's, besides rotate/missingok and the chmod of .1
+  // Whether every lost byte can be placed, whatever the timing: with create the cursor's file
+  // keeps its inode (rotate 1000 deletes none). With copytruncate several copies made between
+  // two runs, or with delaycompress the cursor's file compressed before a run saw it, leave
+  // bytes whose place is unknown: said ("it may hold lines not read"), not counted.
+  bool exact;
+};
+
+class LogUnreadableTest : public ::testing::TestWithParam<Scenario> {
  protected:
   void SetUp() override {
     if (::getuid() != 0) GTEST_SKIP() << "needs root: obsmon must run as another user";
@@ -123,14 +133,12 @@ class LogUnreadableTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(LogUnreadableTest, EveryWrittenByteIsReadOrCountedAsUnreadableAcrossKills) {
+TEST_P(LogUnreadableTest, EveryWrittenByteIsReadOrCountedAsUnreadableAcrossKills) {
   const std::string log = dir_.File("log/app.log");
   const std::string db = dir_.File("db/obsmon.db");
   const std::string conf = dir_.File("logrotate.conf");
-  WriteWholeFile(conf, log +
-                           " {\n  rotate 1000\n  missingok\n  create 0644 root root\n"
-                           "  postrotate\n    chmod 0600 " +
-                           log + ".1\n  endscript\n}\n");
+  WriteWholeFile(conf, log + " {\n  rotate 1000\n  missingok\n" + GetParam().directives +
+                           "  postrotate\n    chmod 0600 " + log + ".1\n  endscript\n}\n");
   ::chmod(conf.c_str(), 0644);
   WriteWholeFile(log, "");
   ::chmod(log.c_str(), 0644);
@@ -209,7 +217,9 @@ TEST_F(LogUnreadableTest, EveryWrittenByteIsReadOrCountedAsUnreadableAcrossKills
     return detail.find("app.log.1: permission denied; ") != std::string::npos;
   });
   EXPECT_NE(detail.find("app.log.1: permission denied; "), std::string::npos) << detail;
-  EXPECT_NE(detail.find(" unread bytes in it are not counted"), std::string::npos) << detail;
+  if (GetParam().exact) {
+    EXPECT_NE(detail.find(" unread bytes in it are not counted"), std::string::npos) << detail;
+  }
   stop = true;
   writing.join();
   ASSERT_FALSE(write_failed);
@@ -226,13 +236,25 @@ TEST_F(LogUnreadableTest, EveryWrittenByteIsReadOrCountedAsUnreadableAcrossKills
 
   const Stored s = ReadStored(db);
   ASSERT_TRUE(s.ok);
-  EXPECT_EQ(s.bytes_read + s.unreadable, static_cast<double>(written))
-      << "read " << s.bytes_read << ", unreadable " << s.unreadable << "; " << kills << " kills, "
-      << rotations << " rotations";
+  const std::string logs = DaemonLogs();
+  const std::string figures = "read " + std::to_string(s.bytes_read) + ", unreadable " +
+                              std::to_string(s.unreadable) + ", written " +
+                              std::to_string(written) + "; " + std::to_string(kills) +
+                              " kills, " + std::to_string(rotations) + " rotations\n";
+  // Never counted twice, nor history counted as lost.
+  EXPECT_LE(s.bytes_read + s.unreadable, static_cast<double>(written)) << figures << logs;
+  if (GetParam().exact) {
+    EXPECT_EQ(s.bytes_read + s.unreadable, static_cast<double>(written)) << figures << logs;
+  } else if (s.bytes_read + s.unreadable < static_cast<double>(written)) {
+    // What could not be placed (a generation compressed, or several copies, between two runs of
+    // a loaded machine) is said, not counted.
+    EXPECT_TRUE(logs.find("it may hold lines not read") != std::string::npos ||
+                logs.find("its unread lines are not counted") != std::string::npos)
+        << figures << logs;
+  }
   EXPECT_GT(s.unreadable, 0) << "a rotation while obsmon was down loses what it had not read";
   EXPECT_GT(s.bytes_read, 0);
   // The daemon's log says it, naming the rotated file and the reason.
-  const std::string logs = DaemonLogs();
   EXPECT_NE(logs.find("could not be read and are not counted"), std::string::npos) << logs;
   EXPECT_NE(logs.find("app.log.1: permission denied; "), std::string::npos) << logs;
   RecordProperty("kills", kills);
@@ -240,6 +262,18 @@ TEST_F(LogUnreadableTest, EveryWrittenByteIsReadOrCountedAsUnreadableAcrossKills
   RecordProperty("bytes_read", static_cast<int>(s.bytes_read));
   RecordProperty("bytes_unreadable", static_cast<int>(s.unreadable));
 }
+
+// create: the file obsmon was reading is renamed out of its reach. copytruncate: a copy of it
+// is, and the file is emptied in place. delaycompress: as create, and the generation before is
+// compressed (a new file, also unreadable) at each rotation.
+INSTANTIATE_TEST_SUITE_P(
+    LogUnreadable, LogUnreadableTest,
+    ::testing::Values(Scenario{"create", "  create 0644 root root\n", true},
+                      Scenario{"copytruncate", "  copytruncate\n", false},
+                      Scenario{"delaycompress",
+                               "  create 0644 root root\n  compress\n  delaycompress\n",
+                               false}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace obsmon

@@ -670,6 +670,15 @@ class UnreadableRotationTest : public LogFollowerTest {
     if (::seteuid(0) != 0) std::abort();
     return out;
   }
+  // Writes a file as root, readable by all (a live log) or by root only (a rotated one).
+  static void WriteReadable(const std::string& path, const std::string& content) {
+    WriteWholeFile(path, content);
+    if (::chmod(path.c_str(), 0644) != 0) std::abort();
+  }
+  static void WriteUnreadable(const std::string& path, const std::string& content) {
+    WriteWholeFile(path, content);
+    if (::chmod(path.c_str(), 0600) != 0) std::abort();
+  }
   // Renames `from` to `to` and makes it root's own, unreadable by anyone else.
   static void RotateUnreadable(const std::string& from, const std::string& to) {
     if (::rename(from.c_str(), to.c_str()) != 0 || ::chmod(to.c_str(), 0600) != 0) std::abort();
@@ -693,14 +702,12 @@ class UnreadableRotationTest : public LogFollowerTest {
 TEST_F(UnreadableRotationTest, TheCursorsFileRotatedUnreadableReportsItsUnreadTailOnce) {
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path, "ERROR a\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a\n");
     LogFollower f(path, scanner_.get(), {});
     if (PollAsNobody(f).lines != 1) return 1;
     AppendToFile(path, "ERROR b\nINFO c\n");  // 15 bytes obsmon never sees
     RotateUnreadable(path, path + ".1");
-    WriteWholeFile(path, "ERROR d\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR d\n");
     FollowOutput out = PollAsNobody(f);
     if (out.lines != 1 || out.matches[1] != 1) return 2;  // the new live file is still read
     if (out.unreadable_bytes != 15) return 3;
@@ -711,8 +718,7 @@ TEST_F(UnreadableRotationTest, TheCursorsFileRotatedUnreadableReportsItsUnreadTa
     AppendToFile(path, "INFO e\n");  // 7 more bytes lost in the next rotated file
     RotateUnreadable(path + ".1", path + ".2");
     RotateUnreadable(path, path + ".1");
-    WriteWholeFile(path, "");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "");
     out = PollAsNobody(f);
     if (out.unreadable_bytes != 7 || NoteSays(out, "app.log.2")) return 5;
     if (PollAsNobody(f).unreadable_bytes != 0) return 6;
@@ -723,13 +729,11 @@ TEST_F(UnreadableRotationTest, TheCursorsFileRotatedUnreadableReportsItsUnreadTa
 TEST_F(UnreadableRotationTest, AnUnreadableCopytruncateCopyReportsWhatWasWrittenAfterTheLastRead) {
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path, "ERROR a\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a\n");
     LogFollower f(path, scanner_.get(), {});
     if (PollAsNobody(f).lines != 1) return 1;
     AppendToFile(path, "CRITICAL b\n");  // 11 bytes, then copied and truncated
-    WriteWholeFile(path + ".1", "ERROR a\nCRITICAL b\n");
-    ::chmod((path + ".1").c_str(), 0600);
+    WriteUnreadable(path + ".1", "ERROR a\nCRITICAL b\n");
     if (::truncate(path.c_str(), 0) != 0) return 80;
     AppendToFile(path, "INFO c\n");
     FollowOutput out = PollAsNobody(f);
@@ -742,11 +746,9 @@ TEST_F(UnreadableRotationTest, AnUnreadableCopytruncateCopyReportsWhatWasWritten
 TEST_F(UnreadableRotationTest, OnlyUnreadableFilesNewerThanTheCursorsFileAreReported) {
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path + ".5", "ERROR ancient\n");  // history, unreadable from the start
-    ::chmod((path + ".5").c_str(), 0600);
+    WriteUnreadable(path + ".5", "ERROR ancient\n");  // history, unreadable from the start
     Age(path + ".5");
-    WriteWholeFile(path, "ERROR a\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a\n");
     LogFollower f(path, scanner_.get(), {});
     FollowOutput first = PollAsNobody(f);
     if (first.lines != 1 || first.unreadable_bytes != 0) return 1;
@@ -754,10 +756,8 @@ TEST_F(UnreadableRotationTest, OnlyUnreadableFilesNewerThanTheCursorsFileAreRepo
     // tail unread), app.log.1 came after it and cannot be opened (all its 16 bytes lost).
     AppendToFile(path, "ERROR tail\n");
     if (::rename(path.c_str(), (path + ".2").c_str()) != 0) return 80;
-    WriteWholeFile(path + ".1", "CRITICAL middle\n");
-    ::chmod((path + ".1").c_str(), 0600);
-    WriteWholeFile(path, "INFO now\n");
-    ::chmod(path.c_str(), 0644);
+    WriteUnreadable(path + ".1", "CRITICAL middle\n");
+    WriteReadable(path, "INFO now\n");
     FollowOutput out = PollAsNobody(f);
     if (out.lines != 2 || out.matches[1] != 1) return 2;  // the tail of .2, then the live file
     if (out.unreadable_bytes != 16) return 3;
@@ -775,11 +775,9 @@ TEST_F(UnreadableRotationTest, AnEmptyCursorCountsOnlyWhatWasWrittenSinceThePrev
   // run of this test counted 30 KB of history again at each start).
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path + ".1", "ERROR old\n");
-    ::chmod((path + ".1").c_str(), 0600);
+    WriteUnreadable(path + ".1", "ERROR old\n");
     Age(path + ".1");
-    WriteWholeFile(path, "");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "");
     LogFollower f(path, scanner_.get(), {});
     for (int poll = 0; poll < 3; ++poll) {
       if (PollAsNobody(f).unreadable_bytes != 0) return 1;
@@ -793,8 +791,7 @@ TEST_F(UnreadableRotationTest, AnEmptyCursorCountsOnlyWhatWasWrittenSinceThePrev
     // Then the empty live file's content is copied out of reach and truncated (copytruncate):
     // a rotated file written since the previous poll, all of it unread.
     RotateUnreadable(path + ".1", path + ".2");
-    WriteWholeFile(path + ".1", "ERROR lost\n");
-    ::chmod((path + ".1").c_str(), 0600);
+    WriteUnreadable(path + ".1", "ERROR lost\n");
     FollowOutput out = PollAsNobody(restarted);
     if (out.unreadable_bytes != 11 || NoteSays(out, "app.log.2")) return 3;
     return 0;
@@ -807,11 +804,9 @@ TEST_F(UnreadableRotationTest, ThreeCopytruncatesBetweenTwoPollsCountTheCursorsT
   // to the cursor) and two later ones (not read at all); the history before them is not.
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path + ".1", "INFO history\n");
-    ::chmod((path + ".1").c_str(), 0600);
+    WriteUnreadable(path + ".1", "INFO history\n");
     Age(path + ".1");
-    WriteWholeFile(path, "ERROR a\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a\n");
     LogFollower f(path, scanner_.get(), {});
     if (PollAsNobody(f).lines != 1) return 1;
     const auto copytruncate = [&](const std::string& content) {
@@ -821,8 +816,7 @@ TEST_F(UnreadableRotationTest, ThreeCopytruncatesBetweenTwoPollsCountTheCursorsT
           RotateUnreadable(from, path + "." + std::to_string(n + 1));
         }
       }
-      WriteWholeFile(path + ".1", content);
-      ::chmod((path + ".1").c_str(), 0600);
+      WriteUnreadable(path + ".1", content);
       if (::truncate(path.c_str(), 0) != 0) std::abort();
     };
     copytruncate("ERROR a\nERROR b\n");  // the cursor's generation: 8 bytes unread
@@ -849,14 +843,11 @@ TEST_F(UnreadableRotationTest, ANewLiveFileOnTheCursorsInodeNumberIsSaidNotCount
   // Where the cursor's lines went is unknown, so the files written since are named, not counted.
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path, "ERROR a long first generation line\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a long first generation line\n");
     LogFollower f(path, scanner_.get(), {});
     if (PollAsNobody(f).lines != 1) return 1;
-    WriteWholeFile(path + ".2.gz", "compressed");  // stands for the cursor's file, compressed
-    ::chmod((path + ".2.gz").c_str(), 0600);
-    WriteWholeFile(path + ".1", "INFO y\n");
-    ::chmod((path + ".1").c_str(), 0600);
+    WriteUnreadable(path + ".2.gz", "compressed");  // stands for the cursor's file, compressed
+    WriteUnreadable(path + ".1", "INFO y\n");
     if (::truncate(path.c_str(), 0) != 0) return 80;  // the same inode, a new file
     AppendToFile(path, "INFO z\n");
     FollowOutput out = PollAsNobody(f);
@@ -874,21 +865,17 @@ TEST_F(UnreadableRotationTest, TheCursorsFileCompressedOutOfReachIsSaidWithoutAB
   // how much of it is not known (its size on disk is compressed).
   const std::string path = dir_.File("app.log");
   InChild([&] {
-    WriteWholeFile(path + ".1.gz", "old history");
-    ::chmod((path + ".1.gz").c_str(), 0600);
+    WriteUnreadable(path + ".1.gz", "old history");
     Age(path + ".1.gz");
-    WriteWholeFile(path, "ERROR a\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "ERROR a\n");
     LogFollower f(path, scanner_.get(), {});
     if (PollAsNobody(f).lines != 1) return 1;
     // As logrotate's compress does it: the .gz written, then the file removed, then a new one
     // created (which may get the removed file's inode number back).
     RotateUnreadable(path + ".1.gz", path + ".2.gz");
-    WriteWholeFile(path + ".1.gz", "gzip bytes");
-    ::chmod((path + ".1.gz").c_str(), 0600);
+    WriteUnreadable(path + ".1.gz", "gzip bytes");
     if (::unlink(path.c_str()) != 0) return 80;
-    WriteWholeFile(path, "INFO new\n");
-    ::chmod(path.c_str(), 0644);
+    WriteReadable(path, "INFO new\n");
     FollowOutput out = PollAsNobody(f);
     if (out.lines != 1 || out.unreadable_bytes != 0) return 2;
     if (!NoteSays(out, "app.log.1.gz: permission denied; it may hold lines not read") ||

@@ -407,12 +407,17 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   struct timespec now {};
   ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
   const int64_t previous_start_ns = last_poll_start_ns_;
-  last_poll_start_ns_ = now.tv_sec * 1'000'000'000 + now.tv_nsec;
 
   auto live = LogFile::Open(path_);
   if (!live.ok()) out.trouble = live.status().message();
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous_start_ns, &out);
-  if (plan.listed) ReportLost(plan, &out);
+  // While the live file cannot be opened the run fails with that reason, and the rotated files
+  // are judged by the next poll that can: the mark stays (fresh eyes: with an unreadable live
+  // file every restart named the same rotated file again).
+  if (live.ok()) {
+    if (plan.listed) ReportLost(plan, &out);
+    last_poll_start_ns_ = now.tv_sec * 1'000'000'000 + now.tv_nsec;
+  }
   // What is left to read when this poll stops at step `at`, `end` bytes into it (`end` <
   // 0: not started): the rest of it, the later rotated files and the live file. A compressed
   // file counts at its size on disk (its decompressed size is only known by reading it).
@@ -534,6 +539,21 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
   }
 }
 
+template <typename Fresh>
+bool LogFollower::OlderHistoryListed(const ReadPlan& plan, size_t rank, const Fresh& fresh) {
+  for (const auto& u : plan.unreadable) {
+    if (u.rank > rank && !fresh(u)) return true;
+  }
+  for (const auto& c : plan.candidates) {
+    struct stat st {};
+    if (c.rank <= rank || !c.file.Stat(&st)) continue;
+    Unreadable as_listed;
+    as_listed.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000 + st.st_mtim.tv_nsec;
+    if (!fresh(as_listed)) return true;
+  }
+  return false;
+}
+
 void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
                                    int64_t previous_start_ns, ReadPlan* plan) const {
   const FileId cursor_id{cursor_.dev, cursor_.inode};
@@ -564,6 +584,12 @@ void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
       if (fresh(u) && !compressed(u) && !is_live(u)) cursor_file = &u;  // the oldest wins
     }
     if (cursor_file != nullptr && cursor_file->size < cursor_.offset) cursor_file = nullptr;
+    // Only certain when a file older than it, not written since, is still listed: otherwise
+    // the cursor's own copy may have been deleted by a rotation beyond `rotate N` (fresh eyes:
+    // with `rotate 1` and two rotations between runs, a later generation was taken for it).
+    if (cursor_file != nullptr && !OlderHistoryListed(*plan, cursor_file->rank, fresh)) {
+      cursor_file = nullptr;
+    }
   }
   const int cursor_at = cursor_rank >= 0          ? cursor_rank
                         : cursor_file != nullptr ? static_cast<int>(cursor_file->rank)
@@ -588,16 +614,19 @@ void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
 }
 
 void LogFollower::ReportLost(const ReadPlan& plan, FollowOutput* out) {
-  std::erase_if(reported_unreadable_, [&](uint64_t inode) {
-    return std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), inode) ==
+  std::erase_if(reported_unreadable_, [&](const Unreadable& r) {
+    return std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), r.inode) ==
            plan.listed_inodes.end();
   });
   for (const auto& [file, bytes] : plan.lost) {
-    if (std::find(reported_unreadable_.begin(), reported_unreadable_.end(), file.inode) !=
-        reported_unreadable_.end()) {
-      continue;
-    }
-    reported_unreadable_.push_back(file.inode);
+    // The same file: inode, mtime and size. An inode number alone is reused by logrotate's
+    // next files (fresh eyes: a new copy on a reported one's number was never named).
+    const bool reported = std::any_of(
+        reported_unreadable_.begin(), reported_unreadable_.end(), [&](const Unreadable& r) {
+          return r.inode == file.inode && r.mtime_ns == file.mtime_ns && r.size == file.size;
+        });
+    if (reported) continue;
+    reported_unreadable_.push_back(file);
     std::string what;
     if (bytes > 0) {
       out->unreadable_bytes += static_cast<uint64_t>(bytes);

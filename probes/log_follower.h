@@ -173,6 +173,9 @@ class LogFollower {
   // the cursor's file among the readable candidates, or -1.
   void LostToUnreadable(const LogFile* live, int cursor_rank, int64_t previous_start_ns,
                         ReadPlan* plan) const;
+  // Whether a rotated file ranked after `rank` (older), not fresh, is listed.
+  template <typename Fresh>
+  static bool OlderHistoryListed(const ReadPlan& plan, size_t rank, const Fresh& fresh);
   // Notes and counts each file of plan.lost once (a later poll may list it again).
   void ReportLost(const ReadPlan& plan, FollowOutput* out);
   // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).
@@ -191,9 +194,9 @@ class LogFollower {
   std::vector<char> buffer_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
-  // Inodes of the unreadable rotated files already reported (ReportLost()); only those still
-  // listed are kept.
-  std::vector<uint64_t> reported_unreadable_;
+  // The unreadable rotated files already reported (ReportLost()); only those still listed
+  // are kept.
+  std::vector<Unreadable> reported_unreadable_;
   // When the previous Poll() began (wall clock, ns; a restored cursor's updated_ms), 0 if never.
   int64_t last_poll_start_ns_ = 0;
 };

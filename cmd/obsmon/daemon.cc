@@ -595,9 +595,12 @@ class Daemon::Impl {
       // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
       // kept part grew from 25 to 77 MB in an hour while the heap in use stayed at 47 MB
       // (bench/soak_bench, when a report still held 8 bytes a successful run of the window).
-      // Handing it back after each refresh keeps RSS near what is in use; it costs a walk of
-      // the two arenas.
-      if (with_latency) malloc_trim(0);
+      // Handing it back keeps RSS near what is in use. After every refresh, not only those that
+      // read the latency (paced to minutes at 1,000 probes): the workers' and the writer's
+      // churn re-dirties freed pages in between, 4 MB more at the peak of a loaded 1,000-probe
+      // soak. It costs a walk of the two arenas: 8.5 ms of CPU on average there, every 15 s
+      // (docs/benchmarks.md, "malloc_trim after every refresh").
+      malloc_trim(0);
       const SteadyTime end = clock_.SteadyNow();
       const auto wait = std::chrono::milliseconds(RecordRefresh(
           ThreadCpuSeconds() - cpu_before, end - wall_before, with_latency));

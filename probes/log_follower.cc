@@ -349,8 +349,14 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(
     }
   }
   if (live != nullptr && live_at < 0) {
+    const FileId cursor_id{cursor_.dev, cursor_.inode};
     for (size_t i = 0; i < opened.size(); ++i) {
       if (heads[i].empty()) continue;
+      // The cursor's own file, renamed, is never a copy of the new live file, however alike
+      // their first bytes (fresh eyes, stop 32: every file began with the same 1,100-byte
+      // banner, the renamed file was taken for the live one's copy, and the new file was read
+      // on from the old offset, its first bytes skipped).
+      if (cursor_.inode != 0 && opened[i].id() == cursor_id) continue;
       // Compared with the live file's bytes NOW, so a copy made after the live file was opened
       // (copytruncate not yet truncated, a copy still being written, a compressed rotation of
       // it) is recognised too.

@@ -585,6 +585,27 @@ TEST_F(LogFollowerTest, ACopyInProgressCompletedBeforeTheLiveReadIsStillRead) {
   }, 45u);
 }
 
+TEST_F(LogFollowerTest, FilesThatBeginWithTheSameLongBannerAreStillTwoFiles) {
+  // Fresh eyes, stop 32: every file began with the same 1,100-byte banner, longer than the
+  // 1 KiB fingerprint. The renamed file was taken for a copy of the new live file, and the new
+  // file was read on from the old offset: each rotation lost the old file's size, silently.
+  const std::string path = dir_.File("app.log");
+  std::string banner;
+  while (banner.size() < 1100) banner += "# service banner v1 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n";
+  WriteWholeFile(path, banner + "ERROR one\n");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendToFile(path, "ERROR two\n");  // unread when the file is rotated
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  std::string next = banner;
+  while (next.size() < banner.size() + 3000) next += "ERROR new\n";
+  WriteWholeFile(path, next);  // longer than the old offset before the next poll
+  Poll(f);
+  const size_t new_errors = (next.size() - banner.size()) / 10;
+  EXPECT_EQ(totals_.errors, 2u + new_errors);  // the old tail, then every new line
+  EXPECT_EQ(totals_.bytes, banner.size() + 10 + 10 + next.size());
+}
+
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, "ERROR one\nERROR two\n");

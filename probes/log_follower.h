@@ -92,6 +92,7 @@ class LogFollower {
     size_t rank = 0;
     int64_t size = -1;  // from stat(), which needs no read permission; -1 when unknown
     int64_t mtime_ns = 0;
+    int64_t birth_ns = 0;  // 0 when the file system keeps none
     std::string why;
   };
 
@@ -160,8 +161,15 @@ class LogFollower {
   };
   static constexpr int64_t kUnknownBytes = -1;
   static constexpr int64_t kMaybeBytes = -2;
-  // `previous_start_ns`: when the previous poll began (wall clock), 0 if unknown.
-  ReadPlan PlanPoll(LogFile* live, int64_t previous_start_ns, FollowOutput* out) const;
+  // When a poll began, on the kernel's coarse wall clock (which stamps most mtimes: a write after
+  // it cannot carry an earlier one) and on the fine one (no file created before it carries a
+  // later stamp). 0: unknown.
+  struct PollStart {
+    int64_t coarse_ns = 0;
+    int64_t fine_ns = 0;
+  };
+  // `previous`: when the previous poll began.
+  ReadPlan PlanPoll(LogFile* live, PollStart previous, FollowOutput* out) const;
   // PlanPoll() when the live file is not the cursor's: rotated, truncated, replaced or gone.
   void PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput* out) const;
   // The index in `candidates` of the cursor's file, or -1.
@@ -171,7 +179,7 @@ class LogFollower {
   // after it whole, and, when the cursor's file cannot be placed, any written since the
   // previous poll began (how much of it is unread is then unknown). `cursor_rank` is the rank of
   // the cursor's file among the readable candidates, or -1.
-  void LostToUnreadable(const LogFile* live, int cursor_rank, int64_t previous_start_ns,
+  void LostToUnreadable(const LogFile* live, int cursor_rank, PollStart previous,
                         ReadPlan* plan) const;
   // Whether a rotated file ranked after `rank` (older), not fresh, is listed.
   template <typename Fresh>
@@ -198,7 +206,7 @@ class LogFollower {
   // are kept.
   std::vector<Unreadable> reported_unreadable_;
   // When the previous Poll() began (wall clock, ns; a restored cursor's updated_ms), 0 if never.
-  int64_t last_poll_start_ns_ = 0;
+  PollStart last_poll_start_;
 };
 
 }  // namespace obsmon::probes

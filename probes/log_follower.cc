@@ -21,12 +21,16 @@ void AddNote(std::vector<std::string>* notes, std::string note) {
   notes->push_back(std::move(note));
 }
 
+int64_t ToNs(int64_t seconds, int64_t nanoseconds) {
+  return seconds * 1'000'000'000 + nanoseconds;
+}
+
 // The file's birth time (statx), 0 when the file system does not keep one or it cannot be read.
 int64_t BirthNs(const std::string& path) {
   struct statx stx {};
   if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BTIME, &stx) != 0) return 0;
   if ((stx.stx_mask & STATX_BTIME) == 0) return 0;
-  return static_cast<int64_t>(stx.stx_btime.tv_sec) * 1'000'000'000 + stx.stx_btime.tv_nsec;
+  return ToNs(stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec);
 }
 
 std::string RealPath(const std::string& path) {
@@ -330,13 +334,13 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(
           struct statx stx {};
           const bool sized = ::statx(AT_FDCWD, r.path.c_str(), 0,
                                      STATX_SIZE | STATX_MTIME | STATX_BTIME, &stx) == 0;
-          const auto ns = [](const statx_timestamp& t) {
-            return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-          };
-          refused.push_back({r.path, r.inode, rank, sized ? static_cast<int64_t>(stx.stx_size) : -1,
-                             sized ? ns(stx.stx_mtime) : 0,
-                             sized && (stx.stx_mask & STATX_BTIME) ? ns(stx.stx_btime) : 0,
-                             f.status().message()});
+          refused.push_back(
+              {r.path, r.inode, rank, sized ? static_cast<int64_t>(stx.stx_size) : -1,
+               sized ? ToNs(stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec) : 0,
+               sized && (stx.stx_mask & STATX_BTIME)
+                   ? ToNs(stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec)
+                   : 0,
+               f.status().message()});
         }
         continue;
       }
@@ -442,8 +446,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   // file every restart named the same rotated file again).
   if (live.ok()) {
     if (plan.listed) ReportLost(plan, &out);
-    last_poll_start_ = {now.tv_sec * 1'000'000'000 + now.tv_nsec,
-                        fine.tv_sec * 1'000'000'000 + fine.tv_nsec};
+    last_poll_start_ = {ToNs(now.tv_sec, now.tv_nsec), ToNs(fine.tv_sec, fine.tv_nsec)};
   }
   // What is left to read when this poll stops at step `at`, `end` bytes into it (`end` <
   // 0: not started): the rest of it, the later rotated files and the live file. A compressed
@@ -566,17 +569,18 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
   }
 }
 
-template <typename Fresh>
-bool LogFollower::OlderHistoryListed(const ReadPlan& plan, size_t rank, const Fresh& fresh) {
+bool LogFollower::Fresh(int64_t mtime_ns, PollStart previous) {
+  return previous.coarse_ns > 0 && mtime_ns >= previous.coarse_ns;
+}
+
+bool LogFollower::OlderHistoryListed(const ReadPlan& plan, size_t rank, PollStart previous) {
   for (const auto& u : plan.unreadable) {
-    if (u.rank > rank && !fresh(u)) return true;
+    if (u.rank > rank && !Fresh(u.mtime_ns, previous)) return true;
   }
   for (const auto& c : plan.candidates) {
     struct stat st {};
     if (c.rank <= rank || !c.file.Stat(&st)) continue;
-    Unreadable as_listed;
-    as_listed.mtime_ns = st.st_mtim.tv_sec * 1'000'000'000 + st.st_mtim.tv_nsec;
-    if (!fresh(as_listed)) return true;
+    if (!Fresh(ToNs(st.st_mtim.tv_sec, st.st_mtim.tv_nsec), previous)) return true;
   }
   return false;
 }
@@ -585,11 +589,7 @@ void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
                                    PollStart previous, ReadPlan* plan) const {
   const FileId cursor_id{cursor_.dev, cursor_.inode};
   const auto compressed = [](const Unreadable& u) { return u.path.ends_with(".gz"); };
-  // Modified since the previous poll began (the same tick included). Unknown before a first
-  // poll with no stored cursor: then nothing is fresh.
-  const auto fresh = [&](const Unreadable& u) {
-    return previous.coarse_ns > 0 && u.mtime_ns >= previous.coarse_ns;
-  };
+  const auto fresh = [&](const Unreadable& u) { return Fresh(u.mtime_ns, previous); };
   const auto is_live = [&](const Unreadable& u) {
     return live != nullptr && u.inode == live->id().inode;
   };
@@ -627,7 +627,7 @@ void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
     // Only certain when a file older than it, not written since, is still listed: otherwise
     // the cursor's own copy may have been deleted by a rotation beyond `rotate N` (fresh eyes:
     // with `rotate 1` and two rotations between runs, a later generation was taken for it).
-    if (cursor_file != nullptr && !OlderHistoryListed(*plan, cursor_file->rank, fresh)) {
+    if (cursor_file != nullptr && !OlderHistoryListed(*plan, cursor_file->rank, previous)) {
       cursor_file = nullptr;
     }
   }

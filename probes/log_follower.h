@@ -55,9 +55,10 @@ struct FollowOutput {
   // before it, the rest of the rotated files still to finish (a compressed one at its size on
   // disk).
   int64_t lag_bytes = 0;
-  // Unread bytes in rotated files this process may not open (mode 0600 of another user, ...):
-  // never counted. Each such file is reported once, by the poll that finds it unread, with a
-  // note naming it (a compressed one at its size on disk).
+  // Unread bytes in rotated files this process may not open (mode 0600 of another user, ...),
+  // when certain (docs/log-probe.md): never counted as read. Each such file is reported once, by
+  // the poll that finds it unread, with a note naming it; a compressed one, or one whose place
+  // is unknown, is only noted.
   uint64_t unreadable_bytes = 0;
 };
 
@@ -90,7 +91,7 @@ class LogFollower {
     std::string path;
     uint64_t inode = 0;
     size_t rank = 0;
-    int64_t size = -1;  // from stat(), which needs no read permission; -1 when unknown
+    int64_t size = -1;  // from statx(), which needs no read permission; -1 when unknown
     int64_t mtime_ns = 0;
     int64_t birth_ns = 0;  // 0 when the file system keeps none
     std::string why;
@@ -181,9 +182,11 @@ class LogFollower {
   // the cursor's file among the readable candidates, or -1.
   void LostToUnreadable(const LogFile* live, int cursor_rank, PollStart previous,
                         ReadPlan* plan) const;
-  // Whether a rotated file ranked after `rank` (older), not fresh, is listed.
-  template <typename Fresh>
-  static bool OlderHistoryListed(const ReadPlan& plan, size_t rank, const Fresh& fresh);
+  // Whether a file was modified since the previous poll began (the same tick of the coarse
+  // clock included). Unknown before a first poll with no stored cursor: then nothing is.
+  static bool Fresh(int64_t mtime_ns, PollStart previous);
+  // Whether a rotated file ranked after `rank` (older) and not Fresh() is listed.
+  static bool OlderHistoryListed(const ReadPlan& plan, size_t rank, PollStart previous);
   // Notes and counts each file of plan.lost once (a later poll may list it again).
   void ReportLost(const ReadPlan& plan, FollowOutput* out);
   // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).

@@ -36,8 +36,6 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
       insert_series_(db, "INSERT INTO series (name, labels) VALUES (?, ?)"),
-      insert_sample_(db,
-                     "INSERT OR REPLACE INTO samples (series_id, ts_ms, value) VALUES (?, ?, ?)"),
       select_probe_(db, "SELECT id, role FROM probes WHERE component = ? AND probe = ?"),
       insert_probe_(db, "INSERT INTO probes (component, probe, role) VALUES (?, ?, ?)"),
       update_probe_role_(db, "UPDATE probes SET role = ? WHERE id = ?"),
@@ -77,7 +75,8 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
       cache_sizer_(cache_cap_bytes),
       clock_(clock),
-      summaries_(db, clock, raw_retention_ms) {}
+      summaries_(db, clock, raw_retention_ms),
+      head_(db, clock) {}
 
 BatchApplier::~BatchApplier() = default;
 
@@ -86,6 +85,7 @@ void BatchApplier::ForgetCaches() {
   probe_ids_.clear();
   events_per_day_.clear();
   summaries_.Forget(/*keep_backlog=*/true);
+  head_.Forget();
 }
 
 int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
@@ -211,15 +211,7 @@ void BatchApplier::WriteSamples(const std::vector<Sample>& samples, ApplyResult*
   for (const Sample& s : samples) {
     int64_t id = SeriesId(s.name, s.labels);
     cache_sizer_.Written(id);
-    insert_sample_.reset();
-    insert_sample_.bind(1, id);
-    insert_sample_.bind(2, static_cast<int64_t>(s.ts_ms));
-    if (std::isnan(s.value)) {
-      insert_sample_.bind(3);  // NULL stands for NaN (SQLite has no NaN)
-    } else {
-      insert_sample_.bind(3, s.value);
-    }
-    insert_sample_.exec();
+    head_.Insert(id, s.ts_ms, std::isnan(s.value) ? std::nullopt : std::optional(s.value));
     ++result->rows;
   }
 }
@@ -316,6 +308,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     for (const WriteBatch* b : batches) WriteOne(*b, &result, &rollups);
     FlushRollups(rollups);
     summaries_.Finish();
+    result.head_rows_moved = head_.CompactIfDue();
     db_.exec("COMMIT");
     in_tx = false;
     if (auto bytes = cache_sizer_.Resize(clock_->SteadyNow())) {
@@ -334,7 +327,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
   // state, and every later transaction would fail the same way), then undo everything of this
   // transaction and forget ids it may have created.
   for (SQLite::Statement* st :
-       {&select_series_, &insert_series_, &insert_sample_, &select_probe_, &insert_probe_,
+       {&select_series_, &insert_series_, &select_probe_, &insert_probe_,
         &update_probe_role_, &insert_run_, &select_rollup_hist_, &upsert_rollup_, &upsert_cursor_,
         &count_events_, &insert_event_, &upsert_counter_}) {
     try {
@@ -350,9 +343,11 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
       // SQLite may have rolled back by itself (e.g. SQLITE_FULL); nothing left to undo.
     }
   }
+  head_.ResetStatements();
   ForgetCaches();
   summaries_.Forget(/*keep_backlog=*/false);  // the hours this transaction sealed are undone
   result.rows = 0;
+  result.head_rows_moved = 0;
   result.dropped_events = 0;
   result.dropped_runs = 0;
   return result;

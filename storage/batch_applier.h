@@ -21,6 +21,7 @@
 #include "core/records.h"
 #include "core/status.h"
 #include "storage/run_summaries.h"
+#include "storage/sample_head.h"
 
 namespace obsmon::storage {
 
@@ -30,6 +31,7 @@ struct ApplyResult {
   uint64_t rows = 0;            // runs + samples + events written
   uint64_t dropped_events = 0;  // log events over the per-day cap (counted, not stored)
   uint64_t dropped_runs = 0;    // late runs refused by RunSummaries::Admit (counted, not stored)
+  int64_t head_rows_moved = 0;  // samples moved from samples_head to samples_by_series
 };
 
 class BatchApplier {
@@ -77,7 +79,6 @@ class BatchApplier {
 
   SQLite::Statement select_series_;
   SQLite::Statement insert_series_;
-  SQLite::Statement insert_sample_;
   SQLite::Statement select_probe_;
   SQLite::Statement insert_probe_;
   SQLite::Statement update_probe_role_;
@@ -134,6 +135,7 @@ class BatchApplier {
   std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
   // probe_spans and run_durations_hourly, kept in step with probe_runs.
   RunSummaries summaries_;
+  SampleHead head_;
 };
 
 }  // namespace obsmon::storage

@@ -258,6 +258,29 @@ CREATE TABLE series_ends (
 );
 CREATE INDEX series_ends_ts ON series_ends (ts_ms);
 )sql"},
+      {"samples in two parts: a head in time order, the rest by series",
+       // A commit appends each run's samples to the head's last pages instead of touching one
+       // leaf per series; the writer moves the head's older rows into samples_by_series in bulk
+       // (storage/head_compactor.h). Every sample below the floor is in samples_by_series,
+       // every one at or above it in samples_head, so a key lives in one place only. The view
+       // keeps `samples` whole for readers (and sqlite3 users).
+       R"sql(
+ALTER TABLE samples RENAME TO samples_by_series;
+CREATE TABLE samples_head (
+  ts_ms     INTEGER NOT NULL,
+  series_id INTEGER NOT NULL,
+  value     REAL,
+  PRIMARY KEY (ts_ms, series_id)
+) WITHOUT ROWID;
+CREATE TABLE samples_head_floor (
+  floor_ms INTEGER NOT NULL         -- one row: samples with ts_ms < floor_ms are in samples_by_series
+);
+INSERT INTO samples_head_floor SELECT coalesce(max(m), -1) + 1 FROM (SELECT (SELECT max(ts_ms)
+  FROM samples_by_series WHERE series_id = s.id) AS m FROM series s);
+CREATE VIEW samples (series_id, ts_ms, value) AS
+  SELECT series_id, ts_ms, value FROM samples_by_series
+  UNION ALL SELECT series_id, ts_ms, value FROM samples_head;
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

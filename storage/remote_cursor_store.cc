@@ -81,10 +81,12 @@ Status RemoteCursorStore::Advance(const std::string& remote, TimestampMs ts_ms) 
 Result<int64_t> RemoteCursorStore::CountSamplesSince(TimestampMs from_ms) {
   MutexLock lock(mu_);
   try {
-    // A range of the (series_id, ts_ms) key per series, not a scan of the whole table.
+    // A range of the (series_id, ts_ms) key per series, not a scan of the whole table; the
+    // head is in time order, one range.
     SQLite::Statement q(*db_,
-                        "SELECT coalesce(sum((SELECT count(*) FROM samples x "
-                        "WHERE x.series_id = s.id AND x.ts_ms >= ?1)), 0) FROM series s");
+                        "SELECT coalesce(sum((SELECT count(*) FROM samples_by_series x "
+                        "WHERE x.series_id = s.id AND x.ts_ms >= ?1)), 0) + (SELECT count(*) "
+                        "FROM samples_head WHERE ts_ms >= ?1) FROM series s");
     q.bind(1, static_cast<int64_t>(from_ms));
     q.executeStep();
     return q.getColumn(0).getInt64();

@@ -24,8 +24,10 @@ TimestampMs Retention::HoldForRemotes(TimestampMs raw_cutoff_ms) {
   SQLite::Statement drop(
       db_,
       "UPDATE remote_write_cursors SET dropped_retention = dropped_retention + "
-      "(SELECT coalesce(sum((SELECT count(*) FROM samples x WHERE x.series_id = s.id AND "
-      "x.ts_ms >= remote_write_cursors.cursor_ms AND x.ts_ms < ?1)), 0) FROM series s), "
+      "(SELECT coalesce(sum((SELECT count(*) FROM samples_by_series x WHERE "
+      "x.series_id = s.id AND x.ts_ms >= remote_write_cursors.cursor_ms AND x.ts_ms < ?1)), 0) "
+      "FROM series s) + (SELECT count(*) FROM samples_head WHERE ts_ms >= "
+      "remote_write_cursors.cursor_ms AND ts_ms < ?1), "
       "cursor_ms = ?1 WHERE active = 1 AND cursor_ms < ?1");
   drop.bind(1, static_cast<int64_t>(cutoff));
   drop.exec();
@@ -43,10 +45,16 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
   // Only keys that have something old: cheap lookups on the primary keys' leading columns.
   {
     SQLite::Statement q(db_,
-                        "SELECT id FROM series s WHERE EXISTS (SELECT 1 FROM samples WHERE "
-                        "series_id = s.id AND ts_ms < ?)");
+                        "SELECT id FROM series s WHERE EXISTS (SELECT 1 FROM samples_by_series "
+                        "WHERE series_id = s.id AND ts_ms < ?)");
     q.bind(1, static_cast<int64_t>(samples_cutoff_));
     while (q.executeStep()) tasks_.push_back({Kind::kSamples, q.getColumn(0).getInt64(), {}});
+  }
+  // The head holds seconds; only a retention that short reaches into it.
+  {
+    SQLite::Statement q(db_, "SELECT 1 FROM samples_head WHERE ts_ms < ? LIMIT 1");
+    q.bind(1, static_cast<int64_t>(samples_cutoff_));
+    if (q.executeStep()) tasks_.push_back({Kind::kHead, 0, {}});
   }
   // Per probe, in this order (see Begin's comment): sealed hours, raw runs, rollups, spans.
   auto probes_with = [&](Kind kind, const char* table, const char* column, TimestampMs cutoff) {
@@ -75,8 +83,14 @@ int64_t Retention::Step() {
   int64_t cutoff = raw_cutoff_;
   switch (t.kind) {
     case Kind::kSamples:
-      sql = "DELETE FROM samples WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms FROM samples "
-            "WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+      sql = "DELETE FROM samples_by_series WHERE series_id = ?1 AND ts_ms IN (SELECT ts_ms "
+            "FROM samples_by_series WHERE series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+      cutoff = samples_cutoff_;
+      break;
+    case Kind::kHead:
+      // ?1 (the key of the other kinds) is 0 here: the head is one task.
+      sql = "DELETE FROM samples_head WHERE ?1 = 0 AND (ts_ms, series_id) IN (SELECT ts_ms, "
+            "series_id FROM samples_head WHERE ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       cutoff = samples_cutoff_;
       break;
     case Kind::kSealed:

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
+#include <unordered_map>
 
 #include "storage/database.h"
 #include "storage/duration_blob.h"
@@ -24,6 +26,11 @@ constexpr const char* kSpanColumns = "start_ms, last_run_ms, end_ms, success, ru
 constexpr int64_t kHourMs = 3'600'000;
 
 TimestampMs HourOf(TimestampMs ts) { return FloorMs(ts, kHourMs); }
+
+// A stored sample's value: NULL stands for NaN (SQLite has no NaN).
+double ValueOf(const SQLite::Column& v) {
+  return v.isNull() ? std::numeric_limits<double>::quiet_NaN() : v.getDouble();
+}
 
 // Milliseconds of [from, to) inside `excluded`.
 int64_t ExcludedMsIn(Exclusions excluded, TimestampMs from, TimestampMs to) {
@@ -156,12 +163,18 @@ class SqliteReader final : public Reader {
                 "SELECT probe, ts_ms, file, severity, line FROM log_events WHERE component = ? "
                 "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id LIMIT ?"),
         series_by_name_(*db_, "SELECT id, labels FROM series WHERE name = ? ORDER BY labels"),
+        // samples_head's rows are all newer than samples_by_series's (storage/sample_head.h):
+        // a series' samples are its rows in samples_by_series, then its rows in the head.
         samples_between_(*db_,
-                         "SELECT ts_ms, value FROM samples WHERE series_id = ? AND ts_ms >= ? "
-                         "AND ts_ms < ? ORDER BY ts_ms"),
+                         "SELECT ts_ms, value FROM samples_by_series WHERE series_id = ? AND "
+                         "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms"),
+        head_between_(*db_,
+                      "SELECT series_id, ts_ms, value FROM samples_head WHERE ts_ms >= ? AND "
+                      "ts_ms < ? ORDER BY ts_ms"),
         latest_sample_(*db_,
-                       "SELECT ts_ms, value FROM samples WHERE series_id = ? ORDER BY ts_ms DESC "
-                       "LIMIT 1"),
+                       "SELECT ts_ms, value FROM samples_head WHERE series_id = ?1 UNION ALL "
+                       "SELECT * FROM (SELECT ts_ms, value FROM samples_by_series WHERE "
+                       "series_id = ?1 ORDER BY ts_ms DESC LIMIT 1) ORDER BY ts_ms DESC LIMIT 1"),
         cursors_(*db_,
                  "SELECT path, dev, inode, fingerprint, offset, updated_ms FROM log_cursors "
                  "WHERE component = ? AND probe = ? ORDER BY path"),
@@ -254,23 +267,38 @@ class SqliteReader final : public Reader {
     try {
       ReadTx tx(*db_);
       std::vector<std::pair<int64_t, Labels>> series = MatchingSeries(name, match);
-      std::vector<Sample> out;
-      for (const auto& [id, labels] : series) {
+      // One read of the head for all the series (it is in time order), one range per series
+      // of samples_by_series.
+      std::unordered_map<int64_t, size_t> index_of;
+      std::vector<std::vector<Sample>> per_series(series.size());
+      for (size_t i = 0; i < series.size(); ++i) {
+        const auto& [id, labels] = series[i];
+        index_of.emplace(id, i);
         samples_between_.reset();
         samples_between_.bind(1, id);
         samples_between_.bind(2, static_cast<int64_t>(from_ms));
         samples_between_.bind(3, static_cast<int64_t>(to_ms));
         while (samples_between_.executeStep()) {
-          Sample s;
-          s.name = name;
-          s.labels = labels;
-          s.ts_ms = samples_between_.getColumn(0).getInt64();
-          auto v = samples_between_.getColumn(1);
-          s.value = v.isNull() ? std::numeric_limits<double>::quiet_NaN() : v.getDouble();
-          out.push_back(std::move(s));
+          per_series[i].push_back(Sample{name, labels, samples_between_.getColumn(0).getInt64(),
+                                         ValueOf(samples_between_.getColumn(1))});
         }
         samples_between_.reset();
       }
+      if (!series.empty()) {
+        head_between_.reset();
+        head_between_.bind(1, static_cast<int64_t>(from_ms));
+        head_between_.bind(2, static_cast<int64_t>(to_ms));
+        while (head_between_.executeStep()) {
+          auto it = index_of.find(head_between_.getColumn(0).getInt64());
+          if (it == index_of.end()) continue;
+          per_series[it->second].push_back(Sample{name, series[it->second].second,
+                                                  head_between_.getColumn(1).getInt64(),
+                                                  ValueOf(head_between_.getColumn(2))});
+        }
+        head_between_.reset();
+      }
+      std::vector<Sample> out;
+      for (auto& v : per_series) std::move(v.begin(), v.end(), std::back_inserter(out));
       return out;
     } catch (const SQLite::Exception& e) {
       ResetAll();
@@ -282,11 +310,16 @@ class SqliteReader final : public Reader {
                                          size_t limit) override {
     try {
       ReadTx tx(*db_);
-      // The samples key is (series_id, ts_ms): one range lookup per series.
+      // samples_by_series: one range lookup per series; samples_head: one range in time order,
+      // sorted by series (it holds seconds). Its rows are newer than samples_by_series's, so
+      // ordering by series then time puts each series' head rows after the others.
       SQLite::Statement q(*db_,
-                          "SELECT s.name, s.labels, x.ts_ms, x.value FROM series s "
-                          "JOIN samples x ON x.series_id = s.id AND x.ts_ms >= ? AND x.ts_ms < ? "
-                          "ORDER BY s.id, x.ts_ms");
+                          "SELECT s.name, s.labels, x.ts_ms, x.value, s.id FROM series s "
+                          "JOIN samples_by_series x ON x.series_id = s.id AND x.ts_ms >= ?1 "
+                          "AND x.ts_ms < ?2 UNION ALL "
+                          "SELECT s.name, s.labels, h.ts_ms, h.value, s.id FROM samples_head h "
+                          "JOIN series s ON s.id = h.series_id WHERE h.ts_ms >= ?1 AND "
+                          "h.ts_ms < ?2 ORDER BY 5, 3");
       q.bind(1, static_cast<int64_t>(from_ms));
       q.bind(2, static_cast<int64_t>(to_ms));
       std::vector<Sample> out;
@@ -304,10 +337,8 @@ class SqliteReader final : public Reader {
           last_labels = std::move(*labels);
           last_text = std::move(text);
         }
-        auto v = q.getColumn(3);
         out.push_back(Sample{q.getColumn(0).getString(), last_labels, q.getColumn(2).getInt64(),
-                             v.isNull() ? std::numeric_limits<double>::quiet_NaN()
-                                        : v.getDouble()});
+                             ValueOf(q.getColumn(3))});
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -749,7 +780,7 @@ class SqliteReader final : public Reader {
       s->Reset();
     }
     for (SQLite::Statement* s :
-         {&probes_of_component_, &events_, &series_by_name_, &samples_between_,
+         {&probes_of_component_, &events_, &series_by_name_, &samples_between_, &head_between_,
           &latest_sample_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
       try {
         s->reset();
@@ -766,6 +797,7 @@ class SqliteReader final : public Reader {
   SQLite::Statement events_;
   SQLite::Statement series_by_name_;
   SQLite::Statement samples_between_;
+  SQLite::Statement head_between_;
   SQLite::Statement latest_sample_;
   SQLite::Statement cursors_;
   SQLite::Statement all_counters_;

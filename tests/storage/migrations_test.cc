@@ -35,10 +35,14 @@ TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
   EXPECT_EQ(LatestSchemaVersion(), static_cast<int>(Migrations().size()));
   SQLite::Database db(o.path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  for (const char* table : {"series", "samples", "probes", "probe_runs", "rollup_hourly",
-                            "log_cursors", "log_events", "counters"}) {
+  for (const char* table : {"series", "samples_by_series", "samples_head", "samples_head_floor",
+                            "probes", "probe_runs", "rollup_hourly", "log_cursors", "log_events",
+                            "counters"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
+  // `samples` is the view of both parts, for readers and sqlite3 users.
+  EXPECT_EQ(db.execAndGet("SELECT type FROM sqlite_schema WHERE name = 'samples'").getString(),
+            "view");
 }
 
 TEST(MigrationsTest, EmptyFileIsMigrated) {

@@ -53,7 +53,7 @@ class RetentionTest : public ::testing::Test {
         run.bind(1, id);
         run.bind(2, ts);
         run.exec();
-        SQLite::Statement s(*db_, "INSERT INTO samples VALUES (?, ?, 1)");
+        SQLite::Statement s(*db_, "INSERT INTO samples_by_series VALUES (?, ?, 1)");
         s.bind(1, id);
         s.bind(2, ts);
         s.exec();

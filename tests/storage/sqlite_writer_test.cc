@@ -699,11 +699,13 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
     auto w = testing::StartWriterOrFail(o);  // creates the schema
   }
   {
-    // A user's trigger (or any constraint) that refuses one batch's data.
+    // A user's trigger (or any constraint) that refuses one batch's data, in whichever part of
+    // `samples` it goes to (storage/sample_head.h).
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
-    db.exec(
-        "CREATE TRIGGER refuse BEFORE INSERT ON samples WHEN NEW.value = 666 "
-        "BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
+    for (const char* table : {"samples_head", "samples_by_series"}) {
+      db.exec(std::string("CREATE TRIGGER refuse_") + table + " BEFORE INSERT ON " + table +
+              " WHEN NEW.value = 666 BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END");
+    }
   }
   auto w = testing::StartWriterOrFail(o);
   for (double v : {1.0, 666.0, 3.0}) {

@@ -1,0 +1,218 @@
+// samples in two parts (storage/sample_head.h): whatever the writer was given, in whatever order,
+// across compactions, writer restarts and a database migrated from before the head, every reader
+// sees exactly what a log of the writes says, and a key is in one table only.
+#include <SQLiteCpp/Database.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "storage/migrations.h"
+#include "storage/remote_cursor_store.h"
+#include "storage/storage.h"
+#include "tests/support/scratch_dir.h"
+#include "tests/support/storage_writer.h"
+
+namespace obsmon::storage {
+namespace {
+
+using obsmon::testing::ScratchDir;
+
+constexpr TimestampMs kT0 = 1'760'400'000'000;  // the FakeClock's start
+
+StorageOptions Options(const ScratchDir& dir, const Clock* clock) {
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.clock = clock;
+  return o;
+}
+
+Labels Instance(int i) { return Labels{{"component", "c"}, {"instance", std::to_string(i)}}; }
+
+// The writes as the test made them: (instance, ts) -> value, a later write replacing.
+using Log = std::map<std::pair<int, TimestampMs>, double>;
+
+int64_t Scalar(const std::string& path, const std::string& sql) {
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  return db.execAndGet(sql).getInt64();
+}
+
+// The split the writer promises: by_series below the floor, head at or above, no key twice.
+void ExpectSplit(const std::string& path) {
+  const int64_t floor = Scalar(path, "SELECT floor_ms FROM samples_head_floor");
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_head_floor"), 1);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_by_series WHERE ts_ms >= " +
+                             std::to_string(floor)),
+            0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_head WHERE ts_ms < " +
+                             std::to_string(floor)),
+            0);
+}
+
+// Everything a reader can say about the samples, against the log.
+void ExpectReadersAgree(const std::string& path, const Log& log, int instances) {
+  ExpectSplit(path);
+  auto r = testing::OpenReaderOrFail(path);
+  ASSERT_TRUE(r);
+  // Samples(): per series in label order, each in time order.
+  auto got = r->Samples("m", Labels{{"component", "c"}}, kT0 - 3'600'000, kT0 + 3'600'000);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  std::map<std::string, std::vector<std::pair<TimestampMs, double>>> want_by_labels;
+  for (const auto& [key, v] : log) {
+    want_by_labels[Instance(key.first).ToString()].push_back({key.second, v});
+  }
+  std::vector<std::pair<TimestampMs, double>> want, seen;
+  std::vector<std::string> want_labels, seen_labels;
+  for (const auto& [labels, points] : want_by_labels) {
+    for (const auto& p : points) {
+      want.push_back(p);
+      want_labels.push_back(labels);
+    }
+  }
+  for (const Sample& s : *got) {
+    seen.push_back({s.ts_ms, s.value});
+    seen_labels.push_back(s.labels.ToString());
+  }
+  EXPECT_EQ(seen, want);
+  EXPECT_EQ(seen_labels, want_labels);
+
+  // AllSamples(): ordered by series id (the order of first writes), then time.
+  auto all = r->AllSamples(kT0 - 3'600'000, kT0 + 3'600'000, 1'000'000);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->size(), log.size());
+  std::map<std::string, std::vector<std::pair<TimestampMs, double>>> all_by_labels;
+  std::string previous;
+  std::set<std::string> finished;
+  for (const Sample& s : *all) {
+    const std::string labels = s.labels.ToString();
+    if (labels != previous) {
+      EXPECT_TRUE(finished.insert(labels).second) << "series " << labels << " split in two";
+      previous = labels;
+    }
+    all_by_labels[labels].push_back({s.ts_ms, s.value});
+  }
+  EXPECT_EQ(all_by_labels, want_by_labels);
+
+  // LatestSample() of each series, and the remote_write backlog from any point.
+  for (int i = 0; i < instances; ++i) {
+    auto latest = r->LatestSample("m", Instance(i));
+    auto it = std::find_if(log.rbegin(), log.rend(), [&](const auto& e) { return e.first.first == i; });
+    if (it == log.rend()) {
+      EXPECT_FALSE(latest.has_value());
+      continue;
+    }
+    ASSERT_TRUE(latest.has_value()) << i;
+    EXPECT_EQ(latest->ts_ms, it->first.second) << i;
+    EXPECT_EQ(latest->value, it->second) << i;
+  }
+  auto cursors = RemoteCursorStore::Open(path);
+  ASSERT_TRUE(cursors.ok());
+  for (TimestampMs from : {kT0 - 3'600'000, kT0, kT0 + 20'000, kT0 + 45'000}) {
+    auto n = (*cursors)->CountSamplesSince(from);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, std::count_if(log.begin(), log.end(),
+                                [&](const auto& e) { return e.first.second >= from; }))
+        << from;
+  }
+}
+
+// A minute and a half of writes at 1 s, some late (older than the floor by then), some writing a
+// key again (in the head and after it moved), the writer restarted twice: the readers say what
+// was written, before and after each compaction.
+TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
+  ScratchDir dir;
+  FakeClock clock;
+  auto o = Options(dir, &clock);
+  constexpr int kInstances = 7;
+  Log log;
+  auto writer = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(writer);
+  for (int second = 0; second < 90; ++second) {
+    WriteBatch b;
+    const TimestampMs now = clock.NowMs();
+    for (int i = 0; i < kInstances; ++i) {
+      if (i == 3 && second % 2 == 1) continue;  // a slower series
+      const double v = second * 100 + i;
+      b.samples.push_back({"m", Instance(i), now, v});
+      log[{i, now}] = v;
+    }
+    if (second % 11 == 10) {
+      // Late: 40 s old, below the floor once a compaction has run.
+      const TimestampMs late = now - 40'000 + 7;
+      b.samples.push_back({"m", Instance(5), late, -1.0 * second});
+      log[{5, late}] = -1.0 * second;
+    }
+    if (second % 13 == 12) {
+      // A key written again: one still in the head, one moved long ago.
+      for (TimestampMs again : {now - 2'000, now - 50'000}) {
+        auto it = log.find({2, again});
+        if (it == log.end()) continue;
+        b.samples.push_back({"m", Instance(2), again, it->second + 0.5});
+        it->second += 0.5;
+      }
+    }
+    ASSERT_TRUE(writer->Enqueue(std::move(b)));
+    ASSERT_TRUE(writer->Flush().ok());
+    if (second == 30 || second == 60) {
+      writer.reset();  // a restart: the floor is read back from the file
+      writer = testing::StartWriterOrFail(o);
+      ASSERT_TRUE(writer);
+    }
+    if (second % 15 == 14) {
+      SCOPED_TRACE("second " + std::to_string(second));
+      ExpectReadersAgree(o.path, log, kInstances);
+    }
+    clock.Advance(1000);
+  }
+  writer.reset();
+  // Compactions happened: rows moved, the head holds only the last ~15-30 s.
+  EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), 0);
+  EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 0);
+  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 31 * kInstances);
+  ExpectReadersAgree(o.path, log, kInstances);
+}
+
+// A database written before the head existed: its samples stay where they are, the floor starts
+// above them, and new samples go to the head.
+TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
+  ScratchDir dir;
+  FakeClock clock;
+  auto o = Options(dir, &clock);
+  {
+    auto w = testing::StartWriterOrFail(o);  // creates the schema
+  }
+  Log log;
+  {
+    // Back to the schema before the head: one table `samples`, version one less.
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("DROP VIEW samples; DROP TABLE samples_head; DROP TABLE samples_head_floor;"
+            "ALTER TABLE samples_by_series RENAME TO samples;");
+    db.exec("INSERT INTO series (id, name, labels) VALUES (1, 'm', '" +
+            Instance(0).ToString() + "'), (2, 'm', '" + Instance(1).ToString() + "')");
+    for (int k = 0; k < 20; ++k) {
+      db.exec("INSERT INTO samples VALUES (" + std::to_string(1 + k % 2) + ", " +
+              std::to_string(kT0 - 60'000 + k * 1000) + ", " + std::to_string(k) + ")");
+      log[{k % 2, kT0 - 60'000 + k * 1000}] = k;
+    }
+    db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() - 1));
+  }
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms FROM samples_head_floor"), kT0 - 60'000 + 19'000 + 1);
+  WriteBatch b;
+  b.samples.push_back({"m", Instance(0), kT0, 100});
+  b.samples.push_back({"m", Instance(1), kT0 - 59'000, 101});  // an old key written again
+  log[{0, kT0}] = 100;
+  log[{1, kT0 - 59'000}] = 101;
+  ASSERT_TRUE(w->Enqueue(std::move(b)));
+  ASSERT_TRUE(w->Flush().ok());
+  w.reset();
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_head"), 1);
+  ExpectReadersAgree(o.path, log, 2);
+}
+
+}  // namespace
+}  // namespace obsmon::storage

@@ -716,6 +716,7 @@ class SqliteWriter final : public Writer {
     stats_.committed_rows += r.rows;
     stats_.dropped_log_events += r.dropped_events;
     stats_.dropped_late_runs += r.dropped_runs;
+    stats_.head_rows_moved += static_cast<uint64_t>(r.head_rows_moved);
     stats_.last_commit_seconds = secs;
     stats_.commit_seconds_sum += secs;
     ++stats_.commits;

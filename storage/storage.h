@@ -113,6 +113,8 @@ struct WriterStats {
   uint64_t wal_bytes = 0;
   uint64_t checkpoints = 0;
   uint64_t checkpoints_busy = 0;
+  // Samples moved from samples_head into samples_by_series (storage/sample_head.h), every 15 s.
+  uint64_t head_rows_moved = 0;
   // Memory the writer connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED), read on the
   // writer thread after each transaction; at most about StorageOptions::cache_bytes.
   uint64_t cache_bytes = 0;

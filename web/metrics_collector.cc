@@ -313,6 +313,11 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                             MetricType::Counter);
   AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(w.checkpoints));
   AddCounter(&checkpoints, Labels{{"result", "busy"}}, static_cast<double>(w.checkpoints_busy));
+  auto head_moved = Family("obsmon_storage_head_rows_moved_total",
+                           "Samples moved from the time-ordered head (samples_head) into "
+                           "samples_by_series; the head keeps about the last 15-30 s.",
+                           MetricType::Counter);
+  AddCounter(&head_moved, {}, static_cast<double>(w.head_rows_moved));
   auto queue_rows = Family("obsmon_storage_queue_rows",
                            "Rows (runs, samples, log lines) waiting for the writer now; bounded "
                            "by the queue's row capacity (about 100-200 bytes a row).",
@@ -320,7 +325,8 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
   AddGauge(&queue_rows, {}, static_cast<double>(w.queue_rows));
   std::vector<MetricFamily> out;
   for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
-                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints}) {
+                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
+                  &head_moved}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -84,6 +84,7 @@ struct WriterMetrics {
   uint64_t wal_bytes = 0;  // now
   uint64_t checkpoints = 0;
   uint64_t checkpoints_busy = 0;
+  uint64_t head_rows_moved = 0;
 };
 
 // The outcome of the last config (re)load, as Prometheus reports its own.

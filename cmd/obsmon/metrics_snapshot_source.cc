@@ -76,6 +76,7 @@ WriterMetrics WriterMetricsOf(const storage::WriterStats& stats) {
   m.wal_bytes = stats.wal_bytes;
   m.checkpoints = stats.checkpoints;
   m.checkpoints_busy = stats.checkpoints_busy;
+  m.head_rows_moved = stats.head_rows_moved;
   return m;
 }
 

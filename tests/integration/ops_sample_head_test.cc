@@ -1,0 +1,171 @@
+// The samples head (storage/sample_head.h) under what users do beside the real obsmon: sqlite3
+// reading `samples` all along, a SIGHUP, kill -9 and a restart, across several of the head's
+// 15 s moves. The truth is the target's own count of the requests it answered; every stored run
+// must have its probe_success sample (same time, same verdict) in exactly one of the two tables.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/integration/ops_support.h"
+
+namespace obsmon {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::MetricValue;
+using testing::RunCommand;
+using testing::ScratchDir;
+using testing::StartObsmon;
+using testing::WaitUntil;
+using testing::WriteWholeFile;
+
+// Answers /health and counts every request it answered.
+class CountingTarget {
+ public:
+  CountingTarget() {
+    server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok", "text/plain");
+      ++answered_;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    WaitUntil([&] { return server_.is_running(); }, 5s);
+  }
+  ~CountingTarget() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  int port() const { return port_; }
+  int64_t answered() const { return answered_.load(); }
+
+ private:
+  httplib::Server server_;
+  std::thread thread_;
+  std::atomic<int64_t> answered_{0};
+  int port_ = 0;
+};
+
+std::string Config(const std::string& db, int target_port, int components) {
+  std::string yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + db + "\ncomponents:\n";
+  for (int i = 0; i < components; ++i) {
+    yaml += "  - name: web" + std::to_string(i) +
+            "\n    probes:\n      - name: health\n        kind: http\n        url: "
+            "http://127.0.0.1:" +
+            std::to_string(target_port) + "/health\n        interval: 250ms\n        timeout: 200ms\n";
+  }
+  return yaml;
+}
+
+int64_t Sql(const ScratchDir& dir, const std::string& db, const std::string& sql) {
+  auto [rc, out] = RunCommand({"sqlite3", "-readonly", db, sql}, dir.File("sql.out"));
+  EXPECT_EQ(rc, 0) << sql << ": " << out;
+  return rc == 0 ? std::stoll(out) : -1;
+}
+
+std::string Metrics(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10);
+  auto res = c.Get("/metrics");
+  return res ? res->body : "";
+}
+
+TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
+  ScratchDir dir;
+  CountingTarget target;
+  constexpr int kComponents = 3;
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("obsmon.yml"), Config(db, target.port(), kComponents));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+
+  // sqlite3 beside the daemon all along: what `samples` shows never shrinks, even while rows
+  // move from one table to the other.
+  std::atomic<bool> stop_reading{false};
+  std::atomic<int> shrank{0}, reads{0};
+  std::thread reader([&] {
+    int64_t last = 0;
+    while (!stop_reading) {
+      auto [rc, out] = RunCommand({"sqlite3", "-readonly", db, "SELECT count(*) FROM samples"},
+                                  dir.File("reader.out"));
+      if (rc == 0 && !out.empty()) {
+        const int64_t n = std::stoll(out);
+        if (n < last) ++shrank;
+        last = std::max(last, n);
+        ++reads;
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  // Joined however the test ends (an ASSERT returns early).
+  struct JoinReader {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~JoinReader() {
+      stop = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join_reader{stop_reading, reader};
+
+  std::this_thread::sleep_for(12s);
+  ASSERT_TRUE(obsmon->Signal(SIGHUP));
+  // Past the first move (15 s after the first commit): rows are in both tables now.
+  ASSERT_TRUE(WaitUntil([&] { return Sql(dir, db, "SELECT count(*) FROM samples_by_series") > 0; },
+                        30s));
+  std::this_thread::sleep_for(3s);
+  obsmon->Kill();  // SIGKILL: no draining
+  const int64_t answered_at_kill = target.answered();
+  obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon2.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  // The restarted writer moves what the killed one left in the head at its first commit.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return MetricValue(Metrics(port), "obsmon_storage_head_rows_moved_total").value_or(0) > 0; },
+      20s));
+  std::this_thread::sleep_for(8s);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0);
+  stop_reading = true;
+  reader.join();
+  const int64_t answered = target.answered();
+
+  EXPECT_GT(reads.load(), 50);
+  EXPECT_EQ(shrank.load(), 0) << "samples seen by sqlite3 shrank while rows moved";
+  // One place per key: below the floor in samples_by_series, at or above it in samples_head.
+  EXPECT_EQ(Sql(dir, db,
+                "SELECT count(*) FROM samples_by_series WHERE ts_ms >= (SELECT floor_ms FROM "
+                "samples_head_floor)"),
+            0);
+  EXPECT_EQ(Sql(dir, db,
+                "SELECT count(*) FROM samples_head WHERE ts_ms < (SELECT floor_ms FROM "
+                "samples_head_floor)"),
+            0);
+  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_by_series"), 0);
+  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_head"), 0);
+
+  // Every stored run has one probe_success sample at its time with its verdict, and there are
+  // no others.
+  const int64_t runs = Sql(dir, db, "SELECT count(*) FROM probe_runs");
+  const int64_t success_samples =
+      Sql(dir, db, "SELECT count(*) FROM samples x JOIN series s ON s.id = x.series_id "
+                   "WHERE s.name = 'probe_success'");
+  const int64_t matched = Sql(
+      dir, db,
+      "SELECT count(*) FROM probe_runs r JOIN probes p ON p.id = r.probe_id JOIN series s ON "
+      "s.name = 'probe_success' AND instr(s.labels, 'component=\"' || p.component || '\"') > 0 "
+      "JOIN samples x ON x.series_id = s.id AND x.ts_ms = r.ts_ms AND x.value = r.success");
+  EXPECT_EQ(success_samples, runs);
+  EXPECT_EQ(matched, runs);
+  // Against the target's own count: nothing stored that it did not answer; and lost only what
+  // the kill could lose (runs done but not committed: 200 ms of group commit, and those in
+  // flight), about two runs a probe.
+  EXPECT_LE(runs, answered);
+  EXPECT_GE(runs, answered - 4 * kComponents)
+      << "answered " << answered << " (" << answered_at_kill << " before the kill), stored "
+      << runs;
+  EXPECT_EQ(Sql(dir, db, "SELECT count(*) FROM probe_runs WHERE success = 0"), 0);
+}
+
+}  // namespace
+}  // namespace obsmon

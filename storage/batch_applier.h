@@ -54,6 +54,7 @@ class BatchApplier {
 
   // The page cache's size now (PRAGMA cache_size, as CacheSizer set it).
   int64_t cache_size_bytes() const { return cache_sizer_.size_bytes(); }
+  int64_t head_floor_repairs() const { return head_.floor_repairs(); }
 
   // Series whose ids are cached now (at most kMaxCachedSeriesIds, about 400 bytes each).
   size_t cached_series_ids() const { return series_ids_.size(); }

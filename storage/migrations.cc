@@ -273,10 +273,11 @@ CREATE TABLE samples_head (
   PRIMARY KEY (ts_ms, series_id)
 ) WITHOUT ROWID;
 CREATE TABLE samples_head_floor (
-  floor_ms INTEGER NOT NULL         -- one row: samples with ts_ms < floor_ms are in samples_by_series
+  floor_ms INTEGER                  -- one row: samples with ts_ms < floor_ms are in samples_by_series
 );
-INSERT INTO samples_head_floor SELECT coalesce(max(m), -1) + 1 FROM (SELECT (SELECT max(ts_ms)
-  FROM samples_by_series WHERE series_id = s.id) AS m FROM series s);
+-- NULL: the writer sets it from the data at its first commit (it knows the time: a sample
+-- stamped in the future must not hold the floor up).
+INSERT INTO samples_head_floor VALUES (NULL);
 CREATE VIEW samples (series_id, ts_ms, value) AS
   SELECT series_id, ts_ms, value FROM samples_by_series
   UNION ALL SELECT series_id, ts_ms, value FROM samples_head;

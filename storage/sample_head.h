@@ -10,7 +10,10 @@
 // The floor (samples_head_floor) splits the two: below it samples_by_series, at or above it
 // samples_head. A sample that arrives older than the floor (a scrape's own timestamp, a run that
 // took longer than `lag`) goes to samples_by_series directly, so a key is never in both tables
-// and INSERT OR REPLACE still replaces. Writer thread only; every call inside its transaction.
+// and INSERT OR REPLACE still replaces. The floor is read once and checked against the data; a
+// floor that is missing, not an integer, in the future or not between the two tables (a user's
+// sqlite3 edit) is set again from the data, and the rows moved to where it says.
+// Writer thread only; every call but the constructor inside its transaction.
 #pragma once
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -28,6 +31,7 @@ class SampleHead {
   static constexpr auto kCompactEvery = std::chrono::seconds(15);
   static constexpr int64_t kLagMs = 15'000;
 
+  // Recreates the view `samples` if a user dropped it.
   SampleHead(SQLite::Database& db, const Clock* clock);
 
   // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.
@@ -37,6 +41,10 @@ class SampleHead {
   // move (or none was made yet). Returns the rows moved.
   int64_t CompactIfDue();
 
+  // Times the stored floor was found wrong and set again from the data (not counting the first
+  // setting after the migration).
+  int64_t floor_repairs() const { return floor_repairs_; }
+
   // The transaction failed: the floor it may have moved is undone, so read it again.
   void Forget();
   // Resets every statement (after a failure, see BatchApplier::Apply).
@@ -44,12 +52,18 @@ class SampleHead {
 
  private:
   TimestampMs Floor();
+  // The stored floor when it is valid for the data; otherwise nullopt.
+  std::optional<TimestampMs> StoredFloor(bool* unset);
+  // Sets the floor just above the newest sample not in the future, and moves the rows of each
+  // table that are on the wrong side of it.
+  TimestampMs SetFloorFromData();
 
   SQLite::Database& db_;
   const Clock* clock_;
   SQLite::Statement insert_head_, insert_by_series_, move_, delete_moved_, set_floor_;
   std::optional<TimestampMs> floor_;
   std::optional<SteadyTime> next_compaction_;
+  int64_t floor_repairs_ = 0;
 };
 
 }  // namespace obsmon::storage

@@ -711,6 +711,7 @@ class SqliteWriter final : public Writer {
     MutexLock lock(mu_);
     stats_.cache_bytes = static_cast<uint64_t>(std::max(cache_used, 0));
     stats_.series_id_cache_entries = applier_.cached_series_ids();
+    stats_.head_floor_repairs = static_cast<uint64_t>(applier_.head_floor_repairs());
     wal_.Committed(options_.clock->SteadyNow());
     stats_.committed_batches += batches;
     stats_.committed_rows += r.rows;

@@ -115,6 +115,8 @@ struct WriterStats {
   uint64_t checkpoints_busy = 0;
   // Samples moved from samples_head into samples_by_series (storage/sample_head.h), every 15 s.
   uint64_t head_rows_moved = 0;
+  // Times the stored floor of the head was wrong (a user's edit) and was set again from the data.
+  uint64_t head_floor_repairs = 0;
   // Memory the writer connection's page cache holds now (SQLITE_DBSTATUS_CACHE_USED), read on the
   // writer thread after each transaction; at most about StorageOptions::cache_bytes.
   uint64_t cache_bytes = 0;

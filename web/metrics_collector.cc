@@ -318,6 +318,11 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                            "samples_by_series; the head keeps about the last 15-30 s.",
                            MetricType::Counter);
   AddCounter(&head_moved, {}, static_cast<double>(w.head_rows_moved));
+  auto floor_repairs = Family("obsmon_storage_head_floor_repairs_total",
+                              "Times samples_head_floor was found wrong (missing, in the future, "
+                              "or not between the two tables) and set again from the data.",
+                              MetricType::Counter);
+  AddCounter(&floor_repairs, {}, static_cast<double>(w.head_floor_repairs));
   auto queue_rows = Family("obsmon_storage_queue_rows",
                            "Rows (runs, samples, log lines) waiting for the writer now; bounded "
                            "by the queue's row capacity (about 100-200 bytes a row).",
@@ -326,7 +331,7 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
   std::vector<MetricFamily> out;
   for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
                   &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
-                  &head_moved}) {
+                  &head_moved, &floor_repairs}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -85,6 +85,7 @@ struct WriterMetrics {
   uint64_t checkpoints = 0;
   uint64_t checkpoints_busy = 0;
   uint64_t head_rows_moved = 0;
+  uint64_t head_floor_repairs = 0;
 };
 
 // The outcome of the last config (re)load, as Prometheus reports its own.

@@ -77,6 +77,7 @@ WriterMetrics WriterMetricsOf(const storage::WriterStats& stats) {
   m.checkpoints = stats.checkpoints;
   m.checkpoints_busy = stats.checkpoints_busy;
   m.head_rows_moved = stats.head_rows_moved;
+  m.head_floor_repairs = stats.head_floor_repairs;
   return m;
 }
 

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "storage/migrations.h"
 #include "storage/remote_cursor_store.h"
+#include "storage/sample_head.h"
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/storage_writer.h"
@@ -58,7 +60,8 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances) 
   auto r = testing::OpenReaderOrFail(path);
   ASSERT_TRUE(r);
   // Samples(): per series in label order, each in time order.
-  auto got = r->Samples("m", Labels{{"component", "c"}}, kT0 - 3'600'000, kT0 + 3'600'000);
+  constexpr TimestampMs kEnd = std::numeric_limits<int64_t>::max();
+  auto got = r->Samples("m", Labels{{"component", "c"}}, kT0 - 3'600'000, kEnd);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   std::map<std::string, std::vector<std::pair<TimestampMs, double>>> want_by_labels;
   for (const auto& [key, v] : log) {
@@ -80,7 +83,7 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances) 
   EXPECT_EQ(seen_labels, want_labels);
 
   // AllSamples(): ordered by series id (the order of first writes), then time.
-  auto all = r->AllSamples(kT0 - 3'600'000, kT0 + 3'600'000, 1'000'000);
+  auto all = r->AllSamples(kT0 - 3'600'000, kEnd, 1'000'000);
   ASSERT_TRUE(all.ok()) << all.status().ToString();
   EXPECT_EQ(all->size(), log.size());
   std::map<std::string, std::vector<std::pair<TimestampMs, double>>> all_by_labels;
@@ -176,7 +179,8 @@ TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
 }
 
 // A database written before the head existed: its samples stay where they are, the floor starts
-// above them, and new samples go to the head.
+// above the newest one not in the future (a scrape's own timestamp a day ahead, or at the end of
+// time, must not switch the head off), and new samples go to the head.
 TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
   ScratchDir dir;
   FakeClock clock;
@@ -197,11 +201,15 @@ TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
               std::to_string(kT0 - 60'000 + k * 1000) + ", " + std::to_string(k) + ")");
       log[{k % 2, kT0 - 60'000 + k * 1000}] = k;
     }
+    for (TimestampMs future : {kT0 + 86'400'000, std::numeric_limits<int64_t>::max() - 1}) {
+      db.exec("INSERT INTO samples VALUES (2, " + std::to_string(future) + ", 7)");
+      log[{1, future}] = 7;
+    }
     db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() - 1));
   }
   auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
-  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms FROM samples_head_floor"), kT0 - 60'000 + 19'000 + 1);
+  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms IS NULL FROM samples_head_floor"), 1);
   WriteBatch b;
   b.samples.push_back({"m", Instance(0), kT0, 100});
   b.samples.push_back({"m", Instance(1), kT0 - 59'000, 101});  // an old key written again
@@ -209,9 +217,61 @@ TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
   log[{1, kT0 - 59'000}] = 101;
   ASSERT_TRUE(w->Enqueue(std::move(b)));
   ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->Stats().head_floor_repairs, 0u);  // set from the data, not repaired
   w.reset();
-  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_head"), 1);
+  // Set from the data at the first commit (just above kT0 - 41 s), then moved to now - 15 s.
+  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms FROM samples_head_floor"), kT0 - SampleHead::kLagMs);
+  // The new sample and the two from the future.
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_head"), 3);
   ExpectReadersAgree(o.path, log, 2);
+}
+
+// A user's sqlite3 edits of the floor (row deleted, set in the future, set back below rows of
+// samples_by_series, two rows, a text) and of the view (dropped): the writer's next start finds
+// the floor wrong, sets it again from the data, counts it, and nothing is lost or doubled.
+TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
+  const std::vector<std::string> edits = {
+      "DELETE FROM samples_head_floor",
+      "UPDATE samples_head_floor SET floor_ms = 9000000000000",
+      "UPDATE samples_head_floor SET floor_ms = 0",
+      "INSERT INTO samples_head_floor VALUES (5)",
+      "UPDATE samples_head_floor SET floor_ms = 'soon'",
+      "UPDATE samples_head_floor SET floor_ms = (SELECT max(ts_ms) + 1 FROM samples_head)",
+  };
+  for (const std::string& edit : edits) {
+    SCOPED_TRACE(edit);
+    uint64_t last_repairs = 0;
+    ScratchDir dir;
+    FakeClock clock;
+    auto o = Options(dir, &clock);
+    Log log;
+    auto write_seconds = [&](int seconds) {
+      auto w = testing::StartWriterOrFail(o);
+      ASSERT_TRUE(w);
+      for (int second = 0; second < seconds; ++second) {
+        WriteBatch b;
+        for (int i = 0; i < 3; ++i) {
+          b.samples.push_back({"m", Instance(i), clock.NowMs(), second * 10.0 + i});
+          log[{i, clock.NowMs()}] = second * 10.0 + i;
+        }
+        ASSERT_TRUE(w->Enqueue(std::move(b)));
+        ASSERT_TRUE(w->Flush().ok());
+        clock.Advance(1000);
+      }
+      last_repairs = w->Stats().head_floor_repairs;
+    };
+    write_seconds(40);  // rows in both tables
+    ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), 0);
+    ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 0);
+    {
+      SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+      db.exec(edit);
+      db.exec("DROP VIEW samples");
+    }
+    write_seconds(5);
+    EXPECT_EQ(last_repairs, 1u);
+    ExpectReadersAgree(o.path, log, 3);
+  }
 }
 
 }  // namespace

@@ -98,6 +98,7 @@ MetricsSnapshot Snapshot() {
   s.writer.checkpoints = 8;
   s.writer.checkpoints_busy = 9;
   s.writer.head_rows_moved = 4567;
+  s.writer.head_floor_repairs = 3;
   s.writer.queue_rows = 1234;
   s.writer.cache_bytes = 4 << 20;
   s.writer.series_id_cache_entries = 5000;
@@ -193,6 +194,7 @@ TEST(MetricsCollectorTest, SchedulerAndStorageFigures) {
   EXPECT_EQ(Value(fams, "obsmon_storage_wal_checkpoints_total", {{"result", "ok"}}), 8);
   EXPECT_EQ(Value(fams, "obsmon_storage_wal_checkpoints_total", {{"result", "busy"}}), 9);
   EXPECT_EQ(Value(fams, "obsmon_storage_head_rows_moved_total", {}), 4567);
+  EXPECT_EQ(Value(fams, "obsmon_storage_head_floor_repairs_total", {}), 3);
   // What storage holds in memory, each from its own field of the snapshot.
   EXPECT_EQ(Value(fams, "obsmon_storage_queue_rows", {}), 1234);
   EXPECT_EQ(Value(fams, "obsmon_storage_cache_bytes", {}), 4 << 20);

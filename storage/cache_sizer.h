@@ -1,11 +1,13 @@
-// How big the writer's SQLite page cache should be: about 7 KiB per series written in the last
-// minute (a commit touches one leaf page per series it writes: samples are keyed by series, then
-// time; and a page of runs, spans or rollups per probe), at least 2 MiB, at most the configured
-// cap (storage.cache_size). Below the pages a commit touches the cost is a cliff (every page read
-// again each commit): 1,000 http probes touch about 7,000 pages, 29 MB with SQLite's headers; 7
-// KiB per series gives them 35 MiB, and the writer kept up at 30 (docs/storage.md, "Memory"). Sized to the work, so
-// 100 probes do not hold the memory 1,000 would need, and never more than the user allowed.
-// Writer thread only.
+// How big the writer's SQLite page cache should be: about 2 KiB per series written in the last
+// minute, at least 2 MiB, at most the configured cap (storage.cache_size). What a commit touches
+// is a page of runs per probe (probe_runs is keyed by probe, then time), a share of a rollup and
+// a span page, and the head's last pages (samples_head is in time order): about 1.5 pages per
+// probe, and an http probe writes five series. The series' own pages (samples_by_series) change
+// once per 15 s move, where re-reading a page that left the cache costs a 4 KiB pread from the
+// kernel's page cache, not a cliff. Before the head every commit touched a leaf per series and 7
+// KiB per series was needed; at 1,000 http probes 2 KiB keeps RSS at 43 MB instead of 69 MB with
+// the same writer queue and CPU (docs/storage.md, "Memory"). Sized to the work, so 100 probes do
+// not hold the memory 1,000 would need, and never more than the user allowed. Writer thread only.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +20,7 @@ namespace obsmon::storage {
 
 class CacheSizer {
  public:
-  static constexpr int64_t kBytesPerSeries = 7 << 10;
+  static constexpr int64_t kBytesPerSeries = 2 << 10;
   static constexpr int64_t kFloorBytes = 2 << 20;
   static constexpr auto kWindow = std::chrono::seconds(60);
   // Within a window the cache grows as soon as the series seen so far want a quarter more (a

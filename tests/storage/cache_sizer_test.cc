@@ -15,22 +15,22 @@ TEST(CacheSizerTest, StartsAtTheFloorThenFollowsTheSeriesOfEachMinute) {
   for (int64_t id = 0; id < 5000; ++id) sizer.Written(id % 1000 == 0 ? 0 : id);  // 4,996 series
   EXPECT_EQ(sizer.Resize(t0 + seconds(59)), 4996 * CacheSizer::kBytesPerSeries) << "growing does not wait";
   EXPECT_EQ(sizer.Resize(t0 + seconds(60)), std::nullopt) << "the minute's end: the same size";
-  // The next minute writes 500 series: the cache shrinks to 500 x 7 KiB.
-  for (int64_t id = 0; id < 500; ++id) sizer.Written(id);
-  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 500 * CacheSizer::kBytesPerSeries);
-  EXPECT_EQ(sizer.size_bytes(), 500 * 7 * 1024);  // 3.4 MiB
+  // The next minute writes 1,500 series: the cache shrinks to 1,500 x 2 KiB.
+  for (int64_t id = 0; id < 1500; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(120)), 1500 * CacheSizer::kBytesPerSeries);
+  EXPECT_EQ(sizer.size_bytes(), 1500 * 2 * 1024);  // 2.9 MiB
 }
 
 TEST(CacheSizerTest, SmallChangesAreNotWorthAResize) {
   CacheSizer sizer(64 << 20);
   const SteadyTime t0{};
   ASSERT_TRUE(sizer.Resize(t0));
-  for (int64_t id = 0; id < 1000; ++id) sizer.Written(id);
-  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 1000 * CacheSizer::kBytesPerSeries);
-  for (int64_t id = 0; id < 1200; ++id) sizer.Written(id);  // +20 %: kept
+  for (int64_t id = 0; id < 2000; ++id) sizer.Written(id);
+  EXPECT_EQ(sizer.Resize(t0 + seconds(60)), 2000 * CacheSizer::kBytesPerSeries);
+  for (int64_t id = 0; id < 2400; ++id) sizer.Written(id);  // +20 %: kept
   EXPECT_EQ(sizer.Resize(t0 + seconds(120)), std::nullopt);
-  for (int64_t id = 0; id < 1300; ++id) sizer.Written(id);  // +30 %: resized
-  EXPECT_EQ(sizer.Resize(t0 + seconds(180)), 1300 * CacheSizer::kBytesPerSeries);
+  for (int64_t id = 0; id < 2600; ++id) sizer.Written(id);  // +30 %: resized
+  EXPECT_EQ(sizer.Resize(t0 + seconds(180)), 2600 * CacheSizer::kBytesPerSeries);
 }
 
 TEST(CacheSizerTest, NeverAboveTheCapNorBelowTheFloor) {

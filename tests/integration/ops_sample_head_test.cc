@@ -21,32 +21,6 @@ using testing::StartObsmon;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-// Answers /health and counts every request it answered.
-class CountingTarget {
- public:
-  CountingTarget() {
-    server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok", "text/plain");
-      ++answered_;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    WaitUntil([&] { return server_.is_running(); }, 5s);
-  }
-  ~CountingTarget() {
-    server_.stop();
-    if (thread_.joinable()) thread_.join();
-  }
-  int port() const { return port_; }
-  int64_t answered() const { return answered_.load(); }
-
- private:
-  httplib::Server server_;
-  std::thread thread_;
-  std::atomic<int64_t> answered_{0};
-  int port_ = 0;
-};
-
 std::string Config(const std::string& db, int target_port, int components) {
   std::string yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + db + "\ncomponents:\n";
   for (int i = 0; i < components; ++i) {
@@ -73,7 +47,7 @@ std::string Metrics(int port) {
 
 TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
   ScratchDir dir;
-  CountingTarget target;
+  testing::HealthTarget target;
   constexpr int kComponents = 3;
   const std::string db = dir.File("obsmon.db");
   WriteWholeFile(dir.File("obsmon.yml"), Config(db, target.port(), kComponents));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -49,12 +50,13 @@ inline const std::string kObsmonBinary = [] {
   return env && *env ? std::string(env) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
 }();
 
-// A /health endpoint answering 200 on 127.0.0.1 (a port of its own).
+// A /health endpoint answering 200 on 127.0.0.1 (a port of its own), counting what it answered.
 class HealthTarget {
  public:
   HealthTarget() {
-    server_.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"status\":\"OK\"}", "application/json");
+      ++answered_;
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -65,10 +67,12 @@ class HealthTarget {
     if (thread_.joinable()) thread_.join();
   }
   int port() const { return port_; }
+  int64_t answered() const { return answered_.load(); }
 
  private:
   httplib::Server server_;
   std::thread thread_;
+  std::atomic<int64_t> answered_{0};
   int port_ = 0;
 };
 

@@ -85,7 +85,6 @@ void BatchApplier::ForgetCaches() {
   probe_ids_.clear();
   events_per_day_.clear();
   summaries_.Forget(/*keep_backlog=*/true);
-  head_.Forget();
 }
 
 int64_t BatchApplier::SeriesId(const std::string& name, const Labels& labels) {
@@ -344,6 +343,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
     }
   }
   head_.ResetStatements();
+  head_.Forget();  // a move this transaction made is undone
   ForgetCaches();
   summaries_.Forget(/*keep_backlog=*/false);  // the hours this transaction sealed are undone
   result.rows = 0;

@@ -6,7 +6,7 @@ SampleHead::SampleHead(SQLite::Database& db, const Clock* clock)
     : db_(db),
       clock_(clock),
       insert_head_(db,
-                   "INSERT OR REPLACE INTO samples_head (ts_ms, series_id, value) VALUES (?, ?, ?)"),
+                   "INSERT OR REPLACE INTO samples_head (series_id, ts_ms, value) VALUES (?, ?, ?)"),
       insert_by_series_(db,
                         "INSERT OR REPLACE INTO samples_by_series (series_id, ts_ms, value) "
                         "VALUES (?, ?, ?)"),
@@ -95,13 +95,8 @@ TimestampMs SampleHead::SetFloorFromData() {
 void SampleHead::Insert(int64_t series_id, TimestampMs ts_ms, std::optional<double> value) {
   SQLite::Statement& st = ts_ms >= Floor() ? insert_head_ : insert_by_series_;
   st.reset();
-  if (&st == &insert_head_) {
-    st.bind(1, static_cast<int64_t>(ts_ms));
-    st.bind(2, series_id);
-  } else {
-    st.bind(1, series_id);
-    st.bind(2, static_cast<int64_t>(ts_ms));
-  }
+  st.bind(1, series_id);
+  st.bind(2, static_cast<int64_t>(ts_ms));
   if (value) {
     st.bind(3, *value);
   } else {

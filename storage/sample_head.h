@@ -4,12 +4,13 @@
 // reports and range queries read, but a commit of N runs then changes one leaf page per series
 // it writes, and SQLite writes every changed page to the WAL (at 1,000 http probes ~5,000 pages
 // a second). samples_head is keyed (ts_ms, series_id): a commit appends to its last pages. Every
-// `compact_every` the rows older than `lag` move to samples_by_series in one sorted INSERT, each
-// series' leaf changed once for all the rows it gained (docs/storage.md, "The head").
+// kCompactEvery the rows older than kLagMs move to samples_by_series in one sorted INSERT, each
+// series' leaf changed once for all the rows it gained (docs/storage.md, "samples_by_series and
+// samples_head").
 //
 // The floor (samples_head_floor) splits the two: below it samples_by_series, at or above it
 // samples_head. A sample that arrives older than the floor (a scrape's own timestamp, a run that
-// took longer than `lag`) goes to samples_by_series directly, so a key is never in both tables
+// took longer than kLagMs) goes to samples_by_series directly, so a key is never in both tables
 // and INSERT OR REPLACE still replaces. The floor is read once and checked against the data; a
 // floor that is missing, not an integer, in the future or not between the two tables (a user's
 // sqlite3 edit) is set again from the data, and the rows moved to where it says.
@@ -45,7 +46,8 @@ class SampleHead {
   // setting after the migration).
   int64_t floor_repairs() const { return floor_repairs_; }
 
-  // The transaction failed: the floor it may have moved is undone, so read it again.
+  // The transaction failed: the floor it may have moved or set is undone, so read it again (a
+  // repair undone with it is made, and counted, again).
   void Forget();
   // Resets every statement (after a failure, see BatchApplier::Apply).
   void ResetStatements();

@@ -21,13 +21,11 @@ using testing::StartObsmon;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
+// Components web0..web<n-1>, each with an http health probe of the target every 200 ms.
 std::string Config(const std::string& db, int target_port, int components) {
   std::string yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + db + "\ncomponents:\n";
   for (int i = 0; i < components; ++i) {
-    yaml += "  - name: web" + std::to_string(i) +
-            "\n    probes:\n      - name: health\n        kind: http\n        url: "
-            "http://127.0.0.1:" +
-            std::to_string(target_port) + "/health\n        interval: 250ms\n        timeout: 200ms\n";
+    yaml += testing::HealthComponentYaml("web" + std::to_string(i), target_port);
   }
   return yaml;
 }

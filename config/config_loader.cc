@@ -1,6 +1,7 @@
 #include "config/config_loader.h"
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <re2/re2.h>
@@ -225,6 +226,28 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   return pc;
 }
 
+// Where each scrape probe's target labels were first seen ("component/probe"), by their text.
+using ScrapeTargets = std::map<std::string, std::string>;
+
+// Two scrape probes with the same target labels (the component's and the probe's labels plus
+// instance = host:port) write the same series, up and scrape_* included, over each other: a
+// report, an alert or remote_write would see one flapping series for two targets. Prometheus
+// refuses the like (a job name twice in scrape_configs); so the second one is an error at its
+// url, naming the first.
+void CheckScrapeTargetUnique(ConfigNode& pnode, const ProbeConfig& pc, ScrapeTargets* seen) {
+  if (pc.spec.kind != "scrape" || !pc.probe) return;
+  Labels target = pc.spec.labels;
+  target.Set("instance", pc.probe->Instance());
+  const std::string where = pc.spec.key.component + "/" + pc.spec.key.probe;
+  auto [first, inserted] = seen->emplace(target.ToString(), where);
+  if (inserted) return;
+  pnode.ErrorAt("url", "scrape probe '" + where + "' has the same target labels " +
+                           target.ToString() + " as scrape probe '" + first->second +
+                           "': both would write the same series (up, scrape_* and every "
+                           "scraped one); give one of them its own labels, e.g. labels: "
+                           "{job: " + pc.spec.key.component + "-" + pc.spec.key.probe + "}");
+}
+
 // A component's `source:`. Its keys are checked as the report will use them, so that `obsmon
 // check`, the start and a reload refuse a typo at its place rather than the store answering 400
 // at the first report.
@@ -252,7 +275,8 @@ ComponentSource ReadSource(ConfigNode& src) {
 }
 
 std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& global_defaults,
-                                             const probes::ProbeContext& probe_context) {
+                                             const probes::ProbeContext& probe_context,
+                                             ScrapeTargets* scrape_targets) {
   ComponentConfig c;
   auto name = node.String("name", /*required=*/true);
   bool ok = name.has_value();
@@ -290,6 +314,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
         ok = false;
       }
       if (auto pc = ReadProbe(pnode, c, defaults, probe_context)) {
+        CheckScrapeTargetUnique(pnode, *pc, scrape_targets);
         c.probes.push_back(std::move(*pc));
       } else {
         ok = false;
@@ -409,13 +434,14 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     }
   }
   std::set<std::string> names;
+  ScrapeTargets scrape_targets;
   if (auto comps = node.MapList("components", /*required=*/true)) {
     for (auto& cnode : *comps) {
       auto cname = cnode.PeekScalar("name");
       if (cname && !names.insert(*cname).second) {
         cnode.ErrorAt("name", "duplicate component name '" + *cname + "'");
       }
-      if (auto c = ReadComponent(cnode, defaults, probe_context)) {
+      if (auto c = ReadComponent(cnode, defaults, probe_context, &scrape_targets)) {
         config.components.push_back(std::move(*c));
       }
     }

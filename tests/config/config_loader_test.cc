@@ -199,6 +199,67 @@ components:
   EXPECT_EQ(errors.errors().size(), 2u) << errors.ToString();
 }
 
+// Two scrape probes with the same target labels would write one set of series (up, scrape_*,
+// every scraped one) for two targets (fresh eyes, stop 33): the second is refused at its url,
+// wherever the first is (same component or another with the same job). Only the target labels
+// count: another path on the same host:port is the same instance, as in Prometheus; a label of
+// the probe's own (or another port) makes them two targets.
+TEST(ConfigLoaderTest, TwoScrapeProbesWithTheSameTargetLabelsAreRefusedAtTheSecond) {
+  FakeClock clock;
+  {
+    ConfigErrors errors;
+    auto config = LoadConfigFromString(R"(components:
+  - name: a
+    probes:
+      - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+      - {name: f, kind: scrape, url: "http://127.0.0.1:9100/federate"}
+)",
+                                       "inline.yml", clock, &errors);
+    EXPECT_FALSE(config.has_value());
+    ASSERT_EQ(errors.errors().size(), 1u) << errors.ToString();
+    const std::string text = errors.ToString();
+    EXPECT_NE(text.find("inline.yml:5:"), std::string::npos) << text;
+    EXPECT_NE(text.find("'a/f'"), std::string::npos) << text;
+    EXPECT_NE(text.find("'a/m'"), std::string::npos) << text;
+    EXPECT_NE(text.find(R"({instance="127.0.0.1:9100",job="a"})"), std::string::npos) << text;
+    EXPECT_NE(text.find("labels: {job: a-f}"), std::string::npos) << text;
+  }
+  {
+    ConfigErrors errors;
+    auto config = LoadConfigFromString(R"(components:
+  - name: a
+    labels: {job: shared}
+    probes:
+      - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+  - name: b
+    labels: {job: shared}
+    probes:
+      - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+)",
+                                       "inline.yml", clock, &errors);
+    EXPECT_FALSE(config.has_value());
+    const std::string text = errors.ToString();
+    EXPECT_NE(text.find("inline.yml:9:"), std::string::npos) << text;
+    EXPECT_NE(text.find("'b/m'"), std::string::npos) << text;
+    EXPECT_NE(text.find("'a/m'"), std::string::npos) << text;
+  }
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(R"(components:
+  - name: a
+    probes:
+      - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+      - {name: f, kind: scrape, url: "http://127.0.0.1:9100/federate", labels: {job: federate}}
+      - {name: o, kind: scrape, url: "http://127.0.0.1:9101/metrics"}
+      - {name: h, kind: http, url: "http://127.0.0.1:9100/metrics"}
+  - name: b
+    probes:
+      - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+)",
+                                     "inline.yml", clock, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  EXPECT_EQ(config->components.size(), 2u);
+}
+
 // An interval that overflowed in the scheduler (a hot loop: 4,127 runs in 7.5 s) or that is
 // longer than an observation period is a located config error.
 TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {

@@ -16,6 +16,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::HealthComponentYaml;
 using testing::HealthTarget;
+using testing::kObsmonBinary;
 using testing::MetricValue;
 using testing::RunCommand;
 using testing::ScratchDir;
@@ -121,6 +122,77 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
 
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+// Two scrape probes of one target (another path on the same host:port) with the same target
+// labels wrote one set of series for both (fresh eyes, stop 33). With a job each they are two
+// series in the database; a reload that would give them the same labels is refused at the
+// second probe's url (file:line:column), `obsmon check` says the same, and the running probes
+// go on writing their own series.
+TEST_F(OpsReloadTest, ScrapeProbesSharingTargetLabelsAreRefusedByReloadAndCheck) {
+  auto scrapes = [&](const std::string& m_labels, const std::string& f_labels) {
+    const std::string url = "http://127.0.0.1:" + std::to_string(target_.port());
+    return Config("  - name: svc\n    probes:\n"
+                  "      - {name: m, kind: scrape, url: \"" + url + "/health\", interval: 200ms, "
+                  "timeout: 150ms" + m_labels + "}\n"
+                  "      - {name: f, kind: scrape, url: \"" + url + "/health?f\", interval: 200ms, "
+                  "timeout: 150ms" + f_labels + "}\n");
+  };
+  const std::string path = dir_.File("obsmon.yml");
+  WriteWholeFile(path, scrapes(", labels: {job: svc-m}", ", labels: {job: svc-f}"));
+  int port = 0;
+  auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client c("127.0.0.1", port);
+  auto runs = [&] {  // both probes, both results
+    std::istringstream in(Metrics(c));
+    double sum = 0;
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("obsmon_probe_runs_total{", 0) == 0 &&
+          line.find("component=\"svc\"") != std::string::npos) {
+        sum += std::stod(line.substr(line.rfind(' ') + 1));
+      }
+    }
+    return sum;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return runs() >= 6; })) << obsmon->Output();
+
+  WriteWholeFile(path, scrapes("", ""));
+  obsmon->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] {
+    return MetricValue(Metrics(c), "obsmon_config_last_reload_successful") == 0.0;
+  })) << obsmon->Output();
+  // The second probe's line is the 9th of the file (listen, uptime_refresh, storage, path,
+  // components, name, probes, m, f); its url is its 3rd key.
+  EXPECT_NE(obsmon->Output().find(path + ":9:"), std::string::npos) << obsmon->Output();
+  EXPECT_NE(obsmon->Output().find("'svc/f' has the same target labels"), std::string::npos)
+      << obsmon->Output();
+  auto [code, said] = RunCommand({kObsmonBinary, "check", "--config", path}, dir_.File("check.out"));
+  EXPECT_NE(code, 0) << said;
+  EXPECT_NE(said.find(path + ":9:"), std::string::npos) << said;
+
+  const double refused_at = runs();
+  ASSERT_TRUE(WaitUntil([&] { return runs() >= refused_at + 6; })) << obsmon->Output();
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+
+  // Every `up` stored is one of the two jobs, and each job's series has about half of the runs.
+  auto [sql_code, rows] = RunCommand(
+      {"sqlite3", dir_.File("obsmon.db"),
+       "SELECT s.labels, count(*) FROM samples x JOIN series s ON s.id = x.series_id "
+       "WHERE s.name = 'up' GROUP BY s.labels ORDER BY s.labels;"},
+      dir_.File("sql.out"));
+  ASSERT_EQ(sql_code, 0) << rows;
+  std::istringstream lines(rows);
+  std::string line;
+  std::vector<std::string> jobs;
+  while (std::getline(lines, line)) {
+    const auto at = line.find("job=\"");
+    ASSERT_NE(at, std::string::npos) << rows;
+    jobs.push_back(line.substr(at + 5, line.find('"', at + 5) - at - 5));
+    EXPECT_GE(std::stoi(line.substr(line.rfind('|') + 1)), 6) << rows;
+  }
+  EXPECT_EQ(jobs, (std::vector<std::string>{"svc-f", "svc-m"})) << rows;
 }
 
 // Issue 14, item 8: /metrics says which generated burn-rate alerts are on, and

@@ -39,10 +39,6 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       select_probe_(db, "SELECT id, role FROM probes WHERE component = ? AND probe = ?"),
       insert_probe_(db, "INSERT INTO probes (component, probe, role) VALUES (?, ?, ?)"),
       update_probe_role_(db, "UPDATE probes SET role = ? WHERE id = ?"),
-      insert_run_(db,
-                  "INSERT INTO probe_runs (probe_id, ts_ms, success, duration_seconds, "
-                  "valid_for_ms, reason) VALUES (?, ?, ?, ?, ?, ?) "
-                  "ON CONFLICT (probe_id, ts_ms) DO NOTHING"),
       select_rollup_hist_(db,
                           "SELECT latency_hist FROM rollup_hourly WHERE probe_id = ? AND "
                           "hour_ms = ?"),
@@ -75,8 +71,8 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
       cache_sizer_(cache_cap_bytes),
       clock_(clock),
-      summaries_(db, clock, raw_retention_ms),
-      head_(db, clock) {}
+      head_(db, clock),
+      summaries_(db, clock, raw_retention_ms) {}
 
 BatchApplier::~BatchApplier() = default;
 
@@ -178,14 +174,14 @@ void BatchApplier::WriteRuns(const std::vector<ProbeRun>& runs, ApplyResult* res
       ++result->dropped_runs;
       continue;
     }
-    insert_run_.reset();
-    insert_run_.bind(1, probe_id);
-    insert_run_.bind(2, static_cast<int64_t>(run.ts_ms));
-    insert_run_.bind(3, run.success ? 1 : 0);
-    insert_run_.bind(4, run.duration_seconds);
-    insert_run_.bind(5, static_cast<int64_t>(run.valid_for_ms));
-    insert_run_.bindNoCopy(6, run.reason);
-    if (insert_run_.exec() == 0) continue;  // same probe and ms already stored: keep the first
+    if (!head_.InsertRun({.probe_id = probe_id,
+                          .ts_ms = run.ts_ms,
+                          .success = run.success,
+                          .duration_seconds = run.duration_seconds,
+                          .valid_for_ms = static_cast<int64_t>(run.valid_for_ms),
+                          .reason = &run.reason})) {
+      continue;  // same probe and ms already stored: keep the first
+    }
     summaries_.Added(probe_id, run);
     ++result->rows;
     RollupAgg& agg = (*rollups)[{probe_id, FloorMs(run.ts_ms, kHourMs)}];
@@ -210,7 +206,7 @@ void BatchApplier::WriteSamples(const std::vector<Sample>& samples, ApplyResult*
   for (const Sample& s : samples) {
     int64_t id = SeriesId(s.name, s.labels);
     cache_sizer_.Written(id);
-    head_.Insert(id, s.ts_ms, std::isnan(s.value) ? std::nullopt : std::optional(s.value));
+    head_.InsertSample(id, s.ts_ms, std::isnan(s.value) ? std::nullopt : std::optional(s.value));
     ++result->rows;
   }
 }
@@ -327,7 +323,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
   // transaction and forget ids it may have created.
   for (SQLite::Statement* st :
        {&select_series_, &insert_series_, &select_probe_, &insert_probe_,
-        &update_probe_role_, &insert_run_, &select_rollup_hist_, &upsert_rollup_, &upsert_cursor_,
+        &update_probe_role_, &select_rollup_hist_, &upsert_rollup_, &upsert_cursor_,
         &count_events_, &insert_event_, &upsert_counter_}) {
     try {
       st->reset();

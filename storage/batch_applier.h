@@ -21,7 +21,7 @@
 #include "core/records.h"
 #include "core/status.h"
 #include "storage/run_summaries.h"
-#include "storage/sample_head.h"
+#include "storage/head.h"
 
 namespace obsmon::storage {
 
@@ -31,7 +31,7 @@ struct ApplyResult {
   uint64_t rows = 0;            // runs + samples + events written
   uint64_t dropped_events = 0;  // log events over the per-day cap (counted, not stored)
   uint64_t dropped_runs = 0;    // late runs refused by RunSummaries::Admit (counted, not stored)
-  int64_t head_rows_moved = 0;  // samples moved from samples_head to samples_by_series
+  int64_t head_rows_moved = 0;  // samples and runs moved out of the heads (storage/head.h)
 };
 
 class BatchApplier {
@@ -83,7 +83,6 @@ class BatchApplier {
   SQLite::Statement select_probe_;
   SQLite::Statement insert_probe_;
   SQLite::Statement update_probe_role_;
-  SQLite::Statement insert_run_;
   SQLite::Statement select_rollup_hist_;
   SQLite::Statement upsert_rollup_;
   SQLite::Statement upsert_cursor_;
@@ -134,9 +133,11 @@ class BatchApplier {
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
   // (component, UTC day start) -> log_events stored that day
   std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
+  // Before summaries_: its statements read the view probe_runs, which Head makes again if a
+  // user dropped it.
+  Head head_;
   // probe_spans and run_durations_hourly, kept in step with probe_runs.
   RunSummaries summaries_;
-  SampleHead head_;
 };
 
 }  // namespace obsmon::storage

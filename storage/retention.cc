@@ -65,7 +65,13 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
     while (q.executeStep()) tasks_.push_back({kind, q.getColumn(0).getInt64(), {}});
   };
   probes_with(Kind::kSealed, "run_durations_hourly", "hour_ms", raw_cutoff_);
-  probes_with(Kind::kRuns, "probe_runs", "ts_ms", raw_cutoff_);
+  probes_with(Kind::kRuns, "probe_runs_by_probe", "ts_ms", raw_cutoff_);
+  // As for samples: only a raw retention shorter than the head reaches into it.
+  {
+    SQLite::Statement q(db_, "SELECT 1 FROM probe_runs_head WHERE ts_ms < ? LIMIT 1");
+    q.bind(1, static_cast<int64_t>(raw_cutoff_));
+    if (q.executeStep()) tasks_.push_back({Kind::kRunsHead, 0, {}});
+  }
   probes_with(Kind::kRollups, "rollup_hourly", "hour_ms", rollup_cutoff_);
   probes_with(Kind::kSpans, "probe_spans", "last_run_ms", span_cutoff_);
   {
@@ -99,8 +105,12 @@ int64_t Retention::Step() {
             "LIMIT ?3)";
       break;
     case Kind::kRuns:
-      sql = "DELETE FROM probe_runs WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms FROM "
-            "probe_runs WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+      sql = "DELETE FROM probe_runs_by_probe WHERE probe_id = ?1 AND ts_ms IN (SELECT ts_ms "
+            "FROM probe_runs_by_probe WHERE probe_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
+      break;
+    case Kind::kRunsHead:
+      sql = "DELETE FROM probe_runs_head WHERE ?1 = 0 AND (ts_ms, probe_id) IN (SELECT ts_ms, "
+            "probe_id FROM probe_runs_head WHERE ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
     case Kind::kRollups:
       sql = "DELETE FROM rollup_hourly WHERE probe_id = ?1 AND hour_ms IN (SELECT hour_ms FROM "

@@ -42,7 +42,7 @@ class Retention {
   int64_t deleted_in_pass() const { return deleted_; }
 
  private:
-  enum class Kind { kSamples, kHead, kSealed, kRuns, kRollups, kSpans, kEvents };
+  enum class Kind { kSamples, kHead, kSealed, kRuns, kRunsHead, kRollups, kSpans, kEvents };
   struct Task {
     Kind kind;
     int64_t id = 0;         // series or probe id

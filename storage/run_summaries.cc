@@ -283,12 +283,18 @@ void RunSummaries::LoadBacklog() {
   backlog_.clear();
   // Hours with runs, complete (before their probe's latest run's hour), not deleted in part by
   // retention, and not sealed. Ascending, so the newest are sealed first (from the back).
+  // A probe's latest run: the head read once for every probe (it is keyed by time), then a
+  // key lookup in probe_runs_by_probe (max over the view would read all of a probe's runs).
   SQLite::Statement q(db_,
+                      "WITH head_last AS MATERIALIZED (SELECT probe_id, max(ts_ms) AS ts FROM "
+                      "probe_runs_head GROUP BY probe_id) "
                       "SELECT h.probe_id, h.hour_ms FROM rollup_hourly h "
-                      "WHERE h.hour_ms >= ?1 AND h.hour_ms + ?2 <= (SELECT max(ts_ms) FROM "
-                      "probe_runs WHERE probe_id = h.probe_id) AND NOT EXISTS (SELECT 1 FROM "
-                      "run_durations_hourly d WHERE d.probe_id = h.probe_id AND "
-                      "d.hour_ms = h.hour_ms) ORDER BY h.hour_ms, h.probe_id");
+                      "WHERE h.hour_ms >= ?1 AND h.hour_ms + ?2 <= max(coalesce((SELECT "
+                      "max(ts_ms) FROM probe_runs_by_probe WHERE probe_id = h.probe_id), -1), "
+                      "coalesce((SELECT ts FROM head_last WHERE probe_id = h.probe_id), -1)) "
+                      "AND NOT EXISTS (SELECT 1 FROM run_durations_hourly d WHERE "
+                      "d.probe_id = h.probe_id AND d.hour_ms = h.hour_ms) "
+                      "ORDER BY h.hour_ms, h.probe_id");
   q.bind(1, static_cast<int64_t>(SealCutoff()));
   q.bind(2, kHourMs);
   while (q.executeStep()) backlog_.emplace_back(q.getColumn(0).getInt64(), q.getColumn(1).getInt64());

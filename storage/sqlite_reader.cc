@@ -156,9 +156,15 @@ class SqliteReader final : public Reader {
         run_before_(*db_, fmt::format("SELECT {} FROM probe_runs WHERE probe_id = ? AND ts_ms < ? "
                                       "ORDER BY ts_ms DESC LIMIT 1",
                                       kRunColumns)),
-        runs_between_(*db_, fmt::format("SELECT {} FROM probe_runs WHERE probe_id = ? AND "
-                                        "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+        // probe_runs_head's rows are all newer than probe_runs_by_probe's (storage/head.h): a
+        // probe's runs are its rows by probe, then its rows in the head (HeadRuns, one read for
+        // all the probes asked for: the head is keyed by time).
+        runs_between_(*db_, fmt::format("SELECT {} FROM probe_runs_by_probe WHERE probe_id = ? "
+                                        "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
                                         kRunColumns)),
+        head_runs_between_(*db_, fmt::format("SELECT probe_id, {} FROM probe_runs_head WHERE "
+                                             "ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms",
+                                             kRunColumns)),
         events_(*db_,
                 "SELECT probe, ts_ms, file, severity, line FROM log_events WHERE component = ? "
                 "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id LIMIT ?"),
@@ -198,15 +204,18 @@ class SqliteReader final : public Reader {
                         "SELECT hour_ms, count, durations FROM run_durations_hourly WHERE "
                         "probe_id = ? AND hour_ms >= ? AND hour_ms < ? ORDER BY hour_ms"),
         successes_between_(*db_,
-                           "SELECT ts_ms, duration_seconds FROM probe_runs WHERE probe_id = ? "
-                           "AND ts_ms >= ? AND ts_ms < ? AND success = 1 ORDER BY ts_ms") {}
+                           "SELECT ts_ms, duration_seconds FROM probe_runs_by_probe WHERE "
+                           "probe_id = ? AND ts_ms >= ? AND ts_ms < ? AND success = 1 ORDER BY "
+                           "ts_ms") {}
 
   Result<std::vector<ProbeRun>> ProbeRuns(const std::string& component, TimestampMs from_ms,
                                           TimestampMs to_ms) override {
     try {
       ReadTx tx(*db_);
       std::vector<ProbeRun> out;
-      for (const auto& p : ProbesOf(component)) {
+      const std::vector<ProbeRow> probes = ProbesOf(component);
+      HeadRunsByProbe head = HeadRuns(probes, from_ms, to_ms);
+      for (const auto& p : probes) {
         ProbeRun base;
         base.key = {component, p.name};
         base.role = p.role;
@@ -227,6 +236,13 @@ class SqliteReader final : public Reader {
           FillRun(runs_between_.get(), 0, &r);
         }
         runs_between_.Reset();
+        if (auto it = head.find(p.id); it != head.end()) {
+          for (ProbeRun& r : it->second) {
+            r.key = base.key;
+            r.role = base.role;
+            out.push_back(std::move(r));
+          }
+        }
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -351,7 +367,8 @@ class SqliteReader final : public Reader {
     try {
       SQLite::Statement q(*db_,
                           "SELECT DISTINCT component FROM probes p WHERE EXISTS (SELECT 1 FROM "
-                          "probe_runs WHERE probe_id = p.id) ORDER BY component");
+                          "probe_runs_by_probe WHERE probe_id = p.id) OR p.id IN (SELECT "
+                          "probe_id FROM probe_runs_head) ORDER BY component");
       std::vector<std::string> out;
       while (q.executeStep()) out.push_back(q.getColumn(0).getString());
       return out;
@@ -363,9 +380,18 @@ class SqliteReader final : public Reader {
   Result<std::vector<ProbeRun>> LatestRuns() override {
     try {
       SQLite::Statement q(
-          *db_, fmt::format("SELECT p.component, p.probe, p.role, {} FROM probes p JOIN probe_runs "
-                            "r ON r.probe_id = p.id AND r.ts_ms = (SELECT max(ts_ms) FROM "
-                            "probe_runs WHERE probe_id = p.id) ORDER BY p.component, p.probe",
+          // A probe's latest run: the head read once for every probe (it is keyed by time),
+          // else a key lookup in probe_runs_by_probe; then the run itself by its key (CROSS
+          // JOIN: the probes drive, or SQLite scans every stored run).
+          *db_, fmt::format("WITH head_last AS MATERIALIZED (SELECT probe_id, max(ts_ms) AS ts "
+                            "FROM probe_runs_head GROUP BY probe_id), "
+                            "latest AS MATERIALIZED (SELECT p.id, p.component, p.probe, p.role, "
+                            "coalesce((SELECT ts FROM head_last WHERE probe_id = p.id), (SELECT "
+                            "max(ts_ms) FROM probe_runs_by_probe WHERE probe_id = p.id)) AS ts "
+                            "FROM probes p) "
+                            "SELECT p.component, p.probe, p.role, {} FROM latest p CROSS JOIN "
+                            "probe_runs r ON r.probe_id = p.id AND r.ts_ms = p.ts "
+                            "ORDER BY p.component, p.probe",
                             "r.ts_ms, r.success, r.duration_seconds, r.valid_for_ms, r.reason"));
       std::vector<ProbeRun> out;
       while (q.executeStep()) {
@@ -510,12 +536,16 @@ class SqliteReader final : public Reader {
       ReadTx tx(*db_);
       std::vector<ProbeRow> probes = ProbesOf(component);
       std::erase_if(probes, [&](const ProbeRow& p) { return p.role != role; });
+      const HeadRunsByProbe head = HeadRuns(probes, from_ms, to_ms);
+      static const std::vector<ProbeRun> kNone;
       do {
         for (const auto& p : probes) {
           HourDurations base;
           base.key = {component, p.name};
           base.role = p.role;
-          ProbeSuccessDurations(p.id, base, from_ms, to_ms, excluded, passes);
+          auto it = head.find(p.id);
+          ProbeSuccessDurations(p.id, it == head.end() ? kNone : it->second, base, from_ms, to_ms,
+                                excluded, passes);
         }
       } while (passes.AnotherPass());
       return Status::Ok();
@@ -639,9 +669,10 @@ class SqliteReader final : public Reader {
   // of whole hours inside the window (less the excluded runs' durations for an hour an exclusion
   // cuts by less than half), and the raw successful runs of the rest of [from_ms, to_ms)
   // (partial hours, hours mostly excluded, unsealed hours). One group is held at a time.
-  void ProbeSuccessDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
-                             TimestampMs to_ms, Exclusions excluded,
-                             HourDurationsPasses& passes) {
+  // `head`: the probe's runs in probe_runs_head over the whole call's range (HeadRuns).
+  void ProbeSuccessDurations(int64_t probe_id, const std::vector<ProbeRun>& head,
+                             const HourDurations& base, TimestampMs from_ms, TimestampMs to_ms,
+                             Exclusions excluded, HourDurationsPasses& passes) {
     const TimestampMs first_whole =
         HourOf(from_ms) == from_ms ? from_ms : HourOf(from_ms) + kHourMs;
     const TimestampMs end_whole = HourOf(to_ms);
@@ -668,34 +699,29 @@ class SqliteReader final : public Reader {
         // Cut by less than half: fewer rows to read the excluded runs and take their durations
         // out of the sealed hour than to read the rest. Exact: the row holds every run's.
         if (cut_ms > 0 && !RemoveSortedSubset(&group.seconds,
-                                              ExcludedDurations(probe_id, hour, excluded))) {
+                                              ExcludedDurations(probe_id, head, hour, excluded))) {
           continue;  // the row does not hold them: read the hour from the runs
         }
         // Two statements are stepped at once here: SQLite allows that on one connection.
-        ReadRawDurations(probe_id, base, raw_from, hour, excluded, passes);
+        ReadRawDurations(probe_id, head, base, raw_from, hour, excluded, passes);
         raw_from = hour + kHourMs;
         if (!group.seconds.empty()) passes.Visit(group);
       }
       sealed_between_.Reset();
     }
-    ReadRawDurations(probe_id, base, raw_from, to_ms, excluded, passes);
+    ReadRawDurations(probe_id, head, base, raw_from, to_ms, excluded, passes);
   }
 
   // The durations of the successful runs of the UTC hour starting at `hour` that lie in
   // `excluded`, ascending.
-  std::vector<double> ExcludedDurations(int64_t probe_id, TimestampMs hour, Exclusions excluded) {
+  std::vector<double> ExcludedDurations(int64_t probe_id, const std::vector<ProbeRun>& head,
+                                        TimestampMs hour, Exclusions excluded) {
     std::vector<double> out;
     for (const auto& [s, e] : excluded) {
       const TimestampMs from = std::max(s, hour), to = std::min(e, hour + kHourMs);
       if (from >= to) continue;
-      successes_between_.Reset();
-      successes_between_.Bind(1, probe_id);
-      successes_between_.Bind(2, static_cast<int64_t>(from));
-      successes_between_.Bind(3, static_cast<int64_t>(to));
-      while (successes_between_.Step()) {
-        out.push_back(sqlite3_column_double(successes_between_.get(), 1));
-      }
-      successes_between_.Reset();
+      ForEachSuccess(probe_id, head, from, to,
+                     [&](TimestampMs, double seconds) { out.push_back(seconds); });
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -704,8 +730,9 @@ class SqliteReader final : public Reader {
   // Hands on the successful runs of [from_ms, to_ms) outside `excluded`, one sorted group per
   // hour. Never an hour handed on before (the callers' ranges are disjoint and ascending, and a
   // sealed hour is never read here).
-  void ReadRawDurations(int64_t probe_id, const HourDurations& base, TimestampMs from_ms,
-                        TimestampMs to_ms, Exclusions excluded, HourDurationsPasses& passes) {
+  void ReadRawDurations(int64_t probe_id, const std::vector<ProbeRun>& head,
+                        const HourDurations& base, TimestampMs from_ms, TimestampMs to_ms,
+                        Exclusions excluded, HourDurationsPasses& passes) {
     if (from_ms >= to_ms) return;
     // The hour being gathered: an exclusion inside an hour splits it over two ranges below.
     HourDurations pending = base;
@@ -723,7 +750,7 @@ class SqliteReader final : public Reader {
     while (at < to_ms) {
       TimestampMs until = to_ms;
       if (next != excluded.end() && next->first < to_ms) until = std::max(at, next->first);
-      if (at < until) ReadRawRange(probe_id, at, until, pending, hand_on);
+      if (at < until) ReadRawRange(probe_id, head, at, until, pending, hand_on);
       if (until >= to_ms || next == excluded.end()) break;
       at = std::max(until, next->second);
       ++next;
@@ -734,22 +761,70 @@ class SqliteReader final : public Reader {
   // Adds the successful runs of [from_ms, to_ms) to `pending`, calling `hand_on` first whenever
   // a run of a later hour comes.
   template <typename HandOn>
-  void ReadRawRange(int64_t probe_id, TimestampMs from_ms, TimestampMs to_ms,
-                    HourDurations& pending, HandOn& hand_on) {
+  void ReadRawRange(int64_t probe_id, const std::vector<ProbeRun>& head, TimestampMs from_ms,
+                    TimestampMs to_ms, HourDurations& pending, HandOn& hand_on) {
+    ForEachSuccess(probe_id, head, from_ms, to_ms, [&](TimestampMs ts, double seconds) {
+      const TimestampMs hour = HourOf(ts);
+      if (pending.hour_ms != hour) {
+        hand_on();
+        pending.hour_ms = hour;
+      }
+      pending.seconds.push_back(seconds);
+    });
+  }
+
+  // Calls visit(ts_ms, duration_seconds) for each successful run of the probe in
+  // [from_ms, to_ms), ascending: its rows in probe_runs_by_probe, then those of `head` (newer,
+  // storage/head.h; merged by time all the same, should a user have moved rows by hand).
+  template <typename Visit>
+  void ForEachSuccess(int64_t probe_id, const std::vector<ProbeRun>& head, TimestampMs from_ms,
+                      TimestampMs to_ms, Visit&& visit) {
+    auto h = std::lower_bound(head.begin(), head.end(), from_ms,
+                              [](const ProbeRun& r, TimestampMs t) { return r.ts_ms < t; });
+    auto next_head = [&]() -> const ProbeRun* {
+      while (h != head.end() && h->ts_ms < to_ms && !h->success) ++h;
+      return h != head.end() && h->ts_ms < to_ms ? &*h : nullptr;
+    };
     successes_between_.Reset();
     successes_between_.Bind(1, probe_id);
     successes_between_.Bind(2, static_cast<int64_t>(from_ms));
     successes_between_.Bind(3, static_cast<int64_t>(to_ms));
     while (successes_between_.Step()) {
       sqlite3_stmt* st = successes_between_.get();
-      const TimestampMs hour = HourOf(sqlite3_column_int64(st, 0));
-      if (pending.hour_ms != hour) {
-        hand_on();
-        pending.hour_ms = hour;
+      const TimestampMs ts = sqlite3_column_int64(st, 0);
+      for (const ProbeRun* r = next_head(); r != nullptr && r->ts_ms < ts; r = next_head()) {
+        visit(r->ts_ms, r->duration_seconds);
+        ++h;
       }
-      pending.seconds.push_back(sqlite3_column_double(st, 1));
+      visit(ts, sqlite3_column_double(st, 1));
     }
     successes_between_.Reset();
+    for (const ProbeRun* r = next_head(); r != nullptr; r = next_head()) {
+      visit(r->ts_ms, r->duration_seconds);
+      ++h;
+    }
+  }
+
+  using HeadRunsByProbe = std::unordered_map<int64_t, std::vector<ProbeRun>>;
+  // The runs of `probes` in probe_runs_head within [from_ms, to_ms), by probe id, ascending (only
+  // ts_ms and the run's own columns are set): one read of the head, which is keyed by time and
+  // holds seconds, instead of one scan of it per probe. Throws SQLite::Exception; callers hold
+  // a read transaction.
+  HeadRunsByProbe HeadRuns(const std::vector<ProbeRow>& probes, TimestampMs from_ms,
+                           TimestampMs to_ms) {
+    HeadRunsByProbe out;
+    if (probes.empty() || from_ms >= to_ms) return out;
+    for (const auto& p : probes) out.emplace(p.id, std::vector<ProbeRun>());
+    head_runs_between_.Reset();
+    head_runs_between_.Bind(1, static_cast<int64_t>(from_ms));
+    head_runs_between_.Bind(2, static_cast<int64_t>(to_ms));
+    while (head_runs_between_.Step()) {
+      auto it = out.find(sqlite3_column_int64(head_runs_between_.get(), 0));
+      if (it == out.end()) continue;
+      FillRun(head_runs_between_.get(), 1, &it->second.emplace_back());
+    }
+    head_runs_between_.Reset();
+    return out;
   }
 
   // The series named `name` whose labels include every pair of `match`: (series.id, labels).
@@ -775,7 +850,8 @@ class SqliteReader final : public Reader {
   // After an exception a statement may be mid-step; reset them all so the connection's read
   // snapshot is released.
   void ResetAll() {
-    for (RawStatement* s : {&run_before_, &runs_between_, &span_before_, &spans_between_,
+    for (RawStatement* s : {&run_before_, &runs_between_, &head_runs_between_, &span_before_,
+                            &spans_between_,
                             &sealed_between_, &successes_between_}) {
       s->Reset();
     }
@@ -794,6 +870,7 @@ class SqliteReader final : public Reader {
   SQLite::Statement probes_of_component_;
   RawStatement run_before_;
   RawStatement runs_between_;
+  RawStatement head_runs_between_;
   SQLite::Statement events_;
   SQLite::Statement series_by_name_;
   SQLite::Statement samples_between_;

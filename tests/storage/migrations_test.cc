@@ -36,13 +36,18 @@ TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
   SQLite::Database db(o.path, SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
   for (const char* table : {"series", "samples_by_series", "samples_head", "samples_head_floor",
-                            "probes", "probe_runs", "rollup_hourly", "log_cursors", "log_events",
-                            "counters"}) {
+                            "probes", "probe_runs_by_probe", "probe_runs_head", "rollup_hourly",
+                            "log_cursors", "log_events", "counters"}) {
     EXPECT_TRUE(db.tableExists(table)) << table;
   }
-  // `samples` is the view of both parts, for readers and sqlite3 users.
-  EXPECT_EQ(db.execAndGet("SELECT type FROM sqlite_schema WHERE name = 'samples'").getString(),
-            "view");
+  // `samples` and `probe_runs` are the views of both parts, for readers and sqlite3 users.
+  for (const char* view : {"samples", "probe_runs"}) {
+    EXPECT_EQ(db.execAndGet(std::string("SELECT type FROM sqlite_schema WHERE name = '") + view +
+                            "'")
+                  .getString(),
+              "view")
+        << view;
+  }
 }
 
 TEST(MigrationsTest, EmptyFileIsMigrated) {

@@ -49,7 +49,7 @@ class RetentionTest : public ::testing::Test {
       const int64_t hour = kBase + h * kHour;
       for (int r = 0; r < 6; ++r) {
         const int64_t ts = hour + r * 600'000;
-        SQLite::Statement run(*db_, "INSERT INTO probe_runs VALUES (?, ?, 1, 0.01, 900000, '')");
+        SQLite::Statement run(*db_, "INSERT INTO probe_runs_by_probe VALUES (?, ?, 1, 0.01, 900000, '')");
         run.bind(1, id);
         run.bind(2, ts);
         run.exec();

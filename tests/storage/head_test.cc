@@ -1,6 +1,6 @@
-// samples in two parts (storage/sample_head.h): whatever the writer was given, in whatever order,
-// across compactions, writer restarts and a database migrated from before the head, every reader
-// sees exactly what a log of the writes says, and a key is in one table only.
+// Samples and probe runs in two parts (storage/head.h): whatever the writer was given, in
+// whatever order, across compactions, writer restarts and databases migrated from before each
+// head, every reader sees exactly what a log of the writes says, and a key is in one table only.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 
 #include "storage/migrations.h"
 #include "storage/remote_cursor_store.h"
-#include "storage/sample_head.h"
+#include "storage/head.h"
 #include "storage/storage.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/storage_writer.h"
@@ -37,6 +37,32 @@ Labels Instance(int i) { return Labels{{"component", "c"}, {"instance", std::to_
 // The writes as the test made them: (instance, ts) -> value, a later write replacing.
 using Log = std::map<std::pair<int, TimestampMs>, double>;
 
+// The runs as the test made them: (probe "p<i>" of component "c", ts) -> run, the first write
+// of a probe and millisecond staying.
+using RunLog = std::map<std::pair<int, TimestampMs>, ProbeRun>;
+
+ProbeRun MakeRun(int probe, TimestampMs ts, bool success, double seconds) {
+  ProbeRun r;
+  r.key = {"c", "p" + std::to_string(probe)};
+  r.role = ProbeRole::kHealth;
+  r.ts_ms = ts;
+  r.success = success;
+  r.duration_seconds = seconds;
+  r.valid_for_ms = 1500;
+  r.reason = success ? "" : "down at " + std::to_string(ts);
+  return r;
+}
+
+// Adds the run to the batch and, unless its probe has one at that ms already, to the log.
+void AddRun(WriteBatch& b, RunLog& runs, const ProbeRun& r) {
+  b.runs.push_back(r);
+  runs.emplace(std::pair{std::stoi(r.key.probe.substr(1)), r.ts_ms}, r);
+}
+
+std::tuple<std::string, TimestampMs, bool, double, int64_t, std::string> Fields(const ProbeRun& r) {
+  return {r.key.probe, r.ts_ms, r.success, r.duration_seconds, r.valid_for_ms, r.reason};
+}
+
 int64_t Scalar(const std::string& path, const std::string& sql) {
   SQLite::Database db(path, SQLite::OPEN_READONLY);
   return db.execAndGet(sql).getInt64();
@@ -52,13 +78,83 @@ void ExpectSplit(const std::string& path) {
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_head WHERE ts_ms < " +
                              std::to_string(floor)),
             0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM probe_runs_by_probe WHERE ts_ms >= " +
+                             std::to_string(floor)),
+            0);
+  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM probe_runs_head WHERE ts_ms < " +
+                             std::to_string(floor)),
+            0);
+}
+
+// Everything a reader can say about the runs, against their log: every run of a window and the
+// one before it, the durations of the successful ones by hour, each probe's latest run.
+void ExpectRunReadersAgree(Reader& r, const RunLog& runs) {
+  if (runs.empty()) return;
+  auto components = r.Components();
+  ASSERT_TRUE(components.ok());
+  EXPECT_EQ(*components, std::vector<std::string>{"c"});
+  const TimestampMs newest = std::max_element(runs.begin(), runs.end(), [](const auto& a,
+                                                                           const auto& b) {
+                               return a.first.second < b.first.second;
+                             })->first.second;
+  for (TimestampMs from : {kT0 - 3'600'000, kT0 + 20'000, newest - 5'000, newest + 1}) {
+    SCOPED_TRACE("from " + std::to_string(from));
+    const TimestampMs to = newest + 1;
+    // Per probe in name order (the reader's), the latest run before `from`, then [from, to).
+    std::map<std::string, std::vector<const ProbeRun*>> want_by_probe;
+    for (const auto& [key, run] : runs) {
+      auto& v = want_by_probe[run.key.probe];
+      if (run.ts_ms < from) {
+        if (v.empty()) v.push_back(&run);
+        else if (v.back()->ts_ms < run.ts_ms) v.back() = &run;
+      } else if (run.ts_ms < to) {
+        v.push_back(&run);
+      }
+    }
+    std::vector<std::tuple<std::string, TimestampMs, bool, double, int64_t, std::string>> want, got;
+    for (const auto& [probe, v] : want_by_probe) {
+      for (const ProbeRun* run : v) want.push_back(Fields(*run));
+    }
+    auto read = r.ProbeRuns("c", from, to);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    for (const ProbeRun& run : *read) got.push_back(Fields(run));
+    EXPECT_EQ(got, want);
+
+    // The successful runs' durations of [from, to), by probe and hour, each group ascending.
+    std::map<std::pair<std::string, TimestampMs>, std::vector<double>> want_hours, got_hours;
+    for (const auto& [key, run] : runs) {
+      if (run.success && run.ts_ms >= from && run.ts_ms < to) {
+        want_hours[{run.key.probe, run.ts_ms - run.ts_ms % 3'600'000}].push_back(
+            run.duration_seconds);
+      }
+    }
+    for (auto& [k, v] : want_hours) std::sort(v.begin(), v.end());
+    auto hours = r.SuccessDurations("c", ProbeRole::kHealth, from, to, {});
+    ASSERT_TRUE(hours.ok()) << hours.status().ToString();
+    for (const HourDurations& h : *hours) {
+      EXPECT_TRUE(std::is_sorted(h.seconds.begin(), h.seconds.end()));
+      auto& v = got_hours[{h.key.probe, h.hour_ms}];
+      v.insert(v.end(), h.seconds.begin(), h.seconds.end());
+    }
+    EXPECT_EQ(got_hours, want_hours);
+  }
+  std::map<std::string, const ProbeRun*> latest;
+  for (const auto& [key, run] : runs) latest[run.key.probe] = &run;  // ascending ts per probe
+  std::vector<std::tuple<std::string, TimestampMs, bool, double, int64_t, std::string>> want, got;
+  for (const auto& [probe, run] : latest) want.push_back(Fields(*run));
+  auto read = r.LatestRuns();
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  for (const ProbeRun& run : *read) got.push_back(Fields(run));
+  EXPECT_EQ(got, want);
 }
 
 // Everything a reader can say about the samples, against the log.
-void ExpectReadersAgree(const std::string& path, const Log& log, int instances) {
+void ExpectReadersAgree(const std::string& path, const Log& log, int instances,
+                        const RunLog& runs = {}) {
   ExpectSplit(path);
   auto r = testing::OpenReaderOrFail(path);
   ASSERT_TRUE(r);
+  ExpectRunReadersAgree(*r, runs);
   // Samples(): per series in label order, each in time order.
   constexpr TimestampMs kEnd = std::numeric_limits<int64_t>::max();
   auto got = r->Samples("m", Labels{{"component", "c"}}, kT0 - 3'600'000, kEnd);
@@ -125,12 +221,13 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances) 
 // A minute and a half of writes at 1 s, some late (older than the floor by then), some writing a
 // key again (in the head and after it moved), the writer restarted twice: the readers say what
 // was written, before and after each compaction.
-TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
+TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
   ScratchDir dir;
   FakeClock clock;
   auto o = Options(dir, &clock);
   constexpr int kInstances = 7;
   Log log;
+  RunLog runs;
   auto writer = testing::StartWriterOrFail(o);
   ASSERT_TRUE(writer);
   for (int second = 0; second < 90; ++second) {
@@ -141,12 +238,21 @@ TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
       const double v = second * 100 + i;
       b.samples.push_back({"m", Instance(i), now, v});
       log[{i, now}] = v;
+      AddRun(b, runs, MakeRun(i, now + i, (second + i) % 6 != 0, 0.001 * (second % 17 + i)));
     }
     if (second % 11 == 10) {
       // Late: 40 s old, below the floor once a compaction has run.
       const TimestampMs late = now - 40'000 + 7;
       b.samples.push_back({"m", Instance(5), late, -1.0 * second});
       log[{5, late}] = -1.0 * second;
+      AddRun(b, runs, MakeRun(5, late, second % 2 == 0, 0.5 + second));
+    }
+    if (second % 7 == 6) {
+      // A run of a probe and ms stored already (in the head, and moved): the first stays.
+      for (TimestampMs again : {now - 2'000 + 4, now - 50'000 + 4}) {
+        if (!runs.contains({4, again})) continue;
+        AddRun(b, runs, MakeRun(4, again, false, 99.0));
+      }
     }
     if (second % 13 == 12) {
       // A key written again: one still in the head, one moved long ago.
@@ -166,7 +272,7 @@ TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
     }
     if (second % 15 == 14) {
       SCOPED_TRACE("second " + std::to_string(second));
-      ExpectReadersAgree(o.path, log, kInstances);
+      ExpectReadersAgree(o.path, log, kInstances, runs);
     }
     clock.Advance(1000);
   }
@@ -175,13 +281,16 @@ TEST(SampleHeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), 0);
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 0);
   EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 31 * kInstances);
-  ExpectReadersAgree(o.path, log, kInstances);
+  EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_by_probe"), 0);
+  EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
+  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 31 * kInstances);
+  ExpectReadersAgree(o.path, log, kInstances, runs);
 }
 
 // A database written before the head existed: its samples stay where they are, the floor starts
 // above the newest one not in the future (a scrape's own timestamp a day ahead, or at the end of
 // time, must not switch the head off), and new samples go to the head.
-TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
+TEST(HeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
   ScratchDir dir;
   FakeClock clock;
   auto o = Options(dir, &clock);
@@ -189,11 +298,27 @@ TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
     auto w = testing::StartWriterOrFail(o);  // creates the schema
   }
   Log log;
+  RunLog runs;
   {
-    // Back to the schema before the head: one table `samples`, version one less.
+    // Back to the schema before the heads: tables `samples` and `probe_runs`, version 10.
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
     db.exec("DROP VIEW samples; DROP TABLE samples_head; DROP TABLE samples_head_floor;"
-            "ALTER TABLE samples_by_series RENAME TO samples;");
+            "ALTER TABLE samples_by_series RENAME TO samples; DROP VIEW probe_runs; DROP TABLE "
+            "probe_runs_head; ALTER TABLE probe_runs_by_probe RENAME TO probe_runs;");
+    db.exec("INSERT INTO probes (id, component, probe, role) VALUES (1, 'c', 'p0', 'health'), "
+            "(2, 'c', 'p1', 'health')");
+    for (int k = 0; k < 20; ++k) {
+      const ProbeRun r = MakeRun(k % 2, kT0 - 60'000 + k * 1000, k % 3 != 0, 0.01 * k);
+      runs.emplace(std::pair{k % 2, r.ts_ms}, r);
+      db.exec("INSERT INTO probe_runs VALUES (" + std::to_string(1 + k % 2) + ", " +
+              std::to_string(r.ts_ms) + ", " + std::to_string(r.success ? 1 : 0) + ", " +
+              std::to_string(r.duration_seconds) + ", 1500, '" + r.reason + "')");
+    }
+    // A run stamped a day ahead (a clock set wrong while it ran) must not hold the floor up.
+    const ProbeRun ahead = MakeRun(1, kT0 + 86'400'000, true, 0.25);
+    runs.emplace(std::pair{1, ahead.ts_ms}, ahead);
+    db.exec("INSERT INTO probe_runs VALUES (2, " + std::to_string(ahead.ts_ms) +
+            ", 1, 0.25, 1500, '')");
     db.exec("INSERT INTO series (id, name, labels) VALUES (1, 'm', '" +
             Instance(0).ToString() + "'), (2, 'm', '" + Instance(1).ToString() + "')");
     for (int k = 0; k < 20; ++k) {
@@ -205,7 +330,7 @@ TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
       db.exec("INSERT INTO samples VALUES (2, " + std::to_string(future) + ", 7)");
       log[{1, future}] = 7;
     }
-    db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() - 1));
+    db.exec("PRAGMA user_version = 10");
   }
   auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
@@ -215,21 +340,69 @@ TEST(SampleHeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
   b.samples.push_back({"m", Instance(1), kT0 - 59'000, 101});  // an old key written again
   log[{0, kT0}] = 100;
   log[{1, kT0 - 59'000}] = 101;
+  AddRun(b, runs, MakeRun(0, kT0, true, 0.5));
+  AddRun(b, runs, MakeRun(1, kT0 - 59'000, false, 7.0));  // stored already: the first stays
   ASSERT_TRUE(w->Enqueue(std::move(b)));
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(w->Stats().head_floor_repairs, 0u);  // set from the data, not repaired
   w.reset();
   // Set from the data at the first commit (just above kT0 - 41 s), then moved to now - 15 s.
-  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms FROM samples_head_floor"), kT0 - SampleHead::kLagMs);
-  // The new sample and the two from the future.
+  EXPECT_EQ(Scalar(o.path, "SELECT floor_ms FROM samples_head_floor"), kT0 - Head::kLagMs);
+  // The new sample and the two from the future; the new run and the one from the future.
   EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_head"), 3);
-  ExpectReadersAgree(o.path, log, 2);
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 2);
+  ExpectReadersAgree(o.path, log, 2, runs);
+}
+
+// A database of version 11 (samples in two parts, runs in one table) whose floor is set: the
+// migration moves the runs at or above the floor to probe_runs_head, the rest stay, and the
+// readers say what was written before and after.
+TEST(HeadTest, ADatabaseWithTheSamplesHeadOnlyGetsTheRunsHead) {
+  ScratchDir dir;
+  FakeClock clock;
+  auto o = Options(dir, &clock);
+  Log log;
+  RunLog runs;
+  auto write_seconds = [&](int seconds) {
+    auto w = testing::StartWriterOrFail(o);
+    ASSERT_TRUE(w);
+    for (int second = 0; second < seconds; ++second) {
+      WriteBatch b;
+      for (int i = 0; i < 2; ++i) {
+        b.samples.push_back({"m", Instance(i), clock.NowMs(), second + 0.5 * i});
+        log[{i, clock.NowMs()}] = second + 0.5 * i;
+        AddRun(b, runs, MakeRun(i, clock.NowMs(), second % 5 != 0, 0.003 * second));
+      }
+      ASSERT_TRUE(w->Enqueue(std::move(b)));
+      ASSERT_TRUE(w->Flush().ok());
+      clock.Advance(1000);
+    }
+  };
+  write_seconds(40);
+  ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("DROP VIEW probe_runs; INSERT INTO probe_runs_by_probe SELECT probe_id, ts_ms, "
+            "success, duration_seconds, valid_for_ms, reason FROM probe_runs_head; DROP TABLE "
+            "probe_runs_head; ALTER TABLE probe_runs_by_probe RENAME TO probe_runs; "
+            "PRAGMA user_version = 11");
+  }
+  {
+    // The migration alone (a reader opening the file writes nothing; the writer migrates).
+    auto w = testing::StartWriterOrFail(o);
+    ASSERT_TRUE(w);
+  }
+  EXPECT_EQ(Scalar(o.path, "PRAGMA user_version"), LatestSchemaVersion());
+  EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
+  ExpectReadersAgree(o.path, log, 2, runs);
+  write_seconds(20);
+  ExpectReadersAgree(o.path, log, 2, runs);
 }
 
 // A user's sqlite3 edits of the floor (row deleted, set in the future, set back below rows of
 // samples_by_series, two rows, a text) and of the view (dropped): the writer's next start finds
 // the floor wrong, sets it again from the data, counts it, and nothing is lost or doubled.
-TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
+TEST(HeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
   const std::vector<std::string> edits = {
       "DELETE FROM samples_head_floor",
       "UPDATE samples_head_floor SET floor_ms = 9000000000000",
@@ -237,6 +410,11 @@ TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
       "INSERT INTO samples_head_floor VALUES (5)",
       "UPDATE samples_head_floor SET floor_ms = 'soon'",
       "UPDATE samples_head_floor SET floor_ms = (SELECT max(ts_ms) + 1 FROM samples_head)",
+      // The newest run moved by hand into probe_runs_by_probe, above the floor.
+      "INSERT INTO probe_runs_by_probe SELECT probe_id, ts_ms, success, duration_seconds, "
+      "valid_for_ms, reason FROM probe_runs_head WHERE ts_ms = (SELECT max(ts_ms) FROM "
+      "probe_runs_head); DELETE FROM probe_runs_head WHERE ts_ms = (SELECT max(ts_ms) FROM "
+      "probe_runs_head)",
   };
   for (const std::string& edit : edits) {
     SCOPED_TRACE(edit);
@@ -245,6 +423,7 @@ TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
     FakeClock clock;
     auto o = Options(dir, &clock);
     Log log;
+    RunLog runs;
     auto write_seconds = [&](int seconds) {
       auto w = testing::StartWriterOrFail(o);
       ASSERT_TRUE(w);
@@ -253,6 +432,7 @@ TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
         for (int i = 0; i < 3; ++i) {
           b.samples.push_back({"m", Instance(i), clock.NowMs(), second * 10.0 + i});
           log[{i, clock.NowMs()}] = second * 10.0 + i;
+          AddRun(b, runs, MakeRun(i, clock.NowMs() + i, second % 4 != 0, 0.002 * second));
         }
         ASSERT_TRUE(w->Enqueue(std::move(b)));
         ASSERT_TRUE(w->Flush().ok());
@@ -266,11 +446,11 @@ TEST(SampleHeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
     {
       SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
       db.exec(edit);
-      db.exec("DROP VIEW samples");
+      db.exec("DROP VIEW samples; DROP VIEW probe_runs");
     }
     write_seconds(5);
     EXPECT_EQ(last_repairs, 1u);
-    ExpectReadersAgree(o.path, log, 3);
+    ExpectReadersAgree(o.path, log, 3, runs);
   }
 }
 

@@ -1,0 +1,199 @@
+#include "storage/head.h"
+
+namespace obsmon::storage {
+
+namespace {
+
+constexpr const char* kRunColumns = "probe_id, ts_ms, success, duration_seconds, valid_for_ms, reason";
+
+}  // namespace
+
+Head::Head(SQLite::Database& db, const Clock* clock)
+    : db_(db),
+      clock_(clock),
+      insert_head_(db,
+                   "INSERT OR REPLACE INTO samples_head (series_id, ts_ms, value) VALUES (?, ?, ?)"),
+      insert_by_series_(db,
+                        "INSERT OR REPLACE INTO samples_by_series (series_id, ts_ms, value) "
+                        "VALUES (?, ?, ?)"),
+      insert_run_head_(db, std::string("INSERT INTO probe_runs_head (") + kRunColumns +
+                               ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      insert_run_by_probe_(db, std::string("INSERT INTO probe_runs_by_probe (") + kRunColumns +
+                                   ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+      // Sorted by the destination's key, so that each leaf of samples_by_series (and of
+      // probe_runs_by_probe) is changed once and its rows are appended in order.
+      move_samples_(db,
+                    "INSERT OR REPLACE INTO samples_by_series (series_id, ts_ms, value) SELECT "
+                    "series_id, ts_ms, value FROM samples_head WHERE ts_ms < ? ORDER BY "
+                    "series_id, ts_ms"),
+      delete_moved_samples_(db, "DELETE FROM samples_head WHERE ts_ms < ?"),
+      move_runs_(db, std::string("INSERT INTO probe_runs_by_probe (") + kRunColumns +
+                         ") SELECT " + kRunColumns +
+                         " FROM probe_runs_head WHERE ts_ms < ? ORDER BY probe_id, ts_ms "
+                         "ON CONFLICT DO NOTHING"),
+      delete_moved_runs_(db, "DELETE FROM probe_runs_head WHERE ts_ms < ?"),
+      set_floor_(db, "UPDATE samples_head_floor SET floor_ms = ?") {
+  // The views of migrations 11 and 12, again if they were dropped: readers and sqlite3 users
+  // read `samples` and `probe_runs`.
+  db_.exec(
+      "CREATE VIEW IF NOT EXISTS samples (series_id, ts_ms, value) AS SELECT series_id, ts_ms, "
+      "value FROM samples_by_series UNION ALL SELECT series_id, ts_ms, value FROM samples_head");
+  db_.exec(std::string("CREATE VIEW IF NOT EXISTS probe_runs (") + kRunColumns + ") AS SELECT " +
+           kRunColumns + " FROM probe_runs_by_probe UNION ALL SELECT " + kRunColumns +
+           " FROM probe_runs_head");
+}
+
+TimestampMs Head::Floor() {
+  if (floor_) return *floor_;
+  bool unset = false;
+  if (auto stored = StoredFloor(&unset)) {
+    floor_ = *stored;
+  } else {
+    if (!unset) ++floor_repairs_;
+    floor_ = SetFloorFromData();
+  }
+  return *floor_;
+}
+
+std::optional<TimestampMs> Head::StoredFloor(bool* unset) {
+  SQLite::Statement q(db_, "SELECT floor_ms, typeof(floor_ms) FROM samples_head_floor");
+  int rows = 0;
+  std::string type;
+  TimestampMs floor = 0;
+  while (q.executeStep()) {
+    ++rows;
+    type = q.getColumn(1).getString();
+    floor = q.getColumn(0).getInt64();
+  }
+  *unset = rows == 1 && type == "null";
+  if (rows != 1 || type != "integer" || floor > clock_->NowMs()) return std::nullopt;
+  // Between the tables: cheap lookups on each table's key.
+  SQLite::Statement wrong_side(
+      db_,
+      "SELECT EXISTS (SELECT 1 FROM samples_head WHERE ts_ms < ?1) OR EXISTS (SELECT 1 FROM "
+      "series s WHERE EXISTS (SELECT 1 FROM samples_by_series WHERE series_id = s.id AND "
+      "ts_ms >= ?1)) OR EXISTS (SELECT 1 FROM probe_runs_head WHERE ts_ms < ?1) OR EXISTS "
+      "(SELECT 1 FROM probes p WHERE EXISTS (SELECT 1 FROM probe_runs_by_probe WHERE "
+      "probe_id = p.id AND ts_ms >= ?1))");
+  wrong_side.bind(1, static_cast<int64_t>(floor));
+  wrong_side.executeStep();
+  if (wrong_side.getColumn(0).getInt() != 0) return std::nullopt;
+  return floor;
+}
+
+TimestampMs Head::SetFloorFromData() {
+  SQLite::Statement newest(
+      db_,
+      "SELECT max(coalesce((SELECT max((SELECT max(ts_ms) FROM samples_by_series WHERE "
+      "series_id = s.id AND ts_ms <= ?1)) FROM series s), -1), coalesce((SELECT max((SELECT "
+      "max(ts_ms) FROM probe_runs_by_probe WHERE probe_id = p.id AND ts_ms <= ?1)) FROM probes "
+      "p), -1)) + 1");
+  newest.bind(1, static_cast<int64_t>(clock_->NowMs()));
+  newest.executeStep();
+  const int64_t floor = newest.getColumn(0).getInt64();
+  // Rows stamped in the future (a scrape's own timestamps) go to the heads, per series and
+  // probe.
+  SQLite::Statement up(db_,
+                       "INSERT OR REPLACE INTO samples_head (ts_ms, series_id, value) SELECT "
+                       "x.ts_ms, x.series_id, x.value FROM series s JOIN samples_by_series x ON "
+                       "x.series_id = s.id AND x.ts_ms >= ?1");
+  up.bind(1, floor);
+  up.exec();
+  SQLite::Statement up_done(db_,
+                            "DELETE FROM samples_by_series WHERE series_id IN (SELECT id FROM "
+                            "series) AND ts_ms >= ?1");
+  up_done.bind(1, floor);
+  up_done.exec();
+  SQLite::Statement runs_up(db_, std::string("INSERT INTO probe_runs_head (") + kRunColumns +
+                                     ") SELECT x.probe_id, x.ts_ms, x.success, "
+                                     "x.duration_seconds, x.valid_for_ms, x.reason FROM probes "
+                                     "p JOIN probe_runs_by_probe x ON x.probe_id = p.id AND "
+                                     "x.ts_ms >= ?1 WHERE true ON CONFLICT DO NOTHING");
+  runs_up.bind(1, floor);
+  runs_up.exec();
+  SQLite::Statement runs_up_done(db_,
+                                 "DELETE FROM probe_runs_by_probe WHERE probe_id IN (SELECT id "
+                                 "FROM probes) AND ts_ms >= ?1");
+  runs_up_done.bind(1, floor);
+  runs_up_done.exec();
+  // Head rows below it (the floor was set back by hand) go down.
+  MoveBelow(floor);
+  db_.exec("DELETE FROM samples_head_floor");
+  SQLite::Statement set(db_, "INSERT INTO samples_head_floor (floor_ms) VALUES (?)");
+  set.bind(1, floor);
+  set.exec();
+  return floor;
+}
+
+void Head::InsertSample(int64_t series_id, TimestampMs ts_ms, std::optional<double> value) {
+  SQLite::Statement& st = ts_ms >= Floor() ? insert_head_ : insert_by_series_;
+  st.reset();
+  st.bind(1, series_id);
+  st.bind(2, static_cast<int64_t>(ts_ms));
+  if (value) {
+    st.bind(3, *value);
+  } else {
+    st.bind(3);  // NULL stands for NaN (SQLite has no NaN)
+  }
+  st.exec();
+}
+
+bool Head::InsertRun(const Run& run) {
+  SQLite::Statement& st = run.ts_ms >= Floor() ? insert_run_head_ : insert_run_by_probe_;
+  st.reset();
+  st.bind(1, run.probe_id);
+  st.bind(2, static_cast<int64_t>(run.ts_ms));
+  st.bind(3, run.success ? 1 : 0);
+  st.bind(4, run.duration_seconds);
+  st.bind(5, run.valid_for_ms);
+  st.bindNoCopy(6, *run.reason);
+  return st.exec() != 0;
+}
+
+int64_t Head::MoveBelow(TimestampMs cut) {
+  int64_t moved = 0;
+  for (auto [move, del] : {std::pair{&move_samples_, &delete_moved_samples_},
+                           std::pair{&move_runs_, &delete_moved_runs_}}) {
+    move->reset();
+    move->bind(1, static_cast<int64_t>(cut));
+    moved += move->exec();
+    del->reset();
+    del->bind(1, static_cast<int64_t>(cut));
+    del->exec();
+  }
+  return moved;
+}
+
+int64_t Head::CompactIfDue() {
+  const SteadyTime now = clock_->SteadyNow();
+  if (next_compaction_ && now < *next_compaction_) return 0;
+  next_compaction_ = now + kCompactEvery;
+  // The floor only rises (a wall clock set back waits until it passes the floor again).
+  const TimestampMs cut = clock_->NowMs() - kLagMs;
+  if (cut <= Floor()) return 0;
+  const int64_t moved = MoveBelow(cut);
+  set_floor_.reset();
+  set_floor_.bind(1, static_cast<int64_t>(cut));
+  set_floor_.exec();
+  floor_ = cut;
+  return moved;
+}
+
+void Head::Forget() {
+  floor_.reset();
+  next_compaction_.reset();
+}
+
+void Head::ResetStatements() {
+  for (SQLite::Statement* st :
+       {&insert_head_, &insert_by_series_, &insert_run_head_, &insert_run_by_probe_,
+        &move_samples_, &delete_moved_samples_, &move_runs_, &delete_moved_runs_, &set_floor_}) {
+    try {
+      st->reset();
+    } catch (const SQLite::Exception&) {
+      // reset() reports the statement's last error again; the reset itself is done.
+    }
+  }
+}
+
+}  // namespace obsmon::storage

@@ -1,0 +1,90 @@
+// Where the writer puts a sample or a probe run, and when the head's older rows move to the
+// tables keyed by series and by probe.
+//
+// samples_by_series is keyed (series_id, ts_ms) and probe_runs_by_probe (probe_id, ts_ms): a
+// series' or a probe's rows are together, which is what reports and range queries read, but a
+// commit of N runs then changes one leaf page per series and per probe it writes, and SQLite
+// writes every changed page to the WAL (at 1,000 http probes ~5,000 sample pages and ~270 run
+// pages a commit). samples_head and probe_runs_head are keyed (ts_ms, ...): a commit appends to
+// their last pages. Every kCompactEvery the rows older than kLagMs move to the other tables in
+// one sorted INSERT each, each series' and probe's leaf changed once for all the rows it gained
+// (docs/storage.md, "The head: samples and runs in time order").
+//
+// One floor (samples_head_floor) splits both pairs: below it the tables by series and by probe,
+// at or above it the heads. A row that arrives older than the floor (a scrape's own timestamp,
+// a run that took longer than kLagMs) goes to the table by series or probe directly, so a key is
+// never in both tables: INSERT OR REPLACE still replaces a sample, and ON CONFLICT DO NOTHING
+// still keeps a probe's first run of a millisecond. The floor is read once and checked against
+// the data; a floor that is missing, not an integer, in the future or not between the tables (a
+// user's sqlite3 edit) is set again from the data, and the rows moved to where it says.
+// Writer thread only; every call but the constructor inside its transaction.
+#pragma once
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+
+namespace obsmon::storage {
+
+class Head {
+ public:
+  static constexpr auto kCompactEvery = std::chrono::seconds(15);
+  static constexpr int64_t kLagMs = 15'000;
+
+  // Recreates the views `samples` and `probe_runs` if a user dropped them.
+  Head(SQLite::Database& db, const Clock* clock);
+
+  // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.
+  void InsertSample(int64_t series_id, TimestampMs ts_ms, std::optional<double> value);
+
+  struct Run {
+    int64_t probe_id = 0;
+    TimestampMs ts_ms = 0;
+    bool success = false;
+    double duration_seconds = 0;
+    int64_t valid_for_ms = 0;
+    const std::string* reason = nullptr;  // not copied; outlives the call
+  };
+  // Stores the run unless its probe has one at that millisecond already (the first one stays).
+  // Returns whether it was stored.
+  bool InsertRun(const Run& run);
+
+  // Moves the heads' rows older than now - kLagMs when kCompactEvery has passed since the last
+  // move (or none was made yet). Returns the rows moved (samples and runs).
+  int64_t CompactIfDue();
+
+  // Times the stored floor was found wrong and set again from the data (not counting the first
+  // setting after the migration).
+  int64_t floor_repairs() const { return floor_repairs_; }
+
+  // The transaction failed: the floor it may have moved or set is undone, so read it again (a
+  // repair undone with it is made, and counted, again).
+  void Forget();
+  // Resets every statement (after a failure, see BatchApplier::Apply).
+  void ResetStatements();
+
+ private:
+  TimestampMs Floor();
+  // The stored floor when it is valid for the data; otherwise nullopt.
+  std::optional<TimestampMs> StoredFloor(bool* unset);
+  // Sets the floor just above the newest sample or run not in the future, and moves the rows of
+  // each table that are on the wrong side of it.
+  TimestampMs SetFloorFromData();
+  // Moves the heads' rows below `cut` to the tables by series and by probe; returns them.
+  int64_t MoveBelow(TimestampMs cut);
+
+  SQLite::Database& db_;
+  const Clock* clock_;
+  SQLite::Statement insert_head_, insert_by_series_, insert_run_head_, insert_run_by_probe_,
+      move_samples_, delete_moved_samples_, move_runs_, delete_moved_runs_, set_floor_;
+  std::optional<TimestampMs> floor_;
+  std::optional<SteadyTime> next_compaction_;
+  int64_t floor_repairs_ = 0;
+};
+
+}  // namespace obsmon::storage

@@ -261,7 +261,7 @@ CREATE INDEX series_ends_ts ON series_ends (ts_ms);
       {"samples in two parts: a head in time order, the rest by series",
        // A commit appends each run's samples to the head's last pages instead of touching one
        // leaf per series; the writer moves the head's older rows into samples_by_series in bulk
-       // (storage/sample_head.h). Every sample below the floor is in samples_by_series,
+       // (storage/head.h). Every sample below the floor is in samples_by_series,
        // every one at or above it in samples_head, so a key lives in one place only. The view
        // keeps `samples` whole for readers (and sqlite3 users).
        R"sql(

@@ -169,7 +169,7 @@ class SqliteReader final : public Reader {
                 "SELECT probe, ts_ms, file, severity, line FROM log_events WHERE component = ? "
                 "AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms, id LIMIT ?"),
         series_by_name_(*db_, "SELECT id, labels FROM series WHERE name = ? ORDER BY labels"),
-        // samples_head's rows are all newer than samples_by_series's (storage/sample_head.h):
+        // samples_head's rows are all newer than samples_by_series's (storage/head.h):
         // a series' samples are its rows in samples_by_series, then its rows in the head.
         samples_between_(*db_,
                          "SELECT ts_ms, value FROM samples_by_series WHERE series_id = ? AND "

@@ -113,7 +113,7 @@ struct WriterStats {
   uint64_t wal_bytes = 0;
   uint64_t checkpoints = 0;
   uint64_t checkpoints_busy = 0;
-  // Samples moved from samples_head into samples_by_series (storage/sample_head.h), every 15 s.
+  // Samples and runs moved out of samples_head and probe_runs_head (storage/head.h), every 15 s.
   uint64_t head_rows_moved = 0;
   // Times the stored floor of the head was wrong (a user's edit) and was set again from the data.
   uint64_t head_floor_repairs = 0;

@@ -314,8 +314,9 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
   AddCounter(&checkpoints, Labels{{"result", "ok"}}, static_cast<double>(w.checkpoints));
   AddCounter(&checkpoints, Labels{{"result", "busy"}}, static_cast<double>(w.checkpoints_busy));
   auto head_moved = Family("obsmon_storage_head_rows_moved_total",
-                           "Samples moved from the time-ordered head (samples_head) into "
-                           "samples_by_series; the head keeps about the last 15-30 s.",
+                           "Samples and probe runs moved from the time-ordered heads "
+                           "(samples_head, probe_runs_head) into samples_by_series and "
+                           "probe_runs_by_probe; the heads keep about the last 15-30 s.",
                            MetricType::Counter);
   AddCounter(&head_moved, {}, static_cast<double>(w.head_rows_moved));
   auto floor_repairs = Family("obsmon_storage_head_floor_repairs_total",

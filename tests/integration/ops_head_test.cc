@@ -1,11 +1,13 @@
-// The samples head (storage/sample_head.h) under what users do beside the real obsmon: sqlite3
-// reading `samples` all along, a SIGHUP, kill -9 and a restart, across several of the head's
-// 15 s moves. The truth is the target's own count of the requests it answered; every stored run
-// must have its probe_success sample (same time, same verdict) in exactly one of the two tables.
+// The heads of samples and runs (storage/head.h) under what users do beside the real obsmon:
+// sqlite3 reading `samples` and `probe_runs` all along, a SIGHUP, kill -9 and a restart, across
+// several of the heads' 15 s moves. The truth is the target's own count of the requests it
+// answered; every stored run (in exactly one of its two tables) must have its probe_success
+// sample (same time, same verdict) in exactly one of the samples' two tables.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <atomic>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/ops_support.h"
@@ -43,7 +45,7 @@ std::string Metrics(int port) {
   return res ? res->body : "";
 }
 
-TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
+TEST(OpsHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
   ScratchDir dir;
   testing::HealthTarget target;
   constexpr int kComponents = 3;
@@ -53,19 +55,25 @@ TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
 
-  // sqlite3 beside the daemon all along: what `samples` shows never shrinks, even while rows
-  // move from one table to the other.
+  // sqlite3 beside the daemon all along: what `samples` and `probe_runs` show never shrinks,
+  // even while rows move from one table to the other.
   std::atomic<bool> stop_reading{false};
   std::atomic<int> shrank{0}, reads{0};
   std::thread reader([&] {
-    int64_t last = 0;
+    int64_t last = 0, last_runs = 0;
     while (!stop_reading) {
-      auto [rc, out] = RunCommand({"sqlite3", "-readonly", db, "SELECT count(*) FROM samples"},
+      // One snapshot for both counts: -separator ' ' prints "samples runs".
+      auto [rc, out] = RunCommand({"sqlite3", "-readonly", "-separator", " ", db,
+                                   "SELECT (SELECT count(*) FROM samples), (SELECT count(*) "
+                                   "FROM probe_runs)"},
                                   dir.File("reader.out"));
       if (rc == 0 && !out.empty()) {
-        const int64_t n = std::stoll(out);
-        if (n < last) ++shrank;
+        std::istringstream counts(out);
+        int64_t n = 0, r = 0;
+        if (!(counts >> n >> r)) continue;
+        if (n < last || r < last_runs) ++shrank;
         last = std::max(last, n);
+        last_runs = std::max(last_runs, r);
         ++reads;
       }
       std::this_thread::sleep_for(100ms);
@@ -103,7 +111,7 @@ TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
   const int64_t answered = target.answered();
 
   EXPECT_GT(reads.load(), 50);
-  EXPECT_EQ(shrank.load(), 0) << "samples seen by sqlite3 shrank while rows moved";
+  EXPECT_EQ(shrank.load(), 0) << "samples or runs seen by sqlite3 shrank while rows moved";
   // One place per key: below the floor in samples_by_series, at or above it in samples_head.
   EXPECT_EQ(Sql(dir, db,
                 "SELECT count(*) FROM samples_by_series WHERE ts_ms >= (SELECT floor_ms FROM "
@@ -115,6 +123,16 @@ TEST(OpsSampleHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
             0);
   EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_by_series"), 0);
   EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_head"), 0);
+  EXPECT_EQ(Sql(dir, db,
+                "SELECT count(*) FROM probe_runs_by_probe WHERE ts_ms >= (SELECT floor_ms FROM "
+                "samples_head_floor)"),
+            0);
+  EXPECT_EQ(Sql(dir, db,
+                "SELECT count(*) FROM probe_runs_head WHERE ts_ms < (SELECT floor_ms FROM "
+                "samples_head_floor)"),
+            0);
+  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM probe_runs_by_probe"), 0);
+  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM probe_runs_head"), 0);
 
   // Every stored run has one probe_success sample at its time with its verdict, and there are
   // no others.

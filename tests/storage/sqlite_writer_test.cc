@@ -700,7 +700,7 @@ TEST(SqliteWriterTest, BatchRefusedBySqliteIsIsolatedAndTheOthersAreWritten) {
   }
   {
     // A user's trigger (or any constraint) that refuses one batch's data, in whichever part of
-    // `samples` it goes to (storage/sample_head.h).
+    // `samples` it goes to (storage/head.h).
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
     for (const char* table : {"samples_head", "samples_by_series"}) {
       db.exec(std::string("CREATE TRIGGER refuse_") + table + " BEFORE INSERT ON " + table +

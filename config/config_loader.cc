@@ -8,6 +8,7 @@
 
 #include "core/duration.h"
 #include "core/label_selector.h"
+#include "core/up_series.h"
 #include "config/byte_size.h"
 #include "config/web_config.h"
 #include "config/digest_config.h"
@@ -226,26 +227,29 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   return pc;
 }
 
-// Where each scrape probe's target labels were first seen ("component/probe"), by their text.
-using ScrapeTargets = std::map<std::string, std::string>;
+// Where each `up` series was first claimed ("component/probe"), by its labels' text.
+using UpSeries = std::map<std::string, std::string>;
 
-// Two scrape probes with the same target labels (the component's and the probe's labels plus
-// instance = host:port) write the same series, up and scrape_* included, over each other: a
-// report, an alert or remote_write would see one flapping series for two targets. Prometheus
-// refuses the like (a job name twice in scrape_configs); so the second one is an error at its
-// url, naming the first.
-void CheckScrapeTargetUnique(ConfigNode& pnode, const ProbeConfig& pc, ScrapeTargets* seen) {
-  if (pc.spec.kind != "scrape" || !pc.probe) return;
-  Labels target = pc.spec.labels;
-  target.Set("instance", pc.probe->Instance());
+// Two probes that write the same `up` series (core/up_series.h) write one series for two
+// targets: an `up == 0` alert would flap between their verdicts, and a scrape's series are all
+// written over each other too. That is two scrapes with the same target labels (another path
+// on one host:port of one job), two health probes of one name and target in two components
+// given the same `job`, or a scrape whose labels name an http health probe of the target.
+// Prometheus refuses the like (a job name twice in scrape_configs); so the second one is an error
+// at its url (or its name), naming the first.
+void CheckUpSeriesUnique(ConfigNode& pnode, const ProbeConfig& pc, UpSeries* seen) {
+  if (!pc.probe) return;
+  const auto up = UpSeriesLabels(pc.spec, pc.probe->Instance());
+  if (!up) return;
   const std::string where = pc.spec.key.component + "/" + pc.spec.key.probe;
-  auto [first, inserted] = seen->emplace(target.ToString(), where);
+  auto [first, inserted] = seen->emplace(up->ToString(), where);
   if (inserted) return;
-  pnode.ErrorAt("url", "scrape probe '" + where + "' has the same target labels " +
-                           target.ToString() + " as scrape probe '" + first->second +
-                           "': both would write the same series (up, scrape_* and every "
-                           "scraped one); give one of them its own labels, e.g. labels: "
-                           "{job: " + pc.spec.key.component + "-" + pc.spec.key.probe + "}");
+  pnode.ErrorAt(pnode.Has("url") ? "url" : "name",
+                "probe '" + where + "' would write the same series up" + up->ToString() +
+                    " as probe '" + first->second + "'" +
+                    (pc.spec.kind == "scrape" ? " (and every scraped one)" : "") +
+                    ": give one of them its own labels, e.g. labels: {job: " +
+                    pc.spec.key.component + "-" + pc.spec.key.probe + "}");
 }
 
 // A component's `source:`. Its keys are checked as the report will use them, so that `obsmon
@@ -276,7 +280,7 @@ ComponentSource ReadSource(ConfigNode& src) {
 
 std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& global_defaults,
                                              const probes::ProbeContext& probe_context,
-                                             ScrapeTargets* scrape_targets) {
+                                             UpSeries* up_series) {
   ComponentConfig c;
   auto name = node.String("name", /*required=*/true);
   bool ok = name.has_value();
@@ -314,7 +318,7 @@ std::optional<ComponentConfig> ReadComponent(ConfigNode& node, const Defaults& g
         ok = false;
       }
       if (auto pc = ReadProbe(pnode, c, defaults, probe_context)) {
-        CheckScrapeTargetUnique(pnode, *pc, scrape_targets);
+        CheckUpSeriesUnique(pnode, *pc, up_series);
         c.probes.push_back(std::move(*pc));
       } else {
         ok = false;
@@ -434,14 +438,14 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     }
   }
   std::set<std::string> names;
-  ScrapeTargets scrape_targets;
+  UpSeries up_series;
   if (auto comps = node.MapList("components", /*required=*/true)) {
     for (auto& cnode : *comps) {
       auto cname = cnode.PeekScalar("name");
       if (cname && !names.insert(*cname).second) {
         cnode.ErrorAt("name", "duplicate component name '" + *cname + "'");
       }
-      if (auto c = ReadComponent(cnode, defaults, probe_context, &scrape_targets)) {
+      if (auto c = ReadComponent(cnode, defaults, probe_context, &up_series)) {
         config.components.push_back(std::move(*c));
       }
     }

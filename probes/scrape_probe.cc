@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/up_series.h"
 #include "probes/bounded_http_client.h"
 #include "probes/exposition_parser.h"
 
@@ -287,8 +288,7 @@ ScrapeProbe::Fetched ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime sta
 
 ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_type,
                                 std::string failure, const Deadline& deadline, SteadyTime start) {
-  Labels target = spec_.labels;
-  target.Set("instance", instance_);
+  const Labels target = ScrapeTargetLabels(spec_, instance_);
 
   // Parse and relabel. The deadline covers the whole run, not only the socket: a body that
   // arrived a moment before it, and a parse or relabeling that outlives it, fail the scrape as

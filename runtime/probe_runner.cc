@@ -7,6 +7,7 @@
 #include <exception>
 #include <memory>
 
+#include "core/up_series.h"
 #include "probes/log_text.h"
 
 namespace obsmon {
@@ -79,16 +80,12 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   out.samples.reserve(result->samples.size() + 3);
   out.samples.push_back({"probe_success", labels, started_ms, result->success ? 1.0 : 0.0});
   out.samples.push_back({"probe_duration_seconds", labels, started_ms, seconds});
-  // A scrape reports its own `up{job,instance}`, as Prometheus's does: a second one here would
-  // make every `up == 0` alert fire twice per target (issue 14, item 5).
-  if (spec.role == ProbeRole::kHealth && spec.kind != "scrape") {
-    // Rules see a health probe's verdict as Prometheus's `up{job,instance}`, so the seeds'
-    // `up{job="tta-staging-carbon"} == 0` works as written.
-    // `probe` is kept so that two health probes of one target (http and tcp, say) stay two
-    // series instead of one that flaps between their verdicts.
-    Labels up_labels{
-        {"job", spec.labels.Get("job")}, {"instance", out.instance}, {"probe", spec.key.probe}};
-    out.samples.push_back({"up", up_labels, started_ms, result->success ? 1.0 : 0.0});
+  // A scrape reports its own `up{job,instance}` among its samples, as Prometheus's does: a
+  // second one here would make every `up == 0` alert fire twice per target (issue 14, item 5).
+  if (spec.kind != "scrape") {
+    if (auto up_labels = UpSeriesLabels(spec, out.instance)) {
+      out.samples.push_back({"up", std::move(*up_labels), started_ms, result->success ? 1.0 : 0.0});
+    }
   }
   // Moved, not copied: a scrape may bring tens of thousands of samples, and the sinks read
   // them from the outcome only.

@@ -41,6 +41,17 @@ Head::Head(SQLite::Database& db, const Clock* clock)
   db_.exec(std::string("CREATE VIEW IF NOT EXISTS probe_runs (") + kRunColumns + ") AS SELECT " +
            kRunColumns + " FROM probe_runs_by_probe UNION ALL SELECT " + kRunColumns +
            " FROM probe_runs_head");
+  // A table made in a view's place (by hand) would show sqlite3 users and backups a part of the
+  // data as if it were all: refuse to start, saying what to do (fresh eyes, stop 34).
+  SQLite::Statement kinds(db_,
+                          "SELECT name, type FROM sqlite_schema WHERE name IN ('samples', "
+                          "'probe_runs') AND type <> 'view'");
+  if (kinds.executeStep()) {
+    const std::string name = kinds.getColumn(0).getString();
+    throw SQLite::Exception(name + " is a " + kinds.getColumn(1).getString() +
+                            ", not obsmon's view of its two tables (docs/storage.md): rename or "
+                            "drop it, and obsmon makes the view again");
+  }
 }
 
 TimestampMs Head::Floor() {

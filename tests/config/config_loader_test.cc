@@ -204,7 +204,7 @@ components:
 // wherever the first is (same component or another with the same job). Only the target labels
 // count: another path on the same host:port is the same instance, as in Prometheus; a label of
 // the probe's own (or another port) makes them two targets.
-TEST(ConfigLoaderTest, TwoScrapeProbesWithTheSameTargetLabelsAreRefusedAtTheSecond) {
+TEST(ConfigLoaderTest, TwoProbesWritingTheSameUpSeriesAreRefusedAtTheSecond) {
   FakeClock clock;
   {
     ConfigErrors errors;
@@ -243,6 +243,31 @@ TEST(ConfigLoaderTest, TwoScrapeProbesWithTheSameTargetLabelsAreRefusedAtTheSeco
     EXPECT_NE(text.find("'b/m'"), std::string::npos) << text;
     EXPECT_NE(text.find("'a/m'"), std::string::npos) << text;
   }
+  // Fresh eyes, stop 34: a scrape whose labels name an http health probe of the same target
+  // wrote that probe's up{job, instance, probe}; two components given one job, each with a
+  // health probe `health` of one target, wrote one up{job, instance, probe} for both.
+  for (const char* yaml : {R"(components:
+  - name: a
+    probes:
+      - {name: hp, kind: http, url: "http://127.0.0.1:9100/health"}
+      - {name: m1, kind: scrape, url: "http://127.0.0.1:9100/metrics", labels: {probe: hp}}
+)",
+                           R"(components:
+  - name: a
+    labels: {job: j}
+    probes:
+      - {name: health, kind: http, url: "http://127.0.0.1:9100/health"}
+  - name: b
+    labels: {job: j}
+    probes:
+      - {name: health, kind: tcp, address: "127.0.0.1:9100"}
+)"}) {
+    ConfigErrors errors;
+    EXPECT_FALSE(LoadConfigFromString(yaml, "inline.yml", clock, &errors).has_value()) << yaml;
+    const std::string text = errors.ToString();
+    EXPECT_NE(text.find("would write the same series up{"), std::string::npos) << text;
+    EXPECT_NE(text.find("inline.yml:"), std::string::npos) << text;
+  }
   ConfigErrors errors;
   auto config = LoadConfigFromString(R"(components:
   - name: a
@@ -251,9 +276,12 @@ TEST(ConfigLoaderTest, TwoScrapeProbesWithTheSameTargetLabelsAreRefusedAtTheSeco
       - {name: f, kind: scrape, url: "http://127.0.0.1:9100/federate", labels: {job: federate}}
       - {name: o, kind: scrape, url: "http://127.0.0.1:9101/metrics"}
       - {name: h, kind: http, url: "http://127.0.0.1:9100/metrics"}
+      - {name: t, kind: tcp, address: "127.0.0.1:9100"}
+      - {name: i, kind: http, url: "http://127.0.0.1:9100/metrics", role: integration}
   - name: b
     probes:
       - {name: m, kind: scrape, url: "http://127.0.0.1:9100/metrics"}
+      - {name: h, kind: http, url: "http://127.0.0.1:9100/metrics"}
 )",
                                      "inline.yml", clock, &errors);
   ASSERT_TRUE(config.has_value()) << errors.ToString();

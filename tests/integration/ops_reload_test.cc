@@ -165,7 +165,7 @@ TEST_F(OpsReloadTest, ScrapeProbesSharingTargetLabelsAreRefusedByReloadAndCheck)
   // The second probe's line is the 9th of the file (listen, uptime_refresh, storage, path,
   // components, name, probes, m, f); its url is its 3rd key.
   EXPECT_NE(obsmon->Output().find(path + ":9:"), std::string::npos) << obsmon->Output();
-  EXPECT_NE(obsmon->Output().find("'svc/f' has the same target labels"), std::string::npos)
+  EXPECT_NE(obsmon->Output().find("'svc/f' would write the same series up"), std::string::npos)
       << obsmon->Output();
   auto [code, said] = RunCommand({kObsmonBinary, "check", "--config", path}, dir_.File("check.out"));
   EXPECT_NE(code, 0) << said;

@@ -454,5 +454,32 @@ TEST(HeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
   }
 }
 
+// A table made by hand where a view belongs: the writer refuses to start and says what to do,
+// rather than let sqlite3 users read a part of the runs as if it were all (fresh eyes, stop 34).
+TEST(HeadTest, ATableInAViewsPlaceStopsTheWriterWithWhatToDo) {
+  for (const char* view : {"samples", "probe_runs"}) {
+    SCOPED_TRACE(view);
+    ScratchDir dir;
+    FakeClock clock;
+    auto o = Options(dir, &clock);
+    {
+      auto w = testing::StartWriterOrFail(o);
+      ASSERT_TRUE(w);
+    }
+    {
+      SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+      db.exec(std::string("DROP VIEW ") + view + "; CREATE TABLE " + view + " (x INTEGER)");
+    }
+    auto w = Writer::Start(o);
+    ASSERT_FALSE(w.ok());
+    EXPECT_NE(w.status().message().find(std::string(view) + " is a table, not obsmon's view"),
+              std::string::npos)
+        << w.status().ToString();
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec(std::string("DROP TABLE ") + view);
+    EXPECT_TRUE(testing::StartWriterOrFail(o));
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::storage

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 #include "core/up_series.h"
 #include "probes/bounded_http_client.h"
@@ -184,6 +185,25 @@ void AttachTargetLabels(const Labels& target, bool honor_labels, Labels* labels)
   }
 }
 
+// Scraped samples that would be written into a series obsmon writes itself: the scrape's own up
+// and scrape_* series (the target labels alone; Prometheus rejects such a sample as a duplicate
+// of its report series), and up{job, instance, probe} of this job and instance, which is the `up`
+// of an http or tcp health probe `probe` of the target (core/up_series.h): a target exposing
+// `up{probe="h"} 0` would mark probe h down (fresh eyes, stop 34). Removes them; returns how many.
+size_t DropImpostors(const Labels& target, std::vector<Sample>* samples) {
+  static const std::set<std::string> kOwn = {"up", "scrape_duration_seconds",
+                                             "scrape_samples_scraped",
+                                             "scrape_samples_post_metric_relabeling"};
+  const std::string& job = target.Get("job");
+  const std::string& instance = target.Get("instance");
+  return std::erase_if(*samples, [&](const Sample& s) {
+    if (!kOwn.contains(s.name)) return false;
+    if (s.labels == target) return true;
+    return s.name == "up" && s.labels.size() == 3 && s.labels.Has("probe") &&
+           s.labels.Get("job") == job && s.labels.Get("instance") == instance;
+  });
+}
+
 // The parsed samples with the target labels, through the metric_relabel rules; stops early (the
 // caller sees the deadline passed) when the deadline passes, asked every 256 samples.
 std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
@@ -325,6 +345,14 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
   }
 
   const size_t post_relabel = failure.empty() ? kept.size() : 0;
+  if (failure.empty()) {
+    const size_t n = DropImpostors(target, &kept);
+    if (n > 0) {
+      if (!detail.empty()) detail += "; ";
+      detail += std::to_string(n) + " scraped sample(s) dropped: named as obsmon's own up or "
+                "scrape_* series of this target, or as a health probe's up{job,instance,probe}";
+    }
+  }
   const double duration = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
   ProbeResult result = failure.empty() ? ProbeResult::Up() : ProbeResult::Down(failure);
   result.detail = detail;

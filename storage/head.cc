@@ -33,14 +33,7 @@ Head::Head(SQLite::Database& db, const Clock* clock)
                          "ON CONFLICT DO NOTHING"),
       delete_moved_runs_(db, "DELETE FROM probe_runs_head WHERE ts_ms < ?"),
       set_floor_(db, "UPDATE samples_head_floor SET floor_ms = ?") {
-  // The views of migrations 11 and 12, again if they were dropped: readers and sqlite3 users
-  // read `samples` and `probe_runs`.
-  db_.exec(
-      "CREATE VIEW IF NOT EXISTS samples (series_id, ts_ms, value) AS SELECT series_id, ts_ms, "
-      "value FROM samples_by_series UNION ALL SELECT series_id, ts_ms, value FROM samples_head");
-  db_.exec(std::string("CREATE VIEW IF NOT EXISTS probe_runs (") + kRunColumns + ") AS SELECT " +
-           kRunColumns + " FROM probe_runs_by_probe UNION ALL SELECT " + kRunColumns +
-           " FROM probe_runs_head");
+  EnsureViews();
   // A table made in a view's place (by hand) would show sqlite3 users and backups a part of the
   // data as if it were all: refuse to start, saying what to do (fresh eyes, stop 34).
   SQLite::Statement kinds(db_,
@@ -52,6 +45,17 @@ Head::Head(SQLite::Database& db, const Clock* clock)
                             ", not obsmon's view of its two tables (docs/storage.md): rename or "
                             "drop it, and obsmon makes the view again");
   }
+}
+
+void Head::EnsureViews() {
+  // The views of migrations 11 and 12, again if they were dropped: readers and sqlite3 users
+  // read `samples` and `probe_runs`. A no-op (no schema change) while they exist.
+  db_.exec(
+      "CREATE VIEW IF NOT EXISTS samples (series_id, ts_ms, value) AS SELECT series_id, ts_ms, "
+      "value FROM samples_by_series UNION ALL SELECT series_id, ts_ms, value FROM samples_head");
+  db_.exec(std::string("CREATE VIEW IF NOT EXISTS probe_runs (") + kRunColumns + ") AS SELECT " +
+           kRunColumns + " FROM probe_runs_by_probe UNION ALL SELECT " + kRunColumns +
+           " FROM probe_runs_head");
 }
 
 TimestampMs Head::Floor() {
@@ -179,6 +183,9 @@ int64_t Head::CompactIfDue() {
   const SteadyTime now = clock_->SteadyNow();
   if (next_compaction_ && now < *next_compaction_) return 0;
   next_compaction_ = now + kCompactEvery;
+  // A view dropped while obsmon runs (fresh eyes, stop 34: the API answered 500 until a
+  // restart) is back within one move.
+  EnsureViews();
   // The floor only rises (a wall clock set back waits until it passes the floor again).
   const TimestampMs cut = clock_->NowMs() - kLagMs;
   if (cut <= Floor()) return 0;

@@ -36,7 +36,8 @@ class Head {
   static constexpr auto kCompactEvery = std::chrono::seconds(15);
   static constexpr int64_t kLagMs = 15'000;
 
-  // Recreates the views `samples` and `probe_runs` if a user dropped them.
+  // Recreates the views `samples` and `probe_runs` if a user dropped them (and again at each
+  // move); throws SQLite::Exception if a table stands where one of them belongs.
   Head(SQLite::Database& db, const Clock* clock);
 
   // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.
@@ -69,6 +70,7 @@ class Head {
   void ResetStatements();
 
  private:
+  void EnsureViews();
   TimestampMs Floor();
   // The stored floor when it is valid for the data; otherwise nullopt.
   std::optional<TimestampMs> StoredFloor(bool* unset);

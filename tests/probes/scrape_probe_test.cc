@@ -93,6 +93,45 @@ TEST(ScrapeProbeTest, IngestsSamplesWithTargetLabelsAndRecordsUpAsPrometheus) {
   EXPECT_EQ(r.samples.size(), 3u + 4u);
 }
 
+// A target's own `up` and scrape_* samples would be written into series obsmon writes: the
+// scrape's own (its target labels), or, for up{probe="h"}, the up{job, instance, probe} of a
+// health probe h of the same target (fresh eyes, stop 34: `up{probe="h"} 0` marked h down). They
+// are dropped and the run says so; an `up` with any other label set is the target's business.
+TEST(ScrapeProbeTest, ScrapedSamplesPosingAsObsmonsOwnSeriesAreDropped) {
+  testing::TestHttpServer server;
+  server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        "up 0\nup{probe=\"h\"} 0\nup{probe=\"h\",shard=\"1\"} 0\nscrape_duration_seconds 99\n"
+        "scrape_duration_seconds{probe=\"h\"} 5\ngo_goroutines 12\n",
+        "text/plain");
+  });
+  ASSERT_GT(server.Start(), 0);
+  auto r = MakeProbe(server.Url("/metrics"))->Run(In(2s));
+  ASSERT_TRUE(r.success) << r.reason;
+  const std::string instance = "127.0.0.1:" + std::to_string(server.port());
+  const Labels target{{"job", "tta-staging-carbon"}, {"instance", instance}};
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const Sample& s : r.samples) got.push_back({s.name, s.labels.ToString()});
+  Labels shard = target;
+  shard.Set("probe", "h");
+  shard.Set("shard", "1");
+  Labels other_duration = target;
+  other_duration.Set("probe", "h");
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{
+                     {"up", shard.ToString()},
+                     {"scrape_duration_seconds", other_duration.ToString()},
+                     {"go_goroutines", target.ToString()},
+                     {"up", target.ToString()},
+                     {"scrape_duration_seconds", target.ToString()},
+                     {"scrape_samples_scraped", target.ToString()},
+                     {"scrape_samples_post_metric_relabeling", target.ToString()}}));
+  EXPECT_EQ(Value(r, "up"), 0);  // the first `up` found: the target's own up{probe,shard}
+  EXPECT_EQ(r.samples[3].value, 1);  // the scrape's own up: it worked
+  EXPECT_EQ(r.samples[4].value < 2, true);  // the measured duration, not the exposed 99
+  EXPECT_EQ(Value(r, "scrape_samples_scraped"), 6);
+  EXPECT_NE(r.detail.find("3 scraped sample(s) dropped"), std::string::npos) << r.detail;
+}
+
 TEST(ScrapeProbeTest, HonorLabelsKeepsTheExposedValues) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

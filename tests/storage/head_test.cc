@@ -454,6 +454,37 @@ TEST(HeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
   }
 }
 
+// A view dropped while the writer runs is made again at its next move (the API read it).
+TEST(HeadTest, AViewDroppedWhileRunningIsBackWithinAMove) {
+  ScratchDir dir;
+  FakeClock clock;
+  auto o = Options(dir, &clock);
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  Log log;
+  RunLog runs;
+  auto write_second = [&] {
+    WriteBatch b;
+    b.samples.push_back({"m", Instance(0), clock.NowMs(), 1.0});
+    log[{0, clock.NowMs()}] = 1.0;
+    AddRun(b, runs, MakeRun(0, clock.NowMs(), true, 0.01));
+    ASSERT_TRUE(w->Enqueue(std::move(b)));
+    ASSERT_TRUE(w->Flush().ok());
+    clock.Advance(1000);
+  };
+  write_second();
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("DROP VIEW samples; DROP VIEW probe_runs");
+  }
+  write_second();
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"), 0);
+  for (int i = 0; i < 15; ++i) write_second();
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM sqlite_schema WHERE type = 'view'"), 2);
+  w.reset();
+  ExpectReadersAgree(o.path, log, 1, runs);
+}
+
 // A table made by hand where a view belongs: the writer refuses to start and says what to do,
 // rather than let sqlite3 users read a part of the runs as if it were all (fresh eyes, stop 34).
 TEST(HeadTest, ATableInAViewsPlaceStopsTheWriterWithWhatToDo) {

@@ -108,29 +108,22 @@ TimestampMs Head::SetFloorFromData() {
   const int64_t floor = newest.getColumn(0).getInt64();
   // Rows stamped in the future (a scrape's own timestamps) go to the heads, per series and
   // probe.
-  SQLite::Statement up(db_,
-                       "INSERT OR REPLACE INTO samples_head (ts_ms, series_id, value) SELECT "
+  for (const std::string& sql : {
+           std::string("INSERT OR REPLACE INTO samples_head (ts_ms, series_id, value) SELECT "
                        "x.ts_ms, x.series_id, x.value FROM series s JOIN samples_by_series x ON "
-                       "x.series_id = s.id AND x.ts_ms >= ?1");
-  up.bind(1, floor);
-  up.exec();
-  SQLite::Statement up_done(db_,
-                            "DELETE FROM samples_by_series WHERE series_id IN (SELECT id FROM "
-                            "series) AND ts_ms >= ?1");
-  up_done.bind(1, floor);
-  up_done.exec();
-  SQLite::Statement runs_up(db_, std::string("INSERT INTO probe_runs_head (") + kRunColumns +
-                                     ") SELECT x.probe_id, x.ts_ms, x.success, "
-                                     "x.duration_seconds, x.valid_for_ms, x.reason FROM probes "
-                                     "p JOIN probe_runs_by_probe x ON x.probe_id = p.id AND "
-                                     "x.ts_ms >= ?1 WHERE true ON CONFLICT DO NOTHING");
-  runs_up.bind(1, floor);
-  runs_up.exec();
-  SQLite::Statement runs_up_done(db_,
-                                 "DELETE FROM probe_runs_by_probe WHERE probe_id IN (SELECT id "
-                                 "FROM probes) AND ts_ms >= ?1");
-  runs_up_done.bind(1, floor);
-  runs_up_done.exec();
+                       "x.series_id = s.id AND x.ts_ms >= ?1"),
+           std::string("DELETE FROM samples_by_series WHERE series_id IN (SELECT id FROM series) "
+                       "AND ts_ms >= ?1"),
+           std::string("INSERT INTO probe_runs_head (") + kRunColumns +
+               ") SELECT x.probe_id, x.ts_ms, x.success, x.duration_seconds, x.valid_for_ms, "
+               "x.reason FROM probes p JOIN probe_runs_by_probe x ON x.probe_id = p.id AND "
+               "x.ts_ms >= ?1 WHERE true ON CONFLICT DO NOTHING",
+           std::string("DELETE FROM probe_runs_by_probe WHERE probe_id IN (SELECT id FROM probes) "
+                       "AND ts_ms >= ?1")}) {
+    SQLite::Statement st(db_, sql);
+    st.bind(1, floor);
+    st.exec();
+  }
   // Head rows below it (the floor was set back by hand) go down.
   MoveBelow(floor);
   db_.exec("DELETE FROM samples_head_floor");

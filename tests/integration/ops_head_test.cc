@@ -112,27 +112,20 @@ TEST(OpsHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
 
   EXPECT_GT(reads.load(), 50);
   EXPECT_EQ(shrank.load(), 0) << "samples or runs seen by sqlite3 shrank while rows moved";
-  // One place per key: below the floor in samples_by_series, at or above it in samples_head.
-  EXPECT_EQ(Sql(dir, db,
-                "SELECT count(*) FROM samples_by_series WHERE ts_ms >= (SELECT floor_ms FROM "
-                "samples_head_floor)"),
-            0);
-  EXPECT_EQ(Sql(dir, db,
-                "SELECT count(*) FROM samples_head WHERE ts_ms < (SELECT floor_ms FROM "
-                "samples_head_floor)"),
-            0);
-  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_by_series"), 0);
-  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM samples_head"), 0);
-  EXPECT_EQ(Sql(dir, db,
-                "SELECT count(*) FROM probe_runs_by_probe WHERE ts_ms >= (SELECT floor_ms FROM "
-                "samples_head_floor)"),
-            0);
-  EXPECT_EQ(Sql(dir, db,
-                "SELECT count(*) FROM probe_runs_head WHERE ts_ms < (SELECT floor_ms FROM "
-                "samples_head_floor)"),
-            0);
-  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM probe_runs_by_probe"), 0);
-  EXPECT_GT(Sql(dir, db, "SELECT count(*) FROM probe_runs_head"), 0);
+  // One place per key: below the floor in the table by series (or probe), at or above it in the
+  // head; and rows in each.
+  for (const auto& [by_key, head] : {std::pair{"samples_by_series", "samples_head"},
+                                     std::pair{"probe_runs_by_probe", "probe_runs_head"}}) {
+    SCOPED_TRACE(head);
+    const std::string floor = "(SELECT floor_ms FROM samples_head_floor)";
+    EXPECT_EQ(Sql(dir, db, std::string("SELECT count(*) FROM ") + by_key + " WHERE ts_ms >= " +
+                               floor),
+              0);
+    EXPECT_EQ(Sql(dir, db, std::string("SELECT count(*) FROM ") + head + " WHERE ts_ms < " + floor),
+              0);
+    EXPECT_GT(Sql(dir, db, std::string("SELECT count(*) FROM ") + by_key), 0);
+    EXPECT_GT(Sql(dir, db, std::string("SELECT count(*) FROM ") + head), 0);
+  }
 
   // Every stored run has one probe_success sample at its time with its verdict, and there are
   // no others.

@@ -68,6 +68,27 @@ int64_t Scalar(const std::string& path, const std::string& sql) {
   return db.execAndGet(sql).getInt64();
 }
 
+// Starts a writer on `o`, gives it `seconds` of writes (each second, for each of `instances`:
+// one sample, and one run at +i ms, every fourth second down), then stops it. Logs what it wrote;
+// returns the writer's floor repairs.
+uint64_t WriteSeconds(const StorageOptions& o, FakeClock& clock, int seconds, int instances,
+                      Log& log, RunLog& runs) {
+  auto w = testing::StartWriterOrFail(o);
+  if (!w) return 0;
+  for (int second = 0; second < seconds; ++second) {
+    WriteBatch b;
+    for (int i = 0; i < instances; ++i) {
+      b.samples.push_back({"m", Instance(i), clock.NowMs(), second * 10.0 + i});
+      log[{i, clock.NowMs()}] = second * 10.0 + i;
+      AddRun(b, runs, MakeRun(i, clock.NowMs() + i, second % 4 != 0, 0.002 * second));
+    }
+    EXPECT_TRUE(w->Enqueue(std::move(b)));
+    EXPECT_TRUE(w->Flush().ok());
+    clock.Advance(1000);
+  }
+  return w->Stats().head_floor_repairs;
+}
+
 // The split the writer promises: by_series below the floor, head at or above, no key twice.
 void ExpectSplit(const std::string& path) {
   const int64_t floor = Scalar(path, "SELECT floor_ms FROM samples_head_floor");
@@ -363,22 +384,7 @@ TEST(HeadTest, ADatabaseWithTheSamplesHeadOnlyGetsTheRunsHead) {
   auto o = Options(dir, &clock);
   Log log;
   RunLog runs;
-  auto write_seconds = [&](int seconds) {
-    auto w = testing::StartWriterOrFail(o);
-    ASSERT_TRUE(w);
-    for (int second = 0; second < seconds; ++second) {
-      WriteBatch b;
-      for (int i = 0; i < 2; ++i) {
-        b.samples.push_back({"m", Instance(i), clock.NowMs(), second + 0.5 * i});
-        log[{i, clock.NowMs()}] = second + 0.5 * i;
-        AddRun(b, runs, MakeRun(i, clock.NowMs(), second % 5 != 0, 0.003 * second));
-      }
-      ASSERT_TRUE(w->Enqueue(std::move(b)));
-      ASSERT_TRUE(w->Flush().ok());
-      clock.Advance(1000);
-    }
-  };
-  write_seconds(40);
+  WriteSeconds(o, clock, 40, 2, log, runs);
   ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
@@ -395,7 +401,7 @@ TEST(HeadTest, ADatabaseWithTheSamplesHeadOnlyGetsTheRunsHead) {
   EXPECT_EQ(Scalar(o.path, "PRAGMA user_version"), LatestSchemaVersion());
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
   ExpectReadersAgree(o.path, log, 2, runs);
-  write_seconds(20);
+  WriteSeconds(o, clock, 20, 2, log, runs);
   ExpectReadersAgree(o.path, log, 2, runs);
 }
 
@@ -418,29 +424,12 @@ TEST(HeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
   };
   for (const std::string& edit : edits) {
     SCOPED_TRACE(edit);
-    uint64_t last_repairs = 0;
     ScratchDir dir;
     FakeClock clock;
     auto o = Options(dir, &clock);
     Log log;
     RunLog runs;
-    auto write_seconds = [&](int seconds) {
-      auto w = testing::StartWriterOrFail(o);
-      ASSERT_TRUE(w);
-      for (int second = 0; second < seconds; ++second) {
-        WriteBatch b;
-        for (int i = 0; i < 3; ++i) {
-          b.samples.push_back({"m", Instance(i), clock.NowMs(), second * 10.0 + i});
-          log[{i, clock.NowMs()}] = second * 10.0 + i;
-          AddRun(b, runs, MakeRun(i, clock.NowMs() + i, second % 4 != 0, 0.002 * second));
-        }
-        ASSERT_TRUE(w->Enqueue(std::move(b)));
-        ASSERT_TRUE(w->Flush().ok());
-        clock.Advance(1000);
-      }
-      last_repairs = w->Stats().head_floor_repairs;
-    };
-    write_seconds(40);  // rows in both tables
+    WriteSeconds(o, clock, 40, 3, log, runs);  // rows in both tables
     ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), 0);
     ASSERT_GT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 0);
     {
@@ -448,8 +437,7 @@ TEST(HeadTest, AFloorEditedByHandIsSetAgainFromTheData) {
       db.exec(edit);
       db.exec("DROP VIEW samples; DROP VIEW probe_runs");
     }
-    write_seconds(5);
-    EXPECT_EQ(last_repairs, 1u);
+    EXPECT_EQ(WriteSeconds(o, clock, 5, 3, log, runs), 1u);
     ExpectReadersAgree(o.path, log, 3, runs);
   }
 }

@@ -216,6 +216,7 @@ class SqliteReader final : public Reader {
       const std::vector<ProbeRow> probes = ProbesOf(component);
       HeadRunsByProbe head = HeadRuns(probes, from_ms, to_ms);
       for (const auto& p : probes) {
+        const size_t first = out.size();
         ProbeRun base;
         base.key = {component, p.name};
         base.role = p.role;
@@ -242,6 +243,12 @@ class SqliteReader final : public Reader {
             r.role = base.role;
             out.push_back(std::move(r));
           }
+        }
+        // In time order even if a user moved rows between the tables by hand (the writer puts
+        // them back at its next start), as ForEachSuccess merges them.
+        auto by_time = [](const ProbeRun& a, const ProbeRun& b) { return a.ts_ms < b.ts_ms; };
+        if (!std::is_sorted(out.begin() + first, out.end(), by_time)) {
+          std::stable_sort(out.begin() + first, out.end(), by_time);
         }
       }
       return out;

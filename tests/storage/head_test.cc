@@ -89,22 +89,21 @@ uint64_t WriteSeconds(const StorageOptions& o, FakeClock& clock, int seconds, in
   return w->Stats().head_floor_repairs;
 }
 
-// The split the writer promises: by_series below the floor, head at or above, no key twice.
+// The split the writer promises: the tables by series and by probe below the floor, the heads at
+// or above it, so no key twice.
 void ExpectSplit(const std::string& path) {
-  const int64_t floor = Scalar(path, "SELECT floor_ms FROM samples_head_floor");
   EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_head_floor"), 1);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_by_series WHERE ts_ms >= " +
-                             std::to_string(floor)),
-            0);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM samples_head WHERE ts_ms < " +
-                             std::to_string(floor)),
-            0);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM probe_runs_by_probe WHERE ts_ms >= " +
-                             std::to_string(floor)),
-            0);
-  EXPECT_EQ(Scalar(path, "SELECT count(*) FROM probe_runs_head WHERE ts_ms < " +
-                             std::to_string(floor)),
-            0);
+  const std::string floor = std::to_string(Scalar(path, "SELECT floor_ms FROM samples_head_floor"));
+  for (const auto& [by_key, head] : {std::pair{"samples_by_series", "samples_head"},
+                                     std::pair{"probe_runs_by_probe", "probe_runs_head"}}) {
+    EXPECT_EQ(Scalar(path, std::string("SELECT count(*) FROM ") + by_key + " WHERE ts_ms >= " +
+                               floor),
+              0)
+        << by_key;
+    EXPECT_EQ(Scalar(path, std::string("SELECT count(*) FROM ") + head + " WHERE ts_ms < " + floor),
+              0)
+        << head;
+  }
 }
 
 // Everything a reader can say about the runs, against their log: every run of a window and the

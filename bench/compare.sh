@@ -4,8 +4,8 @@
 # benches) and the tools the tests install (prometheus, prometheus-blackbox-exporter, promtool,
 # grep, ripgrep's rg, python3, curl).
 #
-#   bench/compare.sh            # the full run, about 75 minutes on 2 cores
-#   WARMUP_S=30 bench/compare.sh  # the same with 30 s of warm-up (35 minutes): obsmon's CPU per
+#   bench/compare.sh            # the full run, about 60 minutes on 2 cores
+#   WARMUP_S=30 bench/compare.sh  # the same with 30 s of warm-up (20 minutes): obsmon's CPU per
 #                               # run is then that of its first minutes, lower than later
 #   bench/compare.sh --quick    # every section, shortened (about 8 minutes): checks the set-up;
 #                               # its figures are not steady state and are marked so

@@ -26,7 +26,7 @@ pid=$!
 trap 'kill $pid $target_pid 2>/dev/null || true' EXIT
 hz=$(getconf CLK_TCK)
 echo "obsmon $obsmon; $n targets at 1 s; $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "minute |  runs | us/run all | worker | writer | uptime | RSS MB | WAL MB | commits | writer calls/run | writer KB/run"
+echo "minute |  runs | us/run all | worker | writer | uptime | RSS MB | WAL MB | commits | writer calls/run | writer KiB/run"
 sleep 5
 threads "$pid" > "$dir/t0"
 read -r calls0 written0 < <(thread_io "$pid" obsmon-writer)

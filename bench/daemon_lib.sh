@@ -1,7 +1,8 @@
 # Sourced by the bench scripts that run the real daemon against loopback HTTP targets
-# (probe_cost.sh, refresh_cost.sh): a free port, the small Python target (bench/http_target.py,
-# outside obsmon's process, so none of its CPU is counted), the runs obsmon counted, and CPU per
-# thread name.
+# (probe_cost.sh, refresh_cost.sh, cpu_by_minute.sh): a free port, the small Python target
+# (bench/http_target.py, outside obsmon's process, so none of its CPU is counted), the runs
+# obsmon counted, CPU per thread name, and one thread name's system calls and bytes written
+# (thread_io).
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

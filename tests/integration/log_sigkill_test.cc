@@ -255,8 +255,12 @@ TEST_P(LogBacklogTest, ABacklogReadInTwoThreadsCountsExactlyAcrossAKillAndARotat
                               "        interval: 100ms\n        paths: [" + log + "]\n");
   Start();
   // Killed in the middle of the first catch-up (or just after it: either way nothing may be
-  // counted twice or lost), then restarted from the stored cursor.
-  std::this_thread::sleep_for(150ms);
+  // counted twice or lost), then restarted from the stored cursor. Killed once the first part
+  // is committed, not after a fixed time: killed before that, the restarted daemon has no cursor
+  // and treats the rotated copy below as history from before it started (CI under ASan: a
+  // 150 ms sleep killed it before its first commit, and only the 5,000 lines appended after the
+  // rotation were counted).
+  ASSERT_TRUE(WaitUntil([&] { return ReadStored(db).lines > 0; }, 60s)) << obsmon_->Output();
   obsmon_->Kill();
   Start();
   // A copytruncate rotation and more lines while it catches up again.

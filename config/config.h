@@ -78,6 +78,9 @@ struct StorageConfig {
   // (storage::StorageOptions::commit_interval_ms); a run with counter increments (a log probe's
   // that read lines) never waits.
   int64_t commit_interval_ms = 200;
+  // How often the writer moves the head's rows into the tables by series and by probe
+  // (storage::StorageOptions::head_move_interval_ms).
+  int64_t head_move_interval_ms = 60'000;
   // The cap of the writer's SQLite page cache (storage::StorageOptions::cache_bytes).
   int64_t cache_bytes = 64LL << 20;
   // Samples not yet acknowledged by a remote_write destination outlive retention by at most

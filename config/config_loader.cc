@@ -370,6 +370,11 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     if (auto v = s->DurationInRange("commit_interval", 1, 3'600'000)) {
       config.storage.commit_interval_ms = *v;
     }
+    // Below 1 s a move per commit undoes the head; above 10 min the head a read of recent data
+    // scans holds 10 minutes of every series.
+    if (auto v = s->DurationInRange("head_move_interval", 1'000, 600'000)) {
+      config.storage.head_move_interval_ms = *v;
+    }
     // 64 KiB is SQLite's floor for a useful cache; 1 GiB is far beyond what an append needs.
     if (auto v = ByteSizeInRange(*s, "cache_size", 64 << 10, int64_t{1} << 30)) {
       config.storage.cache_bytes = *v;

@@ -31,7 +31,7 @@ struct BatchApplier::RollupAgg {
 
 BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                            const Clock* clock, int64_t raw_retention_ms,
-                           int64_t cache_cap_bytes)
+                           int64_t cache_cap_bytes, int64_t head_move_interval_ms)
     : db_(db),
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
@@ -71,7 +71,7 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
       cache_sizer_(cache_cap_bytes),
       clock_(clock),
-      head_(db, clock),
+      head_(db, clock, head_move_interval_ms),
       summaries_(db, clock, raw_retention_ms) {}
 
 BatchApplier::~BatchApplier() = default;

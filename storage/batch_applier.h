@@ -40,9 +40,10 @@ class BatchApplier {
   // (component, UTC day); the excess is counted in obsmon_log_events_dropped_total{component=...}.
   // `clock` and `raw_retention_ms` tell which hours are too old to seal (storage/run_summaries.h).
   // `cache_cap_bytes` caps the connection's page cache, which the applier sizes to the series it
-  // writes (storage/cache_sizer.h).
+  // writes (storage/cache_sizer.h). `head_move_interval_ms`: how often the head's rows move
+  // (storage/head.h).
   BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day, const Clock* clock,
-               int64_t raw_retention_ms, int64_t cache_cap_bytes);
+               int64_t raw_retention_ms, int64_t cache_cap_bytes, int64_t head_move_interval_ms);
   ~BatchApplier();
 
   // Writes all batches in one transaction: all of them or none. On failure rolls back, forgets

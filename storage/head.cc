@@ -1,5 +1,7 @@
 #include "storage/head.h"
 
+#include <algorithm>
+
 namespace obsmon::storage {
 
 namespace {
@@ -8,9 +10,10 @@ constexpr const char* kRunColumns = "probe_id, ts_ms, success, duration_seconds,
 
 }  // namespace
 
-Head::Head(SQLite::Database& db, const Clock* clock)
+Head::Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms)
     : db_(db),
       clock_(clock),
+      move_every_(std::max<int64_t>(move_every_ms, 1)),
       insert_head_(db,
                    "INSERT OR REPLACE INTO samples_head (series_id, ts_ms, value) VALUES (?, ?, ?)"),
       insert_by_series_(db,
@@ -175,7 +178,7 @@ int64_t Head::MoveBelow(TimestampMs cut) {
 int64_t Head::CompactIfDue() {
   const SteadyTime now = clock_->SteadyNow();
   if (next_compaction_ && now < *next_compaction_) return 0;
-  next_compaction_ = now + kCompactEvery;
+  next_compaction_ = now + move_every_;
   // A view dropped while obsmon runs (fresh eyes, stop 34: the API answered 500 until a
   // restart) is back within one move.
   EnsureViews();

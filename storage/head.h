@@ -6,8 +6,8 @@
 // commit of N runs then changes one leaf page per series and per probe it writes, and SQLite
 // writes every changed page to the WAL (at 1,000 http probes ~5,000 sample pages and ~270 run
 // pages a commit). samples_head and probe_runs_head are keyed (ts_ms, ...): a commit appends to
-// their last pages. Every kCompactEvery the rows older than kLagMs move to the other tables in
-// one sorted INSERT each, each series' and probe's leaf changed once for all the rows it gained
+// their last pages. Every `move_every_ms` (StorageOptions::head_move_interval_ms, 60 s by
+// default) the rows older than kLagMs move to the other tables in one sorted INSERT each, each series' and probe's leaf changed once for all the rows it gained
 // (docs/storage.md, "The head: samples and runs in time order").
 //
 // One floor (samples_head_floor) splits both pairs: below it the tables by series and by probe,
@@ -33,12 +33,12 @@ namespace obsmon::storage {
 
 class Head {
  public:
-  static constexpr auto kCompactEvery = std::chrono::seconds(15);
   static constexpr int64_t kLagMs = 15'000;
 
   // Recreates the views `samples` and `probe_runs` if a user dropped them (and again at each
-  // move); throws SQLite::Exception if a table stands where one of them belongs.
-  Head(SQLite::Database& db, const Clock* clock);
+  // move); throws SQLite::Exception if a table stands where one of them belongs. `move_every_ms`
+  // (> 0): how often CompactIfDue moves rows.
+  Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms);
 
   // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.
   void InsertSample(int64_t series_id, TimestampMs ts_ms, std::optional<double> value);
@@ -55,7 +55,7 @@ class Head {
   // Returns whether it was stored.
   bool InsertRun(const Run& run);
 
-  // Moves the heads' rows older than now - kLagMs when kCompactEvery has passed since the last
+  // Moves the heads' rows older than now - kLagMs when move_every_ms has passed since the last
   // move (or none was made yet). Returns the rows moved (samples and runs).
   int64_t CompactIfDue();
 
@@ -82,6 +82,7 @@ class Head {
 
   SQLite::Database& db_;
   const Clock* clock_;
+  const std::chrono::milliseconds move_every_;
   SQLite::Statement insert_head_, insert_by_series_, insert_run_head_, insert_run_by_probe_,
       move_samples_, delete_moved_samples_, move_runs_, delete_moved_runs_, set_floor_;
   std::optional<TimestampMs> floor_;

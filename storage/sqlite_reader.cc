@@ -177,8 +177,12 @@ class SqliteReader final : public Reader {
         head_between_(*db_,
                       "SELECT series_id, ts_ms, value FROM samples_head WHERE ts_ms >= ? AND "
                       "ts_ms < ? ORDER BY ts_ms"),
+        // The head has no index by series: scanned from its newest row back, it stops at the
+        // series' latest sample (a second back for a probe at 1 s) instead of reading the
+        // whole head (up to head_move_interval + 15 s of every series).
         latest_sample_(*db_,
-                       "SELECT ts_ms, value FROM samples_head WHERE series_id = ?1 UNION ALL "
+                       "SELECT * FROM (SELECT ts_ms, value FROM samples_head WHERE series_id = ?1 "
+                       "ORDER BY ts_ms DESC LIMIT 1) UNION ALL "
                        "SELECT * FROM (SELECT ts_ms, value FROM samples_by_series WHERE "
                        "series_id = ?1 ORDER BY ts_ms DESC LIMIT 1) ORDER BY ts_ms DESC LIMIT 1"),
         cursors_(*db_,

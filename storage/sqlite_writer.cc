@@ -90,7 +90,7 @@ class SqliteWriter final : public Writer {
         db_(std::move(db)),
         files_(files),
         applier_(*db_, options.max_log_events_per_day, options.clock, options.retention_ms,
-                 options.cache_bytes),
+                 options.cache_bytes, options.head_move_interval_ms),
         retention_(*db_, options.retention_batch_rows, options.remote_write_hold_max_ms) {
     retention_requests_.next_periodic =
         options_.clock->SteadyNow() + std::chrono::milliseconds(options_.retention_interval_ms);

@@ -244,6 +244,10 @@ class Daemon::Impl {
       log_->warn("storage.cache_size changes take effect at the next restart");
       next->storage.cache_bytes = config_.storage.cache_bytes;
     }
+    if (next->storage.head_move_interval_ms != config_.storage.head_move_interval_ms) {
+      log_->warn("storage.head_move_interval changes take effect at the next restart");
+      next->storage.head_move_interval_ms = config_.storage.head_move_interval_ms;
+    }
     // New probe instances read their stored state before their first run (RunProbe); storage
     // must be readable for that, so an unreadable database refuses the reload now.
     if (auto reader = storage::Reader::Open(config_.storage.path); !reader.ok()) {
@@ -770,6 +774,7 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   so.rollup_retention_ms = config->storage.rollup_retention_ms;
   so.busy_timeout_ms = config->storage.busy_timeout_ms;
   so.commit_interval_ms = config->storage.commit_interval_ms;
+  so.head_move_interval_ms = config->storage.head_move_interval_ms;
   so.cache_bytes = config->storage.cache_bytes;
   so.remote_write_hold_max_ms = config->storage.remote_write_hold_max_ms;
   so.clock = options.clock;

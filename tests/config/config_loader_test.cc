@@ -369,30 +369,48 @@ TEST(ConfigLoaderTest, StorageBusyTimeoutIsAnOption) {
   EXPECT_EQ(bad_errors.errors()[0].line, 1);
 }
 
-// storage.commit_interval: the group-commit wait, 200ms unless set, 1ms-1h.
-TEST(ConfigLoaderTest, StorageCommitIntervalIsAnOption) {
+// The storage durations: commit_interval (the group-commit wait, 200ms unless set, 1ms-1h) and
+// head_move_interval (how often the head's rows move, 60s unless set, 1s-10m).
+TEST(ConfigLoaderTest, StorageIntervalsAreOptionsWithBounds) {
   FakeClock clock;
   const std::string probes =
       "components:\n  - name: c\n    probes:\n"
       "      - {name: p, kind: tcp, address: \"127.0.0.1:1\"}\n";
-  ConfigErrors errors;
-  auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
-  ASSERT_TRUE(defaults.has_value()) << errors.ToString();
-  EXPECT_EQ(defaults->storage.commit_interval_ms, 200);
-  auto set = LoadConfigFromString("storage: {commit_interval: 1h}\n" + probes, "set.yml", clock,
-                                  &errors);
-  ASSERT_TRUE(set.has_value()) << errors.ToString();
-  EXPECT_EQ(set->storage.commit_interval_ms, 3'600'000);
-  for (const char* bad : {"0s", "2h"}) {
-    ConfigErrors bad_errors;
-    EXPECT_FALSE(LoadConfigFromString(std::string("storage: {commit_interval: ") + bad + "}\n" +
-                                          probes,
-                                      "bad.yml", clock, &bad_errors)
-                     .has_value())
-        << bad;
-    ASSERT_EQ(bad_errors.errors().size(), 1u) << bad_errors.ToString();
-    EXPECT_NE(bad_errors.errors()[0].message.find("commit_interval"), std::string::npos)
-        << bad_errors.ToString();
+  struct Case {
+    const char* key;
+    int64_t StorageConfig::*field;
+    int64_t default_ms;
+    const char* set;
+    int64_t set_ms;
+    std::vector<const char*> bad;
+  };
+  for (const Case& c : {Case{"commit_interval", &StorageConfig::commit_interval_ms, 200, "1h",
+                             3'600'000, {"0s", "2h"}},
+                        Case{"head_move_interval", &StorageConfig::head_move_interval_ms, 60'000,
+                             "10m", 600'000, {"999ms", "11m", "0s", "-1s"}}}) {
+    SCOPED_TRACE(c.key);
+    ConfigErrors errors;
+    auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
+    ASSERT_TRUE(defaults.has_value()) << errors.ToString();
+    EXPECT_EQ(defaults->storage.*c.field, c.default_ms);
+    auto set = LoadConfigFromString(std::string("storage: {") + c.key + ": " + c.set + "}\n" +
+                                        probes,
+                                    "set.yml", clock, &errors);
+    ASSERT_TRUE(set.has_value()) << errors.ToString();
+    EXPECT_EQ(set->storage.*c.field, c.set_ms);
+    for (const char* bad : c.bad) {
+      ConfigErrors bad_errors;
+      EXPECT_FALSE(LoadConfigFromString(std::string("storage: {") + c.key + ": " + bad + "}\n" +
+                                            probes,
+                                        "bad.yml", clock, &bad_errors)
+                       .has_value())
+          << bad;
+      ASSERT_EQ(bad_errors.errors().size(), 1u) << bad_errors.ToString();
+      EXPECT_NE(bad_errors.errors()[0].message.find(c.key), std::string::npos)
+          << bad_errors.ToString();
+      EXPECT_EQ(bad_errors.errors()[0].file, "bad.yml") << bad_errors.ToString();
+      EXPECT_EQ(bad_errors.errors()[0].line, 1) << bad_errors.ToString();
+    }
   }
 }
 

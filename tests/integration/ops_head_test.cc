@@ -23,9 +23,12 @@ using testing::StartObsmon;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-// Components web0..web<n-1>, each with an http health probe of the target every 200 ms.
+// Components web0..web<n-1>, each with an http health probe of the target every 200 ms. The
+// head moves every 15 s (the default is 60 s): several moves within the test's half minute, and
+// the key is read (ignored, the first move would come after the 30 s wait below).
 std::string Config(const std::string& db, int target_port, int components) {
-  std::string yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + db + "\ncomponents:\n";
+  std::string yaml = "listen: 127.0.0.1:0\nstorage:\n  path: " + db +
+                     "\n  head_move_interval: 15s\ncomponents:\n";
   for (int i = 0; i < components; ++i) {
     yaml += testing::HealthComponentYaml("web" + std::to_string(i), target_port);
   }

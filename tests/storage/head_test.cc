@@ -25,10 +25,13 @@ using obsmon::testing::ScratchDir;
 
 constexpr TimestampMs kT0 = 1'760'400'000'000;  // the FakeClock's start
 
+// Moves every 15 s (the default is 60 s): the tests below were written to cross several moves,
+// restarts and late rows within a minute or two of writes.
 StorageOptions Options(const ScratchDir& dir, const Clock* clock) {
   StorageOptions o;
   o.path = dir.File("obsmon.db");
   o.clock = clock;
+  o.head_move_interval_ms = 15'000;
   return o;
 }
 
@@ -305,6 +308,57 @@ TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
   EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 31 * kInstances);
   ExpectReadersAgree(o.path, log, kInstances, runs);
+}
+
+// The rows move every head_move_interval (the default, and another), not more often: between
+// moves the floor stays and the head grows; at each move the floor becomes now - kLagMs and
+// exactly the samples and runs below it (by the test's own log) are in the tables by series and
+// by probe, the rest in the heads.
+TEST(HeadTest, RowsMoveOncePerIntervalAndNotMoreOften) {
+  for (int64_t interval : {StorageOptions{}.head_move_interval_ms, int64_t{25'000}}) {
+    SCOPED_TRACE("interval " + std::to_string(interval));
+    ScratchDir dir;
+    FakeClock clock;
+    auto o = Options(dir, &clock);
+    o.head_move_interval_ms = interval;
+    auto w = testing::StartWriterOrFail(o);
+    ASSERT_TRUE(w);
+    std::vector<TimestampMs> written;  // one sample and one run a second, at these times
+    std::set<TimestampMs> floors_seen;
+    const int seconds = static_cast<int>(3 * interval / 1000) + 2;
+    int moves = 0;
+    for (int second = 0; second < seconds; ++second) {
+      const TimestampMs now = clock.NowMs();
+      WriteBatch b;
+      b.samples.push_back({"m", Instance(0), now, 1.0 * second});
+      RunLog runs;
+      AddRun(b, runs, MakeRun(0, now, true, 0.01));
+      written.push_back(now);
+      ASSERT_TRUE(w->Enqueue(std::move(b)));
+      ASSERT_TRUE(w->Flush().ok());
+      const TimestampMs floor = Scalar(o.path, "SELECT floor_ms FROM samples_head_floor");
+      const bool move_due = second > 0 && (second * 1000) % interval == 0;
+      if (second > 0 && !floors_seen.contains(floor)) {
+        EXPECT_TRUE(move_due) << "the floor moved at second " << second;
+        EXPECT_EQ(floor, now - Head::kLagMs) << "second " << second;
+        ++moves;
+      } else if (move_due) {
+        ADD_FAILURE() << "no move at second " << second;
+      }
+      floors_seen.insert(floor);
+      const int64_t below = std::count_if(written.begin(), written.end(),
+                                          [&](TimestampMs ts) { return ts < floor; });
+      const int64_t above = static_cast<int64_t>(written.size()) - below;
+      EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), below) << second;
+      EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_head"), above) << second;
+      EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM probe_runs_by_probe"), below) << second;
+      EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), above) << second;
+      // What the head holds at most: one interval and the lag.
+      EXPECT_LE(above, (interval + Head::kLagMs) / 1000 + 1) << second;
+      clock.Advance(1000);
+    }
+    EXPECT_EQ(moves, 3);
+  }
 }
 
 // A database written before the head existed: its samples stay where they are, the floor starts

@@ -31,7 +31,7 @@ struct StorageOptions {
   int64_t commit_interval_ms = 200;
   // How often the writer moves the heads' rows older than Head::kLagMs into the tables by series
   // and by probe (storage/head.h). Each move changes one leaf page per series and per probe, so
-  // a longer interval writes fewer pages (at 1,000 probes 60 s writes 58 % fewer bytes than 15 s,
+  // a longer interval writes fewer pages (at 1,000 probes 60 s wrote 58-66 % fewer bytes than 15 s,
   // docs/benchmarks.md) and leaves a bigger head for reads of recent data to scan.
   int64_t head_move_interval_ms = 60'000;
   // Batches waiting for the writer, and their rows (runs, samples, log events...); beyond either

@@ -130,9 +130,14 @@ std::optional<int64_t> ConfigNode::DurationMs(const std::string& key, bool requi
   std::optional<int64_t> ms;
   if (v->IsScalar()) ms = ParseDurationMs(v->Scalar());
   if (!ms) {
+    // A list or a map has no text to quote: say what it is (fresh eyes, stop 37).
+    const std::string got = v->IsScalar()     ? "'" + v->Scalar() + "'"
+                            : v->IsSequence() ? "a list"
+                            : v->IsMap()      ? "a map"
+                                              : "no value";
     errors_->Add(file_, v->Mark(),
-                 "bad duration for '" + key + "': '" + (v->IsScalar() ? v->Scalar() : "") +
-                     "' (use a Prometheus duration such as 500ms, 15s, 2m, 1h30m, 7d; at most 292y)");
+                 "bad duration for '" + key + "': " + got +
+                     " (use a Prometheus duration such as 500ms, 15s, 2m, 1h30m, 7d; at most 292y)");
   }
   return ms;
 }

@@ -177,11 +177,14 @@ int64_t Head::MoveBelow(TimestampMs cut) {
 
 int64_t Head::CompactIfDue() {
   const SteadyTime now = clock_->SteadyNow();
+  // A view dropped while obsmon runs (fresh eyes, stop 34: the API answered 500 until a
+  // restart) is back within kLagMs, not one move interval (up to 10 minutes).
+  if (!next_view_check_ || now >= *next_view_check_) {
+    EnsureViews();
+    next_view_check_ = now + std::chrono::milliseconds(kLagMs);
+  }
   if (next_compaction_ && now < *next_compaction_) return 0;
   next_compaction_ = now + move_every_;
-  // A view dropped while obsmon runs (fresh eyes, stop 34: the API answered 500 until a
-  // restart) is back within one move.
-  EnsureViews();
   // The floor only rises (a wall clock set back waits until it passes the floor again).
   const TimestampMs cut = clock_->NowMs() - kLagMs;
   if (cut <= Floor()) return 0;
@@ -196,6 +199,7 @@ int64_t Head::CompactIfDue() {
 void Head::Forget() {
   floor_.reset();
   next_compaction_.reset();
+  next_view_check_.reset();
 }
 
 void Head::ResetStatements() {

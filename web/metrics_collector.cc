@@ -316,7 +316,8 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
   auto head_moved = Family("obsmon_storage_head_rows_moved_total",
                            "Samples and probe runs moved from the time-ordered heads "
                            "(samples_head, probe_runs_head) into samples_by_series and "
-                           "probe_runs_by_probe; the heads keep about the last 15-30 s.",
+                           "probe_runs_by_probe every storage.head_move_interval; the heads keep the "
+                           "last 15 s plus that interval.",
                            MetricType::Counter);
   AddCounter(&head_moved, {}, static_cast<double>(w.head_rows_moved));
   auto floor_repairs = Family("obsmon_storage_head_floor_repairs_total",

@@ -387,7 +387,7 @@ TEST(ConfigLoaderTest, StorageIntervalsAreOptionsWithBounds) {
   for (const Case& c : {Case{"commit_interval", &StorageConfig::commit_interval_ms, 200, "1h",
                              3'600'000, {"0s", "2h"}},
                         Case{"head_move_interval", &StorageConfig::head_move_interval_ms, 60'000,
-                             "10m", 600'000, {"999ms", "11m", "0s", "-1s"}}}) {
+                             "10m", 600'000, {"999ms", "11m", "0s", "-1s", "[1s]", "{a: 1}"}}}) {
     SCOPED_TRACE(c.key);
     ConfigErrors errors;
     auto defaults = LoadConfigFromString(probes, "default.yml", clock, &errors);
@@ -410,6 +410,12 @@ TEST(ConfigLoaderTest, StorageIntervalsAreOptionsWithBounds) {
           << bad_errors.ToString();
       EXPECT_EQ(bad_errors.errors()[0].file, "bad.yml") << bad_errors.ToString();
       EXPECT_EQ(bad_errors.errors()[0].line, 1) << bad_errors.ToString();
+      // A list or a map is named as such, not quoted as '' (fresh eyes, stop 37).
+      if (bad[0] == '[' || bad[0] == '{') {
+        EXPECT_NE(bad_errors.errors()[0].message.find(bad[0] == '[' ? "a list" : "a map"),
+                  std::string::npos)
+            << bad_errors.ToString();
+      }
     }
   }
 }

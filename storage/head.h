@@ -7,8 +7,9 @@
 // writes every changed page to the WAL (at 1,000 http probes ~5,000 sample pages and ~270 run
 // pages a commit). samples_head and probe_runs_head are keyed (ts_ms, ...): a commit appends to
 // their last pages. Every `move_every_ms` (StorageOptions::head_move_interval_ms, 60 s by
-// default) the rows older than kLagMs move to the other tables in one sorted INSERT each, each series' and probe's leaf changed once for all the rows it gained
-// (docs/storage.md, "The head: samples and runs in time order").
+// default) the rows older than kLagMs move to the other tables in one sorted INSERT each, each
+// series' and probe's leaf changed once for all the rows it gained (docs/storage.md, "The
+// head: samples and runs in time order").
 //
 // One floor (samples_head_floor) splits both pairs: below it the tables by series and by probe,
 // at or above it the heads. A row that arrives older than the floor (a scrape's own timestamp,
@@ -36,8 +37,8 @@ class Head {
   static constexpr int64_t kLagMs = 15'000;
 
   // Recreates the views `samples` and `probe_runs` if a user dropped them (and again every
-  // kLagMs while the writer commits); throws SQLite::Exception if a table stands where one of them belongs. `move_every_ms`
-  // (> 0): how often CompactIfDue moves rows.
+  // kLagMs while the writer commits); throws SQLite::Exception if a table stands where one of
+  // them belongs. `move_every_ms` (> 0): how often CompactIfDue moves rows.
   Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms);
 
   // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.

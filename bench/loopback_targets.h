@@ -1,6 +1,8 @@
 // What the daemon benchmarks probe: one in-process HTTP server on 127.0.0.1 answering
 // GET /t/<n> with a small JSON body (4 threads, so the target is never the bottleneck), and the
-// config lines of N http probes of it.
+// config lines of N http probes of it. For probes with keep_alive the server keeps connections
+// as nginx does (75 s idle, no cap on the requests a connection carries) with a thread for each
+// kept connection besides the 4 (cpp-httplib serves a connection on one thread until it closes).
 #pragma once
 
 #include <httplib.h>
@@ -14,8 +16,13 @@ namespace obsmon::bench {
 
 class LoopbackTargets {
  public:
-  LoopbackTargets() {
-    server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
+  explicit LoopbackTargets(int kept_connections = 0) {
+    const size_t threads = 4 + static_cast<size_t>(kept_connections);
+    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    if (kept_connections > 0) {
+      server_.set_keep_alive_max_count(1 << 30);
+      server_.set_keep_alive_timeout(75);
+    }
     server_.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"status\":\"OK\"}", "application/json");
     });
@@ -33,13 +40,14 @@ class LoopbackTargets {
   int port() const { return port_; }
 
   // `n` entries of a component's `probes:` list (6-space indent): http probes t0..t<n-1> of
-  // this server, every `interval_ms`, with that timeout.
-  std::string ProbesYaml(int n, int interval_ms) const {
+  // this server, every `interval_ms`, with that timeout, and `keep_alive` when not empty.
+  std::string ProbesYaml(int n, int interval_ms, const std::string& keep_alive = "") const {
     std::string out;
     for (int i = 0; i < n; ++i) {
       out += "      - {name: t" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
              std::to_string(port_) + "/t/" + std::to_string(i) + "\", interval: " +
-             std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms}\n";
+             std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms" +
+             (keep_alive.empty() ? "" : ", keep_alive: " + keep_alive) + "}\n";
     }
     return out;
   }

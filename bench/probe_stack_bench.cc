@@ -5,7 +5,9 @@
 //   probe_stack_bench [N=100] [windows=3] [window_s=60] [interval_ms=1000] [warmup_s=30]
 //
 // OBSMON_BENCH_BINARY=<path> runs that obsmon instead of this build's (a before/after pair on
-// the same targets and stack).
+// the same targets and stack). OBSMON_BENCH_KEEP_ALIVE=<duration> (e.g. 1m) gives obsmon's probes
+// that keep_alive (blackbox_exporter connects for every probe whatever it is told) and the
+// target keeps connections; its RESULT names end in "_kept".
 //
 // The targets are N paths of one in-process loopback HTTP server (bench/loopback_targets.h).
 // obsmon probes each path every interval and stores every run in SQLite. Prometheus scrapes
@@ -101,19 +103,22 @@ int main(int argc, char** argv) {
   const char* other = std::getenv("OBSMON_BENCH_BINARY");
   const std::string obsmon =
       other != nullptr ? std::string(other) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
+  const char* keep_env = std::getenv("OBSMON_BENCH_KEEP_ALIVE");
+  const std::string keep_alive = keep_env != nullptr ? keep_env : "";
   ScratchDir dir;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-  const obsmon::bench::LoopbackTargets targets;
+  const obsmon::bench::LoopbackTargets targets(keep_alive.empty() ? 0 : n);
   std::printf("probing %d loopback HTTP targets every %d ms: obsmon beside blackbox_exporter + "
-              "Prometheus, both at once; %d s warm-up, then %d windows of %d s\n",
-              n, interval_ms, warmup_s, windows, window_s);
+              "Prometheus, both at once; %d s warm-up, then %d windows of %d s%s\n",
+              n, interval_ms, warmup_s, windows, window_s,
+              keep_alive.empty() ? "" : ("; obsmon's probes with keep_alive: " + keep_alive).c_str());
 
   const int obsmon_port = obsmon::testing::FreeLoopbackPort();
   WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
                                              "\nstorage:\n  path: " + dir.File("obsmon.db") +
                                              "\ncomponents:\n  - name: bench\n    probes:\n" +
-                                             targets.ProbesYaml(n, interval_ms));
+                                             targets.ProbesYaml(n, interval_ms, keep_alive));
   Subprocess obs({obsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
                  dir.File("obsmon.log"));
 
@@ -189,7 +194,7 @@ int main(int argc, char** argv) {
     std::printf("%-40s %10.2f %10.2f %10.2f %s\n", name.c_str(), s.min, s.median, s.max, unit);
   };
   std::printf("%-40s %10s %10s %10s\n", "min-median-max over windows", "min", "median", "max");
-  const std::string at = "n" + std::to_string(n);
+  const std::string at = "n" + std::to_string(n) + (keep_alive.empty() ? "" : "_kept");
   result("obsmon CPU per probe", o_us, "us");
   result("blackbox+Prometheus CPU per probe", s_us, "us");
   result("CPU per probe, stack / obsmon", ratio, "x");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <utility>
 
 #include "core/text_escape.h"
 #include "probes/bounded_http_client.h"
@@ -245,20 +246,28 @@ HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& cloc
       // validate a config costs nothing.
       watchdog_(watchdog ? std::move(watchdog) : std::make_shared<DeadlineWatchdog>(clock)) {
   if (!options_.follow_redirects) {
-    plain_ = PreparePlainHttp(options_.url, options_.method, options_.headers, options_.body);
+    plain_ = PreparePlainHttp(options_.url, options_.method, options_.headers, options_.body,
+                              options_.keep_alive_ms > 0);
   }
   sample_labels_ = ExtraSampleLabels(spec_, Instance());
 }
 
 class HttpProbe::PlainRun final : public PendingRun {
  public:
-  explicit PlainRun(const HttpProbe& probe)
+  explicit PlainRun(HttpProbe& probe)
       : probe_(probe),
         exchange_(*probe.plain_,
                   HttpParseLimits{probe.options_.max_header_bytes,
                                   probe.options_.max_body_bytes * 2 + 64 * 1024,
-                                  probe.options_.max_body_bytes, false}) {
-    exchange_.Start();
+                                  probe.options_.max_body_bytes, false}),
+        started_(probe.clock_.SteadyNow()) {
+    int kept = std::exchange(probe_.kept_fd_, -1);
+    if (kept >= 0 && started_ - probe_.kept_since_ >=
+                         std::chrono::milliseconds(probe_.options_.keep_alive_ms)) {
+      ::close(kept);  // used for keep_alive already: this run connects afresh
+      kept = -1;
+    }
+    exchange_.Start(kept);
   }
   int fd() const override { return exchange_.fd(); }
   short events() const override { return exchange_.events(); }
@@ -266,6 +275,12 @@ class HttpProbe::PlainRun final : public PendingRun {
   void OnDeadline() override { exchange_.TimedOut(); }
   bool done() const override { return exchange_.done(); }
   ProbeResult TakeResult() override {
+    // Before the result goes out (and the probe's next run can start): the connection is the
+    // next run's when the response allowed it; its age counts from its connect.
+    if (const int fd = exchange_.TakeReusable(); fd >= 0) {
+      if (!exchange_.reused()) probe_.kept_since_ = started_;
+      probe_.kept_fd_ = fd;
+    }
     if (exchange_.timed_out()) return ProbeResult::Down(TimeoutReason(probe_.spec_.timeout_ms));
     if (!exchange_.failure().empty()) return ProbeResult::Down(exchange_.failure());
     HttpResponseParser& r = exchange_.response();
@@ -273,8 +288,9 @@ class HttpProbe::PlainRun final : public PendingRun {
   }
 
  private:
-  const HttpProbe& probe_;
+  HttpProbe& probe_;
   PlainHttpExchange exchange_;
+  const SteadyTime started_;
 };
 
 std::unique_ptr<PendingRun> HttpProbe::Start() {
@@ -282,7 +298,9 @@ std::unique_ptr<PendingRun> HttpProbe::Start() {
   return std::make_unique<PlainRun>(*this);
 }
 
-HttpProbe::~HttpProbe() = default;
+HttpProbe::~HttpProbe() {
+  if (kept_fd_ >= 0) ::close(kept_fd_);
+}
 
 HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::string& method,
                                             const std::optional<std::string>& request_body,
@@ -440,6 +458,33 @@ void ReadRequest(ConfigNode& settings, HttpProbeOptions& opts) {
   if (auto skip = settings.Bool("tls_skip_verify")) opts.tls_skip_verify = *skip;
 }
 
+// keep_alive: a duration (0 is off), only where obsmon's own client serves the probe and a
+// request may be sent again: on a kept connection the server closed as the request went, the
+// run sends it once more on a fresh one, which a POST or PATCH must not be (RFC 9110 §9.2.2).
+void ReadKeepAlive(ConfigNode& settings, HttpProbeOptions& opts) {
+  auto ms = settings.DurationMs("keep_alive");
+  if (!ms || *ms == 0 || opts.url.scheme.empty()) return;  // (a bad url is reported already)
+  constexpr int64_t kMaxMs = 24 * 3600 * 1000;
+  std::string why;
+  if (*ms < 0 || *ms > kMaxMs) {
+    why = "keep_alive must be between 0 (off) and 24h";
+  } else if (opts.url.scheme != "http" || !IsNumericHost(opts.url.target.host)) {
+    why = "keep_alive needs a plain http:// URL to a numeric address (as 127.0.0.1 or [::1]): "
+          "obsmon's own client keeps connections, the one for https and host names does not";
+  } else if (opts.follow_redirects) {
+    why = "keep_alive does not work with follow_redirects";
+  } else if (opts.method == "POST" || opts.method == "PATCH") {
+    why = "keep_alive needs an idempotent method (GET, HEAD, PUT, DELETE or OPTIONS): a request "
+          "on a kept connection the server closed is sent again, which a " + opts.method +
+          " must not be";
+  }
+  if (!why.empty()) {
+    settings.ErrorAt("keep_alive", why);
+    return;
+  }
+  opts.keep_alive_ms = *ms;
+}
+
 void ReadExpectations(ConfigNode& settings, HttpProbeOptions& opts) {
   if (auto codes = settings.StringList("expect_status")) {
     opts.expect_status.clear();
@@ -480,6 +525,7 @@ std::unique_ptr<Probe> MakeHttpProbe(const ProbeSpec& spec, ConfigNode& settings
   HttpProbeOptions opts;
   ReadRequest(settings, opts);
   ReadExpectations(settings, opts);
+  ReadKeepAlive(settings, opts);
   // At most 256 MiB: the body judged is held in memory (`max_body_bytes * 2` is the probe's
   // read budget, which 1e14 would overflow).
   ReadSize(settings, "max_body_bytes", 1, int64_t{256} << 20, &opts.max_body_bytes);

@@ -4,9 +4,13 @@
 // expect_status (codes or ranges, "200", "200-299", "2xx"; default 2xx), body_match and
 // body_not_match (RE2), max_body_bytes (1 MiB), max_header_bytes (64 KiB: the status line and
 // headers of a response; beyond, the run is down), follow_redirects (false; at most 10 hops),
-// tls_skip_verify (false).
+// tls_skip_verify (false), keep_alive (0: off).
 //
-// Every run opens a fresh connection (no keep-alive), so a run measures what a new client sees.
+// Every run opens a fresh connection unless keep_alive is set, so a run measures what a new
+// client sees. With keep_alive (a duration, plain http to a numeric address, an idempotent
+// method) a run sends on the connection of the probe's previous run when the server kept it
+// open, and a connection is used for at most keep_alive from its connect: a server that stops
+// accepting connections is seen within that time (docs/configuration.md, "keep_alive").
 // Plain http to a numeric address with follow_redirects off goes through obsmon's own
 // non-blocking client (plain_http_exchange.h), and such a probe is Startable(): its runs can
 // share a thread with others. Everything else goes through cpp-httplib.
@@ -55,6 +59,7 @@ struct HttpProbeOptions {
   size_t max_header_bytes = 64 * 1024;
   bool follow_redirects = false;
   bool tls_skip_verify = false;
+  int64_t keep_alive_ms = 0;  // 0: a fresh connection every run
 };
 
 class HttpProbe final : public Probe {
@@ -98,6 +103,10 @@ class HttpProbe final : public Probe {
   // address).
   std::optional<PlainHttpTarget> plain_;
   Labels sample_labels_;  // the labels of this probe's own samples, built once
+  // The connection the previous run left open (keep_alive), and when it was opened. Runs of a
+  // probe never overlap (probe.h), so no lock.
+  int kept_fd_ = -1;
+  SteadyTime kept_since_{};
   // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
   std::shared_ptr<DeadlineWatchdog> watchdog_;
 };

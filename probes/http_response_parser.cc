@@ -107,7 +107,13 @@ HttpResponseParser::State HttpResponseParser::Feed(std::string_view data) {
       break;
     }
   }
+  if (state_ == State::kDone && pos < data.size()) trailing_ = true;
   return state_;
+}
+
+bool HttpResponseParser::Reusable() const {
+  return state_ == State::kDone && persistent_ && !capped_ && !trailing_ &&
+         mode_ != BodyMode::kUntilClose;
 }
 
 HttpResponseParser::State HttpResponseParser::FeedEof() {
@@ -169,6 +175,11 @@ void HttpResponseParser::EndHead() {
     return;
   }
   status_ = code;
+  // HTTP/1.1 keeps the connection unless "close" is among the Connection header's tokens;
+  // HTTP/1.0 only with "keep-alive" among them (RFC 9112 §9.3).
+  const bool http11 = status_line[7] != '0';
+  bool close_token = false;
+  bool keep_alive_token = false;
   bool chunked = false;
   bool has_length = false;
   uint64_t length = 0;
@@ -187,6 +198,15 @@ void HttpResponseParser::EndHead() {
       const std::string_view last =
           Trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
       chunked = EqualsIgnoreAsciiCase(last, "chunked");
+    } else if (EqualsIgnoreAsciiCase(name, "Connection")) {
+      std::string_view tokens = value;
+      while (!tokens.empty()) {
+        const size_t comma = tokens.find(',');
+        const std::string_view token = Trim(tokens.substr(0, comma));
+        close_token = close_token || EqualsIgnoreAsciiCase(token, "close");
+        keep_alive_token = keep_alive_token || EqualsIgnoreAsciiCase(token, "keep-alive");
+        tokens = comma == std::string_view::npos ? std::string_view() : tokens.substr(comma + 1);
+      }
     } else if (EqualsIgnoreAsciiCase(name, "Content-Length")) {
       uint64_t v = 0;
       if (!ParseLength(value, &v) || (has_length && v != length)) {
@@ -198,6 +218,7 @@ void HttpResponseParser::EndHead() {
       length = v;
     }
   }
+  persistent_ = http11 ? !close_token : keep_alive_token && !close_token;
   head_.clear();
   head_.shrink_to_fit();
   state_ = State::kBody;

@@ -10,7 +10,8 @@
 //
 // Bodies: none for a HEAD request, 1xx, 204 and 304; else chunked (Transfer-Encoding ending in
 // "chunked"), Content-Length, or until the peer closes. Content-Encoding is not decoded (the
-// client does not ask for one).
+// client does not ask for one). Reusable() says whether the connection may carry another
+// request after this response (RFC 9112 §9.3), for the http probe's keep_alive.
 //
 // Not thread-safe; one parser per response. Pure: no I/O, no clock.
 #pragma once
@@ -60,6 +61,10 @@ class HttpResponseParser {
   uint64_t received() const { return received_; }
   // The kept body reached max_body_bytes and reading stopped.
   bool capped() const { return capped_; }
+  // The response is complete and the connection can carry the next request: HTTP/1.1 without
+  // "Connection: close" (HTTP/1.0 only with "Connection: keep-alive"), its end known from its
+  // framing (not from the peer closing), read to the end (not capped), and nothing after it.
+  bool Reusable() const;
 
  private:
   enum class BodyMode { kNone, kLength, kChunked, kUntilClose };
@@ -75,7 +80,7 @@ class HttpResponseParser {
   // Appends body bytes; false once the kept body is capped.
   bool TakeBody(std::string_view bytes);
 
-  const HttpParseLimits limits_;
+  HttpParseLimits limits_;
   State state_ = State::kHead;
   std::string error_;
   std::string head_;  // the current head, at most max_head_bytes
@@ -90,6 +95,8 @@ class HttpResponseParser {
   std::string body_;
   uint64_t received_ = 0;
   bool capped_ = false;
+  bool persistent_ = false;  // the final head allows another request on the connection
+  bool trailing_ = false;    // bytes came after the response's end
 };
 
 }  // namespace obsmon::probes

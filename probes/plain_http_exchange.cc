@@ -15,15 +15,20 @@ namespace obsmon::probes {
 
 namespace {
 
+bool SameIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 bool HasHeader(const std::map<std::string, std::string>& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
-    if (key.size() != name.size()) continue;
-    bool same = true;
-    for (size_t i = 0; i < key.size() && same; ++i) {
-      same = std::tolower(static_cast<unsigned char>(key[i])) ==
-             std::tolower(static_cast<unsigned char>(name[i]));
-    }
-    if (same) return true;
+    if (SameIgnoringCase(key, name)) return true;
   }
   return false;
 }
@@ -47,11 +52,34 @@ HttpParseLimits WithHeadRequest(HttpParseLimits limits, bool head_request) {
   return limits;
 }
 
+// "close" among a Connection header's comma-separated tokens, in any case.
+bool ContainsCloseToken(std::string_view value) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    std::string_view token = value.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+      token.remove_prefix(1);
+    }
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (SameIgnoringCase(token, "close")) return true;
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+  }
+  return false;
+}
+
+// A kept connection can carry the next request: the peer has neither closed it nor sent
+// anything unasked (either shows as readable), checked without waiting.
+bool PeerIdle(int fd) {
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
 }  // namespace
 
 std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::string& method,
                                                 const std::map<std::string, std::string>& headers,
-                                                const std::optional<std::string>& body) {
+                                                const std::optional<std::string>& body,
+                                                bool keep_alive) {
   if (url.scheme != "http") return std::nullopt;
   PlainHttpTarget t;
   const auto port = htons(static_cast<uint16_t>(url.target.port));
@@ -69,6 +97,12 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
     return std::nullopt;  // a name to resolve: cpp-httplib's path
   }
   t.head_request = method == "HEAD";
+  t.persistent = keep_alive;
+  for (const auto& [name, value] : headers) {
+    if (SameIgnoringCase(name, "Connection") && ContainsCloseToken(value)) {
+      t.persistent = false;
+    }
+  }
   std::string& r = t.request;
   r = method + " " + url.path + " HTTP/1.1\r\n";
   if (!HasHeader(headers, "Host")) {
@@ -79,7 +113,7 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
   }
   if (!HasHeader(headers, "Accept")) r += "Accept: */*\r\n";
   if (!HasHeader(headers, "User-Agent")) r += "User-Agent: obsmon\r\n";
-  if (!HasHeader(headers, "Connection")) r += "Connection: close\r\n";
+  if (!HasHeader(headers, "Connection") && !keep_alive) r += "Connection: close\r\n";
   for (const auto& [name, value] : headers) r += name + ": " + value + "\r\n";
   if (body) {
     if (!HasHeader(headers, "Content-Type")) r += "Content-Type: text/plain\r\n";
@@ -93,10 +127,19 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
 }
 
 PlainHttpExchange::PlainHttpExchange(const PlainHttpTarget& target, HttpParseLimits limits)
-    : target_(target), parser_(WithHeadRequest(limits, target.head_request)) {}
+    : target_(target),
+      limits_(WithHeadRequest(limits, target.head_request)),
+      parser_(limits_) {}
 
 PlainHttpExchange::~PlainHttpExchange() {
   if (fd_ >= 0) ::close(fd_);
+  if (kept_fd_ >= 0) ::close(kept_fd_);
+}
+
+int PlainHttpExchange::TakeReusable() {
+  const int fd = kept_fd_;
+  kept_fd_ = -1;
+  return fd;
 }
 
 short PlainHttpExchange::events() const {
@@ -106,11 +149,42 @@ short PlainHttpExchange::events() const {
 void PlainHttpExchange::Finish(std::string failure) {
   failure_ = std::move(failure);
   done_ = true;
-  if (fd_ >= 0) ::close(fd_);  // no shutdown(): close ends the connection as well
+  if (fd_ >= 0 && failure_.empty() && !timed_out_ && target_.persistent && parser_.Reusable()) {
+    kept_fd_ = fd_;
+  } else if (fd_ >= 0) {
+    ::close(fd_);  // no shutdown(): close ends the connection as well
+  }
   fd_ = -1;
 }
 
-void PlainHttpExchange::Start() {
+void PlainHttpExchange::Start(int kept_fd) {
+  if (kept_fd >= 0) {
+    if (PeerIdle(kept_fd)) {
+      fd_ = kept_fd;
+      reused_ = true;
+      connected_ = true;
+      Send();
+      return;
+    }
+    ::close(kept_fd);  // closed by the peer (its idle timeout), or out of step: a fresh one
+  }
+  Connect();
+}
+
+bool PlainHttpExchange::RetryFresh() {
+  if (!reused_ || got_bytes_) return false;
+  ::close(fd_);
+  fd_ = -1;
+  reused_ = false;  // once: a fresh connection that fails is the run's failure
+  connected_ = false;
+  sent_ = 0;
+  phase_ = Phase::kSending;
+  parser_ = HttpResponseParser(limits_);
+  Connect();
+  return true;
+}
+
+void PlainHttpExchange::Connect() {
   fd_ = ::socket(target_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
     Finish(std::string("connect failed: ") + strerror(errno));
@@ -153,6 +227,7 @@ void PlainHttpExchange::Send() {
     // Not connected yet (or the send buffer is full): poll for POLLOUT.
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     const int err = errno;
+    if (RetryFresh()) return;
     if (!connected_ && err != EPIPE && err != ECONNRESET) {
       Finish(ConnectFailure(err));
     } else {
@@ -169,8 +244,10 @@ void PlainHttpExchange::Receive() {
     const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
     HttpResponseParser::State state;
     if (n > 0) {
+      got_bytes_ = true;
       state = parser_.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      if (RetryFresh()) return;      // a kept connection closed under the request
       state = parser_.FeedEof();  // closed, or reset: what arrived is all there is
     } else if (errno == EINTR) {
       continue;

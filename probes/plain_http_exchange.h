@@ -9,8 +9,13 @@
 // caller's: it calls TimedOut() when it passes. Everything else (https, redirects, host names
 // to resolve) goes through cpp-httplib (http_probe.cc).
 //
+// With the probe's keep_alive, an exchange may start on the connection of the probe's previous
+// run (Start(fd)) and hand its own back when the response allows it (TakeReusable()); a kept
+// connection the peer closed meanwhile is replaced by a fresh one within the same run, as Go's
+// and curl's clients do, so a server's idle timeout never makes a run down.
+//
 // Not thread-safe: one thread drives an exchange. The exchange owns its socket and closes it
-// when it finishes or is destroyed.
+// when it finishes or is destroyed, unless TakeReusable() took it.
 #pragma once
 
 #include <sys/socket.h>
@@ -30,15 +35,20 @@ struct PlainHttpTarget {
   socklen_t addr_len = 0;
   std::string request;  // the request's bytes: head and body
   bool head_request = false;
+  // The request lets the connection carry the next one (keep_alive set, no "Connection: close"
+  // among the configured headers).
+  bool persistent = false;
 };
 
 // The target for `url` when obsmon's client can serve it (http to a numeric IPv4 or IPv6
 // address); nullopt otherwise. The request carries Host, Accept: */*, User-Agent: obsmon and
-// Connection: close unless `headers` sets them, then `headers`, then the body with its
-// Content-Length (and Content-Type: text/plain unless set), as cpp-httplib's path sends them.
+// Connection: close (none with `keep_alive`: HTTP/1.1 keeps the connection by default) unless
+// `headers` sets them, then `headers`, then the body with its Content-Length (and Content-Type:
+// text/plain unless set), as cpp-httplib's path sends them.
 std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::string& method,
                                                 const std::map<std::string, std::string>& headers,
-                                                const std::optional<std::string>& body);
+                                                const std::optional<std::string>& body,
+                                                bool keep_alive = false);
 
 class PlainHttpExchange {
  public:
@@ -48,8 +58,10 @@ class PlainHttpExchange {
   PlainHttpExchange(const PlainHttpExchange&) = delete;
   PlainHttpExchange& operator=(const PlainHttpExchange&) = delete;
 
-  // Opens the socket, connects and sends what it can without waiting.
-  void Start();
+  // Opens the socket, connects and sends what it can without waiting. With `kept_fd` >= 0 (a
+  // connection TakeReusable() gave, now owned by the exchange) it sends on that one instead,
+  // unless the peer has closed it or sent something unasked (then a fresh one).
+  void Start(int kept_fd = -1);
   // The socket to poll and for what (POLLOUT while connecting or sending, POLLIN while
   // reading); -1 once finished.
   int fd() const { return done_ ? -1 : fd_; }
@@ -66,16 +78,29 @@ class PlainHttpExchange {
   const std::string& failure() const { return failure_; }
   // The response; complete (or capped at max_body_bytes) when done with no failure.
   HttpResponseParser& response() { return parser_; }
+  // The request went on a kept connection (not a fresh one).
+  bool reused() const { return reused_; }
+  // Once done: the connection, for the probe's next run, when both the request and the
+  // response allow it (the caller owns it then); else -1.
+  int TakeReusable();
 
  private:
   enum class Phase { kSending, kReading };
   void Send();
   void Receive();
   void Finish(std::string failure);
+  void Connect();
+  // A kept connection failed before a byte of the response came (the peer closed it as the
+  // request went): true when the request was sent again on a fresh connection.
+  bool RetryFresh();
 
   const PlainHttpTarget& target_;
+  const HttpParseLimits limits_;
   HttpResponseParser parser_;
   int fd_ = -1;
+  int kept_fd_ = -1;  // the socket, held past Finish() when the exchange may hand it on
+  bool reused_ = false;
+  bool got_bytes_ = false;  // a byte of the response arrived
   Phase phase_ = Phase::kSending;
   size_t sent_ = 0;
   bool connected_ = false;  // a byte was sent: errors from here on are not the connect's

@@ -1,5 +1,6 @@
 // obsmon's command line: run, check, report, version (and more as capabilities arrive).
 #include <malloc.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -54,6 +55,13 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // a peer closing a socket must not kill obsmon
+  // Each probe's kept connection (keep_alive) is an open file: the soft limit goes up to the
+  // hard one, as Go programs (Prometheus, blackbox_exporter) do at start; 1,024 is the default
+  // soft limit of a shell or of systemd without LimitNOFILE.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto log = MakeLogger(level, log_format);
   DaemonOptions options;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace obsmon::probes {
 namespace {
@@ -149,6 +150,56 @@ TEST(HttpResponseParserTest, MalformedResponsesAreErrorsWithReasons) {
                     0)
                 .state(),
             State::kError);
+}
+
+// Feeds all of `text`, `step` bytes at a time, and never closes: what a kept connection has
+// read when the response ends.
+HttpResponseParser FeedAll(const std::string& text, size_t step, HttpParseLimits limits = {}) {
+  HttpResponseParser p(limits);
+  for (size_t i = 0; i < text.size(); i += step) p.Feed(std::string_view(text).substr(i, step));
+  return p;
+}
+
+// RFC 9112 §9.3: which responses leave the connection for the next request.
+TEST(HttpResponseParserTest, ReusableOnlyWhenTheResponseAllowsAndEndsByItsFraming) {
+  struct Case {
+    std::string response;
+    bool reusable;
+    HttpParseLimits limits;
+  };
+  HttpParseLimits head;
+  head.head_request = true;
+  HttpParseLimits small_body;
+  small_body.max_body_bytes = 3;
+  const std::vector<Case> cases = {
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true, {}},
+      {"HTTP/1.1 503 Unavailable\r\nContent-Length: 4\r\n\r\ndown", true, {}},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", true, {}},
+      {"HTTP/1.1 204 No Content\r\n\r\n", true, {}},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, head},
+      {"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\nHTTP/1.1 200 OK\r\n"
+       "Content-Length: 0\r\n\r\n", true, {}},
+      {"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", false, {}},
+      {"HTTP/1.1 200 OK\r\nconnection: Keep-Alive, CLOSE\r\nContent-Length: 2\r\n\r\nok", false,
+       {}},
+      {"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", false, {}},
+      {"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", true, {}},
+      // Its end is the peer's close: nothing can follow on that connection.
+      {"HTTP/1.1 200 OK\r\n\r\nuntil close", false, {}},
+      // Bytes after the response: out of step with the server.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n", false, {}},
+      {"HTTP/1.1 204 No Content\r\n\r\nX", false, {}},
+      // Cut at max_body_bytes: the rest of the body is still on the connection.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, small_body},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", false, {}},  // not complete
+      {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false, {}},     // an error
+  };
+  for (const Case& c : cases) {
+    for (size_t step : {size_t{1}, size_t{4}, c.response.size()}) {
+      EXPECT_EQ(FeedAll(c.response, step, c.limits).Reusable(), c.reusable)
+          << c.response << " in steps of " << step;
+    }
+  }
 }
 
 }  // namespace

@@ -4,11 +4,12 @@
 # benches) and the tools the tests install (prometheus, prometheus-blackbox-exporter, promtool,
 # grep, ripgrep's rg, python3, curl).
 #
-#   bench/compare.sh            # the full run, about 60 minutes on 2 cores
-#   WARMUP_S=30 bench/compare.sh  # the same with 30 s of warm-up (20 minutes): obsmon's CPU per
+#   bench/compare.sh            # the full run, about 110 minutes on 2 cores
+#   WARMUP_S=30 bench/compare.sh  # the same with 30 s of warm-up (30 minutes): obsmon's CPU per
 #                               # run is then that of its first minutes, lower than later
-#   bench/compare.sh --quick    # every section, shortened (about 8 minutes): checks the set-up;
+#   bench/compare.sh --quick    # every section, shortened (about 10 minutes): checks the set-up;
 #                               # its figures are not steady state and are marked so
+#   SECTIONS="probes100_kept probes1000_kept" bench/compare.sh   # only those sections
 #
 # Sections, one after the other (never two at once, so they do not share the CPU):
 #   probes 100, probes 1000  bench/probe_stack_bench: obsmon beside blackbox_exporter + Prometheus
@@ -16,6 +17,8 @@
 #                            warm-up (WARMUP_S): obsmon's writer costs more a run as its tables
 #                            grow (docs/benchmarks.md, "The writer at steady state"), so the
 #                            windows of 60 s measure both at steady state, not their first minutes
+#   probes 100 kept,         the same with obsmon's probes at keep_alive: 1m (a run reuses the
+#   probes 1000 kept         connection of the one before; blackbox_exporter cannot)
 #   log scan                 bench/log_compare.sh: the daemon's log probe against grep -E and rg,
 #                            page cache warm and cold, on generated python/json/nginx/long logs
 #   rules                    bench/rules_vs_prometheus.sh: 1,000 rules x 10,000 series
@@ -51,11 +54,13 @@ fi
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/obsmon-compare.XXXXXX")
 echo "compare: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
-  "logs in $LOGS$([ "$QUICK" = 1 ] && echo '; QUICK: not steady state')"
+  "logs in $LOGS$([ "$QUICK" = 1 ] && echo '; QUICK: not steady state'); sections: $SECTIONS"
 start=$SECONDS
+SECTIONS=${SECTIONS:-probes100 probes1000 probes100_kept probes1000_kept log rules report}
 section() {  # section NAME COMMAND...: runs it, keeps its output, says how long it took
   local name=$1
   shift
+  case " $SECTIONS " in *" $name "*) ;; *) return 0 ;; esac
   local t0=$SECONDS
   echo "== $name: $*"
   local rc=0
@@ -69,6 +74,10 @@ section() {  # section NAME COMMAND...: runs it, keeps its output, says how long
 }
 section probes100 "$BUILD/bench/probe_stack_bench" 100 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
 section probes1000 "$BUILD/bench/probe_stack_bench" 1000 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
+section probes100_kept env OBSMON_BENCH_KEEP_ALIVE=1m "$BUILD/bench/probe_stack_bench" 100 \
+  "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
+section probes1000_kept env OBSMON_BENCH_KEEP_ALIVE=1m "$BUILD/bench/probe_stack_bench" 1000 \
+  "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
 section log env OBSMON_BUILD_DIR="$BUILD" bench/log_compare.sh --size-mb "$LOG_MB" \
   --runs "$LOG_RUNS" --cold-runs "$LOG_RUNS" --obsmon "$BUILD/obsmon" --bench "$BUILD/bench/log_scan_bench"
 section rules env OBSMON_BUILD_DIR="$BUILD" CYCLES="$CYCLES" RULES_WARM_S="$RULES_WARM_S" \
@@ -78,4 +87,4 @@ section report env OBSMON_BUILD_DIR="$BUILD" REPS="$REPS" bench/report_vs_promet
 cat "$LOGS"/*.txt | grep -h '^RESULT ' >"$LOGS/results.txt" || true
 echo
 echo "compare: $((SECONDS - start)) s in all; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 bench/compare_table.py "$LOGS/results.txt" "$QUICK"
+python3 bench/compare_table.py "$LOGS/results.txt" "$QUICK" "$SECTIONS"

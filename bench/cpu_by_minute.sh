@@ -8,6 +8,7 @@
 # write system calls and bytes written per run (/proc/PID/task/*/io: what grows with its tables).
 #
 #   bench/cpu_by_minute.sh [N=100] [MINUTES=10] [obsmon binary=build/obsmon]
+#   KEEP_ALIVE=1m bench/cpu_by_minute.sh ...   # the probes with keep_alive (daemon_lib.sh)
 #
 # Two builds side by side: run the script twice at once, one binary each (both then share the
 # machine's load alike). Needs python3 and curl.

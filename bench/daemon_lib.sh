@@ -8,9 +8,12 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# KEEP_ALIVE (a duration, e.g. 1m) in the environment: the probes get that keep_alive and the
+# target keeps connections (HTTP/1.1).
+
 # start_target DIR PORT: bench/http_target.py on PORT, its stderr in DIR; sets target_pid.
 start_target() {
-  python3 "$(dirname "${BASH_SOURCE[0]}")/http_target.py" "$2" 2> "$1/target.log" &
+  python3 "$(dirname "${BASH_SOURCE[0]}")/http_target.py" "$2" ${KEEP_ALIVE:+keep} 2> "$1/target.log" &
   target_pid=$!
   for _ in $(seq 100); do  # the target listens before the first run (a refusal is a down run)
     curl -s -o /dev/null "127.0.0.1:$2/t/0" && break
@@ -31,7 +34,7 @@ probe_config() {
   echo "  - name: $3"
   echo "    probes:"
   for ((i = 0; i < $5; i++)); do
-    echo "      - {name: $4$i, kind: http, url: \"http://127.0.0.1:$6/t/$i\", interval: 1000ms, timeout: 1000ms}"
+    echo "      - {name: $4$i, kind: http, url: \"http://127.0.0.1:$6/t/$i\", interval: 1000ms, timeout: 1000ms${KEEP_ALIVE:+, keep_alive: $KEEP_ALIVE}}"
   done
 }
 

@@ -1,11 +1,15 @@
 # The small HTTP target of the daemon benchmarks (bench/daemon_lib.sh, connect_floor_bench):
 # answers GET <anything> with {"status":"OK"}, one thread per connection, in a process of its
-# own so that none of its CPU counts as obsmon's. Usage: python3 bench/http_target.py PORT
+# own so that none of its CPU counts as obsmon's. Usage: python3 bench/http_target.py PORT [keep]
+# ("keep": HTTP/1.1, connections kept between requests, for probes with keep_alive; otherwise
+# HTTP/1.0, each connection closed after its answer).
 import http.server
 import sys
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
+    if len(sys.argv) > 2 and sys.argv[2] == "keep":
+        protocol_version = "HTTP/1.1"
     def do_GET(self):
         body = b'{"status":"OK"}'
         self.send_response(200)

@@ -2,7 +2,9 @@
 // the input in pieces whose sizes the first bytes choose, then closed. Checks its bounds: the
 // kept body never passes max_body_bytes, a finished response has a final status, an error has a
 // reason, and feeding the same bytes in one piece gives the same verdict when no piece boundary
-// matters (the state and status must agree).
+// matters (the state and status must agree). Reusable() (keep_alive) only for a finished, uncut
+// response, and the same in pieces and whole when every byte is fed and the peer never closes
+// (as a kept connection reads it).
 // Seeds: Content-Length, chunked with extensions and trailers, 100 Continue, close-delimited,
 // HEAD-like 204/304, bad sizes.
 #include <cstddef>
@@ -42,6 +44,24 @@ void Check(const HttpResponseParser& p, const HttpParseLimits& limits) {
   }
 }
 
+// Feeds every byte, also after the response ended, and never closes.
+void FeedAll(std::string_view in, const uint8_t* cuts, size_t ncuts, HttpResponseParser* p) {
+  size_t i = 0;
+  while (!in.empty()) {
+    size_t n = ncuts > 0 ? static_cast<size_t>(cuts[i++ % ncuts]) + 1 : in.size();
+    if (n > in.size()) n = in.size();
+    p->Feed(in.substr(0, n));
+    in.remove_prefix(n);
+  }
+}
+
+void CheckReusable(const HttpResponseParser& p) {
+  if (p.Reusable() && (p.state() != HttpResponseParser::State::kDone || p.capped() ||
+                       p.status() < 200)) {
+    __builtin_trap();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -66,5 +86,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       pieces.body() != whole.body()) {
     __builtin_trap();
   }
+  CheckReusable(pieces);
+  CheckReusable(whole);
+  HttpResponseParser kept_pieces(limits);
+  FeedAll(in, cuts, ncuts, &kept_pieces);
+  HttpResponseParser kept_whole(limits);
+  FeedAll(in, nullptr, 0, &kept_whole);
+  CheckReusable(kept_pieces);
+  CheckReusable(kept_whole);
+  if (kept_pieces.Reusable() != kept_whole.Reusable()) __builtin_trap();
   return 0;
 }

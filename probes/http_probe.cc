@@ -12,6 +12,7 @@
 
 #include "core/text_escape.h"
 #include "probes/bounded_http_client.h"
+#include "probes/kept_connections.h"
 #include "probes/pending_run.h"
 #include "probes/probe_helpers.h"
 #include "probes/tcp_connect.h"
@@ -261,7 +262,7 @@ class HttpProbe::PlainRun final : public PendingRun {
                                   probe.options_.max_body_bytes * 2 + 64 * 1024,
                                   probe.options_.max_body_bytes, false}),
         started_(probe.clock_.SteadyNow()) {
-    int kept = std::exchange(probe_.kept_fd_, -1);
+    int kept = probe_.TakeKept();
     if (kept >= 0 && started_ - probe_.kept_since_ >=
                          std::chrono::milliseconds(probe_.options_.keep_alive_ms)) {
       ::close(kept);  // used for keep_alive already: this run connects afresh
@@ -275,23 +276,40 @@ class HttpProbe::PlainRun final : public PendingRun {
   void OnDeadline() override { exchange_.TimedOut(); }
   bool done() const override { return exchange_.done(); }
   ProbeResult TakeResult() override {
+    ProbeResult result = Result();
     // Before the result goes out (and the probe's next run can start): the connection is the
-    // next run's when the response allowed it; its age counts from its connect.
+    // next run's when the response allowed it, the run was up (a down run's next run starts
+    // afresh, as the docs promise: fresh eyes found a 503 kept it) and the process's budget of
+    // kept connections allows; its age counts from its connect.
     if (const int fd = exchange_.TakeReusable(); fd >= 0) {
-      if (!exchange_.reused()) probe_.kept_since_ = started_;
-      probe_.kept_fd_ = fd;
+      if (result.success && KeptConnections::Instance().TryKeep()) {
+        if (!exchange_.reused()) probe_.kept_since_ = started_;
+        probe_.kept_fd_ = fd;
+      } else {
+        ::close(fd);
+      }
     }
+    return result;
+  }
+
+ private:
+  ProbeResult Result() {
     if (exchange_.timed_out()) return ProbeResult::Down(TimeoutReason(probe_.spec_.timeout_ms));
     if (!exchange_.failure().empty()) return ProbeResult::Down(exchange_.failure());
     HttpResponseParser& r = exchange_.response();
     return probe_.Judge(r.status(), r.content_length_header(), r.body(), r.received());
   }
 
- private:
   HttpProbe& probe_;
   PlainHttpExchange exchange_;
   const SteadyTime started_;
 };
+
+int HttpProbe::TakeKept() {
+  const int fd = std::exchange(kept_fd_, -1);
+  if (fd >= 0) KeptConnections::Instance().Release();
+  return fd;
+}
 
 std::unique_ptr<PendingRun> HttpProbe::Start() {
   if (!plain_) return nullptr;
@@ -299,7 +317,7 @@ std::unique_ptr<PendingRun> HttpProbe::Start() {
 }
 
 HttpProbe::~HttpProbe() {
-  if (kept_fd_ >= 0) ::close(kept_fd_);
+  if (const int fd = TakeKept(); fd >= 0) ::close(fd);
 }
 
 HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::string& method,

@@ -95,6 +95,8 @@ class HttpProbe final : public Probe {
                     uint64_t received) const;
   HttpExchange Exchange(const HttpUrl& url, const std::string& method,
                         const std::optional<std::string>& request_body, const Deadline& deadline);
+  // The kept connection (its place in the process's budget given back), or -1.
+  int TakeKept();
 
   ProbeSpec spec_;
   HttpProbeOptions options_;

@@ -180,6 +180,7 @@ void HttpResponseParser::EndHead() {
   const bool http11 = status_line[7] != '0';
   bool close_token = false;
   bool keep_alive_token = false;
+  bool folded = false;
   bool chunked = false;
   bool has_length = false;
   uint64_t length = 0;
@@ -189,6 +190,13 @@ void HttpResponseParser::EndHead() {
         head.substr(eol + 1, next == std::string_view::npos ? std::string_view::npos
                                                             : next - eol - 1);
     eol = next;
+    // obs-fold (RFC 9112 §5.2): a line that continues the header before it. Its words (a
+    // "close" folded onto a Connection header) are not read, so such a connection is not
+    // kept (fresh eyes: a folded close kept it, and the server then answered nothing on it).
+    if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
+      folded = true;
+      continue;  // part of the header before it, not a header of its own
+    }
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
     const std::string_view name = Trim(line.substr(0, colon));
@@ -218,7 +226,7 @@ void HttpResponseParser::EndHead() {
       length = v;
     }
   }
-  persistent_ = http11 ? !close_token : keep_alive_token && !close_token;
+  persistent_ = !folded && (http11 ? !close_token : keep_alive_token && !close_token);
   head_.clear();
   head_.shrink_to_fit();
   state_ = State::kBody;

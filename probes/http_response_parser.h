@@ -63,7 +63,8 @@ class HttpResponseParser {
   bool capped() const { return capped_; }
   // The response is complete and the connection can carry the next request: HTTP/1.1 without
   // "Connection: close" (HTTP/1.0 only with "Connection: keep-alive"), its end known from its
-  // framing (not from the peer closing), read to the end (not capped), and nothing after it.
+  // framing (not from the peer closing), read to the end (not capped), nothing after it, and
+  // no folded header line (obs-fold: its words are not read).
   bool Reusable() const;
 
  private:

@@ -658,7 +658,10 @@ void LogFollower::ReportLost(const ReadPlan& plan, FollowOutput* out) {
     return std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), r.inode) ==
            plan.listed_inodes.end();
   });
-  for (const auto& [file, bytes] : plan.lost) {
+  for (const auto& lost : plan.lost) {
+    // Named, not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const auto& file = lost.first;
+    const auto bytes = lost.second;
     // The same file: inode, mtime and size. An inode number alone is reused by logrotate's
     // next files (fresh eyes: a new copy on a reported one's number was never named).
     const bool reported = std::any_of(

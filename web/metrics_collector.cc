@@ -230,8 +230,19 @@ std::vector<MetricFamily> SchedulerFamilies(const SchedulerMetrics& s) {
   auto busy = Family("obsmon_scheduler_busy_workers", "Workers running a probe now.",
                      MetricType::Gauge);
   AddGauge(&busy, {}, static_cast<double>(s.busy_workers));
+  auto kept = Family("obsmon_http_kept_connections",
+                     "Connections the http probes' keep_alive holds open between runs.",
+                     MetricType::Gauge);
+  AddGauge(&kept, {}, static_cast<double>(s.kept_connections));
+  auto kept_limit = Family("obsmon_http_kept_connections_limit",
+                           "How many connections keep_alive may hold open: half the soft "
+                           "open-files limit less 64; beyond, runs connect afresh.",
+                           MetricType::Gauge);
+  AddGauge(&kept_limit, {}, static_cast<double>(s.kept_connections_limit));
   std::vector<MetricFamily> out;
-  for (auto* f : {&lag, &last_lag, &skipped, &sched_queue, &busy}) out.push_back(std::move(*f));
+  for (auto* f : {&lag, &last_lag, &skipped, &sched_queue, &busy, &kept, &kept_limit}) {
+    out.push_back(std::move(*f));
+  }
   return out;
 }
 

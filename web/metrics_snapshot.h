@@ -61,6 +61,9 @@ struct SchedulerMetrics {
   uint64_t lag_count = 0;
   uint64_t queue_depth = 0;
   uint64_t busy_workers = 0;
+  // The http probes' connections kept open between runs (keep_alive), and how many may be.
+  int64_t kept_connections = 0;
+  int64_t kept_connections_limit = 0;
 };
 
 // The storage writer's counters (storage's WriterStats); totals since start unless noted.

@@ -1,5 +1,7 @@
 #include "cmd/obsmon/metrics_snapshot_source.h"
 
+#include "probes/kept_connections.h"
+
 namespace obsmon {
 
 std::vector<ComponentMetrics> ComponentMetricsOf(const std::vector<ComponentState>& components) {
@@ -52,6 +54,8 @@ SchedulerMetrics SchedulerMetricsOf(const SchedulerStats& stats) {
   m.lag_count = stats.lag_count;
   m.queue_depth = stats.queue_depth;
   m.busy_workers = stats.busy_workers;
+  m.kept_connections = probes::KeptConnections::Instance().kept();
+  m.kept_connections_limit = probes::KeptConnections::Instance().limit();
   return m;
 }
 

@@ -249,6 +249,32 @@ TEST(HttpKeepAliveTest, ResponsesThatForbidReuseAndFailedRunsCloseTheConnection)
   EXPECT_EQ(slow.requests(), 3);
 }
 
+// A down run (a status or body the probe does not accept) closes its connection: the next run
+// connects afresh (fresh eyes: alternating 200 and 503 kept one connection for 11 runs).
+TEST(HttpKeepAliveTest, ADownRunClosesItsConnection) {
+  CountingServer server([](int nth) {
+    if (nth % 2 == 1) return Answer{kOk};
+    return Answer{"HTTP/1.1 503 Unavailable\r\nContent-Length: 4\r\n\r\ndown"};
+  });
+  CountingServer body([](int nth) {
+    if (nth % 2 == 1) return Answer{kOk};
+    return Answer{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad"};
+  });
+  FakeClock clock;
+  ConfigErrors errors;
+  auto status = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
+  auto matched = Make("url: " + body.Url("/") + "\nkeep_alive: 1m\nbody_match: ok\n", clock, &errors);
+  ASSERT_TRUE(status && matched) << errors.ToString();
+  for (int run = 0; run < 6; ++run) {
+    EXPECT_EQ(RunOnce(*status, clock).success, run % 2 == 0) << run;
+    EXPECT_EQ(RunOnce(*matched, clock).success, run % 2 == 0) << run;
+  }
+  // Up on a fresh connection, down on it, closed: a connection for each pair of runs.
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(body.connections(), 3);
+  EXPECT_EQ(server.requests(), 6);
+}
+
 TEST(HttpKeepAliveTest, UnaskedBytesOnAKeptConnectionMakeTheNextRunConnectAfresh) {
   // 50 ms after its answer the server sends a stray response nobody asked for; a run that read
   // it as its own would be judged on it (status 500).

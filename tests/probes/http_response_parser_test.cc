@@ -193,6 +193,10 @@ TEST(HttpResponseParserTest, ReusableOnlyWhenTheResponseAllowsAndEndsByItsFramin
       {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, small_body},
       {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel", false, {}},  // not complete
       {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false, {}},     // an error
+      // obs-fold: a "close" folded onto the Connection header (fresh eyes) is not read.
+      {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive,\r\n close\r\n\r\n", false,
+       {}},
+      {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: 1\r\n\t2\r\n\r\n", false, {}},
   };
   for (const Case& c : cases) {
     for (size_t step : {size_t{1}, size_t{4}, c.response.size()}) {

@@ -1,28 +1,30 @@
 // What the daemon benchmarks probe: one in-process HTTP server on 127.0.0.1 answering
 // GET /t/<n> with a small JSON body (4 threads, so the target is never the bottleneck), and the
-// config lines of N http probes of it. For probes with keep_alive the server keeps connections
-// as nginx does (75 s idle, no cap on the requests a connection carries) with a thread for each
-// kept connection besides the 4 (cpp-httplib serves a connection on one thread until it closes).
+// config lines of N http probes of it. For probes with keep_alive the server is one epoll thread
+// instead (bench/epoll_http_target.h), which keeps connections until the client closes them.
 #pragma once
 
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
 #include <thread>
+
+#include "bench/epoll_http_target.h"
 
 namespace obsmon::bench {
 
 class LoopbackTargets {
  public:
-  explicit LoopbackTargets(int kept_connections = 0) {
-    const size_t threads = 4 + static_cast<size_t>(kept_connections);
-    server_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    if (kept_connections > 0) {
-      server_.set_keep_alive_max_count(1 << 30);
-      server_.set_keep_alive_timeout(75);
+  explicit LoopbackTargets(bool kept_connections = false) {
+    if (kept_connections) {
+      kept_ = std::make_unique<EpollHttpTarget>();
+      port_ = kept_->port();
+      return;
     }
+    server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
     server_.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"status\":\"OK\"}", "application/json");
     });
@@ -31,6 +33,7 @@ class LoopbackTargets {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~LoopbackTargets() {
+    if (kept_) return;
     server_.stop();
     thread_.join();
   }
@@ -73,6 +76,7 @@ class LoopbackTargets {
 
   httplib::Server server_;
   std::thread thread_;
+  std::unique_ptr<EpollHttpTarget> kept_;
   int port_ = 0;
 };
 

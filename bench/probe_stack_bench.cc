@@ -7,7 +7,7 @@
 // OBSMON_BENCH_BINARY=<path> runs that obsmon instead of this build's (a before/after pair on
 // the same targets and stack). OBSMON_BENCH_KEEP_ALIVE=<duration> (e.g. 1m) gives obsmon's probes
 // that keep_alive (blackbox_exporter connects for every probe whatever it is told) and the
-// target keeps connections; its RESULT names end in "_kept".
+// target is bench/epoll_http_target.h, which keeps connections; its RESULT names end in "_kept".
 //
 // The targets are N paths of one in-process loopback HTTP server (bench/loopback_targets.h).
 // obsmon probes each path every interval and stores every run in SQLite. Prometheus scrapes
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   ScratchDir dir;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
-  const obsmon::bench::LoopbackTargets targets(keep_alive.empty() ? 0 : n);
+  const obsmon::bench::LoopbackTargets targets(!keep_alive.empty());
   std::printf("probing %d loopback HTTP targets every %d ms: obsmon beside blackbox_exporter + "
               "Prometheus, both at once; %d s warm-up, then %d windows of %d s%s\n",
               n, interval_ms, warmup_s, windows, window_s,

@@ -104,6 +104,15 @@ std::unique_ptr<Probe> Make(const std::string& yaml, const Clock& clock,
   return MakeHttpProbe(Spec(), node, clock);
 }
 
+// A probe of `server`'s "/" with keep_alive: 1m and `extra` keys.
+std::unique_ptr<Probe> Kept(const CountingServer& server, const Clock& clock,
+                            const std::string& extra = "") {
+  ConfigErrors errors;
+  auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n" + extra, clock, &errors);
+  EXPECT_TRUE(probe) << errors.ToString();
+  return probe;
+}
+
 ProbeResult RunOnce(Probe& probe, const Clock& clock) {
   return probe.Run(Deadline{clock.SteadyNow() + milliseconds(2000)});
 }
@@ -155,9 +164,8 @@ TEST(HttpKeepAliveTest, WithoutKeepAliveEveryRunConnectsAndAsksTheServerToClose)
 TEST(HttpKeepAliveTest, AConnectionTheServerClosedIsReplacedNotADownRun) {
   CountingServer server([](int) { return Answer{kOk, /*close_after=*/true}; });
   FakeClock clock;
-  ConfigErrors errors;
-  auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-  ASSERT_TRUE(probe) << errors.ToString();
+  auto probe = Kept(server, clock);
+  ASSERT_TRUE(probe);
   for (int run = 0; run < 8; ++run) {
     ProbeResult r = RunOnce(*probe, clock);
     EXPECT_TRUE(r.success) << run << ": " << r.reason;
@@ -176,9 +184,8 @@ TEST(HttpKeepAliveTest, AKeptConnectionClosedUnderTheRequestIsRetriedOnceOnAFres
     return Answer{"", /*close_after=*/true};
   });
   FakeClock clock;
-  ConfigErrors errors;
-  auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-  ASSERT_TRUE(probe) << errors.ToString();
+  auto probe = Kept(server, clock);
+  ASSERT_TRUE(probe);
   for (int run = 0; run < 5; ++run) {
     ProbeResult r = RunOnce(*probe, clock);
     EXPECT_TRUE(r.success) << run << ": " << r.reason;
@@ -194,9 +201,8 @@ TEST(HttpKeepAliveTest, AKeptConnectionClosedUnderTheRequestIsRetriedOnceOnAFres
 TEST(HttpKeepAliveTest, AFreshConnectionClosedWithoutAnAnswerIsDownNotRetried) {
   CountingServer server([](int) { return Answer{"", /*close_after=*/true}; });
   FakeClock clock;
-  ConfigErrors errors;
-  auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-  ASSERT_TRUE(probe) << errors.ToString();
+  auto probe = Kept(server, clock);
+  ASSERT_TRUE(probe);
   ProbeResult r = RunOnce(*probe, clock);
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, "connection closed before a response");
@@ -215,9 +221,8 @@ TEST(HttpKeepAliveTest, ResponsesThatForbidReuseAndFailedRunsCloseTheConnection)
   for (const std::string& answer : answers) {
     CountingServer server([&answer](int) { return Answer{answer}; });
     FakeClock clock;
-    ConfigErrors errors;
-    auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-    ASSERT_TRUE(probe) << errors.ToString();
+    auto probe = Kept(server, clock);
+    ASSERT_TRUE(probe);
     for (int run = 0; run < 3; ++run) {
       ProbeResult r = RunOnce(*probe, clock);
       EXPECT_TRUE(r.success) << answer << ": " << r.reason;
@@ -261,10 +266,9 @@ TEST(HttpKeepAliveTest, ADownRunClosesItsConnection) {
     return Answer{"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad"};
   });
   FakeClock clock;
-  ConfigErrors errors;
-  auto status = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-  auto matched = Make("url: " + body.Url("/") + "\nkeep_alive: 1m\nbody_match: ok\n", clock, &errors);
-  ASSERT_TRUE(status && matched) << errors.ToString();
+  auto status = Kept(server, clock);
+  auto matched = Kept(body, clock, "body_match: ok\n");
+  ASSERT_TRUE(status && matched);
   for (int run = 0; run < 6; ++run) {
     EXPECT_EQ(RunOnce(*status, clock).success, run % 2 == 0) << run;
     EXPECT_EQ(RunOnce(*matched, clock).success, run % 2 == 0) << run;
@@ -282,9 +286,8 @@ TEST(HttpKeepAliveTest, UnaskedBytesOnAKeptConnectionMakeTheNextRunConnectAfresh
     return Answer{kOk, false, "HTTP/1.1 500 Stray\r\nContent-Length: 0\r\n\r\n"};
   });
   FakeClock clock;
-  ConfigErrors errors;
-  auto probe = Make("url: " + server.Url("/") + "\nkeep_alive: 1m\n", clock, &errors);
-  ASSERT_TRUE(probe) << errors.ToString();
+  auto probe = Kept(server, clock);
+  ASSERT_TRUE(probe);
   for (int run = 0; run < 3; ++run) {
     ProbeResult r = RunOnce(*probe, clock);
     EXPECT_TRUE(r.success) << run << ": " << r.reason;

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   std::printf("probing %d loopback HTTP targets every %d ms: obsmon beside blackbox_exporter + "
               "Prometheus, both at once; %d s warm-up, then %d windows of %d s%s\n",
               n, interval_ms, warmup_s, windows, window_s,
-              keep_alive.empty() ? "" : ("; obsmon's probes with keep_alive: " + keep_alive).c_str());
+              keep_alive.empty() ? ""
+                                 : ("; obsmon's probes with keep_alive: " + keep_alive).c_str());
 
   const int obsmon_port = obsmon::testing::FreeLoopbackPort();
   WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:" + std::to_string(obsmon_port) +

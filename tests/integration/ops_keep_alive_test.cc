@@ -268,7 +268,8 @@ TEST(OpsKeepAliveTest, UnderASmallOpenFilesLimitKeptConnectionsStayWithinTheirBu
   ASSERT_TRUE(metrics);
   const double limit =
       testing::MetricValue(metrics->body, "obsmon_http_kept_connections_limit").value_or(-1);
-  const double kept = testing::MetricValue(metrics->body, "obsmon_http_kept_connections").value_or(-1);
+  const double kept =
+      testing::MetricValue(metrics->body, "obsmon_http_kept_connections").value_or(-1);
   EXPECT_EQ(limit, 256 / 2 - 64);
   EXPECT_GT(kept, 0);
   EXPECT_LE(kept, limit);

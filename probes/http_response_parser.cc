@@ -76,6 +76,15 @@ bool ParseChunkSize(std::string_view line, uint64_t* out) {
 
 }  // namespace
 
+bool ConnectionHasToken(std::string_view value, std::string_view token) {
+  while (!value.empty()) {
+    const size_t comma = value.find(',');
+    if (EqualsIgnoreAsciiCase(Trim(value.substr(0, comma)), token)) return true;
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+  }
+  return false;
+}
+
 HttpResponseParser::State HttpResponseParser::Fail(std::string reason) {
   state_ = State::kError;
   error_ = std::move(reason);
@@ -207,14 +216,8 @@ void HttpResponseParser::EndHead() {
           Trim(comma == std::string_view::npos ? value : value.substr(comma + 1));
       chunked = EqualsIgnoreAsciiCase(last, "chunked");
     } else if (EqualsIgnoreAsciiCase(name, "Connection")) {
-      std::string_view tokens = value;
-      while (!tokens.empty()) {
-        const size_t comma = tokens.find(',');
-        const std::string_view token = Trim(tokens.substr(0, comma));
-        close_token = close_token || EqualsIgnoreAsciiCase(token, "close");
-        keep_alive_token = keep_alive_token || EqualsIgnoreAsciiCase(token, "keep-alive");
-        tokens = comma == std::string_view::npos ? std::string_view() : tokens.substr(comma + 1);
-      }
+      close_token = close_token || ConnectionHasToken(value, "close");
+      keep_alive_token = keep_alive_token || ConnectionHasToken(value, "keep-alive");
     } else if (EqualsIgnoreAsciiCase(name, "Content-Length")) {
       uint64_t v = 0;
       if (!ParseLength(value, &v) || (has_length && v != length)) {

@@ -23,6 +23,11 @@
 
 namespace obsmon::probes {
 
+// `token` among the comma-separated tokens of a Connection header's value, in any ASCII case
+// ("keep-alive, Close" has "close"): what decides whether a connection is kept, read alike in
+// requests (plain_http_exchange.cc) and responses.
+bool ConnectionHasToken(std::string_view value, std::string_view token);
+
 struct HttpParseLimits {
   size_t max_head_bytes = 64 * 1024;
   size_t max_after_head_bytes = 16u << 20;

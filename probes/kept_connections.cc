@@ -3,13 +3,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
 
 namespace obsmon::probes {
 
 namespace {
-
-std::atomic<int64_t> g_kept{0};
 
 // Besides half the limit, left for everything else under a small limit: the database and its
 // WAL, the listener and its clients, log files, the fresh connections of a batch.
@@ -36,16 +33,16 @@ KeptConnections& KeptConnections::Instance() {
 
 bool KeptConnections::TryKeep() {
   const int64_t budget = Budget();
-  int64_t now = g_kept.load();
+  int64_t now = kept_.load();
   while (now < budget) {
-    if (g_kept.compare_exchange_weak(now, now + 1)) return true;
+    if (kept_.compare_exchange_weak(now, now + 1)) return true;
   }
   return false;
 }
 
-void KeptConnections::Release() { g_kept.fetch_sub(1); }
+void KeptConnections::Release() { kept_.fetch_sub(1); }
 
-int64_t KeptConnections::kept() const { return g_kept.load(); }
+int64_t KeptConnections::kept() const { return kept_.load(); }
 
 int64_t KeptConnections::limit() const { return Budget(); }
 

@@ -8,6 +8,7 @@
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace obsmon::probes {
@@ -27,6 +28,7 @@ class KeptConnections {
 
  private:
   KeptConnections() = default;
+  std::atomic<int64_t> kept_{0};
 };
 
 }  // namespace obsmon::probes

@@ -9,26 +9,16 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
+
+#include "core/ascii_case.h"
 
 namespace obsmon::probes {
 
 namespace {
 
-bool SameIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool HasHeader(const std::map<std::string, std::string>& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
-    if (SameIgnoringCase(key, name)) return true;
+    if (EqualsIgnoreAsciiCase(key, name)) return true;
   }
   return false;
 }
@@ -50,21 +40,6 @@ std::string ConnectFailure(int err) {
 HttpParseLimits WithHeadRequest(HttpParseLimits limits, bool head_request) {
   limits.head_request = head_request;
   return limits;
-}
-
-// "close" among a Connection header's comma-separated tokens, in any case.
-bool ContainsCloseToken(std::string_view value) {
-  while (!value.empty()) {
-    const size_t comma = value.find(',');
-    std::string_view token = value.substr(0, comma);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-      token.remove_prefix(1);
-    }
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-    if (SameIgnoringCase(token, "close")) return true;
-    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-  }
-  return false;
 }
 
 // A kept connection can carry the next request: the peer has neither closed it nor sent
@@ -99,7 +74,7 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
   t.head_request = method == "HEAD";
   t.persistent = keep_alive;
   for (const auto& [name, value] : headers) {
-    if (SameIgnoringCase(name, "Connection") && ContainsCloseToken(value)) {
+    if (EqualsIgnoreAsciiCase(name, "Connection") && ConnectionHasToken(value, "close")) {
       t.persistent = false;
     }
   }

@@ -14,7 +14,7 @@ int64_t DefaultSettleMs(const Config& config) {
   for (const auto& c : config.components) {
     for (const auto& p : c.probes) longest = std::max(longest, p.spec.timeout_ms);
   }
-  return std::max<int64_t>(2'000, longest + 1'000);
+  return std::max<int64_t>(2'000, longest + config.storage.commit_interval_ms + 1'000);
 }
 
 std::string RemoteWriteFingerprint(const Config& config) {

@@ -20,9 +20,10 @@ namespace obsmon {
 std::vector<remote::RemoteWriteConfig> RemoteWriteConfigsOf(const Config& config,
                                                             ConfigErrors* errors);
 
-// The settle delay for remotes that do not set one: the longest probe timeout + 1 s (a run is
-// stamped when it starts and committed after it ends, plus the writer's group commit), at
-// least 2 s.
+// The settle delay for remotes that do not set one: the longest probe timeout + the writer's
+// group commit (storage.commit_interval) + 1 s (a run is stamped when it starts, ends up to its
+// timeout later and then waits up to the group commit; the second is for the transaction and
+// the scheduler), at least 2 s.
 int64_t DefaultSettleMs(const Config& config);
 
 // Everything the senders are built from (the section as written, external labels, the default

@@ -369,7 +369,7 @@ TEST(ConfigLoaderTest, StorageBusyTimeoutIsAnOption) {
   EXPECT_EQ(bad_errors.errors()[0].line, 1);
 }
 
-// The storage durations: commit_interval (the group-commit wait, 200ms unless set, 1ms-1h) and
+// The storage durations: commit_interval (the group-commit wait, 1s unless set, 1ms-1h) and
 // head_move_interval (how often the head's rows move, 60s unless set, 1s-10m).
 TEST(ConfigLoaderTest, StorageIntervalsAreOptionsWithBounds) {
   FakeClock clock;
@@ -384,7 +384,7 @@ TEST(ConfigLoaderTest, StorageIntervalsAreOptionsWithBounds) {
     int64_t set_ms;
     std::vector<const char*> bad;
   };
-  for (const Case& c : {Case{"commit_interval", &StorageConfig::commit_interval_ms, 200, "1h",
+  for (const Case& c : {Case{"commit_interval", &StorageConfig::commit_interval_ms, 1000, "1h",
                              3'600'000, {"0s", "2h"}},
                         Case{"head_move_interval", &StorageConfig::head_move_interval_ms, 60'000,
                              "10m", 600'000, {"999ms", "11m", "0s", "-1s", "[1s]", "{a: 1}"}}}) {

@@ -424,7 +424,7 @@ TEST_F(ObsmonDaemonTest, ApiAnswersStateAndRefusesBadParameters) {
     auto j = nlohmann::json::parse(res->body, nullptr, false);
     EXPECT_EQ(j["status"], "error") << bad;
   }
-  // Runs reach the report once the writer's group commit (<= 200 ms) has happened.
+  // Runs reach the report once the writer's group commit (storage.commit_interval, 1 s by default) has happened.
   ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 2; }));
   auto res = client.Get("/api/v1/components/web/report?last=1h&format=markdown");
   ASSERT_TRUE(res);
@@ -464,7 +464,7 @@ TEST_F(ObsmonDaemonTest, ObservationPeriodReportAndOverviewPage) {
   EXPECT_EQ(page_status, 200);
   EXPECT_NE(page_type.find("text/html"), std::string::npos);
   // A 7-day period that just began is IN PROGRESS, once stored runs cover it: in its first
-  // instants the newest runs may not be committed yet (group commit, <= 200 ms), their time is
+  // instants the newest runs may not be committed yet (group commit, <= 1 s), their time is
   // unknown, and "coverage so far" of a window a second long can be below 99 % (INSUFFICIENT
   // DATA). That made this test flaky in the sanitized build, so both reports are asked again
   // (bounded) until they agree.

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/config.h"
 #include "tests/support/subprocess.h"
 
 #ifdef __has_feature
@@ -49,6 +50,14 @@ inline const std::string kObsmonBinary = [] {
   const char* env = std::getenv("OBSMON_TEST_BINARY");
   return env && *env ? std::string(env) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
 }();
+
+// The runs of one probe at `interval_ms` that a kill -9 of a daemon with the default group commit
+// (storage.commit_interval) may lose: those that ended within the commit's wait, the one
+// being written as the kill comes, and the one in flight.
+inline int64_t RunsAKillMayLose(int64_t interval_ms) {
+  const int64_t wait_ms = StorageConfig{}.commit_interval_ms;
+  return (wait_ms + interval_ms - 1) / interval_ms + 2;
+}
 
 // A /health endpoint answering 200 on 127.0.0.1 (a port of its own), counting what it answered.
 class HealthTarget {

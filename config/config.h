@@ -77,7 +77,7 @@ struct StorageConfig {
   // Group commit: how long the writer holds a probe run so that others share its transaction
   // (storage::StorageOptions::commit_interval_ms); a run with counter increments (a log probe's
   // that read lines) never waits. 1 s: each commit rewrites the pages its rows share (the heads'
-  // last leaves, every probe's rollup of the hour), so 200 ms wrote 2.5 times the WAL pages and
+  // last leaves, every probe's rollup of the hour), so 200 ms wrote 2.3 times the WAL pages and
   // cost the writer 55 us a run at 100 probes against 22 (docs/benchmarks.md, "Group commit").
   int64_t commit_interval_ms = 1'000;
   // How often the writer moves the head's rows into the tables by series and by probe

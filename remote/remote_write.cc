@@ -25,6 +25,7 @@ Result<std::unique_ptr<RemoteWrite>> RemoteWrite::Start(std::vector<RemoteWriteC
     so.config = std::move(r);
     so.external_labels = options.external_labels;
     so.warn = options.warn;
+    so.uncommitted_from = options.uncommitted_from;
     rw->senders_.push_back(std::make_unique<Sender>(*options.clock, std::move(so),
                                                     std::move(reader).value(),
                                                     std::move(own_store).value(),

@@ -21,8 +21,11 @@ struct RemoteWriteOptions {
   std::string db_path;
   Labels external_labels;
   // Used for a remote whose queue_config.settle_delay is 0 (the daemon passes the longest probe
-  // timeout + 1 s, at least 2 s: a run is stamped at its start and committed after it ends).
+  // timeout + the group commit + 1 s, at least 2 s: a run is stamped at its start and committed
+  // after it ends).
   int64_t default_settle_ms = 2'000;
+  // Every sender's SenderOptions::uncommitted_from (the daemon's writer); may be empty.
+  std::function<TimestampMs()> uncommitted_from;
   std::string version = "dev";
   const Clock* clock = &SystemClock::Instance();
   std::function<void(const std::string&)> warn;

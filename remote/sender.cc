@@ -200,7 +200,11 @@ void Sender::Loop() {
       stats_.cursor_ms = cursor_;
     }
     const TimestampMs now = clock_.NowMs();
-    const TimestampMs ready_end = now - options_.settle_ms;
+    // Asked before the read: what is uncommitted now is behind the window's end.
+    const TimestampMs ready_end =
+        std::min(now - options_.settle_ms,
+                 options_.uncommitted_from ? options_.uncommitted_from()
+                                           : std::numeric_limits<TimestampMs>::max());
     if (cursor_ >= ready_end) {
       RefreshPending(false);
       if (!Wait(q.batch_send_deadline_ms)) return;

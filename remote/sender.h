@@ -61,6 +61,11 @@ struct SenderOptions {
   RemoteWriteConfig config;
   Labels external_labels;
   int64_t settle_ms = 2'000;
+  // The earliest sample time the writer has accepted and not committed yet
+  // (storage::Writer::UncommittedSamplesFrom); a window ends there at the latest, so that a
+  // commit held up past the settle delay (a `sqlite3` write lock, a full disk) delays the
+  // window instead of leaving its late samples behind the cursor. Empty: the settle delay alone.
+  std::function<TimestampMs()> uncommitted_from;
   // The longest window read at once, and the most samples it may hold (more: halved).
   int64_t window_ms = 60'000;
   size_t max_window_samples = 100'000;

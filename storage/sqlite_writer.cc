@@ -32,6 +32,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -139,7 +140,8 @@ class SqliteWriter final : public Writer {
     // "Log scanning"), and they come from few, slow runs; the frequent small runs (http, tcp)
     // have none and keep sharing transactions. A log run that read nothing has none either.
     const bool commit_now = !batch.counters.empty();
-    queue_.push_back({++last_seq_, std::move(batch), options_.clock->SteadyNow()});
+    const TimestampMs first_sample = FirstSampleOf(batch);
+    queue_.push_back({++last_seq_, std::move(batch), options_.clock->SteadyNow(), first_sample});
     if (commit_now) commit_now_seq_ = last_seq_;  // everything up to it: commit without the wait
     // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
     // it only needs waking when the queue was empty (to start that timer), has grown large, or a
@@ -181,12 +183,23 @@ class SqliteWriter final : public Writer {
   void Stop() override {
     {
       MutexLock lock(mu_);
+      if (!stopping_) {
+        stop_deadline_ =
+            options_.clock->SteadyNow() + std::chrono::milliseconds(options_.stop_lock_wait_ms);
+      }
       stopping_ = true;
       work_cv_.notify_all();
     }
     std::call_once(join_once_, [this] {
       if (thread_.joinable()) thread_.join();
     });
+  }
+
+  TimestampMs UncommittedSamplesFrom() const override {
+    MutexLock lock(mu_);
+    TimestampMs first = writing_first_sample_;
+    for (const Queued& q : queue_) first = std::min(first, q.first_sample);
+    return first;
   }
 
   WriterStats Stats() const override {
@@ -262,7 +275,16 @@ class SqliteWriter final : public Writer {
     // On the injected clock, as every wait of the writer: under a FakeClock a batch waits for
     // Flush(), Stop() or the test advancing time past the group-commit interval.
     SteadyTime enqueued;
+    TimestampMs first_sample;  // FirstSampleOf(batch), for UncommittedSamplesFrom()
   };
+  static bool IsLockError(int sqlite_code) {
+    return (sqlite_code & 0xff) == SQLITE_BUSY || (sqlite_code & 0xff) == SQLITE_LOCKED;
+  }
+  static TimestampMs FirstSampleOf(const WriteBatch& batch) {
+    TimestampMs first = std::numeric_limits<TimestampMs>::max();
+    for (const Sample& s : batch.samples) first = std::min(first, s.ts_ms);
+    return first;
+  }
   // Beyond this many queued batches the writer commits without waiting for the interval.
   static constexpr size_t kEagerCommitBatches = 512;
   // RunRetention() takes a ticket and waits until a pass started after it has ended. A pass
@@ -444,13 +466,21 @@ class SqliteWriter final : public Writer {
   // happened: their batches may be written, lost, or failing.
   void WriteQueuedBatches() REQUIRES(mu_) {
     std::vector<Queued> work = TakeCommitGroup();
+    // Out of the queue and not committed yet: still uncommitted for UncommittedSamplesFrom().
+    writing_first_sample_ = std::numeric_limits<TimestampMs>::max();
+    for (const Queued& q : work) {
+      writing_first_sample_ = std::min(writing_first_sample_, q.first_sample);
+    }
     bool transient_failure;
     {
       MutexUnlock unlocked(mu_);
       transient_failure = WriteGroup(&work);
     }
+    // Committed, lost, or back in the queue for a retry (which counts it there).
+    writing_first_sample_ = std::numeric_limits<TimestampMs>::max();
     DeliverLostState();  // before Flush() returns: its caller may look at the probe
-    if (transient_failure && stopping_) {
+    if (transient_failure && stopping_ &&
+        !(last_failure_locked_ && options_.clock->SteadyNow() < stop_deadline_)) {
       GiveUpAtShutdown(work.size());
     } else if (transient_failure) {
       RequeueForRetry(std::move(work));
@@ -578,6 +608,7 @@ class SqliteWriter final : public Writer {
     // (bounded by the queue) for the file to come back, and health says why.
     if (Status same = CheckFiles(); !same.ok()) {
       RecordError(same);
+      last_failure_locked_ = false;
       return true;
     }
     for (Queued& q : *work) StripSupersededState(&q.batch);
@@ -593,6 +624,7 @@ class SqliteWriter final : public Writer {
       return false;
     }
     RecordError(r.status);
+    last_failure_locked_ = IsLockError(r.sqlite_code);
     if (IsTransientError(r.sqlite_code)) return true;
     // The data of some batch is refused: write them one by one to find and drop it.
     for (size_t i = 0; i < work->size(); ++i) {
@@ -606,6 +638,7 @@ class SqliteWriter final : public Writer {
         continue;
       }
       RecordError(one.status);
+      last_failure_locked_ = IsLockError(one.sqlite_code);
       if (IsTransientError(one.sqlite_code)) {
         // Keep only the batches not yet resolved: the written ones must not be written twice.
         work->erase(work->begin(), work->begin() + static_cast<std::ptrdiff_t>(i));
@@ -746,6 +779,12 @@ class SqliteWriter final : public Writer {
   std::condition_variable work_cv_;  // wakes the writer thread
   std::condition_variable done_cv_;  // wakes Flush / RunRetention / task callers
   std::deque<Queued> queue_ GUARDED_BY(mu_);
+  SteadyTime stop_deadline_ GUARDED_BY(mu_);  // Stop() + stop_lock_wait_ms
+  // Whether WriteGroup's last failure was another connection's lock (SQLITE_BUSY or _LOCKED),
+  // which Stop() waits out (stop_lock_wait_ms). Writer thread only.
+  bool last_failure_locked_ = false;
+  // The earliest sample of the group WriteQueuedBatches is writing (max: none).
+  TimestampMs writing_first_sample_ GUARDED_BY(mu_) = std::numeric_limits<TimestampMs>::max();
   size_t queued_rows_ GUARDED_BY(mu_) = 0;  // RowsOf every batch in queue_
   std::deque<Task> tasks_ GUARDED_BY(mu_);
   uint64_t last_seq_ GUARDED_BY(mu_) = 0;  // seq of the newest accepted batch

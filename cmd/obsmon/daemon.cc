@@ -177,7 +177,8 @@ class Daemon::Impl {
     scheduler_.SetProbes(ToScheduled(config_));
     scheduler_.Start();
     {
-      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version);
+      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version,
+                                 [this] { return writer_->UncommittedSamplesFrom(); });
       if (!rw.ok()) return rw.status();
       MutexLock lock(remote_mu_);
       remote_write_ = std::move(rw).value();
@@ -244,6 +245,11 @@ class Daemon::Impl {
       log_->warn("storage.cache_size changes take effect at the next restart");
       next->storage.cache_bytes = config_.storage.cache_bytes;
     }
+    if (next->storage.commit_interval_ms != config_.storage.commit_interval_ms) {
+      // Kept as running: remote_write's default settle delay follows the writer's actual wait.
+      log_->warn("storage.commit_interval changes take effect at the next restart");
+      next->storage.commit_interval_ms = config_.storage.commit_interval_ms;
+    }
     if (next->storage.head_move_interval_ms != config_.storage.head_move_interval_ms) {
       log_->warn("storage.head_move_interval changes take effect at the next restart");
       next->storage.head_move_interval_ms = config_.storage.head_move_interval_ms;
@@ -306,7 +312,8 @@ class Daemon::Impl {
         old = std::move(remote_write_);
       }
       old.reset();  // stops and joins the old senders before the new ones read the cursors
-      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version);
+      auto rw = StartRemoteWrite(config_, clock_, log_, options_.version,
+                                 [this] { return writer_->UncommittedSamplesFrom(); });
       if (!rw.ok()) log_->error("remote_write not restarted: {}", rw.status().message());
       MutexLock rw_lock(remote_mu_);
       if (rw.ok()) remote_write_ = std::move(rw).value();

@@ -28,7 +28,7 @@ std::string RemoteWriteFingerprint(const Config& config) {
 
 Result<std::unique_ptr<remote::RemoteWrite>> StartRemoteWrite(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-    const std::string& version) {
+    const std::string& version, std::function<TimestampMs()> uncommitted_from) {
   ConfigErrors errors;
   auto remotes = RemoteWriteConfigsOf(config, &errors);
   if (!errors.empty()) return Status::InvalidConfig(errors.ToString());
@@ -36,11 +36,15 @@ Result<std::unique_ptr<remote::RemoteWrite>> StartRemoteWrite(
   options.db_path = config.storage.path;
   options.external_labels = config.external_labels;
   options.default_settle_ms = DefaultSettleMs(config);
+  options.uncommitted_from = std::move(uncommitted_from);
   options.version = version;
   options.clock = &clock;
   // Logged as they happen: a sender logs once per failing request, not per attempt.
   options.warn = [log](const std::string& message) { log->warn("{}", message); };
-  for (const auto& r : remotes) log->info("remote_write {} to {}", r.name, r.url);
+  for (const auto& r : remotes) {
+    log->info("remote_write {} to {}, settle delay {} ms", r.name, r.url,
+              r.queue.settle_delay_ms > 0 ? r.queue.settle_delay_ms : options.default_settle_ms);
+  }
   return remote::RemoteWrite::Start(std::move(remotes), std::move(options));
 }
 

@@ -33,7 +33,7 @@ std::string RemoteWriteFingerprint(const Config& config);
 // Starts a sender per destination (none: a RemoteWrite with nothing to do).
 Result<std::unique_ptr<remote::RemoteWrite>> StartRemoteWrite(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
-    const std::string& version);
+    const std::string& version, std::function<TimestampMs()> uncommitted_from = {});
 
 std::vector<RemoteWriteMetrics> RemoteWriteMetricsOf(
     const std::vector<remote::RemoteWriteStats>& stats);

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <functional>
+#include <limits>
 
 #include <mutex>
 #include <thread>
@@ -41,7 +44,8 @@ class SenderTest : public ::testing::Test {
     return truth;
   }
 
-  std::unique_ptr<Sender> MakeSender(QueueConfig q = {}) {
+  std::unique_ptr<Sender> MakeSender(QueueConfig q = {},
+                                     std::function<TimestampMs()> uncommitted_from = {}) {
     auto store = storage::RemoteCursorStore::Open(db_);
     EXPECT_TRUE(store.ok());
     if (!configured_) {
@@ -59,6 +63,7 @@ class SenderTest : public ::testing::Test {
     o.config.queue = q;
     o.external_labels = Labels{{"site", "lab"}};
     o.settle_ms = 2'000;
+    o.uncommitted_from = std::move(uncommitted_from);
     o.warn = [this](const std::string& line) {
       std::lock_guard<std::mutex> lock(warnings_mu_);
       warnings_.push_back(line);
@@ -130,6 +135,32 @@ TEST_F(SenderTest, SettleDelayHoldsBackRecentSamples) {
   ASSERT_TRUE(clock_.WaitForWaiters(1));
   EXPECT_EQ(receiver_.accepted().size(), 15u);
   EXPECT_EQ(sender->Stats().samples_sent, 15u);
+}
+
+// A commit held up past the settle delay (fresh eyes, issue 17: a `sqlite3` write transaction of
+// 4 s left 10-32 samples behind the cursor, never sent): the window ends at the earliest sample
+// the writer has not committed, and the late samples go once they are committed.
+TEST_F(SenderTest, AWindowEndsAtTheWritersEarliestUncommittedSample) {
+  auto truth = Write(5);  // kT0+1s .. kT0+5s, committed
+  std::atomic<TimestampMs> uncommitted{kT0 + 3'000};  // a batch stamped at kT0+3s is held up
+  clock_.SetWall(kT0 + 20'000);  // the settle delay alone would read up to kT0+18s
+  auto sender = MakeSender({}, [&] { return uncommitted.load(); });
+  sender->Start();
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_EQ(receiver_.accepted().size(), 6u);  // 3 series x (1s, 2s)
+  EXPECT_EQ(StoredCursor(), kT0 + 3'000);
+  // The held batch commits at last, behind samples already sent.
+  WriteBatch late;
+  for (int s = 0; s < 3; ++s) {
+    late.samples.push_back({"m", Labels{{"s", std::to_string(s)}}, kT0 + 3'500, 7.5});
+    truth.push_back({"__name__=m,s=" + std::to_string(s) + ",site=lab", kT0 + 3'500, 7.5});
+  }
+  testing::WriteThroughWriter(db_, clock_, std::move(late));
+  uncommitted = std::numeric_limits<TimestampMs>::max();
+  clock_.Advance(1'000);  // batch_send_deadline
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_EQ(Sorted(receiver_.accepted()), Sorted(truth));
+  EXPECT_EQ(StoredCursor(), kT0 + 19'000);  // now - settle
 }
 
 TEST_F(SenderTest, FiveXxRetriedWithBackoffUntilAccepted) {

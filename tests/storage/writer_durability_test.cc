@@ -7,8 +7,10 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/clock.h"
@@ -198,6 +200,92 @@ TEST(WriterDurabilityTest, ABatchWithCounterIncrementsDoesNotWaitForTheGroupComm
                                          std::chrono::seconds(10)));
   EXPECT_EQ(w->Stats().commits, 2u);
   EXPECT_EQ(Read(o.path).runs, 3);
+}
+
+// UncommittedSamplesFrom (storage.h), what remote_write's senders read up to: the earliest
+// sample of the batches queued, being written or waiting for a retry (another connection holds
+// the write lock here, as a `sqlite3` shell's write transaction would), and nothing once they are
+// committed. Without it a commit held up past the settle delay left its samples behind a sender's
+// cursor, never sent (fresh eyes, issue 17).
+TEST(WriterDurabilityTest, UncommittedSamplesFromIsTheEarliestSampleNotCommitted) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("obsmon.db");
+  o.busy_timeout_ms = 20;
+  o.retry_backoff_ms = 20;
+  o.commit_interval_ms = 10;  // attempts (and fails) at once, over and over
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  constexpr TimestampMs kNone = std::numeric_limits<TimestampMs>::max();
+  EXPECT_EQ(w->UncommittedSamplesFrom(), kNone);
+  auto blocker = std::make_unique<SQLite::Database>(o.path, SQLite::OPEN_READWRITE);
+  blocker->exec("BEGIN IMMEDIATE");  // every commit fails and is retried until COMMIT
+  WriteBatch a;
+  a.samples.push_back({"m", Labels{{"s", "a"}}, kT0 + 5'000, 1});
+  a.samples.push_back({"m", Labels{{"s", "b"}}, kT0 + 4'000, 2});
+  ASSERT_TRUE(w->Enqueue(std::move(a)));
+  EXPECT_EQ(w->UncommittedSamplesFrom(), kT0 + 4'000);
+  WriteBatch b;
+  b.samples.push_back({"m", Labels{{"s", "a"}}, kT0 + 3'000, 3});
+  ASSERT_TRUE(w->Enqueue(std::move(b)));
+  ASSERT_TRUE(w->Enqueue(OneHealthRun(kT0 + 1'000)));  // a run: no samples, no bound
+  // Through failed attempts and their retries, taken out of the queue and put back.
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().write_errors >= 3; },
+                                         std::chrono::seconds(10)));
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(w->UncommittedSamplesFrom(), kT0 + 3'000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  blocker->exec("COMMIT");
+  blocker.reset();
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Flush().ok(); },
+                                         std::chrono::seconds(10)));
+  EXPECT_EQ(w->UncommittedSamplesFrom(), kNone);
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM samples").getInt(), 3);
+}
+
+// Stop() while another connection holds the write lock (a `sqlite3` shell's write transaction
+// beside a daemon getting SIGTERM): the writer tries again until stop_lock_wait_ms after Stop(),
+// so a lock released meanwhile loses nothing, and one held longer is given up and counted
+// instead of hanging the shutdown. Fresh eyes, issue 17: one attempt, then 64 batches lost.
+TEST(WriterDurabilityTest, StopWaitsOutAnotherConnectionsWriteLockForABoundedTime) {
+  for (const bool released : {true, false}) {
+    SCOPED_TRACE(released ? "lock released 300 ms after Stop()" : "lock held throughout");
+    ScratchDir dir;
+    StorageOptions o;
+    o.path = dir.File("obsmon.db");
+    o.busy_timeout_ms = 20;
+    o.retry_backoff_ms = 20;
+    o.stop_lock_wait_ms = released ? 10'000 : 300;
+    auto w = testing::StartWriterOrFail(o);
+    ASSERT_TRUE(w);
+    auto blocker = std::make_unique<SQLite::Database>(o.path, SQLite::OPEN_READWRITE);
+    blocker->exec("BEGIN IMMEDIATE");
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(w->Enqueue(OneHealthRun(kT0 + i * 1'000)));
+    std::thread release;
+    if (released) {
+      release = std::thread([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        blocker->exec("COMMIT");
+      });
+    }
+    w->Stop();
+    if (release.joinable()) release.join();
+    if (!released) blocker->exec("COMMIT");
+    blocker.reset();
+    const WriterStats st = w->Stats();
+    EXPECT_EQ(st.queue_depth, 0u);
+    SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+    const int stored = db.execAndGet("SELECT count(*) FROM probe_runs").getInt();
+    if (released) {
+      EXPECT_EQ(st.lost_batches, 0u);
+      EXPECT_EQ(stored, 3);
+    } else {
+      EXPECT_EQ(st.lost_batches, 3u);
+      EXPECT_EQ(stored, 0);
+    }
+  }
 }
 
 // The database deleted under a running writer: nothing more goes into the unlinked inode (which

@@ -99,7 +99,12 @@ TEST(WriterDurabilityTest, ALostStatefulBatchFencesItsEpochAndTellsTheProbe) {
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->Enqueue(LogRun(kT0, "poison", 100, 3)));
   ASSERT_TRUE(w->Enqueue(LogRun(kT0 + 1000, "fine", 200, 3)));
-  EXPECT_FALSE(w->Flush().ok());  // a batch was refused meanwhile
+  // Flush() fails when the refusal comes while it waits; on a loaded machine the writer may
+  // have refused the first batch (it commits at once: it carries counters) before Flush() began,
+  // which then succeeds (seen once in the whole suite at -j2). Either way:
+  (void)w->Flush();
+  ASSERT_TRUE(obsmon::testing::WaitUntil([&] { return w->Stats().rejected_batches == 1; },
+                                         std::chrono::seconds(10)));
   {
     std::lock_guard<std::mutex> lock(mu);
     ASSERT_EQ(told.size(), 1u);

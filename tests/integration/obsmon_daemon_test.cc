@@ -424,7 +424,8 @@ TEST_F(ObsmonDaemonTest, ApiAnswersStateAndRefusesBadParameters) {
     auto j = nlohmann::json::parse(res->body, nullptr, false);
     EXPECT_EQ(j["status"], "error") << bad;
   }
-  // Runs reach the report once the writer's group commit (storage.commit_interval, 1 s by default) has happened.
+  // Runs reach the report once the writer's group commit (storage.commit_interval, 1 s by
+  // default) has happened.
   ASSERT_TRUE(WaitUntil([&] { return StoredRuns().size() >= 2; }));
   auto res = client.Get("/api/v1/components/web/report?last=1h&format=markdown");
   ASSERT_TRUE(res);

@@ -45,23 +45,18 @@ namespace {
 // malloc_trim(0), but not under AddressSanitizer: its allocator is not glibc's, and glibc's
 // malloc_trim then walks arenas ASan never set up (a SEGV in mtrim in the sanitized suite, once
 // in several runs of OpsReloadTest).
-void ReturnFreedMemory() {
 #if defined(__SANITIZE_ADDRESS__)
-  return;
+#define OBSMON_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-  return;
-#else
-  malloc_trim(0);
+#define OBSMON_ASAN 1
 #endif
-#else
+#endif
+void ReturnFreedMemory() {
+#ifndef OBSMON_ASAN
   malloc_trim(0);
 #endif
 }
-
-}  // namespace
-
-namespace {
 
 // Families already collected, served as a Collectable.
 class FamiliesCollectable final : public prometheus::Collectable {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <memory>
+#include <optional>
 
 #include "core/up_series.h"
 #include "probes/log_text.h"
@@ -107,8 +109,31 @@ void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
   for (ResultSink* sink : sinks_) sink->OnRun(outcome);
 }
 
+ProbeRunner::RunningMark::RunningMark(ProbeRunner& runner, TimestampMs at)
+    : runner_(runner), at_(at) {
+  MutexLock lock(runner_.running_mu_);
+  runner_.running_starts_.push_back(at_);
+}
+
+ProbeRunner::RunningMark::~RunningMark() {
+  MutexLock lock(runner_.running_mu_);
+  auto& starts = runner_.running_starts_;
+  const auto at = std::find(starts.begin(), starts.end(), at_);
+  if (at == starts.end()) return;
+  *at = starts.back();
+  starts.pop_back();
+}
+
+TimestampMs ProbeRunner::EarliestRunningStart() const {
+  MutexLock lock(running_mu_);
+  if (running_starts_.empty()) return std::numeric_limits<TimestampMs>::max();
+  return *std::min_element(running_starts_.begin(), running_starts_.end());
+}
+
 void ProbeRunner::Run(const ScheduledProbe& probe, TimestampMs /*due_wall_ms*/,
                       uint64_t state_epoch) {
+  // Marked before Execute() reads its own start, so the mark is never later than the samples.
+  const RunningMark running(*this, clock_.NowMs());
   ProbeResult result;
   RunOutcome outcome = Execute(probe, &result);
   Deliver(probe, outcome, state_epoch);
@@ -122,6 +147,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     SteadyTime start;
     SteadyTime deadline;
     bool ended = false;
+    std::optional<RunningMark> running;  // from its start until its outcome is delivered
   };
   std::vector<Live> live(runs.size());
   size_t open = runs.size();
@@ -130,6 +156,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     RunOutcome outcome =
         Finish(*runs[i].probe, result, live[i].started_ms, live[i].start, std::move(error));
     Deliver(*runs[i].probe, outcome, runs[i].state_epoch);
+    live[i].running.reset();
     live[i].run.reset();  // closes its socket
     live[i].ended = true;
     --open;
@@ -144,6 +171,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
   for (size_t i = 0; i < runs.size(); ++i) {
     const ScheduledProbe& probe = *runs[i].probe;
     live[i].started_ms = clock_.NowMs();
+    live[i].running.emplace(*this, live[i].started_ms);
     live[i].start = clock_.SteadyNow();
     live[i].deadline = live[i].start + std::chrono::milliseconds(probe.spec.timeout_ms);
     std::string error = Guarded([&] { live[i].run = probe.probe->Start(); });

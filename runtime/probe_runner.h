@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/run_outcome.h"
 #include "runtime/scheduler.h"
 
@@ -46,7 +47,30 @@ class ProbeRunner {
   // duration is its own, from its start to its end, not the batch's. Thread-safe as Run().
   void RunBatch(const std::vector<BatchRun>& runs, const std::function<void(size_t)>& finished);
 
+  // The start (wall ms) of the earliest run that has not yet handed its outcome to the sinks;
+  // max() when none runs. A run's samples are stamped with its start but reach the writer only
+  // when it ends, so remote_write's senders end each window here at the latest: a run longer
+  // than their settle delay (a slow target under a long timeout, an explicit short
+  // `settle_delay`, a reload that shortened the timeouts) is sent when it ends instead of
+  // falling behind the cursor. Read it before the writer's UncommittedSamplesFrom(): a run's
+  // outcome reaches the writer before the run leaves this set, so none is missed between the two.
+  TimestampMs EarliestRunningStart() const;
+
  private:
+  // A run started at `at` is running while its mark lives (EarliestRunningStart()); the mark
+  // goes even when a sink throws, or it would hold remote_write's windows for good.
+  class RunningMark {
+   public:
+    RunningMark(ProbeRunner& runner, TimestampMs at);
+    ~RunningMark();
+    RunningMark(const RunningMark&) = delete;
+    RunningMark& operator=(const RunningMark&) = delete;
+
+   private:
+    ProbeRunner& runner_;
+    const TimestampMs at_;
+  };
+
   // The outcome of a run that started at `started_ms` / `start` and produced *result (or threw
   // `internal_error`, when not empty).
   RunOutcome Finish(const ScheduledProbe& probe, ProbeResult* result, TimestampMs started_ms,
@@ -58,6 +82,9 @@ class ProbeRunner {
   const double tolerance_;
   std::vector<ResultSink*> sinks_;
   InternalErrorFn on_internal_error_;
+  mutable Mutex running_mu_;
+  // One entry per running run (a few per worker at most: a batch's runs).
+  std::vector<TimestampMs> running_starts_ GUARDED_BY(running_mu_);
 };
 
 // The labels every sample of a probe carries: the spec's labels plus component, probe, instance.

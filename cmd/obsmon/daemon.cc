@@ -193,7 +193,7 @@ class Daemon::Impl {
     scheduler_.Start();
     {
       auto rw = StartRemoteWrite(config_, clock_, log_, options_.version,
-                                 [this] { return writer_->UncommittedSamplesFrom(); });
+                                 [this] { return UnsentSamplesFrom(); });
       if (!rw.ok()) return rw.status();
       MutexLock lock(remote_mu_);
       remote_write_ = std::move(rw).value();
@@ -328,7 +328,7 @@ class Daemon::Impl {
       }
       old.reset();  // stops and joins the old senders before the new ones read the cursors
       auto rw = StartRemoteWrite(config_, clock_, log_, options_.version,
-                                 [this] { return writer_->UncommittedSamplesFrom(); });
+                                 [this] { return UnsentSamplesFrom(); });
       if (!rw.ok()) log_->error("remote_write not restarted: {}", rw.status().message());
       MutexLock rw_lock(remote_mu_);
       if (rw.ok()) remote_write_ = std::move(rw).value();
@@ -426,6 +426,14 @@ class Daemon::Impl {
     http->gate.request_timeout = std::chrono::milliseconds(web.request_timeout_ms);
     http->gate.idle_timeout = std::chrono::milliseconds(web.idle_timeout_ms);
     if (web.enable_lifecycle) http->reload = [this] { return Reload(); };
+  }
+
+  // Where remote_write's windows end at the latest: the earliest sample not committed yet,
+  // whether its run is still going (stamped with its start) or its batch waits in the writer.
+  // The runs first: one that ends between the two reads is then in the writer's answer.
+  TimestampMs UnsentSamplesFrom() const {
+    const TimestampMs running = runner_.EarliestRunningStart();
+    return std::min(running, writer_->UncommittedSamplesFrom());
   }
 
   ReloadStats ReloadSnapshot() {

@@ -18,6 +18,7 @@
 #include "tests/support/loopback.h"
 #include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/test_http_server.h"
 
 namespace obsmon {
 namespace {
@@ -302,6 +303,76 @@ TEST(RemoteWriteTest, ASqlite3WriteLockPastTheSettleDelayLosesNoSample) {
   const auto stored = StoredBefore(db, "vm", &cursor);
   // ~8 s of a 200 ms probe, two samples a run, the lock's 4 s inside.
   ASSERT_GT(stored.size(), 50u);
+  Received got;
+  WaitUntil(
+      [&] {
+        got = FromVictoria(vm_port);
+        return got.samples.size() >= stored.size();
+      },
+      10s);
+  ExpectSame(stored, got, "vm");
+}
+
+// A run longer than the settle delay: a target that answers after 2.5 s, under an explicit
+// `settle_delay: 1s`. The run's samples are stamped with its start and reach the writer 2.5 s
+// later; the senders' windows end at the start of the earliest run still going, so the cursor
+// waits for them. Fresh eyes, issue 17, found such runs' samples in SQLite and never at the
+// receiver (the window had passed their start before they were written).
+TEST(RemoteWriteTest, ARunLongerThanTheSettleDelayIsSentWhenItEnds) {
+  if (!std::filesystem::exists("/usr/bin/victoria-metrics")) {
+    GTEST_SKIP() << "victoria-metrics not installed";
+  }
+  testing::ScratchDir dir;
+  testing::HealthTarget target;
+  testing::TestHttpServer slow;
+  slow.server().Get("/slow", [&](const httplib::Request&, httplib::Response& res) {
+    slow.WaitStopped(2500ms);
+    res.set_content("late", "text/plain");
+  });
+  ASSERT_GT(slow.Start(), 0);
+  const int vm_port = testing::FreeLoopbackPort();
+  auto vm = StartVictoria(dir, vm_port);
+  ASSERT_TRUE(WaitUntil([&] { return Ready(vm_port, "/health"); }, 20s));
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("config.yml"),
+                 "listen: 127.0.0.1:0\nstorage: {path: " + db +
+                     "}\nexternal_labels: {site: lab}\nremote_write:\n"
+                     "  - name: vm\n    url: http://127.0.0.1:" + std::to_string(vm_port) +
+                     "/api/v1/write\n"
+                     "    queue_config: {batch_send_deadline: 100ms, settle_delay: 1s}\n"
+                     "components:\n" + testing::HealthComponentYaml("carbon", target.port()) +
+                     "  - name: slowpoke\n    probes:\n      - name: late\n        kind: http\n"
+                     "        url: " + slow.Url("/slow") + "\n        interval: 3s\n"
+                     "        timeout: 3s\n");
+  int port = 0;
+  auto obsmon = testing::StartObsmon(dir.File("config.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon.log"));
+  // Two runs of the slow probe (every 3 s, 2.5 s each); then the cursor past the second's end.
+  const auto late_runs = [&] {
+    auto [rc, out] = RunCommand({"sqlite3", db,
+                                 "SELECT count(*) FROM probe_runs r JOIN probes p ON "
+                                 "p.id = r.probe_id WHERE p.probe = 'late'"},
+                                dir.File("late.out"));
+    return rc == 0 && !out.empty() && std::isdigit(static_cast<unsigned char>(out[0]))
+               ? std::stoi(out)
+               : 0;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return late_runs() >= 2; }, 30s))
+      << ReadWholeFile(dir.File("obsmon.log"));
+  const int64_t second_ended = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  ASSERT_TRUE(WaitUntil([&] { return CursorOf(db, "vm") > second_ended; }, 20s))
+      << ReadWholeFile(dir.File("obsmon.log"));
+  obsmon->Signal(SIGTERM);
+  ASSERT_EQ(obsmon->Wait(20s), 0) << ReadWholeFile(dir.File("obsmon.log"));
+  int64_t cursor = 0;
+  const auto stored = StoredBefore(db, "vm", &cursor);
+  int late_samples = 0;
+  for (const auto& [key, value] : stored) {
+    if (key.first.find("probe=\"late\"") != std::string::npos) ++late_samples;
+  }
+  ASSERT_GE(late_samples, 4) << "the slow probe's runs, two samples each, before the cursor";
   Received got;
   WaitUntil(
       [&] {

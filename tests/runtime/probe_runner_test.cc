@@ -3,9 +3,13 @@
 // of it, with the exception's message.
 #include "runtime/probe_runner.h"
 
-#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
 
+#include <limits>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 namespace obsmon {
 namespace {
@@ -120,6 +124,134 @@ TEST(ProbeRunnerTest, AReasonIsStoredEscapedAndBounded) {
   EXPECT_EQ(sink.outcomes[0].run.reason, "exit 1: real\\x00nul \\xff\\x1b \\\\x00");
   EXPECT_EQ(sink.outcomes[1].run.reason.size(), 4096u);
   EXPECT_EQ(sink.outcomes[1].run.reason.substr(4093), "...");
+}
+
+
+// EarliestRunningStart (remote_write's bound for runs still going): a run's start, from before its
+// probe runs until after its outcome reached every sink; nothing once it has ended, even when a
+// sink threw. A probe that advances the FakeClock while it runs, and sinks that read the bound
+// as they are handed the outcome.
+class SlowProbe final : public Probe {
+ public:
+  SlowProbe(FakeClock& clock, ProbeRunner*& runner, TimestampMs* seen_while_running)
+      : clock_(clock), runner_(runner), seen_(seen_while_running) {}
+  ProbeResult Run(const Deadline&) override {
+    *seen_ = runner_->EarliestRunningStart();
+    clock_.Advance(4'000);  // a run longer than a 1 s settle delay
+    return ProbeResult::Up();
+  }
+  std::string Instance() const override { return "slow"; }
+
+ private:
+  FakeClock& clock_;
+  ProbeRunner*& runner_;
+  TimestampMs* seen_;
+};
+
+class BoundReadingSink final : public ResultSink {
+ public:
+  explicit BoundReadingSink(ProbeRunner*& runner, bool throws = false)
+      : runner_(runner), throws_(throws) {}
+  void OnRun(const RunOutcome& o) override {
+    seen.push_back({o.run.ts_ms, runner_->EarliestRunningStart()});
+    if (throws_) throw std::runtime_error("sink failed");
+  }
+  std::vector<std::pair<TimestampMs, TimestampMs>> seen;  // the run's stamp, the bound then
+
+ private:
+  ProbeRunner*& runner_;
+  bool throws_;
+};
+
+constexpr TimestampMs kNoRun = std::numeric_limits<TimestampMs>::max();
+
+TEST(ProbeRunnerTest, ARunBoundsTheUnsentSamplesFromItsStartUntilItsOutcomeIsDelivered) {
+  FakeClock clock;
+  ProbeRunner* runner_ptr = nullptr;
+  BoundReadingSink sink(runner_ptr);
+  ProbeRunner runner(clock, 1.5, {&sink});
+  runner_ptr = &runner;
+  EXPECT_EQ(runner.EarliestRunningStart(), kNoRun);
+  TimestampMs seen_inside = 0;
+  const TimestampMs start = clock.NowMs();
+  runner.Run(Make(std::make_shared<SlowProbe>(clock, runner_ptr, &seen_inside)), start);
+  EXPECT_EQ(seen_inside, start);
+  ASSERT_EQ(sink.seen.size(), 1u);
+  EXPECT_EQ(sink.seen[0].first, start);   // the samples are stamped with the start...
+  EXPECT_EQ(sink.seen[0].second, start);  // ...and the bound holds there while they are handed on
+  EXPECT_EQ(clock.NowMs(), start + 4'000);
+  EXPECT_EQ(runner.EarliestRunningStart(), kNoRun);
+}
+
+TEST(ProbeRunnerTest, ARunWhoseSinkThrowsLeavesNoBoundBehind) {
+  FakeClock clock;
+  ProbeRunner* runner_ptr = nullptr;
+  BoundReadingSink sink(runner_ptr, /*throws=*/true);
+  ProbeRunner runner(clock, 1.5, {&sink});
+  runner_ptr = &runner;
+  EXPECT_THROW(runner.Run(Make(std::make_shared<UpProbe>()), clock.NowMs()), std::runtime_error);
+  ASSERT_EQ(sink.seen.size(), 1u);
+  EXPECT_EQ(sink.seen[0].second, sink.seen[0].first);
+  EXPECT_EQ(runner.EarliestRunningStart(), kNoRun);
+}
+
+// A batch: each run holds the bound at its own start until it is delivered. The runs' sockets
+// are pipes that are readable at once, so the batch ends on the first poll.
+class ReadyRun final : public PendingRun {
+ public:
+  explicit ReadyRun(int fd) : fd_(fd) {}
+  int fd() const override { return done_ ? -1 : fd_; }
+  short events() const override { return POLLIN; }
+  void OnReady(short) override { done_ = true; }
+  void OnDeadline() override { done_ = true; }
+  bool done() const override { return done_; }
+  ProbeResult TakeResult() override { return ProbeResult::Up(); }
+
+ private:
+  int fd_;
+  bool done_ = false;
+};
+
+class ReadyProbe final : public Probe {
+ public:
+  ReadyProbe(FakeClock& clock, int fd) : clock_(clock), fd_(fd) {}
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
+  std::string Instance() const override { return "ready"; }
+  bool Startable() const override { return true; }
+  std::unique_ptr<PendingRun> Start() override {
+    auto run = std::make_unique<ReadyRun>(fd_);
+    clock_.Advance(5);  // the next run of the batch starts 5 ms later
+    return run;
+  }
+
+ private:
+  FakeClock& clock_;
+  int fd_;
+};
+
+TEST(ProbeRunnerTest, EachRunOfABatchBoundsTheUnsentSamplesUntilItIsDelivered) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  FakeClock clock;
+  ProbeRunner* runner_ptr = nullptr;
+  BoundReadingSink sink(runner_ptr);
+  ProbeRunner runner(clock, 1.5, {&sink});
+  runner_ptr = &runner;
+  const ScheduledProbe a = Make(std::make_shared<ReadyProbe>(clock, fds[0]));
+  const ScheduledProbe b = Make(std::make_shared<ReadyProbe>(clock, fds[0]));
+  const TimestampMs start = clock.NowMs();
+  std::vector<size_t> finished;
+  runner.RunBatch({{&a, 0}, {&b, 0}}, [&](size_t i) { finished.push_back(i); });
+  ::close(fds[0]);
+  ::close(fds[1]);
+  ASSERT_EQ(finished, (std::vector<size_t>{0, 1}));
+  ASSERT_EQ(sink.seen.size(), 2u);
+  EXPECT_EQ(sink.seen[0].first, start);
+  EXPECT_EQ(sink.seen[0].second, start);  // both running: the earlier start
+  EXPECT_EQ(sink.seen[1].first, start + 5);
+  EXPECT_EQ(sink.seen[1].second, start + 5);  // the first was delivered: only the second's
+  EXPECT_EQ(runner.EarliestRunningStart(), kNoRun);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // the runtime and the sinks (storage, /metrics, rules) share (probes/probe.h has the Probe seam).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -37,6 +38,11 @@ struct ProbeResult {
   std::vector<LogCursor> log_cursors;
   std::vector<CounterDelta> counters;
   std::string detail;  // optional longer text for humans (exec output tail), capped by the probe
+  // How long the answer's last bytes waited in the socket before the probe read them, by the
+  // kernel's receive timestamp (0 when unknown): the runner takes it off the run's duration, so
+  // that a reader that wakes late (a busy machine, other runs of its batch ended first) does
+  // not lengthen the latency it reports.
+  std::chrono::nanoseconds answer_waited{0};
 
   static ProbeResult Up() {
     ProbeResult r;

@@ -277,6 +277,7 @@ class HttpProbe::PlainRun final : public PendingRun {
   bool done() const override { return exchange_.done(); }
   ProbeResult TakeResult() override {
     ProbeResult result = Result();
+    result.answer_waited = exchange_.answer_waited();
     // Before the result goes out (and the probe's next run can start): the connection is the
     // next run's when the response allowed it, the run was up (a down run's next run starts
     // afresh, as the docs promise: fresh eyes found a 503 kept it) and the process's budget of

@@ -49,6 +49,19 @@ bool PeerIdle(int fd) {
   return ::poll(&p, 1, 0) == 0;
 }
 
+// The kernel's receive timestamp of what a recvmsg() read (its last segment), if it gave one.
+std::optional<std::chrono::system_clock::time_point> ReceiveTimestamp(msghdr& msg) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec ts;
+    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+    return std::chrono::system_clock::time_point(std::chrono::duration_cast<
+        std::chrono::system_clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                             std::chrono::nanoseconds(ts.tv_nsec)));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::string& method,
@@ -155,6 +168,7 @@ bool PlainHttpExchange::RetryFresh() {
   sent_ = 0;
   phase_ = Phase::kSending;
   parser_ = HttpResponseParser(limits_);
+  answer_waited_ = std::chrono::nanoseconds(0);
   Connect();
   return true;
 }
@@ -165,6 +179,10 @@ void PlainHttpExchange::Connect() {
     Finish(std::string("connect failed: ") + strerror(errno));
     return;
   }
+  // The kernel timestamps what the socket receives (answer_waited()); without it (it cannot
+  // fail on a TCP socket) the duration is the read's, as before.
+  const int on = 1;
+  ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   if (::connect(fd_, reinterpret_cast<const sockaddr*>(&target_.addr), target_.addr_len) != 0 &&
       errno != EINPROGRESS) {
     Finish(ConnectFailure(errno));
@@ -215,11 +233,25 @@ void PlainHttpExchange::Send() {
 
 void PlainHttpExchange::Receive() {
   std::array<char, 16 * 1024> buf;
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control;
   for (;;) {
-    const ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+    iovec iov{buf.data(), buf.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    const ssize_t n = ::recvmsg(fd_, &msg, 0);
     HttpResponseParser::State state;
     if (n > 0) {
       got_bytes_ = true;
+      // Until the response is complete, each read's stamp replaces the last: the wait that
+      // counts is that of its last bytes. Clamped at 0 (a wall clock stepped back).
+      const auto arrived = ReceiveTimestamp(msg);
+      answer_waited_ = arrived ? std::max(std::chrono::nanoseconds(0),
+                                          std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              std::chrono::system_clock::now() - *arrived))
+                               : std::chrono::nanoseconds(0);
       state = parser_.Feed(std::string_view(buf.data(), static_cast<size_t>(n)));
     } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       if (RetryFresh()) return;      // a kept connection closed under the request

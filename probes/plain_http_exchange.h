@@ -1,9 +1,9 @@
 // obsmon's own client for the http probe's common case: plain http to a numeric address, no
 // redirects followed. One exchange is one non-blocking socket driven by its caller's poll():
-// socket(SOCK_NONBLOCK), connect, send, recv until the response is complete, close. Nothing
-// else: no fcntl pairs, no shutdown, no setsockopt, no thread of its own (cpp-httplib's path
-// costs 17 syscalls a run more, docs/benchmarks.md, "Probing"), so that one thread can drive
-// many exchanges at once (the scheduler's batches, runtime/scheduler.h).
+// socket(SOCK_NONBLOCK), one setsockopt (below), connect, send, recvmsg until the response is
+// complete, close. Nothing else: no fcntl pairs, no shutdown, no thread of its own
+// (cpp-httplib's path costs 17 syscalls a run more, docs/benchmarks.md, "Probing"), so that one
+// thread can drive many exchanges at once (the scheduler's batches, runtime/scheduler.h).
 //
 // The response is read by HttpResponseParser with the probe's bounds. The deadline is the
 // caller's: it calls TimedOut() when it passes. Everything else (https, redirects, host names
@@ -14,12 +14,19 @@
 // connection the peer closed meanwhile is replaced by a fresh one within the same run, as Go's
 // and curl's clients do, so a server's idle timeout never makes a run down.
 //
+// The socket asks the kernel to timestamp what it receives (SO_TIMESTAMPNS, one setsockopt per
+// connection): answer_waited() is how long the response's last bytes sat in the socket before
+// they were read, which the runner takes off the run's duration, so that the worker's wake-up
+// (late on a busy machine, or while it ends other runs of its batch first) does not lengthen
+// the latency obsmon reports.
+//
 // Not thread-safe: one thread drives an exchange. The exchange owns its socket and closes it
 // when it finishes or is destroyed, unless TakeReusable() took it.
 #pragma once
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -83,6 +90,9 @@ class PlainHttpExchange {
   // Once done: the connection, for the probe's next run, when both the request and the
   // response allow it (the caller owns it then); else -1.
   int TakeReusable();
+  // Once done with a response: how long its last bytes waited in the socket before they were
+  // read (the kernel's receive timestamp against the time of the read); 0 when not known.
+  std::chrono::nanoseconds answer_waited() const { return answer_waited_; }
 
  private:
   enum class Phase { kSending, kReading };
@@ -106,6 +116,7 @@ class PlainHttpExchange {
   bool connected_ = false;  // a byte was sent: errors from here on are not the connect's
   bool done_ = false;
   bool timed_out_ = false;
+  std::chrono::nanoseconds answer_waited_{0};
   std::string failure_;
 };
 

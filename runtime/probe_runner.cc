@@ -66,7 +66,13 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   // shown as log lines are, NUL and invalid UTF-8 as \xNN and backslashes doubled, at most
   // 4 KiB, or sqlite3 cut it at a NUL and reports printed raw bytes (fresh eyes, issue 13).
   if (!result->reason.empty()) result->reason = probes::CleanLine(result->reason, kMaxReasonBytes);
-  const double seconds = std::chrono::duration<double>(clock_.SteadyNow() - start).count();
+  // Up to the answer's arrival when the kernel timed it (a reader that woke late does not
+  // lengthen the latency), never below 0.
+  const auto elapsed = clock_.SteadyNow() - start;
+  const auto waited = std::clamp<SteadyTime::duration>(
+      std::chrono::duration_cast<SteadyTime::duration>(result->answer_waited),
+      SteadyTime::duration::zero(), elapsed);
+  const double seconds = std::chrono::duration<double>(elapsed - waited).count();
 
   out.result = result;
   out.run.key = spec.key;

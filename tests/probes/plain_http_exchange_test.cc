@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config_node.h"
@@ -117,6 +118,51 @@ TEST(PlainHttpExchangeTest, SendsTheRequestAndReadsTheResponse) {
   EXPECT_EQ(x.response().body(), "ok");
   EXPECT_EQ(seen.substr(0, 22), "GET /health HTTP/1.1\r\n");
   EXPECT_NE(seen.find("Connection: close\r\n"), std::string::npos);
+}
+
+// The kernel's receive timestamp: an answer read late (the worker woke late, or ended other
+// runs of its batch first) reports how long it waited in the socket, which the runner takes off
+// the run's duration. The truth is the server's own record of when it had sent the answer: the
+// wait is at least the time from then to the read (loopback delivers within the send), and at
+// most the time from then to the read's end.
+TEST(PlainHttpExchangeTest, AnAnswerReadLateSaysHowLongItWaitedInTheSocket) {
+  std::atomic<int64_t> sent_ns{0};
+  RawResponder server([&sent_ns](int fd, const std::atomic<bool>& stop) {
+    char buf[4096];
+    std::string seen;
+    pollfd p{fd, POLLIN, 0};
+    while (seen.find("\r\n\r\n") == std::string::npos && ::poll(&p, 1, 1000) > 0) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      seen.append(buf, static_cast<size_t>(n));
+    }
+    RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+    sent_ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  });
+  auto target = PreparePlainHttp(Url(server.Url("/late")), "GET", {}, std::nullopt);
+  ASSERT_TRUE(target.has_value());
+  PlainHttpExchange x(*target, HttpParseLimits{});
+  x.Start();
+  pollfd p{x.fd(), POLLIN, 0};
+  while (x.events() != POLLIN) {  // connect and send first
+    p = {x.fd(), x.events(), 0};
+    ASSERT_GT(::poll(&p, 1, 2000), 0);
+    x.OnReady(p.revents);
+  }
+  p = {x.fd(), POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, 2000), 0);  // the answer is there; read it late
+  for (int i = 0; i < 200 && sent_ns.load() == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_NE(sent_ns.load(), 0);
+  std::this_thread::sleep_for(milliseconds(150));
+  const auto before = std::chrono::steady_clock::now().time_since_epoch();
+  x.OnReady(POLLIN);
+  const auto after = std::chrono::steady_clock::now().time_since_epoch();
+  ASSERT_TRUE(x.done());
+  EXPECT_EQ(x.response().body(), "ok");
+  const auto sent = std::chrono::nanoseconds(sent_ns.load());
+  EXPECT_GE(x.answer_waited(), before - sent - milliseconds(2));
+  EXPECT_LE(x.answer_waited(), after - sent + milliseconds(2));
+  EXPECT_GE(x.answer_waited(), milliseconds(150));
 }
 
 TEST(PlainHttpExchangeTest, ClosedPortIsConnectionRefused) {

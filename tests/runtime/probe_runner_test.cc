@@ -254,5 +254,43 @@ TEST(ProbeRunnerTest, EachRunOfABatchBoundsTheUnsentSamplesUntilItIsDelivered) {
   EXPECT_EQ(runner.EarliestRunningStart(), kNoRun);
 }
 
+// A run's duration ends at its answer's arrival when the probe knows how long the answer waited
+// unread (ProbeResult::answer_waited, the kernel's receive timestamp), never below zero.
+class WaitedProbe final : public Probe {
+ public:
+  WaitedProbe(FakeClock& clock, int64_t run_ms, std::chrono::nanoseconds waited)
+      : clock_(clock), run_ms_(run_ms), waited_(waited) {}
+  ProbeResult Run(const Deadline&) override {
+    clock_.Advance(run_ms_);
+    ProbeResult r = ProbeResult::Up();
+    r.answer_waited = waited_;
+    return r;
+  }
+  std::string Instance() const override { return "w"; }
+
+ private:
+  FakeClock& clock_;
+  int64_t run_ms_;
+  std::chrono::nanoseconds waited_;
+};
+
+TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink});
+  runner.Run(Make(std::make_shared<WaitedProbe>(clock, 400, std::chrono::milliseconds(150))),
+             clock.NowMs());
+  runner.Run(Make(std::make_shared<WaitedProbe>(clock, 400, std::chrono::milliseconds(900))),
+             clock.NowMs());
+  runner.Run(Make(std::make_shared<WaitedProbe>(clock, 400, std::chrono::nanoseconds(0))),
+             clock.NowMs());
+  ASSERT_EQ(sink.outcomes.size(), 3u);
+  EXPECT_DOUBLE_EQ(sink.outcomes[0].run.duration_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].run.duration_seconds, 0.0);  // more than the run: clamped
+  EXPECT_DOUBLE_EQ(sink.outcomes[2].run.duration_seconds, 0.4);
+  EXPECT_EQ(sink.outcomes[0].samples[1].name, "probe_duration_seconds");
+  EXPECT_DOUBLE_EQ(sink.outcomes[0].samples[1].value, 0.25);
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -94,6 +94,16 @@ Result<int64_t> MemoryAlertStore::Pending() {
   return static_cast<int64_t>(outbox_.size());
 }
 
+Result<std::optional<int64_t>> MemoryAlertStore::NextAttempt() {
+  MutexLock lock(mu_);
+  OBSMON_FAIL_IF_FAILING();
+  std::optional<int64_t> earliest;
+  for (const auto& [id, e] : outbox_) {
+    if (!earliest || e.next_attempt_ms < *earliest) earliest = e.next_attempt_ms;
+  }
+  return earliest;
+}
+
 void MemoryAlertStore::SetFailing(bool failing) {
   MutexLock lock(mu_);
   failing_ = failing;

@@ -27,6 +27,7 @@ class MemoryAlertStore final : public AlertStateStore, public OutboxStore {
   Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                     const std::string& error) override;
   Result<int64_t> Pending() override;
+  Result<std::optional<int64_t>> NextAttempt() override;
 
   // Test switch: while set, every call fails with Unavailable.
   void SetFailing(bool failing);

@@ -193,15 +193,33 @@ void Outbox::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Outbox::Wake() {
+  {
+    MutexLock lock(run_mu_);
+    sent_ = true;
+  }
+  run_cv_.notify_all();
+}
+
 void Outbox::Loop() {
   MutexLock lock(run_mu_);
   while (!stop_) {
     sent_ = false;
     lock.unlock();
     DeliverDue();
+    const auto next = options_.store->NextAttempt();
+    const int64_t now = options_.clock->NowMs();
     lock.lock();
+    // Until the earliest row is due (at most idle_poll_ms). A row already due was held behind a
+    // failed row of its receiver (or the pass stopped): look again after poll_ms, as before.
+    int64_t wait = options_.poll_ms;
+    if (next.ok() && !next->has_value()) {
+      wait = options_.idle_poll_ms;
+    } else if (next.ok() && **next > now) {
+      wait = std::min(**next - now, options_.idle_poll_ms);
+    }
     // On the injected clock: under a FakeClock the next pass comes when the test advances time.
-    options_.clock->WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(options_.poll_ms),
+    options_.clock->WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(wait),
                             [this] {
                               run_mu_.AssertHeld();  // the predicate runs with the lock held
                               return stop_ || sent_;

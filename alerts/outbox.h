@@ -39,7 +39,13 @@ struct OutboxOptions {
   int64_t backoff_max_ms = 300'000;
   int64_t max_age_ms = 24 * 3'600'000LL;
   size_t batch = 256;       // rows per DeliverDue pass
-  int64_t poll_ms = 1'000;  // dispatcher thread period (on `clock`)
+  // The dispatcher's wait (on `clock`) while rows wait behind a failed row of their receiver,
+  // or the store cannot be read.
+  int64_t poll_ms = 1'000;
+  // Otherwise it sleeps until the earliest row's next attempt, until Send() or Wake(), or at
+  // most this long: an idle outbox asks SQLite once in this long, not every second (the empty
+  // pass cost 2.5-3.3 us a probe run at 100 probes at 1 s: docs/benchmarks.md).
+  int64_t idle_poll_ms = 10'000;
 };
 
 struct OutboxStats {
@@ -62,8 +68,11 @@ class Outbox final : public AlertSender {
   // One delivery pass over due rows; returns how many were delivered.
   int DeliverDue();
 
-  void Start();  // dispatcher thread calling DeliverDue() every poll_ms
+  void Start();  // dispatcher thread calling DeliverDue() (see OutboxOptions::idle_poll_ms)
   void Stop();
+  // Rows were stored behind the outbox's back (OutboxStore::EnqueueOnce, the digests): the
+  // dispatcher makes a pass now.
+  void Wake();
 
   OutboxStats Stats() const;
   // obsmon_notifications_{enqueued,sent,failed,retried,dropped}_total{receiver=...} and
@@ -86,7 +95,8 @@ class Outbox final : public AlertSender {
   Mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ GUARDED_BY(run_mu_) = false;
-  bool sent_ GUARDED_BY(run_mu_) = false;  // Send() stored rows since the dispatcher's last pass
+  // Send() stored rows, or Wake() was called, since the dispatcher's last pass.
+  bool sent_ GUARDED_BY(run_mu_) = false;
   std::atomic<bool> stopping_{false};  // Stop() asked: DeliverDue starts no new send
   std::thread thread_;
   std::shared_ptr<prometheus::Collectable> collectable_;

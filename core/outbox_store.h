@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ class OutboxStore {
   virtual Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                             const std::string& error) = 0;
   virtual Result<int64_t> Pending() = 0;  // rows waiting
+  // The earliest next_attempt_ms of any row; nullopt when there is none. The outbox's
+  // dispatcher sleeps until then instead of asking Due() every second.
+  virtual Result<std::optional<int64_t>> NextAttempt() = 0;
 
   // Exactly-once enqueueing (the digests: one "Day 3" comment per period and destination, across
   // restarts): stores `entry` (setting its id) unless something was stored under `once_key`

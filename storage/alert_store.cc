@@ -358,4 +358,16 @@ Result<int64_t> AlertStore::Pending() {
   }
 }
 
+Result<std::optional<int64_t>> AlertStore::NextAttempt() {
+  MutexLock lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT min(next_attempt_ms) FROM alert_outbox");
+    q.executeStep();
+    if (q.getColumn(0).isNull()) return std::optional<int64_t>();
+    return std::optional<int64_t>(q.getColumn(0).getInt64());
+  } catch (const SQLite::Exception& e) {
+    return StatusFromException(e, "reading the outbox's next attempt");
+  }
+}
+
 }  // namespace obsmon::storage

@@ -46,6 +46,7 @@ class AlertStore final : public AlertStateStore, public OutboxStore {
   Status Reschedule(int64_t id, int attempts, int64_t next_attempt_ms,
                     const std::string& error) override;
   Result<int64_t> Pending() override;
+  Result<std::optional<int64_t>> NextAttempt() override;
   // Table outbox_once, in the same transaction as the alert_outbox row.
   Result<bool> EnqueueOnce(const std::string& once_key, OutboxEntry* entry) override;
   Result<bool> WasEnqueued(const std::string& once_key) override;

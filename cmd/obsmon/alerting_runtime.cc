@@ -265,8 +265,13 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
 
 void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {
   digests_ = std::make_unique<DigestPoster>(db_path_, store_.get(), std::move(targets));
-  digests_->Start(clock_, kDigestPollMs,
-                  [log = log_](const Status& s) { log->warn("digest: {}", s.message()); });
+  // The outbox outlives the poster (StopRules stops the poster first).
+  digests_->Start(
+      clock_, kDigestPollMs,
+      [log = log_](const Status& s) { log->warn("digest: {}", s.message()); },
+      [outbox = outbox_.get()] {
+        if (outbox) outbox->Wake();
+      });
 }
 
 void AlertingRuntime::StopRules() {

@@ -16,14 +16,18 @@ DigestPoster::DigestPoster(std::string db_path, OutboxStore* store,
 DigestPoster::~DigestPoster() { Stop(); }
 
 void DigestPoster::Start(const Clock& clock, int64_t poll_ms,
-                         std::function<void(const Status&)> on_error) {
+                         std::function<void(const Status&)> on_error,
+                         std::function<void()> on_enqueued) {
   if (thread_.joinable() || targets_.empty()) return;
-  thread_ = std::thread([this, &clock, poll_ms, on_error = std::move(on_error)] {
+  thread_ = std::thread([this, &clock, poll_ms, on_error = std::move(on_error),
+                         on_enqueued = std::move(on_enqueued)] {
     MutexLock lock(run_mu_);
     while (!stop_) {
       lock.unlock();
       auto n = Tick(clock.NowMs());
       if (!n.ok() && on_error) on_error(n.status());
+      // A failed tick may have stored other periods' items before its error: woken too.
+      if (on_enqueued && (!n.ok() || *n > 0)) on_enqueued();
       lock.lock();
       clock.WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(poll_ms), [this] {
         run_mu_.AssertHeld();  // the predicate runs with the lock held

@@ -50,8 +50,10 @@ class DigestPoster {
   ~DigestPoster();  // Stop()
 
   // A thread calling Tick(clock.NowMs()) every poll_ms on `clock` (not owned, must outlive the
-  // poster); `on_error` hears of a failed tick (the next one tries again).
-  void Start(const Clock& clock, int64_t poll_ms, std::function<void(const Status&)> on_error);
+  // poster); `on_error` hears of a failed tick (the next one tries again), `on_enqueued` of a
+  // tick that stored items (the outbox's Wake(): it does not poll an empty table).
+  void Start(const Clock& clock, int64_t poll_ms, std::function<void(const Status&)> on_error,
+             std::function<void()> on_enqueued = {});
   void Stop();
 
   // Enqueues every item due at now_ms and not enqueued before; returns how many it enqueued,

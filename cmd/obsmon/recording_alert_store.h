@@ -51,6 +51,7 @@ class RecordingAlertStore final : public AlertStateStore, public OutboxStore {
     return Seen(store_->Reschedule(id, attempts, next_attempt_ms, error));
   }
   Result<int64_t> Pending() override { return Seen(store_->Pending()); }
+  Result<std::optional<int64_t>> NextAttempt() override { return Seen(store_->NextAttempt()); }
 
  private:
   Status Seen(Status s) {

@@ -115,6 +115,7 @@ TEST_F(AlertStoreTest, SeriesEndsRoundTripArePrunedAndReadWithinTheirRange) {
 TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
   auto s = AlertStore::Open(path_);
   ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*(*s)->NextAttempt(), std::nullopt);  // empty: the dispatcher sleeps its idle poll
   std::vector<OutboxEntry> rows(2);
   rows[0].receiver = "am";
   rows[0].payload = "[1]";
@@ -125,7 +126,9 @@ TEST_F(AlertStoreTest, OutboxRowsRoundTrip) {
   ASSERT_TRUE((*s)->Enqueue(&rows).ok());
   EXPECT_GT(rows[1].id, rows[0].id);
   EXPECT_EQ((*s)->Due(150, 10)->size(), 1u);
+  EXPECT_EQ(*(*s)->NextAttempt(), 100);
   ASSERT_TRUE((*s)->Reschedule(rows[0].id, 3, 1000, "status 503").ok());
+  EXPECT_EQ(*(*s)->NextAttempt(), 200);
   EXPECT_EQ((*s)->Due(500, 10)->size(), 1u);
   auto due = (*s)->Due(1000, 10);
   ASSERT_EQ(due->size(), 2u);

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
+#include <thread>
+
 #include "alerts/memory_alert_store.h"
 
 namespace obsmon::alerts {
@@ -219,6 +223,54 @@ TEST(OutboxTest, StoreFailureIsCountedNotThrown) {
   outbox.Send({Alert("A")});
   EXPECT_EQ(outbox.DeliverDue(), 0);
   EXPECT_EQ(outbox.Stats().store_errors, 2u);
+}
+
+// The dispatcher thread (Start): an empty outbox is looked at once every idle_poll_ms, not every
+// second; a failed row is tried again at its next attempt; rows stored behind the outbox's back
+// (the digests' EnqueueOnce) go out at Wake(), without waiting.
+TEST(OutboxTest, TheDispatcherSleepsUntilTheNextAttemptOrAWake) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  OutboxOptions o{&clock, &store, {&am}};
+  o.backoff_initial_ms = 1'000;
+  Outbox outbox(o);
+  outbox.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  const auto deadline_after = [&](int64_t ms) {
+    return clock.SteadyNow() + std::chrono::milliseconds(ms);
+  };
+  EXPECT_EQ(clock.NextDeadline(), deadline_after(10'000));  // empty: idle_poll_ms
+  // A row stored behind its back, then Wake(): delivered with no time passing.
+  std::vector<OutboxEntry> rows{{0, "am", "digest day 3", clock.NowMs(), clock.NowMs(), 0, ""}};
+  ASSERT_TRUE(store.Enqueue(&rows).ok());
+  outbox.Wake();
+  // The store is thread-safe, the notifier is not: wait on the store, then for the dispatcher to
+  // wait again (its pass is over).
+  const auto wait_for = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 2'500 && !done(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return clock.WaitForWaiters(1) && done();
+  };
+  ASSERT_TRUE(wait_for([&] { return *store.Pending() == 0; }));
+  EXPECT_EQ(am.received, std::vector<std::string>{"digest day 3"});
+  EXPECT_EQ(clock.NextDeadline(), deadline_after(10'000));
+  // A failed delivery: the next pass is at the row's next attempt, 1 s on.
+  am.down = true;
+  outbox.Send({Alert("A")});
+  ASSERT_TRUE(wait_for([&] {
+    auto due = store.Due(INT64_MAX, 10);
+    return due.ok() && due->size() == 1 && (*due)[0].attempts == 1;
+  }));
+  EXPECT_EQ(am.attempts, 2);
+  EXPECT_EQ(clock.NextDeadline(), deadline_after(1'000));
+  am.down = false;
+  clock.Advance(1'000);
+  ASSERT_TRUE(wait_for([&] { return *store.Pending() == 0; }));
+  EXPECT_EQ(am.received, (std::vector<std::string>{"digest day 3", "A+;"}));
+  EXPECT_EQ(clock.NextDeadline(), deadline_after(10'000));
+  outbox.Stop();
 }
 
 }  // namespace

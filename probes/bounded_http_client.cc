@@ -5,7 +5,9 @@
 #include <poll.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -21,6 +23,47 @@ std::string ResponseBudget::Overflow() const {
 void ResponseBudget::SetOverflow(std::string reason) {
   MutexLock lock(mu_);
   if (overflow_.empty()) overflow_ = std::move(reason);
+}
+
+namespace {
+// One thread for every budget's cut; its time is the real clock's, as limits().deadline is.
+DeadlineWatchdog& CutWatchdog() {
+  static DeadlineWatchdog watchdog(SystemClock::Instance());
+  return watchdog;
+}
+}  // namespace
+
+ResponseBudget::~ResponseBudget() {
+  watch_.reset();  // from here the cut neither runs nor will run
+  MutexLock lock(mu_);
+  if (socket_ >= 0) ::close(socket_);
+}
+
+void ResponseBudget::TrackSocket(int fd) {
+  {
+    MutexLock lock(mu_);
+    if (socket_ >= 0) ::close(socket_);  // a reconnect: the new socket is the one to cut
+    socket_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (cut_ && socket_ >= 0) ::shutdown(socket_, SHUT_RD);
+  }
+  if (!watch_ && limits_.deadline != std::chrono::steady_clock::time_point::max()) {
+    watch_ = CutWatchdog().Arm(Deadline{limits_.deadline}, [this] { Cut(); });
+  }
+}
+
+void ResponseBudget::Cut() {
+  MutexLock lock(mu_);
+  cut_ = true;
+  // Reads only: a read (and the wait before it) ends at once, as end of stream; OpenSSL may
+  // still write its alert, which a write shut-down would turn into SIGPIPE in a process (a
+  // test, a CLI command) that does not ignore it as the daemon does. Writes are bounded by the
+  // stream's deadline already.
+  if (socket_ >= 0) ::shutdown(socket_, SHUT_RD);
+}
+
+bool ResponseBudget::cut() const {
+  MutexLock lock(mu_);
+  return cut_;
 }
 
 namespace {
@@ -237,6 +280,7 @@ std::unique_ptr<httplib::ClientImpl> MakeBoundedClient(const std::string& scheme
     client = std::make_unique<BoundedPlainClient>(host, port, budget);
   }
   client->set_follow_location(false);
+  client->set_socket_options([&budget](socket_t fd) { budget.TrackSocket(fd); });
   return client;
 }
 

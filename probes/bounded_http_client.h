@@ -7,6 +7,13 @@
 // Past either, the read fails and Overflow() says why. The probes bound the body they keep
 // themselves (max_body_bytes, body_size_limit); this bounds what httplib keeps.
 //
+// The TLS handshake is not read through that stream: httplib's SSLClient runs it under its own
+// per-wait timeouts, holding the client's socket mutex (so httplib's stop() waits for it too).
+// A server sending its handshake a byte every 0.3 s held an https probe 120 s past a 2 s timeout,
+// its worker, remote_write's windows and obsmon's shutdown (fresh eyes, issue 17). So the budget
+// also keeps the client's socket and shuts it down once its deadline passes, from a watchdog
+// thread: the handshake then fails at once, as a timeout.
+//
 // Redirects: a client made here follows none itself (httplib would make an unbounded client for
 // another origin); the http probe follows them with a new bounded client per hop.
 #pragma once
@@ -20,6 +27,7 @@
 #include <string>
 
 #include "core/mutex.h"
+#include "probes/deadline_watchdog.h"
 
 namespace obsmon::probes {
 
@@ -36,15 +44,29 @@ struct ResponseLimits {
 class ResponseBudget {
  public:
   explicit ResponseBudget(ResponseLimits limits) : limits_(limits) {}
+  ~ResponseBudget();
+  ResponseBudget(const ResponseBudget&) = delete;
+  ResponseBudget& operator=(const ResponseBudget&) = delete;
   const ResponseLimits& limits() const { return limits_; }
   // "" while within the limits; otherwise why the response was cut.
   std::string Overflow() const;
   void SetOverflow(std::string reason);
+  // The client made a socket (called on the client's thread, before it connects): the budget
+  // keeps a duplicate of it, ours to close, so that the cut at the deadline can never reach
+  // another socket that took the number, and arms the cut (once) for limits().deadline.
+  void TrackSocket(int fd);
+  // The deadline passed and the kept socket was shut down for reading (see Cut()).
+  bool cut() const;
 
  private:
+  void Cut();
+
   const ResponseLimits limits_;
   mutable Mutex mu_;
   std::string overflow_ GUARDED_BY(mu_);
+  int socket_ GUARDED_BY(mu_) = -1;
+  bool cut_ GUARDED_BY(mu_) = false;
+  std::unique_ptr<DeadlineWatchdog::Watch> watch_;  // the client's thread only
 };
 
 // A client for "http" or "https" to host:port whose reads are bounded by `budget` (which must

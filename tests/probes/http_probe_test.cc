@@ -253,6 +253,21 @@ TEST(HttpProbeTest, ServerTricklingHeadersCannotHoldProbePastDeadline) {
   EXPECT_LT(t.elapsed.count(), 1600);
 }
 
+// Regression (fresh eyes, issue 17): httplib runs the TLS handshake under its own per-wait
+// timeouts and its socket mutex, which httplib's stop() waits on too, so a server sending its
+// handshake a byte at a time held an https probe (its worker, remote_write's windows, the
+// shutdown) 120 s past a 2 s timeout. The bounded client shuts the socket down at the deadline.
+TEST(HttpProbeTest, ATrickledTlsHandshakeEndsAtTheDeadline) {
+  testing::RawResponder tls(&testing::RawResponder::TrickleTlsHandshake);
+  ConfigErrors errors;
+  auto probe = Make("url: " + tls.HttpsUrl("/health") + "\ntls_skip_verify: true\n", &errors, 600);
+  ASSERT_NE(probe, nullptr);
+  Timed t = RunFor(*probe, 600);
+  EXPECT_FALSE(t.result.success);
+  EXPECT_EQ(t.result.reason, "timeout after 600ms");
+  EXPECT_LT(t.elapsed.count(), 1600);
+}
+
 TEST(HttpProbeTest, ClosedPortIsConnectionRefused) {
   const testing::ClosedLoopbackPort closed;
   const int port = closed.port();

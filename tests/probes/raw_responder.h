@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
@@ -46,6 +47,24 @@ class RawResponder {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
   int connections() const { return connections_; }
+
+  std::string HttpsUrl(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  // A TLS server that never finishes its handshake: reads the ClientHello, announces a 16 KiB
+  // handshake record and sends it a byte every 100 ms (at most 20 s, so a broken probe fails,
+  // not hangs). Every read of the client succeeds in time; only a deadline of its own ends it.
+  static void TrickleTlsHandshake(int fd, const std::atomic<bool>& stop) {
+    char hello[4096];
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0 || ::recv(fd, hello, sizeof hello, 0) <= 0) return;
+    if (!SendAll(fd, std::string("\x16\x03\x03\x40\x00", 5), stop)) return;
+    for (int i = 0; i < 200 && !stop; ++i) {
+      if (!SendAll(fd, std::string(1, '\x02'), stop)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
 
   // Sends all of `data`; false once the peer is gone or `stop` is set.
   static bool SendAll(int fd, const std::string& data, const std::atomic<bool>& stop) {

@@ -388,6 +388,18 @@ TEST(ScrapeProbeTest, HeadTrickledOrEndlessInterimResponsesEndAtTheDeadline) {
   }
 }
 
+// The same for a TLS handshake trickled a byte at a time (fresh eyes, issue 17: 120 s past a
+// 2 s timeout; probes/bounded_http_client.h).
+TEST(ScrapeProbeTest, ATrickledTlsHandshakeEndsAtTheDeadline) {
+  testing::RawResponder tls(&testing::RawResponder::TrickleTlsHandshake);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = MakeProbe(tls.HttpsUrl("/metrics"))->Run(In(600ms));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason.rfind("timeout after", 0), 0u) << r.reason;
+  EXPECT_LT(took, 1500ms) << r.reason;
+}
+
 TEST(ScrapeProbeTest, HttpErrorAndRefusedConnectionAreReasons) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

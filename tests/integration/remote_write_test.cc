@@ -260,6 +260,28 @@ TEST(RemoteWriteTest, EverySampleInPrometheusAndVictoriaAcrossOutageAndKill) {
   }
 }
 
+// A config's head: the daemon's database `db`, remote_write to VictoriaMetrics on `vm_port` with
+// `queue_config`, external label site=lab; the components follow.
+std::string ToVictoria(const std::string& db, int vm_port, const std::string& queue_config) {
+  return "listen: 127.0.0.1:0\nstorage: {path: " + db +
+         "}\nexternal_labels: {site: lab}\nremote_write:\n"
+         "  - name: vm\n    url: http://127.0.0.1:" + std::to_string(vm_port) +
+         "/api/v1/write\n    queue_config: " + queue_config + "\ncomponents:\n";
+}
+
+// VictoriaMetrics holds every acknowledged sample of `stored`, once (it makes new data
+// searchable within about a second).
+void ExpectVictoriaHolds(const std::map<Key, double>& stored, int vm_port) {
+  Received got;
+  WaitUntil(
+      [&] {
+        got = FromVictoria(vm_port);
+        return got.samples.size() >= stored.size();
+      },
+      10s);
+  ExpectSame(stored, got, "vm");
+}
+
 // A `sqlite3` shell's write transaction held beside the daemon for longer than the settle delay
 // (docs/storage.md calls sqlite3 writes safe): the writer's commit waits for it, and the runs of
 // those seconds commit behind the settle delay. The senders wait for them (the writer's earliest
@@ -278,11 +300,8 @@ TEST(RemoteWriteTest, ASqlite3WriteLockPastTheSettleDelayLosesNoSample) {
   const std::string db = dir.File("obsmon.db");
   // The default settle delay: the probes' 150 ms timeout + the 1 s group commit + 1 s.
   WriteWholeFile(dir.File("config.yml"),
-                 "listen: 127.0.0.1:0\nstorage: {path: " + db +
-                     "}\nexternal_labels: {site: lab}\nremote_write:\n"
-                     "  - name: vm\n    url: http://127.0.0.1:" + std::to_string(vm_port) +
-                     "/api/v1/write\n    queue_config: {batch_send_deadline: 100ms}\n"
-                     "components:\n" + testing::HealthComponentYaml("carbon", target.port()));
+                 ToVictoria(db, vm_port, "{batch_send_deadline: 100ms}") +
+                     testing::HealthComponentYaml("carbon", target.port()));
   int port = 0;
   auto obsmon = testing::StartObsmon(dir.File("config.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << ReadWholeFile(dir.File("obsmon.log"));
@@ -303,14 +322,7 @@ TEST(RemoteWriteTest, ASqlite3WriteLockPastTheSettleDelayLosesNoSample) {
   const auto stored = StoredBefore(db, "vm", &cursor);
   // ~8 s of a 200 ms probe, two samples a run, the lock's 4 s inside.
   ASSERT_GT(stored.size(), 50u);
-  Received got;
-  WaitUntil(
-      [&] {
-        got = FromVictoria(vm_port);
-        return got.samples.size() >= stored.size();
-      },
-      10s);
-  ExpectSame(stored, got, "vm");
+  ExpectVictoriaHolds(stored, vm_port);
 }
 
 // A run longer than the settle delay: a target that answers after 2.5 s, under an explicit
@@ -335,12 +347,8 @@ TEST(RemoteWriteTest, ARunLongerThanTheSettleDelayIsSentWhenItEnds) {
   ASSERT_TRUE(WaitUntil([&] { return Ready(vm_port, "/health"); }, 20s));
   const std::string db = dir.File("obsmon.db");
   WriteWholeFile(dir.File("config.yml"),
-                 "listen: 127.0.0.1:0\nstorage: {path: " + db +
-                     "}\nexternal_labels: {site: lab}\nremote_write:\n"
-                     "  - name: vm\n    url: http://127.0.0.1:" + std::to_string(vm_port) +
-                     "/api/v1/write\n"
-                     "    queue_config: {batch_send_deadline: 100ms, settle_delay: 1s}\n"
-                     "components:\n" + testing::HealthComponentYaml("carbon", target.port()) +
+                 ToVictoria(db, vm_port, "{batch_send_deadline: 100ms, settle_delay: 1s}") +
+                     testing::HealthComponentYaml("carbon", target.port()) +
                      "  - name: slowpoke\n    probes:\n      - name: late\n        kind: http\n"
                      "        url: " + slow.Url("/slow") + "\n        interval: 3s\n"
                      "        timeout: 3s\n");
@@ -373,14 +381,7 @@ TEST(RemoteWriteTest, ARunLongerThanTheSettleDelayIsSentWhenItEnds) {
     if (key.first.find("probe=\"late\"") != std::string::npos) ++late_samples;
   }
   ASSERT_GE(late_samples, 4) << "the slow probe's runs, two samples each, before the cursor";
-  Received got;
-  WaitUntil(
-      [&] {
-        got = FromVictoria(vm_port);
-        return got.samples.size() >= stored.size();
-      },
-      10s);
-  ExpectSame(stored, got, "vm");
+  ExpectVictoriaHolds(stored, vm_port);
 }
 
 TEST(RemoteWriteTest, BadRequestDroppedAndCountedNeverRetried) {

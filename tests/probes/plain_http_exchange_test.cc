@@ -64,6 +64,19 @@ void DriveAll(std::vector<PlainHttpExchange*> xs, SteadyPoint deadline) {
   DriveEach(xs, std::vector<SteadyPoint>(xs.size(), deadline));
 }
 
+// A server's side: reads a request up to the end of its head (at most 1 s between reads).
+std::string ReadRequestHead(int fd) {
+  std::string seen;
+  char buf[4096];
+  pollfd p{fd, POLLIN, 0};
+  while (seen.find("\r\n\r\n") == std::string::npos && ::poll(&p, 1, 1000) > 0) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    seen.append(buf, static_cast<size_t>(n));
+  }
+  return seen;
+}
+
 TEST(PlainHttpExchangeTest, PreparedRequestCarriesMethodHostHeadersAndBody) {
   auto t = PreparePlainHttp(Url("http://127.0.0.1:8080/a?b=1"), "POST",
                             {{"X-Token", "t1"}, {"user-agent", "mine"}}, std::string("payload"));
@@ -97,13 +110,7 @@ TEST(PlainHttpExchangeTest, OnlyPlainHttpToNumericAddresses) {
 TEST(PlainHttpExchangeTest, SendsTheRequestAndReadsTheResponse) {
   std::string seen;
   RawResponder server([&seen](int fd, const std::atomic<bool>& stop) {
-    char buf[4096];
-    pollfd p{fd, POLLIN, 0};
-    while (seen.find("\r\n\r\n") == std::string::npos && ::poll(&p, 1, 1000) > 0) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      seen.append(buf, static_cast<size_t>(n));
-    }
+    seen = ReadRequestHead(fd);
     RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
   });
   auto target = PreparePlainHttp(Url(server.Url("/health")), "GET", {}, std::nullopt);
@@ -128,14 +135,7 @@ TEST(PlainHttpExchangeTest, SendsTheRequestAndReadsTheResponse) {
 TEST(PlainHttpExchangeTest, AnAnswerReadLateSaysHowLongItWaitedInTheSocket) {
   std::atomic<int64_t> sent_ns{0};
   RawResponder server([&sent_ns](int fd, const std::atomic<bool>& stop) {
-    char buf[4096];
-    std::string seen;
-    pollfd p{fd, POLLIN, 0};
-    while (seen.find("\r\n\r\n") == std::string::npos && ::poll(&p, 1, 1000) > 0) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      seen.append(buf, static_cast<size_t>(n));
-    }
+    ReadRequestHead(fd);
     RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
     sent_ns = std::chrono::steady_clock::now().time_since_epoch().count();
   });

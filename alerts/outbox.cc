@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
 #include <set>
 
 #include "core/thread_name.h"
@@ -106,12 +107,17 @@ void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
     }
   }
   if (rows.empty()) return;
-  Status s = options_.store->Enqueue(&rows);
-  if (!s.ok()) {
-    ++store_errors_;
-    return;
+  {
+    MutexLock lock(unsaved_mu_);
+    if (!unsaved_.empty()) {
+      KeepUnsaved(rows);  // behind the rows not stored yet, to keep each receiver's order
+    } else if (Status s = options_.store->Enqueue(&rows); !s.ok()) {
+      ++store_errors_;
+      KeepUnsaved(rows);
+    } else {
+      for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
+    }
   }
-  for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
   {
     MutexLock lock(run_mu_);
     sent_ = true;  // a notify alone did not end the dispatcher's wait: its predicate is the state
@@ -119,8 +125,32 @@ void Outbox::Send(const std::vector<OutgoingAlert>& alerts) {
   run_cv_.notify_all();  // wake the dispatcher for a prompt first attempt
 }
 
+void Outbox::KeepUnsaved(std::vector<OutboxEntry>& rows) {
+  for (auto& r : rows) unsaved_.push_back(std::move(r));
+  while (unsaved_.size() > kMaxUnsaved) {
+    ++CountersFor(unsaved_.front().receiver).dropped;
+    unsaved_.pop_front();
+  }
+}
+
+bool Outbox::StoreUnsaved() {
+  MutexLock lock(unsaved_mu_);
+  if (unsaved_.empty()) return true;
+  std::vector<OutboxEntry> rows(std::make_move_iterator(unsaved_.begin()),
+                                std::make_move_iterator(unsaved_.end()));
+  if (Status s = options_.store->Enqueue(&rows); !s.ok()) {
+    ++store_errors_;
+    unsaved_.assign(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    return false;
+  }
+  for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
+  unsaved_.clear();
+  return true;
+}
+
 int Outbox::DeliverDue() {
   MutexLock lock(deliver_mu_);
+  StoreUnsaved();
   const int64_t now = options_.clock->NowMs();
   auto due = options_.store->Due(now, options_.batch);
   if (!due.ok()) {
@@ -207,15 +237,20 @@ void Outbox::Loop() {
     sent_ = false;
     lock.unlock();
     DeliverDue();
+    bool unsaved;
+    {
+      MutexLock unsaved_lock(unsaved_mu_);
+      unsaved = !unsaved_.empty();
+    }
     const auto next = options_.store->NextAttempt();
     const int64_t now = options_.clock->NowMs();
     lock.lock();
     // Until the earliest row is due (at most idle_poll_ms). A row already due was held behind a
     // failed row of its receiver (or the pass stopped): look again after poll_ms, as before.
-    int64_t wait = options_.poll_ms;
-    if (next.ok() && !next->has_value()) {
+    int64_t wait = options_.poll_ms;  // also while rows wait to be stored (StoreUnsaved)
+    if (!unsaved && next.ok() && !next->has_value()) {
       wait = options_.idle_poll_ms;
-    } else if (next.ok() && **next > now) {
+    } else if (!unsaved && next.ok() && **next > now) {
       wait = std::min(**next - now, options_.idle_poll_ms);
     }
     // On the injected clock: under a FakeClock the next pass comes when the test advances time.

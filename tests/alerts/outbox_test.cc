@@ -222,7 +222,8 @@ TEST(OutboxTest, StoreFailureIsCountedNotThrown) {
   store.SetFailing(true);
   outbox.Send({Alert("A")});
   EXPECT_EQ(outbox.DeliverDue(), 0);
-  EXPECT_EQ(outbox.Stats().store_errors, 2u);
+  // Send's Enqueue, then the pass's: storing the kept row, and Due.
+  EXPECT_EQ(outbox.Stats().store_errors, 3u);
 }
 
 // The dispatcher thread (Start): an empty outbox is looked at once every idle_poll_ms, not every
@@ -271,6 +272,32 @@ TEST(OutboxTest, TheDispatcherSleepsUntilTheNextAttemptOrAWake) {
   EXPECT_EQ(am.received, (std::vector<std::string>{"digest day 3", "A+;"}));
   EXPECT_EQ(clock.NextDeadline(), deadline_after(10'000));
   outbox.Stop();
+}
+
+// Regression (fresh eyes, issue 17): a sqlite3 shell holding the write lock past busy_timeout
+// made Send()'s Enqueue fail, and the firing (or the resolved) was lost for good while the alert
+// counted as sent. The rows are kept and stored at the next pass, in order with later ones.
+TEST(OutboxTest, RowsTheStoreRefusedAreKeptAndStoredInOrderAtTheNextPass) {
+  FakeClock clock;
+  MemoryAlertStore store;
+  FakeNotifier am("am");
+  Outbox outbox({&clock, &store, {&am}});
+  store.SetFailing(true);
+  outbox.Send({Alert("A")});
+  store.SetFailing(false);
+  outbox.Send({Alert("A", true)});  // stored behind the firing, not before it
+  EXPECT_EQ(*store.Pending(), 0);
+  EXPECT_EQ(outbox.Stats().store_errors, 1u);
+  EXPECT_EQ(outbox.DeliverDue(), 2);
+  EXPECT_EQ(am.received, (std::vector<std::string>{"A+;", "A-;"}));
+  EXPECT_EQ(outbox.Stats().enqueued, 2u);
+  // Refused again at the pass: kept for the one after.
+  store.SetFailing(true);
+  outbox.Send({Alert("B")});
+  EXPECT_EQ(outbox.DeliverDue(), 0);
+  store.SetFailing(false);
+  EXPECT_EQ(outbox.DeliverDue(), 1);
+  EXPECT_EQ(am.received.back(), "B+;");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -148,6 +149,85 @@ TEST(ObsmonAlertingTest, DownTargetFiresAndResolvesThroughWebhook) {
     auto s = statuses();
     return std::find(s.begin(), s.end(), "resolved") != s.end();
   }, 15s)) << obsmon.Output();
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait(), 0);
+}
+
+// Regression (fresh eyes, issue 17): a `sqlite3` shell holding the write lock past
+// busy_timeout while an alert fires made the outbox's Enqueue fail, and the firing was lost for
+// good (the alert counted as sent, no row, no webhook). Now the rows wait in memory and go out
+// once the lock is gone, firing before resolved. With the previous binary no firing arrives.
+TEST(ObsmonAlertingTest, AFiringDuringASqlite3WriteLockIsDeliveredAfterIt) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  ScratchDir dir;
+  std::atomic<bool> healthy{true};
+  Server target([&](httplib::Server& s) {
+    s.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
+      res.status = healthy ? 200 : 503;
+    });
+  });
+  std::mutex mu;
+  std::vector<std::string> statuses;  // WebDown's, in the order they arrived
+  Server receiver([&](httplib::Server& s) {
+    s.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+      auto h = nlohmann::json::parse(req.body, nullptr, false);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!h.is_discarded()) {
+        for (const auto& a : h["alerts"]) {
+          if (a["labels"]["alertname"] == "WebDown") statuses.push_back(a.value("status", ""));
+        }
+      }
+      res.status = 200;
+    });
+  });
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: web
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: up{job="web-staging"} == 0
+)");
+  const std::string db = dir.File("obsmon.db");
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + db + "}\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n"
+                 "  evaluation_interval: 1s\n"
+                 "  webhooks:\n"
+                 "    - name: ops\n"
+                 "      url: http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook\n"
+                 "components:\n"
+                 "  - name: web\n"
+                 "    labels: {job: web-staging}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
+                     std::to_string(target.port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
+  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
+  ASSERT_TRUE(WaitUntil([&] { return obsmon.Output().find("(port ") != std::string::npos; }))
+      << obsmon.Output();
+  std::this_thread::sleep_for(1500ms);  // running, healthy
+  // 10 s of write lock, twice the 5 s busy_timeout; the target goes down 0.3 s into it.
+  std::thread lock([&] {
+    testing::RunCommand(
+        {"sh", "-c", "printf 'BEGIN EXCLUSIVE;\\n.shell sleep 10\\nCOMMIT;\\n' | sqlite3 " + db},
+        dir.File("lock.out"));
+  });
+  std::this_thread::sleep_for(300ms);
+  healthy = false;
+  lock.join();
+  const auto have = [&](const std::string& status) {
+    std::lock_guard<std::mutex> l(mu);
+    return std::find(statuses.begin(), statuses.end(), status) != statuses.end();
+  };
+  ASSERT_TRUE(WaitUntil([&] { return have("firing"); }, 15s)) << obsmon.Output();
+  healthy = true;
+  ASSERT_TRUE(WaitUntil([&] { return have("resolved"); }, 15s)) << obsmon.Output();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_EQ(statuses.front(), "firing");
+    EXPECT_EQ(statuses.back(), "resolved");
+  }
   obsmon.Signal(SIGTERM);
   EXPECT_EQ(obsmon.Wait(), 0);
 }

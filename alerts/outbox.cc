@@ -133,19 +133,18 @@ void Outbox::KeepUnsaved(std::vector<OutboxEntry>& rows) {
   }
 }
 
-bool Outbox::StoreUnsaved() {
+void Outbox::StoreUnsaved() {
   MutexLock lock(unsaved_mu_);
-  if (unsaved_.empty()) return true;
+  if (unsaved_.empty()) return;
   std::vector<OutboxEntry> rows(std::make_move_iterator(unsaved_.begin()),
                                 std::make_move_iterator(unsaved_.end()));
   if (Status s = options_.store->Enqueue(&rows); !s.ok()) {
     ++store_errors_;
     unsaved_.assign(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
-    return false;
+    return;
   }
   for (const auto& r : rows) ++CountersFor(r.receiver).enqueued;
   unsaved_.clear();
-  return true;
 }
 
 int Outbox::DeliverDue() {

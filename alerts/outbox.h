@@ -45,7 +45,7 @@ struct OutboxOptions {
   int64_t poll_ms = 1'000;
   // Otherwise it sleeps until the earliest row's next attempt, until Send() or Wake(), or at
   // most this long: an idle outbox asks SQLite once in this long, not every second (the empty
-  // pass cost 2.5-3.3 us a probe run at 100 probes at 1 s: docs/benchmarks.md).
+  // pass cost 1.7-3.3 us a probe run at 100 probes at 1 s: docs/benchmarks.md).
   int64_t idle_poll_ms = 10'000;
 };
 
@@ -86,8 +86,8 @@ class Outbox final : public AlertSender {
   };
   Counters& CountersFor(const std::string& receiver);
   void Loop();
-  // Stores the rows Send() could not; true when none is left unsaved.
-  bool StoreUnsaved();
+  // Stores the rows Send() could not (they stay kept if the store refuses them again).
+  void StoreUnsaved();
   // Keeps rows the store refused, after those kept before (at most kMaxUnsaved: the oldest
   // beyond are dropped and counted).
   void KeepUnsaved(std::vector<OutboxEntry>& rows) REQUIRES(unsaved_mu_);

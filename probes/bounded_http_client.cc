@@ -61,11 +61,6 @@ void ResponseBudget::Cut() {
   if (socket_ >= 0) ::shutdown(socket_, SHUT_RD);
 }
 
-bool ResponseBudget::cut() const {
-  MutexLock lock(mu_);
-  return cut_;
-}
-
 namespace {
 
 // Waits up to sec/usec, and never past `deadline`, for `events` on `sock`; false on timeout or

@@ -55,8 +55,6 @@ class ResponseBudget {
   // keeps a duplicate of it, ours to close, so that the cut at the deadline can never reach
   // another socket that took the number, and arms the cut (once) for limits().deadline.
   void TrackSocket(int fd);
-  // The deadline passed and the kept socket was shut down for reading (see Cut()).
-  bool cut() const;
 
  private:
   void Cut();

@@ -177,12 +177,10 @@ uint64_t LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMat
   // One pass: each prefilter hit's line is classified whole; the rest of it cannot add a match.
   return literals_.ScanText(
       text,
-      [&](size_t hit) {
-        size_t start = 0, end = 0;
-        LineAround(text, hit, &start, &end);
-        const int severity = Classify(text.substr(start, end - start));
-        if (severity >= 0) matches->push_back({start, end - start, severity});
-        return end + 1;
+      [&](size_t, LiteralSet::Line line) {
+        const int severity = Classify(text.substr(line.start, line.end - line.start));
+        if (severity >= 0) matches->push_back({line.start, line.end - line.start, severity});
+        return line.end + 1;
       },
       has_nul);
 }
@@ -213,10 +211,11 @@ uint64_t LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* ma
   };
   const uint64_t lines = literals_.ScanText(
       text,
-      [&](size_t hit) {
+      [&](size_t hit, LiteralSet::Line line) {
         if (!in_line || hit >= end) {
           finish_line();
-          LineAround(text, hit, &start, &end);
+          start = line.start;
+          end = line.end;
           best = -1;
           in_line = true;
         }

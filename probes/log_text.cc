@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -105,72 +106,148 @@ __attribute__((target("avx2"))) uint64_t CountNewlinesAvx2(const char* p, size_t
   return count;
 }
 
-// The fused pass behind LiteralSet::ScanText, on 32-byte blocks. Each block is loaded once for
-// the tally (newlines, NUL); then, unless the whole block lies before `*skip` (the rest of a
-// line already decided), candidate positions come from two bytes at two offsets
-// (LiteralSet::Filter: one per distinct pair among the literals, so `[error]`, `[alert]` and
-// `[emerg]` share one), compared with the 0x20 bit set when ASCII case is ignored, verified one
-// by one, and each verified one is handed to `on_hit`, which says where to look next. Returns
-// where it stopped: the first block that would read past `n` (the caller goes on with the
-// scalar loop), or `n` once on_hit returned npos (the tally is then partial: only Find() stops
-// so).
-template <bool kFold, typename Verify>
-__attribute__((target("avx2"))) size_t ScanAvx2(const char* p, size_t n,
-                                                const std::vector<LiteralSet::Filter>& filters,
-                                                size_t max_len, Verify verify,
-                                                size_t (*on_hit)(void*, size_t), void* context,
-                                                size_t* skip, uint64_t* newlines, bool* nul) {
-  const size_t k = filters.size();
+// Blocks of 32 bytes per segment of the fused pass: the segment's masks (8 bytes a block) stay
+// in L1 between its two phases.
+constexpr size_t kSegmentBlocks = 512;
+
+// The candidate mask of the 32 positions starting at `at`: bit b is set when, for some filter,
+// both its bytes are at their offsets from at + b (compared with the 0x20 bit set when ASCII
+// case is ignored). K filters, or `k` when K is 0: a fixed K keeps the filters in registers.
+template <bool kFold, size_t K>
+struct CandidateFilters {
   __m256i first[LiteralSet::kMaxLiterals];
   __m256i second[LiteralSet::kMaxLiterals];
   size_t first_off[LiteralSet::kMaxLiterals];
   size_t second_off[LiteralSet::kMaxLiterals];
-  for (size_t j = 0; j < k; ++j) {
-    first_off[j] = filters[j].offset[0];
-    second_off[j] = filters[j].offset[1];
-    first[j] = _mm256_set1_epi8(filters[j].byte[0]);
-    second[j] = _mm256_set1_epi8(filters[j].byte[1]);
+  size_t k = 0;
+
+  __attribute__((target("avx2"))) explicit CandidateFilters(
+      const std::vector<LiteralSet::Filter>& filters)
+      : k(filters.size()) {
+    for (size_t j = 0; j < k; ++j) {
+      first_off[j] = filters[j].offset[0];
+      second_off[j] = filters[j].offset[1];
+      first[j] = _mm256_set1_epi8(filters[j].byte[0]);
+      second[j] = _mm256_set1_epi8(filters[j].byte[1]);
+    }
   }
-  const __m256i bit = _mm256_set1_epi8(0x20);
-#define OBSMON_LOAD(at)                                                            \
-  (kFold ? _mm256_or_si256(                                                        \
-               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))), bit) \
-         : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + (at))))
-  BlockTally tally;
+  __attribute__((target("avx2"))) static __m256i Load(const char* at) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at));
+    return kFold ? _mm256_or_si256(v, _mm256_set1_epi8(0x20)) : v;
+  }
+  __attribute__((target("avx2"))) uint32_t Mask(const char* at) const {
+    const size_t count = K == 0 ? k : K;
+    __m256i any = _mm256_setzero_si256();
+    for (size_t j = 0; j < count; ++j) {
+      any = _mm256_or_si256(any, _mm256_and_si256(_mm256_cmpeq_epi8(Load(at + first_off[j]), first[j]),
+                                                  _mm256_cmpeq_epi8(Load(at + second_off[j]), second[j])));
+    }
+    return static_cast<uint32_t>(_mm256_movemask_epi8(any));
+  }
+};
+
+// The fused pass behind LiteralSet::ScanText, in segments of kSegmentBlocks 32-byte blocks, each
+// in two phases. The first loads every block once and keeps, per block, the mask of its newlines
+// (counted; NULs noted from the same load) and the mask of its candidates (none for a block
+// wholly inside the part already decided, before `*skip`): a loop without a call, so the
+// filters stay in registers. The second goes over the candidates, verifies each, and hands a
+// verified one to `on_hit` with its line's bounds, read from the newline masks (a line reaching
+// past the segment is ended by memchr), which says where to look next. Returns where it
+// stopped: the first block that would read past `n` (the caller goes on with the scalar loop),
+// or `n` once on_hit returned npos (the count is then partial: only Find() stops so).
+// `*line_start` is the start of the line holding the next byte to scan (0 at first).
+template <bool kFold, size_t K, typename Verify>
+__attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
+    const char* p, size_t n, const std::vector<LiteralSet::Filter>& filters, size_t max_len,
+    Verify verify, size_t (*on_hit)(void*, size_t, LiteralSet::Line), void* context,
+    size_t* skip_io, size_t* line_start, uint64_t* newlines, bool* nul) {
+  const CandidateFilters<kFold, K> candidates(filters);
+  uint32_t nl_mask[kSegmentBlocks];
+  uint32_t cand_mask[kSegmentBlocks];
+  const __m256i newline = _mm256_set1_epi8('\n');
+  __m256i low = _mm256_set1_epi8(static_cast<char>(0xff));
+  uint64_t count = 0;
+  size_t skip = *skip_io;
+  LiteralSet::Line line;  // the last line handed to on_hit: later hits in it reuse its bounds
+  bool have_line = false;
   size_t i = 0;
-  for (; i + max_len - 1 + 32 <= n; i += 32) {
-    tally.Add(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
-    if (*skip >= i + 32) continue;
-    __m256i any = _mm256_and_si256(_mm256_cmpeq_epi8(OBSMON_LOAD(i + first_off[0]), first[0]),
-                                   _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[0]), second[0]));
-    for (size_t j = 1; j < k; ++j) {
-      any = _mm256_or_si256(
-          any, _mm256_and_si256(_mm256_cmpeq_epi8(OBSMON_LOAD(i + first_off[j]), first[j]),
-                                _mm256_cmpeq_epi8(OBSMON_LOAD(i + second_off[j]), second[j])));
+  while (i + max_len - 1 + 32 <= n) {
+    const size_t seg = i;
+    size_t blocks = 0;
+    uint32_t any = 0;
+    for (; blocks < kSegmentBlocks && i + max_len - 1 + 32 <= n; ++blocks, i += 32) {
+      const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
+      const uint32_t nl = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(block, newline)));
+      low = _mm256_min_epu8(low, block);
+      nl_mask[blocks] = nl;
+      count += static_cast<uint64_t>(__builtin_popcount(nl));
+      const uint32_t c = skip >= i + 32 ? 0 : candidates.Mask(p + i);
+      cand_mask[blocks] = c;
+      any |= c;
     }
-    uint32_t mask = static_cast<uint32_t>(_mm256_movemask_epi8(any));
-    // Bit b is a candidate for a literal starting at i + b: every offset is relative to it.
-    if (*skip > i) mask &= ~uint32_t{0} << (*skip - i);
-    while (mask != 0) {
-      const size_t pos = i + static_cast<size_t>(__builtin_ctz(mask));
-      if (!verify(pos)) {
-        mask &= mask - 1;
-        continue;
+    const size_t seg_end = i;
+    // The line bounds of position `pos` of this segment, from the masks.
+    const auto line_of = [&](size_t pos) {
+      if (have_line && line.start <= pos && pos <= line.end) return line;
+      LiteralSet::Line l;
+      const size_t b = (pos - seg) / 32;
+      const unsigned bit = static_cast<unsigned>((pos - seg) % 32);
+      // The last newline before pos: in its block below its bit, then in earlier blocks.
+      uint32_t before = nl_mask[b] & ((uint32_t{1} << bit) - 1);
+      size_t bb = b;
+      while (before == 0 && bb > 0) before = nl_mask[--bb];
+      l.start = before != 0 ? seg + bb * 32 + (31 - static_cast<size_t>(__builtin_clz(before))) + 1
+                            : *line_start;
+      // The first newline at or after pos.
+      uint32_t after = nl_mask[b] & (~uint32_t{0} << bit);
+      size_t ba = b;
+      while (after == 0 && ba + 1 < blocks) after = nl_mask[++ba];
+      if (after != 0) {
+        l.end = seg + ba * 32 + static_cast<size_t>(__builtin_ctz(after));
+      } else {
+        const void* nl = std::memchr(p + seg_end, '\n', n - seg_end);
+        l.end = nl == nullptr ? n : static_cast<size_t>(static_cast<const char*>(nl) - p);
       }
-      *skip = std::max(pos + 1, on_hit(context, pos));
-      if (*skip >= i + 32) break;
-      mask &= ~uint32_t{0} << (*skip - i);
+      return l;
+    };
+    for (size_t b = any == 0 ? blocks : 0; b < blocks; ++b) {
+      uint32_t mask = cand_mask[b];
+      const size_t base = seg + b * 32;
+      if (mask == 0 || skip >= base + 32) continue;
+      // Bit x is a candidate for a literal starting at base + x: every offset is relative to it.
+      if (skip > base) mask &= ~uint32_t{0} << (skip - base);
+      while (mask != 0) {
+        const size_t pos = base + static_cast<size_t>(__builtin_ctz(mask));
+        if (!verify(pos)) {
+          mask &= mask - 1;
+          continue;
+        }
+        line = line_of(pos);
+        have_line = true;
+        skip = std::max(pos + 1, on_hit(context, pos, line));
+        if (skip >= base + 32) break;
+        mask &= ~uint32_t{0} << (skip - base);
+      }
+      if (skip == std::string_view::npos) {
+        *skip_io = skip;
+        *newlines += count;
+        *nul = *nul || _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_setzero_si256())) != 0;
+        return n;
+      }
     }
-    if (*skip == std::string_view::npos) {
-      i = n;
-      break;
+    // The line holding the next segment's first byte starts after this segment's last newline.
+    for (size_t b = blocks; b > 0; --b) {
+      if (nl_mask[b - 1] != 0) {
+        *line_start = seg + (b - 1) * 32 + (31 - static_cast<size_t>(__builtin_clz(nl_mask[b - 1]))) + 1;
+        break;
+      }
     }
   }
-  *newlines += tally.Newlines();
-  *nul = *nul || tally.SawNul();
+  *skip_io = skip;
+  *newlines += count;
+  *nul = *nul || _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_setzero_si256())) != 0;
   return i;
 }
-#undef OBSMON_LOAD
 #endif
 
 }  // namespace
@@ -261,7 +338,7 @@ size_t LiteralSet::FindScalar(std::string_view text) const {
 
 size_t LiteralSet::Find(std::string_view text) const {
   size_t found = std::string_view::npos;
-  ScanText(text, [&](size_t pos) {
+  ScanText(text, [&](size_t pos, Line) {
     found = pos;
     return std::string_view::npos;  // the first occurrence is all Find() wants
   });
@@ -275,15 +352,27 @@ uint64_t LiteralSet::ScanText(std::string_view text, HitFn on_hit, void* context
   const size_t n = text.size();
   size_t skip = literals_.empty() ? n : 0;  // no hit can occur before this position
   size_t done = 0;                          // bytes counted by the vector loop
+  size_t line_start = 0;                    // of the line holding byte `done`
   uint64_t newlines = 0;
   bool nul = false;
 #if OBSMON_HAVE_AVX2_PATH
   if (vector && CpuHasAvx2() && !literals_.empty()) {
     const auto verify = [&](size_t at) { return MatchesAt(begin + at, end); };
-    done = case_sensitive_ ? ScanAvx2<false>(begin, n, filters_, max_len_, verify, on_hit,
-                                              context, &skip, &newlines, &nul)
-                           : ScanAvx2<true>(begin, n, filters_, max_len_, verify, on_hit,
-                                             context, &skip, &newlines, &nul);
+    const auto run = [&](auto fold, auto k) {
+      return ScanAvx2<decltype(fold)::value, decltype(k)::value>(
+          begin, n, filters_, max_len_, verify, on_hit, context, &skip, &line_start, &newlines,
+          &nul);
+    };
+    // The common counts of filters get their own loop, the filters held in registers.
+    const auto dispatch = [&](auto fold) {
+      switch (filters_.size()) {
+        case 1: return run(fold, std::integral_constant<size_t, 1>());
+        case 2: return run(fold, std::integral_constant<size_t, 2>());
+        case 3: return run(fold, std::integral_constant<size_t, 3>());
+        default: return run(fold, std::integral_constant<size_t, 0>());
+      }
+    };
+    done = case_sensitive_ ? dispatch(std::false_type()) : dispatch(std::true_type());
   }
 #endif
   // The rest (all of it without AVX2): the tail too short for a vector, byte by byte.
@@ -294,12 +383,25 @@ uint64_t LiteralSet::ScanText(std::string_view text, HitFn on_hit, void* context
     if (!vector) tail_nul = std::memchr(begin + done, '\0', n - done) != nullptr;
     nul = nul || tail_nul;
   }
+  Line line;
+  bool have_line = false;
   for (size_t at = std::max(done, skip); at < n;) {
-    if (MatchesAt(begin + at, end)) {
-      at = std::max(at + 1, on_hit(context, at));
-    } else {
+    if (!MatchesAt(begin + at, end)) {
       ++at;
+      continue;
     }
+    if (!have_line || at > line.end) {
+      // The last newline before `at` is at or after line_start - 1 (line_start: of the line
+      // holding byte `done`, and at >= done).
+      const void* before = memrchr(begin + line_start, '\n', at - line_start);
+      line.start = before == nullptr
+                       ? line_start
+                       : static_cast<size_t>(static_cast<const char*>(before) - begin) + 1;
+      const void* after = std::memchr(begin + at, '\n', n - at);
+      line.end = after == nullptr ? n : static_cast<size_t>(static_cast<const char*>(after) - begin);
+      have_line = true;
+    }
+    at = std::max(at + 1, on_hit(context, at, line));
   }
   if (has_nul != nullptr) *has_nul = nul;
   return newlines;

@@ -38,20 +38,27 @@ class LiteralSet {
   size_t Find(std::string_view text) const;
   size_t FindScalar(std::string_view text) const;
 
-  // The log scanner's one pass over `text`: calls on_hit(pos) (pos: size_t, returning size_t) at
-  // each position where a literal occurs, in order, and looks for the next one from what
-  // on_hit returns (pos + 1 for the next occurrence, the end of pos's line + 1 to skip the rest
-  // of it; text.size() or more to look no further). Returns the number of '\n' bytes in all
-  // of `text`, skipped parts included, and sets *has_nul (when given) to whether it holds a NUL
-  // byte: counted from the same loads as the search, so a buffer is read once, and at memory
-  // speed where nothing is looked for (the rest of a matched long line). An on_hit returning
-  // std::string_view::npos ends the pass at once (the count is then partial: Find() does so).
-  // `on_hit` runs on the calling thread, before ScanText returns.
+  // The line of `text` holding a hit: [start, end), end at its '\n' or at the text's end.
+  struct Line {
+    size_t start = 0;
+    size_t end = 0;
+  };
+
+  // The log scanner's one pass over `text`: calls on_hit(pos, line) (pos: size_t, line: Line,
+  // returning size_t) at each position where a literal occurs, in order, with the line holding
+  // it, and looks for the next one from what on_hit returns (pos + 1 for the next occurrence,
+  // line.end + 1 to skip the rest of the line; text.size() or more to look no further). Returns
+  // the number of '\n' bytes in all of `text`, skipped parts included, and sets *has_nul (when
+  // given) to whether it holds a NUL byte: counted from the same loads as the search, so a
+  // buffer is read once. The line bounds come from the newlines found by those loads, not from a
+  // second search. An on_hit returning std::string_view::npos ends the pass at once (the count is
+  // then partial: Find() does so). `on_hit` runs on the calling thread, before ScanText returns.
   template <typename OnHit>
   uint64_t ScanText(std::string_view text, OnHit&& on_hit, bool* has_nul = nullptr) const {
     using Fn = std::remove_reference_t<OnHit>;
     return ScanText(
-        text, [](void* f, size_t pos) -> size_t { return (*static_cast<Fn*>(f))(pos); },
+        text,
+        [](void* f, size_t pos, Line line) -> size_t { return (*static_cast<Fn*>(f))(pos, line); },
         const_cast<void*>(static_cast<const void*>(&on_hit)), has_nul, /*vector=*/true);
   }
   // The same without the vector code (what tests compare ScanText with).
@@ -59,12 +66,13 @@ class LiteralSet {
   uint64_t ScanTextScalar(std::string_view text, OnHit&& on_hit, bool* has_nul = nullptr) const {
     using Fn = std::remove_reference_t<OnHit>;
     return ScanText(
-        text, [](void* f, size_t pos) -> size_t { return (*static_cast<Fn*>(f))(pos); },
+        text,
+        [](void* f, size_t pos, Line line) -> size_t { return (*static_cast<Fn*>(f))(pos, line); },
         const_cast<void*>(static_cast<const void*>(&on_hit)), has_nul, /*vector=*/false);
   }
 
  private:
-  using HitFn = size_t (*)(void* context, size_t pos);
+  using HitFn = size_t (*)(void* context, size_t pos, Line line);
   uint64_t ScanText(std::string_view text, HitFn on_hit, void* context, bool* has_nul,
                     bool vector) const;
   bool MatchesAt(const char* p, const char* end) const;

@@ -156,6 +156,17 @@ Expected SlowScan(const LiteralSet& set, std::string_view text, Next next) {
   return e;
 }
 
+// The line holding `pos`, found the obvious way: after the last '\n' before it, up to the first
+// '\n' at or after it (or the text's end).
+size_t LineStart(std::string_view text, size_t pos) {
+  const size_t nl = pos == 0 ? std::string_view::npos : text.rfind('\n', pos - 1);
+  return nl == std::string_view::npos ? 0 : nl + 1;
+}
+size_t LineEnd(std::string_view text, size_t pos) {
+  const size_t nl = text.find('\n', pos);
+  return nl == std::string_view::npos ? text.size() : nl;
+}
+
 // Where the log scanner goes on after a hit: the next byte (a line not decided yet), past the
 // line's end (decided), or further on (any position: ScanText must honour it).
 size_t NextAfter(std::string_view text, size_t pos, int how) {
@@ -196,7 +207,9 @@ TEST(LogTextTest, ScanTextCountsLinesAndFindsHitsInOnePass) {
           const Expected want = SlowScan(set, v, next);
           for (bool vector : {true, false}) {
             std::vector<size_t> hits;
-            const auto on_hit = [&](size_t pos) {
+            const auto on_hit = [&](size_t pos, LiteralSet::Line line) {
+              EXPECT_EQ(line.start, LineStart(v, pos)) << pos;
+              EXPECT_EQ(line.end, LineEnd(v, pos)) << pos;
               hits.push_back(pos);
               return next(pos);
             };
@@ -206,6 +219,66 @@ TEST(LogTextTest, ScanTextCountsLinesAndFindsHitsInOnePass) {
             ASSERT_EQ(lines, want.newlines) << n << " " << offset << " " << how << " " << vector;
             ASSERT_EQ(nul, want.nul) << n << " " << offset << " " << how << " " << vector;
             ASSERT_EQ(hits, want.hits) << n << " " << offset << " " << how << " " << vector;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The vector pass works in 16 KiB segments and reads a hit's line bounds from the newlines it
+// found: lines ending, starting or wholly inside one segment, lines spanning several (up to
+// 40,000 bytes), literals across a segment's edge; one to five literals (each count of filters
+// has its own loop). The hits, their lines, the newline count and the NUL flag agree with the
+// slow expectation.
+TEST(LogTextTest, ScanTextGivesEachHitsLineAcrossSegments) {
+  std::mt19937 rng(171);
+  const std::vector<std::string> all = {"ERROR", "[crit]", "CRITICAL", "[alert]", "fatal"};
+  for (size_t count : {1, 2, 3, 5}) {
+    for (bool case_sensitive : {true, false}) {
+      std::vector<std::string> literals(all.begin(), all.begin() + static_cast<long>(count));
+      if (!case_sensitive) {
+        for (auto& l : literals) {
+          for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+      }
+      LiteralSet set;
+      ASSERT_TRUE(set.Assign(literals, case_sensitive));
+      for (int round = 0; round < 6; ++round) {
+        std::string text;
+        while (text.size() < 100'000) {
+          const size_t len = round % 3 == 0 ? rng() % 40'000 : rng() % 300;
+          std::string line = RandomText(rng, len, "abcE[ ]");
+          for (size_t k = 0; k < 1 + rng() % 3 && len > 10; ++k) {
+            const std::string& lit = all[rng() % all.size()];
+            line.replace(rng() % (len - 8), lit.size(), lit);
+          }
+          text += line + "\n";
+        }
+        // A hit across each 16 KiB edge.
+        for (size_t edge = 16'384; edge + 8 < text.size(); edge += 16'384) {
+          text.replace(edge - 3, 5, "ERROR");
+        }
+        if (round == 5) text.back() = 'x';  // no newline at the end
+        for (int how = 0; how < 3; ++how) {
+          const auto next = [&](size_t pos) { return NextAfter(text, pos, how); };
+          const Expected want = SlowScan(set, text, next);
+          for (bool vector : {true, false}) {
+            std::vector<size_t> hits;
+            size_t wrong_lines = 0;
+            const auto on_hit = [&](size_t pos, LiteralSet::Line line) {
+              wrong_lines += line.start != LineStart(text, pos) || line.end != LineEnd(text, pos);
+              hits.push_back(pos);
+              return next(pos);
+            };
+            bool nul = true;
+            const uint64_t lines =
+                vector ? set.ScanText(text, on_hit, &nul) : set.ScanTextScalar(text, on_hit, &nul);
+            ASSERT_EQ(lines, want.newlines) << count << " " << round << " " << how << " " << vector;
+            ASSERT_EQ(nul, want.nul);
+            ASSERT_EQ(hits, want.hits) << count << " " << round << " " << how << " " << vector;
+            ASSERT_EQ(wrong_lines, 0u) << count << " " << round << " " << how << " " << vector;
+            ASSERT_FALSE(hits.empty());
           }
         }
       }
@@ -233,7 +306,9 @@ TEST(LogTextTest, ScanTextCountsTheNewlinesOfSkippedLines) {
   bool nul = false;
   EXPECT_EQ(set.ScanText(
                 text,
-                [&](size_t pos) {
+                [&](size_t pos, LiteralSet::Line line) {
+                  EXPECT_EQ(line.start, LineStart(text, pos)) << pos;
+                  EXPECT_EQ(line.end, LineEnd(text, pos)) << pos;
                   hits.push_back(pos);
                   return NextAfter(text, pos, 1);
                 },

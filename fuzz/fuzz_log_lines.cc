@@ -1,7 +1,8 @@
 // Log file content: the scanner (its plain-literal, literal-prefilter and regex paths), line
 // classification and the cleaning of a matched line for storage.
-// The plain-literal path (probes/log_literal.h: matched without RE2) is checked against RE2
-// itself, line by line: a difference traps.
+// The plain-literal and literal-prefilter paths are checked against RE2 itself, line by line,
+// on the input and on the input repeated past the vector pass's 16 KiB segments: a difference
+// traps.
 // Seeds: lines from tests/probes/log_*_test.cc and examples/demo_component's log.
 #include <re2/re2.h>
 
@@ -60,37 +61,57 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)s->Classify(text);
   }
 
-  static const auto plain = [] {
-    std::vector<std::pair<std::unique_ptr<LogScanner>, std::vector<std::unique_ptr<RE2>>>> out;
-    for (const auto& set : PlainSets()) {
+  // Each scanner with its patterns as RE2 compiles them: the plain-literal sets, and sets that
+  // take the literal-prefilter path (case folded; a pattern RE2 must decide).
+  struct Checked {
+    std::unique_ptr<LogScanner> scanner;
+    std::vector<std::unique_ptr<RE2>> res;
+  };
+  static const auto checked = [] {
+    std::vector<Checked> out;
+    const auto add = [&](const std::vector<SeverityPattern>& set, bool case_insensitive) {
+      RE2::Options options;
+      options.set_case_sensitive(!case_insensitive);
       std::vector<std::unique_ptr<RE2>> res;
-      for (const auto& s : set) res.push_back(std::make_unique<RE2>(s.pattern));
-      out.emplace_back(std::move(LogScanner::Create(set, false)).value(), std::move(res));
-    }
+      for (const auto& s : set) res.push_back(std::make_unique<RE2>(s.pattern, options));
+      out.push_back({std::move(LogScanner::Create(set, case_insensitive)).value(), std::move(res)});
+    };
+    for (const auto& set : PlainSets()) add(set, false);
+    add(DefaultSeverities(), true);
+    add({{"critical", R"(\[crit\]|\[alert\])"}, {"error", R"(ERR(OR)?\s+\d+)"}}, false);
     return out;
   }();
-  for (const auto& [s, res] : plain) {
-    matches.clear();
-    const uint64_t lines = s->Scan(text, &matches);
-    // Every line's RE2 verdict, in order, must be exactly the scanner's matches.
-    size_t next = 0;
-    uint64_t seen = 0;
-    size_t start = 0;
-    while (start < text.size()) {
-      const size_t nl = text.find('\n', start);
-      const size_t end = nl == std::string::npos ? text.size() : nl;
-      const int want = Reference(res, std::string_view(text).substr(start, end - start));
-      if (want >= 0) {
-        if (next >= matches.size() || matches[next].offset != start ||
-            matches[next].length != end - start || matches[next].severity != want) {
-          __builtin_trap();
+  // The input itself, and repeated past 40 KiB: the vector pass works in 16 KiB segments, and a
+  // line's bounds may come from an earlier segment or past the current one.
+  std::string repeated;
+  if (size > 0 && size < 40 * 1024) {
+    while (repeated.size() < 40 * 1024) repeated += text;
+  }
+  for (const std::string* t : {&text, &repeated}) {
+    if (t->empty()) continue;
+    for (const auto& [s, res] : checked) {
+      matches.clear();
+      const uint64_t lines = s->Scan(*t, &matches);
+      // Every line's RE2 verdict, in order, must be exactly the scanner's matches.
+      size_t next = 0;
+      uint64_t seen = 0;
+      size_t start = 0;
+      while (start < t->size()) {
+        const size_t nl = t->find('\n', start);
+        const size_t end = nl == std::string::npos ? t->size() : nl;
+        const int want = Reference(res, std::string_view(*t).substr(start, end - start));
+        if (want >= 0) {
+          if (next >= matches.size() || matches[next].offset != start ||
+              matches[next].length != end - start || matches[next].severity != want) {
+            __builtin_trap();
+          }
+          ++next;
         }
-        ++next;
+        ++seen;
+        start = end + 1;
       }
-      ++seen;
-      start = end + 1;
+      if (next != matches.size() || seen != lines) __builtin_trap();
     }
-    if (next != matches.size() || seen != lines) __builtin_trap();
   }
   return 0;
 }

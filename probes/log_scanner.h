@@ -2,7 +2,8 @@
 //
 // The buffer is scanned whole, never line by line: a literal prefilter (the literals every match
 // must contain, taken from RE2's FilteredRE2 analysis) finds candidate positions; only the line
-// around a candidate is cut out (memrchr/memchr) and checked with the severity patterns. When no
+// around a candidate (its bounds read from the newlines the same pass found) is checked with the
+// severity patterns. When no
 // prefilter can be derived (a pattern without a required literal of 3+ bytes), one combined RE2
 // is run over the buffer instead. Lines are counted in the prefilter's own pass over the
 // buffer (the bytes are loaded once for both; LiteralSet::ScanText), or by a vectorized newline

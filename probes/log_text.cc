@@ -369,6 +369,7 @@ uint64_t LiteralSet::ScanText(std::string_view text, HitFn on_hit, void* context
         case 1: return run(fold, std::integral_constant<size_t, 1>());
         case 2: return run(fold, std::integral_constant<size_t, 2>());
         case 3: return run(fold, std::integral_constant<size_t, 3>());
+        case 4: return run(fold, std::integral_constant<size_t, 4>());
         default: return run(fold, std::integral_constant<size_t, 0>());
       }
     };

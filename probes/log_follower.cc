@@ -439,7 +439,10 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   const PollStart previous = last_poll_start_;
 
   auto live = LogFile::Open(path_);
-  if (!live.ok()) out.trouble = live.status().message();
+  if (!live.ok()) {
+    out.trouble = live.status().message();
+    out.trouble_is_absence = live.status().IsNotFound();
+  }
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous, &out);
   // While the live file cannot be opened the run fails with that reason, and the rotated files
   // are judged by the next poll that can: the mark stays (fresh eyes: with an unreadable live

@@ -1,6 +1,7 @@
 #include "probes/log_probe.h"
 
 #include <glob.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
@@ -131,7 +132,12 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
       continue;
     }
     if (matches->empty()) troubles.push_back(p + ": no file matches");
-    for (const auto& m : *matches) FollowerFor(m);
+    for (const auto& m : *matches) {
+      // A wildcard matching a subdirectory (`/var/log/app/*`) is not a log to follow.
+      struct stat st {};
+      if (::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+      FollowerFor(m);
+    }
   }
 
   const auto expired = [&] { return deadline.Expired(clock_); };
@@ -141,7 +147,11 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     FollowOutput out = follower->Poll(expired);
     const bool is_explicit =
         std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
-    if (!out.trouble.empty() && is_explicit) troubles.push_back(path + ": " + out.trouble);
+    // A glob's match that went away is not reported (rotated or deleted); one that cannot be
+    // read (permission denied, a FIFO) is, as an explicit path's: it is a log obsmon misses.
+    if (!out.trouble.empty() && (is_explicit || !out.trouble_is_absence)) {
+      troubles.push_back(path + ": " + out.trouble);
+    }
     for (auto& n : out.notes) notes.push_back(std::move(n));
 
     const Labels labels = SourceLabels(path);

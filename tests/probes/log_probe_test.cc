@@ -1,5 +1,7 @@
 #include "probes/log_probe.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -198,6 +200,33 @@ TEST_F(LogProbeTest, GlobFollowsEveryMatchingFile) {
   EXPECT_TRUE(r.success);
   EXPECT_EQ(r.log_events.size(), 3u);
   EXPECT_EQ(r.log_cursors.size(), 2u);
+}
+
+// Fresh eyes (stop 40): a FIFO matched by a glob gave a successful run with no word of it,
+// while the same FIFO named explicitly failed with "not a regular file". A glob's match that
+// cannot be read is now a trouble as an explicit path's is; a subdirectory its wildcard
+// matches is not followed, and a match that went away is no trouble.
+TEST_F(LogProbeTest, AGlobMatchThatCannotBeReadFailsTheRunButASubdirectoryOrAGoneOneDoesNot) {
+  WriteWholeFile(dir_.File("a.log"), "ERROR a\n");
+  ASSERT_EQ(::mkdir(dir_.File("sub.log").c_str(), 0755), 0);
+  auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
+  ProbeResult r = probe->Run(Later());
+  EXPECT_TRUE(r.success) << r.reason;
+  EXPECT_EQ(r.log_events.size(), 1u);
+  EXPECT_EQ(r.log_cursors.size(), 1u) << "the subdirectory is not followed";
+
+  ASSERT_EQ(::mkfifo(dir_.File("pipe.log").c_str(), 0644), 0);
+  r = probe->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, dir_.File("pipe.log") + ": not a regular file");
+
+  // The FIFO gone (and a.log rotated away): nothing to report, the probe is up again.
+  ASSERT_EQ(::unlink(dir_.File("pipe.log").c_str()), 0);
+  ASSERT_EQ(::rename(dir_.File("a.log").c_str(), dir_.File("a.log.1").c_str()), 0);
+  WriteWholeFile(dir_.File("b.log"), "ERROR b\n");
+  r = probe->Run(Later());
+  EXPECT_TRUE(r.success) << r.reason;
+  EXPECT_EQ(r.log_events.size(), 1u);
 }
 
 // Fresh eyes, issue 13, second pass: `paths: ["/**/**/**/*"]` passed check, and its run walked

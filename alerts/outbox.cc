@@ -222,7 +222,8 @@ void Outbox::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Outbox::Wake() {
+void Outbox::StoredElsewhere(const std::string& receiver) {
+  ++CountersFor(receiver).enqueued;
   {
     MutexLock lock(run_mu_);
     sent_ = true;

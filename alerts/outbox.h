@@ -43,7 +43,7 @@ struct OutboxOptions {
   // The dispatcher's wait (on `clock`) while rows wait behind a failed row of their receiver,
   // or the store cannot be read.
   int64_t poll_ms = 1'000;
-  // Otherwise it sleeps until the earliest row's next attempt, until Send() or Wake(), or at
+  // Otherwise it sleeps until the earliest row's next attempt, until Send() or StoredElsewhere(), or at
   // most this long: an idle outbox asks SQLite once in this long, not every second (the empty
   // pass cost 1.7-3.3 us a probe run at 100 probes at 1 s: docs/benchmarks.md).
   int64_t idle_poll_ms = 10'000;
@@ -71,9 +71,10 @@ class Outbox final : public AlertSender {
 
   void Start();  // dispatcher thread calling DeliverDue() (see OutboxOptions::idle_poll_ms)
   void Stop();
-  // Rows were stored behind the outbox's back (OutboxStore::EnqueueOnce, the digests): the
-  // dispatcher makes a pass now.
-  void Wake();
+  // A row for `receiver` was stored behind the outbox's back (OutboxStore::EnqueueOnce, the
+  // digests): counted in obsmon_notifications_enqueued_total like Send()'s, and the dispatcher
+  // makes a pass now.
+  void StoredElsewhere(const std::string& receiver);
 
   OutboxStats Stats() const;
   // obsmon_notifications_{enqueued,sent,failed,retried,dropped}_total{receiver=...} and
@@ -109,7 +110,7 @@ class Outbox final : public AlertSender {
   Mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ GUARDED_BY(run_mu_) = false;
-  // Send() stored rows, or Wake() was called, since the dispatcher's last pass.
+  // Send() stored rows, or StoredElsewhere() was called, since the dispatcher's last pass.
   bool sent_ GUARDED_BY(run_mu_) = false;
   std::atomic<bool> stopping_{false};  // Stop() asked: DeliverDue starts no new send
   std::thread thread_;

@@ -269,8 +269,8 @@ void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {
   digests_->Start(
       clock_, kDigestPollMs,
       [log = log_](const Status& s) { log->warn("digest: {}", s.message()); },
-      [outbox = outbox_.get()] {
-        if (outbox) outbox->Wake();
+      [outbox = outbox_.get()](const std::string& receiver) {
+        if (outbox) outbox->StoredElsewhere(receiver);
       });
 }
 

@@ -17,17 +17,15 @@ DigestPoster::~DigestPoster() { Stop(); }
 
 void DigestPoster::Start(const Clock& clock, int64_t poll_ms,
                          std::function<void(const Status&)> on_error,
-                         std::function<void()> on_enqueued) {
+                         std::function<void(const std::string& receiver)> on_stored) {
   if (thread_.joinable() || targets_.empty()) return;
-  thread_ = std::thread([this, &clock, poll_ms, on_error = std::move(on_error),
-                         on_enqueued = std::move(on_enqueued)] {
+  on_stored_ = std::move(on_stored);  // before the thread: only it reads on_stored_ after this
+  thread_ = std::thread([this, &clock, poll_ms, on_error = std::move(on_error)] {
     MutexLock lock(run_mu_);
     while (!stop_) {
       lock.unlock();
       auto n = Tick(clock.NowMs());
       if (!n.ok() && on_error) on_error(n.status());
-      // A failed tick may have stored other periods' items before its error: woken too.
-      if (on_enqueued && (!n.ok() || *n > 0)) on_enqueued();
       lock.lock();
       clock.WaitFor(lock.native(), run_cv_, std::chrono::milliseconds(poll_ms), [this] {
         run_mu_.AssertHeld();  // the predicate runs with the lock held
@@ -141,7 +139,9 @@ Result<bool> DigestPoster::EnqueueItem(const DigestTarget& target, const PeriodR
   entry.payload = target.notifier->Body(message);
   entry.created_ms = now_ms;
   entry.next_attempt_ms = now_ms;
-  return store_->EnqueueOnce(key, &entry);
+  auto stored = store_->EnqueueOnce(key, &entry);
+  if (stored.ok() && *stored && on_stored_) on_stored_(entry.receiver);
+  return stored;
 }
 
 }  // namespace obsmon

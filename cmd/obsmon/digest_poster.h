@@ -50,10 +50,11 @@ class DigestPoster {
   ~DigestPoster();  // Stop()
 
   // A thread calling Tick(clock.NowMs()) every poll_ms on `clock` (not owned, must outlive the
-  // poster); `on_error` hears of a failed tick (the next one tries again), `on_enqueued` of a
-  // tick that stored items (the outbox's Wake(): it does not poll an empty table).
+  // poster); `on_error` hears of a failed tick (the next one tries again), `on_stored` of each
+  // item stored, with its receiver (the outbox's StoredElsewhere(): it counts the item and makes
+  // a pass, as it does not poll an empty table). Both run on the poster's thread.
   void Start(const Clock& clock, int64_t poll_ms, std::function<void(const Status&)> on_error,
-             std::function<void()> on_enqueued = {});
+             std::function<void(const std::string& receiver)> on_stored = {});
   void Stop();
 
   // Enqueues every item due at now_ms and not enqueued before; returns how many it enqueued,
@@ -76,6 +77,7 @@ class DigestPoster {
   std::string db_path_;
   OutboxStore* store_;
   std::vector<DigestTarget> targets_;
+  std::function<void(const std::string& receiver)> on_stored_;  // set by Start()
   Mutex run_mu_;
   std::condition_variable run_cv_;
   bool stop_ GUARDED_BY(run_mu_) = false;

@@ -228,7 +228,7 @@ TEST(OutboxTest, StoreFailureIsCountedNotThrown) {
 
 // The dispatcher thread (Start): an empty outbox is looked at once every idle_poll_ms, not every
 // second; a failed row is tried again at its next attempt; rows stored behind the outbox's back
-// (the digests' EnqueueOnce) go out at Wake(), without waiting.
+// (the digests' EnqueueOnce) go out at StoredElsewhere(), without waiting, and are counted.
 TEST(OutboxTest, TheDispatcherSleepsUntilTheNextAttemptOrAWake) {
   FakeClock clock;
   MemoryAlertStore store;
@@ -242,10 +242,12 @@ TEST(OutboxTest, TheDispatcherSleepsUntilTheNextAttemptOrAWake) {
     return clock.SteadyNow() + std::chrono::milliseconds(ms);
   };
   EXPECT_EQ(clock.NextDeadline(), deadline_after(10'000));  // empty: idle_poll_ms
-  // A row stored behind its back, then Wake(): delivered with no time passing.
+  // A row stored behind its back, then StoredElsewhere(): counted as enqueued for its receiver,
+  // and delivered with no time passing.
   std::vector<OutboxEntry> rows{{0, "am", "digest day 3", clock.NowMs(), clock.NowMs(), 0, ""}};
   ASSERT_TRUE(store.Enqueue(&rows).ok());
-  outbox.Wake();
+  outbox.StoredElsewhere("am");
+  EXPECT_EQ(outbox.Stats().enqueued, 1u);
   // The store is thread-safe, the notifier is not: wait on the store, then for the dispatcher to
   // wait again (its pass is over).
   const auto wait_for = [&](const std::function<bool()>& done) {

@@ -90,6 +90,17 @@ TEST(ObsmonDigestTest, TheRealDaemonPostsAnEndedDayOnceAcrossARestart) {
   const std::string m = j["m"];
   EXPECT_EQ(m.rfind("### Day 1 (" + FormatRfc3339(start).substr(0, 10) + ")\n", 0), 0u) << m;
   EXPECT_NE(m.find("- Uptime: 100.000 % (down 0ms, unknown 0ms)"), std::string::npos) << m;
+  // Counted as the alerts' notifications are: one stored, one sent (stored stayed 0 before:
+  // the digests store their rows behind the outbox's back).
+  const auto digest_counter = [&](const char* name) {
+    httplib::Client api("127.0.0.1", port);
+    auto r = api.Get("/metrics");
+    return r && r->status == 200
+               ? testing::MetricValue(r->body, name, "receiver=\"digest:carbon:").value_or(-1)
+               : -2;
+  };
+  EXPECT_EQ(digest_counter("obsmon_notifications_enqueued_total"), 1);
+  EXPECT_EQ(digest_counter("obsmon_notifications_sent_total"), 1);
   first->Signal(SIGTERM);
   EXPECT_EQ(first->Wait(), 0);
 
@@ -97,6 +108,7 @@ TEST(ObsmonDigestTest, TheRealDaemonPostsAnEndedDayOnceAcrossARestart) {
   ASSERT_GT(port, 0) << second->Output();
   std::this_thread::sleep_for(3s);  // its first look at the periods happens at start
   EXPECT_EQ(hook.Bodies().size(), 1u) << second->Output();
+  EXPECT_EQ(digest_counter("obsmon_notifications_enqueued_total"), 0) << "stored once, not again";
   second->Signal(SIGTERM);
   EXPECT_EQ(second->Wait(), 0);
 }

@@ -11,6 +11,7 @@
 #include "core/up_series.h"
 #include "probes/bounded_http_client.h"
 #include "probes/exposition_parser.h"
+#include "probes/probe_helpers.h"
 
 namespace obsmon::probes {
 
@@ -122,14 +123,15 @@ struct Received {
 // overflow first, then the size limit, the deadline, the status, and last httplib's error.
 std::string FetchFailure(const probes::ResponseBudget& budget, const Received& got,
                          const httplib::Result& res, size_t limit, const Deadline& deadline,
-                         const Clock& clock, SteadyTime start) {
+                         const Clock& clock, int64_t timeout_ms) {
   if (std::string overflow = budget.Overflow(); !overflow.empty()) return overflow;
   if (got.too_big) {
     return "body size limit exceeded (more than " + std::to_string(limit) + " bytes)";
   }
   if (got.timed_out || (!res && deadline.Remaining(clock) <= std::chrono::milliseconds(50))) {
-    // A read cut at the deadline fails a moment before the clock says it passed.
-    return TimeoutAfter(clock, start);
+    // A read cut at the deadline fails a moment before the clock says it passed: the reason
+    // names the timeout, as the http probe's does ("timeout after 0.999s" read as a bug).
+    return TimeoutReason(timeout_ms);
   }
   if (got.status != 0 && got.status != 200) {
     return "server returned HTTP status " + std::to_string(got.status);
@@ -298,7 +300,7 @@ ScrapeProbe::Fetched ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime sta
         body.append(data, len);
         return true;
       });
-  out.failure = FetchFailure(budget, got, res, limit, deadline, clock_, start);
+  out.failure = FetchFailure(budget, got, res, limit, deadline, clock_, spec_.timeout_ms);
   if (!out.failure.empty()) {
     body.clear();
     body.shrink_to_fit();

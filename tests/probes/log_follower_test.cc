@@ -606,6 +606,40 @@ TEST_F(LogFollowerTest, FilesThatBeginWithTheSameLongBannerAreStillTwoFiles) {
   EXPECT_EQ(totals_.bytes, banner.size() + 10 + 10 + next.size());
 }
 
+// Fresh eyes, stop 41: a new live file that began as an OLDER rotated file did (the same
+// 1 KiB: a banner, a long line of one repeated byte) was taken for that file's live entry, and
+// every rotated file more recent than it, the cursor's own among them, was left out: the rest of
+// the cursor's file was lost, silently (7,000 to 600,000 bytes per run of a writer rotating
+// every 2 s). A file older than the cursor's cannot be a copy of what came after it.
+TEST_F(LogFollowerTest, ANewFileBeginningAsAnOlderOneDoesNotHideTheCursorsFile) {
+  const std::string path = dir_.File("app.log");
+  std::string banner;
+  while (banner.size() < 1100) banner += "# service banner v1 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n";
+  // Generation 1 begins with the banner.
+  WriteWholeFile(path, banner + "ERROR one\n");
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  // Generation 2 does not; the poll stops at its unfinished last line.
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  WriteWholeFile(path, "2025-10-14 INFO generation two\nERROR two\nERROR three, half");
+  Poll(f);
+  EXPECT_EQ(totals_.errors, 2u);
+  // Generation 2 finishes its line and goes on, then is rotated; generation 3 begins with the
+  // banner again, as generation 1 (now app.log.2) did.
+  AppendToFile(path, " written\nERROR four\n");
+  ASSERT_EQ(::rename((path + ".1").c_str(), (path + ".2").c_str()), 0);
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  WriteWholeFile(path, banner + "ERROR five\n");
+  const FollowOutput out = Poll(f);
+  EXPECT_EQ(totals_.errors, 5u) << Describe(out);  // three, four and five
+  Poll(f);
+  EXPECT_EQ(totals_.errors, 5u);
+  const std::string gen2 =
+      "2025-10-14 INFO generation two\nERROR two\nERROR three, half written\nERROR four\n";
+  EXPECT_EQ(totals_.bytes, (banner + "ERROR one\n").size() + gen2.size() +
+                               (banner + "ERROR five\n").size());
+}
+
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, "ERROR one\nERROR two\n");

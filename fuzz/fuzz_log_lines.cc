@@ -79,6 +79,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& set : PlainSets()) add(set, false);
     add(DefaultSeverities(), true);
     add({{"critical", R"(\[crit\]|\[alert\])"}, {"error", R"(ERR(OR)?\s+\d+)"}}, false);
+    // No literal (the combined RE2 over the buffer): `$` before "\r\n", the text's anchors.
+    add({{"empty", "^$"}, {"short", "^.?$"}, {"whole", R"(\A\d+\z)"}}, false);
+    // Unicode folds (`s` is also U+017F, `k` U+212A), inline and by option.
+    add({{"task", "(?i)task"}}, false);
+    add({{"disk", "disk|kiosk"}}, true);
     return out;
   }();
   // The input itself, and repeated past 40 KiB: the vector pass works in 16 KiB segments, and a

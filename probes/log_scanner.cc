@@ -3,6 +3,7 @@
 #include <re2/filtered_re2.h>
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -76,6 +77,43 @@ bool ExactCaseLiterals(const std::vector<SeverityPattern>& severities,
   return true;
 }
 
+// RE2 folds case by Unicode's rules: `s` also matches U+017F (LATIN SMALL LETTER LONG S) and
+// `k` U+212A (KELVIN SIGN), the only non-ASCII letters folding to ASCII ones. A prefilter that
+// folds ASCII only must not look for an s or a k (fresh eyes, stop 41: `(?i)task` missed
+// "ta\u017fk"): each literal is cut to its longest piece without them. Every match still holds
+// that piece, in ASCII. False when a piece is too short to be worth a prefilter.
+bool WithoutFoldPartners(std::vector<std::string>* literals) {
+  std::vector<std::string> out;
+  for (const auto& lit : *literals) {
+    std::string best, piece;
+    for (size_t i = 0; i <= lit.size(); ++i) {
+      const bool cut = i == lit.size() || lit[i] == 's' || lit[i] == 'k';
+      if (!cut) {
+        piece += lit[i];
+        continue;
+      }
+      if (piece.size() > best.size()) best = piece;
+      piece.clear();
+    }
+    if (best.size() < static_cast<size_t>(kMinAtomLength)) return false;
+    if (std::find(out.begin(), out.end(), best) == out.end()) out.push_back(std::move(best));
+  }
+  *literals = std::move(out);
+  return true;
+}
+
+// Whether a pattern anchors the whole text (`\A`, `\z`, or a flag group that may turn `m`
+// off, so that `^` and `$` are the text's ends): over a buffer of many lines these match at
+// its ends only, over one line at the line's. Textual, so conservative (an escaped `\\A` counts).
+bool AnchorsTheText(const std::string& p) {
+  if (p.find("\\A") != std::string::npos || p.find("\\z") != std::string::npos) return true;
+  for (size_t at = p.find("(?"); at != std::string::npos; at = p.find("(?", at + 2)) {
+    const size_t end = p.find_first_of(":)", at + 2);
+    if (end != std::string::npos && p.find('-', at + 2) < end) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 LogScanner::~LogScanner() = default;
@@ -130,6 +168,14 @@ Result<std::unique_ptr<LogScanner>> LogScanner::Create(std::vector<SeverityPatte
     plain.clear();
     literals = RequiredLiterals(severities, options);
     exact = !case_insensitive && ExactCaseLiterals(severities, &literals);
+    if (!exact && !literals.empty() && !WithoutFoldPartners(&literals)) literals.clear();
+  }
+  for (const auto& s : severities) {
+    if (AnchorsTheText(s.pattern)) {
+      scanner->regex_reach_ = RegexReach::kEveryLine;
+      break;
+    }
+    if (s.pattern.find('$') != std::string::npos) scanner->regex_reach_ = RegexReach::kCrLfLines;
   }
   if (!scanner->literals_.Assign(literals, exact)) plain.clear();
   scanner->plain_ = std::move(plain);
@@ -152,7 +198,19 @@ uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches
                           bool* has_nul) const {
   if (!plain_.empty()) return ScanPlain(text, matches, has_nul);
   if (!literals_.empty()) return ScanWithLiterals(text, matches, has_nul);
-  ScanWithRegex(text, matches);
+  if (regex_reach_ == RegexReach::kEveryLine) {
+    ScanEveryLine(text, matches);
+  } else {
+    const size_t before = matches->size();
+    ScanWithRegex(text, matches);
+    if (regex_reach_ == RegexReach::kCrLfLines && std::memchr(text.data(), '\r', text.size())) {
+      // Only this call's matches are merged with the CRLF lines.
+      std::vector<LineMatch> mine(matches->begin() + static_cast<long>(before), matches->end());
+      matches->resize(before);
+      AddCrLfLines(text, &mine);
+      matches->insert(matches->end(), mine.begin(), mine.end());
+    }
+  }
   return CountNewlines(text, has_nul);
 }
 
@@ -246,6 +304,35 @@ void LogScanner::ScanWithRegex(std::string_view text, std::vector<LineMatch>* ma
     if (severity >= 0) matches->push_back({start, end - start, severity});
     from = end + 1;
   }
+}
+
+void LogScanner::ScanEveryLine(std::string_view text, std::vector<LineMatch>* matches) const {
+  for (size_t start = 0; start < text.size();) {
+    const void* nl = std::memchr(text.data() + start, '\n', text.size() - start);
+    const size_t end = nl == nullptr ? text.size()
+                                     : static_cast<size_t>(static_cast<const char*>(nl) - text.data());
+    const int severity = Classify(text.substr(start, end - start));
+    if (severity >= 0) matches->push_back({start, end - start, severity});
+    start = end + 1;
+  }
+}
+
+void LogScanner::AddCrLfLines(std::string_view text, std::vector<LineMatch>* matches) const {
+  std::vector<LineMatch> merged;
+  merged.reserve(matches->size());
+  size_t next = 0;  // the first of *matches not yet merged
+  for (size_t cr = text.find("\r\n"); cr != std::string_view::npos;
+       cr = text.find("\r\n", cr + 2)) {
+    const size_t start = cr == 0 ? 0 : text.rfind('\n', cr - 1) + 1;  // npos + 1 == 0
+    while (next < matches->size() && (*matches)[next].offset < start) {
+      merged.push_back((*matches)[next++]);
+    }
+    if (next < matches->size() && (*matches)[next].offset == start) continue;  // already there
+    const int severity = Classify(text.substr(start, cr + 1 - start));
+    if (severity >= 0) merged.push_back({start, cr + 1 - start, severity});
+  }
+  while (next < matches->size()) merged.push_back((*matches)[next++]);
+  *matches = std::move(merged);
 }
 
 }  // namespace obsmon::probes

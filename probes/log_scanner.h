@@ -3,9 +3,10 @@
 // The buffer is scanned whole, never line by line: a literal prefilter (the literals every match
 // must contain, taken from RE2's FilteredRE2 analysis) finds candidate positions; only the line
 // around a candidate (its bounds read from the newlines the same pass found) is checked with the
-// severity patterns. When no
-// prefilter can be derived (a pattern without a required literal of 3+ bytes), one combined RE2
-// is run over the buffer instead. Lines are counted in the prefilter's own pass over the
+// severity patterns. When no prefilter can be derived (a pattern without a required literal of
+// 3+ bytes), one combined RE2 is run over the buffer instead (line by line where a pattern
+// anchors the whole text, and on lines ending in "\r\n" too where one holds a `$`: Classify()
+// sees a line without its '\r'). Lines are counted in the prefilter's own pass over the
 // buffer (the bytes are loaded once for both; LiteralSet::ScanText), or by a vectorized newline
 // count after RE2.
 //
@@ -80,6 +81,17 @@ class LogScanner {
   // `text` with its word boundaries, or -1.
   int SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const;
   void ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const;
+  // Classify() on every line of `text` ending in "\r\n" that *matches (in order) does not hold
+  // yet, the results merged in order.
+  void AddCrLfLines(std::string_view text, std::vector<LineMatch>* matches) const;
+  // Classify() on every line of `text`.
+  void ScanEveryLine(std::string_view text, std::vector<LineMatch>* matches) const;
+
+  // What the combined RE2 over the whole buffer can miss of what Classify() sees in one line
+  // (the line without its '\r'): a `$` before a "\r\n" (kCrLfLines: those lines are classified
+  // one by one too), or an anchor of the whole text (`\A`, `\z`, `(?-m)`: kEveryLine).
+  enum class RegexReach { kBuffer, kCrLfLines, kEveryLine };
+  RegexReach regex_reach_ = RegexReach::kBuffer;
 
   std::vector<SeverityPattern> severities_;
   std::vector<std::unique_ptr<re2::RE2>> patterns_;  // one per severity

@@ -116,10 +116,18 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
       {{"error", R"(\bE\d\b)"}, {"warn", R"(^W )"}},
       {{"slow", R"(took=\d{4,}ms)"}, {"error", R"((?i)\berror\b)"}},
       {{"span", R"(ERROR\s+FATAL)"}},  // \s may cross a newline in the buffer, never in a line
+      // No literal: the combined RE2 over the buffer, where `$` meets "\r\n" and the text's
+      // anchors meet the buffer's ends (fresh eyes, stop 41).
+      {{"empty", "^$"}, {"short", "^.?$"}},
+      {{"digits", R"(\A\d+\z)"}},
+      {{"w", R"((?-m)^W$)"}},
+      // Unicode case folding: `k` is also U+212A, `s` U+017F.
+      {{"task", "(?i)task"}},
   };
   const std::vector<std::string> words = {"ERROR", "error", "FATAL", "CRITICAL",     "ERRORS",
                                           "E1",    "W",     "x",     "took=12345ms", "took=1ms",
-                                          "é",     "\r",    "\t",    "fatal",        "_ERROR"};
+                                          "é",     "\r",    "\t",    "fatal",        "_ERROR",
+                                          "12",    "",      "task",  "ta\xC5\xBFk", "TAS\xE2\x84\xAA"};
   std::mt19937 rng(3);
   for (const auto& config : configs) {
     auto s = Make(config);
@@ -150,6 +158,27 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
         EXPECT_EQ(got[i].length, expected[i].length);
         EXPECT_EQ(got[i].severity, expected[i].severity);
       }
+    }
+  }
+}
+
+// Fresh eyes, stop 41, each case as reported: over CRLF lines `^$` found 1 of 3 and `^.?$` 4
+// of 5 (the buffer-wide RE2 saw the '\r' that a line's classification drops); `(?i)task` missed
+// "ta\u017fk" (the prefilter folded ASCII only, RE2 folds `s` to U+017F too).
+TEST(LogScannerTest, PatternsWithoutALiteralAndUnicodeFoldsMatchAsOneLineDoes) {
+  uint64_t lines = 0;
+  const std::string crlf = "a\r\n\r\nb\n\n\r\nERROR\r\n";
+  EXPECT_EQ(Names(*Make({{"e", "^$"}}), crlf, &lines),
+            (std::vector<std::string>{"e:\r", "e:", "e:\r"}));
+  EXPECT_EQ(lines, 6u);
+  EXPECT_EQ(Names(*Make({{"s", "^.?$"}}), crlf, &lines).size(), 5u);
+  EXPECT_EQ(Names(*Make({{"d", R"(\A\d+\z)"}}), "12\nab\n34\r\n5x\n", &lines),
+            (std::vector<std::string>{"d:12", "d:34\r"}));
+  const std::string folds = "tas\xE2\x84\xAA\nta\xC5\xBFk\ntask\nTASK\nplain\n";
+  for (bool ci : {false, true}) {
+    for (const std::string& p : {std::string("(?i)task"), std::string("task")}) {
+      if (!ci && p == "task") continue;  // case-sensitive: only "task"
+      EXPECT_EQ(Names(*Make({{"t", p}}, ci), folds, &lines).size(), 4u) << p << " " << ci;
     }
   }
 }

@@ -49,8 +49,9 @@ struct FollowOutput {
   // Why the followed path cannot be read now ("no such file", "permission denied",
   // "is a directory"); empty when it was read.
   std::string trouble;
-  // Set with `trouble` when the path does not exist: a glob's match that went away (rotated,
-  // deleted) is no trouble, an explicit path's is.
+  // Set with `trouble` when the path is no file: it does not exist, or it is a directory. A
+  // glob's match that went away (rotated, deleted) or became a directory is no trouble (a
+  // subdirectory a wildcard matches is not followed either); an explicit path's is.
   bool trouble_is_absence = false;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;

@@ -36,6 +36,12 @@ Result<std::vector<std::string>> ExpandGlob(const std::string& pattern) {
   return out;
 }
 
+bool IsDanglingSymlink(const std::string& path) {
+  struct stat link {}, target {};
+  return ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
+         ::stat(path.c_str(), &target) != 0;
+}
+
 std::string TotalKey(const std::string& name, const Labels& labels) {
   return name + labels.ToString();
 }
@@ -151,6 +157,9 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     // read (permission denied, a FIFO) is, as an explicit path's: it is a log obsmon misses.
     if (!out.trouble.empty() && (is_explicit || !out.trouble_is_absence)) {
       troubles.push_back(path + ": " + out.trouble);
+    } else if (!out.trouble.empty() && IsDanglingSymlink(path)) {
+      // The name is there but leads nowhere: a log that cannot be read, not one rotated away.
+      troubles.push_back(path + ": " + out.trouble + " (a symlink to a missing file)");
     }
     for (auto& n : out.notes) notes.push_back(std::move(n));
 

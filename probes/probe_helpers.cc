@@ -18,9 +18,11 @@ std::string TimeoutReason(int64_t timeout_ms) {
   if (timeout_ms < 1000 || timeout_ms % 1000 == 0) {
     return "timeout after " + FormatDurationMs(timeout_ms);
   }
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "timeout after %.1fs", static_cast<double>(timeout_ms) / 1000.0);
-  return buf;
+  // Seconds to the millisecond, as configured: 1250ms is "1.25s", 1999ms "1.999s" (one decimal
+  // said "1.2s" and "2.0s"; fresh eyes, stop 41).
+  std::string s = std::to_string(timeout_ms / 1000) + "." + std::to_string(1000 + timeout_ms % 1000).substr(1);
+  while (s.back() == '0') s.pop_back();
+  return "timeout after " + s + "s";
 }
 
 std::string CutText(std::string_view text, size_t max_chars) {

@@ -1,4 +1,5 @@
 #include "probes/http_probe.h"
+#include "probes/probe_helpers.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -58,6 +59,19 @@ const Sample* FindSample(const ProbeResult& r, const std::string& name) {
     if (s.name == name) return &s;
   }
   return nullptr;
+}
+
+// The reason names the timeout as configured, to the millisecond (fresh eyes, stop 41: 1250ms
+// read "timeout after 1.2s", 1999ms "2.0s").
+TEST(HttpProbeTest, TimeoutReasonSaysTheConfiguredTimeout) {
+  EXPECT_EQ(TimeoutReason(500), "timeout after 500ms");
+  EXPECT_EQ(TimeoutReason(1000), "timeout after 1s");
+  EXPECT_EQ(TimeoutReason(1250), "timeout after 1.25s");
+  EXPECT_EQ(TimeoutReason(1500), "timeout after 1.5s");
+  EXPECT_EQ(TimeoutReason(1999), "timeout after 1.999s");
+  EXPECT_EQ(TimeoutReason(1001), "timeout after 1.001s");
+  EXPECT_EQ(TimeoutReason(61'050), "timeout after 61.05s");
+  EXPECT_EQ(TimeoutReason(120'000), "timeout after 2m");
 }
 
 TEST(HttpProbeTest, UpOn200WithStatusSampleAndLabels) {

@@ -220,8 +220,27 @@ TEST_F(LogProbeTest, AGlobMatchThatCannotBeReadFailsTheRunButASubdirectoryOrAGon
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, dir_.File("pipe.log") + ": not a regular file");
 
-  // The FIFO gone (and a.log rotated away): nothing to report, the probe is up again.
+  // A symlink to a missing file is a log that cannot be read too (fresh eyes, stop 41: silent
+  // for a glob, "no such file" for the same path written out).
   ASSERT_EQ(::unlink(dir_.File("pipe.log").c_str()), 0);
+  ASSERT_EQ(::symlink(dir_.File("nowhere").c_str(), dir_.File("dangling.log").c_str()), 0);
+  r = probe->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, dir_.File("dangling.log") + ": no such file (a symlink to a missing file)");
+  ASSERT_EQ(::unlink(dir_.File("dangling.log").c_str()), 0);
+
+  // A followed file replaced by a directory is skipped as one there from the start is
+  // (fresh eyes, stop 41: "is a directory" until a restart, then silent).
+  WriteWholeFile(dir_.File("x.log"), "ERROR x\n");
+  r = probe->Run(Later());
+  EXPECT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(::unlink(dir_.File("x.log").c_str()), 0);
+  ASSERT_EQ(::mkdir(dir_.File("x.log").c_str(), 0755), 0);
+  r = probe->Run(Later());
+  EXPECT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(::rmdir(dir_.File("x.log").c_str()), 0);
+
+  // The FIFO gone (and a.log rotated away): nothing to report, the probe is up again.
   ASSERT_EQ(::rename(dir_.File("a.log").c_str(), dir_.File("a.log.1").c_str()), 0);
   WriteWholeFile(dir_.File("b.log"), "ERROR b\n");
   r = probe->Run(Later());

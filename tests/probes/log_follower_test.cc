@@ -585,13 +585,19 @@ TEST_F(LogFollowerTest, ACopyInProgressCompletedBeforeTheLiveReadIsStillRead) {
   }, 45u);
 }
 
+// 1,100 bytes of banner, longer than the 1 KiB fingerprint: files beginning with it look alike.
+std::string LongBanner() {
+  std::string banner;
+  while (banner.size() < 1100) banner += "# service banner v1 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n";
+  return banner;
+}
+
 TEST_F(LogFollowerTest, FilesThatBeginWithTheSameLongBannerAreStillTwoFiles) {
   // Fresh eyes, stop 32: every file began with the same 1,100-byte banner, longer than the
   // 1 KiB fingerprint. The renamed file was taken for a copy of the new live file, and the new
   // file was read on from the old offset: each rotation lost the old file's size, silently.
   const std::string path = dir_.File("app.log");
-  std::string banner;
-  while (banner.size() < 1100) banner += "# service banner v1 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n";
+  const std::string banner = LongBanner();
   WriteWholeFile(path, banner + "ERROR one\n");
   LogFollower f(path, scanner_.get(), {});
   Poll(f);
@@ -613,8 +619,7 @@ TEST_F(LogFollowerTest, FilesThatBeginWithTheSameLongBannerAreStillTwoFiles) {
 // every 2 s). A file older than the cursor's cannot be a copy of what came after it.
 TEST_F(LogFollowerTest, ANewFileBeginningAsAnOlderOneDoesNotHideTheCursorsFile) {
   const std::string path = dir_.File("app.log");
-  std::string banner;
-  while (banner.size() < 1100) banner += "# service banner v1 BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB\n";
+  const std::string banner = LongBanner();
   // Generation 1 begins with the banner.
   WriteWholeFile(path, banner + "ERROR one\n");
   LogFollower f(path, scanner_.get(), {});

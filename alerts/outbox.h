@@ -43,9 +43,10 @@ struct OutboxOptions {
   // The dispatcher's wait (on `clock`) while rows wait behind a failed row of their receiver,
   // or the store cannot be read.
   int64_t poll_ms = 1'000;
-  // Otherwise it sleeps until the earliest row's next attempt, until Send() or StoredElsewhere(), or at
-  // most this long: an idle outbox asks SQLite once in this long, not every second (the empty
-  // pass cost 1.7-3.3 us a probe run at 100 probes at 1 s: docs/benchmarks.md).
+  // Otherwise it sleeps until the earliest row's next attempt, until Send() or
+  // StoredElsewhere(), or at most this long: an idle outbox asks SQLite once in this long, not
+  // every second (the empty pass cost 1.7-3.3 us a probe run at 100 probes at 1 s:
+  // docs/benchmarks.md).
   int64_t idle_poll_ms = 10'000;
 };
 

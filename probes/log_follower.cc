@@ -455,11 +455,13 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   auto live = LogFile::Open(path_);
   if (!live.ok()) {
     out.trouble = live.status().message();
-    // A name that is no file now (gone, a dangling symlink's target gone, a directory put in its
-    // place): a glob's match is then not reported. LogProbe decides for a dangling symlink.
-    struct stat st {};
-    out.trouble_is_absence = live.status().IsNotFound() ||
-                             (::stat(path_.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+    struct stat st {}, link {};
+    const bool exists = ::stat(path_.c_str(), &st) == 0;
+    if (!exists && ::lstat(path_.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
+      out.trouble += " (a symlink to a missing file)";
+    } else {
+      out.trouble_is_no_file = live.status().IsNotFound() || (exists && S_ISDIR(st.st_mode));
+    }
   }
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous, &out);
   // While the live file cannot be opened the run fails with that reason, and the rotated files

@@ -51,8 +51,9 @@ struct FollowOutput {
   std::string trouble;
   // Set with `trouble` when the path is no file: it does not exist, or it is a directory. A
   // glob's match that went away (rotated, deleted) or became a directory is no trouble (a
-  // subdirectory a wildcard matches is not followed either); an explicit path's is.
-  bool trouble_is_absence = false;
+  // subdirectory a wildcard matches is not followed either); an explicit path's is. A symlink
+  // to a missing file is not "no file": its name is there, and the log it names is missed.
+  bool trouble_is_no_file = false;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;
   // Bytes not yet consumed after this poll: of the live file, plus, when the poll stopped

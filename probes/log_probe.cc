@@ -36,12 +36,6 @@ Result<std::vector<std::string>> ExpandGlob(const std::string& pattern) {
   return out;
 }
 
-bool IsDanglingSymlink(const std::string& path) {
-  struct stat link {}, target {};
-  return ::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) &&
-         ::stat(path.c_str(), &target) != 0;
-}
-
 std::string TotalKey(const std::string& name, const Labels& labels) {
   return name + labels.ToString();
 }
@@ -139,9 +133,10 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     }
     if (matches->empty()) troubles.push_back(p + ": no file matches");
     for (const auto& m : *matches) {
-      // A wildcard matching a subdirectory (`/var/log/app/*`) is not a log to follow.
+      // A wildcard matching a subdirectory (`/var/log/app/*`) is not a log to follow. Asked of
+      // new matches only: a followed one is not stat'ed again every run.
       struct stat st {};
-      if (::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
+      if (!followers_.contains(m) && ::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
       FollowerFor(m);
     }
   }
@@ -154,12 +149,10 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     const bool is_explicit =
         std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
     // A glob's match that went away is not reported (rotated or deleted); one that cannot be
-    // read (permission denied, a FIFO) is, as an explicit path's: it is a log obsmon misses.
-    if (!out.trouble.empty() && (is_explicit || !out.trouble_is_absence)) {
+    // read (permission denied, a FIFO, a dangling symlink) is, as an explicit path's: it is a
+    // log obsmon misses.
+    if (!out.trouble.empty() && (is_explicit || !out.trouble_is_no_file)) {
       troubles.push_back(path + ": " + out.trouble);
-    } else if (!out.trouble.empty() && IsDanglingSymlink(path)) {
-      // The name is there but leads nowhere: a log that cannot be read, not one rotated away.
-      troubles.push_back(path + ": " + out.trouble + " (a symlink to a missing file)");
     }
     for (auto& n : out.notes) notes.push_back(std::move(n));
 

@@ -200,16 +200,14 @@ uint64_t LogScanner::Scan(std::string_view text, std::vector<LineMatch>* matches
   if (!literals_.empty()) return ScanWithLiterals(text, matches, has_nul);
   if (regex_reach_ == RegexReach::kEveryLine) {
     ScanEveryLine(text, matches);
+  } else if (regex_reach_ == RegexReach::kCrLfLines &&
+             std::memchr(text.data(), '\r', text.size()) != nullptr) {
+    std::vector<LineMatch> found;  // merged with the CRLF lines before it joins *matches
+    ScanWithRegex(text, &found);
+    AddCrLfLines(text, &found);
+    matches->insert(matches->end(), found.begin(), found.end());
   } else {
-    const size_t before = matches->size();
     ScanWithRegex(text, matches);
-    if (regex_reach_ == RegexReach::kCrLfLines && std::memchr(text.data(), '\r', text.size())) {
-      // Only this call's matches are merged with the CRLF lines.
-      std::vector<LineMatch> mine(matches->begin() + static_cast<long>(before), matches->end());
-      matches->resize(before);
-      AddCrLfLines(text, &mine);
-      matches->insert(matches->end(), mine.begin(), mine.end());
-    }
   }
   return CountNewlines(text, has_nul);
 }
@@ -309,8 +307,8 @@ void LogScanner::ScanWithRegex(std::string_view text, std::vector<LineMatch>* ma
 void LogScanner::ScanEveryLine(std::string_view text, std::vector<LineMatch>* matches) const {
   for (size_t start = 0; start < text.size();) {
     const void* nl = std::memchr(text.data() + start, '\n', text.size() - start);
-    const size_t end = nl == nullptr ? text.size()
-                                     : static_cast<size_t>(static_cast<const char*>(nl) - text.data());
+    const size_t end =
+        nl == nullptr ? text.size() : static_cast<size_t>(static_cast<const char*>(nl) - text.data());
     const int severity = Classify(text.substr(start, end - start));
     if (severity >= 0) matches->push_back({start, end - start, severity});
     start = end + 1;

@@ -139,8 +139,9 @@ struct CandidateFilters {
     const size_t count = K == 0 ? k : K;
     __m256i any = _mm256_setzero_si256();
     for (size_t j = 0; j < count; ++j) {
-      any = _mm256_or_si256(any, _mm256_and_si256(_mm256_cmpeq_epi8(Load(at + first_off[j]), first[j]),
-                                                  _mm256_cmpeq_epi8(Load(at + second_off[j]), second[j])));
+      const __m256i both = _mm256_and_si256(_mm256_cmpeq_epi8(Load(at + first_off[j]), first[j]),
+                                            _mm256_cmpeq_epi8(Load(at + second_off[j]), second[j]));
+      any = _mm256_or_si256(any, both);
     }
     return static_cast<uint32_t>(_mm256_movemask_epi8(any));
   }
@@ -156,6 +157,12 @@ struct CandidateFilters {
 // stopped: the first block that would read past `n` (the caller goes on with the scalar loop),
 // or `n` once on_hit returned npos (the count is then partial: only Find() stops so).
 // `*line_start` is the start of the line holding the next byte to scan (0 at first).
+// The position just after the last newline of block `b` of a segment starting at `seg`, whose
+// newline mask `mask` is not 0.
+inline size_t AfterLastNewline(size_t seg, size_t b, uint32_t mask) {
+  return seg + b * 32 + (31 - static_cast<size_t>(__builtin_clz(mask))) + 1;
+}
+
 template <bool kFold, size_t K, typename Verify>
 __attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
     const char* p, size_t n, const std::vector<LiteralSet::Filter>& filters, size_t max_len,
@@ -171,13 +178,14 @@ __attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
   LiteralSet::Line line;  // the last line handed to on_hit: later hits in it reuse its bounds
   bool have_line = false;
   size_t i = 0;
-  while (i + max_len - 1 + 32 <= n) {
+  while (i + max_len - 1 + 32 <= n && skip != std::string_view::npos) {
     const size_t seg = i;
     size_t blocks = 0;
     uint32_t any = 0;
     for (; blocks < kSegmentBlocks && i + max_len - 1 + 32 <= n; ++blocks, i += 32) {
       const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-      const uint32_t nl = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(block, newline)));
+      const auto nl =
+          static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(block, newline)));
       low = _mm256_min_epu8(low, block);
       nl_mask[blocks] = nl;
       count += static_cast<uint64_t>(__builtin_popcount(nl));
@@ -196,8 +204,7 @@ __attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
       uint32_t before = nl_mask[b] & ((uint32_t{1} << bit) - 1);
       size_t bb = b;
       while (before == 0 && bb > 0) before = nl_mask[--bb];
-      l.start = before != 0 ? seg + bb * 32 + (31 - static_cast<size_t>(__builtin_clz(before))) + 1
-                            : *line_start;
+      l.start = before != 0 ? AfterLastNewline(seg, bb, before) : *line_start;
       // The first newline at or after pos.
       uint32_t after = nl_mask[b] & (~uint32_t{0} << bit);
       size_t ba = b;
@@ -228,17 +235,12 @@ __attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
         if (skip >= base + 32) break;
         mask &= ~uint32_t{0} << (skip - base);
       }
-      if (skip == std::string_view::npos) {
-        *skip_io = skip;
-        *newlines += count;
-        *nul = *nul || _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_setzero_si256())) != 0;
-        return n;
-      }
+      if (skip == std::string_view::npos) break;  // on_hit wants no more
     }
     // The line holding the next segment's first byte starts after this segment's last newline.
     for (size_t b = blocks; b > 0; --b) {
       if (nl_mask[b - 1] != 0) {
-        *line_start = seg + (b - 1) * 32 + (31 - static_cast<size_t>(__builtin_clz(nl_mask[b - 1]))) + 1;
+        *line_start = AfterLastNewline(seg, b - 1, nl_mask[b - 1]);
         break;
       }
     }
@@ -246,7 +248,7 @@ __attribute__((target("avx2,popcnt"))) size_t ScanAvx2(
   *skip_io = skip;
   *newlines += count;
   *nul = *nul || _mm256_movemask_epi8(_mm256_cmpeq_epi8(low, _mm256_setzero_si256())) != 0;
-  return i;
+  return skip == std::string_view::npos ? n : i;
 }
 #endif
 
@@ -399,7 +401,8 @@ uint64_t LiteralSet::ScanText(std::string_view text, HitFn on_hit, void* context
                        ? line_start
                        : static_cast<size_t>(static_cast<const char*>(before) - begin) + 1;
       const void* after = std::memchr(begin + at, '\n', n - at);
-      line.end = after == nullptr ? n : static_cast<size_t>(static_cast<const char*>(after) - begin);
+      line.end =
+          after == nullptr ? n : static_cast<size_t>(static_cast<const char*>(after) - begin);
       have_line = true;
     }
     at = std::max(at + 1, on_hit(context, at, line));

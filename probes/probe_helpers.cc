@@ -20,7 +20,8 @@ std::string TimeoutReason(int64_t timeout_ms) {
   }
   // Seconds to the millisecond, as configured: 1250ms is "1.25s", 1999ms "1.999s" (one decimal
   // said "1.2s" and "2.0s"; fresh eyes, stop 41).
-  std::string s = std::to_string(timeout_ms / 1000) + "." + std::to_string(1000 + timeout_ms % 1000).substr(1);
+  std::string s = std::to_string(timeout_ms / 1000) + "." +
+                  std::to_string(1000 + timeout_ms % 1000).substr(1);  // "250" of 1250, "001"
   while (s.back() == '0') s.pop_back();
   return "timeout after " + s + "s";
 }

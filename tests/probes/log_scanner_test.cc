@@ -127,7 +127,8 @@ TEST(LogScannerTest, WholeBufferScanEqualsLineByLineClassification) {
   const std::vector<std::string> words = {"ERROR", "error", "FATAL", "CRITICAL",     "ERRORS",
                                           "E1",    "W",     "x",     "took=12345ms", "took=1ms",
                                           "é",     "\r",    "\t",    "fatal",        "_ERROR",
-                                          "12",    "",      "task",  "ta\xC5\xBFk", "TAS\xE2\x84\xAA"};
+                                          "12",    "",      "task",  "ta\xC5\xBFk",
+                                          "TAS\xE2\x84\xAA"};
   std::mt19937 rng(3);
   for (const auto& config : configs) {
     auto s = Make(config);

@@ -51,12 +51,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
+SECTIONS=${SECTIONS:-probes100 probes1000 probes100_kept probes1000_kept log rules report}
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/obsmon-compare.XXXXXX")
 echo "compare: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
   "logs in $LOGS$([ "$QUICK" = 1 ] && echo '; QUICK: not steady state'); sections: $SECTIONS"
 start=$SECONDS
-SECTIONS=${SECTIONS:-probes100 probes1000 probes100_kept probes1000_kept log rules report}
 section() {  # section NAME COMMAND...: runs it, keeps its output, says how long it took
   local name=$1
   shift

@@ -78,6 +78,10 @@ Labels CodecarbonProbe::CounterLabels(const std::string& project, const std::str
 }
 
 void CodecarbonProbe::Restore(ProbeStateSource& state) {
+  // As at a start: the daemon also restores after storage refused or lost one of this probe's
+  // batches, whose rows and totals the probe holds but storage does not (docs/log-probe.md).
+  files_.clear();
+  runs_.clear();
   for (auto& cursor : state.LogCursors(spec_.key)) {
     files_[cursor.path].cursor = cursor;
   }

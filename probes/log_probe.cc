@@ -69,14 +69,15 @@ Labels LogProbe::SourceLabels(const std::string& path) const {
 }
 
 void LogProbe::Restore(ProbeStateSource& state) {
-  for (auto& cursor : state.LogCursors(spec_.key)) {
-    auto it = followers_.find(cursor.path);
-    if (it != followers_.end()) {
-      it->second->Restore(cursor);
-    } else {
-      restored_[cursor.path] = cursor;
-    }
-  }
+  // The probe becomes what a start would make of storage. Besides the start, the daemon restores
+  // a probe whose batch storage refused or lost: its followers and totals then hold lines storage
+  // never got, also for files storage has no cursor of at all (a first run lost, a new glob
+  // match), so none of them is kept: each is made again at the next run from its stored cursor,
+  // or from none, and reads what storage has not counted.
+  followers_.clear();
+  restored_.clear();
+  totals_.clear();
+  for (auto& cursor : state.LogCursors(spec_.key)) restored_[cursor.path] = cursor;
   for (auto& counter : state.Counters(spec_.key)) {
     const std::string& n = counter.name;
     if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped &&

@@ -56,7 +56,7 @@ class LogProbe final : public Probe {
   const Clock& clock_;
   std::unique_ptr<LogScanner> scanner_;
   std::map<std::string, std::unique_ptr<LogFollower>> followers_;  // by path
-  std::map<std::string, LogCursor> restored_;                            // by path, not yet used
+  std::map<std::string, LogCursor> restored_;  // stored cursors by path, not yet used
   // Running totals of the persistent counters, keyed by name + labels text.
   std::map<std::string, CounterValue> totals_;
 };

@@ -124,6 +124,12 @@ std::string ProcessProbe::Instance() const {
 }
 
 void ProcessProbe::Restore(ProbeStateSource& state) {
+  // As at a start: the daemon also restores after storage refused or lost a batch with a restart
+  // in it; the next run then compares the process with the start time storage has, and counts
+  // that restart again, once.
+  restarts_ = 0;
+  last_.reset();
+  stored_start_time_.reset();
   for (const auto& counter : state.Counters(spec_.key)) {
     if (counter.name == kRestarts) restarts_ = counter.value;
   }

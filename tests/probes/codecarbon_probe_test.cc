@@ -150,6 +150,30 @@ TEST_F(CodecarbonProbeTest, RestartFromCursorAndCountersCountsEachRowOnce) {
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 0.75);
 }
 
+// The daemon restores a running probe whose batch storage refused (queue full) or lost: the
+// rows of that run are then read and counted again, once, even a run's first rows, of which
+// storage has no total.
+TEST_F(CodecarbonProbeTest, ARunStorageRefusedIsCountedAgainAfterARestoreOfTheSameProbe) {
+  testing::AppendToFile(Csv(), kHeader);
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
+  auto probe = NewProbe();
+  ASSERT_TRUE(RunAndCommit(*probe).success);
+  testing::AppendToFile(Csv(), Row("TTA-Staging", "run-b", 0.5, 1e-5, 1.0));
+  auto lost = probe->Run(Deadline{clock_.SteadyNow() + std::chrono::seconds(5)});  // refused
+  ASSERT_EQ(lost.counters.size(), 2u);
+  probe->Restore(state_);
+  auto r = RunAndCommit(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(r.counters.size(), 2u);  // run-b's emissions and energy, again
+  EXPECT_EQ(r.counters[0].labels.Get("run_id"), "run-b");
+  EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 0.75);
+  // What storage now holds is the file's truth: a new probe restored from it reads nothing new.
+  auto restarted = NewProbe();
+  r = RunAndCommit(*restarted);
+  EXPECT_TRUE(r.counters.empty());
+  EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 0.75);
+}
+
 TEST_F(CodecarbonProbeTest, ChangedHeaderIsAReasonAndTheFileIsReReadByItsNewColumns) {
   testing::AppendToFile(Csv(), kHeader);
   testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));

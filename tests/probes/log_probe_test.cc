@@ -176,6 +176,38 @@ TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
   EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 2);
 }
 
+// The daemon restores a running probe whose batch storage refused (queue full) or lost. The
+// lines of that run are read again and counted once, also those of a file storage has no cursor
+// of yet (the probe's first run, a glob's new match), and the totals the samples carry are
+// storage's, not the refused run's.
+TEST_F(LogProbeTest, ARunStorageRefusedIsReadAgainAfterARestoreOfTheSameProbe) {
+  const std::string path = dir_.File("carbon.log");
+  WriteWholeFile(path, "ERROR 1\nERROR 2\n");
+  FakeState state;
+  auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
+  probe->Restore(state);
+  state.Commit(probe->Run(Later()));
+  AppendToFile(path, "ERROR 3\n");
+  WriteWholeFile(dir_.File("new.log"), "ERROR new\nINFO new\n");  // a new glob match
+  ProbeResult lost = probe->Run(Later());  // refused: never committed
+  ASSERT_EQ(lost.log_events.size(), 2u);
+
+  probe->Restore(state);
+  ProbeResult again = probe->Run(Later());
+  state.Commit(again);
+  EXPECT_EQ(again.log_events.size(), 2u);
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 4);
+  EXPECT_EQ(state.Total("obsmon_log_lines_read_total"), 5);
+  for (const auto& s : again.samples) {
+    if (s.name != "obsmon_log_matches_total" || s.labels.Get("severity") != "error") continue;
+    const std::string source = s.labels.Get("source");
+    EXPECT_EQ(s.value, source == path ? 3 : 1) << source;
+  }
+  // Nothing is left to read: a second restore and run add nothing.
+  probe->Restore(state);
+  EXPECT_TRUE(probe->Run(Later()).counters.empty());
+}
+
 TEST_F(LogProbeTest, SeveritiesKeepTheirOrderAndCaseOption) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, "warn: disk\nan Error here\n");

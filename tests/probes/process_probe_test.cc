@@ -286,6 +286,44 @@ TEST(ProcessProbeTest, StartTimeIsExportedAndARestartWhileObsmonWasDownCounts) {
   EXPECT_EQ(*Value(r, "process_restarts_total"), 3);
 }
 
+// The daemon restores a running probe whose batch storage refused (queue full) or lost; the
+// restart that batch carried is counted again, once, against the start time storage has.
+TEST(ProcessProbeTest, ARestartInABatchStorageRefusedIsCountedAgainAfterARestore) {
+  testing::ScratchDir dir;
+  const std::string pid_file = dir.File("app.pid");
+  auto first = std::make_unique<testing::Subprocess>(std::vector<std::string>{"/bin/sleep", "600"});
+  WaitForExec(first->pid(), "/bin/sleep");
+  std::ofstream(pid_file) << first->pid() << "\n";
+  auto probe = Make({pid_file, "", "/proc"});
+  auto r = RunNow(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  StoredState stored;  // what storage committed of that run
+  stored.start_time = Value(r, "process_start_time_seconds");
+  ASSERT_TRUE(stored.start_time.has_value());
+
+  first->Kill();
+  first.reset();
+  // The two children start a moment apart, within the probe's slack for start times (1.5 s:
+  // btime is rounded), where a restart is told by the pid only; the stored start time is made a
+  // minute older, as that of a process that had run a while.
+  *stored.start_time -= 60;
+  testing::Subprocess second({"/bin/sleep", "600"});
+  WaitForExec(second.pid(), "/bin/sleep");
+  std::ofstream(pid_file) << second.pid() << "\n";
+  r = RunNow(*probe);  // the restart, in a batch storage refuses
+  ASSERT_EQ(r.counters.size(), 1u);
+
+  probe->Restore(stored);
+  r = RunNow(*probe);
+  ASSERT_TRUE(r.success) << r.reason;
+  ASSERT_EQ(r.counters.size(), 1u);
+  EXPECT_EQ(r.counters[0].delta, 1);
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 1);
+  r = RunNow(*probe);  // counted once
+  EXPECT_TRUE(r.counters.empty());
+  EXPECT_EQ(*Value(r, "process_restarts_total"), 1);
+}
+
 TEST(ProcessProbeTest, BootTimeComesFromTheBtimeLine) {
   testing::ScratchDir dir;
   testing::WriteWholeFile(dir.File("stat"), "cpu  1 2 3\nbtime 1760400000\nprocesses 9\n");

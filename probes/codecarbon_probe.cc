@@ -78,8 +78,8 @@ Labels CodecarbonProbe::CounterLabels(const std::string& project, const std::str
 }
 
 void CodecarbonProbe::Restore(ProbeStateSource& state) {
-  // As at a start: the daemon also restores after storage refused or lost one of this probe's
-  // batches, whose rows and totals the probe holds but storage does not (docs/log-probe.md).
+  // As at a start: the daemon also restores after storage lost one of this probe's batches
+  // after accepting it, whose rows and totals the probe holds but storage does not.
   files_.clear();
   runs_.clear();
   for (auto& cursor : state.LogCursors(spec_.key)) {

@@ -70,10 +70,10 @@ Labels LogProbe::SourceLabels(const std::string& path) const {
 
 void LogProbe::Restore(ProbeStateSource& state) {
   // The probe becomes what a start would make of storage. Besides the start, the daemon restores
-  // a probe whose batch storage refused or lost: its followers and totals then hold lines storage
-  // never got, also for files storage has no cursor of at all (a first run lost, a new glob
-  // match), so none of them is kept: each is made again at the next run from its stored cursor,
-  // or from none, and reads what storage has not counted.
+  // a probe when storage lost one of its batches after accepting it: its followers and totals
+  // then hold lines storage never got, also for files storage has no cursor of at all (a first
+  // run lost, a new glob match), so none of them is kept: each is made again at the next run
+  // from its stored cursor, or from none, and reads what storage has not counted.
   followers_.clear();
   restored_.clear();
   totals_.clear();

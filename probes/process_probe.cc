@@ -124,7 +124,7 @@ std::string ProcessProbe::Instance() const {
 }
 
 void ProcessProbe::Restore(ProbeStateSource& state) {
-  // As at a start: the daemon also restores after storage refused or lost a batch with a restart
+  // As at a start: the daemon also restores after storage lost an accepted batch with a restart
   // in it; the next run then compares the process with the start time storage has, and counts
   // that restart again, once.
   restarts_ = 0;

@@ -2,8 +2,9 @@
 // they run again, and at which epoch each instance last read it (WriteBatch::state_epoch).
 //
 // A probe instance is stale when it is new (start, or a reload that changed its settings), when
-// storage lost one of its batches after accepting it (Writer's on_state_lost, by key), when
-// storage refused its batch at Enqueue, or when it threw. The daemon re-reads a stale instance's
+// storage lost one of its batches after accepting it (Writer's on_state_lost, by key), or when
+// it threw. (A batch refused at Enqueue is not a reason: StorageSink keeps its state for the
+// probe's next batch.) The daemon re-reads a stale instance's
 // state on the worker thread just before its next run, after fencing the new epoch in the writer,
 // so whatever older batches of the key still wait in the queue can no longer count a line twice.
 // Thread-safe.

@@ -1,9 +1,18 @@
 // Hands each run to the storage writer as ONE batch, so a log probe's events, counters and new
 // cursor commit together (exactly-once across crashes).
+//
+// A batch the writer refuses (its queue is full: another connection holds the write lock, a
+// burst) loses its run and samples, but not its probe state: the sink keeps the log lines'
+// counter increments, cursors and (up to kMaxCarriedEvents) matched lines, and sends them with
+// the probe's next batch. The probe reads on and never re-reads, so a log rotated or deleted
+// meanwhile loses nothing it had read (re-reading from the stored cursor did: fresh eyes, stop
+// 42). Kept state of an older epoch is dropped: the probe has re-read its state from storage
+// since (a restore, a reload), and reads those lines again itself.
 #pragma once
 
-#include <functional>
+#include <map>
 
+#include "core/mutex.h"
 #include "core/run_outcome.h"
 #include "storage/storage.h"
 
@@ -11,30 +20,29 @@ namespace obsmon {
 
 class StorageSink final : public ResultSink {
  public:
-  // `on_refused` is told of a probe whose batch carried log cursors or counters but was refused
-  // (queue full): that probe must re-read its stored state before it runs again.
-  StorageSink(storage::Writer& writer, std::function<void(const ProbeKey&)> on_refused)
-      : writer_(writer), on_refused_(std::move(on_refused)) {}
+  // Matched lines kept per probe while its batches are refused; the rest are counted in
+  // obsmon_log_events_dropped_total{component}, as storage counts those over its daily cap.
+  static constexpr size_t kMaxCarriedEvents = 1000;
 
-  void OnRun(const RunOutcome& outcome) override {
-    WriteBatch batch;
-    batch.runs.push_back(outcome.run);
-    batch.samples = outcome.samples;
-    if (outcome.result) {
-      batch.log_events = outcome.result->log_events;
-      batch.log_cursors = outcome.result->log_cursors;
-      batch.counters = outcome.result->counters;
-    }
-    batch.state_key = outcome.run.key;
-    batch.state_epoch = outcome.state_epoch;
-    const bool stateful = batch.has_state();
-    // A refused batch is counted by the writer; a stateful one also rewinds its probe.
-    if (!writer_.Enqueue(std::move(batch)) && stateful && on_refused_) on_refused_(outcome.run.key);
-  }
+  explicit StorageSink(storage::Writer& writer) : writer_(writer) {}
+
+  void OnRun(const RunOutcome& outcome) override;
 
  private:
+  struct Carried {
+    uint64_t epoch = 0;
+    std::vector<LogEvent> events;
+    std::vector<LogCursor> cursors;
+    std::vector<CounterDelta> counters;
+  };
+  // Adds what `carried` kept (older) to `batch` (newer): counters add, a path's newer cursor wins.
+  static void AddOlder(Carried carried, WriteBatch* batch);
+  // Keeps the state part of a refused batch, at most kMaxCarriedEvents of its lines.
+  static Carried Keep(WriteBatch& batch);
+
   storage::Writer& writer_;
-  std::function<void(const ProbeKey&)> on_refused_;
+  Mutex mu_;
+  std::map<ProbeKey, Carried> carried_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

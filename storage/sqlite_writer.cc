@@ -17,7 +17,8 @@
 // Probe state: a batch carrying a probe's state (log lines, cursors, counters) that is lost after
 // Enqueue() accepted it fences that probe's epoch and tells the daemon (on_state_lost), which
 // re-reads the probe's state before its next run (Fence). Batches of an older epoch then keep
-// their runs and samples but lose their state part: every log line counts exactly once.
+// their runs and samples but lose their state part: every log line counts exactly once. A batch
+// refused at Enqueue (queue full) is not fenced: it stays the caller's (EnqueueOrKeep).
 //
 // The database file: the writer checks before each transaction that its path still names the
 // file it opened (a deleted or replaced database is a failure, not writes into an unlinked
@@ -109,7 +110,9 @@ class SqliteWriter final : public Writer {
 
   ~SqliteWriter() override { Stop(); }
 
-  bool Enqueue(WriteBatch batch) override {
+  bool Enqueue(WriteBatch batch) override { return EnqueueOrKeep(batch); }
+
+  bool EnqueueOrKeep(WriteBatch& batch) override {
     MutexLock lock(mu_);
     size_t rows = RowsOf(batch);
     // Bounded by batches and by rows: a scrape of 49k series a second outran the writer and
@@ -126,12 +129,15 @@ class SqliteWriter final : public Writer {
       batch.samples.shrink_to_fit();
       rows_full = false;
     }
-    if (stopping_ || queue_.size() >= options_.queue_capacity || rows_full) {
+    // The batches of a transaction under way count too: were it to fail and go back to the
+    // queue's head, the queue would hold more than its capacity and lose its oldest batches,
+    // which are accepted state (a fence and a re-read from the stored cursor: the lines of a
+    // log rotated meanwhile were lost; fresh eyes, stop 42). Refusing here keeps the state with
+    // the caller instead (EnqueueOrKeep).
+    if (stopping_ || queue_.size() + writing_batches_ >= options_.queue_capacity || rows_full) {
       ++stats_.dropped_batches;
-      // The caller learns it from the return value (and re-reads the probe's state, fencing a
-      // newer epoch); fencing this one already keeps its queued predecessors from counting
-      // lines the re-read will count again.
-      FenceLost(batch);
+      // Not fenced: the caller keeps the refused batch (EnqueueOrKeep), and its queued
+      // predecessors of the same probe are older, so they commit their state as they are.
       return false;
     }
     queued_rows_ += rows;
@@ -466,6 +472,7 @@ class SqliteWriter final : public Writer {
   // happened: their batches may be written, lost, or failing.
   void WriteQueuedBatches() REQUIRES(mu_) {
     std::vector<Queued> work = TakeCommitGroup();
+    writing_batches_ = work.size();
     // Out of the queue and not committed yet: still uncommitted for UncommittedSamplesFrom().
     writing_first_sample_ = std::numeric_limits<TimestampMs>::max();
     for (const Queued& q : work) {
@@ -478,6 +485,7 @@ class SqliteWriter final : public Writer {
     }
     // Committed, lost, or back in the queue for a retry (which counts it there).
     writing_first_sample_ = std::numeric_limits<TimestampMs>::max();
+    writing_batches_ = 0;
     DeliverLostState();  // before Flush() returns: its caller may look at the probe
     if (transient_failure && stopping_ &&
         !(last_failure_locked_ && options_.clock->SteadyNow() < stop_deadline_)) {
@@ -801,6 +809,7 @@ class SqliteWriter final : public Writer {
   // Per probe, the oldest state epoch whose state still counts (see FenceLost, Fence).
   std::map<ProbeKey, uint64_t> fences_ GUARDED_BY(mu_);
   std::vector<ProbeKey> lost_state_ GUARDED_BY(mu_);  // to tell on_state_lost
+  size_t writing_batches_ GUARDED_BY(mu_) = 0;        // taken by the transaction under way
   WalActivity wal_ GUARDED_BY(mu_);
   bool stopping_ GUARDED_BY(mu_) = false;
   bool thread_done_ GUARDED_BY(mu_) = false;

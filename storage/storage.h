@@ -153,6 +153,12 @@ class Writer {
   // Queues one batch, committed atomically (all of it or none). Never blocks; returns false and
   // counts a drop when the queue is full.
   [[nodiscard]] virtual bool Enqueue(WriteBatch batch) = 0;
+  // As Enqueue(), but `batch` is moved from only when it is queued: a refused batch stays with
+  // the caller, which may send its probe state (log lines, cursors, counters) with the probe's
+  // next batch (runtime/storage_sink.h), so that no line is lost and none read twice. A refusal
+  // does not fence the probe's epoch: the refused batch is the newest of its key, and its state
+  // is the caller's to keep or drop. The default copies (for fakes of Writer).
+  [[nodiscard]] virtual bool EnqueueOrKeep(WriteBatch& batch) { return Enqueue(batch); }
   // Blocks until everything enqueued before the call is committed: Ok. Returns the error
   // instead while the writer is failing (its last transaction failed: disk full ...; the batches
   // stay queued and are retried), when a batch was lost or refused meanwhile, or when stopped.

@@ -254,7 +254,9 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                    MetricType::Gauge);
   AddGauge(&wq, {}, static_cast<double>(w.queue_depth));
   auto dropped = Family("obsmon_storage_dropped_batches_total",
-                        "Write batches dropped because the writer queue was full.",
+                        "Write batches refused because the writer queue was full: their runs "
+                        "and samples are lost; a log probe's lines and counters wait for its "
+                        "next batch.",
                         MetricType::Counter);
   AddCounter(&dropped, {}, static_cast<double>(w.dropped_batches));
   auto dropped_samples =

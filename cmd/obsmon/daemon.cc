@@ -97,7 +97,7 @@ class Daemon::Impl {
         maintenance_(std::move(maintenance)),
         alerting_(std::move(alerting)),
         state_(clock_),
-        storage_sink_(*writer_, [this](const ProbeKey& key) { ledger_->MarkStale(key); }),
+        storage_sink_(*writer_),
         runner_(clock_, config_.coverage_tolerance,
                 {&storage_sink_, &state_, &probe_samples_, &lost_lines_, alerting_.get()},
                 [this](const ProbeKey& key, const std::string& what) {
@@ -466,8 +466,8 @@ class Daemon::Impl {
     return Status::Ok();
   }
 
-  // Runs one probe; first re-reads its stored state when it is stale (new, or storage lost or
-  // refused one of its batches, or it threw). Worker threads; a probe never runs twice at once,
+  // Runs one probe; first re-reads its stored state when it is stale (new, or storage lost one
+  // of its batches after accepting it, or it threw). Worker threads; a probe never runs twice at once,
   // so its Restore() cannot race its Run(). A probe that cannot read its state does not run:
   // that time stays unknown rather than counted from a wrong cursor.
   void RunProbe(const ScheduledProbe& p, TimestampMs due) {

@@ -221,9 +221,10 @@ TEST(OpsDurabilityTest, ReloadsThatChangeTheLogProbeCountEveryLineOnce) {
 
 // A `sqlite3` shell holds the write lock (BEGIN IMMEDIATE, as a user's open transaction or a
 // script's does) while a log grows fast: the writer's queue fills and refuses the log probe's
-// batches, the daemon restores the probe from storage and it reads those lines again. A new
-// file the probe's glob matches appears while the queue refuses: storage has no cursor of it,
-// and its lines must still count. After the lock goes, every line counts exactly once (the
+// batches, and their state waits in the daemon for the probe's next batch. Meanwhile a new file
+// the glob matches appears and is rotated, and the first file is rotated twice, the second time
+// over its older copy (logrotate's `rotate 1`): a probe that re-read from the stored cursor
+// lost whole generations (fresh eyes). After the lock goes, every line counts exactly once (the
 // truth is what this test wrote), in the database and on /metrics.
 TEST(OpsDurabilityTest, AWriteLockThatFillsTheQueueLosesNoLogLine) {
   if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
@@ -277,8 +278,35 @@ TEST(OpsDurabilityTest, AWriteLockThatFillsTheQueueLosesNoLogLine) {
     dropped = MetricValue(metrics(), "obsmon_storage_dropped_batches_total").value_or(0);
   }
   ASSERT_GT(dropped, 0) << "the queue never refused a batch\n" << obsmon->Output();
+  // The probe has read a file's lines (its /metrics totals come from its runs, not from
+  // storage): only then is the file rotated away, as logrotate would a slow reader's log.
+  auto read_all = [&](const std::string& path) {
+    return WaitUntil([&] {
+      int64_t seen = 0;
+      std::istringstream in(metrics());
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("obsmon_log_lines_read_total{", 0) == 0 &&
+            line.find("source=\"" + path + "\"") != line.npos) {
+          seen = std::atoll(line.substr(line.rfind(' ') + 1).c_str());
+        }
+      }
+      return seen == lines[path];
+    }, 30s);
+  };
+  // What rotation moved away still counts under the followed path's name.
+  auto rotate = [&](const std::string& path) {
+    ASSERT_TRUE(read_all(path)) << path << "\n" << obsmon->Output();
+    std::filesystem::rename(path, path + ".1");  // over an older .1, as `rotate 1` does
+    WriteWholeFile(path, "");
+  };
   write(b, 500);  // a new match, whose first batches the full queue refuses
-  for (int i = 0; i < 5; ++i) {
+  write(a, 100);
+  rotate(b);
+  rotate(a);
+  write(a, 100);
+  write(b, 100);
+  rotate(a);
+  for (int i = 0; i < 3; ++i) {
     write(a, 100);
     write(b, 100);
     std::this_thread::sleep_for(200ms);
@@ -326,6 +354,11 @@ TEST(OpsDurabilityTest, AWriteLockThatFillsTheQueueLosesNoLogLine) {
     EXPECT_EQ(exported(text, "obsmon_log_matches_total", path), errors[path]);
   }
   EXPECT_GT(dropped_while_locked, dropped);  // the queue refused the batches with b.log's lines
+  // Refused state waited in the daemon; no accepted batch was lost.
+  for (const char* reason : {"refused", "retry_overflow"}) {
+    EXPECT_EQ(MetricValue(text, "obsmon_storage_lost_batches_total", reason).value_or(-1), 0);
+  }
+  EXPECT_EQ(MetricValue(text, "obsmon_storage_superseded_state_batches_total").value_or(-1), 0);
 }
 
 }  // namespace

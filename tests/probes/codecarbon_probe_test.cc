@@ -150,16 +150,16 @@ TEST_F(CodecarbonProbeTest, RestartFromCursorAndCountersCountsEachRowOnce) {
   EXPECT_DOUBLE_EQ(Gauge(r, "carbon_emissions_kg", "TTA-Staging"), 0.75);
 }
 
-// The daemon restores a running probe whose batch storage refused (queue full) or lost: the
-// rows of that run are then read and counted again, once, even a run's first rows, of which
+// The daemon restores a running probe when storage lost one of its batches after accepting it:
+// the rows of that run are then read and counted again, once, even a run's first rows, of which
 // storage has no total.
-TEST_F(CodecarbonProbeTest, ARunStorageRefusedIsCountedAgainAfterARestoreOfTheSameProbe) {
+TEST_F(CodecarbonProbeTest, ARunStorageLostIsCountedAgainAfterARestoreOfTheSameProbe) {
   testing::AppendToFile(Csv(), kHeader);
   testing::AppendToFile(Csv(), Row("TTA-Staging", "run-a", 0.25, 1e-5, 0.5));
   auto probe = NewProbe();
   ASSERT_TRUE(RunAndCommit(*probe).success);
   testing::AppendToFile(Csv(), Row("TTA-Staging", "run-b", 0.5, 1e-5, 1.0));
-  auto lost = probe->Run(Deadline{clock_.SteadyNow() + std::chrono::seconds(5)});  // refused
+  auto lost = probe->Run(Deadline{clock_.SteadyNow() + std::chrono::seconds(5)});  // lost
   ASSERT_EQ(lost.counters.size(), 2u);
   probe->Restore(state_);
   auto r = RunAndCommit(*probe);

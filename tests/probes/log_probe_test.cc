@@ -176,11 +176,11 @@ TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
   EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 2);
 }
 
-// The daemon restores a running probe whose batch storage refused (queue full) or lost. The
-// lines of that run are read again and counted once, also those of a file storage has no cursor
+// The daemon restores a running probe when storage lost one of its batches after accepting it.
+// The lines of that run are read again and counted once, also those of a file storage has no cursor
 // of yet (the probe's first run, a glob's new match), and the totals the samples carry are
-// storage's, not the refused run's.
-TEST_F(LogProbeTest, ARunStorageRefusedIsReadAgainAfterARestoreOfTheSameProbe) {
+// storage's, not the lost run's.
+TEST_F(LogProbeTest, ARunStorageLostIsReadAgainAfterARestoreOfTheSameProbe) {
   const std::string path = dir_.File("carbon.log");
   WriteWholeFile(path, "ERROR 1\nERROR 2\n");
   FakeState state;
@@ -189,7 +189,7 @@ TEST_F(LogProbeTest, ARunStorageRefusedIsReadAgainAfterARestoreOfTheSameProbe) {
   state.Commit(probe->Run(Later()));
   AppendToFile(path, "ERROR 3\n");
   WriteWholeFile(dir_.File("new.log"), "ERROR new\nINFO new\n");  // a new glob match
-  ProbeResult lost = probe->Run(Later());  // refused: never committed
+  ProbeResult lost = probe->Run(Later());  // lost: never committed
   ASSERT_EQ(lost.log_events.size(), 2u);
 
   probe->Restore(state);

@@ -286,9 +286,9 @@ TEST(ProcessProbeTest, StartTimeIsExportedAndARestartWhileObsmonWasDownCounts) {
   EXPECT_EQ(*Value(r, "process_restarts_total"), 3);
 }
 
-// The daemon restores a running probe whose batch storage refused (queue full) or lost; the
-// restart that batch carried is counted again, once, against the start time storage has.
-TEST(ProcessProbeTest, ARestartInABatchStorageRefusedIsCountedAgainAfterARestore) {
+// The daemon restores a running probe when storage lost one of its batches after accepting it;
+// the restart that batch carried is counted again, once, against the start time storage has.
+TEST(ProcessProbeTest, ARestartInABatchStorageLostIsCountedAgainAfterARestore) {
   testing::ScratchDir dir;
   const std::string pid_file = dir.File("app.pid");
   auto first = std::make_unique<testing::Subprocess>(std::vector<std::string>{"/bin/sleep", "600"});
@@ -310,7 +310,7 @@ TEST(ProcessProbeTest, ARestartInABatchStorageRefusedIsCountedAgainAfterARestore
   testing::Subprocess second({"/bin/sleep", "600"});
   WaitForExec(second.pid(), "/bin/sleep");
   std::ofstream(pid_file) << second.pid() << "\n";
-  r = RunNow(*probe);  // the restart, in a batch storage refuses
+  r = RunNow(*probe);  // the restart, in a batch storage loses
   ASSERT_EQ(r.counters.size(), 1u);
 
   probe->Restore(stored);

@@ -1,6 +1,7 @@
-// StorageSink: one batch per run, and a refused batch that carried probe state (log lines,
-// cursors, counters) is told to the daemon, which has that probe re-read its state before its
-// next run (a run with no state lost nothing a re-read could give back).
+// StorageSink: one batch per run; a batch the writer refuses (queue full) loses its run and
+// samples but not its probe state, which goes with the probe's next batch: counters add, a
+// path's newer cursor wins, matched lines are kept up to a bound and counted beyond it. Kept
+// state of an older epoch (the probe re-read storage since) is dropped.
 #include "runtime/storage_sink.h"
 
 #include <gtest/gtest.h>
@@ -10,51 +11,115 @@
 namespace obsmon {
 namespace {
 
-// A writer whose queue is full: it refuses every batch and keeps what it was offered.
-class FullWriter final : public storage::Writer {
+// A writer whose queue is full while `full` is set; it keeps the batches it accepted.
+class SwitchableWriter final : public storage::Writer {
  public:
   bool Enqueue(WriteBatch batch) override {
-    offered.push_back(std::move(batch));
-    return false;
+    if (full) return false;
+    accepted.push_back(std::move(batch));
+    return true;
   }
   Status Flush() override { return Status::Ok(); }
   void Stop() override {}
   storage::WriterStats Stats() const override { return {}; }
   Status RunRetention() override { return Status::Ok(); }
 
-  std::vector<WriteBatch> offered;
+  bool full = false;
+  std::vector<WriteBatch> accepted;
 };
 
-RunOutcome Outcome(const ProbeKey& key, const ProbeResult& result) {
+const ProbeKey kLogs{"web", "errors"};
+
+// A log run that read `lines` lines of `path` up to `offset`, each one an error.
+ProbeResult LogRun(const std::string& path, int lines, int64_t offset) {
+  ProbeResult r = ProbeResult::Up();
+  const Labels source{{"source", path}};
+  r.counters.push_back({"obsmon_log_lines_read_total", source, static_cast<double>(lines)});
+  r.counters.push_back({"obsmon_log_matches_total", source, static_cast<double>(lines)});
+  LogCursor cursor;
+  cursor.key = kLogs;
+  cursor.path = path;
+  cursor.offset = offset;
+  r.log_cursors.push_back(cursor);
+  for (int i = 0; i < lines; ++i) {
+    r.log_events.push_back({kLogs, 0, path, "error", "ERROR " + std::to_string(offset) + "/" +
+                                                         std::to_string(i)});
+  }
+  return r;
+}
+
+void Offer(StorageSink& sink, const ProbeKey& key, const ProbeResult& result, uint64_t epoch) {
   RunOutcome o;
   o.run.key = key;
   o.run.success = true;
   o.result = &result;
-  o.state_epoch = 7;
-  return o;
+  o.state_epoch = epoch;
+  sink.OnRun(o);
 }
 
-TEST(StorageSinkTest, ARefusedBatchWithProbeStateAsksForARestoreAndOneWithoutDoesNot) {
-  FullWriter writer;
-  std::vector<ProbeKey> told;
-  StorageSink sink(writer, [&](const ProbeKey& key) { told.push_back(key); });
+double Sum(const WriteBatch& b, const std::string& name, const std::string& path = "") {
+  double sum = 0;
+  for (const auto& c : b.counters) {
+    if (c.name == name && (path.empty() || c.labels.Get("source") == path)) sum += c.delta;
+  }
+  return sum;
+}
 
-  ProbeResult log_run = ProbeResult::Up();
-  log_run.counters.push_back({"obsmon_log_lines_read_total", Labels{}, 3});
-  log_run.log_cursors.push_back(LogCursor{});
-  sink.OnRun(Outcome({"web", "errors"}, log_run));
-  ProbeResult http_run = ProbeResult::Up();
-  sink.OnRun(Outcome({"web", "health"}, http_run));
+TEST(StorageSinkTest, ARefusedBatchsStateGoesWithTheProbesNextBatch) {
+  SwitchableWriter writer;
+  StorageSink sink(writer);
+  writer.full = true;
+  Offer(sink, kLogs, LogRun("/a.log", 3, 30), 5);
+  Offer(sink, kLogs, LogRun("/b.log", 2, 20), 5);  // refused too: kept beside the first
+  Offer(sink, {"web", "health"}, ProbeResult::Up(), 5);
+  writer.full = false;
+  Offer(sink, kLogs, LogRun("/a.log", 1, 40), 5);
+  ASSERT_EQ(writer.accepted.size(), 1u);
+  const WriteBatch& b = writer.accepted[0];
+  EXPECT_EQ(b.runs.size(), 1u);  // the refused runs are not evidence any more
+  EXPECT_EQ(Sum(b, "obsmon_log_lines_read_total", "/a.log"), 4);
+  EXPECT_EQ(Sum(b, "obsmon_log_matches_total", "/b.log"), 2);
+  EXPECT_EQ(b.log_events.size(), 6u);
+  EXPECT_EQ(b.log_events.front().line, "ERROR 30/0");  // in the order they were read
+  EXPECT_EQ(b.log_events.back().line, "ERROR 40/0");
+  ASSERT_EQ(b.log_cursors.size(), 2u);
+  for (const auto& c : b.log_cursors) EXPECT_EQ(c.offset, c.path == "/a.log" ? 40 : 20);
+  // Given once: the next batch carries only its own run.
+  Offer(sink, kLogs, LogRun("/a.log", 1, 50), 5);
+  ASSERT_EQ(writer.accepted.size(), 2u);
+  EXPECT_EQ(Sum(writer.accepted[1], "obsmon_log_lines_read_total"), 1);
+}
 
-  ASSERT_EQ(told.size(), 1u);
-  EXPECT_EQ(told[0].component, "web");
-  EXPECT_EQ(told[0].probe, "errors");
-  // Each run was offered as one batch, with its state and the epoch it was read at.
-  ASSERT_EQ(writer.offered.size(), 2u);
-  EXPECT_EQ(writer.offered[0].counters.size(), 1u);
-  EXPECT_EQ(writer.offered[0].log_cursors.size(), 1u);
-  EXPECT_EQ(writer.offered[0].state_epoch, 7u);
-  EXPECT_FALSE(writer.offered[1].has_state());
+TEST(StorageSinkTest, KeptStateOfAnOlderEpochIsDropped) {
+  SwitchableWriter writer;
+  StorageSink sink(writer);
+  writer.full = true;
+  Offer(sink, kLogs, LogRun("/a.log", 3, 30), 5);
+  writer.full = false;
+  // The probe re-read its state from storage (epoch 6) and reads those lines again itself.
+  Offer(sink, kLogs, LogRun("/a.log", 3, 30), 6);
+  ASSERT_EQ(writer.accepted.size(), 1u);
+  EXPECT_EQ(Sum(writer.accepted[0], "obsmon_log_lines_read_total"), 3);
+  EXPECT_EQ(writer.accepted[0].log_events.size(), 3u);
+}
+
+TEST(StorageSinkTest, KeptLinesAreBoundedAndTheRestCountedAsStorageCountsItsDrops) {
+  SwitchableWriter writer;
+  StorageSink sink(writer);
+  writer.full = true;
+  const int n = static_cast<int>(StorageSink::kMaxCarriedEvents);
+  Offer(sink, kLogs, LogRun("/a.log", n - 10, 100), 5);
+  Offer(sink, kLogs, LogRun("/a.log", 25, 200), 5);  // 15 over the bound
+  writer.full = false;
+  Offer(sink, kLogs, ProbeResult::Up(), 5);
+  ASSERT_EQ(writer.accepted.size(), 1u);
+  const WriteBatch& b = writer.accepted[0];
+  EXPECT_EQ(b.log_events.size(), StorageSink::kMaxCarriedEvents);
+  EXPECT_EQ(b.log_events.front().line, "ERROR 100/0");  // the earliest are kept
+  EXPECT_EQ(Sum(b, "obsmon_log_events_dropped_total"), 15);
+  EXPECT_EQ(Sum(b, "obsmon_log_matches_total"), n + 15);
+  // One increment per counter, however many runs were refused.
+  EXPECT_EQ(b.counters.size(), 3u);
 }
 
 }  // namespace

@@ -62,8 +62,8 @@ class Probe {
 
   // Called before the first Run() with what storage remembers of this probe, and again whenever
   // storage lost a batch carrying its state (log lines, cursors, counters) after accepting it,
-  // or it threw: the probe must then hold what storage remembers and nothing it read since, as after
-  // a start, so that what it reads again counts once.
+  // or it threw: the probe must then hold what storage remembers and nothing it read since, as
+  // after a start, so that what it reads again counts once.
   virtual void Restore(ProbeStateSource& state) {}
 };
 

@@ -4,9 +4,9 @@
 // A probe instance is stale when it is new (start, or a reload that changed its settings), when
 // storage lost one of its batches after accepting it (Writer's on_state_lost, by key), or when
 // it threw. (A batch refused at Enqueue is not a reason: StorageSink keeps its state for the
-// probe's next batch.) The daemon re-reads a stale instance's
-// state on the worker thread just before its next run, after fencing the new epoch in the writer,
-// so whatever older batches of the key still wait in the queue can no longer count a line twice.
+// probe's next batch.) The daemon re-reads a stale instance's state on the worker thread just
+// before its next run, after fencing the new epoch in the writer, so whatever older batches of
+// the key still wait in the queue can no longer count a line twice.
 // Thread-safe.
 #pragma once
 

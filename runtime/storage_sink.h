@@ -5,9 +5,11 @@
 // burst) loses its run and samples, but not its probe state: the sink keeps the log lines'
 // counter increments, cursors and (up to kMaxCarriedEvents) matched lines, and sends them with
 // the probe's next batch. The probe reads on and never re-reads, so a log rotated or deleted
-// meanwhile loses nothing it had read (re-reading from the stored cursor did: fresh eyes, stop
-// 42). Kept state of an older epoch is dropped: the probe has re-read its state from storage
-// since (a restore, a reload), and reads those lines again itself.
+// meanwhile loses nothing it had read (re-reading from the stored cursor did: fresh eyes). Kept
+// state of an older epoch is dropped: the probe has re-read its state from storage since (a
+// restore, a reload), and reads those lines again itself. Kept state lives in memory only: it
+// waits for the probe's next run, and a crash or a stop before then leaves those lines to be
+// read again from the stored cursor at the next start.
 #pragma once
 
 #include <map>

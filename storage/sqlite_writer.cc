@@ -132,7 +132,7 @@ class SqliteWriter final : public Writer {
     // The batches of a transaction under way count too: were it to fail and go back to the
     // queue's head, the queue would hold more than its capacity and lose its oldest batches,
     // which are accepted state (a fence and a re-read from the stored cursor: the lines of a
-    // log rotated meanwhile were lost; fresh eyes, stop 42). Refusing here keeps the state with
+    // log rotated meanwhile were lost: fresh eyes). Refusing here keeps the state with
     // the caller instead (EnqueueOrKeep).
     if (stopping_ || queue_.size() + writing_batches_ >= options_.queue_capacity || rows_full) {
       ++stats_.dropped_batches;

@@ -467,8 +467,8 @@ class Daemon::Impl {
   }
 
   // Runs one probe; first re-reads its stored state when it is stale (new, or storage lost one
-  // of its batches after accepting it, or it threw). Worker threads; a probe never runs twice at once,
-  // so its Restore() cannot race its Run(). A probe that cannot read its state does not run:
+  // of its batches after accepting it, or it threw). Worker threads; a probe never runs twice at
+  // once, so its Restore() cannot race its Run(). A probe that cannot read its state does not run:
   // that time stays unknown rather than counted from a wrong cursor.
   void RunProbe(const ScheduledProbe& p, TimestampMs due) {
     const ProbeKey& key = p.spec.key;

@@ -410,9 +410,9 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
     config.uptime_refresh_ms = *v;
   }
   if (auto v = node.Number("uptime_refresh_max_cpu_percent")) {
-    if (!(*v >= 0.1 && *v <= 100)) {
+    if (!(*v >= 0.01 && *v <= 100)) {
       node.ErrorAt("uptime_refresh_max_cpu_percent",
-                   "uptime_refresh_max_cpu_percent must be a percentage of one core from 0.1 "
+                   "uptime_refresh_max_cpu_percent must be a percentage of one core from 0.01 "
                    "to 100");
     } else {
       config.uptime_refresh_max_cpu_percent = *v;

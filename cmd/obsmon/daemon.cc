@@ -657,7 +657,7 @@ class Daemon::Impl {
   // the refresher would run back to back and hold a whole core for a week's figures, which a
   // minute moves by at most 0.01 %.
   int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall, bool with_latency) {
-    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.001 .. 1
+    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.0001 .. 1
     // Never more than an hour between two refreshes, whatever they cost.
     const double paced_ms =
         std::min(cpu_seconds * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});

@@ -290,12 +290,12 @@ TEST(ConfigLoaderTest, TwoProbesWritingTheSameUpSeriesAreRefusedAtTheSecond) {
 
 // An interval that overflowed in the scheduler (a hot loop: 4,127 runs in 7.5 s) or that is
 // longer than an observation period is a located config error.
-TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {
+TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromAHundredthTo100) {
   FakeClock clock;
   const std::string probes =
       "components:\n  - name: a\n    probes:\n      - {name: x, kind: tcp, address: "
       "\"127.0.0.1:1\"}\n";
-  for (const char* bad : {"0", "0.05", "1e-300", "-1", "101", "abc", "5%", ".nan"}) {
+  for (const char* bad : {"0", "0.005", "1e-300", "-1", "101", "abc", "5%", ".nan"}) {
     ConfigErrors errors;
     EXPECT_FALSE(
         LoadConfigFromString(std::string("uptime_refresh_max_cpu_percent: ") + bad + "\n" + probes,
@@ -305,7 +305,7 @@ TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {
     EXPECT_NE(errors.ToString().find("inline.yml:1:"), std::string::npos)
         << bad << ": " << errors.ToString();
   }
-  for (const char* good : {"0.1", "2", "100"}) {
+  for (const char* good : {"0.01", "0.1", "2", "100"}) {
     ConfigErrors errors;
     auto config =
         LoadConfigFromString(std::string("uptime_refresh_max_cpu_percent: ") + good + "\n" + probes,
@@ -316,7 +316,7 @@ TEST(ConfigLoaderTest, RefreshCpuShareIsAPercentageFromATenthTo100) {
   ConfigErrors errors;
   EXPECT_EQ(
       LoadConfigFromString(probes, "inline.yml", clock, &errors)->uptime_refresh_max_cpu_percent,
-      0.5);
+      0.1);
 }
 
 TEST(ConfigLoaderTest, IntervalsAreBounded) {

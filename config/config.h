@@ -109,7 +109,7 @@ struct Config {
   // observation (a week of 100 probes at 1 s: 2 s; of 1,000: longer than uptime_refresh). After
   // a read that took C seconds of CPU the next waits at least C x (100 / share - 1); the
   // refreshes in between carry the latency over. 0.1: a week into 100 probes, a read every
-  // ~35 minutes, ~10 us of CPU per probe run; 0.5 (the default before) cost ~50 us a run there,
+  // ~37 minutes, ~10 us of CPU per probe run; 0.5 (the default before) cost ~50 us a run there,
   // half of the whole run's aim (docs/benchmarks.md, "A week in").
   double uptime_refresh_max_cpu_percent = 0.1;
   std::vector<std::string> rule_files;

@@ -421,7 +421,8 @@ std::vector<MetricFamily> ReloadFamilies(const ReloadStats& reload) {
 std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
   auto count =
       Family("obsmon_uptime_refreshes_total",
-             "Refreshes of every component's live figures (uptime board, obsmon_component_*).",
+             "Refreshes of every component's live figures (uptime board, obsmon_component_*), "
+             "the refresher's and those made at once for a change over the HTTP API.",
              MetricType::Counter);
   auto cpu = Family("obsmon_uptime_refresh_cpu_seconds_total",
                     "CPU time the refreshes of the live figures took.", MetricType::Counter);
@@ -431,7 +432,7 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
   auto interval = Family("obsmon_uptime_refresh_interval_seconds",
                          "The wait after the last refresh: uptime_refresh, or longer when even the "
                          "refreshes that carry the latency over would take more than "
-                         "uptime_refresh_max_cpu_percent of a core.",
+                         "uptime_refresh_max_cpu_percent of a core (0.5 % at least).",
                          MetricType::Gauge);
   auto latency_count = Family("obsmon_uptime_latency_refreshes_total",
                               "Refreshes that read every successful run's duration of the window "
@@ -443,7 +444,8 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
   auto latency_interval =
       Family("obsmon_uptime_latency_refresh_interval_seconds",
              "The wait after the last refresh that read the latency figures: uptime_refresh, or "
-             "longer when they would take more than uptime_refresh_max_cpu_percent of a core.",
+             "longer when reading them would take more than uptime_refresh_max_cpu_percent of "
+             "a core.",
              MetricType::Gauge);
   if (r.refreshes > 0) {
     AddCounter(&count, {}, static_cast<double>(r.refreshes));

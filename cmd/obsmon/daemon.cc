@@ -614,7 +614,10 @@ class Daemon::Impl {
   // over, marked with the instant they are of (Report::latency_as_of_ms).
   void RefreshLoop() {
     SteadyTime figures_due = clock_.SteadyNow();
-    SteadyTime latency_due = figures_due;
+    {
+      MutexLock lock(refresh_mu_);
+      latency_due_ = figures_due;
+    }
     do {
       ReportStorageHealth();
       if (clock_.SteadyNow() < figures_due) continue;
@@ -623,7 +626,7 @@ class Daemon::Impl {
       const SteadyTime wall_before = clock_.SteadyNow();
       // Also true when a component's latency could not be carried over (the first refresh, a
       // reload, a period started): that refresh read it, and is paced as such.
-      const bool with_latency = RefreshUptime(/*latency_due=*/wall_before >= latency_due);
+      const bool with_latency = RefreshUptime(/*latency_due=*/wall_before >= latency_due_);
       // A refresh builds each component's window report; its latency selection holds a
       // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
       // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
@@ -638,16 +641,17 @@ class Daemon::Impl {
       const SteadyTime end = clock_.SteadyNow();
       const auto wait = std::chrono::milliseconds(RecordRefresh(
           ThreadCpuSeconds() - cpu_before, end - wall_before, with_latency));
-      if (with_latency) {
-        latency_due = end + wait;
-        figures_due = end + std::chrono::milliseconds(config_.uptime_refresh_ms);
-      } else {
-        figures_due = end + wait;
-      }
+      figures_due =
+          end + (with_latency ? std::chrono::milliseconds(config_.uptime_refresh_ms) : wait);
     } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
 
   static constexpr int64_t kMaxRefreshWaitMs = 3'600'000;
+  // The refreshes that carry the latency over are what uptime, budget and incidents move with;
+  // they cost milliseconds (spans, checks, the allocator's trim: tens of ms a week into 1,000
+  // probes), so they are paced at this share of a core at least, however low the latency's
+  // share is set: at 0.1 % a 50 ms refresh would otherwise leave the budget 50 s old.
+  static constexpr double kMinFiguresShare = 0.005;
 
   // Counts a refresh that took `cpu_seconds` of the refresher's CPU and `wall` of real time, and
   // says how long to wait before the next of its kind (`with_latency`: one that read every
@@ -656,13 +660,29 @@ class Daemon::Impl {
   // latency of a week of 1,000 probes takes longer than the default 15 s); without the bound
   // the refresher would run back to back and hold a whole core for a week's figures, which a
   // minute moves by at most 0.01 %.
-  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall, bool with_latency) {
-    const double share = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.0001 .. 1
+  //
+  // A read of the latency is paced by what it added to a refresh that carries the latency over
+  // (the last one's CPU): in the first minutes of a window a read costs hardly more than the
+  // refresh around it, and is not held back by that refresh's own cost (at 0.1 % a 5 ms
+  // refresh would leave the latency 5 s old from the start); a week in the read is nearly all
+  // of it. Also after a refresh made for a change over the API: latency_due_ moves for both.
+  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall, bool with_latency)
+      REQUIRES(refresh_mu_) {
+    const double setting = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.0001 .. 1
+    double paced_cpu = cpu_seconds;
+    double share = setting;
+    if (with_latency) {
+      paced_cpu = std::max(0.0, cpu_seconds - carry_cpu_seconds_);
+    } else {
+      carry_cpu_seconds_ = cpu_seconds;
+      share = std::max(setting, kMinFiguresShare);
+    }
     // Never more than an hour between two refreshes, whatever they cost.
     const double paced_ms =
-        std::min(cpu_seconds * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});
+        std::min(paced_cpu * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});
     const int64_t wait_ms =
         std::max<int64_t>(config_.uptime_refresh_ms, static_cast<int64_t>(std::ceil(paced_ms)));
+    if (with_latency) latency_due_ = clock_.SteadyNow() + std::chrono::milliseconds(wait_ms);
     MutexLock lock(refresh_stats_mu_);
     ++refresh_stats_.refreshes;
     refresh_stats_.cpu_seconds += cpu_seconds;
@@ -686,7 +706,13 @@ class Daemon::Impl {
       RefreshMaintenance();
     }
     MutexLock lock(refresh_mu_);
-    RefreshUptime(/*latency_due=*/true);  // a window added changes which durations count
+    const double cpu_before = ThreadCpuSeconds();
+    const SteadyTime wall_before = clock_.SteadyNow();
+    // A window added changes which durations count. Counted and paced as the refresher's own
+    // (on this HTTP thread): the refresher's next read of the latency waits for this one's cost.
+    const bool with_latency = RefreshUptime(/*latency_due=*/true);
+    RecordRefresh(ThreadCpuSeconds() - cpu_before, clock_.SteadyNow() - wall_before,
+                  with_latency);
   }
 
   // The windows that hold back alerts (runtime/maintenance_calendar.h).
@@ -740,6 +766,8 @@ class Daemon::Impl {
   Mutex reload_mu_;
   Mutex maintenance_mu_;  // one RefreshMaintenance() at a time
   Mutex refresh_mu_;      // one RefreshUptime() at a time
+  SteadyTime latency_due_ GUARDED_BY(refresh_mu_);  // the next read of the latency, paced
+  double carry_cpu_seconds_ GUARDED_BY(refresh_mu_) = 0;  // the last carry-over refresh's CPU
   // Written only by DoReload, under reload_mu_. Other threads read `components` under it, and
   // `storage` and `uptime_refresh_ms` without: a reload never changes those two. Not annotated
   // GUARDED_BY, which would guard the whole struct, start-up and DoReload's own reads included.

@@ -125,6 +125,18 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
                 "FROM periods"),
             "svc|172800000|99.9|api|0\n");
 
+  // Each change below refreshes the live figures before it is answered, the latency read afresh
+  // (a window changes which durations count): counted as the refresher's own reads are.
+  auto latency_reads = [&] {
+    auto m = api.Get("/metrics");
+    return m && m->status == 200
+               ? testing::MetricValue(m->body, "obsmon_uptime_latency_refreshes_total").value_or(0)
+               : -1.0;
+  };
+  // (Once a run is stored: before that there is no latency to read.)
+  ASSERT_TRUE(testing::WaitUntil([&] { return latency_reads() >= 1; }, 20s));
+  const double reads_before = latency_reads();
+
   // A one-off window over HTTP, and one from the CLI, which must go through the daemon.
   const int64_t w1_from = start + 1000, w1_to = start + 2500;
   res = api.Post("/api/v1/maintenance",
@@ -162,6 +174,8 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   ASSERT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(Sql("SELECT id, end_ms, reason FROM maintenance"),
             std::to_string(w1) + "|" + std::to_string(w1_to + 500) + "|edited\n");
+  // Five changes (two adds, two edits, a delete): five reads at least, the refresher's besides.
+  EXPECT_GE(latency_reads(), reads_before + 5);
   // The daemon logged each change and who made it.
   for (const std::string& change :
        {std::string("observation period #1 of svc started"),

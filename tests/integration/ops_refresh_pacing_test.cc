@@ -201,28 +201,42 @@ class SwitchableTarget {
   int port_ = 0;
 };
 
+// A day of runs written, obsmon started on it with `share` and an SLA, probing `target`, and
+// waited for until its first read of the latency (the day written before the start).
+struct OnADay {
+  ScratchDir dir;
+  std::unique_ptr<testing::Subprocess> obsmon;
+  int port = 0;
+
+  void Start(const SwitchableTarget& target, const std::string& share) {
+    const std::string db = dir.File("obsmon.db");
+    WriteADay(db);
+    if (::testing::Test::HasFatalFailure()) return;
+    WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), share,
+                                                     "    objective: {latency_p95: 500ms}\n"));
+    obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+    ASSERT_GT(port, 0) << obsmon->Output();
+    ASSERT_TRUE(WaitUntil([&] {
+      return MetricValue(Metrics(port), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
+    }, 60s)) << obsmon->Output();
+  }
+};
+
 // Between two reads of the latency (0.1 % of a core: a day of 10 probes costs ~20-80 ms a read,
 // so the next comes 20-80 s later, minutes in the sanitized build) the uptime figures still
 // follow the runs: the error budget shrinks by the time the target has been down, and the
 // overview page says how old the latency it shows is.
 TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
-  ScratchDir dir;
-  const std::string db = dir.File("obsmon.db");
-  WriteADay(db);
-  if (HasFatalFailure()) return;
   SwitchableTarget target;
+  OnADay day;
   // A low share (0.1 %, the default), so the wait stays long on a fast machine too: CI measured
   // 9.3 s at 0.2 % (a read of ~19 ms).
-  WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), "0.1",
-                                                   "    objective: {latency_p95: 500ms}\n"));
-  int port = 0;
-  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
-  ASSERT_GT(port, 0) << obsmon->Output();
+  day.Start(target, "0.1");
+  if (HasFatalFailure()) return;
+  const int port = day.port;
+  auto& obsmon = day.obsmon;
   auto metrics = [&] { return Metrics(port); };
-  // Right after the first read of the latency (the day written before the start).
-  ASSERT_TRUE(WaitUntil([&] {
-    return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
-  }, 60s)) << obsmon->Output();
+  // Right after the first read of the latency.
   const std::string at_read = metrics();
   const double wait = *MetricValue(at_read, "obsmon_uptime_latency_refresh_interval_seconds");
   // The budget below moves within ~3 s of the switch; a wait of 5 s or more leaves room to see
@@ -272,20 +286,12 @@ TEST(OpsRefreshPacingTest, UptimeMovesBetweenReadsOfTheLatency) {
 // of a core at least: the error budget keeps up with the target's down time (fresh eyes: it sat
 // 14 s behind at 0.01 %).
 TEST(OpsRefreshPacingTest, AtTheLowestShareTheBudgetStillKeepsUpWithTheDownTime) {
-  ScratchDir dir;
-  const std::string db = dir.File("obsmon.db");
-  WriteADay(db);
-  if (HasFatalFailure()) return;
   SwitchableTarget target;
-  WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), "0.01",
-                                                   "    objective: {latency_p95: 500ms}\n"));
-  int port = 0;
-  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
-  ASSERT_GT(port, 0) << obsmon->Output();
-  auto metrics = [&] { return Metrics(port); };
-  ASSERT_TRUE(WaitUntil([&] {
-    return MetricValue(metrics(), "obsmon_uptime_latency_refreshes_total").value_or(0) >= 1;
-  }, 60s)) << obsmon->Output();
+  OnADay day;
+  day.Start(target, "0.01");
+  if (HasFatalFailure()) return;
+  auto& obsmon = day.obsmon;
+  auto metrics = [&] { return Metrics(day.port); };
   // Two refreshes after the read, so the budget below is of a refresh after the start.
   const double refreshes = *MetricValue(metrics(), "obsmon_uptime_refreshes_total");
   ASSERT_TRUE(WaitUntil([&] {

@@ -614,19 +614,15 @@ class Daemon::Impl {
   // over, marked with the instant they are of (Report::latency_as_of_ms).
   void RefreshLoop() {
     SteadyTime figures_due = clock_.SteadyNow();
-    {
-      MutexLock lock(refresh_mu_);
-      latency_due_ = figures_due;
-    }
     do {
       ReportStorageHealth();
       if (clock_.SteadyNow() < figures_due) continue;
       MutexLock lock(refresh_mu_);
       const double cpu_before = ThreadCpuSeconds();
       const SteadyTime wall_before = clock_.SteadyNow();
-      // Also true when a component's latency could not be carried over (the first refresh, a
-      // reload, a period started): that refresh read it, and is paced as such.
-      const bool with_latency = RefreshUptime(/*latency_due=*/wall_before >= latency_due_);
+      // Each component's latency is read when its own pace says so, or when it could not be
+      // carried over (the first refresh, a reload, a period started).
+      const LiveRefresh done = RefreshUptime(/*read_all=*/false);
       // A refresh builds each component's window report; its latency selection holds a
       // bounded few MB whatever the window (report/latency_selection.h), freed as soon as it
       // is done. glibc keeps freed memory for reuse, fragmented: with 1,000 probes at 1 s the
@@ -639,10 +635,8 @@ class Daemon::Impl {
       // (docs/benchmarks.md, "malloc_trim after every refresh").
       ReturnFreedMemory();
       const SteadyTime end = clock_.SteadyNow();
-      const auto wait = std::chrono::milliseconds(RecordRefresh(
-          ThreadCpuSeconds() - cpu_before, end - wall_before, with_latency));
-      figures_due =
-          end + (with_latency ? std::chrono::milliseconds(config_.uptime_refresh_ms) : wait);
+      figures_due = end + std::chrono::milliseconds(
+                                RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before, done));
     } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
 
@@ -653,47 +647,41 @@ class Daemon::Impl {
   // share is set: at 0.1 % a 50 ms refresh would otherwise leave the budget 50 s old.
   static constexpr double kMinFiguresShare = 0.005;
 
-  // Counts a refresh that took `cpu_seconds` of the refresher's CPU and `wall` of real time, and
-  // says how long to wait before the next of its kind (`with_latency`: one that read every
-  // duration of the window): uptime_refresh, or long enough that such refreshes take at most
-  // uptime_refresh_max_cpu_percent of a core. A refresh's CPU grows with the stored window (the
+  // What one refresh of the live figures did to the latency.
+  struct LiveRefresh {
+    bool read_latency = false;  // some component's latency was read afresh
+    double latency_cpu_seconds = 0;  // what those reads added to their components' refreshes
+    int64_t latency_wait_ms = 0;     // the longest wait they set (LatencyPace::due)
+  };
+
+  // Counts a refresh that took `cpu_seconds` of CPU and `wall` of real time, and says how long
+  // to wait before the next: uptime_refresh, or long enough that the part of it that carried
+  // the latency over (or computed what is not latency) takes at most
+  // uptime_refresh_max_cpu_percent of a core, kMinFiguresShare at least. The latency reads are
+  // paced per component (RefreshUptime). A refresh's CPU grows with the stored window (the
   // latency of a week of 1,000 probes takes longer than the default 15 s); without the bound
   // the refresher would run back to back and hold a whole core for a week's figures, which a
   // minute moves by at most 0.01 %.
-  //
-  // A read of the latency is paced by what it added to a refresh that carries the latency over
-  // (the last one's CPU): in the first minutes of a window a read costs hardly more than the
-  // refresh around it, and is not held back by that refresh's own cost (at 0.1 % a 5 ms
-  // refresh would leave the latency 5 s old from the start); a week in the read is nearly all
-  // of it. Also after a refresh made for a change over the API: latency_due_ moves for both.
-  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall, bool with_latency)
-      REQUIRES(refresh_mu_) {
-    const double setting = config_.uptime_refresh_max_cpu_percent / 100.0;  // 0.0001 .. 1
-    double paced_cpu = cpu_seconds;
-    double share = setting;
-    if (with_latency) {
-      paced_cpu = std::max(0.0, cpu_seconds - carry_cpu_seconds_);
-    } else {
-      carry_cpu_seconds_ = cpu_seconds;
-      share = std::max(setting, kMinFiguresShare);
-    }
+  int64_t RecordRefresh(double cpu_seconds, std::chrono::nanoseconds wall,
+                        const LiveRefresh& done) REQUIRES(refresh_mu_) {
+    const double share =
+        std::max(config_.uptime_refresh_max_cpu_percent / 100.0, kMinFiguresShare);
+    const double figures_cpu = std::max(0.0, cpu_seconds - done.latency_cpu_seconds);
     // Never more than an hour between two refreshes, whatever they cost.
     const double paced_ms =
-        std::min(paced_cpu * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});
+        std::min(figures_cpu * 1000.0 * (1.0 / share - 1.0), double{kMaxRefreshWaitMs});
     const int64_t wait_ms =
         std::max<int64_t>(config_.uptime_refresh_ms, static_cast<int64_t>(std::ceil(paced_ms)));
-    if (with_latency) latency_due_ = clock_.SteadyNow() + std::chrono::milliseconds(wait_ms);
     MutexLock lock(refresh_stats_mu_);
     ++refresh_stats_.refreshes;
     refresh_stats_.cpu_seconds += cpu_seconds;
     refresh_stats_.last_duration_seconds = std::chrono::duration<double>(wall).count();
-    if (with_latency) {
+    refresh_stats_.interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+    if (done.read_latency) {
       ++refresh_stats_.latency_refreshes;
       refresh_stats_.latency_cpu_seconds += cpu_seconds;
-      refresh_stats_.latency_interval_seconds = static_cast<double>(wait_ms) / 1000.0;
-      refresh_stats_.interval_seconds = static_cast<double>(config_.uptime_refresh_ms) / 1000.0;
-    } else {
-      refresh_stats_.interval_seconds = static_cast<double>(wait_ms) / 1000.0;
+      refresh_stats_.latency_interval_seconds =
+          static_cast<double>(done.latency_wait_ms) / 1000.0;
     }
     return wait_ms;
   }
@@ -709,10 +697,9 @@ class Daemon::Impl {
     const double cpu_before = ThreadCpuSeconds();
     const SteadyTime wall_before = clock_.SteadyNow();
     // A window added changes which durations count. Counted and paced as the refresher's own
-    // (on this HTTP thread): the refresher's next read of the latency waits for this one's cost.
-    const bool with_latency = RefreshUptime(/*latency_due=*/true);
-    RecordRefresh(ThreadCpuSeconds() - cpu_before, clock_.SteadyNow() - wall_before,
-                  with_latency);
+    // (on this HTTP thread): each component's next read of the latency waits for this one's.
+    const LiveRefresh done = RefreshUptime(/*read_all=*/true);
+    RecordRefresh(ThreadCpuSeconds() - cpu_before, clock_.SteadyNow() - wall_before, done);
   }
 
   // The windows that hold back alerts (runtime/maintenance_calendar.h).
@@ -730,23 +717,51 @@ class Daemon::Impl {
   // The live figures of every component (cmd/obsmon/live_figures.h): the same computation as
   // its reports, maintenance windows and periods read afresh each time, so a window added by
   // `obsmon maintenance add` (another process) counts on every view within one refresh.
-  // Unless `latency_due`, each component's latency figures are carried over from its last live
-  // report where they may be (LatencyCarriesOver), read afresh where not. True when some
-  // component's latency was read afresh.
-  bool RefreshUptime(bool latency_due) {
-    bool read_latency = false;
+  // Unless `read_all`, a component whose latency read is not due yet (LatencyPace) carries its
+  // latency figures over from its last live report where they may be (LatencyCarriesOver).
+  //
+  // Each component's reads are paced by their own cost, so a young window's latency moves
+  // every uptime_refresh beside a component a week in (fresh eyes: a new period's latency
+  // stayed "n/a" for 8 minutes, paced by another component's read). Each gets an equal part of
+  // the share, so together they keep to it. A read is paced by what it added to the
+  // component's last refresh without one: in a window's first minutes that is little, a week
+  // in nearly all of it.
+  LiveRefresh RefreshUptime(bool read_all) REQUIRES(refresh_mu_) {
+    LiveRefresh done;
     std::vector<ComponentConfig> components;
     {
       MutexLock lock(reload_mu_);
       components = config_.components;
     }
+    const double share = config_.uptime_refresh_max_cpu_percent / 100.0 /
+                         static_cast<double>(std::max<size_t>(1, components.size()));
     const TimestampMs now = clock_.NowMs();
+    std::map<std::string, LatencyPace> paces;  // the configured components' only
     for (const auto& c : components) {
+      LatencyPace pace = latency_paces_[c.name];
       std::optional<Report> report;
       std::shared_ptr<const Report> last;
-      if (!latency_due) last = backend_.LastLiveReport(c.name);
+      if (!read_all && clock_.SteadyNow() < pace.due) last = backend_.LastLiveReport(c.name);
+      const double cpu_before = ThreadCpuSeconds();
       auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report, last.get());
-      if (report && !report->latency_as_of_ms) read_latency = true;
+      const double cpu = ThreadCpuSeconds() - cpu_before;
+      if (report && !report->latency_as_of_ms) {
+        // All of it until a refresh without a read was measured, or when one cost more.
+        const double added =
+            pace.carry_cpu_seconds && cpu > *pace.carry_cpu_seconds ? cpu - *pace.carry_cpu_seconds
+                                                                     : cpu;
+        const int64_t wait_ms = std::max<int64_t>(
+            config_.uptime_refresh_ms,
+            static_cast<int64_t>(std::ceil(std::min(added * 1000.0 * (1.0 / share - 1.0),
+                                                    double{kMaxRefreshWaitMs}))));
+        pace.due = clock_.SteadyNow() + std::chrono::milliseconds(wait_ms);
+        done.read_latency = true;
+        done.latency_cpu_seconds += added;
+        done.latency_wait_ms = std::max(done.latency_wait_ms, wait_ms);
+      } else if (figures.ok()) {
+        pace.carry_cpu_seconds = cpu;
+      }
+      paces[c.name] = pace;
       health_->Record("read", figures.status());
       if (!figures.ok()) {
         log_->warn("uptime of {}: {}", c.name, figures.status().message());
@@ -755,7 +770,8 @@ class Daemon::Impl {
       uptime_.Set(*figures);
       backend_.SetLiveReport(c.name, std::move(report));
     }
-    return read_latency;
+    latency_paces_ = std::move(paces);
+    return done;
   }
 
   DaemonOptions options_;
@@ -766,8 +782,13 @@ class Daemon::Impl {
   Mutex reload_mu_;
   Mutex maintenance_mu_;  // one RefreshMaintenance() at a time
   Mutex refresh_mu_;      // one RefreshUptime() at a time
-  SteadyTime latency_due_ GUARDED_BY(refresh_mu_);  // the next read of the latency, paced
-  double carry_cpu_seconds_ GUARDED_BY(refresh_mu_) = 0;  // the last carry-over refresh's CPU
+  // Per component: when its latency is next read, and what its last refresh without a read
+  // of the latency cost.
+  struct LatencyPace {
+    SteadyTime due{};
+    std::optional<double> carry_cpu_seconds;
+  };
+  std::map<std::string, LatencyPace> latency_paces_ GUARDED_BY(refresh_mu_);
   // Written only by DoReload, under reload_mu_. Other threads read `components` under it, and
   // `storage` and `uptime_refresh_ms` without: a reload never changes those two. Not annotated
   // GUARDED_BY, which would guard the whole struct, start-up and DoReload's own reads included.

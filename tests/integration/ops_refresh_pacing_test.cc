@@ -203,17 +203,20 @@ class SwitchableTarget {
 
 // A day of runs written, obsmon started on it with `share` and an SLA, probing `target`, and
 // waited for until its first read of the latency (the day written before the start).
+// `more_components`: YAML list items appended to the config's components.
 struct OnADay {
   ScratchDir dir;
   std::unique_ptr<testing::Subprocess> obsmon;
   int port = 0;
 
-  void Start(const SwitchableTarget& target, const std::string& share) {
+  void Start(const SwitchableTarget& target, const std::string& share,
+             const std::string& more_components = "") {
     const std::string db = dir.File("obsmon.db");
     WriteADay(db);
     if (::testing::Test::HasFatalFailure()) return;
-    WriteWholeFile(dir.File("obsmon.yml"), DayConfig(db, target.port(), share,
-                                                     "    objective: {latency_p95: 500ms}\n"));
+    WriteWholeFile(dir.File("obsmon.yml"),
+                   DayConfig(db, target.port(), share, "    objective: {latency_p95: 500ms}\n") +
+                       more_components);
     obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
     ASSERT_GT(port, 0) << obsmon->Output();
     ASSERT_TRUE(WaitUntil([&] {
@@ -319,6 +322,62 @@ TEST(OpsRefreshPacingTest, AtTheLowestShareTheBudgetStillKeepsUpWithTheDownTime)
   EXPECT_LT(*MetricValue(seen, "obsmon_uptime_refresh_interval_seconds"), 8.0) << seen;
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
+// The overview card of `component` on the obsmon `api` talks to, if it contains `text`; "" if
+// not, or when there is no such card.
+std::string CardWith(httplib::Client& api, const std::string& component, const std::string& text) {
+  auto page = api.Get("/");
+  if (!page || page->status != 200) return "";
+  const size_t at = page->body.find("data-component=\"" + component + "\"");
+  if (at == std::string::npos) return "";
+  std::string card = page->body.substr(at, page->body.find("</section>", at) - at);
+  return card.find(text) == std::string::npos ? "" : card;
+}
+
+// Each component's latency is paced by its own reads: a period started beside a component with a
+// day of runs (a read of ~20-80 ms, so a minute or more apart at 0.1 %) has its latency read
+// again as soon as its first runs are in, while the day's stays carried over (fresh eyes: a new
+// period's latency said "n/a: no successful run" for 8 minutes, paced by another component's
+// read).
+TEST(OpsRefreshPacingTest, AYoungComponentsLatencyIsNotHeldBackByAnOldOnes) {
+  SwitchableTarget target;
+  OnADay day;
+  day.Start(target, "0.1",
+            "  - name: young\n"
+            "    objective: {latency_p95: 500ms}\n"
+            "    probes:\n"
+            "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
+                std::to_string(target.port()) + "/health\", interval: 1s, timeout: 500ms}\n");
+  if (HasFatalFailure()) return;
+  httplib::Client api("127.0.0.1", day.port);
+  // young's runs so far (its latency shown) are before its period: the read this change makes
+  // finds none in it.
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::string young = CardWith(api, "young", "latency p95 ");
+    return !young.empty() && young.find("latency p95 n/a") == std::string::npos;
+  }, 20s)) << CardWith(api, "young", "");
+  auto started = api.Post("/api/v1/periods", R"({"component":"young","days":1,"latency_p95":"500ms"})",
+                          "application/json");
+  ASSERT_TRUE(started);
+  ASSERT_EQ(started->status, 201) << started->body;
+  EXPECT_NE(CardWith(api, "young", "latency p95 n/a"), "") << CardWith(api, "young", "");
+  auto card = [&](const std::string& component) { return CardWith(api, component, ""); };
+  // The period's first runs are committed within ~2 s; its latency then shows within its own
+  // pace (a read of a few runs: about a second), not at the day's next read.
+  std::string young, carbon;
+  const bool shown = WaitUntil([&] {
+    young = card("young");
+    carbon = card("carbon");
+    return young.find("latency p95 ") != std::string::npos &&
+           young.find("latency p95 n/a") == std::string::npos &&
+           young.find("latency as of") == std::string::npos &&
+           carbon.find("latency as of") != std::string::npos;
+  }, 15s);
+  EXPECT_TRUE(shown) << "young:\n" << young << "\ncarbon:\n" << carbon << "\n"
+                     << Metrics(day.port);
+  day.obsmon->Signal(SIGTERM);
+  EXPECT_EQ(day.obsmon->Wait(), 0) << day.obsmon->Output();
 }
 
 }  // namespace

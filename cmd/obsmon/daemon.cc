@@ -635,8 +635,9 @@ class Daemon::Impl {
       // (docs/benchmarks.md, "malloc_trim after every refresh").
       ReturnFreedMemory();
       const SteadyTime end = clock_.SteadyNow();
-      figures_due = end + std::chrono::milliseconds(
-                                RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before, done));
+      const int64_t wait_ms =
+          RecordRefresh(ThreadCpuSeconds() - cpu_before, end - wall_before, done);
+      figures_due = end + std::chrono::milliseconds(wait_ms);
     } while (!WaitOrStop(config_.uptime_refresh_ms));
   }
 

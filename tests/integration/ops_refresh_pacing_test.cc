@@ -357,7 +357,8 @@ TEST(OpsRefreshPacingTest, AYoungComponentsLatencyIsNotHeldBackByAnOldOnes) {
     const std::string young = CardWith(api, "young", "latency p95 ");
     return !young.empty() && young.find("latency p95 n/a") == std::string::npos;
   }, 20s)) << CardWith(api, "young", "");
-  auto started = api.Post("/api/v1/periods", R"({"component":"young","days":1,"latency_p95":"500ms"})",
+  auto started = api.Post("/api/v1/periods",
+                          R"({"component":"young","days":1,"latency_p95":"500ms"})",
                           "application/json");
   ASSERT_TRUE(started);
   ASSERT_EQ(started->status, 201) << started->body;

@@ -106,9 +106,10 @@ struct Config {
   int64_t uptime_refresh_ms = 15'000;
   // At most this share of one core (percent) goes to reading the latency figures again: each
   // read goes over every successful run's duration of the window, so its cost grows with the
-  // observation (a week of 100 probes at 1 s: 2 s; of 1,000: longer than uptime_refresh). After
-  // a read that took C seconds of CPU the next waits at least C x (100 / share - 1); the
-  // refreshes in between carry the latency over. 0.1: a week into 100 probes, a read every
+  // observation (a week of 100 probes at 1 s: 2 s; of 1,000: longer than uptime_refresh). Each
+  // component gets an equal part of the share: after a read that added C seconds of CPU to its
+  // refresh, its next waits at least C x (100 x components / share - 1); the refreshes in
+  // between carry the latency over (and are paced at 0.5 % of a core at least). 0.1: a week into 100 probes, a read every
   // ~37 minutes, ~10 us of CPU per probe run; 0.5 (the default before) cost ~50 us a run there,
   // half of the whole run's aim (docs/benchmarks.md, "A week in").
   double uptime_refresh_max_cpu_percent = 0.1;

@@ -443,9 +443,9 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
                             MetricType::Counter);
   auto latency_interval =
       Family("obsmon_uptime_latency_refresh_interval_seconds",
-             "The wait after the last refresh that read the latency figures: uptime_refresh, or "
-             "longer when reading them would take more than uptime_refresh_max_cpu_percent of "
-             "a core.",
+             "The longest wait the last refresh that read the latency figures set for a "
+             "component's next read: uptime_refresh, or longer when reading them would take more "
+             "than that component's part of uptime_refresh_max_cpu_percent of a core.",
              MetricType::Gauge);
   if (r.refreshes > 0) {
     AddCounter(&count, {}, static_cast<double>(r.refreshes));

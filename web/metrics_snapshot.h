@@ -112,13 +112,13 @@ struct RemoteWriteMetrics {
 // when they cost more than uptime_refresh_max_cpu_percent of a core.
 struct RefreshStats {
   uint64_t refreshes = 0;
-  double cpu_seconds = 0;            // the refresher thread's CPU, all refreshes
+  double cpu_seconds = 0;            // all refreshes' CPU (the refresher's, and HTTP threads')
   double last_duration_seconds = 0;  // the last refresh, wall clock
   double interval_seconds = 0;       // the wait after the last refresh; 0 before the first
   // Of those, the refreshes that read every duration of the window (the latency figures).
   uint64_t latency_refreshes = 0;
   double latency_cpu_seconds = 0;
-  double latency_interval_seconds = 0;  // the wait after the last of them; 0 before the first
+  double latency_interval_seconds = 0;  // the longest wait the last of them set; 0 before it
 };
 
 // Everything MetricsCollector::Collect reads, taken at one scrape.

@@ -20,6 +20,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/cancellation.h"
+
 namespace obsmon {
 
 // Wall-clock milliseconds since the Unix epoch (UTC). Every stored timestamp uses this unit.
@@ -145,15 +147,23 @@ class FakeClock final : public Clock {
   mutable std::vector<Waiter*> waiters_;
 };
 
-// A point in monotonic time by which a probe must have returned.
+// A point in monotonic time by which a probe must have returned, or sooner, once `cancellation`
+// (when set) is cancelled: the daemon is stopping, and a run in flight is abandoned. Code that
+// blocks in poll() until the deadline also polls cancellation->fd() (CancellationFd()), so that
+// it wakes then rather than at `at`.
 struct Deadline {
   SteadyTime at;
-  bool Expired(const Clock& clock) const { return clock.SteadyNow() >= at; }
-  // Remaining time, never negative.
+  const Cancellation* cancellation = nullptr;
+  bool Cancelled() const { return cancellation != nullptr && cancellation->cancelled(); }
+  bool Expired(const Clock& clock) const { return Cancelled() || clock.SteadyNow() >= at; }
+  // Remaining time, never negative; 0 once cancelled.
   std::chrono::milliseconds Remaining(const Clock& clock) const {
+    if (Cancelled()) return std::chrono::milliseconds(0);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(at - clock.SteadyNow());
     return left.count() > 0 ? left : std::chrono::milliseconds(0);
   }
+  // The descriptor that becomes readable when the run is cancelled; -1 when it cannot be.
+  int CancellationFd() const { return cancellation != nullptr ? cancellation->fd() : -1; }
 };
 
 }  // namespace obsmon

@@ -46,8 +46,9 @@ void ResponseBudget::TrackSocket(int fd) {
     socket_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (cut_ && socket_ >= 0) ::shutdown(socket_, SHUT_RD);
   }
-  if (!watch_ && limits_.deadline != std::chrono::steady_clock::time_point::max()) {
-    watch_ = CutWatchdog().Arm(Deadline{limits_.deadline}, [this] { Cut(); });
+  if (!watch_ && (limits_.deadline != std::chrono::steady_clock::time_point::max() ||
+                  limits_.cancellation != nullptr)) {
+    watch_ = CutWatchdog().Arm(Deadline{limits_.deadline, limits_.cancellation}, [this] { Cut(); });
   }
 }
 

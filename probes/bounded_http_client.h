@@ -38,6 +38,8 @@ struct ResponseLimits {
   // read, and a target sending a header byte every 0.3 s (or "100 Continue" for ever) held a
   // scrape, its worker and obsmon's shutdown for good.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // When set and cancelled (the daemon stopping), the cut comes at once, not at `deadline`.
+  const Cancellation* cancellation = nullptr;
 };
 
 // What the streams of one client read, shared with the client; thread-safe (a watchdog may ask).

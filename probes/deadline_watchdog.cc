@@ -1,10 +1,18 @@
 #include "probes/deadline_watchdog.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/thread_name.h"
 
 namespace obsmon::probes {
+
+namespace {
+// How often a watched call that may be cancelled (its Deadline has a Cancellation: the daemon's
+// probe runs) is looked at while it runs: a cancellation cannot wake this thread itself, and a
+// call must not outlive a SIGTERM by its whole timeout. Only while such a call is watched.
+constexpr std::chrono::milliseconds kCancelCheck{200};
+}  // namespace
 
 DeadlineWatchdog::DeadlineWatchdog(const Clock& clock) : clock_(clock) {}
 
@@ -33,7 +41,8 @@ std::unique_ptr<DeadlineWatchdog::Watch> DeadlineWatchdog::Arm(const Deadline& d
     // Only a thread asleep with nothing armed, or waiting for a later deadline, needs waking.
     // Probes share a timeout, so a busy daemon's new deadlines come after the one waited for
     // and cost no wake-up (waking on every Arm cost a context switch per probe run).
-    if (thread_.joinable() && (!waiting_until_ || deadline.at < *waiting_until_)) {
+    if (thread_.joinable() &&
+        (!waiting_until_ || deadline.at < *waiting_until_ || deadline.Cancelled())) {
       rearmed_ = true;
       wake = true;
     }
@@ -85,11 +94,15 @@ void DeadlineWatchdog::Loop() {
       cancel_done_.notify_all();
     }
     waiting_until_.reset();
+    bool cancellable = false;
     for (const auto& [id, entry] : entries_) {
-      if (!entry.fired && (!waiting_until_ || entry.deadline.at < *waiting_until_)) {
+      if (entry.fired) continue;
+      cancellable = cancellable || entry.deadline.cancellation != nullptr;
+      if (!waiting_until_ || entry.deadline.at < *waiting_until_) {
         waiting_until_ = entry.deadline.at;
       }
     }
+    if (cancellable) waiting_until_ = std::min(*waiting_until_, clock_.SteadyNow() + kCancelCheck);
     rearmed_ = false;
     // A Disarm does not wake us: the thread may wake once for a deadline nobody watches any
     // more, finds nothing due and waits again.

@@ -229,7 +229,7 @@ Ending CollectUntilExit(Child& child, const Deadline& deadline, const Clock& clo
     if (child.pidfd.get() >= 0) fds[nfds++] = pollfd{child.pidfd.get(), POLLIN, 0};
     int wait_ms = static_cast<int>(left.count());
     if (child.pidfd.get() < 0) wait_ms = std::min(wait_ms, kExitPollMs);
-    const int n = poll(nfds > 0 ? fds : nullptr, nfds, wait_ms);
+    const int n = PollOrCancel(fds, nfds, wait_ms, deadline);
     if (n < 0 && errno != EINTR) return Ending::kPollFailed;
     if (*pipe_open && n > 0 && fds[0].revents != 0) {
       *pipe_open = DrainAvailable(child.output.get(), tail);

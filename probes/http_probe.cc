@@ -335,7 +335,8 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
 
   ResponseBudget budget(ResponseLimits{options_.max_header_bytes,
                                        options_.max_body_bytes * 2 + 64 * 1024,
-                                       std::chrono::steady_clock::now() + left});
+                                       std::chrono::steady_clock::now() + left,
+                                       deadline.cancellation});
   std::unique_ptr<httplib::ClientImpl> made =
       MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);
   httplib::ClientImpl& client = *made;

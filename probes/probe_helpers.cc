@@ -1,5 +1,6 @@
 #include "probes/probe_helpers.h"
 
+#include <cerrno>
 #include <cstdio>
 
 #include "core/duration.h"
@@ -32,6 +33,22 @@ std::string CutText(std::string_view text, size_t max_chars) {
   // Step back over UTF-8 continuation bytes (10xxxxxx) so a character is never split.
   while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
   return std::string(text.substr(0, end)) + "...";
+}
+
+int PollOrCancel(pollfd* fds, nfds_t n, int timeout_ms, const Deadline& deadline) {
+  const int cancel_fd = deadline.CancellationFd();
+  if (cancel_fd < 0 || n > 7) return ::poll(n > 0 ? fds : nullptr, n, timeout_ms);
+  pollfd all[8];
+  for (nfds_t i = 0; i < n; ++i) all[i] = fds[i];
+  all[n] = pollfd{cancel_fd, POLLIN, 0};
+  const int rc = ::poll(all, n + 1, timeout_ms);
+  if (rc < 0) return rc;
+  int ready = 0;
+  for (nfds_t i = 0; i < n; ++i) {
+    fds[i].revents = all[i].revents;
+    if (all[i].revents != 0) ++ready;
+  }
+  return ready;
 }
 
 }  // namespace obsmon::probes

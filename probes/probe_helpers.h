@@ -1,6 +1,8 @@
-// Small pieces the network and exec probes share: labels for the extra samples a probe emits and
-// the wording of timeout reasons. Pure functions, thread-safe.
+// Small pieces the network and exec probes share: labels for the extra samples a probe emits,
+// the wording of timeout reasons, and a poll() that a stopping daemon wakes. Thread-safe.
 #pragma once
+
+#include <poll.h>
 
 #include <cstdint>
 #include <string>
@@ -21,5 +23,10 @@ std::string TimeoutReason(int64_t timeout_ms);
 // Cuts `text` to at most `max_chars` bytes, appending "..." when it was cut. Never splits a UTF-8
 // sequence.
 std::string CutText(std::string_view text, size_t max_chars);
+
+// poll() on `fds` (at most 7) for at most `timeout_ms`, woken too when `deadline` is cancelled
+// (the daemon stopping): then it returns what poll() saw on `fds`, often 0 as on a timeout, and
+// the caller's next look at the deadline finds it expired. Without a cancellation, plain poll().
+int PollOrCancel(pollfd* fds, nfds_t n, int timeout_ms, const Deadline& deadline);
 
 }  // namespace obsmon::probes

@@ -271,8 +271,8 @@ ScrapeProbe::Fetched ScrapeProbe::Fetch(const Deadline& deadline, SteadyTime sta
   // fewer than inflated ones) plus framing. probes/bounded_http_client.h says why.
   const size_t after_head =
       options_.body_size_limit > 0 ? options_.body_size_limit * 2 + 64 * 1024 : SIZE_MAX;
-  probes::ResponseBudget budget(
-      probes::ResponseLimits{64 * 1024, after_head, std::chrono::steady_clock::now() + remaining});
+  probes::ResponseBudget budget(probes::ResponseLimits{
+      64 * 1024, after_head, std::chrono::steady_clock::now() + remaining, deadline.cancellation});
   // Holds a reference to `budget`, which outlives it.
   std::unique_ptr<httplib::ClientImpl> client =
       probes::MakeBoundedClient(scheme_, host_, port_, budget);

@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include "probes/probe_helpers.h"
+
 namespace obsmon::probes {
 
 namespace {
@@ -75,7 +77,7 @@ ConnectOutcome ConnectOne(const addrinfo& ai, const Deadline& deadline, const Cl
       return FromErrno(ETIMEDOUT);
     }
     pollfd p{fd, POLLOUT, 0};
-    int n = poll(&p, 1, static_cast<int>(left.count()));
+    int n = PollOrCancel(&p, 1, static_cast<int>(left.count()), deadline);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) continue;  // loop re-checks the deadline
     int err = 0;

@@ -28,7 +28,7 @@ bool WaitFor(int fd, short events, const Deadline& deadline, const Clock& clock)
     auto left = deadline.Remaining(clock);
     if (left.count() <= 0) return false;
     pollfd p{fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(left.count()));
+    int n = PollOrCancel(&p, 1, static_cast<int>(left.count()), deadline);
     if (n > 0) return true;
     if (n < 0 && errno != EINTR) return true;  // let the read/write report the error
   }

@@ -46,7 +46,8 @@ Labels ProbeLabels(const ProbeSpec& spec, const std::string& instance) {
 RunOutcome ProbeRunner::Execute(const ScheduledProbe& probe, ProbeResult* result) {
   const TimestampMs started_ms = clock_.NowMs();
   const SteadyTime start = clock_.SteadyNow();
-  const Deadline deadline{start + std::chrono::milliseconds(probe.spec.timeout_ms)};
+  const Deadline deadline{start + std::chrono::milliseconds(probe.spec.timeout_ms),
+                         &cancellation_};
   std::string error = Guarded([&] { *result = probe.probe->Run(deadline); });
   return Finish(probe, result, started_ms, start, std::move(error));
 }
@@ -107,6 +108,10 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
 
 void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
                           uint64_t state_epoch) {
+  if (cancellation_.cancelled()) {
+    abandoned_runs_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   if (!outcome.internal_error.empty()) {
     if (on_internal_error_) on_internal_error_(probe.spec.key, outcome.internal_error);
     return;
@@ -185,7 +190,8 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       // Not startable after all (a bug): run it the ordinary way rather than lose the run.
       ProbeResult result;
       if (error.empty()) {
-        error = Guarded([&] { result = probe.probe->Run(Deadline{live[i].deadline}); });
+        error = Guarded(
+            [&] { result = probe.probe->Run(Deadline{live[i].deadline, &cancellation_}); });
       }
       End(i, &result, std::move(error));
       continue;
@@ -194,9 +200,18 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
   }
   std::vector<pollfd> fds;
   std::vector<size_t> index;
-  fds.reserve(runs.size());
+  fds.reserve(runs.size() + 1);
   index.reserve(runs.size());
   while (open > 0) {
+    if (cancellation_.cancelled()) {
+      // Stopping: each run still open ends now; Deliver() drops its outcome.
+      for (size_t i = 0; i < live.size(); ++i) {
+        if (live[i].ended) continue;
+        ProbeResult result = ProbeResult::Down("abandoned: obsmon is stopping");
+        End(i, &result, "");
+      }
+      break;
+    }
     fds.clear();
     index.clear();
     SteadyTime next_deadline = SteadyTime::max();
@@ -207,12 +222,14 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       fds.push_back({live[i].run->fd(), live[i].run->events(), 0});
       index.push_back(i);
     }
+    // Last, past `index`: readable once Cancel() was called.
+    if (cancellation_.fd() >= 0) fds.push_back({cancellation_.fd(), POLLIN, 0});
     const auto left =
         std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock_.SteadyNow());
     const int rc = ::poll(fds.data(), fds.size(),
                           static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000)));
     if (rc > 0) {
-      for (size_t k = 0; k < fds.size(); ++k) {
+      for (size_t k = 0; k < index.size(); ++k) {
         if (fds[k].revents == 0) continue;
         const size_t i = index[k];
         std::string error = Guarded([&] { live[i].run->OnReady(fds[k].revents); });

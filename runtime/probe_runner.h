@@ -5,10 +5,12 @@
 // of it (the daemon counts it, logs it and has the probe re-read its state).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "core/cancellation.h"
 #include "core/clock.h"
 #include "core/mutex.h"
 #include "core/run_outcome.h"
@@ -56,6 +58,15 @@ class ProbeRunner {
   // outcome reaches the writer before the run leaves this set, so none is missed between the two.
   TimestampMs EarliestRunningStart() const;
 
+  // For shutdown: every run in flight is abandoned at once (each probe's Deadline expires and
+  // the polls waiting for it wake: core/cancellation.h), and from now on no outcome reaches the
+  // sinks. An abandoned run is not a failure of its target: nothing is recorded, so that time
+  // stays *unknown*, as for the time obsmon is not running. Without it a SIGTERM waited for
+  // each run in flight to end by itself, up to its timeout. Irreversible; thread-safe.
+  void Cancel() { cancellation_.Cancel(); }
+  // Runs that ended after Cancel() and were not delivered.
+  uint64_t AbandonedRuns() const { return abandoned_runs_.load(std::memory_order_relaxed); }
+
  private:
   // A run started at `at` is running while its mark lives (EarliestRunningStart()); the mark
   // goes even when a sink throws, or it would hold remote_write's windows for good.
@@ -82,6 +93,8 @@ class ProbeRunner {
   const double tolerance_;
   std::vector<ResultSink*> sinks_;
   InternalErrorFn on_internal_error_;
+  Cancellation cancellation_;
+  std::atomic<uint64_t> abandoned_runs_{0};
   mutable Mutex running_mu_;
   // One entry per running run (a few per worker at most: a batch's runs).
   std::vector<TimestampMs> running_starts_ GUARDED_BY(running_mu_);

@@ -384,9 +384,13 @@ class Daemon::Impl {
       stopped_ = true;
     }
     stop_cv_.notify_all();
+    // Runs in flight are abandoned at once, not waited for up to their timeouts (an exec check
+    // of minutes, a target that never answers): their time stays unknown, as the time obsmon
+    // is down does. What runs have finished is in the writer's queue, drained below.
+    runner_.Cancel();
     if (refresher_.joinable()) refresher_.join();
     if (maintenance_refresher_.joinable()) maintenance_refresher_.join();
-    scheduler_.Stop();  // waits for running probes; their results reach the writer queue
+    scheduler_.Stop();  // joins the workers, which return from the cancelled runs
     if (server_) server_->Stop();
     {
       std::unique_ptr<remote::RemoteWrite> rw;
@@ -400,11 +404,15 @@ class Daemon::Impl {
     writer_->Stop();  // drains the queue and commits
     const auto stats = writer_->Stats();  // after the drain: what it could not write is counted
     const uint64_t lost = stats.lost_batches + stats.rejected_batches;
+    const uint64_t abandoned = runner_.AbandonedRuns();
     if (lost > 0 || stats.dropped_batches > 0) {
-      log_->error("stopped; {} batches committed, {} dropped (queue full), {} lost ({})",
-                  stats.committed_batches, stats.dropped_batches, lost, stats.last_error);
+      log_->error(
+          "stopped; {} batches committed, {} dropped (queue full), {} lost ({}); {} runs in "
+          "flight abandoned",
+          stats.committed_batches, stats.dropped_batches, lost, stats.last_error, abandoned);
     } else {
-      log_->info("stopped; {} batches committed, 0 dropped", stats.committed_batches);
+      log_->info("stopped; {} batches committed, 0 dropped; {} runs in flight abandoned",
+                 stats.committed_batches, abandoned);
     }
   }
 

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 
+#include "core/cancellation.h"
 #include "core/config_node.h"
 #include "tests/probes/run_probe.h"
 #include "tests/support/subprocess.h"
@@ -96,6 +98,36 @@ TEST(ExecProbeTest, TimeoutKillsWholeProcessGroupIncludingGrandchild) {
   // SIGKILL is delivered at once, but give the kernel a moment to tear the process down.
   EXPECT_TRUE(testing::WaitUntil([&] { return !Alive(grandchild); }, milliseconds(1000)))
       << "grandchild " << grandchild << " outlived the probe's timeout";
+}
+
+// The daemon stopping (a Cancellation on the run's Deadline) ends a run with most of its timeout
+// left: the command and what it started are killed, as at the timeout. Nothing here waits for
+// time to pass: without the cancellation the run would last its whole minute.
+TEST(ExecProbeTest, ACancelledRunKillsTheCommandsGroupAtOnce) {
+  testing::ScratchDir dir;
+  const std::string pidfile = dir.File("grandchild.pid");
+  ConfigErrors errors;
+  auto probe = Make("command: [sh, -c, 'sleep 100 & echo $! > " + pidfile + ".tmp; mv " +
+                        pidfile + ".tmp " + pidfile + "; sleep 100']\n",
+                    &errors, 60'000);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  Cancellation stop;
+  std::thread stopper([&] {
+    testing::WaitUntil([&] { return std::ifstream(pidfile).good(); }, milliseconds(30'000));
+    stop.Cancel();
+  });
+  const Deadline deadline{SystemClock::Instance().SteadyNow() + milliseconds(60'000), &stop};
+  const auto start = std::chrono::steady_clock::now();
+  ProbeResult r = probe->Run(deadline);
+  const auto took = std::chrono::steady_clock::now() - start;
+  stopper.join();
+  EXPECT_FALSE(r.success);
+  EXPECT_LT(took, std::chrono::seconds(30)) << "the run waited for its timeout";
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  EXPECT_TRUE(testing::WaitUntil([&] { return !Alive(grandchild); }, milliseconds(1000)))
+      << "grandchild " << grandchild << " outlived the cancelled run";
 }
 
 TEST(ExecProbeTest, ChildIgnoringSigtermIsKilledAfterGrace) {

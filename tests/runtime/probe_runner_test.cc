@@ -1,15 +1,20 @@
-// ProbeRunner: a probe that throws is obsmon's bug. The run reaches no sink (so neither storage
+// ProbeRunner. A probe that throws is obsmon's bug. The run reaches no sink (so neither storage
 // nor the current state records a *down* verdict, and the time stays unknown) and the hook hears
-// of it, with the exception's message.
+// of it, with the exception's message. At shutdown (Cancel) the runs in flight end at once and none
+// reaches a sink either.
 #include "runtime/probe_runner.h"
 
 #include <poll.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 #include <gtest/gtest.h>
+
+#include "probes/probe_helpers.h"
 
 namespace obsmon {
 namespace {
@@ -290,6 +295,107 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
   EXPECT_DOUBLE_EQ(sink.outcomes[2].run.duration_seconds, 0.4);
   EXPECT_EQ(sink.outcomes[0].samples[1].name, "probe_duration_seconds");
   EXPECT_DOUBLE_EQ(sink.outcomes[0].samples[1].value, 0.25);
+}
+
+// Shutdown (Cancel): a run waiting on a socket that never answers, with a minute of its timeout
+// left, ends at once, and neither it nor any later run reaches a sink: the target did not fail,
+// obsmon stopped. The pipes are never written, so only the cancellation can end these waits;
+// the fake clock never moves, so no deadline can.
+class SilentRun final : public PendingRun {
+ public:
+  SilentRun(int fd, std::atomic<int>* polled) : fd_(fd), polled_(polled) {}
+  int fd() const override {
+    ++*polled_;
+    return done_ ? -1 : fd_;
+  }
+  short events() const override { return POLLIN; }
+  void OnReady(short) override { done_ = true; }
+  void OnDeadline() override { done_ = true; }
+  bool done() const override { return done_; }
+  ProbeResult TakeResult() override { return ProbeResult::Up(); }
+
+ private:
+  int fd_;
+  std::atomic<int>* polled_;
+  bool done_ = false;
+};
+
+class SilentProbe final : public Probe {
+ public:
+  SilentProbe(int fd, std::atomic<int>* polled) : fd_(fd), polled_(polled) {}
+  // The blocking way (exec, tcp and the like): polls until the deadline, as they do.
+  ProbeResult Run(const Deadline& deadline) override {
+    while (!deadline.Expired(clock_)) {
+      pollfd p{fd_, POLLIN, 0};
+      ++*polled_;
+      if (probes::PollOrCancel(&p, 1, static_cast<int>(deadline.Remaining(clock_).count()),
+                               deadline) > 0) {
+        return ProbeResult::Up();
+      }
+    }
+    return ProbeResult::Down("timeout");
+  }
+  std::string Instance() const override { return "silent"; }
+  bool Startable() const override { return true; }
+  std::unique_ptr<PendingRun> Start() override {
+    return std::make_unique<SilentRun>(fd_, polled_);
+  }
+
+ private:
+  FakeClock clock_;  // never advanced
+  int fd_;
+  std::atomic<int>* polled_;
+};
+
+ScheduledProbe MakeSilent(int fd, std::atomic<int>* polled) {
+  ScheduledProbe p = Make(std::make_shared<SilentProbe>(fd, polled));
+  p.spec.timeout_ms = 60'000;
+  return p;
+}
+
+TEST(ProbeRunnerTest, CancelEndsABatchWaitingOnSilentSocketsAndDeliversNothing) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink});
+  std::atomic<int> polled{0};
+  const ScheduledProbe a = MakeSilent(fds[0], &polled);
+  const ScheduledProbe b = MakeSilent(fds[0], &polled);
+  std::thread stopper([&] {
+    while (polled.load() == 0) std::this_thread::yield();  // the batch is at its poll
+    runner.Cancel();
+  });
+  std::vector<size_t> finished;
+  runner.RunBatch({{&a, 0}, {&b, 0}}, [&](size_t i) { finished.push_back(i); });
+  stopper.join();
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_EQ(finished, (std::vector<size_t>{0, 1}));
+  EXPECT_TRUE(sink.outcomes.empty());
+  EXPECT_EQ(runner.AbandonedRuns(), 2u);
+  EXPECT_EQ(runner.EarliestRunningStart(), std::numeric_limits<TimestampMs>::max());
+}
+
+TEST(ProbeRunnerTest, CancelEndsABlockingRunAndEveryLaterOneWithoutDeliveringThem) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink});
+  std::atomic<int> polled{0};
+  const ScheduledProbe silent = MakeSilent(fds[0], &polled);
+  std::thread stopper([&] {
+    while (polled.load() == 0) std::this_thread::yield();
+    runner.Cancel();
+  });
+  runner.Run(silent, clock.NowMs());
+  stopper.join();
+  runner.Run(Make(std::make_shared<UpProbe>()), clock.NowMs());  // after the cancel
+  ::close(fds[0]);
+  ::close(fds[1]);
+  EXPECT_TRUE(sink.outcomes.empty());
+  EXPECT_EQ(runner.AbandonedRuns(), 2u);
 }
 
 }  // namespace

@@ -30,6 +30,9 @@ struct ManageReply {
   int status = 200;     // HTTP status: 200, 201, 400, 404, 500
   nlohmann::json data;  // on success: the `data` of the answer
   std::string error;    // otherwise: why, naming the field
+  // False when a change cannot move any figure's durations (a window's reason edited, or an
+  // edit that changed nothing): the latency need not be read again for it.
+  bool durations_changed = true;
 };
 
 // Whether `op` changes anything (and so needs the rights of a change, web/manage_routes.h).

@@ -78,7 +78,7 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   auto manager = LocalPeriodManager(std::move(scope), clock_);
   ManageReply reply = RunManage(request, *manager, clock_.NowMs());
   if (IsChange(request.op) && reply.status < 300 && on_change_) {
-    on_change_(DescribeChange(request, reply.data));
+    on_change_(DescribeChange(request, reply.data), reply.durations_changed);
   }
   return reply;
 }

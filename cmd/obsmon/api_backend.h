@@ -49,10 +49,11 @@ class ApiBackendImpl final : public ApiBackend {
   std::string DatabaseId() override { return database_id_; }
   // Periods and maintenance over HTTP (cmd/obsmon/manage_api.h), checked against the components
   // of the last SetComponents. `config_path` names the config in messages; `on_change` runs after
-  // each change that succeeded, with what it did (cmd/obsmon/manage_api.h DescribeChange): the
-  // daemon logs it and re-reads its maintenance calendar. Set once, before serving.
-  void SetManagement(std::string config_path,
-                     std::function<void(const std::string& what)> on_change) {
+  // each change that succeeded, with what it did (cmd/obsmon/manage_api.h DescribeChange) and
+  // whether it may move durations (ManageReply::durations_changed): the daemon logs it and
+  // re-reads its maintenance calendar and figures. Set once, before serving.
+  using OnChange = std::function<void(const std::string& what, bool durations_changed)>;
+  void SetManagement(std::string config_path, OnChange on_change) {
     config_path_ = std::move(config_path);
     on_change_ = std::move(on_change);
   }
@@ -97,7 +98,7 @@ class ApiBackendImpl final : public ApiBackend {
   // Shared, never changed once set: the refresher reads the last one without copying it.
   std::map<std::string, std::shared_ptr<const obsmon::Report>> live_reports_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
-  std::function<void(const std::string&)> on_change_;  // set once before serving
+  OnChange on_change_;  // set once before serving
 };
 
 // What a report needs to know of a component's config beyond storage: only the configured health

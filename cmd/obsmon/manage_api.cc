@@ -34,6 +34,13 @@ ManageReply PeriodsReply(PeriodManager& manager, const ManageRequest& r, Timesta
   return {200, PeriodToJson(*p, now), ""};
 }
 
+// Whether two versions of a window hide the same time (they may differ in their reason).
+bool SameSpans(const MaintenanceRecord& a, const MaintenanceRecord& b) {
+  return a.component == b.component && a.start_ms == b.start_ms && a.end_ms == b.end_ms &&
+         a.recurrence == b.recurrence && a.time_zone == b.time_zone &&
+         a.duration_ms == b.duration_ms;
+}
+
 ManageReply WindowsReply(PeriodManager& manager, const ManageRequest& r) {
   switch (r.op) {
     case ManageOp::kListWindows: {
@@ -57,7 +64,9 @@ ManageReply WindowsReply(PeriodManager& manager, const ManageRequest& r) {
       if (!edit.ok()) return Failed(edit.status());
       json data = WindowToJson(edit->window);
       data["was"] = WindowToJson(edit->was);
-      return {200, data, ""};
+      ManageReply reply{200, data, ""};
+      reply.durations_changed = !SameSpans(edit->window, edit->was);
+      return reply;
     }
     default: {
       auto m = manager.DeleteWindow(r.id);

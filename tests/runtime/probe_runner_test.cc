@@ -202,10 +202,14 @@ TEST(ProbeRunnerTest, ARunWhoseSinkThrowsLeavesNoBoundBehind) {
 
 // A batch: each run holds the bound at its own start until it is delivered. The runs' sockets
 // are pipes that are readable at once, so the batch ends on the first poll.
-class ReadyRun final : public PendingRun {
+// A run waiting for a pipe to be readable; `asked`, when given, counts the runner's looks at it.
+class PipeRun final : public PendingRun {
  public:
-  explicit ReadyRun(int fd) : fd_(fd) {}
-  int fd() const override { return done_ ? -1 : fd_; }
+  explicit PipeRun(int fd, std::atomic<int>* asked = nullptr) : fd_(fd), asked_(asked) {}
+  int fd() const override {
+    if (asked_ != nullptr) ++*asked_;
+    return done_ ? -1 : fd_;
+  }
   short events() const override { return POLLIN; }
   void OnReady(short) override { done_ = true; }
   void OnDeadline() override { done_ = true; }
@@ -214,6 +218,7 @@ class ReadyRun final : public PendingRun {
 
  private:
   int fd_;
+  std::atomic<int>* asked_;
   bool done_ = false;
 };
 
@@ -224,7 +229,7 @@ class ReadyProbe final : public Probe {
   std::string Instance() const override { return "ready"; }
   bool Startable() const override { return true; }
   std::unique_ptr<PendingRun> Start() override {
-    auto run = std::make_unique<ReadyRun>(fd_);
+    auto run = std::make_unique<PipeRun>(fd_);
     clock_.Advance(5);  // the next run of the batch starts 5 ms later
     return run;
   }
@@ -301,25 +306,6 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
 // left, ends at once, and neither it nor any later run reaches a sink: the target did not fail,
 // obsmon stopped. The pipes are never written, so only the cancellation can end these waits;
 // the fake clock never moves, so no deadline can.
-class SilentRun final : public PendingRun {
- public:
-  SilentRun(int fd, std::atomic<int>* polled) : fd_(fd), polled_(polled) {}
-  int fd() const override {
-    ++*polled_;
-    return done_ ? -1 : fd_;
-  }
-  short events() const override { return POLLIN; }
-  void OnReady(short) override { done_ = true; }
-  void OnDeadline() override { done_ = true; }
-  bool done() const override { return done_; }
-  ProbeResult TakeResult() override { return ProbeResult::Up(); }
-
- private:
-  int fd_;
-  std::atomic<int>* polled_;
-  bool done_ = false;
-};
-
 class SilentProbe final : public Probe {
  public:
   SilentProbe(int fd, std::atomic<int>* polled) : fd_(fd), polled_(polled) {}
@@ -338,7 +324,7 @@ class SilentProbe final : public Probe {
   std::string Instance() const override { return "silent"; }
   bool Startable() const override { return true; }
   std::unique_ptr<PendingRun> Start() override {
-    return std::make_unique<SilentRun>(fd_, polled_);
+    return std::make_unique<PipeRun>(fd_, polled_);
   }
 
  private:
@@ -353,49 +339,50 @@ ScheduledProbe MakeSilent(int fd, std::atomic<int>* polled) {
   return p;
 }
 
-TEST(ProbeRunnerTest, CancelEndsABatchWaitingOnSilentSocketsAndDeliversNothing) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  FakeClock clock;
-  CollectingSink sink;
-  ProbeRunner runner(clock, 1.5, {&sink});
-  std::atomic<int> polled{0};
-  const ScheduledProbe a = MakeSilent(fds[0], &polled);
-  const ScheduledProbe b = MakeSilent(fds[0], &polled);
-  std::thread stopper([&] {
-    while (polled.load() == 0) std::this_thread::yield();  // the batch is at its poll
-    runner.Cancel();
-  });
+// A runner, and a pipe nobody writes to for its silent probes.
+class ProbeRunnerCancelTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(::pipe(fds_), 0); }
+  void TearDown() override {
+    if (stopper_.joinable()) stopper_.join();
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  ScheduledProbe Silent() { return MakeSilent(fds_[0], &polled_); }
+  // Cancels the runner from another thread once a silent run is at its poll.
+  void CancelOncePolling() {
+    stopper_ = std::thread([this] {
+      while (polled_.load() == 0) std::this_thread::yield();
+      runner_.Cancel();
+    });
+  }
+
+  int fds_[2] = {-1, -1};
+  FakeClock clock_;
+  CollectingSink sink_;
+  ProbeRunner runner_{clock_, 1.5, {&sink_}};
+  std::atomic<int> polled_{0};
+  std::thread stopper_;
+};
+
+TEST_F(ProbeRunnerCancelTest, ABatchWaitingOnSilentSocketsEndsAndDeliversNothing) {
+  const ScheduledProbe a = Silent();
+  const ScheduledProbe b = Silent();
+  CancelOncePolling();
   std::vector<size_t> finished;
-  runner.RunBatch({{&a, 0}, {&b, 0}}, [&](size_t i) { finished.push_back(i); });
-  stopper.join();
-  ::close(fds[0]);
-  ::close(fds[1]);
+  runner_.RunBatch({{&a, 0}, {&b, 0}}, [&](size_t i) { finished.push_back(i); });
   EXPECT_EQ(finished, (std::vector<size_t>{0, 1}));
-  EXPECT_TRUE(sink.outcomes.empty());
-  EXPECT_EQ(runner.AbandonedRuns(), 2u);
-  EXPECT_EQ(runner.EarliestRunningStart(), std::numeric_limits<TimestampMs>::max());
+  EXPECT_TRUE(sink_.outcomes.empty());
+  EXPECT_EQ(runner_.AbandonedRuns(), 2u);
+  EXPECT_EQ(runner_.EarliestRunningStart(), std::numeric_limits<TimestampMs>::max());
 }
 
-TEST(ProbeRunnerTest, CancelEndsABlockingRunAndEveryLaterOneWithoutDeliveringThem) {
-  int fds[2];
-  ASSERT_EQ(::pipe(fds), 0);
-  FakeClock clock;
-  CollectingSink sink;
-  ProbeRunner runner(clock, 1.5, {&sink});
-  std::atomic<int> polled{0};
-  const ScheduledProbe silent = MakeSilent(fds[0], &polled);
-  std::thread stopper([&] {
-    while (polled.load() == 0) std::this_thread::yield();
-    runner.Cancel();
-  });
-  runner.Run(silent, clock.NowMs());
-  stopper.join();
-  runner.Run(Make(std::make_shared<UpProbe>()), clock.NowMs());  // after the cancel
-  ::close(fds[0]);
-  ::close(fds[1]);
-  EXPECT_TRUE(sink.outcomes.empty());
-  EXPECT_EQ(runner.AbandonedRuns(), 2u);
+TEST_F(ProbeRunnerCancelTest, ABlockingRunEndsAndNeitherItNorALaterOneIsDelivered) {
+  CancelOncePolling();
+  runner_.Run(Silent(), clock_.NowMs());
+  runner_.Run(Make(std::make_shared<UpProbe>()), clock_.NowMs());  // after the cancel
+  EXPECT_TRUE(sink_.outcomes.empty());
+  EXPECT_EQ(runner_.AbandonedRuns(), 2u);
 }
 
 }  // namespace

@@ -74,6 +74,7 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
       std::chrono::duration_cast<SteadyTime::duration>(result->answer_waited),
       SteadyTime::duration::zero(), elapsed);
   const double seconds = std::chrono::duration<double>(elapsed - waited).count();
+  out.lasted_its_timeout = elapsed >= std::chrono::milliseconds(spec.timeout_ms);
 
   out.result = result;
   out.run.key = spec.key;
@@ -108,7 +109,10 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
 
 void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
                           uint64_t state_epoch) {
-  if (cancellation_.cancelled()) {
+  const bool stopping =
+      cancellation_.cancelled() ||
+      (!outcome.run.success && stop_pending_ != nullptr && stop_pending_());
+  if (stopping && !outcome.lasted_its_timeout) {
     abandoned_runs_.fetch_add(1, std::memory_order_relaxed);
     return;
   }

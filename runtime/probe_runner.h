@@ -60,11 +60,19 @@ class ProbeRunner {
 
   // For shutdown: every run in flight is abandoned at once (each probe's Deadline expires and
   // the polls waiting for it wake: core/cancellation.h), and from now on no outcome reaches the
-  // sinks. An abandoned run is not a failure of its target: nothing is recorded, so that time
-  // stays *unknown*, as for the time obsmon is not running. Without it a SIGTERM waited for
-  // each run in flight to end by itself, up to its timeout. Irreversible; thread-safe.
+  // sinks, but for a run that had lasted its whole timeout (a genuine timeout, ending inside
+  // its kill grace). An abandoned run is not a failure of its target: nothing is recorded, so
+  // that time stays *unknown*, as for the time obsmon is not running. Without it a SIGTERM
+  // waited for each run in flight to end by itself, up to its timeout. Irreversible;
+  // thread-safe.
   void Cancel() { cancellation_.Cancel(); }
-  // Runs that ended after Cancel() and were not delivered.
+  // A stop on its way that Cancel() has not been told of yet: the daemon's SIGTERM, still
+  // pending while the signal thread wakes. A run that fails meanwhile short of its timeout is
+  // abandoned too: under a supervisor that signals the whole process tree (systemd's default
+  // KillMode), an exec command dies of the same SIGTERM a moment before obsmon stops, and that
+  // was stored as a down. Asked only of failed runs (it may be a system call). Set before runs.
+  void SetStopPending(std::function<bool()> pending) { stop_pending_ = std::move(pending); }
+  // Runs that ended after Cancel() short of their timeouts, and were not delivered.
   uint64_t AbandonedRuns() const { return abandoned_runs_.load(std::memory_order_relaxed); }
 
  private:
@@ -94,6 +102,7 @@ class ProbeRunner {
   std::vector<ResultSink*> sinks_;
   InternalErrorFn on_internal_error_;
   Cancellation cancellation_;
+  std::function<bool()> stop_pending_;
   std::atomic<uint64_t> abandoned_runs_{0};
   mutable Mutex running_mu_;
   // One entry per running run (a few per worker at most: a batch's runs).

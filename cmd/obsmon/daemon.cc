@@ -1,6 +1,7 @@
 #include "cmd/obsmon/daemon.h"
 
 #include <malloc.h>
+#include <signal.h>
 
 #include <cmath>
 #include <condition_variable>
@@ -41,6 +42,15 @@
 
 namespace obsmon {
 namespace {
+
+// SIGTERM or SIGINT sent to obsmon and not yet taken by main's sigwait (every thread blocks
+// both): a stop on its way (ProbeRunner::SetStopPending). False in a process that never
+// blocked them (tests running a Daemon in-process).
+bool TerminationSignalPending() {
+  sigset_t pending;
+  if (::sigpending(&pending) != 0) return false;
+  return ::sigismember(&pending, SIGTERM) == 1 || ::sigismember(&pending, SIGINT) == 1;
+}
 
 // malloc_trim(0), but not under AddressSanitizer: its allocator is not glibc's, and glibc's
 // malloc_trim then walks arenas ASan never set up (a SEGV in mtrim in the sanitized suite, once
@@ -156,6 +166,7 @@ class Daemon::Impl {
 
   Status Start() {
     backend_.SetVersion(options_.version);
+    runner_.SetStopPending(TerminationSignalPending);
     // Changes over HTTP are logged (who hid what behind a window), and a window changed there
     // holds back alerts at once, not at the next refresh.
     backend_.SetManagement(options_.config_path, [this](const std::string& what, bool moved) {
@@ -420,6 +431,8 @@ class Daemon::Impl {
   }
 
   int port() const { return server_ ? server_->port() : 0; }
+
+  void AbandonRuns() { runner_.Cancel(); }
 
  private:
   // The `web:` section as the HTTP server wants it. The reload hook is installed only when the
@@ -899,6 +912,8 @@ Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Daemon::~Daemon() { Shutdown(); }
 Status Daemon::Reload() { return impl_->Reload(); }
 void Daemon::Shutdown() { impl_->Shutdown(); }
+
+void Daemon::AbandonRuns() { impl_->AbandonRuns(); }
 int Daemon::http_port() const { return impl_->port(); }
 
 }  // namespace obsmon

@@ -37,6 +37,9 @@ class Daemon {
   Status Reload();
   // Stops probing, drains the storage queue, stops the server. Idempotent.
   void Shutdown();
+  // The first step of Shutdown, at once: the probe runs in flight are abandoned (not recorded).
+  // For the signal thread, the moment SIGTERM is taken. Idempotent.
+  void AbandonRuns();
 
   int http_port() const;
 

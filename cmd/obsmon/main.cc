@@ -93,6 +93,7 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
       (void)daemon->Reload();
       continue;
     }
+    daemon->AbandonRuns();  // first: a run that fails from now on is not recorded either
     log->info("received {}, draining and exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;
   }

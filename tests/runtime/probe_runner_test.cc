@@ -385,5 +385,57 @@ TEST_F(ProbeRunnerCancelTest, ABlockingRunEndsAndNeitherItNorALaterOneIsDelivere
   EXPECT_EQ(runner_.AbandonedRuns(), 2u);
 }
 
+// A run that reached its own deadline as the stop began (its command in the kill grace) is a
+// genuine timeout: delivered, not abandoned.
+class TimesOutAsTheStopBegins final : public Probe {
+ public:
+  TimesOutAsTheStopBegins(FakeClock& clock, ProbeRunner& runner) : clock_(clock), runner_(runner) {}
+  ProbeResult Run(const Deadline& deadline) override {
+    clock_.Advance(deadline.Remaining(clock_).count());
+    runner_.Cancel();
+    return ProbeResult::Down("timeout after 1m");
+  }
+  std::string Instance() const override { return "slow"; }
+
+ private:
+  FakeClock& clock_;
+  ProbeRunner& runner_;
+};
+
+TEST_F(ProbeRunnerCancelTest, ARunThatLastedItsTimeoutIsDeliveredWhileStopping) {
+  ScheduledProbe slow = Make(std::make_shared<TimesOutAsTheStopBegins>(clock_, runner_));
+  slow.spec.timeout_ms = 60'000;
+  runner_.Run(slow, clock_.NowMs());
+  ASSERT_EQ(sink_.outcomes.size(), 1u);
+  EXPECT_FALSE(sink_.outcomes[0].run.success);
+  EXPECT_EQ(sink_.outcomes[0].run.reason, "timeout after 1m");
+  EXPECT_EQ(runner_.AbandonedRuns(), 0u);
+  runner_.Run(Silent(), clock_.NowMs());  // cancelled before it started: abandoned
+  EXPECT_EQ(sink_.outcomes.size(), 1u);
+  EXPECT_EQ(runner_.AbandonedRuns(), 1u);
+}
+
+class DownProbe final : public Probe {
+ public:
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Down("killed by signal 15"); }
+  std::string Instance() const override { return "d"; }
+};
+
+// A SIGTERM pending, not yet taken by the signal thread (SetStopPending): a run that fails then
+// may have died of the same signal (a supervisor signalling every process) and is abandoned;
+// one that succeeds is still a true verdict and is delivered.
+TEST_F(ProbeRunnerCancelTest, AFailureWhileAStopIsPendingIsAbandonedASuccessIsNot) {
+  bool pending = false;
+  runner_.SetStopPending([&] { return pending; });
+  runner_.Run(Make(std::make_shared<DownProbe>()), clock_.NowMs());
+  ASSERT_EQ(sink_.outcomes.size(), 1u);  // no stop pending: a down is a down
+  pending = true;
+  runner_.Run(Make(std::make_shared<DownProbe>()), clock_.NowMs());
+  runner_.Run(Make(std::make_shared<UpProbe>()), clock_.NowMs());
+  ASSERT_EQ(sink_.outcomes.size(), 2u);
+  EXPECT_TRUE(sink_.outcomes[1].run.success);
+  EXPECT_EQ(runner_.AbandonedRuns(), 1u);
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -74,7 +74,16 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
       std::chrono::duration_cast<SteadyTime::duration>(result->answer_waited),
       SteadyTime::duration::zero(), elapsed);
   const double seconds = std::chrono::duration<double>(elapsed - waited).count();
-  out.lasted_its_timeout = elapsed >= std::chrono::milliseconds(spec.timeout_ms);
+  // Its deadline came before obsmon began to stop (or before now, when it has not): a stop
+  // during the run's last moments makes it end in its kill grace, past its deadline, yet it
+  // was cut short (fresh eyes: a SIGTERM 100 ms before a 1 s timeout was stored as a timeout).
+  const int64_t cancelled_at = cancelled_at_ns_.load();
+  const SteadyTime stop_at =
+      cancelled_at == kNeverCancelled
+          ? clock_.SteadyNow()
+          : SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
+                std::chrono::nanoseconds(cancelled_at)));
+  out.lasted_its_timeout = start + std::chrono::milliseconds(spec.timeout_ms) <= stop_at;
 
   out.result = result;
   out.run.key = spec.key;
@@ -107,11 +116,22 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   return out;
 }
 
+void ProbeRunner::Cancel() {
+  // The time first: a run that sees the cancellation must find it when it finishes.
+  int64_t never = kNeverCancelled;
+  cancelled_at_ns_.compare_exchange_strong(
+      never, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 clock_.SteadyNow().time_since_epoch())
+                 .count());
+  cancellation_.Cancel();
+}
+
 void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
                           uint64_t state_epoch) {
   const bool stopping =
       cancellation_.cancelled() ||
-      (!outcome.run.success && stop_pending_ != nullptr && stop_pending_());
+      ((!outcome.run.success || outcome.spec->kind == "exec") && stop_pending_ != nullptr &&
+       stop_pending_());
   if (stopping && !outcome.lasted_its_timeout) {
     abandoned_runs_.fetch_add(1, std::memory_order_relaxed);
     return;

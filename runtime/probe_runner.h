@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -65,12 +66,14 @@ class ProbeRunner {
   // that time stays *unknown*, as for the time obsmon is not running. Without it a SIGTERM
   // waited for each run in flight to end by itself, up to its timeout. Irreversible;
   // thread-safe.
-  void Cancel() { cancellation_.Cancel(); }
+  void Cancel();
   // A stop on its way that Cancel() has not been told of yet: the daemon's SIGTERM, still
-  // pending while the signal thread wakes. A run that fails meanwhile short of its timeout is
-  // abandoned too: under a supervisor that signals the whole process tree (systemd's default
-  // KillMode), an exec command dies of the same SIGTERM a moment before obsmon stops, and that
-  // was stored as a down. Asked only of failed runs (it may be a system call). Set before runs.
+  // pending while the signal thread wakes (or finishes a reload). A run that ends meanwhile
+  // short of its timeout is abandoned too: under a supervisor that signals the whole process
+  // tree (systemd's default KillMode), an exec command dies of the same SIGTERM a moment before
+  // obsmon stops, and was stored as a down (or as up, by a command whose trap exits 0). Asked
+  // of failed runs and of exec runs only (it may be a system call; the http runs of a busy
+  // daemon are not affected by a signal to its tree). Set before runs.
   void SetStopPending(std::function<bool()> pending) { stop_pending_ = std::move(pending); }
   // Runs that ended after Cancel() short of their timeouts, and were not delivered.
   uint64_t AbandonedRuns() const { return abandoned_runs_.load(std::memory_order_relaxed); }
@@ -103,6 +106,10 @@ class ProbeRunner {
   InternalErrorFn on_internal_error_;
   Cancellation cancellation_;
   std::function<bool()> stop_pending_;
+  // Steady nanoseconds at Cancel(), or never: a run whose deadline came before it had lasted its
+  // timeout before the stop (a genuine timeout), one whose deadline came after was cut short.
+  static constexpr int64_t kNeverCancelled = std::numeric_limits<int64_t>::max();
+  std::atomic<int64_t> cancelled_at_ns_{kNeverCancelled};
   std::atomic<uint64_t> abandoned_runs_{0};
   mutable Mutex running_mu_;
   // One entry per running run (a few per worker at most: a batch's runs).

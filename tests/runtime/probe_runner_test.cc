@@ -385,14 +385,18 @@ TEST_F(ProbeRunnerCancelTest, ABlockingRunEndsAndNeitherItNorALaterOneIsDelivere
   EXPECT_EQ(runner_.AbandonedRuns(), 2u);
 }
 
-// A run that reached its own deadline as the stop began (its command in the kill grace) is a
-// genuine timeout: delivered, not abandoned.
-class TimesOutAsTheStopBegins final : public Probe {
+// A run whose own deadline came before the stop began (its command in the kill grace) is a
+// genuine timeout: delivered. One stopped `early_ms` before its deadline that then ends in the
+// kill grace, past its deadline, was cut short: abandoned (fresh eyes: a SIGTERM 100 ms before
+// a 1 s timeout was stored as a timeout).
+class StoppedNearItsDeadline final : public Probe {
  public:
-  TimesOutAsTheStopBegins(FakeClock& clock, ProbeRunner& runner) : clock_(clock), runner_(runner) {}
+  StoppedNearItsDeadline(FakeClock& clock, ProbeRunner& runner, int64_t early_ms)
+      : clock_(clock), runner_(runner), early_ms_(early_ms) {}
   ProbeResult Run(const Deadline& deadline) override {
-    clock_.Advance(deadline.Remaining(clock_).count());
+    clock_.Advance(deadline.Remaining(clock_).count() - early_ms_);
     runner_.Cancel();
+    clock_.Advance(early_ms_ + 200);  // the kill grace
     return ProbeResult::Down("timeout after 1m");
   }
   std::string Instance() const override { return "slow"; }
@@ -400,10 +404,19 @@ class TimesOutAsTheStopBegins final : public Probe {
  private:
   FakeClock& clock_;
   ProbeRunner& runner_;
+  int64_t early_ms_;
 };
 
+TEST_F(ProbeRunnerCancelTest, ARunStoppedJustBeforeItsDeadlineIsAbandonedEvenPastIt) {
+  ScheduledProbe slow = Make(std::make_shared<StoppedNearItsDeadline>(clock_, runner_, 100));
+  slow.spec.timeout_ms = 60'000;
+  runner_.Run(slow, clock_.NowMs());
+  EXPECT_TRUE(sink_.outcomes.empty());
+  EXPECT_EQ(runner_.AbandonedRuns(), 1u);
+}
+
 TEST_F(ProbeRunnerCancelTest, ARunThatLastedItsTimeoutIsDeliveredWhileStopping) {
-  ScheduledProbe slow = Make(std::make_shared<TimesOutAsTheStopBegins>(clock_, runner_));
+  ScheduledProbe slow = Make(std::make_shared<StoppedNearItsDeadline>(clock_, runner_, 0));
   slow.spec.timeout_ms = 60'000;
   runner_.Run(slow, clock_.NowMs());
   ASSERT_EQ(sink_.outcomes.size(), 1u);
@@ -422,19 +435,23 @@ class DownProbe final : public Probe {
 };
 
 // A SIGTERM pending, not yet taken by the signal thread (SetStopPending): a run that fails then
-// may have died of the same signal (a supervisor signalling every process) and is abandoned;
-// one that succeeds is still a true verdict and is delivered.
-TEST_F(ProbeRunnerCancelTest, AFailureWhileAStopIsPendingIsAbandonedASuccessIsNot) {
+// may have died of the same signal (a supervisor signalling every process) and is abandoned,
+// and so is an exec run that succeeds (its command's trap may exit 0); another probe's success
+// is a true verdict and is delivered.
+TEST_F(ProbeRunnerCancelTest, WhileAStopIsPendingFailuresAndExecRunsAreAbandoned) {
   bool pending = false;
   runner_.SetStopPending([&] { return pending; });
   runner_.Run(Make(std::make_shared<DownProbe>()), clock_.NowMs());
   ASSERT_EQ(sink_.outcomes.size(), 1u);  // no stop pending: a down is a down
   pending = true;
   runner_.Run(Make(std::make_shared<DownProbe>()), clock_.NowMs());
+  ScheduledProbe exec = Make(std::make_shared<UpProbe>());
+  exec.spec.kind = "exec";
+  runner_.Run(exec, clock_.NowMs());
   runner_.Run(Make(std::make_shared<UpProbe>()), clock_.NowMs());
   ASSERT_EQ(sink_.outcomes.size(), 2u);
   EXPECT_TRUE(sink_.outcomes[1].run.success);
-  EXPECT_EQ(runner_.AbandonedRuns(), 1u);
+  EXPECT_EQ(runner_.AbandonedRuns(), 2u);
 }
 
 }  // namespace

@@ -195,37 +195,50 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
 // systemd's default KillMode (control-group) sends SIGTERM to obsmon and then to every other
 // process of the unit: an exec command dies of it a moment after obsmon was signalled, before
 // obsmon has begun to stop, and was stored as a failed run ("killed by signal 15": a false down,
-// then a false alert after the restart; fresh eyes, 2 stops of 10). The shipped unit sets
-// KillMode=mixed; obsmon also does not record a run that fails while its own SIGTERM is
-// pending. Emulated here as systemd does it: the main process first, then the command.
-TEST(OpsShutdownTest, ACommandSignalledWithObsmonAsSystemdDoesIsNotRecordedAsDown) {
+// then a false alert after the restart; fresh eyes, 2 stops of 10), or as up by a command whose
+// trap exits 0 (8 of 12 with a SIGHUP just before, while obsmon was reloading). The shipped unit
+// sets KillMode=mixed; obsmon also abandons a run that ends while its own SIGTERM is pending.
+// Emulated as systemd does it: obsmon first, then the commands; every other round a SIGHUP first.
+TEST(OpsShutdownTest, CommandsSignalledWithObsmonAsSystemdDoesAreNotRecorded) {
   ScratchDir dir;
-  const std::string name = EarlyName("c", "check", 3000);
-  const std::string pidfile = dir.File("check.pid");
   const std::string db = dir.File("obsmon.db");
-  WriteWholeFile(dir.File("obsmon.yml"),
-                 "listen: 127.0.0.1:0\nstorage:\n  path: " + db +
-                     "\ncomponents:\n  - name: c\n    probes:\n      - name: " + name +
-                     "\n        kind: exec\n        interval: 3s\n        timeout: 3s\n"
-                     "        command: [/bin/sh, -c, 'echo $$ > " + pidfile + ".tmp; mv " +
-                     pidfile + ".tmp " + pidfile + "; exec sleep 30']\n");
-  for (int round = 0; round < 5; ++round) {
-    std::remove(pidfile.c_str());
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {EarlyName("c", "check", 3000), "exec sleep 30"},
+      {EarlyName("c", "trapped", 3000), "trap \"exit 0\" TERM; sleep 30 & wait"}};
+  std::string probes;
+  for (const auto& [name, body] : commands) {
+    const std::string pidfile = dir.File(name + ".pid");
+    probes += "      - name: " + name +
+              "\n        kind: exec\n        interval: 3s\n        timeout: 3s\n"
+              "        command: [/bin/sh, -c, 'echo $$ > " + pidfile + ".tmp; mv " + pidfile +
+              ".tmp " + pidfile + "; " + body + "']\n";
+  }
+  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " + db +
+                                             "\ncomponents:\n  - name: c\n    probes:\n" + probes);
+  for (int round = 0; round < 6; ++round) {
+    for (const auto& c : commands) std::remove(dir.File(c.first + ".pid").c_str());
     int port = 0;
     auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
     ASSERT_GT(port, 0) << obsmon->Output();
-    ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, 20s)) << obsmon->Output();
-    pid_t check = 0;
-    std::ifstream(pidfile) >> check;
-    ASSERT_GT(check, 0);
+    std::vector<pid_t> pids;
+    for (const auto& c : commands) {
+      const std::string pidfile = dir.File(c.first + ".pid");
+      ASSERT_TRUE(WaitUntil([&] { return std::ifstream(pidfile).good(); }, 20s))
+          << obsmon->Output();
+      pid_t pid = 0;
+      std::ifstream(pidfile) >> pid;
+      ASSERT_GT(pid, 0);
+      pids.push_back(pid);
+    }
+    if (round % 2 == 1) obsmon->Signal(SIGHUP);
     obsmon->Signal(SIGTERM);
-    ::kill(check, SIGTERM);
+    for (pid_t pid : pids) ::kill(pid, SIGTERM);
     ASSERT_EQ(obsmon->Wait(20s), 0) << obsmon->Output();
     auto [code, out] = RunCommand({"sqlite3", db, "SELECT success, reason FROM probe_runs"},
                                   dir.File("sqlite3.out"));
     EXPECT_EQ(code, 0) << out;
     EXPECT_EQ(out, "") << "round " << round << ": a run the stop killed was recorded";
-    EXPECT_NE(obsmon->Output().find("1 runs in flight abandoned"), std::string::npos)
+    EXPECT_NE(obsmon->Output().find("2 runs in flight abandoned"), std::string::npos)
         << obsmon->Output();
   }
 }

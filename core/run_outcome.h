@@ -23,9 +23,9 @@ struct RunOutcome {
   // Non-empty when the probe threw: obsmon's own bug, not a verdict on the component. Such a
   // run reaches no sink (its time stays *unknown*); ProbeRunner::Run reports it instead.
   std::string internal_error;
-  // The run lasted its whole timeout: its verdict stands even when it ended after obsmon began
-  // to stop (a genuine timeout inside the kill grace), where a run cut short by the stop does not
-  // (ProbeRunner::Cancel).
+  // The run's deadline came before obsmon began to stop (or before it ended, when obsmon is not
+  // stopping): its verdict stands even when it ended after the stop began (a genuine timeout in
+  // its kill grace), where a run cut short by the stop does not (ProbeRunner::Cancel).
   bool lasted_its_timeout = false;
 };
 

@@ -336,6 +336,7 @@ HttpProbe::HttpExchange HttpProbe::Exchange(const HttpUrl& url, const std::strin
   ResponseBudget budget(ResponseLimits{options_.max_header_bytes,
                                        options_.max_body_bytes * 2 + 64 * 1024,
                                        std::chrono::steady_clock::now() + left,
+                                       // The cut, not the client's stop(), ends a TLS handshake.
                                        deadline.cancellation});
   std::unique_ptr<httplib::ClientImpl> made =
       MakeBoundedClient(url.scheme, url.target.host, url.target.port, budget);

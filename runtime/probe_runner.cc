@@ -77,13 +77,13 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   // Its deadline came before obsmon began to stop (or before now, when it has not): a stop
   // during the run's last moments makes it end in its kill grace, past its deadline, yet it
   // was cut short (fresh eyes: a SIGTERM 100 ms before a 1 s timeout was stored as a timeout).
+  const auto timeout = std::chrono::milliseconds(spec.timeout_ms);
   const int64_t cancelled_at = cancelled_at_ns_.load();
-  const SteadyTime stop_at =
+  out.lasted_its_timeout =
       cancelled_at == kNeverCancelled
-          ? clock_.SteadyNow()
-          : SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
-                std::chrono::nanoseconds(cancelled_at)));
-  out.lasted_its_timeout = start + std::chrono::milliseconds(spec.timeout_ms) <= stop_at;
+          ? elapsed >= timeout
+          : start + timeout <= SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
+                                   std::chrono::nanoseconds(cancelled_at)));
 
   out.result = result;
   out.run.key = spec.key;
@@ -228,11 +228,17 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
   index.reserve(runs.size());
   while (open > 0) {
     if (cancellation_.cancelled()) {
-      // Stopping: each run still open ends now; Deliver() drops its outcome.
+      // Stopping: each run still open ends now, as at its deadline; Deliver() drops its outcome
+      // unless that deadline had come before the stop (a genuine timeout, told as the probe
+      // tells it).
       for (size_t i = 0; i < live.size(); ++i) {
         if (live[i].ended) continue;
-        ProbeResult result = ProbeResult::Down("abandoned: obsmon is stopping");
-        End(i, &result, "");
+        live[i].run->OnDeadline();
+        TakeIfDone(i);
+        if (!live[i].ended) {
+          ProbeResult result = ProbeResult::Down("deadline passed");
+          End(i, &result, "");
+        }
       }
       break;
     }

@@ -61,8 +61,8 @@ class ProbeRunner {
 
   // For shutdown: every run in flight is abandoned at once (each probe's Deadline expires and
   // the polls waiting for it wake: core/cancellation.h), and from now on no outcome reaches the
-  // sinks, but for a run that had lasted its whole timeout (a genuine timeout, ending inside
-  // its kill grace). An abandoned run is not a failure of its target: nothing is recorded, so
+  // sinks, but for a run whose deadline came before the stop (a genuine timeout, ending in its
+  // kill grace). An abandoned run is not a failure of its target: nothing is recorded, so
   // that time stays *unknown*, as for the time obsmon is not running. Without it a SIGTERM
   // waited for each run in flight to end by itself, up to its timeout. Irreversible;
   // thread-safe.

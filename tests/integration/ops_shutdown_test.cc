@@ -1,6 +1,6 @@
 // A SIGTERM to the real obsmon while probe runs are in flight with most of their timeouts left:
-// an exec check sleeping 40 s, and http, tcp and scrape probes of a target that accepts their
-// connections and never answers. systemd's TimeoutStopSec (30 s in deploy/obsmon.service) is
+// an exec check sleeping 40 s, and http, https, tcp and scrape probes of a target that accepts
+// their connections and never answers. systemd's TimeoutStopSec (30 s in deploy/obsmon.service) is
 // shorter than those timeouts: obsmon used to wait for each run to end by itself (37 s here),
 // so `systemctl stop` ended in SIGKILL and lost what was still queued. Now the runs are
 // abandoned at once and nothing of them is recorded (the target did not fail; obsmon stopped),
@@ -111,6 +111,7 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
   const std::string http = EarlyName("staging", "http", kLong);
   const std::string tcp = EarlyName("staging", "tcp", kLong);
   const std::string scrape = EarlyName("staging", "scrape", kLong);
+  const std::string https = EarlyName("staging", "https", kLong);  // a handshake never answered
   const std::string silent_at = "127.0.0.1:" + std::to_string(silent.port());
   const std::string pidfile = dir.File("check.pid");
   const std::string db = dir.File("obsmon.db");
@@ -135,13 +136,15 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
                      "        address: " + silent_at + "\n        send: \"PING\\r\\n\"\n"
                      "        expect: PONG\n"
                      "      - name: " + scrape + "\n        kind: scrape\n" + every +
-                     "        url: http://" + silent_at + "/metrics\n");
+                     "        url: http://" + silent_at + "/metrics\n"
+                     "      - name: " + https + "\n        kind: http\n" + every +
+                     "        url: https://" + silent_at + "/health\n");
   int port = 0;
   auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
 
-  // All four hang: the target holds three connections, the check runs.
-  ASSERT_TRUE(WaitUntil([&] { return silent.held() >= 3 && std::ifstream(pidfile).good(); },
+  // All five hang: the target holds four connections, the check runs.
+  ASSERT_TRUE(WaitUntil([&] { return silent.held() >= 4 && std::ifstream(pidfile).good(); },
                         20s))
       << "held " << silent.held() << "\n" << obsmon->Output();
   pid_t check = 0;
@@ -159,7 +162,7 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
   ASSERT_TRUE(rc.has_value()) << "obsmon was still stopping 20 s after SIGTERM";
   EXPECT_EQ(*rc, 0) << obsmon->Output();
   EXPECT_LT(took, 10s);
-  EXPECT_NE(obsmon->Output().find("4 runs in flight abandoned"), std::string::npos)
+  EXPECT_NE(obsmon->Output().find("5 runs in flight abandoned"), std::string::npos)
       << obsmon->Output();
   EXPECT_TRUE(WaitUntil([&] { return !Alive(check); }, 5s)) << "the check outlived obsmon";
 
@@ -175,7 +178,7 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
     EXPECT_EQ(code, 0) << out;
     return code == 0 ? std::stoll(out) : -1;
   };
-  for (const auto& hung : {exec, http, tcp, scrape}) EXPECT_EQ(count(hung), 0) << hung;
+  for (const auto& hung : {exec, http, tcp, scrape, https}) EXPECT_EQ(count(hung), 0) << hung;
   const int64_t health_runs = count("health");
   EXPECT_GE(health_runs, answered_before - 1);
   EXPECT_LE(health_runs, healthy.answered());
@@ -186,7 +189,7 @@ TEST(OpsShutdownTest, ASigtermAbandonsTheRunsInFlightAtOnceAndRecordsNoneOfThem)
   obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon2.log"), &port);
   ASSERT_GT(port, 0) << obsmon->Output();
   EXPECT_TRUE(WaitUntil(
-      [&] { return silent.held() >= held_before + 3 && std::ifstream(pidfile).good(); }, 20s))
+      [&] { return silent.held() >= held_before + 4 && std::ifstream(pidfile).good(); }, 20s))
       << obsmon->Output();
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(20s), 0);

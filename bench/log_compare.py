@@ -10,17 +10,23 @@ Per file and per cache state (warm, cold), each run times:
   grep    `grep -c -E PATTERN FILE`: wall (process start to exit) and CPU (user+sys, wait4)
   rg      `rg -c PATTERN FILE`, the same
   obsmon  a fresh `obsmon run` with one log probe on a not-yet-existing path; once its first
-          run has been committed, the path is made to point at the file (t0: the bytes are
-          "in the file"), then SQLite is polled every 2 ms until the committed cursor reaches
-          the file's last newline (t1). Reported:
+          run has been committed, the path is made to point at the file shortly before the
+          probe's next scheduled run (t0: the bytes are "in the file"), then SQLite is polled
+          every 2 ms until the committed cursor reaches the file's last newline (t1). Reported:
             run     the probe runs' own durations (probe_runs.duration_seconds of the runs after
                     t0): reading and matching inside the daemon, as the scheduler timed them;
             commit  t1 - start of the first probe run after t0 (probe_runs.ts_ms): the run plus
                     its commit (a run that read lines is committed at once, without the
                     storage writer's group-commit wait, storage.commit_interval);
-            e2e     t1 - t0, which adds the wait for the probe's next run (up to its interval;
-                    the log probe polls, it does not watch the file);
+            e2e     t1 - t0, which adds the wait for the probe's next run (t0 is placed about
+                    0.2 s before it; the log probe polls, it does not watch the file);
             cpu     the obsmon process's utime+stime (/proc/PID/stat) over [t0, t1].
+Warm means in the page cache when the timed read starts: each run of each tool is preceded by
+`log_scan_bench warm` (a whole read, then mincore), because a machine may drop a file's pages
+seconds after a read (this one's kernel runs DAMON's proactive pageout; a file read once before a
+set of runs was 97-99 % resident at obsmon's turn, and every missing page is a disk read inside
+the timed part). Cold means evicted just before (`log_scan_bench evict`). The residency each run
+started from is printed with the table.
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
 for generated files, the generator's) must agree, or the script exits 1. A file whose last line
 has no newline yet can differ by that line: grep and rg count it, the probe waits for its end.
@@ -83,6 +89,17 @@ def evict(bench, path):
     return out.stdout.strip()
 
 
+def warm(bench, path):
+    out = subprocess.run([bench, "warm", path], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def resident_range(outputs):
+    """'resident 99.1–100.0 %' from the outputs of `log_scan_bench warm/evict`."""
+    pct = [float(o.split("=")[1].rstrip("%")) for o in outputs if o.startswith("resident=")]
+    return f"resident {min(pct):.1f}–{max(pct):.1f} %" if pct else ""
+
+
 def run_tool(argv, scratch):
     out_path = os.path.join(scratch, "tool.out")
     with open(out_path, "wb") as out:
@@ -115,7 +132,7 @@ def query(db, sql, args=()):
         con.close()
 
 
-def run_obsmon(obsmon, path, shape, scratch, cold_bench=None):
+def run_obsmon(obsmon, path, shape, scratch, bench, state):
     severities, _ = SHAPES[shape]
     d = tempfile.mkdtemp(prefix="run-", dir=scratch)
     link = os.path.join(d, "app.log")
@@ -154,7 +171,19 @@ components:
             except sqlite3.Error:
                 pass
             time.sleep(0.02)
-        resident = evict(cold_bench, path) if cold_bench else ""
+        # The runs are on a grid from the first one (every INTERVAL_S): the file is put in the
+        # path shortly before the next run, just after it was warmed (or evicted), so that it
+        # does not lie there for up to INTERVAL_S, its pages dropped meanwhile (see the top).
+        first_run_s = query(db, "SELECT min(ts_ms) FROM probe_runs")[0][0] / 1000.0
+        prepare = (lambda: warm(bench, path)) if state == "warm" else (lambda: evict(bench, path))
+        started = time.time()
+        prepare()
+        took = time.time() - started
+        lead = took + 0.2
+        now = time.time()
+        next_run = first_run_s + INTERVAL_S * (int((now + lead - first_run_s) / INTERVAL_S) + 1)
+        time.sleep(max(0.0, next_run - lead - time.time()))
+        resident = prepare()
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.time()
         os.symlink(os.path.abspath(path), link)
@@ -269,17 +298,14 @@ def main():
                     continue
                 res = {"grep": [], "rg": [], "obsmon": []}
                 residents = []
-                if state == "warm":
-                    subprocess.run(["cat", path], stdout=subprocess.DEVNULL, check=True)
+                prepare = warm if state == "warm" else evict
                 for _ in range(runs):
                     for tool, argv in (("grep", ["grep", "-c", "-E", pattern, path]),
                                        ("rg", ["rg", "-c", pattern, path])):
-                        if state == "cold":
-                            residents.append(evict(bench, path))
+                        residents.append(prepare(bench, path))
                         res[tool].append(run_tool(argv, scratch))
-                    r = run_obsmon(obsmon, path, shape, scratch, bench if state == "cold" else None)
-                    if r["resident"]:
-                        residents.append(r["resident"])
+                    r = run_obsmon(obsmon, path, shape, scratch, bench, state)
+                    residents.append(r["resident"])
                     res["obsmon"].append(r)
                 counts = {t: {x[2] for x in res[t]} for t in ("grep", "rg")}
                 counts["obsmon"] = {r["count"] for r in res["obsmon"]}
@@ -313,7 +339,7 @@ def main():
                                f"{med(gc) / max(med(oc), 1e-9):.2f}",
                     "vs_rg": f"{med(rw) / med(orun):.2f} / {med(rw) / med(ow):.2f} / "
                              f"{med(rc) / max(med(oc), 1e-9):.2f}",
-                    "resident": ",".join(sorted(set(residents))) if residents else "",
+                    "resident": resident_range(residents),
                 })
                 # Paired per run (grep, rg and obsmon alternate), for bench/compare.sh's table:
                 # the tool's wall over obsmon's run→committed, and CPU over CPU.
@@ -330,7 +356,7 @@ def main():
               "| vs rg: run / committed / cpu |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            state = r["state"] + (f" ({r['resident']} after evict)" if r["resident"] else "")
+            state = r["state"] + (f" ({r['resident']} at the start)" if r["resident"] else "")
             print(f"| {r['file']} | {state} | {r['count']} | {r['grep']} | {r['rg']} | "
                   f"{r['run']} | {r['commit']} | {r['cpu']} | {r['e2e']} | {r['gbps']} | "
                   f"{r['vs_grep']} | {r['vs_rg']} |")

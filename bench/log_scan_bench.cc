@@ -10,6 +10,11 @@
 //       DONTNEED would skip) and posix_fadvise(POSIX_FADV_DONTNEED) on a read-only descriptor, so
 //       the file's content is never modified. Prints "resident=P%" afterwards (mincore), so a
 //       cold run shows it was cold. For cold-cache runs.
+//   log_scan_bench warm PATH
+//       Reads PATH whole (read-only) into the page cache and prints "resident=P%" (mincore), for
+//       warm runs: taken just before each tool's timed read, because a machine may drop a file's
+//       pages seconds after they were read (this one's kernel runs DAMON's proactive pageout: a
+//       file read once went from 100 % to 98 % resident in 12 s; docs/benchmarks.md).
 //   log_scan_bench scan PATH [RUNS] NAME=PATTERN...
 //       Times a LogFollower reading the whole of PATH (read-only) in-process, through the code the
 //       log probe runs, with the given severities (most severe first). For perf profiling; the
@@ -34,6 +39,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -357,10 +363,32 @@ int Scan(const std::string& path, int runs, const std::vector<std::string>& spec
   return 0;
 }
 
+int Warm(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    std::fprintf(stderr, "warm: %s: %s\n", path.c_str(), std::strerror(errno));
+    return 2;
+  }
+  std::vector<char> buf(4 << 20);
+  ssize_t n;
+  while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
+  }
+  const int err = n < 0 ? errno : 0;
+  const double resident = ResidentPercent(fd);
+  ::close(fd);
+  if (err != 0) {
+    std::fprintf(stderr, "warm: %s: %s\n", path.c_str(), std::strerror(err));
+    return 2;
+  }
+  std::printf("resident=%.1f%%\n", resident);
+  return 0;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: log_scan_bench generate SHAPE PATH SIZE_MB\n"
                "       log_scan_bench evict PATH\n"
+               "       log_scan_bench warm PATH\n"
                "       log_scan_bench scan PATH [RUNS] [NAME=PATTERN...]\n");
   return 2;
 }
@@ -374,6 +402,7 @@ int main(int argc, char** argv) {
     return Generate(argv[2], argv[3], std::strtoull(argv[4], nullptr, 10));
   }
   if (cmd == "evict" && argc == 3) return Evict(argv[2]);
+  if (cmd == "warm" && argc == 3) return Warm(argv[2]);
   if (cmd == "scan") {
     int runs = 3;
     int next = 3;

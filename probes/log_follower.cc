@@ -10,6 +10,8 @@
 #include <ctime>
 #include <thread>
 
+#include "core/spread_thread.h"
+
 namespace obsmon::probes {
 
 namespace {
@@ -144,9 +146,10 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
   bool second_done = false;
   std::vector<char> first_buffer;
   {
-    // A jthread joins even when this thread's part throws; the helper's own failure (memory)
-    // counts as a first part that stopped short: nothing of this file is counted this run.
-    std::jthread helper([&] {
+    // The helper joins even when this thread's part throws; its own failure (memory) counts as
+    // a first part that stopped short: nothing of this file is counted this run. It starts on
+    // another CPU than this thread's (core/spread_thread.h: else the two often shared one).
+    SpreadThread helper([&] {
       try {
         ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, &first_buffer);
       } catch (...) {

@@ -1,0 +1,42 @@
+// A helper thread started on a CPU other than its creator's, then free to move like any thread.
+//
+// Why: Linux places a new thread by load averages that take tens of milliseconds to catch up. A
+// daemon's worker that slept for seconds looks idle, so the helper it creates for the other half
+// of a job is often queued on the worker's own CPU while another CPU is idle, and the two then
+// share one CPU in 4 ms slices until the balancer moves one. perf sched timehist showed 15-20 ms
+// of a 40 ms two-thread log read spent so (docs/benchmarks.md, "Two threads on one CPU"). Created
+// pinned to the other CPUs this process may use, the helper starts at once where there is room;
+// its first act is to take back the whole set, so the scheduler may move it again as it likes.
+#pragma once
+
+#include <pthread.h>
+
+#include <functional>
+
+namespace obsmon {
+
+class SpreadThread {
+ public:
+  // Starts `body`, which must not throw. Throws std::system_error when no thread can be made
+  // (as std::thread does).
+  explicit SpreadThread(std::function<void()> body);
+  // Joins.
+  ~SpreadThread();
+  SpreadThread(const SpreadThread&) = delete;
+  SpreadThread& operator=(const SpreadThread&) = delete;
+
+  // The creator's CPU the thread was started away from, or -1 when it was started as any other
+  // thread (one CPU allowed, or the placement refused).
+  int avoided_cpu() const { return avoided_cpu_; }
+
+ private:
+  static void* Main(void* self);
+
+  std::function<void()> body_;
+  pthread_t thread_{};
+  int avoided_cpu_ = -1;
+  bool release_ = false;  // the helper widens its CPU set back to allowed_ first
+  cpu_set_t allowed_{};
+};
+
+}  // namespace obsmon

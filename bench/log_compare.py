@@ -25,8 +25,12 @@ Warm means in the page cache when the timed read starts: each run of each tool i
 `log_scan_bench warm` (a whole read, then mincore), because a machine may drop a file's pages
 seconds after a read (this one's kernel runs DAMON's proactive pageout; a file read once before a
 set of runs was 97-99 % resident at obsmon's turn, and every missing page is a disk read inside
-the timed part). Cold means evicted just before (`log_scan_bench evict`). The residency each run
-started from is printed with the table.
+the timed part). Cold means evicted (`log_scan_bench evict`) --cold-pause seconds (1) before the
+read starts, for every tool: on this VM a read started right after other reads of the disk runs
+at about 2 GB/s for any reader, and one started after even 0.2 s without reads is slower the
+fewer requests it keeps in flight (rg 0.47-0.63 s for 422 MB after 0.2-2 s, obsmon 0.21-0.23 s;
+docs/benchmarks.md, "Cold after a pause"). --cold-pause 0 measures the first kind. The residency
+each run started from is printed with the table.
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
 for generated files, the generator's) must agree, or the script exits 1. A file whose last line
 has no newline yet can differ by that line: grep and rg count it, the probe waits for its end.
@@ -132,7 +136,7 @@ def query(db, sql, args=()):
         con.close()
 
 
-def run_obsmon(obsmon, path, shape, scratch, bench, state):
+def run_obsmon(obsmon, path, shape, scratch, bench, state, cold_pause):
     severities, _ = SHAPES[shape]
     d = tempfile.mkdtemp(prefix="run-", dir=scratch)
     link = os.path.join(d, "app.log")
@@ -179,7 +183,9 @@ components:
         started = time.time()
         prepare()
         took = time.time() - started
-        lead = took + 0.2
+        # Warm: 0.2 s, room for the daemon's wake-up. Cold: the same pause every tool gets, at
+        # least 0.05 s (a file put in place as the run starts would wait for the next one).
+        lead = took + (0.2 if state == "warm" else max(cold_pause, 0.05))
         now = time.time()
         next_run = first_run_s + INTERVAL_S * (int((now + lead - first_run_s) / INTERVAL_S) + 1)
         time.sleep(max(0.0, next_run - lead - time.time()))
@@ -241,6 +247,9 @@ def main():
     ap.add_argument("--bench", default="build/bench/log_scan_bench")
     ap.add_argument("--runs", type=int, default=5, help="warm runs per tool and file")
     ap.add_argument("--cold-runs", type=int, default=3, help="cold runs per tool and file")
+    ap.add_argument("--cold-pause", type=float, default=1.0,
+                    help="seconds between a cold run's eviction and the tool's read, the same for "
+                         "every tool (see the top)")
     ap.add_argument("--size-mb", type=int, default=800, help="size of each generated file")
     ap.add_argument("--shapes", default="python,json,nginx,long",
                     help="shapes to generate when no FILE is given")
@@ -281,7 +290,8 @@ def main():
         load = os.getloadavg()
         print(f"# log scan side by side: {os.cpu_count()} CPUs, load average at start "
               f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-              f"{a.runs} warm and {a.cold_runs} cold runs per tool")
+              f"{a.runs} warm and {a.cold_runs} cold runs per tool; cold reads start "
+              f"{a.cold_pause:g} s after the eviction")
         print(f"# grep: {subprocess.run(['grep', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}; "
               f"rg: {subprocess.run(['rg', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
         print("# seconds, min–median–max; ratios = grep's (or rg's) median / obsmon's median "
@@ -303,8 +313,10 @@ def main():
                     for tool, argv in (("grep", ["grep", "-c", "-E", pattern, path]),
                                        ("rg", ["rg", "-c", pattern, path])):
                         residents.append(prepare(bench, path))
+                        if state == "cold":
+                            time.sleep(a.cold_pause)
                         res[tool].append(run_tool(argv, scratch))
-                    r = run_obsmon(obsmon, path, shape, scratch, bench, state)
+                    r = run_obsmon(obsmon, path, shape, scratch, bench, state, a.cold_pause)
                     residents.append(r["resident"])
                     res["obsmon"].append(r)
                 counts = {t: {x[2] for x in res[t]} for t in ("grep", "rg")}

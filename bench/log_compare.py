@@ -29,7 +29,8 @@ the timed part). Cold means evicted (`log_scan_bench evict`) --cold-pause second
 read starts, for every tool: on this VM a read started right after other reads of the disk runs
 at about 2 GB/s for any reader, and one started after even 0.2 s without reads is slower the
 fewer requests it keeps in flight (rg 0.47-0.63 s for 422 MB after 0.2-2 s, obsmon 0.21-0.23 s;
-docs/benchmarks.md, "Cold after a pause"). --cold-pause 0 measures the first kind. The residency
+docs/benchmarks.md, "Cold after a pause"). --cold-pause 0 measures the first kind: every cold
+read then follows a cold read of a 64 MiB scratch file (prime_and_evict). The residency
 each run started from is printed with the table.
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
 for generated files, the generator's) must agree, or the script exits 1. A file whose last line
@@ -136,7 +137,19 @@ def query(db, sql, args=()):
         con.close()
 
 
-def run_obsmon(obsmon, path, shape, scratch, bench, state, cold_pause):
+def prime_and_evict(bench, path, primer):
+    """--cold-pause 0: a cold read of another file just before the eviction, so that every tool's
+    read follows a read of the disk (as rg's followed grep's before this existed)."""
+    evict(bench, primer)
+    with open(primer, "rb") as f:
+        while f.read(4 << 20):
+            pass
+    return evict(bench, path)
+
+
+def run_obsmon(obsmon, path, shape, scratch, prepare, settle):
+    """`prepare()` warms or evicts the file and returns its residency; the probe's run starts
+    about `settle` seconds after it returned."""
     severities, _ = SHAPES[shape]
     d = tempfile.mkdtemp(prefix="run-", dir=scratch)
     link = os.path.join(d, "app.log")
@@ -179,13 +192,11 @@ components:
         # path shortly before the next run, just after it was warmed (or evicted), so that it
         # does not lie there for up to INTERVAL_S, its pages dropped meanwhile (see the top).
         first_run_s = query(db, "SELECT min(ts_ms) FROM probe_runs")[0][0] / 1000.0
-        prepare = (lambda: warm(bench, path)) if state == "warm" else (lambda: evict(bench, path))
         started = time.time()
         prepare()
         took = time.time() - started
-        # Warm: 0.2 s, room for the daemon's wake-up. Cold: the same pause every tool gets, at
-        # least 0.05 s (a file put in place as the run starts would wait for the next one).
-        lead = took + (0.2 if state == "warm" else max(cold_pause, 0.05))
+        # At least 0.05 s: a file put in place as the run starts would wait for the next one.
+        lead = took + max(settle, 0.05)
         now = time.time()
         next_run = first_run_s + INTERVAL_S * (int((now + lead - first_run_s) / INTERVAL_S) + 1)
         time.sleep(max(0.0, next_run - lead - time.time()))
@@ -287,11 +298,17 @@ def main():
                 truth = dict(kv.split("=") for kv in out.split())
                 work.append((path, shape, int(truth["error"]) + int(truth["critical"])))
 
+        primer = os.path.join(scratch, "primer.bin")
+        if a.cold_pause <= 0:
+            with open(primer, "wb") as f:
+                for _ in range(16):
+                    f.write(os.urandom(4 << 20))
         load = os.getloadavg()
         print(f"# log scan side by side: {os.cpu_count()} CPUs, load average at start "
               f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
               f"{a.runs} warm and {a.cold_runs} cold runs per tool; cold reads start "
-              f"{a.cold_pause:g} s after the eviction")
+              + (f"{a.cold_pause:g} s after the eviction" if a.cold_pause > 0 else
+                 "right after a cold read of a 64 MiB scratch file and the eviction"))
         print(f"# grep: {subprocess.run(['grep', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}; "
               f"rg: {subprocess.run(['rg', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
         print("# seconds, min–median–max; ratios = grep's (or rg's) median / obsmon's median "
@@ -308,15 +325,20 @@ def main():
                     continue
                 res = {"grep": [], "rg": [], "obsmon": []}
                 residents = []
-                prepare = warm if state == "warm" else evict
+                if state == "warm":
+                    prepare, settle = (lambda: warm(bench, path)), 0.2
+                elif a.cold_pause > 0:
+                    prepare, settle = (lambda: evict(bench, path)), a.cold_pause
+                else:
+                    prepare, settle = (lambda: prime_and_evict(bench, path, primer)), 0.0
                 for _ in range(runs):
                     for tool, argv in (("grep", ["grep", "-c", "-E", pattern, path]),
                                        ("rg", ["rg", "-c", pattern, path])):
-                        residents.append(prepare(bench, path))
+                        residents.append(prepare())
                         if state == "cold":
-                            time.sleep(a.cold_pause)
+                            time.sleep(settle)
                         res[tool].append(run_tool(argv, scratch))
-                    r = run_obsmon(obsmon, path, shape, scratch, bench, state, a.cold_pause)
+                    r = run_obsmon(obsmon, path, shape, scratch, prepare, settle)
                     residents.append(r["resident"])
                     res["obsmon"].append(r)
                 counts = {t: {x[2] for x in res[t]} for t in ("grep", "rg")}

@@ -308,22 +308,30 @@ double ResidentPercent(int fd) {
   return pct;
 }
 
-int Evict(const std::string& path) {
+// PATH opened read-only for `what` (evict, warm), or -1 after saying why.
+int OpenReadOnly(const char* what, const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    std::fprintf(stderr, "evict: %s: %s\n", path.c_str(), std::strerror(errno));
-    return 2;
-  }
-  (void)::fdatasync(fd);  // dirty pages (a file just generated) are not dropped by DONTNEED
-  const int rc = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+  if (fd < 0) std::fprintf(stderr, "%s: %s: %s\n", what, path.c_str(), std::strerror(errno));
+  return fd;
+}
+
+// Prints "resident=P%" of `fd` and closes it, or says why `what` failed (err: an errno value).
+int ReportAndClose(const char* what, const std::string& path, int fd, int err) {
   const double resident = ResidentPercent(fd);
   ::close(fd);
-  if (rc != 0) {
-    std::fprintf(stderr, "evict: %s: %s\n", path.c_str(), std::strerror(rc));
+  if (err != 0) {
+    std::fprintf(stderr, "%s: %s: %s\n", what, path.c_str(), std::strerror(err));
     return 2;
   }
   std::printf("resident=%.1f%%\n", resident);
   return 0;
+}
+
+int Evict(const std::string& path) {
+  const int fd = OpenReadOnly("evict", path);
+  if (fd < 0) return 2;
+  (void)::fdatasync(fd);  // dirty pages (a file just generated) are not dropped by DONTNEED
+  return ReportAndClose("evict", path, fd, ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED));
 }
 
 int Scan(const std::string& path, int runs, const std::vector<std::string>& specs) {
@@ -364,24 +372,13 @@ int Scan(const std::string& path, int runs, const std::vector<std::string>& spec
 }
 
 int Warm(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    std::fprintf(stderr, "warm: %s: %s\n", path.c_str(), std::strerror(errno));
-    return 2;
-  }
+  const int fd = OpenReadOnly("warm", path);
+  if (fd < 0) return 2;
   std::vector<char> buf(4 << 20);
   ssize_t n;
   while ((n = ::read(fd, buf.data(), buf.size())) > 0) {
   }
-  const int err = n < 0 ? errno : 0;
-  const double resident = ResidentPercent(fd);
-  ::close(fd);
-  if (err != 0) {
-    std::fprintf(stderr, "warm: %s: %s\n", path.c_str(), std::strerror(err));
-    return 2;
-  }
-  std::printf("resident=%.1f%%\n", resident);
-  return 0;
+  return ReportAndClose("warm", path, fd, n < 0 ? errno : 0);
 }
 
 int Usage() {

@@ -34,7 +34,10 @@ read then follows a cold read of a 64 MiB scratch file (prime_and_evict). The re
 each run started from is printed with the table.
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
 for generated files, the generator's) must agree, or the script exits 1. A file whose last line
-has no newline yet can differ by that line: grep and rg count it, the probe waits for its end.
+has no newline yet is compared with that line added to obsmon's count when it matches (grep and
+rg count it, the probe waits for its end). A file that changes during the runs (a live log) is
+reported, not compared: measure a copy. A TERM stops the daemon and removes the scratch
+directory, as Ctrl-C does.
 """
 import argparse
 import os
@@ -114,9 +117,33 @@ def run_tool(argv, scratch):
         wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     text = open(out_path).read().strip()
+    if code == 1 and text == "":
+        text = "0"  # rg -c prints nothing when nothing matches (grep -c prints 0)
     if code not in (0, 1) or not text.isdigit():
         fail(f"{argv[0]} exited {code}: {text[:200]}")
     return wall, ru.ru_utime + ru.ru_stime, int(text)
+
+
+def daemon_log_tail(d, lines=15):
+    """The end of a run's obsmon.log, for an error message (the directory is removed after)."""
+    try:
+        with open(os.path.join(d, "obsmon.log"), errors="replace") as f:
+            return "\n  ".join(f.read().splitlines()[-lines:])
+    except OSError as e:
+        return f"(no log: {e})"
+
+
+def partial_last_line_matches(path, pattern):
+    """1 when the file's last line has no newline yet and matches: grep and rg count it, the
+    probe waits for its newline. 0 otherwise."""
+    tail_at = consumable_bytes(path)
+    with open(path, "rb") as f:
+        f.seek(tail_at)
+        tail = f.read()
+    if not tail:
+        return 0
+    out = subprocess.run(["grep", "-c", "-E", pattern], input=tail, capture_output=True)
+    return 1 if out.stdout.strip() == b"1" else 0
 
 
 def free_port():
@@ -159,7 +186,7 @@ def run_obsmon(obsmon, path, shape, scratch, prepare, settle):
     with open(cfg, "w") as f:
         f.write(f"""listen: 127.0.0.1:{free_port()}
 storage:
-  path: {db}
+  path: {yaml_single(db)}
 components:
   - name: bench
     probes:
@@ -167,7 +194,7 @@ components:
         kind: log
         interval: {INTERVAL_S}s
         timeout: {INTERVAL_S}s
-        paths: [{link}]
+        paths: [{yaml_single(link)}]
         severities:
 {sev}
 """)
@@ -179,9 +206,9 @@ components:
         deadline = time.time() + 3 * INTERVAL_S + 10
         while True:
             if proc.poll() is not None:
-                fail(f"obsmon exited {proc.returncode}; see {d}/obsmon.log")
+                fail(f"obsmon exited {proc.returncode}; its log:\n  {daemon_log_tail(d)}")
             if time.time() > deadline:
-                fail(f"obsmon's first run never committed; see {d}/obsmon.log")
+                fail(f"obsmon's first run never committed; its log:\n  {daemon_log_tail(d)}")
             try:
                 if query(db, "SELECT count(*) FROM probe_runs")[0][0] > 0:
                     break
@@ -207,9 +234,9 @@ components:
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
         while True:
             if proc.poll() is not None:
-                fail(f"obsmon exited {proc.returncode}; see {d}/obsmon.log")
+                fail(f"obsmon exited {proc.returncode}; its log:\n  {daemon_log_tail(d)}")
             if time.time() - t0 > 600:
-                fail("obsmon did not finish the file in 600 s")
+                fail(f"obsmon did not finish the file in 600 s; its log:\n  {daemon_log_tail(d)}")
             try:
                 row = con.execute("SELECT offset FROM log_cursors WHERE probe = 'log'").fetchone()
             except sqlite3.Error:
@@ -270,6 +297,19 @@ def main():
                     help="existing logs to measure (read only), each with the shape whose "
                          "patterns apply: " + ", ".join(SHAPES))
     a = ap.parse_args()
+    if a.runs < 0 or a.cold_runs < 0 or a.runs + a.cold_runs == 0:
+        fail("--runs and --cold-runs must not be negative, and one of them must be above 0")
+    if a.cold_pause < 0:
+        fail("--cold-pause must be 0 or more seconds")
+    if a.size_mb <= 0:
+        fail("--size-mb must be above 0")
+    if not a.files:
+        for shape in a.shapes.split(","):
+            if shape not in SHAPES:
+                fail(f"--shapes: '{shape}' is not one of " + ", ".join(SHAPES))
+    # A TERM (a CI timeout, `kill`) ends the runs through their `finally`: the daemon is stopped
+    # and the scratch directory removed, as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     for tool in ("grep", "rg"):
         if shutil.which(tool) is None:
             fail(f"{tool} is not installed (this script installs nothing)")
@@ -293,8 +333,11 @@ def main():
         else:
             for shape in a.shapes.split(","):
                 path = os.path.join(scratch, f"{shape}.log")
-                out = subprocess.run([bench, "generate", shape, path, str(a.size_mb)],
-                                     check=True, capture_output=True, text=True).stdout
+                gen = subprocess.run([bench, "generate", shape, path, str(a.size_mb)],
+                                     capture_output=True, text=True)
+                if gen.returncode != 0:
+                    fail(f"log_scan_bench generate {shape}: {gen.stderr.strip()}")
+                out = gen.stdout
                 truth = dict(kv.split("=") for kv in out.split())
                 work.append((path, shape, int(truth["error"]) + int(truth["critical"])))
 
@@ -319,7 +362,13 @@ def main():
         results = []
         for path, shape, truth in work:
             size = os.path.getsize(path)
+            before = os.stat(path)
             severities, pattern = SHAPES[shape]
+            partial = partial_last_line_matches(path, pattern)
+            if partial:
+                print(f"# {os.path.basename(path)}: its last line has no newline yet and "
+                      "matches: grep and rg count it, the probe waits for its end (obsmon's "
+                      "count + 1 is compared)")
             for state, runs in (("warm", a.runs), ("cold", a.cold_runs)):
                 if runs <= 0:
                     continue
@@ -342,12 +391,16 @@ def main():
                     residents.append(r["resident"])
                     res["obsmon"].append(r)
                 counts = {t: {x[2] for x in res[t]} for t in ("grep", "rg")}
-                counts["obsmon"] = {r["count"] for r in res["obsmon"]}
+                counts["obsmon"] = {r["count"] + partial for r in res["obsmon"]}
                 if truth is not None:
                     counts["generated"] = {truth}
                 all_counts = set().union(*counts.values())
                 agree = len(all_counts) == 1
-                if not agree:
+                now = os.stat(path)
+                if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    bad.append(f"{os.path.basename(path)} {state}: the file changed during the "
+                               "runs (a live log?): copy it and measure the copy")
+                elif not agree:
                     bad.append(f"{os.path.basename(path)} {state}: counts differ {counts}")
                 gw = [x[0] for x in res["grep"]]
                 gc = [x[1] for x in res["grep"]]

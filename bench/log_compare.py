@@ -50,6 +50,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 # Each shape's patterns, as a user would configure them (most severe first), and the one
 # alternation grep and rg get, which matches exactly the lines matching any of them.
@@ -156,8 +157,13 @@ def yaml_single(s):
     return "'" + s.replace("'", "''") + "'"
 
 
+def read_only_uri(db):
+    # Quoted: a '#' or '?' in the path would end it in a URI.
+    return "file:" + urllib.parse.quote(db) + "?mode=ro"
+
+
 def query(db, sql, args=()):
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+    con = sqlite3.connect(read_only_uri(db), uri=True, timeout=1)
     try:
         return con.execute(sql, args).fetchall()
     finally:
@@ -231,7 +237,7 @@ components:
         cpu0 = cpu_seconds(proc.pid)
         t0 = time.time()
         os.symlink(os.path.abspath(path), link)
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        con = sqlite3.connect(read_only_uri(db), uri=True, timeout=1)
         while True:
             if proc.poll() is not None:
                 fail(f"obsmon exited {proc.returncode}; its log:\n  {daemon_log_tail(d)}")

@@ -18,8 +18,9 @@ Per file and per cache state (warm, cold), each run times:
             commit  t1 - start of the first probe run after t0 (probe_runs.ts_ms): the run plus
                     its commit (a run that read lines is committed at once, without the
                     storage writer's group-commit wait, storage.commit_interval);
-            e2e     t1 - t0, which adds the wait for the probe's next run (t0 is placed about
-                    0.2 s before it; the log probe polls, it does not watch the file);
+            e2e     t1 - t0, which adds the wait for the probe's next run (t0 is placed 0.2 s
+                    before it when warm, --cold-pause when cold; the log probe polls, it does
+                    not watch the file);
             cpu     the obsmon process's utime+stime (/proc/PID/stat) over [t0, t1].
 Warm means in the page cache when the timed read starts: each run of each tool is preceded by
 `log_scan_bench warm` (a whole read, then mincore), because a machine may drop a file's pages
@@ -28,8 +29,8 @@ set of runs was 97-99 % resident at obsmon's turn, and every missing page is a d
 the timed part). Cold means evicted (`log_scan_bench evict`) --cold-pause seconds (1) before the
 read starts, for every tool: on this VM a read started right after other reads of the disk runs
 at about 2 GB/s for any reader, and one started after even 0.2 s without reads is slower the
-fewer requests it keeps in flight (rg 0.47-0.63 s for 422 MB after 0.2-2 s, obsmon 0.21-0.23 s;
-docs/benchmarks.md, "Cold after a pause"). --cold-pause 0 measures the first kind: every cold
+fewer requests it keeps in flight (rg 0.21-0.69 s for 422 MB after 0.2-2 s, obsmon 0.21-0.24 s;
+docs/benchmarks.md, "Issue 17, item 3, stop 45"). --cold-pause 0 measures the first kind: every cold
 read then follows a cold read of a 64 MiB scratch file (prime_and_evict). The residency
 each run started from is printed with the table.
 Counts (obsmon's committed obsmon_log_matches_total summed over severities, grep's, rg's and,
@@ -225,6 +226,7 @@ components:
         # path shortly before the next run, just after it was warmed (or evicted), so that it
         # does not lie there for up to INTERVAL_S, its pages dropped meanwhile (see the top).
         first_run_s = query(db, "SELECT min(ts_ms) FROM probe_runs")[0][0] / 1000.0
+        # Once to learn how long preparing takes, then again, timed to end `settle` before the run.
         started = time.time()
         prepare()
         took = time.time() - started

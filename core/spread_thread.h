@@ -3,8 +3,8 @@
 // Why: Linux places a new thread by load averages that take tens of milliseconds to catch up. A
 // daemon's worker that slept for seconds looks idle, so the helper it creates for the other half
 // of a job is often queued on the worker's own CPU while another CPU is idle, and the two then
-// share one CPU in 4 ms slices until the balancer moves one. perf sched timehist showed 15-20 ms
-// of a 40 ms two-thread log read spent so (docs/benchmarks.md, "Two threads on one CPU"). Created
+// share one CPU in 4 ms slices until the balancer moves one. perf sched timehist showed 19 ms of
+// a 40 ms two-thread log read spent so (docs/benchmarks.md, "Issue 17, item 3, stop 45"). Created
 // pinned to the other CPUs this process may use, the helper starts at once where there is room;
 // its first act is to take back the whole set, so the scheduler may move it again as it likes.
 #pragma once
@@ -31,6 +31,8 @@ class SpreadThread {
 
  private:
   static void* Main(void* self);
+  // Starts the thread on `cpus`; false when the placement or the thread was refused.
+  bool StartOn(const cpu_set_t& cpus);
 
   std::function<void()> body_;
   pthread_t thread_{};

@@ -138,6 +138,10 @@ struct CandidateFilters {
   __attribute__((target("avx2"))) uint32_t Mask(const char* at) const {
     const size_t count = K == 0 ? k : K;
     __m256i any = _mm256_setzero_si256();
+    // Unrolled explicitly: GCC -O2 left the loop rolled for K = 3 (the default
+    // severities' CRITICAL, FATAL, ERROR), its filters and offsets reloaded from the stack at
+    // every block; unrolled, a warm 422 MB long-line scan took 0.033 s instead of 0.050 s.
+#pragma GCC unroll 8
     for (size_t j = 0; j < count; ++j) {
       const __m256i both = _mm256_and_si256(_mm256_cmpeq_epi8(Load(at + first_off[j]), first[j]),
                                             _mm256_cmpeq_epi8(Load(at + second_off[j]), second[j]));

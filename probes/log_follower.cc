@@ -104,7 +104,8 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
   if (const int64_t split = SplitPoint(file, offset); split > offset) {
     return ReadInTwo(file, offset, split, finished_file, expired, out, end_offset, head);
   }
-  return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head, &buffer_);
+  return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head,
+                   Buffer(0));
 }
 
 int64_t LogFollower::SplitPoint(LogFile& file, int64_t offset) const {
@@ -135,7 +136,7 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
   auto shared = file.Share();
   if (!shared.ok()) {
     return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head,
-                     &buffer_);
+                     Buffer(0));
   }
   // Each part counts into its own output; the parts are then added in file order, exactly as
   // one pass would have (same lines, counts, kept events and notes in the same order).
@@ -144,14 +145,15 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
   second.matches.assign(out->matches.size(), 0);
   int64_t first_end = offset, second_end = split;
   bool second_done = false;
-  std::vector<char> first_buffer;
+  char* const first_buffer = Buffer(1);
+  char* const second_buffer = Buffer(0);
   {
     // The helper joins even when this thread's part throws; its own failure (memory) counts as
     // a first part that stopped short: nothing of this file is counted this run. It starts on
     // another CPU than this thread's (core/spread_thread.h: else the two often shared one).
     SpreadThread helper([&] {
       try {
-        ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, &first_buffer);
+        ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, first_buffer);
       } catch (...) {
         first = FollowOutput{};
         first.matches.assign(out->matches.size(), 0);
@@ -159,7 +161,7 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
       }
     });
     second_done = ReadRange(file, split, kNoLimit, finished_file, expired, &second, &second_end,
-                            nullptr, &buffer_);
+                            nullptr, second_buffer);
   }
   Append(std::move(first), out);
   if (first_end != split) {
@@ -192,16 +194,13 @@ void LogFollower::Append(FollowOutput part, FollowOutput* out) const {
 
 bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool finished_file,
                             const std::function<bool()>& expired, FollowOutput* out,
-                            int64_t* end_offset, std::string* head,
-                            std::vector<char>* buffer) const {
+                            int64_t* end_offset, std::string* head, char* buf) const {
   *end_offset = offset;
   if (Status s = file.Seek(offset); !s.ok()) {
     AddNote(&out->notes, file.path() + ": " + s.message());
     return false;
   }
   const size_t cap = options_.read_chunk_bytes;
-  buffer->resize(cap);
-  char* buf = buffer->data();
   size_t have = 0;  // bytes in buf not yet consumed (a partial line)
   int64_t consumed = offset;
   bool in_long = false;  // inside a line longer than the buffer

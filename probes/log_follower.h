@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/read_buffer.h"
 #include "core/records.h"
 #include "probes/log_file.h"
 #include "probes/log_scanner.h"
@@ -116,14 +117,19 @@ class LogFollower {
   bool ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool finished_file,
                  const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
                  std::string* head);
+  // Read buffer `i` (0: this thread's, 1: a backlog helper's), read_chunk_bytes long.
+  char* Buffer(int i) {
+    return buffers_.Reserve(2 * options_.read_chunk_bytes) + i * options_.read_chunk_bytes;
+  }
   // Adds a part read after what `out` holds, keeping max_events_per_poll over both.
   void Append(FollowOutput part, FollowOutput* out) const;
-  // ReadFile() over [offset, limit) with the given buffer: safe to run in two threads at once
-  // on two LogFiles. `limit` must follow a newline (or be kNoLimit).
+  // ReadFile() over [offset, limit) with `buf` (read_chunk_bytes of it): safe to run in two
+  // threads at once on two LogFiles and two buffers. `limit` must follow a newline (or be
+  // kNoLimit).
   static constexpr int64_t kNoLimit = INT64_MAX;
   bool ReadRange(LogFile& file, int64_t offset, int64_t limit, bool finished_file,
                  const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
-                 std::string* head, std::vector<char>* buffer) const;
+                 std::string* head, char* buf) const;
   void CountLine(std::string_view line, int severity, const std::string& file,
                  FollowOutput* out) const;
   static void NoteBinary(const LogFile& file, FollowOutput* out);
@@ -207,7 +213,9 @@ class LogFollower {
   // (offset 0) means: no non-empty file was read, every non-empty rotated file is unread.
   // An empty file is never the cursor's file: it cannot be recognised once compressed.
   LogCursor cursor_;
-  std::vector<char> buffer_;
+  // Two read buffers of read_chunk_bytes, one per thread of a backlog read, mapped at the first
+  // read and kept (core/read_buffer.h: fresh ones cost a page fault each 4 KiB).
+  ReadBuffer buffers_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
   // The unreadable rotated files already reported (ReportLost()); only those still listed

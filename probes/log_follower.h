@@ -117,10 +117,6 @@ class LogFollower {
   bool ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool finished_file,
                  const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
                  std::string* head);
-  // Read buffer `i` (0: this thread's, 1: a backlog helper's), read_chunk_bytes long.
-  char* Buffer(int i) {
-    return buffers_.Reserve(2 * options_.read_chunk_bytes) + i * options_.read_chunk_bytes;
-  }
   // Adds a part read after what `out` holds, keeping max_events_per_poll over both.
   void Append(FollowOutput part, FollowOutput* out) const;
   // ReadFile() over [offset, limit) with `buf` (read_chunk_bytes of it): safe to run in two
@@ -213,9 +209,9 @@ class LogFollower {
   // (offset 0) means: no non-empty file was read, every non-empty rotated file is unread.
   // An empty file is never the cursor's file: it cannot be recognised once compressed.
   LogCursor cursor_;
-  // Two read buffers of read_chunk_bytes, one per thread of a backlog read, mapped at the first
-  // read and kept (core/read_buffer.h: fresh ones cost a page fault each 4 KiB).
-  ReadBuffer buffers_;
+  // The read buffer of one-thread reads (read_chunk_bytes), mapped at the first read and kept;
+  // only the pages reads wrote are resident (core/read_buffer.h).
+  ReadBuffer buffer_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
   // The unreadable rotated files already reported (ReportLost()); only those still listed

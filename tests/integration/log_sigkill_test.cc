@@ -284,6 +284,96 @@ TEST_P(LogBacklogTest, ABacklogReadInTwoThreadsCountsExactlyAcrossAKillAndARotat
   EXPECT_EQ(s.criticals, writer.criticals());
 }
 
+// Seven backlogs of 36 MiB (each read in two threads), read while a user does what users do
+// beside the daemon: SIGHUP reloads that change the probe's read_chunk_bytes (the probe is
+// replaced, mid-read or not), sqlite3 reads and .backup of the live database, `obsmon observe
+// start` and `observe report`. The persisted counts equal what the writer wrote, no matched line
+// is stored twice, and every backup is a whole database whose counts never exceed the writer's.
+TEST_P(LogBacklogTest, ABacklogReadBesideReloadsBackupsAndTheCliCountsExactly) {
+  const std::string log = dir_.File("carbon.log");
+  const std::string db = dir_.File("obsmon.db");
+  testing::LogWriter writer(log, /*seed=*/46);
+  // Each round appends a new backlog of 36 MiB (read in two threads), then reloads, backs up
+  // and runs the CLI at once, while the daemon's next run (every 100 ms) reads it.
+  const auto append_backlog = [&] {
+    const auto target = std::filesystem::file_size(log) + (36u << 20);
+    do {
+      if (!writer.Append(20'000)) return false;
+    } while (std::filesystem::file_size(log) < target);
+    return true;
+  };
+  ASSERT_TRUE(writer.Append(1));
+  ASSERT_TRUE(append_backlog());
+  config_ = dir_.File("obsmon.yml");
+  const auto write_config = [&](int round) {
+    // Odd rounds a 64 KiB chunk, even rounds the default: each reload replaces the probe.
+    WriteWholeFile(config_, "listen: 127.0.0.1:0\nstorage:\n  path: " + db +
+                                "\ncomponents:\n  - name: carbon\n    labels: {job: carbon}\n"
+                                "    probes:\n      - name: logs\n        kind: log\n"
+                                "        interval: 100ms\n        paths: [" + log + "]\n" +
+                                (round % 2 == 1 ? "        read_chunk_bytes: 65536\n" : ""));
+  };
+  write_config(0);
+  Start();
+  std::vector<std::string> backups;
+  for (int round = 1; round <= 6; ++round) {
+    ASSERT_TRUE(append_backlog());
+    write_config(round);
+    obsmon_->Signal(SIGHUP);
+    const std::string backup = dir_.File("backup-" + std::to_string(round) + ".db");
+    auto [backup_code, backup_out] =
+        testing::RunCommand({"sqlite3", db, ".backup '" + backup + "'"}, backup + ".out");
+    EXPECT_EQ(backup_code, 0) << backup_out;
+    if (backup_code == 0) backups.push_back(backup);
+    auto [read_code, read_out] = testing::RunCommand(
+        {"sqlite3", db, "SELECT count(*) FROM probe_runs;"}, dir_.File("read.out"));
+    EXPECT_EQ(read_code, 0) << read_out;
+    // The period starts once; its report is asked for every round after.
+    const std::vector<std::string> cli =
+        round == 1
+            ? std::vector<std::string>{kObsmon, "observe", "start", "carbon", "--days", "7",
+                                       "--config", config_}
+            : std::vector<std::string>{kObsmon, "observe", "report", "carbon", "--format",
+                                       "json", "--config", config_};
+    auto [cli_code, cli_out] = testing::RunCommand(cli, dir_.File("cli.out"));
+    EXPECT_EQ(cli_code, 0) << cli_out;
+  }
+  const double matches = writer.errors() + writer.criticals();
+  WaitUntil(
+      [&] {
+        const Stored s = ReadStored(db);
+        return s.ok && s.lines >= writer.lines() && s.errors + s.criticals >= matches;
+      },
+      120s);
+  obsmon_->Signal(SIGTERM);
+  ASSERT_EQ(obsmon_->Wait(), 0) << obsmon_->Output();
+  const Stored s = ReadStored(db);
+  ASSERT_TRUE(s.ok);
+  EXPECT_EQ(s.lines, writer.lines());
+  EXPECT_EQ(s.errors, writer.errors());
+  EXPECT_EQ(s.criticals, writer.criticals());
+  // Each stored event is a written ERROR or CRITICAL line, stored once (events past a run's
+  // max_events_per_run are counted, not kept).
+  std::set<int64_t> seen;
+  for (const auto& line : s.events) {
+    const int64_t n = LineNumber(line);
+    EXPECT_TRUE(writer.IsMatch(n)) << line;
+    EXPECT_TRUE(seen.insert(n).second) << "stored twice: " << line;
+  }
+  EXPECT_EQ(static_cast<double>(seen.size()) + s.capped + s.storage_dropped, matches);
+  ASSERT_FALSE(backups.empty());
+  for (const auto& backup : backups) {
+    auto [code, out] = testing::RunCommand({"sqlite3", backup, "PRAGMA integrity_check;"},
+                                           backup + ".check");
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_NE(out.find("ok"), std::string::npos) << backup << ": " << out;
+    const Stored b = ReadStored(backup);
+    ASSERT_TRUE(b.ok) << backup;
+    EXPECT_LE(b.lines, writer.lines()) << backup;
+    EXPECT_LE(b.errors + b.criticals, matches) << backup;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(LogBacklog, LogBacklogTest,
                          ::testing::Values(Scenario{"copytruncate", "  copytruncate\n"}),
                          [](const auto& info) { return std::string(info.param.name); });

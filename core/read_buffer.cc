@@ -13,6 +13,11 @@ namespace {
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
+size_t PageBytes() {
+  static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
 void* MapAnonymous(size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -45,12 +50,17 @@ void ReadBuffer::Release() {
   huge_ = false;
 }
 
-char* ReadBuffer::Reserve(size_t bytes) {
+void ReadBuffer::Trim(size_t keep) {
+  const size_t from = RoundUp(keep, PageBytes());
+  if (data_ == nullptr || from >= size_) return;
+  (void)::madvise(data_ + from, size_ - from, MADV_DONTNEED);
+}
+
+char* ReadBuffer::Reserve(size_t bytes, Pages pages) {
   if (bytes <= size_ && data_ != nullptr) return data_;
   Release();
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const size_t size = RoundUp(bytes == 0 ? 1 : bytes, page);
-  if (size < kHugePageBytes) {
+  const size_t size = RoundUp(bytes == 0 ? 1 : bytes, PageBytes());
+  if (pages == kSmallPages || size < kHugePageBytes) {
     data_ = static_cast<char*>(MapAnonymous(size));
     size_ = size;
     return data_;

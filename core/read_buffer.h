@@ -1,6 +1,6 @@
-// Memory that file reads are copied into: mapped once and kept, never zeroed by us, and on
-// transparent huge pages where the kernel offers them (madvise(MADV_HUGEPAGE); THP "madvise" or
-// "always").
+// Memory that file reads are copied into: mapped once and kept, never zeroed by us, and, when
+// asked, on transparent huge pages where the kernel offers them (madvise(MADV_HUGEPAGE); THP
+// "madvise" or "always").
 //
 // Why: a fresh std::vector is zeroed page by page, one page fault each 4 KiB. On the 2-core VM
 // of docs/benchmarks.md a page fault costs about 10 us: touching a fresh 2 MiB of 4 KiB pages
@@ -26,12 +26,22 @@ class ReadBuffer {
   ReadBuffer(const ReadBuffer&) = delete;
   ReadBuffer& operator=(const ReadBuffer&) = delete;
 
+  // kHugePages: a buffer of at least kHugePageBytes is aligned to one and advised for huge
+  // pages, for a buffer that is written whole soon (one fault instead of 512). kSmallPages: 4
+  // KiB pages, resident only as they are written, for a buffer kept whose use may be small
+  // (a huge page would make a one-line read hold 2 MiB).
+  enum Pages { kSmallPages, kHugePages };
+
   // At least `bytes` bytes of unspecified content, the same memory as the last call's while
-  // `bytes` is not larger than capacity(). Throws std::bad_alloc when it cannot be mapped.
-  char* Reserve(size_t bytes);
+  // `bytes` is not larger than capacity() (`pages` is then not looked at). Throws
+  // std::bad_alloc when it cannot be mapped.
+  char* Reserve(size_t bytes, Pages pages);
   size_t capacity() const { return size_; }
-  // Whether the kernel accepted MADV_HUGEPAGE for it (tests; false when never asked: < 2 MiB).
+  // Whether the kernel accepted MADV_HUGEPAGE for it (tests; false when not asked).
   bool huge_pages_advised() const { return huge_; }
+  // Gives the pages past the first `keep` bytes back to the kernel (they read as zeros when
+  // next touched); the mapping and its capacity stay.
+  void Trim(size_t keep);
 
  private:
   void Release();

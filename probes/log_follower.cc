@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <new>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include "core/spread_thread.h"
@@ -23,9 +26,7 @@ void AddNote(std::vector<std::string>* notes, std::string note) {
   notes->push_back(std::move(note));
 }
 
-int64_t ToNs(int64_t seconds, int64_t nanoseconds) {
-  return seconds * 1'000'000'000 + nanoseconds;
-}
+int64_t ToNs(int64_t seconds, int64_t nanoseconds) { return seconds * 1'000'000'000 + nanoseconds; }
 
 // The file's birth time (statx), 0 when the file system does not keep one or it cannot be read.
 int64_t BirthNs(const std::string& path) {
@@ -104,8 +105,35 @@ bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
   if (const int64_t split = SplitPoint(file, offset); split > offset) {
     return ReadInTwo(file, offset, split, finished_file, expired, out, end_offset, head);
   }
-  return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head,
-                   buffer_.Reserve(options_.read_chunk_bytes));
+  return ReadInOne(file, offset, finished_file, expired, out, end_offset, head);
+}
+
+bool LogFollower::ReadInOne(LogFile& file, int64_t offset, bool finished_file,
+                            const std::function<bool()>& expired, FollowOutput* out,
+                            int64_t* end_offset, std::string* head) {
+  *end_offset = offset;
+  char* buf = nullptr;
+  try {
+    buf = buffer_.Reserve(options_.read_chunk_bytes, ReadBuffer::kSmallPages);
+  } catch (const std::bad_alloc&) {
+    // The run fails naming the file and the setting; the probe's other files go on, and this
+    // one is read from the same place by a later run.
+    if (out->trouble.empty()) {
+      out->trouble = file.path() + ": cannot map a read buffer of " +
+                     std::to_string(options_.read_chunk_bytes) +
+                     " bytes (read_chunk_bytes): out of memory";
+    }
+    return false;
+  }
+  const bool done =
+      ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head, buf);
+  // A read that used more than kKeptResidentBytes of a larger buffer gives those pages back:
+  // between runs a followed file holds at most that much, whatever read_chunk_bytes is (fresh
+  // eyes: 100 files of 20 MB at read_chunk_bytes 64 MiB held 2.4 GB for good).
+  if (*end_offset - offset > static_cast<int64_t>(kKeptResidentBytes)) {
+    buffer_.Trim(kKeptResidentBytes);
+  }
+  return done;
 }
 
 int64_t LogFollower::SplitPoint(LogFile& file, int64_t offset) const {
@@ -134,10 +162,7 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
                             const std::function<bool()>& expired, FollowOutput* out,
                             int64_t* end_offset, std::string* head) {
   auto shared = file.Share();
-  if (!shared.ok()) {
-    return ReadRange(file, offset, kNoLimit, finished_file, expired, out, end_offset, head,
-                     buffer_.Reserve(options_.read_chunk_bytes));
-  }
+  if (!shared.ok()) return ReadInOne(file, offset, finished_file, expired, out, end_offset, head);
   // Each part counts into its own output; the parts are then added in file order, exactly as
   // one pass would have (same lines, counts, kept events and notes in the same order).
   FollowOutput first, second;
@@ -149,22 +174,35 @@ bool LogFollower::ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool f
   // chunk it is one 2 MiB huge page where the kernel offers them, 0.1-0.2 ms to fault in
   // instead of 5 ms for 512 fresh 4 KiB pages on this VM (core/read_buffer.h), and it does
   // not stay resident in every follower that once read a backlog.
+  // Without that memory or a thread (a tasks limit, RLIMIT_AS) the file is read in one thread,
+  // as a smaller backlog is (fresh eyes: the exception failed every run of the probe, for good).
   ReadBuffer buffers;
-  char* const first_buffer = buffers.Reserve(2 * options_.read_chunk_bytes);
+  char* first_buffer = nullptr;
+  try {
+    first_buffer = buffers.Reserve(2 * options_.read_chunk_bytes, ReadBuffer::kHugePages);
+  } catch (const std::bad_alloc&) {
+    return ReadInOne(file, offset, finished_file, expired, out, end_offset, head);
+  }
   char* const second_buffer = first_buffer + options_.read_chunk_bytes;
   {
     // The helper joins even when this thread's part throws; its own failure (memory) counts as
     // a first part that stopped short: nothing of this file is counted this run. It starts on
     // another CPU than this thread's (core/spread_thread.h: else the two often shared one).
-    SpreadThread helper([&] {
-      try {
-        ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, first_buffer);
-      } catch (...) {
-        first = FollowOutput{};
-        first.matches.assign(out->matches.size(), 0);
-        first_end = offset;
-      }
-    });
+    std::optional<SpreadThread> helper;
+    try {
+      helper.emplace([&] {
+        try {
+          ReadRange(*shared, offset, split, false, expired, &first, &first_end, head, first_buffer);
+        } catch (...) {
+          first = FollowOutput{};
+          first.matches.assign(out->matches.size(), 0);
+          first_end = offset;
+        }
+      });
+    } catch (const std::system_error&) {
+      buffers = ReadBuffer();
+      return ReadInOne(file, offset, finished_file, expired, out, end_offset, head);
+    }
     second_done = ReadRange(file, split, kNoLimit, finished_file, expired, &second, &second_end,
                             nullptr, second_buffer);
   }
@@ -341,13 +379,12 @@ std::vector<LogFollower::Candidate> LogFollower::Candidates(
           struct statx stx {};
           const bool sized = ::statx(AT_FDCWD, r.path.c_str(), 0,
                                      STATX_SIZE | STATX_MTIME | STATX_BTIME, &stx) == 0;
-          refused.push_back(
-              {r.path, r.inode, rank, sized ? static_cast<int64_t>(stx.stx_size) : -1,
-               sized ? ToNs(stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec) : 0,
-               sized && (stx.stx_mask & STATX_BTIME)
-                   ? ToNs(stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec)
-                   : 0,
-               f.status().message()});
+          refused.push_back({r.path, r.inode, rank, sized ? static_cast<int64_t>(stx.stx_size) : -1,
+                             sized ? ToNs(stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec) : 0,
+                             sized && (stx.stx_mask & STATX_BTIME)
+                                 ? ToNs(stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec)
+                                 : 0,
+                             f.status().message()});
         }
         continue;
       }
@@ -462,7 +499,8 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
   auto live = LogFile::Open(path_);
   if (!live.ok()) {
     out.trouble = live.status().message();
-    struct stat st {}, link {};
+    struct stat st {
+    }, link{};
     const bool exists = ::stat(path_.c_str(), &st) == 0;
     if (!exists && ::lstat(path_.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
       out.trouble += " (a symlink to a missing file)";
@@ -615,8 +653,8 @@ bool LogFollower::OlderHistoryListed(const ReadPlan& plan, size_t rank, PollStar
   return false;
 }
 
-void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
-                                   PollStart previous, ReadPlan* plan) const {
+void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank, PollStart previous,
+                                   ReadPlan* plan) const {
   const FileId cursor_id{cursor_.dev, cursor_.inode};
   const auto compressed = [](const Unreadable& u) { return u.path.ends_with(".gz"); };
   const auto fresh = [&](const Unreadable& u) { return Fresh(u.mtime_ns, previous); };
@@ -661,7 +699,7 @@ void LogFollower::LostToUnreadable(const LogFile* live, int cursor_rank,
       cursor_file = nullptr;
     }
   }
-  const int cursor_at = cursor_rank >= 0          ? cursor_rank
+  const int cursor_at = cursor_rank >= 0         ? cursor_rank
                         : cursor_file != nullptr ? static_cast<int>(cursor_file->rank)
                                                  : -1;
   for (const auto& u : plan->unreadable) {
@@ -756,8 +794,8 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   auto now = live.Fingerprint();
   const std::string read_fp = offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
   struct stat st {};
-  const bool unchanged = live.Stat(&st) && st.st_size >= end &&
-                         (read_fp.empty() || live.MatchesFingerprint(read_fp));
+  const bool unchanged =
+      live.Stat(&st) && st.st_size >= end && (read_fp.empty() || live.MatchesFingerprint(read_fp));
   // A plan that listed the rotated files and then reads the live file from 0 counts on no
   // rotation between the listing and this read. A copytruncate in between moves the generation
   // the plan took for live into a new copy, and the live file starts the next one (a loaded
@@ -770,12 +808,12 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   const size_t common = std::min(head.size(), plan.live_head.size());
   const bool rotated =
       unchanged && plan.listed && offset == 0 &&
-      (head.compare(0, common, plan.live_head, 0, common) != 0 ||
-       RotatedSince(plan.listed_inodes));
+      (head.compare(0, common, plan.live_head, 0, common) != 0 || RotatedSince(plan.listed_inodes));
   if (!unchanged || rotated) {
     *out = before;
-    AddNote(&out->notes, path_ + (rotated ? ": rotated while reading; will resume from its copy"
-                                          : ": truncated while reading; will resume from its copy"));
+    AddNote(&out->notes,
+            path_ + (rotated ? ": rotated while reading; will resume from its copy"
+                             : ": truncated while reading; will resume from its copy"));
     // Without a cursor (a first run), what the file held when this read began was not history:
     // name it by the first bytes read, so that the next poll finds them in the copytruncate
     // copy and reads it from 0, instead of taking the copy for history (fresh eyes: a first run

@@ -113,7 +113,15 @@ class LogFollower {
   // Where ReadFile() splits a large unread part in two (just after a newline near its middle),
   // or -1 to read it in one pass.
   int64_t SplitPoint(LogFile& file, int64_t offset) const;
-  // [offset, split) in a second thread (on file.Share()), [split, end) in this one.
+  // [offset, end) in this thread, with the kept buffer; false with out->trouble set when that
+  // buffer cannot be mapped.
+  bool ReadInOne(LogFile& file, int64_t offset, bool finished_file,
+                 const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
+                 std::string* head);
+  // What of the kept buffer stays resident after a read that used more of it.
+  static constexpr size_t kKeptResidentBytes = size_t{1} << 20;
+  // [offset, split) in a second thread (on file.Share()), [split, end) in this one; in one
+  // thread when no thread or buffers can be had.
   bool ReadInTwo(LogFile& file, int64_t offset, int64_t split, bool finished_file,
                  const std::function<bool()>& expired, FollowOutput* out, int64_t* end_offset,
                  std::string* head);
@@ -158,10 +166,10 @@ class LogFollower {
     // False when the cursor no longer says what was read (none yet, or its file was lost): if
     // the live file turns out empty, Anchor() then says "everything that exists now was read".
     bool cursor_valid = false;
-    std::vector<Candidate> candidates;  // rotated siblings not in steps (for Anchor())
-    bool listed = false;                // candidates were listed
+    std::vector<Candidate> candidates;    // rotated siblings not in steps (for Anchor())
+    bool listed = false;                  // candidates were listed
     std::vector<uint64_t> listed_inodes;  // every rotated file listed then (RotatedSince())
-    std::string live_head;  // the live file's first bytes just before that listing
+    std::string live_head;                // the live file's first bytes just before that listing
     std::vector<Unreadable> unreadable;   // rotated names listed that could not be opened
     // Of those, the ones that hold bytes after the cursor, with how many (LostToUnreadable()):
     // kUnknownBytes when some are unread but not how many, kMaybeBytes when perhaps some.
@@ -210,7 +218,7 @@ class LogFollower {
   // An empty file is never the cursor's file: it cannot be recognised once compressed.
   LogCursor cursor_;
   // The read buffer of one-thread reads (read_chunk_bytes), mapped at the first read and kept;
-  // only the pages reads wrote are resident (core/read_buffer.h).
+  // only the pages reads wrote are resident, at most kKeptResidentBytes between runs.
   ReadBuffer buffer_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;

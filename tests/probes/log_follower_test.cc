@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "core/clock.h"
@@ -353,9 +355,8 @@ TEST_F(LogFollowerTest, ARunStoppedInARotatedFileCountsAllThatIsLeftAsLag) {
   ASSERT_EQ(::stat((path + ".3").c_str(), &oldest), 0);
   ASSERT_EQ(out.cursor->inode, oldest.st_ino) << "stopped in the oldest rotated file";
   ASSERT_LT(out.cursor->offset, size(path + ".3"));
-  EXPECT_EQ(out.lag_bytes,
-            size(path + ".3") - out.cursor->offset + size(path + ".2") + size(path + ".1") +
-                size(path));
+  EXPECT_EQ(out.lag_bytes, size(path + ".3") - out.cursor->offset + size(path + ".2") +
+                               size(path + ".1") + size(path));
   // Compressed rotations pending: a run past its deadline reads one of them, not all.
   for (int poll = 0; poll < 100 && totals_.lines < static_cast<uint64_t>(next - 1); ++poll) {
     Poll(f);
@@ -552,12 +553,15 @@ TEST_F(LogFollowerTest, ACopytruncateBetweenTheListingAndTheLiveReadLosesNoGener
   ::truncate(path.c_str(), 0);
   AppendToFile(path, Lines(21, 20, &errors_, &criticals_));
   // Rotation 2, after the poll has listed .1 and before it reads the live file.
-  PollThroughARotation(f, [&] {
-    std::filesystem::rename(path + ".1", path + ".2");
-    std::filesystem::copy_file(path, path + ".1");
-    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
-    AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
-  }, 45u);
+  PollThroughARotation(
+      f,
+      [&] {
+        std::filesystem::rename(path + ".1", path + ".2");
+        std::filesystem::copy_file(path, path + ".1");
+        EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+        AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
+      },
+      45u);
 }
 
 // The same race when the poll took a copy in progress for the live file's own entry (so did not
@@ -578,11 +582,14 @@ TEST_F(LogFollowerTest, ACopyInProgressCompletedBeforeTheLiveReadIsStillRead) {
   std::filesystem::rename(path + ".1", path + ".2");
   WriteWholeFile(path + ".1", second.substr(0, 300));
   // The copy completes, the live file is truncated and gets new lines.
-  PollThroughARotation(f, [&] {
-    WriteWholeFile(path + ".1", second);
-    EXPECT_EQ(::truncate(path.c_str(), 0), 0);
-    AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
-  }, 45u);
+  PollThroughARotation(
+      f,
+      [&] {
+        WriteWholeFile(path + ".1", second);
+        EXPECT_EQ(::truncate(path.c_str(), 0), 0);
+        AppendToFile(path, Lines(41, 5, &errors_, &criticals_));
+      },
+      45u);
 }
 
 // 1,100 bytes of banner, longer than the 1 KiB fingerprint: files beginning with it look alike.
@@ -641,8 +648,8 @@ TEST_F(LogFollowerTest, ANewFileBeginningAsAnOlderOneDoesNotHideTheCursorsFile) 
   EXPECT_EQ(totals_.errors, 5u);
   const std::string gen2 =
       "2025-10-14 INFO generation two\nERROR two\nERROR three, half written\nERROR four\n";
-  EXPECT_EQ(totals_.bytes, (banner + "ERROR one\n").size() + gen2.size() +
-                               (banner + "ERROR five\n").size());
+  EXPECT_EQ(totals_.bytes,
+            (banner + "ERROR one\n").size() + gen2.size() + (banner + "ERROR five\n").size());
 }
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
@@ -935,8 +942,8 @@ TEST_F(UnreadableRotationTest, ThreeCopytruncatesBetweenTwoPollsCountTheCursorsT
       if (::truncate(path.c_str(), 0) != 0) std::abort();
     };
     copytruncate("ERROR a\nERROR b\n");  // the cursor's generation: 8 bytes unread
-    copytruncate("INFO second\n");        // 12 bytes
-    copytruncate("INFO third!\n");        // 12 bytes
+    copytruncate("INFO second\n");       // 12 bytes
+    copytruncate("INFO third!\n");       // 12 bytes
     AppendToFile(path, "CRITICAL now\n");
     FollowOutput out = PollAsNobody(f);
     if (out.lines != 1 || out.matches[0] != 1) return 2;
@@ -1141,8 +1148,8 @@ TEST_F(LogFollowerTest, ABacklogReadInTwoThreadsIsExactlyTheOneThreadRead) {
     const std::string live_tail = MakeMixedLog(100, 3).text + "ERROR unfinished";
     const size_t max_events = 1 + rng() % 400;
     auto read_all = [&](size_t parallel_min_bytes) {
-      const std::string dir = dir_.File("run-" + std::to_string(seed) + "-" +
-                                        std::to_string(parallel_min_bytes));
+      const std::string dir =
+          dir_.File("run-" + std::to_string(seed) + "-" + std::to_string(parallel_min_bytes));
       std::filesystem::create_directories(dir);
       const std::string path = dir + "/app.log";
       WriteWholeFile(path, text);
@@ -1173,6 +1180,41 @@ TEST_F(LogFollowerTest, ABacklogReadInTwoThreadsIsExactlyTheOneThreadRead) {
       EXPECT_EQ(strip(one[i]), strip(two[i])) << "poll " << i;
     }
   }
+}
+
+// Fresh eyes, stop 46: with no second thread to be had (systemd's TasksMax, `ulimit -u`), a
+// backlog read threw, and every run of the probe failed for good, its other files too. It is
+// read in one thread instead. In a child process that runs as nobody with RLIMIT_NPROC 1, where
+// no thread can be created.
+TEST_F(LogFollowerTest, ABacklogReadWithoutASecondThreadIsReadInOne) {
+  const MixedLog log = MakeMixedLog(6000, 20);
+  const std::string path = dir_.File("no-thread.log");
+  WriteWholeFile(path, log.text);
+  ASSERT_EQ(::chmod(dir_.path().c_str(), 0755), 0);  // for nobody
+  FollowOptions options{.read_chunk_bytes = 4096};
+  options.parallel_min_bytes = 1;  // every read is split
+  const auto child = [&] {
+    if (::getuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(2);
+    const struct rlimit one { 1, 1 };
+    if (::setrlimit(RLIMIT_NPROC, &one) != 0) std::_Exit(3);
+    std::thread probe;  // the premise: no thread can be made here
+    try {
+      probe = std::thread([] {});
+      probe.join();
+      std::_Exit(4);
+    } catch (const std::system_error&) {
+    }
+    LogFollower f(path, scanner_.get(), options);
+    const FollowOutput out = f.Poll(kNever);
+    const bool exact = out.trouble.empty() && out.lines == log.lines &&
+                       out.matches == std::vector<uint64_t>{log.criticals, log.errors} &&
+                       out.bytes == log.text.size();
+    std::fprintf(stderr, "lines %llu of %llu, trouble '%s'\n",
+                 static_cast<unsigned long long>(out.lines),
+                 static_cast<unsigned long long>(log.lines), out.trouble.c_str());
+    std::_Exit(exact ? 0 : 1);
+  };
+  EXPECT_EXIT(child(), ::testing::ExitedWithCode(0), "lines 6000 of 6000, trouble ''");
 }
 
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {

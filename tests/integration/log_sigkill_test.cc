@@ -98,6 +98,26 @@ class LogSigkillTest : public ::testing::TestWithParam<Scenario> {
         << obsmon_->Output();
   }
 
+  // Waits (120 s at most) until the database holds what `writer` wrote, stops the daemon with
+  // SIGTERM and expects the persisted counts to equal the writer's exactly; returns them.
+  Stored StopOnceCaughtUp(const std::string& db, const testing::LogWriter& writer) {
+    const double matches = writer.errors() + writer.criticals();
+    WaitUntil(
+        [&] {
+          const Stored s = ReadStored(db);
+          return s.ok && s.lines >= writer.lines() && s.errors + s.criticals >= matches;
+        },
+        120s);
+    obsmon_->Signal(SIGTERM);
+    EXPECT_EQ(obsmon_->Wait(), 0) << obsmon_->Output();
+    const Stored s = ReadStored(db);
+    EXPECT_TRUE(s.ok);
+    EXPECT_EQ(s.lines, writer.lines());
+    EXPECT_EQ(s.errors, writer.errors());
+    EXPECT_EQ(s.criticals, writer.criticals());
+    return s;
+  }
+
   ScratchDir dir_;
   std::string config_;
   std::unique_ptr<Subprocess> obsmon_;
@@ -268,20 +288,7 @@ TEST_P(LogBacklogTest, ABacklogReadInTwoThreadsCountsExactlyAcrossAKillAndARotat
   const auto [code, out] = RunLogrotate(conf, dir_.File("state"));
   ASSERT_EQ(code, 0) << out;
   ASSERT_TRUE(writer.Append(5'000));
-  const double matches = writer.errors() + writer.criticals();
-  WaitUntil(
-      [&] {
-        const Stored s = ReadStored(db);
-        return s.ok && s.lines >= writer.lines() && s.errors + s.criticals >= matches;
-      },
-      120s);
-  obsmon_->Signal(SIGTERM);
-  ASSERT_EQ(obsmon_->Wait(), 0) << obsmon_->Output();
-  const Stored s = ReadStored(db);
-  ASSERT_TRUE(s.ok);
-  EXPECT_EQ(s.lines, writer.lines());
-  EXPECT_EQ(s.errors, writer.errors());
-  EXPECT_EQ(s.criticals, writer.criticals());
+  StopOnceCaughtUp(db, writer);
 }
 
 // Seven backlogs of 36 MiB (each read in two threads), read while a user does what users do
@@ -339,19 +346,7 @@ TEST_P(LogBacklogTest, ABacklogReadBesideReloadsBackupsAndTheCliCountsExactly) {
     EXPECT_EQ(cli_code, 0) << cli_out;
   }
   const double matches = writer.errors() + writer.criticals();
-  WaitUntil(
-      [&] {
-        const Stored s = ReadStored(db);
-        return s.ok && s.lines >= writer.lines() && s.errors + s.criticals >= matches;
-      },
-      120s);
-  obsmon_->Signal(SIGTERM);
-  ASSERT_EQ(obsmon_->Wait(), 0) << obsmon_->Output();
-  const Stored s = ReadStored(db);
-  ASSERT_TRUE(s.ok);
-  EXPECT_EQ(s.lines, writer.lines());
-  EXPECT_EQ(s.errors, writer.errors());
-  EXPECT_EQ(s.criticals, writer.criticals());
+  const Stored s = StopOnceCaughtUp(db, writer);
   // Each stored event is a written ERROR or CRITICAL line, stored once (events past a run's
   // max_events_per_run are counted, not kept).
   std::set<int64_t> seen;

@@ -36,10 +36,17 @@ bool SpreadThread::StartOn(const cpu_set_t& cpus) {
   return started;
 }
 
-SpreadThread::~SpreadThread() { pthread_join(thread_, nullptr); }
+SpreadThread::~SpreadThread() { Join(); }
+
+void SpreadThread::Join() {
+  if (joined_) return;
+  pthread_join(thread_, nullptr);
+  joined_ = true;
+}
 
 void* SpreadThread::Main(void* arg) {
   auto* self = static_cast<SpreadThread*>(arg);
+  self->started_on_ = sched_getcpu();
   // Failure leaves the helper on the other CPUs for its (short) life: slower at worst, never wrong.
   if (self->release_) sched_setaffinity(0, sizeof(self->allowed_), &self->allowed_);
   self->body_();

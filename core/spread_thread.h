@@ -28,6 +28,11 @@ class SpreadThread {
   // The creator's CPU the thread was started away from, or -1 when it was started as any other
   // thread (one CPU allowed, or the placement refused).
   int avoided_cpu() const { return avoided_cpu_; }
+  // Waits for the thread to end; the destructor does it when this was not called.
+  void Join();
+  // The CPU the thread ran its first instruction on, before it widened its CPU set (after
+  // Join(); the body itself may already have been moved to any CPU).
+  int started_on_cpu() const { return started_on_; }
 
  private:
   static void* Main(void* self);
@@ -37,6 +42,8 @@ class SpreadThread {
   std::function<void()> body_;
   pthread_t thread_{};
   int avoided_cpu_ = -1;
+  int started_on_ = -1;
+  bool joined_ = false;
   bool release_ = false;  // the helper widens its CPU set back to allowed_ first
   cpu_set_t allowed_{};
 };

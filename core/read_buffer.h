@@ -1,4 +1,5 @@
-// Memory that file reads are copied into: mapped once and kept, never zeroed by us, and, when
+// Memory that file reads are copied into: mapped at the first Reserve() and kept while the
+// object lives (reused by every later Reserve() that fits), never zeroed by us, and, when
 // asked, on transparent huge pages where the kernel offers them (madvise(MADV_HUGEPAGE); THP
 // "madvise" or "always").
 //

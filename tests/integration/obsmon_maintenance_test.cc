@@ -154,6 +154,24 @@ class ObsmonMaintenanceTest : public ::testing::Test {
     EXPECT_EQ(code, 0) << out;
     return out;
   }
+  // When (wall ms) sqlite3, reading the live database beside the daemon, first saw an up run
+  // that began after `after_ms` committed; 0 when none was within 30 s.
+  int64_t UpRunCommittedAfter(int64_t after_ms) {
+    int64_t seen_ms = 0;
+    WaitUntil(
+        [&] {
+          auto [code, out] = testing::RunCommand(
+              {"sqlite3", dir_.File("obsmon.db"),
+               "SELECT count(*) FROM probe_runs WHERE success = 1 AND ts_ms > " +
+                   std::to_string(after_ms)},
+              dir_.File("sqlite3.out"));
+          if (code != 0 || std::atoll(out.c_str()) == 0) return false;
+          seen_ms = WallMs();
+          return true;
+        },
+        30s);
+    return seen_ms;
+  }
   void WriteConfig(int target_port) {
     WriteWholeFile(dir_.File("obsmon.yml"),
                    "listen: 127.0.0.1:0\n"
@@ -180,7 +198,7 @@ nlohmann::json ComponentJson(httplib::Client& api) {
 // The API's figures and, from the same refresh (the computed_at before and after agree), /metrics',
 // from a refresh computed at `not_before_ms` or later: the refresher is paced by its CPU share, so
 // under a sanitizer its last refresh may be seconds old (CI once read one made 0.1 s after the
-// last down span ended, before that span's last run was committed).
+// last down span ended, before that span's last run was committed; see UpRunCommittedAfter).
 std::pair<Figures, Figures> ApiAndMetrics(httplib::Client& api, nlohmann::json* api_json,
                                           int64_t not_before_ms) {
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -228,18 +246,23 @@ TEST_F(ObsmonMaintenanceTest, OverviewMetricsAndPeriodReportAgreeWithTheTruth) {
   ASSERT_LT(WallMs(), maintenance.start) << "`obsmon maintenance add` took too long";
   std::this_thread::sleep_for(std::chrono::milliseconds(lead + 13500 - WallMs()));
 
-  httplib::Client api("127.0.0.1", port);
-  nlohmann::json api_json;
-  // A refresh a second after the last down span ended: its runs are committed by then.
-  auto [from_api, from_metrics] = ApiAndMetrics(api, &api_json, lead + 13000);
-  const auto report =
-      nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}), nullptr, false);
-  ASSERT_FALSE(report.is_discarded());
-
   // The truth, from the target's own answers: down outside maintenance only.
   const std::vector<Span> truth = target.Answered();
   ExpectAnsweredWithinSchedule(truth, ReadSchedule(dir_.File("target.log")));
   ASSERT_EQ(truth.size(), 2u);
+
+  // A refresh made once the first up run after the last down span is committed, seen with
+  // sqlite3 beside the daemon: from then on down and budget no longer move. (A fixed second
+  // after the span was not enough: the group commit waits up to storage.commit_interval, 1 s,
+  // and CI read a refresh that saw the span's last down run but not the up run after it.)
+  const int64_t up_committed_ms = UpRunCommittedAfter(truth[1].start);
+  ASSERT_GT(up_committed_ms, 0) << "no up run after the last down span was committed";
+  httplib::Client api("127.0.0.1", port);
+  nlohmann::json api_json;
+  auto [from_api, from_metrics] = ApiAndMetrics(api, &api_json, up_committed_ms);
+  const auto report =
+      nlohmann::json::parse(Cli({"observe", "report", "svc", "--format", "json"}), nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
   int64_t truth_down = 0, truth_down_in_maintenance = 0;
   for (const Span& s : truth) {
     truth_down_in_maintenance += Overlap(s, maintenance);
@@ -357,9 +380,16 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
   target.Schedule({{lead + 500, lead + 2500}});
   std::this_thread::sleep_for(std::chrono::milliseconds(lead + 4000 - WallMs()));
 
+  // The truth: one outage of about 2 s, as the target answered it.
+  const std::vector<Span> truth = target.Answered();
+  ExpectAnsweredWithinSchedule(truth, ReadSchedule(dir_.File("target.log")));
+  ASSERT_EQ(truth.size(), 1u);
+  const int64_t up_committed_ms = UpRunCommittedAfter(truth[0].start);
+  ASSERT_GT(up_committed_ms, 0) << "no up run after the outage was committed";
+
   httplib::Client api("127.0.0.1", port);
-  // The page and the API from one refresh (computed_at before and after the page agree), made a
-  // second after the outage ended (its runs committed; see ApiAndMetrics).
+  // The page and the API from one refresh (computed_at before and after the page agree), made
+  // once the first up run after the outage was committed (see the other test).
   std::string page;
   nlohmann::json before, after;
   const auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -371,7 +401,7 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
     ASSERT_EQ(res->status, 200);
     page = res->body;
     const auto computed_at = ParseTimestamp(before["window"]["computed_at"].get<std::string>());
-    if (computed_at && *computed_at < lead + 3500 && std::chrono::steady_clock::now() < deadline) {
+    if (computed_at && *computed_at < up_committed_ms && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(50ms);
       continue;
     }
@@ -407,11 +437,7 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
   EXPECT_EQ(PageFigure(card, "incidents"), std::to_string(report["incidents"].size()));
   EXPECT_EQ(PageFigure(card, "critical_lines"), "0");
 
-  // The truth: one outage of about 2 s, as the target answered it; the budget is 0.5 % of one
-  // day (432 s) less it.
-  const std::vector<Span> truth = target.Answered();
-  ExpectAnsweredWithinSchedule(truth, ReadSchedule(dir_.File("target.log")));
-  ASSERT_EQ(truth.size(), 1u);
+  // The budget is 0.5 % of one day (432 s) less the outage the target answered.
   const int64_t truth_down = truth[0].end - truth[0].start;
   EXPECT_EQ(PageFigure(card, "incidents"), "1");
   const double slack_ms = 250;  // the target's answers and obsmon's runs differ by the latency

@@ -282,6 +282,13 @@ def mmm(xs):
     return xs[0], statistics.median(xs), xs[-1]
 
 
+def cpu_ratio(other, obsmon):
+    """Other's CPU over obsmon's, or "n/a" where obsmon's is under one tick of the kernel's CPU
+    clock (/proc counts CPU in 10 ms ticks: a small file's read often reads 0.000, and dividing by
+    it printed ratios in the millions; fresh eyes, stop 47)."""
+    return f"{other / obsmon:.2f}" if obsmon >= 0.005 else "n/a"
+
+
 def fmt_mmm(xs, unit="s"):
     lo, med, hi = mmm(xs)
     return f"{lo:.3f}–{med:.3f}–{hi:.3f}"
@@ -431,9 +438,9 @@ def main():
                     "e2e": f"{fmt_mmm(oe)}",
                     "gbps": f"{size / 1e9 / med(orun):.2f} / {size / 1e9 / med(ow):.2f}",
                     "vs_grep": f"{med(gw) / med(orun):.2f} / {med(gw) / med(ow):.2f} / "
-                               f"{med(gc) / max(med(oc), 1e-9):.2f}",
+                               f"{cpu_ratio(med(gc), med(oc))}",
                     "vs_rg": f"{med(rw) / med(orun):.2f} / {med(rw) / med(ow):.2f} / "
-                             f"{med(rc) / max(med(oc), 1e-9):.2f}",
+                             f"{cpu_ratio(med(rc), med(oc))}",
                     "resident": resident_range(residents),
                 })
                 # Paired per run (grep, rg and obsmon alternate), for bench/compare.sh's table:

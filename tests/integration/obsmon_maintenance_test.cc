@@ -401,7 +401,8 @@ TEST_F(ObsmonMaintenanceTest, OverviewPageAndBadgeShowTheFiguresOfTheApiReportAn
     ASSERT_EQ(res->status, 200);
     page = res->body;
     const auto computed_at = ParseTimestamp(before["window"]["computed_at"].get<std::string>());
-    if (computed_at && *computed_at < up_committed_ms && std::chrono::steady_clock::now() < deadline) {
+    if (computed_at && *computed_at < up_committed_ms &&
+        std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(50ms);
       continue;
     }

@@ -63,7 +63,17 @@ inline int64_t RunsAKillMayLose(int64_t interval_ms) {
 // A /health endpoint answering 200 on 127.0.0.1 (a port of its own), counting what it answered.
 class HealthTarget {
  public:
-  HealthTarget() {
+  // `kept_connections` > 0: the target keeps up to that many connections open for an hour
+  // (httplib closes one after 5 requests or 5 s idle by default, and serves each kept
+  // connection on a worker of its own, so the pool is sized for them).
+  explicit HealthTarget(int kept_connections = 0) {
+    if (kept_connections > 0) {
+      server_.set_keep_alive_max_count(1'000'000);
+      server_.set_keep_alive_timeout(3600);
+      server_.new_task_queue = [kept_connections] {
+        return new httplib::ThreadPool(static_cast<size_t>(kept_connections) + 4);
+      };
+    }
     server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content("{\"status\":\"OK\"}", "application/json");
       ++answered_;
@@ -87,8 +97,10 @@ class HealthTarget {
 };
 
 // A component `name` of a config's `components:` list, with one http health probe of
-// 127.0.0.1:`port`/health every 200 ms.
-inline std::string HealthComponentYaml(const std::string& name, int port) {
+// 127.0.0.1:`port`/health every 200 ms; `extra_probe_keys` are more of the probe's keys, each a
+// line indented by 8 spaces.
+inline std::string HealthComponentYaml(const std::string& name, int port,
+                                       const std::string& extra_probe_keys = "") {
   return "  - name: " + name +
          "\n"
          "    probes:\n"
@@ -98,7 +110,8 @@ inline std::string HealthComponentYaml(const std::string& name, int port) {
          std::to_string(port) +
          "/health\n"
          "        interval: 200ms\n"
-         "        timeout: 150ms\n";
+         "        timeout: 150ms\n" +
+         extra_probe_keys;
 }
 
 // Starts `obsmon run --config <config> <extra...>`; `port` gets its HTTP port once it listens

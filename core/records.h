@@ -63,6 +63,9 @@ struct LogCursor {
   std::string fingerprint;  // hex digest of the file's first bytes (empty until there are any)
   int64_t offset = 0;       // bytes consumed: always at a line boundary
   TimestampMs updated_ms = 0;
+  // The path and every rotation of it are gone (a glob's match deleted): storage forgets the
+  // cursor instead of writing it, so that its state does not outlive the file.
+  bool retired = false;
 };
 
 // An increment of a counter that must survive restarts (log matches, lines read, codecarbon
@@ -71,6 +74,9 @@ struct CounterDelta {
   std::string name;
   Labels labels;
   double delta = 0;
+  // Storage forgets the stored total instead of adding to it: its source is gone (a retired
+  // log file). The samples written before keep its history.
+  bool forget = false;
 };
 
 // A persisted counter's running total.

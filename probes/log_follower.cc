@@ -509,6 +509,11 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     }
   }
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous, &out);
+  if (out.trouble_is_no_file) {
+    const bool never_read = cursor_.inode == 0;
+    out.gone = never_read || (plan.listed && plan.listed_inodes.empty() &&
+                              plan.unreadable.empty() && plan.steps.empty());
+  }
   // While the live file cannot be opened the run fails with that reason, and the rotated files
   // are judged by the next poll that can: the mark stays (fresh eyes: with an unreadable live
   // file every restart named the same rotated file again).

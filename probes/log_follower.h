@@ -55,6 +55,11 @@ struct FollowOutput {
   // subdirectory a wildcard matches is not followed either); an explicit path's is. A symlink
   // to a missing file is not "no file": its name is there, and the log it names is missed.
   bool trouble_is_no_file = false;
+  // Set with `trouble_is_no_file` when nothing of the path is left to read, now or later: no
+  // rotated file of it is listed either (or it was never read, so none is its history). A glob's
+  // match in that state is forgotten (LogProbe): a file of the same name made later is new, and
+  // read from its start as any new match is.
+  bool gone = false;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;
   // Bytes not yet consumed after this poll: of the live file, plus, when the poll stopped

@@ -1,5 +1,6 @@
 #include "probes/log_probe.h"
 
+#include <fnmatch.h>
 #include <glob.h>
 #include <sys/stat.h>
 
@@ -26,14 +27,21 @@ constexpr size_t kMaxDetailBytes = 4096;
 // A glob walks every directory its wildcard segments reach: `/**/**/**/*` walked the whole file
 // system past the probe's timeout and SIGTERM (fresh eyes, issue 13, second pass). Bounded as
 // rule_files are: at most kMaxWildcardSegments segments with wildcards (refused at load) and
-// kMaxGlobMatches files (a run with more is down, and follows none of them).
-constexpr size_t kMaxGlobMatches = 1000;
+// max_files files (a run with more is down, and follows none of that glob's).
 constexpr size_t kMaxWildcardSegments = 3;
+constexpr size_t kMaxMaxFiles = 100'000;
+constexpr char kFilesFollowed[] = "obsmon_log_files_followed";
 
-Result<std::vector<std::string>> ExpandGlob(const std::string& pattern) {
-  auto out = ExpandGlobBounded(pattern, kMaxGlobMatches, kMaxWildcardSegments);
+Result<std::vector<std::string>> ExpandGlob(const std::string& pattern, size_t max_matches) {
+  auto out = ExpandGlobBounded(pattern, max_matches, kMaxWildcardSegments);
   if (out.ok()) std::sort(out->begin(), out->end());
   return out;
+}
+
+// Whether glob(3) could list `path` for `pattern`: the same wildcards, '/' and a leading '.'
+// matched only literally.
+bool GlobCovers(const std::string& pattern, const std::string& path) {
+  return ::fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME | FNM_PERIOD) == 0;
 }
 
 std::string TotalKey(const std::string& name, const Labels& labels) {
@@ -45,6 +53,7 @@ std::string TotalKey(const std::string& name, const Labels& labels) {
 Result<std::unique_ptr<LogProbe>> LogProbe::Create(const ProbeSpec& spec, LogProbeOptions options,
                                                    const Clock& clock) {
   if (options.paths.empty()) return Status::InvalidArgument("no paths configured");
+  if (options.max_files == 0) return Status::InvalidArgument("max_files must be at least 1");
   auto scanner = LogScanner::Create(options.severities, options.case_insensitive);
   if (!scanner.ok()) return scanner.status();
   return std::unique_ptr<LogProbe>(
@@ -77,14 +86,18 @@ void LogProbe::Restore(ProbeStateSource& state) {
   followers_.clear();
   restored_.clear();
   totals_.clear();
+  last_lag_.clear();
+  resume_at_.clear();
   for (auto& cursor : state.LogCursors(spec_.key)) restored_[cursor.path] = cursor;
+  adopt_restored_ = true;
   for (auto& counter : state.Counters(spec_.key)) {
     const std::string& n = counter.name;
     if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped &&
         n != kUnreadable) {
       continue;
     }
-    totals_[TotalKey(n, counter.labels)] = counter;
+    const std::string source = counter.labels.Get("source");
+    totals_[source][TotalKey(n, counter.labels)] = counter;
   }
 }
 
@@ -103,7 +116,7 @@ LogFollower& LogProbe::FollowerFor(const std::string& path) {
 
 void LogProbe::AddCounter(const std::string& name, const Labels& labels, double delta,
                           ProbeResult* out) {
-  auto& total = totals_[TotalKey(name, labels)];
+  auto& total = totals_[labels.Get("source")][TotalKey(name, labels)];
   if (total.name.empty()) {
     total.name = name;
     total.labels = labels;
@@ -112,50 +125,119 @@ void LogProbe::AddCounter(const std::string& name, const Labels& labels, double 
   if (delta != 0) out->counters.push_back({name, labels, delta});
 }
 
-ProbeResult LogProbe::Run(const Deadline& deadline) {
-  ProbeResult result = ProbeResult::Up();
-  std::vector<std::string> troubles;
-  std::vector<std::string> notes;
-
+void LogProbe::AddFollowers(const Deadline& deadline, std::vector<std::string>* explicit_paths,
+                            std::vector<std::string>* troubles) {
+  size_t refused = 0;
+  auto follow = [&](const std::string& path) {
+    if (!followers_.contains(path) && followers_.size() >= options_.max_files) {
+      ++refused;
+      return;
+    }
+    FollowerFor(path);
+  };
   // Explicit paths are followed (and reported when unreadable); glob matches are added as they
-  // appear and kept so that a rotated-away match is still finished.
-  std::vector<std::string> explicit_paths;
+  // appear and kept while a rotated-away match is still being finished.
+  std::vector<const std::string*> globs;
   for (const auto& p : options_.paths) {
     if (!HasGlobChars(p)) {
-      explicit_paths.push_back(p);
-      FollowerFor(p);
+      explicit_paths->push_back(p);
+      follow(p);
       continue;
     }
-    if (deadline.Expired(clock_)) break;
-    auto matches = ExpandGlob(p);
+    globs.push_back(&p);
+    if (deadline.Expired(clock_)) continue;
+    auto matches = ExpandGlob(p, options_.max_files);
     if (!matches.ok()) {
-      troubles.push_back(p + ": " + matches.status().message());
+      troubles->push_back(p + ": " + matches.status().message() + " (max_files)");
       continue;
     }
-    if (matches->empty()) troubles.push_back(p + ": no file matches");
+    if (matches->empty()) troubles->push_back(p + ": no file matches");
     for (const auto& m : *matches) {
       // A wildcard matching a subdirectory (`/var/log/app/*`) is not a log to follow. Asked of
       // new matches only: a followed one is not stat'ed again every run.
       struct stat st {};
       if (!followers_.contains(m) && ::stat(m.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) continue;
-      FollowerFor(m);
+      follow(m);
     }
   }
+  if (adopt_restored_) {
+    // A stored cursor whose file no glob lists any more (deleted while obsmon was down) is
+    // followed once, found gone and retired; one no pattern covers (the paths were changed)
+    // stays in storage as it was.
+    adopt_restored_ = false;
+    std::vector<std::string> adopt;
+    for (const auto& [path, cursor] : restored_) {
+      if (std::any_of(globs.begin(), globs.end(),
+                      [&](const std::string* g) { return GlobCovers(*g, path); })) {
+        adopt.push_back(path);
+      }
+    }
+    for (const auto& path : adopt) follow(path);
+  }
+  if (refused > 0) {
+    troubles->push_back(std::to_string(refused) + " matching file" + (refused == 1 ? "" : "s") +
+                        " not followed: " + std::to_string(followers_.size()) +
+                        " are, max_files is " + std::to_string(options_.max_files));
+  }
+}
+
+void LogProbe::Retire(const std::string& path, ProbeResult* out) {
+  followers_.erase(path);
+  last_lag_.erase(path);
+  LogCursor gone;
+  gone.key = spec_.key;
+  gone.path = path;
+  gone.retired = true;
+  out->log_cursors.push_back(std::move(gone));
+  if (auto it = totals_.find(path); it != totals_.end()) {
+    for (auto& [key, total] : it->second) {
+      CounterDelta forget{total.name, total.labels, 0};
+      forget.forget = true;
+      out->counters.push_back(std::move(forget));
+    }
+    totals_.erase(it);
+  }
+}
+
+ProbeResult LogProbe::Run(const Deadline& deadline) {
+  ProbeResult result = ProbeResult::Up();
+  std::vector<std::string> troubles;
+  std::vector<std::string> notes;
+  std::vector<std::string> explicit_paths;
+  AddFollowers(deadline, &explicit_paths, &troubles);
 
   const auto expired = [&] { return deadline.Expired(clock_); };
   const TimestampMs now = clock_.NowMs();
   const auto& severities = scanner_->severities();
-  for (auto& [path, follower] : followers_) {
-    FollowOutput out = follower->Poll(expired);
+  std::vector<std::string> retired;
+  size_t polled = 0;
+  size_t left = 0;
+  // From where the previous run stopped, round to it again.
+  auto it = followers_.lower_bound(resume_at_);
+  resume_at_.clear();
+  for (size_t n = 0; n < followers_.size(); ++n, ++it) {
+    if (it == followers_.end()) it = followers_.begin();
+    const std::string& path = it->first;
+    if (polled > 0 && expired()) {
+      left = followers_.size() - n;
+      resume_at_ = path;
+      break;
+    }
+    ++polled;
+    FollowOutput out = it->second->Poll(expired);
     const bool is_explicit =
         std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
+    if (out.gone && !is_explicit) {
+      retired.push_back(path);
+      continue;
+    }
     // A glob's match that went away is not reported (rotated or deleted); one that cannot be
     // read (permission denied, a FIFO, a dangling symlink) is, as an explicit path's: it is a
     // log obsmon misses.
     if (!out.trouble.empty() && (is_explicit || !out.trouble_is_no_file)) {
       troubles.push_back(path + ": " + out.trouble);
     }
-    for (auto& n : out.notes) notes.push_back(std::move(n));
+    for (auto& note : out.notes) notes.push_back(std::move(note));
 
     const Labels labels = SourceLabels(path);
     AddCounter(kLinesRead, labels, static_cast<double>(out.lines), &result);
@@ -186,12 +268,34 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
       result.log_cursors.push_back(std::move(c));
     }
     if (out.trouble.empty()) {
-      result.samples.push_back({kScanLag, labels, 0, static_cast<double>(out.lag_bytes)});
+      last_lag_[path] = out.lag_bytes;
+    } else {
+      last_lag_.erase(path);
     }
   }
-  for (const auto& [key, total] : totals_) {
-    result.samples.push_back({total.name, total.labels, 0, total.value});
+  for (const auto& path : retired) Retire(path, &result);
+  if (left > 0) {
+    notes.push_back(std::to_string(left) + " of " + std::to_string(followers_.size()) +
+                    " files not read: the timeout came first (the next run begins with them)");
   }
+
+  // The followed sources' series: their running totals and scan lag. A retired source's are
+  // no longer exported, as a target that went away.
+  for (const auto& [path, follower] : followers_) {
+    if (auto lag = last_lag_.find(path); lag != last_lag_.end()) {
+      result.samples.push_back({kScanLag, SourceLabels(path), 0, static_cast<double>(lag->second)});
+    }
+    if (auto totals = totals_.find(path); totals != totals_.end()) {
+      for (const auto& [key, total] : totals->second) {
+        result.samples.push_back({total.name, total.labels, 0, total.value});
+      }
+    }
+  }
+  Labels probe_labels = spec_.labels;
+  probe_labels.Set("component", spec_.key.component);
+  probe_labels.Set("probe", spec_.key.probe);
+  result.samples.push_back(
+      {kFilesFollowed, std::move(probe_labels), 0, static_cast<double>(followers_.size())});
 
   if (!troubles.empty()) {
     result.success = false;
@@ -250,6 +354,14 @@ std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
       settings.ErrorAt("read_chunk_bytes", "'read_chunk_bytes' must be between 4096 and 67108864");
     } else {
       options.follow.read_chunk_bytes = static_cast<size_t>(*n);
+    }
+  }
+  if (auto n = settings.Int("max_files")) {
+    if (*n < 1 || *n > static_cast<int64_t>(kMaxMaxFiles)) {
+      settings.ErrorAt("max_files", "'max_files' must be between 1 and " +
+                                        std::to_string(kMaxMaxFiles));
+    } else {
+      options.max_files = static_cast<size_t>(*n);
     }
   }
   if (auto n = settings.Int("max_events_per_run")) {

@@ -29,6 +29,11 @@ struct LogProbeOptions {
   std::vector<SeverityPattern> severities = DefaultSeverities();
   bool case_insensitive = false;
   FollowOptions follow;
+  // At most this many files are followed at once (explicit paths, glob matches, rotated-away
+  // matches still being finished), and a glob matching more is refused: each costs a follower
+  // and its running totals (several series). A glob's match that is gone with every rotation of
+  // it is forgotten, so this bounds the files alive at once, not those seen over time.
+  size_t max_files = 1000;
 };
 
 class LogProbe final : public Probe {
@@ -50,6 +55,15 @@ class LogProbe final : public Probe {
   Labels SourceLabels(const std::string& path) const;
   // Adds `delta` to the running total and to the result's counter increments.
   void AddCounter(const std::string& name, const Labels& labels, double delta, ProbeResult* out);
+  // Adds the followers of this run: explicit paths, glob matches and, on the first run after
+  // Restore(), the stored cursors' paths a glob covers (so that a file deleted while obsmon was
+  // down is retired, not kept forever). Appends to `troubles`; `explicit_paths` gets the
+  // explicit ones.
+  void AddFollowers(const Deadline& deadline, std::vector<std::string>* explicit_paths,
+                    std::vector<std::string>* troubles);
+  // Forgets a glob's match that is gone with every rotation of it: its follower, its totals
+  // (no longer exported) and, through `out`, its stored cursor and counters.
+  void Retire(const std::string& path, ProbeResult* out);
 
   ProbeSpec spec_;
   LogProbeOptions options_;
@@ -57,12 +71,20 @@ class LogProbe final : public Probe {
   std::unique_ptr<LogScanner> scanner_;
   std::map<std::string, std::unique_ptr<LogFollower>> followers_;  // by path
   std::map<std::string, LogCursor> restored_;  // stored cursors by path, not yet used
-  // Running totals of the persistent counters, keyed by name + labels text.
-  std::map<std::string, CounterValue> totals_;
+  bool adopt_restored_ = false;                // the next run looks at restored_ (AddFollowers)
+  // Running totals of the persistent counters by source path, then by name + labels text. Only
+  // the followed sources' are exported (a restored one waits for its file to be matched).
+  std::map<std::string, std::map<std::string, CounterValue>> totals_;
+  // The scan lag each follower last reported, exported for one the timeout left unread.
+  std::map<std::string, int64_t> last_lag_;
+  // Where the next run starts polling: past the timeout a run stops between files, and the
+  // next one begins with the first it left, so every file is read in turn.
+  std::string resume_at_;
 };
 
 // The registry's factory: reads `paths`, `severities` (a mapping name -> RE2 pattern, in order of
-// precedence), `case_insensitive`, `max_line_bytes`, `read_chunk_bytes`, `max_events_per_run`.
+// precedence), `case_insensitive`, `max_line_bytes`, `read_chunk_bytes`, `max_events_per_run`,
+// `max_files`.
 std::unique_ptr<Probe> MakeLogProbe(const ProbeSpec& spec, ConfigNode& settings,
                                     const Clock& clock);
 

@@ -64,14 +64,20 @@ StorageSink::Carried StorageSink::Keep(WriteBatch& batch) {
   kept.cursors = std::move(batch.log_cursors);
   // One increment per counter, however many refused runs it sums: the state kept is bounded by
   // the probe's sources, not by how long the refusals last.
+  // A forgotten counter (its log file retired) ends its entry: the increments before it are
+  // dropped with it, one after it (a file of that name made again) starts a new entry.
   std::map<std::string, size_t> index;
   for (CounterDelta& d : batch.counters) {
-    auto [at, added] = index.emplace(d.name + d.labels.ToString(), kept.counters.size());
+    std::string key = d.name + d.labels.ToString();
+    auto [at, added] = index.emplace(key, kept.counters.size());
     if (added) {
       kept.counters.push_back(std::move(d));
+    } else if (d.forget) {
+      kept.counters[at->second] = std::move(d);
     } else {
       kept.counters[at->second].delta += d.delta;
     }
+    if (kept.counters[index[key]].forget) index.erase(key);
   }
   if (batch.log_events.size() > kMaxCarriedEvents) {
     // The earliest are kept, as storage keeps a day's first lines under its daily cap.

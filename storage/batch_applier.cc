@@ -60,6 +60,7 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                      "ON CONFLICT (component, probe, path) DO UPDATE SET dev = excluded.dev, "
                      "inode = excluded.inode, fingerprint = excluded.fingerprint, "
                      "offset = excluded.offset, updated_ms = excluded.updated_ms"),
+      delete_cursor_(db, "DELETE FROM log_cursors WHERE component = ? AND probe = ? AND path = ?"),
       count_events_(db,
                     "SELECT count(*) FROM log_events WHERE component = ? AND ts_ms >= ? AND "
                     "ts_ms < ?"),
@@ -69,6 +70,7 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       upsert_counter_(db,
                       "INSERT INTO counters (series_id, value) VALUES (?, ?) "
                       "ON CONFLICT (series_id) DO UPDATE SET value = value + excluded.value"),
+      delete_counter_(db, "DELETE FROM counters WHERE series_id = ?"),
       cache_sizer_(cache_cap_bytes),
       clock_(clock),
       head_(db, clock, head_move_interval_ms),
@@ -152,13 +154,23 @@ void BatchApplier::AddCounter(int64_t series_id, double delta) {
   upsert_counter_.exec();
 }
 
+void BatchApplier::ForgetCounter(int64_t series_id) {
+  delete_counter_.reset();
+  delete_counter_.bind(1, series_id);
+  delete_counter_.exec();
+}
+
 void BatchApplier::WriteOne(const WriteBatch& batch, ApplyResult* result, Rollups* rollups) {
   WriteRuns(batch.runs, result, rollups);
   WriteSamples(batch.samples, result);
   WriteLogCursors(batch.log_cursors);
   WriteLogEvents(batch.log_events, result);
   for (const CounterDelta& d : batch.counters) {
-    AddCounter(SeriesId(d.name, d.labels), d.delta);
+    if (d.forget) {
+      ForgetCounter(SeriesId(d.name, d.labels));
+    } else {
+      AddCounter(SeriesId(d.name, d.labels), d.delta);
+    }
   }
 }
 
@@ -213,6 +225,14 @@ void BatchApplier::WriteSamples(const std::vector<Sample>& samples, ApplyResult*
 
 void BatchApplier::WriteLogCursors(const std::vector<LogCursor>& cursors) {
   for (const LogCursor& c : cursors) {
+    if (c.retired) {
+      delete_cursor_.reset();
+      delete_cursor_.bindNoCopy(1, c.key.component);
+      delete_cursor_.bindNoCopy(2, c.key.probe);
+      delete_cursor_.bindNoCopy(3, c.path);
+      delete_cursor_.exec();
+      continue;
+    }
     upsert_cursor_.reset();
     upsert_cursor_.bindNoCopy(1, c.key.component);
     upsert_cursor_.bindNoCopy(2, c.key.probe);

@@ -74,6 +74,7 @@ class BatchApplier {
   // Log events already stored for (component, day), read once and then counted here.
   int64_t& EventsOfDay(const std::string& component, int64_t day);
   void AddCounter(int64_t series_id, double delta);
+  void ForgetCounter(int64_t series_id);
   void FlushRollups(const Rollups& rollups);
 
   SQLite::Database& db_;
@@ -87,9 +88,11 @@ class BatchApplier {
   SQLite::Statement select_rollup_hist_;
   SQLite::Statement upsert_rollup_;
   SQLite::Statement upsert_cursor_;
+  SQLite::Statement delete_cursor_;
   SQLite::Statement count_events_;
   SQLite::Statement insert_event_;
   SQLite::Statement upsert_counter_;
+  SQLite::Statement delete_counter_;
 
   // (name, labels) -> series.id. Hashed on the Labels themselves, with a borrowed-key lookup, so
   // a cache hit builds no label text (this is the per-sample hot path).

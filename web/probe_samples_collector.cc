@@ -55,9 +55,10 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
     }
     unseen.push_back(i);
   }
-  // A scrape's series are those of its newest run: the others go first, so that the new ones
-  // take their place under max_series.
-  if (outcome.spec->kind == "scrape") {
+  // A scrape's series are those of its newest run, and so are a log probe's (it sends every
+  // followed file's each run; a file it retired is gone as a target that went away): the
+  // others go first, so that the new ones take their place under max_series.
+  if (outcome.spec->kind == "scrape" || outcome.spec->kind == "log") {
     DropIf(key, [&](const Point& p) { return p.run != run; });
   }
   // Pass 2: the new series.

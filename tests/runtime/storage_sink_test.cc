@@ -90,6 +90,43 @@ TEST(StorageSinkTest, ARefusedBatchsStateGoesWithTheProbesNextBatch) {
   EXPECT_EQ(Sum(writer.accepted[1], "obsmon_log_lines_read_total"), 1);
 }
 
+// A file retired while batches are refused: its kept increments end with it (storage forgets the
+// total), its retired cursor replaces the kept one, and a file of that name made again after
+// starts a new total.
+TEST(StorageSinkTest, ARetirementWhileRefusedEndsTheKeptStateOfItsFile) {
+  SwitchableWriter writer;
+  StorageSink sink(writer);
+  writer.full = true;
+  Offer(sink, kLogs, LogRun("/a.log", 3, 30), 5);
+  ProbeResult retire = ProbeResult::Up();
+  LogCursor gone;
+  gone.key = kLogs;
+  gone.path = "/a.log";
+  gone.retired = true;
+  retire.log_cursors.push_back(gone);
+  for (const char* name : {"obsmon_log_lines_read_total", "obsmon_log_matches_total"}) {
+    CounterDelta forget{name, Labels{{"source", "/a.log"}}, 0};
+    forget.forget = true;
+    retire.counters.push_back(forget);
+  }
+  Offer(sink, kLogs, retire, 5);
+  Offer(sink, kLogs, LogRun("/a.log", 2, 20), 5);  // a new file of that name
+  writer.full = false;
+  Offer(sink, kLogs, ProbeResult::Up(), 5);
+  ASSERT_EQ(writer.accepted.size(), 1u);
+  const WriteBatch& b = writer.accepted[0];
+  // In order: the forget, then the new file's increments.
+  std::vector<std::pair<bool, double>> lines_read;
+  for (const auto& c : b.counters) {
+    if (c.name == "obsmon_log_lines_read_total") lines_read.emplace_back(c.forget, c.delta);
+  }
+  EXPECT_EQ(lines_read, (std::vector<std::pair<bool, double>>{{true, 0}, {false, 2}}));
+  ASSERT_EQ(b.log_cursors.size(), 1u);
+  EXPECT_FALSE(b.log_cursors[0].retired);
+  EXPECT_EQ(b.log_cursors[0].offset, 20);
+  EXPECT_EQ(b.log_events.size(), 5u);  // the lines read were read: evidence stays
+}
+
 TEST(StorageSinkTest, KeptStateOfAnOlderEpochIsDropped) {
   SwitchableWriter writer;
   StorageSink sink(writer);

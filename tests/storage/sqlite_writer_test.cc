@@ -328,6 +328,55 @@ TEST(SqliteWriterTest, GroupCommitUnderConcurrentProducers) {
   }
 }
 
+// A log file gone with its rotations is retired by its probe: storage forgets its cursor and
+// its counters in the same transaction, and only those (fresh eyes, stop 47: they were kept for
+// ever and restored at every start). A counter given again after that starts from zero.
+TEST(SqliteWriterTest, ARetiredCursorAndForgottenCountersAreDeletedAndOnlyThose) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  const Labels a{{"component", "carbon"}, {"probe", "logs"}, {"source", "/a.log"}};
+  const Labels b{{"component", "carbon"}, {"probe", "logs"}, {"source", "/b.log"}};
+  WriteBatch first;
+  first.log_cursors.push_back({{"carbon", "logs"}, "/a.log", 1, 2, "ff", 10, kT0});
+  first.log_cursors.push_back({{"carbon", "logs"}, "/b.log", 1, 3, "ee", 20, kT0});
+  first.counters.push_back({"obsmon_log_lines_read_total", a, 4});
+  first.counters.push_back({"obsmon_log_lines_read_total", b, 7});
+  ASSERT_TRUE(w->Enqueue(first));
+  ASSERT_TRUE(w->Flush().ok());
+  WriteBatch retire;
+  LogCursor gone{{"carbon", "logs"}, "/b.log"};
+  gone.retired = true;
+  retire.log_cursors.push_back(gone);
+  CounterDelta forget{"obsmon_log_lines_read_total", b, 0};
+  forget.forget = true;
+  retire.counters.push_back(forget);
+  retire.counters.push_back({"obsmon_log_lines_read_total", a, 1});
+  ASSERT_TRUE(w->Enqueue(retire));
+  ASSERT_TRUE(w->Flush().ok());
+  {
+    auto r = testing::OpenReaderOrFail(o.path);
+    auto cursors = r->LogCursors({"carbon", "logs"});
+    ASSERT_EQ(cursors.size(), 1u);
+    EXPECT_EQ(cursors[0].path, "/a.log");
+    auto counters = r->Counters({"carbon", "logs"});
+    ASSERT_EQ(counters.size(), 1u);
+    EXPECT_EQ(counters[0].labels, a);
+    EXPECT_EQ(counters[0].value, 5);
+  }
+  WriteBatch again;
+  again.counters.push_back({"obsmon_log_lines_read_total", b, 2});
+  ASSERT_TRUE(w->Enqueue(again));
+  ASSERT_TRUE(w->Flush().ok());
+  auto r = testing::OpenReaderOrFail(o.path);
+  double b_total = -1;
+  for (const auto& c : r->Counters({"carbon", "logs"})) {
+    if (c.labels == b) b_total = c.value;
+  }
+  EXPECT_EQ(b_total, 2);
+}
+
 TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   ScratchDir dir;
   auto o = Options(dir);

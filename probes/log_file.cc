@@ -223,6 +223,13 @@ bool LogFile::MatchesFingerprint(const std::string& fp) {
 
 bool LogFile::Stat(struct stat* st) const { return fd_ >= 0 && ::fstat(fd_, st) == 0; }
 
+int64_t LogFile::BirthNs() const {
+  struct statx stx {};
+  if (fd_ < 0 || ::statx(fd_, "", AT_EMPTY_PATH, STATX_BTIME, &stx) != 0) return 0;
+  if ((stx.stx_mask & STATX_BTIME) == 0) return 0;
+  return static_cast<int64_t>(stx.stx_btime.tv_sec) * 1'000'000'000 + stx.stx_btime.tv_nsec;
+}
+
 Status LogFile::Seek(int64_t offset) {
   if (gz_ == nullptr) {
     if (offset < 0) return Status::InvalidArgument("negative offset");

@@ -76,6 +76,8 @@ class LogFile {
 
   // fstat of the open file (its size now, not at Open()); false on error.
   bool Stat(struct stat* st) const;
+  // The open file's birth time (statx), ns; 0 when the file system keeps none.
+  int64_t BirthNs() const;
 
   // Positions the next Read() at `offset` (decompressed bytes for gzip). Seeking past the end is
   // allowed; Read() then returns 0.

@@ -52,6 +52,7 @@ LogFollower::LogFollower(std::string path, const LogScanner* scanner, FollowOpti
 
 void LogFollower::Restore(const LogCursor& cursor) {
   cursor_ = cursor;
+  cursor_birth_ns_ = 0;  // not stored: unknown after a restart
   cursor_.path = path_;
   // The run that stored it began at updated_ms, before its poll read anything.
   if (cursor.updated_ms > 0) {
@@ -75,6 +76,9 @@ std::vector<RotatedName> LogFollower::Rotated() const {
 
 void LogFollower::SetCursor(const LogFile& file, std::string fingerprint, int64_t offset,
                             FollowOutput* out) {
+  if (cursor_birth_ns_ == 0 || file.id() != FileId{cursor_.dev, cursor_.inode}) {
+    cursor_birth_ns_ = file.BirthNs();
+  }
   cursor_.dev = file.id().dev;
   cursor_.inode = file.id().inode;
   cursor_.fingerprint = std::move(fingerprint);
@@ -509,11 +513,11 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     }
   }
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous, &out);
-  if (out.trouble_is_no_file) {
-    const bool never_read = cursor_.inode == 0;
-    out.gone = never_read || (plan.listed && plan.listed_inodes.empty() &&
-                              plan.unreadable.empty() && plan.steps.empty());
-  }
+  // No file at the path, and once this poll has read the rotated files it planned, nothing left
+  // of it: gone (unless a rotated file could not be opened, which a poll that opens the live
+  // file judges).
+  const bool gone_once_read =
+      out.trouble_is_no_file && (cursor_.inode == 0 || (plan.listed && plan.unreadable.empty()));
   // While the live file cannot be opened the run fails with that reason, and the rotated files
   // are judged by the next poll that can: the mark stays (fresh eyes: with an unreadable live
   // file every restart named the same rotated file again).
@@ -564,6 +568,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     }
     ReadLive(*live, plan, expired, &out);
   }
+  out.gone = gone_once_read;
   return out;
 }
 
@@ -580,7 +585,7 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, PollStart previous,
     plan.live_in_plan = live != nullptr;
   } else if (!cursor_empty && live != nullptr && live->id() == cursor_id &&
              live->size_on_disk() >= cursor_.offset &&
-             live->MatchesFingerprint(cursor_.fingerprint)) {
+             live->MatchesFingerprint(cursor_.fingerprint) && !MadeAgain(*live)) {
     plan.live_offset = cursor_.offset;
     plan.live_in_plan = true;
   } else {
@@ -624,13 +629,15 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
     }
     plan->candidates.clear();
     plan->live_in_plan = live != nullptr;
-  } else if (live != nullptr && live->size_on_disk() >= cursor_.offset &&
-             live->MatchesFingerprint(cursor_.fingerprint)) {
-    // Replaced by a file with the same start (a copy moved into place): continue.
-    plan->live_offset = cursor_.offset;
-    plan->live_in_plan = true;
   } else if (live != nullptr) {
-    if (live->id() == cursor_id) {
+    // Another file (another inode) with the cursor's file nowhere among the rotated ones is a
+    // new file, read from its start, even when it begins as the old one did: a job's log made
+    // again under the same name with the same first lines (fresh eyes, stop 48: 6 ERROR lines
+    // written, 2 stored, when the new file was taken for the old one moved back into place).
+    if (live->id() == cursor_id && MadeAgain(*live)) {
+      AddNote(&out->notes, path_ + ": made again (on the old file's inode number); reading from "
+                                   "the start");
+    } else if (live->id() == cursor_id) {
       AddNote(&out->notes, path_ + ": truncated; reading from the start");
     } else {
       AddNote(&out->notes, path_ +
@@ -640,6 +647,12 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
     plan->live_in_plan = true;
     plan->cursor_valid = false;
   }
+}
+
+bool LogFollower::MadeAgain(const LogFile& live) const {
+  if (cursor_birth_ns_ == 0) return false;
+  const int64_t birth = live.BirthNs();
+  return birth != 0 && birth != cursor_birth_ns_;
 }
 
 bool LogFollower::Fresh(int64_t mtime_ns, PollStart previous) {

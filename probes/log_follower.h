@@ -55,10 +55,11 @@ struct FollowOutput {
   // subdirectory a wildcard matches is not followed either); an explicit path's is. A symlink
   // to a missing file is not "no file": its name is there, and the log it names is missed.
   bool trouble_is_no_file = false;
-  // Set with `trouble_is_no_file` when nothing of the path is left to read, now or later: no
-  // rotated file of it is listed either (or it was never read, so none is its history). A glob's
-  // match in that state is forgotten (LogProbe): a file of the same name made later is new, and
-  // read from its start as any new match is.
+  // Set with `trouble_is_no_file` when nothing of the path is left to read: the rotated files
+  // this poll planned (the cursor's, renamed, and those after it) were read to their end, and
+  // none could not be opened (or it was never read, so every rotated file is history). A glob's
+  // match in that state is forgotten (LogProbe): a file of the same name made later is new,
+  // read from its start as any new match is, and its rotated files are history to it.
   bool gone = false;
   // Non-fatal remarks for the run's detail ("binary content (NUL bytes)", ...).
   std::vector<std::string> notes;
@@ -202,6 +203,11 @@ class LogFollower {
   // the cursor's file among the readable candidates, or -1.
   void LostToUnreadable(const LogFile* live, int cursor_rank, PollStart previous,
                         ReadPlan* plan) const;
+  // Whether `live`, with the cursor's inode number, is another file than the one the cursor
+  // was set on: born at another time (deleted and made again between two polls, the number
+  // handed out again; fresh eyes, stop 48). Unknown after a restart (the birth is not stored)
+  // or without birth times: then false.
+  bool MadeAgain(const LogFile& live) const;
   // Whether a file was modified since the previous poll began (the same tick of the coarse
   // clock included). Unknown before a first poll with no stored cursor: then nothing is.
   static bool Fresh(int64_t mtime_ns, PollStart previous);
@@ -222,6 +228,8 @@ class LogFollower {
   // (offset 0) means: no non-empty file was read, every non-empty rotated file is unread.
   // An empty file is never the cursor's file: it cannot be recognised once compressed.
   LogCursor cursor_;
+  // The birth time of the cursor's file when the cursor was set on it (0: unknown).
+  int64_t cursor_birth_ns_ = 0;
   // The read buffer of one-thread reads (read_chunk_bytes), mapped at the first read and kept;
   // only the pages reads wrote are resident, at most kKeptResidentBytes between runs.
   ReadBuffer buffer_;

@@ -126,26 +126,40 @@ void LogProbe::AddCounter(const std::string& name, const Labels& labels, double 
 }
 
 void LogProbe::AddFollowers(const Deadline& deadline, std::vector<std::string>* explicit_paths,
-                            std::vector<std::string>* troubles) {
-  size_t refused = 0;
+                            std::vector<std::string>* waiting, std::vector<std::string>* stored,
+                            std::vector<std::string>* notes, std::vector<std::string>* troubles) {
   auto follow = [&](const std::string& path) {
-    if (!followers_.contains(path) && followers_.size() >= options_.max_files) {
-      ++refused;
-      return;
+    if (followers_.contains(path)) return;
+    if (followers_.size() >= options_.max_files) {
+      waiting->push_back(path);
+    } else {
+      FollowerFor(path);
     }
-    FollowerFor(path);
   };
-  // Explicit paths are followed (and reported when unreadable); glob matches are added as they
-  // appear and kept while a rotated-away match is still being finished.
   std::vector<const std::string*> globs;
   for (const auto& p : options_.paths) {
-    if (!HasGlobChars(p)) {
+    if (HasGlobChars(p)) {
+      globs.push_back(&p);
+    } else {
       explicit_paths->push_back(p);
       follow(p);
-      continue;
     }
-    globs.push_back(&p);
-    if (deadline.Expired(clock_)) continue;
+  }
+  // Past the timeout the listing stops after at least one glob, and the next run begins with
+  // the first it left: a glob slow to list (a huge directory) cannot keep those after it from
+  // ever being listed (fresh eyes, stop 48).
+  const size_t n = globs.size();
+  const size_t first = n == 0 ? 0 : next_glob_ % n;
+  next_glob_ = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const size_t at = (first + i) % n;
+    const std::string& p = *globs[at];
+    if (i > 0 && deadline.Expired(clock_)) {
+      next_glob_ = at;
+      notes->push_back(std::to_string(n - i) + " of " + std::to_string(n) +
+                       " globs not listed: the timeout came first (the next run begins with them)");
+      break;
+    }
     auto matches = ExpandGlob(p, options_.max_files);
     if (!matches.ok()) {
       troubles->push_back(p + ": " + matches.status().message() + " (max_files)");
@@ -161,23 +175,17 @@ void LogProbe::AddFollowers(const Deadline& deadline, std::vector<std::string>* 
     }
   }
   if (adopt_restored_) {
-    // A stored cursor whose file no glob lists any more (deleted while obsmon was down) is
-    // followed once, found gone and retired; one no pattern covers (the paths were changed)
+    // A stored cursor whose file no glob lists any more (deleted while obsmon was down) is read
+    // once by Run(), found gone and retired; one no pattern covers (the paths were changed)
     // stays in storage as it was.
-    adopt_restored_ = false;
-    std::vector<std::string> adopt;
     for (const auto& [path, cursor] : restored_) {
-      if (std::any_of(globs.begin(), globs.end(),
+      if (!followers_.contains(path) &&
+          std::any_of(globs.begin(), globs.end(),
                       [&](const std::string* g) { return GlobCovers(*g, path); })) {
-        adopt.push_back(path);
+        stored->push_back(path);
       }
     }
-    for (const auto& path : adopt) follow(path);
-  }
-  if (refused > 0) {
-    troubles->push_back(std::to_string(refused) + " matching file" + (refused == 1 ? "" : "s") +
-                        " not followed: " + std::to_string(followers_.size()) +
-                        " are, max_files is " + std::to_string(options_.max_files));
+    adopt_restored_ = !stored->empty();
   }
 }
 
@@ -191,6 +199,8 @@ void LogProbe::Retire(const std::string& path, ProbeResult* out) {
   out->log_cursors.push_back(std::move(gone));
   if (auto it = totals_.find(path); it != totals_.end()) {
     for (auto& [key, total] : it->second) {
+      // Its last figures (this run may have finished its rotated file), then forgotten.
+      out->samples.push_back({total.name, total.labels, 0, total.value});
       CounterDelta forget{total.name, total.labels, 0};
       forget.forget = true;
       out->counters.push_back(std::move(forget));
@@ -204,33 +214,20 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
   std::vector<std::string> troubles;
   std::vector<std::string> notes;
   std::vector<std::string> explicit_paths;
-  AddFollowers(deadline, &explicit_paths, &troubles);
+  // Files to follow when max_files leaves a place: after this run's retirements.
+  std::vector<std::string> waiting;
+  std::vector<std::string> stored;  // stored cursors a glob covers, not followed
+  AddFollowers(deadline, &explicit_paths, &waiting, &stored, &notes, &troubles);
 
   const auto expired = [&] { return deadline.Expired(clock_); };
   const TimestampMs now = clock_.NowMs();
   const auto& severities = scanner_->severities();
-  std::vector<std::string> retired;
-  size_t polled = 0;
-  size_t left = 0;
-  // From where the previous run stopped, round to it again.
-  auto it = followers_.lower_bound(resume_at_);
-  resume_at_.clear();
-  for (size_t n = 0; n < followers_.size(); ++n, ++it) {
-    if (it == followers_.end()) it = followers_.begin();
-    const std::string& path = it->first;
-    if (polled > 0 && expired()) {
-      left = followers_.size() - n;
-      resume_at_ = path;
-      break;
-    }
-    ++polled;
-    FollowOutput out = it->second->Poll(expired);
+  // Reads one follower and adds what it read to the result; false when the file is gone once
+  // that was read (a glob's match: to be retired).
+  auto read = [&](const std::string& path, LogFollower& follower) {
+    FollowOutput out = follower.Poll(expired);
     const bool is_explicit =
         std::find(explicit_paths.begin(), explicit_paths.end(), path) != explicit_paths.end();
-    if (out.gone && !is_explicit) {
-      retired.push_back(path);
-      continue;
-    }
     // A glob's match that went away is not reported (rotated or deleted); one that cannot be
     // read (permission denied, a FIFO, a dangling symlink) is, as an explicit path's: it is a
     // log obsmon misses.
@@ -272,8 +269,62 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     } else {
       last_lag_.erase(path);
     }
+    return !out.gone || is_explicit;
+  };
+
+  std::vector<std::string> retired;
+  size_t polled = 0;
+  size_t left = 0;
+  // From where the previous run stopped, round to it again.
+  auto it = followers_.lower_bound(resume_at_);
+  resume_at_.clear();
+  for (size_t n = 0; n < followers_.size(); ++n, ++it) {
+    if (it == followers_.end()) it = followers_.begin();
+    if (polled > 0 && expired()) {
+      left = followers_.size() - n;
+      resume_at_ = it->first;
+      break;
+    }
+    ++polled;
+    if (!read(it->first, *it->second)) retired.push_back(it->first);
   }
   for (const auto& path : retired) Retire(path, &result);
+  // The places the retirements left go to the files waiting for one, read at once while the
+  // timeout allows (else by the next run).
+  size_t refused = 0;
+  for (const auto& path : waiting) {
+    if (followers_.contains(path)) continue;
+    if (followers_.size() >= options_.max_files) {
+      ++refused;
+      continue;
+    }
+    LogFollower& follower = FollowerFor(path);
+    if (!expired() && !read(path, follower)) Retire(path, &result);
+  }
+  // Stored cursors a glob covers that are not followed (deleted while obsmon was down, or the
+  // paths changed by a reload): each is read once whatever max_files says, and retired when
+  // gone; one still there and without a place goes back to wait with its new cursor (fresh
+  // eyes, stop 48: with max_files reached they stayed in storage until the next restart).
+  for (const auto& path : stored) {
+    if (followers_.contains(path)) continue;
+    if (expired()) break;  // the next run goes on with them
+    LogFollower& follower = FollowerFor(path);
+    if (!read(path, follower)) {
+      Retire(path, &result);
+    } else if (followers_.size() > options_.max_files) {
+      LogCursor parked = follower.cursor();
+      parked.key = spec_.key;
+      parked.path = path;
+      restored_[path] = std::move(parked);
+      followers_.erase(path);
+      last_lag_.erase(path);
+    }
+  }
+  if (refused > 0) {
+    troubles.push_back(std::to_string(refused) + " matching file" + (refused == 1 ? "" : "s") +
+                       " not followed: " + std::to_string(followers_.size()) +
+                       " are, max_files is " + std::to_string(options_.max_files));
+  }
   if (left > 0) {
     notes.push_back(std::to_string(left) + " of " + std::to_string(followers_.size()) +
                     " files not read: the timeout came first (the next run begins with them)");

@@ -55,12 +55,14 @@ class LogProbe final : public Probe {
   Labels SourceLabels(const std::string& path) const;
   // Adds `delta` to the running total and to the result's counter increments.
   void AddCounter(const std::string& name, const Labels& labels, double delta, ProbeResult* out);
-  // Adds the followers of this run: explicit paths, glob matches and, on the first run after
-  // Restore(), the stored cursors' paths a glob covers (so that a file deleted while obsmon was
-  // down is retired, not kept forever). Appends to `troubles`; `explicit_paths` gets the
-  // explicit ones.
+  // Adds the followers of this run: explicit paths and glob matches. Those max_files has no
+  // place for go to `waiting`; after Restore(), the stored cursors' paths a glob covers that
+  // are not followed go to `stored` (read once so that a file deleted while obsmon was down is
+  // retired, not kept forever); `explicit_paths` gets the explicit ones; globs that fail go to
+  // `troubles`, those the timeout left to `notes`.
   void AddFollowers(const Deadline& deadline, std::vector<std::string>* explicit_paths,
-                    std::vector<std::string>* troubles);
+                    std::vector<std::string>* waiting, std::vector<std::string>* stored,
+                    std::vector<std::string>* notes, std::vector<std::string>* troubles);
   // Forgets a glob's match that is gone with every rotation of it: its follower, its totals
   // (no longer exported) and, through `out`, its stored cursor and counters.
   void Retire(const std::string& path, ProbeResult* out);
@@ -71,7 +73,8 @@ class LogProbe final : public Probe {
   std::unique_ptr<LogScanner> scanner_;
   std::map<std::string, std::unique_ptr<LogFollower>> followers_;  // by path
   std::map<std::string, LogCursor> restored_;  // stored cursors by path, not yet used
-  bool adopt_restored_ = false;                // the next run looks at restored_ (AddFollowers)
+  bool adopt_restored_ = false;  // restored_ may hold paths a glob covers (AddFollowers)
+  size_t next_glob_ = 0;         // the glob the next run lists first (AddFollowers)
   // Running totals of the persistent counters by source path, then by name + labels text. Only
   // the followed sources' are exported (a restored one waits for its file to be matched).
   std::map<std::string, std::map<std::string, CounterValue>> totals_;

@@ -225,7 +225,8 @@ TEST(LogChurnTest, DeletedGlobMatchesAreForgottenAndEveryLineIsCountedOnceThroug
       [&] {
         return StoredErrorCount(dir) >= truth.size() &&
                Count(dir, "SELECT count(*) FROM log_cursors;") == 0 &&
-               MetricValue(Metrics(port), "obsmon_log_files_followed") == 0;
+               MetricValue(Metrics(port), "obsmon_log_files_followed") == 0 &&
+               LogSeriesOnMetrics(Metrics(port)) == 0;  // a run after the last retirement
       },
       30s))
       << StoredErrorCount(dir) << " of " << truth.size() << "; cursors: "

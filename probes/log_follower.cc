@@ -76,9 +76,10 @@ std::vector<RotatedName> LogFollower::Rotated() const {
 
 void LogFollower::SetCursor(const LogFile& file, std::string fingerprint, int64_t offset,
                             FollowOutput* out) {
-  if (cursor_birth_ns_ == 0 || file.id() != FileId{cursor_.dev, cursor_.inode}) {
-    cursor_birth_ns_ = file.BirthNs();
-  }
+  // Every time: a file made again on the cursor's inode number has the number but not the
+  // birth of the one read before (fresh eyes, stop 48: kept from the old file, every later poll
+  // took the new one for made again and read it from its start, forever).
+  cursor_birth_ns_ = file.BirthNs();
   cursor_.dev = file.id().dev;
   cursor_.inode = file.id().inode;
   cursor_.fingerprint = std::move(fingerprint);

@@ -302,12 +302,16 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     if (!expired() && !read(path, follower)) Retire(path, &result);
   }
   // Stored cursors a glob covers that are not followed (deleted while obsmon was down, or the
-  // paths changed by a reload): each is read once whatever max_files says, and retired when
-  // gone; one still there and without a place goes back to wait with its new cursor (fresh
-  // eyes, stop 48: with max_files reached they stayed in storage until the next restart).
+  // paths changed by a reload): one whose file is gone is read once whatever max_files says
+  // (its rotated files) and retired (fresh eyes, stop 48: with max_files reached they stayed in
+  // storage until the next restart); one made meanwhile goes back to wait with its new cursor.
   for (const auto& path : stored) {
     if (followers_.contains(path)) continue;
     if (expired()) break;  // the next run goes on with them
+    // One that is there waits for a place as a new match does, unread: max_files bounds what a
+    // run reads (fresh eyes, stop 48: read every run, its counts never exported).
+    struct stat st {};
+    if (followers_.size() >= options_.max_files && ::stat(path.c_str(), &st) == 0) continue;
     LogFollower& follower = FollowerFor(path);
     if (!read(path, follower)) {
       Retire(path, &result);

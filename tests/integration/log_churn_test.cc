@@ -36,7 +36,6 @@ using testing::MetricValue;
 using testing::RunCommand;
 using testing::ScratchDir;
 using testing::StartObsmon;
-using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 

@@ -488,6 +488,29 @@ TEST_F(LogProbeTest, PlacesFreedByDeletedFilesGoToNewOnesInTheSameRun) {
   EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 1) << "c.log's and d.log's forgotten";
 }
 
+// Fresh eyes (stop 48): over max_files, a stored cursor whose file is still there was read by
+// every run although not followed, its counts never exported. It waits, unread, as a new match.
+TEST_F(LogProbeTest, AStoredFileStillThereWaitsForAPlaceUnread) {
+  for (const char* f : {"a.log", "b.log"}) WriteWholeFile(dir_.File(f), "ERROR x\n");
+  FakeState state;
+  {
+    auto probe = Build("max_files: 2\npaths: ['" + dir_.path() + "/*.log']\n");
+    ASSERT_NE(probe, nullptr) << errors_.ToString();
+    state.Commit(probe->Run(Later()));
+  }
+  AppendToFile(dir_.File("b.log"), "ERROR new\n");
+  auto probe = Build("max_files: 1\npaths: ['" + dir_.path() + "/*.log']\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  probe->Restore(state);
+  for (int run = 0; run < 2; ++run) {
+    ProbeResult r = probe->Run(Later());
+    EXPECT_TRUE(r.log_events.empty()) << r.log_events.front().line;
+    EXPECT_FALSE(r.success) << "the glob matches more than max_files";
+    EXPECT_EQ(FilesFollowed(r), 1);
+  }
+  EXPECT_EQ(state.cursors.size(), 2u) << "b.log's cursor waits in storage";
+}
+
 // Fresh eyes (stop 48): a first glob slow to list (200,000 files) past a 20 ms timeout kept the
 // second from ever being listed. Past the timeout the listing stops after one glob, and the
 // next run begins with the first it left.

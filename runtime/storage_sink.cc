@@ -68,8 +68,7 @@ StorageSink::Carried StorageSink::Keep(WriteBatch& batch) {
   // dropped with it, one after it (a file of that name made again) starts a new entry.
   std::map<std::string, size_t> index;
   for (CounterDelta& d : batch.counters) {
-    std::string key = d.name + d.labels.ToString();
-    auto [at, added] = index.emplace(key, kept.counters.size());
+    auto [at, added] = index.emplace(d.name + d.labels.ToString(), kept.counters.size());
     if (added) {
       kept.counters.push_back(std::move(d));
     } else if (d.forget) {
@@ -77,7 +76,7 @@ StorageSink::Carried StorageSink::Keep(WriteBatch& batch) {
     } else {
       kept.counters[at->second].delta += d.delta;
     }
-    if (kept.counters[index[key]].forget) index.erase(key);
+    if (kept.counters[at->second].forget) index.erase(at);
   }
   if (batch.log_events.size() > kMaxCarriedEvents) {
     // The earliest are kept, as storage keeps a day's first lines under its daily cap.

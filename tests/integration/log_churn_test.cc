@@ -15,9 +15,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstdint>
 #include <csignal>
 #include <deque>
 #include <filesystem>
+#include <iostream>
 #include <mutex>
 #include <set>
 #include <sstream>

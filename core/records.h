@@ -66,6 +66,9 @@ struct LogCursor {
   // The path and every rotation of it are gone (a glob's match deleted): storage forgets the
   // cursor instead of writing it, so that its state does not outlive the file.
   bool retired = false;
+  // The file's birth time (statx's btime, ns) when the cursor was set on it; 0 when unknown.
+  // Tells a file deleted and made again on the same inode number from the one read.
+  int64_t birth_ns = 0;
 };
 
 // An increment of a counter that must survive restarts (log matches, lines read, codecarbon

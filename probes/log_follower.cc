@@ -52,7 +52,6 @@ LogFollower::LogFollower(std::string path, const LogScanner* scanner, FollowOpti
 
 void LogFollower::Restore(const LogCursor& cursor) {
   cursor_ = cursor;
-  cursor_birth_ns_ = 0;  // not stored: unknown after a restart
   cursor_.path = path_;
   // The run that stored it began at updated_ms, before its poll read anything.
   if (cursor.updated_ms > 0) {
@@ -79,7 +78,7 @@ void LogFollower::SetCursor(const LogFile& file, std::string fingerprint, int64_
   // Every time: a file made again on the cursor's inode number has the number but not the
   // birth of the one read before (fresh eyes, stop 48: kept from the old file, every later poll
   // took the new one for made again and read it from its start, forever).
-  cursor_birth_ns_ = file.BirthNs();
+  cursor_.birth_ns = file.BirthNs();
   cursor_.dev = file.id().dev;
   cursor_.inode = file.id().inode;
   cursor_.fingerprint = std::move(fingerprint);
@@ -117,9 +116,10 @@ bool LogFollower::ReadInOne(LogFile& file, int64_t offset, bool finished_file,
                             const std::function<bool()>& expired, FollowOutput* out,
                             int64_t* end_offset, std::string* head) {
   *end_offset = offset;
+  ReadBuffer& buffer = shared_buffer_ != nullptr ? *shared_buffer_ : own_buffer_;
   char* buf = nullptr;
   try {
-    buf = buffer_.Reserve(options_.read_chunk_bytes, ReadBuffer::kSmallPages);
+    buf = buffer.Reserve(options_.read_chunk_bytes, ReadBuffer::kSmallPages);
   } catch (const std::bad_alloc&) {
     // The run fails naming the file and the setting; the probe's other files go on, and this
     // one is read from the same place by a later run.
@@ -136,7 +136,7 @@ bool LogFollower::ReadInOne(LogFile& file, int64_t offset, bool finished_file,
   // between runs a followed file holds at most that much, whatever read_chunk_bytes is (fresh
   // eyes: 100 files of 20 MB at read_chunk_bytes 64 MiB held 2.4 GB for good).
   if (*end_offset - offset > static_cast<int64_t>(kKeptResidentBytes)) {
-    buffer_.Trim(kKeptResidentBytes);
+    buffer.Trim(kKeptResidentBytes);
   }
   return done;
 }
@@ -651,9 +651,9 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
 }
 
 bool LogFollower::MadeAgain(const LogFile& live) const {
-  if (cursor_birth_ns_ == 0) return false;
+  if (cursor_.birth_ns == 0) return false;
   const int64_t birth = live.BirthNs();
-  return birth != 0 && birth != cursor_birth_ns_;
+  return birth != 0 && birth != cursor_.birth_ns;
 }
 
 bool LogFollower::Fresh(int64_t mtime_ns, PollStart previous) {

@@ -87,6 +87,11 @@ class LogFollower {
 
   const std::string& path() const { return path_; }
   const LogCursor& cursor() const { return cursor_; }
+  // One-thread reads go to `shared` instead of a buffer of the follower's own: the followers of
+  // one probe, polled one at a time, share one (a glob's thousands of files held 1 MiB of
+  // address space each and up to 1 MiB resident: 5,000 idle files, 264 MB; and a mapping each
+  // against the kernel's vm.max_map_count of 65,530). Not owned; must outlive the follower.
+  void ShareReadBuffer(ReadBuffer* shared) { shared_buffer_ = shared; }
 
  private:
   // A rotated sibling that may hold unread lines: not empty, not the live file, not a copy of
@@ -205,8 +210,8 @@ class LogFollower {
                         ReadPlan* plan) const;
   // Whether `live`, with the cursor's inode number, is another file than the one the cursor
   // was set on: born at another time (deleted and made again between two polls, the number
-  // handed out again; fresh eyes, stop 48). Unknown after a restart (the birth is not stored)
-  // or without birth times: then false.
+  // handed out again; fresh eyes, stop 48). The birth is stored with the cursor, so this holds
+  // across restarts; unknown (false) for a cursor stored before it was, or without birth times.
   bool MadeAgain(const LogFile& live) const;
   // Whether a file was modified since the previous poll began (the same tick of the coarse
   // clock included). Unknown before a first poll with no stored cursor: then nothing is.
@@ -228,11 +233,11 @@ class LogFollower {
   // (offset 0) means: no non-empty file was read, every non-empty rotated file is unread.
   // An empty file is never the cursor's file: it cannot be recognised once compressed.
   LogCursor cursor_;
-  // The birth time of the cursor's file when the cursor was set on it (0: unknown).
-  int64_t cursor_birth_ns_ = 0;
   // The read buffer of one-thread reads (read_chunk_bytes), mapped at the first read and kept;
-  // only the pages reads wrote are resident, at most kKeptResidentBytes between runs.
-  ReadBuffer buffer_;
+  // only the pages reads wrote are resident, at most kKeptResidentBytes between runs. Unused
+  // when shared_buffer_ is set.
+  ReadBuffer own_buffer_;
+  ReadBuffer* shared_buffer_ = nullptr;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
   // The unreadable rotated files already reported (ReportLost()); only those still listed

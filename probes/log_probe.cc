@@ -105,6 +105,7 @@ LogFollower& LogProbe::FollowerFor(const std::string& path) {
   auto it = followers_.find(path);
   if (it != followers_.end()) return *it->second;
   auto follower = std::make_unique<LogFollower>(path, scanner_.get(), options_.follow);
+  follower->ShareReadBuffer(&read_buffer_);
   if (auto r = restored_.find(path); r != restored_.end()) {
     follower->Restore(r->second);
     restored_.erase(r);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config_node.h"
+#include "core/read_buffer.h"
 #include "core/status.h"
 #include "probes/log_follower.h"
 #include "probes/log_scanner.h"
@@ -71,6 +72,9 @@ class LogProbe final : public Probe {
   LogProbeOptions options_;
   const Clock& clock_;
   std::unique_ptr<LogScanner> scanner_;
+  // The one-thread read buffer of every follower (LogFollower::ShareReadBuffer): they are polled
+  // one at a time, by one run.
+  ReadBuffer read_buffer_;
   std::map<std::string, std::unique_ptr<LogFollower>> followers_;  // by path
   std::map<std::string, LogCursor> restored_;  // stored cursors by path, not yet used
   bool adopt_restored_ = false;  // restored_ may hold paths a glob covers (AddFollowers)

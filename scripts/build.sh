@@ -7,7 +7,11 @@ launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 gen=()
 if command -v ninja >/dev/null; then gen=(-G Ninja); fi
+# -g1 instead of RelWithDebInfo's -g: line tables and function names (stack traces, perf) without
+# the types and locals, which made the compile a third longer (alerts/promql_engine.cc: 6.9 s
+# with -g, 4.3 s with -g1), in CI's two builds of every file.
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
-  cmake -S . -B "$BUILD_DIR" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake -S . -B "$BUILD_DIR" "${gen[@]}" "${launcher[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
 fi
 cmake --build "$BUILD_DIR" -j"$(nproc)" "$@"

@@ -40,15 +40,15 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_o
 # longest integration tests (chaos, the side-by-side with Prometheus, series churn: 3 of the
 # normal run's 8 minutes, more under ASan), whose daemon paths the other integration tests
 # (durability, reload, faults, hostile input) run sanitized too; and the refresher's share of a
-# core (127 s under ASan: it measures CPU over three of the refresher's waits, which ASan
-# stretches; the refresher's code runs sanitized in the other pacing tests). This keeps CI under
-# 45 minutes (stop 47's CI: 50 min, 945 s of it the sanitized tests). OBSMON_SANITIZE_ALL=1 runs
-# them as well.
+# core and the refresher's other pacing tests (127 + 60 s under ASan: they measure CPU and
+# pace over a day of stored runs, which ASan stretches; the refresher and its pacing run
+# sanitized in every test that starts the daemon). CI's length: stop 47 50 min (945 s of it the sanitized tests),
+# stop 48 53 min; about 45 is asked. OBSMON_SANITIZE_ALL=1 runs them as well.
 status=0
 tests_start=$SECONDS
 exclude='^(layering_test|thread_safety_check)$'
 if [ "${OBSMON_SANITIZE_ALL:-0}" != 1 ]; then
-  exclude='^(layering_test|thread_safety_check|OpsChaosTest\..*|AlertsSideBySideTest\..*|OpsSeriesChurnTest\..*|OpsRefreshPacingTest\.TheRefresherKeepsToItsShareOfACore)$'
+  exclude='^(layering_test|thread_safety_check|OpsChaosTest\..*|AlertsSideBySideTest\..*|OpsSeriesChurnTest\..*|OpsRefreshPacingTest\..*)$'
 fi
 (cd "$BUILD_DIR" && ctest --output-on-failure -j"$JOBS" --timeout 600 -E "$exclude" "$@") ||
   status=1

@@ -56,10 +56,11 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                      "latency_hist = excluded.latency_hist"),
       upsert_cursor_(db,
                      "INSERT INTO log_cursors (component, probe, path, dev, inode, fingerprint, "
-                     "offset, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                     "offset, updated_ms, birth_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                      "ON CONFLICT (component, probe, path) DO UPDATE SET dev = excluded.dev, "
                      "inode = excluded.inode, fingerprint = excluded.fingerprint, "
-                     "offset = excluded.offset, updated_ms = excluded.updated_ms"),
+                     "offset = excluded.offset, updated_ms = excluded.updated_ms, "
+                     "birth_ns = excluded.birth_ns"),
       delete_cursor_(db, "DELETE FROM log_cursors WHERE component = ? AND probe = ? AND path = ?"),
       count_events_(db,
                     "SELECT count(*) FROM log_events WHERE component = ? AND ts_ms >= ? AND "
@@ -243,6 +244,7 @@ void BatchApplier::WriteLogCursors(const std::vector<LogCursor>& cursors) {
     upsert_cursor_.bindNoCopy(6, c.fingerprint);
     upsert_cursor_.bind(7, static_cast<int64_t>(c.offset));
     upsert_cursor_.bind(8, static_cast<int64_t>(c.updated_ms));
+    upsert_cursor_.bind(9, c.birth_ns);
     upsert_cursor_.exec();
   }
 }

@@ -308,6 +308,14 @@ CREATE VIEW probe_runs (probe_id, ts_ms, success, duration_seconds, valid_for_ms
   UNION ALL
   SELECT probe_id, ts_ms, success, duration_seconds, valid_for_ms, reason FROM probe_runs_head;
 )sql"},
+      {"log cursors keep their file's birth time",
+       // A file deleted and made again on the same inode number while obsmon was down (or
+       // between a reload and the next poll) was taken for the one read before and read from
+       // the old offset (fresh eyes, stop 48). 0: unknown (cursors stored before, file systems
+       // without a birth time), as before.
+       R"sql(
+ALTER TABLE log_cursors ADD COLUMN birth_ns INTEGER NOT NULL DEFAULT 0;
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

@@ -78,6 +78,8 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
     SQLite::Statement q(db_, "SELECT DISTINCT component FROM probes");
     while (q.executeStep()) tasks_.push_back({Kind::kEvents, 0, q.getColumn(0).getString()});
   }
+  // After the samples' tasks, so that the series this pass empties go in it too.
+  tasks_.push_back({Kind::kSeries, 0, {}});
 }
 
 int64_t Retention::Step() {
@@ -126,6 +128,17 @@ int64_t Retention::Step() {
       sql = "DELETE FROM log_events WHERE id IN (SELECT id FROM log_events WHERE component = ?1 "
             "AND ts_ms < ?2 ORDER BY ts_ms LIMIT ?3)";
       break;
+    case Kind::kSeries:
+      // A series with no sample and no stored counter names nothing: a retired log file's, a
+      // scrape series that went away (fresh eyes, stop 47: five rows a deleted log file, never
+      // deleted). samples_by_series and counters are looked up by their keys; samples_head
+      // (seconds of rows, keyed by time) is listed once per statement by the NOT IN. ?1 is 0
+      // and ?2 unused: the cutoff already acted through the samples' tasks.
+      sql = "DELETE FROM series WHERE ?1 = 0 AND ?2 = ?2 AND id IN (SELECT id FROM series s "
+            "WHERE NOT EXISTS (SELECT 1 FROM samples_by_series WHERE series_id = s.id) AND "
+            "NOT EXISTS (SELECT 1 FROM counters WHERE series_id = s.id) AND s.id NOT IN "
+            "(SELECT series_id FROM samples_head) ORDER BY id LIMIT ?3)";
+      break;
   }
   SQLite::Statement d(db_, sql);
   if (t.kind == Kind::kEvents) {
@@ -136,6 +149,7 @@ int64_t Retention::Step() {
   d.bind(2, static_cast<int64_t>(cutoff));
   d.bind(3, batch_rows_);
   const int changes = d.exec();
+  series_deleted_ = t.kind == Kind::kSeries && changes > 0;
   if (changes < batch_rows_) ++next_;  // this key is done
   deleted_ += changes;
   return changes;

@@ -28,6 +28,9 @@ class Retention {
   // Samples are kept from the smallest cursor of the configured remote_write destinations on
   // (table remote_write_cursors), at most remote_write_hold_max_ms before raw_cutoff_ms; what
   // goes unsent is added to each remote's dropped_retention and its cursor moved past it.
+  // Last, `series` rows left with no sample and no stored counter (a log file retired, a scrape's
+  // series gone, once retention took their samples) are deleted: the writer must then drop its
+  // cached series ids (series_deleted()), or it would write samples under a deleted id.
   // Replaces any pass in progress. Throws SQLite::Exception (the caller, storage's writer, turns
   // it into a Status).
   void Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms);
@@ -40,9 +43,21 @@ class Retention {
   // Runs one DELETE of at most batch_rows rows; returns rows deleted. Throws SQLite::Exception.
   int64_t Step();
   int64_t deleted_in_pass() const { return deleted_; }
+  // Whether the last Step() deleted `series` rows.
+  bool series_deleted() const { return series_deleted_; }
 
  private:
-  enum class Kind { kSamples, kHead, kSealed, kRuns, kRunsHead, kRollups, kSpans, kEvents };
+  enum class Kind {
+    kSamples,
+    kHead,
+    kSealed,
+    kRuns,
+    kRunsHead,
+    kRollups,
+    kSpans,
+    kEvents,
+    kSeries
+  };
   struct Task {
     Kind kind;
     int64_t id = 0;         // series or probe id
@@ -62,6 +77,7 @@ class Retention {
   std::vector<Task> tasks_;
   size_t next_ = 0;
   int64_t deleted_ = 0;
+  bool series_deleted_ = false;
 };
 
 }  // namespace obsmon::storage

@@ -186,7 +186,7 @@ class SqliteReader final : public Reader {
                        "SELECT * FROM (SELECT ts_ms, value FROM samples_by_series WHERE "
                        "series_id = ?1 ORDER BY ts_ms DESC LIMIT 1) ORDER BY ts_ms DESC LIMIT 1"),
         cursors_(*db_,
-                 "SELECT path, dev, inode, fingerprint, offset, updated_ms FROM log_cursors "
+                 "SELECT path, dev, inode, fingerprint, offset, updated_ms, birth_ns FROM log_cursors "
                  "WHERE component = ? AND probe = ? ORDER BY path"),
         all_counters_(*db_,
                       "SELECT s.name, s.labels, c.value FROM counters c JOIN series s ON "
@@ -597,6 +597,7 @@ class SqliteReader final : public Reader {
         c.fingerprint = cursors_.getColumn(3).getString();
         c.offset = cursors_.getColumn(4).getInt64();
         c.updated_ms = cursors_.getColumn(5).getInt64();
+        c.birth_ns = cursors_.getColumn(6).getInt64();
         out.push_back(std::move(c));
       }
       cursors_.reset();

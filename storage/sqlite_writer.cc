@@ -599,7 +599,9 @@ class SqliteWriter final : public Writer {
       int64_t n = retention_.Step();
       MutexLock lock(mu_);
       stats_.retention_deleted_rows += static_cast<uint64_t>(n);
-      if (!retention_.active()) applier_.ForgetCaches();  // per-day event counts may be stale
+      // Per-day event counts may be stale at the end of a pass; a cached id of a deleted series
+      // would name no row at once.
+      if (!retention_.active() || retention_.series_deleted()) applier_.ForgetCaches();
       return Status::Ok();
     } catch (const SQLite::Exception& e) {
       // Skip the rest of this pass; the next pass starts over.

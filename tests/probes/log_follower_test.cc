@@ -1244,6 +1244,36 @@ TEST_F(LogFollowerTest, AFileMadeAgainWithTheSameStartIsANewFile) {
   }
 }
 
+// Fresh eyes (stop 48): made again on the old inode number while obsmon was down, a job's log
+// with the same first lines was taken for the old one, because the birth was not stored with
+// the cursor. A restored cursor now carries it: with the live file's birth the follower goes on
+// from the offset; with another (the file made again) it reads the file from its start.
+TEST_F(LogFollowerTest, ARestoredCursorTellsAFileMadeAgainOnItsInodeByTheBirth) {
+  const std::string path = dir_.File("job.log");
+  WriteWholeFile(path, "job start\nERROR job failed\n");
+  LogCursor stored;
+  {
+    LogFollower before(path, scanner_.get(), FollowOptions{});
+    ASSERT_EQ(Poll(before).lines, 2u);
+    stored = before.cursor();
+  }
+  if (stored.birth_ns == 0) GTEST_SKIP() << "this file system keeps no birth time";
+  LogFollower same(path, scanner_.get(), FollowOptions{});
+  same.Restore(stored);
+  EXPECT_EQ(Poll(same).lines, 0u) << "the same file goes on from the cursor";
+
+  LogCursor other_birth = stored;
+  other_birth.birth_ns = stored.birth_ns - 1;  // the old file's, which was born before this one
+  LogFollower again(path, scanner_.get(), FollowOptions{});
+  again.Restore(other_birth);
+  const FollowOutput out = Poll(again);
+  EXPECT_EQ(out.lines, 2u) << "made again: read from its start";
+  EXPECT_EQ(out.matches[1], 1u);
+  ASSERT_TRUE(out.cursor.has_value());
+  EXPECT_EQ(out.cursor->birth_ns, stored.birth_ns) << "the new file's birth is stored";
+  EXPECT_EQ(Poll(again).lines, 0u);
+}
+
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {
   const MixedLog log = MakeMixedLog(6000, 20);
   for (int stop_after : {1, 2, 3, 5, 8, 13, 40}) {

@@ -50,6 +50,30 @@ TEST(MigrationsTest, NewDatabaseGetsEveryStepAndWal) {
   }
 }
 
+// Version 13 adds log_cursors.birth_ns: a cursor stored before keeps its place, its birth
+// unknown (0), until its file is read again.
+TEST(MigrationsTest, ACursorStoredBeforeTheBirthColumnKeepsItsPlace) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("v12.db");
+  { ASSERT_TRUE(Writer::Start(o).ok()); }
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE log_cursors DROP COLUMN birth_ns; PRAGMA user_version = 12;"
+            "INSERT INTO log_cursors VALUES ('c', 'logs', '/var/log/c.log', 2049, 77, '5:ab', "
+            "1234, 1764892800000)");
+  }
+  { ASSERT_TRUE(Writer::Start(o).ok()); }
+  EXPECT_EQ(UserVersion(o.path), LatestSchemaVersion());
+  auto r = Reader::Open(o.path);
+  ASSERT_TRUE(r.ok());
+  const auto cursors = (*r)->LogCursors({"c", "logs"});
+  ASSERT_EQ(cursors.size(), 1u);
+  EXPECT_EQ(cursors[0].inode, 77u);
+  EXPECT_EQ(cursors[0].offset, 1234);
+  EXPECT_EQ(cursors[0].birth_ns, 0);
+}
+
 TEST(MigrationsTest, EmptyFileIsMigrated) {
   ScratchDir dir;
   StorageOptions o;

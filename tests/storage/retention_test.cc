@@ -156,6 +156,50 @@ TEST_F(RetentionTest, NoSealedHourIsVisibleWithPartOfItsRawRunsGone) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM probe_runs"), 2 * 6);
 }
 
+// A series row goes once nothing of it is left: no sample in either part and no stored counter
+// (a log file retired from a glob leaves five; fresh eyes, stop 47: they were never deleted).
+// Counted from what this test inserted.
+TEST_F(RetentionTest, ASeriesGoesWithItsLastSampleUnlessACounterOrTheHeadHoldsIt) {
+  auto series = [&](int64_t id) {
+    Exec("INSERT INTO series (id, name, labels) VALUES (" + std::to_string(id) + ", 'm', 'i=\"" +
+         std::to_string(id) + "\"')");
+  };
+  auto sample = [&](const char* table, int64_t id, int64_t ts) {
+    SQLite::Statement s(*db_, std::string("INSERT INTO ") + table +
+                                  " (series_id, ts_ms, value) VALUES (?, ?, 1)");
+    s.bind(1, id);
+    s.bind(2, ts);
+    s.exec();
+  };
+  const TimestampMs cutoff = kBase + kHour;
+  // 1..5: only old samples, gone with them; 6: never had one; 7: old samples and a stored
+  // counter; 8: an old sample and a head row; 9: old and recent samples.
+  for (int64_t id = 1; id <= 9; ++id) series(id);
+  for (int64_t id : {1, 2, 3, 4, 5, 7, 8, 9}) sample("samples_by_series", id, kBase);
+  sample("samples_by_series", 9, cutoff);
+  Exec("INSERT INTO counters (series_id, value) VALUES (7, 3)");
+  sample("samples_head", 8, cutoff + 1);
+  Retention retention(*db_, /*batch_rows=*/2);  // the six go in three full steps and one empty
+  retention.Begin(cutoff, cutoff);
+  int series_steps = 0;
+  while (retention.active()) {
+    retention.Step();
+    if (retention.series_deleted()) ++series_steps;
+  }
+  EXPECT_EQ(series_steps, 3);
+  SQLite::Statement left(*db_, "SELECT group_concat(id, ',') FROM (SELECT id FROM series ORDER BY id)");
+  ASSERT_TRUE(left.executeStep());
+  EXPECT_EQ(left.getColumn(0).getString(), "7,8,9");
+  EXPECT_EQ(retention.deleted_in_pass(), 8 + 6);  // the old samples, then the series
+  // Nothing left to delete: a second pass deletes no series.
+  retention.Begin(cutoff, cutoff);
+  while (retention.active()) {
+    retention.Step();
+    EXPECT_FALSE(retention.series_deleted());
+  }
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM series"), 3);
+}
+
 TEST_F(RetentionTest, AbortEndsThePassAndTheNextStartsOver) {
   InsertProbe(1, 4);
   Retention retention(*db_, 1);

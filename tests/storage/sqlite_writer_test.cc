@@ -107,6 +107,7 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   LogCursor c{
       {"carbon", "logs"}, "/var/log/carbon.log", 2049, 0xFFFFFFFFFFFFFF00ull, "abcdef0123", 4096,
       kT0 + 2000};
+  c.birth_ns = 1'764'892'800'123'456'789;
   b.log_cursors.push_back(c);
   Labels cl{{"component", "carbon"}, {"probe", "logs"}, {"severity", "error"}};
   b.counters.push_back({"obsmon_log_matches_total", cl, 3});
@@ -170,6 +171,7 @@ TEST(SqliteWriterTest, EveryRecordTypeRoundTrips) {
   EXPECT_EQ(cursors[0].fingerprint, "abcdef0123");
   EXPECT_EQ(cursors[0].offset, 4096);
   EXPECT_EQ(cursors[0].updated_ms, kT0 + 2000);
+  EXPECT_EQ(cursors[0].birth_ns, 1'764'892'800'123'456'789);
 
   auto counters = r->Counters({"carbon", "logs"});
   ASSERT_EQ(counters.size(), 1u);
@@ -693,8 +695,13 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
   ASSERT_TRUE(w->RunRetention().ok());
 
   // Deleted: 50 old runs + 1 ancient run, 100 old samples, 50 old events, 1 ancient rollup hour,
-  // and the ancient run's span (spans follow the rollups).
-  EXPECT_EQ(w->Stats().retention_deleted_rows, 50u + 1u + 100u + 50u + 1u + 1u);
+  // the ancient run's span (spans follow the rollups) and the series {p="b"}, whose samples
+  // were all old.
+  EXPECT_EQ(w->Stats().retention_deleted_rows, 50u + 1u + 100u + 50u + 1u + 1u + 1u);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM series WHERE labels = '{p=\"b\"}'"), 0);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM series WHERE labels = '{p=\"a\"}'"), 1);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM series WHERE name = 'kept_total'"), 1)
+      << "a stored counter holds its series";
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 51);
   EXPECT_EQ(Count(o.path, "SELECT min(ts_ms) FROM probe_runs"), now - 35 * kDay);
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples"), 50);
@@ -715,9 +722,19 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 50);
   WriteBatch more;
   more.runs.push_back(MakeRun("health", clock.NowMs(), true, 0.1));
+  // The deleted series again: a new row, not the deleted id the writer had cached.
+  more.samples.push_back({"probe_success", Labels{{"p", "b"}}, clock.NowMs(), 1});
   ASSERT_TRUE(w->Enqueue(more));
   ASSERT_TRUE(w->Flush().ok());
   EXPECT_EQ(Count(o.path, "SELECT count(*) FROM probe_runs"), 51);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM samples WHERE series_id NOT IN (SELECT id FROM "
+                          "series)"),
+            0);
+  auto r = testing::OpenReaderOrFail(o.path);
+  ASSERT_TRUE(r);
+  auto b_samples = r->Samples("probe_success", Labels{{"p", "b"}}, clock.NowMs(), clock.NowMs() + 1);
+  ASSERT_TRUE(b_samples.ok());
+  EXPECT_EQ(b_samples->size(), 1u);
 }
 
 TEST(SqliteWriterTest, ProbeRoleFollowsTheLatestRun) {

@@ -238,6 +238,15 @@ class LogFollower {
   // when shared_buffer_ is set.
   ReadBuffer own_buffer_;
   ReadBuffer* shared_buffer_ = nullptr;
+  // The live file's unfinished last line as a poll left it, scanned to the end: while the file
+  // keeps its identity, size and mtime, the next polls do not scan it again (ReadLive()).
+  struct UnfinishedTail {
+    FileId id;
+    int64_t offset = -1;  // the cursor's offset: where the unfinished line begins
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+  };
+  UnfinishedTail unfinished_tail_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;
   // The unreadable rotated files already reported (ReportLost()); only those still listed

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -1272,6 +1274,53 @@ TEST_F(LogFollowerTest, ARestoredCursorTellsAFileMadeAgainOnItsInodeByTheBirth) 
   ASSERT_TRUE(out.cursor.has_value());
   EXPECT_EQ(out.cursor->birth_ns, stored.birth_ns) << "the new file's birth is stored";
   EXPECT_EQ(Poll(again).lines, 0u);
+}
+
+// Fresh eyes (stop 49): an unfinished last line (a tail with no newline, as a crash or a
+// preallocated file leaves) was scanned again by every poll. Scanned to the end once, it is not
+// scanned again while the file keeps its size and mtime: a line written into it in place with
+// the mtime set back is not seen (which shows the scan skipped); with a new mtime, or a byte
+// appended, it is read.
+TEST_F(LogFollowerTest, AnUnfinishedTailNotChangedSinceIsNotScannedAgain) {
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, "ERROR first\n" + std::string(5 << 20, 'x'));
+  // Modified well before the poll: a write in the poll's own tick of the coarse clock would not
+  // be taken as scanned.
+  const time_t old_mtime = ::time(nullptr) - 60;
+  auto set_mtime = [&](time_t seconds) {
+    const timespec times[2] = {{0, UTIME_OMIT}, {seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  };
+  set_mtime(old_mtime);
+  LogFollower f(path, scanner_.get(), FollowOptions{.read_chunk_bytes = 64 << 10});
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 1u);
+  EXPECT_EQ(out.lag_bytes, 5 << 20);
+  out = Poll(f);
+  EXPECT_EQ(out.lines, 0u);
+  EXPECT_EQ(out.lag_bytes, 5 << 20);
+  ASSERT_TRUE(out.cursor.has_value());
+  EXPECT_EQ(out.cursor->offset, 12);
+
+  // A line written in place past the fingerprinted first 1 KiB, the size and mtime as before.
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, " ERROR in place\n", 16, 12 + 3000), 16);
+    ::close(fd);
+  }
+  set_mtime(old_mtime);
+  EXPECT_EQ(Poll(f).lines, 0u) << "the tail was scanned again";
+  set_mtime(old_mtime + 30);
+  out = Poll(f);
+  EXPECT_EQ(out.lines, 1u);
+  EXPECT_EQ(out.matches[1], 1u);
+  // Appended to: the rest of the tail is one line now.
+  AppendToFile(path, "\n");
+  set_mtime(old_mtime + 40);
+  out = Poll(f);
+  EXPECT_EQ(out.lines, 1u);
+  EXPECT_EQ(out.lag_bytes, 0);
 }
 
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {

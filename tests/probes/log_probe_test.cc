@@ -1,6 +1,7 @@
 #include "probes/log_probe.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -593,6 +594,35 @@ TEST_F(LogProbeTest, FollowersShareOneReadBuffer) {
   // One buffer of read_chunk_bytes (1 MiB) and the run's own allocations; one a file would be
   // 200 MiB.
   EXPECT_LT(size_after - size_before, 32 * 1024) << "KiB of address space for " << kFiles << " files";
+}
+
+// /metrics exports at most its series limit, in the order a run gives them: the probe's gauge
+// goes before the files' series (fresh eyes, stop 49: at 20,000 files it was left out).
+TEST_F(LogProbeTest, TheFilesFollowedGaugeComesBeforeTheFilesSeries) {
+  for (const char* f : {"a.log", "b.log"}) WriteWholeFile(dir_.File(f), "ERROR x\n");
+  auto probe = Build("paths: ['" + dir_.path() + "/*.log']\n");
+  ASSERT_NE(probe, nullptr) << errors_.ToString();
+  const ProbeResult r = probe->Run(Later());
+  ASSERT_GT(r.samples.size(), 1u);
+  EXPECT_EQ(r.samples.front().name, "obsmon_log_files_followed");
+  EXPECT_EQ(r.samples.front().value, 2);
+}
+
+// A symlink loop is named as one, not as a symlink to a missing file (fresh eyes, stop 49).
+TEST_F(LogProbeTest, ASymlinkLoopIsNamedAsOne) {
+  ASSERT_EQ(::symlink(dir_.File("b.log").c_str(), dir_.File("a.log").c_str()), 0);
+  ASSERT_EQ(::symlink(dir_.File("a.log").c_str(), dir_.File("b.log").c_str()), 0);
+  ASSERT_EQ(::symlink(dir_.File("gone.log").c_str(), dir_.File("c.log").c_str()), 0);
+  auto loop = Build("paths: ['" + dir_.File("a.log") + "']\n");
+  ASSERT_NE(loop, nullptr) << errors_.ToString();
+  ProbeResult r = loop->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("(a loop of symlinks)"), std::string::npos) << r.reason;
+  auto dangling = Build("paths: ['" + dir_.File("c.log") + "']\n");
+  ASSERT_NE(dangling, nullptr) << errors_.ToString();
+  r = dangling->Run(Later());
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("(a symlink to a missing file)"), std::string::npos) << r.reason;
 }
 
 TEST_F(LogProbeTest, MissingFileIsAFailedRunWithAReasonAndTheProbeGoesOn) {

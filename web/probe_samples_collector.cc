@@ -8,6 +8,12 @@ bool OwnedElsewhere(const std::string& name) {
   return name == "probe_success" || name == "probe_duration_seconds" || name == "up";
 }
 
+// A probe's own gauge of how many files it follows: one series per log probe, which says how
+// close the probe is to its max_files. It goes in past max_series (bounded by the probes
+// configured): a second log probe's was refused once the first had filled the limit (fresh
+// eyes, stop 49), and its absence would read as "nothing followed".
+bool OnePerProbe(const std::string& name) { return name == "obsmon_log_files_followed"; }
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -64,7 +70,7 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   // Pass 2: the new series.
   for (size_t i : unseen) {
     const Sample& s = outcome.samples[i];
-    if (count_ >= max_series_) {
+    if (count_ >= max_series_ && !OnePerProbe(s.name)) {
       ++refused_;
       continue;
     }

@@ -10,7 +10,8 @@
 // series (log counters, process figures) are kept until their probe is removed.
 //
 // A ResultSink (fed on worker threads) and a Collectable (read by HTTP threads). Thread-safe.
-// Memory is bounded by `max_series`; series beyond it are counted, not stored.
+// Memory is bounded by `max_series`; series beyond it are counted, not stored, but for each log
+// probe's obsmon_log_files_followed (one series per probe).
 #pragma once
 
 #include <prometheus/collectable.h>

@@ -146,5 +146,37 @@ TEST(ProbeSamplesCollectorTest, ALogProbesSeriesAreThoseOfItsNewestRun) {
   ExpectHeldGaugeMatchesPage(fams);  // 1
 }
 
+// Fresh eyes (stop 49): once a log probe over 20,000 files had filled the limit, a second log
+// probe's obsmon_log_files_followed was refused. One series per log probe goes in past it.
+TEST(ProbeSamplesCollectorTest, EachLogProbesFilesFollowedGoesInPastTheLimit) {
+  ProbeSpec big, small;
+  big.key = {"m", "files"};
+  small.key = {"n", "small"};
+  big.kind = small.kind = "log";
+  ProbeSamplesCollector c(/*max_series=*/3);
+  auto run = [&](const ProbeSpec& spec, int files) {
+    std::vector<Sample> samples = {{"obsmon_log_files_followed",
+                                    Labels{{"component", spec.key.component}}, 1,
+                                    static_cast<double>(files)}};
+    for (int i = 0; i < files; ++i) {
+      samples.push_back({"obsmon_log_lines_read_total",
+                         Labels{{"component", spec.key.component},
+                                {"source", "/" + std::to_string(i) + ".log"}},
+                         1, 1});
+    }
+    c.OnRun(Outcome(spec, std::move(samples)));
+  };
+  run(big, 5);
+  run(small, 1);
+  auto fams = c.Collect();
+  const auto* followed = Find(fams, "obsmon_log_files_followed");
+  ASSERT_NE(followed, nullptr);
+  ASSERT_EQ(followed->metric.size(), 2u) << "each probe's gauge";
+  // big: its gauge and two files' series fill the three; the other three and small's file go.
+  EXPECT_EQ(Find(fams, "obsmon_log_lines_read_total")->metric.size(), 2u);
+  EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 4);
+  ExpectHeldGaugeMatchesPage(fams);  // 4: one past the limit, the second probe's gauge
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -78,7 +78,13 @@ void Retention::Begin(TimestampMs raw_cutoff_ms, TimestampMs rollup_cutoff_ms) {
     SQLite::Statement q(db_, "SELECT DISTINCT component FROM probes");
     while (q.executeStep()) tasks_.push_back({Kind::kEvents, 0, q.getColumn(0).getString()});
   }
-  // After the samples' tasks, so that the series this pass empties go in it too.
+  // After the samples' tasks, so that the series this pass empties go in it too. The task's id
+  // is the first series id of the next window looked at (Step()).
+  {
+    SQLite::Statement q(db_, "SELECT coalesce(max(id), 0) FROM series");
+    q.executeStep();
+    series_max_id_ = q.getColumn(0).getInt64();
+  }
   tasks_.push_back({Kind::kSeries, 0, {}});
 }
 
@@ -131,13 +137,16 @@ int64_t Retention::Step() {
     case Kind::kSeries:
       // A series with no sample and no stored counter names nothing: a retired log file's, a
       // scrape series that went away (fresh eyes, stop 47: five rows a deleted log file, never
-      // deleted). samples_by_series and counters are looked up by their keys; samples_head
-      // (seconds of rows, keyed by time) is listed once per statement by the NOT IN. ?1 is 0
-      // and ?2 unused: the cutoff already acted through the samples' tasks.
-      sql = "DELETE FROM series WHERE ?1 = 0 AND ?2 = ?2 AND id IN (SELECT id FROM series s "
-            "WHERE NOT EXISTS (SELECT 1 FROM samples_by_series WHERE series_id = s.id) AND "
-            "NOT EXISTS (SELECT 1 FROM counters WHERE series_id = s.id) AND s.id NOT IN "
-            "(SELECT series_id FROM samples_head) ORDER BY id LIMIT ?3)";
+      // deleted). One window of ids a statement (?1 to ?1 + ?4), so that a statement looks at a
+      // bounded part of a large table (a scrape with new series at every scrape leaves millions).
+      // samples_by_series and counters are looked up by their keys; samples_head (seconds of
+      // rows, keyed by time) is listed once per statement by the NOT IN. ?2 is unused: the
+      // cutoff already acted through the samples' tasks.
+      sql = "DELETE FROM series WHERE ?2 = ?2 AND id IN (SELECT id FROM series s WHERE "
+            "s.id >= ?1 AND s.id < ?1 + ?4 AND NOT EXISTS (SELECT 1 FROM samples_by_series "
+            "WHERE series_id = s.id) AND NOT EXISTS (SELECT 1 FROM counters WHERE series_id = "
+            "s.id) AND s.id NOT IN (SELECT series_id FROM samples_head WHERE series_id >= ?1 "
+            "AND series_id < ?1 + ?4) ORDER BY id LIMIT ?3)";
       break;
   }
   SQLite::Statement d(db_, sql);
@@ -148,9 +157,18 @@ int64_t Retention::Step() {
   }
   d.bind(2, static_cast<int64_t>(cutoff));
   d.bind(3, batch_rows_);
+  if (t.kind == Kind::kSeries) d.bind(4, kSeriesWindowIds);
   const int changes = d.exec();
   series_deleted_ = t.kind == Kind::kSeries && changes > 0;
-  if (changes < batch_rows_) ++next_;  // this key is done
+  if (t.kind == Kind::kSeries) {
+    // A full batch may leave more in this window; else on to the next, until past the last id.
+    if (changes < batch_rows_) {
+      tasks_[next_].id += kSeriesWindowIds;
+      if (tasks_[next_].id > series_max_id_) ++next_;
+    }
+  } else if (changes < batch_rows_) {
+    ++next_;  // this key is done
+  }
   deleted_ += changes;
   return changes;
 }

@@ -78,6 +78,10 @@ class Retention {
   size_t next_ = 0;
   int64_t deleted_ = 0;
   bool series_deleted_ = false;
+  // The series ids one statement looks at (Step()), and the largest id when the pass began
+  // (series made later have samples: nothing to delete).
+  static constexpr int64_t kSeriesWindowIds = 50'000;
+  int64_t series_max_id_ = 0;
 };
 
 }  // namespace obsmon::storage

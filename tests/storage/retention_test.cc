@@ -200,6 +200,28 @@ TEST_F(RetentionTest, ASeriesGoesWithItsLastSampleUnlessACounterOrTheHeadHoldsIt
   EXPECT_EQ(Count("SELECT COUNT(*) FROM series"), 3);
 }
 
+// A statement looks at one window of series ids: orphans far apart in a large id space are all
+// found, in several steps, and a series with a sample between them stays.
+TEST_F(RetentionTest, SeriesFarApartInTheIdSpaceAreLookedAtWindowByWindow) {
+  for (int64_t id : {1, 60'000, 120'001}) {
+    Exec("INSERT INTO series (id, name, labels) VALUES (" + std::to_string(id) + ", 'm', 'i=\"" +
+         std::to_string(id) + "\"')");
+  }
+  Exec("INSERT INTO samples_by_series (series_id, ts_ms, value) VALUES (60000, " +
+       std::to_string(kBase + kHour) + ", 1)");
+  Retention retention(*db_, /*batch_rows=*/100);
+  retention.Begin(kBase, kBase);
+  int steps = 0;
+  while (retention.active()) {
+    retention.Step();
+    ++steps;
+  }
+  EXPECT_GE(steps, 3) << "three windows of 50,000 ids";
+  SQLite::Statement left(*db_, "SELECT group_concat(id, ',') FROM series");
+  ASSERT_TRUE(left.executeStep());
+  EXPECT_EQ(left.getColumn(0).getString(), "60000");
+}
+
 TEST_F(RetentionTest, AbortEndsThePassAndTheNextStartsOver) {
   InsertProbe(1, 4);
   Retention retention(*db_, 1);

@@ -513,7 +513,8 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     const int stat_errno = errno;
     if (!exists && ::lstat(path_.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) {
       // ELOOP: a loop of symlinks, which "a missing file" would misname (fresh eyes, stop 49).
-      out.trouble += stat_errno == ELOOP ? " (a loop of symlinks)" : " (a symlink to a missing file)";
+      out.trouble +=
+          stat_errno == ELOOP ? " (a loop of symlinks)" : " (a symlink to a missing file)";
     } else {
       out.trouble_is_no_file = live.status().IsNotFound() || (exists && S_ISDIR(st.st_mode));
     }

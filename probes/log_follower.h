@@ -89,7 +89,7 @@ class LogFollower {
   const LogCursor& cursor() const { return cursor_; }
   // One-thread reads go to `shared` instead of a buffer of the follower's own: the followers of
   // one probe, polled one at a time, share one (a glob's thousands of files held 1 MiB of
-  // address space each and up to 1 MiB resident: 5,000 idle files, 264 MB; and a mapping each
+  // address space each, what their reads had touched of it resident, and a mapping each
   // against the kernel's vm.max_map_count of 65,530). Not owned; must outlive the follower.
   void ShareReadBuffer(ReadBuffer* shared) { shared_buffer_ = shared; }
 

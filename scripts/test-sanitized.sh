@@ -42,8 +42,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_o
 # (durability, reload, faults, hostile input) run sanitized too; and the refresher's share of a
 # core and the refresher's other pacing tests (127 + 60 s under ASan: they measure CPU and
 # pace over a day of stored runs, which ASan stretches; the refresher and its pacing run
-# sanitized in every test that starts the daemon). CI's length: stop 47 50 min (945 s of it the sanitized tests),
-# stop 48 53 min; about 45 is asked. OBSMON_SANITIZE_ALL=1 runs them as well.
+# sanitized in every test that starts the daemon). CI's length: stop 47 50 min (945 s of it
+# the sanitized tests), stop 48 53 min; about 45 is asked. OBSMON_SANITIZE_ALL=1 runs them as
+# well.
 status=0
 tests_start=$SECONDS
 exclude='^(layering_test|thread_safety_check)$'

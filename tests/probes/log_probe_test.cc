@@ -593,7 +593,8 @@ TEST_F(LogProbeTest, FollowersShareOneReadBuffer) {
   ASSERT_GE(size_before, 0);
   // One buffer of read_chunk_bytes (1 MiB) and the run's own allocations; one a file would be
   // 200 MiB.
-  EXPECT_LT(size_after - size_before, 32 * 1024) << "KiB of address space for " << kFiles << " files";
+  EXPECT_LT(size_after - size_before, 32 * 1024)
+      << "KiB of address space for " << kFiles << " files";
 }
 
 // /metrics exports at most its series limit, in the order a run gives them: the probe's gauge

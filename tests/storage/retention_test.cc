@@ -187,7 +187,8 @@ TEST_F(RetentionTest, ASeriesGoesWithItsLastSampleUnlessACounterOrTheHeadHoldsIt
     if (retention.series_deleted()) ++series_steps;
   }
   EXPECT_EQ(series_steps, 3);
-  SQLite::Statement left(*db_, "SELECT group_concat(id, ',') FROM (SELECT id FROM series ORDER BY id)");
+  SQLite::Statement left(*db_,
+                         "SELECT group_concat(id, ',') FROM (SELECT id FROM series ORDER BY id)");
   ASSERT_TRUE(left.executeStep());
   EXPECT_EQ(left.getColumn(0).getString(), "7,8,9");
   EXPECT_EQ(retention.deleted_in_pass(), 8 + 6);  // the old samples, then the series

@@ -732,7 +732,8 @@ TEST(SqliteWriterTest, RetentionDeletesOldRowsInBatchesAndKeepsRecentOnes) {
             0);
   auto r = testing::OpenReaderOrFail(o.path);
   ASSERT_TRUE(r);
-  auto b_samples = r->Samples("probe_success", Labels{{"p", "b"}}, clock.NowMs(), clock.NowMs() + 1);
+  auto b_samples =
+      r->Samples("probe_success", Labels{{"p", "b"}}, clock.NowMs(), clock.NowMs() + 1);
   ASSERT_TRUE(b_samples.ok());
   EXPECT_EQ(b_samples->size(), 1u);
 }

@@ -829,10 +829,19 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   int64_t end = 0;
   const bool to_the_end =
       ReadFile(live, offset, false, expired, out, &end, offset == 0 ? &head : nullptr);
+  // The fingerprint covers the bytes consumed (whole lines) once there are any, never the
+  // unfinished line after them: a file written in place (preallocated, NUL bytes until
+  // written) changes there at every write, which then read as a new file, read again from 0
+  // (fresh eyes, stop 49: 11 lines stored 66 times). With nothing consumed yet, it covers what
+  // was read, so that a first line still unfinished names the file.
+  const size_t fp_bytes =
+      end > 0 ? static_cast<size_t>(std::min<int64_t>(end, kFingerprintBytes)) : kFingerprintBytes;
   // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
   // is the same generation's (longer) fingerprint.
-  auto now = live.Fingerprint();
-  const std::string read_fp = offset == 0 ? FormatFingerprint(head) : cursor_.fingerprint;
+  auto now = live.Fingerprint(fp_bytes);
+  const std::string read_fp = offset == 0 ? FormatFingerprint(std::string_view(head).substr(
+                                                0, std::min(head.size(), fp_bytes)))
+                                          : cursor_.fingerprint;
   struct stat st {};
   const bool unchanged =
       live.Stat(&st) && st.st_size >= end && (read_fp.empty() || live.MatchesFingerprint(read_fp));

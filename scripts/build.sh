@@ -4,7 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${OBSMON_BUILD_DIR:-build}
 launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# The sloppiness lets ccache cache the test files, which use a precompiled header
+# (tests/CMakeLists.txt); without it it compiles every one of them again.
+if command -v ccache >/dev/null; then
+  launcher=("-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache")
+fi
 gen=()
 if command -v ninja >/dev/null; then gen=(-G Ninja); fi
 # -g1 instead of RelWithDebInfo's -g: line tables and function names (stack traces, perf) without

@@ -1323,6 +1323,37 @@ TEST_F(LogFollowerTest, AnUnfinishedTailNotChangedSinceIsNotScannedAgain) {
   EXPECT_EQ(out.lag_bytes, 0);
 }
 
+// A preallocated file written in place (as a ring or a logger that reserves its file does):
+// each line is written over the NUL bytes just after the previous one, inside the first 1 KiB
+// the fingerprint looks at. Every line is counted once (fresh eyes, stop 49: the fingerprint
+// covered the NUL bytes too, so every write made the file a new one, read again from 0: 11
+// lines stored 66 times).
+TEST_F(LogFollowerTest, AFileWrittenInPlaceOverItsNulTailCountsEachLineOnce) {
+  const std::string path = dir_.File("ring.log");
+  WriteWholeFile(path, std::string(64 << 10, '\0'));
+  LogFollower f(path, scanner_.get(), {});
+  EXPECT_EQ(Poll(f).lines, 0u);
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  int64_t at = 0;
+  for (int i = 0; i < 11; ++i) {
+    const std::string line = Lines(i, 1, &errors_, &criticals_);
+    ASSERT_EQ(::pwrite(fd, line.data(), line.size(), at), static_cast<ssize_t>(line.size()));
+    at += static_cast<int64_t>(line.size());
+    const FollowOutput out = Poll(f);
+    EXPECT_EQ(out.lines, 1u) << "after line " << i << "\n" << Describe(out);
+    ASSERT_TRUE(out.cursor.has_value());
+    EXPECT_EQ(out.cursor->offset, at);
+  }
+  ::close(fd);
+  ExpectAllCounted(11);
+  // Truncated and written again from the start is still a new generation, read from 0.
+  WriteWholeFile(path, "2025-10-14 ERROR after truncation\n");
+  ++errors_;
+  Poll(f);
+  ExpectAllCounted(12);
+}
+
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {
   const MixedLog log = MakeMixedLog(6000, 20);
   for (int stop_after : {1, 2, 3, 5, 8, 13, 40}) {

@@ -84,11 +84,13 @@ class LogFile {
   Status Seek(int64_t offset);
   // Reads up to n bytes; 0 at the end of the file.
   Result<size_t> Read(char* buf, size_t n);
+  // Up to n bytes at `offset` (decompressed for gzip), fewer at the end of the file. Does not
+  // move the read position of Read().
+  Result<size_t> ReadAt(int64_t offset, char* buf, size_t n);
 
  private:
   LogFile() = default;
   void Close();
-  Result<size_t> ReadAt(int64_t offset, char* buf, size_t n);  // for fingerprints
 
   std::string path_;
   int fd_ = -1;

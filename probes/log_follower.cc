@@ -31,6 +31,11 @@ int64_t ToNs(int64_t seconds, int64_t nanoseconds) { return seconds * 1'000'000'
 
 int64_t MtimeNs(const struct stat& st) { return ToNs(st.st_mtim.tv_sec, st.st_mtim.tv_nsec); }
 
+// Whether bytes are all NUL: a preallocated file's padding, not text.
+bool AllNul(const char* bytes, size_t n) {
+  return n == 0 || (bytes[0] == '\0' && std::memcmp(bytes, bytes + 1, n - 1) == 0);
+}
+
 // The file's birth time (statx), 0 when the file system does not keep one or it cannot be read.
 int64_t BirthNs(const std::string& path) {
   struct statx stx {};
@@ -104,6 +109,13 @@ void LogFollower::CountLine(std::string_view line, int severity, const std::stri
 
 void LogFollower::NoteBinary(const LogFile& file, FollowOutput* out) {
   AddNote(&out->notes, file.path() + ": binary content (NUL bytes)");
+}
+
+std::string LogFollower::TailStart(LogFile& file, int64_t offset) {
+  std::string bytes(kTailStartBytes, '\0');
+  auto got = file.ReadAt(offset, bytes.data(), bytes.size());
+  bytes.resize(got.ok() ? *got : 0);
+  return bytes;
 }
 
 bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
@@ -258,6 +270,7 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
   int long_severity = -1;
   std::string long_head;   // the long line's first bytes, for its event
   int64_t long_bytes = 0;  // bytes of the long line already discarded
+  bool long_nul = true;    // ... all of them NUL (true when there is no long line)
   std::vector<LineMatch> matches;
   bool complete = true;
   int64_t read_pos = offset;  // file position of the next byte read
@@ -289,8 +302,12 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
     }
     read_pos += static_cast<int64_t>(n);
     if (n == 0) {
-      // End of file. A finished (rotated) file will never complete its last line: count it.
-      if (finished_file && (have > 0 || in_long)) {
+      // End of file. A finished (rotated) file will never complete its last line: count it,
+      // unless it is only NUL bytes: a preallocated file's padding past its last line, read
+      // but no line (fresh eyes, stop 50: each rotation of such a file counted one line more).
+      if (finished_file && (have > 0 || in_long) && long_nul && AllNul(buf, have)) {
+        consumed += long_bytes + static_cast<int64_t>(have);
+      } else if (finished_file && (have > 0 || in_long)) {
         if (std::memchr(buf, '\0', have) != nullptr) NoteBinary(file, out);
         ++out->lines;
         if (in_long) {
@@ -315,6 +332,7 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
           nl == nullptr ? have : static_cast<size_t>(static_cast<const char*>(nl) - buf);
       if (std::memchr(buf, '\0', long_part) != nullptr) NoteBinary(file, out);
       if (nl == nullptr) {
+        long_nul = long_nul && AllNul(buf, have);
         long_bytes += static_cast<int64_t>(have);
         have = 0;
         continue;
@@ -324,6 +342,7 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
       CountLine(long_head, long_severity, file.path(), out);
       consumed += long_bytes + static_cast<int64_t>(upto);
       in_long = false;
+      long_nul = true;
       start = upto;
     }
     const void* last_nl = memrchr(buf + start, '\n', have - start);
@@ -351,6 +370,7 @@ bool LogFollower::ReadRange(LogFile& file, int64_t offset, int64_t limit, bool f
       long_severity = scanner_->Classify(head);
       long_head.assign(buf, std::min(have, options_.max_line_bytes + 4));
       long_bytes = static_cast<int64_t>(have);
+      long_nul = AllNul(buf, have);
       have = 0;
       in_long = true;
       AddNote(&out->notes, file.path() + ": line longer than " + std::to_string(cap) +
@@ -815,11 +835,15 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   // nothing new to read (fresh eyes, stop 49: a tail of NUL bytes with no newline, as a crash or
   // a preallocated file leaves, was scanned again every run, 20 ms for 250 MB). The cursor is
   // given again, as a read of nothing would give it.
+  // Its first bytes are compared too: a writer through mmap() changes no mtime until the
+  // kernel writes the page back and it is written to again (fresh eyes, stop 50: 10 ERROR lines
+  // written into a preallocated file so, 1 counted), and an in-place writer writes there.
   if (struct stat now_st {}; plan.cursor_valid && plan.steps.empty() &&
                              unfinished_tail_.offset == offset &&
                              unfinished_tail_.id == live.id() && live.Stat(&now_st) &&
                              now_st.st_size == unfinished_tail_.size &&
-                             MtimeNs(now_st) == unfinished_tail_.mtime_ns) {
+                             MtimeNs(now_st) == unfinished_tail_.mtime_ns &&
+                             TailStart(live, offset) == unfinished_tail_.first_bytes) {
     SetCursor(live, cursor_.fingerprint, offset, out);
     out->lag_bytes = now_st.st_size - offset;
     return;
@@ -879,7 +903,8 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
     // Read to the end, and the file last modified before this poll began (a write in the same
     // tick of the coarse clock could carry the same mtime): its unfinished tail is as scanned.
     if (to_the_end && end < st.st_size && MtimeNs(st) < last_poll_start_.coarse_ns) {
-      unfinished_tail_ = {live.id(), end, static_cast<int64_t>(st.st_size), MtimeNs(st)};
+      unfinished_tail_ = {live.id(), end, static_cast<int64_t>(st.st_size), MtimeNs(st),
+                          TailStart(live, end)};
     }
   } else if (!plan.cursor_valid) {
     // The live file was empty: keep a cursor that still says what was read, else anchor.

@@ -245,7 +245,11 @@ class LogFollower {
     int64_t offset = -1;  // the cursor's offset: where the unfinished line begins
     int64_t size = 0;
     int64_t mtime_ns = 0;
+    std::string first_bytes;  // TailStart() at the offset
   };
+  // The first kTailStartBytes of the unfinished tail at `offset` (fewer at the end of the file).
+  static constexpr size_t kTailStartBytes = 4096;
+  static std::string TailStart(LogFile& file, int64_t offset);
   UnfinishedTail unfinished_tail_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;

@@ -18,8 +18,7 @@
 #include <filesystem>
 #include <string>
 
-#include "core/clock.h"
-#include "storage/storage.h"
+#include "tests/integration/stored_counters.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon {
@@ -33,26 +32,17 @@ using testing::WriteWholeFile;
 
 const std::string kObsmon = std::string(OBSMON_BINARY_DIR) + "/obsmon";
 
+// What the database holds of the component "job": lines read and ERROR lines matched.
 struct Counted {
   double lines = 0, errors = 0;
   bool ok = false;
 };
 
 Counted ReadCounted(const std::string& db) {
-  Counted c;
-  auto reader = storage::Reader::Open(db);
-  if (!reader.ok()) return c;
-  auto counters = (*reader)->AllCounters();
-  if (!counters.ok()) return c;
-  for (const auto& k : *counters) {
-    if (k.labels.Get("component") != "job") continue;
-    if (k.name == "obsmon_log_lines_read_total") c.lines += k.value;
-    if (k.name == "obsmon_log_matches_total" && k.labels.Get("severity") == "error") {
-      c.errors += k.value;
-    }
-  }
-  c.ok = true;
-  return c;
+  const auto stored = testing::ReadStoredCounters(db);
+  return {stored.Sum("obsmon_log_lines_read_total", {{"component", "job"}}),
+          stored.Sum("obsmon_log_matches_total", {{"component", "job"}, {"severity", "error"}}),
+          stored.ok};
 }
 
 ino_t InodeOf(const std::string& path) {
@@ -66,8 +56,8 @@ std::string Lines(int from, int n, int* errors) {
   for (int i = from; i < from + n; ++i) {
     const bool error = i % 3 == 0;
     if (error) ++*errors;
-    s += "2026-12-05 " + std::string(error ? "ERROR" : "INFO") + " job step " +
-         std::to_string(i) + "\n";
+    s += "2026-12-05 " + std::string(error ? "ERROR" : "INFO") + " job step " + std::to_string(i) +
+         "\n";
   }
   return s;
 }
@@ -102,9 +92,9 @@ TEST(LogMadeAgainTest, AFileMadeAgainOnItsInodeWhileObsmonIsDownIsCountedFromIts
 
   int starts = 0;
   auto start = [&] {
-    auto obsmon = std::make_unique<Subprocess>(
-        std::vector<std::string>{kObsmon, "run", "--config", config},
-        dir.File("obsmon-" + std::to_string(starts++) + ".log"));
+    auto obsmon =
+        std::make_unique<Subprocess>(std::vector<std::string>{kObsmon, "run", "--config", config},
+                                     dir.File("obsmon-" + std::to_string(starts++) + ".log"));
     EXPECT_TRUE(obsmon->started());
     EXPECT_TRUE(WaitUntil([&] { return obsmon->Output().find("(port ") != std::string::npos; }))
         << obsmon->Output();

@@ -26,6 +26,7 @@
 #include "core/clock.h"
 #include "storage/storage.h"
 #include "tests/integration/log_writer.h"
+#include "tests/integration/stored_counters.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon {
@@ -49,21 +50,17 @@ struct Stored {
 
 Stored ReadStored(const std::string& db) {
   Stored s;
+  const auto stored = testing::ReadStoredCounters(db);
+  if (!stored.ok) return s;
+  s.errors =
+      stored.Sum("obsmon_log_matches_total", {{"component", "carbon"}, {"severity", "error"}});
+  s.criticals =
+      stored.Sum("obsmon_log_matches_total", {{"component", "carbon"}, {"severity", "critical"}});
+  s.lines = stored.Sum("obsmon_log_lines_read_total", {{"component", "carbon"}});
+  s.storage_dropped = stored.Sum("obsmon_log_events_dropped_total", {{"component", "carbon"}});
+  s.capped = stored.Sum("obsmon_log_events_capped_total", {{"component", "carbon"}});
   auto reader = storage::Reader::Open(db);
   if (!reader.ok()) return s;
-  auto counters = (*reader)->AllCounters();
-  if (!counters.ok()) return s;
-  for (const auto& c : *counters) {
-    if (c.labels.Get("component") != "carbon") continue;
-    if (c.name == "obsmon_log_matches_total" && c.labels.Get("severity") == "error")
-      s.errors += c.value;
-    if (c.name == "obsmon_log_matches_total" && c.labels.Get("severity") == "critical") {
-      s.criticals += c.value;
-    }
-    if (c.name == "obsmon_log_lines_read_total") s.lines += c.value;
-    if (c.name == "obsmon_log_events_dropped_total") s.storage_dropped += c.value;
-    if (c.name == "obsmon_log_events_capped_total") s.capped += c.value;
-  }
   auto events =
       (*reader)->LogEvents("carbon", 0, SystemClock::Instance().NowMs() + 86'400'000, 1'000'000);
   if (!events.ok()) return s;

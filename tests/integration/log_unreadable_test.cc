@@ -23,6 +23,7 @@
 
 #include "storage/storage.h"
 #include "tests/integration/log_writer.h"
+#include "tests/integration/stored_counters.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon {
@@ -43,17 +44,9 @@ struct Stored {
 };
 
 Stored ReadStored(const std::string& db) {
-  Stored s;
-  auto reader = storage::Reader::Open(db);
-  if (!reader.ok()) return s;
-  auto counters = (*reader)->AllCounters();
-  if (!counters.ok()) return s;
-  for (const auto& c : *counters) {
-    if (c.name == "obsmon_log_bytes_read_total") s.bytes_read += c.value;
-    if (c.name == "obsmon_log_unreadable_bytes_total") s.unreadable += c.value;
-  }
-  s.ok = true;
-  return s;
+  const auto stored = testing::ReadStoredCounters(db);
+  return {stored.Sum("obsmon_log_bytes_read_total"),
+          stored.Sum("obsmon_log_unreadable_bytes_total"), stored.ok};
 }
 
 struct Scenario {

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <functional>
@@ -1302,11 +1304,12 @@ TEST_F(LogFollowerTest, AnUnfinishedTailNotChangedSinceIsNotScannedAgain) {
   ASSERT_TRUE(out.cursor.has_value());
   EXPECT_EQ(out.cursor->offset, 12);
 
-  // A line written in place past the fingerprinted first 1 KiB, the size and mtime as before.
+  // A line written in place past the fingerprinted first 1 KiB and past the tail's first 4 KiB
+  // (which are compared), the size and mtime as before.
   {
     const int fd = ::open(path.c_str(), O_WRONLY);
     ASSERT_GE(fd, 0);
-    ASSERT_EQ(::pwrite(fd, " ERROR in place\n", 16, 12 + 3000), 16);
+    ASSERT_EQ(::pwrite(fd, " ERROR in place\n", 16, 12 + 8000), 16);
     ::close(fd);
   }
   set_mtime(old_mtime);
@@ -1352,6 +1355,69 @@ TEST_F(LogFollowerTest, AFileWrittenInPlaceOverItsNulTailCountsEachLineOnce) {
   ++errors_;
   Poll(f);
   ExpectAllCounted(12);
+}
+
+// A writer through mmap() into a preallocated file: a store into a page already dirty changes
+// no mtime (the kernel stamps the file when a clean page is first written), and the size never
+// changes. The tail's first bytes are compared, so the line is still read (fresh eyes, stop 50:
+// 10 ERROR lines written so, 1 counted, until another write came).
+TEST_F(LogFollowerTest, LinesWrittenThroughMmapIntoAPreallocatedFileAreRead) {
+  const std::string path = dir_.File("mapped.log");
+  const size_t size = 64 << 10;
+  WriteWholeFile(path, std::string(size, '\0'));
+  const int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  char* bytes = static_cast<char*>(map);
+  // The mtime set back to the same time well before each poll: the poll takes the tail as
+  // scanned, and only the first store (into a clean page) would have changed it anyway.
+  const time_t old_mtime = ::time(nullptr) - 60;
+  auto set_old_mtime = [&] {
+    const timespec times[2] = {{0, UTIME_OMIT}, {old_mtime, 0}};
+    ASSERT_EQ(::futimens(fd, times), 0);
+  };
+  LogFollower f(path, scanner_.get(), {});
+  size_t at = 0;
+  for (int i = 0; i < 5; ++i) {
+    const std::string line = Lines(i, 1, &errors_, &criticals_);
+    std::memcpy(bytes + at, line.data(), line.size());
+    at += line.size();
+    set_old_mtime();
+    const FollowOutput out = Poll(f);
+    EXPECT_EQ(out.lines, 1u) << "after line " << i << "\n" << Describe(out);
+  }
+  ::munmap(map, size);
+  ::close(fd);
+  ExpectAllCounted(5);
+}
+
+// A preallocated file rotated with NUL padding after its last line: the padding is read (the
+// cursor goes past it) but is no line, whether shorter or longer than the read buffer (fresh
+// eyes, stop 50: each rotation counted one line more).
+TEST_F(LogFollowerTest, TheNulPaddingOfARotatedPreallocatedFileIsNoLine) {
+  const std::string path = dir_.File("pre.log");
+  LogFollower f(path, scanner_.get(), FollowOptions{.read_chunk_bytes = 4096});
+  uint64_t written = 0;
+  for (size_t padding : {size_t{100}, size_t{64} << 10}) {
+    SCOPED_TRACE("padding " + std::to_string(padding));
+    WriteWholeFile(path, Lines(0, 4, &errors_, &criticals_) + std::string(padding, '\0'));
+    written += 4;
+    Poll(f);
+    std::filesystem::rename(path, path + ".1");
+    WriteWholeFile(path, "");
+    const FollowOutput out = Poll(f);
+    EXPECT_EQ(out.lines, 0u) << Describe(out);
+    ExpectAllCounted(written);
+    std::filesystem::remove(path + ".1");
+  }
+  // A rotated file whose last line is text followed by NUL bytes still counts that line.
+  WriteWholeFile(path, "2025-10-14 INFO unfinished" + std::string(10, '\0'));
+  Poll(f);
+  std::filesystem::rename(path, path + ".1");
+  WriteWholeFile(path, "");
+  EXPECT_EQ(Poll(f).lines, 1u);
+  ExpectAllCounted(written + 1);
 }
 
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {

@@ -38,17 +38,16 @@ mkdir -p "$reports"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=1}:log_path=$reports/asan"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:abort_on_error=1}
 
-# The whole suite, as scripts/test.sh runs it: the integration tests (RUN_SERIAL) one at a time;
-# less the two checks that read the sources rather than run them (the layers and clang's
+# The whole suite, as scripts/test.sh runs it (the integration tests beside each other, but for
+# the two SERIAL ones); less the two checks that read the sources rather than run them (the layers and clang's
 # thread-safety analysis, which the normal suite already ran on the same code), and the three
 # longest integration tests (chaos, the side-by-side with Prometheus, series churn: 3 of the
 # normal run's 8 minutes, more under ASan), whose daemon paths the other integration tests
 # (durability, reload, faults, hostile input) run sanitized too; and the refresher's share of a
 # core and the refresher's other pacing tests (127 + 60 s under ASan: they measure CPU and
 # pace over a day of stored runs, which ASan stretches; the refresher and its pacing run
-# sanitized in every test that starts the daemon). CI's length: stop 47 50 min (945 s of it
-# the sanitized tests), stop 48 53 min; about 45 is asked. OBSMON_SANITIZE_ALL=1 runs them as
-# well.
+# sanitized in every test that starts the daemon). CI's length: stops 47-49 50-54 min; about
+# 45 is asked (docs/fuzzing.md, "CI's length"). OBSMON_SANITIZE_ALL=1 runs them as well.
 status=0
 tests_start=$SECONDS
 exclude='^(layering_test|thread_safety_check)$'

@@ -838,8 +838,13 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   // Its first bytes are compared too: a writer through mmap() changes no mtime until the
   // kernel writes the page back and it is written to again (fresh eyes, stop 50: 10 ERROR lines
   // written into a preallocated file so, 1 counted), and an in-place writer writes there.
+  // Scanned again every tail_rescan_ns all the same: a line written by mmap() farther out
+  // waits no longer than that (fresh eyes, stop 50: a long line split past 4 KiB inside a dirty
+  // page, and the lines after it, waited for good).
   if (struct stat now_st {}; plan.cursor_valid && plan.steps.empty() &&
                              unfinished_tail_.offset == offset &&
+                             last_poll_start_.coarse_ns - unfinished_tail_.scanned_ns <
+                                 options_.tail_rescan_ns &&
                              unfinished_tail_.id == live.id() && live.Stat(&now_st) &&
                              now_st.st_size == unfinished_tail_.size &&
                              MtimeNs(now_st) == unfinished_tail_.mtime_ns &&
@@ -856,10 +861,15 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   // The fingerprint covers the bytes consumed (whole lines) once there are any, never the
   // unfinished line after them: a file written in place (preallocated, NUL bytes until
   // written) changes there at every write, which then read as a new file, read again from 0
-  // (fresh eyes, stop 49: 11 lines stored 66 times). With nothing consumed yet, it covers what
-  // was read, so that a first line still unfinished names the file.
-  const size_t fp_bytes =
-      end > 0 ? static_cast<size_t>(std::min<int64_t>(end, kFingerprintBytes)) : kFingerprintBytes;
+  // (fresh eyes, stop 49: 11 lines stored 66 times). With nothing consumed yet, it covers the
+  // first line still unfinished up to its first NUL byte, so that it names the file; NUL bytes
+  // only (a preallocated file not yet written) are an empty file, which is never the cursor's
+  // file. A fingerprint of NUL bytes would be overwritten by the first line, and then would
+  // name any other preallocated file instead (fresh eyes, stop 50: the lines of a file rotated
+  // before a run saw one complete were lost, 40 of 40, and a rotated file was taken for the
+  // copy of such a file and counted twice).
+  size_t fp_bytes = static_cast<size_t>(std::min<int64_t>(end, kFingerprintBytes));
+  if (end == 0) fp_bytes = std::min(head.find('\0'), kFingerprintBytes);
   // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
   // is the same generation's (longer) fingerprint.
   auto now = live.Fingerprint(fp_bytes);
@@ -904,7 +914,7 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
     // tick of the coarse clock could carry the same mtime): its unfinished tail is as scanned.
     if (to_the_end && end < st.st_size && MtimeNs(st) < last_poll_start_.coarse_ns) {
       unfinished_tail_ = {live.id(), end, static_cast<int64_t>(st.st_size), MtimeNs(st),
-                          TailStart(live, end)};
+                          TailStart(live, end), last_poll_start_.coarse_ns};
     }
   } else if (!plan.cursor_valid) {
     // The live file was empty: keep a cursor that still says what was read, else anchor.

@@ -31,6 +31,10 @@ struct FollowOptions {
   // (split at a newline) with its own pread()s, and counted as one pass would: catching up on a
   // backlog takes half the time on two cores. 0: always one thread.
   size_t parallel_min_bytes = 32 << 20;
+  // An unfinished last line scanned to its end is not scanned again while the file keeps its
+  // inode, size, mtime and the line's first 4 KiB, but for at most this long: a writer through
+  // mmap() may change bytes farther out without changing the mtime.
+  int64_t tail_rescan_ns = 10'000'000'000;
 };
 
 struct MatchedLine {
@@ -246,6 +250,7 @@ class LogFollower {
     int64_t size = 0;
     int64_t mtime_ns = 0;
     std::string first_bytes;  // TailStart() at the offset
+    int64_t scanned_ns = 0;   // when the poll that scanned it began (coarse wall clock)
   };
   // The first kTailStartBytes of the unfinished tail at `offset` (fewer at the end of the file).
   static constexpr size_t kTailStartBytes = 4096;

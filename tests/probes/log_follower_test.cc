@@ -1420,6 +1420,99 @@ TEST_F(LogFollowerTest, TheNulPaddingOfARotatedPreallocatedFileIsNoLine) {
   ExpectAllCounted(written + 1);
 }
 
+// Preallocated files rotated (fresh eyes, stop 50). A run that saw only NUL bytes, or an
+// unfinished first line followed by them, took a fingerprint of them; the lines written over
+// them made the file unrecognisable once rotated, and its lines were lost.
+TEST_F(LogFollowerTest, APreallocatedFileRotatedBeforeARunSawALineLosesNone) {
+  const std::string path = dir_.File("pre.log");
+  WriteWholeFile(path, std::string(64 << 10, '\0'));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  auto write_at = [&](const std::string& file, const std::string& text, off_t at) {
+    const int fd = ::open(file.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, text.data(), text.size(), at), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+  };
+  uint64_t written = 0;
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // Round 1: a run sees the first line unfinished, NUL bytes after it; it is finished, and
+    // more lines written after it, before the rotation.
+    off_t at = 0;
+    if (round == 1) {
+      write_at(path, "2025-10-14 ERROR half", 0);
+      Poll(f);
+      write_at(path, " done\n", 21);
+      at = 27;
+      ++errors_;
+      ++written;
+    }
+    const std::string lines = Lines(10 * round, 5, &errors_, &criticals_);
+    write_at(path, lines, at);
+    written += 5;
+    // Rotated as logrotate's `rotate 5` does: the older generations move up a number.
+    for (int k = round; k >= 1; --k) {
+      std::filesystem::rename(path + "." + std::to_string(k), path + "." + std::to_string(k + 1));
+    }
+    std::filesystem::rename(path, path + ".1");
+    WriteWholeFile(path, std::string(64 << 10, '\0'));
+    const FollowOutput out = Poll(f);
+    EXPECT_EQ(out.lines, round == 1 ? 6u : 5u) << Describe(out);
+    ExpectAllCounted(written);
+  }
+}
+
+// A file whose first line is NUL bytes past the first 1 KiB, rotated: the new preallocated file
+// was fingerprinted by its NUL bytes, and once written to, the rotated file (starting with the
+// same NUL bytes) was taken for its copy and counted again (fresh eyes, stop 50: 7 lines written,
+// 13 stored).
+TEST_F(LogFollowerTest, ARotatedFileBeginningWithNulBytesIsNotReadAgain) {
+  const std::string path = dir_.File("pre.log");
+  WriteWholeFile(path, std::string(2000, '\0') + "\n" + Lines(1, 5, &errors_, &criticals_) +
+                           std::string(64 << 10, '\0'));
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  ExpectAllCounted(6);
+  std::filesystem::rename(path, path + ".1");
+  WriteWholeFile(path, std::string(64 << 10, '\0'));
+  Poll(f);
+  const std::string line = Lines(20, 1, &errors_, &criticals_);
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, line.data(), line.size(), 0), static_cast<ssize_t>(line.size()));
+  ::close(fd);
+  const FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 1u) << Describe(out);
+  ExpectAllCounted(7);
+}
+
+// An unfinished tail is scanned again after tail_rescan_ns even with nothing changed that the
+// follower compares: a line written far out through mmap() waits no longer than that.
+TEST_F(LogFollowerTest, AnUnfinishedTailIsScannedAgainAfterTheRescanInterval) {
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, "ERROR first\n" + std::string(64 << 10, 'x'));
+  const time_t old_mtime = ::time(nullptr) - 60;
+  auto set_mtime = [&] {
+    const timespec times[2] = {{0, UTIME_OMIT}, {old_mtime, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  };
+  set_mtime();
+  LogFollower f(path, scanner_.get(), FollowOptions{.tail_rescan_ns = 0});
+  EXPECT_EQ(Poll(f).lines, 1u);
+  EXPECT_EQ(Poll(f).lines, 0u);
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, " ERROR far out\n", 15, 12 + 20000), 15);
+    ::close(fd);
+  }
+  set_mtime();
+  const FollowOutput out = Poll(f);
+  EXPECT_EQ(out.lines, 1u) << Describe(out);
+  EXPECT_EQ(out.matches[1], 1u);
+}
+
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {
   const MixedLog log = MakeMixedLog(6000, 20);
   for (int stop_after : {1, 2, 3, 5, 8, 13, 40}) {

@@ -111,10 +111,11 @@ std::string Metrics(int port) {
   return res && res->status == 200 ? res->body : "";
 }
 
-// What sqlite3, run beside the daemon as a user would, prints for `sql`.
+// What sqlite3, run beside the daemon as a user would (with a busy timeout), prints for `sql`.
 std::string Sql(const ScratchDir& dir, const std::string& sql) {
-  auto [code, out] = RunCommand({"sqlite3", "-bail", dir.File("obsmon.db"), sql},
-                                dir.File("sqlite3.out"));
+  auto [code, out] =
+      RunCommand({"sqlite3", "-bail", "-cmd", ".timeout 5000", dir.File("obsmon.db"), sql},
+                 dir.File("sqlite3.out"));
   return code == 0 ? out : "sqlite3 failed (" + std::to_string(code) + "): " + out;
 }
 
@@ -210,7 +211,8 @@ TEST(LogChurnTest, DeletedGlobMatchesAreForgottenAndEveryLineIsCountedOnceThroug
   // backup by sqlite3 beside the daemon.
   write_config("300ms");
   obsmon->Signal(SIGHUP);
-  ASSERT_EQ(RunCommand({"sqlite3", dir.File("obsmon.db"), ".backup '" + dir.File("copy.db") + "'"},
+  ASSERT_EQ(RunCommand({"sqlite3", "-cmd", ".timeout 5000", dir.File("obsmon.db"),
+                        ".backup '" + dir.File("copy.db") + "'"},
                        dir.File("backup.out"))
                 .first,
             0);

@@ -325,12 +325,16 @@ TEST_P(LogBacklogTest, ABacklogReadBesideReloadsBackupsAndTheCliCountsExactly) {
     write_config(round);
     obsmon_->Signal(SIGHUP);
     const std::string backup = dir_.File("backup-" + std::to_string(round) + ".db");
-    auto [backup_code, backup_out] =
-        testing::RunCommand({"sqlite3", db, ".backup '" + backup + "'"}, backup + ".out");
+    // With a busy timeout, as a user runs sqlite3 beside the daemon (ops_chaos_test does too):
+    // since stop 50 other integration tests run beside this one, and a loaded machine stretches
+    // the writer's transactions.
+    auto [backup_code, backup_out] = testing::RunCommand(
+        {"sqlite3", "-cmd", ".timeout 5000", db, ".backup '" + backup + "'"}, backup + ".out");
     EXPECT_EQ(backup_code, 0) << backup_out;
     if (backup_code == 0) backups.push_back(backup);
     auto [read_code, read_out] = testing::RunCommand(
-        {"sqlite3", db, "SELECT count(*) FROM probe_runs;"}, dir_.File("read.out"));
+        {"sqlite3", "-cmd", ".timeout 5000", db, "SELECT count(*) FROM probe_runs;"},
+        dir_.File("read.out"));
     EXPECT_EQ(read_code, 0) << read_out;
     // The period starts once; its report is asked for every round after.
     const std::vector<std::string> cli =

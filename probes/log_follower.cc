@@ -838,18 +838,20 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   // Its first bytes are compared too: a writer through mmap() changes no mtime until the
   // kernel writes the page back and it is written to again (fresh eyes, stop 50: 10 ERROR lines
   // written into a preallocated file so, 1 counted), and an in-place writer writes there.
-  // Scanned again every tail_rescan_ns all the same: a line written by mmap() farther out
-  // waits no longer than that (fresh eyes, stop 50: a long line split past 4 KiB inside a dirty
-  // page, and the lines after it, waited for good).
-  if (struct stat now_st {}; plan.cursor_valid && plan.steps.empty() &&
-                             unfinished_tail_.offset == offset &&
-                             last_poll_start_.coarse_ns - unfinished_tail_.scanned_ns <
-                                 options_.tail_rescan_ns &&
+  // Scanned again every tail_rescan_ns all the same (at once if the clock went back): a line
+  // written by mmap() farther out waits no longer than that (fresh eyes, stop 50: a long line
+  // split past 4 KiB inside a dirty page, and the lines after it, waited for good). A file of
+  // NUL bytes only is not the cursor's file (see below): skipping it leaves the cursor where
+  // the rotated files read before it put it, as reading it would.
+  const int64_t since_scan = last_poll_start_.coarse_ns - unfinished_tail_.scanned_ns;
+  if (struct stat now_st {}; plan.cursor_valid && unfinished_tail_.offset == offset &&
+                             (plan.steps.empty() || unfinished_tail_.no_line) &&
+                             since_scan >= 0 && since_scan < options_.tail_rescan_ns &&
                              unfinished_tail_.id == live.id() && live.Stat(&now_st) &&
                              now_st.st_size == unfinished_tail_.size &&
                              MtimeNs(now_st) == unfinished_tail_.mtime_ns &&
                              TailStart(live, offset) == unfinished_tail_.first_bytes) {
-    SetCursor(live, cursor_.fingerprint, offset, out);
+    if (!unfinished_tail_.no_line) SetCursor(live, cursor_.fingerprint, offset, out);
     out->lag_bytes = now_st.st_size - offset;
     return;
   }
@@ -869,7 +871,7 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
   // before a run saw one complete were lost, 40 of 40, and a rotated file was taken for the
   // copy of such a file and counted twice).
   size_t fp_bytes = static_cast<size_t>(std::min<int64_t>(end, kFingerprintBytes));
-  if (end == 0) fp_bytes = std::min(head.find('\0'), kFingerprintBytes);
+  if (end == 0) fp_bytes = std::min({head.find('\0'), head.size(), kFingerprintBytes});
   // Taken BEFORE the check: if the check passes, the file was not truncated in between, so this
   // is the same generation's (longer) fingerprint.
   auto now = live.Fingerprint(fp_bytes);
@@ -906,19 +908,33 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
     }
     return;
   }
+  // Read to the end, and the file last modified before this poll began (a write in the same
+  // tick of the coarse clock could carry the same mtime): its unfinished tail is as scanned.
+  const bool tail_scanned =
+      to_the_end && end < st.st_size && MtimeNs(st) < last_poll_start_.coarse_ns;
   if (!read_fp.empty()) {
     std::string fp = read_fp;
-    if (now.ok() && FingerprintLength(*now) > FingerprintLength(fp)) fp = *now;
+    // Longer as the file grows; shorter when a cursor stored before stop 50 covered its
+    // unfinished line too.
+    if (now.ok() && (FingerprintLength(*now) > FingerprintLength(fp) ||
+                     FingerprintLength(fp) > fp_bytes)) {
+      fp = *now;
+    }
     SetCursor(live, fp, end, out);
-    // Read to the end, and the file last modified before this poll began (a write in the same
-    // tick of the coarse clock could carry the same mtime): its unfinished tail is as scanned.
-    if (to_the_end && end < st.st_size && MtimeNs(st) < last_poll_start_.coarse_ns) {
+    if (tail_scanned) {
       unfinished_tail_ = {live.id(), end, static_cast<int64_t>(st.st_size), MtimeNs(st),
                           TailStart(live, end), last_poll_start_.coarse_ns};
     }
-  } else if (!plan.cursor_valid) {
-    // The live file was empty: keep a cursor that still says what was read, else anchor.
-    Anchor(&live, plan.candidates, plan.listed, out);
+  } else {
+    // The live file was empty, or NUL bytes only: keep a cursor that still says what was read,
+    // else anchor.
+    if (!plan.cursor_valid) Anchor(&live, plan.candidates, plan.listed, out);
+    // NUL bytes only are not scanned again either while unchanged (review, stop 50: a 10 GiB
+    // file preallocated and not yet written was read whole by every run).
+    if (tail_scanned) {
+      unfinished_tail_ = {live.id(), 0, static_cast<int64_t>(st.st_size), MtimeNs(st),
+                          TailStart(live, 0), last_poll_start_.coarse_ns, true};
+    }
   }
   out->lag_bytes = 0;
   auto again = LogFile::Open(path_);

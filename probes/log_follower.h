@@ -251,6 +251,7 @@ class LogFollower {
     int64_t mtime_ns = 0;
     std::string first_bytes;  // TailStart() at the offset
     int64_t scanned_ns = 0;   // when the poll that scanned it began (coarse wall clock)
+    bool no_line = false;     // NUL bytes only from 0: not the cursor's file
   };
   // The first kTailStartBytes of the unfinished tail at `offset` (fewer at the end of the file).
   static constexpr size_t kTailStartBytes = 4096;

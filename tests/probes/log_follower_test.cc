@@ -1513,6 +1513,76 @@ TEST_F(LogFollowerTest, AnUnfinishedTailIsScannedAgainAfterTheRescanInterval) {
   EXPECT_EQ(out.matches[1], 1u);
 }
 
+// A file preallocated and not yet written (NUL bytes only) is not read whole again by every run
+// while it is unchanged, whether the cursor is on it or on the rotated file before it (review,
+// stop 50: a 10 GiB one was). A line written farther out than the compared first 4 KiB, the
+// mtime set back, is therefore not seen until the file changes: the proof it was not scanned.
+TEST_F(LogFollowerTest, ANeverWrittenPreallocatedFileIsNotScannedAgain) {
+  const std::string path = dir_.File("pre.log");
+  const time_t old_mtime = ::time(nullptr) - 60;
+  auto set_mtime = [&](time_t seconds) {
+    const timespec times[2] = {{0, UTIME_OMIT}, {seconds, 0}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+  };
+  auto write_far_out = [&] {
+    const int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, "ERROR far out\n", 14, 20000), 14);
+    ::close(fd);
+  };
+  for (const bool rotated_before : {false, true}) {
+    SCOPED_TRACE(rotated_before ? "the cursor on a rotated file" : "the cursor on this file");
+    std::filesystem::remove(path);
+    std::filesystem::remove(path + ".1");
+    LogFollower f(path, scanner_.get(), {});
+    if (rotated_before) {
+      WriteWholeFile(path, Lines(0, 3, &errors_, &criticals_));
+      Poll(f);
+      std::filesystem::rename(path, path + ".1");
+    }
+    WriteWholeFile(path, std::string(64 << 10, '\0'));
+    set_mtime(old_mtime);
+    EXPECT_EQ(Poll(f).lines, 0u);
+    write_far_out();
+    set_mtime(old_mtime);
+    FollowOutput out = Poll(f);
+    EXPECT_EQ(out.lines, 0u) << "scanned again\n" << Describe(out);
+    set_mtime(old_mtime + 30);
+    out = Poll(f);
+    EXPECT_EQ(out.lines, 1u) << Describe(out);
+    EXPECT_EQ(out.matches[1], 1u);
+  }
+}
+
+// A cursor stored before stop 50 may have a fingerprint over the unfinished line too: the first
+// run that finds the file as it was shortens it to the lines consumed, so that an in-place
+// write there no longer reads as a truncation (review, stop 50).
+TEST_F(LogFollowerTest, AnOlderCursorsFingerprintOverTheUnfinishedLineIsShortened) {
+  const std::string path = dir_.File("ring.log");
+  const std::string first = Lines(0, 1, &errors_, &criticals_);
+  WriteWholeFile(path, first + std::string(4096, '\0'));
+  LogCursor saved;
+  {
+    LogFollower f(path, scanner_.get(), {});
+    saved = *Poll(f).cursor;
+  }
+  // As stop 49 stored it: the first 1 KiB, NUL bytes after the line included.
+  saved.fingerprint = FormatFingerprint(std::string_view(first + std::string(4096, '\0'))
+                                            .substr(0, kFingerprintBytes));
+  LogFollower again(path, scanner_.get(), {});
+  again.Restore(saved);
+  EXPECT_EQ(Poll(again).lines, 0u);
+  const std::string second = Lines(1, 1, &errors_, &criticals_);
+  const int fd = ::open(path.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, second.data(), second.size(), static_cast<off_t>(first.size())),
+            static_cast<ssize_t>(second.size()));
+  ::close(fd);
+  const FollowOutput out = Poll(again);
+  EXPECT_EQ(out.lines, 1u) << Describe(out);
+  ExpectAllCounted(2);
+}
+
 TEST_F(LogFollowerTest, ADeadlineInEitherHalfOfATwoThreadReadResumesExactly) {
   const MixedLog log = MakeMixedLog(6000, 20);
   for (int stop_after : {1, 2, 3, 5, 8, 13, 40}) {

@@ -56,7 +56,7 @@ ino_t InodeOf(const std::string& path) {
 // tests side by side: the first version of this test was skipped there). Files that get
 // another number are kept until the end (named `spare` + a number, in the same directory: a
 // directory of their own could sit in another group), so that each plugs a lower free number;
-// false when the number never came back (another process took it).
+// false when the number never came back (another process took it first).
 bool MakeAgainOnTheSameInode(const std::string& path, const std::string& content,
                              const std::string& spare) {
   const ino_t inode = InodeOf(path);
@@ -160,7 +160,11 @@ TEST(LogMadeAgainTest, AFileMadeAgainOnItsInodeWhileObsmonIsDownIsCountedFromIts
     written += file_lines;
     errors += file_errors;
     add(15);
-    ASSERT_TRUE(MakeAgainOnTheSameInode(log, content, dir.File("spare-"))) << "round " << round;
+    // Another process can take the number in the microseconds between the unlink and the
+    // first new file: rare, and then there is nothing to test.
+    if (!MakeAgainOnTheSameInode(log, content, dir.File("spare-"))) {
+      GTEST_SKIP() << "round " << round << ": another file took the inode number";
+    }
     obsmon = start();
     ASSERT_TRUE(caught_up()) << counts() << "\n" << obsmon->Output();
   }

@@ -32,8 +32,8 @@ struct FollowOptions {
   // backlog takes half the time on two cores. 0: always one thread.
   size_t parallel_min_bytes = 32 << 20;
   // An unfinished last line scanned to its end is not scanned again while the file keeps its
-  // inode, size, mtime and the line's first 4 KiB, but for at most this long: a writer through
-  // mmap() may change bytes farther out without changing the mtime.
+  // inode, size, mtime and the line's first 4 KiB; every this long its first 1 MiB is compared
+  // too: a writer through mmap() may change bytes farther out without changing the mtime.
   int64_t tail_rescan_ns = 10'000'000'000;
 };
 
@@ -250,9 +250,15 @@ class LogFollower {
     int64_t size = 0;
     int64_t mtime_ns = 0;
     std::string first_bytes;  // TailStart() at the offset
-    int64_t scanned_ns = 0;   // when the poll that scanned it began (coarse wall clock)
-    bool no_line = false;     // NUL bytes only from 0: not the cursor's file
+    int64_t scanned_ns = 0;   // when it was last scanned or compared whole (coarse wall clock)
+    std::string wide_fingerprint;  // TailFingerprint() at the offset
+    bool no_line = false;          // NUL bytes only from 0: not the cursor's file
   };
+  // The fingerprint of the first kTailWideBytes of the unfinished tail at `offset`: compared
+  // every tail_rescan_ns. A line past them would be longer than 1 MiB, which a read takes as a
+  // long line anyway.
+  static constexpr size_t kTailWideBytes = size_t{1} << 20;
+  static std::string TailFingerprint(LogFile& file, int64_t offset);
   // The first kTailStartBytes of the unfinished tail at `offset` (fewer at the end of the file).
   static constexpr size_t kTailStartBytes = 4096;
   static std::string TailStart(LogFile& file, int64_t offset);

@@ -111,18 +111,15 @@ void LogFollower::NoteBinary(const LogFile& file, FollowOutput* out) {
   AddNote(&out->notes, file.path() + ": binary content (NUL bytes)");
 }
 
-std::string LogFollower::TailFingerprint(LogFile& file, int64_t offset) {
-  std::string bytes(kTailWideBytes, '\0');
+std::string LogFollower::TailFingerprint(LogFile& file, int64_t offset, int64_t size,
+                                         size_t max_bytes) {
+  // Sized to what the file holds there: most unfinished tails are a few bytes.
+  std::string bytes(static_cast<size_t>(std::clamp<int64_t>(
+                        size - offset, 0, static_cast<int64_t>(max_bytes))),
+                    '\0');
   auto got = file.ReadAt(offset, bytes.data(), bytes.size());
   bytes.resize(got.ok() ? *got : 0);
   return FormatFingerprint(bytes);
-}
-
-std::string LogFollower::TailStart(LogFile& file, int64_t offset) {
-  std::string bytes(kTailStartBytes, '\0');
-  auto got = file.ReadAt(offset, bytes.data(), bytes.size());
-  bytes.resize(got.ok() ? *got : 0);
-  return bytes;
 }
 
 bool LogFollower::ReadFile(LogFile& file, int64_t offset, bool finished_file,
@@ -859,9 +856,11 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
                              unfinished_tail_.id == live.id() && live.Stat(&now_st) &&
                              now_st.st_size == unfinished_tail_.size &&
                              MtimeNs(now_st) == unfinished_tail_.mtime_ns &&
-                             TailStart(live, offset) == unfinished_tail_.first_bytes) {
+                             TailFingerprint(live, offset, now_st.st_size, kTailStartBytes) ==
+                                 unfinished_tail_.start_fingerprint) {
     bool same = since_scan >= 0 && since_scan < options_.tail_rescan_ns;
-    if (!same && TailFingerprint(live, offset) == unfinished_tail_.wide_fingerprint) {
+    if (!same && TailFingerprint(live, offset, now_st.st_size, kTailWideBytes) ==
+                     unfinished_tail_.wide_fingerprint) {
       unfinished_tail_.scanned_ns = last_poll_start_.coarse_ns;
       same = true;
     }
@@ -938,9 +937,13 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
     }
     SetCursor(live, fp, end, out);
     if (tail_scanned) {
-      unfinished_tail_ = {live.id(), end, static_cast<int64_t>(st.st_size), MtimeNs(st),
-                          TailStart(live, end), last_poll_start_.coarse_ns,
-                          TailFingerprint(live, end)};
+      unfinished_tail_ = {live.id(),
+                          end,
+                          static_cast<int64_t>(st.st_size),
+                          MtimeNs(st),
+                          TailFingerprint(live, end, st.st_size, kTailStartBytes),
+                          last_poll_start_.coarse_ns,
+                          TailFingerprint(live, end, st.st_size, kTailWideBytes)};
     }
   } else {
     // The live file was empty, or NUL bytes only: keep a cursor that still says what was read,
@@ -949,8 +952,13 @@ void LogFollower::ReadLive(LogFile& live, ReadPlan& plan, const std::function<bo
     // NUL bytes only are not scanned again either while unchanged (review, stop 50: a 10 GiB
     // file preallocated and not yet written was read whole by every run).
     if (tail_scanned) {
-      unfinished_tail_ = {live.id(), 0, static_cast<int64_t>(st.st_size), MtimeNs(st),
-                          TailStart(live, 0), last_poll_start_.coarse_ns, TailFingerprint(live, 0),
+      unfinished_tail_ = {live.id(),
+                          0,
+                          static_cast<int64_t>(st.st_size),
+                          MtimeNs(st),
+                          TailFingerprint(live, 0, st.st_size, kTailStartBytes),
+                          last_poll_start_.coarse_ns,
+                          TailFingerprint(live, 0, st.st_size, kTailWideBytes),
                           true};
     }
   }

@@ -249,19 +249,20 @@ class LogFollower {
     int64_t offset = -1;  // the cursor's offset: where the unfinished line begins
     int64_t size = 0;
     int64_t mtime_ns = 0;
-    std::string first_bytes;  // TailStart() at the offset
-    int64_t scanned_ns = 0;   // when it was last scanned or compared whole (coarse wall clock)
-    std::string wide_fingerprint;  // TailFingerprint() at the offset
+    std::string start_fingerprint;  // of its first kTailStartBytes
+    int64_t scanned_ns = 0;  // when it was last scanned or compared whole (coarse wall clock)
+    std::string wide_fingerprint;  // of its first kTailWideBytes
     bool no_line = false;          // NUL bytes only from 0: not the cursor's file
   };
-  // The fingerprint of the first kTailWideBytes of the unfinished tail at `offset`: compared
-  // every tail_rescan_ns. A line past them would be longer than 1 MiB, which a read takes as a
-  // long line anyway.
-  static constexpr size_t kTailWideBytes = size_t{1} << 20;
-  static std::string TailFingerprint(LogFile& file, int64_t offset);
-  // The first kTailStartBytes of the unfinished tail at `offset` (fewer at the end of the file).
+  // Fingerprints, not the bytes, so that a glob's thousands of files keep a few bytes each.
+  // The first 4 KiB are compared at every run; the first 1 MiB every tail_rescan_ns (a line
+  // past them would be longer than 1 MiB, which a read takes as a long line anyway).
   static constexpr size_t kTailStartBytes = 4096;
-  static std::string TailStart(LogFile& file, int64_t offset);
+  static constexpr size_t kTailWideBytes = size_t{1} << 20;
+  // The fingerprint of the first min(max_bytes, size - offset) bytes at `offset` of a file of
+  // `size` bytes.
+  static std::string TailFingerprint(LogFile& file, int64_t offset, int64_t size,
+                                     size_t max_bytes);
   UnfinishedTail unfinished_tail_;
   bool noted_binary_ = false;
   bool noted_invalid_utf8_ = false;

@@ -275,9 +275,13 @@ class HttpProbe::PlainRun final : public PendingRun {
   void OnReady(short revents) override { exchange_.OnReady(revents); }
   void OnDeadline() override { exchange_.TimedOut(); }
   bool done() const override { return exchange_.done(); }
+  std::optional<std::chrono::nanoseconds> ExpectedAnswer() const override {
+    return probe_.answer_after_;
+  }
   ProbeResult TakeResult() override {
     ProbeResult result = Result();
     result.answer_waited = exchange_.answer_waited();
+    probe_.answer_after_ = AnswerAfter();
     // Before the result goes out (and the probe's next run can start): the connection is the
     // next run's when the response allowed it, the run was up (a down run's next run starts
     // afresh, as the docs promise: fresh eyes found a 503 kept it) and the process's budget of
@@ -294,6 +298,21 @@ class HttpProbe::PlainRun final : public PendingRun {
   }
 
  private:
+  // A response up to 16 KiB fits the socket's receive buffer (64 KiB or more on Linux) whole,
+  // so a reader that comes late never slows its sender: its timing is the kernel's either way.
+  static constexpr uint64_t kAnswerReadLateBytes = 16 * 1024;
+
+  // When this run's answer arrived after its start, for the next run's ExpectedAnswer().
+  std::optional<std::chrono::nanoseconds> AnswerAfter() const {
+    if (exchange_.timed_out() || !exchange_.failure().empty() || !exchange_.answer_stamped() ||
+        exchange_.bytes_received() > kAnswerReadLateBytes) {
+      return std::nullopt;
+    }
+    const auto arrived = probe_.clock_.SteadyNow() - exchange_.answer_waited();
+    return std::max(std::chrono::nanoseconds(0),
+                    std::chrono::duration_cast<std::chrono::nanoseconds>(arrived - started_));
+  }
+
   ProbeResult Result() {
     if (exchange_.timed_out()) return ProbeResult::Down(TimeoutReason(probe_.spec_.timeout_ms));
     if (!exchange_.failure().empty()) return ProbeResult::Down(exchange_.failure());

@@ -109,6 +109,9 @@ class HttpProbe final : public Probe {
   // probe never overlap (probe.h), so no lock.
   int kept_fd_ = -1;
   SteadyTime kept_since_{};
+  // When the previous run's answer came, after its start (PendingRun::ExpectedAnswer()); unset
+  // when it is not known or reading it late could change the next run's figures.
+  std::optional<std::chrono::nanoseconds> answer_after_;
   // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
   std::shared_ptr<DeadlineWatchdog> watchdog_;
 };

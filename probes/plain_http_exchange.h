@@ -93,6 +93,10 @@ class PlainHttpExchange {
   // Once done with a response: how long its last bytes waited in the socket before they were
   // read (the kernel's receive timestamp against the time of the read); 0 when not known.
   std::chrono::nanoseconds answer_waited() const { return answer_waited_; }
+  // The kernel timed the arrival of the response's last bytes (answer_waited() is known).
+  bool answer_stamped() const { return answer_stamped_; }
+  // The response's bytes read so far, head and body.
+  uint64_t bytes_received() const { return bytes_received_; }
 
  private:
   enum class Phase { kSending, kReading };
@@ -117,6 +121,8 @@ class PlainHttpExchange {
   bool done_ = false;
   bool timed_out_ = false;
   std::chrono::nanoseconds answer_waited_{0};
+  bool answer_stamped_ = false;
+  uint64_t bytes_received_ = 0;
   std::string failure_;
 };
 

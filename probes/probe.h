@@ -7,6 +7,7 @@
 // and outcome counters are done once by the caller (runtime/probe_runner), not by each probe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -38,6 +39,12 @@ class PendingRun {
   virtual bool done() const = 0;
   // The run's result, once done(); called once.
   virtual ProbeResult TakeResult() = 0;
+  // How long after its start the run's answer is expected, when reading the answer later than
+  // it arrives changes none of the run's figures (the kernel times its arrival, and it is small
+  // enough to wait whole in the socket's buffer without holding up the sender). The caller may
+  // then leave the socket alone until then and read the answers of a batch in one wake-up.
+  // nullopt: read it as soon as it is readable.
+  virtual std::optional<std::chrono::nanoseconds> ExpectedAnswer() const { return std::nullopt; }
 };
 
 // One configured check. Run() is called from a worker thread, never concurrently with itself

@@ -16,6 +16,9 @@ namespace obsmon {
 
 namespace {
 constexpr size_t kMaxReasonBytes = 4096;
+// The longest a batch leaves answers unread to read them together: a run's outcome goes to the
+// sinks at most this late, and its worker is busy at most this much longer.
+constexpr auto kMaxGather = std::chrono::milliseconds(50);
 
 // What a probe threw, in words; "" when `fn` returned.
 template <typename Fn>
@@ -182,6 +185,8 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     SteadyTime start;
     SteadyTime deadline;
     bool ended = false;
+    bool read_later = false;  // its socket is left alone until gather_until
+    bool held = false;        // left out of this round's poll()
     std::optional<RunningMark> running;  // from its start until its outcome is delivered
   };
   std::vector<Live> live(runs.size());
@@ -222,6 +227,27 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     }
     TakeIfDone(i);  // refused at once, say
   }
+  // Answers read together: the sockets of runs whose answers can be read late without changing
+  // their figures (PendingRun::ExpectedAnswer()) are left alone until the last of those answers
+  // is expected, so the batch wakes once for them all, not once per answer (on this project's
+  // virtual machine a wake-up costs more than a run's own work: docs/benchmarks.md, "Answers
+  // read together"). Never longer than kMaxGather from the batch's start nor past a deadline;
+  // an answer later than expected is read as soon as it comes.
+  SteadyTime gather_until = SteadyTime::min();
+  SteadyTime first_deadline = SteadyTime::max();
+  for (Live& l : live) {
+    if (l.ended) continue;
+    first_deadline = std::min(first_deadline, l.deadline);
+    if (const auto expected = l.run->ExpectedAnswer()) {
+      l.read_later = true;
+      const auto margin = *expected / 4 + std::chrono::milliseconds(1);
+      gather_until = std::max(
+          gather_until, l.start + std::chrono::duration_cast<SteadyTime::duration>(*expected + margin));
+    }
+  }
+  if (!live.empty()) {
+    gather_until = std::min({gather_until, live.front().start + kMaxGather, first_deadline});
+  }
   std::vector<pollfd> fds;
   std::vector<size_t> index;
   fds.reserve(runs.size() + 1);
@@ -245,17 +271,24 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     fds.clear();
     index.clear();
     SteadyTime next_deadline = SteadyTime::max();
+    const bool gathering = clock_.SteadyNow() < gather_until;
+    bool held = false;  // a socket left alone until gather_until
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].ended) continue;
       next_deadline = std::min(next_deadline, live[i].deadline);
+      live[i].held = false;
       if (live[i].run->fd() < 0) continue;
+      if (gathering && live[i].read_later && live[i].run->events() == POLLIN) {
+        live[i].held = held = true;
+        continue;
+      }
       fds.push_back({live[i].run->fd(), live[i].run->events(), 0});
       index.push_back(i);
     }
     // Last, past `index`: readable once Cancel() was called.
     if (cancellation_.fd() >= 0) fds.push_back({cancellation_.fd(), POLLIN, 0});
-    const auto left =
-        std::chrono::ceil<std::chrono::milliseconds>(next_deadline - clock_.SteadyNow());
+    const SteadyTime wake = held ? std::min(next_deadline, gather_until) : next_deadline;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - clock_.SteadyNow());
     const int rc = ::poll(fds.data(), fds.size(),
                           static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000)));
     if (rc > 0) {
@@ -274,6 +307,21 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     const SteadyTime now = clock_.SteadyNow();
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].ended || now < live[i].deadline) continue;
+      // A socket left out of this round's poll() is looked at once more: an answer there by
+      // the deadline is the run's, not a timeout.
+      if (live[i].held) {
+        pollfd last{live[i].run->fd(), live[i].run->events(), 0};
+        if (::poll(&last, 1, 0) > 0) {
+          std::string error = Guarded([&] { live[i].run->OnReady(last.revents); });
+          if (!error.empty()) {
+            ProbeResult result;
+            End(i, &result, std::move(error));
+            continue;
+          }
+          TakeIfDone(i);
+          if (live[i].ended) continue;
+        }
+      }
       live[i].run->OnDeadline();  // each run by its own deadline
       TakeIfDone(i);
       if (!live[i].ended) {  // a run that ignores its deadline is ended here

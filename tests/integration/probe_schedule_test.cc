@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <cstdlib>
 #include <chrono>
@@ -324,6 +325,7 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
 
   const auto log = target.log();
   size_t gaps = 0, gaps_in_window = 0;
+  double max_over = 0;
   for (int i = 0; i < kProbes; ++i) {
     const std::string name = "b" + std::to_string(i);
     const auto& stored = by_probe[name];
@@ -335,15 +337,29 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
       requests.pop_back();
     }
     EXPECT_EQ(requests.size(), stored.size()) << name << ": one request per stored run";
-    std::vector<double> durations;
-    for (const ProbeRun& run : stored) {
+    std::vector<double> durations, over;
+    for (size_t k = 0; k < stored.size() && k < requests.size(); ++k) {
+      const ProbeRun& run = stored[k];
       EXPECT_TRUE(run.success) << name << ": " << run.reason;
       durations.push_back(run.duration_seconds * 1000);
+      // Against the target's own clock: from the request's arrival to its answer, which the
+      // run's duration contains (it starts before the connect and ends at the answer's
+      // arrival), plus the connect and the target's accept.
+      const double held = std::chrono::duration<double, std::milli>(requests[k].answered -
+                                                                    requests[k].arrived)
+                              .count();
+      EXPECT_GE(durations.back(), held - 0.5) << name << " run " << k;
+      over.push_back(durations.back() - held);
     }
-    // Its own latency: the target's hold plus little, whatever the rest of its batch held.
+    // Its own latency: the target's hold plus little, whatever the rest of its batch held, and
+    // however late the batch read the answer (answers read together: runtime/probe_runner.cc
+    // leaves a batch's early answers unread up to 50 ms, here until the hold of 90 ms would
+    // have added 50 ms to a hold of 0 and 20 to one of 30, had the read's time been taken).
     const double median = Median(durations);
     EXPECT_GE(median, static_cast<double>(TimingTarget::HoldMs(i))) << name;
     EXPECT_LT(median, static_cast<double>(TimingTarget::HoldMs(i)) + 25) << name;
+    EXPECT_LT(Median(over), 10.0) << name << ": the median over-report";
+    max_over = std::max(max_over, Median(over));
     for (size_t k = 1; k < requests.size(); ++k) {
       // Never two at once: each request arrives after the previous one was answered.
       EXPECT_GE(requests[k].arrived, requests[k - 1].answered) << name << " request " << k;
@@ -356,6 +372,8 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
   }
   // Interval ± window, give or take the load of a shared machine on a few of them.
   EXPECT_GE(gaps_in_window, gaps * 95 / 100) << gaps_in_window << " of " << gaps;
+  RecordProperty("largest_median_over_report_ms", std::to_string(max_over));
+  std::printf("largest median over-report: %.3f ms\n", max_over);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "probes/http_probe.h"
+#include "probes/pending_run.h"
 #include "probes/probe_helpers.h"
 
 #include <arpa/inet.h>
@@ -340,6 +341,50 @@ TEST(HttpProbeTest, HugeBodyIsCappedNotFailed) {
   EXPECT_EQ(FindSample(r, "probe_http_content_length_bytes")->value, huge.size());
   EXPECT_EQ(RunFor(*wants_end, 5000).result.reason, "body did not match /END/");
   EXPECT_TRUE(RunFor(*wants_a, 5000).result.success);
+}
+
+// A run tells its batch when its answer is expected (PendingRun::ExpectedAnswer(), so that the
+// batch reads its answers in one wake-up) only from a previous run whose answer the kernel timed
+// and that fits the socket's buffer: nothing before the first run, after a timeout or after an
+// answer over 16 KiB, which a late reader would hold up in the sender.
+TEST(HttpProbeTest, ARunExpectsItsAnswerWhenThePreviousOneWasSmallAndTimed) {
+  TestHttpServer srv;
+  std::atomic<int> calls{0};
+  // Answers in turn: small at once, 20 KiB, small after 30 ms, after 500 ms, small.
+  srv.server().Get("/varies", [&calls](const httplib::Request&, httplib::Response& res) {
+    const int call = ++calls;
+    if (call == 3) std::this_thread::sleep_for(milliseconds(30));
+    if (call == 4) std::this_thread::sleep_for(milliseconds(500));
+    res.set_content(call == 2 ? std::string(20 * 1024, 'a') : "ok", "text/plain");
+  });
+  ASSERT_GT(srv.Start(), 0);
+  ConfigErrors errors;
+  auto probe = Make("url: " + srv.Url("/varies") + "\n", &errors);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  const Clock& clock = SystemClock::Instance();
+  const auto ToEnd = [&](PendingRun& run, int64_t timeout_ms = 2000) {
+    return RunToEnd(run, Deadline{clock.SteadyNow() + milliseconds(timeout_ms)}, clock);
+  };
+  auto first = probe->Start();
+  ASSERT_NE(first, nullptr);
+  EXPECT_FALSE(first->ExpectedAnswer().has_value()) << "nothing known before a first run";
+  EXPECT_TRUE(ToEnd(*first).success);
+  auto second = probe->Start();
+  EXPECT_TRUE(second->ExpectedAnswer().has_value()) << "after a small answer";
+  EXPECT_TRUE(ToEnd(*second).success);
+  auto third = probe->Start();
+  EXPECT_FALSE(third->ExpectedAnswer().has_value()) << "20 KiB could fill the socket's buffer";
+  EXPECT_TRUE(ToEnd(*third).success);
+  auto fourth = probe->Start();
+  const auto expected = fourth->ExpectedAnswer();
+  ASSERT_TRUE(expected.has_value());
+  EXPECT_GE(*expected, milliseconds(30)) << "the server held that answer 30 ms";
+  EXPECT_LT(*expected, milliseconds(2000));
+  EXPECT_FALSE(ToEnd(*fourth, 100).success);
+  auto fifth = probe->Start();
+  EXPECT_FALSE(fifth->ExpectedAnswer().has_value()) << "after a timeout";
+  EXPECT_TRUE(ToEnd(*fifth).success);
+  EXPECT_EQ(calls.load(), 5);
 }
 
 TEST(HttpProbeTest, SendsMethodHeadersAndBody) {

@@ -302,6 +302,112 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
   EXPECT_DOUBLE_EQ(sink.outcomes[0].samples[1].value, 0.25);
 }
 
+// Answers read together (RunBatch): a run whose answer is expected, and can be read late
+// (PendingRun::ExpectedAnswer()), has its socket left alone until the batch's last expected
+// answer (its expectation plus a quarter and 1 ms), however early its own answer came; a run
+// without an expectation is read as soon as it is readable; the wait never passes 50 ms nor a
+// deadline, and a run whose answer is there at its deadline is up, not timed out. The clock is
+// the real one: the runner's waits are poll()'s, so the test checks order and lower bounds only.
+class AnsweredRun final : public PendingRun {
+ public:
+  AnsweredRun(int fd, std::optional<std::chrono::nanoseconds> expected)
+      : fd_(fd), expected_(expected) {}
+  int fd() const override { return done_ ? -1 : fd_; }
+  short events() const override { return POLLIN; }
+  void OnReady(short) override { done_ = true; }
+  void OnDeadline() override { done_ = timed_out_ = true; }
+  bool done() const override { return done_; }
+  ProbeResult TakeResult() override {
+    return timed_out_ ? ProbeResult::Down("timeout") : ProbeResult::Up();
+  }
+  std::optional<std::chrono::nanoseconds> ExpectedAnswer() const override { return expected_; }
+
+ private:
+  int fd_;
+  std::optional<std::chrono::nanoseconds> expected_;
+  bool done_ = false;
+  bool timed_out_ = false;
+};
+
+class AnsweredProbe final : public Probe {
+ public:
+  AnsweredProbe(int fd, std::optional<std::chrono::nanoseconds> expected)
+      : fd_(fd), expected_(expected) {}
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
+  std::string Instance() const override { return "answered"; }
+  bool Startable() const override { return true; }
+  std::unique_ptr<PendingRun> Start() override {
+    return std::make_unique<AnsweredRun>(fd_, expected_);
+  }
+
+ private:
+  int fd_;
+  std::optional<std::chrono::nanoseconds> expected_;
+};
+
+class ProbeRunnerGatherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(::pipe(fds_), 0);
+    ASSERT_EQ(::write(fds_[1], "x", 1), 1);  // every run's answer is there at once
+  }
+  void TearDown() override {
+    ::close(fds_[0]);
+    ::close(fds_[1]);
+  }
+  ScheduledProbe Answered(std::optional<std::chrono::milliseconds> expected,
+                          int64_t timeout_ms = 5000) {
+    ScheduledProbe p = Make(std::make_shared<AnsweredProbe>(fds_[0], expected));
+    p.spec.timeout_ms = timeout_ms;
+    return p;
+  }
+  // Runs the batch; returns when each run was finished, after the batch's start, in ms.
+  std::vector<int64_t> RunTimed(const std::vector<ScheduledProbe>& probes) {
+    std::vector<ProbeRunner::BatchRun> runs;
+    for (const ScheduledProbe& p : probes) runs.push_back({&p, 0});
+    std::vector<int64_t> at(probes.size(), -1);
+    const auto start = std::chrono::steady_clock::now();
+    runner_.RunBatch(runs, [&](size_t i) {
+      at[i] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+      order_.push_back(i);
+    });
+    return at;
+  }
+
+  int fds_[2] = {-1, -1};
+  CollectingSink sink_;
+  ProbeRunner runner_{SystemClock::Instance(), 1.5, {&sink_}};
+  std::vector<size_t> order_;
+};
+
+TEST_F(ProbeRunnerGatherTest, ExpectedAnswersAreReadTogetherWhenTheLastIsExpected) {
+  using std::chrono::milliseconds;
+  const auto at = RunTimed({Answered(milliseconds(8)), Answered(std::nullopt),
+                            Answered(milliseconds(32))});
+  ASSERT_EQ(order_.size(), 3u);
+  EXPECT_EQ(order_[0], 1u) << "the run with no expectation is read first, at once";
+  EXPECT_GE(at[0], 41) << "read with the last expected answer (32 ms + 8 + 1), not at 11 ms";
+  EXPECT_GE(at[2], 41);
+  ASSERT_EQ(sink_.outcomes.size(), 3u);
+  for (const RunOutcome& o : sink_.outcomes) EXPECT_TRUE(o.run.success) << o.run.reason;
+}
+
+TEST_F(ProbeRunnerGatherTest, TheWaitEndsAfterFiftyMillisecondsOrAtTheFirstDeadline) {
+  using std::chrono::milliseconds;
+  const auto capped = RunTimed({Answered(milliseconds(10'000)), Answered(milliseconds(10'000))});
+  EXPECT_GE(capped[0], 50);
+  EXPECT_LT(capped[0], 4000) << "not the 10 s expected";
+  order_.clear();
+  const auto due = RunTimed({Answered(milliseconds(40), 20), Answered(milliseconds(40))});
+  EXPECT_GE(due[0], 20);
+  ASSERT_EQ(sink_.outcomes.size(), 4u);
+  for (const RunOutcome& o : sink_.outcomes) {
+    EXPECT_TRUE(o.run.success) << "its answer was there by its deadline: " << o.run.reason;
+  }
+}
+
 // Shutdown (Cancel): a run waiting on a socket that never answers, with a minute of its timeout
 // left, ends at once, and neither it nor any later run reaches a sink: the target did not fail,
 // obsmon stopped. The pipes are never written, so only the cancellation can end these waits;

@@ -165,6 +165,30 @@ TEST(PlainHttpExchangeTest, AnAnswerReadLateSaysHowLongItWaitedInTheSocket) {
   EXPECT_GE(x.answer_waited(), milliseconds(150));
 }
 
+// Every answer carries the kernel's receive timestamp, even on connections made one at a time
+// with none open in between: the kernel turns stamping on for the first socket that asks only
+// later, from a work queue, and without the socket PreparePlainHttp() keeps asking for the
+// whole process (plain_http_exchange.cc) about half of such answers came unstamped (run alone;
+// a stamping socket of another process, such as a daemon under test beside it, hides that).
+TEST(PlainHttpExchangeTest, EveryAnswerIsStampedByTheKernel) {
+  RawResponder server([](int fd, const std::atomic<bool>& stop) {
+    ReadRequestHead(fd);
+    RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+  });
+  auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
+  ASSERT_TRUE(target.has_value());
+  int stamped = 0;
+  constexpr int kExchanges = 100;
+  for (int i = 0; i < kExchanges; ++i) {
+    PlainHttpExchange x(*target, HttpParseLimits{});
+    x.Start();
+    DriveAll({&x}, std::chrono::steady_clock::now() + milliseconds(2000));
+    ASSERT_EQ(x.failure(), "");
+    if (x.answer_stamped()) ++stamped;
+  }
+  EXPECT_EQ(stamped, kExchanges);
+}
+
 TEST(PlainHttpExchangeTest, ClosedPortIsConnectionRefused) {
   const testing::ClosedLoopbackPort closed;
   const int port = closed.port();

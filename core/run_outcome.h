@@ -27,6 +27,10 @@ struct RunOutcome {
   // stopping): its verdict stands even when it ended after the stop began (a genuine timeout in
   // its kill grace), where a run cut short by the stop does not (ProbeRunner::Cancel).
   bool lasted_its_timeout = false;
+  // Its answer had arrived before obsmon began to stop, by the kernel's timestamp: the run was
+  // over, only not read yet (a batch reads the answers it expects together), so its verdict
+  // stands too.
+  bool answered_before_stop = false;
 };
 
 class ResultSink {

@@ -87,6 +87,10 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
           ? elapsed >= timeout
           : start + timeout <= SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
                                    std::chrono::nanoseconds(cancelled_at)));
+  out.answered_before_stop =
+      cancelled_at != kNeverCancelled && waited > SteadyTime::duration::zero() &&
+      start + (elapsed - waited) <= SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
+                                        std::chrono::nanoseconds(cancelled_at)));
 
   out.result = result;
   out.run.key = spec.key;
@@ -135,7 +139,7 @@ void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
       cancellation_.cancelled() ||
       ((!outcome.run.success || outcome.spec->kind == "exec") && stop_pending_ != nullptr &&
        stop_pending_());
-  if (stopping && !outcome.lasted_its_timeout) {
+  if (stopping && !outcome.lasted_its_timeout && !outcome.answered_before_stop) {
     abandoned_runs_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -208,6 +212,22 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     std::string error = Guarded([&] { result = live[i].run->TakeResult(); });
     End(i, &result, std::move(error));
   };
+  // Looks at run i's socket once without waiting, and reads an answer already there; true when
+  // that ended the run.
+  const auto LookOnce = [&](size_t i) {
+    const int fd = live[i].run->fd();
+    if (fd < 0) return false;
+    pollfd p{fd, live[i].run->events(), 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    std::string error = Guarded([&] { live[i].run->OnReady(p.revents); });
+    if (!error.empty()) {
+      ProbeResult result;
+      End(i, &result, std::move(error));
+      return true;
+    }
+    TakeIfDone(i);
+    return live[i].ended;
+  };
   for (size_t i = 0; i < runs.size(); ++i) {
     const ScheduledProbe& probe = *runs[i].probe;
     live[i].started_ms = clock_.NowMs();
@@ -241,8 +261,9 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     if (const auto expected = l.run->ExpectedAnswer()) {
       l.read_later = true;
       const auto margin = *expected / 4 + std::chrono::milliseconds(1);
-      gather_until = std::max(
-          gather_until, l.start + std::chrono::duration_cast<SteadyTime::duration>(*expected + margin));
+      const auto until =
+          l.start + std::chrono::duration_cast<SteadyTime::duration>(*expected + margin);
+      gather_until = std::max(gather_until, until);
     }
   }
   if (!live.empty()) {
@@ -256,9 +277,10 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     if (cancellation_.cancelled()) {
       // Stopping: each run still open ends now, as at its deadline; Deliver() drops its outcome
       // unless that deadline had come before the stop (a genuine timeout, told as the probe
-      // tells it).
+      // tells it). An answer already in its socket is read first: one that had arrived before
+      // the stop is the run's (Finish(), answered_before_stop).
       for (size_t i = 0; i < live.size(); ++i) {
-        if (live[i].ended) continue;
+        if (live[i].ended || LookOnce(i)) continue;
         live[i].run->OnDeadline();
         TakeIfDone(i);
         if (!live[i].ended) {
@@ -309,19 +331,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       if (live[i].ended || now < live[i].deadline) continue;
       // A socket left out of this round's poll() is looked at once more: an answer there by
       // the deadline is the run's, not a timeout.
-      if (live[i].held) {
-        pollfd last{live[i].run->fd(), live[i].run->events(), 0};
-        if (::poll(&last, 1, 0) > 0) {
-          std::string error = Guarded([&] { live[i].run->OnReady(last.revents); });
-          if (!error.empty()) {
-            ProbeResult result;
-            End(i, &result, std::move(error));
-            continue;
-          }
-          TakeIfDone(i);
-          if (live[i].ended) continue;
-        }
-      }
+      if (live[i].held && LookOnce(i)) continue;
       live[i].run->OnDeadline();  // each run by its own deadline
       TakeIfDone(i);
       if (!live[i].ended) {  // a run that ignores its deadline is ended here

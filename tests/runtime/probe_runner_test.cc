@@ -310,39 +310,47 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
 // the real one: the runner's waits are poll()'s, so the test checks order and lower bounds only.
 class AnsweredRun final : public PendingRun {
  public:
-  AnsweredRun(int fd, std::optional<std::chrono::nanoseconds> expected)
-      : fd_(fd), expected_(expected) {}
+  // `answered_at`: when the answer arrived, as the kernel's timestamp would tell.
+  AnsweredRun(int fd, std::optional<std::chrono::nanoseconds> expected,
+              std::optional<SteadyTime> answered_at = std::nullopt)
+      : fd_(fd), expected_(expected), answered_at_(answered_at) {}
   int fd() const override { return done_ ? -1 : fd_; }
   short events() const override { return POLLIN; }
   void OnReady(short) override { done_ = true; }
   void OnDeadline() override { done_ = timed_out_ = true; }
   bool done() const override { return done_; }
   ProbeResult TakeResult() override {
-    return timed_out_ ? ProbeResult::Down("timeout") : ProbeResult::Up();
+    if (timed_out_) return ProbeResult::Down("timeout");
+    ProbeResult r = ProbeResult::Up();
+    if (answered_at_) r.answer_waited = SystemClock::Instance().SteadyNow() - *answered_at_;
+    return r;
   }
   std::optional<std::chrono::nanoseconds> ExpectedAnswer() const override { return expected_; }
 
  private:
   int fd_;
   std::optional<std::chrono::nanoseconds> expected_;
+  std::optional<SteadyTime> answered_at_;
   bool done_ = false;
   bool timed_out_ = false;
 };
 
 class AnsweredProbe final : public Probe {
  public:
-  AnsweredProbe(int fd, std::optional<std::chrono::nanoseconds> expected)
-      : fd_(fd), expected_(expected) {}
+  AnsweredProbe(int fd, std::optional<std::chrono::nanoseconds> expected,
+                std::optional<SteadyTime> answered_at = std::nullopt)
+      : fd_(fd), expected_(expected), answered_at_(answered_at) {}
   ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
   std::string Instance() const override { return "answered"; }
   bool Startable() const override { return true; }
   std::unique_ptr<PendingRun> Start() override {
-    return std::make_unique<AnsweredRun>(fd_, expected_);
+    return std::make_unique<AnsweredRun>(fd_, expected_, answered_at_);
   }
 
  private:
   int fd_;
   std::optional<std::chrono::nanoseconds> expected_;
+  std::optional<SteadyTime> answered_at_;
 };
 
 class ProbeRunnerGatherTest : public ::testing::Test {
@@ -558,6 +566,36 @@ TEST_F(ProbeRunnerCancelTest, WhileAStopIsPendingFailuresAndExecRunsAreAbandoned
   ASSERT_EQ(sink_.outcomes.size(), 2u);
   EXPECT_TRUE(sink_.outcomes[1].run.success);
   EXPECT_EQ(runner_.AbandonedRuns(), 2u);
+}
+
+// Stopping while a batch leaves an answer unread: the answer that had arrived before the stop
+// (by its timestamp) is read and stored, as it would have been had it been read on arrival; the
+// run still waiting for its answer is abandoned, as every run in flight at a stop is.
+TEST(ProbeRunnerGatherStopTest, AnAnswerThatArrivedBeforeTheStopIsStoredNotAbandoned) {
+  int answered_pipe[2], silent_pipe[2];
+  ASSERT_EQ(::pipe(answered_pipe), 0);
+  ASSERT_EQ(::pipe(silent_pipe), 0);
+  ASSERT_EQ(::write(answered_pipe[1], "x", 1), 1);
+  const Clock& clock = SystemClock::Instance();
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink});
+  std::atomic<int> polled{0};
+  ScheduledProbe answered = Make(std::make_shared<AnsweredProbe>(
+      answered_pipe[0], std::chrono::milliseconds(40), clock.SteadyNow()));
+  answered.spec.timeout_ms = 60'000;
+  const ScheduledProbe silent = MakeSilent(silent_pipe[0], &polled);
+  std::thread stopper([&] {
+    while (polled.load() == 0) std::this_thread::yield();  // the batch is at its poll()
+    runner.Cancel();
+  });
+  std::vector<size_t> finished;
+  runner.RunBatch({{&answered, 0}, {&silent, 0}}, [&](size_t i) { finished.push_back(i); });
+  stopper.join();
+  for (int fd : {answered_pipe[0], answered_pipe[1], silent_pipe[0], silent_pipe[1]}) ::close(fd);
+  EXPECT_EQ(finished.size(), 2u);
+  ASSERT_EQ(sink.outcomes.size(), 1u);
+  EXPECT_TRUE(sink.outcomes[0].run.success);
+  EXPECT_EQ(runner.AbandonedRuns(), 1u);
 }
 
 }  // namespace

@@ -303,11 +303,12 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
 }
 
 // Answers read together (RunBatch): a run whose answer is expected, and can be read late
-// (PendingRun::ExpectedAnswer()), has its socket left alone until the batch's last expected
-// answer (its expectation plus a quarter and 1 ms), however early its own answer came; a run
-// without an expectation is read as soon as it is readable; the wait never passes 50 ms nor a
-// deadline, and a run whose answer is there at its deadline is up, not timed out. The clock is
-// the real one: the runner's waits are poll()'s, so the test checks order and lower bounds only.
+// (PendingRun::ExpectedAnswer()), has its socket left alone until its answer is due (its
+// expectation plus a quarter and 1 ms), and no later; the wake-up for one run's due time reads
+// every held answer already there; a run without an expectation is read as soon as it is
+// readable; the wait never passes 50 ms nor a deadline, and a run whose answer is there at its
+// deadline is up, not timed out. The clock is the real one (the runner's waits are poll()'s),
+// so the tests check order and lower bounds, which no delay of the machine can break.
 class AnsweredRun final : public PendingRun {
  public:
   // `answered_at`: when the answer arrived, as the kernel's timestamp would tell.
@@ -358,10 +359,15 @@ class ProbeRunnerGatherTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_EQ(::pipe(fds_), 0);
     ASSERT_EQ(::write(fds_[1], "x", 1), 1);  // every run's answer is there at once
+    ASSERT_EQ(::pipe(quiet_), 0);             // but for Quiet()'s, which never comes
   }
   void TearDown() override {
-    ::close(fds_[0]);
-    ::close(fds_[1]);
+    for (int fd : {fds_[0], fds_[1], quiet_[0], quiet_[1]}) ::close(fd);
+  }
+  ScheduledProbe Quiet(int64_t timeout_ms) {
+    ScheduledProbe p = Make(std::make_shared<AnsweredProbe>(quiet_[0], std::nullopt));
+    p.spec.timeout_ms = timeout_ms;
+    return p;
   }
   ScheduledProbe Answered(std::optional<std::chrono::milliseconds> expected,
                           int64_t timeout_ms = 5000) {
@@ -385,21 +391,37 @@ class ProbeRunnerGatherTest : public ::testing::Test {
   }
 
   int fds_[2] = {-1, -1};
+  int quiet_[2] = {-1, -1};
   CollectingSink sink_;
   ProbeRunner runner_{SystemClock::Instance(), 1.5, {&sink_}};
   std::vector<size_t> order_;
 };
 
-TEST_F(ProbeRunnerGatherTest, ExpectedAnswersAreReadTogetherWhenTheLastIsExpected) {
+TEST_F(ProbeRunnerGatherTest, ExpectedAnswersAreReadWhenTheFirstIsDueWithThoseAlreadyThere) {
   using std::chrono::milliseconds;
+  // Due at 11 ms, at once, and at 41 ms; the quiet run times out at 25 ms.
   const auto at = RunTimed({Answered(milliseconds(8)), Answered(std::nullopt),
-                            Answered(milliseconds(32))});
-  ASSERT_EQ(order_.size(), 3u);
-  EXPECT_EQ(order_[0], 1u) << "the run with no expectation is read first, at once";
-  EXPECT_GE(at[0], 41) << "read with the last expected answer (32 ms + 8 + 1), not at 11 ms";
-  EXPECT_GE(at[2], 41);
-  ASSERT_EQ(sink_.outcomes.size(), 3u);
-  for (const RunOutcome& o : sink_.outcomes) EXPECT_TRUE(o.run.success) << o.run.reason;
+                            Answered(milliseconds(32)), Quiet(25)});
+  EXPECT_EQ(order_, (std::vector<size_t>{1, 0, 2, 3}))
+      << "at once, then at 11 ms the first due with the one due at 41 ms whose answer is there, "
+         "then the timeout at 25 ms";
+  EXPECT_GE(at[0], 11) << "not before its own due time";
+  EXPECT_GE(at[2], 11);
+  ASSERT_EQ(sink_.outcomes.size(), 4u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(sink_.outcomes[i].run.success);
+  EXPECT_EQ(sink_.outcomes[3].run.reason, "timeout");
+}
+
+// Each run is read by its own due time, not its batch-mates': a larger answer than its probe's
+// last would otherwise stall its sender for the slowest batch-mate (fresh eyes: a 1 MiB answer
+// sent at once stored as 62 ms beside a batch-mate due at 45 ms).
+TEST_F(ProbeRunnerGatherTest, ARunIsReadByItsOwnDueTimeNotItsSlowestBatchMates) {
+  using std::chrono::milliseconds;
+  // Due at 11 ms; the other expects its answer in 10 s (held to 50 ms) and times out at 30 ms.
+  ScheduledProbe slow = Make(std::make_shared<AnsweredProbe>(quiet_[0], milliseconds(10'000)));
+  slow.spec.timeout_ms = 30;
+  RunTimed({Answered(milliseconds(8)), slow});
+  EXPECT_EQ(order_, (std::vector<size_t>{0, 1})) << "read at 11 ms, before the other's 30 ms";
 }
 
 TEST_F(ProbeRunnerGatherTest, TheWaitEndsAfterFiftyMillisecondsOrAtTheFirstDeadline) {
@@ -414,6 +436,26 @@ TEST_F(ProbeRunnerGatherTest, TheWaitEndsAfterFiftyMillisecondsOrAtTheFirstDeadl
   for (const RunOutcome& o : sink_.outcomes) {
     EXPECT_TRUE(o.run.success) << "its answer was there by its deadline: " << o.run.reason;
   }
+}
+
+// An answer the kernel timed after the run's deadline is a timeout, however soon it was read
+// after it; one timed before the deadline is the run's, however late it was read.
+TEST(ProbeRunnerTest, AnAnswerThatArrivedAfterTheDeadlineIsATimeout) {
+  FakeClock clock;
+  CollectingSink sink;
+  ProbeRunner runner(clock, 1.5, {&sink});
+  const auto Timed300 = [&](std::chrono::nanoseconds waited) {
+    ScheduledProbe p = Make(std::make_shared<WaitedProbe>(clock, 400, waited));
+    p.spec.timeout_ms = 300;
+    return p;
+  };
+  runner.Run(Timed300(std::chrono::milliseconds(50)), clock.NowMs());   // arrived at 350 ms
+  runner.Run(Timed300(std::chrono::milliseconds(150)), clock.NowMs());  // arrived at 250 ms
+  ASSERT_EQ(sink.outcomes.size(), 2u);
+  EXPECT_FALSE(sink.outcomes[0].run.success);
+  EXPECT_EQ(sink.outcomes[0].run.reason, "timeout after 300ms");
+  EXPECT_TRUE(sink.outcomes[1].run.success);
+  EXPECT_DOUBLE_EQ(sink.outcomes[1].run.duration_seconds, 0.25);
 }
 
 // Shutdown (Cancel): a run waiting on a socket that never answers, with a minute of its timeout

@@ -17,9 +17,12 @@ namespace obsmon {
 
 namespace {
 constexpr size_t kMaxReasonBytes = 4096;
-// The longest a batch leaves answers unread to read them together: a run's outcome goes to the
-// sinks at most this late, and its worker is busy at most this much longer.
-constexpr auto kMaxGather = std::chrono::milliseconds(50);
+// The longest after a batch's start that it leaves an answer unread to read it with others. An
+// answer larger than its probe's last one stalls its sender while unread (its last bytes wait
+// for the reader), so this bounds how much too long such a run can be stored: at 50 ms, fresh
+// eyes found 1 MiB answers stored 17-27 ms too long at the median, and runs made timeouts. The
+// answers of a batch to a nearby target come within a few milliseconds.
+constexpr auto kMaxGather = std::chrono::milliseconds(5);
 
 // What a probe threw, in words; "" when `fn` returned.
 template <typename Fn>
@@ -261,12 +264,10 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
   // is expected, plus a quarter and 1 ms. The wake-up for one run's due time also reads every
   // held answer already there, so a batch whose answers come close together wakes once or
   // twice, not once per answer (on this project's virtual machine a wake-up costs more than a
-  // run's own work: docs/benchmarks.md, "Answers read together"). A run is read soon after its
-  // own due time (below: 2 ms, or half the time since the batch began), never past kMaxGather
-  // from the batch's start nor past its deadline: an answer larger than its probe's last one
-  // stalls its sender while unread (fresh eyes: read with a batch-mate due 45 ms later, a 1 MiB
-  // answer sent at once took 62 ms), now by at most that. An answer later than due is read as
-  // soon as it comes.
+  // run's own work: docs/benchmarks.md, "Answers read together"). A run is read at most 1 ms
+  // after its own due time (below), never past kMaxGather from the batch's start nor past its
+  // deadline (fresh eyes: read with a batch-mate due 45 ms later, a 1 MiB answer sent at once
+  // was stored as 62 ms). An answer later than due is read as soon as it comes.
   for (Live& l : live) {
     l.read_at = l.start;
     if (l.ended) continue;
@@ -340,12 +341,9 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       fds.push_back({live[i].run->fd(), live[i].run->events(), 0});
       index.push_back(i);
     }
-    // The runs due soon after the first are read with it, when the last of them is due: at
-    // most 2 ms later than its own due time, or half the time since the batch began.
+    // The runs due within 1 ms after the first are read with it, when the last of them is due.
     if (!held.empty()) {
-      const SteadyTime near = next_read + std::max<SteadyTime::duration>(
-                                              std::chrono::milliseconds(2),
-                                              (next_read - live.front().start) / 2);
+      const SteadyTime near = next_read + std::chrono::milliseconds(1);
       for (size_t i : held) {
         if (live[i].read_at <= near) next_read = std::max(next_read, live[i].read_at);
       }

@@ -306,7 +306,7 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
 // (PendingRun::ExpectedAnswer()), has its socket left alone until its answer is due (its
 // expectation plus a quarter and 1 ms), and no later; the wake-up for one run's due time reads
 // every held answer already there; a run without an expectation is read as soon as it is
-// readable; the wait never passes 50 ms nor a deadline, and a run whose answer is there at its
+// readable; the wait never passes 5 ms nor a deadline, and a run whose answer is there at its
 // deadline is up, not timed out. The clock is the real one (the runner's waits are poll()'s),
 // so the tests check order and lower bounds, which no delay of the machine can break.
 class AnsweredRun final : public PendingRun {
@@ -369,7 +369,7 @@ class ProbeRunnerGatherTest : public ::testing::Test {
     p.spec.timeout_ms = timeout_ms;
     return p;
   }
-  ScheduledProbe Answered(std::optional<std::chrono::milliseconds> expected,
+  ScheduledProbe Answered(std::optional<std::chrono::nanoseconds> expected,
                           int64_t timeout_ms = 5000) {
     ScheduledProbe p = Make(std::make_shared<AnsweredProbe>(fds_[0], expected));
     p.spec.timeout_ms = timeout_ms;
@@ -399,14 +399,14 @@ class ProbeRunnerGatherTest : public ::testing::Test {
 
 TEST_F(ProbeRunnerGatherTest, ExpectedAnswersAreReadWhenTheFirstIsDueWithThoseAlreadyThere) {
   using std::chrono::milliseconds;
-  // Due at 11 ms, at once, and at 41 ms; the quiet run times out at 25 ms.
-  const auto at = RunTimed({Answered(milliseconds(8)), Answered(std::nullopt),
-                            Answered(milliseconds(32)), Quiet(25)});
+  // Due at 3 ms, at once, and at 5 ms (9 ms, held 5 ms at most); the quiet run times out at 4.
+  const auto at = RunTimed({Answered(std::chrono::microseconds(1600)), Answered(std::nullopt),
+                            Answered(milliseconds(6)), Quiet(4)});
   EXPECT_EQ(order_, (std::vector<size_t>{1, 0, 2, 3}))
-      << "at once, then at 11 ms the first due with the one due at 41 ms whose answer is there, "
-         "then the timeout at 25 ms";
-  EXPECT_GE(at[0], 11) << "not before its own due time";
-  EXPECT_GE(at[2], 11);
+      << "at once, then at 3 ms the first due with the one due at 5 ms whose answer is there, "
+         "then the timeout at 4 ms";
+  EXPECT_GE(at[0], 3) << "not before its own due time";
+  EXPECT_GE(at[2], 3);
   ASSERT_EQ(sink_.outcomes.size(), 4u);
   for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(sink_.outcomes[i].run.success);
   EXPECT_EQ(sink_.outcomes[3].run.reason, "timeout");
@@ -417,21 +417,21 @@ TEST_F(ProbeRunnerGatherTest, ExpectedAnswersAreReadWhenTheFirstIsDueWithThoseAl
 // sent at once stored as 62 ms beside a batch-mate due at 45 ms).
 TEST_F(ProbeRunnerGatherTest, ARunIsReadByItsOwnDueTimeNotItsSlowestBatchMates) {
   using std::chrono::milliseconds;
-  // Due at 11 ms; the other expects its answer in 10 s (held to 50 ms) and times out at 30 ms.
+  // Due at 2.25 ms; the other expects its answer in 10 s (held to 5 ms) and times out at 4 ms.
   ScheduledProbe slow = Make(std::make_shared<AnsweredProbe>(quiet_[0], milliseconds(10'000)));
-  slow.spec.timeout_ms = 30;
-  RunTimed({Answered(milliseconds(8)), slow});
-  EXPECT_EQ(order_, (std::vector<size_t>{0, 1})) << "read at 11 ms, before the other's 30 ms";
+  slow.spec.timeout_ms = 4;
+  RunTimed({Answered(milliseconds(1)), slow});
+  EXPECT_EQ(order_, (std::vector<size_t>{0, 1})) << "read at 2.25 ms, before the other's 4 ms";
 }
 
-TEST_F(ProbeRunnerGatherTest, TheWaitEndsAfterFiftyMillisecondsOrAtTheFirstDeadline) {
+TEST_F(ProbeRunnerGatherTest, TheWaitEndsAfterFiveMillisecondsOrAtTheFirstDeadline) {
   using std::chrono::milliseconds;
   const auto capped = RunTimed({Answered(milliseconds(10'000)), Answered(milliseconds(10'000))});
-  EXPECT_GE(capped[0], 50);
+  EXPECT_GE(capped[0], 5);
   EXPECT_LT(capped[0], 4000) << "not the 10 s expected";
   order_.clear();
-  const auto due = RunTimed({Answered(milliseconds(40), 20), Answered(milliseconds(40))});
-  EXPECT_GE(due[0], 20);
+  const auto due = RunTimed({Answered(milliseconds(40), 3), Answered(milliseconds(40))});
+  EXPECT_GE(due[0], 3);
   ASSERT_EQ(sink_.outcomes.size(), 4u);
   for (const RunOutcome& o : sink_.outcomes) {
     EXPECT_TRUE(o.run.success) << "its answer was there by its deadline: " << o.run.reason;

@@ -47,10 +47,10 @@ class ProbeRunner {
   // Runs `runs` at once on the calling thread: starts each (its timing and deadline start
   // there, as Run()'s do at the probe's Run()), polls their sockets together, and delivers each
   // outcome to the sinks as soon as that run ends, then calls finished(i) for it. A run's
-  // duration is its own, from its start to its end, not the batch's. The sockets of runs that
-  // expect their answers (PendingRun::ExpectedAnswer()) are left alone until the last such
-  // answer is due (at most 50 ms, never past a deadline), so the batch reads them in one
-  // wake-up. Thread-safe as Run().
+  // duration is its own, from its start to its end, not the batch's. The socket of a run that
+  // expects its answer (PendingRun::ExpectedAnswer()) is left alone until that answer is due
+  // (at most 5 ms from the batch's start, never past a deadline), and one wake-up reads every
+  // answer already there. Thread-safe as Run().
   void RunBatch(const std::vector<BatchRun>& runs, const std::function<void(size_t)>& finished);
 
   // The start (wall ms) of the earliest run that has not yet handed its outcome to the sinks;

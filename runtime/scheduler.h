@@ -31,7 +31,7 @@
 // runs past it, so that the runs inside it are one worker's batch, not a wake-up each. Each run
 // of a batch has its own deadline and ends on its own (`finished`), so a hanging target holds
 // only its own run and its own probe; the worker is busy until the batch's last run ends. The
-// batch reads the answers it expects together too, in one more wake-up (ProbeRunner::RunBatch).
+// batch reads the answers it expects together too (ProbeRunner::RunBatch).
 //
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.

@@ -95,15 +95,13 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   // during the run's last moments makes it end in its kill grace, past its deadline, yet it
   // was cut short (fresh eyes: a SIGTERM 100 ms before a 1 s timeout was stored as a timeout).
   const int64_t cancelled_at = cancelled_at_ns_.load();
+  const SteadyTime stop(std::chrono::duration_cast<SteadyTime::duration>(
+      std::chrono::nanoseconds(cancelled_at)));
   out.lasted_its_timeout =
-      cancelled_at == kNeverCancelled
-          ? elapsed >= timeout
-          : start + timeout <= SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
-                                   std::chrono::nanoseconds(cancelled_at)));
-  out.answered_before_stop =
-      cancelled_at != kNeverCancelled && waited > SteadyTime::duration::zero() &&
-      start + (elapsed - waited) <= SteadyTime(std::chrono::duration_cast<SteadyTime::duration>(
-                                        std::chrono::nanoseconds(cancelled_at)));
+      cancelled_at == kNeverCancelled ? elapsed >= timeout : start + timeout <= stop;
+  out.answered_before_stop = cancelled_at != kNeverCancelled &&
+                             waited > SteadyTime::duration::zero() &&
+                             start + (elapsed - waited) <= stop;
 
   out.result = result;
   out.run.key = spec.key;
@@ -225,6 +223,16 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     std::string error = Guarded([&] { result = live[i].run->TakeResult(); });
     End(i, &result, std::move(error));
   };
+  // poll() reported `revents` on run i's socket: the run goes on, and ends if it is done.
+  const auto Ready = [&](size_t i, short revents) {
+    std::string error = Guarded([&] { live[i].run->OnReady(revents); });
+    if (!error.empty()) {
+      ProbeResult result;
+      End(i, &result, std::move(error));
+      return;
+    }
+    TakeIfDone(i);
+  };
   // Looks at run i's socket once without waiting, and reads an answer already there; true when
   // that ended the run.
   const auto LookOnce = [&](size_t i) {
@@ -232,13 +240,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     if (fd < 0) return false;
     pollfd p{fd, live[i].run->events(), 0};
     if (::poll(&p, 1, 0) <= 0) return false;
-    std::string error = Guarded([&] { live[i].run->OnReady(p.revents); });
-    if (!error.empty()) {
-      ProbeResult result;
-      End(i, &result, std::move(error));
-      return true;
-    }
-    TakeIfDone(i);
+    Ready(i, p.revents);
     return live[i].ended;
   };
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -293,14 +295,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     for (size_t i : held) {
       if (live[i].ended) continue;
       const short revents = held_fds[k++].revents;
-      if (revents == 0) continue;
-      std::string error = Guarded([&] { live[i].run->OnReady(revents); });
-      if (!error.empty()) {
-        ProbeResult result;
-        End(i, &result, std::move(error));
-        continue;
-      }
-      TakeIfDone(i);
+      if (revents != 0) Ready(i, revents);
     }
   };
   std::vector<pollfd> fds;
@@ -357,15 +352,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
                           static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000)));
     if (rc > 0) {
       for (size_t k = 0; k < index.size(); ++k) {
-        if (fds[k].revents == 0) continue;
-        const size_t i = index[k];
-        std::string error = Guarded([&] { live[i].run->OnReady(fds[k].revents); });
-        if (!error.empty()) {
-          ProbeResult result;
-          End(i, &result, std::move(error));
-          continue;
-        }
-        TakeIfDone(i);
+        if (fds[k].revents != 0) Ready(index[k], fds[k].revents);
       }
     }
     const SteadyTime now = clock_.SteadyNow();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ struct ProbeKey {
   std::string probe;
   friend bool operator==(const ProbeKey&, const ProbeKey&) = default;
   friend auto operator<=>(const ProbeKey&, const ProbeKey&) = default;
+};
+
+// For the per-run lookups by key (one a run in each of several sinks): a hash table finds a key
+// among 1,000 probes without the ten string comparisons of a std::map.
+struct ProbeKeyHash {
+  size_t operator()(const ProbeKey& key) const noexcept {
+    const size_t h = std::hash<std::string>{}(key.component);
+    return h ^ (std::hash<std::string>{}(key.probe) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+  }
 };
 
 // One run of one probe, as stored for uptime and reports.

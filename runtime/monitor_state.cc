@@ -14,7 +14,7 @@ const char* ToString(ComponentHealth health) {
 void MonitorState::SetConfig(const Config& config) {
   MutexLock lock(mu_);
   std::vector<ComponentState> next;
-  std::map<ProbeKey, std::pair<size_t, size_t>> next_index;
+  std::unordered_map<ProbeKey, std::pair<size_t, size_t>, ProbeKeyHash> next_index;
   for (const auto& cc : config.components) {
     ComponentState cs;
     cs.name = cc.name;

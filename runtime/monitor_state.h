@@ -2,10 +2,10 @@
 // updated from worker threads, read by HTTP threads. Thread-safe.
 #pragma once
 
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.h"
@@ -63,8 +63,9 @@ class MonitorState final : public ResultSink {
   std::vector<ComponentState> components_ GUARDED_BY(mu_);
   // Where each probe's state is in components_ (component index, probe index), rebuilt by
   // SetConfig: every run looks its probe up here, where it used to compare its key with every
-  // probe of its component (1,000 string compares a run with 1,000 probes).
-  std::map<ProbeKey, std::pair<size_t, size_t>> index_ GUARDED_BY(mu_);
+  // probe of its component (1,000 string compares a run with 1,000 probes); a hash table, as a
+  // std::map's ten comparisons of two strings were 2 % of a worker's CPU at 1,000 probes.
+  std::unordered_map<ProbeKey, std::pair<size_t, size_t>, ProbeKeyHash> index_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

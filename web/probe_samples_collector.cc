@@ -1,5 +1,7 @@
 #include "web/probe_samples_collector.h"
 
+#include <algorithm>
+
 namespace obsmon {
 
 namespace {
@@ -127,7 +129,13 @@ std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
     const bool counter = EndsWith(name, "_total");
     f.type = counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
     f.help = "Newest value produced by obsmon's probes.";
-    for (const auto& [text, entry] : by_labels) {
+    std::vector<const ByLabels::value_type*> sorted;
+    sorted.reserve(by_labels.size());
+    for (const auto& kv : by_labels) sorted.push_back(&kv);
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* kv : sorted) {
+      const auto& entry = kv->second;
       prometheus::ClientMetric m;
       for (const auto& [k, v] : entry.first.pairs()) m.label.push_back({k, v});
       if (counter) {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 namespace obsmon {
 namespace {
 
@@ -176,6 +180,31 @@ TEST(ProbeSamplesCollectorTest, EachLogProbesFilesFollowedGoesInPastTheLimit) {
   EXPECT_EQ(Find(fams, "obsmon_log_lines_read_total")->metric.size(), 2u);
   EXPECT_EQ(Find(fams, "obsmon_exported_series_refused_total")->metric[0].counter.value, 4);
   ExpectHeldGaugeMatchesPage(fams);  // 4: one past the limit, the second probe's gauge
+}
+
+// The series are kept in hash tables; /metrics still lists a family's series in the order of
+// their label text, whatever order the runs brought them in.
+TEST(ProbeSamplesCollectorTest, AFamilysSeriesAreListedInTheirLabelsOrder) {
+  ProbeSamplesCollector c;
+  std::vector<ProbeSpec> specs(50);
+  std::vector<std::string> expected;
+  for (int i = 0; i < 50; ++i) {
+    const int k = (i * 37) % 50;  // not in order
+    specs[i].key = {"c", "p" + std::to_string(k)};
+    c.OnRun(Outcome(specs[i], {{"probe_http_status_code",
+                                Labels{{"instance", "t" + std::to_string(k)}}, 1, 200}}));
+    expected.push_back("t" + std::to_string(k));
+  }
+  std::sort(expected.begin(), expected.end());
+  const auto fams = c.Collect();
+  const auto* codes = Find(fams, "probe_http_status_code");
+  ASSERT_NE(codes, nullptr);
+  std::vector<std::string> listed;
+  for (const auto& m : codes->metric) {
+    ASSERT_EQ(m.label.size(), 1u);
+    listed.push_back(m.label[0].value);
+  }
+  EXPECT_EQ(listed, expected);
 }
 
 }  // namespace

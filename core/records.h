@@ -2,6 +2,7 @@
 // that probes/ need not know storage/ and storage/ need not know probes/.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>

@@ -119,42 +119,57 @@ void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
 }
 
 std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
-  std::vector<prometheus::MetricFamily> out;
-  MutexLock lock(mu_);
-  for (const auto& [name, by_labels] : series_) {
-    prometheus::MetricFamily f;
-    f.name = name;
-    // A `_total` name is a counter by Prometheus convention; anything else is exported as a
-    // gauge (the newest value is all obsmon keeps).
-    const bool counter = EndsWith(name, "_total");
-    f.type = counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
-    f.help = "Newest value produced by obsmon's probes.";
-    std::vector<const ByLabels::value_type*> sorted;
-    sorted.reserve(by_labels.size());
-    for (const auto& kv : by_labels) sorted.push_back(&kv);
-    std::sort(sorted.begin(), sorted.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
-    for (const auto* kv : sorted) {
-      const auto& entry = kv->second;
-      prometheus::ClientMetric m;
-      for (const auto& [k, v] : entry.first.pairs()) m.label.push_back({k, v});
-      if (counter) {
-        m.counter.value = entry.second.value;
-      } else {
-        m.gauge.value = entry.second.value;
+  // Each family with its series' label texts, to be sorted after the lock is released: a
+  // worker's run waits on mu_, and sorting 100,000 series takes a while.
+  using Keyed = std::vector<std::pair<std::string, prometheus::ClientMetric>>;
+  std::vector<std::pair<prometheus::MetricFamily, Keyed>> families;
+  size_t count = 0;
+  uint64_t refused = 0;
+  {
+    MutexLock lock(mu_);
+    families.reserve(series_.size());
+    for (const auto& [name, by_labels] : series_) {
+      prometheus::MetricFamily f;
+      f.name = name;
+      // A `_total` name is a counter by Prometheus convention; anything else is exported as a
+      // gauge (the newest value is all obsmon keeps).
+      const bool counter = EndsWith(name, "_total");
+      f.type = counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      f.help = "Newest value produced by obsmon's probes.";
+      Keyed keyed;
+      keyed.reserve(by_labels.size());
+      for (const auto& [text, entry] : by_labels) {
+        prometheus::ClientMetric m;
+        for (const auto& [k, v] : entry.first.pairs()) m.label.push_back({k, v});
+        if (counter) {
+          m.counter.value = entry.second.value;
+        } else {
+          m.gauge.value = entry.second.value;
+        }
+        keyed.emplace_back(text, std::move(m));
       }
-      f.metric.push_back(std::move(m));
+      families.emplace_back(std::move(f), std::move(keyed));
     }
+    count = count_;
+    refused = refused_;
+  }
+  std::vector<prometheus::MetricFamily> out;
+  out.reserve(families.size() + 2);
+  for (auto& [f, keyed] : families) {
+    std::sort(keyed.begin(), keyed.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    f.metric.reserve(keyed.size());
+    for (auto& [text, m] : keyed) f.metric.push_back(std::move(m));
     out.push_back(std::move(f));
   }
   out.push_back(OneValueFamily("obsmon_exported_series",
                                "Probe series held in memory to be re-exported on /metrics "
                                "(limit 100,000).",
-                               prometheus::MetricType::Gauge, static_cast<double>(count_)));
+                               prometheus::MetricType::Gauge, static_cast<double>(count)));
   out.push_back(OneValueFamily("obsmon_exported_series_refused_total",
                                "Probe series not exported on /metrics because the series limit "
                                "was reached.",
-                               prometheus::MetricType::Counter, static_cast<double>(refused_)));
+                               prometheus::MetricType::Counter, static_cast<double>(refused)));
   return out;
 }
 

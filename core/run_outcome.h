@@ -38,6 +38,10 @@ class ResultSink {
   virtual ~ResultSink() = default;
   // Called on a worker thread; must be thread-safe and must not block for long.
   virtual void OnRun(const RunOutcome& outcome) = 0;
+  // Called instead of OnRun() on a runner's last sink, after every other sink has read the
+  // outcome: it may move what it keeps out of `outcome` rather than copy it (the storage sink
+  // takes the samples: copying their label sets was 3 % of a worker's CPU at 1,000 probes).
+  virtual void TakeRun(RunOutcome& outcome) { OnRun(outcome); }
 };
 
 }  // namespace obsmon

@@ -64,9 +64,19 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
                                TimestampMs started_ms, SteadyTime start,
                                std::string internal_error) {
   const ProbeSpec& spec = probe.spec;
+  if (!probe.run_labels) {
+    auto made = std::make_shared<ProbeRunLabels>();
+    made->instance = probe.probe->Instance();
+    made->labels = ProbeLabels(spec, made->instance);
+    // A scrape reports its own `up{job,instance}` among its samples, as Prometheus's does: a
+    // second one here would make every `up == 0` alert fire twice per target (issue 14, item 5).
+    if (spec.kind != "scrape") made->up = UpSeriesLabels(spec, made->instance);
+    probe.run_labels = std::move(made);
+  }
+  const ProbeRunLabels& own = *probe.run_labels;
   RunOutcome out;
   out.spec = &spec;
-  out.instance = probe.probe->Instance();
+  out.instance = own.instance;
   out.internal_error = std::move(internal_error);
   if (!out.internal_error.empty()) {
     *result = ProbeResult::Down("internal error: " + out.internal_error);
@@ -113,17 +123,10 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
   out.run.reason = result->success ? "" : result->reason;
   if (!result->success && out.run.reason.empty()) out.run.reason = "failed (no reason given)";
 
-  const Labels labels = ProbeLabels(spec, out.instance);
   out.samples.reserve(result->samples.size() + 3);
-  out.samples.push_back({"probe_success", labels, started_ms, result->success ? 1.0 : 0.0});
-  out.samples.push_back({"probe_duration_seconds", labels, started_ms, seconds});
-  // A scrape reports its own `up{job,instance}` among its samples, as Prometheus's does: a
-  // second one here would make every `up == 0` alert fire twice per target (issue 14, item 5).
-  if (spec.kind != "scrape") {
-    if (auto up_labels = UpSeriesLabels(spec, out.instance)) {
-      out.samples.push_back({"up", std::move(*up_labels), started_ms, result->success ? 1.0 : 0.0});
-    }
-  }
+  out.samples.push_back({"probe_success", own.labels, started_ms, result->success ? 1.0 : 0.0});
+  out.samples.push_back({"probe_duration_seconds", own.labels, started_ms, seconds});
+  if (own.up) out.samples.push_back({"up", *own.up, started_ms, result->success ? 1.0 : 0.0});
   // Moved, not copied: a scrape may bring tens of thousands of samples, and the sinks read
   // them from the outcome only.
   for (Sample& s : result->samples) {
@@ -159,7 +162,9 @@ void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
     return;
   }
   outcome.state_epoch = state_epoch;
-  for (ResultSink* sink : sinks_) sink->OnRun(outcome);
+  if (sinks_.empty()) return;
+  for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->OnRun(outcome);
+  sinks_.back()->TakeRun(outcome);  // last: it may take what it keeps from the outcome
 }
 
 ProbeRunner::RunningMark::RunningMark(ProbeRunner& runner, TimestampMs at)

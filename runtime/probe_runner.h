@@ -8,6 +8,7 @@
 #include <atomic>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,15 @@
 #include "runtime/scheduler.h"
 
 namespace obsmon {
+
+// The instance and label sets of a probe's own series, made once per ScheduledProbe: building
+// them on every run (an instance text, a copy of the probe's labels with three more set, the up
+// series' labels) was about 3 % of a worker's CPU at 1,000 probes.
+struct ProbeRunLabels {
+  std::string instance;
+  Labels labels;                   // of probe_success and probe_duration_seconds
+  std::optional<Labels> up;        // of `up`, when the probe has one (never for a scrape)
+};
 
 class ProbeRunner {
  public:

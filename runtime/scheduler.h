@@ -55,10 +55,16 @@
 
 namespace obsmon {
 
+// What every run of one probe labels alike (ProbeRunner::Finish).
+struct ProbeRunLabels;
+
 struct ScheduledProbe {
   ProbeSpec spec;
   std::shared_ptr<Probe> probe;
   std::string fingerprint;  // equal fingerprints on SetProbes keep the schedule
+  // Made by the probe's first run from `spec` and `probe`, which never change in a
+  // ScheduledProbe, and read by its later runs: the scheduler runs a probe once at a time.
+  mutable std::shared_ptr<const ProbeRunLabels> run_labels;
 };
 
 struct SchedulerStats {

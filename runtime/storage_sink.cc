@@ -24,6 +24,24 @@ void StorageSink::OnRun(const RunOutcome& outcome) {
   }
   batch.state_key = outcome.run.key;
   batch.state_epoch = outcome.state_epoch;
+  Send(std::move(batch));
+}
+
+void StorageSink::TakeRun(RunOutcome& outcome) {
+  WriteBatch batch;
+  batch.state_key = outcome.run.key;
+  batch.state_epoch = outcome.state_epoch;
+  batch.runs.push_back(std::move(outcome.run));
+  batch.samples = std::move(outcome.samples);
+  if (outcome.result) {  // the probe's own result, which the runner only lends: copied
+    batch.log_events = outcome.result->log_events;
+    batch.log_cursors = outcome.result->log_cursors;
+    batch.counters = outcome.result->counters;
+  }
+  Send(std::move(batch));
+}
+
+void StorageSink::Send(WriteBatch batch) {
   {
     MutexLock lock(mu_);
     auto it = carried_.find(batch.state_key);

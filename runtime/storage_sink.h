@@ -29,8 +29,12 @@ class StorageSink final : public ResultSink {
   explicit StorageSink(storage::Writer& writer) : writer_(writer) {}
 
   void OnRun(const RunOutcome& outcome) override;
+  // As OnRun, moving the run and its samples out of `outcome`.
+  void TakeRun(RunOutcome& outcome) override;
 
  private:
+  // Sends `batch` (made from one run) to the writer, with what the probe's refused batches kept.
+  void Send(WriteBatch batch);
   struct Carried {
     uint64_t epoch = 0;
     std::vector<LogEvent> events;

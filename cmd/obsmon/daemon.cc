@@ -109,7 +109,8 @@ class Daemon::Impl {
         state_(clock_),
         storage_sink_(*writer_),
         runner_(clock_, config_.coverage_tolerance,
-                {&storage_sink_, &state_, &probe_samples_, &lost_lines_, alerting_.get()},
+                // The storage sink last: it takes the samples, the others read them first.
+                {&state_, &probe_samples_, &lost_lines_, alerting_.get(), &storage_sink_},
                 [this](const ProbeKey& key, const std::string& what) {
                   OnInternalError(key, what);
                 }),

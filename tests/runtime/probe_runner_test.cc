@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+
 #include "probes/probe_helpers.h"
 
 namespace obsmon {
@@ -43,6 +45,53 @@ ScheduledProbe Make(std::shared_ptr<Probe> probe) {
   p.spec.interval_ms = 1000;
   p.probe = std::move(probe);
   return p;
+}
+
+// Takes the outcome when it is the last sink, as the storage sink does.
+class TakingSink final : public ResultSink {
+ public:
+  void OnRun(const RunOutcome& o) override { outcomes.push_back(o); }
+  void TakeRun(RunOutcome& o) override {
+    ++taken;
+    samples.insert(samples.end(), std::make_move_iterator(o.samples.begin()),
+                   std::make_move_iterator(o.samples.end()));
+    o.samples.clear();
+  }
+  std::vector<RunOutcome> outcomes;
+  std::vector<Sample> samples;
+  int taken = 0;
+};
+
+// Every sink but the last reads the whole outcome; the last takes it (TakeRun), after them.
+// The probe's own labels, made by its first run, are the same on its later runs.
+TEST(ProbeRunnerTest, TheLastSinkTakesTheOutcomeAfterTheOthersReadIt) {
+  FakeClock clock;
+  CollectingSink first;
+  TakingSink second, last;
+  ProbeRunner runner(clock, 1.5, {&first, &second, &last});
+  const ScheduledProbe probe = Make(std::make_shared<UpProbe>());
+  runner.Run(probe, clock.NowMs(), 1);
+  runner.Run(probe, clock.NowMs(), 2);
+  ASSERT_EQ(first.outcomes.size(), 2u);
+  ASSERT_EQ(second.outcomes.size(), 2u);
+  EXPECT_EQ(second.taken, 0);
+  EXPECT_EQ(last.taken, 2);
+  EXPECT_TRUE(last.outcomes.empty());
+  for (const auto* seen : {&first.outcomes, &second.outcomes}) {
+    for (const RunOutcome& o : *seen) {
+      ASSERT_EQ(o.samples.size(), 3u);  // probe_success, probe_duration_seconds, up
+      EXPECT_EQ(o.instance, "u");
+    }
+  }
+  ASSERT_EQ(last.samples.size(), 6u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(last.samples[i].name, first.outcomes[0].samples[i].name);
+    EXPECT_EQ(last.samples[i].labels, first.outcomes[0].samples[i].labels);
+    EXPECT_EQ(last.samples[i + 3].labels, last.samples[i].labels);
+  }
+  EXPECT_EQ(last.samples[0].labels.Get("instance"), "u");
+  EXPECT_EQ(last.samples[0].labels.Get("probe"), "health");
+  EXPECT_EQ(last.samples[2].name, "up");
 }
 
 TEST(ProbeRunnerTest, AThrowingProbeIsUnknownNotDown) {

@@ -90,6 +90,37 @@ TEST(StorageSinkTest, ARefusedBatchsStateGoesWithTheProbesNextBatch) {
   EXPECT_EQ(Sum(writer.accepted[1], "obsmon_log_lines_read_total"), 1);
 }
 
+// The runner's last sink takes the outcome (TakeRun): the batch is the one OnRun would send,
+// the samples moved rather than copied.
+TEST(StorageSinkTest, TakeRunSendsTheBatchOnRunWould) {
+  SwitchableWriter writer;
+  StorageSink sink(writer);
+  const ProbeResult result = LogRun("/a.log", 2, 20);
+  RunOutcome o;
+  o.run.key = kLogs;
+  o.run.success = true;
+  o.run.reason = "kept";
+  o.result = &result;
+  o.state_epoch = 3;
+  o.samples.push_back({"probe_success", Labels{{"probe", "errors"}}, 5, 1});
+  RunOutcome copy = o;
+  sink.OnRun(copy);
+  sink.TakeRun(o);
+  ASSERT_EQ(writer.accepted.size(), 2u);
+  const WriteBatch& a = writer.accepted[0];
+  const WriteBatch& b = writer.accepted[1];
+  ASSERT_EQ(b.runs.size(), 1u);
+  EXPECT_EQ(b.runs[0].key, a.runs[0].key);
+  EXPECT_EQ(b.runs[0].reason, "kept");
+  ASSERT_EQ(b.samples.size(), 1u);
+  EXPECT_EQ(b.samples[0].labels, a.samples[0].labels);
+  EXPECT_EQ(b.log_events.size(), a.log_events.size());
+  EXPECT_EQ(Sum(b, "obsmon_log_matches_total"), 2);
+  EXPECT_EQ(b.state_key, kLogs);
+  EXPECT_EQ(b.state_epoch, 3u);
+  EXPECT_TRUE(o.samples.empty());  // taken
+}
+
 // A file retired while batches are refused: its kept increments end with it (storage forgets the
 // total), its retired cursor replaces the kept one, and a file of that name made again after
 // starts a new total.

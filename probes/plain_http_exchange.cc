@@ -11,6 +11,7 @@
 #include <array>
 
 #include "core/ascii_case.h"
+#include "probes/receive_timestamps.h"
 
 namespace obsmon::probes {
 
@@ -47,36 +48,6 @@ HttpParseLimits WithHeadRequest(HttpParseLimits limits, bool head_request) {
 bool PeerIdle(int fd) {
   pollfd p{fd, POLLIN | POLLRDHUP, 0};
   return ::poll(&p, 1, 0) == 0;
-}
-
-// The kernel's receive timestamp of what a recvmsg() read (its last segment), if it gave one.
-std::optional<std::chrono::system_clock::time_point> ReceiveTimestamp(msghdr& msg) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
-    timespec ts;
-    memcpy(&ts, CMSG_DATA(c), sizeof ts);
-    return std::chrono::system_clock::time_point(std::chrono::duration_cast<
-        std::chrono::system_clock::duration>(std::chrono::seconds(ts.tv_sec) +
-                                             std::chrono::nanoseconds(ts.tv_nsec)));
-  }
-  return std::nullopt;
-}
-
-// The kernel stamps arriving packets only while some socket asks for it, and it turns stamping
-// on for the first such socket later, from a work queue (net_enable_timestamp() in
-// net/core/dev.c): with no other such socket open, about half the answers came unstamped (151
-// and 164 of 300 fresh loopback connections), their durations then fell back to the read's
-// time, and the next run could not be read with its batch. One socket that asks for stamps for
-// the whole life of the process keeps them on (0 of 300), and each connection's own request
-// takes effect at once.
-void KeepReceiveTimestampsOn() {
-  static const int keeper = [] {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    const int on = 1;
-    if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
-    return fd;
-  }();
-  (void)keeper;
 }
 
 }  // namespace

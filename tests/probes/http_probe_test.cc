@@ -357,9 +357,6 @@ TEST(HttpProbeTest, ARunExpectsItsAnswerWhenThePreviousOneWasSmallAndTimed) {
     if (call == 4) std::this_thread::sleep_for(milliseconds(500));
     res.set_content(call == 2 ? std::string(20 * 1024, 'a') : "ok", "text/plain");
   });
-  srv.server().Get("/warm", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok", "text/plain");
-  });
   ASSERT_GT(srv.Start(), 0);
   ConfigErrors errors;
   auto probe = Make("url: " + srv.Url("/varies") + "\n", &errors);
@@ -368,18 +365,6 @@ TEST(HttpProbeTest, ARunExpectsItsAnswerWhenThePreviousOneWasSmallAndTimed) {
   const auto ToEnd = [&](PendingRun& run, int64_t timeout_ms = 2000) {
     return RunToEnd(run, Deadline{clock.SteadyNow() + milliseconds(timeout_ms)}, clock);
   };
-  // The kernel turns receive timestamps on from a work queue after the process's first request
-  // for them (plain_http_exchange.cc, KeepReceiveTimestampsOn): this test is its process's
-  // first, and its first answer came unstamped once in a whole run of the suite. Runs of another
-  // probe first, until one of them is stamped.
-  auto warm = Make("url: " + srv.Url("/warm") + "\n", &errors);
-  ASSERT_NE(warm, nullptr) << errors.ToString();
-  for (int i = 0; i < 50; ++i) {
-    auto run = warm->Start();
-    ASSERT_NE(run, nullptr);
-    if (run->ExpectedAnswer().has_value()) break;
-    ASSERT_TRUE(ToEnd(*run).success);
-  }
   auto first = probe->Start();
   ASSERT_NE(first, nullptr);
   EXPECT_FALSE(first->ExpectedAnswer().has_value()) << "nothing known before a first run";

@@ -165,11 +165,13 @@ TEST(PlainHttpExchangeTest, AnAnswerReadLateSaysHowLongItWaitedInTheSocket) {
   EXPECT_GE(x.answer_waited(), milliseconds(150));
 }
 
-// Every answer carries the kernel's receive timestamp, even on connections made one at a time
-// with none open in between: the kernel turns stamping on for the first socket that asks only
-// later, from a work queue, and without the socket PreparePlainHttp() keeps asking for the
-// whole process (plain_http_exchange.cc) about half of such answers came unstamped (run alone;
-// a stamping socket of another process, such as a daemon under test beside it, hides that).
+// Every answer carries the kernel's receive timestamp, the process's first included, even on
+// connections made one at a time with none open in between: the kernel turns stamping on for
+// the first socket that asks only later, from a work queue. Without the socket
+// PreparePlainHttp() keeps asking for the whole process (receive_timestamps.cc) about half of
+// such answers came unstamped, and without its first call's wait until the kernel stamps, now
+// and then the first (run alone; a stamping socket of another process, such as a daemon under
+// test beside it, hides both).
 TEST(PlainHttpExchangeTest, EveryAnswerIsStampedByTheKernel) {
   RawResponder server([](int fd, const std::atomic<bool>& stop) {
     ReadRequestHead(fd);

@@ -1,0 +1,20 @@
+// The kernel's receive timestamps (SO_TIMESTAMPNS): when the bytes a recvmsg() read had
+// arrived, so that a run read late is not charged for the wait (plain_http_exchange.h).
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <optional>
+
+namespace obsmon::probes {
+
+// Turns the kernel's stamping on for the life of the process and returns once it stamps, or
+// after 200 ms at most. Call before the first connection whose answers should be stamped;
+// later calls return at once. Thread-safe.
+void KeepReceiveTimestampsOn();
+
+// The kernel's receive timestamp of what a recvmsg() read (its last segment), if it gave one.
+std::optional<std::chrono::system_clock::time_point> ReceiveTimestamp(msghdr& msg);
+
+}  // namespace obsmon::probes

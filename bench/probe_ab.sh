@@ -9,6 +9,11 @@
 #
 # Add a CPU-bound process beside it (e.g. `timeout 200 sh -c 'while :; do :; done' &`) to see
 # what a busy machine does to each. Needs python3 and curl.
+#
+# TARGET_BIN=build/bench/loopback_target: each side probes that target instead (cpp-httplib, 4
+# threads, as bench/compare.sh's probe sections do), which answers a batch's requests at once
+# where the Python target answers one after another. EXTRA_A, EXTRA_B: YAML lines added to
+# side A's or B's config (e.g. EXTRA_B='batch_window: 250ms' with the same binary twice).
 set -euo pipefail
 n=$1 window=$2 warm=$3
 bins=("$4" "$5")
@@ -18,11 +23,20 @@ pids=() ports=() dirs=() targets=()
 trap 'kill "${pids[@]}" "${targets[@]}" 2>/dev/null || true' EXIT
 for k in 0 1; do
   d=$(mktemp -d /tmp/obsmon-probe-ab.XXXXXX)
-  target_port=$(free_port)
   listen_port=$(free_port)
-  start_target "$d" "$target_port"
+  if [ -n "${TARGET_BIN:-}" ]; then
+    "$TARGET_BIN" ${KEEP_ALIVE:+keep} > "$d/target.port" 2> "$d/target.log" &
+    target_pid=$!
+    for _ in $(seq 100); do [ -s "$d/target.port" ] && break; sleep 0.1; done
+    target_port=$(cat "$d/target.port")
+  else
+    target_port=$(free_port)
+    start_target "$d" "$target_port"
+  fi
   targets+=("$target_pid")
-  probe_config "$listen_port" "$d/obsmon.db" bench t "$n" "$target_port" > "$d/obsmon.yml"
+  extra=EXTRA_$([ "$k" = 0 ] && echo A || echo B)
+  probe_config "$listen_port" "$d/obsmon.db" bench t "$n" "$target_port" "${!extra:-}" \
+    > "$d/obsmon.yml"
   "${bins[$k]}" run --config "$d/obsmon.yml" --log-level warn > "$d/obsmon.log" 2>&1 &
   pids+=($!) ports+=("$listen_port") dirs+=("$d")
 done
@@ -33,7 +47,8 @@ sleep "$window"
 for k in 0 1; do
   threads "${pids[$k]}" > "${dirs[$k]}/t1"
   r1=$(runs "${ports[$k]}")
-  echo "== ${bins[$k]}: $((r1 - r0[k])) runs in $window s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  extra=EXTRA_$([ "$k" = 0 ] && echo A || echo B)
+  echo "== ${bins[$k]}${!extra:+ with ${!extra}}: $((r1 - r0[k])) runs in $window s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   join "${dirs[$k]}/t0" "${dirs[$k]}/t1" | awk -v runs=$((r1 - r0[k])) -v hz="$hz" '
     { cpu = ($4 - $2) / hz * 1e6 / runs; vol = ($5 - $3) / runs; tc += cpu; tv += vol
       if (cpu > 0 || vol > 0.01) printf "  %-16s %8.1f us/run %6.2f wake-ups/run\n", $1, cpu, vol }

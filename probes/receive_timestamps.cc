@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <thread>
 
 namespace obsmon::probes {
@@ -42,17 +43,22 @@ bool LoopbackAnswerIsStamped(bool* loopback_usable) {
       ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
     return false;
   }
+  // Bounded: a firewall that drops loopback packets would hold a connect for minutes, and this
+  // runs as the daemon loads its config. Linux ends connect() and accept() after these.
+  const timeval bound{0, 100'000};
   Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const int on = 1;
   if (client.get() < 0 ||
       ::setsockopt(client.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0 ||
+      ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof bound) != 0 ||
+      ::setsockopt(listener.get(), SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof bound) != 0 ||
       ::connect(client.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return false;
   }
   Fd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   pollfd p{client.get(), POLLIN, 0};
   if (server.get() < 0 || ::send(server.get(), "x", 1, MSG_NOSIGNAL) != 1 ||
-      ::poll(&p, 1, 1000) != 1) {
+      ::poll(&p, 1, 100) != 1) {
     return false;
   }
   char byte;
@@ -85,9 +91,13 @@ void KeepReceiveTimestampsOn() {
     const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     const int on = 1;
     if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) return fd;
-    for (int attempt = 0; attempt < 200; ++attempt) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    for (;;) {
       bool loopback_usable = false;
-      if (LoopbackAnswerIsStamped(&loopback_usable) || !loopback_usable) break;
+      if (LoopbackAnswerIsStamped(&loopback_usable) || !loopback_usable ||
+          std::chrono::steady_clock::now() >= give_up) {
+        break;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return fd;

@@ -9,8 +9,9 @@
 
 namespace obsmon::probes {
 
-// Turns the kernel's stamping on for the life of the process and returns once it stamps, or
-// after 200 ms at most. Call before the first connection whose answers should be stamped;
+// Turns the kernel's stamping on for the life of the process and returns once it stamps (seen
+// on a loopback exchange of its own), or after about 200 ms, or at once where loopback cannot
+// be used. Call before the first connection whose answers should be stamped;
 // later calls return at once. Thread-safe.
 void KeepReceiveTimestampsOn();
 

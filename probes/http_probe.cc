@@ -244,7 +244,8 @@ HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& cloc
       options_(std::move(options)),
       clock_(clock),
       // Its thread starts only when a request is first watched, so a probe built just to
-      // validate a config costs nothing.
+      // validate a config starts no thread (PreparePlainHttp may check, once a process, that
+      // the kernel stamps answers: receive_timestamps.h).
       watchdog_(watchdog ? std::move(watchdog) : std::make_shared<DeadlineWatchdog>(clock)) {
   if (!options_.follow_redirects) {
     plain_ = PreparePlainHttp(options_.url, options_.method, options_.headers, options_.body,

@@ -57,7 +57,6 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
                                                 const std::optional<std::string>& body,
                                                 bool keep_alive) {
   if (url.scheme != "http") return std::nullopt;
-  KeepReceiveTimestampsOn();
   PlainHttpTarget t;
   const auto port = htons(static_cast<uint16_t>(url.target.port));
   auto* v4 = reinterpret_cast<sockaddr_in*>(&t.addr);
@@ -73,6 +72,7 @@ std::optional<PlainHttpTarget> PreparePlainHttp(const HttpUrl& url, const std::s
   } else {
     return std::nullopt;  // a name to resolve: cpp-httplib's path
   }
+  KeepReceiveTimestampsOn();
   t.head_request = method == "HEAD";
   t.persistent = keep_alive;
   for (const auto& [name, value] : headers) {

@@ -10,9 +10,9 @@
 namespace obsmon::probes {
 
 // Turns the kernel's stamping on for the life of the process and returns once it stamps (seen
-// on a loopback exchange of its own), or after about 200 ms, or at once where loopback cannot
-// be used. Call before the first connection whose answers should be stamped;
-// later calls return at once. Thread-safe.
+// on a loopback exchange of its own), or after about 200 ms, or at once where IPv4 loopback
+// cannot be used. Call before the first connection whose answers should be stamped; once it
+// has succeeded, later calls return at once. Thread-safe (callers wait for the first).
 void KeepReceiveTimestampsOn();
 
 // The kernel's receive timestamp of what a recvmsg() read (its last segment), if it gave one.

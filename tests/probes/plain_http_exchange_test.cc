@@ -2,10 +2,15 @@
 // how it fails, and several exchanges driven by one thread where one target hangs.
 #include "probes/plain_http_exchange.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -165,7 +170,8 @@ TEST(PlainHttpExchangeTest, AnAnswerReadLateSaysHowLongItWaitedInTheSocket) {
   EXPECT_GE(x.answer_waited(), milliseconds(150));
 }
 
-// Every answer carries the kernel's receive timestamp, the process's first included, even on
+// Every answer carries the kernel's receive timestamp, the process's first included (ctest runs
+// each test in a process of its own; KeepReceiveTimestampsOn() waits at most 200 ms), even on
 // connections made one at a time with none open in between: the kernel turns stamping on for
 // the first socket that asks only later, from a work queue. Without the socket
 // PreparePlainHttp() keeps asking for the whole process (receive_timestamps.cc) about half of
@@ -177,6 +183,45 @@ TEST(PlainHttpExchangeTest, EveryAnswerIsStampedByTheKernel) {
     ReadRequestHead(fd);
     RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
   });
+  auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
+  ASSERT_TRUE(target.has_value());
+  int stamped = 0;
+  constexpr int kExchanges = 100;
+  for (int i = 0; i < kExchanges; ++i) {
+    PlainHttpExchange x(*target, HttpParseLimits{});
+    x.Start();
+    DriveAll({&x}, std::chrono::steady_clock::now() + milliseconds(2000));
+    ASSERT_EQ(x.failure(), "");
+    if (x.answer_stamped()) ++stamped;
+  }
+  EXPECT_EQ(stamped, kExchanges);
+}
+
+// A first call that cannot open the socket that keeps stamping on (no descriptor left: a
+// process at its RLIMIT_NOFILE) leaves it to the next call, which opens it and waits until the
+// kernel stamps; had the first call's failure been kept, none would ever be open and about half
+// of these answers would come unstamped (the test above).
+TEST(PlainHttpExchangeTest, AFirstCallWithNoDescriptorLeftLeavesStampingToTheNext) {
+  RawResponder server([](int fd, const std::atomic<bool>& stop) {
+    ReadRequestHead(fd);
+    RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+  });
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  const int refused = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const int refused_errno = errno;
+  auto starved = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_LT(refused, 0) << "the limit left a descriptor free";
+  EXPECT_EQ(refused_errno, EMFILE);
+  ASSERT_TRUE(starved.has_value()) << "the target is prepared all the same";
+
   auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
   ASSERT_TRUE(target.has_value());
   int stamped = 0;

@@ -1647,5 +1647,128 @@ TEST(RotatedNamesTest, GzipInProgressIsLeftOutWhileThePlainFileExists) {
   EXPECT_EQ(names, (std::vector<std::string>{"a.log.1", "a.log.2.gz", "a.log-20250101"}));
 }
 
+// A random life of one log, against the writer's own record of what it wrote: appends of whole
+// and half lines (and lines longer than a read), logrotate-style renames (app.log -> .1 -> .2 ->
+// .3, sometimes twice between polls), polls cut short by their deadline after a few reads, reads
+// split over two threads, and restarts from the last cursor a poll returned (what storage
+// commits with the poll's counts). At the end, with the last line finished and read, every line
+// was counted once, and every ERROR and CRITICAL among them. A rotated file's unfinished last
+// line is a line (logrotate leaves it so).
+TEST_F(LogFollowerTest, ARandomLifeOfAppendsRotationsDeadlinesAndRestartsCountsEachLineOnce) {
+  for (uint32_t seed = 1; seed <= 100; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    const std::string dir = dir_.File("life-" + std::to_string(seed));
+    std::filesystem::create_directories(dir);
+    const std::string path = dir + "/app.log";
+    FollowOptions options{.read_chunk_bytes = 4096, .max_events_per_poll = 1 + rng() % 50};
+    options.parallel_min_bytes = rng() % 2 ? 1 : 0;  // every read split in two, or none
+    // The writer's record.
+    uint64_t lines = 0, errors = 0, criticals = 0, line_number = 0;
+    bool half_line = false;  // the live file ends inside a line
+    int half_kind = 0;
+    const auto count = [&](int kind) {
+      ++lines;
+      errors += kind == 1;
+      criticals += kind == 2;
+    };
+    const auto append = [&] {
+      std::string text;
+      if (half_line) {  // finish it, or not yet
+        if (rng() % 3 == 0) {
+          text += " still going";
+        } else {
+          text += " end\n";
+          half_line = false;
+          count(half_kind);
+        }
+      }
+      const int n = half_line ? 0 : static_cast<int>(rng() % 40);
+      for (int i = 0; i < n; ++i) {
+        const int kind = static_cast<int>(rng() % 5 == 0 ? 1 + rng() % 2 : 0);
+        std::string line = "2025-10-14 " + std::string(kind == 1   ? "ERROR"
+                                                       : kind == 2 ? "CRITICAL"
+                                                                   : "INFO") +
+                           " line " + std::to_string(++line_number);
+        if (kind == 0 && rng() % 50 == 0) line += " " + std::string(4096 + rng() % 8192, 'x');
+        if (i == n - 1 && rng() % 4 == 0) {  // the last one left half written
+          text += line;
+          half_line = true;
+          half_kind = kind;
+        } else {
+          text += line + "\n";
+          count(kind);
+        }
+      }
+      AppendToFile(path, text);
+    };
+    const auto rotate = [&] {
+      if (!std::filesystem::exists(path)) return;
+      for (int k = 2; k >= 1; --k) {
+        const std::string from = path + "." + std::to_string(k);
+        if (std::filesystem::exists(from)) {
+          std::filesystem::rename(from, path + "." + std::to_string(k + 1));
+        }
+      }
+      std::filesystem::rename(path, path + ".1");
+      if (half_line) {  // logrotate leaves it unfinished in the rotated file: a line
+        half_line = false;
+        count(half_kind);
+      }
+    };
+    // The log and the follower's cursor exist before the life begins: rotated files that were
+    // there before a follower's first read are history to it, not lines to count.
+    AppendToFile(path, "2025-10-14 INFO started\n");
+    count(0);
+    auto follower = std::make_unique<LogFollower>(path, scanner_.get(), options);
+    std::optional<LogCursor> committed;
+    const auto poll = [&](int reads_allowed) {
+      int reads = 0;
+      const FollowOutput out =
+          follower->Poll([&] { return reads_allowed >= 0 && reads++ >= reads_allowed; });
+      ASSERT_TRUE(out.trouble.empty() || out.trouble_is_no_file) << out.trouble;
+      totals_.Add(out);
+      if (out.cursor) committed = out.cursor;
+    };
+    poll(-1);
+    ASSERT_TRUE(committed.has_value());
+    for (int step = 0; step < 60; ++step) {
+      switch (rng() % 6) {
+        case 0:
+        case 1:
+        case 2:
+          append();
+          break;
+        case 3:
+          // Before .3 would be pushed out, everything is read: logrotate's `rotate 3` deletes
+          // what is older, read or not.
+          if (std::filesystem::exists(path + ".3")) poll(-1);
+          rotate();
+          break;
+        case 4:
+          poll(static_cast<int>(rng() % 4));  // cut short after a few reads
+          break;
+        default:
+          // A restart: a new follower from the last committed cursor.
+          follower = std::make_unique<LogFollower>(path, scanner_.get(), options);
+          if (committed) follower->Restore(*committed);
+          poll(-1);
+          break;
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    if (half_line) {
+      AppendToFile(path, "\n");
+      half_line = false;
+      count(half_kind);
+    }
+    for (int i = 0; i < 3; ++i) poll(-1);
+    EXPECT_EQ(totals_.lines, lines);
+    EXPECT_EQ(totals_.errors, errors);
+    EXPECT_EQ(totals_.criticals, criticals);
+    totals_ = Totals{};
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::probes

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "core/status.h"
+#include "core/unique_fd.h"
 #include "probes/probe_helpers.h"
 
 extern char** environ;
@@ -75,31 +76,6 @@ class OutputTail {
   bool cut_ = false;
 };
 
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { Reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
 // True once `pid` has exited; leaves it a zombie (WNOWAIT) so that its pid, which is also the
 // process group id, cannot be reused before the group is killed and the child reaped.
 bool HasExited(pid_t pid) {
@@ -155,8 +131,8 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 // that is its stdout and stderr.
 struct Child {
   pid_t pid = -1;
-  Fd output;
-  Fd pidfd;  // -1 where the kernel has no pidfd_open: exit is then polled
+  UniqueFd output;
+  UniqueFd pidfd;  // -1 where the kernel has no pidfd_open: exit is then polled
 };
 
 // Spawns `options.command` with stdin from /dev/null, stdout and stderr into a pipe, in a new
@@ -168,8 +144,8 @@ Result<std::unique_ptr<Child>> Spawn(const ExecProbeOptions& options) {
     return Status::IoError(std::string("cannot create pipe: ") + strerror(errno));
   }
   auto child = std::make_unique<Child>();
-  child->output = Fd(pipe_fds[0]);
-  Fd write_end(pipe_fds[1]);
+  child->output = UniqueFd(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -210,7 +186,7 @@ Result<std::unique_ptr<Child>> Spawn(const ExecProbeOptions& options) {
     return Status::Unavailable("cannot execute " + program + where + ": " + strerror(rc));
   }
   fcntl(child->output.get(), F_SETFL, fcntl(child->output.get(), F_GETFL) | O_NONBLOCK);
-  child->pidfd = Fd(OpenPidfd(child->pid));
+  child->pidfd = UniqueFd(OpenPidfd(child->pid));
   return child;
 }
 

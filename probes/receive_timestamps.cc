@@ -14,27 +14,14 @@
 #include <thread>
 #include <utility>
 
+#include "core/unique_fd.h"
+
 namespace obsmon::probes {
 
 namespace {
 
 using std::chrono::milliseconds;
 using SteadyTime = std::chrono::steady_clock::time_point;
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 enum class Exchange { kStamped, kUnstamped, kNoLoopback };
 
@@ -53,7 +40,7 @@ timeval StepBound(SteadyTime end) {
 // (Linux ends connect() after SO_SNDTIMEO and accept() after SO_RCVTIMEO), so a firewall that
 // drops loopback packets cannot hold the caller, the daemon loading its config, for minutes.
 Exchange LoopbackExchange(SteadyTime end) {
-  Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -65,7 +52,7 @@ Exchange LoopbackExchange(SteadyTime end) {
     return Exchange::kNoLoopback;
   }
   const timeval connect_bound = StepBound(end);
-  Fd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const int on = 1;
   if (client.get() < 0 ||
       ::setsockopt(client.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0 ||
@@ -80,7 +67,7 @@ Exchange LoopbackExchange(SteadyTime end) {
   }
   const timeval accept_bound = StepBound(end);
   ::setsockopt(listener.get(), SOL_SOCKET, SO_RCVTIMEO, &accept_bound, sizeof accept_bound);
-  Fd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (server.get() < 0 || ::send(server.get(), "x", 1, MSG_NOSIGNAL) != 1) {
     return Exchange::kUnstamped;
   }
@@ -101,7 +88,7 @@ Exchange LoopbackExchange(SteadyTime end) {
 
 // A socket of `family` that asks for stamps, or -1.
 int StampingSocket(int family) {
-  Fd fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   const int on = 1;
   if (fd.get() < 0 || ::setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
     return -1;

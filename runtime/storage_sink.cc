@@ -14,17 +14,8 @@ constexpr const char* kDroppedEventsCounter = "obsmon_log_events_dropped_total";
 }  // namespace
 
 void StorageSink::OnRun(const RunOutcome& outcome) {
-  WriteBatch batch;
-  batch.runs.push_back(outcome.run);
-  batch.samples = outcome.samples;
-  if (outcome.result) {
-    batch.log_events = outcome.result->log_events;
-    batch.log_cursors = outcome.result->log_cursors;
-    batch.counters = outcome.result->counters;
-  }
-  batch.state_key = outcome.run.key;
-  batch.state_epoch = outcome.state_epoch;
-  Send(std::move(batch));
+  RunOutcome copy = outcome;  // as a sink before others: what they read stays theirs
+  TakeRun(copy);
 }
 
 void StorageSink::TakeRun(RunOutcome& outcome) {

@@ -18,45 +18,69 @@ Labels::Labels(std::vector<Pair> pairs) {
   for (auto& p : pairs) Set(p.first, p.second);
 }
 
+std::vector<Labels::Pair>& Labels::MutablePairs() {
+  // use_count() is exact here: another thread may copy this set only through another Labels
+  // object that shares it (count >= 2), never through this one while it changes.
+  if (!data_ || data_.use_count() > 1) {
+    auto own = std::make_shared<Data>();
+    if (data_) own->pairs = data_->pairs;
+    data_ = std::move(own);
+  }
+  // Made as a non-const Data just above or by an earlier call, so it may be changed.
+  Data& data = const_cast<Data&>(*data_);
+  data.hash.store(0, std::memory_order_relaxed);
+  return data.pairs;
+}
+
 void Labels::SetAllowingEmpty(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+  std::vector<Pair>& pairs = MutablePairs();
+  auto it = std::lower_bound(pairs.begin(), pairs.end(), name,
                              [](const Pair& p, std::string_view n) { return p.first < n; });
-  if (it != pairs_.end() && it->first == name) {
+  if (it != pairs.end() && it->first == name) {
     it->second = std::string(value);
   } else {
-    pairs_.insert(it, Pair(std::string(name), std::string(value)));
+    pairs.insert(it, Pair(std::string(name), std::string(value)));
   }
 }
 
 void Labels::Set(std::string_view name, std::string_view value) {
-  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
-                             [](const Pair& p, std::string_view n) { return p.first < n; });
-  if (it != pairs_.end() && it->first == name) {
+  // Finding nothing to change is common (removing an absent label, setting the same value):
+  // it leaves a shared set shared.
+  const std::vector<Pair>& now = pairs();
+  auto found = std::lower_bound(now.begin(), now.end(), name,
+                                [](const Pair& p, std::string_view n) { return p.first < n; });
+  const bool present = found != now.end() && found->first == name;
+  if (present ? found->second == value : value.empty()) return;
+  const auto at = found - now.begin();
+  std::vector<Pair>& pairs = MutablePairs();
+  auto it = pairs.begin() + at;
+  if (present) {
     if (value.empty()) {
-      pairs_.erase(it);
+      pairs.erase(it);
     } else {
       it->second = std::string(value);
     }
     return;
   }
-  if (!value.empty()) pairs_.insert(it, Pair(std::string(name), std::string(value)));
+  pairs.insert(it, Pair(std::string(name), std::string(value)));
 }
 
 void Labels::Remove(std::string_view name) { Set(name, ""); }
 
 const std::string& Labels::Get(std::string_view name) const {
+  const std::vector<Pair>& all = pairs();
   // Label sets are small, and Get is on the rule engine's hot path (each selector's matchers on
   // each series, each aggregation's group key): a scan that compares lengths first costs less
   // than a binary search of three-way string comparisons. Names are unique: the same answer.
-  if (pairs_.size() <= kScanLimit) {
-    for (const auto& [n, v] : pairs_) {
+  if (all.size() <= kScanLimit) {
+    for (const auto& [n, v] : all) {
       if (n == name) return v;
     }
     return kEmpty;
   }
-  auto it = std::lower_bound(pairs_.begin(), pairs_.end(), name,
+  auto it = std::lower_bound(all.begin(), all.end(), name,
                              [](const Pair& p, std::string_view n) { return p.first < n; });
-  return (it != pairs_.end() && it->first == name) ? it->second : kEmpty;
+  return (it != all.end() && it->first == name) ? it->second : kEmpty;
 }
 
 bool Labels::Has(std::string_view name) const { return !Get(name).empty(); }
@@ -76,13 +100,14 @@ std::string EscapeLabelValue(std::string_view value) {
 }
 
 std::string Labels::ToString() const {
-  if (pairs_.empty()) return "";
+  const std::vector<Pair>& all = pairs();
+  if (all.empty()) return "";
   std::string out = "{";
-  for (size_t i = 0; i < pairs_.size(); ++i) {
+  for (size_t i = 0; i < all.size(); ++i) {
     if (i) out += ',';
-    out += pairs_[i].first;
+    out += all[i].first;
     out += "=\"";
-    out += EscapeLabelValue(pairs_[i].second);
+    out += EscapeLabelValue(all[i].second);
     out += '"';
   }
   out += '}';
@@ -90,12 +115,17 @@ std::string Labels::ToString() const {
 }
 
 size_t Labels::Hash() const {
+  if (data_) {
+    if (size_t known = data_->hash.load(std::memory_order_relaxed)) return known;
+  }
   size_t h = 1469598103934665603ull;
   std::hash<std::string> hs;
-  for (const auto& [k, v] : pairs_) {
+  for (const auto& [k, v] : pairs()) {
     h = (h ^ hs(k)) * 1099511628211ull;
     h = (h ^ hs(v)) * 1099511628211ull;
   }
+  // Racing threads store the same value. A hash of 0 is computed again each time.
+  if (data_) data_->hash.store(h, std::memory_order_relaxed);
   return h;
 }
 

@@ -1,9 +1,16 @@
 // Label sets as in Prometheus: name/value pairs kept sorted by name, so equal sets compare equal
 // and have one canonical text form.
+//
+// A copy shares the pairs (copy on write): a probe run's label set is copied into each of its
+// samples and on to every sink, and each copy of the pairs was an allocation per string. The
+// hash is computed once per shared set. Copies may be read and copied from several threads at
+// once, like a std::string; changing one Labels object is not thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,22 +37,38 @@ class Labels {
   const std::string& Get(std::string_view name) const;
   bool Has(std::string_view name) const;
 
-  const std::vector<Pair>& pairs() const { return pairs_; }
-  bool empty() const { return pairs_.empty(); }
-  size_t size() const { return pairs_.size(); }
+  const std::vector<Pair>& pairs() const { return data_ ? data_->pairs : kNoPairs; }
+  bool empty() const { return pairs().empty(); }
+  size_t size() const { return pairs().size(); }
 
   // Prometheus text form: {a="1",b="x\"y"}; "" for an empty set.
   std::string ToString() const;
   size_t Hash() const;
 
-  friend bool operator==(const Labels& a, const Labels& b) { return a.pairs_ == b.pairs_; }
-  friend bool operator<(const Labels& a, const Labels& b) { return a.pairs_ < b.pairs_; }
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.data_ == b.data_ || a.pairs() == b.pairs();
+  }
+  friend bool operator<(const Labels& a, const Labels& b) { return a.pairs() < b.pairs(); }
 
  private:
-  std::vector<Pair> pairs_;  // sorted by name, names unique, values non-empty
+  struct Data {
+    std::vector<Pair> pairs;  // sorted by name, names unique, values non-empty
+    mutable std::atomic<size_t> hash{0};  // 0: not computed yet
+  };
+  static inline const std::vector<Pair> kNoPairs{};
+  // The pairs of this object alone, to change (copied first when shared).
+  std::vector<Pair>& MutablePairs();
+
+  std::shared_ptr<const Data> data_;  // null: no pairs
 };
 
 // Escapes a label value for the Prometheus text format (backslash, double quote, newline).
 std::string EscapeLabelValue(std::string_view value);
 
 }  // namespace obsmon
+
+// Label sets as keys of hash tables (the hash is cached with the shared pairs).
+template <>
+struct std::hash<obsmon::Labels> {
+  size_t operator()(const obsmon::Labels& labels) const noexcept { return labels.Hash(); }
+};

@@ -8,17 +8,24 @@ namespace {
 
 constexpr const char* kRunColumns = "probe_id, ts_ms, success, duration_seconds, valid_for_ms, reason";
 
+// INSERT OR REPLACE of `rows` samples into `table` in one statement.
+std::string InsertSamplesSql(const char* table, size_t rows) {
+  std::string sql =
+      std::string("INSERT OR REPLACE INTO ") + table + " (series_id, ts_ms, value) VALUES ";
+  for (size_t i = 0; i < rows; ++i) sql += i == 0 ? "(?, ?, ?)" : ", (?, ?, ?)";
+  return sql;
+}
+
 }  // namespace
 
 Head::Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms)
     : db_(db),
       clock_(clock),
       move_every_(std::max<int64_t>(move_every_ms, 1)),
-      insert_head_(db,
-                   "INSERT OR REPLACE INTO samples_head (series_id, ts_ms, value) VALUES (?, ?, ?)"),
-      insert_by_series_(db,
-                        "INSERT OR REPLACE INTO samples_by_series (series_id, ts_ms, value) "
-                        "VALUES (?, ?, ?)"),
+      insert_head_(db, InsertSamplesSql("samples_head", 1)),
+      insert_by_series_(db, InsertSamplesSql("samples_by_series", 1)),
+      insert_head_many_(db, InsertSamplesSql("samples_head", kRowsPerInsert)),
+      insert_by_series_many_(db, InsertSamplesSql("samples_by_series", kRowsPerInsert)),
       insert_run_head_(db, std::string("INSERT INTO probe_runs_head (") + kRunColumns +
                                ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
       insert_run_by_probe_(db, std::string("INSERT INTO probe_runs_by_probe (") + kRunColumns +
@@ -136,17 +143,40 @@ TimestampMs Head::SetFloorFromData() {
   return floor;
 }
 
-void Head::InsertSample(int64_t series_id, TimestampMs ts_ms, std::optional<double> value) {
-  SQLite::Statement& st = ts_ms >= Floor() ? insert_head_ : insert_by_series_;
-  st.reset();
-  st.bind(1, series_id);
-  st.bind(2, static_cast<int64_t>(ts_ms));
-  if (value) {
-    st.bind(3, *value);
-  } else {
-    st.bind(3);  // NULL stands for NaN (SQLite has no NaN)
+void Head::InsertSamples(std::span<const SampleRow> rows) {
+  const TimestampMs floor = Floor();
+  const auto below = [floor](const SampleRow& r) { return r.ts_ms < floor; };
+  if (std::none_of(rows.begin(), rows.end(), below)) {  // the usual case: all in the head
+    InsertInto(insert_head_, insert_head_many_, rows);
+    return;
   }
-  st.exec();
+  // The two tables never hold the same key, so only the order within each table matters.
+  above_floor_.clear();
+  below_floor_.clear();
+  for (const SampleRow& r : rows) (below(r) ? below_floor_ : above_floor_).push_back(r);
+  InsertInto(insert_head_, insert_head_many_, above_floor_);
+  InsertInto(insert_by_series_, insert_by_series_many_, below_floor_);
+}
+
+void Head::InsertInto(SQLite::Statement& one, SQLite::Statement& many,
+                      std::span<const SampleRow> rows) {
+  while (!rows.empty()) {
+    SQLite::Statement& st = rows.size() >= kRowsPerInsert ? many : one;
+    const size_t n = rows.size() >= kRowsPerInsert ? kRowsPerInsert : 1;
+    st.reset();
+    for (size_t i = 0; i < n; ++i) {
+      const int at = static_cast<int>(3 * i);
+      st.bind(at + 1, rows[i].series_id);
+      st.bind(at + 2, static_cast<int64_t>(rows[i].ts_ms));
+      if (rows[i].value) {
+        st.bind(at + 3, *rows[i].value);
+      } else {
+        st.bind(at + 3);  // NULL stands for NaN (SQLite has no NaN)
+      }
+    }
+    st.exec();
+    rows = rows.subspan(n);
+  }
 }
 
 bool Head::InsertRun(const Run& run) {
@@ -204,7 +234,8 @@ void Head::Forget() {
 
 void Head::ResetStatements() {
   for (SQLite::Statement* st :
-       {&insert_head_, &insert_by_series_, &insert_run_head_, &insert_run_by_probe_,
+       {&insert_head_, &insert_by_series_, &insert_head_many_, &insert_by_series_many_,
+        &insert_run_head_, &insert_run_by_probe_,
         &move_samples_, &delete_moved_samples_, &move_runs_, &delete_moved_runs_, &set_floor_}) {
     try {
       st->reset();

@@ -26,7 +26,9 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -41,8 +43,17 @@ class Head {
   // them belongs. `move_every_ms` (> 0): how often CompactIfDue moves rows.
   Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms);
 
-  // INSERT OR REPLACE of one sample into the table its time belongs to. value nullopt: NaN.
-  void InsertSample(int64_t series_id, TimestampMs ts_ms, std::optional<double> value);
+  struct SampleRow {
+    int64_t series_id = 0;
+    TimestampMs ts_ms = 0;
+    std::optional<double> value;  // nullopt: NaN
+  };
+  // INSERT OR REPLACE of each sample into the table its time belongs to, in order (a later row
+  // of the same series and time replaces an earlier one). Up to kRowsPerInsert rows go in one
+  // statement: a statement's own work (reset, binding, VDBE start and halt) was half of a
+  // sample's cost (docs/benchmarks.md, "Samples written kRowsPerInsert at a time").
+  void InsertSamples(std::span<const SampleRow> rows);
+  static constexpr size_t kRowsPerInsert = 16;
 
   struct Run {
     int64_t probe_id = 0;
@@ -81,17 +92,24 @@ class Head {
   // Moves the heads' rows below `cut` to the tables by series and by probe; returns them.
   int64_t MoveBelow(TimestampMs cut);
 
+  // One table's rows, kRowsPerInsert at a time through `many`, the rest through `one`.
+  void InsertInto(SQLite::Statement& one, SQLite::Statement& many,
+                  std::span<const SampleRow> rows);
+
   SQLite::Database& db_;
   const Clock* clock_;
   const std::chrono::milliseconds move_every_;
-  SQLite::Statement insert_head_, insert_by_series_, insert_run_head_, insert_run_by_probe_,
-      move_samples_, delete_moved_samples_, move_runs_, delete_moved_runs_, set_floor_;
+  SQLite::Statement insert_head_, insert_by_series_, insert_head_many_, insert_by_series_many_,
+      insert_run_head_, insert_run_by_probe_, move_samples_, delete_moved_samples_, move_runs_,
+      delete_moved_runs_, set_floor_;
   std::optional<TimestampMs> floor_;
   std::optional<SteadyTime> next_compaction_;
   // Views dropped by hand are made again at most kLagMs after, whatever the move interval (a
   // 10-minute interval left reports failing for 10 minutes: fresh eyes, stop 37).
   std::optional<SteadyTime> next_view_check_;
   int64_t floor_repairs_ = 0;
+  // InsertSamples' rows when some are below the floor, for each table (reused).
+  std::vector<SampleRow> above_floor_, below_floor_;
 };
 
 }  // namespace obsmon::storage

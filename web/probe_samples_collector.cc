@@ -47,17 +47,16 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
   if (accepted_ && !accepted_->count(key)) return;  // removed by a reload while it ran
   Owned& owned = owned_[key];
   const uint64_t run = ++owned.runs;
-  // Pass 1: update what is already there, and mark it as this run's. A label text lives only
-  // while it is looked up: a scrape of 50,000 series held them all at once before (95 MB).
+  // Pass 1: update what is already there, and mark it as this run's.
   std::vector<size_t> unseen;
   for (size_t i = 0; i < outcome.samples.size(); ++i) {
     const Sample& s = outcome.samples[i];
     if (OwnedElsewhere(s.name)) continue;
     auto fam = series_.find(s.name);
     if (fam != series_.end()) {
-      if (auto it = fam->second.find(s.labels.ToString()); it != fam->second.end()) {
-        it->second.second.value = s.value;
-        if (it->second.second.probe_key == key) it->second.second.run = run;
+      if (auto it = fam->second.find(s.labels); it != fam->second.end()) {
+        it->second.value = s.value;
+        if (it->second.probe_key == key) it->second.run = run;
         continue;
       }
     }
@@ -76,14 +75,12 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
       ++refused_;
       continue;
     }
-    std::string text = s.labels.ToString();
-    auto [it, added] =
-        series_[s.name].emplace(text, std::make_pair(s.labels, Point{key, s.value, run}));
+    auto [it, added] = series_[s.name].emplace(s.labels, Point{key, s.value, run});
     if (!added) {  // the same series twice in one run: the later value wins
-      it->second.second.value = s.value;
+      it->second.value = s.value;
       continue;
     }
-    owned.series.emplace_back(s.name, std::move(text));
+    owned.series.emplace_back(s.name, s.labels);
     ++count_;
   }
 }
@@ -91,13 +88,13 @@ void ProbeSamplesCollector::OnRun(const RunOutcome& outcome) {
 template <typename Pred>
 void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
   Owned& owned = owned_[probe_key];
-  std::erase_if(owned.series, [&](const std::pair<std::string, std::string>& ref) {
+  std::erase_if(owned.series, [&](const std::pair<std::string, Labels>& ref) {
     mu_.AssertHeld();  // called by erase_if, within DropIf
     auto fam = series_.find(ref.first);
     if (fam == series_.end()) return true;
     auto it = fam->second.find(ref.second);
-    if (it == fam->second.end() || it->second.second.probe_key != probe_key) return true;
-    if (!drop(it->second.second)) return false;
+    if (it == fam->second.end() || it->second.probe_key != probe_key) return true;
+    if (!drop(it->second)) return false;
     fam->second.erase(it);
     if (fam->second.empty()) series_.erase(fam);
     --count_;
@@ -119,9 +116,9 @@ void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
 }
 
 std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
-  // Each family with its series' label texts, to be sorted after the lock is released: a
-  // worker's run waits on mu_, and sorting 100,000 series takes a while.
-  using Keyed = std::vector<std::pair<std::string, prometheus::ClientMetric>>;
+  // Each family with its series' label sets, to be written as text and sorted after the lock is
+  // released: a worker's run waits on mu_, and sorting 100,000 series takes a while.
+  using Keyed = std::vector<std::pair<Labels, prometheus::ClientMetric>>;
   std::vector<std::pair<prometheus::MetricFamily, Keyed>> families;
   size_t count = 0;
   uint64_t refused = 0;
@@ -138,15 +135,14 @@ std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
       f.help = "Newest value produced by obsmon's probes.";
       Keyed keyed;
       keyed.reserve(by_labels.size());
-      for (const auto& [text, entry] : by_labels) {
+      for (const auto& [labels, point] : by_labels) {
         prometheus::ClientMetric m;
-        for (const auto& [k, v] : entry.first.pairs()) m.label.push_back({k, v});
         if (counter) {
-          m.counter.value = entry.second.value;
+          m.counter.value = point.value;
         } else {
-          m.gauge.value = entry.second.value;
+          m.gauge.value = point.value;
         }
-        keyed.emplace_back(text, std::move(m));
+        keyed.emplace_back(labels, std::move(m));  // shares the pairs: no copy of the text
       }
       families.emplace_back(std::move(f), std::move(keyed));
     }
@@ -156,10 +152,16 @@ std::vector<prometheus::MetricFamily> ProbeSamplesCollector::Collect() const {
   std::vector<prometheus::MetricFamily> out;
   out.reserve(families.size() + 2);
   for (auto& [f, keyed] : families) {
-    std::sort(keyed.begin(), keyed.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::pair<std::string, size_t>> order;  // label text, index in keyed
+    order.reserve(keyed.size());
+    for (size_t i = 0; i < keyed.size(); ++i) order.emplace_back(keyed[i].first.ToString(), i);
+    std::sort(order.begin(), order.end());
     f.metric.reserve(keyed.size());
-    for (auto& [text, m] : keyed) f.metric.push_back(std::move(m));
+    for (const auto& [text, i] : order) {
+      auto& [labels, m] = keyed[i];
+      for (const auto& [k, v] : labels.pairs()) m.label.push_back({k, v});
+      f.metric.push_back(std::move(m));
+    }
     out.push_back(std::move(f));
   }
   out.push_back(OneValueFamily("obsmon_exported_series",

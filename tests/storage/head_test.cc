@@ -244,11 +244,12 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances,
 // A minute and a half of writes at 1 s, some late (older than the floor by then), some writing a
 // key again (in the head and after it moved), the writer restarted twice: the readers say what
 // was written, before and after each compaction.
-TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
+// `instances` samples a second: 7 go one row a statement; 37 also go Head::kRowsPerInsert rows
+// a statement, with a key twice in one batch (the later value stays) and late rows among them.
+void ReadersSeeExactlyTheWrites(int instances) {
   ScratchDir dir;
   FakeClock clock;
   auto o = Options(dir, &clock);
-  constexpr int kInstances = 7;
   Log log;
   RunLog runs;
   auto writer = testing::StartWriterOrFail(o);
@@ -256,12 +257,17 @@ TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
   for (int second = 0; second < 90; ++second) {
     WriteBatch b;
     const TimestampMs now = clock.NowMs();
-    for (int i = 0; i < kInstances; ++i) {
+    for (int i = 0; i < instances; ++i) {
       if (i == 3 && second % 2 == 1) continue;  // a slower series
       const double v = second * 100 + i;
       b.samples.push_back({"m", Instance(i), now, v});
       log[{i, now}] = v;
       AddRun(b, runs, MakeRun(i, now + i, (second + i) % 6 != 0, 0.001 * (second % 17 + i)));
+      if (instances > 20 && i == 20 && second % 3 == 0) {
+        // The same key again in this batch, 1-20 rows later.
+        b.samples.push_back({"m", Instance(second % 20), now, -v});
+        log[{second % 20, now}] = -v;
+      }
     }
     if (second % 11 == 10) {
       // Late: 40 s old, below the floor once a compaction has run.
@@ -295,7 +301,7 @@ TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
     }
     if (second % 15 == 14) {
       SCOPED_TRACE("second " + std::to_string(second));
-      ExpectReadersAgree(o.path, log, kInstances, runs);
+      ExpectReadersAgree(o.path, log, instances, runs);
     }
     clock.Advance(1000);
   }
@@ -303,11 +309,20 @@ TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
   // Compactions happened: rows moved, the head holds only the last ~15-30 s.
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_by_series"), 0);
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 0);
-  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 31 * kInstances);
+  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM samples_head"), 31 * instances);
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_by_probe"), 0);
   EXPECT_GT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 0);
-  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 31 * kInstances);
-  ExpectReadersAgree(o.path, log, kInstances, runs);
+  EXPECT_LT(Scalar(o.path, "SELECT count(*) FROM probe_runs_head"), 31 * instances);
+  ExpectReadersAgree(o.path, log, instances, runs);
+}
+
+TEST(HeadTest, ReadersSeeExactlyTheWritesAcrossCompactionsAndRestarts) {
+  ReadersSeeExactlyTheWrites(7);
+}
+
+TEST(HeadTest, ReadersSeeExactlyTheWritesOfBatchesOfManySamples) {
+  static_assert(37 > 2 * Head::kRowsPerInsert);
+  ReadersSeeExactlyTheWrites(37);
 }
 
 // The rows move every head_move_interval (the default, and another), not more often: between

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -261,6 +262,86 @@ TEST(SqliteWriterTest, RollupsAggregateRunsPerHour) {
   EXPECT_NEAR(*hist->Quantile(0.95), exact_p95, exact_p95 * 0.045);
   EXPECT_EQ((*rollups)[1].hour_ms, kT0 + kHour);
   EXPECT_EQ((*rollups)[1].runs, 1);
+}
+
+// The writer keeps the latency histogram it last stored for each probe's newest hour, so that a
+// commit need not read it back. Truth is the test's own list of the runs that were committed:
+// a transaction that failed after the histogram of one probe was written (a user's trigger
+// refuses another probe's rollup; the batch is refused) must not leave its text behind, and a
+// late run of an older hour is added to that hour's stored text, the newest hour's staying.
+TEST(SqliteWriterTest, RollupHistogramsAreThoseOfTheCommittedRunsAfterAFailureAndLateRuns) {
+  ScratchDir dir;
+  auto o = Options(dir);
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  std::map<TimestampMs, LatencyHistogram> want;  // probe "p": hour -> committed durations
+  std::map<TimestampMs, int64_t> want_runs;
+  int n = 0;
+  auto runs_of_p = [&](WriteBatch& b, TimestampMs hour, int count, bool committed) {
+    for (int i = 0; i < count; ++i, ++n) {
+      const double secs = 0.001 * (1 + n % 37);
+      b.runs.push_back(MakeRun("p", hour + 1000 * n, true, secs));
+      if (committed) {
+        want[hour].Add(secs);
+        ++want_runs[hour];
+      }
+    }
+  };
+  auto commit = [&](WriteBatch b, bool refused = false) {
+    ASSERT_TRUE(w->Enqueue(std::move(b)));
+    EXPECT_EQ(w->Flush().ok(), !refused);
+  };
+  WriteBatch first;
+  runs_of_p(first, kT0, 10, true);
+  commit(std::move(first));
+  {
+    SQLite::Database user(o.path, SQLite::OPEN_READWRITE);
+    user.exec(
+        "CREATE TRIGGER refuse_q BEFORE INSERT ON rollup_hourly WHEN NEW.probe_id <> (SELECT id "
+        "FROM probes WHERE probe = 'p') BEGIN SELECT RAISE(ABORT, 'refused by a test'); END");
+  }
+  WriteBatch refused;
+  runs_of_p(refused, kT0, 5, false);
+  refused.runs.push_back(MakeRun("q", kT0 + 999, true, 0.5));
+  commit(std::move(refused), /*refused=*/true);
+  EXPECT_EQ(w->Stats().rejected_batches, 1u);
+  {
+    SQLite::Database user(o.path, SQLite::OPEN_READWRITE);
+    user.exec("DROP TRIGGER refuse_q");
+  }
+  WriteBatch after;
+  runs_of_p(after, kT0, 5, true);
+  commit(std::move(after));
+  WriteBatch next_hour;
+  runs_of_p(next_hour, kT0 + kHour, 3, true);
+  commit(std::move(next_hour));
+  WriteBatch late_and_new;
+  runs_of_p(late_and_new, kT0, 2, true);  // late: the hour before the newest
+  runs_of_p(late_and_new, kT0 + kHour, 4, true);
+  commit(std::move(late_and_new));
+  WriteBatch newest_again;
+  runs_of_p(newest_again, kT0 + kHour, 6, true);
+  commit(std::move(newest_again));
+
+  auto r = testing::OpenReaderOrFail(o.path);
+  ASSERT_TRUE(r);
+  auto rollups = r->Rollups("carbon", kT0, kT0 + 2 * kHour);
+  ASSERT_TRUE(rollups.ok());
+  std::map<TimestampMs, LatencyHistogram> got;
+  std::map<TimestampMs, int64_t> got_runs;
+  for (const HourlyRollup& h : *rollups) {
+    ASSERT_EQ(h.key.probe, "p");
+    auto hist = LatencyHistogram::Decode(h.latency_hist);
+    ASSERT_TRUE(hist.has_value()) << h.latency_hist;
+    got[h.hour_ms] = *hist;
+    got_runs[h.hour_ms] = h.runs;
+  }
+  EXPECT_EQ(got_runs, want_runs);
+  EXPECT_EQ(got_runs, (std::map<TimestampMs, int64_t>{{kT0, 17}, {kT0 + kHour, 13}}));
+  EXPECT_TRUE(got == want);
+  for (const auto& [hour, hist] : got) {
+    EXPECT_EQ(hist.count(), static_cast<uint64_t>(want_runs[hour])) << hour;
+  }
 }
 
 TEST(SqliteWriterTest, DuplicateRunIsStoredOnceAndCountedOnce) {

@@ -25,6 +25,11 @@ std::vector<Labels::Pair>& Labels::MutablePairs() {
     auto own = std::make_shared<Data>();
     if (data_) own->pairs = data_->pairs;
     data_ = std::move(own);
+  } else {
+    // The last other owner may have read the pairs on its thread just before it let them go.
+    // use_count() is a relaxed load: the fence orders those reads before the writes below, as
+    // the release in that owner's decrement promises (fresh eyes, stop 54: a data race without).
+    std::atomic_thread_fence(std::memory_order_acquire);
   }
   // Made as a non-const Data just above or by an earlier call, so it may be changed.
   Data& data = const_cast<Data&>(*data_);
@@ -45,12 +50,13 @@ void Labels::SetAllowingEmpty(std::string_view name, std::string_view value) {
 
 void Labels::Set(std::string_view name, std::string_view value) {
   // Finding nothing to change is common (removing an absent label, setting the same value):
-  // it leaves a shared set shared.
+  // it leaves a shared set shared. An empty value removes the label even when its value is
+  // empty (an annotation's, set by SetAllowingEmpty: fresh eyes, stop 54).
   const std::vector<Pair>& now = pairs();
   auto found = std::lower_bound(now.begin(), now.end(), name,
                                 [](const Pair& p, std::string_view n) { return p.first < n; });
   const bool present = found != now.end() && found->first == name;
-  if (present ? found->second == value : value.empty()) return;
+  if (present ? !value.empty() && found->second == value : value.empty()) return;
   const auto at = found - now.begin();
   std::vector<Pair>& pairs = MutablePairs();
   auto it = pairs.begin() + at;

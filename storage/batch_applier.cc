@@ -29,19 +29,50 @@ struct BatchApplier::RollupAgg {
   LatencyHistogram hist;
 };
 
+namespace {
+
+// obsmon_merge_latency_hist(stored, added): the two histograms' texts merged, for the rollup's
+// upsert. Merging in the statement itself spares a SELECT of the stored text per probe and
+// commit, and is always merged with what the row holds, whoever changed it. A stored text that
+// is not a histogram (edited by hand) is replaced by the added one, as before.
+void MergeLatencyHist(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    return std::string_view(p ? p : "", p ? static_cast<size_t>(sqlite3_value_bytes(argv[i])) : 0);
+  };
+  if (argc != 2) return sqlite3_result_error(ctx, "obsmon_merge_latency_hist: two arguments", -1);
+  auto added = LatencyHistogram::Decode(text(1));
+  if (!added) {
+    sqlite3_result_error(ctx, "obsmon_merge_latency_hist: the added text is not a histogram", -1);
+    return;
+  }
+  if (auto stored = LatencyHistogram::Decode(text(0))) added->Merge(*stored);
+  const std::string merged = added->Encode();
+  sqlite3_result_text(ctx, merged.data(), static_cast<int>(merged.size()), SQLITE_TRANSIENT);
+}
+
+// Registers the function on the writer's connection (it is not in the schema: sqlite3 users
+// never need it) and returns the connection, for the statements prepared after it.
+SQLite::Database& WithMergeFunction(SQLite::Database& db) {
+  const int rc = sqlite3_create_function_v2(db.getHandle(), "obsmon_merge_latency_hist", 2,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                            &MergeLatencyHist, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) throw SQLite::Exception(db.getHandle(), rc);
+  return db;
+}
+
+}  // namespace
+
 BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                            const Clock* clock, int64_t raw_retention_ms,
                            int64_t cache_cap_bytes, int64_t head_move_interval_ms)
-    : db_(db),
+    : db_(WithMergeFunction(db)),
       max_events_per_day_(max_log_events_per_day),
       select_series_(db, "SELECT id FROM series WHERE name = ? AND labels = ?"),
       insert_series_(db, "INSERT INTO series (name, labels) VALUES (?, ?)"),
       select_probe_(db, "SELECT id, role FROM probes WHERE component = ? AND probe = ?"),
       insert_probe_(db, "INSERT INTO probes (component, probe, role) VALUES (?, ?, ?)"),
       update_probe_role_(db, "UPDATE probes SET role = ? WHERE id = ?"),
-      select_rollup_hist_(db,
-                          "SELECT latency_hist FROM rollup_hourly WHERE probe_id = ? AND "
-                          "hour_ms = ?"),
       upsert_rollup_(db,
                      "INSERT INTO rollup_hourly (probe_id, hour_ms, runs, up, down, duration_sum, "
                      "duration_min, duration_max, up_duration_sum, latency_hist) "
@@ -53,7 +84,8 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
                      "duration_min = min(duration_min, excluded.duration_min), "
                      "duration_max = max(duration_max, excluded.duration_max), "
                      "up_duration_sum = up_duration_sum + excluded.up_duration_sum, "
-                     "latency_hist = excluded.latency_hist"),
+                     "latency_hist = obsmon_merge_latency_hist(latency_hist, "
+                     "excluded.latency_hist)"),
       upsert_cursor_(db,
                      "INSERT INTO log_cursors (component, probe, path, dev, inode, fingerprint, "
                      "offset, updated_ms, birth_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -83,7 +115,6 @@ void BatchApplier::ForgetCaches() {
   series_ids_.clear();
   probe_ids_.clear();
   events_per_day_.clear();
-  stored_hists_.clear();
   summaries_.Forget(/*keep_backlog=*/true);
 }
 
@@ -295,28 +326,10 @@ void BatchApplier::WriteLogEvents(const std::vector<LogEvent>& events, ApplyResu
 
 void BatchApplier::FlushRollups(const Rollups& rollups) {
   for (const auto& [key, agg] : rollups) {
-    const auto [probe_id, hour_ms] = key;
-    LatencyHistogram hist = agg.hist;
-    // The histogram this writer stored for the probe's hour, else the table's (once an hour a
-    // probe, and after ForgetCaches): one SELECT less per probe and commit.
-    auto cached = stored_hists_.find(probe_id);
-    std::string stored_text;
-    if (cached != stored_hists_.end() && cached->second.first == hour_ms) {
-      stored_text = std::move(cached->second.second);
-    } else {
-      select_rollup_hist_.reset();
-      select_rollup_hist_.bind(1, probe_id);
-      select_rollup_hist_.bind(2, hour_ms);
-      if (select_rollup_hist_.executeStep()) {
-        stored_text = select_rollup_hist_.getColumn(0).getString();
-      }
-      select_rollup_hist_.reset();
-    }
-    if (auto stored = LatencyHistogram::Decode(stored_text)) hist.Merge(*stored);
-    std::string text = hist.Encode();
+    const std::string text = agg.hist.Encode();
     upsert_rollup_.reset();
-    upsert_rollup_.bind(1, probe_id);
-    upsert_rollup_.bind(2, hour_ms);
+    upsert_rollup_.bind(1, key.first);
+    upsert_rollup_.bind(2, key.second);
     upsert_rollup_.bind(3, agg.runs);
     upsert_rollup_.bind(4, agg.up);
     upsert_rollup_.bind(5, agg.down);
@@ -326,11 +339,6 @@ void BatchApplier::FlushRollups(const Rollups& rollups) {
     upsert_rollup_.bind(9, agg.up_duration_sum);
     upsert_rollup_.bindNoCopy(10, text);
     upsert_rollup_.exec();
-    // The newest hour a probe wrote is the one its next commit writes again (a late run's older
-    // hour is read from the table, and does not displace it).
-    if (cached == stored_hists_.end() || cached->second.first <= hour_ms) {
-      stored_hists_[probe_id] = {hour_ms, std::move(text)};
-    }
   }
 }
 
@@ -364,7 +372,7 @@ ApplyResult BatchApplier::Apply(const std::vector<const WriteBatch*>& batches) {
   // transaction and forget ids it may have created.
   for (SQLite::Statement* st :
        {&select_series_, &insert_series_, &select_probe_, &insert_probe_,
-        &update_probe_role_, &select_rollup_hist_, &upsert_rollup_, &upsert_cursor_,
+        &update_probe_role_, &upsert_rollup_, &upsert_cursor_,
         &count_events_, &insert_event_, &upsert_counter_}) {
     try {
       st->reset();

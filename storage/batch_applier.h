@@ -85,7 +85,6 @@ class BatchApplier {
   SQLite::Statement select_probe_;
   SQLite::Statement insert_probe_;
   SQLite::Statement update_probe_role_;
-  SQLite::Statement select_rollup_hist_;
   SQLite::Statement upsert_rollup_;
   SQLite::Statement upsert_cursor_;
   SQLite::Statement delete_cursor_;
@@ -135,10 +134,6 @@ class BatchApplier {
   const Clock* clock_;
   // component + '\0' + probe -> (probes.id, stored role)
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
-  // probe id -> (hour, the latency_hist text this writer last stored in rollup_hourly for it):
-  // the newest hour each probe wrote, so that a commit need not read it back (~100 bytes a
-  // probe). Dropped with the other caches, so a failed transaction's text is never used.
-  std::unordered_map<int64_t, std::pair<int64_t, std::string>> stored_hists_;
   // (component, UTC day start) -> log_events stored that day
   std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
   // Before summaries_: its statements read the view probe_runs, which Head makes again if a

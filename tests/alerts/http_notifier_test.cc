@@ -135,6 +135,28 @@ TEST(HttpNotifierTest, WebhookPayloadGroupsByAlertnameWithBasicAuthFromEnv) {
   ::unsetenv("OBSMON_TEST_HOOK_PW");
 }
 
+// An annotation common to a group's alerts has one value in all of them, as in Alertmanager's
+// webhook: a summary whose template expanded empty in one alert and not in another is not
+// common (a copy-on-write change once kept it as "": fresh eyes, stop 54).
+TEST(HttpNotifierTest, AnAnnotationEmptyInOneAlertOfTheGroupIsNotCommon) {
+  ReceiverConfig c;
+  c.name = "ops";
+  c.url = "http://127.0.0.1:9/hook";
+  WebhookNotifier n(c, "http://obsmon:9950");
+  OutgoingAlert empty = Firing("a");
+  empty.annotations = Labels();
+  empty.annotations.SetAllowingEmpty("summary", "");
+  empty.annotations.SetAllowingEmpty("runbook", "r");
+  OutgoingAlert full = Firing("b");
+  full.annotations.SetAllowingEmpty("runbook", "r");
+  for (const auto& order : {std::vector{empty, full}, std::vector{full, empty}}) {
+    auto bodies = n.Render(order);
+    ASSERT_EQ(bodies.size(), 1u);
+    json j = json::parse(bodies[0]);
+    EXPECT_EQ(j["commonAnnotations"], json({{"runbook", "r"}})) << j.dump();
+  }
+}
+
 // A plain webhook pages a person: it gets the firing, a reminder every repeat_interval and the
 // resolution, not every resend_delay resend (75 s apart in issue 14's run), and not a re-page
 // after a restart (the last send is persisted in the alert).

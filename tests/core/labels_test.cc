@@ -27,6 +27,19 @@ TEST(LabelsTest, EmptyValueRemovesLabel) {
   EXPECT_EQ(l.ToString(), "");
 }
 
+// Annotations keep empty values (SetAllowingEmpty); removing one removes it, shared or not
+// (webhooks' commonAnnotations drop an annotation whose values differ this way).
+TEST(LabelsTest, AnEmptyValueKeptByAnAnnotationIsRemovedByRemove) {
+  Labels annotations;
+  annotations.SetAllowingEmpty("summary", "");
+  annotations.SetAllowingEmpty("runbook", "r");
+  Labels shared = annotations;
+  annotations.Remove("summary");
+  EXPECT_EQ(annotations.ToString(), R"({runbook="r"})");
+  shared.Set("summary", "");
+  EXPECT_EQ(shared.ToString(), R"({runbook="r"})");
+}
+
 TEST(LabelsTest, EscapesValues) {
   Labels l{{"path", "C:\\x \"y\"\nz"}};
   EXPECT_EQ(l.ToString(), R"({path="C:\\x \"y\"\nz"})");

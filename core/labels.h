@@ -52,7 +52,8 @@ class Labels {
 
  private:
   struct Data {
-    std::vector<Pair> pairs;  // sorted by name, names unique, values non-empty
+    // Sorted by name, names unique, values non-empty (but an annotation's: SetAllowingEmpty).
+    std::vector<Pair> pairs;
     mutable std::atomic<size_t> hash{0};  // 0: not computed yet
   };
   static inline const std::vector<Pair> kNoPairs{};

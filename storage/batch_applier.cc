@@ -40,7 +40,10 @@ void MergeLatencyHist(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     const auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
     return std::string_view(p ? p : "", p ? static_cast<size_t>(sqlite3_value_bytes(argv[i])) : 0);
   };
-  if (argc != 2) return sqlite3_result_error(ctx, "obsmon_merge_latency_hist: two arguments", -1);
+  if (argc != 2) {
+    sqlite3_result_error(ctx, "obsmon_merge_latency_hist: two arguments", -1);
+    return;
+  }
   auto added = LatencyHistogram::Decode(text(1));
   if (!added) {
     sqlite3_result_error(ctx, "obsmon_merge_latency_hist: the added text is not a histogram", -1);
@@ -326,7 +329,6 @@ void BatchApplier::WriteLogEvents(const std::vector<LogEvent>& events, ApplyResu
 
 void BatchApplier::FlushRollups(const Rollups& rollups) {
   for (const auto& [key, agg] : rollups) {
-    const std::string text = agg.hist.Encode();
     upsert_rollup_.reset();
     upsert_rollup_.bind(1, key.first);
     upsert_rollup_.bind(2, key.second);
@@ -337,7 +339,7 @@ void BatchApplier::FlushRollups(const Rollups& rollups) {
     upsert_rollup_.bind(7, agg.duration_min);
     upsert_rollup_.bind(8, agg.duration_max);
     upsert_rollup_.bind(9, agg.up_duration_sum);
-    upsert_rollup_.bindNoCopy(10, text);
+    upsert_rollup_.bind(10, agg.hist.Encode());
     upsert_rollup_.exec();
   }
 }

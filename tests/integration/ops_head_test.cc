@@ -2,7 +2,8 @@
 // sqlite3 reading `samples` and `probe_runs` all along, a SIGHUP, kill -9 and a restart, across
 // several of the heads' 15 s moves. The truth is the target's own count of the requests it
 // answered; every stored run (in exactly one of its two tables) must have its probe_success
-// sample (same time, same verdict) in exactly one of the samples' two tables.
+// sample (same time, same verdict) in exactly one of the samples' two tables, and each hourly
+// rollup (latency histogram included) must be what sqlite3 computes from the stored runs.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -152,6 +153,28 @@ TEST(OpsHeadTest, EveryRunKeepsItsSampleAcrossMovesReadsReloadsAndKill9) {
   EXPECT_GE(runs, answered - testing::RunsAKillMayLose(200) * kComponents)
       << "answered " << answered << " (" << answered_at_kill << " before the kill), stored "
       << runs << " (" << up << " up)";
+
+  // Each probe's hourly rollup, which two daemons added to (the second merging its histograms
+  // into what the killed one committed, in its upserts), says what the stored runs say: counts,
+  // and the latency histogram bucket by bucket, computed here by sqlite3 from the runs'
+  // durations (bucket k >= 1 holds [100 us * 2^((k-1)/8), 100 us * 2^(k/8)); docs/storage.md).
+  const std::string truth =
+      "WITH b AS (SELECT probe_id, ts_ms - ts_ms % 3600000 AS hour_ms, CASE WHEN "
+      "duration_seconds < 1e-4 THEN 0 ELSE min(163, CAST(floor(8 * log2(duration_seconds / "
+      "1e-4)) AS INTEGER) + 1) END AS k FROM probe_runs WHERE success = 1), c AS (SELECT "
+      "probe_id, hour_ms, k, count(*) AS n FROM b GROUP BY 1, 2, 3 ORDER BY 1, 2, 3), h AS "
+      "(SELECT probe_id, hour_ms, group_concat(k || ':' || n, ',') AS hist FROM c GROUP BY 1, "
+      "2), r AS (SELECT probe_id, ts_ms - ts_ms % 3600000 AS hour_ms, count(*) AS runs, "
+      "sum(success) AS up FROM probe_runs GROUP BY 1, 2) ";
+  EXPECT_EQ(Sql(dir, db, truth + "SELECT count(*) FROM r"),
+            Sql(dir, db, "SELECT count(*) FROM rollup_hourly"));
+  EXPECT_EQ(Sql(dir, db, truth + "SELECT count(*) FROM r JOIN rollup_hourly x USING (probe_id, "
+                                 "hour_ms) LEFT JOIN h USING (probe_id, hour_ms) WHERE x.runs = "
+                                 "r.runs AND x.up = r.up AND x.latency_hist = "
+                                 "coalesce(h.hist, '')"),
+            Sql(dir, db, "SELECT count(*) FROM rollup_hourly"))
+      << "rollups that differ from their runs";
+  EXPECT_GE(Sql(dir, db, "SELECT count(*) FROM rollup_hourly"), kComponents);
 }
 
 }  // namespace

@@ -175,13 +175,10 @@ class SeriesStore final : public promql::Querier {
 
   SeriesStoreOptions options_;
   mutable SharedMutex mu_;
-  struct LabelsHash {
-    size_t operator()(const Labels& l) const { return l.Hash(); }
-  };
   // All series ordered by labels (owning); `lookup_` finds one by its labels in O(1) for
   // appends; `by_name_` lists each metric's series sorted by labels (for selection in order).
   std::map<Labels, std::unique_ptr<Entry>> series_ GUARDED_BY(mu_);
-  std::unordered_map<Labels, Entry*, LabelsHash> lookup_ GUARDED_BY(mu_);
+  std::unordered_map<Labels, Entry*> lookup_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::vector<Entry*>> by_name_ GUARDED_BY(mu_);
   // Per source (AppendRun), the series its last run appended, and the ends of removed sources'
   // series still to apply. GarbageCollect removes the series it drops from both, so no pointer

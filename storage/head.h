@@ -50,8 +50,9 @@ class Head {
   };
   // INSERT OR REPLACE of each sample into the table its time belongs to, in order (a later row
   // of the same series and time replaces an earlier one). Up to kRowsPerInsert rows go in one
-  // statement: a statement's own work (reset, binding, VDBE start and halt) was half of a
-  // sample's cost (docs/benchmarks.md, "Samples written kRowsPerInsert at a time").
+  // statement: a statement's own work (reset, binding, VDBE start and halt) was a third of a
+  // sample's cost (docs/benchmarks.md, "Label sets shared by their copies, samples 16 to a
+  // statement, ...").
   void InsertSamples(std::span<const SampleRow> rows);
   static constexpr size_t kRowsPerInsert = 16;
 

@@ -101,7 +101,10 @@ struct Config {
   // A worker that wakes for a due run also takes the runs of Startable probes (plain http)
   // due within this window and runs them together (runtime/scheduler.h); 0: one run per
   // wake-up.
-  int64_t batch_window_ms = 100;
+  int64_t batch_window_ms = 250;
+  // At most this many of a batch's runs to one server (address and port) are in flight at
+  // once; 0: no limit (runtime/probe_runner.h, RunBatch).
+  int batch_in_flight_per_server = 4;
   // How often the objective-window uptime behind /metrics and the API is recomputed.
   int64_t uptime_refresh_ms = 15'000;
   // At most this share of one core (percent) goes to reading the latency figures again: each

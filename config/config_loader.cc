@@ -406,6 +406,14 @@ std::optional<Config> LoadFromNode(const YAML::Node& root, const std::string& fi
   if (auto v = node.DurationInRange("batch_window", 0, 1'000)) {
     config.batch_window_ms = *v;
   }
+  if (auto v = node.Int("batch_in_flight_per_server")) {
+    if (*v < 0 || *v > 1'000) {
+      node.ErrorAt("batch_in_flight_per_server",
+                   "batch_in_flight_per_server must be between 0 (no limit) and 1000");
+    } else {
+      config.batch_in_flight_per_server = static_cast<int>(*v);
+    }
+  }
   if (auto v = node.DurationInRange("uptime_refresh", 100, 3'600'000)) {
     config.uptime_refresh_ms = *v;
   }

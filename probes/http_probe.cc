@@ -250,6 +250,7 @@ HttpProbe::HttpProbe(ProbeSpec spec, HttpProbeOptions options, const Clock& cloc
   if (!options_.follow_redirects) {
     plain_ = PreparePlainHttp(options_.url, options_.method, options_.headers, options_.body,
                               options_.keep_alive_ms > 0);
+    if (plain_) server_ = options_.url.target.ToString();
   }
   sample_labels_ = ExtraSampleLabels(spec_, Instance());
 }

@@ -74,6 +74,7 @@ class HttpProbe final : public Probe {
   std::string Instance() const override { return options_.url.target.ToString(); }
   bool Startable() const override { return plain_.has_value(); }
   std::unique_ptr<PendingRun> Start() override;
+  std::string_view Server() const override { return server_; }
 
   const HttpProbeOptions& options() const { return options_; }
 
@@ -104,6 +105,7 @@ class HttpProbe final : public Probe {
   // Set when obsmon's own client serves this probe (built once: the request's bytes, the
   // address).
   std::optional<PlainHttpTarget> plain_;
+  std::string server_;  // "address:port" when plain_ is set (Server())
   Labels sample_labels_;  // the labels of this probe's own samples, built once
   // The connection the previous run left open (keep_alive), and when it was opened. Runs of a
   // probe never overlap (probe.h), so no lock.

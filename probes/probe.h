@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -66,6 +67,10 @@ class Probe {
   // Starts a run driven by the caller (Startable() probes only; others return nullptr). Same
   // promises as Run(): never two runs of one probe at once, a failed check is the result.
   virtual std::unique_ptr<PendingRun> Start() { return nullptr; }
+  // The server a started run talks to ("address:port"), so that a batch keeps only a few of
+  // its requests to one server in flight at once (ProbeRunner::RunBatch); empty: unknown, no
+  // limit. Constant for the probe's life.
+  virtual std::string_view Server() const { return {}; }
 
   // Called before the first Run() with what storage remembers of this probe, and again whenever
   // storage lost a batch carrying its state (log lines, cursors, counters) after accepting it,

@@ -204,13 +204,40 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     TimestampMs started_ms = 0;
     SteadyTime start;
     SteadyTime deadline;
+    bool started = false;
     bool ended = false;
+    size_t server = 0;  // in `servers` below
     // When its socket is first looked at: when its answer is due (below), or its start.
     SteadyTime read_at;
     std::optional<RunningMark> running;  // from its start until its outcome is delivered
   };
+  const SteadyTime batch_start = clock_.SteadyNow();
   std::vector<Live> live(runs.size());
   size_t open = runs.size();
+  // The batch's runs by server (Probe::Server()): a batch's requests to one server all sent at
+  // once queue there, and each run's duration then holds the others' service time: against one
+  // four-thread server, 64 runs at once were stored at 1.27 ms on average where the same
+  // requests a few at a time took 0.15 ms (docs/benchmarks.md, "A few requests to a server at
+  // once"). A run waits for a place among its server's runs in flight, kMaxBatchQueueing at most.
+  struct Server {
+    std::string_view name;  // empty: unknown, not limited
+    size_t in_flight = 0;
+    size_t waiting = 0;  // runs of the batch not started yet
+  };
+  std::vector<Server> servers;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const std::string_view name = runs[i].probe->probe->Server();
+    size_t k = 0;
+    while (k < servers.size() && (name.empty() || servers[k].name != name)) ++k;
+    if (k == servers.size()) servers.push_back({name});
+    live[i].server = k;
+    ++servers[k].waiting;
+  }
+  const SteadyTime queue_until = batch_start + kMaxBatchQueueing;
+  const auto HasPlace = [&](size_t i) {
+    const Server& s = servers[live[i].server];
+    return in_flight_per_server_ == 0 || s.name.empty() || s.in_flight < in_flight_per_server_;
+  };
   // Ends run i: its outcome to the sinks, then the scheduler hears it is free.
   const auto End = [&](size_t i, ProbeResult* result, std::string error) {
     RunOutcome outcome =
@@ -219,6 +246,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     live[i].running.reset();
     live[i].run.reset();  // closes its socket
     live[i].ended = true;
+    --servers[live[i].server].in_flight;
     --open;
     finished(i);
   };
@@ -248,8 +276,33 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     Ready(i, p.revents);
     return live[i].ended;
   };
-  for (size_t i = 0; i < runs.size(); ++i) {
+  // Answers read together: a run whose answer can be read late without changing its figures
+  // (PendingRun::ExpectedAnswer()) has its socket left alone until its answer is due: when it
+  // is expected, plus a quarter and 1 ms. The wake-up for one run's due time also reads every
+  // held answer already there, so a batch whose answers come close together wakes once or
+  // twice, not once per answer (on this project's virtual machine a wake-up costs more than a
+  // run's own work: docs/benchmarks.md, "Answers read together"). A run is read at most 1 ms
+  // after its own due time (below), never past kMaxGather from the batch's start nor past its
+  // deadline (fresh eyes: read with a batch-mate due 45 ms later, a 1 MiB answer sent at once
+  // was stored as 62 ms). An answer later than due is read as soon as it comes, and so is the
+  // answer of a run whose server has runs of the batch waiting for its place.
+  const auto SetReadAt = [&](Live& l) {
+    l.read_at = l.start;
+    const Server& s = servers[l.server];
+    const bool others_need_its_place = in_flight_per_server_ > 0 && !s.name.empty() &&
+                                       s.in_flight + s.waiting > in_flight_per_server_;
+    if (l.ended || others_need_its_place) return;
+    if (const auto expected = l.run->ExpectedAnswer()) {
+      const auto due = l.start + std::chrono::duration_cast<SteadyTime::duration>(
+                                     *expected + *expected / 4 + std::chrono::milliseconds(1));
+      l.read_at = std::min({due, batch_start + kMaxGather, l.deadline});
+    }
+  };
+  const auto Start = [&](size_t i) {
     const ScheduledProbe& probe = *runs[i].probe;
+    live[i].started = true;
+    --servers[live[i].server].waiting;
+    ++servers[live[i].server].in_flight;
     live[i].started_ms = clock_.NowMs();
     live[i].running.emplace(*this, live[i].started_ms);
     live[i].start = clock_.SteadyNow();
@@ -263,28 +316,19 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
             [&] { result = probe.probe->Run(Deadline{live[i].deadline, &cancellation_}); });
       }
       End(i, &result, std::move(error));
-      continue;
+      return;
     }
     TakeIfDone(i);  // refused at once, say
-  }
-  // Answers read together: a run whose answer can be read late without changing its figures
-  // (PendingRun::ExpectedAnswer()) has its socket left alone until its answer is due: when it
-  // is expected, plus a quarter and 1 ms. The wake-up for one run's due time also reads every
-  // held answer already there, so a batch whose answers come close together wakes once or
-  // twice, not once per answer (on this project's virtual machine a wake-up costs more than a
-  // run's own work: docs/benchmarks.md, "Answers read together"). A run is read at most 1 ms
-  // after its own due time (below), never past kMaxGather from the batch's start nor past its
-  // deadline (fresh eyes: read with a batch-mate due 45 ms later, a 1 MiB answer sent at once
-  // was stored as 62 ms). An answer later than due is read as soon as it comes.
-  for (Live& l : live) {
-    l.read_at = l.start;
-    if (l.ended) continue;
-    if (const auto expected = l.run->ExpectedAnswer()) {
-      const auto due = l.start + std::chrono::duration_cast<SteadyTime::duration>(
-                                     *expected + *expected / 4 + std::chrono::milliseconds(1));
-      l.read_at = std::min({due, live.front().start + kMaxGather, l.deadline});
+    SetReadAt(live[i]);
+  };
+  // Starts, in the batch's order, each run not started yet whose server has a place for it, or
+  // whose wait is over.
+  const auto StartWaiting = [&](SteadyTime now) {
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (!live[i].started && (now >= queue_until || HasPlace(i))) Start(i);
     }
-  }
+  };
+  StartWaiting(batch_start);
   std::vector<size_t> held;  // runs left out of this round's poll()
   std::vector<pollfd> held_fds;
   held.reserve(runs.size());
@@ -312,8 +356,15 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       // Stopping: each run still open ends now, as at its deadline; Deliver() drops its outcome
       // unless that deadline had come before the stop (a genuine timeout, told as the probe
       // tells it). An answer already in its socket is read first: one that had arrived before
-      // the stop is the run's (Finish(), answered_before_stop).
+      // the stop is the run's (Finish(), answered_before_stop). A run not started yet does not
+      // run: nothing of it is stored, as for a run due after the stop.
       for (size_t i = 0; i < live.size(); ++i) {
+        if (!live[i].started) {
+          live[i].started = live[i].ended = true;
+          --open;
+          finished(i);
+          continue;
+        }
         if (live[i].ended || LookOnce(i)) continue;
         live[i].run->OnDeadline();
         TakeIfDone(i);
@@ -324,14 +375,20 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       }
       break;
     }
+    StartWaiting(clock_.SteadyNow());
     fds.clear();
     index.clear();
     held.clear();
     SteadyTime next_deadline = SteadyTime::max();
     SteadyTime next_read = SteadyTime::max();
+    bool waiting = false;
     const SteadyTime look = clock_.SteadyNow();
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].ended) continue;
+      if (!live[i].started) {
+        waiting = true;
+        continue;
+      }
       next_deadline = std::min(next_deadline, live[i].deadline);
       if (live[i].run->fd() < 0) continue;
       if (look < live[i].read_at && live[i].run->events() == POLLIN) {
@@ -351,7 +408,8 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     }
     // Last, past `index`: readable once Cancel() was called.
     if (cancellation_.fd() >= 0) fds.push_back({cancellation_.fd(), POLLIN, 0});
-    const SteadyTime wake = std::min(next_deadline, next_read);
+    SteadyTime wake = std::min(next_deadline, next_read);
+    if (waiting) wake = std::min(wake, queue_until);
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(wake - clock_.SteadyNow());
     const int rc = ::poll(fds.data(), fds.size(),
                           static_cast<int>(std::clamp<int64_t>(left.count(), 0, 60'000)));
@@ -363,7 +421,7 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
     const SteadyTime now = clock_.SteadyNow();
     if (!held.empty() && now >= next_read) ReadHeldAnswers();
     for (size_t i = 0; i < live.size(); ++i) {
-      if (live[i].ended || now < live[i].deadline) continue;
+      if (live[i].ended || !live[i].started || now < live[i].deadline) continue;
       // Looked at once more first: a socket left out of this round's poll(), or whose answer
       // came while others were read, may hold an answer that came by the deadline.
       if (LookOnce(i)) continue;

@@ -60,8 +60,19 @@ class ProbeRunner {
   // duration is its own, from its start to its end, not the batch's. The socket of a run that
   // expects its answer (PendingRun::ExpectedAnswer()) is left alone until that answer is due
   // (at most 5 ms from the batch's start, never past a deadline), and one wake-up reads every
-  // answer already there. Thread-safe as Run().
+  // answer already there. At most batch_in_flight_per_server() runs to one server
+  // (Probe::Server()) are in flight at once: the others start, in the batch's order, as those
+  // end, and each at the latest kMaxBatchQueueing after the batch's start. Thread-safe as Run().
   void RunBatch(const std::vector<BatchRun>& runs, const std::function<void(size_t)>& finished);
+
+  // How many of a batch's runs to one server may be in flight at once; 0: no limit. Set before
+  // the first batch (config `batch_in_flight_per_server`).
+  void set_batch_in_flight_per_server(size_t n) { in_flight_per_server_ = n; }
+  size_t batch_in_flight_per_server() const { return in_flight_per_server_; }
+  // The longest a batch's run waits for a free place among its server's runs: a server that
+  // answers slowly (or not at all) then gets the rest of the batch at once, as without a limit,
+  // rather than holding runs back past their time.
+  static constexpr std::chrono::milliseconds kMaxBatchQueueing{10};
 
   // The start (wall ms) of the earliest run that has not yet handed its outcome to the sinks;
   // max() when none runs. A run's samples are stamped with its start but reach the writer only
@@ -115,6 +126,7 @@ class ProbeRunner {
 
   const Clock& clock_;
   const double tolerance_;
+  size_t in_flight_per_server_ = 4;
   std::vector<ResultSink*> sinks_;
   InternalErrorFn on_internal_error_;
   Cancellation cancellation_;

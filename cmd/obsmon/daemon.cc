@@ -126,6 +126,8 @@ class Daemon::Impl {
                  [this] { return MetricsText(); },
                  [this] { return alerting_->ActiveAlertsJson(); }) {
     backend_.SetHealth(health_.get(), [this] { return HealthFailure(); });
+    runner_.set_batch_in_flight_per_server(
+        static_cast<size_t>(config_.batch_in_flight_per_server));
   }
 
   std::string MetricsText() {
@@ -270,6 +272,11 @@ class Daemon::Impl {
         next->uptime_refresh_max_cpu_percent != config_.uptime_refresh_max_cpu_percent) {
       log_->warn("uptime_refresh and uptime_refresh_max_cpu_percent changes take effect at the "
                  "next restart");
+    }
+    if (next->workers != config_.workers || next->batch_window_ms != config_.batch_window_ms ||
+        next->batch_in_flight_per_server != config_.batch_in_flight_per_server) {
+      log_->warn("workers, batch_window and batch_in_flight_per_server changes take effect at "
+                 "the next restart");
     }
     if (next->storage.cache_bytes != config_.storage.cache_bytes) {
       log_->warn("storage.cache_size changes take effect at the next restart");

@@ -450,6 +450,35 @@ TEST(ConfigLoaderTest, StorageCacheSizeIsASizeWithAUnit) {
   }
 }
 
+// A batch's runs to one server in flight at once: 4 unless set, 0 for no limit, and a value out
+// of range named at its line.
+TEST(ConfigLoaderTest, BatchInFlightPerServerHasADefaultALimitAndItsPlaceWhenBad) {
+  FakeClock clock;
+  const std::string probes =
+      "components:\n  - name: web\n    probes:\n"
+      "      - {name: port, kind: tcp, address: '127.0.0.1:1'}\n";
+  ConfigErrors errors;
+  auto config = LoadConfigFromString(probes, "default.yml", clock, &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  EXPECT_EQ(config->batch_in_flight_per_server, 4);
+  EXPECT_EQ(config->batch_window_ms, 250);
+  config = LoadConfigFromString("batch_in_flight_per_server: 0\n" + probes, "none.yml", clock,
+                                &errors);
+  ASSERT_TRUE(config.has_value()) << errors.ToString();
+  EXPECT_EQ(config->batch_in_flight_per_server, 0);
+  for (const char* bad : {"-1", "1001", "two", "[4]"}) {
+    ConfigErrors e;
+    EXPECT_FALSE(LoadConfigFromString("\nbatch_in_flight_per_server: " + std::string(bad) + "\n" +
+                                          probes, "bad.yml", clock, &e)
+                     .has_value())
+        << bad;
+    ASSERT_EQ(e.errors().size(), 1u) << bad << ": " << e.ToString();
+    EXPECT_EQ(e.errors()[0].line, 2) << bad;
+    EXPECT_NE(e.errors()[0].message.find("batch_in_flight_per_server"), std::string::npos)
+        << e.ToString();
+  }
+}
+
 // Issue 13: no YAML type error may escape as an exception; each is reported where it is.
 TEST(ConfigLoaderTest, TypeErrorsEverywhereAreReportedNotThrown) {
   FakeClock clock;

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -196,16 +197,18 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   }
 }
 
-// GET /b/<n> holds the request (n % 4) * 30 ms, then answers 200; logs each request's arrival
-// and answer on the steady clock, under n. A thread per connection and a listen backlog of
-// 1024 (cpp-httplib's server has 5: a batch's connects beyond it wait a second for the SYN to
-// be sent again), so that a batch's requests are served side by side.
+// GET /b/<n> holds the request (n % 4) * 30 ms (or `hold_ms` for every n when given), then
+// answers 200; logs each request's arrival and answer on the steady clock, under n, and at each
+// accept how many requests were then accepted and not yet answered (that one included). A thread
+// per connection and a listen backlog of 1024 (cpp-httplib's server has 5: a batch's connects
+// beyond it wait a second for the SYN to be sent again), so that a batch's requests are served
+// side by side.
 class TimingTarget {
  public:
   struct Request {
     std::chrono::steady_clock::time_point arrived, answered;
   };
-  TimingTarget() {
+  explicit TimingTarget(std::optional<int64_t> hold_ms = std::nullopt) : hold_ms_(hold_ms) {
     listener_ = testing::ListenLoopback(1024, &port_, SOCK_CLOEXEC);
     acceptor_ = std::thread([this] { Accept(); });
   }
@@ -230,6 +233,10 @@ class TimingTarget {
     std::lock_guard<std::mutex> lock(mu_);
     return log_;
   }
+  std::vector<int> unanswered_at_accepts() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unanswered_at_accepts_;
+  }
 
  private:
   void Accept() {
@@ -237,6 +244,7 @@ class TimingTarget {
       const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) continue;
       std::lock_guard<std::mutex> lock(mu_);
+      unanswered_at_accepts_.push_back(++unanswered_);
       handlers_.emplace_back([this, fd] { Serve(fd); });
     }
   }
@@ -255,18 +263,30 @@ class TimingTarget {
     const size_t at = head.find("GET /b/");
     if (at != std::string::npos) {
       const int n = std::atoi(head.c_str() + at + 7);
-      std::this_thread::sleep_for(std::chrono::milliseconds(HoldMs(n)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms_.value_or(HoldMs(n))));
       r.answered = std::chrono::steady_clock::now();
       {
         std::lock_guard<std::mutex> lock(mu_);
         log_[n].push_back(r);
       }
-      const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+    }
+    {
+      // Answered (or given up): no longer counted, before the answer can reach obsmon, which
+      // may start the next run to this server as soon as it reads it.
+      std::lock_guard<std::mutex> lock(mu_);
+      --unanswered_;
+    }
+    if (at != std::string::npos) {
+      const std::string answer =
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
       send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
     }
     close(fd);
   }
 
+  const std::optional<int64_t> hold_ms_;
+  int unanswered_ = 0;  // under mu_
+  std::vector<int> unanswered_at_accepts_;
   int listener_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -373,6 +393,73 @@ TEST(ProbeScheduleTest, BatchedRunsAreOneRequestEachOnTheirOwnScheduleWithTheirO
   EXPECT_GE(gaps_in_window, gaps * 95 / 100) << gaps_in_window << " of " << gaps;
   RecordProperty("largest_median_over_report_ms", std::to_string(max_over));
   std::printf("largest median over-report: %.3f ms\n", max_over);
+}
+
+// A batch keeps at most `batch_in_flight_per_server` (4 by default) of its requests to one
+// server in flight (runtime/probe_runner.h), seen from the target: at each connection it
+// accepts, how many it has accepted and not yet answered. Forty probes of one server at 1 s in
+// the default 250 ms window make batches of about ten; each request is held 2 ms, well inside
+// the 10 ms a run waits for its place at most. The same probes with no limit are the contrast
+// (they show the test can fail). Each stored run is one request the target answered.
+TEST(ProbeScheduleTest, ABatchKeepsOnlyAFewRequestsToOneServerInFlight) {
+  constexpr int kProbes = 40;
+  constexpr int kRequests = 6;  // per probe, a few batches each
+  // Share of accepts that found more than 4 requests unanswered, with `extra` in the config.
+  const auto over_four = [&](const std::string& extra) -> double {
+    ScratchDir dir;
+    TimingTarget target(/*hold_ms=*/2);
+    std::string probes;
+    for (int i = 0; i < kProbes; ++i) {
+      probes += "      - {name: c" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
+                std::to_string(target.port()) + "/b/" + std::to_string(i) +
+                "\", interval: 1s, timeout: 900ms}\n";
+    }
+    auto obsmon = StartWeb(dir, extra, probes);
+    EXPECT_TRUE(obsmon->started());
+    const bool enough = WaitUntil(
+        [&] {
+          const auto log = target.log();
+          if (log.size() < static_cast<size_t>(kProbes)) return false;
+          for (const auto& [n, requests] : log) {
+            if (requests.size() < kRequests) return false;
+          }
+          return true;
+        },
+        90s);
+    EXPECT_TRUE(enough) << obsmon->Output();
+    obsmon->Signal(SIGTERM);
+    EXPECT_EQ(obsmon->Wait().value_or(-1), 0) << obsmon->Output();
+    target.Stop();
+    auto reader = storage::Reader::Open(dir.File("obsmon.db"));
+    EXPECT_TRUE(reader.ok()) << reader.status().message();
+    if (!reader.ok()) return -1;
+    auto runs = (*reader)->ProbeRuns("web", 0, SystemClock::Instance().NowMs() + 60'000);
+    EXPECT_TRUE(runs.ok()) << runs.status().message();
+    size_t answered = 0;
+    for (const auto& [n, requests] : target.log()) answered += requests.size();
+    size_t stored = 0;
+    for (const ProbeRun& run : runs.ok() ? *runs : std::vector<ProbeRun>{}) {
+      EXPECT_TRUE(run.success) << run.key.probe << ": " << run.reason;
+      ++stored;
+    }
+    // A run in flight at the SIGTERM is abandoned, not stored: at most one batch's.
+    EXPECT_LE(stored, answered);
+    EXPECT_GE(stored + 20, answered);
+    const std::vector<int> at_accepts = target.unanswered_at_accepts();
+    EXPECT_GE(at_accepts.size(), static_cast<size_t>(kProbes * kRequests));
+    const auto over = std::count_if(at_accepts.begin(), at_accepts.end(),
+                                    [](int unanswered) { return unanswered > 4; });
+    const double share = static_cast<double>(over) / static_cast<double>(at_accepts.size());
+    std::printf("%s: %zu accepts, %.1f %% with more than 4 unanswered, the most %d\n",
+                extra.empty() ? "default" : "no limit", at_accepts.size(), 100 * share,
+                at_accepts.empty() ? 0 : *std::max_element(at_accepts.begin(), at_accepts.end()));
+    return share;
+  };
+  const double limited = over_four("");
+  const double unlimited = over_four("batch_in_flight_per_server: 0\n");
+  // Beyond 4 only when a place took longer than 10 ms to free (a loaded machine).
+  EXPECT_LE(limited, 0.05);
+  EXPECT_GE(unlimited, 0.25) << "without the limit a batch's requests come together";
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <limits>
+#include <map>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -687,6 +689,181 @@ TEST(ProbeRunnerGatherStopTest, AnAnswerThatArrivedBeforeTheStopIsStoredNotAband
   ASSERT_EQ(sink.outcomes.size(), 1u);
   EXPECT_TRUE(sink.outcomes[0].run.success);
   EXPECT_EQ(runner.AbandonedRuns(), 1u);
+}
+
+// A few requests to a server at once (RunBatch): at most batch_in_flight_per_server() runs of
+// a batch to one server (Probe::Server()) are in flight; the others start in the batch's order
+// as those end, or once they have waited kMaxBatchQueueing; other servers' runs, and runs of
+// an unknown server, are not held back. Each run's socket is a pipe of its own.
+class ServerRun final : public PendingRun {
+ public:
+  ServerRun(int fd, std::map<std::string, int>& in_flight, std::string server)
+      : fd_(fd), in_flight_(in_flight), server_(std::move(server)) {
+    ++in_flight_[server_];
+  }
+  ~ServerRun() override { --in_flight_[server_]; }
+  int fd() const override { return done_ ? -1 : fd_; }
+  short events() const override { return POLLIN; }
+  void OnReady(short) override { done_ = true; }
+  void OnDeadline() override { done_ = timed_out_ = true; }
+  bool done() const override { return done_; }
+  ProbeResult TakeResult() override {
+    return timed_out_ ? ProbeResult::Down("timeout") : ProbeResult::Up();
+  }
+
+ private:
+  int fd_;
+  std::map<std::string, int>& in_flight_;
+  std::string server_;
+  bool done_ = false;
+  bool timed_out_ = false;
+};
+
+// Records, at each start, how many runs of its server were in flight then (itself included),
+// and when it started.
+class ServerProbe final : public Probe {
+ public:
+  ServerProbe(int fd, std::string server, std::map<std::string, int>& in_flight,
+              std::vector<std::pair<std::string, int>>& starts, std::atomic<int>& started,
+              std::vector<SteadyTime>* at)
+      : fd_(fd),
+        server_(std::move(server)),
+        in_flight_(in_flight),
+        starts_(starts),
+        started_(started),
+        at_(at) {}
+  ProbeResult Run(const Deadline&) override { return ProbeResult::Up(); }
+  std::string Instance() const override { return server_; }
+  bool Startable() const override { return true; }
+  std::string_view Server() const override { return server_; }
+  std::unique_ptr<PendingRun> Start() override {
+    auto run = std::make_unique<ServerRun>(fd_, in_flight_, server_);
+    starts_.push_back({server_, in_flight_[server_]});
+    if (at_ != nullptr) at_->push_back(std::chrono::steady_clock::now());
+    ++started_;
+    return run;
+  }
+
+ private:
+  int fd_;
+  std::string server_;
+  std::map<std::string, int>& in_flight_;
+  std::vector<std::pair<std::string, int>>& starts_;
+  std::atomic<int>& started_;  // read by another thread
+  std::vector<SteadyTime>* at_;
+};
+
+class ProbeRunnerServerTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    for (int fd : fds_) ::close(fd);
+  }
+  // A probe of `server` whose answer is in its pipe when `answered`, never otherwise.
+  ScheduledProbe Probe(const std::string& server, bool answered, int64_t timeout_ms = 5000,
+                       std::vector<SteadyTime>* at = nullptr) {
+    int p[2];
+    EXPECT_EQ(::pipe(p), 0);
+    if (answered) EXPECT_EQ(::write(p[1], "x", 1), 1);
+    fds_.push_back(p[0]);
+    fds_.push_back(p[1]);
+    ScheduledProbe probe =
+        Make(std::make_shared<ServerProbe>(p[0], server, in_flight_, starts_, started_, at));
+    probe.spec.timeout_ms = timeout_ms;
+    return probe;
+  }
+  std::vector<size_t> Run(ProbeRunner& runner, const std::vector<ScheduledProbe>& probes) {
+    std::vector<ProbeRunner::BatchRun> runs;
+    for (const ScheduledProbe& p : probes) runs.push_back({&p, 0});
+    std::vector<size_t> finished;
+    runner.RunBatch(runs, [&](size_t i) { finished.push_back(i); });
+    return finished;
+  }
+  // The most runs of `server` in flight at any start.
+  int MostInFlight(const std::string& server) const {
+    int most = 0;
+    for (const auto& [s, n] : starts_) {
+      if (s == server) most = std::max(most, n);
+    }
+    return most;
+  }
+
+  std::vector<int> fds_;
+  std::map<std::string, int> in_flight_;
+  std::vector<std::pair<std::string, int>> starts_;
+  std::atomic<int> started_{0};
+  CollectingSink sink_;
+};
+
+TEST_F(ProbeRunnerServerTest, AtMostTheLimitOfRunsToOneServerAreInFlightOthersAreNotHeld) {
+  ProbeRunner runner(SystemClock::Instance(), 1.5, {&sink_});
+  runner.set_batch_in_flight_per_server(2);
+  std::vector<ScheduledProbe> probes;
+  for (int i = 0; i < 5; ++i) probes.push_back(Probe("10.0.0.1:80", true));
+  for (int i = 0; i < 3; ++i) probes.push_back(Probe("10.0.0.2:80", true));
+  for (int i = 0; i < 3; ++i) probes.push_back(Probe("", true));  // unknown: no limit
+  const std::vector<size_t> finished = Run(runner, probes);
+  EXPECT_EQ(finished.size(), probes.size());
+  EXPECT_EQ(std::set<size_t>(finished.begin(), finished.end()).size(), probes.size());
+  ASSERT_EQ(starts_.size(), probes.size());
+  EXPECT_EQ(MostInFlight("10.0.0.1:80"), 2);
+  EXPECT_EQ(MostInFlight("10.0.0.2:80"), 2);
+  EXPECT_EQ(MostInFlight(""), 3) << "a run of an unknown server is never held back";
+  // In the batch's order: the first two of each server at once, the others as places free.
+  EXPECT_EQ(starts_[0].first, "10.0.0.1:80");
+  EXPECT_EQ(starts_[1].first, "10.0.0.1:80");
+  EXPECT_EQ(starts_[2].first, "10.0.0.2:80");
+  ASSERT_EQ(sink_.outcomes.size(), probes.size());
+  for (const RunOutcome& o : sink_.outcomes) EXPECT_TRUE(o.run.success);
+}
+
+TEST_F(ProbeRunnerServerTest, WithoutALimitEveryRunStartsAtOnce) {
+  ProbeRunner runner(SystemClock::Instance(), 1.5, {&sink_});
+  runner.set_batch_in_flight_per_server(0);
+  std::vector<ScheduledProbe> probes;
+  for (int i = 0; i < 6; ++i) probes.push_back(Probe("10.0.0.1:80", true));
+  EXPECT_EQ(Run(runner, probes).size(), probes.size());
+  EXPECT_EQ(MostInFlight("10.0.0.1:80"), 6);
+}
+
+// A server that does not answer holds its place until the run's deadline: the run waiting for
+// it starts kMaxBatchQueueing after the batch's start, and is not held until that deadline.
+TEST_F(ProbeRunnerServerTest, ARunWaitsForAPlaceNoLongerThanTheQueueingBound) {
+  using std::chrono::milliseconds;
+  ProbeRunner runner(SystemClock::Instance(), 1.5, {&sink_});
+  runner.set_batch_in_flight_per_server(1);
+  std::vector<SteadyTime> at;
+  const std::vector<ScheduledProbe> probes = {Probe("10.0.0.1:80", false, 300, &at),
+                                              Probe("10.0.0.1:80", true, 300, &at)};
+  const auto begin = std::chrono::steady_clock::now();
+  const std::vector<size_t> finished = Run(runner, probes);
+  EXPECT_EQ(finished, (std::vector<size_t>{1, 0})) << "the answered run ends first";
+  ASSERT_EQ(at.size(), 2u);
+  EXPECT_GE(at[1] - begin, ProbeRunner::kMaxBatchQueueing);
+  EXPECT_LT(at[1] - begin, milliseconds(300)) << "not held until the silent run's deadline";
+  ASSERT_EQ(sink_.outcomes.size(), 2u);
+  EXPECT_TRUE(sink_.outcomes[0].run.success);
+  EXPECT_EQ(sink_.outcomes[1].run.reason, "timeout");
+}
+
+// Stopping while a run waits for its place: it never starts, and nothing of it is stored. The
+// fake clock never moves, so the wait can only end by a place or the stop.
+TEST_F(ProbeRunnerServerTest, ARunStillWaitingForAPlaceAtAStopNeverStarts) {
+  FakeClock clock;
+  ProbeRunner runner(clock, 1.5, {&sink_});
+  runner.set_batch_in_flight_per_server(1);
+  std::vector<ScheduledProbe> probes = {Probe("10.0.0.1:80", false, 60'000),
+                                        Probe("10.0.0.1:80", true, 60'000)};
+  std::thread stopper([&] {
+    while (started_.load() == 0) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    runner.Cancel();
+  });
+  const std::vector<size_t> finished = Run(runner, probes);
+  stopper.join();
+  EXPECT_EQ(std::set<size_t>(finished.begin(), finished.end()), (std::set<size_t>{0, 1}));
+  EXPECT_EQ(starts_.size(), 1u) << "the second run never started";
+  EXPECT_TRUE(sink_.outcomes.empty());
+  EXPECT_EQ(runner.EarliestRunningStart(), std::numeric_limits<TimestampMs>::max());
 }
 
 }  // namespace

@@ -6,6 +6,11 @@
 // "back to back" has no sleep at all.
 //
 //   build/bench/connect_floor_bench [runs=3000] [gap_us=10000] [B...=1 5 10 20]
+//   FLOOR_TARGET_PORT=PORT FLOOR_IN_FLIGHT=4 build/bench/connect_floor_bench 3000 10000 10 25
+//
+// Each line also gives the mean time from a run's connect to its answer read: a batch's
+// requests sent together queue at their server (docs/benchmarks.md, "A few requests to a
+// server at once").
 //
 // From /tmp/floor/{floor,batch}.c (issue 17, item 2); docs/benchmarks.md, "Probing".
 #include <arpa/inet.h>
@@ -17,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -49,47 +55,67 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-// `runs` runs, `batch` at a time every batch x gap_us (no sleep when gap_us is 0); returns CPU
-// microseconds per run and counts the answered ones in *ok.
-double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int* ok) {
+// `runs` runs, `batch` at a time every batch x gap_us (no sleep when gap_us is 0), at most
+// `in_flight` of a batch's requests unanswered at once (0: the whole batch at once; the others
+// start as answers are read, as RunBatch does with batch_in_flight_per_server); returns CPU
+// microseconds per run, counts the answered ones in *ok and sums each run's connect-to-answer
+// time in *latency_s.
+double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in_flight, int* ok,
+               double* latency_s) {
   const std::string req =
       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: floor\r\nConnection: close\r\n\r\n";
   char buf[4096];
   *ok = 0;
+  *latency_s = 0;
+  const size_t cap = in_flight > 0 ? static_cast<size_t>(in_flight) : static_cast<size_t>(batch);
+  struct Run {
+    int fd;
+    std::chrono::steady_clock::time_point start;
+  };
   const double c0 = CpuSeconds();
   for (int i = 0; i < runs; i += batch) {
     if (gap_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(gap_us * batch));
-    std::vector<int> fds(batch);
-    for (int& fd : fds) {
-      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
-    }
-    for (int fd : fds) send(fd, req.data(), req.size(), MSG_NOSIGNAL);  // EAGAIN: see below
-    int left = batch;
+    std::vector<Run> open;
+    int started = 0;
+    const auto StartMore = [&] {
+      while (started < batch && open.size() < cap) {
+        Run r{socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+              std::chrono::steady_clock::now()};
+        connect(r.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+        send(r.fd, req.data(), req.size(), MSG_NOSIGNAL);  // loopback: connected at once
+        open.push_back(r);
+        ++started;
+      }
+    };
+    StartMore();
     std::vector<pollfd> p;
-    while (left > 0) {
+    while (!open.empty()) {
       p.clear();
-      for (int fd : fds) {
-        if (fd >= 0) p.push_back({fd, POLLIN, 0});
-      }
+      for (const Run& r : open) p.push_back({r.fd, POLLIN, 0});
       if (poll(p.data(), p.size(), 1000) <= 0) break;
-      for (const pollfd& q : p) {
-        if (q.revents == 0) continue;
-        const ssize_t n = recv(q.fd, buf, sizeof buf, 0);
-        if (n < 0 && errno == EAGAIN) continue;
-        const bool answered = n > 0 && memmem(buf, n, "OK\"}", 4) != nullptr;
-        if (n > 0 && !answered) continue;  // the head came first: the body follows
-        if (answered) ++*ok;
-        close(q.fd);
-        for (int& fd : fds) {
-          if (fd == q.fd) fd = -1;
+      std::vector<Run> still;
+      for (size_t k = 0; k < open.size(); ++k) {
+        if (p[k].revents == 0) {
+          still.push_back(open[k]);
+          continue;
         }
-        --left;
+        ssize_t n;
+        bool answered = false;
+        while ((n = recv(open[k].fd, buf, sizeof buf, 0)) > 0) answered = true;
+        if (n < 0 && errno == EAGAIN) {  // the rest (or the close) is still to come
+          still.push_back(open[k]);
+          continue;
+        }
+        if (answered) ++*ok;
+        *latency_s +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - open[k].start)
+                .count();
+        close(open[k].fd);
       }
+      open.swap(still);
+      StartMore();
     }
-    for (int fd : fds) {
-      if (fd >= 0) close(fd);
-    }
+    for (const Run& r : open) close(r.fd);
   }
   return (CpuSeconds() - c0) / runs * 1e6;
 }
@@ -102,11 +128,20 @@ int main(int argc, char** argv) {
   std::vector<int> batches;
   for (int i = 3; i < argc; ++i) batches.push_back(std::atoi(argv[i]));
   if (batches.empty()) batches = {1, 5, 10, 20};
-  const int port = FreePort();
-  const pid_t target = fork();
-  if (target == 0) {
-    execlp("python3", "python3", kTarget, std::to_string(port).c_str(), nullptr);
-    _exit(127);
+  // FLOOR_IN_FLIGHT=K: at most K of a batch's requests unanswered at once. FLOOR_TARGET_PORT:
+  // a target already listening on 127.0.0.1 (e.g. build/bench/loopback_target, four threads)
+  // instead of the Python one.
+  const char* in_flight_text = std::getenv("FLOOR_IN_FLIGHT");
+  const int in_flight = in_flight_text ? std::atoi(in_flight_text) : 0;
+  const char* given_port = std::getenv("FLOOR_TARGET_PORT");
+  const int port = given_port ? std::atoi(given_port) : FreePort();
+  pid_t target = -1;
+  if (!given_port) {
+    target = fork();
+    if (target == 0) {
+      execlp("python3", "python3", kTarget, std::to_string(port).c_str(), nullptr);
+      _exit(127);
+    }
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -120,14 +155,20 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   int ok = 0;
-  const double b2b = Measure(addr, runs, 0, 1, &ok);
-  std::printf("back to back      runs %d ok %d cpu/run %.1f us\n", runs, ok, b2b);
+  double latency_s = 0;
+  const double b2b = Measure(addr, runs, 0, 1, 0, &ok, &latency_s);
+  std::printf("back to back      runs %d ok %d cpu/run %.1f us mean latency %.3f ms\n", runs, ok,
+              b2b, latency_s / runs * 1e3);
   for (int b : batches) {
-    const double us = Measure(addr, runs, gap_us, b, &ok);
-    std::printf("B=%-3d every %3ld ms runs %d ok %d cpu/run %.1f us\n", b, gap_us * b / 1000, runs,
-                ok, us);
+    const double us = Measure(addr, runs, gap_us, b, in_flight, &ok, &latency_s);
+    std::printf("B=%-3d every %3ld ms in flight %-3d runs %d ok %d cpu/run %.1f us mean latency "
+                "%.3f ms\n",
+                b, gap_us * b / 1000, in_flight > 0 ? std::min(in_flight, b) : b, runs, ok, us,
+                latency_s / runs * 1e3);
   }
-  kill(target, SIGTERM);
-  waitpid(target, nullptr, 0);
+  if (target > 0) {
+    kill(target, SIGTERM);
+    waitpid(target, nullptr, 0);
+  }
   return 0;
 }

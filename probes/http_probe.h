@@ -112,7 +112,8 @@ class HttpProbe final : public Probe {
   int kept_fd_ = -1;
   SteadyTime kept_since_{};
   // When the previous run's answer came, after its start (PendingRun::ExpectedAnswer()); unset
-  // when it is not known or reading it late could change the next run's figures.
+  // when it is not known or reading it late could change the next run's figures (its
+  // connection was not kept: the server's close could be stamped as the answer's arrival).
   std::optional<std::chrono::nanoseconds> answer_after_;
   // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
   std::shared_ptr<DeadlineWatchdog> watchdog_;

@@ -11,6 +11,7 @@
 #include <array>
 
 #include "core/ascii_case.h"
+#include "probes/probe_helpers.h"
 #include "probes/receive_timestamps.h"
 
 namespace obsmon::probes {
@@ -167,7 +168,9 @@ bool PlainHttpExchange::RetryFresh() {
 void PlainHttpExchange::Connect() {
   fd_ = ::socket(target_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd_ < 0) {
-    Finish(std::string("connect failed: ") + strerror(errno));
+    const int err = errno;
+    ThrowIfOutOfResources("socket", err);
+    Finish(std::string("connect failed: ") + strerror(err));
     return;
   }
   // The kernel timestamps what the socket receives (answer_waited()); without it (it cannot
@@ -176,7 +179,9 @@ void PlainHttpExchange::Connect() {
   ::setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
   if (::connect(fd_, reinterpret_cast<const sockaddr*>(&target_.addr), target_.addr_len) != 0 &&
       errno != EINPROGRESS) {
-    Finish(ConnectFailure(errno));
+    const int err = errno;
+    ThrowIfOutOfResources("connect", err);  // fd_ is closed by the destructor
+    Finish(ConnectFailure(err));
     return;
   }
   // Loopback and LAN connects often complete at once: send now, and wait only if it cannot.

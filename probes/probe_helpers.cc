@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
 #include "core/duration.h"
 
@@ -13,6 +15,20 @@ Labels ExtraSampleLabels(const ProbeSpec& spec, std::string_view instance) {
   labels.Set("probe", spec.key.probe);
   labels.Set("instance", instance);
   return labels;
+}
+
+void ThrowIfOutOfResources(const char* call, int err) {
+  switch (err) {
+    case EMFILE:         // this process's descriptors
+    case ENFILE:         // the host's
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:  // no local port left to connect from
+      throw std::runtime_error(std::string("obsmon is out of resources for a connection (") +
+                               call + ": " + std::strerror(err) + "); the target was not tried");
+    default:
+      return;
+  }
 }
 
 std::string TimeoutReason(int64_t timeout_ms) {

@@ -24,6 +24,12 @@ std::string TimeoutReason(int64_t timeout_ms);
 // sequence.
 std::string CutText(std::string_view text, size_t max_chars);
 
+// Throws std::runtime_error when `err` (socket()'s or connect()'s errno) says this process or
+// host ran out of what a connection needs (descriptors, buffers, local ports), naming `call`:
+// the target was never tried, so the run is obsmon's failure (unknown, counted and logged by
+// the runner), not the target's down time. Returns when it is anything else.
+void ThrowIfOutOfResources(const char* call, int err);
+
 // poll() on `fds` (at most 7) for at most `timeout_ms`, woken too when `deadline` is cancelled
 // (the daemon stopping): then it returns what poll() saw on `fds`, often 0 as on a timeout, and
 // the caller's next look at the deadline finds it expired. Without a cancellation, plain poll().

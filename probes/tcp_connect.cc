@@ -63,11 +63,16 @@ ConnectOutcome FromErrno(int err) {
 // One non-blocking connect attempt bounded by `deadline`.
 ConnectOutcome ConnectOne(const addrinfo& ai, const Deadline& deadline, const Clock& clock) {
   int fd = socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
-  if (fd < 0) return FromErrno(errno);
+  if (fd < 0) {
+    const int err = errno;
+    ThrowIfOutOfResources("socket", err);
+    return FromErrno(err);
+  }
   int rc = connect(fd, ai.ai_addr, ai.ai_addrlen);
   if (rc != 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
+    ThrowIfOutOfResources("connect", err);
     return FromErrno(err);
   }
   while (rc != 0) {

@@ -22,7 +22,8 @@ struct ConnectOutcome {
 };
 
 // Resolves `target` and tries each address in turn (non-blocking connect + poll) until one
-// connects or `deadline` passes.
+// connects or `deadline` passes. Throws when this process is out of descriptors or local ports
+// (ThrowIfOutOfResources, probe_helpers.h): not the target's failure.
 ConnectOutcome TcpConnect(const HostPort& target, const Deadline& deadline, const Clock& clock);
 
 // Resolves `host` to one numeric address ("127.0.0.1", "::1"), or Unavailable with the message

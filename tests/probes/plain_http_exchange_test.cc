@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -230,6 +231,48 @@ TEST(PlainHttpExchangeTest, AFirstCallWithNoDescriptorLeftLeavesStampingToTheNex
   auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
   ASSERT_TRUE(target.has_value());
   EXPECT_EQ(StampedAnswers(*target, 100), 100);
+}
+
+// No descriptor left for the run's socket (obsmon at its RLIMIT_NOFILE) is obsmon's failure,
+// not the target's: the exchange throws, which the runner counts and logs as an internal error
+// and stores nothing (the time stays unknown). Fresh eyes, stop 55: 60 silent probes under a
+// limit of 64 stored 33 runs of healthy probes as down "connect failed: Too many open files".
+TEST(PlainHttpExchangeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
+  RawResponder server([](int fd, const std::atomic<bool>& stop) {
+    ReadRequestHead(fd);
+    RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
+  });
+  auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
+  ASSERT_TRUE(target.has_value());
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::string thrown;
+  bool done = false;
+  {
+    PlainHttpExchange x(*target, HttpParseLimits{});
+    try {
+      x.Start();
+      done = x.done();
+    } catch (const std::runtime_error& e) {
+      thrown = e.what();
+    }
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_FALSE(done) << "a down run";
+  EXPECT_NE(thrown.find("out of resources"), std::string::npos) << thrown;
+  EXPECT_NE(thrown.find("Too many open files"), std::string::npos) << thrown;
+  // With the descriptors back, the same target answers.
+  PlainHttpExchange again(*target, HttpParseLimits{});
+  again.Start();
+  DriveAll({&again}, std::chrono::steady_clock::now() + milliseconds(2000));
+  EXPECT_TRUE(again.done());
+  EXPECT_EQ(again.failure(), "");
 }
 
 TEST(PlainHttpExchangeTest, ClosedPortIsConnectionRefused) {

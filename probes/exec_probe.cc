@@ -141,7 +141,9 @@ Result<std::unique_ptr<Child>> Spawn(const ExecProbeOptions& options) {
   const std::string& program = options.command.front();
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return Status::IoError(std::string("cannot create pipe: ") + strerror(errno));
+    const int err = errno;
+    ThrowIfOutOfResources("pipe", err);  // obsmon's descriptors, not the command's failure
+    return Status::IoError(std::string("cannot create pipe: ") + strerror(err));
   }
   auto child = std::make_unique<Child>();
   child->output = UniqueFd(pipe_fds[0]);

@@ -277,7 +277,11 @@ class HttpProbe::PlainRun final : public PendingRun {
   void OnReady(short revents) override { exchange_.OnReady(revents); }
   void OnDeadline() override { exchange_.TimedOut(); }
   bool done() const override { return exchange_.done(); }
+  // Only while the run is on the connection kept for it: one that was found closed and made
+  // afresh is closed by the server after its answer (fresh eyes, stop 55: with keep_alive set,
+  // a server that closed each connection 1 ms after answering had runs stored with its FIN).
   std::optional<std::chrono::nanoseconds> ExpectedAnswer() const override {
+    if (!exchange_.reused()) return std::nullopt;
     return probe_.answer_after_;
   }
   ProbeResult TakeResult() override {

@@ -44,7 +44,8 @@ class PendingRun {
   // it arrives changes none of the run's figures (the kernel times its arrival, and it is small
   // enough to wait whole in the socket's buffer without holding up the sender). The caller may
   // then leave the socket alone until then and read the answers of a batch in one wake-up.
-  // nullopt: read it as soon as it is readable.
+  // nullopt: read it as soon as it is readable. It may turn nullopt while the run goes on (the
+  // caller asks again before each wait), never the other way.
   virtual std::optional<std::chrono::nanoseconds> ExpectedAnswer() const { return std::nullopt; }
 };
 

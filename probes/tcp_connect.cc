@@ -28,6 +28,7 @@ Result<AddrInfoPtr> Resolve(const std::string& host, int port) {
   addrinfo* result = nullptr;
   std::string service = port > 0 ? std::to_string(port) : std::string();
   int rc = getaddrinfo(host.c_str(), service.empty() ? nullptr : service.c_str(), &hints, &result);
+  if (rc == EAI_SYSTEM) ThrowIfOutOfResources("getaddrinfo", errno);
   if (rc != 0 || result == nullptr) {
     return Status::Unavailable("dns lookup failed for " + host + ": " + gai_strerror(rc));
   }

@@ -391,7 +391,10 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
       }
       next_deadline = std::min(next_deadline, live[i].deadline);
       if (live[i].run->fd() < 0) continue;
-      if (look < live[i].read_at && live[i].run->events() == POLLIN) {
+      // Asked again each round: a run whose kept connection was found closed goes on afresh,
+      // and is read as its answer comes from then on (PendingRun::ExpectedAnswer()).
+      if (look < live[i].read_at && live[i].run->events() == POLLIN &&
+          live[i].run->ExpectedAnswer()) {
         held.push_back(i);
         next_read = std::min(next_read, live[i].read_at);
         continue;

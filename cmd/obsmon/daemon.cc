@@ -543,8 +543,9 @@ class Daemon::Impl {
     runner_.RunBatch(runs, [&](size_t k) { finished(index[k]); });
   }
 
-  // A probe threw: obsmon's bug. Counted for /metrics, logged at most once a minute per probe,
-  // and the probe re-reads its state before its next run (it may have moved its cursors).
+  // A probe threw: obsmon's bug, or obsmon out of descriptors (probe_helpers.h,
+  // ThrowIfOutOfResources). Counted for /metrics, logged at most once a minute per probe, and
+  // the probe re-reads its state before its next run (it may have moved its cursors).
   void OnInternalError(const ProbeKey& key, const std::string& what) {
     ledger_->MarkStale(key);
     uint64_t count = 0;
@@ -553,7 +554,8 @@ class Daemon::Impl {
       count = ++internal_errors_[key];
     }
     if (ShouldLog(key, &internal_error_log_)) {
-      log_->error("probe {}/{} threw (obsmon bug; the run counts as unknown, {} so far): {}",
+      log_->error("probe {}/{} failed inside obsmon, not at its target (the run counts as "
+                  "unknown, {} so far): {}",
                   key.component, key.probe, count, what);
     }
   }

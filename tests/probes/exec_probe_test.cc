@@ -1,10 +1,15 @@
 #include "probes/exec_probe.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -51,6 +56,34 @@ TEST(ExecProbeTest, ExitZeroIsUp) {
   EXPECT_EQ(r.samples[0].name, "probe_exec_exit_code");
   EXPECT_EQ(r.samples[0].value, 0);
   EXPECT_EQ(r.samples[0].labels.Get("instance"), "health_check");
+}
+
+// No descriptor left for the command's pipe (obsmon at its RLIMIT_NOFILE) is obsmon's failure:
+// the run throws, which the runner counts as an internal error (unknown), never the command's
+// down run "cannot create pipe" (fresh eyes, stop 55).
+TEST(ExecProbeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
+  ConfigErrors errors;
+  auto probe = Make("command: [/bin/true]\n", &errors);
+  ASSERT_NE(probe, nullptr) << errors.ToString();
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::string thrown;
+  std::optional<ProbeResult> result;
+  try {
+    result = RunProbe(*probe, 5000);
+  } catch (const std::runtime_error& e) {
+    thrown = e.what();
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  EXPECT_FALSE(result.has_value()) << result->reason;
+  EXPECT_NE(thrown.find("out of resources"), std::string::npos) << thrown;
+  EXPECT_TRUE(RunProbe(*probe, 5000).success) << "with its descriptors back";
 }
 
 TEST(ExecProbeTest, NonZeroExitQuotesLastNonEmptyLine) {

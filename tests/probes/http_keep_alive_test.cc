@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/config_node.h"
 #include "probes/http_probe.h"
+#include "probes/pending_run.h"
 #include "tests/probes/raw_responder.h"
 
 namespace obsmon::probes {
@@ -194,6 +195,33 @@ TEST(HttpKeepAliveTest, AKeptConnectionClosedUnderTheRequestIsRetriedOnceOnAFres
   // then again on a fresh one, which answers and is kept for the next run.
   EXPECT_EQ(server.connections(), 5);
   EXPECT_EQ(server.requests(), 9);
+}
+
+// A run on a kept connection expects its answer (it may be read late: no FIN follows it), but
+// not once that connection was found closed and the run went on afresh: the server closes that
+// one after answering, and its FIN, arrived before a late read, would be stamped as the
+// answer's arrival (fresh eyes, stop 55).
+TEST(HttpKeepAliveTest, ARunRemadeOnAFreshConnectionNoLongerExpectsItsAnswer) {
+  CountingServer server([](int nth) {
+    if (nth == 1) return Answer{kOk};
+    return Answer{"", /*close_after=*/true};
+  });
+  const Clock& clock = SystemClock::Instance();
+  auto probe = Kept(server, clock);
+  ASSERT_TRUE(probe);
+  const auto ToEnd = [&](PendingRun& run) {
+    return RunToEnd(run, Deadline{clock.SteadyNow() + milliseconds(2000)}, clock);
+  };
+  auto first = probe->Start();
+  ASSERT_NE(first, nullptr);
+  EXPECT_TRUE(ToEnd(*first).success);
+  auto second = probe->Start();
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(second->ExpectedAnswer().has_value()) << "on the kept connection";
+  EXPECT_TRUE(ToEnd(*second).success);
+  EXPECT_FALSE(second->ExpectedAnswer().has_value()) << "remade on a fresh connection";
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.requests(), 3);
 }
 
 // A fresh connection that the server closes without an answer is the run's failure: the retry

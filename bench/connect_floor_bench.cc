@@ -71,6 +71,7 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in
   struct Run {
     int fd;
     std::chrono::steady_clock::time_point start;
+    bool answered = false;  // bytes came (the rest, or the close, may follow)
   };
   const double c0 = CpuSeconds();
   for (int i = 0; i < runs; i += batch) {
@@ -80,7 +81,7 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in
     const auto StartMore = [&] {
       while (started < batch && open.size() < cap) {
         Run r{socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
-              std::chrono::steady_clock::now()};
+              std::chrono::steady_clock::now(), false};
         connect(r.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
         send(r.fd, req.data(), req.size(), MSG_NOSIGNAL);  // loopback: connected at once
         open.push_back(r);
@@ -100,13 +101,12 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in
           continue;
         }
         ssize_t n;
-        bool answered = false;
-        while ((n = recv(open[k].fd, buf, sizeof buf, 0)) > 0) answered = true;
+        while ((n = recv(open[k].fd, buf, sizeof buf, 0)) > 0) open[k].answered = true;
         if (n < 0 && errno == EAGAIN) {  // the rest (or the close) is still to come
           still.push_back(open[k]);
           continue;
         }
-        if (answered) ++*ok;
+        if (open[k].answered) ++*ok;
         *latency_s +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - open[k].start)
                 .count();

@@ -1,10 +1,7 @@
 #include "probes/exec_probe.h"
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -16,6 +13,7 @@
 #include "core/cancellation.h"
 #include "core/config_node.h"
 #include "tests/probes/run_probe.h"
+#include "tests/support/descriptor_limit.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon::probes {
@@ -65,14 +63,8 @@ TEST(ExecProbeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
   ConfigErrors errors;
   auto probe = Make("command: [/bin/true]\n", &errors);
   ASSERT_NE(probe, nullptr) << errors.ToString();
-  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  testing::NoDescriptorLeft starved;
+  ASSERT_TRUE(starved.limited());
   std::string thrown;
   std::optional<ProbeResult> result;
   try {
@@ -80,7 +72,7 @@ TEST(ExecProbeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
   } catch (const std::runtime_error& e) {
     thrown = e.what();
   }
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_TRUE(starved.Restore());
   EXPECT_FALSE(result.has_value()) << result->reason;
   EXPECT_NE(thrown.find("out of resources"), std::string::npos) << thrown;
   EXPECT_TRUE(RunProbe(*probe, 5000).success) << "with its descriptors back";

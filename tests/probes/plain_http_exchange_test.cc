@@ -21,6 +21,7 @@
 #include "core/config_node.h"
 #include "probes/http_probe.h"
 #include "tests/probes/raw_responder.h"
+#include "tests/support/descriptor_limit.h"
 #include "tests/support/loopback.h"
 #include "tests/support/test_http_server.h"
 
@@ -212,18 +213,12 @@ TEST(PlainHttpExchangeTest, AFirstCallWithNoDescriptorLeftLeavesStampingToTheNex
     ReadRequestHead(fd);
     RawResponder::SendAll(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", stop);
   });
-  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  testing::NoDescriptorLeft limit;
+  ASSERT_TRUE(limit.limited());
   const int refused = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const int refused_errno = errno;
   auto starved = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_TRUE(limit.Restore());
   ASSERT_LT(refused, 0) << "the limit left a descriptor free";
   EXPECT_EQ(refused_errno, EMFILE);
   ASSERT_TRUE(starved.has_value()) << "the target is prepared all the same";
@@ -244,14 +239,8 @@ TEST(PlainHttpExchangeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
   });
   auto target = PreparePlainHttp(Url(server.Url("/")), "GET", {}, std::nullopt);
   ASSERT_TRUE(target.has_value());
-  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(lowest_free, 0);
-  ::close(lowest_free);
-  rlimit old{};
-  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
-  rlimit tight = old;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &tight), 0);
+  testing::NoDescriptorLeft limit;
+  ASSERT_TRUE(limit.limited());
   std::string thrown;
   bool done = false;
   {
@@ -263,7 +252,7 @@ TEST(PlainHttpExchangeTest, NoDescriptorLeftIsObsmonsFailureNotADownRun) {
       thrown = e.what();
     }
   }
-  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_TRUE(limit.Restore());
   EXPECT_FALSE(done) << "a down run";
   EXPECT_NE(thrown.find("out of resources"), std::string::npos) << thrown;
   EXPECT_NE(thrown.find("Too many open files"), std::string::npos) << thrown;

@@ -360,7 +360,7 @@ TEST(ProbeRunnerTest, ADurationEndsWhenTheAnswerArrivedNotWhenItWasRead) {
 // readable; the wait never passes 5 ms nor a deadline, and a run whose answer is there at its
 // deadline is up, not timed out. The clock is the real one (the runner's waits are poll()'s),
 // so the tests check order and lower bounds, which no delay of the machine can break.
-class AnsweredRun final : public PendingRun {
+class AnsweredRun : public PendingRun {
  public:
   // `answered_at`: when the answer arrived, as the kernel's timestamp would tell.
   AnsweredRun(int fd, std::optional<std::chrono::nanoseconds> expected,
@@ -695,28 +695,19 @@ TEST(ProbeRunnerGatherStopTest, AnAnswerThatArrivedBeforeTheStopIsStoredNotAband
 // a batch to one server (Probe::Server()) are in flight; the others start in the batch's order
 // as those end, or once they have waited kMaxBatchQueueing; other servers' runs, and runs of
 // an unknown server, are not held back. Each run's socket is a pipe of its own.
-class ServerRun final : public PendingRun {
+// An AnsweredRun (above) without an expectation, counted among its server's runs in flight
+// while it lives.
+class ServerRun final : public AnsweredRun {
  public:
   ServerRun(int fd, std::map<std::string, int>& in_flight, std::string server)
-      : fd_(fd), in_flight_(in_flight), server_(std::move(server)) {
+      : AnsweredRun(fd, std::nullopt), in_flight_(in_flight), server_(std::move(server)) {
     ++in_flight_[server_];
   }
   ~ServerRun() override { --in_flight_[server_]; }
-  int fd() const override { return done_ ? -1 : fd_; }
-  short events() const override { return POLLIN; }
-  void OnReady(short) override { done_ = true; }
-  void OnDeadline() override { done_ = timed_out_ = true; }
-  bool done() const override { return done_; }
-  ProbeResult TakeResult() override {
-    return timed_out_ ? ProbeResult::Down("timeout") : ProbeResult::Up();
-  }
 
  private:
-  int fd_;
   std::map<std::string, int>& in_flight_;
   std::string server_;
-  bool done_ = false;
-  bool timed_out_ = false;
 };
 
 // Records, at each start, how many runs of its server were in flight then (itself included),

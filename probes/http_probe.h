@@ -112,8 +112,8 @@ class HttpProbe final : public Probe {
   int kept_fd_ = -1;
   SteadyTime kept_since_{};
   // When the previous run's answer came, after its start (PendingRun::ExpectedAnswer()); unset
-  // when it is not known or reading it late could change the next run's figures (its
-  // connection was not kept: the server's close could be stamped as the answer's arrival).
+  // when it is not known or reading it late could change the next run's figures. Used only by
+  // a run on the connection kept for it (PlainRun::ExpectedAnswer()).
   std::optional<std::chrono::nanoseconds> answer_after_;
   // Stops a request that outlives its deadline inside httplib (see deadline_watchdog.h).
   std::shared_ptr<DeadlineWatchdog> watchdog_;

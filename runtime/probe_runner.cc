@@ -324,6 +324,8 @@ void ProbeRunner::RunBatch(const std::vector<BatchRun>& runs,
   // Starts, in the batch's order, each run not started yet whose server has a place for it, or
   // whose wait is over.
   const auto StartWaiting = [&](SteadyTime now) {
+    const auto none_waits = [](const Server& s) { return s.waiting == 0; };
+    if (std::all_of(servers.begin(), servers.end(), none_waits)) return;
     for (size_t i = 0; i < live.size(); ++i) {
       if (!live[i].started && (now >= queue_until || HasPlace(i))) Start(i);
     }

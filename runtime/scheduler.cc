@@ -70,6 +70,8 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
 void Scheduler::WakeAllWorkers() {
   for (auto& cv : worker_wake_) cv->notify_all();
   wake_idle_.notify_all();
+  timekeeper_recheck_ = true;
+  wake_timekeeper_.notify_all();
 }
 
 std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyTime now) {
@@ -288,23 +290,133 @@ void Scheduler::WorkerLoop(int worker) {
       --idle_unclaimed_workers_;
     }
     if (!task) continue;
-    if (batching_.window.count() > 0 && batching_.run && task->entry->startable) {
-      std::vector<Task> batch;
-      batch.push_back(std::move(*task));
-      GatherBatch(batch);
-      if (batch.size() > 1) {
-        KeepTime();  // time is kept while this batch lasts
-        lock.unlock();
-        ExecuteBatch(batch);
-        lock.lock();
-        continue;
-      }
-      task = std::move(batch.front());
+    const auto w = static_cast<size_t>(worker);
+    busy_since_[w] = clock_.SteadyNow();
+    // The last idle thread: from now on the timekeeper watches for held workers.
+    if (++busy_threads_ >= alive_workers_) wake_timekeeper_.notify_all();
+    RunTask(std::move(*task), lock);
+    busy_since_[w] = SteadyTime::max();
+    const bool all_were_busy = busy_threads_-- >= alive_workers_;
+    // A thread beyond `workers` ends once there are more of them than workers held.
+    const bool ends = alive_workers_ > workers_ &&
+                      alive_workers_ > workers_ + HeldWorkers(clock_.SteadyNow());
+    if (ends) {
+      --alive_workers_;
+      ended_workers_.push_back(worker);
     }
-    KeepTime();  // time is kept while this run lasts
-    lock.unlock();
-    Execute(*task);
-    lock.lock();
+    // Only when it changes what the timekeeper waits for: a notify it would sleep through
+    // again costs a wake-up, more than a run's own work on this project's virtual machine.
+    if (all_were_busy || (ends && busy_threads_ >= alive_workers_)) {
+      wake_timekeeper_.notify_all();
+    }
+    if (ends) return;
+  }
+}
+
+void Scheduler::RunTask(Task task, MutexLock& lock) {
+  if (batching_.window.count() > 0 && batching_.run && task.entry->startable) {
+    std::vector<Task> batch;
+    batch.push_back(std::move(task));
+    GatherBatch(batch);
+    if (batch.size() > 1) {
+      KeepTime();  // time is kept while this batch lasts
+      lock.unlock();
+      ExecuteBatch(batch);
+      lock.lock();
+      return;
+    }
+    task = std::move(batch.front());
+  }
+  KeepTime();  // time is kept while this run lasts
+  lock.unlock();
+  Execute(task);
+  lock.lock();
+}
+
+int Scheduler::HeldWorkers(SteadyTime now) const {
+  int held = 0;
+  for (const SteadyTime since : busy_since_) {
+    if (since != SteadyTime::max() && now - since >= kHeldAfter) ++held;
+  }
+  return held;
+}
+
+void Scheduler::StartWorker() {
+  size_t slot;
+  if (!ended_workers_.empty()) {
+    slot = static_cast<size_t>(ended_workers_.back());
+    ended_workers_.pop_back();
+    // It gave up the lock on its way out and needs it no more: this waits for no one.
+    if (threads_[slot].joinable()) threads_[slot].join();
+  } else {
+    slot = threads_.size();
+    threads_.emplace_back();
+    worker_wake_.push_back(std::make_unique<std::condition_variable>());
+    busy_since_.push_back(SteadyTime::max());
+  }
+  ++alive_workers_;
+  ++stats_.extra_workers_started;
+  const int worker = static_cast<int>(slot);
+  threads_[slot] = std::thread([this, worker] {
+    NameThisThread("obsmon-worker");
+    WorkerLoop(worker);
+  });
+}
+
+void Scheduler::TimekeeperLoop() {
+  MutexLock lock(mu_);
+  const auto look_again = [&] {
+    mu_.AssertHeld();  // the predicates run with the lock held
+    return stopping_ || timekeeper_recheck_ || busy_threads_ < alive_workers_;
+  };
+  while (!stopping_) {
+    timekeeper_recheck_ = false;
+    if (busy_threads_ < alive_workers_) {  // an idle worker keeps the time
+      wake_timekeeper_.wait(lock.native(), [&] {
+        mu_.AssertHeld();
+        return stopping_ || busy_threads_ >= alive_workers_;
+      });
+      continue;
+    }
+    const SteadyTime now = clock_.SteadyNow();
+    // The next run that can start (a busy probe's due run is only counted as skipped) and when
+    // the longest-busy worker is held.
+    SteadyTime due = SteadyTime::max();
+    for (const auto& [at, entry] : by_due_) {
+      if (!entry->busy) {
+        due = at;
+        break;
+      }
+    }
+    SteadyTime held_at = SteadyTime::max();
+    for (const SteadyTime since : busy_since_) {
+      if (since != SteadyTime::max()) held_at = std::min(held_at, since + kHeldAfter);
+    }
+    // Every probe running: looked at again after a while (a batch's runs end one by one while
+    // its worker stays busy).
+    const SteadyTime at = due == SteadyTime::max() ? now + kHeldAfter : std::max(due, held_at);
+    if (now < at || due == SteadyTime::max()) {
+      clock_.WaitUntil(lock.native(), wake_timekeeper_, at, look_again);
+      continue;
+    }
+    if (alive_workers_ < workers_ + std::min(HeldWorkers(now), kMaxExtraWorkers)) {
+      StartWorker();
+      continue;
+    }
+    // As many extra threads as held workers: another when one more is held, if any may be.
+    SteadyTime next_held = SteadyTime::max();
+    if (alive_workers_ < workers_ + kMaxExtraWorkers) {
+      for (const SteadyTime since : busy_since_) {
+        if (since != SteadyTime::max() && since + kHeldAfter > now) {
+          next_held = std::min(next_held, since + kHeldAfter);
+        }
+      }
+    }
+    if (next_held != SteadyTime::max()) {
+      clock_.WaitUntil(lock.native(), wake_timekeeper_, next_held, look_again);
+    } else {  // at the limit: the first thread to be free takes the run, late
+      wake_timekeeper_.wait(lock.native(), look_again);
+    }
   }
 }
 
@@ -316,11 +428,21 @@ void Scheduler::Start() {
   while (worker_wake_.size() < static_cast<size_t>(workers_)) {
     worker_wake_.push_back(std::make_unique<std::condition_variable>());
   }
+  busy_since_.assign(static_cast<size_t>(workers_), SteadyTime::max());
+  ended_workers_.clear();
+  alive_workers_ = workers_;
+  busy_threads_ = 0;
   for (int i = 0; i < workers_; ++i) threads_.emplace_back([this, i] {
     NameThisThread("obsmon-worker");
     WorkerLoop(i);
   });
-  if (workers_ > 0) return;  // the workers keep the time themselves
+  if (workers_ > 0) {  // the workers keep the time themselves, the timekeeper when all are busy
+    timekeeper_ = std::thread([this] {
+      NameThisThread("obsmon-timekeep");
+      TimekeeperLoop();
+    });
+    return;
+  }
   dispatcher_ = std::thread([this] {
     NameThisThread("obsmon-dispatch");
     for (;;) {
@@ -349,17 +471,21 @@ void Scheduler::Stop() {
   }
   wake_dispatcher_.notify_all();
   if (dispatcher_.joinable()) dispatcher_.join();
+  if (timekeeper_.joinable()) timekeeper_.join();  // before threads_, which it may grow
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
   threads_.clear();
   MutexLock lock(mu_);
+  alive_workers_ = 0;
+  busy_threads_ = 0;
   started_ = false;
 }
 
 SchedulerStats Scheduler::Stats() const {
   MutexLock lock(mu_);
   SchedulerStats stats = stats_;
+  stats.worker_threads = static_cast<uint64_t>(alive_workers_);
   // Runs due and not started: queued ones, and due ones no worker has taken yet (all busy).
   stats.queue_depth = queue_.size();
   const SteadyTime now = clock_.SteadyNow();

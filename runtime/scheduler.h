@@ -33,6 +33,15 @@
 // only its own run and its own probe; the worker is busy until the batch's last run ends. The
 // batch reads the answers it expects together too (ProbeRunner::RunBatch).
 //
+// Held workers (a silent target up to its timeout, a slow exec command): a worker busy with one
+// run or batch for kHeldAfter or longer no longer counts among `workers`. When every thread is
+// busy, a timekeeper thread waits for the next due run, and if a worker is held by then it
+// starts another worker thread for it, kMaxExtraWorkers at most beyond `workers`; a thread beyond
+// `workers` ends as soon as it finishes a run while fewer workers are held than there are extra
+// threads. Without it, a few silent targets spread over many batches held every worker for
+// their timeout, and the other probes' runs started late by up to that timeout, or were skipped
+// (docs/configuration.md, `workers`). The timekeeper sleeps while any thread is idle.
+//
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.
 #pragma once
@@ -75,6 +84,8 @@ struct SchedulerStats {
   uint64_t lag_count = 0;
   uint64_t queue_depth = 0;     // runs due and not started yet, now
   uint64_t busy_workers = 0;
+  uint64_t worker_threads = 0;         // now: `workers`, plus the extra ones while workers are held
+  uint64_t extra_workers_started = 0;  // threads started beyond `workers`, total
 };
 
 class Scheduler {
@@ -126,6 +137,13 @@ class Scheduler {
 
   SchedulerStats Stats() const;
 
+  // A worker busy with one run or batch this long is held: it no longer counts among `workers`.
+  // A healthy run lasts milliseconds, a batch of them a few more.
+  static constexpr std::chrono::milliseconds kHeldAfter{100};
+  // At most this many worker threads beyond `workers` (each costs a stack, and a batch past
+  // them gathers more of the runs due meanwhile).
+  static constexpr int kMaxExtraWorkers = 64;
+
   // The offset of a probe's first run within its interval (exposed for tests).
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
 
@@ -175,8 +193,17 @@ class Scheduler {
   // The earliest entry no worker has claimed and no claim's batch window covers, or
   // by_due_.end().
   DueIndex::iterator FirstUnclaimed() REQUIRES(mu_);
-  // Wakes every worker, claim or none (probes changed, a task queued, stopping).
+  // Wakes every worker, claim or none (probes changed, a task queued, stopping), and the
+  // timekeeper.
   void WakeAllWorkers() REQUIRES(mu_);
+  // Runs `task` (with the batch it gathers) on the calling worker's thread, without the lock.
+  void RunTask(Task task, MutexLock& lock) REQUIRES(mu_);
+  // Starts one more worker thread (in the place of one that ended, if any).
+  void StartWorker() REQUIRES(mu_);
+  // Workers busy with one run or batch since kHeldAfter or longer before `now`.
+  int HeldWorkers(SteadyTime now) const REQUIRES(mu_);
+  // While every worker thread is busy: starts another for a due run when a worker is held.
+  void TimekeeperLoop();
 
   const Clock& clock_;
   const int workers_;
@@ -203,8 +230,18 @@ class Scheduler {
   int idle_unclaimed_workers_ GUARDED_BY(mu_) = 0;  // workers waiting with nothing claimed
   size_t claims_ GUARDED_BY(mu_) = 0;               // entries claimed now
   bool started_ GUARDED_BY(mu_) = false;
+  // Per worker thread (index = worker): when its current run or batch started; max(): idle.
+  std::vector<SteadyTime> busy_since_ GUARDED_BY(mu_);
+  std::vector<int> ended_workers_ GUARDED_BY(mu_);  // indexes of extra threads that ended
+  int alive_workers_ GUARDED_BY(mu_) = 0;
+  int busy_threads_ GUARDED_BY(mu_) = 0;
+  bool timekeeper_recheck_ GUARDED_BY(mu_) = false;  // probes changed or stopping
+  std::condition_variable wake_timekeeper_;
+  std::thread timekeeper_;
 
   std::thread dispatcher_;
+  // By worker index; grown (StartWorker) only under mu_ by the timekeeper, which Stop() joins
+  // before these.
   std::vector<std::thread> threads_;
 };
 

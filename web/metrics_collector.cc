@@ -230,6 +230,16 @@ std::vector<MetricFamily> SchedulerFamilies(const SchedulerMetrics& s) {
   auto busy = Family("obsmon_scheduler_busy_workers", "Workers running a probe now.",
                      MetricType::Gauge);
   AddGauge(&busy, {}, static_cast<double>(s.busy_workers));
+  auto threads = Family("obsmon_scheduler_worker_threads",
+                        "Probe worker threads now: `workers`, plus one started for a due run "
+                        "while every worker was busy and one was held by a run for 100ms or more.",
+                        MetricType::Gauge);
+  AddGauge(&threads, {}, static_cast<double>(s.worker_threads));
+  auto extra = Family("obsmon_scheduler_extra_workers_started_total",
+                      "Worker threads started beyond `workers` for runs due while workers were "
+                      "held by slow runs.",
+                      MetricType::Counter);
+  AddCounter(&extra, {}, static_cast<double>(s.extra_workers_started));
   auto kept = Family("obsmon_http_kept_connections",
                      "Connections the http probes' keep_alive holds open between runs.",
                      MetricType::Gauge);
@@ -240,7 +250,8 @@ std::vector<MetricFamily> SchedulerFamilies(const SchedulerMetrics& s) {
                            MetricType::Gauge);
   AddGauge(&kept_limit, {}, static_cast<double>(s.kept_connections_limit));
   std::vector<MetricFamily> out;
-  for (auto* f : {&lag, &last_lag, &skipped, &sched_queue, &busy, &kept, &kept_limit}) {
+  for (auto* f :
+       {&lag, &last_lag, &skipped, &sched_queue, &busy, &threads, &extra, &kept, &kept_limit}) {
     out.push_back(std::move(*f));
   }
   return out;

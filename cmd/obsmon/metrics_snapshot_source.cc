@@ -54,6 +54,8 @@ SchedulerMetrics SchedulerMetricsOf(const SchedulerStats& stats) {
   m.lag_count = stats.lag_count;
   m.queue_depth = stats.queue_depth;
   m.busy_workers = stats.busy_workers;
+  m.worker_threads = stats.worker_threads;
+  m.extra_workers_started = stats.extra_workers_started;
   m.kept_connections = probes::KeptConnections::Instance().kept();
   m.kept_connections_limit = probes::KeptConnections::Instance().limit();
   return m;

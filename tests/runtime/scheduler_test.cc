@@ -317,6 +317,132 @@ TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
             1);
 }
 
+// Two of the names p0, p1, ... whose spread offsets on `interval_ms` lie between `least_ms` and
+// `most_ms` apart: the first due, then the second.
+std::pair<std::string, std::string> TwoProbesApart(int64_t least_ms, int64_t most_ms,
+                                                   int64_t interval_ms) {
+  std::vector<std::pair<int64_t, std::string>> offsets;
+  for (int i = 0; i < 400; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    offsets.emplace_back(Scheduler::SpreadOffsetMs({"comp", name}, interval_ms), name);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    for (size_t j = i + 1; j < offsets.size(); ++j) {
+      const int64_t apart = offsets[j].first - offsets[i].first;
+      if (apart >= least_ms && apart <= most_ms) return {offsets[i].second, offsets[j].second};
+    }
+  }
+  return {};
+}
+
+// Waits (for threads, not for time) until the scheduler has `n` worker threads.
+bool WaitForWorkerThreads(const Scheduler& s, uint64_t n) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.Stats().worker_threads != n) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// A run that hangs holds its worker; with every worker held, a probe due later used to wait for
+// it (a few silent targets spread over many batches held every worker for their timeout). The
+// timekeeper starts one more worker thread for the due run, which then runs on time, and the
+// extra thread ends once no worker is held.
+TEST(SchedulerTest, AHeldWorkerGetsAnExtraThreadForTheNextDueRun) {
+  FakeClock clock;
+  RunLog log;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  const auto [hang, other] = TwoProbesApart(1'000, 5'000, 10'000);
+  ASSERT_FALSE(hang.empty());
+  Scheduler s(clock, 1, [&, hang = hang](const ScheduledProbe& p, TimestampMs due) {
+    log.Add(p, due);
+    if (p.spec.key.probe != hang) return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  s.SetProbes({Make(hang, 10'000, std::make_shared<RecordingProbe>(clock)),
+               Make(other, 10'000, std::make_shared<RecordingProbe>(clock))});
+  const int64_t hang_offset = Scheduler::SpreadOffsetMs({"comp", hang}, 10'000);
+  const int64_t other_offset = Scheduler::SpreadOffsetMs({"comp", other}, 10'000);
+  const TimestampMs start_wall = clock.NowMs();
+  const SteadyTime start = clock.SteadyNow();
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // the one worker, for the hanging probe's due time
+  clock.Advance(hang_offset);
+  ASSERT_TRUE(log.WaitForRuns(1));
+  EXPECT_EQ(s.Stats().worker_threads, 1u);
+  // The only worker is busy: the timekeeper waits for the other probe's due time (by which the
+  // worker is held), on the clock.
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(clock.NextDeadline(), start + std::chrono::milliseconds(other_offset));
+  clock.Advance(other_offset - hang_offset);
+  ASSERT_TRUE(log.WaitForRuns(2)) << "the other probe ran while the first still hangs";
+  {
+    std::lock_guard<std::mutex> lock(log.mu);
+    EXPECT_EQ(log.runs[1], std::make_pair(other, start_wall + other_offset));
+  }
+  EXPECT_EQ(s.Stats().worker_threads, 2u);
+  EXPECT_EQ(s.Stats().extra_workers_started, 1u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(WaitForWorkerThreads(s, 1)) << "no worker held: back to `workers`";
+  s.Stop();
+  EXPECT_EQ(s.Stats().skipped, 0u);
+}
+
+// A worker busy for less than Scheduler::kHeldAfter is not held: the timekeeper waits until it
+// would be, and a run that ends before starts no thread (with `workers: 1` every run keeps the
+// only worker busy, and a thread started and ended for each would cost more than the run).
+TEST(SchedulerTest, ABriefRunStartsNoExtraThread) {
+  FakeClock clock;
+  RunLog log;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  const auto [first, second] = TwoProbesApart(10, 60, 10'000);
+  ASSERT_FALSE(first.empty());
+  Scheduler s(clock, 1, [&, first = first](const ScheduledProbe& p, TimestampMs due) {
+    log.Add(p, due);
+    if (p.spec.key.probe != first) return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  s.SetProbes({Make(first, 10'000, std::make_shared<RecordingProbe>(clock)),
+               Make(second, 10'000, std::make_shared<RecordingProbe>(clock))});
+  const int64_t first_offset = Scheduler::SpreadOffsetMs({"comp", first}, 10'000);
+  const int64_t second_offset = Scheduler::SpreadOffsetMs({"comp", second}, 10'000);
+  const TimestampMs start_wall = clock.NowMs();
+  const SteadyTime start = clock.SteadyNow();
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(first_offset);
+  ASSERT_TRUE(log.WaitForRuns(1));
+  // The second run is due before the first has lasted kHeldAfter: the timekeeper waits for the
+  // moment the worker would be held.
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(clock.NextDeadline(),
+            start + std::chrono::milliseconds(first_offset) + Scheduler::kHeldAfter);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(WaitUntilIdle(s));
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // the worker, for the second probe's due time
+  clock.Advance(second_offset - first_offset);
+  ASSERT_TRUE(log.WaitForRuns(2));
+  s.Stop();
+  EXPECT_EQ(log.runs[1], std::make_pair(second, start_wall + second_offset));
+  EXPECT_EQ(s.Stats().extra_workers_started, 0u);
+}
+
 // A probe whose runs the scheduler may batch (it never runs: the tests' run functions log).
 class StartableProbe final : public Probe {
  public:

@@ -87,7 +87,7 @@ MetricsSnapshot Snapshot() {
   unknown.job = "idle";
   unknown.uptime_ratio.reset();
   s.uptime = {u, unknown};
-  s.scheduler = {3, 0.02, 1.5, 10, 4, 2, 7, 512};
+  s.scheduler = {3, 0.02, 1.5, 10, 4, 2, 7, 512, 11, 13};
   s.writer.queue_depth = 5;
   s.writer.write_errors = 6;
   s.writer.commits = 20;
@@ -176,6 +176,8 @@ TEST(MetricsCollectorTest, SchedulerAndStorageFigures) {
   EXPECT_EQ(Value(fams, "obsmon_scheduler_last_lag_seconds", {}), 0.02);
   EXPECT_EQ(Value(fams, "obsmon_scheduler_queue_depth", {}), 4);
   EXPECT_EQ(Value(fams, "obsmon_scheduler_busy_workers", {}), 2);
+  EXPECT_EQ(Value(fams, "obsmon_scheduler_worker_threads", {}), 11);
+  EXPECT_EQ(Value(fams, "obsmon_scheduler_extra_workers_started_total", {}), 13);
   EXPECT_EQ(Value(fams, "obsmon_http_kept_connections", {}), 7);
   EXPECT_EQ(Value(fams, "obsmon_http_kept_connections_limit", {}), 512);
   EXPECT_EQ(Value(fams, "obsmon_storage_queue_depth", {}), 5);

@@ -351,7 +351,10 @@ void Scheduler::StartWorker() {
   } else {
     slot = threads_.size();
     threads_.emplace_back();
-    worker_wake_.push_back(std::make_unique<std::condition_variable>());
+    // Kept across Stop() and Start(): there may be one already.
+    if (worker_wake_.size() <= slot) {
+      worker_wake_.push_back(std::make_unique<std::condition_variable>());
+    }
     busy_since_.push_back(SteadyTime::max());
   }
   ++alive_workers_;
@@ -379,44 +382,35 @@ void Scheduler::TimekeeperLoop() {
       continue;
     }
     const SteadyTime now = clock_.SteadyNow();
-    // The next run that can start (a busy probe's due run is only counted as skipped) and when
-    // the longest-busy worker is held.
-    SteadyTime due = SteadyTime::max();
+    // Is a run that can start due (a busy probe's due run is only counted as skipped), and when
+    // to look again: at the next due time, or after kHeldAfter at the latest (a batch's runs
+    // end one by one while its worker stays busy, and each may then be due).
+    bool run_due = false;
+    SteadyTime wake = now + kHeldAfter;
     for (const auto& [at, entry] : by_due_) {
+      if (at > now) {
+        wake = std::min(wake, at);
+        break;
+      }
       if (!entry->busy) {
-        due = at;
+        run_due = true;
         break;
       }
     }
-    SteadyTime held_at = SteadyTime::max();
-    for (const SteadyTime since : busy_since_) {
-      if (since != SteadyTime::max()) held_at = std::min(held_at, since + kHeldAfter);
-    }
-    // Every probe running: looked at again after a while (a batch's runs end one by one while
-    // its worker stays busy).
-    const SteadyTime at = due == SteadyTime::max() ? now + kHeldAfter : std::max(due, held_at);
-    if (now < at || due == SteadyTime::max()) {
-      clock_.WaitUntil(lock.native(), wake_timekeeper_, at, look_again);
-      continue;
-    }
-    if (alive_workers_ < workers_ + std::min(HeldWorkers(now), kMaxExtraWorkers)) {
-      StartWorker();
-      continue;
-    }
-    // As many extra threads as held workers: another when one more is held, if any may be.
-    SteadyTime next_held = SteadyTime::max();
-    if (alive_workers_ < workers_ + kMaxExtraWorkers) {
+    if (run_due) {
+      if (alive_workers_ < workers_ + std::min(HeldWorkers(now), kMaxExtraWorkers)) {
+        StartWorker();
+        continue;
+      }
+      // Not yet: when the next busy worker is held (or after kHeldAfter, at the limit).
+      wake = now + kHeldAfter;
       for (const SteadyTime since : busy_since_) {
         if (since != SteadyTime::max() && since + kHeldAfter > now) {
-          next_held = std::min(next_held, since + kHeldAfter);
+          wake = std::min(wake, since + kHeldAfter);
         }
       }
     }
-    if (next_held != SteadyTime::max()) {
-      clock_.WaitUntil(lock.native(), wake_timekeeper_, next_held, look_again);
-    } else {  // at the limit: the first thread to be free takes the run, late
-      wake_timekeeper_.wait(lock.native(), look_again);
-    }
+    clock_.WaitUntil(lock.native(), wake_timekeeper_, wake, look_again);
   }
 }
 

@@ -35,10 +35,10 @@
 //
 // Held workers (a silent target up to its timeout, a slow exec command): a worker busy with one
 // run or batch for kHeldAfter or longer no longer counts among `workers`. When every thread is
-// busy, a timekeeper thread waits for the next due run, and if a worker is held by then it
-// starts another worker thread for it, kMaxExtraWorkers at most beyond `workers`; a thread beyond
-// `workers` ends as soon as it finishes a run while fewer workers are held than there are extra
-// threads. Without it, a few silent targets spread over many batches held every worker for
+// busy, a timekeeper thread waits for the next due run (looking again every kHeldAfter), and if
+// a worker is held by then it starts another worker thread for it, kMaxExtraWorkers at most
+// beyond `workers`; a thread beyond `workers` ends as soon as it finishes a run while fewer
+// workers are held than there are extra threads. Without it, a few silent targets spread over many batches held every worker for
 // their timeout, and the other probes' runs started late by up to that timeout, or were skipped
 // (docs/configuration.md, `workers`). The timekeeper sleeps while any thread is idle.
 //

@@ -86,6 +86,15 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
   entry->next_due = due + interval * (behind + 1);
   by_due_.emplace(entry->next_due, entry);
   if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
+  if (entry->busy && !entry->predecessor && workers_ > 0) {
+    // The previous run is still on: this one starts as soon as it ends, as Prometheus's scrape
+    // loop does, and is skipped if it has not ended by the next due time (RunEnded). A run with
+    // a timeout equal to its interval that times out ends a moment after its next due time, and
+    // every other run was skipped: a silent target's down time stored as unknown in part.
+    if (entry->waiting_due) ++stats_.skipped;  // one waiting already: the later one waits
+    entry->waiting_due = due + interval * behind;
+    return std::nullopt;
+  }
   if (entry->busy || entry->predecessor) {
     ++stats_.skipped;
     return std::nullopt;
@@ -144,7 +153,25 @@ void Scheduler::Execute(const Task& task) {
   run_(task.entry->probe, due_wall);
   MutexLock lock(mu_);
   --stats_.busy_workers;
-  task.entry->busy = false;
+  RunEnded(task.entry);
+}
+
+void Scheduler::RunEnded(const std::shared_ptr<Entry>& entry) {
+  entry->busy = false;
+  if (!entry->waiting_due) return;
+  const SteadyTime due = *entry->waiting_due;
+  entry->waiting_due.reset();
+  const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
+  const auto current = entries_.find(entry->probe.spec.key);
+  if (stopping_ || current == entries_.end() || current->second != entry) return;  // gone
+  if (clock_.SteadyNow() >= due + interval) {  // the next run is due: it runs instead
+    ++stats_.skipped;
+    return;
+  }
+  entry->busy = true;
+  ++stats_.dispatched;
+  queue_.push_back(Task{entry, due});
+  WakeAllWorkers();  // rare: only after a run that outlasted its interval
 }
 
 void Scheduler::GatherBatch(std::vector<Task>& batch) {
@@ -188,12 +215,12 @@ void Scheduler::ExecuteBatch(std::vector<Task>& batch) {
     MutexLock lock(mu_);
     if (i >= batch.size() || ended[i]) return;
     ended[i] = true;
-    batch[i].entry->busy = false;
+    RunEnded(batch[i].entry);
   };
   batching_.run(items, finished);
   MutexLock lock(mu_);
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (!ended[i]) batch[i].entry->busy = false;
+    if (!ended[i]) RunEnded(batch[i].entry);
   }
   --stats_.busy_workers;
 }
@@ -294,12 +321,33 @@ void Scheduler::WorkerLoop(int worker) {
     busy_since_[w] = clock_.SteadyNow();
     // The last idle thread: from now on the timekeeper watches for held workers.
     if (++busy_threads_ >= alive_workers_) wake_timekeeper_.notify_all();
-    RunTask(std::move(*task), lock);
+    std::vector<Task> batch;
+    if (batching_.window.count() > 0 && batching_.run && task->entry->startable) {
+      batch.push_back(std::move(*task));
+      GatherBatch(batch);
+      if (batch.size() == 1) {
+        task = std::move(batch.front());
+        batch.clear();
+      }
+    }
+    KeepTime();  // time is kept while this run or batch lasts
+    lock.unlock();
+    if (batch.empty()) {
+      Execute(*task);
+    } else {
+      ExecuteBatch(batch);
+    }
+    lock.lock();
     busy_since_[w] = SteadyTime::max();
     const bool all_were_busy = busy_threads_-- >= alive_workers_;
-    // A thread beyond `workers` ends once there are more of them than workers held.
+    // A thread beyond `workers` ends once there are more of them than workers held, no run
+    // waits, and no thread was started for kExtraWorkerLinger: a load that comes and goes (a
+    // slow command, workers: 1) keeps its threads rather than starting and ending one every
+    // few runs (fresh eyes: ~10 a second).
+    const SteadyTime now = clock_.SteadyNow();
     const bool ends = alive_workers_ > workers_ &&
-                      alive_workers_ > workers_ + HeldWorkers(clock_.SteadyNow());
+                      alive_workers_ > workers_ + HeldWorkers(now) && queue_.empty() &&
+                      now - last_worker_started_ >= kExtraWorkerLinger && !RunDue(now);
     if (ends) {
       --alive_workers_;
       ended_workers_.push_back(worker);
@@ -313,24 +361,12 @@ void Scheduler::WorkerLoop(int worker) {
   }
 }
 
-void Scheduler::RunTask(Task task, MutexLock& lock) {
-  if (batching_.window.count() > 0 && batching_.run && task.entry->startable) {
-    std::vector<Task> batch;
-    batch.push_back(std::move(task));
-    GatherBatch(batch);
-    if (batch.size() > 1) {
-      KeepTime();  // time is kept while this batch lasts
-      lock.unlock();
-      ExecuteBatch(batch);
-      lock.lock();
-      return;
-    }
-    task = std::move(batch.front());
+bool Scheduler::RunDue(SteadyTime now) const {
+  for (const auto& [at, entry] : by_due_) {
+    if (at > now) return false;
+    if (!entry->busy) return true;
   }
-  KeepTime();  // time is kept while this run lasts
-  lock.unlock();
-  Execute(task);
-  lock.lock();
+  return false;
 }
 
 int Scheduler::HeldWorkers(SteadyTime now) const {
@@ -359,6 +395,7 @@ void Scheduler::StartWorker() {
   }
   ++alive_workers_;
   ++stats_.extra_workers_started;
+  last_worker_started_ = clock_.SteadyNow();
   const int worker = static_cast<int>(slot);
   threads_[slot] = std::thread([this, worker] {
     NameThisThread("obsmon-worker");
@@ -382,20 +419,13 @@ void Scheduler::TimekeeperLoop() {
       continue;
     }
     const SteadyTime now = clock_.SteadyNow();
-    // Is a run that can start due (a busy probe's due run is only counted as skipped), and when
+    // Is a run that can start due (a busy probe's due run waits for it: RunEnded), and when
     // to look again: at the next due time, or after kHeldAfter at the latest (a batch's runs
     // end one by one while its worker stays busy, and each may then be due).
-    bool run_due = false;
+    const bool run_due = !queue_.empty() || RunDue(now);
     SteadyTime wake = now + kHeldAfter;
-    for (const auto& [at, entry] : by_due_) {
-      if (at > now) {
-        wake = std::min(wake, at);
-        break;
-      }
-      if (!entry->busy) {
-        run_due = true;
-        break;
-      }
+    if (const auto next = by_due_.upper_bound(now); !run_due && next != by_due_.end()) {
+      wake = std::min(wake, next->first);
     }
     if (run_due) {
       if (alive_workers_ < workers_ + std::min(HeldWorkers(now), kMaxExtraWorkers)) {
@@ -461,6 +491,7 @@ void Scheduler::Stop() {
     // Runs not yet started are dropped: we are shutting down (or being restarted).
     for (auto& task : queue_) task.entry->busy = false;
     queue_.clear();
+    for (auto& [key, entry] : entries_) entry->waiting_due.reset();
     WakeAllWorkers();
   }
   wake_dispatcher_.notify_all();

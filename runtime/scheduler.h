@@ -3,7 +3,10 @@
 // - First runs are spread over the interval by a hash of the probe's identity, so 100 probes with
 //   a 15s interval do not all fire at once (as Prometheus spreads scrapes).
 // - A probe never has two runs at once: a run that comes due while the previous one is still
-//   busy is skipped and counted (obsmon_probe_skipped_runs_total).
+//   busy starts as soon as that one ends, as in Prometheus's scrape loop (a run timed out at a
+//   timeout equal to its interval ends a moment after the next due time); if that one has not
+//   ended by the next due time, the waiting run is skipped and counted
+//   (obsmon_scheduler_skipped_runs_total).
 // - Runs execute on a worker pool; each probe honours its own deadline, so a hanging target only
 //   holds one worker for at most its timeout and never delays another probe's run while another
 //   worker is free.
@@ -37,8 +40,9 @@
 // run or batch for kHeldAfter or longer no longer counts among `workers`. When every thread is
 // busy, a timekeeper thread waits for the next due run (looking again every kHeldAfter), and if
 // a worker is held by then it starts another worker thread for it, kMaxExtraWorkers at most
-// beyond `workers`; a thread beyond `workers` ends as soon as it finishes a run while fewer
-// workers are held than there are extra threads. Without it, a few silent targets spread over many batches held every worker for
+// beyond `workers`; a thread beyond `workers` ends when it finishes a run while fewer workers
+// are held than there are extra threads, no run is due and no thread was started for
+// kExtraWorkerLinger. Without it, a few silent targets spread over many batches held every worker for
 // their timeout, and the other probes' runs started late by up to that timeout, or were skipped
 // (docs/configuration.md, `workers`). The timekeeper sleeps while any thread is idle.
 //
@@ -140,9 +144,12 @@ class Scheduler {
   // A worker busy with one run or batch this long is held: it no longer counts among `workers`.
   // A healthy run lasts milliseconds, a batch of them a few more.
   static constexpr std::chrono::milliseconds kHeldAfter{100};
-  // At most this many worker threads beyond `workers` (each costs a stack, and a batch past
-  // them gathers more of the runs due meanwhile).
-  static constexpr int kMaxExtraWorkers = 64;
+  // At most this many worker threads beyond `workers`: each costs a stack (fresh eyes: RSS
+  // 19-22 MB with 72 threads), and past them a run waits for a thread and starts late
+  // (obsmon_scheduler_lag_seconds, the deploy/ rules' late and skipped alerts).
+  static constexpr int kMaxExtraWorkers = 256;
+  // An extra thread ends only when none was started for this long.
+  static constexpr std::chrono::seconds kExtraWorkerLinger{10};
 
   // The offset of a probe's first run within its interval (exposed for tests).
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
@@ -155,6 +162,9 @@ class Scheduler {
     SteadyTime next_due;
     bool startable = false;  // probe->Startable(), read once
     bool busy = false;   // queued or running
+    // A run that came due while busy: it starts when the running one ends (RunEnded), or is
+    // skipped when that is at or after the next due time.
+    std::optional<SteadyTime> waiting_due;
     int claimant = -1;   // the worker waiting for next_due to take it; -1: nobody
     // The entry this one replaced (same key, other settings) while it was busy: this one waits
     // until it is idle. Cleared once it is.
@@ -196,10 +206,12 @@ class Scheduler {
   // Wakes every worker, claim or none (probes changed, a task queued, stopping), and the
   // timekeeper.
   void WakeAllWorkers() REQUIRES(mu_);
-  // Runs `task` (with the batch it gathers) on the calling worker's thread, without the lock.
-  void RunTask(Task task, MutexLock& lock) REQUIRES(mu_);
   // Starts one more worker thread (in the place of one that ended, if any).
   void StartWorker() REQUIRES(mu_);
+  // The run of `entry` has ended: it is free, and the run that came due meanwhile is queued.
+  void RunEnded(const std::shared_ptr<Entry>& entry) REQUIRES(mu_);
+  // Whether a run that can start is due at `now` (a busy probe's is not).
+  bool RunDue(SteadyTime now) const REQUIRES(mu_);
   // Workers busy with one run or batch since kHeldAfter or longer before `now`.
   int HeldWorkers(SteadyTime now) const REQUIRES(mu_);
   // While every worker thread is busy: starts another for a due run when a worker is held.
@@ -234,6 +246,7 @@ class Scheduler {
   std::vector<SteadyTime> busy_since_ GUARDED_BY(mu_);
   std::vector<int> ended_workers_ GUARDED_BY(mu_);  // indexes of extra threads that ended
   int alive_workers_ GUARDED_BY(mu_) = 0;
+  SteadyTime last_worker_started_ GUARDED_BY(mu_);  // an extra one
   int busy_threads_ GUARDED_BY(mu_) = 0;
   bool timekeeper_recheck_ GUARDED_BY(mu_) = false;  // probes changed or stopping
   std::condition_variable wake_timekeeper_;

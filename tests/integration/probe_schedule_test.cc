@@ -576,5 +576,43 @@ TEST(ProbeScheduleTest, SilentTargetsDoNotDelayTheOtherProbes) {
   EXPECT_GE(silent_runs, static_cast<size_t>(kSilent * (kRequests - 2)));
 }
 
+// A run whose timeout equals its interval (allowed, and what `interval: 1s` gets with the
+// default 5s timeout) times out at its next due time and ends a moment after it. That next run
+// starts as it ends, as in Prometheus's scrape loop, rather than being skipped: before, a
+// silent target stored every other run, and the time between them (an interval, past the
+// coverage of interval x 1.5) was unknown instead of down.
+TEST(ProbeScheduleTest, ARunTimedOutAtItsIntervalDoesNotCostTheNextRun) {
+  ScratchDir dir;
+  SilentTarget silent;
+  const std::string probes = "      - {name: s, kind: http, url: \"http://127.0.0.1:" +
+                             std::to_string(silent.port()) + "/\", interval: 500ms}\n";
+  const Clock& clock = SystemClock::Instance();
+  const TimestampMs started = clock.NowMs();
+  auto obsmon = StartWeb(dir, "", probes);
+  ASSERT_TRUE(obsmon->started());
+  std::this_thread::sleep_for(6s);  // real time: the target's silence is what is measured
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait().value_or(-1), 0) << obsmon->Output();
+  const TimestampMs stopped = clock.NowMs();
+  auto reader = storage::Reader::Open(dir.File("obsmon.db"));
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  auto runs = (*reader)->ProbeRuns("web", 0, stopped + 60'000);
+  ASSERT_TRUE(runs.ok()) << runs.status().message();
+  ASSERT_GE(runs->size(), 2u);
+  int64_t widest = 0;
+  for (size_t k = 0; k < runs->size(); ++k) {
+    EXPECT_EQ((*runs)[k].reason, "timeout after 500ms");
+    EXPECT_EQ((*runs)[k].valid_for_ms, 750);
+    if (k > 0) widest = std::max(widest, (*runs)[k].ts_ms - (*runs)[k - 1].ts_ms);
+  }
+  // Each stored run covers 750 ms: consecutive runs closer than that leave no unknown time.
+  std::printf("%zu runs in %lld ms, the widest gap %lld ms\n", runs->size(),
+              static_cast<long long>(stopped - started), static_cast<long long>(widest));
+  EXPECT_LT(widest, 750);
+  // One run each 500 ms from the first (within the first interval) to the stop, give or take
+  // the one in flight at the SIGTERM (abandoned) and the start-up.
+  EXPECT_GE(static_cast<int64_t>(runs->size()), (stopped - started) / 500 - 3);
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -110,14 +110,18 @@ TEST(SchedulerTest, NeverRunsOneProbeTwiceAtOnceAndCountsSkips) {
     s.DispatchDue();
   }
   {
-    std::lock_guard<std::mutex> lock(mu);
+    std::unique_lock<std::mutex> lock(mu);
     release = true;
+    cv.notify_all();
+    // The run due last (less than an interval ago) waited for the first and starts as it ends,
+    // as in Prometheus's scrape loop; the nine due before it were skipped, each when the next
+    // came due.
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return total == 2; }));
   }
-  cv.notify_all();
   s.Stop();
   EXPECT_EQ(max_running, 1);
-  EXPECT_EQ(total, 1);
-  EXPECT_GE(s.Stats().skipped, 10u);
+  EXPECT_EQ(total, 2);
+  EXPECT_EQ(s.Stats().skipped, 9u);
 }
 
 // A reload that changes a probe's settings while its old instance is mid-run: the new instance
@@ -263,8 +267,9 @@ TEST(SchedulerTest, IdleWorkersWaitOnTheClockForTheEarliestRunsThemselves) {
 }
 
 // A run that hangs holds its worker only: the other worker keeps the time, so the hanging
-// probe's due runs are counted as skipped as they come, and another probe, whose claim was later
-// than the hanging probe's next due time, still runs on time.
+// probe's due runs are counted as skipped as they come (each but the last, which waits for the
+// hanging one and starts when it ends), and another probe, whose claim was later than the
+// hanging probe's next due time, still runs on time.
 TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
   FakeClock clock;
   RunLog log;
@@ -287,34 +292,38 @@ TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
   // To the hanging probe's first due time: its run starts and hangs.
   clock.Advance(hang_offset);
   ASSERT_TRUE(log.WaitForRuns(1));
-  // Every second after that, one more due run of the hanging probe: skipped, and counted at
-  // once by the other worker (it gave up its claim on "slow", due later).
+  // Every second after that, one more due run of the hanging probe: it waits, and the one that
+  // waited before is skipped and counted at once by the other worker (it gave up its claim on
+  // "slow", due later).
   for (uint64_t k = 1; k <= 5; ++k) {
     clock.Advance(1'000);
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (s.Stats().skipped < k && std::chrono::steady_clock::now() < give_up) {
+    while (s.Stats().skipped < k - 1 && std::chrono::steady_clock::now() < give_up) {
       std::this_thread::yield();
     }
-    ASSERT_EQ(s.Stats().skipped, k);
+    ASSERT_EQ(s.Stats().skipped, k - 1);
   }
   const int64_t elapsed = hang_offset + 5'000;
   ASSERT_LT(elapsed, slow_offset + 60'000);  // "slow" has run at most once so far
   // On to "slow"'s next due time, still with "hang" hanging: it runs, on time.
   const int64_t slow_due = elapsed <= slow_offset ? slow_offset : slow_offset + 60'000;
   clock.Advance(slow_due - elapsed);
-  ASSERT_TRUE(log.WaitForRuns(elapsed <= slow_offset ? 2 : 3));
+  const size_t before_release = elapsed <= slow_offset ? 2 : 3;
+  ASSERT_TRUE(log.WaitForRuns(before_release));
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
   }
   cv.notify_all();
+  // The hanging probe's run due last (less than its interval before now) starts as it ends.
+  ASSERT_TRUE(log.WaitForRuns(before_release + 1));
   s.Stop();
-  ASSERT_FALSE(log.runs.empty());
+  ASSERT_EQ(log.runs.size(), before_release + 1);
   EXPECT_EQ(log.runs.front(), std::make_pair(std::string("hang"), start_wall + hang_offset));
-  EXPECT_EQ(log.runs.back(), std::make_pair(std::string("slow"), start_wall + slow_due));
-  EXPECT_EQ(std::count_if(log.runs.begin(), log.runs.end(),
-                          [](const auto& run) { return run.first == "hang"; }),
-            1);
+  EXPECT_EQ(log.runs[before_release - 1],
+            std::make_pair(std::string("slow"), start_wall + slow_due));
+  const int64_t last_hang_due = hang_offset + (slow_due - hang_offset) / 1'000 * 1'000;
+  EXPECT_EQ(log.runs.back(), std::make_pair(std::string("hang"), start_wall + last_hang_due));
 }
 
 // Two of the names p0, p1, ... whose spread offsets on `interval_ms` lie between `least_ms` and
@@ -397,6 +406,22 @@ TEST(SchedulerTest, AHeldWorkerGetsAnExtraThreadForTheNextDueRun) {
     release = true;
   }
   cv.notify_all();
+  ASSERT_TRUE(WaitUntilIdle(s));
+  EXPECT_EQ(s.Stats().worker_threads, 2u) << "kept for kExtraWorkerLinger after its start";
+  // The two probes' next runs, on the two idle threads: the first ends less than
+  // kExtraWorkerLinger after the extra thread started, the second exactly that, and with no
+  // worker held its thread ends.
+  ASSERT_EQ(Scheduler::kExtraWorkerLinger, std::chrono::seconds(10));
+  // (Advanced to their due times, not to the clock's next deadline: the timekeeper may still
+  // be on the clock for a moment after the threads went idle.)
+  for (const int64_t offset : {hang_offset, other_offset}) {
+    clock.Advance(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      start + std::chrono::milliseconds(offset + 10'000) - clock.SteadyNow())
+                      .count());
+    ASSERT_TRUE(log.WaitForRuns(offset == hang_offset ? 3 : 4));
+    ASSERT_TRUE(WaitUntilIdle(s));
+    if (offset == hang_offset) EXPECT_EQ(s.Stats().worker_threads, 2u);
+  }
   EXPECT_TRUE(WaitForWorkerThreads(s, 1)) << "no worker held: back to `workers`";
   s.Stop();
   EXPECT_EQ(s.Stats().skipped, 0u);
@@ -637,7 +662,8 @@ TEST(SchedulerTest, AHangingRunInABatchHoldsOnlyItsOwnProbe) {
   ASSERT_TRUE(clock.WaitForWaiters(1));
   ASSERT_TRUE(clock.AdvanceToNextDeadline());
   ASSERT_TRUE(log.WaitForRuns(3));
-  // Next interval: the two others run again (the other worker), the hanging one is skipped.
+  // Next interval: the two others run again (the other worker); the hanging one's run waits
+  // for the one that hangs.
   for (int k = 0; k < 20 && log.size() < 5; ++k) {
     ASSERT_TRUE(clock.WaitForWaiters(1));
     ASSERT_TRUE(clock.AdvanceToNextDeadline());
@@ -650,14 +676,18 @@ TEST(SchedulerTest, AHangingRunInABatchHoldsOnlyItsOwnProbe) {
     release = true;
   }
   cv.notify_all();
+  // It starts as the hanging one ends, less than an interval after its due time.
+  ASSERT_TRUE(log.WaitForRuns(6));
   s.Stop();
-  ASSERT_GE(log.runs.size(), 5u);
+  ASSERT_EQ(log.runs.size(), 6u);
   std::map<std::string, int> count;
   for (const auto& run : log.runs) ++count[run.probe];
   ASSERT_EQ(count.size(), 3u);
-  for (const auto& [name, n] : count) EXPECT_EQ(n, name == hang_name ? 1 : 2) << name;
+  for (const auto& [name, n] : count) EXPECT_EQ(n, 2) << name;
   EXPECT_EQ(log.runs.front().batch, log.runs[2].batch) << "the first three runs were one batch";
-  EXPECT_GE(s.Stats().skipped, 1u);
+  EXPECT_EQ(log.runs.back().probe, hang_name);
+  EXPECT_EQ(log.runs.back().due, log.runs.front().due + 10'000) << "its nominal due time";
+  EXPECT_EQ(s.Stats().skipped, 0u);
 }
 
 double ProcessCpuSeconds() {

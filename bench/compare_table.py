@@ -23,11 +23,16 @@ ROWS = [
      "probe_cpu_us_obsmon_n1000_kept", "probe_cpu_us_stack_n1000_kept",
      "probe_cpu_ratio_n1000_kept", "µs", "obsmon ≤ 100 µs and ratio ≥ 10×",
      lambda o, r: o <= 100 and r >= 10),
+    ("CPU per HTTP probe, 100 targets at 1 s, a week in (obsmon on a week of their runs)",
+     "probe_cpu_us_obsmon_n100_week", "probe_cpu_us_stack_n100_week", "probe_cpu_ratio_n100_week",
+     "µs", "obsmon ≤ 100 µs and ratio ≥ 10×", lambda o, r: o <= 100 and r >= 10),
     ("RSS, 100 probes (minutes, not the 24 h soak)", "rss_mb_obsmon_n100", "rss_mb_stack_n100",
      "rss_ratio_n100",
      "MB", "≤ 30 MB (soak_bench for flatness)", lambda o, r: o <= 30),
     ("RSS, 1,000 probes (minutes, not the 24 h soak)", "rss_mb_obsmon_n1000", "rss_mb_stack_n1000",
      "rss_ratio_n1000", "MB", "≤ 80 MB (soak_bench for flatness)", lambda o, r: o <= 80),
+    ("RSS, 100 probes a week in", "rss_mb_obsmon_n100_week", "rss_mb_stack_n100_week",
+     "rss_ratio_n100_week", "MB", "≤ 30 MB", lambda o, r: o <= 30),
     ("rules: 1,000 rules × 10,000 series, per cycle", "rules_ms_obsmon_cpu",
      "rules_ms_prometheus_groups", "rules_prometheus_groups_over_obsmon_cpu", "ms",
      "obsmon ≤ 15 ms CPU", lambda o, r: o <= 15),
@@ -53,6 +58,7 @@ def main():
         if not sections:
             return False
         for section, suffix in (("probes100", "_n100"), ("probes1000", "_n1000"),
+                                ("probes100_week", "_n100_week"),
                                 ("probes100_kept", "_n100_kept"),
                                 ("probes1000_kept", "_n1000_kept")):
             if result_name.endswith(suffix):

@@ -42,12 +42,15 @@ class LoopbackTargets {
 
   int port() const { return port_; }
 
-  // `n` entries of a component's `probes:` list (6-space indent): http probes t0..t<n-1> of
-  // this server, every `interval_ms`, with that timeout, and `keep_alive` when not empty.
-  std::string ProbesYaml(int n, int interval_ms, const std::string& keep_alive = "") const {
+  // `n` entries of a component's `probes:` list (6-space indent): http probes <prefix>0 ..
+  // <prefix><n-1> of this server, every `interval_ms`, with that timeout, and `keep_alive` when
+  // not empty.
+  std::string ProbesYaml(int n, int interval_ms, const std::string& keep_alive = "",
+                         const std::string& prefix = "t") const {
     std::string out;
     for (int i = 0; i < n; ++i) {
-      out += "      - {name: t" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
+      out += "      - {name: " + prefix + std::to_string(i) +
+             ", kind: http, url: \"http://127.0.0.1:" +
              std::to_string(port_) + "/t/" + std::to_string(i) + "\", interval: " +
              std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms" +
              (keep_alive.empty() ? "" : ", keep_alive: " + keep_alive) + "}\n";

@@ -8,6 +8,12 @@
 // the same targets and stack). OBSMON_BENCH_KEEP_ALIVE=<duration> (e.g. 1m) gives obsmon's probes
 // that keep_alive (blackbox_exporter connects for every probe whatever it is told) and the
 // target is bench/epoll_http_target.h, which keeps connections; its RESULT names end in "_kept".
+// OBSMON_BENCH_WEEK_DB=<path> starts obsmon on a copy of that database, a week of N probes' runs
+// written by `report_memory_bench --probes N --days 7 --db PATH --end-now` (component `carbon`,
+// probes health-0 ..), and names its probes so that they go on with that week: what a user's
+// daemon costs a week into an observation (a bigger database for the writer, a longer window
+// for the uptime refresher); its RESULT names end in "_week". blackbox_exporter and Prometheus
+// start afresh (a week of Prometheus's own TSDB is not simulated).
 //
 // The targets are N paths of one in-process loopback HTTP server (bench/loopback_targets.h).
 // obsmon probes each path every interval and stores every run in SQLite. Prometheus scrapes
@@ -22,9 +28,13 @@
 // "RESULT <name> <min> <median> <max>" that bench/compare.sh gathers into its table.
 #include <httplib.h>
 
+#include <csignal>
+
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -47,6 +57,22 @@ using obsmon::testing::ScratchDir;
 using obsmon::testing::Subprocess;
 using obsmon::testing::WaitUntil;
 using obsmon::testing::WriteWholeFile;
+
+// Set by SIGTERM, SIGINT or SIGHUP: the bench stops at once and its destructors stop obsmon,
+// blackbox_exporter and Prometheus and remove the scratch directory (fresh eyes: a killed bench
+// left the three probing on, a dead target, with no end).
+std::atomic<bool> stop_requested{false};
+extern "C" void RequestStop(int) { stop_requested = true; }
+
+// Sleeps `seconds`, or less when a stop is requested; false then.
+bool SleepUnlessStopped(int seconds) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!stop_requested && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(100), end - std::chrono::steady_clock::now()));
+  }
+  return !stop_requested;
+}
 
 double Counter(int port, const std::string& prefix) {
   httplib::Client c("127.0.0.1", port);
@@ -105,6 +131,9 @@ int main(int argc, char** argv) {
       other != nullptr ? std::string(other) : std::string(OBSMON_BINARY_DIR) + "/obsmon";
   const char* keep_env = std::getenv("OBSMON_BENCH_KEEP_ALIVE");
   const std::string keep_alive = keep_env != nullptr ? keep_env : "";
+  const char* week_env = std::getenv("OBSMON_BENCH_WEEK_DB");
+  const std::string week_db = week_env != nullptr ? week_env : "";
+  for (const int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, RequestStop);
   ScratchDir dir;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
@@ -115,11 +144,23 @@ int main(int argc, char** argv) {
               keep_alive.empty() ? ""
                                  : ("; obsmon's probes with keep_alive: " + keep_alive).c_str());
 
+  if (!week_db.empty()) {
+    std::error_code error;
+    std::filesystem::copy_file(week_db, dir.File("obsmon.db"), error);
+    if (error) {
+      std::fprintf(stderr, "cannot copy %s: %s\n", week_db.c_str(), error.message().c_str());
+      return 2;
+    }
+    std::printf("obsmon starts on a copy of %s (%.2f GB)\n", week_db.c_str(),
+                static_cast<double>(std::filesystem::file_size(week_db)) / 1e9);
+  }
   const int obsmon_port = obsmon::testing::FreeLoopbackPort();
-  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:" + std::to_string(obsmon_port) +
-                                             "\nstorage:\n  path: " + dir.File("obsmon.db") +
-                                             "\ncomponents:\n  - name: bench\n    probes:\n" +
-                                             targets.ProbesYaml(n, interval_ms, keep_alive));
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:" + std::to_string(obsmon_port) + "\nstorage:\n  path: " +
+                     dir.File("obsmon.db") + "\ncomponents:\n  - name: " +
+                     (week_db.empty() ? "bench" : "carbon") + "\n    probes:\n" +
+                     targets.ProbesYaml(n, interval_ms, keep_alive,
+                                        week_db.empty() ? "t" : "health-"));
   Subprocess obs({obsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level", "warn"},
                  dir.File("obsmon.log"));
 
@@ -140,13 +181,20 @@ int main(int argc, char** argv) {
                   dir.File("prometheus.log"));
   const char* runs_obsmon = "obsmon_probe_runs_total{";
   const char* runs_prom = "prometheus_target_interval_length_seconds_count{";
-  if (!WaitUntil([&] { return Counter(obsmon_port, runs_obsmon) >= n; }, 60s) ||
-      !WaitUntil([&] { return Counter(prom_port, runs_prom) >= n; }, 60s)) {
+  const auto stopped = [] {
+    std::fprintf(stderr, "probe_stack_bench: stopped by a signal\n");
+    return 143;
+  };
+  const bool probing =
+      WaitUntil([&] { return stop_requested || Counter(obsmon_port, runs_obsmon) >= n; }, 60s) &&
+      WaitUntil([&] { return stop_requested || Counter(prom_port, runs_prom) >= n; }, 60s);
+  if (stop_requested) return stopped();
+  if (!probing) {
     std::fprintf(stderr, "a stack did not start probing:\nobsmon: %s\nblackbox: %s\nprometheus: %s\n",
                  obs.Output().c_str(), bb.Output().c_str(), prom.Output().c_str());
     return 1;
   }
-  std::this_thread::sleep_for(std::chrono::seconds(warmup_s));
+  if (!SleepUnlessStopped(warmup_s)) return stopped();
 
   std::printf("%-7s | %10s %8s %9s %8s | %10s %8s %8s %9s %8s | %6s\n", "window", "obsmon runs",
               "CPU s", "us/probe", "RSS MB", "stack runs", "bb CPU s", "prom CPU", "us/probe",
@@ -156,7 +204,7 @@ int main(int argc, char** argv) {
     const double o_runs0 = Counter(obsmon_port, runs_obsmon);
     const double p_runs0 = Counter(prom_port, runs_prom);
     const ProcStats o0 = ReadProc(obs.pid()), b0 = ReadProc(bb.pid()), p0 = ReadProc(prom.pid());
-    std::this_thread::sleep_for(std::chrono::seconds(window_s));
+    if (!SleepUnlessStopped(window_s)) return stopped();
     const ProcStats o1 = ReadProc(obs.pid()), b1 = ReadProc(bb.pid()), p1 = ReadProc(prom.pid());
     Window x;
     x.obsmon_runs = Counter(obsmon_port, runs_obsmon) - o_runs0;
@@ -195,7 +243,8 @@ int main(int argc, char** argv) {
     std::printf("%-40s %10.2f %10.2f %10.2f %s\n", name.c_str(), s.min, s.median, s.max, unit);
   };
   std::printf("%-40s %10s %10s %10s\n", "min-median-max over windows", "min", "median", "max");
-  const std::string at = "n" + std::to_string(n) + (keep_alive.empty() ? "" : "_kept");
+  const std::string at = "n" + std::to_string(n) + (keep_alive.empty() ? "" : "_kept") +
+                         (week_db.empty() ? "" : "_week");
   result("obsmon CPU per probe", o_us, "us");
   result("blackbox+Prometheus CPU per probe", s_us, "us");
   result("CPU per probe, stack / obsmon", ratio, "x");

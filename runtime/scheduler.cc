@@ -317,9 +317,7 @@ void Scheduler::WorkerLoop(int worker) {
       --idle_unclaimed_workers_;
     }
     if (!task) continue;
-    const auto w = static_cast<size_t>(worker);
-    busy_since_[w] = clock_.SteadyNow();
-    // The last idle thread: from now on the timekeeper watches for held workers.
+    // The last idle thread: from now on the timekeeper watches for runs left waiting.
     if (++busy_threads_ >= alive_workers_) wake_timekeeper_.notify_all();
     std::vector<Task> batch;
     if (batching_.window.count() > 0 && batching_.run && task->entry->startable) {
@@ -338,16 +336,13 @@ void Scheduler::WorkerLoop(int worker) {
       ExecuteBatch(batch);
     }
     lock.lock();
-    busy_since_[w] = SteadyTime::max();
     const bool all_were_busy = busy_threads_-- >= alive_workers_;
-    // A thread beyond `workers` ends once there are more of them than workers held, no run
-    // waits, and no thread was started for kExtraWorkerLinger: a load that comes and goes (a
-    // slow command, workers: 1) keeps its threads rather than starting and ending one every
-    // few runs (fresh eyes: ~10 a second).
+    // A thread beyond `workers` ends when no run waits and no thread was started for
+    // kExtraWorkerLinger: a load that comes and goes (a slow command, workers: 1) keeps its
+    // threads rather than starting and ending one every few runs (fresh eyes: ~10 a second).
     const SteadyTime now = clock_.SteadyNow();
     const bool ends = alive_workers_ > workers_ &&
-                      alive_workers_ > workers_ + HeldWorkers(now) && queue_.empty() &&
-                      now - last_worker_started_ >= kExtraWorkerLinger && !RunDue(now);
+                      now - last_worker_started_ >= kExtraWorkerLinger && !EarliestWaiting(now);
     if (ends) {
       --alive_workers_;
       ended_workers_.push_back(worker);
@@ -361,20 +356,19 @@ void Scheduler::WorkerLoop(int worker) {
   }
 }
 
-bool Scheduler::RunDue(SteadyTime now) const {
+std::optional<SteadyTime> Scheduler::EarliestWaiting(SteadyTime now) const {
+  std::optional<SteadyTime> earliest;
+  for (const Task& task : queue_) {
+    if (!earliest || task.due < *earliest) earliest = task.due;
+  }
   for (const auto& [at, entry] : by_due_) {
-    if (at > now) return false;
-    if (!entry->busy) return true;
+    if (at > now || (earliest && at >= *earliest)) break;
+    if (!entry->busy) {
+      earliest = at;
+      break;
+    }
   }
-  return false;
-}
-
-int Scheduler::HeldWorkers(SteadyTime now) const {
-  int held = 0;
-  for (const SteadyTime since : busy_since_) {
-    if (since != SteadyTime::max() && now - since >= kHeldAfter) ++held;
-  }
-  return held;
+  return earliest;
 }
 
 void Scheduler::StartWorker() {
@@ -391,7 +385,6 @@ void Scheduler::StartWorker() {
     if (worker_wake_.size() <= slot) {
       worker_wake_.push_back(std::make_unique<std::condition_variable>());
     }
-    busy_since_.push_back(SteadyTime::max());
   }
   ++alive_workers_;
   ++stats_.extra_workers_started;
@@ -419,26 +412,19 @@ void Scheduler::TimekeeperLoop() {
       continue;
     }
     const SteadyTime now = clock_.SteadyNow();
-    // Is a run that can start due (a busy probe's due run waits for it: RunEnded), and when
-    // to look again: at the next due time, or after kHeldAfter at the latest (a batch's runs
-    // end one by one while its worker stays busy, and each may then be due).
-    const bool run_due = !queue_.empty() || RunDue(now);
-    SteadyTime wake = now + kHeldAfter;
-    if (const auto next = by_due_.upper_bound(now); !run_due && next != by_due_.end()) {
-      wake = std::min(wake, next->first);
-    }
-    if (run_due) {
-      if (alive_workers_ < workers_ + std::min(HeldWorkers(now), kMaxExtraWorkers)) {
+    // A run left waiting kLateAfter starts on a thread of its own (a busy probe's due run waits
+    // for that probe's run instead: RunEnded). Else look again when the earliest waiting run
+    // will be that late, or the next one due, every kPollWhileBusy at most (a batch's runs end
+    // one by one while its worker stays busy, and each may then be due).
+    SteadyTime wake = now + kPollWhileBusy;
+    if (const auto waiting = EarliestWaiting(now)) {
+      if (now >= *waiting + kLateAfter && alive_workers_ < workers_ + kMaxExtraWorkers) {
         StartWorker();
         continue;
       }
-      // Not yet: when the next busy worker is held (or after kHeldAfter, at the limit).
-      wake = now + kHeldAfter;
-      for (const SteadyTime since : busy_since_) {
-        if (since != SteadyTime::max() && since + kHeldAfter > now) {
-          wake = std::min(wake, since + kHeldAfter);
-        }
-      }
+      if (now < *waiting + kLateAfter) wake = std::min(wake, *waiting + kLateAfter);
+    } else if (const auto next = by_due_.upper_bound(now); next != by_due_.end()) {
+      wake = std::min(wake, next->first + kLateAfter);
     }
     clock_.WaitUntil(lock.native(), wake_timekeeper_, wake, look_again);
   }
@@ -452,7 +438,6 @@ void Scheduler::Start() {
   while (worker_wake_.size() < static_cast<size_t>(workers_)) {
     worker_wake_.push_back(std::make_unique<std::condition_variable>());
   }
-  busy_since_.assign(static_cast<size_t>(workers_), SteadyTime::max());
   ended_workers_.clear();
   alive_workers_ = workers_;
   busy_threads_ = 0;

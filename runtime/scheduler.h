@@ -36,15 +36,14 @@
 // only its own run and its own probe; the worker is busy until the batch's last run ends. The
 // batch reads the answers it expects together too (ProbeRunner::RunBatch).
 //
-// Held workers (a silent target up to its timeout, a slow exec command): a worker busy with one
-// run or batch for kHeldAfter or longer no longer counts among `workers`. When every thread is
-// busy, a timekeeper thread waits for the next due run (looking again every kHeldAfter), and if
-// a worker is held by then it starts another worker thread for it, kMaxExtraWorkers at most
-// beyond `workers`; a thread beyond `workers` ends when it finishes a run while fewer workers
-// are held than there are extra threads, no run is due and no thread was started for
-// kExtraWorkerLinger. Without it, a few silent targets spread over many batches held every worker for
-// their timeout, and the other probes' runs started late by up to that timeout, or were skipped
-// (docs/configuration.md, `workers`). The timekeeper sleeps while any thread is idle.
+// Extra worker threads (a silent target holds its run's worker up to its timeout, a slow exec
+// command for as long as it runs): when every worker thread is busy and a run has waited
+// kLateAfter, a timekeeper thread starts another worker thread for it, kMaxExtraWorkers at most
+// beyond `workers`; a thread beyond `workers` ends when it finishes a run while no run waits and
+// no thread was started for kExtraWorkerLinger. Without them, a few silent targets spread over
+// many batches held every worker for their timeout, and the other probes' runs started late by
+// up to that timeout, or were skipped (docs/configuration.md, `workers`). The timekeeper sleeps
+// while any worker thread is idle, and looks every kPollWhileBusy at most while none is.
 //
 // Thread-safe. Time and waiting come from the injected Clock: tests call DispatchDue() with a
 // FakeClock and zero workers, which runs probes inline, or Start() and advance the FakeClock.
@@ -88,7 +87,7 @@ struct SchedulerStats {
   uint64_t lag_count = 0;
   uint64_t queue_depth = 0;     // runs due and not started yet, now
   uint64_t busy_workers = 0;
-  uint64_t worker_threads = 0;         // now: `workers`, plus the extra ones while workers are held
+  uint64_t worker_threads = 0;         // now: `workers`, plus the extra ones
   uint64_t extra_workers_started = 0;  // threads started beyond `workers`, total
 };
 
@@ -141,15 +140,17 @@ class Scheduler {
 
   SchedulerStats Stats() const;
 
-  // A worker busy with one run or batch this long is held: it no longer counts among `workers`.
-  // A healthy run lasts milliseconds, a batch of them a few more.
-  static constexpr std::chrono::milliseconds kHeldAfter{100};
+  // A run due this long with every worker thread busy gets a thread of its own (a healthy run
+  // lasts a millisecond or so, and a thread costs ~100 µs to start).
+  static constexpr std::chrono::milliseconds kLateAfter{10};
+  // While every thread is busy, the timekeeper looks at least this often.
+  static constexpr std::chrono::milliseconds kPollWhileBusy{100};
   // At most this many worker threads beyond `workers`: each costs a stack (fresh eyes: RSS
   // 19-22 MB with 72 threads), and past them a run waits for a thread and starts late
   // (obsmon_scheduler_lag_seconds, the deploy/ rules' late and skipped alerts).
   static constexpr int kMaxExtraWorkers = 256;
   // An extra thread ends only when none was started for this long.
-  static constexpr std::chrono::seconds kExtraWorkerLinger{10};
+  static constexpr std::chrono::seconds kExtraWorkerLinger{60};
 
   // The offset of a probe's first run within its interval (exposed for tests).
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
@@ -210,11 +211,10 @@ class Scheduler {
   void StartWorker() REQUIRES(mu_);
   // The run of `entry` has ended: it is free, and the run that came due meanwhile is queued.
   void RunEnded(const std::shared_ptr<Entry>& entry) REQUIRES(mu_);
-  // Whether a run that can start is due at `now` (a busy probe's is not).
-  bool RunDue(SteadyTime now) const REQUIRES(mu_);
-  // Workers busy with one run or batch since kHeldAfter or longer before `now`.
-  int HeldWorkers(SteadyTime now) const REQUIRES(mu_);
-  // While every worker thread is busy: starts another for a due run when a worker is held.
+  // The due time of the earliest run that could start now and waits for a thread (queued, or
+  // due and not busy), if any.
+  std::optional<SteadyTime> EarliestWaiting(SteadyTime now) const REQUIRES(mu_);
+  // While every worker thread is busy: starts another for a run left waiting kLateAfter.
   void TimekeeperLoop();
 
   const Clock& clock_;
@@ -242,8 +242,6 @@ class Scheduler {
   int idle_unclaimed_workers_ GUARDED_BY(mu_) = 0;  // workers waiting with nothing claimed
   size_t claims_ GUARDED_BY(mu_) = 0;               // entries claimed now
   bool started_ GUARDED_BY(mu_) = false;
-  // Per worker thread (index = worker): when its current run or batch started; max(): idle.
-  std::vector<SteadyTime> busy_since_ GUARDED_BY(mu_);
   std::vector<int> ended_workers_ GUARDED_BY(mu_);  // indexes of extra threads that ended
   int alive_workers_ GUARDED_BY(mu_) = 0;
   SteadyTime last_worker_started_ GUARDED_BY(mu_);  // an extra one

@@ -231,13 +231,13 @@ std::vector<MetricFamily> SchedulerFamilies(const SchedulerMetrics& s) {
                      MetricType::Gauge);
   AddGauge(&busy, {}, static_cast<double>(s.busy_workers));
   auto threads = Family("obsmon_scheduler_worker_threads",
-                        "Probe worker threads now: `workers`, plus one started for a due run "
-                        "while every worker was busy and one was held by a run for 100ms or more.",
+                        "Probe worker threads now: `workers`, plus those started for runs "
+                        "that waited 10ms while every worker thread was busy.",
                         MetricType::Gauge);
   AddGauge(&threads, {}, static_cast<double>(s.worker_threads));
   auto extra = Family("obsmon_scheduler_extra_workers_started_total",
-                      "Worker threads started beyond `workers` for runs due while workers were "
-                      "held by slow runs.",
+                      "Worker threads started beyond `workers` for runs that waited while "
+                      "every worker thread was busy.",
                       MetricType::Counter);
   AddCounter(&extra, {}, static_cast<double>(s.extra_workers_started));
   auto kept = Family("obsmon_http_kept_connections",

@@ -355,11 +355,11 @@ bool WaitForWorkerThreads(const Scheduler& s, uint64_t n) {
   return true;
 }
 
-// A run that hangs holds its worker; with every worker held, a probe due later used to wait for
+// A run that hangs holds its worker; with every worker busy, a probe due later used to wait for
 // it (a few silent targets spread over many batches held every worker for their timeout). The
-// timekeeper starts one more worker thread for the due run, which then runs on time, and the
-// extra thread ends once no worker is held.
-TEST(SchedulerTest, AHeldWorkerGetsAnExtraThreadForTheNextDueRun) {
+// timekeeper starts one more worker thread once the run has waited Scheduler::kLateAfter, and
+// the extra thread ends once no run waits and none was started for kExtraWorkerLinger.
+TEST(SchedulerTest, ARunLeftWaitingByBusyWorkersGetsAnExtraThread) {
   FakeClock clock;
   RunLog log;
   std::mutex mu;
@@ -379,21 +379,23 @@ TEST(SchedulerTest, AHeldWorkerGetsAnExtraThreadForTheNextDueRun) {
   const int64_t other_offset = Scheduler::SpreadOffsetMs({"comp", other}, 10'000);
   const TimestampMs start_wall = clock.NowMs();
   const SteadyTime start = clock.SteadyNow();
+  const SteadyTime other_late = start + std::chrono::milliseconds(other_offset) +
+                                Scheduler::kLateAfter;
   s.Start();
   ASSERT_TRUE(clock.WaitForWaiters(1));  // the one worker, for the hanging probe's due time
   clock.Advance(hang_offset);
   ASSERT_TRUE(log.WaitForRuns(1));
   EXPECT_EQ(s.Stats().worker_threads, 1u);
   // The only worker is busy: the timekeeper waits on the clock, looking again every
-  // kHeldAfter at most, and at the other probe's due time (the worker is held by then).
+  // kPollWhileBusy at most, and when the other probe's run has waited kLateAfter.
   std::vector<SteadyTime> looks;
-  while (looks.empty() || looks.back() < start + std::chrono::milliseconds(other_offset)) {
+  while (looks.empty() || looks.back() < other_late) {
     ASSERT_TRUE(clock.WaitForWaiters(1));
     looks.push_back(*clock.NextDeadline());
-    ASSERT_LE(looks.back() - clock.SteadyNow(), Scheduler::kHeldAfter);
+    ASSERT_LE(looks.back() - clock.SteadyNow(), Scheduler::kPollWhileBusy);
     ASSERT_TRUE(clock.AdvanceToNextDeadline());
   }
-  EXPECT_EQ(looks.back(), start + std::chrono::milliseconds(other_offset));
+  EXPECT_EQ(looks.back(), other_late);
   ASSERT_TRUE(log.WaitForRuns(2)) << "the other probe ran while the first still hangs";
   {
     std::lock_guard<std::mutex> lock(log.mu);
@@ -407,30 +409,35 @@ TEST(SchedulerTest, AHeldWorkerGetsAnExtraThreadForTheNextDueRun) {
   }
   cv.notify_all();
   ASSERT_TRUE(WaitUntilIdle(s));
-  EXPECT_EQ(s.Stats().worker_threads, 2u) << "kept for kExtraWorkerLinger after its start";
-  // The two probes' next runs, on the two idle threads: the first ends less than
-  // kExtraWorkerLinger after the extra thread started, the second exactly that, and with no
-  // worker held its thread ends.
-  ASSERT_EQ(Scheduler::kExtraWorkerLinger, std::chrono::seconds(10));
-  // (Advanced to their due times, not to the clock's next deadline: the timekeeper may still
-  // be on the clock for a moment after the threads went idle.)
-  for (const int64_t offset : {hang_offset, other_offset}) {
-    clock.Advance(std::chrono::duration_cast<std::chrono::milliseconds>(
-                      start + std::chrono::milliseconds(offset + 10'000) - clock.SteadyNow())
-                      .count());
-    ASSERT_TRUE(log.WaitForRuns(offset == hang_offset ? 3 : 4));
-    ASSERT_TRUE(WaitUntilIdle(s));
-    if (offset == hang_offset) EXPECT_EQ(s.Stats().worker_threads, 2u);
+  // The next runs of both probes, interval after interval, each at its due time (one due at a
+  // time: nothing waits): the extra thread stays for kExtraWorkerLinger after it started at
+  // other_late, and ends with the first run that ends after that, the hanging probe's 7th.
+  ASSERT_EQ(Scheduler::kExtraWorkerLinger, std::chrono::seconds(60));
+  size_t runs = 2;
+  for (int k = 1; k <= 8; ++k) {
+    for (const int64_t offset : {hang_offset, other_offset}) {
+      const SteadyTime due = start + std::chrono::milliseconds(offset + 10'000 * k);
+      clock.Advance(
+          std::chrono::duration_cast<std::chrono::milliseconds>(due - clock.SteadyNow()).count());
+      ASSERT_TRUE(log.WaitForRuns(++runs)) << k;
+      ASSERT_TRUE(WaitUntilIdle(s));
+      if (due < other_late + Scheduler::kExtraWorkerLinger) {
+        EXPECT_EQ(s.Stats().worker_threads, 2u) << k;
+      } else {
+        EXPECT_TRUE(WaitForWorkerThreads(s, 1)) << k;
+      }
+    }
   }
-  EXPECT_TRUE(WaitForWorkerThreads(s, 1)) << "no worker held: back to `workers`";
+  EXPECT_EQ(s.Stats().extra_workers_started, 1u);
+  EXPECT_TRUE(WaitForWorkerThreads(s, 1)) << "back to `workers`";
   s.Stop();
   EXPECT_EQ(s.Stats().skipped, 0u);
 }
 
-// A worker busy for less than Scheduler::kHeldAfter is not held: the timekeeper waits until it
-// would be, and a run that ends before starts no thread (with `workers: 1` every run keeps the
-// only worker busy, and a thread started and ended for each would cost more than the run).
-TEST(SchedulerTest, ABriefRunStartsNoExtraThread) {
+// A run due while the only worker is busy waits kLateAfter for it; a worker free by then takes
+// it, and no thread is started (with `workers: 1` every run keeps the only worker busy, and a
+// thread started for each would cost more than the run).
+TEST(SchedulerTest, ARunThatWaitsLessThankLateAfterStartsNoThread) {
   FakeClock clock;
   RunLog log;
   std::mutex mu;
@@ -454,21 +461,19 @@ TEST(SchedulerTest, ABriefRunStartsNoExtraThread) {
   ASSERT_TRUE(clock.WaitForWaiters(1));
   clock.Advance(first_offset);
   ASSERT_TRUE(log.WaitForRuns(1));
-  // The second run is due before the first has lasted kHeldAfter: at its due time the
-  // timekeeper waits for the moment the worker would be held.
-  ASSERT_TRUE(clock.WaitForWaiters(1));
-  EXPECT_EQ(clock.NextDeadline(), start + std::chrono::milliseconds(second_offset));
-  ASSERT_TRUE(clock.AdvanceToNextDeadline());
+  // The timekeeper looks when the second run will have waited kLateAfter.
   ASSERT_TRUE(clock.WaitForWaiters(1));
   EXPECT_EQ(clock.NextDeadline(),
-            start + std::chrono::milliseconds(first_offset) + Scheduler::kHeldAfter);
+            start + std::chrono::milliseconds(second_offset) + Scheduler::kLateAfter);
+  // The second run comes due; the first ends before it has waited kLateAfter.
+  clock.Advance(second_offset - first_offset);
   {
     std::lock_guard<std::mutex> lock(mu);
     release = true;
   }
   cv.notify_all();
-  // The worker, free, takes the second run, due since the advance.
   ASSERT_TRUE(log.WaitForRuns(2));
+  ASSERT_TRUE(WaitUntilIdle(s));
   s.Stop();
   EXPECT_EQ(log.runs[1], std::make_pair(second, start_wall + second_offset));
   EXPECT_EQ(s.Stats().extra_workers_started, 0u);

@@ -48,8 +48,8 @@ missing=()
 for tool in prometheus prometheus-blackbox-exporter promtool grep rg python3 curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-for bin in obsmon bench/probe_stack_bench bench/rules_bench bench/log_scan_bench bench/report_bench \
-  bench/report_memory_bench; do
+for bin in obsmon bench/probe_stack_bench bench/rules_bench bench/log_scan_bench \
+  bench/report_bench bench/report_memory_bench; do
   [ -x "$BUILD/$bin" ] || missing+=("$BUILD/$bin (scripts/build.sh)")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -57,7 +57,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
-SECTIONS=${SECTIONS:-probes100 probes1000 probes100_kept probes1000_kept probes100_week log rules report}
+ALL="probes100 probes1000 probes100_kept probes1000_kept probes100_week log rules report"
+SECTIONS=${SECTIONS:-$ALL}
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/obsmon-compare.XXXXXX")
 echo "compare: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg); $(git rev-parse --short HEAD 2>/dev/null || echo '?');" \
@@ -107,8 +108,8 @@ section probes1000_kept env OBSMON_BENCH_KEEP_ALIVE=1m "$BUILD/bench/probe_stack
 # their runs (written first, a few minutes, then removed).
 section probes100_week bash -c '"$1/bench/report_memory_bench" --probes 100 --days "$2" --db "$3" \
   --end-now && OBSMON_BENCH_WEEK_DB="$3" "$1/bench/probe_stack_bench" 100 "$4" "$5" 1000 "$6"; \
-  rc=$?; rm -f "$3" "$3-wal" "$3-shm" "$3.lock"; exit $rc' week "$BUILD" "$WEEK_DAYS" "$LOGS/week.db" \
-  "$WINDOWS" "$WINDOW_S" "$WARMUP_S"
+  rc=$?; rm -f "$3" "$3-wal" "$3-shm" "$3.lock"; exit $rc' \
+  week "$BUILD" "$WEEK_DAYS" "$LOGS/week.db" "$WINDOWS" "$WINDOW_S" "$WARMUP_S"
 section log env OBSMON_BUILD_DIR="$BUILD" bench/log_compare.sh --size-mb "$LOG_MB" \
   --runs "$LOG_RUNS" --cold-runs "$LOG_RUNS" --obsmon "$BUILD/obsmon" --bench "$BUILD/bench/log_scan_bench"
 section rules env OBSMON_BUILD_DIR="$BUILD" CYCLES="$CYCLES" RULES_WARM_S="$RULES_WARM_S" \

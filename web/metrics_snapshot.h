@@ -64,7 +64,7 @@ struct SchedulerMetrics {
   // The http probes' connections kept open between runs (keep_alive), and how many may be.
   int64_t kept_connections = 0;
   int64_t kept_connections_limit = 0;
-  uint64_t worker_threads = 0;         // `workers`, plus extra ones while workers are held
+  uint64_t worker_threads = 0;         // `workers`, plus the extra ones
   uint64_t extra_workers_started = 0;  // total
 };
 

@@ -464,7 +464,7 @@ TEST(ProbeScheduleTest, ABatchKeepsOnlyAFewRequestsToOneServerInFlight) {
 }
 
 // Silent targets spread over the batches hold each batch's worker for their timeout; with
-// `workers: 2` and ten silent probes among twenty at 1 s, every worker was held most of the
+// `workers: 2` and twenty silent probes among thirty at 1 s, every worker was busy most of the
 // time and the answering probes' runs came late, by up to the timeout. Seen from the target
 // that answers (its own log of each request's arrival): each answering probe's requests come an
 // interval apart, within the batch window, while the silent ones time out. The kernel's list of
@@ -557,7 +557,7 @@ TEST(ProbeScheduleTest, SilentTargetsDoNotDelayTheOtherProbes) {
   EXPECT_GE(gaps_in_window, gaps * 95 / 100) << gaps_in_window << " of " << gaps;
   EXPECT_LE(spreads[spreads.size() / 2], 100);
   EXPECT_LE(spreads.back(), kWindow + 100);
-  EXPECT_GT(most_threads, 2) << "extra threads while the workers were held";
+  EXPECT_GT(most_threads, 2) << "extra threads while every worker was busy";
   EXPECT_LE(most_threads, 2 + 64);
 
   auto reader = storage::Reader::Open(dir.File("obsmon.db"));

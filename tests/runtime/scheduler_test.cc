@@ -218,14 +218,19 @@ struct RunLog {
   }
 };
 
-// Waits (for threads, not for time) until no worker runs a probe.
-bool WaitUntilIdle(const Scheduler& s) {
+// Waits (for threads, not for time) until the scheduler's stats satisfy `done`.
+bool WaitForStats(const Scheduler& s, const std::function<bool(const SchedulerStats&)>& done) {
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (s.Stats().busy_workers > 0) {
+  while (!done(s.Stats())) {
     if (std::chrono::steady_clock::now() > give_up) return false;
     std::this_thread::yield();
   }
   return true;
+}
+
+// Waits (for threads, not for time) until no worker runs a probe.
+bool WaitUntilIdle(const Scheduler& s) {
+  return WaitForStats(s, [](const SchedulerStats& stats) { return stats.busy_workers == 0; });
 }
 
 // With as many probes as workers or more, every idle worker waits on the clock for a run of its
@@ -347,12 +352,7 @@ std::pair<std::string, std::string> TwoProbesApart(int64_t least_ms, int64_t mos
 
 // Waits (for threads, not for time) until the scheduler has `n` worker threads.
 bool WaitForWorkerThreads(const Scheduler& s, uint64_t n) {
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (s.Stats().worker_threads != n) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::yield();
-  }
-  return true;
+  return WaitForStats(s, [n](const SchedulerStats& stats) { return stats.worker_threads == n; });
 }
 
 // A run that hangs holds its worker; with every worker busy, a probe due later used to wait for
@@ -437,7 +437,7 @@ TEST(SchedulerTest, ARunLeftWaitingByBusyWorkersGetsAnExtraThread) {
 // A run due while the only worker is busy waits kLateAfter for it; a worker free by then takes
 // it, and no thread is started (with `workers: 1` every run keeps the only worker busy, and a
 // thread started for each would cost more than the run).
-TEST(SchedulerTest, ARunThatWaitsLessThankLateAfterStartsNoThread) {
+TEST(SchedulerTest, ABriefWaitForABusyWorkerStartsNoThread) {
   FakeClock clock;
   RunLog log;
   std::mutex mu;

@@ -485,6 +485,7 @@ class Evaluator {
     const Expr& sel = *call.args[0];
     const int64_t maxt = ts_ - sel.offset_ms;
     std::vector<Point> scratch;
+    const RangeFn f = RangeFnOf(call.str);  // once: a name compared per series cost a sixth
     q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
                      [&](const Labels& labels, const Point* b, const Point* end) {
                        if (std::any_of(b, end, [](const Point& p) { return IsStaleNaN(p.v); })) {
@@ -496,19 +497,33 @@ class Evaluator {
                          b = scratch.data();
                          end = b + scratch.size();
                        }
-                       std::optional<double> v = RangeFunction(call.str, b, end, sel);
+                       std::optional<double> v = RangeFunction(f, b, end, sel);
                        if (v) fn(labels, *v);
                      });
   }
 
+  enum class RangeFn { kRate, kIncrease, kDelta, kIrate, kCount, kSum, kAvg, kMin, kMax, kOther };
+  static RangeFn RangeFnOf(const std::string& f) {
+    static const std::pair<const char*, RangeFn> kNames[] = {
+        {"rate", RangeFn::kRate},           {"increase", RangeFn::kIncrease},
+        {"delta", RangeFn::kDelta},         {"irate", RangeFn::kIrate},
+        {"count_over_time", RangeFn::kCount}, {"sum_over_time", RangeFn::kSum},
+        {"avg_over_time", RangeFn::kAvg},   {"min_over_time", RangeFn::kMin},
+        {"max_over_time", RangeFn::kMax}};
+    for (const auto& [name, fn] : kNames) {
+      if (f == name) return fn;
+    }
+    return RangeFn::kOther;
+  }
+
   // `pts` holds at least one point and no stale markers.
-  std::optional<double> RangeFunction(const std::string& f, const Point* b, const Point* e,
+  std::optional<double> RangeFunction(RangeFn f, const Point* b, const Point* e,
                                       const Expr& sel) {
     const std::span<const Point> pts(b, e);
-    if (f == "rate") return ExtrapolatedRate(pts, sel, true, true);
-    if (f == "increase") return ExtrapolatedRate(pts, sel, true, false);
-    if (f == "delta") return ExtrapolatedRate(pts, sel, false, false);
-    if (f == "irate") {
+    if (f == RangeFn::kRate) return ExtrapolatedRate(pts, sel, true, true);
+    if (f == RangeFn::kIncrease) return ExtrapolatedRate(pts, sel, true, false);
+    if (f == RangeFn::kDelta) return ExtrapolatedRate(pts, sel, false, false);
+    if (f == RangeFn::kIrate) {
       if (pts.size() < 2) return std::nullopt;
       const Point& last = pts[pts.size() - 1];
       const Point& prev = pts[pts.size() - 2];
@@ -517,13 +532,13 @@ class Evaluator {
       if (dt == 0) return std::nullopt;
       return result / (static_cast<double>(dt) / 1000);
     }
-    if (f == "count_over_time") return static_cast<double>(pts.size());
-    if (f == "sum_over_time") {
+    if (f == RangeFn::kCount) return static_cast<double>(pts.size());
+    if (f == RangeFn::kSum) {
       KahanSum sum;
       for (const auto& p : pts) sum.Add(p.v);
       return sum.Value();
     }
-    if (f == "avg_over_time") {
+    if (f == RangeFn::kAvg) {
       // An incremental mean (no overflow of a plain sum), Kahan-compensated, as Prometheus 2.42.
       KahanSum mean;
       double count = 0;
@@ -537,10 +552,10 @@ class Evaluator {
       }
       return mean.Value();
     }
-    if (f == "min_over_time" || f == "max_over_time") {
+    if (f == RangeFn::kMin || f == RangeFn::kMax) {
       double m = pts[0].v;
       for (const auto& p : pts) {
-        bool better = f == "min_over_time" ? p.v < m : p.v > m;
+        bool better = f == RangeFn::kMin ? p.v < m : p.v > m;
         if (better || std::isnan(m)) m = p.v;
       }
       return m;

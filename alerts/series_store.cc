@@ -56,6 +56,11 @@ namespace {
 bool EntryLess(const Labels& a, const Labels& b) { return a < b; }
 }  // namespace
 
+void SeriesStore::ClearMatched(MetricSeries& metric) {
+  MutexLock lock(metric.matched_mu);
+  metric.matched.clear();
+}
+
 SeriesStore::Entry* SeriesStore::FindOrAddLocked(const Labels& labels) {
   if (auto found = lookup_.find(labels); found != lookup_.end()) return found->second;
   if (series_.size() >= options_.max_series) {
@@ -70,7 +75,9 @@ SeriesStore::Entry* SeriesStore::FindOrAddLocked(const Labels& labels) {
   Entry* entry = e.get();
   series_.emplace(labels, std::move(e));
   lookup_.emplace(labels, entry);
-  auto& list = by_name_[labels.Get("__name__")];
+  MetricSeries& metric = by_name_[labels.Get("__name__")];
+  ClearMatched(metric);
+  auto& list = metric.entries;
   auto pos = std::lower_bound(
       list.begin(), list.end(), entry,
       [](const Entry* x, const Entry* y) { return EntryLess(x->labels, y->labels); });
@@ -326,7 +333,7 @@ void SeriesStore::RequireRetentionFor(const std::string& metric, int64_t ms) {
   int64_t& need = name_retention_[metric];
   need = std::max(need, ms);
   if (auto it = by_name_.find(metric); it != by_name_.end()) {
-    for (Entry* e : it->second) e->retention_ms = std::max(e->retention_ms, need);
+    for (Entry* e : it->second.entries) e->retention_ms = std::max(e->retention_ms, need);
   }
 }
 
@@ -350,8 +357,9 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
   pending_count_ = pending_ends_.size() + removed_.size();
   for (const Entry* e : dropped) {
     if (auto name_it = by_name_.find(e->labels.Get("__name__")); name_it != by_name_.end()) {
-      std::erase(name_it->second, e);
-      if (name_it->second.empty()) by_name_.erase(name_it);
+      ClearMatched(name_it->second);
+      std::erase(name_it->second.entries, e);
+      if (name_it->second.entries.empty()) by_name_.erase(name_it);
     }
     lookup_.erase(e->labels);
     series_.erase(series_.find(e->labels));  // last: it owns the entry and its labels
@@ -369,6 +377,45 @@ bool MatchesAll(const Labels& labels, const std::vector<Matcher>& matchers, cons
 }
 
 }  // namespace
+
+namespace {
+
+// The matchers but `skip`, as a key: op, then name and value each after its length (values
+// may hold any byte), in the selector's order (a selector written in another order is cached
+// apart, at no harm).
+std::string MatchersKey(const std::vector<Matcher>& matchers, const Matcher* skip) {
+  std::string key;
+  for (const auto& m : matchers) {
+    if (&m == skip) continue;
+    key.push_back(static_cast<char>('0' + static_cast<int>(m.op)));
+    for (const std::string* part : {&m.name, &m.value}) {
+      key.append(std::to_string(part->size())).push_back(':');
+      key.append(*part);
+    }
+  }
+  return key;
+}
+
+}  // namespace
+
+std::shared_ptr<const std::vector<SeriesStore::Entry*>> SeriesStore::Matched(
+    const MetricSeries& metric, const std::vector<Matcher>& matchers,
+    const Matcher* name_eq) const {
+  const std::string key = MatchersKey(matchers, name_eq);
+  {
+    MutexLock lock(metric.matched_mu);
+    if (auto found = metric.matched.find(key); found != metric.matched.end()) return found->second;
+  }
+  auto list = std::make_shared<std::vector<Entry*>>();
+  for (Entry* entry : metric.entries) {
+    if (MatchesAll(entry->labels, matchers, name_eq)) list->push_back(entry);
+  }
+  MutexLock lock(metric.matched_mu);
+  // A bound for selectors that change with every query (the HTTP API's): start afresh.
+  if (metric.matched.size() >= kMaxCachedSelectors) metric.matched.clear();
+  metric.matched.emplace(key, list);
+  return list;
+}
 
 template <typename Fn>
 void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
@@ -425,9 +472,13 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
   if (name_eq) {
     auto it = by_name_.find(name_eq->value);
     if (it == by_name_.end()) return;
-    for (const Entry* entry : it->second) {
-      if (MatchesAll(entry->labels, matchers, name_eq)) visit(*entry);
+    if (matchers.size() == 1) {  // the name alone: every series of the metric
+      for (const Entry* entry : it->second.entries) visit(*entry);
+      return;
     }
+    const std::shared_ptr<const std::vector<Entry*>> matched =
+        Matched(it->second, matchers, name_eq);
+    for (const Entry* entry : *matched) visit(*entry);
     return;
   }
   for (const auto& [labels, entry] : series_) {

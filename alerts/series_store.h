@@ -130,6 +130,10 @@ class SeriesStore final : public promql::Querier {
 
   SeriesStoreStats Stats() const;
 
+  // How many selectors' matches each metric keeps (MetricSeries): rules' selectors are a fixed
+  // set; the HTTP API's queries may bring new ones without end.
+  static constexpr size_t kMaxCachedSelectors = 1'000;
+
  private:
   struct Entry {
     Labels labels;
@@ -146,6 +150,23 @@ class SeriesStore final : public promql::Querier {
     std::vector<Entry*> last_run;  // sorted by address
     int64_t interval_ms = 0;
   };
+  // One metric's series, and which of them the selectors read lately matched: a rule such as
+  // `m{job="a"} > 1` would otherwise test every series of `m` in every evaluation, and each
+  // test is a cache miss or three (labels live apart from one another). Rules select the same
+  // series each time; the matches hold until a series of the metric comes or goes.
+  struct MetricSeries {
+    std::vector<Entry*> entries;  // sorted by labels
+    // Key: the selector's matchers but the metric name (MatchersKey). Cleared whenever
+    // `entries` changes (which needs mu_ held for writing, so a reader's copy stays valid
+    // while it holds mu_ shared); at most kMaxCachedSelectors keys.
+    mutable Mutex matched_mu;
+    mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<Entry*>>> matched
+        GUARDED_BY(matched_mu);
+  };
+  // The entries of `metric` the matchers (but name_eq) select, from the cache or computed.
+  std::shared_ptr<const std::vector<Entry*>> Matched(
+      const MetricSeries& metric, const std::vector<promql::Matcher>& matchers,
+      const promql::Matcher* name_eq) const REQUIRES_SHARED(mu_);
   // A removed source's series, to end at `end_ms` once `due_ms` has come (EndSourcesExcept).
   struct PendingEnd {
     Entry* entry;
@@ -166,6 +187,8 @@ class SeriesStore final : public promql::Querier {
   template <typename Fn>
   void Visit(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
              Span span, Fn&& fn) const REQUIRES_SHARED(mu_);
+  // Forgets what the metric's selectors matched (its series changed).
+  void ClearMatched(MetricSeries& metric) REQUIRES(mu_);
   // Appends a point newer than the series' newest, then trims and packs.
   void PushLocked(Entry& e, const promql::Point& p) REQUIRES(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
@@ -176,10 +199,11 @@ class SeriesStore final : public promql::Querier {
   SeriesStoreOptions options_;
   mutable SharedMutex mu_;
   // All series ordered by labels (owning); `lookup_` finds one by its labels in O(1) for
-  // appends; `by_name_` lists each metric's series sorted by labels (for selection in order).
+  // appends; `by_name_` lists each metric's series sorted by labels (for selection in order)
+  // and what its selectors matched.
   std::map<Labels, std::unique_ptr<Entry>> series_ GUARDED_BY(mu_);
   std::unordered_map<Labels, Entry*> lookup_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, std::vector<Entry*>> by_name_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, MetricSeries> by_name_ GUARDED_BY(mu_);
   // Per source (AppendRun), the series its last run appended, and the ends of removed sources'
   // series still to apply. GarbageCollect removes the series it drops from both, so no pointer
   // here dangles.

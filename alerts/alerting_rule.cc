@@ -260,6 +260,29 @@ std::vector<AlertHistoryEvent> AlertingRule::TakeHistory() {
   return out;
 }
 
+RecordingRule::RecordingRule(RuleSpec spec) : spec_(std::move(spec)) {
+  const promql::Expr& e = *spec_.expr;
+  outputs_distinct_ =
+      spec_.labels.empty() && e.kind == promql::NodeKind::kAggregate &&
+      (e.without || std::find(e.grouping.begin(), e.grouping.end(), "__name__") == e.grouping.end());
+}
+
+Labels RecordingRule::OutputLabels(size_t i, Labels query_labels) {
+  if (i < last_outputs_.size() && last_outputs_[i].first == query_labels) {
+    return last_outputs_[i].second;
+  }
+  Labels out = query_labels;
+  out.Set("__name__", spec_.name);
+  // Recording rule labels are literal in Prometheus (no templating).
+  for (const auto& item : spec_.labels) out.Set(item.name, item.text);
+  if (i < last_outputs_.size()) {
+    last_outputs_[i] = {std::move(query_labels), out};
+  } else if (i == last_outputs_.size()) {
+    last_outputs_.emplace_back(std::move(query_labels), out);
+  }
+  return out;
+}
+
 Status RecordingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vector* series_out) {
   auto res = Query(*spec_.expr, ts, ctx);
   if (!res.ok()) {
@@ -267,12 +290,9 @@ Status RecordingRule::Eval(int64_t ts, const RuleEvalContext& ctx, promql::Vecto
     return res.status();
   }
   promql::Vector out = std::move(*res);
-  for (auto& s : out) {
-    s.labels.Set("__name__", spec_.name);
-    // Recording rule labels are literal in Prometheus (no templating).
-    for (const auto& item : spec_.labels) s.labels.Set(item.name, item.text);
-  }
-  if (promql::HasDuplicateLabelsets(out)) {
+  for (size_t i = 0; i < out.size(); ++i) out[i].labels = OutputLabels(i, std::move(out[i].labels));
+  if (out.size() < last_outputs_.size()) last_outputs_.resize(out.size());
+  if (!outputs_distinct_ && promql::HasDuplicateLabelsets(out)) {
     last_error_ = "vector contains metrics with the same labelset after applying rule labels";
     return Status::InvalidArgument(last_error_);
   }

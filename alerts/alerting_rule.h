@@ -81,14 +81,24 @@ class AlertingRule {
 // its labels. Not thread-safe.
 class RecordingRule {
  public:
-  explicit RecordingRule(RuleSpec spec) : spec_(std::move(spec)) {}
+  explicit RecordingRule(RuleSpec spec);
   Status Eval(int64_t ts_ms, const RuleEvalContext& ctx, promql::Vector* series_out);
   const RuleSpec& spec() const { return spec_; }
   const std::string& last_error() const { return last_error_; }
 
  private:
+  // The labels of one output series: the query's, named and labelled by the rule. A rule's
+  // outputs are the same series cycle after cycle: the last cycle's are reused when the
+  // query's labels are equal, so the store finds the series by the shared set (its hash kept,
+  // equal at the first pointer compare) instead of hashing and comparing a new one each time.
+  Labels OutputLabels(size_t i, Labels query_labels);
+
   RuleSpec spec_;
   std::string last_error_;
+  // The query's results are distinct and none has a __name__, so naming them keeps them
+  // distinct: an aggregation that does not group by __name__, with no rule labels.
+  bool outputs_distinct_ = false;
+  std::vector<std::pair<Labels, Labels>> last_outputs_;  // query's labels, output's labels
 };
 
 }  // namespace obsmon::alerts

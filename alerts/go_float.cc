@@ -85,17 +85,6 @@ double GoPow(double x, double y) {
   return std::ldexp(a1, static_cast<int>(clamped));
 }
 
-void KahanSum::Add(double inc) {
-  const double t = sum + inc;
-  // Neumaier's improvement: compensate with whichever term is larger.
-  if (std::fabs(sum) >= std::fabs(inc)) {
-    c += (sum - t) + inc;
-  } else {
-    c += (inc - t) + sum;
-  }
-  sum = t;
-}
-
 double KahanSum::Value() const { return std::isinf(sum) ? sum : sum + c; }
 
 }  // namespace obsmon::alerts

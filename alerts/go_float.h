@@ -8,6 +8,8 @@
 // Written from the algorithms' descriptions; both are pure.
 #pragma once
 
+#include <cmath>
+
 namespace obsmon::alerts {
 
 double GoPow(double x, double y);
@@ -15,7 +17,17 @@ double GoPow(double x, double y);
 struct KahanSum {
   double sum = 0;
   double c = 0;  // the running compensation
-  void Add(double inc);
+  // Inline: range functions add every point of every series they read.
+  void Add(double inc) {
+    const double t = sum + inc;
+    // Neumaier's improvement: compensate with whichever term is larger.
+    if (std::fabs(sum) >= std::fabs(inc)) {
+      c += (sum - t) + inc;
+    } else {
+      c += (inc - t) + sum;
+    }
+    sum = t;
+  }
   // sum + c, or sum alone when it is infinite (c would be NaN then).
   double Value() const;
 };

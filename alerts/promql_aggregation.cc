@@ -2,11 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 namespace obsmon::alerts::promql {
 
 namespace {
 const std::string kAbsent;
+
+// FNV-1a: keys are a label value or a few (a job name, "200"): inline, it costs a tenth of
+// std::hash's call into _Hash_bytes, and the groups it tells apart are few.
+uint64_t KeyHash(std::string_view key) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
 }  // namespace
 
 bool AggregationGroups::Listed(const std::string& name) const {
@@ -16,15 +25,17 @@ bool AggregationGroups::Listed(const std::string& name) const {
 void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
   // The value of a `by` label as the aggregated vector has it.
   auto value_of = [&](const std::string& n) -> const std::string& {
-    return name_dropped && n == "__name__" ? kAbsent : labels.Get(n);
+    return name_dropped && n == std::string_view("__name__") ? kAbsent : labels.Get(n);
   };
   key_.clear();
   if (e_.without) {
     for (const auto& [n, val] : labels.pairs()) {
-      if (n == "__name__" || Listed(n)) continue;
+      if (n == std::string_view("__name__") || Listed(n)) continue;
       key_.append(n).push_back('\xff');
       key_.append(val).push_back('\xfe');
     }
+  } else if (e_.grouping.size() == 1) {
+    key_ = value_of(e_.grouping[0]);  // one label: its value alone tells the groups apart
   } else {
     for (const auto& n : e_.grouping) {
       const std::string& val = value_of(n);
@@ -33,8 +44,9 @@ void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
       key_.append(val).push_back('\xfe');
     }
   }
-  if (auto found = index_.find(key_); found != index_.end()) {
-    Accumulate(groups_[found->second], v);
+  const uint64_t h = KeyHash(key_);
+  if (const size_t found = Find(h); found < groups_.size()) {
+    Accumulate(groups_[found], v);
     return;
   }
   Group g;
@@ -51,8 +63,31 @@ void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
   g.value = v;
   g.mean = v;
   g.count = 1;
-  index_.emplace(key_, groups_.size());
+  Index(h, groups_.size());
   groups_.push_back(std::move(g));
+}
+
+size_t AggregationGroups::Find(uint64_t h) const {
+  if (groups_.size() <= kScanGroups) {
+    for (size_t i = 0; i < hashes_.size(); ++i) {
+      if (hashes_[i] == h && keys_[i] == key_) return i;
+    }
+    return groups_.size();
+  }
+  for (auto [it, end] = by_hash_.equal_range(h); it != end; ++it) {
+    if (keys_[it->second] == key_) return it->second;
+  }
+  return groups_.size();
+}
+
+void AggregationGroups::Index(uint64_t h, size_t group) {
+  keys_.push_back(key_);
+  hashes_.push_back(h);
+  if (hashes_.size() == kScanGroups + 1) {  // Find stops scanning: index every group so far
+    for (size_t i = 0; i < hashes_.size(); ++i) by_hash_.emplace(hashes_[i], i);
+  } else if (hashes_.size() > kScanGroups + 1) {
+    by_hash_.emplace(h, group);
+  }
 }
 
 void AggregationGroups::Accumulate(Group& g, double v) const {
@@ -91,7 +126,9 @@ Vector AggregationGroups::Take() {
     out.push_back({std::move(g.labels), v});
   }
   groups_.clear();
-  index_.clear();
+  keys_.clear();
+  hashes_.clear();
+  by_hash_.clear();
   return out;
 }
 

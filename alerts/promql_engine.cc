@@ -199,16 +199,11 @@ class Evaluator {
 
   Result<Value> SelectVector(const Expr& e) {
     const int64_t ref = ts_ - e.offset_ms;
-    Matrix m;
-    q_.SelectLatest(e.matchers, ref - o_.lookback_ms, ref, &m);
     Vector out;
-    out.reserve(m.size());
-    for (auto& s : m) {
-      if (s.points.empty()) continue;
-      const Point& p = s.points.back();
-      if (IsStaleNaN(p.v)) continue;
-      out.push_back({std::move(s.labels), p.v});
-    }
+    q_.ForEachLatest(e.matchers, ref - o_.lookback_ms, ref,
+                     [&](const Labels& labels, const Point& p) {
+                       if (!IsStaleNaN(p.v)) out.push_back({labels, p.v});
+                     });
     return VectorValue(std::move(out));
   }
 
@@ -484,19 +479,10 @@ class Evaluator {
   void ForEachRangeResult(const Expr& call, Fn&& fn) {
     const Expr& sel = *call.args[0];
     const int64_t maxt = ts_ - sel.offset_ms;
-    std::vector<Point> scratch;
     const RangeFn f = RangeFnOf(call.str);  // once: a name compared per series cost a sixth
+    // The querier leaves stale markers out.
     q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
                      [&](const Labels& labels, const Point* b, const Point* end) {
-                       if (std::any_of(b, end, [](const Point& p) { return IsStaleNaN(p.v); })) {
-                         scratch.clear();
-                         for (const Point* p = b; p != end; ++p) {
-                           if (!IsStaleNaN(p->v)) scratch.push_back(*p);
-                         }
-                         if (scratch.empty()) return;
-                         b = scratch.data();
-                         end = b + scratch.size();
-                       }
                        std::optional<double> v = RangeFunction(f, b, end, sel);
                        if (v) fn(labels, *v);
                      });

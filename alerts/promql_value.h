@@ -55,15 +55,31 @@ class Querier {
   // may be left out.
   virtual void Select(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                       Matrix* out) const = 0;
-  // Calls `fn` for every matching series with its points in [mint_ms, maxt_ms] (stale markers
-  // included) without copying them; the span is valid only during the call. Range functions use
-  // this. `fn` must not call back into the querier.
+  // Calls `fn` for every matching series with its points in [mint_ms, maxt_ms] but stale
+  // markers (what a range function reads), without copying them where it can; a series with
+  // none left is not passed. The span is valid only during the call. `fn` must not call back
+  // into the querier.
   using SeriesFn = std::function<void(const Labels&, const Point* begin, const Point* end)>;
   virtual void ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                              const SeriesFn& fn) const {
     Matrix m;
     Select(matchers, mint_ms, maxt_ms, &m);
-    for (const auto& s : m) fn(s.labels, s.points.data(), s.points.data() + s.points.size());
+    for (auto& s : m) {
+      std::erase_if(s.points, [](const Point& p) { return IsStaleNaN(p.v); });
+      if (!s.points.empty()) fn(s.labels, s.points.data(), s.points.data() + s.points.size());
+    }
+  }
+  // Calls `fn` for every matching series with its newest point in [mint_ms, maxt_ms] (a stale
+  // marker included), without copying: what an instant selector reads. Same contract as
+  // ForEachSeries otherwise.
+  using LatestFn = std::function<void(const Labels&, const Point&)>;
+  virtual void ForEachLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
+                             int64_t maxt_ms, const LatestFn& fn) const {
+    Matrix m;
+    SelectLatest(matchers, mint_ms, maxt_ms, &m);
+    for (const auto& s : m) {
+      if (!s.points.empty()) fn(s.labels, s.points.back());
+    }
   }
   // Like Select, but each series carries only its newest point in the range (what an instant
   // selector reads). Implementations override it to avoid copying the whole lookback window.

@@ -97,6 +97,7 @@ SeriesStore::Entry* SeriesStore::AppendLocked(const Labels& labels, int64_t ts_m
     }
     if (ts_ms == last.t) {
       last.v = value;
+      if (promql::IsStaleNaN(value)) e.newest_stale_ms = ts_ms;
       return entry;
     }
   }
@@ -203,6 +204,7 @@ size_t SeriesStore::SourceCount() const {
 }
 
 void SeriesStore::PushLocked(Entry& e, const Point& p) {
+  if (promql::IsStaleNaN(p.v)) e.newest_stale_ms = p.t;  // points come in time order
   e.tail.push_back(p);
   ++e.stored;
   TrimLocked(e);
@@ -306,6 +308,7 @@ void SeriesStore::Backfill(const std::vector<Sample>& samples) {
     e->tail.clear();
     e->stored = 0;
     e->visible_from = INT64_MIN;
+    e->newest_stale_ms = INT64_MIN;
     for (const Point& p : merged) PushLocked(*e, p);
   }
 }
@@ -379,6 +382,21 @@ bool MatchesAll(const Labels& labels, const std::vector<Matcher>& matchers, cons
 }  // namespace
 
 namespace {
+
+// The first point in [lo, hi) at or after t (points in time order): a lower bound whose steps
+// are conditional moves, not branches. Walking back from the newest point cost 7 % of a
+// rule cycle (callgrind, rules_bench --distinct: 21 points for each 5m range, one mispredicted
+// exit each), a branching binary search a mispredict at most steps.
+const Point* FirstAtOrAfter(const Point* lo, const Point* hi, int64_t t) {
+  size_t n = static_cast<size_t>(hi - lo);
+  while (n > 0) {
+    const size_t half = n / 2;
+    const bool right = lo[half].t < t;
+    lo = right ? lo + half + 1 : lo;
+    n = right ? n - half - 1 : half;
+  }
+  return lo;
+}
 
 // The matchers but `skip`, as a key: op, then name and value each after its length (values
 // may hold any byte), in the selector's order (a selector written in another order is cached
@@ -456,12 +474,7 @@ void SeriesStore::Visit(const std::vector<Matcher>& matchers, int64_t mint_ms, i
       if (last != lo && (last - 1)->t >= from) fn(e, last - 1, last);
       return;
     }
-    const Point* first = last;
-    steps = 0;
-    while (first != lo && (first - 1)->t >= from && ++steps < 64) --first;
-    if (first != lo && (first - 1)->t >= from) {
-      first = std::lower_bound(lo, first, from, [](const Point& p, int64_t t) { return p.t < t; });
-    }
+    const Point* first = FirstAtOrAfter(lo, last, from);
     if (first != last) fn(e, first, last);
   };
   // Use the name index when the selector names its metric exactly (the common case).
@@ -513,8 +526,27 @@ void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t min
 void SeriesStore::ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                 int64_t maxt_ms, const SeriesFn& fn) const {
   ReaderMutexLock lock(mu_);
+  std::vector<Point> scratch;  // a series' points in range without its stale markers
   Visit(matchers, mint_ms, maxt_ms, Span::kWindow,
-        [&](const Entry& e, const Point* first, const Point* last) { fn(e.labels, first, last); });
+        [&](const Entry& e, const Point* first, const Point* last) {
+          if (e.newest_stale_ms >= first->t) {
+            scratch.clear();
+            for (const Point* p = first; p != last; ++p) {
+              if (!promql::IsStaleNaN(p->v)) scratch.push_back(*p);
+            }
+            if (scratch.empty()) return;
+            first = scratch.data();
+            last = first + scratch.size();
+          }
+          fn(e.labels, first, last);
+        });
+}
+
+void SeriesStore::ForEachLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
+                                int64_t maxt_ms, const LatestFn& fn) const {
+  ReaderMutexLock lock(mu_);
+  Visit(matchers, mint_ms, maxt_ms, Span::kNewest,
+        [&](const Entry& e, const Point*, const Point* last) { fn(e.labels, *(last - 1)); });
 }
 
 SeriesStoreStats SeriesStore::Stats() const {

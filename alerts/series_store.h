@@ -127,6 +127,8 @@ class SeriesStore final : public promql::Querier {
                     promql::Matrix* out) const override;
   void ForEachSeries(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                      const SeriesFn& fn) const override;
+  void ForEachLatest(const std::vector<promql::Matcher>& matchers, int64_t mint_ms,
+                     int64_t maxt_ms, const LatestFn& fn) const override;
 
   SeriesStoreStats Stats() const;
 
@@ -145,6 +147,9 @@ class SeriesStore final : public promql::Querier {
     int64_t visible_from = INT64_MIN;
     int64_t retention_ms = 0;  // this metric's own need (RequireRetentionFor), or 0
     uint32_t run_sources = 0;  // sources whose last run wrote this series (AppendRun)
+    // The time of the newest stale marker ever appended (never lowered): a range read after
+    // it holds none, and ForEachSeries need not look at each point for one.
+    int64_t newest_stale_ms = INT64_MIN;
   };
   struct Source {
     std::vector<Entry*> last_run;  // sorted by address

@@ -58,6 +58,17 @@ void Labels::Set(std::string_view name, std::string_view value) {
   const bool present = found != now.end() && found->first == name;
   if (present ? !value.empty() && found->second == value : value.empty()) return;
   const auto at = found - now.begin();
+  if (!data_ || data_.use_count() > 1) {
+    // Shared (or empty): build the changed copy in one pass, not a copy then a shift of every
+    // pair after the change (rules drop __name__, the first pair, from each series they read).
+    auto own = std::make_shared<Data>();
+    own->pairs.reserve(now.size() + 1);
+    own->pairs.insert(own->pairs.end(), now.begin(), found);
+    if (!value.empty()) own->pairs.emplace_back(std::string(name), std::string(value));
+    own->pairs.insert(own->pairs.end(), present ? found + 1 : found, now.end());
+    data_ = std::move(own);
+    return;
+  }
   std::vector<Pair>& pairs = MutablePairs();
   auto it = pairs.begin() + at;
   if (present) {

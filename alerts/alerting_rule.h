@@ -56,6 +56,9 @@ class AlertingRule {
   const RuleSpec& spec() const { return spec_; }
   const std::string& group_key() const { return group_key_; }
   const std::string& last_error() const { return last_error_; }
+  // An error storing the evaluation's output (a duplicate sample), as Prometheus's rule health
+  // shows it until the next evaluation.
+  void SetStorageError(std::string error) { last_error_ = std::move(error); }
   std::string GeneratorUrl(const std::string& external_url) const;
 
  private:
@@ -85,6 +88,9 @@ class RecordingRule {
   Status Eval(int64_t ts_ms, const RuleEvalContext& ctx, promql::Vector* series_out);
   const RuleSpec& spec() const { return spec_; }
   const std::string& last_error() const { return last_error_; }
+  // An error storing the evaluation's output (a duplicate sample), as Prometheus's rule health
+  // shows it until the next evaluation.
+  void SetStorageError(std::string error) { last_error_ = std::move(error); }
 
  private:
   // The labels of one output series: the query's, named and labelled by the rule. A rule's

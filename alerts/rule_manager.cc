@@ -210,8 +210,15 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       std::vector<Labels> written;
       written.reserve(out.size());
       std::string last_name;
+      bool duplicate = false;
       for (auto& s : out) {
-        options_.store->AppendLabeled(s.labels, ts, s.v);
+        // A sample refused as a duplicate is not written, so not counted as written either
+        // (Prometheus's seriesReturned): a series it wrote last time then gets its stale
+        // marker, which the store refuses too, where the other writer's point stays.
+        if (!options_.store->AppendRuleSample(s.labels, ts, s.v)) {
+          duplicate = true;
+          continue;
+        }
         // What a later rule reads of this metric at this instant has changed (a rule's series
         // mostly share one name: report each run of a name once).
         const std::string& name = s.labels.Get("__name__");
@@ -234,6 +241,14 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
         }
       }
       g.last_series[i] = std::move(written);
+      if (duplicate) {
+        const char* kDuplicate = "duplicate sample for timestamp";  // Prometheus's words
+        if (is_alert) {
+          g.alerting[idx]->SetStorageError(kDuplicate);
+        } else {
+          g.recording[idx]->SetStorageError(kDuplicate);
+        }
+      }
     }
     if (is_alert) {
       AlertingRule& r = *g.alerting[idx];

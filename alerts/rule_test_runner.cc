@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -31,7 +32,7 @@ std::string GoLabels(const Labels& l) {
   for (const auto& [n, v] : l.pairs()) {
     if (!first) out += ", ";
     first = false;
-    out += n + "=\"" + EscapeLabelValue(v) + "\"";
+    out += n + "=" + GoQuote(v);  // strconv.Quote, as Go's labels.String()
   }
   return out + "}";
 }
@@ -235,12 +236,19 @@ class FileRunner {
     so.retention_ms = std::numeric_limits<int64_t>::max() / 4;  // a test keeps everything
     SeriesStore store(so);
     // promtool loads the input samples as its evaluation loop reaches them (0, interval, ...,
-    // up to max_eval), so none after the loop's last step is ever loaded: a promql_expr_test
-    // whose eval_time falls between two steps sees the samples up to the step before it.
-    const int64_t last_step = (max_eval / eval_interval) * eval_interval;
-    for (const InputPoint& p : input) {
-      if (p.t <= last_step) store.AppendLabeled(p.labels, p.t, p.v);
-    }
+    // up to max_eval), each step's before the rules run at it, so none after the loop's last
+    // step is ever loaded: a promql_expr_test whose eval_time falls between two steps sees the
+    // samples up to the step before it. Loaded all at once, a rule writing an input's series
+    // at an earlier step found the input's later points there and was dropped as out of
+    // order, where promtool reports the duplicate sample (fresh eyes, stop 57).
+    std::stable_sort(input.begin(), input.end(),
+                     [](const InputPoint& a, const InputPoint& b) { return a.t < b.t; });
+    size_t loaded = 0;
+    auto load_till = [&](int64_t ts) {
+      for (; loaded < input.size() && input[loaded].t <= ts; ++loaded) {
+        store.AppendLabeled(input[loaded].labels, input[loaded].t, input[loaded].v);
+      }
+    };
 
     RuleManagerOptions ro;
     ro.store = &store;
@@ -255,7 +263,9 @@ class FileRunner {
     RuleManager mgr(ro, gs);
 
     std::vector<std::string> errs;
-    if (!RunAlertTests(mgr, ats, max_eval, eval_interval, test_name, &errs)) return errs;
+    if (!RunAlertTests(mgr, ats, max_eval, eval_interval, load_till, test_name, &errs)) {
+      return errs;
+    }
     for (const auto& et : ets) CheckExprTest(et, store, &errs);
     return errs;
   }
@@ -392,6 +402,7 @@ class FileRunner {
   // alert test's eval_time. False (with *errs) when a rule fails to evaluate: promtool stops.
   static bool RunAlertTests(RuleManager& mgr, const std::vector<AlertTest>& ats,
                             int64_t max_eval, int64_t eval_interval,
+                            const std::function<void(int64_t)>& load_till,
                             const std::string& test_name, std::vector<std::string>* errs) {
     std::vector<int64_t> times;
     for (const auto& a : ats) times.push_back(a.eval_time);
@@ -399,6 +410,7 @@ class FileRunner {
     times.erase(std::unique(times.begin(), times.end()), times.end());
     size_t curr = 0;
     for (int64_t ts = 0; ts <= max_eval; ts += eval_interval) {
+      load_till(ts);
       mgr.EvaluateAt(ts);
       bool eval_err = false;
       for (const auto& r : mgr.Rules()) {

@@ -1,6 +1,7 @@
 #include "alerts/series_store.h"
 
 #include <algorithm>
+#include <bit>
 #include <mutex>
 #include <utility>
 
@@ -47,9 +48,25 @@ void SeriesStore::AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, d
   AppendLocked(labels_with_name, ts_ms, value);
 }
 
+bool SeriesStore::AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value) {
+  WriterMutexLock lock(mu_);
+  Entry* e = FindOrAddLocked(labels_with_name);
+  if (e == nullptr) return true;  // refused as a new series past max_series, counted there
+  if (!e->tail.empty() && e->tail.back().t == ts_ms &&
+      std::bit_cast<uint64_t>(e->tail.back().v) != std::bit_cast<uint64_t>(value)) {
+    return false;
+  }
+  AppendToLocked(*e, ts_ms, value);
+  return true;
+}
+
 void SeriesStore::MarkStale(const Labels& labels_with_name, int64_t ts_ms) {
   WriterMutexLock lock(mu_);
-  if (lookup_.count(labels_with_name)) AppendLocked(labels_with_name, ts_ms, promql::StaleNaN());
+  auto found = lookup_.find(labels_with_name);
+  if (found == lookup_.end()) return;
+  Entry& e = *found->second;
+  if (!e.tail.empty() && e.tail.back().t == ts_ms) return;
+  AppendToLocked(e, ts_ms, promql::StaleNaN());
 }
 
 namespace {
@@ -87,22 +104,24 @@ SeriesStore::Entry* SeriesStore::FindOrAddLocked(const Labels& labels) {
 
 SeriesStore::Entry* SeriesStore::AppendLocked(const Labels& labels, int64_t ts_ms, double value) {
   Entry* entry = FindOrAddLocked(labels);
-  if (entry == nullptr) return nullptr;
-  Entry& e = *entry;
+  if (entry != nullptr) AppendToLocked(*entry, ts_ms, value);
+  return entry;
+}
+
+void SeriesStore::AppendToLocked(Entry& e, int64_t ts_ms, double value) {
   if (!e.tail.empty()) {
     Point& last = e.tail.back();
     if (ts_ms < last.t) {
       ++out_of_order_;
-      return entry;
+      return;
     }
     if (ts_ms == last.t) {
       last.v = value;
       if (promql::IsStaleNaN(value)) e.newest_stale_ms = ts_ms;
-      return entry;
+      return;
     }
   }
   PushLocked(e, {ts_ms, value});
-  return entry;
 }
 
 void SeriesStore::EndLocked(Entry& e, int64_t ts_ms) {

@@ -65,6 +65,12 @@ class SeriesStore final : public promql::Querier {
   void Append(const Sample& sample);
   // Appends with labels that already include __name__ (used by the rule manager).
   void AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, double value);
+  // A rule's output sample, taken as Prometheus's storage takes it: at the time the series'
+  // newest point already has, it is refused ("duplicate sample for timestamp") unless it is
+  // the same value, bit for bit, and the point there stays. Two rules recording one series,
+  // or a rule recording a probe's metric, would otherwise overwrite each other (fresh eyes,
+  // stop 57: `record: m` over `m * 10` compounded 3, 30, 300). False when refused.
+  bool AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value);
   // Adds history read back from storage: unlike Append, points older than a series' newest are
   // merged in, not refused, since probe runs may have appended newer points while the history
   // was being read (a reload that selects new metrics, a start with probes already running). A
@@ -73,7 +79,8 @@ class SeriesStore final : public promql::Querier {
   // The longest history any metric needs (RequireRetention, RequireRetentionFor).
   int64_t MaxRetentionMs() const;
   // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
-  // that instant queries stop seeing it at once instead of after the 5m lookback.
+  // that instant queries stop seeing it at once instead of after the 5m lookback. A point the
+  // series already has at ts_ms stays (Prometheus's storage refuses the marker as a duplicate).
   void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
 
   // One probe run's samples, appended as Append() does; and, as Prometheus's scrape loop does
@@ -181,6 +188,9 @@ class SeriesStore final : public promql::Querier {
   // The series appended to (the point itself may have been dropped as out of order), or null
   // when the series was refused (max_series).
   Entry* AppendLocked(const Labels& labels, int64_t ts_ms, double value) REQUIRES(mu_);
+  // The same for a series already found: a point newer than its newest is appended, one at its
+  // newest's time replaces it, an older one is dropped (out_of_order).
+  void AppendToLocked(Entry& e, int64_t ts_ms, double value) REQUIRES(mu_);
   // Appends the samples of the selected metrics, calling appended(entry or null, sample).
   template <typename Fn>
   void AppendSamplesLocked(const std::vector<Sample>& samples, Fn&& appended) REQUIRES(mu_);

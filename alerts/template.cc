@@ -35,23 +35,80 @@ std::string FormatGoFloatE(double v) {
   return s;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one (Go's
+// utf8.DecodeRuneInString: no overlong forms, no surrogates, nothing past U+10FFFF).
+size_t ValidUtf8Length(const std::string& s, size_t i) {
+  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = at(i);
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
 std::string GoQuote(const std::string& s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  auto hex_byte = [&](std::string& out, const char* prefix, unsigned char c) {
+    out += prefix;
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  };
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      // As Go's strconv.Quote: a byte that starts no valid UTF-8 sequence as \xNN, a C1
+      // control as \u00NN, other runes as they are (promtool prints label values so).
+      const size_t n = ValidUtf8Length(s, i);
+      if (n == 0) {
+        hex_byte(out, "\\x", c);
+        ++i;
+      } else if (n == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+        hex_byte(out, "\\u00", static_cast<unsigned char>(s[i + 1]));
+        i += 2;
+      } else {
+        out.append(s, i, n);
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
       case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
       case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
       default:
         if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
+          hex_byte(out, "\\x", c);
         } else {
-          out += static_cast<char>(c);  // UTF-8 passes through, as Go prints printable runes
+          out += static_cast<char>(c);
         }
     }
   }

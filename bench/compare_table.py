@@ -36,9 +36,12 @@ ROWS = [
     ("rules: 1,000 rules × 10,000 series, per cycle", "rules_ms_obsmon_cpu",
      "rules_ms_prometheus_groups", "rules_prometheus_groups_over_obsmon_cpu", "ms",
      "obsmon ≤ 15 ms CPU", lambda o, r: o <= 15),
+    # The stricter reading of the aim: the generator's 1,000 rules are 250 expressions four
+    # times over, which obsmon evaluates once (fresh eyes, stop 56); here none repeats.
     ("rules, every expression distinct (nothing shared; Prometheus's figure as above)",
      "rules_ms_obsmon_cpu_distinct", "rules_ms_prometheus_groups",
-     "rules_prometheus_groups_over_obsmon_cpu_distinct", "ms", "(for reading the row above)", None),
+     "rules_prometheus_groups_over_obsmon_cpu_distinct", "ms", "obsmon ≤ 15 ms CPU",
+     lambda o, r: o <= 15),
     ("7-day report, one component at 1 s (HTTP)", None, None, "report_prometheus_over_obsmon", "",
      "(none)", None),
 ]

@@ -373,5 +373,57 @@ TEST(RecordingRuleTest, ASeriesNoLongerWrittenEndsWithAStaleMarker) {
   EXPECT_TRUE(promql::IsStaleNaN(ended[1].v));
 }
 
+// Fresh eyes, stop 57: two rules recording one series in one cycle overwrote each other, the
+// later rule's sample replacing the earlier's at the same time. As in Prometheus, the second
+// sample is refused ("duplicate sample for timestamp", the rule's error until its next clean
+// evaluation, not an evaluation failure), the first stays, and a rule after them reads it;
+// a sample equal to the one there, bit for bit, is no duplicate. Truth: the input's values.
+TEST(RecordingRuleTest, ASecondRuleRecordingTheSameSeriesIsRefusedAndTheFirstStays) {
+  ConfigErrors errors;
+  auto groups = ParseRuleFileText(R"(
+groups:
+  - name: g
+    interval: 1m
+    rules:
+      - {record: x, expr: m}
+      - {record: x, expr: m * 10}
+      - {record: y, expr: x + 0}
+      - {record: z, expr: m}
+      - {record: z, expr: m * 1}
+)",
+                                  "rules.yml", &errors);
+  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  SeriesStore store;
+  RuleManagerOptions o;
+  o.store = &store;
+  RuleManager manager(o, groups);
+  const Labels m{{"__name__", "m"}, {"i", "1"}};
+  const double inputs[] = {1, 2, 3};
+  for (int k = 0; k < 3; ++k) {
+    store.AppendLabeled(m, kStart + k * kMin - 1'000, inputs[k]);  // a probe's run, 1 s before
+    manager.EvaluateAt(kStart + k * kMin);
+    const auto rules = manager.Rules();
+    ASSERT_EQ(rules.size(), 5u);
+    EXPECT_EQ(rules[0].last_error, "");
+    EXPECT_EQ(rules[1].last_error, "duplicate sample for timestamp");
+    EXPECT_EQ(rules[2].last_error, "");
+    EXPECT_EQ(rules[4].last_error, "") << "the same value again is no duplicate";
+  }
+  EXPECT_EQ(manager.evaluation_failures(), 0u);
+  for (const char* name : {"x", "y", "z"}) {
+    promql::Matrix got;
+    promql::Matcher by_name;
+    by_name.name = "__name__";
+    by_name.value = name;
+    store.Select({by_name}, kStart, kStart + 2 * kMin, &got);
+    ASSERT_EQ(got.size(), 1u) << name;
+    ASSERT_EQ(got[0].points.size(), 3u) << name;
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(got[0].points[static_cast<size_t>(k)].t, kStart + k * kMin) << name;
+      EXPECT_EQ(got[0].points[static_cast<size_t>(k)].v, inputs[k]) << name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

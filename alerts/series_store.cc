@@ -1,5 +1,7 @@
 #include "alerts/series_store.h"
 
+#include "core/heap_size.h"
+
 #include <algorithm>
 #include <bit>
 #include <mutex>
@@ -576,6 +578,32 @@ SeriesStoreStats SeriesStore::Stats() const {
     s.points += e->stored - DeadCount(*e);
     s.point_bytes += e->tail.capacity() * sizeof(Point) + e->chunks.capacity() * sizeof(PointChunk);
     for (const PointChunk& c : e->chunks) s.point_bytes += c.heap_bytes();
+  }
+  // Nodes as libstdc++ lays them out: a map node has three pointers and a colour before its
+  // value, a hash node one pointer (no cached hash for Labels or strings).
+  constexpr size_t kTreeNode = 32;
+  constexpr size_t kHashNode = 8;
+  for (const auto& [l, e] : series_) {
+    s.index_bytes +=
+        AllocatedBytes(sizeof(Entry)) + l.HeapBytes() +
+        AllocatedBytes(kTreeNode + sizeof(std::pair<const Labels, std::unique_ptr<Entry>>)) +
+        AllocatedBytes(kHashNode + sizeof(std::pair<const Labels, Entry*>));
+  }
+  s.index_bytes += AllocatedBytes(lookup_.bucket_count() * sizeof(void*));
+  for (const auto& [name, metric] : by_name_) {
+    s.index_bytes += AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, MetricSeries>)) +
+                     StringHeapBytes(name) + VectorHeapBytes(metric.entries);
+    MutexLock matched_lock(metric.matched_mu);
+    for (const auto& [key, list] : metric.matched) {
+      // The key's node and string, the list's shared block (count and vector) and buffer.
+      s.index_bytes +=
+          AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, std::shared_ptr<void>>)) +
+          StringHeapBytes(key) + AllocatedBytes(16 + sizeof(*list)) + VectorHeapBytes(*list);
+    }
+  }
+  for (const auto& [name, src] : sources_) {
+    s.index_bytes += AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, Source>)) +
+                     StringHeapBytes(name) + VectorHeapBytes(src.last_run);
   }
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();

@@ -49,6 +49,9 @@ struct SeriesStoreStats {
   // What the points hold allocated (plain tails' capacity, packed chunks, dead and live points):
   // the head's memory but for labels and index (about 1 KB a series).
   uint64_t point_bytes = 0;
+  // The rest a series costs: its entry, labels, the indexes that find it (by labels, by
+  // metric name, by source) and what selectors matched; estimated from their sizes.
+  uint64_t index_bytes = 0;
   uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
   uint64_t refused_series = 0;  // new series refused because max_series was reached
   uint64_t unselected = 0;      // samples not kept because no rule selects their metric

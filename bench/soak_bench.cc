@@ -10,7 +10,8 @@
 //
 // Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
 // obsmon's /metrics the sizes of its in-memory parts (the writer's SQLite page cache and all of
-// SQLite's memory, writer queue, rule head points and their bytes, C heap in use and free), and
+// SQLite's memory, writer queue rows and bytes, rule head points, their bytes and the bytes of
+// the head's labels and index, C heap in use and free), and
 // prints one line. At the end: the least-squares slope of RSS over
 // the second half (after warm-up: the rule head fills its 15-minute window, the page cache its
 // cap), in MB per hour, beside first, last and peak RSS.
@@ -125,9 +126,9 @@ int main(int argc, char** argv) {
               n, interval_ms, minutes, sample_s);
   std::printf("obsmon: %s; storage.cache_size: %s\n", obsmon.c_str(),
               CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str());
-  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %10s %9s %9s\n", "minute", "RSS MB", "anon MB",
-              "heap MB", "free MB", "cache MB", "sqlite MB", "queue", "head pts", "head MB",
-              "CPU %");
+  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s\n", "minute", "RSS MB",
+              "anon MB", "heap MB", "free MB", "cache MB", "sqlite MB", "queue", "queue MB",
+              "head pts", "head MB", "index MB", "CPU %");
   std::vector<double> t_min, rss;
   double peak = 0, first = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -141,13 +142,17 @@ int main(int argc, char** argv) {
     const double minute = k * sample_s / 60.0;
     const double cpu_pct = k == 0 ? 0 : (p.cpu_seconds - prev.cpu_seconds) / sample_s * 100;
     prev = p;
-    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %10.0f %9.2f %9.1f\n", minute,
-                p.rss_mb, p.anon_mb, Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
+    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.1f\n",
+                minute, p.rss_mb, p.anon_mb,
+                Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
                 Metric(body, "obsmon_heap_bytes{state=\"free\"}") / 1048576,
                 Metric(body, "obsmon_storage_cache_bytes") / 1048576,
                 Metric(body, "obsmon_sqlite_memory_bytes") / 1048576,
-                Metric(body, "obsmon_storage_queue_rows"), Metric(body, "obsmon_rule_head_points"),
-                Metric(body, "obsmon_rule_head_point_bytes") / 1048576, cpu_pct);
+                Metric(body, "obsmon_storage_queue_rows"),
+                Metric(body, "obsmon_storage_queue_bytes") / 1048576,
+                Metric(body, "obsmon_rule_head_points"),
+                Metric(body, "obsmon_rule_head_point_bytes") / 1048576,
+                Metric(body, "obsmon_rule_head_index_bytes") / 1048576, cpu_pct);
     if (k == 0) first = p.rss_mb;
     peak = std::max(peak, p.rss_mb);
     t_min.push_back(minute);

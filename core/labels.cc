@@ -1,5 +1,7 @@
 #include "core/labels.h"
 
+#include "core/heap_size.h"
+
 #include <algorithm>
 #include <functional>
 
@@ -129,6 +131,14 @@ std::string Labels::ToString() const {
   }
   out += '}';
   return out;
+}
+
+size_t Labels::HeapBytes() const {
+  if (!data_) return 0;
+  // make_shared: the block holds the count (16 bytes) and the Data.
+  size_t n = AllocatedBytes(16 + sizeof(Data)) + VectorHeapBytes(data_->pairs);
+  for (const auto& [k, v] : data_->pairs) n += StringHeapBytes(k) + StringHeapBytes(v);
+  return n;
 }
 
 size_t Labels::Hash() const {

@@ -41,6 +41,10 @@ class Labels {
   bool empty() const { return pairs().empty(); }
   size_t size() const { return pairs().size(); }
 
+  // What the shared pairs hold on the heap (the block, its pairs, strings too long to live in
+  // their object): each object sharing them reports the same, so a caller counts a set once.
+  size_t HeapBytes() const;
+
   // Prometheus text form: {a="1",b="x\"y"}; "" for an empty set.
   std::string ToString() const;
   size_t Hash() const;

@@ -39,6 +39,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/heap_size.h"
 #include "core/mutex.h"
 #include "core/thread_name.h"
 #include "storage/batch_applier.h"
@@ -63,6 +64,29 @@ std::string WalPathBase(const std::string& path, bool wal_or_shm) {
 size_t RowsOf(const WriteBatch& b) {
   return b.runs.size() + b.samples.size() + b.log_events.size() + b.log_cursors.size() +
          b.counters.size();
+}
+
+// What a queued batch holds on the heap, for /metrics (obsmon_storage_queue_bytes): its
+// vectors and the strings too long to live inside their object, as malloc allocates them.
+// Label sets are shared with the probe that made them (copy on write) and not counted.
+size_t BytesOf(const WriteBatch& b) {
+  size_t n = VectorHeapBytes(b.runs) + VectorHeapBytes(b.samples) +
+             VectorHeapBytes(b.log_events) + VectorHeapBytes(b.log_cursors) +
+             VectorHeapBytes(b.counters);
+  n += StringHeapBytes(b.state_key.component) + StringHeapBytes(b.state_key.probe);
+  for (const ProbeRun& r : b.runs) {
+    n += StringHeapBytes(r.key.component) + StringHeapBytes(r.key.probe) +
+         StringHeapBytes(r.reason);
+  }
+  for (const Sample& x : b.samples) n += StringHeapBytes(x.name);
+  for (const LogEvent& e : b.log_events) {
+    n += StringHeapBytes(e.file) + StringHeapBytes(e.severity) + StringHeapBytes(e.line);
+  }
+  for (const LogCursor& c : b.log_cursors) {
+    n += StringHeapBytes(c.path) + StringHeapBytes(c.fingerprint);
+  }
+  for (const CounterDelta& c : b.counters) n += StringHeapBytes(c.name);
+  return n;
 }
 
 // Releases `mu` for its scope and takes it back at the end: the writer thread does its slow work
@@ -141,13 +165,16 @@ class SqliteWriter final : public Writer {
       return false;
     }
     queued_rows_ += rows;
+    const size_t bytes = BytesOf(batch);
+    queued_bytes_ += bytes;
     // Counter increments are what a user waits to see (a log probe's matched lines: the group
     // delay alone took as long as grep's whole scan of a warm 839 MB file, docs/benchmarks.md
     // "Log scanning"), and they come from few, slow runs; the frequent small runs (http, tcp)
     // have none and keep sharing transactions. A log run that read nothing has none either.
     const bool commit_now = !batch.counters.empty();
     const TimestampMs first_sample = FirstSampleOf(batch);
-    queue_.push_back({++last_seq_, std::move(batch), options_.clock->SteadyNow(), first_sample});
+    queue_.push_back(
+        {++last_seq_, std::move(batch), options_.clock->SteadyNow(), first_sample, bytes});
     if (commit_now) commit_now_seq_ = last_seq_;  // everything up to it: commit without the wait
     // Group commit: the writer sleeps until the oldest queued batch is commit_interval_ms old, so
     // it only needs waking when the queue was empty (to start that timer), has grown large, or a
@@ -215,6 +242,8 @@ class SqliteWriter final : public Writer {
       s = stats_;
       s.queue_depth = queue_.size();
       s.queue_rows = queued_rows_;
+      // The queue's own nodes: a deque block of Queued entries each.
+      s.queue_bytes = queued_bytes_ + queue_.size() * sizeof(Queued);
     }
     s.sqlite_memory_bytes =
         static_cast<uint64_t>(std::max<sqlite3_int64>(sqlite3_memory_used(), 0));
@@ -282,6 +311,7 @@ class SqliteWriter final : public Writer {
     // Flush(), Stop() or the test advancing time past the group-commit interval.
     SteadyTime enqueued;
     TimestampMs first_sample;  // FirstSampleOf(batch), for UncommittedSamplesFrom()
+    size_t bytes = 0;          // BytesOf(batch) as enqueued
   };
   static bool IsLockError(int sqlite_code) {
     return (sqlite_code & 0xff) == SQLITE_BUSY || (sqlite_code & 0xff) == SQLITE_LOCKED;
@@ -506,6 +536,7 @@ class SqliteWriter final : public Writer {
       const size_t batch_rows = RowsOf(queue_.front().batch);
       rows += batch_rows;
       queued_rows_ -= batch_rows;
+      queued_bytes_ -= queue_.front().bytes;
       work.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -519,6 +550,7 @@ class SqliteWriter final : public Writer {
     resolved_seq_ = last_seq_;
     queue_.clear();
     queued_rows_ = 0;
+    queued_bytes_ = 0;
   }
 
   // Puts a failed group back for a retry after retry_backoff_ms, in order, ahead of anything
@@ -527,12 +559,14 @@ class SqliteWriter final : public Writer {
     failed_seq_ = std::max(failed_seq_, work.back().seq);
     for (auto it = work.rbegin(); it != work.rend(); ++it) {
       queued_rows_ += RowsOf(it->batch);
+      queued_bytes_ += it->bytes;
       queue_.push_front(std::move(*it));
     }
     while (queue_.size() > options_.queue_capacity) {
       resolved_seq_ = std::max(resolved_seq_, queue_.front().seq);
       FenceLost(queue_.front().batch);
       queued_rows_ -= RowsOf(queue_.front().batch);
+      queued_bytes_ -= queue_.front().bytes;
       queue_.pop_front();
       ++stats_.lost_batches;
       last_loss_reason_ = "queue full while retrying: " + last_status_.message();
@@ -796,6 +830,7 @@ class SqliteWriter final : public Writer {
   // The earliest sample of the group WriteQueuedBatches is writing (max: none).
   TimestampMs writing_first_sample_ GUARDED_BY(mu_) = std::numeric_limits<TimestampMs>::max();
   size_t queued_rows_ GUARDED_BY(mu_) = 0;  // RowsOf every batch in queue_
+  size_t queued_bytes_ GUARDED_BY(mu_) = 0;  // their Queued::bytes
   std::deque<Task> tasks_ GUARDED_BY(mu_);
   uint64_t last_seq_ GUARDED_BY(mu_) = 0;  // seq of the newest accepted batch
   uint64_t resolved_seq_ GUARDED_BY(mu_) = 0;  // every batch up to here is committed or counted lost

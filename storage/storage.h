@@ -100,6 +100,7 @@ struct StorageOptions {
 struct WriterStats {
   uint64_t queue_depth = 0;         // batches waiting now
   uint64_t queue_rows = 0;          // their rows (runs, samples, events...) now
+  uint64_t queue_bytes = 0;         // what they hold on the heap now (estimated from sizes)
   uint64_t committed_batches = 0;   // total
   uint64_t committed_rows = 0;      // runs + samples + events committed, total
   uint64_t dropped_batches = 0;     // refused because the queue was full, total

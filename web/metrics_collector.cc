@@ -354,8 +354,13 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                            "by the queue's row capacity (about 100-200 bytes a row).",
                            MetricType::Gauge);
   AddGauge(&queue_rows, {}, static_cast<double>(w.queue_rows));
+  auto queue_bytes = Family("obsmon_storage_queue_bytes",
+                            "Heap the batches waiting for the writer hold now (their vectors and "
+                            "long strings; label sets are shared with the probes).",
+                            MetricType::Gauge);
+  AddGauge(&queue_bytes, {}, static_cast<double>(w.queue_bytes));
   std::vector<MetricFamily> out;
-  for (auto* f : {&wq, &queue_rows, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
+  for (auto* f : {&wq, &queue_rows, &queue_bytes, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
                   &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
                   &head_moved, &floor_repairs}) {
     out.push_back(std::move(*f));

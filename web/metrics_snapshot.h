@@ -72,6 +72,7 @@ struct SchedulerMetrics {
 struct WriterMetrics {
   uint64_t queue_depth = 0;  // now
   uint64_t queue_rows = 0;   // now
+  uint64_t queue_bytes = 0;  // now: what the queued batches hold on the heap (estimated)
   uint64_t cache_bytes = 0;  // now: the writer connection's SQLite page cache
   uint64_t series_id_cache_entries = 0;  // now: series ids the writer keeps
   uint64_t sqlite_memory_bytes = 0;      // now: SQLite's memory, every connection

@@ -336,6 +336,10 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats
               "Bytes the rules' in-memory head has allocated for points (live, expired and "
               "room to grow; labels and index not counted).",
               T::Gauge, static_cast<double>(st.point_bytes)),
+          one("obsmon_rule_head_index_bytes",
+              "Bytes the rules' in-memory head holds for its series but their points: entries, "
+              "labels, the indexes that find them (estimated from their sizes).",
+              T::Gauge, static_cast<double>(st.index_bytes)),
           one("obsmon_rule_head_refused_series_total",
               "New series not kept because the head held its maximum (200,000).", T::Counter,
               static_cast<double>(st.refused_series)),

@@ -65,6 +65,7 @@ WriterMetrics WriterMetricsOf(const storage::WriterStats& stats) {
   WriterMetrics m;
   m.queue_depth = stats.queue_depth;
   m.queue_rows = stats.queue_rows;
+  m.queue_bytes = stats.queue_bytes;
   m.cache_bytes = stats.cache_bytes;
   m.series_id_cache_entries = stats.series_id_cache_entries;
   m.sqlite_memory_bytes = stats.sqlite_memory_bytes;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "alerts/series_store.h"
+#include "tests/support/malloc_count.h"
 
 namespace obsmon::alerts {
 namespace {
@@ -65,6 +66,41 @@ TEST(SeriesStoreMemoryTest, CompactingKeepsEveryLivePointInOrder) {
     EXPECT_EQ(pts[i].t, t);
     EXPECT_EQ(pts[i].v, static_cast<double>(t / kStepMs));
   }
+}
+
+// Issue 17, item 1: obsmon_rule_head_index_bytes and _point_bytes say what the head holds, so
+// a user sees where memory at 1,000 probes goes. Truth: malloc's own count of what a store of
+// 5,000 probes' series (as the daemon feeds it: a run per probe, labels longer than a string's
+// own buffer, selectors read) allocated and kept.
+TEST(SeriesStoreMemoryTest, IndexAndPointBytesAgreeWithMalloc) {
+  if (!testing::kMallocCounts) GTEST_SKIP() << "malloc is AddressSanitizer's";
+  constexpr int kProbes = 5'000;
+  const size_t before = testing::MallocInUse();
+  auto store = std::make_unique<SeriesStore>(FifteenMinutes());
+  for (int64_t t = 0; t < 70'000; t += 10'000) {  // seven runs each: tails and sources grow
+    for (int i = 0; i < kProbes; ++i) {
+      const std::string n = std::to_string(i);
+      Labels l{{"instance", "http://target-" + n + ".staging.example.com:8080/health"},
+               {"job", "carbon"},
+               {"probe", "health-check-" + n}};
+      store->AppendRun("carbon/health-check-" + n, {Sample{"up", l, t, 1}}, t, 10'000);
+    }
+  }
+  promql::Matcher name{promql::Matcher::Op::kEq, "__name__", "up", nullptr};
+  for (int i = 0; i < 50; ++i) {
+    promql::Matcher probe{promql::Matcher::Op::kEq, "probe", "health-check-" + std::to_string(i),
+                          nullptr};
+    store->ForEachSeries({name, probe}, 0, 70'000,
+                         [](const Labels&, const promql::Point*, const promql::Point*) {});
+  }
+  const size_t held = testing::MallocInUse() - before;
+  const auto st = store->Stats();
+  const double estimated =
+      static_cast<double>(st.index_bytes + st.point_bytes + sizeof(SeriesStore));
+  EXPECT_EQ(st.series, static_cast<uint64_t>(kProbes));
+  EXPECT_NEAR(estimated / static_cast<double>(held), 1.0, 0.1)
+      << "estimated " << estimated << " (index " << st.index_bytes << ", points "
+      << st.point_bytes << "), malloc " << held;
 }
 
 }  // namespace

@@ -171,6 +171,19 @@ TEST(OpsMemoryTest, ProcessFiguresAgreeWithTheKernelAndThePageCacheKeepsItsBound
   ASSERT_TRUE(head_points && head_bytes) << text;
   EXPECT_GT(*head_points, 0);
   EXPECT_GE(*head_bytes, *head_points * 16);
+  // The head's series but their points (labels, indexes) and the writer's queue: parts of the
+  // heap in use with the two above, together never more than it (each is checked against
+  // malloc's own count in its unit test).
+  auto index_bytes = MetricValue(text, "obsmon_rule_head_index_bytes");
+  auto queue_bytes = MetricValue(text, "obsmon_storage_queue_bytes");
+  ASSERT_TRUE(index_bytes && queue_bytes) << text;
+  auto head_series = MetricValue(text, "obsmon_rule_head_series");
+  ASSERT_TRUE(head_series.has_value());
+  EXPECT_GT(*index_bytes, *head_series * 200);  // an entry, its labels and its index nodes
+  EXPECT_GE(*queue_bytes, 0);
+  if (!kAddressSanitizer) {
+    EXPECT_LT(*sqlite_memory + *head_bytes + *index_bytes + *queue_bytes, *in_use);
+  }
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "storage/latency_histogram.h"
 #include "storage/storage.h"
 #include "tests/support/storage_writer.h"
+#include "tests/support/malloc_count.h"
 #include "tests/support/scratch_dir.h"
 
 namespace obsmon::storage {
@@ -507,6 +508,54 @@ TEST(SqliteWriterTest, FailedBatchLeavesNothingAndIsRetriedWhole) {
   EXPECT_EQ(r->Counters({"carbon", "logs"}).at(0).value, 2000);
   EXPECT_EQ(w->Stats().lost_batches, 0u);
   EXPECT_TRUE(w->Stats().last_error.empty());
+}
+
+// Issue 17, item 1: obsmon_storage_queue_bytes says what the batches waiting for the writer
+// hold. Truth: malloc's own count of what 300 HTTP runs' batches (a run and seven samples each,
+// names longer than a string's own buffer, labels shared with their probe as a probe shares
+// them) kept once queued behind a failing disk.
+TEST(SqliteWriterTest, QueueBytesAgreeWithMalloc) {
+  if (!testing::kMallocCounts) GTEST_SKIP() << "malloc is AddressSanitizer's";
+  ScratchDir dir;
+  auto o = Options(dir);
+  o.retry_backoff_ms = 600'000;  // stays failed: everything stays queued
+  auto w = testing::StartWriterOrFail(o);
+  const int64_t size_now = Count(o.path, "PRAGMA page_count") * Count(o.path, "PRAGMA page_size");
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(size_now).ok());
+  const Labels probe_labels{{"instance", "http://carbon.staging.example.com:8080/health"},
+                            {"job", "carbon"}};
+  const char* names[] = {"probe_success", "probe_duration_seconds", "probe_http_status_code",
+                         "probe_http_content_length", "probe_dns_lookup_time_seconds",
+                         "probe_http_duration_seconds", "probe_tls_handshake_seconds"};
+  auto run = [&](int i) {
+    WriteBatch b;
+    ProbeRun r;
+    r.key = {"carbon-staging", "health-check-" + std::to_string(i)};
+    r.ts_ms = kT0 + i;
+    r.reason = i % 2 ? "connect: connection refused by the target host" : "";
+    b.runs.push_back(r);
+    for (const char* n : names) b.samples.push_back({n, probe_labels, kT0 + i, 1.0 * i});
+    b.state_key = r.key;
+    return b;
+  };
+  WriteBatch first;  // too large for the database's cap: it fails, and the writer backs off
+  for (int k = 0; k < 300; ++k) {
+    first.samples.push_back({"m", Labels{{"k", std::to_string(k)}}, kT0, 1.0});
+  }
+  ASSERT_TRUE(w->Enqueue(std::move(first)));
+  ASSERT_FALSE(w->Flush().ok());
+  const uint64_t queued_before = w->Stats().queue_bytes;
+  const size_t before = testing::MallocInUse();
+  for (int i = 1; i <= 300; ++i) ASSERT_TRUE(w->Enqueue(run(i)));
+  const size_t held = testing::MallocInUse() - before;
+  const WriterStats s = w->Stats();
+  EXPECT_EQ(s.queue_depth, 301u);
+  const double estimated = static_cast<double>(s.queue_bytes - queued_before);
+  EXPECT_NEAR(estimated / static_cast<double>(held), 1.0, 0.1)
+      << "estimated " << estimated << ", malloc " << held;
+  ASSERT_TRUE(w->SetMaxDatabaseBytes(0).ok());
+  ASSERT_TRUE(w->Flush().ok());
+  EXPECT_EQ(w->Stats().queue_bytes, 0u);
 }
 
 // Regression (fresh eyes, issue 13, F2): the queue was bounded by batches only; two scrapes of

@@ -262,9 +262,10 @@ std::vector<AlertHistoryEvent> AlertingRule::TakeHistory() {
 
 RecordingRule::RecordingRule(RuleSpec spec) : spec_(std::move(spec)) {
   const promql::Expr& e = *spec_.expr;
-  outputs_distinct_ =
-      spec_.labels.empty() && e.kind == promql::NodeKind::kAggregate &&
-      (e.without || std::find(e.grouping.begin(), e.grouping.end(), "__name__") == e.grouping.end());
+  const bool by_name =
+      std::find(e.grouping.begin(), e.grouping.end(), "__name__") != e.grouping.end();
+  outputs_distinct_ = spec_.labels.empty() && e.kind == promql::NodeKind::kAggregate &&
+                      (e.without || !by_name);
 }
 
 Labels RecordingRule::OutputLabels(size_t i, Labels query_labels) {

@@ -591,8 +591,9 @@ SeriesStoreStats SeriesStore::Stats() const {
   }
   s.index_bytes += AllocatedBytes(lookup_.bucket_count() * sizeof(void*));
   for (const auto& [name, metric] : by_name_) {
-    s.index_bytes += AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, MetricSeries>)) +
-                     StringHeapBytes(name) + VectorHeapBytes(metric.entries);
+    s.index_bytes +=
+        AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, MetricSeries>)) +
+        StringHeapBytes(name) + VectorHeapBytes(metric.entries);
     MutexLock matched_lock(metric.matched_mu);
     for (const auto& [key, list] : metric.matched) {
       // The key's node and string, the list's shared block (count and vector) and buffer.

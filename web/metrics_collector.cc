@@ -360,9 +360,9 @@ std::vector<MetricFamily> StorageFamilies(const WriterMetrics& w,
                             MetricType::Gauge);
   AddGauge(&queue_bytes, {}, static_cast<double>(w.queue_bytes));
   std::vector<MetricFamily> out;
-  for (auto* f : {&wq, &queue_rows, &queue_bytes, &dropped, &dropped_samples, &late, &werr, &committed, &wlat,
-                  &healthy, &storage_ok, &storage_errors, &lost, &superseded, &wal, &checkpoints,
-                  &head_moved, &floor_repairs}) {
+  for (auto* f : {&wq, &queue_rows, &queue_bytes, &dropped, &dropped_samples, &late, &werr,
+                  &committed, &wlat, &healthy, &storage_ok, &storage_errors, &lost, &superseded,
+                  &wal, &checkpoints, &head_moved, &floor_repairs}) {
     out.push_back(std::move(*f));
   }
   return out;

@@ -155,7 +155,8 @@ TEST(SeriesStoreSelectionTest, ReadersAndWritersAtOnce) {
   std::atomic<int> reads{0};
   for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&, r] {
-      const std::vector<Matcher> matchers = MatchersOf(r == 0 ? "m{job=\"j1\"}" : "m{job=~\"j[23]\"}");
+      const std::vector<Matcher> matchers =
+          MatchersOf(r == 0 ? "m{job=\"j1\"}" : "m{job=~\"j[23]\"}");
       while (!stop) {
         std::set<std::string> seen;
         store.ForEachSeries(matchers, now - 300'000, now.load(),

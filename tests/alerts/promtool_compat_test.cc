@@ -26,6 +26,18 @@ int RunPromtool(const std::string& file, std::string* output) {
   return run.exit_code;
 }
 
+// Runs the test file under obsmon, which must fail with `expected` in its output, then under
+// promtool when it is installed: the same exit code and the same text, byte for byte.
+void ExpectFailsAsInPromtool(const std::string& file, const std::string& expected) {
+  std::ostringstream ours;
+  EXPECT_EQ(RunRuleTests({file}, ours), 1) << file;
+  EXPECT_NE(ours.str().find(expected), std::string::npos) << ours.str();
+  if (::access(kPromtool, X_OK) != 0) return;
+  std::string pout;
+  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
+  EXPECT_EQ(ours.str(), pout);
+}
+
 class RuleFileTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(RuleFileTest, PassesUnderPromtool) {
@@ -94,14 +106,7 @@ TEST(RuleFileTest, NamedGroupAndEvaluationErrorFailAsInPromtool) {
 // Found by the alert differential test (issue 14): a rule whose evaluation fails writes nothing,
 // not even stale markers, so the series it wrote before stay visible to the rules after it.
 TEST(RuleFileTest, FailedRuleKeepsItsSeriesAsInPromtool) {
-  const std::string file = TestData("failed_rule_test.yml");
-  std::ostringstream ours;
-  EXPECT_EQ(RunRuleTests({file}, ours), 1);
-  EXPECT_NE(ours.str().find("    rule: Reader, time: 2m0s, err: "), std::string::npos) << ours.str();
-  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
-  std::string pout;
-  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
-  EXPECT_EQ(ours.str(), pout);
+  ExpectFailsAsInPromtool(TestData("failed_rule_test.yml"), "    rule: Reader, time: 2m0s, err: ");
 }
 
 // Fresh eyes, stop 57: two rules recording one series, or a rule recording its input's own
@@ -111,32 +116,15 @@ TEST(RuleFileTest, FailedRuleKeepsItsSeriesAsInPromtool) {
 // the rules run at each).
 TEST(RuleFileTest, DuplicateRuleOutputFailsAsInPromtool) {
   for (const char* name : {"duplicate_output_test.yml", "duplicate_input_test.yml"}) {
-    const std::string file = TestData(name);
-    std::ostringstream ours;
-    EXPECT_EQ(RunRuleTests({file}, ours), 1) << name;
-    EXPECT_NE(ours.str().find(", time: 0s, err: duplicate sample for timestamp"),
-              std::string::npos)
-        << ours.str();
-    if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
-    std::string pout;
-    EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
-    EXPECT_EQ(ours.str(), pout);
+    ExpectFailsAsInPromtool(TestData(name), ", time: 0s, err: duplicate sample for timestamp");
   }
 }
 
 // Fresh eyes, stop 57: label values in a failing test's `got:` are printed as Go's
 // strconv.Quote prints them (\t, \x00, \xff, \u0085, \a escaped; é kept), not raw.
 TEST(RuleFileTest, LabelValuesArePrintedAsPromtoolQuotesThem) {
-  const std::string file = TestData("quoted_labels_test.yml");
-  std::ostringstream ours;
-  EXPECT_EQ(RunRuleTests({file}, ours), 1);
-  EXPECT_NE(ours.str().find(R"(v="byte\xffhere"} 3E+00, {__name__="m", v="c1\u0085here"})"),
-            std::string::npos)
-      << ours.str();
-  if (::access(kPromtool, X_OK) != 0) GTEST_SKIP() << "promtool is not installed";
-  std::string pout;
-  EXPECT_EQ(RunPromtool(file, &pout), 1) << pout;
-  EXPECT_EQ(ours.str(), pout);
+  ExpectFailsAsInPromtool(TestData("quoted_labels_test.yml"),
+                          R"(v="byte\xffhere"} 3E+00, {__name__="m", v="c1\u0085here"})");
 }
 
 // Issue 14, item 7: what promtool loads and what it refuses. Samples after the evaluation

@@ -16,23 +16,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "tests/support/sanitizers.h"  // kAddressSanitizer: RSS bounds in the normal build only
 #include "tests/support/subprocess.h"
 
-#ifdef __has_feature
-#define OBSMON_HAS_FEATURE(x) __has_feature(x)
-#else
-#define OBSMON_HAS_FEATURE(x) 0
-#endif
-
 namespace obsmon::testing {
-
-// Built with AddressSanitizer (scripts/test-sanitized.sh), as is the obsmon under test: its
-// quarantine alone holds 256 MB of freed memory, so RSS bounds are checked in the normal build.
-#if defined(__SANITIZE_ADDRESS__) || OBSMON_HAS_FEATURE(address_sanitizer)
-inline constexpr bool kAddressSanitizer = true;
-#else
-inline constexpr bool kAddressSanitizer = false;
-#endif
 
 // The resident set of `pid` in KiB (VmRSS), or -1.
 inline long RssKiB(int pid) {

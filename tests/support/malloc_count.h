@@ -7,19 +7,11 @@
 
 #include <cstddef>
 
-#if defined(__has_feature)
-#define OBSMON_TEST_HAS_FEATURE(x) __has_feature(x)
-#else
-#define OBSMON_TEST_HAS_FEATURE(x) 0
-#endif
+#include "tests/support/sanitizers.h"
 
 namespace obsmon::testing {
 
-#if defined(__SANITIZE_ADDRESS__) || OBSMON_TEST_HAS_FEATURE(address_sanitizer)
-inline constexpr bool kMallocCounts = false;
-#else
-inline constexpr bool kMallocCounts = true;
-#endif
+inline constexpr bool kMallocCounts = !kAddressSanitizer;
 
 inline size_t MallocInUse() {
   const struct mallinfo2 mi = ::mallinfo2();

@@ -9,8 +9,8 @@ namespace obsmon::alerts::promql {
 namespace {
 const std::string kAbsent;
 
-// FNV-1a: keys are a label value or a few (a job name, "200"): inline, it costs a tenth of
-// std::hash's call into _Hash_bytes, and the groups it tells apart are few.
+// FNV-1a: keys are a label value or a few (a job name, "200"), short enough that an inline
+// loop costs less than std::hash's call into _Hash_bytes; the groups it tells apart are few.
 uint64_t KeyHash(std::string_view key) {
   uint64_t h = 14695981039346656037ull;
   for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;

@@ -481,7 +481,7 @@ class Evaluator {
   void ForEachRangeResult(const Expr& call, Fn&& fn) {
     const Expr& sel = *call.args[0];
     const int64_t maxt = ts_ - sel.offset_ms;
-    const RangeFn f = RangeFnOf(call.str);  // once: a name compared per series cost a sixth
+    const RangeFn f = RangeFnOf(call.str);  // once a call, not compared per series
     // The querier leaves stale markers out.
     q_.ForEachSeries(sel.matchers, maxt - sel.range_ms, maxt,
                      [&](const Labels& labels, const Point* b, const Point* end) {

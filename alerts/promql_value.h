@@ -76,18 +76,9 @@ class Querier {
   virtual void ForEachLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
                              int64_t maxt_ms, const LatestFn& fn) const {
     Matrix m;
-    SelectLatest(matchers, mint_ms, maxt_ms, &m);
+    Select(matchers, mint_ms, maxt_ms, &m);
     for (const auto& s : m) {
       if (!s.points.empty()) fn(s.labels, s.points.back());
-    }
-  }
-  // Like Select, but each series carries only its newest point in the range (what an instant
-  // selector reads). Implementations override it to avoid copying the whole lookback window.
-  virtual void SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-                            Matrix* out) const {
-    Select(matchers, mint_ms, maxt_ms, out);
-    for (auto& s : *out) {
-      if (s.points.size() > 1) s.points.erase(s.points.begin(), s.points.end() - 1);
     }
   }
 };

@@ -532,18 +532,6 @@ void SeriesStore::Select(const std::vector<Matcher>& matchers, int64_t mint_ms, 
         });
 }
 
-void SeriesStore::SelectLatest(const std::vector<Matcher>& matchers, int64_t mint_ms,
-                               int64_t maxt_ms, promql::Matrix* out) const {
-  ReaderMutexLock lock(mu_);
-  Visit(matchers, mint_ms, maxt_ms, Span::kNewest,
-        [&](const Entry& e, const Point*, const Point* last) {
-          promql::Series s;
-          s.labels = e.labels;
-          s.points.push_back(*(last - 1));
-          out->push_back(std::move(s));
-        });
-}
-
 void SeriesStore::ForEachSeries(const std::vector<Matcher>& matchers, int64_t mint_ms,
                                 int64_t maxt_ms, const SeriesFn& fn) const {
   ReaderMutexLock lock(mu_);

@@ -133,8 +133,6 @@ class SeriesStore final : public promql::Querier {
 
   void Select(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
               promql::Matrix* out) const override;
-  void SelectLatest(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
-                    promql::Matrix* out) const override;
   void ForEachSeries(const std::vector<promql::Matcher>& matchers, int64_t mint_ms, int64_t maxt_ms,
                      const SeriesFn& fn) const override;
   void ForEachLatest(const std::vector<promql::Matcher>& matchers, int64_t mint_ms,

@@ -190,11 +190,11 @@ TEST(SeriesStoreTest, SelectsExactWindowsDeepInLongSeries) {
   s.Select({name}, 600'000, 700'000, &none);
   s.Select({name}, -5'000, -1, &none);
   EXPECT_TRUE(none.empty());
-  Matrix latest;
-  s.SelectLatest({name}, 100'500, 200'500, &latest);
+  std::vector<Point> latest;
+  s.ForEachLatest({name}, 100'500, 200'500,
+                  [&](const Labels&, const Point& p) { latest.push_back(p); });
   ASSERT_EQ(latest.size(), 1u);
-  ASSERT_EQ(latest[0].points.size(), 1u);
-  EXPECT_EQ(latest[0].points[0].v, 200);
+  EXPECT_EQ(latest[0].v, 200);
 }
 
 TEST(SeriesStoreTest, AppendsSamplesWithNameAsLabel) {

@@ -143,14 +143,14 @@ TEST(SeriesStoreModelTest, ReadsAgreeWithThePlainModel) {
         ASSERT_EQ(m.size(), 1u);
         ExpectSame(want, m[0].points.data(), m[0].points.data() + m[0].points.size(), "Select");
       }
-      promql::Matrix latest;
-      store.SelectLatest(JobMatchers(job), mint, maxt, &latest);
+      std::vector<Point> latest;
+      store.ForEachLatest(JobMatchers(job), mint, maxt,
+                          [&](const Labels&, const Point& p) { latest.push_back(p); });
       if (want.empty()) {
         EXPECT_TRUE(latest.empty());
       } else {
         ASSERT_EQ(latest.size(), 1u);
-        ExpectSame({want.back()}, latest[0].points.data(), latest[0].points.data() + 1,
-                   "SelectLatest");
+        ExpectSame({want.back()}, latest.data(), latest.data() + 1, "ForEachLatest");
       }
       // What range functions read: the same window without its stale markers.
       std::vector<Point> unstale;

@@ -31,10 +31,10 @@ class CountingQuerier final : public promql::Querier {
     ++reads;
     store_.Select(m, mint, maxt, out);
   }
-  void SelectLatest(const std::vector<promql::Matcher>& m, int64_t mint, int64_t maxt,
-                    promql::Matrix* out) const override {
+  void ForEachLatest(const std::vector<promql::Matcher>& m, int64_t mint, int64_t maxt,
+                     const LatestFn& fn) const override {
     ++reads;
-    store_.SelectLatest(m, mint, maxt, out);
+    store_.ForEachLatest(m, mint, maxt, fn);
   }
   void ForEachSeries(const std::vector<promql::Matcher>& m, int64_t mint, int64_t maxt,
                      const SeriesFn& fn) const override {

@@ -4,9 +4,9 @@
 #include <strings.h>
 
 #include <algorithm>
-#include <functional>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>

@@ -1,11 +1,11 @@
 #include "alerts/series_store.h"
 
-#include "core/heap_size.h"
-
 #include <algorithm>
 #include <bit>
 #include <mutex>
 #include <utility>
+
+#include "core/heap_size.h"
 
 namespace obsmon::alerts {
 

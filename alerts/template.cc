@@ -8,6 +8,8 @@
 #include <limits>
 #include <optional>
 
+#include "core/text_escape.h"
+
 namespace obsmon::alerts {
 
 namespace {
@@ -35,38 +37,6 @@ std::string FormatGoFloatE(double v) {
   return s;
 }
 
-namespace {
-
-// The length of the valid UTF-8 sequence starting at s[i], or 0 when it is not one (Go's
-// utf8.DecodeRuneInString: no overlong forms, no surrogates, nothing past U+10FFFF).
-size_t ValidUtf8Length(const std::string& s, size_t i) {
-  const auto at = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = at(i);
-  size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k) {
-    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
-  }
-  return n;
-}
-
-}  // namespace
-
 std::string GoQuote(const std::string& s) {
   static constexpr char kHex[] = "0123456789abcdef";
   auto hex_byte = [&](std::string& out, const char* prefix, unsigned char c) {
@@ -80,7 +50,7 @@ std::string GoQuote(const std::string& s) {
     if (c >= 0x80) {
       // As Go's strconv.Quote: a byte that starts no valid UTF-8 sequence as \xNN, a C1
       // control as \u00NN, other runes as they are (promtool prints label values so).
-      const size_t n = ValidUtf8Length(s, i);
+      const size_t n = Utf8SequenceLength(s, i);
       if (n == 0) {
         hex_byte(out, "\\x", c);
         ++i;

@@ -1,9 +1,9 @@
 #include "core/labels.h"
 
-#include "core/heap_size.h"
-
 #include <algorithm>
 #include <functional>
+
+#include "core/heap_size.h"
 
 namespace obsmon {
 

@@ -4,10 +4,10 @@
 # benches) and the tools the tests install (prometheus, prometheus-blackbox-exporter, promtool,
 # grep, ripgrep's rg, python3, curl).
 #
-#   bench/compare.sh            # the full run, about 135 minutes on 2 cores
+#   bench/compare.sh            # the full run, about 150 minutes on 2 cores
 #   WARMUP_S=30 bench/compare.sh  # the same with 30 s of warm-up (30 minutes): obsmon's CPU per
 #                               # run is then that of its first minutes, lower than later
-#   bench/compare.sh --quick    # every section, shortened (about 10 minutes): checks the set-up;
+#   bench/compare.sh --quick    # every section, shortened (about 12 minutes): checks the set-up;
 #                               # its figures are not steady state and are marked so
 #   SECTIONS="probes100_kept probes1000_kept" bench/compare.sh   # only those sections
 #
@@ -25,6 +25,9 @@
 #                            daemon costs a week into an observation
 #   log scan                 bench/log_compare.sh: the daemon's log probe against grep -E and rg,
 #                            page cache warm and cold, on generated python/json/nginx/long logs
+#   logfollow                bench/log_follow_compare.sh: the log probe beside `tail -F | grep -E`
+#                            and mtail while a writer appends to one file at 1,000 and 20,000
+#                            lines a second and rotates it (CPU per appended MB, drain, RSS)
 #   rules                    bench/rules_vs_prometheus.sh: 1,000 rules x 10,000 series
 #   report                   bench/report_vs_prometheus.sh: the 7-day report against PromQL
 # Each section's whole output is kept in the log directory printed at the start; the table is
@@ -39,16 +42,18 @@ QUICK=0
 if [ "${1:-}" = "--quick" ]; then QUICK=1; fi
 if [ "$QUICK" = 1 ]; then
   WINDOWS=${WINDOWS:-2} WINDOW_S=${WINDOW_S:-20} WARMUP_S=${WARMUP_S:-10} LOG_MB=${LOG_MB:-50} LOG_RUNS=${LOG_RUNS:-2}
+  FOLLOW_S=${FOLLOW_S:-20}
   REPS=${REPS:-3} CYCLES=${CYCLES:-3} RULES_WARM_S=30 WEEK_DAYS=${WEEK_DAYS:-1}
 else
   WINDOWS=${WINDOWS:-3} WINDOW_S=${WINDOW_S:-60} WARMUP_S=${WARMUP_S:-1200} LOG_MB=${LOG_MB:-400} LOG_RUNS=${LOG_RUNS:-3}
+  FOLLOW_S=${FOLLOW_S:-120}
   REPS=${REPS:-5} CYCLES=${CYCLES:-8} RULES_WARM_S=330 WEEK_DAYS=${WEEK_DAYS:-7}
 fi
 missing=()
-for tool in prometheus prometheus-blackbox-exporter promtool grep rg python3 curl; do
+for tool in prometheus prometheus-blackbox-exporter promtool grep rg python3 curl tail mtail; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-for bin in obsmon bench/probe_stack_bench bench/rules_bench bench/log_scan_bench \
+for bin in obsmon bench/probe_stack_bench bench/rules_bench bench/log_scan_bench bench/log_writer \
   bench/report_bench bench/report_memory_bench; do
   [ -x "$BUILD/$bin" ] || missing+=("$BUILD/$bin (scripts/build.sh)")
 done
@@ -57,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
-ALL="probes100 probes1000 probes100_kept probes1000_kept probes100_week log rules report"
+ALL="probes100 probes1000 probes100_kept probes1000_kept probes100_week log logfollow rules report"
 SECTIONS=${SECTIONS:-$ALL}
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/obsmon-compare.XXXXXX")
 echo "compare: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
@@ -112,6 +117,8 @@ section probes100_week bash -c '"$1/bench/report_memory_bench" --probes 100 --da
   week "$BUILD" "$WEEK_DAYS" "$LOGS/week.db" "$WINDOWS" "$WINDOW_S" "$WARMUP_S"
 section log env OBSMON_BUILD_DIR="$BUILD" bench/log_compare.sh --size-mb "$LOG_MB" \
   --runs "$LOG_RUNS" --cold-runs "$LOG_RUNS" --obsmon "$BUILD/obsmon" --bench "$BUILD/bench/log_scan_bench"
+section logfollow bench/log_follow_compare.sh --seconds "$FOLLOW_S" --runs "$LOG_RUNS" \
+  --obsmon "$BUILD/obsmon" --bench "$BUILD/bench/log_scan_bench" --writer "$BUILD/bench/log_writer"
 section rules env OBSMON_BUILD_DIR="$BUILD" CYCLES="$CYCLES" RULES_WARM_S="$RULES_WARM_S" \
   bench/rules_vs_prometheus.sh
 section report env OBSMON_BUILD_DIR="$BUILD" REPS="$REPS" bench/report_vs_prometheus.sh

@@ -13,7 +13,8 @@ TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate pro
   prometheus-blackbox-exporter python3-prometheus-client systemd openssl
   victoria-metrics  # a second remote_write receiver and query API (issue 16)
   clang  # clang: scripts/check-thread-safety.sh (the thread_safety_check test)
-  ripgrep)  # rg: bench/compare.sh's log section (docs/benchmarks.md says the test tools have it)
+  ripgrep  # rg: bench/compare.sh's log section (docs/benchmarks.md says the test tools have it)
+  mtail)  # bench/compare.sh's logfollow section: the log probe beside mtail on a growing log
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--with-test-tools" ]; then want+=("${TEST_PKGS[@]}"); fi

@@ -8,7 +8,8 @@ Standard library only; installs nothing.
 Per rate (lines a second) and run, all at once on one file:
   writer  build/bench/log_writer appends the lines of a generated log (log_scan_bench generate),
           one write() per line, for --seconds, renaming the file to .1 and creating a new one
-          every --rotate-every seconds (logrotate's `create` mode);
+          every --rotate-every seconds (logrotate's `create` mode; --rotate-mode copytruncate:
+          copied to .1, then truncated in place);
   obsmon  `obsmon run` with one log probe (interval --interval) on the path;
   grep    `tail -n +1 -F PATH | grep --line-buffered -E PATTERN` (GNU tail follows the name
           across the rename: what a user types to watch a log);
@@ -247,7 +248,8 @@ def one_run(args, source, shape, rate, scratch):
         time.sleep(1.0)  # idle a second: every follower has opened the file
         cpu0 = {n: both_cpu(f.pids) for n, f in followers.items()}
         writer = subprocess.run([args.writer, source, path, str(rate), str(args.seconds),
-                                 str(args.rotate_every)], capture_output=True, text=True)
+                                 str(args.rotate_every), args.rotate_mode],
+                                capture_output=True, text=True)
         t_end = time.time()
         if writer.returncode != 0:
             fail(f"log_writer exited {writer.returncode}: {writer.stderr.strip()}")
@@ -260,17 +262,20 @@ def one_run(args, source, shape, rate, scratch):
         result = {"lines": lines, "bytes": int(wrote["bytes"]), "truth": truth,
                   "rotations": int(wrote["rotations"]), "seconds": float(wrote["seconds"])}
         pending = dict(followers)
+        # A follower that never reaches the truth is measured as of its count's last change
+        # (its work ended there), not after the whole --drain-timeout of idling.
         last = {}
         while pending and time.time() - t_end < args.drain_timeout:
             for name, f in list(pending.items()):
                 c = f.count()
-                last[name] = c
                 if c is not None and c >= truth:
                     result[name] = measured(f, cpu0[name], c, time.time() - t_end)
                     del pending[name]
+                elif name not in last or last[name]["count"] != c:
+                    last[name] = measured(f, cpu0[name], c, float("nan"))
             time.sleep(0.02)
         for name in pending:
-            result[name] = measured(followers[name], cpu0[name], last.get(name), float("nan"))
+            result[name] = last[name]
         return result
     finally:
         for f in followers.values():
@@ -298,6 +303,8 @@ def main():
     ap.add_argument("--rates", default="1000,20000", help="lines a second, comma-separated")
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--rotate-every", type=float, default=30)
+    ap.add_argument("--rotate-mode", default="create", choices=("create", "copytruncate"),
+                    help="logrotate's mode: rename and create, or copy and truncate in place")
     ap.add_argument("--interval", default="1s", help="the obsmon log probe's interval")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--drain-timeout", type=float, default=60)
@@ -323,7 +330,7 @@ def main():
         print(f"# a log that grows: {os.cpu_count()} CPUs, load average at start "
               f"{' '.join(open('/proc/loadavg').read().split()[:3])}; {args.shape} lines "
               f"({gen.stdout.strip()} in the {size_mb} MB source), {args.seconds:g} s a run, "
-              f"rotated every {args.rotate_every:g} s, {args.runs} runs a rate; obsmon's probe "
+              f"rotated every {args.rotate_every:g} s ({args.rotate_mode}), {args.runs} runs a rate; obsmon's probe "
               f"interval {args.interval}; {uname.sysname} {uname.release}")
         print("# " + subprocess.run(["mtail", "--version"], capture_output=True,
                                     text=True).stdout.splitlines()[0])

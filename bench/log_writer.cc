@@ -2,13 +2,16 @@
 // grows"): appends a source file's lines to a log at a steady rate, the way a service's logging
 // does, and rotates it the way logrotate's default (create) mode does.
 //
-//   log_writer SOURCE PATH LINES_PER_S SECONDS [ROTATE_EVERY_S]
+//   log_writer SOURCE PATH LINES_PER_S SECONDS [ROTATE_EVERY_S [create|copytruncate]]
 //
 // Each line is its own write() on a descriptor opened with O_APPEND (Python's logging
 // FileHandler and most loggers flush every record), paced in 10 ms steps: at each step the lines
 // due by then (LINES_PER_S x elapsed) are written. Every ROTATE_EVERY_S seconds (0: never) PATH
 // is renamed to PATH.1 (PATH.1 to PATH.2 and so on, up to PATH.9, older ones removed) and a new
-// PATH created, as `logrotate` with `create` does. SOURCE is only read; PATH must not exist or be
+// PATH created, as `logrotate` with `create` does; with `copytruncate`, PATH is copied to PATH.1
+// and then truncated in place, the writer going on at offset 0 of the same file (O_APPEND), as
+// logrotate's `copytruncate` does for an application that cannot reopen its log (done here
+// between two lines, so no line falls in logrotate's copy-then-truncate gap). SOURCE is only read; PATH must not exist or be
 // empty (the followers may have opened it already): a file holding data is never appended to.
 //
 // Prints "lines=N bytes=B rotations=R seconds=S" at the end: the first N lines of SOURCE are what
@@ -68,12 +71,17 @@ int OpenNew(const std::string& path, bool exclusive) {
   return fd;
 }
 
-bool Rotate(const std::string& path) {
+// PATH.1 to PATH.2 and so on; the oldest removed: PATH.1 is then free.
+void ShiftRotated(const std::string& path) {
   (void)::unlink((path + "." + std::to_string(kKeepRotated)).c_str());
   for (int i = kKeepRotated - 1; i >= 1; --i) {
     (void)::rename((path + "." + std::to_string(i)).c_str(),
                    (path + "." + std::to_string(i + 1)).c_str());
   }
+}
+
+bool Rotate(const std::string& path) {
+  ShiftRotated(path);
   if (::rename(path.c_str(), (path + ".1").c_str()) != 0) {
     std::fprintf(stderr, "log_writer: rename %s: %s\n", path.c_str(), std::strerror(errno));
     return false;
@@ -92,17 +100,37 @@ bool WriteAll(int fd, const char* p, size_t n) {
   return true;
 }
 
+// logrotate's copytruncate: PATH's bytes copied to a new PATH.1, then PATH truncated to 0.
+bool CopyTruncate(const std::string& path, int fd) {
+  std::string bytes;
+  if (!ReadWhole(path.c_str(), &bytes)) return false;
+  ShiftRotated(path);
+  const int copy = ::open((path + ".1").c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (copy < 0) return false;
+  const bool copied = WriteAll(copy, bytes.data(), bytes.size());
+  ::close(copy);
+  return copied && ::ftruncate(fd, 0) == 0;
+}
+
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5 && argc != 6) {
-    std::fprintf(stderr, "usage: log_writer SOURCE PATH LINES_PER_S SECONDS [ROTATE_EVERY_S]\n");
+  if (argc < 5 || argc > 7) {
+    std::fprintf(stderr, "usage: log_writer SOURCE PATH LINES_PER_S SECONDS "
+                         "[ROTATE_EVERY_S [create|copytruncate]]\n");
+    return 2;
+  }
+  const std::string mode = argc == 7 ? argv[6] : "create";
+  if (mode != "create" && mode != "copytruncate") {
+    std::fprintf(stderr, "log_writer: rotation mode '%s' is neither create nor copytruncate\n",
+                 mode.c_str());
     return 2;
   }
   const std::string path = argv[2];
   const double rate = std::strtod(argv[3], nullptr);
   const double seconds = std::strtod(argv[4], nullptr);
-  const double rotate_every = argc == 6 ? std::strtod(argv[5], nullptr) : 0.0;
+  const double rotate_every = argc >= 6 ? std::strtod(argv[5], nullptr) : 0.0;
   if (!(rate > 0) || !(seconds > 0) || rotate_every < 0) {
     std::fprintf(stderr, "log_writer: LINES_PER_S and SECONDS must be > 0\n");
     return 2;
@@ -130,8 +158,16 @@ int main(int argc, char** argv) {
     const double elapsed = std::chrono::duration<double>(now - start).count();
     if (elapsed >= seconds) break;
     if (rotate_every > 0 && now >= next_rotation) {
-      ::close(fd);
-      if (!Rotate(path) || (fd = OpenNew(path, /*exclusive=*/true)) < 0) return 1;
+      if (mode == "copytruncate") {
+        if (!CopyTruncate(path, fd)) {
+          std::fprintf(stderr, "log_writer: copytruncate %s: %s\n", path.c_str(),
+                       std::strerror(errno));
+          return 1;
+        }
+      } else {
+        ::close(fd);
+        if (!Rotate(path) || (fd = OpenNew(path, /*exclusive=*/true)) < 0) return 1;
+      }
       ++rotations;
       next_rotation += std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(rotate_every));

@@ -45,7 +45,9 @@ ROWS = [
     ("7-day report, one component at 1 s (HTTP)", None, None, "report_prometheus_over_obsmon", "",
      "(none)", None),
 ]
-LOG_AIMS = {"grep": 1.5, "rg": 1.0}
+# The issue's aims are against grep -E and rg; grep -F (the same lines as fixed strings, GNU
+# grep's fastest search) is held to grep -E's aim.
+LOG_AIMS = {"grep": (1.5, "grep -E"), "grepF": (1.5, "grep -F"), "rg": (1.0, "rg")}
 # A log that grows (bench/log_follow_compare.sh): CPU of the other follower over obsmon's. grep's
 # aim is the issue's; mtail (no aim in the issue) is held to obsmon costing no more.
 FOLLOW_AIMS = {"tailgrep": (1.5, r"tail -F \| grep -E"), "mtail": (1.0, "mtail")}
@@ -99,8 +101,8 @@ def main():
         tool, rest = name[len("log_"):].split("_over_obsmon_")
         shape, cache = rest.rsplit("_", 1)
         r = results[name]
-        aim = LOG_AIMS[tool]
-        print(f"| log scan, {shape} log, cache {cache}: {tool} wall / obsmon run→committed | — | — | "
+        aim, label = LOG_AIMS[tool]
+        print(f"| log scan, {shape} log, cache {cache}: {label} wall / obsmon run→committed | — | — | "
               f"{spread(r)} × | ≥ {aim}× | {'yes' if r[1] >= aim else 'no'} |")
     for name in sorted((k for k in results if k.startswith("logfollow_")),
                        key=lambda k: (int(k.rsplit("_", 1)[1]), k)):

@@ -11,8 +11,9 @@
 # rg and python3 (standard library only). Generated files go to a scratch directory under $TMPDIR
 # (or --scratch DIR), removed at the end unless --keep. What is measured: bench/log_compare.py.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# Not a cd: FILE and --scratch are the user's paths, relative to where they ran this.
+here=$(cd "$(dirname "$0")" && pwd)
 for tool in python3 grep rg; do
   command -v "$tool" >/dev/null || { echo "log_compare.sh: $tool is not installed" >&2; exit 2; }
 done
-exec python3 bench/log_compare.py "$@"
+exec python3 "$here/log_compare.py" "$@"

@@ -12,8 +12,9 @@
 # (scripts/build.sh), GNU tail and grep, mtail (scripts/install-deps.sh --with-test-tools) and
 # python3 (standard library only). What is measured: bench/log_follow_compare.py.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# Not a cd: --scratch is the user's path, relative to where they ran this.
+here=$(cd "$(dirname "$0")" && pwd)
 for tool in python3 grep tail mtail; do
   command -v "$tool" >/dev/null || { echo "log_follow_compare.sh: $tool is not installed" >&2; exit 2; }
 done
-exec python3 bench/log_follow_compare.py "$@"
+exec python3 "$here/log_follow_compare.py" "$@"

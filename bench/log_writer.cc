@@ -8,7 +8,8 @@
 // FileHandler and most loggers flush every record), paced in 10 ms steps: at each step the lines
 // due by then (LINES_PER_S x elapsed) are written. Every ROTATE_EVERY_S seconds (0: never) PATH
 // is renamed to PATH.1 (PATH.1 to PATH.2 and so on, up to PATH.9, older ones removed) and a new
-// PATH created, as `logrotate` with `create` does; with `copytruncate`, PATH is copied to PATH.1
+// PATH created, as `logrotate` with `create` does (PATH.1 to PATH.9 must not exist at the start:
+// rotating shifts and removes them); with `copytruncate`, PATH is copied to PATH.1
 // and then truncated in place, the writer going on at offset 0 of the same file (O_APPEND), as
 // logrotate's `copytruncate` does for an application that cannot reopen its log (done here
 // between two lines, so no line falls in logrotate's copy-then-truncate gap). SOURCE is only read; PATH must not exist or be
@@ -17,7 +18,8 @@
 // Prints "lines=N bytes=B rotations=R seconds=S" at the end: the first N lines of SOURCE are what
 // the log holds, so `head -n N SOURCE | grep -c -E PATTERN` is the truth every follower's count
 // is checked against, computed without any of them. Stops early on SIGTERM or SIGINT (and still
-// prints), and exits 1 when SOURCE runs out of lines before SECONDS.
+// prints), and exits 1 when SOURCE runs out of lines before SECONDS or a write or rotation
+// fails (and still prints what it wrote).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -140,6 +142,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "log_writer: read %s: %s\n", argv[1], std::strerror(errno));
     return 2;
   }
+  // Rotating shifts PATH.1..PATH.9 and removes the oldest: a user's files of those names (the
+  // SOURCE among them) would be moved and deleted (fresh eyes, stop 58).
+  for (int i = 1; i <= kKeepRotated; ++i) {
+    const std::string rotated = path + "." + std::to_string(i);
+    if (struct stat st {}; ::lstat(rotated.c_str(), &st) == 0) {
+      std::fprintf(stderr, "log_writer: %s exists; rotating would move or remove it\n",
+                   rotated.c_str());
+      return 2;
+    }
+  }
   std::signal(SIGTERM, OnStop);
   std::signal(SIGINT, OnStop);
   int fd = OpenNew(path, /*exclusive=*/false);
@@ -152,6 +164,7 @@ int main(int argc, char** argv) {
   uint64_t lines = 0, bytes = 0, rotations = 0;
   size_t at = 0;  // the next line's offset in source
   bool ran_out = false;
+  bool failed = false;  // a write or a rotation failed: the account is still printed
   for (auto step = start; !g_stop; step += std::chrono::milliseconds(10)) {
     std::this_thread::sleep_until(step);
     const auto now = Clock::now();
@@ -162,11 +175,15 @@ int main(int argc, char** argv) {
         if (!CopyTruncate(path, fd)) {
           std::fprintf(stderr, "log_writer: copytruncate %s: %s\n", path.c_str(),
                        std::strerror(errno));
-          return 1;
+          failed = true;
+          break;
         }
       } else {
         ::close(fd);
-        if (!Rotate(path) || (fd = OpenNew(path, /*exclusive=*/true)) < 0) return 1;
+        if (!Rotate(path) || (fd = OpenNew(path, /*exclusive=*/true)) < 0) {
+          failed = true;
+          break;
+        }
       }
       ++rotations;
       next_rotation += std::chrono::duration_cast<Clock::duration>(
@@ -182,14 +199,15 @@ int main(int argc, char** argv) {
       const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - source.data()) + 1;
       if (!WriteAll(fd, source.data() + at, end - at)) {
         std::fprintf(stderr, "log_writer: write %s: %s\n", path.c_str(), std::strerror(errno));
-        return 1;
+        failed = true;  // this line may be in part in the file: N counts the whole ones
+        break;
       }
       bytes += end - at;
       at = end;
     }
-    if (ran_out) break;
+    if (ran_out || failed) break;
   }
-  ::close(fd);
+  if (fd >= 0) ::close(fd);
   const double took = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("lines=%llu bytes=%llu rotations=%llu seconds=%.3f\n",
               static_cast<unsigned long long>(lines), static_cast<unsigned long long>(bytes),
@@ -197,7 +215,6 @@ int main(int argc, char** argv) {
   if (ran_out) {
     std::fprintf(stderr, "log_writer: %s ran out of lines after %llu\n", argv[1],
                  static_cast<unsigned long long>(lines));
-    return 1;
   }
-  return 0;
+  return ran_out || failed ? 1 : 0;
 }

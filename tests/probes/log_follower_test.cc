@@ -8,7 +8,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -654,6 +656,56 @@ TEST_F(LogFollowerTest, ANewFileBeginningAsAnOlderOneDoesNotHideTheCursorsFile) 
       "2025-10-14 INFO generation two\nERROR two\nERROR three, half written\nERROR four\n";
   EXPECT_EQ(totals_.bytes,
             (banner + "ERROR one\n").size() + gen2.size() + (banner + "ERROR five\n").size());
+}
+
+// The file's birth time (statx), 0 where the file system keeps none.
+int64_t BirthNsOf(const std::string& path) {
+  struct statx stx {};
+  if (::statx(AT_FDCWD, path.c_str(), 0, STATX_BTIME, &stx) != 0) return 0;
+  if ((stx.stx_mask & STATX_BTIME) == 0) return 0;
+  return static_cast<int64_t>(stx.stx_btime.tv_sec) * 1'000'000'000 + stx.stx_btime.tv_nsec;
+}
+
+// Writes `path` anew (its own inode) until the file system's clock, which ticks in jiffies,
+// gives it a birth time after `after_ns`: two files made within one tick are born at the same
+// time. Returns false when that did not happen within 2 s.
+bool WriteBornAfter(const std::string& path, const std::string& text, int64_t after_ns) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  do {
+    std::filesystem::remove(path);
+    WriteWholeFile(path, text);
+    if (BirthNsOf(path) > after_ns) return true;
+    std::this_thread::yield();
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+// Fresh eyes, stop 58: a log of identical lines (`ERROR: connection refused`, over and over)
+// rotated by `create` twice between two polls. Every generation begins with the same 1 KiB, so
+// the generation between the cursor's and the live file was taken for a copy of the live file
+// being made and never read: 35,950 of 49,950 lines counted, every run a success. A copy is born
+// after the file it copies; a rotated file born before the live one is an earlier generation.
+TEST_F(LogFollowerTest, GenerationsOfIdenticalLinesRotatedTwiceBetweenPollsAreAllRead) {
+  const std::string path = dir_.File("app.log");
+  std::string lines;
+  while (lines.size() < 3000) lines += "ERROR: connection refused\n";
+  const auto per_file = static_cast<uint64_t>(std::count(lines.begin(), lines.end(), '\n'));
+  WriteWholeFile(path, lines);
+  if (BirthNsOf(path) == 0) GTEST_SKIP() << "this file system keeps no birth times";
+  LogFollower f(path, scanner_.get(), {});
+  Poll(f);
+  AppendToFile(path, lines);  // unread when the file is rotated
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  ASSERT_TRUE(WriteBornAfter(path, lines, BirthNsOf(path + ".1")));  // generation 2, whole
+  ASSERT_EQ(::rename((path + ".1").c_str(), (path + ".2").c_str()), 0);
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  ASSERT_TRUE(WriteBornAfter(path, lines, BirthNsOf(path + ".1")));  // generation 3, live
+  // Four files' worth in all: the first poll's, the rest of it, generations 2 and 3.
+  const FollowOutput out = Poll(f);
+  EXPECT_EQ(totals_.errors, 4 * per_file) << Describe(out);
+  Poll(f);
+  EXPECT_EQ(totals_.errors, 4 * per_file);
+  EXPECT_EQ(totals_.bytes, 4 * lines.size());
 }
 
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {

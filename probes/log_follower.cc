@@ -654,7 +654,18 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, PollStart previous,
     }
     if (cursor_empty) {
       // Nothing non-empty was read before: every non-empty rotated file is unread (they were
-      // all written after the cursor was taken), then the live file.
+      // all written after the cursor was taken), then the live file. The (empty) file the
+      // cursor names gone from both means generations were rotated away before this poll
+      // (fresh eyes, stop 58: a log rotated every 0.1 s from its first line, polled every 3 s).
+      // Every rotated name listed counts, read or not (an empty one is no candidate).
+      if ((live == nullptr || live->id() != cursor_id) &&
+          std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), cursor_.inode) ==
+              plan.listed_inodes.end()) {
+        AddNote(&out->notes, path_ + ": the file read last is gone from the rotated files; "
+                                     "reading what is there (lines written since the last run "
+                                     "may be lost)");
+        ++out->files_missed;
+      }
       for (auto it = plan.candidates.rbegin(); it != plan.candidates.rend(); ++it) {
         std::string fp = FormatFingerprint(it->head);
         plan.steps.push_back({std::move(it->file), 0, std::move(fp)});
@@ -685,14 +696,28 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
     // again under the same name with the same first lines (fresh eyes, stop 48: 6 ERROR lines
     // written, 2 stored, when the new file was taken for the old one moved back into place).
     if (live->id() == cursor_id && MadeAgain(*live)) {
+      // The old file is gone (deleted, its inode number reused): a miss as below.
       AddNote(&out->notes, path_ + ": made again (on the old file's inode number); reading from "
-                                   "the start");
+                                   "the start (lines written since the last run may be lost)");
+      ++out->files_missed;
     } else if (live->id() == cursor_id) {
-      AddNote(&out->notes, path_ + ": truncated; reading from the start");
+      AddNote(&out->notes, path_ + ": truncated, with no copy found; reading from the start "
+                                   "(lines written since the last run may be lost)");
+      ++out->files_missed;
     } else {
+      // Rotated away and deleted before this poll (fresh eyes, stop 58: a log rotated every
+      // 0.3 s, 9 files kept, polled every 5 s, lost half its lines with every run a success and
+      // nothing to say so but this note): counted, so that a metric and an alert show it.
       AddNote(&out->notes, path_ +
                                ": previous file not found among rotated files; reading the "
-                               "new file from the start");
+                               "new file from the start (lines written since the last run may "
+                               "be lost)");
+      // One this process may not open is there, and counted in unreadable_bytes instead.
+      const bool unreadable = std::any_of(plan->unreadable.begin(), plan->unreadable.end(),
+                                          [&](const Unreadable& u) {
+                                            return u.inode == cursor_.inode;
+                                          });
+      if (!unreadable) ++out->files_missed;
     }
     plan->live_in_plan = true;
     plan->cursor_valid = false;

@@ -76,6 +76,11 @@ struct FollowOutput {
   // the poll that finds it unread, with a note naming it; a compressed one, or one whose place
   // is unknown, is only noted.
   uint64_t unreadable_bytes = 0;
+  // The file the cursor was in was gone when this poll looked for it: rotated away and deleted
+  // (rotations faster than `rotate` keeps files between two polls), or truncated with no copy.
+  // Whatever was written to it after the last poll that read it, and any generation rotated
+  // away in between, is lost; how much cannot be known (the file is gone). Said in a note too.
+  uint64_t files_missed = 0;
 };
 
 class LogFollower {

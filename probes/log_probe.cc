@@ -22,6 +22,8 @@ constexpr char kScanLag[] = "obsmon_log_scan_lag_bytes";
 // Bytes of rotated files the probe could not open (permission denied, ...) that held lines it
 // had not read: lost, and said so (FollowOutput::unreadable_bytes).
 constexpr char kUnreadable[] = "obsmon_log_unreadable_bytes_total";
+// Runs that found the file they were reading gone (FollowOutput::files_missed): lines may be lost.
+constexpr char kFilesMissed[] = "obsmon_log_files_missed_total";
 constexpr size_t kMaxDetailBytes = 4096;
 
 // A glob walks every directory its wildcard segments reach: `/**/**/**/*` walked the whole file
@@ -93,7 +95,7 @@ void LogProbe::Restore(ProbeStateSource& state) {
   for (auto& counter : state.Counters(spec_.key)) {
     const std::string& n = counter.name;
     if (n != kLinesRead && n != kBytesRead && n != kMatches && n != kEventsCapped &&
-        n != kUnreadable) {
+        n != kUnreadable && n != kFilesMissed) {
       continue;
     }
     const std::string source = counter.labels.Get("source");
@@ -252,6 +254,9 @@ ProbeResult LogProbe::Run(const Deadline& deadline) {
     }
     if (out.unreadable_bytes > 0) {
       AddCounter(kUnreadable, labels, static_cast<double>(out.unreadable_bytes), &result);
+    }
+    if (out.files_missed > 0) {
+      AddCounter(kFilesMissed, labels, static_cast<double>(out.files_missed), &result);
     }
     for (auto& e : out.events) {
       result.log_events.push_back({spec_.key, now, std::move(e.file),

@@ -2,7 +2,8 @@
 """bench/log_follow_compare.sh, short: the daemon, `tail -F | grep` and mtail follow one log that a
 writer appends to and rotates; the script must exit 0 (obsmon's committed count equal to the
 truth it computes from the writer's own account of what it wrote), print the table and the
-RESULT lines compare.sh reads, and leave nothing behind.
+RESULT lines compare.sh reads, and leave nothing behind. Then a log rotated far faster than the
+daemon polls: lines are lost, and the daemon must say so (obsmon_log_files_missed_total).
 
   log_follow_compare_test.py SOURCE_DIR OBSMON LOG_SCAN_BENCH LOG_WRITER
 
@@ -60,6 +61,27 @@ def main():
                 out.stdout, re.M) is not None
             expect(has_result == ("| yes (" in follower_row[0]),
                    f"{key}: a RESULT line exactly when its count was the truth")
+        expect(os.listdir(scratch) == [], f"left behind: {os.listdir(scratch)}")
+
+        # Rotated every 0.1 s and polled every 3 s: 9 rotated files kept, ~30 rotations between
+        # two runs, so whole generations are deleted before obsmon looks. A poller loses them;
+        # what it must do is say so (obsmon_log_files_missed_total), and the script must not
+        # print a ratio for the run (fresh eyes, stop 58: half the lines lost, runs a success).
+        out = subprocess.run(
+            [os.path.join(src, "bench/log_follow_compare.sh"), "--rates", "3000",
+             "--seconds", "5", "--rotate-every", "0.1", "--runs", "1", "--interval", "3s",
+             "--drain-timeout", "8", "--obsmon", obsmon, "--bench", bench, "--writer", writer,
+             "--scratch", scratch], capture_output=True, text=True, timeout=300)
+        print(out.stdout)
+        print(out.stderr, file=sys.stderr)
+        expect(out.returncode == 1, f"obsmon short of the truth: exit {out.returncode}, want 1")
+        wrote = re.search(r"truth (\d+) matching lines; counts obsmon (\d+),.*; "
+                          r"obsmon missed (\d+) files", out.stdout)
+        expect(wrote is not None, "the writer's account and obsmon's misses are printed")
+        truth, counted, missed = (int(x) for x in wrote.groups())
+        expect(counted < truth, f"obsmon counted {counted} of {truth}: nothing was lost?")
+        expect(missed >= 1, f"obsmon lost {truth - counted} lines and counted {missed} misses")
+        expect("RESULT logfollow_" not in out.stdout, "no ratio for a run obsmon fell short in")
         expect(os.listdir(scratch) == [], f"left behind: {os.listdir(scratch)}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -708,6 +708,31 @@ TEST_F(LogFollowerTest, GenerationsOfIdenticalLinesRotatedTwiceBetweenPollsAreAl
   EXPECT_EQ(totals_.bytes, 4 * lines.size());
 }
 
+// The same before anything was read: the file was empty at the last poll, then written and
+// rotated away and deleted (a log rotated every 0.1 s from its first line, polled every 3 s).
+// An empty file rotated and kept is no miss.
+TEST_F(LogFollowerTest, AnEmptyFileRotatedAwayAndDeletedIsCountedAsMissedAndAKeptOneIsNot) {
+  const std::string kept = dir_.File("kept.log");
+  WriteWholeFile(kept, "");
+  LogFollower k(kept, scanner_.get(), {});
+  EXPECT_EQ(Poll(k).files_missed, 0u);
+  ASSERT_EQ(::rename(kept.c_str(), (kept + ".1").c_str()), 0);  // still empty, kept
+  WriteWholeFile(kept, "ERROR after\n");
+  EXPECT_EQ(Poll(k).files_missed, 0u);
+
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, "");
+  LogFollower f(path, scanner_.get(), {});
+  EXPECT_EQ(Poll(f).files_missed, 0u);
+  AppendToFile(path, "ERROR lost with its file\n");
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  WriteWholeFile(path, "ERROR read\n");  // made before the unlink: not on the old inode number
+  ASSERT_EQ(::unlink((path + ".1").c_str()), 0);
+  const FollowOutput out = Poll(f);
+  EXPECT_EQ(out.files_missed, 1u) << Describe(out);
+  EXPECT_EQ(totals_.errors, 2u);  // "after" and "read"
+}
+
 TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
   const std::string path = dir_.File("app.log");
   WriteWholeFile(path, "ERROR one\nERROR two\n");
@@ -719,6 +744,34 @@ TEST_F(LogFollowerTest, TruncationWithoutCopyRestartsAtZero) {
   EXPECT_EQ(out.cursor->offset, 12);
   ASSERT_FALSE(out.notes.empty());
   EXPECT_NE(out.notes[0].find("truncated"), std::string::npos);
+  EXPECT_EQ(out.files_missed, 1u);  // what was written before the truncation may be lost
+}
+
+// Fresh eyes, stop 58: a log rotated every 0.3 s with 9 files kept, polled every 5 s, lost half
+// its lines, every run a success. A poller cannot read a file deleted before it looked; it says
+// that it missed one (obsmon_log_files_missed_total, the ObsmonLogFilesMissed alert). A rotation
+// it followed is no miss.
+TEST_F(LogFollowerTest, ARotatedFileDeletedBeforeItWasFinishedIsCountedAsMissed) {
+  const std::string path = dir_.File("app.log");
+  WriteWholeFile(path, "ERROR one\n");
+  LogFollower f(path, scanner_.get(), {});
+  EXPECT_EQ(Poll(f).files_missed, 0u);
+  AppendToFile(path, "ERROR two\n");
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  WriteWholeFile(path, "ERROR three\n");
+  FollowOutput out = Poll(f);
+  EXPECT_EQ(out.files_missed, 0u) << Describe(out);  // followed: two and three read
+  EXPECT_EQ(totals_.errors, 3u);
+  AppendToFile(path, "ERROR four, lost with its file\n");
+  ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+  ASSERT_EQ(::unlink((path + ".1").c_str()), 0);
+  WriteWholeFile(path, "ERROR five\n");
+  out = Poll(f);
+  EXPECT_EQ(out.files_missed, 1u) << Describe(out);
+  EXPECT_EQ(totals_.errors, 4u);  // five; four is gone
+  ASSERT_FALSE(out.notes.empty());
+  EXPECT_NE(out.notes[0].find("may be lost"), std::string::npos) << out.notes[0];
+  EXPECT_EQ(Poll(f).files_missed, 0u);  // said once
 }
 
 TEST_F(LogFollowerTest, MissingFileIsTroubleAndIsReadFromZeroWhenItAppears) {

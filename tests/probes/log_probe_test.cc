@@ -184,6 +184,46 @@ TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
   EXPECT_EQ(Find(r, "obsmon_log_matches_total", "error")->value, 3);
 }
 
+// A file gone before it was read to its end (FollowOutput::files_missed) is a persisted counter
+// with the file's labels, and its total goes on across a restart like the others (fresh eyes,
+// stop 58: such losses had nothing but a run's detail to show them).
+TEST_F(LogProbeTest, AFileGoneBeforeItWasReadIsCountedAcrossARestart) {
+  const std::string path = dir_.File("carbon.log");
+  auto lose_a_generation = [&] {
+    AppendToFile(path, "ERROR lost\n");
+    ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+    ASSERT_EQ(::unlink((path + ".1").c_str()), 0);
+    WriteWholeFile(path, "ERROR new\n");
+  };
+  WriteWholeFile(path, "ERROR 1\n");
+  FakeState state;
+  {
+    auto probe = Build("paths: [" + path + "]\n");
+    probe->Restore(state);
+    state.Commit(probe->Run(Later()));
+    EXPECT_EQ(state.Total("obsmon_log_files_missed_total"), 0);
+    lose_a_generation();
+    ProbeResult r = probe->Run(Later());
+    EXPECT_TRUE(r.success) << r.reason;
+    EXPECT_NE(r.detail.find("may be lost"), std::string::npos) << r.detail;
+    state.Commit(r);
+    EXPECT_EQ(state.Total("obsmon_log_files_missed_total"), 1);
+  }
+  lose_a_generation();
+  auto probe = Build("paths: [" + path + "]\n");
+  probe->Restore(state);
+  ProbeResult r = probe->Run(Later());
+  state.Commit(r);
+  EXPECT_EQ(state.Total("obsmon_log_files_missed_total"), 2);
+  bool labelled = false;
+  for (const auto& c : r.counters) {
+    labelled = labelled || (c.name == "obsmon_log_files_missed_total" &&
+                            c.labels.Get("source") == path && c.labels.Get("job") == "carbon");
+  }
+  EXPECT_TRUE(labelled);
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 3);  // 1 and the two new ones
+}
+
 TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {
   // A crash between Run() and the commit: storage still has the old cursor and totals.
   const std::string path = dir_.File("carbon.log");

@@ -302,9 +302,9 @@ def cpu_ratio(other, obsmon):
     return f"{other / obsmon:.2f}" if obsmon >= 0.005 else "n/a"
 
 
-def fmt_mmm(xs, unit="s"):
+def fmt_mmm(xs, digits=3):
     lo, med, hi = mmm(xs)
-    return f"{lo:.3f}–{med:.3f}–{hi:.3f}"
+    return f"{lo:.{digits}f}–{med:.{digits}f}–{hi:.{digits}f}"
 
 
 def main():

@@ -37,7 +37,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from log_compare import (REPO, SHAPES, cpu_seconds, daemon_log_tail, free_port,  # noqa: E402
-                         read_only_uri, yaml_single)
+                         mmm, read_only_uri, yaml_single)
+from log_compare import fmt_mmm as fmt  # noqa: E402
 
 # Generated sources above this are refused (a long-line log at 20,000 lines a second for 120 s
 # would need 82 GB): lower --rates or --seconds.
@@ -296,16 +297,6 @@ def one_run(args, source, shape, rate, scratch):
             f.stop()
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
-
-
-def mmm(xs):
-    xs = sorted(xs)
-    return xs[0], statistics.median(xs), xs[-1]
-
-
-def fmt(xs, digits=3):
-    lo, med, hi = mmm(xs)
-    return f"{lo:.{digits}f}–{med:.{digits}f}–{hi:.{digits}f}"
 
 
 def main():

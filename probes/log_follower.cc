@@ -563,6 +563,7 @@ FollowOutput LogFollower::Poll(const std::function<bool()>& expired) {
     }
   }
   ReadPlan plan = PlanPoll(live.ok() ? &*live : nullptr, previous, &out);
+  CountMiss(plan, &out);
   // No file at the path, and once this poll has read the rotated files it planned, nothing left
   // of it: gone (unless a rotated file could not be opened, which a poll that opens the live
   // file judges).
@@ -658,13 +659,11 @@ LogFollower::ReadPlan LogFollower::PlanPoll(LogFile* live, PollStart previous,
       // cursor names gone from both means generations were rotated away before this poll
       // (fresh eyes, stop 58: a log rotated every 0.1 s from its first line, polled every 3 s).
       // Every rotated name listed counts, read or not (an empty one is no candidate).
-      if ((live == nullptr || live->id() != cursor_id) &&
+      // A live file on the cursor's inode number but born since is another file (reused).
+      if ((live == nullptr || live->id() != cursor_id || MadeAgain(*live)) &&
           std::find(plan.listed_inodes.begin(), plan.listed_inodes.end(), cursor_.inode) ==
               plan.listed_inodes.end()) {
-        AddNote(&out->notes, path_ + ": the file read last is gone from the rotated files; "
-                                     "reading what is there (lines written since the last run "
-                                     "may be lost)");
-        ++out->files_missed;
+        out->files_missed = 1;
       }
       for (auto it = plan.candidates.rbegin(); it != plan.candidates.rend(); ++it) {
         std::string fp = FormatFingerprint(it->head);
@@ -698,30 +697,55 @@ void LogFollower::PlanAfterRotation(LogFile* live, ReadPlan* plan, FollowOutput*
     if (live->id() == cursor_id && MadeAgain(*live)) {
       // The old file is gone (deleted, its inode number reused): a miss as below.
       AddNote(&out->notes, path_ + ": made again (on the old file's inode number); reading from "
-                                   "the start (lines written since the last run may be lost)");
-      ++out->files_missed;
+                                   "the start");
+      out->files_missed = 1;
     } else if (live->id() == cursor_id) {
-      AddNote(&out->notes, path_ + ": truncated, with no copy found; reading from the start "
-                                   "(lines written since the last run may be lost)");
-      ++out->files_missed;
+      AddNote(&out->notes, path_ + ": truncated, with no copy found; reading from the start");
+      out->files_missed = 1;
     } else {
-      // Rotated away and deleted before this poll (fresh eyes, stop 58: a log rotated every
-      // 0.3 s, 9 files kept, polled every 5 s, lost half its lines with every run a success and
-      // nothing to say so but this note): counted, so that a metric and an alert show it.
       AddNote(&out->notes, path_ +
                                ": previous file not found among rotated files; reading the "
-                               "new file from the start (lines written since the last run may "
-                               "be lost)");
+                               "new file from the start");
       // One this process may not open is there, and counted in unreadable_bytes instead.
       const bool unreadable = std::any_of(plan->unreadable.begin(), plan->unreadable.end(),
                                           [&](const Unreadable& u) {
                                             return u.inode == cursor_.inode;
                                           });
-      if (!unreadable) ++out->files_missed;
+      if (!unreadable) out->files_missed = 1;
     }
     plan->live_in_plan = true;
     plan->cursor_valid = false;
   }
+}
+
+void LogFollower::CountMiss(const ReadPlan& plan, FollowOutput* out) {
+  // PlanPoll() set files_missed to 1 when the cursor's file is gone. Whether lines went with it
+  // cannot be known (the file is gone), so it is counted only where the log shows it was being
+  // written across the rotations: a rotated file newer than it holds lines to read. A quiet log
+  // rotated away (an empty error log, `ifempty`, `rotate 1`) lost nothing, and was counted at
+  // every run (fresh eyes 2, stop 58: 20 in a few seconds, the alert firing for a log with no
+  // line); lines in the new live file alone say nothing of the old file's last ones (the same
+  // eyes: a quiet log rotated four times, then two lines written, was counted once). And once
+  // per lost file: the cursor keeps naming it while the live file stays empty.
+  if (out->files_missed == 0) return;
+  out->files_missed = 0;
+  const std::string lost = std::to_string(cursor_.dev) + ':' + std::to_string(cursor_.inode) +
+                           ':' + cursor_.fingerprint;
+  if (lost == last_missed_) return;
+  // Rotated files with lines made after the lost file: planned to be read (before anything was
+  // read, all are), or listed and born after it. One born before it was read already: an
+  // application truncating its log at a restart, beside last week's rotations, lost nothing.
+  const auto newer = [&](const Candidate& c) {
+    const int64_t birth = c.file.BirthNs();
+    return cursor_.birth_ns == 0 || birth == 0 || birth > cursor_.birth_ns;
+  };
+  if (plan.steps.empty() && std::none_of(plan.candidates.begin(), plan.candidates.end(), newer)) {
+    return;
+  }
+  last_missed_ = lost;
+  out->files_missed = 1;
+  AddNote(&out->notes, path_ + ": lines written to the file read last, after that read, may "
+                               "be lost (it was gone before this run)");
 }
 
 bool LogFollower::MadeAgain(const LogFile& live) const {

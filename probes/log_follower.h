@@ -77,9 +77,12 @@ struct FollowOutput {
   // is unknown, is only noted.
   uint64_t unreadable_bytes = 0;
   // The file the cursor was in was gone when this poll looked for it: rotated away and deleted
-  // (rotations faster than `rotate` keeps files between two polls), or truncated with no copy.
-  // Whatever was written to it after the last poll that read it, and any generation rotated
-  // away in between, is lost; how much cannot be known (the file is gone). Said in a note too.
+  // (rotations faster than `rotate` keeps files between two polls), made again, or truncated
+  // with no copy. Whatever was written to it after the last poll that read it, and any
+  // generation rotated away in between, is lost; how much cannot be known (the file is gone).
+  // 1 once per such file, and only when a rotated file newer than it holds lines to read (the
+  // log was written across the rotations): a quiet log rotated away lost nothing. Said in a
+  // note too.
   uint64_t files_missed = 0;
 };
 
@@ -227,6 +230,8 @@ class LogFollower {
   static bool Fresh(int64_t mtime_ns, PollStart previous);
   // Whether a rotated file ranked after `rank` (older) and not Fresh() is listed.
   static bool OlderHistoryListed(const ReadPlan& plan, size_t rank, PollStart previous);
+  // Counts FollowOutput::files_missed once per lost file, where the log was written since.
+  void CountMiss(const ReadPlan& plan, FollowOutput* out);
   // Notes and counts each file of plan.lost once (a later poll may list it again).
   void ReportLost(const ReadPlan& plan, FollowOutput* out);
   // Reads the live file after the plan's rotated files and moves the cursor (see Poll()).
@@ -274,6 +279,9 @@ class LogFollower {
   // The unreadable rotated files already reported (ReportLost()); only those still listed
   // are kept.
   std::vector<Unreadable> reported_unreadable_;
+  // The cursor (device, inode, fingerprint) whose file was last counted as missed: a quiet log
+  // keeps its cursor on it run after run.
+  std::string last_missed_;
   // When the previous Poll() began (wall clock, ns; a restored cursor's updated_ms), 0 if never.
   PollStart last_poll_start_;
 };

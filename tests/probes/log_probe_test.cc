@@ -189,11 +189,21 @@ TEST_F(LogProbeTest, RestoreContinuesCountersAndCursorsAcrossARestart) {
 // stop 58: such losses had nothing but a run's detail to show them).
 TEST_F(LogProbeTest, AFileGoneBeforeItWasReadIsCountedAcrossARestart) {
   const std::string path = dir_.File("carbon.log");
+  // Rotated twice with one file kept (`rotate 1`): the file read last is gone, the one after it
+  // holds lines.
+  // Each new file made before the old one goes, so that it does not take its inode number.
+  auto rotate_keeping_one = [&](const std::string& next) {
+    if (std::filesystem::exists(path + ".1")) {
+      ASSERT_EQ(::rename((path + ".1").c_str(), (path + ".old").c_str()), 0);
+    }
+    ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
+    WriteWholeFile(path, next);
+    std::filesystem::remove(path + ".old");
+  };
   auto lose_a_generation = [&] {
     AppendToFile(path, "ERROR lost\n");
-    ASSERT_EQ(::rename(path.c_str(), (path + ".1").c_str()), 0);
-    ASSERT_EQ(::unlink((path + ".1").c_str()), 0);
-    WriteWholeFile(path, "ERROR new\n");
+    rotate_keeping_one("ERROR kept\n");
+    rotate_keeping_one("ERROR new\n");
   };
   WriteWholeFile(path, "ERROR 1\n");
   FakeState state;
@@ -221,7 +231,8 @@ TEST_F(LogProbeTest, AFileGoneBeforeItWasReadIsCountedAcrossARestart) {
                             c.labels.Get("source") == path && c.labels.Get("job") == "carbon");
   }
   EXPECT_TRUE(labelled);
-  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 3);  // 1 and the two new ones
+  // 1 and the two new ones: with the file read last gone, the kept ones are not read.
+  EXPECT_EQ(state.Total("obsmon_log_matches_total", "error"), 3);
 }
 
 TEST_F(LogProbeTest, UncommittedRunIsReadAgainAfterRestart) {

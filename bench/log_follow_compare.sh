@@ -4,7 +4,7 @@
 # rotates it; prints a markdown table of CPU, drain and peak RSS with ratios, and exits 1 if
 # obsmon's committed count differs from the truth.
 #
-#   bench/log_follow_compare.sh                              # python lines, 1,000 and 20,000 a second
+#   bench/log_follow_compare.sh          # python lines, 1,000 and 20,000 a second
 #   bench/log_follow_compare.sh --rates 5000 --seconds 60 --runs 1   # quicker
 #   bench/log_follow_compare.sh --shape nginx --interval 15s
 #
@@ -15,6 +15,7 @@ set -euo pipefail
 # Not a cd: --scratch is the user's path, relative to where they ran this.
 here=$(cd "$(dirname "$0")" && pwd)
 for tool in python3 grep tail mtail; do
-  command -v "$tool" >/dev/null || { echo "log_follow_compare.sh: $tool is not installed" >&2; exit 2; }
+  command -v "$tool" >/dev/null ||
+    { echo "log_follow_compare.sh: $tool is not installed" >&2; exit 2; }
 done
 exec python3 "$here/log_follow_compare.py" "$@"

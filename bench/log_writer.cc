@@ -9,11 +9,12 @@
 // due by then (LINES_PER_S x elapsed) are written. Every ROTATE_EVERY_S seconds (0: never) PATH
 // is renamed to PATH.1 (PATH.1 to PATH.2 and so on, up to PATH.9, older ones removed) and a new
 // PATH created, as `logrotate` with `create` does (PATH.1 to PATH.9 must not exist at the start:
-// rotating shifts and removes them); with `copytruncate`, PATH is copied to PATH.1
-// and then truncated in place, the writer going on at offset 0 of the same file (O_APPEND), as
+// rotating shifts and removes them); with `copytruncate`, PATH is copied to PATH.1 and then
+// truncated in place, the writer going on at offset 0 of the same file (O_APPEND), as
 // logrotate's `copytruncate` does for an application that cannot reopen its log (done here
-// between two lines, so no line falls in logrotate's copy-then-truncate gap). SOURCE is only read; PATH must not exist or be
-// empty (the followers may have opened it already): a file holding data is never appended to.
+// between two lines, so no line falls in logrotate's copy-then-truncate gap). SOURCE is only
+// read; PATH must not exist or be empty (the followers may have opened it already): a file
+// holding data is never appended to.
 //
 // Prints "lines=N bytes=B rotations=R seconds=S" at the end: the first N lines of SOURCE are what
 // the log holds, so `head -n N SOURCE | grep -c -E PATTERN` is the truth every follower's count

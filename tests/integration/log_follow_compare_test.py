@@ -42,7 +42,8 @@ def main():
         row = [l for l in out.stdout.splitlines()
                if re.match(r"\| 3000 \([0-9.]+\) \| obsmon \|", l)]
         expect(len(row) == 1 and "| yes (" in row[0], "obsmon's row says its count is the truth")
-        wrote = re.search(r"# wrote (\d+) lines .* rotated (\d+) times; truth (\d+) matching lines; "
+        wrote = re.search(r"# wrote (\d+) lines .* rotated (\d+) times; "
+                          r"truth (\d+) matching lines; "
                           r"counts obsmon (\d+),", out.stdout)
         expect(wrote is not None, "the writer's account is printed")
         lines, rotations, truth, obsmon_count = (int(x) for x in wrote.groups())

@@ -194,15 +194,12 @@ def prime_and_evict(bench, path, primer):
     return evict(bench, path)
 
 
-def run_obsmon(obsmon, path, shape, scratch, prepare, settle):
-    """`prepare()` warms or evicts the file and returns its residency; the probe's run starts
-    about `settle` seconds after it returned."""
+def write_daemon_config(cfg, db, path, shape, interval, timeout=None):
+    """An obsmon config with one log probe on `path` and the shape's severities (the daemon of
+    this script and of log_follow_compare.py)."""
     severities, _ = SHAPES[shape]
-    d = tempfile.mkdtemp(prefix="run-", dir=scratch)
-    link = os.path.join(d, "app.log")
-    db = os.path.join(d, "obsmon.db")
     sev = "\n".join(f"          {name}: {yaml_single(p)}" for name, p in severities)
-    cfg = os.path.join(d, "obsmon.yml")
+    limit = f"        timeout: {timeout}\n" if timeout else ""
     with open(cfg, "w") as f:
         f.write(f"""listen: 127.0.0.1:{free_port()}
 storage:
@@ -212,12 +209,21 @@ components:
     probes:
       - name: log
         kind: log
-        interval: {INTERVAL_S}s
-        timeout: {INTERVAL_S}s
-        paths: [{yaml_single(link)}]
+        interval: {interval}
+{limit}        paths: [{yaml_single(path)}]
         severities:
 {sev}
 """)
+
+
+def run_obsmon(obsmon, path, shape, scratch, prepare, settle):
+    """`prepare()` warms or evicts the file and returns its residency; the probe's run starts
+    about `settle` seconds after it returned."""
+    d = tempfile.mkdtemp(prefix="run-", dir=scratch)
+    link = os.path.join(d, "app.log")
+    db = os.path.join(d, "obsmon.db")
+    cfg = os.path.join(d, "obsmon.yml")
+    write_daemon_config(cfg, db, link, shape, f"{INTERVAL_S}s", timeout=f"{INTERVAL_S}s")
     target = consumable_bytes(path)
     log = open(os.path.join(d, "obsmon.log"), "wb")
     proc = subprocess.Popen([obsmon, "run", "--config", cfg], stdout=log, stderr=log)

@@ -37,7 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from log_compare import (REPO, SHAPES, cpu_seconds, daemon_log_tail, free_port,  # noqa: E402
-                         mmm, read_only_uri, yaml_single)
+                         mmm, read_only_uri, write_daemon_config)
 from log_compare import fmt_mmm as fmt  # noqa: E402
 
 # Generated sources above this are refused (a long-line log at 20,000 lines a second for 120 s
@@ -112,25 +112,10 @@ def lines_in(path):
 
 class Obsmon:
     def __init__(self, binary, path, shape, d, interval):
-        severities, _ = SHAPES[shape]
         self.db = os.path.join(d, "obsmon.db")
         self.dir = d
-        sev = "\n".join(f"          {name}: {yaml_single(p)}" for name, p in severities)
         cfg = os.path.join(d, "obsmon.yml")
-        with open(cfg, "w") as f:
-            f.write(f"""listen: 127.0.0.1:{free_port()}
-storage:
-  path: {yaml_single(self.db)}
-components:
-  - name: bench
-    probes:
-      - name: log
-        kind: log
-        interval: {interval}
-        paths: [{yaml_single(path)}]
-        severities:
-{sev}
-""")
+        write_daemon_config(cfg, self.db, path, shape, interval)
         self.log = open(os.path.join(d, "obsmon.log"), "wb")
         self.proc = subprocess.Popen([binary, "run", "--config", cfg], stdout=self.log,
                                      stderr=self.log)

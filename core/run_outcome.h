@@ -31,6 +31,10 @@ struct RunOutcome {
   // over, only not read yet (a batch reads the answers it expects together), so its verdict
   // stands too.
   bool answered_before_stop = false;
+  // obsmon had begun to stop when the run's result was taken (ProbeRunner::Finish read the stop
+  // time). Read once, there: a stop that begins between the result and its delivery did not cut
+  // the run short (CI: a batch's answer read at 5 ms, as another thread stopped, was dropped).
+  bool ended_after_stop = false;
 };
 
 class ResultSink {

@@ -109,7 +109,8 @@ RunOutcome ProbeRunner::Finish(const ScheduledProbe& probe, ProbeResult* result,
       std::chrono::nanoseconds(cancelled_at)));
   out.lasted_its_timeout =
       cancelled_at == kNeverCancelled ? elapsed >= timeout : start + timeout <= stop;
-  out.answered_before_stop = cancelled_at != kNeverCancelled &&
+  out.ended_after_stop = cancelled_at != kNeverCancelled;
+  out.answered_before_stop = out.ended_after_stop &&
                              waited > SteadyTime::duration::zero() &&
                              start + (elapsed - waited) <= stop;
 
@@ -150,7 +151,7 @@ void ProbeRunner::Cancel() {
 void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
                           uint64_t state_epoch) {
   const bool stopping =
-      cancellation_.cancelled() ||
+      outcome.ended_after_stop ||
       ((!outcome.run.success || outcome.spec->kind == "exec") && stop_pending_ != nullptr &&
        stop_pending_());
   if (stopping && !outcome.lasted_its_timeout && !outcome.answered_before_stop) {

@@ -23,6 +23,35 @@ bool AggregationGroups::Listed(const std::string& name) const {
 }
 
 void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
+  size_t group;
+  if (kept_) {
+    const size_t at = position_++;
+    if (at < positions_.size() && positions_[at].labels.SharesPairsWith(labels)) {
+      group = positions_[at].group;
+    } else {
+      group = GroupOf(labels, name_dropped);
+      if (at < positions_.size()) {
+        positions_[at] = {labels, group};
+      } else {
+        positions_.push_back({labels, group});
+      }
+    }
+  } else {
+    group = GroupOf(labels, name_dropped);
+  }
+  Group& g = groups_[group];
+  if (g.added_in != evaluation_) {  // its first sample this evaluation
+    g.added_in = evaluation_;
+    g.value = v;
+    g.mean = v;
+    g.count = 1;
+    order_.push_back(group);
+    return;
+  }
+  Accumulate(g, v);
+}
+
+size_t AggregationGroups::GroupOf(const Labels& labels, bool name_dropped) {
   // The value of a `by` label as the aggregated vector has it.
   auto value_of = [&](const std::string& n) -> const std::string& {
     return name_dropped && n == std::string_view("__name__") ? kAbsent : labels.Get(n);
@@ -45,10 +74,7 @@ void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
     }
   }
   const uint64_t h = KeyHash(key_);
-  if (const size_t found = Find(h); found < groups_.size()) {
-    Accumulate(groups_[found], v);
-    return;
-  }
+  if (const size_t found = Find(h); found < groups_.size()) return found;
   Group g;
   if (e_.without) {
     g.labels = labels;
@@ -60,11 +86,9 @@ void AggregationGroups::Add(const Labels& labels, double v, bool name_dropped) {
       if (!val.empty()) g.labels.Set(n, val);
     }
   }
-  g.value = v;
-  g.mean = v;
-  g.count = 1;
   Index(h, groups_.size());
   groups_.push_back(std::move(g));
+  return groups_.size() - 1;
 }
 
 size_t AggregationGroups::Find(uint64_t h) const {
@@ -118,18 +142,67 @@ void AggregationGroups::Accumulate(Group& g, double v) const {
 
 Vector AggregationGroups::Take() {
   Vector out;
-  out.reserve(groups_.size());
-  for (auto& g : groups_) {
+  out.reserve(order_.size());
+  for (size_t i : order_) {
+    Group& g = groups_[i];
     double v = g.value;
     if (e_.agg == AggOp::kAvg) v = g.mean;
     if (e_.agg == AggOp::kCount) v = g.count;
-    out.push_back({std::move(g.labels), v});
+    out.push_back({kept_ ? g.labels : std::move(g.labels), v});
   }
+  if (!kept_) {
+    Clear();
+  } else if (groups_.size() > 2 * order_.size() + kScanGroups) {
+    Clear();  // mostly groups no series goes to any more (their series changed labels)
+  } else if (positions_.size() > position_) {
+    positions_.resize(position_);  // fewer series than before: the others' labels let go
+  }
+  StartEvaluation();
+  return out;
+}
+
+void AggregationGroups::StartEvaluation() {
+  order_.clear();
+  position_ = 0;
+  ++evaluation_;
+}
+
+void AggregationGroups::Clear() {
   groups_.clear();
+  order_.clear();
+  positions_.clear();
+  position_ = 0;
   keys_.clear();
   hashes_.clear();
   by_hash_.clear();
-  return out;
+}
+
+size_t AggregationGroups::HeapBytes() const {
+  size_t bytes = groups_.capacity() * sizeof(Group) + order_.capacity() * sizeof(size_t) +
+                 positions_.capacity() * sizeof(Position) +
+                 keys_.capacity() * sizeof(std::string) + hashes_.capacity() * sizeof(uint64_t) +
+                 by_hash_.size() * (sizeof(void*) + sizeof(std::pair<uint64_t, size_t>)) +
+                 by_hash_.bucket_count() * sizeof(void*);
+  for (const std::string& k : keys_) {
+    if (k.capacity() > 15) bytes += k.capacity() + 1;  // past the string's inline buffer
+  }
+  for (const Group& g : groups_) bytes += g.labels.HeapBytes();
+  return bytes;
+}
+
+AggregationGroups& KeptAggregations::For(const Expr& aggregate) {
+  std::unique_ptr<AggregationGroups>& groups = by_node_[&aggregate];
+  if (!groups) groups = std::make_unique<AggregationGroups>(aggregate, true);
+  groups->StartEvaluation();  // whatever an unfinished evaluation left
+  return *groups;
+}
+
+size_t KeptAggregations::HeapBytes() const {
+  size_t bytes = by_node_.bucket_count() * sizeof(void*);
+  for (const auto& [node, groups] : by_node_) {
+    bytes += 2 * sizeof(void*) + sizeof(AggregationGroups) + groups->HeapBytes();
+  }
+  return bytes;
 }
 
 }  // namespace obsmon::alerts::promql

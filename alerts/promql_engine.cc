@@ -370,7 +370,8 @@ class Evaluator {
   }
 
   Result<Value> Aggregate(const Expr& e) {
-    AggregationGroups groups(e);
+    AggregationGroups fresh(e);
+    AggregationGroups& groups = o_.aggregations ? o_.aggregations->For(e) : fresh;
     const Expr& arg = *e.args[0];
     if (IsNamedRangeCall(arg)) {
       // The common `sum by (job) (rate(m[5m]))`: each series' result goes to its group as it is

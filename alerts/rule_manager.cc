@@ -72,6 +72,15 @@ class AlertsCollectable final : public prometheus::Collectable {
     prometheus::ClientMetric sh;
     sh.counter.value = static_cast<double>(mgr_->shared_subexpression_hits());
     shared.metric.push_back(sh);
+    prometheus::MetricFamily kept{
+        "obsmon_rule_kept_aggregation_bytes",
+        "Bytes the rules' aggregations keep between cycles: each series' place and group, so "
+        "that a series is not looked up again (estimated from their sizes).",
+        prometheus::MetricType::Gauge,
+        {}};
+    prometheus::ClientMetric k;
+    k.gauge.value = static_cast<double>(mgr_->kept_aggregation_bytes());
+    kept.metric.push_back(k);
     prometheus::MetricFamily dur{"obsmon_rule_last_cycle_seconds",
                                  "Duration of the last rule evaluation cycle.",
                                  prometheus::MetricType::Gauge,
@@ -87,6 +96,7 @@ class AlertsCollectable final : public prometheus::Collectable {
     out.push_back(std::move(evals));
     out.push_back(std::move(fails));
     out.push_back(std::move(shared));
+    out.push_back(std::move(kept));
     out.push_back(std::move(dur));
     return out;
   }
@@ -158,6 +168,7 @@ RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> 
   }
   if (!options_.share_subexpressions) roots.clear();
   shared_ = std::make_unique<promql::SharedSubexpressions>(roots);
+  aggregations_ = std::make_unique<promql::KeptAggregations>();
   collectable_ = std::make_shared<AlertsCollectable>(this);
 }
 
@@ -185,6 +196,7 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.querier = options_.store;
   ctx.eval = options_.eval;
   ctx.eval.shared = shared_.get();
+  ctx.eval.aggregations = aggregations_.get();
   ctx.external_labels = &options_.external_labels;
   ctx.external_url = options_.external_url;
   ctx.limit = g.spec.limit;
@@ -407,6 +419,11 @@ double RuleManager::last_cycle_seconds() const {
 uint64_t RuleManager::shared_subexpression_hits() const {
   MutexLock lock(mu_);
   return shared_->hits();
+}
+
+size_t RuleManager::kept_aggregation_bytes() const {
+  MutexLock lock(mu_);
+  return aggregations_->HeapBytes();
 }
 
 std::shared_ptr<prometheus::Collectable> RuleManager::Collectable() { return collectable_; }

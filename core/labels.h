@@ -49,6 +49,10 @@ class Labels {
   std::string ToString() const;
   size_t Hash() const;
 
+  // Whether both share one set of pairs (one is a copy of the other): equal without reading
+  // the pairs; false says nothing.
+  bool SharesPairsWith(const Labels& other) const { return data_ == other.data_; }
+
   friend bool operator==(const Labels& a, const Labels& b) {
     return a.data_ == b.data_ || a.pairs() == b.pairs();
   }

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
 #include "alerts/promql_parser.h"
 
 namespace obsmon::alerts::promql {
@@ -91,6 +96,112 @@ TEST(AggregationGroupsTest, TakeEmptiesTheGroups) {
   groups.Add(Series("x", "a", "1"), 1, false);
   EXPECT_EQ(groups.Take().size(), 1u);
   EXPECT_TRUE(groups.Take().empty());
+}
+
+
+// Kept across evaluations (KeptAggregations), the groups must give what fresh ones give: the
+// same groups in the same order, the same values bit for bit, as series come, go, change places
+// and new label sets take the places of old ones. The label sets are shared objects, as the
+// store's series are, each evaluation a random pick of them in a mostly stable order.
+TEST(AggregationGroupsTest, KeptGroupsGiveWhatFreshOnesGiveAsSeriesComeGoAndMove) {
+  std::mt19937 rng(59);
+  std::vector<Labels> pool;
+  auto add_series = [&] {
+    const size_t n = pool.size();
+    pool.push_back(Series(n % 3 == 0 ? "x" : "y", "j" + std::to_string(rng() % 5),
+                          "i" + std::to_string(n)));
+  };
+  for (int i = 0; i < 40; ++i) add_series();
+  const char* queries[] = {"sum by (job) (x)",        "avg without (instance) (x)",
+                           "count by (job, instance) (x)", "max by (__name__) (x)",
+                           "min(x)",                  "sum by (job, __name__) (x)"};
+  KeptAggregations kept;
+  std::vector<ExprPtr> nodes;
+  for (const char* q : queries) nodes.push_back(AggregateOf(q));
+  std::vector<size_t> order(pool.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (int evaluation = 0; evaluation < 300; ++evaluation) {
+    // Now and then a series goes, a new one comes, two change places.
+    if (rng() % 4 == 0 && order.size() > 1) order.erase(order.begin() + rng() % order.size());
+    if (rng() % 4 == 0) {
+      add_series();
+      order.insert(order.begin() + rng() % (order.size() + 1), pool.size() - 1);
+    }
+    if (rng() % 5 == 0 && order.size() > 1) std::swap(order[rng() % order.size()], order[0]);
+    // Some series are missing from an evaluation (no point in the range), some return.
+    std::vector<size_t> read;
+    for (size_t i : order) {
+      if (rng() % 10 != 0) read.push_back(i);
+    }
+    for (size_t q = 0; q < nodes.size(); ++q) {
+      const bool name_dropped = q % 2 == 1;
+      AggregationGroups fresh(*nodes[q]);
+      AggregationGroups& groups = kept.For(*nodes[q]);
+      for (size_t i : read) {
+        const double v = static_cast<double>(rng() % 1000) / 7;
+        fresh.Add(pool[i], v, name_dropped);
+        groups.Add(pool[i], v, name_dropped);
+      }
+      const Vector want = fresh.Take();
+      const Vector got = groups.Take();
+      ASSERT_EQ(got.size(), want.size()) << queries[q] << " at evaluation " << evaluation;
+      for (size_t k = 0; k < want.size(); ++k) {
+        EXPECT_EQ(got[k].labels, want[k].labels) << queries[q] << " at evaluation " << evaluation;
+        EXPECT_EQ(std::memcmp(&got[k].v, &want[k].v, sizeof(double)), 0)
+            << queries[q] << " at evaluation " << evaluation << ": " << got[k].v << " against "
+            << want[k].v;
+      }
+    }
+  }
+}
+
+// A place is remembered by the series' shared label set, which the kept groups hold a copy of:
+// a new set made where an old one was freed (the same address, other labels) is never taken
+// for the old one.
+TEST(AggregationGroupsTest, ANewLabelSetWhereAnOldOneWasIsNotTakenForIt) {
+  ExprPtr e = AggregateOf("sum by (job) (x)");
+  KeptAggregations kept;
+  for (int evaluation = 0; evaluation < 50; ++evaluation) {
+    const std::string job = "j" + std::to_string(evaluation);
+    AggregationGroups& groups = kept.For(*e);
+    groups.Add(Series("x", job, "1"), 1, false);  // made and freed in each evaluation
+    const Vector out = groups.Take();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].labels, (Labels{{"job", job}})) << "evaluation " << evaluation;
+  }
+}
+
+// Groups no series goes to any more are let go: a `by (instance)` over series whose instance
+// changes every evaluation holds the groups of one evaluation or two, not of all of them.
+TEST(AggregationGroupsTest, KeptGroupsOfSeriesGoneAreLetGo) {
+  ExprPtr e = AggregateOf("sum by (instance) (x)");
+  KeptAggregations kept;
+  auto evaluate = [&](int evaluation) {
+    AggregationGroups& groups = kept.For(*e);
+    for (int i = 0; i < 20; ++i) {
+      groups.Add(Series("x", "a", std::to_string(evaluation) + "-" + std::to_string(i)), 1, false);
+    }
+    EXPECT_EQ(groups.Take().size(), 20u);
+  };
+  evaluate(0);
+  evaluate(1);
+  const size_t two_evaluations = kept.HeapBytes();
+  for (int evaluation = 2; evaluation < 500; ++evaluation) evaluate(evaluation);
+  EXPECT_LE(kept.HeapBytes(), 2 * two_evaluations);
+}
+
+// An evaluation left unfinished (an error between the samples and the result) leaves nothing
+// for the next.
+TEST(AggregationGroupsTest, AnUnfinishedEvaluationLeavesNothingForTheNext) {
+  ExprPtr e = AggregateOf("sum by (job) (x)");
+  KeptAggregations kept;
+  kept.For(*e).Add(Series("x", "a", "1"), 100, false);  // never taken
+  AggregationGroups& groups = kept.For(*e);
+  groups.Add(Series("x", "b", "1"), 1, false);
+  const Vector out = groups.Take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].labels, (Labels{{"job", "b"}}));
+  EXPECT_EQ(out[0].v, 1);
 }
 
 }  // namespace

@@ -176,23 +176,30 @@ size_t AlertingRule::AdvanceStates(int64_t ts, const std::map<Labels, Alert>& fr
 // unexpanded), then the alert's labels over them. A templated label that expanded to "" (and
 // so is not among the alert's labels) therefore shows its template text in ALERTS.
 void AlertingRule::AppendAlertSeries(promql::Vector* series_out) const {
-  Labels written;
-  for (const auto& item : spec_.labels) written.Set(item.name, item.text);
   auto series_labels = [&](const Labels& alert_labels) {
-    Labels l = written;
+    Labels l;
+    for (const auto& item : spec_.labels) l.Set(item.name, item.text);
     for (const auto& [n, v] : alert_labels.pairs()) l.Set(n, v);
     return l;
   };
+  size_t place = 0;
   for (const auto& [lbs, a] : active_) {
     if (a.state == AlertState::kInactive) continue;
-    Labels l = series_labels(a.labels);
-    l.Set("__name__", "ALERTS");
-    l.Set("alertstate", AlertStateName(a.state));
-    series_out->push_back({std::move(l), 1});
-    Labels f = series_labels(a.labels);
-    f.Set("__name__", "ALERTS_FOR_STATE");
-    series_out->push_back({std::move(f), static_cast<double>(a.active_at_ms / 1000)});
+    if (place == alert_series_.size()) alert_series_.emplace_back();
+    AlertSeriesLabels& kept = alert_series_[place++];
+    if (!kept.alert.SharesPairsWith(a.labels) || kept.state != a.state) {
+      kept.alert = a.labels;
+      kept.state = a.state;
+      kept.alerts = series_labels(a.labels);
+      kept.alerts.Set("__name__", "ALERTS");
+      kept.alerts.Set("alertstate", AlertStateName(a.state));
+      kept.for_state = series_labels(a.labels);
+      kept.for_state.Set("__name__", "ALERTS_FOR_STATE");
+    }
+    series_out->push_back({kept.alerts, 1});
+    series_out->push_back({kept.for_state, static_cast<double>(a.active_at_ms / 1000)});
   }
+  alert_series_.resize(place);  // the places of alerts gone let go
 }
 
 namespace {

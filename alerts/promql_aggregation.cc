@@ -190,19 +190,4 @@ size_t AggregationGroups::HeapBytes() const {
   return bytes;
 }
 
-AggregationGroups& KeptAggregations::For(const Expr& aggregate) {
-  std::unique_ptr<AggregationGroups>& groups = by_node_[&aggregate];
-  if (!groups) groups = std::make_unique<AggregationGroups>(aggregate, true);
-  groups->StartEvaluation();  // whatever an unfinished evaluation left
-  return *groups;
-}
-
-size_t KeptAggregations::HeapBytes() const {
-  size_t bytes = by_node_.bucket_count() * sizeof(void*);
-  for (const auto& [node, groups] : by_node_) {
-    bytes += 2 * sizeof(void*) + sizeof(AggregationGroups) + groups->HeapBytes();
-  }
-  return bytes;
-}
-
 }  // namespace obsmon::alerts::promql

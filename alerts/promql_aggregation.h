@@ -3,7 +3,7 @@
 // order of first appearance). Used by promql_engine; not thread-safe.
 //
 // A rule's aggregation reads the same series in the same order every cycle, and a series' group
-// follows from its labels alone. Kept from one evaluation to the next (KeptAggregations, the
+// follows from its labels alone. Kept from one evaluation to the next (EvaluationMemory, the
 // rule manager's), the groups remember which group the series at each position went to, and
 // the series' label set by its shared pairs: a series found at its position again goes to its
 // group without its labels being read (their memory was an eighth of a rule cycle's time on
@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -25,7 +24,7 @@ namespace obsmon::alerts::promql {
 class AggregationGroups {
  public:
   // `aggregate` is the kAggregate node; it must outlive this object. `kept`: the object serves
-  // every evaluation of the node (KeptAggregations) and remembers each position's group.
+  // every evaluation of the node (EvaluationMemory) and remembers each position's group.
   explicit AggregationGroups(const Expr& aggregate, bool kept = false)
       : e_(aggregate), kept_(kept) {}
 
@@ -84,17 +83,6 @@ class AggregationGroups {
   std::vector<uint64_t> hashes_;
   std::unordered_multimap<uint64_t, size_t> by_hash_;  // past kScanGroups groups
   std::string key_;  // reused: building a key allocates only when it grows
-};
-
-// The aggregations of the rules, each kept across evaluations (AggregationGroups). The rule
-// manager owns one with the rules' trees, which must outlive it; one evaluation thread.
-class KeptAggregations {
- public:
-  AggregationGroups& For(const Expr& aggregate);
-  size_t HeapBytes() const;
-
- private:
-  std::unordered_map<const Expr*, std::unique_ptr<AggregationGroups>> by_node_;
 };
 
 }  // namespace obsmon::alerts::promql

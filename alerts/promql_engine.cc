@@ -3,6 +3,7 @@
 
 #include "alerts/go_float.h"
 #include "alerts/promql_aggregation.h"
+#include "alerts/promql_evaluation_memory.h"
 
 #include <algorithm>
 #include <cmath>
@@ -371,7 +372,7 @@ class Evaluator {
 
   Result<Value> Aggregate(const Expr& e) {
     AggregationGroups fresh(e);
-    AggregationGroups& groups = o_.aggregations ? o_.aggregations->For(e) : fresh;
+    AggregationGroups& groups = o_.memory ? o_.memory->GroupsOf(e) : fresh;
     const Expr& arg = *e.args[0];
     if (IsNamedRangeCall(arg)) {
       // The common `sum by (job) (rate(m[5m]))`: each series' result goes to its group as it is
@@ -456,9 +457,11 @@ class Evaluator {
       }
     } else {
       // Functions over a range vector (all drop the metric name).
+      KeptNameDrops* kept = o_.memory ? &o_.memory->NameDropsOf(e) : nullptr;
       ForEachRangeResult(e, [&](const Labels& labels, double v) {
-        out.push_back({DropName(labels), v});
+        out.push_back({kept ? kept->At(out.size(), labels) : DropName(labels), v});
       });
+      if (kept) kept->Finish(out.size());
       // Series of one metric name stay distinct after dropping the name: no check needed.
       if (IsNamedRangeCall(e)) return VectorValue(std::move(out));
     }

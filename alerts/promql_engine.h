@@ -13,16 +13,16 @@
 
 namespace obsmon::alerts::promql {
 
-class KeptAggregations;
+class EvaluationMemory;
 
 struct EvalOptions {
   int64_t lookback_ms = 5 * 60'000;
   // Where repeated subexpressions keep their value for one instant (the rule manager's); none:
   // every node is evaluated.
   SharedSubexpressions* shared = nullptr;
-  // Where the rules' aggregations keep their groups from one evaluation to the next (the rule
-  // manager's; alerts/promql_aggregation.h); none: each evaluation starts afresh.
-  KeptAggregations* aggregations = nullptr;
+  // What the rules' expressions keep from one evaluation to the next (the rule manager's;
+  // alerts/promql_evaluation_memory.h); none: each evaluation starts afresh.
+  EvaluationMemory* memory = nullptr;
 };
 
 // Evaluates `expr` at `ts_ms`. Runtime errors (many-to-many matching, duplicate label sets)

@@ -22,6 +22,8 @@ struct RuleManager::Group {
   // Per rule (index into `order`): the series it wrote at the last evaluation, sorted (sorting
   // the labels moved out of the result costs less than hashing copies into a set each cycle).
   std::vector<std::vector<Labels>> last_series;
+  // Per rule, per place of its result: where that place's series was written last time.
+  std::vector<std::vector<RuleSeriesHint>> hints;
 };
 
 namespace {
@@ -73,13 +75,13 @@ class AlertsCollectable final : public prometheus::Collectable {
     sh.counter.value = static_cast<double>(mgr_->shared_subexpression_hits());
     shared.metric.push_back(sh);
     prometheus::MetricFamily kept{
-        "obsmon_rule_kept_aggregation_bytes",
-        "Bytes the rules' aggregations keep between cycles: each series' place and group, so "
-        "that a series is not looked up again (estimated from their sizes).",
+        "obsmon_rule_evaluation_memory_bytes",
+        "Bytes the rules' expressions keep between cycles: each series' place with its group "
+        "in an aggregation or its result's labels (estimated from their sizes).",
         prometheus::MetricType::Gauge,
         {}};
     prometheus::ClientMetric k;
-    k.gauge.value = static_cast<double>(mgr_->kept_aggregation_bytes());
+    k.gauge.value = static_cast<double>(mgr_->evaluation_memory_bytes());
     kept.metric.push_back(k);
     prometheus::MetricFamily dur{"obsmon_rule_last_cycle_seconds",
                                  "Duration of the last rule evaluation cycle.",
@@ -168,7 +170,7 @@ RuleManager::RuleManager(RuleManagerOptions options, std::vector<RuleGroupSpec> 
   }
   if (!options_.share_subexpressions) roots.clear();
   shared_ = std::make_unique<promql::SharedSubexpressions>(roots);
-  aggregations_ = std::make_unique<promql::KeptAggregations>();
+  memory_ = std::make_unique<promql::EvaluationMemory>();
   collectable_ = std::make_shared<AlertsCollectable>(this);
 }
 
@@ -196,11 +198,12 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.querier = options_.store;
   ctx.eval = options_.eval;
   ctx.eval.shared = shared_.get();
-  ctx.eval.aggregations = aggregations_.get();
+  ctx.eval.memory = memory_.get();
   ctx.external_labels = &options_.external_labels;
   ctx.external_url = options_.external_url;
   ctx.limit = g.spec.limit;
   g.last_series.resize(g.order.size());
+  g.hints.resize(g.order.size());
   std::vector<OutgoingAlert> to_send;
   std::vector<AlertHistoryEvent> history;
   std::vector<AlertingRule*> dirty;
@@ -223,11 +226,14 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       written.reserve(out.size());
       std::string last_name;
       bool duplicate = false;
-      for (auto& s : out) {
+      std::vector<RuleSeriesHint>& hints = g.hints[i];
+      hints.resize(out.size());  // places past this result's let go
+      for (size_t place = 0; place < out.size(); ++place) {
+        promql::VSample& s = out[place];
         // A sample refused as a duplicate is not written, so not counted as written either
         // (Prometheus's seriesReturned): a series it wrote last time then gets its stale
         // marker, which the store refuses too, where the other writer's point stays.
-        if (!options_.store->AppendRuleSample(s.labels, ts, s.v)) {
+        if (!options_.store->AppendRuleSample(s.labels, ts, s.v, &hints[place])) {
           duplicate = true;
           continue;
         }
@@ -421,9 +427,9 @@ uint64_t RuleManager::shared_subexpression_hits() const {
   return shared_->hits();
 }
 
-size_t RuleManager::kept_aggregation_bytes() const {
+size_t RuleManager::evaluation_memory_bytes() const {
   MutexLock lock(mu_);
-  return aggregations_->HeapBytes();
+  return memory_->HeapBytes();
 }
 
 std::shared_ptr<prometheus::Collectable> RuleManager::Collectable() { return collectable_; }

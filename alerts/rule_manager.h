@@ -20,7 +20,7 @@
 
 #include "alerts/alert.h"
 #include "alerts/alerting_rule.h"
-#include "alerts/promql_aggregation.h"
+#include "alerts/promql_evaluation_memory.h"
 #include "alerts/rule_file.h"
 #include "alerts/series_store.h"
 #include "core/clock.h"
@@ -88,8 +88,8 @@ class RuleManager {
   double last_cycle_seconds() const;
   // Evaluations of a repeated subexpression answered by its value at the same instant.
   uint64_t shared_subexpression_hits() const;
-  // What the rules' aggregations keep between cycles (promql::KeptAggregations), estimated.
-  size_t kept_aggregation_bytes() const;
+  // What the rules' expressions keep between cycles (promql::EvaluationMemory), estimated.
+  size_t evaluation_memory_bytes() const;
 
   // ALERTS{alertname,alertstate,...} 1 and ALERTS_FOR_STATE{...} <active since, unix seconds>,
   // plus obsmon_rule_evaluations_total / _failures_total. Register on the /metrics registry.
@@ -105,8 +105,8 @@ class RuleManager {
   std::vector<std::unique_ptr<Group>> groups_ GUARDED_BY(mu_);
   // Subexpressions repeated across the rules, each computed once per evaluation instant.
   std::unique_ptr<promql::SharedSubexpressions> shared_ GUARDED_BY(mu_);
-  // The rules' aggregations, each remembering its series' groups between cycles.
-  std::unique_ptr<promql::KeptAggregations> aggregations_ GUARDED_BY(mu_);
+  // What the rules' expressions keep between cycles: their series' groups and result labels.
+  std::unique_ptr<promql::EvaluationMemory> memory_ GUARDED_BY(mu_);
   uint64_t evaluations_ GUARDED_BY(mu_) = 0;
   uint64_t failures_ GUARDED_BY(mu_) = 0;
   double last_cycle_seconds_ GUARDED_BY(mu_) = 0;

@@ -50,9 +50,21 @@ void SeriesStore::AppendLabeled(const Labels& labels_with_name, int64_t ts_ms, d
   AppendLocked(labels_with_name, ts_ms, value);
 }
 
-bool SeriesStore::AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value) {
+bool SeriesStore::AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value,
+                                   RuleSeriesHint* hint) {
   WriterMutexLock lock(mu_);
-  Entry* e = FindOrAddLocked(labels_with_name);
+  Entry* e = nullptr;
+  if (hint != nullptr && hint->entry_ != nullptr && hint->drops_ == series_dropped_ &&
+      hint->labels_.SharesPairsWith(labels_with_name)) {
+    e = static_cast<Entry*>(hint->entry_);
+  } else {
+    e = FindOrAddLocked(labels_with_name);
+    if (hint != nullptr) {
+      hint->labels_ = labels_with_name;
+      hint->entry_ = e;
+      hint->drops_ = series_dropped_;
+    }
+  }
   if (e == nullptr) return true;  // refused as a new series past max_series, counted there
   if (!e->tail.empty() && e->tail.back().t == ts_ms &&
       std::bit_cast<uint64_t>(e->tail.back().v) != std::bit_cast<uint64_t>(value)) {
@@ -388,6 +400,7 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
     lookup_.erase(e->labels);
     series_.erase(series_.find(e->labels));  // last: it owns the entry and its labels
   }
+  ++series_dropped_;
 }
 
 namespace {

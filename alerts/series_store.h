@@ -57,6 +57,18 @@ struct SeriesStoreStats {
   uint64_t unselected = 0;      // samples not kept because no rule selects their metric
 };
 
+// Where the series a rule writes at one place of its result was found last time, so that its
+// next sample needs no lookup by labels (a hash table of every series: a cache miss or three
+// per sample). It holds while the labels are the same shared set (held here, so their address
+// is never another set's) and the store has dropped no series since.
+class RuleSeriesHint {
+ private:
+  friend class SeriesStore;
+  Labels labels_;
+  void* entry_ = nullptr;
+  uint64_t drops_ = 0;
+};
+
 class SeriesStore final : public promql::Querier {
  public:
   explicit SeriesStore(SeriesStoreOptions options = {});
@@ -73,7 +85,10 @@ class SeriesStore final : public promql::Querier {
   // the same value, bit for bit, and the point there stays. Two rules recording one series,
   // or a rule recording a probe's metric, would otherwise overwrite each other (fresh eyes,
   // stop 57: `record: m` over `m * 10` compounded 3, 30, 300). False when refused.
-  bool AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value);
+  // `hint`, when given, is where this place of the rule's result wrote last time (read, then
+  // set to this sample's series).
+  bool AppendRuleSample(const Labels& labels_with_name, int64_t ts_ms, double value,
+                        RuleSeriesHint* hint = nullptr);
   // Adds history read back from storage: unlike Append, points older than a series' newest are
   // merged in, not refused, since probe runs may have appended newer points while the history
   // was being read (a reload that selects new metrics, a start with probes already running). A
@@ -235,6 +250,7 @@ class SeriesStore final : public promql::Querier {
   std::unordered_map<std::string, int64_t> name_retention_ GUARDED_BY(mu_);
   std::atomic<uint64_t> out_of_order_{0};
   std::atomic<uint64_t> refused_series_{0};
+  uint64_t series_dropped_ GUARDED_BY(mu_) = 0;  // series dropped ever (RuleSeriesHint)
   std::atomic<uint64_t> unselected_{0};
   // nullopt: every name.
   std::optional<std::unordered_set<std::string>> selected_names_ GUARDED_BY(mu_);

@@ -1,4 +1,5 @@
 #include "alerts/promql_aggregation.h"
+#include "alerts/promql_evaluation_memory.h"
 
 #include <gtest/gtest.h>
 
@@ -99,7 +100,7 @@ TEST(AggregationGroupsTest, TakeEmptiesTheGroups) {
 }
 
 
-// Kept across evaluations (KeptAggregations), the groups must give what fresh ones give: the
+// Kept across evaluations (EvaluationMemory), the groups must give what fresh ones give: the
 // same groups in the same order, the same values bit for bit, as series come, go, change places
 // and new label sets take the places of old ones. The label sets are shared objects, as the
 // store's series are, each evaluation a random pick of them in a mostly stable order.
@@ -115,7 +116,7 @@ TEST(AggregationGroupsTest, KeptGroupsGiveWhatFreshOnesGiveAsSeriesComeGoAndMove
   const char* queries[] = {"sum by (job) (x)",        "avg without (instance) (x)",
                            "count by (job, instance) (x)", "max by (__name__) (x)",
                            "min(x)",                  "sum by (job, __name__) (x)"};
-  KeptAggregations kept;
+  EvaluationMemory kept;
   std::vector<ExprPtr> nodes;
   for (const char* q : queries) nodes.push_back(AggregateOf(q));
   std::vector<size_t> order(pool.size());
@@ -136,7 +137,7 @@ TEST(AggregationGroupsTest, KeptGroupsGiveWhatFreshOnesGiveAsSeriesComeGoAndMove
     for (size_t q = 0; q < nodes.size(); ++q) {
       const bool name_dropped = q % 2 == 1;
       AggregationGroups fresh(*nodes[q]);
-      AggregationGroups& groups = kept.For(*nodes[q]);
+      AggregationGroups& groups = kept.GroupsOf(*nodes[q]);
       for (size_t i : read) {
         const double v = static_cast<double>(rng() % 1000) / 7;
         fresh.Add(pool[i], v, name_dropped);
@@ -160,10 +161,10 @@ TEST(AggregationGroupsTest, KeptGroupsGiveWhatFreshOnesGiveAsSeriesComeGoAndMove
 // for the old one.
 TEST(AggregationGroupsTest, ANewLabelSetWhereAnOldOneWasIsNotTakenForIt) {
   ExprPtr e = AggregateOf("sum by (job) (x)");
-  KeptAggregations kept;
+  EvaluationMemory kept;
   for (int evaluation = 0; evaluation < 50; ++evaluation) {
     const std::string job = "j" + std::to_string(evaluation);
-    AggregationGroups& groups = kept.For(*e);
+    AggregationGroups& groups = kept.GroupsOf(*e);
     groups.Add(Series("x", job, "1"), 1, false);  // made and freed in each evaluation
     const Vector out = groups.Take();
     ASSERT_EQ(out.size(), 1u);
@@ -175,9 +176,9 @@ TEST(AggregationGroupsTest, ANewLabelSetWhereAnOldOneWasIsNotTakenForIt) {
 // changes every evaluation holds the groups of one evaluation or two, not of all of them.
 TEST(AggregationGroupsTest, KeptGroupsOfSeriesGoneAreLetGo) {
   ExprPtr e = AggregateOf("sum by (instance) (x)");
-  KeptAggregations kept;
+  EvaluationMemory kept;
   auto evaluate = [&](int evaluation) {
-    AggregationGroups& groups = kept.For(*e);
+    AggregationGroups& groups = kept.GroupsOf(*e);
     for (int i = 0; i < 20; ++i) {
       groups.Add(Series("x", "a", std::to_string(evaluation) + "-" + std::to_string(i)), 1, false);
     }
@@ -194,9 +195,9 @@ TEST(AggregationGroupsTest, KeptGroupsOfSeriesGoneAreLetGo) {
 // for the next.
 TEST(AggregationGroupsTest, AnUnfinishedEvaluationLeavesNothingForTheNext) {
   ExprPtr e = AggregateOf("sum by (job) (x)");
-  KeptAggregations kept;
-  kept.For(*e).Add(Series("x", "a", "1"), 100, false);  // never taken
-  AggregationGroups& groups = kept.For(*e);
+  EvaluationMemory kept;
+  kept.GroupsOf(*e).Add(Series("x", "a", "1"), 100, false);  // never taken
+  AggregationGroups& groups = kept.GroupsOf(*e);
   groups.Add(Series("x", "b", "1"), 1, false);
   const Vector out = groups.Take();
   ASSERT_EQ(out.size(), 1u);

@@ -200,5 +200,34 @@ TEST(SeriesStoreStalenessTest, ARenameThatLengthensTheIntervalWaitsForTheNewInte
   EXPECT_EQ(Query(removed, "up == 0", kT0 + 7'000).size(), 1u);
 }
 
+
+// A rule's hint finds its series without a lookup cycle after cycle; once the store has dropped
+// series (retention), the hint is not trusted: the series is found or made again, never written
+// through a freed entry (the sanitized build would report one).
+TEST(SeriesStoreRuleHintTest, AHintOutlivedByItsSeriesIsNotUsed) {
+  SeriesStoreOptions o;
+  o.retention_ms = 60'000;
+  SeriesStore store(o);
+  const Labels recorded{{"__name__", "job:x:rate5m"}, {"job", "a"}};
+  RuleSeriesHint hint;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store.AppendRuleSample(recorded, kT0 + i * 15'000, i, &hint));
+  }
+  EXPECT_EQ(Query(store, "job:x:rate5m", kT0 + 30'000),
+            (std::vector<std::string>{"{__name__=\"job:x:rate5m\",job=\"a\"}=2.000000"}));
+  store.GarbageCollect(kT0 + 10 * 60'000);  // an hour of silence: the series goes
+  EXPECT_EQ(store.Stats().series, 0u);
+  const int64_t later = kT0 + 10 * 60'000 + 15'000;
+  ASSERT_TRUE(store.AppendRuleSample(recorded, later, 7, &hint));
+  EXPECT_EQ(store.Stats().series, 1u);
+  EXPECT_EQ(Query(store, "job:x:rate5m", later),
+            (std::vector<std::string>{"{__name__=\"job:x:rate5m\",job=\"a\"}=7.000000"}));
+  // Another label set at the same place of the result: its own series, not the hint's.
+  const Labels other{{"__name__", "job:x:rate5m"}, {"job", "b"}};
+  ASSERT_TRUE(store.AppendRuleSample(other, later + 15'000, 8, &hint));
+  EXPECT_EQ(store.Stats().series, 2u);
+  EXPECT_EQ(Query(store, "job:x:rate5m{job=\"b\"}", later + 15'000).size(), 1u);
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

@@ -289,7 +289,7 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
   ASSERT_NE(hits, std::string::npos) << metrics->body;
   EXPECT_GE(std::stod(metrics->body.substr(hits + 45)), 5.0);
   // `min by (job)` keeps its series' groups between cycles, and /metrics says what they hold.
-  const std::string kept_name = "\nobsmon_rule_kept_aggregation_bytes ";
+  const std::string kept_name = "\nobsmon_rule_evaluation_memory_bytes ";
   const auto kept = metrics->body.find(kept_name);
   ASSERT_NE(kept, std::string::npos) << metrics->body;
   EXPECT_GT(std::stod(metrics->body.substr(kept + kept_name.size())), 0.0);

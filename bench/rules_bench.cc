@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
       cycles, mgr.ActiveAlerts().size(), firing,
       static_cast<unsigned long long>(mgr.evaluation_failures()),
       static_cast<unsigned long long>(mgr.shared_subexpression_hits()));
+  // What the rules keep between cycles (promql::EvaluationMemory), beside the head's points.
+  std::printf("evaluation_memory_bytes=%zu head_point_bytes=%llu head_index_bytes=%llu\n",
+              mgr.evaluation_memory_bytes(), static_cast<unsigned long long>(st.point_bytes),
+              static_cast<unsigned long long>(st.index_bytes));
   std::printf("cycle wall ms: median %.2f  p90 %.2f  max %.2f\n", pct(wall, 0.5), pct(wall, 0.9),
               pct(wall, 1.0));
   std::printf("cycle cpu  ms: median %.2f  p90 %.2f  max %.2f\n", pct(cpu, 0.5), pct(cpu, 0.9),

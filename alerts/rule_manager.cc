@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_map>
 
 #include "core/thread_name.h"
 
@@ -24,6 +25,9 @@ struct RuleManager::Group {
   std::vector<std::vector<Labels>> last_series;
   // Per rule, per place of its result: where that place's series was written last time.
   std::vector<std::vector<RuleSeriesHint>> hints;
+  // Series the rules of the group this one replaced wrote and no rule here goes on from: ended
+  // at the start of the next evaluation (RuleManager::TakeOverSeries).
+  std::vector<Labels> ended_at_next_evaluation;
 };
 
 namespace {
@@ -204,6 +208,13 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.limit = g.spec.limit;
   g.last_series.resize(g.order.size());
   g.hints.resize(g.order.size());
+  // The series of the rules that a reload took away from this group end before any rule of it
+  // runs, as Prometheus's Group.Eval writes its staleSeries first.
+  for (const Labels& l : g.ended_at_next_evaluation) {
+    options_.store->MarkStale(l, ts);
+    shared_->Written(l.Get("__name__"));
+  }
+  g.ended_at_next_evaluation.clear();
   std::vector<OutgoingAlert> to_send;
   std::vector<AlertHistoryEvent> history;
   std::vector<AlertingRule*> dirty;
@@ -305,11 +316,83 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
 }
 
+namespace {
+
+// A rule's identity across a reload, as Prometheus's nameAndLabels: its name and its labels.
+std::string RuleIdentity(const RuleSpec& r) {
+  std::string id = r.name;
+  for (const auto& item : r.labels) {
+    id.append(1, '\0').append(item.name).append(1, '\0').append(item.text);
+  }
+  return id;
+}
+
+}  // namespace
+
+void RuleManager::TakeOverSeries(RuleManager& old, int64_t reload_ms) {
+  MutexLock old_lock(old.mu_);
+  MutexLock lock(mu_);
+  std::unordered_map<std::string, Group*> staying;
+  for (auto& g : groups_) staying.emplace(g->spec.Key(), g.get());
+  for (auto& from : old.groups_) {
+    from->last_series.resize(from->order.size());
+    auto found = staying.find(from->spec.Key());
+    if (found == staying.end()) {
+      const int64_t due_ms = reload_ms + 2 * from->interval_ms;
+      for (auto& series : from->last_series) {
+        for (auto& l : series) removed_series_.push_back({std::move(l), reload_ms, due_ms});
+      }
+      for (auto& l : from->ended_at_next_evaluation) {
+        removed_series_.push_back({std::move(l), reload_ms, due_ms});
+      }
+      continue;
+    }
+    Group& to = *found->second;
+    // Ends a reload before this one left for the next evaluation (two reloads in a row).
+    for (auto& l : from->ended_at_next_evaluation) {
+      to.ended_at_next_evaluation.push_back(std::move(l));
+    }
+    to.last_eval_ms = from->last_eval_ms;
+    to.last_series.resize(to.order.size());
+    std::unordered_map<std::string, std::vector<size_t>> old_rules;  // identity -> indexes
+    for (size_t i = 0; i < from->spec.rules.size(); ++i) {
+      old_rules[RuleIdentity(from->spec.rules[i])].push_back(i);
+    }
+    std::vector<bool> taken(from->spec.rules.size(), false);
+    for (size_t i = 0; i < to.spec.rules.size(); ++i) {
+      auto it = old_rules.find(RuleIdentity(to.spec.rules[i]));
+      if (it == old_rules.end() || it->second.empty()) continue;
+      const size_t fi = it->second.front();
+      it->second.erase(it->second.begin());
+      to.last_series[i] = std::move(from->last_series[fi]);
+      taken[fi] = true;
+    }
+    for (size_t fi = 0; fi < taken.size(); ++fi) {
+      if (taken[fi]) continue;
+      for (auto& l : from->last_series[fi]) to.ended_at_next_evaluation.push_back(std::move(l));
+    }
+  }
+  // The old manager's own ends of removed groups not due yet are this one's now.
+  for (auto& r : old.removed_series_) removed_series_.push_back(std::move(r));
+  old.removed_series_.clear();
+}
+
+void RuleManager::EndRemovedGroupsSeriesLocked(int64_t now_ms) {
+  if (removed_series_.empty()) return;
+  std::erase_if(removed_series_, [&](RemovedSeries& r) {
+    if (r.due_ms > now_ms) return false;
+    // At the reload's time: refused as older when a rule wrote the series since.
+    options_.store->MarkStale(r.labels, r.end_ms);
+    return true;
+  });
+}
+
 void RuleManager::EvaluateAt(int64_t ts_ms) {
   auto start = std::chrono::steady_clock::now();
   MutexLock lock(mu_);
   shared_->Forget();
   for (auto& g : groups_) EvaluateGroupLocked(*g, ts_ms);
+  EndRemovedGroupsSeriesLocked(ts_ms);
   last_cycle_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -330,6 +413,7 @@ void RuleManager::Tick() {
       any = true;
     }
   }
+  EndRemovedGroupsSeriesLocked(now);
   if (any) {
     last_cycle_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

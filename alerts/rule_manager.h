@@ -69,6 +69,18 @@ class RuleManager {
   // longer exist are ignored). Call before the first evaluation.
   Status RestoreState();
 
+  // A reload: carries on from what `old` wrote (the manager this one replaces, stopped), as
+  // Prometheus's rule manager does (Group.CopyState; a removed group's stale markers). In a
+  // group that stays (the same file and name), a rule that stays (the same name and labels, the
+  // first not taken yet) goes on from the series it wrote last, so the ones it no longer writes
+  // end at its next evaluation, and the group keeps its last evaluation time; every other rule
+  // of such a group has its series ended at the start of the group's next evaluation. A removed
+  // group's series end two of its intervals later, at the time of the reload, unless a rule
+  // wrote them since (a rule moved to another group). Without it, every series the old rules
+  // wrote lived on for the 5-minute lookback, and alerts read them (fresh eyes, stop 59). Call
+  // before Start().
+  void TakeOverSeries(RuleManager& old, int64_t reload_ms);
+
   // Evaluates every group at ts_ms, in file order, then persists and sends. Used by tests and
   // the promtool-format runner, which drive time themselves.
   void EvaluateAt(int64_t ts_ms);
@@ -98,6 +110,14 @@ class RuleManager {
  private:
   struct Group;
   void EvaluateGroupLocked(Group& g, int64_t ts_ms) REQUIRES(mu_);
+  // Ends the series of the old manager's removed groups whose time has come (TakeOverSeries).
+  void EndRemovedGroupsSeriesLocked(int64_t now_ms) REQUIRES(mu_);
+  struct RemovedSeries {
+    Labels labels;
+    int64_t end_ms;  // the reload's time: the stale marker's
+    int64_t due_ms;  // two of its group's intervals later
+  };
+  std::vector<RemovedSeries> removed_series_ GUARDED_BY(mu_);
   void Loop();
 
   RuleManagerOptions options_;

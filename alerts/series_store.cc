@@ -79,7 +79,9 @@ void SeriesStore::MarkStale(const Labels& labels_with_name, int64_t ts_ms) {
   auto found = lookup_.find(labels_with_name);
   if (found == lookup_.end()) return;
   Entry& e = *found->second;
-  if (!e.tail.empty() && e.tail.back().t == ts_ms) return;
+  // A point at that time or later: the series was written since, and goes on (an end is no
+  // sample out of order).
+  if (!e.tail.empty() && e.tail.back().t >= ts_ms) return;
   AppendToLocked(e, ts_ms, promql::StaleNaN());
 }
 

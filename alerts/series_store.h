@@ -98,7 +98,8 @@ class SeriesStore final : public promql::Querier {
   int64_t MaxRetentionMs() const;
   // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
   // that instant queries stop seeing it at once instead of after the 5m lookback. A point the
-  // series already has at ts_ms stays (Prometheus's storage refuses the marker as a duplicate).
+  // series already has at ts_ms stays (Prometheus's storage refuses the marker as a duplicate),
+  // and so does the series when it has a newer point (refused as out of order, not counted).
   void MarkStale(const Labels& labels_with_name, int64_t ts_ms);
 
   // One probe run's samples, appended as Append() does; and, as Prometheus's scrape loop does

@@ -139,7 +139,7 @@ Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config)
                   DigestTargetsOf(config)};
 }
 
-void AlertingRuntime::StartRules(Prepared prepared) {
+void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replaced) {
   const alerts::AlertingConfig& delivery = prepared.delivery;
   notifiers_ = alerts::MakeNotifiers(delivery);
   for (auto& t : prepared.digests) {
@@ -186,6 +186,7 @@ void AlertingRuntime::StartRules(Prepared prepared) {
   if (Status s = rules_->RestoreState(); !s.ok()) {
     log_->warn("cannot restore alert state: {}", s.message());
   }
+  if (replaced) rules_->TakeOverSeries(*replaced, clock_.NowMs());
   // At start every selected metric is read back; after a reload, those the old rules did not
   // select (their samples were not kept).
   const bool first = !backfilled_;
@@ -274,13 +275,14 @@ void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {
       });
 }
 
-void AlertingRuntime::StopRules() {
+std::unique_ptr<alerts::RuleManager> AlertingRuntime::StopRules() {
   digests_.reset();  // stops its thread before the notifiers it enqueues for go
   if (rules_) rules_->Stop();
   if (outbox_) outbox_->Stop();
-  rules_.reset();
+  std::unique_ptr<alerts::RuleManager> stopped = std::move(rules_);
   outbox_.reset();
   notifiers_.clear();
+  return stopped;
 }
 
 namespace {
@@ -306,8 +308,10 @@ Status AlertingRuntime::Reload(const Config& config) {
   auto prepared = Prepare(config);  // may fail: the running rules are still untouched
   if (!prepared.ok()) return prepared.status();
   MutexLock lock(mu_);
-  StopRules();  // state is persisted: the new manager restores pending and firing alerts
-  StartRules(std::move(*prepared));
+  // Alert state is persisted: the new manager restores pending and firing alerts. What the old
+  // rules wrote is handed over, so that the series of rules changed or gone end.
+  std::unique_ptr<alerts::RuleManager> old = StopRules();
+  StartRules(std::move(*prepared), old.get());
   return Status::Ok();
 }
 

@@ -80,8 +80,10 @@ class AlertingRuntime final : public ResultSink {
   };
   AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
   static Result<Prepared> Prepare(const Config& config);
-  void StartRules(Prepared prepared) REQUIRES(mu_);  // cannot fail
-  void StopRules() REQUIRES(mu_);
+  // Cannot fail. `replaced`: the manager a reload stopped, whose series the new one takes over.
+  void StartRules(Prepared prepared, alerts::RuleManager* replaced = nullptr) REQUIRES(mu_);
+  // Stops the rules and their delivery; returns the stopped manager (a reload hands it over).
+  std::unique_ptr<alerts::RuleManager> StopRules() REQUIRES(mu_);
   // The digest poster over the outbox's digest notifiers (set in `targets`).
   void StartDigests(std::vector<DigestTarget> targets) REQUIRES(mu_);
   // Refills series_ from storage before the first evaluation (see the .cc), with the samples

@@ -2,6 +2,8 @@
 #include "alerts/rule_manager.h"
 
 #include <gtest/gtest.h>
+
+#include <optional>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
@@ -423,6 +425,89 @@ groups:
       EXPECT_EQ(got[0].points[static_cast<size_t>(k)].v, inputs[k]) << name;
     }
   }
+}
+
+// Reloads (RuleManager::TakeOverSeries), as Prometheus's rule manager hands a group's state to
+// its successor. Each manager here is made from a rule file's text over one store.
+std::unique_ptr<RuleManager> ManagerOf(SeriesStore& store, const std::string& yaml) {
+  ConfigErrors errors;
+  auto groups = ParseRuleFileText(yaml, "rules.yml", &errors);
+  EXPECT_TRUE(errors.empty()) << errors.ToString();
+  RuleManagerOptions o;
+  o.store = &store;
+  return std::make_unique<RuleManager>(o, groups);
+}
+
+// The newest point of `name` at or before ts, if any (stale markers included).
+std::optional<promql::Point> Newest(const SeriesStore& store, const std::string& name,
+                                    int64_t ts) {
+  promql::Matrix out;
+  store.Select({{promql::Matcher::Op::kEq, "__name__", name, nullptr}}, 0, ts, &out);
+  if (out.empty() || out[0].points.empty()) return std::nullopt;
+  return out[0].points.back();
+}
+
+// A rule that stays goes on from its series: the one it no longer writes ends at its next
+// evaluation, the one it still writes does not; a rule taken out of the group has its series
+// ended before the group's rules run, so a rule after it reads nothing.
+TEST(RuleReloadTest, ARuleThatStaysGoesOnAndOneTakenOutEndsAtTheNextEvaluation) {
+  SeriesStore store;
+  store.AppendLabeled(Labels{{"__name__", "x"}, {"k", "a"}, {"t", "1"}}, kStart, 1);
+  auto before = ManagerOf(store,
+                          "groups:\n  - name: g\n    rules:\n"
+                          "      - {record: 'r:sum', expr: 'sum by (k) (x)'}\n"
+                          "      - {record: 'r:gone', expr: 'max(x)'}\n");
+  before->EvaluateAt(kStart);
+  auto after = ManagerOf(store,
+                         "groups:\n  - name: g\n    rules:\n"
+                         "      - {record: 'r:sum', expr: 'sum by (t) (x)'}\n"
+                         "      - {record: 'r:read', expr: 'r:gone'}\n");
+  after->TakeOverSeries(*before, kStart + 1);
+  store.AppendLabeled(Labels{{"__name__", "x"}, {"k", "a"}, {"t", "1"}}, kStart + kMin, 1);
+  after->EvaluateAt(kStart + kMin);
+  promql::Matrix sums;
+  store.Select({{promql::Matcher::Op::kEq, "__name__", "r:sum", nullptr}}, 0, kStart + kMin,
+               &sums);
+  ASSERT_EQ(sums.size(), 2u);  // {k="a"} then {t="1"}, by labels
+  EXPECT_EQ(sums[0].labels.Get("k"), "a");
+  EXPECT_TRUE(promql::IsStaleNaN(sums[0].points.back().v));
+  EXPECT_EQ(sums[1].labels.Get("t"), "1");
+  EXPECT_EQ(sums[1].points.back().v, 1);
+  auto gone = Newest(store, "r:gone", kStart + kMin);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(promql::IsStaleNaN(gone->v));
+  EXPECT_FALSE(Newest(store, "r:read", kStart + kMin)) << "r:read read the ended r:gone";
+}
+
+// A removed group's series end two of its intervals after the reload, at the reload's time,
+// unless a rule wrote them since: a rule moved to another group goes on writing its series
+// without a gap; one removed for good ends. Ends not due yet pass on to the next reload.
+TEST(RuleReloadTest, ARemovedGroupsSeriesEndLaterUnlessARuleMovedWritesThem) {
+  SeriesStore store;
+  store.AppendLabeled(Labels{{"__name__", "x"}}, kStart, 3);
+  auto before = ManagerOf(store,
+                          "groups:\n  - name: old\n    interval: 1m\n    rules:\n"
+                          "      - {record: 'r:moved', expr: 'x'}\n"
+                          "      - {record: 'r:gone', expr: 'x'}\n");
+  before->EvaluateAt(kStart);
+  const std::string moved =
+      "groups:\n  - name: new\n    interval: 1m\n    rules:\n"
+      "      - {record: 'r:moved', expr: 'x'}\n";
+  auto after = ManagerOf(store, moved);
+  after->TakeOverSeries(*before, kStart + 1'000);
+  auto again = ManagerOf(store, moved);  // a second reload before the ends are due
+  again->TakeOverSeries(*after, kStart + 2'000);
+  store.AppendLabeled(Labels{{"__name__", "x"}}, kStart + kMin, 4);
+  again->EvaluateAt(kStart + kMin);  // not due yet: r:gone still has its value
+  EXPECT_EQ(Newest(store, "r:gone", kStart + kMin)->v, 3);
+  again->EvaluateAt(kStart + 2 * kMin + 1'000);
+  auto gone = Newest(store, "r:gone", kStart + 3 * kMin);
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(promql::IsStaleNaN(gone->v));
+  EXPECT_EQ(gone->t, kStart + 1'000);  // the first reload's time
+  auto kept = Newest(store, "r:moved", kStart + 3 * kMin);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->v, 4);  // written by the moved rule since; never ended
 }
 
 }  // namespace

@@ -13,6 +13,17 @@ nlohmann::json LabelsJson(const Labels& l) {
   for (const auto& [n, v] : l.pairs()) j[n] = v;
   return j;
 }
+
+// Prometheus's API gives an alert's value as strconv.FormatFloat(v, 'e', -1, 64): "6e+00",
+// "1.5e-01" (fresh eyes, stop 59: obsmon gave "6").
+std::string AlertValue(double v) {
+  std::string s = FormatGoFloatE(v);
+  for (char& c : s) {
+    if (c == 'E') c = 'e';
+  }
+  return s;
+}
+
 }  // namespace
 
 std::string ActiveAlertsJson(const std::vector<Alert>& alerts) {
@@ -22,7 +33,7 @@ std::string ActiveAlertsJson(const std::vector<Alert>& alerts) {
                         {"annotations", LabelsJson(a.annotations)},
                         {"state", AlertStateName(a.state)},
                         {"activeAt", Rfc3339(a.active_at_ms)},
-                        {"value", FormatGoFloat(a.value)}};
+                        {"value", AlertValue(a.value)}};
     // Only when held back, so that the common case keeps Prometheus's exact shape.
     if (!a.suppressed_by.empty()) {
       j["suppressed"] = true;

@@ -44,12 +44,16 @@ class AlertsCollectable final : public prometheus::Collectable {
         prometheus::MetricType::Gauge,
         {}};
     for (const auto& a : mgr_->ActiveAlerts()) {
+      prometheus::ClientMetric f;
+      for (const auto& [n, v] : a.labels.pairs()) f.label.push_back({n, v});
+      // The state replaces an `alertstate` the alert's own labels carry (`count by
+      // (alertstate) (ALERTS)` as an alert's expression), as Prometheus sets it: a second
+      // label of one name made the whole exposition invalid, and a Prometheus scraping obsmon
+      // dropped every metric of it (fresh eyes, stop 59).
+      Labels with_state = a.labels;
+      with_state.Set("alertstate", AlertStateName(a.state));
       prometheus::ClientMetric m;
-      for (const auto& [n, v] : a.labels.pairs()) m.label.push_back({n, v});
-      prometheus::ClientMetric f = m;
-      m.label.push_back({"alertstate", AlertStateName(a.state)});
-      std::sort(m.label.begin(), m.label.end(),
-                [](const auto& x, const auto& y) { return x.name < y.name; });
+      for (const auto& [n, v] : with_state.pairs()) m.label.push_back({n, v});
       m.gauge.value = 1;
       f.gauge.value = static_cast<double>(a.active_at_ms / 1000);
       alerts.metric.push_back(std::move(m));

@@ -153,8 +153,9 @@ class FileRunner {
     auto tests = top.MapList("tests");
     top.CheckUnknownKeys();
     if (!cerrs.empty()) return {cerrs.ToString()};
-    const int64_t interval = eval_interval.value_or(60'000);
-    if (interval <= 0) return {"evaluation_interval must be positive"};
+    // 0 is promtool's default of 1m too (unittest.go: a zero interval is replaced).
+    const int64_t interval = eval_interval.value_or(0) == 0 ? 60'000 : *eval_interval;
+    if (interval < 0) return {"evaluation_interval must be positive"};
 
     // Rule files are relative to the test file.
     std::filesystem::path base = std::filesystem::path(file_).parent_path();

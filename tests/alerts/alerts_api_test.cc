@@ -21,7 +21,9 @@ TEST(AlertsApiTest, ActiveAlertsInPrometheusShape) {
   EXPECT_EQ(x["state"], "firing");
   EXPECT_EQ(x["labels"]["severity"], "critical");
   EXPECT_EQ(x["activeAt"], "2025-10-14T00:01:00.000Z");
-  EXPECT_EQ(x["value"], "0");
+  EXPECT_EQ(x["value"], "0e+00");  // Go's FormatFloat(v, 'e', -1, 64), as Prometheus's API
+  a.value = 0.15;
+  EXPECT_EQ(nlohmann::json::parse(ActiveAlertsJson({a}))["data"]["alerts"][0]["value"], "1.5e-01");
   EXPECT_FALSE(x.contains("suppressed"));  // Prometheus's exact shape unless held back
   EXPECT_EQ(nlohmann::json::parse(ActiveAlertsJson({}))["data"]["alerts"].size(), 0u);
 }

@@ -57,7 +57,7 @@ INSTANTIATE_TEST_SUITE_P(TestData, RuleFileTest,
                          ::testing::Values("seed_rules_test.yml", "promql_test.yml",
                                            "operators_test.yml", "state_test.yml",
                                            "semantics_test.yml", "template_edges_test.yml",
-                                           "absent_labels_test.yml"),
+                                           "absent_labels_test.yml", "zero_interval_test.yml"),
                          [](const auto& info) {
                            std::string n = info.param;
                            n = n.substr(0, n.find('.'));

@@ -510,5 +510,29 @@ TEST(RuleReloadTest, ARemovedGroupsSeriesEndLaterUnlessARuleMovedWritesThem) {
   EXPECT_EQ(kept->v, 4);  // written by the moved rule since; never ended
 }
 
+// An alert whose own labels carry `alertstate` (its expression counts ALERTS by state) is
+// exposed with one `alertstate`, its state, as Prometheus sets it: two labels of one name make
+// the exposition invalid (`promtool check metrics`: "duplicate label names"), and a Prometheus
+// scraping obsmon drops all of it.
+TEST(AlertsExpositionTest, AnAlertsOwnAlertstateLabelIsReplacedByItsState) {
+  SeriesStore store;
+  store.AppendLabeled(Labels{{"__name__", "x"}, {"alertstate", "firing"}}, kStart, 1);
+  auto m = ManagerOf(store,
+                     "groups:\n  - name: g\n    rules:\n"
+                     "      - {alert: ByState, expr: 'x', for: 1m}\n");
+  m->EvaluateAt(kStart);  // pending: its state differs from the label it carries
+  const auto families = m->Collectable()->Collect();
+  ASSERT_EQ(families[0].name, "ALERTS");
+  ASSERT_EQ(families[0].metric.size(), 1u);
+  std::vector<std::string> names;
+  std::string state;
+  for (const auto& l : families[0].metric[0].label) {
+    names.push_back(l.name);
+    if (l.name == "alertstate") state = l.value;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"alertname", "alertstate"}));
+  EXPECT_EQ(state, "pending");
+}
+
 }  // namespace
 }  // namespace obsmon::alerts

@@ -50,7 +50,7 @@ const char* kRulesAfter =
     "      - alert: ShowGone\n        expr: r:gone\n"
     "      - alert: ShowOther\n        expr: r:other\n";
 
-// The alerts of /api/v1/alerts as "labels state" lines, the same shape from both tools.
+// The alerts of /api/v1/alerts as "labels state value" lines, the same shape from both tools.
 std::set<std::string> Alerts(int port) {
   httplib::Client c("127.0.0.1", port);
   auto r = c.Get("/api/v1/alerts");
@@ -62,7 +62,9 @@ std::set<std::string> Alerts(int port) {
     nlohmann::json labels = a["labels"];
     labels.erase("instance");  // obsmon's scrape and Prometheus's name the target alike, but
     labels.erase("job");       // the job is each tool's own configuration
-    out.insert(labels.dump() + " " + a["state"].get<std::string>());
+    // The value as each API prints it: Prometheus's is Go's FormatFloat(v, 'e', -1, 64).
+    out.insert(labels.dump() + " " + a["state"].get<std::string>() + " " +
+               a["value"].get<std::string>());
   }
   return out;
 }

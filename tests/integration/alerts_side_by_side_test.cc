@@ -31,7 +31,6 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-const char* kPrometheus = "/usr/bin/prometheus";
 const char* kAlertmanager = "/usr/bin/prometheus-alertmanager";
 
 // /metrics that answers 200 with a valid exposition while up, 503 while down: Prometheus's
@@ -129,7 +128,8 @@ void ExpectOneStartsAtPerEpisode(const Seen& seen, const std::string& who) {
 }
 
 TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage) {
-  if (::access(kPrometheus, X_OK) != 0 || ::access(kAlertmanager, X_OK) != 0) {
+  if (::access(testing::kPrometheusBinary.c_str(), X_OK) != 0 ||
+      ::access(kAlertmanager, X_OK) != 0) {
     GTEST_SKIP() << "prometheus or prometheus-alertmanager is not installed";
   }
   // Both send firing alerts with endsAt = now + 4 x resend_delay, as Prometheus does: the
@@ -154,22 +154,18 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
                  "        expr: min by (job) (up{job=\"flap\"}) == 0\n"
                  "        for: 6s\n");
   const std::string target_address = "127.0.0.1:" + std::to_string(target.port());
-  WriteWholeFile(dir.File("prometheus.yml"),
-                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
-                 "  evaluation_interval: 1s\n"
-                 "rule_files: [" + dir.File("rules.yml") + "]\n"
-                 "alerting:\n  alertmanagers:\n    - static_configs:\n"
-                 "        - targets: ['127.0.0.1:" + std::to_string(am_prometheus.port()) + "']\n"
-                 "scrape_configs:\n  - job_name: flap\n    static_configs:\n"
-                 "      - targets: ['" + target_address + "']\n");
-  const int prometheus_port = testing::FreeLoopbackPort();
-  Subprocess prometheus(
-      {kPrometheus, "--config.file=" + dir.File("prometheus.yml"),
-       "--storage.tsdb.path=" + dir.File("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
-       "--rules.alert.resend-delay=5s", "--log.level=warn"},
-      dir.File("prometheus.log"));
-  ASSERT_TRUE(prometheus.started());
+  int prometheus_port = 0;
+  auto prometheus = testing::StartPrometheus(
+      dir,
+      "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
+      "  evaluation_interval: 1s\n"
+      "rule_files: [" + dir.File("rules.yml") + "]\n"
+      "alerting:\n  alertmanagers:\n    - static_configs:\n"
+      "        - targets: ['127.0.0.1:" + std::to_string(am_prometheus.port()) + "']\n"
+      "scrape_configs:\n  - job_name: flap\n    static_configs:\n"
+      "      - targets: ['" + target_address + "']\n",
+      &prometheus_port, {"--rules.alert.resend-delay=5s", "--log.level=warn"});
+  ASSERT_TRUE(prometheus->started());
 
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
@@ -296,8 +292,8 @@ TEST(AlertsSideBySideTest, ObsmonNotifiesAsPrometheusDoesThroughKillsAndAnOutage
 
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
-  prometheus.Signal(SIGTERM);
-  prometheus.Wait();
+  prometheus->Signal(SIGTERM);
+  prometheus->Wait();
 }
 
 }  // namespace

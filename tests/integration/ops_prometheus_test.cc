@@ -120,25 +120,17 @@ TEST(OpsPrometheusTest, RealPrometheusScrapesObsmonAndEveryDashboardQueryReturns
     EXPECT_EQ(mcode, 0) << lint;
     EXPECT_EQ(lint, "") << lint;
   }
-  const int prom_port = testing::FreeLoopbackPort();
-  WriteWholeFile(dir.File("prometheus.yml"),
-                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                 "rule_files:\n  - " +
-                     rules +
-                     "\n"
-                     "scrape_configs:\n"
-                     "  - job_name: obsmon\n"
-                     "    authorization:\n      type: Bearer\n      credentials_file: " +
-                     dir.File("token") +
-                     "\n"
-                     "    static_configs:\n      - targets: ['127.0.0.1:" +
-                     std::to_string(obsmon_port) + "']\n");
-  testing::Subprocess prometheus(
-      {"/usr/bin/prometheus", "--config.file=" + dir.File("prometheus.yml"),
-       "--storage.tsdb.path=" + dir.File("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
-      dir.File("prometheus.log"));
-  ASSERT_TRUE(prometheus.started());
+  int prom_port = 0;
+  auto prometheus = testing::StartPrometheus(
+      dir,
+      "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+      "rule_files:\n  - " + rules + "\n"
+      "scrape_configs:\n"
+      "  - job_name: obsmon\n"
+      "    authorization:\n      type: Bearer\n      credentials_file: " + dir.File("token") + "\n"
+      "    static_configs:\n      - targets: ['127.0.0.1:" + std::to_string(obsmon_port) + "']\n",
+      &prom_port);
+  ASSERT_TRUE(prometheus->started());
   httplib::Client prom("127.0.0.1", prom_port);
   prom.set_read_timeout(10);
 

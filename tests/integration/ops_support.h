@@ -16,7 +16,10 @@
 #include <vector>
 
 #include "config/config.h"
+#include "tests/support/files.h"
+#include "tests/support/loopback.h"
 #include "tests/support/sanitizers.h"  // kAddressSanitizer: RSS bounds in the normal build only
+#include "tests/support/scratch_dir.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon::testing {
@@ -121,6 +124,22 @@ inline std::unique_ptr<Subprocess> StartObsmon(
       },
       wait);
   return p;
+}
+
+inline const std::string kPrometheusBinary = "/usr/bin/prometheus";
+
+// Starts the real Prometheus (Debian's 2.42) with `config` (prometheus.yml's text, written to
+// `dir`), its TSDB and log in `dir`, on a free loopback port (`*port`).
+inline std::unique_ptr<Subprocess> StartPrometheus(const ScratchDir& dir, const std::string& config,
+                                                   int* port,
+                                                   const std::vector<std::string>& extra = {}) {
+  WriteWholeFile(dir.File("prometheus.yml"), config);
+  *port = FreeLoopbackPort();
+  std::vector<std::string> argv{kPrometheusBinary, "--config.file=" + dir.File("prometheus.yml"),
+                                "--storage.tsdb.path=" + dir.File("tsdb"),
+                                "--web.listen-address=127.0.0.1:" + std::to_string(*port)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<Subprocess>(argv, dir.File("prometheus.log"));
 }
 
 // The value of the first sample of `name` whose label text contains `label_part` ("" = any).

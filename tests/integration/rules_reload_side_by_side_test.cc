@@ -29,8 +29,6 @@ using testing::Subprocess;
 using testing::WaitUntil;
 using testing::WriteWholeFile;
 
-const char* kPrometheus = "/usr/bin/prometheus";
-
 // Rules reading what other rules recorded, so that an old series that lives on shows as an alert.
 const char* kRulesBefore =
     "groups:\n"
@@ -76,7 +74,9 @@ std::string Lines(const std::set<std::string>& s) {
 }
 
 TEST(RulesReloadSideBySideTest, AReloadEndsTheSeriesOfRulesChangedOrGoneAsPrometheusDoes) {
-  if (::access(kPrometheus, X_OK) != 0) GTEST_SKIP() << "prometheus is not installed";
+  if (::access(testing::kPrometheusBinary.c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "prometheus is not installed";
+  }
   ScratchDir dir;
   testing::TestHttpServer target;
   target.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {
@@ -87,19 +87,15 @@ TEST(RulesReloadSideBySideTest, AReloadEndsTheSeriesOfRulesChangedOrGoneAsPromet
   ASSERT_GT(target.Start(), 0);
   const std::string target_address = "127.0.0.1:" + std::to_string(target.port());
   WriteWholeFile(dir.File("rules.yml"), kRulesBefore);
-  WriteWholeFile(dir.File("prometheus.yml"),
-                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n"
-                 "  evaluation_interval: 1s\n"
-                 "rule_files: [" + dir.File("rules.yml") + "]\n"
-                 "scrape_configs:\n  - job_name: t\n    static_configs:\n"
-                 "      - targets: ['" + target_address + "']\n");
-  const int prometheus_port = testing::FreeLoopbackPort();
-  Subprocess prometheus(
-      {kPrometheus, "--config.file=" + dir.File("prometheus.yml"),
-       "--storage.tsdb.path=" + dir.File("tsdb"),
-       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port), "--log.level=warn"},
-      dir.File("prometheus.log"));
-  ASSERT_TRUE(prometheus.started());
+  int prometheus_port = 0;
+  auto prometheus = testing::StartPrometheus(
+      dir,
+      "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n"
+      "rule_files: [" + dir.File("rules.yml") + "]\n"
+      "scrape_configs:\n  - job_name: t\n    static_configs:\n"
+      "      - targets: ['" + target_address + "']\n",
+      &prometheus_port, {"--log.level=warn"});
+  ASSERT_TRUE(prometheus->started());
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
                  "storage: {path: " + dir.File("obsmon.db") + "}\n"
@@ -127,7 +123,7 @@ TEST(RulesReloadSideBySideTest, AReloadEndsTheSeriesOfRulesChangedOrGoneAsPromet
 
   // The reload, in both at once.
   WriteWholeFile(dir.File("rules.yml"), kRulesAfter);
-  prometheus.Signal(SIGHUP);
+  prometheus->Signal(SIGHUP);
   obsmon->Signal(SIGHUP);
   // After: ShowSum per t only; ShowGone ends with r:gone's series at the group's next
   // evaluation; ShowOther ends two intervals after its group's removal. Both have evaluated
@@ -141,8 +137,8 @@ TEST(RulesReloadSideBySideTest, AReloadEndsTheSeriesOfRulesChangedOrGoneAsPromet
                                           << obsmon->Output();
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
-  prometheus.Signal(SIGTERM);
-  prometheus.Wait();
+  prometheus->Signal(SIGTERM);
+  prometheus->Wait();
 }
 
 }  // namespace

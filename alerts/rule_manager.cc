@@ -212,13 +212,6 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   ctx.limit = g.spec.limit;
   g.last_series.resize(g.order.size());
   g.hints.resize(g.order.size());
-  // The series of the rules that a reload took away from this group end before any rule of it
-  // runs, as Prometheus's Group.Eval writes its staleSeries first.
-  for (const Labels& l : g.ended_at_next_evaluation) {
-    options_.store->MarkStale(l, ts);
-    shared_->Written(l.Get("__name__"));
-  }
-  g.ended_at_next_evaluation.clear();
   std::vector<OutgoingAlert> to_send;
   std::vector<AlertHistoryEvent> history;
   std::vector<AlertingRule*> dirty;
@@ -294,6 +287,15 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
       if (r.TakeDirty()) dirty.push_back(&r);
     }
   }
+  // The series of the rules that a reload took away from this group end after its rules ran, at
+  // this evaluation's time, as Prometheus 2.42's Group.Eval ends its staleSeries last: a rule
+  // of the group still reads them this once (fresh eyes 2, stop 59: obsmon ended them first, a
+  // cycle before Prometheus). One a rule wrote at this time goes on.
+  for (const Labels& l : g.ended_at_next_evaluation) {
+    options_.store->MarkStale(l, ts);
+    shared_->Written(l.Get("__name__"));
+  }
+  g.ended_at_next_evaluation.clear();
   g.last_eval_ms = ts;
   // Hand notifications to the (durable) outbox before persisting LastSentAt: a crash in between
   // then at worst repeats a notification, never loses one.

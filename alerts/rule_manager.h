@@ -74,7 +74,7 @@ class RuleManager {
   // group that stays (the same file and name), a rule that stays (the same name and labels, the
   // first not taken yet) goes on from the series it wrote last, so the ones it no longer writes
   // end at its next evaluation, and the group keeps its last evaluation time; every other rule
-  // of such a group has its series ended at the start of the group's next evaluation. A removed
+  // of such a group has its series ended at the end of the group's next evaluation. A removed
   // group's series end two of its intervals later, at the time of the reload, unless a rule
   // wrote them since (a rule moved to another group). Without it, every series the old rules
   // wrote lived on for the 5-minute lookback, and alerts read them (fresh eyes, stop 59). Call

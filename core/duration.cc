@@ -76,6 +76,11 @@ std::string FormatDurationMs(int64_t ms) {
   }
   for (const auto& unit : kUnits) {
     const auto unit_ms = static_cast<uint64_t>(unit.ms);
+    // Years and weeks only when they divide what is left, as Prometheus's model.Duration
+    // prints them ("8d", not "1w1d"; "14d2m", not "2w2m"): promtool's messages quote times so
+    // (fresh eyes, stop 59: `obsmon test rules` printed "1w1h" where promtool prints "7d1h").
+    const bool exact_only = unit.name == "y" || unit.name == "w";
+    if (exact_only && left % unit_ms != 0) continue;
     if (left >= unit_ms) {
       out += std::to_string(left / unit_ms);
       out += unit.name;

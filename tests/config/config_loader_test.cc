@@ -327,7 +327,7 @@ TEST(ConfigLoaderTest, IntervalsAreBounded) {
   };
   for (const Case& c : {Case{"9223372036854775807ms", "bad duration for 'interval'"},
                         Case{"292471208y1000w", "bad duration for 'interval'"},
-                        Case{"8d", "interval (1w1d) must be at most 1w"},
+                        Case{"8d", "interval (8d) must be at most 1w"},
                         Case{"50ms", "interval must be at least 100ms"}}) {
     ConfigErrors errors;
     const std::string yaml = std::string("components:\n  - name: a\n    probes:\n") +

@@ -42,9 +42,19 @@ TEST(DurationTest, OutOfRangeDurationsAreRefused) {
 }
 
 TEST(DurationTest, FormatHandlesTheExtremes) {
-  EXPECT_EQ(FormatDurationMs(INT64_MIN), "-292471208y35w2d7h12m55s808ms");
-  EXPECT_EQ(FormatDurationMs(INT64_MAX), "292471208y35w2d7h12m55s807ms");
+  EXPECT_EQ(FormatDurationMs(INT64_MIN), "-106751991167d7h12m55s808ms");
+  EXPECT_EQ(FormatDurationMs(INT64_MAX), "106751991167d7h12m55s807ms");
   EXPECT_EQ(FormatDurationMs(-1500), "-1s500ms");
+}
+
+// As Prometheus's model.Duration (promtool's messages): years and weeks only when they divide
+// the rest, so a time is told in days otherwise.
+TEST(DurationTest, YearsAndWeeksOnlyWhenTheyDivide) {
+  EXPECT_EQ(FormatDurationMs(7LL * 86'400'000 + 3'600'000), "7d1h");
+  EXPECT_EQ(FormatDurationMs(14LL * 86'400'000 + 120'000), "14d2m");
+  EXPECT_EQ(FormatDurationMs(14LL * 86'400'000), "2w");
+  EXPECT_EQ(FormatDurationMs(365LL * 86'400'000), "1y");
+  EXPECT_EQ(FormatDurationMs(366LL * 86'400'000), "366d");
 }
 
 TEST(DurationTest, HumanForm) {

@@ -334,8 +334,11 @@ class Daemon::Impl {
     const std::string remote_write_before = RemoteWriteFingerprint(config_);
     config_.components = next->components;
     config_.rule_files = next->rule_files;
-    config_.alerting = next->alerting;
-    config_.remote_write = next->remote_write;
+    // reset(), not `=`: yaml-cpp's assignment to a node that holds one merges the two documents'
+    // memory for good, so every reload kept the whole config's YAML alive (fresh eyes 2, stop 59:
+    // ~18 KB of heap a reload, 18.9 -> 37.2 MB of RSS over 1,000 unchanged SIGHUPs).
+    config_.alerting.reset(next->alerting);
+    config_.remote_write.reset(next->remote_write);
     config_.external_labels = next->external_labels;
     // Senders whose settings changed are started anew: their cursors are in SQLite, so a
     // window in flight is sent again at most, and nothing acknowledged twice. Unchanged, they

@@ -293,5 +293,55 @@ TEST_F(OpsReloadTest, InlineSecretIsRefusedWithFileLineColumn) {
   EXPECT_EQ(out.find("hunter2"), std::string::npos) << "the secret was echoed";
 }
 
+// Unchanged reloads keep no memory. yaml-cpp's assignment to a node that holds one merges the
+// two documents' memory for good, and the running config took the new `alerting:` section so:
+// every reload kept the whole config's YAML alive (fresh eyes 2, stop 59: RSS 18.9 -> 37.2 MB
+// over 1,000 SIGHUPs). The heap in use (obsmon_heap_bytes, glibc's own count; ASan's allocator
+// is not glibc's) moves less than 1 MB over 300 reloads, where the leak kept 5.5 MB (1.90 ->
+// 7.37 MB here; 0.09 MB with the fix).
+TEST_F(OpsReloadTest, UnchangedReloadsKeepNoMemory) {
+  if (testing::kAddressSanitizer) GTEST_SKIP() << "obsmon_heap_bytes counts glibc's heap only";
+  WriteWholeFile(dir_.File("rules.yml"),
+                 "groups:\n  - name: g\n    interval: 1s\n    rules:\n"
+                 "      - {record: 'r:up', expr: 'up * 2'}\n"
+                 "      - {alert: Down, expr: 'r:up < 2'}\n");
+  const std::string path = dir_.File("obsmon.yml");
+  WriteWholeFile(path, "rule_files: [" + dir_.File("rules.yml") + "]\n"
+                       "alerting: {evaluation_interval: 1s}\n" +
+                       Config(HealthComponentYaml("web", target_.port())));
+  int port = 0;
+  auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client c("127.0.0.1", port);
+  auto reloaded = [&] {
+    const std::string out = obsmon->Output();
+    size_t n = 0;
+    for (size_t at = out.find("config reloaded"); at != std::string::npos;
+         at = out.find("config reloaded", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  // One at a time: signals sent while a reload runs would be taken as one.
+  auto reload = [&](size_t times) {
+    for (size_t i = 0; i < times; ++i) {
+      const size_t before = reloaded();
+      obsmon->Signal(SIGHUP);
+      ASSERT_TRUE(WaitUntil([&] { return reloaded() > before; }, 10s)) << obsmon->Output();
+    }
+  };
+  auto heap_in_use = [&] {
+    return MetricValue(Metrics(c), "obsmon_heap_bytes", "in_use").value_or(-1);
+  };
+  reload(20);  // what the first reloads make once (threads' caches, SQLite statements)
+  const double before = heap_in_use();
+  ASSERT_GT(before, 0);
+  reload(300);
+  const double after = heap_in_use();
+  EXPECT_LT(after - before, 1'000'000) << before << " -> " << after << " bytes in use";
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -32,6 +32,16 @@ struct RuleManager::Group {
 
 namespace {
 
+// A family of one unlabelled counter or gauge.
+prometheus::MetricFamily One(const char* name, const char* help, prometheus::MetricType type,
+                             double value) {
+  prometheus::MetricFamily family{name, help, type, {}};
+  prometheus::ClientMetric m;
+  (type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value) = value;
+  family.metric.push_back(std::move(m));
+  return family;
+}
+
 class AlertsCollectable final : public prometheus::Collectable {
  public:
   explicit AlertsCollectable(const RuleManager* mgr) : mgr_(mgr) {}
@@ -59,55 +69,28 @@ class AlertsCollectable final : public prometheus::Collectable {
       alerts.metric.push_back(std::move(m));
       for_state.metric.push_back(std::move(f));
     }
-    prometheus::MetricFamily evals{"obsmon_rule_evaluations_total",
-                                   "Rule group evaluations.",
-                                   prometheus::MetricType::Counter,
-                                   {}};
-    prometheus::ClientMetric e;
-    e.counter.value = static_cast<double>(mgr_->evaluations());
-    evals.metric.push_back(e);
-    prometheus::MetricFamily fails{"obsmon_rule_evaluation_failures_total",
-                                   "Rule evaluations that failed.",
-                                   prometheus::MetricType::Counter,
-                                   {}};
-    prometheus::ClientMetric f;
-    f.counter.value = static_cast<double>(mgr_->evaluation_failures());
-    fails.metric.push_back(f);
-    prometheus::MetricFamily shared{
-        "obsmon_rule_shared_subexpression_hits_total",
-        "Evaluations of a subexpression that several rules repeat, answered by its value at the "
-        "same instant instead of evaluated again.",
-        prometheus::MetricType::Counter,
-        {}};
-    prometheus::ClientMetric sh;
-    sh.counter.value = static_cast<double>(mgr_->shared_subexpression_hits());
-    shared.metric.push_back(sh);
-    prometheus::MetricFamily kept{
-        "obsmon_rule_evaluation_memory_bytes",
-        "Bytes the rules' expressions keep between cycles: each series' place with its group "
-        "in an aggregation or its result's labels (estimated from their sizes).",
-        prometheus::MetricType::Gauge,
-        {}};
-    prometheus::ClientMetric k;
-    k.gauge.value = static_cast<double>(mgr_->evaluation_memory_bytes());
-    kept.metric.push_back(k);
-    prometheus::MetricFamily dur{"obsmon_rule_last_cycle_seconds",
-                                 "Duration of the last rule evaluation cycle.",
-                                 prometheus::MetricType::Gauge,
-                                 {}};
-    prometheus::ClientMetric d;
-    d.gauge.value = mgr_->last_cycle_seconds();
-    dur.metric.push_back(d);
     std::vector<prometheus::MetricFamily> out;
     if (!alerts.metric.empty()) {
       out.push_back(std::move(alerts));
       out.push_back(std::move(for_state));
     }
-    out.push_back(std::move(evals));
-    out.push_back(std::move(fails));
-    out.push_back(std::move(shared));
-    out.push_back(std::move(kept));
-    out.push_back(std::move(dur));
+    using T = prometheus::MetricType;
+    out.push_back(One("obsmon_rule_evaluations_total", "Rule group evaluations.", T::Counter,
+                      static_cast<double>(mgr_->evaluations())));
+    out.push_back(One("obsmon_rule_evaluation_failures_total", "Rule evaluations that failed.",
+                      T::Counter, static_cast<double>(mgr_->evaluation_failures())));
+    out.push_back(One("obsmon_rule_shared_subexpression_hits_total",
+                      "Evaluations of a subexpression that several rules repeat, answered by its "
+                      "value at the same instant instead of evaluated again.",
+                      T::Counter, static_cast<double>(mgr_->shared_subexpression_hits())));
+    out.push_back(One("obsmon_rule_evaluation_memory_bytes",
+                      "Bytes the rules' expressions keep between cycles: each series' place with "
+                      "its group in an aggregation or its result's labels (estimated from their "
+                      "sizes).",
+                      T::Gauge, static_cast<double>(mgr_->evaluation_memory_bytes())));
+    out.push_back(One("obsmon_rule_last_cycle_seconds",
+                      "Duration of the last rule evaluation cycle.", T::Gauge,
+                      mgr_->last_cycle_seconds()));
     return out;
   }
 

@@ -26,7 +26,7 @@ struct RuleManager::Group {
   // Per rule, per place of its result: where that place's series was written last time.
   std::vector<std::vector<RuleSeriesHint>> hints;
   // Series the rules of the group this one replaced wrote and no rule here goes on from: ended
-  // at the start of the next evaluation (RuleManager::TakeOverSeries).
+  // at the end of the next evaluation (RuleManager::TakeOverSeries).
   std::vector<Labels> ended_at_next_evaluation;
 };
 

@@ -7,6 +7,12 @@
 // OBSMON_SOAK_BINARY=PATH runs that obsmon instead of the build's: a soak of hours should run a
 // copy, so that rebuilding the tree meanwhile does not change the binary under it.
 // OBSMON_SOAK_CACHE_SIZE=SIZE sets storage.cache_size (e.g. 16MiB) instead of its default.
+// OBSMON_SOAK_CLOCK_SPEED=K starts the daemon with OBSMON_CLOCK_SPEED=K: its clock, and so its
+// probe schedule, refreshes, sealed hours and rule cycles, run K times faster than real time, and
+// the log writer appends K times as fast; `minutes` and the minute column are then the daemon's
+// time (a day at K=20 takes 72 real minutes), sampled every sample_s real seconds. What a day of
+// the work leaves in memory shows in hours; what only wall time does (the kernel's page cache,
+// timers) does not, which is why the real-time soak is run as well.
 //
 // Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
 // obsmon's /metrics the sizes of its in-memory parts (the writer's SQLite page cache and all of
@@ -83,6 +89,13 @@ int main(int argc, char** argv) {
   const int minutes = argc > 2 ? std::atoi(argv[2]) : 60;
   const int interval_ms = argc > 3 ? std::atoi(argv[3]) : 1000;
   const int sample_s = argc > 4 ? std::atoi(argv[4]) : 60;
+  const char* speed_env = std::getenv("OBSMON_SOAK_CLOCK_SPEED");
+  const int speed = speed_env != nullptr && *speed_env != '\0' ? std::atoi(speed_env) : 1;
+  if (speed < 1 || speed > 1000) {
+    std::fprintf(stderr, "OBSMON_SOAK_CLOCK_SPEED: a whole number from 1 to 1000\n");
+    return 2;
+  }
+  if (speed > 1) ::setenv("OBSMON_CLOCK_SPEED", std::to_string(speed).c_str(), 1);
   const char* binary_override = std::getenv("OBSMON_SOAK_BINARY");
   const std::string obsmon = binary_override != nullptr && *binary_override != '\0'
                                  ? std::string(binary_override)
@@ -109,7 +122,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // The log writer: 20 lines a second, one in ten an ERROR, as an application would.
+  // The log writer: 20 lines a second of the daemon's time, one in ten an ERROR, as an
+  // application would.
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     std::ofstream log(log_path, std::ios::app);
@@ -117,15 +131,16 @@ int main(int argc, char** argv) {
       log << "2026-12-01 10:00:00,000 " << (i % 10 == 0 ? "ERROR" : "INFO ")
           << " app.worker request " << i << " done\n";
       log.flush();
-      std::this_thread::sleep_for(50ms);
+      std::this_thread::sleep_for(std::chrono::microseconds(50'000 / speed));
     }
   });
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("soak: %d HTTP probes every %d ms + 1 log probe (20 lines/s), %d min, sample every %d s\n",
               n, interval_ms, minutes, sample_s);
-  std::printf("obsmon: %s; storage.cache_size: %s\n", obsmon.c_str(),
-              CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str());
+  std::printf("obsmon: %s; storage.cache_size: %s; clock speed %d (minutes are the daemon's)\n",
+              obsmon.c_str(),
+              CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str(), speed);
   std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s\n", "minute", "RSS MB",
               "anon MB", "heap MB", "free MB", "cache MB", "sqlite MB", "queue", "queue MB",
               "head pts", "head MB", "index MB", "CPU %");
@@ -139,7 +154,7 @@ int main(int argc, char** argv) {
     const auto p = ReadProc(obs.pid());
     const auto res = oc.Get("/metrics");
     const std::string body = res ? res->body : "";
-    const double minute = k * sample_s / 60.0;
+    const double minute = k * sample_s * speed / 60.0;
     const double cpu_pct = k == 0 ? 0 : (p.cpu_seconds - prev.cpu_seconds) / sample_s * 100;
     prev = p;
     std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.1f\n",
@@ -167,8 +182,8 @@ int main(int argc, char** argv) {
   const size_t half = t_min.size() / 2;
   const std::vector<double> x(t_min.begin() + half, t_min.end()), y(rss.begin() + half, rss.end());
   std::printf("RSS: first %.1f MB, last %.1f MB, peak %.1f MB; slope over minutes %.0f-%.0f: "
-              "%+.2f MB/hour\n",
+              "%+.2f MB/hour%s\n",
               first, rss.back(), peak, x.empty() ? 0 : x.front(), x.empty() ? 0 : x.back(),
-              Slope(x, y) * 60);
+              Slope(x, y) * 60, speed > 1 ? " (hours and minutes of the daemon's clock)" : "");
   return 0;
 }

@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "core/config_node.h"
 #include "core/duration.h"
 #include "core/label_selector.h"
+#include "core/scaled_clock.h"
 #include "core/time_format.h"
 #include "alerts/rule_test_runner.h"
 #include "cmd/obsmon/alerting_runtime.h"
@@ -45,6 +47,28 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level, const std::
   return logger;
 }
 
+// OBSMON_CLOCK_SPEED=N (2..1000) runs the daemon's clock N times faster than real time, for soak
+// benchmarks (bench/soak_bench, docs/benchmarks.md): never set in a real deployment, so it is an
+// environment variable, not a flag in --help. Unset or empty: the system clock. Anything else is
+// an error naming the variable, not a silent real clock.
+const Clock* ClockFromEnvironment(spdlog::logger& log) {
+  const char* value = std::getenv("OBSMON_CLOCK_SPEED");
+  if (value == nullptr || *value == '\0') return &SystemClock::Instance();
+  char* end = nullptr;
+  errno = 0;
+  const long speed = std::strtol(value, &end, 10);
+  if (errno != 0 || *end != '\0' || speed < 1 || speed > 1000) {
+    log.critical("OBSMON_CLOCK_SPEED=\"{}\": not a whole number from 1 to 1000", value);
+    return nullptr;
+  }
+  if (speed == 1) return &SystemClock::Instance();
+  static const ScaledClock clock(SystemClock::Instance(), speed);
+  log.warn("OBSMON_CLOCK_SPEED={}: time runs {} times faster than real time (for soak "
+           "benchmarks: stored timestamps and latencies are not real)",
+           speed, speed);
+  return &clock;
+}
+
 int CmdRun(const std::string& config_path, const std::string& listen, const std::string& level,
            const std::string& log_format = "text") {
   // Block the signals we handle in every thread; the main thread waits for them with sigwait.
@@ -69,6 +93,8 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
   options.listen_override = listen;
   options.version = OBSMON_VERSION;
   options.logger = log;
+  options.clock = ClockFromEnvironment(*log);
+  if (options.clock == nullptr) return kExitFailure;
   auto started = Daemon::Start(options);
   if (started.status().IsInvalidConfig()) {
     // In JSON mode the errors are one event (one line); in text mode they are printed as

@@ -463,7 +463,14 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
              "component's next read: uptime_refresh, or longer when reading them would take more "
              "than that component's part of uptime_refresh_max_cpu_percent of a core.",
              MetricType::Gauge);
+  auto report_bytes =
+      Family("obsmon_uptime_live_report_bytes",
+             "Heap bytes held by the live reports kept between refreshes (every component's). "
+             "Their incidents, gaps and timeline grow with the state changes in the window: "
+             "large for a component that flaps, not for one that is steady.",
+             MetricType::Gauge);
   if (r.refreshes > 0) {
+    AddGauge(&report_bytes, {}, static_cast<double>(r.live_report_bytes));
     AddCounter(&count, {}, static_cast<double>(r.refreshes));
     AddCounter(&cpu, {}, r.cpu_seconds);
     AddGauge(&last, {}, r.last_duration_seconds);
@@ -480,6 +487,7 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
   out.push_back(std::move(latency_count));
   out.push_back(std::move(latency_cpu));
   out.push_back(std::move(latency_interval));
+  out.push_back(std::move(report_bytes));
   return out;
 }
 

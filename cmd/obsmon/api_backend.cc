@@ -11,6 +11,7 @@
 #include "render/index_page.h"
 #include "report/periods.h"
 #include "report/report.h"
+#include "report/report_memory.h"
 #include "render/report_format.h"
 #include "storage/storage.h"
 
@@ -54,10 +55,12 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   report_options_.clear();
   sources_.clear();
   components_ = components;
-  std::erase_if(live_reports_, [&](const auto& kv) {
+  const auto gone = [&](const auto& kv) {
     return std::none_of(components.begin(), components.end(),
                         [&](const ComponentConfig& c) { return c.name == kv.first; });
-  });
+  };
+  std::erase_if(live_reports_, gone);
+  std::erase_if(live_report_bytes_, gone);
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
@@ -210,10 +213,19 @@ void ApiBackendImpl::SetLiveReport(const std::string& name,
                                    std::optional<obsmon::Report> report) {
   MutexLock lock(mu_);
   if (report) {
+    live_report_bytes_[name] = HeapBytesOf(*report);
     live_reports_[name] = std::make_shared<const obsmon::Report>(std::move(*report));
   } else {
     live_reports_.erase(name);
+    live_report_bytes_.erase(name);
   }
+}
+
+uint64_t ApiBackendImpl::LiveReportBytes() const {
+  MutexLock lock(mu_);
+  uint64_t total = 0;
+  for (const auto& [name, bytes] : live_report_bytes_) total += bytes;
+  return total;
 }
 
 std::shared_ptr<const obsmon::Report> ApiBackendImpl::LastLiveReport(const std::string& name) {

@@ -66,6 +66,8 @@ class ApiBackendImpl final : public ApiBackend {
   // The report SetLiveReport last kept for `name`, or null (the refresher carries its latency
   // figures over to the next refresh's report).
   std::shared_ptr<const obsmon::Report> LastLiveReport(const std::string& name);
+  // The heap the kept live reports hold (report/report_memory.h), for /metrics.
+  uint64_t LiveReportBytes() const;
 
  private:
   nlohmann::json ToJson(const ComponentState& c) const;
@@ -97,6 +99,8 @@ class ApiBackendImpl final : public ApiBackend {
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
   // Shared, never changed once set: the refresher reads the last one without copying it.
   std::map<std::string, std::shared_ptr<const obsmon::Report>> live_reports_ GUARDED_BY(mu_);
+  // Each live report's HeapBytesOf, measured once when it is kept.
+  std::map<std::string, uint64_t> live_report_bytes_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
   OnChange on_change_;  // set once before serving
 };

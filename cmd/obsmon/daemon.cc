@@ -592,6 +592,7 @@ class Daemon::Impl {
       MutexLock lock(refresh_stats_mu_);
       s.refresh = refresh_stats_;
     }
+    s.refresh.live_report_bytes = backend_.LiveReportBytes();
     s.storage = health_->Snapshot();
     s.storage_healthy = HealthFailure().empty();
     if (server_) s.http = server_->ConnectionStats();

@@ -17,10 +17,10 @@
 // Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
 // obsmon's /metrics the sizes of its in-memory parts (the writer's SQLite page cache and all of
 // SQLite's memory, writer queue rows and bytes, rule head points, their bytes and the bytes of
-// the head's labels and index, C heap in use and free), and
-// prints one line. At the end: the least-squares slope of RSS over
-// the second half (after warm-up: the rule head fills its 15-minute window, the page cache its
-// cap), in MB per hour, beside first, last and peak RSS.
+// the head's labels and index, the live reports' bytes, C heap in use and free), and the work
+// done (HTTP runs made over those due, failed, skipped), and prints one line. At the end: the
+// least-squares slope of RSS over the second half (after warm-up: the rule head fills its
+// 15-minute window, the page cache its cap), in MB per hour, beside first, last and peak RSS.
 #include <httplib.h>
 
 #include <chrono>
@@ -67,6 +67,24 @@ std::string CacheSizeYaml() {
   return size != nullptr && *size != '\0' ? std::string("\n  cache_size: ") + size : "";
 }
 
+// The sum of the HTTP probes' obsmon_probe_runs_total series with `result` (the log probe's, named
+// "log", left out).
+double HttpRuns(const std::string& body, const std::string& result) {
+  std::istringstream in(body);
+  std::string line;
+  double sum = 0;
+  const std::string prefix = "obsmon_probe_runs_total{";
+  const std::string wanted = "result=\"" + result + "\"}";
+  while (std::getline(in, line)) {
+    if (line.compare(0, prefix.size(), prefix) != 0 || line.find(wanted) == std::string::npos ||
+        line.find("probe=\"log\"") != std::string::npos) {
+      continue;
+    }
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
 // Slope of y over x (least squares), in y-units per x-unit.
 double Slope(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
@@ -90,12 +108,25 @@ int main(int argc, char** argv) {
   const int interval_ms = argc > 3 ? std::atoi(argv[3]) : 1000;
   const int sample_s = argc > 4 ? std::atoi(argv[4]) : 60;
   const char* speed_env = std::getenv("OBSMON_SOAK_CLOCK_SPEED");
-  const int speed = speed_env != nullptr && *speed_env != '\0' ? std::atoi(speed_env) : 1;
-  if (speed < 1 || speed > 1000) {
-    std::fprintf(stderr, "OBSMON_SOAK_CLOCK_SPEED: a whole number from 1 to 1000\n");
-    return 2;
+  const std::string speed_text = speed_env != nullptr ? speed_env : "";
+  int speed = 1;
+  if (!speed_text.empty()) {
+    const bool digits = speed_text.size() <= 4 && speed_text.front() != '0' &&
+                        speed_text.find_first_not_of("0123456789") == std::string::npos;
+    speed = digits ? std::stoi(speed_text) : 0;
+    if (speed < 1 || speed > 1000) {
+      std::fprintf(stderr, "OBSMON_SOAK_CLOCK_SPEED=\"%s\": not a whole number from 1 to 1000\n",
+                   speed_text.c_str());
+      return 2;
+    }
   }
-  if (speed > 1) ::setenv("OBSMON_CLOCK_SPEED", std::to_string(speed).c_str(), 1);
+  // Set or unset here, whatever this program inherited: the header and the minute column say the
+  // speed the daemon really runs at.
+  if (speed > 1) {
+    ::setenv("OBSMON_CLOCK_SPEED", std::to_string(speed).c_str(), 1);
+  } else {
+    ::unsetenv("OBSMON_CLOCK_SPEED");
+  }
   const char* binary_override = std::getenv("OBSMON_SOAK_BINARY");
   const std::string obsmon = binary_override != nullptr && *binary_override != '\0'
                                  ? std::string(binary_override)
@@ -127,11 +158,16 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     std::ofstream log(log_path, std::ios::app);
+    // Paced by deadline, not by sleeping a line's share after each: at K=50 a sleep of 1 ms
+    // after each write came to 592 lines a second, not 1,000.
+    const auto every = std::chrono::nanoseconds(50'000'000 / speed);
+    auto due = std::chrono::steady_clock::now();
     for (long i = 0; !stop; ++i) {
       log << "2026-12-01 10:00:00,000 " << (i % 10 == 0 ? "ERROR" : "INFO ")
           << " app.worker request " << i << " done\n";
       log.flush();
-      std::this_thread::sleep_for(std::chrono::microseconds(50'000 / speed));
+      due += every;
+      std::this_thread::sleep_until(due);
     }
   });
 
@@ -141,13 +177,19 @@ int main(int argc, char** argv) {
   std::printf("obsmon: %s; storage.cache_size: %s; clock speed %d (minutes are the daemon's)\n",
               obsmon.c_str(),
               CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str(), speed);
-  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s\n", "minute", "RSS MB",
-              "anon MB", "heap MB", "free MB", "cache MB", "sqlite MB", "queue", "queue MB",
-              "head pts", "head MB", "index MB", "CPU %");
+  // "runs %": the HTTP runs made over those due since the first sample (n x the daemon's seconds
+  // / the interval), so that a soak shows it did the work it claims (a sped-up clock the machine
+  // cannot keep up with makes fewer); "failed" and "skipped" (a run not started because the
+  // previous one was busy) since the start.
+  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s %9s %7s %8s %8s\n", "minute",
+              "RSS MB", "anon MB", "heap MB", "free MB", "cache MB", "sqlite MB", "queue",
+              "queue MB", "head pts", "head MB", "index MB", "report MB", "CPU %", "runs %",
+              "failed", "skipped");
   std::vector<double> t_min, rss;
   double peak = 0, first = 0;
   const auto start = std::chrono::steady_clock::now();
   auto prev = ReadProc(obs.pid());
+  double runs_at_start = 0;
   for (int k = 0;; ++k) {
     const auto due = start + std::chrono::seconds(static_cast<long>(k) * sample_s);
     std::this_thread::sleep_until(due);
@@ -157,7 +199,11 @@ int main(int argc, char** argv) {
     const double minute = k * sample_s * speed / 60.0;
     const double cpu_pct = k == 0 ? 0 : (p.cpu_seconds - prev.cpu_seconds) / sample_s * 100;
     prev = p;
-    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.1f\n",
+    const double runs = HttpRuns(body, "success") + HttpRuns(body, "failure");
+    if (k == 0) runs_at_start = runs;
+    const double due_runs = static_cast<double>(n) * minute * 60'000.0 / interval_ms;
+    std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.2f "
+                "%9.1f %7.1f %8.0f %8.0f\n",
                 minute, p.rss_mb, p.anon_mb,
                 Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
                 Metric(body, "obsmon_heap_bytes{state=\"free\"}") / 1048576,
@@ -167,7 +213,10 @@ int main(int argc, char** argv) {
                 Metric(body, "obsmon_storage_queue_bytes") / 1048576,
                 Metric(body, "obsmon_rule_head_points"),
                 Metric(body, "obsmon_rule_head_point_bytes") / 1048576,
-                Metric(body, "obsmon_rule_head_index_bytes") / 1048576, cpu_pct);
+                Metric(body, "obsmon_rule_head_index_bytes") / 1048576,
+                Metric(body, "obsmon_uptime_live_report_bytes") / 1048576, cpu_pct,
+                due_runs > 0 ? (runs - runs_at_start) / due_runs * 100 : 0.0,
+                HttpRuns(body, "failure"), Metric(body, "obsmon_scheduler_skipped_runs_total"));
     if (k == 0) first = p.rss_mb;
     peak = std::max(peak, p.rss_mb);
     t_min.push_back(minute);

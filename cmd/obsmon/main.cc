@@ -2,11 +2,12 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -47,18 +48,29 @@ std::shared_ptr<spdlog::logger> MakeLogger(const std::string& level, const std::
   return logger;
 }
 
-// OBSMON_CLOCK_SPEED=N (2..1000) runs the daemon's clock N times faster than real time, for soak
-// benchmarks (bench/soak_bench, docs/benchmarks.md): never set in a real deployment, so it is an
-// environment variable, not a flag in --help. Unset or empty: the system clock. Anything else is
+// OBSMON_CLOCK_SPEED=N runs the daemon's clock N times faster than real time, for soak benchmarks
+// (bench/soak_bench, docs/operations.md "Memory"): never set in a real deployment, so it is an
+// environment variable, not a flag in --help. Unset or empty: the system clock. N is 1 to 1000 in
+// plain digits (no sign, space or leading zero, as a user would read it back); anything else is
 // an error naming the variable, not a silent real clock.
 const Clock* ClockFromEnvironment(spdlog::logger& log) {
   const char* value = std::getenv("OBSMON_CLOCK_SPEED");
   if (value == nullptr || *value == '\0') return &SystemClock::Instance();
-  char* end = nullptr;
-  errno = 0;
-  const long speed = std::strtol(value, &end, 10);
-  if (errno != 0 || *end != '\0' || speed < 1 || speed > 1000) {
-    log.critical("OBSMON_CLOCK_SPEED=\"{}\": not a whole number from 1 to 1000", value);
+  const std::string_view text(value);
+  const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+  const bool digits = text.size() <= 4 && text.front() != '0' &&
+                      std::all_of(text.begin(), text.end(), is_digit);
+  const long speed = digits ? std::stol(std::string(text)) : 0;
+  if (!digits || speed < 1 || speed > 1000) {
+    std::string shown;  // the value as typed, control bytes escaped: one log line, whatever it is
+    for (const char c : text.substr(0, 64)) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+        shown += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+      } else {
+        shown += c;
+      }
+    }
+    log.critical("OBSMON_CLOCK_SPEED=\"{}\": not a whole number from 1 to 1000", shown);
     return nullptr;
   }
   if (speed == 1) return &SystemClock::Instance();

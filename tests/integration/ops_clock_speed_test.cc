@@ -85,7 +85,8 @@ TEST(OpsClockSpeedTest, AValueThatIsNotASpeedStopsTheDaemonNamingTheVariable) {
   ScratchDir dir;
   WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
                                              dir.File("obsmon.db") + "\ncomponents: []\n");
-  for (const char* bad : {"fast", "0", "20x", "1001", "-3"}) {
+  // Signs, spaces and leading zeros too (strtol would take " 20", "+20" and "020" as 20).
+  for (const char* bad : {"fast", "0", "20x", "1001", "-3", " 20", "+20", "020", "20 ", "1.5"}) {
     ScopedEnv speed("OBSMON_CLOCK_SPEED", bad);
     Subprocess obsmon({kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
                       dir.File(std::string("bad-") + bad + ".log"));
@@ -95,6 +96,14 @@ TEST(OpsClockSpeedTest, AValueThatIsNotASpeedStopsTheDaemonNamingTheVariable) {
               std::string::npos)
         << obsmon.Output();
   }
+  // A control byte in the value is shown escaped: the error stays one line.
+  ScopedEnv speed("OBSMON_CLOCK_SPEED", "20\nINFO forged");
+  Subprocess obsmon({kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
+                    dir.File("bad-newline.log"));
+  EXPECT_EQ(obsmon.Wait(), 1);
+  EXPECT_NE(obsmon.Output().find("OBSMON_CLOCK_SPEED=\"20\\x0aINFO forged\": not a whole number"),
+            std::string::npos)
+      << obsmon.Output();
 }
 
 }  // namespace

@@ -78,6 +78,12 @@ bool LiteralPattern::MatchesAt(std::string_view literal, bool boundary_before, b
   for (size_t i = 0; i < n; ++i) {
     if (line[pos + i] != literal[i]) return false;
   }
+  return BoundariesHold(literal, boundary_before, boundary_after, line, pos);
+}
+
+bool LiteralPattern::BoundariesHold(std::string_view literal, bool boundary_before,
+                                    bool boundary_after, std::string_view line, size_t pos) {
+  const size_t n = literal.size();
   const auto* base = reinterpret_cast<const unsigned char*>(line.data());
   if (boundary_before) {
     const bool word_before = pos > 0 && IsWord(base[pos - 1]);

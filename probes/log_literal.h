@@ -36,6 +36,9 @@ class LiteralPattern {
   // Whether `literal` occurs at `pos` of `line` with the word boundaries asked for.
   static bool MatchesAt(std::string_view literal, bool boundary_before, bool boundary_after,
                         std::string_view line, size_t pos);
+  // The boundaries alone, for a `literal` known to occur at `pos` of `line`.
+  static bool BoundariesHold(std::string_view literal, bool boundary_before, bool boundary_after,
+                             std::string_view line, size_t pos);
 
  private:
   std::vector<Alternative> alternatives_;

@@ -241,16 +241,21 @@ uint64_t LogScanner::ScanWithLiterals(std::string_view text, std::vector<LineMat
       has_nul);
 }
 
-int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const {
+int LogScanner::SeverityAt(std::string_view text, size_t start, size_t end, size_t pos,
+                           uint32_t which) const {
+  // plain_ is in the order of the severities (and literals_ in plain_'s), so the first literal
+  // whose boundaries hold is of the first-listed severity found here. The bytes were compared
+  // by the prefilter's verification already: only the boundaries are left to check.
   const std::string_view line = text.substr(start, end - start);
-  int best = -1;
-  for (const auto& p : plain_) {
-    if ((best < 0 || p.severity < best) &&
-        LiteralPattern::MatchesAt(p.text, p.boundary_before, p.boundary_after, line, pos - start)) {
-      best = p.severity;
+  for (; which != 0; which &= which - 1) {
+    const PlainLiteral& p = plain_[static_cast<size_t>(__builtin_ctz(which))];
+    if ((!p.boundary_before && !p.boundary_after) ||
+        LiteralPattern::BoundariesHold(p.text, p.boundary_before, p.boundary_after, line,
+                                       pos - start)) {
+      return p.severity;
     }
   }
-  return best;
+  return -1;
 }
 
 uint64_t LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* matches,
@@ -267,7 +272,7 @@ uint64_t LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* ma
   };
   const uint64_t lines = literals_.ScanText(
       text,
-      [&](size_t hit, LiteralSet::Line line) {
+      [&](size_t hit, LiteralSet::Line line, uint32_t which) {
         if (!in_line || hit >= end) {
           finish_line();
           start = line.start;
@@ -275,7 +280,7 @@ uint64_t LogScanner::ScanPlain(std::string_view text, std::vector<LineMatch>* ma
           best = -1;
           in_line = true;
         }
-        const int s = SeverityAt(text, start, end, hit);
+        const int s = SeverityAt(text, start, end, hit, which);
         if (s >= 0 && (best < 0 || s < best)) best = s;
         return best == 0 ? end + 1 : hit + 1;
       },

@@ -78,8 +78,10 @@ class LogScanner {
   uint64_t ScanPlain(std::string_view text, std::vector<LineMatch>* matches,
                      bool* has_nul) const;
   // The first-listed severity of a literal occurring at `pos` of the line [start, end) of
-  // `text` with its word boundaries, or -1.
-  int SeverityAt(std::string_view text, size_t start, size_t end, size_t pos) const;
+  // `text` with its word boundaries, or -1. `which`: the literals occurring there (bit i:
+  // plain_[i]), as the prefilter's verification found them.
+  int SeverityAt(std::string_view text, size_t start, size_t end, size_t pos,
+                 uint32_t which) const;
   void ScanWithRegex(std::string_view text, std::vector<LineMatch>* matches) const;
   // Classify() on every line of `text` ending in "\r\n" that *matches (in order) does not hold
   // yet, the results merged in order.

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/text_escape.h"
+
 namespace obsmon::probes {
 namespace {
 
@@ -82,6 +84,50 @@ TEST(LogTextTest, CleanLineKeepsInvalidUtf8AndControlBytesEscaped) {
   EXPECT_FALSE(invalid);
   // An escape is one piece: a cut never splits it.
   EXPECT_EQ(CleanLine("abcdef\xFFzz", 10), "abcdef...");
+}
+
+// CleanLine appends a run of plain ASCII at once: the same as piece by piece (each UTF-8
+// sequence, escape or doubled backslash one piece; at a cut, back to the last piece boundary
+// that leaves room for "..."), for runs ending anywhere around the cut, every budget from 0.
+TEST(LogTextTest, CleanLineAgreesWithPieceByPiece) {
+  const auto slow = [](std::string_view line, size_t max_bytes) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string out;
+    size_t fits = 0;
+    for (size_t i = 0; i < line.size();) {
+      size_t len = Utf8SequenceLength(line, i);
+      const auto c = static_cast<unsigned char>(line[i]);
+      std::string piece;
+      if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f) && c != '\t')) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        piece = std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+        len = 1;
+      } else if (c == '\\') {
+        piece = "\\\\";
+      } else {
+        piece = std::string(line.substr(i, len));
+      }
+      if (out.size() + piece.size() > max_bytes) {
+        out.resize(fits);
+        if (max_bytes >= 3) out += "...";
+        break;
+      }
+      out += piece;
+      if (out.size() + 3 <= max_bytes) fits = out.size();
+      i += len;
+    }
+    return out;
+  };
+  std::mt19937 rng(23);
+  const std::vector<std::string> parts = {"a", "bc", "\\", "\t", std::string(1, '\0'), "\xC3\xA9",
+                                          "\xFF", "\x7f", " ", "\r", "xyz0123456789"};
+  for (int round = 0; round < 3000; ++round) {
+    std::string line;
+    for (size_t k = rng() % 12; k > 0; --k) line += parts[rng() % parts.size()];
+    for (size_t max_bytes = 0; max_bytes < 40; ++max_bytes) {
+      ASSERT_EQ(CleanLine(line, max_bytes), slow(line, max_bytes)) << line << " " << max_bytes;
+    }
+  }
 }
 
 // Fresh eyes, issue 13, second pass F5: a line holding the four characters `\x00` was stored
@@ -282,6 +328,60 @@ TEST(LogTextTest, ScanTextGivesEachHitsLineAcrossSegments) {
           }
         }
       }
+    }
+  }
+}
+
+// A candidate is verified a word at a time (the first 8 bytes of each literal, then the rest of
+// a longer one byte by byte), and on_hit is told which literals occur there: literals of 1 to
+// 20 bytes, sharing prefixes, with letters and punctuation, folded or not, near the text's end
+// (fewer than 8 bytes left: the byte loop) and in the vector pass; `which` must name exactly
+// the literals the slow comparison finds.
+TEST(LogTextTest, ScanTextNamesTheLiteralsAtEachHit) {
+  std::mt19937 rng(29);
+  const std::vector<std::string> pool = {
+      "\"level\":\"critical\"", "\"level\":\"error\"", "[crit]", "[error]", "e", "error_rate=0.5",
+      "ErRoR", "CRITICAL", "critical!", "x[y]z_LONGER_ONE"};
+  for (int round = 0; round < 300; ++round) {
+    const bool case_sensitive = round % 2 == 0;
+    std::vector<std::string> literals;
+    for (size_t k = 1 + rng() % 5; k > 0; --k) {
+      std::string lit = pool[rng() % pool.size()];
+      if (!case_sensitive) {
+        for (auto& c : lit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      literals.push_back(lit);
+    }
+    LiteralSet set;
+    ASSERT_TRUE(set.Assign(literals, case_sensitive));
+    std::string text;
+    while (text.size() < 600 + rng() % 800) {
+      std::string piece = pool[rng() % pool.size()];
+      if (rng() % 3 == 0) piece.resize(rng() % (piece.size() + 1));  // cut short
+      for (auto& c : piece) {
+        if (rng() % 4 == 0) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      text += piece + (rng() % 5 == 0 ? "\n" : "");
+    }
+    for (bool vector : {true, false}) {
+      size_t wrong = 0, hits = 0;
+      const auto on_hit = [&](size_t pos, LiteralSet::Line, uint32_t which) {
+        uint32_t want = 0;
+        for (size_t i = 0; i < set.literals().size(); ++i) {
+          if (OccursAt(text, pos, set.literals()[i], case_sensitive)) want |= uint32_t{1} << i;
+        }
+        wrong += which != want;
+        ++hits;
+        return pos + 1;
+      };
+      if (vector) {
+        set.ScanText(text, on_hit);
+      } else {
+        set.ScanTextScalar(text, on_hit);
+      }
+      const Expected e = SlowScan(set, text, [](size_t pos) { return pos + 1; });
+      ASSERT_EQ(hits, e.hits.size()) << round << " " << vector;
+      ASSERT_EQ(wrong, 0u) << round << " " << vector;
     }
   }
 }

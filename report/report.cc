@@ -10,6 +10,7 @@
 #include "core/duration.h"
 #include "core/time_format.h"
 #include "report/figure_format.h"
+#include "report/log_match_counts.h"
 #include "report/period_days.h"
 #include "report/window_latency.h"
 
@@ -51,6 +52,16 @@ void SummarizeLogs(Report& r, const ReportOptions& o) {
       ++r.logs.error;
       if (day) ++day->errors;
       keep(r.logs.first_error, r.logs.last_error);
+    }
+  }
+  if (const auto& counted = o.log_match_counts) {
+    if (counted->critical > r.logs.critical) {
+      r.logs.critical = counted->critical;
+      r.logs.truncated = true;
+    }
+    if (counted->error > r.logs.error) {
+      r.logs.error = counted->error;
+      r.logs.truncated = true;
     }
   }
 }
@@ -651,6 +662,12 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
     with_logs.log_events_truncated =
         options.log_events_truncated || events->size() >= options.max_log_events;
     with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
+    if (with_logs.log_evidence_unavailable.empty()) {
+      auto counted = ReadLogMatchCounts(reader, component, from_ms, evaluated_to,
+                                        options.critical_severities, options.error_severities);
+      if (!counted.ok()) return counted.status();
+      with_logs.log_match_counts = *counted;
+    }
   }
   Report report =
       ReportWithoutLatency(input, component, objective, from_ms, to_ms, now_ms, with_logs);

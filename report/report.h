@@ -218,6 +218,16 @@ struct ReportOptions {
   std::string log_evidence_unavailable;
   std::vector<std::string> critical_severities = {"critical", "fatal"};
   std::vector<std::string> error_severities = {"error"};
+  // The window's matched lines by the log probes' own counters (obsmon_log_matches_total), which
+  // storage never caps, unlike the lines it keeps (`log_events`: 1,000 a component a UTC day,
+  // `max_events_per_run` a run). Where they count more than the kept lines, the counts are
+  // theirs and `truncated` is set: a critical line over the caps still fails critical_lines.
+  // BuildReport sets it (report/log_match_counts.h); nullopt: the kept lines alone.
+  struct LogMatchCounts {
+    uint64_t critical = 0;
+    uint64_t error = 0;
+  };
+  std::optional<LogMatchCounts> log_match_counts;
   // Alert history of the component, as firing events with optional resolution.
   std::vector<AlertFired> alerts;
   // "No degradation": p95 of the last day with latency data may exceed the first day's p95 by

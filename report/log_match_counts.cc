@@ -10,6 +10,10 @@ namespace obsmon {
 namespace {
 
 constexpr char kName[] = "obsmon_log_matches_total";
+// A series with no sample in this time before the window is taken as not running then (a new
+// file, obsmon stopped, the probe out of the config); a probe at a longer interval loses its
+// first run in the window to the lower bound.
+constexpr int64_t kBaselineMs = 3'600'000;
 
 bool OneOf(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
@@ -24,30 +28,28 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
                                                          const std::vector<std::string>& error) {
   ReportOptions::LogMatchCounts counts;
   if (to_ms <= from_ms) return counts;
-  const Labels match{{"component", component}};
-  auto samples = reader.Samples(kName, match, from_ms, to_ms);
+  auto samples =
+      reader.Samples(kName, Labels{{"component", component}}, from_ms - kBaselineMs, to_ms);
   if (!samples.ok()) return samples.status();
-  auto before = reader.LastSamplesBefore(kName, match, from_ms);
-  if (!before.ok() && before.status().code() != Status::Code::kUnavailable) {
-    return before.status();
-  }
   // Ordered by series, then time: a series is a run of equal label sets.
   const std::vector<Sample>& all = *samples;
   for (size_t begin = 0; begin < all.size();) {
     size_t end = begin + 1;
     while (end < all.size() && all[end].labels == all[begin].labels) ++end;
-    // From where the counter stood when the window began; 0 for a series that had no sample
-    // before it (a counter starts at 0: a file's first run counts all it read).
-    std::vector<double> values{0.0};
-    if (before.ok()) {
-      for (const Sample& b : *before) {
-        if (b.labels == all[begin].labels && !std::isnan(b.value)) values[0] = b.value;
-      }
-    } else {
-      values.clear();  // no baseline to be had: from the window's first sample, a lower bound
+    // A copy scraped from obsmon's own /metrics (or another obsmon's) carries the component's
+    // labels too, and the target's `instance`, which a log probe's series never has.
+    if (!all[begin].labels.Get("instance").empty()) {
+      begin = end;
+      continue;
     }
+    std::vector<double> values;  // where it stood in the hour before the window, then the window
     for (size_t i = begin; i < end; ++i) {
-      if (!std::isnan(all[i].value)) values.push_back(all[i].value);
+      if (std::isnan(all[i].value)) continue;
+      if (all[i].ts_ms < from_ms) {
+        values.assign(1, all[i].value);
+      } else {
+        values.push_back(all[i].value);
+      }
     }
     const auto lines = static_cast<uint64_t>(std::llround(std::max(0.0, IncreaseOf(values))));
     const std::string severity = all[begin].labels.Get("severity");

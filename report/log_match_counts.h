@@ -15,11 +15,14 @@
 
 namespace obsmon {
 
-// Each series' increase over [from_ms, to_ms): from the value of its last sample before from_ms
-// (however old; 0 for a series born in the window) to its last in the window, a counter reset
-// counting its new value (IncreaseOf). Summed by the severity label: `critical` the severities in
-// `critical`, `error` those in `error` only. A window reaching past `storage.retention` has lost
-// the samples before it: its series then count from 0, which can count lines seen before it.
+// Each series' increase over [from_ms, to_ms) (a counter reset counts its new value, as in
+// IncreaseOf), from its last sample in the hour before the window, else from its first sample in
+// the window: never more than the probe counted in the window, and less only by the first run of
+// a series that was not running just before the window (a file's backlog read at the daemon's
+// start, a file made again on a path the probe forgot, obsmon started after being down an hour):
+// a lower bound, which the report takes only where it exceeds the kept lines. Summed by the
+// severity label: `critical` the severities in `critical`, `error` those in `error` only.
+// Series with an `instance` label are copies scraped from a /metrics page, not a log probe's.
 Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader,
                                                          const std::string& component,
                                                          TimestampMs from_ms, TimestampMs to_ms,

@@ -185,12 +185,6 @@ class SqliteReader final : public Reader {
                        "ORDER BY ts_ms DESC LIMIT 1) UNION ALL "
                        "SELECT * FROM (SELECT ts_ms, value FROM samples_by_series WHERE "
                        "series_id = ?1 ORDER BY ts_ms DESC LIMIT 1) ORDER BY ts_ms DESC LIMIT 1"),
-        sample_before_(*db_,
-                       "SELECT * FROM (SELECT ts_ms, value FROM samples_head WHERE series_id = ?1 "
-                       "AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1) UNION ALL "
-                       "SELECT * FROM (SELECT ts_ms, value FROM samples_by_series WHERE "
-                       "series_id = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1) "
-                       "ORDER BY ts_ms DESC LIMIT 1"),
         cursors_(*db_,
                  "SELECT path, dev, inode, fingerprint, offset, updated_ms, birth_ns FROM log_cursors "
                  "WHERE component = ? AND probe = ? ORDER BY path"),
@@ -336,30 +330,6 @@ class SqliteReader final : public Reader {
     } catch (const SQLite::Exception& e) {
       ResetAll();
       return StatusFromException(e, "reading samples from " + path_);
-    }
-  }
-
-  Result<std::vector<Sample>> LastSamplesBefore(const std::string& name, const Labels& match,
-                                                TimestampMs before_ms) override {
-    try {
-      ReadTx tx(*db_);
-      std::vector<Sample> out;
-      for (auto& [id, labels] : MatchingSeries(name, match)) {
-        sample_before_.reset();
-        sample_before_.bind(1, id);
-        sample_before_.bind(2, static_cast<int64_t>(before_ms));
-        if (sample_before_.executeStep()) {
-          auto v = sample_before_.getColumn(1);
-          out.push_back(Sample{name, std::move(labels), sample_before_.getColumn(0).getInt64(),
-                               v.isNull() ? std::numeric_limits<double>::quiet_NaN()
-                                          : v.getDouble()});
-        }
-        sample_before_.reset();
-      }
-      return out;
-    } catch (const SQLite::Exception& e) {
-      ResetAll();
-      return StatusFromException(e, "reading samples before a window from " + path_);
     }
   }
 
@@ -899,7 +869,7 @@ class SqliteReader final : public Reader {
     }
     for (SQLite::Statement* s :
          {&probes_of_component_, &events_, &series_by_name_, &samples_between_, &head_between_,
-          &latest_sample_, &sample_before_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
+          &latest_sample_, &cursors_, &all_counters_, &counter_total_, &rollups_}) {
       try {
         s->reset();
       } catch (const SQLite::Exception&) {
@@ -918,7 +888,6 @@ class SqliteReader final : public Reader {
   SQLite::Statement samples_between_;
   SQLite::Statement head_between_;
   SQLite::Statement latest_sample_;
-  SQLite::Statement sample_before_;
   SQLite::Statement cursors_;
   SQLite::Statement all_counters_;
   SQLite::Statement counter_total_;

@@ -267,14 +267,6 @@ class Reader : public ProbeStateSource {
   // [from_ms, to_ms), ordered by series then time.
   virtual Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                               TimestampMs from_ms, TimestampMs to_ms) = 0;
-  // For each series named `name` whose labels include every pair of `match`, its newest sample
-  // with ts_ms < before_ms, however old (a series without one is left out): where a counter
-  // stood when a window began. (Not pure so that fakes of Reader need not implement it.)
-  virtual Result<std::vector<Sample>> LastSamplesBefore(const std::string& name,
-                                                        const Labels& match,
-                                                        TimestampMs before_ms) {
-    return Status::Unavailable("LastSamplesBefore is not supported by this reader");
-  }
   // Every sample of every series with from_ms <= ts_ms < to_ms, ordered by series then time;
   // fails when there are more than `limit` (a caller that must hold them all says how many it
   // can). What the alert rules' in-memory series are refilled from at start. (Not pure so that

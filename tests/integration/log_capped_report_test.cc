@@ -5,6 +5,7 @@
 // The real daemon follows the file; `obsmon report` reads its database beside it.
 #include <gtest/gtest.h>
 
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -29,6 +30,17 @@ class LogCappedReportTest : public ::testing::Test {
     int port = 0;
     obsmon_ = StartObsmon(config_, dir_.File("obsmon.log"), &port);
     ASSERT_GT(port, 0) << obsmon_->Output();
+    // Its first run on the empty file: the counters' starting point, which the report counts
+    // from (a backlog read at a file's first run is counted by its kept lines only).
+    httplib::Client client("127.0.0.1", port);
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          auto res = client.Get("/metrics");
+          return res && res->body.find("obsmon_log_matches_total{") != std::string::npos;
+        },
+        20s));
+    // Committed: the report reads the database.
+    ASSERT_TRUE(WaitUntil([&] { return !Report().is_discarded(); }, 20s));
   }
 
   // `obsmon report app --format json` over the last hour; discarded when it failed.

@@ -67,8 +67,8 @@ TEST(OpsClockSpeedTest, ProbesRunAndAreStampedTwentyTimesFasterThanRealTime) {
   EXPECT_GE(runs, static_cast<double>(answered_before) - 1) << body;
   EXPECT_LE(runs, static_cast<double>(answered_after)) << body;
   // At 1 s of its own clock a run, obsmon's runs outpace real seconds ~20 to 1; a real clock
-  // would make one a second (the bound leaves room for a loaded machine's start-up).
-  EXPECT_GT(static_cast<double>(answered_before), 8 * real_elapsed)
+  // would make one a second (the bound of 5 leaves room for a loaded machine and its start-up).
+  EXPECT_GT(static_cast<double>(answered_before), 5 * real_elapsed)
       << answered_before << " runs in " << real_elapsed << " real seconds";
   EXPECT_LT(static_cast<double>(answered_before), 21 * real_elapsed + 2);
   // Stamped on the sped-up clock: the last run's time is ahead of the real clock by about 19

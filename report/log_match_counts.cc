@@ -10,6 +10,8 @@ namespace obsmon {
 namespace {
 
 constexpr char kName[] = "obsmon_log_matches_total";
+constexpr char kCapped[] = "obsmon_log_events_capped_total";
+constexpr char kDropped[] = "obsmon_log_events_dropped_total";
 // A series with no sample in this time before the window is taken as not running then (a new
 // file, obsmon stopped, the probe out of the config); a probe at a longer interval loses its
 // first run in the window to the lower bound.
@@ -61,6 +63,15 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
     begin = end;
   }
   return counts;
+}
+
+Result<bool> LogLinesWereDropped(storage::Reader& reader, const std::string& component) {
+  auto counters = reader.AllCounters();
+  if (!counters.ok()) return counters.status();
+  return std::any_of(counters->begin(), counters->end(), [&](const CounterValue& c) {
+    return (c.name == kCapped || c.name == kDropped) && c.value > 0 &&
+           c.labels.Get("component") == component && c.labels.Get("instance").empty();
+  });
 }
 
 }  // namespace obsmon

@@ -29,4 +29,12 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
                                                          const std::vector<std::string>& critical,
                                                          const std::vector<std::string>& error);
 
+// Whether a matched line of `component` was ever counted and not kept: its persisted counters
+// obsmon_log_events_capped_total (over a run's max_events_per_run) or
+// obsmon_log_events_dropped_total (over storage's 1,000 a UTC day) are above 0. One read of the
+// counters table, so that a report (the daemon's, every refresh) reads the window's counter
+// samples only when the kept lines may be short of them. A capped counter goes with its file when
+// the probe forgets it (a glob's match deleted): its caps before that are not seen here.
+Result<bool> LogLinesWereDropped(storage::Reader& reader, const std::string& component);
+
 }  // namespace obsmon

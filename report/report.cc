@@ -662,7 +662,13 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
     with_logs.log_events_truncated =
         options.log_events_truncated || events->size() >= options.max_log_events;
     with_logs.log_events.insert(with_logs.log_events.end(), events->begin(), events->end());
-    if (with_logs.log_evidence_unavailable.empty()) {
+    // The counters' samples (a week of them, every refresh) only where the kept lines may be
+    // short of them.
+    auto dropped = with_logs.log_evidence_unavailable.empty()
+                       ? LogLinesWereDropped(reader, component)
+                       : Result<bool>(false);
+    if (!dropped.ok()) return dropped.status();
+    if (*dropped) {
       auto counted = ReadLogMatchCounts(reader, component, from_ms, evaluated_to,
                                         options.critical_severities, options.error_severities);
       if (!counted.ok()) return counted.status();

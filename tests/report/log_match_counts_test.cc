@@ -19,6 +19,7 @@ constexpr TimestampMs kTo = kFrom + 3'600'000;
 class SamplesReader final : public storage::Reader {
  public:
   std::vector<Sample> samples;  // ordered by series, then time
+  std::vector<CounterValue> counters;
 
   Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                       TimestampMs from_ms, TimestampMs to_ms) override {
@@ -39,9 +40,7 @@ class SamplesReader final : public storage::Reader {
   }
   Result<std::vector<std::string>> Components() override { return std::vector<std::string>{}; }
   Result<std::vector<ProbeRun>> LatestRuns() override { return std::vector<ProbeRun>{}; }
-  Result<std::vector<CounterValue>> AllCounters() override {
-    return std::vector<CounterValue>{};
-  }
+  Result<std::vector<CounterValue>> AllCounters() override { return counters; }
   std::vector<LogCursor> LogCursors(const ProbeKey&) override { return {}; }
   std::vector<CounterValue> Counters(const ProbeKey&) override { return {}; }
 
@@ -103,6 +102,27 @@ TEST(LogMatchCountsTest, AnotherComponentsSeriesAndNaNsAreLeftOut) {
   reader.Add(other, {{-1'000, 0}, {1'000, 5}});
   reader.Add(Series("critical"), {{-1'000, 1}, {1'000, std::nan("")}, {2'000, 2}});
   EXPECT_EQ(Count(reader).critical, 1u);
+}
+
+TEST(LogMatchCountsTest, LinesWereDroppedOnlyWhenACapCounterOfTheComponentIsAboveZero) {
+  SamplesReader reader;
+  const auto dropped = [&] {
+    auto d = LogLinesWereDropped(reader, "app");
+    EXPECT_TRUE(d.ok());
+    return d.ok() && *d;
+  };
+  EXPECT_FALSE(dropped());
+  reader.counters.push_back({"obsmon_log_matches_total", Series("critical"), 9});
+  reader.counters.push_back({"obsmon_log_events_dropped_total", Labels{{"component", "app"}}, 0});
+  Labels other = Series("critical");
+  other.Set("component", "db");
+  reader.counters.push_back({"obsmon_log_events_capped_total", other, 4});
+  EXPECT_FALSE(dropped());  // nothing of app's over a cap
+  reader.counters.push_back({"obsmon_log_events_capped_total", Series("critical"), 1});
+  EXPECT_TRUE(dropped());
+  reader.counters.back().value = 0;
+  reader.counters.push_back({"obsmon_log_events_dropped_total", Labels{{"component", "app"}}, 3});
+  EXPECT_TRUE(dropped());
 }
 
 }  // namespace

@@ -67,6 +67,8 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
 
 Result<bool> LogLinesWereDropped(storage::Reader& reader, const std::string& component) {
   auto counters = reader.AllCounters();
+  // A reader without counters (a Prometheus-compatible store) keeps no lines to be short of.
+  if (!counters.ok() && counters.status().code() == Status::Code::kUnavailable) return false;
   if (!counters.ok()) return counters.status();
   return std::any_of(counters->begin(), counters->end(), [&](const CounterValue& c) {
     return (c.name == kCapped || c.name == kDropped) && c.value > 0 &&

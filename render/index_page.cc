@@ -127,7 +127,7 @@ void AddReportView(const Report& r, render_detail::View& v) {
   v.set("coverage", FormatPercent(r.totals.coverage()));
   v.set("budget_negative", r.budget.left_ms < 0);
   v.set("budget", FormatSignedDuration(r.budget.left_ms));
-  v.set("incidents", std::to_string(r.incidents.size()));
+  v.set("incidents", std::to_string(r.IncidentCount()));
   v.set("critical_lines", (r.logs.truncated ? "≥ " : "") + std::to_string(r.logs.critical));
   render_detail::View criteria = render_detail::ViewList();
   for (const auto& c : r.criteria) {

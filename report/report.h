@@ -166,6 +166,11 @@ struct Report {
 
   UptimeTotals totals;
   std::vector<Incident> incidents;
+  // Incidents of the window not in `incidents`: set only by CompactForOverview
+  // (report/overview_report.h) on the daemon's kept live report, which the overview page and the
+  // badge read; a report built for a user lists every incident and has 0 here.
+  uint64_t incidents_not_listed = 0;
+  uint64_t IncidentCount() const { return incidents.size() + incidents_not_listed; }
   // Successful runs of every health probe started in the evaluated window, pooled: shown as
   // "all health probes, pooled" (an exec probe's start-up and a TCP connect are not comparable
   // with an HTTP answer: the SLA and the per-probe figures below are what to read).

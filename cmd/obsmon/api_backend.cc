@@ -9,6 +9,7 @@
 #include "core/time_format.h"
 #include "render/badge_svg.h"
 #include "render/index_page.h"
+#include "report/overview_report.h"
 #include "report/periods.h"
 #include "report/report.h"
 #include "report/report_memory.h"
@@ -213,6 +214,9 @@ void ApiBackendImpl::SetLiveReport(const std::string& name,
                                    std::optional<obsmon::Report> report) {
   MutexLock lock(mu_);
   if (report) {
+    // Only the figures the overview and the badge show stay: a week of a flapping component's
+    // incidents would otherwise be held here, per component, between refreshes.
+    CompactForOverview(*report);
     live_report_bytes_[name] = HeapBytesOf(*report);
     live_reports_[name] = std::make_shared<const obsmon::Report>(std::move(*report));
   } else {

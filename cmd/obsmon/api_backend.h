@@ -61,7 +61,8 @@ class ApiBackendImpl final : public ApiBackend {
   // The live report the live figures were taken from (the daemon's refresher sets it with them),
   // so the overview and the badge show exactly what /api/v1/components and /metrics show.
   // Without a report (no stored run in the window yet) the component's is forgotten, so the page
-  // computes it when asked rather than show the previous window's.
+  // computes it when asked rather than show the previous window's. Kept compacted
+  // (report/overview_report.h): its figures, not its incidents.
   void SetLiveReport(const std::string& name, std::optional<obsmon::Report> report);
   // The report SetLiveReport last kept for `name`, or null (the refresher carries its latency
   // figures over to the next refresh's report).

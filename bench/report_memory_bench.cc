@@ -2,9 +2,10 @@
 // whole window's durations held (the read before the streaming selection) beside BuildReport as
 // it is now (report/latency_selection.h: an hour of one probe at a time, a few passes).
 //
-//   report_memory_bench [--probes N] [--days D] [--db PATH] [--end-now]
+//   report_memory_bench [--probes N] [--days D] [--db PATH] [--end-now] [--flap-every K]
 //
-// Writes N health probes x D days of 1-second runs (5-25 ms latencies, 2 minutes down a day)
+// Writes N health probes x D days of 1-second runs (5-25 ms latencies, 2 minutes down a day;
+// with --flap-every K also one run in K down, each probe at its own phase: a flapping component)
 // through the real Writer into PATH (default a fresh file under /tmp, removed after), then, for
 // a 1-day window and the D-day window: the peak C++ heap above the baseline during the call
 // (every operator new of this process is counted), the peak RSS above the RSS before it (VmHWM
@@ -13,6 +14,11 @@
 // at the present instead of in October 2025, and the database is kept: a daemon started on it
 // (component `carbon`, health probes health-0 .. health-<N-1>) refreshes a week already in
 // (bench/refresh_cost.sh).
+//
+// Then, for the D-day window, what its uptime costs from the stored spans: copied into runs
+// first (SpanAsRun, as reports did until stop 61), all read in place, and a day of them at a time
+// (now); BuildReport as the daemon's refresh asks for it; and what the daemon keeps of the
+// report between refreshes, whole and compacted (report/overview_report.h).
 #include <malloc.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +36,12 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/run_span.h"
+#include "report/overview_report.h"
 #include "report/percentiles.h"
 #include "report/report.h"
+#include "report/report_memory.h"
+#include "report/uptime.h"
 #include "storage/storage.h"
 
 namespace {
@@ -69,6 +79,7 @@ using obsmon::TimestampMs;
 constexpr int64_t kDay = 86'400'000;
 // Where the written runs begin: 2025-10-14T00:00:00Z, or D days before now with --end-now.
 TimestampMs kFrom = 1'760'400'000'000;
+int g_flap_every = 0;  // --flap-every: one run in this many down (0: none)
 
 double ThreadCpuMs() {
   timespec ts{};
@@ -145,6 +156,10 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
       r.ts_ms = ts;
       r.success = !(in_day >= 36'000'000 && in_day < 36'000'000 + 120'000);
       r.reason = r.success ? "" : "status 503";
+      if (g_flap_every > 0 && ((ts - kFrom) / 1000 + 7 * p) % g_flap_every == 0) {
+        r.success = false;
+        r.reason = "connection timed out after 2.000 s (deadline)";
+      }
       r.duration_seconds = 0.005 + static_cast<double>(x % 20'000) / 1e6;
       r.valid_for_ms = 1500;
     }
@@ -165,6 +180,74 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
   return st.ok();
 }
 
+// The D-day window's uptime from its spans: copied into runs (until stop 61), all read in place,
+// and a day at a time (now, BuildReport); BuildReport as the daemon's refresh asks for it (no
+// incident details); what the daemon keeps of `report` between refreshes, whole and compacted.
+void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report report) {
+  const TimestampMs to = kFrom + days * kDay;
+  obsmon::UptimeOptions options;
+  options.from_ms = kFrom;
+  options.to_ms = to;
+  options.now_ms = to;
+  size_t spans = 0, incidents_copied = 0, incidents_in_place = 0, incidents_by_day = 0;
+  const Cost copied = Measure(3, [&] {
+    auto read = reader.RunSpans("carbon", kFrom, to);
+    if (!read.ok()) return;
+    std::vector<obsmon::ProbeRun> runs;
+    runs.reserve(read->size());
+    for (const obsmon::RunSpan& span : *read) runs.push_back(obsmon::SpanAsRun(span));
+    incidents_copied = obsmon::ComputeUptime(runs, options).incidents.size();
+  });
+  Print("uptime, spans copied into runs (stop 60)", days, copied);
+  const Cost in_place = Measure(3, [&] {
+    auto read = reader.RunSpans("carbon", kFrom, to);
+    if (!read.ok()) return;
+    spans = read->size();
+    incidents_in_place =
+        obsmon::ComputeUptime(std::span<const obsmon::RunSpan>(*read), options).incidents.size();
+  });
+  Print("uptime, all spans read in place", days, in_place);
+  const Cost by_day = Measure(3, [&] {
+    obsmon::UptimeResult up;
+    (void)reader.StreamRunSpans(
+        "carbon", kFrom, to, kDay,
+        [&](std::vector<obsmon::RunSpan>& chunk, TimestampMs c0, TimestampMs c1) {
+          obsmon::UptimeOptions o = options;
+          o.from_ms = c0;
+          o.to_ms = c1;
+          auto part = obsmon::ComputeUptime(std::span<const obsmon::RunSpan>(chunk), o);
+          if (c0 == kFrom) {
+            up = std::move(part);
+          } else {
+            obsmon::AppendUptime(up, std::move(part));
+          }
+          return obsmon::Status::Ok();
+        });
+    incidents_by_day = up.incidents.size();
+  });
+  Print("uptime, a day of spans at a time (now)", days, by_day);
+  std::printf("  -> %zu spans, %zu incidents (copied %zu, a day at a time %zu: %s)\n", spans,
+              incidents_in_place, incidents_copied, incidents_by_day,
+              incidents_in_place == incidents_copied && incidents_in_place == incidents_by_day
+                  ? "same"
+                  : "DIFFERENT");
+  obsmon::Objective objective;
+  obsmon::ReportOptions overview;
+  overview.max_log_events = 0;
+  overview.for_overview = true;
+  const Cost refresh = Measure(3, [&] {
+    (void)obsmon::BuildReport(reader, "carbon", objective, kFrom, to, to, overview);
+  });
+  Print("BuildReport as the daemon's refresh (now)", days, refresh);
+  const size_t whole = obsmon::HeapBytesOf(report);
+  obsmon::CompactForOverview(report);
+  std::printf("live report kept between refreshes: whole %.3f MB, compacted %.3f MB "
+              "(%llu incidents counted)\n",
+              static_cast<double>(whole) / 1e6,
+              static_cast<double>(obsmon::HeapBytesOf(report)) / 1e6,
+              static_cast<unsigned long long>(report.IncidentCount()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,6 +260,7 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--probes") == 0) probes = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--days") == 0) days = std::max(1, std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--db") == 0) db_path = argv[++i];
+    else if (std::strcmp(argv[i], "--flap-every") == 0) g_flap_every = std::atoi(argv[++i]);
   }
   if (end_now) {
     kFrom = (obsmon::SystemClock().NowMs() / 1000) * 1000 - days * kDay;
@@ -236,7 +320,10 @@ int main(int argc, char** argv) {
                 "%.6f/%.6f/%.6f s; streamed == held, bit for bit: %s\n",
                 values, static_cast<double>(values) * 8 / 1e6, held.p50_seconds,
                 held.p95_seconds, held.p99_seconds, same ? "yes" : "NO");
-    if (window == days) break;
+    if (window == days) {
+      if (report.ok()) UptimeFromSpans(**reader, days, *report);
+      break;
+    }
   }
   reader->reset();
   if (temporary) {

@@ -9,12 +9,6 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kHourMs = 3'600'000;
 
-// The time of each state of `timeline` over [from, to); `from` only moves forward between calls,
-// so one cursor walks the timeline once for all hours.
-struct StateTimes {
-  int64_t ms[4] = {0, 0, 0, 0};  // by HealthState order below
-};
-
 constexpr HealthState kOrder[4] = {HealthState::kUp, HealthState::kDown, HealthState::kUnknown,
                                    HealthState::kExcluded};
 
@@ -23,35 +17,14 @@ size_t IndexOf(HealthState state) {
                              std::begin(kOrder));
 }
 
-StateTimes TimesOver(const std::vector<StateSpan>& timeline, size_t& cursor, TimestampMs from,
-                     TimestampMs to) {
-  StateTimes t;
-  while (cursor < timeline.size() && timeline[cursor].end_ms <= from) ++cursor;
-  for (size_t i = cursor; i < timeline.size() && timeline[i].start_ms < to; ++i) {
-    const int64_t ms = std::min(timeline[i].end_ms, to) - std::max(timeline[i].start_ms, from);
-    if (ms > 0) t.ms[IndexOf(timeline[i].state)] += ms;
+// Each hour of each day from its start, and each day's end.
+std::vector<TimestampMs> HourBounds(const std::vector<PeriodDay>& days) {
+  std::vector<TimestampMs> bounds;
+  for (const PeriodDay& d : days) {
+    for (TimestampMs h = d.start_ms; h < d.end_ms; h += kHourMs) bounds.push_back(h);
   }
-  return t;
-}
-
-// The last day's hours (as HourCells draws them), each as its states' consecutive spans.
-std::vector<StateSpan> HourlyTimeline(const Report& r) {
-  std::vector<StateSpan> out;
-  if (r.days.empty()) return out;
-  const TimestampMs start = r.days.back().start_ms;
-  const TimestampMs end = std::min({start + kDayMs, r.to_ms, r.evaluated_to_ms});
-  size_t cursor = 0;
-  for (TimestampMs h = start; h < end; h += kHourMs) {
-    const TimestampMs h_end = std::min(h + kHourMs, end);
-    const StateTimes t = TimesOver(r.timeline, cursor, h, h_end);
-    TimestampMs at = h;
-    for (size_t s = 0; s < 4; ++s) {
-      if (t.ms[s] == 0) continue;
-      out.push_back({at, at + t.ms[s], kOrder[s]});
-      at += t.ms[s];
-    }
-  }
-  return out;
+  if (!days.empty()) bounds.push_back(days.back().end_ms);
+  return bounds;
 }
 
 template <typename T>
@@ -61,15 +34,66 @@ void Release(std::vector<T>& v) {
 
 }  // namespace
 
+std::vector<StateSpan> StateTimesPerStretch(const std::vector<StateSpan>& timeline,
+                                            std::span<const TimestampMs> bounds) {
+  std::vector<StateSpan> out;
+  size_t cursor = 0;
+  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+    const TimestampMs from = bounds[b];
+    const TimestampMs to = bounds[b + 1];
+    int64_t ms[4] = {0, 0, 0, 0};
+    while (cursor < timeline.size() && timeline[cursor].end_ms <= from) ++cursor;
+    for (size_t i = cursor; i < timeline.size() && timeline[i].start_ms < to; ++i) {
+      const int64_t overlap =
+          std::min(timeline[i].end_ms, to) - std::max(timeline[i].start_ms, from);
+      if (overlap > 0) ms[IndexOf(timeline[i].state)] += overlap;
+    }
+    TimestampMs at = from;
+    for (size_t s = 0; s < 4; ++s) {
+      if (ms[s] == 0) continue;
+      out.push_back({at, at + ms[s], kOrder[s]});
+      at += ms[s];
+    }
+  }
+  return out;
+}
+
 void CompactForOverview(Report& r) {
   r.incidents_not_listed += r.incidents.size();
   Release(r.incidents);
   Release(r.gaps);
   Release(r.alerts);
   Release(r.maintenance);
-  std::vector<StateSpan> hourly = HourlyTimeline(r);
+  // The last day's hours as HourCells draws them: from the day's start, cut at the window's
+  // end and where evaluation stopped.
+  std::vector<TimestampMs> hours;
+  if (!r.days.empty()) {
+    const TimestampMs start = r.days.back().start_ms;
+    const TimestampMs end = std::min({start + kDayMs, r.to_ms, r.evaluated_to_ms});
+    for (TimestampMs h = start; h < end; h += kHourMs) hours.push_back(h);
+    if (!hours.empty()) hours.push_back(end);
+  }
+  std::vector<StateSpan> hourly = StateTimesPerStretch(r.timeline, hours);
   hourly.shrink_to_fit();
   r.timeline = std::move(hourly);
+}
+
+OverviewUptimeFold::OverviewUptimeFold(const std::vector<PeriodDay>& days)
+    : days_(days), bounds_(HourBounds(days)), by_day_(days.size(), 0) {}
+
+void OverviewUptimeFold::Fold(UptimeResult& up) {
+  if (up.incidents.size() > 1) {
+    for (auto it = up.incidents.begin(); it + 1 != up.incidents.end(); ++it) {
+      ++folded_;
+      auto day = std::upper_bound(days_.begin(), days_.end(), it->start_ms,
+                                  [](TimestampMs t, const PeriodDay& d) { return t < d.start_ms; });
+      if (day != days_.begin() && it->start_ms < (day - 1)->end_ms) {
+        ++by_day_[static_cast<size_t>(day - 1 - days_.begin())];
+      }
+    }
+    up.incidents.erase(up.incidents.begin(), up.incidents.end() - 1);
+  }
+  up.timeline = StateTimesPerStretch(up.timeline, bounds_);
 }
 
 }  // namespace obsmon

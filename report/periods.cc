@@ -197,9 +197,10 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   auto windows = (*store)->Maintenance(req.component, w->from, w->to);
   if (!windows.ok()) return windows.status();
   for (const auto& m : *windows) w->options.maintenance.push_back({m.start_ms, m.end_ms, m.reason});
+  w->options.for_overview = req.for_overview;
   if (req.figures_only) {
     w->options.max_log_events = 0;
-  } else {
+  } else if (!req.for_overview) {
     auto history = (*store)->AlertHistory(req.component, w->from, w->to);
     if (!history.ok()) return history.status();
     w->options.alerts = PairAlertHistory(*history);

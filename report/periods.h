@@ -68,6 +68,9 @@ struct PeriodReportRequest {
   bool live = false;
   // Uptime, coverage and budget only: no log lines, no alert history (read every refresh).
   bool figures_only = false;
+  // The report is kept for the overview page and the badge only (report/overview_report.h):
+  // ReportOptions::for_overview, and no alert history.
+  bool for_overview = false;
   // Day N of the period or window (1-based; report/period_days.h): see BuildDayReport.
   std::optional<int> day;
   // What the read connection may hold while the report is built (the daemon's refresh:

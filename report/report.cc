@@ -11,6 +11,7 @@
 #include "core/time_format.h"
 #include "report/figure_format.h"
 #include "report/log_match_counts.h"
+#include "report/overview_report.h"
 #include "report/period_days.h"
 #include "report/window_latency.h"
 
@@ -18,6 +19,8 @@ namespace obsmon {
 namespace {
 
 constexpr int64_t kHourMs = 3'600'000;
+// BuildReport reads a window's spans this much at a time (storage::Reader::StreamRunSpans).
+constexpr int64_t kSpanChunkMs = 24 * kHourMs;
 
 TimestampMs HourStart(TimestampMs ms) { return FloorMs(ms, kHourMs); }
 
@@ -468,11 +471,27 @@ void SummarizeChecks(Report& r, std::span<const ProbeRun> check_runs,
 
 namespace {
 
+// What uptime is computed with over [from_ms, to_ms) at now_ms.
+UptimeOptions UptimeOptionsOf(const ReportOptions& options, TimestampMs from_ms, TimestampMs to_ms,
+                              TimestampMs now_ms) {
+  UptimeOptions uo;
+  uo.from_ms = from_ms;
+  uo.to_ms = to_ms;
+  uo.now_ms = now_ms;
+  uo.excluded = ExcludedIntervals(options, from_ms, to_ms);
+  uo.health_probes = options.health_probes;
+  uo.incident_details = !options.for_overview;
+  return uo;
+}
+
 // Every figure of the report but latency, and no verdict yet (Decide needs the latency): the
-// latency is read in passes (WindowLatency) from memory or from storage.
-Report ReportWithoutLatency(const ReportInput& input, const std::string& component,
-                            const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
-                            TimestampMs now_ms, const ReportOptions& options) {
+// latency is read in passes (WindowLatency) from memory or from storage. `up` is the window's
+// uptime (UptimeOptionsOf), folded by `fold` when it is a report for the overview.
+Report ReportWithoutLatency(UptimeResult up, std::span<const ProbeRun> check_runs,
+                            const std::string& component, const Objective& objective,
+                            TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms,
+                            const ReportOptions& options,
+                            const OverviewUptimeFold* fold = nullptr) {
   Report r;
   r.component = component;
   r.objective = objective;
@@ -492,30 +511,24 @@ Report ReportWithoutLatency(const ReportInput& input, const std::string& compone
                      return a.start_ms < b.start_ms;
                    });
 
-  // Uptime over the spans, each standing for its runs (SpanAsRun covers exactly what they do).
-  std::vector<ProbeRun> span_runs;
-  span_runs.reserve(input.spans.size());
-  for (const RunSpan& span : input.spans) {
-    if (span.key.component == component) span_runs.push_back(SpanAsRun(span));
-  }
-  UptimeOptions uo;
-  uo.from_ms = from_ms;
-  uo.to_ms = to_ms;
-  uo.now_ms = now_ms;
-  uo.excluded = ExcludedIntervals(options, from_ms, to_ms);
-  uo.health_probes = options.health_probes;
-  UptimeResult up = ComputeUptime(span_runs, uo);
   r.evaluated_to_ms = up.evaluated_to_ms;
   r.totals = up.totals;
   r.incidents = std::move(up.incidents);
   r.health_probes = std::move(up.health_probes);
-  r.excluded = std::move(uo.excluded);
+  r.excluded = ExcludedIntervals(options, from_ms, to_ms);
   const std::vector<TimeInterval> excluded_eval =
       NormalizeIntervals(r.excluded, from_ms, r.evaluated_to_ms);
 
   r.days = BuildDays(r, up.timeline, options.time_zone);
-  for (const StateSpan& span : up.timeline) {
-    if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
+  if (fold != nullptr) {
+    r.incidents_not_listed = fold->folded();
+    for (size_t i = 0; i < r.days.size() && i < fold->folded_by_day().size(); ++i) {
+      r.days[i].incidents += fold->folded_by_day()[i];
+    }
+  } else {
+    for (const StateSpan& span : up.timeline) {
+      if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
+    }
   }
   r.timeline = std::move(up.timeline);
   SummarizeLogs(r, options);
@@ -525,7 +538,7 @@ Report ReportWithoutLatency(const ReportInput& input, const std::string& compone
   std::stable_sort(r.alerts.begin(), r.alerts.end(), [](const AlertFired& a, const AlertFired& b) {
     return a.fired_ms < b.fired_ms;
   });
-  SummarizeChecks(r, input.check_runs, excluded_eval);
+  SummarizeChecks(r, check_runs, excluded_eval);
 
   const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);
   r.budget.allowed_ms = std::llround((1.0 - objective.uptime_percent / 100.0) *
@@ -594,7 +607,18 @@ bool LatencyCarriesOver(const Report& earlier, const Report& later) {
 Report ComputeReportFromInput(const ReportInput& input, const std::string& component,
                               const Objective& objective, TimestampMs from_ms, TimestampMs to_ms,
                               TimestampMs now_ms, const ReportOptions& options) {
-  Report r = ReportWithoutLatency(input, component, objective, from_ms, to_ms, now_ms, options);
+  // Uptime over the spans, each standing for its runs (covering exactly what they do), read in
+  // place. Copied only when another component's must go.
+  std::vector<RunSpan> own;
+  std::span<const RunSpan> spans = input.spans;
+  auto mine = [&](const RunSpan& span) { return span.key.component == component; };
+  if (!std::all_of(spans.begin(), spans.end(), mine)) {
+    std::copy_if(spans.begin(), spans.end(), std::back_inserter(own), mine);
+    spans = own;
+  }
+  Report r = ReportWithoutLatency(
+      ComputeUptime(spans, UptimeOptionsOf(options, from_ms, to_ms, now_ms)), input.check_runs,
+      component, objective, from_ms, to_ms, now_ms, options);
   WindowLatency latency(r, options.health_probes);
   do {
     for (const storage::HourDurations& g : input.health_durations) latency.Visit(g);
@@ -641,11 +665,31 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
         fmt::format("uptime objective {} % is not in (0, 100]", objective.uptime_percent));
   }
   const TimestampMs evaluated_to = EvaluatedEnd(from_ms, to_ms, now_ms);
-  ReportInput input;
-  auto spans = reader.RunSpans(component, from_ms, evaluated_to);
-  if (!spans.ok()) return spans.status();
-  input.spans = std::move(*spans);
-  if (input.spans.empty()) {
+  // Uptime a day of spans at a time: a flapping component's week is 100,000s of spans (~170 B
+  // each), read whole every refresh they were the largest part of the daemon's memory.
+  UptimeResult up;
+  bool any_span = false;
+  const UptimeOptions uptime_options = UptimeOptionsOf(options, from_ms, to_ms, now_ms);
+  std::optional<OverviewUptimeFold> fold;
+  if (options.for_overview) fold.emplace(PeriodDays(from_ms, to_ms, options.time_zone));
+  Status read = reader.StreamRunSpans(
+      component, from_ms, evaluated_to, kSpanChunkMs,
+      [&](std::vector<RunSpan>& spans, TimestampMs c0, TimestampMs c1) {
+        any_span = any_span || !spans.empty();
+        UptimeOptions chunk = uptime_options;
+        chunk.from_ms = c0;
+        chunk.to_ms = c1;
+        UptimeResult part = ComputeUptime(std::span<const RunSpan>(spans), chunk);
+        if (c0 == from_ms) {
+          up = std::move(part);
+        } else {
+          AppendUptime(up, std::move(part));
+        }
+        if (fold) fold->Fold(up);
+        return Status::Ok();
+      });
+  if (!read.ok()) return read;
+  if (!any_span) {
     auto components = reader.Components();
     if (!components.ok()) return components.status();
     if (std::find(components->begin(), components->end(), component) == components->end()) {
@@ -654,7 +698,6 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
   }
   auto checks = reader.RunsOfRole(component, ProbeRole::kIntegration, from_ms, evaluated_to);
   if (!checks.ok()) return checks.status();
-  input.check_runs = std::move(*checks);
   ReportOptions with_logs = options;
   if (options.max_log_events > 0) {
     auto events = reader.LogEvents(component, from_ms, evaluated_to, options.max_log_events);
@@ -675,8 +718,8 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
       with_logs.log_match_counts = *counted;
     }
   }
-  Report report =
-      ReportWithoutLatency(input, component, objective, from_ms, to_ms, now_ms, with_logs);
+  Report report = ReportWithoutLatency(std::move(up), *checks, component, objective, from_ms, to_ms,
+                                       now_ms, with_logs, fold ? &*fold : nullptr);
   // The durations are streamed, an hour of a probe at a time, never all held (docs/report.md,
   // "How the report reads").
   std::vector<std::pair<TimestampMs, TimestampMs>> excluded;

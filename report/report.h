@@ -241,6 +241,12 @@ struct ReportOptions {
   std::optional<int64_t> period_id;
   // Days are this zone's calendar days; nullopt: 24 h days from the window's start.
   std::optional<TimeZone> time_zone;
+  // BuildReport only: the report is for the overview page and the badge (the daemon's live
+  // figures, report/overview_report.h): its figures, criteria, days and latency are exact, but
+  // incidents are counted, not listed (Report::IncidentCount; the last one may be listed without
+  // details), the timeline is kept per hour of each day and gaps are left empty. What it holds
+  // while built is then bounded by a day of the window's spans, not by the whole window's.
+  bool for_overview = false;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;
   // BuildReport only: when set and LatencyCarriesOver(*latency_from, the new report), the latency

@@ -1,6 +1,7 @@
 #include "report/uptime.h"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <map>
 
@@ -19,20 +20,30 @@ struct Segment {
   uint32_t last_run;   // ... and of its last
 };
 
-// What one health probe says over the evaluated window.
+// The input is runs, or spans of runs as storage keeps them (core/run_span.h): a span is read as
+// the one run covering exactly what its runs cover (SpanAsRun), without copying it into one.
+TimestampMs StartOf(const ProbeRun& run) { return run.ts_ms; }
+TimestampMs StartOf(const RunSpan& span) { return span.start_ms; }
+TimestampMs ValidUntil(const ProbeRun& run) {
+  return run.ts_ms + std::max<int64_t>(0, run.valid_for_ms);
+}
+TimestampMs ValidUntil(const RunSpan& span) { return std::max(span.start_ms, span.end_ms); }
+
+// What one health probe says over the evaluated window; `Rec` is ProbeRun or RunSpan.
+template <typename Rec>
 struct ProbeCoverage {
   std::string name;
-  TimestampMs first_ts_ms = 0;        // takes part from here on
-  std::vector<const ProbeRun*> runs;  // sorted by ts_ms
-  std::vector<Segment> segments;      // sorted, disjoint, non-empty
-  size_t cursor = 0;                  // sweep position
+  TimestampMs first_ts_ms = 0;   // takes part from here on
+  std::vector<const Rec*> runs;  // sorted by start
+  std::vector<Segment> segments;  // sorted, disjoint, non-empty
+  size_t cursor = 0;              // sweep position
 
-  // The run whose verdict stands at `t` inside `seg`: the last of the streak with ts_ms <= t.
-  const ProbeRun* CoveringRun(const Segment& seg, TimestampMs t) const {
+  // The run whose verdict stands at `t` inside `seg`: the last of the streak starting <= t.
+  const Rec* CoveringRun(const Segment& seg, TimestampMs t) const {
     auto begin = runs.begin() + seg.first_run;
     auto end = runs.begin() + seg.last_run + 1;
     auto it = std::upper_bound(begin, end, t,
-                               [](TimestampMs v, const ProbeRun* r) { return v < r->ts_ms; });
+                               [](TimestampMs v, const Rec* r) { return v < StartOf(*r); });
     return it == begin ? *begin : *(it - 1);
   }
 };
@@ -42,10 +53,11 @@ bool Wanted(const std::vector<std::string>& allow, const std::string& probe) {
 }
 
 // Adds run `idx` of `cov`, whose verdict stands until `until`, clipped to [from, eval_end).
-void AddSegment(ProbeCoverage& cov, uint32_t idx, TimestampMs until, TimestampMs from,
+template <typename Rec>
+void AddSegment(ProbeCoverage<Rec>& cov, uint32_t idx, TimestampMs until, TimestampMs from,
                 TimestampMs eval_end) {
-  const ProbeRun& run = *cov.runs[idx];
-  const TimestampMs s = std::max(run.ts_ms, from);
+  const Rec& run = *cov.runs[idx];
+  const TimestampMs s = std::max(StartOf(run), from);
   const TimestampMs e = std::min(until, eval_end);
   if (s >= e) return;
   if (!cov.segments.empty() && cov.segments.back().end_ms == s &&
@@ -57,21 +69,18 @@ void AddSegment(ProbeCoverage& cov, uint32_t idx, TimestampMs until, TimestampMs
   }
 }
 
-TimestampMs ValidUntil(const ProbeRun& run) {
-  return run.ts_ms + std::max<int64_t>(0, run.valid_for_ms);
-}
-
-std::vector<ProbeCoverage> BuildCoverage(std::span<const ProbeRun> runs,
-                                         const UptimeOptions& options, TimestampMs eval_end) {
+template <typename Rec>
+std::vector<ProbeCoverage<Rec>> BuildCoverage(std::span<const Rec> runs,
+                                              const UptimeOptions& options, TimestampMs eval_end) {
   const TimestampMs from = options.from_ms;
   // One pass: group by probe and build each probe's segments as its runs arrive (a run's
   // segment is known once the probe's next run is seen). Runs come grouped by probe, so the
   // probe is looked up only when it changes.
-  std::map<std::string, ProbeCoverage> by_probe;
+  std::map<std::string, ProbeCoverage<Rec>> by_probe;
   std::map<std::string, bool> unsorted;
   const std::string* last_name = nullptr;
-  ProbeCoverage* cov = nullptr;
-  for (const ProbeRun& run : runs) {
+  ProbeCoverage<Rec>* cov = nullptr;
+  for (const Rec& run : runs) {
     if (run.role != ProbeRole::kHealth) continue;
     if (last_name == nullptr || *last_name != run.key.probe) {
       last_name = &run.key.probe;
@@ -79,30 +88,30 @@ std::vector<ProbeCoverage> BuildCoverage(std::span<const ProbeRun> runs,
     }
     if (cov == nullptr) continue;
     if (!cov->runs.empty()) {
-      const ProbeRun& prev = *cov->runs.back();
-      if (run.ts_ms < prev.ts_ms) unsorted[run.key.probe] = true;
+      const Rec& prev = *cov->runs.back();
+      if (StartOf(run) < StartOf(prev)) unsorted[run.key.probe] = true;
       AddSegment(*cov, static_cast<uint32_t>(cov->runs.size() - 1),
-                 std::min(ValidUntil(prev), run.ts_ms), from, eval_end);
+                 std::min(ValidUntil(prev), StartOf(run)), from, eval_end);
     }
     cov->runs.push_back(&run);
   }
-  std::vector<ProbeCoverage> out;
+  std::vector<ProbeCoverage<Rec>> out;
   out.reserve(by_probe.size());
   for (auto& [name, c] : by_probe) {
     c.name = name;
     if (unsorted.count(name)) {
       // The reader returns each probe's runs sorted; someone did not: sort and start over.
       std::stable_sort(c.runs.begin(), c.runs.end(),
-                       [](const ProbeRun* a, const ProbeRun* b) { return a->ts_ms < b->ts_ms; });
+                       [](const Rec* a, const Rec* b) { return StartOf(*a) < StartOf(*b); });
       c.segments.clear();
       for (size_t i = 0; i + 1 < c.runs.size(); ++i) {
         AddSegment(c, static_cast<uint32_t>(i),
-                   std::min(ValidUntil(*c.runs[i]), c.runs[i + 1]->ts_ms), from, eval_end);
+                   std::min(ValidUntil(*c.runs[i]), StartOf(*c.runs[i + 1])), from, eval_end);
       }
     }
     AddSegment(c, static_cast<uint32_t>(c.runs.size() - 1), ValidUntil(*c.runs.back()), from,
                eval_end);
-    c.first_ts_ms = c.runs.front()->ts_ms;
+    c.first_ts_ms = StartOf(*c.runs.front());
     out.push_back(std::move(c));
   }
   return out;
@@ -138,9 +147,10 @@ void AddToTotals(UptimeTotals& totals, HealthState state, int64_t len) {
 // The sweep over the window: at each step every source (excluded intervals, each probe) says
 // its state at t and when it next changes; the combined state holds until the earliest change.
 // Each step ends at a segment or interval boundary, so it is linear in segments for a few probes.
+template <typename Rec>
 class Sweep {
  public:
-  Sweep(std::vector<ProbeCoverage>& probes, const std::vector<TimeInterval>& excluded,
+  Sweep(std::vector<ProbeCoverage<Rec>>& probes, const std::vector<TimeInterval>& excluded,
         TimestampMs end)
       : probes_(probes), excluded_(excluded), end_(end) {}
 
@@ -185,7 +195,7 @@ class Sweep {
   }
 
  private:
-  std::vector<ProbeCoverage>& probes_;
+  std::vector<ProbeCoverage<Rec>>& probes_;
   const std::vector<TimeInterval>& excluded_;
   const TimestampMs end_;
   size_t exc_ = 0;
@@ -193,15 +203,16 @@ class Sweep {
 
 // Builds incidents from consecutive DOWN steps: which probes failed during it, and the failing
 // run that came first (earliest ts, then probe name: probes are in name order).
+template <typename Rec>
 class IncidentBuilder {
  public:
-  IncidentBuilder(const std::vector<ProbeCoverage>& probes, const UptimeOptions& options,
+  IncidentBuilder(const std::vector<ProbeCoverage<Rec>>& probes, const UptimeOptions& options,
                   TimestampMs end, std::vector<Incident>* out)
       : probes_(probes), options_(options), end_(end), out_(out), failing_(probes.size(), false) {}
 
   // [t, next) is DOWN (the sweep's cursors are at t).
   void Down(TimestampMs t, TimestampMs next) {
-    const ProbeRun* first_failure = nullptr;
+    const Rec* first_failure = nullptr;
     for (size_t p = 0; p < probes_.size(); ++p) {
       const auto& pc = probes_[p];
       if (pc.first_ts_ms > t || pc.cursor >= pc.segments.size()) continue;
@@ -209,17 +220,22 @@ class IncidentBuilder {
       if (seg.start_ms > t || seg.success) continue;
       failing_[p] = true;
       if (!open_) {
-        const ProbeRun* run = pc.CoveringRun(seg, t);
-        if (first_failure == nullptr || run->ts_ms < first_failure->ts_ms) first_failure = run;
+        const Rec* run = pc.CoveringRun(seg, t);
+        if (first_failure == nullptr || StartOf(*run) < StartOf(*first_failure)) {
+          first_failure = run;
+        }
       }
     }
     if (!open_) {
       open_.emplace();
       open_->start_ms = t;
-      open_->first_probe = first_failure->key.probe;
-      open_->first_reason = first_failure->reason;
-      open_->first_failure_ms = first_failure->ts_ms;
-      open_->began_before_window = t == options_.from_ms && first_failure->ts_ms < options_.from_ms;
+      if (options_.incident_details) {
+        open_->first_probe = first_failure->key.probe;
+        open_->first_reason = first_failure->reason;
+      }
+      open_->first_failure_ms = StartOf(*first_failure);
+      open_->began_before_window =
+          t == options_.from_ms && StartOf(*first_failure) < options_.from_ms;
     }
     open_->end_ms = next;
   }
@@ -227,7 +243,7 @@ class IncidentBuilder {
   // A step that is not DOWN ends the incident, if one is open.
   void Close() {
     if (!open_) return;
-    for (size_t p = 0; p < probes_.size(); ++p) {
+    for (size_t p = 0; options_.incident_details && p < probes_.size(); ++p) {
       if (failing_[p]) open_->probes.push_back(probes_[p].name);  // names are sorted already
     }
     open_->ongoing = open_->end_ms == end_ && end_ == options_.now_ms;
@@ -237,7 +253,7 @@ class IncidentBuilder {
   }
 
  private:
-  const std::vector<ProbeCoverage>& probes_;
+  const std::vector<ProbeCoverage<Rec>>& probes_;
   const UptimeOptions& options_;
   const TimestampMs end_;
   std::vector<Incident>* out_;
@@ -317,20 +333,23 @@ std::optional<double> UptimeTotals::conservative() const {
   return static_cast<double>(up_ms) / static_cast<double>(base);
 }
 
-UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& options) {
+namespace {
+
+template <typename Rec>
+UptimeResult ComputeUptimeOf(std::span<const Rec> runs, const UptimeOptions& options) {
   UptimeResult result;
   const TimestampMs from = options.from_ms;
   const TimestampMs end = std::max(from, std::min(options.to_ms, options.now_ms));
   result.evaluated_to_ms = end;
   result.totals.window_ms = end - from;
 
-  std::vector<ProbeCoverage> probes = BuildCoverage(runs, options, end);
+  std::vector<ProbeCoverage<Rec>> probes = BuildCoverage(runs, options, end);
   for (const auto& p : probes) result.health_probes.push_back(p.name);
   const std::vector<TimeInterval> excluded = NormalizeIntervals(options.excluded, from, end);
-  Sweep sweep(probes, excluded, end);
-  IncidentBuilder incidents(probes, options, end, &result.incidents);
+  Sweep<Rec> sweep(probes, excluded, end);
+  IncidentBuilder<Rec> incidents(probes, options, end, &result.incidents);
   for (TimestampMs t = from; t < end;) {
-    const Sweep::Step step = sweep.At(t);
+    const auto step = sweep.At(t);
     AddToTotals(result.totals, step.state, step.next - t);
     Append(result.timeline, t, step.next, step.state);
     if (step.state == HealthState::kDown) {
@@ -342,6 +361,51 @@ UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& 
   }
   incidents.Close();
   return result;
+}
+
+}  // namespace
+
+UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& options) {
+  return ComputeUptimeOf(runs, options);
+}
+
+UptimeResult ComputeUptime(std::span<const RunSpan> spans, const UptimeOptions& options) {
+  return ComputeUptimeOf(spans, options);
+}
+
+void AppendUptime(UptimeResult& into, UptimeResult next) {
+  const TimestampMs seam = into.evaluated_to_ms;
+  into.evaluated_to_ms = next.evaluated_to_ms;
+  into.totals.window_ms += next.totals.window_ms;
+  into.totals.up_ms += next.totals.up_ms;
+  into.totals.down_ms += next.totals.down_ms;
+  into.totals.unknown_ms += next.totals.unknown_ms;
+  into.totals.excluded_ms += next.totals.excluded_ms;
+  for (const StateSpan& span : next.timeline) {
+    Append(into.timeline, span.start_ms, span.end_ms, span.state);
+  }
+  auto incident = next.incidents.begin();
+  if (incident != next.incidents.end() && incident->start_ms == seam && !into.incidents.empty() &&
+      into.incidents.back().end_ms == seam) {
+    Incident& open = into.incidents.back();
+    open.end_ms = incident->end_ms;
+    open.ongoing = incident->ongoing;
+    std::vector<std::string> probes;
+    std::set_union(open.probes.begin(), open.probes.end(), incident->probes.begin(),
+                   incident->probes.end(), std::back_inserter(probes));
+    open.probes = std::move(probes);
+    ++incident;
+  }
+  for (; incident != next.incidents.end(); ++incident) {
+    // Down at the seam after a stretch that was not: not begun before the window.
+    incident->began_before_window = false;
+    into.incidents.push_back(std::move(*incident));
+  }
+  std::vector<std::string> probes;
+  std::set_union(into.health_probes.begin(), into.health_probes.end(),
+                 next.health_probes.begin(), next.health_probes.end(),
+                 std::back_inserter(probes));
+  into.health_probes = std::move(probes);
 }
 
 }  // namespace obsmon

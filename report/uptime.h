@@ -21,6 +21,7 @@
 
 #include "core/clock.h"
 #include "core/records.h"
+#include "core/run_span.h"
 
 namespace obsmon {
 
@@ -81,6 +82,9 @@ struct UptimeOptions {
   // that a probe removed from the config stops making time unknown). Empty: every health probe
   // in the input.
   std::vector<std::string> health_probes;
+  // Each incident's probes, first probe and reason. Without them an incident is its bounds
+  // alone: what the daemon's live figures count (the overview shows a count, not a list).
+  bool incident_details = true;
 };
 
 // Milliseconds of each state over the evaluated window; they sum to window_ms exactly.
@@ -114,5 +118,16 @@ struct UptimeResult {
 // here if they are not already), including the last run of each probe before the window. Runs of
 // other roles are ignored. Linear in runs.size() for sorted input and a few probes.
 UptimeResult ComputeUptime(std::span<const ProbeRun> runs, const UptimeOptions& options);
+// The same over spans (core/run_span.h) as storage::Reader::RunSpans returns them, each read as
+// SpanAsRun would make it a run, without the copy: what a report of a week's spans computes from.
+UptimeResult ComputeUptime(std::span<const RunSpan> spans, const UptimeOptions& options);
+
+// Appends `next`, the uptime of the stretch that follows `into`'s evaluated window
+// ([into.evaluated_to_ms, next.evaluated_to_ms), computed over the spans RunSpans gives for it,
+// with the same options), to `into`: the result equals the uptime of both computed as one. An
+// incident across the seam is one incident (its start, first probe and reason `into`'s), the
+// timeline's spans across it one span. So a window's uptime is computed a chunk of its spans at
+// a time (storage::Reader::StreamRunSpans).
+void AppendUptime(UptimeResult& into, UptimeResult next);
 
 }  // namespace obsmon

@@ -475,23 +475,28 @@ class SqliteReader final : public Reader {
     try {
       ReadTx tx(*db_);
       std::vector<RunSpan> out;
-      for (const auto& p : ProbesOf(component)) {
-        RunSpan base;
-        base.key = {component, p.name};
-        base.role = p.role;
-        span_before_.Reset();
-        span_before_.Bind(1, p.id);
-        span_before_.Bind(2, static_cast<int64_t>(from_ms));
-        if (span_before_.Step()) FillSpan(span_before_.get(), &out.emplace_back(base));
-        span_before_.Reset();
-        spans_between_.Reset();
-        spans_between_.Bind(1, p.id);
-        spans_between_.Bind(2, static_cast<int64_t>(from_ms));
-        spans_between_.Bind(3, static_cast<int64_t>(to_ms));
-        while (spans_between_.Step()) FillSpan(spans_between_.get(), &out.emplace_back(base));
-        spans_between_.Reset();
-      }
+      AppendSpans(component, ProbesOf(component), from_ms, to_ms, out);
       return out;
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading probe spans from " + path_);
+    }
+  }
+
+  Status StreamRunSpans(const std::string& component, TimestampMs from_ms, TimestampMs to_ms,
+                        int64_t chunk_ms, const SpanChunkVisitor& visit) override {
+    try {
+      // One transaction for every chunk: a span the writer extends meanwhile is read alike in
+      // the chunk it starts in and as the next chunk's span before.
+      ReadTx tx(*db_);
+      const std::vector<ProbeRow> probes = ProbesOf(component);
+      std::vector<RunSpan> chunk;
+      for (const auto& [c0, c1] : SpanChunks(from_ms, to_ms, chunk_ms)) {
+        chunk.clear();
+        AppendSpans(component, probes, c0, c1, chunk);
+        if (Status s = visit(chunk, c0, c1); !s.ok()) return s;
+      }
+      return Status::Ok();
     } catch (const SQLite::Exception& e) {
       ResetAll();
       return StatusFromException(e, "reading probe spans from " + path_);
@@ -662,6 +667,27 @@ class SqliteReader final : public Reader {
     std::string name;
     ProbeRole role;
   };
+
+  // RunSpans' spans of `probes` (of `component`) into `out`, inside the caller's transaction.
+  void AppendSpans(const std::string& component, const std::vector<ProbeRow>& probes,
+                   TimestampMs from_ms, TimestampMs to_ms, std::vector<RunSpan>& out) {
+    for (const auto& p : probes) {
+      RunSpan base;
+      base.key = {component, p.name};
+      base.role = p.role;
+      span_before_.Reset();
+      span_before_.Bind(1, p.id);
+      span_before_.Bind(2, static_cast<int64_t>(from_ms));
+      if (span_before_.Step()) FillSpan(span_before_.get(), &out.emplace_back(base));
+      span_before_.Reset();
+      spans_between_.Reset();
+      spans_between_.Bind(1, p.id);
+      spans_between_.Bind(2, static_cast<int64_t>(from_ms));
+      spans_between_.Bind(3, static_cast<int64_t>(to_ms));
+      while (spans_between_.Step()) FillSpan(spans_between_.get(), &out.emplace_back(base));
+      spans_between_.Reset();
+    }
+  }
 
   std::vector<ProbeRow> ProbesOf(const std::string& component) {
     std::vector<ProbeRow> out;

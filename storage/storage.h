@@ -4,6 +4,7 @@
 // (docs/storage.md).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -234,6 +235,22 @@ class HourDurationsPasses {
   virtual bool AnotherPass() = 0;
 };
 
+// [from_ms, to_ms) cut into consecutive chunks of chunk_ms from from_ms, the last cut at to_ms
+// (chunk_ms <= 0: one chunk); always at least one, [from_ms, from_ms) when the window is empty
+// (its spans before still say which probes take part). For Reader::StreamRunSpans.
+inline std::vector<std::pair<TimestampMs, TimestampMs>> SpanChunks(TimestampMs from_ms,
+                                                                    TimestampMs to_ms,
+                                                                    int64_t chunk_ms) {
+  std::vector<std::pair<TimestampMs, TimestampMs>> chunks;
+  TimestampMs c0 = from_ms;
+  do {
+    const TimestampMs c1 = chunk_ms <= 0 || to_ms - c0 <= chunk_ms ? to_ms : c0 + chunk_ms;
+    chunks.emplace_back(c0, std::max(c0, c1));
+    c0 = c1;
+  } while (c0 < to_ms);
+  return chunks;
+}
+
 // What a read connection may hold while it is open. The default suits a report read once (the
 // CLI, the API): the file mapped, 16 MiB of pages. The mapped pages a report touches count in
 // the process's RSS while the connection is open: the daemon's refresh of every component's
@@ -298,6 +315,22 @@ class Reader : public ProbeStateSource {
   virtual Result<std::vector<RunSpan>> RunSpans(const std::string& component, TimestampMs from_ms,
                                                 TimestampMs to_ms) {
     return Status::Unavailable("RunSpans is not supported by this reader");
+  }
+  // RunSpans of [from_ms, to_ms) chunk by chunk (SpanChunks), in one read transaction where the
+  // reader has them: `visit` gets each chunk's RunSpans(c0, c1) (it may take them) and the
+  // chunk, so that a report of a flapping component's week holds a day of its spans at a time,
+  // not the week's. Stops at the first status visit returns that is not OK.
+  using SpanChunkVisitor =
+      std::function<Status(std::vector<RunSpan>& spans, TimestampMs c0, TimestampMs c1)>;
+  virtual Status StreamRunSpans(const std::string& component, TimestampMs from_ms,
+                                TimestampMs to_ms, int64_t chunk_ms,
+                                const SpanChunkVisitor& visit) {
+    for (const auto& [c0, c1] : SpanChunks(from_ms, to_ms, chunk_ms)) {
+      auto spans = RunSpans(component, c0, c1);
+      if (!spans.ok()) return spans.status();
+      if (Status s = visit(*spans, c0, c1); !s.ok()) return s;
+    }
+    return Status::Ok();
   }
   // Runs of the probes of `component` whose (latest configured) role is `role`, with
   // from_ms <= ts_ms < to_ms (nothing before the window), ordered by probe then time.

@@ -38,6 +38,9 @@ Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const Compo
   // Log lines and alert history only when the whole report is wanted (they are no figure).
   request.figures_only = report_out == nullptr;
   request.latency_from = latency_from;
+  // What the daemon keeps of the report is compacted for the overview (SetLiveReport): its
+  // incidents' details and the alert history would be read only to be dropped.
+  request.for_overview = true;
   auto report = BuildPeriodReport(request);
   if (report.ok()) {
     UptimeFigures figures = FiguresOfReport(c, *report);

@@ -18,7 +18,8 @@ namespace obsmon {
 
 // The figures of `component` at now_ms. A component without stored runs gets figures with no
 // uptime (nothing known yet), not an error; a failed read is the reader's Status. With `report`,
-// the whole report they were taken from (log lines and alerts included) is left there, for the
+// the report they were taken from (log lines included; incidents without their details, no
+// alert history: PeriodReportRequest::for_overview) is left there, for the
 // overview page and the badge; it stays empty without stored runs. With `latency_from` (the
 // previous refresh's report), its latency figures are carried over when they may be
 // (LatencyCarriesOver) instead of reading every duration of the window again.

@@ -10,8 +10,10 @@
 #include <random>
 
 #include "core/time_format.h"
-#include "report/report.h"
+#include "render/index_page.h"
 #include "render/report_format.h"
+#include "report/overview_report.h"
+#include "report/report.h"
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
 #include "tests/support/scratch_dir.h"
@@ -20,6 +22,17 @@ namespace obsmon {
 namespace {
 
 using namespace obsmon::uptime_oracle;  // NOLINT: test vocabulary
+
+// The overview page of one component with this live report.
+std::string OverviewPage(const Report& r) {
+  IndexPage page;
+  page.now_ms = r.now_ms;
+  IndexComponent c;
+  c.name = r.component;
+  c.report = r;
+  page.components.push_back(c);
+  return RenderIndexPage(page);
+}
 
 class ReportSqliteTest : public ::testing::Test {
  protected:
@@ -142,13 +155,19 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
     }
     for (int w = 0; w < 4; ++w) {
       const int64_t from = kT0 + static_cast<int64_t>(rng() % kDay);
-      const int64_t to = from + kHour + static_cast<int64_t>(rng() % kDay);
+      // Up to two days: BuildReport reads spans a day at a time, seams inside outages.
+      const int64_t to = from + kHour + static_cast<int64_t>(rng() % (2 * kDay));
       const int64_t now = w % 2 ? to + kHour : from + (to - from) / 2;
       ReportOptions opt;
       opt.max_log_events = 0;
       const int64_t m = from + static_cast<int64_t>(rng() % (to - from));
       opt.maintenance = {{m, m + static_cast<int64_t>(rng() % (2 * kHour)), "maintenance"}};
       if (w == 3) opt.health_probes = {"http"};
+      if (w == 2) {
+        auto zone = TimeZone::Load("Asia/Kolkata");  // days start at :30 UTC
+        ASSERT_TRUE(zone.ok()) << zone.status().message();
+        opt.time_zone = *zone;
+      }
       Objective objective;
       objective.latency_p95_ms = 9;
       auto got = BuildReport(**reader, "carbon", objective, from, to, now, opt);
@@ -156,6 +175,22 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
       const Report want = ComputeReport(mine, "carbon", objective, from, to, now, opt);
       ASSERT_GT(want.latency.count, 0u);
       EXPECT_EQ(RenderReportJson(*got), RenderReportJson(want)) << "window " << w;
+      // The daemon's refresh (for_overview: incidents folded a day at a time, the timeline per
+      // hour) gives the overview exactly what the whole report gives it.
+      ReportOptions overview_opt = opt;
+      overview_opt.for_overview = true;
+      auto overview = BuildReport(**reader, "carbon", objective, from, to, now, overview_opt);
+      ASSERT_TRUE(overview.ok()) << overview.status().ToString();
+      Report whole = *got;
+      CompactForOverview(whole);
+      CompactForOverview(*overview);
+      EXPECT_EQ(overview->IncidentCount(), got->incidents.size()) << "window " << w;
+      EXPECT_EQ(OverviewPage(*overview), OverviewPage(whole)) << "window " << w;
+      ASSERT_EQ(overview->days.size(), whole.days.size());
+      for (size_t d = 0; d < whole.days.size(); ++d) {
+        EXPECT_EQ(overview->days[d].incidents, whole.days[d].incidents) << "day " << d;
+        EXPECT_EQ(overview->days[d].totals.down_ms, whole.days[d].totals.down_ms) << "day " << d;
+      }
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/run_span.h"
+#include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
 
 namespace obsmon {
@@ -26,6 +27,28 @@ UptimeResult Compute(const std::vector<ProbeRun>& runs, int64_t from, int64_t to
   o.now_ms = now;
   for (const auto& [s, e] : excluded) o.excluded.push_back({s, e});
   return ComputeUptime(runs, o);
+}
+
+// The same over spans, read in place (ComputeUptime's RunSpan overload, what reports use).
+UptimeResult ComputeOverSpans(const std::vector<RunSpan>& spans, int64_t from, int64_t to,
+                              int64_t now, const Excluded& excluded = {}) {
+  UptimeOptions o;
+  o.from_ms = from;
+  o.to_ms = to;
+  o.now_ms = now;
+  for (const auto& [s, e] : excluded) o.excluded.push_back({s, e});
+  return ComputeUptime(std::span<const RunSpan>(spans), o);
+}
+
+void ExpectSameIncidents(const std::vector<Incident>& got, const std::vector<Incident>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].start_ms, want[i].start_ms);
+    EXPECT_EQ(got[i].end_ms, want[i].end_ms);
+    EXPECT_EQ(got[i].probes, want[i].probes);
+    EXPECT_EQ(got[i].ongoing, want[i].ongoing);
+    EXPECT_EQ(got[i].began_before_window, want[i].began_before_window);
+  }
 }
 
 // Every figure of `got` equals the oracle's, exactly.
@@ -395,8 +418,9 @@ TEST(UptimeTest, SpansGiveTheSameUptimeAsTheirRuns) {
       }
     }
     std::shuffle(runs.begin(), runs.end(), rng);
+    const std::vector<RunSpan> spans = CompressRuns(runs);
     std::vector<ProbeRun> span_runs;
-    for (const RunSpan& span : CompressRuns(runs)) span_runs.push_back(SpanAsRun(span));
+    for (const RunSpan& span : spans) span_runs.push_back(SpanAsRun(span));
     const int64_t from = kT0 + static_cast<int64_t>(rng() % kHour);
     const int64_t to = from + 1 + static_cast<int64_t>(rng() % (5 * kHour));
     const int64_t now = from + static_cast<int64_t>(rng() % (6 * kHour));
@@ -417,16 +441,124 @@ TEST(UptimeTest, SpansGiveTheSameUptimeAsTheirRuns) {
       EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
       EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
     }
-    ASSERT_EQ(got.incidents.size(), want.incidents.size());
-    for (size_t i = 0; i < got.incidents.size(); ++i) {
-      EXPECT_EQ(got.incidents[i].start_ms, want.incidents[i].start_ms);
-      EXPECT_EQ(got.incidents[i].end_ms, want.incidents[i].end_ms);
-      EXPECT_EQ(got.incidents[i].probes, want.incidents[i].probes);
-      EXPECT_EQ(got.incidents[i].ongoing, want.incidents[i].ongoing);
-      EXPECT_EQ(got.incidents[i].began_before_window, want.incidents[i].began_before_window);
+    ExpectSameIncidents(got.incidents, want.incidents);
+    EXPECT_EQ(got.health_probes, want.health_probes);
+    // Read in place, the spans give what their SpanAsRun copies give, to the first failure's
+    // probe, reason and time.
+    const UptimeResult in_place = ComputeOverSpans(spans, from, to, now, excluded);
+    EXPECT_EQ(in_place.totals.up_ms, got.totals.up_ms);
+    EXPECT_EQ(in_place.totals.down_ms, got.totals.down_ms);
+    EXPECT_EQ(in_place.totals.unknown_ms, got.totals.unknown_ms);
+    EXPECT_EQ(in_place.totals.excluded_ms, got.totals.excluded_ms);
+    EXPECT_EQ(in_place.timeline.size(), got.timeline.size());
+    ExpectSameIncidents(in_place.incidents, got.incidents);
+    for (size_t i = 0; i < std::min(in_place.incidents.size(), got.incidents.size()); ++i) {
+      EXPECT_EQ(in_place.incidents[i].first_probe, got.incidents[i].first_probe);
+      EXPECT_EQ(in_place.incidents[i].first_reason, got.incidents[i].first_reason);
+      EXPECT_EQ(in_place.incidents[i].first_failure_ms, got.incidents[i].first_failure_ms);
+    }
+    EXPECT_EQ(in_place.health_probes, got.health_probes);
+  }
+}
+
+// A window's uptime computed a chunk of its spans at a time (AppendUptime, what BuildReport does
+// over storage::Reader::StreamRunSpans) equals it computed at once, to each incident's first
+// probe, reason and time: random histories, windows, `now`, exclusions and chunk lengths (any
+// millisecond from 10 s, so seams fall inside incidents, gaps and maintenance), with and
+// without incident details.
+TEST(UptimeTest, ChunkByChunkEqualsAtOnce) {
+  std::mt19937 rng(61);
+  auto uni = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int round = 0; round < 400; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::vector<ProbeRun> runs;
+    for (const char* probe : {"a", "b", "c"}) {
+      if (uni(0, 3) == 0) continue;
+      int64_t ts = kT0 - uni(0, kHour);
+      bool ok = true;
+      while (ts < kT0 + 6 * kHour) {
+        if (uni(0, 9) == 0) ok = !ok;
+        runs.push_back(MakeRun(probe, ts, ok, uni(1, 3 * kMinute),
+                               ok ? "" : "r" + std::to_string(uni(0, 2))));
+        ts += uni(1, 2 * kMinute);
+      }
+    }
+    const std::vector<RunSpan> spans = CompressRuns(runs);
+    UptimeOptions o;
+    o.from_ms = kT0 + uni(0, kHour);
+    o.to_ms = o.from_ms + uni(1, 5 * kHour);
+    o.now_ms = o.from_ms + uni(-kMinute, 6 * kHour);
+    const int64_t chunk = uni(0, 2) == 0 ? uni(10'000, kMinute) : uni(kMinute, 2 * kHour);
+    if (uni(0, 1)) {
+      const int64_t s0 = o.from_ms + uni(0, 4 * kHour);
+      o.excluded.push_back({s0, s0 + uni(0, kHour)});
+    }
+    if (uni(0, 1)) {  // maintenance ending on a seam, a probe perhaps down since before it
+      const int64_t e0 = o.from_ms + chunk * uni(1, 4);
+      o.excluded.push_back({e0 - uni(1, kHour), e0});
+    }
+    o.incident_details = uni(0, 3) != 0;
+    const UptimeResult want = ComputeUptime(std::span<const RunSpan>(spans), o);
+
+    const TimestampMs end = std::max(o.from_ms, std::min(o.to_ms, o.now_ms));
+    UptimeResult got;
+    bool first = true;
+    for (const auto& [c0, c1] : storage::SpanChunks(o.from_ms, end, chunk)) {
+      // What the reader gives for [c0, c1): spans starting in it, each probe's last before it.
+      std::vector<RunSpan> part;
+      for (size_t i = 0; i < spans.size(); ++i) {
+        const bool last_before = spans[i].start_ms < c0 &&
+                                 (i + 1 == spans.size() || spans[i + 1].key != spans[i].key ||
+                                  spans[i + 1].start_ms >= c0);
+        if (last_before || (spans[i].start_ms >= c0 && spans[i].start_ms < c1)) {
+          part.push_back(spans[i]);
+        }
+      }
+      UptimeOptions oc = o;
+      oc.from_ms = c0;
+      oc.to_ms = c1;
+      UptimeResult r = ComputeUptime(std::span<const RunSpan>(part), oc);
+      if (first) {
+        got = std::move(r);
+        first = false;
+      } else {
+        AppendUptime(got, std::move(r));
+      }
+    }
+    EXPECT_EQ(got.evaluated_to_ms, want.evaluated_to_ms);
+    EXPECT_EQ(got.totals.window_ms, want.totals.window_ms);
+    EXPECT_EQ(got.totals.up_ms, want.totals.up_ms);
+    EXPECT_EQ(got.totals.down_ms, want.totals.down_ms);
+    EXPECT_EQ(got.totals.unknown_ms, want.totals.unknown_ms);
+    EXPECT_EQ(got.totals.excluded_ms, want.totals.excluded_ms);
+    ASSERT_EQ(got.timeline.size(), want.timeline.size());
+    for (size_t i = 0; i < got.timeline.size(); ++i) {
+      EXPECT_EQ(got.timeline[i].start_ms, want.timeline[i].start_ms);
+      EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
+      EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
+    }
+    ExpectSameIncidents(got.incidents, want.incidents);
+    for (size_t i = 0; i < std::min(got.incidents.size(), want.incidents.size()); ++i) {
+      EXPECT_EQ(got.incidents[i].first_probe, want.incidents[i].first_probe);
+      EXPECT_EQ(got.incidents[i].first_reason, want.incidents[i].first_reason);
+      EXPECT_EQ(got.incidents[i].first_failure_ms, want.incidents[i].first_failure_ms);
+      if (!o.incident_details) {
+        EXPECT_TRUE(got.incidents[i].probes.empty());
+      }
     }
     EXPECT_EQ(got.health_probes, want.health_probes);
   }
+}
+
+TEST(UptimeTest, SpanChunksCoverTheWindowOnce) {
+  using Chunks = std::vector<std::pair<TimestampMs, TimestampMs>>;
+  EXPECT_EQ(storage::SpanChunks(0, 10, 4), (Chunks{{0, 4}, {4, 8}, {8, 10}}));
+  EXPECT_EQ(storage::SpanChunks(0, 8, 4), (Chunks{{0, 4}, {4, 8}}));
+  EXPECT_EQ(storage::SpanChunks(5, 5, 4), (Chunks{{5, 5}}));
+  EXPECT_EQ(storage::SpanChunks(5, 3, 4), (Chunks{{5, 5}}));
+  EXPECT_EQ(storage::SpanChunks(0, 10, 0), (Chunks{{0, 10}}));
 }
 
 }  // namespace

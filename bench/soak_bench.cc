@@ -7,6 +7,9 @@
 // OBSMON_SOAK_BINARY=PATH runs that obsmon instead of the build's: a soak of hours should run a
 // copy, so that rebuilding the tree meanwhile does not change the binary under it.
 // OBSMON_SOAK_CACHE_SIZE=SIZE sets storage.cache_size (e.g. 16MiB) instead of its default.
+// OBSMON_SOAK_FLAPPING=M adds a component `flap` of M http probes (every interval_ms) of targets
+// that answer 503 and 200 in turn: an incident every other run, the case where a report's spans
+// and incidents grow fastest (a week of one such probe at 1 s is 302,400 incidents).
 // OBSMON_SOAK_CLOCK_SPEED=K starts the daemon with OBSMON_CLOCK_SPEED=K: its clock, and so its
 // probe schedule, refreshes, sealed hours and rule cycles, run K times faster than real time, and
 // the log writer appends K times as fast; `minutes` and the minute column are then the daemon's
@@ -20,9 +23,13 @@
 // the head's labels and index, the live reports' bytes, C heap in use and free), and the work
 // done (HTTP runs made over those due, failed, skipped), and prints one line. At the end: the
 // least-squares slope of RSS over the second half (after warm-up: the rule head fills its
-// 15-minute window, the page cache its cap), in MB per hour, beside first, last and peak RSS.
+// 15-minute window, the page cache its cap), in MB per hour, beside first, last and peak RSS
+// (the largest sample, and the kernel's high-water mark VmHWM, which sees the peaks between
+// samples: a refresh's read lasts a fraction of a second).
 #include <httplib.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -100,6 +107,44 @@ double Slope(const std::vector<double>& x, const std::vector<double>& y) {
   return d == 0 ? 0 : (n * sxy - sx * sy) / d;
 }
 
+// Targets that answer 503 and 200 in turn, each path /f/<n> on its own (OBSMON_SOAK_FLAPPING).
+class FlappingTargets {
+ public:
+  explicit FlappingTargets(int count) : answered_(static_cast<size_t>(std::max(count, 0))) {
+    if (count <= 0) return;
+    server_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+    server_.Get(R"(/f/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
+      const size_t i = std::stoul(req.matches[1]);
+      if (i < answered_.size() && answered_[i]++ % 2 == 1) res.status = 503;
+      res.set_content("{}", "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FlappingTargets() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
+  }
+  // The `flap` component's config, or nothing.
+  std::string ComponentYaml(int interval_ms) const {
+    if (answered_.empty()) return "";
+    std::string out = "  - name: flap\n    probes:\n";
+    for (size_t i = 0; i < answered_.size(); ++i) {
+      out += "      - {name: f" + std::to_string(i) + ", kind: http, url: \"http://127.0.0.1:" +
+             std::to_string(port_) + "/f/" + std::to_string(i) + "\", interval: " +
+             std::to_string(interval_ms) + "ms, timeout: " + std::to_string(interval_ms) + "ms}\n";
+    }
+    return out;
+  }
+
+ private:
+  httplib::Server server_;
+  std::vector<std::atomic<uint64_t>> answered_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,6 +179,9 @@ int main(int argc, char** argv) {
   ScratchDir dir;
 
   const obsmon::bench::LoopbackTargets targets;
+  const char* flapping_env = std::getenv("OBSMON_SOAK_FLAPPING");
+  const int flapping = flapping_env != nullptr ? std::max(0, std::atoi(flapping_env)) : 0;
+  const FlappingTargets flappers(flapping);
 
   const std::string log_path = dir.File("app.log");
   WriteWholeFile(log_path, "");
@@ -143,7 +191,7 @@ int main(int argc, char** argv) {
                        "\ncomponents:\n  - name: soak\n    probes:\n"
                        "      - {name: log, kind: log, paths: [\"" + log_path +
                        "\"], interval: 5s}\n" +
-                       targets.ProbesYaml(n, interval_ms);
+                       targets.ProbesYaml(n, interval_ms) + flappers.ComponentYaml(interval_ms);
   WriteWholeFile(dir.File("soak.yml"), config);
   Subprocess obs({obsmon, "run", "--config", dir.File("soak.yml"), "--log-level", "warn"},
                  dir.File("obsmon.log"));
@@ -177,6 +225,10 @@ int main(int argc, char** argv) {
   std::printf("obsmon: %s; storage.cache_size: %s; clock speed %d (minutes are the daemon's)\n",
               obsmon.c_str(),
               CacheSizeYaml().empty() ? "default" : CacheSizeYaml().substr(15).c_str(), speed);
+  if (flapping > 0) {
+    std::printf("flapping: component 'flap', %d probes every %d ms, 503 and 200 in turn (counted "
+                "in runs %% and failed)\n", flapping, interval_ms);
+  }
   // "runs %": the HTTP runs made over those due since the first sample (n x the daemon's seconds
   // / the interval), so that a soak shows it did the work it claims (a sped-up clock the machine
   // cannot keep up with makes fewer); "failed" and "skipped" (a run not started because the
@@ -201,7 +253,7 @@ int main(int argc, char** argv) {
     prev = p;
     const double runs = HttpRuns(body, "success") + HttpRuns(body, "failure");
     if (k == 0) runs_at_start = runs;
-    const double due_runs = static_cast<double>(n) * minute * 60'000.0 / interval_ms;
+    const double due_runs = static_cast<double>(n + flapping) * minute * 60'000.0 / interval_ms;
     std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.2f "
                 "%9.1f %7.1f %8.0f %8.0f\n",
                 minute, p.rss_mb, p.anon_mb,
@@ -223,6 +275,7 @@ int main(int argc, char** argv) {
     rss.push_back(p.rss_mb);
     if (minute >= minutes) break;
   }
+  const double high_water = ReadProc(obs.pid()).peak_rss_mb;
   stop = true;
   writer.join();
   obs.Signal(SIGTERM);
@@ -230,9 +283,10 @@ int main(int argc, char** argv) {
 
   const size_t half = t_min.size() / 2;
   const std::vector<double> x(t_min.begin() + half, t_min.end()), y(rss.begin() + half, rss.end());
-  std::printf("RSS: first %.1f MB, last %.1f MB, peak %.1f MB; slope over minutes %.0f-%.0f: "
-              "%+.2f MB/hour%s\n",
-              first, rss.back(), peak, x.empty() ? 0 : x.front(), x.empty() ? 0 : x.back(),
+  std::printf("RSS: first %.1f MB, last %.1f MB, peak %.1f MB (high-water mark %.1f MB); slope "
+              "over minutes %.0f-%.0f: %+.2f MB/hour%s\n",
+              first, rss.back(), peak, high_water, x.empty() ? 0 : x.front(),
+              x.empty() ? 0 : x.back(),
               Slope(x, y) * 60, speed > 1 ? " (hours and minutes of the daemon's clock)" : "");
   return 0;
 }

@@ -64,6 +64,12 @@ void CompactForOverview(Report& r) {
   Release(r.gaps);
   Release(r.alerts);
   Release(r.maintenance);
+  // The overview shows the counts of matched log lines, not the lines (up to max_line_bytes
+  // each: fresh eyes kept 4 MB of them in one component's live report).
+  r.logs.first_critical.reset();
+  r.logs.last_critical.reset();
+  r.logs.first_error.reset();
+  r.logs.last_error.reset();
   // The last day's hours as HourCells draws them: from the day's start, cut at the window's
   // end and where evaluation stopped.
   std::vector<TimestampMs> hours;

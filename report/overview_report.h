@@ -4,8 +4,10 @@
 // criteria, days, the latency and the last day's hours, so the lists that grow with the state
 // changes in the window (incidents, gaps, the combined timeline, alerts, maintenance reasons)
 // are dropped, their counts kept. A week of a component flapping every 30 s was ~17 MB of live
-// report; compacted it is ~17 kB, whatever the window holds. Reports a user asks for (API, CLI,
-// pages) are built whole, never from this.
+// report; compacted it is ~17 kB, whatever its incidents. What stays grows only with the
+// window's length (a row a day, the latency of each UTC hour with a run: 64 B) and with the
+// maintenance windows in it (16 B each, for LatencyCarriesOver). Reports a user asks for (API,
+// CLI, pages) are built whole, never from this.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +21,8 @@
 namespace obsmon {
 
 // Drops from `report` what grows with its window's state changes and keeps what the overview
-// shows: `incidents` is emptied (Report::IncidentCount() stays exact), `gaps`, `alerts` and
-// `maintenance` are emptied, and `timeline` keeps the last day's hours at the status bar's
+// shows: `incidents` is emptied (Report::IncidentCount() stays exact), `gaps`, `alerts`,
+// `maintenance` and the log lines (their counts stay) are emptied, and `timeline` keeps the last day's hours at the status bar's
 // resolution (render/status_bar.h HourCells), so every hour's totals are exactly those of the
 // whole timeline.
 void CompactForOverview(Report& report);

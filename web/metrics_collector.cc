@@ -465,9 +465,9 @@ std::vector<MetricFamily> RefreshFamilies(const RefreshStats& r) {
              MetricType::Gauge);
   auto report_bytes =
       Family("obsmon_uptime_live_report_bytes",
-             "Heap bytes held by the live reports kept between refreshes (every component's). "
-             "Their incidents, gaps and timeline grow with the state changes in the window: "
-             "large for a component that flaps, not for one that is steady.",
+             "Heap bytes held by the live reports kept between refreshes (every component's): "
+             "what the overview page and the badge show, incidents counted, not listed; grows "
+             "with the window's days and hours, not with its state changes.",
              MetricType::Gauge);
   if (r.refreshes > 0) {
     AddGauge(&report_bytes, {}, static_cast<double>(r.live_report_bytes));

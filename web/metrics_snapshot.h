@@ -122,8 +122,8 @@ struct RefreshStats {
   uint64_t latency_refreshes = 0;
   double latency_cpu_seconds = 0;
   double latency_interval_seconds = 0;  // the longest wait the last of them set; 0 before it
-  // The heap the kept live reports hold (report/report_memory.h): their incidents, gaps and
-  // timeline grow with the state changes in the window.
+  // The heap the kept live reports hold (report/report_memory.h), compacted for the overview
+  // (report/overview_report.h).
   uint64_t live_report_bytes = 0;
 };
 

@@ -50,6 +50,16 @@ Report FlappingReport(int every, const ReportOptions& base = {}) {
   objective.uptime_percent = 99.5;
   objective.latency_p95_ms = 50;
   ReportOptions options = base;
+  // Critical and error lines of 64 KiB each (max_line_bytes allows up to 1 MiB).
+  for (int i = 0; i < 6; ++i) {
+    LogEvent e;
+    e.key = {"checkout", "log"};
+    e.ts_ms = kT0 + kDay + i * kHour;
+    e.file = "/var/log/checkout/app.log";
+    e.severity = i % 2 ? "critical" : "error";
+    e.line = std::string(65'536, 'x');
+    options.log_events.push_back(e);
+  }
   options.maintenance.push_back(
       {kT0 + kDay + 17 * kHour + 1'234, kT0 + kDay + 18 * kHour + 777, "database failover drill"});
   const TimestampMs now = kT0 + kDay + 20 * kHour + 20 * 60'000 + 321;
@@ -126,6 +136,9 @@ TEST(OverviewReportTest, WhatIsKeptDoesNotGrowWithTheIncidents) {
   EXPECT_LT(HeapBytesOf(many), HeapBytesOf(few) + 2 * 1024u)
       << "few " << HeapBytesOf(few) << " B, many " << HeapBytesOf(many) << " B";
   EXPECT_LE(many.timeline.size(), 4u * 24u);
+  // The counts of matched lines stay, the lines go.
+  EXPECT_EQ(many.logs.critical, 3u);
+  EXPECT_FALSE(many.logs.first_critical || many.logs.last_error);
 }
 
 TEST(OverviewReportTest, TheLatencyCarriesOverFromTheKeptReportAsFromTheWholeOne) {

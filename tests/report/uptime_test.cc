@@ -40,6 +40,19 @@ UptimeResult ComputeOverSpans(const std::vector<RunSpan>& spans, int64_t from, i
   return ComputeUptime(std::span<const RunSpan>(spans), o);
 }
 
+void ExpectSameTotalsAndTimeline(const UptimeResult& got, const UptimeResult& want) {
+  EXPECT_EQ(got.totals.up_ms, want.totals.up_ms);
+  EXPECT_EQ(got.totals.down_ms, want.totals.down_ms);
+  EXPECT_EQ(got.totals.unknown_ms, want.totals.unknown_ms);
+  EXPECT_EQ(got.totals.excluded_ms, want.totals.excluded_ms);
+  ASSERT_EQ(got.timeline.size(), want.timeline.size());
+  for (size_t i = 0; i < got.timeline.size(); ++i) {
+    EXPECT_EQ(got.timeline[i].start_ms, want.timeline[i].start_ms);
+    EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
+    EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
+  }
+}
+
 void ExpectSameIncidents(const std::vector<Incident>& got, const std::vector<Incident>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
@@ -431,26 +444,13 @@ TEST(UptimeTest, SpansGiveTheSameUptimeAsTheirRuns) {
     }
     UptimeResult want = Compute(runs, from, to, now, excluded);
     UptimeResult got = Compute(span_runs, from, to, now, excluded);
-    EXPECT_EQ(got.totals.up_ms, want.totals.up_ms);
-    EXPECT_EQ(got.totals.down_ms, want.totals.down_ms);
-    EXPECT_EQ(got.totals.unknown_ms, want.totals.unknown_ms);
-    EXPECT_EQ(got.totals.excluded_ms, want.totals.excluded_ms);
-    ASSERT_EQ(got.timeline.size(), want.timeline.size());
-    for (size_t i = 0; i < got.timeline.size(); ++i) {
-      EXPECT_EQ(got.timeline[i].start_ms, want.timeline[i].start_ms);
-      EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
-      EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
-    }
+    ExpectSameTotalsAndTimeline(got, want);
     ExpectSameIncidents(got.incidents, want.incidents);
     EXPECT_EQ(got.health_probes, want.health_probes);
     // Read in place, the spans give what their SpanAsRun copies give, to the first failure's
     // probe, reason and time.
     const UptimeResult in_place = ComputeOverSpans(spans, from, to, now, excluded);
-    EXPECT_EQ(in_place.totals.up_ms, got.totals.up_ms);
-    EXPECT_EQ(in_place.totals.down_ms, got.totals.down_ms);
-    EXPECT_EQ(in_place.totals.unknown_ms, got.totals.unknown_ms);
-    EXPECT_EQ(in_place.totals.excluded_ms, got.totals.excluded_ms);
-    EXPECT_EQ(in_place.timeline.size(), got.timeline.size());
+    ExpectSameTotalsAndTimeline(in_place, got);
     ExpectSameIncidents(in_place.incidents, got.incidents);
     for (size_t i = 0; i < std::min(in_place.incidents.size(), got.incidents.size()); ++i) {
       EXPECT_EQ(in_place.incidents[i].first_probe, got.incidents[i].first_probe);
@@ -529,16 +529,7 @@ TEST(UptimeTest, ChunkByChunkEqualsAtOnce) {
     }
     EXPECT_EQ(got.evaluated_to_ms, want.evaluated_to_ms);
     EXPECT_EQ(got.totals.window_ms, want.totals.window_ms);
-    EXPECT_EQ(got.totals.up_ms, want.totals.up_ms);
-    EXPECT_EQ(got.totals.down_ms, want.totals.down_ms);
-    EXPECT_EQ(got.totals.unknown_ms, want.totals.unknown_ms);
-    EXPECT_EQ(got.totals.excluded_ms, want.totals.excluded_ms);
-    ASSERT_EQ(got.timeline.size(), want.timeline.size());
-    for (size_t i = 0; i < got.timeline.size(); ++i) {
-      EXPECT_EQ(got.timeline[i].start_ms, want.timeline[i].start_ms);
-      EXPECT_EQ(got.timeline[i].end_ms, want.timeline[i].end_ms);
-      EXPECT_EQ(got.timeline[i].state, want.timeline[i].state);
-    }
+    ExpectSameTotalsAndTimeline(got, want);
     ExpectSameIncidents(got.incidents, want.incidents);
     for (size_t i = 0; i < std::min(got.incidents.size(), want.incidents.size()); ++i) {
       EXPECT_EQ(got.incidents[i].first_probe, want.incidents[i].first_probe);

@@ -138,6 +138,15 @@ class StoreReader final : public storage::Reader {
     return out;
   }
 
+  // One chunk: the store's samples of the window are loaded whole anyway (Load), and a chunk
+  // of its own each would load again, with its lookback cutting the spans before each seam.
+  Status StreamRunSpans(const std::string& component, TimestampMs from_ms, TimestampMs to_ms,
+                        int64_t /*chunk_ms*/, const SpanChunkVisitor& visit) override {
+    auto spans = RunSpans(component, from_ms, to_ms);
+    if (!spans.ok()) return spans.status();
+    return visit(*spans, from_ms, std::max(from_ms, to_ms));
+  }
+
   Result<std::vector<ProbeRun>> RunsOfRole(const std::string& component, ProbeRole role,
                                            TimestampMs from_ms, TimestampMs to_ms) override {
     if (Status s = Load(component, from_ms, to_ms); !s.ok()) return s;

@@ -329,6 +329,36 @@ TEST(StoreReaderTest, SpansAndTheReportAreThoseOfTheSameRunsInMemory) {
   EXPECT_EQ(from_store->budget.used_ms, memory.budget.used_ms);
 }
 
+// BuildReport reads a window's spans a day at a time (storage::Reader::StreamRunSpans); from a
+// store, whose window is loaded whole anyway, that must not load each day again.
+TEST(StoreReaderTest, AReportOfThreeDaysReadsTheStoreOnce) {
+  FakeClock clock;
+  FakeStore store;
+  for (TimestampMs t = kT0; t < kT0 + 3 * 86'400'000; t += 60'000) {
+    AddRun(store, "health", t, (t / 60'000) % 97 != 0, 0.05);
+  }
+  SourceOptions o = Options(store, clock);
+  o.mapping.known["health"] = {ProbeRole::kHealth, 60'000};
+  const TimestampMs from = kT0, to = kT0 + 3 * 86'400'000;
+  auto count = [&] {
+    size_t n = 0;
+    for (const std::string& q : store.queries()) n += q.rfind("probe_success", 0) == 0;
+    return n;
+  };
+  auto once = Open(o);
+  ASSERT_NE(once, nullptr);
+  ASSERT_TRUE(once->RunSpans("carbon", from, to).ok());
+  const size_t one_load = count();
+  ASSERT_GT(one_load, 0u);
+  auto reader = Open(o);
+  ASSERT_NE(reader, nullptr);
+  auto report = BuildReport(*reader, "carbon", Objective{}, from, to, to, ReportOptions{});
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(count() - one_load, one_load);
+  // One down minute in 97: 44 incidents in three days, each listed.
+  EXPECT_EQ(report->incidents.size(), 44u);
+}
+
 TEST(StoreReaderTest, BlackboxSeriesAreMappedBySelectorAndProbeLabel) {
   FakeClock clock;
   FakeStore store;

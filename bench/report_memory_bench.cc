@@ -16,8 +16,8 @@
 // (bench/refresh_cost.sh).
 //
 // Then, for the D-day window, what its uptime costs from the stored spans: copied into runs
-// first (SpanAsRun, as reports did until stop 61), all read in place, and a day of them at a time
-// (now); BuildReport as the daemon's refresh asks for it; and what the daemon keeps of the
+// first (SpanAsRun, as reports did until stop 61), all read in place, and 6 hours of them at a
+// time (now, as BuildReport); BuildReport as the daemon's refresh asks for it; and what the daemon keeps of the
 // report between refreshes, whole and compacted (report/overview_report.h).
 #include <malloc.h>
 #include <time.h>
@@ -181,7 +181,7 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
 }
 
 // The D-day window's uptime from its spans: copied into runs (until stop 61), all read in place,
-// and a day at a time (now, BuildReport); BuildReport as the daemon's refresh asks for it (no
+// and 6 hours at a time (now, as BuildReport); BuildReport as the daemon's refresh asks for it (no
 // incident details); what the daemon keeps of `report` between refreshes, whole and compacted.
 void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report report) {
   const TimestampMs to = kFrom + days * kDay;
@@ -210,7 +210,7 @@ void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report r
   const Cost by_day = Measure(3, [&] {
     obsmon::UptimeResult up;
     (void)reader.StreamRunSpans(
-        "carbon", kFrom, to, kDay,
+        "carbon", kFrom, to, 6 * 3'600'000,
         [&](std::vector<obsmon::RunSpan>& chunk, TimestampMs c0, TimestampMs c1) {
           obsmon::UptimeOptions o = options;
           o.from_ms = c0;
@@ -225,8 +225,8 @@ void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report r
         });
     incidents_by_day = up.incidents.size();
   });
-  Print("uptime, a day of spans at a time (now)", days, by_day);
-  std::printf("  -> %zu spans, %zu incidents (copied %zu, a day at a time %zu: %s)\n", spans,
+  Print("uptime, 6 hours of spans at a time (now)", days, by_day);
+  std::printf("  -> %zu spans, %zu incidents (copied %zu, 6 hours at a time %zu: %s)\n", spans,
               incidents_in_place, incidents_copied, incidents_by_day,
               incidents_in_place == incidents_copied && incidents_in_place == incidents_by_day
                   ? "same"

@@ -35,7 +35,7 @@ std::vector<StateSpan> StateTimesPerStretch(const std::vector<StateSpan>& timeli
                                             std::span<const TimestampMs> bounds);
 
 // What a report for the overview (ReportOptions::for_overview) keeps of its window's uptime while
-// BuildReport computes it a day of spans at a time: after each chunk, every incident but the last
+// BuildReport computes it 6 hours of spans at a time: after each chunk, every incident but the last
 // (which the next chunk may continue) is counted by the day it began in and dropped, and the
 // timeline is kept per hour of each day from the day's start (StateTimesPerStretch), which is
 // all the days' totals and the status bars read. What it holds is bounded by the days, not by

@@ -245,7 +245,7 @@ struct ReportOptions {
   // figures, report/overview_report.h): its figures, criteria, days and latency are exact, but
   // incidents are counted, not listed (Report::IncidentCount; the last one may be listed without
   // details), the timeline is kept per hour of each day and gaps are left empty. What it holds
-  // while built is then bounded by a day of the window's spans, not by the whole window's.
+  // while built is then bounded by 6 hours of the window's spans, not by the whole window's.
   bool for_overview = false;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;

@@ -318,8 +318,8 @@ class Reader : public ProbeStateSource {
   }
   // RunSpans of [from_ms, to_ms) chunk by chunk (SpanChunks), in one read transaction where the
   // reader has them: `visit` gets each chunk's RunSpans(c0, c1) (it may take them) and the
-  // chunk, so that a report of a flapping component's week holds a day of its spans at a time,
-  // not the week's. Stops at the first status visit returns that is not OK.
+  // chunk, so that a report of a flapping component's week holds a few hours of its spans at a
+  // time, not the week's. Stops at the first status visit returns that is not OK.
   using SpanChunkVisitor =
       std::function<Status(std::vector<RunSpan>& spans, TimestampMs c0, TimestampMs c1)>;
   virtual Status StreamRunSpans(const std::string& component, TimestampMs from_ms,

@@ -155,7 +155,7 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
     }
     for (int w = 0; w < 4; ++w) {
       const int64_t from = kT0 + static_cast<int64_t>(rng() % kDay);
-      // Up to two days: BuildReport reads spans a day at a time, seams inside outages.
+      // Up to two days: BuildReport reads spans 6 hours at a time, seams inside outages.
       const int64_t to = from + kHour + static_cast<int64_t>(rng() % (2 * kDay));
       const int64_t now = w % 2 ? to + kHour : from + (to - from) / 2;
       ReportOptions opt;
@@ -175,7 +175,7 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
       const Report want = ComputeReport(mine, "carbon", objective, from, to, now, opt);
       ASSERT_GT(want.latency.count, 0u);
       EXPECT_EQ(RenderReportJson(*got), RenderReportJson(want)) << "window " << w;
-      // The daemon's refresh (for_overview: incidents folded a day at a time, the timeline per
+      // The daemon's refresh (for_overview: incidents folded chunk by chunk, the timeline per
       // hour) gives the overview exactly what the whole report gives it.
       ReportOptions overview_opt = opt;
       overview_opt.for_overview = true;

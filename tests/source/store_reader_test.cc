@@ -329,7 +329,7 @@ TEST(StoreReaderTest, SpansAndTheReportAreThoseOfTheSameRunsInMemory) {
   EXPECT_EQ(from_store->budget.used_ms, memory.budget.used_ms);
 }
 
-// BuildReport reads a window's spans a day at a time (storage::Reader::StreamRunSpans); from a
+// BuildReport reads a window's spans in chunks (storage::Reader::StreamRunSpans); from a
 // store, whose window is loaded whole anyway, that must not load each day again.
 TEST(StoreReaderTest, AReportOfThreeDaysReadsTheStoreOnce) {
   FakeClock clock;

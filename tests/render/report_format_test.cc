@@ -260,5 +260,33 @@ TEST(ReportFormatTest, InvalidUtf8InAReasonDoesNotThrow) {
   EXPECT_NE(RenderReportMarkdown(r).find("| http | http: bad"), std::string::npos);
 }
 
+// RenderReportJson writes incidents and gaps an element at a time instead of holding them in one
+// document (a flapping week's took 170 MB): the text is still exactly what the document's
+// dump(2) prints, for many, one and no elements, and invalid UTF-8 inside them.
+TEST(ReportFormatTest, JsonWrittenAnElementAtATimeIsTheDocumentsDump) {
+  std::vector<ProbeRun> runs;
+  for (int64_t t = kT0; t < kT0 + kHour; t += 10'000) {
+    if (t % 600'000 < 30'000) continue;  // a gap every 10 minutes
+    const bool up = (t / 10'000) % 7 != 3;
+    runs.push_back(MakeRun("http", t, up, 15'000, up ? "" : std::string("bad \xff byte")));
+  }
+  const Report many = ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + kHour, kT0 + kHour);
+  ASSERT_GT(many.incidents.size(), 30u);
+  ASSERT_GT(many.gaps.size(), 3u);
+  const Report one = ComputeReport(std::vector<ProbeRun>{MakeRun("http", kT0, false, 60'000, "x")},
+                                   "carbon", Objective{}, kT0, kT0 + kHour, kT0 + kHour);
+  ASSERT_EQ(one.incidents.size(), 1u);
+  const Report none = ComputeReport(std::vector<ProbeRun>{MakeRun("http", kT0, true, kHour, "")},
+                                    "carbon", Objective{}, kT0, kT0 + kHour, kT0 + kHour);
+  ASSERT_TRUE(none.incidents.empty() && none.gaps.empty());
+  for (const Report* r : {&many, &one, &none}) {
+    const std::string text = RenderReportJson(*r);
+    const auto document = nlohmann::ordered_json::parse(text);
+    EXPECT_EQ(text, document.dump(2) + "\n");
+    EXPECT_EQ(document["incidents"].size(), r->incidents.size());
+    EXPECT_EQ(document["monitoring_gaps"].size(), r->gaps.size());
+  }
+}
+
 }  // namespace
 }  // namespace obsmon

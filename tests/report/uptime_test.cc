@@ -53,6 +53,15 @@ void ExpectSameTotalsAndTimeline(const UptimeResult& got, const UptimeResult& wa
   }
 }
 
+// Each incident's first failing probe, reason and run.
+void ExpectSameFirstFailures(const std::vector<Incident>& got, const std::vector<Incident>& want) {
+  for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+    EXPECT_EQ(got[i].first_probe, want[i].first_probe);
+    EXPECT_EQ(got[i].first_reason, want[i].first_reason);
+    EXPECT_EQ(got[i].first_failure_ms, want[i].first_failure_ms);
+  }
+}
+
 void ExpectSameIncidents(const std::vector<Incident>& got, const std::vector<Incident>& want) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) {
@@ -452,11 +461,7 @@ TEST(UptimeTest, SpansGiveTheSameUptimeAsTheirRuns) {
     const UptimeResult in_place = ComputeOverSpans(spans, from, to, now, excluded);
     ExpectSameTotalsAndTimeline(in_place, got);
     ExpectSameIncidents(in_place.incidents, got.incidents);
-    for (size_t i = 0; i < std::min(in_place.incidents.size(), got.incidents.size()); ++i) {
-      EXPECT_EQ(in_place.incidents[i].first_probe, got.incidents[i].first_probe);
-      EXPECT_EQ(in_place.incidents[i].first_reason, got.incidents[i].first_reason);
-      EXPECT_EQ(in_place.incidents[i].first_failure_ms, got.incidents[i].first_failure_ms);
-    }
+    ExpectSameFirstFailures(in_place.incidents, got.incidents);
     EXPECT_EQ(in_place.health_probes, got.health_probes);
   }
 }
@@ -531,12 +536,10 @@ TEST(UptimeTest, ChunkByChunkEqualsAtOnce) {
     EXPECT_EQ(got.totals.window_ms, want.totals.window_ms);
     ExpectSameTotalsAndTimeline(got, want);
     ExpectSameIncidents(got.incidents, want.incidents);
-    for (size_t i = 0; i < std::min(got.incidents.size(), want.incidents.size()); ++i) {
-      EXPECT_EQ(got.incidents[i].first_probe, want.incidents[i].first_probe);
-      EXPECT_EQ(got.incidents[i].first_reason, want.incidents[i].first_reason);
-      EXPECT_EQ(got.incidents[i].first_failure_ms, want.incidents[i].first_failure_ms);
+    ExpectSameFirstFailures(got.incidents, want.incidents);
+    for (const Incident& incident : got.incidents) {
       if (!o.incident_details) {
-        EXPECT_TRUE(got.incidents[i].probes.empty());
+        EXPECT_TRUE(incident.probes.empty());
       }
     }
     EXPECT_EQ(got.health_probes, want.health_probes);

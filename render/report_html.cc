@@ -11,8 +11,10 @@
 #include <cmath>
 
 #include "core/duration.h"
+#include "report/overview_report.h"
 #include "render/html_template.h"
 #include "render/report_format.h"
+#include "render/status_bar.h"
 #include "render/templates/report_html.mustache.h"
 
 namespace obsmon {
@@ -34,8 +36,54 @@ const char* StateColor(HealthState s) {
   return "#999";
 }
 
-// The 7-day (or any window) availability strip: one rect per state span, incidents numbered
-// above it, day ticks below. x is proportional to time over [from, to).
+// The strip's columns when a window has more state spans than the strip has pixels (a week of a
+// component flapping every 30 s: 40,000 of them, 9 MB of SVG and most of the page's memory):
+// one rect a pixel of evaluated time, in the state of its totals as the overview's cells
+// (CellState: any down time is down), titled with them.
+std::string StripColumns(const Report& r, double left, double width, double top, double height) {
+  const TimestampMs to = std::max(r.from_ms, std::min(r.to_ms, r.evaluated_to_ms));
+  const double span = static_cast<double>(std::max<int64_t>(1, r.to_ms - r.from_ms));
+  std::vector<TimestampMs> bounds;
+  for (int px = 0; px <= static_cast<int>(width); ++px) {
+    const TimestampMs t = r.from_ms + static_cast<TimestampMs>(std::llround(span * px / width));
+    if (t >= to) break;
+    if (bounds.empty() || t > bounds.back()) bounds.push_back(t);
+  }
+  bounds.push_back(to);
+  const std::vector<StateSpan> times = StateTimesPerStretch(r.timeline, bounds);
+  std::string svg;
+  size_t k = 0;
+  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
+    UptimeTotals t;
+    t.window_ms = bounds[b + 1] - bounds[b];
+    for (; k < times.size() && times[k].start_ms < bounds[b + 1]; ++k) {
+      const int64_t ms = times[k].end_ms - times[k].start_ms;
+      if (times[k].state == HealthState::kUp) t.up_ms += ms;
+      if (times[k].state == HealthState::kDown) t.down_ms += ms;
+      if (times[k].state == HealthState::kUnknown) t.unknown_ms += ms;
+      if (times[k].state == HealthState::kExcluded) t.excluded_ms += ms;
+    }
+    const std::string cell = CellState(t);
+    const HealthState state = cell == "down"          ? HealthState::kDown
+                              : cell == "up"          ? HealthState::kUp
+                              : cell == "maintenance" ? HealthState::kExcluded
+                                                      : HealthState::kUnknown;
+    const double x0 = left + width * static_cast<double>(bounds[b] - r.from_ms) / span;
+    const double x1 = left + width * static_cast<double>(bounds[b + 1] - r.from_ms) / span;
+    svg += fmt::format(
+        "<rect class=\"{}\" x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\">"
+        "<title>{} → {} UTC: up {}, down {}, unknown {}, maintenance {}</title></rect>",
+        HealthStateName(state), x0, top, std::max(x1 - x0, 0.5), height, StateColor(state),
+        FormatUtcSeconds(bounds[b]), FormatUtcSeconds(bounds[b + 1]), HumanDurationMs(t.up_ms),
+        HumanDurationMs(t.down_ms), HumanDurationMs(t.unknown_ms),
+        HumanDurationMs(t.excluded_ms));
+  }
+  return svg;
+}
+
+// The 7-day (or any window) availability strip: one rect per state span (per pixel of time when
+// the spans outnumber the strip's pixels: StripColumns), incidents numbered above it, day ticks
+// below. x is proportional to time over [from, to).
 std::string AvailabilityStrip(const Report& r) {
   constexpr double kW = 960, kLeft = 20, kTop = 28, kH = 36;
   const double span = static_cast<double>(std::max<int64_t>(1, r.to_ms - r.from_ms));
@@ -51,15 +99,19 @@ std::string AvailabilityStrip(const Report& r) {
       "</pattern></defs>"
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f2f2f2\" stroke=\"#bbb\"/>",
       kLeft, kTop, kW, kH);
-  for (const StateSpan& s : r.timeline) {
-    // Keep very short outages visible: at least half a pixel wide.
-    const double x0 = x(s.start_ms), w = std::max(x(s.end_ms) - x0, 0.5);
-    svg += fmt::format(
-        "<rect class=\"{}\" x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\">"
-        "<title>{} {} → {} UTC ({})</title></rect>",
-        HealthStateName(s.state), x0, kTop, w, kH, StateColor(s.state), HealthStateName(s.state),
-        FormatUtcSeconds(s.start_ms), FormatUtcSeconds(s.end_ms),
-        HumanDurationMs(s.end_ms - s.start_ms));
+  if (r.timeline.size() > static_cast<size_t>(kW)) {
+    svg += StripColumns(r, kLeft, kW, kTop, kH);
+  } else {
+    for (const StateSpan& s : r.timeline) {
+      // Keep very short outages visible: at least half a pixel wide.
+      const double x0 = x(s.start_ms), w = std::max(x(s.end_ms) - x0, 0.5);
+      svg += fmt::format(
+          "<rect class=\"{}\" x=\"{:.2f}\" y=\"{}\" width=\"{:.2f}\" height=\"{}\" fill=\"{}\">"
+          "<title>{} {} → {} UTC ({})</title></rect>",
+          HealthStateName(s.state), x0, kTop, w, kH, StateColor(s.state), HealthStateName(s.state),
+          FormatUtcSeconds(s.start_ms), FormatUtcSeconds(s.end_ms),
+          HumanDurationMs(s.end_ms - s.start_ms));
+    }
   }
   for (size_t i = 0; i < r.incidents.size(); ++i) {
     const double cx = x(r.incidents[i].start_ms);

@@ -3,6 +3,11 @@
 // tests/integration/report_html_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <regex>
+#include <string>
+#include <vector>
+
 #include "render/report_format.h"
 #include "tests/report/fake_period.h"
 
@@ -119,6 +124,65 @@ TEST(ReportHtmlTest, ChartsFollowTheFigures) {
       html.find(std::string("class=\"verdict ") + (r.verdict == Verdict::kPass ? "pass" : "fail")),
       std::string::npos);
   EXPECT_NE(html.find("<td>Day 7 (2025-10-20)</td>"), std::string::npos);
+}
+
+// A window with more state spans than the strip has pixels is drawn a pixel of time at a time
+// (a week flapping every 30 s was 40,000 rects, 9 MB of the page): at most one rect a pixel, and
+// every down span of the timeline falls in a down column; a window without down time has none.
+TEST(ReportHtmlTest, AStripOfMoreSpansThanPixelsHasAColumnAPixel) {
+  std::vector<ProbeRun> runs;
+  const TimestampMs t0 = 1'760'400'000'000;
+  for (TimestampMs t = t0; t < t0 + 86'400'000; t += 10'000) {
+    ProbeRun run;
+    run.key = {"carbon", "http"};
+    run.ts_ms = t;
+    run.success = (t / 10'000) % 13 != 0;  // down one run in 13
+    run.valid_for_ms = 15'000;
+    runs.push_back(run);
+  }
+  const Report r =
+      ComputeReport(runs, "carbon", Objective{}, t0, t0 + 86'400'000, t0 + 86'400'000);
+  ASSERT_GT(r.timeline.size(), 1'000u);
+  const std::string html = RenderReportHtml(r);
+  const std::string strip = html.substr(0, html.find("</svg>"));
+  const std::regex rect(R"re(<rect class="(up|down|unknown|excluded)" x="([0-9.]+)" y="28" )re"
+                        R"re(width="([0-9.]+)")re");
+  struct Column {
+    std::string state;
+    double x0, x1;
+  };
+  std::vector<Column> columns;
+  for (auto it = std::sregex_iterator(strip.begin(), strip.end(), rect);
+       it != std::sregex_iterator(); ++it) {
+    const double x0 = std::stod((*it)[2]);
+    columns.push_back({(*it)[1], x0, x0 + std::stod((*it)[3])});
+  }
+  ASSERT_GE(columns.size(), 900u);
+  EXPECT_LE(columns.size(), 960u);
+  size_t down_spans = 0;
+  for (const StateSpan& s : r.timeline) {
+    if (s.state != HealthState::kDown) continue;
+    ++down_spans;
+    const TimestampMs middle = (s.start_ms + s.end_ms) / 2;
+    const double x = 20 + 960.0 * static_cast<double>(middle - t0) / 86'400'000;
+    const auto at = std::find_if(columns.begin(), columns.end(),
+                                 [&](const Column& c) { return c.x0 <= x && x < c.x1; });
+    ASSERT_NE(at, columns.end()) << x;
+    EXPECT_EQ(at->state, "down") << x;
+  }
+  EXPECT_GT(down_spans, 500u);
+
+  // No down time, but as many spans: the runs that were down say nothing (unknown) instead.
+  for (ProbeRun& run : runs) {
+    if (!run.success) run.valid_for_ms = 0;
+    run.success = true;
+  }
+  const Report up =
+      ComputeReport(runs, "carbon", Objective{}, t0, t0 + 86'400'000, t0 + 86'400'000);
+  ASSERT_GT(up.timeline.size(), 1'000u);
+  const std::string up_html = RenderReportHtml(up);
+  EXPECT_EQ(Count(up_html, "<rect class=\"down\""), 0u);
+  EXPECT_GE(Count(up_html, "<rect class=\"up\""), 900u);
 }
 
 }  // namespace

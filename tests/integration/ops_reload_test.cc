@@ -124,6 +124,51 @@ TEST_F(OpsReloadTest, SighupAndHttpReloadApplyGoodConfigAndRefuseBadOne) {
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
+// A reload's config is what the live figures are of at once: with the refresher an hour away, a
+// failing probe removed by SIGHUP leaves the figures (and the overview) of the probe that stays,
+// always up by its target's own count, before the next periodic refresh.
+TEST_F(OpsReloadTest, ASighupRefreshesTheLiveFiguresAtOnce) {
+  const std::string path = dir_.File("obsmon.yml");
+  const std::string failing =
+      "      - {name: refused, kind: tcp, address: \"127.0.0.1:1\", interval: 200ms, "
+      "timeout: 150ms}\n";
+  auto config = [&](const std::string& extra) {
+    std::string c = Config(HealthComponentYaml("web", target_.port(), extra));
+    c.replace(c.find("uptime_refresh: 500ms"), 21, "uptime_refresh: 1h");
+    return c;
+  };
+  WriteWholeFile(path, config(failing));
+  int port = 0;
+  auto obsmon = StartObsmon(path, dir_.File("obsmon.log"), &port);
+  ASSERT_GT(port, 0) << obsmon->Output();
+  httplib::Client c("127.0.0.1", port);
+  auto uptime = [&]() -> std::optional<double> {
+    auto res = c.Get("/api/v1/components/web");
+    if (!res || res->status != 200) return std::nullopt;
+    auto j = nlohmann::json::parse(res->body, nullptr, false);
+    const auto& d = j.contains("data") ? j["data"] : j;
+    if (!d.contains("window") || !d["window"].is_object()) return std::nullopt;
+    const auto& u = d["window"]["uptime_ratio"];
+    return u.is_number() ? std::optional<double>(u.get<double>()) : std::nullopt;
+  };
+  // Both probes have run and been stored; the figures are still those of the start.
+  ASSERT_TRUE(WaitUntil([&] {
+    auto runs = MetricValue(Metrics(c), "obsmon_probe_runs_total",
+                            "probe=\"refused\",result=\"failure\"");
+    return runs && *runs >= 5;
+  })) << Metrics(c);
+  std::this_thread::sleep_for(1500ms);  // past the writer's group commit
+  const auto before = uptime();
+  EXPECT_NE(before, std::optional<double>(1.0));
+  WriteWholeFile(path, config(""));
+  obsmon->Signal(SIGHUP);
+  ASSERT_TRUE(WaitUntil([&] { return uptime() == std::optional<double>(1.0); }, 10s))
+      << "uptime " << uptime().value_or(-1) << " after the reload\n" << obsmon->Output();
+  EXPECT_GT(target_.answered(), 0);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
 // Two scrape probes of one target (another path on the same host:port) with the same target
 // labels wrote one set of series for both (fresh eyes, stop 33). With a job each they are two
 // series in the database; a reload that would give them the same labels is refused at the

@@ -11,11 +11,11 @@
 #include <cmath>
 
 #include "core/duration.h"
-#include "report/overview_report.h"
 #include "render/html_template.h"
 #include "render/report_format.h"
 #include "render/status_bar.h"
 #include "render/templates/report_html.mustache.h"
+#include "report/overview_report.h"
 
 namespace obsmon {
 namespace {
@@ -50,19 +50,10 @@ std::string StripColumns(const Report& r, double left, double width, double top,
     if (bounds.empty() || t > bounds.back()) bounds.push_back(t);
   }
   bounds.push_back(to);
-  const std::vector<StateSpan> times = StateTimesPerStretch(r.timeline, bounds);
+  const std::vector<UptimeTotals> totals = TotalsPerStretch(r.timeline, bounds);
   std::string svg;
-  size_t k = 0;
-  for (size_t b = 0; b + 1 < bounds.size(); ++b) {
-    UptimeTotals t;
-    t.window_ms = bounds[b + 1] - bounds[b];
-    for (; k < times.size() && times[k].start_ms < bounds[b + 1]; ++k) {
-      const int64_t ms = times[k].end_ms - times[k].start_ms;
-      if (times[k].state == HealthState::kUp) t.up_ms += ms;
-      if (times[k].state == HealthState::kDown) t.down_ms += ms;
-      if (times[k].state == HealthState::kUnknown) t.unknown_ms += ms;
-      if (times[k].state == HealthState::kExcluded) t.excluded_ms += ms;
-    }
+  for (size_t b = 0; b < totals.size(); ++b) {
+    const UptimeTotals& t = totals[b];
     const std::string cell = CellState(t);
     const HealthState state = cell == "down"          ? HealthState::kDown
                               : cell == "up"          ? HealthState::kUp

@@ -6,6 +6,7 @@
 
 #include "core/duration.h"
 #include "report/figure_format.h"
+#include "report/overview_report.h"
 
 namespace obsmon {
 namespace {
@@ -15,19 +16,8 @@ constexpr int64_t kHourMs = 3'600'000;
 
 // The totals of the timeline's spans over [from, to).
 UptimeTotals TotalsOver(const std::vector<StateSpan>& timeline, TimestampMs from, TimestampMs to) {
-  UptimeTotals t;
-  t.window_ms = std::max<int64_t>(0, to - from);
-  for (const StateSpan& span : timeline) {
-    const int64_t ms = std::min(span.end_ms, to) - std::max(span.start_ms, from);
-    if (ms <= 0) continue;
-    switch (span.state) {
-      case HealthState::kUp: t.up_ms += ms; break;
-      case HealthState::kDown: t.down_ms += ms; break;
-      case HealthState::kUnknown: t.unknown_ms += ms; break;
-      case HealthState::kExcluded: t.excluded_ms += ms; break;
-    }
-  }
-  return t;
+  const TimestampMs bounds[] = {from, std::max(from, to)};
+  return TotalsPerStretch(timeline, bounds).front();
 }
 
 std::string Figures(const UptimeTotals& t) {

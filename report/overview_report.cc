@@ -9,14 +9,6 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kHourMs = 3'600'000;
 
-constexpr HealthState kOrder[4] = {HealthState::kUp, HealthState::kDown, HealthState::kUnknown,
-                                   HealthState::kExcluded};
-
-size_t IndexOf(HealthState state) {
-  return static_cast<size_t>(std::find(std::begin(kOrder), std::end(kOrder), state) -
-                             std::begin(kOrder));
-}
-
 // Each hour of each day from its start, and each day's end.
 std::vector<TimestampMs> HourBounds(const std::vector<PeriodDay>& days) {
   std::vector<TimestampMs> bounds;
@@ -34,25 +26,38 @@ void Release(std::vector<T>& v) {
 
 }  // namespace
 
-std::vector<StateSpan> StateTimesPerStretch(const std::vector<StateSpan>& timeline,
-                                            std::span<const TimestampMs> bounds) {
-  std::vector<StateSpan> out;
+std::vector<UptimeTotals> TotalsPerStretch(const std::vector<StateSpan>& timeline,
+                                           std::span<const TimestampMs> bounds) {
+  std::vector<UptimeTotals> out;
   size_t cursor = 0;
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
     const TimestampMs from = bounds[b];
     const TimestampMs to = bounds[b + 1];
-    int64_t ms[4] = {0, 0, 0, 0};
+    UptimeTotals& t = out.emplace_back();
+    t.window_ms = to - from;
     while (cursor < timeline.size() && timeline[cursor].end_ms <= from) ++cursor;
     for (size_t i = cursor; i < timeline.size() && timeline[i].start_ms < to; ++i) {
       const int64_t overlap =
           std::min(timeline[i].end_ms, to) - std::max(timeline[i].start_ms, from);
-      if (overlap > 0) ms[IndexOf(timeline[i].state)] += overlap;
+      if (overlap > 0) AddToTotals(t, timeline[i].state, overlap);
     }
-    TimestampMs at = from;
-    for (size_t s = 0; s < 4; ++s) {
-      if (ms[s] == 0) continue;
-      out.push_back({at, at + ms[s], kOrder[s]});
-      at += ms[s];
+  }
+  return out;
+}
+
+std::vector<StateSpan> StateTimesPerStretch(const std::vector<StateSpan>& timeline,
+                                            std::span<const TimestampMs> bounds) {
+  const std::vector<UptimeTotals> totals = TotalsPerStretch(timeline, bounds);
+  std::vector<StateSpan> out;
+  for (size_t b = 0; b < totals.size(); ++b) {
+    TimestampMs at = bounds[b];
+    for (const auto& [state, ms] : {std::pair{HealthState::kUp, totals[b].up_ms},
+                                    std::pair{HealthState::kDown, totals[b].down_ms},
+                                    std::pair{HealthState::kUnknown, totals[b].unknown_ms},
+                                    std::pair{HealthState::kExcluded, totals[b].excluded_ms}}) {
+      if (ms == 0) continue;
+      out.push_back({at, at + ms, state});
+      at += ms;
     }
   }
   return out;

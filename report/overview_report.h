@@ -27,6 +27,11 @@ namespace obsmon {
 // whole timeline.
 void CompactForOverview(Report& report);
 
+// The totals of `timeline` (ordered, disjoint) within each stretch [bounds[i], bounds[i + 1])
+// (window_ms: the stretch's length), one a stretch. `bounds` ascending.
+std::vector<UptimeTotals> TotalsPerStretch(const std::vector<StateSpan>& timeline,
+                                           std::span<const TimestampMs> bounds);
+
 // The time of each state of `timeline` (ordered, disjoint) within each stretch
 // [bounds[i], bounds[i + 1]) as at most four consecutive spans from the stretch's start (up,
 // down, unknown, excluded, in that order): a stretch's totals are exact, where in it each state

@@ -112,21 +112,7 @@ size_t DayAt(const std::vector<DaySummary>& days, TimestampMs ts) {
 void AddOverlap(UptimeTotals& totals, const StateSpan& span, TimestampMs from, TimestampMs to) {
   TimestampMs s = std::max(span.start_ms, from);
   TimestampMs e = std::min(span.end_ms, to);
-  if (s >= e) return;
-  switch (span.state) {
-    case HealthState::kUp:
-      totals.up_ms += e - s;
-      break;
-    case HealthState::kDown:
-      totals.down_ms += e - s;
-      break;
-    case HealthState::kUnknown:
-      totals.unknown_ms += e - s;
-      break;
-    case HealthState::kExcluded:
-      totals.excluded_ms += e - s;
-      break;
-  }
+  if (s < e) AddToTotals(totals, span.state, e - s);
 }
 
 // The days (report/period_days.h) begun in [from, evaluated_to) with their share of the timeline

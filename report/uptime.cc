@@ -127,23 +127,6 @@ void Append(std::vector<StateSpan>& timeline, TimestampMs start, TimestampMs end
   }
 }
 
-void AddToTotals(UptimeTotals& totals, HealthState state, int64_t len) {
-  switch (state) {
-    case HealthState::kUp:
-      totals.up_ms += len;
-      break;
-    case HealthState::kDown:
-      totals.down_ms += len;
-      break;
-    case HealthState::kUnknown:
-      totals.unknown_ms += len;
-      break;
-    case HealthState::kExcluded:
-      totals.excluded_ms += len;
-      break;
-  }
-}
-
 // The sweep over the window: at each step every source (excluded intervals, each probe) says
 // its state at t and when it next changes; the combined state holds until the earliest change.
 // Each step ends at a segment or interval boundary, so it is linear in segments for a few probes.
@@ -262,6 +245,23 @@ class IncidentBuilder {
 };
 
 }  // namespace
+
+void AddToTotals(UptimeTotals& totals, HealthState state, int64_t len) {
+  switch (state) {
+    case HealthState::kUp:
+      totals.up_ms += len;
+      break;
+    case HealthState::kDown:
+      totals.down_ms += len;
+      break;
+    case HealthState::kUnknown:
+      totals.unknown_ms += len;
+      break;
+    case HealthState::kExcluded:
+      totals.excluded_ms += len;
+      break;
+  }
+}
 
 std::vector<TimeInterval> NormalizeIntervals(std::vector<TimeInterval> intervals,
                                              TimestampMs from_ms, TimestampMs to_ms) {

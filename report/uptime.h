@@ -113,6 +113,9 @@ struct UptimeResult {
   std::vector<std::string> health_probes;
 };
 
+// Adds `len` milliseconds of `state` to `totals`.
+void AddToTotals(UptimeTotals& totals, HealthState state, int64_t len);
+
 // Computes the combined health of one component. `runs` are the component's runs as
 // storage::Reader::ProbeRuns returns them (any probe order; runs of one probe are sorted by ts_ms
 // here if they are not already), including the last run of each probe before the window. Runs of

@@ -59,6 +59,16 @@ std::string OneLine(std::string_view text) {
   return out;
 }
 
+std::string ListedCount(size_t listed, uint64_t not_listed) {
+  if (not_listed == 0) return std::to_string(listed);
+  return fmt::format("{}, the {} longest listed", listed + not_listed, listed);
+}
+
+uint64_t IncidentNumber(const Report& report, size_t i) {
+  const uint64_t number = report.incidents[i].number;
+  return number != 0 ? number : i + 1;
+}
+
 Result<RenderedReport> RenderReportAs(const Report& report, const std::string& format) {
   if (format == "json") return RenderedReport{"application/json", RenderReportJson(report)};
   if (format == "markdown" || format == "md") {

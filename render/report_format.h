@@ -48,6 +48,12 @@ std::string EscapeMarkdown(std::string_view text);
 // Makes probe text safe for a terminal line: control characters (newlines, ESC sequences) become
 // a space; trailing spaces are dropped.
 std::string OneLine(std::string_view text);
+// How many of a list a report has: "12", or "60396, the 1000 longest listed" when it lists only
+// some of them (ReportOptions::max_listed).
+std::string ListedCount(size_t listed, uint64_t not_listed);
+// Incident i's number in its window (Incident::number; its place in the list for a report made
+// by hand, which leaves the numbers 0).
+uint64_t IncidentNumber(const Report& report, size_t i);
 
 struct RenderedReport {
   std::string content_type;  // "application/json", "text/markdown; charset=utf-8", ...

@@ -16,6 +16,7 @@
 #include "render/status_bar.h"
 #include "render/templates/report_html.mustache.h"
 #include "report/overview_report.h"
+#include "report/report_uptime_fold.h"
 
 namespace obsmon {
 namespace {
@@ -40,16 +41,11 @@ const char* StateColor(HealthState s) {
 // component flapping every 30 s: 40,000 of them, 9 MB of SVG and most of the page's memory):
 // one rect a pixel of evaluated time, in the state of its totals as the overview's cells
 // (CellState: any down time is down), titled with them.
+// The columns are report/report_uptime_fold.h's StripBounds, which a timeline kept per stretch
+// (Report::timeline_per_stretch) has for bounds: its columns are exact.
 std::string StripColumns(const Report& r, double left, double width, double top, double height) {
-  const TimestampMs to = std::max(r.from_ms, std::min(r.to_ms, r.evaluated_to_ms));
   const double span = static_cast<double>(std::max<int64_t>(1, r.to_ms - r.from_ms));
-  std::vector<TimestampMs> bounds;
-  for (int px = 0; px <= static_cast<int>(width); ++px) {
-    const TimestampMs t = r.from_ms + static_cast<TimestampMs>(std::llround(span * px / width));
-    if (t >= to) break;
-    if (bounds.empty() || t > bounds.back()) bounds.push_back(t);
-  }
-  bounds.push_back(to);
+  const std::vector<TimestampMs> bounds = StripBounds(r.from_ms, r.to_ms, r.evaluated_to_ms);
   const std::vector<UptimeTotals> totals = TotalsPerStretch(r.timeline, bounds);
   std::string svg;
   for (size_t b = 0; b < totals.size(); ++b) {
@@ -76,7 +72,7 @@ std::string StripColumns(const Report& r, double left, double width, double top,
 // the spans outnumber the strip's pixels: StripColumns), incidents numbered above it, day ticks
 // below. x is proportional to time over [from, to).
 std::string AvailabilityStrip(const Report& r) {
-  constexpr double kW = 960, kLeft = 20, kTop = 28, kH = 36;
+  constexpr double kW = kStripColumns, kLeft = 20, kTop = 28, kH = 36;
   const double span = static_cast<double>(std::max<int64_t>(1, r.to_ms - r.from_ms));
   auto x = [&](TimestampMs t) {
     return kLeft + kW * static_cast<double>(std::clamp(t, r.from_ms, r.to_ms) - r.from_ms) / span;
@@ -90,7 +86,7 @@ std::string AvailabilityStrip(const Report& r) {
       "</pattern></defs>"
       "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#f2f2f2\" stroke=\"#bbb\"/>",
       kLeft, kTop, kW, kH);
-  if (r.timeline.size() > static_cast<size_t>(kW)) {
+  if (r.timeline_per_stretch || r.timeline.size() > static_cast<size_t>(kW)) {
     svg += StripColumns(r, kLeft, kW, kTop, kH);
   } else {
     for (const StateSpan& s : r.timeline) {
@@ -109,7 +105,7 @@ std::string AvailabilityStrip(const Report& r) {
     svg += fmt::format(
         "<g class=\"incident\"><path d=\"M{0:.2f},{1} l-5,-9 h10 z\" fill=\"#d93f3f\"/>"
         "<text x=\"{0:.2f}\" y=\"{2}\" text-anchor=\"middle\" font-size=\"10\">{3}</text></g>",
-        cx, kTop - 1, kTop - 12, i + 1);
+        cx, kTop - 1, kTop - 12, IncidentNumber(r, i));
   }
   // Day ticks at UTC midnights.
   for (TimestampMs d = (r.from_ms / kDayMs) * kDayMs; d <= r.to_ms; d += kDayMs) {
@@ -390,13 +386,13 @@ void AddDaysView(const Report& r, View& v) {
 }
 
 void AddIncidentsView(const Report& r, View& v) {
-  v.set("incident_count", std::to_string(r.incidents.size()));
+  v.set("incident_count", ListedCount(r.incidents.size(), r.incidents_not_listed));
   v.set("has_incidents", !r.incidents.empty());
   View incidents = ViewList();
   for (size_t i = 0; i < r.incidents.size(); ++i) {
     const auto& inc = r.incidents[i];
     View row;
-    row.set("number", std::to_string(i + 1));
+    row.set("number", std::to_string(IncidentNumber(r, i)));
     row.set("start", FormatUtcSeconds(inc.start_ms));
     row.set("end", inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms));
     row.set("duration", HumanDurationMs(inc.duration_ms()));
@@ -500,7 +496,7 @@ void AddExcludedAndGapsView(const Report& r, View& v) {
   std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
     return a.length_ms() > b.length_ms();
   });
-  v.set("gap_count", std::to_string(gaps.size()));
+  v.set("gap_count", std::to_string(r.GapCount()));
   v.set("gaps_unknown", HumanDurationMs(r.totals.unknown_ms));
   v.set("has_gaps", !gaps.empty());
   View longest = ViewList();
@@ -508,7 +504,7 @@ void AddExcludedAndGapsView(const Report& r, View& v) {
     longest.push_back(IntervalView(gaps[i].start_ms, gaps[i].end_ms));
   }
   v.set("gaps", longest);
-  if (gaps.size() > 10) v.set("more_gaps", std::to_string(gaps.size() - 10));
+  if (r.GapCount() > 10) v.set("more_gaps", std::to_string(r.GapCount() - 10));
   v.set("health_probes", fmt::format("{}", fmt::join(r.health_probes, ", ")));
 }
 

@@ -142,8 +142,9 @@ json ProjectionJson(const Report& r) {
   };
 }
 
-json IncidentJson(const Incident& inc) {
+json IncidentJson(const Incident& inc, uint64_t number) {
   return {
+      {"number", number},
       {"start", Time(inc.start_ms)},
       {"start_ms", inc.start_ms},
       {"end", Time(inc.end_ms)},
@@ -329,6 +330,7 @@ std::string RenderReportJson(const Report& r) {
   }
   out["latency_by_probe"] = LatencyByProbe(r);
   out["incidents"] = nullptr;  // written an element at a time, below
+  out["incidents_not_listed"] = r.incidents_not_listed;
   out["checks"] = Checks(r);
   out["days"] = Days(r);
   out["health_probes"] = r.health_probes;
@@ -337,6 +339,7 @@ std::string RenderReportJson(const Report& r) {
   out["log_lines"] = LogLines(r);
   out["alerts_fired"] = AlertsFired(r);
   out["monitoring_gaps"] = nullptr;  // likewise
+  out["monitoring_gaps_not_listed"] = r.gaps_not_listed;
   if (!r.usage.empty()) out["component_usage"] = ComponentUsageJson(r);
   // What out.dump(2) would print, but the lists that grow with the window's state changes
   // (incidents, gaps) made an element at a time. Probe reasons may hold invalid UTF-8: replaced
@@ -348,7 +351,8 @@ std::string RenderReportJson(const Report& r) {
     first = false;
     text += "  " + json(key).dump() + ": ";
     if (key == "incidents") {
-      AppendArray(text, r.incidents.size(), [&](size_t i) { return IncidentJson(r.incidents[i]); });
+      AppendArray(text, r.incidents.size(),
+                  [&](size_t i) { return IncidentJson(r.incidents[i], IncidentNumber(r, i)); });
     } else if (key == "monitoring_gaps") {
       AppendArray(text, r.gaps.size(),
                   [&](size_t i) { return Interval(r.gaps[i].start_ms, r.gaps[i].end_ms); });

@@ -152,7 +152,7 @@ void AddFigures(const Report& r, std::string& out) {
   }
   Line(out, fmt::format("| Alerts fired | {} |", r.alerts.size()));
   Line(out,
-       fmt::format("| Monitoring gaps | {} ({}) |", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
+       fmt::format("| Monitoring gaps | {} ({}) |", r.GapCount(), HumanDurationMs(t.unknown_ms)));
   Line(out, fmt::format("| Health probes | {} |",
                         r.health_probes.empty()
                             ? std::string("-")
@@ -161,7 +161,8 @@ void AddFigures(const Report& r, std::string& out) {
 }
 
 void AddIncidents(const Report& r, std::string& out) {
-  Line(out, fmt::format("### Incidents ({})", r.incidents.size()));
+  Line(out, fmt::format("### Incidents ({})",
+                        ListedCount(r.incidents.size(), r.incidents_not_listed)));
   Line(out, "");
   if (r.incidents.empty()) {
     Line(out, "No incidents.");
@@ -170,7 +171,7 @@ void AddIncidents(const Report& r, std::string& out) {
     Line(out, "|---|-------------|-----------|----------|----------------|--------------|");
     for (size_t i = 0; i < r.incidents.size(); ++i) {
       const auto& inc = r.incidents[i];
-      Line(out, fmt::format("| {} | {}{} | {} | {} | {} | {}: {} |", i + 1,
+      Line(out, fmt::format("| {} | {}{} | {} | {} | {} | {}: {} |", IncidentNumber(r, i),
                             FormatUtcSeconds(inc.start_ms),
                             inc.began_before_window ? " (before window)" : "",
                             inc.ongoing ? std::string("ongoing") : FormatUtcSeconds(inc.end_ms),
@@ -281,14 +282,16 @@ void AddGaps(const Report& r, std::string& out) {
   std::stable_sort(gaps.begin(), gaps.end(), [](const TimeInterval& a, const TimeInterval& b) {
     return a.length_ms() > b.length_ms();
   });
-  Line(out, fmt::format("### Monitoring gaps ({}, {} unknown)", r.gaps.size(),
+  Line(out, fmt::format("### Monitoring gaps ({}, {} unknown)", r.GapCount(),
                         HumanDurationMs(r.totals.unknown_ms)));
   Line(out, "");
   for (size_t i = 0; i < gaps.size() && i < kListed; ++i) {
     Line(out, fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
                           FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
   }
-  if (gaps.size() > kListed) Line(out, fmt::format("- … and {} shorter", gaps.size() - kListed));
+  if (r.GapCount() > kListed) {
+    Line(out, fmt::format("- … and {} shorter", r.GapCount() - kListed));
+  }
   Line(out, "");
 }
 
@@ -298,13 +301,15 @@ void AddDayIncidents(const Report& r, const DaySummary& d, std::string& out) {
   size_t listed = 0;
   for (const Incident& inc : r.incidents) {
     if (inc.start_ms < d.start_ms || inc.start_ms >= d.end_ms) continue;
-    if (++listed > kListed) continue;
+    if (++listed > kListed) break;
     Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc.start_ms),
                           HumanDurationMs(inc.end_ms - inc.start_ms),
                           inc.ongoing ? " (ongoing)" : "", EscapeMarkdown(inc.first_probe),
                           Reason(inc.first_reason)));
   }
-  if (listed > kListed) Line(out, fmt::format("  - … and {} more", listed - kListed));
+  // The day counts the incidents the report does not list too (ReportOptions::max_listed).
+  const uint64_t shown = std::min(listed, kListed);
+  if (d.incidents > shown) Line(out, fmt::format("  - … and {} more", d.incidents - shown));
 }
 
 // The figures of one day: the body of its "### Day N" section and of its comment.

@@ -107,18 +107,19 @@ void AddEvidence(const Report& r, std::string& out) {
                      fig(res->memory_p50_mb, "MB"), fig(res->memory_max_mb, "MB"), res->restarts));
   }
   Line(out,
-       fmt::format("Gaps          {} ({} unknown)", r.gaps.size(), HumanDurationMs(t.unknown_ms)));
+       fmt::format("Gaps          {} ({} unknown)", r.GapCount(), HumanDurationMs(t.unknown_ms)));
   Line(out, fmt::format("Health probes {}", OneLine(Joined(r.health_probes))));
 }
 
 // One line per incident.
 void AddIncidents(const Report& r, std::string& out) {
   Line(out, "");
-  Line(out, fmt::format("Incidents ({})", r.incidents.size()));
+  Line(out, fmt::format("Incidents ({})", ListedCount(r.incidents.size(), r.incidents_not_listed)));
   for (size_t i = 0; i < r.incidents.size(); ++i) {
     const auto& inc = r.incidents[i];
     Line(out, fmt::format(
-                  "  #{} {} .. {}  {}{}{}  [{}] {}: {}", i + 1, FormatUtcSeconds(inc.start_ms),
+                  "  #{} {} .. {}  {}{}{}  [{}] {}: {}", IncidentNumber(r, i),
+                  FormatUtcSeconds(inc.start_ms),
                   inc.ongoing ? std::string("now") : FormatUtcSeconds(inc.end_ms),
                   HumanDurationMs(inc.duration_ms()), inc.ongoing ? " ONGOING" : "",
                   inc.began_before_window ? " (began before window)" : "",

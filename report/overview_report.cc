@@ -9,8 +9,14 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kHourMs = 3'600'000;
 
-// Each hour of each day from its start, and each day's end.
-std::vector<TimestampMs> HourBounds(const std::vector<PeriodDay>& days) {
+template <typename T>
+void Release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+
+}  // namespace
+
+std::vector<TimestampMs> DayHourBounds(const std::vector<PeriodDay>& days) {
   std::vector<TimestampMs> bounds;
   for (const PeriodDay& d : days) {
     for (TimestampMs h = d.start_ms; h < d.end_ms; h += kHourMs) bounds.push_back(h);
@@ -18,13 +24,6 @@ std::vector<TimestampMs> HourBounds(const std::vector<PeriodDay>& days) {
   if (!days.empty()) bounds.push_back(days.back().end_ms);
   return bounds;
 }
-
-template <typename T>
-void Release(std::vector<T>& v) {
-  std::vector<T>().swap(v);
-}
-
-}  // namespace
 
 std::vector<UptimeTotals> TotalsPerStretch(const std::vector<StateSpan>& timeline,
                                            std::span<const TimestampMs> bounds) {
@@ -90,17 +89,13 @@ void CompactForOverview(Report& r) {
 }
 
 OverviewUptimeFold::OverviewUptimeFold(const std::vector<PeriodDay>& days)
-    : days_(days), bounds_(HourBounds(days)), by_day_(days.size(), 0) {}
+    : days_(days), bounds_(DayHourBounds(days)), by_day_(days.size(), 0) {}
 
 void OverviewUptimeFold::Fold(UptimeResult& up) {
   if (up.incidents.size() > 1) {
     for (auto it = up.incidents.begin(); it + 1 != up.incidents.end(); ++it) {
       ++folded_;
-      auto day = std::upper_bound(days_.begin(), days_.end(), it->start_ms,
-                                  [](TimestampMs t, const PeriodDay& d) { return t < d.start_ms; });
-      if (day != days_.begin() && it->start_ms < (day - 1)->end_ms) {
-        ++by_day_[static_cast<size_t>(day - 1 - days_.begin())];
-      }
+      if (auto day = PeriodDayAt(days_, it->start_ms)) ++by_day_[*day];
     }
     up.incidents.erase(up.incidents.begin(), up.incidents.end() - 1);
   }

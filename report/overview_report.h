@@ -27,6 +27,9 @@ namespace obsmon {
 // whole timeline.
 void CompactForOverview(Report& report);
 
+// Each hour of each day (ordered, contiguous) from the day's start, and the last day's end.
+std::vector<TimestampMs> DayHourBounds(const std::vector<PeriodDay>& days);
+
 // The totals of `timeline` (ordered, disjoint) within each stretch [bounds[i], bounds[i + 1])
 // (window_ms: the stretch's length), one a stretch. `bounds` ascending.
 std::vector<UptimeTotals> TotalsPerStretch(const std::vector<StateSpan>& timeline,

@@ -41,6 +41,13 @@ std::string LocalMinute(TimestampMs local_ms, bool seconds) {
 
 }  // namespace
 
+std::optional<size_t> PeriodDayAt(const std::vector<PeriodDay>& days, TimestampMs t) {
+  auto day = std::upper_bound(days.begin(), days.end(), t,
+                              [](TimestampMs at, const PeriodDay& d) { return at < d.start_ms; });
+  if (day == days.begin() || t >= (day - 1)->end_ms) return std::nullopt;
+  return static_cast<size_t>(day - 1 - days.begin());
+}
+
 std::vector<PeriodDay> PeriodDays(TimestampMs from_ms, TimestampMs to_ms,
                                   const std::optional<TimeZone>& zone) {
   std::vector<PeriodDay> days;

@@ -33,6 +33,10 @@ inline constexpr size_t kMaxPeriodDays = 4000;
 std::vector<PeriodDay> PeriodDays(TimestampMs from_ms, TimestampMs to_ms,
                                   const std::optional<TimeZone>& zone);
 
+// The index into `days` (ordered, contiguous, as PeriodDays returns them) of the day holding
+// `t`; nullopt when none does.
+std::optional<size_t> PeriodDayAt(const std::vector<PeriodDay>& days, TimestampMs t);
+
 // "2026-10-16" (the local date of the day's start) and
 // "Day 3 — 2026-10-16 06:36 → 2026-10-17 06:36 UTC" (local times and the zone's name with a
 // zone; seconds only when the boundary has them).

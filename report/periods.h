@@ -78,6 +78,8 @@ struct PeriodReportRequest {
   storage::ReadMemory read_memory;
   // ReportOptions::latency_from: an earlier report whose latency figures may stand in this one.
   const Report* latency_from = nullptr;
+  // ReportOptions::max_listed: the longest this many incidents and gaps are listed (0: all).
+  size_t max_listed = ReportOptions{}.max_listed;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the

@@ -13,6 +13,7 @@
 #include "report/log_match_counts.h"
 #include "report/overview_report.h"
 #include "report/period_days.h"
+#include "report/report_uptime_fold.h"
 #include "report/window_latency.h"
 
 namespace obsmon {
@@ -475,12 +476,13 @@ UptimeOptions UptimeOptionsOf(const ReportOptions& options, TimestampMs from_ms,
 
 // Every figure of the report but latency, and no verdict yet (Decide needs the latency): the
 // latency is read in passes (WindowLatency) from memory or from storage. `up` is the window's
-// uptime (UptimeOptionsOf), folded by `fold` when it is a report for the overview.
+// uptime (UptimeOptionsOf), folded by `fold` when it is a report for the overview, else by
+// `listed` (finished).
 Report ReportWithoutLatency(UptimeResult up, std::span<const ProbeRun> check_runs,
                             const std::string& component, const Objective& objective,
                             TimestampMs from_ms, TimestampMs to_ms, TimestampMs now_ms,
-                            const ReportOptions& options,
-                            const OverviewUptimeFold* fold = nullptr) {
+                            const ReportOptions& options, const OverviewUptimeFold* fold,
+                            ReportUptimeFold* listed) {
   Report r;
   r.component = component;
   r.objective = objective;
@@ -509,15 +511,20 @@ Report ReportWithoutLatency(UptimeResult up, std::span<const ProbeRun> check_run
       NormalizeIntervals(r.excluded, from_ms, r.evaluated_to_ms);
 
   r.days = BuildDays(r, up.timeline, options.time_zone);
+  const std::vector<uint64_t>* not_listed_by_day = nullptr;
   if (fold != nullptr) {
     r.incidents_not_listed = fold->folded();
-    for (size_t i = 0; i < r.days.size() && i < fold->folded_by_day().size(); ++i) {
-      r.days[i].incidents += fold->folded_by_day()[i];
-    }
-  } else {
-    for (const StateSpan& span : up.timeline) {
-      if (span.state == HealthState::kUnknown) r.gaps.push_back({span.start_ms, span.end_ms});
-    }
+    not_listed_by_day = &fold->folded_by_day();
+  } else if (listed != nullptr) {
+    r.incidents_not_listed = listed->incidents_not_listed();
+    not_listed_by_day = &listed->not_listed_by_day();
+    r.gaps = listed->TakeListedGaps();
+    r.gaps_not_listed = listed->gaps_not_listed();
+    r.timeline_per_stretch = listed->timeline_per_stretch();
+  }
+  for (size_t i = 0; not_listed_by_day && i < r.days.size() && i < not_listed_by_day->size();
+       ++i) {
+    r.days[i].incidents += (*not_listed_by_day)[i];
   }
   r.timeline = std::move(up.timeline);
   SummarizeLogs(r, options);
@@ -605,9 +612,13 @@ Report ComputeReportFromInput(const ReportInput& input, const std::string& compo
     std::copy_if(spans.begin(), spans.end(), std::back_inserter(own), mine);
     spans = own;
   }
-  Report r = ReportWithoutLatency(
-      ComputeUptime(spans, UptimeOptionsOf(options, from_ms, to_ms, now_ms)), input.check_runs,
-      component, objective, from_ms, to_ms, now_ms, options);
+  UptimeResult up = ComputeUptime(spans, UptimeOptionsOf(options, from_ms, to_ms, now_ms));
+  ReportUptimeFold listed(PeriodDays(from_ms, to_ms, options.time_zone), from_ms, to_ms,
+                          up.evaluated_to_ms, options.max_listed);
+  listed.TakeGaps(up);
+  listed.Finish(up);
+  Report r = ReportWithoutLatency(std::move(up), input.check_runs, component, objective, from_ms,
+                                  to_ms, now_ms, options, nullptr, &listed);
   WindowLatency latency(r, options.health_probes);
   do {
     for (const storage::HourDurations& g : input.health_durations) latency.Visit(g);
@@ -660,7 +671,13 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
   bool any_span = false;
   const UptimeOptions uptime_options = UptimeOptionsOf(options, from_ms, to_ms, now_ms);
   std::optional<OverviewUptimeFold> fold;
-  if (options.for_overview) fold.emplace(PeriodDays(from_ms, to_ms, options.time_zone));
+  std::optional<ReportUptimeFold> listed;
+  if (options.for_overview) {
+    fold.emplace(PeriodDays(from_ms, to_ms, options.time_zone));
+  } else {
+    listed.emplace(PeriodDays(from_ms, to_ms, options.time_zone), from_ms, to_ms, evaluated_to,
+                   options.max_listed);
+  }
   Status read = reader.StreamRunSpans(
       component, from_ms, evaluated_to, kSpanChunkMs,
       [&](std::vector<RunSpan>& spans, TimestampMs c0, TimestampMs c1) {
@@ -669,15 +686,18 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
         chunk.from_ms = c0;
         chunk.to_ms = c1;
         UptimeResult part = ComputeUptime(std::span<const RunSpan>(spans), chunk);
+        if (listed) listed->TakeGaps(part);
         if (c0 == from_ms) {
           up = std::move(part);
         } else {
           AppendUptime(up, std::move(part));
         }
         if (fold) fold->Fold(up);
+        if (listed) listed->Fold(up);
         return Status::Ok();
       });
   if (!read.ok()) return read;
+  if (listed) listed->Finish(up);
   if (!any_span) {
     auto components = reader.Components();
     if (!components.ok()) return components.status();
@@ -708,7 +728,8 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
     }
   }
   Report report = ReportWithoutLatency(std::move(up), *checks, component, objective, from_ms, to_ms,
-                                       now_ms, with_logs, fold ? &*fold : nullptr);
+                                       now_ms, with_logs, fold ? &*fold : nullptr,
+                                       listed ? &*listed : nullptr);
   // The durations are streamed, an hour of a probe at a time, never all held (docs/report.md,
   // "How the report reads").
   std::vector<std::pair<TimestampMs, TimestampMs>> excluded;

@@ -166,9 +166,9 @@ struct Report {
 
   UptimeTotals totals;
   std::vector<Incident> incidents;
-  // Incidents of the window not in `incidents`: set only by CompactForOverview
-  // (report/overview_report.h) on the daemon's kept live report, which the overview page and the
-  // badge read; a report built for a user lists every incident and has 0 here.
+  // Incidents of the window not in `incidents`: a report for a user lists the longest
+  // ReportOptions::max_listed of them (report/report_uptime_fold.h), the daemon's kept live
+  // report none (CompactForOverview, report/overview_report.h). Each day counts them all.
   uint64_t incidents_not_listed = 0;
   uint64_t IncidentCount() const { return incidents.size() + incidents_not_listed; }
   // Successful runs of every health probe started in the evaluated window, pooled: shown as
@@ -188,10 +188,17 @@ struct Report {
   std::vector<MaintenanceWindow> maintenance;  // with reasons, clipped to [from, to), by start
   LogLineSummary logs;
   std::vector<AlertFired> alerts;  // fired in [from, evaluated_to), oldest first
-  // obsmon's own gaps: maximal UNKNOWN spans of the evaluated window (nobody was looking).
+  // obsmon's own gaps: maximal UNKNOWN spans of the evaluated window (nobody was looking); the
+  // longest ReportOptions::max_listed of them, by start, and how many more there were.
   std::vector<TimeInterval> gaps;
-  // The combined state over [from, evaluated_to) (for the HTML availability strip).
+  uint64_t gaps_not_listed = 0;
+  uint64_t GapCount() const { return gaps.size() + gaps_not_listed; }
+  // The combined state over [from, evaluated_to) (for the HTML availability strip). When
+  // `timeline_per_stretch`, it holds the time of each state per stretch of TimelineStretches
+  // (report/report_uptime_fold.h: every hour of each day and every column of the strip), not the
+  // spans as they were: set when the window had more than kTimelineSpansExact spans.
   std::vector<StateSpan> timeline;
+  bool timeline_per_stretch = false;
   std::vector<LatencyPoint> latency_hourly;  // hours with a successful run of the SLA's probes
   // Set when latency, latency_by_probe, latency_hourly and each day's latency were carried over
   // from an earlier build of the same window (ReportOptions::latency_from): the instant they
@@ -247,6 +254,11 @@ struct ReportOptions {
   // details), the timeline is kept per hour of each day and gaps are left empty. What it holds
   // while built is then bounded by 6 hours of the window's spans, not by the whole window's.
   bool for_overview = false;
+  // At most this many incidents and this many monitoring gaps are listed, the longest of each
+  // (ties: the earlier); the rest are counted (Report::incidents_not_listed, gaps_not_listed,
+  // each day's incidents). 0 lists all. What a report holds while built is then bounded by this
+  // and by the window's days, not by its state changes (docs/report.md, "How the report reads").
+  size_t max_listed = 1'000;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;
   // BuildReport only: when set and LatencyCarriesOver(*latency_from, the new report), the latency

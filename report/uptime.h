@@ -68,6 +68,9 @@ struct Incident {
   std::string first_probe;
   std::string first_reason;
   TimestampMs first_failure_ms = 0;  // ts_ms of that run (may precede start_ms)
+  // 1-based, in the window's order of incidents: set on a report's incidents (BuildReport,
+  // ComputeReport), which may list only some of them (ReportOptions::max_listed); 0 elsewhere.
+  uint64_t number = 0;
 
   int64_t duration_ms() const { return end_ms - start_ms; }
 };

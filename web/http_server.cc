@@ -248,6 +248,20 @@ std::optional<std::string> ReadDay(const httplib::Request& req, ReportQuery* q) 
   q->day = std::stoi(text);
   return std::nullopt;
 }
+
+// ?max_listed=N (0 to 999999999) into q->max_listed; the error message when it is not one.
+std::optional<std::string> ReadMaxListed(const httplib::Request& req, ReportQuery* q) {
+  if (!req.has_param("max_listed")) return std::nullopt;
+  const std::string text = req.get_param_value("max_listed");
+  bool digits = !text.empty() && text.size() <= 9;
+  for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
+  if (!digits) {
+    return "parameter 'max_listed': '" + EchoSafe(text) +
+           "' is not a count from 0 (all) to 999999999";
+  }
+  q->max_listed = static_cast<size_t>(std::stoul(text));
+  return std::nullopt;
+}
 }  // namespace
 
 void HttpServer::HandleReport(const std::string& component, const httplib::Request& req,
@@ -260,10 +274,10 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   }
   for (const auto& [key, value] : req.params) {
     if (key != "from" && key != "to" && key != "last" && key != "format" && key != "period" &&
-        key != "day") {
+        key != "day" && key != "max_listed") {
       return SendError(res, 400, "bad_data",
                        "unknown parameter '" + EchoSafe(key) +
-                           "' (known: from, to, last, period, format, day)");
+                           "' (known: from, to, last, period, format, day, max_listed)");
     }
     if (req.get_param_value_count(key) > 1) {
       return SendError(res, 400, "bad_data", "parameter '" + key + "' given more than once");
@@ -288,6 +302,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     q.period_id = id;
   }
   if (auto bad = ReadDay(req, &q)) return SendError(res, 400, "bad_data", *bad);
+  if (auto bad = ReadMaxListed(req, &q)) return SendError(res, 400, "bad_data", *bad);
   if (req.has_param("to")) {
     auto t = ParseTimestamp(req.get_param_value("to"));
     if (!t) {

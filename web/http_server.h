@@ -38,6 +38,9 @@ struct ReportQuery {
   bool explicit_window = false;
   std::optional<int64_t> period_id;  // a stored observation period
   std::optional<int> day;            // ?day=N: only Day N's comment (markdown)
+  // ?max_listed=N: at most N incidents and N gaps listed, the longest (0: all); nullopt: the
+  // report's default (ReportOptions::max_listed).
+  std::optional<size_t> max_listed;
 };
 
 struct HttpBody {

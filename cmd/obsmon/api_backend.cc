@@ -171,6 +171,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
     options = report_options_[q.component];
     if (auto it = sources_.find(q.component); it != sources_.end()) source = it->second;
   }
+  if (q.max_listed) options.max_listed = *q.max_listed;
   if (source) return StoreReport(q, *source, *objective, options);
   PeriodReportRequest request;
   request.db_path = db_path_;
@@ -182,6 +183,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   request.format = q.format;
   request.now_ms = clock_.NowMs();
   request.day = q.day;
+  request.max_listed = options.max_listed;
   auto rendered = RenderPeriodReport(request);
   if (health_) health_->Record("read", rendered.status());
   if (!rendered.ok()) return rendered.status();
@@ -322,6 +324,7 @@ Result<HttpBody> RenderReport(const std::string& db_path, const std::string& com
   request.health_probes = options.health_probes;
   request.format = format;
   request.now_ms = now_ms;
+  request.max_listed = options.max_listed;
   auto rendered = RenderPeriodReport(request);
   if (!rendered.ok()) return rendered.status();
   return HttpBody{rendered->content_type, rendered->body};

@@ -166,6 +166,7 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   req.format = a.format;
   req.now_ms = clock.NowMs();
   req.day = a.day;
+  req.max_listed = a.max_listed;
   if (r->component) {
     req.objective = r->component->objective;
     for (const auto& probe : r->component->probes) {
@@ -293,6 +294,16 @@ struct PeriodCliArgs {
   std::string rules_config, rules_component;
 };
 
+}  // namespace
+
+void AddMaxListed(CLI::App* cmd, size_t* max_listed) {
+  cmd->add_option("--max-listed", *max_listed,
+                  "List at most N incidents and N monitoring gaps, the longest; count the rest "
+                  "(default 1000; 0 lists all)");
+}
+
+namespace {
+
 void AddTarget(CLI::App* cmd, PeriodCliTarget* t) {
   cmd->add_option("-c,--config", t->config_path, "Config file: database and objective");
   cmd->add_option("--db", t->db_path, "Database path (default: the config's storage.path)");
@@ -352,6 +363,7 @@ void AddObserveCommands(CLI::App& app, const std::shared_ptr<PeriodCliArgs>& arg
   report->add_option("--day", args->report.day,
                      "Only Day N's comment for the promotion issue (with --format markdown)")
       ->check(CLI::Range(1, 4000));
+  AddMaxListed(report, &args->report.max_listed);
   AddTarget(report, &args->report.target);
   report->callback([args, period_opt, format_opt, &clock] {
     if (period_opt->count() > 0) args->report.period_id = args->period_id;

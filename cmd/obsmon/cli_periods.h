@@ -31,6 +31,7 @@
 
 #include "cmd/obsmon/period_actions.h"
 #include "core/clock.h"
+#include "report/report.h"
 
 namespace obsmon {
 
@@ -48,7 +49,11 @@ struct ObserveReportArgs {
   std::string format = "text";
   std::string output;  // file to write; empty: `out`
   std::optional<int> day;  // only Day N's comment (markdown)
+  size_t max_listed = ReportOptions{}.max_listed;  // --max-listed (0: all)
 };
+// `--max-listed N` on a report command (`obsmon report`, `obsmon observe report`).
+void AddMaxListed(CLI::App* cmd, size_t* max_listed);
+
 int CmdObserveReport(const ObserveReportArgs& args, const Clock& clock, std::ostream& out,
                      std::ostream& err);
 

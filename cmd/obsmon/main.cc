@@ -169,6 +169,7 @@ struct ReportArgs {
   std::string format = "text";
   // --source: read the runs from a Prometheus-compatible store (docs/report-from-store.md).
   std::string source_url, selector, probe_label, chunk;
+  size_t max_listed = ReportOptions{}.max_listed;
 };
 
 // The --source flags checked as the config's `source:` keys are (LoadConfig), naming the flag;
@@ -218,6 +219,7 @@ int CmdReport(const ReportArgs& a) {
     options = ReportOptionsFor(*c);
     source = SourceOptionsFor(*c, config->coverage_tolerance);
   }
+  options.max_listed = a.max_listed;
   // The flags win over the component's `source:`.
   if (!CheckSourceFlags(a)) return kExitUsage;
   if (!a.source_url.empty()) source.url = a.source_url;
@@ -336,6 +338,7 @@ int Main(int argc, char** argv) {
                      "With --source: the label naming the probe (default: probe; a "
                      "blackbox_exporter's: instance)");
   report->add_option("--chunk", ra.chunk, "With --source: the time one query reads (default 6h)");
+  AddMaxListed(report, &ra.max_listed);
 
   AddPeriodCommands(app);  // observe, maintenance, rules slo (cmd/obsmon/cli_periods.h)
   auto* version = app.add_subcommand("version", "Print obsmon's version");

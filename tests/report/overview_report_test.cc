@@ -50,6 +50,7 @@ Report FlappingReport(int every, const ReportOptions& base = {}) {
   objective.uptime_percent = 99.5;
   objective.latency_p95_ms = 50;
   ReportOptions options = base;
+  options.max_listed = 0;  // the whole report: every incident listed, which compacting drops
   // Critical and error lines of 64 KiB each (max_line_bytes allows up to 1 MiB).
   for (int i = 0; i < 6; ++i) {
     LogEvent e;

@@ -14,6 +14,7 @@
 #include "render/report_format.h"
 #include "report/overview_report.h"
 #include "report/report.h"
+#include "report/report_uptime_fold.h"
 #include "storage/storage.h"
 #include "tests/report/uptime_oracle.h"
 #include "tests/support/scratch_dir.h"
@@ -195,6 +196,124 @@ TEST_F(ReportSqliteTest, RandomHistoriesReportTheSameFromTheDatabaseAsFromTheRun
   }
 }
 
+
+// A report a user asks for is bounded by ReportOptions::max_listed and its days, not by the
+// window's state changes (report/report_uptime_fold.h): a probe flapping every few runs for two
+// days (~17,000 spans, ~8,000 incidents) is read 6 hours at a time; the report lists the K
+// longest incidents and gaps, numbered in the window's order, counts the rest, and keeps its
+// timeline per stretch. Truth: an instant-by-instant walk of the runs (tests/report/
+// uptime_oracle.h) gives the incidents, each day's incidents and totals, and each of the HTML
+// strip's columns' totals; the unbounded report gives the gaps.
+TEST_F(ReportSqliteTest, AFlappingWindowListsItsLongestIncidentsAndKeepsEveryFigureExact) {
+  std::mt19937 rng(7);
+  std::vector<ProbeRun> runs;
+  const int64_t from = kT0 + kDay;
+  const int64_t to = from + 2 * kDay;
+  const int64_t now = to + kHour;
+  bool down = false;
+  int left = 0;
+  for (int64_t ts = kT0; ts < to; ts += 4 * kSecond) {
+    if (left-- <= 0) {
+      down = !down;
+      left = 1 + static_cast<int>(rng() % 4);
+    }
+    if (rng() % 200 == 0) ts += (10 + static_cast<int64_t>(rng() % 50)) * kSecond;  // silent
+    runs.push_back(MakeRun("http", ts, !down, 6 * kSecond, "status 503"));
+  }
+  for (int64_t ts = kT0; ts < to; ts += kMinute) {
+    runs.push_back(MakeRun("tcp", ts, true, 90 * kSecond));
+  }
+  Write(runs);
+  auto reader = storage::Reader::Open(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  constexpr size_t kListed = 25;
+  ReportOptions opt;
+  opt.max_log_events = 0;
+  opt.max_listed = kListed;
+  auto got = BuildReport(**reader, "carbon", Objective{}, from, to, now, opt);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+
+  // The incidents: the kListed longest (ties: the earlier), by start, numbered in the window.
+  const Oracle oracle = Walk(runs, from, to, now, {}, kSecond);
+  ASSERT_GT(oracle.incidents.size(), kTimelineSpansExact / 2);
+  std::vector<size_t> order(oracle.incidents.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return oracle.incidents[a].end - oracle.incidents[a].start >
+           oracle.incidents[b].end - oracle.incidents[b].start;
+  });
+  order.resize(kListed);
+  std::sort(order.begin(), order.end());
+  ASSERT_EQ(got->incidents.size(), kListed);
+  EXPECT_EQ(got->IncidentCount(), oracle.incidents.size());
+  for (size_t i = 0; i < kListed; ++i) {
+    const OracleIncident& want = oracle.incidents[order[i]];
+    EXPECT_EQ(got->incidents[i].start_ms, want.start) << i;
+    EXPECT_EQ(got->incidents[i].end_ms, want.end) << i;
+    EXPECT_EQ(got->incidents[i].number, order[i] + 1) << i;
+  }
+
+  // Every day's totals and incidents, and every column of the strip, instant by instant.
+  ASSERT_TRUE(got->timeline_per_stretch);
+  const std::vector<TimestampMs> columns = StripBounds(from, to, got->evaluated_to_ms);
+  std::vector<int64_t> want_down(columns.size() - 1, 0), want_unknown(columns.size() - 1, 0);
+  std::vector<int64_t> day_down(got->days.size(), 0);
+  std::vector<uint64_t> day_incidents(got->days.size(), 0);
+  for (const OracleIncident& inc : oracle.incidents) {
+    ++day_incidents[static_cast<size_t>((inc.start - from) / kDay)];
+  }
+  std::vector<ProbeView> views;
+  std::vector<std::vector<ProbeRun>> lists(2);
+  for (const ProbeRun& run : runs) lists[run.key.probe == "http" ? 0 : 1].push_back(run);
+  for (size_t p = 0; p < 2; ++p) views.push_back({lists[p][0].key.probe, &lists[p][0], nullptr});
+  std::vector<size_t> next(2, 0);
+  for (int64_t t = from; t < got->evaluated_to_ms; t += kSecond) {
+    for (size_t p = 0; p < 2; ++p) {
+      while (next[p] < lists[p].size() && lists[p][next[p]].ts_ms <= t) ++next[p];
+      views[p].last_at_or_before = next[p] == 0 ? nullptr : &lists[p][next[p] - 1];
+    }
+    const OState state = StateAt(views, {}, t).state;
+    const auto c = static_cast<size_t>(
+        std::upper_bound(columns.begin(), columns.end(), t) - columns.begin() - 1);
+    if (state == OState::kDown) {
+      want_down[c] += kSecond;
+      day_down[static_cast<size_t>((t - from) / kDay)] += kSecond;
+    }
+    if (state == OState::kUnknown) want_unknown[c] += kSecond;
+  }
+  const std::vector<UptimeTotals> strip = TotalsPerStretch(got->timeline, columns);
+  for (size_t c = 0; c < strip.size(); ++c) {
+    ASSERT_EQ(strip[c].down_ms, want_down[c]) << "column " << c;
+    ASSERT_EQ(strip[c].unknown_ms, want_unknown[c]) << "column " << c;
+  }
+  for (size_t d = 0; d < got->days.size(); ++d) {
+    EXPECT_EQ(got->days[d].totals.down_ms, day_down[d]) << "day " << d;
+    EXPECT_EQ(got->days[d].incidents, day_incidents[d]) << "day " << d;
+  }
+  EXPECT_EQ(got->totals.down_ms, oracle.down);
+  EXPECT_EQ(got->totals.unknown_ms, oracle.unknown);
+
+  // The gaps: the kListed longest of the unbounded report's, which lists every one.
+  ReportOptions all = opt;
+  all.max_listed = 0;
+  auto whole = BuildReport(**reader, "carbon", Objective{}, from, to, now, all);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  ASSERT_EQ(whole->incidents.size(), oracle.incidents.size());
+  ASSERT_GT(whole->gaps.size(), kListed);
+  std::vector<TimeInterval> longest = whole->gaps;
+  std::stable_sort(longest.begin(), longest.end(), [](const TimeInterval& a, const TimeInterval& b) {
+    return a.length_ms() > b.length_ms();
+  });
+  longest.resize(kListed);
+  std::sort(longest.begin(), longest.end(),
+            [](const TimeInterval& a, const TimeInterval& b) { return a.start_ms < b.start_ms; });
+  EXPECT_EQ(got->gaps, longest);
+  EXPECT_EQ(got->GapCount(), whole->gaps.size());
+  // The same page whether the window was read 6 hours at a time or held whole in memory.
+  const Report held = ComputeReport(runs, "carbon", Objective{}, from, to, now, opt);
+  EXPECT_EQ(RenderReportHtml(*got), RenderReportHtml(held));
+  EXPECT_EQ(RenderReportJson(*got), RenderReportJson(held));
+}
 
 // The daemon's refresh between two reads of the latency (docs/uptime.md, "How often the live
 // figures move"): a report built with `latency_from` takes the earlier report's latency figures,

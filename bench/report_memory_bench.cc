@@ -182,7 +182,8 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
 
 // The D-day window's uptime from its spans: copied into runs (until stop 61), all read in place,
 // and 6 hours at a time (now, as BuildReport); BuildReport as the daemon's refresh asks for it (no
-// incident details); what the daemon keeps of `report` between refreshes, whole and compacted.
+// incident details); BuildReport for a user, listing every incident and the longest 1,000; what
+// the daemon keeps of `report` between refreshes, whole and compacted.
 void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report report) {
   const TimestampMs to = kFrom + days * kDay;
   obsmon::UptimeOptions options;
@@ -239,6 +240,33 @@ void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report r
     (void)obsmon::BuildReport(reader, "carbon", objective, kFrom, to, to, overview);
   });
   Print("BuildReport as the daemon's refresh (now)", days, refresh);
+  // A report a user asks for (API, CLI, pages): every incident and gap listed, as until stop 62,
+  // and the longest ReportOptions::max_listed (1,000 by default), the rest counted.
+  obsmon::ReportOptions user;
+  user.max_log_events = 0;
+  obsmon::ReportOptions every = user;
+  every.max_listed = 0;
+  size_t listed_every = 0, timeline_every = 0, listed_now = 0, timeline_now = 0;
+  uint64_t counted_now = 0;
+  const Cost all = Measure(3, [&] {
+    auto r = obsmon::BuildReport(reader, "carbon", objective, kFrom, to, to, every);
+    if (!r.ok()) return;
+    listed_every = r->incidents.size();
+    timeline_every = r->timeline.size();
+  });
+  Print("BuildReport for a user, every incident listed", days, all);
+  const Cost bounded = Measure(3, [&] {
+    auto r = obsmon::BuildReport(reader, "carbon", objective, kFrom, to, to, user);
+    if (!r.ok()) return;
+    listed_now = r->incidents.size();
+    counted_now = r->IncidentCount();
+    timeline_now = r->timeline.size();
+  });
+  Print("BuildReport for a user, 1,000 listed (now)", days, bounded);
+  std::printf("  -> incidents listed %zu of %llu (every one listed: %zu); timeline %zu spans "
+              "(every one: %zu)\n",
+              listed_now, static_cast<unsigned long long>(counted_now), listed_every,
+              timeline_now, timeline_every);
   const size_t whole = obsmon::HeapBytesOf(report);
   obsmon::CompactForOverview(report);
   std::printf("live report kept between refreshes: whole %.3f MB, compacted %.3f MB "

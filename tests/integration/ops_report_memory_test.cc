@@ -1,8 +1,9 @@
 // obsmon_uptime_live_report_bytes on the real binary beside a flapping target (issue 17, item 1:
 // memory bounded by design, and /metrics names what holds it). The daemon keeps each component's
 // live report compacted (report/overview_report.h): what it holds must not grow with the
-// incidents, while the overview page still counts every one. Truth: the target's own count of the
-// 503s it answered, each between two 200s, so each is one incident.
+// incidents, while the overview page still counts every one. A report a user asks for (API, CLI)
+// lists the longest `max_listed` incidents and counts the rest. Truth: the target's own count of
+// its outages (a 503 after a 200 opens one: flapping, each 503 is one; down, a run of them).
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -18,14 +19,25 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// /health answers 200, or while flapping 503 and 200 in turn; counts the 503s it answered.
+// /health answers 200, or while flapping 503 and 200 in turn, or while down 503; counts its
+// outages (a 503 after a 200 or none) and the 503s it answered.
 class FlappingTarget {
  public:
   FlappingTarget() {
     server_.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-      if (flapping_ && (answered_++ % 2 == 1)) {
+      const bool fail = down_ || (flapping_ && (answered_++ % 2 == 1));
+      if (fail) {
         res.status = 503;
         ++failed_;
+        if (!failing_.exchange(true)) ++outages_;
+        if (down_) {
+          const int64_t at = SteadyMs();
+          int64_t unset = 0;
+          long_first_ms_.compare_exchange_strong(unset, at);
+          long_last_ms_ = at;
+        }
+      } else {
+        failing_ = false;
       }
       res.set_content("ok", "text/plain");
     });
@@ -39,14 +51,29 @@ class FlappingTarget {
   }
   int port() const { return port_; }
   void Flap(bool on) { flapping_ = on; }
+  void Down(bool on) { down_ = on; }
   int64_t failed() const { return failed_; }
+  int64_t outages() const { return outages_; }
+  bool failing() const { return failing_; }
+  // From the first to the last 503 answered while down (ms).
+  int64_t down_ms() const { return long_last_ms_ - long_first_ms_; }
 
  private:
   httplib::Server server_;
   std::thread thread_;
   std::atomic<bool> flapping_{false};
+  std::atomic<bool> down_{false};
+  std::atomic<bool> failing_{false};
   std::atomic<int64_t> answered_{0};
   std::atomic<int64_t> failed_{0};
+  std::atomic<int64_t> outages_{0};
+  std::atomic<int64_t> long_first_ms_{0};
+  std::atomic<int64_t> long_last_ms_{0};
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
   int port_ = 0;
 };
 
@@ -56,12 +83,27 @@ std::optional<double> ReportBytes(httplib::Client& client) {
   return MetricValue(res->body, "obsmon_uptime_live_report_bytes");
 }
 
-size_t Incidents(httplib::Client& client) {
-  auto res = client.Get("/api/v1/components/web/report?format=json");
-  if (!res || res->status != 200) return 0;
-  const auto json = nlohmann::json::parse(res->body, nullptr, false);
-  const auto& r = json.contains("data") ? json["data"] : json;
-  return r.contains("incidents") ? r["incidents"].size() : 0;
+// The JSON report the API gives for `query`, or null.
+nlohmann::json ApiReport(httplib::Client& client, const std::string& query) {
+  auto res = client.Get("/api/v1/components/web/report?format=json" + query);
+  if (!res || res->status != 200) return nullptr;
+  return nlohmann::json::parse(res->body, nullptr, false);
+}
+
+// The JSON report `obsmon report` prints with these flags, run beside the daemon, or null.
+nlohmann::json CliReport(const ScratchDir& dir, const std::vector<std::string>& flags) {
+  std::vector<std::string> argv{kObsmonBinary, "report", "web", "--config", dir.File("obsmon.yml"),
+                                "--format", "json"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  auto [code, out] = RunCommand(argv, dir.File("cli.out"));
+  if (code != 0 || out.find('{') == std::string::npos) return nullptr;
+  return nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
+}
+
+// The incidents a JSON report counts: listed and not.
+int64_t CountedIncidents(const nlohmann::json& r) {
+  if (!r.is_object() || !r.contains("incidents")) return -1;
+  return static_cast<int64_t>(r["incidents"].size()) + r.value("incidents_not_listed", int64_t{0});
 }
 
 // The overview page's incident count ("Incidents" figure), or -1.
@@ -91,29 +133,66 @@ TEST(OpsReportMemoryTest, TheLiveReportHoldsTheSameBytesAfterAFlappingTargetsInc
 
   // A first incident, so that the kept report holds each kind of span it may hold.
   target.Flap(true);
-  ASSERT_TRUE(WaitUntil([&] { return target.failed() >= 1; }, 20s));
+  ASSERT_TRUE(WaitUntil([&] { return target.outages() >= 1; }, 20s));
   target.Flap(false);
-  ASSERT_TRUE(WaitUntil([&] { return OverviewIncidents(client) == target.failed(); }, 20s))
-      << OverviewIncidents(client) << " incidents on the page, the target answered "
-      << target.failed() << " 503s\n" << obsmon->Output();
+  ASSERT_TRUE(WaitUntil([&] { return OverviewIncidents(client) == target.outages(); }, 20s))
+      << OverviewIncidents(client) << " incidents on the page, the target had "
+      << target.outages() << " outages\n" << obsmon->Output();
   std::optional<double> one;
   ASSERT_TRUE(WaitUntil([&] { return (one = ReportBytes(client)) && *one > 0; }, 10s));
 
-  // 120 more, then steady again: the truth stops moving.
+  // 120 more, one outage of 15 runs, then steady again: the truth stops moving.
   target.Flap(true);
-  ASSERT_TRUE(WaitUntil([&] { return target.failed() >= 121; }, 60s));
+  ASSERT_TRUE(WaitUntil([&] { return target.outages() >= 121; }, 60s));
   target.Flap(false);
-  const int64_t failed = target.failed();
-  // Every failure one incident, on the page and in the report a user asks for.
-  ASSERT_TRUE(WaitUntil([&] { return OverviewIncidents(client) == failed; }, 20s))
-      << OverviewIncidents(client) << " incidents on the page, the target answered " << failed
-      << " 503s";
-  EXPECT_EQ(Incidents(client), static_cast<size_t>(failed));
+  ASSERT_TRUE(WaitUntil([&] { return !target.failing(); }, 20s));  // a 200 between
+  const int64_t long_one = target.outages() + 1;
+  const int64_t failed_before = target.failed();
+  target.Down(true);
+  ASSERT_TRUE(WaitUntil([&] { return target.failed() >= failed_before + 15; }, 20s));
+  target.Down(false);
+  const int64_t outages = target.outages();
+  ASSERT_EQ(outages, long_one);
+  // Every outage one incident, on the page and in the reports a user asks for.
+  ASSERT_TRUE(WaitUntil([&] { return OverviewIncidents(client) == outages; }, 20s))
+      << OverviewIncidents(client) << " incidents on the page, the target had " << outages
+      << " outages";
+  // The long outage's last runs committed (the writer commits once a second; the page counts an
+  // incident from its first failed run on).
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const nlohmann::json r = ApiReport(client, "&max_listed=1");
+        return r.is_object() && r["incidents"].size() == 1 &&
+               r["incidents"][0]["duration_ms"].get<int64_t>() >= target.down_ms() - 50;
+      },
+      20s));
+  const nlohmann::json all = ApiReport(client, "&max_listed=0");
+  EXPECT_EQ(CountedIncidents(all), outages);
+  EXPECT_EQ(all["incidents"].size(), static_cast<size_t>(outages));
+  // The longest is listed first of all, numbered where it came; the rest counted, per day too.
+  for (const nlohmann::json& r : {ApiReport(client, "&max_listed=1"),
+                                  CliReport(dir, {"--max-listed", "1"})}) {
+    ASSERT_TRUE(r.is_object()) << obsmon->Output();
+    ASSERT_EQ(r["incidents"].size(), 1u) << r.dump();
+    EXPECT_EQ(r["incidents"][0]["number"], long_one);
+    // At least from its first failing run to its last (arrival jitter aside).
+    EXPECT_GE(r["incidents"][0]["duration_ms"].get<int64_t>(), target.down_ms() - 50);
+    EXPECT_EQ(r["incidents_not_listed"], outages - 1);
+    int64_t by_day = 0;
+    for (const auto& d : r["days"]) by_day += d["incidents"].get<int64_t>();
+    EXPECT_EQ(by_day, outages);
+  }
+  // The default lists up to 1,000: all of these.
+  EXPECT_EQ(CliReport(dir, {})["incidents"].size(), static_cast<size_t>(outages));
+  auto bad = client.Get("/api/v1/components/web/report?max_listed=-1");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("parameter 'max_listed'"), std::string::npos) << bad->body;
   const std::optional<double> many = ReportBytes(client);
   ASSERT_TRUE(many);
   // The whole report would hold every incident (~120 x 200 B and more); the kept one the same
   // few hundred bytes of figures (a criterion's sentence may gain a digit).
-  EXPECT_LT(*many, *one + 256) << "after 1 incident " << *one << " B, after " << failed << " "
+  EXPECT_LT(*many, *one + 256) << "after 1 incident " << *one << " B, after " << outages << " "
                                << *many << " B";
   EXPECT_LT(*many, 16 * 1024) << *many;
   obsmon->Signal(SIGTERM);

@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,8 @@
 
 #include "core/clock.h"
 #include "core/run_span.h"
+#include "report/component_usage.h"
+#include "report/log_match_counts.h"
 #include "report/overview_report.h"
 #include "report/percentiles.h"
 #include "report/report.h"
@@ -163,12 +166,25 @@ bool Write(const std::string& path, int probes, int days, obsmon::Clock* clock) 
       r.duration_seconds = 0.005 + static_cast<double>(x % 20'000) / 1e6;
       r.valid_for_ms = 1500;
     }
+    // A log probe's counters every 5 s: 3 error lines each time, a critical one every minute.
+    if ((ts - kFrom) % 5000 == 0) {
+      const double runs = static_cast<double>((ts - kFrom) / 5000 + 1);
+      for (const auto& [severity, value] : {std::pair{"error", 3 * runs},
+                                            std::pair{"critical", std::floor(runs / 12)}}) {
+        batch.samples.push_back({"obsmon_log_matches_total",
+                                 obsmon::Labels{{"component", "carbon"}, {"probe", "log"},
+                                                {"severity", severity},
+                                                {"source", "/var/log/carbon/app.log"}},
+                                 ts, value});
+      }
+    }
     if (batch.runs.size() >= 1000) {
       written += batch.runs.size();
       while (!(*writer)->Enqueue(batch)) {
         if (!(*writer)->Flush().ok()) return false;
       }
       batch.runs.clear();
+      batch.samples.clear();
     }
   }
   written += batch.runs.size();
@@ -276,6 +292,37 @@ void UptimeFromSpans(obsmon::storage::Reader& reader, int days, obsmon::Report r
               static_cast<unsigned long long>(report.IncidentCount()));
 }
 
+// A component whose log lines were capped counts them from its log probe's counters, a week of
+// samples every refresh: held whole (until stop 62) and streamed (now), with the same counts.
+void LogCounts(obsmon::storage::Reader& reader, int days) {
+  const TimestampMs to = kFrom + days * kDay;
+  uint64_t held_errors = 0, streamed_errors = 0, streamed_critical = 0;
+  size_t samples = 0;
+  const Cost held = Measure(3, [&] {
+    auto all = reader.Samples("obsmon_log_matches_total", obsmon::Labels{{"component", "carbon"}},
+                              kFrom - 3'600'000, to);
+    if (!all.ok()) return;
+    samples = all->size();
+    std::vector<double> values;
+    for (const obsmon::Sample& s : *all) {
+      if (s.labels.Get("severity") == "error") values.push_back(s.value);
+    }
+    held_errors = static_cast<uint64_t>(std::llround(obsmon::IncreaseOf(values)));
+  });
+  Print("log match counts, samples held (stop 61)", days, held);
+  const Cost streamed = Measure(3, [&] {
+    auto counts = obsmon::ReadLogMatchCounts(reader, "carbon", kFrom, to, {"critical"}, {"error"});
+    if (!counts.ok()) return;
+    streamed_errors = counts->error;
+    streamed_critical = counts->critical;
+  });
+  Print("log match counts, streamed (now)", days, streamed);
+  std::printf("  -> %zu samples; error lines %llu held, %llu streamed (critical %llu)\n", samples,
+              static_cast<unsigned long long>(held_errors),
+              static_cast<unsigned long long>(streamed_errors),
+              static_cast<unsigned long long>(streamed_critical));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -353,6 +400,7 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  LogCounts(**reader, days);
   reader->reset();
   if (temporary) {
     std::error_code ec;

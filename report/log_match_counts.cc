@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "report/component_usage.h"
 
@@ -30,38 +31,48 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
                                                          const std::vector<std::string>& error) {
   ReportOptions::LogMatchCounts counts;
   if (to_ms <= from_ms) return counts;
-  auto samples =
-      reader.Samples(kName, Labels{{"component", component}}, from_ms - kBaselineMs, to_ms);
-  if (!samples.ok()) return samples.status();
-  // Ordered by series, then time: a series is a run of equal label sets.
-  const std::vector<Sample>& all = *samples;
-  for (size_t begin = 0; begin < all.size();) {
-    size_t end = begin + 1;
-    while (end < all.size() && all[end].labels == all[begin].labels) ++end;
-    // A copy scraped from obsmon's own /metrics (or another obsmon's) carries the component's
-    // labels too, and the target's `instance`, which a log probe's series never has.
-    if (!all[begin].labels.Get("instance").empty()) {
-      begin = end;
-      continue;
-    }
-    std::vector<double> values;  // where it stood in the hour before the window, then the window
-    for (size_t i = begin; i < end; ++i) {
-      if (std::isnan(all[i].value)) continue;
-      if (all[i].ts_ms < from_ms) {
-        values.assign(1, all[i].value);
-      } else {
-        values.push_back(all[i].value);
-      }
-    }
-    const auto lines = static_cast<uint64_t>(std::llround(std::max(0.0, IncreaseOf(values))));
-    const std::string severity = all[begin].labels.Get("severity");
+  // Samples come by series, then time (StreamSamples: a week of them is never held). Per series,
+  // IncreaseOf over where it stood in the hour before the window, then the window's values,
+  // computed as they come.
+  std::optional<Labels> current;  // a copy: the visitor's labels live only while it is called
+  bool skip = false, have_last = false;
+  double last = 0, increase = 0;
+  auto finish_series = [&] {
+    if (!current || skip) return;
+    const auto lines = static_cast<uint64_t>(std::llround(std::max(0.0, increase)));
+    const std::string severity = current->Get("severity");
     if (OneOf(critical, severity)) {
       counts.critical += lines;
     } else if (OneOf(error, severity)) {
       counts.error += lines;
     }
-    begin = end;
-  }
+  };
+  Status read = reader.StreamSamples(
+      kName, Labels{{"component", component}}, from_ms - kBaselineMs, to_ms,
+      [&](const Labels& labels, TimestampMs ts_ms, double value) {
+        if (!current || !(*current == labels)) {
+          finish_series();
+          current = labels;
+          // A copy scraped from obsmon's own /metrics (or another obsmon's) carries the
+          // component's labels too, and the target's `instance`, which a log probe's series
+          // never has.
+          skip = !labels.Get("instance").empty();
+          have_last = false;
+          increase = 0;
+        }
+        if (skip || std::isnan(value)) return;
+        if (ts_ms < from_ms || !have_last) {
+          // Before the window only the last value counts: where the series stood.
+          have_last = true;
+          last = value;
+          return;
+        }
+        const double step = value - last;
+        increase += step >= 0 ? step : value;  // after a reset the new value is all increase
+        last = value;
+      });
+  if (!read.ok()) return read;
+  finish_series();
   return counts;
 }
 

@@ -333,6 +333,45 @@ class SqliteReader final : public Reader {
     }
   }
 
+  Status StreamSamples(const std::string& name, const Labels& match, TimestampMs from_ms,
+                       TimestampMs to_ms, const SampleVisitor& visit) override {
+    try {
+      ReadTx tx(*db_);
+      const std::vector<std::pair<int64_t, Labels>> series = MatchingSeries(name, match);
+      if (series.empty()) return Status::Ok();
+      // The head (the last minute or so of every series, in time order) read once and split by
+      // series; each series' older samples then streamed from samples_by_series, head after.
+      std::unordered_map<int64_t, std::vector<std::pair<TimestampMs, double>>> head;
+      for (const auto& s : series) head.try_emplace(s.first);
+      head_between_.reset();
+      head_between_.bind(1, static_cast<int64_t>(from_ms));
+      head_between_.bind(2, static_cast<int64_t>(to_ms));
+      while (head_between_.executeStep()) {
+        auto it = head.find(head_between_.getColumn(0).getInt64());
+        if (it == head.end()) continue;
+        it->second.emplace_back(head_between_.getColumn(1).getInt64(),
+                                ValueOf(head_between_.getColumn(2)));
+      }
+      head_between_.reset();
+      for (const auto& [id, labels] : series) {
+        samples_between_.reset();
+        samples_between_.bind(1, id);
+        samples_between_.bind(2, static_cast<int64_t>(from_ms));
+        samples_between_.bind(3, static_cast<int64_t>(to_ms));
+        while (samples_between_.executeStep()) {
+          visit(labels, samples_between_.getColumn(0).getInt64(),
+                ValueOf(samples_between_.getColumn(1)));
+        }
+        samples_between_.reset();
+        for (const auto& [ts, value] : head[id]) visit(labels, ts, value);
+      }
+      return Status::Ok();
+    } catch (const SQLite::Exception& e) {
+      ResetAll();
+      return StatusFromException(e, "reading samples from " + path_);
+    }
+  }
+
   Result<std::vector<Sample>> AllSamples(TimestampMs from_ms, TimestampMs to_ms,
                                          size_t limit) override {
     try {

@@ -284,6 +284,17 @@ class Reader : public ProbeStateSource {
   // [from_ms, to_ms), ordered by series then time.
   virtual Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                               TimestampMs from_ms, TimestampMs to_ms) = 0;
+  // The same samples handed to `visit` one at a time, in the same order, without holding them
+  // all (a week of a log probe's counters every refresh: 100,000s of samples). `labels` stays
+  // valid until the next series begins. This default reads them all with Samples.
+  using SampleVisitor = std::function<void(const Labels& labels, TimestampMs ts_ms, double value)>;
+  virtual Status StreamSamples(const std::string& name, const Labels& match, TimestampMs from_ms,
+                               TimestampMs to_ms, const SampleVisitor& visit) {
+    auto all = Samples(name, match, from_ms, to_ms);
+    if (!all.ok()) return all.status();
+    for (const Sample& s : *all) visit(s.labels, s.ts_ms, s.value);
+    return Status::Ok();
+  }
   // Every sample of every series with from_ms <= ts_ms < to_ms, ordered by series then time;
   // fails when there are more than `limit` (a caller that must hold them all says how many it
   // can). What the alert rules' in-memory series are refilled from at start. (Not pure so that

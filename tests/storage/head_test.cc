@@ -200,6 +200,17 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances,
   }
   EXPECT_EQ(seen, want);
   EXPECT_EQ(seen_labels, want_labels);
+  // StreamSamples(): the same, one at a time.
+  std::vector<std::pair<TimestampMs, double>> streamed;
+  std::vector<std::string> streamed_labels;
+  ASSERT_TRUE(r->StreamSamples("m", Labels{{"component", "c"}}, kT0 - 3'600'000, kEnd,
+                               [&](const Labels& labels, TimestampMs ts, double v) {
+                                 streamed.push_back({ts, v});
+                                 streamed_labels.push_back(labels.ToString());
+                               })
+                  .ok());
+  EXPECT_EQ(streamed, want);
+  EXPECT_EQ(streamed_labels, want_labels);
 
   // AllSamples(): ordered by series id (the order of first writes), then time.
   auto all = r->AllSamples(kT0 - 3'600'000, kEnd, 1'000'000);

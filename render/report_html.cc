@@ -504,7 +504,8 @@ void AddExcludedAndGapsView(const Report& r, View& v) {
     longest.push_back(IntervalView(gaps[i].start_ms, gaps[i].end_ms));
   }
   v.set("gaps", longest);
-  if (r.GapCount() > 10) v.set("more_gaps", std::to_string(r.GapCount() - 10));
+  const size_t shown = std::min<size_t>(gaps.size(), 10);
+  if (r.GapCount() > shown) v.set("more_gaps", std::to_string(r.GapCount() - shown));
   v.set("health_probes", fmt::format("{}", fmt::join(r.health_probes, ", ")));
 }
 

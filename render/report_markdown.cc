@@ -289,27 +289,39 @@ void AddGaps(const Report& r, std::string& out) {
     Line(out, fmt::format("- {} → {} UTC ({})", FormatUtcSeconds(gaps[i].start_ms),
                           FormatUtcSeconds(gaps[i].end_ms), HumanDurationMs(gaps[i].length_ms())));
   }
-  if (r.GapCount() > kListed) {
-    Line(out, fmt::format("- … and {} shorter", r.GapCount() - kListed));
-  }
+  const size_t shown = std::min(gaps.size(), kListed);
+  if (r.GapCount() > shown) Line(out, fmt::format("- … and {} shorter", r.GapCount() - shown));
   Line(out, "");
 }
 
-// The incidents that began in day `d`, each with its first failing probe and reason.
+// The longest ten incidents that began in day `d` (ties: the earlier), by start, each with its
+// first failing probe and reason: a day of a thousand one-second blips still shows its outage.
 void AddDayIncidents(const Report& r, const DaySummary& d, std::string& out) {
   constexpr size_t kListed = 10;
-  size_t listed = 0;
+  std::vector<const Incident*> day;
   for (const Incident& inc : r.incidents) {
-    if (inc.start_ms < d.start_ms || inc.start_ms >= d.end_ms) continue;
-    if (++listed > kListed) break;
-    Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc.start_ms),
-                          HumanDurationMs(inc.end_ms - inc.start_ms),
-                          inc.ongoing ? " (ongoing)" : "", EscapeMarkdown(inc.first_probe),
-                          Reason(inc.first_reason)));
+    if (inc.start_ms >= d.start_ms && inc.start_ms < d.end_ms) day.push_back(&inc);
+  }
+  const auto longer = [](const Incident* a, const Incident* b) {
+    return a->duration_ms() != b->duration_ms() ? a->duration_ms() > b->duration_ms()
+                                                : a->start_ms < b->start_ms;
+  };
+  if (day.size() > kListed) {
+    std::nth_element(day.begin(), day.begin() + kListed, day.end(), longer);
+    day.resize(kListed);
+    std::sort(day.begin(), day.end(),
+              [](const Incident* a, const Incident* b) { return a->start_ms < b->start_ms; });
+  }
+  for (const Incident* inc : day) {
+    Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc->start_ms),
+                          HumanDurationMs(inc->end_ms - inc->start_ms),
+                          inc->ongoing ? " (ongoing)" : "", EscapeMarkdown(inc->first_probe),
+                          Reason(inc->first_reason)));
   }
   // The day counts the incidents the report does not list too (ReportOptions::max_listed).
-  const uint64_t shown = std::min(listed, kListed);
-  if (d.incidents > shown) Line(out, fmt::format("  - … and {} more", d.incidents - shown));
+  if (d.incidents > day.size()) {
+    Line(out, fmt::format("  - … and {} more, none longer", d.incidents - day.size()));
+  }
 }
 
 // The figures of one day: the body of its "### Day N" section and of its comment.

@@ -104,7 +104,12 @@ std::string EchoSafe(std::string_view text, size_t max_bytes) {
 }
 
 HttpServer::HttpServer(HttpServerOptions options, ApiBackend& backend, const Clock& clock)
-    : options_(std::move(options)), backend_(backend), clock_(clock), auth_(options_.auth) {}
+    : options_(std::move(options)),
+      backend_(backend),
+      clock_(clock),
+      auth_(options_.auth),
+      report_slots_(static_cast<std::ptrdiff_t>(
+          std::clamp<size_t>(options_.reports_building, 1, 1024))) {}
 
 void HttpServer::SetAuth(HttpAuthOptions auth) {
   MutexLock lock(auth_mu_);
@@ -249,17 +254,19 @@ std::optional<std::string> ReadDay(const httplib::Request& req, ReportQuery* q) 
   return std::nullopt;
 }
 
-// ?max_listed=N (0 to 999999999) into q->max_listed; the error message when it is not one.
+// ?max_listed=N (1 to kMaxListedOverApi) into q->max_listed; the error message when it is not.
 std::optional<std::string> ReadMaxListed(const httplib::Request& req, ReportQuery* q) {
   if (!req.has_param("max_listed")) return std::nullopt;
   const std::string text = req.get_param_value("max_listed");
   bool digits = !text.empty() && text.size() <= 9;
   for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
-  if (!digits) {
-    return "parameter 'max_listed': '" + EchoSafe(text) +
-           "' is not a count from 0 (all) to 999999999";
+  const size_t n = digits ? static_cast<size_t>(std::stoul(text)) : 0;
+  if (n < 1 || n > kMaxListedOverApi) {
+    return "parameter 'max_listed': '" + EchoSafe(text) + "' is not a count from 1 to " +
+           std::to_string(kMaxListedOverApi) +
+           " (the daemon lists at most that many; `obsmon report --max-listed 0` lists all)";
   }
-  q->max_listed = static_cast<size_t>(std::stoul(text));
+  q->max_listed = n;
   return std::nullopt;
 }
 }  // namespace
@@ -349,7 +356,29 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     return SendError(res, 400, "bad_data",
                      "parameter 'format': a day's comment (day=N) is markdown only");
   }
+  // At most reports_building built at once, reports_waiting more waiting (see HttpServerOptions).
+  auto busy = [&](const std::string& why) {
+    res.set_header("Retry-After", "1");
+    SendError(res, 503, "unavailable", why);
+  };
+  struct Leave {
+    std::atomic<size_t>& n;
+    ~Leave() { n.fetch_sub(1); }
+  };
+  const bool room =
+      reports_asked_.fetch_add(1) < options_.reports_building + options_.reports_waiting;
+  Leave leave{reports_asked_};
+  if (!room) {
+    return busy("too many reports asked for at once (" +
+                std::to_string(options_.reports_building) + " built at a time, " +
+                std::to_string(options_.reports_waiting) + " waiting); try again");
+  }
+  if (!report_slots_.try_acquire_for(options_.report_wait)) {
+    return busy("no report could be built within " + FormatDurationMs(options_.report_wait.count()) +
+                "; try again");
+  }
   auto body = backend_.Report(q);
+  report_slots_.release();
   if (!body.ok()) {
     // The caller's mistake (a day out of range or not begun) is a 400, as every bad parameter.
     const Status& s = body.status();

@@ -4,11 +4,14 @@
 // (web/http_auth.h); request size and time limits bound what a hostile client can cost.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <thread>
 
@@ -96,7 +99,18 @@ struct HttpServerOptions {
   // Called by POST /-/reload (from an HTTP worker thread; must be thread-safe). Empty: the
   // endpoint answers 403, as Prometheus does without --web.enable-lifecycle.
   std::function<Status()> reload;
+  // Reports built at once (each holds up to a few tens of MB while built: docs/operations.md,
+  // "Memory"), and how many more may wait for one of them, `report_wait` at most; beyond, or
+  // after the wait, 503 with Retry-After. The waiting take workers from the 8 (GateOptions), so
+  // together they leave /metrics and the pages some.
+  size_t reports_building = 2;
+  size_t reports_waiting = 2;
+  std::chrono::milliseconds report_wait{10'000};
 };
+
+// The most incidents and gaps a report over the API lists (max_listed=N): the CLI's
+// --max-listed 0 lists all, in the user's own process; the daemon's memory stays bounded.
+inline constexpr size_t kMaxListedOverApi = 10'000;
 
 // Fails ("cannot listen on HOST:PORT: Address already in use ...") when `listen` cannot be bound
 // now; port 0 always can. The daemon asks before it opens anything else, so a second obsmon on a
@@ -137,6 +151,8 @@ class HttpServer {
   HttpAuthOptions auth_ GUARDED_BY(auth_mu_);
   std::unique_ptr<GatedServer> server_;
   int port_ = 0;
+  std::counting_semaphore<1024> report_slots_;
+  std::atomic<size_t> reports_asked_{0};  // being built or waiting to be
 };
 
 // Where to listen: "host:port", IPv6 in brackets, an empty host meaning every interface.

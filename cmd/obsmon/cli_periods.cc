@@ -297,9 +297,19 @@ struct PeriodCliArgs {
 }  // namespace
 
 void AddMaxListed(CLI::App* cmd, size_t* max_listed) {
+  // Digits only, as the API's max_listed=: CLI11 alone would take -1 (wrapped to "all"), 0x10 or
+  // an empty value.
+  const CLI::Validator count(
+      [](std::string& text) -> std::string {
+        bool digits = !text.empty() && text.size() <= 9;
+        for (char ch : text) digits = digits && ch >= '0' && ch <= '9';
+        return digits ? "" : "'" + text + "' is not a count from 0 (all) to 999999999";
+      },
+      "COUNT");
   cmd->add_option("--max-listed", *max_listed,
                   "List at most N incidents and N monitoring gaps, the longest; count the rest "
-                  "(default 1000; 0 lists all)");
+                  "(default 1000; 0 lists all)")
+      ->check(count);
 }
 
 namespace {

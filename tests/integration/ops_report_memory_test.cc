@@ -166,7 +166,7 @@ TEST(OpsReportMemoryTest, TheLiveReportHoldsTheSameBytesAfterAFlappingTargetsInc
                r["incidents"][0]["duration_ms"].get<int64_t>() >= target.down_ms() - 50;
       },
       20s));
-  const nlohmann::json all = ApiReport(client, "&max_listed=0");
+  const nlohmann::json all = ApiReport(client, "&max_listed=10000");
   EXPECT_EQ(CountedIncidents(all), outages);
   EXPECT_EQ(all["incidents"].size(), static_cast<size_t>(outages));
   // The longest is listed first of all, numbered where it came; the rest counted, per day too.
@@ -188,6 +188,14 @@ TEST(OpsReportMemoryTest, TheLiveReportHoldsTheSameBytesAfterAFlappingTargetsInc
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("parameter 'max_listed'"), std::string::npos) << bad->body;
+  // The CLI refuses what the API does (CLI11 alone took -1 as "all" and 0x10 as 16).
+  for (const char* value : {"-1", "0x10", ""}) {
+    auto [code, out] = RunCommand({kObsmonBinary, "report", "web", "--config",
+                                   dir.File("obsmon.yml"), "--max-listed", value},
+                                  dir.File("cli.out"));
+    EXPECT_EQ(code, 2) << value << ": " << out;
+    EXPECT_NE(out.find("--max-listed"), std::string::npos) << out;
+  }
   const std::optional<double> many = ReportBytes(client);
   ASSERT_TRUE(many);
   // The whole report would hold every incident (~120 x 200 B and more); the kept one the same

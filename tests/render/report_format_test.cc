@@ -212,6 +212,43 @@ TEST(ReportFormatTest, HostileFakePeriodHtmlGolden) {
   EXPECT_EQ(actual, ReadGolden("golden_fake_period_hostile.html", actual));
 }
 
+// A day of 30 one-second blips then a 2-minute outage (fresh eyes: Day 1's comment listed the
+// first ten blips and left the outage out), with the report listing 20 incidents of the 31
+// (ReportOptions::max_listed): the day shows its ten longest, the outage among them, and counts
+// the rest; the gaps' list says how many it leaves out.
+TEST(ReportFormatTest, ADayListsItsLongestIncidentsAndCountsTheRest) {
+  std::vector<ProbeRun> runs;
+  for (int64_t ts = kT0 - kMinute; ts < kT0 + kDay; ts += kSecond) {
+    const int64_t at = ts - kT0;
+    const bool blip = at >= 0 && at < 60 * kSecond && at % (2 * kSecond) == 0;
+    const bool outage = at >= 10 * kHour && at < 10 * kHour + 2 * kMinute;
+    const bool silent = (at >= 12 * kHour && at < 12 * kHour + 5 * kSecond) ||
+                        (at >= 13 * kHour && at < 13 * kHour + 9 * kSecond);
+    if (silent) continue;
+    runs.push_back(MakeRun("http", ts, !(blip || outage), 1500));
+  }
+  ReportOptions opt;
+  opt.max_listed = 20;
+  opt.max_log_events = 0;
+  const Report r = ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + kDay, kT0 + kDay, opt);
+  ASSERT_EQ(r.IncidentCount(), 31u);
+  ASSERT_EQ(r.incidents.size(), 20u);
+  ASSERT_EQ(r.days.size(), 1u);
+  ASSERT_EQ(r.days[0].incidents, 31u);
+  const std::string day = RenderDayMarkdown(r, r.days[0]);
+  EXPECT_NE(day.find("10:00:00 UTC, 2m 00s"), std::string::npos) << day;
+  EXPECT_NE(day.find("… and 21 more, none longer"), std::string::npos) << day;
+  // Two gaps, one listed: the list says the other is left out.
+  ReportOptions one = opt;
+  one.max_listed = 1;
+  const Report g = ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + kDay, kT0 + kDay, one);
+  ASSERT_EQ(g.GapCount(), 2u);
+  const std::string markdown = RenderReportMarkdown(g);
+  EXPECT_NE(markdown.find("### Monitoring gaps (2,"), std::string::npos) << markdown;
+  EXPECT_NE(markdown.find("- … and 1 shorter"), std::string::npos) << markdown;
+  EXPECT_NE(RenderReportHtml(g).find("… and 1 shorter"), std::string::npos);
+}
+
 TEST(ReportFormatTest, NoDataIsNullInJsonAndNaInText) {
   Report r = ComputeReport({}, "carbon", Objective{}, kT0, kT0 + kDay, kT0 + kDay);
   nlohmann::json j = nlohmann::json::parse(RenderReportJson(r));

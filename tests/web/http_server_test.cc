@@ -8,7 +8,9 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/subprocess.h"
@@ -32,7 +34,14 @@ class FakeBackend final : public ApiBackend {
     return 7LL * 86'400'000;
   }
   Result<HttpBody> Report(const ReportQuery& query) override {
+    {
+      std::unique_lock<std::mutex> lock(gate_mu);
+      ++inside;
+      gate_cv.wait(lock, [&] { return !gate_closed; });
+      --inside;
+    }
     ++reports;
+    std::lock_guard<std::mutex> lock(mu);
     last = query;
     if (query.day && *query.day > 7) {
       return Status::InvalidArgument("day 9 is out of range: the period has days 1 to 7");
@@ -45,6 +54,11 @@ class FakeBackend final : public ApiBackend {
   }
   std::atomic<int> reports{0};
   ReportQuery last;
+  // While closed, reports wait inside Report (`inside` of them).
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool gate_closed = false;
+  int inside = 0;
   std::mutex mu;
   std::string failure;  // what HealthFailure() says
 };
@@ -79,6 +93,81 @@ TEST_F(HttpServerTest, WithoutAuthEverythingIsOpen) {
   EXPECT_EQ(c.Get("/healthz")->status, 200);
   EXPECT_EQ(c.Get("/api/v1/components")->status, 200);
   EXPECT_EQ(c.Get("/api/v1/components/web/report?last=1h")->status, 200);
+}
+
+// ?max_listed=N reaches the backend; the daemon lists at most kMaxListedOverApi (its memory stays
+// bounded: "all", 0, is the CLI's), and anything else is a 400 naming the parameter.
+TEST_F(HttpServerTest, MaxListedIsACountTheDaemonCanHold) {
+  Start({});
+  auto c = Client();
+  ASSERT_EQ(c.Get("/api/v1/components/web/report?max_listed=25")->status, 200);
+  EXPECT_EQ(backend_.last.max_listed, 25u);
+  ASSERT_EQ(c.Get("/api/v1/components/web/report?max_listed=10000")->status, 200);
+  EXPECT_EQ(backend_.last.max_listed, kMaxListedOverApi);
+  ASSERT_EQ(c.Get("/api/v1/components/web/report")->status, 200);
+  EXPECT_FALSE(backend_.last.max_listed.has_value());
+  const int before = backend_.reports;
+  for (const char* bad : {"0", "10001", "-1", "0x10", "", "1e3", "%201", "999999999999"}) {
+    auto res = c.Get(std::string("/api/v1/components/web/report?max_listed=") + bad);
+    ASSERT_TRUE(res) << bad;
+    EXPECT_EQ(res->status, 400) << bad;
+    EXPECT_NE(res->body.find("parameter 'max_listed'"), std::string::npos) << res->body;
+  }
+  EXPECT_EQ(backend_.reports, before);
+}
+
+// Reports are built reports_building at a time with reports_waiting more waiting; one more is a
+// 503 with Retry-After at once, and never reaches the backend (a report of a flapping week holds
+// tens of MB while built: eight at once took the daemon to 1.5 GB).
+TEST_F(HttpServerTest, ReportsAreBuiltAFewAtATime) {
+  HttpServerOptions options;
+  options.reports_building = 2;
+  options.reports_waiting = 1;
+  Start(options);
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    backend_.gate_closed = true;
+  }
+  std::atomic<int> ok{0}, busy{0};
+  std::string busy_body, retry_after;
+  std::mutex results_mu;
+  auto ask = [&] {
+    auto res = Client().Get("/api/v1/components/web/report");
+    ASSERT_TRUE(res);
+    if (res->status == 200) ++ok;
+    if (res->status == 503) {
+      ++busy;
+      std::lock_guard<std::mutex> lock(results_mu);
+      busy_body = res->body;
+      retry_after = res->get_header_value("Retry-After");
+    }
+  };
+  std::vector<std::thread> first;
+  for (int i = 0; i < 2; ++i) first.emplace_back(ask);
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(backend_.gate_mu);
+        return backend_.inside == 2;
+      },
+      std::chrono::seconds(10)));
+  // Two more: one waits for a slot, the other is refused.
+  std::vector<std::thread> more;
+  for (int i = 0; i < 2; ++i) more.emplace_back(ask);
+  ASSERT_TRUE(testing::WaitUntil([&] { return busy == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(retry_after, "1");
+  EXPECT_NE(busy_body.find("too many reports"), std::string::npos) << busy_body;
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    EXPECT_EQ(backend_.inside, 2);  // the refused one never reached the backend
+    backend_.gate_closed = false;
+  }
+  backend_.gate_cv.notify_all();
+  for (auto& t : first) t.join();
+  for (auto& t : more) t.join();
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(busy, 1);
+  EXPECT_EQ(backend_.reports, 3);
+  EXPECT_EQ(Client().Get("/api/v1/components/web/report")->status, 200);  // all slots free again
 }
 
 // Issue 15: ?day=N reaches the backend as a number; anything else is a 400 naming the parameter.

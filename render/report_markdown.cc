@@ -295,32 +295,20 @@ void AddGaps(const Report& r, std::string& out) {
 }
 
 // The longest ten incidents that began in day `d` (ties: the earlier), by start, each with its
-// first failing probe and reason: a day of a thousand one-second blips still shows its outage.
-void AddDayIncidents(const Report& r, const DaySummary& d, std::string& out) {
-  constexpr size_t kListed = 10;
-  std::vector<const Incident*> day;
-  for (const Incident& inc : r.incidents) {
-    if (inc.start_ms >= d.start_ms && inc.start_ms < d.end_ms) day.push_back(&inc);
-  }
-  const auto longer = [](const Incident* a, const Incident* b) {
-    return a->duration_ms() != b->duration_ms() ? a->duration_ms() > b->duration_ms()
-                                                : a->start_ms < b->start_ms;
-  };
-  if (day.size() > kListed) {
-    std::nth_element(day.begin(), day.begin() + kListed, day.end(), longer);
-    day.resize(kListed);
-    std::sort(day.begin(), day.end(),
-              [](const Incident* a, const Incident* b) { return a->start_ms < b->start_ms; });
-  }
-  for (const Incident* inc : day) {
+// first failing probe and reason: a day of a thousand one-second blips still shows its outage,
+// whichever of the window's incidents the report lists (DaySummary::longest_incidents).
+void AddDayIncidents(const DaySummary& d, std::string& out) {
+  for (const Incident& i : d.longest_incidents) {
+    const Incident* inc = &i;
     Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc->start_ms),
                           HumanDurationMs(inc->end_ms - inc->start_ms),
                           inc->ongoing ? " (ongoing)" : "", EscapeMarkdown(inc->first_probe),
                           Reason(inc->first_reason)));
   }
   // The day counts the incidents the report does not list too (ReportOptions::max_listed).
-  if (d.incidents > day.size()) {
-    Line(out, fmt::format("  - … and {} more, none longer", d.incidents - day.size()));
+  if (d.incidents > d.longest_incidents.size()) {
+    Line(out, fmt::format("  - … and {} more, none longer",
+                          d.incidents - d.longest_incidents.size()));
   }
 }
 
@@ -332,7 +320,7 @@ void AddDayFigures(const Report& r, const DaySummary& d, std::string& out) {
                             ? ", excluded " + HumanDurationMs(d.totals.excluded_ms)
                             : std::string()));
   Line(out, fmt::format("- Incidents: {}", d.incidents));
-  AddDayIncidents(r, d, out);
+  AddDayIncidents(d, out);
   if (!r.logs.unavailable.empty()) {
     Line(out, "- Log lines: not known (no log evidence)");
   } else {

@@ -65,6 +65,7 @@ std::vector<StateSpan> StateTimesPerStretch(const std::vector<StateSpan>& timeli
 void CompactForOverview(Report& r) {
   r.incidents_not_listed += r.incidents.size();
   Release(r.incidents);
+  for (DaySummary& d : r.days) Release(d.longest_incidents);
   Release(r.gaps);
   Release(r.alerts);
   Release(r.maintenance);

@@ -521,6 +521,9 @@ Report ReportWithoutLatency(UptimeResult up, std::span<const ProbeRun> check_run
     r.gaps = listed->TakeListedGaps();
     r.gaps_not_listed = listed->gaps_not_listed();
     r.timeline_per_stretch = listed->timeline_per_stretch();
+    for (size_t i = 0; i < r.days.size(); ++i) {
+      r.days[i].longest_incidents = listed->TakeDayLongest(i);
+    }
   }
   for (size_t i = 0; not_listed_by_day && i < r.days.size() && i < not_listed_by_day->size();
        ++i) {

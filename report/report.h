@@ -148,6 +148,10 @@ struct DaySummary {
   bool complete() const { return end_ms == planned_end_ms; }
   UptimeTotals totals;
   uint64_t incidents = 0;  // incidents that started in this day
+  // The day's kDayIncidentsListed longest incidents (ties: the earlier), by start, whatever the
+  // report lists of the whole window (ReportOptions::max_listed): the day's section and its
+  // Day N comment show them. Set by BuildReport and ComputeReport (report/report_uptime_fold.h).
+  std::vector<Incident> longest_incidents;
   uint64_t checks_passed = 0;
   uint64_t checks_failed = 0;
   LatencySummary latency;  // successful runs of the SLA's probes that started in this day

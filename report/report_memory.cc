@@ -42,16 +42,22 @@ size_t Heap(const std::optional<LogEvent>& e) { return e ? Heap(*e) : 0; }
 
 size_t HeapBytesOf(const Report& r) {
   size_t n = Block(sizeof(Report)) + Heap(r.component) + Heap(r.objective.latency_probes);
-  n += Array(r.incidents);
-  for (const Incident& i : r.incidents) {
-    n += Heap(i.probes) + Heap(i.first_probe) + Heap(i.first_reason);
-  }
+  const auto incidents = [](const std::vector<Incident>& list) {
+    size_t bytes = Array(list);
+    for (const Incident& i : list) {
+      bytes += Heap(i.probes) + Heap(i.first_probe) + Heap(i.first_reason);
+    }
+    return bytes;
+  };
+  n += incidents(r.incidents);
   n += Array(r.latency_by_probe);
   for (const ProbeLatency& p : r.latency_by_probe) n += Heap(p.probe);
   n += Array(r.checks);
   for (const CheckSummary& c : r.checks) n += Heap(c.probe) + Heap(c.first_failure_reason);
   n += Array(r.days);
-  for (const DaySummary& d : r.days) n += Heap(d.date) + Heap(d.label);
+  for (const DaySummary& d : r.days) {
+    n += Heap(d.date) + Heap(d.label) + incidents(d.longest_incidents);
+  }
   n += Array(r.period_days) + Heap(r.time_zone) + Heap(r.health_probes) + Array(r.excluded);
   n += Array(r.maintenance);
   for (const MaintenanceWindow& m : r.maintenance) n += Heap(m.reason);

@@ -14,6 +14,10 @@ bool Longer(TimestampMs a_start, int64_t a_ms, TimestampMs b_start, int64_t b_ms
   return a_ms != b_ms ? a_ms > b_ms : a_start < b_start;
 }
 
+bool LongerIncident(const Incident& a, const Incident& b) {
+  return Longer(a.start_ms, a.duration_ms(), b.start_ms, b.duration_ms());
+}
+
 // Keeps the `keep` first of `items` by `longer`, hands each other one to `drop`, and leaves
 // the kept ones in any order.
 template <typename T, typename Less, typename Drop>
@@ -60,7 +64,8 @@ ReportUptimeFold::ReportUptimeFold(const std::vector<PeriodDay>& days, Timestamp
     : days_(days),
       stretches_(TimelineStretches(days, from_ms, to_ms, evaluated_to_ms)),
       max_listed_(max_listed),
-      not_listed_by_day_(days.size(), 0) {}
+      not_listed_by_day_(days.size(), 0),
+      day_longest_(days.size()) {}
 
 void ReportUptimeFold::TakeGaps(const UptimeResult& part) {
   for (const StateSpan& span : part.timeline) {
@@ -95,6 +100,11 @@ void ReportUptimeFold::Finish(UptimeResult& up) {
             [](const Incident& a, const Incident& b) { return a.start_ms < b.start_ms; });
   up.incidents = std::move(incidents_);
   incidents_.clear();
+  for (std::vector<Incident>& day : day_longest_) {
+    KeepLongest(day, kDayIncidentsListed, LongerIncident, [](const Incident&) {});
+    std::sort(day.begin(), day.end(),
+              [](const Incident& a, const Incident& b) { return a.start_ms < b.start_ms; });
+  }
   if (timeline_per_stretch_) up.timeline = StateTimesPerStretch(up.timeline, stretches_);
 }
 
@@ -107,8 +117,19 @@ std::vector<TimeInterval> ReportUptimeFold::TakeListedGaps() {
   return std::move(gaps_);
 }
 
+std::vector<Incident> ReportUptimeFold::TakeDayLongest(size_t day) {
+  return day < day_longest_.size() ? std::move(day_longest_[day]) : std::vector<Incident>{};
+}
+
 void ReportUptimeFold::KeepIncident(Incident incident) {
   incident.number = next_number_++;
+  if (auto day = PeriodDayAt(days_, incident.start_ms)) {
+    std::vector<Incident>& longest = day_longest_[*day];
+    longest.push_back(incident);
+    if (longest.size() >= 2 * kDayIncidentsListed) {
+      KeepLongest(longest, kDayIncidentsListed, LongerIncident, [](const Incident&) {});
+    }
+  }
   incidents_.push_back(std::move(incident));
   // Trimmed when twice the list: each incident is moved a constant number of times on average.
   if (max_listed_ > 0 && incidents_.size() >= 2 * max_listed_) TrimIncidents(max_listed_);
@@ -121,10 +142,7 @@ void ReportUptimeFold::KeepGap(TimeInterval gap) {
 
 void ReportUptimeFold::TrimIncidents(size_t keep) {
   KeepLongest(
-      incidents_, keep,
-      [](const Incident& a, const Incident& b) {
-        return Longer(a.start_ms, a.duration_ms(), b.start_ms, b.duration_ms());
-      },
+      incidents_, keep, LongerIncident,
       [this](const Incident& dropped) {
         ++incidents_not_listed_;
         if (auto day = PeriodDayAt(days_, dropped.start_ms)) ++not_listed_by_day_[*day];

@@ -26,6 +26,9 @@ inline constexpr int kStripColumns = 960;
 // The timeline is kept span by span up to this many spans (24 B each).
 inline constexpr size_t kTimelineSpansExact = 10'000;
 
+// The longest incidents each day keeps for its section (DaySummary::longest_incidents).
+inline constexpr size_t kDayIncidentsListed = 10;
+
 // The starts of the strip's columns over [from_ms, evaluated end), then that end: column c
 // starts at from + round((to - from) * c / kStripColumns), cut where evaluation stopped.
 std::vector<TimestampMs> StripBounds(TimestampMs from_ms, TimestampMs to_ms,
@@ -54,6 +57,8 @@ class ReportUptimeFold {
   void Finish(UptimeResult& up);
 
   std::vector<TimeInterval> TakeListedGaps();
+  // Day i's (index into `days`) longest kDayIncidentsListed incidents, by start; after Finish.
+  std::vector<Incident> TakeDayLongest(size_t day);
   uint64_t incidents_not_listed() const { return incidents_not_listed_; }
   const std::vector<uint64_t>& not_listed_by_day() const { return not_listed_by_day_; }
   uint64_t gaps_not_listed() const { return gaps_not_listed_; }
@@ -72,6 +77,7 @@ class ReportUptimeFold {
   std::vector<Incident> incidents_;
   uint64_t incidents_not_listed_ = 0;
   std::vector<uint64_t> not_listed_by_day_;
+  std::vector<std::vector<Incident>> day_longest_;
   std::optional<TimeInterval> open_gap_;  // the last gap seen, which the next chunk may continue
   std::vector<TimeInterval> gaps_;
   uint64_t gaps_not_listed_ = 0;

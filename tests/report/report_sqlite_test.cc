@@ -253,6 +253,26 @@ TEST_F(ReportSqliteTest, AFlappingWindowListsItsLongestIncidentsAndKeepsEveryFig
     EXPECT_EQ(got->incidents[i].number, order[i] + 1) << i;
   }
 
+  // Each day's own ten longest, whichever the window's list holds (a day's section shows them).
+  for (size_t d = 0; d < got->days.size(); ++d) {
+    std::vector<size_t> day;
+    for (size_t i = 0; i < oracle.incidents.size(); ++i) {
+      if (static_cast<size_t>((oracle.incidents[i].start - from) / kDay) == d) day.push_back(i);
+    }
+    std::stable_sort(day.begin(), day.end(), [&](size_t a, size_t b) {
+      return oracle.incidents[a].end - oracle.incidents[a].start >
+             oracle.incidents[b].end - oracle.incidents[b].start;
+    });
+    day.resize(std::min<size_t>(day.size(), kDayIncidentsListed));
+    std::sort(day.begin(), day.end());
+    const std::vector<Incident>& longest = got->days[d].longest_incidents;
+    ASSERT_EQ(longest.size(), day.size()) << "day " << d;
+    for (size_t i = 0; i < day.size(); ++i) {
+      EXPECT_EQ(longest[i].start_ms, oracle.incidents[day[i]].start) << "day " << d << " " << i;
+      EXPECT_EQ(longest[i].number, day[i] + 1) << "day " << d << " " << i;
+    }
+  }
+
   // Every day's totals and incidents, and every column of the strip, instant by instant.
   ASSERT_TRUE(got->timeline_per_stretch);
   const std::vector<TimestampMs> columns = StripBounds(from, to, got->evaluated_to_ms);

@@ -94,11 +94,24 @@ void LogFollower::SetCursor(const LogFile& file, std::string fingerprint, int64_
   out->cursor = cursor_;
 }
 
+namespace {
+
+// Whether `out` may keep one more line of `severity` under `max` a severity, counting it if so.
+bool KeepOneMore(FollowOutput* out, int severity, size_t max) {
+  const auto s = static_cast<size_t>(severity);
+  if (out->kept.size() <= s) out->kept.resize(s + 1, 0);
+  if (out->kept[s] >= max) return false;
+  ++out->kept[s];
+  return true;
+}
+
+}  // namespace
+
 void LogFollower::CountLine(std::string_view line, int severity, const std::string& file,
                             FollowOutput* out) const {
   if (severity < 0) return;
   ++out->matches[static_cast<size_t>(severity)];
-  if (out->events.size() >= options_.max_events_per_poll) {
+  if (!KeepOneMore(out, severity, options_.max_events_per_poll)) {
     ++out->events_dropped;
     return;
   }
@@ -249,7 +262,7 @@ void LogFollower::Append(FollowOutput part, FollowOutput* out) const {
     out->matches[i] += part.matches[i];
   }
   for (auto& e : part.events) {
-    if (out->events.size() < options_.max_events_per_poll) {
+    if (KeepOneMore(out, e.severity, options_.max_events_per_poll)) {
       out->events.push_back(std::move(e));
     } else {
       ++out->events_dropped;

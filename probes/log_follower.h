@@ -26,7 +26,9 @@ namespace obsmon::probes {
 struct FollowOptions {
   size_t read_chunk_bytes = 1 << 20;  // one read; also the longest line matched in full
   size_t max_line_bytes = 1024;       // a kept event's line is cut to this
-  size_t max_events_per_poll = 1000;  // beyond it matches are counted but not kept
+  // Beyond it a severity's matches are counted but not kept (each severity its own, so that a
+  // noisy error log keeps a critical line's evidence).
+  size_t max_events_per_poll = 1000;
   // A plain file with at least this many unread bytes is read by two threads at once, each half
   // (split at a newline) with its own pread()s, and counted as one pass would: catching up on a
   // backlog takes half the time on two cores. 0: always one thread.
@@ -47,8 +49,9 @@ struct FollowOutput {
   uint64_t lines = 0;               // complete lines read
   uint64_t bytes = 0;               // bytes consumed (the cursors' advance)
   std::vector<uint64_t> matches;    // per severity
-  std::vector<MatchedLine> events;  // at most max_events_per_poll
-  uint64_t events_dropped = 0;      // matches beyond max_events_per_poll
+  std::vector<MatchedLine> events;  // at most max_events_per_poll of each severity
+  uint64_t events_dropped = 0;      // matches beyond max_events_per_poll (of their severity)
+  std::vector<size_t> kept;         // `events` per severity (grown as severities are seen)
   // Set when the cursor moved or changed file: what to store.
   std::optional<LogCursor> cursor;
   // Why the followed path cannot be read now ("no such file", "permission denied",

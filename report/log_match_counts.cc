@@ -24,13 +24,15 @@ bool OneOf(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader,
-                                                         const std::string& component,
-                                                         TimestampMs from_ms, TimestampMs to_ms,
-                                                         const std::vector<std::string>& critical,
-                                                         const std::vector<std::string>& error) {
+Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(
+    storage::Reader& reader, const std::string& component, TimestampMs from_ms,
+    TimestampMs to_ms, const std::vector<std::string>& critical,
+    const std::vector<std::string>& error, const std::vector<TimestampMs>& day_starts) {
   ReportOptions::LogMatchCounts counts;
+  counts.critical_by_day.assign(day_starts.size(), 0);
+  counts.error_by_day.assign(day_starts.size(), 0);
   if (to_ms <= from_ms) return counts;
+  std::vector<double> increase_by_day(day_starts.size(), 0);
   // Samples come by series, then time (StreamSamples: a week of them is never held). Per series,
   // IncreaseOf over where it stood in the hour before the window, then the window's values,
   // computed as they come.
@@ -39,13 +41,16 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
   double last = 0, increase = 0;
   auto finish_series = [&] {
     if (!current || skip) return;
-    const auto lines = static_cast<uint64_t>(std::llround(std::max(0.0, increase)));
+    const auto lines = [](double n) { return static_cast<uint64_t>(std::llround(std::max(0.0, n))); };
     const std::string severity = current->Get("severity");
-    if (OneOf(critical, severity)) {
-      counts.critical += lines;
-    } else if (OneOf(error, severity)) {
-      counts.error += lines;
-    }
+    uint64_t* total = OneOf(critical, severity) ? &counts.critical
+                      : OneOf(error, severity)  ? &counts.error
+                                                : nullptr;
+    if (total == nullptr) return;
+    *total += lines(increase);
+    std::vector<uint64_t>& by_day =
+        total == &counts.critical ? counts.critical_by_day : counts.error_by_day;
+    for (size_t d = 0; d < by_day.size(); ++d) by_day[d] += lines(increase_by_day[d]);
   };
   Status read = reader.StreamSamples(
       kName, Labels{{"component", component}}, from_ms - kBaselineMs, to_ms,
@@ -59,6 +64,7 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
           skip = !labels.Get("instance").empty();
           have_last = false;
           increase = 0;
+          std::fill(increase_by_day.begin(), increase_by_day.end(), 0.0);
         }
         if (skip || std::isnan(value)) return;
         if (ts_ms < from_ms || !have_last) {
@@ -68,8 +74,13 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader
           return;
         }
         const double step = value - last;
-        increase += step >= 0 ? step : value;  // after a reset the new value is all increase
+        const double added = step >= 0 ? step : value;  // after a reset the new value is all
+        increase += added;                               // increase
         last = value;
+        const auto day = std::upper_bound(day_starts.begin(), day_starts.end(), ts_ms);
+        if (day != day_starts.begin()) {
+          increase_by_day[static_cast<size_t>(day - day_starts.begin() - 1)] += added;
+        }
       });
   if (!read.ok()) return read;
   finish_series();

@@ -1,8 +1,8 @@
 // The matched log lines of a component in a window, by the log probes' own counters
 // (obsmon_log_matches_total{severity}, stored at every run, persisted across restarts), for the
-// report's critical and error counts: storage keeps at most 1,000 lines a component a UTC day and
-// `max_events_per_run` a run, so the kept lines alone can miss a critical line the probe counted
-// (a noisy error log in the morning hid every later critical line from the verdict).
+// report's critical and error counts: storage keeps at most 1,000 lines a component, severity and
+// UTC day and `max_events_per_run` a run and severity, so the kept lines alone can miss lines the
+// probe counted.
 #pragma once
 
 #include <string>
@@ -23,11 +23,12 @@ namespace obsmon {
 // a lower bound, which the report takes only where it exceeds the kept lines. Summed by the
 // severity label: `critical` the severities in `critical`, `error` those in `error` only.
 // Series with an `instance` label are copies scraped from a /metrics page, not a log probe's.
-Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(storage::Reader& reader,
-                                                         const std::string& component,
-                                                         TimestampMs from_ms, TimestampMs to_ms,
-                                                         const std::vector<std::string>& critical,
-                                                         const std::vector<std::string>& error);
+// With `day_starts` (ascending, the first at or before from_ms), each step of a series' increase
+// is also counted in the day its sample falls in (day i: [day_starts[i], day_starts[i + 1])).
+Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(
+    storage::Reader& reader, const std::string& component, TimestampMs from_ms,
+    TimestampMs to_ms, const std::vector<std::string>& critical,
+    const std::vector<std::string>& error, const std::vector<TimestampMs>& day_starts = {});
 
 // Whether a matched line of `component` was ever counted and not kept: its persisted counters
 // obsmon_log_events_capped_total (over a run's max_events_per_run) or

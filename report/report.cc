@@ -61,15 +61,31 @@ void SummarizeLogs(Report& r, const ReportOptions& o) {
       keep(r.logs.first_error, r.logs.last_error);
     }
   }
-  if (const auto& counted = o.log_match_counts) {
-    if (counted->critical > r.logs.critical) {
-      r.logs.critical = counted->critical;
-      r.logs.truncated = true;
+  const auto& counted = o.log_match_counts;
+  if (!counted) return;
+  if (counted->critical_by_day.size() >= r.days.size() && !r.days.empty()) {
+    // Day by day, the larger of the kept lines and the counters (both lower bounds); the window
+    // their sum, so that the days add up to it.
+    uint64_t critical = 0, error = 0;
+    for (size_t i = 0; i < r.days.size(); ++i) {
+      DaySummary& d = r.days[i];
+      d.criticals = std::max(d.criticals, counted->critical_by_day[i]);
+      d.errors = std::max(d.errors, counted->error_by_day[i]);
+      critical += d.criticals;
+      error += d.errors;
     }
-    if (counted->error > r.logs.error) {
-      r.logs.error = counted->error;
-      r.logs.truncated = true;
-    }
+    r.logs.truncated = r.logs.truncated || critical > r.logs.critical || error > r.logs.error;
+    r.logs.critical = critical;
+    r.logs.error = error;
+    return;
+  }
+  if (counted->critical > r.logs.critical) {
+    r.logs.critical = counted->critical;
+    r.logs.truncated = true;
+  }
+  if (counted->error > r.logs.error) {
+    r.logs.error = counted->error;
+    r.logs.truncated = true;
   }
 }
 
@@ -724,8 +740,13 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
                        : Result<bool>(false);
     if (!dropped.ok()) return dropped.status();
     if (*dropped) {
+      std::vector<TimestampMs> day_starts;
+      for (const PeriodDay& d : PeriodDays(from_ms, to_ms, options.time_zone)) {
+        day_starts.push_back(d.start_ms);
+      }
       auto counted = ReadLogMatchCounts(reader, component, from_ms, evaluated_to,
-                                        options.critical_severities, options.error_severities);
+                                        options.critical_severities, options.error_severities,
+                                        day_starts);
       if (!counted.ok()) return counted.status();
       with_logs.log_match_counts = *counted;
     }

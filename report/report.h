@@ -242,6 +242,10 @@ struct ReportOptions {
   struct LogMatchCounts {
     uint64_t critical = 0;
     uint64_t error = 0;
+    // Per stretch of ReadLogMatchCounts' `day_starts` (the report's days), by the time of the
+    // sample that counted them: where a day's kept lines are fewer, the day takes these.
+    std::vector<uint64_t> critical_by_day;
+    std::vector<uint64_t> error_by_day;
   };
   std::optional<LogMatchCounts> log_match_counts;
   // Alert history of the component, as firing events with optional resolution.

@@ -99,7 +99,7 @@ BatchApplier::BatchApplier(SQLite::Database& db, int64_t max_log_events_per_day,
       delete_cursor_(db, "DELETE FROM log_cursors WHERE component = ? AND probe = ? AND path = ?"),
       count_events_(db,
                     "SELECT count(*) FROM log_events WHERE component = ? AND ts_ms >= ? AND "
-                    "ts_ms < ?"),
+                    "ts_ms < ? AND severity = ?"),
       insert_event_(db,
                     "INSERT INTO log_events (component, probe, ts_ms, file, severity, line) "
                     "VALUES (?, ?, ?, ?, ?, ?)"),
@@ -287,25 +287,29 @@ void BatchApplier::WriteLogCursors(const std::vector<LogCursor>& cursors) {
   }
 }
 
-int64_t& BatchApplier::EventsOfDay(const std::string& component, int64_t day) {
-  auto key = std::make_pair(component, day);
+int64_t& BatchApplier::EventsOfDay(const std::string& component, const std::string& severity,
+                                   int64_t day) {
+  auto key = std::make_tuple(component, severity, day);
   auto it = events_per_day_.find(key);
   if (it != events_per_day_.end()) return it->second;
   count_events_.reset();
   count_events_.bind(1, component);
   count_events_.bind(2, static_cast<int64_t>(day));
   count_events_.bind(3, static_cast<int64_t>(day + kDayMs));
+  count_events_.bind(4, severity);
   count_events_.executeStep();
   const int64_t n = count_events_.getColumn(0).getInt64();
   count_events_.reset();
   return events_per_day_.emplace(std::move(key), n).first->second;
 }
 
-// At most max_events_per_day_ lines per component and UTC day; the rest are counted as dropped.
+// At most max_events_per_day_ lines per component, severity and UTC day, so that a noisy error
+// log does not leave a critical line of the same day without its evidence; the rest are counted
+// as dropped.
 void BatchApplier::WriteLogEvents(const std::vector<LogEvent>& events, ApplyResult* result) {
   std::map<std::string, double> dropped;  // component -> events over the cap in this batch
   for (const LogEvent& e : events) {
-    int64_t& stored = EventsOfDay(e.key.component, FloorMs(e.ts_ms, kDayMs));
+    int64_t& stored = EventsOfDay(e.key.component, e.severity, FloorMs(e.ts_ms, kDayMs));
     if (stored >= max_events_per_day_) {
       dropped[e.key.component] += 1;
       ++result->dropped_events;

@@ -71,8 +71,9 @@ class BatchApplier {
   void WriteSamples(const std::vector<Sample>& samples, ApplyResult* result);
   void WriteLogCursors(const std::vector<LogCursor>& cursors);
   void WriteLogEvents(const std::vector<LogEvent>& events, ApplyResult* result);
-  // Log events already stored for (component, day), read once and then counted here.
-  int64_t& EventsOfDay(const std::string& component, int64_t day);
+  // Log events of `severity` already stored for (component, day), read once and then counted
+  // here.
+  int64_t& EventsOfDay(const std::string& component, const std::string& severity, int64_t day);
   void AddCounter(int64_t series_id, double delta);
   void ForgetCounter(int64_t series_id);
   void FlushRollups(const Rollups& rollups);
@@ -134,8 +135,8 @@ class BatchApplier {
   const Clock* clock_;
   // component + '\0' + probe -> (probes.id, stored role)
   std::unordered_map<std::string, std::pair<int64_t, ProbeRole>> probe_ids_;
-  // (component, UTC day start) -> log_events stored that day
-  std::map<std::pair<std::string, int64_t>, int64_t> events_per_day_;
+  // (component, severity, UTC day start) -> log_events stored that day
+  std::map<std::tuple<std::string, std::string, int64_t>, int64_t> events_per_day_;
   // Before summaries_: its statements read the view probe_runs, which Head makes again if a
   // user dropped it.
   Head head_;

@@ -83,13 +83,15 @@ TEST_F(LogCappedReportTest, ACriticalLineOverTheRunsCapFailsCriticalLines) {
   for (int i = 0; i < 20; ++i) {
     lines += "2026-12-06 10:00:00 ERROR disk slow " + std::to_string(i) + "\n";
   }
-  lines += "2026-12-06 10:00:01 CRITICAL data loss\n";  // the 21st match: over the cap of 10
+  // The 21st match; the cap of 10 is each severity's (since stop 62), so it is kept as evidence.
+  lines += "2026-12-06 10:00:01 CRITICAL data loss\n";
   AppendToFile(log_, lines);
   const nlohmann::json report = ReportOnce("critical", 1);
   ASSERT_FALSE(report.is_discarded()) << obsmon_->Output();
   EXPECT_EQ(report["log_lines"]["critical"], 1) << report["log_lines"].dump();
   EXPECT_EQ(report["log_lines"]["error"], 20) << report["log_lines"].dump();
   EXPECT_EQ(report["log_lines"]["truncated"], true);  // the kept lines are fewer than counted
+  EXPECT_FALSE(report["log_lines"]["first_critical"].is_null()) << report["log_lines"].dump();
   const auto c = Criterion(report, "critical_lines");
   EXPECT_EQ(c["met"], false) << c.dump();
 }
@@ -108,11 +110,26 @@ TEST_F(LogCappedReportTest, CriticalLinesAfterTheDaysCapFailCriticalLines) {
                      "2026-12-06 10:00:02 FATAL disk gone\n"
                          "2026-12-06 10:00:03 CRITICAL data loss\n"
                          "2026-12-06 10:00:03 CRITICAL data loss\n");
-  const nlohmann::json report = ReportOnce("critical", 5);
+  // And errors over the day's cap, counted but not kept.
+  AppendToFile(log_, "2026-12-06 10:00:04 ERROR disk slow again\n"
+                     "2026-12-06 10:00:04 ERROR disk slow again\n");
+  const nlohmann::json report = ReportOnce("error", 1'002);
   ASSERT_FALSE(report.is_discarded()) << obsmon_->Output();
   EXPECT_EQ(report["log_lines"]["critical"], 5) << report["log_lines"].dump();
-  EXPECT_EQ(report["log_lines"]["error"], 1'000);
+  EXPECT_EQ(report["log_lines"]["error"], 1'002);
   EXPECT_EQ(report["log_lines"]["truncated"], true);
+  // Storage caps each severity apart (fresh eyes, stop 62: a day of errors had left the critical
+  // lines no evidence): the first critical line is there to read.
+  EXPECT_EQ(report["log_lines"]["first_critical"]["line"], "2026-12-06 10:00:02 CRITICAL data loss")
+      << report["log_lines"].dump();
+  // The day's row counts what the window counts (it had the kept lines only: 0 and 1,000).
+  uint64_t day_critical = 0, day_error = 0;
+  for (const auto& d : report["days"]) {
+    day_critical += d["log_lines"]["critical"].get<uint64_t>();
+    day_error += d["log_lines"]["error"].get<uint64_t>();
+  }
+  EXPECT_EQ(day_critical, 5u) << report["days"].dump();
+  EXPECT_EQ(day_error, 1'002u);
   const auto c = Criterion(report, "critical_lines");
   EXPECT_EQ(c["met"], false) << c.dump();
 }

@@ -73,6 +73,22 @@ TEST(LogMatchCountsTest, CountsFromWhereTheCounterStoodJustBeforeTheWindow) {
   EXPECT_EQ(c.error, 50u);
 }
 
+// Each step counted in the day its sample falls in (fresh eyes, stop 62: a capped component's day
+// rows came from the kept lines only, 0 critical on the day its 58 critical lines were written).
+TEST(LogMatchCountsTest, EachStepCountsInTheDayOfItsSample) {
+  SamplesReader reader;
+  reader.Add(Series("critical"), {{-1'000, 9}, {10'000, 12}, {1'800'000, 12}, {1'900'000, 1}});
+  reader.Add(Series("error"), {{1'000, 5}, {1'799'999, 40}, {1'800'000, 41}, {3'000'000, 50}});
+  // Two "days" of half an hour each over the hour's window.
+  auto c = ReadLogMatchCounts(reader, "app", kFrom, kTo, {"critical", "fatal"}, {"error"},
+                              {kFrom, kFrom + 1'800'000});
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->critical, 4u);  // 9 -> 12, then a reset to 1
+  EXPECT_EQ(c->critical_by_day, (std::vector<uint64_t>{3, 1}));
+  EXPECT_EQ(c->error, 45u);    // from its first sample in the window: 5 -> 50
+  EXPECT_EQ(c->error_by_day, (std::vector<uint64_t>{35, 10}));
+}
+
 TEST(LogMatchCountsTest, AResetCountsItsNewValue) {
   SamplesReader reader;  // a file made again with 4 lines after 10: 10 -> 10 -> 4 -> 6
   reader.Add(Series("critical"), {{-1'000, 10}, {1'000, 10}, {2'000, 4}, {3'000, 6}});

@@ -766,7 +766,7 @@ TEST(SqliteWriterTest, SecondWriterOnSamePathFailsClearly) {
   EXPECT_TRUE(third.ok()) << third.status().ToString();
 }
 
-TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
+TEST(SqliteWriterTest, LogEventsAreCappedPerComponentSeverityAndDayWithDropsCounted) {
   ScratchDir dir;
   auto o = Options(dir);
   o.max_log_events_per_day = 5;
@@ -787,22 +787,30 @@ TEST(SqliteWriterTest, LogEventsAreCappedPerComponentAndDayWithDropsCounted) {
     EXPECT_EQ(w->Stats().dropped_log_events, 3u + 1u);
   }
   {
-    // A new writer (fresh caches) still knows day 1 is full.
+    // A new writer (fresh caches) still knows day 1 is full of errors, and that it has room for
+    // critical lines: each severity has its cap (so that a day of errors leaves the critical
+    // lines their evidence).
     auto w = testing::StartWriterOrFail(o);
     WriteBatch b;
     b.log_events.push_back(Event(day1 + 500, "late"));
     b.log_events.push_back(Event(day1 + 501, "late"));
+    for (int i = 0; i < 6; ++i) {
+      LogEvent critical = Event(day1 + 600 + i, "critical " + std::to_string(i));
+      critical.severity = "critical";
+      b.log_events.push_back(critical);
+    }
     ASSERT_TRUE(w->Enqueue(b));
     ASSERT_TRUE(w->Flush().ok());
   }
   auto r = testing::OpenReaderOrFail(o.path);
-  EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + kDay, 100)->size(), 5u);
+  EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + kDay, 100)->size(), 5u + 5u);
+  EXPECT_EQ(Count(o.path, "SELECT count(*) FROM log_events WHERE severity = 'critical'"), 5);
   EXPECT_EQ(r->LogEvents("carbon", kT0 + kDay, kT0 + 2 * kDay, 100)->size(), 3u);
   EXPECT_EQ(r->LogEvents("api", kT0, kT0 + kDay, 100)->size(), 5u);
   EXPECT_EQ(r->LogEvents("carbon", kT0, kT0 + 2 * kDay, 2)->size(), 2u);  // limit
   EXPECT_EQ(
       r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "carbon"}}).value(),
-      3 + 2);
+      3 + 2 + 1);
   EXPECT_EQ(
       r->CounterTotal("obsmon_log_events_dropped_total", Labels{{"component", "api"}}).value(), 1);
 }

@@ -25,6 +25,7 @@
 #include "report/periods.h"
 #include "runtime/period_declarations.h"
 #include "cmd/obsmon/api_backend.h"
+#include "cmd/obsmon/freed_memory.h"
 #include "cmd/obsmon/live_figures.h"
 #include "cmd/obsmon/lost_lines_log.h"
 #include "cmd/obsmon/metrics_snapshot_source.h"
@@ -52,21 +53,6 @@ bool TerminationSignalPending() {
   return ::sigismember(&pending, SIGTERM) == 1 || ::sigismember(&pending, SIGINT) == 1;
 }
 
-// malloc_trim(0), but not under AddressSanitizer: its allocator is not glibc's, and glibc's
-// malloc_trim then walks arenas ASan never set up (a SEGV in mtrim in the sanitized suite, once
-// in several runs of OpsReloadTest).
-#if defined(__SANITIZE_ADDRESS__)
-#define OBSMON_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define OBSMON_ASAN 1
-#endif
-#endif
-void ReturnFreedMemory() {
-#ifndef OBSMON_ASAN
-  malloc_trim(0);
-#endif
-}
 
 // Families already collected, served as a Collectable.
 class FamiliesCollectable final : public prometheus::Collectable {

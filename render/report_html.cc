@@ -443,9 +443,10 @@ void AddLogLinesView(const Report& r, View& v) {
     lines.push_back(row);
   };
   add("First critical", r.logs.first_critical);
-  add("Last critical", r.logs.last_critical);
+  // With lines dropped by a cap, the last kept one need not be the last one written.
+  add(r.logs.truncated ? "Last critical kept" : "Last critical", r.logs.last_critical);
   add("First error", r.logs.first_error);
-  add("Last error", r.logs.last_error);
+  add(r.logs.truncated ? "Last error kept" : "Last error", r.logs.last_error);
   v.set("log_lines", lines);
 }
 

@@ -204,9 +204,10 @@ void AddLogLines(const Report& r, std::string& out) {
   Line(out, "### Log lines");
   Line(out, "");
   out += LogLine("First critical", r.logs.first_critical);
-  out += LogLine("Last critical", r.logs.last_critical);
+  // With lines dropped by a cap, the last kept one need not be the last one written.
+  out += LogLine(r.logs.truncated ? "Last critical kept" : "Last critical", r.logs.last_critical);
   out += LogLine("First error", r.logs.first_error);
-  out += LogLine("Last error", r.logs.last_error);
+  out += LogLine(r.logs.truncated ? "Last error kept" : "Last error", r.logs.last_error);
   Line(out, "");
 }
 

@@ -90,9 +90,10 @@ void AddEvidence(const Report& r, std::string& out) {
     }
   };
   log_line("first critical", r.logs.first_critical);
-  log_line("last critical ", r.logs.last_critical);
+  // With lines dropped by a cap, the last kept one need not be the last one written.
+  log_line(r.logs.truncated ? "last kept crit" : "last critical ", r.logs.last_critical);
   log_line("first error   ", r.logs.first_error);
-  log_line("last error    ", r.logs.last_error);
+  log_line(r.logs.truncated ? "last kept err " : "last error    ", r.logs.last_error);
   for (const auto& e : r.usage.emissions) {
     Line(out, fmt::format("Emissions     {}: {:.6f} kg CO2eq, {:.6f} kWh", OneLine(e.project),
                           e.emissions_kg, e.energy_kwh));
@@ -182,7 +183,7 @@ void AddDays(const Report& r, std::string& out) {
     Line(out, "");
     Line(out, fmt::format(
                   "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
-                  "Day (UTC)", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95",
+                  r.time_zone.empty() ? "Day (UTC)" : "Day", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95",
                   "p99", "Errors", "Crit"));
     for (const auto& d : r.days) {
       bool lat = d.latency.count > 0;

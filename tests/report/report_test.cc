@@ -349,6 +349,33 @@ TEST(ReportTest, WithoutLogEvidenceTheCriticalLinesCriterionIsLeftOutAndSaid) {
                         "critical log lines not evaluated: log evidence not available from the store"));
 }
 
+// Where a cap dropped lines, the counts are lower bounds even when the counters add nothing to
+// the kept lines (fresh eyes, stop 62: a backlog of 1,500 critical lines read at a probe's start
+// is in no counter's increase; the report said "1000 critical lines" as if exact), and the day
+// rows take the counters where they count more.
+TEST(ReportTest, LinesDroppedByACapMakeTheCountsLowerBounds) {
+  auto runs = MinuteRuns(kT0, kTo, {});
+  ReportOptions o;
+  for (int i = 0; i < 3; ++i) {
+    o.log_events.push_back(
+        {{"carbon", "log"}, kT0 + kHour + i, "/var/log/c.log", "critical", "boom"});
+  }
+  Report kept = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo, o);
+  EXPECT_FALSE(kept.logs.truncated);
+  ReportOptions::LogMatchCounts counted;
+  counted.critical = 2;  // fewer than kept: a first read's backlog is in no increase
+  counted.critical_by_day.assign(7, 0);
+  counted.error_by_day.assign(7, 0);
+  counted.critical_by_day[0] = 1;
+  counted.critical_by_day[2] = 1;
+  o.log_match_counts = counted;
+  Report capped = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo, o);
+  EXPECT_TRUE(capped.logs.truncated);
+  EXPECT_EQ(capped.days[0].criticals, 3u);  // kept 3 > counted 1
+  EXPECT_EQ(capped.days[2].criticals, 1u);  // counted only
+  EXPECT_EQ(capped.logs.critical, 4u);      // the days' sum
+}
+
 TEST(ReportTest, FailNamesTheFigure) {
   auto runs = MinuteRuns(kT0, kTo, {{kT0 + 2 * kDay, kT0 + 2 * kDay + 60 * kMinute}});
   Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);

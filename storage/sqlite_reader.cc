@@ -291,46 +291,13 @@ class SqliteReader final : public Reader {
 
   Result<std::vector<Sample>> Samples(const std::string& name, const Labels& match,
                                       TimestampMs from_ms, TimestampMs to_ms) override {
-    try {
-      ReadTx tx(*db_);
-      std::vector<std::pair<int64_t, Labels>> series = MatchingSeries(name, match);
-      // One read of the head for all the series (it is in time order), one range per series
-      // of samples_by_series.
-      std::unordered_map<int64_t, size_t> index_of;
-      std::vector<std::vector<Sample>> per_series(series.size());
-      for (size_t i = 0; i < series.size(); ++i) {
-        const auto& [id, labels] = series[i];
-        index_of.emplace(id, i);
-        samples_between_.reset();
-        samples_between_.bind(1, id);
-        samples_between_.bind(2, static_cast<int64_t>(from_ms));
-        samples_between_.bind(3, static_cast<int64_t>(to_ms));
-        while (samples_between_.executeStep()) {
-          per_series[i].push_back(Sample{name, labels, samples_between_.getColumn(0).getInt64(),
-                                         ValueOf(samples_between_.getColumn(1))});
-        }
-        samples_between_.reset();
-      }
-      if (!series.empty()) {
-        head_between_.reset();
-        head_between_.bind(1, static_cast<int64_t>(from_ms));
-        head_between_.bind(2, static_cast<int64_t>(to_ms));
-        while (head_between_.executeStep()) {
-          auto it = index_of.find(head_between_.getColumn(0).getInt64());
-          if (it == index_of.end()) continue;
-          per_series[it->second].push_back(Sample{name, series[it->second].second,
-                                                  head_between_.getColumn(1).getInt64(),
-                                                  ValueOf(head_between_.getColumn(2))});
-        }
-        head_between_.reset();
-      }
-      std::vector<Sample> out;
-      for (auto& v : per_series) std::move(v.begin(), v.end(), std::back_inserter(out));
-      return out;
-    } catch (const SQLite::Exception& e) {
-      ResetAll();
-      return StatusFromException(e, "reading samples from " + path_);
-    }
+    std::vector<Sample> out;
+    Status read = StreamSamples(name, match, from_ms, to_ms,
+                                [&](const Labels& labels, TimestampMs ts_ms, double value) {
+                                  out.push_back(Sample{name, labels, ts_ms, value});
+                                });
+    if (!read.ok()) return read;
+    return out;
   }
 
   Status StreamSamples(const std::string& name, const Labels& match, TimestampMs from_ms,

@@ -183,7 +183,8 @@ void AddDays(const Report& r, std::string& out) {
     Line(out, "");
     Line(out, fmt::format(
                   "{:<10}  {:>9}  {:>8}  {:>8}  {:>9}  {:>6}  {:>10}  {:>10}  {:>10}  {:>6}  {:>5}",
-                  r.time_zone.empty() ? "Day (UTC)" : "Day", "Uptime", "Down", "Unknown", "Incidents", "Checks", "p50", "p95",
+                  r.time_zone.empty() ? "Day (UTC)" : "Day", "Uptime", "Down", "Unknown",
+                  "Incidents", "Checks", "p50", "p95",
                   "p99", "Errors", "Crit"));
     for (const auto& d : r.days) {
       bool lat = d.latency.count > 0;

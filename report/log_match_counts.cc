@@ -41,7 +41,9 @@ Result<ReportOptions::LogMatchCounts> ReadLogMatchCounts(
   double last = 0, increase = 0;
   auto finish_series = [&] {
     if (!current || skip) return;
-    const auto lines = [](double n) { return static_cast<uint64_t>(std::llround(std::max(0.0, n))); };
+    const auto lines = [](double n) {
+      return static_cast<uint64_t>(std::llround(std::max(0.0, n)));
+    };
     const std::string severity = current->Get("severity");
     uint64_t* total = OneOf(critical, severity) ? &counts.critical
                       : OneOf(error, severity)  ? &counts.error

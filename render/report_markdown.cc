@@ -299,12 +299,10 @@ void AddGaps(const Report& r, std::string& out) {
 // first failing probe and reason: a day of a thousand one-second blips still shows its outage,
 // whichever of the window's incidents the report lists (DaySummary::longest_incidents).
 void AddDayIncidents(const DaySummary& d, std::string& out) {
-  for (const Incident& i : d.longest_incidents) {
-    const Incident* inc = &i;
-    Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc->start_ms),
-                          HumanDurationMs(inc->end_ms - inc->start_ms),
-                          inc->ongoing ? " (ongoing)" : "", EscapeMarkdown(inc->first_probe),
-                          Reason(inc->first_reason)));
+  for (const Incident& inc : d.longest_incidents) {
+    Line(out, fmt::format("  - {} UTC, {}{}: {}: {}", FormatUtcSeconds(inc.start_ms),
+                          HumanDurationMs(inc.duration_ms()), inc.ongoing ? " (ongoing)" : "",
+                          EscapeMarkdown(inc.first_probe), Reason(inc.first_reason)));
   }
   // The day counts the incidents the report does not list too (ReportOptions::max_listed).
   if (d.incidents > d.longest_incidents.size()) {

@@ -37,6 +37,7 @@ struct GateStats {
   uint64_t bad_framing = 0;         // 400: ambiguous request length (RFC 9112 §6.3)
   uint64_t write_timeouts = 0;
   uint64_t tls_handshake_failures = 0;
+  uint64_t client_gone = 0;         // closed by the client before a worker answered its request
   size_t open = 0;
   size_t busy = 0;  // being served by a worker
 };

@@ -70,7 +70,13 @@ namespace {
 // The status of the response a worker thread just wrote (cpp-httplib's logger runs on that
 // thread right after writing it).
 thread_local int last_status = 0;
+// The connection a worker thread is serving, for ServedClientGone().
+thread_local const HttpConnection* served_connection = nullptr;
 }  // namespace
+
+bool GatedServer::ServedClientGone() {
+  return served_connection != nullptr && PeerGone(*served_connection);
+}
 
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
@@ -211,6 +217,7 @@ GateStats GatedServer::Stats() const {
   s.bad_framing = counters_.bad_framing;
   s.write_timeouts = counters_.write_timeouts;
   s.tls_handshake_failures = counters_.tls_handshake_failures;
+  s.client_gone = counters_.client_gone;
   s.open = limits_.open();
   s.busy = counters_.busy;
   return s;
@@ -307,6 +314,20 @@ void GatedServer::AcceptReady() {
 // Closes the longest-waiting connection of `client` (over its own limit) or of anyone (over the
 // total); false when every counted connection is being served.
 bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict verdict) {
+  // Connections the workers have answered and handed back still count; a client that opens its
+  // next one as soon as it has read an answer (a loop of requests, each on a new connection) has
+  // usually closed them. Taking them back reads their ends before anyone is evicted or refused.
+  TakeReturned();
+  // So may waiting ones whose end the poller has not read yet (their events are behind the
+  // accepts): read it now, so that no live connection is evicted in their place.
+  std::vector<uint64_t> theirs;
+  for (const auto& [id, conn] : waiting_) {
+    if (verdict != ConnectionLimits::Verdict::kOverClient || conn->client == client) {
+      theirs.push_back(id);
+    }
+  }
+  for (uint64_t id : theirs) Progress(id);
+  if (limits_.Check(client) == ConnectionLimits::Verdict::kAdmit) return true;
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
     if (verdict == ConnectionLimits::Verdict::kOverClient && it->second->client != client) {
       continue;
@@ -316,7 +337,34 @@ bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict 
     return limits_.Check(client) == ConnectionLimits::Verdict::kAdmit ||
            MakeRoom(client, limits_.Check(client));
   }
+  // Every counted connection has a whole request. Those still queued for a worker whose clients
+  // have gone (a reloaded page, a script's timed-out retries) hold a place for no one.
+  if (ReleaseGoneQueued(verdict == ConnectionLimits::Verdict::kOverClient ? &client : nullptr) >
+      0) {
+    return limits_.Check(client) == ConnectionLimits::Verdict::kAdmit;
+  }
   return false;
+}
+
+size_t GatedServer::ReleaseGoneQueued(const std::string* client) {
+  std::vector<ConnectionPtr> gone;
+  {
+    MutexLock lock(queue_mu_);
+    // The general lane only: a health check is answered at once, and a checker that half-closes
+    // after its request (some do) still gets its answer.
+    auto& ready = general_.ready;
+    for (auto it = ready.begin(); it != ready.end();) {
+      if ((client == nullptr || (*it)->client == *client) && PeerGone(**it)) {
+        gone.push_back(std::move(*it));
+        it = ready.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  counters_.client_gone += gone.size();
+  for (auto& conn : gone) Release(std::move(conn));
+  return gone.size();
 }
 
 void GatedServer::Watch(HttpConnection& conn, IoStatus want, bool added) {
@@ -454,6 +502,11 @@ void GatedServer::WorkLoop(Lane& lane) {
       conn = std::move(lane.ready.front());
       lane.ready.pop_front();
     }
+    if (&lane == &general_ && PeerGone(*conn)) {  // it waited in the queue; its client did not
+      ++counters_.client_gone;
+      Release(std::move(conn));
+      continue;
+    }
     Serve(std::move(conn));
   }
 }
@@ -466,6 +519,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
   limits.write_timeout = options_.write_timeout;
   limits.write_total = options_.write_total;
   ConnectionStream stream(*conn, limits);
+  served_connection = conn.get();
   const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max;
   bool connection_closed = false;
   bool ok = false;
@@ -475,8 +529,10 @@ void GatedServer::Serve(ConnectionPtr conn) {
   } catch (...) {
     ok = false;  // handlers' exceptions are answered by the exception handler; this is I/O
   }
+  served_connection = nullptr;
   ++conn->served;
   --counters_.busy;
+  if (last_status == 499) ++counters_.client_gone;  // a handler gave up on a client that left
   if (stream.read_timed_out()) ++counters_.request_timeouts;
   if (stream.write_timed_out()) ++counters_.write_timeouts;
   // After a request cpp-httplib could not parse or take whole (400, 408, 413, 414, 431) the

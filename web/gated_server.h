@@ -56,6 +56,10 @@ class GatedServer : public httplib::Server {
 
   GateStats Stats() const;
 
+  // On a worker serving a request: whether its client has closed the connection since (see
+  // PeerGone), so that a handler with a long wait ahead can give up on it. False elsewhere.
+  static bool ServedClientGone();
+
  private:
   using ConnectionPtr = std::unique_ptr<HttpConnection>;
 
@@ -72,6 +76,9 @@ class GatedServer : public httplib::Server {
   void Drop(uint64_t id, const char* response);
   void Release(ConnectionPtr conn);
   void TakeReturned();
+  // Closes the queued connections (of `client`, or of anyone when null) whose clients have gone
+  // before a worker took them; how many.
+  size_t ReleaseGoneQueued(const std::string* client);
 
   struct Lane {
     std::condition_variable cv;
@@ -105,7 +112,7 @@ class GatedServer : public httplib::Server {
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},
         request_timeouts{0}, head_too_large{0}, bad_framing{0}, write_timeouts{0},
-        tls_handshake_failures{0};
+        tls_handshake_failures{0}, client_gone{0};
     std::atomic<size_t> busy{0};
   };
   Counters counters_;

@@ -134,6 +134,11 @@ IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written) 
   return status == IoStatus::kWantRead ? IoStatus::kWantWrite : status;
 }
 
+bool PeerGone(const HttpConnection& conn) {
+  pollfd p{conn.fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 bool WaitFor(const HttpConnection& conn, IoStatus want, SteadyTime deadline) {
   pollfd p{conn.fd, static_cast<short>(want == IoStatus::kWantWrite ? POLLOUT : POLLIN), 0};
   for (;;) {

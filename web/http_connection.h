@@ -63,6 +63,10 @@ struct HttpConnection {
 IoStatus ContinueHandshake(HttpConnection& conn);
 // Writes what it can of `data` now; `*written` says how much.
 IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written);
+// Whether the client has closed the connection, or at least its sending half, or reset it: a
+// look at the socket that neither waits nor reads. A client waiting for an answer does neither
+// (nginx takes the same sign for "client closed request", its 499).
+bool PeerGone(const HttpConnection& conn);
 // Waits until `want` (kWantRead/kWantWrite) is possible or `deadline` passes; false on timeout.
 bool WaitFor(const HttpConnection& conn, IoStatus want, SteadyTime deadline);
 

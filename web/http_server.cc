@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -108,8 +109,7 @@ HttpServer::HttpServer(HttpServerOptions options, ApiBackend& backend, const Clo
       backend_(backend),
       clock_(clock),
       auth_(options_.auth),
-      report_slots_(static_cast<std::ptrdiff_t>(
-          std::clamp<size_t>(options_.reports_building, 1, 1024))) {}
+      report_slots_(std::max<size_t>(options_.reports_building, 1)) {}
 
 void HttpServer::SetAuth(HttpAuthOptions auth) {
   MutexLock lock(auth_mu_);
@@ -373,12 +373,19 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
                 std::to_string(options_.reports_building) + " built at a time, " +
                 std::to_string(options_.reports_waiting) + " waiting); try again");
   }
-  if (!report_slots_.try_acquire_for(options_.report_wait)) {
+  // A client that closed its connection (a reloaded page, a timed-out script) is not waited
+  // for, nor built for: nginx's 499, "client closed request". Nobody reads the answer.
+  const auto outcome = report_slots_.Acquire(options_.report_wait, GatedServer::ServedClientGone);
+  if (outcome == FairSlots::Outcome::kTimedOut) {
     return busy("no report could be built within " + FormatDurationMs(options_.report_wait.count()) +
                 "; try again");
   }
+  if (outcome == FairSlots::Outcome::kGone || GatedServer::ServedClientGone()) {
+    if (outcome == FairSlots::Outcome::kAcquired) report_slots_.Release();
+    return SendError(res, 499, "canceled", "the client closed the connection before its report");
+  }
   auto body = backend_.Report(q);
-  report_slots_.release();
+  report_slots_.Release();
   if (!body.ok()) {
     // The caller's mistake (a day out of range or not begun) is a 400, as every bad parameter.
     const Status& s = body.status();

@@ -11,13 +11,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <semaphore>
 #include <string>
 #include <thread>
 
 #include "core/clock.h"
 #include "core/mutex.h"
 #include "core/status.h"
+#include "web/fair_slots.h"
 #include "web/gate_options.h"
 #include "web/http_auth.h"
 #include "web/manage_request.h"
@@ -151,7 +151,7 @@ class HttpServer {
   HttpAuthOptions auth_ GUARDED_BY(auth_mu_);
   std::unique_ptr<GatedServer> server_;
   int port_ = 0;
-  std::counting_semaphore<1024> report_slots_;
+  FairSlots report_slots_;  // in the order asked; a waiter whose client left goes
   std::atomic<size_t> reports_asked_{0};  // being built or waiting to be
 };
 

@@ -55,7 +55,8 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
                         "Connections obsmon closed before a response: evicted (an idle or "
                         "incomplete one, to make room), request_timeout (408), head_too_large "
                         "(431), bad_framing (400, ambiguous length), write_timeout (the client "
-                        "stopped reading), tls_handshake.",
+                        "stopped reading), tls_handshake, client_gone (the client closed it "
+                        "while its request waited for a worker or a report slot).",
                         MetricType::Counter);
   AddCounter(&dropped, Labels{{"reason", "evicted"}}, static_cast<double>(g.evicted));
   AddCounter(&dropped, Labels{{"reason", "request_timeout"}},
@@ -65,6 +66,7 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   AddCounter(&dropped, Labels{{"reason", "write_timeout"}}, static_cast<double>(g.write_timeouts));
   AddCounter(&dropped, Labels{{"reason", "tls_handshake"}},
              static_cast<double>(g.tls_handshake_failures));
+  AddCounter(&dropped, Labels{{"reason", "client_gone"}}, static_cast<double>(g.client_gone));
   auto open = Family("obsmon_http_connections",
                      "Open connections to obsmon's HTTP server: all (open), or being answered "
                      "by a worker (busy).",

@@ -4,6 +4,11 @@
 // never crash the server.
 #include "web/http_server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -168,6 +173,62 @@ TEST_F(HttpServerTest, ReportsAreBuiltAFewAtATime) {
   EXPECT_EQ(busy, 1);
   EXPECT_EQ(backend_.reports, 3);
   EXPECT_EQ(Client().Get("/api/v1/components/web/report")->status, 200);  // all slots free again
+}
+
+// A client that closes its connection while its report waits for a slot (a reloaded page, a
+// script's timeout) is neither waited for nor built for: its place goes to the next, and the
+// gate counts it (client_gone). Before, it kept its place and then a slot, for no one.
+TEST_F(HttpServerTest, AReportWhoseClientLeftIsNotBuilt) {
+  HttpServerOptions options;
+  options.reports_building = 1;
+  options.reports_waiting = 2;
+  Start(options);
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    backend_.gate_closed = true;
+  }
+  std::atomic<int> ok{0};
+  std::thread first([&] {
+    auto res = Client().Get("/api/v1/components/web/report");
+    if (res && res->status == 200) ++ok;
+  });
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(backend_.gate_mu);
+        return backend_.inside == 1;
+      },
+      std::chrono::seconds(10)));
+  // The second asks on a raw connection and closes it: it waits for the slot, then leaves.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(server_->port()));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const std::string ask = "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ask.size()));
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().busy == 2; },
+                                 std::chrono::seconds(10)));
+  ::close(fd);
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().client_gone == 1; },
+                                 std::chrono::seconds(10)));
+  // A third is served after the first: the one that left holds no place.
+  std::thread third([&] {
+    auto res = Client().Get("/api/v1/components/web/report");
+    if (res && res->status == 200) ++ok;
+  });
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().busy == 2; },
+                                 std::chrono::seconds(10)));
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    backend_.gate_closed = false;
+  }
+  backend_.gate_cv.notify_all();
+  first.join();
+  third.join();
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(backend_.reports, 2);  // the first and the third; none for the client that left
+  EXPECT_EQ(server_->ConnectionStats().client_gone, 1u);
 }
 
 // Issue 15: ?day=N reaches the backend as a number; anything else is a 400 naming the parameter.

@@ -318,15 +318,17 @@ bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict 
   // next one as soon as it has read an answer (a loop of requests, each on a new connection) has
   // usually closed them. Taking them back reads their ends before anyone is evicted or refused.
   TakeReturned();
-  // So may waiting ones whose end the poller has not read yet (their events are behind the
-  // accepts): read it now, so that no live connection is evicted in their place.
-  std::vector<uint64_t> theirs;
-  for (const auto& [id, conn] : waiting_) {
-    if (verdict != ConnectionLimits::Verdict::kOverClient || conn->client == client) {
-      theirs.push_back(id);
+  // So may this client's answered ones whose end the poller has not read yet (their events are
+  // behind the accepts): read it now, so that no live connection is evicted in their place. At
+  // most its limit of reads, and none for connections that never had a whole request (a flood
+  // of those costs the poller no system call each).
+  if (verdict == ConnectionLimits::Verdict::kOverClient) {
+    std::vector<uint64_t> answered;
+    for (const auto& [id, conn] : waiting_) {
+      if (conn->client == client && conn->served > 0) answered.push_back(id);
     }
+    for (uint64_t id : answered) Progress(id);
   }
-  for (uint64_t id : theirs) Progress(id);
   if (limits_.Check(client) == ConnectionLimits::Verdict::kAdmit) return true;
   for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
     if (verdict == ConnectionLimits::Verdict::kOverClient && it->second->client != client) {

@@ -26,7 +26,8 @@ class [[nodiscard]] Status {
     kNotFound,
     kIoError,
     kUnavailable,
-    kInternal
+    kInternal,
+    kCancelled  // given up on purpose (the one who asked has gone)
   };
 
   Status() = default;
@@ -37,11 +38,13 @@ class [[nodiscard]] Status {
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status Cancelled(std::string msg) { return Status(Code::kCancelled, std::move(msg)); }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   bool IsInvalidConfig() const { return code_ == Code::kInvalidConfig; }
+  bool IsCancelled() const { return code_ == Code::kCancelled; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const { return ok() ? "OK" : message_; }

@@ -208,6 +208,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   store->reset();  // one connection at a time
   w->options.latency_from = req.latency_from;
   w->options.max_listed = req.max_listed;
+  w->options.cancelled = req.cancelled;
 
   auto reader = storage::Reader::Open(req.db_path, req.read_memory);
   if (!reader.ok()) return reader.status();

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,6 +81,8 @@ struct PeriodReportRequest {
   const Report* latency_from = nullptr;
   // ReportOptions::max_listed: the longest this many incidents and gaps are listed (0: all).
   size_t max_listed = ReportOptions{}.max_listed;
+  // ReportOptions::cancelled.
+  std::function<bool()> cancelled;
 };
 
 // Builds the report of a period or window: runs, log lines, maintenance (stored windows of the

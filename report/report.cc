@@ -718,6 +718,9 @@ Result<Report> BuildReport(storage::Reader& reader, const std::string& component
         }
         if (fold) fold->Fold(up);
         if (listed) listed->Fold(up);
+        if (options.cancelled && options.cancelled()) {
+          return Status::Cancelled("the report was given up while it was built");
+        }
         return Status::Ok();
       });
   if (!read.ok()) return read;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -267,6 +268,9 @@ struct ReportOptions {
   // each day's incidents). 0 lists all. What a report holds while built is then bounded by this
   // and by the window's days, not by its state changes (docs/report.md, "How the report reads").
   size_t max_listed = 1'000;
+  // BuildReport only: asked between the window's chunks of spans; once it says true the build
+  // stops with Status::Cancelled (the daemon's: the client that asked has gone).
+  std::function<bool()> cancelled;
   // BuildReport only: read log lines through the Reader (at most this many; 0 = do not read).
   size_t max_log_events = 20'000;
   // BuildReport only: when set and LatencyCarriesOver(*latency_from, the new report), the latency

@@ -34,6 +34,7 @@ struct GateStats {
   uint64_t evicted = 0;             // idle or incomplete connections closed to make room
   uint64_t request_timeouts = 0;    // a request not whole within request_timeout (408)
   uint64_t head_too_large = 0;      // 431
+  uint64_t body_too_large = 0;      // 413: a declared length over max_body_bytes
   uint64_t bad_framing = 0;         // 400: ambiguous request length (RFC 9112 §6.3)
   uint64_t write_timeouts = 0;
   uint64_t tls_handshake_failures = 0;

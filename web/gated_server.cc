@@ -36,6 +36,31 @@ constexpr char kUriTooLong[] =
 constexpr char kLengthRequired[] =
     "HTTP/1.1 411 Length Required\r\nConnection: close\r\nContent-Type: text/plain\r\n"
     "Content-Length: 45\r\n\r\nsend a body with Content-Length, not chunked\n";
+constexpr char kOverLimits[] =
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
+    "Content-Type: text/plain\r\nContent-Length: 56\r\n\r\n"
+    "too many connections: only health checks are let through\n";
+// A connection over the limits with none to make room for it is let in on probation, at most
+// this many at once, for this long: its request is read, and answered only when it is a health
+// check (fresh eyes, stop 63: 512 connections of queued requests refused /healthz from anyone).
+constexpr size_t kProbationConnections = 16;
+constexpr std::chrono::milliseconds kProbationWait{1000};
+
+// What the API answers for an oversized body (json_reply.h's error shape), whole.
+std::string BodyTooLargeResponse(size_t max_body_bytes) {
+  const std::string body = "{\"error\":\"request body larger than " +
+                           std::to_string(max_body_bytes) +
+                           " bytes\",\"errorType\":\"bad_data\",\"status\":\"error\"}";
+  return "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+         "Content-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+// After an error answer the client may still be sending (a body it declared, pipelined
+// requests): closing with its bytes unread would reset the connection, and a reset can destroy
+// the answer before the client reads it. So the connection is half-closed and its bytes read and
+// dropped for a while first, as nginx's lingering close does.
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr size_t kLingerBytes = 8 << 20;
 constexpr char kHeadTooLarge[] =
     "HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n"
     "Content-Type: text/plain\r\nContent-Length: 26\r\n\r\nrequest head is too large\n";
@@ -80,7 +105,8 @@ bool GatedServer::ServedClientGone() {
 
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
-      limits_(options.max_connections, options.max_connections_per_client) {
+      limits_(options.max_connections, options.max_connections_per_client),
+      body_too_large_(BodyTooLargeResponse(options.max_body_bytes)) {
   set_logger([](const httplib::Request&, const httplib::Response& res) { last_status = res.status; });
   set_payload_max_length(options_.max_body_bytes);
   set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max));
@@ -218,7 +244,8 @@ GateStats GatedServer::Stats() const {
   s.write_timeouts = counters_.write_timeouts;
   s.tls_handshake_failures = counters_.tls_handshake_failures;
   s.client_gone = counters_.client_gone;
-  s.open = limits_.open();
+  s.body_too_large = counters_.body_too_large;
+  s.open = limits_.open() + probation_open_;
   s.busy = counters_.busy;
   return s;
 }
@@ -283,9 +310,14 @@ void GatedServer::AcceptReady() {
     DescribeAddress(addr, &conn->client, &conn->client_port);
     const auto verdict = limits_.Check(conn->client);
     if (verdict != ConnectionLimits::Verdict::kAdmit && !MakeRoom(conn->client, verdict)) {
-      (verdict == ConnectionLimits::Verdict::kOverClient ? counters_.refused_per_client
-                                                        : counters_.refused_total)++;
-      continue;  // closed by conn's destructor
+      if (probation_open_ >= kProbationConnections) {
+        (verdict == ConnectionLimits::Verdict::kOverClient ? counters_.refused_per_client
+                                                          : counters_.refused_total)++;
+        continue;  // closed by conn's destructor
+      }
+      conn->probation = verdict == ConnectionLimits::Verdict::kOverClient
+                            ? HttpConnection::Probation::kOverClient
+                            : HttpConnection::Probation::kOverTotal;
     }
     ++counters_.accepted;
     int yes = 1;
@@ -303,7 +335,11 @@ void GatedServer::AcceptReady() {
     }
     conn->id = next_id_++;
     conn->idle_since = std::chrono::steady_clock::now();
-    limits_.Add(conn->client);
+    if (conn->probation == HttpConnection::Probation::kNone) {
+      limits_.Add(conn->client);
+    } else {
+      ++probation_open_;
+    }
     const uint64_t id = conn->id;
     Watch(*conn, IoStatus::kWantRead, false);
     waiting_.emplace(id, std::move(conn));
@@ -334,6 +370,7 @@ bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict 
     if (verdict == ConnectionLimits::Verdict::kOverClient && it->second->client != client) {
       continue;
     }
+    if (it->second->probation != HttpConnection::Probation::kNone) continue;  // frees no place
     ++counters_.evicted;
     Drop(it->first, nullptr);
     return limits_.Check(client) == ConnectionLimits::Verdict::kAdmit ||
@@ -380,6 +417,7 @@ void GatedServer::Progress(uint64_t id) {
   auto it = waiting_.find(id);
   if (it == waiting_.end()) return;
   HttpConnection& conn = *it->second;
+  if (conn.lingering) return Linger(id);
   IoStatus status = ContinueHandshake(conn);
   if (status == IoStatus::kError) {
     ++counters_.tls_handshake_failures;
@@ -392,11 +430,15 @@ void GatedServer::Progress(uint64_t id) {
     if (scan.state == RequestHeadScan::State::kReady) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
       const std::string_view path = ReadOnlyRequestPath(conn.pending());
-      Lane& lane = !path.empty() && std::find(options_.fast_lane_paths.begin(),
-                                              options_.fast_lane_paths.end(),
-                                              path) != options_.fast_lane_paths.end()
-                       ? fast_
-                       : general_;
+      const bool health = !path.empty() && std::find(options_.fast_lane_paths.begin(),
+                                                     options_.fast_lane_paths.end(),
+                                                     path) != options_.fast_lane_paths.end();
+      if (conn.probation != HttpConnection::Probation::kNone && !health) {
+        (conn.probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
+                                                                  : counters_.refused_total)++;
+        return Drop(id, kOverLimits);
+      }
+      Lane& lane = health ? fast_ : general_;
       ConnectionPtr ready = std::move(it->second);
       waiting_.erase(it);
       {
@@ -414,6 +456,10 @@ void GatedServer::Progress(uint64_t id) {
       ++counters_.head_too_large;
       return Drop(id, kUriTooLong);
     }
+    if (scan.state == RequestHeadScan::State::kBodyTooLarge) {
+      ++counters_.body_too_large;
+      return Drop(id, body_too_large_.c_str());
+    }
     if (scan.state == RequestHeadScan::State::kLengthRequired) {
       ++counters_.bad_framing;
       return Drop(id, kLengthRequired);
@@ -430,7 +476,31 @@ void GatedServer::Progress(uint64_t id) {
   Watch(conn, status, true);
 }
 
+void GatedServer::Linger(uint64_t id) {
+  HttpConnection& conn = *waiting_.at(id);
+  char sink[16 * 1024];
+  for (;;) {
+    const ssize_t n = ::recv(conn.fd, sink, sizeof sink, 0);
+    if (n > 0) {
+      conn.linger_bytes += static_cast<size_t>(n);
+      if (conn.linger_bytes < kLingerBytes) continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return;  // more may come; the deadline bounds the wait
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    break;  // the client's end, an error, or enough read
+  }
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+  auto it = waiting_.find(id);
+  ConnectionPtr done = std::move(it->second);
+  waiting_.erase(it);
+  Release(std::move(done));
+}
+
 SteadyTime GatedServer::DeadlineOf(const HttpConnection& conn) const {
+  if (conn.lingering) return conn.idle_since + kLingerTime;
+  if (conn.probation != HttpConnection::Probation::kNone) return conn.idle_since + kProbationWait;
   if (conn.has_pending()) return conn.first_byte + options_.request_timeout;
   // A new connection (TLS handshake included) must deliver its first request in
   // request_timeout; a kept-alive one may idle longer.
@@ -450,6 +520,16 @@ void GatedServer::ExpireWaiting(SteadyTime now) {
   }
   for (uint64_t id : expired) {
     const HttpConnection& conn = *waiting_.at(id);
+    if (conn.lingering) {  // answered already; its lingering is over
+      Drop(id, nullptr);
+      continue;
+    }
+    if (conn.probation != HttpConnection::Probation::kNone) {  // no health check came: refused
+      (conn.probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
+                                                                : counters_.refused_total)++;
+      Drop(id, nullptr);
+      continue;
+    }
     // Going quiet between requests is normal; stopping half-way through one is what is counted.
     const bool incomplete = conn.has_pending() || conn.served == 0;
     if (incomplete) ++counters_.request_timeouts;
@@ -460,18 +540,32 @@ void GatedServer::ExpireWaiting(SteadyTime now) {
 void GatedServer::Drop(uint64_t id, const char* response) {
   auto it = waiting_.find(id);
   if (it == waiting_.end()) return;
-  ConnectionPtr conn = std::move(it->second);
-  waiting_.erase(it);
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn->fd, nullptr);
-  if (response && conn->handshake_done) {
+  HttpConnection& conn = *it->second;
+  if (response && conn.handshake_done) {
     size_t written = 0;
-    (void)SendSome(*conn, response, &written);  // best effort: never wait for this client
+    (void)SendSome(conn, response, &written);  // best effort: never wait for this client
+    if (!conn.ssl && !conn.lingering && ::shutdown(conn.fd, SHUT_WR) == 0) {
+      // Linger: read and drop what the client still sends (see kLingerTime). It stays among
+      // the waiting, so that its limit counts it and a newcomer may evict it.
+      conn.lingering = true;
+      conn.idle_since = std::chrono::steady_clock::now();
+      conn.Consume(conn.pending().size());
+      Watch(conn, IoStatus::kWantRead, true);  // it is registered: it was waiting
+      return Linger(id);
+    }
   }
-  Release(std::move(conn));
+  ConnectionPtr gone = std::move(it->second);
+  waiting_.erase(it);
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, gone->fd, nullptr);
+  Release(std::move(gone));
 }
 
 void GatedServer::Release(ConnectionPtr conn) {
-  limits_.Remove(conn->client);
+  if (conn->probation == HttpConnection::Probation::kNone) {
+    limits_.Remove(conn->client);
+  } else {
+    --probation_open_;
+  }
   conn.reset();
 }
 
@@ -504,7 +598,10 @@ void GatedServer::WorkLoop(Lane& lane) {
       conn = std::move(lane.ready.front());
       lane.ready.pop_front();
     }
-    if (&lane == &general_ && PeerGone(*conn)) {  // it waited in the queue; its client did not
+    // A reset while it waited in the queue: nobody will read the answer. (A half-close is not
+    // taken for gone here: `printf 'GET /metrics ...' | nc -N` gets its answer; fresh eyes, stop
+    // 63. Only a report's wait, which can be long, takes it so.)
+    if (PeerGone(*conn, /*half_close_counts=*/false)) {
       ++counters_.client_gone;
       Release(std::move(conn));
       continue;
@@ -522,7 +619,8 @@ void GatedServer::Serve(ConnectionPtr conn) {
   limits.write_total = options_.write_total;
   ConnectionStream stream(*conn, limits);
   served_connection = conn.get();
-  const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max;
+  const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max ||
+                                conn->probation != HttpConnection::Probation::kNone;
   bool connection_closed = false;
   bool ok = false;
   last_status = 0;

@@ -9,7 +9,8 @@
 //   - time a kept-alive connection may wait for its next request: idle_timeout;
 //   - open connections per client address and in total: a new connection over a limit takes the
 //     place of that client's (or, over the total, anyone's) longest-waiting idle or incomplete
-//     one, or is refused when there is none; a request that has arrived is never dropped;
+//     one; when there is none it is let in on probation (a few at once, briefly) and answered
+//     only if its request is a health check; a request that has arrived is never dropped;
 //   - the size of a request head (431 beyond) and of a body read (httplib's 413 beyond);
 //   - writing a response: each wait and the whole.
 // Routing, parsing and answering stay cpp-httplib's (Server::process_request), so behaviour is
@@ -72,8 +73,11 @@ class GatedServer : public httplib::Server {
   void ExpireWaiting(SteadyTime now);
   SteadyTime NextDeadline() const;
   SteadyTime DeadlineOf(const HttpConnection& conn) const;
-  // Closes a waiting connection, first telling the client why in one non-blocking write.
+  // Closes a waiting connection, first telling the client why in one non-blocking write (then
+  // lingers: half-closes and reads what the client still sends, for a while, before closing).
   void Drop(uint64_t id, const char* response);
+  // Reads and drops what a lingering connection's client sends; closes it at the client's end.
+  void Linger(uint64_t id);
   void Release(ConnectionPtr conn);
   void TakeReturned();
   // Closes the queued connections (of `client`, or of anyone when null) whose clients have gone
@@ -91,6 +95,7 @@ class GatedServer : public httplib::Server {
 
   const GateOptions options_;
   ConnectionLimits limits_;
+  const std::string body_too_large_;  // the whole 413 answer
   SSL_CTX* tls_ = nullptr;  // owned; null: plain HTTP
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
@@ -100,6 +105,8 @@ class GatedServer : public httplib::Server {
   std::thread poller_;
   std::vector<std::thread> workers_;
   uint64_t next_id_ = 2;  // 0 and 1 tag the listening socket and the wake fd in epoll
+  // Connections let in over the limits for a health check (not in limits_). Any thread releases.
+  std::atomic<size_t> probation_open_{0};
 
   // Waiting for their requests; only the poller touches this.
   std::map<uint64_t, ConnectionPtr> waiting_;
@@ -112,7 +119,7 @@ class GatedServer : public httplib::Server {
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},
         request_timeouts{0}, head_too_large{0}, bad_framing{0}, write_timeouts{0},
-        tls_handshake_failures{0}, client_gone{0};
+        tls_handshake_failures{0}, client_gone{0}, body_too_large{0};
     std::atomic<size_t> busy{0};
   };
   Counters counters_;

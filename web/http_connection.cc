@@ -134,9 +134,10 @@ IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written) 
   return status == IoStatus::kWantRead ? IoStatus::kWantWrite : status;
 }
 
-bool PeerGone(const HttpConnection& conn) {
+bool PeerGone(const HttpConnection& conn, bool half_close_counts) {
   pollfd p{conn.fd, POLLRDHUP, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  const short gone = static_cast<short>(POLLHUP | POLLERR | (half_close_counts ? POLLRDHUP : 0));
+  return ::poll(&p, 1, 0) > 0 && (p.revents & gone) != 0;
 }
 
 bool WaitFor(const HttpConnection& conn, IoStatus want, SteadyTime deadline) {

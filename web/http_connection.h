@@ -52,6 +52,11 @@ struct HttpConnection {
   SteadyTime idle_since{};   // waiting for the first byte of a request since then
   SteadyTime first_byte{};   // the current request's first byte arrived then (while has_pending())
   int served = 0;            // requests answered on this connection
+  // Let in over a limit (GatedServer's probation): answered only for a health check.
+  enum class Probation { kNone, kOverClient, kOverTotal };
+  Probation probation = Probation::kNone;
+  bool lingering = false;    // answered with an error and half-closed; its bytes are dropped
+  size_t linger_bytes = 0;   // dropped so far
 
  private:
   friend IoStatus ReceiveSome(HttpConnection& conn, size_t max_bytes);
@@ -64,9 +69,11 @@ IoStatus ContinueHandshake(HttpConnection& conn);
 // Writes what it can of `data` now; `*written` says how much.
 IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written);
 // Whether the client has closed the connection, or at least its sending half, or reset it: a
-// look at the socket that neither waits nor reads. A client waiting for an answer does neither
-// (nginx takes the same sign for "client closed request", its 499).
-bool PeerGone(const HttpConnection& conn);
+// look at the socket that neither waits nor reads. A client waiting for an answer does neither,
+// but for one that half-closes after its request (`nc -N`): nginx takes the same sign for
+// "client closed request" (its 499) while a request waits on something slow. With
+// `half_close_counts` false, only a reset (or both halves shut) counts.
+bool PeerGone(const HttpConnection& conn, bool half_close_counts = true);
 // Waits until `want` (kWantRead/kWantWrite) is possible or `deadline` passes; false on timeout.
 bool WaitFor(const HttpConnection& conn, IoStatus want, SteadyTime deadline);
 

@@ -384,8 +384,12 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     if (outcome == FairSlots::Outcome::kAcquired) report_slots_.Release();
     return SendError(res, 499, "canceled", "the client closed the connection before its report");
   }
+  q.cancelled = GatedServer::ServedClientGone;
   auto body = backend_.Report(q);
   report_slots_.Release();
+  if (!body.ok() && body.status().IsCancelled()) {
+    return SendError(res, 499, "canceled", "the client closed the connection before its report");
+  }
   if (!body.ok()) {
     // The caller's mistake (a day out of range or not begun) is a 400, as every bad parameter.
     const Status& s = body.status();

@@ -44,6 +44,8 @@ struct ReportQuery {
   // ?max_listed=N: at most N incidents and N gaps listed, the longest (0: all); nullopt: the
   // report's default (ReportOptions::max_listed).
   std::optional<size_t> max_listed;
+  // Whether the client that asked has gone (asked between chunks of the build; may be empty).
+  std::function<bool()> cancelled;
 };
 
 struct HttpBody {

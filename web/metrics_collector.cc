@@ -52,9 +52,9 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   AddCounter(&refused, Labels{{"reason", "per_client"}}, static_cast<double>(g.refused_per_client));
   AddCounter(&refused, Labels{{"reason", "total"}}, static_cast<double>(g.refused_total));
   auto dropped = Family("obsmon_http_connections_dropped_total",
-                        "Connections obsmon closed before a response: evicted (an idle or "
-                        "incomplete one, to make room), request_timeout (408), head_too_large "
-                        "(431), bad_framing (400, ambiguous length), write_timeout (the client "
+                        "Connections obsmon closed: evicted (idle between requests, or with a "
+                        "request incomplete, to make room), request_timeout (408), head_too_large "
+                        "(431), body_too_large (413), bad_framing (400, ambiguous length), write_timeout (the client "
                         "stopped reading), tls_handshake, client_gone (the client closed it "
                         "while its request waited for a worker or a report slot).",
                         MetricType::Counter);
@@ -62,6 +62,7 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
   AddCounter(&dropped, Labels{{"reason", "request_timeout"}},
              static_cast<double>(g.request_timeouts));
   AddCounter(&dropped, Labels{{"reason", "head_too_large"}}, static_cast<double>(g.head_too_large));
+  AddCounter(&dropped, Labels{{"reason", "body_too_large"}}, static_cast<double>(g.body_too_large));
   AddCounter(&dropped, Labels{{"reason", "bad_framing"}}, static_cast<double>(g.bad_framing));
   AddCounter(&dropped, Labels{{"reason", "write_timeout"}}, static_cast<double>(g.write_timeouts));
   AddCounter(&dropped, Labels{{"reason", "tls_handshake"}},

@@ -140,8 +140,11 @@ RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
     scan.state = RequestHeadScan::State::kLengthRequired;
     return scan;
   }
-  if (have_length && length > max_body_bytes) streamed = true;  // the worker answers 413
-  if (!streamed && have_length && length <= max_body_bytes) {
+  if (have_length && length > max_body_bytes) {
+    scan.state = RequestHeadScan::State::kBodyTooLarge;  // with Expect too (RFC 9110 §10.1.1)
+    return scan;
+  }
+  if (!streamed && have_length) {
     if (data.size() - end < length) return scan;  // body still arriving
     scan.body_bytes = length;
   }

@@ -173,6 +173,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
     if (auto it = sources_.find(q.component); it != sources_.end()) source = it->second;
   }
   if (q.max_listed) options.max_listed = *q.max_listed;
+  options.cancelled = q.cancelled;
   // What a burst of reports freed goes back to the kernel, not kept in the arenas.
   struct Trim {
     ~Trim() { ReturnFreedMemory(); }
@@ -189,6 +190,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   request.now_ms = clock_.NowMs();
   request.day = q.day;
   request.max_listed = options.max_listed;
+  request.cancelled = options.cancelled;
   // Read as the refresh reads (no map of the file, a 2 MiB cache): a map's pages count in the
   // daemon's memory as far as the window reaches (fresh eyes, stop 62: 89 MB of a 30-day file),
   // and the report of a flapping week took as long either way (0.12-0.19 s; a steady week's

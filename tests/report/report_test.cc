@@ -319,6 +319,19 @@ TEST(ReportTest, ReaderFailureIsReturned) {
   EXPECT_EQ(report.status().code(), Status::Code::kIoError);
 }
 
+// The daemon's client left: the build stops at the next 6 hours of spans, not at the window's end.
+TEST(ReportTest, ACancelledBuildStopsBetweenChunks) {
+  FakeReader reader(MinuteRuns(kT0, kTo, {}));
+  int asked = 0;
+  ReportOptions options;
+  options.cancelled = [&] { return ++asked == 3; };
+  auto report = BuildReport(reader, "carbon", SevenDays(), kT0, kTo, kTo, options);
+  EXPECT_TRUE(report.status().IsCancelled()) << report.status().ToString();
+  EXPECT_EQ(asked, 3);  // of the 28 chunks of the week
+  options.cancelled = [] { return false; };
+  EXPECT_TRUE(BuildReport(reader, "carbon", SevenDays(), kT0, kTo, kTo, options).ok());
+}
+
 TEST(ReportTest, PassWithinBudget) {
   auto runs = MinuteRuns(kT0, kTo, {{kT0 + 2 * kDay, kT0 + 2 * kDay + 30 * kMinute}});
   Report r = ComputeReport(runs, "carbon", SevenDays(), kT0, kTo, kTo);

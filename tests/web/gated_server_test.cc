@@ -14,6 +14,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -108,6 +109,7 @@ class RawClient {
       const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n <= 0) {
         if (closed) *closed = true;
+        if (n < 0) reset_ = errno == ECONNRESET;
         break;
       }
       out.append(buf, static_cast<size_t>(n));
@@ -115,10 +117,15 @@ class RawClient {
     }
     return out;
   }
+  // Closes the sending half (`nc -N` after its request): the answer may still come.
+  void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+  // Whether the last receive ended with a reset rather than the server's orderly close.
+  bool reset() const { return reset_; }
 
  private:
   int fd_ = -1;
   bool connected_ = false;
+  bool reset_ = false;
 };
 
 // Allows `wanted` descriptors if the hard limit does; returns how many there are.
@@ -196,6 +203,75 @@ TEST_F(GatedServerTest, BodyTrickledAByteAtATimeIsCutAndNeverReachesTheHandler) 
   EXPECT_LT(sent, 40);
   EXPECT_TRUE(closed || answer.rfind("HTTP/1.1 408", 0) == 0) << answer;
   EXPECT_EQ(reloads_, 0);
+}
+
+// Regression (fresh eyes, stop 63): a POST declaring a body over the limit and sending none held a
+// worker until the request timeout before its 413 (counted as a 408); eight of them held every
+// worker, and /metrics waited 10 s. The head alone decides it now.
+TEST_F(GatedServerTest, ABodyDeclaredOverTheLimitIsRefusedFromTheHeadAlone) {
+  Start();  // the default 10 s request timeout: an answer within 2 s cannot be the timeout's
+  std::vector<RawClient> posts;
+  for (int i = 0; i < 8; ++i) {
+    posts.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(posts.back().Send("POST /-/reload HTTP/1.1\r\nContent-Length: 65537\r\n\r\n"));
+  }
+  for (auto& p : posts) {
+    bool closed = false;
+    const std::string answer = p.Receive(2000ms, &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+    EXPECT_TRUE(closed);
+  }
+  RawClient other("127.0.0.3", server_->port());
+  ASSERT_TRUE(other.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(other.ReceiveResponse(2000ms).rfind("HTTP/1.1 200", 0), 0u);
+  const GateStats stats = server_->ConnectionStats();
+  EXPECT_EQ(stats.body_too_large, 8u);
+  EXPECT_EQ(stats.request_timeouts, 0u);
+  EXPECT_EQ(reloads_, 0);
+}
+
+// An error answered while the client is still sending (the body it declared, the rest of an
+// oversized head) is followed by an orderly close, not a reset that can destroy the answer
+// before the client reads it (fresh eyes, stop 63: 414 and 431 ended in resets): obsmon lingers.
+TEST_F(GatedServerTest, AnErrorAnswerReachesAClientStillSending) {
+  Start();
+  {
+    RawClient c("127.0.0.2", server_->port());
+    ASSERT_TRUE(c.Send("POST /-/reload HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n"));
+    const std::string chunk(64 * 1024, 'x');
+    for (int i = 0; i < 16; ++i) c.Send(chunk);  // the body, sent as the 413 comes back
+    bool closed = false;
+    const std::string answer = c.Receive(3000ms, &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer.substr(0, 200);
+    EXPECT_NE(answer.find("\"request body larger than 65536 bytes\""), std::string::npos) << answer;
+    EXPECT_TRUE(closed);
+    EXPECT_FALSE(c.reset());
+  }
+  {
+    RawClient c("127.0.0.3", server_->port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nX-Long: " + std::string(70 * 1024, 'a')));
+    c.Send(std::string(64 * 1024, 'a') + "\r\n\r\n");
+    bool closed = false;
+    const std::string answer = c.Receive(3000ms, &closed);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 431", 0), 0u) << answer.substr(0, 200);
+    EXPECT_TRUE(closed);
+    EXPECT_FALSE(c.reset());
+  }
+  EXPECT_TRUE(Healthy());
+  EXPECT_EQ(reloads_, 0);
+}
+
+// A client that half-closes after its request (`printf ... | nc -N`) is answered, on every path;
+// the first cut of stop 63 took it for gone and answered nothing (fresh eyes).
+TEST_F(GatedServerTest, AHalfClosedClientIsAnswered) {
+  Start();
+  for (const char* path : {"/metrics", "/api/v1/components", "/healthz"}) {
+    RawClient c("127.0.0.2", server_->port());
+    ASSERT_TRUE(c.Send(std::string("GET ") + path + " HTTP/1.0\r\n\r\n"));
+    c.ShutdownWrite();
+    EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u) << path;
+  }
+  EXPECT_EQ(server_->ConnectionStats().client_gone, 0u);
 }
 
 TEST_F(GatedServerTest, SixtySlowClientsUnderTheLimitsDoNotLockOutHealthz) {
@@ -338,6 +414,54 @@ TEST_F(GatedServerTest, HealthzIsAnsweredWhileEveryWorkerIsBusy) {
   }
   backend_.cv.notify_all();
   for (auto& c : heavy) EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u);
+}
+
+// Regression (fresh eyes, stop 63): with every counted connection holding a request being
+// answered (nothing to evict), a new connection was refused, health checks too, from any
+// address. Now a few are let in on probation: a health check is answered, anything else gets a
+// 503 with Retry-After, and neither counts against the limits.
+TEST_F(GatedServerTest, HealthChecksAreAnsweredWhenTheLimitsAreFullOfBusyConnections) {
+  HttpServerOptions o;
+  o.gate.max_connections = 8;
+  o.gate.max_connections_per_client = 8;
+  Start(o);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = true;
+  }
+  std::vector<RawClient> heavy;
+  for (int i = 0; i < 8; ++i) {  // every worker busy, every place taken
+    heavy.emplace_back("127.0.0.2", server_->port());
+    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  }
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(backend_.mu);
+        return backend_.metrics_in_progress == 8;
+      },
+      std::chrono::seconds(5)));
+  EXPECT_TRUE(Healthy("127.0.0.3"));  // over the total
+  EXPECT_TRUE(Healthy("127.0.0.2"));  // over its own limit too
+  RawClient other("127.0.0.4", server_->port());
+  ASSERT_TRUE(other.Send("GET /api/v1/components HTTP/1.1\r\nHost: x\r\n\r\n"));
+  bool closed = false;
+  const std::string refused = other.Receive(2000ms, &closed);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_TRUE(closed);
+  RawClient silent("127.0.0.5", server_->port());  // on probation, sends nothing: let go in 1 s
+  silent.Receive(3000ms, &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(server_->ConnectionStats().refused_total, 2u);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = false;
+  }
+  backend_.cv.notify_all();
+  for (auto& c : heavy) EXPECT_EQ(c.Receive(3000ms).rfind("HTTP/1.1 200", 0), 0u);
+  heavy.clear();
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().open == 0; },
+                                 std::chrono::seconds(5)));
 }
 
 TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {

@@ -42,16 +42,19 @@ TEST(RequestHeadTest, BodyWithALengthMustArriveWhole) {
   EXPECT_EQ(scan.body_bytes, 5u);
 }
 
-TEST(RequestHeadTest, ExpectAndOversizedBodiesAreLeftToTheWorkerChunkedIsRefused) {
+// A body after Expect goes to the worker; chunked is refused; a declared length over the limit
+// is refused from the head alone (waiting for it held a worker until the request's deadline:
+// eight such requests held every worker for 10 s; fresh eyes, stop 63), Expect or not.
+TEST(RequestHeadTest, ExpectIsLeftToTheWorkerChunkedAndOversizedBodiesAreRefused) {
   EXPECT_EQ(Scan("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").state,
             State::kLengthRequired);
-  for (const char* header : {"Expect: 100-continue",
-                             "Content-Length: 65"}) {  // beyond max_body: the worker answers 413
-    const std::string head = std::string("POST / HTTP/1.1\r\n") + header + "\r\n\r\n";
-    const auto scan = Scan(head);
-    EXPECT_EQ(scan.state, State::kReady) << header;
-    EXPECT_EQ(scan.body_bytes, 0u) << header;
-  }
+  const auto expect = Scan("POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(expect.state, State::kReady);
+  EXPECT_EQ(expect.body_bytes, 0u);
+  EXPECT_EQ(Scan("POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n").state, State::kBodyTooLarge);
+  EXPECT_EQ(Scan("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 65\r\n\r\n").state,
+            State::kBodyTooLarge);
+  EXPECT_EQ(Scan("POST / HTTP/1.1\r\nContent-Length: 64\r\n\r\n").state, State::kIncomplete);
 }
 
 // Regression (fresh eyes, issue 13): ambiguous framing let a request hidden in another's body

@@ -63,6 +63,7 @@ struct WebConfig {
   // The HTTP server's connection gate (web/gate_options.h has the same defaults).
   size_t max_connections = 512;
   size_t max_connections_per_client = 64;
+  size_t max_workers_per_client = 4;  // of the 8 workers, at once (behind a proxy: 8)
   int64_t request_timeout_ms = 10'000;  // first byte to whole request
   int64_t idle_timeout_ms = 30'000;     // a kept-alive connection between requests
 };

@@ -64,7 +64,8 @@ std::optional<std::string> ReadSecret(ConfigNode& node, const std::string& confi
 void ReadConnectionLimits(ConfigNode& node, WebConfig* web) {
   for (auto [key, field] : {std::pair{"max_connections", &web->max_connections},
                             std::pair{"max_connections_per_client",
-                                      &web->max_connections_per_client}}) {
+                                      &web->max_connections_per_client},
+                            std::pair{"max_workers_per_client", &web->max_workers_per_client}}) {
     if (auto v = node.Int(key)) {
       if (*v < 1 || *v > 100'000) {
         node.ErrorAt(key, std::string(key) + " must be between 1 and 100000");

@@ -18,6 +18,9 @@ struct GateOptions {
   std::chrono::milliseconds write_timeout{10'000};  // each wait for the client to read
   std::chrono::milliseconds write_total{60'000};    // a whole response
   size_t workers = 8;
+  // Of the general workers, how many one client address may hold at once (its other requests
+  // wait while others' go first). Behind a reverse proxy every client is the proxy: set workers.
+  size_t max_workers_per_client = 4;
   size_t max_head_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024;
   int keep_alive_max = 100;  // requests per connection

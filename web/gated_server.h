@@ -91,7 +91,11 @@ class GatedServer : public httplib::Server {
     std::deque<ConnectionPtr> ready;
   };
   void WorkLoop(Lane& lane);
+  // Serves a connection taken from a lane, or drops it when its client reset it meanwhile.
+  void ServeOrDrop(ConnectionPtr conn);
   void Serve(ConnectionPtr conn);
+  // Gives back the connection's place: in the limits, or on probation.
+  void Uncount(const HttpConnection& conn);
 
   const GateOptions options_;
   ConnectionLimits limits_;
@@ -115,6 +119,7 @@ class GatedServer : public httplib::Server {
   Lane general_;
   Lane fast_;  // health checks (GateOptions::fast_lane_paths), one worker of their own
   std::vector<ConnectionPtr> returned_ GUARDED_BY(queue_mu_);  // kept alive, back to the poller
+  std::map<std::string, size_t> serving_ GUARDED_BY(queue_mu_);  // general workers per client
 
   struct Counters {
     std::atomic<uint64_t> accepted{0}, refused_per_client{0}, refused_total{0}, evicted{0},

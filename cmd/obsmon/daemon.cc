@@ -383,6 +383,7 @@ class Daemon::Impl {
       if (a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
           next->listen != config_.listen || a.max_connections != b.max_connections ||
           a.max_connections_per_client != b.max_connections_per_client ||
+          a.max_workers_per_client != b.max_workers_per_client ||
           a.request_timeout_ms != b.request_timeout_ms || a.idle_timeout_ms != b.idle_timeout_ms) {
         log_->warn("listen, web.tls_* and web connection limits take effect at the next restart");
       }
@@ -452,6 +453,7 @@ class Daemon::Impl {
     http->auth.protect_health = web.protect_health;
     http->gate.max_connections = web.max_connections;
     http->gate.max_connections_per_client = web.max_connections_per_client;
+    http->gate.max_workers_per_client = web.max_workers_per_client;
     http->gate.request_timeout = std::chrono::milliseconds(web.request_timeout_ms);
     http->gate.idle_timeout = std::chrono::milliseconds(web.idle_timeout_ms);
     if (web.enable_lifecycle) http->reload = [this] { return Reload(); };

@@ -138,5 +138,22 @@ TEST(WebConfigTest, SecretFileWithAControlByteIsRefusedAtItsKey) {
   }
 }
 
+// What one client may cost the HTTP server: read, bounded, and an error at the key's place.
+TEST(WebConfigTest, WorkersPerClientIsReadAndBounded) {
+  ScratchDir dir;
+  ConfigErrors errors;
+  auto config = Load(dir, "", &errors);
+  ASSERT_TRUE(config) << errors.ToString();
+  EXPECT_EQ(config->web.max_workers_per_client, 4u);
+  config = Load(dir, "web:\n  max_workers_per_client: 8\n", &errors);
+  ASSERT_TRUE(config) << errors.ToString();
+  EXPECT_EQ(config->web.max_workers_per_client, 8u);
+  ConfigErrors bad;
+  EXPECT_FALSE(Load(dir, "web:\n  max_workers_per_client: 0\n", &bad));
+  EXPECT_NE(bad.ToString().find("obsmon.yml:2:27: max_workers_per_client must be between 1"),
+            std::string::npos)
+      << bad.ToString();
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -429,6 +429,9 @@ void GatedServer::Progress(uint64_t id) {
         ScanRequestHead(conn.pending(), options_.max_head_bytes, options_.max_body_bytes);
     if (scan.state == RequestHeadScan::State::kReady) {
       ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+      if (auto line = OriginFormRequestLine(conn.pending())) {
+        conn.ReplacePendingPrefix(conn.pending().find('\n'), *line);
+      }
       const std::string_view path = ReadOnlyRequestPath(conn.pending());
       const bool health = !path.empty() && std::find(options_.fast_lane_paths.begin(),
                                                      options_.fast_lane_paths.end(),

@@ -79,6 +79,10 @@ void HttpConnection::Consume(size_t n) {
   }
 }
 
+void HttpConnection::ReplacePendingPrefix(size_t n, std::string_view line) {
+  in_.replace(in_pos_, std::min(n, in_.size() - in_pos_), line);
+}
+
 IoStatus ReceiveSome(HttpConnection& conn, size_t max_bytes) {
   if (max_bytes == 0) return IoStatus::kOk;
   std::string& in = conn.in_;

@@ -49,6 +49,8 @@ struct HttpConnection {
   std::string_view pending() const { return std::string_view(in_).substr(in_pos_); }
   bool has_pending() const { return in_pos_ < in_.size(); }
   void Consume(size_t n);
+  // Puts `line` in place of the pending bytes' first `n` (a request line rewritten in place).
+  void ReplacePendingPrefix(size_t n, std::string_view line);
   SteadyTime idle_since{};   // waiting for the first byte of a request since then
   SteadyTime first_byte{};   // the current request's first byte arrived then (while has_pending())
   int served = 0;            // requests answered on this connection

@@ -166,4 +166,23 @@ std::string_view ReadOnlyRequestPath(std::string_view head) {
   return head.substr(at, end - at);
 }
 
+std::optional<std::string> OriginFormRequestLine(std::string_view head) {
+  const size_t line_end = head.find('\n');
+  if (line_end == std::string_view::npos) return std::nullopt;
+  const std::string_view line = head.substr(0, line_end);
+  const size_t target = line.find(' ');
+  if (target == std::string_view::npos) return std::nullopt;
+  const size_t target_end = line.find(' ', target + 1);
+  if (target_end == std::string_view::npos) return std::nullopt;
+  const std::string_view form = line.substr(target + 1, target_end - target - 1);
+  size_t scheme = 0;
+  if (EqualsIgnoringCase(form.substr(0, 7), "http://")) scheme = 7;
+  if (EqualsIgnoringCase(form.substr(0, 8), "https://")) scheme = 8;
+  if (scheme == 0) return std::nullopt;
+  const size_t path = form.find_first_of("/?", scheme);
+  std::string rest(path == std::string_view::npos ? "" : form.substr(path));
+  if (rest.empty() || rest.front() == '?') rest.insert(0, "/");
+  return std::string(line.substr(0, target + 1)) + rest + std::string(line.substr(target_end));
+}
+
 }  // namespace obsmon

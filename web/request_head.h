@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace obsmon {
@@ -44,5 +46,12 @@ std::string_view ReadOnlyRequestPath(std::string_view head);
 
 RequestHeadScan ScanRequestHead(std::string_view data, size_t max_head_bytes,
                                 size_t max_body_bytes);
+
+// The request line of `head` with an absolute-form target (`GET http://host:9950/metrics
+// HTTP/1.1`, RFC 9112 §3.2.2, which a server must accept) in origin form (`GET /metrics
+// HTTP/1.1`), so that routing, auth and the health lane see the path; nullopt for any other
+// target. The authority is dropped, as the RFC has a server use it instead of Host, which
+// obsmon, one origin, reads for nothing.
+std::optional<std::string> OriginFormRequestLine(std::string_view head);
 
 }  // namespace obsmon

@@ -285,6 +285,16 @@ TEST_F(GatedServerTest, AHalfClosedClientIsAnswered) {
   EXPECT_EQ(server_->ConnectionStats().client_gone, 0u);
 }
 
+// RFC 9112 §3.2.2: the absolute form is accepted, on the health lane too.
+TEST_F(GatedServerTest, AnAbsoluteFormRequestIsRoutedByItsPath) {
+  Start();
+  for (const char* target : {"http://127.0.0.1:1/api/v1/components", "HTTP://x/healthz"}) {
+    RawClient c("127.0.0.2", server_->port());
+    ASSERT_TRUE(c.Send(std::string("GET ") + target + " HTTP/1.1\r\nHost: y\r\n\r\n"));
+    EXPECT_EQ(c.ReceiveResponse(2000ms).rfind("HTTP/1.1 200", 0), 0u) << target;
+  }
+}
+
 TEST_F(GatedServerTest, SixtySlowClientsUnderTheLimitsDoNotLockOutHealthz) {
   // cpp-httplib alone gave each of these a worker thread (8 in all) until its 5 s read timeout,
   // renewed by every byte: /healthz waited behind them for as long as they dripped.

@@ -126,5 +126,19 @@ TEST(RequestHeadTest, ReadOnlyRequestPathIsThePathOfGetAndHeadOnly) {
   EXPECT_EQ(ReadOnlyRequestPath("get /healthz HTTP/1.1\r\n"), "");
 }
 
+// RFC 9112 §3.2.2: a server must accept the absolute form; routing sees the path (fresh eyes,
+// stop 63: `GET http://host/api/v1/components` was a 404).
+TEST(RequestHeadTest, AnAbsoluteFormTargetBecomesItsOriginForm) {
+  EXPECT_EQ(OriginFormRequestLine("GET http://evil:9950/api/v1/components HTTP/1.1\r\nHost: x\r\n"),
+            "GET /api/v1/components HTTP/1.1\r");
+  EXPECT_EQ(OriginFormRequestLine("HEAD HTTPS://h/healthz?x=1 HTTP/1.0\n"), "HEAD /healthz?x=1 HTTP/1.0");
+  EXPECT_EQ(OriginFormRequestLine("GET http://h HTTP/1.1\r\n"), "GET / HTTP/1.1\r");
+  EXPECT_EQ(OriginFormRequestLine("GET http://h?q HTTP/1.1\r\n"), "GET /?q HTTP/1.1\r");
+  EXPECT_EQ(OriginFormRequestLine("GET /metrics HTTP/1.1\r\n"), std::nullopt);
+  EXPECT_EQ(OriginFormRequestLine("GET ftp://h/x HTTP/1.1\r\n"), std::nullopt);
+  EXPECT_EQ(OriginFormRequestLine("GET http://h/x"), std::nullopt);  // no line end yet
+  EXPECT_EQ(OriginFormRequestLine("GET http://h/x\r\n"), std::nullopt);  // no version
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -37,7 +37,7 @@ class StorageHealth {
 
   // Records one attempt of `operation`. NotFound and InvalidArgument are answers, not storage
   // failures (an unknown component, a database without obsmon's schema yet): they count as
-  // success.
+  // success. Cancelled (given up on purpose) is not recorded at all.
   void Record(const std::string& operation, const Status& status);
 
   // Every operation seen so far, by name.

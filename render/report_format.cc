@@ -97,6 +97,10 @@ Result<RenderedReport> RenderPeriodReport(const PeriodReportRequest& req) {
   }
   auto report = BuildPeriodReport(req);
   if (!report.ok()) return report.status();
+  // Rendering a long report is much of its cost (an HTML page of 10,000 incidents).
+  if (req.cancelled && req.cancelled()) {
+    return Status::Cancelled("the report was given up before it was rendered");
+  }
   return RenderReportAs(*report, req.format);
 }
 

@@ -41,9 +41,12 @@ constexpr char kOverLimits[] =
     "Content-Type: text/plain\r\nContent-Length: 56\r\n\r\n"
     "too many connections: only health checks are let through\n";
 // A connection over the limits with none to make room for it is let in on probation, at most
-// this many at once, for this long: its request is read, and answered only when it is a health
-// check (fresh eyes, stop 63: 512 connections of queued requests refused /healthz from anyone).
-constexpr size_t kProbationConnections = 16;
+// this many at once and two an address (a third takes the place of its address's oldest), for
+// this long: its request is read, and answered only when it is a health check (fresh eyes, stop
+// 63: 512 connections of queued requests refused /healthz from anyone; then 16 silent
+// connections from 4 addresses, reconnecting, held every place of a pool of 16 shared by all).
+constexpr size_t kProbationConnections = 64;
+constexpr size_t kProbationPerClient = 2;
 constexpr std::chrono::milliseconds kProbationWait{1000};
 
 // What the API answers for an oversized body (json_reply.h's error shape), whole.
@@ -106,7 +109,8 @@ bool GatedServer::ServedClientGone() {
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
       limits_(options.max_connections, options.max_connections_per_client),
-      body_too_large_(BodyTooLargeResponse(options.max_body_bytes)) {
+      body_too_large_(BodyTooLargeResponse(options.max_body_bytes)),
+      probation_(kProbationConnections, kProbationPerClient) {
   set_logger([](const httplib::Request&, const httplib::Response& res) { last_status = res.status; });
   set_payload_max_length(options_.max_body_bytes);
   set_keep_alive_max_count(static_cast<size_t>(options_.keep_alive_max));
@@ -245,7 +249,7 @@ GateStats GatedServer::Stats() const {
   s.tls_handshake_failures = counters_.tls_handshake_failures;
   s.client_gone = counters_.client_gone;
   s.body_too_large = counters_.body_too_large;
-  s.open = limits_.open() + probation_open_;
+  s.open = limits_.open() + probation_.open();
   s.busy = counters_.busy;
   return s;
 }
@@ -310,7 +314,10 @@ void GatedServer::AcceptReady() {
     DescribeAddress(addr, &conn->client, &conn->client_port);
     const auto verdict = limits_.Check(conn->client);
     if (verdict != ConnectionLimits::Verdict::kAdmit && !MakeRoom(conn->client, verdict)) {
-      if (probation_open_ >= kProbationConnections) {
+      if (probation_.Check(conn->client) == ConnectionLimits::Verdict::kOverClient) {
+        DropOldestOnProbation(conn->client);
+      }
+      if (probation_.Check(conn->client) != ConnectionLimits::Verdict::kAdmit) {
         (verdict == ConnectionLimits::Verdict::kOverClient ? counters_.refused_per_client
                                                           : counters_.refused_total)++;
         continue;  // closed by conn's destructor
@@ -338,7 +345,7 @@ void GatedServer::AcceptReady() {
     if (conn->probation == HttpConnection::Probation::kNone) {
       limits_.Add(conn->client);
     } else {
-      ++probation_open_;
+      probation_.Add(conn->client);
     }
     const uint64_t id = conn->id;
     Watch(*conn, IoStatus::kWantRead, false);
@@ -371,7 +378,9 @@ bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict 
       continue;
     }
     if (it->second->probation != HttpConnection::Probation::kNone) continue;  // frees no place
-    ++counters_.evicted;
+    // A lingering one was counted when it was answered (its error); closing it early is not a
+    // second drop (fresh eyes, stop 63: the reasons added up to more than the connections).
+    if (!it->second->lingering) ++counters_.evicted;
     Drop(it->first, nullptr);
     return limits_.Check(client) == ConnectionLimits::Verdict::kAdmit ||
            MakeRoom(client, limits_.Check(client));
@@ -567,7 +576,16 @@ void GatedServer::Uncount(const HttpConnection& conn) {
   if (conn.probation == HttpConnection::Probation::kNone) {
     limits_.Remove(conn.client);
   } else {
-    --probation_open_;
+    probation_.Remove(conn.client);
+  }
+}
+
+void GatedServer::DropOldestOnProbation(const std::string& client) {
+  for (const auto& [id, conn] : waiting_) {  // by id: the oldest first
+    if (conn->probation == HttpConnection::Probation::kNone || conn->client != client) continue;
+    (conn->probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
+                                                               : counters_.refused_total)++;
+    return Drop(id, nullptr);
   }
 }
 

@@ -96,6 +96,8 @@ class GatedServer : public httplib::Server {
   void Serve(ConnectionPtr conn);
   // Gives back the connection's place: in the limits, or on probation.
   void Uncount(const HttpConnection& conn);
+  // Closes `client`'s oldest connection on probation still waiting for its request (refused).
+  void DropOldestOnProbation(const std::string& client);
 
   const GateOptions options_;
   ConnectionLimits limits_;
@@ -110,7 +112,7 @@ class GatedServer : public httplib::Server {
   std::vector<std::thread> workers_;
   uint64_t next_id_ = 2;  // 0 and 1 tag the listening socket and the wake fd in epoll
   // Connections let in over the limits for a health check (not in limits_). Any thread releases.
-  std::atomic<size_t> probation_open_{0};
+  ConnectionLimits probation_;
 
   // Waiting for their requests; only the poller touches this.
   std::map<uint64_t, ConnectionPtr> waiting_;

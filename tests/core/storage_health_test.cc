@@ -45,5 +45,18 @@ TEST(StorageHealthTest, AnswersAreNotFailures) {
   EXPECT_EQ(h.Snapshot()[0].errors_total, 0u);
 }
 
+// A report given up because its client left (fresh eyes, stop 63: /healthz went 503 for 8 s)
+// is neither a failure nor a success: a real failure before it still shows.
+TEST(StorageHealthTest, ACancelledReadSaysNothingOfStorage) {
+  FakeClock clock;
+  StorageHealth h(clock);
+  h.Record("read", Status::Cancelled("the report was given up while it was built"));
+  EXPECT_EQ(h.FailureSummary(), "");
+  EXPECT_TRUE(h.Snapshot().empty());
+  h.Record("read", Status::IoError("disk I/O error"));
+  h.Record("read", Status::Cancelled("given up"));
+  EXPECT_EQ(h.FailureSummary(), "read: disk I/O error");
+}
+
 }  // namespace
 }  // namespace obsmon

@@ -518,6 +518,44 @@ TEST_F(GatedServerTest, HealthChecksAreAnsweredWhenTheLimitsAreFullOfBusyConnect
                                  std::chrono::seconds(5)));
 }
 
+// Regression (fresh eyes, stop 63, second round): silent connections reconnecting from a few
+// addresses held every place on probation, and /healthz was refused again. An address holds two
+// at most; a third takes the place of its oldest.
+TEST_F(GatedServerTest, SilentConnectionsFromOneAddressCannotFillProbation) {
+  HttpServerOptions o;
+  o.gate.max_connections = 8;
+  o.gate.max_connections_per_client = 4;
+  Start(o);
+  {
+    std::lock_guard<std::mutex> lock(backend_.mu);
+    backend_.hold_metrics = true;
+  }
+  std::vector<RawClient> heavy;
+  for (int i = 0; i < 8; ++i) {
+    heavy.emplace_back(i % 2 == 0 ? "127.0.0.2" : "127.0.0.6", server_->port());
+    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  }
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        std::lock_guard<std::mutex> lock(backend_.mu);
+        return backend_.metrics_in_progress == 8;
+      },
+      std::chrono::seconds(5)));
+  std::vector<RawClient> silent;
+  for (int i = 0; i < 100; ++i) silent.emplace_back("127.0.0.7", server_->port());
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().refused_total >= 98; },
+                                 std::chrono::seconds(5)));
+  EXPECT_EQ(server_->ConnectionStats().open, 8u + 2u);  // the busy ones and two on probation
+  EXPECT_TRUE(Healthy("127.0.0.3"));
+  size_t still_open = 0;
+  for (auto& c : silent) {
+    bool closed = false;
+    c.Receive(10ms, &closed);
+    still_open += closed ? 0 : 1;
+  }
+  EXPECT_LE(still_open, 2u);  // the newest two, until their second on probation is up
+}
+
 TEST_F(GatedServerTest, HeadLargerThan64KiBGets431) {
   Start();
   RawClient c("127.0.0.1", server_->port());

@@ -158,6 +158,31 @@ class GatedServerTest : public ::testing::Test {
     if (!c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) return false;
     return c.Receive(2000ms).rfind("HTTP/1.1 200", 0) == 0;
   }
+  // A server of 8 places (4 an address) whose 8 workers all hold a /metrics request from two
+  // addresses: nothing left to evict. The requests' connections, or none when it did not work.
+  std::vector<RawClient> FillEveryPlaceWithHeldRequests() {
+    HttpServerOptions o;
+    o.gate.max_connections = 8;
+    o.gate.max_connections_per_client = 4;
+    Start(o);
+    {
+      std::lock_guard<std::mutex> lock(backend_.mu);
+      backend_.hold_metrics = true;
+    }
+    std::vector<RawClient> held;
+    for (int i = 0; i < 8; ++i) {
+      held.emplace_back(i % 2 == 0 ? "127.0.0.2" : "127.0.0.6", server_->port());
+      held.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    }
+    const bool all = testing::WaitUntil(
+        [&] {
+          std::lock_guard<std::mutex> lock(backend_.mu);
+          return backend_.metrics_in_progress == 8;
+        },
+        std::chrono::seconds(5));
+    if (!all) held.clear();
+    return held;
+  }
   HttpServerOptions Short() {
     HttpServerOptions o;
     o.gate.request_timeout = 600ms;
@@ -475,25 +500,8 @@ TEST_F(GatedServerTest, OneAddressHoldsAtMostHalfTheWorkers) {
 // address. Now a few are let in on probation: a health check is answered, anything else gets a
 // 503 with Retry-After, and neither counts against the limits.
 TEST_F(GatedServerTest, HealthChecksAreAnsweredWhenTheLimitsAreFullOfBusyConnections) {
-  HttpServerOptions o;
-  o.gate.max_connections = 8;
-  o.gate.max_connections_per_client = 4;
-  Start(o);
-  {
-    std::lock_guard<std::mutex> lock(backend_.mu);
-    backend_.hold_metrics = true;
-  }
-  std::vector<RawClient> heavy;
-  for (int i = 0; i < 8; ++i) {  // every worker busy, every place taken (4 an address)
-    heavy.emplace_back(i % 2 == 0 ? "127.0.0.2" : "127.0.0.6", server_->port());
-    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  }
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(backend_.mu);
-        return backend_.metrics_in_progress == 8;
-      },
-      std::chrono::seconds(5)));
+  std::vector<RawClient> heavy = FillEveryPlaceWithHeldRequests();
+  ASSERT_EQ(heavy.size(), 8u);
   EXPECT_TRUE(Healthy("127.0.0.3"));  // over the total
   EXPECT_TRUE(Healthy("127.0.0.2"));  // over its own limit too
   RawClient other("127.0.0.4", server_->port());
@@ -522,25 +530,8 @@ TEST_F(GatedServerTest, HealthChecksAreAnsweredWhenTheLimitsAreFullOfBusyConnect
 // addresses held every place on probation, and /healthz was refused again. An address holds two
 // at most; a third takes the place of its oldest.
 TEST_F(GatedServerTest, SilentConnectionsFromOneAddressCannotFillProbation) {
-  HttpServerOptions o;
-  o.gate.max_connections = 8;
-  o.gate.max_connections_per_client = 4;
-  Start(o);
-  {
-    std::lock_guard<std::mutex> lock(backend_.mu);
-    backend_.hold_metrics = true;
-  }
-  std::vector<RawClient> heavy;
-  for (int i = 0; i < 8; ++i) {
-    heavy.emplace_back(i % 2 == 0 ? "127.0.0.2" : "127.0.0.6", server_->port());
-    ASSERT_TRUE(heavy.back().Send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-  }
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(backend_.mu);
-        return backend_.metrics_in_progress == 8;
-      },
-      std::chrono::seconds(5)));
+  std::vector<RawClient> heavy = FillEveryPlaceWithHeldRequests();
+  ASSERT_EQ(heavy.size(), 8u);
   std::vector<RawClient> silent;
   for (int i = 0; i < 100; ++i) silent.emplace_back("127.0.0.7", server_->port());
   ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().refused_total >= 98; },

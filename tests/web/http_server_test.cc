@@ -90,6 +90,21 @@ class HttpServerTest : public ::testing::Test {
     c.set_read_timeout(10);
     return c;
   }
+  // Asks for web's report on a raw connection (for a test to close it); the socket, or -1.
+  int AskForReportRaw() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    const std::string ask = "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
+        ::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(ask.size())) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
   static nlohmann::json Json(const httplib::Result& res) {
     return nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   }
@@ -207,14 +222,8 @@ TEST_F(HttpServerTest, AReportWhoseClientLeftIsNotBuilt) {
       },
       std::chrono::seconds(10)));
   // The second asks on a raw connection and closes it: it waits for the slot, then leaves.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-  const std::string ask = "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ask.size()));
+  const int fd = AskForReportRaw();
+  ASSERT_GE(fd, 0);
   ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().busy == 2; },
                                  std::chrono::seconds(10)));
   ::close(fd);
@@ -250,14 +259,8 @@ TEST_F(HttpServerTest, AReportWhoseClientLeavesWhileItIsBuiltIsGivenUp) {
     std::lock_guard<std::mutex> lock(backend_.gate_mu);
     backend_.gate_closed = true;
   }
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(server_->port()));
-  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-  const std::string ask = "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL), static_cast<ssize_t>(ask.size()));
+  const int fd = AskForReportRaw();
+  ASSERT_GE(fd, 0);
   ASSERT_TRUE(testing::WaitUntil(
       [&] {
         std::lock_guard<std::mutex> lock(backend_.gate_mu);

@@ -314,8 +314,15 @@ void GatedServer::AcceptReady() {
     DescribeAddress(addr, &conn->client, &conn->client_port);
     const auto verdict = limits_.Check(conn->client);
     if (verdict != ConnectionLimits::Verdict::kAdmit && !MakeRoom(conn->client, verdict)) {
-      if (probation_.Check(conn->client) == ConnectionLimits::Verdict::kOverClient) {
-        DropOldestOnProbation(conn->client);
+      // Over its address's two, or over all places: the oldest still silent gives way (its
+      // address's, or anyone's), so a health check's request, which comes with its connection,
+      // outruns connections that never send one (fresh eyes, stop 63: 40 addresses x 2 silent
+      // connections, reconnecting, held every place).
+      const auto on_probation = probation_.Check(conn->client);
+      if (on_probation != ConnectionLimits::Verdict::kAdmit) {
+        DropOldestOnProbation(on_probation == ConnectionLimits::Verdict::kOverClient
+                                  ? &conn->client
+                                  : nullptr);
       }
       if (probation_.Check(conn->client) != ConnectionLimits::Verdict::kAdmit) {
         (verdict == ConnectionLimits::Verdict::kOverClient ? counters_.refused_per_client
@@ -326,7 +333,9 @@ void GatedServer::AcceptReady() {
                             ? HttpConnection::Probation::kOverClient
                             : HttpConnection::Probation::kOverTotal;
     }
-    ++counters_.accepted;
+    // One on probation is counted accepted once its health check goes to a worker, else
+    // refused: the two never both (fresh eyes, stop 63: the reasons summed over the accepted).
+    if (conn->probation == HttpConnection::Probation::kNone) ++counters_.accepted;
     int yes = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     sockaddr_storage local{};
@@ -450,6 +459,7 @@ void GatedServer::Progress(uint64_t id) {
                                                                   : counters_.refused_total)++;
         return Drop(id, kOverLimits);
       }
+      if (conn.probation != HttpConnection::Probation::kNone) ++counters_.accepted;
       Lane& lane = health ? fast_ : general_;
       ConnectionPtr ready = std::move(it->second);
       waiting_.erase(it);
@@ -580,9 +590,12 @@ void GatedServer::Uncount(const HttpConnection& conn) {
   }
 }
 
-void GatedServer::DropOldestOnProbation(const std::string& client) {
+void GatedServer::DropOldestOnProbation(const std::string* client) {
   for (const auto& [id, conn] : waiting_) {  // by id: the oldest first
-    if (conn->probation == HttpConnection::Probation::kNone || conn->client != client) continue;
+    if (conn->probation == HttpConnection::Probation::kNone ||
+        (client != nullptr && conn->client != *client)) {
+      continue;
+    }
     (conn->probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
                                                                : counters_.refused_total)++;
     return Drop(id, nullptr);

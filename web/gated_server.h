@@ -96,8 +96,9 @@ class GatedServer : public httplib::Server {
   void Serve(ConnectionPtr conn);
   // Gives back the connection's place: in the limits, or on probation.
   void Uncount(const HttpConnection& conn);
-  // Closes `client`'s oldest connection on probation still waiting for its request (refused).
-  void DropOldestOnProbation(const std::string& client);
+  // Closes the oldest connection on probation still waiting for its request, of `client` or of
+  // anyone (null); it is counted refused.
+  void DropOldestOnProbation(const std::string* client);
 
   const GateOptions options_;
   ConnectionLimits limits_;

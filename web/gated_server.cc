@@ -596,8 +596,10 @@ void GatedServer::DropOldestOnProbation(const std::string* client) {
         (client != nullptr && conn->client != *client)) {
       continue;
     }
-    (conn->probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
-                                                               : counters_.refused_total)++;
+    if (!conn->lingering) {  // a lingering one was counted when it was refused with its 503
+      (conn->probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
+                                                                 : counters_.refused_total)++;
+    }
     return Drop(id, nullptr);
   }
 }

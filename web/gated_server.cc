@@ -324,14 +324,14 @@ void GatedServer::AcceptReady() {
                                   ? &conn->client
                                   : nullptr);
       }
-      if (probation_.Check(conn->client) != ConnectionLimits::Verdict::kAdmit) {
-        (verdict == ConnectionLimits::Verdict::kOverClient ? counters_.refused_per_client
-                                                          : counters_.refused_total)++;
-        continue;  // closed by conn's destructor
-      }
-      conn->probation = verdict == ConnectionLimits::Verdict::kOverClient
+      const auto over = verdict == ConnectionLimits::Verdict::kOverClient
                             ? HttpConnection::Probation::kOverClient
                             : HttpConnection::Probation::kOverTotal;
+      if (probation_.Check(conn->client) != ConnectionLimits::Verdict::kAdmit) {
+        CountRefused(over);
+        continue;  // closed by conn's destructor
+      }
+      conn->probation = over;
     }
     // One on probation is counted accepted once its health check goes to a worker, else
     // refused: the two never both (fresh eyes, stop 63: the reasons summed over the accepted).
@@ -455,8 +455,7 @@ void GatedServer::Progress(uint64_t id) {
                                                      options_.fast_lane_paths.end(),
                                                      path) != options_.fast_lane_paths.end();
       if (conn.probation != HttpConnection::Probation::kNone && !health) {
-        (conn.probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
-                                                                  : counters_.refused_total)++;
+        CountRefused(conn.probation);
         return Drop(id, kOverLimits);
       }
       if (conn.probation != HttpConnection::Probation::kNone) ++counters_.accepted;
@@ -513,11 +512,7 @@ void GatedServer::Linger(uint64_t id) {
     }
     break;  // the client's end, an error, or enough read
   }
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
-  auto it = waiting_.find(id);
-  ConnectionPtr done = std::move(it->second);
-  waiting_.erase(it);
-  Release(std::move(done));
+  Drop(id, nullptr);
 }
 
 SteadyTime GatedServer::DeadlineOf(const HttpConnection& conn) const {
@@ -547,8 +542,7 @@ void GatedServer::ExpireWaiting(SteadyTime now) {
       continue;
     }
     if (conn.probation != HttpConnection::Probation::kNone) {  // no health check came: refused
-      (conn.probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
-                                                                : counters_.refused_total)++;
+      CountRefused(conn.probation);
       Drop(id, nullptr);
       continue;
     }
@@ -582,6 +576,11 @@ void GatedServer::Drop(uint64_t id, const char* response) {
   Release(std::move(gone));
 }
 
+void GatedServer::CountRefused(HttpConnection::Probation over) {
+  (over == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
+                                                  : counters_.refused_total)++;
+}
+
 void GatedServer::Uncount(const HttpConnection& conn) {
   if (conn.probation == HttpConnection::Probation::kNone) {
     limits_.Remove(conn.client);
@@ -597,8 +596,7 @@ void GatedServer::DropOldestOnProbation(const std::string* client) {
       continue;
     }
     if (!conn->lingering) {  // a lingering one was counted when it was refused with its 503
-      (conn->probation == HttpConnection::Probation::kOverClient ? counters_.refused_per_client
-                                                                 : counters_.refused_total)++;
+      CountRefused(conn->probation);
     }
     return Drop(id, nullptr);
   }

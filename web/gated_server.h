@@ -94,6 +94,8 @@ class GatedServer : public httplib::Server {
   // Serves a connection taken from a lane, or drops it when its client reset it meanwhile.
   void ServeOrDrop(ConnectionPtr conn);
   void Serve(ConnectionPtr conn);
+  // A connection refused for the limit it was over (per_client or total).
+  void CountRefused(HttpConnection::Probation over);
   // Gives back the connection's place: in the limits, or on probation.
   void Uncount(const HttpConnection& conn);
   // Closes the oldest connection on probation still waiting for its request, of `client` or of

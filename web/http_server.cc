@@ -375,21 +375,19 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   }
   // A client that closed its connection (a reloaded page, a timed-out script) is not waited
   // for, nor built for: nginx's 499, "client closed request". Nobody reads the answer.
+  auto canceled = [&] {
+    SendError(res, 499, "canceled", "the client closed the connection before its report");
+  };
   const auto outcome = report_slots_.Acquire(options_.report_wait, GatedServer::ServedClientGone);
   if (outcome == FairSlots::Outcome::kTimedOut) {
     return busy("no report could be built within " + FormatDurationMs(options_.report_wait.count()) +
                 "; try again");
   }
-  if (outcome == FairSlots::Outcome::kGone || GatedServer::ServedClientGone()) {
-    if (outcome == FairSlots::Outcome::kAcquired) report_slots_.Release();
-    return SendError(res, 499, "canceled", "the client closed the connection before its report");
-  }
-  q.cancelled = GatedServer::ServedClientGone;
+  if (outcome == FairSlots::Outcome::kGone) return canceled();
+  q.cancelled = GatedServer::ServedClientGone;  // asked by the build as it goes
   auto body = backend_.Report(q);
   report_slots_.Release();
-  if (!body.ok() && body.status().IsCancelled()) {
-    return SendError(res, 499, "canceled", "the client closed the connection before its report");
-  }
+  if (!body.ok() && body.status().IsCancelled()) return canceled();
   if (!body.ok()) {
     // The caller's mistake (a day out of range or not begun) is a 400, as every bad parameter.
     const Status& s = body.status();

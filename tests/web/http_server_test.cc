@@ -90,6 +90,15 @@ class HttpServerTest : public ::testing::Test {
     c.set_read_timeout(10);
     return c;
   }
+  // Whether `n` reports came to wait inside the backend (its gate closed) within 10 s.
+  bool WaitForReportsInside(int n) {
+    return testing::WaitUntil(
+        [&] {
+          std::lock_guard<std::mutex> lock(backend_.gate_mu);
+          return backend_.inside == n;
+        },
+        std::chrono::seconds(10));
+  }
   // Asks for web's report on a raw connection (for a test to close it); the socket, or -1.
   int AskForReportRaw() {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -172,12 +181,7 @@ TEST_F(HttpServerTest, ReportsAreBuiltAFewAtATime) {
   };
   std::vector<std::thread> first;
   for (int i = 0; i < 2; ++i) first.emplace_back(ask);
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(backend_.gate_mu);
-        return backend_.inside == 2;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitForReportsInside(2));
   // Two more: one waits for a slot, the other is refused.
   std::vector<std::thread> more;
   for (int i = 0; i < 2; ++i) more.emplace_back(ask);
@@ -215,12 +219,7 @@ TEST_F(HttpServerTest, AReportWhoseClientLeftIsNotBuilt) {
     auto res = Client().Get("/api/v1/components/web/report");
     if (res && res->status == 200) ++ok;
   });
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(backend_.gate_mu);
-        return backend_.inside == 1;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitForReportsInside(1));
   // The second asks on a raw connection and closes it: it waits for the slot, then leaves.
   const int fd = AskForReportRaw();
   ASSERT_GE(fd, 0);
@@ -261,12 +260,7 @@ TEST_F(HttpServerTest, AReportWhoseClientLeavesWhileItIsBuiltIsGivenUp) {
   }
   const int fd = AskForReportRaw();
   ASSERT_GE(fd, 0);
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        std::lock_guard<std::mutex> lock(backend_.gate_mu);
-        return backend_.inside == 1;
-      },
-      std::chrono::seconds(10)));
+  ASSERT_TRUE(WaitForReportsInside(1));
   ::close(fd);
   ASSERT_TRUE(testing::WaitUntil([&] { return backend_.cancelled == 1; },
                                  std::chrono::seconds(10)));

@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,7 +27,8 @@ class LoopbackTargets {
       return;
     }
     server_.new_task_queue = [] { return new httplib::ThreadPool(4); };
-    server_.Get(R"(/t/(\d+))", [](const httplib::Request&, httplib::Response& res) {
+    server_.Get(R"(/t/(\d+))", [this](const httplib::Request&, httplib::Response& res) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
       res.set_content("{\"status\":\"OK\"}", "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
@@ -41,6 +44,9 @@ class LoopbackTargets {
   LoopbackTargets& operator=(const LoopbackTargets&) = delete;
 
   int port() const { return port_; }
+  // Requests answered so far (the truth a benchmark checks the daemon's run count against); not
+  // counted for kept connections.
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
 
   // `n` entries of a component's `probes:` list (6-space indent): http probes <prefix>0 ..
   // <prefix><n-1> of this server, every `interval_ms`, with that timeout, and `keep_alive` when
@@ -80,6 +86,7 @@ class LoopbackTargets {
   httplib::Server server_;
   std::thread thread_;
   std::unique_ptr<EpollHttpTarget> kept_;
+  std::atomic<uint64_t> hits_{0};
   int port_ = 0;
 };
 

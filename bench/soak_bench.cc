@@ -16,6 +16,14 @@
 // time (a day at K=20 takes 72 real minutes), sampled every sample_s real seconds. What a day of
 // the work leaves in memory shows in hours; what only wall time does (the kernel's page cache,
 // timers) does not, which is why the real-time soak is run as well.
+// OBSMON_SOAK_OPERATE=M operates the daemon as a user would, every M real minutes: a SIGHUP
+// reload, an HTML report over HTTP, an `obsmon report` from the CLI and a `sqlite3 .backup`
+// checked with `PRAGMA integrity_check` (bench/soak_operations.h); the "ops" column counts the
+// rounds done and the operations that failed.
+//
+// At the end the daemon's counts are checked against what this program knows independently: the
+// requests its targets answered against the HTTP runs obsmon counted, and the ERROR lines its
+// writer appended against obsmon's obsmon_log_matches_total{severity="error"}.
 //
 // Every sample_s it reads from outside (/proc/<pid>) RSS, anonymous RSS and CPU, and from
 // obsmon's /metrics the sizes of its in-memory parts (the writer's SQLite page cache and all of
@@ -42,6 +50,7 @@
 
 #include "bench/loopback_targets.h"
 #include "bench/proc_stats.h"
+#include "bench/soak_operations.h"
 #include "tests/support/loopback.h"
 #include "tests/support/subprocess.h"
 
@@ -92,6 +101,20 @@ double HttpRuns(const std::string& body, const std::string& result) {
   return sum;
 }
 
+// The sum of the values of `name`'s series whose labels contain `label` (e.g. severity="error").
+double SumSeries(const std::string& body, const std::string& name, const std::string& label) {
+  std::istringstream in(body);
+  std::string line;
+  double sum = 0;
+  while (std::getline(in, line)) {
+    if (line.compare(0, name.size() + 1, name + "{") == 0 &&
+        line.find(label) != std::string::npos) {
+      sum += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+  }
+  return sum;
+}
+
 // Slope of y over x (least squares), in y-units per x-unit.
 double Slope(const std::vector<double>& x, const std::vector<double>& y) {
   const double n = static_cast<double>(x.size());
@@ -120,6 +143,11 @@ class FlappingTargets {
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  uint64_t hits() const {
+    uint64_t sum = 0;
+    for (const auto& a : answered_) sum += a.load();
+    return sum;
   }
   ~FlappingTargets() {
     if (!thread_.joinable()) return;
@@ -204,6 +232,7 @@ int main(int argc, char** argv) {
   // The log writer: 20 lines a second of the daemon's time, one in ten an ERROR, as an
   // application would.
   std::atomic<bool> stop{false};
+  std::atomic<long> errors_written{0};
   std::thread writer([&] {
     std::ofstream log(log_path, std::ios::app);
     // Paced by deadline, not by sleeping a line's share after each: at K=50 a sleep of 1 ms
@@ -214,10 +243,18 @@ int main(int argc, char** argv) {
       log << "2026-12-01 10:00:00,000 " << (i % 10 == 0 ? "ERROR" : "INFO ")
           << " app.worker request " << i << " done\n";
       log.flush();
+      if (i % 10 == 0) errors_written.fetch_add(1);
       due += every;
       std::this_thread::sleep_until(due);
     }
   });
+
+  const char* operate_env = std::getenv("OBSMON_SOAK_OPERATE");
+  const int operate_min = operate_env != nullptr ? std::max(0, std::atoi(operate_env)) : 0;
+  obsmon::bench::SoakOperator operate(
+      {.obsmon = obsmon, .config = dir.File("soak.yml"), .db = dir.File("soak.db"),
+       .scratch = dir.path(), .component = "soak", .port = obsmon_port, .pid = obs.pid()},
+      operate_min * 60);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("soak: %d HTTP probes every %d ms + 1 log probe (20 lines/s), %d min, sample every %d s\n",
@@ -229,14 +266,18 @@ int main(int argc, char** argv) {
     std::printf("flapping: component 'flap', %d probes every %d ms, 503 and 200 in turn (counted "
                 "in runs %% and failed)\n", flapping, interval_ms);
   }
+  if (operate.enabled()) {
+    std::printf("operated every %d min: SIGHUP, HTML report over HTTP, obsmon report from the CLI, "
+                "sqlite3 .backup + integrity_check (ops: rounds/failed operations)\n", operate_min);
+  }
   // "runs %": the HTTP runs made over those due since the first sample (n x the daemon's seconds
   // / the interval), so that a soak shows it did the work it claims (a sped-up clock the machine
   // cannot keep up with makes fewer); "failed" and "skipped" (a run not started because the
   // previous one was busy) since the start.
-  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s %9s %7s %8s %8s\n", "minute",
+  std::printf("%7s %8s %8s %9s %9s %9s %9s %9s %9s %10s %9s %9s %9s %9s %7s %8s %8s %7s\n", "minute",
               "RSS MB", "anon MB", "heap MB", "free MB", "cache MB", "sqlite MB", "queue",
               "queue MB", "head pts", "head MB", "index MB", "report MB", "CPU %", "runs %",
-              "failed", "skipped");
+              "failed", "skipped", "ops");
   std::vector<double> t_min, rss;
   double peak = 0, first = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -255,7 +296,7 @@ int main(int argc, char** argv) {
     if (k == 0) runs_at_start = runs;
     const double due_runs = static_cast<double>(n + flapping) * minute * 60'000.0 / interval_ms;
     std::printf("%7.1f %8.1f %8.1f %9.1f %9.1f %9.2f %9.2f %9.0f %9.2f %10.0f %9.2f %9.2f %9.2f "
-                "%9.1f %7.1f %8.0f %8.0f\n",
+                "%9.1f %7.1f %8.0f %8.0f %4d/%d\n",
                 minute, p.rss_mb, p.anon_mb,
                 Metric(body, "obsmon_heap_bytes{state=\"in_use\"}") / 1048576,
                 Metric(body, "obsmon_heap_bytes{state=\"free\"}") / 1048576,
@@ -268,7 +309,8 @@ int main(int argc, char** argv) {
                 Metric(body, "obsmon_rule_head_index_bytes") / 1048576,
                 Metric(body, "obsmon_uptime_live_report_bytes") / 1048576, cpu_pct,
                 due_runs > 0 ? (runs - runs_at_start) / due_runs * 100 : 0.0,
-                HttpRuns(body, "failure"), Metric(body, "obsmon_scheduler_skipped_runs_total"));
+                HttpRuns(body, "failure"), Metric(body, "obsmon_scheduler_skipped_runs_total"),
+                operate.rounds(), operate.failed());
     if (k == 0) first = p.rss_mb;
     peak = std::max(peak, p.rss_mb);
     t_min.push_back(minute);
@@ -276,8 +318,22 @@ int main(int argc, char** argv) {
     if (minute >= minutes) break;
   }
   const double high_water = ReadProc(obs.pid()).peak_rss_mb;
+  operate.Stop();
   stop = true;
   writer.join();
+  // The truth: what the targets answered and the writer wrote, against the daemon's counts once
+  // its log probe has read the last lines (its interval is 5 s of the daemon's clock).
+  const double errors = static_cast<double>(errors_written.load());
+  double matched = -1;
+  WaitUntil([&] {
+    auto res = oc.Get("/metrics");
+    matched = res ? SumSeries(res->body, "obsmon_log_matches_total", "severity=\"error\"") : -1;
+    return matched == errors;
+  }, 30s);
+  const auto last = oc.Get("/metrics");
+  const std::string last_body = last ? last->body : "";
+  const double runs = HttpRuns(last_body, "success") + HttpRuns(last_body, "failure");
+  const auto answered = static_cast<double>(targets.hits() + flappers.hits());
   obs.Signal(SIGTERM);
   obs.Wait();
 
@@ -288,5 +344,13 @@ int main(int argc, char** argv) {
               first, rss.back(), peak, high_water, x.empty() ? 0 : x.front(),
               x.empty() ? 0 : x.back(),
               Slope(x, y) * 60, speed > 1 ? " (hours and minutes of the daemon's clock)" : "");
-  return 0;
+  std::printf("truth: targets answered %.0f requests, obsmon counted %.0f HTTP runs (%.0f failed); "
+              "ERROR lines written %.0f, obsmon matched %.0f\n",
+              answered, runs, HttpRuns(last_body, "failure"), errors, matched);
+  if (operate.enabled()) std::printf("operations: %s\n", operate.Summary().c_str());
+  // A run in flight when the counts were read is answered but not yet counted, so at most one a
+  // probe apart; a failed run (timeout) counted but perhaps not answered.
+  const bool runs_true = answered >= runs - HttpRuns(last_body, "failure") &&
+                         answered <= runs + n + flapping;
+  return runs_true && matched == errors && operate.failed() == 0 ? 0 : 1;
 }

@@ -66,6 +66,9 @@ struct WebConfig {
   size_t max_workers_per_client = 4;  // of the 8 workers, at once (behind a proxy: 8)
   int64_t request_timeout_ms = 10'000;  // first byte to whole request
   int64_t idle_timeout_ms = 30'000;     // a kept-alive connection between requests
+  // Answers held for clients slower to read them than a worker to write them (a quarter of it
+  // for one client address); 0: a worker waits for its client to read, as before stop 64.
+  int64_t output_buffer_bytes = 64 << 20;
 };
 
 struct StorageConfig {

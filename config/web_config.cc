@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "config/byte_size.h"
 #include "core/bounded_read.h"
 #include "core/header_secret.h"
 
@@ -83,6 +84,9 @@ void ReadConnectionLimits(ConfigNode& node, WebConfig* web) {
     web->request_timeout_ms = *v;
   }
   if (auto v = node.DurationInRange("idle_timeout", 100, 3'600'000)) web->idle_timeout_ms = *v;
+  if (auto v = ByteSizeInRange(node, "output_buffer", 0, int64_t{1} << 30)) {
+    web->output_buffer_bytes = *v;
+  }
 }
 
 }  // namespace

@@ -17,6 +17,10 @@ struct GateOptions {
   std::chrono::milliseconds idle_timeout{30'000};
   std::chrono::milliseconds write_timeout{10'000};  // each wait for the client to read
   std::chrono::milliseconds write_total{60'000};    // a whole response
+  // Answers held for clients that read them slower than they were written, sent by the poller
+  // so that the worker is free (web/output_budget.h): in all, and for one client address.
+  size_t output_buffer_bytes = 64 << 20;
+  size_t output_buffer_per_client_bytes = 16 << 20;
   size_t workers = 8;
   // Of the general workers, how many one client address may hold at once (its other requests
   // wait while others' go first). Behind a reverse proxy every client is the proxy: set workers.
@@ -44,6 +48,7 @@ struct GateStats {
   uint64_t client_gone = 0;         // closed by the client before a worker answered its request
   size_t open = 0;
   size_t busy = 0;  // being served by a worker
+  size_t output_held_bytes = 0;  // answers' ends held for their clients (output_buffer_bytes)
 };
 
 }  // namespace obsmon

@@ -109,6 +109,7 @@ bool GatedServer::ServedClientGone() {
 GatedServer::GatedServer(GateOptions options)
     : options_(options),
       limits_(options.max_connections, options.max_connections_per_client),
+      output_budget_(options.output_buffer_bytes, options.output_buffer_per_client_bytes),
       body_too_large_(BodyTooLargeResponse(options.max_body_bytes)),
       probation_(kProbationConnections, kProbationPerClient) {
   set_logger([](const httplib::Request&, const httplib::Response& res) { last_status = res.status; });
@@ -224,9 +225,13 @@ void GatedServer::Stop() {
   }
   general_.cv.notify_all();
   fast_.cv.notify_all();
-  if (poller_.joinable()) poller_.join();
+  // The workers first: the poller sends what their last answers left held, until it is out
+  // or its write limits end it.
   for (auto& worker : workers_) worker.join();
   workers_.clear();
+  workers_done_ = true;
+  (void)!::write(wake_fd_, &one, sizeof one);
+  if (poller_.joinable()) poller_.join();
   MutexLock lock(queue_mu_);
   for (Lane* lane : {&general_, &fast_}) {
     for (auto& conn : lane->ready) Uncount(*conn);
@@ -251,6 +256,7 @@ GateStats GatedServer::Stats() const {
   s.body_too_large = counters_.body_too_large;
   s.open = limits_.open() + probation_.open();
   s.busy = counters_.busy;
+  s.output_held_bytes = output_budget_.held();
   return s;
 }
 
@@ -258,7 +264,18 @@ GateStats GatedServer::Stats() const {
 
 void GatedServer::PollLoop() {
   std::vector<epoll_event> events(256);
-  while (!stopping_) {
+  bool listening = true;
+  for (;;) {
+    if (stopping_) {
+      if (listening) {
+        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+        listening = false;
+      }
+      const bool last = workers_done_;  // read before: what they handed back is taken below
+      TakeReturned();
+      DropAllButAnswering();
+      if (last && waiting_.empty()) break;
+    }
     const SteadyTime next = NextDeadline();
     int timeout_ms = -1;
     if (next != SteadyTime::max()) {
@@ -269,10 +286,10 @@ void GatedServer::PollLoop() {
     const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
                                timeout_ms);
     if (n < 0 && errno != EINTR) break;
-    for (int i = 0; i < n && !stopping_; ++i) {
+    for (int i = 0; i < n; ++i) {
       const uint64_t tag = events[static_cast<size_t>(i)].data.u64;
       if (tag == kListenTag) {
-        AcceptReady();
+        if (!stopping_) AcceptReady();
       } else if (tag == kWakeTag) {
         uint64_t count = 0;
         (void)!::read(wake_fd_, &count, sizeof count);
@@ -300,9 +317,11 @@ void GatedServer::AcceptReady() {
       // Out of descriptors: the listening socket stays readable, so free one (the
       // longest-waiting connection) rather than spin; with none to free, pause briefly.
       if (errno == EMFILE || errno == ENFILE) {
-        if (!waiting_.empty()) {
+        const auto idle = std::find_if(waiting_.begin(), waiting_.end(),
+                                       [](const auto& w) { return !w.second->has_output(); });
+        if (idle != waiting_.end()) {
           ++counters_.evicted;
-          Drop(waiting_.begin()->first, nullptr);
+          Drop(idle->first, nullptr);
           continue;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -387,6 +406,7 @@ bool GatedServer::MakeRoom(const std::string& client, ConnectionLimits::Verdict 
       continue;
     }
     if (it->second->probation != HttpConnection::Probation::kNone) continue;  // frees no place
+    if (it->second->has_output()) continue;  // being answered: as if a worker still wrote it
     // A lingering one was counted when it was answered (its error); closing it early is not a
     // second drop (fresh eyes, stop 63: the reasons added up to more than the connections).
     if (!it->second->lingering) ++counters_.evicted;
@@ -436,6 +456,7 @@ void GatedServer::Progress(uint64_t id) {
   if (it == waiting_.end()) return;
   HttpConnection& conn = *it->second;
   if (conn.lingering) return Linger(id);
+  if (conn.has_output()) return SendHeld(id);
   IoStatus status = ContinueHandshake(conn);
   if (status == IoStatus::kError) {
     ++counters_.tls_handshake_failures;
@@ -497,6 +518,28 @@ void GatedServer::Progress(uint64_t id) {
   Watch(conn, status, true);
 }
 
+void GatedServer::SendHeld(uint64_t id) {
+  HttpConnection& conn = *waiting_.at(id);
+  const IoStatus status = SendHeldOutput(conn);
+  // A client gone before reading its answer: closed, uncounted, as when a worker's write failed.
+  if (status == IoStatus::kClosed || status == IoStatus::kError) return Drop(id, nullptr);
+  if (status != IoStatus::kOk) return Watch(conn, status, true);
+  if (conn.close_after_output || stopping_) return Drop(id, nullptr);
+  const SteadyTime now = std::chrono::steady_clock::now();
+  conn.idle_since = now;
+  conn.first_byte = now;  // of a pipelined request already buffered, if any
+  Watch(conn, IoStatus::kWantRead, true);
+  Progress(id);
+}
+
+void GatedServer::DropAllButAnswering() {
+  std::vector<uint64_t> idle;
+  for (const auto& [id, conn] : waiting_) {
+    if (!conn->has_output()) idle.push_back(id);
+  }
+  for (uint64_t id : idle) Drop(id, nullptr);
+}
+
 void GatedServer::Linger(uint64_t id) {
   HttpConnection& conn = *waiting_.at(id);
   char sink[16 * 1024];
@@ -516,6 +559,9 @@ void GatedServer::Linger(uint64_t id) {
 }
 
 SteadyTime GatedServer::DeadlineOf(const HttpConnection& conn) const {
+  if (conn.has_output()) {
+    return std::min(conn.output_progress + options_.write_timeout, conn.output_deadline);
+  }
   if (conn.lingering) return conn.idle_since + kLingerTime;
   if (conn.probation != HttpConnection::Probation::kNone) return conn.idle_since + kProbationWait;
   if (conn.has_pending()) return conn.first_byte + options_.request_timeout;
@@ -537,6 +583,11 @@ void GatedServer::ExpireWaiting(SteadyTime now) {
   }
   for (uint64_t id : expired) {
     const HttpConnection& conn = *waiting_.at(id);
+    if (conn.has_output()) {  // the client stopped reading its answer
+      ++counters_.write_timeouts;
+      Drop(id, nullptr);
+      continue;
+    }
     if (conn.lingering) {  // answered already; its lingering is over
       Drop(id, nullptr);
       continue;
@@ -591,7 +642,7 @@ void GatedServer::Uncount(const HttpConnection& conn) {
 
 void GatedServer::DropOldestOnProbation(const std::string* client) {
   for (const auto& [id, conn] : waiting_) {  // by id: the oldest first
-    if (conn->probation == HttpConnection::Probation::kNone ||
+    if (conn->probation == HttpConnection::Probation::kNone || conn->has_output() ||
         (client != nullptr && conn->client != *client)) {
       continue;
     }
@@ -615,7 +666,7 @@ void GatedServer::TakeReturned() {
   }
   for (auto& conn : back) {
     const uint64_t id = conn->id;
-    Watch(*conn, IoStatus::kWantRead, false);
+    Watch(*conn, conn->has_output() ? IoStatus::kWantWrite : IoStatus::kWantRead, false);
     waiting_.emplace(id, std::move(conn));
     Progress(id);  // a pipelined request may already be buffered
   }
@@ -683,6 +734,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
   limits.read_budget = options_.max_head_bytes + options_.max_body_bytes;
   limits.write_timeout = options_.write_timeout;
   limits.write_total = options_.write_total;
+  conn->budget = &output_budget_;
   ConnectionStream stream(*conn, limits);
   served_connection = conn.get();
   const bool close_connection = stopping_ || conn->served + 1 >= options_.keep_alive_max ||
@@ -706,10 +758,15 @@ void GatedServer::Serve(ConnectionPtr conn) {
   // bad one (a request smuggled in a header or body was executed that way). Close instead.
   const bool framing_error = last_status == 400 || last_status == 408 || last_status == 413 ||
                              last_status == 414 || last_status == 431;
-  if (!ok || connection_closed || close_connection || stopping_ || framing_error) {
-    return Release(std::move(conn));
-  }
+  const bool close = connection_closed || close_connection || stopping_ || framing_error;
+  // Not ok: a read or write failed or timed out, and what is held cannot make a whole answer.
+  if (!ok || (close && !conn->has_output())) return Release(std::move(conn));
   const SteadyTime now = std::chrono::steady_clock::now();
+  if (conn->has_output()) {  // the poller sends the rest, then reads on or closes
+    conn->close_after_output = close;
+    conn->output_deadline = stream.write_deadline();
+    conn->output_progress = now;
+  }
   conn->idle_since = now;
   conn->first_byte = now;  // of a pipelined request already buffered, if any
   {

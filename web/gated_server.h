@@ -12,7 +12,9 @@
 //     one; when there is none it is let in on probation (a few at once, briefly) and answered
 //     only if its request is a health check; a request that has arrived is never dropped;
 //   - the size of a request head (431 beyond) and of a body read (httplib's 413 beyond);
-//   - writing a response: each wait and the whole.
+//   - writing a response: each wait and the whole. What a client does not read at once is held
+//     (bounded in total and per client, web/output_budget.h) and sent by the poller, so that a
+//     client that does not read holds no worker; past the bound the worker waits, as before.
 // Routing, parsing and answering stay cpp-httplib's (Server::process_request), so behaviour is
 // unchanged for well-behaved clients. TLS (OpenSSL) is driven the same way, handshake included.
 #pragma once
@@ -36,6 +38,7 @@
 #include "web/connection_limits.h"
 #include "web/gate_options.h"
 #include "web/http_connection.h"
+#include "web/output_budget.h"
 
 namespace obsmon {
 
@@ -51,8 +54,8 @@ class GatedServer : public httplib::Server {
   Result<int> Bind(const std::string& host, int port);
   // Starts the poller and the workers.
   void Start();
-  // Stops accepting, closes waiting connections, lets requests being served finish (bounded by
-  // the write limits) and joins every thread. Idempotent.
+  // Stops accepting, closes waiting connections, lets requests being served finish and their
+  // answers go out (bounded by the write limits) and joins every thread. Idempotent.
   void Stop();
 
   GateStats Stats() const;
@@ -80,6 +83,10 @@ class GatedServer : public httplib::Server {
   void Linger(uint64_t id);
   void Release(ConnectionPtr conn);
   void TakeReturned();
+  // Sends what the connection holds of its answer; then reads its next request, or closes it.
+  void SendHeld(uint64_t id);
+  // At stop: closes every waiting connection but those whose answers are still going out.
+  void DropAllButAnswering();
   // Closes the queued connections (of `client`, or of anyone when null) whose clients have gone
   // before a worker took them; how many.
   size_t ReleaseGoneQueued(const std::string* client);
@@ -104,12 +111,14 @@ class GatedServer : public httplib::Server {
 
   const GateOptions options_;
   ConnectionLimits limits_;
+  OutputBudget output_budget_;  // before the connections, which give its bytes back
   const std::string body_too_large_;  // the whole 413 answer
   SSL_CTX* tls_ = nullptr;  // owned; null: plain HTTP
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop, or connections returned by workers
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> workers_done_{false};  // at stop: no worker will hand back a connection
   bool started_ = false;
   std::thread poller_;
   std::vector<std::thread> workers_;

@@ -48,6 +48,7 @@ int MillisUntil(SteadyTime deadline) {
 }  // namespace
 
 HttpConnection::~HttpConnection() {
+  if (budget) budget->Give(client, held_output());
   if (ssl) {
     // One non-blocking close_notify, no waiting for the peer's: the socket is closed next.
     if (handshake_done) {
@@ -138,6 +139,34 @@ IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written) 
   return status == IoStatus::kWantRead ? IoStatus::kWantWrite : status;
 }
 
+bool HoldOutput(HttpConnection& conn, std::string_view data) {
+  if (conn.budget == nullptr || !conn.budget->Take(conn.client, data.size())) return false;
+  if (conn.out_pos_ == conn.out_.size()) {
+    conn.out_.clear();
+    conn.out_pos_ = 0;
+  }
+  conn.out_.append(data);
+  return true;
+}
+
+IoStatus SendHeldOutput(HttpConnection& conn) {
+  while (conn.has_output()) {
+    size_t written = 0;
+    const IoStatus status =
+        SendSome(conn, std::string_view(conn.out_).substr(conn.out_pos_), &written);
+    if (written > 0) {
+      conn.out_pos_ += written;
+      conn.budget->Give(conn.client, written);
+      conn.output_progress = std::chrono::steady_clock::now();
+    }
+    if (status != IoStatus::kOk) return status;
+  }
+  conn.out_.clear();
+  conn.out_.shrink_to_fit();  // an answer of megabytes is not kept for the next one
+  conn.out_pos_ = 0;
+  return IoStatus::kOk;
+}
+
 bool PeerGone(const HttpConnection& conn, bool half_close_counts) {
   pollfd p{conn.fd, POLLRDHUP, 0};
   const short gone = static_cast<short>(POLLHUP | POLLERR | (half_close_counts ? POLLRDHUP : 0));
@@ -200,21 +229,41 @@ ssize_t ConnectionStream::write(const char* ptr, size_t size) {
     writing_ = true;
     write_deadline_ = now + limits_.write_total;
   }
-  size_t done = 0;
-  while (done < size) {
+  std::string_view rest(ptr, size);
+  if (conn_.has_output()) {  // earlier bytes of the answer are held: these go after them
+    if (HoldOutput(conn_, rest)) return static_cast<ssize_t>(size);
+    if (!SendHeldWaiting()) return -1;
+  }
+  while (!rest.empty()) {
     size_t written = 0;
-    const IoStatus status = SendSome(conn_, std::string_view(ptr + done, size - done), &written);
-    done += written;
+    const IoStatus status = SendSome(conn_, rest, &written);
+    rest.remove_prefix(written);
     if (status == IoStatus::kOk) continue;
     if (status == IoStatus::kClosed || status == IoStatus::kError) return -1;
-    const SteadyTime deadline =
-        std::min(std::chrono::steady_clock::now() + limits_.write_timeout, write_deadline_);
-    if (!WaitFor(conn_, status, deadline)) {
-      write_timed_out_ = true;
-      return -1;
-    }
+    // The client reads slower than this: the poller sends the rest, if the budget lends it.
+    // (A TLS record the socket took in part is sent again from the same bytes, as SSL_write
+    // requires: the held output starts with them.)
+    if (HoldOutput(conn_, rest)) return static_cast<ssize_t>(size);
+    if (!WaitWritable(status)) return -1;
   }
   return static_cast<ssize_t>(size);
+}
+
+bool ConnectionStream::SendHeldWaiting() {
+  for (;;) {
+    const IoStatus status = SendHeldOutput(conn_);
+    if (status == IoStatus::kOk) return true;
+    if (status == IoStatus::kClosed || status == IoStatus::kError) return false;
+    if (!WaitWritable(status)) return false;
+  }
+}
+
+bool ConnectionStream::WaitWritable(IoStatus want) {
+  const SteadyTime deadline =
+      std::min(std::chrono::steady_clock::now() + limits_.write_timeout, write_deadline_);
+  if (WaitFor(conn_, want, deadline)) return true;
+  write_timed_out_ = true;
+  return false;
 }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {

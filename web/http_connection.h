@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "web/output_budget.h"
+
 namespace obsmon {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
@@ -28,12 +30,20 @@ enum class IoStatus {
 struct HttpConnection;
 // Appends up to `max_bytes` that can be read now to the connection's pending bytes.
 IoStatus ReceiveSome(HttpConnection& conn, size_t max_bytes);
+// Keeps `data` to be sent after what the connection already holds, if its budget lends the
+// bytes for its client; false (nothing kept) when there is no budget or it is spent.
+bool HoldOutput(HttpConnection& conn, std::string_view data);
+// Sends what it can of the held output now, giving the bytes sent back to the budget: kOk once
+// all is out, kWantWrite (or kWantRead, TLS) when the socket takes no more, else kClosed/kError.
+IoStatus SendHeldOutput(HttpConnection& conn);
 
 struct HttpConnection {
   HttpConnection() = default;
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
-  ~HttpConnection();  // closes (TLS: sends close_notify if it can, without waiting)
+  // Closes (TLS: sends close_notify if it can, without waiting); held output is given back to
+  // the budget unsent.
+  ~HttpConnection();
 
   uint64_t id = 0;
   int fd = -1;            // non-blocking
@@ -60,10 +70,23 @@ struct HttpConnection {
   bool lingering = false;    // answered with an error and half-closed; its bytes are dropped
   size_t linger_bytes = 0;   // dropped so far
 
+  // The end of an answer its client has not read yet (web/output_budget.h), which the gate's
+  // poller sends as the socket takes it; `budget` lent the bytes.
+  bool has_output() const { return out_pos_ < out_.size(); }
+  size_t held_output() const { return out_.size() - out_pos_; }
+  OutputBudget* budget = nullptr;
+  bool close_after_output = false;  // the answer is the connection's last
+  SteadyTime output_deadline{};     // the whole answer must be out by then (write_total)
+  SteadyTime output_progress{};     // bytes last went out then (each wait: write_timeout)
+
  private:
   friend IoStatus ReceiveSome(HttpConnection& conn, size_t max_bytes);
+  friend bool HoldOutput(HttpConnection& conn, std::string_view data);
+  friend IoStatus SendHeldOutput(HttpConnection& conn);
   std::string in_;
   size_t in_pos_ = 0;
+  std::string out_;
+  size_t out_pos_ = 0;
 };
 
 // Advances a TLS handshake; kOk once done (plain connections are always done).
@@ -82,7 +105,9 @@ bool WaitFor(const HttpConnection& conn, IoStatus want, SteadyTime deadline);
 // cpp-httplib's view of a connection while a worker serves one request on it. Reads come from
 // the pending bytes first; together they may not exceed `read_budget` bytes nor go past `read_deadline`
 // (the whole request, however slowly it trickles); each write waits at most `write_timeout`
-// and the whole response must be out by `write_deadline`, counted from its first byte.
+// and the whole response must be out by `write_deadline`, counted from its first byte. What the
+// client does not take at once is held on the connection while the connection's budget allows
+// (HoldOutput), for the gate's poller to send; past the budget a write waits as above.
 class ConnectionStream final : public httplib::Stream {
  public:
   struct Limits {
@@ -106,8 +131,14 @@ class ConnectionStream final : public httplib::Stream {
   // connection is then closed, and the gate counts why).
   bool read_timed_out() const { return read_timed_out_; }
   bool write_timed_out() const { return write_timed_out_; }
+  // When the whole response must be out (from its first byte); SteadyTime{} before any write.
+  SteadyTime write_deadline() const { return write_deadline_; }
 
  private:
+  // Sends the connection's held output, waiting for the client within the write limits.
+  bool SendHeldWaiting();
+  bool WaitWritable(IoStatus want);
+
   HttpConnection& conn_;
   Limits limits_;
   size_t read_so_far_ = 0;

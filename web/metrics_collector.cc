@@ -74,7 +74,12 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
                      MetricType::Gauge);
   AddGauge(&open, Labels{{"state", "open"}}, static_cast<double>(g.open));
   AddGauge(&open, Labels{{"state", "busy"}}, static_cast<double>(g.busy));
-  for (auto* f : {&accepted, &refused, &dropped, &open}) out->push_back(std::move(*f));
+  auto held = Family("obsmon_http_output_held_bytes",
+                     "Bytes of answers held for clients reading them slower than they were "
+                     "written, sent as they read (bounded by web.output_buffer).",
+                     MetricType::Gauge);
+  AddGauge(&held, {}, static_cast<double>(g.output_held_bytes));
+  for (auto* f : {&accepted, &refused, &dropped, &open, &held}) out->push_back(std::move(*f));
 }
 
 // remote_write's figures per destination (docs/remote-write.md, "Metrics"). Every reason and

@@ -384,7 +384,8 @@ class Daemon::Impl {
           next->listen != config_.listen || a.max_connections != b.max_connections ||
           a.max_connections_per_client != b.max_connections_per_client ||
           a.max_workers_per_client != b.max_workers_per_client ||
-          a.request_timeout_ms != b.request_timeout_ms || a.idle_timeout_ms != b.idle_timeout_ms) {
+          a.request_timeout_ms != b.request_timeout_ms || a.idle_timeout_ms != b.idle_timeout_ms ||
+          a.output_buffer_bytes != b.output_buffer_bytes) {
         log_->warn("listen, web.tls_* and web connection limits take effect at the next restart");
       }
     }
@@ -456,6 +457,8 @@ class Daemon::Impl {
     http->gate.max_workers_per_client = web.max_workers_per_client;
     http->gate.request_timeout = std::chrono::milliseconds(web.request_timeout_ms);
     http->gate.idle_timeout = std::chrono::milliseconds(web.idle_timeout_ms);
+    http->gate.output_buffer_bytes = static_cast<size_t>(web.output_buffer_bytes);
+    http->gate.output_buffer_per_client_bytes = static_cast<size_t>(web.output_buffer_bytes / 4);
     if (web.enable_lifecycle) http->reload = [this] { return Reload(); };
   }
 

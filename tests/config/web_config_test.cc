@@ -155,5 +155,24 @@ TEST(WebConfigTest, WorkersPerClientIsReadAndBounded) {
       << bad.ToString();
 }
 
+// The bytes held for clients slower to read than the server to write: a size, 0 allowed (off).
+TEST(WebConfigTest, OutputBufferIsASizeAndBounded) {
+  ScratchDir dir;
+  ConfigErrors errors;
+  auto config = Load(dir, "", &errors);
+  ASSERT_TRUE(config) << errors.ToString();
+  EXPECT_EQ(config->web.output_buffer_bytes, 64 << 20);
+  for (const auto& [text, bytes] : {std::pair{"16MiB", int64_t{16} << 20}, std::pair{"0", int64_t{0}}}) {
+    config = Load(dir, std::string("web:\n  output_buffer: ") + text + "\n", &errors);
+    ASSERT_TRUE(config) << errors.ToString();
+    EXPECT_EQ(config->web.output_buffer_bytes, bytes) << text;
+  }
+  for (const char* text : {"2GiB", "-1", "lots"}) {
+    ConfigErrors bad;
+    EXPECT_FALSE(Load(dir, std::string("web:\n  output_buffer: ") + text + "\n", &bad)) << text;
+    EXPECT_NE(bad.ToString().find("obsmon.yml:2:18"), std::string::npos) << bad.ToString();
+  }
+}
+
 }  // namespace
 }  // namespace obsmon

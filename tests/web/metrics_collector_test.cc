@@ -108,6 +108,7 @@ MetricsSnapshot Snapshot() {
   s.internal_errors[{"api", "http"}] = 3;
   s.http.refused_per_client = 11;
   s.http.open = 12;
+  s.http.output_held_bytes = 3 << 20;
   return s;
 }
 
@@ -208,6 +209,7 @@ TEST(MetricsCollectorTest, SchedulerAndStorageFigures) {
                   {{"component", "api"}, {"probe", "http"}}), 3);
   EXPECT_EQ(Value(fams, "obsmon_http_connections_refused_total", {{"reason", "per_client"}}), 11);
   EXPECT_EQ(Value(fams, "obsmon_http_connections", {{"state", "open"}}), 12);
+  EXPECT_EQ(Value(fams, "obsmon_http_output_held_bytes", {}), 3 << 20);
 }
 
 TEST(MetricsCollectorTest, BuildInfoStartTimeAndReloadOnlyOnceReported) {

@@ -19,6 +19,7 @@
 
 #include "tests/integration/ops_support.h"
 #include "tests/support/loopback.h"
+#include "tests/support/self_signed_cert.h"
 
 namespace obsmon {
 namespace {
@@ -332,11 +333,7 @@ TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {
 // With web.tls_*, the CLI speaks HTTPS to the daemon and trusts the configured certificate.
 TEST_F(ObsmonManageTest, TheCliReachesADaemonServingHttps) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
-  auto [code, out] =
-      testing::RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
-                           "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-                           "-keyout", dir_.File("key.pem"), "-out", dir_.File("cert.pem")},
-                          dir_.File("openssl.out"));
+  auto [code, out] = testing::MakeSelfSignedCertificate(dir_);
   ASSERT_EQ(code, 0) << out;
   StartDaemon("127.0.0.1", "tls_cert_file: " + dir_.File("cert.pem") +
                                ", tls_key_file: " + dir_.File("key.pem") + ", " + TokenAuth());

@@ -24,6 +24,7 @@ namespace obsmon {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::ConnectFrom;
 using testing::kAddressSanitizer;
 using testing::MetricValue;
 using testing::RssKiB;
@@ -76,23 +77,6 @@ void Silent(int fd, const std::atomic<bool>& stop) {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 100) > 0 && ::recv(fd, buf, sizeof buf, 0) <= 0) return;
   }
-}
-
-int ConnectFrom(const char* source, int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in from{};
-  from.sin_family = AF_INET;
-  ::inet_pton(AF_INET, source, &from.sin_addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 TEST(OpsHostileTest, HostileTargetsAndASlowlorisFloodStopNeitherProbingNorHealthzNorGrowMemory) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/integration/ops_support.h"
+#include "tests/support/loopback.h"
 
 namespace obsmon::testing {
 namespace {
@@ -49,19 +50,11 @@ std::string Config(const ScratchDir& dir, int probes, bool extra_component) {
 // nothing until told to.
 class StalledReader {
  public:
-  StalledReader(const char* source, int port, int requests) : requests_(requests) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &from.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  StalledReader(const char* source, int port, int requests)
+      : fd_(ConnectFrom(source, port)), requests_(requests) {
     std::string all;
     for (int i = 0; i < requests; ++i) all += "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    sent_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+    sent_ = fd_ >= 0 &&
             ::send(fd_, all.data(), all.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(all.size());
   }
   StalledReader(StalledReader&& other) noexcept

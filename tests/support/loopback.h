@@ -37,6 +37,25 @@ inline int ListenLoopback(int backlog, int* port, int flags = 0) {
   return fd;
 }
 
+// A TCP connection from `source` (any 127.x.y.z is loopback on Linux, so one test can play
+// several client addresses) to 127.0.0.1:port; the socket, or -1 when it could not connect.
+inline int ConnectFrom(const char* source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &from.sin_addr);
+  bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A port on 127.0.0.1 where connections are refused for as long as this object lives: a socket
 // bound there that never listens. Unlike a port that was free a moment ago, no other test can
 // start listening on it meanwhile (a probe of a "closed" port then succeeding was a race the

@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "web/http_server.h"
+#include "tests/support/loopback.h"
+#include "tests/support/self_signed_cert.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon {
@@ -57,18 +59,8 @@ class StubBackend final : public ApiBackend {
 // several clients) to 127.0.0.1:port. Closed on destruction.
 class RawClient {
  public:
-  RawClient(const char* source, int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in from{};
-    from.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source, &from.sin_addr);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(port));
-    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0;
-  }
+  RawClient(const char* source, int port)
+      : fd_(testing::ConnectFrom(source, port)), connected_(fd_ >= 0) {}
   RawClient(const RawClient&) = delete;
   RawClient(RawClient&& other) noexcept : fd_(other.fd_), connected_(other.connected_) {
     other.fd_ = -1;
@@ -634,10 +626,7 @@ TEST_F(GatedServerTest, AStopSendsTheAnswersItHolds) {
 TEST_F(GatedServerTest, ATlsClientThatPausesReceivesItsAnswerWhole) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
   testing::ScratchDir dir;
-  auto [code, out] = testing::RunCommand(
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-       "-days", "1", "-keyout", dir.File("key.pem"), "-out", dir.File("cert.pem")},
-      dir.File("openssl.out"));
+  auto [code, out] = testing::MakeSelfSignedCertificate(dir);
   ASSERT_EQ(code, 0) << out;
   HttpServerOptions o;
   o.tls_cert_file = dir.File("cert.pem");
@@ -812,10 +801,7 @@ TEST_F(GatedServerTest, PipelinedAndKeptAliveRequestsAreAnsweredInOrder) {
 TEST_F(GatedServerTest, SilentTlsClientsAreCutAtTheRequestTimeoutAndTlsStillServes) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
   testing::ScratchDir dir;
-  auto [code, out] = testing::RunCommand(
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-       "-days", "1", "-keyout", dir.File("key.pem"), "-out", dir.File("cert.pem")},
-      dir.File("openssl.out"));
+  auto [code, out] = testing::MakeSelfSignedCertificate(dir);
   ASSERT_EQ(code, 0) << out;
   HttpServerOptions o = Short();
   o.tls_cert_file = dir.File("cert.pem");

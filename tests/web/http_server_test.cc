@@ -18,12 +18,12 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/self_signed_cert.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon {
 namespace {
 
-using testing::RunCommand;
 using testing::ScratchDir;
 
 class FakeBackend final : public ApiBackend {
@@ -485,10 +485,7 @@ TEST_F(HttpServerTest, HugeBodyIsRefusedWith413) {
 TEST_F(HttpServerTest, ServesTlsWithSelfSignedCertificate) {
   if (!std::filesystem::exists("/usr/bin/openssl")) GTEST_SKIP() << "openssl CLI not installed";
   ScratchDir dir;
-  auto [code, out] = RunCommand(
-      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-       "-days", "1", "-keyout", dir.File("key.pem"), "-out", dir.File("cert.pem")},
-      dir.File("openssl.out"));
+  auto [code, out] = testing::MakeSelfSignedCertificate(dir);
   ASSERT_EQ(code, 0) << out;
   HttpServerOptions o;
   o.tls_cert_file = dir.File("cert.pem");

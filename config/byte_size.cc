@@ -19,8 +19,11 @@ std::optional<int64_t> ParseByteSize(std::string_view text) {
   size_t i = 0;
   int64_t n = 0;
   while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    n = n * 10 + (text[i] - '0');
-    if (n > kMaxBytes) return std::nullopt;
+    // Checked before the step: twenty digits overflowed int64 and wrapped, so 2^64 read as 0
+    // (fresh eyes, stop 64: `output_buffer: 18446744073709551616` turned the buffer off).
+    const int digit = text[i] - '0';
+    if (n > (kMaxBytes - digit) / 10) return std::nullopt;
+    n = n * 10 + digit;
     ++i;
   }
   if (i == 0) return std::nullopt;

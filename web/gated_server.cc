@@ -582,8 +582,16 @@ void GatedServer::ExpireWaiting(SteadyTime now) {
     if (DeadlineOf(*conn) <= now) expired.push_back(id);
   }
   for (uint64_t id : expired) {
-    const HttpConnection& conn = *waiting_.at(id);
-    if (conn.has_output()) {  // the client stopped reading its answer
+    HttpConnection& conn = *waiting_.at(id);
+    if (conn.has_output()) {
+      // Reading too slowly to open the socket again is still reading: the wait starts over
+      // (within write_total). No byte read for write_timeout: the client stopped.
+      const size_t unacknowledged = UnacknowledgedBytes(conn);
+      if (unacknowledged < conn.unacknowledged && now < conn.output_deadline) {
+        conn.output_progress = now;
+        conn.unacknowledged = unacknowledged;
+        continue;
+      }
       ++counters_.write_timeouts;
       Drop(id, nullptr);
       continue;
@@ -766,6 +774,7 @@ void GatedServer::Serve(ConnectionPtr conn) {
     conn->close_after_output = close;
     conn->output_deadline = stream.write_deadline();
     conn->output_progress = now;
+    conn->unacknowledged = UnacknowledgedBytes(*conn);
   }
   conn->idle_since = now;
   conn->first_byte = now;  // of a pipelined request already buffered, if any

@@ -1,7 +1,9 @@
 #include "web/http_connection.h"
 
 #include <openssl/err.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +160,7 @@ IoStatus SendHeldOutput(HttpConnection& conn) {
       conn.out_pos_ += written;
       conn.budget->Give(conn.client, written);
       conn.output_progress = std::chrono::steady_clock::now();
+      conn.unacknowledged = UnacknowledgedBytes(conn);
     }
     if (status != IoStatus::kOk) return status;
   }
@@ -165,6 +168,11 @@ IoStatus SendHeldOutput(HttpConnection& conn) {
   conn.out_.shrink_to_fit();  // an answer of megabytes is not kept for the next one
   conn.out_pos_ = 0;
   return IoStatus::kOk;
+}
+
+size_t UnacknowledgedBytes(const HttpConnection& conn) {
+  int queued = 0;
+  return ::ioctl(conn.fd, SIOCOUTQ, &queued) == 0 && queued > 0 ? static_cast<size_t>(queued) : 0;
 }
 
 bool PeerGone(const HttpConnection& conn, bool half_close_counts) {
@@ -259,9 +267,13 @@ bool ConnectionStream::SendHeldWaiting() {
 }
 
 bool ConnectionStream::WaitWritable(IoStatus want) {
-  const SteadyTime deadline =
-      std::min(std::chrono::steady_clock::now() + limits_.write_timeout, write_deadline_);
-  if (WaitFor(conn_, want, deadline)) return true;
+  for (;;) {
+    const size_t unacknowledged = UnacknowledgedBytes(conn_);
+    const auto now = std::chrono::steady_clock::now();
+    if (WaitFor(conn_, want, std::min(now + limits_.write_timeout, write_deadline_))) return true;
+    const bool reading = UnacknowledgedBytes(conn_) < unacknowledged;
+    if (!reading || std::chrono::steady_clock::now() >= write_deadline_) break;
+  }
   write_timed_out_ = true;
   return false;
 }

@@ -77,7 +77,8 @@ struct HttpConnection {
   OutputBudget* budget = nullptr;
   bool close_after_output = false;  // the answer is the connection's last
   SteadyTime output_deadline{};     // the whole answer must be out by then (write_total)
-  SteadyTime output_progress{};     // bytes last went out then (each wait: write_timeout)
+  SteadyTime output_progress{};     // bytes last went out or were read then (write_timeout)
+  size_t unacknowledged = 0;        // UnacknowledgedBytes() at output_progress
 
  private:
   friend IoStatus ReceiveSome(HttpConnection& conn, size_t max_bytes);
@@ -93,6 +94,11 @@ struct HttpConnection {
 IoStatus ContinueHandshake(HttpConnection& conn);
 // Writes what it can of `data` now; `*written` says how much.
 IoStatus SendSome(HttpConnection& conn, std::string_view data, size_t* written);
+// Bytes written to the socket that the client has not acknowledged yet (SIOCOUTQ). When it
+// shrinks, the client is reading: a client reading slowly gets no writable event until half the
+// kernel's buffer (megabytes) has drained, and was taken for one that stopped (fresh eyes, stop
+// 64: 50 KiB/s was cut at write_timeout).
+size_t UnacknowledgedBytes(const HttpConnection& conn);
 // Whether the client has closed the connection, or at least its sending half, or reset it: a
 // look at the socket that neither waits nor reads. A client waiting for an answer does neither,
 // but for one that half-closes after its request (`nc -N`): nginx takes the same sign for
@@ -137,6 +143,8 @@ class ConnectionStream final : public httplib::Stream {
  private:
   // Sends the connection's held output, waiting for the client within the write limits.
   bool SendHeldWaiting();
+  // Waits until the socket takes more, while the client keeps reading (write_timeout without
+  // it reading anything ends the wait) and until the whole answer's deadline.
   bool WaitWritable(IoStatus want);
 
   HttpConnection& conn_;

@@ -585,6 +585,33 @@ TEST_F(GatedServerTest, AHeldAnswerNotReadEndsAtTheWriteTimeoutAndItsBytesAreGiv
                                  std::chrono::seconds(2)));
 }
 
+// Regression (fresh eyes, stop 64): a client reading steadily but slower than the kernel's
+// buffer drains gets no writable event for seconds, and was cut at write_timeout as if it had
+// stopped. Progress is the client's reading (the socket's unacknowledged bytes shrinking), on the
+// poller's path and on a worker's (past the budget) alike.
+TEST_F(GatedServerTest, AClientReadingSlowlyButSteadilyIsNotCut) {
+  for (const size_t per_client : {size_t{16} << 20, size_t{0}}) {
+    HttpServerOptions o;
+    o.gate.write_timeout = 300ms;  // half the kernel's ~4 MiB drains in ~0.8 s at this pace
+    o.gate.output_buffer_per_client_bytes = per_client;
+    backend_.metrics_text = LargeExposition(6 << 20);
+    Start(o);
+    RawClient slow("127.0.0.2", server_->port());
+    ASSERT_TRUE(slow.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+    std::this_thread::sleep_for(100ms);  // the answer fills the sockets
+    std::string got;
+    const auto deadline = Clock::now() + 20s;
+    while (BodyOf(got).empty() && Clock::now() < deadline) {
+      got += slow.ReceiveUntil([](const std::string& in) { return in.size() >= 128 * 1024; },
+                               1000ms);
+      std::this_thread::sleep_for(50ms);  // ~2.5 MB/s
+    }
+    EXPECT_TRUE(SameBody(got, backend_.metrics_text)) << "per-client budget " << per_client;
+    EXPECT_EQ(server_->ConnectionStats().write_timeouts, 0u) << "per-client budget " << per_client;
+    server_.reset();
+  }
+}
+
 // Past its share of the held bytes a client's worker waits for it to read, as before: the bound
 // is on memory, and one address still holds at most half the workers.
 TEST_F(GatedServerTest, PastItsShareAClientsWorkerWaitsForItToRead) {

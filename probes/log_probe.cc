@@ -181,7 +181,8 @@ void LogProbe::AddFollowers(const Deadline& deadline, std::vector<std::string>* 
     // A stored cursor whose file no glob lists any more (deleted while obsmon was down) is read
     // once by Run(), found gone and retired; one no pattern covers (the paths were changed)
     // stays in storage as it was.
-    for (const auto& [path, cursor] : restored_) {
+    for (const auto& restored : restored_) {
+      const std::string& path = restored.first;  // a name, not a binding: clang 14's lambdas
       if (!followers_.contains(path) &&
           std::any_of(globs.begin(), globs.end(),
                       [&](const std::string* g) { return GlobCovers(*g, path); })) {

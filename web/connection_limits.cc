@@ -10,6 +10,16 @@ ConnectionLimits::Verdict ConnectionLimits::Check(const std::string& client) con
   return Verdict::kAdmit;
 }
 
+ConnectionLimits::Verdict ConnectionLimits::TryAdd(const std::string& client) {
+  MutexLock lock(mu_);
+  if (open_ >= total_) return Verdict::kOverTotal;
+  auto it = by_client_.find(client);
+  if (it != by_client_.end() && it->second >= per_client_) return Verdict::kOverClient;
+  ++open_;
+  ++by_client_[client];
+  return Verdict::kAdmit;
+}
+
 void ConnectionLimits::Add(const std::string& client) {
   MutexLock lock(mu_);
   ++open_;

@@ -1,7 +1,7 @@
-// Counts open connections per client address and in total, for the connection gate. A client may
-// hold at most `per_client` connections and all clients together `total`; what happens to the
-// connection that would exceed a limit (refuse it, or close an idle one to make room) is the
-// gate's choice. Thread-safe: the gate's poller adds, any worker may remove.
+// Counts places per client address and in total: the connection gate's open connections, the
+// HTTP server's reports asked for. A client may hold at most `per_client` places and all clients
+// together `total`; what happens to the one that would exceed a limit (refuse it, or close an
+// idle connection to make room) is the caller's choice. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +22,9 @@ class ConnectionLimits {
   // Whether one more connection from `client` fits now.
   Verdict Check(const std::string& client) const;
   void Add(const std::string& client);
+  // Check and, when it fits, Add, at once (two threads cannot both take the last place); with
+  // both limits reached, kOverTotal.
+  Verdict TryAdd(const std::string& client);
   void Remove(const std::string& client);
 
   size_t open() const;

@@ -104,12 +104,26 @@ std::string EchoSafe(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+namespace {
+
+// Half the report places for one client address, or all of them when one address may hold every
+// worker (behind a reverse proxy).
+size_t ReportPlacesPerClient(const HttpServerOptions& o) {
+  const size_t places = o.reports_building + o.reports_waiting;
+  if (o.gate.max_workers_per_client >= o.gate.workers) return places;
+  return std::max<size_t>(1, places / 2);
+}
+
+}  // namespace
+
 HttpServer::HttpServer(HttpServerOptions options, ApiBackend& backend, const Clock& clock)
     : options_(std::move(options)),
       backend_(backend),
       clock_(clock),
       auth_(options_.auth),
-      report_slots_(std::max<size_t>(options_.reports_building, 1)) {}
+      report_slots_(std::max<size_t>(options_.reports_building, 1)),
+      report_places_(options_.reports_building + options_.reports_waiting,
+                     ReportPlacesPerClient(options_)) {}
 
 void HttpServer::SetAuth(HttpAuthOptions auth) {
   MutexLock lock(auth_mu_);
@@ -361,18 +375,22 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     res.set_header("Retry-After", "1");
     SendError(res, 503, "unavailable", why);
   };
-  struct Leave {
-    std::atomic<size_t>& n;
-    ~Leave() { n.fetch_sub(1); }
-  };
-  const bool room =
-      reports_asked_.fetch_add(1) < options_.reports_building + options_.reports_waiting;
-  Leave leave{reports_asked_};
-  if (!room) {
+  const auto place = report_places_.TryAdd(req.remote_addr);
+  if (place == ConnectionLimits::Verdict::kOverClient) {
+    return busy("this address has " + std::to_string(report_places_.per_client_limit()) +
+                " reports being built or waiting, as many as one address may; try again");
+  }
+  if (place == ConnectionLimits::Verdict::kOverTotal) {
     return busy("too many reports asked for at once (" +
                 std::to_string(options_.reports_building) + " built at a time, " +
                 std::to_string(options_.reports_waiting) + " waiting); try again");
   }
+  struct Leave {
+    ConnectionLimits& places;
+    const std::string& client;
+    ~Leave() { places.Remove(client); }
+  };
+  Leave leave{report_places_, req.remote_addr};
   // A client that closed its connection (a reloaded page, a timed-out script) is not waited
   // for, nor built for: nginx's 499, "client closed request". Nobody reads the answer.
   auto canceled = [&] {

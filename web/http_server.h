@@ -17,6 +17,7 @@
 #include "core/clock.h"
 #include "core/mutex.h"
 #include "core/status.h"
+#include "web/connection_limits.h"
 #include "web/fair_slots.h"
 #include "web/gate_options.h"
 #include "web/http_auth.h"
@@ -104,7 +105,10 @@ struct HttpServerOptions {
   // Reports built at once (each holds up to a few tens of MB while built: docs/operations.md,
   // "Memory"), and how many more may wait for one of them, `report_wait` at most; beyond, or
   // after the wait, 503 with Retry-After. The waiting take workers from the 8 (GateOptions), so
-  // together they leave /metrics and the pages some.
+  // together they leave /metrics and the pages some. One client address holds at most half of
+  // these places (none of them when gate.max_workers_per_client is all the workers: behind a
+  // reverse proxy every client is the proxy), so that a script asking and giving up over and
+  // over cannot keep everyone else's reports at 503.
   size_t reports_building = 2;
   size_t reports_waiting = 2;
   std::chrono::milliseconds report_wait{10'000};
@@ -154,7 +158,7 @@ class HttpServer {
   std::unique_ptr<GatedServer> server_;
   int port_ = 0;
   FairSlots report_slots_;  // in the order asked; a waiter whose client left goes
-  std::atomic<size_t> reports_asked_{0};  // being built or waiting to be
+  ConnectionLimits report_places_;  // reports being built or waiting to be, by client address
 };
 
 // Where to listen: "host:port", IPv6 in brackets, an empty host meaning every interface.

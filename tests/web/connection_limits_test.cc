@@ -22,6 +22,21 @@ TEST(ConnectionLimitsTest, PerClientLimitIsCheckedBeforeTheTotal) {
   EXPECT_EQ(limits.OpenBy("a"), 2u);
 }
 
+// The report places take and check at once; a full total is what a client is told first.
+TEST(ConnectionLimitsTest, TryAddTakesAPlaceOnlyWhenBothLimitsAllow) {
+  ConnectionLimits limits(3, 2);
+  EXPECT_EQ(limits.TryAdd("a"), Verdict::kAdmit);
+  EXPECT_EQ(limits.TryAdd("a"), Verdict::kAdmit);
+  EXPECT_EQ(limits.TryAdd("a"), Verdict::kOverClient);
+  EXPECT_EQ(limits.TryAdd("b"), Verdict::kAdmit);
+  EXPECT_EQ(limits.TryAdd("a"), Verdict::kOverTotal);  // both reached: the total
+  EXPECT_EQ(limits.TryAdd("c"), Verdict::kOverTotal);
+  EXPECT_EQ(limits.open(), 3u);
+  EXPECT_EQ(limits.OpenBy("a"), 2u);
+  limits.Remove("b");
+  EXPECT_EQ(limits.TryAdd("c"), Verdict::kAdmit);
+}
+
 TEST(ConnectionLimitsTest, RemovingGivesRoomBackAndForgetsIdleClients) {
   ConnectionLimits limits(2, 2);
   limits.Add("a");

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/loopback.h"
 #include "tests/support/self_signed_cert.h"
 #include "tests/support/subprocess.h"
 
@@ -99,20 +101,35 @@ class HttpServerTest : public ::testing::Test {
         },
         std::chrono::seconds(10));
   }
-  // Asks for web's report on a raw connection (for a test to close it); the socket, or -1.
-  int AskForReportRaw() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(static_cast<uint16_t>(server_->port()));
-    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
-    const std::string ask = "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\n\r\n";
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 ||
+  // Asks for web's report on a raw connection from `source` (for a test to close it, or to
+  // read the answer with AnswerOn); the socket, or -1.
+  int AskForReportRaw(const char* source = "127.0.0.1") {
+    const int fd = testing::ConnectFrom(source, server_->port());
+    const std::string ask =
+        "GET /api/v1/components/web/report HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (fd >= 0 &&
         ::send(fd, ask.data(), ask.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(ask.size())) {
       ::close(fd);
       return -1;
     }
     return fd;
+  }
+  // What arrives on `fd` until the server closes it (10 s at most); closes it.
+  static std::string AnswerOn(int fd) {
+    std::string in;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+      char buf[4096];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      in.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return in;
   }
   static nlohmann::json Json(const httplib::Result& res) {
     return nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
@@ -160,6 +177,7 @@ TEST_F(HttpServerTest, ReportsAreBuiltAFewAtATime) {
   HttpServerOptions options;
   options.reports_building = 2;
   options.reports_waiting = 1;
+  options.gate.max_workers_per_client = options.gate.workers;  // one address may ask them all
   Start(options);
   {
     std::lock_guard<std::mutex> lock(backend_.gate_mu);
@@ -209,6 +227,7 @@ TEST_F(HttpServerTest, AReportWhoseClientLeftIsNotBuilt) {
   HttpServerOptions options;
   options.reports_building = 1;
   options.reports_waiting = 2;
+  options.gate.max_workers_per_client = options.gate.workers;  // one address may ask them all
   Start(options);
   {
     std::lock_guard<std::mutex> lock(backend_.gate_mu);
@@ -273,6 +292,36 @@ TEST_F(HttpServerTest, AReportWhoseClientLeavesWhileItIsBuiltIsGivenUp) {
   backend_.gate_cv.notify_all();
   EXPECT_EQ(Client().Get("/api/v1/components/web/report")->status, 200);  // the slot is free
   EXPECT_EQ(backend_.reports, 1);
+}
+
+// One address holds at most half the report places (the two built and two waiting): a script
+// asking and giving up over and over kept everyone else's reports at 503 (stop 63's note).
+TEST_F(HttpServerTest, OneAddressHoldsAtMostHalfTheReportPlaces) {
+  Start({});
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    backend_.gate_closed = true;
+  }
+  const int a1 = AskForReportRaw("127.0.0.2");
+  const int a2 = AskForReportRaw("127.0.0.2");
+  ASSERT_TRUE(WaitForReportsInside(2));
+  const std::string refused = AnswerOn(AskForReportRaw("127.0.0.2"));
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503", 0), 0u) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("this address has 2 reports"), std::string::npos) << refused;
+  // Another address still finds a place: it waits for a slot, not a 503.
+  const int b = AskForReportRaw("127.0.0.3");
+  ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().busy == 3; },
+                                 std::chrono::seconds(10)));
+  {
+    std::lock_guard<std::mutex> lock(backend_.gate_mu);
+    backend_.gate_closed = false;
+  }
+  backend_.gate_cv.notify_all();
+  for (const int fd : {a1, a2, b}) EXPECT_EQ(AnswerOn(fd).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(backend_.reports, 3);
+  // All places are free again, for that address too.
+  EXPECT_EQ(AnswerOn(AskForReportRaw("127.0.0.2")).rfind("HTTP/1.1 200", 0), 0u);
 }
 
 // Issue 15: ?day=N reaches the backend as a number; anything else is a 400 naming the parameter.

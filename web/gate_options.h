@@ -49,6 +49,11 @@ struct GateStats {
   size_t open = 0;
   size_t busy = 0;  // being served by a worker
   size_t output_held_bytes = 0;  // answers' ends held for their clients (output_buffer_bytes)
+  // Reports answered 503: the address had its share of the places, all places were taken, or
+  // no slot came within the wait (filled in by HttpServer, which owns the report places).
+  uint64_t reports_refused_per_client = 0;
+  uint64_t reports_refused_total = 0;
+  uint64_t reports_refused_wait = 0;
 };
 
 }  // namespace obsmon

@@ -106,6 +106,9 @@ std::string EchoSafe(std::string_view text, size_t max_bytes) {
 
 namespace {
 
+// How long a report request whose address holds its share of the places waits for one of them.
+constexpr std::chrono::milliseconds kOwnReportPlaceWait{1000};
+
 // Half the report places for one client address, or all of them when one address may hold every
 // worker (behind a reverse proxy).
 size_t ReportPlacesPerClient(const HttpServerOptions& o) {
@@ -375,12 +378,23 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
     res.set_header("Retry-After", "1");
     SendError(res, 503, "unavailable", why);
   };
-  const auto place = report_places_.TryAdd(req.remote_addr);
+  auto place = report_places_.TryAdd(req.remote_addr);
+  // The address's own places may be held by requests it has just given up on (a page reloaded
+  // twice): they leave within 0.1 s, so wait a little for one before refusing (fresh eyes, stop
+  // 64: the third reload got an immediate 503). Waiting takes a worker but no report place.
+  const auto own_wait_end = std::chrono::steady_clock::now() + kOwnReportPlaceWait;
+  while (place == ConnectionLimits::Verdict::kOverClient &&
+         std::chrono::steady_clock::now() < own_wait_end && !GatedServer::ServedClientGone()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    place = report_places_.TryAdd(req.remote_addr);
+  }
   if (place == ConnectionLimits::Verdict::kOverClient) {
+    ++reports_refused_per_client_;
     return busy("this address has " + std::to_string(report_places_.per_client_limit()) +
                 " reports being built or waiting, as many as one address may; try again");
   }
   if (place == ConnectionLimits::Verdict::kOverTotal) {
+    ++reports_refused_total_;
     return busy("too many reports asked for at once (" +
                 std::to_string(options_.reports_building) + " built at a time, " +
                 std::to_string(options_.reports_waiting) + " waiting); try again");
@@ -398,6 +412,7 @@ void HttpServer::HandleReport(const std::string& component, const httplib::Reque
   };
   const auto outcome = report_slots_.Acquire(options_.report_wait, GatedServer::ServedClientGone);
   if (outcome == FairSlots::Outcome::kTimedOut) {
+    ++reports_refused_wait_;
     return busy("no report could be built within " + FormatDurationMs(options_.report_wait.count()) +
                 "; try again");
   }
@@ -494,7 +509,11 @@ void HttpServer::Stop() {
 }
 
 GateStats HttpServer::ConnectionStats() const {
-  return server_ ? server_->Stats() : GateStats{};
+  GateStats stats = server_ ? server_->Stats() : GateStats{};
+  stats.reports_refused_per_client = reports_refused_per_client_;
+  stats.reports_refused_total = reports_refused_total_;
+  stats.reports_refused_wait = reports_refused_wait_;
+  return stats;
 }
 
 }  // namespace obsmon

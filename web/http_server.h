@@ -159,6 +159,8 @@ class HttpServer {
   int port_ = 0;
   FairSlots report_slots_;  // in the order asked; a waiter whose client left goes
   ConnectionLimits report_places_;  // reports being built or waiting to be, by client address
+  std::atomic<uint64_t> reports_refused_per_client_{0}, reports_refused_total_{0},
+      reports_refused_wait_{0};
 };
 
 // Where to listen: "host:port", IPv6 in brackets, an empty host meaning every interface.

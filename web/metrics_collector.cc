@@ -79,7 +79,18 @@ void AppendHttpFamilies(const GateStats& g, std::vector<MetricFamily>* out) {
                      "written, sent as they read (bounded by web.output_buffer).",
                      MetricType::Gauge);
   AddGauge(&held, {}, static_cast<double>(g.output_held_bytes));
-  for (auto* f : {&accepted, &refused, &dropped, &open, &held}) out->push_back(std::move(*f));
+  auto reports = Family("obsmon_http_reports_refused_total",
+                        "Report requests answered 503 with Retry-After: the client address had "
+                        "its share of the report places (per_client), every place was taken "
+                        "(total), or no slot came within the wait (wait).",
+                        MetricType::Counter);
+  AddCounter(&reports, Labels{{"reason", "per_client"}},
+             static_cast<double>(g.reports_refused_per_client));
+  AddCounter(&reports, Labels{{"reason", "total"}}, static_cast<double>(g.reports_refused_total));
+  AddCounter(&reports, Labels{{"reason", "wait"}}, static_cast<double>(g.reports_refused_wait));
+  for (auto* f : {&accepted, &refused, &dropped, &open, &held, &reports}) {
+    out->push_back(std::move(*f));
+  }
 }
 
 // remote_write's figures per destination (docs/remote-write.md, "Metrics"). Every reason and

@@ -109,6 +109,8 @@ MetricsSnapshot Snapshot() {
   s.http.refused_per_client = 11;
   s.http.open = 12;
   s.http.output_held_bytes = 3 << 20;
+  s.http.reports_refused_per_client = 5;
+  s.http.reports_refused_wait = 2;
   return s;
 }
 
@@ -210,6 +212,9 @@ TEST(MetricsCollectorTest, SchedulerAndStorageFigures) {
   EXPECT_EQ(Value(fams, "obsmon_http_connections_refused_total", {{"reason", "per_client"}}), 11);
   EXPECT_EQ(Value(fams, "obsmon_http_connections", {{"state", "open"}}), 12);
   EXPECT_EQ(Value(fams, "obsmon_http_output_held_bytes", {}), 3 << 20);
+  EXPECT_EQ(Value(fams, "obsmon_http_reports_refused_total", {{"reason", "per_client"}}), 5);
+  EXPECT_EQ(Value(fams, "obsmon_http_reports_refused_total", {{"reason", "total"}}), 0);
+  EXPECT_EQ(Value(fams, "obsmon_http_reports_refused_total", {{"reason", "wait"}}), 2);
 }
 
 TEST(MetricsCollectorTest, BuildInfoStartTimeAndReloadOnlyOnceReported) {

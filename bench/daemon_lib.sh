@@ -8,6 +8,28 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# start_on_copy DB COMPONENT OBSMON NAME: the daemon OBSMON on a copy of DB (never written to) in
+# a fresh /tmp/obsmon-NAME.XXXXXX, answering reports on COMPONENT's stored runs (its one probe is
+# idle: nothing new is written), stopped when the script exits; sets dir, port and pid once it
+# answers.
+start_on_copy() {
+  dir=$(mktemp -d "/tmp/obsmon-$4.XXXXXX")
+  cp "$1" "$dir/o.db"
+  port=$(free_port)
+  cat > "$dir/o.yml" <<YML
+listen: 127.0.0.1:$port
+storage: {path: $dir/o.db, retention: 3650d, rollup_retention: 3650d}
+components:
+  - name: $2
+    probes:
+      - {name: idle, kind: tcp, address: "127.0.0.1:1", interval: 1h}
+YML
+  "$3" run --config "$dir/o.yml" --log-level warn > "$dir/obsmon.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port/-/healthy" && break; sleep 0.1; done
+}
+
 # KEEP_ALIVE (a duration, e.g. 1m) in the environment: the probes get that keep_alive and the
 # target keeps connections (HTTP/1.1).
 

@@ -10,21 +10,7 @@ set -euo pipefail
 db=$1 component=$2 from=$3 to=$4
 obsmon=${5:-build/obsmon} seconds=${6:-20}
 . "$(dirname "$0")/daemon_lib.sh"
-dir=$(mktemp -d /tmp/obsmon-report-abandoners.XXXXXX)
-cp "$db" "$dir/o.db"
-port=$(free_port)
-cat > "$dir/o.yml" <<YML
-listen: 127.0.0.1:$port
-storage: {path: $dir/o.db, retention: 3650d, rollup_retention: 3650d}
-components:
-  - name: $component
-    probes:
-      - {name: idle, kind: tcp, address: "127.0.0.1:1", interval: 1h}
-YML
-"$obsmon" run --config "$dir/o.yml" --log-level warn > "$dir/obsmon.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -s -o /dev/null "127.0.0.1:$port/-/healthy" && break; sleep 0.1; done
+start_on_copy "$db" "$component" "$obsmon" report-abandoners
 python3 - "$port" "/api/v1/components/$component/report?format=html&from=$from&to=$to" \
   "$seconds" <<'PY'
 import socket, sys, threading, time

@@ -101,6 +101,14 @@ class HttpServerTest : public ::testing::Test {
         },
         std::chrono::seconds(10));
   }
+  // While `hold`, reports wait inside the backend; false lets them all go on.
+  void HoldReportsInside(bool hold) {
+    {
+      std::lock_guard<std::mutex> lock(backend_.gate_mu);
+      backend_.gate_closed = hold;
+    }
+    backend_.gate_cv.notify_all();
+  }
   // Asks for web's report on a raw connection from `source` (for a test to close it, or to
   // read the answer with AnswerOn); the socket, or -1.
   int AskForReportRaw(const char* source = "127.0.0.1") {
@@ -299,10 +307,7 @@ TEST_F(HttpServerTest, AReportWhoseClientLeavesWhileItIsBuiltIsGivenUp) {
 // asking and giving up over and over kept everyone else's reports at 503 (stop 63's note).
 TEST_F(HttpServerTest, OneAddressHoldsAtMostHalfTheReportPlaces) {
   Start({});
-  {
-    std::lock_guard<std::mutex> lock(backend_.gate_mu);
-    backend_.gate_closed = true;
-  }
+  HoldReportsInside(true);
   const int a1 = AskForReportRaw("127.0.0.2");
   const int a2 = AskForReportRaw("127.0.0.2");
   ASSERT_TRUE(WaitForReportsInside(2));
@@ -316,11 +321,7 @@ TEST_F(HttpServerTest, OneAddressHoldsAtMostHalfTheReportPlaces) {
   const int b = AskForReportRaw("127.0.0.3");
   ASSERT_TRUE(testing::WaitUntil([&] { return server_->ConnectionStats().busy == 3; },
                                  std::chrono::seconds(10)));
-  {
-    std::lock_guard<std::mutex> lock(backend_.gate_mu);
-    backend_.gate_closed = false;
-  }
-  backend_.gate_cv.notify_all();
+  HoldReportsInside(false);
   for (const int fd : {a1, a2, b}) EXPECT_EQ(AnswerOn(fd).rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(backend_.reports, 3);
   // All places are free again, for that address too.
@@ -332,10 +333,7 @@ TEST_F(HttpServerTest, OneAddressHoldsAtMostHalfTheReportPlaces) {
 // leave. A request over its address's share waits a little for one of them.
 TEST_F(HttpServerTest, AnAddressWhoseEarlierRequestsWereAbandonedGetsTheirPlace) {
   Start({});
-  {
-    std::lock_guard<std::mutex> lock(backend_.gate_mu);
-    backend_.gate_closed = true;
-  }
+  HoldReportsInside(true);
   const int a1 = AskForReportRaw("127.0.0.2");
   const int a2 = AskForReportRaw("127.0.0.2");
   ASSERT_TRUE(WaitForReportsInside(2));
@@ -345,11 +343,7 @@ TEST_F(HttpServerTest, AnAddressWhoseEarlierRequestsWereAbandonedGetsTheirPlace)
   ASSERT_TRUE(testing::WaitUntil([&] { return backend_.cancelled == 2; },
                                  std::chrono::seconds(10)));
   ASSERT_TRUE(WaitForReportsInside(1));
-  {
-    std::lock_guard<std::mutex> lock(backend_.gate_mu);
-    backend_.gate_closed = false;
-  }
-  backend_.gate_cv.notify_all();
+  HoldReportsInside(false);
   EXPECT_EQ(AnswerOn(a3).rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(server_->ConnectionStats().reports_refused_per_client, 0u);
 }

@@ -231,13 +231,24 @@ ssize_t ConnectionStream::read(char* ptr, size_t size) {
   return static_cast<ssize_t>(n);
 }
 
+namespace {
+// cpp-httplib 0.11 names no reason for 499 and writes "Internal Server Error"; nginx's is this.
+constexpr std::string_view kUnnamed499 = "HTTP/1.1 499 Internal Server Error\r\n";
+constexpr std::string_view kNamed499 = "HTTP/1.1 499 Client Closed Request\r\n";
+}  // namespace
+
 ssize_t ConnectionStream::write(const char* ptr, size_t size) {
   const auto now = std::chrono::steady_clock::now();
+  std::string_view rest(ptr, size);
+  std::string renamed;
   if (!writing_) {
     writing_ = true;
     write_deadline_ = now + limits_.write_total;
+    if (rest.substr(0, kUnnamed499.size()) == kUnnamed499) {  // the status line, whole
+      renamed = std::string(kNamed499) + std::string(rest.substr(kUnnamed499.size()));
+      rest = renamed;
+    }
   }
-  std::string_view rest(ptr, size);
   if (conn_.has_output()) {  // earlier bytes of the answer are held: these go after them
     if (HoldOutput(conn_, rest)) return static_cast<ssize_t>(size);
     if (!SendHeldWaiting()) return -1;

@@ -348,6 +348,23 @@ TEST_F(HttpServerTest, AnAddressWhoseEarlierRequestsWereAbandonedGetsTheirPlace)
   EXPECT_EQ(server_->ConnectionStats().reports_refused_per_client, 0u);
 }
 
+// A client that half-closes after asking (`nc -N`) is taken for gone while its report is built,
+// and can still read why: 499 with nginx's reason phrase (cpp-httplib 0.11 wrote "Internal
+// Server Error" for it).
+TEST_F(HttpServerTest, AReportGivenUpIsAnswered499ClientClosedRequest) {
+  Start({});
+  HoldReportsInside(true);
+  const int fd = AskForReportRaw("127.0.0.2");
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(WaitForReportsInside(1));
+  ::shutdown(fd, SHUT_WR);
+  const std::string answer = AnswerOn(fd);
+  HoldReportsInside(false);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 499 Client Closed Request\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\"errorType\":\"canceled\""), std::string::npos) << answer;
+  EXPECT_EQ(backend_.cancelled, 1);
+}
+
 // Issue 15: ?day=N reaches the backend as a number; anything else is a 400 naming the parameter.
 TEST_F(HttpServerTest, DayParameterIsADayNumber) {
   Start({});

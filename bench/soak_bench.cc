@@ -251,9 +251,11 @@ int main(int argc, char** argv) {
 
   const char* operate_env = std::getenv("OBSMON_SOAK_OPERATE");
   const int operate_min = operate_env != nullptr ? std::max(0, std::atoi(operate_env)) : 0;
+  const char* operations_env = std::getenv("OBSMON_SOAK_OPERATIONS");
   obsmon::bench::SoakOperator operate(
       {.obsmon = obsmon, .config = dir.File("soak.yml"), .db = dir.File("soak.db"),
-       .scratch = dir.path(), .component = "soak", .port = obsmon_port, .pid = obs.pid()},
+       .scratch = dir.path(), .component = "soak", .port = obsmon_port, .pid = obs.pid(),
+       .operations = operations_env != nullptr ? operations_env : "reload,report,cli,backup"},
       operate_min * 60);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -267,8 +269,9 @@ int main(int argc, char** argv) {
                 "in runs %% and failed)\n", flapping, interval_ms);
   }
   if (operate.enabled()) {
-    std::printf("operated every %d min: SIGHUP, HTML report over HTTP, obsmon report from the CLI, "
-                "sqlite3 .backup + integrity_check (ops: rounds/failed operations)\n", operate_min);
+    std::printf("operated every %d min: %s (reload: SIGHUP; report: HTML report over HTTP; cli: "
+                "obsmon report from the CLI; backup: sqlite3 .backup + integrity_check; ops: "
+                "rounds/failed operations)\n", operate_min, operate.operations().c_str());
   }
   // "runs %": the HTTP runs made over those due since the first sample (n x the daemon's seconds
   // / the interval), so that a soak shows it did the work it claims (a sped-up clock the machine

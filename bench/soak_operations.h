@@ -5,6 +5,8 @@
 // `obsmon report` of the last hour from the CLI beside the daemon, and an online backup with
 // `sqlite3 .backup` whose copy must pass `PRAGMA integrity_check`. Each outcome is counted, and a
 // failure's first line kept, so that the memory figures are of a daemon operated, and say so.
+// OBSMON_SOAK_OPERATIONS=reload,report,cli,backup (a comma-separated subset) does only those, to
+// tell which of them a figure follows.
 #pragma once
 
 #include <httplib.h>
@@ -32,6 +34,7 @@ class SoakOperator {
     std::string component;  // the component reported on
     int port = 0;           // the daemon's HTTP port
     pid_t pid = 0;          // the daemon
+    std::string operations = "reload,report,cli,backup";  // which of the four a round does
   };
 
   // every_s <= 0: nothing is done.
@@ -52,6 +55,7 @@ class SoakOperator {
   }
 
   bool enabled() const { return every_s_ > 0; }
+  const std::string& operations() const { return setup_.operations; }
   // Rounds done and operations failed so far.
   int rounds() const { return rounds_; }
   int failed() const { return failed_; }
@@ -83,10 +87,23 @@ class SoakOperator {
     }
   }
 
+  bool Does(const std::string& operation) const {
+    return ("," + setup_.operations + ",").find("," + operation + ",") != std::string::npos;
+  }
+
   void Round() {
     using namespace std::chrono_literals;
     httplib::Client http("127.0.0.1", setup_.port);
     http.set_read_timeout(60s);
+    if (Does("reload")) Reload(http);
+    if (Does("report")) HttpReport(http);
+    if (Does("cli")) CliReport();
+    if (Does("backup")) Backup();
+    ++rounds_;
+  }
+
+  void Reload(httplib::Client& http) {
+    using namespace std::chrono_literals;
     ::kill(setup_.pid, SIGHUP);
     Record(reloads_, testing::WaitUntil(
                          [&] {
@@ -95,18 +112,24 @@ class SoakOperator {
                          },
                          10s),
            "after SIGHUP /healthz did not answer 200 within 10 s");
+  }
 
+  void HttpReport(httplib::Client& http) {
     auto report = http.Get("/api/v1/components/" + setup_.component + "/report?last=24h&format=html");
     Record(reports_, report && report->status == 200 && report->body.find("</html>") != std::string::npos,
            "HTTP report: " + (report ? std::to_string(report->status) : httplib::to_string(report.error())));
+  }
 
+  void CliReport() {
     const auto [cli_code, cli_out] = testing::RunCommand(
         {setup_.obsmon, "report", setup_.component, "--config", setup_.config, "--last", "1h",
          "--format", "json"},
         setup_.scratch + "/cli.out");
     Record(cli_, cli_code == 0 && cli_out.find("obsmon.report/v1") != std::string::npos,
            "obsmon report exited " + std::to_string(cli_code) + ": " + FirstLine(cli_out));
+  }
 
+  void Backup() {
     const std::string copy = setup_.scratch + "/backup.db";
     std::remove(copy.c_str());
     const auto [backup_code, backup_out] = testing::RunCommand(
@@ -117,7 +140,6 @@ class SoakOperator {
     Record(backups_, check_code == 0 && check_out == "ok\n",
            "sqlite3 backup or integrity_check: " + FirstLine(check_out));
     std::remove(copy.c_str());
-    ++rounds_;
   }
 
   void Record(Count& count, bool ok, const std::string& failure) {

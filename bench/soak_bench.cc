@@ -16,9 +16,10 @@
 // time (a day at K=20 takes 72 real minutes), sampled every sample_s real seconds. What a day of
 // the work leaves in memory shows in hours; what only wall time does (the kernel's page cache,
 // timers) does not, which is why the real-time soak is run as well.
-// OBSMON_SOAK_OPERATE=M operates the daemon as a user would, every M real minutes: a SIGHUP
-// reload, an HTML report over HTTP, an `obsmon report` from the CLI and a `sqlite3 .backup`
-// checked with `PRAGMA integrity_check` (bench/soak_operations.h); the "ops" column counts the
+// OBSMON_SOAK_OPERATE=M operates the daemon as a user would, every M minutes of the daemon's
+// clock (real minutes until stop 65): a SIGHUP reload, an HTML report over HTTP, an `obsmon
+// report` from the CLI and a `sqlite3 .backup` checked with `PRAGMA integrity_check`
+// (bench/soak_operations.h; OBSMON_SOAK_OPERATIONS picks some); the "ops" column counts the
 // rounds done and the operations that failed.
 //
 // At the end the daemon's counts are checked against what this program knows independently: the
@@ -256,7 +257,9 @@ int main(int argc, char** argv) {
       {.obsmon = obsmon, .config = dir.File("soak.yml"), .db = dir.File("soak.db"),
        .scratch = dir.path(), .component = "soak", .port = obsmon_port, .pid = obs.pid(),
        .operations = operations_env != nullptr ? operations_env : "reload,report,cli,backup"},
-      operate_min * 60);
+      // Minutes of the daemon's clock, as the minute column: at OBSMON_SOAK_CLOCK_SPEED=16 a
+      // round every 10 minutes is one every 37 s, so a compressed day is operated as a real one.
+      operate_min > 0 ? std::max(1, operate_min * 60 / speed) : 0);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::printf("soak: %d HTTP probes every %d ms + 1 log probe (20 lines/s), %d min, sample every %d s\n",
@@ -269,7 +272,7 @@ int main(int argc, char** argv) {
                 "in runs %% and failed)\n", flapping, interval_ms);
   }
   if (operate.enabled()) {
-    std::printf("operated every %d min: %s (reload: SIGHUP; report: HTML report over HTTP; cli: "
+    std::printf("operated every %d min of the daemon's clock: %s (reload: SIGHUP; report: HTML report over HTTP; cli: "
                 "obsmon report from the CLI; backup: sqlite3 .backup + integrity_check; ops: "
                 "rounds/failed operations)\n", operate_min, operate.operations().c_str());
   }

@@ -1,5 +1,4 @@
 // obsmon's command line: run, check, report, version (and more as capabilities arrive).
-#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,6 +19,7 @@
 #include "core/time_format.h"
 #include "alerts/rule_test_runner.h"
 #include "cmd/obsmon/alerting_runtime.h"
+#include "cmd/obsmon/allocator_settings.h"
 #include "cmd/obsmon/api_backend.h"
 #include "cmd/obsmon/cli_periods.h"
 #include "cmd/obsmon/remote_write_runtime.h"
@@ -373,18 +373,7 @@ int Main(int argc, char** argv) {
 }  // namespace obsmon
 
 int main(int argc, char** argv) {
-  // glibc gives each thread that allocates its own heap arena (up to 8 per core), and freed
-  // memory stays in the arena it came from: with eight probe workers, the HTTP threads and the
-  // writer, a target sending 45,000 new series a second held 650 MB of RSS for 160 MB of live
-  // heap; two arenas hold 250 MB (docs/operations.md, "Memory"). MALLOC_ARENA_MAX still wins.
-  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
-  // glibc serves a block of 128 KiB or more with its own mmap, returned to the kernel on free,
-  // but after the first such free it raises that threshold to the freed size (up to 32 MiB):
-  // from then on the refresh's large transient buffers (a report's spans, the latency
-  // selection's 4 MiB) come from the arenas, and what they leave between long-lived blocks is
-  // kept, fragmented (1,000 probes: 40 MB resident above the heap in use after 30 minutes,
-  // malloc_trim after every refresh notwithstanding). A fixed threshold keeps them mmapped.
-  // MALLOC_MMAP_THRESHOLD_ still wins (docs/operations.md, "Memory").
-  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  obsmon::ExecAgainWithoutThreadCaches(argc, argv);  // returns when it does not
+  obsmon::SetAllocatorOptions();
   return obsmon::Main(argc, argv);
 }

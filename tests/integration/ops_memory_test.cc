@@ -191,5 +191,77 @@ TEST(OpsMemoryTest, ProcessFiguresAgreeWithTheKernelAndThePageCacheKeepsItsBound
   }
 }
 
+std::string ProcFile(int pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// GLIBC_TUNABLES as the process was started with it, "" when unset. glibc's start-up parses it
+// in place, writing a NUL over each ':' between tunables, so the entries after it that are
+// tunables ("glibc.") are joined back.
+std::string TunablesOf(int pid) {
+  std::istringstream all(ProcFile(pid, "environ"));
+  std::string entry, value;
+  bool in = false;
+  while (std::getline(all, entry, '\0')) {
+    if (!in && entry.starts_with("GLIBC_TUNABLES=")) {
+      value = entry.substr(15);
+      in = true;
+    } else if (in && entry.starts_with("glibc.")) {
+      value += ":" + entry;
+    } else {
+      in = false;
+    }
+  }
+  return value;
+}
+
+// Stop 65: `obsmon run` executes itself again with glibc's per-thread caches off (they are read
+// only at start, from GLIBC_TUNABLES), keeping its pid, its name for pgrep and systemd, and a
+// user's own tunables; a user's own tcache_count wins.
+TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
+  if (kAddressSanitizer) GTEST_SKIP() << "ASan's allocator is not glibc's: nothing to set";
+  HealthTarget target(1);
+  const char* before = std::getenv("GLIBC_TUNABLES");
+  const std::string saved = before != nullptr ? before : "";
+  struct Case {
+    const char* users;  // the user's GLIBC_TUNABLES, nullptr: unset
+    std::string expected;
+  };
+  for (const Case& c : {Case{nullptr, "glibc.malloc.tcache_count=0"},
+                        Case{"glibc.malloc.mxfast=0",
+                             "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"},
+                        Case{"glibc.malloc.tcache_count=5", "glibc.malloc.tcache_count=5"}}) {
+    SCOPED_TRACE(c.users != nullptr ? c.users : "GLIBC_TUNABLES unset");
+    if (c.users != nullptr) {
+      ::setenv("GLIBC_TUNABLES", c.users, 1);
+    } else {
+      ::unsetenv("GLIBC_TUNABLES");
+    }
+    ScratchDir dir;
+    WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
+                                               dir.File("obsmon.db") + "\ncomponents:\n" +
+                                               HealthComponentYaml("c", target.port(), ""));
+    int port = 0;
+    auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+    ASSERT_NE(port, 0) << obsmon->Output();
+    // The process started is the one serving, under the binary's name (not "exe").
+    EXPECT_EQ(TunablesOf(obsmon->pid()), c.expected);
+    const std::string binary = std::filesystem::path(kObsmonBinary).filename().string();
+    EXPECT_EQ(ProcFile(obsmon->pid(), "comm"), binary.substr(0, 15) + "\n");
+    httplib::Client client("127.0.0.1", port);
+    auto res = client.Get("/healthz");
+    ASSERT_TRUE(res) << obsmon->Output();
+    EXPECT_EQ(res->status, 200);
+  }
+  if (before != nullptr) {
+    ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
+  } else {
+    ::unsetenv("GLIBC_TUNABLES");
+  }
+}
+
 }  // namespace
 }  // namespace obsmon::testing

@@ -1,0 +1,18 @@
+// How the daemon has glibc's malloc keep memory, set before anything allocates much: its number of
+// arenas, its mmap threshold and its per-thread caches (docs/operations.md, "Memory"). A user's
+// MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES setting of the same knob wins.
+#pragma once
+
+namespace obsmon {
+
+// mallopt(M_ARENA_MAX, 2) and mallopt(M_MMAP_THRESHOLD, 256 KiB).
+void SetAllocatorOptions();
+
+// glibc's per-thread caches (tcache) are read from GLIBC_TUNABLES only when a program starts, so
+// for `obsmon run` this executes the same binary again, same pid, arguments and environment, with
+// glibc.malloc.tcache_count=0 added. Returns when it does not: the count already set (by the user
+// or by the first start), AddressSanitizer's allocator in place of glibc's, or the exec failed
+// (the daemon then runs with glibc's caches, as before stop 65).
+void ExecAgainWithoutThreadCaches(int argc, char** argv);
+
+}  // namespace obsmon

@@ -1,6 +1,7 @@
 #include "cmd/obsmon/allocator_settings.h"
 
 #include <malloc.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -45,7 +46,17 @@ void ExecAgainWithoutThreadCaches(int argc, char** argv) {
   if (argc < 2 || std::string_view(argv[1]) != "run") return;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   const std::string current = tunables != nullptr ? tunables : "";
-  if (current.find("glibc.malloc.tcache_count") != std::string::npos) return;
+  if (current.find("glibc.malloc.tcache_count") != std::string::npos) {
+    // Started again through /proc/self/exe, the kernel named this process "exe": it takes back
+    // the name it was started under, for `pgrep obsmon`, `ps -C` and `top`.
+    char comm[32] = {};
+    if (::prctl(PR_GET_NAME, comm) == 0 && std::string_view(comm) == "exe") {
+      const std::string_view invoked = argv[0];
+      const std::string name(invoked.substr(invoked.rfind('/') + 1).substr(0, 15));
+      if (!name.empty()) ::prctl(PR_SET_NAME, name.c_str());
+    }
+    return;
+  }
   const std::string setting =
       "GLIBC_TUNABLES=" + current + (current.empty() ? "" : ":") + "glibc.malloc.tcache_count=0";
   std::vector<char*> env;
@@ -54,15 +65,9 @@ void ExecAgainWithoutThreadCaches(int argc, char** argv) {
   }
   env.push_back(const_cast<char*>(setting.c_str()));
   env.push_back(nullptr);
-  // The binary's own path, not /proc/self/exe: the kernel names the process after the file
-  // executed, and `pgrep obsmon`, `ps` and systemd would see "exe". A binary replaced since it
-  // started reads as "... (deleted)" and is not executed again.
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0 || static_cast<size_t>(n) >= sizeof self - 1) return;
-  self[n] = '\0';
-  if (std::string_view(self).ends_with(" (deleted)") || ::access(self, X_OK) != 0) return;
-  ::execve(self, argv, env.data());
+  // /proc/self/exe: the very file running, wherever it was found (PATH, a symlink), even one
+  // replaced on disk since.
+  ::execve("/proc/self/exe", argv, env.data());
 #else
   (void)argc;
   (void)argv;

@@ -9,10 +9,11 @@ namespace obsmon {
 void SetAllocatorOptions();
 
 // glibc's per-thread caches (tcache) are read from GLIBC_TUNABLES only when a program starts, so
-// for `obsmon run` this executes the same binary again, same pid, arguments and environment, with
-// glibc.malloc.tcache_count=0 added. Returns when it does not: the count already set (by the user
-// or by the first start), AddressSanitizer's allocator in place of glibc's, or the exec failed
-// (the daemon then runs with glibc's caches, as before stop 65).
+// for `obsmon run` this executes the same binary again (/proc/self/exe), same pid, arguments and
+// environment, with glibc.malloc.tcache_count=0 added; started again, it takes back the name it
+// was started under. Returns when it does not execute: the count already set (by the user or by
+// the first start), AddressSanitizer's allocator in place of glibc's, or the exec failed (the
+// daemon then runs with glibc's caches, as before stop 65).
 void ExecAgainWithoutThreadCaches(int argc, char** argv);
 
 }  // namespace obsmon

@@ -219,22 +219,29 @@ std::string TunablesOf(int pid) {
 }
 
 // Stop 65: `obsmon run` executes itself again with glibc's per-thread caches off (they are read
-// only at start, from GLIBC_TUNABLES), keeping its pid, its name for pgrep and systemd, and a
-// user's own tunables; a user's own tcache_count wins.
+// only at start, from GLIBC_TUNABLES), keeping its pid, a user's own tunables, and the name a
+// plain exec gives (the file it was started as: a symlink's own name, as for any program); a
+// user's own tcache_count wins.
 TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
   if (kAddressSanitizer) GTEST_SKIP() << "ASan's allocator is not glibc's: nothing to set";
   HealthTarget target(1);
+  ScratchDir links;
+  const std::string link = links.File("obsmon-staging");
+  ASSERT_EQ(::symlink(kObsmonBinary.c_str(), link.c_str()), 0);
   const char* before = std::getenv("GLIBC_TUNABLES");
   const std::string saved = before != nullptr ? before : "";
   struct Case {
     const char* users;  // the user's GLIBC_TUNABLES, nullptr: unset
     std::string expected;
+    std::string binary;
   };
-  for (const Case& c : {Case{nullptr, "glibc.malloc.tcache_count=0"},
-                        Case{"glibc.malloc.mxfast=0",
-                             "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"},
-                        Case{"glibc.malloc.tcache_count=5", "glibc.malloc.tcache_count=5"}}) {
-    SCOPED_TRACE(c.users != nullptr ? c.users : "GLIBC_TUNABLES unset");
+  for (const Case& c :
+       {Case{nullptr, "glibc.malloc.tcache_count=0", kObsmonBinary},
+        Case{"glibc.malloc.mxfast=0", "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0",
+             kObsmonBinary},
+        Case{"glibc.malloc.tcache_count=5", "glibc.malloc.tcache_count=5", kObsmonBinary},
+        Case{nullptr, "glibc.malloc.tcache_count=0", link}}) {
+    SCOPED_TRACE((c.users != nullptr ? c.users : "GLIBC_TUNABLES unset") + (" " + c.binary));
     if (c.users != nullptr) {
       ::setenv("GLIBC_TUNABLES", c.users, 1);
     } else {
@@ -244,16 +251,24 @@ TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
     WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
                                                dir.File("obsmon.db") + "\ncomponents:\n" +
                                                HealthComponentYaml("c", target.port(), ""));
+    Subprocess obsmon({c.binary, "run", "--config", dir.File("obsmon.yml")}, dir.File("log"));
     int port = 0;
-    auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
-    ASSERT_NE(port, 0) << obsmon->Output();
-    // The process started is the one serving, under the binary's name (not "exe").
-    EXPECT_EQ(TunablesOf(obsmon->pid()), c.expected);
-    const std::string binary = std::filesystem::path(kObsmonBinary).filename().string();
-    EXPECT_EQ(ProcFile(obsmon->pid(), "comm"), binary.substr(0, 15) + "\n");
+    ASSERT_TRUE(WaitUntil(
+        [&] {
+          const std::string out = obsmon.Output();
+          const auto at = out.find("(port ");
+          if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
+          return port != 0;
+        },
+        20s))
+        << obsmon.Output();
+    // The process started is the one serving, and named as the kernel names any program.
+    EXPECT_EQ(TunablesOf(obsmon.pid()), c.expected);
+    const std::string name = std::filesystem::path(c.binary).filename().string();
+    EXPECT_EQ(ProcFile(obsmon.pid(), "comm"), name.substr(0, 15) + "\n");
     httplib::Client client("127.0.0.1", port);
     auto res = client.Get("/healthz");
-    ASSERT_TRUE(res) << obsmon->Output();
+    ASSERT_TRUE(res) << obsmon.Output();
     EXPECT_EQ(res->status, 200);
   }
   if (before != nullptr) {

@@ -74,4 +74,10 @@ void ExecAgainWithoutThreadCaches(int argc, char** argv) {
 #endif
 }
 
+void ReturnFreedMemory() {
+#ifndef OBSMON_ASAN
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace obsmon

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cmd/obsmon/allocator_settings.h"
 #include "cmd/obsmon/daemon_client.h"
-#include "cmd/obsmon/freed_memory.h"
 #include "cmd/obsmon/manage_api.h"
 #include "cmd/obsmon/store_report.h"
 #include "core/time_format.h"

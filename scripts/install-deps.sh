@@ -11,6 +11,7 @@ BUILD_PKGS=(build-essential cmake pkg-config ninja-build ccache
 # Real parts the tests start: Prometheus's own tools are the oracle for exposition and rules.
 TEST_PKGS=(sqlite3 curl python3 prometheus prometheus-alertmanager logrotate procps chromium
   prometheus-blackbox-exporter python3-prometheus-client systemd openssl
+  libcap2-bin  # setcap: a daemon binary given a file capability starts once (ops_memory_test)
   victoria-metrics  # a second remote_write receiver and query API (issue 16)
   clang  # clang: scripts/check-thread-safety.sh (the thread_safety_check test)
   ripgrep  # rg: bench/compare.sh's log section (docs/benchmarks.md says the test tools have it)

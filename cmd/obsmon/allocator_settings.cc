@@ -1,6 +1,7 @@
 #include "cmd/obsmon/allocator_settings.h"
 
 #include <malloc.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -37,6 +38,19 @@ void SetAllocatorOptions() {
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 256 << 10);
 }
 
+namespace {
+
+// Why the caches stayed on, for the daemon's log; nullptr when they are off or were never asked.
+const char* thread_caches_note = nullptr;
+
+// Carried across the exec, then taken out of the environment: the name the kernel first gave
+// the process, and the user's GLIBC_TUNABLES ("-" when unset, "=" and its value when set), which
+// the daemon's own children (exec probes) get back.
+constexpr char kNameBefore[] = "OBSMON_EXEC_NAME";
+constexpr char kTunablesBefore[] = "OBSMON_EXEC_GLIBC_TUNABLES";
+
+}  // namespace
+
 void ExecAgainWithoutThreadCaches(int argc, char** argv) {
 #ifndef OBSMON_ASAN
   // Each of the daemon's ~25 threads keeps up to 7 freed blocks of each size to 1 KiB for
@@ -44,35 +58,57 @@ void ExecAgainWithoutThreadCaches(int argc, char** argv) {
   // use: they filled over hours as reports and reloads touched new sizes, the slope of the
   // operated soaks (docs/benchmarks.md, "Stop 65").
   if (argc < 2 || std::string_view(argv[1]) != "run") return;
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  const std::string current = tunables != nullptr ? tunables : "";
-  if (current.find("glibc.malloc.tcache_count") != std::string::npos) {
-    // Started again through /proc/self/exe, the kernel named this process "exe": it takes back
-    // the name it was started under, for `pgrep obsmon`, `ps -C` and `top`.
-    char comm[32] = {};
-    if (::prctl(PR_GET_NAME, comm) == 0 && std::string_view(comm) == "exe") {
-      const std::string_view invoked = argv[0];
-      const std::string name(invoked.substr(invoked.rfind('/') + 1).substr(0, 15));
-      if (!name.empty()) ::prctl(PR_SET_NAME, name.c_str());
+  if (const char* name = std::getenv(kNameBefore); name != nullptr) {
+    // The second start: whatever its environment says now, it never executes again.
+    ::prctl(PR_SET_NAME, std::string(name).substr(0, 15).c_str());
+    const std::string before = std::getenv(kTunablesBefore) != nullptr
+                                   ? std::getenv(kTunablesBefore) : "-";
+    if (before.starts_with("=")) {
+      ::setenv("GLIBC_TUNABLES", before.c_str() + 1, 1);
+    } else {
+      ::unsetenv("GLIBC_TUNABLES");
     }
+    ::unsetenv(kNameBefore);
+    ::unsetenv(kTunablesBefore);
     return;
   }
+  // A program with file capabilities or setuid, run by another user, starts in secure mode, in
+  // which glibc drops GLIBC_TUNABLES: executed again it would see no setting and loop.
+  if (::getauxval(AT_SECURE) != 0) {
+    thread_caches_note = "the binary runs in secure mode (file capabilities or setuid), in which "
+                         "glibc ignores GLIBC_TUNABLES";
+    return;
+  }
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  const std::string current = tunables != nullptr ? tunables : "";
+  if (current.find("glibc.malloc.tcache_count") != std::string::npos) return;  // the user's
+  char name[17] = {};
+  if (::prctl(PR_GET_NAME, name) != 0) name[0] = '\0';
   const std::string setting =
       "GLIBC_TUNABLES=" + current + (current.empty() ? "" : ":") + "glibc.malloc.tcache_count=0";
+  const std::string name_before = std::string(kNameBefore) + "=" + name;
+  const std::string tunables_before = std::string(kTunablesBefore) + "=" +
+                                      (tunables != nullptr ? "=" + current : std::string("-"));
   std::vector<char*> env;
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "GLIBC_TUNABLES=", 15) != 0) env.push_back(*e);
   }
   env.push_back(const_cast<char*>(setting.c_str()));
+  env.push_back(const_cast<char*>(name_before.c_str()));
+  env.push_back(const_cast<char*>(tunables_before.c_str()));
   env.push_back(nullptr);
   // /proc/self/exe: the very file running, wherever it was found (PATH, a symlink), even one
-  // replaced on disk since.
+  // replaced on disk since; the kernel then names the process "exe", and the second start takes
+  // back the name it had.
   ::execve("/proc/self/exe", argv, env.data());
+  thread_caches_note = "executing /proc/self/exe again failed";
 #else
   (void)argc;
   (void)argv;
 #endif
 }
+
+const char* ThreadCachesNote() { return thread_caches_note; }
 
 void ReturnFreedMemory() {
 #ifndef OBSMON_ASAN

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -218,10 +220,21 @@ std::string TunablesOf(int pid) {
   return value;
 }
 
+// The value of `name` in an `env` listing, nullopt when absent.
+std::optional<std::string> EnvValue(const std::string& listing, const std::string& name) {
+  std::istringstream lines(listing);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(name + "=")) return line.substr(name.size() + 1);
+  }
+  return std::nullopt;
+}
+
 // Stop 65: `obsmon run` executes itself again with glibc's per-thread caches off (they are read
-// only at start, from GLIBC_TUNABLES), keeping its pid, a user's own tunables, and the name a
-// plain exec gives (the file it was started as: a symlink's own name, as for any program); a
-// user's own tcache_count wins.
+// only at start, from GLIBC_TUNABLES), keeping its pid, a user's own tunables, and the name the
+// kernel gave it (the file it was started as: a symlink's own name, as for any program); a
+// user's own tcache_count wins. Its children (an exec probe's command) get the user's
+// environment, not the daemon's setting (fresh eyes, stop 65: every exec probe ran with it).
 TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
   if (kAddressSanitizer) GTEST_SKIP() << "ASan's allocator is not glibc's: nothing to set";
   HealthTarget target(1);
@@ -248,9 +261,13 @@ TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
       ::unsetenv("GLIBC_TUNABLES");
     }
     ScratchDir dir;
-    WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
-                                               dir.File("obsmon.db") + "\ncomponents:\n" +
-                                               HealthComponentYaml("c", target.port(), ""));
+    const std::string child_env = dir.File("child.env");
+    WriteWholeFile(dir.File("obsmon.yml"),
+                   "listen: 127.0.0.1:0\nstorage:\n  path: " + dir.File("obsmon.db") +
+                       "\ncomponents:\n" + HealthComponentYaml("c", target.port(), "") +
+                       "      - name: env\n        kind: exec\n        interval: 1s\n"
+                       "        command: [/bin/sh, -c, \"env > " + child_env + ".new && mv " +
+                       child_env + ".new " + child_env + "\"]\n");
     Subprocess obsmon({c.binary, "run", "--config", dir.File("obsmon.yml")}, dir.File("log"));
     int port = 0;
     ASSERT_TRUE(WaitUntil(
@@ -270,12 +287,62 @@ TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
     auto res = client.Get("/healthz");
     ASSERT_TRUE(res) << obsmon.Output();
     EXPECT_EQ(res->status, 200);
+    ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(child_env); }, 20s));
+    const std::string listing = ReadWholeFile(child_env);
+    if (c.users != nullptr) {
+      EXPECT_EQ(EnvValue(listing, "GLIBC_TUNABLES"), std::string(c.users)) << listing;
+    } else {
+      EXPECT_EQ(EnvValue(listing, "GLIBC_TUNABLES"), std::nullopt) << listing;
+    }
+    EXPECT_EQ(listing.find("OBSMON_EXEC_"), std::string::npos) << listing;
+    EXPECT_EQ(obsmon.Output().find("per-thread caches stay on"), std::string::npos);
   }
   if (before != nullptr) {
     ::setenv("GLIBC_TUNABLES", saved.c_str(), 1);
   } else {
     ::unsetenv("GLIBC_TUNABLES");
   }
+}
+
+// A binary given a file capability (to listen on port 80, say) and run by another user starts
+// in secure mode, where glibc drops GLIBC_TUNABLES: executed again it saw no setting and
+// executed again, forever, at a core's worth of CPU, never listening (fresh eyes, stop 65). It
+// now starts once, with the caches on, and says so.
+TEST(OpsMemoryTest, ABinaryWithAFileCapabilityStartsOnceAndSaysItsCachesStayOn) {
+  if (kAddressSanitizer) GTEST_SKIP() << "ASan's allocator is not glibc's: nothing to set";
+  if (::geteuid() != 0) GTEST_SKIP() << "setcap and setpriv need root";
+  ScratchDir dir;
+  ::chmod(dir.path().c_str(), 0777);  // the other user writes its database here
+  const std::string binary = dir.File("obsmon-cap");
+  std::filesystem::copy_file(kObsmonBinary, binary);
+  const auto [cap_code, cap_out] =
+      RunCommand({"setcap", "cap_net_bind_service+ep", binary}, dir.File("setcap.out"));
+  ASSERT_EQ(cap_code, 0) << "setcap (libcap2-bin): " << cap_out;
+  HealthTarget target(1);
+  WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
+                                             dir.File("obsmon.db") + "\ncomponents:\n" +
+                                             HealthComponentYaml("c", target.port(), ""));
+  Subprocess obsmon({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "run",
+                     "--config", dir.File("obsmon.yml")},
+                    dir.File("log"));
+  int port = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        const std::string out = obsmon.Output();
+        const auto at = out.find("(port ");
+        if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
+        return port != 0;
+      },
+      20s))
+      << obsmon.Output();
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get("/healthz");
+  ASSERT_TRUE(res) << obsmon.Output();
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(ProcFile(obsmon.pid(), "comm"), "obsmon-cap\n");
+  EXPECT_NE(obsmon.Output().find("per-thread caches stay on (the binary runs in secure mode"),
+            std::string::npos)
+      << obsmon.Output();
 }
 
 }  // namespace

@@ -272,9 +272,10 @@ int main(int argc, char** argv) {
                 "in runs %% and failed)\n", flapping, interval_ms);
   }
   if (operate.enabled()) {
-    std::printf("operated every %d min of the daemon's clock: %s (reload: SIGHUP; report: HTML report over HTTP; cli: "
-                "obsmon report from the CLI; backup: sqlite3 .backup + integrity_check; ops: "
-                "rounds/failed operations)\n", operate_min, operate.operations().c_str());
+    std::printf("operated every %d min of the daemon's clock: %s (reload: SIGHUP; report: HTML "
+                "report over HTTP; cli: obsmon report from the CLI; backup: sqlite3 .backup + "
+                "integrity_check; ops: rounds/failed operations)\n",
+                operate_min, operate.operations().c_str());
   }
   // "runs %": the HTTP runs made over those due since the first sample (n x the daemon's seconds
   // / the interval), so that a soak shows it did the work it claims (a sped-up clock the machine

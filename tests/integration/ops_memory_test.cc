@@ -319,7 +319,9 @@ TEST(OpsMemoryTest, ABinaryWithAFileCapabilityStartsOnceAndSaysItsCachesStayOn) 
       RunCommand({"setcap", "cap_net_bind_service+ep", binary}, dir.File("setcap.out"));
   // A file system without extended attributes, or a container without CAP_SETFCAP, cannot give
   // one: then there is no secure mode to start in.
-  if (cap_code != 0) GTEST_SKIP() << "setcap (libcap2-bin) cannot set a capability here: " << cap_out;
+  if (cap_code != 0) {
+    GTEST_SKIP() << "setcap (libcap2-bin) cannot set a capability here: " << cap_out;
+  }
   HealthTarget target(1);
   WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\nstorage:\n  path: " +
                                              dir.File("obsmon.db") + "\ncomponents:\n" +

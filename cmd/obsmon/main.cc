@@ -101,9 +101,8 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
 
   auto log = MakeLogger(level, log_format);
   if (const char* why = ThreadCachesNote()) {
-    log->warn("glibc's per-thread caches stay on ({}): memory may rise slowly over days; "
-              "set GLIBC_TUNABLES=glibc.malloc.tcache_count=0 (docs/operations.md, \"Memory\")",
-              why);
+    log->warn("glibc's per-thread caches stay on: {}; memory may rise slowly over days "
+              "(docs/operations.md, \"Memory\")", why);
   }
   DaemonOptions options;
   options.config_path = config_path;

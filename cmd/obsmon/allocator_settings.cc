@@ -43,6 +43,7 @@ namespace {
 // Why the caches stayed on, for the daemon's log; nullptr when they are off or were never asked.
 const char* thread_caches_note = nullptr;
 
+#ifndef OBSMON_ASAN
 // Carried across the exec, then taken out of the environment: the pid that executed itself again
 // (the markers count only in that same process: a user's own OBSMON_EXEC_* variables are theirs,
 // left alone), the name the kernel first gave the process, and the user's GLIBC_TUNABLES ("-"
@@ -75,6 +76,8 @@ void RestoreAfterExec() {
   ::unsetenv(kNameBefore);
   ::unsetenv(kTunablesBefore);
 }
+
+#endif  // OBSMON_ASAN
 
 }  // namespace
 

@@ -220,6 +220,31 @@ std::string TunablesOf(int pid) {
   return value;
 }
 
+// The port a started daemon says it listens on ("(port N)" in its log), 0 when it did not
+// within 20 s.
+int ListeningPort(const Subprocess& obsmon) {
+  int port = 0;
+  WaitUntil(
+      [&] {
+        const std::string out = obsmon.Output();
+        const auto at = out.find("(port ");
+        if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
+        return port != 0;
+      },
+      20s);
+  return port;
+}
+
+// The daemon listens and answers /healthz with 200.
+void ExpectServing(const Subprocess& obsmon) {
+  const int port = ListeningPort(obsmon);
+  ASSERT_NE(port, 0) << obsmon.Output();
+  httplib::Client client("127.0.0.1", port);
+  auto res = client.Get("/healthz");
+  ASSERT_TRUE(res) << obsmon.Output();
+  EXPECT_EQ(res->status, 200);
+}
+
 // The value of `name` in an `env` listing, nullopt when absent.
 std::optional<std::string> EnvValue(const std::string& listing, const std::string& name) {
   std::istringstream lines(listing);
@@ -279,24 +304,12 @@ TEST(OpsMemoryTest, TheDaemonRunsWithoutThreadCachesUnderItsOwnNameAndPid) {
                        "        command: [/bin/sh, -c, \"env > " + child_env + ".new && mv " +
                        child_env + ".new " + child_env + "\"]\n");
     Subprocess obsmon({c.binary, "run", "--config", dir.File("obsmon.yml")}, dir.File("log"));
-    int port = 0;
-    ASSERT_TRUE(WaitUntil(
-        [&] {
-          const std::string out = obsmon.Output();
-          const auto at = out.find("(port ");
-          if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
-          return port != 0;
-        },
-        20s))
-        << obsmon.Output();
+    ExpectServing(obsmon);
+    if (HasFatalFailure()) return;
     // The process started is the one serving, and named as the kernel names any program.
     EXPECT_EQ(TunablesOf(obsmon.pid()), c.expected);
     const std::string name = std::filesystem::path(c.binary).filename().string();
     EXPECT_EQ(ProcFile(obsmon.pid(), "comm"), name.substr(0, 15) + "\n");
-    httplib::Client client("127.0.0.1", port);
-    auto res = client.Get("/healthz");
-    ASSERT_TRUE(res) << obsmon.Output();
-    EXPECT_EQ(res->status, 200);
     ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(child_env); }, 20s));
     const std::string listing = ReadWholeFile(child_env);
     if (c.users != nullptr) {
@@ -332,20 +345,8 @@ TEST(OpsMemoryTest, StartedThroughTheDynamicLoaderItStartsOnceAndSaysItsCachesSt
                                              HealthComponentYaml("c", target.port(), ""));
   Subprocess obsmon({loader, kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
                     dir.File("log"));
-  int port = 0;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        const std::string out = obsmon.Output();
-        const auto at = out.find("(port ");
-        if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
-        return port != 0;
-      },
-      20s))
-      << obsmon.Output();
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get("/healthz");
-  ASSERT_TRUE(res) << obsmon.Output();
-  EXPECT_EQ(res->status, 200);
+  ExpectServing(obsmon);
+  if (HasFatalFailure()) return;
   EXPECT_NE(obsmon.Output().find("per-thread caches stay on: started through the dynamic loader"),
             std::string::npos)
       << obsmon.Output();
@@ -376,20 +377,8 @@ TEST(OpsMemoryTest, ABinaryWithAFileCapabilityStartsOnceAndSaysItsCachesStayOn) 
   Subprocess obsmon({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", binary, "run",
                      "--config", dir.File("obsmon.yml")},
                     dir.File("log"));
-  int port = 0;
-  ASSERT_TRUE(WaitUntil(
-      [&] {
-        const std::string out = obsmon.Output();
-        const auto at = out.find("(port ");
-        if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
-        return port != 0;
-      },
-      20s))
-      << obsmon.Output();
-  httplib::Client client("127.0.0.1", port);
-  auto res = client.Get("/healthz");
-  ASSERT_TRUE(res) << obsmon.Output();
-  EXPECT_EQ(res->status, 200);
+  ExpectServing(obsmon);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(ProcFile(obsmon.pid(), "comm"), "obsmon-cap\n");
   EXPECT_NE(obsmon.Output().find("per-thread caches stay on: the binary runs in secure mode"),
             std::string::npos)

@@ -324,7 +324,7 @@ int main(int argc, char** argv) {
     rss.push_back(p.rss_mb);
     if (minute >= minutes) break;
   }
-  const double high_water = ReadProc(obs.pid()).peak_rss_mb;
+  const double high_water = operate.peak_mb();  // VmHWM, or the largest before the operator reset it
   operate.Stop();
   stop = true;
   writer.join();
@@ -354,7 +354,11 @@ int main(int argc, char** argv) {
   std::printf("truth: targets answered %.0f requests, obsmon counted %.0f HTTP runs (%.0f failed); "
               "ERROR lines written %.0f, obsmon matched %.0f\n",
               answered, runs, HttpRuns(last_body, "failure"), errors, matched);
-  if (operate.enabled()) std::printf("operations: %s\n", operate.Summary().c_str());
+  if (operate.enabled()) {
+    std::printf("operations: %s\n", operate.Summary().c_str());
+    std::printf("high-water mark during each operation and between them: %s\n",
+                operate.PeakSummary().c_str());
+  }
   // A run in flight when the counts were read is answered but not yet counted, so at most one a
   // probe apart; a failed run (timeout) counted but perhaps not answered.
   const bool runs_true = answered >= runs - HttpRuns(last_body, "failure") &&

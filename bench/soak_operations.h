@@ -7,6 +7,12 @@
 // failure's first line kept, so that the memory figures are of a daemon operated, and say so.
 // OBSMON_SOAK_OPERATIONS=reload,report,cli,backup (a comma-separated subset) does only those, to
 // tell which of them a figure follows.
+//
+// The daemon's kernel high-water mark (VmHWM) is charged to what raised it: it is reset
+// (/proc/<pid>/clear_refs 5) before each operation and read when the operation is done, and
+// reset again, so the peak read before the next one is the daemon's own work in between
+// (refreshes, rule cycles, sealed hours). PeakSummary() prints the largest of each; peak_mb()
+// is the largest of all, which VmHWM alone no longer is once it has been reset.
 #pragma once
 
 #include <httplib.h>
@@ -15,11 +21,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 
+#include "bench/proc_stats.h"
 #include "tests/support/subprocess.h"
 
 namespace obsmon::bench {
@@ -60,6 +70,25 @@ class SoakOperator {
   int rounds() const { return rounds_; }
   int failed() const { return failed_; }
 
+  // The largest high-water mark seen, in MB: before any operation, VmHWM itself.
+  double peak_mb() const {
+    std::lock_guard lock(mu_);
+    return std::max(peak_mb_, ReadProc(setup_.pid).peak_rss_mb);
+  }
+
+  // "between 61.0 MB, reload 63.2 MB, HTTP report 70.1 MB, ...": the largest high-water mark
+  // reached during each operation and between them.
+  std::string PeakSummary() const {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (const auto& [what, mb] : peaks_) {
+      char figure[64];
+      std::snprintf(figure, sizeof figure, "%s%s %.1f MB", out.empty() ? "" : ", ", what.c_str(), mb);
+      out += figure;
+    }
+    return out;
+  }
+
   // "reloads 12/12, reports 12/12, cli 12/12, backups 12/12" and the first failure, if any.
   std::string Summary() const {
     std::lock_guard lock(mu_);
@@ -95,11 +124,21 @@ class SoakOperator {
     using namespace std::chrono_literals;
     httplib::Client http("127.0.0.1", setup_.port);
     http.set_read_timeout(60s);
-    if (Does("reload")) Reload(http);
-    if (Does("report")) HttpReport(http);
-    if (Does("cli")) CliReport();
-    if (Does("backup")) Backup();
+    ChargePeakTo("between");
+    if (Does("reload")) Reload(http), ChargePeakTo("reload");
+    if (Does("report")) HttpReport(http), ChargePeakTo("HTTP report");
+    if (Does("cli")) CliReport(), ChargePeakTo("CLI report");
+    if (Does("backup")) Backup(), ChargePeakTo("backup");
     ++rounds_;
+  }
+
+  // Charges the high-water mark since the last reset to `what` and resets it.
+  void ChargePeakTo(const std::string& what) {
+    std::lock_guard lock(mu_);  // peak_mb() must not read between the reading and the reset
+    const double mb = ReadProc(setup_.pid).peak_rss_mb;
+    std::ofstream("/proc/" + std::to_string(setup_.pid) + "/clear_refs") << "5";
+    peak_mb_ = std::max(peak_mb_, mb);
+    peaks_[what] = std::max(peaks_[what], mb);
   }
 
   void Reload(httplib::Client& http) {
@@ -165,6 +204,8 @@ class SoakOperator {
   Count reloads_, reports_, cli_, backups_;
   std::atomic<int> rounds_{0}, failed_{0};
   std::string first_failure_;
+  double peak_mb_ = 0;
+  std::map<std::string, double> peaks_;  // what -> the largest high-water mark during it, MB
   std::thread thread_;
 };
 

@@ -1,6 +1,8 @@
 #include "storage/head.h"
 
 #include <algorithm>
+#include <limits>
+#include <tuple>
 
 namespace obsmon::storage {
 
@@ -31,17 +33,23 @@ Head::Head(SQLite::Database& db, const Clock* clock, int64_t move_every_ms)
       insert_run_by_probe_(db, std::string("INSERT INTO probe_runs_by_probe (") + kRunColumns +
                                    ") VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"),
       // Sorted by the destination's key, so that each leaf of samples_by_series (and of
-      // probe_runs_by_probe) is changed once and its rows are appended in order.
+      // probe_runs_by_probe) gets the slice's rows appended in order; the slices of one move are
+      // in one transaction, so a leaf changed by several is still written once.
       move_samples_(db,
                     "INSERT OR REPLACE INTO samples_by_series (series_id, ts_ms, value) SELECT "
-                    "series_id, ts_ms, value FROM samples_head WHERE ts_ms < ? ORDER BY "
-                    "series_id, ts_ms"),
+                    "series_id, ts_ms, value FROM samples_head WHERE ts_ms >= ?1 AND ts_ms < ?2 "
+                    "ORDER BY series_id, ts_ms"),
       delete_moved_samples_(db, "DELETE FROM samples_head WHERE ts_ms < ?"),
       move_runs_(db, std::string("INSERT INTO probe_runs_by_probe (") + kRunColumns +
                          ") SELECT " + kRunColumns +
-                         " FROM probe_runs_head WHERE ts_ms < ? ORDER BY probe_id, ts_ms "
-                         "ON CONFLICT DO NOTHING"),
+                         " FROM probe_runs_head WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY "
+                         "probe_id, ts_ms ON CONFLICT DO NOTHING"),
       delete_moved_runs_(db, "DELETE FROM probe_runs_head WHERE ts_ms < ?"),
+      // The heads' keys start with ts_ms: the n-th row from a time is found walking n keys.
+      nth_sample_time_(db, "SELECT ts_ms FROM samples_head WHERE ts_ms >= ?1 AND ts_ms < ?2 "
+                           "ORDER BY ts_ms LIMIT 1 OFFSET ?3"),
+      nth_run_time_(db, "SELECT ts_ms FROM probe_runs_head WHERE ts_ms >= ?1 AND ts_ms < ?2 "
+                        "ORDER BY ts_ms LIMIT 1 OFFSET ?3"),
       set_floor_(db, "UPDATE samples_head_floor SET floor_ms = ?") {
   EnsureViews();
   // A table made in a view's place (by hand) would show sqlite3 users and backups a part of the
@@ -193,16 +201,33 @@ bool Head::InsertRun(const Run& run) {
 
 int64_t Head::MoveBelow(TimestampMs cut) {
   int64_t moved = 0;
-  for (auto [move, del] : {std::pair{&move_samples_, &delete_moved_samples_},
-                           std::pair{&move_runs_, &delete_moved_runs_}}) {
-    move->reset();
-    move->bind(1, static_cast<int64_t>(cut));
-    moved += move->exec();
+  for (auto [move, nth_time, del] :
+       {std::tuple{&move_samples_, &nth_sample_time_, &delete_moved_samples_},
+        std::tuple{&move_runs_, &nth_run_time_, &delete_moved_runs_}}) {
+    for (TimestampMs from = std::numeric_limits<TimestampMs>::min(); from < cut;) {
+      const TimestampMs end = SliceEnd(*nth_time, from, cut);
+      move->reset();
+      move->bind(1, static_cast<int64_t>(from));
+      move->bind(2, static_cast<int64_t>(end));
+      moved += move->exec();
+      from = end;
+    }
     del->reset();
     del->bind(1, static_cast<int64_t>(cut));
     del->exec();
   }
   return moved;
+}
+
+TimestampMs Head::SliceEnd(SQLite::Statement& nth_time, TimestampMs from, TimestampMs cut) {
+  nth_time.reset();
+  nth_time.bind(1, static_cast<int64_t>(from));
+  nth_time.bind(2, static_cast<int64_t>(cut));
+  nth_time.bind(3, kRowsPerMove);
+  if (!nth_time.executeStep()) return cut;
+  const TimestampMs nth = nth_time.getColumn(0).getInt64();
+  nth_time.reset();
+  return nth > from ? nth : from + 1;
 }
 
 int64_t Head::CompactIfDue() {
@@ -236,7 +261,8 @@ void Head::ResetStatements() {
   for (SQLite::Statement* st :
        {&insert_head_, &insert_by_series_, &insert_head_many_, &insert_by_series_many_,
         &insert_run_head_, &insert_run_by_probe_,
-        &move_samples_, &delete_moved_samples_, &move_runs_, &delete_moved_runs_, &set_floor_}) {
+        &move_samples_, &delete_moved_samples_, &move_runs_, &delete_moved_runs_,
+        &nth_sample_time_, &nth_run_time_, &set_floor_}) {
     try {
       st->reset();
     } catch (const SQLite::Exception&) {

@@ -7,9 +7,11 @@
 // writes every changed page to the WAL (at 1,000 http probes ~5,000 sample pages and ~270 run
 // pages a commit). samples_head and probe_runs_head are keyed (ts_ms, ...): a commit appends to
 // their last pages. Every `move_every_ms` (StorageOptions::head_move_interval_ms, 60 s by
-// default) the rows older than kLagMs move to the other tables in one sorted INSERT each, each
-// series' and probe's leaf changed once for all the rows it gained (docs/storage.md, "The
-// head: samples and runs in time order").
+// default) the rows older than kLagMs move to the other tables, sorted by the destination's key,
+// each series' and probe's leaf changed once a commit for all the rows it gained (docs/storage.md,
+// "The head: samples and runs in time order"). The sort is made kRowsPerMove rows at a time:
+// SQLite's sorter holds what it sorts in memory up to the connection's cache size, and a minute
+// of 1,000 http probes sorted at once was the daemon's largest transient (10 MiB of heap).
 //
 // One floor (samples_head_floor) splits both pairs: below it the tables by series and by probe,
 // at or above it the heads. A row that arrives older than the floor (a scrape's own timestamp,
@@ -71,6 +73,10 @@ class Head {
   // Moves the heads' rows older than now - kLagMs when move_every_ms has passed since the last
   // move (or none was made yet). Returns the rows moved (samples and runs).
   int64_t CompactIfDue();
+  // The most rows one sorted INSERT of a move carries: the head's rows go in time slices of at
+  // most this many (more only where one millisecond alone holds more). ~40 bytes each in
+  // SQLite's sorter, so about 2 MiB of heap at most, in the transaction's one buffer.
+  static constexpr int64_t kRowsPerMove = 32'768;
 
   // Times the stored floor was found wrong and set again from the data (not counting the first
   // setting after the migration).
@@ -90,8 +96,13 @@ class Head {
   // Sets the floor just above the newest sample or run not in the future, and moves the rows of
   // each table that are on the wrong side of it.
   TimestampMs SetFloorFromData();
-  // Moves the heads' rows below `cut` to the tables by series and by probe; returns them.
+  // Moves the heads' rows below `cut` to the tables by series and by probe, a slice of at most
+  // kRowsPerMove rows (SliceEnd) per sorted INSERT; returns them.
   int64_t MoveBelow(TimestampMs cut);
+  // The end of the slice that starts at `from`: the time of the kRowsPerMove-th row at or after
+  // it (before `cut`), so that [from, end) holds at most kRowsPerMove rows; `cut` when fewer are
+  // left, from + 1 when that millisecond alone holds more.
+  TimestampMs SliceEnd(SQLite::Statement& nth_time, TimestampMs from, TimestampMs cut);
 
   // One table's rows, kRowsPerInsert at a time through `many`, the rest through `one`.
   void InsertInto(SQLite::Statement& one, SQLite::Statement& many,
@@ -102,7 +113,7 @@ class Head {
   const std::chrono::milliseconds move_every_;
   SQLite::Statement insert_head_, insert_by_series_, insert_head_many_, insert_by_series_many_,
       insert_run_head_, insert_run_by_probe_, move_samples_, delete_moved_samples_, move_runs_,
-      delete_moved_runs_, set_floor_;
+      delete_moved_runs_, nth_sample_time_, nth_run_time_, set_floor_;
   std::optional<TimestampMs> floor_;
   std::optional<SteadyTime> next_compaction_;
   // Views dropped by hand are made again at most kLagMs after, whatever the move interval (a

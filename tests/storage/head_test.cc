@@ -3,6 +3,7 @@
 // head, every reader sees exactly what a log of the writes says, and a key is in one table only.
 #include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
@@ -385,6 +386,58 @@ TEST(HeadTest, RowsMoveOncePerIntervalAndNotMoreOften) {
     }
     EXPECT_EQ(moves, 3);
   }
+}
+
+// A move sorts at most Head::kRowsPerMove rows at once. At 3,000 samples and runs a second and a
+// move every 60 s, a move carries 135,000 of each, which SQLite sorted in one buffer before stop
+// 66 (up to the connection's cache size: at 1,000 http probes 10 MiB of the daemon's heap at
+// once). SQLite's own count of its largest allocation, the sorter's buffer, is the witness; and
+// every row arrives, a millisecond holding more than a slice (second 1) among them.
+TEST(HeadTest, AMoveSortsABoundedSliceOfRowsAtATime) {
+  ScratchDir dir;
+  FakeClock clock;
+  auto o = Options(dir, &clock);
+  o.head_move_interval_ms = 60'000;
+  auto w = testing::StartWriterOrFail(o);
+  ASSERT_TRUE(w);
+  constexpr int kInstances = 3'000;
+  constexpr int kCrowd = static_cast<int>(Head::kRowsPerMove) + 100;  // samples at second 1
+  double sum = 0;
+  int64_t samples = 0, runs = 0, moves = 0;
+  sqlite3_int64 largest_in_move = 0;
+  for (int second = 0; second < 75; ++second) {
+    WriteBatch b;
+    const TimestampMs now = clock.NowMs();
+    for (int i = 0; i < (second == 1 ? kCrowd : kInstances); ++i) {
+      const double v = second * 100'000.0 + i;
+      b.samples.push_back({"m", Instance(i), now, v});
+      sum += v;
+      ++samples;
+    }
+    for (int i = 0; i < kInstances; ++i, ++runs) b.runs.push_back(MakeRun(i, now, true, 0.001));
+    const uint64_t moved_before = w->Stats().head_rows_moved;
+    sqlite3_int64 current = 0, largest = 0;
+    sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &current, &largest, /*reset=*/1);
+    ASSERT_TRUE(w->Enqueue(std::move(b)));
+    ASSERT_TRUE(w->Flush().ok());
+    sqlite3_status64(SQLITE_STATUS_MALLOC_SIZE, &current, &largest, 0);
+    if (w->Stats().head_rows_moved > moved_before) {
+      ++moves;
+      largest_in_move = std::max(largest_in_move, largest);
+    }
+    clock.Advance(1000);
+  }
+  w.reset();
+  EXPECT_EQ(moves, 1);  // at second 60: the rows of seconds 0-44
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples_by_series"),
+            45 * kInstances + (kCrowd - kInstances));
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM probe_runs_by_probe"), 45 * kInstances);
+  EXPECT_LE(largest_in_move, 4 << 20) << "SQLite's largest allocation during a move";
+  ExpectSplit(o.path);
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM samples"), samples);
+  EXPECT_EQ(Scalar(o.path, "SELECT count(*) FROM probe_runs"), runs);
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT sum(value) FROM samples").getDouble(), sum);
 }
 
 // A database written before the head existed: its samples stay where they are, the floor starts

@@ -311,41 +311,49 @@ void SeriesStore::Backfill(const std::vector<Sample>& samples) {
     }
   }
   WriterMutexLock lock(mu_);
-  for (auto& [labels, points] : history) {
-    std::stable_sort(points.begin(), points.end(),
-                     [](const Point& a, const Point& b) { return a.t < b.t; });
-    Entry* e = FindOrAddLocked(labels);
-    if (e == nullptr) continue;
-    // What the series holds now (live points only), merged with the history; on a time both
-    // have, the series' own point stays.
-    std::vector<Point> merged;
-    {
-      std::vector<Point> held;
-      for (const PointChunk& c : e->chunks) c.AppendTo(e->visible_from, INT64_MAX, &held);
-      for (const Point& p : e->tail) {
-        if (p.t >= e->visible_from) held.push_back(p);
-      }
-      merged.reserve(held.size() + points.size());
-      size_t i = 0;
-      size_t j = 0;
-      while (i < held.size() || j < points.size()) {
-        if (j == points.size() || (i < held.size() && held[i].t <= points[j].t)) {
-          if (j < points.size() && held[i].t == points[j].t) ++j;
-          merged.push_back(held[i++]);
-        } else {
-          if (merged.empty() || merged.back().t != points[j].t) merged.push_back(points[j]);
-          ++j;
-        }
+  for (auto& [labels, points] : history) MergeHistoryLocked(labels, points);
+}
+
+void SeriesStore::BackfillSeries(const Labels& labels_with_name, std::vector<Point> points) {
+  WriterMutexLock lock(mu_);
+  if (selected_names_ && !selected_names_->count(labels_with_name.Get("__name__"))) return;
+  MergeHistoryLocked(labels_with_name, points);
+}
+
+void SeriesStore::MergeHistoryLocked(const Labels& labels, std::vector<Point>& points) {
+  std::stable_sort(points.begin(), points.end(),
+                   [](const Point& a, const Point& b) { return a.t < b.t; });
+  Entry* e = FindOrAddLocked(labels);
+  if (e == nullptr) return;
+  // What the series holds now (live points only), merged with the history; on a time both
+  // have, the series' own point stays.
+  std::vector<Point> merged;
+  {
+    std::vector<Point> held;
+    for (const PointChunk& c : e->chunks) c.AppendTo(e->visible_from, INT64_MAX, &held);
+    for (const Point& p : e->tail) {
+      if (p.t >= e->visible_from) held.push_back(p);
+    }
+    merged.reserve(held.size() + points.size());
+    size_t i = 0;
+    size_t j = 0;
+    while (i < held.size() || j < points.size()) {
+      if (j == points.size() || (i < held.size() && held[i].t <= points[j].t)) {
+        if (j < points.size() && held[i].t == points[j].t) ++j;
+        merged.push_back(held[i++]);
+      } else {
+        if (merged.empty() || merged.back().t != points[j].t) merged.push_back(points[j]);
+        ++j;
       }
     }
-    // Rebuilt through the append path, so retention, max points and packing apply as usual.
-    e->chunks.clear();
-    e->tail.clear();
-    e->stored = 0;
-    e->visible_from = INT64_MIN;
-    e->newest_stale_ms = INT64_MIN;
-    for (const Point& p : merged) PushLocked(*e, p);
   }
+  // Rebuilt through the append path, so retention, max points and packing apply as usual.
+  e->chunks.clear();
+  e->tail.clear();
+  e->stored = 0;
+  e->visible_from = INT64_MIN;
+  e->newest_stale_ms = INT64_MIN;
+  for (const Point& p : merged) PushLocked(*e, p);
 }
 
 int64_t SeriesStore::MaxRetentionMs() const {

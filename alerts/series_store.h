@@ -94,6 +94,10 @@ class SeriesStore final : public promql::Querier {
   // was being read (a reload that selects new metrics, a start with probes already running). A
   // point at a time the series already has keeps the series' value. Selection as for Append.
   void Backfill(const std::vector<Sample>& samples);
+  // The same for one series' points (any order), its labels including __name__: history read
+  // back one series at a time (storage::Reader::StreamRecentSeries), so that a start holds one
+  // series' history at once, not every series'.
+  void BackfillSeries(const Labels& labels_with_name, std::vector<promql::Point> points);
   // The longest history any metric needs (RequireRetention, RequireRetentionFor).
   int64_t MaxRetentionMs() const;
   // Ends a series now, like Prometheus does when a target disappears: appends a stale marker so
@@ -225,6 +229,8 @@ class SeriesStore final : public promql::Querier {
   void PushLocked(Entry& e, const promql::Point& p) REQUIRES(mu_);
   void TrimLocked(Entry& e) REQUIRES(mu_);
   Entry* FindOrAddLocked(const Labels& labels) REQUIRES(mu_);
+  // Merges read-back `points` (sorted here) into the series under the live ones (Backfill).
+  void MergeHistoryLocked(const Labels& labels, std::vector<promql::Point>& points) REQUIRES(mu_);
   static size_t DeadCount(const Entry& e);
   static void PackTail(Entry& e);
 

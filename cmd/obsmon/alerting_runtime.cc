@@ -1,6 +1,8 @@
 #include "cmd/obsmon/alerting_runtime.h"
 
 #include <algorithm>
+#include <map>
+#include <span>
 
 #include "alerts/alerts_api.h"
 #include "alerts/promql_value.h"
@@ -220,23 +222,15 @@ void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replace
 // alerts firing, and a longer one resolves them, as in Prometheus.
 void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wanted) {
   constexpr int64_t kMaxBackfillMs = 3'600'000;
-  constexpr size_t kMaxBackfillSamples = 5'000'000;
   if (db_path_.empty()) return;
   // The longest any rule looks back (a metric's own need included: `rate(x[10m])` raises only
   // x's retention), not the default 6 minutes every metric keeps.
   const int64_t window = std::min(series_.MaxRetentionMs(), kMaxBackfillMs);
   const TimestampMs now = clock_.NowMs();
-  auto reader = storage::Reader::Open(db_path_);
-  auto samples = reader.ok() ? (*reader)->AllSamples(now - window, now + 1, kMaxBackfillSamples)
-                             : Result<std::vector<Sample>>(reader.status());
-  if (!samples.ok()) {
-    log_->warn("alerting: rules start without the samples of before the start ({}); alerts "
-               "firing before it may resolve and fire again",
-               samples.status().message());
-    return;
-  }
-  // The series' stored ends (stale markers) in the same window, as points: a series that had
-  // ended stays ended instead of living again for the 5-minute lookback.
+  // The series' stored ends (stale markers) in the same window, as points (at most
+  // kMaxSeriesEnds): a series that had ended stays ended instead of living again for the
+  // 5-minute lookback. Merged into their series' history as it is read.
+  std::map<Labels, std::vector<alerts::promql::Point>> ends_by_series;
   size_t ends_read = 0;
   if (store_) {
     // Not after now: an end stored while the clock was ahead (or written by hand) would hide
@@ -247,21 +241,50 @@ void AlertingRuntime::Backfill(const std::function<bool(const std::string&)>& wa
                  "alive for 5 minutes", ends.status().message());
     } else {
       for (const SeriesEnd& e : *ends) {
-        Labels labels = e.labels;
-        std::string name = labels.Get("__name__");
-        labels.Remove("__name__");
-        samples->push_back(
-            {std::move(name), std::move(labels), e.ts_ms, alerts::promql::StaleNaN()});
+        if (!wanted(e.labels.Get("__name__"))) continue;
+        ends_by_series[e.labels].push_back({e.ts_ms, alerts::promql::StaleNaN()});
         ++ends_read;
       }
     }
   }
-  std::erase_if(*samples, [&](const Sample& s) { return !wanted(s.name); });
+  // One series at a time, only the metrics wanted: the whole hour of every metric, read into
+  // memory before being filtered, took a restarted daemon with large scrapes to 700 MB, and
+  // past 5 million samples the rules started with no history at all (fresh eyes, stop 66).
   // Merged under what probe runs appended meanwhile: those are newer, and Append would refuse
   // every read-back sample of such a series as out of order.
-  series_.Backfill(*samples);
+  size_t read = 0;
+  // No map of the file and a 2 MiB cache, which also bounds SQLite's sort of the rows by series
+  // (it spills to a temporary file past the cache size).
+  auto reader = storage::Reader::Open(db_path_, storage::kLiveRead);
+  Status s = reader.ok() ? Status::Ok() : reader.status();
+  if (s.ok()) {
+    s = (*reader)->StreamRecentSeries(
+        now - window, now + 1, wanted,
+        [&](const std::string& name, const Labels& labels,
+            std::span<const std::pair<TimestampMs, double>> points) {
+          Labels with_name = labels;
+          with_name.Set("__name__", name);
+          std::vector<alerts::promql::Point> history;
+          history.reserve(points.size());
+          for (const auto& [t, v] : points) history.push_back({t, v});
+          if (auto it = ends_by_series.find(with_name); it != ends_by_series.end()) {
+            history.insert(history.end(), it->second.begin(), it->second.end());
+            ends_by_series.erase(it);
+          }
+          read += points.size();
+          series_.BackfillSeries(with_name, std::move(history));
+        });
+  }
+  // Series that ended with no sample left in the window.
+  for (auto& [labels, ends] : ends_by_series) series_.BackfillSeries(labels, std::move(ends));
+  if (!s.ok()) {
+    log_->warn("alerting: rules start without the samples of before the start ({}); alerts "
+               "firing before it may resolve and fire again",
+               s.message());
+    return;
+  }
   log_->info("alerting: {} samples of the last {} read back for the rules ({} of them ends)",
-             samples->size(), FormatDurationMs(window), ends_read);
+             read + ends_read, FormatDurationMs(window), ends_read);
 }
 
 void AlertingRuntime::StartDigests(std::vector<DigestTarget> targets) {

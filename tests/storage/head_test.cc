@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 #include <tuple>
 
 #include "storage/migrations.h"
@@ -229,6 +230,27 @@ void ExpectReadersAgree(const std::string& path, const Log& log, int instances,
     all_by_labels[labels].push_back({s.ts_ms, s.value});
   }
   EXPECT_EQ(all_by_labels, want_by_labels);
+  // StreamRecentSeries(): the same, a series at a time, and nothing of a metric not wanted.
+  std::map<std::string, std::vector<std::pair<TimestampMs, double>>> series_by_labels;
+  ASSERT_TRUE(r->StreamRecentSeries(kT0 - 3'600'000, kEnd,
+                                    [](const std::string& name) { return name == "m"; },
+                                    [&](const std::string& name, const Labels& labels,
+                                        std::span<const std::pair<TimestampMs, double>> points) {
+                                      EXPECT_EQ(name, "m");
+                                      auto& got = series_by_labels[labels.ToString()];
+                                      EXPECT_TRUE(got.empty()) << "series " << labels.ToString()
+                                                               << " handed on twice";
+                                      got.assign(points.begin(), points.end());
+                                    })
+                  .ok());
+  EXPECT_EQ(series_by_labels, want_by_labels);
+  int unwanted_visits = 0;
+  ASSERT_TRUE(r->StreamRecentSeries(
+                   kT0 - 3'600'000, kEnd, [](const std::string&) { return false; },
+                   [&](const std::string&, const Labels&,
+                       std::span<const std::pair<TimestampMs, double>>) { ++unwanted_visits; })
+                  .ok());
+  EXPECT_EQ(unwanted_visits, 0);
 
   // LatestSample() of each series, and the remote_write backlog from any point.
   for (int i = 0; i < instances; ++i) {

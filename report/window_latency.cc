@@ -65,10 +65,16 @@ void WindowLatency::Visit(const storage::HourDurations& g) {
 Status WindowLatency::Fill(Report& r) const {
   if (!selection_.status().ok()) return selection_.status();
   r.latency = selection_.Summary(kPool);
+  // Every health probe, by name: one without a successful run in the window has count 0
+  // (docs/report-json.md; fresh eyes, stop 66: a window all under maintenance listed none).
+  std::map<std::string, LatencySummary> by_probe;
+  for (const std::string& probe : r.health_probes) {
+    if (Wanted(health_probes_, probe)) by_probe[probe] = LatencySummary{};
+  }
+  for (const auto& [probe, id] : probe_ids_) by_probe[probe] = selection_.Summary(id);
   r.latency_by_probe.clear();
-  for (const auto& [probe, id] : probe_ids_) {
-    r.latency_by_probe.push_back({probe, has_sla_ && Wanted(latency_probes_, probe),
-                                  selection_.Summary(id)});
+  for (auto& [probe, summary] : by_probe) {
+    r.latency_by_probe.push_back({probe, has_sla_ && Wanted(latency_probes_, probe), summary});
   }
   r.latency_hourly.clear();
   for (size_t h = 0; h < hours_; ++h) {

@@ -511,6 +511,29 @@ double HandP95(std::vector<double> values) {
   return values[(95 * values.size() + 99) / 100 - 1];
 }
 
+// Every health probe has its latency row, one without a successful run in the window with count
+// 0 (fresh eyes, stop 66: a window all under maintenance listed no probe at all, where
+// docs/report-json.md promises one entry per health probe).
+TEST(ReportTest, AProbeWithoutASuccessfulRunHasALatencyRowOfCountZero) {
+  std::vector<ProbeRun> runs;
+  for (int64_t ts = kT0; ts < kT0 + kDay; ts += kMinute) {
+    runs.push_back(MakeRun("api", ts, true, 90 * kSecond, "", 0.002));
+    runs.push_back(MakeRun("db", ts, false, 90 * kSecond, "refused", 0.001));
+  }
+  Report r = ComputeReport(runs, "carbon", SevenDays(50), kT0, kTo, kT0 + kDay);
+  ASSERT_EQ(r.latency_by_probe.size(), 2u);
+  EXPECT_EQ(r.latency_by_probe[0].probe, "api");
+  EXPECT_EQ(r.latency_by_probe[0].latency.count, 1440u);
+  EXPECT_EQ(r.latency_by_probe[1].probe, "db");
+  EXPECT_EQ(r.latency_by_probe[1].latency.count, 0u);
+  // A window all under maintenance: both rows, both empty.
+  ReportOptions options;
+  options.excluded = {{kT0, kT0 + kDay}};
+  Report excluded = ComputeReport(runs, "carbon", SevenDays(50), kT0, kTo, kT0 + kDay, options);
+  ASSERT_EQ(excluded.latency_by_probe.size(), 2u);
+  for (const ProbeLatency& p : excluded.latency_by_probe) EXPECT_EQ(p.latency.count, 0u);
+}
+
 // Issue 15, item 4: an exec health script's ~250 ms interpreter start-up (slower each day) and a
 // TCP connect's 0.04 ms beside an HTTP endpoint answering in about a millisecond. An SLA of 50 ms
 // on the HTTP probe is judged on that probe alone; each probe has its own percentiles.

@@ -145,6 +145,16 @@ class ReadTx {
   SQLite::Database& db_;
 };
 
+// Every sample in [?1, ?2) with its series: (series id, name, labels text, ts_ms, value), by
+// series then time. samples_by_series: one range lookup per series; samples_head: one range in
+// time order, sorted by series (it holds seconds). Its rows are newer than samples_by_series's,
+// so ordering by series then time puts each series' head rows after the others.
+constexpr const char* kRecentSamplesSql =
+    "SELECT s.id, s.name, s.labels, x.ts_ms, x.value FROM series s JOIN samples_by_series x ON "
+    "x.series_id = s.id AND x.ts_ms >= ?1 AND x.ts_ms < ?2 UNION ALL SELECT s.id, s.name, "
+    "s.labels, h.ts_ms, h.value FROM samples_head h JOIN series s ON s.id = h.series_id WHERE "
+    "h.ts_ms >= ?1 AND h.ts_ms < ?2 ORDER BY 1, 4";
+
 // What the latency figures read of a successful run in the head: 16 bytes where a ProbeRun,
 // with its key and reason, is ~200 (the head of 1,000 probes at 1 s, up to 75,000 runs, held as
 // ProbeRuns was the daemon's largest transient: 17 MB a refresh, stop 66).
@@ -355,16 +365,7 @@ class SqliteReader final : public Reader {
                                          size_t limit) override {
     try {
       ReadTx tx(*db_);
-      // samples_by_series: one range lookup per series; samples_head: one range in time order,
-      // sorted by series (it holds seconds). Its rows are newer than samples_by_series's, so
-      // ordering by series then time puts each series' head rows after the others.
-      SQLite::Statement q(*db_,
-                          "SELECT s.name, s.labels, x.ts_ms, x.value, s.id FROM series s "
-                          "JOIN samples_by_series x ON x.series_id = s.id AND x.ts_ms >= ?1 "
-                          "AND x.ts_ms < ?2 UNION ALL "
-                          "SELECT s.name, s.labels, h.ts_ms, h.value, s.id FROM samples_head h "
-                          "JOIN series s ON s.id = h.series_id WHERE h.ts_ms >= ?1 AND "
-                          "h.ts_ms < ?2 ORDER BY 5, 3");
+      SQLite::Statement q(*db_, kRecentSamplesSql);
       q.bind(1, static_cast<int64_t>(from_ms));
       q.bind(2, static_cast<int64_t>(to_ms));
       std::vector<Sample> out;
@@ -375,15 +376,15 @@ class SqliteReader final : public Reader {
           return Status::Unavailable("more than " + std::to_string(limit) + " samples between " +
                                      std::to_string(from_ms) + " and " + std::to_string(to_ms));
         }
-        std::string text = q.getColumn(1).getString();
+        std::string text = q.getColumn(2).getString();
         if (out.empty() || text != last_text) {
           auto labels = ParseLabelsText(text);
           if (!labels) continue;  // written by a newer obsmon? skip rather than fail the start
           last_labels = std::move(*labels);
           last_text = std::move(text);
         }
-        out.push_back(Sample{q.getColumn(0).getString(), last_labels, q.getColumn(2).getInt64(),
-                             ValueOf(q.getColumn(3))});
+        out.push_back(Sample{q.getColumn(1).getString(), last_labels, q.getColumn(3).getInt64(),
+                             ValueOf(q.getColumn(4))});
       }
       return out;
     } catch (const SQLite::Exception& e) {
@@ -399,13 +400,7 @@ class SqliteReader final : public Reader {
       ReadTx tx(*db_);
       // As AllSamples; the metric's name is asked about once a series, and an unwanted
       // series' rows are stepped over without being read.
-      SQLite::Statement q(*db_,
-                          "SELECT s.id, s.name, s.labels, x.ts_ms, x.value FROM series s "
-                          "JOIN samples_by_series x ON x.series_id = s.id AND x.ts_ms >= ?1 "
-                          "AND x.ts_ms < ?2 UNION ALL "
-                          "SELECT s.id, s.name, s.labels, h.ts_ms, h.value FROM samples_head h "
-                          "JOIN series s ON s.id = h.series_id WHERE h.ts_ms >= ?1 AND "
-                          "h.ts_ms < ?2 ORDER BY 1, 4");
+      SQLite::Statement q(*db_, kRecentSamplesSql);
       q.bind(1, static_cast<int64_t>(from_ms));
       q.bind(2, static_cast<int64_t>(to_ms));
       std::optional<int64_t> series;
@@ -908,46 +903,44 @@ class SqliteReader final : public Reader {
     }
   }
 
-  // The successful runs of `probes` in probe_runs_head within [from_ms, to_ms), by probe id,
-  // ascending; as HeadRuns.
-  HeadSuccessesByProbe HeadSuccesses(const std::vector<ProbeRow>& probes, TimestampMs from_ms,
-                                     TimestampMs to_ms) {
-    HeadSuccessesByProbe out;
+  // The rows of `probes` in probe_runs_head within [from_ms, to_ms) that `statement` selects
+  // (probe_id first; bound to the range), by probe id, ascending, each made by fill(row, st):
+  // one read of the head, which is keyed by time and holds seconds, instead of one scan of it
+  // per probe. Throws SQLite::Exception; callers hold a read transaction.
+  template <typename Row, typename Fill>
+  std::unordered_map<int64_t, std::vector<Row>> HeadRowsByProbe(RawStatement& statement,
+                                                                const std::vector<ProbeRow>& probes,
+                                                                TimestampMs from_ms,
+                                                                TimestampMs to_ms, Fill&& fill) {
+    std::unordered_map<int64_t, std::vector<Row>> out;
     if (probes.empty() || from_ms >= to_ms) return out;
-    for (const auto& p : probes) out.emplace(p.id, std::vector<HeadSuccess>());
-    head_successes_between_.Reset();
-    head_successes_between_.Bind(1, static_cast<int64_t>(from_ms));
-    head_successes_between_.Bind(2, static_cast<int64_t>(to_ms));
-    while (head_successes_between_.Step()) {
-      sqlite3_stmt* st = head_successes_between_.get();
-      auto it = out.find(sqlite3_column_int64(st, 0));
+    for (const auto& p : probes) out.emplace(p.id, std::vector<Row>());
+    statement.Reset();
+    statement.Bind(1, static_cast<int64_t>(from_ms));
+    statement.Bind(2, static_cast<int64_t>(to_ms));
+    while (statement.Step()) {
+      auto it = out.find(sqlite3_column_int64(statement.get(), 0));
       if (it == out.end()) continue;
-      it->second.push_back({sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2)});
+      fill(it->second.emplace_back(), statement.get());
     }
-    head_successes_between_.Reset();
+    statement.Reset();
     return out;
   }
 
   using HeadRunsByProbe = std::unordered_map<int64_t, std::vector<ProbeRun>>;
-  // The runs of `probes` in probe_runs_head within [from_ms, to_ms), by probe id, ascending (only
-  // ts_ms and the run's own columns are set): one read of the head, which is keyed by time and
-  // holds seconds, instead of one scan of it per probe. Throws SQLite::Exception; callers hold
-  // a read transaction.
+  // The runs (only ts_ms and the run's own columns are set).
   HeadRunsByProbe HeadRuns(const std::vector<ProbeRow>& probes, TimestampMs from_ms,
                            TimestampMs to_ms) {
-    HeadRunsByProbe out;
-    if (probes.empty() || from_ms >= to_ms) return out;
-    for (const auto& p : probes) out.emplace(p.id, std::vector<ProbeRun>());
-    head_runs_between_.Reset();
-    head_runs_between_.Bind(1, static_cast<int64_t>(from_ms));
-    head_runs_between_.Bind(2, static_cast<int64_t>(to_ms));
-    while (head_runs_between_.Step()) {
-      auto it = out.find(sqlite3_column_int64(head_runs_between_.get(), 0));
-      if (it == out.end()) continue;
-      FillRun(head_runs_between_.get(), 1, &it->second.emplace_back());
-    }
-    head_runs_between_.Reset();
-    return out;
+    return HeadRowsByProbe<ProbeRun>(head_runs_between_, probes, from_ms, to_ms,
+                                     [](ProbeRun& r, sqlite3_stmt* st) { FillRun(st, 1, &r); });
+  }
+  // The successful runs, as what the latency figures read.
+  HeadSuccessesByProbe HeadSuccesses(const std::vector<ProbeRow>& probes, TimestampMs from_ms,
+                                     TimestampMs to_ms) {
+    return HeadRowsByProbe<HeadSuccess>(
+        head_successes_between_, probes, from_ms, to_ms, [](HeadSuccess& r, sqlite3_stmt* st) {
+          r = {sqlite3_column_int64(st, 1), sqlite3_column_double(st, 2)};
+        });
   }
 
   // The series named `name` whose labels include every pair of `match`: (series.id, labels).

@@ -199,10 +199,25 @@ Criterion LatencyCriterion(const Report& r, double sla_ms) {
       figures.push_back(FormatLatency(*c.value) + " (all health probes, pooled)");
     }
   } else {
-    for (const auto& p : r.latency_by_probe) {
-      if (!p.sla || p.latency.count == 0) continue;
-      c.value = std::max(c.value.value_or(0.0), p.latency.p95_seconds);
-      figures.push_back(fmt::format("{} {}", p.probe, FormatLatency(p.latency.p95_seconds)));
+    // A named probe without a successful run in the window has no figure to meet the SLA with:
+    // the criterion is not met, whatever the others show (fresh eyes, stop 66: a probe failing
+    // every run was left out, and the SLA read "met" on the one that answered).
+    std::vector<std::string> without;
+    for (const std::string& name : r.objective.latency_probes) {
+      auto p = std::find_if(r.latency_by_probe.begin(), r.latency_by_probe.end(),
+                            [&](const ProbeLatency& l) { return l.probe == name; });
+      if (p == r.latency_by_probe.end() || p->latency.count == 0) {
+        without.push_back(name);
+        continue;
+      }
+      c.value = std::max(c.value.value_or(0.0), p->latency.p95_seconds);
+      figures.push_back(fmt::format("{} {}", p->probe, FormatLatency(p->latency.p95_seconds)));
+    }
+    if (c.value && !without.empty()) {
+      c.detail = fmt::format("latency p95 {}, n/a for {} (no successful run): SLA {} not met",
+                             fmt::join(figures, ", "), fmt::join(without, ", "),
+                             FormatLatency(c.threshold));
+      return c;
     }
   }
   if (!c.value) {

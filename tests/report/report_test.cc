@@ -534,6 +534,35 @@ TEST(ReportTest, AProbeWithoutASuccessfulRunHasALatencyRowOfCountZero) {
   for (const ProbeLatency& p : excluded.latency_by_probe) EXPECT_EQ(p.latency.count, 0u);
 }
 
+// An SLA on two probes is met only when both have a p95 within it: one that never succeeded, or
+// never ran in the window, has none, and the criterion is not met however fast the other is
+// (fresh eyes, stop 66: it read "met" on the answering probe alone, and the verdict passed).
+TEST(ReportTest, AnSlaProbeWithoutASuccessfulRunDoesNotMeetTheSla) {
+  std::vector<ProbeRun> runs;
+  for (int64_t ts = kT0; ts < kTo; ts += kMinute) {
+    runs.push_back(MakeRun("good", ts, true, 90 * kSecond, "", 0.004));
+    runs.push_back(MakeRun("bad", ts, false, 90 * kSecond, "500", 0.001));
+  }
+  for (const std::string& missing : {std::string("bad"), std::string("fresh")}) {
+    SCOPED_TRACE(missing);
+    Objective o = SevenDays(500);
+    o.uptime_percent = 0;  // "bad" is down throughout: only the latency is judged here
+    o.latency_probes = {"good", missing};
+    Report r = ComputeReport(runs, "carbon", o, kT0, kTo, kTo);
+    auto latency = std::find_if(r.criteria.begin(), r.criteria.end(),
+                                [](const Criterion& c) { return c.name == "latency_p95"; });
+    ASSERT_NE(latency, r.criteria.end());
+    EXPECT_FALSE(latency->met) << latency->detail;
+    EXPECT_NE(latency->detail.find("n/a for " + missing), std::string::npos) << latency->detail;
+    EXPECT_NE(r.verdict, Verdict::kPass);
+    auto row = std::find_if(r.latency_by_probe.begin(), r.latency_by_probe.end(),
+                            [&](const ProbeLatency& p) { return p.probe == missing; });
+    ASSERT_NE(row, r.latency_by_probe.end());
+    EXPECT_TRUE(row->sla);
+    EXPECT_EQ(row->latency.count, 0u);
+  }
+}
+
 // Issue 15, item 4: an exec health script's ~250 ms interpreter start-up (slower each day) and a
 // TCP connect's 0.04 ms beside an HTTP endpoint answering in about a millisecond. An SLA of 50 ms
 // on the HTTP probe is judged on that probe alone; each probe has its own percentiles.

@@ -324,7 +324,8 @@ int main(int argc, char** argv) {
     rss.push_back(p.rss_mb);
     if (minute >= minutes) break;
   }
-  const double high_water = operate.peak_mb();  // VmHWM, or the largest before the operator reset it
+  // VmHWM, or the largest read before the operator reset it.
+  const double high_water = operate.peak_mb();
   operate.Stop();
   stop = true;
   writer.join();

@@ -83,7 +83,8 @@ class SoakOperator {
     std::string out;
     for (const auto& [what, mb] : peaks_) {
       char figure[64];
-      std::snprintf(figure, sizeof figure, "%s%s %.1f MB", out.empty() ? "" : ", ", what.c_str(), mb);
+      std::snprintf(figure, sizeof figure, "%s%s %.1f MB", out.empty() ? "" : ", ", what.c_str(),
+                    mb);
       out += figure;
     }
     return out;
@@ -125,10 +126,22 @@ class SoakOperator {
     httplib::Client http("127.0.0.1", setup_.port);
     http.set_read_timeout(60s);
     ChargePeakTo("between");
-    if (Does("reload")) Reload(http), ChargePeakTo("reload");
-    if (Does("report")) HttpReport(http), ChargePeakTo("HTTP report");
-    if (Does("cli")) CliReport(), ChargePeakTo("CLI report");
-    if (Does("backup")) Backup(), ChargePeakTo("backup");
+    if (Does("reload")) {
+      Reload(http);
+      ChargePeakTo("reload");
+    }
+    if (Does("report")) {
+      HttpReport(http);
+      ChargePeakTo("HTTP report");
+    }
+    if (Does("cli")) {
+      CliReport();
+      ChargePeakTo("CLI report");
+    }
+    if (Does("backup")) {
+      Backup();
+      ChargePeakTo("backup");
+    }
     ++rounds_;
   }
 

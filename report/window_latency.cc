@@ -72,8 +72,8 @@ Status WindowLatency::Fill(Report& r) const {
     if (Wanted(health_probes_, probe)) by_probe[probe] = LatencySummary{};
   }
   // The SLA's probes too, even without any run in the window (one configured but not run yet).
-  for (const std::string& probe : has_sla_ ? latency_probes_ : std::vector<std::string>{}) {
-    by_probe.try_emplace(probe);
+  if (has_sla_) {
+    for (const std::string& probe : latency_probes_) by_probe.try_emplace(probe);
   }
   for (const auto& [probe, id] : probe_ids_) by_probe[probe] = selection_.Summary(id);
   r.latency_by_probe.clear();

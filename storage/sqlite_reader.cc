@@ -399,7 +399,7 @@ class SqliteReader final : public Reader {
     try {
       ReadTx tx(*db_);
       // As AllSamples; the metric's name is asked about once a series, and an unwanted
-      // series' rows are stepped over without being read.
+      // series' rows are stepped over without being decoded.
       SQLite::Statement q(*db_, kRecentSamplesSql);
       q.bind(1, static_cast<int64_t>(from_ms));
       q.bind(2, static_cast<int64_t>(to_ms));
@@ -768,7 +768,8 @@ class SqliteReader final : public Reader {
   // of whole hours inside the window (less the excluded runs' durations for an hour an exclusion
   // cuts by less than half), and the raw successful runs of the rest of [from_ms, to_ms)
   // (partial hours, hours mostly excluded, unsealed hours). One group is held at a time.
-  // `head`: the probe's runs in probe_runs_head over the whole call's range (HeadRuns).
+  // `head`: the probe's successful runs in probe_runs_head over the whole call's range
+  // (HeadSuccesses).
   void ProbeSuccessDurations(int64_t probe_id, const std::vector<HeadSuccess>& head,
                              const HourDurations& base, TimestampMs from_ms, TimestampMs to_ms,
                              Exclusions excluded, HourDurationsPasses& passes) {
@@ -966,9 +967,8 @@ class SqliteReader final : public Reader {
   // After an exception a statement may be mid-step; reset them all so the connection's read
   // snapshot is released.
   void ResetAll() {
-    for (RawStatement* s : {&run_before_, &runs_between_, &head_runs_between_, &head_successes_between_,
-                            &span_before_,
-                            &spans_between_,
+    for (RawStatement* s : {&run_before_, &runs_between_, &head_runs_between_,
+                            &head_successes_between_, &span_before_, &spans_between_,
                             &sealed_between_, &successes_between_}) {
       s->Reset();
     }

@@ -300,26 +300,14 @@ class Reader : public ProbeStateSource {
   // so that what is held is one series, however many there are: what the alert rules'
   // in-memory series are refilled from at start (only the metrics the rules can select; the
   // whole hour of every metric, read into memory first, took a restarted daemon to 700 MB:
-  // fresh eyes, stop 66). This default reads them all with AllSamples.
+  // fresh eyes, stop 66). (Not pure so that fakes of Reader need not implement it.)
   using SeriesPointsVisitor =
       std::function<void(const std::string& name, const Labels& labels,
                          std::span<const std::pair<TimestampMs, double>> points)>;
   virtual Status StreamRecentSeries(TimestampMs from_ms, TimestampMs to_ms,
                                     const std::function<bool(const std::string&)>& wanted,
                                     const SeriesPointsVisitor& visit) {
-    auto all = AllSamples(from_ms, to_ms, SIZE_MAX);
-    if (!all.ok()) return all.status();
-    std::vector<std::pair<TimestampMs, double>> points;
-    for (size_t i = 0; i < all->size(); ++i) {
-      const Sample& s = (*all)[i];
-      points.emplace_back(s.ts_ms, s.value);
-      const bool last = i + 1 == all->size() || (*all)[i + 1].name != s.name ||
-                        !((*all)[i + 1].labels == s.labels);
-      if (!last) continue;
-      if (wanted(s.name)) visit(s.name, s.labels, points);
-      points.clear();
-    }
-    return Status::Ok();
+    return Status::Unavailable("StreamRecentSeries is not supported by this reader");
   }
   // Every sample of every series with from_ms <= ts_ms < to_ms, ordered by series then time;
   // fails when there are more than `limit` (a caller that must hold them all says how many it

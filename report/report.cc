@@ -8,7 +8,6 @@
 #include <map>
 
 #include "core/duration.h"
-#include "core/time_format.h"
 #include "report/figure_format.h"
 #include "report/log_match_counts.h"
 #include "report/overview_report.h"
@@ -383,7 +382,7 @@ void Decide(Report& r) {
   for (auto& c : r.criteria) {
     c.state = StateOf(r, c);
     if (r.latency_as_of_ms && (c.name == "latency_p95" || c.name == "no_degradation")) {
-      c.detail += " (latency as of " + FormatRfc3339(*r.latency_as_of_ms) + ")";
+      c.detail += " (latency as of " + FormatRfc3339Ms(*r.latency_as_of_ms) + ")";
     }
   }
   r.verdict_reasons.clear();

@@ -7,9 +7,9 @@
 #include "cmd/obsmon/daemon_client.h"
 #include "cmd/obsmon/manage_api.h"
 #include "cmd/obsmon/store_report.h"
-#include "core/time_format.h"
 #include "render/badge_svg.h"
 #include "render/index_page.h"
+#include "report/figure_format.h"
 #include "report/overview_report.h"
 #include "report/periods.h"
 #include "report/report.h"
@@ -111,10 +111,10 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
         {"down_seconds", f->down_seconds},
         {"error_budget_remaining_seconds", f->budget_remaining_seconds},
         {"objective_ratio", f->objective_ratio},
-        {"from", FormatRfc3339(f->from_ms)},
-        {"to", FormatRfc3339(f->to_ms)},
+        {"from", FormatRfc3339Ms(f->from_ms)},
+        {"to", FormatRfc3339Ms(f->to_ms)},
         {"period_id", f->period_id ? nlohmann::json(*f->period_id) : nlohmann::json()},
-        {"computed_at", FormatRfc3339(f->computed_at_ms)}};
+        {"computed_at", FormatRfc3339Ms(f->computed_at_ms)}};
   } else {
     j["window"] = nullptr;
   }
@@ -128,7 +128,7 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
                          {"runs_success", p.runs_success},
                          {"runs_failure", p.runs_failure}};
     if (p.last_run) {
-      pj["last_run"] = {{"time", FormatRfc3339(p.last_run->ts_ms)},
+      pj["last_run"] = {{"time", FormatRfc3339Ms(p.last_run->ts_ms)},
                         {"success", p.last_run->success},
                         {"duration_seconds", p.last_run->duration_seconds},
                         {"reason", p.last_run->reason},

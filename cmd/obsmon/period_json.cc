@@ -3,7 +3,7 @@
 #include <cmath>
 #include <set>
 
-#include "core/time_format.h"
+#include "report/figure_format.h"
 #include "report/periods.h"
 
 namespace obsmon {
@@ -188,8 +188,8 @@ json PeriodToJson(const PeriodRecord& p, TimestampMs now_ms) {
   json out = {{"id", p.id},
               {"component", p.component},
               {"state", PeriodStateName(StateOf(p, now_ms))},
-              {"start", FormatRfc3339(p.start_ms)},
-              {"end", FormatRfc3339(PeriodEnd(p))},
+              {"start", FormatRfc3339Ms(p.start_ms)},
+              {"end", FormatRfc3339Ms(PeriodEnd(p))},
               {"start_ms", p.start_ms},
               {"planned_end_ms", p.end_ms},
               {"stopped_ms", p.stopped_ms ? json(p.stopped_ms) : json(nullptr)},
@@ -209,8 +209,8 @@ json WindowToJson(const MaintenanceRecord& m) {
   json out = {
       {"id", m.id},
       {"component", m.component},
-      {"from", FormatRfc3339(m.start_ms)},
-      {"to", forever ? json(nullptr) : json(FormatRfc3339(m.end_ms))},
+      {"from", FormatRfc3339Ms(m.start_ms)},
+      {"to", forever ? json(nullptr) : json(FormatRfc3339Ms(m.end_ms))},
       {"from_ms", m.start_ms},
       {"to_ms", m.end_ms},
       {"reason", m.reason},

@@ -71,7 +71,7 @@ TEST_F(ManageApiTest, StartListStopAPeriod) {
   EXPECT_EQ(stored[0].objective_percent, 99.0);  // the config's objective
   EXPECT_EQ(stored[0].note, "release 2.1");
   EXPECT_EQ(started.data["id"], stored[0].id);
-  EXPECT_EQ(started.data["start"], "2025-10-14T00:00:00Z");
+  EXPECT_EQ(started.data["start"], "2025-10-14T00:00:00.000Z");
   EXPECT_EQ(started.data["state"], "active");
 
   auto list = Api(ManageOp::kListPeriods, nullptr);

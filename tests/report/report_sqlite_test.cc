@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <random>
 
-#include "core/time_format.h"
 #include "render/index_page.h"
 #include "render/report_format.h"
 #include "report/overview_report.h"
@@ -396,7 +395,7 @@ TEST_F(ReportSqliteTest, LatencyCarriedOverIsTheEarlierReportsAndSaysWhen) {
   bool said = false;
   for (const Criterion& c : carried->criteria) {
     if (c.name == "latency_p95") {
-      said = c.detail.find("(latency as of " + FormatRfc3339(t1) + ")") != std::string::npos;
+      said = c.detail.find("(latency as of " + FormatRfc3339Ms(t1) + ")") != std::string::npos;
     }
   }
   EXPECT_TRUE(said);

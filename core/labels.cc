@@ -13,10 +13,12 @@ constexpr size_t kScanLimit = 8;  // Get scans sets up to this size, else bisect
 }
 
 Labels::Labels(std::initializer_list<Pair> pairs) {
+  Reserve(pairs.size());
   for (const auto& p : pairs) Set(p.first, p.second);
 }
 
 Labels::Labels(std::vector<Pair> pairs) {
+  Reserve(pairs.size());
   for (auto& p : pairs) Set(p.first, p.second);
 }
 
@@ -85,6 +87,11 @@ void Labels::Set(std::string_view name, std::string_view value) {
 }
 
 void Labels::Remove(std::string_view name) { Set(name, ""); }
+
+void Labels::Reserve(size_t n) {
+  if (n <= pairs().capacity()) return;
+  MutablePairs().reserve(n);
+}
 
 const std::string& Labels::Get(std::string_view name) const {
   const std::vector<Pair>& all = pairs();

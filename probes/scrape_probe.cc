@@ -218,12 +218,20 @@ std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
   for (auto& ps : parsed) {
     if ((++relabeled & 255) == 0 && deadline.Expired(clock)) break;
     Labels labels = std::move(ps.labels);
+    // Room for the target's labels (and __name__, for the rules) at once: a sample's set grown
+    // a Set at a time held room for twice its pairs, and a scrape's samples wait whole for the
+    // writer (2 x 40,000 series at 5 s: 123 MB of label pairs at the peak, stop 67).
+    labels.Reserve(labels.size() + target.size() + (rules.empty() ? 0 : 1));
     AttachTargetLabels(target, honor_labels, &labels);
-    labels.Set("__name__", ps.name);
-    if (!rules.empty() && !rules.Apply(&labels)) continue;
     Sample s;
-    s.name = labels.Get("__name__");
-    labels.Remove("__name__");
+    if (rules.empty()) {
+      s.name = std::move(ps.name);
+    } else {
+      labels.Set("__name__", ps.name);
+      if (!rules.Apply(&labels)) continue;
+      s.name = labels.Get("__name__");
+      labels.Remove("__name__");
+    }
     s.labels = std::move(labels);
     s.value = ps.value;
     s.ts_ms = ps.timestamp_ms.value_or(0);

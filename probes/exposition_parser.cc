@@ -296,6 +296,14 @@ class Parser {
     if (r.Peek() == '{') {
       r.Advance();
       if (!ParseLabels(r, line_no, &pairs)) return;
+      // The name before the braces is the series' __name__: one inside them names it twice, and
+      // Prometheus fails the scrape ("label name \"__name__\" is not unique"). Kept, it was
+      // stored and re-exported as a label no exposition may carry (fresh eyes, stop 67).
+      if (std::any_of(pairs.begin(), pairs.end(),
+                      [](const Labels::Pair& p) { return p.first == "__name__"; })) {
+        Error(line_no, "duplicate label name __name__ (the metric's name, before the braces)");
+        return;
+      }
       blanks = r.SkipBlanks();
     } else if (blanks == 0) {
       blanks = r.SkipBlanks();

@@ -191,6 +191,21 @@ TEST(ExpositionParserTest, DuplicateLabelNameIsFoundAmongMany) {
   ASSERT_EQ(out.samples.size(), 1u);
 }
 
+// The metric's name is its __name__: one in the braces too names the series twice. Prometheus
+// fails such a scrape; kept, the label was stored and re-exported on obsmon's own /metrics, which
+// promtool then refused ("label name \"__name__\" is reserved"; fresh eyes, stop 67).
+TEST(ExpositionParserTest, ANameLabelInTheBracesNamesTheSeriesTwice) {
+  for (const char* line :
+       {"weird{__name__=\"other\",a=\"1\"} 2\n", "same{__name__=\"same\"} 1\n"}) {
+    auto out = Parse(std::string(line) + "ok 1\n");
+    ASSERT_EQ(out.errors.size(), 1u) << line;
+    EXPECT_EQ(out.errors[0].ToString(),
+              "line 1: duplicate label name __name__ (the metric's name, before the braces)");
+    ASSERT_EQ(out.samples.size(), 1u);
+    EXPECT_EQ(out.samples[0].name, "ok");
+  }
+}
+
 TEST(ExpositionParserTest, LineLengthLimitRefusesTheBody) {
   const std::string body = "ok 1\nm{a=\"" + std::string(70'000, 'x') + "\"} 1\n";
   auto out = Parse(body);

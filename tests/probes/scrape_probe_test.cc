@@ -378,6 +378,25 @@ TEST(ScrapeProbeTest, AScrapedSeriesHoldsNoRoomForLabelsItDoesNotUse) {
   }
 }
 
+// A series that names itself twice (its name, and __name__ in its braces) fails the scrape as
+// in Prometheus, with or without metric_relabel rules: stored, its __name__ label made obsmon's
+// own /metrics unreadable to Prometheus (fresh eyes, stop 67).
+TEST(ScrapeProbeTest, ASeriesWithANameLabelFailsTheScrape) {
+  FakeClock clock;
+  ScrapeOptions options;
+  options.url = "http://127.0.0.1:9/metrics";
+  auto created = ScrapeProbe::Create(Spec(), options, {}, clock);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const SteadyTime start = clock.SteadyNow();
+  auto r = created.value()->Ingest("fine 1\nweird{__name__=\"other\",a=\"1\"} 2\n",
+                                   "text/plain; version=0.0.4", "", Deadline{start + 1s}, start);
+  EXPECT_FALSE(r.success);
+  EXPECT_NE(r.reason.find("line 2: duplicate label name __name__"), std::string::npos) << r.reason;
+  EXPECT_EQ(Find(r, "weird"), nullptr);
+  EXPECT_EQ(Find(r, "fine"), nullptr) << "no sample of a failed scrape is kept";
+  EXPECT_EQ(Value(r, "up"), 0);
+}
+
 TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

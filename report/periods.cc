@@ -201,7 +201,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   if (req.figures_only) {
     w->options.max_log_events = 0;
   } else if (!req.for_overview) {
-    auto history = (*store)->AlertHistory(req.component, w->from, w->to);
+    auto history = (*store)->AlertHistory(req.component, req.job, w->from, w->to);
     if (!history.ok()) return history.status();
     w->options.alerts = PairAlertHistory(*history);
   }

@@ -226,6 +226,9 @@ struct Report {
 struct ReportOptions {
   std::vector<TimeInterval> excluded;      // maintenance windows (without reasons)
   std::vector<std::string> health_probes;  // see UptimeOptions::health_probes
+  // The component's configured `job` label: its alerts without a `component` label are those of
+  // that job (PeriodReportRequest::job).
+  std::string job;
   // Maintenance windows with reasons; excluded like `excluded` (both may be given).
   std::vector<MaintenanceWindow> maintenance;
   // Matched log lines of the component (any window; those in [from, evaluated_to) count).

@@ -457,21 +457,30 @@ Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::strin
 }
 
 Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
+                                                               const std::string& job,
                                                                TimestampMs from_ms,
                                                                TimestampMs to_ms, size_t limit) {
   MutexLock lock(mu_);
   try {
-    // The label text is canonical (Labels::ToString), so a LIKE on the exact pair is a correct
-    // prefilter; ParseLabelsText then confirms it (a value could contain the pattern).
+    // The label text is canonical (Labels::ToString), so an instr() of the exact pair is a
+    // correct prefilter; ParseLabelsText then confirms it (a value could contain the pattern).
     SQLite::Statement q(*db_,
                         "SELECT ts_ms, event, rule, labels, annotations FROM alert_history "
                         "WHERE ts_ms >= ? AND ts_ms < ? AND (instr(labels, ?) > 0 OR "
-                        "instr(labels, ?) > 0) ORDER BY ts_ms, id");
+                        "instr(labels, ?) > 0 OR instr(labels, ?) > 0) ORDER BY ts_ms, id");
     q.bind(1, static_cast<int64_t>(from_ms));
     q.bind(2, static_cast<int64_t>(to_ms));
     const std::string escaped = EscapeLabelValue(component);
     q.bind(3, fmt::format("component=\"{}\"", escaped));
     q.bind(4, fmt::format("job=\"{}\"", escaped));
+    q.bind(5, fmt::format("job=\"{}\"", EscapeLabelValue(job.empty() ? component : job)));
+    // As the maintenance suppression tells an alert's component (runtime/maintenance_calendar).
+    const auto ours = [&](const Labels& labels) {
+      const std::string& named = labels.Get("component");
+      if (!named.empty()) return named == component;
+      const std::string& of_job = labels.Get("job");
+      return of_job == component || (!job.empty() && of_job == job);
+    };
     std::vector<AlertHistoryRow> out;
     while (q.executeStep() && out.size() < limit) {
       AlertHistoryRow row;
@@ -480,9 +489,7 @@ Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string
       row.rule = q.getColumn(2).getString();
       row.labels = q.getColumn(3).getString();
       auto labels = ParseLabelsText(row.labels);
-      if (labels && labels->Get("component") != component && labels->Get("job") != component) {
-        continue;
-      }
+      if (labels && !ours(*labels)) continue;
       if (auto ann = ParseLabelsText(q.getColumn(4).getString())) {
         row.summary = ann->Get("summary");
       }

@@ -83,11 +83,12 @@ class PeriodStore {
   Result<std::vector<MaintenanceRecord>> Maintenance(const std::string& component,
                                                      TimestampMs from_ms, TimestampMs to_ms);
 
-  // alert_history rows in [from_ms, to_ms) whose labels carry component="<c>" or job="<c>",
-  // oldest first, at most `limit`.
+  // alert_history rows in [from_ms, to_ms) of the component: its name in their `component`
+  // label, else (no such label) `job` or its name in their `job` label (`job` is the
+  // component's configured job label; "" for none). Oldest first, at most `limit`.
   Result<std::vector<AlertHistoryRow>> AlertHistory(const std::string& component,
-                                                    TimestampMs from_ms, TimestampMs to_ms,
-                                                    size_t limit = 1000);
+                                                    const std::string& job, TimestampMs from_ms,
+                                                    TimestampMs to_ms, size_t limit = 1000);
 
  private:
   explicit PeriodStore(std::unique_ptr<SQLite::Database> db);

@@ -186,6 +186,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   if (q.explicit_window) request.window = TimeInterval{q.from_ms, q.to_ms};
   request.objective = *objective;
   request.health_probes = options.health_probes;
+  request.job = options.job;
   request.format = q.format;
   request.now_ms = clock_.NowMs();
   request.day = q.day;
@@ -266,6 +267,7 @@ Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   {
     MutexLock lock(mu_);
     request.health_probes = report_options_[name].health_probes;
+    request.job = report_options_[name].job;
   }
   const auto figures = uptime_.Get(name);
   request.now_ms = figures ? figures->computed_at_ms : clock_.NowMs();
@@ -317,6 +319,7 @@ Result<HttpBody> ApiBackendImpl::BadgeSvg(const std::string& component) {
 
 ReportOptions ReportOptionsFor(const ComponentConfig& component) {
   ReportOptions options;
+  options.job = component.labels.Get("job");
   for (const auto& p : component.probes) {
     if (p.spec.role == ProbeRole::kHealth) options.health_probes.push_back(p.spec.key.probe);
   }
@@ -334,6 +337,7 @@ Result<HttpBody> RenderReport(const std::string& db_path, const std::string& com
   request.window = TimeInterval{from_ms, to_ms};
   request.objective = objective;
   request.health_probes = options.health_probes;
+  request.job = options.job;
   request.format = format;
   request.now_ms = now_ms;
   request.max_listed = options.max_listed;

@@ -37,6 +37,7 @@ struct DigestTarget {
   std::string component;
   Objective objective;                     // the component's (config) objective
   std::vector<std::string> health_probes;  // its configured health probes
+  std::string job;                         // its configured `job` label (its alerts)
   DigestDestination destination;
   alerts::DigestNotifier* notifier = nullptr;
 };

@@ -295,13 +295,57 @@ TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
                     .ok());
   }
   auto store = Open();
-  auto rows = store->AlertHistory("carbon", kT0, kT0 + kDay);
+  auto rows = store->AlertHistory("carbon", "tta-staging-carbon", kT0, kT0 + kDay);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 2u);  // not carbon-2, not before the window
   EXPECT_EQ((*rows)[0].event, "firing");
   EXPECT_EQ((*rows)[0].summary, "carbon is down");
   EXPECT_EQ((*rows)[1].event, "resolved");
   EXPECT_EQ((*rows)[1].ts_ms, kT0 + 30);
+}
+
+// A component's alerts are told as the maintenance suppression tells them (docs/alerts.md): its
+// name in the `component` label, else its configured job (or its name) in the `job` label. A
+// reviewer's `up{job="corrjob"} == 0` fired and resolved twice for component `corr` of job
+// `corrjob`, and its report listed none (fresh eyes, stop 67).
+TEST_F(PeriodStoreTest, AlertHistoryTellsAComponentsAlertsByItsJob) {
+  {
+    auto alerts = AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    auto event = [](int64_t ts, Labels labels) {
+      AlertHistoryEvent e;
+      e.group_key = "rules.yml;g";
+      e.rule = labels.Get("alertname");
+      e.labels = std::move(labels);
+      e.event = "firing";
+      e.ts_ms = ts;
+      return e;
+    };
+    ASSERT_TRUE(
+        (*alerts)
+            ->AppendHistory({
+                event(kT0 + 1, Labels{{"alertname", "ByJob"}, {"job", "corrjob"}}),
+                event(kT0 + 2, Labels{{"alertname", "ByName"}, {"job", "corr"}}),
+                event(kT0 + 3, Labels{{"alertname", "ByComponent"}, {"component", "corr"}}),
+                // The component label decides: another component's alert of the same job.
+                event(kT0 + 4, Labels{{"alertname", "Other"}, {"component", "db"},
+                                      {"job", "corrjob"}}),
+                event(kT0 + 5, Labels{{"alertname", "OtherJob"}, {"job", "corrjob-2"}}),
+            })
+            .ok());
+  }
+  auto store = Open();
+  auto rows = store->AlertHistory("corr", "corrjob", kT0, kT0 + kDay);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  std::vector<std::string> rules;
+  for (const auto& r : *rows) rules.push_back(r.rule);
+  EXPECT_EQ(rules, (std::vector<std::string>{"ByJob", "ByName", "ByComponent"}));
+  // Without a configured job, the name alone.
+  rows = store->AlertHistory("corr", "", kT0, kT0 + kDay);
+  ASSERT_TRUE(rows.ok());
+  rules.clear();
+  for (const auto& r : *rows) rules.push_back(r.rule);
+  EXPECT_EQ(rules, (std::vector<std::string>{"ByName", "ByComponent"}));
 }
 
 // Reports open the store read-only: they read what a writer stored, cannot write, and never

@@ -139,7 +139,7 @@ bool RelabelRules::Apply(Labels* labels) const {
   for (const auto& rule : rules_) {
     if (!rule->Apply(labels)) return false;
   }
-  return labels->Has("__name__");
+  return true;
 }
 
 // What Prometheus's relabel config refuses besides the target label (relabel.Config.Validate and

@@ -66,7 +66,9 @@ class RelabelRules {
   bool empty() const { return rules_.empty(); }
 
   // Applies every rule in order. Returns false when a rule drops the sample; `labels` then holds
-  // the state at the drop. A sample whose __name__ is removed is dropped too.
+  // the state at the drop. A sample whose __name__ the rules removed is kept nameless: Prometheus
+  // fails such a scrape ("missing metric name"), which the scrape probe does (it was dropped in
+  // silence before stop 67).
   bool Apply(Labels* labels) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "probes/scrape_probe.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
+#include <unordered_set>
 
 #include "core/up_series.h"
 #include "probes/bounded_http_client.h"
@@ -206,14 +208,30 @@ size_t DropImpostors(const Labels& target, std::vector<Sample>* samples) {
   });
 }
 
-// The parsed samples with the target labels, through the metric_relabel rules; stops early (the
-// caller sees the deadline passed) when the deadline passes, asked every 256 samples.
-std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
-                                  const Labels& target, bool honor_labels,
-                                  const RelabelRules& rules, const Deadline& deadline,
-                                  const Clock& clock) {
+// What TargetSamples made of a scrape's parsed samples.
+struct Targeted {
   std::vector<Sample> kept;
+  // Series made equal by honor_labels or the rules (two exposed series, one stored): the first
+  // is kept, as Prometheus keeps the first sample of a series and timestamp.
+  size_t duplicates = 0;
+  std::string failure;  // fails the scrape, as in Prometheus; "" when none
+};
+
+// The parsed samples with the target labels, through the metric_relabel rules, checked as
+// Prometheus checks them after relabeling: a series left without a name, or with more than
+// `label_limit` labels counting __name__ and the target's, fails the scrape (fresh eyes, stop
+// 67: the first was dropped silently, and the limit counted the exposed labels only). Stops
+// early (the caller sees the deadline passed) when the deadline passes, asked every 256 samples.
+Targeted TargetSamples(std::vector<ParsedSample>& parsed, const Labels& target, bool honor_labels,
+                       const RelabelRules& rules, size_t label_limit, const Deadline& deadline,
+                       const Clock& clock) {
+  Targeted out;
+  std::vector<Sample>& kept = out.kept;
   kept.reserve(parsed.size());
+  // Only honor_labels and the rules can make two exposed series one (the parser drops a series
+  // exposed twice, and exported_* keeps a clash apart).
+  const bool may_merge = honor_labels || !rules.empty();
+  std::unordered_set<std::string> seen;
   size_t relabeled = 0;
   for (auto& ps : parsed) {
     if ((++relabeled & 255) == 0 && deadline.Expired(clock)) break;
@@ -230,14 +248,29 @@ std::vector<Sample> TargetSamples(std::vector<ParsedSample>& parsed,
       labels.Set("__name__", ps.name);
       if (!rules.Apply(&labels)) continue;
       s.name = labels.Get("__name__");
+      if (s.name.empty()) {
+        out.failure = fmt::format("missing metric name (__name__ label) after metric_relabel "
+                                  "(line {}: {})", ps.line, ps.name);
+        return out;
+      }
       labels.Remove("__name__");
+    }
+    if (label_limit > 0 && labels.size() + 1 > label_limit) {
+      out.failure = fmt::format("label_limit exceeded (metric: {:.50}, number of labels: {}, "
+                                "limit: {})", s.name + labels.ToString(), labels.size() + 1,
+                                label_limit);
+      return out;
+    }
+    if (may_merge && !seen.insert(s.name + labels.ToString()).second) {
+      ++out.duplicates;
+      continue;
     }
     s.labels = std::move(labels);
     s.value = ps.value;
     s.ts_ms = ps.timestamp_ms.value_or(0);
     kept.push_back(std::move(s));
   }
-  return kept;
+  return out;
 }
 
 }  // namespace
@@ -344,9 +377,20 @@ ProbeResult ScrapeProbe::Ingest(std::string body, const std::string& content_typ
         detail = std::to_string(parsed.duplicate_count) + " duplicate series dropped";
         if (!parsed.errors.empty()) detail += "; first: " + parsed.errors.front().ToString();
       }
-      kept = TargetSamples(parsed.samples, target, options_.honor_labels, rules_, deadline, clock_);
+      Targeted targeted = TargetSamples(parsed.samples, target, options_.honor_labels, rules_,
+                                        options_.label_limit, deadline, clock_);
+      kept = std::move(targeted.kept);
+      if (targeted.duplicates > 0) {
+        if (!detail.empty()) detail += "; ";
+        detail += std::to_string(targeted.duplicates) +
+                  " series made equal to an earlier one by honor_labels or metric_relabel "
+                  "dropped (the first kept)";
+      }
       if (deadline.Expired(clock_)) {
         failure = overran();
+      } else if (!targeted.failure.empty()) {
+        failure = std::move(targeted.failure);
+        kept.clear();
       } else if (options_.sample_limit > 0 && kept.size() > options_.sample_limit) {
         failure = "sample limit exceeded (" + std::to_string(kept.size()) + " > " +
                   std::to_string(options_.sample_limit) + ")";

@@ -144,7 +144,9 @@ TEST(MetricRelabelTest, LabelDropAndLabelKeepMatchLabelNamesAnchored) {
   EXPECT_EQ(n, (Labels{{"__name__", "http_requests_total"}, {"code", "500"}}));
 }
 
-TEST(MetricRelabelTest, RulesApplyInOrderAndLosingTheNameDropsTheSample) {
+// Losing the name is not a drop: the scrape probe fails the scrape then, as Prometheus does
+// (ScrapeProbeTest.ARuleThatDropsTheNameFailsTheScrape).
+TEST(MetricRelabelTest, RulesApplyInOrderAndLosingTheNameKeepsTheSampleNameless) {
   RelabelRules rules;
   RuleSpec copy = Spec(Action::kReplace, {"code"}, "(\\d)\\d\\d");
   copy.target_label = "class";
@@ -158,7 +160,8 @@ TEST(MetricRelabelTest, RulesApplyInOrderAndLosingTheNameDropsTheSample) {
   RelabelRules nameless;
   nameless.Add(Compile(Spec(Action::kLabelKeep, {}, "code")));
   Labels m = kSample;
-  EXPECT_FALSE(nameless.Apply(&m));
+  EXPECT_TRUE(nameless.Apply(&m));
+  EXPECT_EQ(m, (Labels{{"code", "500"}}));
 }
 
 TEST(MetricRelabelTest, CompileRefusesBadRegexAndReplaceWithoutTarget) {

@@ -397,6 +397,78 @@ TEST(ScrapeProbeTest, ASeriesWithANameLabelFailsTheScrape) {
   EXPECT_EQ(Value(r, "up"), 0);
 }
 
+// After metric_relabel, as Prometheus 2.42 checks a scrape (a reviewer compared both on the same
+// expositions, stop 67): a series whose name a rule dropped fails the scrape ("missing metric
+// name"), a series over label_limit counting __name__ and the target's labels fails it, and two
+// series that honor_labels or the rules made one keep the first sample (Prometheus appends the
+// first and refuses the second as a duplicate). Before: the nameless were dropped in silence
+// (up 1, nothing stored), the limit counted the exposed labels only, and the last sample won.
+ProbeResult IngestWith(const std::string& body, RelabelRules rules, ScrapeOptions options = {}) {
+  FakeClock clock;
+  options.url = "http://127.0.0.1:9/metrics";
+  auto created = ScrapeProbe::Create(Spec(), options, std::move(rules), clock);
+  EXPECT_TRUE(created.ok()) << created.status().message();
+  const SteadyTime start = clock.SteadyNow();
+  return created.value()->Ingest(body, "text/plain; version=0.0.4", "", Deadline{start + 1s},
+                                 start);
+}
+
+TEST(ScrapeProbeTest, ARuleThatDropsTheNameFailsTheScrape) {
+  RelabelRules rules;
+  RuleSpec drop_name;
+  drop_name.regex = "__name__";
+  drop_name.action = Action::kLabelDrop;
+  rules.Add(Rule::Compile(drop_name).value());
+  auto r = IngestWith("a{x=\"1\"} 1\nb 2\n", std::move(rules));
+  EXPECT_FALSE(r.success);
+  EXPECT_EQ(r.reason, "missing metric name (__name__ label) after metric_relabel (line 1: a)");
+  EXPECT_EQ(Value(r, "up"), 0);
+  EXPECT_EQ(Find(r, "a"), nullptr);
+}
+
+TEST(ScrapeProbeTest, LabelLimitCountsTheNameAndTheTargetLabelsAsPrometheus) {
+  // Spec(): job, plus instance: with __name__, a series of 2 own labels has 5.
+  ScrapeOptions options;
+  options.label_limit = 5;
+  auto fits = IngestWith("m{a=\"1\",b=\"2\"} 1\n", {}, options);
+  EXPECT_TRUE(fits.success) << fits.reason;
+  options.label_limit = 4;
+  auto over = IngestWith("m{a=\"1\",b=\"2\"} 1\n", {}, options);
+  EXPECT_FALSE(over.success);
+  EXPECT_EQ(over.reason.rfind("label_limit exceeded (metric: m{a=\"1\",b=\"2\",instance=", 0), 0u)
+      << over.reason;
+  EXPECT_NE(over.reason.find("number of labels: 5, limit: 4)"), std::string::npos) << over.reason;
+  EXPECT_EQ(Find(over, "m"), nullptr);
+}
+
+TEST(ScrapeProbeTest, SeriesMadeOneByTheRulesOrHonorLabelsKeepTheFirstSample) {
+  RelabelRules rules;
+  RuleSpec drop_secret;
+  drop_secret.regex = "secret";
+  drop_secret.action = Action::kLabelDrop;
+  rules.Add(Rule::Compile(drop_secret).value());
+  auto r = IngestWith("rd{a=\"1\",secret=\"x\"} 1\nrd{a=\"1\",secret=\"y\"} 2\nother 3\n",
+                      std::move(rules));
+  ASSERT_TRUE(r.success) << r.reason;
+  size_t rd = 0;
+  for (const auto& s : r.samples) rd += s.name == "rd";
+  EXPECT_EQ(rd, 1u);
+  EXPECT_EQ(Value(r, "rd"), 1);
+  EXPECT_EQ(Value(r, "other"), 3);
+  EXPECT_EQ(Value(r, "scrape_samples_post_metric_relabeling"), 2);
+  EXPECT_NE(r.detail.find("1 series made equal to an earlier one"), std::string::npos) << r.detail;
+
+  ScrapeOptions honor;
+  honor.honor_labels = true;
+  // The second names the target's own job: with honor_labels both are m{job="tta-staging-carbon"}.
+  auto h = IngestWith("m 1\nm{job=\"tta-staging-carbon\"} 2\n", {}, honor);
+  ASSERT_TRUE(h.success) << h.reason;
+  EXPECT_EQ(Value(h, "m"), 1);
+  size_t m = 0;
+  for (const auto& s : h.samples) m += s.name == "m";
+  EXPECT_EQ(m, 1u);
+}
+
 TEST(ScrapeProbeTest, SampleLimitExceededFailsTheScrape) {
   testing::TestHttpServer server;
   server.server().Get("/metrics", [](const httplib::Request&, httplib::Response& res) {

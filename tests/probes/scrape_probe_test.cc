@@ -48,6 +48,17 @@ double Value(const ProbeResult& r, const std::string& name) {
   return s ? s->value : -1;
 }
 
+// A fetched body through Ingest, as a run that got it at once would (no network).
+ProbeResult IngestWith(const std::string& body, RelabelRules rules, ScrapeOptions options = {}) {
+  FakeClock clock;
+  options.url = "http://127.0.0.1:9/metrics";
+  auto created = ScrapeProbe::Create(Spec(), options, std::move(rules), clock);
+  EXPECT_TRUE(created.ok()) << created.status().message();
+  const SteadyTime start = clock.SteadyNow();
+  return created.value()->Ingest(body, "text/plain; version=0.0.4", "", Deadline{start + 1s},
+                                 start);
+}
+
 const char* kBody =
     "# HELP carbon_emissions_kg Emissions so far.\n"
     "# TYPE carbon_emissions_kg gauge\n"
@@ -343,9 +354,6 @@ TEST(ScrapeProbeTest, AScrapedSeriesHoldsNoRoomForLabelsItDoesNotUse) {
       "two{a=\"1\",b=\"2\"} 3\n"
       "five{a=\"1\",b=\"2\",c=\"3\",d=\"4\",e=\"5\"} 4\n"
       "clash{job=\"other\",z=\"9\"} 5\n";
-  FakeClock clock;
-  ScrapeOptions options;
-  options.url = "http://127.0.0.1:9/metrics";
   for (const bool with_rules : {false, true}) {
     SCOPED_TRACE(with_rules ? "with metric_relabel" : "without metric_relabel");
     RelabelRules rules;
@@ -356,11 +364,7 @@ TEST(ScrapeProbeTest, AScrapedSeriesHoldsNoRoomForLabelsItDoesNotUse) {
       keep.action = Action::kKeep;
       rules.Add(Rule::Compile(keep).value());
     }
-    auto created = ScrapeProbe::Create(Spec(), options, std::move(rules), clock);
-    ASSERT_TRUE(created.ok()) << created.status().message();
-    const SteadyTime start = clock.SteadyNow();
-    auto r = created.value()->Ingest(body, "text/plain; version=0.0.4", "",
-                                     Deadline{start + 1s}, start);
+    auto r = IngestWith(body, std::move(rules));
     ASSERT_TRUE(r.success) << r.reason;
     // Each series' own labels plus job and instance (the clash's job kept as exported_job).
     const std::map<std::string, size_t> pairs = {
@@ -382,14 +386,7 @@ TEST(ScrapeProbeTest, AScrapedSeriesHoldsNoRoomForLabelsItDoesNotUse) {
 // in Prometheus, with or without metric_relabel rules: stored, its __name__ label made obsmon's
 // own /metrics unreadable to Prometheus (fresh eyes, stop 67).
 TEST(ScrapeProbeTest, ASeriesWithANameLabelFailsTheScrape) {
-  FakeClock clock;
-  ScrapeOptions options;
-  options.url = "http://127.0.0.1:9/metrics";
-  auto created = ScrapeProbe::Create(Spec(), options, {}, clock);
-  ASSERT_TRUE(created.ok()) << created.status().message();
-  const SteadyTime start = clock.SteadyNow();
-  auto r = created.value()->Ingest("fine 1\nweird{__name__=\"other\",a=\"1\"} 2\n",
-                                   "text/plain; version=0.0.4", "", Deadline{start + 1s}, start);
+  auto r = IngestWith("fine 1\nweird{__name__=\"other\",a=\"1\"} 2\n", {});
   EXPECT_FALSE(r.success);
   EXPECT_NE(r.reason.find("line 2: duplicate label name __name__"), std::string::npos) << r.reason;
   EXPECT_EQ(Find(r, "weird"), nullptr);
@@ -403,16 +400,6 @@ TEST(ScrapeProbeTest, ASeriesWithANameLabelFailsTheScrape) {
 // series that honor_labels or the rules made one keep the first sample (Prometheus appends the
 // first and refuses the second as a duplicate). Before: the nameless were dropped in silence
 // (up 1, nothing stored), the limit counted the exposed labels only, and the last sample won.
-ProbeResult IngestWith(const std::string& body, RelabelRules rules, ScrapeOptions options = {}) {
-  FakeClock clock;
-  options.url = "http://127.0.0.1:9/metrics";
-  auto created = ScrapeProbe::Create(Spec(), options, std::move(rules), clock);
-  EXPECT_TRUE(created.ok()) << created.status().message();
-  const SteadyTime start = clock.SteadyNow();
-  return created.value()->Ingest(body, "text/plain; version=0.0.4", "", Deadline{start + 1s},
-                                 start);
-}
-
 TEST(ScrapeProbeTest, ARuleThatDropsTheNameFailsTheScrape) {
   RelabelRules rules;
   RuleSpec drop_name;

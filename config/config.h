@@ -9,6 +9,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/alert_component.h"
 #include "core/labels.h"
 #include "core/objective.h"
 #include "probes/probe.h"
@@ -136,5 +137,13 @@ struct Config {
     return nullptr;
   }
 };
+
+// Every component with its configured job, for telling an alert's component
+// (core/alert_component.h): what reports and the maintenance suppression both go by.
+inline AlertComponents AlertComponentsOf(const std::vector<ComponentConfig>& components) {
+  std::vector<AlertComponents::Component> named;
+  for (const auto& c : components) named.push_back({c.name, c.labels.Get("job")});
+  return AlertComponents(named);
+}
 
 }  // namespace obsmon

@@ -201,7 +201,10 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   if (req.figures_only) {
     w->options.max_log_events = 0;
   } else if (!req.for_overview) {
-    auto history = (*store)->AlertHistory(req.component, req.job, w->from, w->to);
+    // Without the config (`obsmon report --db`), the component alone.
+    const AlertComponents alone(std::vector<AlertComponents::Component>{{req.component, ""}});
+    auto history = (*store)->AlertHistory(
+        req.component, req.alert_components.empty() ? alone : req.alert_components, w->from, w->to);
     if (!history.ok()) return history.status();
     w->options.alerts = PairAlertHistory(*history);
   }

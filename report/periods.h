@@ -61,11 +61,12 @@ struct PeriodReportRequest {
   std::optional<TimeInterval> window;
   Objective objective;                     // the component's (config) objective
   std::vector<std::string> health_probes;  // configured health probes; empty: all stored
-  // The component's configured `job` label. Its alerts are those whose `component` label is its
-  // name, else whose `job` label is this job (or its name): as the maintenance suppression tells
-  // an alert's component (docs/alerts.md). A job only matched the component's name before stop
-  // 67, so a component `carbon` of job `tta-staging-carbon` listed none of its alerts.
-  std::string job;
+  // Every component with its configured job: the alerts of the history that are this one's are
+  // told as the maintenance suppression tells them (core/alert_component.h). Before stop 67 a
+  // job matched only the component's name, so a component `carbon` of job `tta-staging-carbon`
+  // listed none of its alerts. Left empty (`obsmon report --db`, no config): the component alone,
+  // with no job, so its name in the `component` or `job` label.
+  AlertComponents alert_components;
   std::string format = "json";             // text | markdown | json | html
   TimestampMs now_ms = 0;
   // The live figures (uptime board: overview, /api/v1/components, obsmon_component_* on

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alert_component.h"
 #include "core/records.h"
 #include "core/run_span.h"
 #include "core/status.h"
@@ -226,9 +227,9 @@ struct Report {
 struct ReportOptions {
   std::vector<TimeInterval> excluded;      // maintenance windows (without reasons)
   std::vector<std::string> health_probes;  // see UptimeOptions::health_probes
-  // The component's configured `job` label: its alerts without a `component` label are those of
-  // that job (PeriodReportRequest::job).
-  std::string job;
+  // The components, to tell which alerts of the history are this one's
+  // (PeriodReportRequest::alert_components).
+  AlertComponents alert_components;
   // Maintenance windows with reasons; excluded like `excluded` (both may be given).
   std::vector<MaintenanceWindow> maintenance;
   // Matched log lines of the component (any window; those in [from, evaluated_to) count).

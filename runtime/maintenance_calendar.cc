@@ -13,11 +13,10 @@ void MaintenanceCalendar::Set(std::vector<MaintenanceRecord> windows,
   std::sort(windows.begin(), windows.end(), [](const auto& a, const auto& b) {
     return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.id < b.id;
   });
-  std::map<std::string, std::string> by_job;
-  for (const auto& c : components) by_job[c.labels.Get("job")] = c.name;
+  AlertComponents of = AlertComponentsOf(components);
   MutexLock lock(mu_);
   windows_ = std::move(windows);
-  component_of_job_ = std::move(by_job);
+  components_ = std::move(of);
 }
 
 Status MaintenanceCalendar::Refresh(const std::string& db_path,
@@ -33,12 +32,8 @@ Status MaintenanceCalendar::Refresh(const std::string& db_path,
 
 std::string MaintenanceCalendar::SuppressedBy(const Labels& labels, TimestampMs ts_ms) const {
   MutexLock lock(mu_);
-  std::string component = labels.Get("component");
-  if (component.empty()) {
-    auto it = component_of_job_.find(labels.Get("job"));
-    if (it == component_of_job_.end()) return "";
-    component = it->second;
-  }
+  const std::string component = components_.Of(labels);
+  if (component.empty()) return "";
   for (const auto& w : windows_) {
     if (w.start_ms > ts_ms) break;
     if (w.component == component && ts_ms < w.end_ms) {

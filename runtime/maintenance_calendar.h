@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alert_component.h"
 #include "core/clock.h"
 #include "core/labels.h"
 #include "core/mutex.h"
@@ -34,15 +35,16 @@ class MaintenanceCalendar {
   Status Refresh(const std::string& db_path, const std::vector<ComponentConfig>& components,
                  TimestampMs now_ms);
 
-  // "" unless the component of an alert with `labels` (its `component` label, else the
-  // component whose job is its `job` label) has a window with start <= ts_ms < end; then the
-  // window, "maintenance #3 of carbon: DB upgrade" (the first by start when several).
+  // "" unless the component of an alert with `labels` (core/alert_component.h: its `component`
+  // label, else the one component whose job is its `job` label) has a window with start <=
+  // ts_ms < end; then the window, "maintenance #3 of carbon: DB upgrade" (the first by start
+  // when several).
   std::string SuppressedBy(const Labels& labels, TimestampMs ts_ms) const;
 
  private:
   mutable Mutex mu_;
   std::vector<MaintenanceRecord> windows_ GUARDED_BY(mu_);       // by start
-  std::map<std::string, std::string> component_of_job_ GUARDED_BY(mu_);
+  AlertComponents components_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -457,7 +457,7 @@ Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::strin
 }
 
 Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
-                                                               const std::string& job,
+                                                               const AlertComponents& components,
                                                                TimestampMs from_ms,
                                                                TimestampMs to_ms, size_t limit) {
   MutexLock lock(mu_);
@@ -470,17 +470,13 @@ Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string
                         "instr(labels, ?) > 0 OR instr(labels, ?) > 0) ORDER BY ts_ms, id");
     q.bind(1, static_cast<int64_t>(from_ms));
     q.bind(2, static_cast<int64_t>(to_ms));
-    const std::string escaped = EscapeLabelValue(component);
-    q.bind(3, fmt::format("component=\"{}\"", escaped));
-    q.bind(4, fmt::format("job=\"{}\"", escaped));
-    q.bind(5, fmt::format("job=\"{}\"", EscapeLabelValue(job.empty() ? component : job)));
-    // As the maintenance suppression tells an alert's component (runtime/maintenance_calendar).
-    const auto ours = [&](const Labels& labels) {
-      const std::string& named = labels.Get("component");
-      if (!named.empty()) return named == component;
-      const std::string& of_job = labels.Get("job");
-      return of_job == component || (!job.empty() && of_job == job);
-    };
+    q.bind(3, fmt::format("component=\"{}\"", EscapeLabelValue(component)));
+    const std::vector<std::string> jobs = components.JobsThatMayBe(component);  // 1 or 2
+    for (int i = 0; i < 2; ++i) {
+      q.bind(4 + i, fmt::format("job=\"{}\"", EscapeLabelValue(jobs[std::min<size_t>(
+                                                   static_cast<size_t>(i), jobs.size() - 1)])));
+    }
+    const auto ours = [&](const Labels& labels) { return components.Of(labels) == component; };
     std::vector<AlertHistoryRow> out;
     while (q.executeStep() && out.size() < limit) {
       AlertHistoryRow row;

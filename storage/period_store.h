@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/alert_component.h"
 #include "core/clock.h"
 #include "core/mutex.h"
 #include "core/period_records.h"
@@ -83,12 +84,13 @@ class PeriodStore {
   Result<std::vector<MaintenanceRecord>> Maintenance(const std::string& component,
                                                      TimestampMs from_ms, TimestampMs to_ms);
 
-  // alert_history rows in [from_ms, to_ms) of the component: its name in their `component`
-  // label, else (no such label) `job` or its name in their `job` label (`job` is the
-  // component's configured job label; "" for none). Oldest first, at most `limit`.
+  // alert_history rows in [from_ms, to_ms) of alerts that are `component`'s as `components`
+  // tells (core/alert_component.h: the maintenance suppression's rule). Oldest first, at most
+  // `limit`.
   Result<std::vector<AlertHistoryRow>> AlertHistory(const std::string& component,
-                                                    const std::string& job, TimestampMs from_ms,
-                                                    TimestampMs to_ms, size_t limit = 1000);
+                                                    const AlertComponents& components,
+                                                    TimestampMs from_ms, TimestampMs to_ms,
+                                                    size_t limit = 1000);
 
  private:
   explicit PeriodStore(std::unique_ptr<SQLite::Database> db);

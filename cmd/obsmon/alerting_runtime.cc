@@ -77,7 +77,7 @@ std::vector<DigestTarget> DigestTargetsOf(const Config& config) {
       DigestTarget t;
       t.component = c.name;
       t.objective = c.objective;
-      t.job = c.labels.Get("job");
+      t.alert_components = AlertComponentsOf(config.components);
       for (const auto& p : c.probes) {
         if (p.spec.role == ProbeRole::kHealth) t.health_probes.push_back(p.spec.key.probe);
       }

@@ -63,9 +63,11 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   };
   std::erase_if(live_reports_, gone);
   std::erase_if(live_report_bytes_, gone);
+  const AlertComponents alert_components = AlertComponentsOf(components);
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
+    report_options_[c.name].alert_components = alert_components;
     if (c.source) sources_[c.name] = SourceOptionsFor(c, coverage_tolerance);
   }
 }
@@ -186,7 +188,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   if (q.explicit_window) request.window = TimeInterval{q.from_ms, q.to_ms};
   request.objective = *objective;
   request.health_probes = options.health_probes;
-  request.job = options.job;
+  request.alert_components = options.alert_components;
   request.format = q.format;
   request.now_ms = clock_.NowMs();
   request.day = q.day;
@@ -267,7 +269,7 @@ Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   {
     MutexLock lock(mu_);
     request.health_probes = report_options_[name].health_probes;
-    request.job = report_options_[name].job;
+    request.alert_components = report_options_[name].alert_components;
   }
   const auto figures = uptime_.Get(name);
   request.now_ms = figures ? figures->computed_at_ms : clock_.NowMs();
@@ -319,7 +321,6 @@ Result<HttpBody> ApiBackendImpl::BadgeSvg(const std::string& component) {
 
 ReportOptions ReportOptionsFor(const ComponentConfig& component) {
   ReportOptions options;
-  options.job = component.labels.Get("job");
   for (const auto& p : component.probes) {
     if (p.spec.role == ProbeRole::kHealth) options.health_probes.push_back(p.spec.key.probe);
   }
@@ -337,7 +338,7 @@ Result<HttpBody> RenderReport(const std::string& db_path, const std::string& com
   request.window = TimeInterval{from_ms, to_ms};
   request.objective = objective;
   request.health_probes = options.health_probes;
-  request.job = options.job;
+  request.alert_components = options.alert_components;
   request.format = format;
   request.now_ms = now_ms;
   request.max_listed = options.max_listed;

@@ -169,7 +169,7 @@ int CmdObserveReport(const ObserveReportArgs& a, const Clock& clock, std::ostrea
   req.max_listed = a.max_listed;
   if (r->component) {
     req.objective = r->component->objective;
-    req.job = r->component->labels.Get("job");
+    if (r->config) req.alert_components = AlertComponentsOf(r->config->components);
     for (const auto& probe : r->component->probes) {
       if (probe.spec.role == ProbeRole::kHealth) req.health_probes.push_back(probe.spec.key.probe);
     }

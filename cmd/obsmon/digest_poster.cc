@@ -118,7 +118,7 @@ Result<bool> DigestPoster::EnqueueItem(const DigestTarget& target, const PeriodR
   req.period_id = p.id;
   req.objective = target.objective;
   req.health_probes = target.health_probes;
-  req.job = target.job;
+  req.alert_components = target.alert_components;
   req.now_ms = now_ms;
   alerts::DigestMessage message;
   message.component = target.component;

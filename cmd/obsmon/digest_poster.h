@@ -25,6 +25,7 @@
 #include "alerts/digest_notifier.h"
 #include "core/clock.h"
 #include "core/mutex.h"
+#include "core/alert_component.h"
 #include "core/objective.h"
 #include "core/outbox_store.h"
 #include "core/period_records.h"
@@ -37,7 +38,7 @@ struct DigestTarget {
   std::string component;
   Objective objective;                     // the component's (config) objective
   std::vector<std::string> health_probes;  // its configured health probes
-  std::string job;                         // its configured `job` label (its alerts)
+  AlertComponents alert_components;        // every component's job, to tell its alerts
   DigestDestination destination;
   alerts::DigestNotifier* notifier = nullptr;
 };

@@ -221,6 +221,7 @@ int CmdReport(const ReportArgs& a) {
     }
     objective = c->objective;
     options = ReportOptionsFor(*c);
+    options.alert_components = AlertComponentsOf(config->components);
     source = SourceOptionsFor(*c, config->coverage_tolerance);
   }
   options.max_listed = a.max_listed;

@@ -295,7 +295,9 @@ TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
                     .ok());
   }
   auto store = Open();
-  auto rows = store->AlertHistory("carbon", "tta-staging-carbon", kT0, kT0 + kDay);
+  const AlertComponents carbon(
+      std::vector<AlertComponents::Component>{{"carbon", "tta-staging-carbon"}});
+  auto rows = store->AlertHistory("carbon", carbon, kT0, kT0 + kDay);
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->size(), 2u);  // not carbon-2, not before the window
   EXPECT_EQ((*rows)[0].event, "firing");
@@ -304,10 +306,10 @@ TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
   EXPECT_EQ((*rows)[1].ts_ms, kT0 + 30);
 }
 
-// A component's alerts are told as the maintenance suppression tells them (docs/alerts.md): its
-// name in the `component` label, else its configured job (or its name) in the `job` label. A
-// reviewer's `up{job="corrjob"} == 0` fired and resolved twice for component `corr` of job
-// `corrjob`, and its report listed none (fresh eyes, stop 67).
+// A component's alerts are told as the maintenance suppression tells them
+// (core/alert_component.h). A reviewer's `up{job="corrjob"} == 0` fired and resolved twice for
+// component `corr` of job `corrjob`, and its report listed none; a second found the first fix
+// listing another component's alerts where the suppression gave them elsewhere (stop 67).
 TEST_F(PeriodStoreTest, AlertHistoryTellsAComponentsAlertsByItsJob) {
   {
     auto alerts = AlertStore::Open(path_);
@@ -331,21 +333,33 @@ TEST_F(PeriodStoreTest, AlertHistoryTellsAComponentsAlertsByItsJob) {
                 event(kT0 + 4, Labels{{"alertname", "Other"}, {"component", "db"},
                                       {"job", "corrjob"}}),
                 event(kT0 + 5, Labels{{"alertname", "OtherJob"}, {"job", "corrjob-2"}}),
+                // Component w's job is "web": not the component named web.
+                event(kT0 + 6, Labels{{"alertname", "OfW"}, {"job", "web"}}),
+                // A job two components share is neither's.
+                event(kT0 + 7, Labels{{"alertname", "Shared"}, {"job", "shared"}}),
             })
             .ok());
   }
   auto store = Open();
-  auto rows = store->AlertHistory("corr", "corrjob", kT0, kT0 + kDay);
-  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
-  std::vector<std::string> rules;
-  for (const auto& r : *rows) rules.push_back(r.rule);
-  EXPECT_EQ(rules, (std::vector<std::string>{"ByJob", "ByName", "ByComponent"}));
-  // Without a configured job, the name alone.
-  rows = store->AlertHistory("corr", "", kT0, kT0 + kDay);
-  ASSERT_TRUE(rows.ok());
-  rules.clear();
-  for (const auto& r : *rows) rules.push_back(r.rule);
-  EXPECT_EQ(rules, (std::vector<std::string>{"ByName", "ByComponent"}));
+  const AlertComponents components({{"corr", "corrjob"}, {"web", "web-staging"}, {"w", "web"},
+                                    {"a1", "shared"}, {"a2", "shared"}});
+  const auto rules_of = [&](const std::string& component, const AlertComponents& of) {
+    auto rows = store->AlertHistory(component, of, kT0, kT0 + kDay);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    std::vector<std::string> rules;
+    if (rows.ok()) {
+      for (const auto& r : *rows) rules.push_back(r.rule);
+    }
+    return rules;
+  };
+  using Rules = std::vector<std::string>;
+  EXPECT_EQ(rules_of("corr", components), (Rules{"ByJob", "ByName", "ByComponent"}));
+  EXPECT_EQ(rules_of("w", components), (Rules{"OfW"}));
+  EXPECT_EQ(rules_of("web", components), (Rules{}));
+  EXPECT_EQ(rules_of("a1", components), (Rules{}));
+  // Without the config (`obsmon report --db`): the component alone, its name in either label.
+  const AlertComponents alone(std::vector<AlertComponents::Component>{{"corr", ""}});
+  EXPECT_EQ(rules_of("corr", alone), (Rules{"ByName", "ByComponent"}));
 }
 
 // Reports open the store read-only: they read what a writer stored, cannot write, and never

@@ -400,13 +400,17 @@ TEST(ScrapeProbeTest, ASeriesWithANameLabelFailsTheScrape) {
 // series that honor_labels or the rules made one keep the first sample (Prometheus appends the
 // first and refuses the second as a duplicate). Before: the nameless were dropped in silence
 // (up 1, nothing stored), the limit counted the exposed labels only, and the last sample won.
-TEST(ScrapeProbeTest, ARuleThatDropsTheNameFailsTheScrape) {
+RelabelRules LabelDrop(const std::string& regex) {
   RelabelRules rules;
-  RuleSpec drop_name;
-  drop_name.regex = "__name__";
-  drop_name.action = Action::kLabelDrop;
-  rules.Add(Rule::Compile(drop_name).value());
-  auto r = IngestWith("a{x=\"1\"} 1\nb 2\n", std::move(rules));
+  RuleSpec drop;
+  drop.regex = regex;
+  drop.action = Action::kLabelDrop;
+  rules.Add(Rule::Compile(drop).value());
+  return rules;
+}
+
+TEST(ScrapeProbeTest, ARuleThatDropsTheNameFailsTheScrape) {
+  auto r = IngestWith("a{x=\"1\"} 1\nb 2\n", LabelDrop("__name__"));
   EXPECT_FALSE(r.success);
   EXPECT_EQ(r.reason, "missing metric name (__name__ label) after metric_relabel (line 1: a)");
   EXPECT_EQ(Value(r, "up"), 0);
@@ -429,13 +433,8 @@ TEST(ScrapeProbeTest, LabelLimitCountsTheNameAndTheTargetLabelsAsPrometheus) {
 }
 
 TEST(ScrapeProbeTest, SeriesMadeOneByTheRulesOrHonorLabelsKeepTheFirstSample) {
-  RelabelRules rules;
-  RuleSpec drop_secret;
-  drop_secret.regex = "secret";
-  drop_secret.action = Action::kLabelDrop;
-  rules.Add(Rule::Compile(drop_secret).value());
   auto r = IngestWith("rd{a=\"1\",secret=\"x\"} 1\nrd{a=\"1\",secret=\"y\"} 2\nother 3\n",
-                      std::move(rules));
+                      LabelDrop("secret"));
   ASSERT_TRUE(r.success) << r.reason;
   size_t rd = 0;
   for (const auto& s : r.samples) rd += s.name == "rd";

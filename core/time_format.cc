@@ -99,8 +99,13 @@ std::optional<TimestampMs> ParseTimestamp(std::string_view text) {
     ms += frac * scale;
   }
   if (pos >= text.size()) return std::nullopt;
-  if (text[pos] == 'Z' || text[pos] == 'z') return pos + 1 == text.size() ? std::optional(ms)
-                                                                          : std::nullopt;
+  const auto writable = [](int64_t t) -> std::optional<TimestampMs> {
+    if (t < kEarliestRfc3339Ms || t > kLatestRfc3339Ms) return std::nullopt;
+    return t;
+  };
+  if (text[pos] == 'Z' || text[pos] == 'z') {
+    return pos + 1 == text.size() ? writable(ms) : std::nullopt;  // 9999-12-31T23:59:60Z
+  }
   if (text[pos] != '+' && text[pos] != '-') return std::nullopt;
   int oh, om;
   if (text.size() != pos + 6 || !ReadInt(text, pos + 1, 2, &oh) || text[pos + 3] != ':' ||
@@ -108,7 +113,7 @@ std::optional<TimestampMs> ParseTimestamp(std::string_view text) {
     return std::nullopt;
   }
   const int64_t offset = (oh * 60LL + om) * 60'000;
-  return text[pos] == '+' ? ms - offset : ms + offset;
+  return writable(text[pos] == '+' ? ms - offset : ms + offset);
 }
 
 }  // namespace obsmon

@@ -291,6 +291,9 @@ Result<PeriodRecord> LocalManager::PeriodOf(const ObserveStartArgs& a) const {
   }
   p.start_ms = *start;
   p.end_ms = p.start_ms + a.days * kDayMs;
+  if (p.end_ms > kLatestRfc3339Ms) {
+    return Refuse("--start and --days: the period would end after 9999-12-31T23:59:59.999Z");
+  }
   p.objective_percent = a.objective_percent.value_or(base.uptime_percent);
   p.min_coverage_percent = a.min_coverage_percent.value_or(base.min_coverage_percent);
   p.latency_p95_ms = base.latency_p95_ms;

@@ -96,6 +96,10 @@ TEST_F(ManageApiTest, FieldsAreCheckedByName) {
       {{{"component", 7}}, "field 'component': must be a string"},
       {{{"component", "shop"}, {"objective", "high"}}, "field 'objective': must be a number"},
       {{{"component", "shop"}, {"days", 400}}, "--days must be between 1 and 366"},
+      // Its end would print as "10000-01-06T00:00:00.000Z", which nothing reads back (fresh
+      // eyes, stop 67).
+      {{{"component", "shop"}, {"start", "9999-12-30T00:00:00Z"}, {"days", 7}},
+       "--start and --days: the period would end after 9999-12-31T23:59:59.999Z"},
       {{{"component", "shp"}}, "unknown component 'shp' in obsmon.yml (known: shop)"},
   };
   for (const auto& [body, message] : cases) {

@@ -26,6 +26,20 @@ TEST(TimeFormatTest, ParsesWhatPrometheusAccepts) {
   EXPECT_EQ(ParseTimestamp("1760400000.25"), 1'760'400'000'250);
 }
 
+// Instants RFC 3339 cannot write in UTC are refused, not printed back as "10000-01-01T..." or
+// "-001-12-31T..." (which nothing reads back; fresh eyes, stop 67).
+TEST(TimeFormatTest, RefusesInstantsOutsideYearsZeroToNineThousandNineHundredNinetyNine) {
+  EXPECT_EQ(ParseTimestamp("0000-01-01T00:00:00Z"), kEarliestRfc3339Ms);
+  EXPECT_EQ(ParseTimestamp("9999-12-31T23:59:59.999Z"), kLatestRfc3339Ms);
+  EXPECT_EQ(ParseTimestamp("9999-12-31T23:59:59.999+00:00"), kLatestRfc3339Ms);
+  EXPECT_EQ(FormatRfc3339(kEarliestRfc3339Ms), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(kLatestRfc3339Ms), "9999-12-31T23:59:59.999Z");
+  for (const char* out : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00",
+                          "9999-12-31T23:59:60Z", "0000-01-01T00:30:00+00:31"}) {
+    EXPECT_FALSE(ParseTimestamp(out).has_value()) << out;
+  }
+}
+
 TEST(TimeFormatTest, RefusesGarbage) {
   for (const char* bad : {"", "yesterday", "2025-13-01", "2025-10-14T25:00:00Z", "2025-10-14T",
                           "2025-10-14T00:00:00", "-5", "1e400", "2025-10-14T00:00:00Zjunk"}) {

@@ -63,11 +63,10 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
   };
   std::erase_if(live_reports_, gone);
   std::erase_if(live_report_bytes_, gone);
-  const AlertComponents alert_components = AlertComponentsOf(components);
+  alert_components_ = AlertComponentsOf(components);
   for (const auto& c : components) {
     objectives_[c.name] = c.objective;
     report_options_[c.name] = ReportOptionsFor(c);
-    report_options_[c.name].alert_components = alert_components;
     if (c.source) sources_[c.name] = SourceOptionsFor(c, coverage_tolerance);
   }
 }
@@ -172,6 +171,7 @@ Result<HttpBody> ApiBackendImpl::Report(const ReportQuery& q) {
   {
     MutexLock lock(mu_);
     options = report_options_[q.component];
+    options.alert_components = alert_components_;
     if (auto it = sources_.find(q.component); it != sources_.end()) source = it->second;
   }
   if (q.max_listed) options.max_listed = *q.max_listed;
@@ -269,7 +269,7 @@ Result<obsmon::Report> ApiBackendImpl::LiveReport(const std::string& name) {
   {
     MutexLock lock(mu_);
     request.health_probes = report_options_[name].health_probes;
-    request.alert_components = report_options_[name].alert_components;
+    request.alert_components = alert_components_;
   }
   const auto figures = uptime_.Get(name);
   request.now_ms = figures ? figures->computed_at_ms : clock_.NowMs();

@@ -95,6 +95,8 @@ class ApiBackendImpl final : public ApiBackend {
   mutable Mutex mu_;
   std::map<std::string, Objective> objectives_ GUARDED_BY(mu_);
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
+  // Every component's job, once (not a copy in each component's options: N x N).
+  AlertComponents alert_components_ GUARDED_BY(mu_);
   // Components with `source:`: their reports are read from that store (cmd/obsmon/store_report.h).
   std::map<std::string, source::SourceOptions> sources_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);

@@ -365,9 +365,7 @@ class SqliteReader final : public Reader {
                                          size_t limit) override {
     try {
       ReadTx tx(*db_);
-      SQLite::Statement q(*db_, kRecentSamplesSql);
-      q.bind(1, static_cast<int64_t>(from_ms));
-      q.bind(2, static_cast<int64_t>(to_ms));
+      SQLite::Statement q = RecentSamples(from_ms, to_ms);
       std::vector<Sample> out;
       std::string last_text;
       Labels last_labels;
@@ -400,9 +398,7 @@ class SqliteReader final : public Reader {
       ReadTx tx(*db_);
       // As AllSamples; the metric's name is asked about once a series, and an unwanted
       // series' rows are stepped over without being decoded.
-      SQLite::Statement q(*db_, kRecentSamplesSql);
-      q.bind(1, static_cast<int64_t>(from_ms));
-      q.bind(2, static_cast<int64_t>(to_ms));
+      SQLite::Statement q = RecentSamples(from_ms, to_ms);
       std::optional<int64_t> series;
       bool keep = false;
       std::string name;
@@ -962,6 +958,15 @@ class SqliteReader final : public Reader {
 
   void NoteStateError(Status s) {
     if (state_error_.ok()) state_error_ = std::move(s);
+  }
+
+  // Every sample with from_ms <= ts_ms < to_ms, by series then time (kRecentSamplesSql), for
+  // AllSamples and StreamRecentSeries.
+  SQLite::Statement RecentSamples(TimestampMs from_ms, TimestampMs to_ms) {
+    SQLite::Statement q(*db_, kRecentSamplesSql);
+    q.bind(1, static_cast<int64_t>(from_ms));
+    q.bind(2, static_cast<int64_t>(to_ms));
+    return q;
   }
 
   // After an exception a statement may be mid-step; reset them all so the connection's read

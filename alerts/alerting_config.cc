@@ -1,6 +1,7 @@
 #include "alerts/alerting_config.h"
 
 #include "core/bounded_read.h"
+#include "core/byte_size.h"
 
 namespace obsmon::alerts {
 
@@ -107,6 +108,20 @@ Result<AlertingConfig> ParseAlertingConfig(ConfigNode& node) {
       o->Error("need 0 < backoff_initial <= backoff_max");
     }
     o->CheckUnknownKeys();
+  }
+  if (auto h = node.Map("head")) {
+    if (auto v = h->Int("max_series")) {
+      if (*v < 1 || *v > 10'000'000) {
+        h->ErrorAt("max_series", "max_series must be between 1 and 10000000, got " +
+                                     std::to_string(*v));
+      } else {
+        c.head_max_series = static_cast<size_t>(*v);
+      }
+    }
+    if (auto v = ByteSizeInRange(*h, "max_point_bytes", int64_t{1} << 20, int64_t{1} << 40)) {
+      c.head_max_point_bytes = *v;
+    }
+    h->CheckUnknownKeys();
   }
   node.CheckUnknownKeys();
   if (node.errors()->errors().size() != before) {

@@ -17,6 +17,9 @@
 //       max_age: 24h                 # undelivered rows older than this are dropped (counted)
 //       backoff_initial: 1s
 //       backoff_max: 5m
+//     head:                          # the in-memory head the rules read (series_store.h)
+//       max_series: 200000           # new series beyond it are refused (counted)
+//       max_point_bytes: 256MiB      # history beyond it: the oldest points go first (counted)
 //
 // Secrets are read from their file or environment variable at each delivery (so rotation works)
 // and are never logged or stored in the outbox.
@@ -61,6 +64,11 @@ struct AlertingConfig {
   // The burn-rate alerts generated from each component's objective (`slo_alerts: false` keeps
   // their recording rules and drops the alerts).
   bool slo_alerts = true;
+  // The rules' in-memory head: how many series it holds, and how many bytes their points may
+  // take before the oldest go (as Prometheus's `storage.tsdb.retention.size` drops the oldest
+  // blocks). Each series' last 6 minutes are kept whatever the bytes (docs/alerts.md).
+  size_t head_max_series = 200'000;
+  int64_t head_max_point_bytes = int64_t{256} << 20;
 };
 
 // Reads the `alerting:` mapping. Every problem goes to node.errors() with its position; returns

@@ -23,7 +23,22 @@ constexpr size_t kPackedPoints = 48;
 }  // namespace
 
 SeriesStore::SeriesStore(SeriesStoreOptions options)
-    : options_(options), retention_ms_(options.retention_ms) {}
+    : options_(options), retention_ms_(options.retention_ms) {
+  enforce_above_ = options_.max_point_bytes;
+}
+
+void SeriesStore::SetLimits(size_t max_series, uint64_t max_point_bytes) {
+  WriterMutexLock lock(mu_);
+  options_.max_series = max_series;
+  options_.max_point_bytes = max_point_bytes;
+  enforce_above_ = max_point_bytes;
+  EnforceSizeLocked();
+}
+
+void SeriesStore::OnSizeRetention(SizeRetentionFn fn) {
+  WriterMutexLock lock(mu_);
+  on_size_retention_ = std::move(fn);
+}
 
 template <typename Fn>
 void SeriesStore::AppendSamplesLocked(const std::vector<Sample>& samples, Fn&& appended) {
@@ -239,11 +254,67 @@ size_t SeriesStore::SourceCount() const {
 }
 
 void SeriesStore::PushLocked(Entry& e, const Point& p) {
+  const uint64_t bytes_before = PointBytes(e);
   if (promql::IsStaleNaN(p.v)) e.newest_stale_ms = p.t;  // points come in time order
   e.tail.push_back(p);
   ++e.stored;
   TrimLocked(e);
   if (e.tail.size() >= kTailPoints) PackTail(e);
+  point_bytes_ = point_bytes_ - bytes_before + PointBytes(e);
+  if (options_.max_point_bytes > 0 && point_bytes_ > enforce_above_) EnforceSizeLocked();
+}
+
+uint64_t SeriesStore::PointBytes(const Entry& e) {
+  return e.tail.capacity() * sizeof(Point) + e.chunks.capacity() * sizeof(PointChunk) +
+         e.chunk_heap_bytes;
+}
+
+int64_t SeriesStore::SizeKeepFrom(const Entry& e) const {
+  const int64_t newest = e.tail.empty() ? INT64_MIN : e.tail.back().t;
+  int64_t from = 0;
+  return __builtin_sub_overflow(newest, options_.size_keep_ms, &from) ? INT64_MIN : from;
+}
+
+void SeriesStore::EnforceSizeLocked() {
+  const uint64_t bound = options_.max_point_bytes;
+  if (bound == 0 || point_bytes_ <= enforce_above_) return;
+  const uint64_t target = bound - bound / 10;
+  // Every chunk the bound may drop (wholly before its series' kept window), oldest first.
+  std::vector<std::pair<int64_t, size_t>> droppable;  // last_t, heap bytes
+  for (const auto& [labels, e] : series_) {
+    const int64_t keep_from = SizeKeepFrom(*e);
+    for (const PointChunk& c : e->chunks) {
+      if (c.last_t() >= keep_from) break;
+      if (c.last_t() >= e->visible_from) droppable.emplace_back(c.last_t(), c.heap_bytes());
+    }
+  }
+  std::sort(droppable.begin(), droppable.end());
+  uint64_t freed = 0;
+  int64_t floor = size_floor_ms_;
+  for (const auto& [last_t, bytes] : droppable) {
+    if (point_bytes_ - std::min(point_bytes_, freed) <= target) break;
+    freed += bytes;
+    floor = std::max(floor, last_t + 1);
+  }
+  if (floor > size_floor_ms_) {
+    size_floor_ms_ = floor;
+    ++size_retentions_;
+    const uint64_t dropped_before = size_dropped_points_;
+    for (auto& [labels, e] : series_) {
+      const int64_t from = std::min(floor, SizeKeepFrom(*e));
+      if (e->tail.empty() || e->visible_from >= from) continue;
+      const uint64_t bytes_before = PointBytes(*e);
+      const size_t live_before = e->stored - DeadCount(*e);
+      e->visible_from = from;
+      DropDeadChunks(*e);
+      size_dropped_points_ += live_before - (e->stored - DeadCount(*e));
+      point_bytes_ = point_bytes_ - bytes_before + PointBytes(*e);
+    }
+    if (on_size_retention_) {
+      on_size_retention_(floor, point_bytes_, size_dropped_points_ - dropped_before);
+    }
+  }
+  enforce_above_ = std::max(bound, point_bytes_ + bound / 10);
 }
 
 // Dead points sit at the front, and only in the first container (chunks wholly dead are
@@ -261,13 +332,32 @@ void SeriesStore::PackTail(Entry& e) {
   const auto live = std::lower_bound(e.tail.begin(), pack_end, e.visible_from,
                                      [](const Point& p, int64_t t) { return p.t < t; });
   e.stored -= static_cast<size_t>(live - e.tail.begin());  // dead ones are dropped, not packed
-  if (live != pack_end) e.chunks.push_back(PointChunk::Pack(&*live, &*pack_end));
+  if (live != pack_end) {
+    e.chunks.push_back(PointChunk::Pack(&*live, &*pack_end));
+    e.chunk_heap_bytes += e.chunks.back().heap_bytes();
+  }
   e.tail.erase(e.tail.begin(), pack_end);
+}
+
+void SeriesStore::DropDeadChunks(Entry& e) {
+  size_t n = 0;
+  while (n < e.chunks.size() && e.chunks[n].last_t() < e.visible_from) {
+    e.stored -= e.chunks[n].size();
+    e.chunk_heap_bytes -= e.chunks[n].heap_bytes();
+    ++n;
+  }
+  if (n == 0) return;
+  e.chunks.erase(e.chunks.begin(), e.chunks.begin() + static_cast<std::ptrdiff_t>(n));
+  // A history cut short (the byte bound, a lower retention) gives back its list's room too:
+  // an hour of a series' chunks leaves room for 128 at 56 bytes each.
+  if (e.chunks.capacity() > 2 * e.chunks.size() + 8) e.chunks.shrink_to_fit();
 }
 
 void SeriesStore::TrimLocked(Entry& e) {
   const int64_t retention = std::max(retention_ms_.load(), e.retention_ms);
   e.visible_from = std::max(e.visible_from, e.tail.back().t - retention);
+  // What the byte bound dropped stays dropped (history read back after it is not kept).
+  e.visible_from = std::max(e.visible_from, std::min(size_floor_ms_, SizeKeepFrom(e)));
   size_t max_points = options_.max_points_per_series;
   if (options_.min_point_spacing_ms > 0) {
     max_points =
@@ -292,10 +382,7 @@ void SeriesStore::TrimLocked(Entry& e) {
       if (!found) e.visible_from = std::max(e.visible_from, e.tail[index].t);
     }
   }
-  while (!e.chunks.empty() && e.chunks.front().last_t() < e.visible_from) {
-    e.stored -= e.chunks.front().size();
-    e.chunks.erase(e.chunks.begin());
-  }
+  DropDeadChunks(e);
 }
 
 void SeriesStore::Backfill(const std::vector<Sample>& samples) {
@@ -348,8 +435,11 @@ void SeriesStore::MergeHistoryLocked(const Labels& labels, std::vector<Point>& p
     }
   }
   // Rebuilt through the append path, so retention, max points and packing apply as usual.
+  point_bytes_ -= PointBytes(*e);
   e->chunks.clear();
   e->tail.clear();
+  e->chunk_heap_bytes = 0;
+  point_bytes_ += PointBytes(*e);  // the vectors keep their capacity
   e->stored = 0;
   e->visible_from = INT64_MIN;
   e->newest_stale_ms = INT64_MIN;
@@ -391,7 +481,13 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
     const int64_t cutoff = now_ms - std::max(base, entry->retention_ms);
     if (entry->tail.empty() || entry->tail.back().t < cutoff) dropped.push_back(entry.get());
   }
-  if (dropped.empty()) return;
+  // Once a cycle the bound is looked at afresh (kept windows that held the points over it
+  // may have moved on).
+  enforce_above_ = options_.max_point_bytes;
+  if (dropped.empty()) {
+    EnforceSizeLocked();
+    return;
+  }
   // First out of every source's last run (a probe run less often than the retention), while
   // the pointers are still valid.
   std::sort(dropped.begin(), dropped.end());
@@ -408,9 +504,11 @@ void SeriesStore::GarbageCollect(int64_t now_ms) {
       if (name_it->second.entries.empty()) by_name_.erase(name_it);
     }
     lookup_.erase(e->labels);
+    point_bytes_ -= PointBytes(*e);
     series_.erase(series_.find(e->labels));  // last: it owns the entry and its labels
   }
   ++series_dropped_;
+  EnforceSizeLocked();
 }
 
 namespace {
@@ -652,6 +750,11 @@ SeriesStoreStats SeriesStore::Stats() const {
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();
   s.unselected = unselected_.load();
+  s.max_series = options_.max_series;
+  s.max_point_bytes = options_.max_point_bytes;
+  s.size_retentions = size_retentions_;
+  s.size_dropped_points = size_dropped_points_;
+  s.size_floor_ms = size_floor_ms_;
   return s;
 }
 

@@ -4,13 +4,16 @@
 //
 // Thread-safe: Append() from any thread, Select() concurrently (a shared lock is held while
 // points are copied out). Memory is bounded by `retention_ms` (points older than the newest
-// append minus retention are dropped), `max_points_per_series` and `max_series`. A series keeps
+// append minus retention are dropped), `max_points_per_series`, `max_series` and, over all
+// series, `max_point_bytes` (the oldest points go first, as Prometheus's size-based retention
+// drops its oldest blocks; each series' last `size_keep_ms` stays). A series keeps
 // its newest points plain (what rules read most) and packs older ones (point_chunk.h): 3 to 4
 // KiB for 15 minutes of a probe's `up` at 1 s instead of 14.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +44,15 @@ struct SeriesStoreOptions {
   int64_t min_point_spacing_ms = 100;
   // Beyond it new series are refused and counted. About 1 KB a series (labels and index).
   size_t max_series = 200'000;
+  // The bytes all series' points may take (what Stats().point_bytes counts). Past it the
+  // oldest points of any series are dropped until the points take 90 % of it; 0: no bound.
+  // A rule reading further back than the head then holds sees only what is left, as a
+  // Prometheus query over data its size retention dropped.
+  uint64_t max_point_bytes = uint64_t{256} << 20;
+  // What the byte bound never drops: each series' newest point and the points less than this
+  // older than it (the 5-minute lookback and a cycle's slack), so instant queries and short
+  // ranges go on as before while long ranges are cut.
+  int64_t size_keep_ms = 6 * 60'000;
 };
 
 struct SeriesStoreStats {
@@ -55,6 +67,13 @@ struct SeriesStoreStats {
   uint64_t out_of_order = 0;    // appends older than the series' newest point, dropped
   uint64_t refused_series = 0;  // new series refused because max_series was reached
   uint64_t unselected = 0;      // samples not kept because no rule selects their metric
+  size_t max_series = 0;        // the limits in force (SetLimits)
+  uint64_t max_point_bytes = 0;
+  // How often max_point_bytes dropped the oldest points, how many live points it dropped, and
+  // the time before which they went (INT64_MIN: never).
+  uint64_t size_retentions = 0;
+  uint64_t size_dropped_points = 0;
+  int64_t size_floor_ms = INT64_MIN;
 };
 
 // Where the series a rule writes at one place of its result was found last time, so that its
@@ -142,6 +161,15 @@ class SeriesStore final : public promql::Querier {
   // own output) is always kept.
   void SetSelectedNames(std::optional<std::unordered_set<std::string>> names);
 
+  // The limits from the config (alerting.head), at start and at each reload. A lower
+  // max_series refuses new series until the count is under it (none is dropped); a lower
+  // max_point_bytes drops the oldest points at once.
+  void SetLimits(size_t max_series, uint64_t max_point_bytes);
+  // Called (under the store's lock: it must not call back) each time max_point_bytes drops
+  // points: the time before which they went, the points' bytes after, live points dropped.
+  using SizeRetentionFn = std::function<void(int64_t floor_ms, uint64_t bytes, uint64_t dropped)>;
+  void OnSizeRetention(SizeRetentionFn fn);
+
   // Keeps at least `ms` of history from now on (never lowers it).
   void RequireRetention(int64_t ms);
   int64_t retention_ms() const { return retention_ms_; }
@@ -178,6 +206,7 @@ class SeriesStore final : public promql::Querier {
     // The time of the newest stale marker ever appended (never lowered): a range read after
     // it holds none, and ForEachSeries need not look at each point for one.
     int64_t newest_stale_ms = INT64_MIN;
+    size_t chunk_heap_bytes = 0;  // the chunks' heap_bytes() summed (PointBytes)
   };
   struct Source {
     std::vector<Entry*> last_run;  // sorted by address
@@ -233,6 +262,15 @@ class SeriesStore final : public promql::Querier {
   void MergeHistoryLocked(const Labels& labels, std::vector<promql::Point>& points) REQUIRES(mu_);
   static size_t DeadCount(const Entry& e);
   static void PackTail(Entry& e);
+  // Drops the chunks wholly older than visible_from.
+  static void DropDeadChunks(Entry& e);
+  // What a series' points hold allocated (Stats().point_bytes is the sum over series).
+  static uint64_t PointBytes(const Entry& e);
+  // The oldest point the byte bound may not drop for this series (its newest - size_keep_ms).
+  int64_t SizeKeepFrom(const Entry& e) const;
+  // Past max_point_bytes, drops the oldest points of all series until their bytes are 90 % of
+  // it (or only the kept windows are left), by raising size_floor_ms_.
+  void EnforceSizeLocked() REQUIRES(mu_);
 
   SeriesStoreOptions options_;
   mutable SharedMutex mu_;
@@ -259,6 +297,15 @@ class SeriesStore final : public promql::Querier {
   std::atomic<uint64_t> refused_series_{0};
   uint64_t series_dropped_ GUARDED_BY(mu_) = 0;  // series dropped ever (RuleSeriesHint)
   std::atomic<uint64_t> unselected_{0};
+  // The points' bytes (PointBytes summed), kept as they change; EnforceSizeLocked runs when
+  // they pass enforce_above_ (max_point_bytes, or 10 % over what it could not drop last time,
+  // so that a head held up by its kept windows is not searched on every append).
+  uint64_t point_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t enforce_above_ GUARDED_BY(mu_) = 0;
+  int64_t size_floor_ms_ GUARDED_BY(mu_) = INT64_MIN;
+  uint64_t size_retentions_ GUARDED_BY(mu_) = 0;
+  uint64_t size_dropped_points_ GUARDED_BY(mu_) = 0;
+  SizeRetentionFn on_size_retention_ GUARDED_BY(mu_);
   // nullopt: every name.
   std::optional<std::unordered_set<std::string>> selected_names_ GUARDED_BY(mu_);
 };

@@ -9,7 +9,7 @@
 #include "core/duration.h"
 #include "core/label_selector.h"
 #include "core/up_series.h"
-#include "config/byte_size.h"
+#include "core/byte_size.h"
 #include "config/web_config.h"
 #include "config/digest_config.h"
 #include "config/period_config.h"

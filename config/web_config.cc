@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "config/byte_size.h"
+#include "core/byte_size.h"
 #include "core/bounded_read.h"
 #include "core/header_secret.h"
 

@@ -1,6 +1,7 @@
 #include "cmd/obsmon/alerting_runtime.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <span>
 
@@ -8,7 +9,9 @@
 #include "alerts/promql_value.h"
 #include "alerts/rule_file.h"
 #include "alerts/selected_metrics.h"
+#include "core/byte_size.h"
 #include "core/duration.h"
+#include "core/time_format.h"
 #include "config/slo_rules.h"
 #include "storage/storage.h"
 
@@ -93,7 +96,23 @@ constexpr int64_t kDigestPollMs = 60'000;
 }  // namespace
 
 AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
-    : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {}
+    : clock_(clock), log_(std::move(log)), series_(SeriesOptions()) {
+  // The first time the byte bound drops points, then at most every 10 minutes with what it
+  // dropped since: a head over its bound drops a little at every evaluation.
+  series_.OnSizeRetention([this, last = std::optional<std::chrono::steady_clock::time_point>(),
+                           dropped = uint64_t{0}](int64_t floor_ms, uint64_t bytes,
+                                                  uint64_t now_dropped) mutable {
+    dropped += now_dropped;
+    const auto now = std::chrono::steady_clock::now();
+    if (last && now - *last < std::chrono::minutes(10)) return;
+    last = now;
+    log_->warn("alerting: the rules' head reached alerting.head.max_point_bytes; {} points "
+               "older than {} dropped (oldest first; {} of points held). Rules reading further "
+               "back see only what is left (docs/alerts.md)",
+               dropped, FormatRfc3339(floor_ms), FormatByteSize(static_cast<int64_t>(bytes)));
+    dropped = 0;
+  });
+}
 
 Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
     const Config& config, const Clock& clock, std::shared_ptr<spdlog::logger> log,
@@ -185,6 +204,8 @@ void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replace
   }
   auto selected = alerts::SelectedMetricNames(prepared.groups);
   series_.SetSelectedNames(selected);
+  series_.SetLimits(delivery.head_max_series,
+                    static_cast<uint64_t>(delivery.head_max_point_bytes));
   rules_ = std::make_unique<alerts::RuleManager>(ro, std::move(prepared.groups));
   if (Status s = rules_->RestoreState(); !s.ok()) {
     log_->warn("cannot restore alert state: {}", s.message());
@@ -369,8 +390,24 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const alerts::SeriesStoreStats
               "labels, the indexes that find them (estimated from their sizes).",
               T::Gauge, static_cast<double>(st.index_bytes)),
           one("obsmon_rule_head_refused_series_total",
-              "New series not kept because the head held its maximum (200,000).", T::Counter,
+              "New series not kept because the head held alerting.head.max_series.", T::Counter,
               static_cast<double>(st.refused_series)),
+          one("obsmon_rule_head_max_series", "alerting.head.max_series: the series the head "
+              "may hold.", T::Gauge, static_cast<double>(st.max_series)),
+          one("obsmon_rule_head_max_point_bytes", "alerting.head.max_point_bytes: past it the "
+              "oldest points are dropped.", T::Gauge, static_cast<double>(st.max_point_bytes)),
+          one("obsmon_rule_head_size_retentions_total",
+              "Times the head dropped its oldest points to stay under "
+              "alerting.head.max_point_bytes.",
+              T::Counter, static_cast<double>(st.size_retentions)),
+          one("obsmon_rule_head_size_dropped_points_total",
+              "Points dropped to stay under alerting.head.max_point_bytes.", T::Counter,
+              static_cast<double>(st.size_dropped_points)),
+          one("obsmon_rule_head_size_floor_timestamp_seconds",
+              "Points older than this were dropped to stay under alerting.head.max_point_bytes "
+              "(0: none was).",
+              T::Gauge,
+              st.size_floor_ms == INT64_MIN ? 0.0 : static_cast<double>(st.size_floor_ms) / 1e3),
           one("obsmon_rule_head_unselected_samples_total",
               "Probe samples not kept because no rule selects their metric name.", T::Counter,
               static_cast<double>(st.unselected)),

@@ -59,6 +59,41 @@ webhooks:
   EXPECT_NE(all.find("colour"), std::string::npos) << all;
 }
 
+TEST(AlertingConfigTest, TheHeadsLimitsAreReadAndCheckedWhereTheyAreWritten) {
+  YAML::Node n = YAML::Load("head: {max_series: 5000, max_point_bytes: 64MiB}\n");
+  ConfigErrors errors;
+  ConfigNode node(n, "obsmon.yml", &errors);
+  auto c = ParseAlertingConfig(node);
+  ASSERT_TRUE(c.ok()) << errors.ToString();
+  EXPECT_EQ(c->head_max_series, 5000u);
+  EXPECT_EQ(c->head_max_point_bytes, int64_t{64} << 20);
+
+  YAML::Node defaults = YAML::Load("evaluation_interval: 30s\n");
+  ConfigNode dnode(defaults, "obsmon.yml", &errors);
+  auto d = ParseAlertingConfig(dnode);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->head_max_series, 200'000u);
+  EXPECT_EQ(d->head_max_point_bytes, int64_t{256} << 20);
+
+  YAML::Node bad = YAML::Load(R"(evaluation_interval: 30s
+head:
+  max_series: 0
+  max_point_bytes: 100KB
+  max_points: 5
+)");
+  ConfigErrors bad_errors;
+  ConfigNode bnode(bad, "obsmon.yml", &bad_errors);
+  EXPECT_FALSE(ParseAlertingConfig(bnode).ok());
+  const std::string all = bad_errors.ToString();
+  EXPECT_NE(all.find("obsmon.yml:3:15: max_series must be between 1 and 10000000, got 0"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("obsmon.yml:4:20: max_point_bytes must be between 1MiB and 1TiB, got "
+                     "'100KB'"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("obsmon.yml:5:"), std::string::npos) << all;
+  EXPECT_NE(all.find("max_points"), std::string::npos) << all;
+}
+
 }  // namespace
 // Issue 13: `bearer_token_file: /dev/zero` made the notifier read until the heap was exhausted.
 TEST(AlertingConfigTest, DeviceAsSecretFileIsRefusedWhereItIsNamed) {

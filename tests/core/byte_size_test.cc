@@ -1,6 +1,6 @@
 // Sizes in the config as Prometheus writes them: every unit, and the numbers that do not fit
 // refused rather than wrapped.
-#include "config/byte_size.h"
+#include "core/byte_size.h"
 
 #include <gtest/gtest.h>
 

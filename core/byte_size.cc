@@ -1,4 +1,4 @@
-#include "config/byte_size.h"
+#include "core/byte_size.h"
 
 #include <array>
 #include <utility>

@@ -4,12 +4,20 @@
 #
 #   bench/scrape_memory.sh                 # SERIES=40000 TARGETS=2 INTERVAL=5 MINUTES=10
 #   OBSMON_BINARIES="/tmp/old/obsmon build/obsmon" bench/scrape_memory.sh   # two builds at once
+#   RULE_RANGE=1h HEAD_BOUNDS="1TiB 128MiB" OBSMON_BINARIES="build/obsmon build/obsmon" \
+#     MINUTES=30 bench/scrape_memory.sh    # the rules' head: an hour of every series, bounded
 #
 # Set-up (127.0.0.1, free ports): TARGETS python3 targets, each exposing SERIES gauges
 # `bench_metric{i,pod,code}` whose values change at every request (so no store keeps them as one
 # repeated value); each obsmon of OBSMON_BINARIES (default: this tree's build/obsmon) scrapes every
 # target every INTERVAL seconds with one `scrape` probe per target into its own fresh database,
 # and a Prometheus scrapes the same targets at the same interval into its own fresh TSDB.
+#
+# RULE_RANGE (a PromQL range such as 1h; default none): every obsmon and the Prometheus evaluate
+# `max_over_time(bench_metric{i="0"}[RULE_RANGE])` every INTERVAL, which makes obsmon's rules'
+# head keep that range of every bench_metric series (it keeps a metric's history by name).
+# HEAD_BOUNDS: each obsmon's alerting.head.max_point_bytes, in the order of OBSMON_BINARIES
+# (default: unset, 256MiB); obsmon_rule_head_point_bytes is printed beside each RSS.
 #
 # Every 30 s: each process's RSS (VmRSS, /proc). At the end: each one's kernel high-water mark
 # (VmHWM, which sees the peaks between samples) and RSS as ratios to Prometheus's, and the
@@ -23,6 +31,8 @@ TARGETS=${TARGETS:-2}
 INTERVAL=${INTERVAL:-5}
 MINUTES=${MINUTES:-10}
 read -r -a BINARIES <<< "${OBSMON_BINARIES:-$ROOT/build/obsmon}"
+RULE_RANGE=${RULE_RANGE:-}
+read -r -a HEAD_BOUNDS <<< "${HEAD_BOUNDS:-}"
 for b in "${BINARIES[@]}"; do [ -x "$b" ] || { echo "not executable: $b" >&2; exit 2; }; done
 command -v prometheus > /dev/null || { echo "needs prometheus (apt-get install prometheus)" >&2; exit 2; }
 
@@ -65,15 +75,33 @@ for ((t = 0; t < TARGETS; t++)); do
 done
 for p in "${target_ports[@]}"; do ready "127.0.0.1:$p/metrics"; done
 
+if [ -n "$RULE_RANGE" ]; then
+  cat > "$dir/rules.yml" <<YML
+groups:
+  - name: head
+    rules:
+      - record: bench:first:max
+        expr: max_over_time(bench_metric{i="0"}[$RULE_RANGE])
+YML
+fi
+
 # obsmon: one scrape probe per target, each daemon in its own directory.
-names=() obsmon_pids=() obsmon_dbs=()
+names=() obsmon_pids=() obsmon_dbs=() obsmon_ports=()
 for ((k = 0; k < ${#BINARIES[@]}; k++)); do
   d="$dir/obsmon$k"
   mkdir -p "$d"
   port=$(free_port)
+  obsmon_ports+=("$port")
   {
     echo "listen: 127.0.0.1:$port"
     echo "storage: {path: $d/obsmon.db}"
+    if [ -n "$RULE_RANGE" ]; then
+      echo "rule_files: [$dir/rules.yml]"
+      echo "alerting:"
+      echo "  evaluation_interval: ${INTERVAL}s"
+      echo "  slo_alerts: false"
+      if [ -n "${HEAD_BOUNDS[$k]:-}" ]; then echo "  head: {max_point_bytes: ${HEAD_BOUNDS[$k]}}"; fi
+    fi
     echo "components:"
     echo "  - name: bench"
     echo "    labels: {job: bench}"
@@ -94,7 +122,9 @@ done
 # Prometheus: the same targets, the same interval.
 prom_port=$(free_port)
 {
-  echo "global: {scrape_interval: ${INTERVAL}s, scrape_timeout: $((INTERVAL - 1))s}"
+  echo "global: {scrape_interval: ${INTERVAL}s, scrape_timeout: $((INTERVAL - 1))s," \
+       "evaluation_interval: ${INTERVAL}s}"
+  if [ -n "$RULE_RANGE" ]; then echo "rule_files: [$dir/rules.yml]"; fi
   echo "scrape_configs:"
   echo "  - job_name: bench"
   echo "    static_configs:"
@@ -115,12 +145,18 @@ for ((k = 0; k < ${#BINARIES[@]}; k++)); do echo "obsmon$k: ${BINARIES[$k]}"; do
 echo "prometheus: $(prometheus --version 2>&1 | head -1)"
 printf '%8s' "minute"
 for n in "${all_names[@]}"; do printf ' %14s' "$n RSS MB"; done
+for n in "${names[@]}"; do printf ' %16s' "$n head MB"; done
 echo
+head_mb() {  # obsmon's obsmon_rule_head_point_bytes in MB
+  curl -s "127.0.0.1:$1/metrics" |
+    awk '$1 == "obsmon_rule_head_point_bytes" {printf "%.1f", $2 / 1048576; f = 1} END {if (!f) printf "-"}'
+}
 end=$(($(date +%s) + MINUTES * 60))
 start=$(date +%s)
 while :; do
   printf '%8.1f' "$(echo "($(date +%s) - $start) / 60" | bc -l)"
   for p in "${all_pids[@]}"; do printf ' %14.1f' "$(echo "$(status_kb "$p" VmRSS) / 1024" | bc -l)"; done
+  for p in "${obsmon_ports[@]}"; do printf ' %16s' "$(head_mb "$p")"; done
   echo
   [ "$(date +%s)" -ge "$end" ] && break
   sleep 30
@@ -145,6 +181,11 @@ for ((k = 0; k < ${#BINARIES[@]}; k++)); do
   scrapes=$(curl -s "$(grep -o '127.0.0.1:[0-9]*' "$dir/obsmon$k/obsmon.yml" | head -1)/metrics" |
     awk '/^obsmon_probe_runs_total/ && /result="failure"/ {s += $NF} END {printf "%d", s}')
   echo "obsmon$k: $got of $want series stored; failed scrapes: $scrapes"
+  if [ -n "$RULE_RANGE" ]; then
+    curl -s "127.0.0.1:${obsmon_ports[$k]}/metrics" | awk -v n="obsmon$k" '
+      $1 ~ /^obsmon_rule_head_(points|point_bytes|max_point_bytes|size_retentions_total|size_floor_timestamp_seconds)$/ {
+        printf "  %s %s %s\n", n, $1, $2 }'
+  fi
 done
 got=$(curl -s "127.0.0.1:$prom_port/api/v1/query" --data-urlencode 'query=count(bench_metric)' |
   python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)')

@@ -22,16 +22,6 @@ double RealNowSeconds() {
       .count();
 }
 
-// Sets an environment variable for the obsmon this test starts, and unsets it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 TEST(OpsClockSpeedTest, ProbesRunAndAreStampedTwentyTimesFasterThanRealTime) {
   ScratchDir dir;
   HealthTarget target;

@@ -172,16 +172,6 @@ TEST(OpsHeadBoundTest, AReadBackLargerThanTheBoundKeepsTheNewestPointsThroughRel
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
-// Sets an environment variable for the obsmon this test starts, and unsets it after.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
 // A head that grows while scrapes come in: 100 series scraped at 1 s, the clock 20 times real
 // time (OBSMON_CLOCK_SPEED) so that the hour the rules read fills in three real minutes. The
 // target serves the number of each scrape as every series' value, so the points the rules read

@@ -104,6 +104,17 @@ inline std::string HealthComponentYaml(const std::string& name, int port,
          extra_probe_keys;
 }
 
+// Sets an environment variable for the obsmons a test starts (they inherit it), and unsets it
+// after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
 // Starts `obsmon run --config <config> <extra...>`; `port` gets its HTTP port once it listens
 // (0 when it never did, e.g. because it refused to start).
 inline std::unique_ptr<Subprocess> StartObsmon(

@@ -189,7 +189,15 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   auto after = now.begin();
   while (before != src.last_run.end() || after != now.end()) {
     if (after == now.end() || (before != src.last_run.end() && *before < *after)) {
-      if (--(*before)->run_sources == 0) EndLocked(**before, run_ts_ms);
+      // A series of a metric the rules no longer read is missing from the run because the
+      // head did not keep it, not because the target dropped it: no end. One put there came
+      // back with the metric at the next reload that read it, over the run's real sample at
+      // the same time (a point missing per reload; fresh eyes, stop 68).
+      Entry& gone = **before;
+      if (--gone.run_sources == 0 &&
+          (!selected_names_ || selected_names_->count(gone.labels.Get("__name__")))) {
+        EndLocked(gone, run_ts_ms);
+      }
       ++before;
     } else if (before == src.last_run.end() || *after < *before) {
       ++(*after)->run_sources;

@@ -164,8 +164,34 @@ void ProbeRunner::Deliver(const ScheduledProbe& probe, RunOutcome& outcome,
   }
   outcome.state_epoch = state_epoch;
   if (sinks_.empty()) return;
+  size_t parity = 0;
+  {
+    MutexLock lock(delivery_mu_);
+    parity = delivery_generation_ & 1;
+    ++deliveries_[parity];
+  }
+  // Ended however the sinks return (one may throw).
+  struct Ended {
+    ProbeRunner& runner;
+    size_t parity;
+    ~Ended() {
+      MutexLock lock(runner.delivery_mu_);
+      if (--runner.deliveries_[parity] == 0) runner.delivery_done_.notify_all();
+    }
+  } ended{*this, parity};
   for (size_t i = 0; i + 1 < sinks_.size(); ++i) sinks_[i]->OnRun(outcome);
   sinks_.back()->TakeRun(outcome);  // last: it may take what it keeps from the outcome
+}
+
+void ProbeRunner::AwaitDeliveriesUnderWay() {
+  MutexLock one(await_mu_);
+  MutexLock lock(delivery_mu_);
+  const size_t old = delivery_generation_ & 1;
+  ++delivery_generation_;
+  delivery_done_.wait(lock.native(), [&] {
+    delivery_mu_.AssertHeld();  // the predicate runs with the lock held
+    return deliveries_[old] == 0;
+  });
 }
 
 ProbeRunner::RunningMark::RunningMark(ProbeRunner& runner, TimestampMs at)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -101,6 +102,11 @@ class ProbeRunner {
   void SetStopPending(std::function<bool()> pending) { stop_pending_ = std::move(pending); }
   // Runs that ended after Cancel() short of their timeouts, and were not delivered.
   uint64_t AbandonedRuns() const { return abandoned_runs_.load(std::memory_order_relaxed); }
+  // Returns once every delivery to the sinks that began before the call has ended: a sink that
+  // changes what it keeps (the rules' head selecting a new metric) and then reads the rest back
+  // from storage needs each run that reached it before the change to have reached storage too
+  // (the storage sink comes last). One caller at a time.
+  void AwaitDeliveriesUnderWay();
 
  private:
   // A run started at `at` is running while its mark lives (EarliestRunningStart()); the mark
@@ -136,6 +142,13 @@ class ProbeRunner {
   static constexpr int64_t kNeverCancelled = std::numeric_limits<int64_t>::max();
   std::atomic<int64_t> cancelled_at_ns_{kNeverCancelled};
   std::atomic<uint64_t> abandoned_runs_{0};
+  // Deliveries under way, counted by the parity of the generation they began in; the waiter
+  // flips the generation and waits for the old one's count to reach 0.
+  Mutex delivery_mu_;
+  std::condition_variable delivery_done_;
+  uint64_t delivery_generation_ GUARDED_BY(delivery_mu_) = 0;
+  size_t deliveries_[2] GUARDED_BY(delivery_mu_) = {0, 0};
+  Mutex await_mu_;  // one AwaitDeliveriesUnderWay at a time
   mutable Mutex running_mu_;
   // One entry per running run (a few per worker at most: a batch's runs).
   std::vector<TimestampMs> running_starts_ GUARDED_BY(running_mu_);

@@ -223,6 +223,17 @@ void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replace
   const bool nothing_new =
       !first && (!before || (selected && std::all_of(selected->begin(), selected->end(), was_kept)));
   if (!nothing_new) {
+    // The runs that reached the head while it did not keep these metrics are read back with
+    // the rest, so they must be in storage: a run's samples reach the head before storage, and
+    // the writer commits once a second, so the last second's runs were missing from every
+    // series of a metric a reload selected (fresh eyes, stop 68). The new selection is in force
+    // already: a run after this point appends its samples itself.
+    if (read_back_barrier_) {
+      if (Status s = read_back_barrier_(); !s.ok()) {
+        log_->warn("alerting: the runs of the last second may be missing from the history read "
+                   "back for the rules ({})", s.message());
+      }
+    }
     Backfill([&](const std::string& name) { return now_kept(name) && !was_kept(name); });
   }
   backfilled_ = true;
@@ -358,6 +369,11 @@ Status AlertingRuntime::Reload(const Config& config) {
   std::unique_ptr<alerts::RuleManager> old = StopRules();
   StartRules(std::move(*prepared), old.get());
   return Status::Ok();
+}
+
+void AlertingRuntime::SetReadBackBarrier(std::function<Status()> barrier) {
+  MutexLock lock(mu_);
+  read_back_barrier_ = std::move(barrier);
 }
 
 std::string AlertingRuntime::ActiveAlertsJson() const {

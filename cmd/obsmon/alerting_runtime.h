@@ -64,6 +64,11 @@ class AlertingRuntime final : public ResultSink {
   // it resolves then, not after the 5m lookback. Call once the scheduler runs `config`'s probes.
   void EndRemovedProbes(const Config& config);
 
+  // What a reload runs before it reads back the history of metrics the rules did not read
+  // before: returns once every probe run the head saw is committed (or says why not). Until
+  // it is set (the first start, before probes run) nothing is awaited.
+  void SetReadBackBarrier(std::function<Status()> barrier);
+
   std::string ActiveAlertsJson() const;
   // ALERTS, ALERTS_FOR_STATE, rule and outbox counters, collected now. Collected under the same
   // lock a reload takes to replace the rules: the rule manager's and outbox's collectables read
@@ -105,6 +110,7 @@ class AlertingRuntime final : public ResultSink {
   std::vector<std::unique_ptr<alerts::Notifier>> notifiers_ GUARDED_BY(mu_);
   std::unique_ptr<alerts::Outbox> outbox_ GUARDED_BY(mu_);
   std::unique_ptr<alerts::RuleManager> rules_ GUARDED_BY(mu_);
+  std::function<Status()> read_back_barrier_ GUARDED_BY(mu_);
   // Posts the periods' Day N comments and final assessments through outbox_ (docs/digest.md).
   std::unique_ptr<DigestPoster> digests_ GUARDED_BY(mu_);
   // The generated SLO burn-rate alerts that are on: labels of obsmon_slo_alert_rule_info.

@@ -114,6 +114,12 @@ class Daemon::Impl {
     backend_.SetHealth(health_.get(), [this] { return HealthFailure(); });
     runner_.set_batch_in_flight_per_server(
         static_cast<size_t>(config_.batch_in_flight_per_server));
+    // A reload whose rules read a metric the head did not keep reads its history back from
+    // storage: first every run that reached the head before is to be committed.
+    alerting_->SetReadBackBarrier([this] {
+      runner_.AwaitDeliveriesUnderWay();
+      return writer_->Flush();
+    });
   }
 
   std::string MetricsText() {

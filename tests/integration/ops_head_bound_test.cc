@@ -229,5 +229,69 @@ TEST(OpsHeadBoundTest, AHeadGrowingUnderScrapesDropsOnlyItsOldestPoints) {
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
+// A reload whose rules read a metric the head did not keep reads its history back from storage.
+// The scrape just before the reload had not been committed yet (the writer commits once a
+// second) when it was read back, and the head had not kept it (no rule read it then): one point
+// was missing from every series, for as long as the rules' range (fresh eyes, stop 68). The
+// target serves the number of each scrape as the value of both metrics, so any missing scrape
+// shows as a gap between the oldest and the newest value.
+TEST(OpsHeadBoundTest, AReloadThatSelectsANewMetricKeepsEveryScrapeOfIt) {
+  const ClosedLoopbackPort closed;
+  ScratchDir dir;
+  TestHttpServer target;
+  std::atomic<int64_t> served{0};
+  target.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    const std::string n = std::to_string(++served);
+    std::string body = "# TYPE m gauge\n# TYPE m2 gauge\n";
+    for (int i = 0; i < 20; ++i) {
+      body += "m{i=\"" + std::to_string(i) + "\"} " + n + "\nm2{i=\"" + std::to_string(i) +
+              "\"} " + n + "\n";
+    }
+    res.set_content(body, "text/plain; version=0.0.4");
+  });
+  ASSERT_GT(target.Start(), 0);
+  // Gap: over every series, the scrapes between its oldest and newest point that it lacks.
+  auto gap_rule = [](const std::string& name, const std::string& metric) {
+    return "      - alert: " + name + "\n        expr: max(max_over_time(" + metric +
+           "[1h]) - min_over_time(" + metric + "[1h]) + 1 - count_over_time(" + metric +
+           "[1h]))\n";
+  };
+  const std::string head = "groups:\n  - name: gaps\n    interval: 1s\n    rules:\n";
+  WriteWholeFile(dir.File("rules.yml"), head + gap_rule("GapM", "m"));
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 Config(dir, "256MiB", closed.port(),
+                        "      - {name: metrics, kind: scrape, url: \"http://127.0.0.1:" +
+                            std::to_string(target.port()) +
+                            "/metrics\", interval: 200ms, timeout: 150ms}\n"));
+  int port = 0;
+  auto obsmon = StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  ASSERT_NE(port, 0) << obsmon->Output();
+  // Several reloads, each adding a metric's rule or taking it away again, between scrapes.
+  for (int round = 0; round < 5; ++round) {  // the last one adds m2
+    std::this_thread::sleep_for(1500ms);
+    WriteWholeFile(dir.File("rules.yml"), head + gap_rule("GapM", "m") +
+                                              (round % 2 == 0 ? gap_rule("GapM2", "m2") : ""));
+    obsmon->Signal(SIGHUP);
+  }
+  std::this_thread::sleep_for(3s);
+  std::map<std::string, double> v;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        v = AlertValues(port);
+        return v.size() == 2;
+      },
+      20s))
+      << obsmon->Output();
+  EXPECT_EQ(v["GapM"], 0) << "scrapes of m missing from the head";
+  EXPECT_EQ(v["GapM2"], 0) << "scrapes of m2 missing from the head after the reload";
+  // Not a failed scrape (the target counts the scrapes it answered): labels in name order.
+  EXPECT_EQ(MetricValue(MetricsText(port), "obsmon_probe_runs_total",
+                        "probe=\"metrics\",result=\"failure\"")
+                .value_or(0),
+            0);
+  obsmon->Signal(SIGTERM);
+  EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
+}
+
 }  // namespace
 }  // namespace obsmon::testing

@@ -142,6 +142,27 @@ TEST(SeriesStoreStalenessTest, UnselectedMetricsAreNeitherKeptNorTracked) {
   EXPECT_TRUE(Query(store, "up", kT0 + 1000).empty());
 }
 
+// A reload that stops reading a metric leaves its series out of the next runs because the head
+// does not keep them, not because the target dropped them: no end is put there (none is sent to
+// storage either). One was, and when a later reload read the metric again, the run's real sample
+// read back from storage met the marker at the same time and lost (fresh eyes, stop 68).
+TEST(SeriesStoreStalenessTest, ASeriesOfAMetricNoLongerReadIsNotEnded) {
+  SeriesStore store;
+  store.SetSelectedNames(std::unordered_set<std::string>{"up", "queue_depth"});
+  store.AppendRun("p", {Up("a", kT0, 1), {"queue_depth", {}, kT0, 7}}, kT0, 1000);
+  store.SetSelectedNames(std::unordered_set<std::string>{"up"});
+  store.AppendRun("p", {Up("a", kT0 + 1000, 1), {"queue_depth", {}, kT0 + 1000, 8}}, kT0 + 1000,
+                  1000);
+  EXPECT_TRUE(store.TakeEnds().empty());
+  // Read again, with the run the head did not keep read back from storage.
+  store.SetSelectedNames(std::unordered_set<std::string>{"up", "queue_depth"});
+  store.Backfill({{"queue_depth", {}, kT0, 7}, {"queue_depth", {}, kT0 + 1000, 8}});
+  EXPECT_EQ(Query(store, "count_over_time(queue_depth[1m])", kT0 + 1500),
+            std::vector<std::string>{"=2.000000"});
+  EXPECT_EQ(Query(store, "queue_depth", kT0 + 1500),
+            std::vector<std::string>{"{__name__=\"queue_depth\"}=8.000000"});
+}
+
 TEST(SeriesStoreStalenessTest, ARenamedProbeWritingTheSameSeriesIsNotEnded) {
   // A component renamed by a reload: its probe is a new source, but its `up{job,instance,probe}`
   // is the same series. Its first run comes before the old source's end is due: no end, so no

@@ -1,7 +1,6 @@
 #include "alerts/point_chunk.h"
 
 #include <bit>
-#include <cstring>
 
 namespace obsmon::alerts {
 
@@ -53,9 +52,15 @@ PointChunk PointChunk::Pack(const Point* first, const Point* last) {
       PutVarint(dod, &buf);
     }
     if (changed) {
-      uint8_t raw[8];
-      std::memcpy(raw, &bits, 8);
-      buf.insert(buf.end(), raw, raw + 8);
+      // The bytes of the XOR with the last value between its zero bytes, after one byte that
+      // counts the zero bytes on each side (as Prometheus's chunks keep the XOR's meaningful
+      // bits, byte-aligned here): a counter's step or a gauge of whole numbers differs from the
+      // last value in 2 or 3 bytes of the 8.
+      const uint64_t x = bits ^ prev_bits;
+      const int lead = std::countl_zero(x) / 8;
+      const int trail = std::countr_zero(x) / 8;
+      buf.push_back(static_cast<uint8_t>(lead << 3 | trail));
+      for (int i = trail; i < 8 - lead; ++i) buf.push_back(static_cast<uint8_t>(x >> (8 * i)));
     }
     prev_t = p->t;
     prev_delta = delta;
@@ -87,9 +92,13 @@ void PointChunk::Walk(Fn&& fn) const {
     delta = static_cast<int64_t>(static_cast<uint64_t>(delta) + static_cast<uint64_t>(UnZigZag(dod)));
     p.t = static_cast<int64_t>(static_cast<uint64_t>(p.t) + static_cast<uint64_t>(delta));
     if (head & kValueChanged) {
-      if (end - in < 8) return;  // only a corrupt chunk; Pack never writes one
-      std::memcpy(&bits, in, 8);
-      in += 8;
+      if (in == end) return;  // only a corrupt chunk; Pack never writes one
+      const int lead = *in >> 3 & 7;
+      const int trail = *in++ & 7;
+      if (lead + trail >= 8 || end - in < 8 - lead - trail) return;  // corrupt, as above
+      uint64_t x = 0;
+      for (int i = trail; i < 8 - lead; ++i) x |= static_cast<uint64_t>(*in++) << (8 * i);
+      bits ^= x;
       p.v = std::bit_cast<double>(bits);
     }
     if (!fn(p)) return;

@@ -3,8 +3,10 @@
 // points, 14 MB at 1,000 probes. Probe series are regular and mostly repeat their value, so each
 // point after the first is one header byte: the change of its time step (delta of delta,
 // zigzag, 7 bits; larger ones escape to a varint after the byte) and one bit saying whether the
-// value changed, followed by the 8 bytes of the value only when it did. `up` at a steady 1 s
-// takes 1 byte a point; a latency that changes every run 9 bytes.
+// value changed, followed only when it did by the bytes in which it differs from the last value
+// (its XOR's bytes between the zero bytes on either side, after a byte counting those). `up` at
+// a steady 1 s takes 1 byte a point; a counter's or a whole-number gauge's step 4 to 5 bytes; a
+// latency that changes every run 9.
 //
 // Values are compared and kept by their bits, so NaN payloads (the stale marker) survive.
 // Immutable once packed; decoding is a forward walk.

@@ -16,6 +16,9 @@
 # RULE_RANGE (a PromQL range such as 1h; default none): every obsmon and the Prometheus evaluate
 # `max_over_time(bench_metric{i="0"}[RULE_RANGE])` every INTERVAL, which makes obsmon's rules'
 # head keep that range of every bench_metric series (it keeps a metric's history by name).
+# VALUES=counter: the targets expose counters instead (each series a whole number that grows by
+# its own step at every request, as most scraped series are); default: a float that changes in
+# all its bits (the time of the request plus the series' number).
 # HEAD_BOUNDS: each obsmon's alerting.head.max_point_bytes, in the order of OBSMON_BINARIES
 # (default: unset, 256MiB); obsmon_rule_head_point_bytes is printed beside each RSS.
 #
@@ -50,12 +53,16 @@ ready() {  # URL: waits up to 10 s for it to answer
 cat > "$dir/target.py" <<'PY'
 import http.server, sys, time
 series = int(sys.argv[2])
+counters = sys.argv[3] == "counter"
+requests = [0]
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         t = time.time()
-        lines = ["# TYPE bench_metric gauge\n"]
-        lines += [f'bench_metric{{i="{i}",pod="pod-{i % 97}",code="{200 + i % 5}"}} {t + i}\n'
-                  for i in range(series)]
+        requests[0] += 1
+        n = requests[0]
+        lines = ["# TYPE bench_metric " + ("counter" if counters else "gauge") + "\n"]
+        lines += [f'bench_metric{{i="{i}",pod="pod-{i % 97}",code="{200 + i % 5}"}} '
+                  f'{n * (i % 7 + 1) if counters else t + i}\n' for i in range(series)]
         body = "".join(lines).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -69,7 +76,7 @@ PY
 target_ports=()
 for ((t = 0; t < TARGETS; t++)); do
   p=$(free_port)
-  python3 "$dir/target.py" "$p" "$SERIES" &
+  python3 "$dir/target.py" "$p" "$SERIES" "${VALUES:-float}" &
   pids+=($!)
   target_ports+=("$p")
 done

@@ -194,10 +194,7 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
       // back with the metric at the next reload that read it, over the run's real sample at
       // the same time (a point missing per reload; fresh eyes, stop 68).
       Entry& gone = **before;
-      if (--gone.run_sources == 0 &&
-          (!selected_names_ || selected_names_->count(gone.labels.Get("__name__")))) {
-        EndLocked(gone, run_ts_ms);
-      }
+      if (--gone.run_sources == 0 && IsSelectedLocked(gone)) EndLocked(gone, run_ts_ms);
       ++before;
     } else if (before == src.last_run.end() || *after < *before) {
       ++(*after)->run_sources;
@@ -235,6 +232,10 @@ void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t
   pending_count_ = pending_ends_.size() + removed_.size();
 }
 
+bool SeriesStore::IsSelectedLocked(const Entry& e) const {
+  return !selected_names_ || selected_names_->count(e.labels.Get("__name__")) > 0;
+}
+
 void SeriesStore::ApplyDueEnds(int64_t now_ms) {
   if (pending_count_.load() == 0) return;
   WriterMutexLock lock(mu_);
@@ -246,8 +247,11 @@ void SeriesStore::ApplyDueEnds(int64_t now_ms) {
       continue;
     }
     // A source that took the series over since (a renamed probe) keeps it alive; EndLocked
-    // also leaves it when a newer point came in meanwhile.
-    if (p.entry->run_sources == 0) EndLocked(*p.entry, p.end_ms);
+    // also leaves it when a newer point came in meanwhile. A series of a metric no rule reads
+    // now is not ended: the renamed probe writing it goes on unseen (its runs' samples of
+    // the metric are not kept), and the end would be stored and read back (fresh eyes 2,
+    // stop 68).
+    if (p.entry->run_sources == 0 && IsSelectedLocked(*p.entry)) EndLocked(*p.entry, p.end_ms);
   }
   pending_ends_.resize(kept);
   for (auto it = removed_.begin(); it != removed_.end();) {

@@ -244,6 +244,8 @@ class SeriesStore final : public promql::Querier {
   // Appends the samples of the selected metrics, calling appended(entry or null, sample).
   template <typename Fn>
   void AppendSamplesLocked(const std::vector<Sample>& samples, Fn&& appended) REQUIRES(mu_);
+  // Whether the rules read the series' metric now (SetSelectedNames).
+  bool IsSelectedLocked(const Entry& e) const REQUIRES_SHARED(mu_);
   // Appends a stale marker at ts_ms unless the series already ends there or later.
   void EndLocked(Entry& e, int64_t ts_ms) REQUIRES(mu_);
   // What Visit passes of a series' points in range: all of them, or only the newest.

@@ -163,6 +163,22 @@ TEST(SeriesStoreStalenessTest, ASeriesOfAMetricNoLongerReadIsNotEnded) {
             std::vector<std::string>{"{__name__=\"queue_depth\"}=8.000000"});
 }
 
+// The same for a reload that renames the probe writing the metric as it stops reading it: the
+// removed probe's series are due to end two intervals on unless a probe writes them meanwhile,
+// and the renamed one does, unseen (fresh eyes 2, stop 68: ends stored for series written
+// every second).
+TEST(SeriesStoreStalenessTest, ARenamedProbesSeriesOfAMetricNoLongerReadAreNotEnded) {
+  SeriesStore store;
+  store.SetSelectedNames(std::unordered_set<std::string>{"up", "queue_depth"});
+  store.AppendRun("old", {Up("a", kT0, 1), {"queue_depth", {}, kT0, 7}}, kT0, 1000);
+  store.SetSelectedNames(std::unordered_set<std::string>{"up"});
+  store.EndSourcesExcept({{"new", 1000}}, kT0 + 500);
+  store.AppendRun("new", {Up("a", kT0 + 1000, 1), {"queue_depth", {}, kT0 + 1000, 8}}, kT0 + 1000,
+                  1000);
+  store.ApplyDueEnds(kT0 + 10'000);
+  EXPECT_TRUE(store.TakeEnds().empty());
+}
+
 TEST(SeriesStoreStalenessTest, ARenamedProbeWritingTheSameSeriesIsNotEnded) {
   // A component renamed by a reload: its probe is a new source, but its `up{job,instance,probe}`
   // is the same series. Its first run comes before the old source's end is due: no end, so no

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <unordered_map>
 
 #include "core/thread_name.h"
@@ -31,6 +32,22 @@ struct RuleManager::Group {
 };
 
 namespace {
+
+// Appends `rows` to what waits for the state store, dropping the oldest beyond
+// RuleManager::kMaxUnsaved; returns how many were dropped.
+template <typename Row>
+size_t KeepUnsaved(std::vector<Row> rows, std::vector<Row>* unsaved, size_t max) {
+  if (unsaved->empty()) {
+    *unsaved = std::move(rows);
+  } else {
+    unsaved->insert(unsaved->end(), std::make_move_iterator(rows.begin()),
+                    std::make_move_iterator(rows.end()));
+  }
+  if (unsaved->size() <= max) return 0;
+  const size_t dropped = unsaved->size() - max;
+  unsaved->erase(unsaved->begin(), unsaved->begin() + static_cast<std::ptrdiff_t>(dropped));
+  return dropped;
+}
 
 // A family of one unlabelled counter or gauge.
 prometheus::MetricFamily One(const char* name, const char* help, prometheus::MetricType type,
@@ -292,17 +309,34 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
   if (options_.state_store) {
     for (AlertingRule* r : dirty) {
-      // A failed save is retried at the next evaluation (the rule stays dirty).
-      if (!options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts()).ok()) {
+      // A failed save is retried at a later evaluation (the rule stays dirty); none is tried
+      // while the store is paused.
+      if (!StoreAvailableLocked() ||
+          !options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts()).ok()) {
+        if (StoreAvailableLocked()) StoreFailedLocked();
         r->MarkDirty();
-        ++failures_;
       }
     }
     // A failed append is counted like a failed save; the daemon's store also reports it to
-    // storage health (obsmon_storage_errors_total). This evaluation's history rows are lost (the
-    // report then misses those firings); the alert state itself was saved above.
-    if (!history.empty() && !options_.state_store->AppendHistory(history).ok()) ++failures_;
+    // storage health (obsmon_storage_errors_total). The rows wait for the next append.
+    failures_ += KeepUnsaved(std::move(history), &unsaved_history_, kMaxUnsaved);
+    if (!unsaved_history_.empty() && StoreAvailableLocked()) {
+      if (options_.state_store->AppendHistory(unsaved_history_).ok()) {
+        unsaved_history_.clear();
+      } else {
+        StoreFailedLocked();
+      }
+    }
   }
+}
+
+bool RuleManager::StoreAvailableLocked() const {
+  return options_.clock->NowMs() >= store_paused_until_ms_;
+}
+
+void RuleManager::StoreFailedLocked() {
+  ++failures_;
+  store_paused_until_ms_ = options_.clock->NowMs() + kStorePauseMs;
 }
 
 namespace {
@@ -409,11 +443,15 @@ void RuleManager::Tick() {
     options_.store->GarbageCollect(now);
   }
   // The ends of probes' series since the last tick, stored so that a restart's read-back ends
-  // those series again (SeriesStore::TakeEnds). Lost on a failed write: the series then fade
-  // with the lookback after a restart, as before ends were stored.
+  // those series again (SeriesStore::TakeEnds). Kept for the next write while the store fails.
   if (options_.state_store) {
-    if (auto ends = options_.store->TakeEnds(); !ends.empty()) {
-      if (!options_.state_store->SaveSeriesEnds(ends).ok()) ++failures_;
+    failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_ends_, kMaxUnsaved);
+    if (!unsaved_ends_.empty() && StoreAvailableLocked()) {
+      if (options_.state_store->SaveSeriesEnds(unsaved_ends_).ok()) {
+        unsaved_ends_.clear();
+      } else {
+        StoreFailedLocked();
+      }
     }
   }
 }

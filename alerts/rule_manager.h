@@ -129,6 +129,20 @@ class RuleManager {
   std::unique_ptr<promql::EvaluationMemory> memory_ GUARDED_BY(mu_);
   uint64_t evaluations_ GUARDED_BY(mu_) = 0;
   uint64_t failures_ GUARDED_BY(mu_) = 0;
+  // The state store's writes (alert state, history, series ends) wait for its lock, up to its
+  // busy timeout, with mu_ held: a `sqlite3` shell holding a write transaction stalled every
+  // evaluation for that long per write, and /api/v1/alerts and /metrics behind them (fresh eyes
+  // 2, stop 68). After a failed write the store is left alone for kStorePauseMs: rules whose
+  // state is unsaved stay dirty, and the history rows and series ends wait here (at most
+  // kMaxUnsaved each; beyond, the oldest are dropped and counted as failures) to go with the
+  // next write that succeeds.
+  static constexpr int64_t kStorePauseMs = 10'000;
+  static constexpr size_t kMaxUnsaved = 100'000;
+  bool StoreAvailableLocked() const REQUIRES(mu_);
+  void StoreFailedLocked() REQUIRES(mu_);
+  int64_t store_paused_until_ms_ GUARDED_BY(mu_) = INT64_MIN;
+  std::vector<AlertHistoryEvent> unsaved_history_ GUARDED_BY(mu_);
+  std::vector<SeriesEnd> unsaved_ends_ GUARDED_BY(mu_);
   double last_cycle_seconds_ GUARDED_BY(mu_) = 0;
 
   Mutex run_mu_;

@@ -107,7 +107,9 @@ for ((k = 0; k < ${#BINARIES[@]}; k++)); do
       echo "alerting:"
       echo "  evaluation_interval: ${INTERVAL}s"
       echo "  slo_alerts: false"
-      if [ -n "${HEAD_BOUNDS[$k]:-}" ]; then echo "  head: {max_point_bytes: ${HEAD_BOUNDS[$k]}}"; fi
+      if [ -n "${HEAD_BOUNDS[$k]:-}" ]; then
+        echo "  head: {max_point_bytes: ${HEAD_BOUNDS[$k]}}"
+      fi
     fi
     echo "components:"
     echo "  - name: bench"
@@ -156,7 +158,8 @@ for n in "${names[@]}"; do printf ' %16s' "$n head MB"; done
 echo
 head_mb() {  # obsmon's obsmon_rule_head_point_bytes in MB
   curl -s "127.0.0.1:$1/metrics" |
-    awk '$1 == "obsmon_rule_head_point_bytes" {printf "%.1f", $2 / 1048576; f = 1} END {if (!f) printf "-"}'
+    awk '$1 == "obsmon_rule_head_point_bytes" {printf "%.1f", $2 / 1048576; f = 1}
+         END {if (!f) printf "-"}'
 }
 end=$(($(date +%s) + MINUTES * 60))
 start=$(date +%s)
@@ -190,7 +193,8 @@ for ((k = 0; k < ${#BINARIES[@]}; k++)); do
   echo "obsmon$k: $got of $want series stored; failed scrapes: $scrapes"
   if [ -n "$RULE_RANGE" ]; then
     curl -s "127.0.0.1:${obsmon_ports[$k]}/metrics" | awk -v n="obsmon$k" '
-      $1 ~ /^obsmon_rule_head_(points|point_bytes|max_point_bytes|size_retentions_total|size_floor_timestamp_seconds)$/ {
+      $1 ~ /^obsmon_rule_head_(points|point_bytes|max_point_bytes)$/ ||
+      $1 ~ /^obsmon_rule_head_size_(retentions_total|floor_timestamp_seconds)$/ {
         printf "  %s %s %s\n", n, $1, $2 }'
   fi
 done

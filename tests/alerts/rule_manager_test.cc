@@ -284,6 +284,91 @@ TEST_F(RuleManagerTest, FailedStateSaveIsRetriedAtNextEvaluation) {
   EXPECT_EQ(m->ActiveAlerts()[0].active_at_ms, kStart);
 }
 
+// A state store that fails while told to (a `sqlite3` shell holding the database's write lock),
+// counting the writes tried.
+class LockedStore final : public AlertStateStore {
+ public:
+  Result<std::vector<Alert>> LoadAlerts() override { return inner.LoadAlerts(); }
+  Status SaveAlerts(const std::string& group_key, const std::string& rule,
+                    const std::vector<Alert>& alerts) override {
+    ++tried;
+    return locked ? Status::IoError("database is locked") : inner.SaveAlerts(group_key, rule, alerts);
+  }
+  Status AppendHistory(const std::vector<AlertHistoryEvent>& events) override {
+    ++tried;
+    return locked ? Status::IoError("database is locked") : inner.AppendHistory(events);
+  }
+  Result<std::vector<AlertHistoryEvent>> History(int64_t from_ms, int64_t to_ms) override {
+    return inner.History(from_ms, to_ms);
+  }
+  MemoryAlertStore inner;
+  bool locked = false;
+  int tried = 0;
+};
+
+// Each write to a locked store waits for the lock up to its busy timeout with the rules' lock
+// held: every evaluation stalled, and /api/v1/alerts behind it (fresh eyes 2, stop 68). After a
+// failed write the store is left alone for a while, and what waits to be written (state,
+// history) goes with the first write that succeeds: nothing is lost.
+TEST_F(RuleManagerTest, ALockedStoreIsLeftAloneForAWhileAndLosesNothing) {
+  LockedStore store;
+  auto m = NewManager(&store);
+  store.locked = true;
+  // Every 5 s for a minute, the target down: each evaluation is due (1 m groups are aligned to
+  // the minute, so only ticks at a new minute evaluate; the others only try what waits).
+  Step(*m, 0);  // pending at kStart: one save tried, failed
+  const int tried_after_first = store.tried;
+  EXPECT_EQ(tried_after_first, 1);
+  for (int i = 0; i < 3; ++i) Step(*m, 0);  // firing at kStart + 2m, and on
+  // One try per evaluation at most (each a minute apart, past the 10 s pause), not one per rule
+  // or per row.
+  EXPECT_LE(store.tried, tried_after_first + 3);
+  ASSERT_EQ(m->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->ActiveAlerts()[0].state, AlertState::kFiring);
+  store.locked = false;
+  Step(*m, 0);
+  // The history of the pending and firing transitions made while locked is stored now.
+  auto history = store.inner.History(0, INT64_MAX);
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> events;
+  for (const auto& e : *history) events.push_back(e.event);
+  EXPECT_NE(std::find(events.begin(), events.end(), "firing"), events.end())
+      << ::testing::PrintToString(events);
+  // And the state: a new manager restores the firing alert with its start.
+  auto restored = NewManager(&store);
+  ASSERT_EQ(restored->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(restored->ActiveAlerts()[0].active_at_ms, kStart);
+}
+
+TEST_F(RuleManagerTest, AStoreThatFailsIsNotTriedAgainWithinThePause) {
+  ConfigErrors errors;
+  groups_ = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
+                              "      - alert: Down\n        expr: up == 0\n",
+                              "fast.yml", &errors);
+  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  LockedStore store;
+  auto m = NewManager(&store);
+  store.locked = true;
+  auto tick = [&] {
+    series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs(), 0});
+    m->Tick();
+    clock_.Advance(1'000);
+  };
+  tick();  // fires; its save fails
+  EXPECT_EQ(store.tried, 1);
+  // An evaluation every second: the unsaved state is not tried again within the 10 s pause
+  // (it was, at every evaluation, each waiting out the busy timeout).
+  for (int i = 0; i < 8; ++i) tick();
+  EXPECT_EQ(store.tried, 1);
+  for (int i = 0; i < 3; ++i) tick();  // past the pause: tried again (and failed again)
+  EXPECT_EQ(store.tried, 2);
+  store.locked = false;
+  for (int i = 0; i < 11; ++i) tick();
+  auto restored = NewManager(&store);
+  ASSERT_EQ(restored->ActiveAlerts().size(), 1u);
+  EXPECT_EQ(m->evaluation_failures(), 2u);
+}
+
 TEST_F(RuleManagerTest, BackgroundThreadEvaluatesAndStops) {
   auto m = NewManager(nullptr);
   m->Start();

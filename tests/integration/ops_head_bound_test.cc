@@ -17,6 +17,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/ops_support.h"
 #include "tests/support/loopback.h"
@@ -172,6 +173,34 @@ TEST(OpsHeadBoundTest, AReadBackLargerThanTheBoundKeepsTheNewestPointsThroughRel
   EXPECT_EQ(obsmon->Wait(), 0) << obsmon->Output();
 }
 
+// A /metrics target whose every series (`i` = 0 .. series-1 of each metric) has the number of
+// the scrape as its value: it counts only what it answered, so the points a rule reads of a
+// series are a run of whole numbers, and a missing scrape is a gap in it.
+class ScrapeCountingTarget {
+ public:
+  ScrapeCountingTarget(std::vector<std::string> metrics, int series) {
+    server_.server().Get("/metrics", [this, metrics, series](const httplib::Request&,
+                                                             httplib::Response& res) {
+      const std::string n = std::to_string(++served);
+      std::string body;
+      for (const std::string& m : metrics) {
+        body += "# TYPE " + m + " gauge\n";
+        for (int i = 0; i < series; ++i) {
+          body += m + "{i=\"" + std::to_string(i) + "\"} " + n + "\n";
+        }
+      }
+      res.set_content(body, "text/plain; version=0.0.4");
+    });
+  }
+  int Start() { return server_.Start(); }
+  int port() const { return server_.port(); }
+
+  std::atomic<int64_t> served{0};
+
+ private:
+  TestHttpServer server_;
+};
+
 // A head that grows while scrapes come in: 100 series scraped at 1 s, the clock 20 times real
 // time (OBSMON_CLOCK_SPEED) so that the hour the rules read fills in three real minutes. The
 // target serves the number of each scrape as every series' value, so the points the rules read
@@ -180,15 +209,9 @@ TEST(OpsHeadBoundTest, AReadBackLargerThanTheBoundKeepsTheNewestPointsThroughRel
 TEST(OpsHeadBoundTest, AHeadGrowingUnderScrapesDropsOnlyItsOldestPoints) {
   const ClosedLoopbackPort closed;
   ScratchDir dir;
-  TestHttpServer target;
-  std::atomic<int64_t> served{0};
-  target.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    const std::string n = std::to_string(++served);
-    std::string body = "# TYPE queue_depth gauge\n";
-    for (int i = 0; i < 100; ++i) body += "queue_depth{i=\"" + std::to_string(i) + "\"} " + n + "\n";
-    res.set_content(body, "text/plain; version=0.0.4");
-  });
+  ScrapeCountingTarget target({"queue_depth"}, 100);
   ASSERT_GT(target.Start(), 0);
+  const std::atomic<int64_t>& served = target.served;
   WriteWholeFile(dir.File("rules.yml"), kRules);
   WriteWholeFile(dir.File("obsmon.yml"),
                  Config(dir, "1MiB", closed.port(),
@@ -238,17 +261,7 @@ TEST(OpsHeadBoundTest, AHeadGrowingUnderScrapesDropsOnlyItsOldestPoints) {
 TEST(OpsHeadBoundTest, AReloadThatSelectsANewMetricKeepsEveryScrapeOfIt) {
   const ClosedLoopbackPort closed;
   ScratchDir dir;
-  TestHttpServer target;
-  std::atomic<int64_t> served{0};
-  target.server().Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-    const std::string n = std::to_string(++served);
-    std::string body = "# TYPE m gauge\n# TYPE m2 gauge\n";
-    for (int i = 0; i < 20; ++i) {
-      body += "m{i=\"" + std::to_string(i) + "\"} " + n + "\nm2{i=\"" + std::to_string(i) +
-              "\"} " + n + "\n";
-    }
-    res.set_content(body, "text/plain; version=0.0.4");
-  });
+  ScrapeCountingTarget target({"m", "m2"}, 20);
   ASSERT_GT(target.Start(), 0);
   // Gap: over every series, the scrapes between its oldest and newest point that it lacks.
   auto gap_rule = [](const std::string& name, const std::string& metric) {

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -195,6 +197,26 @@ TEST(ObsmonAlertingTest, DownTargetFiresAndResolvesThroughWebhook) {
   EXPECT_EQ(obsmon.Wait(), 0);
 }
 
+// A /health target answering 200 while `healthy`, 503 otherwise.
+std::unique_ptr<Server> HealthFlagTarget(const std::atomic<bool>& healthy) {
+  return std::make_unique<Server>([&healthy](httplib::Server& s) {
+    s.Get("/health", [&healthy](const httplib::Request&, httplib::Response& res) {
+      res.status = healthy ? 200 : 503;
+    });
+  });
+}
+
+// WebDown: the web component's up == 0, evaluated every second.
+void WriteWebDownRules(const ScratchDir& dir) {
+  WriteWholeFile(dir.File("rules.yml"), R"(groups:
+  - name: web
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: up{job="web-staging"} == 0
+)");
+}
+
 // Regression (fresh eyes, issue 17): a `sqlite3` shell holding the write lock past
 // busy_timeout while an alert fires made the outbox's Enqueue fail, and the firing was lost for
 // good (the alert counted as sent, no row, no webhook). Now the rows wait in memory and go out
@@ -203,11 +225,7 @@ TEST(ObsmonAlertingTest, AFiringDuringASqlite3WriteLockIsDeliveredAfterIt) {
   if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
   ScratchDir dir;
   std::atomic<bool> healthy{true};
-  Server target([&](httplib::Server& s) {
-    s.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-      res.status = healthy ? 200 : 503;
-    });
-  });
+  const auto target = HealthFlagTarget(healthy);
   std::mutex mu;
   std::vector<std::string> statuses;  // WebDown's, in the order they arrived
   Server receiver([&](httplib::Server& s) {
@@ -222,13 +240,7 @@ TEST(ObsmonAlertingTest, AFiringDuringASqlite3WriteLockIsDeliveredAfterIt) {
       res.status = 200;
     });
   });
-  WriteWholeFile(dir.File("rules.yml"), R"(groups:
-  - name: web
-    interval: 1s
-    rules:
-      - alert: WebDown
-        expr: up{job="web-staging"} == 0
-)");
+  WriteWebDownRules(dir);
   const std::string db = dir.File("obsmon.db");
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
@@ -244,7 +256,7 @@ TEST(ObsmonAlertingTest, AFiringDuringASqlite3WriteLockIsDeliveredAfterIt) {
                  "    labels: {job: web-staging}\n"
                  "    probes:\n"
                  "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
-                     std::to_string(target.port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
+                     std::to_string(target->port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
   Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
   ASSERT_TRUE(WaitUntil([&] { return obsmon.Output().find("(port ") != std::string::npos; }))
       << obsmon.Output();
@@ -284,18 +296,8 @@ TEST(ObsmonAlertingTest, ASqlite3WriteLockNeitherStallsTheRulesNorLosesTheirHist
   if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
   ScratchDir dir;
   std::atomic<bool> healthy{true};
-  Server target([&](httplib::Server& s) {
-    s.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-      res.status = healthy ? 200 : 503;
-    });
-  });
-  WriteWholeFile(dir.File("rules.yml"), R"(groups:
-  - name: web
-    interval: 1s
-    rules:
-      - alert: WebDown
-        expr: up{job="web-staging"} == 0
-)");
+  const auto target = HealthFlagTarget(healthy);
+  WriteWebDownRules(dir);
   const std::string db = dir.File("obsmon.db");
   WriteWholeFile(dir.File("obsmon.yml"),
                  "listen: 127.0.0.1:0\n"
@@ -307,7 +309,7 @@ TEST(ObsmonAlertingTest, ASqlite3WriteLockNeitherStallsTheRulesNorLosesTheirHist
                  "    labels: {job: web-staging}\n"
                  "    probes:\n"
                  "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
-                     std::to_string(target.port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
+                     std::to_string(target->port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
   Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
   int port = 0;
   ASSERT_TRUE(WaitUntil([&] {

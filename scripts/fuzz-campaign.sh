@@ -23,7 +23,8 @@ fi
 
 SECONDS_PER_TARGET=${1:-600}
 shift || true
-ALL_TARGETS=(fuzz_config fuzz_codecarbon fuzz_rule_file fuzz_rule_test fuzz_promql fuzz_template
+ALL_TARGETS=(fuzz_config fuzz_alerting_config fuzz_codecarbon fuzz_rule_file fuzz_rule_test
+             fuzz_promql fuzz_template
              fuzz_exposition fuzz_log_lines fuzz_proc fuzz_http_request fuzz_http_response
              fuzz_store_answer)
 if (($# > 0)); then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi

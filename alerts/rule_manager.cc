@@ -309,34 +309,29 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
   if (options_.state_store) {
     for (AlertingRule* r : dirty) {
-      // A failed save is retried at a later evaluation (the rule stays dirty); none is tried
-      // while the store is paused.
-      if (!StoreAvailableLocked() ||
-          !options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts()).ok()) {
-        if (StoreAvailableLocked()) StoreFailedLocked();
+      // A state not saved is tried again at a later evaluation (the rule stays dirty).
+      if (!TryStoreLocked([&] {
+            return options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts());
+          })) {
         r->MarkDirty();
       }
     }
     // A failed append is counted like a failed save; the daemon's store also reports it to
     // storage health (obsmon_storage_errors_total). The rows wait for the next append.
     failures_ += KeepUnsaved(std::move(history), &unsaved_history_, kMaxUnsaved);
-    if (!unsaved_history_.empty() && StoreAvailableLocked()) {
-      if (options_.state_store->AppendHistory(unsaved_history_).ok()) {
-        unsaved_history_.clear();
-      } else {
-        StoreFailedLocked();
-      }
+    if (!unsaved_history_.empty() &&
+        TryStoreLocked([&] { return options_.state_store->AppendHistory(unsaved_history_); })) {
+      unsaved_history_.clear();
     }
   }
 }
 
-bool RuleManager::StoreAvailableLocked() const {
-  return options_.clock->NowMs() >= store_paused_until_ms_;
-}
-
-void RuleManager::StoreFailedLocked() {
+bool RuleManager::TryStoreLocked(const std::function<Status()>& write) {
+  if (options_.clock->NowMs() < store_paused_until_ms_) return false;
+  if (write().ok()) return true;
   ++failures_;
   store_paused_until_ms_ = options_.clock->NowMs() + kStorePauseMs;
+  return false;
 }
 
 namespace {
@@ -446,12 +441,9 @@ void RuleManager::Tick() {
   // those series again (SeriesStore::TakeEnds). Kept for the next write while the store fails.
   if (options_.state_store) {
     failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_ends_, kMaxUnsaved);
-    if (!unsaved_ends_.empty() && StoreAvailableLocked()) {
-      if (options_.state_store->SaveSeriesEnds(unsaved_ends_).ok()) {
-        unsaved_ends_.clear();
-      } else {
-        StoreFailedLocked();
-      }
+    if (!unsaved_ends_.empty() &&
+        TryStoreLocked([&] { return options_.state_store->SaveSeriesEnds(unsaved_ends_); })) {
+      unsaved_ends_.clear();
     }
   }
 }

@@ -12,6 +12,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -138,8 +139,9 @@ class RuleManager {
   // next write that succeeds.
   static constexpr int64_t kStorePauseMs = 10'000;
   static constexpr size_t kMaxUnsaved = 100'000;
-  bool StoreAvailableLocked() const REQUIRES(mu_);
-  void StoreFailedLocked() REQUIRES(mu_);
+  // Runs `write` unless the store is paused; true when it ran and succeeded. A failure counts
+  // and starts the pause.
+  bool TryStoreLocked(const std::function<Status()>& write) REQUIRES(mu_);
   int64_t store_paused_until_ms_ GUARDED_BY(mu_) = INT64_MIN;
   std::vector<AlertHistoryEvent> unsaved_history_ GUARDED_BY(mu_);
   std::vector<SeriesEnd> unsaved_ends_ GUARDED_BY(mu_);

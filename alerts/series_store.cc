@@ -292,12 +292,13 @@ void SeriesStore::EnforceSizeLocked() {
   if (bound == 0 || point_bytes_ <= enforce_above_) return;
   const uint64_t target = bound - bound / 10;
   // Every chunk the bound may drop (wholly before its series' kept window), oldest first.
+  // (Chunks wholly before visible_from are gone already: DropDeadChunks.)
   std::vector<std::pair<int64_t, size_t>> droppable;  // last_t, heap bytes
   for (const auto& [labels, e] : series_) {
     const int64_t keep_from = SizeKeepFrom(*e);
     for (const PointChunk& c : e->chunks) {
       if (c.last_t() >= keep_from) break;
-      if (c.last_t() >= e->visible_from) droppable.emplace_back(c.last_t(), c.heap_bytes());
+      droppable.emplace_back(c.last_t(), c.heap_bytes());
     }
   }
   std::sort(droppable.begin(), droppable.end());

@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "tests/integration/ops_support.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/test_http_server.h"
 
@@ -206,6 +207,32 @@ std::unique_ptr<Server> HealthFlagTarget(const std::atomic<bool>& healthy) {
   });
 }
 
+// The config of both lock tests: the web component's http health probe of `target_port` every
+// 200 ms, the rules of WriteWebDownRules, and `alerting` (the section's lines after its key).
+void WriteWebConfig(const ScratchDir& dir, int target_port, const std::string& alerting) {
+  WriteWholeFile(dir.File("obsmon.yml"),
+                 "listen: 127.0.0.1:0\n"
+                 "storage: {path: " + dir.File("obsmon.db") + "}\n"
+                 "rule_files: [rules.yml]\n"
+                 "alerting:\n" + alerting +
+                 "components:\n"
+                 "  - name: web\n"
+                 "    labels: {job: web-staging}\n"
+                 "    probes:\n"
+                 "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
+                     std::to_string(target_port) + "/health\", interval: 200ms, timeout: 150ms}\n");
+}
+
+// A `sqlite3` shell holding the database's write lock for `seconds`, in a thread.
+std::thread HoldWriteLock(const ScratchDir& dir, int seconds) {
+  return std::thread([&dir, seconds] {
+    testing::RunCommand({"sh", "-c", "printf 'BEGIN EXCLUSIVE;\\n.shell sleep " +
+                                         std::to_string(seconds) + "\\nCOMMIT;\\n' | sqlite3 " +
+                                         dir.File("obsmon.db")},
+                        dir.File("lock.out"));
+  });
+}
+
 // WebDown: the web component's up == 0, evaluated every second.
 void WriteWebDownRules(const ScratchDir& dir) {
   WriteWholeFile(dir.File("rules.yml"), R"(groups:
@@ -241,32 +268,17 @@ TEST(ObsmonAlertingTest, AFiringDuringASqlite3WriteLockIsDeliveredAfterIt) {
     });
   });
   WriteWebDownRules(dir);
-  const std::string db = dir.File("obsmon.db");
-  WriteWholeFile(dir.File("obsmon.yml"),
-                 "listen: 127.0.0.1:0\n"
-                 "storage: {path: " + db + "}\n"
-                 "rule_files: [rules.yml]\n"
-                 "alerting:\n"
+  WriteWebConfig(dir, target->port(),
                  "  evaluation_interval: 1s\n"
                  "  webhooks:\n"
                  "    - name: ops\n"
-                 "      url: http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook\n"
-                 "components:\n"
-                 "  - name: web\n"
-                 "    labels: {job: web-staging}\n"
-                 "    probes:\n"
-                 "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
-                     std::to_string(target->port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
+                 "      url: http://127.0.0.1:" + std::to_string(receiver.port()) + "/hook\n");
   Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
   ASSERT_TRUE(WaitUntil([&] { return obsmon.Output().find("(port ") != std::string::npos; }))
       << obsmon.Output();
   std::this_thread::sleep_for(1500ms);  // running, healthy
   // 10 s of write lock, twice the 5 s busy_timeout; the target goes down 0.3 s into it.
-  std::thread lock([&] {
-    testing::RunCommand(
-        {"sh", "-c", "printf 'BEGIN EXCLUSIVE;\\n.shell sleep 10\\nCOMMIT;\\n' | sqlite3 " + db},
-        dir.File("lock.out"));
-  });
+  std::thread lock = HoldWriteLock(dir, 10);
   std::this_thread::sleep_for(300ms);
   healthy = false;
   lock.join();
@@ -299,31 +311,13 @@ TEST(ObsmonAlertingTest, ASqlite3WriteLockNeitherStallsTheRulesNorLosesTheirHist
   const auto target = HealthFlagTarget(healthy);
   WriteWebDownRules(dir);
   const std::string db = dir.File("obsmon.db");
-  WriteWholeFile(dir.File("obsmon.yml"),
-                 "listen: 127.0.0.1:0\n"
-                 "storage: {path: " + db + "}\n"
-                 "rule_files: [rules.yml]\n"
-                 "alerting: {evaluation_interval: 1s, slo_alerts: false}\n"
-                 "components:\n"
-                 "  - name: web\n"
-                 "    labels: {job: web-staging}\n"
-                 "    probes:\n"
-                 "      - {name: health, kind: http, url: \"http://127.0.0.1:" +
-                     std::to_string(target->port()) + "/health\", interval: 200ms, timeout: 150ms}\n");
-  Subprocess obsmon({kObsmon, "run", "--config", dir.File("obsmon.yml")}, dir.File("obsmon.log"));
+  WriteWebConfig(dir, target->port(), "  evaluation_interval: 1s\n  slo_alerts: false\n");
   int port = 0;
-  ASSERT_TRUE(WaitUntil([&] {
-    const std::string out = obsmon.Output();
-    const auto at = out.find("(port ");
-    if (at != std::string::npos) port = std::stoi(out.substr(at + 6));
-    return port != 0;
-  })) << obsmon.Output();
+  const auto started = testing::StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  Subprocess& obsmon = *started;
+  ASSERT_NE(port, 0) << obsmon.Output();
   std::this_thread::sleep_for(1500ms);  // running, healthy
-  std::thread lock([&] {
-    testing::RunCommand(
-        {"sh", "-c", "printf 'BEGIN EXCLUSIVE;\\n.shell sleep 20\\nCOMMIT;\\n' | sqlite3 " + db},
-        dir.File("lock.out"));
-  });
+  std::thread lock = HoldWriteLock(dir, 20);
   std::this_thread::sleep_for(300ms);
   healthy = false;
   // The rules go on while the lock is held: WebDown fires on /api/v1/alerts within a few of

@@ -320,7 +320,10 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
     // storage health (obsmon_storage_errors_total). The rows wait for the next append.
     failures_ += KeepUnsaved(std::move(history), &unsaved_history_, kMaxUnsaved);
     if (!unsaved_history_.empty() &&
-        TryStoreLocked([&] { return options_.state_store->AppendHistory(unsaved_history_); })) {
+        TryStoreLocked([&] {
+          mu_.AssertHeld();  // run by TryStoreLocked, which holds it
+          return options_.state_store->AppendHistory(unsaved_history_);
+        })) {
       unsaved_history_.clear();
     }
   }
@@ -442,7 +445,10 @@ void RuleManager::Tick() {
   if (options_.state_store) {
     failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_ends_, kMaxUnsaved);
     if (!unsaved_ends_.empty() &&
-        TryStoreLocked([&] { return options_.state_store->SaveSeriesEnds(unsaved_ends_); })) {
+        TryStoreLocked([&] {
+          mu_.AssertHeld();  // run by TryStoreLocked, which holds it
+          return options_.state_store->SaveSeriesEnds(unsaved_ends_);
+        })) {
       unsaved_ends_.clear();
     }
   }

@@ -47,10 +47,15 @@ class AlertingRule {
   std::vector<Alert> Alerts() const;
   // Puts persisted alerts back (after a restart); replaces alerts with the same labels.
   void Restore(const std::vector<Alert>& alerts);
+  // Makes `alerts` the rule's whole state: the newest a replaced manager had not stored yet
+  // (RuleManager::TakeOverSeries), over what Restore read from the store.
+  void ReplaceAlerts(const std::vector<Alert>& alerts) {
+    active_.clear();
+    Restore(alerts);
+  }
 
   // True when the persisted form changed since the last call (and clears the flag).
   bool TakeDirty();
-  void MarkDirty() { dirty_ = true; }
   std::vector<AlertHistoryEvent> TakeHistory();
 
   const RuleSpec& spec() const { return spec_; }

@@ -98,6 +98,9 @@ class Outbox final : public AlertSender {
   std::map<std::string, Notifier*> by_name_;
   std::map<std::string, std::unique_ptr<Counters>> counters_;  // fixed after construction
   std::atomic<uint64_t> store_errors_{0};
+  // The outbox table's rows after the dispatcher's last pass (obsmon_notifications_queue_length);
+  // -1 until it counted them.
+  std::atomic<int64_t> stored_pending_{-1};
   Mutex deliver_mu_;  // one DeliverDue pass at a time (it guards no field: it orders the passes)
   // Rows Send() could not store (another connection held the database's write lock past
   // busy_timeout, a full disk): kept here in order and stored by the dispatcher before each
@@ -107,6 +110,7 @@ class Outbox final : public AlertSender {
   static constexpr size_t kMaxUnsaved = 10'000;
   Mutex unsaved_mu_;
   std::deque<OutboxEntry> unsaved_ GUARDED_BY(unsaved_mu_);
+  std::atomic<size_t> unsaved_count_{0};  // unsaved_.size(), for /metrics without the lock
 
   Mutex run_mu_;
   std::condition_variable run_cv_;

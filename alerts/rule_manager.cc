@@ -283,7 +283,11 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
                         options_.suppressor, &to_send);
       }
       auto h = r.TakeHistory();
-      history.insert(history.end(), h.begin(), h.end());
+      if (options_.component_of) {
+        for (AlertHistoryEvent& e : h) e.component = options_.component_of(e.labels);
+      }
+      history.insert(history.end(), std::make_move_iterator(h.begin()),
+                     std::make_move_iterator(h.end()));
       if (r.TakeDirty()) dirty.push_back(&r);
     }
   }
@@ -297,9 +301,30 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
   g.ended_at_next_evaluation.clear();
   g.last_eval_ms = ts;
-  // Hand notifications to the (durable) outbox before persisting LastSentAt: a crash in between
-  // then at worst repeats a notification, never loses one.
-  if (options_.sender && !to_send.empty()) {
+  if (options_.sender) {
+    to_send_.insert(to_send_.end(), std::make_move_iterator(to_send.begin()),
+                    std::make_move_iterator(to_send.end()));
+  }
+  if (options_.state_store) {
+    for (AlertingRule* r : dirty) unsaved_.alerts[{r->group_key(), r->spec().name}] = r->Alerts();
+    failures_ += KeepUnsaved(std::move(history), &unsaved_.history, kMaxUnsaved);
+  }
+}
+
+void RuleManager::Deliver() {
+  MutexLock deliver(deliver_mu_);
+  std::vector<OutgoingAlert> to_send;
+  Unsaved batch;
+  {
+    MutexLock lock(mu_);
+    to_send = std::exchange(to_send_, {});
+    if (options_.state_store && options_.clock->NowMs() >= store_paused_until_ms_) {
+      batch = std::exchange(unsaved_, {});
+    }
+  }
+  // Notifications reach the (durable) outbox before the alerts' LastSentAt is stored: a crash
+  // in between then at worst repeats a notification, never loses one.
+  if (!to_send.empty()) {
     for (auto& a : to_send) {
       for (const auto& [n, v] : options_.external_labels.pairs()) {
         if (!a.labels.Has(n)) a.labels.Set(n, v);
@@ -307,34 +332,35 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
     }
     options_.sender->Send(to_send);
   }
-  if (options_.state_store) {
-    for (AlertingRule* r : dirty) {
-      // A state not saved is tried again at a later evaluation (the rule stays dirty).
-      if (!TryStoreLocked([&] {
-            return options_.state_store->SaveAlerts(r->group_key(), r->spec().name, r->Alerts());
-          })) {
-        r->MarkDirty();
-      }
-    }
-    // A failed append is counted like a failed save; the daemon's store also reports it to
-    // storage health (obsmon_storage_errors_total). The rows wait for the next append.
-    failures_ += KeepUnsaved(std::move(history), &unsaved_history_, kMaxUnsaved);
-    if (!unsaved_history_.empty() &&
-        TryStoreLocked([&] {
-          mu_.AssertHeld();  // run by TryStoreLocked, which holds it
-          return options_.state_store->AppendHistory(unsaved_history_);
-        })) {
-      unsaved_history_.clear();
-    }
-  }
-}
-
-bool RuleManager::TryStoreLocked(const std::function<Status()>& write) {
-  if (options_.clock->NowMs() < store_paused_until_ms_) return false;
-  if (write().ok()) return true;
+  if (batch.empty() || Store(batch)) return;
+  // The daemon's store also reports the failure to storage health (obsmon_storage_errors_total).
+  MutexLock lock(mu_);
   ++failures_;
   store_paused_until_ms_ = options_.clock->NowMs() + kStorePauseMs;
-  return false;
+  // What was not written goes back, before what the evaluations added meanwhile; a rule's
+  // newer alerts stay.
+  for (auto& [key, alerts] : batch.alerts) unsaved_.alerts.try_emplace(key, std::move(alerts));
+  failures_ += KeepUnsaved(std::exchange(unsaved_.history, {}), &batch.history, kMaxUnsaved);
+  unsaved_.history = std::move(batch.history);
+  failures_ += KeepUnsaved(std::exchange(unsaved_.ends, {}), &batch.ends, kMaxUnsaved);
+  unsaved_.ends = std::move(batch.ends);
+}
+
+bool RuleManager::Store(Unsaved& batch) {
+  AlertStateStore& store = *options_.state_store;
+  for (auto it = batch.alerts.begin(); it != batch.alerts.end(); it = batch.alerts.erase(it)) {
+    const auto& [group_key, rule] = it->first;
+    if (!store.SaveAlerts(group_key, rule, it->second).ok()) return false;
+  }
+  if (!batch.history.empty()) {
+    if (!store.AppendHistory(batch.history).ok()) return false;
+    batch.history.clear();
+  }
+  if (!batch.ends.empty()) {
+    if (!store.SaveSeriesEnds(batch.ends).ok()) return false;
+    batch.ends.clear();
+  }
+  return true;
 }
 
 namespace {
@@ -396,6 +422,31 @@ void RuleManager::TakeOverSeries(RuleManager& old, int64_t reload_ms) {
   // The old manager's own ends of removed groups not due yet are this one's now.
   for (auto& r : old.removed_series_) removed_series_.push_back(std::move(r));
   old.removed_series_.clear();
+  // What the old manager's store did not take yet (it was paused) is this one's to store, and
+  // a staying rule's alerts there are newer than what RestoreState read (a reload dropped
+  // them before stop 69).
+  for (auto& [key, alerts] : old.unsaved_.alerts) {
+    if (AlertingRule* r = FindAlertingRuleLocked(key.first, key.second)) r->ReplaceAlerts(alerts);
+    unsaved_.alerts.try_emplace(key, std::move(alerts));
+  }
+  failures_ += KeepUnsaved(std::exchange(unsaved_.history, {}), &old.unsaved_.history,
+                           kMaxUnsaved);
+  unsaved_.history = std::move(old.unsaved_.history);
+  failures_ += KeepUnsaved(std::exchange(unsaved_.ends, {}), &old.unsaved_.ends, kMaxUnsaved);
+  unsaved_.ends = std::move(old.unsaved_.ends);
+  old.unsaved_ = {};
+  store_paused_until_ms_ = std::max(store_paused_until_ms_, old.store_paused_until_ms_);
+}
+
+AlertingRule* RuleManager::FindAlertingRuleLocked(const std::string& group_key,
+                                                  const std::string& name) {
+  for (auto& g : groups_) {
+    if (g->spec.Key() != group_key) continue;
+    for (auto& r : g->alerting) {
+      if (r->spec().name == name) return r.get();
+    }
+  }
+  return nullptr;
 }
 
 void RuleManager::EndRemovedGroupsSeriesLocked(int64_t now_ms) {
@@ -409,13 +460,16 @@ void RuleManager::EndRemovedGroupsSeriesLocked(int64_t now_ms) {
 }
 
 void RuleManager::EvaluateAt(int64_t ts_ms) {
-  auto start = std::chrono::steady_clock::now();
-  MutexLock lock(mu_);
-  shared_->Forget();
-  for (auto& g : groups_) EvaluateGroupLocked(*g, ts_ms);
-  EndRemovedGroupsSeriesLocked(ts_ms);
-  last_cycle_seconds_ =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    auto start = std::chrono::steady_clock::now();
+    MutexLock lock(mu_);
+    shared_->Forget();
+    for (auto& g : groups_) EvaluateGroupLocked(*g, ts_ms);
+    EndRemovedGroupsSeriesLocked(ts_ms);
+    last_cycle_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  Deliver();
 }
 
 void RuleManager::Tick() {
@@ -423,35 +477,31 @@ void RuleManager::Tick() {
   // Ends of removed probes' series whose time has come, before the evaluations that must see
   // them (SeriesStore::EndSourcesExcept).
   options_.store->ApplyDueEnds(now);
-  auto start = std::chrono::steady_clock::now();
-  MutexLock lock(mu_);
-  shared_->Forget();
-  bool any = false;
-  for (auto& g : groups_) {
-    const int64_t ts = now - (now % g->interval_ms);
-    if (ts > g->last_eval_ms) {
-      EvaluateGroupLocked(*g, ts);
-      any = true;
+  {
+    auto start = std::chrono::steady_clock::now();
+    MutexLock lock(mu_);
+    shared_->Forget();
+    bool any = false;
+    for (auto& g : groups_) {
+      const int64_t ts = now - (now % g->interval_ms);
+      if (ts > g->last_eval_ms) {
+        EvaluateGroupLocked(*g, ts);
+        any = true;
+      }
+    }
+    EndRemovedGroupsSeriesLocked(now);
+    if (any) {
+      last_cycle_seconds_ =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options_.store->GarbageCollect(now);
+    }
+    // The ends of probes' series since the last tick, stored so that a restart's read-back
+    // ends those series again (SeriesStore::TakeEnds).
+    if (options_.state_store) {
+      failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_.ends, kMaxUnsaved);
     }
   }
-  EndRemovedGroupsSeriesLocked(now);
-  if (any) {
-    last_cycle_seconds_ =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    options_.store->GarbageCollect(now);
-  }
-  // The ends of probes' series since the last tick, stored so that a restart's read-back ends
-  // those series again (SeriesStore::TakeEnds). Kept for the next write while the store fails.
-  if (options_.state_store) {
-    failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_ends_, kMaxUnsaved);
-    if (!unsaved_ends_.empty() &&
-        TryStoreLocked([&] {
-          mu_.AssertHeld();  // run by TryStoreLocked, which holds it
-          return options_.state_store->SaveSeriesEnds(unsaved_ends_);
-        })) {
-      unsaved_ends_.clear();
-    }
-  }
+  Deliver();
 }
 
 void RuleManager::Start() {

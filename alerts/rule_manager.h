@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,9 @@ struct RuleManagerOptions {
   // Holds back the notifications of some alerts (maintenance); empty: none. The alerts are still
   // evaluated, kept and listed (ActiveAlerts, with suppressed_by set).
   Suppressor suppressor;
+  // The component an alert is of (core/alert_component.h), recorded with each history row so
+  // that reports attribute it as it was when it happened; empty: not recorded.
+  std::function<std::string(const Labels&)> component_of;
 };
 
 struct RuleStatus {
@@ -113,6 +117,9 @@ class RuleManager {
   void EvaluateGroupLocked(Group& g, int64_t ts_ms) REQUIRES(mu_);
   // Ends the series of the old manager's removed groups whose time has come (TakeOverSeries).
   void EndRemovedGroupsSeriesLocked(int64_t now_ms) REQUIRES(mu_);
+  // The alerting rule `name` of the group `group_key`, or null.
+  AlertingRule* FindAlertingRuleLocked(const std::string& group_key, const std::string& name)
+      REQUIRES(mu_);
   struct RemovedSeries {
     Labels labels;
     int64_t end_ms;  // the reload's time: the stale marker's
@@ -130,21 +137,34 @@ class RuleManager {
   std::unique_ptr<promql::EvaluationMemory> memory_ GUARDED_BY(mu_);
   uint64_t evaluations_ GUARDED_BY(mu_) = 0;
   uint64_t failures_ GUARDED_BY(mu_) = 0;
-  // The state store's writes (alert state, history, series ends) wait for its lock, up to its
-  // busy timeout, with mu_ held: a `sqlite3` shell holding a write transaction stalled every
-  // evaluation for that long per write, and /api/v1/alerts and /metrics behind them (fresh eyes
-  // 2, stop 68). After a failed write the store is left alone for kStorePauseMs: rules whose
-  // state is unsaved stay dirty, and the history rows and series ends wait here (at most
-  // kMaxUnsaved each; beyond, the oldest are dropped and counted as failures) to go with the
-  // next write that succeeds.
+  // What an evaluation hands on: notifications for the sender and writes for the state store
+  // (each alerting rule's latest alerts, history rows, series ends). Gathered with mu_ held and
+  // delivered after it is released (Deliver): both may wait for the database's lock up to its
+  // busy timeout, and a `sqlite3` shell holding a write transaction then stalled every
+  // evaluation, /api/v1/alerts and /metrics with it (fresh eyes 2, stop 68: 18.8 s; stop 68
+  // left one wait a pause, still 5 s). After a failed write the store is left alone for
+  // kStorePauseMs; what it did not take waits here (the newest alerts of each rule, and at
+  // most kMaxUnsaved rows of history and of ends: beyond, the oldest are dropped and counted
+  // as failures) for the next write that succeeds, and a reload hands it to the new manager.
   static constexpr int64_t kStorePauseMs = 10'000;
   static constexpr size_t kMaxUnsaved = 100'000;
-  // Runs `write` unless the store is paused; true when it ran and succeeded. A failure counts
-  // and starts the pause.
-  bool TryStoreLocked(const std::function<Status()>& write) REQUIRES(mu_);
+  struct Unsaved {
+    // Key: group key and rule name. A rule's newer alerts replace the ones not saved yet.
+    std::map<std::pair<std::string, std::string>, std::vector<Alert>> alerts;
+    std::vector<AlertHistoryEvent> history;
+    std::vector<SeriesEnd> ends;
+    bool empty() const { return alerts.empty() && history.empty() && ends.empty(); }
+  };
+  Unsaved unsaved_ GUARDED_BY(mu_);
+  std::vector<OutgoingAlert> to_send_ GUARDED_BY(mu_);
   int64_t store_paused_until_ms_ GUARDED_BY(mu_) = INT64_MIN;
-  std::vector<AlertHistoryEvent> unsaved_history_ GUARDED_BY(mu_);
-  std::vector<SeriesEnd> unsaved_ends_ GUARDED_BY(mu_);
+  // Sends and stores what the evaluations gathered, in their order. Call without mu_.
+  void Deliver() EXCLUDES(mu_);
+  // Writes `batch` (alerts, then history, then ends), erasing what was written; false at the
+  // first write that fails.
+  bool Store(Unsaved& batch);
+  // Serializes Deliver: one batch at a time, in order. Taken before mu_, never after.
+  Mutex deliver_mu_ ACQUIRED_BEFORE(mu_);
   double last_cycle_seconds_ GUARDED_BY(mu_) = 0;
 
   Mutex run_mu_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ struct AlertHistoryEvent {
   Labels labels;
   Labels annotations;
   std::string event;  // "firing" or "resolved"
+  // The component the alert was of when this happened (core/alert_component.h), "" for none;
+  // nullopt when not known (a rule runner without components): stored NULL, and a report then
+  // tells it by its own config.
+  std::optional<std::string> component;
   int64_t ts_ms = 0;
   int64_t active_at_ms = 0;
   int64_t fired_at_ms = 0;

@@ -64,6 +64,10 @@ std::string ListedCount(size_t listed, uint64_t not_listed) {
   return fmt::format("{}, the {} longest listed", listed + not_listed, listed);
 }
 
+std::string MaintenanceReason(const MaintenanceWindow& m) {
+  return m.reason.empty() ? std::string("(no reason given)") : m.reason;
+}
+
 uint64_t IncidentNumber(const Report& report, size_t i) {
   const uint64_t number = report.incidents[i].number;
   return number != 0 ? number : i + 1;

@@ -51,6 +51,8 @@ std::string OneLine(std::string_view text);
 // How many of a list a report has: "12", or "60396, the 1000 longest listed" when it lists only
 // some of them (ReportOptions::max_listed).
 std::string ListedCount(size_t listed, uint64_t not_listed);
+// A maintenance window's reason as a report shows it ("(no reason given)" when empty).
+std::string MaintenanceReason(const MaintenanceWindow& m);
 // Incident i's number in its window (Incident::number; its place in the list for a report made
 // by hand, which leaves the numbers 0).
 uint64_t IncidentNumber(const Report& report, size_t i);

@@ -451,7 +451,7 @@ void AddLogLinesView(const Report& r, View& v) {
 }
 
 void AddAlertsView(const Report& r, View& v) {
-  v.set("alert_count", std::to_string(r.alerts.size()));
+  v.set("alert_count", ListedCount(r.alerts.size(), r.alerts_not_listed));
   v.set("has_alerts", !r.alerts.empty());
   View alerts = ViewList();
   for (const auto& a : r.alerts) {
@@ -460,6 +460,7 @@ void AddAlertsView(const Report& r, View& v) {
     row.set("fired", FormatUtcSeconds(a.fired_ms));
     row.set("resolved", a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"));
     row.set("summary", a.summary);
+    row.set("maintenance", a.maintenance ? MaintenanceReason(*a.maintenance) : std::string("-"));
     alerts.push_back(row);
   }
   v.set("alerts", alerts);
@@ -482,7 +483,7 @@ void AddExcludedAndGapsView(const Report& r, View& v) {
     for (const auto& m : r.maintenance) {
       View row = IntervalView(m.start_ms, m.end_ms);
       row.set("has_reason", true);
-      row.set("reason", m.reason.empty() ? std::string("(no reason given)") : m.reason);
+      row.set("reason", MaintenanceReason(m));
       excluded.push_back(row);
     }
   } else {

@@ -240,13 +240,19 @@ json LogLines(const Report& r) {
 json AlertsFired(const Report& r) {
   json alerts = json::array();
   for (const auto& a : r.alerts) {
+    json m = nullptr;  // the maintenance window it fired in
+    if (a.maintenance) {
+      m = Interval(a.maintenance->start_ms, a.maintenance->end_ms);
+      m["reason"] = a.maintenance->reason;
+    }
     alerts.push_back({{"rule", a.rule},
                       {"labels", a.labels},
                       {"summary", a.summary},
                       {"fired", Time(a.fired_ms)},
                       {"fired_ms", a.fired_ms},
                       {"resolved", a.resolved_ms ? Time(*a.resolved_ms) : json(nullptr)},
-                      {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)}});
+                      {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)},
+                      {"in_maintenance", std::move(m)}});
   }
   return alerts;
 }
@@ -338,6 +344,7 @@ std::string RenderReportJson(const Report& r) {
   out["maintenance"] = Maintenance(r);
   out["log_lines"] = LogLines(r);
   out["alerts_fired"] = AlertsFired(r);
+  out["alerts_fired_not_listed"] = r.alerts_not_listed;
   out["monitoring_gaps"] = nullptr;  // likewise
   out["monitoring_gaps_not_listed"] = r.gaps_not_listed;
   if (!r.usage.empty()) out["component_usage"] = ComponentUsageJson(r);

@@ -150,7 +150,7 @@ void AddFigures(const Report& r, std::string& out) {
          fmt::format("| Critical / error log lines | {}{} / {}{} |", r.logs.truncated ? "≥ " : "",
                      r.logs.critical, r.logs.truncated ? "≥ " : "", r.logs.error));
   }
-  Line(out, fmt::format("| Alerts fired | {} |", r.alerts.size()));
+  Line(out, fmt::format("| Alerts fired | {} |", r.AlertCount()));
   Line(out,
        fmt::format("| Monitoring gaps | {} ({}) |", r.GapCount(), HumanDurationMs(t.unknown_ms)));
   Line(out, fmt::format("| Health probes | {} |",
@@ -241,14 +241,18 @@ void AddUsage(const Report& r, std::string& out) {
 
 void AddAlerts(const Report& r, std::string& out) {
   if (r.alerts.empty()) return;
-  Line(out, fmt::format("### Alerts fired ({})", r.alerts.size()));
+  Line(out,
+       fmt::format("### Alerts fired ({})", ListedCount(r.alerts.size(), r.alerts_not_listed)));
   Line(out, "");
-  Line(out, "| Alert | Fired (UTC) | Resolved (UTC) | Summary |");
-  Line(out, "|-------|-------------|----------------|---------|");
+  Line(out, "| Alert | Fired (UTC) | Resolved (UTC) | Fired in maintenance | Summary |");
+  Line(out, "|-------|-------------|----------------|----------------------|---------|");
   for (const auto& a : r.alerts) {
     Line(out,
-         fmt::format("| {} | {} | {} | {} |", EscapeMarkdown(a.rule), FormatUtcSeconds(a.fired_ms),
+         fmt::format("| {} | {} | {} | {} | {} |", EscapeMarkdown(a.rule),
+                     FormatUtcSeconds(a.fired_ms),
                      a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("-"),
+                     a.maintenance ? EscapeMarkdown(MaintenanceReason(*a.maintenance))
+                                   : std::string("-"),
                      a.summary.empty() ? std::string("-") : EscapeMarkdown(a.summary)));
   }
   Line(out, "");
@@ -263,8 +267,7 @@ void AddExcluded(const Report& r, std::string& out) {
     for (const auto& m : r.maintenance) {
       Line(out, fmt::format("- {} → {} UTC ({}): {}", FormatUtcSeconds(m.start_ms),
                             FormatUtcSeconds(m.end_ms), HumanDurationMs(m.end_ms - m.start_ms),
-                            m.reason.empty() ? std::string("(no reason given)")
-                                             : EscapeMarkdown(m.reason)));
+                            EscapeMarkdown(MaintenanceReason(m))));
     }
   } else {
     for (const auto& iv : r.excluded) {

@@ -149,12 +149,16 @@ void AddChecks(const Report& r, std::string& out) {
 void AddAlerts(const Report& r, std::string& out) {
   if (!r.alerts.empty()) {
     Line(out, "");
-    Line(out, fmt::format("Alerts fired ({})", r.alerts.size()));
+    Line(out, fmt::format("Alerts fired ({})",
+                          ListedCount(r.alerts.size(), r.alerts_not_listed)));
     for (const auto& a : r.alerts) {
       Line(out,
-           fmt::format("  {} .. {}  {}  {}", FormatUtcSeconds(a.fired_ms),
+           fmt::format("  {} .. {}  {}  {}{}", FormatUtcSeconds(a.fired_ms),
                        a.resolved_ms ? FormatUtcSeconds(*a.resolved_ms) : std::string("(open)"),
-                       OneLine(a.rule), OneLine(a.summary)));
+                       OneLine(a.rule), OneLine(a.summary),
+                       a.maintenance ? "  [fired in maintenance: " +
+                                           OneLine(MaintenanceReason(*a.maintenance)) + "]"
+                                     : std::string()));
     }
   }
 }

@@ -9,6 +9,7 @@
 
 #include "core/duration.h"
 #include "core/time_format.h"
+#include "report/alert_pairing.h"
 #include "report/figure_format.h"
 #include "report/period_days.h"
 #include "storage/storage.h"
@@ -92,25 +93,6 @@ Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db
   std::map<std::string, PeriodRecord> out;
   for (const auto& [component, periods] : by_component) {
     if (auto p = CurrentPeriod(periods, now_ms)) out[component] = *p;
-  }
-  return out;
-}
-
-std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistoryRow>& rows) {
-  std::vector<AlertFired> out;
-  std::map<std::pair<std::string, std::string>, size_t> open;  // (rule, labels) -> index in out
-  for (const auto& row : rows) {
-    const auto key = std::make_pair(row.rule, row.labels);
-    if (row.event == "firing") {
-      if (open.count(key)) continue;  // a resend of an alert already firing
-      open[key] = out.size();
-      out.push_back({row.ts_ms, std::nullopt, row.rule, row.labels, row.summary});
-    } else if (row.event == "resolved") {
-      auto it = open.find(key);
-      if (it == open.end()) continue;  // fired before the window: not "fired in" it
-      out[it->second].resolved_ms = row.ts_ms;
-      open.erase(it);
-    }
   }
   return out;
 }
@@ -203,10 +185,20 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   } else if (!req.for_overview) {
     // Without the config (`obsmon report --db`), the component alone.
     const AlertComponents alone(std::vector<AlertComponents::Component>{{req.component, ""}});
-    auto history = (*store)->AlertHistory(
-        req.component, req.alert_components.empty() ? alone : req.alert_components, w->from, w->to);
-    if (!history.ok()) return history.status();
-    w->options.alerts = PairAlertHistory(*history);
+    // Up to where the report evaluates (Report::evaluated_to_ms), so that the alerts counted
+    // and not listed are the listed ones' kind.
+    const TimestampMs until = std::max(w->from, std::min(w->to, req.now_ms));
+    AlertPairing pairing(req.max_listed, until);
+    Status read = (*store)->ForEachAlertHistory(
+        req.component, req.alert_components.empty() ? alone : req.alert_components, w->from,
+        until, [&](storage::AlertHistoryRow&& row) {
+          pairing.Add(std::move(row));
+          return true;
+        });
+    if (!read.ok()) return read;
+    auto listed = std::move(pairing).Finish();
+    w->options.alerts = std::move(listed.alerts);
+    w->options.alerts_not_listed = listed.not_listed;
   }
   store->reset();  // one connection at a time
   w->options.latency_from = req.latency_from;

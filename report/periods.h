@@ -49,9 +49,6 @@ std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& period
 Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db_path,
                                                                     TimestampMs now_ms);
 
-// Pairs alert history rows (firing, then resolved for the same rule and labels) into AlertFired.
-std::vector<AlertFired> PairAlertHistory(const std::vector<storage::AlertHistoryRow>& rows);
-
 struct PeriodReportRequest {
   std::string db_path;
   std::string component;
@@ -85,7 +82,8 @@ struct PeriodReportRequest {
   storage::ReadMemory read_memory;
   // ReportOptions::latency_from: an earlier report whose latency figures may stand in this one.
   const Report* latency_from = nullptr;
-  // ReportOptions::max_listed: the longest this many incidents and gaps are listed (0: all).
+  // ReportOptions::max_listed: the longest this many incidents, gaps and alerts are listed (0:
+  // all).
   size_t max_listed = ReportOptions{}.max_listed;
   // ReportOptions::cancelled.
   std::function<bool()> cancelled;

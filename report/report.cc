@@ -572,6 +572,17 @@ Report ReportWithoutLatency(UptimeResult up, std::span<const ProbeRun> check_run
   std::stable_sort(r.alerts.begin(), r.alerts.end(), [](const AlertFired& a, const AlertFired& b) {
     return a.fired_ms < b.fired_ms;
   });
+  r.alerts_not_listed = options.alerts_not_listed;
+  // An alert that fired in maintenance says so, as the maintenance window's reason explains
+  // it (left open at stop 67: the list read as if each had paged someone).
+  for (AlertFired& a : r.alerts) {
+    for (const MaintenanceWindow& m : r.maintenance) {
+      if (m.start_ms <= a.fired_ms && a.fired_ms < m.end_ms) {
+        a.maintenance = m;
+        break;
+      }
+    }
+  }
   SummarizeChecks(r, check_runs, excluded_eval);
 
   const int64_t budget_base = (to_ms - from_ms) - OverlapMs(r.excluded, from_ms, to_ms);

@@ -106,6 +106,10 @@ struct AlertFired {
   std::string rule;
   std::string labels;   // Prometheus text form
   std::string summary;  // the summary annotation, may be empty
+  // The component's maintenance window it fired in, if it did (BuildReport; clipped to the
+  // window). The daemon holds back an alert's notifications while its component is in a
+  // window it knows of (docs/maintenance.md); a window declared afterwards did not.
+  std::optional<MaintenanceWindow> maintenance;
 };
 
 // IN PROGRESS only: where the window ends if the rest of it goes as the elapsed part did.
@@ -193,7 +197,11 @@ struct Report {
   std::optional<int64_t> period_id;  // set when the report is of a stored observation period
   std::vector<MaintenanceWindow> maintenance;  // with reasons, clipped to [from, to), by start
   LogLineSummary logs;
-  std::vector<AlertFired> alerts;  // fired in [from, evaluated_to), oldest first
+  // Fired in [from, evaluated_to), oldest first: the longest ReportOptions::max_listed of
+  // them, and how many more fired (ReportOptions::alerts_not_listed).
+  std::vector<AlertFired> alerts;
+  uint64_t alerts_not_listed = 0;
+  uint64_t AlertCount() const { return alerts.size() + alerts_not_listed; }
   // obsmon's own gaps: maximal UNKNOWN spans of the evaluated window (nobody was looking); the
   // longest ReportOptions::max_listed of them, by start, and how many more there were.
   std::vector<TimeInterval> gaps;
@@ -253,8 +261,10 @@ struct ReportOptions {
     std::vector<uint64_t> error_by_day;
   };
   std::optional<LogMatchCounts> log_match_counts;
-  // Alert history of the component, as firing events with optional resolution.
+  // Alert history of the component, as firing events with optional resolution, and how many
+  // more fired that are not listed (report/alert_pairing.h keeps the longest max_listed).
   std::vector<AlertFired> alerts;
+  uint64_t alerts_not_listed = 0;
   // "No degradation": p95 of the last day with latency data may exceed the first day's p95 by
   // at most this ratio (0.25 = 25 %). Needs two days with data, else the criterion is left out.
   double degradation_tolerance = 0.25;

@@ -121,7 +121,7 @@ Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
     SQLite::Statement ins(
         *db_,
         "INSERT INTO alert_history (ts_ms, event, group_key, rule, labels, "
-        "annotations, active_at_ms, fired_at_ms, value) VALUES (?,?,?,?,?,?,?,?,?)");
+        "annotations, active_at_ms, fired_at_ms, value, component) VALUES (?,?,?,?,?,?,?,?,?,?)");
     for (const auto& e : events) {
       ins.bind(1, static_cast<int64_t>(e.ts_ms));
       ins.bind(2, e.event);
@@ -135,6 +135,11 @@ Status AlertStore::AppendHistory(const std::vector<AlertHistoryEvent>& events) {
         ins.bind(9);
       } else {
         ins.bind(9, e.value);
+      }
+      if (e.component) {
+        ins.bind(10, *e.component);
+      } else {
+        ins.bind(10);
       }
       ins.exec();
       ins.reset();

@@ -316,6 +316,13 @@ CREATE VIEW probe_runs (probe_id, ts_ms, success, duration_seconds, valid_for_ms
        R"sql(
 ALTER TABLE log_cursors ADD COLUMN birth_ns INTEGER NOT NULL DEFAULT 0;
 )sql"},
+      {"alert history keeps the component an alert was of",
+       // Reports told a row's component by the config they ran with: a component whose job
+       // was renamed lost the alerts of its old job, and `obsmon report --db` (no config)
+       // knew components by name only. NULL: a row written before (told as before).
+       R"sql(
+ALTER TABLE alert_history ADD COLUMN component TEXT;
+)sql"},
       // Append new steps here.
   };
   return kMigrations;

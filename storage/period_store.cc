@@ -126,6 +126,7 @@ Status Validate(const MaintenanceRecord& m) {
 
 PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db)
     : has_recurrence_(HasColumn(*db, "maintenance", "recurrence")),
+      has_alert_component_(HasColumn(*db, "alert_history", "component")),
       period_columns_(HasColumn(*db, "periods", "time_zone") ? kPeriodColumns
                                                              : kPeriodColumnsNoZone),
       db_(std::move(db)) {}
@@ -456,18 +457,29 @@ Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::strin
   return out;
 }
 
-Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
-                                                               const AlertComponents& components,
-                                                               TimestampMs from_ms,
-                                                               TimestampMs to_ms, size_t limit) {
+Status PeriodStore::ForEachAlertHistory(const std::string& component,
+                                        const AlertComponents& components, TimestampMs from_ms,
+                                        TimestampMs to_ms,
+                                        const std::function<bool(AlertHistoryRow&&)>& fn) {
   MutexLock lock(mu_);
   try {
-    // The label text is canonical (Labels::ToString), so an instr() of the exact pair is a
-    // correct prefilter; ParseLabelsText then confirms it (a value could contain the pattern).
-    SQLite::Statement q(*db_,
-                        "SELECT ts_ms, event, rule, labels, annotations FROM alert_history "
-                        "WHERE ts_ms >= ? AND ts_ms < ? AND (instr(labels, ?) > 0 OR "
-                        "instr(labels, ?) > 0 OR instr(labels, ?) > 0) ORDER BY ts_ms, id");
+    // A row that recorded its component (since stop 69) is the component's when it says so.
+    // One that did not is told by `components`: the label text is canonical
+    // (Labels::ToString), so an instr() of the exact pair is a correct prefilter, and
+    // ParseLabelsText then confirms it (a value could contain the pattern). Every `resolved`
+    // row is read: it closes an alert of its rule and labels only if one is open (the
+    // caller's pairing), and an alert that fired as the component's may resolve after its job
+    // was renamed.
+    SQLite::Statement q(
+        *db_, has_alert_component_
+                  ? "SELECT ts_ms, event, rule, labels, annotations, component FROM alert_history "
+                    "WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (component = ?6 OR event = 'resolved' "
+                    "OR (component IS NULL AND (instr(labels, ?3) > 0 OR instr(labels, ?4) > 0 "
+                    "OR instr(labels, ?5) > 0))) ORDER BY ts_ms, id"
+                  : "SELECT ts_ms, event, rule, labels, annotations, NULL FROM alert_history "
+                    "WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (instr(labels, ?3) > 0 OR "
+                    "instr(labels, ?4) > 0 OR instr(labels, ?5) > 0) ORDER BY ts_ms, id");
+    if (has_alert_component_) q.bind(6, component);
     q.bind(1, static_cast<int64_t>(from_ms));
     q.bind(2, static_cast<int64_t>(to_ms));
     q.bind(3, fmt::format("component=\"{}\"", EscapeLabelValue(component)));
@@ -477,24 +489,39 @@ Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string
                                                    static_cast<size_t>(i), jobs.size() - 1)])));
     }
     const auto ours = [&](const Labels& labels) { return components.Of(labels) == component; };
-    std::vector<AlertHistoryRow> out;
-    while (q.executeStep() && out.size() < limit) {
+    while (q.executeStep()) {
       AlertHistoryRow row;
       row.ts_ms = q.getColumn(0).getInt64();
       row.event = q.getColumn(1).getString();
       row.rule = q.getColumn(2).getString();
       row.labels = q.getColumn(3).getString();
-      auto labels = ParseLabelsText(row.labels);
-      if (labels && !ours(*labels)) continue;
+      if (q.getColumn(5).isNull() && row.event != "resolved") {
+        auto labels = ParseLabelsText(row.labels);
+        if (labels && !ours(*labels)) continue;
+      }
       if (auto ann = ParseLabelsText(q.getColumn(4).getString())) {
         row.summary = ann->Get("summary");
       }
-      out.push_back(std::move(row));
+      if (!fn(std::move(row))) break;
     }
-    return out;
+    return Status::Ok();
   } catch (const SQLite::Exception& e) {
     return StatusFromException(e, "reading alert history");
   }
+}
+
+Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string& component,
+                                                               const AlertComponents& components,
+                                                               TimestampMs from_ms,
+                                                               TimestampMs to_ms, size_t limit) {
+  std::vector<AlertHistoryRow> out;
+  Status s = ForEachAlertHistory(component, components, from_ms, to_ms, [&](AlertHistoryRow&& r) {
+    if (out.size() >= limit) return false;
+    out.push_back(std::move(r));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 }  // namespace obsmon::storage

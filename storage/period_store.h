@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,9 +85,16 @@ class PeriodStore {
   Result<std::vector<MaintenanceRecord>> Maintenance(const std::string& component,
                                                      TimestampMs from_ms, TimestampMs to_ms);
 
-  // alert_history rows in [from_ms, to_ms) of alerts that are `component`'s as `components`
-  // tells (core/alert_component.h: the maintenance suppression's rule). Oldest first, at most
-  // `limit`.
+  // alert_history rows in [from_ms, to_ms) of alerts that were `component`'s: by the component
+  // the row recorded when it was written (since stop 69), else (older rows) as `components`
+  // tells (core/alert_component.h: the maintenance suppression's rule); and every `resolved`
+  // row, which closes an alert only where the caller's pairing has one open. Oldest first,
+  // each handed to `fn` as it is read (false stops): a week of a flapping alert is hundreds of
+  // thousands of rows, which a report counts without holding them.
+  Status ForEachAlertHistory(const std::string& component, const AlertComponents& components,
+                             TimestampMs from_ms, TimestampMs to_ms,
+                             const std::function<bool(AlertHistoryRow&&)>& fn);
+  // The same rows collected, at most `limit`.
   Result<std::vector<AlertHistoryRow>> AlertHistory(const std::string& component,
                                                     const AlertComponents& components,
                                                     TimestampMs from_ms, TimestampMs to_ms,
@@ -97,6 +105,8 @@ class PeriodStore {
   Mutex mu_;
   // Whether the schema has the recurrence columns (a database opened read-only may predate them).
   const bool has_recurrence_;
+  // Whether alert_history has the component column (likewise).
+  const bool has_alert_component_;
   // The periods' column list, with or without time_zone (likewise).
   const char* const period_columns_;
   std::unique_ptr<SQLite::Database> db_ GUARDED_BY(mu_);

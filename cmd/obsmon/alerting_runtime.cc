@@ -158,7 +158,7 @@ Result<AlertingRuntime::Prepared> AlertingRuntime::Prepare(const Config& config)
   }
   if (!delivery || !errors.empty()) return Status::InvalidArgument(errors.ToString());
   return Prepared{std::move(*delivery), std::move(groups), config.rule_files.size(),
-                  DigestTargetsOf(config)};
+                  DigestTargetsOf(config), AlertComponentsOf(config.components)};
 }
 
 void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replaced) {
@@ -188,6 +188,9 @@ void AlertingRuntime::StartRules(Prepared prepared, alerts::RuleManager* replace
   ro.external_labels = delivery.external_labels;
   ro.external_url = delivery.external_url;
   ro.suppressor = suppressor_;
+  ro.component_of = [components = std::move(prepared.components)](const Labels& labels) {
+    return components.Of(labels);
+  };
   size_t rule_count = 0;
   for (const auto& g : prepared.groups) rule_count += g.rules.size();
   slo_alerts_.clear();

@@ -82,6 +82,7 @@ class AlertingRuntime final : public ResultSink {
     std::vector<alerts::RuleGroupSpec> groups;
     size_t rule_files = 0;
     std::vector<DigestTarget> digests;  // notifier not set yet
+    AlertComponents components;         // whose each alert is, for its history rows
   };
   AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log);
   static Result<Prepared> Prepare(const Config& config);

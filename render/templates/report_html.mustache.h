@@ -62,8 +62,8 @@ section{break-inside:avoid;page-break-inside:avoid}
 {{#log_lines}}<tr><th>{{what}}</th><td>{{time}}</td><td>{{probe}}</td><td><code class="logline">{{line}}</code></td></tr>
 {{/log_lines}}</table>{{/has_log_lines}}</section>
 <section><h2>Alerts fired ({{alert_count}})</h2>
-{{#has_alerts}}<table id="alerts"><tr><th>Alert</th><th>Fired (UTC)</th><th>Resolved (UTC)</th><th>Summary</th></tr>
-{{#alerts}}<tr><td>{{rule}}</td><td>{{fired}}</td><td>{{resolved}}</td><td>{{summary}}</td></tr>
+{{#has_alerts}}<table id="alerts"><tr><th>Alert</th><th>Fired (UTC)</th><th>Resolved (UTC)</th><th>Fired in maintenance</th><th>Summary</th></tr>
+{{#alerts}}<tr><td>{{rule}}</td><td>{{fired}}</td><td>{{resolved}}</td><td>{{maintenance}}</td><td>{{summary}}</td></tr>
 {{/alerts}}</table>{{/has_alerts}}</section>
 {{#has_excluded}}<section><h2>Maintenance (excluded)</h2><ul id="maintenance">{{#excluded}}<li>{{start}} → {{end}} UTC ({{length}}){{#has_reason}}: {{reason}}{{/has_reason}}</li>{{/excluded}}</ul></section>
 {{/has_excluded}}<section><h2>obsmon's own gaps ({{gap_count}}, {{gaps_unknown}} unknown)</h2>

@@ -663,6 +663,24 @@ TEST_F(ObsmonMaintenanceTest, AlertsOfAComponentInMaintenanceAreSuppressed) {
   std::printf("window ends at +%.3f s; firing received at +%.3f s, resolved at +%.3f s\n",
               (maintenance.end - lead) / 1000.0, (got[0].wall_ms - lead) / 1000.0,
               (got[1].wall_ms - lead) / 1000.0);
+  // The report, beside the daemon, lists both episodes, and says each fired in the window
+  // (they were listed as if they had paged, before stop 69): the first was never sent and the
+  // second only once the window was over, as the webhook saw.
+  const auto report = nlohmann::json::parse(
+      Cli({"report", "svc", "--last", "1h", "--format", "json"}), nullptr, false);
+  ASSERT_TRUE(report.is_object());
+  std::vector<int64_t> fired;
+  for (const auto& a : report["alerts_fired"]) {
+    if (a["rule"] != "WebDown") continue;
+    const int64_t at = a["fired_ms"].get<int64_t>();
+    fired.push_back(at);
+    const bool inside = maintenance.start <= at && at < maintenance.end;
+    EXPECT_TRUE(inside) << "episodes are scheduled to fire inside the window: " << a.dump();
+    ASSERT_EQ(a["in_maintenance"].is_object(), inside) << a.dump();
+    if (inside) EXPECT_EQ(a["in_maintenance"]["reason"], "planned restart");
+  }
+  EXPECT_EQ(fired.size(), 2u) << report["alerts_fired"].dump();
+  EXPECT_EQ(report["alerts_fired_not_listed"], 0);
   obsmon->Signal(SIGTERM);
   EXPECT_EQ(obsmon->Wait(), 0);
 }

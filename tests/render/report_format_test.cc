@@ -62,7 +62,11 @@ Report GoldenReport() {
   info.severity = "warning";
   opt.log_events = {err, crit, info};
   opt.alerts = {{kT0 + 10 * kHour + kMinute, kT0 + 10 * kHour + 11 * kMinute, "ProbeDown",
-                 "{alertname=\"ProbeDown\",component=\"carbon\"}", "carbon is <down>"}};
+                 "{alertname=\"ProbeDown\",component=\"carbon\"}", "carbon is <down>"},
+                // Fired in the maintenance window, resolved after it.
+                {kT0 + kDay + 2 * kHour + 50 * kMinute, kT0 + kDay + 3 * kHour + 5 * kMinute,
+                 "DbSlow", "{alertname=\"DbSlow\",component=\"carbon\"}", ""}};
+  opt.alerts_not_listed = 3;  // as if max_listed had kept these two of five
   return ComputeReport(runs, "carbon", Objective{}, kT0, kT0 + 2 * kDay, kT0 + 2 * kDay, opt);
 }
 
@@ -106,7 +110,11 @@ TEST(ReportFormatTest, GoldenFiguresByHand) {
   EXPECT_EQ(j["log_lines"]["first_critical"]["line"], kHostileLine);  // JSON keeps it verbatim
   EXPECT_EQ(j["days"][0]["log_lines"]["critical"], 1);
   EXPECT_EQ(j["days"][1]["log_lines"]["error"], 1);
-  EXPECT_EQ(j["alerts_fired"].size(), 1u);
+  ASSERT_EQ(j["alerts_fired"].size(), 2u);
+  EXPECT_EQ(j["alerts_fired_not_listed"], 3);
+  EXPECT_TRUE(j["alerts_fired"][0]["in_maintenance"].is_null());
+  EXPECT_EQ(j["alerts_fired"][1]["in_maintenance"]["reason"], "db | <upgrade> `v2`");
+  EXPECT_EQ(j["alerts_fired"][1]["in_maintenance"]["start_ms"], kT0 + kDay + 2 * kHour);
   EXPECT_EQ(j["maintenance"][0]["reason"], "db | <upgrade> `v2`");
   EXPECT_EQ(j["maintenance"][0]["duration_ms"], kHour);
   // Day 2's p95 equals day 1's: no degradation.

@@ -1,5 +1,5 @@
 // report/periods: period states, the current period, config declarations (with file:line
-// errors), alert history pairing, and the period report through the real SQLite database:
+// errors), and the period report through the real SQLite database:
 // runs, log lines, maintenance and alert history written by the real Writer and stores, read
 // back into the figures worked out by hand.
 #include "report/periods.h"
@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -80,22 +81,6 @@ TEST(PeriodsTest, PeriodObjectiveOverridesTheComponents) {
   EXPECT_DOUBLE_EQ(o.min_coverage_percent, 95);
   EXPECT_EQ(o.window_ms, 3 * kDay);
   EXPECT_DOUBLE_EQ(*o.latency_p95_ms, 300);
-}
-
-TEST(PeriodsTest, AlertHistoryPairsFiringWithResolved) {
-  std::vector<storage::AlertHistoryRow> rows = {
-      {kT0 + 1, "resolved", "Old", "{a=\"1\"}", ""},  // fired before the window: dropped
-      {kT0 + 2, "firing", "ProbeDown", "{a=\"1\"}", "down"},
-      {kT0 + 3, "firing", "ProbeDown", "{a=\"2\"}", "down"},
-      {kT0 + 4, "firing", "ProbeDown", "{a=\"1\"}", "down"},  // resend: not a new alert
-      {kT0 + 5, "resolved", "ProbeDown", "{a=\"1\"}", ""},
-  };
-  auto fired = PairAlertHistory(rows);
-  ASSERT_EQ(fired.size(), 2u);
-  EXPECT_EQ(fired[0].fired_ms, kT0 + 2);
-  EXPECT_EQ(fired[0].resolved_ms, kT0 + 5);
-  EXPECT_EQ(fired[1].labels, "{a=\"2\"}");
-  EXPECT_FALSE(fired[1].resolved_ms.has_value());
 }
 
 class PeriodReportTest : public ::testing::Test {
@@ -203,6 +188,101 @@ TEST_F(PeriodReportTest, PeriodReportReadsRunsLogsMaintenanceAndAlertsFromTheDat
   EXPECT_EQ(j["maintenance"][0]["reason"], "DB upgrade");
   req.format = "pdf";
   EXPECT_TRUE(RenderPeriodReport(req).status().IsInvalidArgument());
+}
+
+// A week of an alert that flaps: the report read the first 1,000 history rows, so it listed
+// and counted 500 alerts of 1,500 and said nothing of the rest; an alert that fired inside a
+// maintenance window read as if it had paged (stop 69). Truth: what this test wrote.
+TEST_F(PeriodReportTest, AlertsAreCountedPastTheListAndMarkedWhenTheyFiredInMaintenance) {
+  const int64_t start = kT0, end = kT0 + 3 * kDay;
+  WriteBatch batch;
+  for (int64_t ts = start; ts < end; ts += kMinute) {
+    batch.runs.push_back(MakeRun("health", ts, true, 90 * kSecond, "", 0.02));
+  }
+  Write(batch);
+  const int64_t maint_from = start + kDay, maint_to = start + kDay + kHour;
+  int written_alerts = 0;
+  int64_t in_maintenance_at = 0;
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->AddPeriod(P(0, start, end)).ok());
+    ASSERT_TRUE((*store)
+                    ->AddMaintenance({0, "carbon", maint_from, maint_to, "kernel | <update>",
+                                      "cli", start, "", "", 0})
+                    .ok());
+    auto alerts = storage::AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    std::vector<AlertHistoryEvent> rows;
+    // 1,500 flaps of 10 s every 2 minutes, and one of 40 minutes that fires in maintenance.
+    for (int i = 0; i < 1'500; ++i) {
+      AlertHistoryEvent a;
+      a.rule = "Flap";
+      a.labels = Labels{{"alertname", "Flap"}, {"job", "carbon"}};
+      a.event = "firing";
+      a.ts_ms = start + i * 2 * kMinute + kSecond;
+      AlertHistoryEvent r = a;
+      r.event = "resolved";
+      r.ts_ms = a.ts_ms + 10 * kSecond;
+      rows.push_back(a);
+      rows.push_back(r);
+      ++written_alerts;
+    }
+    AlertHistoryEvent a;
+    a.rule = "Upgrade";
+    a.labels = Labels{{"alertname", "Upgrade"}, {"job", "carbon"}};
+    a.event = "firing";
+    a.ts_ms = in_maintenance_at = maint_from + 5 * kMinute;
+    AlertHistoryEvent r = a;
+    r.event = "resolved";
+    r.ts_ms = a.ts_ms + 40 * kMinute;
+    rows.push_back(a);
+    rows.push_back(r);
+    ++written_alerts;
+    ASSERT_TRUE((*alerts)->AppendHistory(rows).ok());
+  }
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.now_ms = clock_.NowMs();
+  req.max_listed = 100;
+  auto report = BuildPeriodReport(req);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->AlertCount(), static_cast<uint64_t>(written_alerts));
+  ASSERT_EQ(report->alerts.size(), 100u);
+  EXPECT_EQ(report->alerts_not_listed, static_cast<uint64_t>(written_alerts - 100));
+  // The longest first: the 40-minute one is listed, and marked; no flap is.
+  const auto upgrade = std::find_if(report->alerts.begin(), report->alerts.end(),
+                                    [](const AlertFired& f) { return f.rule == "Upgrade"; });
+  ASSERT_NE(upgrade, report->alerts.end());
+  ASSERT_TRUE(upgrade->maintenance.has_value());
+  EXPECT_EQ(upgrade->maintenance->reason, "kernel | <update>");
+  for (const AlertFired& f : report->alerts) {
+    const bool inside = f.fired_ms >= maint_from && f.fired_ms < maint_to;
+    EXPECT_EQ(f.maintenance.has_value(), inside) << f.rule << " at " << f.fired_ms;
+  }
+  req.format = "json";
+  auto j = nlohmann::json::parse(RenderPeriodReport(req)->body);
+  EXPECT_EQ(j["alerts_fired"].size() + j["alerts_fired_not_listed"].get<size_t>(),
+            static_cast<size_t>(written_alerts));
+  bool marked = false;
+  for (const auto& a : j["alerts_fired"]) {
+    if (a["fired_ms"] == in_maintenance_at) {
+      marked = true;
+      EXPECT_EQ(a["in_maintenance"]["reason"], "kernel | <update>");
+    } else {
+      EXPECT_TRUE(a["in_maintenance"].is_null()) << a.dump();
+    }
+  }
+  EXPECT_TRUE(marked);
+  req.format = "text";
+  const std::string text = RenderPeriodReport(req)->body;
+  EXPECT_NE(text.find("Alerts fired (1501, the 100 longest listed)"), std::string::npos) << text;
+  EXPECT_NE(text.find("[fired in maintenance: kernel | <update>]"), std::string::npos) << text;
+  req.format = "markdown";
+  const std::string md = RenderPeriodReport(req)->body;
+  EXPECT_NE(md.find("| Alerts fired | 1501 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("kernel \\| &lt;update&gt;"), std::string::npos) << md;
 }
 
 // Issue 15 ("one truth"): the live figures (uptime board) are the report's own figures: the

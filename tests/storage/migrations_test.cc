@@ -59,7 +59,8 @@ TEST(MigrationsTest, ACursorStoredBeforeTheBirthColumnKeepsItsPlace) {
   { ASSERT_TRUE(Writer::Start(o).ok()); }
   {
     SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
-    db.exec("ALTER TABLE log_cursors DROP COLUMN birth_ns; PRAGMA user_version = 12;"
+    db.exec("ALTER TABLE alert_history DROP COLUMN component;"
+            "ALTER TABLE log_cursors DROP COLUMN birth_ns; PRAGMA user_version = 12;"
             "INSERT INTO log_cursors VALUES ('c', 'logs', '/var/log/c.log', 2049, 77, '5:ab', "
             "1234, 1764892800000)");
   }
@@ -72,6 +73,28 @@ TEST(MigrationsTest, ACursorStoredBeforeTheBirthColumnKeepsItsPlace) {
   EXPECT_EQ(cursors[0].inode, 77u);
   EXPECT_EQ(cursors[0].offset, 1234);
   EXPECT_EQ(cursors[0].birth_ns, 0);
+}
+
+// Version 14 adds alert_history.component: a row stored before keeps all it had, its
+// component unknown (NULL), and reports tell it by their config as before.
+TEST(MigrationsTest, AnAlertHistoryRowStoredBeforeTheComponentColumnHasNone) {
+  ScratchDir dir;
+  StorageOptions o;
+  o.path = dir.File("v13.db");
+  { ASSERT_TRUE(Writer::Start(o).ok()); }
+  {
+    SQLite::Database db(o.path, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE alert_history DROP COLUMN component; PRAGMA user_version = 13;"
+            "INSERT INTO alert_history (ts_ms, event, group_key, rule, labels, annotations, "
+            "active_at_ms, fired_at_ms, value) VALUES (1000, 'firing', 'g', 'Down', "
+            "'{job=\"x\"}', '{}', 900, 1000, 0)");
+  }
+  { ASSERT_TRUE(Writer::Start(o).ok()); }
+  EXPECT_EQ(UserVersion(o.path), LatestSchemaVersion());
+  SQLite::Database db(o.path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("SELECT rule || ':' || ifnull(component, 'NULL') FROM alert_history")
+                .getString(),
+            "Down:NULL");
 }
 
 TEST(MigrationsTest, EmptyFileIsMigrated) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "core/alert_records.h"
 #include "storage/alert_store.h"
@@ -274,6 +275,36 @@ TEST_F(PeriodStoreTest, ReadOnlyStoreReadsWindowsOfTheOlderSchema) {
   EXPECT_FALSE((*w)[0].recurring());
 }
 
+// A report of a database written before history rows recorded their component (one step
+// older), opened read-only and so not migrated, tells them by its config.
+TEST_F(PeriodStoreTest, ReadOnlyStoreReadsAlertHistoryOfTheOlderSchema) {
+  {
+    auto alerts = AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    AlertHistoryEvent e;
+    e.rule = "Ours";
+    e.labels = Labels{{"job", "corrjob"}};
+    e.event = "firing";
+    e.ts_ms = kT0 + 1;
+    AlertHistoryEvent other = e;
+    other.rule = "Theirs";
+    other.labels = Labels{{"job", "elsewhere"}};
+    ASSERT_TRUE((*alerts)->AppendHistory({e, other}).ok());
+  }
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("ALTER TABLE alert_history DROP COLUMN component");
+    db.exec("PRAGMA user_version = " + std::to_string(LatestSchemaVersion() - 1));
+  }
+  auto ro = PeriodStore::OpenReadOnly(path_);
+  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  const AlertComponents components(std::vector<AlertComponents::Component>{{"corr", "corrjob"}});
+  auto rows = (*ro)->AlertHistory("corr", components, kT0, kT0 + kDay);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].rule, "Ours");
+}
+
 TEST_F(PeriodStoreTest, AlertHistoryOfOneComponent) {
   {
     auto alerts = AlertStore::Open(path_);
@@ -360,6 +391,66 @@ TEST_F(PeriodStoreTest, AlertHistoryTellsAComponentsAlertsByItsJob) {
   // Without the config (`obsmon report --db`): the component alone, its name in either label.
   const AlertComponents alone(std::vector<AlertComponents::Component>{{"corr", ""}});
   EXPECT_EQ(rules_of("corr", alone), (Rules{"ByName", "ByComponent"}));
+}
+
+// Since stop 69 a row records the component its alert was of when it was written: that decides,
+// whatever the config of the report says (a job renamed since, no config at all); a row written
+// before says nothing (NULL) and is told by the config as above. Every `resolved` row is read:
+// the report's pairing closes an alert with it only where one is open.
+TEST_F(PeriodStoreTest, AlertHistoryTellsARowByTheComponentItRecorded) {
+  {
+    auto alerts = AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    auto event = [](int64_t ts, const std::string& rule, Labels labels,
+                    std::optional<std::string> component, const std::string& ev = "firing") {
+      AlertHistoryEvent e;
+      e.group_key = "rules.yml;g";
+      e.rule = rule;
+      e.labels = std::move(labels);
+      e.event = ev;
+      e.ts_ms = ts;
+      e.component = std::move(component);
+      return e;
+    };
+    ASSERT_TRUE(
+        (*alerts)
+            ->AppendHistory({
+                // Of corr when it fired, by a job the config no longer gives it.
+                event(kT0 + 1, "OldJob", Labels{{"job", "corr-old"}}, "corr"),
+                // Resolved after the rename: the row says no component; read all the same.
+                event(kT0 + 2, "OldJob", Labels{{"job", "corr-old"}}, "", "resolved"),
+                // Of no component when it fired, though the config now gives its job to corr.
+                event(kT0 + 3, "WasNobodys", Labels{{"job", "corrjob"}}, ""),
+                // Of another component when it fired.
+                event(kT0 + 4, "WasDbs", Labels{{"component", "corr"}}, "db"),
+                // Written before stop 69: told by the config.
+                event(kT0 + 5, "Older", Labels{{"job", "corrjob"}}, std::nullopt),
+                event(kT0 + 6, "OlderOther", Labels{{"job", "elsewhere"}}, std::nullopt),
+            })
+            .ok());
+  }
+  auto store = Open();
+  const AlertComponents components({{"corr", "corrjob"}, {"db", "db"}});
+  std::vector<std::string> rules;
+  ASSERT_TRUE(store
+                  ->ForEachAlertHistory("corr", components, kT0, kT0 + kDay,
+                                        [&](AlertHistoryRow&& r) {
+                                          rules.push_back(r.rule + ":" + r.event);
+                                          return true;
+                                        })
+                  .ok());
+  EXPECT_EQ(rules, (std::vector<std::string>{"OldJob:firing", "OldJob:resolved", "Older:firing"}));
+  // Without the config: the recorded component still decides.
+  rules.clear();
+  const AlertComponents alone(std::vector<AlertComponents::Component>{{"corr", ""}});
+  ASSERT_TRUE(store
+                  ->ForEachAlertHistory("corr", alone, kT0, kT0 + kDay,
+                                        [&](AlertHistoryRow&& r) {
+                                          rules.push_back(r.rule + ":" + r.event);
+                                          return true;
+                                        })
+                  .ok());
+  EXPECT_EQ(rules, (std::vector<std::string>{"OldJob:firing", "OldJob:resolved"}));
 }
 
 // Reports open the store read-only: they read what a writer stored, cannot write, and never

@@ -469,7 +469,7 @@ void RuleManager::EvaluateAt(int64_t ts_ms) {
     last_cycle_seconds_ =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
-  Deliver();
+  DeliverOrWake();
 }
 
 void RuleManager::Tick() {
@@ -501,13 +501,72 @@ void RuleManager::Tick() {
       failures_ += KeepUnsaved(options_.store->TakeEnds(), &unsaved_.ends, kMaxUnsaved);
     }
   }
-  Deliver();
+  DeliverOrWake();
+}
+
+void RuleManager::DeliverOrWake() {
+  if (!delivering_in_background_.load()) {
+    Deliver();
+    return;
+  }
+  {
+    MutexLock lock(mu_);
+    if (to_send_.empty() && unsaved_.empty()) return;
+  }
+  {
+    MutexLock lock(wake_mu_);
+    wake_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+void RuleManager::DeliveryLoop() {
+  MutexLock lock(wake_mu_);
+  while (true) {
+    wake_cv_.wait(lock.native(), [this] {
+      wake_mu_.AssertHeld();  // the predicate runs with the lock held
+      return wake_ || stop_delivery_;
+    });
+    if (!wake_) return;  // stopping, and nothing was handed on since the last delivery
+    wake_ = false;
+    lock.Unlock();
+    Deliver();
+    lock.Lock();
+  }
+}
+
+size_t RuleManager::FlushUnsaved(std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (true) {
+    {
+      MutexLock lock(mu_);
+      store_paused_until_ms_ = INT64_MIN;  // the stop's last tries wait for nothing else
+    }
+    Deliver();
+    {
+      MutexLock lock(mu_);
+      const size_t left =
+          unsaved_.alerts.size() + unsaved_.history.size() + unsaved_.ends.size();
+      if (left == 0 || !options_.state_store) return 0;
+      if (std::chrono::steady_clock::now() >= deadline) return left;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 void RuleManager::Start() {
   MutexLock lock(run_mu_);
   if (thread_.joinable()) return;
   stop_ = false;
+  {
+    MutexLock wake(wake_mu_);
+    stop_delivery_ = false;
+  }
+  delivering_in_background_ = true;
+  delivery_thread_ = std::thread([this] {
+    NameThisThread("obsmon-alertio");
+    DeliveryLoop();
+  });
   thread_ = std::thread([this] {
     NameThisThread("obsmon-rules");
     Loop();
@@ -521,6 +580,14 @@ void RuleManager::Stop() {
   }
   run_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  {
+    MutexLock lock(wake_mu_);
+    stop_delivery_ = true;
+  }
+  wake_cv_.notify_all();
+  // It delivers what the last evaluation handed on before it ends.
+  if (delivery_thread_.joinable()) delivery_thread_.join();
+  delivering_in_background_ = false;
 }
 
 void RuleManager::Loop() {

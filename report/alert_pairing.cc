@@ -5,13 +5,13 @@
 namespace obsmon {
 
 void AlertPairing::Add(storage::AlertHistoryRow&& row) {
-  auto key = std::make_pair(std::move(row.rule), std::move(row.labels));
+  auto key = std::make_tuple(std::move(row.group_key), std::move(row.rule), std::move(row.labels));
   if (row.event == "firing") {
     if (open_.count(key)) return;  // a resend of an alert already firing
     Kept k;
     k.alert.fired_ms = row.ts_ms;
-    k.alert.rule = key.first;
-    k.alert.labels = key.second;
+    k.alert.rule = std::get<1>(key);
+    k.alert.labels = std::get<2>(key);
     k.alert.summary = std::move(row.summary);
     k.order = fired_++;
     open_.emplace(std::move(key), std::move(k));

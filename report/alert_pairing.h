@@ -1,6 +1,6 @@
 // Alert history rows paired into the alerts a report lists: a `firing` row opens an alert of its
-// rule and labels, the next `resolved` row of the same closes it, a `firing` of an open one is a
-// resend. Rows are fed as storage reads them (PeriodStore::ForEachAlertHistory): a week of an
+// group, rule and labels, the next `resolved` row of the same closes it, a `firing` of an open
+// one is a resend. Rows are fed as storage reads them (PeriodStore::ForEachAlertHistory): a week of an
 // alert that flaps is hundreds of thousands of rows, and until stop 69 the report read the first
 // 1,000, so it listed and counted at most that many and said nothing of the rest.
 //
@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -49,7 +50,9 @@ class AlertPairing {
   size_t max_listed_;
   TimestampMs until_ms_;
   uint64_t fired_ = 0;
-  std::map<std::pair<std::string, std::string>, Kept> open_;  // by rule and labels
+  // By group, rule and labels: two groups may each hold an alert of one name and labels
+  // (fresh eyes, stop 69: one of two such alerts vanished, the other took its resolution).
+  std::map<std::tuple<std::string, std::string, std::string>, Kept> open_;
   std::vector<Kept> kept_;  // while full, a heap with the one to drop first on top
   uint64_t not_listed_ = 0;
 };

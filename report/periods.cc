@@ -189,9 +189,11 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
     // and not listed are the listed ones' kind.
     const TimestampMs until = std::max(w->from, std::min(w->to, req.now_ms));
     AlertPairing pairing(req.max_listed, until);
+    // An alert that fired in the window and resolved after it says when (it read "(open)",
+    // fresh eyes, stop 69).
     Status read = (*store)->ForEachAlertHistory(
         req.component, req.alert_components.empty() ? alone : req.alert_components, w->from,
-        until, [&](storage::AlertHistoryRow&& row) {
+        until, std::max(until, req.now_ms), [&](storage::AlertHistoryRow&& row) {
           pairing.Add(std::move(row));
           return true;
         });

@@ -38,8 +38,9 @@ Labels ParseOrEmpty(const std::string& text) { return ParseLabelsText(text).valu
 AlertStore::AlertStore(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 AlertStore::~AlertStore() = default;
 
-Result<std::unique_ptr<AlertStore>> AlertStore::Open(const std::string& path) {
-  auto db = OpenForWrite(path);
+Result<std::unique_ptr<AlertStore>> AlertStore::Open(const std::string& path,
+                                                     int busy_timeout_ms) {
+  auto db = OpenForWrite(path, busy_timeout_ms);
   if (!db.ok()) return db.status();
   return std::unique_ptr<AlertStore>(new AlertStore(std::move(db).value()));
 }

@@ -23,7 +23,10 @@ namespace obsmon::storage {
 class AlertStore final : public AlertStateStore, public OutboxStore {
  public:
   // Opens (creating and migrating as needed) the database at `path`.
-  static Result<std::unique_ptr<AlertStore>> Open(const std::string& path);
+  // `busy_timeout_ms`: the daemon's storage.busy_timeout (its writes wait that long for another
+  // connection's lock; a fixed 5 s before stop 69, whatever the config said).
+  static Result<std::unique_ptr<AlertStore>> Open(const std::string& path,
+                                                  int busy_timeout_ms = 5'000);
   ~AlertStore() override;
 
   // AlertStateStore

@@ -132,8 +132,9 @@ PeriodStore::PeriodStore(std::unique_ptr<SQLite::Database> db)
       db_(std::move(db)) {}
 PeriodStore::~PeriodStore() = default;
 
-Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path) {
-  auto db = OpenForWrite(path);
+Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path,
+                                                       int busy_timeout_ms) {
+  auto db = OpenForWrite(path, busy_timeout_ms);
   if (!db.ok()) return db.status();
   return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
 }
@@ -459,7 +460,7 @@ Result<std::vector<MaintenanceRecord>> PeriodStore::Maintenance(const std::strin
 
 Status PeriodStore::ForEachAlertHistory(const std::string& component,
                                         const AlertComponents& components, TimestampMs from_ms,
-                                        TimestampMs to_ms,
+                                        TimestampMs to_ms, TimestampMs resolved_to_ms,
                                         const std::function<bool(AlertHistoryRow&&)>& fn) {
   MutexLock lock(mu_);
   try {
@@ -472,16 +473,19 @@ Status PeriodStore::ForEachAlertHistory(const std::string& component,
     // was renamed.
     SQLite::Statement q(
         *db_, has_alert_component_
-                  ? "SELECT ts_ms, event, rule, labels, annotations, component FROM alert_history "
-                    "WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (component = ?6 OR event = 'resolved' "
-                    "OR (component IS NULL AND (instr(labels, ?3) > 0 OR instr(labels, ?4) > 0 "
-                    "OR instr(labels, ?5) > 0))) ORDER BY ts_ms, id"
-                  : "SELECT ts_ms, event, rule, labels, annotations, NULL FROM alert_history "
-                    "WHERE ts_ms >= ?1 AND ts_ms < ?2 AND (instr(labels, ?3) > 0 OR "
-                    "instr(labels, ?4) > 0 OR instr(labels, ?5) > 0) ORDER BY ts_ms, id");
+                  ? "SELECT ts_ms, event, rule, labels, annotations, component, group_key FROM "
+                    "alert_history WHERE ts_ms >= ?1 AND (ts_ms < ?2 OR (event = 'resolved' AND "
+                    "ts_ms < ?7)) AND (component = ?6 OR event = 'resolved' OR (component IS "
+                    "NULL AND (instr(labels, ?3) > 0 OR instr(labels, ?4) > 0 OR "
+                    "instr(labels, ?5) > 0))) ORDER BY ts_ms, id"
+                  : "SELECT ts_ms, event, rule, labels, annotations, NULL, group_key FROM "
+                    "alert_history WHERE ts_ms >= ?1 AND (ts_ms < ?2 OR (event = 'resolved' AND "
+                    "ts_ms < ?7)) AND (instr(labels, ?3) > 0 OR instr(labels, ?4) > 0 OR "
+                    "instr(labels, ?5) > 0) ORDER BY ts_ms, id");
     if (has_alert_component_) q.bind(6, component);
     q.bind(1, static_cast<int64_t>(from_ms));
     q.bind(2, static_cast<int64_t>(to_ms));
+    q.bind(7, static_cast<int64_t>(std::max(to_ms, resolved_to_ms)));
     q.bind(3, fmt::format("component=\"{}\"", EscapeLabelValue(component)));
     const std::vector<std::string> jobs = components.JobsThatMayBe(component);  // 1 or 2
     for (int i = 0; i < 2; ++i) {
@@ -495,6 +499,7 @@ Status PeriodStore::ForEachAlertHistory(const std::string& component,
       row.event = q.getColumn(1).getString();
       row.rule = q.getColumn(2).getString();
       row.labels = q.getColumn(3).getString();
+      row.group_key = q.getColumn(6).getString();
       if (q.getColumn(5).isNull() && row.event != "resolved") {
         auto labels = ParseLabelsText(row.labels);
         if (labels && !ours(*labels)) continue;
@@ -515,7 +520,8 @@ Result<std::vector<AlertHistoryRow>> PeriodStore::AlertHistory(const std::string
                                                                TimestampMs from_ms,
                                                                TimestampMs to_ms, size_t limit) {
   std::vector<AlertHistoryRow> out;
-  Status s = ForEachAlertHistory(component, components, from_ms, to_ms, [&](AlertHistoryRow&& r) {
+  Status s = ForEachAlertHistory(component, components, from_ms, to_ms, to_ms,
+                                 [&](AlertHistoryRow&& r) {
     if (out.size() >= limit) return false;
     out.push_back(std::move(r));
     return true;

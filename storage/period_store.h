@@ -30,6 +30,7 @@ struct AlertHistoryRow {
   TimestampMs ts_ms = 0;
   std::string event;    // "firing" | "resolved"
   std::string rule;     // alert name
+  std::string group_key;  // the rule's group (file and name): two groups may hold one alert name
   std::string labels;   // canonical Prometheus text form
   std::string summary;  // the `summary` annotation's text form, or "" (raw annotations text)
 };
@@ -37,7 +38,9 @@ struct AlertHistoryRow {
 class PeriodStore {
  public:
   // Opens (creating and migrating as needed) the database at `path`.
-  static Result<std::unique_ptr<PeriodStore>> Open(const std::string& path);
+  // `busy_timeout_ms` as AlertStore::Open's (the daemon's storage.busy_timeout).
+  static Result<std::unique_ptr<PeriodStore>> Open(const std::string& path,
+                                                   int busy_timeout_ms = 5'000);
   // Opens an existing database read-only (reports: they must work for a user who may only read
   // the file, and must never create or migrate one). NotFound for a missing file; the writing
   // methods then fail with a Status.
@@ -88,11 +91,12 @@ class PeriodStore {
   // alert_history rows in [from_ms, to_ms) of alerts that were `component`'s: by the component
   // the row recorded when it was written (since stop 69), else (older rows) as `components`
   // tells (core/alert_component.h: the maintenance suppression's rule); and every `resolved`
-  // row, which closes an alert only where the caller's pairing has one open. Oldest first,
-  // each handed to `fn` as it is read (false stops): a week of a flapping alert is hundreds of
-  // thousands of rows, which a report counts without holding them.
+  // row, which closes an alert only where the caller's pairing has one open, up to
+  // `resolved_to_ms` (>= to_ms: an alert that fired in the window may resolve after it). Oldest
+  // first, each handed to `fn` as it is read (false stops): a week of a flapping alert is
+  // hundreds of thousands of rows, which a report counts without holding them.
   Status ForEachAlertHistory(const std::string& component, const AlertComponents& components,
-                             TimestampMs from_ms, TimestampMs to_ms,
+                             TimestampMs from_ms, TimestampMs to_ms, TimestampMs resolved_to_ms,
                              const std::function<bool(AlertHistoryRow&&)>& fn);
   // The same rows collected, at most `limit`.
   Result<std::vector<AlertHistoryRow>> AlertHistory(const std::string& component,

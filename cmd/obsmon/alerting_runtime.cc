@@ -93,6 +93,8 @@ std::vector<DigestTarget> DigestTargetsOf(const Config& config) {
 
 // How often the digest poster looks for days that ended (a comment goes out within this).
 constexpr int64_t kDigestPollMs = 60'000;
+// How long the stop tries to store what the rules could not (the writer's drain: 10 s).
+constexpr std::chrono::milliseconds kStopFlush{10'000};
 }  // namespace
 
 AlertingRuntime::AlertingRuntime(const Clock& clock, std::shared_ptr<spdlog::logger> log)
@@ -121,7 +123,8 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
   auto prepared = Prepare(config);
   if (!prepared.ok()) return prepared.status();
   std::unique_ptr<AlertingRuntime> rt(new AlertingRuntime(clock, std::move(log)));
-  auto store = storage::AlertStore::Open(config.storage.path);
+  auto store = storage::AlertStore::Open(config.storage.path,
+                                         static_cast<int>(config.storage.busy_timeout_ms));
   if (health) health->Record("alerts", store.status());
   if (!store.ok()) return store.status();
   rt->store_ = std::make_unique<RecordingAlertStore>(std::move(*store), std::move(health));
@@ -134,6 +137,17 @@ Result<std::unique_ptr<AlertingRuntime>> AlertingRuntime::Start(
 
 AlertingRuntime::~AlertingRuntime() {
   MutexLock lock(mu_);
+  if (rules_) {
+    rules_->Stop();
+    // What a `sqlite3` write lock kept from the alert store is stored before the stop, within
+    // the time the writer's drain allows itself (docs/storage.md); the outbox still takes the
+    // notifications handed on with it.
+    if (const size_t left = rules_->FlushUnsaved(kStopFlush); left > 0) {
+      log_->error("alerting: {} alert states, history rows and series ends could not be stored "
+                  "before the stop (the database stayed locked {} s); they are lost",
+                  left, std::chrono::duration_cast<std::chrono::seconds>(kStopFlush).count());
+    }
+  }
   StopRules();
 }
 

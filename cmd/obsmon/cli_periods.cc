@@ -86,7 +86,10 @@ std::unique_ptr<PeriodManager> ManagerFor(const PeriodCliTarget& t, const char* 
   PeriodScope scope;
   scope.db_path = r->db_path;
   scope.has_config = r->config.has_value();
-  if (r->config) scope.components = r->config->components;
+  if (r->config) {
+    scope.components = r->config->components;
+    scope.busy_timeout_ms = static_cast<int>(r->config->storage.busy_timeout_ms);
+  }
   scope.config_name = t.config_path;
   return LocalPeriodManager(std::move(scope), clock);
 }

@@ -53,6 +53,14 @@ bool TerminationSignalPending() {
   return ::sigismember(&pending, SIGTERM) == 1 || ::sigismember(&pending, SIGINT) == 1;
 }
 
+std::vector<ProbeKey> ProbeKeysOf(const Config& config) {
+  std::vector<ProbeKey> keys;
+  for (const auto& c : config.components) {
+    for (const auto& p : c.probes) keys.push_back(p.spec.key);
+  }
+  return keys;
+}
+
 
 // Families already collected, served as a Collectable.
 class FamiliesCollectable final : public prometheus::Collectable {
@@ -116,6 +124,10 @@ class Daemon::Impl {
         static_cast<size_t>(config_.batch_in_flight_per_server));
     // A reload whose rules read a metric the head did not keep reads its history back from
     // storage: first every run that reached the head before is to be committed.
+    {
+      MutexLock lock(internal_errors_mu_);
+      configured_probes_ = ProbeKeysOf(config_);
+    }
     alerting_->SetReadBackBarrier([this] {
       runner_.AwaitDeliveriesUnderWay();
       return writer_->Flush();
@@ -129,7 +141,8 @@ class Daemon::Impl {
 
   // Stores the periods and maintenance windows the config declares (idempotent).
   Status ApplyPeriodDeclarations(const Config& config) {
-    auto store = storage::PeriodStore::Open(config.storage.path);
+    auto store = storage::PeriodStore::Open(config.storage.path,
+                                            static_cast<int>(config.storage.busy_timeout_ms));
     health_->Record("periods", store.status());
     if (!store.ok()) {
       log_->error("cannot store declared periods: {}", store.status().message());
@@ -377,6 +390,7 @@ class Daemon::Impl {
       std::erase_if(internal_errors_, [&](const auto& kv) {
         return !kept.count(kv.first.component + "/" + kv.first.probe);
       });
+      configured_probes_ = ProbeKeysOf(config_);
     }
     if (server_) {
       // Credentials change at once; TLS files, connection limits and the listen address
@@ -605,14 +619,11 @@ class Daemon::Impl {
       MutexLock lock(remote_mu_);
       if (remote_write_) s.remote_write = RemoteWriteMetricsOf(remote_write_->Stats());
     }
-    {
-      // Every configured probe has a series from the start (0), so rate() and alerts on it work.
-      MutexLock lock(reload_mu_);
-      for (const auto& c : config_.components) {
-        for (const auto& p : c.probes) s.internal_errors[p.spec.key] = 0;
-      }
-    }
+    // Every configured probe has a series from the start (0), so rate() and alerts on it work.
+    // Its own list, not config_ under reload_mu_: a reload holds that while it waits for the
+    // database (a `sqlite3` write lock: /metrics waited 5 s, fresh eyes, stop 69).
     MutexLock lock(internal_errors_mu_);
+    for (const ProbeKey& key : configured_probes_) s.internal_errors[key] = 0;
     for (const auto& [key, n] : internal_errors_) s.internal_errors[key] = n;
     return s;
   }
@@ -846,6 +857,8 @@ class Daemon::Impl {
   std::shared_ptr<MaintenanceCalendar> maintenance_;  // also held by the rules' suppressor
   Mutex internal_errors_mu_;
   std::map<ProbeKey, uint64_t> internal_errors_ GUARDED_BY(internal_errors_mu_);
+  // Every configured probe (config_'s, set at start and by each reload's swap).
+  std::vector<ProbeKey> configured_probes_ GUARDED_BY(internal_errors_mu_);
   Mutex log_limit_mu_;
   std::map<ProbeKey, SteadyTime> internal_error_log_ GUARDED_BY(log_limit_mu_);
   std::map<ProbeKey, SteadyTime> restore_log_ GUARDED_BY(log_limit_mu_);

@@ -125,7 +125,16 @@ class DaemonManager final : public PeriodManager {
 
 Result<json> DaemonManager::Call(const std::string& method, const std::string& path,
                                  const json& body) {
-  const std::string text = body.is_null() ? "" : body.dump();
+  std::string text;
+  try {
+    text = body.is_null() ? "" : body.dump();
+  } catch (const json::type_error& e) {
+    // The daemon's API speaks JSON, which holds UTF-8 text only: a --reason with other bytes
+    // aborted the CLI (fresh eyes, stop 69). `--db` stores such bytes as given.
+    return Status::InvalidArgument(
+        std::string("an argument is not UTF-8 text, which the daemon's API cannot carry (") +
+        e.what() + "); write it as UTF-8, or use --db with the daemon stopped");
+  }
   httplib::Result res = method == "GET"      ? client_->Get(path)
                         : method == "DELETE" ? client_->Delete(path)
                         : method == "PATCH"  ? client_->Patch(path, text, "application/json")

@@ -250,12 +250,12 @@ class LocalManager final : public PeriodManager {
 
   Result<PeriodRecord> StartPeriod(const ObserveStartArgs& a) override;
   Result<PeriodRecord> StopPeriod(const std::string& component) override {
-    auto store = storage::PeriodStore::Open(scope_.db_path);
+    auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
     if (!store.ok()) return store.status();
     return (*store)->StopPeriod(component, clock_.NowMs());
   }
   Result<std::vector<PeriodRecord>> Periods(const std::string& component) override {
-    auto store = storage::PeriodStore::Open(scope_.db_path);
+    auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
     if (!store.ok()) return store.status();
     return (*store)->Periods(component);
   }
@@ -263,7 +263,7 @@ class LocalManager final : public PeriodManager {
   Result<EditedWindow> EditWindow(const MaintenanceEditArgs& a) override;
   Result<MaintenanceRecord> DeleteWindow(int64_t id) override;
   Result<std::vector<MaintenanceRecord>> Windows(const std::string& component) override {
-    auto store = storage::PeriodStore::Open(scope_.db_path);
+    auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
     if (!store.ok()) return store.status();
     return (*store)->MaintenanceWindows(component);
   }
@@ -320,7 +320,7 @@ Result<PeriodRecord> LocalManager::PeriodOf(const ObserveStartArgs& a) const {
 Result<PeriodRecord> LocalManager::StartPeriod(const ObserveStartArgs& a) {
   auto p = PeriodOf(a);
   if (!p.ok()) return p.status();
-  auto store = storage::PeriodStore::Open(scope_.db_path);
+  auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
   if (!store.ok()) return store.status();
   auto id = (*store)->AddPeriod(*p);
   if (!id.ok()) return id.status();
@@ -339,7 +339,7 @@ Result<MaintenanceRecord> LocalManager::AddWindow(const MaintenanceAddArgs& a) {
   if (auto why = recurring ? SetRecurringWindow(m, a, now) : SetOneOffWindow(m, a, now)) {
     return Refuse(*why);
   }
-  auto store = storage::PeriodStore::Open(scope_.db_path);
+  auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
   if (!store.ok()) return store.status();
   if (auto why = CheckWindow(scope_, **store, m, now, /*check_component=*/true)) {
     return Refuse(*why);
@@ -351,7 +351,7 @@ Result<MaintenanceRecord> LocalManager::AddWindow(const MaintenanceAddArgs& a) {
 }
 
 Result<EditedWindow> LocalManager::EditWindow(const MaintenanceEditArgs& a) {
-  auto store = storage::PeriodStore::Open(scope_.db_path);
+  auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
   if (!store.ok()) return store.status();
   auto stored = (*store)->MaintenanceWindow(a.id);
   if (!stored.ok()) return stored.status();
@@ -369,7 +369,7 @@ Result<EditedWindow> LocalManager::EditWindow(const MaintenanceEditArgs& a) {
 }
 
 Result<MaintenanceRecord> LocalManager::DeleteWindow(int64_t id) {
-  auto store = storage::PeriodStore::Open(scope_.db_path);
+  auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
   if (!store.ok()) return store.status();
   auto stored = (*store)->MaintenanceWindow(id);
   if (!stored.ok()) return stored.status();

@@ -102,6 +102,8 @@ struct PeriodScope {
   // What the stored rows' `source` says made them: "cli", or "api" for the daemon's HTTP API
   // (whoever sent it, the CLI through the daemon included).
   std::string source = "cli";
+  // How long its writes wait for another connection's lock (the config's storage.busy_timeout).
+  int busy_timeout_ms = 5'000;
 };
 
 // Validates and writes the database at scope.db_path. Each call opens the store afresh (cheap,

@@ -224,10 +224,15 @@ void WriteWebConfig(const ScratchDir& dir, int target_port, const std::string& a
                      std::to_string(target_port) + "/health\", interval: 200ms, timeout: 150ms}\n");
 }
 
-// A `sqlite3` shell holding the database's write lock for `seconds`, in a thread.
-std::thread HoldWriteLock(const ScratchDir& dir, int seconds) {
-  return std::thread([&dir, seconds] {
-    testing::RunCommand({"sh", "-c", "printf 'BEGIN EXCLUSIVE;\\n.shell sleep " +
+// A `sqlite3` shell holding the database's write lock for `seconds`, in a thread; `writing`: as
+// a user writing to a table of their own meanwhile (the lock then has its own pages in the WAL).
+std::thread HoldWriteLock(const ScratchDir& dir, int seconds, bool writing = false) {
+  const std::string begin =
+      writing ? "CREATE TABLE IF NOT EXISTS my_notes (t TEXT);\\nBEGIN IMMEDIATE;\\n"
+                "INSERT INTO my_notes VALUES (1);\\n"
+              : "BEGIN EXCLUSIVE;\\n";
+  return std::thread([&dir, seconds, begin] {
+    testing::RunCommand({"sh", "-c", "printf '" + begin + ".shell sleep " +
                                          std::to_string(seconds) + "\\nCOMMIT;\\n' | sqlite3 " +
                                          dir.File("obsmon.db")},
                         dir.File("lock.out"));
@@ -383,6 +388,95 @@ TEST(ObsmonAlertingTest, ASqlite3WriteLockNeitherStallsTheRulesNorLosesTheirHist
       << "no firing row in alert_history\n" << obsmon.Output();
   EXPECT_GE(count("SELECT count(*) FROM alert_outbox"), 1)
       << "the firing's notification is not in the outbox\n" << obsmon.Output();
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait(), 0);
+}
+
+// A SIGTERM while a `sqlite3` shell held the write lock dropped what the rules had not stored:
+// the firing's history row and state were lost, and the receiver kept a firing that never
+// resolved (fresh eyes, stop 69). Now the stop tries again until the lock ends, within the
+// 10 s the writer's drain allows itself. Truth: the test's target, down 0.3 s into a 12 s lock.
+TEST(ObsmonAlertingTest, ASigtermDuringASqlite3WriteLockStoresTheFiringOnceTheLockEnds) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  ScratchDir dir;
+  std::atomic<bool> healthy{true};
+  const auto target = HealthFlagTarget(healthy);
+  WriteWebDownRules(dir);
+  const std::string db = dir.File("obsmon.db");
+  WriteWebConfig(dir, target->port(), "  evaluation_interval: 1s\n  slo_alerts: false\n");
+  int port = 0;
+  const auto started = testing::StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  Subprocess& obsmon = *started;
+  ASSERT_NE(port, 0) << obsmon.Output();
+  std::this_thread::sleep_for(1500ms);  // running, healthy
+  const auto lock_start = std::chrono::steady_clock::now();
+  std::thread lock = HoldWriteLock(dir, 12);
+  std::this_thread::sleep_for(300ms);
+  healthy = false;
+  httplib::Client api("127.0.0.1", port);
+  const bool fired = WaitUntil(
+      [&] {
+        auto r = api.Get("/api/v1/alerts");
+        return r && r->status == 200 && r->body.find("\"firing\"") != std::string::npos;
+      },
+      8s);
+  const double sigterm_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - lock_start).count();
+  obsmon.Signal(SIGTERM);
+  EXPECT_EQ(obsmon.Wait(), 0);
+  lock.join();
+  ASSERT_TRUE(fired) << obsmon.Output();
+  ASSERT_LT(sigterm_s, 10.0) << "the SIGTERM came after the lock; the test proves nothing";
+  const auto count = [&](const std::string& sql) {
+    auto [rc, out] = testing::RunCommand({"sqlite3", "file:" + db + "?mode=ro", sql},
+                                         dir.File("count.out"));
+    return rc == 0 ? std::atoi(out.c_str()) : -1;
+  };
+  EXPECT_EQ(count("SELECT count(*) FROM alert_history WHERE rule = 'WebDown' AND "
+                  "event = 'firing'"),
+            1)
+      << obsmon.Output();
+  EXPECT_EQ(count("SELECT count(*) FROM alerts WHERE rule = 'WebDown'"), 1) << obsmon.Output();
+}
+
+// The daemon's alert and period stores waited a fixed 5 s for another connection's lock, not
+// storage.busy_timeout: with 8 s configured, a SIGHUP during a 6.5 s `sqlite3` write lock was
+// refused at 5 s (fresh eyes, stop 69), and the alert store's writes gave up as early; and
+// /metrics waited for the reload meanwhile.
+TEST(ObsmonAlertingTest, AReloadWaitsOutASqlite3LockShorterThanTheBusyTimeout) {
+  if (!std::filesystem::exists("/usr/bin/sqlite3")) GTEST_SKIP() << "sqlite3 not installed";
+  ScratchDir dir;
+  std::atomic<bool> healthy{true};
+  const auto target = HealthFlagTarget(healthy);
+  WriteWebDownRules(dir);
+  WriteWebConfig(dir, target->port(), "  evaluation_interval: 1s\n  slo_alerts: false\n",
+                 ", busy_timeout: 8s");
+  int port = 0;
+  const auto started = testing::StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
+  Subprocess& obsmon = *started;
+  ASSERT_NE(port, 0) << obsmon.Output();
+  std::this_thread::sleep_for(1s);
+  std::thread lock = HoldWriteLock(dir, 6, /*writing=*/true);
+  std::this_thread::sleep_for(500ms);
+  obsmon.Signal(SIGHUP);
+  // /metrics answers while the reload waits (it waited for the reload's lock: 5 s).
+  std::this_thread::sleep_for(1s);
+  httplib::Client api("127.0.0.1", port);
+  api.set_read_timeout(30s);
+  const auto asked_at = std::chrono::steady_clock::now();
+  auto metrics = api.Get("/metrics");
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - asked_at).count();
+  ASSERT_TRUE(metrics && metrics->status == 200);
+  EXPECT_LT(took, 3.0) << "/metrics waited for the reload's database lock";
+  const auto said = [&](const char* words) {
+    return obsmon.Output().find(words) != std::string::npos;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return said("config reloaded") || said("reload refused"); }, 20s))
+      << obsmon.Output();
+  lock.join();
+  EXPECT_TRUE(said("config reloaded")) << obsmon.Output();
+  EXPECT_FALSE(said("reload refused")) << obsmon.Output();
   obsmon.Signal(SIGTERM);
   EXPECT_EQ(obsmon.Wait(), 0);
 }

@@ -227,6 +227,13 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
             std::string::npos)
       << out;
 
+  // A reason that is not UTF-8 cannot go in the daemon's JSON: refused with a word, not the CLI
+  // aborted by the JSON library's exception (exit 134; fresh eyes, stop 69).
+  std::tie(code, out) = Cli({"maintenance", "add", "svc", "--from", "now", "--to",
+                             UnixSeconds(WallMs() + 60'000), "--reason", "bad \xff bytes"});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("not UTF-8 text"), std::string::npos) << out;
+
   // Stop through the CLI (via the daemon); the row says stopped, by the wall clock.
   const int64_t before_stop = WallMs();
   std::tie(code, out) = Cli({"observe", "stop", "svc", "-v"});

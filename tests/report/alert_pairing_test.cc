@@ -16,8 +16,16 @@ namespace {
 constexpr int64_t kT0 = 1'760'400'000'000;
 
 storage::AlertHistoryRow Row(int64_t ts, const std::string& event, const std::string& rule,
-                             const std::string& labels, const std::string& summary = "") {
-  return {ts, event, rule, labels, summary};
+                             const std::string& labels, const std::string& summary = "",
+                             const std::string& group = "rules.yml;g") {
+  storage::AlertHistoryRow row;
+  row.ts_ms = ts;
+  row.event = event;
+  row.rule = rule;
+  row.group_key = group;
+  row.labels = labels;
+  row.summary = summary;
+  return row;
 }
 
 AlertPairing::Listed Pair(const std::vector<storage::AlertHistoryRow>& rows, size_t max_listed,
@@ -44,6 +52,25 @@ TEST(AlertPairingTest, PairsFiringWithResolved) {
   EXPECT_EQ(listed.alerts[0].summary, "down");
   EXPECT_EQ(listed.alerts[1].labels, "{a=\"2\"}");
   EXPECT_FALSE(listed.alerts[1].resolved_ms.has_value());
+}
+
+// Two groups may each hold an alert of one name and labels (a rule copied into a second file
+// with another `for`): two alerts, each with its own resolution. Paired by name and labels
+// alone, the second vanished and the first took its resolution (fresh eyes, stop 69).
+TEST(AlertPairingTest, AlertsOfOneNameInTwoGroupsAreTwo) {
+  const auto listed = Pair(
+      {
+          Row(kT0 + 37'000, "firing", "Twin", "{job=\"c\"}", "", "rules2.yml;g2"),
+          Row(kT0 + 40'000, "firing", "Twin", "{job=\"c\"}", "", "rules2.yml;g3"),
+          Row(kT0 + 44'000, "resolved", "Twin", "{job=\"c\"}", "", "rules2.yml;g3"),
+          Row(kT0 + 52'000, "resolved", "Twin", "{job=\"c\"}", "", "rules2.yml;g2"),
+      },
+      0, kT0 + 100'000);
+  ASSERT_EQ(listed.alerts.size(), 2u);
+  EXPECT_EQ(listed.alerts[0].fired_ms, kT0 + 37'000);
+  EXPECT_EQ(listed.alerts[0].resolved_ms, kT0 + 52'000);
+  EXPECT_EQ(listed.alerts[1].fired_ms, kT0 + 40'000);
+  EXPECT_EQ(listed.alerts[1].resolved_ms, kT0 + 44'000);
 }
 
 // The report read the first 1,000 rows and counted only what they held (stop 69): a flapping
@@ -88,7 +115,8 @@ TEST(AlertPairingTest, AgreesWithSortingEveryAlert) {
       t += std::uniform_int_distribution<int64_t>(0, 3)(rng) * 1'000;  // ties of time too
       const std::string rule = "R" + std::to_string(rng() % 3);
       const std::string labels = "{i=\"" + std::to_string(rng() % 2) + "\"}";
-      rows.push_back(Row(t, rng() % 2 ? "firing" : "resolved", rule, labels));
+      const std::string group = "g" + std::to_string(rng() % 2);
+      rows.push_back(Row(t, rng() % 2 ? "firing" : "resolved", rule, labels, "", group));
     }
     const int64_t until = t + 5'000;
     // The oracle: pair in one list, as before stop 69.
@@ -97,10 +125,10 @@ TEST(AlertPairingTest, AgreesWithSortingEveryAlert) {
       size_t order;
     };
     std::vector<Fired> all;
-    std::vector<std::pair<std::string, std::string>> open_keys;
+    std::vector<std::tuple<std::string, std::string, std::string>> open_keys;
     std::vector<size_t> open_at;
     for (const auto& r : rows) {
-      const auto key = std::make_pair(r.rule, r.labels);
+      const auto key = std::make_tuple(r.group_key, r.rule, r.labels);
       const auto it = std::find(open_keys.begin(), open_keys.end(), key);
       if (r.event == "firing" && it == open_keys.end()) {
         open_keys.push_back(key);

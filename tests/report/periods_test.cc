@@ -285,6 +285,46 @@ TEST_F(PeriodReportTest, AlertsAreCountedPastTheListAndMarkedWhenTheyFiredInMain
   EXPECT_NE(md.find("kernel \\| &lt;update&gt;"), std::string::npos) << md;
 }
 
+// An alert that fired in the window and resolved after its end says when it resolved: it read
+// "(open)", as if it still fired, because only the window's rows were read (fresh eyes, stop
+// 69). One still firing when the report is made stays open.
+TEST_F(PeriodReportTest, AnAlertResolvedAfterTheWindowSaysWhen) {
+  const int64_t start = kT0, end = kT0 + kDay;
+  WriteBatch batch;
+  for (int64_t ts = start; ts < end; ts += kMinute) {
+    batch.runs.push_back(MakeRun("health", ts, true, 90 * kSecond, "", 0.02));
+  }
+  Write(batch);
+  {
+    auto alerts = storage::AlertStore::Open(path_);
+    ASSERT_TRUE(alerts.ok());
+    AlertHistoryEvent a;
+    a.rule = "Late";
+    a.labels = Labels{{"alertname", "Late"}, {"job", "carbon"}};
+    a.event = "firing";
+    a.ts_ms = end - kMinute;
+    AlertHistoryEvent r = a;
+    r.event = "resolved";
+    r.ts_ms = end + 5 * kMinute;
+    AlertHistoryEvent still = a;
+    still.rule = "Still";
+    still.labels = Labels{{"alertname", "Still"}, {"job", "carbon"}};
+    ASSERT_TRUE((*alerts)->AppendHistory({a, still, r}).ok());
+  }
+  PeriodReportRequest req;
+  req.db_path = path_;
+  req.component = "carbon";
+  req.window = TimeInterval{start, end};
+  req.now_ms = clock_.NowMs();
+  auto report = BuildPeriodReport(req);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(report->alerts.size(), 2u);
+  EXPECT_EQ(report->alerts[0].rule, "Late");
+  EXPECT_EQ(report->alerts[0].resolved_ms, end + 5 * kMinute);
+  EXPECT_EQ(report->alerts[1].rule, "Still");
+  EXPECT_FALSE(report->alerts[1].resolved_ms.has_value());
+}
+
 // Issue 15 ("one truth"): the live figures (uptime board) are the report's own figures: the
 // active period while one runs, else the objective window ending now; maintenance excluded both
 // ways; figures_only skips the log lines and alert history.

@@ -505,8 +505,9 @@ TEST(HeadTest, ADatabaseFromBeforeTheHeadKeepsItsSamples) {
       db.exec("INSERT INTO samples VALUES (2, " + std::to_string(future) + ", 7)");
       log[{1, future}] = 7;
     }
-    // Version 13's column is not there yet either.
-    db.exec("ALTER TABLE log_cursors DROP COLUMN birth_ns; PRAGMA user_version = 10");
+    // Version 13's and 14's columns are not there yet either.
+    db.exec("ALTER TABLE log_cursors DROP COLUMN birth_ns;"
+            "ALTER TABLE alert_history DROP COLUMN component; PRAGMA user_version = 10");
   }
   auto w = testing::StartWriterOrFail(o);
   ASSERT_TRUE(w);
@@ -546,7 +547,8 @@ TEST(HeadTest, ADatabaseWithTheSamplesHeadOnlyGetsTheRunsHead) {
     db.exec("DROP VIEW probe_runs; INSERT INTO probe_runs_by_probe SELECT probe_id, ts_ms, "
             "success, duration_seconds, valid_for_ms, reason FROM probe_runs_head; DROP TABLE "
             "probe_runs_head; ALTER TABLE probe_runs_by_probe RENAME TO probe_runs; "
-            "ALTER TABLE log_cursors DROP COLUMN birth_ns; PRAGMA user_version = 11");
+            "ALTER TABLE log_cursors DROP COLUMN birth_ns;"
+            "ALTER TABLE alert_history DROP COLUMN component; PRAGMA user_version = 11");
   }
   {
     // The migration alone (a reader opening the file writes nothing; the writer migrates).

@@ -433,7 +433,7 @@ TEST_F(PeriodStoreTest, AlertHistoryTellsARowByTheComponentItRecorded) {
   const AlertComponents components({{"corr", "corrjob"}, {"db", "db"}});
   std::vector<std::string> rules;
   ASSERT_TRUE(store
-                  ->ForEachAlertHistory("corr", components, kT0, kT0 + kDay,
+                  ->ForEachAlertHistory("corr", components, kT0, kT0 + kDay, kT0 + kDay,
                                         [&](AlertHistoryRow&& r) {
                                           rules.push_back(r.rule + ":" + r.event);
                                           return true;
@@ -444,7 +444,7 @@ TEST_F(PeriodStoreTest, AlertHistoryTellsARowByTheComponentItRecorded) {
   rules.clear();
   const AlertComponents alone(std::vector<AlertComponents::Component>{{"corr", ""}});
   ASSERT_TRUE(store
-                  ->ForEachAlertHistory("corr", alone, kT0, kT0 + kDay,
+                  ->ForEachAlertHistory("corr", alone, kT0, kT0 + kDay, kT0 + kDay,
                                         [&](AlertHistoryRow&& r) {
                                           rules.push_back(r.rule + ":" + r.event);
                                           return true;

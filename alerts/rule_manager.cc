@@ -301,9 +301,15 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
   }
   g.ended_at_next_evaluation.clear();
   g.last_eval_ms = ts;
-  if (options_.sender) {
-    to_send_.insert(to_send_.end(), std::make_move_iterator(to_send.begin()),
-                    std::make_move_iterator(to_send.end()));
+  if (options_.sender && !to_send.empty()) {
+    // One batch an evaluation, sent as one: a firing and its resolution made while a delivery
+    // waited for the database went out in one body, the group's status "firing" (fresh eyes 2,
+    // stop 69). Beyond kMaxUnsaved batches waiting, the oldest go (counted as failures).
+    to_send_.push_back(std::move(to_send));
+    if (to_send_.size() > kMaxUnsaved) {
+      to_send_.erase(to_send_.begin());
+      ++failures_;
+    }
   }
   if (options_.state_store) {
     for (AlertingRule* r : dirty) unsaved_.alerts[{r->group_key(), r->spec().name}] = r->Alerts();
@@ -313,7 +319,7 @@ void RuleManager::EvaluateGroupLocked(Group& g, int64_t ts) {
 
 void RuleManager::Deliver() {
   MutexLock deliver(deliver_mu_);
-  std::vector<OutgoingAlert> to_send;
+  std::vector<std::vector<OutgoingAlert>> to_send;
   Unsaved batch;
   {
     MutexLock lock(mu_);
@@ -324,13 +330,13 @@ void RuleManager::Deliver() {
   }
   // Notifications reach the (durable) outbox before the alerts' LastSentAt is stored: a crash
   // in between then at worst repeats a notification, never loses one.
-  if (!to_send.empty()) {
-    for (auto& a : to_send) {
+  for (auto& evaluation : to_send) {
+    for (auto& a : evaluation) {
       for (const auto& [n, v] : options_.external_labels.pairs()) {
         if (!a.labels.Has(n)) a.labels.Set(n, v);
       }
     }
-    options_.sender->Send(to_send);
+    options_.sender->Send(evaluation);
   }
   if (batch.empty() || Store(batch)) return;
   // The daemon's store also reports the failure to storage health (obsmon_storage_errors_total).
@@ -535,7 +541,7 @@ void RuleManager::DeliveryLoop() {
   }
 }
 
-size_t RuleManager::FlushUnsaved(std::chrono::milliseconds within) {
+RuleManager::UnsavedCounts RuleManager::FlushUnsaved(std::chrono::milliseconds within) {
   const auto deadline = std::chrono::steady_clock::now() + within;
   while (true) {
     {
@@ -545,9 +551,9 @@ size_t RuleManager::FlushUnsaved(std::chrono::milliseconds within) {
     Deliver();
     {
       MutexLock lock(mu_);
-      const size_t left =
-          unsaved_.alerts.size() + unsaved_.history.size() + unsaved_.ends.size();
-      if (left == 0 || !options_.state_store) return 0;
+      const UnsavedCounts left{unsaved_.alerts.size(), unsaved_.history.size(),
+                               unsaved_.ends.size()};
+      if (left.total() == 0 || !options_.state_store) return {};
       if (std::chrono::steady_clock::now() >= deadline) return left;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

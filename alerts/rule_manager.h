@@ -103,11 +103,17 @@ class RuleManager {
   void Start();
   void Stop();
   // At the daemon's stop, after Stop(): stores what still waits for the state store (its pause
-  // ignored), trying again until it succeeds or `within` has passed; returns how many alert
-  // states, history rows and series ends are left unsaved. A SIGTERM during a `sqlite3` write
+  // ignored), trying again until it succeeds or `within` has passed (a try under way then ends
+  // within the store's busy timeout); returns what is left unsaved. A SIGTERM during a `sqlite3` write
   // lock dropped them (fresh eyes, stop 69: the firing row and state lost, the receiver left
   // with a firing never resolved). A reload hands them over instead (TakeOverSeries).
-  size_t FlushUnsaved(std::chrono::milliseconds within);
+  struct UnsavedCounts {
+    size_t alert_states = 0;  // rules whose alerts' state is not stored
+    size_t history_rows = 0;
+    size_t series_ends = 0;
+    size_t total() const { return alert_states + history_rows + series_ends; }
+  };
+  UnsavedCounts FlushUnsaved(std::chrono::milliseconds within);
 
   // Pending and firing alerts (and, with include_resolved, resolved ones still retained).
   std::vector<Alert> ActiveAlerts(bool include_resolved = false) const;
@@ -168,7 +174,7 @@ class RuleManager {
     bool empty() const { return alerts.empty() && history.empty() && ends.empty(); }
   };
   Unsaved unsaved_ GUARDED_BY(mu_);
-  std::vector<OutgoingAlert> to_send_ GUARDED_BY(mu_);
+  std::vector<std::vector<OutgoingAlert>> to_send_ GUARDED_BY(mu_);  // an evaluation's each
   int64_t store_paused_until_ms_ GUARDED_BY(mu_) = INT64_MIN;
   // Sends and stores what the evaluations gathered, in their order. Call without mu_.
   void Deliver() EXCLUDES(mu_);

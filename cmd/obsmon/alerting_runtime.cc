@@ -142,10 +142,11 @@ AlertingRuntime::~AlertingRuntime() {
     // What a `sqlite3` write lock kept from the alert store is stored before the stop, within
     // the time the writer's drain allows itself (docs/storage.md); the outbox still takes the
     // notifications handed on with it.
-    if (const size_t left = rules_->FlushUnsaved(kStopFlush); left > 0) {
-      log_->error("alerting: {} alert states, history rows and series ends could not be stored "
-                  "before the stop (the database stayed locked {} s); they are lost",
-                  left, std::chrono::duration_cast<std::chrono::seconds>(kStopFlush).count());
+    if (const auto left = rules_->FlushUnsaved(kStopFlush); left.total() > 0) {
+      log_->error("alerting: the database stayed locked {} s into the stop; lost: the state of "
+                  "{} alerting rules, {} alert history rows and {} series ends",
+                  std::chrono::duration_cast<std::chrono::seconds>(kStopFlush).count(),
+                  left.alert_states, left.history_rows, left.series_ends);
     }
   }
   StopRules();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <set>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -441,8 +442,12 @@ class Daemon::Impl {
       }
       rw.reset();  // stops the senders; a window in flight is sent again at the next start
     }
-    alerting_.reset();  // stops rule evaluation and the outbox (their state is persisted)
+    // Rule evaluation and the outbox stop (storing what the rules could not yet) while the
+    // writer drains its queue: both may wait for a `sqlite3` write lock, at the same time, not
+    // one after the other (fresh eyes 2, stop 69: 23 s, then 26 s more).
+    std::thread alerting_stop([this] { alerting_.reset(); });
     writer_->Stop();  // drains the queue and commits
+    alerting_stop.join();
     const auto stats = writer_->Stats();  // after the drain: what it could not write is counted
     const uint64_t lost = stats.lost_batches + stats.rejected_batches;
     const uint64_t abandoned = runner_.AbandonedRuns();

@@ -557,6 +557,43 @@ TEST_F(RuleManagerTest, EvaluationsGoOnWhileADeliveryWaitsForTheDatabase) {
   EXPECT_EQ(history->size(), 1u);  // the firing
 }
 
+// What evaluations hand on while a delivery waits goes out one evaluation at a time: a firing
+// and its resolution made during a `sqlite3` write lock were sent in one body, whose group
+// status said "firing" (fresh eyes 2, stop 69).
+TEST_F(RuleManagerTest, EachEvaluationsNotificationsAreSentApart) {
+  ConfigErrors errors;
+  auto fast = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
+                                "      - alert: Down\n        expr: up == 0\n        for: 1s\n",
+                                "fast.yml", &errors);
+  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  Door door;
+  WaitingStore store(&door);
+  RuleManagerOptions o;
+  o.clock = &clock_;
+  o.store = &series_;
+  o.state_store = &store;
+  o.sender = &sender_;
+  RuleManager m(o, fast);
+  series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs(), 0});
+  m.Start();
+  ASSERT_TRUE(door.AwaitSomeoneWaiting());  // the pending state waits at the door
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  for (double up : {0.0, 1.0}) {  // fires, then resolves, both behind the door
+    // In before the evaluation that reads it (the rules thread runs as soon as time moves).
+    series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs() + 1'000, up});
+    clock_.Advance(1'000);
+    ASSERT_TRUE(clock_.WaitForWaiters(1));
+  }
+  door.Open();
+  m.Stop();
+  std::vector<std::vector<bool>> sent;  // each batch: resolved or not, alert by alert
+  for (const auto& batch : sender_.batches) {
+    sent.emplace_back();
+    for (const auto& a : batch) sent.back().push_back(a.resolved);
+  }
+  EXPECT_EQ(sent, (std::vector<std::vector<bool>>{{false}, {true}}));
+}
+
 // At the daemon's stop what the store did not take is tried again, its pause ignored, until it
 // is stored or the time given has passed (fresh eyes, stop 69: a SIGTERM during a `sqlite3`
 // write lock lost the firing's row and state).
@@ -573,9 +610,12 @@ TEST_F(RuleManagerTest, FlushUnsavedStoresWhatWaitsOrSaysHowMuchIsLeft) {
   m->Tick();  // fires; the store fails and is paused for 10 s
   m->Stop();
   // Still locked: one state and one history row left.
-  EXPECT_EQ(m->FlushUnsaved(std::chrono::milliseconds(0)), 2u);
+  const auto left = m->FlushUnsaved(std::chrono::milliseconds(0));
+  EXPECT_EQ(left.alert_states, 1u);
+  EXPECT_EQ(left.history_rows, 1u);
+  EXPECT_EQ(left.series_ends, 0u);
   store.locked = false;  // the shell is gone, the pause (on the fake clock) not over
-  EXPECT_EQ(m->FlushUnsaved(std::chrono::milliseconds(0)), 0u);
+  EXPECT_EQ(m->FlushUnsaved(std::chrono::milliseconds(0)).total(), 0u);
   auto history = store.inner.History(0, INT64_MAX);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 1u);

@@ -541,21 +541,18 @@ void RuleManager::DeliveryLoop() {
   }
 }
 
-RuleManager::UnsavedCounts RuleManager::FlushUnsaved(std::chrono::milliseconds within) {
-  const auto deadline = std::chrono::steady_clock::now() + within;
+RuleManager::UnsavedCounts RuleManager::FlushUnsaved(
+    std::chrono::steady_clock::time_point deadline) {
   while (true) {
-    {
-      MutexLock lock(mu_);
-      store_paused_until_ms_ = INT64_MIN;  // the stop's last tries wait for nothing else
-    }
-    Deliver();
     {
       MutexLock lock(mu_);
       const UnsavedCounts left{unsaved_.alerts.size(), unsaved_.history.size(),
                                unsaved_.ends.size()};
       if (left.total() == 0 || !options_.state_store) return {};
       if (std::chrono::steady_clock::now() >= deadline) return left;
+      store_paused_until_ms_ = INT64_MIN;  // the stop's last tries wait for nothing else
     }
+    Deliver();
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
 }

@@ -103,8 +103,8 @@ class RuleManager {
   void Start();
   void Stop();
   // At the daemon's stop, after Stop(): stores what still waits for the state store (its pause
-  // ignored), trying again until it succeeds or `within` has passed (a try under way then ends
-  // within the store's busy timeout); returns what is left unsaved. A SIGTERM during a `sqlite3` write
+  // ignored), trying again until it succeeds or `deadline` has passed (no try starts after it;
+  // one under way ends within the store's busy timeout); returns what is left unsaved. A SIGTERM during a `sqlite3` write
   // lock dropped them (fresh eyes, stop 69: the firing row and state lost, the receiver left
   // with a firing never resolved). A reload hands them over instead (TakeOverSeries).
   struct UnsavedCounts {
@@ -113,7 +113,7 @@ class RuleManager {
     size_t series_ends = 0;
     size_t total() const { return alert_states + history_rows + series_ends; }
   };
-  UnsavedCounts FlushUnsaved(std::chrono::milliseconds within);
+  UnsavedCounts FlushUnsaved(std::chrono::steady_clock::time_point deadline);
 
   // Pending and firing alerts (and, with include_resolved, resolved ones still retained).
   std::vector<Alert> ActiveAlerts(bool include_resolved = false) const;

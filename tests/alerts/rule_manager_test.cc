@@ -610,12 +610,14 @@ TEST_F(RuleManagerTest, FlushUnsavedStoresWhatWaitsOrSaysHowMuchIsLeft) {
   m->Tick();  // fires; the store fails and is paused for 10 s
   m->Stop();
   // Still locked: one state and one history row left.
-  const auto left = m->FlushUnsaved(std::chrono::milliseconds(0));
+  // Past its deadline: nothing tried, what is left said.
+  const auto left = m->FlushUnsaved(std::chrono::steady_clock::now());
   EXPECT_EQ(left.alert_states, 1u);
   EXPECT_EQ(left.history_rows, 1u);
   EXPECT_EQ(left.series_ends, 0u);
   store.locked = false;  // the shell is gone, the pause (on the fake clock) not over
-  EXPECT_EQ(m->FlushUnsaved(std::chrono::milliseconds(0)).total(), 0u);
+  EXPECT_EQ(m->FlushUnsaved(std::chrono::steady_clock::now() + std::chrono::seconds(30)).total(),
+            0u);
   auto history = store.inner.History(0, INT64_MAX);
   ASSERT_TRUE(history.ok());
   ASSERT_EQ(history->size(), 1u);

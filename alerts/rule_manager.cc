@@ -543,13 +543,15 @@ void RuleManager::DeliveryLoop() {
 
 RuleManager::UnsavedCounts RuleManager::FlushUnsaved(
     std::chrono::steady_clock::time_point deadline) {
-  while (true) {
+  // One try at least: Stop() may have waited out the deadline for a delivery that was under
+  // way, and the lock may have ended meanwhile.
+  for (bool tried = false;; tried = true) {
     {
       MutexLock lock(mu_);
       const UnsavedCounts left{unsaved_.alerts.size(), unsaved_.history.size(),
                                unsaved_.ends.size()};
       if (left.total() == 0 || !options_.state_store) return {};
-      if (std::chrono::steady_clock::now() >= deadline) return left;
+      if (tried && std::chrono::steady_clock::now() >= deadline) return left;
       store_paused_until_ms_ = INT64_MIN;  // the stop's last tries wait for nothing else
     }
     Deliver();

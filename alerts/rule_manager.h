@@ -103,8 +103,8 @@ class RuleManager {
   void Start();
   void Stop();
   // At the daemon's stop, after Stop(): stores what still waits for the state store (its pause
-  // ignored), trying again until it succeeds or `deadline` has passed (no try starts after it;
-  // one under way ends within the store's busy timeout); returns what is left unsaved. A SIGTERM during a `sqlite3` write
+  // ignored), trying again until it succeeds or `deadline` has passed (no try starts after it
+  // but the first; one under way ends within the store's busy timeout); returns what is left. A SIGTERM during a `sqlite3` write
   // lock dropped them (fresh eyes, stop 69: the firing row and state lost, the receiver left
   // with a firing never resolved). A reload hands them over instead (TakeOverSeries).
   struct UnsavedCounts {

@@ -610,8 +610,10 @@ TEST_F(RuleManagerTest, FlushUnsavedStoresWhatWaitsOrSaysHowMuchIsLeft) {
   m->Tick();  // fires; the store fails and is paused for 10 s
   m->Stop();
   // Still locked: one state and one history row left.
-  // Past its deadline: nothing tried, what is left said.
+  // Past its deadline: one try, and what is left said.
+  const int tried = store.tried;
   const auto left = m->FlushUnsaved(std::chrono::steady_clock::now());
+  EXPECT_EQ(store.tried, tried + 1);
   EXPECT_EQ(left.alert_states, 1u);
   EXPECT_EQ(left.history_rows, 1u);
   EXPECT_EQ(left.series_ends, 0u);

@@ -75,6 +75,26 @@ class RuleManagerTest : public ::testing::Test {
     clock_.Advance(kMin);
   }
 
+  // One group `fast` evaluated every second: `Down` when up == 0, after `for_line` if given
+  // (e.g. "        for: 1s\n").
+  static std::vector<RuleGroupSpec> FastDownRules(const std::string& for_line = "") {
+    ConfigErrors errors;
+    auto groups = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
+                                    "      - alert: Down\n        expr: up == 0\n" + for_line,
+                                    "fast.yml", &errors);
+    EXPECT_TRUE(errors.empty()) << errors.ToString();
+    return groups;
+  }
+  // Options for a manager of this fixture's clock, series and sender over `state`.
+  RuleManagerOptions OptionsOver(AlertStateStore* state) {
+    RuleManagerOptions o;
+    o.clock = &clock_;
+    o.store = &series_;
+    o.state_store = state;
+    o.sender = &sender_;
+    return o;
+  }
+
   AlertState StateOf(RuleManager& m) {
     auto a = m.ActiveAlerts(true);
     return a.empty() ? AlertState::kInactive : a[0].state;
@@ -347,11 +367,7 @@ TEST_F(RuleManagerTest, ALockedStoreIsLeftAloneForAWhileAndLosesNothing) {
 }
 
 TEST_F(RuleManagerTest, AStoreThatFailsIsNotTriedAgainWithinThePause) {
-  ConfigErrors errors;
-  groups_ = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                              "      - alert: Down\n        expr: up == 0\n",
-                              "fast.yml", &errors);
-  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  groups_ = FastDownRules();
   LockedStore store;
   auto m = NewManager(&store);
   store.locked = true;
@@ -379,10 +395,7 @@ TEST_F(RuleManagerTest, AStoreThatFailsIsNotTriedAgainWithinThePause) {
 // daemon's core/alert_component.h), so that reports attribute it as it was (stop 69).
 TEST_F(RuleManagerTest, HistoryRowsRecordTheComponentTheirAlertIsOf) {
   MemoryAlertStore store;
-  RuleManagerOptions o;
-  o.clock = &clock_;
-  o.store = &series_;
-  o.state_store = &store;
+  RuleManagerOptions o = OptionsOver(&store);
   o.component_of = [](const Labels& labels) {
     return labels.Get("job") == "tta-staging-carbon" ? std::string("carbon") : std::string();
   };
@@ -478,18 +491,10 @@ TEST_F(RuleManagerTest, TheAlertsAnswerWhileTheStoreOrTheSenderWaitsForTheDataba
     WaitingStore waiting_store(&door);
     WaitingSender waiting_sender(&door);
     MemoryAlertStore plain_store;
-    RuleManagerOptions o;
-    o.clock = &clock_;
-    o.store = &series_;
-    o.state_store = store_waits ? static_cast<AlertStateStore*>(&waiting_store) : &plain_store;
-    o.sender = store_waits ? static_cast<AlertSender*>(&sender_) : &waiting_sender;
-    o.external_url = "http://obsmon:9950";
-    ConfigErrors errors;
-    auto fast = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                                  "      - alert: Down\n        expr: up == 0\n",
-                                  "fast.yml", &errors);
-    ASSERT_TRUE(errors.empty()) << errors.ToString();
-    RuleManager m(o, fast);
+    RuleManagerOptions o = OptionsOver(
+        store_waits ? static_cast<AlertStateStore*>(&waiting_store) : &plain_store);
+    if (!store_waits) o.sender = &waiting_sender;
+    RuleManager m(o, FastDownRules());
     series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs(), 0});
     std::thread evaluation([&] { m.Tick(); });  // fires: its state saved, its notification sent
     ASSERT_TRUE(door.AwaitSomeoneWaiting());
@@ -523,19 +528,10 @@ TEST_F(RuleManagerTest, TheAlertsAnswerWhileTheStoreOrTheSenderWaitsForTheDataba
 // never fired (fresh eyes, stop 69). What waited is written once the door opens, and Stop()
 // ends with nothing handed on left behind.
 TEST_F(RuleManagerTest, EvaluationsGoOnWhileADeliveryWaitsForTheDatabase) {
-  ConfigErrors errors;
-  auto fast = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                                "      - alert: Down\n        expr: up == 0\n",
-                                "fast.yml", &errors);
-  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  const auto fast = FastDownRules();
   Door door;
   WaitingStore store(&door);
-  RuleManagerOptions o;
-  o.clock = &clock_;
-  o.store = &series_;
-  o.state_store = &store;
-  o.sender = &sender_;
-  RuleManager m(o, fast);
+  RuleManager m(OptionsOver(&store), fast);
   series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs(), 0});
   m.Start();
   ASSERT_TRUE(door.AwaitSomeoneWaiting());  // the first firing's state waits at the door
@@ -561,19 +557,10 @@ TEST_F(RuleManagerTest, EvaluationsGoOnWhileADeliveryWaitsForTheDatabase) {
 // and its resolution made during a `sqlite3` write lock were sent in one body, whose group
 // status said "firing" (fresh eyes 2, stop 69).
 TEST_F(RuleManagerTest, EachEvaluationsNotificationsAreSentApart) {
-  ConfigErrors errors;
-  auto fast = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                                "      - alert: Down\n        expr: up == 0\n        for: 1s\n",
-                                "fast.yml", &errors);
-  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  const auto fast = FastDownRules("        for: 1s\n");
   Door door;
   WaitingStore store(&door);
-  RuleManagerOptions o;
-  o.clock = &clock_;
-  o.store = &series_;
-  o.state_store = &store;
-  o.sender = &sender_;
-  RuleManager m(o, fast);
+  RuleManager m(OptionsOver(&store), fast);
   series_.Append(Sample{"up", Labels{{"job", "j"}}, clock_.NowMs(), 0});
   m.Start();
   ASSERT_TRUE(door.AwaitSomeoneWaiting());  // the pending state waits at the door
@@ -598,11 +585,7 @@ TEST_F(RuleManagerTest, EachEvaluationsNotificationsAreSentApart) {
 // is stored or the time given has passed (fresh eyes, stop 69: a SIGTERM during a `sqlite3`
 // write lock lost the firing's row and state).
 TEST_F(RuleManagerTest, FlushUnsavedStoresWhatWaitsOrSaysHowMuchIsLeft) {
-  ConfigErrors errors;
-  groups_ = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                              "      - alert: Down\n        expr: up == 0\n",
-                              "fast.yml", &errors);
-  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  groups_ = FastDownRules();
   LockedStore store;
   auto m = NewManager(&store);
   store.locked = true;
@@ -631,11 +614,7 @@ TEST_F(RuleManagerTest, FlushUnsavedStoresWhatWaitsOrSaysHowMuchIsLeft) {
 // its state from the store, which missed the newest, and the old manager's unsaved history and
 // state were dropped with it (before stop 69). Now they are handed over.
 TEST_F(RuleManagerTest, AReloadWhileTheStoreIsPausedHandsOverWhatWaits) {
-  ConfigErrors errors;
-  groups_ = ParseRuleFileText("groups:\n  - name: fast\n    interval: 1s\n    rules:\n"
-                              "      - alert: Down\n        expr: up == 0\n",
-                              "fast.yml", &errors);
-  ASSERT_TRUE(errors.empty()) << errors.ToString();
+  groups_ = FastDownRules();
   LockedStore store;
   auto old = NewManager(&store);
   auto tick = [&](RuleManager& m) {

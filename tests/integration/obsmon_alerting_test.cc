@@ -239,6 +239,14 @@ std::thread HoldWriteLock(const ScratchDir& dir, int seconds, bool writing = fal
   });
 }
 
+// The number a `sqlite3` query of the database in `dir` answers, read-only beside the daemon;
+// -1 when sqlite3 fails.
+int SqliteCount(const ScratchDir& dir, const std::string& sql) {
+  auto [rc, out] = testing::RunCommand(
+      {"sqlite3", "file:" + dir.File("obsmon.db") + "?mode=ro", sql}, dir.File("count.out"));
+  return rc == 0 ? std::atoi(out.c_str()) : -1;
+}
+
 // WebDown: the web component's up == 0, evaluated every second.
 void WriteWebDownRules(const ScratchDir& dir) {
   WriteWholeFile(dir.File("rules.yml"), R"(groups:
@@ -374,11 +382,7 @@ TEST(ObsmonAlertingTest, ASqlite3WriteLockNeitherStallsTheRulesNorLosesTheirHist
   lock.join();
   // Its firing is in the alert history once the lock is gone (it was dropped with the write),
   // and its notification in the outbox.
-  const auto count = [&](const std::string& sql) {
-    auto [rc, out] = testing::RunCommand({"sqlite3", "file:" + db + "?mode=ro", sql},
-                                         dir.File("count.out"));
-    return rc == 0 ? std::atoi(out.c_str()) : -1;
-  };
+  const auto count = [&](const std::string& sql) { return SqliteCount(dir, sql); };
   EXPECT_TRUE(WaitUntil(
       [&] {
         return count("SELECT count(*) FROM alert_history WHERE rule = 'WebDown' AND "
@@ -402,7 +406,6 @@ TEST(ObsmonAlertingTest, ASigtermDuringASqlite3WriteLockStoresTheFiringOnceTheLo
   std::atomic<bool> healthy{true};
   const auto target = HealthFlagTarget(healthy);
   WriteWebDownRules(dir);
-  const std::string db = dir.File("obsmon.db");
   WriteWebConfig(dir, target->port(), "  evaluation_interval: 1s\n  slo_alerts: false\n");
   int port = 0;
   const auto started = testing::StartObsmon(dir.File("obsmon.yml"), dir.File("obsmon.log"), &port);
@@ -429,11 +432,7 @@ TEST(ObsmonAlertingTest, ASigtermDuringASqlite3WriteLockStoresTheFiringOnceTheLo
   lock.join();
   ASSERT_TRUE(fired) << obsmon.Output();
   ASSERT_LT(sigterm_s, 8.0) << "the SIGTERM came too late; the test proves nothing";
-  const auto count = [&](const std::string& sql) {
-    auto [rc, out] = testing::RunCommand({"sqlite3", "file:" + db + "?mode=ro", sql},
-                                         dir.File("count.out"));
-    return rc == 0 ? std::atoi(out.c_str()) : -1;
-  };
+  const auto count = [&](const std::string& sql) { return SqliteCount(dir, sql); };
   EXPECT_EQ(count("SELECT count(*) FROM alert_history WHERE rule = 'WebDown' AND "
                   "event = 'firing'"),
             1)
@@ -526,11 +525,7 @@ TEST(ObsmonAlertingTest, AReportListsTheAlertsOfAJobRenamedSinceAndWithoutItsCon
            r->body.find("\"firing\"") != std::string::npos;
   };
   const auto history_rows = [&] {
-    auto [rc, out] = testing::RunCommand(
-        {"sqlite3", "file:" + dir.File("obsmon.db") + "?mode=ro",
-         "SELECT count(*) FROM alert_history WHERE rule = 'AnyDown'"},
-        dir.File("history.out"));
-    return rc == 0 ? std::atoi(out.c_str()) : -1;
+    return SqliteCount(dir, "SELECT count(*) FROM alert_history WHERE rule = 'AnyDown'");
   };
   int episodes = 0;
   const auto episode = [&](const std::string& job) {

@@ -343,13 +343,15 @@ void RuleManager::Deliver() {
   MutexLock lock(mu_);
   ++failures_;
   store_paused_until_ms_ = options_.clock->NowMs() + kStorePauseMs;
-  // What was not written goes back, before what the evaluations added meanwhile; a rule's
-  // newer alerts stay.
-  for (auto& [key, alerts] : batch.alerts) unsaved_.alerts.try_emplace(key, std::move(alerts));
-  failures_ += KeepUnsaved(std::exchange(unsaved_.history, {}), &batch.history, kMaxUnsaved);
-  unsaved_.history = std::move(batch.history);
-  failures_ += KeepUnsaved(std::exchange(unsaved_.ends, {}), &batch.ends, kMaxUnsaved);
-  unsaved_.ends = std::move(batch.ends);
+  PutBeforeUnsavedLocked(std::move(batch));  // before what the evaluations added meanwhile
+}
+
+void RuleManager::PutBeforeUnsavedLocked(Unsaved older) {
+  for (auto& [key, alerts] : older.alerts) unsaved_.alerts.try_emplace(key, std::move(alerts));
+  failures_ += KeepUnsaved(std::exchange(unsaved_.history, {}), &older.history, kMaxUnsaved);
+  unsaved_.history = std::move(older.history);
+  failures_ += KeepUnsaved(std::exchange(unsaved_.ends, {}), &older.ends, kMaxUnsaved);
+  unsaved_.ends = std::move(older.ends);
 }
 
 bool RuleManager::Store(Unsaved& batch) {
@@ -431,16 +433,10 @@ void RuleManager::TakeOverSeries(RuleManager& old, int64_t reload_ms) {
   // What the old manager's store did not take yet (it was paused) is this one's to store, and
   // a staying rule's alerts there are newer than what RestoreState read (a reload dropped
   // them before stop 69).
-  for (auto& [key, alerts] : old.unsaved_.alerts) {
+  for (const auto& [key, alerts] : old.unsaved_.alerts) {
     if (AlertingRule* r = FindAlertingRuleLocked(key.first, key.second)) r->ReplaceAlerts(alerts);
-    unsaved_.alerts.try_emplace(key, std::move(alerts));
   }
-  failures_ += KeepUnsaved(std::exchange(unsaved_.history, {}), &old.unsaved_.history,
-                           kMaxUnsaved);
-  unsaved_.history = std::move(old.unsaved_.history);
-  failures_ += KeepUnsaved(std::exchange(unsaved_.ends, {}), &old.unsaved_.ends, kMaxUnsaved);
-  unsaved_.ends = std::move(old.unsaved_.ends);
-  old.unsaved_ = {};
+  PutBeforeUnsavedLocked(std::exchange(old.unsaved_, {}));
   store_paused_until_ms_ = std::max(store_paused_until_ms_, old.store_paused_until_ms_);
 }
 

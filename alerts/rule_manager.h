@@ -176,6 +176,9 @@ class RuleManager {
   Unsaved unsaved_ GUARDED_BY(mu_);
   std::vector<std::vector<OutgoingAlert>> to_send_ GUARDED_BY(mu_);  // an evaluation's each
   int64_t store_paused_until_ms_ GUARDED_BY(mu_) = INT64_MIN;
+  // Puts `older` (writes that failed, or a replaced manager's) before what waits now; a rule's
+  // newer alerts stay. Drops beyond kMaxUnsaved are counted as failures.
+  void PutBeforeUnsavedLocked(Unsaved older) REQUIRES(mu_);
   // Sends and stores what the evaluations gathered, in their order. Call without mu_.
   void Deliver() EXCLUDES(mu_);
   // Writes `batch` (alerts, then history, then ends), erasing what was written; false at the

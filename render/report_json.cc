@@ -213,13 +213,15 @@ json Excluded(const Report& r) {
   return excluded;
 }
 
+json MaintenanceWindowJson(const MaintenanceWindow& m) {
+  json w = Interval(m.start_ms, m.end_ms);
+  w["reason"] = m.reason;
+  return w;
+}
+
 json Maintenance(const Report& r) {
   json maintenance = json::array();
-  for (const auto& m : r.maintenance) {
-    json w = Interval(m.start_ms, m.end_ms);
-    w["reason"] = m.reason;
-    maintenance.push_back(std::move(w));
-  }
+  for (const auto& m : r.maintenance) maintenance.push_back(MaintenanceWindowJson(m));
   return maintenance;
 }
 
@@ -240,11 +242,6 @@ json LogLines(const Report& r) {
 json AlertsFired(const Report& r) {
   json alerts = json::array();
   for (const auto& a : r.alerts) {
-    json m = nullptr;  // the maintenance window it fired in
-    if (a.maintenance) {
-      m = Interval(a.maintenance->start_ms, a.maintenance->end_ms);
-      m["reason"] = a.maintenance->reason;
-    }
     alerts.push_back({{"rule", a.rule},
                       {"labels", a.labels},
                       {"summary", a.summary},
@@ -252,7 +249,8 @@ json AlertsFired(const Report& r) {
                       {"fired_ms", a.fired_ms},
                       {"resolved", a.resolved_ms ? Time(*a.resolved_ms) : json(nullptr)},
                       {"resolved_ms", a.resolved_ms ? json(*a.resolved_ms) : json(nullptr)},
-                      {"in_maintenance", std::move(m)}});
+                      {"in_maintenance", a.maintenance ? MaintenanceWindowJson(*a.maintenance)
+                                                       : json(nullptr)}});
   }
   return alerts;
 }

@@ -173,15 +173,35 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   WriterMutexLock lock(mu_);
   std::vector<Entry*> now;
   now.reserve(samples.size());
-  AppendSamplesLocked(samples, [&](Entry* e, const Sample& s) {
-    if (e != nullptr && s.ts_ms == run_ts_ms) now.push_back(e);
-  });
+  const auto known = sources_.find(source);
+  std::vector<RunHint>* hints = known == sources_.end() ? nullptr : &known->second.hints;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
+    if (selected_names_ && !selected_names_->count(s.name)) {
+      ++unselected_;
+      continue;
+    }
+    RunHint* hint = hints && i < kMaxRunHints ? &HintAt(*hints, i) : nullptr;
+    Entry* e = nullptr;
+    if (hint && hint->entry && hint->drops == series_dropped_ &&
+        IsNamed(hint->entry->labels, s.labels, s.name)) {
+      e = hint->entry;
+    } else {
+      Labels l = s.labels;
+      l.Set("__name__", s.name);
+      e = FindOrAddLocked(l);
+      if (hint) *hint = {e, series_dropped_};
+    }
+    if (e == nullptr) continue;  // refused as a new series past max_series, counted there
+    AppendToLocked(*e, s.ts_ms, s.value);
+    if (s.ts_ms == run_ts_ms) now.push_back(e);
+  }
   // A run of a removed probe that was under way at the reload: its points are in, but it must
   // not make the probe a source again (its series would then never end).
   if (removed_.count(source)) return;
   std::sort(now.begin(), now.end());
   now.erase(std::unique(now.begin(), now.end()), now.end());
-  Source& src = sources_[source];
+  Source& src = sources_[source];  // a new source's hints are made by its next run
   src.interval_ms = interval_ms;
   // Both lists are sorted: walk them together. Only in `now`: one more source writes it; only
   // in the last run: one fewer, and the series ends when none is left.
@@ -205,6 +225,27 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
     }
   }
   src.last_run = std::move(now);
+}
+
+SeriesStore::RunHint& SeriesStore::HintAt(std::vector<RunHint>& hints, size_t i) {
+  if (hints.size() <= i) hints.resize(i + 1);
+  return hints[i];
+}
+
+bool SeriesStore::IsNamed(const Labels& with_name, const Labels& labels, const std::string& name) {
+  const auto& named = with_name.pairs();
+  const auto& plain = labels.pairs();
+  if (named.size() != plain.size() + 1) return false;
+  // Both sorted by label name: `named` is `plain` with __name__ in its place.
+  size_t j = 0;
+  for (const auto& [k, v] : named) {
+    if (k == "__name__") {
+      if (v != name) return false;
+    } else if (j == plain.size() || plain[j].first != k || plain[j++].second != v) {
+      return false;
+    }
+  }
+  return j == plain.size();
 }
 
 void SeriesStore::EndSourcesExcept(const std::unordered_map<std::string, int64_t>& live,
@@ -758,7 +799,8 @@ SeriesStoreStats SeriesStore::Stats() const {
   }
   for (const auto& [name, src] : sources_) {
     s.index_bytes += AllocatedBytes(kHashNode + sizeof(std::pair<const std::string, Source>)) +
-                     StringHeapBytes(name) + VectorHeapBytes(src.last_run);
+                     StringHeapBytes(name) + VectorHeapBytes(src.last_run) +
+                     VectorHeapBytes(src.hints);
   }
   s.out_of_order = out_of_order_.load();
   s.refused_series = refused_series_.load();

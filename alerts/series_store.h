@@ -208,10 +208,25 @@ class SeriesStore final : public promql::Querier {
     int64_t newest_stale_ms = INT64_MIN;
     size_t chunk_heap_bytes = 0;  // the chunks' heap_bytes() summed (PointBytes)
   };
+  // Where the sample at one place of a source's runs went last time. The next run's sample
+  // there most likely goes to the same series: while no series was dropped since, its labels
+  // and name are compared with that series' labels, without the copy of its labels with
+  // __name__ set, their hash and the lookup (3.8 % of a worker at 1,000 probes).
+  struct RunHint {
+    Entry* entry = nullptr;
+    uint64_t drops = 0;  // series_dropped_ when it was set
+  };
+  // The first this many samples of a run are hinted: a probe's few, not a scrape's thousands.
+  static constexpr size_t kMaxRunHints = 16;
   struct Source {
     std::vector<Entry*> last_run;  // sorted by address
     int64_t interval_ms = 0;
+    std::vector<RunHint> hints;  // by the sample's place in the run
   };
+  // The hint at place `i`, made (empty) when the list is shorter.
+  static RunHint& HintAt(std::vector<RunHint>& hints, size_t i);
+  // Whether `with_name` is `labels` with __name__ set to `name` (`labels` has no __name__).
+  static bool IsNamed(const Labels& with_name, const Labels& labels, const std::string& name);
   // One metric's series, and which of them the selectors read lately matched: a rule such as
   // `m{job="a"} > 1` would otherwise test every series of `m` in every evaluation, and each
   // test is a cache miss or three (labels live apart from one another). Rules select the same

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/thread_name.h"
+#include "runtime/due_walk.h"
 
 namespace obsmon {
 
@@ -57,11 +58,15 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
   }
   // Every claim is void (an earlier run may have appeared, a claimed probe may be gone): the
   // workers look again.
-  for (auto& [due, entry] : by_due_) entry->claimant = -1;
-  claims_ = 0;
+  for (Entry* claimed : claimed_) claimed->claimant = -1;
+  claimed_.clear();
   entries_ = std::move(next);
   by_due_.clear();
-  for (const auto& [key, entry] : entries_) by_due_.emplace(entry->next_due, entry);
+  unstartable_due_.clear();
+  for (const auto& [key, entry] : entries_) {
+    by_due_.emplace(entry->next_due, entry);
+    if (!entry->startable) unstartable_due_.insert(entry->next_due);
+  }
   probes_changed_ = true;
   wake_dispatcher_.notify_all();
   WakeAllWorkers();
@@ -85,6 +90,10 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
   if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
   entry->next_due = due + interval * (behind + 1);
   by_due_.emplace(entry->next_due, entry);
+  if (!entry->startable) {
+    unstartable_due_.erase(unstartable_due_.find(due));
+    unstartable_due_.insert(entry->next_due);
+  }
   if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
   if (entry->busy && !entry->predecessor && workers_ > 0) {
     // The previous run is still on: this one starts as soon as it ends, as Prometheus's scrape
@@ -228,54 +237,65 @@ void Scheduler::ExecuteBatch(std::vector<Task>& batch) {
 Scheduler::DueIndex::iterator Scheduler::FirstUnclaimed() {
   // Claims are taken earliest first: at most one per worker, and the runs their batch windows
   // cover, come before the first unclaimed.
-  SteadyTime covered_until = SteadyTime::min();
-  const bool batching = batching_.window.count() > 0 && batching_.run;
-  auto it = by_due_.begin();
-  for (; it != by_due_.end(); ++it) {
-    const Entry& e = *it->second;
-    if (e.claimant >= 0) {
-      if (batching && e.startable) covered_until = std::max(covered_until, it->first + batching_.window);
-      continue;
-    }
-    if (batching && e.startable && it->first <= covered_until) continue;
-    break;
-  }
-  return it;
+  const bool batching = batching_.window.count() > 0 && static_cast<bool>(batching_.run);
+  return FirstUncovered(by_due_, batching, batching_.window, claimed_, unstartable_due_);
+}
+
+void Scheduler::Claim(Entry& entry, int worker) {
+  entry.claimant = worker;
+  claimed_.push_back(&entry);
+}
+
+void Scheduler::DropClaim(Entry& entry) {
+  entry.claimant = -1;
+  std::erase(claimed_, &entry);
 }
 
 void Scheduler::Unclaim(Entry& entry) {
   if (entry.claimant < 0) return;
   worker_wake_[static_cast<size_t>(entry.claimant)]->notify_all();
-  entry.claimant = -1;
-  --claims_;
+  DropClaim(entry);
+}
+
+bool Scheduler::FiledBefore(const Entry& entry, DueIndex::iterator place) {
+  if (place == by_due_.end() || entry.next_due < place->first) return true;
+  if (entry.next_due > place->first) return false;
+  for (auto it = by_due_.lower_bound(place->first); it != place; ++it) {
+    if (it->second.get() == &entry) return true;
+  }
+  return false;
 }
 
 void Scheduler::KeepTime() {
   const auto first = FirstUnclaimed();
   if (first == by_due_.end()) return;  // every due time is claimed (or in a claim's batch)
-  size_t claimed_before = 0;
-  for (auto it = by_due_.begin(); it != first; ++it) {
-    if (it->second->claimant >= 0) ++claimed_before;
-  }
   if (idle_unclaimed_workers_ > 0) {
     wake_idle_.notify_one();
     return;
   }
-  if (claimed_before == claims_) return;  // the idle workers wait for the earliest runs
-  // An idle worker waits for a later run than this unclaimed one: it looks again.
-  for (auto it = std::next(first); it != by_due_.end(); ++it) {
-    if (it->second->claimant >= 0) {
-      Unclaim(*it->second);
-      return;
+  // The claims are few (one per idle worker): looked at directly, not by walking the runs.
+  Entry* later = nullptr;  // the earliest claim filed after `first`
+  for (Entry* claimed : claimed_) {
+    if (FiledBefore(*claimed, first)) continue;
+    if (!later || claimed->next_due < later->next_due ||
+        (claimed->next_due == later->next_due && FiledBefore(*claimed, FindFiled(*later)))) {
+      later = claimed;
     }
   }
+  // None: the idle workers wait for the earliest runs. Else that one looks again.
+  if (later) Unclaim(*later);
+}
+
+Scheduler::DueIndex::iterator Scheduler::FindFiled(const Entry& entry) {
+  auto [it, last] = by_due_.equal_range(entry.next_due);
+  while (it != last && it->second.get() != &entry) ++it;
+  return it;
 }
 
 std::optional<Scheduler::Task> Scheduler::WaitForClaim(int worker, std::shared_ptr<Entry> claim,
                                                        MutexLock& lock) {
   const SteadyTime due = claim->next_due;
-  claim->claimant = worker;
-  ++claims_;
+  Claim(*claim, worker);
   // Woken early when there is other work (a task queued by DispatchDue), when the claim is
   // voided (the probes changed, or an earlier run needs this worker), or when stopping.
   const auto moot = [&] {
@@ -284,10 +304,7 @@ std::optional<Scheduler::Task> Scheduler::WaitForClaim(int worker, std::shared_p
   };
   auto& wake = *worker_wake_[static_cast<size_t>(worker)];
   const bool moot_before_due = clock_.WaitUntil(lock.native(), wake, due, moot);
-  if (claim->claimant == worker) {
-    claim->claimant = -1;
-    --claims_;
-  }
+  if (claim->claimant == worker) DropClaim(*claim);
   if (moot_before_due) return std::nullopt;
   // Still claimed by this worker at its due time, so still filed under `due`.
   auto [first, last] = by_due_.equal_range(due);
@@ -321,6 +338,7 @@ void Scheduler::WorkerLoop(int worker) {
     if (++busy_threads_ >= alive_workers_) wake_timekeeper_.notify_all();
     std::vector<Task> batch;
     if (batching_.window.count() > 0 && batching_.run && task->entry->startable) {
+      batch.reserve(batching_.max_runs);  // grown one run at a time, it was 2 % of a worker
       batch.push_back(std::move(*task));
       GatherBatch(batch);
       if (batch.size() == 1) {

@@ -57,6 +57,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -201,6 +202,13 @@ class Scheduler {
   void KeepTime() REQUIRES(mu_);
   // Ends the claim on `entry` (if any) and wakes the worker that held it.
   void Unclaim(Entry& entry) REQUIRES(mu_);
+  // `worker` holds `entry` / holds it no more (claimant and claimed_ kept together).
+  void Claim(Entry& entry, int worker) REQUIRES(mu_);
+  void DropClaim(Entry& entry) REQUIRES(mu_);
+  // Whether `entry` comes before `place` in by_due_ (end(): every entry does).
+  bool FiledBefore(const Entry& entry, DueIndex::iterator place) REQUIRES(mu_);
+  // Where `entry` is filed in by_due_.
+  DueIndex::iterator FindFiled(const Entry& entry) REQUIRES(mu_);
   // The earliest entry no worker has claimed and no claim's batch window covers, or
   // by_due_.end().
   DueIndex::iterator FirstUnclaimed() REQUIRES(mu_);
@@ -240,7 +248,11 @@ class Scheduler {
   bool stopping_ GUARDED_BY(mu_) = false;
   bool probes_changed_ GUARDED_BY(mu_) = false;  // since the dispatcher last looked
   int idle_unclaimed_workers_ GUARDED_BY(mu_) = 0;  // workers waiting with nothing claimed
-  size_t claims_ GUARDED_BY(mu_) = 0;               // entries claimed now
+  // The entries claimed now (one per worker waiting for its claim's due time at most), and the
+  // due times of the entries that are not Startable: what FirstUnclaimed needs to jump over
+  // the runs claims cover instead of walking them (runtime/due_walk.h).
+  std::vector<Entry*> claimed_ GUARDED_BY(mu_);
+  std::multiset<SteadyTime> unstartable_due_ GUARDED_BY(mu_);
   bool started_ GUARDED_BY(mu_) = false;
   std::vector<int> ended_workers_ GUARDED_BY(mu_);  // indexes of extra threads that ended
   int alive_workers_ GUARDED_BY(mu_) = 0;

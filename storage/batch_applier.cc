@@ -26,7 +26,7 @@ struct BatchApplier::RollupAgg {
   double duration_sum = 0, up_duration_sum = 0;
   double duration_min = std::numeric_limits<double>::infinity();
   double duration_max = -std::numeric_limits<double>::infinity();
-  LatencyHistogram hist;
+  std::vector<int> success_buckets;  // LatencyHistogram::BucketOf each successful run
 };
 
 namespace {
@@ -44,13 +44,14 @@ void MergeLatencyHist(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     sqlite3_result_error(ctx, "obsmon_merge_latency_hist: two arguments", -1);
     return;
   }
-  auto added = LatencyHistogram::Decode(text(1));
+  auto added = LatencyHistogram::DecodeBuckets(text(1));
   if (!added) {
     sqlite3_result_error(ctx, "obsmon_merge_latency_hist: the added text is not a histogram", -1);
     return;
   }
-  if (auto stored = LatencyHistogram::Decode(text(0))) added->Merge(*stored);
-  const std::string merged = added->Encode();
+  const auto stored = LatencyHistogram::DecodeBuckets(text(0));
+  const std::string merged = LatencyHistogram::EncodeBuckets(
+      stored ? LatencyHistogram::MergeBuckets(*stored, *added) : *added);
   sqlite3_result_text(ctx, merged.data(), static_cast<int>(merged.size()), SQLITE_TRANSIENT);
 }
 
@@ -240,7 +241,7 @@ void BatchApplier::WriteRuns(const std::vector<ProbeRun>& runs, ApplyResult* res
     if (run.success) {
       ++agg.up;
       agg.up_duration_sum += run.duration_seconds;
-      agg.hist.Add(run.duration_seconds);
+      agg.success_buckets.push_back(LatencyHistogram::BucketOf(run.duration_seconds));
     } else {
       ++agg.down;
     }
@@ -343,7 +344,8 @@ void BatchApplier::FlushRollups(const Rollups& rollups) {
     upsert_rollup_.bind(7, agg.duration_min);
     upsert_rollup_.bind(8, agg.duration_max);
     upsert_rollup_.bind(9, agg.up_duration_sum);
-    upsert_rollup_.bind(10, agg.hist.Encode());
+    upsert_rollup_.bind(
+        10, LatencyHistogram::EncodeBuckets(LatencyHistogram::BucketsOf(agg.success_buckets)));
     upsert_rollup_.exec();
   }
 }

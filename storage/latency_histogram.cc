@@ -1,5 +1,6 @@
 #include "storage/latency_histogram.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -55,19 +56,26 @@ std::optional<double> LatencyHistogram::Quantile(double q) const {
 }
 
 std::string LatencyHistogram::Encode() const {
-  std::string out;
+  Buckets buckets;
   for (int i = 0; i < kBuckets; ++i) {
-    if (counts_[i] == 0) continue;
-    if (!out.empty()) out += ',';
-    out += std::to_string(i);
-    out += ':';
-    out += std::to_string(counts_[i]);
+    if (counts_[i] != 0) buckets.emplace_back(i, counts_[i]);
   }
-  return out;
+  return EncodeBuckets(buckets);
 }
 
 std::optional<LatencyHistogram> LatencyHistogram::Decode(std::string_view text) {
+  auto buckets = DecodeBuckets(text);
+  if (!buckets) return std::nullopt;
   LatencyHistogram h;
+  for (const auto& [index, count] : *buckets) {
+    h.counts_[index] = count;
+    h.total_ += count;
+  }
+  return h;
+}
+
+std::optional<LatencyHistogram::Buckets> LatencyHistogram::DecodeBuckets(std::string_view text) {
+  Buckets out;
   const char* p = text.data();
   const char* end = text.data() + text.size();
   int last = -1;
@@ -80,8 +88,7 @@ std::optional<LatencyHistogram> LatencyHistogram::Decode(std::string_view text) 
     if (r2.ec != std::errc()) return std::nullopt;
     if (index <= last || index >= kBuckets) return std::nullopt;
     last = index;
-    h.counts_[index] += count;
-    h.total_ += count;
+    if (count != 0) out.emplace_back(index, count);
     p = r2.ptr;
     if (p < end) {
       if (*p != ',') return std::nullopt;
@@ -89,7 +96,52 @@ std::optional<LatencyHistogram> LatencyHistogram::Decode(std::string_view text) 
       if (p == end) return std::nullopt;
     }
   }
-  return h;
+  return out;
+}
+
+std::string LatencyHistogram::EncodeBuckets(const Buckets& buckets) {
+  std::string out;
+  out.reserve(buckets.size() * 8);
+  char number[24];
+  for (const auto& [index, count] : buckets) {
+    if (count == 0) continue;
+    if (!out.empty()) out += ',';
+    out.append(number, std::to_chars(number, number + sizeof number, index).ptr);
+    out += ':';
+    out.append(number, std::to_chars(number, number + sizeof number, count).ptr);
+  }
+  return out;
+}
+
+LatencyHistogram::Buckets LatencyHistogram::MergeBuckets(const Buckets& a, const Buckets& b) {
+  Buckets out;
+  out.reserve(a.size() + b.size());
+  size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (j == b.size() || (i < a.size() && a[i].first < b[j].first)) {
+      out.push_back(a[i++]);
+    } else if (i == a.size() || b[j].first < a[i].first) {
+      out.push_back(b[j++]);
+    } else {
+      out.emplace_back(a[i].first, a[i].second + b[j].second);
+      ++i;
+      ++j;
+    }
+  }
+  return out;
+}
+
+LatencyHistogram::Buckets LatencyHistogram::BucketsOf(std::vector<int> indexes) {
+  std::sort(indexes.begin(), indexes.end());
+  Buckets out;
+  for (int index : indexes) {
+    if (!out.empty() && out.back().first == index) {
+      ++out.back().second;
+    } else {
+      out.emplace_back(index, 1);
+    }
+  }
+  return out;
 }
 
 }  // namespace obsmon::storage

@@ -5,10 +5,10 @@
 // the earliest unclaimed run is found by walking past the claimed runs and the runs their
 // windows cover. At 1,000 probes at 1 s and a 100 ms window a claim covers ~100 runs, and the
 // workers looked for it at every claim, wake-up and run: the walk was 6 % of the workers' CPU
-// (docs/benchmarks.md, "The scheduler's walk"). `FirstUncovered` jumps over a covered stretch
-// with one lookup instead, and walks run by run only near a run of a probe that is not
-// Startable (those end a stretch). `FirstUncoveredByWalking` is the plain walk it must equal
-// (tests/runtime/due_walk_test.cc compares them on random schedules).
+// (docs/benchmarks.md, "Stop 70: where a run's microseconds go"). `FirstUncovered` jumps over
+// a covered stretch with one lookup instead, and walks run by run only near a run of a probe
+// that is not Startable (those end a stretch). `FirstUncoveredByWalking` is the plain walk it
+// must equal (tests/runtime/due_walk_test.cc compares them on random schedules).
 //
 // Index: std::multimap<SteadyTime, std::shared_ptr<E>>, E with `claimant` (< 0: unclaimed),
 // `startable` and `next_due` (the key it is filed under).

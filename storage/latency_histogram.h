@@ -51,7 +51,7 @@ class LatencyHistogram {
   // The same texts without the 164 counters: the writer merges an hour's stored text with what
   // a commit adds (a run or two of each probe) once per probe and commit, and the dense form's
   // 1.3 KB zeroed, scanned and formatted twice each time was a tenth of the writer's CPU at
-  // 1,000 probes (docs/benchmarks.md, "The rollup's histogram merged sparse").
+  // 1,000 probes (docs/benchmarks.md, "Stop 70: where a run's microseconds go").
   using Buckets = std::vector<std::pair<int, uint64_t>>;  // (index, count), indexes ascending
   // What Decode(text) holds, as its buckets with a count (zero counts left out); nullopt when
   // Decode refuses the text.

@@ -124,7 +124,8 @@ std::optional<std::map<int, uint64_t>> Reference(const std::string& text) {
     const bool negative = !index_text.empty() && index_text[0] == '-';
     if (negative) index_text.erase(0, 1);
     const auto digits = [](const std::string& t) {
-      return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+      return !t.empty() &&
+             std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
     };
     if (!digits(index_text) || !digits(count_text)) return std::nullopt;
     // Past 20 digits (leading zeros aside) a count overflows; past 164 an index is refused.

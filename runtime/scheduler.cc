@@ -27,6 +27,14 @@ int64_t Scheduler::SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms) {
                               static_cast<uint64_t>(interval_ms));
 }
 
+SteadyTime Scheduler::PlaceInInterval(SteadyTime now, const ProbeKey& key, int64_t interval_ms) {
+  const int64_t interval = std::max<int64_t>(interval_ms, 1);
+  const int64_t now_ms =
+      std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
+  const int64_t wait = ((SpreadOffsetMs(key, interval) - now_ms) % interval + interval) % interval;
+  return now + milliseconds(wait);
+}
+
 Scheduler::Scheduler(const Clock& clock, int workers, RunFn run)
     : Scheduler(clock, workers, std::move(run), Batching()) {}
 
@@ -46,7 +54,7 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
       continue;
     }
     auto entry = std::make_shared<Entry>();
-    entry->next_due = now + milliseconds(SpreadOffsetMs(p.spec.key, p.spec.interval_ms));
+    entry->next_due = PlaceInInterval(now, p.spec.key, p.spec.interval_ms);
     if (it != entries_.end()) {
       // Wait for the old instance, directly or through the instance it itself waits for.
       const auto& old = it->second;
@@ -91,7 +99,9 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
   entry->next_due = due + interval * (behind + 1);
   by_due_.emplace(entry->next_due, entry);
   if (!entry->startable) {
-    unstartable_due_.erase(unstartable_due_.find(due));
+    if (auto filed = unstartable_due_.find(due); filed != unstartable_due_.end()) {
+      unstartable_due_.erase(filed);
+    }
     unstartable_due_.insert(entry->next_due);
   }
   if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();

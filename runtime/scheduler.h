@@ -1,7 +1,11 @@
 // Runs every probe on its interval.
 //
 // - First runs are spread over the interval by a hash of the probe's identity, so 100 probes with
-//   a 15s interval do not all fire at once (as Prometheus spreads scrapes).
+//   a 15s interval do not all fire at once (as Prometheus spreads scrapes). The hash gives each
+//   probe a place in its interval on the steady clock, not an offset from the moment it was
+//   (re)configured, again as Prometheus does: a probe that every reload changes runs at that
+//   place whatever the reloads' rhythm. (Counted from each reload, a 30 s probe reloaded every
+//   8 s never ran, or ran 0.5 s after each reload: fresh eyes, stop 70.)
 // - A probe never has two runs at once: a run that comes due while the previous one is still
 //   busy starts as soon as that one ends, as in Prometheus's scrape loop (a run timed out at a
 //   timeout equal to its interval ends a moment after the next due time); if that one has not
@@ -124,7 +128,8 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Replaces the set of probes. A probe whose key and fingerprint are unchanged keeps its next
-  // due time; new or changed probes start at their spread offset from now. A changed probe's new
+  // due time; new or changed probes start at their place in the interval (PlaceInInterval),
+  // within one interval from now. A changed probe's new
   // instance does not start while the old instance's run is still queued or running (a probe
   // never runs twice at once, across a reload too).
   void SetProbes(std::vector<ScheduledProbe> probes);
@@ -155,6 +160,9 @@ class Scheduler {
 
   // The offset of a probe's first run within its interval (exposed for tests).
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
+  // The first instant at or after `now` whose steady time, in ms, is the probe's spread offset
+  // modulo its interval.
+  static SteadyTime PlaceInInterval(SteadyTime now, const ProbeKey& key, int64_t interval_ms);
 
  private:
   struct Entry;

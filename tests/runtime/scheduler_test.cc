@@ -200,6 +200,50 @@ TEST(SchedulerTest, UnchangedProbesKeepTheirScheduleOnSetProbes) {
   EXPECT_FALSE(b->runs.empty());
 }
 
+// A probe that every reload changes (a config tool rewriting a value of it and reloading every
+// 8 s) runs at its place in its 30 s interval, whatever the reloads' rhythm: counted from each
+// reload, the probes placed more than 8 s in never ran, those placed near 0 ran at every
+// reload (fresh eyes, stop 70). Truth: the places computed from SpreadOffsetMs and the fake
+// steady clock, which starts at 0.
+TEST(SchedulerTest, AProbeChangedByEveryReloadRunsAtItsPlaceInTheInterval) {
+  FakeClock clock;
+  Scheduler s(clock, 0, [](const ScheduledProbe& p, TimestampMs) { p.probe->Run({}); });
+  clock.Advance(12'345);  // the reloads' rhythm is not the interval's
+  std::vector<std::shared_ptr<RecordingProbe>> probes;
+  std::vector<std::string> names;
+  for (int i = 0; i < 8; ++i) {
+    probes.push_back(std::make_shared<RecordingProbe>(clock));
+    names.push_back("m" + std::to_string(i));
+  }
+  const TimestampMs wall_at_steady_zero = clock.NowMs() - 12'345;
+  for (int reload = 0; reload < 30; ++reload) {  // 240 s of reloads, 8 s apart
+    std::vector<ScheduledProbe> config;
+    for (size_t i = 0; i < probes.size(); ++i) {
+      ScheduledProbe p = Make(names[i], 30'000, probes[i]);
+      p.fingerprint += reload % 2 == 0 ? "timeout 5s" : "timeout 6s";  // changed every time
+      config.push_back(std::move(p));
+    }
+    s.SetProbes(std::move(config));
+    s.DispatchDue();
+    for (int step = 0; step < 80; ++step) {  // the last dispatch is at the next reload's time
+      clock.Advance(100);
+      s.DispatchDue();
+    }
+  }
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const int64_t place = Scheduler::SpreadOffsetMs({"comp", names[i]}, 30'000);
+    // Every 30 s at its place: 8 runs in the 240 s (7 when its place came before the first
+    // reload's moment within its interval, or after the last's).
+    EXPECT_GE(probes[i]->runs.size(), 7u) << names[i] << " at " << place;
+    EXPECT_LE(probes[i]->runs.size(), 9u) << names[i] << " at " << place;
+    for (TimestampMs t : probes[i]->runs) {
+      // At the first 100 ms step at or after its place.
+      const int64_t after_place = ((t - wall_at_steady_zero) % 30'000 - place + 30'000) % 30'000;
+      EXPECT_LT(after_place, 100) << names[i] << " ran off its place " << place;
+    }
+  }
+}
+
 // What a started scheduler's runs record, for the tests of the workers keeping the time.
 struct RunLog {
   std::mutex mu;

@@ -202,7 +202,11 @@ std::optional<ProbeConfig> ReadProbe(ConfigNode& node, const ComponentConfig& co
   const Labels probe_labels = ReadLabels(node, "labels");
   for (const auto& [k, v] : probe_labels.pairs()) spec.labels.Set(k, v);
 
-  pc.fingerprint = YAML::Dump(node.raw()) + "\n#labels " + component.labels.ToString();
+  // What the probe inherits is part of it too: a reload that changed only `defaults.interval`
+  // or `defaults.timeout` rebuilt no probe (fresh eyes, stop 70).
+  pc.fingerprint = YAML::Dump(node.raw()) + "\n#labels " + component.labels.ToString() +
+                   "\n#interval " + std::to_string(spec.interval_ms) + " timeout " +
+                   std::to_string(spec.timeout_ms);
   if (kind && ok) {
     size_t errors_before = node.errors()->errors().size();
     try {

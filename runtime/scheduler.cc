@@ -1,6 +1,7 @@
 #include "runtime/scheduler.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/thread_name.h"
 #include "runtime/due_walk.h"
@@ -27,12 +28,12 @@ int64_t Scheduler::SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms) {
                               static_cast<uint64_t>(interval_ms));
 }
 
-SteadyTime Scheduler::PlaceInInterval(SteadyTime now, const ProbeKey& key, int64_t interval_ms) {
+SteadyTime Scheduler::PlaceInInterval(SteadyTime from, SteadyTime anchor, const ProbeKey& key,
+                                      int64_t interval_ms) {
   const int64_t interval = std::max<int64_t>(interval_ms, 1);
-  const int64_t now_ms =
-      std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
-  const int64_t wait = ((SpreadOffsetMs(key, interval) - now_ms) % interval + interval) % interval;
-  return now + milliseconds(wait);
+  const int64_t since = std::chrono::duration_cast<milliseconds>(from - anchor).count();
+  const int64_t wait = ((SpreadOffsetMs(key, interval) - since) % interval + interval) % interval;
+  return from + milliseconds(wait);
 }
 
 Scheduler::Scheduler(const Clock& clock, int workers, RunFn run)
@@ -46,6 +47,7 @@ Scheduler::~Scheduler() { Stop(); }
 void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
   MutexLock lock(mu_);
   const SteadyTime now = clock_.SteadyNow();
+  if (!anchor_) anchor_ = now;  // the first probes' first runs come at their offset from now
   std::map<ProbeKey, std::shared_ptr<Entry>> next;
   for (auto& p : probes) {
     auto it = entries_.find(p.spec.key);
@@ -54,12 +56,19 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
       continue;
     }
     auto entry = std::make_shared<Entry>();
-    entry->next_due = PlaceInInterval(now, p.spec.key, p.spec.interval_ms);
+    SteadyTime from = now;
     if (it != entries_.end()) {
       // Wait for the old instance, directly or through the instance it itself waits for.
       const auto& old = it->second;
       entry->predecessor = old->busy ? old : old->predecessor;
+      // After the old instance's last due time: a batch may have taken it early, and the new
+      // instance ran it again (fresh eyes, stop 70: 1.5 runs an interval under fast reloads).
+      const auto old_interval = milliseconds(std::max<int64_t>(old->probe.spec.interval_ms, 1));
+      from = std::max(now, old->next_due - old_interval + milliseconds(1));
+      // A run of the old instance waiting for a busy instance is this one's now.
+      if (old->waiting_due) entry->waiting_due = std::exchange(old->waiting_due, {});
     }
+    entry->next_due = PlaceInInterval(from, *anchor_, p.spec.key, p.spec.interval_ms);
     entry->startable = p.probe != nullptr && p.probe->Startable();
     entry->probe = std::move(p);
     next[entry->probe.spec.key] = std::move(entry);
@@ -105,9 +114,10 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
     unstartable_due_.insert(entry->next_due);
   }
   if (entry->predecessor && !entry->predecessor->busy) entry->predecessor.reset();
-  if (entry->busy && !entry->predecessor && workers_ > 0) {
-    // The previous run is still on: this one starts as soon as it ends, as Prometheus's scrape
-    // loop does, and is skipped if it has not ended by the next due time (RunEnded). A run with
+  if ((entry->busy || entry->predecessor) && workers_ > 0) {
+    // The previous run (or the replaced instance's) is still on: this one starts as soon as it
+    // ends, as Prometheus's scrape loop does, and is skipped if it has not ended by the next
+    // due time (RunEnded). A run with
     // a timeout equal to its interval that times out ends a moment after its next due time, and
     // every other run was skipped: a silent target's down time stored as unknown in part.
     if (entry->waiting_due) ++stats_.skipped;  // one waiting already: the later one waits
@@ -177,12 +187,30 @@ void Scheduler::Execute(const Task& task) {
 
 void Scheduler::RunEnded(const std::shared_ptr<Entry>& entry) {
   entry->busy = false;
-  if (!entry->waiting_due) return;
+  const auto current = entries_.find(entry->probe.spec.key);
+  if (current != entries_.end() && current->second != entry &&
+      current->second->predecessor == entry) {
+    // The instance a reload put in this one's place waited for it: its run due meanwhile
+    // starts now (it was skipped: one run lost per reload during a run as long as its
+    // interval; fresh eyes, stop 70).
+    current->second->predecessor.reset();
+    entry->waiting_due.reset();
+    StartWaiting(current->second);
+    return;
+  }
+  if (current == entries_.end() || current->second != entry) {  // gone
+    entry->waiting_due.reset();
+    return;
+  }
+  StartWaiting(entry);
+}
+
+void Scheduler::StartWaiting(const std::shared_ptr<Entry>& entry) {
+  if (!entry->waiting_due || entry->busy) return;
   const SteadyTime due = *entry->waiting_due;
   entry->waiting_due.reset();
+  if (stopping_) return;
   const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
-  const auto current = entries_.find(entry->probe.spec.key);
-  if (stopping_ || current == entries_.end() || current->second != entry) return;  // gone
   if (clock_.SteadyNow() >= due + interval) {  // the next run is due: it runs instead
     ++stats_.skipped;
     return;

@@ -2,9 +2,10 @@
 //
 // - First runs are spread over the interval by a hash of the probe's identity, so 100 probes with
 //   a 15s interval do not all fire at once (as Prometheus spreads scrapes). The hash gives each
-//   probe a place in its interval on the steady clock, not an offset from the moment it was
-//   (re)configured, again as Prometheus does: a probe that every reload changes runs at that
-//   place whatever the reloads' rhythm. (Counted from each reload, a 30 s probe reloaded every
+//   probe a place in its interval counted from the scheduler's first probes, not from the
+//   moment it was (re)configured, as Prometheus places a target's scrapes: a probe that every
+//   reload changes runs at that place whatever the reloads' rhythm, and never twice for one
+//   due time. (Counted from each reload, a 30 s probe reloaded every
 //   8 s never ran, or ran 0.5 s after each reload: fresh eyes, stop 70.)
 // - A probe never has two runs at once: a run that comes due while the previous one is still
 //   busy starts as soon as that one ends, as in Prometheus's scrape loop (a run timed out at a
@@ -129,7 +130,7 @@ class Scheduler {
 
   // Replaces the set of probes. A probe whose key and fingerprint are unchanged keeps its next
   // due time; new or changed probes start at their place in the interval (PlaceInInterval),
-  // within one interval from now. A changed probe's new
+  // within one interval from now, after the old instance's last due time. A changed probe's new
   // instance does not start while the old instance's run is still queued or running (a probe
   // never runs twice at once, across a reload too).
   void SetProbes(std::vector<ScheduledProbe> probes);
@@ -160,9 +161,10 @@ class Scheduler {
 
   // The offset of a probe's first run within its interval (exposed for tests).
   static int64_t SpreadOffsetMs(const ProbeKey& key, int64_t interval_ms);
-  // The first instant at or after `now` whose steady time, in ms, is the probe's spread offset
+  // The first instant at or after `from` that is the probe's spread offset after `anchor`
   // modulo its interval.
-  static SteadyTime PlaceInInterval(SteadyTime now, const ProbeKey& key, int64_t interval_ms);
+  static SteadyTime PlaceInInterval(SteadyTime from, SteadyTime anchor, const ProbeKey& key,
+                                    int64_t interval_ms);
 
  private:
   struct Entry;
@@ -225,6 +227,9 @@ class Scheduler {
   void WakeAllWorkers() REQUIRES(mu_);
   // Starts one more worker thread (in the place of one that ended, if any).
   void StartWorker() REQUIRES(mu_);
+  // Queues the run of `entry` that came due while it (or the instance it replaced) was busy,
+  // unless its next due time has come meanwhile (skipped).
+  void StartWaiting(const std::shared_ptr<Entry>& entry) REQUIRES(mu_);
   // The run of `entry` has ended: it is free, and the run that came due meanwhile is queued.
   void RunEnded(const std::shared_ptr<Entry>& entry) REQUIRES(mu_);
   // The due time of the earliest run that could start now and waits for a thread (queued, or
@@ -265,6 +270,9 @@ class Scheduler {
   std::vector<int> ended_workers_ GUARDED_BY(mu_);  // indexes of extra threads that ended
   int alive_workers_ GUARDED_BY(mu_) = 0;
   SteadyTime last_worker_started_ GUARDED_BY(mu_);  // an extra one
+  // The first SetProbes' time: each probe's place in its interval is its spread offset from
+  // it, so the first runs come at their offsets from the start and a reload keeps the places.
+  std::optional<SteadyTime> anchor_ GUARDED_BY(mu_);
   int busy_threads_ GUARDED_BY(mu_) = 0;
   bool timekeeper_recheck_ GUARDED_BY(mu_) = false;  // probes changed or stopping
   std::condition_variable wake_timekeeper_;

@@ -558,5 +558,33 @@ components:
   EXPECT_NE(a->components[0].probes[1].fingerprint, b->components[0].probes[1].fingerprint);
 }
 
+// A probe that sets no interval or timeout of its own has the defaults': a reload that changed
+// only them rebuilt no probe, and the old schedule and timeout went on (fresh eyes, stop 70).
+TEST(ConfigLoaderTest, FingerprintChangesWithTheDefaultsAProbeInherits) {
+  FakeClock clock;
+  ConfigErrors errors;
+  const auto load = [&](const std::string& global, const std::string& component) {
+    return LoadConfigFromString("defaults: {" + global + "}\n"
+                                "components:\n"
+                                "  - name: a\n"
+                                "    defaults: {" + component + "}\n"
+                                "    probes:\n"
+                                "      - {name: x, kind: tcp, address: \"127.0.0.1:1\"}\n"
+                                "      - {name: y, kind: tcp, address: \"127.0.0.1:2\", "
+                                "interval: 4s, timeout: 1s}\n",
+                                "a.yml", clock, &errors);
+  };
+  auto base = load("interval: 4s, timeout: 2s", "");
+  auto interval = load("interval: 1s, timeout: 500ms", "");
+  auto component = load("interval: 4s, timeout: 2s", "timeout: 500ms");
+  ASSERT_TRUE(base && interval && component) << errors.ToString();
+  const auto& x = [](const auto& c) { return c->components[0].probes[0].fingerprint; };
+  const auto& y = [](const auto& c) { return c->components[0].probes[1].fingerprint; };
+  EXPECT_NE(x(base), x(interval));
+  EXPECT_NE(x(base), x(component));
+  EXPECT_EQ(y(base), y(interval));  // its own settings: the defaults do not reach it
+  EXPECT_EQ(y(base), y(component));
+}
+
 }  // namespace
 }  // namespace obsmon

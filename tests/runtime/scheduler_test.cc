@@ -203,19 +203,19 @@ TEST(SchedulerTest, UnchangedProbesKeepTheirScheduleOnSetProbes) {
 // A probe that every reload changes (a config tool rewriting a value of it and reloading every
 // 8 s) runs at its place in its 30 s interval, whatever the reloads' rhythm: counted from each
 // reload, the probes placed more than 8 s in never ran, those placed near 0 ran at every
-// reload (fresh eyes, stop 70). Truth: the places computed from SpreadOffsetMs and the fake
-// steady clock, which starts at 0.
+// reload (fresh eyes, stop 70). Truth: the places computed from SpreadOffsetMs, counted from
+// the first SetProbes.
 TEST(SchedulerTest, AProbeChangedByEveryReloadRunsAtItsPlaceInTheInterval) {
   FakeClock clock;
   Scheduler s(clock, 0, [](const ScheduledProbe& p, TimestampMs) { p.probe->Run({}); });
   clock.Advance(12'345);  // the reloads' rhythm is not the interval's
+  const TimestampMs anchor = clock.NowMs();
   std::vector<std::shared_ptr<RecordingProbe>> probes;
   std::vector<std::string> names;
   for (int i = 0; i < 8; ++i) {
     probes.push_back(std::make_shared<RecordingProbe>(clock));
     names.push_back("m" + std::to_string(i));
   }
-  const TimestampMs wall_at_steady_zero = clock.NowMs() - 12'345;
   for (int reload = 0; reload < 30; ++reload) {  // 240 s of reloads, 8 s apart
     std::vector<ScheduledProbe> config;
     for (size_t i = 0; i < probes.size(); ++i) {
@@ -238,7 +238,7 @@ TEST(SchedulerTest, AProbeChangedByEveryReloadRunsAtItsPlaceInTheInterval) {
     EXPECT_LE(probes[i]->runs.size(), 9u) << names[i] << " at " << place;
     for (TimestampMs t : probes[i]->runs) {
       // At the first 100 ms step at or after its place.
-      const int64_t after_place = ((t - wall_at_steady_zero) % 30'000 - place + 30'000) % 30'000;
+      const int64_t after_place = ((t - anchor) % 30'000 - place + 30'000) % 30'000;
       EXPECT_LT(after_place, 100) << names[i] << " ran off its place " << place;
     }
   }
@@ -373,6 +373,54 @@ TEST(SchedulerTest, WhileOneWorkerHangsTheOtherKeepsTheTime) {
             std::make_pair(std::string("slow"), start_wall + slow_due));
   const int64_t last_hang_due = hang_offset + (slow_due - hang_offset) / 1'000 * 1'000;
   EXPECT_EQ(log.runs.back(), std::make_pair(std::string("hang"), start_wall + last_hang_due));
+}
+
+// A reload changes a probe while its run hangs: the new instance's run that comes due meanwhile
+// starts as soon as the old run ends, as an unchanged probe's waiting run does. It was skipped:
+// one run lost per such reload (fresh eyes, stop 70).
+TEST(SchedulerTest, AChangedProbesRunDueWhileTheOldInstanceRunsStartsWhenItEnds) {
+  FakeClock clock;
+  RunLog log;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  auto old_probe = std::make_shared<RecordingProbe>(clock);
+  Scheduler s(clock, 2, [&](const ScheduledProbe& p, TimestampMs due) {
+    log.Add(p, due);
+    if (p.probe != old_probe) return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return release; });
+  });
+  s.SetProbes({Make("hang", 1'000, old_probe)});
+  const TimestampMs start_wall = clock.NowMs();
+  const SteadyTime start = clock.SteadyNow();
+  const int64_t offset = Scheduler::SpreadOffsetMs({"comp", "hang"}, 1'000);
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // one worker claims its first run, one idles
+  clock.Advance(offset);
+  ASSERT_TRUE(log.WaitForRuns(1));  // the old instance's run, hanging
+  ScheduledProbe changed = Make("hang", 1'000, std::make_shared<RecordingProbe>(clock));
+  changed.fingerprint = "changed";
+  s.SetProbes({changed});
+  // Past the new instance's first due time (its place, an interval after the old run's), with
+  // the old run still on: the free worker takes that due time and waits for the next one.
+  clock.Advance(1'300);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (clock.NextDeadline() != start + std::chrono::milliseconds(offset + 2'000) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::yield();
+  }
+  ASSERT_EQ(clock.NextDeadline(), start + std::chrono::milliseconds(offset + 2'000));
+  ASSERT_EQ(log.runs.size(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(log.WaitForRuns(2));
+  s.Stop();
+  EXPECT_EQ(log.runs[1], std::make_pair(std::string("hang"), start_wall + offset + 1'000));
+  EXPECT_EQ(s.Stats().skipped, 0u);
 }
 
 // Two of the names p0, p1, ... whose spread offsets on `interval_ms` lie between `least_ms` and

@@ -201,7 +201,8 @@ void SeriesStore::AppendRun(const std::string& source, const std::vector<Sample>
   if (removed_.count(source)) return;
   std::sort(now.begin(), now.end());
   now.erase(std::unique(now.begin(), now.end()), now.end());
-  Source& src = sources_[source];  // a new source's hints are made by its next run
+  // Found before, or new (its hints are made by its next run).
+  Source& src = known != sources_.end() ? known->second : sources_[source];
   src.interval_ms = interval_ms;
   // Both lists are sorted: walk them together. Only in `now`: one more source writes it; only
   // in the last run: one fewer, and the series ends when none is left.

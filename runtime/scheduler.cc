@@ -97,8 +97,9 @@ void Scheduler::WakeAllWorkers() {
 }
 
 std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyTime now) {
-  std::shared_ptr<Entry> entry = std::move(at->second);
-  by_due_.erase(at);
+  // Refiled in its own node, not freed and allocated again at every run.
+  auto node = by_due_.extract(at);
+  std::shared_ptr<Entry> entry = node.mapped();
   const auto interval = milliseconds(std::max<int64_t>(entry->probe.spec.interval_ms, 1));
   const SteadyTime due = entry->next_due;
   // Runs missed entirely (the due time after this one has also passed) are skipped. A run
@@ -106,7 +107,8 @@ std::optional<Scheduler::Task> Scheduler::TakeDue(DueIndex::iterator at, SteadyT
   const auto behind = now > due ? (now - due) / interval : 0;
   if (behind > 0) stats_.skipped += static_cast<uint64_t>(behind);
   entry->next_due = due + interval * (behind + 1);
-  by_due_.emplace(entry->next_due, entry);
+  node.key() = entry->next_due;
+  by_due_.insert(std::move(node));
   if (!entry->startable) {
     if (auto filed = unstartable_due_.find(due); filed != unstartable_due_.end()) {
       unstartable_due_.erase(filed);

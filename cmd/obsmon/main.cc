@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <cstdio>
 #include <iostream>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -28,6 +30,7 @@
 #include "probes/url.h"
 #include "cmd/obsmon/daemon.h"
 #include "cmd/obsmon/log_format.h"
+#include "cmd/obsmon/service_notify.h"
 #include "cmd/obsmon/store_report.h"
 
 #ifndef OBSMON_VERSION
@@ -83,6 +86,8 @@ const Clock* ClockFromEnvironment(spdlog::logger& log) {
 
 int CmdRun(const std::string& config_path, const std::string& listen, const std::string& level,
            const std::string& log_format = "text") {
+  // First, while this is the only thread (it unsets NOTIFY_SOCKET).
+  const ServiceNotifier manager;
   // Block the signals we handle in every thread; the main thread waits for them with sigwait.
   sigset_t signals;
   sigemptyset(&signals);
@@ -128,13 +133,27 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
     return kExitFailure;
   }
   std::unique_ptr<Daemon> daemon = *std::move(started);
+  if (!manager.unusable().empty()) {
+    log->warn("not telling the service manager: {}", manager.unusable());
+  }
+  // Listening, probing, and waiting for signals: a unit of Type=notify is started now.
+  bool told_failure = false;
+  const auto tell = [&](const std::string& error) {
+    if (error.empty() || std::exchange(told_failure, true)) return;
+    log->warn("could not tell the service manager ({}); later failures are not logged", error);
+  };
+  tell(manager.Ready("probing; SIGHUP reloads"));
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      (void)daemon->Reload();
+      tell(manager.Reloading());
+      const Status reloaded = daemon->Reload();
+      tell(manager.Ready(reloaded.ok() ? "probing; reloaded"
+                                       : "probing; the last reload was refused (see the log)"));
       continue;
     }
+    tell(manager.Stopping());
     daemon->AbandonRuns();  // first: a run that fails from now on is not recorded either
     log->info("received {}, draining and exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     break;

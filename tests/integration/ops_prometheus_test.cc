@@ -231,7 +231,8 @@ TEST(OpsPrometheusTest, SystemdAnalyzeVerifiesTheUnit) {
                           "ProtectHome=", "CapabilityBoundingSet=\n",
                           "RestrictAddressFamilies=", "SystemCallFilter=@system-service",
                           "ReadWritePaths=/var/lib/obsmon", "ExecReload=/bin/kill -HUP $MAINPID",
-                          "Restart=on-failure", "User=obsmon"}) {
+                          "Restart=on-failure", "User=obsmon", "Type=notify\n",
+                          "NotifyAccess=main"}) {
     EXPECT_NE(unit.find(key), std::string::npos) << key;
   }
 }

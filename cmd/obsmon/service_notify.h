@@ -1,0 +1,45 @@
+// Tells the service manager what the daemon is doing, when it asked to be told: systemd's
+// readiness protocol (sd_notify(3)), without libsystemd. A unit of Type=notify starts a
+// datagram socket and names it in NOTIFY_SOCKET; `systemctl start` then returns once obsmon
+// listens and runs its probes ("READY=1"), not at the fork, and jobs queued behind the start (a
+// `systemctl reload` right after it, the units ordered after obsmon) wait for that moment.
+// Around a reload it says "RELOADING=1" and "READY=1" again, at a stop "STOPPING=1".
+//
+// Without NOTIFY_SOCKET (a shell, a test, Type=simple) every call does nothing. A message
+// that cannot be sent is not an error of obsmon's: the manager then treats the service as it
+// would a silent one (its start times out); the first such failure is logged once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace obsmon {
+
+class ServiceNotifier {
+ public:
+  // Reads NOTIFY_SOCKET once ("/path", or "@name" for Linux's abstract namespace) and unsets
+  // it, so that the probes' exec commands do not inherit it and speak for obsmon.
+  ServiceNotifier();
+
+  // Whether a manager asked for notifications (NOTIFY_SOCKET was set and usable).
+  bool enabled() const { return !address_.empty(); }
+
+  // Sends `message` (newline-separated KEY=VALUE assignments). Returns the error text, empty
+  // when sent or when notifications are off.
+  std::string Send(std::string_view message) const;
+
+  // The three moments, with the monotonic time systemd wants beside RELOADING=1.
+  std::string Ready(std::string_view status) const;
+  std::string Reloading() const;
+  std::string Stopping() const;
+
+  // Why NOTIFY_SOCKET was not used, if it was set but unusable (not a path or abstract name, or
+  // longer than a socket address holds); empty otherwise.
+  const std::string& unusable() const { return unusable_; }
+
+ private:
+  std::string address_;  // sun_path bytes (a leading '\0' for the abstract namespace)
+  std::string unusable_;
+};
+
+}  // namespace obsmon

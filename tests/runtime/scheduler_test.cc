@@ -787,6 +787,75 @@ TEST(SchedulerTest, AHangingRunInABatchHoldsOnlyItsOwnProbe) {
   EXPECT_EQ(s.Stats().skipped, 0u);
 }
 
+// A batch takes a run up to its window early; a reload that changes that probe before the
+// run's nominal due time must not run it again for the same due time (fresh eyes, stop 70: a
+// probe changed every 0.3 s ran 1.4-1.7 times an interval). The truth: the due times the batch
+// function is handed, one per interval and probe, none twice.
+TEST(SchedulerTest, ARunABatchTookEarlyIsNotRunAgainByTheInstanceAReloadPutInItsPlace) {
+  FakeClock clock;
+  BatchLog log;
+  constexpr int64_t kInterval = 1'000;
+  Scheduler s(
+      clock, 2,
+      [&](const ScheduledProbe& p, TimestampMs due) { log.Add({&p}, {due}, clock.NowMs()); },
+      LoggedBatches(clock, log, std::chrono::milliseconds(300)));
+  // "early" comes due 100-250 ms after "first": the batch that wakes for "first" takes it.
+  std::vector<std::pair<int64_t, std::string>> offsets;
+  for (int i = 0; i < 20; ++i) {
+    const std::string name = "p" + std::to_string(i);
+    offsets.emplace_back(Scheduler::SpreadOffsetMs({"comp", name}, kInterval), name);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  std::string first, early;
+  for (size_t i = 0; i + 1 < offsets.size() && early.empty(); ++i) {
+    for (size_t j = i + 1; j < offsets.size() && early.empty(); ++j) {
+      const int64_t gap = offsets[j].first - offsets[i].first;
+      if (gap >= 100 && gap <= 250 && offsets[i].first > 0) {
+        first = offsets[i].second;
+        early = offsets[j].second;
+      }
+    }
+  }
+  ASSERT_FALSE(early.empty());
+  const auto config = [&](int version) {
+    std::vector<ScheduledProbe> probes;
+    probes.push_back(Make(first, kInterval, std::make_shared<StartableProbe>()));
+    ScheduledProbe changed = Make(early, kInterval, std::make_shared<StartableProbe>());
+    changed.fingerprint += " version " + std::to_string(version);
+    probes.push_back(std::move(changed));
+    return probes;
+  };
+  s.SetProbes(config(0));
+  const TimestampMs start = clock.NowMs();
+  s.Start();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  ASSERT_TRUE(clock.AdvanceToNextDeadline());
+  ASSERT_TRUE(log.WaitForRuns(2));
+  ASSERT_TRUE(WaitUntilIdle(s));
+  ASSERT_EQ(log.runs[0].batch, log.runs[1].batch) << "the two runs were one batch";
+  ASSERT_LT(log.runs[1].at, log.runs[1].due) << "the batch took the second run early";
+  // Reloaded before that run's due time, with the probe changed; then a few intervals.
+  s.SetProbes(config(1));
+  for (int k = 0; k < 40 && clock.NowMs() < start + 5 * kInterval; ++k) {
+    ASSERT_TRUE(clock.WaitForWaiters(1));
+    ASSERT_TRUE(clock.AdvanceToNextDeadline());
+    log.WaitForRuns(log.size() + 1, std::chrono::milliseconds(200));  // for the threads
+    ASSERT_TRUE(WaitUntilIdle(s));
+  }
+  s.Stop();
+  std::map<std::string, std::vector<TimestampMs>> dues;
+  for (const auto& run : log.runs) dues[run.probe].push_back(run.due);
+  ASSERT_EQ(dues.size(), 2u);
+  for (const auto& [name, times] : dues) {
+    ASSERT_GE(times.size(), 4u) << name;
+    const int64_t offset = Scheduler::SpreadOffsetMs({"comp", name}, kInterval);
+    for (size_t k = 0; k < times.size(); ++k) {
+      EXPECT_EQ(times[k], start + offset + static_cast<int64_t>(k) * kInterval)
+          << name << ": its " << k << "th run";
+    }
+  }
+}
+
 double ProcessCpuSeconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -77,7 +77,9 @@ void Scheduler::SetProbes(std::vector<ScheduledProbe> probes) {
   // workers look again.
   for (Entry* claimed : claimed_) claimed->claimant = -1;
   claimed_.clear();
+  for (const auto& [key, entry] : entries_) entry->current = false;
   entries_ = std::move(next);
+  for (const auto& [key, entry] : entries_) entry->current = true;
   by_due_.clear();
   unstartable_due_.clear();
   for (const auto& [key, entry] : entries_) {
@@ -189,6 +191,10 @@ void Scheduler::Execute(const Task& task) {
 
 void Scheduler::RunEnded(const std::shared_ptr<Entry>& entry) {
   entry->busy = false;
+  if (entry->current) {  // no instance waits for this one: only itself could have
+    StartWaiting(entry);
+    return;
+  }
   const auto current = entries_.find(entry->probe.spec.key);
   if (current != entries_.end() && current->second != entry &&
       current->second->predecessor == entry) {

@@ -104,7 +104,7 @@ void ProbeSamplesCollector::DropIf(const std::string& probe_key, Pred&& drop) {
 
 void ProbeSamplesCollector::Retain(const std::set<std::string>& keep) {
   MutexLock lock(mu_);
-  accepted_ = keep;
+  accepted_.emplace(keep.begin(), keep.end());
   for (auto it = owned_.begin(); it != owned_.end();) {
     if (keep.count(it->first)) {
       ++it;

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/mutex.h"
@@ -69,7 +70,9 @@ class ProbeSamplesCollector final : public ResultSink, public prometheus::Collec
   size_t count_ GUARDED_BY(mu_) = 0;
   uint64_t refused_ GUARDED_BY(mu_) = 0;
   // The probes whose runs are taken, as of the last Retain; every probe before the first.
-  std::optional<std::set<std::string>> accepted_ GUARDED_BY(mu_);
+  // Hashed: every run looks its probe up here (a std::set of 1,000 keys with long shared
+  // prefixes compared ten strings a run).
+  std::optional<std::unordered_set<std::string>> accepted_ GUARDED_BY(mu_);
 };
 
 }  // namespace obsmon

@@ -241,10 +241,14 @@ class Daemon::Impl {
     Status s;
     {
       MutexLock serial(reload_serial_mu_);
+      if (options_.before_reload) options_.before_reload();
       s = DoReload();
-      MutexLock lock(reload_stats_mu_);
-      reload_stats_.last_successful = s.ok();
-      if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
+      {
+        MutexLock lock(reload_stats_mu_);
+        reload_stats_.last_successful = s.ok();
+        if (s.ok()) reload_stats_.last_success_timestamp_seconds = clock_.NowMs() / 1000.0;
+      }
+      if (options_.after_reload) options_.after_reload(s);
     }
     // The overview, /api/v1/components and /metrics follow the new config now, not a refresh
     // later (fresh eyes: a probe removed by SIGHUP stayed in the figures for the 13 s the paced

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,10 @@ struct DaemonOptions {
   std::string version;
   const Clock* clock = &SystemClock::Instance();
   std::shared_ptr<spdlog::logger> logger;
+  // Called around every reload, SIGHUP's and POST /-/reload's, one reload at a time: the
+  // service manager's RELOADING=1 before, READY=1 and the outcome after (service_notify.h).
+  std::function<void()> before_reload;
+  std::function<void(const Status&)> after_reload;
 };
 
 class Daemon {

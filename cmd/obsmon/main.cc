@@ -2,6 +2,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -109,12 +110,28 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
     log->warn("glibc's per-thread caches stay on: {}; memory may rise slowly over days "
               "(docs/operations.md, \"Memory\")", why);
   }
+  // The service manager hears of failures to tell it once each time they start: a manager
+  // gone costs one line, a queue full for a moment one line an episode (fresh eyes).
+  std::atomic<bool> telling_fails{false};
+  const auto tell = [&log, &telling_fails](const std::string& error) {
+    if (error.empty()) {
+      telling_fails = false;
+    } else if (!telling_fails.exchange(true)) {
+      log->warn("could not tell the service manager ({}); said again when it happens again "
+                "after a message that got through", error);
+    }
+  };
   DaemonOptions options;
   options.config_path = config_path;
   options.listen_override = listen;
   options.version = OBSMON_VERSION;
   options.logger = log;
   options.clock = ClockFromEnvironment(*log);
+  options.before_reload = [&] { tell(manager.Reloading()); };
+  options.after_reload = [&](const Status& s) {
+    tell(manager.Ready(s.ok() ? "probing; reloaded"
+                              : "probing; the last reload was refused (see the log)"));
+  };
   if (options.clock == nullptr) return kExitFailure;
   auto started = Daemon::Start(options);
   if (started.status().IsInvalidConfig()) {
@@ -137,20 +154,12 @@ int CmdRun(const std::string& config_path, const std::string& listen, const std:
     log->warn("not telling the service manager: {}", manager.unusable());
   }
   // Listening, probing, and waiting for signals: a unit of Type=notify is started now.
-  bool told_failure = false;
-  const auto tell = [&](const std::string& error) {
-    if (error.empty() || std::exchange(told_failure, true)) return;
-    log->warn("could not tell the service manager ({}); later failures are not logged", error);
-  };
   tell(manager.Ready("probing; SIGHUP reloads"));
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      tell(manager.Reloading());
-      const Status reloaded = daemon->Reload();
-      tell(manager.Ready(reloaded.ok() ? "probing; reloaded"
-                                       : "probing; the last reload was refused (see the log)"));
+      (void)daemon->Reload();  // framed for the manager by before_reload and after_reload
       continue;
     }
     tell(manager.Stopping());

@@ -1,6 +1,7 @@
 #include "cmd/obsmon/service_notify.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -12,18 +13,46 @@
 
 namespace obsmon {
 
+namespace {
+
+// NOTIFY_SOCKET as it may be logged: control bytes escaped (a newline in it must not make a log
+// line of its own), at most 120 bytes.
+std::string Printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text.substr(0, 120)) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > 120) out += "...";
+  return out;
+}
+
+}  // namespace
+
 ServiceNotifier::ServiceNotifier() {
   const char* env = std::getenv("NOTIFY_SOCKET");
-  if (env == nullptr || *env == '\0') return;
+  if (env == nullptr) return;
   std::string path = env;
-  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("NOTIFY_SOCKET");  // even empty: exec probes inherit nothing of it
+  if (path.empty()) return;
+  shown_ = Printable(path);
   if (path[0] != '/' && path[0] != '@') {
     // systemd 253 also accepts "vsock:CID:PORT", for a manager outside a virtual machine.
-    unusable_ = "NOTIFY_SOCKET=" + path + " is neither a path nor an abstract socket name (@...)";
+    unusable_ = "NOTIFY_SOCKET=" + shown_ + " is neither a path nor an abstract socket name (@...)";
+    return;
+  }
+  if (path == "@") {
+    unusable_ = "NOTIFY_SOCKET=@ names no abstract socket";
     return;
   }
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    unusable_ = "NOTIFY_SOCKET is longer than a socket address holds";
+    unusable_ = "NOTIFY_SOCKET=" + shown_ + " is longer than a socket address holds";
     return;
   }
   if (path[0] == '@') path[0] = '\0';
@@ -34,17 +63,24 @@ std::string ServiceNotifier::Send(std::string_view message) const {
   if (address_.empty()) return "";
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  // A manager's queue may be full for a moment (it is shared by every service): wait for room
+  // as systemd-notify does, but bounded, so that a manager that never reads delays a reload or
+  // a stop by at most this, and a READY=1 is not lost to a brief backlog (fresh eyes).
+  const timeval wait{kSendWaitSeconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, address_.data(), address_.size());
   const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
                                           (address_[0] == '\0' ? 0 : 1));
-  // MSG_DONTWAIT: a manager that does not read its socket must not stop a reload or a stop.
-  const ssize_t n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT,
-                             reinterpret_cast<const sockaddr*>(&addr), len);
+  ssize_t n;
+  do {
+    n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+                 reinterpret_cast<const sockaddr*>(&addr), len);
+  } while (n < 0 && errno == EINTR);
   const int err = errno;
   ::close(fd);
-  if (n < 0) return std::string("sending to NOTIFY_SOCKET: ") + std::strerror(err);
+  if (n < 0) return "sending to NOTIFY_SOCKET=" + shown_ + ": " + std::strerror(err);
   return "";
 }
 

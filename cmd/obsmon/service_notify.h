@@ -6,8 +6,9 @@
 // Around a reload it says "RELOADING=1" and "READY=1" again, at a stop "STOPPING=1".
 //
 // Without NOTIFY_SOCKET (a shell, a test, Type=simple) every call does nothing. A message
-// that cannot be sent is not an error of obsmon's: the manager then treats the service as it
-// would a silent one (its start times out); the first such failure is logged once.
+// waits up to kSendWaitSeconds for room in the manager's queue; one that cannot be sent is not
+// an error of obsmon's (the manager then treats the service as it would a silent one: its start
+// or reload times out), and the caller logs it.
 #pragma once
 
 #include <string>
@@ -18,7 +19,8 @@ namespace obsmon {
 class ServiceNotifier {
  public:
   // Reads NOTIFY_SOCKET once ("/path", or "@name" for Linux's abstract namespace) and unsets
-  // it, so that the probes' exec commands do not inherit it and speak for obsmon.
+  // it, so that the probes' exec commands do not inherit it (the unit's NotifyAccess=main
+  // makes systemd ignore anyone else who finds it).
   ServiceNotifier();
 
   // Whether a manager asked for notifications (NOTIFY_SOCKET was set and usable).
@@ -33,12 +35,15 @@ class ServiceNotifier {
   std::string Reloading() const;
   std::string Stopping() const;
 
-  // Why NOTIFY_SOCKET was not used, if it was set but unusable (not a path or abstract name, or
-  // longer than a socket address holds); empty otherwise.
+  // Why NOTIFY_SOCKET was not used, if it was set but unusable (not a path or abstract name,
+  // "@" alone, or longer than a socket address holds); empty otherwise.
   const std::string& unusable() const { return unusable_; }
 
  private:
+  static constexpr int kSendWaitSeconds = 2;
+
   std::string address_;  // sun_path bytes (a leading '\0' for the abstract namespace)
+  std::string shown_;    // NOTIFY_SOCKET as logged (control bytes escaped)
   std::string unusable_;
 };
 

@@ -163,6 +163,20 @@ void PlayTheManager(const std::string& socket_name) {
   EXPECT_NE(Field(*refused, "STATUS").value_or("").find("refused"), std::string::npos)
       << *refused;
 
+  // POST /-/reload is framed the same way: the manager's status must not keep "refused" while
+  // the config running is the one just fixed (fresh eyes).
+  WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
+  const auto posted = http.Post("/-/reload", "", "text/plain");
+  ASSERT_TRUE(posted);
+  EXPECT_EQ(posted->status, 200) << posted->body;
+  const auto post_reloading = manager.Next(20s);
+  ASSERT_TRUE(post_reloading.has_value());
+  EXPECT_EQ(Field(*post_reloading, "RELOADING"), "1") << *post_reloading;
+  const auto post_reloaded = manager.Next(20s);
+  ASSERT_TRUE(post_reloaded.has_value());
+  EXPECT_EQ(Field(*post_reloaded, "READY"), "1") << *post_reloaded;
+  EXPECT_EQ(Field(*post_reloaded, "STATUS"), "probing; reloaded") << *post_reloaded;
+
   // The exec probe's command ran after the start and does not see the manager's socket.
   ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir.File("child.env")); }, 20s));
   const std::string child_env = ReadWholeFile(dir.File("child.env"));
@@ -204,6 +218,76 @@ TEST(OpsServiceNotifyTest, ANameThatIsNoSocketAddressIsLoggedAndTheDaemonRuns) {
   EXPECT_EQ(metrics->status, 200);
   ASSERT_TRUE(obsmon.Signal(SIGTERM));
   EXPECT_EQ(obsmon.Wait(30s), 0);
+}
+
+// The manager's queue full when obsmon is ready (its socket is shared by every service, and
+// holds net.unix.max_dgram_qlen datagrams): READY=1 waits for room instead of being dropped,
+// as systemd-notify's does (fresh eyes: it was lost, and a unit would have stayed
+// "activating" until its start timed out).
+TEST(OpsServiceNotifyTest, AQueueFullForAMomentDelaysReadyButDoesNotLoseIt) {
+  HealthTarget target;
+  ScratchDir dir;
+  WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
+  NotifySocket manager(dir.File("notify.sock"));
+  // Fill its queue with the test's own datagrams until the kernel refuses one more.
+  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const std::string path = dir.File("notify.sock");
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int queued = 0;
+  while (::sendto(filler, "FILLER=1", 8, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
+                  sizeof addr) == 8) {
+    ++queued;
+  }
+  ::close(filler);
+  ASSERT_GT(queued, 0);
+  ScopedEnv env("NOTIFY_SOCKET", path.c_str());
+  Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
+                    dir.File("log"));
+  ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
+  std::this_thread::sleep_for(300ms);  // obsmon is serving and its READY=1 waits for room
+  std::vector<std::string> got;
+  for (int i = 0; i < queued + 1; ++i) {
+    const auto m = manager.Next(5s);
+    ASSERT_TRUE(m.has_value()) << "after " << got.size() << " messages";
+    got.push_back(*m);
+  }
+  EXPECT_EQ(Field(got.back(), "READY"), "1") << got.back();
+  EXPECT_EQ(ReadWholeFile(dir.File("log")).find("could not tell"), std::string::npos)
+      << ReadWholeFile(dir.File("log"));
+  ASSERT_TRUE(obsmon.Signal(SIGTERM));
+  const auto stopping = manager.Next(20s);
+  ASSERT_TRUE(stopping.has_value());
+  EXPECT_EQ(Field(*stopping, "STOPPING"), "1") << *stopping;
+  EXPECT_EQ(obsmon.Wait(30s), 0);
+}
+
+// Set but empty: nothing to tell, and the exec probes do not inherit "NOTIFY_SOCKET=" either;
+// "@" alone names no socket and a name with a newline cannot make a log line of its own.
+TEST(OpsServiceNotifyTest, EmptyBareAndControlCharacterNamesAreHandled) {
+  HealthTarget target;
+  for (const std::string value : {std::string(""), std::string("@"),
+                                  std::string("rel\n2026-12-07 critical FORGED")}) {
+    ScratchDir dir;
+    WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
+    ScopedEnv env("NOTIFY_SOCKET", value.c_str());
+    Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
+                      dir.File("log"));
+    ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir.File("child.env")); }, 30s))
+        << ReadWholeFile(dir.File("log"));
+    EXPECT_EQ(ReadWholeFile(dir.File("child.env")).find("NOTIFY_SOCKET"), std::string::npos)
+        << "'" << value << "'";
+    const std::string log = ReadWholeFile(dir.File("log"));
+    if (value.empty()) {
+      EXPECT_EQ(log.find("service manager"), std::string::npos) << log;
+    } else {
+      EXPECT_NE(log.find("not telling the service manager"), std::string::npos) << log;
+    }
+    EXPECT_EQ(log.find("\n2026-12-07 critical FORGED"), std::string::npos) << log;
+    ASSERT_TRUE(obsmon.Signal(SIGTERM));
+    EXPECT_EQ(obsmon.Wait(30s), 0);
+  }
 }
 
 // Nobody listening on the socket named (a manager gone): the daemon says so once and runs.

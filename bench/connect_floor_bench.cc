@@ -8,6 +8,11 @@
 //   build/bench/connect_floor_bench [runs=3000] [gap_us=10000] [B...=1 5 10 20]
 //   FLOOR_TARGET_PORT=PORT FLOOR_IN_FLIGHT=4 build/bench/connect_floor_bench 3000 10000 10 25
 //
+// Variants of the kernel's part, each against the loop as is (docs/benchmarks.md, "Stop 71"):
+// FLOOR_CLOSE=rst closes with an RST (SO_LINGER 0) instead of a FIN, FLOOR_CC=NAME sets the
+// socket's congestion control (cubic, reno, bbr), FLOOR_TIMESTAMPS=1 turns on SO_TIMESTAMPNS
+// as obsmon's http probe does.
+//
 // Each line also gives the mean time from a run's connect to its answer read: a batch's
 // requests sent together queue at their server (docs/benchmarks.md, "A few requests to a
 // server at once").
@@ -15,6 +20,7 @@
 // From /tmp/floor/{floor,batch}.c (issue 17, item 2); docs/benchmarks.md, "Probing".
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -60,8 +66,15 @@ int FreePort() {
 // start as answers are read, as RunBatch does with batch_in_flight_per_server); returns CPU
 // microseconds per run, counts the answered ones in *ok and sums each run's connect-to-answer
 // time in *latency_s.
-double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in_flight, int* ok,
-               double* latency_s) {
+// The variants of the kernel's part (FLOOR_CLOSE, FLOOR_CC, FLOOR_TIMESTAMPS).
+struct SocketOptions {
+  bool reset_close = false;
+  const char* congestion = nullptr;
+  bool timestamps = false;
+};
+
+double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in_flight,
+               const SocketOptions& options, int* ok, double* latency_s) {
   const std::string req =
       "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: floor\r\nConnection: close\r\n\r\n";
   char buf[4096];
@@ -82,6 +95,14 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in
       while (started < batch && open.size() < cap) {
         Run r{socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
               std::chrono::steady_clock::now(), false};
+        if (options.congestion != nullptr) {
+          setsockopt(r.fd, IPPROTO_TCP, TCP_CONGESTION, options.congestion,
+                     static_cast<socklen_t>(std::strlen(options.congestion)));
+        }
+        if (options.timestamps) {
+          const int on = 1;
+          setsockopt(r.fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+        }
         connect(r.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
         send(r.fd, req.data(), req.size(), MSG_NOSIGNAL);  // loopback: connected at once
         open.push_back(r);
@@ -110,6 +131,10 @@ double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in
         *latency_s +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - open[k].start)
                 .count();
+        if (options.reset_close) {
+          const linger abort{1, 0};
+          setsockopt(open[k].fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+        }
         close(open[k].fd);
       }
       open.swap(still);
@@ -133,6 +158,11 @@ int main(int argc, char** argv) {
   // instead of the Python one.
   const char* in_flight_text = std::getenv("FLOOR_IN_FLIGHT");
   const int in_flight = in_flight_text ? std::atoi(in_flight_text) : 0;
+  SocketOptions options;
+  const char* close_text = std::getenv("FLOOR_CLOSE");
+  options.reset_close = close_text != nullptr && std::string(close_text) == "rst";
+  options.congestion = std::getenv("FLOOR_CC");
+  options.timestamps = std::getenv("FLOOR_TIMESTAMPS") != nullptr;
   const char* given_port = std::getenv("FLOOR_TARGET_PORT");
   const int port = given_port ? std::atoi(given_port) : FreePort();
   pid_t target = -1;
@@ -156,11 +186,11 @@ int main(int argc, char** argv) {
   }
   int ok = 0;
   double latency_s = 0;
-  const double b2b = Measure(addr, runs, 0, 1, 0, &ok, &latency_s);
+  const double b2b = Measure(addr, runs, 0, 1, 0, options, &ok, &latency_s);
   std::printf("back to back      runs %d ok %d cpu/run %.1f us mean latency %.3f ms\n", runs, ok,
               b2b, latency_s / runs * 1e3);
   for (int b : batches) {
-    const double us = Measure(addr, runs, gap_us, b, in_flight, &ok, &latency_s);
+    const double us = Measure(addr, runs, gap_us, b, in_flight, options, &ok, &latency_s);
     std::printf("B=%-3d every %3ld ms in flight %-3d runs %d ok %d cpu/run %.1f us mean latency "
                 "%.3f ms\n",
                 b, gap_us * b / 1000, in_flight > 0 ? std::min(in_flight, b) : b, runs, ok, us,

@@ -77,6 +77,7 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   scope.has_config = true;
   scope.config_name = config_path_;
   scope.source = "api";
+  scope.busy_timeout_ms = busy_timeout_ms_;
   {
     MutexLock lock(mu_);
     scope.components = components_;

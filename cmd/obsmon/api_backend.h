@@ -53,9 +53,12 @@ class ApiBackendImpl final : public ApiBackend {
   // whether it may move durations (ManageReply::durations_changed): the daemon logs it and
   // re-reads its maintenance calendar and figures. Set once, before serving.
   using OnChange = std::function<void(const std::string& what, bool durations_changed)>;
-  void SetManagement(std::string config_path, OnChange on_change) {
+  // `busy_timeout_ms`: how long a change waits for a write lock another connection holds
+  // (storage.busy_timeout, as the CLI's commands given --config wait).
+  void SetManagement(std::string config_path, OnChange on_change, int busy_timeout_ms) {
     config_path_ = std::move(config_path);
     on_change_ = std::move(on_change);
+    busy_timeout_ms_ = busy_timeout_ms;
   }
   ManageReply Manage(const ManageRequest& request) override;
   // The live report the live figures were taken from (the daemon's refresher sets it with them),
@@ -105,6 +108,7 @@ class ApiBackendImpl final : public ApiBackend {
   // Each live report's HeapBytesOf, measured once when it is kept.
   std::map<std::string, uint64_t> live_report_bytes_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
+  int busy_timeout_ms_ = 5'000;
   OnChange on_change_;  // set once before serving
 };
 

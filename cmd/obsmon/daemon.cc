@@ -178,13 +178,16 @@ class Daemon::Impl {
     runner_.SetStopPending(TerminationSignalPending);
     // Changes over HTTP are logged (who hid what behind a window), and a window changed there
     // holds back alerts at once, not at the next refresh.
-    backend_.SetManagement(options_.config_path, [this](const std::string& what, bool moved) {
-      log_->info("{}", what);
-      // The answer to the change is seen on every view, not one refresh later. A window's
-      // reason edited moves no duration: its latency is not read again for it (fresh eyes: a
-      // PATCH of the reason alone cost 0.44-0.57 s of CPU a week into 50 probes).
-      Refresh(/*read_latency=*/moved);
-    });
+    backend_.SetManagement(
+        options_.config_path,
+        [this](const std::string& what, bool moved) {
+          log_->info("{}", what);
+          // The answer to the change is seen on every view, not one refresh later. A window's
+          // reason edited moves no duration: its latency is not read again for it (fresh eyes: a
+          // PATCH of the reason alone cost 0.44-0.57 s of CPU a week into 50 probes).
+          Refresh(/*read_latency=*/moved);
+        },
+        static_cast<int>(config_.storage.busy_timeout_ms));
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
     (void)ApplyPeriodDeclarations(config_);

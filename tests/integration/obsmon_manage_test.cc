@@ -54,22 +54,24 @@ class ObsmonManageTest : public ::testing::Test {
   // `web`: the config's web section's entries ("" for none).
   // The port is free when picked, not when obsmon binds it: a test running beside this one
   // may take it first (a full parallel run failed so, after 20 s). Three tries.
-  void StartDaemon(const std::string& host, const std::string& web) {
+  void StartDaemon(const std::string& host, const std::string& web,
+                   const std::string& storage_extra = "") {
     for (int attempt = 0; attempt < 3; ++attempt) {
-      if (TryStartDaemon(host, web)) return;
+      if (TryStartDaemon(host, web, storage_extra)) return;
       obsmon_->Signal(SIGTERM);
       obsmon_->Wait();
     }
     FAIL() << "obsmon did not listen on the port picked for it, three times\n"
            << obsmon_->Output();
   }
-  bool TryStartDaemon(const std::string& host, const std::string& web) {
+  bool TryStartDaemon(const std::string& host, const std::string& web,
+                      const std::string& storage_extra) {
     port_ = testing::FreeLoopbackPort();
     WriteWholeFile(dir_.File("obsmon.yml"),
                    "listen: " + host + ":" + std::to_string(port_) +
                        "\n"
                        "storage: {path: " +
-                       dir_.File("obsmon.db") + "}\n" +
+                       dir_.File("obsmon.db") + storage_extra + "}\n" +
                        (web.empty() ? "" : "web: {" + web + "}\n") +
                        "uptime_refresh: 200ms\n"
                        "components:\n" +
@@ -279,6 +281,65 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("directly (no daemon answers at"), std::string::npos) << out;
   EXPECT_EQ(Sql("SELECT count(*) FROM maintenance"), "0\n");
+}
+
+// A change over HTTP waits for a write lock another connection holds (a sqlite3 shell, a
+// backup) as long as storage.busy_timeout says, as the CLI's commands and the daemon's other
+// writes do; it waited a fixed 5 s whatever the setting. The lock is held by Python's sqlite3
+// module (BEGIN IMMEDIATE) for a time the test chooses: 3 s against a 1 s timeout must fail at
+// about 1 s, 6.5 s against a 9 s timeout must succeed when the lock goes.
+TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
+  struct Case {
+    const char* timeout;
+    double lock_s;
+    bool stored;
+  };
+  for (const Case c : {Case{"1s", 3.0, false}, Case{"9s", 6.5, true}}) {
+    SCOPED_TRACE(c.timeout);
+    StartDaemon("127.0.0.1", "", std::string(", busy_timeout: ") + c.timeout);
+    if (HasFatalFailure()) return;
+    const std::string held = dir_.File("held");
+    std::filesystem::remove(held);
+    testing::Subprocess locker(
+        {"python3", "-c",
+         "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "open(sys.argv[2], 'w').close()\n"
+         "time.sleep(float(sys.argv[3]))\n"
+         "c.execute('COMMIT')\n",
+         dir_.File("obsmon.db"), held, std::to_string(c.lock_s)},
+        dir_.File("locker.out"));
+    ASSERT_TRUE(testing::WaitUntil([&] { return std::filesystem::exists(held); }, 20s))
+        << testing::ReadWholeFile(dir_.File("locker.out"));
+    const auto locked_at = std::chrono::steady_clock::now();
+    auto api = Api(/*with_token=*/false);
+    const int64_t now = WallMs();
+    auto res = api.Post("/api/v1/maintenance",
+                        json{{"component", "svc"},
+                             {"from", UnixSeconds(now + 60'000)},
+                             {"to", UnixSeconds(now + 120'000)},
+                             {"reason", std::string("lock ") + c.timeout}}
+                            .dump(),
+                        "application/json");
+    const double waited =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at).count();
+    ASSERT_TRUE(res);
+    if (c.stored) {
+      EXPECT_EQ(res->status, 201) << res->body;
+      EXPECT_GE(waited, c.lock_s - 1.0) << "it was stored while the lock was held?";
+    } else {
+      EXPECT_GE(res->status, 500) << res->body;
+      EXPECT_NE(Error(res).find("is locked by another process"), std::string::npos) << res->body;
+      EXPECT_LT(waited, 2.9) << "it waited past the 1 s timeout";
+    }
+    EXPECT_EQ(locker.Wait(30s), 0) << testing::ReadWholeFile(dir_.File("locker.out"));
+    EXPECT_EQ(Sql("SELECT count(*) FROM maintenance WHERE reason = 'lock " +
+                  std::string(c.timeout) + "'"),
+              c.stored ? "1\n" : "0\n");
+    obsmon_->Signal(SIGTERM);
+    EXPECT_EQ(obsmon_->Wait(40s), 0);
+  }
 }
 
 TEST_F(ObsmonManageTest, HostileRequestsAreRefusedAndTheDaemonKeepsServing) {

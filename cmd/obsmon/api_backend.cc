@@ -77,10 +77,10 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   scope.has_config = true;
   scope.config_name = config_path_;
   scope.source = "api";
-  scope.busy_timeout_ms = busy_timeout_ms_;
   {
     MutexLock lock(mu_);
     scope.components = components_;
+    scope.busy_timeout_ms = busy_timeout_ms_;
   }
   auto manager = LocalPeriodManager(std::move(scope), clock_);
   ManageReply reply = RunManage(request, *manager, clock_.NowMs());

@@ -53,11 +53,14 @@ class ApiBackendImpl final : public ApiBackend {
   // whether it may move durations (ManageReply::durations_changed): the daemon logs it and
   // re-reads its maintenance calendar and figures. Set once, before serving.
   using OnChange = std::function<void(const std::string& what, bool durations_changed)>;
-  // `busy_timeout_ms`: how long a change waits for a write lock another connection holds
-  // (storage.busy_timeout, as the CLI's commands given --config wait).
-  void SetManagement(std::string config_path, OnChange on_change, int busy_timeout_ms) {
+  void SetManagement(std::string config_path, OnChange on_change) {
     config_path_ = std::move(config_path);
     on_change_ = std::move(on_change);
+  }
+  // How long a change waits for a write lock another connection holds: storage.busy_timeout,
+  // as the CLI's commands given --config wait (set at start; a reload keeps it, as the writer's).
+  void SetBusyTimeout(int busy_timeout_ms) {
+    MutexLock lock(mu_);
     busy_timeout_ms_ = busy_timeout_ms;
   }
   ManageReply Manage(const ManageRequest& request) override;
@@ -100,6 +103,7 @@ class ApiBackendImpl final : public ApiBackend {
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
   // Every component's job, once (not a copy in each component's options: N x N).
   AlertComponents alert_components_ GUARDED_BY(mu_);
+  int busy_timeout_ms_ GUARDED_BY(mu_) = 5'000;
   // Components with `source:`: their reports are read from that store (cmd/obsmon/store_report.h).
   std::map<std::string, source::SourceOptions> sources_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);
@@ -108,7 +112,6 @@ class ApiBackendImpl final : public ApiBackend {
   // Each live report's HeapBytesOf, measured once when it is kept.
   std::map<std::string, uint64_t> live_report_bytes_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
-  int busy_timeout_ms_ = 5'000;
   OnChange on_change_;  // set once before serving
 };
 

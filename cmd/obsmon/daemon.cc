@@ -186,8 +186,7 @@ class Daemon::Impl {
           // reason edited moves no duration: its latency is not read again for it (fresh eyes: a
           // PATCH of the reason alone cost 0.44-0.57 s of CPU a week into 50 probes).
           Refresh(/*read_latency=*/moved);
-        },
-        static_cast<int>(config_.storage.busy_timeout_ms));
+        });
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
     (void)ApplyPeriodDeclarations(config_);
@@ -200,6 +199,7 @@ class Daemon::Impl {
     }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components, config_.coverage_tolerance);
+    backend_.SetBusyTimeout(static_cast<int>(config_.storage.busy_timeout_ms));
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
       auto latest = (*reader)->LatestRuns();
       health_->Record("read", latest.status());
@@ -311,6 +311,12 @@ class Daemon::Impl {
     if (next->storage.head_move_interval_ms != config_.storage.head_move_interval_ms) {
       log_->warn("storage.head_move_interval changes take effect at the next restart");
       next->storage.head_move_interval_ms = config_.storage.head_move_interval_ms;
+    }
+    if (next->storage.busy_timeout_ms != config_.storage.busy_timeout_ms) {
+      // Kept as running, for the reload's own writes too: the writer, the alert store and the
+      // changes over HTTP wait what they were started with (it was silently half applied).
+      log_->warn("storage.busy_timeout changes take effect at the next restart");
+      next->storage.busy_timeout_ms = config_.storage.busy_timeout_ms;
     }
     // New probe instances read their stored state before their first run (RunProbe); storage
     // must be readable for that, so an unreadable database refuses the reload now.

@@ -287,17 +287,33 @@ TEST_F(ObsmonManageTest, PeriodsAndWindowsOverHttpAndThroughTheCli) {
 // backup) as long as storage.busy_timeout says, as the CLI's commands and the daemon's other
 // writes do; it waited a fixed 5 s whatever the setting. The lock is held by Python's sqlite3
 // module (BEGIN IMMEDIATE) for a time the test chooses: 3 s against a 1 s timeout must fail at
-// about 1 s, 6.5 s against a 9 s timeout must succeed when the lock goes.
+// about 1 s, 6.5 s against a 9 s timeout must succeed when the lock goes. A reload that sets 9 s
+// in place of 1 s says that it takes effect at the next restart, and 1 s it stays.
 TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
   struct Case {
     const char* timeout;
     double lock_s;
     bool stored;
+    const char* reloaded_to;  // a reload sets this, kept for the next restart
   };
-  for (const Case c : {Case{"1s", 3.0, false}, Case{"9s", 6.5, true}}) {
-    SCOPED_TRACE(c.timeout);
+  for (const Case c : {Case{"1s", 3.0, false, nullptr}, Case{"9s", 6.5, true, nullptr},
+                       Case{"1s", 3.0, false, "9s"}}) {
+    SCOPED_TRACE(std::string(c.timeout) + (c.reloaded_to ? ", a reload set 9s" : ""));
     StartDaemon("127.0.0.1", "", std::string(", busy_timeout: ") + c.timeout);
     if (HasFatalFailure()) return;
+    if (c.reloaded_to) {
+      std::string config = testing::ReadWholeFile(dir_.File("obsmon.yml"));
+      const std::string from = std::string("busy_timeout: ") + c.timeout;
+      config.replace(config.find(from), from.size(),
+                     std::string("busy_timeout: ") + c.reloaded_to);
+      WriteWholeFile(dir_.File("obsmon.yml"), config);
+      obsmon_->Signal(SIGHUP);
+      ASSERT_TRUE(testing::WaitUntil(
+          [&] { return obsmon_->Output().find("config reloaded") != std::string::npos; }, 20s));
+      EXPECT_NE(obsmon_->Output().find(
+                    "storage.busy_timeout changes take effect at the next restart"),
+                std::string::npos);
+    }
     const std::string held = dir_.File("held");
     std::filesystem::remove(held);
     testing::Subprocess locker(

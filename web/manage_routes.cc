@@ -172,9 +172,10 @@ void HandleManage(const httplib::Request& req, httplib::Response& res, ApiBacken
   }
   const ManageReply reply = backend.Manage(*request);
   if (reply.status >= 400) {
-    const char* type = reply.status == 404  ? "not_found"
-                       : reply.status < 500 ? "bad_data"
-                                            : "execution";
+    const char* type = reply.status == 404   ? "not_found"
+                       : reply.status < 500  ? "bad_data"
+                       : reply.status == 503 ? "unavailable"
+                                             : "execution";
     return SendError(res, reply.status, type, reply.error);
   }
   SendJson(res, reply.data);

@@ -72,6 +72,18 @@ void ApiBackendImpl::SetComponents(const std::vector<ComponentConfig>& component
 }
 
 ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
+  // One change at a time waits for the database: a change waits up to storage.busy_timeout
+  // for another connection's write lock, on one of the few HTTP threads, and four of them
+  // waiting held /metrics for as long (fresh eyes 2: 24 s with 20 changes). The others get
+  // 503 after a moment, which a client retries.
+  std::unique_lock<std::timed_mutex> gate(change_gate_, std::defer_lock);
+  if (IsChange(request.op) && !gate.try_lock_for(kChangeGateWait)) {
+    ManageReply busy;
+    busy.status = 503;
+    busy.error = "another change is waiting for the database (a write lock held by another "
+                 "connection?); retry";
+    return busy;
+  }
   PeriodScope scope;
   scope.db_path = db_path_;
   scope.has_config = true;

@@ -3,6 +3,7 @@
 // Reader is not thread-safe). Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -104,6 +105,9 @@ class ApiBackendImpl final : public ApiBackend {
   // Every component's job, once (not a copy in each component's options: N x N).
   AlertComponents alert_components_ GUARDED_BY(mu_);
   int busy_timeout_ms_ GUARDED_BY(mu_) = 5'000;
+  // Held by the change that is being made (Manage); a second waits this long for it.
+  std::timed_mutex change_gate_;
+  static constexpr std::chrono::milliseconds kChangeGateWait{500};
   // Components with `source:`: their reports are read from that store (cmd/obsmon/store_report.h).
   std::map<std::string, source::SourceOptions> sources_ GUARDED_BY(mu_);
   std::vector<ComponentConfig> components_ GUARDED_BY(mu_);

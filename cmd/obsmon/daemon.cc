@@ -244,6 +244,9 @@ class Daemon::Impl {
     Status s;
     {
       MutexLock serial(reload_serial_mu_);
+      // A stop has begun: no reload after it (fresh eyes 2: reloads queued by POST /-/reload
+      // ran one after the other after SIGTERM, each framed for the manager after STOPPING=1).
+      if (reloads_ended_.load()) return Status::Unavailable("obsmon is stopping; not reloaded");
       if (options_.before_reload) options_.before_reload();
       s = DoReload();
       {
@@ -478,6 +481,13 @@ class Daemon::Impl {
   int port() const { return server_ ? server_->port() : 0; }
 
   void AbandonRuns() { runner_.Cancel(); }
+
+  // After the reload under way, if any: none starts after this; `then` runs first.
+  void EndReloads(const std::function<void()>& then) {
+    reloads_ended_ = true;  // before the lock: reloads waiting for it must not go first
+    MutexLock serial(reload_serial_mu_);
+    if (then) then();
+  }
 
  private:
   // The `web:` section as the HTTP server wants it. The reload hook is installed only when the
@@ -894,6 +904,7 @@ class Daemon::Impl {
   std::unique_ptr<HttpServer> server_;
   std::string last_storage_error_;  // refresher thread only
   Mutex reload_serial_mu_;  // one reload at a time
+  std::atomic<bool> reloads_ended_{false};  // EndReloads: a stop has begun
   Mutex reload_stats_mu_;
   ReloadStats reload_stats_ GUARDED_BY(reload_stats_mu_);
   Mutex refresh_stats_mu_;
@@ -964,6 +975,7 @@ Status Daemon::Reload() { return impl_->Reload(); }
 void Daemon::Shutdown() { impl_->Shutdown(); }
 
 void Daemon::AbandonRuns() { impl_->AbandonRuns(); }
+void Daemon::EndReloads(const std::function<void()>& then) { impl_->EndReloads(then); }
 int Daemon::http_port() const { return impl_->port(); }
 
 }  // namespace obsmon

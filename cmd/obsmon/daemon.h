@@ -45,6 +45,9 @@ class Daemon {
   // The first step of Shutdown, at once: the probe runs in flight are abandoned (not recorded).
   // For the signal thread, the moment SIGTERM is taken. Idempotent.
   void AbandonRuns();
+  // The second: waits for a reload under way, then refuses every later one (Unavailable) and
+  // runs `then` (the service manager's STOPPING=1, so that no reload is framed after it).
+  void EndReloads(const std::function<void()>& then);
 
   int http_port() const;
 

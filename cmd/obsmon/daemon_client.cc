@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -32,7 +33,11 @@ std::string BaseUrl(const Config& config, const ListenAddress& address) {
 std::unique_ptr<httplib::Client> MakeClient(const Config& config, const std::string& url) {
   auto client = std::make_unique<httplib::Client>(url);
   client->set_connection_timeout(1, 0);
-  client->set_read_timeout(30, 0);
+  // Longer than the daemon's wait for a write lock (storage.busy_timeout): a change stored
+  // after the client gave up was said as "cannot reach the daemon", and a retry stored it twice
+  // (fresh eyes 2, busy_timeout 60 s).
+  const int64_t busy_s = (config.storage.busy_timeout_ms + 999) / 1000;
+  client->set_read_timeout(static_cast<time_t>(std::max<int64_t>(30, busy_s + 10)), 0);
   client->set_write_timeout(10, 0);
   if (!config.web.tls_cert_file.empty()) {
     // The daemon's own certificate is the one to trust (it is often self-signed).

@@ -64,10 +64,12 @@ std::string ServiceNotifier::Send(std::string_view message) const {
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::string("socket: ") + std::strerror(errno);
   // A manager's queue may be full for a moment (it is shared by every service): wait for room
-  // as systemd-notify does, but bounded, so that a manager that never reads delays a reload or
-  // a stop by at most this, and a READY=1 is not lost to a brief backlog (fresh eyes).
+  // as systemd-notify does, but bounded, and only until a wait has run out: a manager that
+  // does not read then costs one wait, not one a message (fresh eyes 2: four seconds a
+  // reload), until a message gets through again.
+  const bool wait_for_room = !backlogged_.load();
   const timeval wait{kSendWaitSeconds, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
+  if (wait_for_room) ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof wait);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, address_.data(), address_.size());
@@ -75,12 +77,17 @@ std::string ServiceNotifier::Send(std::string_view message) const {
                                           (address_[0] == '\0' ? 0 : 1));
   ssize_t n;
   do {
-    n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL,
+    n = ::sendto(fd, message.data(), message.size(),
+                 MSG_NOSIGNAL | (wait_for_room ? 0 : MSG_DONTWAIT),
                  reinterpret_cast<const sockaddr*>(&addr), len);
   } while (n < 0 && errno == EINTR);
   const int err = errno;
   ::close(fd);
-  if (n < 0) return "sending to NOTIFY_SOCKET=" + shown_ + ": " + std::strerror(err);
+  if (n < 0) {
+    if (err == EAGAIN || err == EWOULDBLOCK) backlogged_ = true;
+    return "sending to NOTIFY_SOCKET=" + shown_ + ": " + std::strerror(err);
+  }
+  backlogged_ = false;
   return "";
 }
 

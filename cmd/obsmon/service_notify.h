@@ -6,11 +6,13 @@
 // Around a reload it says "RELOADING=1" and "READY=1" again, at a stop "STOPPING=1".
 //
 // Without NOTIFY_SOCKET (a shell, a test, Type=simple) every call does nothing. A message
-// waits up to kSendWaitSeconds for room in the manager's queue; one that cannot be sent is not
+// waits up to kSendWaitSeconds for room in the manager's queue (none after a wait ran out,
+// until a message gets through again); one that cannot be sent is not
 // an error of obsmon's (the manager then treats the service as it would a silent one: its start
 // or reload times out), and the caller logs it.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <string_view>
 
@@ -44,6 +46,8 @@ class ServiceNotifier {
 
   std::string address_;  // sun_path bytes (a leading '\0' for the abstract namespace)
   std::string shown_;    // NOTIFY_SOCKET as logged (control bytes escaped)
+  // A wait for room ran out and no message got through since: the next do not wait.
+  mutable std::atomic<bool> backlogged_{false};
   std::string unusable_;
 };
 

@@ -15,9 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -104,6 +106,16 @@ std::string Config(const ScratchDir& dir, int target_port, const std::string& pr
          ".new " + env_file + "\"]\n";
 }
 
+// obsmon on `dir`'s config (obsmon.yml, its log in `log`), NOTIFY_SOCKET set to `notify_socket`
+// for it alone.
+std::unique_ptr<Subprocess> StartWithNotifySocket(const ScratchDir& dir,
+                                                  const std::string& notify_socket) {
+  ScopedEnv env("NOTIFY_SOCKET", notify_socket.c_str());
+  return std::make_unique<Subprocess>(
+      std::vector<std::string>{testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
+      dir.File("log"));
+}
+
 void PlayTheManager(const std::string& socket_name) {
   HealthTarget target;
   ScratchDir dir;
@@ -111,9 +123,7 @@ void PlayTheManager(const std::string& socket_name) {
   const std::string name =
       socket_name[0] == '@' ? socket_name : dir.File(socket_name);
   NotifySocket manager(name);
-  ScopedEnv env("NOTIFY_SOCKET", name.c_str());
-  Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
-                    dir.File("log"));
+  const auto obsmon = StartWithNotifySocket(dir, name);
 
   const auto ready = manager.Next(30s);
   ASSERT_TRUE(ready.has_value()) << "no READY=1; log:\n" << ReadWholeFile(dir.File("log"));
@@ -131,7 +141,7 @@ void PlayTheManager(const std::string& socket_name) {
   // renamed, so the reload has something to change.
   WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env2"));
   const int64_t before = MonotonicUsec();
-  ASSERT_TRUE(obsmon.Signal(SIGHUP));
+  ASSERT_TRUE(obsmon->Signal(SIGHUP));
   const auto reloading = manager.Next(20s);
   ASSERT_TRUE(reloading.has_value());
   EXPECT_EQ(Field(*reloading, "RELOADING"), "1") << *reloading;
@@ -153,7 +163,7 @@ void PlayTheManager(const std::string& socket_name) {
 
   // A refused reload is framed the same way: the manager must not wait for a READY=1 forever.
   WriteWholeFile(dir.File("obsmon.yml"), "components: [\n");
-  ASSERT_TRUE(obsmon.Signal(SIGHUP));
+  ASSERT_TRUE(obsmon->Signal(SIGHUP));
   const auto refusing = manager.Next(20s);
   ASSERT_TRUE(refusing.has_value());
   EXPECT_EQ(Field(*refusing, "RELOADING"), "1") << *refusing;
@@ -182,11 +192,11 @@ void PlayTheManager(const std::string& socket_name) {
   const std::string child_env = ReadWholeFile(dir.File("child.env"));
   EXPECT_EQ(child_env.find("NOTIFY_SOCKET"), std::string::npos) << child_env;
 
-  ASSERT_TRUE(obsmon.Signal(SIGTERM));
+  ASSERT_TRUE(obsmon->Signal(SIGTERM));
   const auto stopping = manager.Next(20s);
   ASSERT_TRUE(stopping.has_value());
   EXPECT_EQ(Field(*stopping, "STOPPING"), "1") << *stopping;
-  EXPECT_EQ(obsmon.Wait(30s), 0);
+  EXPECT_EQ(obsmon->Wait(30s), 0);
   EXPECT_FALSE(manager.Next(100ms).has_value()) << "a message after STOPPING=1";
 }
 
@@ -202,9 +212,7 @@ TEST(OpsServiceNotifyTest, ANameThatIsNoSocketAddressIsLoggedAndTheDaemonRuns) {
   HealthTarget target;
   ScratchDir dir;
   WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
-  ScopedEnv env("NOTIFY_SOCKET", "relative/notify.sock");
-  Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
-                    dir.File("log"));
+  const auto obsmon = StartWithNotifySocket(dir, "relative/notify.sock");
   ASSERT_TRUE(WaitUntil(
       [&] { return ReadWholeFile(dir.File("log")).find("not telling the service manager") !=
                    std::string::npos; },
@@ -216,8 +224,8 @@ TEST(OpsServiceNotifyTest, ANameThatIsNoSocketAddressIsLoggedAndTheDaemonRuns) {
   const auto metrics = http.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
-  ASSERT_TRUE(obsmon.Signal(SIGTERM));
-  EXPECT_EQ(obsmon.Wait(30s), 0);
+  ASSERT_TRUE(obsmon->Signal(SIGTERM));
+  EXPECT_EQ(obsmon->Wait(30s), 0);
 }
 
 // The manager's queue full when obsmon is ready (its socket is shared by every service, and
@@ -242,9 +250,7 @@ TEST(OpsServiceNotifyTest, AQueueFullForAMomentDelaysReadyButDoesNotLoseIt) {
   }
   ::close(filler);
   ASSERT_GT(queued, 0);
-  ScopedEnv env("NOTIFY_SOCKET", path.c_str());
-  Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
-                    dir.File("log"));
+  const auto obsmon = StartWithNotifySocket(dir, path);
   ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
   std::this_thread::sleep_for(300ms);  // obsmon is serving and its READY=1 waits for room
   std::vector<std::string> got;
@@ -256,11 +262,63 @@ TEST(OpsServiceNotifyTest, AQueueFullForAMomentDelaysReadyButDoesNotLoseIt) {
   EXPECT_EQ(Field(got.back(), "READY"), "1") << got.back();
   EXPECT_EQ(ReadWholeFile(dir.File("log")).find("could not tell"), std::string::npos)
       << ReadWholeFile(dir.File("log"));
-  ASSERT_TRUE(obsmon.Signal(SIGTERM));
+  ASSERT_TRUE(obsmon->Signal(SIGTERM));
   const auto stopping = manager.Next(20s);
   ASSERT_TRUE(stopping.has_value());
   EXPECT_EQ(Field(*stopping, "STOPPING"), "1") << *stopping;
-  EXPECT_EQ(obsmon.Wait(30s), 0);
+  EXPECT_EQ(obsmon->Wait(30s), 0);
+}
+
+// A manager that does not read (its queue full) and reloads queued over HTTP when SIGTERM
+// comes: the stop is not held by them, no reload runs after it, and every request is answered
+// (fresh eyes 2: each reload waited 2 s a message, they ran one after the other after the
+// SIGTERM, and the stop took 23-33 s, past the unit's TimeoutStopSec).
+TEST(OpsServiceNotifyTest, AStopIsNotHeldByReloadsQueuedBehindAManagerThatDoesNotRead) {
+  HealthTarget target;
+  ScratchDir dir;
+  WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
+  const std::string path = dir.File("notify.sock");
+  NotifySocket manager(path);
+  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  while (::sendto(filler, "FILLER=1", 8, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
+                  sizeof addr) == 8) {
+  }
+  ::close(filler);
+  const auto obsmon = StartWithNotifySocket(dir, path);
+  ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
+  const int port = PortFromLog(ReadWholeFile(dir.File("log")));
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 6; ++i) {
+    clients.emplace_back([&] {
+      httplib::Client http("127.0.0.1", port);
+      http.set_read_timeout(60, 0);
+      if (http.Post("/-/reload", "", "text/plain")) ++answered;
+    });
+  }
+  std::this_thread::sleep_for(1s);
+  const auto signalled = std::chrono::steady_clock::now();
+  ASSERT_TRUE(obsmon->Signal(SIGTERM));
+  EXPECT_EQ(obsmon->Wait(60s), 0);
+  const double stop_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+  for (auto& c : clients) c.join();
+  // Two seconds at most for STOPPING=1 (none once a wait has run out), the drain's moment.
+  EXPECT_LT(stop_s, 8.0);
+  EXPECT_EQ(answered.load(), 6) << "a reload request left unanswered";
+  const std::string log = ReadWholeFile(dir.File("log"));
+  const auto stop_at = log.find("received SIGTERM");
+  ASSERT_NE(stop_at, std::string::npos) << log;
+  // The reload under way when the stop began may end after it; no other starts.
+  size_t after_stop = 0;
+  for (size_t at = log.find("config reloaded", stop_at); at != std::string::npos;
+       at = log.find("config reloaded", at + 1)) {
+    ++after_stop;
+  }
+  EXPECT_LE(after_stop, 1u) << log;
 }
 
 // Set but empty: nothing to tell, and the exec probes do not inherit "NOTIFY_SOCKET=" either;
@@ -271,9 +329,7 @@ TEST(OpsServiceNotifyTest, EmptyBareAndControlCharacterNamesAreHandled) {
                                   std::string("rel\n2026-12-07 critical FORGED")}) {
     ScratchDir dir;
     WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
-    ScopedEnv env("NOTIFY_SOCKET", value.c_str());
-    Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
-                      dir.File("log"));
+    const auto obsmon = StartWithNotifySocket(dir, value);
     ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(dir.File("child.env")); }, 30s))
         << ReadWholeFile(dir.File("log"));
     EXPECT_EQ(ReadWholeFile(dir.File("child.env")).find("NOTIFY_SOCKET"), std::string::npos)
@@ -285,8 +341,8 @@ TEST(OpsServiceNotifyTest, EmptyBareAndControlCharacterNamesAreHandled) {
       EXPECT_NE(log.find("not telling the service manager"), std::string::npos) << log;
     }
     EXPECT_EQ(log.find("\n2026-12-07 critical FORGED"), std::string::npos) << log;
-    ASSERT_TRUE(obsmon.Signal(SIGTERM));
-    EXPECT_EQ(obsmon.Wait(30s), 0);
+    ASSERT_TRUE(obsmon->Signal(SIGTERM));
+    EXPECT_EQ(obsmon->Wait(30s), 0);
   }
 }
 
@@ -295,12 +351,10 @@ TEST(OpsServiceNotifyTest, ASocketNobodyReadsCostsOneLogLineAndNothingElse) {
   HealthTarget target;
   ScratchDir dir;
   WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
-  ScopedEnv env("NOTIFY_SOCKET", dir.File("gone.sock").c_str());
-  Subprocess obsmon({testing::kObsmonBinary, "run", "--config", dir.File("obsmon.yml")},
-                    dir.File("log"));
+  const auto obsmon = StartWithNotifySocket(dir, dir.File("gone.sock"));
   ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(obsmon.Signal(SIGHUP));
+    ASSERT_TRUE(obsmon->Signal(SIGHUP));
     std::this_thread::sleep_for(300ms);
   }
   ASSERT_TRUE(WaitUntil(
@@ -321,8 +375,8 @@ TEST(OpsServiceNotifyTest, ASocketNobodyReadsCostsOneLogLineAndNothingElse) {
     ++told;
   }
   EXPECT_EQ(told, 1u) << log;
-  ASSERT_TRUE(obsmon.Signal(SIGTERM));
-  EXPECT_EQ(obsmon.Wait(30s), 0);
+  ASSERT_TRUE(obsmon->Signal(SIGTERM));
+  EXPECT_EQ(obsmon->Wait(30s), 0);
 }
 
 }  // namespace

@@ -108,13 +108,14 @@ std::string Probe(const std::string& name, int port, const std::string& path) {
 // Writes obsmon.yml (the top-level `settings`, then component `web` with `probes`) and starts
 // the real obsmon on it.
 std::unique_ptr<Subprocess> StartWeb(const ScratchDir& dir, const std::string& settings,
-                                     const std::string& probes) {
+                                     const std::string& probes,
+                                     const std::string& log_level = "warn") {
   WriteWholeFile(dir.File("obsmon.yml"), "listen: 127.0.0.1:0\n" + settings +
                                              "storage:\n  path: " + dir.File("obsmon.db") +
                                              "\ncomponents:\n  - name: web\n    probes:\n" + probes);
   return std::make_unique<Subprocess>(
       std::vector<std::string>{kObsmon, "run", "--config", dir.File("obsmon.yml"), "--log-level",
-                               "warn"},
+                               log_level},
       dir.File("obsmon.log"));
 }
 
@@ -132,7 +133,8 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   probes += Probe("gone", gone_port, "/health");
   const Clock& clock = SystemClock::Instance();
   const SteadyTime started = clock.SteadyNow();
-  auto obsmon = StartWeb(dir, "", probes);
+  // At info: the stop's line says how many runs were in flight and abandoned (not stored).
+  auto obsmon = StartWeb(dir, "", probes, "info");
   ASSERT_TRUE(obsmon->started());
   // Until every answering probe has been heard from three times (a loaded machine only makes
   // this take longer).
@@ -166,12 +168,24 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
   // (100 ms) before it is due: within the time obsmon lived, at most this many runs per probe
   // (fewer when the machine is slow, never more).
   const size_t at_most = static_cast<size_t>((lived_ms + 100) / kIntervalMs + 1);
+  // A run in flight at the SIGTERM is abandoned, not stored (docs/operations.md): its request
+  // reached the target. The stop's own count bounds those (a loaded machine met one in three
+  // probes at once under the sanitizers).
+  const std::string out = obsmon->Output();
+  const auto said = out.find(" runs in flight abandoned");
+  ASSERT_NE(said, std::string::npos) << out;
+  const size_t count_at = out.rfind(' ', said - 1) + 1;
+  const int64_t abandoned = std::stoll(out.substr(count_at, said - count_at));
+  int64_t unstored_requests = 0;
   for (int i = 0; i < kAnswering; ++i) {
     const std::string name = "ok" + std::to_string(i);
     const auto& stored = by_probe[name];
     const auto it = hits.find("/t/" + std::to_string(i));
     ASSERT_NE(it, hits.end()) << name;
-    EXPECT_EQ(static_cast<size_t>(it->second), stored.size()) << name << ": one request per run";
+    const int64_t unstored = it->second - static_cast<int64_t>(stored.size());
+    EXPECT_GE(unstored, 0) << name << ": a stored run the target never saw";
+    EXPECT_LE(unstored, 1) << name << ": one request per run, one abandoned at the stop at most";
+    unstored_requests += unstored;
     EXPECT_LE(stored.size(), at_most) << name;
     // Up, or on a loaded machine now and then a run that timed out in the target's queue.
     size_t up = 0;
@@ -184,6 +198,7 @@ TEST(ProbeScheduleTest, EachRunIsOneRequestAtMostOncePerIntervalAndFailuresAreDo
     }
     EXPECT_GE(up, 1u) << name;
   }
+  EXPECT_LE(unstored_requests, abandoned) << "requests neither stored nor abandoned";
   ASSERT_GE(by_probe["silent"].size(), 2u);
   EXPECT_LE(by_probe["silent"].size(), at_most);
   for (const ProbeRun& run : by_probe["silent"]) {

@@ -105,6 +105,20 @@ class ObsmonManageTest : public ::testing::Test {
     EXPECT_EQ(code, 0) << out;
     return out;
   }
+  // Python's sqlite3 module holding the database's write lock (BEGIN IMMEDIATE) for `seconds`;
+  // `held` is created once it holds it.
+  testing::Subprocess HoldWriteLock(const std::string& held, double seconds) {
+    return testing::Subprocess(
+        {"python3", "-c",
+         "import sqlite3, sys, time\n"
+         "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
+         "c.execute('BEGIN IMMEDIATE')\n"
+         "open(sys.argv[2], 'w').close()\n"
+         "time.sleep(float(sys.argv[3]))\n"
+         "c.execute('COMMIT')\n",
+         dir_.File("obsmon.db"), held, std::to_string(seconds)},
+        dir_.File("locker.out"));
+  }
   static std::string Error(const httplib::Result& res) {
     if (!res) return "<no answer>";
     return json::parse(res->body, nullptr, false).value("error", "<no error in " + res->body + ">");
@@ -316,16 +330,7 @@ TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
     }
     const std::string held = dir_.File("held");
     std::filesystem::remove(held);
-    testing::Subprocess locker(
-        {"python3", "-c",
-         "import sqlite3, sys, time\n"
-         "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
-         "c.execute('BEGIN IMMEDIATE')\n"
-         "open(sys.argv[2], 'w').close()\n"
-         "time.sleep(float(sys.argv[3]))\n"
-         "c.execute('COMMIT')\n",
-         dir_.File("obsmon.db"), held, std::to_string(c.lock_s)},
-        dir_.File("locker.out"));
+    testing::Subprocess locker = HoldWriteLock(held, c.lock_s);
     ASSERT_TRUE(testing::WaitUntil([&] { return std::filesystem::exists(held); }, 20s))
         << testing::ReadWholeFile(dir_.File("locker.out"));
     const auto locked_at = std::chrono::steady_clock::now();
@@ -365,16 +370,7 @@ TEST_F(ObsmonManageTest, ChangesWaitingForALockDoNotHoldTheOtherRequests) {
   StartDaemon("127.0.0.1", "", ", busy_timeout: 9s");
   if (HasFatalFailure()) return;
   const std::string held = dir_.File("held");
-  testing::Subprocess locker(
-      {"python3", "-c",
-       "import sqlite3, sys, time\n"
-       "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
-       "c.execute('BEGIN IMMEDIATE')\n"
-       "open(sys.argv[2], 'w').close()\n"
-       "time.sleep(5)\n"
-       "c.execute('COMMIT')\n",
-       dir_.File("obsmon.db"), held},
-      dir_.File("locker.out"));
+  testing::Subprocess locker = HoldWriteLock(held, 5.0);
   ASSERT_TRUE(testing::WaitUntil([&] { return std::filesystem::exists(held); }, 20s));
   const int64_t now = WallMs();
   std::vector<std::thread> clients;

@@ -106,6 +106,22 @@ std::string Config(const ScratchDir& dir, int target_port, const std::string& pr
          ".new " + env_file + "\"]\n";
 }
 
+// Fills the queue of the manager's socket at `path` with the test's own datagrams until the
+// kernel refuses one more (net.unix.max_dgram_qlen); returns how many it took.
+int FillQueue(const std::string& path) {
+  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  int queued = 0;
+  while (::sendto(filler, "FILLER=1", 8, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
+                  sizeof addr) == 8) {
+    ++queued;
+  }
+  ::close(filler);
+  return queued;
+}
+
 // obsmon on `dir`'s config (obsmon.yml, its log in `log`), NOTIFY_SOCKET set to `notify_socket`
 // for it alone.
 std::unique_ptr<Subprocess> StartWithNotifySocket(const ScratchDir& dir,
@@ -237,18 +253,8 @@ TEST(OpsServiceNotifyTest, AQueueFullForAMomentDelaysReadyButDoesNotLoseIt) {
   ScratchDir dir;
   WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
   NotifySocket manager(dir.File("notify.sock"));
-  // Fill its queue with the test's own datagrams until the kernel refuses one more.
-  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
   const std::string path = dir.File("notify.sock");
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  int queued = 0;
-  while (::sendto(filler, "FILLER=1", 8, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
-                  sizeof addr) == 8) {
-    ++queued;
-  }
-  ::close(filler);
+  const int queued = FillQueue(path);
   ASSERT_GT(queued, 0);
   const auto obsmon = StartWithNotifySocket(dir, path);
   ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
@@ -279,14 +285,7 @@ TEST(OpsServiceNotifyTest, AStopIsNotHeldByReloadsQueuedBehindAManagerThatDoesNo
   WriteWholeFile(dir.File("obsmon.yml"), Config(dir, target.port(), "env"));
   const std::string path = dir.File("notify.sock");
   NotifySocket manager(path);
-  const int filler = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  while (::sendto(filler, "FILLER=1", 8, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr),
-                  sizeof addr) == 8) {
-  }
-  ::close(filler);
+  ASSERT_GT(FillQueue(path), 0);
   const auto obsmon = StartWithNotifySocket(dir, path);
   ASSERT_TRUE(WaitUntil([&] { return PortFromLog(ReadWholeFile(dir.File("log"))) > 0; }, 30s));
   const int port = PortFromLog(ReadWholeFile(dir.File("log")));

@@ -82,6 +82,7 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
     busy.status = 503;
     busy.error = "another change is waiting for the database (a write lock held by another "
                  "connection?); retry";
+    if (on_failure_) on_failure_(DescribeFailedChange(request, busy));
     return busy;
   }
   PeriodScope scope;
@@ -98,6 +99,9 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   ManageReply reply = RunManage(request, *manager, clock_.NowMs());
   if (IsChange(request.op) && reply.status < 300 && on_change_) {
     on_change_(DescribeChange(request, reply.data), reply.durations_changed);
+  }
+  if (IsChange(request.op) && reply.status >= 500 && on_failure_) {
+    on_failure_(DescribeFailedChange(request, reply));
   }
   return reply;
 }

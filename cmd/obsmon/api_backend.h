@@ -54,9 +54,14 @@ class ApiBackendImpl final : public ApiBackend {
   // whether it may move durations (ManageReply::durations_changed): the daemon logs it and
   // re-reads its maintenance calendar and figures. Set once, before serving.
   using OnChange = std::function<void(const std::string& what, bool durations_changed)>;
-  void SetManagement(std::string config_path, OnChange on_change) {
+  // `on_failure` runs after each change that failed for want of the database (a status of 500
+  // or more: a write lock held past storage.busy_timeout, another change waiting), with what was
+  // asked and why it was not done: the daemon logs it.
+  using OnFailure = std::function<void(const std::string& what)>;
+  void SetManagement(std::string config_path, OnChange on_change, OnFailure on_failure = nullptr) {
     config_path_ = std::move(config_path);
     on_change_ = std::move(on_change);
+    on_failure_ = std::move(on_failure);
   }
   // How long a change waits for a write lock another connection holds: storage.busy_timeout,
   // as the CLI's commands given --config wait (set at start; a reload keeps it, as the writer's).
@@ -117,6 +122,7 @@ class ApiBackendImpl final : public ApiBackend {
   std::map<std::string, uint64_t> live_report_bytes_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
   OnChange on_change_;  // set once before serving
+  OnFailure on_failure_;
 };
 
 // What a report needs to know of a component's config beyond storage: only the configured health

@@ -186,7 +186,8 @@ class Daemon::Impl {
           // reason edited moves no duration: its latency is not read again for it (fresh eyes: a
           // PATCH of the reason alone cost 0.44-0.57 s of CPU a week into 50 probes).
           Refresh(/*read_latency=*/moved);
-        });
+        },
+        [this](const std::string& what) { log_->warn("{}", what); });
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
     (void)ApplyPeriodDeclarations(config_);

@@ -102,6 +102,17 @@ std::string DescribeChange(const ManageRequest& request, const json& data) {
          " " + ChangeVerb(request.op) + " over HTTP by " + request.client;
 }
 
+std::string DescribeFailedChange(const ManageRequest& request, const ManageReply& reply) {
+  const bool period = request.op == ManageOp::kStartPeriod || request.op == ManageOp::kStopPeriod;
+  const std::string component =
+      !request.component.empty() ? request.component
+      : request.body.is_object()  ? request.body.value("component", std::string("?"))
+                                  : std::string("?");
+  return std::string(period ? "observation period" : "maintenance window") + " of " + component +
+         " not " + ChangeVerb(request.op) + " over HTTP by " + request.client + " (" +
+         std::to_string(reply.status) + "): " + reply.error;
+}
+
 ManageReply RunManage(const ManageRequest& request, PeriodManager& manager, TimestampMs now_ms) {
   switch (request.op) {
     case ManageOp::kListPeriods:

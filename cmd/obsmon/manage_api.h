@@ -15,5 +15,8 @@ ManageReply RunManage(const ManageRequest& request, PeriodManager& manager, Time
 // What a change that succeeded did, for the daemon's log ("maintenance window #3 of shop deleted
 // over HTTP by 127.0.0.1"); `data` is its reply's.
 std::string DescribeChange(const ManageRequest& request, const nlohmann::json& data);
+// The log line of a change that failed for want of the database (a status of 500 or more): what
+// was asked, by whom, and why it was not done.
+std::string DescribeFailedChange(const ManageRequest& request, const ManageReply& reply);
 
 }  // namespace obsmon

@@ -352,6 +352,10 @@ TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
     } else {
       EXPECT_GE(res->status, 500) << res->body;
       EXPECT_NE(Error(res).find("is locked by another process"), std::string::npos) << res->body;
+      // The daemon's log says what was not done, and why.
+      EXPECT_NE(obsmon_->Output().find("maintenance window of svc not added over HTTP by "),
+                std::string::npos)
+          << obsmon_->Output();
       EXPECT_LT(waited, 2.9) << "it waited past the 1 s timeout";
     }
     EXPECT_EQ(locker.Wait(30s), 0) << testing::ReadWholeFile(dir_.File("locker.out"));
@@ -412,6 +416,13 @@ TEST_F(ObsmonManageTest, ChangesWaitingForALockDoNotHoldTheOtherRequests) {
   }
   EXPECT_GE(stored, 1);
   EXPECT_EQ(stored + retry, 8);
+  size_t logged = 0;
+  const std::string log = obsmon_->Output();
+  for (size_t at = log.find("not added over HTTP by"); at != std::string::npos;
+       at = log.find("not added over HTTP by", at + 1)) {
+    ++logged;
+  }
+  EXPECT_EQ(logged, static_cast<size_t>(retry)) << log;
   EXPECT_EQ(locker.Wait(30s), 0);
   EXPECT_EQ(Sql("SELECT count(*) FROM maintenance WHERE reason LIKE 'together %'"),
             std::to_string(stored) + "\n");

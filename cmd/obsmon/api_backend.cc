@@ -93,8 +93,8 @@ ManageReply ApiBackendImpl::Manage(const ManageRequest& request) {
   {
     MutexLock lock(mu_);
     scope.components = components_;
-    scope.busy_timeout_ms = busy_timeout_ms_;
   }
+  scope.busy_timeout_ms = busy_timeout_ms_;
   auto manager = LocalPeriodManager(std::move(scope), clock_);
   ManageReply reply = RunManage(request, *manager, clock_.NowMs());
   if (IsChange(request.op) && reply.status < 300 && on_change_) {

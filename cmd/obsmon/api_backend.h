@@ -57,16 +57,14 @@ class ApiBackendImpl final : public ApiBackend {
   // `on_failure` runs after each change that failed for want of the database (a status of 500
   // or more: a write lock held past storage.busy_timeout, another change waiting), with what was
   // asked and why it was not done: the daemon logs it.
+  // `busy_timeout_ms`: how long a change waits for a write lock another connection holds
+  // (storage.busy_timeout, as the CLI's commands given --config wait; a reload keeps it).
   using OnFailure = std::function<void(const std::string& what)>;
-  void SetManagement(std::string config_path, OnChange on_change, OnFailure on_failure = nullptr) {
+  void SetManagement(std::string config_path, OnChange on_change, OnFailure on_failure,
+                     int busy_timeout_ms) {
     config_path_ = std::move(config_path);
     on_change_ = std::move(on_change);
     on_failure_ = std::move(on_failure);
-  }
-  // How long a change waits for a write lock another connection holds: storage.busy_timeout,
-  // as the CLI's commands given --config wait (set at start; a reload keeps it, as the writer's).
-  void SetBusyTimeout(int busy_timeout_ms) {
-    MutexLock lock(mu_);
     busy_timeout_ms_ = busy_timeout_ms;
   }
   ManageReply Manage(const ManageRequest& request) override;
@@ -109,7 +107,6 @@ class ApiBackendImpl final : public ApiBackend {
   std::map<std::string, ReportOptions> report_options_ GUARDED_BY(mu_);
   // Every component's job, once (not a copy in each component's options: N x N).
   AlertComponents alert_components_ GUARDED_BY(mu_);
-  int busy_timeout_ms_ GUARDED_BY(mu_) = 5'000;
   // Held by the change that is being made (Manage); a second waits this long for it.
   std::timed_mutex change_gate_;
   static constexpr std::chrono::milliseconds kChangeGateWait{500};
@@ -122,7 +119,8 @@ class ApiBackendImpl final : public ApiBackend {
   std::map<std::string, uint64_t> live_report_bytes_ GUARDED_BY(mu_);
   std::string config_path_;            // set once before serving
   OnChange on_change_;  // set once before serving
-  OnFailure on_failure_;
+  OnFailure on_failure_;  // set once before serving
+  int busy_timeout_ms_ = 5'000;  // set once before serving
 };
 
 // What a report needs to know of a component's config beyond storage: only the configured health

@@ -187,7 +187,8 @@ class Daemon::Impl {
           // PATCH of the reason alone cost 0.44-0.57 s of CPU a week into 50 probes).
           Refresh(/*read_latency=*/moved);
         },
-        [this](const std::string& what) { log_->warn("{}", what); });
+        [this](const std::string& what) { log_->warn("{}", what); },
+        static_cast<int>(config_.storage.busy_timeout_ms));
     // Not fatal at start (a sqlite3 shell may hold the lock for a moment): logged, counted in
     // storage health, and applied again at the next reload.
     (void)ApplyPeriodDeclarations(config_);
@@ -200,7 +201,6 @@ class Daemon::Impl {
     }
     state_.SetConfig(config_);
     backend_.SetComponents(config_.components, config_.coverage_tolerance);
-    backend_.SetBusyTimeout(static_cast<int>(config_.storage.busy_timeout_ms));
     if (auto reader = storage::Reader::Open(config_.storage.path); reader.ok()) {
       auto latest = (*reader)->LatestRuns();
       health_->Record("read", latest.status());

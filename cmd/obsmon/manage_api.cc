@@ -93,22 +93,26 @@ const char* ChangeVerb(ManageOp op) {
   }
 }
 
+// What a change is about, for the daemon's log.
+const char* Subject(ManageOp op) {
+  const bool period = op == ManageOp::kStartPeriod || op == ManageOp::kStopPeriod;
+  return period ? "observation period" : "maintenance window";
+}
+
 }  // namespace
 
 std::string DescribeChange(const ManageRequest& request, const json& data) {
-  const bool period = request.op == ManageOp::kStartPeriod || request.op == ManageOp::kStopPeriod;
-  return std::string(period ? "observation period #" : "maintenance window #") +
+  return std::string(Subject(request.op)) + " #" +
          std::to_string(data.value("id", int64_t{0})) + " of " + data.value("component", "?") +
          " " + ChangeVerb(request.op) + " over HTTP by " + request.client;
 }
 
 std::string DescribeFailedChange(const ManageRequest& request, const ManageReply& reply) {
-  const bool period = request.op == ManageOp::kStartPeriod || request.op == ManageOp::kStopPeriod;
   const std::string component =
       !request.component.empty() ? request.component
       : request.body.is_object()  ? request.body.value("component", std::string("?"))
                                   : std::string("?");
-  return std::string(period ? "observation period" : "maintenance window") + " of " + component +
+  return std::string(Subject(request.op)) + " of " + component +
          " not " + ChangeVerb(request.op) + " over HTTP by " + request.client + " (" +
          std::to_string(reply.status) + "): " + reply.error;
 }

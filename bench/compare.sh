@@ -16,7 +16,10 @@
 #                            on the same loopback targets at 1 s, both at once; 20 minutes of
 #                            warm-up (WARMUP_S): obsmon's writer costs more a run as its tables
 #                            grow (docs/benchmarks.md, "The writer at steady state"), so the
-#                            windows of 60 s measure both at steady state, not their first minutes
+#                            windows of 60 s measure both at steady state, not their first minutes;
+#                            in each window a bare loop of socket/connect/send/recv/close at the
+#                            same pace on the same target (bench/connect_floor_bench) gives the
+#                            kernel's part of a run that hour, and obsmon's figure over it
 #   probes 100 kept,         the same with obsmon's probes at keep_alive: 1m (a run reuses the
 #   probes 1000 kept         connection of the one before; blackbox_exporter cannot)
 #   probes 100 week          the same 100 targets with obsmon on a database already holding a
@@ -103,8 +106,13 @@ section() {  # section NAME COMMAND...: runs it, keeps its output, says how long
   fi
   echo "   $((SECONDS - t0)) s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 }
-section probes100 "$BUILD/bench/probe_stack_bench" 100 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
-section probes1000 "$BUILD/bench/probe_stack_bench" 1000 "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
+# The fresh-connection sections also time a bare connect loop in each window, beside the same
+# stack on the same target (OBSMON_BENCH_FLOOR): the part of a run no probe that connects afresh
+# avoids on this machine in that hour.
+section probes100 env OBSMON_BENCH_FLOOR=1 "$BUILD/bench/probe_stack_bench" 100 "$WINDOWS" \
+  "$WINDOW_S" 1000 "$WARMUP_S"
+section probes1000 env OBSMON_BENCH_FLOOR=1 "$BUILD/bench/probe_stack_bench" 1000 "$WINDOWS" \
+  "$WINDOW_S" 1000 "$WARMUP_S"
 section probes100_kept env OBSMON_BENCH_KEEP_ALIVE=1m "$BUILD/bench/probe_stack_bench" 100 \
   "$WINDOWS" "$WINDOW_S" 1000 "$WARMUP_S"
 section probes1000_kept env OBSMON_BENCH_KEEP_ALIVE=1m "$BUILD/bench/probe_stack_bench" 1000 \

@@ -16,6 +16,18 @@ ROWS = [
     ("CPU per HTTP probe, 1,000 targets at 1 s", "probe_cpu_us_obsmon_n1000",
      "probe_cpu_us_stack_n1000", "probe_cpu_ratio_n1000", "µs", "obsmon ≤ 100 µs and ratio ≥ 10×",
      lambda o, r: o <= 100 and r >= 10),
+    # The same windows' bare connect loop (bench/connect_floor_bench beside the same stack, on
+    # the same target, at obsmon's pace and batches): what any probe that connects afresh pays
+    # on this machine that hour, and obsmon's figure over it. No aim: they say where the aim's
+    # 100 µs stands against the kernel's part.
+    ("the bare connect loop in the same windows, 100 targets (the kernel's part of a run)",
+     "probe_cpu_us_floor_n100", None, None, "µs", "(none)", None),
+    ("obsmon over the bare loop, 100 targets (what obsmon adds)",
+     "probe_cpu_us_obsmon_over_floor_n100", None, None, "µs", "(none)", None),
+    ("the bare connect loop in the same windows, 1,000 targets", "probe_cpu_us_floor_n1000", None,
+     None, "µs", "(none)", None),
+    ("obsmon over the bare loop, 1,000 targets", "probe_cpu_us_obsmon_over_floor_n1000", None,
+     None, "µs", "(none)", None),
     ("CPU per HTTP probe, 100 targets at 1 s, obsmon with keep_alive: 1m", "probe_cpu_us_obsmon_n100_kept",
      "probe_cpu_us_stack_n100_kept", "probe_cpu_ratio_n100_kept", "µs",
      "obsmon ≤ 100 µs and ratio ≥ 10×", lambda o, r: o <= 100 and r >= 10),

@@ -11,7 +11,9 @@
 // Variants of the kernel's part, each against the loop as is (docs/benchmarks.md, "Stop 71"):
 // FLOOR_CLOSE=rst closes with an RST (SO_LINGER 0) instead of a FIN, FLOOR_CC=NAME sets the
 // socket's congestion control (cubic, reno, bbr), FLOOR_TIMESTAMPS=1 turns on SO_TIMESTAMPNS
-// as obsmon's http probe does.
+// as obsmon's http probe does. FLOOR_PATH=/t/0 asks for that path instead of / (the paths
+// bench/loopback_targets.h serves, e.g. beside bench/probe_stack_bench on its target).
+// FLOOR_PACED_ONLY=1 runs only the paced batches, not the back-to-back loop first.
 //
 // Each line also gives the mean time from a run's connect to its answer read: a batch's
 // requests sent together queue at their server (docs/benchmarks.md, "A few requests to a
@@ -67,16 +69,18 @@ int FreePort() {
 // microseconds per run, counts the answered ones in *ok and sums each run's connect-to-answer
 // time in *latency_s.
 // The variants of the kernel's part (FLOOR_CLOSE, FLOOR_CC, FLOOR_TIMESTAMPS).
-struct SocketOptions {
+struct RunOptions {
   bool reset_close = false;
   const char* congestion = nullptr;
   bool timestamps = false;
+  std::string path = "/";  // what the request asks for (FLOOR_PATH)
 };
 
 double Measure(const sockaddr_in& addr, int runs, long gap_us, int batch, int in_flight,
-               const SocketOptions& options, int* ok, double* latency_s) {
-  const std::string req =
-      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: floor\r\nConnection: close\r\n\r\n";
+               const RunOptions& options, int* ok, double* latency_s) {
+  const std::string req = "GET " + options.path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: floor\r\n"
+                          "Connection: close\r\n\r\n";
   char buf[4096];
   *ok = 0;
   *latency_s = 0;
@@ -158,11 +162,12 @@ int main(int argc, char** argv) {
   // instead of the Python one.
   const char* in_flight_text = std::getenv("FLOOR_IN_FLIGHT");
   const int in_flight = in_flight_text ? std::atoi(in_flight_text) : 0;
-  SocketOptions options;
+  RunOptions options;
   const char* close_text = std::getenv("FLOOR_CLOSE");
   options.reset_close = close_text != nullptr && std::string(close_text) == "rst";
   options.congestion = std::getenv("FLOOR_CC");
   options.timestamps = std::getenv("FLOOR_TIMESTAMPS") != nullptr;
+  if (const char* path = std::getenv("FLOOR_PATH")) options.path = path;
   const char* given_port = std::getenv("FLOOR_TARGET_PORT");
   const int port = given_port ? std::atoi(given_port) : FreePort();
   pid_t target = -1;
@@ -186,9 +191,13 @@ int main(int argc, char** argv) {
   }
   int ok = 0;
   double latency_s = 0;
-  const double b2b = Measure(addr, runs, 0, 1, 0, options, &ok, &latency_s);
-  std::printf("back to back      runs %d ok %d cpu/run %.1f us mean latency %.3f ms\n", runs, ok,
-              b2b, latency_s / runs * 1e3);
+  // FLOOR_PACED_ONLY=1 leaves the back-to-back loop out: beside other processes (e.g. in
+  // bench/probe_stack_bench's windows) it would hold a core for seconds at an unpaced rate.
+  if (std::getenv("FLOOR_PACED_ONLY") == nullptr) {
+    const double b2b = Measure(addr, runs, 0, 1, 0, options, &ok, &latency_s);
+    std::printf("back to back      runs %d ok %d cpu/run %.1f us mean latency %.3f ms\n", runs,
+                ok, b2b, latency_s / runs * 1e3);
+  }
   for (int b : batches) {
     const double us = Measure(addr, runs, gap_us, b, in_flight, options, &ok, &latency_s);
     std::printf("B=%-3d every %3ld ms in flight %-3d runs %d ok %d cpu/run %.1f us mean latency "

@@ -24,6 +24,12 @@
 // prometheus_target_interval_length_seconds_count, one per scrape). CPU per probe is the window's
 // CPU over its runs; for the stack it is blackbox_exporter's plus Prometheus's.
 //
+// OBSMON_BENCH_FLOOR=1 also runs build/bench/connect_floor_bench in each window, against the
+// same target at the same pace in obsmon's batch regime (batch_window 250 ms, 4 requests in
+// flight, receive timestamps): the CPU a bare loop of socket/connect/send/poll/recv/close pays
+// per run beside the same stack, which no probe that connects afresh can go below; obsmon's
+// figure minus it is what obsmon adds. It adds N connections a second to the target.
+//
 // Output: one line per window, then min-median-max over the windows, then lines
 // "RESULT <name> <min> <median> <max>" that bench/compare.sh gathers into its table.
 #include <httplib.h>
@@ -36,6 +42,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -112,11 +119,29 @@ std::string PrometheusConfig(int n, int interval_ms, int target_port, int bb_por
 }
 
 struct Window {
+  double floor_us = 0;  // OBSMON_BENCH_FLOOR: the bare loop's CPU per run in the window
   double obsmon_runs = 0, obsmon_cpu = 0, obsmon_rss = 0;
   double stack_runs = 0, bb_cpu = 0, prom_cpu = 0, stack_rss = 0;
   double ObsmonUs() const { return obsmon_runs > 0 ? obsmon_cpu / obsmon_runs * 1e6 : 0; }
   double StackUs() const { return stack_runs > 0 ? (bb_cpu + prom_cpu) / stack_runs * 1e6 : 0; }
 };
+
+// connect_floor_bench's arguments for one window of N probes every interval_ms: its runs, the
+// gap between runs and obsmon's batch (the runs of 250 ms, batch_window's default).
+std::vector<std::string> FloorArgs(int n, int interval_ms, int window_s) {
+  const std::filesystem::path here = std::filesystem::read_symlink("/proc/self/exe");
+  const long gap_us = std::max<long>(1, 1000L * interval_ms / n);
+  const long batch = std::max<long>(1, 250'000 / gap_us);
+  const long runs = std::max<long>(batch, (window_s * 1'000'000L / gap_us) / batch * batch);
+  return {(here.parent_path() / "connect_floor_bench").string(), std::to_string(runs),
+          std::to_string(gap_us), std::to_string(batch)};
+}
+
+// The "cpu/run X us" of connect_floor_bench's paced line; 0 when it printed none.
+double FloorUsPerRun(const std::string& output) {
+  const size_t at = output.rfind("cpu/run ");
+  return at == std::string::npos ? 0 : std::atof(output.c_str() + at + 8);
+}
 
 }  // namespace
 
@@ -133,6 +158,7 @@ int main(int argc, char** argv) {
   const std::string keep_alive = keep_env != nullptr ? keep_env : "";
   const char* week_env = std::getenv("OBSMON_BENCH_WEEK_DB");
   const std::string week_db = week_env != nullptr ? week_env : "";
+  const bool with_floor = std::getenv("OBSMON_BENCH_FLOOR") != nullptr;
   for (const int sig : {SIGTERM, SIGINT, SIGHUP}) std::signal(sig, RequestStop);
   ScratchDir dir;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -195,6 +221,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!SleepUnlessStopped(warmup_s)) return stopped();
+  if (with_floor) {
+    setenv("FLOOR_TARGET_PORT", std::to_string(targets.port()).c_str(), 1);
+    setenv("FLOOR_PATH", "/t/0", 1);
+    setenv("FLOOR_IN_FLIGHT", "4", 1);
+    setenv("FLOOR_TIMESTAMPS", "1", 1);
+    setenv("FLOOR_PACED_ONLY", "1", 1);
+  }
 
   std::printf("%-7s | %10s %8s %9s %8s | %10s %8s %8s %9s %8s | %6s\n", "window", "obsmon runs",
               "CPU s", "us/probe", "RSS MB", "stack runs", "bb CPU s", "prom CPU", "us/probe",
@@ -204,6 +237,8 @@ int main(int argc, char** argv) {
     const double o_runs0 = Counter(obsmon_port, runs_obsmon);
     const double p_runs0 = Counter(prom_port, runs_prom);
     const ProcStats o0 = ReadProc(obs.pid()), b0 = ReadProc(bb.pid()), p0 = ReadProc(prom.pid());
+    std::optional<Subprocess> floor;
+    if (with_floor) floor.emplace(FloorArgs(n, interval_ms, window_s), dir.File("floor.log"));
     if (!SleepUnlessStopped(window_s)) return stopped();
     const ProcStats o1 = ReadProc(obs.pid()), b1 = ReadProc(bb.pid()), p1 = ReadProc(prom.pid());
     Window x;
@@ -214,11 +249,19 @@ int main(int argc, char** argv) {
     x.prom_cpu = p1.cpu_seconds - p0.cpu_seconds;
     x.obsmon_rss = o1.rss_mb;
     x.stack_rss = b1.rss_mb + p1.rss_mb;
+    if (floor) {
+      floor->Wait();
+      x.floor_us = FloorUsPerRun(floor->Output());
+    }
     got.push_back(x);
     std::printf("%-7d | %10.0f %8.2f %9.1f %8.1f | %10.0f %8.2f %8.2f %9.1f %8.1f | %5.2fx\n",
                 w + 1, x.obsmon_runs, x.obsmon_cpu, x.ObsmonUs(), x.obsmon_rss, x.stack_runs,
                 x.bb_cpu, x.prom_cpu, x.StackUs(), x.stack_rss,
                 x.ObsmonUs() > 0 ? x.StackUs() / x.ObsmonUs() : 0);
+    if (floor) {
+      std::printf("        | the bare loop beside them: %.1f us a run; obsmon adds %.1f us\n",
+                  x.floor_us, x.ObsmonUs() - x.floor_us);
+    }
   }
   obs.Signal(SIGTERM);
   prom.Signal(SIGTERM);
@@ -227,8 +270,10 @@ int main(int argc, char** argv) {
   prom.Wait();
   bb.Wait();
 
-  std::vector<double> o_us, s_us, ratio, o_rss, s_rss, rss_ratio;
+  std::vector<double> o_us, s_us, ratio, o_rss, s_rss, rss_ratio, floor_us, added_us;
   for (const Window& x : got) {
+    floor_us.push_back(x.floor_us);
+    added_us.push_back(x.ObsmonUs() - x.floor_us);
     o_us.push_back(x.ObsmonUs());
     s_us.push_back(x.StackUs());
     ratio.push_back(x.ObsmonUs() > 0 ? x.StackUs() / x.ObsmonUs() : 0);
@@ -248,6 +293,10 @@ int main(int argc, char** argv) {
   result("obsmon CPU per probe", o_us, "us");
   result("blackbox+Prometheus CPU per probe", s_us, "us");
   result("CPU per probe, stack / obsmon", ratio, "x");
+  if (with_floor) {
+    result("bare connect loop CPU per run", floor_us, "us");
+    result("obsmon CPU per probe over the loop's", added_us, "us");
+  }
   result("obsmon RSS", o_rss, "MB");
   result("blackbox+Prometheus RSS", s_rss, "MB");
   auto machine = [&](const std::string& name, const std::vector<double>& v) {
@@ -260,5 +309,9 @@ int main(int argc, char** argv) {
   machine("rss_mb_obsmon", o_rss);
   machine("rss_mb_stack", s_rss);
   machine("rss_ratio", rss_ratio);
+  if (with_floor) {
+    machine("probe_cpu_us_floor", floor_us);
+    machine("probe_cpu_us_obsmon_over_floor", added_us);
+  }
   return 0;
 }

@@ -45,6 +45,7 @@ class [[nodiscard]] Status {
   bool IsInvalidArgument() const { return code_ == Code::kInvalidArgument; }
   bool IsInvalidConfig() const { return code_ == Code::kInvalidConfig; }
   bool IsCancelled() const { return code_ == Code::kCancelled; }
+  bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const { return ok() ? "OK" : message_; }

@@ -27,7 +27,9 @@ struct ManageRequest {
 };
 
 struct ManageReply {
-  int status = 200;     // HTTP status: 200, 201, 400, 404, 500, 503 (another change waits)
+  // HTTP status: 200, 201, 400, 404, 500; 503 when the database's write lock is held past
+  // storage.busy_timeout or another change waits for it (a client retries)
+  int status = 200;
   nlohmann::json data;  // on success: the `data` of the answer
   std::string error;    // otherwise: why, naming the field
   // False when a change cannot move any figure's durations (a window's reason edited, or an

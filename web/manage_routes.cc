@@ -176,6 +176,9 @@ void HandleManage(const httplib::Request& req, httplib::Response& res, ApiBacken
                        : reply.status < 500  ? "bad_data"
                        : reply.status == 503 ? "unavailable"
                                              : "execution";
+    // What a client that retries needs: a second (the lock a change waited for is most often
+    // a shell's or a backup's moment; another change in the queue ends within busy_timeout).
+    if (reply.status == 503) res.set_header("Retry-After", "1");
     return SendError(res, reply.status, type, reply.error);
   }
   SendJson(res, reply.data);

@@ -77,7 +77,7 @@ class FamiliesCollectable final : public prometheus::Collectable {
 std::vector<ScheduledProbe> ToScheduled(const Config& config) {
   std::vector<ScheduledProbe> out;
   for (const auto& c : config.components) {
-    for (const auto& p : c.probes) out.push_back({p.spec, p.probe, p.fingerprint});
+    for (const auto& p : c.probes) out.push_back({p.spec, p.probe, p.fingerprint, nullptr});
   }
   return out;
 }

@@ -63,6 +63,7 @@ Status FailureOf(const httplib::Result& res, const std::string& url) {
   if (message.empty()) message = "HTTP " + std::to_string(res->status);
   if (res->status == 400) return Status::InvalidArgument(message);
   if (res->status == 404) return Status::NotFound(message);
+  if (res->status == 503) return Status::Unavailable(message);
   if (res->status == 401 || res->status == 403) {
     return Status::Unavailable("the daemon at " + url + " refused: " + message);
   }

@@ -7,8 +7,13 @@ namespace {
 
 using nlohmann::json;
 
+// Unavailable is the database's write lock held by another connection past
+// storage.busy_timeout: the server cannot do it now and may later, HTTP's 503.
 ManageReply Failed(const Status& s) {
-  const int status = s.IsInvalidArgument() ? 400 : s.IsNotFound() ? 404 : 500;
+  const int status = s.IsInvalidArgument() ? 400
+                     : s.IsNotFound()      ? 404
+                     : s.IsUnavailable()   ? 503
+                                           : 500;
   return {status, nullptr, s.message()};
 }
 

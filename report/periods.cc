@@ -172,11 +172,17 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   if (!std::filesystem::exists(req.db_path, ec)) {
     return Status::NotFound(fmt::format("no obsmon database at '{}'", req.db_path));
   }
-  auto store = storage::PeriodStore::OpenReadOnly(req.db_path);
-  if (!store.ok()) return store.status();
-  auto w = ResolveWindow(**store, req);
+  std::unique_ptr<storage::PeriodStore> own_store;
+  std::unique_ptr<storage::PeriodStore>& store =
+      req.connections ? req.connections->store : own_store;
+  if (!store) {
+    auto opened = storage::PeriodStore::OpenReadOnly(req.db_path, req.read_memory);
+    if (!opened.ok()) return opened.status();
+    store = std::move(*opened);
+  }
+  auto w = ResolveWindow(*store, req);
   if (!w.ok()) return w.status();
-  auto windows = (*store)->Maintenance(req.component, w->from, w->to);
+  auto windows = store->Maintenance(req.component, w->from, w->to);
   if (!windows.ok()) return windows.status();
   for (const auto& m : *windows) w->options.maintenance.push_back({m.start_ms, m.end_ms, m.reason});
   w->options.for_overview = req.for_overview;
@@ -191,7 +197,7 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
     AlertPairing pairing(req.max_listed, until);
     // An alert that fired in the window and resolved after it says when (it read "(open)",
     // fresh eyes, stop 69).
-    Status read = (*store)->ForEachAlertHistory(
+    Status read = store->ForEachAlertHistory(
         req.component, req.alert_components.empty() ? alone : req.alert_components, w->from,
         until, std::max(until, req.now_ms), [&](storage::AlertHistoryRow&& row) {
           pairing.Add(std::move(row));
@@ -202,14 +208,20 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
     w->options.alerts = std::move(listed.alerts);
     w->options.alerts_not_listed = listed.not_listed;
   }
-  store->reset();  // one connection at a time
+  own_store.reset();  // one connection at a time, unless the caller keeps them
   w->options.latency_from = req.latency_from;
   w->options.max_listed = req.max_listed;
   w->options.cancelled = req.cancelled;
 
-  auto reader = storage::Reader::Open(req.db_path, req.read_memory);
-  if (!reader.ok()) return reader.status();
-  return BuildReport(**reader, req.component, w->objective, w->from, w->to, req.now_ms,
+  std::unique_ptr<storage::Reader> own_reader;
+  std::unique_ptr<storage::Reader>& reader =
+      req.connections ? req.connections->reader : own_reader;
+  if (!reader) {
+    auto opened = storage::Reader::Open(req.db_path, req.read_memory);
+    if (!opened.ok()) return opened.status();
+    reader = std::move(*opened);
+  }
+  return BuildReport(*reader, req.component, w->objective, w->from, w->to, req.now_ms,
                      w->options);
 }
 

@@ -49,6 +49,16 @@ std::optional<PeriodRecord> ActivePeriod(const std::vector<PeriodRecord>& period
 Result<std::map<std::string, PeriodRecord>> CurrentPeriods(const std::string& db_path,
                                                                     TimestampMs now_ms);
 
+// The read connections of several reports of one database, one after the other (the daemon's
+// refresh of every component's figures): each is opened at its first use and kept for the next
+// report. Opening them was half of a refresh's CPU with 50 components of 2 probes (each
+// connection parses the schema and opens the WAL), 48 us a probe run against 7 with one
+// component of 100 (docs/benchmarks.md, "Stop 72"). Not thread-safe; closed when destroyed.
+struct ReportConnections {
+  std::unique_ptr<storage::PeriodStore> store;
+  std::unique_ptr<storage::Reader> reader;
+};
+
 struct PeriodReportRequest {
   std::string db_path;
   std::string component;
@@ -80,6 +90,9 @@ struct PeriodReportRequest {
   // What the read connection may hold while the report is built (the daemon's refresh:
   // storage::kLiveRead, no map of the file).
   storage::ReadMemory read_memory;
+  // Connections kept by the caller for this and its next reports of db_path, opened here with
+  // read_memory when missing; null: this report opens its own, one at a time, and closes them.
+  ReportConnections* connections = nullptr;
   // ReportOptions::latency_from: an earlier report whose latency figures may stand in this one.
   const Report* latency_from = nullptr;
   // ReportOptions::max_listed: the longest this many incidents, gaps and alerts are listed (0:

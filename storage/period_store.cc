@@ -139,8 +139,9 @@ Result<std::unique_ptr<PeriodStore>> PeriodStore::Open(const std::string& path,
   return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
 }
 
-Result<std::unique_ptr<PeriodStore>> PeriodStore::OpenReadOnly(const std::string& path) {
-  auto db = OpenForRead(path);
+Result<std::unique_ptr<PeriodStore>> PeriodStore::OpenReadOnly(const std::string& path,
+                                                               const ReadMemory& memory) {
+  auto db = OpenForRead(path, memory);
   if (!db.ok()) return db.status();
   return std::unique_ptr<PeriodStore>(new PeriodStore(std::move(db).value()));
 }

@@ -18,6 +18,7 @@
 #include "core/mutex.h"
 #include "core/period_records.h"
 #include "core/status.h"
+#include "storage/storage.h"
 
 namespace SQLite {
 class Database;
@@ -43,8 +44,9 @@ class PeriodStore {
                                                    int busy_timeout_ms = 5'000);
   // Opens an existing database read-only (reports: they must work for a user who may only read
   // the file, and must never create or migrate one). NotFound for a missing file; the writing
-  // methods then fail with a Status.
-  static Result<std::unique_ptr<PeriodStore>> OpenReadOnly(const std::string& path);
+  // methods then fail with a Status. `memory`: what the connection may hold (storage.h).
+  static Result<std::unique_ptr<PeriodStore>> OpenReadOnly(const std::string& path,
+                                                           const ReadMemory& memory = {});
   ~PeriodStore();
 
   // Inserts a period; returns its id. InvalidArgument when end <= start or the objective is not in

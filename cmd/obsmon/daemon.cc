@@ -826,13 +826,17 @@ class Daemon::Impl {
                          static_cast<double>(std::max<size_t>(1, components.size()));
     const TimestampMs now = clock_.NowMs();
     std::map<std::string, LatencyPace> paces;  // the configured components' only
+    // One pair of read connections for every component of this refresh, closed after it: a
+    // connection kept between refreshes would hold its cache's pages in RSS meanwhile.
+    ReportConnections connections;
     for (const auto& c : components) {
       LatencyPace pace = latency_paces_[c.name];
       std::optional<Report> report;
       std::shared_ptr<const Report> last;
       if (!read_all && clock_.SteadyNow() < pace.due) last = backend_.LastLiveReport(c.name);
       const double cpu_before = ThreadCpuSeconds();
-      auto figures = ComputeLiveFigures(config_.storage.path, c, now, &report, last.get());
+      auto figures =
+          ComputeLiveFigures(config_.storage.path, c, now, &report, last.get(), &connections);
       const double cpu = ThreadCpuSeconds() - cpu_before;
       if (report && !report->latency_as_of_ms) {
         // All of it until a refresh without a read was measured, or when one cost more.

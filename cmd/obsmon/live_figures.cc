@@ -24,7 +24,8 @@ UptimeFigures FiguresOfReport(const ComponentConfig& c, const Report& r) {
 
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const ComponentConfig& c,
                                          TimestampMs now_ms, std::optional<Report>* report_out,
-                                         const Report* latency_from) {
+                                         const Report* latency_from,
+                                         ReportConnections* connections) {
   PeriodReportRequest request;
   request.db_path = db_path;
   request.component = c.name;
@@ -35,6 +36,7 @@ Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path, const Compo
   // Every refresh (15 s) reads each component's window: through a small cache, not a map of
   // the file whose touched pages would count in the daemon's RSS (storage::ReadMemory).
   request.read_memory = storage::kLiveRead;
+  request.connections = connections;
   // Log lines and alert history only when the whole report is wanted (they are no figure).
   request.figures_only = report_out == nullptr;
   request.latency_from = latency_from;

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/status.h"
 #include "config/config.h"
+#include "report/periods.h"
 #include "report/report.h"
 #include "runtime/uptime_board.h"
 
@@ -22,11 +23,13 @@ namespace obsmon {
 // alert history: PeriodReportRequest::for_overview) is left there, for the
 // overview page and the badge; it stays empty without stored runs. With `latency_from` (the
 // previous refresh's report), its latency figures are carried over when they may be
-// (LatencyCarriesOver) instead of reading every duration of the window again.
+// (LatencyCarriesOver) instead of reading every duration of the window again. With
+// `connections`, the read connections are those kept for every component of one refresh.
 Result<UptimeFigures> ComputeLiveFigures(const std::string& db_path,
                                          const ComponentConfig& component, TimestampMs now_ms,
                                          std::optional<Report>* report = nullptr,
-                                         const Report* latency_from = nullptr);
+                                         const Report* latency_from = nullptr,
+                                         ReportConnections* connections = nullptr);
 
 // The board's figures of a computed report (exposed for tests).
 UptimeFigures FiguresOfReport(const ComponentConfig& component, const Report& report);

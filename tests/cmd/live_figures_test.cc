@@ -117,6 +117,53 @@ TEST_F(LiveFiguresTest, APeriodAllInMaintenanceSoFarHasNoCoverage) {
   EXPECT_FALSE(report->totals.coverage().has_value());
 }
 
+// The daemon's refresh keeps one pair of read connections for all its components
+// (ReportConnections): they must be opened once, and each report must still see what was
+// written and stored since the one before (runs through the writer, a maintenance window
+// through another connection), exactly as a report that opens its own.
+TEST_F(LiveFiguresTest, KeptConnectionsAreReusedAndSeeWhatWasWrittenSinceTheLastReport) {
+  WriteRuns(kT0, kT0 + kHour, 0, 0);
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE(AddWeek(**store).ok());
+  }
+  ReportConnections kept;
+  auto first = ComputeLiveFigures(path_, component_, kT0 + kHour, nullptr, nullptr, &kept);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->down_seconds, 0);
+  ASSERT_NE(kept.store, nullptr);
+  ASSERT_NE(kept.reader, nullptr);
+  const storage::PeriodStore* store_opened = kept.store.get();
+  const storage::Reader* reader_opened = kept.reader.get();
+  ComponentConfig other;  // a component with no run, between the two
+  other.name = "neo4j";
+  ASSERT_TRUE(ComputeLiveFigures(path_, other, kT0 + kHour, nullptr, nullptr, &kept).ok());
+
+  // The second hour: down for its first 30 minutes, 10 of them in a window added meanwhile.
+  WriteRuns(kT0 + kHour, kT0 + 2 * kHour, kT0 + kHour, kT0 + kHour + 30 * kMinute);
+  {
+    auto store = storage::PeriodStore::Open(path_);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)
+                    ->AddMaintenance({0, "carbon", kT0 + kHour, kT0 + kHour + 10 * kMinute,
+                                      "deploy", "cli", kT0, "", "", 0})
+                    .ok());
+  }
+  auto second = ComputeLiveFigures(path_, component_, kT0 + 2 * kHour, nullptr, nullptr, &kept);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(kept.store.get(), store_opened) << "opened again";
+  EXPECT_EQ(kept.reader.get(), reader_opened) << "opened again";
+  // By hand: 20 of the 30 down minutes are outside the window.
+  EXPECT_DOUBLE_EQ(second->down_seconds, 20 * 60);
+  auto fresh = ComputeLiveFigures(path_, component_, kT0 + 2 * kHour);  // its own connections
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(second->uptime_ratio, fresh->uptime_ratio);
+  EXPECT_EQ(second->coverage_ratio, fresh->coverage_ratio);
+  EXPECT_DOUBLE_EQ(second->budget_remaining_seconds, fresh->budget_remaining_seconds);
+  EXPECT_DOUBLE_EQ(second->down_seconds, fresh->down_seconds);
+}
+
 TEST_F(LiveFiguresTest, NoRunYetIsNoUptimeOverTheObjectiveWindow) {
   WriteRuns(kT0, kT0 + kMinute, 0, 0);  // another component's database exists
   component_.name = "neo4j";

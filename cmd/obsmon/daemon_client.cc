@@ -54,6 +54,14 @@ std::unique_ptr<httplib::Client> MakeClient(const Config& config, const std::str
 
 // A failed answer as the Status the local action would have returned.
 Status FailureOf(const httplib::Result& res, const std::string& url) {
+  if (res.error() == httplib::Error::Read) {
+    // Sent, and no answer in time: the daemon may still do it (fresh eyes, stop 72: a window
+    // reported "cannot reach the daemon" was stored 6 s later, and sent again, twice).
+    return Status::Unavailable("the daemon at " + url +
+                               " did not answer in time (it may be waiting for the database); "
+                               "it may still apply the change: list to check before sending it "
+                               "again");
+  }
   if (!res) {
     return Status::Unavailable("cannot reach the daemon at " + url + ": " +
                                httplib::to_string(res.error()));

@@ -117,7 +117,11 @@ std::string DescribeFailedChange(const ManageRequest& request, const ManageReply
       !request.component.empty() ? request.component
       : request.body.is_object()  ? request.body.value("component", std::string("?"))
                                   : std::string("?");
-  return std::string(Subject(request.op)) + " of " + component +
+  // PATCH and DELETE name the window by its id, in the path (fresh eyes, stop 72: "maintenance
+  // window of ? not changed" said nothing of which).
+  const std::string which = request.id != 0 ? " #" + std::to_string(request.id) : "";
+  const std::string of = component == "?" && !which.empty() ? "" : " of " + component;
+  return std::string(Subject(request.op)) + which + of +
          " not " + ChangeVerb(request.op) + " over HTTP by " + request.client + " (" +
          std::to_string(reply.status) + "): " + reply.error;
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <set>
 
 #include "core/duration.h"
@@ -255,20 +256,37 @@ class LocalManager final : public PeriodManager {
     return (*store)->StopPeriod(component, clock_.NowMs());
   }
   Result<std::vector<PeriodRecord>> Periods(const std::string& component) override {
-    auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
+    auto store = OpenForList();
     if (!store.ok()) return store.status();
+    if (!*store) return std::vector<PeriodRecord>{};
     return (*store)->Periods(component);
   }
   Result<MaintenanceRecord> AddWindow(const MaintenanceAddArgs& a) override;
   Result<EditedWindow> EditWindow(const MaintenanceEditArgs& a) override;
   Result<MaintenanceRecord> DeleteWindow(int64_t id) override;
   Result<std::vector<MaintenanceRecord>> Windows(const std::string& component) override {
-    auto store = storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
+    auto store = OpenForList();
     if (!store.ok()) return store.status();
+    if (!*store) return std::vector<MaintenanceRecord>{};
     return (*store)->MaintenanceWindows(component);
   }
 
  private:
+  // A list only reads, through a read-only connection that another connection's write lock
+  // does not hold up (fresh eyes, stop 72: GET /api/v1/periods waited storage.busy_timeout
+  // behind a sqlite3 shell's lock, answered 503 "obsmon needs to write to it", and eight such
+  // reads held /metrics as long). Null when there is no database yet: nothing is stored, and
+  // a list creates no file. A database of an older schema is opened to write, which migrates
+  // it first, as before.
+  Result<std::unique_ptr<storage::PeriodStore>> OpenForList() const {
+    std::error_code ec;
+    if (!std::filesystem::exists(scope_.db_path, ec)) {
+      return std::unique_ptr<storage::PeriodStore>();
+    }
+    auto read_only = storage::PeriodStore::OpenReadOnly(scope_.db_path, storage::kLiveRead);
+    if (read_only.ok()) return read_only;
+    return storage::PeriodStore::Open(scope_.db_path, scope_.busy_timeout_ms);
+  }
   // The period `a` asks for, before it is stored.
   Result<PeriodRecord> PeriodOf(const ObserveStartArgs& a) const;
 

@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <fstream>
 #include <sstream>
 
 #include "cmd/obsmon/cli_periods.h"
@@ -231,6 +234,42 @@ TEST_F(ManageApiTest, ChangesAreDescribedForTheLog) {
   r.op = ManageOp::kStartPeriod;
   EXPECT_EQ(DescribeChange(r, {{"id", 1}, {"component", "shop"}}),
             "observation period #1 of shop started over HTTP by 10.0.0.5");
+}
+
+// A damaged database is the server's trouble, not the request's: 500, which a client does not
+// take for its own mistake (fresh eyes, stop 72: a maintenance table with a page overwritten
+// answered POST and GET with 400 bad_data).
+TEST_F(ManageApiTest, ADamagedDatabaseIsAServerError) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Api(ManageOp::kAddWindow, {{"component", "shop"},
+                                         {"from", "2025-10-16T0" + std::to_string(i) + ":00:00Z"},
+                                         {"to", "2025-10-16T0" + std::to_string(i) + ":30:00Z"},
+                                         {"reason", "r"}})
+                  .status,
+              201);
+  }
+  int64_t root = 0, page_size = 0;
+  {
+    SQLite::Database db(db_, SQLite::OPEN_READONLY);
+    root = db.execAndGet("SELECT rootpage FROM sqlite_schema WHERE name = 'maintenance'").getInt64();
+    page_size = db.execAndGet("PRAGMA page_size").getInt64();
+  }  // the last connection closed: the WAL is checkpointed into the file
+  ASSERT_GT(root, 1);
+  {
+    std::fstream file(db_, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp((root - 1) * page_size);
+    const std::string garbage(static_cast<size_t>(page_size), '\xa5');
+    file.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+    ASSERT_TRUE(file.good());
+  }
+  const ManageReply added = Api(ManageOp::kAddWindow, {{"component", "shop"},
+                                                       {"from", "2025-10-17T00:00:00Z"},
+                                                       {"to", "2025-10-17T01:00:00Z"},
+                                                       {"reason", "after the damage"}});
+  EXPECT_EQ(added.status, 500) << added.error;
+  EXPECT_NE(added.error.find("malformed"), std::string::npos) << added.error;
+  const ManageReply listed = Api(ManageOp::kListWindows, nullptr);
+  EXPECT_EQ(listed.status, 500) << listed.error;
 }
 
 }  // namespace

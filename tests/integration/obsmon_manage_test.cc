@@ -375,6 +375,58 @@ TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
 // Changes sent together while a write lock is held: one waits for it, the others are told at
 // once to retry (503), and /metrics keeps answering meanwhile (fresh eyes 2: four waiting
 // changes held every HTTP thread, /metrics answered after 8-29 s, twenty after 24 s).
+// A list only reads: a sqlite3 shell's write lock must not hold it (fresh eyes, stop 72: GET
+// /api/v1/periods and /api/v1/maintenance waited busy_timeout and answered 503 "obsmon needs
+// to write to it"; eight of them held /metrics for as long). A change refused meanwhile is
+// logged by the id of the window it named.
+TEST_F(ObsmonManageTest, ListsAreAnsweredWhileAnotherConnectionHoldsTheWriteLock) {
+  StartDaemon("127.0.0.1", "", ", busy_timeout: 2s");
+  if (HasFatalFailure()) return;
+  auto api = Api(/*with_token=*/false);
+  const int64_t now = WallMs();
+  auto res = api.Post("/api/v1/maintenance",
+                      json{{"component", "svc"},
+                           {"from", UnixSeconds(now + 60'000)},
+                           {"to", UnixSeconds(now + 120'000)},
+                           {"reason", "before the lock"}}
+                          .dump(),
+                      "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+  const int64_t id = json::parse(res->body)["data"]["id"];
+  res = api.Post("/api/v1/periods", json{{"component", "svc"}, {"days", 7}}.dump(),
+                 "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201) << res->body;
+
+  const std::string held = dir_.File("held");
+  testing::Subprocess locker = HoldWriteLock(held, 5.0);
+  ASSERT_TRUE(testing::WaitUntil([&] { return std::filesystem::exists(held); }, 20s));
+  for (const std::string path : {"/api/v1/maintenance", "/api/v1/periods",
+                                 "/api/v1/maintenance?component=svc"}) {
+    const auto asked = std::chrono::steady_clock::now();
+    auto list = api.Get(path);
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+    ASSERT_TRUE(list) << path;
+    EXPECT_EQ(list->status, 200) << path << ": " << list->body;
+    EXPECT_LT(took, 1.5) << path << " waited for the write lock";
+    const json data = json::parse(list->body, nullptr, false).value("data", json::array());
+    ASSERT_EQ(data.size(), 1u) << path << ": " << list->body;
+    EXPECT_EQ(data[0]["component"], "svc") << path;
+  }
+  res = api.Patch("/api/v1/maintenance/" + std::to_string(id), json{{"reason", "x"}}.dump(),
+                  "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 503) << res->body;
+  EXPECT_NE(obsmon_->Output().find("maintenance window #" + std::to_string(id) +
+                                   " not changed over HTTP by 127.0.0.1 (503)"),
+            std::string::npos)
+      << obsmon_->Output();
+  EXPECT_EQ(locker.Wait(30s), 0) << testing::ReadWholeFile(dir_.File("locker.out"));
+  EXPECT_EQ(Sql("SELECT reason FROM maintenance"), "before the lock\n");
+}
+
 TEST_F(ObsmonManageTest, ChangesWaitingForALockDoNotHoldTheOtherRequests) {
   StartDaemon("127.0.0.1", "", ", busy_timeout: 9s");
   if (HasFatalFailure()) return;

@@ -92,6 +92,17 @@ class ObsmonManageTest : public ::testing::Test {
     if (with_token) c.set_bearer_token_auth(kToken);
     return c;
   }
+  // POST /api/v1/maintenance: a one-off window of svc over [from_ms, to_ms).
+  static httplib::Result PostWindow(httplib::Client& api, int64_t from_ms, int64_t to_ms,
+                                    const std::string& reason) {
+    return api.Post("/api/v1/maintenance",
+                    json{{"component", "svc"},
+                         {"from", UnixSeconds(from_ms)},
+                         {"to", UnixSeconds(to_ms)},
+                         {"reason", reason}}
+                        .dump(),
+                    "application/json");
+  }
   // `obsmon <args> --config <config>`: exit code and output (stdout and stderr).
   std::pair<int, std::string> Cli(std::vector<std::string> args) {
     args.insert(args.begin(), testing::kObsmonBinary);
@@ -336,13 +347,7 @@ TEST_F(ObsmonManageTest, AChangeWaitsForALockAsLongAsStorageBusyTimeoutSays) {
     const auto locked_at = std::chrono::steady_clock::now();
     auto api = Api(/*with_token=*/false);
     const int64_t now = WallMs();
-    auto res = api.Post("/api/v1/maintenance",
-                        json{{"component", "svc"},
-                             {"from", UnixSeconds(now + 60'000)},
-                             {"to", UnixSeconds(now + 120'000)},
-                             {"reason", std::string("lock ") + c.timeout}}
-                            .dump(),
-                        "application/json");
+    auto res = PostWindow(api, now + 60'000, now + 120'000, std::string("lock ") + c.timeout);
     const double waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - locked_at).count();
     ASSERT_TRUE(res);
@@ -384,13 +389,7 @@ TEST_F(ObsmonManageTest, ListsAreAnsweredWhileAnotherConnectionHoldsTheWriteLock
   if (HasFatalFailure()) return;
   auto api = Api(/*with_token=*/false);
   const int64_t now = WallMs();
-  auto res = api.Post("/api/v1/maintenance",
-                      json{{"component", "svc"},
-                           {"from", UnixSeconds(now + 60'000)},
-                           {"to", UnixSeconds(now + 120'000)},
-                           {"reason", "before the lock"}}
-                          .dump(),
-                      "application/json");
+  auto res = PostWindow(api, now + 60'000, now + 120'000, "before the lock");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 201) << res->body;
   const int64_t id = json::parse(res->body)["data"]["id"];
@@ -423,6 +422,13 @@ TEST_F(ObsmonManageTest, ListsAreAnsweredWhileAnotherConnectionHoldsTheWriteLock
                                    " not changed over HTTP by 127.0.0.1 (503)"),
             std::string::npos)
       << obsmon_->Output();
+  // An edit that names nothing is the client's mistake, whatever the lock: refused at once.
+  const auto asked = std::chrono::steady_clock::now();
+  res = api.Patch("/api/v1/maintenance/" + std::to_string(id), "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 400) << res->body;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count(), 1.5);
+  EXPECT_NE(Error(res).find("nothing to change"), std::string::npos) << res->body;
   EXPECT_EQ(locker.Wait(30s), 0) << testing::ReadWholeFile(dir_.File("locker.out"));
   EXPECT_EQ(Sql("SELECT reason FROM maintenance"), "before the lock\n");
 }
@@ -442,13 +448,7 @@ TEST_F(ObsmonManageTest, ChangesWaitingForALockDoNotHoldTheOtherRequests) {
     clients.emplace_back([&, i] {
       const auto began = std::chrono::steady_clock::now();
       auto api = Api(/*with_token=*/false);
-      auto res = api.Post("/api/v1/maintenance",
-                          json{{"component", "svc"},
-                               {"from", UnixSeconds(now + 60'000 + i)},
-                               {"to", UnixSeconds(now + 120'000)},
-                               {"reason", "together " + std::to_string(i)}}
-                              .dump(),
-                          "application/json");
+      auto res = PostWindow(api, now + 60'000 + i, now + 120'000, "together " + std::to_string(i));
       statuses[i] = res ? res->status : -1;
       if (res) retry_after[i] = res->get_header_value("Retry-After");
       took[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();

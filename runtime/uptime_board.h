@@ -25,7 +25,9 @@ struct UptimeFigures {
   std::optional<double> uptime_ratio;       // up / (up + down); none when nothing is known
   // (up + down) / (evaluated window - maintenance); none when that is empty (all maintenance)
   std::optional<double> coverage_ratio;
-  double budget_remaining_seconds = 0;      // may be negative
+  // May be negative; none when no run is stored for the component (nothing known: a 0 read as
+  // a spent budget to dashboards and alerts, fresh eyes, stop 72)
+  std::optional<double> budget_remaining_seconds;
   double down_seconds = 0;
   TimestampMs computed_at_ms = 0;
 };

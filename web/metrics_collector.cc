@@ -218,7 +218,7 @@ std::vector<MetricFamily> UptimeFamilies(const std::vector<ComponentUptimeMetric
     if (f.uptime_ratio) AddGauge(&uptime, l, *f.uptime_ratio);
     if (f.coverage_ratio) AddGauge(&coverage, l, *f.coverage_ratio);
     AddGauge(&objective, l, f.objective_ratio);
-    AddGauge(&budget, l, f.budget_remaining_seconds);
+    if (f.budget_remaining_seconds) AddGauge(&budget, l, *f.budget_remaining_seconds);
     AddGauge(&window, l, f.window_ms / 1000.0);
   }
   std::vector<MetricFamily> out;

@@ -49,7 +49,7 @@ struct ComponentUptimeMetrics {
   std::optional<double> uptime_ratio;  // none when nothing is known
   std::optional<double> coverage_ratio;  // none when the window is all maintenance (so far)
   double objective_ratio = 0;
-  double budget_remaining_seconds = 0;  // may be negative
+  std::optional<double> budget_remaining_seconds;  // may be negative; none: no run stored
   int64_t window_ms = 0;
 };
 

@@ -127,7 +127,9 @@ nlohmann::json ApiBackendImpl::ToJson(const ComponentState& c) const {
         {"uptime_ratio", f->uptime_ratio ? nlohmann::json(*f->uptime_ratio) : nlohmann::json()},
         {"coverage_ratio", f->coverage_ratio ? nlohmann::json(*f->coverage_ratio) : nlohmann::json()},
         {"down_seconds", f->down_seconds},
-        {"error_budget_remaining_seconds", f->budget_remaining_seconds},
+        {"error_budget_remaining_seconds", f->budget_remaining_seconds
+                                               ? nlohmann::json(*f->budget_remaining_seconds)
+                                               : nlohmann::json()},
         {"objective_ratio", f->objective_ratio},
         {"from", FormatRfc3339Ms(f->from_ms)},
         {"to", FormatRfc3339Ms(f->to_ms)},

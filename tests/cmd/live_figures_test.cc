@@ -83,11 +83,11 @@ TEST_F(LiveFiguresTest, OverviewFiguresAreThePeriodReportsUnderMaintenance) {
   // By hand: 10 of the 40 down minutes are outside maintenance; 110 minutes are excluded.
   EXPECT_DOUBLE_EQ(f->down_seconds, 600);
   const int64_t allowed = std::llround(0.01 * static_cast<double>(7 * kDay - 110 * kMinute));
-  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, (allowed - 10 * kMinute) / 1000.0);
+  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds.value_or(-1), (allowed - 10 * kMinute) / 1000.0);
   EXPECT_EQ(f->uptime_ratio, report->totals.uptime());
   ASSERT_TRUE(f->coverage_ratio.has_value());
   EXPECT_DOUBLE_EQ(*f->coverage_ratio, *report->totals.coverage());
-  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds, report->budget.left_ms / 1000.0);
+  EXPECT_DOUBLE_EQ(f->budget_remaining_seconds.value_or(-1), report->budget.left_ms / 1000.0);
   EXPECT_DOUBLE_EQ(f->down_seconds, report->totals.down_ms / 1000.0);
 }
 
@@ -160,7 +160,7 @@ TEST_F(LiveFiguresTest, KeptConnectionsAreReusedAndSeeWhatWasWrittenSinceTheLast
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ(second->uptime_ratio, fresh->uptime_ratio);
   EXPECT_EQ(second->coverage_ratio, fresh->coverage_ratio);
-  EXPECT_DOUBLE_EQ(second->budget_remaining_seconds, fresh->budget_remaining_seconds);
+  EXPECT_EQ(second->budget_remaining_seconds, fresh->budget_remaining_seconds);
   EXPECT_DOUBLE_EQ(second->down_seconds, fresh->down_seconds);
 }
 
@@ -170,6 +170,7 @@ TEST_F(LiveFiguresTest, NoRunYetIsNoUptimeOverTheObjectiveWindow) {
   auto f = ComputeLiveFigures(path_, component_, kT0 + kHour);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_FALSE(f->uptime_ratio.has_value());
+  EXPECT_FALSE(f->budget_remaining_seconds.has_value()) << "nothing known is not a spent budget";
   EXPECT_EQ(f->window_ms, component_.objective.window_ms);
   EXPECT_EQ(f->to_ms, kT0 + kHour);
 }

@@ -86,7 +86,12 @@ MetricsSnapshot Snapshot() {
   unknown.component = "idle";
   unknown.job = "idle";
   unknown.uptime_ratio.reset();
-  s.uptime = {u, unknown};
+  ComponentUptimeMetrics no_run = unknown;  // no run stored yet: nothing known at all
+  no_run.component = "new";
+  no_run.job = "new";
+  no_run.coverage_ratio.reset();
+  no_run.budget_remaining_seconds.reset();
+  s.uptime = {u, unknown, no_run};
   s.scheduler = {3, 0.02, 1.5, 10, 4, 2, 7, 512, 11, 13};
   s.writer.queue_depth = 5;
   s.writer.write_errors = 6;
@@ -164,6 +169,9 @@ TEST(MetricsCollectorTest, UptimeFiguresInBaseUnitsAndNoRatioWhenNothingIsKnown)
   EXPECT_EQ(Value(fams, "obsmon_component_coverage_ratio", idle), 0.5);
   EXPECT_EQ(Value(fams, "obsmon_component_objective_ratio", api), 0.995);
   EXPECT_EQ(Value(fams, "obsmon_component_error_budget_remaining_seconds", api), -30);
+  // A component with no run has no budget series (a 0 would read as spent), as no ratio.
+  EXPECT_EQ(Series(fams, "obsmon_component_error_budget_remaining_seconds"), 2u);
+  EXPECT_EQ(Series(fams, "obsmon_component_coverage_ratio"), 2u);
   EXPECT_EQ(Value(fams, "obsmon_component_objective_window_seconds", api), 604'800);
 }
 

@@ -164,6 +164,17 @@ Result<ReportWindow> ResolveWindow(storage::PeriodStore& store, const PeriodRepo
   return w;
 }
 
+// Opens `connection` with `open` unless it is open already (kept by the caller for several
+// reports: ReportConnections).
+template <typename Connection, typename Open>
+Status OpenIfMissing(std::unique_ptr<Connection>& connection, const Open& open) {
+  if (connection) return Status::Ok();
+  auto opened = open();
+  if (!opened.ok()) return opened.status();
+  connection = std::move(*opened);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
@@ -175,10 +186,11 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   std::unique_ptr<storage::PeriodStore> own_store;
   std::unique_ptr<storage::PeriodStore>& store =
       req.connections ? req.connections->store : own_store;
-  if (!store) {
-    auto opened = storage::PeriodStore::OpenReadOnly(req.db_path, req.read_memory);
-    if (!opened.ok()) return opened.status();
-    store = std::move(*opened);
+  if (Status s = OpenIfMissing(store, [&] {
+        return storage::PeriodStore::OpenReadOnly(req.db_path, req.read_memory);
+      });
+      !s.ok()) {
+    return s;
   }
   auto w = ResolveWindow(*store, req);
   if (!w.ok()) return w.status();
@@ -216,10 +228,10 @@ Result<Report> BuildPeriodReport(const PeriodReportRequest& req) {
   std::unique_ptr<storage::Reader> own_reader;
   std::unique_ptr<storage::Reader>& reader =
       req.connections ? req.connections->reader : own_reader;
-  if (!reader) {
-    auto opened = storage::Reader::Open(req.db_path, req.read_memory);
-    if (!opened.ok()) return opened.status();
-    reader = std::move(*opened);
+  if (Status s = OpenIfMissing(
+          reader, [&] { return storage::Reader::Open(req.db_path, req.read_memory); });
+      !s.ok()) {
+    return s;
   }
   return BuildReport(*reader, req.component, w->objective, w->from, w->to, req.now_ms,
                      w->options);
